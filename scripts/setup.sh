@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything certward needs to build, run and test on Debian 12 (bookworm).
+# Idempotent: re-running it installs nothing new. Must run as root (or through sudo).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ clang cmake ninja-build pkg-config git ca-certificates
+  # libraries (DESIGN.md "Dependencies")
+  libssl-dev openssl libsqlite3-dev libpq-dev
+  libboost-dev libboost-system-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  postgresql postgresql-contrib sqlite3 curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=()
+  [[ $(id -u) == 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "setup: all dependencies present"

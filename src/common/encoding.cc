@@ -1,0 +1,106 @@
+#include "common/encoding.h"
+
+#include <array>
+
+namespace certward {
+namespace {
+constexpr char kHex[] = "0123456789abcdef";
+constexpr char kHexUpper[] = "0123456789ABCDEF";
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string to_hex(std::span<const std::uint8_t> data) {
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (auto b : data) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+std::string to_hex_colon(std::span<const std::uint8_t> data) {
+  std::string out;
+  out.reserve(data.size() * 3);
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (i) out.push_back(':');
+    out.push_back(kHexUpper[data[i] >> 4]);
+    out.push_back(kHexUpper[data[i] & 0xf]);
+  }
+  return out;
+}
+
+Result<Bytes> from_hex(std::string_view hex) {
+  Bytes out;
+  int hi = -1;
+  for (char c : hex) {
+    if (c == ':') continue;
+    const int v = hex_value(c);
+    if (v < 0) return fail(ErrorCode::kMalformed, "invalid hex digit");
+    if (hi < 0) {
+      hi = v;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
+      hi = -1;
+    }
+  }
+  if (hi >= 0) return fail(ErrorCode::kMalformed, "odd number of hex digits");
+  return out;
+}
+
+std::string to_base64(std::span<const std::uint8_t> data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    const std::uint32_t v = data[i] << 16 | data[i + 1] << 8 | data[i + 2];
+    out.push_back(kB64[v >> 18 & 63]);
+    out.push_back(kB64[v >> 12 & 63]);
+    out.push_back(kB64[v >> 6 & 63]);
+    out.push_back(kB64[v & 63]);
+  }
+  if (i < data.size()) {
+    std::uint32_t v = data[i] << 16;
+    if (i + 1 < data.size()) v |= data[i + 1] << 8;
+    out.push_back(kB64[v >> 18 & 63]);
+    out.push_back(kB64[v >> 12 & 63]);
+    out.push_back(i + 1 < data.size() ? kB64[v >> 6 & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+Result<Bytes> from_base64(std::string_view text) {
+  std::array<int, 256> table{};
+  table.fill(-1);
+  for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(kB64[i])] = i;
+  Bytes out;
+  std::uint32_t acc = 0;
+  int bits = 0, pad = 0;
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '=') {
+      ++pad;
+      continue;
+    }
+    const int v = table[static_cast<unsigned char>(c)];
+    if (v < 0 || pad) return fail(ErrorCode::kMalformed, "invalid base64");
+    acc = acc << 6 | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>(acc >> bits & 0xff));
+    }
+  }
+  if (pad > 2) return fail(ErrorCode::kMalformed, "invalid base64 padding");
+  return out;
+}
+
+}  // namespace certward
