@@ -1,0 +1,379 @@
+#include "x509/certificate.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <bit>
+#include <chrono>
+#include <ctime>
+#include <limits>
+
+#include "x509/internal.h"
+#include "x509/names.h"
+
+namespace certward::x509 {
+
+using crypto::Handle;
+
+struct Certificate::State {
+  crypto::X509Ptr x509;
+  Bytes der;
+  CertificateInfo info;
+};
+
+namespace {
+
+using internal::decode_ext;
+using internal::stack_at;
+using internal::stack_size;
+
+Result<SysTime> to_sys_time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return fail(ErrorCode::kMalformed, "bad validity time");
+  const std::chrono::year_month_day ymd{std::chrono::year(tm.tm_year + 1900),
+                                        std::chrono::month(static_cast<unsigned>(tm.tm_mon + 1)),
+                                        std::chrono::day(static_cast<unsigned>(tm.tm_mday))};
+  if (!ymd.ok()) return fail(ErrorCode::kMalformed, "bad validity time");
+  return SysTime(std::chrono::sys_days(ymd).time_since_epoch()) + std::chrono::hours(tm.tm_hour) +
+         std::chrono::minutes(tm.tm_min) + std::chrono::seconds(tm.tm_sec);
+}
+
+std::string hex_of(const ASN1_STRING* s) {
+  if (!s) return {};
+  return to_hex(std::span<const std::uint8_t>(ASN1_STRING_get0_data(s),
+                                              static_cast<std::size_t>(ASN1_STRING_length(s))));
+}
+
+void fill_serial(const X509* x, CertificateInfo& info) {
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(x);
+  info.serial_negative = ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER;
+  info.serial_hex = hex_of(serial);
+  // Magnitude without leading zero octets; zero itself is "00".
+  while (info.serial_hex.size() > 2 && info.serial_hex.starts_with("00")) {
+    info.serial_hex.erase(0, 2);
+  }
+  if (info.serial_hex.empty()) info.serial_hex = "00";
+}
+
+std::string signature_algorithm_name(int nid, const X509_ALGOR* alg) {
+  if (nid != NID_undef) return OBJ_nid2ln(nid);
+  const ASN1_OBJECT* obj = nullptr;
+  X509_ALGOR_get0(&obj, nullptr, nullptr, alg);
+  return obj ? internal::oid_text(obj) : std::string("unknown");
+}
+
+std::vector<std::string> uris_of(const GENERAL_NAMES* names) {
+  std::vector<std::string> out;
+  for (const SubjectAltName& san : decode_general_names(names)) {
+    if (san.type == SanType::kUri) out.push_back(san.value);
+  }
+  return out;
+}
+
+// Prefix length of a netmask, or -1 if the mask is not contiguous.
+int prefix_length(std::span<const std::uint8_t> mask) {
+  int bits = 0;
+  bool ended = false;
+  for (std::uint8_t b : mask) {
+    const int ones = std::countl_one(b);
+    if (ended && b != 0) return -1;
+    if (ones < 8 && static_cast<std::uint8_t>(b << ones) != 0) return -1;
+    bits += ones;
+    ended = ones < 8;
+  }
+  return bits;
+}
+
+// One name-constraints subtree in OpenSSL's text style: "DNS:x", "IP:10.0.0.0/8", "DirName:..".
+std::string subtree_text(const GENERAL_NAME* gen) {
+  if (gen->type == GEN_IPADD) {
+    const ASN1_OCTET_STRING* ip = gen->d.iPAddress;
+    const std::span<const std::uint8_t> raw(ASN1_STRING_get0_data(ip),
+                                            static_cast<std::size_t>(ASN1_STRING_length(ip)));
+    const int family = raw.size() == 8 ? AF_INET : raw.size() == 32 ? AF_INET6 : 0;
+    char text[INET6_ADDRSTRLEN];
+    const int prefix = family ? prefix_length(raw.subspan(raw.size() / 2)) : -1;
+    if (prefix < 0 || !inet_ntop(family, raw.data(), text, sizeof text)) return "IP:" + to_hex(raw);
+    return "IP:" + std::string(text) + "/" + std::to_string(prefix);
+  }
+  // Every other type goes through the one GENERAL_NAME decoder.
+  Handle<GENERAL_NAMES, GENERAL_NAMES_free> one(GENERAL_NAMES_new());
+  Handle<GENERAL_NAME, GENERAL_NAME_free> copy(GENERAL_NAME_dup(gen));
+  if (!one || !copy || !internal::stack_push(one.get(), copy.get())) return "unknown";
+  copy.release();
+  const SubjectAltName san = decode_general_names(one.get()).front();
+  switch (san.type) {
+    case SanType::kDns:
+      return "DNS:" + san.value;
+    case SanType::kEmail:
+      return "email:" + san.value;
+    case SanType::kUri:
+      return "URI:" + san.value;
+    case SanType::kIp:
+    case SanType::kOther:
+      break;
+  }
+  return san.value;
+}
+
+std::vector<std::string> subtrees_text(const STACK_OF(GENERAL_SUBTREE) * trees) {
+  std::vector<std::string> out;
+  for (int i = 0; i < stack_size(trees); ++i) {
+    out.push_back(subtree_text(stack_at<GENERAL_SUBTREE>(trees, i)->base));
+  }
+  return out;
+}
+
+// The extensions whose contents CertificateInfo carries; every other one is only summarized.
+Status fill_extensions(const X509* x, CertificateInfo& info) {
+  const STACK_OF(X509_EXTENSION)* exts = X509_get0_extensions(x);
+  CW_RETURN_IF_ERROR(internal::check_extensions_decode(exts));
+  info.extensions = internal::summarize_extensions(exts);
+
+  CW_ASSIGN_OR_RETURN(auto san,
+                      (decode_ext<GENERAL_NAMES, GENERAL_NAMES_free>(exts, NID_subject_alt_name)));
+  info.sans = decode_general_names(san.get());
+
+  CW_ASSIGN_OR_RETURN(auto ku, (decode_ext<ASN1_BIT_STRING, ASN1_BIT_STRING_free>(
+                                   exts, NID_key_usage, &info.key_usage_critical)));
+  info.key_usage = internal::key_usage_names(ku.get());
+
+  CW_ASSIGN_OR_RETURN(
+      auto eku, (decode_ext<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>(exts, NID_ext_key_usage)));
+  info.extended_key_usage = internal::eku_names(eku.get());
+
+  bool bc_critical = false;
+  CW_ASSIGN_OR_RETURN(auto bc, (decode_ext<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>(
+                                   exts, NID_basic_constraints, &bc_critical)));
+  if (bc) {
+    BasicConstraints out{.ca = bc->ca != 0, .path_length = std::nullopt, .critical = bc_critical};
+    if (bc->pathlen) {
+      const long len = ASN1_INTEGER_get(bc->pathlen);
+      if (len < 0 || len > std::numeric_limits<int>::max()) {
+        return fail(ErrorCode::kMalformed, "bad basicConstraints path length");
+      }
+      out.path_length = static_cast<int>(len);
+    }
+    info.basic_constraints = out;
+  }
+
+  CW_ASSIGN_OR_RETURN(auto ski, (decode_ext<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>(
+                                    exts, NID_subject_key_identifier)));
+  info.subject_key_id = hex_of(ski.get());
+  CW_ASSIGN_OR_RETURN(auto aki, (decode_ext<AUTHORITY_KEYID, AUTHORITY_KEYID_free>(
+                                    exts, NID_authority_key_identifier)));
+  if (aki) info.authority_key_id = hex_of(aki->keyid);
+
+  CW_ASSIGN_OR_RETURN(auto cdp, (decode_ext<CRL_DIST_POINTS, CRL_DIST_POINTS_free>(
+                                    exts, NID_crl_distribution_points)));
+  for (int i = 0; i < stack_size(cdp.get()); ++i) {
+    const DIST_POINT* dp = stack_at<DIST_POINT>(cdp.get(), i);
+    if (dp->distpoint && dp->distpoint->type == 0) {
+      for (auto& uri : uris_of(dp->distpoint->name.fullname)) {
+        info.crl_distribution_points.push_back(std::move(uri));
+      }
+    }
+  }
+
+  CW_ASSIGN_OR_RETURN(auto aia, (decode_ext<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>(
+                                    exts, NID_info_access)));
+  for (int i = 0; i < stack_size(aia.get()); ++i) {
+    const ACCESS_DESCRIPTION* ad = stack_at<ACCESS_DESCRIPTION>(aia.get(), i);
+    if (ad->location->type != GEN_URI) continue;
+    const std::string uri = internal::asn1_string_utf8(ad->location->d.uniformResourceIdentifier);
+    const int method = OBJ_obj2nid(ad->method);
+    if (method == NID_ad_OCSP) info.ocsp_urls.push_back(uri);
+    if (method == NID_ad_ca_issuers) info.ca_issuers_urls.push_back(uri);
+  }
+
+  CW_ASSIGN_OR_RETURN(auto policies, (decode_ext<CERTIFICATEPOLICIES, CERTIFICATEPOLICIES_free>(
+                                         exts, NID_certificate_policies)));
+  for (int i = 0; i < stack_size(policies.get()); ++i) {
+    info.policies.push_back(internal::oid_text(stack_at<POLICYINFO>(policies.get(), i)->policyid));
+  }
+
+  CW_ASSIGN_OR_RETURN(
+      auto nc, (decode_ext<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>(exts, NID_name_constraints)));
+  if (nc) {
+    info.name_constraints = NameConstraints{.permitted = subtrees_text(nc->permittedSubtrees),
+                                            .excluded = subtrees_text(nc->excludedSubtrees)};
+  }
+  return ok();
+}
+
+Result<CertificateInfo> describe(X509* x, const Bytes& der) {
+  // Forces OpenSSL's extension cache once; EXFLAG_INVALID marks extensions it could not use.
+  X509_check_purpose(x, -1, 0);
+  if (X509_get_extension_flags(x) & EXFLAG_INVALID) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "certificate has invalid or undecodable extensions");
+  }
+  CertificateInfo info;
+  info.version = static_cast<int>(X509_get_version(x)) + 1;
+  info.subject = format_name(X509_get_subject_name(x));
+  info.issuer = format_name(X509_get_issuer_name(x));
+  info.subject_cn = internal::first_cn(X509_get_subject_name(x));
+  fill_serial(x, info);
+  CW_ASSIGN_OR_RETURN(info.not_before, to_sys_time(X509_get0_notBefore(x)));
+  CW_ASSIGN_OR_RETURN(info.not_after, to_sys_time(X509_get0_notAfter(x)));
+  info.key = crypto::describe_key(X509_get0_pubkey(x));
+  const X509_ALGOR* sig_alg = nullptr;
+  X509_get0_signature(nullptr, &sig_alg, x);
+  info.signature_algorithm = signature_algorithm_name(X509_get_signature_nid(x), sig_alg);
+  CW_RETURN_IF_ERROR(fill_extensions(x, info));
+  info.sha256_hex = to_hex(crypto::sha256(der));
+  info.sha1_hex = to_hex(crypto::sha1(der));
+  info.self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+  ERR_clear_error();
+  return info;
+}
+
+}  // namespace
+
+namespace internal {
+
+Status check_extensions_decode(const STACK_OF(X509_EXTENSION) * exts) {
+  for (int i = 0; i < stack_size(exts); ++i) {
+    X509_EXTENSION* ext = stack_at<X509_EXTENSION>(exts, i);
+    const X509V3_EXT_METHOD* method = X509V3_EXT_get(ext);
+    if (!method) continue;  // unknown to OpenSSL: carried opaquely, nothing to decode
+    void* decoded = X509V3_EXT_d2i(ext);
+    if (!decoded) {
+      ERR_clear_error();
+      return fail(ErrorCode::kMalformed,
+                  "undecodable " + oid_text(X509_EXTENSION_get_object(ext)) + " extension");
+    }
+    if (method->it) {
+      ASN1_item_free(static_cast<ASN1_VALUE*>(decoded), ASN1_ITEM_ptr(method->it));
+    } else {
+      method->ext_free(decoded);
+    }
+  }
+  return ok();
+}
+
+std::vector<ExtensionSummary> summarize_extensions(const STACK_OF(X509_EXTENSION) * exts) {
+  std::vector<ExtensionSummary> out;
+  for (int i = 0; i < stack_size(exts); ++i) {
+    X509_EXTENSION* ext = stack_at<X509_EXTENSION>(exts, i);
+    const ASN1_OBJECT* obj = X509_EXTENSION_get_object(ext);
+    const int nid = OBJ_obj2nid(obj);
+    ExtensionSummary summary{.oid = oid_text(obj), .name = {}, .critical = false};
+    summary.name = nid != NID_undef ? OBJ_nid2sn(nid) : summary.oid;
+    summary.critical = X509_EXTENSION_get_critical(ext) == 1;
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+std::vector<std::string> key_usage_names(const ASN1_BIT_STRING* ku) {
+  // RFC 5280 4.2.1.3 bit order; bit 1 is "contentCommitment" (formerly nonRepudiation).
+  static constexpr std::string_view kNames[] = {
+      "digitalSignature", "contentCommitment", "keyEncipherment",
+      "dataEncipherment", "keyAgreement",      "keyCertSign",
+      "cRLSign",          "encipherOnly",      "decipherOnly",
+  };
+  std::vector<std::string> out;
+  if (!ku) return out;
+  for (int bit = 0; bit < static_cast<int>(std::size(kNames)); ++bit) {
+    if (ASN1_BIT_STRING_get_bit(ku, bit)) out.emplace_back(kNames[bit]);
+  }
+  return out;
+}
+
+std::vector<std::string> eku_names(const EXTENDED_KEY_USAGE* eku) {
+  struct Known {
+    int nid;
+    std::string_view name;
+  };
+  static constexpr Known kKnown[] = {
+      {NID_server_auth, "serverAuth"},
+      {NID_client_auth, "clientAuth"},
+      {NID_code_sign, "codeSigning"},
+      {NID_email_protect, "emailProtection"},
+      {NID_time_stamp, "timeStamping"},
+      {NID_OCSP_sign, "OCSPSigning"},
+      {NID_anyExtendedKeyUsage, "anyExtendedKeyUsage"},
+  };
+  std::vector<std::string> out;
+  for (int i = 0; i < stack_size(eku); ++i) {
+    const ASN1_OBJECT* obj = stack_at<ASN1_OBJECT>(eku, i);
+    const int nid = OBJ_obj2nid(obj);
+    std::string name = oid_text(obj);
+    for (const Known& k : kKnown) {
+      if (k.nid == nid) name = k.name;
+    }
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+}  // namespace internal
+
+std::string_view san_type_name(SanType t) {
+  switch (t) {
+    case SanType::kDns:
+      return "dns";
+    case SanType::kIp:
+      return "ip";
+    case SanType::kEmail:
+      return "email";
+    case SanType::kUri:
+      return "uri";
+    case SanType::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+Result<Certificate> Certificate::from_der(std::span<const std::uint8_t> der) {
+  if (der.empty()) return fail(ErrorCode::kMalformed, "empty certificate");
+  const unsigned char* p = der.data();
+  crypto::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!x) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "not a DER certificate");
+  }
+  if (p != der.data() + der.size()) {
+    return fail(ErrorCode::kMalformed, "trailing data after the certificate");
+  }
+  auto state = std::make_shared<State>();
+  state->der.assign(der.begin(), der.end());
+  CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der));
+  state->x509 = std::move(x);
+  return Certificate(std::move(state));
+}
+
+Result<Certificate> Certificate::from_x509(crypto::X509Ptr cert) {
+  if (!cert) return fail(ErrorCode::kInvalidArgument, "null certificate");
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509(cert.get(), &buf);
+  if (len <= 0) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "certificate cannot be encoded");
+  }
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
+  // Re-decoding makes the kept object exactly the DER we hand out: an object built in memory
+  // may carry caches (extension flags, hashes) computed before its last change.
+  return from_der(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len)));
+}
+
+X509* Certificate::get() const { return state_->x509.get(); }
+const Bytes& Certificate::der() const { return state_->der; }
+const CertificateInfo& Certificate::info() const { return state_->info; }
+EVP_PKEY* Certificate::public_key() const { return X509_get0_pubkey(state_->x509.get()); }
+
+std::string Certificate::pem() const {
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(bio.get(), state_->x509.get());
+  return internal::bio_string(bio.get());
+}
+
+std::string to_pem(std::span<const Certificate> certs) {
+  std::string out;
+  for (const Certificate& c : certs) out += c.pem();
+  return out;
+}
+
+}  // namespace certward::x509

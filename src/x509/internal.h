@@ -1,0 +1,115 @@
+#pragma once
+// Private helpers shared by the x509 sources. Not part of the module's face: nothing outside
+// src/x509 includes this.
+//
+// OpenSSL's sk_*_value and PEM string macros expand to C casts that -Wold-style-cast rejects,
+// so stacks are reached through the typed OPENSSL_sk_* functions wrapped here, once.
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/encoding.h"
+#include "common/error.h"
+#include "crypto/crypto.h"
+#include "x509/certificate.h"
+
+namespace certward::x509::internal {
+
+// Number of elements in any STACK_OF(T); 0 for a null stack.
+template <typename Stack>
+int stack_size(const Stack* sk) {
+  return sk ? OPENSSL_sk_num(reinterpret_cast<const OPENSSL_STACK*>(sk)) : 0;
+}
+
+// Element `i` of a STACK_OF(T), borrowed.
+template <typename T, typename Stack>
+T* stack_at(const Stack* sk, int i) {
+  return static_cast<T*>(OPENSSL_sk_value(reinterpret_cast<const OPENSSL_STACK*>(sk), i));
+}
+
+// Appends `value` to a STACK_OF(T); the stack takes whatever ownership its free function implies.
+template <typename T, typename Stack>
+bool stack_push(Stack* sk, T* value) {
+  return OPENSSL_sk_push(reinterpret_cast<OPENSSL_STACK*>(sk), value) > 0;
+}
+
+// An empty owning certificate stack (frees its elements).
+inline crypto::X509StackPtr new_x509_stack() {
+  return crypto::X509StackPtr(reinterpret_cast<STACK_OF(X509)*>(OPENSSL_sk_new_null()));
+}
+
+// A read-only memory BIO over `data`; the bytes must outlive the BIO.
+inline crypto::BioPtr mem_bio(std::span<const std::uint8_t> data) {
+  return crypto::BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+// Everything written to a memory BIO so far.
+inline std::string bio_string(BIO* bio) {
+  char* p = nullptr;
+  const long n = BIO_get_mem_data(bio, &p);
+  return n > 0 ? std::string(p, static_cast<std::size_t>(n)) : std::string();
+}
+
+// Whether `data` carries PEM armour anywhere (bundles may start with "Bag Attributes" text).
+inline bool has_pem_armour(std::span<const std::uint8_t> data) {
+  return as_chars(data).find("-----BEGIN ") != std::string_view::npos;
+}
+
+// Dotted text of an OID ("2.5.29.17").
+std::string oid_text(const ASN1_OBJECT* obj);
+// An ASN.1 string converted to UTF-8; empty if it cannot be converted.
+std::string asn1_string_utf8(const ASN1_STRING* s);
+
+// One PEM block read from a BIO. `end` means no further block (clean end of input).
+struct PemBlock {
+  std::string name;
+  Bytes der;
+};
+// Reads the next block. Returns nullopt at a clean end of input.
+// Errors: kMalformed (armour or base64 is broken).
+Result<std::optional<PemBlock>> read_pem_block(BIO* bio);
+
+// Looks up extension `nid` in `exts` and decodes it. Returns an empty handle if absent;
+// `critical` (optional) receives its criticality.
+// Errors: kMalformed (present but undecodable, or present more than once).
+template <typename T, auto FreeFn>
+Result<crypto::Handle<T, FreeFn>> decode_ext(const STACK_OF(X509_EXTENSION) * exts, int nid,
+                                             bool* critical = nullptr) {
+  int crit = -1;
+  void* raw = X509V3_get_d2i(exts, nid, &crit, nullptr);
+  crypto::Handle<T, FreeFn> value(static_cast<T*>(raw));
+  if (!value && crit != -1) {
+    return fail(ErrorCode::kMalformed, std::string(crit == -2 ? "duplicate " : "undecodable ") +
+                                           OBJ_nid2sn(nid) + " extension");
+  }
+  if (critical) *critical = crit == 1;
+  return value;
+}
+
+// Checks that every extension OpenSSL knows how to decode does decode: a structure we cannot
+// read completely is rejected, never half-parsed. Errors: kMalformed.
+Status check_extensions_decode(const STACK_OF(X509_EXTENSION) * exts);
+
+// Summaries of every extension, in order.
+std::vector<ExtensionSummary> summarize_extensions(const STACK_OF(X509_EXTENSION) * exts);
+
+// RFC 5280 names of the bits set in a keyUsage BIT STRING.
+std::vector<std::string> key_usage_names(const ASN1_BIT_STRING* ku);
+// RFC names ("serverAuth") or dotted OIDs of an extKeyUsage.
+std::vector<std::string> eku_names(const EXTENDED_KEY_USAGE* eku);
+
+// The first CN of a name, empty if none.
+std::string first_cn(const X509_NAME* name);
+
+// Encodes one SAN as a GENERAL_NAME. Errors: kInvalidArgument (kOther cannot be encoded, or
+// the value is not valid for its type).
+Result<crypto::Handle<GENERAL_NAME, GENERAL_NAME_free>> encode_general_name(
+    const SubjectAltName& san);
+
+}  // namespace certward::x509::internal
