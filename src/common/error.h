@@ -66,7 +66,9 @@ namespace certward::detail {
   auto tmp = (expr);                                 \
   if (!tmp) return std::unexpected(std::move(tmp).error()); \
   decl = std::move(*tmp)
-#define CW_ASSIGN_OR_RETURN(decl, expr) CW_TRY_IMPL(CW_CONCAT(cw_try_, __LINE__), decl, expr)
+// __COUNTER__ is expanded once, here, so an invocation spanning several lines stays consistent.
+#define CW_TRY_NAMED(n, decl, expr) CW_TRY_IMPL(CW_CONCAT(cw_try_, n), decl, expr)
+#define CW_ASSIGN_OR_RETURN(decl, expr) CW_TRY_NAMED(__COUNTER__, decl, expr)
 #define CW_RETURN_IF_ERROR(expr)                                      \
   do {                                                                \
     auto cw_status_ = (expr);                                         \

@@ -77,6 +77,9 @@ struct CertificateInfo {
 
 class Certificate {
  public:
+  // An empty placeholder, so that aggregates holding a Certificate can be built field by
+  // field; only assignment to it is valid.
+  Certificate() = default;
   // Errors: kMalformed (not a DER certificate, trailing data, or undecodable extensions).
   static Result<Certificate> from_der(std::span<const std::uint8_t> der);
   // Takes ownership of an OpenSSL certificate we built or parsed ourselves.

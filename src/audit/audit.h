@@ -1,0 +1,84 @@
+#pragma once
+// The append-only, hash-chained audit log.
+//
+// Every state change in certward appends one event inside the same transaction as the change
+// itself, so an event exists if and only if its change was committed. Each event's hash covers
+// its own fields and the previous event's hash; the head (last seq and hash) is kept in its own
+// row. verify() recomputes the chain and detects an altered, inserted, reordered or deleted
+// event, including deletion of the newest events.
+//
+// Thread-safety: AuditLog is stateless besides its injected clock; appends are serialised by
+// the database through the head row (SELECT ... FOR UPDATE).
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "store/store.h"
+
+namespace certward::audit {
+
+struct Event {
+  std::string actor;        // "local:root", "token:<id>", "user:<name>", "system"
+  std::string action;       // stable dotted verb: "certificate.issue", "authority.create", ...
+  std::string target_type;  // "certificate", "authority", "profile", ...
+  std::string target_id;    // fingerprint, authority name, ...
+  nlohmann::json details = nlohmann::json::object();  // never secrets
+};
+
+struct RecordedEvent {
+  std::int64_t seq = 0;
+  SysTime time{};
+  Event event;
+  std::string prev_hash;  // hex
+  std::string hash;       // hex
+};
+
+struct EventFilter {
+  std::optional<std::string> actor;
+  std::optional<std::string> action;
+  std::optional<std::string> target_type;
+  std::optional<std::string> target_id;
+  std::optional<SysTime> since;
+  std::optional<SysTime> until;
+  std::optional<std::int64_t> after_seq;  // keyset pagination
+  int limit = 100;                        // 1..1000
+  bool newest_first = true;
+};
+
+struct VerifyReport {
+  bool ok = true;
+  std::int64_t events_checked = 0;
+  std::optional<std::int64_t> first_bad_seq;
+  std::string problem;  // human-readable; empty when ok
+};
+
+class AuditLog {
+ public:
+  explicit AuditLog(const Clock& clock) : clock_(clock) {}
+
+  static Status migrate(store::Database& db);
+
+  // Appends events in order inside `tx`. Errors: those of the store.
+  Status append(store::Transaction& tx, std::span<const Event> events) const;
+  Status append(store::Transaction& tx, const Event& event) const {
+    return append(tx, std::span<const Event>(&event, 1));
+  }
+
+  Result<std::vector<RecordedEvent>> list(store::Database& db, const EventFilter& filter) const;
+  // Reads the whole chain in pages; memory stays bounded whatever its length.
+  Result<VerifyReport> verify(store::Database& db) const;
+
+  // The hash of one event given its predecessor's hash (exposed for tests and tools).
+  static std::string event_hash(std::int64_t seq, SysTime time, const Event& e,
+                                std::string_view details_json, std::string_view prev_hash);
+
+ private:
+  const Clock& clock_;
+};
+
+}  // namespace certward::audit

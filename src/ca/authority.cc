@@ -1,0 +1,301 @@
+#include "ca/authority.h"
+
+#include "x509/bundle.h"
+#include "x509/names.h"
+#include "x509/verify.h"
+
+namespace certward::ca {
+namespace {
+
+constexpr store::Migration kMigrations[] = {
+    {1, "authorities",
+     R"sql(
+CREATE TABLE authorities (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  parent TEXT REFERENCES authorities (name),
+  fingerprint TEXT NOT NULL,
+  certificate BLOB NOT NULL,
+  chain_pem TEXT NOT NULL,
+  key_type TEXT NOT NULL,
+  key_storage TEXT NOT NULL,
+  sealed_key BLOB,
+  imported INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+)sql"},
+};
+
+// Issued certificates are backdated slightly so that relying parties with a clock a little
+// behind do not see a "not yet valid" certificate.
+constexpr std::chrono::seconds kBackdate{300};
+
+std::string key_aad(std::string_view name) { return "certward:authority:" + std::string(name); }
+
+constexpr std::string_view kColumns =
+    "name, kind, parent, certificate, chain_pem, key_type, imported, status, created_at";
+
+Result<AuthorityInfo> to_info(const store::Row& r) {
+  AuthorityInfo a;
+  a.name = r.text(0);
+  CW_ASSIGN_OR_RETURN(a.kind, parse_authority_kind(r.text(1)));
+  if (!r.is_null(2)) a.parent = r.text(2);
+  CW_ASSIGN_OR_RETURN(a.certificate, x509::Certificate::from_der(r.blob(3)));
+  const std::string chain = r.text(4);
+  if (!chain.empty()) {
+    CW_ASSIGN_OR_RETURN(a.chain, x509::parse_certificates(as_bytes(chain)));
+  }
+  a.key_type = r.text(5);
+  a.imported = r.int64(6) != 0;
+  a.status = r.text(7);
+  a.created_at = from_unix(r.int64(8));
+  return a;
+}
+
+}  // namespace
+
+std::string_view authority_kind_name(AuthorityKind k) {
+  switch (k) {
+    case AuthorityKind::kRoot: return "root";
+    case AuthorityKind::kIntermediate: return "intermediate";
+    case AuthorityKind::kIssuing: return "issuing";
+  }
+  return "issuing";
+}
+
+Result<AuthorityKind> parse_authority_kind(std::string_view s) {
+  for (auto k : {AuthorityKind::kRoot, AuthorityKind::kIntermediate, AuthorityKind::kIssuing})
+    if (authority_kind_name(k) == s) return k;
+  return fail(ErrorCode::kInvalidArgument,
+              "unknown authority kind '" + std::string(s) + "' (root, intermediate, issuing)");
+}
+
+Status check_authority_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return fail(ErrorCode::kInvalidArgument, "authority name must be 1 to 64 characters");
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '-' && c != '_'))) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "authority name '" + std::string(name) +
+                      "' may hold only a-z, 0-9, '-' and '_', starting with a letter or digit");
+    }
+  }
+  return ok();
+}
+
+DistributionUrls distribution_urls(const CaSettings& s, std::string_view authority) {
+  DistributionUrls u;
+  if (!s.crl_base_url.empty()) u.crl.push_back(s.crl_base_url + "/" + std::string(authority) + ".crl");
+  if (!s.ocsp_url.empty()) u.ocsp.push_back(s.ocsp_url);
+  if (!s.ca_issuers_base_url.empty()) {
+    u.ca_issuers.push_back(s.ca_issuers_base_url + "/" + std::string(authority) + ".crt");
+  }
+  return u;
+}
+
+Status AuthorityService::migrate(store::Database& db) { return db.migrate("ca", kMigrations); }
+
+Status AuthorityService::check_new_name(const std::string& name) const {
+  CW_RETURN_IF_ERROR(check_authority_name(name));
+  auto existing = info(name);
+  if (existing) return fail(ErrorCode::kConflict, "authority '" + name + "' already exists");
+  if (existing.error().code != ErrorCode::kNotFound) return std::unexpected(existing.error());
+  return ok();
+}
+
+Status AuthorityService::insert(store::Transaction& tx, const AuthorityInfo& a,
+                                const crypto::PrivateKey& key) const {
+  CW_ASSIGN_OR_RETURN(auto pkcs8, key.to_pkcs8_der());
+  CW_ASSIGN_OR_RETURN(Bytes sealed, wrapper_.seal(pkcs8.span(), key_aad(a.name)));
+  const store::Value params[] = {
+      a.name, std::string(authority_kind_name(a.kind)),
+      a.parent ? store::Value(*a.parent) : store::Value(nullptr), a.certificate.info().sha256_hex,
+      a.certificate.der(), x509::to_pem(a.chain), a.key_type, std::string("software"),
+      std::move(sealed), static_cast<std::int64_t>(a.imported ? 1 : 0), a.status,
+      to_unix(a.created_at)};
+  return tx.execute(
+      "INSERT INTO authorities (name, kind, parent, fingerprint, certificate, chain_pem, key_type, "
+      "key_storage, sealed_key, imported, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?)",
+      params);
+}
+
+Result<AuthorityInfo> AuthorityService::create_root(const RootOptions& o, std::string_view actor) {
+  CW_RETURN_IF_ERROR(check_new_name(o.name));
+  CW_ASSIGN_OR_RETURN(auto subject, x509::parse_name(o.subject));
+  if (X509_NAME_entry_count(subject.get()) == 0) {
+    return fail(ErrorCode::kInvalidArgument, "a root CA needs a non-empty subject");
+  }
+  CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::generate_key(o.key_type));
+  const SysTime now = clock_.now();
+  x509::CertificateTemplate t;
+  t.subject = std::move(subject);
+  t.public_key = key.get();
+  t.serial = x509::random_serial();
+  t.not_before = now - kBackdate;
+  t.not_after = t.not_before + o.validity;
+  t.key_usage = {"digitalSignature", "keyCertSign", "cRLSign"};
+  t.is_ca = true;
+  t.path_length = o.path_length;
+  t.name_constraints = o.name_constraints;
+  CW_ASSIGN_OR_RETURN(auto tbs, x509::build_tbs(t, nullptr, key.get()));
+  x509::LintRules rules;
+  rules.max_validity = o.validity;
+  rules.require_san = false;
+  rules.expect_ca = true;
+  CW_ASSIGN_OR_RETURN(auto linted, x509::lint(std::move(tbs), rules));
+  // A root signs itself: the one signature that does not go through the RA.
+  CW_ASSIGN_OR_RETURN(x509::Certificate cert,
+                      x509::sign(std::move(linted), crypto::SoftwareSigner(
+                                                        std::make_shared<const crypto::PrivateKey>(
+                                                            crypto::up_ref(key.get())))));
+  AuthorityInfo info;
+  info.name = o.name;
+  info.kind = AuthorityKind::kRoot;
+  info.certificate = cert;
+  info.key_type = std::string(crypto::key_type_name(o.key_type));
+  info.created_at = now;
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  CW_RETURN_IF_ERROR(insert(*tx, info, key));
+  inventory::RecordMeta meta{inventory::Origin::kIssued, o.name, "root-ca", {}, {}, {"ca"}};
+  CW_RETURN_IF_ERROR(inventory_.record(*tx, cert, meta));
+  CW_RETURN_IF_ERROR(audit_.append(
+      *tx, audit::Event{std::string(actor), "authority.create", "authority", o.name,
+                        {{"kind", "root"},
+                         {"subject", cert.info().subject},
+                         {"fingerprint", cert.info().sha256_hex},
+                         {"key_type", info.key_type}}}));
+  CW_RETURN_IF_ERROR(tx->commit());
+  return info;
+}
+
+Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::string& name,
+                                            AuthorityKind kind,
+                                            const AuthorityInfo& parent_info,
+                                            const x509::Certificate& cert,
+                                            const crypto::PrivateKey& key,
+                                            std::string_view actor) const {
+  const std::string& parent = parent_info.name;
+  AuthorityInfo a;
+  a.name = name;
+  a.kind = kind;
+  a.parent = parent;
+  a.certificate = cert;
+  a.chain.push_back(parent_info.certificate);
+  a.chain.insert(a.chain.end(), parent_info.chain.begin(), parent_info.chain.end());
+  a.key_type = std::string(crypto::key_type_name(key.info().key_type().value_or(crypto::KeyType::kEcP256)));
+  a.created_at = clock_.now();
+  CW_RETURN_IF_ERROR(insert(tx, a, key));
+  return audit_.append(tx, audit::Event{std::string(actor), "authority.create", "authority", name,
+                                        {{"kind", authority_kind_name(kind)},
+                                         {"parent", parent},
+                                         {"subject", cert.info().subject},
+                                         {"fingerprint", cert.info().sha256_hex},
+                                         {"key_type", a.key_type}}});
+}
+
+Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::string_view actor) {
+  CW_RETURN_IF_ERROR(check_new_name(o.name));
+  CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(o.certificate));
+  const x509::Certificate& cert = certs.front();
+  if (!cert.info().is_ca()) {
+    return fail(ErrorCode::kPolicyRejected, "the certificate is not a CA (basicConstraints CA:FALSE)");
+  }
+  CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::parse_private_key(o.private_key, o.key_passphrase));
+  if (!crypto::same_public_key(key.get(), cert.public_key())) {
+    return fail(ErrorCode::kPolicyRejected, "the private key does not match the certificate");
+  }
+  if (!key.info().key_type()) {
+    return fail(ErrorCode::kPolicyRejected, "unsupported CA key: " + key.info().name());
+  }
+  AuthorityInfo a;
+  a.name = o.name;
+  a.certificate = cert;
+  a.imported = true;
+  a.created_at = clock_.now();
+  a.key_type = std::string(crypto::key_type_name(*key.info().key_type()));
+  // Any extra certificates in the certificate file count as chain too.
+  a.chain.assign(certs.begin() + 1, certs.end());
+  if (!o.chain.empty()) {
+    CW_ASSIGN_OR_RETURN(auto chain, x509::parse_certificates(o.chain));
+    a.chain.insert(a.chain.end(), chain.begin(), chain.end());
+  }
+  if (o.parent) {
+    CW_ASSIGN_OR_RETURN(AuthorityInfo p, info(*o.parent));
+    a.parent = p.name;
+    a.chain = {p.certificate};
+    a.chain.insert(a.chain.end(), p.chain.begin(), p.chain.end());
+  }
+  a.kind = o.kind.value_or(cert.info().self_issued ? AuthorityKind::kRoot : AuthorityKind::kIssuing);
+  if (a.kind != AuthorityKind::kRoot && !a.chain.empty()) {
+    // The chain we will hand out must actually verify up to its anchor.
+    std::vector<x509::Certificate> roots = {a.chain.back()};
+    std::span<const x509::Certificate> mid(a.chain.data(), a.chain.size() - 1);
+    x509::VerifyOptions vo;
+    auto verified = x509::verify_chain(cert, mid, roots, vo);
+    if (!verified) return fail_with_context(verified.error(), "the chain does not verify");
+  }
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  CW_RETURN_IF_ERROR(insert(*tx, a, key));
+  inventory::RecordMeta meta{inventory::Origin::kImported, std::nullopt, std::nullopt, {}, {}, {"ca"}};
+  CW_RETURN_IF_ERROR(inventory_.record(*tx, cert, meta));
+  CW_RETURN_IF_ERROR(audit_.append(
+      *tx, audit::Event{std::string(actor), "authority.import", "authority", a.name,
+                        {{"kind", authority_kind_name(a.kind)},
+                         {"subject", cert.info().subject},
+                         {"fingerprint", cert.info().sha256_hex}}}));
+  CW_RETURN_IF_ERROR(tx->commit());
+  return a;
+}
+
+Result<std::vector<AuthorityInfo>> AuthorityService::list() const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT " + std::string(kColumns) +
+                                           " FROM authorities ORDER BY created_at, name"));
+  std::vector<AuthorityInfo> out;
+  for (const auto& r : rows) {
+    CW_ASSIGN_OR_RETURN(auto a, to_info(r));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<AuthorityInfo> AuthorityService::info(std::string_view name) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  const store::Value params[] = {std::string(name)};
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT " + std::string(kColumns) +
+                                                  " FROM authorities WHERE name = ?",
+                                              params));
+  if (!row) return fail(ErrorCode::kNotFound, "unknown authority '" + std::string(name) + "'");
+  return to_info(*row);
+}
+
+Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view name) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = loaded_.find(name); it != loaded_.end()) return it->second;
+  }
+  CW_ASSIGN_OR_RETURN(AuthorityInfo a, info(name));
+  if (a.status != "active") {
+    return fail(ErrorCode::kPolicyRejected, "authority '" + a.name + "' is " + a.status);
+  }
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  const store::Value params[] = {a.name};
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx->query_one("SELECT sealed_key FROM authorities WHERE name = ?", params));
+  if (!row || row->is_null(0)) return fail(ErrorCode::kNotFound, "authority '" + a.name + "' has no key");
+  CW_ASSIGN_OR_RETURN(crypto::SecretBytes pkcs8, wrapper_.open(row->blob(0), key_aad(a.name)));
+  CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::parse_private_key(pkcs8.span()));
+  auto signer = std::make_shared<crypto::SoftwareSigner>(
+      std::make_shared<const crypto::PrivateKey>(std::move(key)));
+  auto authority = std::make_shared<const Authority>(std::move(a), std::move(signer));
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = loaded_.emplace(authority->name(), authority);
+  return it->second;
+}
+
+}  // namespace certward::ca

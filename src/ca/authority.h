@@ -1,0 +1,133 @@
+#pragma once
+// Internal certificate authorities: roots, intermediates and issuing CAs, their certificates,
+// chains and keys (sealed at rest under the master key).
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit.h"
+#include "common/config.h"
+#include "crypto/crypto.h"
+#include "inventory/inventory.h"
+#include "store/store.h"
+#include "x509/builder.h"
+#include "x509/certificate.h"
+
+namespace certward::ca {
+
+enum class AuthorityKind : std::uint8_t { kRoot, kIntermediate, kIssuing };
+std::string_view authority_kind_name(AuthorityKind k);  // "root", "intermediate", "issuing"
+Result<AuthorityKind> parse_authority_kind(std::string_view s);
+
+struct AuthorityInfo {
+  std::string name;
+  AuthorityKind kind = AuthorityKind::kIssuing;
+  std::optional<std::string> parent;  // internal parent, if any
+  x509::Certificate certificate;
+  std::vector<x509::Certificate> chain;  // issuers above it, nearest first; empty for a root
+  std::string key_type;                  // "ec-p384", ...
+  bool imported = false;
+  std::string status = "active";
+  SysTime created_at{};
+};
+
+// A loaded authority, ready to sign. Immutable; shared between threads.
+class Authority {
+ public:
+  Authority(AuthorityInfo info, std::shared_ptr<const crypto::Signer> signer)
+      : info_(std::move(info)), signer_(std::move(signer)) {}
+  const AuthorityInfo& info() const { return info_; }
+  const std::string& name() const { return info_.name; }
+  const x509::Certificate& certificate() const { return info_.certificate; }
+  const std::vector<x509::Certificate>& chain() const { return info_.chain; }
+  const crypto::Signer& signer() const { return *signer_; }
+
+  // Signs a linted certificate. Only the RA (ca::Enrollment) and root creation call this.
+  Result<x509::Certificate> sign(x509::LintedTbs tbs) const { return x509::sign(std::move(tbs), *signer_); }
+
+ private:
+  AuthorityInfo info_;
+  std::shared_ptr<const crypto::Signer> signer_;
+};
+
+// Where certificates point relying parties: CDP, OCSP and caIssuers URLs.
+struct DistributionUrls {
+  std::vector<std::string> crl;
+  std::vector<std::string> ocsp;
+  std::vector<std::string> ca_issuers;
+};
+DistributionUrls distribution_urls(const CaSettings& settings, std::string_view authority);
+
+struct RootOptions {
+  std::string name;
+  std::string subject;  // "CN=Example Root CA,O=Example"
+  crypto::KeyType key_type = crypto::KeyType::kEcP384;
+  std::chrono::seconds validity{std::chrono::days(20 * 365)};
+  std::optional<int> path_length;
+  std::optional<x509::NameConstraints> name_constraints;
+};
+
+struct ImportOptions {
+  std::string name;
+  Bytes certificate;  // PEM or DER
+  Bytes private_key;  // PEM or DER, PKCS#8 or traditional
+  std::optional<std::string> key_passphrase;
+  Bytes chain;        // optional PEM bundle of the issuers above it
+  std::optional<std::string> parent;  // an existing authority that issued it
+  std::optional<AuthorityKind> kind;  // default: root if self-signed, else issuing
+};
+
+// Thread-safe: loaded authorities are cached behind a mutex; the cache holds each decrypted
+// key for as long as this service lives (the process that uses it).
+class AuthorityService {
+ public:
+  AuthorityService(const Clock& clock, store::Database& db, const crypto::KeyWrapper& wrapper,
+                   const audit::AuditLog& audit, const inventory::Inventory& inventory,
+                   const CaSettings& settings)
+      : clock_(clock), db_(db), wrapper_(wrapper), audit_(audit), inventory_(inventory),
+        settings_(settings) {}
+
+  static Status migrate(store::Database& db);
+
+  // Errors: kConflict (name taken), kInvalidArgument / kMalformed (bad options).
+  Result<AuthorityInfo> create_root(const RootOptions& options, std::string_view actor);
+  // Imports an existing CA certificate and its key to operate it.
+  // Errors: kMalformed, kBadPassword, kPolicyRejected (not a CA, key does not match), kConflict.
+  Result<AuthorityInfo> import(const ImportOptions& options, std::string_view actor);
+
+  // Inside a transaction of the RA: stores a new subordinate whose certificate was just issued.
+  Status insert_subordinate(store::Transaction& tx, const std::string& name, AuthorityKind kind,
+                            const AuthorityInfo& parent, const x509::Certificate& cert,
+                            const crypto::PrivateKey& key, std::string_view actor) const;
+
+  Result<std::vector<AuthorityInfo>> list() const;
+  Result<AuthorityInfo> info(std::string_view name) const;
+  // Loads (once) and returns the authority with its key unsealed. Errors: kNotFound,
+  // kBadPassword (master key cannot open the key), kPolicyRejected (disabled).
+  Result<std::shared_ptr<const Authority>> load(std::string_view name);
+
+  const CaSettings& settings() const { return settings_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
+  Status insert(store::Transaction& tx, const AuthorityInfo& info, const crypto::PrivateKey& key) const;
+  Status check_new_name(const std::string& name) const;
+
+  const Clock& clock_;
+  store::Database& db_;
+  const crypto::KeyWrapper& wrapper_;
+  const audit::AuditLog& audit_;
+  const inventory::Inventory& inventory_;
+  const CaSettings& settings_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Authority>, std::less<>> loaded_;  // guarded by mu_
+};
+
+// Validates an authority name: 1-64 of [a-z0-9-_], starting with a letter or digit.
+Status check_authority_name(std::string_view name);
+
+}  // namespace certward::ca

@@ -1,0 +1,348 @@
+#include "ca/enrollment.h"
+
+#include <algorithm>
+
+#include "x509/names.h"
+
+namespace certward::ca {
+namespace {
+
+constexpr std::chrono::seconds kBackdate{300};
+
+Status authorise(const Requester& who, const Profile& profile,
+                 std::span<const x509::SubjectAltName> sans) {
+  if (who.allowed_profiles &&
+      std::find(who.allowed_profiles->begin(), who.allowed_profiles->end(), profile.name) ==
+          who.allowed_profiles->end()) {
+    return fail(ErrorCode::kUnauthorized,
+                who.actor + " may not issue with profile '" + profile.name + "'");
+  }
+  if (!who.allowed_domains) return ok();
+  for (const auto& san : sans) {
+    std::string_view domain;
+    if (san.type == x509::SanType::kDns) domain = san.value;
+    else if (san.type == x509::SanType::kEmail) domain = std::string_view(san.value).substr(san.value.rfind('@') + 1);
+    else return fail(ErrorCode::kUnauthorized, who.actor + " may request only DNS and email names");
+    const bool allowed = std::any_of(who.allowed_domains->begin(), who.allowed_domains->end(),
+                                     [&](const std::string& s) { return name_within(domain, s); });
+    if (!allowed) {
+      return fail(ErrorCode::kUnauthorized,
+                  who.actor + " may not request " + x509::format_san(san) + " (outside its domains)");
+    }
+  }
+  return ok();
+}
+
+// RFC 4514 escaping for a value placed into the subject template.
+std::string escape_dn_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' || c == ';' ||
+        c == '=' || c == '/') {
+      out.push_back('\\');
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+Result<crypto::X509NamePtr> make_subject(const EnrollmentRequest& r, const Profile& p,
+                                         std::string_view cn) {
+  if (r.subject) {
+    if (!p.ca) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "an explicit subject is only accepted for CA profiles; profile '" + p.name +
+                      "' derives it from its template");
+    }
+    return x509::parse_name(*r.subject);
+  }
+  std::string subject = p.subject_template;
+  if (auto pos = subject.find("{cn}"); pos != std::string::npos) {
+    if (cn.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "the request names nothing: give a common name or a subject alternative name");
+    }
+    subject.replace(pos, 4, escape_dn_value(cn));
+  }
+  return x509::parse_name(subject);
+}
+
+}  // namespace
+
+std::string_view channel_name(Channel c) {
+  switch (c) {
+    case Channel::kCli: return "cli";
+    case Channel::kRest: return "rest";
+    case Channel::kAcme: return "acme";
+    case Channel::kEst: return "est";
+    case Channel::kScep: return "scep";
+    case Channel::kCmp: return "cmp";
+    case Channel::kRenewal: return "renewal";
+    case Channel::kDashboard: return "dashboard";
+  }
+  return "cli";
+}
+
+struct Enrollment::Pending {
+  x509::Certificate certificate;
+  inventory::RecordMeta meta;
+  audit::Event event;
+  std::function<Status(store::Transaction&, const x509::Certificate&, const crypto::PrivateKey*)>
+      in_transaction;
+  const crypto::PrivateKey* key = nullptr;
+  std::promise<Status> done;
+};
+
+Enrollment::Enrollment(const Clock& clock, store::Database& db, AuthorityService& authorities,
+                       const ProfileSet& profiles, const inventory::Inventory& inventory,
+                       const audit::AuditLog& audit, EnrollmentOptions options)
+    : clock_(clock), db_(db), authorities_(authorities), profiles_(profiles),
+      inventory_(inventory), audit_(audit), options_(options) {
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+Enrollment::~Enrollment() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+Enrollment::Stats Enrollment::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
+  if (request.csr.has_value() == request.server_key.has_value()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "give exactly one of a CSR and a server-side key type");
+  }
+  CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
+  if (profile->requires_approval) {
+    return fail(ErrorCode::kPolicyRejected,
+                "profile '" + profile->name + "' requires approval, which this channel cannot grant");
+  }
+  const std::string authority_name =
+      request.authority.value_or(authorities_.settings().default_authority);
+  CW_ASSIGN_OR_RETURN(auto authority, authorities_.load(authority_name));
+
+  std::optional<crypto::PrivateKey> key;
+  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, sign(request, *profile, *authority, key));
+
+  auto pending = std::make_shared<Pending>();
+  pending->certificate = issued.certificate;
+  pending->meta = {inventory::Origin::kIssued, authority->name(), profile->name, request.owner,
+                   request.team ? request.team : request.requester.team, request.tags};
+  const auto& info = issued.certificate.info();
+  nlohmann::json sans = nlohmann::json::array();
+  for (const auto& s : info.sans) sans.push_back(x509::format_san(s));
+  pending->event = {request.requester.actor, "certificate.issue", "certificate", info.sha256_hex,
+                    {{"serial", info.serial_hex},
+                     {"subject", info.subject},
+                     {"sans", sans},
+                     {"profile", profile->name},
+                     {"authority", authority->name()},
+                     {"channel", channel_name(request.channel)},
+                     {"not_after", format_time(info.not_after)},
+                     {"key", info.key.name()},
+                     {"key_generated_by_server", key.has_value()}}};
+  pending->in_transaction = std::move(request.in_transaction);
+  pending->key = key ? &*key : nullptr;
+  CW_RETURN_IF_ERROR(store_durably(pending));
+  issued.private_key = std::move(key);
+  return issued;
+}
+
+Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& p,
+                                           const Authority& authority,
+                                           std::optional<crypto::PrivateKey>& key) {
+  const x509::CertificateInfo& issuer = authority.certificate().info();
+  if (!p.ca && authority.info().kind == AuthorityKind::kRoot) {
+    return fail(ErrorCode::kPolicyRejected,
+                "root authority '" + authority.name() + "' signs only CA certificates");
+  }
+  // Subject key.
+  const EVP_PKEY* public_key = nullptr;
+  if (r.server_key) {
+    if (std::find(p.key_types.begin(), p.key_types.end(), *r.server_key) == p.key_types.end()) {
+      return fail(ErrorCode::kPolicyRejected, "profile '" + p.name + "' does not allow key type " +
+                                                  std::string(crypto::key_type_name(*r.server_key)));
+    }
+    CW_ASSIGN_OR_RETURN(key, crypto::generate_key(*r.server_key));
+    public_key = key->get();
+  } else {
+    public_key = r.csr->public_key();
+  }
+  const crypto::KeyInfo key_info = crypto::describe_key(public_key);
+  if (!p.allows_key(key_info)) {
+    return fail(ErrorCode::kPolicyRejected,
+                "profile '" + p.name + "' does not allow " + key_info.name() + " keys");
+  }
+
+  // Names.
+  std::vector<x509::SubjectAltName> sans = r.sans;
+  std::string cn = r.common_name.value_or("");
+  if (r.csr) {
+    if (sans.empty()) sans = r.csr->info().sans;
+    if (cn.empty()) cn = r.csr->info().subject_cn;
+  }
+  if (sans.empty() && !cn.empty() && p.require_san) {
+    // A TLS-style request that names only a CN: the CN becomes the SAN (CA/B BR 7.1.4.2).
+    CW_ASSIGN_OR_RETURN(auto san, x509::parse_san(cn));
+    sans.push_back(san);
+  }
+  if (cn.empty() && !sans.empty()) cn = sans.front().value;
+  CW_RETURN_IF_ERROR(authorise(r.requester, p, sans));
+  CW_RETURN_IF_ERROR(p.check_names(sans));
+
+  // Validity: the profile's default unless asked; never past the issuer's own notAfter.
+  const std::chrono::seconds validity = r.validity.value_or(p.default_validity);
+  if (validity.count() <= 0) return fail(ErrorCode::kInvalidArgument, "validity must be positive");
+  if (validity > p.max_validity) {
+    return fail(ErrorCode::kPolicyRejected, "requested validity " + format_duration(validity) +
+                                                " exceeds profile '" + p.name + "' maximum of " +
+                                                format_duration(p.max_validity));
+  }
+  const SysTime now = clock_.now();
+  x509::CertificateTemplate t;
+  CW_ASSIGN_OR_RETURN(t.subject, make_subject(r, p, cn));
+  t.sans = std::move(sans);
+  t.public_key = public_key;
+  t.serial = x509::random_serial();
+  t.not_before = now - kBackdate;
+  t.not_after = std::min(t.not_before + validity, issuer.not_after);
+  if (t.not_after <= now) {
+    return fail(ErrorCode::kPolicyRejected, "authority '" + authority.name() + "' has expired");
+  }
+  t.key_usage = p.key_usage_for(key_info);
+  t.extended_key_usage = p.extended_key_usage;
+  t.policy_oids = p.policy_oids;
+  const DistributionUrls urls = distribution_urls(authorities_.settings(), authority.name());
+  t.crl_urls = urls.crl;
+  t.ocsp_urls = urls.ocsp;
+  t.ca_issuers_urls = urls.ca_issuers;
+  if (p.ca) {
+    t.is_ca = true;
+    t.path_length = r.path_length ? r.path_length : p.path_length;
+    t.name_constraints = r.name_constraints;
+    const auto& issuer_bc = issuer.basic_constraints;
+    if (issuer_bc && issuer_bc->path_length) {
+      if (*issuer_bc->path_length == 0) {
+        return fail(ErrorCode::kPolicyRejected, "authority '" + authority.name() +
+                                                    "' has path length 0: it cannot sign CAs");
+      }
+      if (!t.path_length || *t.path_length >= *issuer_bc->path_length) {
+        t.path_length = *issuer_bc->path_length - 1;
+      }
+    }
+  } else if (r.path_length || r.name_constraints) {
+    return fail(ErrorCode::kInvalidArgument, "path length and name constraints are for CA profiles");
+  }
+
+  CW_ASSIGN_OR_RETURN(auto tbs, x509::build_tbs(t, &authority.certificate(), nullptr));
+  x509::LintRules rules;
+  rules.max_validity = p.max_validity;
+  rules.require_san = p.require_san;
+  rules.expect_ca = p.ca;
+  CW_ASSIGN_OR_RETURN(auto linted, x509::lint(std::move(tbs), rules));
+  CW_ASSIGN_OR_RETURN(x509::Certificate cert, authority.sign(std::move(linted)));
+
+  IssuedCertificate out;
+  out.certificate = std::move(cert);
+  out.chain.push_back(authority.certificate());
+  out.chain.insert(out.chain.end(), authority.chain().begin(), authority.chain().end());
+  out.authority = authority.name();
+  out.profile = p.name;
+  return out;
+}
+
+Status Enrollment::store_durably(std::shared_ptr<Pending> pending) {
+  std::future<Status> done = pending->done.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return fail(ErrorCode::kUnavailable, "enrollment service is stopping");
+    queue_.push_back(std::move(pending));
+  }
+  cv_.notify_one();
+  return done.get();
+}
+
+void Enrollment::writer_loop() {
+  for (;;) {
+    std::vector<std::shared_ptr<Pending>> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    Status status = commit_batch(batch);
+    if (!status && batch.size() > 1) {
+      // One bad entry must not fail its neighbours: retry each alone.
+      for (auto& p : batch) {
+        std::vector<std::shared_ptr<Pending>> one = {p};
+        p->done.set_value(commit_batch(one));
+      }
+    } else {
+      for (auto& p : batch) p->done.set_value(status);
+    }
+    std::lock_guard lock(mu_);
+    stats_.commits += 1;
+    if (status) stats_.certificates += batch.size();
+  }
+}
+
+Status Enrollment::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  std::vector<audit::Event> events;
+  events.reserve(batch.size());
+  for (auto& p : batch) {
+    CW_ASSIGN_OR_RETURN(bool inserted, inventory_.record(*tx, p->certificate, p->meta));
+    if (!inserted) {
+      return fail(ErrorCode::kConflict, "certificate " + p->certificate.info().sha256_hex +
+                                            " is already in the inventory");
+    }
+    if (p->in_transaction) CW_RETURN_IF_ERROR(p->in_transaction(*tx, p->certificate, p->key));
+    events.push_back(p->event);
+  }
+  CW_RETURN_IF_ERROR(audit_.append(*tx, events));
+  return tx->commit();
+}
+
+Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& authorities,
+                                         const SubordinateOptions& o, const Requester& requester) {
+  CW_RETURN_IF_ERROR(check_authority_name(o.name));
+  if (o.kind == AuthorityKind::kRoot) {
+    return fail(ErrorCode::kInvalidArgument, "a subordinate is an intermediate or issuing CA");
+  }
+  if (authorities.info(o.name)) {
+    return fail(ErrorCode::kConflict, "authority '" + o.name + "' already exists");
+  }
+  EnrollmentRequest r;
+  r.server_key = o.key_type;
+  r.profile = "intermediate-ca";
+  r.authority = o.parent;
+  r.validity = o.validity;
+  r.requester = requester;
+  r.subject = o.subject;
+  r.path_length = o.path_length;
+  r.name_constraints = o.name_constraints;
+  r.tags = {"ca"};
+  std::optional<AuthorityInfo> parent_info;
+  CW_ASSIGN_OR_RETURN(parent_info, authorities.info(o.parent));
+  r.in_transaction = [&](store::Transaction& tx, const x509::Certificate& cert,
+                         const crypto::PrivateKey* key) -> Status {
+    if (!key) return fail(ErrorCode::kInternal, "subordinate key missing");
+    return authorities.insert_subordinate(tx, o.name, o.kind, *parent_info, cert, *key,
+                                          requester.actor);
+  };
+  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, ra.enroll(std::move(r)));
+  return authorities.info(o.name);
+}
+
+}  // namespace certward::ca

@@ -1,0 +1,145 @@
+#pragma once
+// The enrollment service (the RA): the one path by which certward issues a certificate.
+//
+// Every front-end (CLI, REST, ACME, EST, SCEP, CMP, the renewal engine) fills in one
+// EnrollmentRequest and calls enroll(). The RA authorises the requester for the profile,
+// enforces the profile (keys, names, validity), builds the certificate, lints it, has the
+// authority sign it, and records it in the inventory together with its audit event in one
+// transaction. enroll() returns only after that transaction is durable: a certificate handed to
+// a caller is never lost and its serial is never reused.
+//
+// Durable and fast at once: signing happens on the caller's thread; a single writer thread
+// gathers every signed certificate waiting to be stored into one transaction (group commit),
+// commits it once, and then releases all their callers.
+//
+// Thread-safe: call enroll() from any number of threads.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ca/authority.h"
+#include "ca/profile.h"
+#include "x509/csr.h"
+
+namespace certward::ca {
+
+enum class Channel : std::uint8_t { kCli, kRest, kAcme, kEst, kScep, kCmp, kRenewal, kDashboard };
+std::string_view channel_name(Channel c);
+
+// Who asks, as the authentication layer resolved it. The RA enforces the scope.
+struct Requester {
+  std::string actor;  // audit identity: "local:root", "token:<id>", ...
+  std::optional<std::string> team;
+  std::optional<std::vector<std::string>> allowed_profiles;  // nullopt: any profile
+  std::optional<std::vector<std::string>> allowed_domains;   // nullopt: any the profile allows
+};
+
+struct EnrollmentRequest {
+  // Exactly one of csr (the subject holds the key) and server_key (the key is generated here
+  // and returned with the certificate).
+  std::optional<x509::Csr> csr;
+  std::optional<crypto::KeyType> server_key;
+  std::optional<std::string> common_name;  // default: the CSR's CN, else the first name
+  std::vector<x509::SubjectAltName> sans;  // empty: the CSR's requested names
+  std::string profile;
+  std::optional<std::string> authority;  // default: ca.default_authority
+  std::optional<std::chrono::seconds> validity;  // default: the profile's
+  Requester requester;
+  Channel channel = Channel::kCli;
+  std::optional<std::string> owner;
+  std::optional<std::string> team;
+  std::vector<std::string> tags;
+  // CA profiles only.
+  std::optional<std::string> subject;  // a full DN instead of the profile's template
+  std::optional<int> path_length;
+  std::optional<x509::NameConstraints> name_constraints;
+  // Runs inside the commit transaction after the certificate is recorded, e.g. to store a new
+  // subordinate authority atomically with its certificate. `key` is set for server-side keys.
+  std::function<Status(store::Transaction&, const x509::Certificate&, const crypto::PrivateKey* key)>
+      in_transaction;
+};
+
+struct IssuedCertificate {
+  x509::Certificate certificate;
+  std::vector<x509::Certificate> chain;  // issuers, nearest first, root last
+  std::optional<crypto::PrivateKey> private_key;  // server-side generation only
+  std::string authority;
+  std::string profile;
+};
+
+struct EnrollmentOptions {
+  std::size_t max_batch = 1024;  // most certificates stored by one group commit
+};
+
+class Enrollment {
+ public:
+  Enrollment(const Clock& clock, store::Database& db, AuthorityService& authorities,
+             const ProfileSet& profiles, const inventory::Inventory& inventory,
+             const audit::AuditLog& audit, EnrollmentOptions options = {});
+  ~Enrollment();  // stores what is queued, then stops the writer
+  Enrollment(const Enrollment&) = delete;
+  Enrollment& operator=(const Enrollment&) = delete;
+
+  // Errors: kInvalidArgument (request shape), kNotFound (unknown profile or authority),
+  // kUnauthorized (requester scope), kPolicyRejected (profile, lint), kConflict (serial or
+  // fingerprint collision), kUnavailable (database).
+  Result<IssuedCertificate> enroll(EnrollmentRequest request);
+
+  struct Stats {
+    std::uint64_t commits = 0;
+    std::uint64_t certificates = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending;
+  Result<IssuedCertificate> sign(EnrollmentRequest& request, const Profile& profile,
+                                 const Authority& authority,
+                                 std::optional<crypto::PrivateKey>& key);
+  Status store_durably(std::shared_ptr<Pending> pending);
+  void writer_loop();
+  Status commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
+
+  const Clock& clock_;
+  store::Database& db_;
+  AuthorityService& authorities_;
+  const ProfileSet& profiles_;
+  const inventory::Inventory& inventory_;
+  const audit::AuditLog& audit_;
+  const EnrollmentOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Pending>> queue_;  // guarded by mu_
+  bool stopping_ = false;                       // guarded by mu_
+  Stats stats_;                                 // guarded by mu_
+  std::thread writer_;
+};
+
+struct SubordinateOptions {
+  std::string name;
+  AuthorityKind kind = AuthorityKind::kIssuing;
+  std::string parent;
+  std::string subject;  // "CN=Example Issuing CA,O=Example"
+  crypto::KeyType key_type = crypto::KeyType::kEcP256;
+  std::optional<std::chrono::seconds> validity;  // default: intermediate-ca profile's
+  std::optional<int> path_length;
+  std::optional<x509::NameConstraints> name_constraints;
+};
+
+// Creates an intermediate or issuing CA under `parent`: its key is generated here, its
+// certificate issued through the RA with the intermediate-ca profile, and the new authority
+// stored with its sealed key in the same transaction as the certificate.
+Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& authorities,
+                                         const SubordinateOptions& options,
+                                         const Requester& requester);
+
+}  // namespace certward::ca

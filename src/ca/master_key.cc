@@ -1,0 +1,78 @@
+#include "ca/master_key.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace certward::ca {
+namespace {
+
+Result<crypto::KeyWrapper> from_base64_text(std::string_view text, std::string_view source) {
+  auto raw = from_base64(text);
+  if (!raw || raw->size() != crypto::KeyWrapper::kKeySize) {
+    if (raw) OPENSSL_cleanse(raw->data(), raw->size());
+    return fail(ErrorCode::kMalformed,
+                std::string(source) + " must hold the base64 encoding of exactly 32 bytes");
+  }
+  crypto::SecretBytes key(*raw);
+  OPENSSL_cleanse(raw->data(), raw->size());
+  return crypto::KeyWrapper::create(std::move(key));
+}
+
+Result<crypto::KeyWrapper> read_key_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+    ::close(fd);
+    return fail(ErrorCode::kPolicyRejected,
+                "master key file " + path + " is accessible by group or others; chmod 600 it");
+  }
+  crypto::SecretBytes buf(256);
+  const ssize_t n = ::read(fd, buf.data(), buf.size());
+  ::close(fd);
+  if (n < 0) return fail(ErrorCode::kUnavailable, "cannot read " + path);
+  buf.truncate(static_cast<std::size_t>(n));
+  return from_base64_text(as_chars(buf.span()), "master key file " + path);
+}
+
+Result<crypto::KeyWrapper> create_key_file(const std::string& path) {
+  crypto::SecretBytes key(crypto::KeyWrapper::kKeySize);
+  crypto::random_bytes(std::span<std::uint8_t>(key.data(), key.size()));
+  std::string text = to_base64(key.span()) + "\n";
+  // O_EXCL: two processes initialising at once must not both write a different key.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    OPENSSL_cleanse(text.data(), text.size());
+    if (errno == EEXIST) return read_key_file(path);
+    return fail(ErrorCode::kUnavailable, "cannot create " + path + ": " + std::strerror(errno));
+  }
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!written) return fail(ErrorCode::kUnavailable, "cannot write " + path);
+  return crypto::KeyWrapper::create(std::move(key));
+}
+
+}  // namespace
+
+Result<crypto::KeyWrapper> load_master_key(const CaSettings& settings,
+                                           const std::map<std::string, std::string>& env,
+                                           MasterKeyMode mode) {
+  if (auto it = env.find("CERTWARD_MASTER_KEY"); it != env.end() && !it->second.empty()) {
+    return from_base64_text(it->second, "CERTWARD_MASTER_KEY");
+  }
+  const std::string& path = settings.master_key_file;
+  if (::access(path.c_str(), F_OK) == 0) return read_key_file(path);
+  if (mode == MasterKeyMode::kMustExist) {
+    return fail(ErrorCode::kNotFound,
+                "no master key at " + path + " (run 'certward init', or set CERTWARD_MASTER_KEY)");
+  }
+  return create_key_file(path);
+}
+
+}  // namespace certward::ca

@@ -1,0 +1,352 @@
+// init, ca create|list|show|export|import, profile list|show.
+
+#include <algorithm>
+
+#include "cli/commands.h"
+#include "x509/bundle.h"
+#include "x509/names.h"
+
+namespace certward::cli {
+namespace {
+
+constexpr const char* kRootName = "root";
+constexpr const char* kIssuingName = "issuing";
+
+nlohmann::json authority_json(const ca::AuthorityInfo& a) {
+  nlohmann::json j = {{"name", a.name},
+                      {"kind", ca::authority_kind_name(a.kind)},
+                      {"parent", a.parent ? nlohmann::json(*a.parent) : nlohmann::json(nullptr)},
+                      {"status", a.status},
+                      {"key_type", a.key_type},
+                      {"imported", a.imported},
+                      {"created_at", format_time(a.created_at)},
+                      {"certificate", certificate_json(a.certificate.info())}};
+  return j;
+}
+
+// "dns:example.com" -> "DNS:example.com"; "ip:10.0.0.0/8" -> "IP:10.0.0.0/8".
+Result<std::string> parse_constraint(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "name constraint '" + text + "' must look like dns:NAME, ip:CIDR, email:DOMAIN or uri:HOST");
+  }
+  std::string type = text.substr(0, colon);
+  std::transform(type.begin(), type.end(), type.begin(), ::tolower);
+  const std::string value = text.substr(colon + 1);
+  if (type == "dns") return "DNS:" + value;
+  if (type == "email") return "email:" + value;
+  if (type == "uri") return "URI:" + value;
+  if (type == "ip") {
+    auto range = ca::parse_ip_range(value);
+    if (!range || value.find('/') == std::string::npos) {
+      return fail(ErrorCode::kInvalidArgument, "name constraint '" + text + "' needs an IP range like 10.0.0.0/8");
+    }
+    return "IP:" + value;
+  }
+  return fail(ErrorCode::kInvalidArgument, "unknown name constraint type '" + type + "'");
+}
+
+Result<std::optional<x509::NameConstraints>> make_constraints(const std::vector<std::string>& permit,
+                                                              const std::vector<std::string>& exclude) {
+  if (permit.empty() && exclude.empty()) return std::optional<x509::NameConstraints>();
+  x509::NameConstraints nc;
+  for (const auto& p : permit) {
+    CW_ASSIGN_OR_RETURN(auto c, parse_constraint(p));
+    nc.permitted.push_back(c);
+  }
+  for (const auto& e : exclude) {
+    CW_ASSIGN_OR_RETURN(auto c, parse_constraint(e));
+    nc.excluded.push_back(c);
+  }
+  return std::optional<x509::NameConstraints>(nc);
+}
+
+void print_authorities(const std::vector<ca::AuthorityInfo>& list) {
+  Table t({"NAME", "KIND", "PARENT", "KEY", "NOT AFTER", "STATUS", "SUBJECT"});
+  for (const auto& a : list) {
+    t.add({a.name, std::string(ca::authority_kind_name(a.kind)), a.parent.value_or("-"), a.key_type,
+           format_time(a.certificate.info().not_after), a.status, a.certificate.info().subject});
+  }
+  t.print();
+}
+
+}  // namespace
+
+void add_init_command(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand("init", "create the data directory, master key, database and a development CA hierarchy");
+  auto root_subject = std::make_shared<std::string>("CN=certward Development Root CA,O=certward");
+  auto issuing_subject = std::make_shared<std::string>("CN=certward Development Issuing CA,O=certward");
+  cmd->add_option("--root-subject", *root_subject, "subject of the root CA")->capture_default_str();
+  cmd->add_option("--issuing-subject", *issuing_subject, "subject of the issuing CA")->capture_default_str();
+  cmd->callback([&g, root_subject, issuing_subject] {
+    run(g, Init::kCreate, [&](Context& c) -> Status {
+      auto existing = c.authorities().list();
+      if (!existing) return std::unexpected(existing.error());
+      if (!existing->empty()) {
+        if (g.json) {
+          nlohmann::json j = {{"initialised", false}, {"data_dir", c.config().data_dir}, {"authorities", nlohmann::json::array()}};
+          for (const auto& a : *existing) j["authorities"].push_back(authority_json(a));
+          print_json(j);
+        } else {
+          std::printf("certward is already initialised in %s; nothing changed.\n", c.config().data_dir.c_str());
+        }
+        return ok();
+      }
+      ca::RootOptions root;
+      root.name = kRootName;
+      root.subject = *root_subject;
+      CW_ASSIGN_OR_RETURN(auto root_info, c.authorities().create_root(root, c.actor()));
+      ca::SubordinateOptions sub;
+      sub.name = kIssuingName;
+      sub.kind = ca::AuthorityKind::kIssuing;
+      sub.parent = kRootName;
+      sub.subject = *issuing_subject;
+      sub.path_length = 0;
+      CW_ASSIGN_OR_RETURN(auto issuing_info,
+                          ca::create_subordinate(c.enrollment(), c.authorities(), sub, ca::Requester{.actor = c.actor(), .team = {}, .allowed_profiles = {}, .allowed_domains = {}}));
+      if (g.json) {
+        print_json({{"initialised", true},
+                    {"data_dir", c.config().data_dir},
+                    {"authorities", {authority_json(root_info), authority_json(issuing_info)}}});
+      } else {
+        std::printf("Initialised certward in %s\n", c.config().data_dir.c_str());
+        print_authorities({root_info, issuing_info});
+        std::printf("\nIssue a certificate:  certward -d %s issue --profile tls-server --cn www.example.test --key-type ec-p256\n",
+                    c.config().data_dir.c_str());
+      }
+      return ok();
+    });
+  });
+}
+
+void add_ca_commands(CLI::App& app, Globals& g) {
+  auto* ca_cmd = app.add_subcommand("ca", "manage certificate authorities");
+  ca_cmd->require_subcommand(1);
+
+  {
+    struct Opts {
+      std::string name, kind = "issuing", subject, key_type, validity;
+      std::optional<std::string> parent;
+      std::optional<int> path_length;
+      std::vector<std::string> permit, exclude;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = ca_cmd->add_subcommand("create", "create a root, intermediate or issuing CA");
+    cmd->add_option("--name", o->name, "authority name (a-z, 0-9, '-', '_')")->required();
+    cmd->add_option("--kind", o->kind, "root, intermediate or issuing")->capture_default_str();
+    cmd->add_option("--parent", o->parent, "parent authority (intermediate and issuing)");
+    cmd->add_option("--subject", o->subject, "subject, e.g. \"CN=Example Issuing CA,O=Example\"")->required();
+    cmd->add_option("--key-type", o->key_type, "ec-p256, ec-p384, rsa-3072, rsa-4096 (default: ec-p384 for roots, ec-p256 otherwise)");
+    cmd->add_option("--validity", o->validity, "validity, e.g. 10y or 1825d (default: 20y root, 5y otherwise)");
+    cmd->add_option("--path-length", o->path_length, "maximum number of CAs below this one");
+    cmd->add_option("--permit", o->permit, "permitted name constraint: dns:NAME, ip:CIDR, email:DOMAIN, uri:HOST");
+    cmd->add_option("--exclude", o->exclude, "excluded name constraint, same forms as --permit");
+    cmd->callback([&g, o] {
+      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+        CW_ASSIGN_OR_RETURN(auto kind, ca::parse_authority_kind(o->kind));
+        CW_ASSIGN_OR_RETURN(auto nc, make_constraints(o->permit, o->exclude));
+        std::optional<std::chrono::seconds> validity;
+        if (!o->validity.empty()) {
+          CW_ASSIGN_OR_RETURN(validity, parse_duration(o->validity));
+        }
+        if (o->path_length && *o->path_length < 0) {
+          return fail(ErrorCode::kInvalidArgument, "--path-length must be >= 0");
+        }
+        ca::AuthorityInfo info;
+        if (kind == ca::AuthorityKind::kRoot) {
+          if (o->parent) return fail(ErrorCode::kInvalidArgument, "a root has no --parent");
+          ca::RootOptions r;
+          r.name = o->name;
+          r.subject = o->subject;
+          if (!o->key_type.empty()) {
+            CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(o->key_type));
+          }
+          if (validity) r.validity = *validity;
+          r.path_length = o->path_length;
+          r.name_constraints = nc;
+          CW_ASSIGN_OR_RETURN(info, c.authorities().create_root(r, c.actor()));
+        } else {
+          if (!o->parent) return fail(ErrorCode::kInvalidArgument, "--parent is required for " + o->kind + " authorities");
+          ca::SubordinateOptions s;
+          s.name = o->name;
+          s.kind = kind;
+          s.parent = *o->parent;
+          s.subject = o->subject;
+          if (!o->key_type.empty()) {
+            CW_ASSIGN_OR_RETURN(s.key_type, crypto::parse_key_type(o->key_type));
+          }
+          s.validity = validity;
+          s.path_length = o->path_length;
+          s.name_constraints = nc;
+          CW_ASSIGN_OR_RETURN(info, ca::create_subordinate(c.enrollment(), c.authorities(), s, ca::Requester{.actor = c.actor(), .team = {}, .allowed_profiles = {}, .allowed_domains = {}}));
+        }
+        if (g.json) print_json(authority_json(info));
+        else print_authorities({info});
+        return ok();
+      });
+    });
+  }
+  {
+    auto* cmd = ca_cmd->add_subcommand("list", "list authorities");
+    cmd->callback([&g] {
+      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+        CW_ASSIGN_OR_RETURN(auto list, c.authorities().list());
+        if (g.json) {
+          nlohmann::json j = nlohmann::json::array();
+          for (const auto& a : list) j.push_back(authority_json(a));
+          print_json(j);
+        } else {
+          print_authorities(list);
+        }
+        return ok();
+      });
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* cmd = ca_cmd->add_subcommand("show", "show one authority");
+    cmd->add_option("name", *name, "authority name")->required();
+    cmd->callback([&g, name] {
+      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+        CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(*name));
+        if (g.json) {
+          print_json(authority_json(a));
+        } else {
+          std::printf("%-22s %s\n%-22s %s\n%-22s %s\n%-22s %s\n", "Name:", a.name.c_str(), "Kind:",
+                      std::string(ca::authority_kind_name(a.kind)).c_str(), "Parent:",
+                      a.parent.value_or("-").c_str(), "Status:", a.status.c_str());
+          print_certificate(a.certificate.info());
+        }
+        return ok();
+      });
+    });
+  }
+  {
+    struct Opts {
+      std::string name;
+      bool chain = false, der = false;
+      std::optional<std::string> out;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = ca_cmd->add_subcommand("export", "export an authority's certificate (and chain)");
+    cmd->add_option("name", o->name, "authority name")->required();
+    cmd->add_flag("--chain", o->chain, "include the issuers above it, up to the root");
+    cmd->add_flag("--der", o->der, "DER instead of PEM (certificate only)");
+    cmd->add_option("-o,--out", o->out, "output file (default: stdout)");
+    cmd->callback([&g, o] {
+      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+        CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(o->name));
+        if (o->der && o->chain) return fail(ErrorCode::kInvalidArgument, "--der exports one certificate; drop --chain");
+        std::vector<x509::Certificate> certs = {a.certificate};
+        if (o->chain) certs.insert(certs.end(), a.chain.begin(), a.chain.end());
+        const std::string data = o->der ? std::string(as_chars(a.certificate.der())) : x509::to_pem(certs);
+        if (o->out) return write_file(*o->out, data);
+        std::fwrite(data.data(), 1, data.size(), stdout);
+        return ok();
+      });
+    });
+  }
+  {
+    struct Opts {
+      std::string name, cert, key;
+      std::optional<std::string> chain, parent, kind, pass_file, pass_env;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = ca_cmd->add_subcommand("import", "import an existing CA certificate and key to operate it");
+    cmd->add_option("--name", o->name, "authority name")->required();
+    cmd->add_option("--cert", o->cert, "CA certificate (PEM or DER)")->required();
+    cmd->add_option("--key", o->key, "CA private key (PEM or DER, PKCS#8 or traditional)")->required();
+    cmd->add_option("--chain", o->chain, "PEM bundle of the issuers above it");
+    cmd->add_option("--parent", o->parent, "existing authority that issued it");
+    cmd->add_option("--kind", o->kind, "root, intermediate or issuing (default: root if self-signed, else issuing)");
+    cmd->add_option("--key-passphrase-file", o->pass_file, "file holding the key's passphrase");
+    cmd->add_option("--key-passphrase-env", o->pass_env, "environment variable holding the key's passphrase");
+    cmd->callback([&g, o] {
+      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+        ca::ImportOptions io;
+        io.name = o->name;
+        CW_ASSIGN_OR_RETURN(auto cert, read_file(o->cert));
+        CW_ASSIGN_OR_RETURN(auto key, read_file(o->key));
+        io.certificate.assign(cert.begin(), cert.end());
+        io.private_key.assign(key.begin(), key.end());
+        OPENSSL_cleanse(key.data(), key.size());
+        if (o->chain) {
+          CW_ASSIGN_OR_RETURN(auto chain, read_file(*o->chain));
+          io.chain.assign(chain.begin(), chain.end());
+        }
+        io.parent = o->parent;
+        if (o->kind) {
+          CW_ASSIGN_OR_RETURN(io.kind, ca::parse_authority_kind(*o->kind));
+        }
+        CW_ASSIGN_OR_RETURN(io.key_passphrase, read_secret(o->pass_file, o->pass_env));
+        auto info = c.authorities().import(io, c.actor());
+        OPENSSL_cleanse(io.private_key.data(), io.private_key.size());
+        if (!info) return std::unexpected(info.error());
+        if (g.json) print_json(authority_json(*info));
+        else print_authorities({*info});
+        return ok();
+      });
+    });
+  }
+}
+
+void add_profile_commands(CLI::App& app, Globals& g) {
+  auto* p = app.add_subcommand("profile", "inspect certificate profiles");
+  p->require_subcommand(1);
+  auto profile_json = [](const ca::Profile& pr) {
+    nlohmann::json keys = nlohmann::json::array();
+    for (auto k : pr.key_types) keys.push_back(crypto::key_type_name(k));
+    nlohmann::json ranges = nlohmann::json::array();
+    for (const auto& r : pr.allowed_ip_ranges) ranges.push_back(r.text);
+    return nlohmann::json{{"name", pr.name},
+                          {"description", pr.description},
+                          {"key_types", keys},
+                          {"default_validity", format_duration(pr.default_validity)},
+                          {"max_validity", format_duration(pr.max_validity)},
+                          {"key_usage", pr.key_usage},
+                          {"extended_key_usage", pr.extended_key_usage},
+                          {"allowed_domains", pr.allowed_domains},
+                          {"allowed_ip_ranges", ranges},
+                          {"allow_wildcards", pr.allow_wildcards},
+                          {"allow_ip_sans", pr.allow_ip_sans},
+                          {"allow_email_sans", pr.allow_email_sans},
+                          {"allow_uri_sans", pr.allow_uri_sans},
+                          {"require_san", pr.require_san},
+                          {"subject_template", pr.subject_template},
+                          {"requires_approval", pr.requires_approval},
+                          {"ca", pr.ca}};
+  };
+  p->add_subcommand("list", "list profiles")->callback([&g, profile_json] {
+    run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+      if (g.json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& pr : c.profiles().all()) j.push_back(profile_json(pr));
+        print_json(j);
+        return ok();
+      }
+      Table t({"NAME", "KEYS", "DEFAULT", "MAX", "EKU", "DESCRIPTION"});
+      for (const auto& pr : c.profiles().all()) {
+        std::string keys, eku;
+        for (auto k : pr.key_types) keys += (keys.empty() ? "" : ",") + std::string(crypto::key_type_name(k));
+        for (const auto& e : pr.extended_key_usage) eku += (eku.empty() ? "" : ",") + e;
+        t.add({pr.name, keys, format_duration(pr.default_validity), format_duration(pr.max_validity),
+               eku.empty() ? "-" : eku, pr.description});
+      }
+      t.print();
+      return ok();
+    });
+  });
+  auto name = std::make_shared<std::string>();
+  auto* show = p->add_subcommand("show", "show one profile");
+  show->add_option("name", *name, "profile name")->required();
+  show->callback([&g, name, profile_json] {
+    run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+      CW_ASSIGN_OR_RETURN(const ca::Profile* pr, c.profiles().find(*name));
+      print_json(profile_json(*pr));
+      return ok();
+    });
+  });
+}
+
+}  // namespace certward::cli

@@ -1,0 +1,161 @@
+// issue: one certificate from a CSR or with a server-side key; or many (--count) for bulk
+// runs, each line printed only after its certificate is durable.
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands.h"
+#include "x509/bundle.h"
+#include "x509/names.h"
+
+namespace certward::cli {
+namespace {
+
+struct IssueOptions {
+  std::string profile;
+  std::optional<std::string> csr, key_type, cn, authority, validity, owner, team;
+  std::vector<std::string> sans, tags;
+  std::optional<std::string> out_cert, out_chain, out_key, out_p12;
+  std::optional<std::string> key_pass_file, key_pass_env, p12_pass_file, p12_pass_env;
+  int count = 1;
+  int concurrency = 2;
+};
+
+Result<ca::EnrollmentRequest> make_request(const IssueOptions& o, const Context& c) {
+  ca::EnrollmentRequest r;
+  if (o.csr.has_value() == o.key_type.has_value()) {
+    return fail(ErrorCode::kInvalidArgument, "give exactly one of --csr FILE and --key-type TYPE");
+  }
+  if (o.csr) {
+    CW_ASSIGN_OR_RETURN(auto pem, read_file(*o.csr));
+    CW_ASSIGN_OR_RETURN(r.csr, x509::parse_csr(as_bytes(pem)));
+  } else {
+    CW_ASSIGN_OR_RETURN(r.server_key, crypto::parse_key_type(*o.key_type));
+  }
+  for (const auto& s : o.sans) {
+    CW_ASSIGN_OR_RETURN(auto san, x509::parse_san(s));
+    r.sans.push_back(san);
+  }
+  r.common_name = o.cn;
+  r.profile = o.profile;
+  r.authority = o.authority;
+  if (o.validity) {
+    CW_ASSIGN_OR_RETURN(r.validity, parse_duration(*o.validity));
+  }
+  r.requester.actor = c.actor();
+  r.channel = ca::Channel::kCli;
+  r.owner = o.owner;
+  r.team = o.team;
+  r.tags = o.tags;
+  return r;
+}
+
+Status write_outputs(const IssueOptions& o, const ca::IssuedCertificate& issued, bool json) {
+  const std::string cert_pem = issued.certificate.pem();
+  const std::string chain_pem = x509::to_pem(issued.chain);
+  if (o.out_p12) {
+    if (!issued.private_key) return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
+    CW_ASSIGN_OR_RETURN(auto pass, read_secret(o.p12_pass_file, o.p12_pass_env));
+    if (!pass) return fail(ErrorCode::kInvalidArgument, "--p12 needs --p12-password-file or --p12-password-env");
+    CW_ASSIGN_OR_RETURN(Bytes p12, x509::make_pkcs12(*issued.private_key, issued.certificate,
+                                                     issued.chain, *pass, issued.certificate.info().subject_cn));
+    CW_RETURN_IF_ERROR(write_file(*o.out_p12, as_chars(p12), 0600));
+  }
+  if (issued.private_key) {
+    CW_ASSIGN_OR_RETURN(auto key_pass, read_secret(o.key_pass_file, o.key_pass_env));
+    CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem(key_pass));
+    if (o.out_key) {
+      CW_RETURN_IF_ERROR(write_file(*o.out_key, as_chars(key_pem.span()), 0600));
+    } else if (!o.out_p12 && !json) {
+      std::fwrite(key_pem.data(), 1, key_pem.size(), stdout);
+    }
+  }
+  if (o.out_cert) CW_RETURN_IF_ERROR(write_file(*o.out_cert, cert_pem));
+  if (o.out_chain) CW_RETURN_IF_ERROR(write_file(*o.out_chain, cert_pem + chain_pem));
+  if (json) {
+    nlohmann::json j = {{"certificate", certificate_json(issued.certificate.info())},
+                        {"authority", issued.authority},
+                        {"profile", issued.profile},
+                        {"certificate_pem", cert_pem},
+                        {"chain_pem", chain_pem}};
+    print_json(j);
+  } else if (!o.out_cert && !o.out_chain) {
+    std::fwrite(cert_pem.data(), 1, cert_pem.size(), stdout);
+    std::fwrite(chain_pem.data(), 1, chain_pem.size(), stdout);
+  } else {
+    std::fprintf(stderr, "issued serial %s (%s)\n", issued.certificate.info().serial_hex.c_str(),
+                 issued.certificate.info().sha256_hex.c_str());
+  }
+  return ok();
+}
+
+// Issues o.count certificates from o.concurrency threads. Each line "<serial> <sha256>" is
+// printed and flushed after enroll() returned, i.e. after the certificate is durable.
+Status issue_many(const IssueOptions& o, Context& c) {
+  if (o.concurrency < 1 || o.concurrency > 64) {
+    return fail(ErrorCode::kInvalidArgument, "--concurrency must be between 1 and 64");
+  }
+  CW_ASSIGN_OR_RETURN(auto base, make_request(o, c));
+  std::atomic<int> next{0};
+  std::mutex out_mu;
+  std::optional<Error> first_error;
+  auto worker = [&] {
+    while (next.fetch_add(1) < o.count) {
+      ca::EnrollmentRequest r = base;
+      auto issued = c.enrollment().enroll(std::move(r));
+      std::lock_guard lock(out_mu);
+      if (!issued) {
+        if (!first_error) first_error = issued.error();
+        next = o.count;  // stop the others
+        return;
+      }
+      std::printf("%s %s\n", issued->certificate.info().serial_hex.c_str(),
+                  issued->certificate.info().sha256_hex.c_str());
+      std::fflush(stdout);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < o.concurrency; ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  if (first_error) return std::unexpected(*first_error);
+  return ok();
+}
+
+}  // namespace
+
+void add_issue_command(CLI::App& app, Globals& g) {
+  auto o = std::make_shared<IssueOptions>();
+  auto* cmd = app.add_subcommand("issue", "issue a certificate from a CSR or with a server-side key");
+  cmd->add_option("-p,--profile", o->profile, "profile (see 'certward profile list')")->required();
+  cmd->add_option("--csr", o->csr, "PKCS#10 request, PEM or DER ('-' for stdin)");
+  cmd->add_option("--key-type", o->key_type, "generate the key here: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
+  cmd->add_option("--cn", o->cn, "common name (default: the CSR's, else the first --san)");
+  cmd->add_option("--san", o->sans, "subject alternative name: dns:NAME, ip:ADDR, email:ADDR, uri:URI (repeatable)");
+  cmd->add_option("--authority", o->authority, "issuing authority (default: ca.default_authority)");
+  cmd->add_option("--validity", o->validity, "validity, e.g. 30d (default: the profile's)");
+  cmd->add_option("--owner", o->owner, "owner recorded in the inventory");
+  cmd->add_option("--team", o->team, "team recorded in the inventory");
+  cmd->add_option("--tag", o->tags, "tag recorded in the inventory (repeatable)");
+  cmd->add_option("--out-cert", o->out_cert, "write the certificate (PEM) here");
+  cmd->add_option("--out-chain", o->out_chain, "write certificate + issuers (PEM) here");
+  cmd->add_option("--out-key", o->out_key, "write the generated private key (PKCS#8 PEM, 0600) here");
+  cmd->add_option("--key-password-file", o->key_pass_file, "encrypt the generated key with the passphrase in this file");
+  cmd->add_option("--key-password-env", o->key_pass_env, "encrypt the generated key with the passphrase in this variable");
+  cmd->add_option("--p12", o->out_p12, "write key + certificate + chain as PKCS#12 (0600) here");
+  cmd->add_option("--p12-password-file", o->p12_pass_file, "PKCS#12 password from this file");
+  cmd->add_option("--p12-password-env", o->p12_pass_env, "PKCS#12 password from this variable");
+  cmd->add_option("--count", o->count, "issue this many certificates (bulk; prints '<serial> <sha256>' per certificate)")
+      ->check(CLI::Range(1, 10'000'000));
+  cmd->add_option("--concurrency", o->concurrency, "threads for --count")->capture_default_str();
+  cmd->callback([&g, o] {
+    run(g, Init::kOpenExisting, [&](Context& c) -> Status {
+      if (o->count > 1) return issue_many(*o, c);
+      CW_ASSIGN_OR_RETURN(auto request, make_request(*o, c));
+      CW_ASSIGN_OR_RETURN(auto issued, c.enrollment().enroll(std::move(request)));
+      return write_outputs(*o, issued, g.json);
+    });
+  });
+}
+
+}  // namespace certward::cli

@@ -1,0 +1,56 @@
+#pragma once
+// Wiring shared by every command: configuration, database, master key and the services, built
+// once in dependency order. The server will use the same wiring.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "audit/audit.h"
+#include "ca/authority.h"
+#include "ca/enrollment.h"
+#include "ca/master_key.h"
+#include "ca/profile.h"
+#include "common/config.h"
+#include "inventory/inventory.h"
+#include "store/store.h"
+
+namespace certward::cli {
+
+enum class Init : std::uint8_t { kOpenExisting, kCreate };
+
+class Context {
+ public:
+  // Loads the configuration, opens the database (running migrations) and unseals nothing yet.
+  // kOpenExisting refuses a data directory that `certward init` has not prepared.
+  static Result<std::unique_ptr<Context>> open(const std::optional<std::string>& config_path,
+                                               const std::optional<std::string>& data_dir,
+                                               Init mode);
+
+  const Config& config() const { return config_; }
+  store::Database& db() { return *db_; }
+  const Clock& clock() const { return clock_; }
+  const audit::AuditLog& audit() const { return audit_; }
+  const inventory::Inventory& inventory() const { return inventory_; }
+  const ca::ProfileSet& profiles() const { return profiles_; }
+  ca::AuthorityService& authorities() { return *authorities_; }
+  ca::Enrollment& enrollment() { return *enrollment_; }
+  const std::string& actor() const { return actor_; }
+
+ private:
+  Context() : audit_(clock_), inventory_(clock_, audit_) {}
+
+  Config config_;
+  SystemClock clock_;
+  audit::AuditLog audit_;
+  inventory::Inventory inventory_;
+  ca::ProfileSet profiles_;
+  std::unique_ptr<store::Database> db_;
+  std::optional<crypto::KeyWrapper> wrapper_;
+  std::unique_ptr<ca::AuthorityService> authorities_;
+  std::unique_ptr<ca::Enrollment> enrollment_;
+  std::string actor_;
+};
+
+}  // namespace certward::cli

@@ -1,0 +1,55 @@
+// certward: the command-line face of the certificate lifecycle platform.
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace certward::cli {
+
+void run(Globals& g, Init mode, const std::function<Status(Context&)>& body) {
+  auto ctx = Context::open(g.config, g.data_dir, mode);
+  if (!ctx) {
+    g.exit_code = report_error(ctx.error());
+    return;
+  }
+  Status s = body(**ctx);
+  if (!s) g.exit_code = report_error(s.error());
+}
+
+}  // namespace certward::cli
+
+int main(int argc, char** argv) {
+  using namespace certward::cli;
+  CLI::App app{"certward: certificate lifecycle management (private CA, inventory, audit)",
+               "certward"};
+  app.set_version_flag("--version", "certward 0.1.0");
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("-c,--config", g.config, "configuration file (certward.toml)")
+      ->envname("CERTWARD_CONFIG");
+  app.add_option("-d,--data-dir", g.data_dir,
+                 "data directory (default: certward-data; env CERTWARD_DATA_DIR)");
+  app.add_flag("--json", g.json, "print JSON instead of tables");
+  app.footer("Exit codes: 0 ok, 1 internal, 2 usage, 3 invalid input, 4 not found, 5 conflict,\n"
+             "6 refused by policy, 7 unavailable, 8 audit chain broken. See docs/cli.md.");
+  add_init_command(app, g);
+  add_ca_commands(app, g);
+  add_profile_commands(app, g);
+  add_issue_command(app, g);
+  add_cert_commands(app, g);
+  add_audit_commands(app, g);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, as for every other error.
+    std::fprintf(stderr, "certward: %s (see --help)\n", e.what());
+    return kExitUsage;
+  }
+  return g.exit_code;
+}

@@ -1,0 +1,207 @@
+#include "cli/output.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "x509/names.h"
+
+namespace certward::cli {
+
+int exit_code_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kMalformed:
+    case ErrorCode::kBadSignature:
+    case ErrorCode::kBadPassword:
+    case ErrorCode::kInvalidArgument: return kExitInvalidInput;
+    case ErrorCode::kNotFound: return kExitNotFound;
+    case ErrorCode::kConflict: return kExitConflict;
+    case ErrorCode::kPolicyRejected:
+    case ErrorCode::kUnauthorized: return kExitRefused;
+    case ErrorCode::kUnavailable: return kExitUnavailable;
+    case ErrorCode::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+int report_error(const Error& e) {
+  std::string msg = e.message;
+  std::replace(msg.begin(), msg.end(), '\n', ' ');
+  std::fprintf(stderr, "certward: %s\n", msg.c_str());
+  return exit_code_for(e.code);
+}
+
+void Table::print(std::FILE* out) const {
+  std::vector<std::size_t> width(headers_.size());
+  for (std::size_t i = 0; i < headers_.size(); ++i) width[i] = headers_[i].size();
+  for (const auto& r : rows_)
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (std::size_t i = 0; i < width.size(); ++i) {
+      const std::string& c = i < cells.size() ? cells[i] : std::string();
+      s += c;
+      if (i + 1 < width.size()) s += std::string(width[i] - c.size() + 2, ' ');
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    std::fprintf(out, "%s\n", s.c_str());
+  };
+  line(headers_);
+  for (const auto& r : rows_) line(r);
+}
+
+void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+
+nlohmann::json certificate_json(const x509::CertificateInfo& i) {
+  nlohmann::json sans = nlohmann::json::array();
+  for (const auto& s : i.sans) sans.push_back(x509::format_san(s));
+  nlohmann::json j = {
+      {"version", i.version},
+      {"subject", i.subject},
+      {"issuer", i.issuer},
+      {"serial", i.serial_hex},
+      {"not_before", format_time(i.not_before)},
+      {"not_after", format_time(i.not_after)},
+      {"sans", sans},
+      {"key", {{"algorithm", crypto::key_algorithm_name(i.key.algorithm)},
+               {"bits", i.key.bits},
+               {"curve", i.key.curve}}},
+      {"signature_algorithm", i.signature_algorithm},
+      {"key_usage", i.key_usage},
+      {"extended_key_usage", i.extended_key_usage},
+      {"subject_key_id", i.subject_key_id},
+      {"authority_key_id", i.authority_key_id},
+      {"crl_distribution_points", i.crl_distribution_points},
+      {"ocsp_urls", i.ocsp_urls},
+      {"ca_issuers_urls", i.ca_issuers_urls},
+      {"policies", i.policies},
+      {"sha256", i.sha256_hex},
+      {"sha1", i.sha1_hex},
+      {"is_ca", i.is_ca()},
+  };
+  if (i.basic_constraints && i.basic_constraints->path_length) {
+    j["path_length"] = *i.basic_constraints->path_length;
+  }
+  if (i.name_constraints) {
+    j["name_constraints"] = {{"permitted", i.name_constraints->permitted},
+                             {"excluded", i.name_constraints->excluded}};
+  }
+  return j;
+}
+
+nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
+  nlohmann::json sans = nlohmann::json::array();
+  for (const auto& s : r.sans) sans.push_back(x509::format_san(s));
+  auto opt = [](const std::optional<std::string>& v) -> nlohmann::json {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  nlohmann::json j = {
+      {"fingerprint", r.fingerprint},
+      {"serial", r.serial},
+      {"subject", r.subject},
+      {"common_name", r.common_name},
+      {"issuer", r.issuer},
+      {"sans", sans},
+      {"not_before", format_time(r.not_before)},
+      {"not_after", format_time(r.not_after)},
+      {"status", inventory::status_name(r.status(now))},
+      {"key_algorithm", r.key_algorithm},
+      {"key_bits", r.key_bits},
+      {"signature_algorithm", r.signature_algorithm},
+      {"is_ca", r.is_ca},
+      {"origin", inventory::origin_name(r.meta.origin)},
+      {"authority", opt(r.meta.authority)},
+      {"profile", opt(r.meta.profile)},
+      {"owner", opt(r.meta.owner)},
+      {"team", opt(r.meta.team)},
+      {"tags", r.meta.tags},
+      {"created_at", format_time(r.created_at)},
+  };
+  if (!r.key_curve.empty()) j["key_curve"] = r.key_curve;
+  if (r.revoked_at) j["revoked_at"] = format_time(*r.revoked_at);
+  if (r.revocation_reason) j["revocation_reason"] = *r.revocation_reason;
+  return j;
+}
+
+void print_certificate(const x509::CertificateInfo& i) {
+  auto row = [](const char* k, const std::string& v) {
+    if (!v.empty()) std::printf("%-22s %s\n", k, v.c_str());
+  };
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  std::vector<std::string> sans;
+  for (const auto& s : i.sans) sans.push_back(x509::format_san(s));
+  row("Subject:", i.subject);
+  row("Issuer:", i.issuer);
+  row("Serial:", i.serial_hex);
+  row("Not before:", format_time(i.not_before));
+  row("Not after:", format_time(i.not_after));
+  row("Names:", join(sans));
+  row("Key:", i.key.name());
+  row("Signature:", i.signature_algorithm);
+  row("Key usage:", join(i.key_usage));
+  row("Extended key usage:", join(i.extended_key_usage));
+  if (i.basic_constraints) {
+    std::string bc = i.basic_constraints->ca ? "CA" : "end entity";
+    if (i.basic_constraints->path_length) bc += ", path length " + std::to_string(*i.basic_constraints->path_length);
+    row("Basic constraints:", bc);
+  }
+  row("CRL:", join(i.crl_distribution_points));
+  row("OCSP:", join(i.ocsp_urls));
+  row("SHA-256:", i.sha256_hex);
+}
+
+Result<std::string> read_file(const std::string& path) {
+  if (path == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    return ss.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ErrorCode::kNotFound, "cannot read " + path + ": " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status write_file(const std::string& path, std::string_view data, unsigned mode) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return fail(ErrorCode::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
+  const bool ok_write = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+                        ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok_write || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return fail(ErrorCode::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
+  }
+  return ok();
+}
+
+Result<std::optional<std::string>> read_secret(const std::optional<std::string>& file,
+                                               const std::optional<std::string>& env_var) {
+  if (file) {
+    CW_ASSIGN_OR_RETURN(std::string s, read_file(*file));
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return std::optional<std::string>(std::move(s));
+  }
+  if (env_var) {
+    const char* v = std::getenv(env_var->c_str());
+    if (!v) return fail(ErrorCode::kInvalidArgument, "environment variable " + *env_var + " is not set");
+    return std::optional<std::string>(v);
+  }
+  return std::optional<std::string>();
+}
+
+}  // namespace certward::cli

@@ -1,0 +1,59 @@
+#pragma once
+// How commands speak: aligned tables for people, JSON for scripts, one-line errors, and the
+// documented exit codes (docs/cli.md).
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "inventory/inventory.h"
+#include "x509/certificate.h"
+
+namespace certward::cli {
+
+// Exit codes; stable, documented in docs/cli.md.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternal = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInvalidInput = 3;
+inline constexpr int kExitNotFound = 4;
+inline constexpr int kExitConflict = 5;
+inline constexpr int kExitRefused = 6;
+inline constexpr int kExitUnavailable = 7;
+inline constexpr int kExitAuditBroken = 8;
+
+int exit_code_for(ErrorCode code);
+// Prints "certward: <message>" on stderr and returns the exit code for the error.
+int report_error(const Error& e);
+
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void print(std::FILE* out = stdout) const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+void print_json(const nlohmann::json& j);
+
+nlohmann::json certificate_json(const x509::CertificateInfo& info);
+nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now);
+// Human-readable multi-line description of a certificate.
+void print_certificate(const x509::CertificateInfo& info);
+
+// File helpers: Errors kNotFound / kUnavailable with the path in the message.
+Result<std::string> read_file(const std::string& path);
+// Writes atomically (temp file + rename) with `mode` permissions.
+Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644);
+// A secret from --X-file or --X-env; nullopt if neither was given.
+Result<std::optional<std::string>> read_secret(const std::optional<std::string>& file,
+                                               const std::optional<std::string>& env_var);
+
+}  // namespace certward::cli

@@ -1,0 +1,292 @@
+#include "common/config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+extern char** environ;
+
+namespace certward {
+namespace {
+
+std::string where(const toml::node& n, std::string_view source) {
+  const auto& src = n.source();
+  return std::string(source) + ":" + std::to_string(src.begin.line);
+}
+
+Result<std::string> get_string(const toml::node& n, std::string_view key, std::string_view source) {
+  if (auto v = n.value<std::string>()) return *v;
+  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be a string");
+}
+
+Result<bool> get_bool(const toml::node& n, std::string_view key, std::string_view source) {
+  if (auto v = n.value<bool>()) return *v;
+  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be true or false");
+}
+
+Result<std::int64_t> get_int(const toml::node& n, std::string_view key, std::string_view source) {
+  if (n.is_integer()) return n.value<std::int64_t>().value_or(0);
+  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be an integer");
+}
+
+Result<std::vector<std::string>> get_strings(const toml::node& n, std::string_view key,
+                                             std::string_view source) {
+  const toml::array* arr = n.as_array();
+  if (!arr) {
+    return fail(ErrorCode::kMalformed,
+                where(n, source) + ": '" + std::string(key) + "' must be an array of strings");
+  }
+  std::vector<std::string> out;
+  for (const auto& el : *arr) {
+    CW_ASSIGN_OR_RETURN(std::string s, get_string(el, key, source));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<std::chrono::seconds> get_duration(const toml::node& n, std::string_view key,
+                                          std::string_view source) {
+  CW_ASSIGN_OR_RETURN(std::string s, get_string(n, key, source));
+  auto d = parse_duration(s);
+  if (!d) return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "': " + d.error().message);
+  return *d;
+}
+
+Status unknown_key(const toml::node& n, std::string_view table, std::string_view key,
+                   std::string_view source) {
+  return fail(ErrorCode::kMalformed, where(n, source) + ": unknown key '" + std::string(key) +
+                                         "' in [" + std::string(table) + "]");
+}
+
+Status parse_database(const toml::table& t, DatabaseSettings& db, std::string_view src) {
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "driver") {
+      CW_ASSIGN_OR_RETURN(db.driver, get_string(v, key, src));
+    } else if (key == "path") {
+      CW_ASSIGN_OR_RETURN(db.path, get_string(v, key, src));
+    } else if (key == "url") {
+      CW_ASSIGN_OR_RETURN(db.url, get_string(v, key, src));
+    } else if (key == "pool_size") {
+      CW_ASSIGN_OR_RETURN(auto n, get_int(v, key, src));
+      db.pool_size = static_cast<int>(n);
+    } else {
+      return unknown_key(v, "database", key, src);
+    }
+  }
+  return ok();
+}
+
+Status parse_ca(const toml::table& t, CaSettings& ca, std::string_view src) {
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "master_key_file") {
+      CW_ASSIGN_OR_RETURN(ca.master_key_file, get_string(v, key, src));
+    } else if (key == "default_authority") {
+      CW_ASSIGN_OR_RETURN(ca.default_authority, get_string(v, key, src));
+    } else if (key == "crl_base_url") {
+      CW_ASSIGN_OR_RETURN(ca.crl_base_url, get_string(v, key, src));
+    } else if (key == "ocsp_url") {
+      CW_ASSIGN_OR_RETURN(ca.ocsp_url, get_string(v, key, src));
+    } else if (key == "ca_issuers_base_url") {
+      CW_ASSIGN_OR_RETURN(ca.ca_issuers_base_url, get_string(v, key, src));
+    } else {
+      return unknown_key(v, "ca", key, src);
+    }
+  }
+  return ok();
+}
+
+Status parse_profile(std::string_view name, const toml::table& t, ProfileSettings& p,
+                     std::string_view src) {
+  p.name = std::string(name);
+  const std::string table = "profiles." + p.name;
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "description") {
+      CW_ASSIGN_OR_RETURN(p.description, get_string(v, key, src));
+    } else if (key == "key_types") {
+      CW_ASSIGN_OR_RETURN(p.key_types, get_strings(v, key, src));
+    } else if (key == "default_validity") {
+      CW_ASSIGN_OR_RETURN(p.default_validity, get_duration(v, key, src));
+    } else if (key == "max_validity") {
+      CW_ASSIGN_OR_RETURN(p.max_validity, get_duration(v, key, src));
+    } else if (key == "key_usage") {
+      CW_ASSIGN_OR_RETURN(p.key_usage, get_strings(v, key, src));
+    } else if (key == "extended_key_usage") {
+      CW_ASSIGN_OR_RETURN(p.extended_key_usage, get_strings(v, key, src));
+    } else if (key == "allowed_domains") {
+      CW_ASSIGN_OR_RETURN(p.allowed_domains, get_strings(v, key, src));
+    } else if (key == "allowed_ip_ranges") {
+      CW_ASSIGN_OR_RETURN(p.allowed_ip_ranges, get_strings(v, key, src));
+    } else if (key == "allow_wildcards") {
+      CW_ASSIGN_OR_RETURN(p.allow_wildcards, get_bool(v, key, src));
+    } else if (key == "allow_ip_sans") {
+      CW_ASSIGN_OR_RETURN(p.allow_ip_sans, get_bool(v, key, src));
+    } else if (key == "allow_email_sans") {
+      CW_ASSIGN_OR_RETURN(p.allow_email_sans, get_bool(v, key, src));
+    } else if (key == "allow_uri_sans") {
+      CW_ASSIGN_OR_RETURN(p.allow_uri_sans, get_bool(v, key, src));
+    } else if (key == "require_san") {
+      CW_ASSIGN_OR_RETURN(p.require_san, get_bool(v, key, src));
+    } else if (key == "subject_template") {
+      CW_ASSIGN_OR_RETURN(p.subject_template, get_string(v, key, src));
+    } else if (key == "requires_approval") {
+      CW_ASSIGN_OR_RETURN(p.requires_approval, get_bool(v, key, src));
+    } else if (key == "ca") {
+      CW_ASSIGN_OR_RETURN(p.ca, get_bool(v, key, src));
+    } else if (key == "path_length") {
+      CW_ASSIGN_OR_RETURN(auto n, get_int(v, key, src));
+      p.path_length = static_cast<int>(n);
+    } else if (key == "policy_oids") {
+      CW_ASSIGN_OR_RETURN(p.policy_oids, get_strings(v, key, src));
+    } else {
+      return unknown_key(v, table, key, src);
+    }
+  }
+  return ok();
+}
+
+Status parse_root(const toml::table& root, Config& c, std::string_view src) {
+  for (const auto& [k, v] : root) {
+    const std::string_view key = k.str();
+    if (key == "data_dir") {
+      CW_ASSIGN_OR_RETURN(c.data_dir, get_string(v, key, src));
+    } else if (key == "log_level") {
+      CW_ASSIGN_OR_RETURN(c.log_level, get_string(v, key, src));
+    } else if (key == "database" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_database(*v.as_table(), c.database, src));
+    } else if (key == "ca" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_ca(*v.as_table(), c.ca, src));
+    } else if (key == "profiles" && v.is_table()) {
+      for (const auto& [pname, pv] : *v.as_table()) {
+        if (!pv.is_table()) {
+          return fail(ErrorCode::kMalformed,
+                      where(pv, src) + ": [profiles." + std::string(pname.str()) + "] must be a table");
+        }
+        ProfileSettings p;
+        CW_RETURN_IF_ERROR(parse_profile(pname.str(), *pv.as_table(), p, src));
+        c.profiles.push_back(std::move(p));
+      }
+    } else {
+      return unknown_key(v, "top level", key, src);
+    }
+  }
+  return ok();
+}
+
+Status validate(const Config& c) {
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (!kLevels.contains(c.log_level)) {
+    return fail(ErrorCode::kMalformed, "log_level must be one of trace, debug, info, warn, error");
+  }
+  if (c.database.driver != "sqlite" && c.database.driver != "postgres") {
+    return fail(ErrorCode::kMalformed, "database.driver must be \"sqlite\" or \"postgres\"");
+  }
+  if (c.database.driver == "postgres" && c.database.url.empty()) {
+    return fail(ErrorCode::kMalformed, "database.url is required when database.driver = \"postgres\"");
+  }
+  if (c.database.pool_size < 1 || c.database.pool_size > 256) {
+    return fail(ErrorCode::kMalformed, "database.pool_size must be between 1 and 256");
+  }
+  if (c.data_dir.empty()) return fail(ErrorCode::kMalformed, "data_dir must not be empty");
+  return ok();
+}
+
+}  // namespace
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  if (text.size() < 2) return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' needs a number and a unit (s, m, h, d, y)");
+  std::int64_t n = 0;
+  const auto* end = text.data() + text.size() - 1;
+  auto [p, ec] = std::from_chars(text.data(), end, n);
+  if (ec != std::errc() || p != end || n <= 0) {
+    return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' must be a positive whole number and a unit");
+  }
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'y': unit = 365 * 86400; break;
+    default:
+      return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' has an unknown unit (s, m, h, d, y)");
+  }
+  if (n > (std::int64_t{100} * 365 * 86400) / unit) {
+    return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' is longer than 100 years");
+  }
+  return std::chrono::seconds(n * unit);
+}
+
+std::string format_duration(std::chrono::seconds d) {
+  const std::int64_t s = d.count();
+  if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
+  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
+  Config c;
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    return fail(ErrorCode::kMalformed, std::string(source_name) + ":" +
+                                           std::to_string(e.source().begin.line) + ": " +
+                                           std::string(e.description()));
+  }
+  CW_RETURN_IF_ERROR(parse_root(root, c, source_name));
+  return c;
+}
+
+void finalize_config(Config& c) {
+  if (c.database.path.empty()) c.database.path = c.data_dir + "/certward.db";
+  if (c.ca.master_key_file.empty()) c.ca.master_key_file = c.data_dir + "/master.key";
+}
+
+Result<Config> load_config(const std::optional<std::string>& path,
+                           const std::map<std::string, std::string>& env) {
+  Config c;
+  if (path) {
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) return fail(ErrorCode::kNotFound, "cannot read configuration file " + *path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    CW_ASSIGN_OR_RETURN(c, parse_config(ss.str(), *path));
+  }
+  auto env_value = [&](const char* name) -> const std::string* {
+    auto it = env.find(name);
+    return it == env.end() || it->second.empty() ? nullptr : &it->second;
+  };
+  if (auto* v = env_value("CERTWARD_DATA_DIR")) c.data_dir = *v;
+  if (auto* v = env_value("CERTWARD_LOG_LEVEL")) c.log_level = *v;
+  if (auto* v = env_value("CERTWARD_DATABASE_DRIVER")) c.database.driver = *v;
+  if (auto* v = env_value("CERTWARD_DATABASE_URL")) c.database.url = *v;
+  if (auto* v = env_value("CERTWARD_DATABASE_PATH")) c.database.path = *v;
+  if (auto* v = env_value("CERTWARD_MASTER_KEY_FILE")) c.ca.master_key_file = *v;
+  if (auto* v = env_value("CERTWARD_CRL_BASE_URL")) c.ca.crl_base_url = *v;
+  if (auto* v = env_value("CERTWARD_OCSP_URL")) c.ca.ocsp_url = *v;
+  finalize_config(c);
+  CW_RETURN_IF_ERROR(validate(c));
+  return c;
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string_view kv(*e);
+    if (!kv.starts_with("CERTWARD_")) continue;
+    const auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace certward

@@ -1,0 +1,79 @@
+#pragma once
+// certward's configuration: one typed struct, parsed and validated once at startup from
+// certward.toml, then overridden by CERTWARD_* environment variables, and passed down as const
+// sub-structs. Every field documents its default. docs/configuration.md lists every key.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace certward {
+
+struct DatabaseSettings {
+  std::string driver = "sqlite";  // "sqlite" | "postgres"
+  std::string path;               // sqlite file; default <data_dir>/certward.db
+  std::string url;                // postgres connection URL; REQUIRED when driver = "postgres"
+  int pool_size = 4;              // connections (postgres) / readers (sqlite); 1..256
+};
+
+struct CaSettings {
+  std::string master_key_file;  // default <data_dir>/master.key (created 0600)
+  std::string default_authority = "issuing";  // authority `issue` uses when none is named
+  std::string crl_base_url;  // e.g. "http://pki.example.com/crl"; CDP = <base>/<authority>.crl
+  std::string ocsp_url;      // e.g. "http://pki.example.com/ocsp"; empty: no AIA OCSP
+  std::string ca_issuers_base_url;  // e.g. "http://pki.example.com/ca"; empty: no caIssuers
+};
+
+// One certificate profile as written in the configuration; ca::Profile validates it.
+// Fields left unset inherit from the built-in profile of the same name, if any.
+struct ProfileSettings {
+  std::string name;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> key_types;  // "ec-p256", "rsa-2048", ...
+  std::optional<std::chrono::seconds> default_validity;
+  std::optional<std::chrono::seconds> max_validity;
+  std::optional<std::vector<std::string>> key_usage;
+  std::optional<std::vector<std::string>> extended_key_usage;
+  std::optional<std::vector<std::string>> allowed_domains;    // suffixes; empty = any
+  std::optional<std::vector<std::string>> allowed_ip_ranges;  // CIDRs; empty = none allowed
+  std::optional<bool> allow_wildcards;
+  std::optional<bool> allow_ip_sans;
+  std::optional<bool> allow_email_sans;
+  std::optional<bool> allow_uri_sans;
+  std::optional<bool> require_san;
+  std::optional<std::string> subject_template;  // e.g. "CN={cn},O=Example"; {cn} = first name
+  std::optional<bool> requires_approval;
+  std::optional<bool> ca;
+  std::optional<int> path_length;
+  std::optional<std::vector<std::string>> policy_oids;
+};
+
+struct Config {
+  std::string data_dir = "certward-data";  // created 0700 on first use
+  std::string log_level = "info";          // trace|debug|info|warn|error
+  DatabaseSettings database;
+  CaSettings ca;
+  std::vector<ProfileSettings> profiles;   // [profiles.<name>] tables
+};
+
+// Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a
+// default). Errors: kMalformed with "<file>:<line>: ..." or the offending key.
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
+// Reads `path` (absent path: defaults only), applies the environment, fills derived defaults.
+// `env` is injected for tests; production passes the process environment.
+Result<Config> load_config(const std::optional<std::string>& path,
+                           const std::map<std::string, std::string>& env);
+std::map<std::string, std::string> process_environment();
+// Fills paths that default relative to data_dir; applied by load_config.
+void finalize_config(Config& config);
+
+// "90d", "12h", "30m", "45s", "1y" (= 365d). Errors: kMalformed.
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+std::string format_duration(std::chrono::seconds d);  // largest exact unit: "90d", "36h"
+
+}  // namespace certward

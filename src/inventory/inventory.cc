@@ -1,0 +1,469 @@
+#include "inventory/inventory.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "x509/names.h"
+
+namespace certward::inventory {
+namespace {
+
+constexpr store::Migration kMigrations[] = {
+    {1, "certificates",
+     R"sql(
+CREATE TABLE certificates (
+  fingerprint TEXT PRIMARY KEY,
+  der BLOB NOT NULL,
+  serial TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  common_name TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  sans TEXT NOT NULL,
+  search_text TEXT NOT NULL,
+  not_before BIGINT NOT NULL,
+  not_after BIGINT NOT NULL,
+  key_algorithm TEXT NOT NULL,
+  key_bits INTEGER NOT NULL,
+  key_curve TEXT NOT NULL,
+  signature_algorithm TEXT NOT NULL,
+  is_ca INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  authority TEXT,
+  profile TEXT,
+  owner TEXT,
+  team TEXT,
+  tags TEXT NOT NULL,
+  revoked_at BIGINT,
+  revocation_reason INTEGER,
+  superseded_by TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX certificates_authority_serial ON certificates (authority, serial) WHERE authority IS NOT NULL;
+CREATE INDEX certificates_not_after ON certificates (not_after, fingerprint);
+CREATE INDEX certificates_serial ON certificates (serial);
+CREATE INDEX certificates_owner ON certificates (owner);
+CREATE INDEX certificates_team ON certificates (team);
+CREATE TABLE sightings (
+  id TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL REFERENCES certificates (fingerprint),
+  kind TEXT NOT NULL,
+  location TEXT NOT NULL,
+  details TEXT NOT NULL,
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX sightings_location ON sightings (kind, location, fingerprint);
+CREATE INDEX sightings_fingerprint ON sightings (fingerprint);
+)sql"},
+};
+
+constexpr std::string_view kColumns =
+    "fingerprint, serial, subject, common_name, issuer, sans, not_before, not_after, "
+    "key_algorithm, key_bits, key_curve, signature_algorithm, is_ca, origin, authority, profile, "
+    "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at";
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string join_lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += '\n';
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string line; std::getline(ss, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+store::Value opt(const std::optional<std::string>& v) {
+  if (v) return *v;
+  return nullptr;
+}
+
+std::optional<std::string> opt_text(const store::Row& r, int i) {
+  if (r.is_null(i)) return std::nullopt;
+  return r.text(i);
+}
+
+CertificateRecord to_record(const store::Row& r) {
+  CertificateRecord c;
+  c.fingerprint = r.text(0);
+  c.serial = r.text(1);
+  c.subject = r.text(2);
+  c.common_name = r.text(3);
+  c.issuer = r.text(4);
+  for (const auto& s : split_lines(r.text(5))) {
+    if (auto san = x509::parse_san(s)) c.sans.push_back(*san);
+  }
+  c.not_before = from_unix(r.int64(6));
+  c.not_after = from_unix(r.int64(7));
+  c.key_algorithm = r.text(8);
+  c.key_bits = static_cast<int>(r.int64(9));
+  c.key_curve = r.text(10);
+  c.signature_algorithm = r.text(11);
+  c.is_ca = r.int64(12) != 0;
+  c.meta.origin = parse_origin(r.text(13)).value_or(Origin::kImported);
+  c.meta.authority = opt_text(r, 14);
+  c.meta.profile = opt_text(r, 15);
+  c.meta.owner = opt_text(r, 16);
+  c.meta.team = opt_text(r, 17);
+  c.meta.tags = split_lines(r.text(18));
+  if (!r.is_null(19)) c.revoked_at = from_unix(r.int64(19));
+  if (!r.is_null(20)) c.revocation_reason = static_cast<int>(r.int64(20));
+  c.superseded_by = opt_text(r, 21);
+  c.created_at = from_unix(r.int64(22));
+  return c;
+}
+
+bool is_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':';
+  });
+}
+
+std::string normalise_hex(std::string_view s) {
+  std::string out;
+  for (char ch : s)
+    if (ch != ':') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  return out;
+}
+
+// Keyset cursor "<not_after>:<fingerprint>"; opaque to clients.
+struct Cursor {
+  std::int64_t not_after;
+  std::string fingerprint;
+};
+
+Result<Cursor> parse_cursor(const std::string& c) {
+  const auto colon = c.find(':');
+  if (colon == std::string::npos || colon == 0) return fail(ErrorCode::kInvalidArgument, "bad cursor");
+  try {
+    std::size_t used = 0;
+    const std::int64_t na = std::stoll(c.substr(0, colon), &used);
+    if (used != colon) return fail(ErrorCode::kInvalidArgument, "bad cursor");
+    const std::string fp = c.substr(colon + 1);
+    if (fp.size() != 64 || !is_hex(fp)) return fail(ErrorCode::kInvalidArgument, "bad cursor");
+    return Cursor{na, fp};
+  } catch (const std::exception&) {
+    return fail(ErrorCode::kInvalidArgument, "bad cursor");
+  }
+}
+
+}  // namespace
+
+std::string_view origin_name(Origin o) {
+  switch (o) {
+    case Origin::kIssued: return "issued";
+    case Origin::kImported: return "imported";
+    case Origin::kDiscovered: return "discovered";
+    case Origin::kUpstream: return "upstream";
+  }
+  return "imported";
+}
+
+Result<Origin> parse_origin(std::string_view s) {
+  for (Origin o : {Origin::kIssued, Origin::kImported, Origin::kDiscovered, Origin::kUpstream})
+    if (origin_name(o) == s) return o;
+  return fail(ErrorCode::kInvalidArgument,
+              "unknown origin '" + std::string(s) + "' (issued, imported, discovered, upstream)");
+}
+
+std::string_view status_name(CertStatus s) {
+  switch (s) {
+    case CertStatus::kValid: return "valid";
+    case CertStatus::kExpiring: return "expiring";
+    case CertStatus::kExpired: return "expired";
+    case CertStatus::kRevoked: return "revoked";
+    case CertStatus::kSuperseded: return "superseded";
+    case CertStatus::kNotYetValid: return "not_yet_valid";
+  }
+  return "valid";
+}
+
+Result<CertStatus> parse_status(std::string_view s) {
+  for (CertStatus st : {CertStatus::kValid, CertStatus::kExpiring, CertStatus::kExpired,
+                        CertStatus::kRevoked, CertStatus::kSuperseded, CertStatus::kNotYetValid})
+    if (status_name(st) == s) return st;
+  return fail(ErrorCode::kInvalidArgument,
+              "unknown status '" + std::string(s) +
+                  "' (valid, expiring, expired, revoked, superseded, not_yet_valid)");
+}
+
+CertStatus CertificateRecord::status(SysTime now, std::chrono::seconds window) const {
+  if (revoked_at) return CertStatus::kRevoked;
+  if (not_after <= now) return CertStatus::kExpired;
+  if (superseded_by) return CertStatus::kSuperseded;
+  if (not_before > now) return CertStatus::kNotYetValid;
+  if (not_after <= now + window) return CertStatus::kExpiring;
+  return CertStatus::kValid;
+}
+
+Status Inventory::migrate(store::Database& db) { return db.migrate("inventory", kMigrations); }
+
+Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& cert,
+                               const RecordMeta& meta) const {
+  const x509::CertificateInfo& i = cert.info();
+  std::vector<std::string> sans;
+  std::string search = lower(i.subject);
+  for (const auto& s : i.sans) {
+    sans.push_back(x509::format_san(s));
+    search += '\n';
+    search += lower(s.value);
+  }
+  const std::int64_t now = to_unix(clock_.now());
+  const store::Value params[] = {
+      i.sha256_hex, cert.der(), i.serial_hex, i.subject, i.subject_cn, i.issuer, join_lines(sans),
+      search, to_unix(i.not_before), to_unix(i.not_after),
+      std::string(crypto::key_algorithm_name(i.key.algorithm)),
+      static_cast<std::int64_t>(i.key.bits), i.key.curve, i.signature_algorithm,
+      static_cast<std::int64_t>(i.is_ca() ? 1 : 0), std::string(origin_name(meta.origin)),
+      opt(meta.authority), opt(meta.profile), opt(meta.owner), opt(meta.team),
+      join_lines(meta.tags), now, now};
+  CW_ASSIGN_OR_RETURN(
+      auto n, tx.execute_count(
+                  "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, "
+                  "issuer, sans, search_text, not_before, not_after, key_algorithm, key_bits, "
+                  "key_curve, signature_algorithm, is_ca, origin, authority, profile, owner, "
+                  "team, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+                  params));
+  return n == 1;
+}
+
+Result<std::optional<CertificateRecord>> Inventory::get(store::Database& db,
+                                                        std::string_view fingerprint) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  const store::Value params[] = {std::string(fingerprint)};
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT " + std::string(kColumns) +
+                                                  " FROM certificates WHERE fingerprint = ?",
+                                              params));
+  if (!row) return std::optional<CertificateRecord>();
+  return std::optional<CertificateRecord>(to_record(*row));
+}
+
+Result<CertificateRecord> Inventory::resolve(store::Database& db, std::string_view id) const {
+  if (!is_hex(id)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "'" + std::string(id) + "' is not a fingerprint or serial (hex expected)");
+  }
+  const std::string key = normalise_hex(id);
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  std::vector<CertificateRecord> found;
+  auto collect = [&](const std::string& where, store::Value v) -> Status {
+    const store::Value params[] = {std::move(v)};
+    CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT " + std::string(kColumns) +
+                                                 " FROM certificates WHERE " + where + " LIMIT 2",
+                                             params));
+    for (const auto& r : rows) found.push_back(to_record(r));
+    return ok();
+  };
+  if (key.size() == 64) {
+    CW_RETURN_IF_ERROR(collect("fingerprint = ?", key));
+  }
+  if (found.empty()) CW_RETURN_IF_ERROR(collect("serial = ?", key));
+  if (found.empty() && key.size() >= 8 && key.size() < 64) {
+    // Prefix search on the primary key: a range scan, not a LIKE, so it uses the index.
+    std::string upper = key;
+    upper.push_back('~');  // '~' sorts after every hex digit
+    const store::Value params[] = {key, upper};
+    CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT " + std::string(kColumns) +
+                                                 " FROM certificates WHERE fingerprint >= ? AND "
+                                                 "fingerprint < ? LIMIT 2",
+                                             params));
+    for (const auto& r : rows) found.push_back(to_record(r));
+  }
+  if (found.empty()) return fail(ErrorCode::kNotFound, "no certificate matches '" + key + "'");
+  if (found.size() > 1) {
+    return fail(ErrorCode::kConflict,
+                "'" + key + "' matches more than one certificate; give the full fingerprint");
+  }
+  return std::move(found.front());
+}
+
+Result<x509::Certificate> Inventory::certificate(store::Database& db,
+                                                 std::string_view fingerprint) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  const store::Value params[] = {std::string(fingerprint)};
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx->query_one("SELECT der FROM certificates WHERE fingerprint = ?", params));
+  if (!row) return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
+  return x509::Certificate::from_der(row->blob(0));
+}
+
+Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRequest& page) const {
+  if (page.limit < 1 || page.limit > 1000) {
+    return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
+  }
+  std::string sql = "SELECT " + std::string(kColumns) + " FROM certificates WHERE 1 = 1";
+  std::vector<store::Value> params;
+  auto add = [&](std::string_view clause, store::Value v) {
+    sql += clause;
+    params.push_back(std::move(v));
+  };
+  const std::int64_t now = to_unix(clock_.now());
+  const std::int64_t soon = now + std::chrono::seconds(kDefaultExpiringWindow).count();
+  if (f.status) {
+    switch (*f.status) {
+      case CertStatus::kRevoked: sql += " AND revoked_at IS NOT NULL"; break;
+      case CertStatus::kExpired: add(" AND revoked_at IS NULL AND not_after <= ?", now); break;
+      case CertStatus::kSuperseded:
+        add(" AND revoked_at IS NULL AND superseded_by IS NOT NULL AND not_after > ?", now);
+        break;
+      case CertStatus::kNotYetValid:
+        add(" AND revoked_at IS NULL AND superseded_by IS NULL AND not_after > ?", now);
+        add(" AND not_before > ?", now);
+        break;
+      case CertStatus::kExpiring:
+        add(" AND revoked_at IS NULL AND superseded_by IS NULL AND not_before <= ?", now);
+        add(" AND not_after > ?", now);
+        add(" AND not_after <= ?", soon);
+        break;
+      case CertStatus::kValid:
+        add(" AND revoked_at IS NULL AND superseded_by IS NULL AND not_before <= ?", now);
+        add(" AND not_after > ?", soon);
+        break;
+    }
+  }
+  if (f.expires_after) add(" AND not_after >= ?", to_unix(*f.expires_after));
+  if (f.expires_before) add(" AND not_after < ?", to_unix(*f.expires_before));
+  if (f.issuer) add(" AND issuer LIKE ?", "%" + *f.issuer + "%");
+  if (f.authority) add(" AND authority = ?", *f.authority);
+  if (f.key_algorithm) add(" AND key_algorithm = ?", lower(*f.key_algorithm));
+  if (f.key_bits) add(" AND key_bits = ?", static_cast<std::int64_t>(*f.key_bits));
+  if (f.search) add(" AND search_text LIKE ?", "%" + lower(*f.search) + "%");
+  if (f.owner) add(" AND owner = ?", *f.owner);
+  if (f.team) add(" AND team = ?", *f.team);
+  if (f.origin) add(" AND origin = ?", std::string(origin_name(*f.origin)));
+  if (f.tag) {
+    // Tags are newline-joined; match a whole tag.
+    add(" AND ('\n' || tags || '\n') LIKE ?", "%\n" + *f.tag + "\n%");
+  }
+  if (page.cursor) {
+    CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
+    add(" AND (not_after > ?", c.not_after);
+    add(" OR (not_after = ?", c.not_after);
+    add(" AND fingerprint > ?))", c.fingerprint);
+  }
+  sql += " ORDER BY not_after, fingerprint LIMIT " + std::to_string(page.limit + 1);
+
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
+  Page out;
+  for (const auto& r : rows) {
+    if (static_cast<int>(out.items.size()) == page.limit) {
+      const auto& last = out.items.back();
+      out.next_cursor = std::to_string(to_unix(last.not_after)) + ":" + last.fingerprint;
+      break;
+    }
+    out.items.push_back(to_record(r));
+  }
+  return out;
+}
+
+Result<std::int64_t> Inventory::count(store::Database& db) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT COUNT(*) FROM certificates"));
+  return row ? row->int64(0) : 0;
+}
+
+Result<ImportReport> Inventory::import_certificates(store::Database& db,
+                                                    std::span<const x509::Certificate> certs,
+                                                    const RecordMeta& meta,
+                                                    std::string_view actor,
+                                                    std::string_view source) const {
+  ImportReport report;
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  std::vector<audit::Event> events;
+  for (const auto& cert : certs) {
+    CW_ASSIGN_OR_RETURN(bool inserted, record(*tx, cert, meta));
+    report.items.push_back({std::string(source), cert.info().sha256_hex, inserted, std::nullopt});
+    if (!inserted) {
+      ++report.duplicates;
+      continue;
+    }
+    ++report.inserted;
+    events.push_back({std::string(actor), "certificate.import", "certificate",
+                      cert.info().sha256_hex,
+                      {{"source", source},
+                       {"subject", cert.info().subject},
+                       {"serial", cert.info().serial_hex},
+                       {"origin", origin_name(meta.origin)}}});
+  }
+  CW_RETURN_IF_ERROR(audit_.append(*tx, events));
+  CW_RETURN_IF_ERROR(tx->commit());
+  return report;
+}
+
+Result<ImportReport> Inventory::import_paths(store::Database& db,
+                                             std::span<const std::string> paths,
+                                             const std::optional<std::string>& pkcs12_password,
+                                             const RecordMeta& meta,
+                                             std::string_view actor) const {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec)) files.push_back(it->path().string());
+      }
+      std::sort(files.begin(), files.end());
+    } else {
+      files.push_back(p);
+    }
+  }
+
+  ImportReport total;
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      ++total.failed;
+      total.items.push_back({file, "", false, Error{ErrorCode::kNotFound, "cannot read " + file}});
+      continue;
+    }
+    const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Result<std::vector<x509::Certificate>> certs = fail(ErrorCode::kMalformed, "");
+    const auto format = x509::detect_format(as_bytes(data));
+    if (format && *format == x509::ContainerFormat::kPkcs12) {
+      if (!pkcs12_password) {
+        certs = fail(ErrorCode::kBadPassword, "PKCS#12 file needs --password");
+      } else if (auto p12 = x509::parse_pkcs12(as_bytes(data), *pkcs12_password)) {
+        std::vector<x509::Certificate> all;
+        if (p12->leaf) all.push_back(*p12->leaf);
+        all.insert(all.end(), p12->chain.begin(), p12->chain.end());
+        certs = std::move(all);
+      } else {
+        certs = std::unexpected(p12.error());
+      }
+    } else {
+      certs = x509::parse_certificates(as_bytes(data));
+    }
+    if (!certs) {
+      ++total.failed;
+      total.items.push_back({file, "", false, certs.error()});
+      continue;
+    }
+    CW_ASSIGN_OR_RETURN(auto report, import_certificates(db, *certs, meta, actor, file));
+    total.inserted += report.inserted;
+    total.duplicates += report.duplicates;
+    for (auto& item : report.items) total.items.push_back(std::move(item));
+  }
+  return total;
+}
+
+}  // namespace certward::inventory

@@ -1,0 +1,143 @@
+#pragma once
+// The certificate inventory: one record per distinct certificate (identity = SHA-256 of the
+// DER), whatever its origin, with parsed fields, ownership, tags and revocation state.
+//
+// Writers call record() inside their own transaction so that the row, the audit event and
+// whatever else the change touches commit together. Inventory is stateless besides injected
+// collaborators and is safe to share between threads.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "audit/audit.h"
+#include "common/clock.h"
+#include "store/store.h"
+#include "x509/bundle.h"
+#include "x509/certificate.h"
+
+namespace certward::inventory {
+
+enum class Origin : std::uint8_t { kIssued, kImported, kDiscovered, kUpstream };
+std::string_view origin_name(Origin o);  // "issued", "imported", "discovered", "upstream"
+Result<Origin> parse_origin(std::string_view s);
+
+enum class CertStatus : std::uint8_t { kValid, kExpiring, kExpired, kRevoked, kSuperseded,
+                                       kNotYetValid };
+std::string_view status_name(CertStatus s);  // "valid", "expiring", "expired", ...
+Result<CertStatus> parse_status(std::string_view s);
+
+// How far ahead a valid certificate counts as "expiring".
+inline constexpr std::chrono::days kDefaultExpiringWindow{30};
+
+struct RecordMeta {
+  Origin origin = Origin::kImported;
+  std::optional<std::string> authority;  // internal authority that issued it
+  std::optional<std::string> profile;
+  std::optional<std::string> owner;
+  std::optional<std::string> team;
+  std::vector<std::string> tags;
+};
+
+struct CertificateRecord {
+  std::string fingerprint;  // SHA-256 hex of the DER
+  std::string serial;       // hex
+  std::string subject;
+  std::string common_name;
+  std::string issuer;
+  std::vector<x509::SubjectAltName> sans;
+  SysTime not_before{};
+  SysTime not_after{};
+  std::string key_algorithm;  // "rsa", "ecdsa", "ed25519", "unknown"
+  int key_bits = 0;
+  std::string key_curve;
+  std::string signature_algorithm;
+  bool is_ca = false;
+  RecordMeta meta;
+  std::optional<SysTime> revoked_at;
+  std::optional<int> revocation_reason;  // RFC 5280 CRLReason
+  std::optional<std::string> superseded_by;
+  SysTime created_at{};
+
+  CertStatus status(SysTime now, std::chrono::seconds expiring_window = kDefaultExpiringWindow) const;
+};
+
+struct Filter {
+  std::optional<CertStatus> status;
+  std::optional<SysTime> expires_after;   // not_after >= this
+  std::optional<SysTime> expires_before;  // not_after < this
+  std::optional<std::string> issuer;      // substring of the issuer DN
+  std::optional<std::string> authority;   // internal authority name
+  std::optional<std::string> key_algorithm;
+  std::optional<int> key_bits;
+  std::optional<std::string> search;      // substring of subject or any SAN (case-insensitive)
+  std::optional<std::string> owner;
+  std::optional<std::string> team;
+  std::optional<Origin> origin;
+  std::optional<std::string> tag;
+};
+
+struct PageRequest {
+  int limit = 50;                    // 1..1000
+  std::optional<std::string> cursor;  // opaque; from Page::next_cursor
+};
+
+struct Page {
+  std::vector<CertificateRecord> items;   // ordered by not_after, then fingerprint
+  std::optional<std::string> next_cursor;
+};
+
+struct ImportItem {
+  std::string source;        // file path or "stdin"
+  std::string fingerprint;   // empty when the source failed
+  bool inserted = false;     // false: already in the inventory
+  std::optional<Error> error;
+};
+
+struct ImportReport {
+  int inserted = 0;
+  int duplicates = 0;
+  int failed = 0;
+  std::vector<ImportItem> items;
+};
+
+class Inventory {
+ public:
+  Inventory(const Clock& clock, const audit::AuditLog& audit) : clock_(clock), audit_(audit) {}
+
+  static Status migrate(store::Database& db);
+
+  // Inserts the certificate unless its fingerprint is present. Returns true if inserted.
+  // Does not audit: the caller's change owns its audit event.
+  Result<bool> record(store::Transaction& tx, const x509::Certificate& cert,
+                      const RecordMeta& meta) const;
+
+  // Full fingerprint, a unique fingerprint prefix (≥ 8 hex digits) or a serial (hex).
+  // Errors: kNotFound, kConflict (ambiguous), kInvalidArgument (not hex).
+  Result<CertificateRecord> resolve(store::Database& db, std::string_view id) const;
+  Result<std::optional<CertificateRecord>> get(store::Database& db,
+                                               std::string_view fingerprint) const;
+  Result<x509::Certificate> certificate(store::Database& db, std::string_view fingerprint) const;
+  Result<Page> query(store::Database& db, const Filter& filter, const PageRequest& page) const;
+  Result<std::int64_t> count(store::Database& db) const;
+
+  // Imports certificates into the inventory with one audit event each, all in one
+  // transaction: either all of `certs` are recorded or none.
+  Result<ImportReport> import_certificates(store::Database& db,
+                                           std::span<const x509::Certificate> certs,
+                                           const RecordMeta& meta, std::string_view actor,
+                                           std::string_view source) const;
+  // Imports every certificate found in files or (recursively) directories: PEM, DER, P7B,
+  // P12 (with `pkcs12_password`). A file that fails to parse is reported and skipped; files
+  // that parse are imported. Duplicates (same fingerprint) are counted, not re-inserted.
+  Result<ImportReport> import_paths(store::Database& db, std::span<const std::string> paths,
+                                    const std::optional<std::string>& pkcs12_password,
+                                    const RecordMeta& meta, std::string_view actor) const;
+
+ private:
+  const Clock& clock_;
+  const audit::AuditLog& audit_;
+};
+
+}  // namespace certward::inventory

@@ -1,0 +1,209 @@
+#include "x509/builder.h"
+
+#include <arpa/inet.h>
+
+#include "x509/names.h"
+
+namespace certward::x509 {
+namespace {
+
+using crypto::openssl_error_string;
+
+Status add_ext(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
+  crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
+  if (!ext || !X509_add_ext(cert, ext.get(), -1)) {
+    return fail(ErrorCode::kInvalidArgument,
+                std::string("cannot encode extension ") + OBJ_nid2sn(nid) + " = '" + value +
+                    "': " + openssl_error_string());
+  }
+  return ok();
+}
+
+std::string join(const std::vector<std::string>& parts, const char* prefix = "") {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += ',';
+    out += prefix;
+    out += p;
+  }
+  return out;
+}
+
+// Name constraints are kept as "IP:10.0.0.0/8"; OpenSSL's config syntax wants a netmask.
+std::string openssl_constraint(const std::string& c) {
+  if (!c.starts_with("IP:")) return c;
+  const auto slash = c.find('/');
+  if (slash == std::string::npos) return c;
+  const std::string addr = c.substr(3, slash - 3);
+  const std::string prefix = c.substr(slash + 1);
+  if (prefix.empty() || prefix.find_first_not_of("0123456789") != std::string::npos) return c;
+  int bits = std::stoi(prefix);
+  const bool v6 = addr.find(':') != std::string::npos;
+  const int len = v6 ? 16 : 4;
+  if (bits > len * 8) return c;
+  unsigned char mask[16] = {};
+  for (int i = 0; i < len; ++i, bits -= 8) {
+    mask[i] = bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<unsigned char>(0xff << (8 - bits));
+  }
+  char text[64];
+  if (!inet_ntop(v6 ? AF_INET6 : AF_INET, mask, text, sizeof text)) return c;
+  return "IP:" + addr + "/" + text;
+}
+
+// keyUsage names as OpenSSL's config syntax spells them.
+std::string openssl_key_usage_name(const std::string& ku) {
+  if (ku == "contentCommitment") return "nonRepudiation";
+  return ku;
+}
+
+Status add_general_names(X509* cert, int nid, const std::vector<SubjectAltName>& sans,
+                         bool critical) {
+  crypto::GeneralNamesPtr names(GENERAL_NAMES_new());
+  for (const auto& san : sans) {
+    GENERAL_NAME* gn = nullptr;
+    switch (san.type) {
+      case SanType::kDns:
+      case SanType::kEmail:
+      case SanType::kUri: {
+        const int type = san.type == SanType::kDns ? GEN_DNS
+                         : san.type == SanType::kEmail ? GEN_EMAIL
+                                                        : GEN_URI;
+        crypto::Handle<ASN1_IA5STRING, ASN1_IA5STRING_free> ia5(ASN1_IA5STRING_new());
+        ASN1_STRING_set(ia5.get(), san.value.data(), static_cast<int>(san.value.size()));
+        gn = GENERAL_NAME_new();
+        GENERAL_NAME_set0_value(gn, type, ia5.release());
+        break;
+      }
+      case SanType::kIp: {
+        crypto::Asn1OctetStringPtr ip(a2i_IPADDRESS(san.value.c_str()));
+        if (!ip) return fail(ErrorCode::kInvalidArgument, "bad IP address SAN: " + san.value);
+        gn = GENERAL_NAME_new();
+        GENERAL_NAME_set0_value(gn, GEN_IPADD, ip.release());
+        break;
+      }
+      case SanType::kOther:
+        return fail(ErrorCode::kInvalidArgument, "cannot issue an 'other' SAN: " + san.value);
+    }
+    sk_GENERAL_NAME_push(names.get(), gn);
+  }
+  if (!X509_add1_ext_i2d(cert, nid, names.get(), critical ? 1 : 0, X509V3_ADD_DEFAULT)) {
+    return fail(ErrorCode::kInternal, "cannot add SAN extension: " + openssl_error_string());
+  }
+  return ok();
+}
+
+Status set_validity(X509* cert, SysTime nb, SysTime na) {
+  if (na <= nb) return fail(ErrorCode::kInvalidArgument, "notAfter must be after notBefore");
+  // X509_time_adj handles the UTCTime/GeneralizedTime switch at 2050 (RFC 5280 4.1.2.5).
+  if (!ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(to_unix(nb))) ||
+      !ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(to_unix(na)))) {
+    return fail(ErrorCode::kInvalidArgument, "validity out of range");
+  }
+  return ok();
+}
+
+Status add_extensions(X509* cert, const X509* issuer_cert, const CertificateTemplate& t) {
+  X509V3_CTX ctx;
+  // X509V3_set_ctx wants non-const pointers but only reads the issuer.
+  X509V3_set_ctx(&ctx, issuer_cert ? const_cast<X509*>(issuer_cert) : cert, cert, nullptr,
+                 nullptr, 0);
+  std::string bc = t.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE";
+  if (t.is_ca && t.path_length) bc += ",pathlen:" + std::to_string(*t.path_length);
+  CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_basic_constraints, bc));
+
+  if (!t.key_usage.empty()) {
+    std::vector<std::string> names;
+    for (const auto& k : t.key_usage) names.push_back(openssl_key_usage_name(k));
+    CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_key_usage, "critical," + join(names)));
+  }
+  if (!t.extended_key_usage.empty()) {
+    CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_ext_key_usage, join(t.extended_key_usage)));
+  }
+  if (!t.sans.empty()) {
+    // RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
+    const bool critical = X509_NAME_entry_count(X509_get_subject_name(cert)) == 0;
+    CW_RETURN_IF_ERROR(add_general_names(cert, NID_subject_alt_name, t.sans, critical));
+  }
+  CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_subject_key_identifier, "hash"));
+  CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always"));
+  if (!t.crl_urls.empty()) {
+    CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_crl_distribution_points, join(t.crl_urls, "URI:")));
+  }
+  std::vector<std::string> aia;
+  for (const auto& u : t.ocsp_urls) aia.push_back("OCSP;URI:" + u);
+  for (const auto& u : t.ca_issuers_urls) aia.push_back("caIssuers;URI:" + u);
+  if (!aia.empty()) CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_info_access, join(aia)));
+  if (!t.policy_oids.empty()) {
+    CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_certificate_policies, join(t.policy_oids)));
+  }
+  if (t.is_ca && t.name_constraints &&
+      (!t.name_constraints->permitted.empty() || !t.name_constraints->excluded.empty())) {
+    std::vector<std::string> parts;
+    for (const auto& p : t.name_constraints->permitted) {
+      parts.push_back("permitted;" + openssl_constraint(p));
+    }
+    for (const auto& e : t.name_constraints->excluded) {
+      parts.push_back("excluded;" + openssl_constraint(e));
+    }
+    CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_name_constraints, "critical," + join(parts)));
+  }
+  return ok();
+}
+
+bool is_weak_signature(int sig_nid) {
+  int digest_nid = NID_undef;
+  if (!OBJ_find_sigid_algs(sig_nid, &digest_nid, nullptr)) return true;  // unknown: refuse
+  return digest_nid == NID_sha1 || digest_nid == NID_md5 || digest_nid == NID_md4 ||
+         digest_nid == NID_md2;
+}
+
+}  // namespace
+
+Result<TbsCertificate> build_tbs(const CertificateTemplate& t, const Certificate* issuer,
+                                 const EVP_PKEY* issuer_key) {
+  if (!t.public_key) return fail(ErrorCode::kInvalidArgument, "template has no public key");
+  if (t.serial.empty()) return fail(ErrorCode::kInvalidArgument, "template has no serial");
+  if (!issuer && !issuer_key) {
+    return fail(ErrorCode::kInvalidArgument, "self-signed template needs the issuer key");
+  }
+  crypto::X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), X509_VERSION_3);
+
+  crypto::BignumPtr bn(BN_bin2bn(t.serial.data(), static_cast<int>(t.serial.size()), nullptr));
+  if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()))) {
+    return fail(ErrorCode::kInvalidArgument, "bad serial");
+  }
+  if (t.subject) {
+    X509_set_subject_name(cert.get(), t.subject.get());
+  }
+  X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer->get())
+                                          : X509_get_subject_name(cert.get()));
+  CW_RETURN_IF_ERROR(set_validity(cert.get(), t.not_before, t.not_after));
+  // X509_set_pubkey takes its own reference and does not modify the key.
+  if (!X509_set_pubkey(cert.get(), const_cast<EVP_PKEY*>(t.public_key))) {
+    return fail(ErrorCode::kInvalidArgument, "cannot set public key: " + openssl_error_string());
+  }
+  CW_RETURN_IF_ERROR(add_extensions(cert.get(), issuer ? issuer->get() : nullptr, t));
+  return TbsCertificate(std::move(cert));
+}
+
+Result<Certificate> sign(LintedTbs tbs, const crypto::Signer& signer) {
+  crypto::X509Ptr cert = std::move(tbs).release();
+  CW_RETURN_IF_ERROR(signer.sign_certificate(cert.get()));
+  // The signature algorithm is the signer's choice, so it is linted here, after signing;
+  // a refused certificate is destroyed and never leaves this function.
+  if (is_weak_signature(X509_get_signature_nid(cert.get()))) {
+    return fail(ErrorCode::kPolicyRejected, "certificate refused by the linter: " +
+                                                std::string(lint_finding_name(
+                                                    LintFinding::kWeakSignatureAlgorithm)));
+  }
+  return Certificate::from_x509(std::move(cert));
+}
+
+Bytes random_serial() {
+  Bytes serial = crypto::random_bytes(16);
+  serial[0] = static_cast<std::uint8_t>((serial[0] & 0x7f) | 0x01);
+  return serial;
+}
+
+}  // namespace certward::x509

@@ -1,0 +1,106 @@
+#pragma once
+// Building, linting and signing certificates.
+//
+// The path is deliberately one-way: build_tbs() makes an unsigned TbsCertificate; only lint()
+// can turn it into a LintedTbs; only sign() redeems a LintedTbs, once. So no certificate can be
+// signed without passing the linter. ca::Authority is the only caller of sign().
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "x509/certificate.h"
+
+namespace certward::x509 {
+
+// Everything a profile and a request decide about one certificate.
+struct CertificateTemplate {
+  crypto::X509NamePtr subject;            // may be empty (then SANs are critical)
+  std::vector<SubjectAltName> sans;
+  const EVP_PKEY* public_key = nullptr;   // borrowed; the subject's key
+  Bytes serial;                           // big-endian magnitude, positive
+  SysTime not_before{};
+  SysTime not_after{};
+  std::vector<std::string> key_usage;           // RFC 5280 names, see CertificateInfo
+  std::vector<std::string> extended_key_usage;  // "serverAuth", ... or dotted OIDs
+  bool is_ca = false;
+  std::optional<int> path_length;               // CA only
+  std::optional<NameConstraints> name_constraints;  // CA only
+  std::vector<std::string> crl_urls;
+  std::vector<std::string> ocsp_urls;
+  std::vector<std::string> ca_issuers_urls;
+  std::vector<std::string> policy_oids;
+};
+
+struct LintRules;
+enum class LintFinding : std::uint8_t;
+class LintedTbs;
+
+// An unsigned certificate. Move-only.
+class TbsCertificate {
+ public:
+  X509* get() const { return cert_.get(); }
+
+ private:
+  friend Result<TbsCertificate> build_tbs(const CertificateTemplate&, const Certificate*,
+                                          const EVP_PKEY*);
+  friend Result<LintedTbs> lint(TbsCertificate, const LintRules&, std::vector<LintFinding>*);
+  explicit TbsCertificate(crypto::X509Ptr c) : cert_(std::move(c)) {}
+  crypto::X509Ptr cert_;
+};
+
+// Builds the TBS for `tmpl`, issued by `issuer` (nullptr: self-signed, issuer = subject and
+// AKI = own SKI). `issuer_key` is the issuer's public key, used for the AKI when issuer is
+// null. Extensions: basicConstraints (critical), keyUsage (critical), extKeyUsage, SAN,
+// SKI, AKI, CDP, AIA, certificatePolicies, nameConstraints (critical).
+// Errors: kInvalidArgument (bad template: no key, no serial, inverted validity).
+Result<TbsCertificate> build_tbs(const CertificateTemplate& tmpl, const Certificate* issuer,
+                                 const EVP_PKEY* issuer_key);
+
+// What the linter refuses: things a CA must never issue, whatever the profile says.
+struct LintRules {
+  std::chrono::seconds max_validity{std::chrono::days(398)};
+  bool require_san = true;  // TLS profiles: a leaf without SANs is refused
+  bool expect_ca = false;   // the profile issues CA certificates
+  // Returns true if the serial is already used by this issuer. Optional.
+  std::function<bool(const std::string& serial_hex)> serial_in_use;
+};
+
+enum class LintFinding : std::uint8_t {
+  kValidityTooLong, kValidityInverted, kNoSan, kCaFlagOnLeaf, kMissingCaFlag, kWeakRsaKey,
+  kWeakSignatureAlgorithm, kSerialTooShort, kSerialNegative, kSerialTooLong, kSerialReused,
+  kUnsupportedKey, kEmptySubjectWithoutCriticalSan,
+};
+std::string_view lint_finding_name(LintFinding f);
+
+class LintedTbs {
+ public:
+  X509* get() const { return cert_.get(); }
+  // Consumed by sign(); a LintedTbs is redeemed once.
+  crypto::X509Ptr release() && { return std::move(cert_); }
+
+ private:
+  friend Result<LintedTbs> lint(TbsCertificate, const LintRules&, std::vector<LintFinding>*);
+  explicit LintedTbs(crypto::X509Ptr c) : cert_(std::move(c)) {}
+  crypto::X509Ptr cert_;
+};
+
+// Checks `tbs` against `rules` and the baseline every certificate must meet. The error's
+// message names every finding; the findings themselves are in `findings` when given.
+// Errors: kPolicyRejected.
+Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
+                       std::vector<LintFinding>* findings);
+inline Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules) {
+  return lint(std::move(tbs), rules, nullptr);
+}
+
+// Signs with `signer` and parses the result. Errors: kInternal.
+Result<Certificate> sign(LintedTbs tbs, const crypto::Signer& signer);
+
+// A fresh serial: 16 CSPRNG bytes with the first octet forced into 0x01..0x7f so the INTEGER is
+// positive and exactly 16 octets: 127 bits of entropy, well above the ≥ 64 that CA/B BR 7.1 asks.
+Bytes random_serial();
+
+}  // namespace certward::x509
