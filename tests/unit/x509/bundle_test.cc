@@ -1,0 +1,210 @@
+#include "x509/bundle.h"
+
+#include <gtest/gtest.h>
+
+#include "unit/x509/test_certs.h"
+
+namespace certward::x509 {
+namespace {
+
+using testing::Pki;
+using testing::TempDir;
+
+std::vector<std::string> fingerprints(const std::vector<Certificate>& certs) {
+  std::vector<std::string> out;
+  for (const auto& c : certs) out.push_back(c.info().sha256_hex);
+  return out;
+}
+
+std::string key_pem(const crypto::PrivateKey& key) {
+  auto pem = key.to_pkcs8_pem();
+  return std::string(as_chars(pem->span()));
+}
+
+class BundleTest : public ::testing::Test {
+ protected:
+  Pki pki_;
+  std::vector<std::string> expected_ = {pki_.leaf.info().sha256_hex,
+                                        pki_.intermediate.info().sha256_hex,
+                                        pki_.root.info().sha256_hex};
+  std::string chain_pem() const { return pki_.intermediate.pem() + pki_.root.pem(); }
+  std::string bundle_pem() const { return pki_.leaf.pem() + chain_pem(); }
+};
+
+template <typename T>
+void expect_error(const Result<T>& r, ErrorCode code) {
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, code) << r.error().message;
+}
+
+TEST_F(BundleTest, ParsesPemBundleSkippingKeys) {
+  const std::string text = "leading text\n" + pki_.leaf.pem() + key_pem(pki_.leaf_key) +
+                           pki_.intermediate.pem() + "\n" + pki_.root.pem();
+  EXPECT_EQ(detect_format(as_bytes(text)), ContainerFormat::kPem);
+  auto certs = parse_certificates(as_bytes(text));
+  ASSERT_TRUE(certs) << certs.error().message;
+  EXPECT_EQ(fingerprints(*certs), expected_);
+}
+
+TEST_F(BundleTest, ParsesDerCertificate) {
+  EXPECT_EQ(detect_format(pki_.leaf.der()), ContainerFormat::kDer);
+  auto certs = parse_certificates(pki_.leaf.der());
+  ASSERT_TRUE(certs);
+  ASSERT_EQ(certs->size(), 1u);
+  EXPECT_EQ(certs->front().der(), pki_.leaf.der());
+}
+
+TEST_F(BundleTest, ParsesTrustedCertificateBlocks) {
+  TempDir dir;
+  dir.write("root.pem", pki_.root.pem());
+  ASSERT_EQ(dir.run("openssl x509 -in root.pem -trustout -addtrust serverAuth -out t.pem"), 0);
+  const Bytes trusted = dir.read("t.pem");
+  ASSERT_NE(as_chars(trusted).find("TRUSTED CERTIFICATE"), std::string_view::npos);
+  auto certs = parse_certificates(trusted);
+  ASSERT_TRUE(certs) << certs.error().message;
+  ASSERT_EQ(certs->size(), 1u);
+  EXPECT_EQ(certs->front().der(), pki_.root.der());
+}
+
+TEST_F(BundleTest, ParsesPkcs7FromOpenssl) {
+  TempDir dir;
+  dir.write("bundle.pem", bundle_pem());
+  ASSERT_EQ(dir.run("openssl crl2pkcs7 -nocrl -certfile bundle.pem -outform DER -out b.p7b"), 0);
+  ASSERT_EQ(dir.run("openssl crl2pkcs7 -nocrl -certfile bundle.pem -out b.p7c"), 0);
+  const Bytes der = dir.read("b.p7b");
+  const Bytes pem = dir.read("b.p7c");
+  EXPECT_EQ(detect_format(der), ContainerFormat::kPkcs7);
+  EXPECT_EQ(detect_format(pem), ContainerFormat::kPem);
+  for (const Bytes* data : {&der, &pem}) {
+    auto via_any = parse_certificates(*data);
+    ASSERT_TRUE(via_any) << via_any.error().message;
+    EXPECT_EQ(fingerprints(*via_any), expected_);
+    auto via_p7 = parse_pkcs7(*data);
+    ASSERT_TRUE(via_p7) << via_p7.error().message;
+    EXPECT_EQ(fingerprints(*via_p7), expected_);
+  }
+}
+
+TEST_F(BundleTest, MakesPkcs7LikeCrl2pkcs7) {
+  const std::vector<Certificate> certs = {pki_.leaf, pki_.intermediate, pki_.root};
+  auto p7 = make_pkcs7(certs);
+  ASSERT_TRUE(p7) << p7.error().message;
+  auto back = parse_pkcs7(*p7);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(fingerprints(*back), expected_);
+
+  TempDir dir;
+  dir.write("ours.p7b", *p7);
+  dir.write("bundle.pem", bundle_pem());
+  ASSERT_EQ(dir.run("openssl crl2pkcs7 -nocrl -certfile bundle.pem -outform DER -out theirs.p7b"),
+            0);
+  EXPECT_EQ(*p7, dir.read("theirs.p7b"));
+  const std::string printed = dir.output("openssl pkcs7 -inform DER -in ours.p7b -print_certs");
+  EXPECT_NE(printed.find("leaf.example"), std::string::npos);
+}
+
+TEST_F(BundleTest, RejectsPkcs7WithoutCertificates) {
+  auto empty = make_pkcs7({});
+  ASSERT_TRUE(empty);
+  expect_error(parse_pkcs7(*empty), ErrorCode::kMalformed);
+  expect_error(parse_certificates(*empty), ErrorCode::kMalformed);
+  expect_error(parse_pkcs7(pki_.leaf.der()), ErrorCode::kMalformed);
+}
+
+TEST_F(BundleTest, ReadsPkcs12FromOpenssl) {
+  TempDir dir;
+  dir.write("leaf.pem", pki_.leaf.pem());
+  dir.write("key.pem", key_pem(pki_.leaf_key));
+  dir.write("chain.pem", chain_pem());
+  ASSERT_EQ(dir.run("openssl pkcs12 -export -inkey key.pem -in leaf.pem -certfile chain.pem "
+                    "-passout pass:s3cret -out a.p12"),
+            0);
+  const Bytes p12 = dir.read("a.p12");
+  EXPECT_EQ(detect_format(p12), ContainerFormat::kPkcs12);
+  expect_error(parse_certificates(p12), ErrorCode::kMalformed);
+
+  auto contents = parse_pkcs12(p12, "s3cret");
+  ASSERT_TRUE(contents) << contents.error().message;
+  ASSERT_TRUE(contents->key.has_value());
+  ASSERT_TRUE(contents->leaf.has_value());
+  EXPECT_EQ(contents->leaf->der(), pki_.leaf.der());
+  EXPECT_TRUE(crypto::same_public_key(contents->key->get(), pki_.leaf.public_key()));
+  std::vector<std::string> chain = fingerprints(contents->chain);
+  std::sort(chain.begin(), chain.end());
+  std::vector<std::string> want = {expected_[1], expected_[2]};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(chain, want);
+
+  expect_error(parse_pkcs12(p12, "wrong"), ErrorCode::kBadPassword);
+  expect_error(parse_pkcs12(p12, ""), ErrorCode::kBadPassword);
+}
+
+TEST_F(BundleTest, ReadsPkcs12WithEmptyPassword) {
+  TempDir dir;
+  dir.write("leaf.pem", pki_.leaf.pem());
+  dir.write("key.pem", key_pem(pki_.leaf_key));
+  ASSERT_EQ(dir.run("openssl pkcs12 -export -inkey key.pem -in leaf.pem -passout pass: -out e.p12"),
+            0);
+  const Bytes p12 = dir.read("e.p12");
+  auto contents = parse_pkcs12(p12, "");
+  ASSERT_TRUE(contents) << contents.error().message;
+  EXPECT_TRUE(contents->key.has_value());
+  ASSERT_TRUE(contents->leaf.has_value());
+  EXPECT_EQ(contents->leaf->der(), pki_.leaf.der());
+  EXPECT_TRUE(contents->chain.empty());
+  expect_error(parse_pkcs12(p12, "x"), ErrorCode::kBadPassword);
+}
+
+TEST_F(BundleTest, MakesPkcs12ReadableByOpenssl) {
+  const std::vector<Certificate> chain = {pki_.intermediate, pki_.root};
+  auto p12 = make_pkcs12(pki_.leaf_key, pki_.leaf, chain, "pw", "my-leaf");
+  ASSERT_TRUE(p12) << p12.error().message;
+  auto back = parse_pkcs12(*p12, "pw");
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->leaf && back->key);
+  EXPECT_EQ(back->leaf->der(), pki_.leaf.der());
+  EXPECT_EQ(back->chain.size(), 2u);
+  expect_error(parse_pkcs12(*p12, "nope"), ErrorCode::kBadPassword);
+
+  TempDir dir;
+  dir.write("ours.p12", *p12);
+  const std::string info = dir.output("openssl pkcs12 -in ours.p12 -passin pass:pw -info -noout",
+                                      TempDir::Stderr::kCapture);
+  EXPECT_NE(info.find("MAC: sha256"), std::string::npos) << info;
+  EXPECT_NE(info.find("AES-256-CBC"), std::string::npos) << info;
+  EXPECT_EQ(info.find("RC2"), std::string::npos) << info;
+  const std::string certs = dir.output("openssl pkcs12 -in ours.p12 -passin pass:pw -nokeys");
+  EXPECT_NE(certs.find("friendlyName: my-leaf"), std::string::npos) << certs;
+}
+
+TEST_F(BundleTest, RejectsGarbagePem) {
+  const std::string bad_base64 =
+      "-----BEGIN CERTIFICATE-----\n!!!! not base64 !!!!\n-----END CERTIFICATE-----\n";
+  const std::string not_a_cert =
+      "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n";
+  const std::string no_end = "-----BEGIN CERTIFICATE-----\naGVsbG8=\n";
+  const std::string only_key = key_pem(pki_.leaf_key);
+  const std::string corrupt_middle = pki_.leaf.pem() + not_a_cert + pki_.root.pem();
+  for (const std::string& text : {bad_base64, not_a_cert, no_end, only_key, corrupt_middle}) {
+    expect_error(parse_certificates(as_bytes(text)), ErrorCode::kMalformed);
+  }
+}
+
+TEST_F(BundleTest, RejectsUnknownContainers) {
+  for (std::string_view text : {"", "hello", "\x02\x01\x03", "\x30\x03\x02\x01\x00"}) {
+    expect_error(detect_format(as_bytes(text)), ErrorCode::kMalformed);
+    expect_error(parse_certificates(as_bytes(text)), ErrorCode::kMalformed);
+  }
+  expect_error(parse_pkcs12(as_bytes("hello"), "x"), ErrorCode::kMalformed);
+  expect_error(parse_pkcs12(pki_.leaf.der(), "x"), ErrorCode::kMalformed);
+}
+
+TEST(ContainerFormatName, NamesEveryFormat) {
+  EXPECT_EQ(container_format_name(ContainerFormat::kPem), "pem");
+  EXPECT_EQ(container_format_name(ContainerFormat::kDer), "der");
+  EXPECT_EQ(container_format_name(ContainerFormat::kPkcs7), "pkcs7");
+  EXPECT_EQ(container_format_name(ContainerFormat::kPkcs12), "pkcs12");
+}
+
+}  // namespace
+}  // namespace certward::x509
