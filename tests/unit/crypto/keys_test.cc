@@ -1,0 +1,146 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "crypto/crypto.h"
+
+namespace certward::crypto {
+namespace {
+
+template <typename T>
+void expect_error(const Result<T>& r, ErrorCode code) {
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, code) << r.error().message;
+}
+
+struct KeyCase {
+  KeyType type;
+  KeyAlgorithm algorithm;
+  int bits;
+  std::string curve;
+  std::string name;
+};
+
+const KeyCase kCases[] = {
+    {KeyType::kRsa2048, KeyAlgorithm::kRsa, 2048, "", "RSA 2048"},
+    {KeyType::kRsa3072, KeyAlgorithm::kRsa, 3072, "", "RSA 3072"},
+    {KeyType::kRsa4096, KeyAlgorithm::kRsa, 4096, "", "RSA 4096"},
+    {KeyType::kEcP256, KeyAlgorithm::kEcdsa, 256, "P-256", "ECDSA P-256"},
+    {KeyType::kEcP384, KeyAlgorithm::kEcdsa, 384, "P-384", "ECDSA P-384"},
+    {KeyType::kEd25519, KeyAlgorithm::kEd25519, 256, "", "Ed25519"},
+};
+
+TEST(GenerateKey, MakesEveryKeyTypeAndDescribesIt) {
+  for (const KeyCase& c : kCases) {
+    auto key = generate_key(c.type);
+    ASSERT_TRUE(key) << key_type_name(c.type);
+    const KeyInfo info = key->info();
+    EXPECT_EQ(info.algorithm, c.algorithm) << c.name;
+    EXPECT_EQ(info.bits, c.bits) << c.name;
+    EXPECT_EQ(info.curve, c.curve) << c.name;
+    EXPECT_EQ(info.name(), c.name);
+    EXPECT_EQ(info.key_type(), c.type) << c.name;
+  }
+}
+
+TEST(DescribeKey, NullKeyIsUnknown) {
+  const KeyInfo info = describe_key(nullptr);
+  EXPECT_EQ(info.algorithm, KeyAlgorithm::kUnknown);
+  EXPECT_FALSE(info.key_type().has_value());
+  EXPECT_EQ(key_algorithm_name(info.algorithm), "unknown");
+  EXPECT_EQ(key_algorithm_name(KeyAlgorithm::kEcdsa), "ecdsa");
+}
+
+TEST(KeyTypeName, RoundTripsAndRejectsUnknown) {
+  for (const KeyCase& c : kCases) EXPECT_EQ(parse_key_type(key_type_name(c.type)), c.type);
+  expect_error(parse_key_type("rsa-1024"), ErrorCode::kInvalidArgument);
+}
+
+class Pkcs8Test : public ::testing::TestWithParam<KeyType> {
+ protected:
+  PrivateKey key_ = *generate_key(GetParam());
+};
+
+TEST_P(Pkcs8Test, RoundTripsPlainPemAndDer) {
+  auto pem = key_.to_pkcs8_pem();
+  ASSERT_TRUE(pem);
+  EXPECT_NE(as_chars(pem->span()).find("-----BEGIN PRIVATE KEY-----"), std::string_view::npos);
+  auto der = key_.to_pkcs8_der();
+  ASSERT_TRUE(der);
+  for (const SecretBytes* data : {&*pem, &*der}) {
+    auto back = parse_private_key(data->span());
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_TRUE(same_public_key(back->get(), key_.get()));
+  }
+}
+
+TEST_P(Pkcs8Test, RoundTripsEncryptedPemAndDer) {
+  auto pem = key_.to_pkcs8_pem("correct horse");
+  ASSERT_TRUE(pem);
+  EXPECT_NE(as_chars(pem->span()).find("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+            std::string_view::npos);
+  auto der = key_.to_pkcs8_der("correct horse");
+  ASSERT_TRUE(der);
+  for (const SecretBytes* data : {&*pem, &*der}) {
+    auto back = parse_private_key(data->span(), "correct horse");
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_TRUE(same_public_key(back->get(), key_.get()));
+  }
+}
+
+TEST_P(Pkcs8Test, WrongOrMissingPassphraseIsBadPassword) {
+  auto pem = key_.to_pkcs8_pem("correct horse");
+  ASSERT_TRUE(pem);
+  expect_error(parse_private_key(pem->span(), "battery staple"), ErrorCode::kBadPassword);
+  expect_error(parse_private_key(pem->span()), ErrorCode::kBadPassword);
+  auto der = key_.to_pkcs8_der("correct horse");
+  ASSERT_TRUE(der);
+  expect_error(parse_private_key(der->span(), "battery staple"), ErrorCode::kBadPassword);
+}
+
+TEST_P(Pkcs8Test, PublicKeyRoundTrips) {
+  const Bytes der = key_.public_key_der();
+  const std::string pem = key_.public_key_pem();
+  auto from_der = parse_public_key(der);
+  auto from_pem = parse_public_key(as_bytes(pem));
+  ASSERT_TRUE(from_der && from_pem);
+  EXPECT_TRUE(same_public_key(from_der->get(), key_.get()));
+  EXPECT_TRUE(same_public_key(from_pem->get(), key_.get()));
+}
+
+INSTANTIATE_TEST_SUITE_P(KeyTypes, Pkcs8Test,
+                         ::testing::Values(KeyType::kRsa2048, KeyType::kEcP256, KeyType::kEcP384,
+                                           KeyType::kEd25519),
+                         [](const auto& param) {
+                           std::string name(key_type_name(param.param));
+                           std::erase(name, '-');
+                           return name;
+                         });
+
+TEST(ParsePrivateKey, GarbageIsMalformed) {
+  for (std::string_view garbage :
+       {std::string_view(""), std::string_view("not a key"),
+        std::string_view("\x30\x03\x02\x01\x05"),
+        std::string_view("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")}) {
+    expect_error(parse_private_key(as_bytes(garbage)), ErrorCode::kMalformed);
+  }
+  expect_error(parse_public_key(as_bytes("not a key")), ErrorCode::kMalformed);
+}
+
+TEST(SamePublicKey, DistinguishesKeys) {
+  auto a = generate_key(KeyType::kEcP256);
+  auto b = generate_key(KeyType::kEcP256);
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(same_public_key(a->get(), a->get()));
+  EXPECT_FALSE(same_public_key(a->get(), b->get()));
+  EXPECT_FALSE(same_public_key(a->get(), nullptr));
+}
+
+TEST(DigestFor, FollowsKeySize) {
+  EXPECT_EQ(digest_for(generate_key(KeyType::kEcP256)->get()), EVP_sha256());
+  EXPECT_EQ(digest_for(generate_key(KeyType::kEcP384)->get()), EVP_sha384());
+  EXPECT_EQ(digest_for(generate_key(KeyType::kEd25519)->get()), nullptr);
+}
+
+}  // namespace
+}  // namespace certward::crypto
