@@ -188,10 +188,11 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
     if (sans.empty()) sans = r.csr->info().sans;
     if (cn.empty()) cn = r.csr->info().subject_cn;
   }
-  if (sans.empty() && !cn.empty() && p.require_san) {
-    // A TLS-style request that names only a CN: the CN becomes the SAN (CA/B BR 7.1.4.2).
+  if (!cn.empty() && p.require_san &&
+      std::none_of(sans.begin(), sans.end(), [&](const auto& s) { return s.value == cn; })) {
+    // The CN of a TLS-style certificate must also be one of its SANs (CA/B BR 7.1.4.2.2).
     CW_ASSIGN_OR_RETURN(auto san, x509::parse_san(cn));
-    sans.push_back(san);
+    sans.insert(sans.begin(), san);
   }
   if (cn.empty() && !sans.empty()) cn = sans.front().value;
   CW_RETURN_IF_ERROR(authorise(r.requester, p, sans));

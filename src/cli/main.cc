@@ -38,6 +38,14 @@ int main(int argc, char** argv) {
   add_issue_command(app, g);
   add_cert_commands(app, g);
   add_audit_commands(app, g);
+  // Global options (--json, -d, -c) may also follow the subcommand.
+  std::function<void(CLI::App*)> allow_global = [&](CLI::App* a) {
+    for (CLI::App* sub : a->get_subcommands({})) {
+      sub->fallthrough();
+      allow_global(sub);
+    }
+  };
+  allow_global(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
