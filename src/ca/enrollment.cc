@@ -33,6 +33,74 @@ Status authorise(const Requester& who, const Profile& profile,
   return ok();
 }
 
+// Whether `san` satisfies one name-constraints entry ("DNS:x", "IP:a/n", "email:x", "URI:x").
+bool constraint_matches(const x509::SubjectAltName& san, const std::string& entry) {
+  const auto colon = entry.find(':');
+  if (colon == std::string::npos) return false;
+  const std::string type = entry.substr(0, colon);
+  const std::string value = entry.substr(colon + 1);
+  switch (san.type) {
+    case x509::SanType::kDns:
+      return type == "DNS" && name_within(san.value, value.starts_with(".") ? value.substr(1) : value);
+    case x509::SanType::kEmail: {
+      if (type != "email") return false;
+      if (value.find('@') != std::string::npos) return san.value == value;
+      const std::string host = san.value.substr(san.value.rfind('@') + 1);
+      return name_within(host, value.starts_with(".") ? value.substr(1) : value);
+    }
+    case x509::SanType::kIp: {
+      if (type != "IP") return false;
+      auto range = parse_ip_range(value);
+      auto addr = parse_ip_range(san.value);
+      return range && addr && range->contains(addr->network);
+    }
+    case x509::SanType::kUri: {
+      if (type != "URI") return false;
+      const auto start = san.value.find("://");
+      if (start == std::string::npos) return false;
+      std::string host = san.value.substr(start + 3);
+      host = host.substr(0, host.find_first_of("/:?#"));
+      return name_within(host, value.starts_with(".") ? value.substr(1) : value);
+    }
+    case x509::SanType::kOther: return false;
+  }
+  return false;
+}
+
+bool constrains_type(const std::vector<std::string>& entries, const x509::SubjectAltName& san) {
+  const char* type = san.type == x509::SanType::kDns     ? "DNS:"
+                     : san.type == x509::SanType::kEmail ? "email:"
+                     : san.type == x509::SanType::kIp    ? "IP:"
+                                                         : "URI:";
+  return std::any_of(entries.begin(), entries.end(),
+                     [&](const std::string& e) { return e.starts_with(type); });
+}
+
+// RFC 5280 4.2.1.10: a name outside any CA's constraints on the path would be rejected by
+// every relying party, so the RA refuses to issue it rather than sign a useless certificate.
+Status check_path_constraints(const Authority& authority,
+                              std::span<const x509::SubjectAltName> sans) {
+  std::vector<const x509::CertificateInfo*> path = {&authority.certificate().info()};
+  for (const auto& c : authority.chain()) path.push_back(&c.info());
+  for (const auto* ca : path) {
+    if (!ca->name_constraints) continue;
+    const auto& nc = *ca->name_constraints;
+    for (const auto& san : sans) {
+      for (const auto& e : nc.excluded) {
+        if (constraint_matches(san, e)) {
+          return fail(ErrorCode::kPolicyRejected, x509::format_san(san) + " is excluded by the name constraints of " + ca->subject);
+        }
+      }
+      if (constrains_type(nc.permitted, san) &&
+          std::none_of(nc.permitted.begin(), nc.permitted.end(),
+                       [&](const std::string& e) { return constraint_matches(san, e); })) {
+        return fail(ErrorCode::kPolicyRejected, x509::format_san(san) + " is outside the name constraints of " + ca->subject);
+      }
+    }
+  }
+  return ok();
+}
+
 // RFC 4514 escaping for a value placed into the subject template.
 std::string escape_dn_value(std::string_view v) {
   std::string out;
@@ -197,6 +265,7 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
   if (cn.empty() && !sans.empty()) cn = sans.front().value;
   CW_RETURN_IF_ERROR(authorise(r.requester, p, sans));
   CW_RETURN_IF_ERROR(p.check_names(sans));
+  CW_RETURN_IF_ERROR(check_path_constraints(authority, sans));
 
   // Validity: the profile's default unless asked; never past the issuer's own notAfter.
   const std::chrono::seconds validity = r.validity.value_or(p.default_validity);

@@ -77,6 +77,14 @@ if openssl verify -x509_strict -CAfile "$T/root.pem" "$T/team-ca.pem" >/dev/null
 cw issue --profile tls-server --authority team-ca --cn a.team.example.test --key-type ec-p256 --out-chain "$T/team-leaf-chain.pem" --out-key "$T/team-leaf.key" 2>/dev/null
 if openssl verify -x509_strict -purpose sslserver -CAfile "$T/root.pem" -untrusted "$T/team-leaf-chain.pem" "$T/team-leaf-chain.pem" >/dev/null; then pass; else fail "leaf under a name-constrained CA"; fi
 
+# The RA refuses names outside the constraints of any CA on the path, and changes nothing.
+s0=$(state)
+assert_exit 6 "DNS name outside the CA's name constraints" cw issue --profile tls-server --authority team-ca --cn www.other.test --key-type ec-p256
+assert_exit 6 "IP outside the CA's name constraints" cw issue --profile tls-server --authority team-ca --cn b.team.example.test --san ip:192.168.1.1 --key-type ec-p256
+assert_eq "$s0" "$(state)" "refused issuance changed the database"
+cw issue --profile tls-server --authority team-ca --cn c.team.example.test --san ip:10.1.2.3 --key-type ec-p256 --out-chain "$T/ip-chain.pem" --out-key "$T/ip.key" 2>/dev/null
+if openssl verify -x509_strict -purpose sslserver -CAfile "$T/root.pem" -untrusted "$T/ip-chain.pem" "$T/ip-chain.pem" >/dev/null; then pass; else fail "IP inside the name constraints"; fi
+
 # Everything issued is in the inventory, and the audit chain holds.
 assert_eq "$(db_scalar "SELECT COUNT(*) FROM certificates")" "$(cw cert list --json --limit 1000 | grep -c '"fingerprint"')" "inventory rows listed"
 cw audit verify >/dev/null && pass || fail "audit verify"
