@@ -1,0 +1,146 @@
+#pragma once
+// Who may do what: teams, principals, API tokens, TLS client-certificate mappings and roles.
+//
+// Tokens are long random secrets ("cwt_<id>_<secret>"); only their SHA-256 is stored, and a
+// request is authenticated by one hash lookup (a slow password hash per request would cap the
+// whole server). The plain token exists only in the create_token() result, shown once.
+// Every mutation is audited in the same transaction. Thread-safe.
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "audit/audit.h"
+#include "common/clock.h"
+#include "store/store.h"
+
+namespace certward::auth {
+
+enum class Role : std::uint8_t { kAdmin, kOperator, kRequester, kAuditor };
+std::string_view role_name(Role r);  // "admin", "operator", "requester", "auditor"
+Result<Role> parse_role(std::string_view s);
+
+// What a route needs. The role matrix (docs/api.md) maps roles to permissions.
+enum class Permission : std::uint8_t {
+  kReadCatalog,       // profiles, authorities (public material)
+  kReadInventory,     // certificates (requesters: their team's only)
+  kIssue,             // issue certificates (requesters: within their team's scope)
+  kImport,            // import certificates into the inventory
+  kManageAuthorities, // create/import authorities
+  kReadAudit,         // audit events
+  kReadPrincipals,    // list teams, principals, tokens (never secrets)
+  kManagePrincipals,  // create/disable teams, principals, tokens, certificate mappings
+};
+bool role_allows(Role role, Permission p);
+
+struct Team {
+  std::string name;
+  std::string description;
+  std::vector<std::string> allowed_profiles;  // empty: none (requesters can issue nothing)
+  std::vector<std::string> allowed_domains;   // DNS suffixes; empty: none
+  SysTime created_at{};
+};
+
+struct Principal {
+  std::string name;  // unique: "alice", "ci-deployer"
+  Role role = Role::kRequester;
+  std::optional<std::string> team;
+  bool disabled = false;
+  SysTime created_at{};
+};
+
+struct TokenInfo {
+  std::string id;  // public, 16 hex digits; appears in audit as "token:<id>"
+  std::string principal;
+  Role role = Role::kRequester;  // never above the principal's role
+  std::optional<std::string> team;
+  std::string description;
+  SysTime created_at{};
+  std::optional<SysTime> expires_at;
+  std::optional<SysTime> revoked_at;
+};
+
+struct NewToken {
+  TokenInfo info;
+  std::string secret;  // the whole token; shown once, never stored, never logged
+};
+
+// The authenticated caller of one request.
+struct Identity {
+  std::string principal;
+  Role role = Role::kRequester;
+  std::optional<std::string> team;
+  std::optional<std::string> token_id;
+  std::string actor;  // audit identity: "token:<id>" or "cert:<principal>" or "local:<user>"
+  // A requester's issuance scope from its team; nullopt for other roles (unrestricted).
+  std::optional<std::vector<std::string>> allowed_profiles;
+  std::optional<std::vector<std::string>> allowed_domains;
+};
+
+struct TokenRequest {
+  std::string principal;
+  std::optional<Role> role;          // default: the principal's role
+  std::optional<std::string> team;   // default: the principal's team
+  std::string description;
+  std::optional<std::chrono::seconds> ttl;  // default 90 days; nullopt via no_expiry
+  bool no_expiry = false;
+};
+
+class AuthService {
+ public:
+  AuthService(const Clock& clock, store::Database& db, const audit::AuditLog& audit)
+      : clock_(clock), db_(db), audit_(audit) {}
+
+  static Status migrate(store::Database& db);
+
+  // Errors: kInvalidArgument (bad name), kConflict (exists), kNotFound (team).
+  Result<Team> create_team(const Team& team, std::string_view actor);
+  Result<std::vector<Team>> list_teams() const;
+  Result<Principal> create_principal(const Principal& p, std::string_view actor);
+  Result<std::vector<Principal>> list_principals() const;
+  Result<Principal> principal(std::string_view name) const;
+  Status set_principal_disabled(std::string_view name, bool disabled, std::string_view actor);
+
+  // Errors: kNotFound (principal/team), kPolicyRejected (role above the principal's,
+  // or a requester token without a team).
+  Result<NewToken> create_token(const TokenRequest& request, std::string_view actor);
+  Result<std::vector<TokenInfo>> list_tokens(std::optional<std::string> principal) const;
+  Status revoke_token(std::string_view id, std::string_view actor);
+
+  // Maps a TLS client certificate (by SHA-256 fingerprint of its DER) to a principal.
+  Status map_certificate(std::string_view fingerprint, std::string_view principal,
+                         std::string_view actor);
+
+  // Errors: kUnauthorized for anything that does not authenticate (unknown, malformed,
+  // expired, revoked, disabled principal) — one code, so callers learn nothing more.
+  Result<Identity> authenticate_token(std::string_view token);
+  Result<Identity> authenticate_certificate(std::span<const std::uint8_t> der);
+
+  // First start of a server: creates principal "admin" (role admin) and a token for it if
+  // no principal exists yet; returns the token's secret, or nullopt if principals exist.
+  Result<std::optional<std::string>> bootstrap_admin(std::string_view actor);
+
+ private:
+  Result<Identity> identity_for(const Principal& p, Role role, std::optional<std::string> team,
+                                std::optional<std::string> token_id, std::string actor) const;
+
+  const Clock& clock_;
+  store::Database& db_;
+  const audit::AuditLog& audit_;
+
+  // Positive authentications cached briefly (keyed by token hash) so a busy client costs
+  // one database lookup per few seconds, not one per request. Revocation takes effect within
+  // kCacheTtl.
+  static constexpr std::chrono::seconds kCacheTtl{5};
+  struct Cached {
+    Identity identity;
+    SysTime until;
+  };
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Cached> cache_;  // guarded by mu_
+};
+
+}  // namespace certward::auth

@@ -1,0 +1,145 @@
+#pragma once
+// certward's HTTP/1.1 server on Boost.Beast: HTTPS (TLS 1.2/1.3 through OpenSSL, optional
+// client certificates) and plain-HTTP listeners, keep-alive, request size limits and timeouts.
+//
+// Threading: one io_context run by `io_threads` threads does all network I/O. Handlers never
+// run on those threads: each parsed request is posted to a bounded worker pool, so a handler
+// may block on the database or on a signature without stalling other connections; its
+// response is written back on the connection's strand. A handler must be thread-safe.
+//
+// Nothing here throws across the face: Beast/Asio exceptions are caught inside.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/encoding.h"
+#include "common/error.h"
+
+namespace certward::http {
+
+struct Request {
+  std::string method;   // "GET", "POST", ...
+  std::string target;   // as received: path and query
+  std::string path;     // percent-decoded path, without the query
+  std::multimap<std::string, std::string> query;  // percent-decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string remote_address;  // "127.0.0.1:53412"
+  bool tls = false;
+  std::optional<Bytes> client_certificate;  // DER of a verified TLS client certificate
+  std::map<std::string, std::string> params;  // route parameters ("{id}"), set by the Router
+
+  // First header with this (case-insensitive) name.
+  std::optional<std::string_view> header(std::string_view name) const;
+  // First query value for `key`.
+  std::optional<std::string_view> query_value(std::string_view key) const;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  Response& set_header(std::string name, std::string value);
+  static Response json(int status, std::string body);  // application/json
+  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  // RFC 7807 problem+json: {"type","title","status","detail"}.
+  static Response problem(int status, std::string_view title, std::string_view detail,
+                          std::string_view type = "about:blank");
+};
+
+using Handler = std::function<Response(Request&)>;
+
+struct RouteInfo {
+  std::string method;   // "GET"
+  std::string pattern;  // "/api/v1/certificates/{id}"
+};
+
+// Method + path pattern dispatch. Patterns are literal segments and "{name}" segments that
+// match one non-empty segment. Immutable once the server starts; lookups are thread-safe.
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler);
+  struct Match {
+    const Handler* handler = nullptr;
+    const RouteInfo* route = nullptr;
+    std::map<std::string, std::string> params;
+    bool path_known = false;  // the path matched some route with another method (-> 405)
+  };
+  Match match(std::string_view method, std::string_view path) const;
+  const std::vector<RouteInfo>& routes() const { return infos_; }
+
+ private:
+  std::vector<RouteInfo> infos_;
+  std::vector<Handler> handlers_;
+};
+
+struct TlsSettings {
+  std::string certificate_chain_pem;  // leaf first
+  std::string private_key_pem;        // secret: never logged
+  // When set, clients may present a certificate; one that verifies against these CAs is
+  // passed to handlers in Request::client_certificate. Clients without one are still served.
+  std::optional<std::string> client_ca_pem;
+};
+
+struct ListenerSettings {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: pick a free port (tests)
+  std::optional<TlsSettings> tls;  // absent: plain HTTP
+  std::string name = "https";      // for logs and metrics
+};
+
+struct ServerOptions {
+  int io_threads = 2;          // REQUIRES >= 1; default: the number of cores
+  int worker_threads = 4;      // handler pool size; REQUIRES >= 1
+  std::size_t max_queued = 4096;  // requests waiting for a worker; beyond: 503
+  std::size_t max_body_bytes = 1 << 20;        // larger bodies: 413
+  std::size_t max_header_bytes = 16 << 10;     // larger headers: 431
+  std::chrono::seconds read_timeout{30};       // to receive one whole request
+  std::chrono::seconds idle_timeout{75};       // keep-alive between requests
+  std::chrono::seconds drain_timeout{25};      // graceful shutdown bound
+};
+
+// Called after every response with what metrics and access logs need.
+struct Exchange {
+  std::string_view listener;
+  std::string_view method;
+  std::string_view route;  // the matched pattern, or "unmatched"
+  int status = 0;
+  std::chrono::nanoseconds duration{};
+  std::string_view remote_address;
+};
+using Observer = std::function<void(const Exchange&)>;
+
+class Server {
+ public:
+  Server(ServerOptions options, std::shared_ptr<const Router> router, Observer observer = {});
+  ~Server();  // stops and joins
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds a listener; returns the bound port. Call before start().
+  // Errors: kInvalidArgument (bad TLS material), kUnavailable (cannot bind).
+  Result<std::uint16_t> listen(const ListenerSettings& settings);
+  // Starts the I/O and worker threads; returns at once.
+  Status start();
+  // Stops accepting, lets in-flight requests finish (up to drain_timeout), closes idle
+  // connections, then stops the threads. Safe to call from a signal-watching thread; idempotent.
+  void stop();
+  // Blocks until stop() has completed.
+  void wait();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace certward::http
