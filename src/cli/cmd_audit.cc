@@ -35,12 +35,7 @@ void add_audit_commands(CLI::App& app, Globals& g) {
         CW_ASSIGN_OR_RETURN(auto events, c.audit().list(c.db(), f));
         if (g.json) {
           nlohmann::json j = nlohmann::json::array();
-          for (const auto& e : events) {
-            j.push_back({{"seq", e.seq}, {"time", format_time(e.time)}, {"actor", e.event.actor},
-                         {"action", e.event.action}, {"target_type", e.event.target_type},
-                         {"target_id", e.event.target_id}, {"details", e.event.details},
-                         {"prev_hash", e.prev_hash}, {"hash", e.hash}});
-          }
+          for (const auto& e : events) j.push_back(event_json(e));
           print_json(j);
           return ok();
         }

@@ -12,18 +12,6 @@ namespace {
 constexpr const char* kRootName = "root";
 constexpr const char* kIssuingName = "issuing";
 
-nlohmann::json authority_json(const ca::AuthorityInfo& a) {
-  nlohmann::json j = {{"name", a.name},
-                      {"kind", ca::authority_kind_name(a.kind)},
-                      {"parent", a.parent ? nlohmann::json(*a.parent) : nlohmann::json(nullptr)},
-                      {"status", a.status},
-                      {"key_type", a.key_type},
-                      {"imported", a.imported},
-                      {"created_at", format_time(a.created_at)},
-                      {"certificate", certificate_json(a.certificate.info())}};
-  return j;
-}
-
 // "dns:example.com" -> "DNS:example.com"; "ip:10.0.0.0/8" -> "IP:10.0.0.0/8".
 Result<std::string> parse_constraint(const std::string& text) {
   const auto colon = text.find(':');
@@ -294,30 +282,7 @@ void add_ca_commands(CLI::App& app, Globals& g) {
 void add_profile_commands(CLI::App& app, Globals& g) {
   auto* p = app.add_subcommand("profile", "inspect certificate profiles");
   p->require_subcommand(1);
-  auto profile_json = [](const ca::Profile& pr) {
-    nlohmann::json keys = nlohmann::json::array();
-    for (auto k : pr.key_types) keys.push_back(crypto::key_type_name(k));
-    nlohmann::json ranges = nlohmann::json::array();
-    for (const auto& r : pr.allowed_ip_ranges) ranges.push_back(r.text);
-    return nlohmann::json{{"name", pr.name},
-                          {"description", pr.description},
-                          {"key_types", keys},
-                          {"default_validity", format_duration(pr.default_validity)},
-                          {"max_validity", format_duration(pr.max_validity)},
-                          {"key_usage", pr.key_usage},
-                          {"extended_key_usage", pr.extended_key_usage},
-                          {"allowed_domains", pr.allowed_domains},
-                          {"allowed_ip_ranges", ranges},
-                          {"allow_wildcards", pr.allow_wildcards},
-                          {"allow_ip_sans", pr.allow_ip_sans},
-                          {"allow_email_sans", pr.allow_email_sans},
-                          {"allow_uri_sans", pr.allow_uri_sans},
-                          {"require_san", pr.require_san},
-                          {"subject_template", pr.subject_template},
-                          {"requires_approval", pr.requires_approval},
-                          {"ca", pr.ca}};
-  };
-  p->add_subcommand("list", "list profiles")->callback([&g, profile_json] {
+  p->add_subcommand("list", "list profiles")->callback([&g] {
     run(g, Init::kOpenExisting, [&](Context& c) -> Status {
       if (g.json) {
         nlohmann::json j = nlohmann::json::array();
@@ -340,7 +305,7 @@ void add_profile_commands(CLI::App& app, Globals& g) {
   auto name = std::make_shared<std::string>();
   auto* show = p->add_subcommand("show", "show one profile");
   show->add_option("name", *name, "profile name")->required();
-  show->callback([&g, name, profile_json] {
+  show->callback([&g, name] {
     run(g, Init::kOpenExisting, [&](Context& c) -> Status {
       CW_ASSIGN_OR_RETURN(const ca::Profile* pr, c.profiles().find(*name));
       print_json(profile_json(*pr));

@@ -10,10 +10,17 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "api/json.h"
 #include "inventory/inventory.h"
 #include "x509/certificate.h"
 
 namespace certward::cli {
+
+using api::authority_json;
+using api::certificate_json;
+using api::event_json;
+using api::profile_json;
+using api::record_json;
 
 // Exit codes; stable, documented in docs/cli.md.
 inline constexpr int kExitOk = 0;
@@ -43,8 +50,6 @@ class Table {
 
 void print_json(const nlohmann::json& j);
 
-nlohmann::json certificate_json(const x509::CertificateInfo& info);
-nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now);
 // Human-readable multi-line description of a certificate.
 void print_certificate(const x509::CertificateInfo& info);
 

@@ -101,6 +101,62 @@ Status parse_ca(const toml::table& t, CaSettings& ca, std::string_view src) {
   return ok();
 }
 
+Result<double> get_number(const toml::node& n, std::string_view key, std::string_view source) {
+  if (n.is_integer()) return static_cast<double>(n.value<std::int64_t>().value_or(0));
+  if (n.is_floating_point()) return n.value<double>().value_or(0);
+  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be a number");
+}
+
+Status parse_server(const toml::table& t, ServerSettings& s, std::string_view src) {
+  auto as_int = [&](const toml::node& v, std::string_view key, auto& out) -> Status {
+    CW_ASSIGN_OR_RETURN(auto n, get_int(v, key, src));
+    out = static_cast<std::remove_reference_t<decltype(out)>>(n);
+    return ok();
+  };
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "listen") {
+      CW_ASSIGN_OR_RETURN(s.listen, get_string(v, key, src));
+    } else if (key == "http_listen") {
+      CW_ASSIGN_OR_RETURN(s.http_listen, get_string(v, key, src));
+    } else if (key == "hostnames") {
+      CW_ASSIGN_OR_RETURN(s.hostnames, get_strings(v, key, src));
+    } else if (key == "tls_cert_file") {
+      CW_ASSIGN_OR_RETURN(s.tls_cert_file, get_string(v, key, src));
+    } else if (key == "tls_key_file") {
+      CW_ASSIGN_OR_RETURN(s.tls_key_file, get_string(v, key, src));
+    } else if (key == "client_ca_file") {
+      CW_ASSIGN_OR_RETURN(s.client_ca_file, get_string(v, key, src));
+    } else if (key == "io_threads") {
+      CW_RETURN_IF_ERROR(as_int(v, key, s.io_threads));
+    } else if (key == "worker_threads") {
+      CW_RETURN_IF_ERROR(as_int(v, key, s.worker_threads));
+    } else if (key == "max_body_bytes") {
+      CW_RETURN_IF_ERROR(as_int(v, key, s.max_body_bytes));
+    } else if (key == "read_timeout_seconds") {
+      CW_RETURN_IF_ERROR(as_int(v, key, s.read_timeout_seconds));
+    } else if (key == "idle_timeout_seconds") {
+      CW_RETURN_IF_ERROR(as_int(v, key, s.idle_timeout_seconds));
+    } else if (key == "shutdown_timeout_seconds") {
+      CW_RETURN_IF_ERROR(as_int(v, key, s.shutdown_timeout_seconds));
+    } else if (key == "rate_limit" && v.is_table()) {
+      for (const auto& [rk, rv] : *v.as_table()) {
+        const std::string_view rkey = rk.str();
+        if (rkey == "requests_per_second") {
+          CW_ASSIGN_OR_RETURN(s.rate_limit.requests_per_second, get_number(rv, rkey, src));
+        } else if (rkey == "burst") {
+          CW_ASSIGN_OR_RETURN(s.rate_limit.burst, get_number(rv, rkey, src));
+        } else {
+          return unknown_key(rv, "server.rate_limit", rkey, src);
+        }
+      }
+    } else {
+      return unknown_key(v, "server", key, src);
+    }
+  }
+  return ok();
+}
+
 Status parse_profile(std::string_view name, const toml::table& t, ProfileSettings& p,
                      std::string_view src) {
   p.name = std::string(name);
@@ -162,6 +218,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_database(*v.as_table(), c.database, src));
     } else if (key == "ca" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_ca(*v.as_table(), c.ca, src));
+    } else if (key == "server" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_server(*v.as_table(), c.server, src));
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {
@@ -194,6 +252,24 @@ Status validate(const Config& c) {
     return fail(ErrorCode::kMalformed, "database.pool_size must be between 1 and 256");
   }
   if (c.data_dir.empty()) return fail(ErrorCode::kMalformed, "data_dir must not be empty");
+  const ServerSettings& s = c.server;
+  if (s.io_threads < 0 || s.io_threads > 256) return fail(ErrorCode::kMalformed, "server.io_threads must be between 0 and 256");
+  if (s.worker_threads < 1 || s.worker_threads > 1024) {
+    return fail(ErrorCode::kMalformed, "server.worker_threads must be between 1 and 1024");
+  }
+  if (s.max_body_bytes < 1024 || s.max_body_bytes > (std::int64_t{64} << 20)) {
+    return fail(ErrorCode::kMalformed, "server.max_body_bytes must be between 1 KiB and 64 MiB");
+  }
+  if (s.read_timeout_seconds < 1 || s.idle_timeout_seconds < 1 || s.shutdown_timeout_seconds < 1) {
+    return fail(ErrorCode::kMalformed, "server timeouts must be at least 1 second");
+  }
+  if (s.rate_limit.requests_per_second < 0 || s.rate_limit.burst < 0 ||
+      (s.rate_limit.requests_per_second > 0 && s.rate_limit.burst < 1)) {
+    return fail(ErrorCode::kMalformed, "server.rate_limit needs requests_per_second >= 0 and burst >= 1");
+  }
+  if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
+    return fail(ErrorCode::kMalformed, "server.tls_cert_file and server.tls_key_file go together");
+  }
   return ok();
 }
 
@@ -272,6 +348,8 @@ Result<Config> load_config(const std::optional<std::string>& path,
   if (auto* v = env_value("CERTWARD_MASTER_KEY_FILE")) c.ca.master_key_file = *v;
   if (auto* v = env_value("CERTWARD_CRL_BASE_URL")) c.ca.crl_base_url = *v;
   if (auto* v = env_value("CERTWARD_OCSP_URL")) c.ca.ocsp_url = *v;
+  if (auto* v = env_value("CERTWARD_LISTEN")) c.server.listen = *v;
+  if (auto* v = env_value("CERTWARD_HTTP_LISTEN")) c.server.http_listen = *v;
   finalize_config(c);
   CW_RETURN_IF_ERROR(validate(c));
   return c;

@@ -29,6 +29,27 @@ struct CaSettings {
   std::string ca_issuers_base_url;  // e.g. "http://pki.example.com/ca"; empty: no caIssuers
 };
 
+struct RateLimitSettings {
+  double requests_per_second = 100;  // per principal, sustained; 0 disables rate limiting
+  double burst = 200;                // per principal, bucket size
+};
+
+struct ServerSettings {
+  std::string listen = "127.0.0.1:8443";       // HTTPS: REST, and later ACME/EST/SCEP/CMP/dashboard
+  std::string http_listen = "127.0.0.1:8080";  // plain HTTP: health, CA certificates, CRL, OCSP
+  std::vector<std::string> hostnames = {"localhost", "127.0.0.1"};  // names in the serving cert
+  std::string tls_cert_file;   // PEM chain; empty: issue one from the default authority
+  std::string tls_key_file;    // PEM key for tls_cert_file
+  std::string client_ca_file;  // PEM CAs whose client certificates may authenticate; empty: off
+  int io_threads = 0;          // 0: one per core
+  int worker_threads = 64;     // handler pool; requests block on signing and group commit
+  std::int64_t max_body_bytes = 1 << 20;
+  int read_timeout_seconds = 30;
+  int idle_timeout_seconds = 75;
+  int shutdown_timeout_seconds = 25;
+  RateLimitSettings rate_limit;
+};
+
 // One certificate profile as written in the configuration; ca::Profile validates it.
 // Fields left unset inherit from the built-in profile of the same name, if any.
 struct ProfileSettings {
@@ -58,6 +79,7 @@ struct Config {
   std::string log_level = "info";          // trace|debug|info|warn|error
   DatabaseSettings database;
   CaSettings ca;
+  ServerSettings server;
   std::vector<ProfileSettings> profiles;   // [profiles.<name>] tables
 };
 

@@ -258,11 +258,13 @@ Result<Pkcs12Contents> parse_pkcs12(std::span<const std::uint8_t> data, std::str
   return out;
 }
 
-Result<Bytes> make_pkcs12(const crypto::PrivateKey& key, const Certificate& leaf,
-                          std::span<const Certificate> chain, std::string_view password,
-                          std::string_view friendly_name) {
+namespace {
+// Like `openssl pkcs12 -export` on OpenSSL 3: PBES2/PBKDF2 with AES-256-CBC for both bags,
+// default iterations, then a SHA-256 MAC over the whole. `key` and `leaf` may be null.
+Result<Bytes> build_pkcs12(EVP_PKEY* key, X509* leaf, std::span<const Certificate> others,
+                           std::string_view password, std::string_view friendly_name) {
   crypto::X509StackPtr ca = internal::new_x509_stack();
-  for (const Certificate& c : chain) {
+  for (const Certificate& c : others) {
     crypto::X509Ptr ref = crypto::up_ref(c.get());
     if (!internal::stack_push(ca.get(), ref.get()))
       return fail(ErrorCode::kInternal, "out of memory");
@@ -270,11 +272,9 @@ Result<Bytes> make_pkcs12(const crypto::PrivateKey& key, const Certificate& leaf
   }
   const std::string pass(password);
   const std::string name(friendly_name);
-  // Like `openssl pkcs12 -export` on OpenSSL 3: PBES2/PBKDF2 with AES-256-CBC for both bags,
-  // default iterations, then a SHA-256 MAC over the whole.
   crypto::Pkcs12Ptr p12(PKCS12_create_ex(
-      pass.c_str(), name.empty() ? nullptr : name.c_str(), key.get(), leaf.get(), ca.get(),
-      NID_aes_256_cbc, NID_aes_256_cbc, PKCS12_DEFAULT_ITER, -1, 0, nullptr, nullptr));
+      pass.c_str(), name.empty() ? nullptr : name.c_str(), key, leaf, ca.get(), NID_aes_256_cbc,
+      NID_aes_256_cbc, PKCS12_DEFAULT_ITER, -1, 0, nullptr, nullptr));
   if (!p12)
     return fail(ErrorCode::kInternal, "PKCS#12 creation failed: " + crypto::openssl_error_string());
   if (!PKCS12_set_mac(p12.get(), pass.c_str(), -1, nullptr, 0, PKCS12_DEFAULT_ITER, EVP_sha256())) {
@@ -285,6 +285,19 @@ Result<Bytes> make_pkcs12(const crypto::PrivateKey& key, const Certificate& leaf
   if (len <= 0) return fail(ErrorCode::kInternal, "PKCS#12 encoding failed");
   crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
   return Bytes(buf, buf + len);
+}
+}  // namespace
+
+Result<Bytes> make_pkcs12(const crypto::PrivateKey& key, const Certificate& leaf,
+                          std::span<const Certificate> chain, std::string_view password,
+                          std::string_view friendly_name) {
+  return build_pkcs12(key.get(), leaf.get(), chain, password, friendly_name);
+}
+
+Result<Bytes> make_pkcs12_certificates(std::span<const Certificate> certs,
+                                       std::string_view password) {
+  if (certs.empty()) return fail(ErrorCode::kInvalidArgument, "no certificates for the PKCS#12");
+  return build_pkcs12(nullptr, nullptr, certs, password, "");
 }
 
 }  // namespace certward::x509

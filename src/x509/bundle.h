@@ -41,4 +41,8 @@ Result<Bytes> make_pkcs12(const crypto::PrivateKey& key, const Certificate& leaf
                           std::span<const Certificate> chain, std::string_view password,
                           std::string_view friendly_name);
 
+// A certificates-only PKCS#12 (a trust store, e.g. for Java), same algorithms as above.
+Result<Bytes> make_pkcs12_certificates(std::span<const Certificate> certs,
+                                       std::string_view password);
+
 }  // namespace certward::x509

@@ -1,0 +1,49 @@
+#pragma once
+// REST API v1 and the operational endpoints (/healthz, /readyz, /metrics), as routes for the
+// http::Server. Handlers are thin adapters: authenticate, authorise, decode, call the service
+// (the RA for issuance), encode. Errors are RFC 7807 problem+json; the problem's "code" member
+// carries the stable ErrorCode name for clients to branch on.
+
+#include <memory>
+
+#include "api/metrics.h"
+#include "api/rate_limit.h"
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "ca/authority.h"
+#include "ca/enrollment.h"
+#include "ca/profile.h"
+#include "http/http.h"
+#include "inventory/inventory.h"
+#include "store/store.h"
+
+namespace certward::api {
+
+// Everything the handlers use; owned by the caller and outliving the router.
+struct Services {
+  const Clock& clock;
+  store::Database& db;
+  const audit::AuditLog& audit;
+  const inventory::Inventory& inventory;
+  const ca::ProfileSet& profiles;
+  ca::AuthorityService& authorities;
+  ca::Enrollment& ra;
+  auth::AuthService& auth;
+  Metrics& metrics;
+  RateLimiter& limiter;
+};
+
+// Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics.
+std::shared_ptr<http::Router> make_api_router(Services& services);
+// Routes of the plain-HTTP listener: /healthz and CA certificates (/ca/<name>.crt); CRL and
+// OCSP join it with revocation.
+std::shared_ptr<http::Router> make_public_router(Services& services);
+
+// The OpenAPI 3.1 document served at /api/v1/openapi.json.
+const std::string& openapi_document();
+
+// ErrorCode -> HTTP status.
+int http_status_for(ErrorCode code);
+http::Response problem_for(const Error& e);
+
+}  // namespace certward::api

@@ -1,0 +1,81 @@
+#include "api/body.h"
+
+#include <algorithm>
+
+namespace certward::api {
+namespace {
+Error type_error(std::string_view key, const char* want) {
+  return Error{ErrorCode::kMalformed, "field '" + std::string(key) + "' must be " + want};
+}
+}  // namespace
+
+bool is_json_content_type(const http::Request& r) {
+  auto ct = r.header("content-type");
+  if (!ct) return false;
+  std::string v(ct->substr(0, ct->find(';')));
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return v == "application/json";
+}
+
+Result<Body> Body::parse(const http::Request& r, std::initializer_list<std::string_view> fields) {
+  if (!is_json_content_type(r)) {
+    return fail(ErrorCode::kInvalidArgument, "the body must be JSON (Content-Type: application/json)");
+  }
+  nlohmann::json j = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail(ErrorCode::kMalformed, "the body is not valid JSON");
+  if (!j.is_object()) return fail(ErrorCode::kMalformed, "the body must be a JSON object");
+  for (const auto& [k, v] : j.items()) {
+    if (std::find(fields.begin(), fields.end(), k) == fields.end()) {
+      return fail(ErrorCode::kMalformed, "unknown field '" + k + "'");
+    }
+  }
+  return Body(std::move(j));
+}
+
+const nlohmann::json* Body::find(std::string_view key) const {
+  auto it = j_.find(key);
+  if (it == j_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+Result<std::optional<std::string>> Body::opt_string(std::string_view key) const {
+  const auto* v = find(key);
+  if (!v) return std::optional<std::string>();
+  if (!v->is_string()) return std::unexpected(type_error(key, "a string"));
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+Result<std::string> Body::string(std::string_view key) const {
+  CW_ASSIGN_OR_RETURN(auto v, opt_string(key));
+  if (!v || v->empty()) return fail(ErrorCode::kMalformed, "field '" + std::string(key) + "' is required");
+  return *v;
+}
+
+Result<std::optional<std::int64_t>> Body::opt_int(std::string_view key) const {
+  const auto* v = find(key);
+  if (!v) return std::optional<std::int64_t>();
+  if (!v->is_number_integer()) return std::unexpected(type_error(key, "an integer"));
+  return std::optional<std::int64_t>(v->get<std::int64_t>());
+}
+
+Result<std::optional<bool>> Body::opt_bool(std::string_view key) const {
+  const auto* v = find(key);
+  if (!v) return std::optional<bool>();
+  if (!v->is_boolean()) return std::unexpected(type_error(key, "true or false"));
+  return std::optional<bool>(v->get<bool>());
+}
+
+Result<std::vector<std::string>> Body::strings(std::string_view key) const {
+  const auto* v = find(key);
+  std::vector<std::string> out;
+  if (!v) return out;
+  if (!v->is_array()) return std::unexpected(type_error(key, "an array of strings"));
+  for (const auto& e : *v) {
+    if (!e.is_string()) return std::unexpected(type_error(key, "an array of strings"));
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace certward::api

@@ -1,0 +1,38 @@
+#pragma once
+// Strict reading of JSON request bodies: the content type must be JSON, the body an object,
+// every field of the expected type, and no field unknown (a typo must not be ignored).
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "http/http.h"
+
+namespace certward::api {
+
+class Body {
+ public:
+  // Errors: kInvalidArgument "unsupported media type" is reported as code kMalformed with
+  // media_type_error() true, so the caller can answer 415.
+  static Result<Body> parse(const http::Request& request, std::initializer_list<std::string_view> fields);
+
+  Result<std::optional<std::string>> opt_string(std::string_view key) const;
+  Result<std::string> string(std::string_view key) const;  // required
+  Result<std::optional<std::int64_t>> opt_int(std::string_view key) const;
+  Result<std::optional<bool>> opt_bool(std::string_view key) const;
+  Result<std::vector<std::string>> strings(std::string_view key) const;  // absent: empty
+
+ private:
+  explicit Body(nlohmann::json j) : j_(std::move(j)) {}
+  const nlohmann::json* find(std::string_view key) const;
+  nlohmann::json j_;
+};
+
+// True for "application/json" with or without parameters.
+bool is_json_content_type(const http::Request& request);
+
+}  // namespace certward::api

@@ -1,0 +1,156 @@
+#include "api/json.h"
+
+#include "x509/names.h"
+
+namespace certward::api {
+
+nlohmann::json certificate_json(const x509::CertificateInfo& i) {
+  nlohmann::json sans = nlohmann::json::array();
+  for (const auto& s : i.sans) sans.push_back(x509::format_san(s));
+  nlohmann::json j = {
+      {"version", i.version},
+      {"subject", i.subject},
+      {"issuer", i.issuer},
+      {"serial", i.serial_hex},
+      {"not_before", format_time(i.not_before)},
+      {"not_after", format_time(i.not_after)},
+      {"sans", sans},
+      {"key", {{"algorithm", crypto::key_algorithm_name(i.key.algorithm)},
+               {"bits", i.key.bits},
+               {"curve", i.key.curve}}},
+      {"signature_algorithm", i.signature_algorithm},
+      {"key_usage", i.key_usage},
+      {"extended_key_usage", i.extended_key_usage},
+      {"subject_key_id", i.subject_key_id},
+      {"authority_key_id", i.authority_key_id},
+      {"crl_distribution_points", i.crl_distribution_points},
+      {"ocsp_urls", i.ocsp_urls},
+      {"ca_issuers_urls", i.ca_issuers_urls},
+      {"policies", i.policies},
+      {"sha256", i.sha256_hex},
+      {"sha1", i.sha1_hex},
+      {"is_ca", i.is_ca()},
+  };
+  if (i.basic_constraints && i.basic_constraints->path_length) {
+    j["path_length"] = *i.basic_constraints->path_length;
+  }
+  if (i.name_constraints) {
+    j["name_constraints"] = {{"permitted", i.name_constraints->permitted},
+                             {"excluded", i.name_constraints->excluded}};
+  }
+  return j;
+}
+
+nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
+  nlohmann::json sans = nlohmann::json::array();
+  for (const auto& s : r.sans) sans.push_back(x509::format_san(s));
+  auto opt = [](const std::optional<std::string>& v) -> nlohmann::json {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  nlohmann::json j = {
+      {"fingerprint", r.fingerprint},
+      {"serial", r.serial},
+      {"subject", r.subject},
+      {"common_name", r.common_name},
+      {"issuer", r.issuer},
+      {"sans", sans},
+      {"not_before", format_time(r.not_before)},
+      {"not_after", format_time(r.not_after)},
+      {"status", inventory::status_name(r.status(now))},
+      {"key_algorithm", r.key_algorithm},
+      {"key_bits", r.key_bits},
+      {"signature_algorithm", r.signature_algorithm},
+      {"is_ca", r.is_ca},
+      {"origin", inventory::origin_name(r.meta.origin)},
+      {"authority", opt(r.meta.authority)},
+      {"profile", opt(r.meta.profile)},
+      {"owner", opt(r.meta.owner)},
+      {"team", opt(r.meta.team)},
+      {"tags", r.meta.tags},
+      {"created_at", format_time(r.created_at)},
+  };
+  if (!r.key_curve.empty()) j["key_curve"] = r.key_curve;
+  if (r.revoked_at) j["revoked_at"] = format_time(*r.revoked_at);
+  if (r.revocation_reason) j["revocation_reason"] = *r.revocation_reason;
+  return j;
+}
+
+nlohmann::json authority_json(const ca::AuthorityInfo& a) {
+  nlohmann::json j = {{"name", a.name},
+                      {"kind", ca::authority_kind_name(a.kind)},
+                      {"parent", a.parent ? nlohmann::json(*a.parent) : nlohmann::json(nullptr)},
+                      {"status", a.status},
+                      {"key_type", a.key_type},
+                      {"imported", a.imported},
+                      {"created_at", format_time(a.created_at)},
+                      {"certificate", certificate_json(a.certificate.info())}};
+  return j;
+}
+
+nlohmann::json profile_json(const ca::Profile& pr) {
+  nlohmann::json keys = nlohmann::json::array();
+  for (auto k : pr.key_types) keys.push_back(crypto::key_type_name(k));
+  nlohmann::json ranges = nlohmann::json::array();
+  for (const auto& r : pr.allowed_ip_ranges) ranges.push_back(r.text);
+  return nlohmann::json{{"name", pr.name},
+                        {"description", pr.description},
+                        {"key_types", keys},
+                        {"default_validity", format_duration(pr.default_validity)},
+                        {"max_validity", format_duration(pr.max_validity)},
+                        {"key_usage", pr.key_usage},
+                        {"extended_key_usage", pr.extended_key_usage},
+                        {"allowed_domains", pr.allowed_domains},
+                        {"allowed_ip_ranges", ranges},
+                        {"allow_wildcards", pr.allow_wildcards},
+                        {"allow_ip_sans", pr.allow_ip_sans},
+                        {"allow_email_sans", pr.allow_email_sans},
+                        {"allow_uri_sans", pr.allow_uri_sans},
+                        {"require_san", pr.require_san},
+                        {"subject_template", pr.subject_template},
+                        {"requires_approval", pr.requires_approval},
+                        {"ca", pr.ca}};
+}
+
+nlohmann::json event_json(const audit::RecordedEvent& e) {
+  return {{"seq", e.seq},
+          {"time", format_time(e.time)},
+          {"actor", e.event.actor},
+          {"action", e.event.action},
+          {"target_type", e.event.target_type},
+          {"target_id", e.event.target_id},
+          {"details", e.event.details},
+          {"prev_hash", e.prev_hash},
+          {"hash", e.hash}};
+}
+
+nlohmann::json team_json(const auth::Team& t) {
+  return {{"name", t.name},
+          {"description", t.description},
+          {"allowed_profiles", t.allowed_profiles},
+          {"allowed_domains", t.allowed_domains},
+          {"created_at", format_time(t.created_at)}};
+}
+
+nlohmann::json principal_json(const auth::Principal& p) {
+  return {{"name", p.name},
+          {"role", auth::role_name(p.role)},
+          {"team", p.team ? nlohmann::json(*p.team) : nlohmann::json(nullptr)},
+          {"disabled", p.disabled},
+          {"created_at", format_time(p.created_at)}};
+}
+
+nlohmann::json token_json(const auth::TokenInfo& t) {
+  auto opt_time = [](const std::optional<SysTime>& v) {
+    return v ? nlohmann::json(format_time(*v)) : nlohmann::json(nullptr);
+  };
+  return {{"id", t.id},
+          {"principal", t.principal},
+          {"role", auth::role_name(t.role)},
+          {"team", t.team ? nlohmann::json(*t.team) : nlohmann::json(nullptr)},
+          {"description", t.description},
+          {"created_at", format_time(t.created_at)},
+          {"expires_at", opt_time(t.expires_at)},
+          {"revoked_at", opt_time(t.revoked_at)}};
+}
+
+}  // namespace certward::api

@@ -1,0 +1,25 @@
+#pragma once
+// The JSON shapes of certward's nouns, shared by the REST API and the CLI's --json output so
+// that both speak exactly the same language.
+
+#include <nlohmann/json.hpp>
+
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "ca/authority.h"
+#include "ca/profile.h"
+#include "inventory/inventory.h"
+#include "x509/certificate.h"
+
+namespace certward::api {
+
+nlohmann::json certificate_json(const x509::CertificateInfo& info);
+nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now);
+nlohmann::json authority_json(const ca::AuthorityInfo& a);
+nlohmann::json profile_json(const ca::Profile& p);
+nlohmann::json event_json(const audit::RecordedEvent& e);
+nlohmann::json team_json(const auth::Team& t);
+nlohmann::json principal_json(const auth::Principal& p);
+nlohmann::json token_json(const auth::TokenInfo& t);
+
+}  // namespace certward::api

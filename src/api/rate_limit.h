@@ -1,0 +1,35 @@
+#pragma once
+// Per-principal token buckets. allow() answers at once; a refusal carries how long until a
+// token is available (for Retry-After). Thread-safe.
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace certward::api {
+
+class RateLimiter {
+ public:
+  using SteadyClock = std::chrono::steady_clock;
+  // rate <= 0 disables limiting.
+  RateLimiter(double rate_per_second, double burst) : rate_(rate_per_second), burst_(burst) {}
+
+  struct Decision {
+    bool allowed = true;
+    std::chrono::seconds retry_after{0};
+  };
+  Decision allow(const std::string& key, SteadyClock::time_point now = SteadyClock::now());
+
+ private:
+  struct Bucket {
+    double tokens;
+    SteadyClock::time_point updated;
+  };
+  const double rate_;
+  const double burst_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+};
+
+}  // namespace certward::api
