@@ -1,0 +1,58 @@
+// Request accessors and Response constructors.
+
+#include "http/http.h"
+
+#include <nlohmann/json.hpp>
+
+#include "http/text_impl.h"
+
+namespace certward::http {
+
+std::optional<std::string_view> Request::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::query_value(std::string_view key) const {
+  auto it = query.find(std::string(key));
+  if (it == query.end()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+Response& Response::set_header(std::string name, std::string value) {
+  for (auto& [key, existing] : headers) {
+    if (iequals(key, name)) {
+      existing = std::move(value);
+      return *this;
+    }
+  }
+  headers.emplace_back(std::move(name), std::move(value));
+  return *this;
+}
+
+Response Response::json(int status, std::string body) {
+  return text(status, std::move(body), "application/json");
+}
+
+Response Response::text(int status, std::string body, std::string content_type) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers.emplace_back("Content-Type", std::move(content_type));
+  return r;
+}
+
+Response Response::problem(int status, std::string_view title, std::string_view detail,
+                           std::string_view type) {
+  nlohmann::json doc = {{"type", std::string(type)},
+                        {"title", std::string(title)},
+                        {"status", status},
+                        {"detail", std::string(detail)}};
+  // Replace, not throw, on invalid UTF-8 in the detail (it may echo client input).
+  return text(status, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+              "application/problem+json");
+}
+
+}  // namespace certward::http

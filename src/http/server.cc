@@ -1,0 +1,765 @@
+// The Beast server: listeners, connection sessions (plain and TLS), the handler pool and the
+// graceful stop.
+//
+// Threading: every session runs on its own strand of the one io_context; handlers run on the
+// worker pool and hand their Response back to the session's strand. Server state shared
+// across threads (the session registry, the lifecycle state) is guarded by Core::mu_.
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+
+#include "http/http.h"
+#include "http/router_impl.h"
+#include "http/text_impl.h"
+#include "http/tls_impl.h"
+
+namespace certward::http {
+namespace server_detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = ssl::stream<beast::tcp_stream>;
+
+// How long a closing connection may take to say goodbye (TLS close_notify, lingering reads).
+constexpr std::chrono::seconds kCloseGrace{1};
+constexpr std::size_t kFirstReadBytes = 4096;
+
+std::string http_date() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  const auto address = ep.address();
+  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(ep.port());
+}
+
+bool is_http_error(const error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+std::string allowed_methods(const Router& router, std::string_view path) {
+  std::vector<std::string_view> segments = path_segments(path);
+  std::vector<std::string_view> methods;
+  for (const RouteInfo& route : router.routes()) {
+    if (!pattern_matches(route.pattern, segments, nullptr, nullptr)) continue;
+    if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) {
+      methods.push_back(route.method);
+    }
+  }
+  std::string out;
+  for (std::string_view m : methods) {
+    if (!out.empty()) out += ", ";
+    out += m;
+  }
+  return out;
+}
+
+Response invoke_handler(const Handler& handler, Request& request, std::string_view listener,
+                        std::string_view route) {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    spdlog::error("http.handler_exception listener={} method={} route={} what={}", listener,
+                  request.method, route, e.what());
+  } catch (...) {
+    spdlog::error("http.handler_exception listener={} method={} route={} what=unknown", listener,
+                  request.method, route);
+  }
+  return Response::problem(500, "Internal Server Error", "the request handler failed");
+}
+
+struct ListenerConfig {
+  std::string name;
+  std::shared_ptr<ssl::context> tls;  // null: plain HTTP
+  bool client_certificates = false;
+};
+
+class Core;
+
+// A connection. Lives as long as an operation (or a queued handler) holds it.
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
+ public:
+  explicit SessionBase(Core& core) : core_(core) {}
+  virtual ~SessionBase();
+  SessionBase(const SessionBase&) = delete;
+  SessionBase& operator=(const SessionBase&) = delete;
+
+  virtual void run() = 0;
+  // Thread-safe: closes the connection if it is idle between requests.
+  virtual void drain() = 0;
+  // Closes the socket at once. Only while no I/O thread runs.
+  virtual void close_now() = 0;
+
+  void set_id(std::uint64_t id) { id_ = id; }
+
+ protected:
+  Core& core_;
+
+ private:
+  std::uint64_t id_ = 0;  // 0: not registered
+};
+
+class Core {
+ public:
+  Core(ServerOptions options, std::shared_ptr<const Router> router, Observer observer)
+      : options_(std::move(options)),
+        router_(std::move(router)),
+        observer_(std::move(observer)),
+        ioc_(std::max(1, options_.io_threads)) {}
+  ~Core() { stop(); }
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  Result<std::uint16_t> listen(const ListenerSettings& settings);
+  Status start();
+  void stop();
+  void wait();
+
+  // For sessions.
+  const ServerOptions& options() const { return options_; }
+  const Router& router() const { return *router_; }
+  bool draining() const { return draining_.load(std::memory_order_acquire); }
+  // Reserves a place in the handler queue; false when it is full.
+  bool try_enqueue() {
+    if (queued_.fetch_add(1) >= options_.max_queued) {
+      queued_.fetch_sub(1);
+      return false;
+    }
+    return true;
+  }
+  void dequeued() { queued_.fetch_sub(1); }
+  net::thread_pool& workers() { return *workers_; }
+  void observe(const Exchange& exchange) const;
+  void unregister_session(std::uint64_t id);
+
+ private:
+  enum class State { kIdle, kRunning, kStopping, kStopped };
+  struct Listener {
+    std::shared_ptr<const ListenerConfig> config;
+    tcp::acceptor acceptor;
+  };
+
+  void accept_next(const std::shared_ptr<Listener>& listener);
+  void start_session(const std::shared_ptr<const ListenerConfig>& config, tcp::socket socket);
+  void run_io();
+  void drain_sessions();
+
+  // Constant after construction.
+  const ServerOptions options_;
+  const std::shared_ptr<const Router> router_;
+  const Observer observer_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  State state_ = State::kIdle;                                              // guarded by mu_
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions_;  // guarded by mu_
+  std::uint64_t next_session_id_ = 1;                                       // guarded by mu_
+
+  std::atomic<bool> draining_{false};
+  std::atomic<std::size_t> queued_{0};
+
+  // Declared after the registry: destroying the io_context destroys the sessions it still
+  // holds, and they unregister themselves.
+  net::io_context ioc_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<std::shared_ptr<Listener>> listeners_;  // set before start()
+  std::unique_ptr<net::thread_pool> workers_;         // created by start()
+  std::vector<std::thread> threads_;                  // created by start(), joined by stop()
+};
+
+SessionBase::~SessionBase() {
+  if (id_ != 0) core_.unregister_session(id_);
+}
+
+template <class Stream>
+class Session final : public SessionBase {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  Session(Core& core, std::shared_ptr<const ListenerConfig> listener, tcp::socket socket,
+          std::string remote)
+      : SessionBase(core),
+        listener_(std::move(listener)),
+        stream_(make_stream(std::move(socket), *listener_)),
+        executor_(stream_.get_executor()),
+        remote_(std::move(remote)) {}
+
+  void run() override {
+    net::dispatch(executor_, [self = self()] { self->on_start(); });
+  }
+
+  void drain() override {
+    net::post(executor_, [self = self()] {
+      if (self->idle_) self->close_socket();
+    });
+  }
+
+  void close_now() override { close_socket(); }
+
+ private:
+  static Stream make_stream(tcp::socket&& socket, const ListenerConfig& listener) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *listener.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  std::shared_ptr<Session> self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  const ServerOptions& options() const { return core_.options(); }
+
+  void on_start() {
+    if (core_.draining()) return close_socket();
+    if constexpr (kTls) {
+      lowest().expires_after(options().read_timeout);
+      if (listener_->client_certificates) {
+        error_code ec;
+        // Records a failed verification and lets the handshake go on: such a client is
+        // served like one without a certificate, and its certificate is not passed on.
+        stream_.set_verify_callback(
+            [this](bool preverified, ssl::verify_context&) {
+              if (!preverified) verify_failed_ = true;
+              return true;
+            },
+            ec);
+        if (ec) return close_socket();
+      }
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = self()](error_code ec) { self->on_handshake(ec); });
+    } else {
+      wait_for_request();
+    }
+  }
+
+  void on_handshake(error_code ec) {
+    if (ec) {
+      spdlog::debug("http.tls_handshake_failed listener={} remote={} error={}", listener_->name,
+                    remote_, ec.message());
+      return close_socket();
+    }
+    capture_client_certificate();
+    wait_for_request();
+  }
+
+  void capture_client_certificate() {
+    if constexpr (kTls) {
+      if (!listener_->client_certificates || verify_failed_) return;
+      SSL* native = stream_.native_handle();
+      X509* peer = SSL_get0_peer_certificate(native);
+      if (peer == nullptr || SSL_get_verify_result(native) != X509_V_OK) return;
+      int len = i2d_X509(peer, nullptr);
+      if (len <= 0) return;
+      Bytes der(static_cast<std::size_t>(len));
+      unsigned char* p = der.data();
+      if (i2d_X509(peer, &p) != len) return;
+      client_certificate_ = std::move(der);
+    }
+  }
+
+  // Waits for the first byte of the next request: the idle (keep-alive) phase, during which
+  // a draining server may close the connection.
+  void wait_for_request() {
+    if (core_.draining()) return shutdown();
+    parser_.emplace();
+    parser_->body_limit(static_cast<std::uint64_t>(options().max_body_bytes));
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(options().max_header_bytes, UINT32_MAX)));
+    if (buffer_.size() > 0) {
+      deadline_ = SteadyClock::now() + options().read_timeout;
+      return read_request();
+    }
+    idle_ = true;
+    // A new connection has read_timeout for its whole first request; later ones wait up to
+    // idle_timeout for the first byte, then have read_timeout for the request.
+    deadline_ = SteadyClock::now() + options().read_timeout;
+    lowest().expires_at(first_request_ ? deadline_ : SteadyClock::now() + options().idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(kFirstReadBytes),
+        [self = self()](error_code ec, std::size_t n) { self->on_first_bytes(ec, n); });
+  }
+
+  void on_first_bytes(error_code ec, std::size_t n) {
+    idle_ = false;
+    if (ec) return close_socket();  // peer gone, idle timeout, or drained
+    buffer_.commit(n);
+    if (!first_request_) deadline_ = SteadyClock::now() + options().read_timeout;
+    read_request();
+  }
+
+  void read_request() {
+    lowest().expires_at(deadline_);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = self()](error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(error_code ec) {
+    if (ec) return on_read_error(ec);
+    lowest().expires_never();
+    dispatch_request();
+  }
+
+  void on_read_error(error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      return reply_error(413, "Payload Too Large", "the request body exceeds the size limit");
+    }
+    if (ec == bhttp::error::header_limit) {
+      return reply_error(431, "Request Header Fields Too Large",
+                         "the request header exceeds the size limit");
+    }
+    if (!is_http_error(ec) || ec == bhttp::error::end_of_stream ||
+        ec == bhttp::error::partial_message) {
+      return close_socket();  // timeout, reset, truncated: nobody to answer
+    }
+    reply_error(400, "Bad Request", "the request is not valid HTTP/1.1");
+  }
+
+  void begin_exchange(std::string method, unsigned version, bool keep_alive) {
+    started_ = SteadyClock::now();
+    method_ = std::move(method);
+    version_ = version;
+    keep_alive_ = keep_alive;
+    route_ = "unmatched";
+  }
+
+  // Answers a request that could not be read, then closes the connection.
+  void reply_error(int status, std::string_view title, std::string_view detail) {
+    bool header_done = parser_ && parser_->is_header_done();
+    begin_exchange(header_done ? std::string(parser_->get().method_string()) : std::string(),
+                   header_done ? parser_->get().version() : 11, false);
+    write_response(Response::problem(status, title, detail), true);
+  }
+
+  void dispatch_request() {
+    auto& message = parser_->get();
+    begin_exchange(std::string(message.method_string()), message.version(), message.keep_alive());
+    std::string_view target(message.target().data(), message.target().size());
+    auto split = split_target(target);
+    std::optional<std::multimap<std::string, std::string>> query;
+    if (split) query = parse_query(split->raw_query);
+    if (!split || !query) {
+      return write_response(
+          Response::problem(400, "Bad Request", "the request target is malformed"), false);
+    }
+    const Router& router = core_.router();
+    Router::Match match = router.match(method_, split->path);
+    if (match.handler == nullptr) return reply_unrouted(match.path_known, split->path);
+    route_ = match.route->pattern;
+
+    Request request;
+    request.method = method_;
+    request.target = std::string(target);
+    request.path = std::move(split->path);
+    request.query = std::move(*query);
+    for (const auto& field : message) {
+      request.headers.emplace_back(
+          to_lower(std::string_view(field.name_string().data(), field.name_string().size())),
+          std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+    request.remote_address = remote_;
+    request.tls = kTls;
+    request.client_certificate = client_certificate_;
+    request.params = std::move(match.params);
+    post_to_worker(*match.handler, std::move(request));
+  }
+
+  void reply_unrouted(bool path_known, std::string_view path) {
+    if (path_known) {
+      Response response =
+          Response::problem(405, "Method Not Allowed", "the resource does not support this method");
+      response.set_header("Allow", allowed_methods(core_.router(), path));
+      return write_response(std::move(response), false);
+    }
+    write_response(Response::problem(404, "Not Found", "no resource at this path"), false);
+  }
+
+  void post_to_worker(const Handler& handler, Request request) {
+    if (!core_.try_enqueue()) {
+      Response response =
+          Response::problem(503, "Service Unavailable", "the server is overloaded; retry");
+      response.set_header("Retry-After", "1");
+      return write_response(std::move(response), false);
+    }
+    net::post(core_.workers(), [self = self(), &handler, request = std::move(request)]() mutable {
+      self->core_.dequeued();
+      Response response = invoke_handler(handler, request, self->listener_->name, self->route_);
+      net::post(self->executor_, [self, response = std::move(response)]() mutable {
+        self->write_response(std::move(response), false);
+      });
+    });
+  }
+
+  void write_response(Response response, bool close_after) {
+    if (response.status < 100 || response.status > 999) {
+      spdlog::error("http.bad_status listener={} route={} status={}", listener_->name, route_,
+                    response.status);
+      response = Response::problem(500, "Internal Server Error", "the handler gave no status");
+    }
+    status_ = response.status;
+    keep_ = keep_alive_ && !close_after && !core_.draining();
+    try {
+      fill_message(std::move(response));
+    } catch (const std::exception& e) {
+      spdlog::error("http.bad_response listener={} route={} what={}", listener_->name, route_,
+                    e.what());
+      status_ = 500;
+      keep_ = false;
+      message_ = {};
+      fill_message(Response::problem(500, "Internal Server Error", "invalid response"));
+    }
+    // A peer that never reads does not pin the connection.
+    lowest().expires_after(options().read_timeout);
+    bhttp::async_write(stream_, message_,
+                       [self = self()](error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void fill_message(Response response) {
+    message_ = {};
+    message_.version(version_);
+    message_.result(static_cast<unsigned>(response.status));
+    bool has_type = false;
+    for (const auto& [name, value] : response.headers) {
+      if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+          iequals(name, "connection")) {
+        continue;  // ours to set
+      }
+      if (name.find_first_of("\r\n:") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        spdlog::warn("http.bad_header listener={} route={}", listener_->name, route_);
+        continue;
+      }
+      if (iequals(name, "content-type")) has_type = true;
+      message_.insert(name, value);
+    }
+    bool bodiless = response.status / 100 == 1 || response.status == 204 || response.status == 304;
+    if (bodiless) response.body.clear();
+    if (!has_type && !bodiless) {
+      message_.set(bhttp::field::content_type, "application/octet-stream");
+    }
+    message_.set(bhttp::field::server, "certward");
+    message_.set(bhttp::field::date, http_date());
+    message_.body() = std::move(response.body);
+    message_.keep_alive(keep_);
+    message_.prepare_payload();
+  }
+
+  void on_write(error_code ec) {
+    Exchange exchange{listener_->name, method_, route_, status_, SteadyClock::now() - started_,
+                      remote_};
+    core_.observe(exchange);
+    message_ = {};
+    if (ec) return close_socket();
+    if (!keep_) return shutdown();
+    first_request_ = false;
+    wait_for_request();
+  }
+
+  // Closes after the last response: TLS close_notify, or for TCP a half-close followed by
+  // reading what the peer still sends, so that it sees our response rather than a reset.
+  void shutdown() {
+    lowest().expires_after(kCloseGrace);
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = self()](error_code) { self->close_socket(); });
+    } else {
+      error_code ec;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return close_socket();
+      linger();
+    }
+  }
+
+  void linger() {
+    lowest().async_read_some(net::buffer(discard_), [self = self()](error_code ec, std::size_t) {
+      if (ec) return self->close_socket();
+      self->linger();
+    });
+  }
+
+  void close_socket() {
+    idle_ = false;
+    lowest().close();
+  }
+
+  // Constant after construction.
+  const std::shared_ptr<const ListenerConfig> listener_;  // outlives stream_ (TLS context)
+  Stream stream_;
+  const net::any_io_executor executor_;  // the connection's strand
+  const std::string remote_;
+
+  // Used on the strand only (and by a worker while it owns the request).
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> message_;
+  std::array<char, 4096> discard_{};
+  SteadyClock::time_point deadline_{};
+  bool first_request_ = true;
+  bool idle_ = false;
+  bool verify_failed_ = false;
+  std::optional<Bytes> client_certificate_;
+
+  // The exchange in progress.
+  SteadyClock::time_point started_{};
+  std::string method_;
+  std::string route_ = "unmatched";
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool keep_ = false;
+  int status_ = 0;
+};
+
+void Core::observe(const Exchange& exchange) const {
+  if (!observer_) return;
+  try {
+    observer_(exchange);
+  } catch (const std::exception& e) {
+    spdlog::warn("http.observer_exception what={}", e.what());
+  } catch (...) {
+    spdlog::warn("http.observer_exception what=unknown");
+  }
+}
+
+void Core::unregister_session(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+  if (sessions_.empty()) cv_.notify_all();
+}
+
+Result<std::uint16_t> Core::listen(const ListenerSettings& settings) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kIdle) {
+    return fail(ErrorCode::kInvalidArgument, "http: listen() after start() or stop()");
+  }
+  auto config = std::make_shared<ListenerConfig>();
+  config->name = settings.name;
+  if (settings.tls) {
+    CW_ASSIGN_OR_RETURN(config->tls, make_server_tls_context(*settings.tls));
+    config->client_certificates = settings.tls->client_ca_pem.has_value();
+  }
+  error_code ec;
+  const auto address = net::ip::make_address(settings.address, ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "http: bad listen address " + settings.address);
+  auto listener = std::make_shared<Listener>(
+      Listener{std::move(config), tcp::acceptor(net::make_strand(ioc_))});
+  const tcp::endpoint endpoint(address, settings.port);
+  tcp::acceptor& acceptor = listener->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  tcp::endpoint bound;
+  if (!ec) bound = acceptor.local_endpoint(ec);
+  if (ec) {
+    return fail(ErrorCode::kUnavailable, "http: cannot listen on " + settings.address + ":" +
+                                             std::to_string(settings.port) + ": " + ec.message());
+  }
+  listeners_.push_back(std::move(listener));
+  return bound.port();
+}
+
+Status Core::start() {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kIdle) return fail(ErrorCode::kInvalidArgument, "http: already started");
+  if (options_.io_threads < 1 || options_.worker_threads < 1) {
+    return fail(ErrorCode::kInvalidArgument, "http: io_threads and worker_threads must be >= 1");
+  }
+  state_ = State::kRunning;
+  workers_ = std::make_unique<net::thread_pool>(static_cast<std::size_t>(options_.worker_threads));
+  work_.emplace(ioc_.get_executor());
+  for (const auto& listener : listeners_) {
+    net::post(listener->acceptor.get_executor(), [this, listener] { accept_next(listener); });
+  }
+  try {
+    for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { run_io(); });
+  } catch (const std::system_error& e) {
+    return fail(ErrorCode::kInternal, std::string("http: cannot start I/O threads: ") + e.what());
+  }
+  return ok();
+}
+
+void Core::run_io() {
+  for (;;) {
+    try {
+      ioc_.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("http.io_exception what={}", e.what());
+    }
+  }
+}
+
+void Core::accept_next(const std::shared_ptr<Listener>& listener) {
+  listener->acceptor.async_accept(net::make_strand(ioc_), [this, listener](error_code ec,
+                                                                           tcp::socket socket) {
+    if (!ec) {
+      start_session(listener->config, std::move(socket));
+      return accept_next(listener);
+    }
+    if (ec == net::error::operation_aborted || !listener->acceptor.is_open() || draining()) {
+      return;
+    }
+    spdlog::warn("http.accept_failed listener={} error={}", listener->config->name, ec.message());
+    // Out of descriptors and the like: back off briefly instead of spinning.
+    auto timer = std::make_shared<net::steady_timer>(listener->acceptor.get_executor(),
+                                                     std::chrono::milliseconds(50));
+    timer->async_wait([this, listener, timer](error_code) {
+      if (listener->acceptor.is_open() && !draining()) accept_next(listener);
+    });
+  });
+}
+
+void Core::start_session(const std::shared_ptr<const ListenerConfig>& config, tcp::socket socket) {
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec || draining()) return;  // the socket closes as it goes out of scope
+  socket.set_option(tcp::no_delay(true), ec);
+  std::shared_ptr<SessionBase> session;
+  if (config->tls) {
+    session =
+        std::make_shared<Session<TlsStream>>(*this, config, std::move(socket), endpoint_text(peer));
+  } else {
+    session = std::make_shared<Session<PlainStream>>(*this, config, std::move(socket),
+                                                     endpoint_text(peer));
+  }
+  {
+    std::lock_guard lock(mu_);
+    std::uint64_t id = next_session_id_++;
+    session->set_id(id);
+    sessions_.emplace(id, session);
+  }
+  session->run();
+}
+
+void Core::drain_sessions() {
+  std::vector<std::shared_ptr<SessionBase>> live;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, weak] : sessions_) {
+      if (auto session = weak.lock()) live.push_back(std::move(session));
+    }
+  }
+  for (auto& session : live) session->drain();
+}
+
+void Core::stop() {
+  std::unique_lock lock(mu_);
+  if (state_ == State::kStopped) return;
+  if (state_ == State::kStopping) {
+    cv_.wait(lock, [this] { return state_ == State::kStopped; });
+    return;
+  }
+  const bool was_running = state_ == State::kRunning;
+  state_ = State::kStopping;
+  lock.unlock();
+
+  draining_.store(true, std::memory_order_release);
+  if (was_running) {
+    for (const auto& listener : listeners_) {
+      net::post(listener->acceptor.get_executor(), [listener] {
+        error_code ec;
+        listener->acceptor.close(ec);
+      });
+    }
+    drain_sessions();
+    lock.lock();
+    cv_.wait_for(lock, options_.drain_timeout, [this] { return sessions_.empty(); });
+    const std::size_t left = sessions_.size();
+    lock.unlock();
+    if (left > 0) spdlog::warn("http.drain_timeout connections={}", left);
+    workers_->join();  // handlers still running finish; their responses are not written
+    work_.reset();
+    ioc_.stop();
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+  }
+  // No I/O thread runs now: close what is left directly.
+  for (const auto& listener : listeners_) {
+    error_code ec;
+    listener->acceptor.close(ec);
+  }
+  std::vector<std::shared_ptr<SessionBase>> live;
+  lock.lock();
+  for (auto& [id, weak] : sessions_) {
+    if (auto session = weak.lock()) live.push_back(std::move(session));
+  }
+  lock.unlock();
+  for (auto& session : live) session->close_now();
+  live.clear();
+
+  lock.lock();
+  state_ = State::kStopped;
+  cv_.notify_all();
+}
+
+void Core::wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return state_ == State::kStopped; });
+}
+
+}  // namespace server_detail
+
+struct Server::Impl final : server_detail::Core {
+  using Core::Core;
+};
+
+Server::Server(ServerOptions options, std::shared_ptr<const Router> router, Observer observer)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(router), std::move(observer))) {}
+
+Server::~Server() { impl_->stop(); }
+
+Result<std::uint16_t> Server::listen(const ListenerSettings& settings) {
+  try {
+    return impl_->listen(settings);
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::kUnavailable, std::string("http: listen failed: ") + e.what());
+  }
+}
+
+Status Server::start() {
+  try {
+    return impl_->start();
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::kInternal, std::string("http: start failed: ") + e.what());
+  }
+}
+
+void Server::stop() { impl_->stop(); }
+
+void Server::wait() { impl_->wait(); }
+
+}  // namespace certward::http
