@@ -25,14 +25,14 @@ Result<Role> parse_role(std::string_view s);
 
 // What a route needs. The role matrix (docs/api.md) maps roles to permissions.
 enum class Permission : std::uint8_t {
-  kReadCatalog,       // profiles, authorities (public material)
-  kReadInventory,     // certificates (requesters: their team's only)
-  kIssue,             // issue certificates (requesters: within their team's scope)
-  kImport,            // import certificates into the inventory
-  kManageAuthorities, // create/import authorities
-  kReadAudit,         // audit events
-  kReadPrincipals,    // list teams, principals, tokens (never secrets)
-  kManagePrincipals,  // create/disable teams, principals, tokens, certificate mappings
+  kReadCatalog,        // profiles, authorities (public material)
+  kReadInventory,      // certificates (requesters: their team's only)
+  kIssue,              // issue certificates (requesters: within their team's scope)
+  kImport,             // import certificates into the inventory
+  kManageAuthorities,  // create/import authorities
+  kReadAudit,          // audit events
+  kReadPrincipals,     // list teams, principals, tokens (never secrets)
+  kManagePrincipals,   // create/disable teams, principals, tokens, certificate mappings
 };
 bool role_allows(Role role, Permission p);
 
@@ -82,8 +82,8 @@ struct Identity {
 
 struct TokenRequest {
   std::string principal;
-  std::optional<Role> role;          // default: the principal's role
-  std::optional<std::string> team;   // default: the principal's team
+  std::optional<Role> role;         // default: the principal's role
+  std::optional<std::string> team;  // default: the principal's team
   std::string description;
   std::optional<std::chrono::seconds> ttl;  // default 90 days; nullopt via no_expiry
   bool no_expiry = false;
@@ -132,8 +132,9 @@ class AuthService {
   const audit::AuditLog& audit_;
 
   // Positive authentications cached briefly (keyed by token hash) so a busy client costs
-  // one database lookup per few seconds, not one per request. Revocation takes effect within
-  // kCacheTtl.
+  // one database lookup per few seconds, not one per request. revoke_token() and
+  // set_principal_disabled() clear it, so they take effect at once in this process, and
+  // within kCacheTtl in other processes sharing the database.
   static constexpr std::chrono::seconds kCacheTtl{5};
   struct Cached {
     Identity identity;
@@ -141,6 +142,9 @@ class AuthService {
   };
   mutable std::mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // guarded by mu_
+  // Bumped (with cache_ cleared) after every revocation or principal change, so a lookup that
+  // raced with it does not put a stale result back into the cache. Guarded by mu_.
+  std::uint64_t cache_generation_ = 0;
 };
 
 }  // namespace certward::auth

@@ -1,0 +1,91 @@
+#include "auth/validate.h"
+
+#include <algorithm>
+
+#include "common/encoding.h"
+
+namespace certward::auth::detail {
+namespace {
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+// The value of a base64url digit, or -1.
+int base64url_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+bool valid_label(std::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  if (label.front() == '-' || label.back() == '-') return false;
+  return std::all_of(label.begin(), label.end(),
+                     [](char c) { return is_lower_alnum(c) || c == '-'; });
+}
+
+}  // namespace
+
+Status check_name(std::string_view name, std::string_view what) {
+  const bool ok_chars = std::all_of(name.begin(), name.end(), [](char c) {
+    return is_lower_alnum(c) || c == '.' || c == '_' || c == '-';
+  });
+  if (name.empty() || name.size() > 64 || !ok_chars || !is_lower_alnum(name.front())) {
+    return fail(ErrorCode::kInvalidArgument,
+                std::string(what) +
+                    " names are 1-64 characters of [a-z0-9._-] starting with a letter or digit");
+  }
+  return ok();
+}
+
+Result<std::string> normalise_domain(std::string_view domain) {
+  std::string d(domain);
+  std::transform(d.begin(), d.end(), d.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  if (!d.empty() && d.front() == '.') d.erase(0, 1);
+  auto bad = [&] {
+    return fail(ErrorCode::kInvalidArgument,
+                "allowed domain '" + std::string(domain) +
+                    "' is not a DNS name (lower-case labels, no wildcard)");
+  };
+  if (d.empty() || d.size() > 253) return bad();
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t dot = d.find('.', start);
+    const std::string_view label =
+        std::string_view(d).substr(start, dot == std::string::npos ? d.npos : dot - start);
+    if (!valid_label(label)) return bad();
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return d;
+}
+
+bool well_formed_token(std::string_view token) {
+  if (token.size() != kTokenLength || !token.starts_with(kTokenPrefix)) return false;
+  const std::string_view id = token.substr(kTokenPrefix.size(), kTokenIdLength);
+  if (!std::all_of(id.begin(), id.end(), is_lower_hex)) return false;
+  if (token[kTokenPrefix.size() + kTokenIdLength] != '_') return false;
+  const std::string_view secret = token.substr(kTokenPrefix.size() + kTokenIdLength + 1);
+  if (!std::all_of(secret.begin(), secret.end(), [](char c) { return base64url_value(c) >= 0; })) {
+    return false;
+  }
+  // 32 bytes fill 42 digits and 4 bits of the 43rd; its 2 low bits must be zero.
+  return (base64url_value(secret.back()) & 3) == 0;
+}
+
+std::string base64url(std::span<const std::uint8_t> data) {
+  std::string s = to_base64(data);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return s;
+}
+
+}  // namespace certward::auth::detail
