@@ -436,7 +436,11 @@ Result<ImportReport> Inventory::import_paths(store::Database& db,
       total.items.push_back({file, "", false, Error{ErrorCode::kNotFound, "cannot read " + file}});
       continue;
     }
-    const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Read through rdbuf(): g++ 12 at -O2 reports a false -Wnull-dereference inside the
+    // inlined istreambuf_iterator constructor, which breaks the release preset.
+    std::ostringstream contents;
+    contents << in.rdbuf();
+    const std::string data = std::move(contents).str();
     Result<std::vector<x509::Certificate>> certs = fail(ErrorCode::kMalformed, "");
     const auto format = x509::detect_format(as_bytes(data));
     if (format && *format == x509::ContainerFormat::kPkcs12) {
