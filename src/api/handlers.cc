@@ -465,7 +465,12 @@ class Api : public std::enable_shared_from_this<Api> {
     }
     r.requester = requester(id);
     r.channel = ca::Channel::kRest;
-    CW_ASSIGN_OR_RETURN(auto issued, s_.ra.enroll(std::move(r)));
+    auto enrolled = s_.ra.enroll(std::move(r));
+    if (!enrolled && enrolled.error().code == ErrorCode::kNotFound) {
+      // An unknown profile or authority named in the body is a bad request, not a missing URL.
+      return fail(ErrorCode::kInvalidArgument, enrolled.error().message);
+    }
+    CW_ASSIGN_OR_RETURN(auto issued, std::move(enrolled));
     s_.metrics.count_issued(issued.profile, issued.authority);
 
     json j = record_like(issued);

@@ -299,13 +299,17 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
     t.name_constraints = r.name_constraints;
     const auto& issuer_bc = issuer.basic_constraints;
     if (issuer_bc && issuer_bc->path_length) {
-      if (*issuer_bc->path_length == 0) {
+      const int room = *issuer_bc->path_length - 1;  // CAs allowed below the new one
+      if (room < 0) {
         return fail(ErrorCode::kPolicyRejected, "authority '" + authority.name() +
                                                     "' has path length 0: it cannot sign CAs");
       }
-      if (!t.path_length || *t.path_length >= *issuer_bc->path_length) {
-        t.path_length = *issuer_bc->path_length - 1;
+      if (r.path_length && *r.path_length > room) {
+        return fail(ErrorCode::kPolicyRejected,
+                    "path length " + std::to_string(*r.path_length) + " exceeds what authority '" +
+                        authority.name() + "' allows below it (" + std::to_string(room) + ")");
       }
+      if (!t.path_length || *t.path_length > room) t.path_length = room;
     }
   } else if (r.path_length || r.name_constraints) {
     return fail(ErrorCode::kInvalidArgument, "path length and name constraints are for CA profiles");
@@ -401,6 +405,13 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
   r.requester = requester;
   r.subject = o.subject;
   r.path_length = o.path_length;
+  if (!r.path_length && o.kind == AuthorityKind::kIssuing) r.path_length = 0;
+  if (!r.path_length && o.kind == AuthorityKind::kIntermediate) {
+    // An intermediate exists to sign CAs: as much room as its parent leaves, else one level.
+    CW_ASSIGN_OR_RETURN(auto parent, authorities.info(o.parent));
+    const auto& bc = parent.certificate.info().basic_constraints;
+    r.path_length = bc && bc->path_length ? std::max(*bc->path_length - 1, 0) : 1;
+  }
   r.name_constraints = o.name_constraints;
   r.tags = {"ca"};
   std::optional<AuthorityInfo> parent_info;

@@ -180,7 +180,19 @@ bool Profile::allows_key(const crypto::KeyInfo& key) const {
 }
 
 std::vector<std::string> Profile::key_usage_for(const crypto::KeyInfo& key) const {
-  std::vector<std::string> ku = key_usage;
+  std::vector<std::string> ku;
+  for (const auto& u : key_usage) {
+    // Only RSA keys can encipher (RFC 5480 3, RFC 8410 5): an EC key agrees on keys instead,
+    // an Ed25519 key only signs.
+    if (key.algorithm != crypto::KeyAlgorithm::kRsa && (u == "keyEncipherment" || u == "dataEncipherment")) {
+      if (key.algorithm == crypto::KeyAlgorithm::kEcdsa &&
+          std::find(ku.begin(), ku.end(), "keyAgreement") == ku.end()) {
+        ku.push_back("keyAgreement");
+      }
+      continue;
+    }
+    ku.push_back(u);
+  }
   const bool tls_server = std::find(extended_key_usage.begin(), extended_key_usage.end(),
                                     "serverAuth") != extended_key_usage.end();
   if (tls_server && key.algorithm == crypto::KeyAlgorithm::kRsa &&
@@ -233,9 +245,19 @@ Status Profile::check_names(std::span<const x509::SubjectAltName> sans) const {
         }
         break;
       }
-      case x509::SanType::kUri:
+      case x509::SanType::kUri: {
         if (!allow_uri_sans) return refuse(san, "URI names are not allowed");
+        const auto scheme_end = san.value.find("://");
+        std::string host;
+        if (scheme_end != std::string::npos) {
+          host = san.value.substr(scheme_end + 3);
+          host = host.substr(0, host.find_first_of("/:?#"));
+        }
+        if (!allowed_domains.empty() && (host.empty() || !domain_allowed(host))) {
+          return refuse(san, "URI host outside the allowed domains");
+        }
         break;
+      }
       case x509::SanType::kOther: return refuse(san, "unsupported name type");
     }
   }

@@ -9,9 +9,6 @@
 namespace certward::cli {
 namespace {
 
-constexpr const char* kRootName = "root";
-constexpr const char* kIssuingName = "issuing";
-
 // "dns:example.com" -> "DNS:example.com"; "ip:10.0.0.0/8" -> "IP:10.0.0.0/8".
 Result<std::string> parse_constraint(const std::string& text) {
   const auto colon = text.find(':');
@@ -63,43 +60,23 @@ void print_authorities(const std::vector<ca::AuthorityInfo>& list) {
 
 void add_init_command(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand("init", "create the data directory, master key, database and a development CA hierarchy");
-  auto root_subject = std::make_shared<std::string>("CN=certward Development Root CA,O=certward");
-  auto issuing_subject = std::make_shared<std::string>("CN=certward Development Issuing CA,O=certward");
-  cmd->add_option("--root-subject", *root_subject, "subject of the root CA")->capture_default_str();
-  cmd->add_option("--issuing-subject", *issuing_subject, "subject of the issuing CA")->capture_default_str();
-  cmd->callback([&g, root_subject, issuing_subject] {
+  auto o = std::make_shared<InitOptions>();
+  cmd->add_option("--root-subject", o->root_subject, "subject of the root CA")->capture_default_str();
+  cmd->add_option("--issuing-subject", o->issuing_subject, "subject of the issuing CA")->capture_default_str();
+  cmd->callback([&g, o] {
     run(g, Init::kCreate, [&](Context& c) -> Status {
-      auto existing = c.authorities().list();
-      if (!existing) return std::unexpected(existing.error());
-      if (!existing->empty()) {
-        if (g.json) {
-          nlohmann::json j = {{"initialised", false}, {"data_dir", c.config().data_dir}, {"authorities", nlohmann::json::array()}};
-          for (const auto& a : *existing) j["authorities"].push_back(authority_json(a));
-          print_json(j);
-        } else {
-          std::printf("certward is already initialised in %s; nothing changed.\n", c.config().data_dir.c_str());
-        }
-        return ok();
-      }
-      ca::RootOptions root;
-      root.name = kRootName;
-      root.subject = *root_subject;
-      CW_ASSIGN_OR_RETURN(auto root_info, c.authorities().create_root(root, c.actor()));
-      ca::SubordinateOptions sub;
-      sub.name = kIssuingName;
-      sub.kind = ca::AuthorityKind::kIssuing;
-      sub.parent = kRootName;
-      sub.subject = *issuing_subject;
-      sub.path_length = 0;
-      CW_ASSIGN_OR_RETURN(auto issuing_info,
-                          ca::create_subordinate(c.enrollment(), c.authorities(), sub, ca::Requester{.actor = c.actor(), .team = {}, .allowed_profiles = {}, .allowed_domains = {}}));
+      CW_ASSIGN_OR_RETURN(auto created, initialise_authorities(c, *o));
+      CW_ASSIGN_OR_RETURN(auto all, c.authorities().list());
       if (g.json) {
-        print_json({{"initialised", true},
-                    {"data_dir", c.config().data_dir},
-                    {"authorities", {authority_json(root_info), authority_json(issuing_info)}}});
+        nlohmann::json j = {{"initialised", !created.empty()}, {"data_dir", c.config().data_dir},
+                            {"authorities", nlohmann::json::array()}};
+        for (const auto& a : all) j["authorities"].push_back(authority_json(a));
+        print_json(j);
+      } else if (created.empty()) {
+        std::printf("certward is already initialised in %s; nothing changed.\n", c.config().data_dir.c_str());
       } else {
         std::printf("Initialised certward in %s\n", c.config().data_dir.c_str());
-        print_authorities({root_info, issuing_info});
+        print_authorities(created);
         std::printf("\nIssue a certificate:  certward -d %s issue --profile tls-server --cn www.example.test --key-type ec-p256\n",
                     c.config().data_dir.c_str());
       }

@@ -53,6 +53,7 @@ Result<ca::EnrollmentRequest> make_request(const IssueOptions& o, const Context&
 
 Status write_outputs(const IssueOptions& o, const ca::IssuedCertificate& issued, bool json) {
   const std::string cert_pem = issued.certificate.pem();
+  std::optional<std::string> key_json;  // the generated key, when --json has nowhere else to put it
   const std::string chain_pem = x509::to_pem(issued.chain);
   if (o.out_p12) {
     if (!issued.private_key) return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
@@ -70,6 +71,7 @@ Status write_outputs(const IssueOptions& o, const ca::IssuedCertificate& issued,
     } else if (!o.out_p12 && !json) {
       std::fwrite(key_pem.data(), 1, key_pem.size(), stdout);
     }
+    if (json && !o.out_key && !o.out_p12) key_json = std::string(as_chars(key_pem.span()));
   }
   if (o.out_cert) CW_RETURN_IF_ERROR(write_file(*o.out_cert, cert_pem));
   if (o.out_chain) CW_RETURN_IF_ERROR(write_file(*o.out_chain, cert_pem + chain_pem));
@@ -79,6 +81,7 @@ Status write_outputs(const IssueOptions& o, const ca::IssuedCertificate& issued,
                         {"profile", issued.profile},
                         {"certificate_pem", cert_pem},
                         {"chain_pem", chain_pem}};
+    if (key_json) j["private_key_pem"] = *key_json;
     print_json(j);
   } else if (!o.out_cert && !o.out_chain) {
     std::fwrite(cert_pem.data(), 1, cert_pem.size(), stdout);
@@ -93,6 +96,13 @@ Status write_outputs(const IssueOptions& o, const ca::IssuedCertificate& issued,
 // Issues o.count certificates from o.concurrency threads. Each line "<serial> <sha256>" is
 // printed and flushed after enroll() returned, i.e. after the certificate is durable.
 Status issue_many(const IssueOptions& o, Context& c) {
+  if (!o.csr) {
+    // Bulk runs print only serials; a generated key would be lost.
+    return fail(ErrorCode::kInvalidArgument, "--count needs --csr (generated keys would have nowhere to go)");
+  }
+  if (o.out_cert || o.out_chain || o.out_key || o.out_p12) {
+    return fail(ErrorCode::kInvalidArgument, "--count prints '<serial> <sha256>' lines; drop the --out-* and --p12 options");
+  }
   if (o.concurrency < 1 || o.concurrency > 64) {
     return fail(ErrorCode::kInvalidArgument, "--concurrency must be between 1 and 64");
   }

@@ -29,5 +29,6 @@ void add_profile_commands(CLI::App& app, Globals& g);
 void add_issue_command(CLI::App& app, Globals& g);
 void add_cert_commands(CLI::App& app, Globals& g);
 void add_audit_commands(CLI::App& app, Globals& g);
+void add_serve_command(CLI::App& app, Globals& g);
 
 }  // namespace certward::cli

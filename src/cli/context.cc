@@ -27,6 +27,12 @@ Status prepare_data_dir(const std::string& dir, Init mode) {
   return ok();
 }
 
+Result<bool> has_authorities(store::Database& db) {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT COUNT(*) FROM authorities"));
+  return row && row->int64(0) > 0;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>& config_path,
@@ -56,15 +62,47 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   CW_RETURN_IF_ERROR(inventory::Inventory::migrate(*c->db_));
   CW_RETURN_IF_ERROR(ca::AuthorityService::migrate(*c->db_));
 
-  CW_ASSIGN_OR_RETURN(c->wrapper_,
-                      ca::load_master_key(cfg.ca, env,
-                                          mode == Init::kCreate ? ca::MasterKeyMode::kCreateIfMissing
-                                                                : ca::MasterKeyMode::kMustExist));
+  // A new master key only for a database that holds no sealed CA key yet: on a database
+  // shared with another host, a fresh key here could never open the existing authorities.
+  CW_ASSIGN_OR_RETURN(auto sealed, has_authorities(*c->db_));
+  const bool may_create = mode == Init::kCreate && !sealed;
+  auto wrapper = ca::load_master_key(cfg.ca, env,
+                                     may_create ? ca::MasterKeyMode::kCreateIfMissing
+                                                : ca::MasterKeyMode::kMustExist);
+  if (!wrapper && sealed && wrapper.error().code == ErrorCode::kNotFound) {
+    return fail(ErrorCode::kNotFound,
+                "the database already holds CA keys sealed under a master key that is not here: copy " +
+                    cfg.ca.master_key_file + " from the first host, or set CERTWARD_MASTER_KEY");
+  }
+  if (!wrapper) return std::unexpected(wrapper.error());
+  c->wrapper_.emplace(std::move(*wrapper));
   c->authorities_ = std::make_unique<ca::AuthorityService>(c->clock_, *c->db_, *c->wrapper_,
                                                            c->audit_, c->inventory_, cfg.ca);
   c->enrollment_ = std::make_unique<ca::Enrollment>(c->clock_, *c->db_, *c->authorities_,
                                                     c->profiles_, c->inventory_, c->audit_);
+  CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
+  c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, c->audit_);
   return c;
+}
+
+Result<std::vector<ca::AuthorityInfo>> initialise_authorities(Context& c, const InitOptions& o) {
+  CW_ASSIGN_OR_RETURN(auto existing, c.authorities().list());
+  if (!existing.empty()) return std::vector<ca::AuthorityInfo>();
+  ca::RootOptions root;
+  root.name = "root";
+  root.subject = o.root_subject;
+  CW_ASSIGN_OR_RETURN(auto root_info, c.authorities().create_root(root, c.actor()));
+  ca::SubordinateOptions sub;
+  sub.name = "issuing";
+  sub.kind = ca::AuthorityKind::kIssuing;
+  sub.parent = "root";
+  sub.subject = o.issuing_subject;
+  sub.path_length = 0;
+  ca::Requester requester;
+  requester.actor = c.actor();
+  CW_ASSIGN_OR_RETURN(auto issuing_info,
+                      ca::create_subordinate(c.enrollment(), c.authorities(), sub, requester));
+  return std::vector<ca::AuthorityInfo>{root_info, issuing_info};
 }
 
 }  // namespace certward::cli

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "audit/audit.h"
+#include "auth/auth.h"
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/master_key.h"
@@ -36,6 +37,7 @@ class Context {
   const ca::ProfileSet& profiles() const { return profiles_; }
   ca::AuthorityService& authorities() { return *authorities_; }
   ca::Enrollment& enrollment() { return *enrollment_; }
+  auth::AuthService& auth() { return *auth_; }
   const std::string& actor() const { return actor_; }
 
  private:
@@ -50,7 +52,16 @@ class Context {
   std::optional<crypto::KeyWrapper> wrapper_;
   std::unique_ptr<ca::AuthorityService> authorities_;
   std::unique_ptr<ca::Enrollment> enrollment_;
+  std::unique_ptr<auth::AuthService> auth_;
   std::string actor_;
 };
+
+struct InitOptions {
+  std::string root_subject = "CN=certward Development Root CA,O=certward";
+  std::string issuing_subject = "CN=certward Development Issuing CA,O=certward";
+};
+// The embedded default hierarchy: root "root" and issuing CA "issuing" (path length 0), made
+// only if no authority exists yet. Returns what it created (empty: nothing to do).
+Result<std::vector<ca::AuthorityInfo>> initialise_authorities(Context& c, const InitOptions& o);
 
 }  // namespace certward::cli

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -31,6 +32,16 @@ Result<bool> get_bool(const toml::node& n, std::string_view key, std::string_vie
 Result<std::int64_t> get_int(const toml::node& n, std::string_view key, std::string_view source) {
   if (n.is_integer()) return n.value<std::int64_t>().value_or(0);
   return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be an integer");
+}
+
+template <typename T>
+Result<T> get_int_as(const toml::node& n, std::string_view key, std::string_view source) {
+  CW_ASSIGN_OR_RETURN(std::int64_t v, get_int(n, key, source));
+  if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) {
+    return fail(ErrorCode::kMalformed,
+                where(n, source) + ": '" + std::string(key) + "' is out of range");
+  }
+  return static_cast<T>(v);
 }
 
 Result<std::vector<std::string>> get_strings(const toml::node& n, std::string_view key,
@@ -72,8 +83,7 @@ Status parse_database(const toml::table& t, DatabaseSettings& db, std::string_vi
     } else if (key == "url") {
       CW_ASSIGN_OR_RETURN(db.url, get_string(v, key, src));
     } else if (key == "pool_size") {
-      CW_ASSIGN_OR_RETURN(auto n, get_int(v, key, src));
-      db.pool_size = static_cast<int>(n);
+      CW_ASSIGN_OR_RETURN(db.pool_size, get_int_as<int>(v, key, src));
     } else {
       return unknown_key(v, "database", key, src);
     }
@@ -109,8 +119,7 @@ Result<double> get_number(const toml::node& n, std::string_view key, std::string
 
 Status parse_server(const toml::table& t, ServerSettings& s, std::string_view src) {
   auto as_int = [&](const toml::node& v, std::string_view key, auto& out) -> Status {
-    CW_ASSIGN_OR_RETURN(auto n, get_int(v, key, src));
-    out = static_cast<std::remove_reference_t<decltype(out)>>(n);
+    CW_ASSIGN_OR_RETURN(out, get_int_as<std::remove_reference_t<decltype(out)>>(v, key, src));
     return ok();
   };
   for (const auto& [k, v] : t) {
@@ -196,8 +205,7 @@ Status parse_profile(std::string_view name, const toml::table& t, ProfileSetting
     } else if (key == "ca") {
       CW_ASSIGN_OR_RETURN(p.ca, get_bool(v, key, src));
     } else if (key == "path_length") {
-      CW_ASSIGN_OR_RETURN(auto n, get_int(v, key, src));
-      p.path_length = static_cast<int>(n);
+      CW_ASSIGN_OR_RETURN(p.path_length, get_int_as<int>(v, key, src));
     } else if (key == "policy_oids") {
       CW_ASSIGN_OR_RETURN(p.policy_oids, get_strings(v, key, src));
     } else {

@@ -61,7 +61,7 @@ struct ProfileSettings {
   std::optional<std::vector<std::string>> key_usage;
   std::optional<std::vector<std::string>> extended_key_usage;
   std::optional<std::vector<std::string>> allowed_domains;    // suffixes; empty = any
-  std::optional<std::vector<std::string>> allowed_ip_ranges;  // CIDRs; empty = none allowed
+  std::optional<std::vector<std::string>> allowed_ip_ranges;  // CIDRs; empty = any (if allow_ip_sans)
   std::optional<bool> allow_wildcards;
   std::optional<bool> allow_ip_sans;
   std::optional<bool> allow_email_sans;

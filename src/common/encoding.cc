@@ -100,6 +100,7 @@ Result<Bytes> from_base64(std::string_view text) {
     }
   }
   if (pad > 2) return fail(ErrorCode::kMalformed, "invalid base64 padding");
+  if (bits >= 6) return fail(ErrorCode::kMalformed, "truncated base64");
   return out;
 }
 

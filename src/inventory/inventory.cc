@@ -445,7 +445,7 @@ Result<ImportReport> Inventory::import_paths(store::Database& db,
     const auto format = x509::detect_format(as_bytes(data));
     if (format && *format == x509::ContainerFormat::kPkcs12) {
       if (!pkcs12_password) {
-        certs = fail(ErrorCode::kBadPassword, "PKCS#12 file needs --password");
+        certs = fail(ErrorCode::kBadPassword, "PKCS#12 file needs a password (--password-file or --password-env)");
       } else if (auto p12 = x509::parse_pkcs12(as_bytes(data), *pkcs12_password)) {
         std::vector<x509::Certificate> all;
         if (p12->leaf) all.push_back(*p12->leaf);

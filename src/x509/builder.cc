@@ -92,6 +92,23 @@ Status add_general_names(X509* cert, int nid, const std::vector<SubjectAltName>&
   return ok();
 }
 
+// Built directly: OpenSSL's config syntax for certificatePolicies needs a config database
+// even for a plain OID list.
+Status add_policies(X509* cert, const std::vector<std::string>& oids) {
+  crypto::Handle<CERTIFICATEPOLICIES, CERTIFICATEPOLICIES_free> policies(CERTIFICATEPOLICIES_new());
+  for (const auto& oid : oids) {
+    ASN1_OBJECT* obj = OBJ_txt2obj(oid.c_str(), 1);
+    if (!obj) return fail(ErrorCode::kInvalidArgument, "bad policy OID '" + oid + "'");
+    POLICYINFO* info = POLICYINFO_new();
+    info->policyid = obj;
+    sk_POLICYINFO_push(policies.get(), info);
+  }
+  if (!X509_add1_ext_i2d(cert, NID_certificate_policies, policies.get(), 0, X509V3_ADD_DEFAULT)) {
+    return fail(ErrorCode::kInternal, "cannot add certificatePolicies: " + openssl_error_string());
+  }
+  return ok();
+}
+
 Status set_validity(X509* cert, SysTime nb, SysTime na) {
   if (na <= nb) return fail(ErrorCode::kInvalidArgument, "notAfter must be after notBefore");
   // X509_time_adj handles the UTCTime/GeneralizedTime switch at 2050 (RFC 5280 4.1.2.5).
@@ -133,9 +150,7 @@ Status add_extensions(X509* cert, const X509* issuer_cert, const CertificateTemp
   for (const auto& u : t.ocsp_urls) aia.push_back("OCSP;URI:" + u);
   for (const auto& u : t.ca_issuers_urls) aia.push_back("caIssuers;URI:" + u);
   if (!aia.empty()) CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_info_access, join(aia)));
-  if (!t.policy_oids.empty()) {
-    CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_certificate_policies, join(t.policy_oids)));
-  }
+  if (!t.policy_oids.empty()) CW_RETURN_IF_ERROR(add_policies(cert, t.policy_oids));
   if (t.is_ca && t.name_constraints &&
       (!t.name_constraints->permitted.empty() || !t.name_constraints->excluded.empty())) {
     std::vector<std::string> parts;

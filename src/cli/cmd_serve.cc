@@ -1,0 +1,202 @@
+// serve: the certward service. On first start it prepares the embedded default (data
+// directory, SQLite, master key, development root and issuing CA), prints a one-time admin
+// token, and serves HTTPS (REST API) and plain HTTP (health, CA certificates).
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "api/api.h"
+#include "cli/commands.h"
+#include "common/log.h"
+#include "x509/bundle.h"
+#include "x509/names.h"
+
+namespace certward::cli {
+namespace {
+
+// A serving certificate is reused until this close to its expiry, then reissued at start.
+constexpr std::chrono::days kServingRenewBefore{30};
+
+Result<http::ListenerSettings> parse_listen(const std::string& text, std::string name) {
+  http::ListenerSettings l;
+  l.name = std::move(name);
+  std::string host, port;
+  if (text.starts_with("[")) {
+    const auto close = text.find("]:");
+    if (close == std::string::npos) return fail(ErrorCode::kMalformed, "bad listen address '" + text + "'");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return fail(ErrorCode::kMalformed, "listen address '" + text + "' needs a port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  int p = -1;
+  try {
+    std::size_t used = 0;
+    p = std::stoi(port, &used);
+    if (used != port.size()) p = -1;
+  } catch (const std::exception&) {
+    p = -1;
+  }
+  if (host.empty() || p < 0 || p > 65535) return fail(ErrorCode::kMalformed, "bad listen address '" + text + "'");
+  l.address = host;
+  l.port = static_cast<std::uint16_t>(p);
+  return l;
+}
+
+bool names_match(const x509::CertificateInfo& info, const std::vector<std::string>& hostnames) {
+  for (const auto& h : hostnames) {
+    const bool found = std::any_of(info.sans.begin(), info.sans.end(), [&](const auto& s) { return s.value == h; });
+    if (!found) return false;
+  }
+  return true;
+}
+
+// The serving certificate: from the configuration, else from data_dir (reused while it is
+// fresh and names the configured hosts), else issued now by the default authority.
+Result<http::TlsSettings> serving_tls(Context& c) {
+  const ServerSettings& s = c.config().server;
+  http::TlsSettings tls;
+  if (!s.tls_cert_file.empty()) {
+    CW_ASSIGN_OR_RETURN(tls.certificate_chain_pem, read_file(s.tls_cert_file));
+    CW_ASSIGN_OR_RETURN(tls.private_key_pem, read_file(s.tls_key_file));
+    return tls;
+  }
+  const std::string cert_path = c.config().data_dir + "/serving-cert.pem";
+  const std::string key_path = c.config().data_dir + "/serving-key.pem";
+  if (auto pem = read_file(cert_path)) {
+    auto certs = x509::parse_certificates(as_bytes(*pem));
+    auto key = read_file(key_path);
+    if (certs && key && certs->front().info().not_after > c.clock().now() + kServingRenewBefore &&
+        names_match(certs->front().info(), s.hostnames)) {
+      tls.certificate_chain_pem = *pem;
+      tls.private_key_pem = std::move(*key);
+      return tls;
+    }
+  }
+  ca::EnrollmentRequest r;
+  r.server_key = crypto::KeyType::kEcP256;
+  r.profile = "tls-server";
+  for (const auto& h : s.hostnames) {
+    CW_ASSIGN_OR_RETURN(auto san, x509::parse_san(h));
+    r.sans.push_back(san);
+  }
+  r.requester.actor = "system:serve";
+  r.channel = ca::Channel::kRenewal;
+  r.tags = {"certward-serving"};
+  CW_ASSIGN_OR_RETURN(auto issued, c.enrollment().enroll(std::move(r)));
+  CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem());
+  std::vector<x509::Certificate> chain = {issued.certificate};
+  chain.insert(chain.end(), issued.chain.begin(), issued.chain.end());
+  tls.certificate_chain_pem = x509::to_pem(chain);
+  tls.private_key_pem = std::string(as_chars(key_pem.span()));
+  CW_RETURN_IF_ERROR(write_file(key_path, tls.private_key_pem, 0600));
+  CW_RETURN_IF_ERROR(write_file(cert_path, tls.certificate_chain_pem));
+  log::info("serving_certificate_issued", {{"serial", issued.certificate.info().serial_hex},
+                                           {"not_after", format_time(issued.certificate.info().not_after)}});
+  return tls;
+}
+
+Status serve(Context& c, const sigset_t& signals) {
+  const Config& cfg = c.config();
+  log::set_level(cfg.log_level);
+  CW_ASSIGN_OR_RETURN(auto created, initialise_authorities(c, InitOptions{}));
+  for (const auto& a : created) {
+    log::info("authority_created", {{"name", a.name}, {"kind", ca::authority_kind_name(a.kind)}});
+  }
+  CW_ASSIGN_OR_RETURN(auto admin_token, c.auth().bootstrap_admin("system:serve"));
+
+  api::Metrics metrics(c.clock());
+  api::RateLimiter limiter(cfg.server.rate_limit.requests_per_second, cfg.server.rate_limit.burst);
+  api::Services services{c.clock(), c.db(), c.audit(), c.inventory(), c.profiles(), c.authorities(),
+                         c.enrollment(), c.auth(), metrics, limiter};
+
+  CW_ASSIGN_OR_RETURN(auto https, parse_listen(cfg.server.listen, "https"));
+  CW_ASSIGN_OR_RETURN(auto plain, parse_listen(cfg.server.http_listen, "http"));
+  CW_ASSIGN_OR_RETURN(auto tls, serving_tls(c));
+  if (!cfg.server.client_ca_file.empty()) {
+    CW_ASSIGN_OR_RETURN(auto client_ca, read_file(cfg.server.client_ca_file));
+    tls.client_ca_pem = std::move(client_ca);
+  }
+  https.tls = std::move(tls);
+
+  http::ServerOptions options;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.io_threads = cfg.server.io_threads > 0 ? cfg.server.io_threads : cores;
+  options.worker_threads = cfg.server.worker_threads;
+  options.max_body_bytes = static_cast<std::size_t>(cfg.server.max_body_bytes);
+  options.read_timeout = std::chrono::seconds(cfg.server.read_timeout_seconds);
+  options.idle_timeout = std::chrono::seconds(cfg.server.idle_timeout_seconds);
+  options.drain_timeout = std::chrono::seconds(cfg.server.shutdown_timeout_seconds);
+
+  auto api_router = api::make_api_router(services);
+  auto public_router = api::make_public_router(services);
+  auto observer = [&metrics](const http::Exchange& e) {
+    metrics.observe(e);
+    if (log::enabled(log::Level::kDebug)) {
+      log::debug("http_request", {{"listener", e.listener}, {"method", e.method}, {"route", e.route},
+                                  {"status", e.status}, {"remote", e.remote_address},
+                                  {"duration_ms", std::chrono::duration<double, std::milli>(e.duration).count()}});
+    }
+  };
+  // Two servers: they share nothing but the services, so a flood on one listener cannot
+  // starve the other's workers.
+  http::Server api_server(options, api_router, observer);
+  http::ServerOptions public_options = options;
+  public_options.io_threads = 1;
+  public_options.worker_threads = std::min(8, options.worker_threads);
+  http::Server public_server(public_options, public_router, observer);
+  CW_ASSIGN_OR_RETURN(auto https_port, api_server.listen(https));
+  CW_ASSIGN_OR_RETURN(auto http_port, public_server.listen(plain));
+  CW_RETURN_IF_ERROR(api_server.start());
+  CW_RETURN_IF_ERROR(public_server.start());
+
+  const std::string base = "https://" + (https.address.find(':') != std::string::npos ? "[" + https.address + "]" : https.address) +
+                           ":" + std::to_string(https_port);
+  log::info("listening", {{"https", base}, {"http_port", http_port}, {"data_dir", cfg.data_dir},
+                          {"database", cfg.database.driver}});
+  std::printf("certward is serving\n  REST API:   %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n"
+              "  plain HTTP: http://%s:%u/healthz   CA certificates: /ca/<authority>.crt\n"
+              "  trust:      certward -d %s ca export root > root.pem; curl --cacert root.pem %s/healthz\n",
+              base.c_str(), base.c_str(), plain.address.c_str(), unsigned(http_port), cfg.data_dir.c_str(),
+              base.c_str());
+  if (admin_token) {
+    std::printf("\nAdmin token (shown once, store it now):\n  %s\n"
+                "  curl --cacert root.pem -H 'Authorization: Bearer <token>' %s/api/v1/whoami\n",
+                admin_token->c_str(), base.c_str());
+  }
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::info("shutting_down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  api_server.stop();
+  public_server.stop();
+  api_server.wait();
+  public_server.wait();
+  log::info("stopped");
+  return ok();
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand("serve", "run the certward service (HTTPS REST API and plain-HTTP endpoints)");
+  cmd->callback([&g] {
+    // Block the shutdown signals in every thread before any is started; the main thread
+    // alone takes them, with sigwait, and drains the server.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    run(g, Init::kCreate, [&](Context& c) { return serve(c, signals); });
+  });
+}
+
+}  // namespace certward::cli
