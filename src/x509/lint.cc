@@ -20,9 +20,11 @@ SerialShape serial_shape(const X509* cert) {
   SerialShape s;
   const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
   s.negative = ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER;
-  s.octets = static_cast<std::size_t>(ASN1_STRING_length(serial));
+  const auto length = static_cast<std::size_t>(ASN1_STRING_length(serial));
   const auto* data = ASN1_STRING_get0_data(serial);
-  s.hex = to_hex(std::span<const std::uint8_t>(data, s.octets));
+  s.hex = to_hex(std::span<const std::uint8_t>(data, length));
+  // The DER content octets: a magnitude whose top bit is set needs a leading sign octet.
+  s.octets = length + (length > 0 && (data[0] & 0x80) != 0 ? 1 : 0);
   return s;
 }
 
