@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  postgresql postgresql-contrib sqlite3 curl procps
+  postgresql postgresql-contrib sqlite3 curl procps jq
 )
 
 missing=()

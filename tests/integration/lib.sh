@@ -59,3 +59,46 @@ finish() {
   echo "$checks passed, $failures failed"
   [[ $failures == 0 ]]
 }
+
+# Starts `certward serve` on free loopback ports (port 0) and waits until it listens.
+# Sets SERVER_PID, BASE (https URL), HTTP_BASE, ADMIN_TOKEN (if printed), and writes the
+# root CA to $T/root.pem. Extra environment can be passed as arguments (VAR=value ...).
+start_server() {
+  : >"$T/serve.out"
+  env CERTWARD_LISTEN=127.0.0.1:0 CERTWARD_HTTP_LISTEN=127.0.0.1:0 "$@" \
+    "$CERTWARD_BIN" serve >"$T/serve.out" 2>"$T/serve.err" &
+  SERVER_PID=$!
+  CW_BACKGROUND_PIDS="${CW_BACKGROUND_PIDS:-} $SERVER_PID"
+  local i
+  for i in $(seq 1 200); do
+    grep -q '^  plain HTTP' "$T/serve.out" 2>/dev/null && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "certward serve exited early:" >&2
+      cat "$T/serve.err" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  BASE=$(sed -n 's/^  REST API: *\(https:[^ ]*\)\/api\/v1 .*/\1/p' "$T/serve.out")
+  HTTP_BASE=$(sed -n 's/^  plain HTTP: *\(http:[^ ]*\)\/healthz .*/\1/p' "$T/serve.out")
+  ADMIN_TOKEN=$(grep -o 'cwt_[A-Za-z0-9_-]*' "$T/serve.out" | head -1 || true)
+  [[ -n $BASE && -n $HTTP_BASE ]] || { echo "no listen address in serve output" >&2; cat "$T/serve.out" >&2; return 1; }
+  "$CERTWARD_BIN" ca export root >"$T/root.pem"
+}
+
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  local rc=0
+  wait "$SERVER_PID" || rc=$?
+  CW_BACKGROUND_PIDS=${CW_BACKGROUND_PIDS//$SERVER_PID/}
+  return $rc
+}
+
+# api METHOD PATH [TOKEN] [BODY] -> prints the status code; the body is in $T/resp.
+api() {
+  local method=$1 path=$2 token=${3:-} body=${4:-}
+  local args=(-s -o "$T/resp" -w '%{http_code}' --cacert "$T/root.pem" -X "$method")
+  [[ -n $token ]] && args+=(-H "Authorization: Bearer $token")
+  [[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  curl "${args[@]}" "$BASE$path"
+}
