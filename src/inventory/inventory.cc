@@ -129,6 +129,16 @@ CertificateRecord to_record(const store::Row& r) {
   return c;
 }
 
+// Escapes LIKE's wildcards so that user text matches literally (used with ESCAPE '\').
+std::string like_literal(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '%' || ch == '_' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out;
+}
+
 bool is_hex(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) {
     return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':';
@@ -340,17 +350,19 @@ Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRe
   }
   if (f.expires_after) add(" AND not_after >= ?", to_unix(*f.expires_after));
   if (f.expires_before) add(" AND not_after < ?", to_unix(*f.expires_before));
-  if (f.issuer) add(" AND issuer LIKE ?", "%" + *f.issuer + "%");
+  if (f.issuer) add(" AND issuer LIKE ? ESCAPE '\\'", "%" + like_literal(*f.issuer) + "%");
   if (f.authority) add(" AND authority = ?", *f.authority);
   if (f.key_algorithm) add(" AND key_algorithm = ?", lower(*f.key_algorithm));
   if (f.key_bits) add(" AND key_bits = ?", static_cast<std::int64_t>(*f.key_bits));
-  if (f.search) add(" AND search_text LIKE ?", "%" + lower(*f.search) + "%");
+  if (f.search) {
+    add(" AND search_text LIKE ? ESCAPE '\\'", "%" + like_literal(lower(*f.search)) + "%");
+  }
   if (f.owner) add(" AND owner = ?", *f.owner);
   if (f.team) add(" AND team = ?", *f.team);
   if (f.origin) add(" AND origin = ?", std::string(origin_name(*f.origin)));
   if (f.tag) {
     // Tags are newline-joined; match a whole tag.
-    add(" AND ('\n' || tags || '\n') LIKE ?", "%\n" + *f.tag + "\n%");
+    add(" AND ('\n' || tags || '\n') LIKE ? ESCAPE '\\'", "%\n" + like_literal(*f.tag) + "\n%");
   }
   if (page.cursor) {
     CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
