@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Every role against every route of the REST API, expecting exactly the allowed answers;
+# the matrix must cover every operation of the OpenAPI document and nothing else.
+source "$(dirname "$0")/lib.sh"
+
+start_server
+A=$ADMIN_TOKEN
+must() {  # status method path body
+  local got
+  got=$(api "$2" "$3" "$A" "${4:-}")
+  [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
+}
+must 201 POST /api/v1/teams '{"name":"web","allowed_profiles":["tls-server"],"allowed_domains":["web.example.test"]}'
+must 201 POST /api/v1/teams '{"name":"other","allowed_profiles":["tls-server"],"allowed_domains":["other.example.test"]}'
+declare -A TOKEN
+TOKEN[admin]=$A
+for spec in operator:operator:- requester:requester:web auditor:auditor:-; do
+  IFS=: read -r name role team <<<"$spec"
+  team_json=$([[ $team == - ]] && echo '' || echo ",\"team\":\"$team\"")
+  must 201 POST /api/v1/principals "{\"name\":\"$name\",\"role\":\"$role\"$team_json}"
+  must 201 POST /api/v1/tokens "{\"principal\":\"$name\",\"ttl\":\"1d\"}"
+  TOKEN[$role]=$(jq -r .token "$T/resp")
+done
+ROLES=(admin operator requester auditor)
+declare -A TOKEN_ID
+for r in "${ROLES[@]}"; do
+  must 201 POST /api/v1/principals "{\"name\":\"victim-$r\",\"role\":\"auditor\"}"
+  must 201 POST /api/v1/tokens "{\"principal\":\"victim-$r\"}"
+  TOKEN_ID[$r]=$(jq -r .id "$T/resp")
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca-$r.key" -out "$T/ca-$r.pem" -days 30 \
+    -subj "/CN=external CA $r" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/leaf-$r.key" -out "$T/leaf-$r.pem" -days 30 -subj "/CN=leaf-$r" 2>/dev/null
+done
+must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.web.example.test","team":"web"}'
+FP_WEB=$(jq -r .fingerprint "$T/resp")
+must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.other.example.test","team":"other"}'
+FP_OTHER=$(jq -r .fingerprint "$T/resp")
+
+body_for() {  # key role
+  local r=$2
+  case $1 in
+    authority) echo "{\"name\":\"ca-$r\",\"kind\":\"issuing\",\"parent\":\"root\",\"subject\":\"CN=$r CA\"}" ;;
+    import_ca) jq -n --rawfile c "$T/ca-$r.pem" --rawfile k "$T/ca-$r.key" --arg n "ext-$r" '{name: $n, certificate_pem: $c, private_key_pem: $k, kind: "issuing"}' ;;
+    issue) echo "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"$r.web.example.test\"}" ;;
+    import) jq -n --rawfile p "$T/leaf-$r.pem" '{pem: $p}' ;;
+    team) echo "{\"name\":\"team-$r\"}" ;;
+    principal) echo "{\"name\":\"p-$r\",\"role\":\"auditor\"}" ;;
+    mapping) echo "{\"fingerprint\":\"$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)\"}" ;;
+    token) echo "{\"principal\":\"victim-$r\",\"role\":\"auditor\"}" ;;
+    -) echo "" ;;
+  esac
+}
+
+# method | pattern (as in the OpenAPI document) | concrete path | body | admin operator requester auditor
+MATRIX="
+GET|/api/v1/whoami|/api/v1/whoami|-|200 200 200 200
+GET|/api/v1/profiles|/api/v1/profiles|-|200 200 200 200
+GET|/api/v1/profiles/{name}|/api/v1/profiles/tls-server|-|200 200 200 200
+GET|/api/v1/authorities|/api/v1/authorities|-|200 200 200 200
+POST|/api/v1/authorities|/api/v1/authorities|authority|201 201 403 403
+POST|/api/v1/authorities/import|/api/v1/authorities/import|import_ca|201 201 403 403
+GET|/api/v1/authorities/{name}|/api/v1/authorities/issuing|-|200 200 200 200
+GET|/api/v1/authorities/{name}/chain|/api/v1/authorities/issuing/chain|-|200 200 200 200
+GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200
+POST|/api/v1/certificates|/api/v1/certificates|issue|201 201 201 403
+POST|/api/v1/certificates/import|/api/v1/certificates/import|import|201 201 403 403
+GET|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|-|200 200 200 200
+GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
+GET|/api/v1/audit/events|/api/v1/audit/events|-|200 200 403 200
+GET|/api/v1/audit/verify|/api/v1/audit/verify|-|200 200 403 200
+GET|/api/v1/teams|/api/v1/teams|-|200 200 403 200
+POST|/api/v1/teams|/api/v1/teams|team|201 403 403 403
+GET|/api/v1/principals|/api/v1/principals|-|200 200 403 200
+POST|/api/v1/principals|/api/v1/principals|principal|201 403 403 403
+POST|/api/v1/principals/{name}/disable|/api/v1/principals/victim-@R@/disable|-|200 403 403 403
+POST|/api/v1/principals/{name}/enable|/api/v1/principals/victim-@R@/enable|-|200 403 403 403
+POST|/api/v1/principals/{name}/certificates|/api/v1/principals/victim-@R@/certificates|mapping|201 403 403 403
+GET|/api/v1/tokens|/api/v1/tokens|-|200 200 403 200
+POST|/api/v1/tokens|/api/v1/tokens|token|201 403 403 403
+DELETE|/api/v1/tokens/{id}|/api/v1/tokens/@TOKEN_ID@|-|204 403 403 403
+GET|/api/v1/openapi.json|/api/v1/openapi.json|-|public
+GET|/healthz|/healthz|-|public
+GET|/readyz|/readyz|-|public
+GET|/metrics|/metrics|-|public
+"
+
+covered=()
+while IFS='|' read -r method pattern path body expect; do
+  [[ -n $method ]] || continue
+  covered+=("$method $pattern")
+  if [[ $expect == public ]]; then
+    assert_eq 200 "$(api "$method" "$path")" "$method $pattern without a token"
+    continue
+  fi
+  # Without credentials every guarded route answers 401.
+  assert_eq 401 "$(api "$method" "${path//@R@/admin}" "" "$(body_for "$body" admin)")" "$method $pattern without a token"
+  read -r -a want <<<"$expect"
+  for i in 0 1 2 3; do
+    r=${ROLES[$i]}
+    p=${path//@R@/$r}
+    p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
+    got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")
+    assert_eq "${want[$i]}" "$got" "$r: $method $pattern ($(head -c 200 "$T/resp"))"
+  done
+done <<<"$MATRIX"
+
+# The matrix and the OpenAPI document list the same operations.
+api GET /api/v1/openapi.json >/dev/null
+jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | ascii_upcase + " " + $p' "$T/resp" | sort >"$T/documented"
+printf '%s\n' "${covered[@]}" | sort >"$T/covered"
+assert_eq "" "$(comm -3 "$T/documented" "$T/covered" | tr '\n' ';')" "operations documented but not in the matrix, or the reverse"
+
+# Scope: a requester sees only its team's certificates and issues only within its domains.
+R=${TOKEN[requester]}
+assert_eq 404 "$(api GET "/api/v1/certificates/$FP_OTHER" "$R")" "requester reading another team's certificate"
+assert_eq 200 "$(api GET /api/v1/certificates "$R")" "requester list"
+assert_eq 0 "$(jq "[.items[] | select(.team != \"web\")] | length" "$T/resp")" "requester list holds only its team"
+assert_eq 403 "$(api GET '/api/v1/certificates?team=other' "$R")" "requester asking for another team"
+assert_eq 403 "$(api POST /api/v1/certificates "$R" '{"profile":"tls-client","key_type":"ec-p256","common_name":"x.web.example.test"}')" "requester outside its profiles"
+# Every mutation above was audited with its principal.
+assert_eq 200 "$(api GET '/api/v1/audit/events?action=team.create&limit=10' "$A")" "audit list"
+assert_eq "token:$(echo "$A" | cut -d_ -f2)" "$(jq -r '.items[-1].actor' "$T/resp")" "team.create audited with the admin token"
+stop_server
+finish
