@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Hostile and broken requests to the REST API: each gets the right 4xx as problem+json with
+# a stable code, and nothing in the database changes.
+source "$(dirname "$0")/lib.sh"
+
+cat >"$T/small.toml" <<TOML
+[server]
+max_body_bytes = 65536
+TOML
+start_server CERTWARD_CONFIG="$T/small.toml"
+A=$ADMIN_TOKEN
+api POST /api/v1/teams "$A" '{"name":"web","allowed_profiles":["tls-server"],"allowed_domains":["web.example.test"]}' >/dev/null
+api POST /api/v1/principals "$A" '{"name":"req","role":"requester","team":"web"}' >/dev/null
+api POST /api/v1/tokens "$A" '{"principal":"req"}' >/dev/null
+R=$(jq -r .token "$T/resp")
+s0=$(state)
+
+# bad METHOD PATH TOKEN BODY STATUS CODE MESSAGE [content-type]
+bad() {
+  local method=$1 path=$2 token=$3 body=$4 want=$5 code=$6 msg=$7 ctype=${8-application/json}
+  local args=(-s -o "$T/resp" -D "$T/headers" -w '%{http_code}' --cacert "$T/root.pem" -X "$method" -H "Authorization: Bearer $token")
+  [[ -n $ctype ]] && args+=(-H "Content-Type: $ctype")
+  [[ -n $body ]] && args+=(--data-binary "$body")
+  local got
+  got=$(curl "${args[@]}" "$BASE$path")
+  assert_eq "$want" "$got" "$msg: status"
+  grep -qi '^content-type: application/problem+json' "$T/headers" && pass || fail "$msg: not problem+json"
+  if [[ -n $code ]]; then assert_eq "$code" "$(jq -r .code "$T/resp")" "$msg: code"; fi
+  assert_eq "$want" "$(jq -r .status "$T/resp")" "$msg: problem status member"
+  assert_eq "$s0" "$(state)" "$msg: database changed"
+}
+
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/k.pem" -subj "/CN=x.web.example.test" -out "$T/good.csr" 2>/dev/null
+# A CSR whose signature no longer matches: change one byte of the subject in the DER.
+openssl req -in "$T/good.csr" -outform DER -out "$T/good.der"
+off=$(grep -obUaP 'x\.web' "$T/good.der" | head -1 | cut -d: -f1)
+cp "$T/good.der" "$T/bad.der"
+printf 'y' | dd of="$T/bad.der" bs=1 seek="$off" conv=notrunc 2>/dev/null
+badcsr=$(openssl req -inform DER -in "$T/bad.der" -outform PEM 2>/dev/null || { echo "-----BEGIN CERTIFICATE REQUEST-----"; base64 -w64 "$T/bad.der"; echo "-----END CERTIFICATE REQUEST-----"; })
+
+bad POST /api/v1/certificates "$A" '{"profile": "tls-server", ' 400 malformed "truncated JSON"
+bad POST /api/v1/certificates "$A" '[1,2,3]' 400 malformed "JSON array body"
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server","key_type":"ec-p256","common_name":"a.test","colour":"red"}' 400 malformed "unknown field"
+bad POST /api/v1/certificates "$A" '{"profile":7,"key_type":"ec-p256"}' 400 malformed "wrong field type"
+bad POST /api/v1/certificates "$A" 'profile=tls-server' 415 "" "form body" "application/x-www-form-urlencoded"
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server"}' 415 "" "no content type" "text/plain"
+head -c 70000 /dev/zero | tr '\0' 'a' >"$T/big"
+bad POST /api/v1/certificates "$A" "@$T/big" 413 "" "body over the limit"
+bad POST /api/v1/certificates "$A" "$(jq -n --arg c "-----BEGIN CERTIFICATE REQUEST-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE REQUEST-----" '{profile:"tls-server", csr:$c}')" 400 malformed "garbage CSR"
+bad POST /api/v1/certificates "$A" "$(jq -n --arg c "$badcsr" '{profile:"tls-server", csr:$c}')" 400 bad_signature "CSR with a bad signature"
+bad POST /api/v1/certificates "$A" '{"profile":"no-such-profile","key_type":"ec-p256","common_name":"a.test"}' 400 invalid_argument "unknown profile"
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server","key_type":"ec-p256","common_name":"a.test","authority":"nope"}' 400 invalid_argument "unknown authority"
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server","key_type":"ec-p256","common_name":"a.test","validity":"999d"}' 422 policy_rejected "validity over the profile maximum"
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server","key_type":"rsa-1024","common_name":"a.test"}' 400 invalid_argument "unsupported key type"
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server","key_type":"ec-p256","sans":["dns:bad..name"]}' 400 malformed "invalid DNS name"
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server"}' 400 invalid_argument "neither CSR nor key type"
+bad POST /api/v1/certificates "$R" '{"profile":"tls-server","key_type":"ec-p256","common_name":"www.elsewhere.test"}' 403 unauthorized "requester outside its team's domains"
+bad POST /api/v1/certificates "$R" '{"profile":"tls-server","key_type":"ec-p256","common_name":"a.web.example.test","team":"ops"}' 403 unauthorized "requester issuing for another team"
+bad POST /api/v1/certificates/import "$A" '{"pem":"-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n"}' 400 malformed "garbage certificate import"
+bad POST /api/v1/certificates/import "$A" '{"der":"!!!notbase64"}' 400 malformed "bad base64"
+bad POST /api/v1/certificates/import "$A" '{"der":"MAMCAQE="}' 400 malformed "truncated DER"
+cw issue --profile tls-client --cn p12 --key-type ec-p256 --p12 "$T/c.p12" --p12-password-env PW >/dev/null 2>&1 || true
+s0=$(state)
+export PW=right
+cw issue --profile tls-client --cn p12 --key-type ec-p256 --p12 "$T/c.p12" --p12-password-env PW >/dev/null 2>&1
+s0=$(state)
+bad POST /api/v1/certificates/import "$A" "{\"pkcs12\":\"$(base64 -w0 "$T/c.p12")\",\"password\":\"wrong\"}" 400 bad_password "wrong PKCS#12 password"
+bad POST /api/v1/authorities "$A" '{"name":"Bad Name","kind":"issuing","parent":"root","subject":"CN=x"}' 400 invalid_argument "bad authority name"
+bad POST /api/v1/authorities "$A" '{"name":"issuing","kind":"issuing","parent":"root","subject":"CN=x"}' 409 conflict "duplicate authority"
+bad POST /api/v1/authorities "$A" '{"name":"x2","kind":"issuing","parent":"issuing","subject":"CN=x"}' 422 policy_rejected "CA under a path-length-0 CA"
+bad POST /api/v1/tokens "$A" '{"principal":"ghost"}' 404 not_found "token for an unknown principal"
+bad GET '/api/v1/certificates?limit=0' "$A" "" 400 invalid_argument "limit out of range" ""
+bad GET '/api/v1/certificates?status=sparkly' "$A" "" 400 invalid_argument "unknown status" ""
+bad GET '/api/v1/certificates?cursor=zzz' "$A" "" 400 invalid_argument "bad cursor" ""
+bad GET '/api/v1/certificates?colour=red' "$A" "" 400 malformed "unknown query parameter" ""
+bad GET /api/v1/certificates/not-hex "$A" "" 400 invalid_argument "bad certificate id" ""
+bad GET /api/v1/certificates/0123456789abcdef "$A" "" 404 not_found "unknown certificate" ""
+bad GET /api/v1/nothing-here "$A" "" 404 "" "unknown route" ""
+bad DELETE /api/v1/certificates "$A" "" 405 "" "wrong method" ""
+grep -qi '^allow: ' "$T/headers" && pass || fail "405 without Allow"
+
+stop_server
+finish
