@@ -236,6 +236,7 @@ Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::stri
     std::vector<x509::Certificate> roots = {a.chain.back()};
     std::span<const x509::Certificate> mid(a.chain.data(), a.chain.size() - 1);
     x509::VerifyOptions vo;
+    vo.at = clock_.now();
     auto verified = x509::verify_chain(cert, mid, roots, vo);
     if (!verified) return fail_with_context(verified.error(), "the chain does not verify");
   }

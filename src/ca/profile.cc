@@ -26,7 +26,7 @@ const std::set<std::string> kKnownEku = {"serverAuth", "clientAuth", "codeSignin
                                          "emailProtection", "timeStamping", "OCSPSigning"};
 
 bool is_dotted_oid(std::string_view s) {
-  if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != s.npos) return false;
   int dots = 0;
   for (char c : s) {
     if (c == '.') ++dots;
