@@ -5,6 +5,10 @@
 // worker pool and hand their Response back to the session's strand. Server state shared
 // across threads (the session registry, the lifecycle state) is guarded by Core::mu_.
 
+// Optimised builds inline Asio's scheduler, whose null checks -Wnull-dereference misreads;
+// the diagnostic then lands in Boost code instantiated from here.
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +28,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <thread>
@@ -53,13 +58,19 @@ using TlsStream = ssl::stream<beast::tcp_stream>;
 constexpr std::chrono::seconds kCloseGrace{1};
 constexpr std::size_t kFirstReadBytes = 4096;
 
+// IMF-fixdate (RFC 9110 5.6.7), independent of the C locale.
 std::string http_date() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return std::string(buf, n);
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                        kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
+                        tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
 std::string endpoint_text(const tcp::endpoint& ep) {
@@ -67,6 +78,8 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(ep.port());
 }
+
+std::string_view to_std(beast::string_view s) { return {s.data(), s.size()}; }
 
 bool is_http_error(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -324,6 +337,28 @@ class Session final : public SessionBase {
 
   void read_request() {
     lowest().expires_at(deadline_);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = self()](error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(error_code ec) {
+    if (ec) return on_read_error(ec);  // includes a Content-Length over the body limit
+    if (parser_->is_done()) return on_read({});
+    const auto& message = parser_->get();
+    if (message.version() >= 11 && iequals(to_std(message[bhttp::field::expect]), "100-continue")) {
+      // Without this, clients such as curl pause before sending larger bodies.
+      continue_.emplace(bhttp::status::continue_, 11);
+      return bhttp::async_write(stream_, *continue_,
+                                [self = self()](error_code write_ec, std::size_t) {
+                                  if (write_ec) return self->close_socket();
+                                  self->read_body();
+                                });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    lowest().expires_at(deadline_);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = self()](error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -368,7 +403,7 @@ class Session final : public SessionBase {
   void dispatch_request() {
     auto& message = parser_->get();
     begin_exchange(std::string(message.method_string()), message.version(), message.keep_alive());
-    std::string_view target(message.target().data(), message.target().size());
+    std::string_view target = to_std(message.target());
     auto split = split_target(target);
     std::optional<std::multimap<std::string, std::string>> query;
     if (split) query = parse_query(split->raw_query);
@@ -387,9 +422,8 @@ class Session final : public SessionBase {
     request.path = std::move(split->path);
     request.query = std::move(*query);
     for (const auto& field : message) {
-      request.headers.emplace_back(
-          to_lower(std::string_view(field.name_string().data(), field.name_string().size())),
-          std::string(field.value()));
+      request.headers.emplace_back(to_lower(to_std(field.name_string())),
+                                   std::string(field.value()));
     }
     request.body = std::move(message.body());
     request.remote_address = remote_;
@@ -526,6 +560,7 @@ class Session final : public SessionBase {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> message_;
+  std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::array<char, 4096> discard_{};
   SteadyClock::time_point deadline_{};
   bool first_request_ = true;

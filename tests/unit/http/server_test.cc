@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -123,6 +124,24 @@ TEST(Server, PostDeliversBodyAndHeaders) {
   EXPECT_EQ(doc["body"], body);
   EXPECT_EQ(doc["content_type"], "application/json");
   EXPECT_EQ(doc["method"], "POST");
+}
+
+TEST(Server, ExpectContinueGetsInterimResponse) {
+  ServerHarness h;
+  h.router().add("POST", "/echo", echo_request);
+  auto port = h.start();
+  RawClient client(port);
+  std::string body(2000, 'x');
+  client.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\n\r\n");
+  auto interim = client.read_reply();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  client.send(body);
+  auto reply = client.read_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(parse(*reply)["body"], body);
 }
 
 TEST(Server, HandlerHeadersAndDefaultContentType) {
@@ -674,6 +693,33 @@ TEST_F(TlsServerTest, PlainHttpToTlsListenerIsDropped) {
   // The server is still fine afterwards.
   auto result = run_command(curl(port, ""));
   EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+}  // namespace
+}  // namespace certward::http
+
+namespace certward::http {
+namespace {
+
+// Not a regression test: a rough figure of keep-alive throughput with curl as the client
+// (4 processes, each reusing one connection). Run with --gtest_also_run_disabled_tests.
+TEST(ServerThroughput, DISABLED_CurlKeepAlive) {
+  ServerHarness h;
+  h.router().add("GET", "/fast", [](Request&) { return Response::text(200, "ok"); });
+  auto port = h.start();
+  constexpr int kPerClient = 20000;
+  constexpr int kClients = 4;
+  std::string command = "curl -s -o /dev/null \"http://127.0.0.1:" + std::to_string(port) +
+                        "/fast?i=[1-" + std::to_string(kPerClient) + "]\"";
+  auto begin = Clock::now();
+  std::vector<std::future<testing::CommandResult>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::async(std::launch::async, [&] { return run_command(command); }));
+  }
+  for (auto& c : clients) EXPECT_EQ(c.get().exit_code, 0);
+  double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  std::printf("%d requests in %.2f s: %.0f requests/s\n", kPerClient * kClients, seconds,
+              kPerClient * kClients / seconds);
 }
 
 }  // namespace
