@@ -215,11 +215,11 @@ class Api : public std::enable_shared_from_this<Api> {
     if (!permitted.empty() || !excluded.empty()) {
       x509::NameConstraints c;
       for (const auto& p : permitted) {
-        CW_ASSIGN_OR_RETURN(auto e, name_constraint(p));
+        CW_ASSIGN_OR_RETURN(auto e, ca::parse_name_constraint(p));
         c.permitted.push_back(e);
       }
       for (const auto& p : excluded) {
-        CW_ASSIGN_OR_RETURN(auto e, name_constraint(p));
+        CW_ASSIGN_OR_RETURN(auto e, ca::parse_name_constraint(p));
         c.excluded.push_back(e);
       }
       nc = c;
@@ -300,17 +300,6 @@ class Api : public std::enable_shared_from_this<Api> {
   }
 
   // Certificates.
-  static Result<std::string> name_constraint(const std::string& text) {
-    const auto colon = text.find(':');
-    if (colon == std::string::npos) return fail(ErrorCode::kMalformed, "bad name constraint '" + text + "'");
-    const std::string type = text.substr(0, colon), value = text.substr(colon + 1);
-    if (type == "dns") return "DNS:" + value;
-    if (type == "email") return "email:" + value;
-    if (type == "uri") return "URI:" + value;
-    if (type == "ip" && value.find('/') != std::string::npos && ca::parse_ip_range(value)) return "IP:" + value;
-    return fail(ErrorCode::kMalformed, "bad name constraint '" + text + "' (dns:, ip:CIDR, email:, uri:)");
-  }
-
   static ca::Requester requester(const Identity& id) {
     ca::Requester r;
     r.actor = id.actor;

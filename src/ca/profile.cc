@@ -167,6 +167,27 @@ Result<IpRange> parse_ip_range(std::string_view cidr) {
   return r;
 }
 
+Result<std::string> parse_name_constraint(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) {
+    return fail(ErrorCode::kInvalidArgument, "name constraint '" + std::string(text) +
+                                                 "' must look like dns:NAME, ip:CIDR, email:DOMAIN or uri:HOST");
+  }
+  const std::string type = lower(text.substr(0, colon));
+  const std::string value(text.substr(colon + 1));
+  if (type == "dns") return "DNS:" + value;
+  if (type == "email") return "email:" + value;
+  if (type == "uri") return "URI:" + value;
+  if (type == "ip") {
+    if (value.find('/') == std::string::npos || !parse_ip_range(value)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "name constraint '" + std::string(text) + "' needs an IP range like 10.0.0.0/8");
+    }
+    return "IP:" + value;
+  }
+  return fail(ErrorCode::kInvalidArgument, "unknown name constraint type '" + type + "'");
+}
+
 bool name_within(std::string_view name, std::string_view suffix) {
   std::string n = lower(name);
   if (n.starts_with("*.")) n.erase(0, 2);

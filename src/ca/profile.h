@@ -67,6 +67,11 @@ class ProfileSet {
   std::vector<Profile> profiles_;
 };
 
+// "dns:example.com" -> "DNS:example.com", "ip:10.0.0.0/8" -> "IP:10.0.0.0/8",
+// "email:example.com", "uri:example.com": a name-constraints subtree as x509 keeps it.
+// Errors: kInvalidArgument.
+Result<std::string> parse_name_constraint(std::string_view text);
+
 // True if `name` equals `suffix` or ends with "." + suffix (case-insensitive); a wildcard
 // name "*.a.example" is judged by its base "a.example".
 bool name_within(std::string_view name, std::string_view suffix);

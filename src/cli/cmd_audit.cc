@@ -22,52 +22,85 @@ void add_audit_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--before-seq", o->before_seq, "continue below this sequence number");
     cmd->add_option("--limit", o->limit, "page size (1-1000)")->capture_default_str();
     cmd->callback([&g, o] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        audit::EventFilter f;
-        f.actor = o->actor;
-        f.action = o->action;
-        f.target_id = o->target;
-        if (o->since) {
-          CW_ASSIGN_OR_RETURN(f.since, parse_time(*o->since));
-        }
-        f.after_seq = o->before_seq;
-        f.limit = o->limit;
-        CW_ASSIGN_OR_RETURN(auto events, c.audit().list(c.db(), f));
-        if (g.json) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& e : events) j.push_back(event_json(e));
-          print_json(j);
-          return ok();
-        }
-        Table t({"SEQ", "TIME", "ACTOR", "ACTION", "TARGET"});
-        for (const auto& e : events) {
-          t.add({std::to_string(e.seq), format_time(e.time), e.event.actor, e.event.action,
-                 e.event.target_type + ":" + e.event.target_id.substr(0, 16)});
-        }
-        t.print();
-        return ok();
-      });
+      run_either(
+          g,
+          [o](Context& c) -> Result<nlohmann::json> {
+            audit::EventFilter f;
+            f.actor = o->actor;
+            f.action = o->action;
+            f.target_id = o->target;
+            if (o->since) {
+              CW_ASSIGN_OR_RETURN(f.since, parse_time(*o->since));
+            }
+            f.after_seq = o->before_seq;
+            f.limit = o->limit;
+            CW_ASSIGN_OR_RETURN(auto events, c.audit().list(c.db(), f));
+            nlohmann::json items = nlohmann::json::array();
+            for (const auto& e : events) items.push_back(event_json(e));
+            return nlohmann::json{{"items", items}};
+          },
+          [o](const Remote& r) {
+            std::string q = "?limit=" + std::to_string(o->limit);
+            if (o->actor) q += "&actor=" + url_encode(*o->actor);
+            if (o->action) q += "&action=" + url_encode(*o->action);
+            if (o->target) q += "&target_id=" + url_encode(*o->target);
+            if (o->since) q += "&since=" + url_encode(*o->since);
+            if (o->before_seq) q += "&before_seq=" + std::to_string(*o->before_seq);
+            return r.get("/api/v1/audit/events" + q);
+          },
+          [](const nlohmann::json& doc) {
+            Table t({"SEQ", "TIME", "ACTOR", "ACTION", "TARGET"});
+            for (const auto& e : doc["items"]) {
+              t.add({std::to_string(e.value("seq", 0)), e.value("time", ""), e.value("actor", ""), e.value("action", ""),
+                     e.value("target_type", "") + ":" + e.value("target_id", "").substr(0, 16)});
+            }
+            t.print();
+          });
     });
   }
   audit->add_subcommand("verify", "recompute the hash chain; exit 8 if it is broken")->callback([&g] {
-    run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-      CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(c.db()));
-      if (g.json) {
-        nlohmann::json j = {{"ok", report.ok}, {"events_checked", report.events_checked}};
-        if (!report.ok) {
-          j["first_bad_seq"] = *report.first_bad_seq;
-          j["problem"] = report.problem;
-        }
-        print_json(j);
-      } else if (report.ok) {
-        std::printf("audit chain intact: %lld events verified\n", static_cast<long long>(report.events_checked));
-      } else {
-        std::fprintf(stderr, "certward: audit chain broken at event %lld: %s\n",
-                     static_cast<long long>(report.first_bad_seq.value_or(0)), report.problem.c_str());
-      }
-      if (!report.ok) g.exit_code = kExitAuditBroken;
-      return ok();
-    });
+    bool broken = false;
+    run_either(
+        g,
+        [&broken](Context& c) -> Result<nlohmann::json> {
+          CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(c.db()));
+          nlohmann::json j = {{"ok", report.ok}, {"events_checked", report.events_checked}};
+          if (!report.ok) {
+            j["first_bad_seq"] = report.first_bad_seq.value_or(0);
+            j["problem"] = report.problem;
+          }
+          broken = !report.ok;
+          return j;
+        },
+        [&broken](const Remote& r) -> Result<nlohmann::json> {
+          CW_ASSIGN_OR_RETURN(auto j, r.get("/api/v1/audit/verify"));
+          broken = !j.value("ok", false);
+          return j;
+        },
+        [](const nlohmann::json& j) {
+          if (j.value("ok", false)) {
+            std::printf("audit chain intact: %lld events verified\n", j.value("events_checked", 0LL));
+          } else {
+            std::fprintf(stderr, "certward: audit chain broken at event %lld: %s\n", j.value("first_bad_seq", 0LL),
+                         j.value("problem", "").c_str());
+          }
+        });
+    if (g.exit_code == kExitOk && broken) g.exit_code = kExitAuditBroken;
+  });
+}
+
+void add_whoami_command(CLI::App& app, Globals& g) {
+  app.add_subcommand("whoami", "show the principal a --server token authenticates as")->callback([&g] {
+    run_either(
+        g,
+        [](Context&) -> Result<nlohmann::json> {
+          return fail(ErrorCode::kInvalidArgument, "whoami asks a server: give --server and a token");
+        },
+        [](const Remote& r) { return r.get("/api/v1/whoami"); },
+        [](const nlohmann::json& j) {
+          std::printf("%s (%s%s)\n", j.value("principal", "").c_str(), j.value("role", "").c_str(),
+                      j["team"].is_string() ? (", team " + j["team"].get<std::string>()).c_str() : "");
+        });
   });
 }
 

@@ -9,49 +9,53 @@
 namespace certward::cli {
 namespace {
 
-// "dns:example.com" -> "DNS:example.com"; "ip:10.0.0.0/8" -> "IP:10.0.0.0/8".
-Result<std::string> parse_constraint(const std::string& text) {
-  const auto colon = text.find(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    return fail(ErrorCode::kInvalidArgument,
-                "name constraint '" + text + "' must look like dns:NAME, ip:CIDR, email:DOMAIN or uri:HOST");
-  }
-  std::string type = text.substr(0, colon);
-  std::transform(type.begin(), type.end(), type.begin(), ::tolower);
-  const std::string value = text.substr(colon + 1);
-  if (type == "dns") return "DNS:" + value;
-  if (type == "email") return "email:" + value;
-  if (type == "uri") return "URI:" + value;
-  if (type == "ip") {
-    auto range = ca::parse_ip_range(value);
-    if (!range || value.find('/') == std::string::npos) {
-      return fail(ErrorCode::kInvalidArgument, "name constraint '" + text + "' needs an IP range like 10.0.0.0/8");
-    }
-    return "IP:" + value;
-  }
-  return fail(ErrorCode::kInvalidArgument, "unknown name constraint type '" + type + "'");
-}
+using nlohmann::json;
 
 Result<std::optional<x509::NameConstraints>> make_constraints(const std::vector<std::string>& permit,
                                                               const std::vector<std::string>& exclude) {
   if (permit.empty() && exclude.empty()) return std::optional<x509::NameConstraints>();
   x509::NameConstraints nc;
   for (const auto& p : permit) {
-    CW_ASSIGN_OR_RETURN(auto c, parse_constraint(p));
+    CW_ASSIGN_OR_RETURN(auto c, ca::parse_name_constraint(p));
     nc.permitted.push_back(c);
   }
   for (const auto& e : exclude) {
-    CW_ASSIGN_OR_RETURN(auto c, parse_constraint(e));
+    CW_ASSIGN_OR_RETURN(auto c, ca::parse_name_constraint(e));
     nc.excluded.push_back(c);
   }
   return std::optional<x509::NameConstraints>(nc);
 }
 
-void print_authorities(const std::vector<ca::AuthorityInfo>& list) {
+std::string text(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
+}
+
+// A table of authorities from their JSON (a list, or {"items": [...]}).
+void print_authorities(const json& doc) {
+  const json& list = doc.is_array() ? doc : doc.contains("items") ? doc["items"] : json::array({doc});
   Table t({"NAME", "KIND", "PARENT", "KEY", "NOT AFTER", "STATUS", "SUBJECT"});
   for (const auto& a : list) {
-    t.add({a.name, std::string(ca::authority_kind_name(a.kind)), a.parent.value_or("-"), a.key_type,
-           format_time(a.certificate.info().not_after), a.status, a.certificate.info().subject});
+    t.add({text(a, "name"), text(a, "kind"), text(a, "parent"), text(a, "key_type"),
+           text(a["certificate"], "not_after"), text(a, "status"), text(a["certificate"], "subject")});
+  }
+  t.print();
+}
+
+json authorities_json(const std::vector<ca::AuthorityInfo>& list) {
+  json items = json::array();
+  for (const auto& a : list) items.push_back(authority_json(a));
+  return {{"items", items}};
+}
+
+void print_profiles(const json& doc) {
+  Table t({"NAME", "KEYS", "DEFAULT", "MAX", "EKU", "DESCRIPTION"});
+  for (const auto& p : doc["items"]) {
+    std::string keys, eku;
+    for (const auto& k : p["key_types"]) keys += (keys.empty() ? "" : ",") + k.get<std::string>();
+    for (const auto& e : p["extended_key_usage"]) eku += (eku.empty() ? "" : ",") + e.get<std::string>();
+    t.add({text(p, "name"), keys, text(p, "default_validity"), text(p, "max_validity"), eku.empty() ? "-" : eku,
+           text(p, "description")});
   }
   t.print();
 }
@@ -76,7 +80,7 @@ void add_init_command(CLI::App& app, Globals& g) {
         std::printf("certward is already initialised in %s; nothing changed.\n", c.config().data_dir.c_str());
       } else {
         std::printf("Initialised certward in %s\n", c.config().data_dir.c_str());
-        print_authorities(created);
+        print_authorities(authorities_json(created));
         std::printf("\nIssue a certificate:  certward -d %s issue --profile tls-server --cn www.example.test --key-type ec-p256\n",
                     c.config().data_dir.c_str());
       }
@@ -108,64 +112,75 @@ void add_ca_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--permit", o->permit, "permitted name constraint: dns:NAME, ip:CIDR, email:DOMAIN, uri:HOST");
     cmd->add_option("--exclude", o->exclude, "excluded name constraint, same forms as --permit");
     cmd->callback([&g, o] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        CW_ASSIGN_OR_RETURN(auto kind, ca::parse_authority_kind(o->kind));
-        CW_ASSIGN_OR_RETURN(auto nc, make_constraints(o->permit, o->exclude));
-        std::optional<std::chrono::seconds> validity;
-        if (!o->validity.empty()) {
-          CW_ASSIGN_OR_RETURN(validity, parse_duration(o->validity));
-        }
-        if (o->path_length && *o->path_length < 0) {
-          return fail(ErrorCode::kInvalidArgument, "--path-length must be >= 0");
-        }
-        ca::AuthorityInfo info;
-        if (kind == ca::AuthorityKind::kRoot) {
-          if (o->parent) return fail(ErrorCode::kInvalidArgument, "a root has no --parent");
-          ca::RootOptions r;
-          r.name = o->name;
-          r.subject = o->subject;
-          if (!o->key_type.empty()) {
-            CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(o->key_type));
-          }
-          if (validity) r.validity = *validity;
-          r.path_length = o->path_length;
-          r.name_constraints = nc;
-          CW_ASSIGN_OR_RETURN(info, c.authorities().create_root(r, c.actor()));
-        } else {
-          if (!o->parent) return fail(ErrorCode::kInvalidArgument, "--parent is required for " + o->kind + " authorities");
-          ca::SubordinateOptions s;
-          s.name = o->name;
-          s.kind = kind;
-          s.parent = *o->parent;
-          s.subject = o->subject;
-          if (!o->key_type.empty()) {
-            CW_ASSIGN_OR_RETURN(s.key_type, crypto::parse_key_type(o->key_type));
-          }
-          s.validity = validity;
-          s.path_length = o->path_length;
-          s.name_constraints = nc;
-          CW_ASSIGN_OR_RETURN(info, ca::create_subordinate(c.enrollment(), c.authorities(), s, ca::Requester{.actor = c.actor(), .team = {}, .allowed_profiles = {}, .allowed_domains = {}}));
-        }
-        if (g.json) print_json(authority_json(info));
-        else print_authorities({info});
-        return ok();
-      });
+      run_either(
+          g,
+          [o](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto kind, ca::parse_authority_kind(o->kind));
+            CW_ASSIGN_OR_RETURN(auto nc, make_constraints(o->permit, o->exclude));
+            std::optional<std::chrono::seconds> validity;
+            if (!o->validity.empty()) {
+              CW_ASSIGN_OR_RETURN(validity, parse_duration(o->validity));
+            }
+            if (o->path_length && *o->path_length < 0) {
+              return fail(ErrorCode::kInvalidArgument, "--path-length must be >= 0");
+            }
+            ca::AuthorityInfo info;
+            if (kind == ca::AuthorityKind::kRoot) {
+              if (o->parent) return fail(ErrorCode::kInvalidArgument, "a root has no --parent");
+              ca::RootOptions r;
+              r.name = o->name;
+              r.subject = o->subject;
+              if (!o->key_type.empty()) {
+                CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(o->key_type));
+              }
+              if (validity) r.validity = *validity;
+              r.path_length = o->path_length;
+              r.name_constraints = nc;
+              CW_ASSIGN_OR_RETURN(info, c.authorities().create_root(r, c.actor()));
+            } else {
+              if (!o->parent) {
+                return fail(ErrorCode::kInvalidArgument, "--parent is required for " + o->kind + " authorities");
+              }
+              ca::SubordinateOptions sub;
+              sub.name = o->name;
+              sub.kind = kind;
+              sub.parent = *o->parent;
+              sub.subject = o->subject;
+              if (!o->key_type.empty()) {
+                CW_ASSIGN_OR_RETURN(sub.key_type, crypto::parse_key_type(o->key_type));
+              }
+              sub.validity = validity;
+              sub.path_length = o->path_length;
+              sub.name_constraints = nc;
+              ca::Requester requester;
+              requester.actor = c.actor();
+              CW_ASSIGN_OR_RETURN(info, ca::create_subordinate(c.enrollment(), c.authorities(), sub, requester));
+            }
+            return authority_json(info);
+          },
+          [o](const Remote& r) {
+            json body = {{"name", o->name}, {"kind", o->kind}, {"subject", o->subject}};
+            if (o->parent) body["parent"] = *o->parent;
+            if (!o->key_type.empty()) body["key_type"] = o->key_type;
+            if (!o->validity.empty()) body["validity"] = o->validity;
+            if (o->path_length) body["path_length"] = *o->path_length;
+            if (!o->permit.empty()) body["permitted"] = o->permit;
+            if (!o->exclude.empty()) body["excluded"] = o->exclude;
+            return r.post("/api/v1/authorities", body);
+          },
+          print_authorities);
     });
   }
   {
     auto* cmd = ca_cmd->add_subcommand("list", "list authorities");
     cmd->callback([&g] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        CW_ASSIGN_OR_RETURN(auto list, c.authorities().list());
-        if (g.json) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& a : list) j.push_back(authority_json(a));
-          print_json(j);
-        } else {
-          print_authorities(list);
-        }
-        return ok();
-      });
+      run_either(
+          g,
+          [](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto list, c.authorities().list());
+            return authorities_json(list);
+          },
+          [](const Remote& r) { return r.get("/api/v1/authorities"); }, print_authorities);
     });
   }
   {
@@ -173,18 +188,19 @@ void add_ca_commands(CLI::App& app, Globals& g) {
     auto* cmd = ca_cmd->add_subcommand("show", "show one authority");
     cmd->add_option("name", *name, "authority name")->required();
     cmd->callback([&g, name] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(*name));
-        if (g.json) {
-          print_json(authority_json(a));
-        } else {
-          std::printf("%-22s %s\n%-22s %s\n%-22s %s\n%-22s %s\n", "Name:", a.name.c_str(), "Kind:",
-                      std::string(ca::authority_kind_name(a.kind)).c_str(), "Parent:",
-                      a.parent.value_or("-").c_str(), "Status:", a.status.c_str());
-          print_certificate(a.certificate.info());
-        }
-        return ok();
-      });
+      run_either(
+          g,
+          [name](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(*name));
+            return authority_json(a);
+          },
+          [name](const Remote& r) { return r.get("/api/v1/authorities/" + url_encode(*name)); },
+          [](const json& a) {
+            print_authorities(a);
+            std::printf("\n%-22s %s\n%-22s %s\n%-22s %s\n", "Serial:", text(a["certificate"], "serial").c_str(),
+                        "Not before:", text(a["certificate"], "not_before").c_str(), "SHA-256:",
+                        text(a["certificate"], "sha256").c_str());
+          });
     });
   }
   {
@@ -200,16 +216,37 @@ void add_ca_commands(CLI::App& app, Globals& g) {
     cmd->add_flag("--der", o->der, "DER instead of PEM (certificate only)");
     cmd->add_option("-o,--out", o->out, "output file (default: stdout)");
     cmd->callback([&g, o] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(o->name));
-        if (o->der && o->chain) return fail(ErrorCode::kInvalidArgument, "--der exports one certificate; drop --chain");
-        std::vector<x509::Certificate> certs = {a.certificate};
-        if (o->chain) certs.insert(certs.end(), a.chain.begin(), a.chain.end());
-        const std::string data = o->der ? std::string(as_chars(a.certificate.der())) : x509::to_pem(certs);
-        if (o->out) return write_file(*o->out, data);
+      if (o->der && o->chain) {
+        g.exit_code = report_error({ErrorCode::kInvalidArgument, "--der exports one certificate; drop --chain"});
+        return;
+      }
+      std::string data;
+      const bool json_requested = g.json;
+      g.json = false;  // the document is the file itself
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(o->name));
+            std::vector<x509::Certificate> certs = {a.certificate};
+            if (o->chain) certs.insert(certs.end(), a.chain.begin(), a.chain.end());
+            data = o->der ? std::string(as_chars(a.certificate.der())) : x509::to_pem(certs);
+            return json::object();
+          },
+          [&](const Remote& r) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto pem, r.get_raw("/api/v1/authorities/" + url_encode(o->name) + "/chain"));
+            CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(as_bytes(pem)));
+            if (!o->chain) certs.resize(1);
+            data = o->der ? std::string(as_chars(certs.front().der())) : x509::to_pem(certs);
+            return json::object();
+          },
+          [](const json&) {});
+      g.json = json_requested;
+      if (g.exit_code != kExitOk) return;
+      if (o->out) {
+        if (auto st = write_file(*o->out, data); !st) g.exit_code = report_error(st.error());
+      } else {
         std::fwrite(data.data(), 1, data.size(), stdout);
-        return ok();
-      });
+      }
     });
   }
   {
@@ -249,7 +286,7 @@ void add_ca_commands(CLI::App& app, Globals& g) {
         OPENSSL_cleanse(io.private_key.data(), io.private_key.size());
         if (!info) return std::unexpected(info.error());
         if (g.json) print_json(authority_json(*info));
-        else print_authorities({*info});
+        else print_authorities(authority_json(*info));
         return ok();
       });
     });
@@ -260,34 +297,27 @@ void add_profile_commands(CLI::App& app, Globals& g) {
   auto* p = app.add_subcommand("profile", "inspect certificate profiles");
   p->require_subcommand(1);
   p->add_subcommand("list", "list profiles")->callback([&g] {
-    run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-      if (g.json) {
-        nlohmann::json j = nlohmann::json::array();
-        for (const auto& pr : c.profiles().all()) j.push_back(profile_json(pr));
-        print_json(j);
-        return ok();
-      }
-      Table t({"NAME", "KEYS", "DEFAULT", "MAX", "EKU", "DESCRIPTION"});
-      for (const auto& pr : c.profiles().all()) {
-        std::string keys, eku;
-        for (auto k : pr.key_types) keys += (keys.empty() ? "" : ",") + std::string(crypto::key_type_name(k));
-        for (const auto& e : pr.extended_key_usage) eku += (eku.empty() ? "" : ",") + e;
-        t.add({pr.name, keys, format_duration(pr.default_validity), format_duration(pr.max_validity),
-               eku.empty() ? "-" : eku, pr.description});
-      }
-      t.print();
-      return ok();
-    });
+    run_either(
+        g,
+        [](Context& c) -> Result<json> {
+          json items = json::array();
+          for (const auto& pr : c.profiles().all()) items.push_back(profile_json(pr));
+          return json{{"items", items}};
+        },
+        [](const Remote& r) { return r.get("/api/v1/profiles"); }, print_profiles);
   });
   auto name = std::make_shared<std::string>();
-  auto* show = p->add_subcommand("show", "show one profile");
+  auto* show = p->add_subcommand("show", "show one profile (JSON)");
   show->add_option("name", *name, "profile name")->required();
   show->callback([&g, name] {
-    run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-      CW_ASSIGN_OR_RETURN(const ca::Profile* pr, c.profiles().find(*name));
-      print_json(profile_json(*pr));
-      return ok();
-    });
+    run_either(
+        g,
+        [name](Context& c) -> Result<json> {
+          CW_ASSIGN_OR_RETURN(const ca::Profile* pr, c.profiles().find(*name));
+          return profile_json(*pr);
+        },
+        [name](const Remote& r) { return r.get("/api/v1/profiles/" + url_encode(*name)); },
+        [](const json& j) { print_json(j); });
   });
 }
 

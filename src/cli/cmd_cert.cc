@@ -1,4 +1,4 @@
-// cert list|show|export|import: the inventory.
+// cert list|show|export|import: the inventory, locally or through --server.
 
 #include "cli/commands.h"
 #include "x509/bundle.h"
@@ -6,6 +6,8 @@
 
 namespace certward::cli {
 namespace {
+
+using nlohmann::json;
 
 struct ListOptions {
   std::optional<std::string> status, expiring_within, issuer, authority, key_algorithm, search,
@@ -38,10 +40,130 @@ Result<inventory::Filter> make_filter(const ListOptions& o, SysTime now) {
   return f;
 }
 
-std::string first_name(const inventory::CertificateRecord& r) {
-  if (!r.common_name.empty()) return r.common_name;
-  if (!r.sans.empty()) return r.sans.front().value;
-  return r.subject;
+std::string list_query(const ListOptions& o) {
+  std::string q = "?limit=" + std::to_string(o.limit);
+  auto add = [&](const char* k, const std::optional<std::string>& v) {
+    if (v) q += std::string("&") + k + "=" + url_encode(*v);
+  };
+  add("status", o.status);
+  add("expiring_within", o.expiring_within);
+  add("issuer", o.issuer);
+  add("authority", o.authority);
+  add("key_algorithm", o.key_algorithm);
+  add("search", o.search);
+  add("owner", o.owner);
+  add("team", o.team);
+  add("origin", o.origin);
+  add("tag", o.tag);
+  add("cursor", o.cursor);
+  if (o.key_bits) q += "&key_bits=" + std::to_string(*o.key_bits);
+  return q;
+}
+
+std::string text(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+void print_page(const json& page) {
+  Table t({"FINGERPRINT", "NAME", "STATUS", "NOT AFTER", "KEY", "ORIGIN", "ISSUER"});
+  for (const auto& r : page["items"]) {
+    std::string name = text(r, "common_name");
+    if (name.empty() && !r["sans"].empty()) name = r["sans"][0].get<std::string>();
+    t.add({text(r, "fingerprint").substr(0, 16), name, text(r, "status"), text(r, "not_after"),
+           text(r, "key_algorithm") + " " + std::to_string(r.value("key_bits", 0)), text(r, "origin"),
+           text(r, "issuer")});
+  }
+  t.print();
+  if (page["next_cursor"].is_string()) {
+    std::printf("\nmore: --cursor %s\n", page["next_cursor"].get<std::string>().c_str());
+  }
+}
+
+void print_record(const json& r) {
+  auto row = [](const char* k, const std::string& v) {
+    if (!v.empty()) std::printf("%-22s %s\n", k, v.c_str());
+  };
+  auto join = [](const json& arr) {
+    std::string s;
+    for (const auto& x : arr) s += (s.empty() ? "" : ", ") + x.get<std::string>();
+    return s;
+  };
+  const json& c = r["certificate"];
+  row("Subject:", text(c, "subject"));
+  row("Issuer:", text(c, "issuer"));
+  row("Serial:", text(c, "serial"));
+  row("Not before:", text(c, "not_before"));
+  row("Not after:", text(c, "not_after"));
+  row("Names:", join(c["sans"]));
+  row("Key:", text(c["key"], "algorithm") + " " + (text(c["key"], "curve").empty() ? std::to_string(c["key"].value("bits", 0)) : text(c["key"], "curve")));
+  row("Signature:", text(c, "signature_algorithm"));
+  row("Key usage:", join(c["key_usage"]));
+  row("Extended key usage:", join(c["extended_key_usage"]));
+  row("CRL:", join(c["crl_distribution_points"]));
+  row("OCSP:", join(c["ocsp_urls"]));
+  row("SHA-256:", text(c, "sha256"));
+  row("Status:", text(r, "status"));
+  row("Origin:", text(r, "origin"));
+  row("Authority:", text(r, "authority"));
+  row("Profile:", text(r, "profile"));
+  row("Owner:", text(r, "owner"));
+  row("Team:", text(r, "team"));
+  row("Tags:", join(r["tags"]));
+}
+
+Result<json> show_local(Context& c, const std::string& id) {
+  CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), id));
+  CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(c.db(), rec.fingerprint));
+  json j = record_json(rec, c.clock().now());
+  j["certificate"] = certificate_json(cert.info());
+  j["pem"] = cert.pem();
+  return j;
+}
+
+Result<std::string> export_local(Context& c, const std::string& id, const std::string& format) {
+  CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), id));
+  CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(c.db(), rec.fingerprint));
+  std::vector<x509::Certificate> certs = {cert};
+  if ((format == "chain" || format == "p7b") && rec.meta.authority) {
+    CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(*rec.meta.authority));
+    if (a.certificate.info().sha256_hex != cert.info().sha256_hex) certs.push_back(a.certificate);
+    certs.insert(certs.end(), a.chain.begin(), a.chain.end());
+  }
+  if (format == "pem" || format == "chain") return x509::to_pem(certs);
+  if (format == "der") return std::string(as_chars(cert.der()));
+  if (format == "p7b") {
+    CW_ASSIGN_OR_RETURN(Bytes p7, x509::make_pkcs7(certs));
+    return std::string(as_chars(p7));
+  }
+  return fail(ErrorCode::kInvalidArgument, "unknown --format '" + format + "' (pem, der, chain, p7b)");
+}
+
+// One file for the import API: PEM text, DER, P7B or P12 (base64).
+Result<json> import_body(const std::string& data, const std::optional<std::string>& password) {
+  CW_ASSIGN_OR_RETURN(auto format, x509::detect_format(as_bytes(data)));
+  switch (format) {
+    case x509::ContainerFormat::kPem: return json{{"pem", data}};
+    case x509::ContainerFormat::kDer: return json{{"der", to_base64(as_bytes(data))}};
+    case x509::ContainerFormat::kPkcs7: {
+      CW_ASSIGN_OR_RETURN(auto certs, x509::parse_pkcs7(as_bytes(data)));
+      return json{{"pem", x509::to_pem(certs)}};
+    }
+    case x509::ContainerFormat::kPkcs12:
+      if (!password) return fail(ErrorCode::kBadPassword, "PKCS#12 file needs a password (--password-file or --password-env)");
+      return json{{"pkcs12", to_base64(as_bytes(data))}, {"password", *password}};
+  }
+  return fail(ErrorCode::kMalformed, "unrecognised file");
+}
+
+void print_import(const json& report) {
+  for (const auto& i : report.value("items", json::array())) {
+    if (i.contains("error")) {
+      std::fprintf(stderr, "certward: %s: %s\n", text(i, "source").c_str(), text(i["error"], "message").c_str());
+    }
+  }
+  std::printf("imported %d, already present %d, failed %d\n", report.value("inserted", 0),
+              report.value("duplicates", 0), report.value("failed", 0));
 }
 
 }  // namespace
@@ -66,27 +188,18 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--limit", o->limit, "page size (1-1000)")->capture_default_str();
     cmd->add_option("--cursor", o->cursor, "continue after a previous page (its next_cursor)");
     cmd->callback([&g, o] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        const SysTime now = c.clock().now();
-        CW_ASSIGN_OR_RETURN(auto filter, make_filter(*o, now));
-        CW_ASSIGN_OR_RETURN(auto page, c.inventory().query(c.db(), filter, {o->limit, o->cursor}));
-        if (g.json) {
-          nlohmann::json items = nlohmann::json::array();
-          for (const auto& r : page.items) items.push_back(record_json(r, now));
-          print_json({{"items", items},
-                      {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nlohmann::json(nullptr)}});
-          return ok();
-        }
-        Table t({"FINGERPRINT", "NAME", "STATUS", "NOT AFTER", "KEY", "ORIGIN", "ISSUER"});
-        for (const auto& r : page.items) {
-          t.add({r.fingerprint.substr(0, 16), first_name(r), std::string(inventory::status_name(r.status(now))),
-                 format_time(r.not_after), r.key_algorithm + " " + std::to_string(r.key_bits),
-                 std::string(inventory::origin_name(r.meta.origin)), r.issuer});
-        }
-        t.print();
-        if (page.next_cursor) std::printf("\nmore: --cursor %s\n", page.next_cursor->c_str());
-        return ok();
-      });
+      run_either(
+          g,
+          [o](Context& c) -> Result<json> {
+            const SysTime now = c.clock().now();
+            CW_ASSIGN_OR_RETURN(auto filter, make_filter(*o, now));
+            CW_ASSIGN_OR_RETURN(auto page, c.inventory().query(c.db(), filter, {o->limit, o->cursor}));
+            json items = json::array();
+            for (const auto& r : page.items) items.push_back(record_json(r, now));
+            return json{{"items", items},
+                        {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json(nullptr)}};
+          },
+          [o](const Remote& r) { return r.get("/api/v1/certificates" + list_query(*o)); }, print_page);
     });
   }
   {
@@ -94,26 +207,9 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     auto* cmd = cert_cmd->add_subcommand("show", "show one certificate");
     cmd->add_option("id", *id, "fingerprint (or a unique prefix of 8+ digits) or serial")->required();
     cmd->callback([&g, id] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), *id));
-        CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(c.db(), rec.fingerprint));
-        const SysTime now = c.clock().now();
-        if (g.json) {
-          nlohmann::json j = record_json(rec, now);
-          j["certificate"] = certificate_json(cert.info());
-          j["pem"] = cert.pem();
-          print_json(j);
-          return ok();
-        }
-        print_certificate(cert.info());
-        std::printf("%-22s %s\n%-22s %s\n", "Status:", std::string(inventory::status_name(rec.status(now))).c_str(),
-                    "Origin:", std::string(inventory::origin_name(rec.meta.origin)).c_str());
-        if (rec.meta.authority) std::printf("%-22s %s\n", "Authority:", rec.meta.authority->c_str());
-        if (rec.meta.profile) std::printf("%-22s %s\n", "Profile:", rec.meta.profile->c_str());
-        if (rec.meta.owner) std::printf("%-22s %s\n", "Owner:", rec.meta.owner->c_str());
-        if (rec.meta.team) std::printf("%-22s %s\n", "Team:", rec.meta.team->c_str());
-        return ok();
-      });
+      run_either(
+          g, [id](Context& c) { return show_local(c, *id); },
+          [id](const Remote& r) { return r.get("/api/v1/certificates/" + url_encode(*id)); }, print_record);
     });
   }
   {
@@ -127,32 +223,27 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--format", o->format, "pem, der, chain (PEM with the issuers we know), p7b")->capture_default_str();
     cmd->add_option("-o,--out", o->out, "output file (default: stdout)");
     cmd->callback([&g, o] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), o->id));
-        CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(c.db(), rec.fingerprint));
-        std::vector<x509::Certificate> certs = {cert};
-        if (o->format == "chain" || o->format == "p7b") {
-          if (rec.meta.authority) {
-            CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(*rec.meta.authority));
-            if (a.certificate.info().sha256_hex != cert.info().sha256_hex) certs.push_back(a.certificate);
-            certs.insert(certs.end(), a.chain.begin(), a.chain.end());
-          }
-        }
-        std::string data;
-        if (o->format == "pem" || o->format == "chain") {
-          data = x509::to_pem(certs);
-        } else if (o->format == "der") {
-          data = std::string(as_chars(cert.der()));
-        } else if (o->format == "p7b") {
-          CW_ASSIGN_OR_RETURN(Bytes p7, x509::make_pkcs7(certs));
-          data = std::string(as_chars(p7));
-        } else {
-          return fail(ErrorCode::kInvalidArgument, "unknown --format '" + o->format + "' (pem, der, chain, p7b)");
-        }
-        if (o->out) return write_file(*o->out, data);
+      // The document is the file itself; --json does not apply.
+      std::string data;
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(data, export_local(c, o->id, o->format));
+            return json::object();
+          },
+          [&](const Remote& r) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(data, r.get_raw("/api/v1/certificates/" + url_encode(o->id) +
+                                                "/download?format=" + url_encode(o->format)));
+            return json::object();
+          },
+          nullptr);
+      if (g.exit_code != kExitOk) return;
+      if (g.json) return;  // printed {} above; nothing else to say
+      if (o->out) {
+        if (auto s = write_file(*o->out, data); !s) g.exit_code = report_error(s.error());
+      } else {
         std::fwrite(data.data(), 1, data.size(), stdout);
-        return ok();
-      });
+      }
     });
   }
   {
@@ -162,43 +253,69 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = cert_cmd->add_subcommand("import", "import certificates from files or directories (PEM, DER, P7B, P12)");
-    cmd->add_option("paths", o->paths, "files or directories (searched recursively)")->required();
+    cmd->add_option("paths", o->paths, "files or directories (searched recursively; files only with --server)")->required();
     cmd->add_option("--password-file", o->pass_file, "PKCS#12 password from this file");
     cmd->add_option("--password-env", o->pass_env, "PKCS#12 password from this variable");
     cmd->add_option("--owner", o->owner, "owner recorded for new certificates");
     cmd->add_option("--team", o->team, "team recorded for new certificates");
     cmd->add_option("--tag", o->tags, "tag recorded for new certificates (repeatable)");
     cmd->callback([&g, o] {
-      run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-        CW_ASSIGN_OR_RETURN(auto password, read_secret(o->pass_file, o->pass_env));
-        inventory::RecordMeta meta{inventory::Origin::kImported, std::nullopt, std::nullopt, o->owner, o->team, o->tags};
-        CW_ASSIGN_OR_RETURN(auto report, c.inventory().import_paths(c.db(), o->paths, password, meta, c.actor()));
-        if (g.json) {
-          nlohmann::json items = nlohmann::json::array();
-          for (const auto& i : report.items) {
-            nlohmann::json j = {{"source", i.source}, {"fingerprint", i.fingerprint}, {"inserted", i.inserted}};
-            if (i.error) j["error"] = {{"code", error_code_name(i.error->code)}, {"message", i.error->message}};
-            items.push_back(j);
-          }
-          print_json({{"inserted", report.inserted}, {"duplicates", report.duplicates},
-                      {"failed", report.failed}, {"items", items}});
-        } else {
-          for (const auto& i : report.items) {
-            if (i.error) std::fprintf(stderr, "certward: %s: %s\n", i.source.c_str(), i.error->message.c_str());
-          }
-          std::printf("imported %d, already present %d, failed %d\n", report.inserted, report.duplicates, report.failed);
-        }
-        if (report.failed > 0 && report.inserted == 0 && report.duplicates == 0) {
-          // Nothing usable at all: fail with the first file's reason.
-          for (const auto& i : report.items)
-            if (i.error) {
-              g.exit_code = exit_code_for(i.error->code);
-              return ok();
+      int failed = 0, inserted = 0, duplicates = 0;
+      std::optional<ErrorCode> first_error;
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto password, read_secret(o->pass_file, o->pass_env));
+            inventory::RecordMeta meta{inventory::Origin::kImported, std::nullopt, std::nullopt, o->owner, o->team, o->tags};
+            CW_ASSIGN_OR_RETURN(auto report, c.inventory().import_paths(c.db(), o->paths, password, meta, c.actor()));
+            json items = json::array();
+            for (const auto& i : report.items) {
+              json j = {{"source", i.source}, {"fingerprint", i.fingerprint}, {"inserted", i.inserted}};
+              if (i.error) {
+                j["error"] = {{"code", error_code_name(i.error->code)}, {"message", i.error->message}};
+                if (!first_error) first_error = i.error->code;
+              }
+              items.push_back(j);
             }
-        }
-        if (report.failed > 0) g.exit_code = kExitInvalidInput;
-        return ok();
-      });
+            failed = report.failed;
+            inserted = report.inserted;
+            duplicates = report.duplicates;
+            return json{{"inserted", report.inserted}, {"duplicates", report.duplicates}, {"failed", report.failed}, {"items", items}};
+          },
+          [&](const Remote& r) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto password, read_secret(o->pass_file, o->pass_env));
+            json total = {{"inserted", 0}, {"duplicates", 0}, {"failed", 0}, {"items", json::array()}};
+            for (const auto& path : o->paths) {
+              auto one = [&]() -> Result<json> {
+                CW_ASSIGN_OR_RETURN(auto data, read_file(path));
+                CW_ASSIGN_OR_RETURN(json body, import_body(data, password));
+                if (o->owner) body["owner"] = *o->owner;
+                if (o->team) body["team"] = *o->team;
+                if (!o->tags.empty()) body["tags"] = o->tags;
+                return r.post("/api/v1/certificates/import", body);
+              }();
+              if (!one) {
+                ++failed;
+                if (!first_error) first_error = one.error().code;
+                total["items"].push_back({{"source", path}, {"error", {{"code", error_code_name(one.error().code)}, {"message", one.error().message}}}});
+                continue;
+              }
+              inserted += one->value("inserted", 0);
+              duplicates += one->value("duplicates", 0);
+              for (auto item : (*one)["items"]) {
+                item["source"] = path;
+                total["items"].push_back(item);
+              }
+            }
+            total["inserted"] = inserted;
+            total["duplicates"] = duplicates;
+            total["failed"] = failed;
+            return total;
+          },
+          print_import);
+      if (g.exit_code != kExitOk || failed == 0) return;
+      // Some files failed: nothing usable at all reports the first reason's code.
+      g.exit_code = (inserted == 0 && duplicates == 0 && first_error) ? exit_code_for(*first_error) : kExitInvalidInput;
     });
   }
 }

@@ -51,44 +51,103 @@ Result<ca::EnrollmentRequest> make_request(const IssueOptions& o, const Context&
   return r;
 }
 
-Status write_outputs(const IssueOptions& o, const ca::IssuedCertificate& issued, bool json) {
-  const std::string cert_pem = issued.certificate.pem();
-  std::optional<std::string> key_json;  // the generated key, when --json has nowhere else to put it
-  const std::string chain_pem = x509::to_pem(issued.chain);
-  if (o.out_p12) {
-    if (!issued.private_key) return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
-    CW_ASSIGN_OR_RETURN(auto pass, read_secret(o.p12_pass_file, o.p12_pass_env));
-    if (!pass) return fail(ErrorCode::kInvalidArgument, "--p12 needs --p12-password-file or --p12-password-env");
-    CW_ASSIGN_OR_RETURN(Bytes p12, x509::make_pkcs12(*issued.private_key, issued.certificate,
-                                                     issued.chain, *pass, issued.certificate.info().subject_cn));
-    CW_RETURN_IF_ERROR(write_file(*o.out_p12, as_chars(p12), 0600));
-  }
+// What an issuance hands back, whether it happened here or on a server.
+struct IssueResult {
+  nlohmann::json doc;  // the JSON shape of the REST API's answer
+  std::string cert_pem;
+  std::string chain_pem;
+  std::optional<std::string> key_pem;  // secret
+  std::optional<Bytes> p12;            // secret
+};
+
+Result<IssueResult> issue_local(const IssueOptions& o, Context& c) {
+  CW_ASSIGN_OR_RETURN(auto request, make_request(o, c));
+  CW_ASSIGN_OR_RETURN(auto issued, c.enrollment().enroll(std::move(request)));
+  IssueResult out;
+  out.cert_pem = issued.certificate.pem();
+  out.chain_pem = x509::to_pem(issued.chain);
+  out.doc = {{"fingerprint", issued.certificate.info().sha256_hex},
+             {"serial", issued.certificate.info().serial_hex},
+             {"authority", issued.authority},
+             {"profile", issued.profile},
+             {"certificate", certificate_json(issued.certificate.info())},
+             {"certificate_pem", out.cert_pem},
+             {"chain_pem", out.chain_pem}};
   if (issued.private_key) {
+    if (o.out_p12) {
+      CW_ASSIGN_OR_RETURN(auto pass, read_secret(o.p12_pass_file, o.p12_pass_env));
+      CW_ASSIGN_OR_RETURN(out.p12, x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
+                                                     pass.value_or(""), issued.certificate.info().subject_cn));
+    }
     CW_ASSIGN_OR_RETURN(auto key_pass, read_secret(o.key_pass_file, o.key_pass_env));
     CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem(key_pass));
-    if (o.out_key) {
-      CW_RETURN_IF_ERROR(write_file(*o.out_key, as_chars(key_pem.span()), 0600));
-    } else if (!o.out_p12 && !json) {
-      std::fwrite(key_pem.data(), 1, key_pem.size(), stdout);
-    }
-    if (json && !o.out_key && !o.out_p12) key_json = std::string(as_chars(key_pem.span()));
+    out.key_pem = std::string(as_chars(key_pem.span()));
   }
-  if (o.out_cert) CW_RETURN_IF_ERROR(write_file(*o.out_cert, cert_pem));
-  if (o.out_chain) CW_RETURN_IF_ERROR(write_file(*o.out_chain, cert_pem + chain_pem));
-  if (json) {
-    nlohmann::json j = {{"certificate", certificate_json(issued.certificate.info())},
-                        {"authority", issued.authority},
-                        {"profile", issued.profile},
-                        {"certificate_pem", cert_pem},
-                        {"chain_pem", chain_pem}};
-    if (key_json) j["private_key_pem"] = *key_json;
-    print_json(j);
-  } else if (!o.out_cert && !o.out_chain) {
-    std::fwrite(cert_pem.data(), 1, cert_pem.size(), stdout);
-    std::fwrite(chain_pem.data(), 1, chain_pem.size(), stdout);
+  return out;
+}
+
+Result<IssueResult> issue_remote(const IssueOptions& o, const Remote& r) {
+  nlohmann::json body = {{"profile", o.profile}};
+  if (o.csr) {
+    CW_ASSIGN_OR_RETURN(auto data, read_file(*o.csr));
+    CW_ASSIGN_OR_RETURN(auto csr, x509::parse_csr(as_bytes(data)));  // fail here, not on the server
+    const std::string b64 = to_base64(csr.der());
+    std::string pem = "-----BEGIN CERTIFICATE REQUEST-----\n";
+    for (std::size_t i = 0; i < b64.size(); i += 64) pem += b64.substr(i, 64) + "\n";
+    body["csr"] = pem + "-----END CERTIFICATE REQUEST-----\n";
+  }
+  if (o.key_type) body["key_type"] = *o.key_type;
+  if (o.cn) body["common_name"] = *o.cn;
+  if (!o.sans.empty()) body["sans"] = o.sans;
+  if (o.authority) body["authority"] = *o.authority;
+  if (o.validity) body["validity"] = *o.validity;
+  if (o.owner) body["owner"] = *o.owner;
+  if (o.team) body["team"] = *o.team;
+  if (!o.tags.empty()) body["tags"] = o.tags;
+  if (o.out_p12) {
+    CW_ASSIGN_OR_RETURN(auto pass, read_secret(o.p12_pass_file, o.p12_pass_env));
+    body["format"] = "pkcs12";
+    body["pkcs12_password"] = pass.value_or("");
   } else {
-    std::fprintf(stderr, "issued serial %s (%s)\n", issued.certificate.info().serial_hex.c_str(),
-                 issued.certificate.info().sha256_hex.c_str());
+    CW_ASSIGN_OR_RETURN(auto key_pass, read_secret(o.key_pass_file, o.key_pass_env));
+    if (key_pass) body["key_password"] = *key_pass;
+  }
+  CW_ASSIGN_OR_RETURN(auto doc, r.post("/api/v1/certificates", body));
+  IssueResult out;
+  out.cert_pem = doc.value("certificate_pem", "");
+  out.chain_pem = doc.value("chain_pem", "");
+  if (doc.contains("private_key_pem")) out.key_pem = doc["private_key_pem"].get<std::string>();
+  if (doc.contains("pkcs12")) {
+    CW_ASSIGN_OR_RETURN(out.p12, from_base64(doc["pkcs12"].get<std::string>()));
+  }
+  doc.erase("private_key_pem");
+  doc.erase("pkcs12");
+  out.doc = std::move(doc);
+  return out;
+}
+
+Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
+  if (o.out_p12) {
+    if (!issued.p12) return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
+    CW_RETURN_IF_ERROR(write_file(*o.out_p12, as_chars(*issued.p12), 0600));
+  }
+  if (issued.key_pem && o.out_key) CW_RETURN_IF_ERROR(write_file(*o.out_key, *issued.key_pem, 0600));
+  if (o.out_cert) CW_RETURN_IF_ERROR(write_file(*o.out_cert, issued.cert_pem));
+  if (o.out_chain) CW_RETURN_IF_ERROR(write_file(*o.out_chain, issued.cert_pem + issued.chain_pem));
+  // A generated key that went to no file is handed to the caller rather than lost.
+  const bool key_unwritten = issued.key_pem && !o.out_key && !o.out_p12;
+  if (json) {
+    if (key_unwritten) issued.doc["private_key_pem"] = *issued.key_pem;
+    print_json(issued.doc);
+    return ok();
+  }
+  if (key_unwritten) std::fwrite(issued.key_pem->data(), 1, issued.key_pem->size(), stdout);
+  if (!o.out_cert && !o.out_chain) {
+    std::fwrite(issued.cert_pem.data(), 1, issued.cert_pem.size(), stdout);
+    std::fwrite(issued.chain_pem.data(), 1, issued.chain_pem.size(), stdout);
+  } else {
+    std::fprintf(stderr, "issued serial %s (%s)\n", issued.doc.value("serial", "").c_str(),
+                 issued.doc.value("fingerprint", "").c_str());
   }
   return ok();
 }
@@ -159,12 +218,31 @@ void add_issue_command(CLI::App& app, Globals& g) {
       ->check(CLI::Range(1, 10'000'000));
   cmd->add_option("--concurrency", o->concurrency, "threads for --count")->capture_default_str();
   cmd->callback([&g, o] {
-    run(g, Init::kOpenExisting, [&](Context& c) -> Status {
-      if (o->count > 1) return issue_many(*o, c);
-      CW_ASSIGN_OR_RETURN(auto request, make_request(*o, c));
-      CW_ASSIGN_OR_RETURN(auto issued, c.enrollment().enroll(std::move(request)));
-      return write_outputs(*o, issued, g.json);
-    });
+    if (o->out_p12 && !o->p12_pass_file && !o->p12_pass_env) {
+      g.exit_code = report_error({ErrorCode::kInvalidArgument, "--p12 needs --p12-password-file or --p12-password-env"});
+      return;
+    }
+    if (o->count > 1) {
+      run(g, Init::kOpenExisting, [&](Context& c) { return issue_many(*o, c); });
+      return;
+    }
+    std::optional<IssueResult> result;
+    const bool json_requested = g.json;
+    g.json = false;  // write_outputs prints, in the requested form
+    run_either(
+        g,
+        [&](Context& c) -> Result<nlohmann::json> {
+          CW_ASSIGN_OR_RETURN(result, issue_local(*o, c));
+          return nlohmann::json::object();
+        },
+        [&](const Remote& r) -> Result<nlohmann::json> {
+          CW_ASSIGN_OR_RETURN(result, issue_remote(*o, r));
+          return nlohmann::json::object();
+        },
+        [](const nlohmann::json&) {});
+    g.json = json_requested;
+    if (g.exit_code != kExitOk || !result) return;
+    if (auto st = write_outputs(*o, *result, g.json); !st) g.exit_code = report_error(st.error());
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli/context.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 
 namespace certward::cli {
 
@@ -17,11 +18,24 @@ struct Globals {
   std::optional<std::string> config;
   std::optional<std::string> data_dir;
   bool json = false;
+  // Client mode: talk to a running server instead of the local data directory.
+  std::optional<std::string> server;      // --server / CERTWARD_SERVER
+  std::optional<std::string> token;       // --token / CERTWARD_TOKEN (secret)
+  std::optional<std::string> token_file;  // --token-file
+  std::optional<std::string> ca_file;     // --ca-file / CERTWARD_CA_FILE
   int exit_code = kExitOk;
 };
 
 // Runs `body` with an opened context; errors become a one-line message and an exit code.
+// Refuses client mode: `what` is local administration.
 void run(Globals& g, Init mode, const std::function<Status(Context&)>& body);
+
+// A command that works locally and against a server: one of the two produces the JSON
+// document, which is printed as is with --json or through `print` for people.
+using LocalQuery = std::function<Result<nlohmann::json>(Context&)>;
+using RemoteQuery = std::function<Result<nlohmann::json>(const Remote&)>;
+void run_either(Globals& g, const LocalQuery& local, const RemoteQuery& remote,
+                const std::function<void(const nlohmann::json&)>& print);
 
 void add_init_command(CLI::App& app, Globals& g);
 void add_ca_commands(CLI::App& app, Globals& g);
@@ -30,5 +44,6 @@ void add_issue_command(CLI::App& app, Globals& g);
 void add_cert_commands(CLI::App& app, Globals& g);
 void add_audit_commands(CLI::App& app, Globals& g);
 void add_serve_command(CLI::App& app, Globals& g);
+void add_whoami_command(CLI::App& app, Globals& g);
 
 }  // namespace certward::cli

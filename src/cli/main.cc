@@ -6,7 +6,59 @@
 
 namespace certward::cli {
 
+namespace {
+Result<Remote> make_remote(const Globals& g) {
+  RemoteSettings s;
+  s.server = *g.server;
+  if (!s.server.starts_with("https://") && !s.server.starts_with("http://")) {
+    return fail(ErrorCode::kInvalidArgument, "--server must be an https:// URL");
+  }
+  if (g.token_file) {
+    CW_ASSIGN_OR_RETURN(auto t, read_secret(g.token_file, std::nullopt));
+    s.token = t.value_or("");
+  } else if (g.token) {
+    s.token = *g.token;
+  }
+  if (s.token.empty()) {
+    return fail(ErrorCode::kUnauthorized, "client mode needs a token: CERTWARD_TOKEN, --token-file or --token");
+  }
+  s.ca_file = g.ca_file;
+  return Remote(std::move(s));
+}
+}  // namespace
+
+void run_either(Globals& g, const LocalQuery& local, const RemoteQuery& remote,
+                const std::function<void(const nlohmann::json&)>& print) {
+  Result<nlohmann::json> out = fail(ErrorCode::kInternal, "unreachable");
+  if (g.server) {
+    auto r = make_remote(g);
+    if (!r) {
+      g.exit_code = report_error(r.error());
+      return;
+    }
+    out = remote(*r);
+  } else {
+    auto ctx = Context::open(g.config, g.data_dir, Init::kOpenExisting);
+    if (!ctx) {
+      g.exit_code = report_error(ctx.error());
+      return;
+    }
+    out = local(**ctx);
+  }
+  if (!out) {
+    g.exit_code = report_error(out.error());
+    return;
+  }
+  if (g.json) print_json(*out);
+  else if (print) print(*out);
+}
+
 void run(Globals& g, Init mode, const std::function<Status(Context&)>& body) {
+  if (g.server) {
+    g.exit_code = report_error({ErrorCode::kInvalidArgument,
+                                "this command administers the local data directory; run it without --server"});
+    return;
+  }
   auto ctx = Context::open(g.config, g.data_dir, mode);
   if (!ctx) {
     g.exit_code = report_error(ctx.error());
@@ -30,6 +82,13 @@ int main(int argc, char** argv) {
   app.add_option("-d,--data-dir", g.data_dir,
                  "data directory (default: certward-data; env CERTWARD_DATA_DIR)");
   app.add_flag("--json", g.json, "print JSON instead of tables");
+  app.add_option("--server", g.server, "talk to a running certward server, e.g. https://127.0.0.1:8443")
+      ->envname("CERTWARD_SERVER");
+  app.add_option("--token", g.token, "API token (visible to other local users: prefer CERTWARD_TOKEN)")
+      ->envname("CERTWARD_TOKEN");
+  app.add_option("--token-file", g.token_file, "file holding the API token");
+  app.add_option("--ca-file", g.ca_file, "CA certificates to trust for --server (PEM)")
+      ->envname("CERTWARD_CA_FILE");
   app.footer("Exit codes: 0 ok, 1 internal, 2 usage, 3 invalid input, 4 not found, 5 conflict,\n"
              "6 refused by policy, 7 unavailable, 8 audit chain broken. See docs/cli.md.");
   add_init_command(app, g);
@@ -39,6 +98,7 @@ int main(int argc, char** argv) {
   add_cert_commands(app, g);
   add_audit_commands(app, g);
   add_serve_command(app, g);
+  add_whoami_command(app, g);
   // Global options (--json, -d, -c) may also follow the subcommand.
   std::function<void(CLI::App*)> allow_global = [&](CLI::App* a) {
     for (CLI::App* sub : a->get_subcommands({})) {

@@ -1,0 +1,48 @@
+#pragma once
+// The CLI as a client of a running certward server (--server URL): HTTPS through libcurl,
+// bearer-token authentication, and problem+json mapped back to ErrorCodes so that remote
+// and local commands fail with the same exit codes.
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace certward::cli {
+
+struct RemoteSettings {
+  std::string server;                  // "https://certward.example:8443"
+  std::string token;                   // secret: never printed
+  std::optional<std::string> ca_file;  // trust anchors for the server certificate
+};
+
+class Remote {
+ public:
+  explicit Remote(RemoteSettings settings) : settings_(std::move(settings)) {}
+
+  // Errors: the problem's code for 4xx/5xx answers, kUnavailable when the server cannot be
+  // reached, kMalformed when the answer is not the JSON we expect.
+  Result<nlohmann::json> get(const std::string& path) const;
+  Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body) const;
+  // A non-JSON resource (PEM, DER, PKCS#7...).
+  Result<std::string> get_raw(const std::string& path,
+                              const std::map<std::string, std::string>& headers = {}) const;
+
+ private:
+  struct Answer {
+    long status = 0;
+    std::string body;
+  };
+  Result<Answer> call(const std::string& method, const std::string& path, const std::string* body,
+                      const std::map<std::string, std::string>& headers) const;
+
+  RemoteSettings settings_;
+};
+
+// Percent-encodes a query value.
+std::string url_encode(std::string_view value);
+
+}  // namespace certward::cli

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The CLI against a running server (--server, CERTWARD_TOKEN, --ca-file): the same commands
+# and exit codes as locally, over HTTPS.
+source "$(dirname "$0")/lib.sh"
+
+start_server
+export CERTWARD_SERVER=$BASE CERTWARD_TOKEN=$ADMIN_TOKEN CERTWARD_CA_FILE=$T/root.pem
+# Prove the client never reads the data directory.
+export CERTWARD_DATA_DIR_SAVED=$CERTWARD_DATA_DIR
+remote() { env CERTWARD_DATA_DIR=/nonexistent "$CERTWARD_BIN" "$@"; }
+
+assert_eq "admin (admin)" "$(remote whoami)" "whoami"
+assert_eq admin "$(remote whoami --json | jq -r .role)" "whoami --json"
+remote profile list | grep -q '^tls-server ' && pass || fail "profile list"
+assert_eq 2 "$(remote ca list --json | jq '.items | length')" "ca list"
+remote ca export root >"$T/root-remote.pem"
+assert_eq "$(openssl x509 -in "$T/root.pem" -noout -fingerprint -sha256)" "$(openssl x509 -in "$T/root-remote.pem" -noout -fingerprint -sha256)" "ca export"
+assert_eq 2 "$(remote ca export issuing --chain | grep -c 'BEGIN CERTIFICATE')" "ca export --chain"
+
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/k.pem" -subj "/CN=cli.example.test" -out "$T/c.csr" 2>/dev/null
+remote issue --profile tls-server --csr "$T/c.csr" --out-cert "$T/c.pem" --out-chain "$T/c-chain.pem" --owner cli-team 2>/dev/null && pass || fail "issue from CSR"
+if openssl verify -CAfile "$T/root.pem" -untrusted "$T/c-chain.pem" "$T/c.pem" >/dev/null; then pass; else fail "remote-issued certificate"; fi
+export P12PW=secret
+remote issue --profile tls-client --key-type ec-p256 --cn client-1 --p12 "$T/c.p12" --p12-password-env P12PW >/dev/null 2>&1 && pass || fail "issue PKCS#12"
+if openssl pkcs12 -in "$T/c.p12" -passin env:P12PW -noout 2>/dev/null; then pass; else fail "PKCS#12 from the server"; fi
+key_json=$(remote issue --profile tls-client --key-type ec-p256 --cn client-2 --json)
+echo "$key_json" | jq -e '.private_key_pem | startswith("-----BEGIN PRIVATE KEY-----")' >/dev/null && pass || fail "--json carries the generated key"
+
+fp=$(openssl x509 -in "$T/c.pem" -outform DER | sha256sum | cut -d' ' -f1)
+assert_eq 1 "$(remote cert list --owner cli-team --json | jq '.items | length')" "cert list --owner"
+remote cert show "${fp:0:16}" | grep -q "cli.example.test" && pass || fail "cert show"
+remote cert export "$fp" --format der >"$T/c.der"
+assert_eq "$fp" "$(sha256sum <"$T/c.der" | cut -d' ' -f1)" "cert export der"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/x.key" -subj "/CN=imported.example.test" -days 5 -out "$T/x.pem" 2>/dev/null
+assert_eq "imported 1, already present 0, failed 0" "$(remote cert import "$T/x.pem")" "cert import"
+assert_eq "imported 0, already present 1, failed 0" "$(remote cert import "$T/x.pem")" "cert re-import"
+remote audit list --action certificate.import | grep -q 'certificate.import' && pass || fail "audit list"
+assert_eq "audit chain intact" "$(remote audit verify | cut -d: -f1)" "audit verify"
+
+# Errors map to the same exit codes as locally.
+assert_exit 3 "unknown profile" remote issue --profile nope --key-type ec-p256 --cn x
+assert_exit 6 "validity above the maximum" remote issue --profile tls-server --key-type ec-p256 --cn a.example.test --validity 999d
+assert_exit 4 "unknown certificate" remote cert show 0123456789abcdef
+assert_exit 6 "bad token" env CERTWARD_TOKEN=cwt_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA "$CERTWARD_BIN" whoami
+assert_exit 6 "no token" env -u CERTWARD_TOKEN "$CERTWARD_BIN" whoami
+assert_exit 7 "untrusted server certificate" env -u CERTWARD_CA_FILE CURL_CA_BUNDLE=/dev/null "$CERTWARD_BIN" whoami
+assert_exit 3 "local administration refused in client mode" remote init
+assert_exit 3 "CA import refused in client mode" remote ca import --name x --cert "$T/x.pem" --key "$T/x.key"
+stop_server
+assert_exit 7 "server down" remote whoami
+finish
