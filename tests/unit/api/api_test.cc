@@ -1,0 +1,140 @@
+// The REST layer's own contracts: the OpenAPI document matches the router exactly, errors map
+// to the documented statuses, rate limiting, and the metrics exposition.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "api/api.h"
+#include "unit/ca/fixture.h"
+
+namespace certward::api {
+namespace {
+
+class ApiTest : public ca::testing::CaFixture {
+ protected:
+  void SetUp() override {
+    CaFixture::SetUp();
+    ASSERT_TRUE(auth::AuthService::migrate(*db_).has_value());
+  }
+  auth::AuthService auth_{clock_, *db_, audit_};
+  Metrics metrics_{clock_};
+  RateLimiter limiter_{0, 0};
+};
+
+std::set<std::string> documented_operations() {
+  const auto doc = nlohmann::json::parse(openapi_document());
+  std::set<std::string> ops;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      std::string m = method;
+      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      ops.insert(m + " " + path);
+    }
+  }
+  return ops;
+}
+
+TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
+  Services s{clock_, *db_, audit_, inventory_, profiles_, *authorities_, *ra_, auth_, metrics_, limiter_};
+  auto router = make_api_router(s);
+  std::set<std::string> routed;
+  for (const auto& r : router->routes()) routed.insert(r.method + " " + r.pattern);
+  const auto documented = documented_operations();
+  for (const auto& op : routed) EXPECT_TRUE(documented.contains(op)) << "not documented: " << op;
+  for (const auto& op : documented) EXPECT_TRUE(routed.contains(op)) << "documented, not routed: " << op;
+  EXPECT_GE(routed.size(), 25u);
+}
+
+TEST(OpenApi, IsOpenApi31WithProblemSchemaAndSecurity) {
+  const auto doc = nlohmann::json::parse(openapi_document());
+  EXPECT_EQ(doc["openapi"], "3.1.0");
+  EXPECT_TRUE(doc["components"]["schemas"].contains("Problem"));
+  EXPECT_TRUE(doc["components"]["securitySchemes"].contains("bearer"));
+  // Every $ref points at something that exists.
+  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& j) {
+    if (j.is_object()) {
+      if (j.contains("$ref")) {
+        const std::string ref = j["$ref"];
+        ASSERT_TRUE(ref.starts_with("#/"));
+        const nlohmann::json* node = &doc;
+        std::string path = ref.substr(2);
+        std::size_t start = 0;
+        while (start <= path.size()) {
+          const auto slash = path.find('/', start);
+          const std::string part = path.substr(start, slash - start);
+          ASSERT_TRUE(node->contains(part)) << "dangling $ref " << ref;
+          node = &(*node)[part];
+          if (slash == std::string::npos) break;
+          start = slash + 1;
+        }
+      }
+      for (const auto& [k, v] : j.items()) walk(v);
+    } else if (j.is_array()) {
+      for (const auto& v : j) walk(v);
+    }
+  };
+  walk(doc);
+}
+
+TEST(Problems, MapEveryErrorCodeToItsStatus) {
+  const std::pair<ErrorCode, int> cases[] = {
+      {ErrorCode::kMalformed, 400},     {ErrorCode::kBadSignature, 400},
+      {ErrorCode::kBadPassword, 400},   {ErrorCode::kInvalidArgument, 400},
+      {ErrorCode::kUnauthorized, 403},  {ErrorCode::kNotFound, 404},
+      {ErrorCode::kConflict, 409},      {ErrorCode::kPolicyRejected, 422},
+      {ErrorCode::kUnavailable, 503},   {ErrorCode::kInternal, 500}};
+  for (const auto& [code, status] : cases) {
+    const auto r = problem_for({code, "detail text"});
+    EXPECT_EQ(r.status, status);
+    const auto body = nlohmann::json::parse(r.body);
+    EXPECT_EQ(body["status"], status);
+    EXPECT_EQ(body["code"], error_code_name(code));
+  }
+}
+
+TEST(Problems, InternalErrorsHideTheirDetail) {
+  const auto body = nlohmann::json::parse(problem_for({ErrorCode::kInternal, "sqlite: disk I/O at /secret"}).body);
+  EXPECT_EQ(body["detail"], "internal error");
+}
+
+TEST(RateLimiter, AllowsTheBurstThenRefillsAtTheRate) {
+  RateLimiter limiter(2, 3);
+  const auto t0 = RateLimiter::SteadyClock::time_point{} + std::chrono::hours(1);
+  EXPECT_TRUE(limiter.allow("a", t0).allowed);
+  EXPECT_TRUE(limiter.allow("a", t0).allowed);
+  EXPECT_TRUE(limiter.allow("a", t0).allowed);
+  const auto refused = limiter.allow("a", t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_GE(refused.retry_after.count(), 1);
+  EXPECT_TRUE(limiter.allow("b", t0).allowed) << "buckets are per key";
+  EXPECT_TRUE(limiter.allow("a", t0 + std::chrono::milliseconds(600)).allowed);
+  EXPECT_FALSE(limiter.allow("a", t0 + std::chrono::milliseconds(600)).allowed);
+}
+
+TEST(RateLimiter, ZeroRateDisablesLimiting) {
+  RateLimiter limiter(0, 0);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(limiter.allow("a").allowed);
+}
+
+TEST_F(ApiTest, MetricsExposeRequestsIssuanceAndInventory) {
+  metrics_.observe({.listener = "https", .method = "POST", .route = "/api/v1/certificates", .status = 201,
+                    .duration = std::chrono::milliseconds(3), .remote_address = "127.0.0.1:1"});
+  metrics_.count_issued("tls-server", "issuing");
+  auto issued = ra_->enroll(request({"m.example.com"}));
+  ASSERT_TRUE(issued.has_value());
+  const std::string text = metrics_.render(*db_);
+  EXPECT_NE(text.find("certward_http_requests_total{listener=\"https\",method=\"POST\",route=\"/api/v1/certificates\",status=\"201\"} 1"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("certward_http_request_duration_seconds_bucket{listener=\"https\",method=\"POST\",route=\"/api/v1/certificates\",le=\"0.005\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("certward_certificates_issued_total{profile=\"tls-server\",authority=\"issuing\"} 1"),
+            std::string::npos);
+  // root, issuing and the leaf are valid and far from expiry.
+  EXPECT_NE(text.find("certward_certificates{status=\"valid\"} 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("certward_certificate_days_to_expiry_bucket{le=\"365\"} 1"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace certward::api
