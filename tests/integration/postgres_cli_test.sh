@@ -35,6 +35,17 @@ assert_eq "$(head -1 "$T/bulk.txt" | cut -d' ' -f2)" "$(sha256sum <"$T/one.der" 
 assert_exit 0 "re-import is a no-op" cw cert import "$T/one.der"
 assert_eq 2000 "$(pg "SELECT COUNT(*) FROM certificates WHERE common_name = 'bulk.pg.example.test'")" "no duplicate row"
 
+# The server on the same PostgreSQL database: REST issuance lands there too.
+start_server CERTWARD_LOG_LEVEL=warn
+before=$(pg "SELECT COUNT(*) FROM certificates")
+body=$(jq -n --rawfile csr "$T/bulk.csr" '{profile: "tls-server", csr: $csr}')
+for _ in 1 2 3; do assert_eq 201 "$(api POST /api/v1/certificates "$ADMIN_TOKEN" "$body")" "REST issuance on PostgreSQL"; done
+fp=$(jq -r .fingerprint "$T/resp")
+assert_eq 3 "$(( $(pg "SELECT COUNT(*) FROM certificates") - before ))" "REST certificates in PostgreSQL"
+assert_eq 1 "$(pg "SELECT COUNT(*) FROM certificates WHERE fingerprint = '$fp'")" "the answered certificate is stored"
+assert_eq 200 "$(api GET "/api/v1/certificates/$fp" "$ADMIN_TOKEN")" "read back through the API"
+assert_eq 1 "$(pg "SELECT COUNT(*) FROM principals WHERE name = 'admin'")" "auth tables in PostgreSQL"
+stop_server
 cw audit verify >/dev/null && pass || fail "audit verify on PostgreSQL"
 pg "UPDATE audit_events SET actor = 'someone-else' WHERE seq = 5" >/dev/null
 assert_exit 8 "tampered audit event" cw audit verify
