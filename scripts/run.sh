@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs every dependency, builds certward (release) and prepares the embedded default:
-# a data directory with a SQLite database, a 0600 master key and a development root and
-# issuing CA. Then shows the authorities and how to issue a first certificate.
+# Installs every dependency, builds certward (release) and runs the server on its embedded
+# default: a data directory with a SQLite database, a 0600 master key, a development root and
+# issuing CA, and a one-time admin token printed at first start. Stop it with Ctrl-C.
+#
+#   CERTWARD_DATA_DIR   where the data lives (default: ./certward-data)
+#   CERTWARD_LISTEN     HTTPS address (default: 127.0.0.1:8443)
+#   CERTWARD_HTTP_LISTEN  plain-HTTP address (default: 127.0.0.1:8080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,11 +13,5 @@ bash scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target certward
 
-bin=build/release/src/certward
 export CERTWARD_DATA_DIR=${CERTWARD_DATA_DIR:-$PWD/certward-data}
-"$bin" init
-echo
-echo "certward is ready in $CERTWARD_DATA_DIR. Try:"
-echo "  $bin issue --profile tls-server --cn www.example.test --key-type ec-p256 --out-cert www.pem --out-key www.key"
-echo "  $bin cert list"
-echo "  $bin audit verify"
+exec build/release/src/certward serve
