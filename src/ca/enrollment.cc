@@ -280,6 +280,9 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
   CW_ASSIGN_OR_RETURN(t.subject, make_subject(r, p, cn));
   t.sans = std::move(sans);
   t.public_key = public_key;
+  // The CSR's decoded SubjectPublicKeyInfo: build_tbs copies it rather than re-encoding the
+  // key (on OpenSSL 3.0 an encoder plus a decoder context per certificate).
+  if (r.csr) t.public_key_info = X509_REQ_get_X509_PUBKEY(r.csr->get());
   t.serial = x509::random_serial();
   t.not_before = now - kBackdate;
   t.not_after = std::min(t.not_before + validity, issuer.not_after);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "x509/internal.h"
 #include "x509/names.h"
 
 namespace certward::x509 {
@@ -194,15 +195,21 @@ Result<TbsCertificate> build_tbs(const CertificateTemplate& t, const Certificate
   X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer->get())
                                           : X509_get_subject_name(cert.get()));
   CW_RETURN_IF_ERROR(set_validity(cert.get(), t.not_before, t.not_after));
+  // The subject's SubjectPublicKeyInfo, when the caller has it decoded already, is copied
+  // (x509/public_key.cc): X509_set_pubkey on an OpenSSL 3.0 provider key runs an encoder and
+  // a decoder, about half of an issuance's CPU. The copy is checked to be byte-identical.
+  const bool own_public_key =
+      t.public_key_info && internal::set_public_key_from_spki(cert.get(), t.public_key_info);
   // X509_set_pubkey takes its own reference and does not modify the key.
-  if (!X509_set_pubkey(cert.get(), const_cast<EVP_PKEY*>(t.public_key))) {
+  if (!own_public_key && !X509_set_pubkey(cert.get(), const_cast<EVP_PKEY*>(t.public_key))) {
     return fail(ErrorCode::kInvalidArgument, "cannot set public key: " + openssl_error_string());
   }
   CW_RETURN_IF_ERROR(add_extensions(cert.get(), issuer ? issuer->get() : nullptr, t));
-  return TbsCertificate(std::move(cert));
+  return TbsCertificate(std::move(cert), own_public_key);
 }
 
 Result<Certificate> sign(LintedTbs tbs, const crypto::Signer& signer) {
+  const bool own_public_key = tbs.own_public_key_;
   crypto::X509Ptr cert = std::move(tbs).release();
   CW_RETURN_IF_ERROR(signer.sign_certificate(cert.get()));
   // The signature algorithm is the signer's choice, so it is linted here, after signing;
@@ -212,6 +219,12 @@ Result<Certificate> sign(LintedTbs tbs, const crypto::Signer& signer) {
                                                 std::string(lint_finding_name(
                                                     LintFinding::kWeakSignatureAlgorithm)));
   }
+  // Re-parsing (from_x509) costs a d2i_X509, which on OpenSSL 3.0 decodes the public key again
+  // through a fresh decoder context. When the public key object is our own public-only copy,
+  // the signed object itself is described and kept (Certificate::from_signed says when that
+  // is sound); otherwise it may hold the caller's key object (possibly a private key), so it
+  // is re-parsed as before.
+  if (own_public_key) return Certificate::from_signed(std::move(cert));
   return Certificate::from_x509(std::move(cert));
 }
 

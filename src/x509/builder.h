@@ -20,6 +20,11 @@ struct CertificateTemplate {
   crypto::X509NamePtr subject;            // may be empty (then SANs are critical)
   std::vector<SubjectAltName> sans;
   const EVP_PKEY* public_key = nullptr;   // borrowed; the subject's key
+  // Optional, borrowed: public_key's SubjectPublicKeyInfo as already decoded (a CSR's,
+  // X509_REQ_get_X509_PUBKEY). It must be the same key. When given, the certificate copies
+  // it instead of re-encoding public_key, which on OpenSSL 3.0 costs an encoder and a decoder
+  // context per certificate; the result is the same bytes (see x509/public_key.cc).
+  const X509_PUBKEY* public_key_info = nullptr;
   Bytes serial;                           // big-endian magnitude, positive
   SysTime not_before{};
   SysTime not_after{};
@@ -47,8 +52,12 @@ class TbsCertificate {
   friend Result<TbsCertificate> build_tbs(const CertificateTemplate&, const Certificate*,
                                           const EVP_PKEY*);
   friend Result<LintedTbs> lint(TbsCertificate, const LintRules&, std::vector<LintFinding>*);
-  explicit TbsCertificate(crypto::X509Ptr c) : cert_(std::move(c)) {}
+  TbsCertificate(crypto::X509Ptr c, bool own_public_key)
+      : cert_(std::move(c)), own_public_key_(own_public_key) {}
   crypto::X509Ptr cert_;
+  // The certificate's public key object is a public-only copy made for it (not a caller's
+  // EVP_PKEY, which may be a private key), so sign() may keep the signed object as it is.
+  bool own_public_key_ = false;
 };
 
 // Builds the TBS for `tmpl`, issued by `issuer` (nullptr: self-signed, issuer = subject and
@@ -83,8 +92,11 @@ class LintedTbs {
 
  private:
   friend Result<LintedTbs> lint(TbsCertificate, const LintRules&, std::vector<LintFinding>*);
-  explicit LintedTbs(crypto::X509Ptr c) : cert_(std::move(c)) {}
+  friend Result<Certificate> sign(LintedTbs, const crypto::Signer&);
+  LintedTbs(crypto::X509Ptr c, bool own_public_key)
+      : cert_(std::move(c)), own_public_key_(own_public_key) {}
   crypto::X509Ptr cert_;
+  bool own_public_key_ = false;  // as in TbsCertificate
 };
 
 // Checks `tbs` against `rules` and the baseline every certificate must meet. The error's

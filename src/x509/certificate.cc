@@ -359,6 +359,28 @@ Result<Certificate> Certificate::from_x509(crypto::X509Ptr cert) {
   return from_der(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len)));
 }
 
+Result<Certificate> Certificate::from_signed(crypto::X509Ptr cert) {
+  if (!cert) return fail(ErrorCode::kInvalidArgument, "null certificate");
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509(cert.get(), &buf);
+  if (len <= 0) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "certificate cannot be encoded");
+  }
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
+  // Unlike from_x509, the object is kept rather than re-decoded. That is sound only for what
+  // x509::sign hands in: an X509 that build_tbs made field by field, whose public key object
+  // is a public-only copy made for it, that nothing has asked for OpenSSL's extension cache
+  // (X509_check_purpose and friends) before it was signed, and that is not changed after
+  // this point. describe() fills that cache now, from the final, signed fields; i2d of the
+  // same object is the DER kept here, and every field the DER holds is the one describe reads.
+  auto state = std::make_shared<State>();
+  state->der.assign(buf, buf + len);
+  CW_ASSIGN_OR_RETURN(state->info, describe(cert.get(), state->der));
+  state->x509 = std::move(cert);
+  return Certificate(std::move(state));
+}
+
 X509* Certificate::get() const { return state_->x509.get(); }
 const Bytes& Certificate::der() const { return state_->der; }
 const CertificateInfo& Certificate::info() const { return state_->info; }

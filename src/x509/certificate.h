@@ -18,6 +18,8 @@
 
 namespace certward::x509 {
 
+class LintedTbs;
+
 enum class SanType : std::uint8_t { kDns, kIp, kEmail, kUri, kOther };
 std::string_view san_type_name(SanType t);  // "dns", "ip", "email", "uri", "other"
 
@@ -93,6 +95,12 @@ class Certificate {
   EVP_PKEY* public_key() const;
 
  private:
+  // sign() keeps the object it signed instead of re-parsing it: see from_signed.
+  friend Result<Certificate> sign(LintedTbs, const crypto::Signer&);
+  // A certificate x509::sign just signed, described as it is: no i2d/d2i round trip, whose
+  // d2i re-decodes the public key (on OpenSSL 3.0 a fresh decoder context per call).
+  static Result<Certificate> from_signed(crypto::X509Ptr cert);
+
   struct State;
   explicit Certificate(std::shared_ptr<const State> s) : state_(std::move(s)) {}
   std::shared_ptr<const State> state_;

@@ -107,6 +107,13 @@ std::vector<std::string> eku_names(const EXTENDED_KEY_USAGE* eku);
 // The first CN of a name, empty if none.
 std::string first_cn(const X509_NAME* name);
 
+// Sets `cert`'s subject public key to the key in `spki` (already decoded, e.g. a CSR's)
+// without OpenSSL 3.0's encoder/decoder round trip, for the key types it handles (named-curve
+// EC); the certificate's SubjectPublicKeyInfo is checked to be byte-identical to `spki`.
+// Returns false, leaving no error queued, when it did not: the caller then uses
+// X509_set_pubkey, which replaces whatever this left. (public_key.cc says why.)
+bool set_public_key_from_spki(X509* cert, const X509_PUBKEY* spki);
+
 // Encodes one SAN as a GENERAL_NAME. Errors: kInvalidArgument (kOther cannot be encoded, or
 // the value is not valid for its type).
 Result<crypto::Handle<GENERAL_NAME, GENERAL_NAME_free>> encode_general_name(

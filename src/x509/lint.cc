@@ -114,7 +114,7 @@ Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
     }
     return fail(ErrorCode::kPolicyRejected, std::move(msg));
   }
-  return LintedTbs(std::move(tbs.cert_));
+  return LintedTbs(std::move(tbs.cert_), tbs.own_public_key_);
 }
 
 }  // namespace certward::x509

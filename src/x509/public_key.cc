@@ -1,0 +1,103 @@
+// Installing an already-decoded SubjectPublicKeyInfo into a certificate cheaply.
+//
+// Why this file exists: on OpenSSL 3.0, X509_set_pubkey() with a provider key (every key we
+// generate or decode) encodes the key through OSSL_ENCODER and decodes the result back
+// through OSSL_DECODER, and each of those builds a fresh encoder/decoder context by walking
+// every provider algorithm. That was about half of the CPU of an issuance (docs/benchmarks.md).
+// When the key arrives as a SubjectPublicKeyInfo we already hold (a CSR's), the certificate
+// can take the same algorithm and key bits through OpenSSL's legacy EC_KEY path instead,
+// which is a point decode and a re-encode.
+//
+// The legacy EC_KEY API is deprecated in OpenSSL 3.0 but fully supported there; it is used
+// only in this file, only for named-curve EC keys, and the result is checked byte for byte
+// against the source SubjectPublicKeyInfo, so the certificate is the one X509_set_pubkey
+// would have made. Anything else is left to X509_set_pubkey by the caller.
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+
+#include <cstring>
+
+#include "x509/internal.h"
+
+namespace certward::x509::internal {
+namespace {
+
+// One EC_GROUP per curve we issue for, made once. EC_KEY_set_group copies it, and
+// EC_GROUP_dup only reads its source, so sharing it between threads is safe.
+const EC_GROUP* named_group(int curve_nid) {
+  static const EC_GROUP* const p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  static const EC_GROUP* const p384 = EC_GROUP_new_by_curve_name(NID_secp384r1);
+  static const EC_GROUP* const p521 = EC_GROUP_new_by_curve_name(NID_secp521r1);
+  switch (curve_nid) {
+    case NID_X9_62_prime256v1: return p256;
+    case NID_secp384r1: return p384;
+    case NID_secp521r1: return p521;
+    default: return nullptr;
+  }
+}
+
+// The DER of a SubjectPublicKeyInfo; empty on failure. Encoding an X509_PUBKEY writes its
+// stored algorithm and key bits: it never touches the key object.
+Bytes spki_der(const X509_PUBKEY* spki) {
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509_PUBKEY(spki, &buf);
+  if (len <= 0) return {};
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
+  return Bytes(buf, buf + len);
+}
+
+// A public-only legacy EVP_PKEY for a named-curve EC key, or null.
+crypto::EvpPkeyPtr legacy_ec_key(const X509_PUBKEY* spki) {
+  ASN1_OBJECT* alg_obj = nullptr;
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  X509_ALGOR* alg = nullptr;
+  if (!X509_PUBKEY_get0_param(&alg_obj, &bits, &bits_len, &alg, spki) ||
+      OBJ_obj2nid(alg_obj) != NID_X9_62_id_ecPublicKey || bits_len <= 0) {
+    return nullptr;
+  }
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(nullptr, &param_type, &param, alg);
+  if (param_type != V_ASN1_OBJECT) return nullptr;  // explicit or absent curve parameters
+  const EC_GROUP* group = named_group(OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(param)));
+  if (!group) return nullptr;
+
+  crypto::Handle<EC_KEY, EC_KEY_free> ec(EC_KEY_new());
+  // EC_KEY_oct2key checks that the point is on the curve and keeps its encoding form
+  // (compressed or not), as the provider decoder does.
+  if (!ec || !EC_KEY_set_group(ec.get(), group) ||
+      !EC_KEY_oct2key(ec.get(), bits, static_cast<std::size_t>(bits_len), nullptr)) {
+    return nullptr;
+  }
+  crypto::EvpPkeyPtr key(EVP_PKEY_new());
+  if (!key || !EVP_PKEY_assign(key.get(), EVP_PKEY_EC, ec.get())) return nullptr;
+  ec.release();  // owned by key now
+  return key;
+}
+
+}  // namespace
+
+bool set_public_key_from_spki(X509* cert, const X509_PUBKEY* spki) {
+  if (!cert || !spki) return false;
+  ERR_set_mark();
+  bool done = false;
+  if (crypto::EvpPkeyPtr key = legacy_ec_key(spki)) {
+    // A legacy key takes X509_PUBKEY_set's ameth->pub_encode path, and the certificate's
+    // X509_PUBKEY keeps a reference to this public-only key, so X509_get0_pubkey works on
+    // the built certificate without any decoding.
+    if (X509_set_pubkey(cert, key.get())) {
+      const Bytes want = spki_der(spki);
+      const Bytes got = spki_der(X509_get_X509_PUBKEY(cert));
+      done = !want.empty() && want == got;
+    }
+  }
+  // Failures here are not errors: the caller falls back to X509_set_pubkey.
+  ERR_pop_to_mark();
+  return done;
+}
+
+}  // namespace certward::x509::internal
