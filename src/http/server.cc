@@ -236,9 +236,12 @@ class Session final : public SessionBase {
     net::dispatch(executor_, [self = self()] { self->on_start(); });
   }
 
+  // Closes the connection if it waits between keep-alive requests. A connection that has not
+  // yet sent its first request is not idle: its client is about to send one, so it is served
+  // (with Connection: close) like any request in flight.
   void drain() override {
     net::post(executor_, [self = self()] {
-      if (self->idle_) self->close_socket();
+      if (self->idle_ && !self->first_request_) self->close_socket();
     });
   }
 
@@ -258,7 +261,6 @@ class Session final : public SessionBase {
   const ServerOptions& options() const { return core_.options(); }
 
   void on_start() {
-    if (core_.draining()) return close_socket();
     if constexpr (kTls) {
       lowest().expires_after(options().read_timeout);
       if (listener_->client_certificates) {
@@ -308,7 +310,7 @@ class Session final : public SessionBase {
   // Waits for the first byte of the next request: the idle (keep-alive) phase, during which
   // a draining server may close the connection.
   void wait_for_request() {
-    if (core_.draining()) return shutdown();
+    if (core_.draining() && !first_request_) return shutdown();
     parser_.emplace();
     parser_->body_limit(static_cast<std::uint64_t>(options().max_body_bytes));
     parser_->header_limit(
@@ -681,7 +683,8 @@ void Core::accept_next(const std::shared_ptr<Listener>& listener) {
 void Core::start_session(const std::shared_ptr<const ListenerConfig>& config, tcp::socket socket) {
   error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
-  if (ec || draining()) return;  // the socket closes as it goes out of scope
+  // A connection accepted before the acceptor closed is served even while draining.
+  if (ec) return;  // the socket closes as it goes out of scope
   socket.set_option(tcp::no_delay(true), ec);
   std::shared_ptr<SessionBase> session;
   if (config->tls) {
@@ -725,8 +728,16 @@ void Core::stop() {
   draining_.store(true, std::memory_order_release);
   if (was_running) {
     for (const auto& listener : listeners_) {
-      net::post(listener->acceptor.get_executor(), [listener] {
+      net::post(listener->acceptor.get_executor(), [this, listener] {
+        // Connections the kernel already completed wait in the backlog; closing the
+        // acceptor would reset them. Take them in first and serve them like the rest.
         error_code ec;
+        listener->acceptor.non_blocking(true, ec);
+        while (!ec) {
+          tcp::socket socket(net::make_strand(ioc_));
+          listener->acceptor.accept(socket, ec);
+          if (!ec) start_session(listener->config, std::move(socket));
+        }
         listener->acceptor.close(ec);
       });
     }
