@@ -108,6 +108,11 @@ Result<nlohmann::json> Remote::post(const std::string& path, const nlohmann::jso
   return j;
 }
 
+Status Remote::del(const std::string& path) const {
+  CW_ASSIGN_OR_RETURN(auto a, call("DELETE", path, nullptr, {}));
+  return ok();
+}
+
 Result<std::string> Remote::get_raw(const std::string& path,
                                     const std::map<std::string, std::string>& headers) const {
   CW_ASSIGN_OR_RETURN(auto a, call("GET", path, nullptr, headers));

@@ -37,6 +37,20 @@ assert_eq "imported 0, already present 1, failed 0" "$(remote cert import "$T/x.
 remote audit list --action certificate.import | grep -q 'certificate.import' && pass || fail "audit list"
 assert_eq "audit chain intact" "$(remote audit verify | cut -d: -f1)" "audit verify"
 
+# Teams, principals and tokens through the client, and a locally minted break-glass token.
+remote team create web --profile tls-server --domain web.example.test >/dev/null && pass || fail "team create"
+remote principal create deployer --role requester --team web >/dev/null && pass || fail "principal create"
+dep=$(remote token create --principal deployer --ttl 1d --description ci)
+[[ $dep == cwt_* ]] && pass || fail "token create prints the secret"
+assert_eq "deployer (requester, team web)" "$(CERTWARD_TOKEN=$dep remote whoami)" "new token authenticates"
+assert_exit 6 "requester outside its team's domains" env CERTWARD_TOKEN="$dep" CERTWARD_DATA_DIR=/nonexistent "$CERTWARD_BIN" issue --profile tls-server --key-type ec-p256 --cn www.other.test
+remote token list --principal deployer | grep -q ' deployer ' && pass || fail "token list"
+remote token list --json | grep -q "$dep" && fail "token list shows a secret" || pass
+remote token revoke "$(echo "$dep" | cut -d_ -f2)" >/dev/null && pass || fail "token revoke"
+assert_exit 6 "revoked token" env CERTWARD_TOKEN="$dep" CERTWARD_DATA_DIR=/nonexistent "$CERTWARD_BIN" whoami
+local_token=$(env -u CERTWARD_SERVER "$CERTWARD_BIN" token create --principal admin --ttl 1h --description break-glass)
+assert_eq "admin (admin)" "$(CERTWARD_TOKEN=$local_token remote whoami)" "token minted on the server host"
+
 # Errors map to the same exit codes as locally.
 assert_exit 3 "unknown profile" remote issue --profile nope --key-type ec-p256 --cn x
 assert_exit 6 "validity above the maximum" remote issue --profile tls-server --key-type ec-p256 --cn a.example.test --validity 999d

@@ -1,0 +1,234 @@
+// team, principal and token management: locally (e.g. to recover a lost admin token on the
+// server host) or through --server.
+
+#include "cli/commands.h"
+
+namespace certward::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string text(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
+}
+
+json items_of(const json& doc) { return doc.contains("items") ? doc["items"] : json::array({doc}); }
+
+void print_teams(const json& doc) {
+  Table t({"NAME", "PROFILES", "DOMAINS", "DESCRIPTION"});
+  for (const auto& team : items_of(doc)) {
+    std::string profiles, domains;
+    for (const auto& p : team["allowed_profiles"]) profiles += (profiles.empty() ? "" : ",") + p.get<std::string>();
+    for (const auto& d : team["allowed_domains"]) domains += (domains.empty() ? "" : ",") + d.get<std::string>();
+    t.add({text(team, "name"), profiles.empty() ? "-" : profiles, domains.empty() ? "-" : domains,
+           text(team, "description")});
+  }
+  t.print();
+}
+
+void print_principals(const json& doc) {
+  Table t({"NAME", "ROLE", "TEAM", "DISABLED", "CREATED"});
+  for (const auto& p : items_of(doc)) {
+    t.add({text(p, "name"), text(p, "role"), text(p, "team"), p.value("disabled", false) ? "yes" : "no",
+           text(p, "created_at")});
+  }
+  t.print();
+}
+
+void print_tokens(const json& doc) {
+  Table t({"ID", "PRINCIPAL", "ROLE", "TEAM", "EXPIRES", "REVOKED", "DESCRIPTION"});
+  for (const auto& k : items_of(doc)) {
+    t.add({text(k, "id"), text(k, "principal"), text(k, "role"), text(k, "team"), text(k, "expires_at"),
+           text(k, "revoked_at"), text(k, "description")});
+  }
+  t.print();
+}
+
+Result<json> list_json(const auto& list, json (*to_json)(const std::remove_cvref_t<decltype(list[0])>&)) {
+  json items = json::array();
+  for (const auto& x : list) items.push_back(to_json(x));
+  return json{{"items", items}};
+}
+
+}  // namespace
+
+void add_auth_commands(CLI::App& app, Globals& g) {
+  {
+    auto* team = app.add_subcommand("team", "manage teams (issuance scopes for requesters)");
+    team->require_subcommand(1);
+    team->add_subcommand("list", "list teams")->callback([&g] {
+      run_either(
+          g,
+          [](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto list, c.auth().list_teams());
+            return list_json(list, &api::team_json);
+          },
+          [](const Remote& r) { return r.get("/api/v1/teams"); }, print_teams);
+    });
+    struct Opts {
+      std::string name, description;
+      std::vector<std::string> profiles, domains;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* create = team->add_subcommand("create", "create a team");
+    create->add_option("name", o->name, "team name")->required();
+    create->add_option("--description", o->description, "what the team is");
+    create->add_option("--profile", o->profiles, "profile its requesters may use (repeatable)");
+    create->add_option("--domain", o->domains, "DNS suffix its requesters may request (repeatable)");
+    create->callback([&g, o] {
+      run_either(
+          g,
+          [o](Context& c) -> Result<json> {
+            for (const auto& p : o->profiles) CW_RETURN_IF_ERROR(c.profiles().find(p));
+            auth::Team t;
+            t.name = o->name;
+            t.description = o->description;
+            t.allowed_profiles = o->profiles;
+            t.allowed_domains = o->domains;
+            CW_ASSIGN_OR_RETURN(auto created, c.auth().create_team(t, c.actor()));
+            return api::team_json(created);
+          },
+          [o](const Remote& r) {
+            return r.post("/api/v1/teams", {{"name", o->name}, {"description", o->description},
+                                            {"allowed_profiles", o->profiles}, {"allowed_domains", o->domains}});
+          },
+          print_teams);
+    });
+  }
+  {
+    auto* principal = app.add_subcommand("principal", "manage principals (users and services)");
+    principal->require_subcommand(1);
+    principal->add_subcommand("list", "list principals")->callback([&g] {
+      run_either(
+          g,
+          [](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto list, c.auth().list_principals());
+            return list_json(list, &api::principal_json);
+          },
+          [](const Remote& r) { return r.get("/api/v1/principals"); }, print_principals);
+    });
+    struct Opts {
+      std::string name, role;
+      std::optional<std::string> team;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* create = principal->add_subcommand("create", "create a principal");
+    create->add_option("name", o->name, "principal name")->required();
+    create->add_option("--role", o->role, "admin, operator, requester or auditor")->required();
+    create->add_option("--team", o->team, "team (required for requesters)");
+    create->callback([&g, o] {
+      run_either(
+          g,
+          [o](Context& c) -> Result<json> {
+            auth::Principal p;
+            p.name = o->name;
+            CW_ASSIGN_OR_RETURN(p.role, auth::parse_role(o->role));
+            p.team = o->team;
+            CW_ASSIGN_OR_RETURN(auto created, c.auth().create_principal(p, c.actor()));
+            return api::principal_json(created);
+          },
+          [o](const Remote& r) {
+            json body = {{"name", o->name}, {"role", o->role}};
+            if (o->team) body["team"] = *o->team;
+            return r.post("/api/v1/principals", body);
+          },
+          print_principals);
+    });
+  }
+  {
+    auto* token = app.add_subcommand("token", "manage API tokens");
+    token->require_subcommand(1);
+    auto principal_filter = std::make_shared<std::optional<std::string>>();
+    auto* list = token->add_subcommand("list", "list tokens (never their secrets)");
+    list->add_option("--principal", *principal_filter, "only this principal's tokens");
+    list->callback([&g, principal_filter] {
+      run_either(
+          g,
+          [principal_filter](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto tokens, c.auth().list_tokens(*principal_filter));
+            return list_json(tokens, &api::token_json);
+          },
+          [principal_filter](const Remote& r) {
+            return r.get("/api/v1/tokens" + (*principal_filter ? "?principal=" + url_encode(**principal_filter) : ""));
+          },
+          print_tokens);
+    });
+    struct Opts {
+      std::string principal, description, ttl;
+      std::optional<std::string> role, team, out;
+      bool no_expiry = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* create = token->add_subcommand("create", "create a token; its secret is shown once");
+    create->add_option("--principal", o->principal, "the principal it authenticates as")->required();
+    create->add_option("--role", o->role, "role (default: the principal's; never above it)");
+    create->add_option("--team", o->team, "team (default: the principal's)");
+    create->add_option("--description", o->description, "what it is for");
+    create->add_option("--ttl", o->ttl, "lifetime, e.g. 90d (default 90d, at most 2y)");
+    create->add_flag("--no-expiry", o->no_expiry, "never expires (bootstrap and break-glass only)");
+    create->add_option("-o,--out", o->out, "write the secret to this file (0600) instead of stdout");
+    create->callback([&g, o] {
+      std::string secret;
+      const bool json_requested = g.json;
+      g.json = false;
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            auth::TokenRequest t;
+            t.principal = o->principal;
+            if (o->role) {
+              CW_ASSIGN_OR_RETURN(t.role, auth::parse_role(*o->role));
+            }
+            t.team = o->team;
+            t.description = o->description;
+            if (!o->ttl.empty()) {
+              CW_ASSIGN_OR_RETURN(t.ttl, parse_duration(o->ttl));
+            }
+            t.no_expiry = o->no_expiry;
+            CW_ASSIGN_OR_RETURN(auto created, c.auth().create_token(t, c.actor()));
+            secret = created.secret;
+            return api::token_json(created.info);
+          },
+          [&](const Remote& r) -> Result<json> {
+            json body = {{"principal", o->principal}, {"description", o->description}};
+            if (o->role) body["role"] = *o->role;
+            if (o->team) body["team"] = *o->team;
+            if (!o->ttl.empty()) body["ttl"] = o->ttl;
+            if (o->no_expiry) body["no_expiry"] = true;
+            CW_ASSIGN_OR_RETURN(auto doc, r.post("/api/v1/tokens", body));
+            secret = doc.value("token", "");
+            doc.erase("token");
+            return doc;
+          },
+          [](const json&) {});
+      g.json = json_requested;
+      if (g.exit_code != kExitOk) return;
+      if (o->out) {
+        if (auto st = write_file(*o->out, secret + "\n", 0600); !st) g.exit_code = report_error(st.error());
+      } else if (g.json) {
+        print_json({{"token", secret}});
+      } else {
+        std::printf("%s\n", secret.c_str());
+      }
+    });
+    auto id = std::make_shared<std::string>();
+    auto* revoke = token->add_subcommand("revoke", "revoke a token");
+    revoke->add_option("id", *id, "token id (the 16 hex digits after cwt_)")->required();
+    revoke->callback([&g, id] {
+      run_either(
+          g,
+          [id](Context& c) -> Result<json> {
+            CW_RETURN_IF_ERROR(c.auth().revoke_token(*id, c.actor()));
+            return json{{"revoked", *id}};
+          },
+          [id](const Remote& r) -> Result<json> {
+            CW_RETURN_IF_ERROR(r.del("/api/v1/tokens/" + url_encode(*id)));
+            return json{{"revoked", *id}};
+          },
+          [](const json& j) { std::printf("revoked %s\n", j["revoked"].get<std::string>().c_str()); });
+    });
+  }
+}
+
+}  // namespace certward::cli
