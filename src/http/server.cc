@@ -11,7 +11,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <spdlog/spdlog.h>
+#include "common/log.h"
 
 #include <algorithm>
 #include <array>
@@ -107,11 +107,10 @@ Response invoke_handler(const Handler& handler, Request& request, std::string_vi
   try {
     return handler(request);
   } catch (const std::exception& e) {
-    spdlog::error("http.handler_exception listener={} method={} route={} what={}", listener,
-                  request.method, route, e.what());
+    log::error("http_handler_exception",
+               {{"listener", listener}, {"method", request.method}, {"route", route}, {"what", e.what()}});
   } catch (...) {
-    spdlog::error("http.handler_exception listener={} method={} route={} what=unknown", listener,
-                  request.method, route);
+    log::error("http_handler_exception", {{"listener", listener}, {"method", request.method}, {"route", route}, {"what", "unknown"}});
   }
   return Response::problem(500, "Internal Server Error", "the request handler failed");
 }
@@ -284,8 +283,8 @@ class Session final : public SessionBase {
 
   void on_handshake(error_code ec) {
     if (ec) {
-      spdlog::debug("http.tls_handshake_failed listener={} remote={} error={}", listener_->name,
-                    remote_, ec.message());
+      log::debug("http_tls_handshake_failed",
+                 {{"listener", listener_->name}, {"remote", remote_}, {"error", ec.message()}});
       return close_socket();
     }
     capture_client_certificate();
@@ -463,8 +462,8 @@ class Session final : public SessionBase {
 
   void write_response(Response response, bool close_after) {
     if (response.status < 100 || response.status > 999) {
-      spdlog::error("http.bad_status listener={} route={} status={}", listener_->name, route_,
-                    response.status);
+      log::error("http_bad_status",
+                 {{"listener", listener_->name}, {"route", route_}, {"status", response.status}});
       response = Response::problem(500, "Internal Server Error", "the handler gave no status");
     }
     status_ = response.status;
@@ -472,8 +471,8 @@ class Session final : public SessionBase {
     try {
       fill_message(std::move(response));
     } catch (const std::exception& e) {
-      spdlog::error("http.bad_response listener={} route={} what={}", listener_->name, route_,
-                    e.what());
+      log::error("http_bad_response",
+                 {{"listener", listener_->name}, {"route", route_}, {"what", e.what()}});
       status_ = 500;
       keep_ = false;
       message_ = {};
@@ -497,7 +496,7 @@ class Session final : public SessionBase {
       }
       if (name.find_first_of("\r\n:") != std::string::npos ||
           value.find_first_of("\r\n") != std::string::npos) {
-        spdlog::warn("http.bad_header listener={} route={}", listener_->name, route_);
+        log::warn("http_bad_header", {{"listener", listener_->name}, {"route", route_}});
         continue;
       }
       if (iequals(name, "content-type")) has_type = true;
@@ -585,9 +584,9 @@ void Core::observe(const Exchange& exchange) const {
   try {
     observer_(exchange);
   } catch (const std::exception& e) {
-    spdlog::warn("http.observer_exception what={}", e.what());
+    log::warn("http_observer_exception", {{"what", e.what()}});
   } catch (...) {
-    spdlog::warn("http.observer_exception what=unknown");
+    log::warn("http_observer_exception", {{"what", "unknown"}});
   }
 }
 
@@ -655,7 +654,7 @@ void Core::run_io() {
       ioc_.run();
       return;
     } catch (const std::exception& e) {
-      spdlog::error("http.io_exception what={}", e.what());
+      log::error("http_io_exception", {{"what", e.what()}});
     }
   }
 }
@@ -670,7 +669,7 @@ void Core::accept_next(const std::shared_ptr<Listener>& listener) {
     if (ec == net::error::operation_aborted || !listener->acceptor.is_open() || draining()) {
       return;
     }
-    spdlog::warn("http.accept_failed listener={} error={}", listener->config->name, ec.message());
+    log::warn("http_accept_failed", {{"listener", listener->config->name}, {"error", ec.message()}});
     // Out of descriptors and the like: back off briefly instead of spinning.
     auto timer = std::make_shared<net::steady_timer>(listener->acceptor.get_executor(),
                                                      std::chrono::milliseconds(50));
@@ -746,7 +745,7 @@ void Core::stop() {
     cv_.wait_for(lock, options_.drain_timeout, [this] { return sessions_.empty(); });
     const std::size_t left = sessions_.size();
     lock.unlock();
-    if (left > 0) spdlog::warn("http.drain_timeout connections={}", left);
+    if (left > 0) log::warn("http_drain_timeout", {{"connections", left}});
     workers_->join();  // handlers still running finish; their responses are not written
     work_.reset();
     ioc_.stop();
