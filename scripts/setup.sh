@@ -9,7 +9,7 @@ packages=(
   # libraries (DESIGN.md "Dependencies")
   libssl-dev openssl libsqlite3-dev libpq-dev
   libboost-dev libboost-system-dev libcurl4-openssl-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-contrib sqlite3 curl procps jq
