@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "api/body.h"
 #include "api/json.h"
+#include "common/log.h"
 #include "x509/bundle.h"
 #include "x509/csr.h"
 #include "x509/names.h"
@@ -53,6 +54,16 @@ Status check_query(const http::Request& r, std::initializer_list<std::string_vie
     }
   }
   return ok();
+}
+
+// Adds the stable "code" member to a problem built by http::Response::problem.
+http::Response with_code(http::Response r, std::string_view code) {
+  json body = json::parse(r.body, nullptr, false);
+  if (body.is_object()) {
+    body["code"] = code;
+    r.body = body.dump();
+  }
+  return r;
 }
 
 class Api : public std::enable_shared_from_this<Api> {
@@ -128,30 +139,35 @@ class Api : public std::enable_shared_from_this<Api> {
   http::Response guarded(http::Request& req, Permission perm, BodyKind body, const ApiHandler& fn) {
     auto identity = authenticate(req);
     if (!identity) {
-      auto r = http::Response::problem(401, "Unauthorized", identity.error().message,
-                                       "urn:certward:problem:unauthenticated");
+      if (identity.error().code == ErrorCode::kUnavailable) return problem_for(identity.error());
+      auto r = with_code(http::Response::problem(401, "Unauthorized", identity.error().message,
+                                                 "urn:certward:problem:unauthenticated"),
+                         "unauthorized");
       r.set_header("WWW-Authenticate", "Bearer realm=\"certward\"");
       return r;
     }
     if (!auth::role_allows(identity->role, perm)) {
-      return http::Response::problem(403, "Forbidden",
-                                     "role '" + std::string(auth::role_name(identity->role)) +
-                                         "' may not do this",
-                                     "urn:certward:problem:forbidden");
+      return with_code(http::Response::problem(403, "Forbidden",
+                                               "role '" + std::string(auth::role_name(identity->role)) +
+                                                   "' may not do this",
+                                               "urn:certward:problem:forbidden"),
+                       "unauthorized");
     }
     const auto decision = s_.limiter.allow(identity->principal);
     if (!decision.allowed) {
       s_.metrics.count_rate_limited();
-      auto r = http::Response::problem(429, "Too Many Requests",
-                                       "rate limit exceeded for principal " + identity->principal,
-                                       "urn:certward:problem:rate_limited");
+      auto r = with_code(http::Response::problem(429, "Too Many Requests",
+                                                 "rate limit exceeded for principal " + identity->principal,
+                                                 "urn:certward:problem:rate_limited"),
+                         "rate_limited");
       r.set_header("Retry-After", std::to_string(decision.retry_after.count()));
       return r;
     }
     if (body == BodyKind::kJson && !is_json_content_type(req)) {
-      return http::Response::problem(415, "Unsupported Media Type",
-                                     "send the body as JSON with 'Content-Type: application/json'",
-                                     "urn:certward:problem:unsupported_media_type");
+      return with_code(http::Response::problem(415, "Unsupported Media Type",
+                                               "send the body as JSON with 'Content-Type: application/json'",
+                                               "urn:certward:problem:unsupported_media_type"),
+                       "invalid_argument");
     }
     auto result = fn(req, *identity);
     if (!result) return problem_for(result.error());
@@ -575,7 +591,9 @@ class Api : public std::enable_shared_from_this<Api> {
     t.description = desc.value_or("");
     CW_ASSIGN_OR_RETURN(t.allowed_profiles, b.strings("allowed_profiles"));
     CW_ASSIGN_OR_RETURN(t.allowed_domains, b.strings("allowed_domains"));
-    for (const auto& p : t.allowed_profiles) CW_RETURN_IF_ERROR(s_.profiles.find(p));
+    for (const auto& p : t.allowed_profiles) {
+      if (!s_.profiles.find(p)) return fail(ErrorCode::kInvalidArgument, "unknown profile '" + p + "'");
+    }
     CW_ASSIGN_OR_RETURN(auto created, s_.auth.create_team(t, id.actor));
     return ok_json(team_json(created), 201);
   }
@@ -684,15 +702,19 @@ http::Response problem_for(const Error& e) {
   static const std::map<int, std::string_view> kTitles = {
       {400, "Bad Request"}, {403, "Forbidden"}, {404, "Not Found"}, {409, "Conflict"},
       {422, "Unprocessable Content"}, {500, "Internal Server Error"}, {503, "Service Unavailable"}};
-  // Internal errors keep their details in the log, not in the response.
-  const std::string detail = status == 500 ? "internal error" : e.message;
+  // Internal errors, and anything the database said verbatim (it may quote SQL), stay in the
+  // log; the client gets a plain statement.
+  std::string detail = e.message;
+  if (status == 500) {
+    detail = "internal error";
+  } else if (e.message.starts_with("store: ")) {
+    detail = status == 409 ? "the request conflicts with an existing record" : "the database is unavailable";
+  }
+  if (detail != e.message) log::warn("api_error_detail_withheld", {{"status", status}, {"detail", e.message}});
   http::Response r = http::Response::problem(status, kTitles.at(status), detail,
                                              "urn:certward:problem:" + std::string(error_code_name(e.code)));
   // Stable machine-readable code beside the RFC 7807 members.
-  json body = json::parse(r.body);
-  body["code"] = error_code_name(e.code);
-  r.body = body.dump();
-  return r;
+  return with_code(std::move(r), error_code_name(e.code));
 }
 
 std::shared_ptr<http::Router> make_api_router(Services& services) {

@@ -361,6 +361,10 @@ Result<Principal> AuthService::create_principal(const Principal& principal,
   if (principal.team) {
     CW_RETURN_IF_ERROR(detail::check_name(*principal.team, "team"));
   }
+  if (principal.role == Role::kRequester && !principal.team) {
+    // A requester's scope is its team's; without one it could never issue anything.
+    return fail(ErrorCode::kInvalidArgument, "a requester needs a team");
+  }
   Principal p = principal;
   p.created_at = clock_.now();
 

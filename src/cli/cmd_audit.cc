@@ -91,6 +91,10 @@ void add_audit_commands(CLI::App& app, Globals& g) {
 
 void add_whoami_command(CLI::App& app, Globals& g) {
   app.add_subcommand("whoami", "show the principal a --server token authenticates as")->callback([&g] {
+    if (!g.server) {
+      g.exit_code = report_error({ErrorCode::kInvalidArgument, "whoami asks a server: give --server and a token"});
+      return;
+    }
     run_either(
         g,
         [](Context&) -> Result<nlohmann::json> {

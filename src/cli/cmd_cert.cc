@@ -225,6 +225,8 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     cmd->callback([&g, o] {
       // The document is the file itself; --json does not apply.
       std::string data;
+      const bool json_requested = g.json;
+      g.json = false;
       run_either(
           g,
           [&](Context& c) -> Result<json> {
@@ -236,9 +238,9 @@ void add_cert_commands(CLI::App& app, Globals& g) {
                                                 "/download?format=" + url_encode(o->format)));
             return json::object();
           },
-          nullptr);
+          [](const json&) {});
+      g.json = json_requested;
       if (g.exit_code != kExitOk) return;
-      if (g.json) return;  // printed {} above; nothing else to say
       if (o->out) {
         if (auto s = write_file(*o->out, data); !s) g.exit_code = report_error(s.error());
       } else {

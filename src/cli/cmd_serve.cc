@@ -109,7 +109,6 @@ Status serve(Context& c, const sigset_t& signals) {
   for (const auto& a : created) {
     log::info("authority_created", {{"name", a.name}, {"kind", ca::authority_kind_name(a.kind)}});
   }
-  CW_ASSIGN_OR_RETURN(auto admin_token, c.auth().bootstrap_admin("system:serve"));
 
   api::Metrics metrics(c.clock());
   api::RateLimiter limiter(cfg.server.rate_limit.requests_per_second, cfg.server.rate_limit.burst);
@@ -155,6 +154,9 @@ Status serve(Context& c, const sigset_t& signals) {
   CW_ASSIGN_OR_RETURN(auto http_port, public_server.listen(plain));
   CW_RETURN_IF_ERROR(api_server.start());
   CW_RETURN_IF_ERROR(public_server.start());
+  // Only now, with the listeners up, is a one-time token made: one minted before a failed
+  // bind would never be shown to anyone.
+  CW_ASSIGN_OR_RETURN(auto admin_token, c.auth().bootstrap_admin("system:serve"));
 
   const std::string base = "https://" + (https.address.find(':') != std::string::npos ? "[" + https.address + "]" : https.address) +
                            ":" + std::to_string(https_port);
@@ -175,10 +177,10 @@ Status serve(Context& c, const sigset_t& signals) {
   int sig = 0;
   sigwait(&signals, &sig);
   log::info("shutting_down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // Both drain at once, so a stop takes at most one shutdown timeout.
+  std::thread public_stop([&public_server] { public_server.stop(); });
   api_server.stop();
-  public_server.stop();
-  api_server.wait();
-  public_server.wait();
+  public_stop.join();
   log::info("stopped");
   return ok();
 }

@@ -490,10 +490,6 @@ TEST_F(AuthTest, RequesterTokenWithoutTeamIsRejected) {
   ASSERT_FALSE(from_admin);
   EXPECT_EQ(from_admin.error().code, ErrorCode::kPolicyRejected);
 
-  ASSERT_TRUE(auth_->create_principal(make_principal("loner", Role::kRequester), "test"));
-  auto from_loner = auth_->create_token(token_for("loner"), "test");
-  ASSERT_FALSE(from_loner);
-  EXPECT_EQ(from_loner.error().code, ErrorCode::kPolicyRejected);
 }
 
 TEST_F(AuthTest, RequesterCannotMintTokensForAnotherTeam) {
@@ -674,17 +670,12 @@ TEST_F(AuthTest, CertificateMappingErrors) {
   EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
 }
 
-TEST_F(AuthTest, RequesterCertificateWithoutTeamCanIssueNothing) {
-  ASSERT_TRUE(auth_->create_principal(make_principal("loner", Role::kRequester), "test"));
-  const std::string der = "loner cert";
-  ASSERT_TRUE(auth_->map_certificate(to_hex(crypto::sha256(as_bytes(der))), "loner", "t"));
-  auto id = auth_->authenticate_certificate(as_bytes(der));
-  ASSERT_TRUE(id);
-  EXPECT_EQ(id->team, std::nullopt);
-  ASSERT_TRUE(id->allowed_profiles.has_value());
-  EXPECT_TRUE(id->allowed_profiles->empty());
-  ASSERT_TRUE(id->allowed_domains.has_value());
-  EXPECT_TRUE(id->allowed_domains->empty());
+TEST_F(AuthTest, RequesterPrincipalNeedsATeam) {
+  const auto before = auth_->list_principals()->size();
+  auto loner = auth_->create_principal(make_principal("loner", Role::kRequester), "test");
+  ASSERT_FALSE(loner);
+  EXPECT_EQ(loner.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(auth_->list_principals()->size(), before);
 }
 
 // ---- bootstrap ----
