@@ -13,6 +13,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-contrib sqlite3 curl procps jq
+  # load benchmark (bench/load/run.sh): HTTP load generator and the CFSSL peer
+  wrk golang-cfssl
 )
 
 missing=()
