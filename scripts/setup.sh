@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential g++ clang cmake ninja-build pkg-config git ca-certificates
+  # fuzzing (fuzz/, docs/fuzzing.md): clang 14 cannot compile libstdc++ 12's <expected>
+  clang-16 libclang-rt-16-dev
   # libraries (DESIGN.md "Dependencies")
   libssl-dev openssl libsqlite3-dev libpq-dev
   libboost-dev libboost-system-dev libcurl4-openssl-dev

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora in fuzz/corpus/<target>/ with openssl: certificates, chains,
+# PKCS#7, PKCS#12, CSRs and keys the project itself makes, plus a truncation and a bit flip
+# of each, and hand-written seeds for the text parsers. Output is committed and kept small
+# (a few KB per target); re-run only when a parser learns a new format.
+#
+#   bash fuzz/make_corpus.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
+
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key config body http_text; do
+  rm -rf "corpus/$t"
+  mkdir -p "corpus/$t"
+done
+
+o() { openssl "$@" 2>/dev/null; }
+
+# Keys: EC P-256 (small), Ed25519, RSA 1024 (small seed; the parser does not judge size).
+o genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/ec.key"
+o genpkey -algorithm ED25519 -out "$W/ed.key"
+o genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$W/rsa.key"
+
+# A root, an intermediate and a leaf with SANs.
+o req -x509 -new -key "$W/ec.key" -subj "/CN=Fuzz Root/O=certward" -days 30 \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign -out "$W/root.pem"
+o req -new -key "$W/ed.key" -subj "/CN=Fuzz Intermediate" -out "$W/int.csr"
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign\nnameConstraints=permitted;DNS:example.test\n' >"$W/int.ext"
+o x509 -req -in "$W/int.csr" -CA "$W/root.pem" -CAkey "$W/ec.key" -set_serial 0x0102030405060708090a0b0c0d0e0f1011121314 \
+  -days 30 -extfile "$W/int.ext" -out "$W/int.pem"
+o req -new -key "$W/rsa.key" -subj "/CN=leaf.example.test/O=Ünïcode Ltd" -utf8 \
+  -addext "subjectAltName=DNS:leaf.example.test,IP:192.0.2.1,IP:2001:db8::1,email:a@example.test,URI:https://example.test/x" \
+  -addext "1.3.6.1.4.1.55555.1=critical,DER:0500" -out "$W/leaf.csr"
+printf 'subjectAltName=DNS:leaf.example.test,IP:192.0.2.1,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:u@example.test,RID:1.2.3.4\nextendedKeyUsage=serverAuth,clientAuth\nauthorityInfoAccess=OCSP;URI:http://ocsp.example.test\ncrlDistributionPoints=URI:http://crl.example.test/c.crl\ncertificatePolicies=2.23.140.1.2.1\n' >"$W/leaf.ext"
+o x509 -req -in "$W/leaf.csr" -CA "$W/int.pem" -CAkey "$W/ed.key" -set_serial 7 -days 10 -extfile "$W/leaf.ext" -out "$W/leaf.pem"
+o x509 -req -in "$W/leaf.csr" -CA "$W/int.pem" -CAkey "$W/ed.key" -set_serial 8 -days 10 -out "$W/v1.pem"
+for c in root int leaf v1; do o x509 -in "$W/$c.pem" -outform DER -out "$W/$c.der"; done
+cat "$W/leaf.pem" "$W/int.pem" "$W/root.pem" >"$W/chain.pem"
+o crl2pkcs7 -nocrl -certfile "$W/chain.pem" -outform DER -out "$W/chain.p7b"
+o crl2pkcs7 -nocrl -certfile "$W/int.pem" -out "$W/int.p7b.pem"
+# Seeds use one KDF/MAC iteration where openssl allows it, so that each run is cheap.
+o pkcs12 -export -noiter -nomaciter -inkey "$W/ec.key" -in "$W/root.pem" -passout "pass:$PW" -out "$W/root.p12"
+o pkcs12 -export -noiter -nomaciter -nokeys -in "$W/chain.pem" -passout "pass:$PW" -out "$W/certs.p12"
+o pkcs12 -export -inkey "$W/ec.key" -in "$W/root.pem" -passout "pass:" -out "$W/empty-pw.p12"
+o pkcs12 -export -legacy -inkey "$W/ec.key" -in "$W/root.pem" -passout "pass:$PW" -out "$W/legacy.p12" || true
+o req -in "$W/leaf.csr" -outform DER -out "$W/leaf.csr.der"
+o req -new -key "$W/ec.key" -subj "/CN=c" -addext "basicConstraints=CA:TRUE" -addext "keyUsage=digitalSignature" -outform DER -out "$W/ca.csr.der"
+
+# Keys in every accepted shape, with the fixed passphrase where encrypted.
+o pkcs8 -topk8 -nocrypt -in "$W/ec.key" -outform DER -out "$W/ec.p8.der"
+o pkcs8 -topk8 -in "$W/ec.key" -v2 aes-256-cbc -v2prf hmacWithSHA256 -iter 1 -passout "pass:$PW" -out "$W/ec.enc.pem"
+o pkcs8 -topk8 -in "$W/ed.key" -v2 aes-128-cbc -iter 1 -passout "pass:$PW" -outform DER -out "$W/ed.enc.der"
+o ec -in "$W/ec.key" -out "$W/ec.trad.pem"
+o ec -in "$W/ec.key" -outform DER -out "$W/ec.trad.der"
+o rsa -in "$W/rsa.key" -traditional -out "$W/rsa.trad.pem"
+for k in ec ed rsa; do o pkey -in "$W/$k.key" -pubout -out "$W/$k.pub.pem"; o pkey -in "$W/$k.key" -pubout -outform DER -out "$W/$k.pub.der"; done
+
+# Each seed, plus a truncation to half its length and a single bit flip in the middle.
+seed() {  # target name file
+  local dir="corpus/$1" n=$2 f=$3
+  cp "$f" "$dir/$n"
+  local size
+  size=$(stat -c %s "$f")
+  head -c $((size / 2)) "$f" >"$dir/$n.trunc"
+  cp "$f" "$dir/$n.flip"
+  local mid=$((size / 2)) byte
+  byte=$(od -An -tu1 -j "$mid" -N1 "$f" | tr -d ' ')
+  printf "$(printf '\\%03o' $((byte ^ 4)))" | dd of="$dir/$n.flip" bs=1 seek="$mid" conv=notrunc 2>/dev/null
+}
+for c in root int leaf v1; do seed cert_der "$c.der" "$W/$c.der"; done
+seed certificates leaf.der "$W/leaf.der"
+seed certificates chain.pem "$W/chain.pem"
+seed certificates chain.p7b "$W/chain.p7b"
+seed certificates int.p7b.pem "$W/int.p7b.pem"
+{ cat "$W/ec.key" "$W/root.pem"; } >"$W/mixed.pem"; seed certificates key-and-cert.pem "$W/mixed.pem"
+seed pkcs7 chain.p7b "$W/chain.p7b"
+seed pkcs7 int.p7b.pem "$W/int.p7b.pem"
+for p in root certs empty-pw legacy; do [[ -s $W/$p.p12 ]] && seed pkcs12 "$p.p12" "$W/$p.p12"; done
+# pkcs12_fuzz's second call reads a length byte and a password first.
+{ printf '\015'; printf '%s' "$PW"; cat "$W/root.p12"; } >"$W/pw-prefixed.p12"; cp "$W/pw-prefixed.p12" corpus/pkcs12/pw-prefixed.p12
+seed csr leaf.csr.pem "$W/leaf.csr"
+seed csr leaf.csr.der "$W/leaf.csr.der"
+seed csr ca.csr.der "$W/ca.csr.der"
+for k in ec.key ed.key ec.p8.der ec.enc.pem ed.enc.der ec.trad.pem ec.trad.der rsa.trad.pem; do seed private_key "$k" "$W/$k"; done
+for k in ec ed rsa; do seed public_key "$k.pub.pem" "$W/$k.pub.pem"; seed public_key "$k.pub.der" "$W/$k.pub.der"; done
+
+# Text parsers: hand-written seeds.
+n=0
+for s in 'CN=example.com,O=Example Corp,C=US' '/CN=a/O=b/OU=c' 'CN=a\,b,O=x\+y' 'CN=Ünïcode,O=テスト' \
+         'dns:example.com' 'ip:192.0.2.1' 'ip:2001:db8::1' 'email:a@b.test' 'uri:https://x.test/p?q' \
+         '*.example.com' '10.0.0.1' 'CN=' 'C=USA' 'serialNumber=1,emailAddress=a@b'; do
+  printf '%s' "$s" >"corpus/names/seed$((n++))"
+done
+n=0
+for s in '/api/v1/certificates?limit=10&cursor=abc&status=valid' '/api/v1/certificates/0a1b%2Fc' \
+         '/a/b/../c' '/x?q=a+b%20c&k&=v' '/%00' '/%zz' '*' 'http://h/x' '/api/v1/teams/%C3%A9?x=%' \
+         'application/json; charset=utf-8' 'APPLICATION/JSON ' 'text/plain'; do
+  printf '%s' "$s" >"corpus/http_text/seed$((n++))"
+done
+n=0
+for s in '{"pem":"-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n","owner":"alice","tags":["a","b"]}' \
+         '{"ttl":3600,"no_expiry":false,"sans":["dns:a.test","ip:192.0.2.1"],"validity":"90d"}' \
+         '{"owner":null,"team":"t","ttl":1e400}' '{"tags":[1,2]}' '{"x":1}' '[1,2,3]' '"str"' \
+         '{"pem":"\ud800"}' '{"ttl":-9223372036854775809}' '{"a":{"b":{"c":[[[[[]]]]]}}}'; do
+  printf '%s' "$s" >"corpus/body/seed$((n++))"
+done
+cat >corpus/config/full.toml <<'TOML'
+data_dir = "/var/lib/certward"
+log_level = "info"
+
+[database]
+driver = "sqlite"
+
+[ca]
+default_validity = "90d"
+
+[server]
+listen = "127.0.0.1:8443"
+
+[profiles.web]
+subject_template = "CN={cn},O=Example"
+requires_approval = false
+policy_oids = ["2.23.140.1.2.1"]
+TOML
+printf 'log_level = "debug"\n' >corpus/config/min.toml
+printf '[profiles.x]\nca = true\npath_length = 0\n' >corpus/config/profile.toml
+printf 'data_dir = \n' >corpus/config/bad.toml
+printf '90d' >corpus/config/duration
+printf '1y' >corpus/config/duration2
+printf '[database]\nunknown_key = 1\n' >corpus/config/unknown.toml
+chmod -R u=rwX,go=rX corpus
+du -sb corpus/* | sort -n | tail -3

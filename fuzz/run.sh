@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the fuzz preset (clang, libFuzzer, ASan+UBSan) and runs every target for N seconds
+# (default 60) on a copy of its committed seed corpus plus its regression inputs. Prints, per
+# target, libFuzzer's final exec/s, coverage (cov) and features (ft). Exits non-zero if any
+# target crashes, leaks, times out, runs out of memory or trips a sanitizer; the offending
+# input is left in build/fuzz/work/<target>/artifacts/.
+#
+#   bash fuzz/run.sh          # 60 s per target
+#   bash fuzz/run.sh 15       # the CI smoke (scripts/test.sh)
+#   FUZZ_TARGETS="csr pkcs12" bash fuzz/run.sh 600
+#   FUZZ_SKIP_BUILD=1 bash fuzz/run.sh   # reuse build/fuzz as it is
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-60}
+targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key names config body http_text})
+binary_targets=" cert_der certificates pkcs7 pkcs12 csr private_key public_key "
+
+if [[ -z ${FUZZ_SKIP_BUILD:-} ]]; then
+  echo "== fuzz: configure and build (preset fuzz)"
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz
+fi
+
+B=build/fuzz
+W=$B/work
+mkdir -p "$W"
+# DER and PEM tokens are useful to every target that reads certificates, keys or containers.
+cat fuzz/dict/asn1.dict fuzz/dict/pem.dict >"$W/binary.dict"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+status=0
+summary=$W/summary.tsv
+printf 'target\tseconds\texecs\texec/s\tcov\tft\tcorpus\tresult\n' >"$summary"
+for t in "${targets[@]}"; do
+  d=$W/$t
+  rm -rf "$d"
+  mkdir -p "$d/corpus" "$d/artifacts"
+  cp -R "fuzz/corpus/$t/." "$d/corpus/"
+  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+        -artifact_prefix="$d/artifacts/")
+  [[ $binary_targets == *" $t "* ]] && args+=(-dict="$W/binary.dict")
+  dirs=("$d/corpus")
+  [[ -d fuzz/regressions/$t ]] && dirs+=("fuzz/regressions/$t")
+  rc=0
+  "$B/fuzz/${t}_fuzz" "${args[@]}" "${dirs[@]}" >"$d/log" 2>&1 || rc=$?
+  # The last status line: "#N DONE cov: C ft: F corp: U/S lim: L exec/s: E rss: R".
+  line=$(grep -E '^#[0-9]+' "$d/log" | tail -n 1 || true)
+  execs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<<"$line")
+  cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$line")
+  ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$line")
+  corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$line")
+  eps=$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$line")
+  result=ok
+  if ((rc != 0)) || compgen -G "$d/artifacts/*" >/dev/null; then
+    result="FAIL (exit $rc; $(ls "$d/artifacts" | tr '\n' ' '))"
+    status=1
+    grep -E 'ERROR: |SUMMARY: |runtime error' "$d/log" | head -n 5 >&2 || true
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$seconds" "${execs:-?}" "${eps:-?}" \
+    "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result" >>"$summary"
+  printf '%-14s %4ss  exec/s %-7s cov %-6s ft %-7s %s\n' "$t" "$seconds" "${eps:-?}" \
+    "${cov:-?}" "${ft:-?}" "$result"
+done
+echo "== fuzz: summary in $summary, logs in $W/<target>/log"
+exit "$status"
