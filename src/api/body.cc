@@ -14,13 +14,15 @@ bool is_json_content_type(const http::Request& r) {
   if (!ct) return false;
   std::string v(ct->substr(0, ct->find(';')));
   while (!v.empty() && v.back() == ' ') v.pop_back();
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return v == "application/json";
 }
 
 Result<Body> Body::parse(const http::Request& r, std::initializer_list<std::string_view> fields) {
   if (!is_json_content_type(r)) {
-    return fail(ErrorCode::kInvalidArgument, "the body must be JSON (Content-Type: application/json)");
+    return fail(ErrorCode::kInvalidArgument,
+                "the body must be JSON (Content-Type: application/json)");
   }
   nlohmann::json j = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return fail(ErrorCode::kMalformed, "the body is not valid JSON");
@@ -48,7 +50,8 @@ Result<std::optional<std::string>> Body::opt_string(std::string_view key) const 
 
 Result<std::string> Body::string(std::string_view key) const {
   CW_ASSIGN_OR_RETURN(auto v, opt_string(key));
-  if (!v || v->empty()) return fail(ErrorCode::kMalformed, "field '" + std::string(key) + "' is required");
+  if (!v || v->empty())
+    return fail(ErrorCode::kMalformed, "field '" + std::string(key) + "' is required");
   return *v;
 }
 

@@ -3,11 +3,10 @@
 // every field of the expected type, and no field unknown (a typo must not be ignored).
 
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "http/http.h"
@@ -18,7 +17,8 @@ class Body {
  public:
   // Errors: kInvalidArgument "unsupported media type" is reported as code kMalformed with
   // media_type_error() true, so the caller can answer 415.
-  static Result<Body> parse(const http::Request& request, std::initializer_list<std::string_view> fields);
+  static Result<Body> parse(const http::Request& request,
+                            std::initializer_list<std::string_view> fields);
 
   Result<std::optional<std::string>> opt_string(std::string_view key) const;
   Result<std::string> string(std::string_view key) const;  // required

@@ -23,7 +23,9 @@ using ApiHandler = std::function<Result<http::Response>(http::Request&, const Id
 
 enum class BodyKind : std::uint8_t { kNone, kJson };
 
-http::Response ok_json(const json& j, int status = 200) { return http::Response::json(status, j.dump()); }
+http::Response ok_json(const json& j, int status = 200) {
+  return http::Response::json(status, j.dump());
+}
 
 json page_json(json items, const std::optional<std::string>& next) {
   return {{"items", std::move(items)}, {"next_cursor", next ? json(*next) : json(nullptr)}};
@@ -32,7 +34,8 @@ json page_json(json items, const std::optional<std::string>& next) {
 Result<std::optional<std::string>> query_text(const http::Request& r, std::string_view key) {
   auto v = r.query_value(key);
   if (!v) return std::optional<std::string>();
-  if (v->empty()) return fail(ErrorCode::kMalformed, "query parameter '" + std::string(key) + "' is empty");
+  if (v->empty())
+    return fail(ErrorCode::kMalformed, "query parameter '" + std::string(key) + "' is empty");
   return std::optional<std::string>(std::string(*v));
 }
 
@@ -42,7 +45,8 @@ Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::strin
   std::int64_t n = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
   if (ec != std::errc() || end != v->data() + v->size()) {
-    return fail(ErrorCode::kMalformed, "query parameter '" + std::string(key) + "' must be an integer");
+    return fail(ErrorCode::kMalformed,
+                "query parameter '" + std::string(key) + "' must be an integer");
   }
   return std::optional<std::int64_t>(n);
 }
@@ -77,63 +81,92 @@ class Api : public std::enable_shared_from_this<Api> {
       return http::Response::text(200, self->s_.metrics.render(self->s_.db),
                                   "text/plain; version=0.0.4; charset=utf-8");
     });
-    r.add("GET", "/api/v1/openapi.json", [](http::Request&) { return http::Response::json(200, openapi_document()); });
+    r.add("GET", "/api/v1/openapi.json",
+          [](http::Request&) { return http::Response::json(200, openapi_document()); });
     add(r, "GET", "/api/v1/whoami", Permission::kReadCatalog, BodyKind::kNone, &Api::whoami);
 
-    add(r, "GET", "/api/v1/profiles", Permission::kReadCatalog, BodyKind::kNone, &Api::list_profiles);
-    add(r, "GET", "/api/v1/profiles/{name}", Permission::kReadCatalog, BodyKind::kNone, &Api::get_profile);
+    add(r, "GET", "/api/v1/profiles", Permission::kReadCatalog, BodyKind::kNone,
+        &Api::list_profiles);
+    add(r, "GET", "/api/v1/profiles/{name}", Permission::kReadCatalog, BodyKind::kNone,
+        &Api::get_profile);
 
-    add(r, "GET", "/api/v1/authorities", Permission::kReadCatalog, BodyKind::kNone, &Api::list_authorities);
-    add(r, "POST", "/api/v1/authorities", Permission::kManageAuthorities, BodyKind::kJson, &Api::create_authority);
-    add(r, "POST", "/api/v1/authorities/import", Permission::kManageAuthorities, BodyKind::kJson, &Api::import_authority);
-    add(r, "GET", "/api/v1/authorities/{name}", Permission::kReadCatalog, BodyKind::kNone, &Api::get_authority);
-    add(r, "GET", "/api/v1/authorities/{name}/chain", Permission::kReadCatalog, BodyKind::kNone, &Api::authority_chain);
+    add(r, "GET", "/api/v1/authorities", Permission::kReadCatalog, BodyKind::kNone,
+        &Api::list_authorities);
+    add(r, "POST", "/api/v1/authorities", Permission::kManageAuthorities, BodyKind::kJson,
+        &Api::create_authority);
+    add(r, "POST", "/api/v1/authorities/import", Permission::kManageAuthorities, BodyKind::kJson,
+        &Api::import_authority);
+    add(r, "GET", "/api/v1/authorities/{name}", Permission::kReadCatalog, BodyKind::kNone,
+        &Api::get_authority);
+    add(r, "GET", "/api/v1/authorities/{name}/chain", Permission::kReadCatalog, BodyKind::kNone,
+        &Api::authority_chain);
 
-    add(r, "GET", "/api/v1/certificates", Permission::kReadInventory, BodyKind::kNone, &Api::list_certificates);
+    add(r, "GET", "/api/v1/certificates", Permission::kReadInventory, BodyKind::kNone,
+        &Api::list_certificates);
     add(r, "POST", "/api/v1/certificates", Permission::kIssue, BodyKind::kJson, &Api::issue);
-    add(r, "POST", "/api/v1/certificates/import", Permission::kImport, BodyKind::kJson, &Api::import_certificates);
-    add(r, "GET", "/api/v1/certificates/{id}", Permission::kReadInventory, BodyKind::kNone, &Api::get_certificate);
-    add(r, "GET", "/api/v1/certificates/{id}/download", Permission::kReadInventory, BodyKind::kNone, &Api::download);
+    add(r, "POST", "/api/v1/certificates/import", Permission::kImport, BodyKind::kJson,
+        &Api::import_certificates);
+    add(r, "GET", "/api/v1/certificates/{id}", Permission::kReadInventory, BodyKind::kNone,
+        &Api::get_certificate);
+    add(r, "GET", "/api/v1/certificates/{id}/download", Permission::kReadInventory, BodyKind::kNone,
+        &Api::download);
 
-    add(r, "GET", "/api/v1/audit/events", Permission::kReadAudit, BodyKind::kNone, &Api::audit_events);
-    add(r, "GET", "/api/v1/audit/verify", Permission::kReadAudit, BodyKind::kNone, &Api::audit_verify);
+    add(r, "GET", "/api/v1/audit/events", Permission::kReadAudit, BodyKind::kNone,
+        &Api::audit_events);
+    add(r, "GET", "/api/v1/audit/verify", Permission::kReadAudit, BodyKind::kNone,
+        &Api::audit_verify);
 
     add(r, "GET", "/api/v1/teams", Permission::kReadPrincipals, BodyKind::kNone, &Api::list_teams);
-    add(r, "POST", "/api/v1/teams", Permission::kManagePrincipals, BodyKind::kJson, &Api::create_team);
-    add(r, "GET", "/api/v1/principals", Permission::kReadPrincipals, BodyKind::kNone, &Api::list_principals);
-    add(r, "POST", "/api/v1/principals", Permission::kManagePrincipals, BodyKind::kJson, &Api::create_principal);
-    add(r, "POST", "/api/v1/principals/{name}/disable", Permission::kManagePrincipals, BodyKind::kNone, &Api::disable_principal);
-    add(r, "POST", "/api/v1/principals/{name}/enable", Permission::kManagePrincipals, BodyKind::kNone, &Api::enable_principal);
-    add(r, "POST", "/api/v1/principals/{name}/certificates", Permission::kManagePrincipals, BodyKind::kJson, &Api::map_certificate);
-    add(r, "GET", "/api/v1/tokens", Permission::kReadPrincipals, BodyKind::kNone, &Api::list_tokens);
-    add(r, "POST", "/api/v1/tokens", Permission::kManagePrincipals, BodyKind::kJson, &Api::create_token);
-    add(r, "DELETE", "/api/v1/tokens/{id}", Permission::kManagePrincipals, BodyKind::kNone, &Api::revoke_token);
+    add(r, "POST", "/api/v1/teams", Permission::kManagePrincipals, BodyKind::kJson,
+        &Api::create_team);
+    add(r, "GET", "/api/v1/principals", Permission::kReadPrincipals, BodyKind::kNone,
+        &Api::list_principals);
+    add(r, "POST", "/api/v1/principals", Permission::kManagePrincipals, BodyKind::kJson,
+        &Api::create_principal);
+    add(r, "POST", "/api/v1/principals/{name}/disable", Permission::kManagePrincipals,
+        BodyKind::kNone, &Api::disable_principal);
+    add(r, "POST", "/api/v1/principals/{name}/enable", Permission::kManagePrincipals,
+        BodyKind::kNone, &Api::enable_principal);
+    add(r, "POST", "/api/v1/principals/{name}/certificates", Permission::kManagePrincipals,
+        BodyKind::kJson, &Api::map_certificate);
+    add(r, "GET", "/api/v1/tokens", Permission::kReadPrincipals, BodyKind::kNone,
+        &Api::list_tokens);
+    add(r, "POST", "/api/v1/tokens", Permission::kManagePrincipals, BodyKind::kJson,
+        &Api::create_token);
+    add(r, "DELETE", "/api/v1/tokens/{id}", Permission::kManagePrincipals, BodyKind::kNone,
+        &Api::revoke_token);
   }
 
   void register_public_routes(http::Router& r) {
     r.add("GET", "/healthz", [](http::Request&) { return ok_json({{"status", "ok"}}); });
-    r.add("GET", "/ca/{file}", [self = shared_from_this()](http::Request& req) { return self->ca_certificate_file(req); });
+    r.add("GET", "/ca/{file}", [self = shared_from_this()](http::Request& req) {
+      return self->ca_certificate_file(req);
+    });
   }
 
  private:
   using Method = Result<http::Response> (Api::*)(http::Request&, const Identity&);
 
-  void add(http::Router& r, const char* method, const char* pattern, Permission perm, BodyKind body, Method m) {
+  void add(http::Router& r, const char* method, const char* pattern, Permission perm, BodyKind body,
+           Method m) {
     r.add(method, pattern, [self = shared_from_this(), perm, body, m](http::Request& req) {
-      return self->guarded(req, perm, body,
-                           [&self, m](http::Request& rq, const Identity& id) { return ((*self).*m)(rq, id); });
+      return self->guarded(req, perm, body, [&self, m](http::Request& rq, const Identity& id) {
+        return ((*self).*m)(rq, id);
+      });
     });
   }
 
   Result<Identity> authenticate(const http::Request& req) {
     if (auto h = req.header("authorization")) {
       constexpr std::string_view kBearer = "Bearer ";
-      if (!h->starts_with(kBearer)) return fail(ErrorCode::kUnauthorized, "use 'Authorization: Bearer <token>'");
+      if (!h->starts_with(kBearer))
+        return fail(ErrorCode::kUnauthorized, "use 'Authorization: Bearer <token>'");
       return s_.auth.authenticate_token(h->substr(kBearer.size()));
     }
     if (req.client_certificate) return s_.auth.authenticate_certificate(*req.client_certificate);
     return fail(ErrorCode::kUnauthorized,
-                "authentication required: an 'Authorization: Bearer <token>' header or a client certificate");
+                "authentication required: an 'Authorization: Bearer <token>' header or a client "
+                "certificate");
   }
 
   http::Response guarded(http::Request& req, Permission perm, BodyKind body, const ApiHandler& fn) {
@@ -147,27 +180,30 @@ class Api : public std::enable_shared_from_this<Api> {
       return r;
     }
     if (!auth::role_allows(identity->role, perm)) {
-      return with_code(http::Response::problem(403, "Forbidden",
-                                               "role '" + std::string(auth::role_name(identity->role)) +
-                                                   "' may not do this",
-                                               "urn:certward:problem:forbidden"),
-                       "unauthorized");
+      return with_code(
+          http::Response::problem(
+              403, "Forbidden",
+              "role '" + std::string(auth::role_name(identity->role)) + "' may not do this",
+              "urn:certward:problem:forbidden"),
+          "unauthorized");
     }
     const auto decision = s_.limiter.allow(identity->principal);
     if (!decision.allowed) {
       s_.metrics.count_rate_limited();
-      auto r = with_code(http::Response::problem(429, "Too Many Requests",
-                                                 "rate limit exceeded for principal " + identity->principal,
-                                                 "urn:certward:problem:rate_limited"),
-                         "rate_limited");
+      auto r = with_code(
+          http::Response::problem(429, "Too Many Requests",
+                                  "rate limit exceeded for principal " + identity->principal,
+                                  "urn:certward:problem:rate_limited"),
+          "rate_limited");
       r.set_header("Retry-After", std::to_string(decision.retry_after.count()));
       return r;
     }
     if (body == BodyKind::kJson && !is_json_content_type(req)) {
-      return with_code(http::Response::problem(415, "Unsupported Media Type",
-                                               "send the body as JSON with 'Content-Type: application/json'",
-                                               "urn:certward:problem:unsupported_media_type"),
-                       "invalid_argument");
+      return with_code(
+          http::Response::problem(415, "Unsupported Media Type",
+                                  "send the body as JSON with 'Content-Type: application/json'",
+                                  "urn:certward:problem:unsupported_media_type"),
+          "invalid_argument");
     }
     auto result = fn(req, *identity);
     if (!result) return problem_for(result.error());
@@ -183,8 +219,10 @@ class Api : public std::enable_shared_from_this<Api> {
   }
 
   Result<http::Response> whoami(http::Request&, const Identity& id) {
-    json j = {{"principal", id.principal}, {"role", auth::role_name(id.role)},
-              {"team", id.team ? json(*id.team) : json(nullptr)}, {"actor", id.actor}};
+    json j = {{"principal", id.principal},
+              {"role", auth::role_name(id.role)},
+              {"team", id.team ? json(*id.team) : json(nullptr)},
+              {"actor", id.actor}};
     return ok_json(j);
   }
 
@@ -215,8 +253,9 @@ class Api : public std::enable_shared_from_this<Api> {
     return http::Response::text(200, x509::to_pem(certs), "application/pem-certificate-chain");
   }
   Result<http::Response> create_authority(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"name", "kind", "parent", "subject", "key_type", "validity",
-                                                 "path_length", "permitted", "excluded"}));
+    CW_ASSIGN_OR_RETURN(
+        auto b, Body::parse(req, {"name", "kind", "parent", "subject", "key_type", "validity",
+                                  "path_length", "permitted", "excluded"}));
     CW_ASSIGN_OR_RETURN(auto name, b.string("name"));
     CW_ASSIGN_OR_RETURN(auto kind_text, b.string("kind"));
     CW_ASSIGN_OR_RETURN(auto kind, ca::parse_authority_kind(kind_text));
@@ -265,7 +304,9 @@ class Api : public std::enable_shared_from_this<Api> {
       o.name_constraints = nc;
       CW_ASSIGN_OR_RETURN(info, s_.authorities.create_root(o, id.actor));
     } else {
-      if (!parent) return fail(ErrorCode::kInvalidArgument, "field 'parent' is required for subordinate authorities");
+      if (!parent)
+        return fail(ErrorCode::kInvalidArgument,
+                    "field 'parent' is required for subordinate authorities");
       ca::SubordinateOptions o;
       o.name = name;
       o.kind = kind;
@@ -280,8 +321,9 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json(authority_json(info), 201);
   }
   Result<http::Response> import_authority(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"name", "certificate_pem", "private_key_pem", "key_passphrase",
-                                                 "chain_pem", "parent", "kind"}));
+    CW_ASSIGN_OR_RETURN(
+        auto b, Body::parse(req, {"name", "certificate_pem", "private_key_pem", "key_passphrase",
+                                  "chain_pem", "parent", "kind"}));
     ca::ImportOptions o;
     CW_ASSIGN_OR_RETURN(o.name, b.string("name"));
     CW_ASSIGN_OR_RETURN(auto cert, b.string("certificate_pem"));
@@ -306,13 +348,15 @@ class Api : public std::enable_shared_from_this<Api> {
     std::string file = req.params["file"];
     const bool pem = file.ends_with(".pem");
     if (!file.ends_with(".crt") && !pem) {
-      return http::Response::problem(404, "Not Found", "CA certificates are served as <name>.crt (DER) or <name>.pem");
+      return http::Response::problem(
+          404, "Not Found", "CA certificates are served as <name>.crt (DER) or <name>.pem");
     }
     file.resize(file.size() - 4);
     auto a = s_.authorities.info(file);
     if (!a) return problem_for(a.error());
     if (pem) return http::Response::text(200, a->certificate.pem(), "application/x-pem-file");
-    return http::Response::text(200, std::string(as_chars(a->certificate.der())), "application/pkix-cert");
+    return http::Response::text(200, std::string(as_chars(a->certificate.der())),
+                                "application/pkix-cert");
   }
 
   // Certificates.
@@ -328,8 +372,9 @@ class Api : public std::enable_shared_from_this<Api> {
   static bool team_scoped(const Identity& id) { return id.role == auth::Role::kRequester; }
 
   Result<http::Response> list_certificates(http::Request& req, const Identity& id) {
-    CW_RETURN_IF_ERROR(check_query(req, {"status", "expiring_within", "issuer", "authority", "key_algorithm",
-                                         "key_bits", "search", "owner", "team", "origin", "tag", "limit", "cursor"}));
+    CW_RETURN_IF_ERROR(check_query(
+        req, {"status", "expiring_within", "issuer", "authority", "key_algorithm", "key_bits",
+              "search", "owner", "team", "origin", "tag", "limit", "cursor"}));
     inventory::Filter f;
     const SysTime now = s_.clock.now();
     CW_ASSIGN_OR_RETURN(auto status, query_text(req, "status"));
@@ -356,13 +401,15 @@ class Api : public std::enable_shared_from_this<Api> {
     }
     CW_ASSIGN_OR_RETURN(f.tag, query_text(req, "tag"));
     if (team_scoped(id)) {
-      if (f.team && f.team != id.team) return fail(ErrorCode::kUnauthorized, "requesters see only their team's certificates");
+      if (f.team && f.team != id.team)
+        return fail(ErrorCode::kUnauthorized, "requesters see only their team's certificates");
       f.team = id.team.value_or("");
     }
     inventory::PageRequest page;
     CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
     if (limit) {
-      if (*limit < 1 || *limit > 1000) return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
+      if (*limit < 1 || *limit > 1000)
+        return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
       page.limit = static_cast<int>(*limit);
     }
     CW_ASSIGN_OR_RETURN(page.cursor, query_text(req, "cursor"));
@@ -372,7 +419,8 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json(page_json(std::move(items), result.next_cursor));
   }
 
-  Result<inventory::CertificateRecord> visible_record(const http::Request& req, const Identity& id) {
+  Result<inventory::CertificateRecord> visible_record(const http::Request& req,
+                                                      const Identity& id) {
     auto it = req.params.find("id");
     CW_ASSIGN_OR_RETURN(auto rec, s_.inventory.resolve(s_.db, it->second));
     if (team_scoped(id) && rec.meta.team != id.team) {
@@ -391,7 +439,8 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json(j);
   }
 
-  Result<std::vector<x509::Certificate>> chain_of(const inventory::CertificateRecord& rec, const x509::Certificate& cert) {
+  Result<std::vector<x509::Certificate>> chain_of(const inventory::CertificateRecord& rec,
+                                                  const x509::Certificate& cert) {
     std::vector<x509::Certificate> certs = {cert};
     if (rec.meta.authority) {
       CW_ASSIGN_OR_RETURN(auto a, s_.authorities.info(*rec.meta.authority));
@@ -407,9 +456,11 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(auto cert, s_.inventory.certificate(s_.db, rec.fingerprint));
     const std::string format(req.query_value("format").value_or("pem"));
     if (format == "pem") return http::Response::text(200, cert.pem(), "application/x-pem-file");
-    if (format == "der") return http::Response::text(200, std::string(as_chars(cert.der())), "application/pkix-cert");
+    if (format == "der")
+      return http::Response::text(200, std::string(as_chars(cert.der())), "application/pkix-cert");
     CW_ASSIGN_OR_RETURN(auto chain, chain_of(rec, cert));
-    if (format == "chain") return http::Response::text(200, x509::to_pem(chain), "application/pem-certificate-chain");
+    if (format == "chain")
+      return http::Response::text(200, x509::to_pem(chain), "application/pem-certificate-chain");
     if (format == "p7b") {
       CW_ASSIGN_OR_RETURN(Bytes p7, x509::make_pkcs7(chain));
       return http::Response::text(200, std::string(as_chars(p7)), "application/pkcs7-mime");
@@ -418,18 +469,21 @@ class Api : public std::enable_shared_from_this<Api> {
       // A certificates-only PKCS#12 (a trust store): certward does not keep leaf keys.
       auto password = req.header("x-pkcs12-password");
       if (!password || password->empty()) {
-        return fail(ErrorCode::kInvalidArgument, "format p12 needs the password in an X-PKCS12-Password header");
+        return fail(ErrorCode::kInvalidArgument,
+                    "format p12 needs the password in an X-PKCS12-Password header");
       }
       CW_ASSIGN_OR_RETURN(Bytes p12, x509::make_pkcs12_certificates(chain, *password));
       return http::Response::text(200, std::string(as_chars(p12)), "application/x-pkcs12");
     }
-    return fail(ErrorCode::kInvalidArgument, "unknown format '" + format + "' (pem, der, chain, p7b, p12)");
+    return fail(ErrorCode::kInvalidArgument,
+                "unknown format '" + format + "' (pem, der, chain, p7b, p12)");
   }
 
   Result<http::Response> issue(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"profile", "csr", "key_type", "common_name", "sans", "authority",
-                                                 "validity", "owner", "team", "tags", "format", "pkcs12_password",
-                                                 "key_password"}));
+    CW_ASSIGN_OR_RETURN(
+        auto b, Body::parse(req, {"profile", "csr", "key_type", "common_name", "sans", "authority",
+                                  "validity", "owner", "team", "tags", "format", "pkcs12_password",
+                                  "key_password"}));
     ca::EnrollmentRequest r;
     CW_ASSIGN_OR_RETURN(r.profile, b.string("profile"));
     CW_ASSIGN_OR_RETURN(auto csr, b.opt_string("csr"));
@@ -460,12 +514,15 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(auto p12_password, b.opt_string("pkcs12_password"));
     CW_ASSIGN_OR_RETURN(auto key_password, b.opt_string("key_password"));
     const std::string fmt = format.value_or("pem");
-    if (fmt != "pem" && fmt != "pkcs12") return fail(ErrorCode::kInvalidArgument, "format must be 'pem' or 'pkcs12'");
+    if (fmt != "pem" && fmt != "pkcs12")
+      return fail(ErrorCode::kInvalidArgument, "format must be 'pem' or 'pkcs12'");
     if (fmt == "pkcs12" && (!r.server_key || !p12_password || p12_password->empty())) {
-      return fail(ErrorCode::kInvalidArgument, "format 'pkcs12' needs 'key_type' and a 'pkcs12_password'");
+      return fail(ErrorCode::kInvalidArgument,
+                  "format 'pkcs12' needs 'key_type' and a 'pkcs12_password'");
     }
     if (team_scoped(id)) {
-      if (r.team && r.team != id.team) return fail(ErrorCode::kUnauthorized, "requesters issue only for their own team");
+      if (r.team && r.team != id.team)
+        return fail(ErrorCode::kUnauthorized, "requesters issue only for their own team");
       r.team = id.team;
     }
     r.requester = requester(id);
@@ -481,8 +538,9 @@ class Api : public std::enable_shared_from_this<Api> {
     json j = record_like(issued);
     if (issued.private_key) {
       if (fmt == "pkcs12") {
-        CW_ASSIGN_OR_RETURN(Bytes p12, x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
-                                                         *p12_password, issued.certificate.info().subject_cn));
+        CW_ASSIGN_OR_RETURN(Bytes p12,
+                            x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
+                                              *p12_password, issued.certificate.info().subject_cn));
         j["pkcs12"] = to_base64(p12);
       } else {
         CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem(key_password));
@@ -506,13 +564,15 @@ class Api : public std::enable_shared_from_this<Api> {
   }
 
   Result<http::Response> import_certificates(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"pem", "der", "pkcs12", "password", "owner", "team", "tags"}));
+    CW_ASSIGN_OR_RETURN(
+        auto b, Body::parse(req, {"pem", "der", "pkcs12", "password", "owner", "team", "tags"}));
     CW_ASSIGN_OR_RETURN(auto pem, b.opt_string("pem"));
     CW_ASSIGN_OR_RETURN(auto der_b64, b.opt_string("der"));
     CW_ASSIGN_OR_RETURN(auto p12_b64, b.opt_string("pkcs12"));
     CW_ASSIGN_OR_RETURN(auto password, b.opt_string("password"));
     if (int(pem.has_value()) + int(der_b64.has_value()) + int(p12_b64.has_value()) != 1) {
-      return fail(ErrorCode::kInvalidArgument, "give exactly one of 'pem', 'der' (base64) and 'pkcs12' (base64)");
+      return fail(ErrorCode::kInvalidArgument,
+                  "give exactly one of 'pem', 'der' (base64) and 'pkcs12' (base64)");
     }
     std::vector<x509::Certificate> certs;
     if (pem) {
@@ -532,17 +592,20 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(meta.owner, b.opt_string("owner"));
     CW_ASSIGN_OR_RETURN(meta.team, b.opt_string("team"));
     CW_ASSIGN_OR_RETURN(meta.tags, b.strings("tags"));
-    CW_ASSIGN_OR_RETURN(auto report, s_.inventory.import_certificates(s_.db, certs, meta, id.actor, "api"));
+    CW_ASSIGN_OR_RETURN(auto report,
+                        s_.inventory.import_certificates(s_.db, certs, meta, id.actor, "api"));
     json items = json::array();
-    for (const auto& i : report.items) items.push_back({{"fingerprint", i.fingerprint}, {"inserted", i.inserted}});
-    return ok_json({{"inserted", report.inserted}, {"duplicates", report.duplicates}, {"items", items}},
-                   report.inserted > 0 ? 201 : 200);
+    for (const auto& i : report.items)
+      items.push_back({{"fingerprint", i.fingerprint}, {"inserted", i.inserted}});
+    return ok_json(
+        {{"inserted", report.inserted}, {"duplicates", report.duplicates}, {"items", items}},
+        report.inserted > 0 ? 201 : 200);
   }
 
   // Audit.
   Result<http::Response> audit_events(http::Request& req, const Identity&) {
-    CW_RETURN_IF_ERROR(check_query(req, {"actor", "action", "target_type", "target_id", "since", "until",
-                                         "before_seq", "limit"}));
+    CW_RETURN_IF_ERROR(check_query(req, {"actor", "action", "target_type", "target_id", "since",
+                                         "until", "before_seq", "limit"}));
     audit::EventFilter f;
     CW_ASSIGN_OR_RETURN(f.actor, query_text(req, "actor"));
     CW_ASSIGN_OR_RETURN(f.action, query_text(req, "action"));
@@ -563,8 +626,10 @@ class Api : public std::enable_shared_from_this<Api> {
     json items = json::array();
     for (const auto& e : events) items.push_back(event_json(e));
     std::optional<std::string> next;
-    if (static_cast<int>(events.size()) == f.limit && !events.empty()) next = std::to_string(events.back().seq);
-    return ok_json({{"items", items}, {"next_before_seq", next ? json(std::stoll(*next)) : json(nullptr)}});
+    if (static_cast<int>(events.size()) == f.limit && !events.empty())
+      next = std::to_string(events.back().seq);
+    return ok_json(
+        {{"items", items}, {"next_before_seq", next ? json(std::stoll(*next)) : json(nullptr)}});
   }
   Result<http::Response> audit_verify(http::Request&, const Identity&) {
     CW_ASSIGN_OR_RETURN(auto report, s_.audit.verify(s_.db));
@@ -584,7 +649,8 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json({{"items", items}});
   }
   Result<http::Response> create_team(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"name", "description", "allowed_profiles", "allowed_domains"}));
+    CW_ASSIGN_OR_RETURN(
+        auto b, Body::parse(req, {"name", "description", "allowed_profiles", "allowed_domains"}));
     auth::Team t;
     CW_ASSIGN_OR_RETURN(t.name, b.string("name"));
     CW_ASSIGN_OR_RETURN(auto desc, b.opt_string("description"));
@@ -592,7 +658,8 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(t.allowed_profiles, b.strings("allowed_profiles"));
     CW_ASSIGN_OR_RETURN(t.allowed_domains, b.strings("allowed_domains"));
     for (const auto& p : t.allowed_profiles) {
-      if (!s_.profiles.find(p)) return fail(ErrorCode::kInvalidArgument, "unknown profile '" + p + "'");
+      if (!s_.profiles.find(p))
+        return fail(ErrorCode::kInvalidArgument, "unknown profile '" + p + "'");
     }
     CW_ASSIGN_OR_RETURN(auto created, s_.auth.create_team(t, id.actor));
     return ok_json(team_json(created), 201);
@@ -618,14 +685,19 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(auto p, s_.auth.principal(req.params["name"]));
     return ok_json(principal_json(p));
   }
-  Result<http::Response> disable_principal(http::Request& req, const Identity& id) { return set_disabled(req, id, true); }
-  Result<http::Response> enable_principal(http::Request& req, const Identity& id) { return set_disabled(req, id, false); }
+  Result<http::Response> disable_principal(http::Request& req, const Identity& id) {
+    return set_disabled(req, id, true);
+  }
+  Result<http::Response> enable_principal(http::Request& req, const Identity& id) {
+    return set_disabled(req, id, false);
+  }
   Result<http::Response> map_certificate(http::Request& req, const Identity& id) {
     CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"certificate_pem", "fingerprint"}));
     CW_ASSIGN_OR_RETURN(auto pem, b.opt_string("certificate_pem"));
     CW_ASSIGN_OR_RETURN(auto fp, b.opt_string("fingerprint"));
     if (pem.has_value() == fp.has_value()) {
-      return fail(ErrorCode::kInvalidArgument, "give exactly one of 'certificate_pem' and 'fingerprint'");
+      return fail(ErrorCode::kInvalidArgument,
+                  "give exactly one of 'certificate_pem' and 'fingerprint'");
     }
     std::string fingerprint;
     if (pem) {
@@ -633,7 +705,8 @@ class Api : public std::enable_shared_from_this<Api> {
       fingerprint = certs.front().info().sha256_hex;
     } else {
       CW_ASSIGN_OR_RETURN(Bytes raw, from_hex(*fp));
-      if (raw.size() != 32) return fail(ErrorCode::kMalformed, "fingerprint must be a SHA-256 (64 hex digits)");
+      if (raw.size() != 32)
+        return fail(ErrorCode::kMalformed, "fingerprint must be a SHA-256 (64 hex digits)");
       fingerprint = to_hex(raw);
     }
     CW_RETURN_IF_ERROR(s_.auth.map_certificate(fingerprint, req.params["name"], id.actor));
@@ -648,7 +721,8 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json({{"items", items}});
   }
   Result<http::Response> create_token(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"principal", "role", "team", "description", "ttl", "no_expiry"}));
+    CW_ASSIGN_OR_RETURN(
+        auto b, Body::parse(req, {"principal", "role", "team", "description", "ttl", "no_expiry"}));
     auth::TokenRequest t;
     CW_ASSIGN_OR_RETURN(t.principal, b.string("principal"));
     CW_ASSIGN_OR_RETURN(auto role, b.opt_string("role"));
@@ -686,33 +760,47 @@ int http_status_for(ErrorCode code) {
     case ErrorCode::kMalformed:
     case ErrorCode::kBadSignature:
     case ErrorCode::kBadPassword:
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kUnauthorized: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kPolicyRejected: return 422;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kInternal: return 500;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthorized:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kPolicyRejected:
+      return 422;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
   }
   return 500;
 }
 
 http::Response problem_for(const Error& e) {
   const int status = http_status_for(e.code);
-  static const std::map<int, std::string_view> kTitles = {
-      {400, "Bad Request"}, {403, "Forbidden"}, {404, "Not Found"}, {409, "Conflict"},
-      {422, "Unprocessable Content"}, {500, "Internal Server Error"}, {503, "Service Unavailable"}};
+  static const std::map<int, std::string_view> kTitles = {{400, "Bad Request"},
+                                                          {403, "Forbidden"},
+                                                          {404, "Not Found"},
+                                                          {409, "Conflict"},
+                                                          {422, "Unprocessable Content"},
+                                                          {500, "Internal Server Error"},
+                                                          {503, "Service Unavailable"}};
   // Internal errors, and anything the database said verbatim (it may quote SQL), stay in the
   // log; the client gets a plain statement.
   std::string detail = e.message;
   if (status == 500) {
     detail = "internal error";
   } else if (e.message.starts_with("store: ")) {
-    detail = status == 409 ? "the request conflicts with an existing record" : "the database is unavailable";
+    detail = status == 409 ? "the request conflicts with an existing record"
+                           : "the database is unavailable";
   }
-  if (detail != e.message) log::warn("api_error_detail_withheld", {{"status", status}, {"detail", e.message}});
-  http::Response r = http::Response::problem(status, kTitles.at(status), detail,
-                                             "urn:certward:problem:" + std::string(error_code_name(e.code)));
+  if (detail != e.message)
+    log::warn("api_error_detail_withheld", {{"status", status}, {"detail", e.message}});
+  http::Response r =
+      http::Response::problem(status, kTitles.at(status), detail,
+                              "urn:certward:problem:" + std::string(error_code_name(e.code)));
   // Stable machine-readable code beside the RFC 7807 members.
   return with_code(std::move(r), error_code_name(e.code));
 }

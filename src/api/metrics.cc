@@ -81,8 +81,10 @@ std::string Metrics::inventory_section(store::Database& db) {
         "SUM(CASE WHEN revoked_at IS NULL AND not_after > ? AND not_after <= ? THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN revoked_at IS NULL AND not_after > ? THEN 1 ELSE 0 END)";
     for (int d : kExpiryDays) {
-      sql += fmt::format(", SUM(CASE WHEN revoked_at IS NULL AND not_after > {} AND not_after <= {} THEN 1 ELSE 0 END)",
-                         t, t + std::int64_t{d} * 86400);
+      sql += fmt::format(
+          ", SUM(CASE WHEN revoked_at IS NULL AND not_after > {} AND not_after <= {} THEN 1 ELSE 0 "
+          "END)",
+          t, t + std::int64_t{d} * 86400);
     }
     sql += " FROM certificates";
     const auto params = store::params(t, t, soon, soon);
@@ -91,7 +93,8 @@ std::string Metrics::inventory_section(store::Database& db) {
       auto row = (*tx)->query_one(sql, params);
       if (row && *row) {
         auto val = [&](std::size_t i) { return (*row)->optional_int64(i).value_or(0); };
-        g.by_status = {{"revoked", val(0)}, {"expired", val(1)}, {"expiring", val(2)}, {"valid", val(3)}};
+        g.by_status = {
+            {"revoked", val(0)}, {"expired", val(1)}, {"expiring", val(2)}, {"valid", val(3)}};
         for (std::size_t i = 0; i < kExpiryDays.size(); ++i) {
           g.expiry_buckets[std::to_string(kExpiryDays[i])] = val(4 + i);
         }
@@ -108,7 +111,8 @@ std::string Metrics::inventory_section(store::Database& db) {
   for (const auto& [status, n] : gauges_.by_status) {
     out << "certward_certificates{status=\"" << status << "\"} " << n << "\n";
   }
-  out << "# HELP certward_certificate_days_to_expiry Unexpired, unrevoked certificates by days until notAfter.\n"
+  out << "# HELP certward_certificate_days_to_expiry Unexpired, unrevoked certificates by days "
+         "until notAfter.\n"
       << "# TYPE certward_certificate_days_to_expiry histogram\n";
   for (int d : kExpiryDays) {
     out << "certward_certificate_days_to_expiry_bucket{le=\"" << d << "\"} "
@@ -123,28 +127,32 @@ std::string Metrics::render(store::Database& db) {
   std::string inventory = inventory_section(db);
   std::lock_guard lock(mu_);
   std::ostringstream out;
-  out << "# HELP certward_http_requests_total HTTP requests by listener, method, route and status.\n"
+  out << "# HELP certward_http_requests_total HTTP requests by listener, method, route and "
+         "status.\n"
       << "# TYPE certward_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
     auto p = split(key);
     out << "certward_http_requests_total{listener=\"" << esc(p[0]) << "\",method=\"" << esc(p[1])
         << "\",route=\"" << esc(p[2]) << "\",status=\"" << esc(p[3]) << "\"} " << n << "\n";
   }
-  out << "# HELP certward_http_request_duration_seconds Time from a complete request to its response.\n"
+  out << "# HELP certward_http_request_duration_seconds Time from a complete request to its "
+         "response.\n"
       << "# TYPE certward_http_request_duration_seconds histogram\n";
   for (const auto& [key, h] : latencies_) {
     auto p = split(key);
-    const std::string labels = fmt::format("listener=\"{}\",method=\"{}\",route=\"{}\"", esc(p[0]),
-                                           esc(p[1]), esc(p[2]));
+    const std::string labels =
+        fmt::format("listener=\"{}\",method=\"{}\",route=\"{}\"", esc(p[0]), esc(p[1]), esc(p[2]));
     for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
       out << "certward_http_request_duration_seconds_bucket{" << labels << ",le=\""
           << kLatencyBuckets[i] << "\"} " << h.buckets[i] << "\n";
     }
-    out << "certward_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << h.count << "\n"
+    out << "certward_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << h.count
+        << "\n"
         << "certward_http_request_duration_seconds_sum{" << labels << "} " << h.sum << "\n"
         << "certward_http_request_duration_seconds_count{" << labels << "} " << h.count << "\n";
   }
-  out << "# HELP certward_certificates_issued_total Certificates issued by this process, by profile and authority.\n"
+  out << "# HELP certward_certificates_issued_total Certificates issued by this process, by "
+         "profile and authority.\n"
       << "# TYPE certward_certificates_issued_total counter\n";
   for (const auto& [key, n] : issued_) {
     auto p = split(key);

@@ -28,8 +28,8 @@ class Metrics {
   std::string render(store::Database& db);
 
  private:
-  static constexpr std::array<double, 12> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                             0.05,   0.1,   0.25,   0.5,   1,     2.5};
+  static constexpr std::array<double, 12> kLatencyBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
   struct Histogram {
     std::array<std::uint64_t, kLatencyBuckets.size()> buckets{};
     std::uint64_t count = 0;
@@ -46,11 +46,11 @@ class Metrics {
   const Clock& clock_;
   std::mutex mu_;
   // key: listener|method|route|status
-  std::map<std::string, std::uint64_t> requests_;    // guarded by mu_
-  std::map<std::string, Histogram> latencies_;       // guarded by mu_; key listener|method|route
-  std::map<std::string, std::uint64_t> issued_;      // guarded by mu_; key profile|authority
-  std::uint64_t rate_limited_ = 0;                   // guarded by mu_
-  InventoryGauges gauges_;                           // guarded by mu_
+  std::map<std::string, std::uint64_t> requests_;  // guarded by mu_
+  std::map<std::string, Histogram> latencies_;     // guarded by mu_; key listener|method|route
+  std::map<std::string, std::uint64_t> issued_;    // guarded by mu_; key profile|authority
+  std::uint64_t rate_limited_ = 0;                 // guarded by mu_
+  InventoryGauges gauges_;                         // guarded by mu_
 };
 
 }  // namespace certward::api

@@ -89,9 +89,8 @@ Status AuditLog::append(store::Transaction& tx, std::span<const Event> events) c
     ++seq;
     const std::string details = e.details.dump();
     std::string hash = event_hash(seq, now, e, details, prev);
-    const store::Value params[] = {seq,           to_unix(now), e.actor, e.action,
-                                   e.target_type, e.target_id,  details, prev,
-                                   hash};
+    const store::Value params[] = {seq,         to_unix(now), e.actor, e.action, e.target_type,
+                                   e.target_id, details,      prev,    hash};
     CW_RETURN_IF_ERROR(tx.execute(
         "INSERT INTO audit_events (seq, occurred_at, actor, action, target_type, target_id, "
         "details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -102,8 +101,7 @@ Status AuditLog::append(store::Transaction& tx, std::span<const Event> events) c
   return tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head_params);
 }
 
-Result<std::vector<RecordedEvent>> AuditLog::list(store::Database& db,
-                                                  const EventFilter& f) const {
+Result<std::vector<RecordedEvent>> AuditLog::list(store::Database& db, const EventFilter& f) const {
   if (f.limit < 1 || f.limit > 1000) {
     return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
   }

@@ -10,12 +10,11 @@
 // Thread-safety: AuditLog is stateless besides its injected clock; appends are serialised by
 // the database through the head row (SELECT ... FOR UPDATE).
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "store/store.h"

@@ -57,9 +57,12 @@ Result<AuthorityInfo> to_info(const store::Row& r) {
 
 std::string_view authority_kind_name(AuthorityKind k) {
   switch (k) {
-    case AuthorityKind::kRoot: return "root";
-    case AuthorityKind::kIntermediate: return "intermediate";
-    case AuthorityKind::kIssuing: return "issuing";
+    case AuthorityKind::kRoot:
+      return "root";
+    case AuthorityKind::kIntermediate:
+      return "intermediate";
+    case AuthorityKind::kIssuing:
+      return "issuing";
   }
   return "issuing";
 }
@@ -89,7 +92,8 @@ Status check_authority_name(std::string_view name) {
 
 DistributionUrls distribution_urls(const CaSettings& s, std::string_view authority) {
   DistributionUrls u;
-  if (!s.crl_base_url.empty()) u.crl.push_back(s.crl_base_url + "/" + std::string(authority) + ".crl");
+  if (!s.crl_base_url.empty())
+    u.crl.push_back(s.crl_base_url + "/" + std::string(authority) + ".crl");
   if (!s.ocsp_url.empty()) u.ocsp.push_back(s.ocsp_url);
   if (!s.ca_issuers_base_url.empty()) {
     u.ca_issuers.push_back(s.ca_issuers_base_url + "/" + std::string(authority) + ".crt");
@@ -111,12 +115,18 @@ Status AuthorityService::insert(store::Transaction& tx, const AuthorityInfo& a,
                                 const crypto::PrivateKey& key) const {
   CW_ASSIGN_OR_RETURN(auto pkcs8, key.to_pkcs8_der());
   CW_ASSIGN_OR_RETURN(Bytes sealed, wrapper_.seal(pkcs8.span(), key_aad(a.name)));
-  const store::Value params[] = {
-      a.name, std::string(authority_kind_name(a.kind)),
-      a.parent ? store::Value(*a.parent) : store::Value(nullptr), a.certificate.info().sha256_hex,
-      a.certificate.der(), x509::to_pem(a.chain), a.key_type, std::string("software"),
-      std::move(sealed), static_cast<std::int64_t>(a.imported ? 1 : 0), a.status,
-      to_unix(a.created_at)};
+  const store::Value params[] = {a.name,
+                                 std::string(authority_kind_name(a.kind)),
+                                 a.parent ? store::Value(*a.parent) : store::Value(nullptr),
+                                 a.certificate.info().sha256_hex,
+                                 a.certificate.der(),
+                                 x509::to_pem(a.chain),
+                                 a.key_type,
+                                 std::string("software"),
+                                 std::move(sealed),
+                                 static_cast<std::int64_t>(a.imported ? 1 : 0),
+                                 a.status,
+                                 to_unix(a.created_at)};
   return tx.execute(
       "INSERT INTO authorities (name, kind, parent, fingerprint, certificate, chain_pem, key_type, "
       "key_storage, sealed_key, imported, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -150,9 +160,9 @@ Result<AuthorityInfo> AuthorityService::create_root(const RootOptions& o, std::s
   CW_ASSIGN_OR_RETURN(auto linted, x509::lint(std::move(tbs), rules));
   // A root signs itself: the one signature that does not go through the RA.
   CW_ASSIGN_OR_RETURN(x509::Certificate cert,
-                      x509::sign(std::move(linted), crypto::SoftwareSigner(
-                                                        std::make_shared<const crypto::PrivateKey>(
-                                                            crypto::up_ref(key.get())))));
+                      x509::sign(std::move(linted),
+                                 crypto::SoftwareSigner(std::make_shared<const crypto::PrivateKey>(
+                                     crypto::up_ref(key.get())))));
   AuthorityInfo info;
   info.name = o.name;
   info.kind = AuthorityKind::kRoot;
@@ -163,19 +173,20 @@ Result<AuthorityInfo> AuthorityService::create_root(const RootOptions& o, std::s
   CW_RETURN_IF_ERROR(insert(*tx, info, key));
   inventory::RecordMeta meta{inventory::Origin::kIssued, o.name, "root-ca", {}, {}, {"ca"}};
   CW_RETURN_IF_ERROR(inventory_.record(*tx, cert, meta));
-  CW_RETURN_IF_ERROR(audit_.append(
-      *tx, audit::Event{std::string(actor), "authority.create", "authority", o.name,
-                        {{"kind", "root"},
-                         {"subject", cert.info().subject},
-                         {"fingerprint", cert.info().sha256_hex},
-                         {"key_type", info.key_type}}}));
+  CW_RETURN_IF_ERROR(audit_.append(*tx, audit::Event{std::string(actor),
+                                                     "authority.create",
+                                                     "authority",
+                                                     o.name,
+                                                     {{"kind", "root"},
+                                                      {"subject", cert.info().subject},
+                                                      {"fingerprint", cert.info().sha256_hex},
+                                                      {"key_type", info.key_type}}}));
   CW_RETURN_IF_ERROR(tx->commit());
   return info;
 }
 
 Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::string& name,
-                                            AuthorityKind kind,
-                                            const AuthorityInfo& parent_info,
+                                            AuthorityKind kind, const AuthorityInfo& parent_info,
                                             const x509::Certificate& cert,
                                             const crypto::PrivateKey& key,
                                             std::string_view actor) const {
@@ -187,10 +198,14 @@ Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::s
   a.certificate = cert;
   a.chain.push_back(parent_info.certificate);
   a.chain.insert(a.chain.end(), parent_info.chain.begin(), parent_info.chain.end());
-  a.key_type = std::string(crypto::key_type_name(key.info().key_type().value_or(crypto::KeyType::kEcP256)));
+  a.key_type =
+      std::string(crypto::key_type_name(key.info().key_type().value_or(crypto::KeyType::kEcP256)));
   a.created_at = clock_.now();
   CW_RETURN_IF_ERROR(insert(tx, a, key));
-  return audit_.append(tx, audit::Event{std::string(actor), "authority.create", "authority", name,
+  return audit_.append(tx, audit::Event{std::string(actor),
+                                        "authority.create",
+                                        "authority",
+                                        name,
                                         {{"kind", authority_kind_name(kind)},
                                          {"parent", parent},
                                          {"subject", cert.info().subject},
@@ -203,9 +218,11 @@ Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::stri
   CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(o.certificate));
   const x509::Certificate& cert = certs.front();
   if (!cert.info().is_ca()) {
-    return fail(ErrorCode::kPolicyRejected, "the certificate is not a CA (basicConstraints CA:FALSE)");
+    return fail(ErrorCode::kPolicyRejected,
+                "the certificate is not a CA (basicConstraints CA:FALSE)");
   }
-  CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::parse_private_key(o.private_key, o.key_passphrase));
+  CW_ASSIGN_OR_RETURN(crypto::PrivateKey key,
+                      crypto::parse_private_key(o.private_key, o.key_passphrase));
   if (!crypto::same_public_key(key.get(), cert.public_key())) {
     return fail(ErrorCode::kPolicyRejected, "the private key does not match the certificate");
   }
@@ -230,7 +247,8 @@ Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::stri
     a.chain = {p.certificate};
     a.chain.insert(a.chain.end(), p.chain.begin(), p.chain.end());
   }
-  a.kind = o.kind.value_or(cert.info().self_issued ? AuthorityKind::kRoot : AuthorityKind::kIssuing);
+  a.kind =
+      o.kind.value_or(cert.info().self_issued ? AuthorityKind::kRoot : AuthorityKind::kIssuing);
   if (a.kind != AuthorityKind::kRoot && !a.chain.empty()) {
     // The chain we will hand out must actually verify up to its anchor.
     std::vector<x509::Certificate> roots = {a.chain.back()};
@@ -242,13 +260,16 @@ Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::stri
   }
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   CW_RETURN_IF_ERROR(insert(*tx, a, key));
-  inventory::RecordMeta meta{inventory::Origin::kImported, std::nullopt, std::nullopt, {}, {}, {"ca"}};
+  inventory::RecordMeta meta{
+      inventory::Origin::kImported, std::nullopt, std::nullopt, {}, {}, {"ca"}};
   CW_RETURN_IF_ERROR(inventory_.record(*tx, cert, meta));
-  CW_RETURN_IF_ERROR(audit_.append(
-      *tx, audit::Event{std::string(actor), "authority.import", "authority", a.name,
-                        {{"kind", authority_kind_name(a.kind)},
-                         {"subject", cert.info().subject},
-                         {"fingerprint", cert.info().sha256_hex}}}));
+  CW_RETURN_IF_ERROR(audit_.append(*tx, audit::Event{std::string(actor),
+                                                     "authority.import",
+                                                     "authority",
+                                                     a.name,
+                                                     {{"kind", authority_kind_name(a.kind)},
+                                                      {"subject", cert.info().subject},
+                                                      {"fingerprint", cert.info().sha256_hex}}}));
   CW_RETURN_IF_ERROR(tx->commit());
   return a;
 }
@@ -288,7 +309,8 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
   const store::Value params[] = {a.name};
   CW_ASSIGN_OR_RETURN(auto row,
                       tx->query_one("SELECT sealed_key FROM authorities WHERE name = ?", params));
-  if (!row || row->is_null(0)) return fail(ErrorCode::kNotFound, "authority '" + a.name + "' has no key");
+  if (!row || row->is_null(0))
+    return fail(ErrorCode::kNotFound, "authority '" + a.name + "' has no key");
   CW_ASSIGN_OR_RETURN(crypto::SecretBytes pkcs8, wrapper_.open(row->blob(0), key_aad(a.name)));
   CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::parse_private_key(pkcs8.span()));
   auto signer = std::make_shared<crypto::SoftwareSigner>(

@@ -47,7 +47,9 @@ class Authority {
   const crypto::Signer& signer() const { return *signer_; }
 
   // Signs a linted certificate. Only the RA (ca::Enrollment) and root creation call this.
-  Result<x509::Certificate> sign(x509::LintedTbs tbs) const { return x509::sign(std::move(tbs), *signer_); }
+  Result<x509::Certificate> sign(x509::LintedTbs tbs) const {
+    return x509::sign(std::move(tbs), *signer_);
+  }
 
  private:
   AuthorityInfo info_;
@@ -76,7 +78,7 @@ struct ImportOptions {
   Bytes certificate;  // PEM or DER
   Bytes private_key;  // PEM or DER, PKCS#8 or traditional
   std::optional<std::string> key_passphrase;
-  Bytes chain;        // optional PEM bundle of the issuers above it
+  Bytes chain;                        // optional PEM bundle of the issuers above it
   std::optional<std::string> parent;  // an existing authority that issued it
   std::optional<AuthorityKind> kind;  // default: root if self-signed, else issuing
 };
@@ -88,7 +90,11 @@ class AuthorityService {
   AuthorityService(const Clock& clock, store::Database& db, const crypto::KeyWrapper& wrapper,
                    const audit::AuditLog& audit, const inventory::Inventory& inventory,
                    const CaSettings& settings)
-      : clock_(clock), db_(db), wrapper_(wrapper), audit_(audit), inventory_(inventory),
+      : clock_(clock),
+        db_(db),
+        wrapper_(wrapper),
+        audit_(audit),
+        inventory_(inventory),
         settings_(settings) {}
 
   static Status migrate(store::Database& db);
@@ -114,7 +120,8 @@ class AuthorityService {
   const Clock& clock() const { return clock_; }
 
  private:
-  Status insert(store::Transaction& tx, const AuthorityInfo& info, const crypto::PrivateKey& key) const;
+  Status insert(store::Transaction& tx, const AuthorityInfo& info,
+                const crypto::PrivateKey& key) const;
   Status check_new_name(const std::string& name) const;
 
   const Clock& clock_;

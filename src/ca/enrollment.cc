@@ -11,23 +11,25 @@ constexpr std::chrono::seconds kBackdate{300};
 
 Status authorise(const Requester& who, const Profile& profile,
                  std::span<const x509::SubjectAltName> sans) {
-  if (who.allowed_profiles &&
-      std::find(who.allowed_profiles->begin(), who.allowed_profiles->end(), profile.name) ==
-          who.allowed_profiles->end()) {
+  if (who.allowed_profiles && std::find(who.allowed_profiles->begin(), who.allowed_profiles->end(),
+                                        profile.name) == who.allowed_profiles->end()) {
     return fail(ErrorCode::kUnauthorized,
                 who.actor + " may not issue with profile '" + profile.name + "'");
   }
   if (!who.allowed_domains) return ok();
   for (const auto& san : sans) {
     std::string_view domain;
-    if (san.type == x509::SanType::kDns) domain = san.value;
-    else if (san.type == x509::SanType::kEmail) domain = std::string_view(san.value).substr(san.value.rfind('@') + 1);
-    else return fail(ErrorCode::kUnauthorized, who.actor + " may request only DNS and email names");
+    if (san.type == x509::SanType::kDns)
+      domain = san.value;
+    else if (san.type == x509::SanType::kEmail)
+      domain = std::string_view(san.value).substr(san.value.rfind('@') + 1);
+    else
+      return fail(ErrorCode::kUnauthorized, who.actor + " may request only DNS and email names");
     const bool allowed = std::any_of(who.allowed_domains->begin(), who.allowed_domains->end(),
                                      [&](const std::string& s) { return name_within(domain, s); });
     if (!allowed) {
-      return fail(ErrorCode::kUnauthorized,
-                  who.actor + " may not request " + x509::format_san(san) + " (outside its domains)");
+      return fail(ErrorCode::kUnauthorized, who.actor + " may not request " +
+                                                x509::format_san(san) + " (outside its domains)");
     }
   }
   return ok();
@@ -41,7 +43,8 @@ bool constraint_matches(const x509::SubjectAltName& san, const std::string& entr
   const std::string value = entry.substr(colon + 1);
   switch (san.type) {
     case x509::SanType::kDns:
-      return type == "DNS" && name_within(san.value, value.starts_with(".") ? value.substr(1) : value);
+      return type == "DNS" &&
+             name_within(san.value, value.starts_with(".") ? value.substr(1) : value);
     case x509::SanType::kEmail: {
       if (type != "email") return false;
       if (value.find('@') != std::string::npos) return san.value == value;
@@ -62,7 +65,8 @@ bool constraint_matches(const x509::SubjectAltName& san, const std::string& entr
       host = host.substr(0, host.find_first_of("/:?#"));
       return name_within(host, value.starts_with(".") ? value.substr(1) : value);
     }
-    case x509::SanType::kOther: return false;
+    case x509::SanType::kOther:
+      return false;
   }
   return false;
 }
@@ -88,13 +92,16 @@ Status check_path_constraints(const Authority& authority,
     for (const auto& san : sans) {
       for (const auto& e : nc.excluded) {
         if (constraint_matches(san, e)) {
-          return fail(ErrorCode::kPolicyRejected, x509::format_san(san) + " is excluded by the name constraints of " + ca->subject);
+          return fail(
+              ErrorCode::kPolicyRejected,
+              x509::format_san(san) + " is excluded by the name constraints of " + ca->subject);
         }
       }
       if (constrains_type(nc.permitted, san) &&
           std::none_of(nc.permitted.begin(), nc.permitted.end(),
                        [&](const std::string& e) { return constraint_matches(san, e); })) {
-        return fail(ErrorCode::kPolicyRejected, x509::format_san(san) + " is outside the name constraints of " + ca->subject);
+        return fail(ErrorCode::kPolicyRejected,
+                    x509::format_san(san) + " is outside the name constraints of " + ca->subject);
       }
     }
   }
@@ -127,7 +134,8 @@ Result<crypto::X509NamePtr> make_subject(const EnrollmentRequest& r, const Profi
   std::string subject = p.subject_template;
   if (auto pos = subject.find("{cn}"); pos != std::string::npos) {
     if (cn.empty()) {
-      return fail(ErrorCode::kInvalidArgument, "the request names nothing: give a common name or a subject alternative name");
+      return fail(ErrorCode::kInvalidArgument,
+                  "the request names nothing: give a common name or a subject alternative name");
     }
     subject.replace(pos, 4, escape_dn_value(cn));
   }
@@ -138,14 +146,22 @@ Result<crypto::X509NamePtr> make_subject(const EnrollmentRequest& r, const Profi
 
 std::string_view channel_name(Channel c) {
   switch (c) {
-    case Channel::kCli: return "cli";
-    case Channel::kRest: return "rest";
-    case Channel::kAcme: return "acme";
-    case Channel::kEst: return "est";
-    case Channel::kScep: return "scep";
-    case Channel::kCmp: return "cmp";
-    case Channel::kRenewal: return "renewal";
-    case Channel::kDashboard: return "dashboard";
+    case Channel::kCli:
+      return "cli";
+    case Channel::kRest:
+      return "rest";
+    case Channel::kAcme:
+      return "acme";
+    case Channel::kEst:
+      return "est";
+    case Channel::kScep:
+      return "scep";
+    case Channel::kCmp:
+      return "cmp";
+    case Channel::kRenewal:
+      return "renewal";
+    case Channel::kDashboard:
+      return "dashboard";
   }
   return "cli";
 }
@@ -163,8 +179,13 @@ struct Enrollment::Pending {
 Enrollment::Enrollment(const Clock& clock, store::Database& db, AuthorityService& authorities,
                        const ProfileSet& profiles, const inventory::Inventory& inventory,
                        const audit::AuditLog& audit, EnrollmentOptions options)
-    : clock_(clock), db_(db), authorities_(authorities), profiles_(profiles),
-      inventory_(inventory), audit_(audit), options_(options) {
+    : clock_(clock),
+      db_(db),
+      authorities_(authorities),
+      profiles_(profiles),
+      inventory_(inventory),
+      audit_(audit),
+      options_(options) {
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -189,8 +210,9 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
   }
   CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
   if (profile->requires_approval) {
-    return fail(ErrorCode::kPolicyRejected,
-                "profile '" + profile->name + "' requires approval, which this channel cannot grant");
+    return fail(
+        ErrorCode::kPolicyRejected,
+        "profile '" + profile->name + "' requires approval, which this channel cannot grant");
   }
   const std::string authority_name =
       request.authority.value_or(authorities_.settings().default_authority);
@@ -201,12 +223,19 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
 
   auto pending = std::make_shared<Pending>();
   pending->certificate = issued.certificate;
-  pending->meta = {inventory::Origin::kIssued, authority->name(), profile->name, request.owner,
-                   request.team ? request.team : request.requester.team, request.tags};
+  pending->meta = {inventory::Origin::kIssued,
+                   authority->name(),
+                   profile->name,
+                   request.owner,
+                   request.team ? request.team : request.requester.team,
+                   request.tags};
   const auto& info = issued.certificate.info();
   nlohmann::json sans = nlohmann::json::array();
   for (const auto& s : info.sans) sans.push_back(x509::format_san(s));
-  pending->event = {request.requester.actor, "certificate.issue", "certificate", info.sha256_hex,
+  pending->event = {request.requester.actor,
+                    "certificate.issue",
+                    "certificate",
+                    info.sha256_hex,
                     {{"serial", info.serial_hex},
                      {"subject", info.subject},
                      {"sans", sans},
@@ -235,8 +264,9 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
   const EVP_PKEY* public_key = nullptr;
   if (r.server_key) {
     if (std::find(p.key_types.begin(), p.key_types.end(), *r.server_key) == p.key_types.end()) {
-      return fail(ErrorCode::kPolicyRejected, "profile '" + p.name + "' does not allow key type " +
-                                                  std::string(crypto::key_type_name(*r.server_key)));
+      return fail(ErrorCode::kPolicyRejected,
+                  "profile '" + p.name + "' does not allow key type " +
+                      std::string(crypto::key_type_name(*r.server_key)));
     }
     CW_ASSIGN_OR_RETURN(key, crypto::generate_key(*r.server_key));
     public_key = key->get();
@@ -304,8 +334,8 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
     if (issuer_bc && issuer_bc->path_length) {
       const int room = *issuer_bc->path_length - 1;  // CAs allowed below the new one
       if (room < 0) {
-        return fail(ErrorCode::kPolicyRejected, "authority '" + authority.name() +
-                                                    "' has path length 0: it cannot sign CAs");
+        return fail(ErrorCode::kPolicyRejected,
+                    "authority '" + authority.name() + "' has path length 0: it cannot sign CAs");
       }
       if (r.path_length && *r.path_length > room) {
         return fail(ErrorCode::kPolicyRejected,
@@ -315,7 +345,8 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
       if (!t.path_length || *t.path_length > room) t.path_length = room;
     }
   } else if (r.path_length || r.name_constraints) {
-    return fail(ErrorCode::kInvalidArgument, "path length and name constraints are for CA profiles");
+    return fail(ErrorCode::kInvalidArgument,
+                "path length and name constraints are for CA profiles");
   }
 
   CW_ASSIGN_OR_RETURN(auto tbs, x509::build_tbs(t, &authority.certificate(), nullptr));

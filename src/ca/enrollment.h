@@ -50,7 +50,7 @@ struct EnrollmentRequest {
   std::optional<std::string> common_name;  // default: the CSR's CN, else the first name
   std::vector<x509::SubjectAltName> sans;  // empty: the CSR's requested names
   std::string profile;
-  std::optional<std::string> authority;  // default: ca.default_authority
+  std::optional<std::string> authority;          // default: ca.default_authority
   std::optional<std::chrono::seconds> validity;  // default: the profile's
   Requester requester;
   Channel channel = Channel::kCli;
@@ -63,13 +63,14 @@ struct EnrollmentRequest {
   std::optional<x509::NameConstraints> name_constraints;
   // Runs inside the commit transaction after the certificate is recorded, e.g. to store a new
   // subordinate authority atomically with its certificate. `key` is set for server-side keys.
-  std::function<Status(store::Transaction&, const x509::Certificate&, const crypto::PrivateKey* key)>
+  std::function<Status(store::Transaction&, const x509::Certificate&,
+                       const crypto::PrivateKey* key)>
       in_transaction;
 };
 
 struct IssuedCertificate {
   x509::Certificate certificate;
-  std::vector<x509::Certificate> chain;  // issuers, nearest first, root last
+  std::vector<x509::Certificate> chain;           // issuers, nearest first, root last
   std::optional<crypto::PrivateKey> private_key;  // server-side generation only
   std::string authority;
   std::string profile;

@@ -24,7 +24,8 @@ Result<crypto::KeyWrapper> from_base64_text(std::string_view text, std::string_v
 
 Result<crypto::KeyWrapper> read_key_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return fail(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
     ::close(fd);

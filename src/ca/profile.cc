@@ -11,26 +11,27 @@
 namespace certward::ca {
 namespace {
 
-using std::chrono::days;
 using crypto::KeyType;
+using std::chrono::days;
 
 const std::vector<KeyType> kTlsKeys = {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048,
                                        KeyType::kRsa3072, KeyType::kRsa4096};
 
 const std::set<std::string> kKnownKeyUsage = {
-    "digitalSignature", "contentCommitment", "keyEncipherment", "dataEncipherment",
-    "keyAgreement",     "keyCertSign",       "cRLSign",         "encipherOnly",
-    "decipherOnly"};
+    "digitalSignature", "contentCommitment", "keyEncipherment", "dataEncipherment", "keyAgreement",
+    "keyCertSign",      "cRLSign",           "encipherOnly",    "decipherOnly"};
 
-const std::set<std::string> kKnownEku = {"serverAuth", "clientAuth", "codeSigning",
+const std::set<std::string> kKnownEku = {"serverAuth",      "clientAuth",   "codeSigning",
                                          "emailProtection", "timeStamping", "OCSPSigning"};
 
 bool is_dotted_oid(std::string_view s) {
   if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != s.npos) return false;
   int dots = 0;
   for (char c : s) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') return false;
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return false;
   }
   return dots >= 1;
 }
@@ -170,8 +171,9 @@ Result<IpRange> parse_ip_range(std::string_view cidr) {
 Result<std::string> parse_name_constraint(std::string_view text) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos || colon + 1 == text.size()) {
-    return fail(ErrorCode::kInvalidArgument, "name constraint '" + std::string(text) +
-                                                 "' must look like dns:NAME, ip:CIDR, email:DOMAIN or uri:HOST");
+    return fail(ErrorCode::kInvalidArgument,
+                "name constraint '" + std::string(text) +
+                    "' must look like dns:NAME, ip:CIDR, email:DOMAIN or uri:HOST");
   }
   const std::string type = lower(text.substr(0, colon));
   const std::string value(text.substr(colon + 1));
@@ -205,7 +207,8 @@ std::vector<std::string> Profile::key_usage_for(const crypto::KeyInfo& key) cons
   for (const auto& u : key_usage) {
     // Only RSA keys can encipher (RFC 5480 3, RFC 8410 5): an EC key agrees on keys instead,
     // an Ed25519 key only signs.
-    if (key.algorithm != crypto::KeyAlgorithm::kRsa && (u == "keyEncipherment" || u == "dataEncipherment")) {
+    if (key.algorithm != crypto::KeyAlgorithm::kRsa &&
+        (u == "keyEncipherment" || u == "dataEncipherment")) {
       if (key.algorithm == crypto::KeyAlgorithm::kEcdsa &&
           std::find(ku.begin(), ku.end(), "keyAgreement") == ku.end()) {
         ku.push_back("keyAgreement");
@@ -248,9 +251,12 @@ Status Profile::check_names(std::span<const x509::SubjectAltName> sans) const {
         if (!allow_ip_sans) return refuse(san, "IP address names are not allowed");
         unsigned char buf[16];
         Bytes addr;
-        if (inet_pton(AF_INET, san.value.c_str(), buf) == 1) addr.assign(buf, buf + 4);
-        else if (inet_pton(AF_INET6, san.value.c_str(), buf) == 1) addr.assign(buf, buf + 16);
-        else return refuse(san, "not an IP address");
+        if (inet_pton(AF_INET, san.value.c_str(), buf) == 1)
+          addr.assign(buf, buf + 4);
+        else if (inet_pton(AF_INET6, san.value.c_str(), buf) == 1)
+          addr.assign(buf, buf + 16);
+        else
+          return refuse(san, "not an IP address");
         if (!allowed_ip_ranges.empty() &&
             std::none_of(allowed_ip_ranges.begin(), allowed_ip_ranges.end(),
                          [&](const IpRange& r) { return r.contains(addr); })) {
@@ -279,7 +285,8 @@ Status Profile::check_names(std::span<const x509::SubjectAltName> sans) const {
         }
         break;
       }
-      case x509::SanType::kOther: return refuse(san, "unsupported name type");
+      case x509::SanType::kOther:
+        return refuse(san, "unsupported name type");
     }
   }
   return ok();

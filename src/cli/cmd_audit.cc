@@ -18,7 +18,8 @@ void add_audit_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--actor", o->actor, "only this actor");
     cmd->add_option("--action", o->action, "only this action, e.g. certificate.issue");
     cmd->add_option("--target", o->target, "only this target id (fingerprint, authority name)");
-    cmd->add_option("--since", o->since, "only events at or after this time (RFC 3339 or YYYY-MM-DD)");
+    cmd->add_option("--since", o->since,
+                    "only events at or after this time (RFC 3339 or YYYY-MM-DD)");
     cmd->add_option("--before-seq", o->before_seq, "continue below this sequence number");
     cmd->add_option("--limit", o->limit, "page size (1-1000)")->capture_default_str();
     cmd->callback([&g, o] {
@@ -51,61 +52,68 @@ void add_audit_commands(CLI::App& app, Globals& g) {
           [](const nlohmann::json& doc) {
             Table t({"SEQ", "TIME", "ACTOR", "ACTION", "TARGET"});
             for (const auto& e : doc["items"]) {
-              t.add({std::to_string(e.value("seq", 0)), e.value("time", ""), e.value("actor", ""), e.value("action", ""),
+              t.add({std::to_string(e.value("seq", 0)), e.value("time", ""), e.value("actor", ""),
+                     e.value("action", ""),
                      e.value("target_type", "") + ":" + e.value("target_id", "").substr(0, 16)});
             }
             t.print();
           });
     });
   }
-  audit->add_subcommand("verify", "recompute the hash chain; exit 8 if it is broken")->callback([&g] {
-    bool broken = false;
-    run_either(
-        g,
-        [&broken](Context& c) -> Result<nlohmann::json> {
-          CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(c.db()));
-          nlohmann::json j = {{"ok", report.ok}, {"events_checked", report.events_checked}};
-          if (!report.ok) {
-            j["first_bad_seq"] = report.first_bad_seq.value_or(0);
-            j["problem"] = report.problem;
-          }
-          broken = !report.ok;
-          return j;
-        },
-        [&broken](const Remote& r) -> Result<nlohmann::json> {
-          CW_ASSIGN_OR_RETURN(auto j, r.get("/api/v1/audit/verify"));
-          broken = !j.value("ok", false);
-          return j;
-        },
-        [](const nlohmann::json& j) {
-          if (j.value("ok", false)) {
-            std::printf("audit chain intact: %lld events verified\n", j.value("events_checked", 0LL));
-          } else {
-            std::fprintf(stderr, "certward: audit chain broken at event %lld: %s\n", j.value("first_bad_seq", 0LL),
-                         j.value("problem", "").c_str());
-          }
-        });
-    if (g.exit_code == kExitOk && broken) g.exit_code = kExitAuditBroken;
-  });
+  audit->add_subcommand("verify", "recompute the hash chain; exit 8 if it is broken")
+      ->callback([&g] {
+        bool broken = false;
+        run_either(
+            g,
+            [&broken](Context& c) -> Result<nlohmann::json> {
+              CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(c.db()));
+              nlohmann::json j = {{"ok", report.ok}, {"events_checked", report.events_checked}};
+              if (!report.ok) {
+                j["first_bad_seq"] = report.first_bad_seq.value_or(0);
+                j["problem"] = report.problem;
+              }
+              broken = !report.ok;
+              return j;
+            },
+            [&broken](const Remote& r) -> Result<nlohmann::json> {
+              CW_ASSIGN_OR_RETURN(auto j, r.get("/api/v1/audit/verify"));
+              broken = !j.value("ok", false);
+              return j;
+            },
+            [](const nlohmann::json& j) {
+              if (j.value("ok", false)) {
+                std::printf("audit chain intact: %lld events verified\n",
+                            j.value("events_checked", 0LL));
+              } else {
+                std::fprintf(stderr, "certward: audit chain broken at event %lld: %s\n",
+                             j.value("first_bad_seq", 0LL), j.value("problem", "").c_str());
+              }
+            });
+        if (g.exit_code == kExitOk && broken) g.exit_code = kExitAuditBroken;
+      });
 }
 
 void add_whoami_command(CLI::App& app, Globals& g) {
-  app.add_subcommand("whoami", "show the principal a --server token authenticates as")->callback([&g] {
-    if (!g.server) {
-      g.exit_code = report_error({ErrorCode::kInvalidArgument, "whoami asks a server: give --server and a token"});
-      return;
-    }
-    run_either(
-        g,
-        [](Context&) -> Result<nlohmann::json> {
-          return fail(ErrorCode::kInvalidArgument, "whoami asks a server: give --server and a token");
-        },
-        [](const Remote& r) { return r.get("/api/v1/whoami"); },
-        [](const nlohmann::json& j) {
-          std::printf("%s (%s%s)\n", j.value("principal", "").c_str(), j.value("role", "").c_str(),
-                      j["team"].is_string() ? (", team " + j["team"].get<std::string>()).c_str() : "");
-        });
-  });
+  app.add_subcommand("whoami", "show the principal a --server token authenticates as")
+      ->callback([&g] {
+        if (!g.server) {
+          g.exit_code = report_error(
+              {ErrorCode::kInvalidArgument, "whoami asks a server: give --server and a token"});
+          return;
+        }
+        run_either(
+            g,
+            [](Context&) -> Result<nlohmann::json> {
+              return fail(ErrorCode::kInvalidArgument,
+                          "whoami asks a server: give --server and a token");
+            },
+            [](const Remote& r) { return r.get("/api/v1/whoami"); },
+            [](const nlohmann::json& j) {
+              std::printf(
+                  "%s (%s%s)\n", j.value("principal", "").c_str(), j.value("role", "").c_str(),
+                  j["team"].is_string() ? (", team " + j["team"].get<std::string>()).c_str() : "");
+            });
+      });
 }
 
 }  // namespace certward::cli

@@ -19,8 +19,10 @@ void print_teams(const json& doc) {
   Table t({"NAME", "PROFILES", "DOMAINS", "DESCRIPTION"});
   for (const auto& team : items_of(doc)) {
     std::string profiles, domains;
-    for (const auto& p : team["allowed_profiles"]) profiles += (profiles.empty() ? "" : ",") + p.get<std::string>();
-    for (const auto& d : team["allowed_domains"]) domains += (domains.empty() ? "" : ",") + d.get<std::string>();
+    for (const auto& p : team["allowed_profiles"])
+      profiles += (profiles.empty() ? "" : ",") + p.get<std::string>();
+    for (const auto& d : team["allowed_domains"])
+      domains += (domains.empty() ? "" : ",") + d.get<std::string>();
     t.add({text(team, "name"), profiles.empty() ? "-" : profiles, domains.empty() ? "-" : domains,
            text(team, "description")});
   }
@@ -30,8 +32,8 @@ void print_teams(const json& doc) {
 void print_principals(const json& doc) {
   Table t({"NAME", "ROLE", "TEAM", "DISABLED", "CREATED"});
   for (const auto& p : items_of(doc)) {
-    t.add({text(p, "name"), text(p, "role"), text(p, "team"), p.value("disabled", false) ? "yes" : "no",
-           text(p, "created_at")});
+    t.add({text(p, "name"), text(p, "role"), text(p, "team"),
+           p.value("disabled", false) ? "yes" : "no", text(p, "created_at")});
   }
   t.print();
 }
@@ -39,13 +41,14 @@ void print_principals(const json& doc) {
 void print_tokens(const json& doc) {
   Table t({"ID", "PRINCIPAL", "ROLE", "TEAM", "EXPIRES", "REVOKED", "DESCRIPTION"});
   for (const auto& k : items_of(doc)) {
-    t.add({text(k, "id"), text(k, "principal"), text(k, "role"), text(k, "team"), text(k, "expires_at"),
-           text(k, "revoked_at"), text(k, "description")});
+    t.add({text(k, "id"), text(k, "principal"), text(k, "role"), text(k, "team"),
+           text(k, "expires_at"), text(k, "revoked_at"), text(k, "description")});
   }
   t.print();
 }
 
-Result<json> list_json(const auto& list, json (*to_json)(const std::remove_cvref_t<decltype(list[0])>&)) {
+Result<json> list_json(const auto& list,
+                       json (*to_json)(const std::remove_cvref_t<decltype(list[0])>&)) {
   json items = json::array();
   for (const auto& x : list) items.push_back(to_json(x));
   return json{{"items", items}};
@@ -75,7 +78,8 @@ void add_auth_commands(CLI::App& app, Globals& g) {
     create->add_option("name", o->name, "team name")->required();
     create->add_option("--description", o->description, "what the team is");
     create->add_option("--profile", o->profiles, "profile its requesters may use (repeatable)");
-    create->add_option("--domain", o->domains, "DNS suffix its requesters may request (repeatable)");
+    create->add_option("--domain", o->domains,
+                       "DNS suffix its requesters may request (repeatable)");
     create->callback([&g, o] {
       run_either(
           g,
@@ -90,8 +94,10 @@ void add_auth_commands(CLI::App& app, Globals& g) {
             return api::team_json(created);
           },
           [o](const Remote& r) {
-            return r.post("/api/v1/teams", {{"name", o->name}, {"description", o->description},
-                                            {"allowed_profiles", o->profiles}, {"allowed_domains", o->domains}});
+            return r.post("/api/v1/teams", {{"name", o->name},
+                                            {"description", o->description},
+                                            {"allowed_profiles", o->profiles},
+                                            {"allowed_domains", o->domains}});
           },
           print_teams);
     });
@@ -150,7 +156,8 @@ void add_auth_commands(CLI::App& app, Globals& g) {
             return list_json(tokens, &api::token_json);
           },
           [principal_filter](const Remote& r) {
-            return r.get("/api/v1/tokens" + (*principal_filter ? "?principal=" + url_encode(**principal_filter) : ""));
+            return r.get("/api/v1/tokens" +
+                         (*principal_filter ? "?principal=" + url_encode(**principal_filter) : ""));
           },
           print_tokens);
     });
@@ -161,13 +168,15 @@ void add_auth_commands(CLI::App& app, Globals& g) {
     };
     auto o = std::make_shared<Opts>();
     auto* create = token->add_subcommand("create", "create a token; its secret is shown once");
-    create->add_option("--principal", o->principal, "the principal it authenticates as")->required();
+    create->add_option("--principal", o->principal, "the principal it authenticates as")
+        ->required();
     create->add_option("--role", o->role, "role (default: the principal's; never above it)");
     create->add_option("--team", o->team, "team (default: the principal's)");
     create->add_option("--description", o->description, "what it is for");
     create->add_option("--ttl", o->ttl, "lifetime, e.g. 90d (default 90d, at most 2y)");
     create->add_flag("--no-expiry", o->no_expiry, "never expires (bootstrap and break-glass only)");
-    create->add_option("-o,--out", o->out, "write the secret to this file (0600) instead of stdout");
+    create->add_option("-o,--out", o->out,
+                       "write the secret to this file (0600) instead of stdout");
     create->callback([&g, o] {
       std::string secret;
       const bool json_requested = g.json;
@@ -205,7 +214,8 @@ void add_auth_commands(CLI::App& app, Globals& g) {
       g.json = json_requested;
       if (g.exit_code != kExitOk) return;
       if (o->out) {
-        if (auto st = write_file(*o->out, secret + "\n", 0600); !st) g.exit_code = report_error(st.error());
+        if (auto st = write_file(*o->out, secret + "\n", 0600); !st)
+          g.exit_code = report_error(st.error());
       } else if (g.json) {
         print_json({{"token", secret}});
       } else {
@@ -226,7 +236,9 @@ void add_auth_commands(CLI::App& app, Globals& g) {
             CW_RETURN_IF_ERROR(r.del("/api/v1/tokens/" + url_encode(*id)));
             return json{{"revoked", *id}};
           },
-          [](const json& j) { std::printf("revoked %s\n", j["revoked"].get<std::string>().c_str()); });
+          [](const json& j) {
+            std::printf("revoked %s\n", j["revoked"].get<std::string>().c_str());
+          });
     });
   }
 }

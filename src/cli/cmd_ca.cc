@@ -11,8 +11,8 @@ namespace {
 
 using nlohmann::json;
 
-Result<std::optional<x509::NameConstraints>> make_constraints(const std::vector<std::string>& permit,
-                                                              const std::vector<std::string>& exclude) {
+Result<std::optional<x509::NameConstraints>> make_constraints(
+    const std::vector<std::string>& permit, const std::vector<std::string>& exclude) {
   if (permit.empty() && exclude.empty()) return std::optional<x509::NameConstraints>();
   x509::NameConstraints nc;
   for (const auto& p : permit) {
@@ -33,11 +33,14 @@ std::string text(const json& j, const char* key) {
 
 // A table of authorities from their JSON (a list, or {"items": [...]}).
 void print_authorities(const json& doc) {
-  const json& list = doc.is_array() ? doc : doc.contains("items") ? doc["items"] : json::array({doc});
+  const json& list = doc.is_array()          ? doc
+                     : doc.contains("items") ? doc["items"]
+                                             : json::array({doc});
   Table t({"NAME", "KIND", "PARENT", "KEY", "NOT AFTER", "STATUS", "SUBJECT"});
   for (const auto& a : list) {
     t.add({text(a, "name"), text(a, "kind"), text(a, "parent"), text(a, "key_type"),
-           text(a["certificate"], "not_after"), text(a, "status"), text(a["certificate"], "subject")});
+           text(a["certificate"], "not_after"), text(a, "status"),
+           text(a["certificate"], "subject")});
   }
   t.print();
 }
@@ -53,9 +56,10 @@ void print_profiles(const json& doc) {
   for (const auto& p : doc["items"]) {
     std::string keys, eku;
     for (const auto& k : p["key_types"]) keys += (keys.empty() ? "" : ",") + k.get<std::string>();
-    for (const auto& e : p["extended_key_usage"]) eku += (eku.empty() ? "" : ",") + e.get<std::string>();
-    t.add({text(p, "name"), keys, text(p, "default_validity"), text(p, "max_validity"), eku.empty() ? "-" : eku,
-           text(p, "description")});
+    for (const auto& e : p["extended_key_usage"])
+      eku += (eku.empty() ? "" : ",") + e.get<std::string>();
+    t.add({text(p, "name"), keys, text(p, "default_validity"), text(p, "max_validity"),
+           eku.empty() ? "-" : eku, text(p, "description")});
   }
   t.print();
 }
@@ -63,26 +67,33 @@ void print_profiles(const json& doc) {
 }  // namespace
 
 void add_init_command(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand("init", "create the data directory, master key, database and a development CA hierarchy");
+  auto* cmd = app.add_subcommand(
+      "init", "create the data directory, master key, database and a development CA hierarchy");
   auto o = std::make_shared<InitOptions>();
-  cmd->add_option("--root-subject", o->root_subject, "subject of the root CA")->capture_default_str();
-  cmd->add_option("--issuing-subject", o->issuing_subject, "subject of the issuing CA")->capture_default_str();
+  cmd->add_option("--root-subject", o->root_subject, "subject of the root CA")
+      ->capture_default_str();
+  cmd->add_option("--issuing-subject", o->issuing_subject, "subject of the issuing CA")
+      ->capture_default_str();
   cmd->callback([&g, o] {
     run(g, Init::kCreate, [&](Context& c) -> Status {
       CW_ASSIGN_OR_RETURN(auto created, initialise_authorities(c, *o));
       CW_ASSIGN_OR_RETURN(auto all, c.authorities().list());
       if (g.json) {
-        nlohmann::json j = {{"initialised", !created.empty()}, {"data_dir", c.config().data_dir},
+        nlohmann::json j = {{"initialised", !created.empty()},
+                            {"data_dir", c.config().data_dir},
                             {"authorities", nlohmann::json::array()}};
         for (const auto& a : all) j["authorities"].push_back(authority_json(a));
         print_json(j);
       } else if (created.empty()) {
-        std::printf("certward is already initialised in %s; nothing changed.\n", c.config().data_dir.c_str());
+        std::printf("certward is already initialised in %s; nothing changed.\n",
+                    c.config().data_dir.c_str());
       } else {
         std::printf("Initialised certward in %s\n", c.config().data_dir.c_str());
         print_authorities(authorities_json(created));
-        std::printf("\nIssue a certificate:  certward -d %s issue --profile tls-server --cn www.example.test --key-type ec-p256\n",
-                    c.config().data_dir.c_str());
+        std::printf(
+            "\nIssue a certificate:  certward -d %s issue --profile tls-server --cn "
+            "www.example.test --key-type ec-p256\n",
+            c.config().data_dir.c_str());
       }
       return ok();
     });
@@ -105,11 +116,16 @@ void add_ca_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--name", o->name, "authority name (a-z, 0-9, '-', '_')")->required();
     cmd->add_option("--kind", o->kind, "root, intermediate or issuing")->capture_default_str();
     cmd->add_option("--parent", o->parent, "parent authority (intermediate and issuing)");
-    cmd->add_option("--subject", o->subject, "subject, e.g. \"CN=Example Issuing CA,O=Example\"")->required();
-    cmd->add_option("--key-type", o->key_type, "ec-p256, ec-p384, rsa-3072, rsa-4096 (default: ec-p384 for roots, ec-p256 otherwise)");
-    cmd->add_option("--validity", o->validity, "validity, e.g. 10y or 1825d (default: 20y root, 5y otherwise)");
+    cmd->add_option("--subject", o->subject, "subject, e.g. \"CN=Example Issuing CA,O=Example\"")
+        ->required();
+    cmd->add_option(
+        "--key-type", o->key_type,
+        "ec-p256, ec-p384, rsa-3072, rsa-4096 (default: ec-p384 for roots, ec-p256 otherwise)");
+    cmd->add_option("--validity", o->validity,
+                    "validity, e.g. 10y or 1825d (default: 20y root, 5y otherwise)");
     cmd->add_option("--path-length", o->path_length, "maximum number of CAs below this one");
-    cmd->add_option("--permit", o->permit, "permitted name constraint: dns:NAME, ip:CIDR, email:DOMAIN, uri:HOST");
+    cmd->add_option("--permit", o->permit,
+                    "permitted name constraint: dns:NAME, ip:CIDR, email:DOMAIN, uri:HOST");
     cmd->add_option("--exclude", o->exclude, "excluded name constraint, same forms as --permit");
     cmd->callback([&g, o] {
       run_either(
@@ -139,7 +155,8 @@ void add_ca_commands(CLI::App& app, Globals& g) {
               CW_ASSIGN_OR_RETURN(info, c.authorities().create_root(r, c.actor()));
             } else {
               if (!o->parent) {
-                return fail(ErrorCode::kInvalidArgument, "--parent is required for " + o->kind + " authorities");
+                return fail(ErrorCode::kInvalidArgument,
+                            "--parent is required for " + o->kind + " authorities");
               }
               ca::SubordinateOptions sub;
               sub.name = o->name;
@@ -154,7 +171,8 @@ void add_ca_commands(CLI::App& app, Globals& g) {
               sub.name_constraints = nc;
               ca::Requester requester;
               requester.actor = c.actor();
-              CW_ASSIGN_OR_RETURN(info, ca::create_subordinate(c.enrollment(), c.authorities(), sub, requester));
+              CW_ASSIGN_OR_RETURN(
+                  info, ca::create_subordinate(c.enrollment(), c.authorities(), sub, requester));
             }
             return authority_json(info);
           },
@@ -197,9 +215,10 @@ void add_ca_commands(CLI::App& app, Globals& g) {
           [name](const Remote& r) { return r.get("/api/v1/authorities/" + url_encode(*name)); },
           [](const json& a) {
             print_authorities(a);
-            std::printf("\n%-22s %s\n%-22s %s\n%-22s %s\n", "Serial:", text(a["certificate"], "serial").c_str(),
-                        "Not before:", text(a["certificate"], "not_before").c_str(), "SHA-256:",
-                        text(a["certificate"], "sha256").c_str());
+            std::printf("\n%-22s %s\n%-22s %s\n%-22s %s\n",
+                        "Serial:", text(a["certificate"], "serial").c_str(),
+                        "Not before:", text(a["certificate"], "not_before").c_str(),
+                        "SHA-256:", text(a["certificate"], "sha256").c_str());
           });
     });
   }
@@ -217,7 +236,8 @@ void add_ca_commands(CLI::App& app, Globals& g) {
     cmd->add_option("-o,--out", o->out, "output file (default: stdout)");
     cmd->callback([&g, o] {
       if (o->der && o->chain) {
-        g.exit_code = report_error({ErrorCode::kInvalidArgument, "--der exports one certificate; drop --chain"});
+        g.exit_code = report_error(
+            {ErrorCode::kInvalidArgument, "--der exports one certificate; drop --chain"});
         return;
       }
       std::string data;
@@ -233,7 +253,8 @@ void add_ca_commands(CLI::App& app, Globals& g) {
             return json::object();
           },
           [&](const Remote& r) -> Result<json> {
-            CW_ASSIGN_OR_RETURN(auto pem, r.get_raw("/api/v1/authorities/" + url_encode(o->name) + "/chain"));
+            CW_ASSIGN_OR_RETURN(auto pem,
+                                r.get_raw("/api/v1/authorities/" + url_encode(o->name) + "/chain"));
             CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(as_bytes(pem)));
             if (!o->chain) certs.resize(1);
             data = o->der ? std::string(as_chars(certs.front().der())) : x509::to_pem(certs);
@@ -255,15 +276,19 @@ void add_ca_commands(CLI::App& app, Globals& g) {
       std::optional<std::string> chain, parent, kind, pass_file, pass_env;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = ca_cmd->add_subcommand("import", "import an existing CA certificate and key to operate it");
+    auto* cmd =
+        ca_cmd->add_subcommand("import", "import an existing CA certificate and key to operate it");
     cmd->add_option("--name", o->name, "authority name")->required();
     cmd->add_option("--cert", o->cert, "CA certificate (PEM or DER)")->required();
-    cmd->add_option("--key", o->key, "CA private key (PEM or DER, PKCS#8 or traditional)")->required();
+    cmd->add_option("--key", o->key, "CA private key (PEM or DER, PKCS#8 or traditional)")
+        ->required();
     cmd->add_option("--chain", o->chain, "PEM bundle of the issuers above it");
     cmd->add_option("--parent", o->parent, "existing authority that issued it");
-    cmd->add_option("--kind", o->kind, "root, intermediate or issuing (default: root if self-signed, else issuing)");
+    cmd->add_option("--kind", o->kind,
+                    "root, intermediate or issuing (default: root if self-signed, else issuing)");
     cmd->add_option("--key-passphrase-file", o->pass_file, "file holding the key's passphrase");
-    cmd->add_option("--key-passphrase-env", o->pass_env, "environment variable holding the key's passphrase");
+    cmd->add_option("--key-passphrase-env", o->pass_env,
+                    "environment variable holding the key's passphrase");
     cmd->callback([&g, o] {
       run(g, Init::kOpenExisting, [&](Context& c) -> Status {
         ca::ImportOptions io;
@@ -285,8 +310,10 @@ void add_ca_commands(CLI::App& app, Globals& g) {
         auto info = c.authorities().import(io, c.actor());
         OPENSSL_cleanse(io.private_key.data(), io.private_key.size());
         if (!info) return std::unexpected(info.error());
-        if (g.json) print_json(authority_json(*info));
-        else print_authorities(authority_json(*info));
+        if (g.json)
+          print_json(authority_json(*info));
+        else
+          print_authorities(authority_json(*info));
         return ok();
       });
     });

@@ -71,8 +71,8 @@ void print_page(const json& page) {
     std::string name = text(r, "common_name");
     if (name.empty() && !r["sans"].empty()) name = r["sans"][0].get<std::string>();
     t.add({text(r, "fingerprint").substr(0, 16), name, text(r, "status"), text(r, "not_after"),
-           text(r, "key_algorithm") + " " + std::to_string(r.value("key_bits", 0)), text(r, "origin"),
-           text(r, "issuer")});
+           text(r, "key_algorithm") + " " + std::to_string(r.value("key_bits", 0)),
+           text(r, "origin"), text(r, "issuer")});
   }
   t.print();
   if (page["next_cursor"].is_string()) {
@@ -96,7 +96,9 @@ void print_record(const json& r) {
   row("Not before:", text(c, "not_before"));
   row("Not after:", text(c, "not_after"));
   row("Names:", join(c["sans"]));
-  row("Key:", text(c["key"], "algorithm") + " " + (text(c["key"], "curve").empty() ? std::to_string(c["key"].value("bits", 0)) : text(c["key"], "curve")));
+  row("Key:", text(c["key"], "algorithm") + " " +
+                  (text(c["key"], "curve").empty() ? std::to_string(c["key"].value("bits", 0))
+                                                   : text(c["key"], "curve")));
   row("Signature:", text(c, "signature_algorithm"));
   row("Key usage:", join(c["key_usage"]));
   row("Extended key usage:", join(c["extended_key_usage"]));
@@ -136,21 +138,26 @@ Result<std::string> export_local(Context& c, const std::string& id, const std::s
     CW_ASSIGN_OR_RETURN(Bytes p7, x509::make_pkcs7(certs));
     return std::string(as_chars(p7));
   }
-  return fail(ErrorCode::kInvalidArgument, "unknown --format '" + format + "' (pem, der, chain, p7b)");
+  return fail(ErrorCode::kInvalidArgument,
+              "unknown --format '" + format + "' (pem, der, chain, p7b)");
 }
 
 // One file for the import API: PEM text, DER, P7B or P12 (base64).
 Result<json> import_body(const std::string& data, const std::optional<std::string>& password) {
   CW_ASSIGN_OR_RETURN(auto format, x509::detect_format(as_bytes(data)));
   switch (format) {
-    case x509::ContainerFormat::kPem: return json{{"pem", data}};
-    case x509::ContainerFormat::kDer: return json{{"der", to_base64(as_bytes(data))}};
+    case x509::ContainerFormat::kPem:
+      return json{{"pem", data}};
+    case x509::ContainerFormat::kDer:
+      return json{{"der", to_base64(as_bytes(data))}};
     case x509::ContainerFormat::kPkcs7: {
       CW_ASSIGN_OR_RETURN(auto certs, x509::parse_pkcs7(as_bytes(data)));
       return json{{"pem", x509::to_pem(certs)}};
     }
     case x509::ContainerFormat::kPkcs12:
-      if (!password) return fail(ErrorCode::kBadPassword, "PKCS#12 file needs a password (--password-file or --password-env)");
+      if (!password)
+        return fail(ErrorCode::kBadPassword,
+                    "PKCS#12 file needs a password (--password-file or --password-env)");
       return json{{"pkcs12", to_base64(as_bytes(data))}, {"password", *password}};
   }
   return fail(ErrorCode::kMalformed, "unrecognised file");
@@ -159,7 +166,8 @@ Result<json> import_body(const std::string& data, const std::optional<std::strin
 void print_import(const json& report) {
   for (const auto& i : report.value("items", json::array())) {
     if (i.contains("error")) {
-      std::fprintf(stderr, "certward: %s: %s\n", text(i, "source").c_str(), text(i["error"], "message").c_str());
+      std::fprintf(stderr, "certward: %s: %s\n", text(i, "source").c_str(),
+                   text(i["error"], "message").c_str());
     }
   }
   std::printf("imported %d, already present %d, failed %d\n", report.value("inserted", 0),
@@ -174,8 +182,10 @@ void add_cert_commands(CLI::App& app, Globals& g) {
   {
     auto o = std::make_shared<ListOptions>();
     auto* cmd = cert_cmd->add_subcommand("list", "list certificates, soonest expiry first");
-    cmd->add_option("--status", o->status, "valid, expiring, expired, revoked, superseded, not_yet_valid");
-    cmd->add_option("--expiring-within", o->expiring_within, "only those expiring within this duration, e.g. 30d");
+    cmd->add_option("--status", o->status,
+                    "valid, expiring, expired, revoked, superseded, not_yet_valid");
+    cmd->add_option("--expiring-within", o->expiring_within,
+                    "only those expiring within this duration, e.g. 30d");
     cmd->add_option("--issuer", o->issuer, "issuer DN contains this");
     cmd->add_option("--authority", o->authority, "issued by this internal authority");
     cmd->add_option("--key-algorithm", o->key_algorithm, "rsa, ecdsa, ed25519");
@@ -193,23 +203,28 @@ void add_cert_commands(CLI::App& app, Globals& g) {
           [o](Context& c) -> Result<json> {
             const SysTime now = c.clock().now();
             CW_ASSIGN_OR_RETURN(auto filter, make_filter(*o, now));
-            CW_ASSIGN_OR_RETURN(auto page, c.inventory().query(c.db(), filter, {o->limit, o->cursor}));
+            CW_ASSIGN_OR_RETURN(auto page,
+                                c.inventory().query(c.db(), filter, {o->limit, o->cursor}));
             json items = json::array();
             for (const auto& r : page.items) items.push_back(record_json(r, now));
-            return json{{"items", items},
-                        {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json(nullptr)}};
+            return json{
+                {"items", items},
+                {"next_cursor", page.next_cursor ? json(*page.next_cursor) : json(nullptr)}};
           },
-          [o](const Remote& r) { return r.get("/api/v1/certificates" + list_query(*o)); }, print_page);
+          [o](const Remote& r) { return r.get("/api/v1/certificates" + list_query(*o)); },
+          print_page);
     });
   }
   {
     auto id = std::make_shared<std::string>();
     auto* cmd = cert_cmd->add_subcommand("show", "show one certificate");
-    cmd->add_option("id", *id, "fingerprint (or a unique prefix of 8+ digits) or serial")->required();
+    cmd->add_option("id", *id, "fingerprint (or a unique prefix of 8+ digits) or serial")
+        ->required();
     cmd->callback([&g, id] {
       run_either(
           g, [id](Context& c) { return show_local(c, *id); },
-          [id](const Remote& r) { return r.get("/api/v1/certificates/" + url_encode(*id)); }, print_record);
+          [id](const Remote& r) { return r.get("/api/v1/certificates/" + url_encode(*id)); },
+          print_record);
     });
   }
   {
@@ -220,7 +235,8 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     auto o = std::make_shared<Opts>();
     auto* cmd = cert_cmd->add_subcommand("export", "export a certificate");
     cmd->add_option("id", o->id, "fingerprint, unique prefix or serial")->required();
-    cmd->add_option("--format", o->format, "pem, der, chain (PEM with the issuers we know), p7b")->capture_default_str();
+    cmd->add_option("--format", o->format, "pem, der, chain (PEM with the issuers we know), p7b")
+        ->capture_default_str();
     cmd->add_option("-o,--out", o->out, "output file (default: stdout)");
     cmd->callback([&g, o] {
       // The document is the file itself; --json does not apply.
@@ -254,8 +270,11 @@ void add_cert_commands(CLI::App& app, Globals& g) {
       std::optional<std::string> pass_file, pass_env, owner, team;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = cert_cmd->add_subcommand("import", "import certificates from files or directories (PEM, DER, P7B, P12)");
-    cmd->add_option("paths", o->paths, "files or directories (searched recursively; files only with --server)")->required();
+    auto* cmd = cert_cmd->add_subcommand(
+        "import", "import certificates from files or directories (PEM, DER, P7B, P12)");
+    cmd->add_option("paths", o->paths,
+                    "files or directories (searched recursively; files only with --server)")
+        ->required();
     cmd->add_option("--password-file", o->pass_file, "PKCS#12 password from this file");
     cmd->add_option("--password-env", o->pass_env, "PKCS#12 password from this variable");
     cmd->add_option("--owner", o->owner, "owner recorded for new certificates");
@@ -268,13 +287,21 @@ void add_cert_commands(CLI::App& app, Globals& g) {
           g,
           [&](Context& c) -> Result<json> {
             CW_ASSIGN_OR_RETURN(auto password, read_secret(o->pass_file, o->pass_env));
-            inventory::RecordMeta meta{inventory::Origin::kImported, std::nullopt, std::nullopt, o->owner, o->team, o->tags};
-            CW_ASSIGN_OR_RETURN(auto report, c.inventory().import_paths(c.db(), o->paths, password, meta, c.actor()));
+            inventory::RecordMeta meta{inventory::Origin::kImported,
+                                       std::nullopt,
+                                       std::nullopt,
+                                       o->owner,
+                                       o->team,
+                                       o->tags};
+            CW_ASSIGN_OR_RETURN(auto report, c.inventory().import_paths(c.db(), o->paths, password,
+                                                                        meta, c.actor()));
             json items = json::array();
             for (const auto& i : report.items) {
-              json j = {{"source", i.source}, {"fingerprint", i.fingerprint}, {"inserted", i.inserted}};
+              json j = {
+                  {"source", i.source}, {"fingerprint", i.fingerprint}, {"inserted", i.inserted}};
               if (i.error) {
-                j["error"] = {{"code", error_code_name(i.error->code)}, {"message", i.error->message}};
+                j["error"] = {{"code", error_code_name(i.error->code)},
+                              {"message", i.error->message}};
                 if (!first_error) first_error = i.error->code;
               }
               items.push_back(j);
@@ -282,11 +309,15 @@ void add_cert_commands(CLI::App& app, Globals& g) {
             failed = report.failed;
             inserted = report.inserted;
             duplicates = report.duplicates;
-            return json{{"inserted", report.inserted}, {"duplicates", report.duplicates}, {"failed", report.failed}, {"items", items}};
+            return json{{"inserted", report.inserted},
+                        {"duplicates", report.duplicates},
+                        {"failed", report.failed},
+                        {"items", items}};
           },
           [&](const Remote& r) -> Result<json> {
             CW_ASSIGN_OR_RETURN(auto password, read_secret(o->pass_file, o->pass_env));
-            json total = {{"inserted", 0}, {"duplicates", 0}, {"failed", 0}, {"items", json::array()}};
+            json total = {
+                {"inserted", 0}, {"duplicates", 0}, {"failed", 0}, {"items", json::array()}};
             for (const auto& path : o->paths) {
               auto one = [&]() -> Result<json> {
                 CW_ASSIGN_OR_RETURN(auto data, read_file(path));
@@ -299,7 +330,10 @@ void add_cert_commands(CLI::App& app, Globals& g) {
               if (!one) {
                 ++failed;
                 if (!first_error) first_error = one.error().code;
-                total["items"].push_back({{"source", path}, {"error", {{"code", error_code_name(one.error().code)}, {"message", one.error().message}}}});
+                total["items"].push_back({{"source", path},
+                                          {"error",
+                                           {{"code", error_code_name(one.error().code)},
+                                            {"message", one.error().message}}}});
                 continue;
               }
               inserted += one->value("inserted", 0);
@@ -317,7 +351,8 @@ void add_cert_commands(CLI::App& app, Globals& g) {
           print_import);
       if (g.exit_code != kExitOk || failed == 0) return;
       // Some files failed: nothing usable at all reports the first reason's code.
-      g.exit_code = (inserted == 0 && duplicates == 0 && first_error) ? exit_code_for(*first_error) : kExitInvalidInput;
+      g.exit_code = (inserted == 0 && duplicates == 0 && first_error) ? exit_code_for(*first_error)
+                                                                      : kExitInvalidInput;
     });
   }
 }

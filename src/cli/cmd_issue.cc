@@ -76,8 +76,9 @@ Result<IssueResult> issue_local(const IssueOptions& o, Context& c) {
   if (issued.private_key) {
     if (o.out_p12) {
       CW_ASSIGN_OR_RETURN(auto pass, read_secret(o.p12_pass_file, o.p12_pass_env));
-      CW_ASSIGN_OR_RETURN(out.p12, x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
-                                                     pass.value_or(""), issued.certificate.info().subject_cn));
+      CW_ASSIGN_OR_RETURN(
+          out.p12, x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
+                                     pass.value_or(""), issued.certificate.info().subject_cn));
     }
     CW_ASSIGN_OR_RETURN(auto key_pass, read_secret(o.key_pass_file, o.key_pass_env));
     CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem(key_pass));
@@ -128,10 +129,12 @@ Result<IssueResult> issue_remote(const IssueOptions& o, const Remote& r) {
 
 Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
   if (o.out_p12) {
-    if (!issued.p12) return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
+    if (!issued.p12)
+      return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
     CW_RETURN_IF_ERROR(write_file(*o.out_p12, as_chars(*issued.p12), 0600));
   }
-  if (issued.key_pem && o.out_key) CW_RETURN_IF_ERROR(write_file(*o.out_key, *issued.key_pem, 0600));
+  if (issued.key_pem && o.out_key)
+    CW_RETURN_IF_ERROR(write_file(*o.out_key, *issued.key_pem, 0600));
   if (o.out_cert) CW_RETURN_IF_ERROR(write_file(*o.out_cert, issued.cert_pem));
   if (o.out_chain) CW_RETURN_IF_ERROR(write_file(*o.out_chain, issued.cert_pem + issued.chain_pem));
   // A generated key that went to no file is handed to the caller rather than lost.
@@ -157,10 +160,12 @@ Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
 Status issue_many(const IssueOptions& o, Context& c) {
   if (!o.csr) {
     // Bulk runs print only serials; a generated key would be lost.
-    return fail(ErrorCode::kInvalidArgument, "--count needs --csr (generated keys would have nowhere to go)");
+    return fail(ErrorCode::kInvalidArgument,
+                "--count needs --csr (generated keys would have nowhere to go)");
   }
   if (o.out_cert || o.out_chain || o.out_key || o.out_p12) {
-    return fail(ErrorCode::kInvalidArgument, "--count prints '<serial> <sha256>' lines; drop the --out-* and --p12 options");
+    return fail(ErrorCode::kInvalidArgument,
+                "--count prints '<serial> <sha256>' lines; drop the --out-* and --p12 options");
   }
   if (o.concurrency < 1 || o.concurrency > 64) {
     return fail(ErrorCode::kInvalidArgument, "--concurrency must be between 1 and 64");
@@ -195,12 +200,15 @@ Status issue_many(const IssueOptions& o, Context& c) {
 
 void add_issue_command(CLI::App& app, Globals& g) {
   auto o = std::make_shared<IssueOptions>();
-  auto* cmd = app.add_subcommand("issue", "issue a certificate from a CSR or with a server-side key");
+  auto* cmd =
+      app.add_subcommand("issue", "issue a certificate from a CSR or with a server-side key");
   cmd->add_option("-p,--profile", o->profile, "profile (see 'certward profile list')")->required();
   cmd->add_option("--csr", o->csr, "PKCS#10 request, PEM or DER ('-' for stdin)");
-  cmd->add_option("--key-type", o->key_type, "generate the key here: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
+  cmd->add_option("--key-type", o->key_type,
+                  "generate the key here: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
   cmd->add_option("--cn", o->cn, "common name (default: the CSR's, else the first --san)");
-  cmd->add_option("--san", o->sans, "subject alternative name: dns:NAME, ip:ADDR, email:ADDR, uri:URI (repeatable)");
+  cmd->add_option("--san", o->sans,
+                  "subject alternative name: dns:NAME, ip:ADDR, email:ADDR, uri:URI (repeatable)");
   cmd->add_option("--authority", o->authority, "issuing authority (default: ca.default_authority)");
   cmd->add_option("--validity", o->validity, "validity, e.g. 30d (default: the profile's)");
   cmd->add_option("--owner", o->owner, "owner recorded in the inventory");
@@ -208,18 +216,23 @@ void add_issue_command(CLI::App& app, Globals& g) {
   cmd->add_option("--tag", o->tags, "tag recorded in the inventory (repeatable)");
   cmd->add_option("--out-cert", o->out_cert, "write the certificate (PEM) here");
   cmd->add_option("--out-chain", o->out_chain, "write certificate + issuers (PEM) here");
-  cmd->add_option("--out-key", o->out_key, "write the generated private key (PKCS#8 PEM, 0600) here");
-  cmd->add_option("--key-password-file", o->key_pass_file, "encrypt the generated key with the passphrase in this file");
-  cmd->add_option("--key-password-env", o->key_pass_env, "encrypt the generated key with the passphrase in this variable");
+  cmd->add_option("--out-key", o->out_key,
+                  "write the generated private key (PKCS#8 PEM, 0600) here");
+  cmd->add_option("--key-password-file", o->key_pass_file,
+                  "encrypt the generated key with the passphrase in this file");
+  cmd->add_option("--key-password-env", o->key_pass_env,
+                  "encrypt the generated key with the passphrase in this variable");
   cmd->add_option("--p12", o->out_p12, "write key + certificate + chain as PKCS#12 (0600) here");
   cmd->add_option("--p12-password-file", o->p12_pass_file, "PKCS#12 password from this file");
   cmd->add_option("--p12-password-env", o->p12_pass_env, "PKCS#12 password from this variable");
-  cmd->add_option("--count", o->count, "issue this many certificates (bulk; prints '<serial> <sha256>' per certificate)")
+  cmd->add_option("--count", o->count,
+                  "issue this many certificates (bulk; prints '<serial> <sha256>' per certificate)")
       ->check(CLI::Range(1, 10'000'000));
   cmd->add_option("--concurrency", o->concurrency, "threads for --count")->capture_default_str();
   cmd->callback([&g, o] {
     if (o->out_p12 && !o->p12_pass_file && !o->p12_pass_env) {
-      g.exit_code = report_error({ErrorCode::kInvalidArgument, "--p12 needs --p12-password-file or --p12-password-env"});
+      g.exit_code = report_error(
+          {ErrorCode::kInvalidArgument, "--p12 needs --p12-password-file or --p12-password-env"});
       return;
     }
     if (o->count > 1) {

@@ -26,12 +26,14 @@ Result<http::ListenerSettings> parse_listen(const std::string& text, std::string
   std::string host, port;
   if (text.starts_with("[")) {
     const auto close = text.find("]:");
-    if (close == std::string::npos) return fail(ErrorCode::kMalformed, "bad listen address '" + text + "'");
+    if (close == std::string::npos)
+      return fail(ErrorCode::kMalformed, "bad listen address '" + text + "'");
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     const auto colon = text.rfind(':');
-    if (colon == std::string::npos) return fail(ErrorCode::kMalformed, "listen address '" + text + "' needs a port");
+    if (colon == std::string::npos)
+      return fail(ErrorCode::kMalformed, "listen address '" + text + "' needs a port");
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
@@ -43,7 +45,8 @@ Result<http::ListenerSettings> parse_listen(const std::string& text, std::string
   } catch (const std::exception&) {
     p = -1;
   }
-  if (host.empty() || p < 0 || p > 65535) return fail(ErrorCode::kMalformed, "bad listen address '" + text + "'");
+  if (host.empty() || p < 0 || p > 65535)
+    return fail(ErrorCode::kMalformed, "bad listen address '" + text + "'");
   l.address = host;
   l.port = static_cast<std::uint16_t>(p);
   return l;
@@ -51,7 +54,8 @@ Result<http::ListenerSettings> parse_listen(const std::string& text, std::string
 
 bool names_match(const x509::CertificateInfo& info, const std::vector<std::string>& hostnames) {
   for (const auto& h : hostnames) {
-    const bool found = std::any_of(info.sans.begin(), info.sans.end(), [&](const auto& s) { return s.value == h; });
+    const bool found = std::any_of(info.sans.begin(), info.sans.end(),
+                                   [&](const auto& s) { return s.value == h; });
     if (!found) return false;
   }
   return true;
@@ -97,8 +101,9 @@ Result<http::TlsSettings> serving_tls(Context& c) {
   tls.private_key_pem = std::string(as_chars(key_pem.span()));
   CW_RETURN_IF_ERROR(write_file(key_path, tls.private_key_pem, 0600));
   CW_RETURN_IF_ERROR(write_file(cert_path, tls.certificate_chain_pem));
-  log::info("serving_certificate_issued", {{"serial", issued.certificate.info().serial_hex},
-                                           {"not_after", format_time(issued.certificate.info().not_after)}});
+  log::info("serving_certificate_issued",
+            {{"serial", issued.certificate.info().serial_hex},
+             {"not_after", format_time(issued.certificate.info().not_after)}});
   return tls;
 }
 
@@ -112,8 +117,8 @@ Status serve(Context& c, const sigset_t& signals) {
 
   api::Metrics metrics(c.clock());
   api::RateLimiter limiter(cfg.server.rate_limit.requests_per_second, cfg.server.rate_limit.burst);
-  api::Services services{c.clock(), c.db(), c.audit(), c.inventory(), c.profiles(), c.authorities(),
-                         c.enrollment(), c.auth(), metrics, limiter};
+  api::Services services{c.clock(),       c.db(),         c.audit(), c.inventory(), c.profiles(),
+                         c.authorities(), c.enrollment(), c.auth(),  metrics,       limiter};
 
   CW_ASSIGN_OR_RETURN(auto https, parse_listen(cfg.server.listen, "https"));
   CW_ASSIGN_OR_RETURN(auto plain, parse_listen(cfg.server.http_listen, "http"));
@@ -138,9 +143,13 @@ Status serve(Context& c, const sigset_t& signals) {
   auto observer = [&metrics](const http::Exchange& e) {
     metrics.observe(e);
     if (log::enabled(log::Level::kDebug)) {
-      log::debug("http_request", {{"listener", e.listener}, {"method", e.method}, {"route", e.route},
-                                  {"status", e.status}, {"remote", e.remote_address},
-                                  {"duration_ms", std::chrono::duration<double, std::milli>(e.duration).count()}});
+      log::debug("http_request",
+                 {{"listener", e.listener},
+                  {"method", e.method},
+                  {"route", e.route},
+                  {"status", e.status},
+                  {"remote", e.remote_address},
+                  {"duration_ms", std::chrono::duration<double, std::milli>(e.duration).count()}});
     }
   };
   // Two servers: they share nothing but the services, so a flood on one listener cannot
@@ -158,19 +167,25 @@ Status serve(Context& c, const sigset_t& signals) {
   // bind would never be shown to anyone.
   CW_ASSIGN_OR_RETURN(auto admin_token, c.auth().bootstrap_admin("system:serve"));
 
-  const std::string base = "https://" + (https.address.find(':') != std::string::npos ? "[" + https.address + "]" : https.address) +
-                           ":" + std::to_string(https_port);
-  log::info("listening", {{"https", base}, {"http_port", http_port}, {"data_dir", cfg.data_dir},
+  const std::string base =
+      "https://" +
+      (https.address.find(':') != std::string::npos ? "[" + https.address + "]" : https.address) +
+      ":" + std::to_string(https_port);
+  log::info("listening", {{"https", base},
+                          {"http_port", http_port},
+                          {"data_dir", cfg.data_dir},
                           {"database", cfg.database.driver}});
-  std::printf("certward is serving\n  REST API:   %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n"
-              "  plain HTTP: http://%s:%u/healthz   CA certificates: /ca/<authority>.crt\n"
-              "  trust:      certward -d %s ca export root > root.pem; curl --cacert root.pem %s/healthz\n",
-              base.c_str(), base.c_str(), plain.address.c_str(), unsigned(http_port), cfg.data_dir.c_str(),
-              base.c_str());
+  std::printf(
+      "certward is serving\n  REST API:   %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n"
+      "  plain HTTP: http://%s:%u/healthz   CA certificates: /ca/<authority>.crt\n"
+      "  trust:      certward -d %s ca export root > root.pem; curl --cacert root.pem %s/healthz\n",
+      base.c_str(), base.c_str(), plain.address.c_str(), unsigned(http_port), cfg.data_dir.c_str(),
+      base.c_str());
   if (admin_token) {
-    std::printf("\nAdmin token (shown once, store it now):\n  %s\n"
-                "  curl --cacert root.pem -H 'Authorization: Bearer <token>' %s/api/v1/whoami\n",
-                admin_token->c_str(), base.c_str());
+    std::printf(
+        "\nAdmin token (shown once, store it now):\n  %s\n"
+        "  curl --cacert root.pem -H 'Authorization: Bearer <token>' %s/api/v1/whoami\n",
+        admin_token->c_str(), base.c_str());
   }
   std::fflush(stdout);
 
@@ -188,7 +203,8 @@ Status serve(Context& c, const sigset_t& signals) {
 }  // namespace
 
 void add_serve_command(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand("serve", "run the certward service (HTTPS REST API and plain-HTTP endpoints)");
+  auto* cmd = app.add_subcommand(
+      "serve", "run the certward service (HTTPS REST API and plain-HTTP endpoints)");
   cmd->callback([&g] {
     // Block the shutdown signals in every thread before any is started; the main thread
     // alone takes them, with sigwait, and drains the server.

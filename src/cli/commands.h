@@ -3,7 +3,6 @@
 // callback stores its exit code in Globals::exit_code.
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <optional>
 #include <string>

@@ -66,13 +66,14 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   // shared with another host, a fresh key here could never open the existing authorities.
   CW_ASSIGN_OR_RETURN(auto sealed, has_authorities(*c->db_));
   const bool may_create = mode == Init::kCreate && !sealed;
-  auto wrapper = ca::load_master_key(cfg.ca, env,
-                                     may_create ? ca::MasterKeyMode::kCreateIfMissing
-                                                : ca::MasterKeyMode::kMustExist);
+  auto wrapper = ca::load_master_key(
+      cfg.ca, env,
+      may_create ? ca::MasterKeyMode::kCreateIfMissing : ca::MasterKeyMode::kMustExist);
   if (!wrapper && sealed && wrapper.error().code == ErrorCode::kNotFound) {
-    return fail(ErrorCode::kNotFound,
-                "the database already holds CA keys sealed under a master key that is not here: copy " +
-                    cfg.ca.master_key_file + " from the first host, or set CERTWARD_MASTER_KEY");
+    return fail(
+        ErrorCode::kNotFound,
+        "the database already holds CA keys sealed under a master key that is not here: copy " +
+            cfg.ca.master_key_file + " from the first host, or set CERTWARD_MASTER_KEY");
   }
   if (!wrapper) return std::unexpected(wrapper.error());
   c->wrapper_.emplace(std::move(*wrapper));

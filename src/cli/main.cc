@@ -20,7 +20,8 @@ Result<Remote> make_remote(const Globals& g) {
     s.token = *g.token;
   }
   if (s.token.empty()) {
-    return fail(ErrorCode::kUnauthorized, "client mode needs a token: CERTWARD_TOKEN, --token-file or --token");
+    return fail(ErrorCode::kUnauthorized,
+                "client mode needs a token: CERTWARD_TOKEN, --token-file or --token");
   }
   s.ca_file = g.ca_file;
   return Remote(std::move(s));
@@ -49,14 +50,17 @@ void run_either(Globals& g, const LocalQuery& local, const RemoteQuery& remote,
     g.exit_code = report_error(out.error());
     return;
   }
-  if (g.json) print_json(*out);
-  else if (print) print(*out);
+  if (g.json)
+    print_json(*out);
+  else if (print)
+    print(*out);
 }
 
 void run(Globals& g, Init mode, const std::function<Status(Context&)>& body) {
   if (g.server) {
-    g.exit_code = report_error({ErrorCode::kInvalidArgument,
-                                "this command administers the local data directory; run it without --server"});
+    g.exit_code = report_error(
+        {ErrorCode::kInvalidArgument,
+         "this command administers the local data directory; run it without --server"});
     return;
   }
   auto ctx = Context::open(g.config, g.data_dir, mode);
@@ -82,15 +86,18 @@ int main(int argc, char** argv) {
   app.add_option("-d,--data-dir", g.data_dir,
                  "data directory (default: certward-data; env CERTWARD_DATA_DIR)");
   app.add_flag("--json", g.json, "print JSON instead of tables");
-  app.add_option("--server", g.server, "talk to a running certward server, e.g. https://127.0.0.1:8443")
+  app.add_option("--server", g.server,
+                 "talk to a running certward server, e.g. https://127.0.0.1:8443")
       ->envname("CERTWARD_SERVER");
-  app.add_option("--token", g.token, "API token (visible to other local users: prefer CERTWARD_TOKEN)")
+  app.add_option("--token", g.token,
+                 "API token (visible to other local users: prefer CERTWARD_TOKEN)")
       ->envname("CERTWARD_TOKEN");
   app.add_option("--token-file", g.token_file, "file holding the API token");
   app.add_option("--ca-file", g.ca_file, "CA certificates to trust for --server (PEM)")
       ->envname("CERTWARD_CA_FILE");
-  app.footer("Exit codes: 0 ok, 1 internal, 2 usage, 3 invalid input, 4 not found, 5 conflict,\n"
-             "6 refused by policy, 7 unavailable, 8 audit chain broken. See docs/cli.md.");
+  app.footer(
+      "Exit codes: 0 ok, 1 internal, 2 usage, 3 invalid input, 4 not found, 5 conflict,\n"
+      "6 refused by policy, 7 unavailable, 8 audit chain broken. See docs/cli.md.");
   add_init_command(app, g);
   add_ca_commands(app, g);
   add_profile_commands(app, g);

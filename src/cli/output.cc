@@ -20,13 +20,19 @@ int exit_code_for(ErrorCode code) {
     case ErrorCode::kMalformed:
     case ErrorCode::kBadSignature:
     case ErrorCode::kBadPassword:
-    case ErrorCode::kInvalidArgument: return kExitInvalidInput;
-    case ErrorCode::kNotFound: return kExitNotFound;
-    case ErrorCode::kConflict: return kExitConflict;
+    case ErrorCode::kInvalidArgument:
+      return kExitInvalidInput;
+    case ErrorCode::kNotFound:
+      return kExitNotFound;
+    case ErrorCode::kConflict:
+      return kExitConflict;
     case ErrorCode::kPolicyRejected:
-    case ErrorCode::kUnauthorized: return kExitRefused;
-    case ErrorCode::kUnavailable: return kExitUnavailable;
-    case ErrorCode::kInternal: return kExitInternal;
+    case ErrorCode::kUnauthorized:
+      return kExitRefused;
+    case ErrorCode::kUnavailable:
+      return kExitUnavailable;
+    case ErrorCode::kInternal:
+      return kExitInternal;
   }
   return kExitInternal;
 }
@@ -83,7 +89,8 @@ void print_certificate(const x509::CertificateInfo& i) {
   row("Extended key usage:", join(i.extended_key_usage));
   if (i.basic_constraints) {
     std::string bc = i.basic_constraints->ca ? "CA" : "end entity";
-    if (i.basic_constraints->path_length) bc += ", path length " + std::to_string(*i.basic_constraints->path_length);
+    if (i.basic_constraints->path_length)
+      bc += ", path length " + std::to_string(*i.basic_constraints->path_length);
     row("Basic constraints:", bc);
   }
   row("CRL:", join(i.crl_distribution_points));
@@ -107,9 +114,11 @@ Result<std::string> read_file(const std::string& path) {
 Status write_file(const std::string& path, std::string_view data, unsigned mode) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return fail(ErrorCode::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
-  const bool ok_write = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-                        ::fsync(fd) == 0;
+  if (fd < 0)
+    return fail(ErrorCode::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
+  const bool ok_write =
+      ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+      ::fsync(fd) == 0;
   ::close(fd);
   if (!ok_write || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
@@ -127,7 +136,8 @@ Result<std::optional<std::string>> read_secret(const std::optional<std::string>&
   }
   if (env_var) {
     const char* v = std::getenv(env_var->c_str());
-    if (!v) return fail(ErrorCode::kInvalidArgument, "environment variable " + *env_var + " is not set");
+    if (!v)
+      return fail(ErrorCode::kInvalidArgument, "environment variable " + *env_var + " is not set");
     return std::optional<std::string>(v);
   }
   return std::optional<std::string>();

@@ -3,14 +3,13 @@
 // documented exit codes (docs/cli.md).
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "common/error.h"
 #include "api/json.h"
+#include "common/error.h"
 #include "inventory/inventory.h"
 #include "x509/certificate.h"
 

@@ -14,11 +14,16 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
 
 ErrorCode code_from_problem(const nlohmann::json& j, long status) {
   static const std::map<std::string, ErrorCode, std::less<>> kCodes = {
-      {"malformed", ErrorCode::kMalformed},         {"bad_signature", ErrorCode::kBadSignature},
-      {"not_found", ErrorCode::kNotFound},          {"conflict", ErrorCode::kConflict},
-      {"policy_rejected", ErrorCode::kPolicyRejected}, {"unauthorized", ErrorCode::kUnauthorized},
-      {"unavailable", ErrorCode::kUnavailable},     {"internal", ErrorCode::kInternal},
-      {"bad_password", ErrorCode::kBadPassword},    {"invalid_argument", ErrorCode::kInvalidArgument}};
+      {"malformed", ErrorCode::kMalformed},
+      {"bad_signature", ErrorCode::kBadSignature},
+      {"not_found", ErrorCode::kNotFound},
+      {"conflict", ErrorCode::kConflict},
+      {"policy_rejected", ErrorCode::kPolicyRejected},
+      {"unauthorized", ErrorCode::kUnauthorized},
+      {"unavailable", ErrorCode::kUnavailable},
+      {"internal", ErrorCode::kInternal},
+      {"bad_password", ErrorCode::kBadPassword},
+      {"invalid_argument", ErrorCode::kInvalidArgument}};
   if (j.is_object() && j.contains("code") && j["code"].is_string()) {
     if (auto it = kCodes.find(j["code"].get<std::string>()); it != kCodes.end()) return it->second;
   }
@@ -62,7 +67,8 @@ Result<Remote::Answer> Remote::call(const std::string& method, const std::string
   list = curl_slist_append(list, auth.c_str());
   if (body) list = curl_slist_append(list, "Content-Type: application/json");
   for (const auto& [k, v] : headers) list = curl_slist_append(list, (k + ": " + v).c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(list, curl_slist_free_all);
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(list,
+                                                                          curl_slist_free_all);
   CURL* h = curl.get();
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -80,7 +86,8 @@ Result<Remote::Answer> Remote::call(const std::string& method, const std::string
   }
   const CURLcode rc = curl_easy_perform(h);
   if (rc != CURLE_OK) {
-    return fail(ErrorCode::kUnavailable, "cannot reach " + settings_.server + ": " + curl_easy_strerror(rc));
+    return fail(ErrorCode::kUnavailable,
+                "cannot reach " + settings_.server + ": " + curl_easy_strerror(rc));
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &answer.status);
   if (answer.status >= 400) {

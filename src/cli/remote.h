@@ -4,10 +4,9 @@
 // and local commands fail with the same exit codes.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 

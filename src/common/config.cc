@@ -21,17 +21,20 @@ std::string where(const toml::node& n, std::string_view source) {
 
 Result<std::string> get_string(const toml::node& n, std::string_view key, std::string_view source) {
   if (auto v = n.value<std::string>()) return *v;
-  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be a string");
+  return fail(ErrorCode::kMalformed,
+              where(n, source) + ": '" + std::string(key) + "' must be a string");
 }
 
 Result<bool> get_bool(const toml::node& n, std::string_view key, std::string_view source) {
   if (auto v = n.value<bool>()) return *v;
-  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be true or false");
+  return fail(ErrorCode::kMalformed,
+              where(n, source) + ": '" + std::string(key) + "' must be true or false");
 }
 
 Result<std::int64_t> get_int(const toml::node& n, std::string_view key, std::string_view source) {
   if (n.is_integer()) return n.value<std::int64_t>().value_or(0);
-  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be an integer");
+  return fail(ErrorCode::kMalformed,
+              where(n, source) + ": '" + std::string(key) + "' must be an integer");
 }
 
 template <typename T>
@@ -63,7 +66,9 @@ Result<std::chrono::seconds> get_duration(const toml::node& n, std::string_view 
                                           std::string_view source) {
   CW_ASSIGN_OR_RETURN(std::string s, get_string(n, key, source));
   auto d = parse_duration(s);
-  if (!d) return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "': " + d.error().message);
+  if (!d)
+    return fail(ErrorCode::kMalformed,
+                where(n, source) + ": '" + std::string(key) + "': " + d.error().message);
   return *d;
 }
 
@@ -114,7 +119,8 @@ Status parse_ca(const toml::table& t, CaSettings& ca, std::string_view src) {
 Result<double> get_number(const toml::node& n, std::string_view key, std::string_view source) {
   if (n.is_integer()) return static_cast<double>(n.value<std::int64_t>().value_or(0));
   if (n.is_floating_point()) return n.value<double>().value_or(0);
-  return fail(ErrorCode::kMalformed, where(n, source) + ": '" + std::string(key) + "' must be a number");
+  return fail(ErrorCode::kMalformed,
+              where(n, source) + ": '" + std::string(key) + "' must be a number");
 }
 
 Status parse_server(const toml::table& t, ServerSettings& s, std::string_view src) {
@@ -231,8 +237,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {
-          return fail(ErrorCode::kMalformed,
-                      where(pv, src) + ": [profiles." + std::string(pname.str()) + "] must be a table");
+          return fail(ErrorCode::kMalformed, where(pv, src) + ": [profiles." +
+                                                 std::string(pname.str()) + "] must be a table");
         }
         ProfileSettings p;
         CW_RETURN_IF_ERROR(parse_profile(pname.str(), *pv.as_table(), p, src));
@@ -254,14 +260,16 @@ Status validate(const Config& c) {
     return fail(ErrorCode::kMalformed, "database.driver must be \"sqlite\" or \"postgres\"");
   }
   if (c.database.driver == "postgres" && c.database.url.empty()) {
-    return fail(ErrorCode::kMalformed, "database.url is required when database.driver = \"postgres\"");
+    return fail(ErrorCode::kMalformed,
+                "database.url is required when database.driver = \"postgres\"");
   }
   if (c.database.pool_size < 1 || c.database.pool_size > 256) {
     return fail(ErrorCode::kMalformed, "database.pool_size must be between 1 and 256");
   }
   if (c.data_dir.empty()) return fail(ErrorCode::kMalformed, "data_dir must not be empty");
   const ServerSettings& s = c.server;
-  if (s.io_threads < 0 || s.io_threads > 256) return fail(ErrorCode::kMalformed, "server.io_threads must be between 0 and 256");
+  if (s.io_threads < 0 || s.io_threads > 256)
+    return fail(ErrorCode::kMalformed, "server.io_threads must be between 0 and 256");
   if (s.worker_threads < 1 || s.worker_threads > 1024) {
     return fail(ErrorCode::kMalformed, "server.worker_threads must be between 1 and 1024");
   }
@@ -273,7 +281,8 @@ Status validate(const Config& c) {
   }
   if (s.rate_limit.requests_per_second < 0 || s.rate_limit.burst < 0 ||
       (s.rate_limit.requests_per_second > 0 && s.rate_limit.burst < 1)) {
-    return fail(ErrorCode::kMalformed, "server.rate_limit needs requests_per_second >= 0 and burst >= 1");
+    return fail(ErrorCode::kMalformed,
+                "server.rate_limit needs requests_per_second >= 0 and burst >= 1");
   }
   if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
     return fail(ErrorCode::kMalformed, "server.tls_cert_file and server.tls_key_file go together");
@@ -284,25 +293,40 @@ Status validate(const Config& c) {
 }  // namespace
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
-  if (text.size() < 2) return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' needs a number and a unit (s, m, h, d, y)");
+  if (text.size() < 2)
+    return fail(ErrorCode::kMalformed,
+                "duration '" + std::string(text) + "' needs a number and a unit (s, m, h, d, y)");
   std::int64_t n = 0;
   const auto* end = text.data() + text.size() - 1;
   auto [p, ec] = std::from_chars(text.data(), end, n);
   if (ec != std::errc() || p != end || n <= 0) {
-    return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' must be a positive whole number and a unit");
+    return fail(ErrorCode::kMalformed,
+                "duration '" + std::string(text) + "' must be a positive whole number and a unit");
   }
   std::int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'y': unit = 365 * 86400; break;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'y':
+      unit = 365 * 86400;
+      break;
     default:
-      return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' has an unknown unit (s, m, h, d, y)");
+      return fail(ErrorCode::kMalformed,
+                  "duration '" + std::string(text) + "' has an unknown unit (s, m, h, d, y)");
   }
   if (n > (std::int64_t{100} * 365 * 86400) / unit) {
-    return fail(ErrorCode::kMalformed, "duration '" + std::string(text) + "' is longer than 100 years");
+    return fail(ErrorCode::kMalformed,
+                "duration '" + std::string(text) + "' is longer than 100 years");
   }
   return std::chrono::seconds(n * unit);
 }

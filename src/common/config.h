@@ -22,7 +22,7 @@ struct DatabaseSettings {
 };
 
 struct CaSettings {
-  std::string master_key_file;  // default <data_dir>/master.key (created 0600)
+  std::string master_key_file;                // default <data_dir>/master.key (created 0600)
   std::string default_authority = "issuing";  // authority `issue` uses when none is named
   std::string crl_base_url;  // e.g. "http://pki.example.com/crl"; CDP = <base>/<authority>.crl
   std::string ocsp_url;      // e.g. "http://pki.example.com/ocsp"; empty: no AIA OCSP
@@ -60,8 +60,9 @@ struct ProfileSettings {
   std::optional<std::chrono::seconds> max_validity;
   std::optional<std::vector<std::string>> key_usage;
   std::optional<std::vector<std::string>> extended_key_usage;
-  std::optional<std::vector<std::string>> allowed_domains;    // suffixes; empty = any
-  std::optional<std::vector<std::string>> allowed_ip_ranges;  // CIDRs; empty = any (if allow_ip_sans)
+  std::optional<std::vector<std::string>> allowed_domains;  // suffixes; empty = any
+  std::optional<std::vector<std::string>>
+      allowed_ip_ranges;  // CIDRs; empty = any (if allow_ip_sans)
   std::optional<bool> allow_wildcards;
   std::optional<bool> allow_ip_sans;
   std::optional<bool> allow_email_sans;
@@ -80,7 +81,7 @@ struct Config {
   DatabaseSettings database;
   CaSettings ca;
   ServerSettings server;
-  std::vector<ProfileSettings> profiles;   // [profiles.<name>] tables
+  std::vector<ProfileSettings> profiles;  // [profiles.<name>] tables
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

@@ -13,11 +13,11 @@ namespace certward {
 
 using Bytes = std::vector<std::uint8_t>;
 
-std::string to_hex(std::span<const std::uint8_t> data);             // lower-case
-std::string to_hex_colon(std::span<const std::uint8_t> data);       // "AB:CD:..." upper-case
-Result<Bytes> from_hex(std::string_view hex);                        // accepts ':' separators
-std::string to_base64(std::span<const std::uint8_t> data);          // standard, padded
-Result<Bytes> from_base64(std::string_view text);                    // ignores whitespace
+std::string to_hex(std::span<const std::uint8_t> data);        // lower-case
+std::string to_hex_colon(std::span<const std::uint8_t> data);  // "AB:CD:..." upper-case
+Result<Bytes> from_hex(std::string_view hex);                  // accepts ':' separators
+std::string to_base64(std::span<const std::uint8_t> data);     // standard, padded
+Result<Bytes> from_base64(std::string_view text);              // ignores whitespace
 inline std::span<const std::uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }

@@ -14,11 +14,16 @@ std::mutex g_write_mu;                                     // one line at a time
 
 const char* name_of(Level l) {
   switch (l) {
-    case Level::kTrace: return "trace";
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kTrace:
+      return "trace";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -30,12 +35,15 @@ void set_level(std::string_view level) {
   }
 }
 
-bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 void event(Level level, std::string_view name, const nlohmann::json& fields) {
   if (!enabled(level)) return;
   const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::string t = format_time(std::chrono::time_point_cast<std::chrono::seconds>(now));
   char frac[8];
   std::snprintf(frac, sizeof frac, ".%03lldZ", static_cast<long long>(ms));
@@ -44,7 +52,8 @@ void event(Level level, std::string_view name, const nlohmann::json& fields) {
   if (fields.is_object()) {
     for (const auto& [k, v] : fields.items()) line[k] = v;
   }
-  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string text =
+      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(g_write_mu);
   std::fwrite(text.data(), 1, text.size(), stderr);
 }

@@ -20,7 +20,12 @@ enum class KeyAlgorithm : std::uint8_t { kRsa, kEcdsa, kEd25519, kUnknown };
 
 // A concrete key shape: what profiles allow and what key generation accepts.
 enum class KeyType : std::uint8_t {
-  kRsa2048, kRsa3072, kRsa4096, kEcP256, kEcP384, kEd25519,
+  kRsa2048,
+  kRsa3072,
+  kRsa4096,
+  kEcP256,
+  kEcP384,
+  kEd25519,
 };
 
 std::string_view key_type_name(KeyType t);  // "rsa-2048", "ec-p256", "ed25519", ...
@@ -29,8 +34,8 @@ Result<KeyType> parse_key_type(std::string_view name);
 // What can be said about any public key, including ones we cannot use (discovered certs).
 struct KeyInfo {
   KeyAlgorithm algorithm = KeyAlgorithm::kUnknown;
-  int bits = 0;            // modulus size for RSA, field size for EC, 256 for Ed25519
-  std::string curve;       // "P-256", "P-384", "P-521" for ECDSA; empty otherwise
+  int bits = 0;              // modulus size for RSA, field size for EC, 256 for Ed25519
+  std::string curve;         // "P-256", "P-384", "P-521" for ECDSA; empty otherwise
   std::string name() const;  // "RSA 2048", "ECDSA P-256", "Ed25519"
   // The KeyType this key is, if it is one we issue for.
   std::optional<KeyType> key_type() const;

@@ -24,7 +24,8 @@ constexpr KeyTypeName kKeyTypeNames[] = {
 
 Result<PrivateKey> generate_rsa(unsigned bits) {
   EVP_PKEY* raw = EVP_RSA_gen(bits);
-  if (!raw) return fail(ErrorCode::kInternal, "RSA key generation failed: " + openssl_error_string());
+  if (!raw)
+    return fail(ErrorCode::kInternal, "RSA key generation failed: " + openssl_error_string());
   return PrivateKey(EvpPkeyPtr(raw));
 }
 
@@ -76,20 +77,28 @@ Result<KeyType> parse_key_type(std::string_view name) {
 
 std::string_view key_algorithm_name(KeyAlgorithm a) {
   switch (a) {
-    case KeyAlgorithm::kRsa: return "rsa";
-    case KeyAlgorithm::kEcdsa: return "ecdsa";
-    case KeyAlgorithm::kEd25519: return "ed25519";
-    case KeyAlgorithm::kUnknown: break;
+    case KeyAlgorithm::kRsa:
+      return "rsa";
+    case KeyAlgorithm::kEcdsa:
+      return "ecdsa";
+    case KeyAlgorithm::kEd25519:
+      return "ed25519";
+    case KeyAlgorithm::kUnknown:
+      break;
   }
   return "unknown";
 }
 
 std::string KeyInfo::name() const {
   switch (algorithm) {
-    case KeyAlgorithm::kRsa: return "RSA " + std::to_string(bits);
-    case KeyAlgorithm::kEcdsa: return "ECDSA " + (curve.empty() ? std::to_string(bits) : curve);
-    case KeyAlgorithm::kEd25519: return "Ed25519";
-    case KeyAlgorithm::kUnknown: break;
+    case KeyAlgorithm::kRsa:
+      return "RSA " + std::to_string(bits);
+    case KeyAlgorithm::kEcdsa:
+      return "ECDSA " + (curve.empty() ? std::to_string(bits) : curve);
+    case KeyAlgorithm::kEd25519:
+      return "Ed25519";
+    case KeyAlgorithm::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -105,8 +114,10 @@ std::optional<KeyType> KeyInfo::key_type() const {
       if (curve == "P-256") return KeyType::kEcP256;
       if (curve == "P-384") return KeyType::kEcP384;
       return std::nullopt;
-    case KeyAlgorithm::kEd25519: return KeyType::kEd25519;
-    case KeyAlgorithm::kUnknown: break;
+    case KeyAlgorithm::kEd25519:
+      return KeyType::kEd25519;
+    case KeyAlgorithm::kUnknown:
+      break;
   }
   return std::nullopt;
 }
@@ -117,7 +128,9 @@ KeyInfo describe_key(const EVP_PKEY* key) {
   info.bits = EVP_PKEY_get_bits(key);
   switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_RSA:
-    case EVP_PKEY_RSA_PSS: info.algorithm = KeyAlgorithm::kRsa; break;
+    case EVP_PKEY_RSA_PSS:
+      info.algorithm = KeyAlgorithm::kRsa;
+      break;
     case EVP_PKEY_EC: {
       info.algorithm = KeyAlgorithm::kEcdsa;
       char group[64] = {};
@@ -125,27 +138,41 @@ KeyInfo describe_key(const EVP_PKEY* key) {
       if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
                                          &len)) {
         const std::string_view g(group, len);
-        if (g == "prime256v1" || g == "P-256") info.curve = "P-256";
-        else if (g == "secp384r1" || g == "P-384") info.curve = "P-384";
-        else if (g == "secp521r1" || g == "P-521") info.curve = "P-521";
-        else info.curve = std::string(g);
+        if (g == "prime256v1" || g == "P-256")
+          info.curve = "P-256";
+        else if (g == "secp384r1" || g == "P-384")
+          info.curve = "P-384";
+        else if (g == "secp521r1" || g == "P-521")
+          info.curve = "P-521";
+        else
+          info.curve = std::string(g);
       }
       break;
     }
-    case EVP_PKEY_ED25519: info.algorithm = KeyAlgorithm::kEd25519; break;
-    default: info.algorithm = KeyAlgorithm::kUnknown; break;
+    case EVP_PKEY_ED25519:
+      info.algorithm = KeyAlgorithm::kEd25519;
+      break;
+    default:
+      info.algorithm = KeyAlgorithm::kUnknown;
+      break;
   }
   return info;
 }
 
 Result<PrivateKey> generate_key(KeyType type) {
   switch (type) {
-    case KeyType::kRsa2048: return generate_rsa(2048);
-    case KeyType::kRsa3072: return generate_rsa(3072);
-    case KeyType::kRsa4096: return generate_rsa(4096);
-    case KeyType::kEcP256: return generate_named("EC", "P-256");
-    case KeyType::kEcP384: return generate_named("EC", "P-384");
-    case KeyType::kEd25519: return generate_named("ED25519", nullptr);
+    case KeyType::kRsa2048:
+      return generate_rsa(2048);
+    case KeyType::kRsa3072:
+      return generate_rsa(3072);
+    case KeyType::kRsa4096:
+      return generate_rsa(4096);
+    case KeyType::kEcP256:
+      return generate_named("EC", "P-256");
+    case KeyType::kEcP384:
+      return generate_named("EC", "P-384");
+    case KeyType::kEd25519:
+      return generate_named("ED25519", nullptr);
   }
   return fail(ErrorCode::kInvalidArgument, "unsupported key type");
 }
@@ -196,9 +223,9 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
   // The OSSL_DECODER path handles PEM and DER, PKCS#8 (plain and encrypted) and the
   // traditional formats in one place.
   EVP_PKEY* raw = nullptr;
-  Handle<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free> dctx(OSSL_DECODER_CTX_new_for_pkey(
-      &raw, looks_like_pem(data) ? "PEM" : "DER", nullptr, nullptr, EVP_PKEY_KEYPAIR, nullptr,
-      nullptr));
+  Handle<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free> dctx(
+      OSSL_DECODER_CTX_new_for_pkey(&raw, looks_like_pem(data) ? "PEM" : "DER", nullptr, nullptr,
+                                    EVP_PKEY_KEYPAIR, nullptr, nullptr));
   if (!dctx) return fail(ErrorCode::kInternal, "no key decoder: " + openssl_error_string());
   if (passphrase) {
     OSSL_DECODER_CTX_set_passphrase(dctx.get(), reinterpret_cast<const unsigned char*>(pass.data()),
@@ -231,7 +258,8 @@ Result<EvpPkeyPtr> parse_public_key(std::span<const std::uint8_t> data) {
   BioPtr bio = mem_bio(data);
   EVP_PKEY* raw = looks_like_pem(data) ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)
                                        : d2i_PUBKEY_bio(bio.get(), nullptr);
-  if (!raw) return fail(ErrorCode::kMalformed, "not a SubjectPublicKeyInfo: " + openssl_error_string());
+  if (!raw)
+    return fail(ErrorCode::kMalformed, "not a SubjectPublicKeyInfo: " + openssl_error_string());
   return EvpPkeyPtr(raw);
 }
 

@@ -26,15 +26,15 @@
 namespace certward::http {
 
 struct Request {
-  std::string method;   // "GET", "POST", ...
-  std::string target;   // as received: path and query
-  std::string path;     // percent-decoded path, without the query
+  std::string method;                             // "GET", "POST", ...
+  std::string target;                             // as received: path and query
+  std::string path;                               // percent-decoded path, without the query
   std::multimap<std::string, std::string> query;  // percent-decoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote_address;  // "127.0.0.1:53412"
   bool tls = false;
-  std::optional<Bytes> client_certificate;  // DER of a verified TLS client certificate
+  std::optional<Bytes> client_certificate;    // DER of a verified TLS client certificate
   std::map<std::string, std::string> params;  // route parameters ("{id}"), set by the Router
 
   // First header with this (case-insensitive) name.
@@ -50,7 +50,8 @@ struct Response {
 
   Response& set_header(std::string name, std::string value);
   static Response json(int status, std::string body);  // application/json
-  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response text(int status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8");
   // RFC 7807 problem+json: {"type","title","status","detail"}.
   static Response problem(int status, std::string_view title, std::string_view detail,
                           std::string_view type = "about:blank");
@@ -92,20 +93,20 @@ struct TlsSettings {
 
 struct ListenerSettings {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 0;  // 0: pick a free port (tests)
+  std::uint16_t port = 0;          // 0: pick a free port (tests)
   std::optional<TlsSettings> tls;  // absent: plain HTTP
   std::string name = "https";      // for logs and metrics
 };
 
 struct ServerOptions {
-  int io_threads = 2;          // REQUIRES >= 1; default: the number of cores
-  int worker_threads = 4;      // handler pool size; REQUIRES >= 1
-  std::size_t max_queued = 4096;  // requests waiting for a worker; beyond: 503
-  std::size_t max_body_bytes = 1 << 20;        // larger bodies: 413
-  std::size_t max_header_bytes = 16 << 10;     // larger headers: 431
-  std::chrono::seconds read_timeout{30};       // to receive one whole request
-  std::chrono::seconds idle_timeout{75};       // keep-alive between requests
-  std::chrono::seconds drain_timeout{25};      // graceful shutdown bound
+  int io_threads = 2;                       // REQUIRES >= 1; default: the number of cores
+  int worker_threads = 4;                   // handler pool size; REQUIRES >= 1
+  std::size_t max_queued = 4096;            // requests waiting for a worker; beyond: 503
+  std::size_t max_body_bytes = 1 << 20;     // larger bodies: 413
+  std::size_t max_header_bytes = 16 << 10;  // larger headers: 431
+  std::chrono::seconds read_timeout{30};    // to receive one whole request
+  std::chrono::seconds idle_timeout{75};    // keep-alive between requests
+  std::chrono::seconds drain_timeout{25};   // graceful shutdown bound
 };
 
 // Called after every response with what metrics and access logs need.

@@ -11,7 +11,6 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include "common/log.h"
 
 #include <algorithm>
 #include <array>
@@ -35,6 +34,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "common/log.h"
 #include "http/http.h"
 #include "http/router_impl.h"
 #include "http/text_impl.h"
@@ -107,10 +107,14 @@ Response invoke_handler(const Handler& handler, Request& request, std::string_vi
   try {
     return handler(request);
   } catch (const std::exception& e) {
-    log::error("http_handler_exception",
-               {{"listener", listener}, {"method", request.method}, {"route", route}, {"what", e.what()}});
+    log::error(
+        "http_handler_exception",
+        {{"listener", listener}, {"method", request.method}, {"route", route}, {"what", e.what()}});
   } catch (...) {
-    log::error("http_handler_exception", {{"listener", listener}, {"method", request.method}, {"route", route}, {"what", "unknown"}});
+    log::error("http_handler_exception", {{"listener", listener},
+                                          {"method", request.method},
+                                          {"route", route},
+                                          {"what", "unknown"}});
   }
   return Response::problem(500, "Internal Server Error", "the request handler failed");
 }
@@ -660,23 +664,24 @@ void Core::run_io() {
 }
 
 void Core::accept_next(const std::shared_ptr<Listener>& listener) {
-  listener->acceptor.async_accept(net::make_strand(ioc_), [this, listener](error_code ec,
-                                                                           tcp::socket socket) {
-    if (!ec) {
-      start_session(listener->config, std::move(socket));
-      return accept_next(listener);
-    }
-    if (ec == net::error::operation_aborted || !listener->acceptor.is_open() || draining()) {
-      return;
-    }
-    log::warn("http_accept_failed", {{"listener", listener->config->name}, {"error", ec.message()}});
-    // Out of descriptors and the like: back off briefly instead of spinning.
-    auto timer = std::make_shared<net::steady_timer>(listener->acceptor.get_executor(),
-                                                     std::chrono::milliseconds(50));
-    timer->async_wait([this, listener, timer](error_code) {
-      if (listener->acceptor.is_open() && !draining()) accept_next(listener);
-    });
-  });
+  listener->acceptor.async_accept(
+      net::make_strand(ioc_), [this, listener](error_code ec, tcp::socket socket) {
+        if (!ec) {
+          start_session(listener->config, std::move(socket));
+          return accept_next(listener);
+        }
+        if (ec == net::error::operation_aborted || !listener->acceptor.is_open() || draining()) {
+          return;
+        }
+        log::warn("http_accept_failed",
+                  {{"listener", listener->config->name}, {"error", ec.message()}});
+        // Out of descriptors and the like: back off briefly instead of spinning.
+        auto timer = std::make_shared<net::steady_timer>(listener->acceptor.get_executor(),
+                                                         std::chrono::milliseconds(50));
+        timer->async_wait([this, listener, timer](error_code) {
+          if (listener->acceptor.is_open() && !draining()) accept_next(listener);
+        });
+      });
 }
 
 void Core::start_session(const std::shared_ptr<const ListenerConfig>& config, tcp::socket socket) {

@@ -160,7 +160,8 @@ struct Cursor {
 
 Result<Cursor> parse_cursor(const std::string& c) {
   const auto colon = c.find(':');
-  if (colon == std::string::npos || colon == 0) return fail(ErrorCode::kInvalidArgument, "bad cursor");
+  if (colon == std::string::npos || colon == 0)
+    return fail(ErrorCode::kInvalidArgument, "bad cursor");
   try {
     std::size_t used = 0;
     const std::int64_t na = std::stoll(c.substr(0, colon), &used);
@@ -177,10 +178,14 @@ Result<Cursor> parse_cursor(const std::string& c) {
 
 std::string_view origin_name(Origin o) {
   switch (o) {
-    case Origin::kIssued: return "issued";
-    case Origin::kImported: return "imported";
-    case Origin::kDiscovered: return "discovered";
-    case Origin::kUpstream: return "upstream";
+    case Origin::kIssued:
+      return "issued";
+    case Origin::kImported:
+      return "imported";
+    case Origin::kDiscovered:
+      return "discovered";
+    case Origin::kUpstream:
+      return "upstream";
   }
   return "imported";
 }
@@ -194,12 +199,18 @@ Result<Origin> parse_origin(std::string_view s) {
 
 std::string_view status_name(CertStatus s) {
   switch (s) {
-    case CertStatus::kValid: return "valid";
-    case CertStatus::kExpiring: return "expiring";
-    case CertStatus::kExpired: return "expired";
-    case CertStatus::kRevoked: return "revoked";
-    case CertStatus::kSuperseded: return "superseded";
-    case CertStatus::kNotYetValid: return "not_yet_valid";
+    case CertStatus::kValid:
+      return "valid";
+    case CertStatus::kExpiring:
+      return "expiring";
+    case CertStatus::kExpired:
+      return "expired";
+    case CertStatus::kRevoked:
+      return "revoked";
+    case CertStatus::kSuperseded:
+      return "superseded";
+    case CertStatus::kNotYetValid:
+      return "not_yet_valid";
   }
   return "valid";
 }
@@ -235,14 +246,29 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
     search += lower(s.value);
   }
   const std::int64_t now = to_unix(clock_.now());
-  const store::Value params[] = {
-      i.sha256_hex, cert.der(), i.serial_hex, i.subject, i.subject_cn, i.issuer, join_lines(sans),
-      search, to_unix(i.not_before), to_unix(i.not_after),
-      std::string(crypto::key_algorithm_name(i.key.algorithm)),
-      static_cast<std::int64_t>(i.key.bits), i.key.curve, i.signature_algorithm,
-      static_cast<std::int64_t>(i.is_ca() ? 1 : 0), std::string(origin_name(meta.origin)),
-      opt(meta.authority), opt(meta.profile), opt(meta.owner), opt(meta.team),
-      join_lines(meta.tags), now, now};
+  const store::Value params[] = {i.sha256_hex,
+                                 cert.der(),
+                                 i.serial_hex,
+                                 i.subject,
+                                 i.subject_cn,
+                                 i.issuer,
+                                 join_lines(sans),
+                                 search,
+                                 to_unix(i.not_before),
+                                 to_unix(i.not_after),
+                                 std::string(crypto::key_algorithm_name(i.key.algorithm)),
+                                 static_cast<std::int64_t>(i.key.bits),
+                                 i.key.curve,
+                                 i.signature_algorithm,
+                                 static_cast<std::int64_t>(i.is_ca() ? 1 : 0),
+                                 std::string(origin_name(meta.origin)),
+                                 opt(meta.authority),
+                                 opt(meta.profile),
+                                 opt(meta.owner),
+                                 opt(meta.team),
+                                 join_lines(meta.tags),
+                                 now,
+                                 now};
   CW_ASSIGN_OR_RETURN(
       auto n, tx.execute_count(
                   "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, "
@@ -328,8 +354,12 @@ Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRe
   const std::int64_t soon = now + std::chrono::seconds(kDefaultExpiringWindow).count();
   if (f.status) {
     switch (*f.status) {
-      case CertStatus::kRevoked: sql += " AND revoked_at IS NOT NULL"; break;
-      case CertStatus::kExpired: add(" AND revoked_at IS NULL AND not_after <= ?", now); break;
+      case CertStatus::kRevoked:
+        sql += " AND revoked_at IS NOT NULL";
+        break;
+      case CertStatus::kExpired:
+        add(" AND revoked_at IS NULL AND not_after <= ?", now);
+        break;
       case CertStatus::kSuperseded:
         add(" AND revoked_at IS NULL AND superseded_by IS NOT NULL AND not_after > ?", now);
         break;
@@ -394,8 +424,7 @@ Result<std::int64_t> Inventory::count(store::Database& db) const {
 
 Result<ImportReport> Inventory::import_certificates(store::Database& db,
                                                     std::span<const x509::Certificate> certs,
-                                                    const RecordMeta& meta,
-                                                    std::string_view actor,
+                                                    const RecordMeta& meta, std::string_view actor,
                                                     std::string_view source) const {
   ImportReport report;
   CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
@@ -408,7 +437,9 @@ Result<ImportReport> Inventory::import_certificates(store::Database& db,
       continue;
     }
     ++report.inserted;
-    events.push_back({std::string(actor), "certificate.import", "certificate",
+    events.push_back({std::string(actor),
+                      "certificate.import",
+                      "certificate",
                       cert.info().sha256_hex,
                       {{"source", source},
                        {"subject", cert.info().subject},
@@ -423,14 +454,14 @@ Result<ImportReport> Inventory::import_certificates(store::Database& db,
 Result<ImportReport> Inventory::import_paths(store::Database& db,
                                              std::span<const std::string> paths,
                                              const std::optional<std::string>& pkcs12_password,
-                                             const RecordMeta& meta,
-                                             std::string_view actor) const {
+                                             const RecordMeta& meta, std::string_view actor) const {
   namespace fs = std::filesystem;
   std::vector<std::string> files;
   for (const auto& p : paths) {
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
-      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+      for (auto it = fs::recursive_directory_iterator(
+               p, fs::directory_options::skip_permission_denied, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file(ec)) files.push_back(it->path().string());
       }
@@ -457,7 +488,8 @@ Result<ImportReport> Inventory::import_paths(store::Database& db,
     const auto format = x509::detect_format(as_bytes(data));
     if (format && *format == x509::ContainerFormat::kPkcs12) {
       if (!pkcs12_password) {
-        certs = fail(ErrorCode::kBadPassword, "PKCS#12 file needs a password (--password-file or --password-env)");
+        certs = fail(ErrorCode::kBadPassword,
+                     "PKCS#12 file needs a password (--password-file or --password-env)");
       } else if (auto p12 = x509::parse_pkcs12(as_bytes(data), *pkcs12_password)) {
         std::vector<x509::Certificate> all;
         if (p12->leaf) all.push_back(*p12->leaf);

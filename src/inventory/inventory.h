@@ -23,8 +23,14 @@ enum class Origin : std::uint8_t { kIssued, kImported, kDiscovered, kUpstream };
 std::string_view origin_name(Origin o);  // "issued", "imported", "discovered", "upstream"
 Result<Origin> parse_origin(std::string_view s);
 
-enum class CertStatus : std::uint8_t { kValid, kExpiring, kExpired, kRevoked, kSuperseded,
-                                       kNotYetValid };
+enum class CertStatus : std::uint8_t {
+  kValid,
+  kExpiring,
+  kExpired,
+  kRevoked,
+  kSuperseded,
+  kNotYetValid
+};
 std::string_view status_name(CertStatus s);  // "valid", "expiring", "expired", ...
 Result<CertStatus> parse_status(std::string_view s);
 
@@ -60,7 +66,8 @@ struct CertificateRecord {
   std::optional<std::string> superseded_by;
   SysTime created_at{};
 
-  CertStatus status(SysTime now, std::chrono::seconds expiring_window = kDefaultExpiringWindow) const;
+  CertStatus status(SysTime now,
+                    std::chrono::seconds expiring_window = kDefaultExpiringWindow) const;
 };
 
 struct Filter {
@@ -71,7 +78,7 @@ struct Filter {
   std::optional<std::string> authority;   // internal authority name
   std::optional<std::string> key_algorithm;
   std::optional<int> key_bits;
-  std::optional<std::string> search;      // substring of subject or any SAN (case-insensitive)
+  std::optional<std::string> search;  // substring of subject or any SAN (case-insensitive)
   std::optional<std::string> owner;
   std::optional<std::string> team;
   std::optional<Origin> origin;
@@ -79,19 +86,19 @@ struct Filter {
 };
 
 struct PageRequest {
-  int limit = 50;                    // 1..1000
+  int limit = 50;                     // 1..1000
   std::optional<std::string> cursor;  // opaque; from Page::next_cursor
 };
 
 struct Page {
-  std::vector<CertificateRecord> items;   // ordered by not_after, then fingerprint
+  std::vector<CertificateRecord> items;  // ordered by not_after, then fingerprint
   std::optional<std::string> next_cursor;
 };
 
 struct ImportItem {
-  std::string source;        // file path or "stdin"
-  std::string fingerprint;   // empty when the source failed
-  bool inserted = false;     // false: already in the inventory
+  std::string source;       // file path or "stdin"
+  std::string fingerprint;  // empty when the source failed
+  bool inserted = false;    // false: already in the inventory
   std::optional<Error> error;
 };
 

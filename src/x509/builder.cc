@@ -13,9 +13,9 @@ using crypto::openssl_error_string;
 Status add_ext(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
   crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
   if (!ext || !X509_add_ext(cert, ext.get(), -1)) {
-    return fail(ErrorCode::kInvalidArgument,
-                std::string("cannot encode extension ") + OBJ_nid2sn(nid) + " = '" + value +
-                    "': " + openssl_error_string());
+    return fail(ErrorCode::kInvalidArgument, std::string("cannot encode extension ") +
+                                                 OBJ_nid2sn(nid) + " = '" + value +
+                                                 "': " + openssl_error_string());
   }
   return ok();
 }
@@ -66,9 +66,9 @@ Status add_general_names(X509* cert, int nid, const std::vector<SubjectAltName>&
       case SanType::kDns:
       case SanType::kEmail:
       case SanType::kUri: {
-        const int type = san.type == SanType::kDns ? GEN_DNS
+        const int type = san.type == SanType::kDns     ? GEN_DNS
                          : san.type == SanType::kEmail ? GEN_EMAIL
-                                                        : GEN_URI;
+                                                       : GEN_URI;
         crypto::Handle<ASN1_IA5STRING, ASN1_IA5STRING_free> ia5(ASN1_IA5STRING_new());
         ASN1_STRING_set(ia5.get(), san.value.data(), static_cast<int>(san.value.size()));
         gn = GENERAL_NAME_new();
@@ -123,8 +123,8 @@ Status set_validity(X509* cert, SysTime nb, SysTime na) {
 Status add_extensions(X509* cert, const X509* issuer_cert, const CertificateTemplate& t) {
   X509V3_CTX ctx;
   // X509V3_set_ctx wants non-const pointers but only reads the issuer.
-  X509V3_set_ctx(&ctx, issuer_cert ? const_cast<X509*>(issuer_cert) : cert, cert, nullptr,
-                 nullptr, 0);
+  X509V3_set_ctx(&ctx, issuer_cert ? const_cast<X509*>(issuer_cert) : cert, cert, nullptr, nullptr,
+                 0);
   std::string bc = t.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE";
   if (t.is_ca && t.path_length) bc += ",pathlen:" + std::to_string(*t.path_length);
   CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_basic_constraints, bc));
@@ -215,9 +215,9 @@ Result<Certificate> sign(LintedTbs tbs, const crypto::Signer& signer) {
   // The signature algorithm is the signer's choice, so it is linted here, after signing;
   // a refused certificate is destroyed and never leaves this function.
   if (is_weak_signature(X509_get_signature_nid(cert.get()))) {
-    return fail(ErrorCode::kPolicyRejected, "certificate refused by the linter: " +
-                                                std::string(lint_finding_name(
-                                                    LintFinding::kWeakSignatureAlgorithm)));
+    return fail(ErrorCode::kPolicyRejected,
+                "certificate refused by the linter: " +
+                    std::string(lint_finding_name(LintFinding::kWeakSignatureAlgorithm)));
   }
   // Re-parsing (from_x509) costs a d2i_X509, which on OpenSSL 3.0 decodes the public key again
   // through a fresh decoder context. When the public key object is our own public-only copy,

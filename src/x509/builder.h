@@ -17,21 +17,21 @@ namespace certward::x509 {
 
 // Everything a profile and a request decide about one certificate.
 struct CertificateTemplate {
-  crypto::X509NamePtr subject;            // may be empty (then SANs are critical)
+  crypto::X509NamePtr subject;  // may be empty (then SANs are critical)
   std::vector<SubjectAltName> sans;
-  const EVP_PKEY* public_key = nullptr;   // borrowed; the subject's key
+  const EVP_PKEY* public_key = nullptr;  // borrowed; the subject's key
   // Optional, borrowed: public_key's SubjectPublicKeyInfo as already decoded (a CSR's,
   // X509_REQ_get_X509_PUBKEY). It must be the same key. When given, the certificate copies
   // it instead of re-encoding public_key, which on OpenSSL 3.0 costs an encoder and a decoder
   // context per certificate; the result is the same bytes (see x509/public_key.cc).
   const X509_PUBKEY* public_key_info = nullptr;
-  Bytes serial;                           // big-endian magnitude, positive
+  Bytes serial;  // big-endian magnitude, positive
   SysTime not_before{};
   SysTime not_after{};
   std::vector<std::string> key_usage;           // RFC 5280 names, see CertificateInfo
   std::vector<std::string> extended_key_usage;  // "serverAuth", ... or dotted OIDs
   bool is_ca = false;
-  std::optional<int> path_length;               // CA only
+  std::optional<int> path_length;                   // CA only
   std::optional<NameConstraints> name_constraints;  // CA only
   std::vector<std::string> crl_urls;
   std::vector<std::string> ocsp_urls;
@@ -78,9 +78,19 @@ struct LintRules {
 };
 
 enum class LintFinding : std::uint8_t {
-  kValidityTooLong, kValidityInverted, kNoSan, kCaFlagOnLeaf, kMissingCaFlag, kWeakRsaKey,
-  kWeakSignatureAlgorithm, kSerialTooShort, kSerialNegative, kSerialTooLong, kSerialReused,
-  kUnsupportedKey, kEmptySubjectWithoutCriticalSan,
+  kValidityTooLong,
+  kValidityInverted,
+  kNoSan,
+  kCaFlagOnLeaf,
+  kMissingCaFlag,
+  kWeakRsaKey,
+  kWeakSignatureAlgorithm,
+  kSerialTooShort,
+  kSerialNegative,
+  kSerialTooLong,
+  kSerialReused,
+  kUnsupportedKey,
+  kEmptySubjectWithoutCriticalSan,
 };
 std::string_view lint_finding_name(LintFinding f);
 

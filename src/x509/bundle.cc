@@ -272,9 +272,9 @@ Result<Bytes> build_pkcs12(EVP_PKEY* key, X509* leaf, std::span<const Certificat
   }
   const std::string pass(password);
   const std::string name(friendly_name);
-  crypto::Pkcs12Ptr p12(PKCS12_create_ex(
-      pass.c_str(), name.empty() ? nullptr : name.c_str(), key, leaf, ca.get(), NID_aes_256_cbc,
-      NID_aes_256_cbc, PKCS12_DEFAULT_ITER, -1, 0, nullptr, nullptr));
+  crypto::Pkcs12Ptr p12(PKCS12_create_ex(pass.c_str(), name.empty() ? nullptr : name.c_str(), key,
+                                         leaf, ca.get(), NID_aes_256_cbc, NID_aes_256_cbc,
+                                         PKCS12_DEFAULT_ITER, -1, 0, nullptr, nullptr));
   if (!p12)
     return fail(ErrorCode::kInternal, "PKCS#12 creation failed: " + crypto::openssl_error_string());
   if (!PKCS12_set_mac(p12.get(), pass.c_str(), -1, nullptr, 0, PKCS12_DEFAULT_ITER, EVP_sha256())) {

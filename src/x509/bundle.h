@@ -29,8 +29,8 @@ Result<Bytes> make_pkcs7(std::span<const Certificate> certs);  // DER, certs-onl
 
 struct Pkcs12Contents {
   std::optional<crypto::PrivateKey> key;
-  std::optional<Certificate> leaf;     // the certificate matching the key, if any
-  std::vector<Certificate> chain;      // every other certificate
+  std::optional<Certificate> leaf;  // the certificate matching the key, if any
+  std::vector<Certificate> chain;   // every other certificate
 };
 
 // Errors: kMalformed (not PKCS#12), kBadPassword (MAC or decryption fails with `password`).

@@ -47,18 +47,18 @@ struct ExtensionSummary {
 };
 
 struct CertificateInfo {
-  int version = 3;             // 1, 2 or 3
-  std::string subject;         // RFC 2253 one-line form
+  int version = 3;      // 1, 2 or 3
+  std::string subject;  // RFC 2253 one-line form
   std::string issuer;
-  std::string subject_cn;      // first CN, empty if none
-  std::string serial_hex;      // lower-case hex of the INTEGER's magnitude, even length
+  std::string subject_cn;  // first CN, empty if none
+  std::string serial_hex;  // lower-case hex of the INTEGER's magnitude, even length
   bool serial_negative = false;
   SysTime not_before{};
   SysTime not_after{};
   std::vector<SubjectAltName> sans;
   crypto::KeyInfo key;
-  std::string signature_algorithm;  // OpenSSL long name, e.g. "ecdsa-with-SHA256"
-  std::vector<std::string> key_usage;           // "digitalSignature", "keyCertSign", ...
+  std::string signature_algorithm;     // OpenSSL long name, e.g. "ecdsa-with-SHA256"
+  std::vector<std::string> key_usage;  // "digitalSignature", "keyCertSign", ...
   bool key_usage_critical = false;
   std::vector<std::string> extended_key_usage;  // "serverAuth", ... or dotted OID if unknown
   std::optional<BasicConstraints> basic_constraints;
@@ -70,7 +70,7 @@ struct CertificateInfo {
   std::vector<std::string> policies;  // dotted OIDs
   std::optional<NameConstraints> name_constraints;
   std::vector<ExtensionSummary> extensions;  // every extension, in certificate order
-  std::string sha256_hex;  // fingerprint of the DER, lower-case hex
+  std::string sha256_hex;                    // fingerprint of the DER, lower-case hex
   std::string sha1_hex;
   bool self_issued = false;  // subject == issuer
 

@@ -11,7 +11,7 @@
 namespace certward::x509 {
 
 struct CsrInfo {
-  std::string subject;     // RFC 2253 one-line form
+  std::string subject;  // RFC 2253 one-line form
   std::string subject_cn;
   std::vector<SubjectAltName> sans;  // from the extensionRequest attribute
   crypto::KeyInfo key;

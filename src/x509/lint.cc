@@ -51,19 +51,32 @@ SysTime asn1_to_systime(const ASN1_TIME* t) {
 
 std::string_view lint_finding_name(LintFinding f) {
   switch (f) {
-    case LintFinding::kValidityTooLong: return "validity_too_long";
-    case LintFinding::kValidityInverted: return "validity_inverted";
-    case LintFinding::kNoSan: return "no_san";
-    case LintFinding::kCaFlagOnLeaf: return "ca_flag_on_leaf";
-    case LintFinding::kMissingCaFlag: return "missing_ca_flag";
-    case LintFinding::kWeakRsaKey: return "weak_rsa_key";
-    case LintFinding::kWeakSignatureAlgorithm: return "weak_signature_algorithm";
-    case LintFinding::kSerialTooShort: return "serial_too_short";
-    case LintFinding::kSerialNegative: return "serial_negative";
-    case LintFinding::kSerialTooLong: return "serial_too_long";
-    case LintFinding::kSerialReused: return "serial_reused";
-    case LintFinding::kUnsupportedKey: return "unsupported_key";
-    case LintFinding::kEmptySubjectWithoutCriticalSan: return "empty_subject_without_critical_san";
+    case LintFinding::kValidityTooLong:
+      return "validity_too_long";
+    case LintFinding::kValidityInverted:
+      return "validity_inverted";
+    case LintFinding::kNoSan:
+      return "no_san";
+    case LintFinding::kCaFlagOnLeaf:
+      return "ca_flag_on_leaf";
+    case LintFinding::kMissingCaFlag:
+      return "missing_ca_flag";
+    case LintFinding::kWeakRsaKey:
+      return "weak_rsa_key";
+    case LintFinding::kWeakSignatureAlgorithm:
+      return "weak_signature_algorithm";
+    case LintFinding::kSerialTooShort:
+      return "serial_too_short";
+    case LintFinding::kSerialNegative:
+      return "serial_negative";
+    case LintFinding::kSerialTooLong:
+      return "serial_too_long";
+    case LintFinding::kSerialReused:
+      return "serial_reused";
+    case LintFinding::kUnsupportedKey:
+      return "unsupported_key";
+    case LintFinding::kEmptySubjectWithoutCriticalSan:
+      return "empty_subject_without_critical_san";
   }
   return "unknown";
 }

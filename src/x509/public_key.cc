@@ -32,10 +32,14 @@ const EC_GROUP* named_group(int curve_nid) {
   static const EC_GROUP* const p384 = EC_GROUP_new_by_curve_name(NID_secp384r1);
   static const EC_GROUP* const p521 = EC_GROUP_new_by_curve_name(NID_secp521r1);
   switch (curve_nid) {
-    case NID_X9_62_prime256v1: return p256;
-    case NID_secp384r1: return p384;
-    case NID_secp521r1: return p521;
-    default: return nullptr;
+    case NID_X9_62_prime256v1:
+      return p256;
+    case NID_secp384r1:
+      return p384;
+    case NID_secp521r1:
+      return p521;
+    default:
+      return nullptr;
   }
 }
 

@@ -1,12 +1,13 @@
 // The REST layer's own contracts: the OpenAPI document matches the router exactly, errors map
 // to the documented statuses, rate limiting, and the metrics exposition.
 
+#include "api/api.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "api/api.h"
 #include "unit/ca/fixture.h"
 
 namespace certward::api {
@@ -37,13 +38,15 @@ std::set<std::string> documented_operations() {
 }
 
 TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
-  Services s{clock_, *db_, audit_, inventory_, profiles_, *authorities_, *ra_, auth_, metrics_, limiter_};
+  Services s{clock_,        *db_, audit_, inventory_, profiles_,
+             *authorities_, *ra_, auth_,  metrics_,   limiter_};
   auto router = make_api_router(s);
   std::set<std::string> routed;
   for (const auto& r : router->routes()) routed.insert(r.method + " " + r.pattern);
   const auto documented = documented_operations();
   for (const auto& op : routed) EXPECT_TRUE(documented.contains(op)) << "not documented: " << op;
-  for (const auto& op : documented) EXPECT_TRUE(routed.contains(op)) << "documented, not routed: " << op;
+  for (const auto& op : documented)
+    EXPECT_TRUE(routed.contains(op)) << "documented, not routed: " << op;
   EXPECT_GE(routed.size(), 25u);
 }
 
@@ -80,11 +83,11 @@ TEST(OpenApi, IsOpenApi31WithProblemSchemaAndSecurity) {
 
 TEST(Problems, MapEveryErrorCodeToItsStatus) {
   const std::pair<ErrorCode, int> cases[] = {
-      {ErrorCode::kMalformed, 400},     {ErrorCode::kBadSignature, 400},
-      {ErrorCode::kBadPassword, 400},   {ErrorCode::kInvalidArgument, 400},
-      {ErrorCode::kUnauthorized, 403},  {ErrorCode::kNotFound, 404},
-      {ErrorCode::kConflict, 409},      {ErrorCode::kPolicyRejected, 422},
-      {ErrorCode::kUnavailable, 503},   {ErrorCode::kInternal, 500}};
+      {ErrorCode::kMalformed, 400},    {ErrorCode::kBadSignature, 400},
+      {ErrorCode::kBadPassword, 400},  {ErrorCode::kInvalidArgument, 400},
+      {ErrorCode::kUnauthorized, 403}, {ErrorCode::kNotFound, 404},
+      {ErrorCode::kConflict, 409},     {ErrorCode::kPolicyRejected, 422},
+      {ErrorCode::kUnavailable, 503},  {ErrorCode::kInternal, 500}};
   for (const auto& [code, status] : cases) {
     const auto r = problem_for({code, "detail text"});
     EXPECT_EQ(r.status, status);
@@ -95,7 +98,8 @@ TEST(Problems, MapEveryErrorCodeToItsStatus) {
 }
 
 TEST(Problems, InternalErrorsHideTheirDetail) {
-  const auto body = nlohmann::json::parse(problem_for({ErrorCode::kInternal, "sqlite: disk I/O at /secret"}).body);
+  const auto body = nlohmann::json::parse(
+      problem_for({ErrorCode::kInternal, "sqlite: disk I/O at /secret"}).body);
   EXPECT_EQ(body["detail"], "internal error");
 }
 
@@ -119,21 +123,32 @@ TEST(RateLimiter, ZeroRateDisablesLimiting) {
 }
 
 TEST_F(ApiTest, MetricsExposeRequestsIssuanceAndInventory) {
-  metrics_.observe({.listener = "https", .method = "POST", .route = "/api/v1/certificates", .status = 201,
-                    .duration = std::chrono::milliseconds(3), .remote_address = "127.0.0.1:1"});
+  metrics_.observe({.listener = "https",
+                    .method = "POST",
+                    .route = "/api/v1/certificates",
+                    .status = 201,
+                    .duration = std::chrono::milliseconds(3),
+                    .remote_address = "127.0.0.1:1"});
   metrics_.count_issued("tls-server", "issuing");
   auto issued = ra_->enroll(request({"m.example.com"}));
   ASSERT_TRUE(issued.has_value());
   const std::string text = metrics_.render(*db_);
-  EXPECT_NE(text.find("certward_http_requests_total{listener=\"https\",method=\"POST\",route=\"/api/v1/certificates\",status=\"201\"} 1"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find("certward_http_request_duration_seconds_bucket{listener=\"https\",method=\"POST\",route=\"/api/v1/certificates\",le=\"0.005\"} 1"),
+  EXPECT_NE(text.find("certward_http_requests_total{listener=\"https\",method=\"POST\",route=\"/"
+                      "api/v1/certificates\",status=\"201\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("certward_http_request_duration_seconds_bucket{listener=\"https\",method="
+                      "\"POST\",route=\"/api/v1/certificates\",le=\"0.005\"} 1"),
             std::string::npos);
-  EXPECT_NE(text.find("certward_certificates_issued_total{profile=\"tls-server\",authority=\"issuing\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "certward_certificates_issued_total{profile=\"tls-server\",authority=\"issuing\"} 1"),
+      std::string::npos);
   // root, issuing and the leaf are valid and far from expiry.
   EXPECT_NE(text.find("certward_certificates{status=\"valid\"} 3"), std::string::npos) << text;
-  EXPECT_NE(text.find("certward_certificate_days_to_expiry_bucket{le=\"365\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("certward_certificate_days_to_expiry_bucket{le=\"365\"} 1"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

@@ -489,7 +489,6 @@ TEST_F(AuthTest, RequesterTokenWithoutTeamIsRejected) {
   auto from_admin = auth_->create_token(token_for("root", Role::kRequester), "test");
   ASSERT_FALSE(from_admin);
   EXPECT_EQ(from_admin.error().code, ErrorCode::kPolicyRejected);
-
 }
 
 TEST_F(AuthTest, RequesterCannotMintTokensForAnotherTeam) {
