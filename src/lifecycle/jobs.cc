@@ -1,0 +1,172 @@
+#include "lifecycle/jobs.h"
+
+#include "crypto/crypto.h"
+
+namespace certward::lifecycle {
+namespace {
+
+constexpr store::Migration kMigrations[] = {
+    {1, "jobs",
+     R"sql(
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  run_at BIGINT NOT NULL,
+  attempts INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until BIGINT,
+  last_error TEXT NOT NULL,
+  dedupe_key TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (state, run_at);
+CREATE UNIQUE INDEX jobs_dedupe ON jobs (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running');
+)sql"},
+};
+
+constexpr std::string_view kColumns =
+    "id, kind, payload, state, run_at, attempts, lease_owner, lease_until, last_error";
+
+Result<JobState> parse_state(std::string_view s) {
+  for (auto st : {JobState::kPending, JobState::kRunning, JobState::kDone, JobState::kFailed})
+    if (job_state_name(st) == s) return st;
+  return certward::fail(ErrorCode::kInternal, "unknown job state '" + std::string(s) + "'");
+}
+
+Result<Job> to_job(const store::Row& r) {
+  Job j;
+  j.id = r.text(0);
+  j.kind = r.text(1);
+  j.payload = nlohmann::json::parse(r.text(2), nullptr, false);
+  CW_ASSIGN_OR_RETURN(j.state, parse_state(r.text(3)));
+  j.run_at = from_unix(r.int64(4));
+  j.attempts = static_cast<int>(r.int64(5));
+  j.lease_owner = r.optional_text(6);
+  if (auto t = r.optional_int64(7)) j.lease_until = from_unix(*t);
+  j.last_error = r.text(8);
+  return j;
+}
+
+}  // namespace
+
+std::string_view job_state_name(JobState s) {
+  switch (s) {
+    case JobState::kPending:
+      return "pending";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kDone:
+      return "done";
+    case JobState::kFailed:
+      return "failed";
+  }
+  return "pending";
+}
+
+Status JobQueue::migrate(store::Database& db) { return db.migrate("lifecycle", kMigrations); }
+
+Result<std::string> JobQueue::enqueue(store::Transaction& tx, const NewJob& job) const {
+  if (job.kind.empty()) return certward::fail(ErrorCode::kInvalidArgument, "a job needs a kind");
+  if (job.max_attempts < 1)
+    return certward::fail(ErrorCode::kInvalidArgument, "max_attempts must be >= 1");
+  if (job.dedupe_key) {
+    CW_ASSIGN_OR_RETURN(auto existing,
+                        tx.query_one("SELECT id FROM jobs WHERE dedupe_key = ? AND state IN "
+                                     "('pending', 'running')",
+                                     store::params(*job.dedupe_key)));
+    if (existing) return existing->text(0);
+  }
+  const std::string id = to_hex(crypto::random_bytes(16));
+  const std::int64_t now = to_unix(clock_.now());
+  CW_RETURN_IF_ERROR(tx.execute(
+      "INSERT INTO jobs (id, kind, payload, state, run_at, attempts, max_attempts, lease_owner, "
+      "lease_until, last_error, dedupe_key, created_at, updated_at) VALUES (?, ?, ?, 'pending', "
+      "?, 0, ?, NULL, NULL, '', ?, ?, ?)",
+      store::params(id, job.kind, job.payload.dump(), job.run_at ? to_unix(*job.run_at) : now,
+                    job.max_attempts, job.dedupe_key, now, now)));
+  return id;
+}
+
+Result<std::vector<Job>> JobQueue::lease(store::Database& db, std::string_view owner,
+                                         const std::vector<std::string>& kinds, int max,
+                                         std::chrono::seconds lease) const {
+  if (max < 1 || kinds.empty()) return std::vector<Job>();
+  const std::int64_t now = to_unix(clock_.now());
+  std::string in = "(";
+  std::vector<store::Value> params = {now, now};
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    in += i ? ", ?" : "?";
+    params.emplace_back(kinds[i]);
+  }
+  in += ")";
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  // The row locks (PostgreSQL) make concurrent leasers skip each other's jobs instead of
+  // waiting for them; the UPDATE then claims exactly what was selected.
+  CW_ASSIGN_OR_RETURN(auto due,
+                      tx->query("SELECT id FROM jobs WHERE ((state = 'pending' AND run_at <= ?) OR "
+                                "(state = 'running' AND lease_until < ?)) AND kind IN " +
+                                    in + " ORDER BY run_at, id LIMIT " + std::to_string(max) +
+                                    " FOR UPDATE SKIP LOCKED",
+                                params));
+  std::vector<Job> out;
+  for (const auto& row : due) {
+    CW_ASSIGN_OR_RETURN(
+        auto updated,
+        tx->query_one("UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, "
+                      "attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING " +
+                          std::string(kColumns),
+                      store::params(std::string(owner), now + lease.count(), now, row.text(0))));
+    if (!updated) continue;
+    CW_ASSIGN_OR_RETURN(auto job, to_job(*updated));
+    out.push_back(std::move(job));
+  }
+  CW_RETURN_IF_ERROR(tx->commit());
+  return out;
+}
+
+Status JobQueue::complete(store::Database& db, const std::string& id,
+                          std::string_view owner) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(
+      auto n, tx->execute_count("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = "
+                                "NULL, updated_at = ? WHERE id = ? AND state = 'running' AND "
+                                "lease_owner = ?",
+                                store::params(to_unix(clock_.now()), id, std::string(owner))));
+  if (n != 1)
+    return certward::fail(ErrorCode::kConflict,
+                          "job " + id + " is not leased to " + std::string(owner));
+  return tx->commit();
+}
+
+Status JobQueue::fail(store::Database& db, const std::string& id, std::string_view owner,
+                      std::string_view error, std::chrono::seconds retry_after) const {
+  const std::int64_t now = to_unix(clock_.now());
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(
+      auto n, tx->execute_count(
+                  "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE "
+                  "'pending' END, run_at = ?, lease_owner = NULL, lease_until = NULL, last_error "
+                  "= ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                  store::params(now + retry_after.count(), std::string(error), now, id,
+                                std::string(owner))));
+  if (n != 1)
+    return certward::fail(ErrorCode::kConflict,
+                          "job " + id + " is not leased to " + std::string(owner));
+  return tx->commit();
+}
+
+Result<std::optional<Job>> JobQueue::get(store::Database& db, const std::string& id) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx->query_one("SELECT " + std::string(kColumns) + " FROM jobs WHERE id = ?",
+                                    store::params(id)));
+  if (!row) return std::optional<Job>();
+  CW_ASSIGN_OR_RETURN(auto job, to_job(*row));
+  return std::optional<Job>(std::move(job));
+}
+
+}  // namespace certward::lifecycle

@@ -1,0 +1,139 @@
+// The leased job queue on SQLite, and on PostgreSQL under scripts/with-postgres.sh
+// (ctest: lifecycle_postgres), where concurrent leasers must skip each other's rows.
+
+#include "lifecycle/jobs.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "unit/testing/test_db.h"
+
+namespace certward::lifecycle {
+namespace {
+
+using std::chrono::seconds;
+
+class JobsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(JobQueue::migrate(*db_).has_value()); }
+
+  std::string enqueue(NewJob job) {
+    auto tx = db_->begin();
+    EXPECT_TRUE(tx.has_value());
+    auto id = queue_.enqueue(**tx, job);
+    EXPECT_TRUE(id.has_value()) << id.error().message;
+    EXPECT_TRUE((*tx)->commit().has_value());
+    return *id;
+  }
+  NewJob job(std::string kind, std::optional<std::string> key = std::nullopt) {
+    NewJob j;
+    j.kind = std::move(kind);
+    j.payload = {{"n", 1}};
+    j.dedupe_key = std::move(key);
+    return j;
+  }
+  JobState state_of(const std::string& id) {
+    auto j = queue_.get(*db_, id);
+    EXPECT_TRUE(j.has_value() && j->has_value());
+    return (*j)->state;
+  }
+
+  certward::testing::ScratchDatabase db_;
+  FakeClock clock_{SysTime(std::chrono::seconds(1'800'000'000))};
+  JobQueue queue_{clock_};
+};
+
+TEST_F(JobsTest, LeaseTakesDueJobsOfTheKindsAskedOnce) {
+  const auto a = enqueue(job("renew"));
+  enqueue(job("scan"));
+  NewJob later = job("renew");
+  later.run_at = clock_.now() + seconds(3600);
+  const auto future = enqueue(later);
+
+  auto got = queue_.lease(*db_, "w1", {"renew"}, 10, seconds(60));
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().id, a);
+  EXPECT_EQ(got->front().payload["n"], 1);
+  EXPECT_EQ(got->front().attempts, 1);
+  EXPECT_EQ(got->front().lease_owner, "w1");
+  auto again = queue_.lease(*db_, "w2", {"renew"}, 10, seconds(60));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->empty()) << "a leased job is not leased twice";
+  EXPECT_EQ(state_of(future), JobState::kPending);
+}
+
+TEST_F(JobsTest, ExpiredLeaseIsTakenOverAndTheOldOwnerCannotComplete) {
+  const auto id = enqueue(job("renew"));
+  ASSERT_EQ(queue_.lease(*db_, "w1", {"renew"}, 1, seconds(30))->size(), 1u);
+  clock_.advance(seconds(31));
+  auto taken = queue_.lease(*db_, "w2", {"renew"}, 1, seconds(30));
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ(taken->front().attempts, 2);
+  auto stale = queue_.complete(*db_, id, "w1");
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(queue_.complete(*db_, id, "w2").has_value());
+  EXPECT_EQ(state_of(id), JobState::kDone);
+}
+
+TEST_F(JobsTest, FailureRetriesLaterThenGivesUp) {
+  NewJob j = job("notify");
+  j.max_attempts = 2;
+  const auto id = enqueue(j);
+  ASSERT_EQ(queue_.lease(*db_, "w", {"notify"}, 1, seconds(60))->size(), 1u);
+  ASSERT_TRUE(queue_.fail(*db_, id, "w", "smtp down", seconds(300)).has_value());
+  EXPECT_EQ(state_of(id), JobState::kPending);
+  EXPECT_TRUE(queue_.lease(*db_, "w", {"notify"}, 1, seconds(60))->empty())
+      << "not before the retry time";
+  clock_.advance(seconds(301));
+  ASSERT_EQ(queue_.lease(*db_, "w", {"notify"}, 1, seconds(60))->size(), 1u);
+  ASSERT_TRUE(queue_.fail(*db_, id, "w", "smtp still down", seconds(300)).has_value());
+  EXPECT_EQ(state_of(id), JobState::kFailed);
+  auto j2 = queue_.get(*db_, id);
+  EXPECT_EQ((*j2)->last_error, "smtp still down");
+}
+
+TEST_F(JobsTest, DedupeKeyMakesOneJobWhilePendingOrRunning) {
+  const auto a = enqueue(job("renew", "renew:www"));
+  EXPECT_EQ(enqueue(job("renew", "renew:www")), a);
+  ASSERT_EQ(queue_.lease(*db_, "w", {"renew"}, 1, seconds(60))->size(), 1u);
+  EXPECT_EQ(enqueue(job("renew", "renew:www")), a) << "still running";
+  ASSERT_TRUE(queue_.complete(*db_, a, "w").has_value());
+  EXPECT_NE(enqueue(job("renew", "renew:www")), a) << "done: a new one may start";
+}
+
+TEST_F(JobsTest, BadJobsAreRefusedAndNothingIsWritten) {
+  NewJob bad;
+  auto tx = db_->begin();
+  auto r = queue_.enqueue(**tx, bad);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(JobsTest, ConcurrentLeasersNeverShareAJob) {
+  for (int i = 0; i < 200; ++i) enqueue(job("scan"));
+  std::mutex mu;
+  std::multiset<std::string> seen;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      for (;;) {
+        auto got = queue_.lease(*db_, "w" + std::to_string(w), {"scan"}, 7, seconds(60));
+        ASSERT_TRUE(got.has_value()) << got.error().message;
+        if (got->empty()) return;
+        std::lock_guard lock(mu);
+        for (const auto& j : *got) seen.insert(j.id);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(seen.size(), 200u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 200u) << "a job leased twice";
+}
+
+}  // namespace
+}  // namespace certward::lifecycle
