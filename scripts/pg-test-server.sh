@@ -35,6 +35,13 @@ start() {
   dir=$(cd "$dir" && pwd)
   [[ -e "$dir/data" ]] && die "$dir/data already exists"
   if [[ $(id -u) -eq 0 ]]; then
+    # PostgreSQL refuses to run as root, so it runs as `postgres`, which must be able to
+    # traverse "/". A stock Debian root is 0755; a root made with mktemp -d (a bare chroot)
+    # is 0700, which locks every other user out of every program.
+    if [[ $(( 0$(stat -c %a /) & 05 )) -ne 5 ]]; then
+      echo "pg-test-server: / is mode $(stat -c %a /); making it traversable (0755) for the postgres user" >&2
+      chmod go+rx /
+    fi
     chown postgres: "$dir"
     runuser -u postgres -- test -w "$dir" || die "user postgres cannot write $dir (check parent directory permissions)"
   fi
