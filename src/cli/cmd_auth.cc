@@ -8,10 +8,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string text(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
-}
+std::string text(const json& j, const char* key) { return json_text(j, key, "-"); }
 
 json items_of(const json& doc) { return doc.contains("items") ? doc["items"] : json::array({doc}); }
 

@@ -11,6 +11,8 @@ namespace {
 
 using nlohmann::json;
 
+std::string text(const json& j, const char* key) { return json_text(j, key, "-"); }
+
 Result<std::optional<x509::NameConstraints>> make_constraints(
     const std::vector<std::string>& permit, const std::vector<std::string>& exclude) {
   if (permit.empty() && exclude.empty()) return std::optional<x509::NameConstraints>();
@@ -24,11 +26,6 @@ Result<std::optional<x509::NameConstraints>> make_constraints(
     nc.excluded.push_back(c);
   }
   return std::optional<x509::NameConstraints>(nc);
-}
-
-std::string text(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
 }
 
 // A table of authorities from their JSON (a list, or {"items": [...]}).

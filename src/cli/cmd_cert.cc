@@ -9,6 +9,8 @@ namespace {
 
 using nlohmann::json;
 
+std::string text(const json& j, const char* key) { return json_text(j, key); }
+
 struct ListOptions {
   std::optional<std::string> status, expiring_within, issuer, authority, key_algorithm, search,
       owner, team, origin, tag, cursor;
@@ -58,11 +60,6 @@ std::string list_query(const ListOptions& o) {
   add("cursor", o.cursor);
   if (o.key_bits) q += "&key_bits=" + std::to_string(*o.key_bits);
   return q;
-}
-
-std::string text(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 void print_page(const json& page) {

@@ -64,6 +64,11 @@ void Table::print(std::FILE* out) const {
   for (const auto& r : rows_) line(r);
 }
 
+std::string json_text(const nlohmann::json& j, const char* key, std::string_view missing) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(missing);
+}
+
 void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
 void print_certificate(const x509::CertificateInfo& i) {

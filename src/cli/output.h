@@ -48,6 +48,8 @@ class Table {
 };
 
 void print_json(const nlohmann::json& j);
+// The string member `key` of `j`, or `missing` when it is absent, null or not a string.
+std::string json_text(const nlohmann::json& j, const char* key, std::string_view missing = "");
 
 // Human-readable multi-line description of a certificate.
 void print_certificate(const x509::CertificateInfo& info);
