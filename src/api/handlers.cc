@@ -439,17 +439,6 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json(j);
   }
 
-  Result<std::vector<x509::Certificate>> chain_of(const inventory::CertificateRecord& rec,
-                                                  const x509::Certificate& cert) {
-    std::vector<x509::Certificate> certs = {cert};
-    if (rec.meta.authority) {
-      CW_ASSIGN_OR_RETURN(auto a, s_.authorities.info(*rec.meta.authority));
-      if (a.certificate.info().sha256_hex != cert.info().sha256_hex) certs.push_back(a.certificate);
-      certs.insert(certs.end(), a.chain.begin(), a.chain.end());
-    }
-    return certs;
-  }
-
   Result<http::Response> download(http::Request& req, const Identity& id) {
     CW_RETURN_IF_ERROR(check_query(req, {"format"}));
     CW_ASSIGN_OR_RETURN(auto rec, visible_record(req, id));
@@ -458,7 +447,7 @@ class Api : public std::enable_shared_from_this<Api> {
     if (format == "pem") return http::Response::text(200, cert.pem(), "application/x-pem-file");
     if (format == "der")
       return http::Response::text(200, std::string(as_chars(cert.der())), "application/pkix-cert");
-    CW_ASSIGN_OR_RETURN(auto chain, chain_of(rec, cert));
+    CW_ASSIGN_OR_RETURN(auto chain, s_.authorities.chain_for(cert, rec.meta.authority));
     if (format == "chain")
       return http::Response::text(200, x509::to_pem(chain), "application/pem-certificate-chain");
     if (format == "p7b") {

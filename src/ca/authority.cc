@@ -296,6 +296,16 @@ Result<AuthorityInfo> AuthorityService::info(std::string_view name) const {
   return to_info(*row);
 }
 
+Result<std::vector<x509::Certificate>> AuthorityService::chain_for(
+    const x509::Certificate& cert, const std::optional<std::string>& authority) const {
+  std::vector<x509::Certificate> certs = {cert};
+  if (!authority) return certs;
+  CW_ASSIGN_OR_RETURN(AuthorityInfo a, info(*authority));
+  if (a.certificate.info().sha256_hex != cert.info().sha256_hex) certs.push_back(a.certificate);
+  certs.insert(certs.end(), a.chain.begin(), a.chain.end());
+  return certs;
+}
+
 Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view name) {
   {
     std::lock_guard lock(mu_);

@@ -116,6 +116,12 @@ class AuthorityService {
   // kBadPassword (master key cannot open the key), kPolicyRejected (disabled).
   Result<std::shared_ptr<const Authority>> load(std::string_view name);
 
+  // `cert` followed by the issuers above it, when `authority` (the inventory's record of who
+  // issued it) names one of ours; just `cert` otherwise. For a CA's own certificate the
+  // authority itself is not repeated.
+  Result<std::vector<x509::Certificate>> chain_for(
+      const x509::Certificate& cert, const std::optional<std::string>& authority) const;
+
   const CaSettings& settings() const { return settings_; }
   const Clock& clock() const { return clock_; }
 

@@ -124,10 +124,8 @@ Result<std::string> export_local(Context& c, const std::string& id, const std::s
   CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), id));
   CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(c.db(), rec.fingerprint));
   std::vector<x509::Certificate> certs = {cert};
-  if ((format == "chain" || format == "p7b") && rec.meta.authority) {
-    CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(*rec.meta.authority));
-    if (a.certificate.info().sha256_hex != cert.info().sha256_hex) certs.push_back(a.certificate);
-    certs.insert(certs.end(), a.chain.begin(), a.chain.end());
+  if (format == "chain" || format == "p7b") {
+    CW_ASSIGN_OR_RETURN(certs, c.authorities().chain_for(cert, rec.meta.authority));
   }
   if (format == "pem" || format == "chain") return x509::to_pem(certs);
   if (format == "der") return std::string(as_chars(cert.der()));

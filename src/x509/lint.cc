@@ -89,8 +89,9 @@ Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
   const SysTime nb = asn1_to_systime(X509_get0_notBefore(cert));
   const SysTime na = asn1_to_systime(X509_get0_notAfter(cert));
   if (na <= nb) findings.push_back(LintFinding::kValidityInverted);
-  // RFC 5280 counts validity inclusively: notAfter - notBefore + 1 second.
-  if (na - nb + std::chrono::seconds(1) > rules.max_validity + std::chrono::seconds(1)) {
+  // The span notAfter - notBefore may equal the maximum, the span the RA issues. (RFC 5280
+  // counts both ends, so such a certificate is valid for the maximum plus one second.)
+  if (na - nb > rules.max_validity) {
     findings.push_back(LintFinding::kValidityTooLong);
   }
 
