@@ -11,7 +11,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 
-for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key config body http_text; do
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key config body http_text http_request; do
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
 done
@@ -98,6 +98,18 @@ for s in '/api/v1/certificates?limit=10&cursor=abc&status=valid' '/api/v1/certif
          '/a/b/../c' '/x?q=a+b%20c&k&=v' '/%00' '/%zz' '*' 'http://h/x' '/api/v1/teams/%C3%A9?x=%' \
          'application/json; charset=utf-8' 'APPLICATION/JSON ' 'text/plain'; do
   printf '%s' "$s" >"corpus/http_text/seed$((n++))"
+done
+# Whole requests as a socket delivers them; the first byte picks the read size (see the target).
+n=0
+for s in $'\x07GET /api/v1/certificates?limit=2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer x\r\n\r\n' \
+         $'\x10POST /api/v1/certificates HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{"csr":"MII"}' \
+         $'\x03POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n' \
+         $'\x3fGET /a%2Fb/../c?q=%zz HTTP/1.1\r\nHost: h\r\n\r\n' \
+         $'\x01GET / HTTP/1.0\r\n\r\n' \
+         $'\x20PUT /x HTTP/1.1\r\nContent-Length: 99999\r\n\r\nabc' \
+         $'\x05GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab' \
+         $'\x09OPTIONS * HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n'; do
+  printf '%s' "$s" >"corpus/http_request/seed$((n++))"
 done
 n=0
 for s in '{"pem":"-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n","owner":"alice","tags":["a","b"]}' \

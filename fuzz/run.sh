@@ -9,11 +9,13 @@
 #   bash fuzz/run.sh 15       # the CI smoke (scripts/test.sh)
 #   FUZZ_TARGETS="csr pkcs12" bash fuzz/run.sh 600
 #   FUZZ_SKIP_BUILD=1 bash fuzz/run.sh   # reuse build/fuzz as it is
+#   FUZZ_JOBS=2 bash fuzz/run.sh 600      # two targets at a time (one core each)
+#   FUZZ_WORK=build/fuzz/campaign ...   # keep this run apart from others
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key names config body http_text})
+targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key names config body http_text http_request})
 binary_targets=" cert_der certificates pkcs7 pkcs12 csr private_key public_key "
 
 if [[ -z ${FUZZ_SKIP_BUILD:-} ]]; then
@@ -23,7 +25,7 @@ if [[ -z ${FUZZ_SKIP_BUILD:-} ]]; then
 fi
 
 B=build/fuzz
-W=$B/work
+W=${FUZZ_WORK:-$B/work}
 mkdir -p "$W"
 # DER and PEM tokens are useful to every target that reads certificates, keys or containers.
 cat fuzz/dict/asn1.dict fuzz/dict/pem.dict >"$W/binary.dict"
@@ -31,38 +33,53 @@ cat fuzz/dict/asn1.dict fuzz/dict/pem.dict >"$W/binary.dict"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-status=0
 summary=$W/summary.tsv
 printf 'target\tseconds\texecs\texec/s\tcov\tft\tcorpus\tresult\n' >"$summary"
-for t in "${targets[@]}"; do
-  d=$W/$t
+
+# Runs one target; writes its summary row to $W/<target>/row and its status line to stdout.
+run_target() {
+  local t=$1 d=$W/$1
   rm -rf "$d"
   mkdir -p "$d/corpus" "$d/artifacts"
   cp -R "fuzz/corpus/$t/." "$d/corpus/"
-  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
-        -artifact_prefix="$d/artifacts/")
+  local args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+              -artifact_prefix="$d/artifacts/")
   [[ $binary_targets == *" $t "* ]] && args+=(-dict="$W/binary.dict")
-  dirs=("$d/corpus")
+  [[ $t == http_request ]] && args+=(-dict=fuzz/dict/http.dict)
+  local dirs=("$d/corpus")
   [[ -d fuzz/regressions/$t ]] && dirs+=("fuzz/regressions/$t")
-  rc=0
+  local rc=0
   "$B/fuzz/${t}_fuzz" "${args[@]}" "${dirs[@]}" >"$d/log" 2>&1 || rc=$?
   # The last status line: "#N DONE cov: C ft: F corp: U/S lim: L exec/s: E rss: R".
+  local line execs cov ft corp eps result=ok
   line=$(grep -E '^#[0-9]+' "$d/log" | tail -n 1 || true)
   execs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<<"$line")
   cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$line")
   ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$line")
   corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$line")
   eps=$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$line")
-  result=ok
   if ((rc != 0)) || compgen -G "$d/artifacts/*" >/dev/null; then
     result="FAIL (exit $rc; $(ls "$d/artifacts" | tr '\n' ' '))"
-    status=1
     grep -E 'ERROR: |SUMMARY: |runtime error' "$d/log" | head -n 5 >&2 || true
   fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$seconds" "${execs:-?}" "${eps:-?}" \
-    "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result" >>"$summary"
+    "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result" >"$d/row"
   printf '%-14s %4ss  exec/s %-7s cov %-6s ft %-7s %s\n' "$t" "$seconds" "${eps:-?}" \
     "${cov:-?}" "${ft:-?}" "$result"
+}
+
+jobs_max=${FUZZ_JOBS:-1}
+for t in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+  run_target "$t" &
+done
+wait
+
+status=0
+for t in "${targets[@]}"; do
+  row=$(cat "$W/$t/row" 2>/dev/null || printf '%s\t%s\t?\t?\t?\t?\t?\tFAIL (no result)' "$t" "$seconds")
+  printf '%s\n' "$row" >>"$summary"
+  [[ $row == *$'\tok' ]] || status=1
 done
 echo "== fuzz: summary in $summary, logs in $W/<target>/log"
 exit "$status"

@@ -39,6 +39,7 @@
 #include "http/router_impl.h"
 #include "http/text_impl.h"
 #include "http/tls_impl.h"
+#include "http/wire_impl.h"
 
 namespace certward::http {
 namespace server_detail {
@@ -80,10 +81,6 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 }
 
 std::string_view to_std(beast::string_view s) { return {s.data(), s.size()}; }
-
-bool is_http_error(const error_code& ec) {
-  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
-}
 
 std::string allowed_methods(const Router& router, std::string_view path) {
   std::vector<std::string_view> segments = path_segments(path);
@@ -315,9 +312,7 @@ class Session final : public SessionBase {
   void wait_for_request() {
     if (core_.draining() && !first_request_) return shutdown();
     parser_.emplace();
-    parser_->body_limit(static_cast<std::uint64_t>(options().max_body_bytes));
-    parser_->header_limit(
-        static_cast<std::uint32_t>(std::min<std::size_t>(options().max_header_bytes, UINT32_MAX)));
+    apply_limits(*parser_, options());
     if (buffer_.size() > 0) {
       deadline_ = SteadyClock::now() + options().read_timeout;
       return read_request();
@@ -348,6 +343,9 @@ class Session final : public SessionBase {
 
   void on_header(error_code ec) {
     if (ec) return on_read_error(ec);  // includes a Content-Length over the body limit
+    if (std::optional<Response> refusal = header_rejection(*parser_)) {
+      return reply_and_close(std::move(*refusal));
+    }
     if (parser_->is_done()) return on_read({});
     const auto& message = parser_->get();
     if (message.version() >= 11 && iequals(to_std(message[bhttp::field::expect]), "100-continue")) {
@@ -375,18 +373,17 @@ class Session final : public SessionBase {
   }
 
   void on_read_error(error_code ec) {
-    if (ec == bhttp::error::body_limit) {
-      return reply_error(413, "Payload Too Large", "the request body exceeds the size limit");
-    }
-    if (ec == bhttp::error::header_limit) {
-      return reply_error(431, "Request Header Fields Too Large",
-                         "the request header exceeds the size limit");
-    }
-    if (!is_http_error(ec) || ec == bhttp::error::end_of_stream ||
-        ec == bhttp::error::partial_message) {
-      return close_socket();  // timeout, reset, truncated: nobody to answer
-    }
-    reply_error(400, "Bad Request", "the request is not valid HTTP/1.1");
+    std::optional<Response> answer = read_failure_response(ec);
+    if (!answer) return close_socket();  // timeout, reset, truncated: nobody to answer
+    reply_and_close(std::move(*answer));
+  }
+
+  // Answers a request whose body will not be read, then closes the connection.
+  void reply_and_close(Response response) {
+    bool header_done = parser_ && parser_->is_header_done();
+    begin_exchange(header_done ? std::string(parser_->get().method_string()) : std::string(),
+                   header_done ? parser_->get().version() : 11, false);
+    write_response(std::move(response), true);
   }
 
   void begin_exchange(std::string method, unsigned version, bool keep_alive) {
@@ -397,45 +394,23 @@ class Session final : public SessionBase {
     route_ = "unmatched";
   }
 
-  // Answers a request that could not be read, then closes the connection.
-  void reply_error(int status, std::string_view title, std::string_view detail) {
-    bool header_done = parser_ && parser_->is_header_done();
-    begin_exchange(header_done ? std::string(parser_->get().method_string()) : std::string(),
-                   header_done ? parser_->get().version() : 11, false);
-    write_response(Response::problem(status, title, detail), true);
-  }
-
   void dispatch_request() {
     auto& message = parser_->get();
     begin_exchange(std::string(message.method_string()), message.version(), message.keep_alive());
-    std::string_view target = to_std(message.target());
-    auto split = split_target(target);
-    std::optional<std::multimap<std::string, std::string>> query;
-    if (split) query = parse_query(split->raw_query);
-    if (!split || !query) {
+    std::optional<Request> request = to_request(message);
+    if (!request) {
       return write_response(
           Response::problem(400, "Bad Request", "the request target is malformed"), false);
     }
     const Router& router = core_.router();
-    Router::Match match = router.match(method_, split->path);
-    if (match.handler == nullptr) return reply_unrouted(match.path_known, split->path);
+    Router::Match match = router.match(method_, request->path);
+    if (match.handler == nullptr) return reply_unrouted(match.path_known, request->path);
     route_ = match.route->pattern;
-
-    Request request;
-    request.method = method_;
-    request.target = std::string(target);
-    request.path = std::move(split->path);
-    request.query = std::move(*query);
-    for (const auto& field : message) {
-      request.headers.emplace_back(to_lower(to_std(field.name_string())),
-                                   std::string(field.value()));
-    }
-    request.body = std::move(message.body());
-    request.remote_address = remote_;
-    request.tls = kTls;
-    request.client_certificate = client_certificate_;
-    request.params = std::move(match.params);
-    post_to_worker(*match.handler, std::move(request));
+    request->remote_address = remote_;
+    request->tls = kTls;
+    request->client_certificate = client_certificate_;
+    request->params = std::move(match.params);
+    post_to_worker(*match.handler, std::move(*request));
   }
 
   void reply_unrouted(bool path_known, std::string_view path) {
@@ -563,7 +538,7 @@ class Session final : public SessionBase {
 
   // Used on the strand only (and by a worker while it owns the request).
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   bhttp::response<bhttp::string_body> message_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::array<char, 4096> discard_{};

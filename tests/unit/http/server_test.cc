@@ -214,13 +214,18 @@ TEST(Server, BodyOverLimitIs413AndNeverReachesHandler) {
   EXPECT_TRUE(client.wait_closed());
   EXPECT_EQ(calls.load(), 0);
 
-  // A chunked body that grows past the limit is refused too.
-  RawClient chunked(port);
-  chunked.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" +
-               std::string(2048, 'b') + "\r\n0\r\n\r\n");
-  reply = chunked.read_reply();
-  ASSERT_TRUE(reply);
-  EXPECT_EQ(reply->status, 413);
+  // A chunked body is refused before any of it is read, whatever its size.
+  for (std::string_view chunk_size : {"800", "2"}) {
+    RawClient chunked(port);
+    chunked.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                 std::string(chunk_size) + "\r\n" + std::string(2048, 'b') + "\r\n0\r\n\r\n");
+    reply = chunked.read_reply();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 411);
+    EXPECT_EQ(reply->header("content-type"), "application/problem+json");
+    EXPECT_EQ(reply->header("connection"), "close");
+    EXPECT_TRUE(chunked.wait_closed());
+  }
   EXPECT_EQ(calls.load(), 0);
 
   // At the limit it is accepted.
