@@ -45,11 +45,12 @@ Response Response::text(int status, std::string body, std::string content_type) 
 }
 
 Response Response::problem(int status, std::string_view title, std::string_view detail,
-                           std::string_view type) {
+                           std::string_view type, std::string_view code) {
   nlohmann::json doc = {{"type", std::string(type)},
                         {"title", std::string(title)},
                         {"status", status},
                         {"detail", std::string(detail)}};
+  if (!code.empty()) doc["code"] = std::string(code);
   // Replace, not throw, on invalid UTF-8 in the detail (it may echo client input).
   return text(status, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
               "application/problem+json");

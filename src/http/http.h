@@ -52,9 +52,10 @@ struct Response {
   static Response json(int status, std::string body);  // application/json
   static Response text(int status, std::string body,
                        std::string content_type = "text/plain; charset=utf-8");
-  // RFC 7807 problem+json: {"type","title","status","detail"}.
+  // RFC 7807 problem+json: {"type","title","status","detail"}, plus certward's stable "code"
+  // member when `code` is given.
   static Response problem(int status, std::string_view title, std::string_view detail,
-                          std::string_view type = "about:blank");
+                          std::string_view type = "about:blank", std::string_view code = {});
 };
 
 using Handler = std::function<Response(Request&)>;

@@ -113,7 +113,7 @@ Response invoke_handler(const Handler& handler, Request& request, std::string_vi
                                           {"route", route},
                                           {"what", "unknown"}});
   }
-  return Response::problem(500, "Internal Server Error", "the request handler failed");
+  return layer_problem(500, "Internal Server Error", "internal", "the request handler failed");
 }
 
 struct ListenerConfig {
@@ -400,7 +400,7 @@ class Session final : public SessionBase {
     std::optional<Request> request = to_request(message);
     if (!request) {
       return write_response(
-          Response::problem(400, "Bad Request", "the request target is malformed"), false);
+          layer_problem(400, "Bad Request", "malformed", "the request target is malformed"), false);
     }
     const Router& router = core_.router();
     Router::Match match = router.match(method_, request->path);
@@ -415,18 +415,18 @@ class Session final : public SessionBase {
 
   void reply_unrouted(bool path_known, std::string_view path) {
     if (path_known) {
-      Response response =
-          Response::problem(405, "Method Not Allowed", "the resource does not support this method");
+      Response response = layer_problem(405, "Method Not Allowed", "method_not_allowed",
+                                        "the resource does not support this method");
       response.set_header("Allow", allowed_methods(core_.router(), path));
       return write_response(std::move(response), false);
     }
-    write_response(Response::problem(404, "Not Found", "no resource at this path"), false);
+    write_response(layer_problem(404, "Not Found", "not_found", "no resource at this path"), false);
   }
 
   void post_to_worker(const Handler& handler, Request request) {
     if (!core_.try_enqueue()) {
-      Response response =
-          Response::problem(503, "Service Unavailable", "the server is overloaded; retry");
+      Response response = layer_problem(503, "Service Unavailable", "unavailable",
+                                        "the server is overloaded; retry");
       response.set_header("Retry-After", "1");
       return write_response(std::move(response), false);
     }
@@ -443,7 +443,8 @@ class Session final : public SessionBase {
     if (response.status < 100 || response.status > 999) {
       log::error("http_bad_status",
                  {{"listener", listener_->name}, {"route", route_}, {"status", response.status}});
-      response = Response::problem(500, "Internal Server Error", "the handler gave no status");
+      response =
+          layer_problem(500, "Internal Server Error", "internal", "the handler gave no status");
     }
     status_ = response.status;
     keep_ = keep_alive_ && !close_after && !core_.draining();
@@ -455,7 +456,7 @@ class Session final : public SessionBase {
       status_ = 500;
       keep_ = false;
       message_ = {};
-      fill_message(Response::problem(500, "Internal Server Error", "invalid response"));
+      fill_message(layer_problem(500, "Internal Server Error", "internal", "invalid response"));
     }
     // A peer that never reads does not pin the connection.
     lowest().expires_after(options().read_timeout);

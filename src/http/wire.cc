@@ -8,6 +8,12 @@ namespace certward::http {
 
 namespace bhttp = boost::beast::http;
 
+Response layer_problem(int status, std::string_view title, std::string_view code,
+                       std::string_view detail) {
+  return Response::problem(status, title, detail, "urn:certward:problem:" + std::string(code),
+                           code);
+}
+
 void apply_limits(RequestParser& parser, const ServerOptions& options) {
   parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
   parser.header_limit(
@@ -16,25 +22,26 @@ void apply_limits(RequestParser& parser, const ServerOptions& options) {
 
 std::optional<Response> read_failure_response(const boost::system::error_code& ec) {
   if (ec == bhttp::error::body_limit) {
-    return Response::problem(413, "Payload Too Large", "the request body exceeds the size limit");
+    return layer_problem(413, "Payload Too Large", "payload_too_large",
+                         "the request body exceeds the size limit");
   }
   if (ec == bhttp::error::header_limit) {
-    return Response::problem(431, "Request Header Fields Too Large",
-                             "the request header exceeds the size limit");
+    return layer_problem(431, "Request Header Fields Too Large", "header_too_large",
+                         "the request header exceeds the size limit");
   }
   bool http_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
   if (!http_error || ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
     return std::nullopt;
   }
-  return Response::problem(400, "Bad Request", "the request is not valid HTTP/1.1");
+  return layer_problem(400, "Bad Request", "malformed", "the request is not valid HTTP/1.1");
 }
 
 std::optional<Response> header_rejection(const RequestParser& parser) {
   const auto& message = parser.get();
   if (parser.chunked() || message.find(bhttp::field::transfer_encoding) != message.end()) {
-    return Response::problem(411, "Length Required",
-                             "request bodies must be sent with Content-Length, not a "
-                             "Transfer-Encoding");
+    return layer_problem(411, "Length Required", "length_required",
+                         "request bodies must be sent with Content-Length, not a "
+                         "Transfer-Encoding");
   }
   return std::nullopt;
 }
@@ -51,8 +58,7 @@ std::optional<Request> to_request(RequestMessage& message) {
   request.target = std::string(target);
   request.path = std::move(split->path);
   request.query = std::move(*query);
-  request.headers.reserve(static_cast<std::size_t>(
-      std::distance(message.begin(), message.end())));
+  request.headers.reserve(static_cast<std::size_t>(std::distance(message.begin(), message.end())));
   for (const auto& field : message) {
     request.headers.emplace_back(to_lower(view(field.name_string())), std::string(field.value()));
   }

@@ -174,7 +174,8 @@ TEST(Server, UnknownPathIs404ProblemJson) {
   auto doc = parse(*reply);
   EXPECT_EQ(doc["status"], 404);
   EXPECT_EQ(doc["title"], "Not Found");
-  EXPECT_EQ(doc["type"], "about:blank");
+  EXPECT_EQ(doc["type"], "urn:certward:problem:not_found");
+  EXPECT_EQ(doc["code"], "not_found");
   EXPECT_TRUE(doc.contains("detail"));
 }
 

@@ -52,6 +52,7 @@ TEST(Wire, BodyOverLimitAnswers413) {
   auto answer = read_failure_response(p.ec);
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 413);
+  EXPECT_NE(answer->body.find(R"("code":"payload_too_large")"), std::string::npos);
 }
 
 TEST(Wire, HeaderOverLimitAnswers431) {
@@ -62,6 +63,7 @@ TEST(Wire, HeaderOverLimitAnswers431) {
   auto answer = read_failure_response(p.ec);
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 431);
+  EXPECT_NE(answer->body.find(R"("code":"header_too_large")"), std::string::npos);
 }
 
 TEST(Wire, GarbageAnswers400AndTruncationOrTimeoutJustCloses) {
@@ -72,6 +74,7 @@ TEST(Wire, GarbageAnswers400AndTruncationOrTimeoutJustCloses) {
   auto answer = read_failure_response(p.ec);
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 400);
+  EXPECT_NE(answer->body.find(R"("code":"malformed")"), std::string::npos);
   EXPECT_NE(answer->body.find("not valid HTTP/1.1"), std::string::npos);
 
   RequestParser cut;
@@ -88,12 +91,13 @@ TEST(Wire, TransferEncodingIsRefusedWith411BeforeTheBody) {
     RequestParser parser;
     apply_limits(parser, small_limits());
     // Header only: the session decides before reading any body byte.
-    Parsed p = feed(parser, "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " +
-                                std::string(te) + "\r\n\r\n");
+    Parsed p = feed(parser, "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + std::string(te) +
+                                "\r\n\r\n");
     ASSERT_TRUE(p.header_done) << te << ": " << p.ec.message();
     auto refusal = header_rejection(parser);
     ASSERT_TRUE(refusal) << te;
     EXPECT_EQ(refusal->status, 411);
+    EXPECT_NE(refusal->body.find(R"("code":"length_required")"), std::string::npos);
     EXPECT_NE(refusal->body.find("Content-Length"), std::string::npos);
   }
   RequestParser plain;
