@@ -15,10 +15,11 @@ api POST /api/v1/tokens "$A" '{"principal":"req"}' >/dev/null
 R=$(jq -r .token "$T/resp")
 s0=$(state)
 
-# bad METHOD PATH TOKEN BODY STATUS CODE MESSAGE [content-type]
+# bad METHOD PATH TOKEN BODY STATUS CODE MESSAGE [content-type [curl args...]]
 bad() {
   local method=$1 path=$2 token=$3 body=$4 want=$5 code=$6 msg=$7 ctype=${8-application/json}
-  local args=(-s -o "$T/resp" -D "$T/headers" -w '%{http_code}' --cacert "$T/root.pem" -X "$method" -H "Authorization: Bearer $token")
+  shift 8 2>/dev/null || shift $#
+  local args=("$@" -s -o "$T/resp" -D "$T/headers" -w '%{http_code}' --cacert "$T/root.pem" -X "$method" -H "Authorization: Bearer $token")
   [[ -n $ctype ]] && args+=(-H "Content-Type: $ctype")
   [[ -n $body ]] && args+=(--data-binary "$body")
   local got
@@ -49,7 +50,7 @@ bad POST /api/v1/teams "$A" '{"name":"web"}' 409 conflict "duplicate team"
 grep -q 'INSERT' "$T/resp" && fail "a 409 quotes SQL" || pass
 bad POST /api/v1/principals "$A" '{"name":"lonely","role":"requester"}' 400 invalid_argument "requester without a team"
 head -c 70000 /dev/zero | tr '\0' 'a' >"$T/big"
-bad POST /api/v1/certificates "$A" "@$T/big" 413 "" "body over the limit"
+bad POST /api/v1/certificates "$A" "@$T/big" 413 payload_too_large "body over the limit"
 bad POST /api/v1/certificates "$A" "$(jq -n --arg c "-----BEGIN CERTIFICATE REQUEST-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE REQUEST-----" '{profile:"tls-server", csr:$c}')" 400 malformed "garbage CSR"
 bad POST /api/v1/certificates "$A" "$(jq -n --arg c "$badcsr" '{profile:"tls-server", csr:$c}')" 400 bad_signature "CSR with a bad signature"
 bad POST /api/v1/certificates "$A" '{"profile":"no-such-profile","key_type":"ec-p256","common_name":"a.test"}' 400 invalid_argument "unknown profile"
@@ -79,9 +80,47 @@ bad GET '/api/v1/certificates?cursor=zzz' "$A" "" 400 invalid_argument "bad curs
 bad GET '/api/v1/certificates?colour=red' "$A" "" 400 malformed "unknown query parameter" ""
 bad GET /api/v1/certificates/not-hex "$A" "" 400 invalid_argument "bad certificate id" ""
 bad GET /api/v1/certificates/0123456789abcdef "$A" "" 404 not_found "unknown certificate" ""
-bad GET /api/v1/nothing-here "$A" "" 404 "" "unknown route" ""
-bad DELETE /api/v1/certificates "$A" "" 405 "" "wrong method" ""
+bad GET /api/v1/nothing-here "$A" "" 404 not_found "unknown route" ""
+bad DELETE /api/v1/certificates "$A" "" 405 method_not_allowed "wrong method" ""
 grep -qi '^allow: ' "$T/headers" && pass || fail "405 without Allow"
+
+# The HTTP request reader itself, before any route runs.
+bad POST /api/v1/certificates "$A" '{"profile":"tls-server","key_type":"ec-p256","common_name":"a.web.example.test"}' \
+  411 length_required "chunked body" "application/json" -H "Transfer-Encoding: chunked"
+bad GET /api/v1/certificates "$A" "" 431 header_too_large "header over 16 KiB" "" -H "X-Filler: $(head -c 17000 /dev/zero | tr '\0' 'h')"
+bad GET /api/v1/certificates/%zz "$A" "" 400 malformed "bad escape in the path" ""
+bad GET '/api/v1/certificates?q=%' "$A" "" 400 malformed "bad escape in the query" ""
+bad GET /api/v1/../v1/certificates "$A" "" 400 malformed "dot-dot segment" "" --path-as-is
+bad GET /api/v1/certificates/%00 "$A" "" 400 malformed "NUL in the path" ""
+
+# raw BYTES STATUS CODE MESSAGE: sends BYTES (printf format) to the plain-HTTP listener and
+# expects one problem+json answer, then the connection closed.
+http_port=${HTTP_BASE##*:}
+raw() {
+  local bytes=$1 want=$2 code=$3 msg=$4
+  exec 3<>"/dev/tcp/127.0.0.1/$http_port"
+  printf "$bytes" >&3
+  timeout 10 cat <&3 >"$T/raw" || true
+  exec 3<&- 3>&-
+  local status
+  status=$(head -n 1 "$T/raw" | cut -d' ' -f2)
+  assert_eq "$want" "$status" "$msg: status"
+  grep -qi '^content-type: application/problem+json' "$T/raw" && pass || fail "$msg: not problem+json"
+  sed '1,/^\r$/d' "$T/raw" >"$T/resp"
+  assert_eq "$code" "$(jq -r .code "$T/resp")" "$msg: code"
+  assert_eq "$s0" "$(state)" "$msg: database changed"
+}
+raw 'GET /healthz HTTP/9.9\r\n\r\n' 400 malformed "unknown HTTP version"
+raw 'GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab' 400 malformed "two Content-Lengths"
+raw 'GET /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n' 400 malformed "negative Content-Length"
+raw 'GET /healthz HTTP/1.1\r\nBad Header: x\r\n\r\n' 400 malformed "space in a header name"
+raw 'GET /he\001lthz HTTP/1.1\r\n\r\n' 400 malformed "control byte in the target"
+raw 'POST /api/v1/teams HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=\r\n{"a":\r\n0\r\n\r\n' 411 length_required "raw chunked body"
+raw 'POST /api/v1/teams HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n{' 413 payload_too_large "announced body over the limit"
+raw 'GET * HTTP/1.1\r\nConnection: close\r\n\r\n' 400 malformed "asterisk-form target"
+raw 'GET http://127.0.0.1/healthz HTTP/1.1\r\nConnection: close\r\n\r\n' 400 malformed "absolute-form target"
+# The server is still healthy after all of it.
+assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_BASE/healthz")" "healthz after hostile input"
 
 stop_server
 finish
