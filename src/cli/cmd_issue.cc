@@ -240,20 +240,18 @@ void add_issue_command(CLI::App& app, Globals& g) {
       return;
     }
     std::optional<IssueResult> result;
-    const bool json_requested = g.json;
-    g.json = false;  // write_outputs prints, in the requested form
+    // The queries return null: write_outputs prints, in the requested form.
     run_either(
         g,
         [&](Context& c) -> Result<nlohmann::json> {
           CW_ASSIGN_OR_RETURN(result, issue_local(*o, c));
-          return nlohmann::json::object();
+          return nlohmann::json();
         },
         [&](const Remote& r) -> Result<nlohmann::json> {
           CW_ASSIGN_OR_RETURN(result, issue_remote(*o, r));
-          return nlohmann::json::object();
+          return nlohmann::json();
         },
         [](const nlohmann::json&) {});
-    g.json = json_requested;
     if (g.exit_code != kExitOk || !result) return;
     if (auto st = write_outputs(*o, *result, g.json); !st) g.exit_code = report_error(st.error());
   });

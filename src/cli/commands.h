@@ -30,7 +30,8 @@ struct Globals {
 void run(Globals& g, Init mode, const std::function<Status(Context&)>& body);
 
 // A command that works locally and against a server: one of the two produces the JSON
-// document, which is printed as is with --json or through `print` for people.
+// document, which is printed as is with --json or through `print` for people. A null
+// document prints nothing: the command prints its result itself.
 using LocalQuery = std::function<Result<nlohmann::json>(Context&)>;
 using RemoteQuery = std::function<Result<nlohmann::json>(const Remote&)>;
 void run_either(Globals& g, const LocalQuery& local, const RemoteQuery& remote,

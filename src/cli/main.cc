@@ -50,6 +50,7 @@ void run_either(Globals& g, const LocalQuery& local, const RemoteQuery& remote,
     g.exit_code = report_error(out.error());
     return;
   }
+  if (out->is_null()) return;  // the command prints for itself
   if (g.json)
     print_json(*out);
   else if (print)
@@ -85,7 +86,8 @@ int main(int argc, char** argv) {
       ->envname("CERTWARD_CONFIG");
   app.add_option("-d,--data-dir", g.data_dir,
                  "data directory (default: certward-data; env CERTWARD_DATA_DIR)");
-  app.add_flag("--json", g.json, "print JSON instead of tables");
+  app.add_flag("--json", g.json, "print JSON instead of tables (errors too, on stderr)");
+  set_error_format_source(&g.json);
   app.add_option("--server", g.server,
                  "talk to a running certward server, e.g. https://127.0.0.1:8443")
       ->envname("CERTWARD_SERVER");

@@ -37,7 +37,21 @@ int exit_code_for(ErrorCode code) {
   return kExitInternal;
 }
 
+namespace {
+const bool* g_json_errors = nullptr;
+}  // namespace
+
+void set_error_format_source(const bool* json_flag) { g_json_errors = json_flag; }
+
 int report_error(const Error& e) {
+  if (g_json_errors != nullptr && *g_json_errors) {
+    nlohmann::json doc = {
+        {"error", {{"code", std::string(error_code_name(e.code))}, {"message", e.message}}}};
+    // Replace, not throw, on invalid UTF-8: the message may quote a file name or input.
+    std::string line = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return exit_code_for(e.code);
+  }
   std::string msg = e.message;
   std::replace(msg.begin(), msg.end(), '\n', ' ');
   std::fprintf(stderr, "certward: %s\n", msg.c_str());

@@ -33,8 +33,12 @@ inline constexpr int kExitUnavailable = 7;
 inline constexpr int kExitAuditBroken = 8;
 
 int exit_code_for(ErrorCode code);
-// Prints "certward: <message>" on stderr and returns the exit code for the error.
+// Prints "certward: <message>" on stderr (with --json: one line
+// {"error":{"code":"<stable code>","message":"..."}}, the codes of the REST API's problems) and
+// returns the exit code for the error.
 int report_error(const Error& e);
+// Where report_error reads --json from; set once in main before the command line is parsed.
+void set_error_format_source(const bool* json_flag);
 
 class Table {
  public:

@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 
 #include <cstring>
+#include <limits>
 
 #include "crypto/crypto.h"
 
@@ -250,17 +251,37 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
     return fail(ErrorCode::kMalformed, "not a private key (PEM or DER, PKCS#8 or traditional)" +
                                            (detail.empty() ? "" : ": " + detail));
   }
-  return PrivateKey(EvpPkeyPtr(raw));
+  EvpPkeyPtr key(raw);
+  // A DER key is one structure: bytes after it mean the input is not what it claims to be
+  // (as for certificates). PEM may be followed by more blocks, as in key+certificate files.
+  if (!looks_like_pem(data) && len != 0) {
+    return fail(ErrorCode::kMalformed, "trailing data after the DER private key");
+  }
+  return PrivateKey(std::move(key));
 }
 
 Result<EvpPkeyPtr> parse_public_key(std::span<const std::uint8_t> data) {
   ERR_clear_error();
-  BioPtr bio = mem_bio(data);
-  EVP_PKEY* raw = looks_like_pem(data) ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)
-                                       : d2i_PUBKEY_bio(bio.get(), nullptr);
-  if (!raw)
+  if (looks_like_pem(data)) {
+    BioPtr bio = mem_bio(data);
+    EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
+    if (!raw) {
+      return fail(ErrorCode::kMalformed, "not a SubjectPublicKeyInfo: " + openssl_error_string());
+    }
+    return EvpPkeyPtr(raw);
+  }
+  if (data.size() > static_cast<std::size_t>(std::numeric_limits<long>::max())) {
+    return fail(ErrorCode::kMalformed, "public key too large");
+  }
+  const unsigned char* p = data.data();
+  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(data.size())));
+  if (!key) {
     return fail(ErrorCode::kMalformed, "not a SubjectPublicKeyInfo: " + openssl_error_string());
-  return EvpPkeyPtr(raw);
+  }
+  if (p != data.data() + data.size()) {
+    return fail(ErrorCode::kMalformed, "trailing data after the DER public key");
+  }
+  return key;
 }
 
 bool same_public_key(const EVP_PKEY* a, const EVP_PKEY* b) {

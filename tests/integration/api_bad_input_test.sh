@@ -73,6 +73,21 @@ bad POST /api/v1/certificates/import "$A" "{\"pkcs12\":\"$(base64 -w0 "$T/c.p12"
 bad POST /api/v1/authorities "$A" '{"name":"Bad Name","kind":"issuing","parent":"root","subject":"CN=x"}' 400 invalid_argument "bad authority name"
 bad POST /api/v1/authorities "$A" '{"name":"issuing","kind":"issuing","parent":"root","subject":"CN=x"}' 409 conflict "duplicate authority"
 bad POST /api/v1/authorities "$A" '{"name":"x2","kind":"issuing","parent":"issuing","subject":"CN=x"}' 422 policy_rejected "CA under a path-length-0 CA"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 30 \
+  -subj "/CN=Imported CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl pkcs8 -topk8 -in "$T/ca.key" -passout pass:right -out "$T/ca-enc.key" 2>/dev/null
+import_ca() {  # import_ca KEYFILE [PASSPHRASE] -> JSON body
+  jq -n --rawfile c "$T/ca.pem" --rawfile k "$1" --arg p "${2-}" \
+    '{name:"imported", kind:"issuing", certificate_pem:$c, private_key_pem:$k} + (if $p == "" then {} else {key_passphrase:$p} end)'
+}
+printf -- '-----BEGIN PRIVATE KEY-----\nZ2FyYmFnZQ==\n-----END PRIVATE KEY-----\n' >"$T/garbage.key"
+bad POST /api/v1/authorities/import "$A" "$(import_ca "$T/garbage.key")" 400 malformed "authority import with a garbage key"
+head -c 100 "$T/ca.key" >"$T/cut.key"
+bad POST /api/v1/authorities/import "$A" "$(import_ca "$T/cut.key")" 400 malformed "authority import with a truncated key"
+bad POST /api/v1/authorities/import "$A" "$(import_ca "$T/ca-enc.key" wrong)" 400 bad_password "authority import with a wrong key passphrase"
+bad POST /api/v1/authorities/import "$A" "$(import_ca "$T/ca-enc.key")" 400 bad_password "authority import of an encrypted key without a passphrase"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/other.key" 2>/dev/null
+bad POST /api/v1/authorities/import "$A" "$(import_ca "$T/other.key")" 422 policy_rejected "authority import with another key"
 bad POST /api/v1/tokens "$A" '{"principal":"ghost"}' 404 not_found "token for an unknown principal"
 bad GET '/api/v1/certificates?limit=0' "$A" "" 400 invalid_argument "limit out of range" ""
 bad GET '/api/v1/certificates?status=sparkly' "$A" "" 400 invalid_argument "unknown status" ""

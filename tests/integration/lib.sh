@@ -48,11 +48,36 @@ assert_exit() {
   pass
 }
 
+# Runs a command that must fail: exit code $1, stable error code $2 (the REST API's codes).
+# Runs it twice: as given (one "certward: ..." line on stderr) and with --json (the code from
+# {"error":{"code":...}} on stderr, or from the first failed item of an import report).
+assert_fails() {
+  local want=$1 code=$2 msg=$3
+  shift 3
+  assert_exit "$want" "$msg" "$@"
+  local rc=0
+  "$@" --json >"$T/out" 2>"$T/err" || rc=$?
+  local got
+  if [[ -s $T/err ]]; then
+    got=$(jq -r '.error.code' "$T/err" 2>/dev/null || echo "not JSON: $(head -c 200 "$T/err")")
+  else
+    got=$(jq -r '[.items[]? | select(.error) | .error.code][0]' "$T/out" 2>/dev/null || echo "no error")
+  fi
+  assert_eq "$want/$code" "$rc/$got" "$msg (--json)"
+}
+
 db_scalar() { sqlite3 "$CERTWARD_DATA_DIR/certward.db" "$1"; }
 
 # A snapshot of everything a failed command must not have changed.
+# Counts (certificates/audit events/authorities), then the audit chain's head hash and a digest
+# of every certificate row's mutable columns, so an update in place shows too.
 state() {
-  db_scalar "SELECT (SELECT COUNT(*) FROM certificates) || '/' || (SELECT COUNT(*) FROM audit_events) || '/' || (SELECT COUNT(*) FROM authorities)"
+  local counts digest
+  counts=$(db_scalar "SELECT (SELECT COUNT(*) FROM certificates) || '/' || (SELECT COUNT(*) FROM audit_events) || '/' || (SELECT COUNT(*) FROM authorities)")
+  digest=$(db_scalar "SELECT (SELECT hash FROM audit_head WHERE id = 1);
+    SELECT fingerprint, origin, authority, profile, owner, team, tags, revoked_at, superseded_by FROM certificates ORDER BY fingerprint;
+    SELECT name, kind, parent FROM authorities ORDER BY name;" | sha256sum | cut -c1-16)
+  echo "$counts/$digest"
 }
 
 finish() {

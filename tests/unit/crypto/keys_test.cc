@@ -108,6 +108,25 @@ TEST_P(Pkcs8Test, PublicKeyRoundTrips) {
   EXPECT_TRUE(same_public_key(from_pem->get(), key_.get()));
 }
 
+TEST_P(Pkcs8Test, DerWithTrailingBytesIsMalformedPemFollowedByMoreIsNot) {
+  auto der = key_.to_pkcs8_der();
+  ASSERT_TRUE(der);
+  Bytes trailing(der->span().begin(), der->span().end());
+  trailing.push_back(0x00);
+  expect_error(parse_private_key(trailing), ErrorCode::kMalformed);
+  Bytes pub = key_.public_key_der();
+  pub.push_back(0x05);
+  expect_error(parse_public_key(pub), ErrorCode::kMalformed);
+  // Key-then-certificate PEM files are common: what follows the key block is not the key's.
+  auto pem = key_.to_pkcs8_pem();
+  ASSERT_TRUE(pem);
+  std::string combined(as_chars(pem->span()));
+  combined += "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  auto back = parse_private_key(as_bytes(combined));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(same_public_key(back->get(), key_.get()));
+}
+
 INSTANTIATE_TEST_SUITE_P(KeyTypes, Pkcs8Test,
                          ::testing::Values(KeyType::kRsa2048, KeyType::kEcP256, KeyType::kEcP384,
                                            KeyType::kEd25519),
