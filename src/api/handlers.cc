@@ -620,14 +620,15 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json(
         {{"items", items}, {"next_before_seq", next ? json(std::stoll(*next)) : json(nullptr)}});
   }
-  Result<http::Response> audit_verify(http::Request&, const Identity&) {
-    CW_ASSIGN_OR_RETURN(auto report, s_.audit.verify(s_.db));
-    json j = {{"ok", report.ok}, {"events_checked", report.events_checked}};
-    if (!report.ok) {
-      j["first_bad_seq"] = report.first_bad_seq.value_or(0);
-      j["problem"] = report.problem;
+  Result<http::Response> audit_verify(http::Request& req, const Identity&) {
+    CW_RETURN_IF_ERROR(check_query(req, {"checkpoint"}));
+    CW_ASSIGN_OR_RETURN(auto text, query_text(req, "checkpoint"));
+    std::optional<audit::Checkpoint> checkpoint;
+    if (text) {
+      CW_ASSIGN_OR_RETURN(checkpoint, audit::parse_checkpoint(*text));
     }
-    return ok_json(j);
+    CW_ASSIGN_OR_RETURN(auto report, s_.audit.verify(s_.db, checkpoint));
+    return ok_json(verify_report_json(report, checkpoint.has_value()));
   }
 
   // Teams, principals, tokens.

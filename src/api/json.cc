@@ -124,6 +124,21 @@ nlohmann::json event_json(const audit::RecordedEvent& e) {
           {"hash", e.hash}};
 }
 
+nlohmann::json verify_report_json(const audit::VerifyReport& r, bool checkpoint_given) {
+  nlohmann::json j = {{"ok", r.ok}, {"events_checked", r.events_checked}};
+  // The head is only vouched for when the whole chain verified.
+  if (r.ok) {
+    j["head"] = {{"seq", r.head.seq},
+                 {"hash", r.head.hash},
+                 {"checkpoint", std::to_string(r.head.seq) + ":" + r.head.hash}};
+  } else {
+    j["first_bad_seq"] = r.first_bad_seq.value_or(0);
+    j["problem"] = r.problem;
+  }
+  if (checkpoint_given) j["checkpoint_matched"] = r.checkpoint_matched;
+  return j;
+}
+
 nlohmann::json team_json(const auth::Team& t) {
   return {{"name", t.name},
           {"description", t.description},

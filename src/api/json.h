@@ -18,6 +18,9 @@ nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now);
 nlohmann::json authority_json(const ca::AuthorityInfo& a);
 nlohmann::json profile_json(const ca::Profile& p);
 nlohmann::json event_json(const audit::RecordedEvent& e);
+// {"ok", "events_checked", "head": {"seq", "hash", "checkpoint"}} plus "first_bad_seq" and
+// "problem" when broken and "checkpoint_matched" when a checkpoint was given.
+nlohmann::json verify_report_json(const audit::VerifyReport& r, bool checkpoint_given);
 nlohmann::json team_json(const auth::Team& t);
 nlohmann::json principal_json(const auth::Principal& p);
 nlohmann::json token_json(const auth::TokenInfo& t);

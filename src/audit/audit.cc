@@ -1,5 +1,8 @@
 #include "audit/audit.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include "crypto/crypto.h"
 
 namespace certward::audit {
@@ -128,8 +131,28 @@ Result<std::vector<RecordedEvent>> AuditLog::list(store::Database& db, const Eve
   return out;
 }
 
-Result<VerifyReport> AuditLog::verify(store::Database& db) const {
+Result<Checkpoint> parse_checkpoint(std::string_view text) {
+  const auto colon = text.find(':');
+  const std::string_view seq_text = text.substr(0, colon);
+  std::int64_t seq = 0;
+  const auto [end, ec] = std::from_chars(seq_text.data(), seq_text.data() + seq_text.size(), seq);
+  const bool seq_ok = colon != std::string_view::npos && !seq_text.empty() && ec == std::errc() &&
+                      end == seq_text.data() + seq_text.size() && seq >= 1;
+  const std::string_view hash = colon == std::string_view::npos ? "" : text.substr(colon + 1);
+  const bool hash_ok = hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
+                         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                       });
+  if (!seq_ok || !hash_ok) {
+    return fail(ErrorCode::kMalformed,
+                "a checkpoint is SEQ:HASH (event number, 64 lower-case hex digits)");
+  }
+  return Checkpoint{seq, std::string(hash)};
+}
+
+Result<VerifyReport> AuditLog::verify(store::Database& db,
+                                      const std::optional<Checkpoint>& checkpoint) const {
   VerifyReport report;
+  report.head = Checkpoint{0, std::string(kGenesisHash)};
   auto bad = [&](std::int64_t seq, std::string problem) {
     report.ok = false;
     report.first_bad_seq = seq;
@@ -162,6 +185,13 @@ Result<VerifyReport> AuditLog::verify(store::Database& db) const {
         return bad(seq, "event " + std::to_string(seq) + " was altered (hash mismatch)");
       }
       prev = row.text(8);
+      if (checkpoint && seq == checkpoint->seq) {
+        if (prev != checkpoint->hash) {
+          return bad(seq, "event " + std::to_string(seq) +
+                              " does not match the checkpoint: the chain was rewritten");
+        }
+        report.checkpoint_matched = true;
+      }
       ++expected_seq;
       ++report.events_checked;
     }
@@ -174,6 +204,12 @@ Result<VerifyReport> AuditLog::verify(store::Database& db) const {
                                  std::to_string(head->int64(0)) + ", chain ends at " +
                                  std::to_string(expected_seq - 1) + ")");
   }
+  if (checkpoint && !report.checkpoint_matched) {
+    return bad(expected_seq, "the chain ends at event " + std::to_string(expected_seq - 1) +
+                                 ", before the checkpoint's event " +
+                                 std::to_string(checkpoint->seq) + ": events were deleted");
+  }
+  report.head = Checkpoint{expected_seq - 1, prev};
   return report;
 }
 

@@ -49,11 +49,22 @@ struct EventFilter {
   bool newest_first = true;
 };
 
+// A (seq, hash) pair recorded outside certward's database: a chain rewritten from that event
+// on, with every hash recomputed, verifies on its own but no longer matches the checkpoint.
+struct Checkpoint {
+  std::int64_t seq = 0;  // >= 1
+  std::string hash;      // 64 lower-case hex digits
+};
+// "SEQ:HASH" as `audit verify` prints it. Errors: kMalformed.
+Result<Checkpoint> parse_checkpoint(std::string_view text);
+
 struct VerifyReport {
   bool ok = true;
   std::int64_t events_checked = 0;
   std::optional<std::int64_t> first_bad_seq;
   std::string problem;  // human-readable; empty when ok
+  Checkpoint head;      // the newest event verified (seq 0 and the genesis hash when empty)
+  bool checkpoint_matched = false;  // a checkpoint was given and the chain holds it
 };
 
 class AuditLog {
@@ -69,8 +80,10 @@ class AuditLog {
   }
 
   Result<std::vector<RecordedEvent>> list(store::Database& db, const EventFilter& filter) const;
-  // Reads the whole chain in pages; memory stays bounded whatever its length.
-  Result<VerifyReport> verify(store::Database& db) const;
+  // Reads the whole chain in pages; memory stays bounded whatever its length. With
+  // `checkpoint`, the event at checkpoint.seq must exist and carry checkpoint.hash.
+  Result<VerifyReport> verify(store::Database& db,
+                              const std::optional<Checkpoint>& checkpoint = {}) const;
 
   // The hash of one event given its predecessor's hash (exposed for tests and tools).
   static std::string event_hash(std::int64_t seq, SysTime time, const Event& e,

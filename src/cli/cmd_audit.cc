@@ -60,37 +60,54 @@ void add_audit_commands(CLI::App& app, Globals& g) {
           });
     });
   }
-  audit->add_subcommand("verify", "recompute the hash chain; exit 8 if it is broken")
-      ->callback([&g] {
-        bool broken = false;
-        run_either(
-            g,
-            [&broken](Context& c) -> Result<nlohmann::json> {
-              CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(c.db()));
-              nlohmann::json j = {{"ok", report.ok}, {"events_checked", report.events_checked}};
-              if (!report.ok) {
-                j["first_bad_seq"] = report.first_bad_seq.value_or(0);
-                j["problem"] = report.problem;
-              }
-              broken = !report.ok;
-              return j;
-            },
-            [&broken](const Remote& r) -> Result<nlohmann::json> {
-              CW_ASSIGN_OR_RETURN(auto j, r.get("/api/v1/audit/verify"));
-              broken = !j.value("ok", false);
-              return j;
-            },
-            [](const nlohmann::json& j) {
-              if (j.value("ok", false)) {
-                std::printf("audit chain intact: %lld events verified\n",
-                            j.value("events_checked", 0LL));
-              } else {
-                std::fprintf(stderr, "certward: audit chain broken at event %lld: %s\n",
-                             j.value("first_bad_seq", 0LL), j.value("problem", "").c_str());
-              }
-            });
-        if (g.exit_code == kExitOk && broken) g.exit_code = kExitAuditBroken;
-      });
+  {
+    auto checkpoint_text = std::make_shared<std::optional<std::string>>();
+    auto* cmd = audit->add_subcommand("verify", "recompute the hash chain; exit 8 if it is broken");
+    cmd->add_option("--checkpoint", *checkpoint_text,
+                    "SEQ:HASH printed by an earlier verify and kept outside certward; the chain "
+                    "must still hold that event with that hash");
+    cmd->callback([&g, checkpoint_text] {
+      std::optional<audit::Checkpoint> checkpoint;
+      if (*checkpoint_text) {
+        auto parsed = audit::parse_checkpoint(**checkpoint_text);
+        if (!parsed) {
+          g.exit_code = report_error(parsed.error());
+          return;
+        }
+        checkpoint = *parsed;
+      }
+      bool broken = false;
+      run_either(
+          g,
+          [&](Context& c) -> Result<nlohmann::json> {
+            CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(c.db(), checkpoint));
+            broken = !report.ok;
+            return api::verify_report_json(report, checkpoint.has_value());
+          },
+          [&](const Remote& r) -> Result<nlohmann::json> {
+            std::string path = "/api/v1/audit/verify";
+            if (checkpoint) path += "?checkpoint=" + url_encode(**checkpoint_text);
+            CW_ASSIGN_OR_RETURN(auto j, r.get(path));
+            broken = !j.value("ok", false);
+            return j;
+          },
+          [](const nlohmann::json& j) {
+            if (!j.value("ok", false)) {
+              std::fprintf(stderr, "certward: audit chain broken at event %lld: %s\n",
+                           j.value("first_bad_seq", 0LL), j.value("problem", "").c_str());
+              return;
+            }
+            std::printf("audit chain intact: %lld events verified%s\n",
+                        j.value("events_checked", 0LL),
+                        j.value("checkpoint_matched", false) ? ", checkpoint matched" : "");
+            // The line to keep somewhere certward cannot write (a ticket, a log, a vault).
+            if (j.contains("head") && j["head"].value("seq", 0LL) > 0) {
+              std::printf("checkpoint: %s\n", j["head"].value("checkpoint", "").c_str());
+            }
+          });
+      if (g.exit_code == kExitOk && broken) g.exit_code = kExitAuditBroken;
+    });
+  }
 }
 
 void add_whoami_command(CLI::App& app, Globals& g) {

@@ -385,5 +385,87 @@ TEST_F(AuditTamperTest, AppendAfterTamperingStillChainsFromTheHead) {
   expect_bad_at(10);
 }
 
+// An attacker with write access to the database can rewrite the chain from some event on and
+// recompute every later hash and the head: the chain verifies on its own. Only a checkpoint
+// kept elsewhere tells.
+class AuditCheckpointTest : public AuditTamperTest {
+ protected:
+  void rewrite_from(std::int64_t seq, std::string_view new_actor) {
+    EventFilter f;
+    f.newest_first = false;
+    auto events = list(f);
+    std::string prev = seq == 1 ? std::string(kGenesis) : events[seq - 2].hash;
+    for (RecordedEvent& e : events) {
+      if (e.seq < seq) continue;
+      if (e.seq == seq) e.event.actor = std::string(new_actor);
+      const std::string details = e.event.details.dump();
+      const std::string hash = AuditLog::event_hash(e.seq, e.time, e.event, details, prev);
+      const store::Value params[] = {e.event.actor, prev, hash, e.seq};
+      sql("UPDATE audit_events SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?", params);
+      prev = hash;
+    }
+    const store::Value head[] = {prev};
+    sql("UPDATE audit_head SET hash = ? WHERE id = 1", head);
+  }
+  VerifyReport verify_at(const Checkpoint& c) {
+    auto r = log_.verify(*db_, c);
+    CW_CHECK(r.has_value());
+    return *r;
+  }
+};
+
+TEST_F(AuditCheckpointTest, IntactChainHoldsItsCheckpointAndReportsTheHead) {
+  const VerifyReport first = verify();
+  ASSERT_TRUE(first.ok);
+  EXPECT_EQ(first.head.seq, 10);
+  EXPECT_EQ(first.head.hash, list({}).front().hash);
+  const Checkpoint at10 = first.head;
+  append_n(5, 11);
+  const VerifyReport later = verify_at(at10);
+  EXPECT_TRUE(later.ok) << later.problem;
+  EXPECT_TRUE(later.checkpoint_matched);
+  EXPECT_EQ(later.head.seq, 15);
+  EXPECT_EQ(later.events_checked, 15);
+}
+
+TEST_F(AuditCheckpointTest, RewrittenChainVerifiesAloneButNotAgainstTheCheckpoint) {
+  const Checkpoint at10 = verify().head;
+  rewrite_from(4, "user:mallory");
+  EXPECT_TRUE(verify().ok);  // self-consistent: this is what the checkpoint is for
+  const VerifyReport r = verify_at(at10);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_seq, 10);
+  EXPECT_NE(r.problem.find("rewritten"), std::string::npos) << r.problem;
+}
+
+TEST_F(AuditCheckpointTest, ChainCutBelowTheCheckpointIsDetected) {
+  const Checkpoint at10 = verify().head;
+  // Drop events 8-10 and point the head at event 7: consistent on its own.
+  const auto events = list({});
+  sql("DELETE FROM audit_events WHERE seq > 7");
+  const store::Value head[] = {std::int64_t{7}, events[3].hash};
+  sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head);
+  EXPECT_TRUE(verify().ok);
+  const VerifyReport r = verify_at(at10);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("before the checkpoint"), std::string::npos) << r.problem;
+}
+
+TEST(ParseCheckpoint, AcceptsSeqColonHashAndNothingElse) {
+  const std::string hash(64, 'a');
+  auto ok = parse_checkpoint("12:" + hash);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->seq, 12);
+  EXPECT_EQ(ok->hash, hash);
+  for (const std::string& bad :
+       {std::string(""), std::string("12"), "12:" + hash.substr(1), "0:" + hash, "-1:" + hash,
+        ":" + hash, "12:" + std::string(64, 'A'), "12:" + std::string(63, 'a') + "g", "1x:" + hash,
+        "12:" + hash + "0", "99999999999999999999:" + hash}) {
+    auto r = parse_checkpoint(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kMalformed);
+  }
+}
+
 }  // namespace
 }  // namespace certward::audit
