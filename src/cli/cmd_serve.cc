@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "api/api.h"
@@ -16,9 +18,6 @@
 
 namespace certward::cli {
 namespace {
-
-// A serving certificate is reused until this close to its expiry, then reissued at start.
-constexpr std::chrono::days kServingRenewBefore{30};
 
 Result<http::ListenerSettings> parse_listen(const std::string& text, std::string name) {
   http::ListenerSettings l;
@@ -61,26 +60,44 @@ bool names_match(const x509::CertificateInfo& info, const std::vector<std::strin
   return true;
 }
 
-// The serving certificate: from the configuration, else from data_dir (reused while it is
-// fresh and names the configured hosts), else issued now by the default authority.
-Result<http::TlsSettings> serving_tls(Context& c) {
+// The HTTPS listener's certificate and what the keeper needs to know about it.
+struct ServingMaterial {
+  http::TlsSettings tls;
+  std::string serial;
+  SysTime not_after{};
+};
+
+Result<ServingMaterial> describe_material(http::TlsSettings tls) {
+  CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(as_bytes(tls.certificate_chain_pem)));
+  ServingMaterial m;
+  m.serial = certs.front().info().serial_hex;
+  m.not_after = certs.front().info().not_after;
+  m.tls = std::move(tls);
+  return m;
+}
+
+// The serving certificate: from the configured files, else from data_dir (reused while it is
+// fresh and names the configured hosts, unless `force`), else issued now by the default
+// authority and written to data_dir.
+Result<ServingMaterial> serving_material(Context& c, bool force) {
   const ServerSettings& s = c.config().server;
   http::TlsSettings tls;
   if (!s.tls_cert_file.empty()) {
     CW_ASSIGN_OR_RETURN(tls.certificate_chain_pem, read_file(s.tls_cert_file));
     CW_ASSIGN_OR_RETURN(tls.private_key_pem, read_file(s.tls_key_file));
-    return tls;
+    return describe_material(std::move(tls));
   }
   const std::string cert_path = c.config().data_dir + "/serving-cert.pem";
   const std::string key_path = c.config().data_dir + "/serving-key.pem";
-  if (auto pem = read_file(cert_path)) {
+  if (auto pem = read_file(cert_path); pem && !force) {
     auto certs = x509::parse_certificates(as_bytes(*pem));
     auto key = read_file(key_path);
-    if (certs && key && certs->front().info().not_after > c.clock().now() + kServingRenewBefore &&
+    if (certs && key &&
+        certs->front().info().not_after > c.clock().now() + s.serving_renew_before &&
         names_match(certs->front().info(), s.hostnames)) {
       tls.certificate_chain_pem = *pem;
       tls.private_key_pem = std::move(*key);
-      return tls;
+      return describe_material(std::move(tls));
     }
   }
   ca::EnrollmentRequest r;
@@ -104,8 +121,108 @@ Result<http::TlsSettings> serving_tls(Context& c) {
   log::info("serving_certificate_issued",
             {{"serial", issued.certificate.info().serial_hex},
              {"not_after", format_time(issued.certificate.info().not_after)}});
-  return tls;
+  ServingMaterial m;
+  m.serial = issued.certificate.info().serial_hex;
+  m.not_after = issued.certificate.info().not_after;
+  m.tls = std::move(tls);
+  return m;
 }
+
+// Keeps the HTTPS listener's certificate current while the server runs, so a long-running
+// certward never serves an expired certificate of its own. Every check interval, and when
+// asked (SIGHUP): an issued certificate within serving_renew_before of expiry is renewed;
+// configured files are re-read and loaded when they changed (another tool renewed them), with
+// a warning while they are close to expiry. A failure keeps the current certificate serving
+// and is retried at the next check.
+class ServingCertificateKeeper {
+ public:
+  ServingCertificateKeeper(Context& c, http::Server& server, std::string listener,
+                           std::optional<std::string> client_ca_pem, ServingMaterial current)
+      : c_(c),
+        server_(server),
+        listener_(std::move(listener)),
+        client_ca_pem_(std::move(client_ca_pem)),
+        current_(std::move(current)) {}
+  ~ServingCertificateKeeper() { stop(); }
+  ServingCertificateKeeper(const ServingCertificateKeeper&) = delete;
+  ServingCertificateKeeper& operator=(const ServingCertificateKeeper&) = delete;
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  void check_now() {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+    cv_.notify_all();
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait_for(lock, c_.config().server.certificate_check_interval,
+                   [this] { return stopping_ || wake_; });
+      if (stopping_) return;
+      wake_ = false;
+      lock.unlock();
+      check();
+      lock.lock();
+    }
+  }
+
+  void check() {
+    const ServerSettings& s = c_.config().server;
+    const bool configured = !s.tls_cert_file.empty();
+    const SysTime now = c_.clock().now();
+    if (!configured && current_.not_after > now + s.serving_renew_before) return;
+    auto next = serving_material(c_, /*force=*/!configured);
+    if (!next) {
+      log::error("serving_certificate_check_failed",
+                 {{"error", next.error().message}, {"serial", current_.serial}});
+      return;
+    }
+    if (configured && next->tls.certificate_chain_pem == current_.tls.certificate_chain_pem &&
+        next->tls.private_key_pem == current_.tls.private_key_pem) {
+      if (current_.not_after <= now + s.serving_renew_before) {
+        log::warn("serving_certificate_expiring", {{"serial", current_.serial},
+                                                   {"not_after", format_time(current_.not_after)},
+                                                   {"file", s.tls_cert_file}});
+      }
+      return;
+    }
+    http::TlsSettings tls = next->tls;
+    tls.client_ca_pem = client_ca_pem_;
+    if (auto st = server_.reload_tls(listener_, tls); !st) {
+      log::error("serving_certificate_reload_failed",
+                 {{"error", st.error().message}, {"serial", next->serial}});
+      return;
+    }
+    log::info("serving_certificate_reloaded", {{"previous_serial", current_.serial},
+                                               {"serial", next->serial},
+                                               {"not_after", format_time(next->not_after)}});
+    current_ = std::move(*next);
+  }
+
+  Context& c_;
+  http::Server& server_;
+  const std::string listener_;
+  const std::optional<std::string> client_ca_pem_;
+  ServingMaterial current_;  // touched only by the keeper's thread after start()
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false;      // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
 
 Status serve(Context& c, const sigset_t& signals) {
   const Config& cfg = c.config();
@@ -122,12 +239,13 @@ Status serve(Context& c, const sigset_t& signals) {
 
   CW_ASSIGN_OR_RETURN(auto https, parse_listen(cfg.server.listen, "https"));
   CW_ASSIGN_OR_RETURN(auto plain, parse_listen(cfg.server.http_listen, "http"));
-  CW_ASSIGN_OR_RETURN(auto tls, serving_tls(c));
+  CW_ASSIGN_OR_RETURN(auto serving, serving_material(c, /*force=*/false));
+  std::optional<std::string> client_ca_pem;
   if (!cfg.server.client_ca_file.empty()) {
-    CW_ASSIGN_OR_RETURN(auto client_ca, read_file(cfg.server.client_ca_file));
-    tls.client_ca_pem = std::move(client_ca);
+    CW_ASSIGN_OR_RETURN(client_ca_pem, read_file(cfg.server.client_ca_file));
   }
-  https.tls = std::move(tls);
+  https.tls = serving.tls;
+  https.tls->client_ca_pem = client_ca_pem;
 
   http::ServerOptions options;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -189,8 +307,18 @@ Status serve(Context& c, const sigset_t& signals) {
   }
   std::fflush(stdout);
 
+  ServingCertificateKeeper keeper(c, api_server, https.name, std::move(client_ca_pem),
+                                  std::move(serving));
+  keeper.start();
+
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    log::info("serving_certificate_check_requested", {{"signal", "SIGHUP"}});
+    keeper.check_now();
+  }
+  keeper.stop();
   log::info("shutting_down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   // Both drain at once, so a stop takes at most one shutdown timeout.
   std::thread public_stop([&public_server] { public_server.stop(); });
@@ -212,6 +340,7 @@ void add_serve_command(CLI::App& app, Globals& g) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);  // check the serving certificate now
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     run(g, Init::kCreate, [&](Context& c) { return serve(c, signals); });
   });

@@ -142,6 +142,10 @@ Status parse_server(const toml::table& t, ServerSettings& s, std::string_view sr
       CW_ASSIGN_OR_RETURN(s.tls_key_file, get_string(v, key, src));
     } else if (key == "client_ca_file") {
       CW_ASSIGN_OR_RETURN(s.client_ca_file, get_string(v, key, src));
+    } else if (key == "certificate_check_interval") {
+      CW_ASSIGN_OR_RETURN(s.certificate_check_interval, get_duration(v, key, src));
+    } else if (key == "serving_renew_before") {
+      CW_ASSIGN_OR_RETURN(s.serving_renew_before, get_duration(v, key, src));
     } else if (key == "io_threads") {
       CW_RETURN_IF_ERROR(as_int(v, key, s.io_threads));
     } else if (key == "worker_threads") {
@@ -286,6 +290,11 @@ Status validate(const Config& c) {
   }
   if (s.tls_cert_file.empty() != s.tls_key_file.empty()) {
     return fail(ErrorCode::kMalformed, "server.tls_cert_file and server.tls_key_file go together");
+  }
+  if (s.certificate_check_interval < std::chrono::seconds(1) ||
+      s.certificate_check_interval > std::chrono::days(1)) {
+    return fail(ErrorCode::kMalformed,
+                "server.certificate_check_interval must be between 1s and 1d");
   }
   return ok();
 }

@@ -41,8 +41,13 @@ struct ServerSettings {
   std::string tls_cert_file;   // PEM chain; empty: issue one from the default authority
   std::string tls_key_file;    // PEM key for tls_cert_file
   std::string client_ca_file;  // PEM CAs whose client certificates may authenticate; empty: off
-  int io_threads = 0;          // 0: one per core
-  int worker_threads = 64;     // handler pool; requests block on signing and group commit
+  // The running server checks its certificate this often (and on SIGHUP): an issued one is
+  // renewed when it is within serving_renew_before of expiry, configured files are reloaded
+  // when they change.
+  std::chrono::seconds certificate_check_interval{3600};
+  std::chrono::seconds serving_renew_before{std::chrono::days(30)};
+  int io_threads = 0;       // 0: one per core
+  int worker_threads = 64;  // handler pool; requests block on signing and group commit
   std::int64_t max_body_bytes = 1 << 20;
   int read_timeout_seconds = 30;
   int idle_timeout_seconds = 75;

@@ -131,6 +131,11 @@ class Server {
   // Binds a listener; returns the bound port. Call before start().
   // Errors: kInvalidArgument (bad TLS material), kUnavailable (cannot bind).
   Result<std::uint16_t> listen(const ListenerSettings& settings);
+  // Replaces the certificate, key and client CAs of a TLS listener, before or after start().
+  // New connections use them; established ones keep what they negotiated. Thread-safe.
+  // Errors: kNotFound (no listener of that name), kInvalidArgument (not a TLS listener, or bad
+  // TLS material; the old material then stays in use).
+  Status reload_tls(std::string_view listener_name, const TlsSettings& tls);
   // Starts the I/O and worker threads; returns at once.
   Status start();
   // Stops accepting, lets in-flight requests finish (up to drain_timeout), closes idle

@@ -159,6 +159,7 @@ class Core {
   Core& operator=(const Core&) = delete;
 
   Result<std::uint16_t> listen(const ListenerSettings& settings);
+  Status reload_tls(std::string_view listener_name, const TlsSettings& tls);
   Status start();
   void stop();
   void wait();
@@ -183,7 +184,21 @@ class Core {
  private:
   enum class State { kIdle, kRunning, kStopping, kStopped };
   struct Listener {
-    std::shared_ptr<const ListenerConfig> config;
+    Listener(std::shared_ptr<const ListenerConfig> c, tcp::acceptor a)
+        : config_(std::move(c)), acceptor(std::move(a)) {}
+    // New connections take the current configuration; a session keeps the one it started
+    // with (and its TLS context) to the end.
+    std::shared_ptr<const ListenerConfig> config() const {
+      std::lock_guard lock(mu);
+      return config_;
+    }
+    void set_config(std::shared_ptr<const ListenerConfig> c) {
+      std::lock_guard lock(mu);
+      config_ = std::move(c);
+    }
+
+    mutable std::mutex mu;
+    std::shared_ptr<const ListenerConfig> config_;  // guarded by mu
     tcp::acceptor acceptor;
   };
 
@@ -590,8 +605,8 @@ Result<std::uint16_t> Core::listen(const ListenerSettings& settings) {
   error_code ec;
   const auto address = net::ip::make_address(settings.address, ec);
   if (ec) return fail(ErrorCode::kInvalidArgument, "http: bad listen address " + settings.address);
-  auto listener = std::make_shared<Listener>(
-      Listener{std::move(config), tcp::acceptor(net::make_strand(ioc_))});
+  auto listener =
+      std::make_shared<Listener>(std::move(config), tcp::acceptor(net::make_strand(ioc_)));
   const tcp::endpoint endpoint(address, settings.port);
   tcp::acceptor& acceptor = listener->acceptor;
   acceptor.open(endpoint.protocol(), ec);
@@ -606,6 +621,31 @@ Result<std::uint16_t> Core::listen(const ListenerSettings& settings) {
   }
   listeners_.push_back(std::move(listener));
   return bound.port();
+}
+
+Status Core::reload_tls(std::string_view listener_name, const TlsSettings& tls) {
+  std::shared_ptr<Listener> target;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& listener : listeners_) {
+      if (listener->config()->name == listener_name) target = listener;
+    }
+  }
+  if (!target) {
+    return fail(ErrorCode::kNotFound,
+                "http: no listener named '" + std::string(listener_name) + "'");
+  }
+  const std::shared_ptr<const ListenerConfig> current = target->config();
+  if (!current->tls) {
+    return fail(ErrorCode::kInvalidArgument,
+                "http: listener '" + std::string(listener_name) + "' does not use TLS");
+  }
+  // Built and checked before anything changes: bad material leaves the old context serving.
+  auto next = std::make_shared<ListenerConfig>(*current);
+  CW_ASSIGN_OR_RETURN(next->tls, make_server_tls_context(tls));
+  next->client_certificates = tls.client_ca_pem.has_value();
+  target->set_config(std::move(next));
+  return ok();
 }
 
 Status Core::start() {
@@ -643,14 +683,14 @@ void Core::accept_next(const std::shared_ptr<Listener>& listener) {
   listener->acceptor.async_accept(
       net::make_strand(ioc_), [this, listener](error_code ec, tcp::socket socket) {
         if (!ec) {
-          start_session(listener->config, std::move(socket));
+          start_session(listener->config(), std::move(socket));
           return accept_next(listener);
         }
         if (ec == net::error::operation_aborted || !listener->acceptor.is_open() || draining()) {
           return;
         }
         log::warn("http_accept_failed",
-                  {{"listener", listener->config->name}, {"error", ec.message()}});
+                  {{"listener", listener->config()->name}, {"error", ec.message()}});
         // Out of descriptors and the like: back off briefly instead of spinning.
         auto timer = std::make_shared<net::steady_timer>(listener->acceptor.get_executor(),
                                                          std::chrono::milliseconds(50));
@@ -716,7 +756,7 @@ void Core::stop() {
         while (!ec) {
           tcp::socket socket(net::make_strand(ioc_));
           listener->acceptor.accept(socket, ec);
-          if (!ec) start_session(listener->config, std::move(socket));
+          if (!ec) start_session(listener->config(), std::move(socket));
         }
         listener->acceptor.close(ec);
       });
@@ -773,6 +813,14 @@ Result<std::uint16_t> Server::listen(const ListenerSettings& settings) {
     return impl_->listen(settings);
   } catch (const std::exception& e) {
     return fail(ErrorCode::kUnavailable, std::string("http: listen failed: ") + e.what());
+  }
+}
+
+Status Server::reload_tls(std::string_view listener_name, const TlsSettings& tls) {
+  try {
+    return impl_->reload_tls(listener_name, tls);
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::kInternal, std::string("http: TLS reload failed: ") + e.what());
   }
 }
 

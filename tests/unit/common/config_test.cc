@@ -45,6 +45,8 @@ max_body_bytes = 2097152
 read_timeout_seconds = 10
 idle_timeout_seconds = 20
 shutdown_timeout_seconds = 5
+certificate_check_interval = "10m"
+serving_renew_before = "14d"
 
 [server.rate_limit]
 requests_per_second = 2.5
@@ -90,6 +92,8 @@ TEST(ParseConfig, EmptyTextGivesDefaults) {
   EXPECT_EQ(c->server.http_listen, "127.0.0.1:8080");
   EXPECT_EQ(c->server.hostnames, (std::vector<std::string>{"localhost", "127.0.0.1"}));
   EXPECT_EQ(c->server.worker_threads, 64);
+  EXPECT_EQ(c->server.certificate_check_interval, std::chrono::hours(1));
+  EXPECT_EQ(c->server.serving_renew_before, std::chrono::days(30));
   EXPECT_EQ(c->server.max_body_bytes, 1 << 20);
   EXPECT_DOUBLE_EQ(c->server.rate_limit.requests_per_second, 100);
   EXPECT_DOUBLE_EQ(c->server.rate_limit.burst, 200);
@@ -123,6 +127,8 @@ TEST(ParseConfig, ReadsEveryKey) {
   EXPECT_EQ(s.read_timeout_seconds, 10);
   EXPECT_EQ(s.idle_timeout_seconds, 20);
   EXPECT_EQ(s.shutdown_timeout_seconds, 5);
+  EXPECT_EQ(s.certificate_check_interval, std::chrono::minutes(10));
+  EXPECT_EQ(s.serving_renew_before, std::chrono::days(14));
   EXPECT_DOUBLE_EQ(s.rate_limit.requests_per_second, 2.5);
   EXPECT_DOUBLE_EQ(s.rate_limit.burst, 10);
 
@@ -348,6 +354,10 @@ TEST_F(LoadConfig, ServerLimitsAreValidated) {
   EXPECT_EQ(load_error("[server]\nread_timeout_seconds = 0\n"), ErrorCode::kMalformed);
   EXPECT_EQ(load_error("[server]\nidle_timeout_seconds = 0\n"), ErrorCode::kMalformed);
   EXPECT_EQ(load_error("[server]\nshutdown_timeout_seconds = 0\n"), ErrorCode::kMalformed);
+  EXPECT_EQ(load_error("[server]\ncertificate_check_interval = \"0s\"\n"), ErrorCode::kMalformed);
+  EXPECT_EQ(load_error("[server]\ncertificate_check_interval = \"25h\"\n"), ErrorCode::kMalformed);
+  EXPECT_EQ(load_error("[server]\ncertificate_check_interval = 60\n"), ErrorCode::kMalformed);
+  EXPECT_EQ(load_error("[server]\nserving_renew_before = \"soon\"\n"), ErrorCode::kMalformed);
   EXPECT_EQ(load_error("[server.rate_limit]\nrequests_per_second = -1\n"), ErrorCode::kMalformed);
   EXPECT_EQ(load_error("[server.rate_limit]\nrequests_per_second = 5\nburst = 0.5\n"),
             ErrorCode::kMalformed);

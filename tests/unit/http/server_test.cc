@@ -691,6 +691,49 @@ TEST_F(TlsServerTest, CertificateFromAnotherCaIsNotPassedOn) {
   }
 }
 
+TEST_F(TlsServerTest, ReloadSwapsTheCertificateForNewConnections) {
+  auto port = start(false);
+  const std::string connect = "echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                              " -CAfile " + *dir_ + "/ca.pem 2>/dev/null" +
+                              " | openssl x509 -noout -serial";
+  auto before = run_command(connect);
+  ASSERT_EQ(before.exit_code, 0) << before.output;
+
+  Credential renewed = testing::make_credential("localhost", CertKind::kServer, server_ca_);
+  const std::string old_serial = before.output;
+  ASSERT_TRUE(harness_.server().reload_tls(
+      "https", TlsSettings{renewed.cert_pem + server_ca_->cert_pem, renewed.key_pem, {}}));
+  auto after = run_command(connect);
+  ASSERT_EQ(after.exit_code, 0) << after.output;
+  EXPECT_NE(after.output, old_serial);
+  auto served = run_command(curl(port, ""));
+  EXPECT_EQ(served.exit_code, 0) << served.output;
+
+  // Bad material is refused and the current certificate stays.
+  Credential other = testing::make_credential("localhost", CertKind::kServer, server_ca_);
+  auto refused =
+      harness_.server().reload_tls("https", TlsSettings{renewed.cert_pem, other.key_pem, {}});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  auto still = run_command(connect);
+  EXPECT_EQ(still.output, after.output);
+
+  auto unknown = harness_.server().reload_tls("nope", TlsSettings{});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+}
+
+TEST(Server, ReloadTlsOnAPlainListenerIsRefused) {
+  ServerHarness h;
+  ListenerSettings plain;
+  plain.name = "http";
+  h.start(plain);
+  Credential c = testing::make_credential("localhost", CertKind::kServer, nullptr);
+  auto r = h.server().reload_tls("http", TlsSettings{c.cert_pem, c.key_pem, {}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_F(TlsServerTest, PlainHttpToTlsListenerIsDropped) {
   auto port = start(false);
   RawClient client(port);
