@@ -70,13 +70,24 @@ Result<std::optional<bool>> Body::opt_bool(std::string_view key) const {
 }
 
 Result<std::vector<std::string>> Body::strings(std::string_view key) const {
+  CW_ASSIGN_OR_RETURN(auto v, opt_strings(key));
+  return v.value_or(std::vector<std::string>());
+}
+
+bool Body::is_null(std::string_view key) const {
+  auto it = j_.find(key);
+  return it != j_.end() && it->is_null();
+}
+
+Result<std::optional<std::vector<std::string>>> Body::opt_strings(std::string_view key) const {
   const auto* v = find(key);
-  std::vector<std::string> out;
+  std::optional<std::vector<std::string>> out;
   if (!v) return out;
+  out.emplace();
   if (!v->is_array()) return std::unexpected(type_error(key, "an array of strings"));
   for (const auto& e : *v) {
     if (!e.is_string()) return std::unexpected(type_error(key, "an array of strings"));
-    out.push_back(e.get<std::string>());
+    out->push_back(e.get<std::string>());
   }
   return out;
 }

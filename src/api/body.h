@@ -25,6 +25,10 @@ class Body {
   Result<std::optional<std::int64_t>> opt_int(std::string_view key) const;
   Result<std::optional<bool>> opt_bool(std::string_view key) const;
   Result<std::vector<std::string>> strings(std::string_view key) const;  // absent: empty
+  // Absent or null: nullopt (for fields where an empty list means something).
+  Result<std::optional<std::vector<std::string>>> opt_strings(std::string_view key) const;
+  // Present with the value null: a PATCH clearing the field.
+  bool is_null(std::string_view key) const;
 
  private:
   explicit Body(nlohmann::json j) : j_(std::move(j)) {}

@@ -110,6 +110,8 @@ class Api : public std::enable_shared_from_this<Api> {
         &Api::get_certificate);
     add(r, "GET", "/api/v1/certificates/{id}/download", Permission::kReadInventory, BodyKind::kNone,
         &Api::download);
+    add(r, "PATCH", "/api/v1/certificates/{id}", Permission::kEditInventory, BodyKind::kJson,
+        &Api::update_certificate);
 
     add(r, "GET", "/api/v1/audit/events", Permission::kReadAudit, BodyKind::kNone,
         &Api::audit_events);
@@ -437,6 +439,32 @@ class Api : public std::enable_shared_from_this<Api> {
     j["certificate"] = certificate_json(cert.info());
     j["pem"] = cert.pem();
     return ok_json(j);
+  }
+
+  // Owner, team and tags: a JSON merge patch (a field absent stays, null clears it) plus
+  // add_tags/remove_tags for changing labels without a read-modify-write race.
+  Result<http::Response> update_certificate(http::Request& req, const Identity& id) {
+    CW_ASSIGN_OR_RETURN(auto b,
+                        Body::parse(req, {"owner", "team", "tags", "add_tags", "remove_tags"}));
+    CW_ASSIGN_OR_RETURN(auto rec, visible_record(req, id));
+    inventory::MetadataUpdate u;
+    CW_ASSIGN_OR_RETURN(u.owner, b.opt_string("owner"));
+    if (b.is_null("owner")) u.owner = "";
+    CW_ASSIGN_OR_RETURN(u.team, b.opt_string("team"));
+    if (b.is_null("team")) u.team = "";
+    CW_ASSIGN_OR_RETURN(u.tags, b.opt_strings("tags"));
+    if (b.is_null("tags")) u.tags.emplace();
+    CW_ASSIGN_OR_RETURN(u.add_tags, b.strings("add_tags"));
+    CW_ASSIGN_OR_RETURN(u.remove_tags, b.strings("remove_tags"));
+    if (u.team && !u.team->empty()) CW_RETURN_IF_ERROR(s_.auth.require_team(*u.team));
+    // A requester labels its own team's certificates and cannot hand them to another team
+    // (or to none, which would hide them from itself).
+    if (team_scoped(id) && u.team && u.team != id.team) {
+      return fail(ErrorCode::kUnauthorized, "a requester cannot move certificates out of its team");
+    }
+    CW_ASSIGN_OR_RETURN(auto updated,
+                        s_.inventory.update_metadata(s_.db, rec.fingerprint, u, id.actor));
+    return ok_json(record_json(updated, s_.clock.now()));
   }
 
   Result<http::Response> download(http::Request& req, const Identity& id) {

@@ -68,16 +68,17 @@ CREATE INDEX cert_mappings_principal ON cert_mappings (principal);
 //   kReadAudit            x       x                    x
 //   kReadPrincipals       x       x                    x
 //   kManagePrincipals     x
+//   kEditInventory        x       x          x
 //
-// A requester's kReadInventory and kIssue are further limited to its team's scope by the
-// callers (Identity::allowed_profiles / allowed_domains).
-constexpr std::size_t kPermissionCount = 8;
+// A requester's kReadInventory, kIssue and kEditInventory are further limited to its team's scope
+// by the callers (Identity::allowed_profiles / allowed_domains).
+constexpr std::size_t kPermissionCount = 9;
 constexpr std::array<std::array<bool, kPermissionCount>, 4> kMatrix = {{
-    //  catalog inventory issue  import authorities audit  r.princ m.princ
-    {true, true, true, true, true, true, true, true},       // admin
-    {true, true, true, true, true, true, true, false},      // operator
-    {true, true, true, false, false, false, false, false},  // requester
-    {true, true, false, false, false, true, true, false},   // auditor
+    //  catalog inventory issue  import authorities audit  r.princ m.princ edit
+    {true, true, true, true, true, true, true, true, true},       // admin
+    {true, true, true, true, true, true, true, false, true},      // operator
+    {true, true, true, false, false, false, false, false, true},  // requester
+    {true, true, false, false, false, true, true, false, false},  // auditor
 }};
 
 // True if a token of role `token` stays within what `principal` may do. admin > operator >
@@ -340,6 +341,14 @@ Result<Team> AuthService::create_team(const Team& team, std::string_view actor) 
   CW_RETURN_IF_ERROR(audit_.append(*tx, e));
   CW_RETURN_IF_ERROR(tx->commit());
   return t;
+}
+
+Status AuthService::require_team(std::string_view name) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  const store::Value params[] = {std::string(name)};
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT 1 FROM teams WHERE name = ?", params));
+  if (!row) return fail(ErrorCode::kInvalidArgument, "no team '" + std::string(name) + "'");
+  return ok();
 }
 
 Result<std::vector<Team>> AuthService::list_teams() const {

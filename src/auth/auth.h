@@ -33,6 +33,7 @@ enum class Permission : std::uint8_t {
   kReadAudit,          // audit events
   kReadPrincipals,     // list teams, principals, tokens (never secrets)
   kManagePrincipals,   // create/disable teams, principals, tokens, certificate mappings
+  kEditInventory,      // owner, team and tags of certificates (requesters: their team's only)
 };
 bool role_allows(Role role, Permission p);
 
@@ -99,6 +100,8 @@ class AuthService {
   // Errors: kInvalidArgument (bad name), kConflict (exists), kNotFound (team).
   Result<Team> create_team(const Team& team, std::string_view actor);
   Result<std::vector<Team>> list_teams() const;
+  // Errors: kInvalidArgument when no team has this name (a name given in a request).
+  Status require_team(std::string_view name) const;
   Result<Principal> create_principal(const Principal& p, std::string_view actor);
   Result<std::vector<Principal>> list_principals() const;
   Result<Principal> principal(std::string_view name) const;

@@ -218,17 +218,17 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
       request.authority.value_or(authorities_.settings().default_authority);
   CW_ASSIGN_OR_RETURN(auto authority, authorities_.load(authority_name));
 
+  // Labels are checked before anything is signed: a refused request leaves no certificate.
+  CW_ASSIGN_OR_RETURN(
+      auto meta, inventory::normalize_meta(
+                     {inventory::Origin::kIssued, authority->name(), profile->name, request.owner,
+                      request.team ? request.team : request.requester.team, request.tags}));
   std::optional<crypto::PrivateKey> key;
   CW_ASSIGN_OR_RETURN(IssuedCertificate issued, sign(request, *profile, *authority, key));
 
   auto pending = std::make_shared<Pending>();
   pending->certificate = issued.certificate;
-  pending->meta = {inventory::Origin::kIssued,
-                   authority->name(),
-                   profile->name,
-                   request.owner,
-                   request.team ? request.team : request.requester.team,
-                   request.tags};
+  pending->meta = std::move(meta);
   const auto& info = issued.certificate.info();
   nlohmann::json sans = nlohmann::json::array();
   for (const auto& s : info.sans) sans.push_back(x509::format_san(s));

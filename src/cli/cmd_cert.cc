@@ -236,27 +236,102 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     cmd->callback([&g, o] {
       // The document is the file itself; --json does not apply.
       std::string data;
-      const bool json_requested = g.json;
-      g.json = false;
       run_either(
           g,
           [&](Context& c) -> Result<json> {
             CW_ASSIGN_OR_RETURN(data, export_local(c, o->id, o->format));
-            return json::object();
+            return json();  // printed below, as the file itself
           },
           [&](const Remote& r) -> Result<json> {
             CW_ASSIGN_OR_RETURN(data, r.get_raw("/api/v1/certificates/" + url_encode(o->id) +
                                                 "/download?format=" + url_encode(o->format)));
-            return json::object();
+            return json();
           },
           [](const json&) {});
-      g.json = json_requested;
       if (g.exit_code != kExitOk) return;
       if (o->out) {
         if (auto s = write_file(*o->out, data); !s) g.exit_code = report_error(s.error());
       } else {
         std::fwrite(data.data(), 1, data.size(), stdout);
       }
+    });
+  }
+  {
+    struct Opts {
+      std::string id;
+      std::optional<std::string> owner, team;
+      bool no_owner = false, no_team = false, no_tags = false;
+      std::vector<std::string> tags, add_tags, remove_tags;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = cert_cmd->add_subcommand("set", "change a certificate's owner, team or tags");
+    cmd->add_option("id", o->id, "fingerprint, unique prefix or serial")->required();
+    cmd->add_option("--owner", o->owner, "new owner");
+    cmd->add_flag("--no-owner", o->no_owner, "clear the owner");
+    cmd->add_option("--team", o->team, "new team (must exist)");
+    cmd->add_flag("--no-team", o->no_team, "clear the team");
+    cmd->add_option("--tags", o->tags, "replace all tags with these (repeatable)");
+    cmd->add_flag("--no-tags", o->no_tags, "remove every tag");
+    cmd->add_option("--add-tag", o->add_tags, "add a tag (repeatable)");
+    cmd->add_option("--remove-tag", o->remove_tags, "remove a tag (repeatable)");
+    cmd->callback([&g, o] {
+      const bool conflicting =
+          (o->owner && o->no_owner) || (o->team && o->no_team) || (!o->tags.empty() && o->no_tags);
+      const bool nothing = !o->owner && !o->no_owner && !o->team && !o->no_team &&
+                           o->tags.empty() && !o->no_tags && o->add_tags.empty() &&
+                           o->remove_tags.empty();
+      if (conflicting || nothing) {
+        g.exit_code = report_error(
+            {ErrorCode::kInvalidArgument,
+             conflicting ? "give a value or its --no- flag, not both"
+                         : "nothing to change: give --owner, --team, --tags, --add-tag, "
+                           "--remove-tag or a --no- flag"});
+        return;
+      }
+      // The same merge patch the REST API takes.
+      json patch = json::object();
+      if (o->owner) patch["owner"] = *o->owner;
+      if (o->no_owner) patch["owner"] = nullptr;
+      if (o->team) patch["team"] = *o->team;
+      if (o->no_team) patch["team"] = nullptr;
+      if (!o->tags.empty()) patch["tags"] = o->tags;
+      if (o->no_tags) patch["tags"] = json::array();
+      if (!o->add_tags.empty()) patch["add_tags"] = o->add_tags;
+      if (!o->remove_tags.empty()) patch["remove_tags"] = o->remove_tags;
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), o->id));
+            inventory::MetadataUpdate u;
+            if (o->owner) u.owner = *o->owner;
+            if (o->no_owner) u.owner = "";
+            if (o->team) u.team = *o->team;
+            if (o->no_team) u.team = "";
+            if (u.team && !u.team->empty()) CW_RETURN_IF_ERROR(c.auth().require_team(*u.team));
+            if (!o->tags.empty() || o->no_tags) u.tags = o->tags;
+            u.add_tags = o->add_tags;
+            u.remove_tags = o->remove_tags;
+            CW_ASSIGN_OR_RETURN(
+                auto updated, c.inventory().update_metadata(c.db(), rec.fingerprint, u, c.actor()));
+            return record_json(updated, c.clock().now());
+          },
+          [&](const Remote& r) {
+            return r.patch("/api/v1/certificates/" + url_encode(o->id), patch);
+          },
+          [](const json& j) {
+            auto text = [&](const char* key) {
+              const auto it = j.find(key);
+              return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("-");
+            };
+            std::string tags;
+            for (const auto& t : j.value("tags", json::array())) {
+              if (!tags.empty()) tags += ",";
+              tags += t.get<std::string>();
+            }
+            std::printf("%s  owner %s  team %s  tags %s\n", text("fingerprint").c_str(),
+                        text("owner").c_str(), text("team").c_str(),
+                        tags.empty() ? "-" : tags.c_str());
+          });
     });
   }
   {

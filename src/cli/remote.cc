@@ -107,12 +107,24 @@ Result<nlohmann::json> Remote::get(const std::string& path) const {
   return j;
 }
 
+namespace {
+Result<nlohmann::json> json_answer(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) return fail(ErrorCode::kMalformed, "the server's answer is not JSON");
+  return j;
+}
+}  // namespace
+
 Result<nlohmann::json> Remote::post(const std::string& path, const nlohmann::json& body) const {
   const std::string text = body.dump();
   CW_ASSIGN_OR_RETURN(auto a, call("POST", path, &text, {}));
-  auto j = nlohmann::json::parse(a.body, nullptr, false);
-  if (j.is_discarded()) return fail(ErrorCode::kMalformed, "the server's answer is not JSON");
-  return j;
+  return json_answer(a.body);
+}
+
+Result<nlohmann::json> Remote::patch(const std::string& path, const nlohmann::json& body) const {
+  const std::string text = body.dump();
+  CW_ASSIGN_OR_RETURN(auto a, call("PATCH", path, &text, {}));
+  return json_answer(a.body);
 }
 
 Status Remote::del(const std::string& path) const {

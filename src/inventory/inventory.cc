@@ -391,8 +391,12 @@ Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRe
   if (f.team) add(" AND team = ?", *f.team);
   if (f.origin) add(" AND origin = ?", std::string(origin_name(*f.origin)));
   if (f.tag) {
-    // Tags are newline-joined; match a whole tag.
-    add(" AND ('\n' || tags || '\n') LIKE ? ESCAPE '\\'", "%\n" + like_literal(*f.tag) + "\n%");
+    // Tags are newline-joined and stored lower-case; match a whole tag, whatever the case
+    // asked for (the same on SQLite, whose LIKE ignores ASCII case, and PostgreSQL).
+    std::string tag = *f.tag;
+    std::transform(tag.begin(), tag.end(), tag.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    add(" AND ('\n' || tags || '\n') LIKE ? ESCAPE '\\'", "%\n" + like_literal(tag) + "\n%");
   }
   if (page.cursor) {
     CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
@@ -422,15 +426,132 @@ Result<std::int64_t> Inventory::count(store::Database& db) const {
   return row ? row->int64(0) : 0;
 }
 
+Result<std::vector<std::string>> normalize_tags(std::span<const std::string> tags) {
+  std::vector<std::string> out;
+  for (const std::string& raw : tags) {
+    std::string tag;
+    tag.reserve(raw.size());
+    for (char ch : raw) {
+      tag.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    }
+    const bool ok =
+        !tag.empty() && tag.size() <= 64 && std::all_of(tag.begin(), tag.end(), [](char ch) {
+          return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                 std::string_view("._:/=+-").find(ch) != std::string_view::npos;
+        });
+    if (!ok) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "tag '" + raw + "' must be 1-64 characters of a-z, 0-9 and ._:/=+-");
+    }
+    if (std::find(out.begin(), out.end(), tag) == out.end()) out.push_back(std::move(tag));
+  }
+  if (out.size() > kMaxTags) {
+    return fail(ErrorCode::kInvalidArgument,
+                "at most " + std::to_string(kMaxTags) + " tags per certificate");
+  }
+  return out;
+}
+
+namespace {
+// Owner and team are short single-line labels (a user, a mailbox, a team name).
+Status check_label(std::string_view what, std::string_view value) {
+  const bool printable = std::all_of(value.begin(), value.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f;
+  });
+  if (value.size() > 256 || !printable) {
+    return fail(ErrorCode::kInvalidArgument,
+                std::string(what) + " must be at most 256 characters, without control characters");
+  }
+  return ok();
+}
+}  // namespace
+
+Result<RecordMeta> normalize_meta(RecordMeta meta) {
+  if (meta.owner) CW_RETURN_IF_ERROR(check_label("owner", *meta.owner));
+  if (meta.team) CW_RETURN_IF_ERROR(check_label("team", *meta.team));
+  CW_ASSIGN_OR_RETURN(meta.tags, normalize_tags(meta.tags));
+  return meta;
+}
+
+Result<CertificateRecord> Inventory::update_metadata(store::Database& db,
+                                                     std::string_view fingerprint,
+                                                     const MetadataUpdate& update,
+                                                     std::string_view actor) const {
+  if (update.owner) CW_RETURN_IF_ERROR(check_label("owner", *update.owner));
+  if (update.team) CW_RETURN_IF_ERROR(check_label("team", *update.team));
+  std::optional<std::vector<std::string>> replace;
+  if (update.tags) {
+    CW_ASSIGN_OR_RETURN(replace, normalize_tags(*update.tags));
+  }
+  CW_ASSIGN_OR_RETURN(auto add, normalize_tags(update.add_tags));
+  CW_ASSIGN_OR_RETURN(auto remove, normalize_tags(update.remove_tags));
+
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  const store::Value key[] = {std::string(fingerprint)};
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT " + std::string(kColumns) +
+                                                  " FROM certificates WHERE fingerprint = ?",
+                                              key));
+  if (!row) return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
+  CertificateRecord record = to_record(*row);
+  const RecordMeta before = record.meta;
+
+  auto set_label = [](std::optional<std::string>& field, const std::optional<std::string>& to) {
+    if (!to) return;
+    field = to->empty() ? std::nullopt : std::optional<std::string>(*to);
+  };
+  set_label(record.meta.owner, update.owner);
+  set_label(record.meta.team, update.team);
+  std::vector<std::string> tags = replace ? *replace : record.meta.tags;
+  for (auto& t : add) {
+    if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(std::move(t));
+  }
+  std::erase_if(tags, [&](const std::string& t) {
+    return std::find(remove.begin(), remove.end(), t) != remove.end();
+  });
+  if (tags.size() > kMaxTags) {
+    return fail(ErrorCode::kInvalidArgument,
+                "at most " + std::to_string(kMaxTags) + " tags per certificate");
+  }
+  record.meta.tags = std::move(tags);
+
+  nlohmann::json changes = nlohmann::json::object();
+  auto note = [&](const char* field, const auto& from, const auto& to) {
+    if (from != to) changes[field] = {{"from", from}, {"to", to}};
+  };
+  auto or_null = [](const std::optional<std::string>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  note("owner", or_null(before.owner), or_null(record.meta.owner));
+  note("team", or_null(before.team), or_null(record.meta.team));
+  note("tags", nlohmann::json(before.tags), nlohmann::json(record.meta.tags));
+  if (changes.empty()) return record;
+
+  const store::Value params[] = {opt(record.meta.owner), opt(record.meta.team),
+                                 join_lines(record.meta.tags), to_unix(clock_.now()),
+                                 std::string(fingerprint)};
+  CW_RETURN_IF_ERROR(
+      tx->execute("UPDATE certificates SET owner = ?, team = ?, tags = ?, updated_at = ? "
+                  "WHERE fingerprint = ?",
+                  params));
+  CW_RETURN_IF_ERROR(audit_.append(*tx, audit::Event{std::string(actor),
+                                                     "certificate.update",
+                                                     "certificate",
+                                                     std::string(fingerprint),
+                                                     {{"changes", changes}}}));
+  CW_RETURN_IF_ERROR(tx->commit());
+  return record;
+}
+
 Result<ImportReport> Inventory::import_certificates(store::Database& db,
                                                     std::span<const x509::Certificate> certs,
                                                     const RecordMeta& meta, std::string_view actor,
                                                     std::string_view source) const {
   ImportReport report;
+  CW_ASSIGN_OR_RETURN(const RecordMeta checked, normalize_meta(meta));
   CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
   std::vector<audit::Event> events;
   for (const auto& cert : certs) {
-    CW_ASSIGN_OR_RETURN(bool inserted, record(*tx, cert, meta));
+    CW_ASSIGN_OR_RETURN(bool inserted, record(*tx, cert, checked));
     report.items.push_back({std::string(source), cert.info().sha256_hex, inserted, std::nullopt});
     if (!inserted) {
       ++report.duplicates;
@@ -444,7 +565,7 @@ Result<ImportReport> Inventory::import_certificates(store::Database& db,
                       {{"source", source},
                        {"subject", cert.info().subject},
                        {"serial", cert.info().serial_hex},
-                       {"origin", origin_name(meta.origin)}}});
+                       {"origin", origin_name(checked.origin)}}});
   }
   CW_RETURN_IF_ERROR(audit_.append(*tx, events));
   CW_RETURN_IF_ERROR(tx->commit());
@@ -456,6 +577,8 @@ Result<ImportReport> Inventory::import_paths(store::Database& db,
                                              const std::optional<std::string>& pkcs12_password,
                                              const RecordMeta& meta, std::string_view actor) const {
   namespace fs = std::filesystem;
+  // Bad labels fail the whole command up front, not every file one by one.
+  CW_RETURN_IF_ERROR(normalize_meta(meta));
   std::vector<std::string> files;
   for (const auto& p : paths) {
     std::error_code ec;

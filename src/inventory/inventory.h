@@ -46,6 +46,25 @@ struct RecordMeta {
   std::vector<std::string> tags;
 };
 
+// Tags are case-insensitive labels: 1-64 characters from [a-z0-9._:/=+-] after lower-casing,
+// stored lower-case, without duplicates, in the order first given. Errors: kInvalidArgument.
+Result<std::vector<std::string>> normalize_tags(std::span<const std::string> tags);
+inline constexpr std::size_t kMaxTags = 32;
+
+// Checks owner and team (at most 256 characters, no control characters) and normalizes the
+// tags, as every write path does before anything is signed or stored.
+// Errors: kInvalidArgument.
+Result<RecordMeta> normalize_meta(RecordMeta meta);
+
+// A change to a certificate's ownership and labels. Unset fields stay as they are.
+struct MetadataUpdate {
+  std::optional<std::string> owner;              // "" clears
+  std::optional<std::string> team;               // "" clears
+  std::optional<std::vector<std::string>> tags;  // replaces all tags
+  std::vector<std::string> add_tags;             // applied after `tags`
+  std::vector<std::string> remove_tags;
+};
+
 struct CertificateRecord {
   std::string fingerprint;  // SHA-256 hex of the DER
   std::string serial;       // hex
@@ -128,6 +147,13 @@ class Inventory {
   Result<x509::Certificate> certificate(store::Database& db, std::string_view fingerprint) const;
   Result<Page> query(store::Database& db, const Filter& filter, const PageRequest& page) const;
   Result<std::int64_t> count(store::Database& db) const;
+  // Changes owner, team and tags of one certificate (by full fingerprint) with one
+  // "certificate.update" audit event naming what changed, in one transaction; a change that
+  // changes nothing writes nothing. Team names are not checked here (the caller knows the
+  // teams). Errors: kNotFound, kInvalidArgument (tags, owner or team text), store errors.
+  Result<CertificateRecord> update_metadata(store::Database& db, std::string_view fingerprint,
+                                            const MetadataUpdate& update,
+                                            std::string_view actor) const;
 
   // Imports certificates into the inventory with one audit event each, all in one
   // transaction: either all of `certs` are recorded or none.

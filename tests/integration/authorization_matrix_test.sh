@@ -47,6 +47,7 @@ body_for() {  # key role
     principal) echo "{\"name\":\"p-$r\",\"role\":\"auditor\"}" ;;
     mapping) echo "{\"fingerprint\":\"$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)\"}" ;;
     token) echo "{\"principal\":\"victim-$r\",\"role\":\"auditor\"}" ;;
+    label) echo "{\"add_tags\":[\"seen-by-$r\"]}" ;;
     -) echo "" ;;
   esac
 }
@@ -65,6 +66,7 @@ GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200
 POST|/api/v1/certificates|/api/v1/certificates|issue|201 201 201 403
 POST|/api/v1/certificates/import|/api/v1/certificates/import|import|201 201 403 403
 GET|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|-|200 200 200 200
+PATCH|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|label|200 200 200 403
 GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
 GET|/api/v1/audit/events|/api/v1/audit/events|-|200 200 403 200
 GET|/api/v1/audit/verify|/api/v1/audit/verify|-|200 200 403 200
@@ -116,6 +118,10 @@ assert_eq 404 "$(api GET "/api/v1/certificates/$FP_OTHER" "$R")" "requester read
 assert_eq 200 "$(api GET /api/v1/certificates "$R")" "requester list"
 assert_eq 0 "$(jq "[.items[] | select(.team != \"web\")] | length" "$T/resp")" "requester list holds only its team"
 assert_eq 403 "$(api GET '/api/v1/certificates?team=other' "$R")" "requester asking for another team"
+assert_eq 404 "$(api PATCH "/api/v1/certificates/$FP_OTHER" "$R" '{"add_tags":["x"]}')" "requester labelling another team's certificate"
+assert_eq 403 "$(api PATCH "/api/v1/certificates/$FP_WEB" "$R" '{"team":"other"}')" "requester moving a certificate to another team"
+assert_eq 403 "$(api PATCH "/api/v1/certificates/$FP_WEB" "$R" '{"team":null}')" "requester taking a certificate out of its team"
+assert_eq 200 "$(api PATCH "/api/v1/certificates/$FP_WEB" "$R" '{"owner":"web-oncall@example.test"}')" "requester setting the owner"
 assert_eq 403 "$(api POST /api/v1/certificates "$R" '{"profile":"tls-client","key_type":"ec-p256","common_name":"x.web.example.test"}')" "requester outside its profiles"
 # Every mutation above was audited with its principal.
 assert_eq 200 "$(api GET '/api/v1/audit/events?action=team.create&limit=10' "$A")" "audit list"

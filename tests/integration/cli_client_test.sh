@@ -39,6 +39,17 @@ assert_eq "audit chain intact" "$(remote audit verify | head -n 1 | cut -d: -f1)
 
 # Teams, principals and tokens through the client, and a locally minted break-glass token.
 remote team create web --profile tls-server --domain web.example.test >/dev/null && pass || fail "team create"
+
+# Labels: owner, team and tags through PATCH /api/v1/certificates/{id}.
+remote cert set "${fp:0:16}" --team web --add-tag Prod --add-tag pci >/dev/null && pass || fail "cert set"
+set_json=$(remote cert show "$fp" --json)
+assert_eq "web prod,pci" "$(jq -r '.team + " " + (.tags | join(","))' <<<"$set_json")" "cert set result"
+assert_eq 1 "$(remote cert list --tag PROD --json | jq '.items | length')" "tag filter is case-insensitive"
+remote cert set "$fp" --remove-tag pci --no-owner >/dev/null && pass || fail "cert set --remove-tag --no-owner"
+assert_eq "null prod" "$(remote cert show "$fp" --json | jq -r '(.owner | tostring) + " " + (.tags | join(","))')" "owner cleared, tag removed"
+assert_fails 3 invalid_argument "client mode: unknown team" remote cert set "$fp" --team nowhere
+assert_fails 3 invalid_argument "client mode: bad tag" remote cert set "$fp" --add-tag "two words"
+remote audit list --action certificate.update --json | jq -e '.items | length == 2' >/dev/null && pass || fail "two certificate.update events"
 remote principal create deployer --role requester --team web >/dev/null && pass || fail "principal create"
 dep=$(remote token create --principal deployer --ttl 1d --description ci)
 [[ $dep == cwt_* ]] && pass || fail "token create prints the secret"

@@ -76,6 +76,20 @@ assert_fails 6 policy_rejected "lookalike domain" cw -c "$T/restricted.toml" iss
 cw -c "$T/restricted.toml" issue --profile internal-web --key-type ec-p256 --cn app.corp.example.test --out-cert "$T/in.pem" --out-key "$T/in.key" 2>/dev/null && pass || fail "allowed name refused"
 s0=$(state)
 
+# Labels on a certificate: refused changes leave it (and the audit log) as it was.
+fp_good=$(openssl x509 -in "$T/good.pem" -outform DER | sha256sum | cut -d' ' -f1)
+assert_fails 3 invalid_argument "tag with a space" cw cert set "$fp_good" --add-tag "two words"; unchanged "bad tag"
+assert_fails 3 invalid_argument "tag too long" cw cert set "$fp_good" --tags "$(head -c 65 /dev/zero | tr '\0' t)"; unchanged "long tag"
+assert_fails 3 invalid_argument "unknown team" cw cert set "$fp_good" --team nowhere; unchanged "unknown team"
+assert_fails 3 invalid_argument "owner and --no-owner" cw cert set "$fp_good" --owner a --no-owner; unchanged "owner conflict"
+assert_fails 3 invalid_argument "nothing to change" cw cert set "$fp_good"; unchanged "nothing to change"
+assert_fails 4 not_found "unknown certificate" cw cert set 0123456789abcdef --owner x; unchanged "unknown certificate"
+assert_fails 3 invalid_argument "issue with a bad tag" cw issue --profile tls-server --key-type ec-p256 --cn t.example.test --tag "a,b"; unchanged "issue bad tag"
+assert_fails 3 invalid_argument "import with a bad tag" cw cert import "$T/one.pem" --tag "x y"; unchanged "import bad tag"
+cw cert set "$fp_good" --owner ops@example.test --add-tag Edge >/dev/null && pass || fail "cert set"
+assert_eq "ops@example.test edge" "$(cw --json cert show "$fp_good" | jq -r '.owner + " " + (.tags | join(","))')" "cert set stored"
+s0=$(state)
+
 # Configuration and flags.
 printf 'unknown_key = 1\n' >"$T/bad.toml"
 assert_fails 3 malformed "unknown configuration key" cw -c "$T/bad.toml" cert list; unchanged "bad config"

@@ -751,5 +751,114 @@ TEST(NamesTest, OriginAndStatusNamesRoundTrip) {
   EXPECT_EQ(parse_status("nope").error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST(NormalizeTags, LowerCasesDeduplicatesAndRefusesBadTags) {
+  auto tags = normalize_tags(std::vector<std::string>{"Prod", "pci:scope", "prod", "a/b=c+d_e.f-g"});
+  ASSERT_TRUE(tags) << tags.error().message;
+  EXPECT_EQ(*tags, (std::vector<std::string>{"prod", "pci:scope", "a/b=c+d_e.f-g"}));
+  for (const std::string& bad :
+       {std::string(""), std::string("two words"), std::string("new\nline"), std::string(65, 'a'),
+        std::string("comma,separated"), std::string("caf\xc3\xa9")}) {
+    auto r = normalize_tags(std::vector<std::string>{bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
+  std::vector<std::string> many;
+  for (std::size_t i = 0; i <= kMaxTags; ++i) many.push_back("t" + std::to_string(i));
+  EXPECT_FALSE(normalize_tags(many));
+}
+
+class InventoryUpdateTest : public InventoryTest {
+ protected:
+  void SetUp() override {
+    InventoryTest::SetUp();
+    RecordMeta meta;
+    meta.owner = "alice";
+    meta.team = "web";
+    meta.tags = {"prod", "edge"};
+    ASSERT_TRUE(record(cert_, meta));
+  }
+  Result<CertificateRecord> update(const MetadataUpdate& u) {
+    return inventory_.update_metadata(*db_, cert_.info().sha256_hex, u, "user:bob");
+  }
+  x509::Certificate cert_ = leaf();
+};
+
+TEST_F(InventoryUpdateTest, ChangesOnlyWhatIsGivenAndAuditsTheDifference) {
+  MetadataUpdate u;
+  u.owner = "carol";
+  u.add_tags = {"PCI", "prod"};
+  u.remove_tags = {"edge"};
+  auto r = update(u);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->meta.owner, "carol");
+  EXPECT_EQ(r->meta.team, "web");
+  EXPECT_EQ(r->meta.tags, (std::vector<std::string>{"prod", "pci"}));
+  auto stored = inventory_.get(*db_, cert_.info().sha256_hex);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->meta.owner, "carol");
+  EXPECT_EQ((*stored)->meta.tags, r->meta.tags);
+
+  ASSERT_EQ(audit_events(), 1);
+  auto events = audit_.list(*db_, {});
+  ASSERT_TRUE(events && events->size() == 1);
+  const auto& e = events->front();
+  EXPECT_EQ(e.event.action, "certificate.update");
+  EXPECT_EQ(e.event.actor, "user:bob");
+  EXPECT_EQ(e.event.target_id, cert_.info().sha256_hex);
+  EXPECT_EQ(e.event.details["changes"]["owner"]["from"], "alice");
+  EXPECT_EQ(e.event.details["changes"]["owner"]["to"], "carol");
+  EXPECT_TRUE(e.event.details["changes"].contains("tags"));
+  EXPECT_FALSE(e.event.details["changes"].contains("team"));
+  EXPECT_TRUE(audit_.verify(*db_)->ok);
+
+  // Tags, owner and team can be replaced and cleared; the tag filter sees the new set.
+  MetadataUpdate clear;
+  clear.owner = "";
+  clear.team = "";
+  clear.tags = std::vector<std::string>{"Blue"};
+  r = update(clear);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->meta.owner);
+  EXPECT_FALSE(r->meta.team);
+  EXPECT_EQ(r->meta.tags, (std::vector<std::string>{"blue"}));
+  Filter f;
+  f.tag = "blue";
+  EXPECT_EQ(query_fps(f).size(), 1u);
+  f.tag = "prod";
+  EXPECT_TRUE(query_fps(f).empty());
+  EXPECT_EQ(audit_events(), 2);
+}
+
+TEST_F(InventoryUpdateTest, NoChangeWritesNothing) {
+  MetadataUpdate same;
+  same.owner = "alice";
+  same.add_tags = {"PROD"};
+  auto r = update(same);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(audit_events(), 0);
+}
+
+TEST_F(InventoryUpdateTest, BadInputChangesNothing) {
+  MetadataUpdate bad_tag;
+  bad_tag.add_tags = {"has space"};
+  MetadataUpdate bad_owner;
+  bad_owner.owner = std::string("line\nbreak");
+  MetadataUpdate long_team;
+  long_team.team = std::string(300, 't');
+  for (const MetadataUpdate* u : {&bad_tag, &bad_owner, &long_team}) {
+    auto r = update(*u);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
+  auto missing = inventory_.update_metadata(*db_, std::string(64, 'f'), MetadataUpdate{}, "x");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(audit_events(), 0);
+  auto stored = inventory_.get(*db_, cert_.info().sha256_hex);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->meta.owner, "alice");
+  EXPECT_EQ((*stored)->meta.tags, (std::vector<std::string>{"prod", "edge"}));
+}
+
 }  // namespace
 }  // namespace certward::inventory
