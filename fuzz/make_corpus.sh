@@ -115,7 +115,9 @@ n=0
 for s in '{"pem":"-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n","owner":"alice","tags":["a","b"]}' \
          '{"ttl":3600,"no_expiry":false,"sans":["dns:a.test","ip:192.0.2.1"],"validity":"90d"}' \
          '{"owner":null,"team":"t","ttl":1e400}' '{"tags":[1,2]}' '{"x":1}' '[1,2,3]' '"str"' \
-         '{"pem":"\ud800"}' '{"ttl":-9223372036854775809}' '{"a":{"b":{"c":[[[[[]]]]]}}}'; do
+         '{"pem":"\ud800"}' '{"ttl":-9223372036854775809}' '{"a":{"b":{"c":[[[[[]]]]]}}}' \
+         '{"owner":"alice","team":null,"tags":["Prod","pci:scope"],"add_tags":["x"],"remove_tags":[]}' \
+         '{"tags":null,"add_tags":["two words"]}' '{"owner":"line\nbreak","tags":["a","A","a"]}'; do
   printf '%s' "$s" >"corpus/body/seed$((n++))"
 done
 cat >corpus/config/full.toml <<'TOML'
