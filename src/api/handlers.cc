@@ -131,6 +131,8 @@ class Api : public std::enable_shared_from_this<Api> {
         BodyKind::kNone, &Api::enable_principal);
     add(r, "POST", "/api/v1/principals/{name}/certificates", Permission::kManagePrincipals,
         BodyKind::kJson, &Api::map_certificate);
+    add(r, "DELETE", "/api/v1/principals/{name}/certificates/{fingerprint}",
+        Permission::kManagePrincipals, BodyKind::kNone, &Api::unmap_certificate);
     add(r, "GET", "/api/v1/tokens", Permission::kReadPrincipals, BodyKind::kNone,
         &Api::list_tokens);
     add(r, "POST", "/api/v1/tokens", Permission::kManagePrincipals, BodyKind::kJson,
@@ -729,6 +731,11 @@ class Api : public std::enable_shared_from_this<Api> {
     }
     CW_RETURN_IF_ERROR(s_.auth.map_certificate(fingerprint, req.params["name"], id.actor));
     return ok_json({{"principal", req.params["name"]}, {"fingerprint", fingerprint}}, 201);
+  }
+  Result<http::Response> unmap_certificate(http::Request& req, const Identity& id) {
+    CW_RETURN_IF_ERROR(
+        s_.auth.unmap_certificate(req.params["fingerprint"], req.params["name"], id.actor));
+    return http::Response{.status = 204, .headers = {}, .body = {}};
   }
   Result<http::Response> list_tokens(http::Request& req, const Identity&) {
     CW_RETURN_IF_ERROR(check_query(req, {"principal"}));

@@ -554,6 +554,33 @@ Status AuthService::map_certificate(std::string_view fingerprint, std::string_vi
   return tx->commit();
 }
 
+Status AuthService::unmap_certificate(std::string_view fingerprint, std::string_view principal,
+                                      std::string_view actor) {
+  auto raw = from_hex(fingerprint);
+  if (!raw || raw->size() != 32) {
+    return fail(ErrorCode::kInvalidArgument,
+                "a certificate fingerprint is the SHA-256 of its DER in hex (64 digits)");
+  }
+  const std::string fp = to_hex(*raw);
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(auto removed,
+                      tx->execute_count("DELETE FROM cert_mappings WHERE fingerprint = ? AND "
+                                        "principal = ?",
+                                        store::params(fp, principal)));
+  if (removed == 0) {
+    return fail(ErrorCode::kNotFound,
+                "principal '" + std::string(principal) + "' has no certificate mapping " + fp);
+  }
+  audit::Event e;
+  e.actor = std::string(actor);
+  e.action = "certificate_mapping.delete";
+  e.target_type = "certificate_mapping";
+  e.target_id = fp;
+  e.details = {{"principal", std::string(principal)}};
+  CW_RETURN_IF_ERROR(audit_.append(*tx, e));
+  return tx->commit();
+}
+
 // ---- authentication ----
 
 Result<Identity> AuthService::authenticate_token(std::string_view token) {

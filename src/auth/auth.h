@@ -116,6 +116,11 @@ class AuthService {
   // Maps a TLS client certificate (by SHA-256 fingerprint of its DER) to a principal.
   Status map_certificate(std::string_view fingerprint, std::string_view principal,
                          std::string_view actor);
+  // Removes such a mapping: the certificate stops authenticating at once (certificate logins
+  // are not cached). Errors: kInvalidArgument (not a fingerprint), kNotFound (no such mapping
+  // for this principal).
+  Status unmap_certificate(std::string_view fingerprint, std::string_view principal,
+                           std::string_view actor);
 
   // Errors: kUnauthorized for anything that does not authenticate (unknown, malformed,
   // expired, revoked, disabled principal) — one code, so callers learn nothing more.

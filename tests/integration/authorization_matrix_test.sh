@@ -77,6 +77,7 @@ POST|/api/v1/principals|/api/v1/principals|principal|201 403 403 403
 POST|/api/v1/principals/{name}/disable|/api/v1/principals/victim-@R@/disable|-|200 403 403 403
 POST|/api/v1/principals/{name}/enable|/api/v1/principals/victim-@R@/enable|-|200 403 403 403
 POST|/api/v1/principals/{name}/certificates|/api/v1/principals/victim-@R@/certificates|mapping|201 403 403 403
+DELETE|/api/v1/principals/{name}/certificates/{fingerprint}|/api/v1/principals/victim-@R@/certificates/@MAPFP@|-|204 403 403 403
 GET|/api/v1/tokens|/api/v1/tokens|-|200 200 403 200
 POST|/api/v1/tokens|/api/v1/tokens|token|201 403 403 403
 DELETE|/api/v1/tokens/{id}|/api/v1/tokens/@TOKEN_ID@|-|204 403 403 403
@@ -101,6 +102,7 @@ while IFS='|' read -r method pattern path body expect; do
     r=${ROLES[$i]}
     p=${path//@R@/$r}
     p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
+    p=${p//@MAPFP@/$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)}
     got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")
     assert_eq "${want[$i]}" "$got" "$r: $method $pattern ($(head -c 200 "$T/resp"))"
   done

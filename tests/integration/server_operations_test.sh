@@ -33,6 +33,14 @@ code=$(mtls --cert "$T/foreign.pem" --key "$T/foreign.key" "$BASE/api/v1/whoami"
 [[ $code == 401 || $code == 000 ]] && pass || fail "certificate from a foreign CA: $code"
 assert_eq 200 "$(api POST /api/v1/principals/robot/disable "$A")" "disable"
 assert_eq 401 "$(mtls --cert "$T/robot.pem" --key "$T/robot.key" "$BASE/api/v1/whoami")" "disabled principal's certificate"
+sleep 2.5  # the admin's bucket (burst 4, 2/s) refills before the next admin calls
+assert_eq 200 "$(api POST /api/v1/principals/robot/enable "$A")" "enable"
+robot_fp=$(openssl x509 -in "$T/robot.pem" -outform DER | sha256sum | cut -d' ' -f1)
+assert_eq 204 "$(api DELETE "/api/v1/principals/robot/certificates/$robot_fp" "$A")" "unmap certificate"
+assert_eq 401 "$(mtls --cert "$T/robot.pem" --key "$T/robot.key" "$BASE/api/v1/whoami")" "unmapped certificate stops authenticating at once"
+sleep 2.5
+assert_eq 404 "$(api DELETE "/api/v1/principals/robot/certificates/$robot_fp" "$A")" "unmapping twice"
+sleep 2.5
 
 # Rate limit: a burst of 4, then 2/s. The admin is throttled; nobody else is.
 codes=""

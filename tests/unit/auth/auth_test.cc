@@ -669,6 +669,39 @@ TEST_F(AuthTest, CertificateMappingErrors) {
   EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
 }
 
+TEST_F(AuthTest, UnmappedCertificateStopsAuthenticatingAndIsAudited) {
+  add_people();
+  const std::string der = "a client certificate";
+  const std::string fp = to_hex(crypto::sha256(as_bytes(der)));
+  ASSERT_TRUE(auth_->map_certificate(fp, "alice", "local:root"));
+  ASSERT_TRUE(auth_->authenticate_certificate(as_bytes(der)));
+
+  auto wrong_principal = auth_->unmap_certificate(fp, "ops", "local:root");
+  ASSERT_FALSE(wrong_principal);
+  EXPECT_EQ(wrong_principal.error().code, ErrorCode::kNotFound);
+  auto bad = auth_->unmap_certificate("zz", "alice", "local:root");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(auth_->authenticate_certificate(as_bytes(der)));
+
+  ASSERT_TRUE(auth_->unmap_certificate(to_hex_colon(crypto::sha256(as_bytes(der))), "alice",
+                                       "local:root"));
+  expect_unauthorized(auth_->authenticate_certificate(as_bytes(der)));
+  auto again = auth_->unmap_certificate(fp, "alice", "local:root");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+
+  audit::EventFilter f;
+  f.action = "certificate_mapping.delete";
+  auto events = audit_.list(*db_, f);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().event.target_id, fp);
+  EXPECT_EQ(events->front().event.details["principal"], "alice");
+  // The fingerprint can be mapped again, to anyone.
+  EXPECT_TRUE(auth_->map_certificate(fp, "ops", "local:root"));
+}
+
 TEST_F(AuthTest, RequesterPrincipalNeedsATeam) {
   const auto before = auth_->list_principals()->size();
   auto loner = auth_->create_principal(make_principal("loner", Role::kRequester), "test");
