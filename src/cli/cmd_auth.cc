@@ -2,6 +2,8 @@
 // server host) or through --server.
 
 #include "cli/commands.h"
+#include "common/encoding.h"
+#include "x509/bundle.h"
 
 namespace certward::cli {
 namespace {
@@ -137,6 +139,78 @@ void add_auth_commands(CLI::App& app, Globals& g) {
             return r.post("/api/v1/principals", body);
           },
           print_principals);
+    });
+
+    // Client-certificate logins: a certificate (by SHA-256 of its DER) authenticates as the
+    // principal once mapped; unmapping cuts it off with the next request.
+    struct MapOpts {
+      std::string name;
+      std::optional<std::string> cert_file, fingerprint;
+    };
+    auto m = std::make_shared<MapOpts>();
+    auto* map =
+        principal->add_subcommand("map", "let a TLS client certificate log in as a principal");
+    map->add_option("name", m->name, "principal name")->required();
+    auto* cert_opt = map->add_option("--cert", m->cert_file, "the client certificate (PEM or DER)");
+    auto* fp_opt =
+        map->add_option("--fingerprint", m->fingerprint, "its SHA-256 fingerprint (hex)");
+    cert_opt->excludes(fp_opt);
+    map->callback([&g, m] {
+      if (!m->cert_file && !m->fingerprint) {
+        g.exit_code = report_error(
+            {ErrorCode::kInvalidArgument, "give the certificate: --cert FILE or --fingerprint"});
+        return;
+      }
+      auto fingerprint_of = [m]() -> Result<std::string> {
+        if (m->fingerprint) {
+          CW_ASSIGN_OR_RETURN(Bytes raw, from_hex(*m->fingerprint));
+          if (raw.size() != 32) {
+            return fail(ErrorCode::kMalformed, "a fingerprint is a SHA-256: 64 hex digits");
+          }
+          return to_hex(raw);
+        }
+        CW_ASSIGN_OR_RETURN(auto text, read_file(*m->cert_file));
+        CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(as_bytes(text)));
+        return certs.front().info().sha256_hex;
+      };
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto fp, fingerprint_of());
+            CW_RETURN_IF_ERROR(c.auth().map_certificate(fp, m->name, c.actor()));
+            return json{{"principal", m->name}, {"fingerprint", fp}};
+          },
+          [&](const Remote& r) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto fp, fingerprint_of());
+            return r.post("/api/v1/principals/" + url_encode(m->name) + "/certificates",
+                          json{{"fingerprint", fp}});
+          },
+          [](const json& j) {
+            std::printf("mapped %s to %s\n", j.value("fingerprint", "").c_str(),
+                        j.value("principal", "").c_str());
+          });
+    });
+    auto u = std::make_shared<std::pair<std::string, std::string>>();
+    auto* unmap = principal->add_subcommand("unmap", "stop a client certificate logging in");
+    unmap->add_option("name", u->first, "principal name")->required();
+    unmap->add_option("fingerprint", u->second, "the certificate's SHA-256 fingerprint")
+        ->required();
+    unmap->callback([&g, u] {
+      run_either(
+          g,
+          [u](Context& c) -> Result<json> {
+            CW_RETURN_IF_ERROR(c.auth().unmap_certificate(u->second, u->first, c.actor()));
+            return json{{"principal", u->first}, {"unmapped", u->second}};
+          },
+          [u](const Remote& r) -> Result<json> {
+            CW_RETURN_IF_ERROR(r.del("/api/v1/principals/" + url_encode(u->first) +
+                                     "/certificates/" + url_encode(u->second)));
+            return json{{"principal", u->first}, {"unmapped", u->second}};
+          },
+          [](const json& j) {
+            std::printf("unmapped %s from %s\n", j.value("unmapped", "").c_str(),
+                        j.value("principal", "").c_str());
+          });
     });
   }
   {

@@ -51,6 +51,21 @@ assert_fails 3 invalid_argument "client mode: unknown team" remote cert set "$fp
 assert_fails 3 invalid_argument "client mode: bad tag" remote cert set "$fp" --add-tag "two words"
 remote audit list --action certificate.update --json | jq -e '.items | length == 2' >/dev/null && pass || fail "two certificate.update events"
 remote principal create deployer --role requester --team web >/dev/null && pass || fail "principal create"
+
+# Client-certificate mappings through the client and locally.
+remote principal create robot --role operator >/dev/null && pass || fail "principal create robot"
+remote issue --profile tls-client --key-type ec-p256 --cn robot --out-cert "$T/robot.pem" --out-key "$T/robot.key" >/dev/null 2>&1
+robot_fp=$(openssl x509 -in "$T/robot.pem" -outform DER | sha256sum | cut -d' ' -f1)
+assert_eq "mapped $robot_fp to robot" "$(remote principal map robot --cert "$T/robot.pem")" "principal map --cert"
+assert_fails 5 conflict "mapping the same certificate twice" remote principal map robot --fingerprint "$robot_fp"
+assert_eq "unmapped $robot_fp from robot" "$(remote principal unmap robot "$robot_fp")" "principal unmap"
+assert_fails 4 not_found "unmapping twice" remote principal unmap robot "$robot_fp"
+assert_fails 3 malformed "map with a short fingerprint" remote principal map robot --fingerprint abcd
+assert_fails 3 invalid_argument "map without a certificate" remote principal map robot
+assert_exit 2 "map with both --cert and --fingerprint" remote principal map robot --cert "$T/robot.pem" --fingerprint "$robot_fp"
+local_map=$(env -u CERTWARD_SERVER CERTWARD_DATA_DIR="$CERTWARD_DATA_DIR_SAVED" "$CERTWARD_BIN" principal map robot --fingerprint "${robot_fp^^}")
+assert_eq "mapped $robot_fp to robot" "$local_map" "local principal map (upper-case fingerprint normalised)"
+assert_eq 1 "$(remote audit list --action certificate_mapping.delete --target "$robot_fp" --json | jq ".items | length")" "unmap audited"
 dep=$(remote token create --principal deployer --ttl 1d --description ci)
 [[ $dep == cwt_* ]] && pass || fail "token create prints the secret"
 assert_eq "deployer (requester, team web)" "$(CERTWARD_TOKEN=$dep remote whoami)" "new token authenticates"
