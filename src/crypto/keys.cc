@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include <cstring>
 #include <limits>
@@ -216,6 +217,19 @@ std::string PrivateKey::public_key_pem() const {
   return std::string(p, static_cast<std::size_t>(n));
 }
 
+namespace {
+// True if `data` is exactly one DER EncryptedPrivateKeyInfo (PKCS#8, RFC 5958).
+bool is_encrypted_pkcs8_der(std::span<const std::uint8_t> data) {
+  if (data.size() > static_cast<std::size_t>(std::numeric_limits<long>::max())) return false;
+  const unsigned char* p = data.data();
+  X509_SIG* sig = d2i_X509_SIG(nullptr, &p, static_cast<long>(data.size()));
+  const bool whole = sig != nullptr && p == data.data() + data.size();
+  X509_SIG_free(sig);
+  ERR_clear_error();
+  return whole;
+}
+}  // namespace
+
 Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
                                      std::optional<std::string_view> passphrase) {
   if (data.empty()) return fail(ErrorCode::kMalformed, "empty private key");
@@ -240,8 +254,13 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
     const bool decrypt_failed =
         is_decrypt_failure(ERR_peek_error()) || is_decrypt_failure(ERR_peek_last_error());
     const std::string detail = openssl_error_string();
-    const bool encrypted = as_chars(data).find("ENCRYPTED") != std::string_view::npos;
-    if (decrypt_failed || (encrypted && looks_like_pem(data))) {
+    const bool encrypted = looks_like_pem(data)
+                               ? as_chars(data).find("ENCRYPTED") != std::string_view::npos
+                               : is_encrypted_pkcs8_der(data);
+    // A wrong passphrase usually fails the decryption's padding check, but about one time in
+    // 256 the padding happens to look right and what fails is decoding the garbage: for a
+    // well-formed EncryptedPrivateKeyInfo either way means the passphrase.
+    if (decrypt_failed || encrypted) {
       return fail(ErrorCode::kBadPassword,
                   passphrase ? "wrong passphrase for the encrypted private key"
                              : "the private key is encrypted: a passphrase is required");

@@ -127,6 +127,22 @@ TEST_P(Pkcs8Test, DerWithTrailingBytesIsMalformedPemFollowedByMoreIsNot) {
   EXPECT_TRUE(same_public_key(back->get(), key_.get()));
 }
 
+// About one wrong passphrase in 256 decrypts to valid padding and fails later, in the key
+// decoder; it must still read as a wrong passphrase, not as a malformed key.
+TEST(ParsePrivateKey, EveryWrongPassphraseOnEncryptedDerIsBadPassword) {
+  auto key = generate_key(KeyType::kEcP256);
+  ASSERT_TRUE(key);
+  auto der = key->to_pkcs8_der("correct horse");
+  ASSERT_TRUE(der);
+  for (int i = 0; i < 1500; ++i) {
+    const std::string wrong = "wrong-" + std::to_string(i);
+    auto r = parse_private_key(der->span(), wrong);
+    ASSERT_FALSE(r) << wrong;
+    ASSERT_EQ(r.error().code, ErrorCode::kBadPassword) << wrong << ": " << r.error().message;
+  }
+  expect_error(parse_private_key(der->span()), ErrorCode::kBadPassword);
+}
+
 INSTANTIATE_TEST_SUITE_P(KeyTypes, Pkcs8Test,
                          ::testing::Values(KeyType::kRsa2048, KeyType::kEcP256, KeyType::kEcP384,
                                            KeyType::kEd25519),
