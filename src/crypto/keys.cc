@@ -265,8 +265,6 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
                   passphrase ? "wrong passphrase for the encrypted private key"
                              : "the private key is encrypted: a passphrase is required");
     }
-    // Encrypted DER carries no marker: a decode failure with a passphrase at hand is most
-    // likely the passphrase, but without one we cannot tell; say so.
     return fail(ErrorCode::kMalformed, "not a private key (PEM or DER, PKCS#8 or traditional)" +
                                            (detail.empty() ? "" : ": " + detail));
   }
