@@ -724,10 +724,7 @@ class Api : public std::enable_shared_from_this<Api> {
       CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(as_bytes(*pem)));
       fingerprint = certs.front().info().sha256_hex;
     } else {
-      CW_ASSIGN_OR_RETURN(Bytes raw, from_hex(*fp));
-      if (raw.size() != 32)
-        return fail(ErrorCode::kMalformed, "fingerprint must be a SHA-256 (64 hex digits)");
-      fingerprint = to_hex(raw);
+      CW_ASSIGN_OR_RETURN(fingerprint, auth::certificate_fingerprint(*fp));
     }
     CW_RETURN_IF_ERROR(s_.auth.map_certificate(fingerprint, req.params["name"], id.actor));
     return ok_json({{"principal", req.params["name"]}, {"fingerprint", fingerprint}}, 201);

@@ -530,38 +530,43 @@ Status AuthService::revoke_token(std::string_view id, std::string_view actor) {
 
 // ---- certificate mappings ----
 
-Status AuthService::map_certificate(std::string_view fingerprint, std::string_view principal,
-                                    std::string_view actor) {
-  auto raw = from_hex(fingerprint);
+Result<std::string> certificate_fingerprint(std::string_view text) {
+  auto raw = from_hex(text);
   if (!raw || raw->size() != 32) {
     return fail(ErrorCode::kInvalidArgument,
                 "a certificate fingerprint is the SHA-256 of its DER in hex (64 digits)");
   }
-  const std::string fp = to_hex(*raw);
+  return to_hex(*raw);
+}
+
+namespace {
+audit::Event mapping_event(std::string_view action, std::string_view actor, std::string fp,
+                           std::string_view principal) {
+  return audit::Event{std::string(actor),
+                      std::string(action),
+                      "certificate_mapping",
+                      std::move(fp),
+                      {{"principal", std::string(principal)}}};
+}
+}  // namespace
+
+Status AuthService::map_certificate(std::string_view fingerprint, std::string_view principal,
+                                    std::string_view actor) {
+  CW_ASSIGN_OR_RETURN(const std::string fp, certificate_fingerprint(fingerprint));
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   CW_ASSIGN_OR_RETURN(auto p, find_principal(*tx, principal));
   if (!p) return fail(ErrorCode::kNotFound, "principal '" + std::string(principal) + "' not found");
   CW_RETURN_IF_ERROR(
       tx->execute("INSERT INTO cert_mappings (fingerprint, principal, created_at) VALUES (?, ?, ?)",
                   store::params(fp, principal, to_unix(clock_.now()))));
-  audit::Event e;
-  e.actor = std::string(actor);
-  e.action = "certificate_mapping.create";
-  e.target_type = "certificate_mapping";
-  e.target_id = fp;
-  e.details = {{"principal", std::string(principal)}};
-  CW_RETURN_IF_ERROR(audit_.append(*tx, e));
+  CW_RETURN_IF_ERROR(
+      audit_.append(*tx, mapping_event("certificate_mapping.create", actor, fp, principal)));
   return tx->commit();
 }
 
 Status AuthService::unmap_certificate(std::string_view fingerprint, std::string_view principal,
                                       std::string_view actor) {
-  auto raw = from_hex(fingerprint);
-  if (!raw || raw->size() != 32) {
-    return fail(ErrorCode::kInvalidArgument,
-                "a certificate fingerprint is the SHA-256 of its DER in hex (64 digits)");
-  }
-  const std::string fp = to_hex(*raw);
+  CW_ASSIGN_OR_RETURN(const std::string fp, certificate_fingerprint(fingerprint));
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   CW_ASSIGN_OR_RETURN(auto removed,
                       tx->execute_count("DELETE FROM cert_mappings WHERE fingerprint = ? AND "
@@ -571,13 +576,8 @@ Status AuthService::unmap_certificate(std::string_view fingerprint, std::string_
     return fail(ErrorCode::kNotFound,
                 "principal '" + std::string(principal) + "' has no certificate mapping " + fp);
   }
-  audit::Event e;
-  e.actor = std::string(actor);
-  e.action = "certificate_mapping.delete";
-  e.target_type = "certificate_mapping";
-  e.target_id = fp;
-  e.details = {{"principal", std::string(principal)}};
-  CW_RETURN_IF_ERROR(audit_.append(*tx, e));
+  CW_RETURN_IF_ERROR(
+      audit_.append(*tx, mapping_event("certificate_mapping.delete", actor, fp, principal)));
   return tx->commit();
 }
 

@@ -37,6 +37,10 @@ enum class Permission : std::uint8_t {
 };
 bool role_allows(Role role, Permission p);
 
+// A certificate's SHA-256 fingerprint as given (hex, any case, ':' separators allowed) in
+// the lower-case form certificate mappings use. Errors: kInvalidArgument.
+Result<std::string> certificate_fingerprint(std::string_view text);
+
 struct Team {
   std::string name;
   std::string description;
@@ -113,7 +117,8 @@ class AuthService {
   Result<std::vector<TokenInfo>> list_tokens(std::optional<std::string> principal) const;
   Status revoke_token(std::string_view id, std::string_view actor);
 
-  // Maps a TLS client certificate (by SHA-256 fingerprint of its DER) to a principal.
+  // Maps a TLS client certificate (by SHA-256 fingerprint of its DER, see
+  // certificate_fingerprint) to a principal.
   Status map_certificate(std::string_view fingerprint, std::string_view principal,
                          std::string_view actor);
   // Removes such a mapping: the certificate stops authenticating at once (certificate logins

@@ -2,7 +2,6 @@
 // server host) or through --server.
 
 #include "cli/commands.h"
-#include "common/encoding.h"
 #include "x509/bundle.h"
 
 namespace certward::cli {
@@ -162,13 +161,7 @@ void add_auth_commands(CLI::App& app, Globals& g) {
         return;
       }
       auto fingerprint_of = [m]() -> Result<std::string> {
-        if (m->fingerprint) {
-          CW_ASSIGN_OR_RETURN(Bytes raw, from_hex(*m->fingerprint));
-          if (raw.size() != 32) {
-            return fail(ErrorCode::kMalformed, "a fingerprint is a SHA-256: 64 hex digits");
-          }
-          return to_hex(raw);
-        }
+        if (m->fingerprint) return auth::certificate_fingerprint(*m->fingerprint);
         CW_ASSIGN_OR_RETURN(auto text, read_file(*m->cert_file));
         CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(as_bytes(text)));
         return certs.front().info().sha256_hex;

@@ -60,7 +60,7 @@ assert_eq "mapped $robot_fp to robot" "$(remote principal map robot --cert "$T/r
 assert_fails 5 conflict "mapping the same certificate twice" remote principal map robot --fingerprint "$robot_fp"
 assert_eq "unmapped $robot_fp from robot" "$(remote principal unmap robot "$robot_fp")" "principal unmap"
 assert_fails 4 not_found "unmapping twice" remote principal unmap robot "$robot_fp"
-assert_fails 3 malformed "map with a short fingerprint" remote principal map robot --fingerprint abcd
+assert_fails 3 invalid_argument "map with a short fingerprint" remote principal map robot --fingerprint abcd
 assert_fails 3 invalid_argument "map without a certificate" remote principal map robot
 assert_exit 2 "map with both --cert and --fingerprint" remote principal map robot --cert "$T/robot.pem" --fingerprint "$robot_fp"
 local_map=$(env -u CERTWARD_SERVER CERTWARD_DATA_DIR="$CERTWARD_DATA_DIR_SAVED" "$CERTWARD_BIN" principal map robot --fingerprint "${robot_fp^^}")
