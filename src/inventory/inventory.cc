@@ -107,7 +107,7 @@ CertificateRecord to_record(const store::Row& r) {
   c.common_name = r.text(3);
   c.issuer = r.text(4);
   for (const auto& s : split_lines(r.text(5))) {
-    if (auto san = x509::parse_san(s)) c.sans.push_back(*san);
+    if (auto san = x509::parse_formatted_san(s)) c.sans.push_back(*san);
   }
   c.not_before = from_unix(r.int64(6));
   c.not_after = from_unix(r.int64(7));

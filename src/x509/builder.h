@@ -75,6 +75,9 @@ struct LintRules {
   bool expect_ca = false;   // the profile issues CA certificates
   // Returns true if the serial is already used by this issuer. Optional.
   std::function<bool(const std::string& serial_hex)> serial_in_use;
+  // The CAs above the certificate, nearest first: a name outside any one's constraints is
+  // refused (see name_constraint_violation).
+  std::vector<Certificate> issuers;
 };
 
 enum class LintFinding : std::uint8_t {
@@ -91,6 +94,7 @@ enum class LintFinding : std::uint8_t {
   kSerialReused,
   kUnsupportedKey,
   kEmptySubjectWithoutCriticalSan,
+  kNameConstraintViolation,
 };
 std::string_view lint_finding_name(LintFinding f);
 
@@ -117,6 +121,15 @@ Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
 inline Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules) {
   return lint(std::move(tbs), rules, nullptr);
 }
+
+// RFC 5280 4.2.1.10 as relying parties apply it: whether a certificate's subject and names
+// satisfy the name constraints of every CA in `issuers`. The matching is OpenSSL's own, the
+// one X509_verify_cert runs on a leaf (its common name too when it has no DNS name); on top, a
+// wildcard is refused when a name it can match is excluded ("*.corp.test" under an excluded
+// "secret.corp.test"), which the verifier misses. Returns a description of the first
+// violation, or nullopt. Errors: kInternal (out of memory).
+Result<std::optional<std::string>> name_constraint_violation(const X509* cert,
+                                                             std::span<const Certificate> issuers);
 
 // Signs with `signer` and parses the result. Errors: kInternal.
 Result<Certificate> sign(LintedTbs tbs, const crypto::Signer& signer);

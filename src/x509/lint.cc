@@ -77,6 +77,8 @@ std::string_view lint_finding_name(LintFinding f) {
       return "unsupported_key";
     case LintFinding::kEmptySubjectWithoutCriticalSan:
       return "empty_subject_without_critical_san";
+    case LintFinding::kNameConstraintViolation:
+      return "name_constraint_violation";
   }
   return "unknown";
 }
@@ -119,6 +121,9 @@ Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
     findings.push_back(LintFinding::kSerialReused);
   }
 
+  CW_ASSIGN_OR_RETURN(auto violation, name_constraint_violation(cert, rules.issuers));
+  if (violation) findings.push_back(LintFinding::kNameConstraintViolation);
+
   if (findings_out) *findings_out = findings;
   if (!findings.empty()) {
     std::string msg = "certificate refused by the linter:";
@@ -126,6 +131,7 @@ Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
       msg += ' ';
       msg += lint_finding_name(f);
     }
+    if (violation) msg += " (" + *violation + ")";
     return fail(ErrorCode::kPolicyRejected, std::move(msg));
   }
   return LintedTbs(std::move(tbs.cert_), tbs.own_public_key_);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "x509/internal.h"
+#include "x509/name_syntax.h"
 
 namespace certward::x509 {
 
@@ -137,75 +138,6 @@ Status add_rdn(X509_NAME* name, const Rdn& rdn) {
   return ok();
 }
 
-bool valid_dns_label(std::string_view label) {
-  if (label.empty() || label.size() > 63) return false;
-  if (label.front() == '-' || label.back() == '-') return false;
-  return std::all_of(label.begin(), label.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-  });
-}
-
-Result<std::string> normalize_dns(std::string_view text, bool allow_wildcard) {
-  std::string name(text);
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::string_view rest = name;
-  if (allow_wildcard && rest.starts_with("*.")) rest.remove_prefix(2);
-  if (rest.empty() || name.size() > 253) {
-    return fail(ErrorCode::kMalformed, "bad DNS name '" + std::string(text) + "'");
-  }
-  while (true) {
-    const auto dot = rest.find('.');
-    if (!valid_dns_label(rest.substr(0, dot))) {
-      return fail(ErrorCode::kMalformed, "bad DNS name '" + std::string(text) + "'");
-    }
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-  }
-  return name;
-}
-
-// Canonical text of an IPv4 or IPv6 address, or nullopt if `text` is neither.
-std::optional<std::string> canonical_ip(std::string_view text) {
-  const std::string s(text);
-  unsigned char buf[16];
-  char out[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, s.c_str(), buf) == 1) return inet_ntop(AF_INET, buf, out, sizeof out);
-  if (inet_pton(AF_INET6, s.c_str(), buf) == 1) return inet_ntop(AF_INET6, buf, out, sizeof out);
-  return std::nullopt;
-}
-
-Result<std::string> validate_email(std::string_view text) {
-  const auto at = text.rfind('@');
-  if (at == std::string_view::npos || at == 0) {
-    return fail(ErrorCode::kMalformed, "bad email address '" + std::string(text) + "'");
-  }
-  const std::string_view local = text.substr(0, at);
-  const bool local_ok = std::all_of(local.begin(), local.end(),
-                                    [](char c) { return c > ' ' && c < 0x7f && c != '@'; });
-  auto domain = normalize_dns(text.substr(at + 1), false);
-  if (!local_ok || !domain) {
-    return fail(ErrorCode::kMalformed, "bad email address '" + std::string(text) + "'");
-  }
-  return std::string(local) + "@" + *domain;
-}
-
-Result<std::string> validate_uri(std::string_view text) {
-  const auto colon = text.find(':');
-  const bool scheme_ok =
-      colon != std::string_view::npos && colon > 0 &&
-      std::isalpha(static_cast<unsigned char>(text.front())) &&
-      std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-      });
-  const bool chars_ok =
-      std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 0x7f; });
-  if (!scheme_ok || !chars_ok || colon + 1 == text.size()) {
-    return fail(ErrorCode::kMalformed, "bad URI '" + std::string(text) + "'");
-  }
-  return std::string(text);
-}
-
 std::string ip_text(const ASN1_OCTET_STRING* ip) {
   const unsigned char* p = ASN1_STRING_get0_data(ip);
   const int len = ASN1_STRING_length(ip);
@@ -314,6 +246,36 @@ std::string format_name(const X509_NAME* name) {
   return internal::bio_string(bio.get());
 }
 
+Result<SubjectAltName> check_san(const SubjectAltName& san) {
+  switch (san.type) {
+    case SanType::kDns: {
+      CW_ASSIGN_OR_RETURN(auto dns, internal::normalize_dns_name(
+                                        san.value, internal::Wildcard::kAllowLeftmostLabel));
+      return SubjectAltName{SanType::kDns, std::move(dns)};
+    }
+    case SanType::kIp: {
+      // A CSR's address of the wrong length decodes to hex, which is no address at all.
+      const auto ip = internal::canonical_ip(san.value);
+      if (!ip || *ip != san.value) {
+        return fail(ErrorCode::kMalformed, "bad IP address '" + escape_name_text(san.value) + "'");
+      }
+      return san;
+    }
+    case SanType::kEmail: {
+      CW_ASSIGN_OR_RETURN(auto email, internal::normalize_mailbox(san.value));
+      return SubjectAltName{SanType::kEmail, std::move(email)};
+    }
+    case SanType::kUri: {
+      CW_ASSIGN_OR_RETURN(auto uri, internal::normalize_uri(san.value));
+      return SubjectAltName{SanType::kUri, std::move(uri)};
+    }
+    case SanType::kOther:
+      break;
+  }
+  return fail(ErrorCode::kMalformed, "unsupported name '" + escape_name_text(san.value) +
+                                         "': certward issues DNS, IP, email and URI names");
+}
+
 Result<SubjectAltName> parse_san(std::string_view text) {
   text = trim(text);
   static constexpr std::pair<std::string_view, SanType> kPrefixes[] = {
@@ -333,37 +295,68 @@ Result<SubjectAltName> parse_san(std::string_view text) {
       break;
     }
   }
-  if (text.empty()) return fail(ErrorCode::kMalformed, "empty SAN");
-  const auto ip = canonical_ip(text);
+  if (text.empty()) return fail(ErrorCode::kMalformed, "empty name");
   if (!type) {
-    type = ip                                         ? SanType::kIp
-           : text.find('@') != std::string_view::npos ? SanType::kEmail
-                                                      : SanType::kDns;
+    type = internal::canonical_ip(text)                 ? SanType::kIp
+           : text.find("://") != std::string_view::npos ? SanType::kUri
+           : text.find('@') != std::string_view::npos   ? SanType::kEmail
+                                                        : SanType::kDns;
   }
-  switch (*type) {
-    case SanType::kIp:
-      if (!ip) return fail(ErrorCode::kMalformed, "bad IP address '" + std::string(text) + "'");
-      return SubjectAltName{SanType::kIp, *ip};
-    case SanType::kDns: {
-      CW_ASSIGN_OR_RETURN(auto dns, normalize_dns(text, true));
-      return SubjectAltName{SanType::kDns, std::move(dns)};
-    }
-    case SanType::kEmail: {
-      CW_ASSIGN_OR_RETURN(auto email, validate_email(text));
-      return SubjectAltName{SanType::kEmail, std::move(email)};
-    }
-    case SanType::kUri: {
-      CW_ASSIGN_OR_RETURN(auto uri, validate_uri(text));
-      return SubjectAltName{SanType::kUri, std::move(uri)};
-    }
-    case SanType::kOther:
-      break;
+  std::string value(text);
+  if (*type == SanType::kIp) {
+    const auto ip = internal::canonical_ip(text);
+    if (!ip) return fail(ErrorCode::kMalformed, "bad IP address '" + escape_name_text(text) + "'");
+    value = *ip;
   }
-  return fail(ErrorCode::kMalformed, "unsupported SAN type");
+  return check_san({*type, std::move(value)});
 }
 
+std::string escape_name_text(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string uri_host(std::string_view uri) { return internal::uri_host(uri); }
+
 std::string format_san(const SubjectAltName& san) {
-  return std::string(san_type_name(san.type)) + ":" + san.value;
+  return std::string(san_type_name(san.type)) + ":" + escape_name_text(san.value);
+}
+
+std::optional<SubjectAltName> parse_formatted_san(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string_view type = text.substr(0, colon);
+  SanType t = SanType::kOther;
+  for (auto candidate :
+       {SanType::kDns, SanType::kIp, SanType::kEmail, SanType::kUri, SanType::kOther}) {
+    if (san_type_name(candidate) == type) t = candidate;
+  }
+  if (san_type_name(t) != type) return std::nullopt;
+  std::string value;
+  const std::string_view escaped = text.substr(colon + 1);
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] == '\\' && i + 3 < escaped.size() && escaped[i + 1] == 'x' &&
+        hex_value(escaped[i + 2]) >= 0 && hex_value(escaped[i + 3]) >= 0) {
+      value.push_back(
+          static_cast<char>(hex_value(escaped[i + 2]) * 16 + hex_value(escaped[i + 3])));
+      i += 3;
+    } else {
+      value.push_back(escaped[i]);
+    }
+  }
+  return SubjectAltName{t, std::move(value)};
 }
 
 std::vector<SubjectAltName> decode_general_names(const GENERAL_NAMES* names) {
