@@ -75,7 +75,7 @@ struct Fixture {
   std::optional<crypto::KeyWrapper> wrapper;
   std::unique_ptr<AuthorityService> authorities;
   std::unique_ptr<Enrollment> enrollment;
-  Requester requester{.actor = "bench", .team = {}, .allowed_profiles = {}, .allowed_domains = {}};
+  Requester requester{.actor = "bench", .team = {}, .scope = {}};
   Bytes csr_der;
 
   Fixture() {

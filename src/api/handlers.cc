@@ -368,8 +368,7 @@ class Api : public std::enable_shared_from_this<Api> {
     ca::Requester r;
     r.actor = id.actor;
     r.team = id.team;
-    r.allowed_profiles = id.allowed_profiles;
-    r.allowed_domains = id.allowed_domains;
+    if (id.scope) r.scope = ca::Scope{id.scope->profiles, id.scope->domains, id.scope->authorities};
     return r;
   }
 
@@ -539,11 +538,6 @@ class Api : public std::enable_shared_from_this<Api> {
       return fail(ErrorCode::kInvalidArgument,
                   "format 'pkcs12' needs 'key_type' and a 'pkcs12_password'");
     }
-    if (team_scoped(id)) {
-      if (r.team && r.team != id.team)
-        return fail(ErrorCode::kUnauthorized, "requesters issue only for their own team");
-      r.team = id.team;
-    }
     r.requester = requester(id);
     r.channel = ca::Channel::kRest;
     auto enrolled = s_.ra.enroll(std::move(r));
@@ -669,18 +663,17 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json({{"items", items}});
   }
   Result<http::Response> create_team(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(
-        auto b, Body::parse(req, {"name", "description", "allowed_profiles", "allowed_domains"}));
+    CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"name", "description", "allowed_profiles",
+                                                  "allowed_domains", "allowed_authorities"}));
     auth::Team t;
     CW_ASSIGN_OR_RETURN(t.name, b.string("name"));
     CW_ASSIGN_OR_RETURN(auto desc, b.opt_string("description"));
     t.description = desc.value_or("");
     CW_ASSIGN_OR_RETURN(t.allowed_profiles, b.strings("allowed_profiles"));
     CW_ASSIGN_OR_RETURN(t.allowed_domains, b.strings("allowed_domains"));
-    for (const auto& p : t.allowed_profiles) {
-      if (!s_.profiles.find(p))
-        return fail(ErrorCode::kInvalidArgument, "unknown profile '" + p + "'");
-    }
+    CW_ASSIGN_OR_RETURN(t.allowed_authorities, b.strings("allowed_authorities"));
+    CW_RETURN_IF_ERROR(
+        ca::check_grant(s_.profiles, s_.authorities, t.allowed_profiles, t.allowed_authorities));
     CW_ASSIGN_OR_RETURN(auto created, s_.auth.create_team(t, id.actor));
     return ok_json(team_json(created), 201);
   }

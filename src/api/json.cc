@@ -144,6 +144,7 @@ nlohmann::json team_json(const auth::Team& t) {
           {"description", t.description},
           {"allowed_profiles", t.allowed_profiles},
           {"allowed_domains", t.allowed_domains},
+          {"allowed_authorities", t.allowed_authorities},
           {"created_at", format_time(t.created_at)}};
 }
 

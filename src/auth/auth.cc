@@ -55,6 +55,10 @@ CREATE TABLE cert_mappings (
 );
 CREATE INDEX cert_mappings_principal ON cert_mappings (principal);
 )sql"},
+    {2, "team_authorities",
+     R"sql(
+ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 // The role matrix (docs/api.md). Each role is a fixed set of permissions:
@@ -70,8 +74,8 @@ CREATE INDEX cert_mappings_principal ON cert_mappings (principal);
 //   kManagePrincipals     x
 //   kEditInventory        x       x          x
 //
-// A requester's kReadInventory, kIssue and kEditInventory are further limited to its team's scope
-// by the callers (Identity::allowed_profiles / allowed_domains).
+// A requester's kReadInventory, kIssue and kEditInventory are further limited to its team: its
+// issuance scope (Identity::scope) is enforced by the RA, the rest by the callers.
 constexpr std::size_t kPermissionCount = 9;
 constexpr std::array<std::array<bool, kPermissionCount>, 4> kMatrix = {{
     //  catalog inventory issue  import authorities audit  r.princ m.princ edit
@@ -142,10 +146,11 @@ Result<Team> team_from_row(const store::Row& r) {
   t.allowed_profiles = split_lines(r.text(2));
   t.allowed_domains = split_lines(r.text(3));
   t.created_at = from_unix(r.int64(4));
+  t.allowed_authorities = split_lines(r.text(5));
   return t;
 }
 constexpr std::string_view kTeamColumns =
-    "name, description, allowed_profiles, allowed_domains, created_at";
+    "name, description, allowed_profiles, allowed_domains, created_at, allowed_authorities";
 
 Result<Principal> principal_from_row(const store::Row& r) {
   Principal p;
@@ -200,16 +205,16 @@ Result<Identity> identity_in(store::Transaction& tx, const Principal& p, Role ro
   id.token_id = std::move(token_id);
   id.actor = std::move(actor);
   if (role == Role::kRequester) {
-    id.allowed_profiles.emplace();
-    id.allowed_domains.emplace();
+    id.scope.emplace();
     if (id.team) {
-      CW_ASSIGN_OR_RETURN(auto row,
-                          tx.query_one("SELECT allowed_profiles, allowed_domains FROM teams "
-                                       "WHERE name = ?",
-                                       store::params(*id.team)));
+      CW_ASSIGN_OR_RETURN(
+          auto row, tx.query_one("SELECT allowed_profiles, allowed_domains, allowed_authorities "
+                                 "FROM teams WHERE name = ?",
+                                 store::params(*id.team)));
       if (row) {
-        *id.allowed_profiles = split_lines(row->text(0));
-        *id.allowed_domains = split_lines(row->text(1));
+        id.scope->profiles = split_lines(row->text(0));
+        id.scope->domains = split_lines(row->text(1));
+        id.scope->authorities = split_lines(row->text(2));
       }
     }
   }
@@ -324,20 +329,30 @@ Result<Team> AuthService::create_team(const Team& team, std::string_view actor) 
       t.allowed_domains.push_back(std::move(d));
     }
   }
+  for (const auto& authority : team.allowed_authorities) {
+    CW_RETURN_IF_ERROR(detail::check_name(authority, "authority"));
+    if (std::find(t.allowed_authorities.begin(), t.allowed_authorities.end(), authority) ==
+        t.allowed_authorities.end()) {
+      t.allowed_authorities.push_back(authority);
+    }
+  }
   t.created_at = clock_.now();
 
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  CW_RETURN_IF_ERROR(tx->execute(
-      "INSERT INTO teams (name, description, allowed_profiles, allowed_domains, created_at) "
-      "VALUES (?, ?, ?, ?, ?)",
-      store::params(t.name, t.description, join_lines(t.allowed_profiles),
-                    join_lines(t.allowed_domains), to_unix(t.created_at))));
+  CW_RETURN_IF_ERROR(
+      tx->execute("INSERT INTO teams (name, description, allowed_profiles, allowed_domains, "
+                  "allowed_authorities, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                  store::params(t.name, t.description, join_lines(t.allowed_profiles),
+                                join_lines(t.allowed_domains), join_lines(t.allowed_authorities),
+                                to_unix(t.created_at))));
   audit::Event e;
   e.actor = std::string(actor);
   e.action = "team.create";
   e.target_type = "team";
   e.target_id = t.name;
-  e.details = {{"allowed_profiles", t.allowed_profiles}, {"allowed_domains", t.allowed_domains}};
+  e.details = {{"allowed_profiles", t.allowed_profiles},
+               {"allowed_domains", t.allowed_domains},
+               {"allowed_authorities", t.allowed_authorities}};
   CW_RETURN_IF_ERROR(audit_.append(*tx, e));
   CW_RETURN_IF_ERROR(tx->commit());
   return t;

@@ -46,7 +46,16 @@ struct Team {
   std::string description;
   std::vector<std::string> allowed_profiles;  // empty: none (requesters can issue nothing)
   std::vector<std::string> allowed_domains;   // DNS suffixes; empty: none
+  // Authorities its requesters may name; empty: only the default authority.
+  std::vector<std::string> allowed_authorities;
   SysTime created_at{};
+};
+
+// A requester's issuance scope: its team's grant.
+struct IssuanceScope {
+  std::vector<std::string> profiles;
+  std::vector<std::string> domains;
+  std::vector<std::string> authorities;
 };
 
 struct Principal {
@@ -81,8 +90,7 @@ struct Identity {
   std::optional<std::string> token_id;
   std::string actor;  // audit identity: "token:<id>" or "cert:<principal>" or "local:<user>"
   // A requester's issuance scope from its team; nullopt for other roles (unrestricted).
-  std::optional<std::vector<std::string>> allowed_profiles;
-  std::optional<std::vector<std::string>> allowed_domains;
+  std::optional<IssuanceScope> scope;
 };
 
 struct TokenRequest {

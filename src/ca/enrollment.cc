@@ -7,16 +7,47 @@
 namespace certward::ca {
 namespace {
 
+// Issued certificates start a little in the past so that relying parties whose clock is
+// behind do not see them as not yet valid; a short-lived certificate gives up at most a tenth
+// of its span to that.
 constexpr std::chrono::seconds kBackdate{300};
 
-Status authorise(const Requester& who, const Profile& profile,
-                 std::span<const x509::SubjectAltName> sans) {
-  if (who.allowed_profiles && std::find(who.allowed_profiles->begin(), who.allowed_profiles->end(),
-                                        profile.name) == who.allowed_profiles->end()) {
+std::chrono::seconds backdate_for(std::chrono::seconds validity) {
+  return std::min(kBackdate, validity / 10);
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// The request's own limits for a team-scoped requester: its profile, authority and team.
+// Names are checked once they are known (authorise_names).
+Status authorise_request(const Requester& who, const Scope& scope, const Profile& profile,
+                         std::string_view authority, std::string_view default_authority,
+                         const std::optional<std::string>& team) {
+  if (profile.ca) {
+    // A subordinate CA could mint certificates for any name that chains to our root.
+    return fail(ErrorCode::kUnauthorized,
+                who.actor + " may not issue CA certificates (profile '" + profile.name + "')");
+  }
+  if (!contains(scope.profiles, profile.name)) {
     return fail(ErrorCode::kUnauthorized,
                 who.actor + " may not issue with profile '" + profile.name + "'");
   }
-  if (!who.allowed_domains) return ok();
+  const bool authority_allowed = scope.authorities.empty() ? authority == default_authority
+                                                           : contains(scope.authorities, authority);
+  if (!authority_allowed) {
+    return fail(ErrorCode::kUnauthorized,
+                who.actor + " may not issue from authority '" + std::string(authority) + "'");
+  }
+  if (team && team != who.team) {
+    return fail(ErrorCode::kUnauthorized, who.actor + " issues only for its own team");
+  }
+  return ok();
+}
+
+Status authorise_names(const Requester& who, const Scope& scope,
+                       std::span<const x509::SubjectAltName> sans) {
   for (const auto& san : sans) {
     std::string_view domain;
     if (san.type == x509::SanType::kDns)
@@ -25,7 +56,7 @@ Status authorise(const Requester& who, const Profile& profile,
       domain = std::string_view(san.value).substr(san.value.rfind('@') + 1);
     else
       return fail(ErrorCode::kUnauthorized, who.actor + " may request only DNS and email names");
-    const bool allowed = std::any_of(who.allowed_domains->begin(), who.allowed_domains->end(),
+    const bool allowed = std::any_of(scope.domains.begin(), scope.domains.end(),
                                      [&](const std::string& s) { return name_within(domain, s); });
     if (!allowed) {
       return fail(ErrorCode::kUnauthorized, who.actor + " may not request " +
@@ -35,77 +66,56 @@ Status authorise(const Requester& who, const Profile& profile,
   return ok();
 }
 
-// Whether `san` satisfies one name-constraints entry ("DNS:x", "IP:a/n", "email:x", "URI:x").
-bool constraint_matches(const x509::SubjectAltName& san, const std::string& entry) {
-  const auto colon = entry.find(':');
-  if (colon == std::string::npos) return false;
-  const std::string type = entry.substr(0, colon);
-  const std::string value = entry.substr(colon + 1);
-  switch (san.type) {
-    case x509::SanType::kDns:
-      return type == "DNS" &&
-             name_within(san.value, value.starts_with(".") ? value.substr(1) : value);
-    case x509::SanType::kEmail: {
-      if (type != "email") return false;
-      if (value.find('@') != std::string::npos) return san.value == value;
-      const std::string host = san.value.substr(san.value.rfind('@') + 1);
-      return name_within(host, value.starts_with(".") ? value.substr(1) : value);
-    }
-    case x509::SanType::kIp: {
-      if (type != "IP") return false;
-      auto range = parse_ip_range(value);
-      auto addr = parse_ip_range(san.value);
-      return range && addr && range->contains(addr->network);
-    }
-    case x509::SanType::kUri: {
-      if (type != "URI") return false;
-      const auto start = san.value.find("://");
-      if (start == std::string::npos) return false;
-      std::string host = san.value.substr(start + 3);
-      host = host.substr(0, host.find_first_of("/:?#"));
-      return name_within(host, value.starts_with(".") ? value.substr(1) : value);
-    }
-    case x509::SanType::kOther:
-      return false;
-  }
-  return false;
-}
+struct RequestedNames {
+  std::vector<x509::SubjectAltName> sans;
+  std::string common_name;  // empty: the subject carries none
+};
 
-bool constrains_type(const std::vector<std::string>& entries, const x509::SubjectAltName& san) {
-  const char* type = san.type == x509::SanType::kDns     ? "DNS:"
-                     : san.type == x509::SanType::kEmail ? "email:"
-                     : san.type == x509::SanType::kIp    ? "IP:"
-                                                         : "URI:";
-  return std::any_of(entries.begin(), entries.end(),
-                     [&](const std::string& e) { return e.starts_with(type); });
-}
-
-// RFC 5280 4.2.1.10: a name outside any CA's constraints on the path would be rejected by
-// every relying party, so the RA refuses to issue it rather than sign a useless certificate.
-Status check_path_constraints(const Authority& authority,
-                              std::span<const x509::SubjectAltName> sans) {
-  std::vector<const x509::CertificateInfo*> path = {&authority.certificate().info()};
-  for (const auto& c : authority.chain()) path.push_back(&c.info());
-  for (const auto* ca : path) {
-    if (!ca->name_constraints) continue;
-    const auto& nc = *ca->name_constraints;
-    for (const auto& san : sans) {
-      for (const auto& e : nc.excluded) {
-        if (constraint_matches(san, e)) {
-          return fail(
-              ErrorCode::kPolicyRejected,
-              x509::format_san(san) + " is excluded by the name constraints of " + ca->subject);
-        }
-      }
-      if (constrains_type(nc.permitted, san) &&
-          std::none_of(nc.permitted.begin(), nc.permitted.end(),
-                       [&](const std::string& e) { return constraint_matches(san, e); })) {
-        return fail(ErrorCode::kPolicyRejected,
-                    x509::format_san(san) + " is outside the name constraints of " + ca->subject);
-      }
-    }
+// Every name the certificate will carry, each through the one syntax check (x509::check_san)
+// whatever its source. The common name is a requested name like any other: clients that find
+// no DNS name in the SANs match the CN instead (and services authorise clients by it), so for
+// every non-CA profile whose subject carries it, it must also be one of the SANs, and it is
+// added to them if it is not: every check a SAN passes, it passes.
+Result<RequestedNames> requested_names(const EnrollmentRequest& r, const Profile& p) {
+  RequestedNames out;
+  auto add = [&](const x509::SubjectAltName& san) {
+    if (std::find(out.sans.begin(), out.sans.end(), san) == out.sans.end()) out.sans.push_back(san);
+  };
+  const auto& given = r.sans.empty() && r.csr ? r.csr->info().sans : r.sans;
+  for (const auto& san : given) {
+    CW_ASSIGN_OR_RETURN(auto checked, x509::check_san(san));
+    add(checked);
   }
-  return ok();
+  if (p.subject_template.find("{cn}") == std::string::npos) return out;
+  std::string cn = r.common_name.value_or("");
+  if (cn.empty() && r.csr) cn = r.csr->info().subject_cn;
+  if (cn.empty()) {
+    if (!out.sans.empty()) out.common_name = out.sans.front().value;
+    return out;
+  }
+  if (p.ca) {
+    out.common_name = cn;
+    return out;
+  }
+  const auto same = std::find_if(out.sans.begin(), out.sans.end(),
+                                 [&](const x509::SubjectAltName& s) { return s.value == cn; });
+  if (same != out.sans.end()) {
+    out.common_name = same->value;
+    return out;
+  }
+  auto as_name = x509::parse_san(cn);
+  if (!as_name) {
+    return fail(ErrorCode::kInvalidArgument,
+                "common name '" + x509::escape_name_text(cn) +
+                    "' is not a DNS name, IP address, email address or URI: the common name "
+                    "must be one of the certificate's names (" +
+                    as_name.error().message + ")");
+  }
+  out.common_name = as_name->value;
+  if (std::find(out.sans.begin(), out.sans.end(), *as_name) == out.sans.end()) {
+    out.sans.insert(out.sans.begin(), *as_name);
+  }
+  return out;
 }
 
 // RFC 4514 escaping for a value placed into the subject template.
@@ -214,8 +224,12 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
         ErrorCode::kPolicyRejected,
         "profile '" + profile->name + "' requires approval, which this channel cannot grant");
   }
-  const std::string authority_name =
-      request.authority.value_or(authorities_.settings().default_authority);
+  const std::string& default_authority = authorities_.settings().default_authority;
+  const std::string authority_name = request.authority.value_or(default_authority);
+  if (const auto& scope = request.requester.scope) {
+    CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile, authority_name,
+                                         default_authority, request.team));
+  }
   CW_ASSIGN_OR_RETURN(auto authority, authorities_.load(authority_name));
 
   // Labels are checked before anything is signed: a refused request leaves no certificate.
@@ -260,6 +274,13 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
     return fail(ErrorCode::kPolicyRejected,
                 "root authority '" + authority.name() + "' signs only CA certificates");
   }
+  // Names first: a refused request costs no key generation.
+  CW_ASSIGN_OR_RETURN(RequestedNames names, requested_names(r, p));
+  if (r.requester.scope) {
+    CW_RETURN_IF_ERROR(authorise_names(r.requester, *r.requester.scope, names.sans));
+  }
+  CW_RETURN_IF_ERROR(p.check_names(names.sans));
+
   // Subject key.
   const EVP_PKEY* public_key = nullptr;
   if (r.server_key) {
@@ -279,24 +300,6 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
                 "profile '" + p.name + "' does not allow " + key_info.name() + " keys");
   }
 
-  // Names.
-  std::vector<x509::SubjectAltName> sans = r.sans;
-  std::string cn = r.common_name.value_or("");
-  if (r.csr) {
-    if (sans.empty()) sans = r.csr->info().sans;
-    if (cn.empty()) cn = r.csr->info().subject_cn;
-  }
-  if (!cn.empty() && p.require_san &&
-      std::none_of(sans.begin(), sans.end(), [&](const auto& s) { return s.value == cn; })) {
-    // The CN of a TLS-style certificate must also be one of its SANs (CA/B BR 7.1.4.2.2).
-    CW_ASSIGN_OR_RETURN(auto san, x509::parse_san(cn));
-    sans.insert(sans.begin(), san);
-  }
-  if (cn.empty() && !sans.empty()) cn = sans.front().value;
-  CW_RETURN_IF_ERROR(authorise(r.requester, p, sans));
-  CW_RETURN_IF_ERROR(p.check_names(sans));
-  CW_RETURN_IF_ERROR(check_path_constraints(authority, sans));
-
   // Validity: the profile's default unless asked; never past the issuer's own notAfter.
   const std::chrono::seconds validity = r.validity.value_or(p.default_validity);
   if (validity.count() <= 0) return fail(ErrorCode::kInvalidArgument, "validity must be positive");
@@ -306,19 +309,19 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
                                                 format_duration(p.max_validity));
   }
   const SysTime now = clock_.now();
+  if (issuer.not_after <= now) {
+    return fail(ErrorCode::kPolicyRejected, "authority '" + authority.name() + "' has expired");
+  }
   x509::CertificateTemplate t;
-  CW_ASSIGN_OR_RETURN(t.subject, make_subject(r, p, cn));
-  t.sans = std::move(sans);
+  CW_ASSIGN_OR_RETURN(t.subject, make_subject(r, p, names.common_name));
+  t.sans = std::move(names.sans);
   t.public_key = public_key;
   // The CSR's decoded SubjectPublicKeyInfo: build_tbs copies it rather than re-encoding the
   // key (on OpenSSL 3.0 an encoder plus a decoder context per certificate).
   if (r.csr) t.public_key_info = X509_REQ_get_X509_PUBKEY(r.csr->get());
   t.serial = x509::random_serial();
-  t.not_before = now - kBackdate;
+  t.not_before = now - backdate_for(validity);
   t.not_after = std::min(t.not_before + validity, issuer.not_after);
-  if (t.not_after <= now) {
-    return fail(ErrorCode::kPolicyRejected, "authority '" + authority.name() + "' has expired");
-  }
   t.key_usage = p.key_usage_for(key_info);
   t.extended_key_usage = p.extended_key_usage;
   t.policy_oids = p.policy_oids;
@@ -354,6 +357,9 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
   rules.max_validity = p.max_validity;
   rules.require_san = p.require_san;
   rules.expect_ca = p.ca;
+  // A name outside a CA's constraints on the path would be refused by every relying party.
+  rules.issuers.push_back(authority.certificate());
+  rules.issuers.insert(rules.issuers.end(), authority.chain().begin(), authority.chain().end());
   CW_ASSIGN_OR_RETURN(auto linted, x509::lint(std::move(tbs), rules));
   CW_ASSIGN_OR_RETURN(x509::Certificate cert, authority.sign(std::move(linted)));
 
@@ -420,6 +426,31 @@ Status Enrollment::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) {
   }
   CW_RETURN_IF_ERROR(audit_.append(*tx, events));
   return tx->commit();
+}
+
+Status check_grant(const ProfileSet& profiles, const AuthorityService& authorities,
+                   std::span<const std::string> profile_names,
+                   std::span<const std::string> authority_names) {
+  for (const auto& name : profile_names) {
+    auto p = profiles.find(name);
+    if (!p) return fail(ErrorCode::kInvalidArgument, p.error().message);
+    if ((*p)->ca) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "profile '" + name + "' issues CA certificates and cannot be granted to a team");
+    }
+  }
+  for (const auto& name : authority_names) {
+    auto a = authorities.info(name);
+    if (!a) {
+      if (a.error().code != ErrorCode::kNotFound) return std::unexpected(a.error());
+      return fail(ErrorCode::kInvalidArgument, a.error().message);
+    }
+    if (a->kind == AuthorityKind::kRoot) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "authority '" + name + "' is a root, which signs only CA certificates");
+    }
+  }
+  return ok();
 }
 
 Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& authorities,

@@ -34,12 +34,19 @@ namespace certward::ca {
 enum class Channel : std::uint8_t { kCli, kRest, kAcme, kEst, kScep, kCmp, kRenewal, kDashboard };
 std::string_view channel_name(Channel c);
 
-// Who asks, as the authentication layer resolved it. The RA enforces the scope.
+// What a team-scoped requester may issue (its team's grant). The RA enforces it for every
+// Channel: front-ends only translate their caller into a Requester.
+struct Scope {
+  std::vector<std::string> profiles;     // empty: none; CA profiles are never granted
+  std::vector<std::string> domains;      // DNS suffixes its DNS and email names stay within
+  std::vector<std::string> authorities;  // empty: the default authority only
+};
+
+// Who asks, as the authentication layer resolved it.
 struct Requester {
-  std::string actor;  // audit identity: "local:root", "token:<id>", ...
-  std::optional<std::string> team;
-  std::optional<std::vector<std::string>> allowed_profiles;  // nullopt: any profile
-  std::optional<std::vector<std::string>> allowed_domains;   // nullopt: any the profile allows
+  std::string actor;                // audit identity: "local:root", "token:<id>", ...
+  std::optional<std::string> team;  // recorded on what it issues (scoped: always, and only it)
+  std::optional<Scope> scope;       // nullopt: unrestricted (operators, administrators, local)
 };
 
 struct EnrollmentRequest {
@@ -124,6 +131,13 @@ class Enrollment {
   Stats stats_;                                 // guarded by mu_
   std::thread writer_;
 };
+
+// Whether a team may be granted these profiles and authorities (REST and CLI ask before they
+// create a team): each must exist, and neither a CA profile nor a root, which signs only CAs,
+// can be granted. Errors: kInvalidArgument.
+Status check_grant(const ProfileSet& profiles, const AuthorityService& authorities,
+                   std::span<const std::string> profile_names,
+                   std::span<const std::string> authority_names);
 
 struct SubordinateOptions {
   std::string name;

@@ -176,10 +176,39 @@ Result<std::string> parse_name_constraint(std::string_view text) {
                     "' must look like dns:NAME, ip:CIDR, email:DOMAIN or uri:HOST");
   }
   const std::string type = lower(text.substr(0, colon));
-  const std::string value(text.substr(colon + 1));
-  if (type == "dns") return "DNS:" + value;
-  if (type == "email") return "email:" + value;
-  if (type == "uri") return "URI:" + value;
+  const std::string value = lower(text.substr(colon + 1));
+  // A subtree is a domain (RFC 5280 4.2.1.10): a leading '.' means "below it" to OpenSSL for
+  // email and URI names. Values go through the name parser, so no text reaches the
+  // extension's configuration string that the name syntax does not allow.
+  auto domain = [&](std::string_view v) -> Result<std::string> {
+    const std::string_view bare = v.starts_with(".") ? v.substr(1) : v;
+    auto san = x509::parse_san("dns:" + std::string(bare));
+    if (!san || san->value.starts_with("*")) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "name constraint '" + std::string(text) + "' needs a domain like example.com");
+    }
+    return std::string(v.starts_with(".") ? "." : "") + san->value;
+  };
+  if (type == "dns") {
+    CW_ASSIGN_OR_RETURN(auto d, domain(value));
+    return "DNS:" + d;
+  }
+  if (type == "email") {
+    if (value.find('@') != std::string::npos) {
+      auto mailbox = x509::parse_san("email:" + std::string(text.substr(colon + 1)));
+      if (!mailbox) {
+        return fail(ErrorCode::kInvalidArgument,
+                    "name constraint '" + std::string(text) + "' is not an email address");
+      }
+      return "email:" + mailbox->value;
+    }
+    CW_ASSIGN_OR_RETURN(auto d, domain(value));
+    return "email:" + d;
+  }
+  if (type == "uri") {
+    CW_ASSIGN_OR_RETURN(auto d, domain(value));
+    return "URI:" + d;
+  }
   if (type == "ip") {
     if (value.find('/') == std::string::npos || !parse_ip_range(value)) {
       return fail(ErrorCode::kInvalidArgument,
@@ -274,12 +303,7 @@ Status Profile::check_names(std::span<const x509::SubjectAltName> sans) const {
       }
       case x509::SanType::kUri: {
         if (!allow_uri_sans) return refuse(san, "URI names are not allowed");
-        const auto scheme_end = san.value.find("://");
-        std::string host;
-        if (scheme_end != std::string::npos) {
-          host = san.value.substr(scheme_end + 3);
-          host = host.substr(0, host.find_first_of("/:?#"));
-        }
+        const std::string host = x509::uri_host(san.value);
         if (!allowed_domains.empty() && (host.empty() || !domain_allowed(host))) {
           return refuse(san, "URI host outside the allowed domains");
         }

@@ -14,14 +14,17 @@ std::string text(const json& j, const char* key) { return json_text(j, key, "-")
 json items_of(const json& doc) { return doc.contains("items") ? doc["items"] : json::array({doc}); }
 
 void print_teams(const json& doc) {
-  Table t({"NAME", "PROFILES", "DOMAINS", "DESCRIPTION"});
+  Table t({"NAME", "PROFILES", "DOMAINS", "AUTHORITIES", "DESCRIPTION"});
+  auto joined = [](const json& team, const char* key, const char* none) {
+    std::string out;
+    if (team.contains(key)) {
+      for (const auto& v : team[key]) out += (out.empty() ? "" : ",") + v.get<std::string>();
+    }
+    return out.empty() ? std::string(none) : out;
+  };
   for (const auto& team : items_of(doc)) {
-    std::string profiles, domains;
-    for (const auto& p : team["allowed_profiles"])
-      profiles += (profiles.empty() ? "" : ",") + p.get<std::string>();
-    for (const auto& d : team["allowed_domains"])
-      domains += (domains.empty() ? "" : ",") + d.get<std::string>();
-    t.add({text(team, "name"), profiles.empty() ? "-" : profiles, domains.empty() ? "-" : domains,
+    t.add({text(team, "name"), joined(team, "allowed_profiles", "-"),
+           joined(team, "allowed_domains", "-"), joined(team, "allowed_authorities", "(default)"),
            text(team, "description")});
   }
   t.print();
@@ -69,7 +72,7 @@ void add_auth_commands(CLI::App& app, Globals& g) {
     });
     struct Opts {
       std::string name, description;
-      std::vector<std::string> profiles, domains;
+      std::vector<std::string> profiles, domains, authorities;
     };
     auto o = std::make_shared<Opts>();
     auto* create = team->add_subcommand("create", "create a team");
@@ -78,16 +81,21 @@ void add_auth_commands(CLI::App& app, Globals& g) {
     create->add_option("--profile", o->profiles, "profile its requesters may use (repeatable)");
     create->add_option("--domain", o->domains,
                        "DNS suffix its requesters may request (repeatable)");
+    create->add_option("--authority", o->authorities,
+                       "authority its requesters may name (repeatable; default: only the "
+                       "default authority)");
     create->callback([&g, o] {
       run_either(
           g,
           [o](Context& c) -> Result<json> {
-            for (const auto& p : o->profiles) CW_RETURN_IF_ERROR(c.profiles().find(p));
+            CW_RETURN_IF_ERROR(
+                ca::check_grant(c.profiles(), c.authorities(), o->profiles, o->authorities));
             auth::Team t;
             t.name = o->name;
             t.description = o->description;
             t.allowed_profiles = o->profiles;
             t.allowed_domains = o->domains;
+            t.allowed_authorities = o->authorities;
             CW_ASSIGN_OR_RETURN(auto created, c.auth().create_team(t, c.actor()));
             return api::team_json(created);
           },
@@ -95,7 +103,8 @@ void add_auth_commands(CLI::App& app, Globals& g) {
             return r.post("/api/v1/teams", {{"name", o->name},
                                             {"description", o->description},
                                             {"allowed_profiles", o->profiles},
-                                            {"allowed_domains", o->domains}});
+                                            {"allowed_domains", o->domains},
+                                            {"allowed_authorities", o->authorities}});
           },
           print_teams);
     });

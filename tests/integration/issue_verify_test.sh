@@ -59,7 +59,12 @@ check_profile() {  # profile purpose expected-extensions issue-args...
   assert_eq "$want" "$(extensions "$T/$profile.pem")" "$profile extensions"
 }
 check_profile tls-client sslclient "X509v3 Basic Constraints: critical|X509v3 Key Usage: critical|X509v3 Extended Key Usage:|X509v3 Subject Alternative Name:|${common}" --key-type ec-p256 --cn client.example.test --san email:alice@example.test
-check_profile code-signing any "X509v3 Basic Constraints: critical|X509v3 Key Usage: critical|X509v3 Extended Key Usage:|${common}" --key-type ec-p256 --cn "Example Code Signer"
+check_profile code-signing any "X509v3 Basic Constraints: critical|X509v3 Key Usage: critical|X509v3 Extended Key Usage:|X509v3 Subject Alternative Name:|${common}" --key-type ec-p256 --cn signer.example.test
+# The common name is a requested name in every profile: it must be one, and it joins the SANs.
+assert_eq "DNS:signer.example.test" "$(ext_value "$T/code-signing.pem" "X509v3 Subject Alternative Name")" "code-signing CN is a SAN"
+s0=$(state)
+assert_exit 3 "a common name that is no name" cw issue --profile code-signing --key-type ec-p256 --cn "Example Code Signer"
+assert_eq "$s0" "$(state)" "refused common name changed the database"
 check_profile smime smimesign "X509v3 Basic Constraints: critical|X509v3 Key Usage: critical|X509v3 Extended Key Usage:|X509v3 Subject Alternative Name:|${common}" --key-type ec-p256 --san email:bob@example.test
 check_profile device sslclient "X509v3 Basic Constraints: critical|X509v3 Key Usage: critical|X509v3 Extended Key Usage:|X509v3 Subject Alternative Name:|${common}" --key-type ed25519 --cn device-42 --san uri:spiffe://example.test/device/42
 assert_eq "Code Signing" "$(ext_value "$T/code-signing.pem" "X509v3 Extended Key Usage")" "code-signing EKU"

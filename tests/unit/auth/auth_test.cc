@@ -326,8 +326,7 @@ TEST_F(AuthTest, TokenAuthenticatesWithItsRoleTeamAndActor) {
   EXPECT_EQ(id->team, std::nullopt);
   EXPECT_EQ(id->token_id, t.info.id);
   EXPECT_EQ(id->actor, "token:" + t.info.id);
-  EXPECT_EQ(id->allowed_profiles, std::nullopt);
-  EXPECT_EQ(id->allowed_domains, std::nullopt);
+  EXPECT_FALSE(id->scope.has_value());
 
   // A second call (served from the cache) says the same.
   auto again = auth_->authenticate_token(t.secret);
@@ -349,7 +348,8 @@ TEST_F(AuthTest, AdminMayMintALowerRoleTokenForAnyTeam) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->role, Role::kRequester);
   EXPECT_EQ(r->team, "payments");
-  EXPECT_EQ(r->allowed_profiles, std::vector<std::string>{"tls-server"});
+  ASSERT_TRUE(r->scope.has_value());
+  EXPECT_EQ(r->scope->profiles, std::vector<std::string>{"tls-server"});
 }
 
 TEST_F(AuthTest, TamperedTokenIsUnauthorized) {
@@ -514,8 +514,34 @@ TEST_F(AuthTest, RequesterIdentityCarriesTeamScope) {
   ASSERT_TRUE(id);
   EXPECT_EQ(id->role, Role::kRequester);
   EXPECT_EQ(id->team, "payments");
-  EXPECT_EQ(id->allowed_profiles, (std::vector<std::string>{"tls-server", "tls-client"}));
-  EXPECT_EQ(id->allowed_domains, (std::vector<std::string>{"payments.example", "pay.example"}));
+  ASSERT_TRUE(id->scope.has_value());
+  EXPECT_EQ(id->scope->profiles, (std::vector<std::string>{"tls-server", "tls-client"}));
+  EXPECT_EQ(id->scope->domains, (std::vector<std::string>{"payments.example", "pay.example"}));
+  EXPECT_TRUE(id->scope->authorities.empty());
+}
+
+TEST_F(AuthTest, TeamGrantsAuthorities) {
+  Team t = make_team("payments", {"tls-server"}, {"payments.example"});
+  t.allowed_authorities = {"payments-ca", "issuing", "payments-ca"};
+  auto created = auth_->create_team(t, "test");
+  ASSERT_TRUE(created) << created.error().message;
+  EXPECT_EQ(created->allowed_authorities, (std::vector<std::string>{"payments-ca", "issuing"}));
+  auto teams = auth_->list_teams();
+  ASSERT_TRUE(teams);
+  EXPECT_EQ((*teams)[0].allowed_authorities, (std::vector<std::string>{"payments-ca", "issuing"}));
+  ASSERT_TRUE(
+      auth_->create_principal(make_principal("alice", Role::kRequester, "payments"), "test"));
+  auto token = auth_->create_token(token_for("alice"), "test");
+  ASSERT_TRUE(token);
+  auto id = auth_->authenticate_token(token->secret);
+  ASSERT_TRUE(id && id->scope);
+  EXPECT_EQ(id->scope->authorities, (std::vector<std::string>{"payments-ca", "issuing"}));
+
+  Team bad = make_team("bad");
+  bad.allowed_authorities = {"Not A Name"};
+  auto refused = auth_->create_team(bad, "test");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(AuthTest, DemotedPrincipalNoLongerAuthenticatesAboveItsRole) {
@@ -630,8 +656,9 @@ TEST_F(AuthTest, CertificateMappingAuthenticatesByDer) {
   EXPECT_EQ(id->role, Role::kRequester);
   EXPECT_EQ(id->team, "payments");
   EXPECT_EQ(id->token_id, std::nullopt);
-  EXPECT_EQ(id->allowed_profiles, std::vector<std::string>{"tls-server"});
-  EXPECT_EQ(id->allowed_domains, std::vector<std::string>{"payments.example"});
+  ASSERT_TRUE(id->scope.has_value());
+  EXPECT_EQ(id->scope->profiles, std::vector<std::string>{"tls-server"});
+  EXPECT_EQ(id->scope->domains, std::vector<std::string>{"payments.example"});
 
   expect_unauthorized(auth_->authenticate_certificate(as_bytes("some other certificate")));
   expect_unauthorized(auth_->authenticate_certificate({}));
@@ -647,7 +674,7 @@ TEST_F(AuthTest, OperatorCertificateHasNoScopeLimits) {
   auto id = auth_->authenticate_certificate(as_bytes(der));
   ASSERT_TRUE(id);
   EXPECT_EQ(id->role, Role::kOperator);
-  EXPECT_EQ(id->allowed_profiles, std::nullopt);
+  EXPECT_FALSE(id->scope.has_value());
 }
 
 TEST_F(AuthTest, CertificateMappingErrors) {
@@ -684,8 +711,8 @@ TEST_F(AuthTest, UnmappedCertificateStopsAuthenticatingAndIsAudited) {
   EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
   ASSERT_TRUE(auth_->authenticate_certificate(as_bytes(der)));
 
-  ASSERT_TRUE(auth_->unmap_certificate(to_hex_colon(crypto::sha256(as_bytes(der))), "alice",
-                                       "local:root"));
+  ASSERT_TRUE(
+      auth_->unmap_certificate(to_hex_colon(crypto::sha256(as_bytes(der))), "alice", "local:root"));
   expect_unauthorized(auth_->authenticate_certificate(as_bytes(der)));
   auto again = auth_->unmap_certificate(fp, "alice", "local:root");
   ASSERT_FALSE(again);

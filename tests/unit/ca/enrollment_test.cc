@@ -198,43 +198,6 @@ TEST_F(EnrollmentTest, UnknownProfileOrAuthorityWritesNothing) {
   expect_refused(ra_->enroll(r), ErrorCode::kNotFound, inv, events);
 }
 
-TEST_F(EnrollmentTest, RequesterProfileScope) {
-  const auto inv = inventory_count();
-  const auto events = audit_count();
-  EnrollmentRequest r = request({"www.example.com"});
-  r.requester.actor = "token:ci";
-  r.requester.allowed_profiles = std::vector<std::string>{"tls-client"};
-  expect_refused(ra_->enroll(r), ErrorCode::kUnauthorized, inv, events);
-  r.requester.allowed_profiles = std::vector<std::string>{"tls-client", "tls-server"};
-  auto ok = ra_->enroll(r);
-  ASSERT_TRUE(ok.has_value()) << ok.error().message;
-}
-
-TEST_F(EnrollmentTest, RequesterDomainScope) {
-  const auto inv = inventory_count();
-  const auto events = audit_count();
-  Requester team;
-  team.actor = "token:team-a";
-  team.allowed_domains = std::vector<std::string>{"team-a.example.com"};
-  EnrollmentRequest other = request({"team-b.example.com"});
-  other.requester = team;
-  expect_refused(ra_->enroll(other), ErrorCode::kUnauthorized, inv, events);
-  EnrollmentRequest sneaky = request({"evilteam-a.example.com"});
-  sneaky.requester = team;
-  expect_refused(ra_->enroll(sneaky), ErrorCode::kUnauthorized, inv, events);
-  EnrollmentRequest mixed = request({"api.team-a.example.com", "www.example.com"});
-  mixed.requester = team;
-  expect_refused(ra_->enroll(mixed), ErrorCode::kUnauthorized, inv, events);
-  EnrollmentRequest ip = request({"api.team-a.example.com", "ip:192.0.2.1"});
-  ip.requester = team;
-  expect_refused(ra_->enroll(ip), ErrorCode::kUnauthorized, inv, events);
-
-  EnrollmentRequest mine = request({"api.team-a.example.com"});
-  mine.requester = team;
-  auto ok = ra_->enroll(mine);
-  ASSERT_TRUE(ok.has_value()) << ok.error().message;
-}
-
 TEST_F(EnrollmentTest, ValidityLimits) {
   const auto inv = inventory_count();
   const auto events = audit_count();

@@ -146,8 +146,7 @@ class CaFixture : public ::testing::Test {
   crypto::KeyWrapper wrapper_ = random_wrapper();
   CaSettings settings_;
   ProfileSet profiles_ = test_profiles();
-  Requester admin_{
-      .actor = "local:root", .team = {}, .allowed_profiles = {}, .allowed_domains = {}};
+  Requester admin_{.actor = "local:root", .team = {}, .scope = {}};
   std::unique_ptr<AuthorityService> authorities_;
   std::unique_ptr<Enrollment> ra_;  // declared last: stopped before the rest goes
   x509::Certificate root_;
