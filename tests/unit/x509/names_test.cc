@@ -139,6 +139,105 @@ TEST(FormatSan, RoundTripsThroughParseSan) {
   EXPECT_EQ(format_san({SanType::kDns, "a.example"}), "dns:a.example");
 }
 
+TEST(CheckSan, HostNames) {
+  const struct {
+    std::string_view in;
+    std::string_view want;  // "" = refused
+  } cases[] = {
+      {"WWW.Example.COM", "www.example.com"},
+      {"*.a.example", "*.a.example"},
+      {"*.example", ""},                                   // a wildcard needs two labels after it
+      {"*", ""},                                           // and a base at all
+      {"w*.a.example", ""},                                // only a whole leftmost label
+      {"*.*.a.example", ""},                               // only one
+      {"a.*.example", ""},                                 // only leftmost
+      {"xn--bcher-kva.example", "xn--bcher-kva.example"},  // bücher
+      {"XN--BCHER-KVA.example", "xn--bcher-kva.example"},
+      {"xn--mnchen-3ya.de", "xn--mnchen-3ya.de"},  // münchen
+      {"xn--abc.example", ""},                     // not Punycode of anything non-ASCII
+      {"xn--.example", ""},                        // empty payload
+      {"xn--a-.example", ""},                      // trailing '-'
+      {"xn--bcher-kva9.example", ""},  // decodes past the last code point or is not canonical
+      {"ab--cd.example", ""},          // reserved "??--" label that is no A-label
+      {"caf\xc3\xa9.example", ""},     // raw UTF-8: request the A-label instead
+      {"a.example.", ""},              // trailing dot
+      {"1.2.3.4", ""},                 // all-digit top label: an address, not a host
+      {"a.123", ""},
+      {"123.example", "123.example"},  // digits elsewhere are fine
+      {"localhost", "localhost"},
+  };
+  for (const auto& c : cases) {
+    auto got = check_san({SanType::kDns, std::string(c.in)});
+    if (c.want.empty()) {
+      ASSERT_FALSE(got) << c.in;
+      EXPECT_EQ(got.error().code, ErrorCode::kMalformed) << c.in;
+    } else {
+      ASSERT_TRUE(got) << c.in << ": " << got.error().message;
+      EXPECT_EQ(got->value, c.want);
+    }
+  }
+  EXPECT_FALSE(check_san({SanType::kDns, std::string("a\0b.example", 11)}));
+  EXPECT_FALSE(check_san({SanType::kDns, "a.example\nb.example"}));
+}
+
+TEST(CheckSan, MailboxesUrisAndAddresses) {
+  for (std::string_view good : {"alice@example.com", "a.b+c@example.com", "o'brien@example.com"}) {
+    EXPECT_TRUE(check_san({SanType::kEmail, std::string(good)})) << good;
+  }
+  for (std::string_view bad :
+       {".a@example.com", "a..b@example.com", "a.@example.com", "\"q\"@example.com",
+        "a@[192.0.2.1]", "a@b@example.com", "a@example.com.", "a\n@example.com"}) {
+    EXPECT_FALSE(check_san({SanType::kEmail, std::string(bad)})) << bad;
+  }
+  EXPECT_EQ(check_san({SanType::kEmail, "Alice@EXAMPLE.com"})->value, "Alice@example.com");
+
+  const struct {
+    std::string_view in, want;
+  } uris[] = {
+      {"HTTPS://WWW.Example.com/Path", "https://www.example.com/Path"},
+      {"spiffe://trust.example/ns/a", "spiffe://trust.example/ns/a"},
+      {"https://[2001:DB8::1]:8443/", "https://[2001:db8::1]:8443/"},
+      {"https://192.0.2.1/x?y=%41", "https://192.0.2.1/x?y=%41"},
+      {"urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e",
+       "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e"},
+      {"https://good.example@evil.example/", ""},
+      {"https://bad_host.example/", ""},
+      {"https://a.example:99999/", ""},
+      {"https://a.example/%zz", ""},
+      {"https://a.example/a b", ""},
+      {"https:", ""},
+      {"https://[::1/", ""},
+  };
+  for (const auto& c : uris) {
+    auto got = check_san({SanType::kUri, std::string(c.in)});
+    if (c.want.empty()) {
+      EXPECT_FALSE(got) << c.in;
+    } else {
+      ASSERT_TRUE(got) << c.in << ": " << got.error().message;
+      EXPECT_EQ(got->value, c.want);
+    }
+  }
+  EXPECT_EQ(uri_host("https://[2001:db8::1]:8443/"), "2001:db8::1");
+  EXPECT_EQ(uri_host("https://a.example:1/x"), "a.example");
+  EXPECT_EQ(uri_host("urn:x"), "");
+
+  EXPECT_TRUE(check_san({SanType::kIp, "192.0.2.1"}));
+  EXPECT_FALSE(check_san({SanType::kIp, "c00002"}));       // a CSR address of the wrong length
+  EXPECT_FALSE(check_san({SanType::kIp, "2001:DB8::1"}));  // not canonical
+  EXPECT_FALSE(check_san({SanType::kOther, "RID:1.2.3"}));
+}
+
+TEST(FormatSan, EscapesControlCharactersAndReadsThemBack) {
+  const SubjectAltName hostile{SanType::kDns, std::string("a\nb\\c\0d", 7)};
+  const std::string text = format_san(hostile);
+  EXPECT_EQ(text, "dns:a\\x0ab\\x5cc\\x00d");
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  EXPECT_EQ(parse_formatted_san(text), hostile);
+  EXPECT_EQ(parse_formatted_san("other:DirName:CN=x"),
+            (SubjectAltName{SanType::kOther, "DirName:CN=x"}));
+  EXPECT_FALSE(parse_formatted_san("nope:x"));
+}
+
 TEST(DecodeGeneralNames, DecodesEveryType) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, nullptr, nullptr, nullptr, nullptr, X509V3_CTX_TEST);
