@@ -546,7 +546,6 @@ class Api : public std::enable_shared_from_this<Api> {
       return fail(ErrorCode::kInvalidArgument, enrolled.error().message);
     }
     CW_ASSIGN_OR_RETURN(auto issued, std::move(enrolled));
-    s_.metrics.count_issued(issued.profile, issued.authority);
 
     json j = record_like(issued);
     if (issued.private_key) {

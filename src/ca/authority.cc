@@ -27,9 +27,14 @@ CREATE TABLE authorities (
 )sql"},
 };
 
-// Issued certificates are backdated slightly so that relying parties with a clock a little
-// behind do not see a "not yet valid" certificate.
+// Issued certificates start a little in the past so that relying parties whose clock is
+// behind do not see them as not yet valid; a short-lived certificate gives up at most a tenth
+// of its span to that.
 constexpr std::chrono::seconds kBackdate{300};
+
+std::chrono::seconds backdate_for(std::chrono::seconds validity) {
+  return std::min(kBackdate, validity / 10);
+}
 
 std::string key_aad(std::string_view name) { return "certward:authority:" + std::string(name); }
 
@@ -99,6 +104,69 @@ DistributionUrls distribution_urls(const CaSettings& s, std::string_view authori
     u.ca_issuers.push_back(s.ca_issuers_base_url + "/" + std::string(authority) + ".crt");
   }
   return u;
+}
+
+Result<IssuedChain> Authority::issue(const Order& order) const {
+  const x509::CertificateInfo& own = info_.certificate.info();
+  if (!order.is_ca && info_.kind == AuthorityKind::kRoot) {
+    return fail(ErrorCode::kPolicyRejected,
+                "root authority '" + name() + "' signs only CA certificates");
+  }
+  if (own.not_after <= order.now) {
+    return fail(ErrorCode::kPolicyRejected, "authority '" + name() + "' has expired");
+  }
+  x509::CertificateTemplate t;
+  t.subject.reset(X509_NAME_dup(order.subject));
+  if (!t.subject) return fail(ErrorCode::kInternal, "out of memory");
+  t.sans = order.sans;
+  t.public_key = order.public_key;
+  t.public_key_info = order.public_key_info;
+  t.serial = x509::random_serial();
+  t.not_before = order.now - backdate_for(order.validity);
+  t.not_after = std::min(t.not_before + order.validity, own.not_after);
+  t.key_usage = order.key_usage;
+  t.extended_key_usage = order.extended_key_usage;
+  t.policy_oids = order.policy_oids;
+  t.crl_urls = urls_.crl;
+  t.ocsp_urls = urls_.ocsp;
+  t.ca_issuers_urls = urls_.ca_issuers;
+  if (order.is_ca) {
+    t.is_ca = true;
+    t.path_length = order.path_length;
+    t.name_constraints = order.name_constraints;
+    const auto& bc = own.basic_constraints;
+    if (bc && bc->path_length) {
+      const int room = *bc->path_length - 1;  // CAs allowed below the new one
+      if (room < 0) {
+        return fail(ErrorCode::kPolicyRejected,
+                    "authority '" + name() + "' has path length 0: it cannot sign CAs");
+      }
+      if (order.requested_path_length && *order.requested_path_length > room) {
+        return fail(ErrorCode::kPolicyRejected,
+                    "path length " + std::to_string(*order.requested_path_length) +
+                        " exceeds what authority '" + name() + "' allows below it (" +
+                        std::to_string(room) + ")");
+      }
+      if (!t.path_length || *t.path_length > room) t.path_length = room;
+    }
+  }
+
+  CW_ASSIGN_OR_RETURN(auto tbs, x509::build_tbs(t, &info_.certificate, nullptr));
+  x509::LintRules rules;
+  rules.max_validity = order.max_validity;
+  rules.require_san = order.require_san;
+  rules.expect_ca = order.is_ca;
+  // A name outside a CA's constraints on the path would be refused by every relying party.
+  rules.issuers.push_back(info_.certificate);
+  rules.issuers.insert(rules.issuers.end(), info_.chain.begin(), info_.chain.end());
+  CW_ASSIGN_OR_RETURN(auto linted, x509::lint(std::move(tbs), rules));
+  CW_ASSIGN_OR_RETURN(x509::Certificate cert, x509::sign(std::move(linted), *signer_));
+
+  IssuedChain out;
+  out.certificate = std::move(cert);
+  out.chain.push_back(info_.certificate);
+  out.chain.insert(out.chain.end(), info_.chain.begin(), info_.chain.end());
+  return out;
 }
 
 Status AuthorityService::migrate(store::Database& db) { return db.migrate("ca", kMigrations); }
@@ -325,10 +393,17 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
   CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::parse_private_key(pkcs8.span()));
   auto signer = std::make_shared<crypto::SoftwareSigner>(
       std::make_shared<const crypto::PrivateKey>(std::move(key)));
-  auto authority = std::make_shared<const Authority>(std::move(a), std::move(signer));
+  DistributionUrls urls = distribution_urls(settings_, a.name);
+  auto authority =
+      std::make_shared<const Authority>(std::move(a), std::move(signer), std::move(urls));
   std::lock_guard lock(mu_);
   auto [it, inserted] = loaded_.emplace(authority->name(), authority);
   return it->second;
+}
+
+Result<std::shared_ptr<const Issuer>> AuthorityService::issuer(std::string_view name) {
+  CW_ASSIGN_OR_RETURN(auto authority, load(name));
+  return std::shared_ptr<const Issuer>(std::move(authority));
 }
 
 }  // namespace certward::ca

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "ca/issuer.h"
 #include "common/config.h"
 #include "crypto/crypto.h"
 #include "inventory/inventory.h"
@@ -35,27 +36,6 @@ struct AuthorityInfo {
   SysTime created_at{};
 };
 
-// A loaded authority, ready to sign. Immutable; shared between threads.
-class Authority {
- public:
-  Authority(AuthorityInfo info, std::shared_ptr<const crypto::Signer> signer)
-      : info_(std::move(info)), signer_(std::move(signer)) {}
-  const AuthorityInfo& info() const { return info_; }
-  const std::string& name() const { return info_.name; }
-  const x509::Certificate& certificate() const { return info_.certificate; }
-  const std::vector<x509::Certificate>& chain() const { return info_.chain; }
-  const crypto::Signer& signer() const { return *signer_; }
-
-  // Signs a linted certificate. Only the RA (ca::Enrollment) and root creation call this.
-  Result<x509::Certificate> sign(x509::LintedTbs tbs) const {
-    return x509::sign(std::move(tbs), *signer_);
-  }
-
- private:
-  AuthorityInfo info_;
-  std::shared_ptr<const crypto::Signer> signer_;
-};
-
 // Where certificates point relying parties: CDP, OCSP and caIssuers URLs.
 struct DistributionUrls {
   std::vector<std::string> crl;
@@ -63,6 +43,27 @@ struct DistributionUrls {
   std::vector<std::string> ca_issuers;
 };
 DistributionUrls distribution_urls(const CaSettings& settings, std::string_view authority);
+
+// A loaded authority, ready to sign: certward's own Issuer. Immutable; shared between threads.
+class Authority final : public Issuer {
+ public:
+  Authority(AuthorityInfo info, std::shared_ptr<const crypto::Signer> signer, DistributionUrls urls)
+      : info_(std::move(info)), signer_(std::move(signer)), urls_(std::move(urls)) {}
+  const AuthorityInfo& info() const { return info_; }
+  const std::string& name() const override { return info_.name; }
+  const x509::Certificate& certificate() const { return info_.certificate; }
+  const std::vector<x509::Certificate>& chain() const { return info_.chain; }
+
+  // Builds the certificate the order describes under this authority (serial, validity within
+  // its own, path length within its own, its CRL/OCSP/caIssuers URLs), has the linter pass it
+  // (including the name constraints of every CA above it) and signs it.
+  Result<IssuedChain> issue(const Order& order) const override;
+
+ private:
+  AuthorityInfo info_;
+  std::shared_ptr<const crypto::Signer> signer_;
+  DistributionUrls urls_;
+};
 
 struct RootOptions {
   std::string name;
@@ -85,7 +86,7 @@ struct ImportOptions {
 
 // Thread-safe: loaded authorities are cached behind a mutex; the cache holds each decrypted
 // key for as long as this service lives (the process that uses it).
-class AuthorityService {
+class AuthorityService final : public IssuerDirectory {
  public:
   AuthorityService(const Clock& clock, store::Database& db, const crypto::KeyWrapper& wrapper,
                    const audit::AuditLog& audit, const inventory::Inventory& inventory,
@@ -115,6 +116,10 @@ class AuthorityService {
   // Loads (once) and returns the authority with its key unsealed. Errors: kNotFound,
   // kBadPassword (master key cannot open the key), kPolicyRejected (disabled).
   Result<std::shared_ptr<const Authority>> load(std::string_view name);
+
+  // IssuerDirectory: certward's own authorities; the default is ca.default_authority.
+  Result<std::shared_ptr<const Issuer>> issuer(std::string_view name) override;
+  const std::string& default_issuer() const override { return settings_.default_authority; }
 
   // `cert` followed by the issuers above it, when `authority` (the inventory's record of who
   // issued it) names one of ours; just `cert` otherwise. For a CA's own certificate the

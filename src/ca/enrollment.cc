@@ -7,15 +7,6 @@
 namespace certward::ca {
 namespace {
 
-// Issued certificates start a little in the past so that relying parties whose clock is
-// behind do not see them as not yet valid; a short-lived certificate gives up at most a tenth
-// of its span to that.
-constexpr std::chrono::seconds kBackdate{300};
-
-std::chrono::seconds backdate_for(std::chrono::seconds validity) {
-  return std::min(kBackdate, validity / 10);
-}
-
 bool contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
@@ -186,12 +177,12 @@ struct Enrollment::Pending {
   std::promise<Status> done;
 };
 
-Enrollment::Enrollment(const Clock& clock, store::Database& db, AuthorityService& authorities,
+Enrollment::Enrollment(const Clock& clock, store::Database& db, IssuerDirectory& issuers,
                        const ProfileSet& profiles, const inventory::Inventory& inventory,
                        const audit::AuditLog& audit, EnrollmentOptions options)
     : clock_(clock),
       db_(db),
-      authorities_(authorities),
+      issuers_(issuers),
       profiles_(profiles),
       inventory_(inventory),
       audit_(audit),
@@ -224,22 +215,27 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
         ErrorCode::kPolicyRejected,
         "profile '" + profile->name + "' requires approval, which this channel cannot grant");
   }
-  const std::string& default_authority = authorities_.settings().default_authority;
-  const std::string authority_name = request.authority.value_or(default_authority);
+  const std::string& default_issuer = issuers_.default_issuer();
+  const std::string issuer_name = request.authority.value_or(default_issuer);
   if (const auto& scope = request.requester.scope) {
-    CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile, authority_name,
-                                         default_authority, request.team));
+    CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile, issuer_name,
+                                         default_issuer, request.team));
   }
-  CW_ASSIGN_OR_RETURN(auto authority, authorities_.load(authority_name));
+  CW_ASSIGN_OR_RETURN(auto issuer, issuers_.issuer(issuer_name));
 
   // Labels are checked before anything is signed: a refused request leaves no certificate.
-  CW_ASSIGN_OR_RETURN(
-      auto meta, inventory::normalize_meta(
-                     {inventory::Origin::kIssued, authority->name(), profile->name, request.owner,
-                      request.team ? request.team : request.requester.team, request.tags}));
+  CW_ASSIGN_OR_RETURN(auto meta,
+                      inventory::normalize_meta(
+                          {inventory::Origin::kIssued, issuer->name(), profile->name, request.owner,
+                           request.team ? request.team : request.requester.team, request.tags}));
   std::optional<crypto::PrivateKey> key;
-  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, sign(request, *profile, *authority, key));
+  CW_ASSIGN_OR_RETURN(IssuedChain made, decide_and_issue(request, *profile, *issuer, key));
 
+  IssuedCertificate issued;
+  issued.certificate = std::move(made.certificate);
+  issued.chain = std::move(made.chain);
+  issued.authority = issuer->name();
+  issued.profile = profile->name;
   auto pending = std::make_shared<Pending>();
   pending->certificate = issued.certificate;
   pending->meta = std::move(meta);
@@ -254,7 +250,7 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
                      {"subject", info.subject},
                      {"sans", sans},
                      {"profile", profile->name},
-                     {"authority", authority->name()},
+                     {"authority", issuer->name()},
                      {"channel", channel_name(request.channel)},
                      {"not_after", format_time(info.not_after)},
                      {"key", info.key.name()},
@@ -262,24 +258,33 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
   pending->in_transaction = std::move(request.in_transaction);
   pending->key = key ? &*key : nullptr;
   CW_RETURN_IF_ERROR(store_durably(pending));
+  if (observer_) observer_(issued, request.channel);
   issued.private_key = std::move(key);
   return issued;
 }
 
-Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& p,
-                                           const Authority& authority,
-                                           std::optional<crypto::PrivateKey>& key) {
-  const x509::CertificateInfo& issuer = authority.certificate().info();
-  if (!p.ca && authority.info().kind == AuthorityKind::kRoot) {
-    return fail(ErrorCode::kPolicyRejected,
-                "root authority '" + authority.name() + "' signs only CA certificates");
-  }
+Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Profile& p,
+                                                 const Issuer& issuer,
+                                                 std::optional<crypto::PrivateKey>& key) {
   // Names first: a refused request costs no key generation.
   CW_ASSIGN_OR_RETURN(RequestedNames names, requested_names(r, p));
   if (r.requester.scope) {
     CW_RETURN_IF_ERROR(authorise_names(r.requester, *r.requester.scope, names.sans));
   }
   CW_RETURN_IF_ERROR(p.check_names(names.sans));
+  if (!p.ca && (r.path_length || r.name_constraints)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "path length and name constraints are for CA profiles");
+  }
+
+  // Validity: the profile's default unless asked.
+  const std::chrono::seconds validity = r.validity.value_or(p.default_validity);
+  if (validity.count() <= 0) return fail(ErrorCode::kInvalidArgument, "validity must be positive");
+  if (validity > p.max_validity) {
+    return fail(ErrorCode::kPolicyRejected, "requested validity " + format_duration(validity) +
+                                                " exceeds profile '" + p.name + "' maximum of " +
+                                                format_duration(p.max_validity));
+  }
 
   // Subject key.
   const EVP_PKEY* public_key = nullptr;
@@ -300,76 +305,30 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
                 "profile '" + p.name + "' does not allow " + key_info.name() + " keys");
   }
 
-  // Validity: the profile's default unless asked; never past the issuer's own notAfter.
-  const std::chrono::seconds validity = r.validity.value_or(p.default_validity);
-  if (validity.count() <= 0) return fail(ErrorCode::kInvalidArgument, "validity must be positive");
-  if (validity > p.max_validity) {
-    return fail(ErrorCode::kPolicyRejected, "requested validity " + format_duration(validity) +
-                                                " exceeds profile '" + p.name + "' maximum of " +
-                                                format_duration(p.max_validity));
+  CW_ASSIGN_OR_RETURN(auto subject, make_subject(r, p, names.common_name));
+  Order order;
+  order.profile = p.name;
+  order.subject = subject.get();
+  order.sans = std::move(names.sans);
+  order.public_key = public_key;
+  if (r.csr) {
+    order.public_key_info = X509_REQ_get_X509_PUBKEY(r.csr->get());
+    order.csr = &*r.csr;
   }
-  const SysTime now = clock_.now();
-  if (issuer.not_after <= now) {
-    return fail(ErrorCode::kPolicyRejected, "authority '" + authority.name() + "' has expired");
-  }
-  x509::CertificateTemplate t;
-  CW_ASSIGN_OR_RETURN(t.subject, make_subject(r, p, names.common_name));
-  t.sans = std::move(names.sans);
-  t.public_key = public_key;
-  // The CSR's decoded SubjectPublicKeyInfo: build_tbs copies it rather than re-encoding the
-  // key (on OpenSSL 3.0 an encoder plus a decoder context per certificate).
-  if (r.csr) t.public_key_info = X509_REQ_get_X509_PUBKEY(r.csr->get());
-  t.serial = x509::random_serial();
-  t.not_before = now - backdate_for(validity);
-  t.not_after = std::min(t.not_before + validity, issuer.not_after);
-  t.key_usage = p.key_usage_for(key_info);
-  t.extended_key_usage = p.extended_key_usage;
-  t.policy_oids = p.policy_oids;
-  const DistributionUrls urls = distribution_urls(authorities_.settings(), authority.name());
-  t.crl_urls = urls.crl;
-  t.ocsp_urls = urls.ocsp;
-  t.ca_issuers_urls = urls.ca_issuers;
+  order.now = clock_.now();
+  order.validity = validity;
+  order.max_validity = p.max_validity;
+  order.key_usage = p.key_usage_for(key_info);
+  order.extended_key_usage = p.extended_key_usage;
+  order.policy_oids = p.policy_oids;
+  order.require_san = p.require_san;
   if (p.ca) {
-    t.is_ca = true;
-    t.path_length = r.path_length ? r.path_length : p.path_length;
-    t.name_constraints = r.name_constraints;
-    const auto& issuer_bc = issuer.basic_constraints;
-    if (issuer_bc && issuer_bc->path_length) {
-      const int room = *issuer_bc->path_length - 1;  // CAs allowed below the new one
-      if (room < 0) {
-        return fail(ErrorCode::kPolicyRejected,
-                    "authority '" + authority.name() + "' has path length 0: it cannot sign CAs");
-      }
-      if (r.path_length && *r.path_length > room) {
-        return fail(ErrorCode::kPolicyRejected,
-                    "path length " + std::to_string(*r.path_length) + " exceeds what authority '" +
-                        authority.name() + "' allows below it (" + std::to_string(room) + ")");
-      }
-      if (!t.path_length || *t.path_length > room) t.path_length = room;
-    }
-  } else if (r.path_length || r.name_constraints) {
-    return fail(ErrorCode::kInvalidArgument,
-                "path length and name constraints are for CA profiles");
+    order.is_ca = true;
+    order.path_length = r.path_length ? r.path_length : p.path_length;
+    order.requested_path_length = r.path_length;
+    order.name_constraints = r.name_constraints;
   }
-
-  CW_ASSIGN_OR_RETURN(auto tbs, x509::build_tbs(t, &authority.certificate(), nullptr));
-  x509::LintRules rules;
-  rules.max_validity = p.max_validity;
-  rules.require_san = p.require_san;
-  rules.expect_ca = p.ca;
-  // A name outside a CA's constraints on the path would be refused by every relying party.
-  rules.issuers.push_back(authority.certificate());
-  rules.issuers.insert(rules.issuers.end(), authority.chain().begin(), authority.chain().end());
-  CW_ASSIGN_OR_RETURN(auto linted, x509::lint(std::move(tbs), rules));
-  CW_ASSIGN_OR_RETURN(x509::Certificate cert, authority.sign(std::move(linted)));
-
-  IssuedCertificate out;
-  out.certificate = std::move(cert);
-  out.chain.push_back(authority.certificate());
-  out.chain.insert(out.chain.end(), authority.chain().begin(), authority.chain().end());
-  out.authority = authority.name();
-  out.profile = p.name;
-  return out;
+  return issuer.issue(order);
 }
 
 Status Enrollment::store_durably(std::shared_ptr<Pending> pending) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "ca/authority.h"
+#include "ca/issuer.h"
 #include "ca/profile.h"
 #include "x509/csr.h"
 
@@ -87,9 +88,13 @@ struct EnrollmentOptions {
   std::size_t max_batch = 1024;  // most certificates stored by one group commit
 };
 
+// Told of every certificate issued, after it is durable, on the enrolling thread (the server
+// counts issuance here, whatever the channel). Must be thread-safe and cheap.
+using IssuedObserver = std::function<void(const IssuedCertificate&, Channel)>;
+
 class Enrollment {
  public:
-  Enrollment(const Clock& clock, store::Database& db, AuthorityService& authorities,
+  Enrollment(const Clock& clock, store::Database& db, IssuerDirectory& issuers,
              const ProfileSet& profiles, const inventory::Inventory& inventory,
              const audit::AuditLog& audit, EnrollmentOptions options = {});
   ~Enrollment();  // stores what is queued, then stops the writer
@@ -107,22 +112,29 @@ class Enrollment {
   };
   Stats stats() const;
 
+  // REQUIRES: no enroll() is running (the observer is read without a lock): set it before
+  // serving, clear it after.
+  void set_observer(IssuedObserver observer) { observer_ = std::move(observer); }
+
  private:
   struct Pending;
-  Result<IssuedCertificate> sign(EnrollmentRequest& request, const Profile& profile,
-                                 const Authority& authority,
-                                 std::optional<crypto::PrivateKey>& key);
+  // Applies the profile and the requester's scope to the names, key and validity, and has
+  // `issuer` make the certificate. `key` receives a server-side key.
+  Result<IssuedChain> decide_and_issue(EnrollmentRequest& request, const Profile& profile,
+                                       const Issuer& issuer,
+                                       std::optional<crypto::PrivateKey>& key);
   Status store_durably(std::shared_ptr<Pending> pending);
   void writer_loop();
   Status commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
 
   const Clock& clock_;
   store::Database& db_;
-  AuthorityService& authorities_;
+  IssuerDirectory& issuers_;
   const ProfileSet& profiles_;
   const inventory::Inventory& inventory_;
   const audit::AuditLog& audit_;
   const EnrollmentOptions options_;
+  IssuedObserver observer_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -233,6 +233,14 @@ Status serve(Context& c, const sigset_t& signals) {
   }
 
   api::Metrics metrics(c.clock());
+  // Issuance is counted where it happens, whichever channel asked.
+  c.enrollment().set_observer([&metrics](const ca::IssuedCertificate& issued, ca::Channel) {
+    metrics.count_issued(issued.profile, issued.authority);
+  });
+  struct ObserverReset {  // metrics dies with this function, on every return path
+    ca::Enrollment& ra;
+    ~ObserverReset() { ra.set_observer(nullptr); }
+  } observer_reset{c.enrollment()};
   api::RateLimiter limiter(cfg.server.rate_limit.requests_per_second, cfg.server.rate_limit.burst);
   api::Services services{c.clock(),       c.db(),         c.audit(), c.inventory(), c.profiles(),
                          c.authorities(), c.enrollment(), c.auth(),  metrics,       limiter};

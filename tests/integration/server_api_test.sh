@@ -93,7 +93,8 @@ assert_eq true "$(jq .ok "$T/resp")" "audit chain over the API"
 # Metrics.
 curl -s --cacert "$T/root.pem" "$BASE/metrics" >"$T/metrics"
 grep -q 'certward_http_requests_total{listener="https",method="POST",route="/api/v1/certificates",status="201"} 3' "$T/metrics" && pass || fail "request counter"
-grep -q 'certward_certificates_issued_total{profile="tls-server",authority="issuing"} 1' "$T/metrics" && pass || fail "issuance counter"
+# Counted by the RA whatever the channel: one over REST and the server's own certificate.
+grep -q 'certward_certificates_issued_total{profile="tls-server",authority="issuing"} 2' "$T/metrics" && pass || fail "issuance counter"
 grep -q '^certward_certificates{status="expiring"} 1' "$T/metrics" && pass || fail "certificates by status"
 grep -q '^certward_certificate_days_to_expiry_bucket{le="14"} 1' "$T/metrics" && pass || fail "days-to-expiry histogram"
 grep -q 'certward_http_request_duration_seconds_bucket{listener="https",method="GET",route="/api/v1/certificates/{id}"' "$T/metrics" && pass || fail "latency by route pattern"

@@ -72,8 +72,7 @@ TEST_F(AuthorityTest, CreateRootRecordsAuthorityInventoryAndAudit) {
   EXPECT_TRUE((*record)->is_ca);
   auto loaded = authorities_->load("second-root");
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
-  EXPECT_TRUE(
-      crypto::same_public_key((*loaded)->signer().public_key(), r->certificate.public_key()));
+  EXPECT_TRUE(signs_with_key_of(**loaded, r->certificate));
 }
 
 TEST_F(AuthorityTest, CreateRootRejectsBadOptions) {

@@ -372,7 +372,7 @@ TEST_F(EnrollmentTest, SameMasterKeyLoadsAuthoritiesInANewService) {
   auto loaded = service.load("issuing");
   ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
   EXPECT_EQ((*loaded)->certificate().der(), issuing_.der());
-  EXPECT_TRUE(crypto::same_public_key((*loaded)->signer().public_key(), issuing_.public_key()));
+  EXPECT_TRUE(signs_with_key_of(**loaded, issuing_));
   auto again = service.load("issuing");
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(loaded->get(), again->get());

@@ -128,6 +128,26 @@ class CaFixture : public ::testing::Test {
     EXPECT_EQ(v->events_checked, events);
   }
 
+  // Whether `a` signs with the key certified by `cert`: a CA certificate it issues verifies
+  // under that key.
+  bool signs_with_key_of(const Authority& a, const x509::Certificate& cert) {
+    const crypto::PrivateKey key = certward::testing::make_key();
+    const auto subject = certward::testing::name("CN=Signing Probe");
+    Order o;
+    o.profile = "probe";
+    o.subject = subject.get();
+    o.public_key = key.get();
+    o.now = clock_.now();
+    o.validity = std::chrono::days(1);
+    o.max_validity = std::chrono::days(1);
+    // A root signs only CAs; an issuing CA with path length 0 signs only leaves.
+    o.is_ca = a.info().kind == AuthorityKind::kRoot;
+    o.key_usage = o.is_ca ? std::vector<std::string>{"keyCertSign", "cRLSign"}
+                          : std::vector<std::string>{"digitalSignature"};
+    auto issued = a.issue(o);
+    return issued && X509_verify(issued->certificate.get(), cert.public_key()) == 1;
+  }
+
   Result<x509::VerifiedChain> verify(const IssuedCertificate& issued,
                                      x509::Purpose purpose = x509::Purpose::kTlsServer) {
     std::vector<x509::Certificate> untrusted(issued.chain.begin(), issued.chain.end() - 1);
