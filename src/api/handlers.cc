@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <map>
 
 #include "api/api.h"
 #include "api/body.h"
 #include "api/json.h"
+#include "ca/hierarchy.h"
 #include "common/log.h"
 #include "x509/bundle.h"
 #include "x509/csr.h"
@@ -260,68 +262,28 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(
         auto b, Body::parse(req, {"name", "kind", "parent", "subject", "key_type", "validity",
                                   "path_length", "permitted", "excluded"}));
-    CW_ASSIGN_OR_RETURN(auto name, b.string("name"));
-    CW_ASSIGN_OR_RETURN(auto kind_text, b.string("kind"));
-    CW_ASSIGN_OR_RETURN(auto kind, ca::parse_authority_kind(kind_text));
-    CW_ASSIGN_OR_RETURN(auto subject, b.string("subject"));
-    CW_ASSIGN_OR_RETURN(auto parent, b.opt_string("parent"));
-    CW_ASSIGN_OR_RETURN(auto key_type_text, b.opt_string("key_type"));
-    CW_ASSIGN_OR_RETURN(auto validity_text, b.opt_string("validity"));
+    ca::AuthorityRequest r;
+    CW_ASSIGN_OR_RETURN(r.name, b.string("name"));
+    CW_ASSIGN_OR_RETURN(auto kind, b.string("kind"));
+    CW_ASSIGN_OR_RETURN(r.kind, ca::parse_authority_kind(kind));
+    CW_ASSIGN_OR_RETURN(r.subject, b.string("subject"));
+    CW_ASSIGN_OR_RETURN(r.parent, b.opt_string("parent"));
+    CW_ASSIGN_OR_RETURN(auto key_type, b.opt_string("key_type"));
+    if (key_type) {
+      CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(*key_type));
+    }
+    CW_ASSIGN_OR_RETURN(auto validity, b.opt_string("validity"));
+    if (validity) {
+      CW_ASSIGN_OR_RETURN(r.validity, parse_duration(*validity));
+    }
     CW_ASSIGN_OR_RETURN(auto path_length, b.opt_int("path_length"));
-    CW_ASSIGN_OR_RETURN(auto permitted, b.strings("permitted"));
-    CW_ASSIGN_OR_RETURN(auto excluded, b.strings("excluded"));
-    std::optional<x509::NameConstraints> nc;
-    if (!permitted.empty() || !excluded.empty()) {
-      x509::NameConstraints c;
-      for (const auto& p : permitted) {
-        CW_ASSIGN_OR_RETURN(auto e, ca::parse_name_constraint(p));
-        c.permitted.push_back(e);
-      }
-      for (const auto& p : excluded) {
-        CW_ASSIGN_OR_RETURN(auto e, ca::parse_name_constraint(p));
-        c.excluded.push_back(e);
-      }
-      nc = c;
+    if (path_length) {
+      // Out of range either way stays out of range; create_authority says what the range is.
+      r.path_length = static_cast<int>(std::clamp<std::int64_t>(*path_length, -1, INT_MAX));
     }
-    std::optional<std::chrono::seconds> validity;
-    if (validity_text) {
-      CW_ASSIGN_OR_RETURN(validity, parse_duration(*validity_text));
-    }
-    std::optional<crypto::KeyType> key_type;
-    if (key_type_text) {
-      CW_ASSIGN_OR_RETURN(key_type, crypto::parse_key_type(*key_type_text));
-    }
-    if (path_length && (*path_length < 0 || *path_length > 16)) {
-      return fail(ErrorCode::kInvalidArgument, "path_length must be between 0 and 16");
-    }
-    std::optional<int> pl;
-    if (path_length) pl = static_cast<int>(*path_length);
-    ca::AuthorityInfo info;
-    if (kind == ca::AuthorityKind::kRoot) {
-      if (parent) return fail(ErrorCode::kInvalidArgument, "a root has no parent");
-      ca::RootOptions o;
-      o.name = name;
-      o.subject = subject;
-      if (key_type) o.key_type = *key_type;
-      if (validity) o.validity = *validity;
-      o.path_length = pl;
-      o.name_constraints = nc;
-      CW_ASSIGN_OR_RETURN(info, s_.authorities.create_root(o, id.actor));
-    } else {
-      if (!parent)
-        return fail(ErrorCode::kInvalidArgument,
-                    "field 'parent' is required for subordinate authorities");
-      ca::SubordinateOptions o;
-      o.name = name;
-      o.kind = kind;
-      o.parent = *parent;
-      o.subject = subject;
-      if (key_type) o.key_type = *key_type;
-      o.validity = validity;
-      o.path_length = pl;
-      o.name_constraints = nc;
-      CW_ASSIGN_OR_RETURN(info, ca::create_subordinate(s_.ra, s_.authorities, o, requester(id)));
-    }
+    CW_ASSIGN_OR_RETURN(r.permitted, b.strings("permitted"));
+    CW_ASSIGN_OR_RETURN(r.excluded, b.strings("excluded"));
+    CW_ASSIGN_OR_RETURN(auto info, ca::create_authority(s_.ra, s_.authorities, r, requester(id)));
     return ok_json(authority_json(info), 201);
   }
   Result<http::Response> import_authority(http::Request& req, const Identity& id) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ca/hierarchy.h"
 #include "cli/commands.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
@@ -12,21 +13,6 @@ namespace {
 using nlohmann::json;
 
 std::string text(const json& j, const char* key) { return json_text(j, key, "-"); }
-
-Result<std::optional<x509::NameConstraints>> make_constraints(
-    const std::vector<std::string>& permit, const std::vector<std::string>& exclude) {
-  if (permit.empty() && exclude.empty()) return std::optional<x509::NameConstraints>();
-  x509::NameConstraints nc;
-  for (const auto& p : permit) {
-    CW_ASSIGN_OR_RETURN(auto c, ca::parse_name_constraint(p));
-    nc.permitted.push_back(c);
-  }
-  for (const auto& e : exclude) {
-    CW_ASSIGN_OR_RETURN(auto c, ca::parse_name_constraint(e));
-    nc.excluded.push_back(c);
-  }
-  return std::optional<x509::NameConstraints>(nc);
-}
 
 // A table of authorities from their JSON (a list, or {"items": [...]}).
 void print_authorities(const json& doc) {
@@ -128,49 +114,24 @@ void add_ca_commands(CLI::App& app, Globals& g) {
       run_either(
           g,
           [o](Context& c) -> Result<json> {
-            CW_ASSIGN_OR_RETURN(auto kind, ca::parse_authority_kind(o->kind));
-            CW_ASSIGN_OR_RETURN(auto nc, make_constraints(o->permit, o->exclude));
-            std::optional<std::chrono::seconds> validity;
+            ca::AuthorityRequest r;
+            r.name = o->name;
+            CW_ASSIGN_OR_RETURN(r.kind, ca::parse_authority_kind(o->kind));
+            r.parent = o->parent;
+            r.subject = o->subject;
+            if (!o->key_type.empty()) {
+              CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(o->key_type));
+            }
             if (!o->validity.empty()) {
-              CW_ASSIGN_OR_RETURN(validity, parse_duration(o->validity));
+              CW_ASSIGN_OR_RETURN(r.validity, parse_duration(o->validity));
             }
-            if (o->path_length && *o->path_length < 0) {
-              return fail(ErrorCode::kInvalidArgument, "--path-length must be >= 0");
-            }
-            ca::AuthorityInfo info;
-            if (kind == ca::AuthorityKind::kRoot) {
-              if (o->parent) return fail(ErrorCode::kInvalidArgument, "a root has no --parent");
-              ca::RootOptions r;
-              r.name = o->name;
-              r.subject = o->subject;
-              if (!o->key_type.empty()) {
-                CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(o->key_type));
-              }
-              if (validity) r.validity = *validity;
-              r.path_length = o->path_length;
-              r.name_constraints = nc;
-              CW_ASSIGN_OR_RETURN(info, c.authorities().create_root(r, c.actor()));
-            } else {
-              if (!o->parent) {
-                return fail(ErrorCode::kInvalidArgument,
-                            "--parent is required for " + o->kind + " authorities");
-              }
-              ca::SubordinateOptions sub;
-              sub.name = o->name;
-              sub.kind = kind;
-              sub.parent = *o->parent;
-              sub.subject = o->subject;
-              if (!o->key_type.empty()) {
-                CW_ASSIGN_OR_RETURN(sub.key_type, crypto::parse_key_type(o->key_type));
-              }
-              sub.validity = validity;
-              sub.path_length = o->path_length;
-              sub.name_constraints = nc;
-              ca::Requester requester;
-              requester.actor = c.actor();
-              CW_ASSIGN_OR_RETURN(
-                  info, ca::create_subordinate(c.enrollment(), c.authorities(), sub, requester));
-            }
+            r.path_length = o->path_length;
+            r.permitted = o->permit;
+            r.excluded = o->exclude;
+            ca::Requester requester;
+            requester.actor = c.actor();
+            CW_ASSIGN_OR_RETURN(
+                auto info, ca::create_authority(c.enrollment(), c.authorities(), r, requester));
             return authority_json(info);
           },
           [o](const Remote& r) {

@@ -73,6 +73,9 @@ bad POST /api/v1/certificates/import "$A" "{\"pkcs12\":\"$(base64 -w0 "$T/c.p12"
 bad POST /api/v1/authorities "$A" '{"name":"Bad Name","kind":"issuing","parent":"root","subject":"CN=x"}' 400 invalid_argument "bad authority name"
 bad POST /api/v1/authorities "$A" '{"name":"issuing","kind":"issuing","parent":"root","subject":"CN=x"}' 409 conflict "duplicate authority"
 bad POST /api/v1/authorities "$A" '{"name":"x2","kind":"issuing","parent":"issuing","subject":"CN=x"}' 422 policy_rejected "CA under a path-length-0 CA"
+bad POST /api/v1/authorities "$A" '{"name":"x3","kind":"intermediate","parent":"root","subject":"CN=x","path_length":17}' 400 invalid_argument "path length above 16"
+bad POST /api/v1/authorities "$A" '{"name":"x3","kind":"root","subject":"CN=x","path_length":99999999999}' 400 invalid_argument "path length past an int"
+bad POST /api/v1/authorities "$A" '{"name":"x3","kind":"issuing","parent":"root","subject":"CN=x","permitted":["dns:a.test,excluded;DNS:b.test"]}' 400 invalid_argument "subtree that is no domain"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 30 \
   -subj "/CN=Imported CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 openssl pkcs8 -topk8 -in "$T/ca.key" -passout pass:right -out "$T/ca-enc.key" 2>/dev/null

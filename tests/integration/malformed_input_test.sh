@@ -114,6 +114,10 @@ export KEYPW=wrong
 assert_fails 3 bad_password "CA import with a wrong key passphrase" cw ca import --name ext --cert "$T/ext-ca.pem" --key "$T/ext-ca-enc.key" --key-passphrase-env KEYPW; unchanged "wrong passphrase"
 assert_fails 3 invalid_argument "bad authority name" cw ca import --name "Bad Name" --cert "$T/ext-ca.pem" --key "$T/ext-ca.key"; unchanged "bad name"
 assert_fails 5 conflict "duplicate authority" cw ca create --name issuing --kind issuing --parent root --subject "CN=Dup"; unchanged "duplicate authority"
+# One authority-creation rule for the CLI and REST (ca::create_authority): path length 0..16.
+assert_fails 3 invalid_argument "path length above 16" cw ca create --name deep --kind intermediate --parent root --subject "CN=Deep" --path-length 17; unchanged "path length above 16"
+assert_fails 3 invalid_argument "root path length above 16" cw ca create --name deep --kind root --subject "CN=Deep" --path-length 100; unchanged "root path length above 16"
+assert_fails 3 invalid_argument "subtree that is no domain" cw ca create --name sub --kind issuing --parent root --subject "CN=Sub" --permit "dns:a.test,excluded;DNS:b.test"; unchanged "subtree that is no domain"
 
 # Private keys in every container the key parser takes, each broken: PEM, DER, PKCS#8 plain and
 # encrypted, traditional EC.
