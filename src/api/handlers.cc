@@ -80,7 +80,7 @@ class Api : public std::enable_shared_from_this<Api> {
     r.add("GET", "/healthz", [](http::Request&) { return ok_json({{"status", "ok"}}); });
     r.add("GET", "/readyz", [self = shared_from_this()](http::Request&) { return self->readyz(); });
     r.add("GET", "/metrics", [self = shared_from_this()](http::Request&) {
-      return http::Response::text(200, self->s_.metrics.render(self->s_.db),
+      return http::Response::text(200, self->s_.metrics.render(self->s_.inventory, self->s_.db),
                                   "text/plain; version=0.0.4; charset=utf-8");
     });
     r.add("GET", "/api/v1/openapi.json",

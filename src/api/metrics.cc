@@ -61,7 +61,7 @@ void Metrics::count_rate_limited() {
   ++rate_limited_;
 }
 
-std::string Metrics::inventory_section(store::Database& db) {
+std::string Metrics::inventory_section(const inventory::Inventory& inventory, store::Database& db) {
   const SysTime now = clock_.now();
   bool stale = false;
   {
@@ -69,36 +69,19 @@ std::string Metrics::inventory_section(store::Database& db) {
     stale = gauges_.computed_at == SysTime{} || gauges_.computed_at + kGaugeTtl <= now;
   }
   if (stale) {
-    // Computed outside the lock: one aggregate query, at most once per kGaugeTtl per scrape.
+    // Asked of the inventory outside the lock, at most once per kGaugeTtl.
     InventoryGauges g;
     g.computed_at = now;
-    const std::int64_t t = to_unix(now);
-    const std::int64_t soon = t + 30 * 86400;
-    std::string sql =
-        "SELECT "
-        "SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN revoked_at IS NULL AND not_after <= ? THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN revoked_at IS NULL AND not_after > ? AND not_after <= ? THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN revoked_at IS NULL AND not_after > ? THEN 1 ELSE 0 END)";
-    for (int d : kExpiryDays) {
-      sql += fmt::format(
-          ", SUM(CASE WHEN revoked_at IS NULL AND not_after > {} AND not_after <= {} THEN 1 ELSE 0 "
-          "END)",
-          t, t + std::int64_t{d} * 86400);
+    if (auto counts = inventory.status_counts(db)) {
+      for (const auto& [status, n] : *counts)
+        g.by_status[std::string(inventory::status_name(status))] = n;
     }
-    sql += " FROM certificates";
-    const auto params = store::params(t, t, soon, soon);
-    auto tx = db.begin(store::TxMode::kRead);
-    if (tx) {
-      auto row = (*tx)->query_one(sql, params);
-      if (row && *row) {
-        auto val = [&](std::size_t i) { return (*row)->optional_int64(i).value_or(0); };
-        g.by_status = {
-            {"revoked", val(0)}, {"expired", val(1)}, {"expiring", val(2)}, {"valid", val(3)}};
-        for (std::size_t i = 0; i < kExpiryDays.size(); ++i) {
-          g.expiry_buckets[std::to_string(kExpiryDays[i])] = val(4 + i);
-        }
-        g.expiry_count = val(2) + val(3);
+    std::vector<std::chrono::seconds> bounds;
+    for (int d : kExpiryDays) bounds.emplace_back(std::chrono::days(d));
+    if (auto histogram = inventory.expiry_histogram(db, bounds)) {
+      g.expiry_count = (*histogram)[0];
+      for (std::size_t i = 0; i < kExpiryDays.size(); ++i) {
+        g.expiry_buckets[std::to_string(kExpiryDays[i])] = (*histogram)[i + 1];
       }
     }
     std::lock_guard lock(mu_);
@@ -123,8 +106,8 @@ std::string Metrics::inventory_section(store::Database& db) {
   return out.str();
 }
 
-std::string Metrics::render(store::Database& db) {
-  std::string inventory = inventory_section(db);
+std::string Metrics::render(const inventory::Inventory& inventory, store::Database& db) {
+  std::string inventory_text = inventory_section(inventory, db);
   std::lock_guard lock(mu_);
   std::ostringstream out;
   out << "# HELP certward_http_requests_total HTTP requests by listener, method, route and "
@@ -162,7 +145,7 @@ std::string Metrics::render(store::Database& db) {
   out << "# HELP certward_rate_limited_total Requests refused with 429.\n"
       << "# TYPE certward_rate_limited_total counter\n"
       << "certward_rate_limited_total " << rate_limited_ << "\n";
-  out << inventory;
+  out << inventory_text;
   return out.str();
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Prometheus metrics: request counts and latencies by route and status, issuance counts by
-// profile, and inventory gauges (certificates by status, days to expiry) computed at scrape
-// time from the database and cached briefly. Thread-safe; recording is lock-light.
+// profile, and inventory gauges (certificates by status, days to expiry) asked of the
+// inventory at scrape time and cached briefly. Thread-safe; recording is lock-light.
 
 #include <array>
 #include <atomic>
@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "http/http.h"
+#include "inventory/inventory.h"
 #include "store/store.h"
 
 namespace certward::api {
@@ -25,7 +26,7 @@ class Metrics {
   void count_rate_limited();
 
   // Prometheus text exposition format 0.0.4.
-  std::string render(store::Database& db);
+  std::string render(const inventory::Inventory& inventory, store::Database& db);
 
  private:
   static constexpr std::array<double, 12> kLatencyBuckets = {
@@ -41,7 +42,7 @@ class Metrics {
     std::int64_t expiry_count = 0;
     SysTime computed_at{};
   };
-  std::string inventory_section(store::Database& db);
+  std::string inventory_section(const inventory::Inventory& inventory, store::Database& db);
 
   const Clock& clock_;
   std::mutex mu_;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "inventory/status.h"
 #include "x509/names.h"
 
 namespace certward::inventory {
@@ -224,15 +225,6 @@ Result<CertStatus> parse_status(std::string_view s) {
                   "' (valid, expiring, expired, revoked, superseded, not_yet_valid)");
 }
 
-CertStatus CertificateRecord::status(SysTime now, std::chrono::seconds window) const {
-  if (revoked_at) return CertStatus::kRevoked;
-  if (not_after <= now) return CertStatus::kExpired;
-  if (superseded_by) return CertStatus::kSuperseded;
-  if (not_before > now) return CertStatus::kNotYetValid;
-  if (not_after <= now + window) return CertStatus::kExpiring;
-  return CertStatus::kValid;
-}
-
 Status Inventory::migrate(store::Database& db) { return db.migrate("inventory", kMigrations); }
 
 Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& cert,
@@ -350,34 +342,7 @@ Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRe
     sql += clause;
     params.push_back(std::move(v));
   };
-  const std::int64_t now = to_unix(clock_.now());
-  const std::int64_t soon = now + std::chrono::seconds(kDefaultExpiringWindow).count();
-  if (f.status) {
-    switch (*f.status) {
-      case CertStatus::kRevoked:
-        sql += " AND revoked_at IS NOT NULL";
-        break;
-      case CertStatus::kExpired:
-        add(" AND revoked_at IS NULL AND not_after <= ?", now);
-        break;
-      case CertStatus::kSuperseded:
-        add(" AND revoked_at IS NULL AND superseded_by IS NOT NULL AND not_after > ?", now);
-        break;
-      case CertStatus::kNotYetValid:
-        add(" AND revoked_at IS NULL AND superseded_by IS NULL AND not_after > ?", now);
-        add(" AND not_before > ?", now);
-        break;
-      case CertStatus::kExpiring:
-        add(" AND revoked_at IS NULL AND superseded_by IS NULL AND not_before <= ?", now);
-        add(" AND not_after > ?", now);
-        add(" AND not_after <= ?", soon);
-        break;
-      case CertStatus::kValid:
-        add(" AND revoked_at IS NULL AND superseded_by IS NULL AND not_before <= ?", now);
-        add(" AND not_after > ?", soon);
-        break;
-    }
-  }
+  if (f.status) internal::append_status_filter(*f.status, clock_.now(), sql, params);
   if (f.expires_after) add(" AND not_after >= ?", to_unix(*f.expires_after));
   if (f.expires_before) add(" AND not_after < ?", to_unix(*f.expires_before));
   if (f.issuer) add(" AND issuer LIKE ? ESCAPE '\\'", "%" + like_literal(*f.issuer) + "%");

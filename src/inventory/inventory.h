@@ -6,6 +6,7 @@
 // whatever else the change touches commit together. Inventory is stateless besides injected
 // collaborators and is safe to share between threads.
 
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -147,6 +148,13 @@ class Inventory {
   Result<x509::Certificate> certificate(store::Database& db, std::string_view fingerprint) const;
   Result<Page> query(store::Database& db, const Filter& filter, const PageRequest& page) const;
   Result<std::int64_t> count(store::Database& db) const;
+  // How many certificates have each status now (the same rule as CertificateRecord::status
+  // and the status filter; every status is present, zero or not).
+  Result<std::map<CertStatus, std::int64_t>> status_counts(store::Database& db) const;
+  // Unexpired, unrevoked certificates: the total first, then for each bound how many expire
+  // within it (cumulative, as a Prometheus histogram counts).
+  Result<std::vector<std::int64_t>> expiry_histogram(
+      store::Database& db, std::span<const std::chrono::seconds> bounds) const;
   // Changes owner, team and tags of one certificate (by full fingerprint) with one
   // "certificate.update" audit event naming what changed, in one transaction; a change that
   // changes nothing writes nothing. Team names are not checked here (the caller knows the

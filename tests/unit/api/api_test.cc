@@ -132,7 +132,7 @@ TEST_F(ApiTest, MetricsExposeRequestsIssuanceAndInventory) {
   metrics_.count_issued("tls-server", "issuing");
   auto issued = ra_->enroll(request({"m.example.com"}));
   ASSERT_TRUE(issued.has_value());
-  const std::string text = metrics_.render(*db_);
+  const std::string text = metrics_.render(inventory_, *db_);
   EXPECT_NE(text.find("certward_http_requests_total{listener=\"https\",method=\"POST\",route=\"/"
                       "api/v1/certificates\",status=\"201\"} 1"),
             std::string::npos)
