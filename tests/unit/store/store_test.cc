@@ -649,6 +649,31 @@ TEST(SqliteDatabase, CreatesTheFileOwnerOnly) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((c.sqlite_path + suffix).c_str());
 }
 
+// What the durability guarantee rests on: every commit on the writer connection is appended
+// to the WAL and fsync'd before COMMIT returns (synchronous=FULL; NORMAL would sync only at
+// checkpoints, and a crash could lose acknowledged certificates).
+TEST(SqliteDatabase, WriterRunsWalWithFullSynchronous) {
+  DatabaseConfig c;
+  c.sqlite_path = ::testing::TempDir() + "certward_store_sync_" + unique_suffix() + ".db";
+  auto db = Database::open(c);
+  ASSERT_TRUE(db) << db.error().message;
+  {
+    auto writer = (*db)->begin(TxMode::kWrite);
+    ASSERT_TRUE(writer) << writer.error().message;
+    auto mode = (*writer)->query_one("PRAGMA journal_mode");
+    ASSERT_TRUE(mode && *mode) << (mode ? "no row" : mode.error().message);
+    EXPECT_EQ((**mode).text(0), "wal");
+    auto sync = (*writer)->query_one("PRAGMA synchronous");
+    ASSERT_TRUE(sync && *sync) << (sync ? "no row" : sync.error().message);
+    EXPECT_EQ((**sync).int64(0), 2) << "synchronous is not FULL";
+    auto fk = (*writer)->query_one("PRAGMA foreign_keys");
+    ASSERT_TRUE(fk && *fk);
+    EXPECT_EQ((**fk).int64(0), 1);
+  }
+  db->reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((c.sqlite_path + suffix).c_str());
+}
+
 TEST(SqliteDatabase, UnopenablePathIsUnavailable) {
   DatabaseConfig c;
   c.sqlite_path = "/nonexistent-dir/certward.db";
