@@ -5,9 +5,12 @@
 #                                   port, create database certward_test, print its URL
 #   pg-test-server.sh stop <dir>    stop the cluster started in <dir> (its own pid file)
 #
-# Trust authentication, loopback and the unix socket in <dir> only; fsync is off, since the
-# data is thrown away. Runs the server as the `postgres` OS user when invoked as root
-# (PostgreSQL refuses to run as root). PG_BINDIR overrides the binary directory.
+# Trust authentication, loopback and the unix socket in <dir> only. fsync stays on: certward
+# refuses a server without it, and its durability tests must run against real commits. The
+# server default synchronous_commit is off on purpose, the misconfiguration certward must
+# override in every session (and full_page_writes is off, for speed: the data is thrown away).
+# Runs the server as the `postgres` OS user when invoked as root (PostgreSQL refuses to run as
+# root). PG_BINDIR overrides the binary directory.
 set -euo pipefail
 
 die() { echo "pg-test-server: $*" >&2; exit 1; }
@@ -59,7 +62,7 @@ HBA
     port=$((20000 + RANDOM % 40000))
     port_in_use "$port" && continue
     if as_pg "$bin/pg_ctl" start -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c synchronous_commit=off -c full_page_writes=off" \
         >/dev/null 2>&1; then
       echo "$port" >"$dir/port"
       as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres certward_test \

@@ -15,6 +15,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-contrib sqlite3 curl procps jq
+  # integration.fsync_before_print_test: watches fsync and write order
+  strace
   # load benchmark (bench/load/run.sh): HTTP load generator and the CFSSL peer
   wrk golang-cfssl
 )

@@ -178,9 +178,15 @@ Result<TokenInfo> token_from_row(const store::Row& r) {
 constexpr std::string_view kTokenColumns =
     "id, principal, role, team, description, created_at, expires_at, revoked_at";
 
-Result<std::optional<Principal>> find_principal(store::Transaction& tx, std::string_view name) {
+enum class RowLock { kNone, kForUpdate };
+
+// kForUpdate holds the row until the transaction ends, for callers that decide on what they
+// read (a disabled principal gets no token) and must not race a concurrent change of it.
+Result<std::optional<Principal>> find_principal(store::Transaction& tx, std::string_view name,
+                                                RowLock lock = RowLock::kNone) {
   CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT " + std::string(kPrincipalColumns) +
-                                                 " FROM principals WHERE name = ?",
+                                                 " FROM principals WHERE name = ?" +
+                                                 (lock == RowLock::kForUpdate ? " FOR UPDATE" : ""),
                                              store::params(name)));
   if (!row) return std::optional<Principal>();
   CW_ASSIGN_OR_RETURN(auto p, principal_from_row(*row));
@@ -464,7 +470,7 @@ Result<NewToken> AuthService::create_token(const TokenRequest& request, std::str
   if (!request.no_expiry) expires_at = now + ttl;
 
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  CW_ASSIGN_OR_RETURN(auto found, find_principal(*tx, request.principal));
+  CW_ASSIGN_OR_RETURN(auto found, find_principal(*tx, request.principal, RowLock::kForUpdate));
   if (!found) {
     return fail(ErrorCode::kNotFound, "principal '" + request.principal + "' not found");
   }

@@ -201,7 +201,9 @@ Enrollment::~Enrollment() {
 
 Enrollment::Stats Enrollment::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  Stats out = stats_;
+  out.waiting = queue_.size();
+  return out;
 }
 
 Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
@@ -354,37 +356,65 @@ void Enrollment::writer_loop() {
         queue_.pop_front();
       }
     }
-    Status status = commit_batch(batch);
-    if (!status && batch.size() > 1) {
-      // One bad entry must not fail its neighbours: retry each alone.
-      for (auto& p : batch) {
-        std::vector<std::shared_ptr<Pending>> one = {p};
-        p->done.set_value(commit_batch(one));
-      }
-    } else {
-      for (auto& p : batch) p->done.set_value(status);
-    }
-    std::lock_guard lock(mu_);
-    stats_.commits += 1;
-    if (status) stats_.certificates += batch.size();
+    store_batch(std::move(batch));
   }
 }
 
-Status Enrollment::commit_batch(std::vector<std::shared_ptr<Pending>>& batch) {
-  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+void Enrollment::store_batch(std::vector<std::shared_ptr<Pending>> batch) {
+  for (;;) {
+    auto committed = commit_batch(batch);
+    if (!committed && committed.error().entry) {
+      // One bad entry must not fail its neighbours: it fails alone, the rest go again
+      // together (a new transaction: the failed one is rolled back whole).
+      const std::size_t bad = *committed.error().entry;
+      batch[bad]->done.set_value(std::unexpected(std::move(committed.error().error)));
+      batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(bad));
+      if (batch.empty()) return;
+      continue;
+    }
+    if (committed) {
+      std::lock_guard lock(mu_);
+      stats_.commits += 1;
+      stats_.certificates += batch.size();
+    }
+    const Status status =
+        committed ? ok() : Status(std::unexpected(std::move(committed.error().error)));
+    for (auto& p : batch) p->done.set_value(status);
+    return;
+  }
+}
+
+std::expected<void, Enrollment::BatchFailure> Enrollment::commit_batch(
+    const std::vector<std::shared_ptr<Pending>>& batch) {
+  auto whole = [](Error e) { return std::unexpected(BatchFailure{std::move(e), std::nullopt}); };
+  // A database that is unavailable fails every entry alike: that is the batch's failure.
+  auto entry = [&](Error e, std::size_t i) {
+    if (e.code == ErrorCode::kUnavailable) return whole(std::move(e));
+    return std::unexpected(BatchFailure{std::move(e), i});
+  };
+  auto tx = db_.begin(store::TxMode::kWrite);
+  if (!tx) return whole(std::move(tx).error());
   std::vector<audit::Event> events;
   events.reserve(batch.size());
-  for (auto& p : batch) {
-    CW_ASSIGN_OR_RETURN(bool inserted, inventory_.record(*tx, p->certificate, p->meta));
-    if (!inserted) {
-      return fail(ErrorCode::kConflict, "certificate " + p->certificate.info().sha256_hex +
-                                            " is already in the inventory");
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Pending& p = *batch[i];
+    auto inserted = inventory_.record(**tx, p.certificate, p.meta);
+    if (!inserted) return entry(std::move(inserted).error(), i);
+    if (!*inserted) {
+      return entry(Error{ErrorCode::kConflict, "certificate " + p.certificate.info().sha256_hex +
+                                                   " is already in the inventory"},
+                   i);
     }
-    if (p->in_transaction) CW_RETURN_IF_ERROR(p->in_transaction(*tx, p->certificate, p->key));
-    events.push_back(p->event);
+    if (p.in_transaction) {
+      if (Status s = p.in_transaction(**tx, p.certificate, p.key); !s) {
+        return entry(std::move(s).error(), i);
+      }
+    }
+    events.push_back(p.event);
   }
-  CW_RETURN_IF_ERROR(audit_.append(*tx, events));
-  return tx->commit();
+  if (Status s = audit_.append(**tx, events); !s) return whole(std::move(s).error());
+  if (Status s = (*tx)->commit(); !s) return whole(std::move(s).error());
+  return {};
 }
 
 Status check_grant(const ProfileSet& profiles, const AuthorityService& authorities,

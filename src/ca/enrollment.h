@@ -12,6 +12,13 @@
 // gathers every signed certificate waiting to be stored into one transaction (group commit),
 // commits it once, and then releases all their callers.
 //
+// When a batch cannot be stored: an entry that fails on its own (its certificate is already
+// recorded, its in_transaction step refuses) fails alone with its error and the rest of the
+// batch is stored without it; a failure of the database itself (no connection within the busy
+// timeout, a failed statement or COMMIT) fails every caller of the batch at once with that
+// error (kUnavailable), never after one timeout per entry. The transaction rolled back, so
+// none of them has a certificate; the writer goes on with the next batch.
+//
 // Thread-safe: call enroll() from any number of threads.
 
 #include <condition_variable>
@@ -106,9 +113,12 @@ class Enrollment {
   // fingerprint collision), kUnavailable (database).
   Result<IssuedCertificate> enroll(EnrollmentRequest request);
 
+  // Counted before the callers of a commit are released: once enroll() returned, its
+  // certificate is in `certificates`.
   struct Stats {
-    std::uint64_t commits = 0;
-    std::uint64_t certificates = 0;
+    std::uint64_t commits = 0;       // transactions that stored certificates
+    std::uint64_t certificates = 0;  // certificates stored
+    std::uint64_t waiting = 0;       // signed requests queued for the writer right now
   };
   Stats stats() const;
 
@@ -123,9 +133,17 @@ class Enrollment {
   Result<IssuedChain> decide_and_issue(EnrollmentRequest& request, const Profile& profile,
                                        const Issuer& issuer,
                                        std::optional<crypto::PrivateKey>& key);
+  // Why a batch was not stored: `entry` (an index into the batch) when one entry failed on
+  // its own, nullopt when the database failed the batch as a whole.
+  struct BatchFailure {
+    Error error;
+    std::optional<std::size_t> entry;
+  };
   Status store_durably(std::shared_ptr<Pending> pending);
   void writer_loop();
-  Status commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
+  void store_batch(std::vector<std::shared_ptr<Pending>> batch);
+  std::expected<void, BatchFailure> commit_batch(
+      const std::vector<std::shared_ptr<Pending>>& batch);
 
   const Clock& clock_;
   store::Database& db_;

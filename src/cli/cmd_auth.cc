@@ -287,7 +287,7 @@ void add_auth_commands(CLI::App& app, Globals& g) {
       g.json = json_requested;
       if (g.exit_code != kExitOk) return;
       if (o->out) {
-        if (auto st = write_file(*o->out, secret + "\n", 0600); !st)
+        if (auto st = write_file_atomic(*o->out, secret + "\n", 0600); !st)
           g.exit_code = report_error(st.error());
       } else if (g.json) {
         print_json({{"token", secret}});

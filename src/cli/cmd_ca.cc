@@ -222,7 +222,8 @@ void add_ca_commands(CLI::App& app, Globals& g) {
       g.json = json_requested;
       if (g.exit_code != kExitOk) return;
       if (o->out) {
-        if (auto st = write_file(*o->out, data); !st) g.exit_code = report_error(st.error());
+        if (auto st = write_file_atomic(*o->out, data, 0644); !st)
+          g.exit_code = report_error(st.error());
       } else {
         std::fwrite(data.data(), 1, data.size(), stdout);
       }

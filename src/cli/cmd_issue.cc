@@ -131,12 +131,13 @@ Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
   if (o.out_p12) {
     if (!issued.p12)
       return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
-    CW_RETURN_IF_ERROR(write_file(*o.out_p12, as_chars(*issued.p12), 0600));
+    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_p12, as_chars(*issued.p12), 0600));
   }
   if (issued.key_pem && o.out_key)
-    CW_RETURN_IF_ERROR(write_file(*o.out_key, *issued.key_pem, 0600));
-  if (o.out_cert) CW_RETURN_IF_ERROR(write_file(*o.out_cert, issued.cert_pem));
-  if (o.out_chain) CW_RETURN_IF_ERROR(write_file(*o.out_chain, issued.cert_pem + issued.chain_pem));
+    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_key, *issued.key_pem, 0600));
+  if (o.out_cert) CW_RETURN_IF_ERROR(write_file_atomic(*o.out_cert, issued.cert_pem, 0644));
+  if (o.out_chain)
+    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_chain, issued.cert_pem + issued.chain_pem, 0644));
   // A generated key that went to no file is handed to the caller rather than lost.
   const bool key_unwritten = issued.key_pem && !o.out_key && !o.out_p12;
   if (json) {

@@ -116,8 +116,8 @@ Result<ServingMaterial> serving_material(Context& c, bool force) {
   chain.insert(chain.end(), issued.chain.begin(), issued.chain.end());
   tls.certificate_chain_pem = x509::to_pem(chain);
   tls.private_key_pem = std::string(as_chars(key_pem.span()));
-  CW_RETURN_IF_ERROR(write_file(key_path, tls.private_key_pem, 0600));
-  CW_RETURN_IF_ERROR(write_file(cert_path, tls.certificate_chain_pem));
+  CW_RETURN_IF_ERROR(write_file_atomic(key_path, tls.private_key_pem, 0600));
+  CW_RETURN_IF_ERROR(write_file_atomic(cert_path, tls.certificate_chain_pem, 0644));
   log::info("serving_certificate_issued",
             {{"serial", issued.certificate.info().serial_hex},
              {"not_after", format_time(issued.certificate.info().not_after)}});

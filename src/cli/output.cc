@@ -1,8 +1,5 @@
 #include "cli/output.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -128,22 +125,6 @@ Result<std::string> read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-Status write_file(const std::string& path, std::string_view data, unsigned mode) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0)
-    return fail(ErrorCode::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
-  const bool ok_write =
-      ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-      ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok_write || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return fail(ErrorCode::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
-  }
-  return ok();
 }
 
 Result<std::optional<std::string>> read_secret(const std::optional<std::string>& file,

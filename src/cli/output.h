@@ -10,6 +10,7 @@
 
 #include "api/json.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "inventory/inventory.h"
 #include "x509/certificate.h"
 
@@ -58,10 +59,9 @@ std::string json_text(const nlohmann::json& j, const char* key, std::string_view
 // Human-readable multi-line description of a certificate.
 void print_certificate(const x509::CertificateInfo& info);
 
-// File helpers: Errors kNotFound / kUnavailable with the path in the message.
+// Reads a file ("-": stdin). Errors: kNotFound with the path in the message. Files are
+// written with write_file_atomic (common/file.h).
 Result<std::string> read_file(const std::string& path);
-// Writes atomically (temp file + rename) with `mode` permissions.
-Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644);
 // A secret from --X-file or --X-env; nullopt if neither was given.
 Result<std::optional<std::string>> read_secret(const std::optional<std::string>& file,
                                                const std::optional<std::string>& env_var);

@@ -453,8 +453,11 @@ Result<CertificateRecord> Inventory::update_metadata(store::Database& db,
 
   CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
   const store::Value key[] = {std::string(fingerprint)};
+  // The row lock makes concurrent editors of one certificate take turns: each reads what the
+  // previous one wrote, so no edit is lost and every audit event's "from" is the true state.
   CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT " + std::string(kColumns) +
-                                                  " FROM certificates WHERE fingerprint = ?",
+                                                  " FROM certificates WHERE fingerprint = ? "
+                                                  "FOR UPDATE",
                                               key));
   if (!row) return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
   CertificateRecord record = to_record(*row);

@@ -128,6 +128,7 @@ class PgConnection {
     PQsetNoticeProcessor(
         conn->conn_, [](void*, const char*) {}, nullptr);
     CW_RETURN_IF_ERROR(conn->exec_script("SET bytea_output = 'hex'; SET client_encoding = 'UTF8'"));
+    CW_RETURN_IF_ERROR(conn->make_commits_durable());
     return conn;
   }
 
@@ -155,6 +156,20 @@ class PgConnection {
     PgResultPtr res(PQexec(conn_, text.c_str()));
     ExecStatusType st = PQresultStatus(res.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error(res.get(), sql);
+    return ok();
+  }
+
+  // Ends the transaction with COMMIT and checks that the server committed: a transaction that
+  // an error aborted answers COMMIT with the command tag "ROLLBACK" and no error at all.
+  Status commit() {
+    PgResultPtr res(PQexec(conn_, "COMMIT"));
+    if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) return error(res.get(), "COMMIT");
+    const std::string_view tag = PQcmdStatus(res.get());
+    if (tag != "COMMIT") {
+      return fail(ErrorCode::kUnavailable, "store: postgres answered COMMIT with '" +
+                                               std::string(tag) +
+                                               "': the transaction was rolled back");
+    }
     return ok();
   }
 
@@ -226,6 +241,43 @@ class PgConnection {
     return &cache_.emplace(std::move(key), std::move(name)).first->second;
   }
 
+  // A certificate is handed out only after its COMMIT returns, so COMMIT must mean "on disk":
+  // synchronous_commit is raised to "on" for this session whatever the server, database or
+  // role default says ("off" acknowledges commits a crash then loses; "remote_apply" is
+  // stronger still and kept), and a server running with fsync = off is refused outright.
+  Status make_commits_durable() {
+    CW_ASSIGN_OR_RETURN(Settings before, durability_settings());
+    if (before.fsync != "on") {
+      return fail(ErrorCode::kUnavailable,
+                  "store: the PostgreSQL server runs with fsync = " + before.fsync +
+                      ", so a crash can lose committed certificates; set fsync = on");
+    }
+    if (before.synchronous_commit == "remote_apply") return ok();
+    CW_RETURN_IF_ERROR(exec_script("SET synchronous_commit = on"));
+    CW_ASSIGN_OR_RETURN(Settings after, durability_settings());
+    if (after.synchronous_commit != "on") {
+      return fail(ErrorCode::kUnavailable,
+                  "store: PostgreSQL kept synchronous_commit = " + after.synchronous_commit +
+                      " after SET synchronous_commit = on");
+    }
+    return ok();
+  }
+
+  struct Settings {
+    std::string fsync;
+    std::string synchronous_commit;
+  };
+  Result<Settings> durability_settings() {
+    constexpr std::string_view kSql =
+        "SELECT current_setting('fsync'), current_setting('synchronous_commit')";
+    PgResultPtr res(PQexec(conn_, std::string(kSql).c_str()));
+    if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) return error(res.get(), kSql);
+    if (PQntuples(res.get()) != 1 || PQnfields(res.get()) != 2) {
+      return fail(ErrorCode::kInternal, "store: unexpected answer to: " + std::string(kSql));
+    }
+    return Settings{PQgetvalue(res.get(), 0, 0), PQgetvalue(res.get(), 0, 1)};
+  }
+
   PGconn* conn_;
   std::unordered_map<std::string, std::string> cache_;  // key -> statement name
   std::uint64_t next_id_ = 0;
@@ -268,6 +320,8 @@ class PgTransaction final : public Transaction {
     if (!finished()) do_rollback();
   }
 
+  void execute_unchecked(std::string_view sql) { (void)conn_->exec_script(sql); }
+
  private:
   Result<std::int64_t> do_execute(std::string_view sql, std::span<const Value> params,
                                   Rows* rows) override {
@@ -282,10 +336,7 @@ class PgTransaction final : public Transaction {
 
   Status do_execute_script(std::string_view sql) override { return conn_->exec_script(sql); }
 
-  Status do_commit() override {
-    CW_RETURN_IF_ERROR(conn_->exec_script("COMMIT"));
-    return ok();
-  }
+  Status do_commit() override { return conn_->commit(); }
 
   void do_rollback() override {
     if (conn_->in_transaction()) (void)conn_->exec_script("ROLLBACK");
@@ -295,6 +346,12 @@ class PgTransaction final : public Transaction {
 };
 
 }  // namespace
+
+void TEST_execute_unchecked(Transaction& tx, std::string_view sql) {
+  auto* pg = dynamic_cast<PgTransaction*>(&tx);
+  CW_CHECK(pg != nullptr);
+  pg->execute_unchecked(sql);
+}
 
 PostgresDatabase::PostgresDatabase(const DatabaseConfig& config)
     : pool_(static_cast<std::size_t>(config.pool_size), config.busy_timeout,

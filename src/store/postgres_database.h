@@ -8,6 +8,7 @@
 // Statements are prepared once per connection and parameter-type signature.
 
 #include <memory>
+#include <string_view>
 
 #include "store/pool.h"
 #include "store/store.h"
@@ -30,5 +31,9 @@ class PostgresDatabase final : public Database {
 
   ConnectionPool<PgConnection> pool_;  // thread-safe
 };
+
+// Test hook: runs `sql` inside `tx`, a transaction of this driver, and ignores its outcome,
+// as a failed statement that the Transaction never saw would be. Tests only.
+void TEST_execute_unchecked(Transaction& tx, std::string_view sql);
 
 }  // namespace certward::store::internal

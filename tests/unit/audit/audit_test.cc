@@ -54,8 +54,8 @@ class AuditTest : public ::testing::Test {
     exec_sql(*db_, text, params);
   }
 
-  certward::testing::TempDir dir_;
-  std::unique_ptr<store::Database> db_ = certward::testing::open_test_db(dir_);
+  // SQLite, or PostgreSQL under scripts/with-postgres.sh (ctest's audit_postgres).
+  certward::testing::ScratchDatabase db_;
   FakeClock clock_{from_unix(1735787045)};
   AuditLog log_{clock_};
 };

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "unit/testing/pki.h"
 #include "unit/testing/test_db.h"
@@ -97,8 +98,8 @@ class InventoryTest : public ::testing::Test {
     return out;
   }
 
-  certward::testing::TempDir dir_;
-  std::unique_ptr<store::Database> db_ = certward::testing::open_test_db(dir_);
+  // SQLite, or PostgreSQL under scripts/with-postgres.sh (ctest's inventory_postgres).
+  certward::testing::ScratchDatabase db_;
   FakeClock clock_{kNow};
   audit::AuditLog audit_{clock_};
   Inventory inventory_{clock_, audit_};
@@ -752,7 +753,8 @@ TEST(NamesTest, OriginAndStatusNamesRoundTrip) {
 }
 
 TEST(NormalizeTags, LowerCasesDeduplicatesAndRefusesBadTags) {
-  auto tags = normalize_tags(std::vector<std::string>{"Prod", "pci:scope", "prod", "a/b=c+d_e.f-g"});
+  auto tags =
+      normalize_tags(std::vector<std::string>{"Prod", "pci:scope", "prod", "a/b=c+d_e.f-g"});
   ASSERT_TRUE(tags) << tags.error().message;
   EXPECT_EQ(*tags, (std::vector<std::string>{"prod", "pci:scope", "a/b=c+d_e.f-g"}));
   for (const std::string& bad :
@@ -858,6 +860,52 @@ TEST_F(InventoryUpdateTest, BadInputChangesNothing) {
   ASSERT_TRUE(stored && *stored);
   EXPECT_EQ((*stored)->meta.owner, "alice");
   EXPECT_EQ((*stored)->meta.tags, (std::vector<std::string>{"prod", "edge"}));
+}
+
+TEST_F(InventoryUpdateTest, ConcurrentTagEditsLoseNothingAndAuditEachStep) {
+  // Each edit reads the tags, adds one and writes them back: without a row lock two editors
+  // read the same tags and the second write drops the first one's tag (PostgreSQL).
+  constexpr int kEditors = 24;
+  std::vector<std::thread> editors;
+  std::vector<std::optional<Error>> errors(kEditors);
+  for (int i = 0; i < kEditors; ++i) {
+    editors.emplace_back([&, i] {
+      MetadataUpdate u;
+      u.add_tags = {"t" + std::to_string(i)};
+      auto r =
+          inventory_.update_metadata(*db_, cert_.info().sha256_hex, u, "user:" + std::to_string(i));
+      if (!r) errors[static_cast<std::size_t>(i)] = r.error();
+    });
+  }
+  for (auto& t : editors) t.join();
+  for (const auto& e : errors) EXPECT_FALSE(e.has_value()) << e->message;
+
+  auto stored = inventory_.get(*db_, cert_.info().sha256_hex);
+  ASSERT_TRUE(stored && *stored);
+  const std::vector<std::string>& tags = (*stored)->meta.tags;
+  const std::set<std::string> kept(tags.begin(), tags.end());
+  EXPECT_EQ(tags.size(), static_cast<std::size_t>(kEditors) + 2);
+  EXPECT_TRUE(kept.contains("prod") && kept.contains("edge"));
+  for (int i = 0; i < kEditors; ++i) EXPECT_TRUE(kept.contains("t" + std::to_string(i))) << i;
+
+  // One event per edit, in commit order: each one's "from" is the previous one's "to".
+  audit::EventFilter f;
+  f.newest_first = false;
+  f.limit = 1000;
+  auto events = audit_.list(*db_, f);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), static_cast<std::size_t>(kEditors));
+  nlohmann::json state = std::vector<std::string>{"prod", "edge"};
+  for (const auto& e : *events) {
+    const nlohmann::json& change = e.event.details["changes"]["tags"];
+    EXPECT_EQ(change["from"], state) << "event " << e.seq;
+    EXPECT_EQ(change["to"].size(), change["from"].size() + 1) << "event " << e.seq;
+    state = change["to"];
+  }
+  EXPECT_EQ(state, nlohmann::json(tags));
+  auto verified = audit_.verify(*db_);
+  ASSERT_TRUE(verified.has_value());
+  EXPECT_TRUE(verified->ok) << verified->problem;
 }
 
 }  // namespace

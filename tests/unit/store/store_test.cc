@@ -6,6 +6,7 @@
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "store/postgres_database.h"
 
 namespace certward::store {
 
@@ -511,6 +514,127 @@ std::string dialect_name(const ::testing::TestParamInfo<Dialect>& info) {
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Dialect::kSqlite), dialect_name);
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::Values(Dialect::kPostgres), dialect_name);
 
+// ---- PostgreSQL durability (Postgres/PostgresDurabilityTest.*, run by store_postgres) ----
+
+// One raw libpq session, outside certward's driver: for what the driver must not do itself
+// (ALTER SYSTEM runs outside a transaction) and to see the server's own defaults.
+class RawSession {
+ public:
+  explicit RawSession(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
+    CW_CHECK(PQstatus(conn_) == CONNECTION_OK);
+  }
+  ~RawSession() { PQfinish(conn_); }
+  RawSession(const RawSession&) = delete;
+  RawSession& operator=(const RawSession&) = delete;
+
+  // Runs `sql` and returns the first column of its first row ("" when it returns none).
+  std::string run(const std::string& sql) {
+    PGresult* res = PQexec(conn_, sql.c_str());
+    const ExecStatusType st = PQresultStatus(res);
+    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        << sql << ": " << PQresultErrorMessage(res);
+    std::string out = st == PGRES_TUPLES_OK && PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "";
+    PQclear(res);
+    return out;
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+class PostgresDurabilityTest : public StoreTest {
+ public:
+  std::string setting_in(Database& db, TxMode mode, const char* name) {
+    auto tx = db.begin(mode);
+    EXPECT_TRUE(tx) << tx.error().message;
+    if (!tx) return "";
+    auto row = (*tx)->query_one(std::string("SELECT current_setting('") + name + "')");
+    EXPECT_TRUE(row && *row);
+    return row && *row ? (**row).text(0) : "";
+  }
+
+  // Changes a server-wide setting (ALTER SYSTEM + reload; "DEFAULT" resets it) and waits
+  // until new sessions see `expect`.
+  void set_server_setting(const char* name, const char* value, const char* expect) {
+    RawSession admin(base_url_);
+    admin.run(std::string("ALTER SYSTEM SET ") + name + " = " + value);
+    admin.run("SELECT pg_reload_conf()");
+    for (int i = 0; i < 500; ++i) {
+      if (RawSession(base_url_).run(std::string("SHOW ") + name) == expect) return;
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL() << "the server never applied " << name << " = " << value;
+  }
+};
+
+TEST_P(PostgresDurabilityTest, SessionsCommitSynchronouslyWhateverTheDefaults) {
+  // The test server already runs with synchronous_commit = off; a role default and a
+  // connection option say "off" too.
+  RawSession admin(base_url_);
+  admin.run("ALTER ROLE CURRENT_USER IN DATABASE " + admin.run("SELECT current_database()") +
+            " SET synchronous_commit = off");
+  struct Reset {
+    std::string url;
+    ~Reset() {
+      RawSession(url).run("ALTER ROLE CURRENT_USER IN DATABASE " +
+                          RawSession(url).run("SELECT current_database()") +
+                          " RESET synchronous_commit");
+    }
+  } reset{base_url_};
+  EXPECT_EQ(RawSession(base_url_).run("SHOW synchronous_commit"), "off");
+
+  for (const char* extra : {"", "%20-c%20synchronous_commit%3Doff"}) {
+    DatabaseConfig c = config();
+    c.postgres_url += extra;
+    auto db = Database::open(c);
+    ASSERT_TRUE(db) << db.error().message;
+    EXPECT_EQ(setting_in(**db, TxMode::kWrite, "synchronous_commit"), "on") << extra;
+    EXPECT_EQ(setting_in(**db, TxMode::kRead, "synchronous_commit"), "on") << extra;
+  }
+}
+
+TEST_P(PostgresDurabilityTest, StrongerRemoteApplyIsKept) {
+  DatabaseConfig c = config();
+  c.postgres_url += "%20-c%20synchronous_commit%3Dremote_apply";
+  auto db = Database::open(c);
+  ASSERT_TRUE(db) << db.error().message;
+  EXPECT_EQ(setting_in(**db, TxMode::kWrite, "synchronous_commit"), "remote_apply");
+}
+
+TEST_P(PostgresDurabilityTest, ServerWithoutFsyncIsRefused) {
+  ASSERT_EQ(RawSession(base_url_).run("SHOW fsync"), "on")
+      << "the durability tests need a server with fsync = on (scripts/pg-test-server.sh)";
+  set_server_setting("fsync", "off", "off");
+  struct Reset {
+    PostgresDurabilityTest* test;
+    ~Reset() { test->set_server_setting("fsync", "DEFAULT", "on"); }
+  } reset{this};
+  auto db = Database::open(config());
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, ErrorCode::kUnavailable);
+}
+
+TEST_P(PostgresDurabilityTest, CommitOfAnAbortedTransactionFails) {
+  create_items();
+  auto tx = begin();
+  insert_item(*tx, 1, "a");
+  // The server aborts the transaction; the Transaction object never sees the error.
+  internal::TEST_execute_unchecked(*tx, "SELECT 1 / 0");
+  Status committed = tx->commit();
+  ASSERT_FALSE(committed) << "COMMIT answered ROLLBACK and was taken for a commit";
+  EXPECT_EQ(committed.error().code, ErrorCode::kUnavailable);
+  tx.reset();
+  EXPECT_EQ(count_items(), 0);
+  // The connection is usable again.
+  auto next = begin();
+  insert_item(*next, 2, "b");
+  ASSERT_TRUE(next->commit());
+  EXPECT_EQ(count_items(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresDurabilityTest, ::testing::Values(Dialect::kPostgres),
+                         dialect_name);
+
 // ---- driver-specific behaviour ----
 
 TEST(SqliteDatabase, CreatesTheFileOwnerOnly) {
@@ -521,6 +645,31 @@ TEST(SqliteDatabase, CreatesTheFileOwnerOnly) {
   struct stat st {};
   ASSERT_EQ(::stat(c.sqlite_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  db->reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((c.sqlite_path + suffix).c_str());
+}
+
+// What the durability guarantee rests on: every commit on the writer connection is appended
+// to the WAL and fsync'd before COMMIT returns (synchronous=FULL; NORMAL would sync only at
+// checkpoints, and a crash could lose acknowledged certificates).
+TEST(SqliteDatabase, WriterRunsWalWithFullSynchronous) {
+  DatabaseConfig c;
+  c.sqlite_path = ::testing::TempDir() + "certward_store_sync_" + unique_suffix() + ".db";
+  auto db = Database::open(c);
+  ASSERT_TRUE(db) << db.error().message;
+  {
+    auto writer = (*db)->begin(TxMode::kWrite);
+    ASSERT_TRUE(writer) << writer.error().message;
+    auto mode = (*writer)->query_one("PRAGMA journal_mode");
+    ASSERT_TRUE(mode && *mode) << (mode ? "no row" : mode.error().message);
+    EXPECT_EQ((**mode).text(0), "wal");
+    auto sync = (*writer)->query_one("PRAGMA synchronous");
+    ASSERT_TRUE(sync && *sync) << (sync ? "no row" : sync.error().message);
+    EXPECT_EQ((**sync).int64(0), 2) << "synchronous is not FULL";
+    auto fk = (*writer)->query_one("PRAGMA foreign_keys");
+    ASSERT_TRUE(fk && *fk);
+    EXPECT_EQ((**fk).int64(0), 1);
+  }
   db->reset();
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((c.sqlite_path + suffix).c_str());
 }

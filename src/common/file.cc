@@ -1,0 +1,104 @@
+#include "common/file.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "common/encoding.h"
+
+namespace certward {
+namespace {
+
+std::unexpected<Error> io_error(const std::string& path, std::string_view what, int err) {
+  return fail(ErrorCode::kUnavailable,
+              "cannot write " + path + ": " + std::string(what) + ": " + std::strerror(err));
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// 64 bits from the kernel's CSPRNG: a name nobody can plant a file or symlink under ahead of
+// time (O_EXCL makes a collision harmless anyway; it only costs another try).
+Result<std::string> random_suffix() {
+  std::array<std::uint8_t, 8> bytes{};
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(ErrorCode::kUnavailable, "getrandom failed");
+    got += static_cast<std::size_t>(n);
+  }
+  return to_hex(bytes);
+}
+
+// Creates the temporary file exclusively; never follows or reuses what is already there.
+Result<int> create_temporary(const std::string& path, unsigned mode, std::string* tmp) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    CW_ASSIGN_OR_RETURN(std::string suffix, random_suffix());
+    *tmp = path + ".tmp-" + suffix;
+    const int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          static_cast<mode_t>(mode));
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) return io_error(path, "creating a temporary file", errno);
+  }
+  return io_error(path, "creating a temporary file", EEXIST);
+}
+
+Status write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error(path, "write", errno);
+    if (n == 0) return io_error(path, "write", EIO);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return ok();
+}
+
+// Writes, syncs and closes `fd`; the file is complete and on disk when this succeeds.
+Status fill(int fd, std::string_view data, unsigned mode, const std::string& path) {
+  // The mode given to open() was narrowed by the umask; the caller asked for exactly `mode`.
+  Status written = ::fchmod(fd, static_cast<mode_t>(mode)) == 0
+                       ? write_all(fd, data, path)
+                       : Status(io_error(path, "fchmod", errno));
+  if (written && ::fsync(fd) != 0) written = io_error(path, "fsync", errno);
+  if (::close(fd) != 0 && written) written = io_error(path, "close", errno);
+  return written;
+}
+
+Status sync_directory(const std::string& dir, const std::string& path) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error(path, "opening its directory to sync it", errno);
+  const bool synced = ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!synced) return io_error(path, "syncing its directory (the new file is in place)", err);
+  return ok();
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+  mode &= 07777;
+  std::string tmp;
+  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(path, mode, &tmp));
+  Status filled = fill(fd, data, mode, path);
+  if (filled && ::rename(tmp.c_str(), path.c_str()) != 0) filled = io_error(path, "rename", errno);
+  if (!filled) {
+    ::unlink(tmp.c_str());
+    return filled;
+  }
+  return sync_directory(directory_of(path), path);
+}
+
+}  // namespace certward

@@ -1,0 +1,159 @@
+#include "common/file.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "unit/testing/temp_dir.h"
+
+namespace certward {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void spit(const std::string& path, std::string_view data, mode_t mode = 0644) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << data;
+  }
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+}
+
+// The file's mode bits, or 0 when it is missing.
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode;
+}
+
+// Sets the process umask for one test and puts the old one back.
+class Umask {
+ public:
+  explicit Umask(mode_t m) : old_(::umask(m)) {}
+  ~Umask() { ::umask(old_); }
+  Umask(const Umask&) = delete;
+  Umask& operator=(const Umask&) = delete;
+
+ private:
+  mode_t old_;
+};
+
+class WriteFileAtomicTest : public ::testing::Test {
+ protected:
+  // Names in the directory besides `keep`: leftovers of a write.
+  std::vector<std::string> others(const std::vector<std::string>& keep) const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_.path())) {
+      const std::string name = e.path().filename().string();
+      if (std::find(keep.begin(), keep.end(), name) == keep.end()) out.push_back(name);
+    }
+    return out;
+  }
+
+  certward::testing::TempDir dir_;
+  std::string path_ = dir_.file("key.pem");
+};
+
+TEST_F(WriteFileAtomicTest, ModeIsExactlyWhatWasAskedWhateverTheUmask) {
+  for (mode_t umask : {0000, 0022, 0077}) {
+    Umask scoped(umask);
+    ASSERT_TRUE(write_file_atomic(path_, "secret\n", 0600));
+    EXPECT_EQ(mode_of(path_) & 07777, 0600u) << "umask " << umask;
+    ASSERT_TRUE(write_file_atomic(path_, "public\n", 0644));
+    EXPECT_EQ(mode_of(path_) & 07777, 0644u) << "umask " << umask;
+    EXPECT_EQ(slurp(path_), "public\n");
+  }
+  EXPECT_TRUE(others({"key.pem"}).empty());
+}
+
+TEST_F(WriteFileAtomicTest, FilesPlantedUnderGuessableTemporaryNamesAreNeverUsed) {
+  // What someone sharing the directory could prepare: a world-writable file under the old
+  // "<path>.tmp-<pid>" name and symlinks to a file of theirs under nearby names.
+  const std::string victim = dir_.file("victim");
+  spit(victim, "victim's data\n", 0666);
+  const std::string planted = path_ + ".tmp-" + std::to_string(::getpid());
+  spit(planted, "planted\n", 0666);
+  for (int d = 1; d <= 3; ++d) {
+    fs::create_symlink(victim, path_ + ".tmp-" + std::to_string(::getpid() + d));
+  }
+
+  ASSERT_TRUE(write_file_atomic(path_, "-----BEGIN PRIVATE KEY-----\n", 0600));
+
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(path_)));
+  EXPECT_EQ(mode_of(path_) & 07777, 0600u);
+  EXPECT_EQ(slurp(path_), "-----BEGIN PRIVATE KEY-----\n");
+  EXPECT_EQ(slurp(victim), "victim's data\n");
+  EXPECT_EQ(slurp(planted), "planted\n");
+  EXPECT_EQ(mode_of(planted) & 07777, 0666u);
+  EXPECT_EQ(others({"key.pem", "victim"}).size(), 4u);  // the planted names, nothing new
+}
+
+TEST_F(WriteFileAtomicTest, ReplacesAnExistingFileWhole) {
+  spit(path_, std::string(10000, 'o'), 0644);
+  ASSERT_TRUE(write_file_atomic(path_, "new", 0600));
+  EXPECT_EQ(slurp(path_), "new");
+  EXPECT_EQ(mode_of(path_) & 07777, 0600u);
+  EXPECT_TRUE(others({"key.pem"}).empty());
+}
+
+TEST_F(WriteFileAtomicTest, ReplacesASymlinkAtThePathNotItsTarget) {
+  const std::string target = dir_.file("target");
+  spit(target, "target\n");
+  fs::create_symlink(target, path_);
+  ASSERT_TRUE(write_file_atomic(path_, "new\n", 0600));
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(path_)));
+  EXPECT_EQ(slurp(path_), "new\n");
+  EXPECT_EQ(slurp(target), "target\n");
+}
+
+TEST_F(WriteFileAtomicTest, WritesLargeDataCompletely) {
+  std::string big(8 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
+  ASSERT_TRUE(write_file_atomic(path_, big, 0644));
+  EXPECT_EQ(slurp(path_), big);
+}
+
+TEST_F(WriteFileAtomicTest, FailedWriteLeavesTheOldFileAndNoTemporary) {
+  spit(path_, "old content\n", 0600);
+  // A file size limit makes the write fail part-way (EFBIG), as a full disk would.
+  struct rlimit old_limit {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 1000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  Status s = write_file_atomic(path_, std::string(5000, 'x'), 0600);
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(slurp(path_), "old content\n");
+  EXPECT_TRUE(others({"key.pem"}).empty());
+}
+
+TEST_F(WriteFileAtomicTest, UnwritablePlacesAreUnavailable) {
+  for (const std::string& bad : {dir_.file("missing/key.pem"), dir_.path().string()}) {
+    Status s = write_file_atomic(bad, "x", 0600);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_EQ(s.error().code, ErrorCode::kUnavailable) << bad;
+  }
+  EXPECT_TRUE(others({"missing"}).empty());
+}
+
+}  // namespace
+}  // namespace certward
