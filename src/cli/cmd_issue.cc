@@ -205,7 +205,8 @@ void add_issue_command(CLI::App& app, Globals& g) {
   cmd->add_option("-p,--profile", o->profile, "profile (see 'certward profile list')")->required();
   cmd->add_option("--csr", o->csr, "PKCS#10 request, PEM or DER ('-' for stdin)");
   cmd->add_option("--key-type", o->key_type,
-                  "generate the key here: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
+                  "generate the key here: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519, "
+                  "rsa-pss-2048, rsa-pss-3072, rsa-pss-4096");
   cmd->add_option("--cn", o->cn, "common name (default: the CSR's, else the first --san)");
   cmd->add_option("--san", o->sans,
                   "subject alternative name: dns:NAME, ip:ADDR, email:ADDR, uri:URI (repeatable)");

@@ -91,6 +91,9 @@ enum class LintFinding : std::uint8_t {
   kSerialReused,
   kUnsupportedKey,
   kEmptySubjectWithoutCriticalSan,
+  // keyEncipherment or dataEncipherment on a key that cannot encipher: EC (RFC 5480 3),
+  // Ed25519 (RFC 8410 5), RSA-PSS (RFC 4055 1.2).
+  kEnciphermentOnNonEncryptionKey,
 };
 std::string_view lint_finding_name(LintFinding f);
 
