@@ -77,7 +77,7 @@ Result<Remote::Answer> Remote::call(const std::string& method, const std::string
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer.body);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, settings_.allow_plain_http ? "https,http" : "https");
   curl_easy_setopt(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
   if (settings_.ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, settings_.ca_file->c_str());
   if (body) {
