@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "crypto/secret_bytes.h"
+
 namespace certward::cli {
 namespace {
 
@@ -115,10 +117,16 @@ Result<nlohmann::json> json_answer(const std::string& body) {
 }
 }  // namespace
 
+// A POST may carry passwords (issue) and its answer a generated private key: both texts are
+// wiped once parsed, leaving the secrets only where the caller takes them from.
 Result<nlohmann::json> Remote::post(const std::string& path, const nlohmann::json& body) const {
-  const std::string text = body.dump();
-  CW_ASSIGN_OR_RETURN(auto a, call("POST", path, &text, {}));
-  return json_answer(a.body);
+  std::string text = body.dump();
+  auto a = call("POST", path, &text, {});
+  crypto::cleanse(text);
+  if (!a) return std::unexpected(std::move(a).error());
+  auto answer = json_answer(a->body);
+  crypto::cleanse(a->body);
+  return answer;
 }
 
 Result<nlohmann::json> Remote::patch(const std::string& path, const nlohmann::json& body) const {

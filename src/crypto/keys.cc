@@ -216,7 +216,7 @@ Result<PrivateKey> generate_key(KeyType type) {
 
 Result<SecretBytes> PrivateKey::to_pkcs8_pem(std::optional<std::string_view> passphrase) const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  const std::string pass(passphrase.value_or(""));
+  const std::string_view pass = passphrase.value_or("");
   const EVP_CIPHER* cipher = passphrase ? EVP_aes_256_cbc() : nullptr;
   if (!PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), cipher, pass.data(),
                                      static_cast<int>(pass.size()), nullptr, nullptr)) {
@@ -227,7 +227,7 @@ Result<SecretBytes> PrivateKey::to_pkcs8_pem(std::optional<std::string_view> pas
 
 Result<SecretBytes> PrivateKey::to_pkcs8_der(std::optional<std::string_view> passphrase) const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  const std::string pass(passphrase.value_or(""));
+  const std::string_view pass = passphrase.value_or("");
   const EVP_CIPHER* cipher = passphrase ? EVP_aes_256_cbc() : nullptr;
   if (!i2d_PKCS8PrivateKey_bio(bio.get(), key_.get(), cipher, pass.data(),
                                static_cast<int>(pass.size()), nullptr, nullptr)) {
@@ -269,7 +269,6 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
                                      std::optional<std::string_view> passphrase) {
   if (data.empty()) return fail(ErrorCode::kMalformed, "empty private key");
   ERR_clear_error();
-  const std::string pass(passphrase.value_or(""));
   // The OSSL_DECODER path handles PEM and DER, PKCS#8 (plain and encrypted) and the
   // traditional formats in one place.
   EVP_PKEY* raw = nullptr;
@@ -278,8 +277,8 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
                                     EVP_PKEY_KEYPAIR, nullptr, nullptr));
   if (!dctx) return fail(ErrorCode::kInternal, "no key decoder: " + openssl_error_string());
   if (passphrase) {
-    OSSL_DECODER_CTX_set_passphrase(dctx.get(), reinterpret_cast<const unsigned char*>(pass.data()),
-                                    pass.size());
+    OSSL_DECODER_CTX_set_passphrase(
+        dctx.get(), reinterpret_cast<const unsigned char*>(passphrase->data()), passphrase->size());
   }
   const unsigned char* p = data.data();
   std::size_t len = data.size();
