@@ -74,6 +74,15 @@ Result<std::vector<std::string>> Body::strings(std::string_view key) const {
   return v.value_or(std::vector<std::string>());
 }
 
+Result<std::optional<crypto::SecretBytes>> Body::take_secret(std::string_view key) {
+  auto it = j_.find(key);
+  std::optional<crypto::SecretBytes> out;
+  if (it == j_.end() || it->is_null()) return out;
+  if (!it->is_string()) return std::unexpected(type_error(key, "a string"));
+  out = crypto::SecretBytes::take(it->get_ref<std::string&>());
+  return out;
+}
+
 bool Body::is_null(std::string_view key) const {
   auto it = j_.find(key);
   return it != j_.end() && it->is_null();

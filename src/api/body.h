@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "crypto/secret_bytes.h"
 #include "http/http.h"
 
 namespace certward::api {
@@ -29,6 +30,9 @@ class Body {
   Result<std::optional<std::vector<std::string>>> opt_strings(std::string_view key) const;
   // Present with the value null: a PATCH clearing the field.
   bool is_null(std::string_view key) const;
+  // A secret string (a private key, a passphrase) moved into SecretBytes; the body's own copy
+  // is cleansed, so take each secret before the Body goes. Absent or null: nullopt.
+  Result<std::optional<crypto::SecretBytes>> take_secret(std::string_view key);
 
  private:
   explicit Body(nlohmann::json j) : j_(std::move(j)) {}

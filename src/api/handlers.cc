@@ -287,28 +287,31 @@ class Api : public std::enable_shared_from_this<Api> {
     return ok_json(authority_json(info), 201);
   }
   Result<http::Response> import_authority(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(
-        auto b, Body::parse(req, {"name", "certificate_pem", "private_key_pem", "key_passphrase",
-                                  "chain_pem", "parent", "kind"}));
+    auto parsed = Body::parse(req, {"name", "certificate_pem", "private_key_pem", "key_passphrase",
+                                    "chain_pem", "parent", "kind"});
+    // The raw body holds the CA key: from here on only the parsed copy is used, and the
+    // secrets are taken out of that into SecretBytes, which cleanse themselves.
+    crypto::cleanse(req.body);
+    CW_ASSIGN_OR_RETURN(auto b, std::move(parsed));
     ca::ImportOptions o;
+    // Secrets first, so that no early return leaves them in the parsed body.
+    CW_ASSIGN_OR_RETURN(auto key, b.take_secret("private_key_pem"));
+    CW_ASSIGN_OR_RETURN(o.key_passphrase, b.take_secret("key_passphrase"));
+    if (!key || key->empty())
+      return fail(ErrorCode::kMalformed, "field 'private_key_pem' is required");
+    o.private_key = std::move(*key);
     CW_ASSIGN_OR_RETURN(o.name, b.string("name"));
     CW_ASSIGN_OR_RETURN(auto cert, b.string("certificate_pem"));
-    CW_ASSIGN_OR_RETURN(auto key, b.string("private_key_pem"));
     CW_ASSIGN_OR_RETURN(auto chain, b.opt_string("chain_pem"));
-    CW_ASSIGN_OR_RETURN(o.key_passphrase, b.opt_string("key_passphrase"));
     CW_ASSIGN_OR_RETURN(o.parent, b.opt_string("parent"));
     CW_ASSIGN_OR_RETURN(auto kind, b.opt_string("kind"));
     if (kind) {
       CW_ASSIGN_OR_RETURN(o.kind, ca::parse_authority_kind(*kind));
     }
     o.certificate.assign(cert.begin(), cert.end());
-    o.private_key.assign(key.begin(), key.end());
-    OPENSSL_cleanse(key.data(), key.size());
     if (chain) o.chain.assign(chain->begin(), chain->end());
-    auto info = s_.authorities.import(o, id.actor);
-    OPENSSL_cleanse(o.private_key.data(), o.private_key.size());
-    if (!info) return std::unexpected(info.error());
-    return ok_json(authority_json(*info), 201);
+    CW_ASSIGN_OR_RETURN(auto info, s_.authorities.import(o, id.actor));
+    return ok_json(authority_json(info), 201);
   }
   http::Response ca_certificate_file(http::Request& req) {
     std::string file = req.params["file"];
@@ -460,10 +463,14 @@ class Api : public std::enable_shared_from_this<Api> {
   }
 
   Result<http::Response> issue(http::Request& req, const Identity& id) {
-    CW_ASSIGN_OR_RETURN(
-        auto b, Body::parse(req, {"profile", "csr", "key_type", "common_name", "sans", "authority",
-                                  "validity", "owner", "team", "tags", "format", "pkcs12_password",
-                                  "key_password"}));
+    auto parsed = Body::parse(
+        req, {"profile", "csr", "key_type", "common_name", "sans", "authority", "validity", "owner",
+              "team", "tags", "format", "pkcs12_password", "key_password"});
+    crypto::cleanse(req.body);  // it may hold passwords: only the parsed copy is used
+    CW_ASSIGN_OR_RETURN(auto b, std::move(parsed));
+    // Secrets first, so that no early return leaves them in the parsed body.
+    CW_ASSIGN_OR_RETURN(auto p12_password, b.take_secret("pkcs12_password"));
+    CW_ASSIGN_OR_RETURN(auto key_password, b.take_secret("key_password"));
     ca::EnrollmentRequest r;
     CW_ASSIGN_OR_RETURN(r.profile, b.string("profile"));
     CW_ASSIGN_OR_RETURN(auto csr, b.opt_string("csr"));
@@ -491,8 +498,6 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(r.team, b.opt_string("team"));
     CW_ASSIGN_OR_RETURN(r.tags, b.strings("tags"));
     CW_ASSIGN_OR_RETURN(auto format, b.opt_string("format"));
-    CW_ASSIGN_OR_RETURN(auto p12_password, b.opt_string("pkcs12_password"));
-    CW_ASSIGN_OR_RETURN(auto key_password, b.opt_string("key_password"));
     const std::string fmt = format.value_or("pem");
     if (fmt != "pem" && fmt != "pkcs12")
       return fail(ErrorCode::kInvalidArgument, "format must be 'pem' or 'pkcs12'");
@@ -512,12 +517,14 @@ class Api : public std::enable_shared_from_this<Api> {
     json j = record_like(issued);
     if (issued.private_key) {
       if (fmt == "pkcs12") {
-        CW_ASSIGN_OR_RETURN(Bytes p12,
-                            x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
-                                              *p12_password, issued.certificate.info().subject_cn));
+        CW_ASSIGN_OR_RETURN(Bytes p12, x509::make_pkcs12(*issued.private_key, issued.certificate,
+                                                         issued.chain, p12_password->chars(),
+                                                         issued.certificate.info().subject_cn));
         j["pkcs12"] = to_base64(p12);
       } else {
-        CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem(key_password));
+        std::optional<std::string_view> passphrase;
+        if (key_password) passphrase = key_password->chars();
+        CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem(passphrase));
         j["private_key_pem"] = std::string(as_chars(key_pem.span()));
       }
     }

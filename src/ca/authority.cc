@@ -289,8 +289,10 @@ Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::stri
     return fail(ErrorCode::kPolicyRejected,
                 "the certificate is not a CA (basicConstraints CA:FALSE)");
   }
+  std::optional<std::string_view> passphrase;
+  if (o.key_passphrase) passphrase = o.key_passphrase->chars();
   CW_ASSIGN_OR_RETURN(crypto::PrivateKey key,
-                      crypto::parse_private_key(o.private_key, o.key_passphrase));
+                      crypto::parse_private_key(o.private_key.span(), passphrase));
   if (!crypto::same_public_key(key.get(), cert.public_key())) {
     return fail(ErrorCode::kPolicyRejected, "the private key does not match the certificate");
   }

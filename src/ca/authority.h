@@ -74,11 +74,12 @@ struct RootOptions {
   std::optional<x509::NameConstraints> name_constraints;
 };
 
+// Move-only: it carries the CA's private key and passphrase, cleansed when it goes.
 struct ImportOptions {
   std::string name;
-  Bytes certificate;  // PEM or DER
-  Bytes private_key;  // PEM or DER, PKCS#8 or traditional
-  std::optional<std::string> key_passphrase;
+  Bytes certificate;                // PEM or DER
+  crypto::SecretBytes private_key;  // PEM or DER, PKCS#8 or traditional
+  std::optional<crypto::SecretBytes> key_passphrase;
   Bytes chain;                        // optional PEM bundle of the issuers above it
   std::optional<std::string> parent;  // an existing authority that issued it
   std::optional<AuthorityKind> kind;  // default: root if self-signed, else issuing

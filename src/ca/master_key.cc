@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -12,13 +13,12 @@ namespace {
 
 Result<crypto::KeyWrapper> from_base64_text(std::string_view text, std::string_view source) {
   auto raw = from_base64(text);
-  if (!raw || raw->size() != crypto::KeyWrapper::kKeySize) {
-    if (raw) OPENSSL_cleanse(raw->data(), raw->size());
+  // Adopted, not copied: the decoded key lives only in SecretBytes from here.
+  crypto::SecretBytes key = raw ? crypto::SecretBytes(std::move(*raw)) : crypto::SecretBytes();
+  if (!raw || key.size() != crypto::KeyWrapper::kKeySize) {
     return fail(ErrorCode::kMalformed,
                 std::string(source) + " must hold the base64 encoding of exactly 32 bytes");
   }
-  crypto::SecretBytes key(*raw);
-  OPENSSL_cleanse(raw->data(), raw->size());
   return crypto::KeyWrapper::create(std::move(key));
 }
 
@@ -43,18 +43,20 @@ Result<crypto::KeyWrapper> read_key_file(const std::string& path) {
 Result<crypto::KeyWrapper> create_key_file(const std::string& path) {
   crypto::SecretBytes key(crypto::KeyWrapper::kKeySize);
   crypto::random_bytes(std::span<std::uint8_t>(key.data(), key.size()));
-  std::string text = to_base64(key.span()) + "\n";
+  std::string b64 = to_base64(key.span());
+  crypto::SecretBytes text(b64.size() + 1);
+  std::copy(b64.begin(), b64.end(), text.data());
+  text.data()[b64.size()] = '\n';
+  crypto::cleanse(b64);
   // O_EXCL: two processes initialising at once must not both write a different key.
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    OPENSSL_cleanse(text.data(), text.size());
     if (errno == EEXIST) return read_key_file(path);
     return fail(ErrorCode::kUnavailable, "cannot create " + path + ": " + std::strerror(errno));
   }
   const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                        ::fsync(fd) == 0;
   ::close(fd);
-  OPENSSL_cleanse(text.data(), text.size());
   if (!written) return fail(ErrorCode::kUnavailable, "cannot write " + path);
   return crypto::KeyWrapper::create(std::move(key));
 }

@@ -234,8 +234,8 @@ bool Profile::allows_key(const crypto::KeyInfo& key) const {
 std::vector<std::string> Profile::key_usage_for(const crypto::KeyInfo& key) const {
   std::vector<std::string> ku;
   for (const auto& u : key_usage) {
-    // Only RSA keys can encipher (RFC 5480 3, RFC 8410 5): an EC key agrees on keys instead,
-    // an Ed25519 key only signs.
+    // Only plain RSA keys can encipher (RFC 5480 3, RFC 8410 5, RFC 4055 1.2): an EC key
+    // agrees on keys instead, an Ed25519 or RSA-PSS key only signs.
     if (key.algorithm != crypto::KeyAlgorithm::kRsa &&
         (u == "keyEncipherment" || u == "dataEncipherment")) {
       if (key.algorithm == crypto::KeyAlgorithm::kEcdsa &&

@@ -48,7 +48,8 @@ struct Profile {
   // Checks each name against the SAN rules. Errors: kPolicyRejected naming the first bad name.
   Status check_names(std::span<const x509::SubjectAltName> sans) const;
   // The key usage for a subject key: RSA keys in TLS server profiles also get
-  // keyEncipherment, which TLS 1.2 RSA key exchange needs.
+  // keyEncipherment, which TLS 1.2 RSA key exchange needs; keys that cannot encipher
+  // (EC, Ed25519, RSA-PSS) never get keyEncipherment or dataEncipherment.
   std::vector<std::string> key_usage_for(const crypto::KeyInfo& key) const;
 };
 

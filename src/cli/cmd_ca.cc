@@ -253,10 +253,8 @@ void add_ca_commands(CLI::App& app, Globals& g) {
         ca::ImportOptions io;
         io.name = o->name;
         CW_ASSIGN_OR_RETURN(auto cert, read_file(o->cert));
-        CW_ASSIGN_OR_RETURN(auto key, read_file(o->key));
+        CW_ASSIGN_OR_RETURN(io.private_key, read_secret_file(o->key));
         io.certificate.assign(cert.begin(), cert.end());
-        io.private_key.assign(key.begin(), key.end());
-        OPENSSL_cleanse(key.data(), key.size());
         if (o->chain) {
           CW_ASSIGN_OR_RETURN(auto chain, read_file(*o->chain));
           io.chain.assign(chain.begin(), chain.end());
@@ -265,14 +263,12 @@ void add_ca_commands(CLI::App& app, Globals& g) {
         if (o->kind) {
           CW_ASSIGN_OR_RETURN(io.kind, ca::parse_authority_kind(*o->kind));
         }
-        CW_ASSIGN_OR_RETURN(io.key_passphrase, read_secret(o->pass_file, o->pass_env));
-        auto info = c.authorities().import(io, c.actor());
-        OPENSSL_cleanse(io.private_key.data(), io.private_key.size());
-        if (!info) return std::unexpected(info.error());
+        CW_ASSIGN_OR_RETURN(io.key_passphrase, read_secret_bytes(o->pass_file, o->pass_env));
+        CW_ASSIGN_OR_RETURN(auto info, c.authorities().import(io, c.actor()));
         if (g.json)
-          print_json(authority_json(*info));
+          print_json(authority_json(info));
         else
-          print_authorities(authority_json(*info));
+          print_authorities(authority_json(info));
         return ok();
       });
     });

@@ -183,7 +183,7 @@ void add_cert_commands(CLI::App& app, Globals& g) {
                     "only those expiring within this duration, e.g. 30d");
     cmd->add_option("--issuer", o->issuer, "issuer DN contains this");
     cmd->add_option("--authority", o->authority, "issued by this internal authority");
-    cmd->add_option("--key-algorithm", o->key_algorithm, "rsa, ecdsa, ed25519");
+    cmd->add_option("--key-algorithm", o->key_algorithm, "rsa, rsa-pss, ecdsa, ed25519");
     cmd->add_option("--key-bits", o->key_bits, "key size in bits");
     cmd->add_option("--search", o->search, "subject or any name contains this");
     cmd->add_option("--owner", o->owner, "owner");

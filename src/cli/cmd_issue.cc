@@ -56,8 +56,8 @@ struct IssueResult {
   nlohmann::json doc;  // the JSON shape of the REST API's answer
   std::string cert_pem;
   std::string chain_pem;
-  std::optional<std::string> key_pem;  // secret
-  std::optional<Bytes> p12;            // secret
+  std::optional<crypto::SecretBytes> key_pem;
+  std::optional<crypto::SecretBytes> p12;
 };
 
 Result<IssueResult> issue_local(const IssueOptions& o, Context& c) {
@@ -75,14 +75,15 @@ Result<IssueResult> issue_local(const IssueOptions& o, Context& c) {
              {"chain_pem", out.chain_pem}};
   if (issued.private_key) {
     if (o.out_p12) {
-      CW_ASSIGN_OR_RETURN(auto pass, read_secret(o.p12_pass_file, o.p12_pass_env));
-      CW_ASSIGN_OR_RETURN(
-          out.p12, x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
-                                     pass.value_or(""), issued.certificate.info().subject_cn));
+      CW_ASSIGN_OR_RETURN(auto pass, read_secret_bytes(o.p12_pass_file, o.p12_pass_env));
+      CW_ASSIGN_OR_RETURN(out.p12, x509::make_pkcs12(*issued.private_key, issued.certificate,
+                                                     issued.chain, pass ? pass->chars() : "",
+                                                     issued.certificate.info().subject_cn));
     }
-    CW_ASSIGN_OR_RETURN(auto key_pass, read_secret(o.key_pass_file, o.key_pass_env));
-    CW_ASSIGN_OR_RETURN(auto key_pem, issued.private_key->to_pkcs8_pem(key_pass));
-    out.key_pem = std::string(as_chars(key_pem.span()));
+    CW_ASSIGN_OR_RETURN(auto key_pass, read_secret_bytes(o.key_pass_file, o.key_pass_env));
+    std::optional<std::string_view> passphrase;
+    if (key_pass) passphrase = key_pass->chars();
+    CW_ASSIGN_OR_RETURN(out.key_pem, issued.private_key->to_pkcs8_pem(passphrase));
   }
   return out;
 }
@@ -106,20 +107,30 @@ Result<IssueResult> issue_remote(const IssueOptions& o, const Remote& r) {
   if (o.team) body["team"] = *o.team;
   if (!o.tags.empty()) body["tags"] = o.tags;
   if (o.out_p12) {
-    CW_ASSIGN_OR_RETURN(auto pass, read_secret(o.p12_pass_file, o.p12_pass_env));
+    CW_ASSIGN_OR_RETURN(auto pass, read_secret_bytes(o.p12_pass_file, o.p12_pass_env));
     body["format"] = "pkcs12";
-    body["pkcs12_password"] = pass.value_or("");
+    body["pkcs12_password"] = pass ? pass->chars() : "";
   } else {
-    CW_ASSIGN_OR_RETURN(auto key_pass, read_secret(o.key_pass_file, o.key_pass_env));
-    if (key_pass) body["key_password"] = *key_pass;
+    CW_ASSIGN_OR_RETURN(auto key_pass, read_secret_bytes(o.key_pass_file, o.key_pass_env));
+    if (key_pass) body["key_password"] = key_pass->chars();
   }
-  CW_ASSIGN_OR_RETURN(auto doc, r.post("/api/v1/certificates", body));
+  auto answer = r.post("/api/v1/certificates", body);
+  // The request carried the passwords: wipe them whatever the answer.
+  for (const char* secret : {"pkcs12_password", "key_password"}) {
+    if (body.contains(secret)) crypto::cleanse(body[secret].get_ref<std::string&>());
+  }
+  CW_ASSIGN_OR_RETURN(auto doc, std::move(answer));
   IssueResult out;
   out.cert_pem = doc.value("certificate_pem", "");
   out.chain_pem = doc.value("chain_pem", "");
-  if (doc.contains("private_key_pem")) out.key_pem = doc["private_key_pem"].get<std::string>();
-  if (doc.contains("pkcs12")) {
-    CW_ASSIGN_OR_RETURN(out.p12, from_base64(doc["pkcs12"].get<std::string>()));
+  if (doc.contains("private_key_pem") && doc["private_key_pem"].is_string()) {
+    out.key_pem = crypto::SecretBytes::take(doc["private_key_pem"].get_ref<std::string&>());
+  }
+  if (doc.contains("pkcs12") && doc["pkcs12"].is_string()) {
+    std::string& b64 = doc["pkcs12"].get_ref<std::string&>();
+    auto p12 = from_base64(b64);
+    crypto::cleanse(b64);
+    CW_ASSIGN_OR_RETURN(out.p12, std::move(p12));
   }
   doc.erase("private_key_pem");
   doc.erase("pkcs12");
@@ -131,18 +142,19 @@ Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
   if (o.out_p12) {
     if (!issued.p12)
       return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
-    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_p12, as_chars(*issued.p12), 0600));
+    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_p12, issued.p12->chars(), 0600));
   }
   if (issued.key_pem && o.out_key)
-    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_key, *issued.key_pem, 0600));
+    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_key, issued.key_pem->chars(), 0600));
   if (o.out_cert) CW_RETURN_IF_ERROR(write_file_atomic(*o.out_cert, issued.cert_pem, 0644));
   if (o.out_chain)
     CW_RETURN_IF_ERROR(write_file_atomic(*o.out_chain, issued.cert_pem + issued.chain_pem, 0644));
   // A generated key that went to no file is handed to the caller rather than lost.
   const bool key_unwritten = issued.key_pem && !o.out_key && !o.out_p12;
   if (json) {
-    if (key_unwritten) issued.doc["private_key_pem"] = *issued.key_pem;
+    if (key_unwritten) issued.doc["private_key_pem"] = issued.key_pem->chars();
     print_json(issued.doc);
+    if (key_unwritten) crypto::cleanse(issued.doc["private_key_pem"].get_ref<std::string&>());
     return ok();
   }
   if (key_unwritten) std::fwrite(issued.key_pem->data(), 1, issued.key_pem->size(), stdout);
@@ -206,7 +218,8 @@ void add_issue_command(CLI::App& app, Globals& g) {
   cmd->add_option("-p,--profile", o->profile, "profile (see 'certward profile list')")->required();
   cmd->add_option("--csr", o->csr, "PKCS#10 request, PEM or DER ('-' for stdin)");
   cmd->add_option("--key-type", o->key_type,
-                  "generate the key here: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
+                  "generate the key here: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519, "
+                  "rsa-pss-2048, rsa-pss-3072, rsa-pss-4096");
   cmd->add_option("--cn", o->cn, "common name (default: the CSR's, else the first --san)");
   cmd->add_option("--san", o->sans,
                   "subject alternative name: dns:NAME, ip:ADDR, email:ADDR, uri:URI (repeatable)");

@@ -22,6 +22,7 @@ struct Globals {
   std::optional<std::string> token;       // --token / CERTWARD_TOKEN (secret)
   std::optional<std::string> token_file;  // --token-file
   std::optional<std::string> ca_file;     // --ca-file / CERTWARD_CA_FILE
+  bool insecure_http = false;             // --insecure-http / CERTWARD_INSECURE_HTTP
   int exit_code = kExitOk;
 };
 

@@ -7,12 +7,32 @@
 namespace certward::cli {
 
 namespace {
+// The scheme of a URL, lower-cased ("" if it has none).
+std::string url_scheme(std::string_view url) {
+  const auto colon = url.find("://");
+  if (colon == std::string_view::npos) return "";
+  std::string scheme(url.substr(0, colon));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return scheme;
+}
+
 Result<Remote> make_remote(const Globals& g) {
   RemoteSettings s;
   s.server = *g.server;
-  if (!s.server.starts_with("https://") && !s.server.starts_with("http://")) {
+  // Checked before anything is read or sent: over plain HTTP the bearer token, and any key
+  // the server generates, would cross the network in clear text.
+  const std::string scheme = url_scheme(s.server);
+  if (scheme == "http" && !g.insecure_http) {
+    return fail(ErrorCode::kInvalidArgument,
+                "--server " + s.server +
+                    " is plain HTTP, which would send the token and receive keys in clear "
+                    "text: use https://, or --insecure-http (CERTWARD_INSECURE_HTTP=1) to "
+                    "accept that");
+  }
+  if (scheme != "https" && scheme != "http") {
     return fail(ErrorCode::kInvalidArgument, "--server must be an https:// URL");
   }
+  s.allow_plain_http = g.insecure_http;
   if (g.token_file) {
     CW_ASSIGN_OR_RETURN(auto t, read_secret(g.token_file, std::nullopt));
     s.token = t.value_or("");
@@ -97,6 +117,9 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", g.token_file, "file holding the API token");
   app.add_option("--ca-file", g.ca_file, "CA certificates to trust for --server (PEM)")
       ->envname("CERTWARD_CA_FILE");
+  app.add_flag("--insecure-http", g.insecure_http,
+               "allow an http:// --server: the token and generated keys travel in clear text")
+      ->envname("CERTWARD_INSECURE_HTTP");
   app.footer(
       "Exit codes: 0 ok, 1 internal, 2 usage, 3 invalid input, 4 not found, 5 conflict,\n"
       "6 refused by policy, 7 unavailable, 8 audit chain broken. See docs/cli.md.");

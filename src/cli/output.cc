@@ -1,5 +1,8 @@
 #include "cli/output.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -129,18 +132,56 @@ Result<std::string> read_file(const std::string& path) {
 
 Result<std::optional<std::string>> read_secret(const std::optional<std::string>& file,
                                                const std::optional<std::string>& env_var) {
+  CW_ASSIGN_OR_RETURN(auto secret, read_secret_bytes(file, env_var));
+  if (!secret) return std::optional<std::string>();
+  return std::optional<std::string>(secret->chars());
+}
+
+Result<std::optional<crypto::SecretBytes>> read_secret_bytes(
+    const std::optional<std::string>& file, const std::optional<std::string>& env_var) {
   if (file) {
-    CW_ASSIGN_OR_RETURN(std::string s, read_file(*file));
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return std::optional<std::string>(std::move(s));
+    CW_ASSIGN_OR_RETURN(crypto::SecretBytes s, read_secret_file(*file));
+    std::size_t n = s.size();
+    while (n > 0 && (s.data()[n - 1] == '\n' || s.data()[n - 1] == '\r')) --n;
+    s.truncate(n);
+    return std::optional<crypto::SecretBytes>(std::move(s));
   }
   if (env_var) {
     const char* v = std::getenv(env_var->c_str());
     if (!v)
       return fail(ErrorCode::kInvalidArgument, "environment variable " + *env_var + " is not set");
-    return std::optional<std::string>(v);
+    return std::optional<crypto::SecretBytes>(crypto::SecretBytes::copy_of(v));
   }
-  return std::optional<std::string>();
+  return std::optional<crypto::SecretBytes>();
+}
+
+Result<crypto::SecretBytes> read_secret_file(const std::string& path) {
+  const bool stdin_ = path == "-";
+  const int fd = stdin_ ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(ErrorCode::kNotFound, "cannot read " + path + ": " + std::strerror(errno));
+  // Read into SecretBytes that grow by replacement, so every buffer that held the secret is
+  // one that cleanses itself.
+  crypto::SecretBytes buf(4096);
+  std::size_t used = 0;
+  int err = 0;
+  for (;;) {
+    if (used == buf.size()) {
+      crypto::SecretBytes bigger(buf.size() * 2);
+      std::copy_n(buf.data(), used, bigger.data());
+      buf = std::move(bigger);
+    }
+    const ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  if (!stdin_) ::close(fd);
+  if (err != 0)
+    return fail(ErrorCode::kNotFound, "cannot read " + path + ": " + std::strerror(err));
+  buf.truncate(used);
+  return buf;
 }
 
 }  // namespace certward::cli

@@ -11,6 +11,7 @@
 #include "api/json.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "crypto/secret_bytes.h"
 #include "inventory/inventory.h"
 #include "x509/certificate.h"
 
@@ -62,8 +63,15 @@ void print_certificate(const x509::CertificateInfo& info);
 // Reads a file ("-": stdin). Errors: kNotFound with the path in the message. Files are
 // written with write_file_atomic (common/file.h).
 Result<std::string> read_file(const std::string& path);
-// A secret from --X-file or --X-env; nullopt if neither was given.
+// A secret from --X-file or --X-env; nullopt if neither was given. Trailing newlines of a
+// file are dropped.
 Result<std::optional<std::string>> read_secret(const std::optional<std::string>& file,
                                                const std::optional<std::string>& env_var);
+// The same, straight into SecretBytes, for consumers that take the secret as bytes or a
+// string_view (keys, passphrases): no stream buffer or string copy is left behind.
+Result<std::optional<crypto::SecretBytes>> read_secret_bytes(
+    const std::optional<std::string>& file, const std::optional<std::string>& env_var);
+// A whole file holding a secret (a private key), "-" for stdin. Errors as read_file.
+Result<crypto::SecretBytes> read_secret_file(const std::string& path);
 
 }  // namespace certward::cli

@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "crypto/secret_bytes.h"
+
 namespace certward::cli {
 namespace {
 
@@ -77,7 +79,7 @@ Result<Remote::Answer> Remote::call(const std::string& method, const std::string
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer.body);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, settings_.allow_plain_http ? "https,http" : "https");
   curl_easy_setopt(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
   if (settings_.ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, settings_.ca_file->c_str());
   if (body) {
@@ -115,10 +117,16 @@ Result<nlohmann::json> json_answer(const std::string& body) {
 }
 }  // namespace
 
+// A POST may carry passwords (issue) and its answer a generated private key: both texts are
+// wiped once parsed, leaving the secrets only where the caller takes them from.
 Result<nlohmann::json> Remote::post(const std::string& path, const nlohmann::json& body) const {
-  const std::string text = body.dump();
-  CW_ASSIGN_OR_RETURN(auto a, call("POST", path, &text, {}));
-  return json_answer(a.body);
+  std::string text = body.dump();
+  auto a = call("POST", path, &text, {});
+  crypto::cleanse(text);
+  if (!a) return std::unexpected(std::move(a).error());
+  auto answer = json_answer(a->body);
+  crypto::cleanse(a->body);
+  return answer;
 }
 
 Result<nlohmann::json> Remote::patch(const std::string& path, const nlohmann::json& body) const {

@@ -16,6 +16,9 @@ struct RemoteSettings {
   std::string server;                  // "https://certward.example:8443"
   std::string token;                   // secret: never printed
   std::optional<std::string> ca_file;  // trust anchors for the server certificate
+  // Whether an http:// server may be used (only by explicit request: the token and generated
+  // keys would travel in clear text). Otherwise libcurl is allowed nothing but HTTPS.
+  bool allow_plain_http = false;
 };
 
 class Remote {

@@ -16,7 +16,10 @@
 
 namespace certward::crypto {
 
-enum class KeyAlgorithm : std::uint8_t { kRsa, kEcdsa, kEd25519, kUnknown };
+// kRsaPss is an RSA key restricted to RSASSA-PSS signatures (id-RSASSA-PSS in its
+// SubjectPublicKeyInfo, RFC 4055): unlike kRsa it can never encipher, so it is its own
+// algorithm, never mistaken for a plain RSA key.
+enum class KeyAlgorithm : std::uint8_t { kRsa, kRsaPss, kEcdsa, kEd25519, kUnknown };
 
 // A concrete key shape: what profiles allow and what key generation accepts.
 enum class KeyType : std::uint8_t {
@@ -26,23 +29,28 @@ enum class KeyType : std::uint8_t {
   kEcP256,
   kEcP384,
   kEd25519,
+  // RSA-PSS keys: no built-in profile allows them; a configured profile may.
+  kRsaPss2048,
+  kRsaPss3072,
+  kRsaPss4096,
 };
 
-std::string_view key_type_name(KeyType t);  // "rsa-2048", "ec-p256", "ed25519", ...
+std::string_view key_type_name(KeyType t);  // "rsa-2048", "ec-p256", "rsa-pss-2048", ...
 Result<KeyType> parse_key_type(std::string_view name);
 
 // What can be said about any public key, including ones we cannot use (discovered certs).
 struct KeyInfo {
   KeyAlgorithm algorithm = KeyAlgorithm::kUnknown;
-  int bits = 0;              // modulus size for RSA, field size for EC, 256 for Ed25519
+  int bits = 0;              // modulus size for RSA(-PSS), field size for EC, 256 for Ed25519
   std::string curve;         // "P-256", "P-384", "P-521" for ECDSA; empty otherwise
-  std::string name() const;  // "RSA 2048", "ECDSA P-256", "Ed25519"
+  std::string name() const;  // "RSA 2048", "RSA-PSS 2048", "ECDSA P-256", "Ed25519"
   // The KeyType this key is, if it is one we issue for.
   std::optional<KeyType> key_type() const;
 };
 
 KeyInfo describe_key(const EVP_PKEY* key);
-std::string_view key_algorithm_name(KeyAlgorithm a);  // "rsa", "ecdsa", "ed25519", "unknown"
+// "rsa", "rsa-pss", "ecdsa", "ed25519", "unknown": the inventory's key_algorithm values.
+std::string_view key_algorithm_name(KeyAlgorithm a);
 
 // A private key held in memory. Immutable after creation; safe to share across threads.
 class PrivateKey {

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <cstring>
@@ -19,15 +20,31 @@ struct KeyTypeName {
   std::string_view name;
 };
 constexpr KeyTypeName kKeyTypeNames[] = {
-    {KeyType::kRsa2048, "rsa-2048"}, {KeyType::kRsa3072, "rsa-3072"},
-    {KeyType::kRsa4096, "rsa-4096"}, {KeyType::kEcP256, "ec-p256"},
-    {KeyType::kEcP384, "ec-p384"},   {KeyType::kEd25519, "ed25519"},
+    {KeyType::kRsa2048, "rsa-2048"},        {KeyType::kRsa3072, "rsa-3072"},
+    {KeyType::kRsa4096, "rsa-4096"},        {KeyType::kEcP256, "ec-p256"},
+    {KeyType::kEcP384, "ec-p384"},          {KeyType::kEd25519, "ed25519"},
+    {KeyType::kRsaPss2048, "rsa-pss-2048"}, {KeyType::kRsaPss3072, "rsa-pss-3072"},
+    {KeyType::kRsaPss4096, "rsa-pss-4096"},
 };
 
 Result<PrivateKey> generate_rsa(unsigned bits) {
   EVP_PKEY* raw = EVP_RSA_gen(bits);
   if (!raw)
     return fail(ErrorCode::kInternal, "RSA key generation failed: " + openssl_error_string());
+  return PrivateKey(EvpPkeyPtr(raw));
+}
+
+// An RSA key restricted to PSS (RFC 4055): its SubjectPublicKeyInfo says id-RSASSA-PSS.
+// EVP_PKEY_Q_keygen takes a size only for "RSA", so the context is set up by hand.
+Result<PrivateKey> generate_rsa_pss(unsigned bits) {
+  Handle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "RSA-PSS", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), static_cast<int>(bits)) != 1 ||
+      EVP_PKEY_keygen(ctx.get(), &raw) != 1) {
+    return fail(ErrorCode::kInternal, "RSA-PSS key generation failed: " + openssl_error_string());
+  }
   return PrivateKey(EvpPkeyPtr(raw));
 }
 
@@ -74,13 +91,16 @@ Result<KeyType> parse_key_type(std::string_view name) {
     if (e.name == name) return e.type;
   return fail(ErrorCode::kInvalidArgument,
               "unknown key type '" + std::string(name) +
-                  "' (expected rsa-2048, rsa-3072, rsa-4096, ec-p256, ec-p384 or ed25519)");
+                  "' (expected rsa-2048, rsa-3072, rsa-4096, ec-p256, ec-p384, ed25519, "
+                  "rsa-pss-2048, rsa-pss-3072 or rsa-pss-4096)");
 }
 
 std::string_view key_algorithm_name(KeyAlgorithm a) {
   switch (a) {
     case KeyAlgorithm::kRsa:
       return "rsa";
+    case KeyAlgorithm::kRsaPss:
+      return "rsa-pss";
     case KeyAlgorithm::kEcdsa:
       return "ecdsa";
     case KeyAlgorithm::kEd25519:
@@ -95,6 +115,8 @@ std::string KeyInfo::name() const {
   switch (algorithm) {
     case KeyAlgorithm::kRsa:
       return "RSA " + std::to_string(bits);
+    case KeyAlgorithm::kRsaPss:
+      return "RSA-PSS " + std::to_string(bits);
     case KeyAlgorithm::kEcdsa:
       return "ECDSA " + (curve.empty() ? std::to_string(bits) : curve);
     case KeyAlgorithm::kEd25519:
@@ -111,6 +133,11 @@ std::optional<KeyType> KeyInfo::key_type() const {
       if (bits == 2048) return KeyType::kRsa2048;
       if (bits == 3072) return KeyType::kRsa3072;
       if (bits == 4096) return KeyType::kRsa4096;
+      return std::nullopt;
+    case KeyAlgorithm::kRsaPss:
+      if (bits == 2048) return KeyType::kRsaPss2048;
+      if (bits == 3072) return KeyType::kRsaPss3072;
+      if (bits == 4096) return KeyType::kRsaPss4096;
       return std::nullopt;
     case KeyAlgorithm::kEcdsa:
       if (curve == "P-256") return KeyType::kEcP256;
@@ -130,8 +157,10 @@ KeyInfo describe_key(const EVP_PKEY* key) {
   info.bits = EVP_PKEY_get_bits(key);
   switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_RSA:
-    case EVP_PKEY_RSA_PSS:
       info.algorithm = KeyAlgorithm::kRsa;
+      break;
+    case EVP_PKEY_RSA_PSS:
+      info.algorithm = KeyAlgorithm::kRsaPss;
       break;
     case EVP_PKEY_EC: {
       info.algorithm = KeyAlgorithm::kEcdsa;
@@ -175,13 +204,19 @@ Result<PrivateKey> generate_key(KeyType type) {
       return generate_named("EC", "P-384");
     case KeyType::kEd25519:
       return generate_named("ED25519", nullptr);
+    case KeyType::kRsaPss2048:
+      return generate_rsa_pss(2048);
+    case KeyType::kRsaPss3072:
+      return generate_rsa_pss(3072);
+    case KeyType::kRsaPss4096:
+      return generate_rsa_pss(4096);
   }
   return fail(ErrorCode::kInvalidArgument, "unsupported key type");
 }
 
 Result<SecretBytes> PrivateKey::to_pkcs8_pem(std::optional<std::string_view> passphrase) const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  const std::string pass(passphrase.value_or(""));
+  const std::string_view pass = passphrase.value_or("");
   const EVP_CIPHER* cipher = passphrase ? EVP_aes_256_cbc() : nullptr;
   if (!PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), cipher, pass.data(),
                                      static_cast<int>(pass.size()), nullptr, nullptr)) {
@@ -192,7 +227,7 @@ Result<SecretBytes> PrivateKey::to_pkcs8_pem(std::optional<std::string_view> pas
 
 Result<SecretBytes> PrivateKey::to_pkcs8_der(std::optional<std::string_view> passphrase) const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  const std::string pass(passphrase.value_or(""));
+  const std::string_view pass = passphrase.value_or("");
   const EVP_CIPHER* cipher = passphrase ? EVP_aes_256_cbc() : nullptr;
   if (!i2d_PKCS8PrivateKey_bio(bio.get(), key_.get(), cipher, pass.data(),
                                static_cast<int>(pass.size()), nullptr, nullptr)) {
@@ -234,7 +269,6 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
                                      std::optional<std::string_view> passphrase) {
   if (data.empty()) return fail(ErrorCode::kMalformed, "empty private key");
   ERR_clear_error();
-  const std::string pass(passphrase.value_or(""));
   // The OSSL_DECODER path handles PEM and DER, PKCS#8 (plain and encrypted) and the
   // traditional formats in one place.
   EVP_PKEY* raw = nullptr;
@@ -243,8 +277,8 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
                                     EVP_PKEY_KEYPAIR, nullptr, nullptr));
   if (!dctx) return fail(ErrorCode::kInternal, "no key decoder: " + openssl_error_string());
   if (passphrase) {
-    OSSL_DECODER_CTX_set_passphrase(dctx.get(), reinterpret_cast<const unsigned char*>(pass.data()),
-                                    pass.size());
+    OSSL_DECODER_CTX_set_passphrase(
+        dctx.get(), reinterpret_cast<const unsigned char*>(passphrase->data()), passphrase->size());
   }
   const unsigned char* p = data.data();
   std::size_t len = data.size();

@@ -75,7 +75,7 @@ struct CertificateRecord {
   std::vector<x509::SubjectAltName> sans;
   SysTime not_before{};
   SysTime not_after{};
-  std::string key_algorithm;  // "rsa", "ecdsa", "ed25519", "unknown"
+  std::string key_algorithm;  // "rsa", "rsa-pss", "ecdsa", "ed25519", "unknown"
   int key_bits = 0;
   std::string key_curve;
   std::string signature_algorithm;

@@ -110,6 +110,39 @@ Status add_policies(X509* cert, const std::vector<std::string>& oids) {
   return ok();
 }
 
+// The authorityKeyIdentifier's keyIdentifier (RFC 5280 4.2.1.1): the issuer's own
+// subjectKeyIdentifier when it has one, so that chain builders match the two; otherwise the
+// SHA-1 of the issuer's subjectPublicKey BIT STRING (4.2.1.2, method 1). OpenSSL's
+// "keyid:always" fails outright for an issuer without one, and CAs older than the extension
+// (imported ones) often lack it. A self-signed certificate (issuer null) names its own key.
+Status add_authority_key_id(X509* cert, const X509* issuer) {
+  const X509* holder = issuer ? issuer : cert;
+  Bytes key_id;
+  // A self-signed certificate's own SKI is this same hash; asking X509_get0_subject_key_id for
+  // it would cache the extensions of a certificate not signed yet.
+  if (issuer) {
+    if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(const_cast<X509*>(issuer))) {
+      key_id.assign(ASN1_STRING_get0_data(ski),
+                    ASN1_STRING_get0_data(ski) + ASN1_STRING_length(ski));
+    }
+  }
+  if (key_id.empty()) {
+    const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(holder);
+    if (!bits) return fail(ErrorCode::kInvalidArgument, "the issuer has no public key");
+    key_id = crypto::sha1(std::span<const std::uint8_t>(
+        ASN1_STRING_get0_data(bits), static_cast<std::size_t>(ASN1_STRING_length(bits))));
+  }
+  crypto::Handle<AUTHORITY_KEYID, AUTHORITY_KEYID_free> akid(AUTHORITY_KEYID_new());
+  akid->keyid = ASN1_OCTET_STRING_new();
+  if (!akid->keyid ||
+      !ASN1_OCTET_STRING_set(akid->keyid, key_id.data(), static_cast<int>(key_id.size())) ||
+      !X509_add1_ext_i2d(cert, NID_authority_key_identifier, akid.get(), 0, X509V3_ADD_DEFAULT)) {
+    return fail(ErrorCode::kInternal,
+                "cannot add authorityKeyIdentifier: " + openssl_error_string());
+  }
+  return ok();
+}
+
 Status set_validity(X509* cert, SysTime nb, SysTime na) {
   if (na <= nb) return fail(ErrorCode::kInvalidArgument, "notAfter must be after notBefore");
   // X509_time_adj handles the UTCTime/GeneralizedTime switch at 2050 (RFC 5280 4.1.2.5).
@@ -143,7 +176,7 @@ Status add_extensions(X509* cert, const X509* issuer_cert, const CertificateTemp
     CW_RETURN_IF_ERROR(add_general_names(cert, NID_subject_alt_name, t.sans, critical));
   }
   CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_subject_key_identifier, "hash"));
-  CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always"));
+  CW_RETURN_IF_ERROR(add_authority_key_id(cert, issuer_cert));
   if (!t.crl_urls.empty()) {
     CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_crl_distribution_points, join(t.crl_urls, "URI:")));
   }

@@ -61,8 +61,10 @@ class TbsCertificate {
 };
 
 // Builds the TBS for `tmpl`, issued by `issuer` (nullptr: self-signed, issuer = subject and
-// AKI = own SKI). `issuer_key` is the issuer's public key, used for the AKI when issuer is
-// null. Extensions: basicConstraints (critical), keyUsage (critical), extKeyUsage, SAN,
+// AKI = own SKI). The AKI is the issuer's SKI, or, for an issuer without one, the SHA-1 of
+// its subjectPublicKey (RFC 5280 4.2.1.2 method 1, the SKI certward itself writes).
+// `issuer_key` must be given when issuer is null (a self-signed certificate).
+// Extensions: basicConstraints (critical), keyUsage (critical), extKeyUsage, SAN,
 // SKI, AKI, CDP, AIA, certificatePolicies, nameConstraints (critical).
 // Errors: kInvalidArgument (bad template: no key, no serial, inverted validity).
 Result<TbsCertificate> build_tbs(const CertificateTemplate& tmpl, const Certificate* issuer,
@@ -95,6 +97,9 @@ enum class LintFinding : std::uint8_t {
   kUnsupportedKey,
   kEmptySubjectWithoutCriticalSan,
   kNameConstraintViolation,
+  // keyEncipherment or dataEncipherment on a key that cannot encipher: EC (RFC 5480 3),
+  // Ed25519 (RFC 8410 5), RSA-PSS (RFC 4055 1.2).
+  kEnciphermentOnNonEncryptionKey,
 };
 std::string_view lint_finding_name(LintFinding f);
 

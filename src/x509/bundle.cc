@@ -4,6 +4,8 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 
+#include <algorithm>
+
 #include "x509/internal.h"
 
 namespace certward::x509 {
@@ -208,6 +210,16 @@ Result<Bytes> make_pkcs7(std::span<const Certificate> certs) {
   return Bytes(buf, buf + len);
 }
 
+namespace {
+// The password as the C string PKCS12_* want, in memory that cleanses itself.
+crypto::SecretBytes c_password(std::string_view password) {
+  crypto::SecretBytes out(password.size() + 1);  // zero-filled: the last byte is the NUL
+  std::copy(password.begin(), password.end(), out.data());
+  return out;
+}
+const char* c_str(const crypto::SecretBytes& s) { return reinterpret_cast<const char*>(s.data()); }
+}  // namespace
+
 Result<Pkcs12Contents> parse_pkcs12(std::span<const std::uint8_t> data, std::string_view password) {
   const unsigned char* p = data.data();
   crypto::Pkcs12Ptr p12(data.empty() ? nullptr
@@ -216,14 +228,14 @@ Result<Pkcs12Contents> parse_pkcs12(std::span<const std::uint8_t> data, std::str
     ERR_clear_error();
     return fail(ErrorCode::kMalformed, "not a DER PKCS#12 structure");
   }
-  const std::string pass(password);
-  const char* pass_arg = pass.c_str();
+  const crypto::SecretBytes pass = c_password(password);
+  const char* pass_arg = c_str(pass);
   if (PKCS12_mac_present(p12.get())) {
     // As `openssl pkcs12` does: an empty password may have been applied as "no password"
     // (NULL, zero-length BMPString) or as "" (the two-byte BMPString terminator).
-    if (pass.empty() && PKCS12_verify_mac(p12.get(), nullptr, 0)) {
+    if (password.empty() && PKCS12_verify_mac(p12.get(), nullptr, 0)) {
       pass_arg = nullptr;
-    } else if (!PKCS12_verify_mac(p12.get(), pass.c_str(), -1)) {
+    } else if (!PKCS12_verify_mac(p12.get(), c_str(pass), -1)) {
       ERR_clear_error();
       return fail(ErrorCode::kBadPassword, "PKCS#12 MAC does not verify: wrong password");
     }
@@ -270,14 +282,14 @@ Result<Bytes> build_pkcs12(EVP_PKEY* key, X509* leaf, std::span<const Certificat
       return fail(ErrorCode::kInternal, "out of memory");
     ref.release();
   }
-  const std::string pass(password);
+  const crypto::SecretBytes pass = c_password(password);
   const std::string name(friendly_name);
-  crypto::Pkcs12Ptr p12(PKCS12_create_ex(pass.c_str(), name.empty() ? nullptr : name.c_str(), key,
+  crypto::Pkcs12Ptr p12(PKCS12_create_ex(c_str(pass), name.empty() ? nullptr : name.c_str(), key,
                                          leaf, ca.get(), NID_aes_256_cbc, NID_aes_256_cbc,
                                          PKCS12_DEFAULT_ITER, -1, 0, nullptr, nullptr));
   if (!p12)
     return fail(ErrorCode::kInternal, "PKCS#12 creation failed: " + crypto::openssl_error_string());
-  if (!PKCS12_set_mac(p12.get(), pass.c_str(), -1, nullptr, 0, PKCS12_DEFAULT_ITER, EVP_sha256())) {
+  if (!PKCS12_set_mac(p12.get(), c_str(pass), -1, nullptr, 0, PKCS12_DEFAULT_ITER, EVP_sha256())) {
     return fail(ErrorCode::kInternal, "PKCS#12 MAC failed: " + crypto::openssl_error_string());
   }
   unsigned char* buf = nullptr;

@@ -41,6 +41,17 @@ bool is_ca(X509* cert) {
   return bc && bc->ca;
 }
 
+// Decoded from the extension itself rather than through X509_get_key_usage, which would
+// cache the extensions (and a fingerprint) of a certificate that is not signed yet.
+bool has_encipherment_usage(X509* cert) {
+  crypto::Handle<ASN1_BIT_STRING, ASN1_BIT_STRING_free> ku(
+      static_cast<ASN1_BIT_STRING*>(X509_get_ext_d2i(cert, NID_key_usage, nullptr, nullptr)));
+  constexpr int kKeyEncipherment = 2;
+  constexpr int kDataEncipherment = 3;
+  return ku && (ASN1_BIT_STRING_get_bit(ku.get(), kKeyEncipherment) == 1 ||
+                ASN1_BIT_STRING_get_bit(ku.get(), kDataEncipherment) == 1);
+}
+
 SysTime asn1_to_systime(const ASN1_TIME* t) {
   std::tm tm{};
   ASN1_TIME_to_tm(t, &tm);
@@ -79,6 +90,8 @@ std::string_view lint_finding_name(LintFinding f) {
       return "empty_subject_without_critical_san";
     case LintFinding::kNameConstraintViolation:
       return "name_constraint_violation";
+    case LintFinding::kEnciphermentOnNonEncryptionKey:
+      return "encipherment_on_non_encryption_key";
   }
   return "unknown";
 }
@@ -109,8 +122,12 @@ Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
   if (key.algorithm == crypto::KeyAlgorithm::kUnknown) {
     findings.push_back(LintFinding::kUnsupportedKey);
   }
-  if (key.algorithm == crypto::KeyAlgorithm::kRsa && key.bits < 2048) {
-    findings.push_back(LintFinding::kWeakRsaKey);
+  const bool rsa =
+      key.algorithm == crypto::KeyAlgorithm::kRsa || key.algorithm == crypto::KeyAlgorithm::kRsaPss;
+  if (rsa && key.bits < 2048) findings.push_back(LintFinding::kWeakRsaKey);
+  if (key.algorithm != crypto::KeyAlgorithm::kRsa &&
+      key.algorithm != crypto::KeyAlgorithm::kUnknown && has_encipherment_usage(cert)) {
+    findings.push_back(LintFinding::kEnciphermentOnNonEncryptionKey);
   }
 
   const SerialShape serial = serial_shape(cert);

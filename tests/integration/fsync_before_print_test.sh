@@ -37,7 +37,7 @@ perl -e '
   while (my $line = <>) {
     $i++;
     chomp $line;
-    my ($pid, $rest) = $line =~ /^(\d+) (.*)$/ or next;
+    my ($pid, $rest) = $line =~ /^(\d+)\s+(.*)$/ or next;  # strace pads short pids
     if ($rest =~ /^(?:pwrite64|write|pwritev)\((\d+)<([^>]*)>, "((?:[^"\\]|\\.)*)"/) {
       my ($fd, $path, $data) = ($1, "$2>", $3);
       push @wal_writes, [$i, decode($data)] if $path =~ $wal;

@@ -145,11 +145,11 @@ TEST_F(AuthorityTest, ImportEncryptedKeyNeedsTheRightPassphrase) {
   const auto events = audit_count();
   ImportOptions o = import_options("ext");
   o.private_key = key_bytes(ext_key_, "correct horse");
-  o.key_passphrase = "wrong horse";
+  o.key_passphrase = crypto::SecretBytes::copy_of("wrong horse");
   expect_refused(authorities_->import(o, "x"), ErrorCode::kBadPassword, inv, events);
   o.key_passphrase.reset();
   expect_refused(authorities_->import(o, "x"), ErrorCode::kBadPassword, inv, events);
-  o.key_passphrase = "correct horse";
+  o.key_passphrase = crypto::SecretBytes::copy_of("correct horse");
   auto r = authorities_->import(o, "user:admin");
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(inventory_count(), inv + 1);

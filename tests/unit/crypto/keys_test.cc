@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include <string>
 
@@ -28,6 +30,7 @@ const KeyCase kCases[] = {
     {KeyType::kEcP256, KeyAlgorithm::kEcdsa, 256, "P-256", "ECDSA P-256"},
     {KeyType::kEcP384, KeyAlgorithm::kEcdsa, 384, "P-384", "ECDSA P-384"},
     {KeyType::kEd25519, KeyAlgorithm::kEd25519, 256, "", "Ed25519"},
+    {KeyType::kRsaPss2048, KeyAlgorithm::kRsaPss, 2048, "", "RSA-PSS 2048"},
 };
 
 TEST(GenerateKey, MakesEveryKeyTypeAndDescribesIt) {
@@ -53,7 +56,45 @@ TEST(DescribeKey, NullKeyIsUnknown) {
 
 TEST(KeyTypeName, RoundTripsAndRejectsUnknown) {
   for (const KeyCase& c : kCases) EXPECT_EQ(parse_key_type(key_type_name(c.type)), c.type);
+  EXPECT_EQ(parse_key_type("rsa-pss-2048"), KeyType::kRsaPss2048);
+  EXPECT_EQ(parse_key_type("rsa-pss-3072"), KeyType::kRsaPss3072);
+  EXPECT_EQ(parse_key_type("rsa-pss-4096"), KeyType::kRsaPss4096);
   expect_error(parse_key_type("rsa-1024"), ErrorCode::kInvalidArgument);
+  expect_error(parse_key_type("rsa-pss-1024"), ErrorCode::kInvalidArgument);
+}
+
+// An id-RSASSA-PSS key made by OpenSSL itself (as `openssl genpkey -algorithm rsa-pss` does) is
+// an RSA-PSS key, never a plain RSA one: RFC 4055 forbids it to encipher.
+TEST(DescribeKey, RsaPssKeyIsItsOwnAlgorithm) {
+  Handle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_RSA_PSS, nullptr));
+  ASSERT_TRUE(ctx);
+  ASSERT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048), 1);
+  EVP_PKEY* raw = nullptr;
+  ASSERT_EQ(EVP_PKEY_keygen(ctx.get(), &raw), 1);
+  const PrivateKey key{EvpPkeyPtr(raw)};
+
+  const KeyInfo info = key.info();
+  EXPECT_EQ(info.algorithm, KeyAlgorithm::kRsaPss);
+  EXPECT_EQ(info.bits, 2048);
+  EXPECT_EQ(info.name(), "RSA-PSS 2048");
+  EXPECT_EQ(info.key_type(), KeyType::kRsaPss2048);
+  EXPECT_NE(info.key_type(), KeyType::kRsa2048);
+  EXPECT_EQ(key_algorithm_name(info.algorithm), "rsa-pss");
+
+  // The same from its SubjectPublicKeyInfo alone (a CSR's or a certificate's).
+  auto spki = parse_public_key(key.public_key_der());
+  ASSERT_TRUE(spki) << spki.error().message;
+  EXPECT_EQ(describe_key(spki->get()).algorithm, KeyAlgorithm::kRsaPss);
+  // And after a PKCS#8 round trip (an imported key file).
+  auto pem = key.to_pkcs8_pem();
+  ASSERT_TRUE(pem);
+  auto back = parse_private_key(pem->span());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->info().algorithm, KeyAlgorithm::kRsaPss);
+
+  // A plain RSA key stays RSA.
+  EXPECT_EQ(generate_key(KeyType::kRsa2048)->info().algorithm, KeyAlgorithm::kRsa);
 }
 
 class Pkcs8Test : public ::testing::TestWithParam<KeyType> {
@@ -145,7 +186,7 @@ TEST(ParsePrivateKey, EveryWrongPassphraseOnEncryptedDerIsBadPassword) {
 
 INSTANTIATE_TEST_SUITE_P(KeyTypes, Pkcs8Test,
                          ::testing::Values(KeyType::kRsa2048, KeyType::kEcP256, KeyType::kEcP384,
-                                           KeyType::kEd25519),
+                                           KeyType::kEd25519, KeyType::kRsaPss2048),
                          [](const auto& param) {
                            std::string name(key_type_name(param.param));
                            std::erase(name, '-');

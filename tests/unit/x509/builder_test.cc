@@ -6,7 +6,9 @@
 
 #include <set>
 
+#include "unit/testing/legacy_ca.h"
 #include "unit/testing/pki.h"
+#include "x509/verify.h"
 
 namespace certward::x509 {
 namespace {
@@ -126,6 +128,40 @@ TEST(BuildTbs, LeafIssuedByCaLinksToItAndHasOnlyLeafExtensions) {
   EXPECT_FALSE(extension_critical(i, oid::kExtKeyUsage));
   EXPECT_EQ(X509_verify(leaf.get(), ca_key.get()), 1);
   EXPECT_NE(X509_verify(leaf.get(), key.get()), 1);
+}
+
+// CAs older than the extension have no subjectKeyIdentifier: the authorityKeyIdentifier is
+// then computed from the issuer's public key (RFC 5280 4.2.1.2, method 1), where OpenSSL's
+// "keyid:always" refused to build the certificate at all.
+TEST(BuildTbs, IssuerWithoutSubjectKeyIdGetsKeyIdFromItsPublicKey) {
+  const crypto::PrivateKey ca_key = make_key(crypto::KeyType::kRsa2048);
+  const Certificate ca = certward::testing::legacy_ca(ca_key, "CN=Legacy Root,O=Old");
+  const crypto::PrivateKey key = make_key();
+  const Certificate leaf = issue(leaf_template(key.get()), &ca, ca_key, LintRules{});
+  EXPECT_EQ(leaf.info().authority_key_id, certward::testing::key_id_of(ca));
+  EXPECT_EQ(leaf.info().authority_key_id.size(), 40u);
+  EXPECT_EQ(X509_verify(leaf.get(), ca_key.get()), 1);
+  VerifyOptions vo;
+  vo.at = kT0 + std::chrono::days(1);
+  const std::vector<Certificate> roots = {ca};
+  auto verified = verify_chain(leaf, {}, roots, vo);
+  EXPECT_TRUE(verified.has_value()) << verified.error().message;
+
+  // An issuer with a subjectKeyIdentifier is named by it, even where it is not the hash:
+  // relying parties match the two.
+  const std::string ski = "0102030405060708090a0b0c0d0e0f10";
+  const Certificate other = certward::testing::legacy_ca(ca_key, "CN=Other", nullptr, nullptr, ski);
+  ASSERT_EQ(other.info().subject_key_id, ski);
+  const Certificate leaf2 = issue(leaf_template(key.get()), &other, ca_key, LintRules{});
+  EXPECT_EQ(leaf2.info().authority_key_id, ski);
+}
+
+TEST(BuildTbs, SelfSignedAuthorityKeyIdIsItsOwnSubjectKeyId) {
+  const crypto::PrivateKey key = make_key(crypto::KeyType::kEd25519);
+  const Certificate root = self_signed_ca(key);
+  EXPECT_FALSE(root.info().subject_key_id.empty());
+  EXPECT_EQ(root.info().authority_key_id, root.info().subject_key_id);
+  EXPECT_EQ(root.info().subject_key_id, certward::testing::key_id_of(root));
 }
 
 TEST(BuildTbs, EmptySubjectMakesSanCritical) {

@@ -106,6 +106,42 @@ TEST_F(LintTest, WeakRsaKey) {
   EXPECT_EQ(findings_of(leaf_template(strong.get()), LintRules{}), Findings{});
 }
 
+TEST_F(LintTest, WeakRsaPssKey) {
+  crypto::Handle<EVP_PKEY_CTX, EVP_PKEY_CTX_free> ctx(
+      EVP_PKEY_CTX_new_id(EVP_PKEY_RSA_PSS, nullptr));
+  ASSERT_TRUE(ctx);
+  ASSERT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 1024), 1);
+  EVP_PKEY* raw = nullptr;
+  ASSERT_EQ(EVP_PKEY_keygen(ctx.get(), &raw), 1);
+  crypto::EvpPkeyPtr weak(raw);
+  EXPECT_EQ(findings_of(leaf_template(weak.get()), LintRules{}),
+            Findings{LintFinding::kWeakRsaKey});
+}
+
+// Whatever a profile says: only a plain RSA key may encipher (RFC 4055 1.2 for RSA-PSS,
+// RFC 5480 3 for EC, RFC 8410 5 for Ed25519).
+TEST_F(LintTest, EnciphermentOnlyForPlainRsaKeys) {
+  const crypto::PrivateKey rsa = make_key(crypto::KeyType::kRsa2048);
+  const crypto::PrivateKey pss = make_key(crypto::KeyType::kRsaPss2048);
+  const crypto::PrivateKey ed = make_key(crypto::KeyType::kEd25519);
+  for (const char* usage : {"keyEncipherment", "dataEncipherment"}) {
+    CertificateTemplate t = leaf_template(rsa.get());
+    t.key_usage = {"digitalSignature", usage};
+    EXPECT_EQ(findings_of(t, LintRules{}), Findings{}) << usage;
+    for (const crypto::PrivateKey* key : {&pss, &key_, &ed}) {
+      t = leaf_template(key->get());
+      t.key_usage = {"digitalSignature", usage};
+      EXPECT_EQ(findings_of(t, LintRules{}), Findings{LintFinding::kEnciphermentOnNonEncryptionKey})
+          << usage << " on " << key->info().name();
+    }
+  }
+  CertificateTemplate signing = leaf_template(pss.get());
+  EXPECT_EQ(findings_of(signing, LintRules{}), Findings{});
+  signing.key_usage.clear();  // no keyUsage extension at all
+  EXPECT_EQ(findings_of(signing, LintRules{}), Findings{});
+}
+
 TEST_F(LintTest, UnsupportedKeyAlgorithm) {
   crypto::EvpPkeyPtr ed448(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED448"));
   ASSERT_TRUE(ed448);
@@ -219,12 +255,12 @@ TEST_F(LintTest, WorksWithoutFindingsOutput) {
 
 TEST(LintFindingName, EveryFindingHasADistinctName) {
   std::set<std::string_view> names;
-  for (int i = 0; i <= static_cast<int>(LintFinding::kEmptySubjectWithoutCriticalSan); ++i) {
+  for (int i = 0; i <= static_cast<int>(LintFinding::kEnciphermentOnNonEncryptionKey); ++i) {
     const auto name = lint_finding_name(static_cast<LintFinding>(i));
     EXPECT_NE(name, "unknown");
     names.insert(name);
   }
-  EXPECT_EQ(names.size(), 13u);
+  EXPECT_EQ(names.size(), 15u);
   EXPECT_EQ(lint_finding_name(LintFinding::kWeakSignatureAlgorithm), "weak_signature_algorithm");
 }
 
