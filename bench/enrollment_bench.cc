@@ -67,11 +67,11 @@ CaSettings bench_settings() {
 struct Fixture {
   std::filesystem::path dir = make_temp_dir();
   SystemClock clock;
-  audit::AuditLog audit{clock};
-  inventory::Inventory inventory{clock, audit};
   CaSettings settings = bench_settings();
   ProfileSet profiles = must(ProfileSet::create({}), "profiles");
   std::unique_ptr<store::Database> db;
+  std::optional<audit::AuditLog> audit;
+  std::optional<inventory::Inventory> inventory;
   std::optional<crypto::KeyWrapper> wrapper;
   std::unique_ptr<AuthorityService> authorities;
   std::unique_ptr<Enrollment> enrollment;
@@ -86,11 +86,14 @@ struct Fixture {
     must(audit::AuditLog::migrate(*db), "audit migrations");
     must(inventory::Inventory::migrate(*db), "inventory migrations");
     must(AuthorityService::migrate(*db), "ca migrations");
+    audit.emplace(clock, *db);
+    inventory.emplace(clock, *db, *audit);
     wrapper = must(crypto::KeyWrapper::create(crypto::SecretBytes(crypto::random_bytes(32))),
                    "master key");
     authorities =
-        std::make_unique<AuthorityService>(clock, *db, *wrapper, audit, inventory, settings);
-    enrollment = std::make_unique<Enrollment>(clock, *db, *authorities, profiles, inventory, audit);
+        std::make_unique<AuthorityService>(clock, *db, *wrapper, *audit, *inventory, settings);
+    enrollment =
+        std::make_unique<Enrollment>(clock, *db, *authorities, profiles, *inventory, *audit);
 
     RootOptions root;
     root.name = "root";
@@ -117,6 +120,8 @@ struct Fixture {
   ~Fixture() {
     enrollment.reset();  // drains the writer before the database goes
     authorities.reset();
+    inventory.reset();
+    audit.reset();
     db.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);

@@ -4,6 +4,7 @@
 // (the RA for issuance), encode. Errors are RFC 7807 problem+json; the problem's "code" member
 // carries the stable ErrorCode name for clients to branch on.
 
+#include <functional>
 #include <memory>
 
 #include "api/metrics.h"
@@ -15,14 +16,14 @@
 #include "ca/profile.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
-#include "store/store.h"
 
 namespace certward::api {
 
 // Everything the handlers use; owned by the caller and outliving the router.
 struct Services {
   const Clock& clock;
-  store::Database& db;
+  // /readyz: whether the service can answer now (the server wires the database's ping).
+  std::function<Status()> ready;
   const audit::AuditLog& audit;
   const inventory::Inventory& inventory;
   const ca::ProfileSet& profiles;

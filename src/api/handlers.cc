@@ -80,7 +80,7 @@ class Api : public std::enable_shared_from_this<Api> {
     r.add("GET", "/healthz", [](http::Request&) { return ok_json({{"status", "ok"}}); });
     r.add("GET", "/readyz", [self = shared_from_this()](http::Request&) { return self->readyz(); });
     r.add("GET", "/metrics", [self = shared_from_this()](http::Request&) {
-      return http::Response::text(200, self->s_.metrics.render(self->s_.inventory, self->s_.db),
+      return http::Response::text(200, self->s_.metrics.render(self->s_.inventory),
                                   "text/plain; version=0.0.4; charset=utf-8");
     });
     r.add("GET", "/api/v1/openapi.json",
@@ -217,10 +217,7 @@ class Api : public std::enable_shared_from_this<Api> {
   }
 
   http::Response readyz() {
-    auto tx = s_.db.begin(store::TxMode::kRead);
-    if (!tx) return http::Response::problem(503, "Service Unavailable", tx.error().message);
-    auto row = (*tx)->query_one("SELECT 1");
-    if (!row) return http::Response::problem(503, "Service Unavailable", row.error().message);
+    if (auto ready = s_.ready(); !ready) return problem_for(ready.error());
     return ok_json({{"status", "ready"}});
   }
 
@@ -381,7 +378,7 @@ class Api : public std::enable_shared_from_this<Api> {
       page.limit = static_cast<int>(*limit);
     }
     CW_ASSIGN_OR_RETURN(page.cursor, query_text(req, "cursor"));
-    CW_ASSIGN_OR_RETURN(auto result, s_.inventory.query(s_.db, f, page));
+    CW_ASSIGN_OR_RETURN(auto result, s_.inventory.query(f, page));
     json items = json::array();
     for (const auto& rec : result.items) items.push_back(record_json(rec, now));
     return ok_json(page_json(std::move(items), result.next_cursor));
@@ -390,7 +387,7 @@ class Api : public std::enable_shared_from_this<Api> {
   Result<inventory::CertificateRecord> visible_record(const http::Request& req,
                                                       const Identity& id) {
     auto it = req.params.find("id");
-    CW_ASSIGN_OR_RETURN(auto rec, s_.inventory.resolve(s_.db, it->second));
+    CW_ASSIGN_OR_RETURN(auto rec, s_.inventory.resolve(it->second));
     if (team_scoped(id) && rec.meta.team != id.team) {
       // Indistinguishable from absence: a requester learns nothing about other teams.
       return fail(ErrorCode::kNotFound, "no certificate matches '" + it->second + "'");
@@ -400,7 +397,7 @@ class Api : public std::enable_shared_from_this<Api> {
 
   Result<http::Response> get_certificate(http::Request& req, const Identity& id) {
     CW_ASSIGN_OR_RETURN(auto rec, visible_record(req, id));
-    CW_ASSIGN_OR_RETURN(auto cert, s_.inventory.certificate(s_.db, rec.fingerprint));
+    CW_ASSIGN_OR_RETURN(auto cert, s_.inventory.certificate(rec.fingerprint));
     json j = record_json(rec, s_.clock.now());
     j["certificate"] = certificate_json(cert.info());
     j["pem"] = cert.pem();
@@ -428,15 +425,14 @@ class Api : public std::enable_shared_from_this<Api> {
     if (team_scoped(id) && u.team && u.team != id.team) {
       return fail(ErrorCode::kUnauthorized, "a requester cannot move certificates out of its team");
     }
-    CW_ASSIGN_OR_RETURN(auto updated,
-                        s_.inventory.update_metadata(s_.db, rec.fingerprint, u, id.actor));
+    CW_ASSIGN_OR_RETURN(auto updated, s_.inventory.update_metadata(rec.fingerprint, u, id.actor));
     return ok_json(record_json(updated, s_.clock.now()));
   }
 
   Result<http::Response> download(http::Request& req, const Identity& id) {
     CW_RETURN_IF_ERROR(check_query(req, {"format"}));
     CW_ASSIGN_OR_RETURN(auto rec, visible_record(req, id));
-    CW_ASSIGN_OR_RETURN(auto cert, s_.inventory.certificate(s_.db, rec.fingerprint));
+    CW_ASSIGN_OR_RETURN(auto cert, s_.inventory.certificate(rec.fingerprint));
     const std::string format(req.query_value("format").value_or("pem"));
     if (format == "pem") return http::Response::text(200, cert.pem(), "application/x-pem-file");
     if (format == "der")
@@ -574,7 +570,7 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(meta.team, b.opt_string("team"));
     CW_ASSIGN_OR_RETURN(meta.tags, b.strings("tags"));
     CW_ASSIGN_OR_RETURN(auto report,
-                        s_.inventory.import_certificates(s_.db, certs, meta, id.actor, "api"));
+                        s_.inventory.import_certificates(certs, meta, id.actor, "api"));
     json items = json::array();
     for (const auto& i : report.items)
       items.push_back({{"fingerprint", i.fingerprint}, {"inserted", i.inserted}});
@@ -603,7 +599,7 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(f.after_seq, query_int(req, "before_seq"));
     CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
     if (limit) f.limit = static_cast<int>(std::clamp<std::int64_t>(*limit, -1, 100000));
-    CW_ASSIGN_OR_RETURN(auto events, s_.audit.list(s_.db, f));
+    CW_ASSIGN_OR_RETURN(auto events, s_.audit.list(f));
     json items = json::array();
     for (const auto& e : events) items.push_back(event_json(e));
     std::optional<std::string> next;
@@ -619,7 +615,7 @@ class Api : public std::enable_shared_from_this<Api> {
     if (text) {
       CW_ASSIGN_OR_RETURN(checkpoint, audit::parse_checkpoint(*text));
     }
-    CW_ASSIGN_OR_RETURN(auto report, s_.audit.verify(s_.db, checkpoint));
+    CW_ASSIGN_OR_RETURN(auto report, s_.audit.verify(checkpoint));
     return ok_json(verify_report_json(report, checkpoint.has_value()));
   }
 

@@ -61,7 +61,7 @@ void Metrics::count_rate_limited() {
   ++rate_limited_;
 }
 
-std::string Metrics::inventory_section(const inventory::Inventory& inventory, store::Database& db) {
+std::string Metrics::inventory_section(const inventory::Inventory& inventory) {
   const SysTime now = clock_.now();
   bool stale = false;
   {
@@ -72,13 +72,13 @@ std::string Metrics::inventory_section(const inventory::Inventory& inventory, st
     // Asked of the inventory outside the lock, at most once per kGaugeTtl.
     InventoryGauges g;
     g.computed_at = now;
-    if (auto counts = inventory.status_counts(db)) {
+    if (auto counts = inventory.status_counts()) {
       for (const auto& [status, n] : *counts)
         g.by_status[std::string(inventory::status_name(status))] = n;
     }
     std::vector<std::chrono::seconds> bounds;
     for (int d : kExpiryDays) bounds.emplace_back(std::chrono::days(d));
-    if (auto histogram = inventory.expiry_histogram(db, bounds)) {
+    if (auto histogram = inventory.expiry_histogram(bounds)) {
       g.expiry_count = (*histogram)[0];
       for (std::size_t i = 0; i < kExpiryDays.size(); ++i) {
         g.expiry_buckets[std::to_string(kExpiryDays[i])] = (*histogram)[i + 1];
@@ -106,8 +106,8 @@ std::string Metrics::inventory_section(const inventory::Inventory& inventory, st
   return out.str();
 }
 
-std::string Metrics::render(const inventory::Inventory& inventory, store::Database& db) {
-  std::string inventory_text = inventory_section(inventory, db);
+std::string Metrics::render(const inventory::Inventory& inventory) {
+  std::string inventory_text = inventory_section(inventory);
   std::lock_guard lock(mu_);
   std::ostringstream out;
   out << "# HELP certward_http_requests_total HTTP requests by listener, method, route and "

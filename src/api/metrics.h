@@ -13,7 +13,6 @@
 #include "common/clock.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
-#include "store/store.h"
 
 namespace certward::api {
 
@@ -26,7 +25,7 @@ class Metrics {
   void count_rate_limited();
 
   // Prometheus text exposition format 0.0.4.
-  std::string render(const inventory::Inventory& inventory, store::Database& db);
+  std::string render(const inventory::Inventory& inventory);
 
  private:
   static constexpr std::array<double, 12> kLatencyBuckets = {
@@ -42,7 +41,7 @@ class Metrics {
     std::int64_t expiry_count = 0;
     SysTime computed_at{};
   };
-  std::string inventory_section(const inventory::Inventory& inventory, store::Database& db);
+  std::string inventory_section(const inventory::Inventory& inventory);
 
   const Clock& clock_;
   std::mutex mu_;

@@ -104,7 +104,7 @@ Status AuditLog::append(store::Transaction& tx, std::span<const Event> events) c
   return tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head_params);
 }
 
-Result<std::vector<RecordedEvent>> AuditLog::list(store::Database& db, const EventFilter& f) const {
+Result<std::vector<RecordedEvent>> AuditLog::list(const EventFilter& f) const {
   if (f.limit < 1 || f.limit > 1000) {
     return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
   }
@@ -123,7 +123,7 @@ Result<std::vector<RecordedEvent>> AuditLog::list(store::Database& db, const Eve
   if (f.after_seq) add(f.newest_first ? " AND seq < ?" : " AND seq > ?", *f.after_seq);
   sql += f.newest_first ? " ORDER BY seq DESC" : " ORDER BY seq ASC";
   sql += " LIMIT " + std::to_string(f.limit);
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
   std::vector<RecordedEvent> out;
   out.reserve(rows.size());
@@ -149,8 +149,7 @@ Result<Checkpoint> parse_checkpoint(std::string_view text) {
   return Checkpoint{seq, std::string(hash)};
 }
 
-Result<VerifyReport> AuditLog::verify(store::Database& db,
-                                      const std::optional<Checkpoint>& checkpoint) const {
+Result<VerifyReport> AuditLog::verify(const std::optional<Checkpoint>& checkpoint) const {
   VerifyReport report;
   report.head = Checkpoint{0, std::string(kGenesisHash)};
   auto bad = [&](std::int64_t seq, std::string problem) {
@@ -159,7 +158,7 @@ Result<VerifyReport> AuditLog::verify(store::Database& db,
     report.problem = std::move(problem);
     return report;
   };
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   std::int64_t expected_seq = 1;
   std::string prev(kGenesisHash);
   for (;;) {

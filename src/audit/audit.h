@@ -69,7 +69,8 @@ struct VerifyReport {
 
 class AuditLog {
  public:
-  explicit AuditLog(const Clock& clock) : clock_(clock) {}
+  // `db` is the log's own handle for reading; appends join the caller's transaction.
+  AuditLog(const Clock& clock, store::Database& db) : clock_(clock), db_(db) {}
 
   static Status migrate(store::Database& db);
 
@@ -79,11 +80,10 @@ class AuditLog {
     return append(tx, std::span<const Event>(&event, 1));
   }
 
-  Result<std::vector<RecordedEvent>> list(store::Database& db, const EventFilter& filter) const;
+  Result<std::vector<RecordedEvent>> list(const EventFilter& filter) const;
   // Reads the whole chain in pages; memory stays bounded whatever its length. With
   // `checkpoint`, the event at checkpoint.seq must exist and carry checkpoint.hash.
-  Result<VerifyReport> verify(store::Database& db,
-                              const std::optional<Checkpoint>& checkpoint = {}) const;
+  Result<VerifyReport> verify(const std::optional<Checkpoint>& checkpoint = {}) const;
 
   // The hash of one event given its predecessor's hash (exposed for tests and tools).
   static std::string event_hash(std::int64_t seq, SysTime time, const Event& e,
@@ -91,6 +91,7 @@ class AuditLog {
 
  private:
   const Clock& clock_;
+  store::Database& db_;
 };
 
 }  // namespace certward::audit

@@ -171,6 +171,12 @@ Result<IssuedChain> Authority::issue(const Order& order) const {
 
 Status AuthorityService::migrate(store::Database& db) { return db.migrate("ca", kMigrations); }
 
+Result<bool> AuthorityService::any_sealed_keys(store::Database& db) {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT COUNT(*) FROM authorities"));
+  return row && row->int64(0) > 0;
+}
+
 Status AuthorityService::check_new_name(const std::string& name) const {
   CW_RETURN_IF_ERROR(check_authority_name(name));
   auto existing = info(name);

@@ -100,6 +100,9 @@ class AuthorityService final : public IssuerDirectory {
         settings_(settings) {}
 
   static Status migrate(store::Database& db);
+  // Whether `db` already holds authorities, whose keys are sealed under some master key:
+  // asked before a master key is chosen, hence static. Errors: those of the store.
+  static Result<bool> any_sealed_keys(store::Database& db);
 
   // Errors: kConflict (name taken), kInvalidArgument / kMalformed (bad options).
   Result<AuthorityInfo> create_root(const RootOptions& options, std::string_view actor);

@@ -35,7 +35,7 @@ void add_audit_commands(CLI::App& app, Globals& g) {
             }
             f.after_seq = o->before_seq;
             f.limit = o->limit;
-            CW_ASSIGN_OR_RETURN(auto events, c.audit().list(c.db(), f));
+            CW_ASSIGN_OR_RETURN(auto events, c.audit().list(f));
             nlohmann::json items = nlohmann::json::array();
             for (const auto& e : events) items.push_back(event_json(e));
             return nlohmann::json{{"items", items}};
@@ -80,7 +80,7 @@ void add_audit_commands(CLI::App& app, Globals& g) {
       run_either(
           g,
           [&](Context& c) -> Result<nlohmann::json> {
-            CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(c.db(), checkpoint));
+            CW_ASSIGN_OR_RETURN(auto report, c.audit().verify(checkpoint));
             broken = !report.ok;
             return api::verify_report_json(report, checkpoint.has_value());
           },

@@ -112,8 +112,8 @@ void print_record(const json& r) {
 }
 
 Result<json> show_local(Context& c, const std::string& id) {
-  CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), id));
-  CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(c.db(), rec.fingerprint));
+  CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(id));
+  CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(rec.fingerprint));
   json j = record_json(rec, c.clock().now());
   j["certificate"] = certificate_json(cert.info());
   j["pem"] = cert.pem();
@@ -121,8 +121,8 @@ Result<json> show_local(Context& c, const std::string& id) {
 }
 
 Result<std::string> export_local(Context& c, const std::string& id, const std::string& format) {
-  CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), id));
-  CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(c.db(), rec.fingerprint));
+  CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(id));
+  CW_ASSIGN_OR_RETURN(auto cert, c.inventory().certificate(rec.fingerprint));
   std::vector<x509::Certificate> certs = {cert};
   if (format == "chain" || format == "p7b") {
     CW_ASSIGN_OR_RETURN(certs, c.authorities().chain_for(cert, rec.meta.authority));
@@ -198,8 +198,7 @@ void add_cert_commands(CLI::App& app, Globals& g) {
           [o](Context& c) -> Result<json> {
             const SysTime now = c.clock().now();
             CW_ASSIGN_OR_RETURN(auto filter, make_filter(*o, now));
-            CW_ASSIGN_OR_RETURN(auto page,
-                                c.inventory().query(c.db(), filter, {o->limit, o->cursor}));
+            CW_ASSIGN_OR_RETURN(auto page, c.inventory().query(filter, {o->limit, o->cursor}));
             json items = json::array();
             for (const auto& r : page.items) items.push_back(record_json(r, now));
             return json{
@@ -302,7 +301,7 @@ void add_cert_commands(CLI::App& app, Globals& g) {
       run_either(
           g,
           [&](Context& c) -> Result<json> {
-            CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(c.db(), o->id));
+            CW_ASSIGN_OR_RETURN(auto rec, c.inventory().resolve(o->id));
             inventory::MetadataUpdate u;
             if (o->owner) u.owner = *o->owner;
             if (o->no_owner) u.owner = "";
@@ -312,8 +311,8 @@ void add_cert_commands(CLI::App& app, Globals& g) {
             if (!o->tags.empty() || o->no_tags) u.tags = o->tags;
             u.add_tags = o->add_tags;
             u.remove_tags = o->remove_tags;
-            CW_ASSIGN_OR_RETURN(
-                auto updated, c.inventory().update_metadata(c.db(), rec.fingerprint, u, c.actor()));
+            CW_ASSIGN_OR_RETURN(auto updated,
+                                c.inventory().update_metadata(rec.fingerprint, u, c.actor()));
             return record_json(updated, c.clock().now());
           },
           [&](const Remote& r) {
@@ -364,8 +363,8 @@ void add_cert_commands(CLI::App& app, Globals& g) {
                                        o->owner,
                                        o->team,
                                        o->tags};
-            CW_ASSIGN_OR_RETURN(auto report, c.inventory().import_paths(c.db(), o->paths, password,
-                                                                        meta, c.actor()));
+            CW_ASSIGN_OR_RETURN(auto report,
+                                c.inventory().import_paths(o->paths, password, meta, c.actor()));
             json items = json::array();
             for (const auto& i : report.items) {
               json j = {

@@ -242,8 +242,11 @@ Status serve(Context& c, const sigset_t& signals) {
     ~ObserverReset() { ra.set_observer(nullptr); }
   } observer_reset{c.enrollment()};
   api::RateLimiter limiter(cfg.server.rate_limit.requests_per_second, cfg.server.rate_limit.burst);
-  api::Services services{c.clock(),       c.db(),         c.audit(), c.inventory(), c.profiles(),
-                         c.authorities(), c.enrollment(), c.auth(),  metrics,       limiter};
+  api::Services services{c.clock(),      [&c] { return c.db().ping(); },
+                         c.audit(),      c.inventory(),
+                         c.profiles(),   c.authorities(),
+                         c.enrollment(), c.auth(),
+                         metrics,        limiter};
 
   CW_ASSIGN_OR_RETURN(auto https, parse_listen(cfg.server.listen, "https"));
   CW_ASSIGN_OR_RETURN(auto plain, parse_listen(cfg.server.http_listen, "http"));

@@ -27,12 +27,6 @@ Status prepare_data_dir(const std::string& dir, Init mode) {
   return ok();
 }
 
-Result<bool> has_authorities(store::Database& db) {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT COUNT(*) FROM authorities"));
-  return row && row->int64(0) > 0;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>& config_path,
@@ -61,10 +55,12 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   CW_RETURN_IF_ERROR(audit::AuditLog::migrate(*c->db_));
   CW_RETURN_IF_ERROR(inventory::Inventory::migrate(*c->db_));
   CW_RETURN_IF_ERROR(ca::AuthorityService::migrate(*c->db_));
+  c->audit_.emplace(c->clock_, *c->db_);
+  c->inventory_.emplace(c->clock_, *c->db_, *c->audit_);
 
   // A new master key only for a database that holds no sealed CA key yet: on a database
   // shared with another host, a fresh key here could never open the existing authorities.
-  CW_ASSIGN_OR_RETURN(auto sealed, has_authorities(*c->db_));
+  CW_ASSIGN_OR_RETURN(auto sealed, ca::AuthorityService::any_sealed_keys(*c->db_));
   const bool may_create = mode == Init::kCreate && !sealed;
   auto wrapper = ca::load_master_key(
       cfg.ca, env,
@@ -78,11 +74,11 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   if (!wrapper) return std::unexpected(wrapper.error());
   c->wrapper_.emplace(std::move(*wrapper));
   c->authorities_ = std::make_unique<ca::AuthorityService>(c->clock_, *c->db_, *c->wrapper_,
-                                                           c->audit_, c->inventory_, cfg.ca);
+                                                           *c->audit_, *c->inventory_, cfg.ca);
   c->enrollment_ = std::make_unique<ca::Enrollment>(c->clock_, *c->db_, *c->authorities_,
-                                                    c->profiles_, c->inventory_, c->audit_);
+                                                    c->profiles_, *c->inventory_, *c->audit_);
   CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
-  c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, c->audit_);
+  c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_);
   return c;
 }
 

@@ -32,8 +32,8 @@ class Context {
   const Config& config() const { return config_; }
   store::Database& db() { return *db_; }
   const Clock& clock() const { return clock_; }
-  const audit::AuditLog& audit() const { return audit_; }
-  const inventory::Inventory& inventory() const { return inventory_; }
+  const audit::AuditLog& audit() const { return *audit_; }
+  const inventory::Inventory& inventory() const { return *inventory_; }
   const ca::ProfileSet& profiles() const { return profiles_; }
   ca::AuthorityService& authorities() { return *authorities_; }
   ca::Enrollment& enrollment() { return *enrollment_; }
@@ -41,14 +41,14 @@ class Context {
   const std::string& actor() const { return actor_; }
 
  private:
-  Context() : audit_(clock_), inventory_(clock_, audit_) {}
+  Context() = default;
 
   Config config_;
   SystemClock clock_;
-  audit::AuditLog audit_;
-  inventory::Inventory inventory_;
   ca::ProfileSet profiles_;
   std::unique_ptr<store::Database> db_;
+  std::optional<audit::AuditLog> audit_;
+  std::optional<inventory::Inventory> inventory_;
   std::optional<crypto::KeyWrapper> wrapper_;
   std::unique_ptr<ca::AuthorityService> authorities_;
   std::unique_ptr<ca::Enrollment> enrollment_;

@@ -272,9 +272,8 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
   return n == 1;
 }
 
-Result<std::optional<CertificateRecord>> Inventory::get(store::Database& db,
-                                                        std::string_view fingerprint) const {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+Result<std::optional<CertificateRecord>> Inventory::get(std::string_view fingerprint) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   const store::Value params[] = {std::string(fingerprint)};
   CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT " + std::string(kColumns) +
                                                   " FROM certificates WHERE fingerprint = ?",
@@ -283,13 +282,13 @@ Result<std::optional<CertificateRecord>> Inventory::get(store::Database& db,
   return std::optional<CertificateRecord>(to_record(*row));
 }
 
-Result<CertificateRecord> Inventory::resolve(store::Database& db, std::string_view id) const {
+Result<CertificateRecord> Inventory::resolve(std::string_view id) const {
   if (!is_hex(id)) {
     return fail(ErrorCode::kInvalidArgument,
                 "'" + std::string(id) + "' is not a fingerprint or serial (hex expected)");
   }
   const std::string key = normalise_hex(id);
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   std::vector<CertificateRecord> found;
   auto collect = [&](const std::string& where, store::Value v) -> Status {
     const store::Value params[] = {std::move(v)};
@@ -322,9 +321,8 @@ Result<CertificateRecord> Inventory::resolve(store::Database& db, std::string_vi
   return std::move(found.front());
 }
 
-Result<x509::Certificate> Inventory::certificate(store::Database& db,
-                                                 std::string_view fingerprint) const {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+Result<x509::Certificate> Inventory::certificate(std::string_view fingerprint) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   const store::Value params[] = {std::string(fingerprint)};
   CW_ASSIGN_OR_RETURN(auto row,
                       tx->query_one("SELECT der FROM certificates WHERE fingerprint = ?", params));
@@ -332,7 +330,7 @@ Result<x509::Certificate> Inventory::certificate(store::Database& db,
   return x509::Certificate::from_der(row->blob(0));
 }
 
-Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRequest& page) const {
+Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   if (page.limit < 1 || page.limit > 1000) {
     return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
   }
@@ -371,7 +369,7 @@ Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRe
   }
   sql += " ORDER BY not_after, fingerprint LIMIT " + std::to_string(page.limit + 1);
 
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
   Page out;
   for (const auto& r : rows) {
@@ -385,8 +383,8 @@ Result<Page> Inventory::query(store::Database& db, const Filter& f, const PageRe
   return out;
 }
 
-Result<std::int64_t> Inventory::count(store::Database& db) const {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+Result<std::int64_t> Inventory::count() const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT COUNT(*) FROM certificates"));
   return row ? row->int64(0) : 0;
 }
@@ -438,8 +436,7 @@ Result<RecordMeta> normalize_meta(RecordMeta meta) {
   return meta;
 }
 
-Result<CertificateRecord> Inventory::update_metadata(store::Database& db,
-                                                     std::string_view fingerprint,
+Result<CertificateRecord> Inventory::update_metadata(std::string_view fingerprint,
                                                      const MetadataUpdate& update,
                                                      std::string_view actor) const {
   if (update.owner) CW_RETURN_IF_ERROR(check_label("owner", *update.owner));
@@ -451,7 +448,7 @@ Result<CertificateRecord> Inventory::update_metadata(store::Database& db,
   CW_ASSIGN_OR_RETURN(auto add, normalize_tags(update.add_tags));
   CW_ASSIGN_OR_RETURN(auto remove, normalize_tags(update.remove_tags));
 
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   const store::Value key[] = {std::string(fingerprint)};
   // The row lock makes concurrent editors of one certificate take turns: each reads what the
   // previous one wrote, so no edit is lost and every audit event's "from" is the true state.
@@ -510,13 +507,12 @@ Result<CertificateRecord> Inventory::update_metadata(store::Database& db,
   return record;
 }
 
-Result<ImportReport> Inventory::import_certificates(store::Database& db,
-                                                    std::span<const x509::Certificate> certs,
+Result<ImportReport> Inventory::import_certificates(std::span<const x509::Certificate> certs,
                                                     const RecordMeta& meta, std::string_view actor,
                                                     std::string_view source) const {
   ImportReport report;
   CW_ASSIGN_OR_RETURN(const RecordMeta checked, normalize_meta(meta));
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   std::vector<audit::Event> events;
   for (const auto& cert : certs) {
     CW_ASSIGN_OR_RETURN(bool inserted, record(*tx, cert, checked));
@@ -540,8 +536,7 @@ Result<ImportReport> Inventory::import_certificates(store::Database& db,
   return report;
 }
 
-Result<ImportReport> Inventory::import_paths(store::Database& db,
-                                             std::span<const std::string> paths,
+Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
                                              const std::optional<std::string>& pkcs12_password,
                                              const RecordMeta& meta, std::string_view actor) const {
   namespace fs = std::filesystem;
@@ -597,7 +592,7 @@ Result<ImportReport> Inventory::import_paths(store::Database& db,
       total.items.push_back({file, "", false, certs.error()});
       continue;
     }
-    CW_ASSIGN_OR_RETURN(auto report, import_certificates(db, *certs, meta, actor, file));
+    CW_ASSIGN_OR_RETURN(auto report, import_certificates(*certs, meta, actor, file));
     total.inserted += report.inserted;
     total.duplicates += report.duplicates;
     for (auto& item : report.items) total.items.push_back(std::move(item));

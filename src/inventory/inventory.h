@@ -131,7 +131,9 @@ struct ImportReport {
 
 class Inventory {
  public:
-  Inventory(const Clock& clock, const audit::AuditLog& audit) : clock_(clock), audit_(audit) {}
+  // `db` is the inventory's own handle: callers ask the inventory, never its tables.
+  Inventory(const Clock& clock, store::Database& db, const audit::AuditLog& audit)
+      : clock_(clock), db_(db), audit_(audit) {}
 
   static Status migrate(store::Database& db);
 
@@ -142,42 +144,41 @@ class Inventory {
 
   // Full fingerprint, a unique fingerprint prefix (≥ 8 hex digits) or a serial (hex).
   // Errors: kNotFound, kConflict (ambiguous), kInvalidArgument (not hex).
-  Result<CertificateRecord> resolve(store::Database& db, std::string_view id) const;
-  Result<std::optional<CertificateRecord>> get(store::Database& db,
-                                               std::string_view fingerprint) const;
-  Result<x509::Certificate> certificate(store::Database& db, std::string_view fingerprint) const;
-  Result<Page> query(store::Database& db, const Filter& filter, const PageRequest& page) const;
-  Result<std::int64_t> count(store::Database& db) const;
+  Result<CertificateRecord> resolve(std::string_view id) const;
+  Result<std::optional<CertificateRecord>> get(std::string_view fingerprint) const;
+  Result<x509::Certificate> certificate(std::string_view fingerprint) const;
+  Result<Page> query(const Filter& filter, const PageRequest& page) const;
+  Result<std::int64_t> count() const;
   // How many certificates have each status now (the same rule as CertificateRecord::status
   // and the status filter; every status is present, zero or not).
-  Result<std::map<CertStatus, std::int64_t>> status_counts(store::Database& db) const;
+  Result<std::map<CertStatus, std::int64_t>> status_counts() const;
   // Unexpired, unrevoked certificates: the total first, then for each bound how many expire
   // within it (cumulative, as a Prometheus histogram counts).
   Result<std::vector<std::int64_t>> expiry_histogram(
-      store::Database& db, std::span<const std::chrono::seconds> bounds) const;
+      std::span<const std::chrono::seconds> bounds) const;
   // Changes owner, team and tags of one certificate (by full fingerprint) with one
   // "certificate.update" audit event naming what changed, in one transaction; a change that
   // changes nothing writes nothing. Team names are not checked here (the caller knows the
   // teams). Errors: kNotFound, kInvalidArgument (tags, owner or team text), store errors.
-  Result<CertificateRecord> update_metadata(store::Database& db, std::string_view fingerprint,
+  Result<CertificateRecord> update_metadata(std::string_view fingerprint,
                                             const MetadataUpdate& update,
                                             std::string_view actor) const;
 
   // Imports certificates into the inventory with one audit event each, all in one
   // transaction: either all of `certs` are recorded or none.
-  Result<ImportReport> import_certificates(store::Database& db,
-                                           std::span<const x509::Certificate> certs,
+  Result<ImportReport> import_certificates(std::span<const x509::Certificate> certs,
                                            const RecordMeta& meta, std::string_view actor,
                                            std::string_view source) const;
   // Imports every certificate found in files or (recursively) directories: PEM, DER, P7B,
   // P12 (with `pkcs12_password`). A file that fails to parse is reported and skipped; files
   // that parse are imported. Duplicates (same fingerprint) are counted, not re-inserted.
-  Result<ImportReport> import_paths(store::Database& db, std::span<const std::string> paths,
+  Result<ImportReport> import_paths(std::span<const std::string> paths,
                                     const std::optional<std::string>& pkcs12_password,
                                     const RecordMeta& meta, std::string_view actor) const;
 
  private:
   const Clock& clock_;
+  store::Database& db_;
   const audit::AuditLog& audit_;
 };
 

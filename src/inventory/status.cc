@@ -72,7 +72,7 @@ void append_status_filter(CertStatus status, SysTime now, std::string& sql,
 
 }  // namespace internal
 
-Result<std::map<CertStatus, std::int64_t>> Inventory::status_counts(store::Database& db) const {
+Result<std::map<CertStatus, std::int64_t>> Inventory::status_counts() const {
   const SysTime now = clock_.now();
   const SysTime soon = soon_after(now);
   std::string sql = "SELECT CASE";
@@ -82,7 +82,7 @@ Result<std::map<CertStatus, std::int64_t>> Inventory::status_counts(store::Datab
     add_param(kRules[i], now, soon, params);
   }
   sql += " END AS s, COUNT(*) FROM certificates GROUP BY s";
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
   std::map<CertStatus, std::int64_t> out;
   for (const StatusRule& rule : kRules) out[rule.status] = 0;
@@ -94,7 +94,7 @@ Result<std::map<CertStatus, std::int64_t>> Inventory::status_counts(store::Datab
 }
 
 Result<std::vector<std::int64_t>> Inventory::expiry_histogram(
-    store::Database& db, std::span<const std::chrono::seconds> bounds) const {
+    std::span<const std::chrono::seconds> bounds) const {
   const std::int64_t now = to_unix(clock_.now());
   std::string sql = "SELECT COUNT(*)";
   std::vector<store::Value> params;
@@ -104,7 +104,7 @@ Result<std::vector<std::int64_t>> Inventory::expiry_histogram(
   }
   sql += " FROM certificates WHERE revoked_at IS NULL AND not_after > ?";
   params.emplace_back(now);
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto row, tx->query_one(sql, params));
   std::vector<std::int64_t> out;
   if (!row) return out;

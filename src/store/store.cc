@@ -142,6 +142,13 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
 
 Result<std::unique_ptr<Transaction>> Database::begin(TxMode mode) { return do_begin(mode); }
 
+Status Database::ping() {
+  CW_ASSIGN_OR_RETURN(auto tx, begin(TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT 1"));
+  if (!row) return fail(ErrorCode::kUnavailable, "store: the database answered nothing");
+  return ok();
+}
+
 namespace {
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -236,6 +236,9 @@ class Database {
 
   virtual Dialect dialect() const = 0;
 
+  // Whether the database answers a query now (readiness probes). Errors: kUnavailable.
+  [[nodiscard]] Status ping();
+
   // Brings `module`'s schema up to date. `migrations` REQUIRES versions >= 1 in strictly
   // increasing order (kInvalidArgument otherwise). Each pending migration runs in its own
   // transaction and is recorded in schema_migrations(module, version, name, applied_at);

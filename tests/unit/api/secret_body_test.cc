@@ -49,8 +49,8 @@ class SecretBodyTest : public ca::testing::CaFixture {
     ASSERT_TRUE(admin.has_value() && admin->has_value());
     token_ = **admin;
     // The authorities and the RA exist only once the fixture is set up.
-    services_.emplace(Services{clock_, *db_, audit_, inventory_, profiles_, *authorities_, *ra_,
-                               auth_, metrics_, limiter_});
+    services_.emplace(Services{clock_, [this] { return db_->ping(); }, audit_, inventory_,
+                               profiles_, *authorities_, *ra_, auth_, metrics_, limiter_});
     router_ = make_api_router(*services_);
   }
 

@@ -41,12 +41,12 @@ class AuditTest : public ::testing::Test {
     append(events);
   }
   std::vector<RecordedEvent> list(EventFilter f) {
-    auto r = log_.list(*db_, f);
+    auto r = log_.list(f);
     EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     return r ? *r : std::vector<RecordedEvent>{};
   }
   VerifyReport verify() {
-    auto r = log_.verify(*db_);
+    auto r = log_.verify();
     CW_CHECK(r.has_value());
     return *r;
   }
@@ -57,7 +57,7 @@ class AuditTest : public ::testing::Test {
   // SQLite, or PostgreSQL under scripts/with-postgres.sh (ctest's audit_postgres).
   certward::testing::ScratchDatabase db_;
   FakeClock clock_{from_unix(1735787045)};
-  AuditLog log_{clock_};
+  AuditLog log_{clock_, *db_};
 };
 
 TEST_F(AuditTest, AppendNumbersAndChainsEvents) {
@@ -211,13 +211,13 @@ TEST_F(AuditTest, ListRejectsLimitOutOfRange) {
   for (int limit : {0, -1, 1001}) {
     EventFilter f;
     f.limit = limit;
-    auto r = log_.list(*db_, f);
+    auto r = log_.list(f);
     ASSERT_FALSE(r.has_value()) << limit;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }
   EventFilter max;
   max.limit = 1000;
-  EXPECT_TRUE(log_.list(*db_, max).has_value());
+  EXPECT_TRUE(log_.list(max).has_value());
 }
 
 TEST_F(AuditTest, VerifyEmptyLog) {
@@ -408,7 +408,7 @@ class AuditCheckpointTest : public AuditTamperTest {
     sql("UPDATE audit_head SET hash = ? WHERE id = 1", head);
   }
   VerifyReport verify_at(const Checkpoint& c) {
-    auto r = log_.verify(*db_, c);
+    auto r = log_.verify(c);
     CW_CHECK(r.has_value());
     return *r;
   }

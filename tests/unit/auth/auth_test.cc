@@ -85,11 +85,13 @@ class AuthTest : public ::testing::Test {
     db_ = std::move(*db);
     ASSERT_TRUE(audit::AuditLog::migrate(*db_));
     ASSERT_TRUE(AuthService::migrate(*db_));
-    auth_ = std::make_unique<AuthService>(clock_, *db_, audit_);
+    audit_.emplace(clock_, *db_);
+    auth_ = std::make_unique<AuthService>(clock_, *db_, *audit_);
   }
 
   void TearDown() override {
     auth_.reset();
+    audit_.reset();
     db_.reset();
     if (!schema_.empty()) run_admin("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
     if (!dir_.empty()) {
@@ -132,7 +134,7 @@ class AuthTest : public ::testing::Test {
     audit::EventFilter f;
     f.limit = 1000;
     f.newest_first = false;
-    auto events = audit_.list(*db_, f);
+    auto events = audit_->list(f);
     EXPECT_TRUE(events);
     std::vector<std::string> out;
     if (events) {
@@ -165,7 +167,7 @@ class AuthTest : public ::testing::Test {
   std::string schema_;
   std::filesystem::path dir_;
   FakeClock clock_{kStart};
-  audit::AuditLog audit_{clock_};
+  std::optional<audit::AuditLog> audit_;  // over db_, made in SetUp
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<AuthService> auth_;
 };
@@ -616,7 +618,7 @@ TEST_F(AuthTest, EveryMutationIsAuditedAndTheChainVerifies) {
 
   audit::EventFilter f;
   f.action = "token.create";
-  auto created = audit_.list(*db_, f);
+  auto created = audit_->list(f);
   ASSERT_TRUE(created);
   ASSERT_EQ(created->size(), 1u);
   const audit::Event& e = (*created)[0].event;
@@ -634,7 +636,7 @@ TEST_F(AuthTest, EveryMutationIsAuditedAndTheChainVerifies) {
   EXPECT_FALSE(auth_->create_token(token_for("ops", Role::kAdmin), "local:root"));
   EXPECT_EQ(audit_actions().size(), 10u);
 
-  auto report = audit_.verify(*db_);
+  auto report = audit_->verify();
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->ok) << report->problem;
   EXPECT_EQ(report->events_checked, 10);
@@ -720,7 +722,7 @@ TEST_F(AuthTest, UnmappedCertificateStopsAuthenticatingAndIsAudited) {
 
   audit::EventFilter f;
   f.action = "certificate_mapping.delete";
-  auto events = audit_.list(*db_, f);
+  auto events = audit_->list(f);
   ASSERT_TRUE(events);
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ(events->front().event.target_id, fp);
@@ -773,7 +775,7 @@ TEST_F(AuthTest, BootstrapSkipsWhenPrincipalsExist) {
 }
 
 TEST_F(AuthTest, ConcurrentBootstrapsCreateOneAdmin) {
-  AuthService other(clock_, *db_, audit_);
+  AuthService other(clock_, *db_, *audit_);
   Result<std::optional<std::string>> a = std::optional<std::string>();
   Result<std::optional<std::string>> b = std::optional<std::string>();
   std::thread ta([&] { a = auth_->bootstrap_admin("system"); });

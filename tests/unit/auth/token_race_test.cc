@@ -38,7 +38,7 @@ void wait_for_a_lock_waiter(certward::testing::ScratchDatabase& db) {
 TEST(CreateTokenRace, DisableCommittedWhileCreatingIsSeen) {
   certward::testing::ScratchDatabase db;
   FakeClock clock{from_unix(1767225600)};
-  audit::AuditLog audit{clock};
+  audit::AuditLog audit{clock, *db};
   ASSERT_TRUE(audit::AuditLog::migrate(*db));
   ASSERT_TRUE(AuthService::migrate(*db));
   AuthService auth(clock, *db, audit);

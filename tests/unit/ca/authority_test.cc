@@ -66,7 +66,7 @@ TEST_F(AuthorityTest, CreateRootRecordsAuthorityInventoryAndAudit) {
   EXPECT_EQ(i.name_constraints->permitted, std::vector<std::string>{"DNS:example.com"});
   EXPECT_EQ(inventory_count(), inv + 1);
   EXPECT_EQ(audit_count(), events + 1);
-  auto record = inventory_.get(*db_, i.sha256_hex);
+  auto record = inventory_.get(i.sha256_hex);
   ASSERT_TRUE(record.has_value() && record->has_value());
   EXPECT_EQ((*record)->meta.authority, "second-root");
   EXPECT_TRUE((*record)->is_ca);

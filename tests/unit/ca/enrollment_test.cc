@@ -101,7 +101,7 @@ TEST_F(EnrollmentTest, IssuesTlsServerCertificateFromCsr) {
   EXPECT_EQ(i.serial_hex.size(), 32u);
 
   // Recorded and audited together.
-  auto record = inventory_.get(*db_, i.sha256_hex);
+  auto record = inventory_.get(i.sha256_hex);
   ASSERT_TRUE(record.has_value() && record->has_value());
   EXPECT_EQ((*record)->meta.origin, inventory::Origin::kIssued);
   EXPECT_EQ((*record)->meta.authority, "issuing");
@@ -109,7 +109,7 @@ TEST_F(EnrollmentTest, IssuesTlsServerCertificateFromCsr) {
   audit::EventFilter f;
   f.action = "certificate.issue";
   f.target_id = i.sha256_hex;
-  auto events = audit_.list(*db_, f);
+  auto events = audit_.list(f);
   ASSERT_TRUE(events.has_value());
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].event.actor, "local:root");
@@ -139,7 +139,7 @@ TEST_F(EnrollmentTest, IssuesWithServerGeneratedKey) {
   EXPECT_EQ(i.sans, (std::vector<x509::SubjectAltName>{{x509::SanType::kDns, "svc.example.com"},
                                                        {x509::SanType::kIp, "192.0.2.10"}}));
   EXPECT_TRUE(verify(*issued).has_value());
-  auto record = inventory_.get(*db_, i.sha256_hex);
+  auto record = inventory_.get(i.sha256_hex);
   ASSERT_TRUE(record.has_value() && record->has_value());
   EXPECT_EQ((*record)->meta.owner, "alice");
   EXPECT_EQ((*record)->meta.tags, std::vector<std::string>{"prod"});

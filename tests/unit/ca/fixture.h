@@ -104,7 +104,7 @@ class CaFixture : public ::testing::Test {
   }
 
   std::int64_t inventory_count() {
-    auto n = inventory_.count(*db_);
+    auto n = inventory_.count();
     CW_CHECK(n.has_value());
     return *n;
   }
@@ -122,7 +122,7 @@ class CaFixture : public ::testing::Test {
   }
 
   void expect_audit_ok(std::int64_t events) {
-    auto v = audit_.verify(*db_);
+    auto v = audit_.verify();
     ASSERT_TRUE(v.has_value());
     EXPECT_TRUE(v->ok) << v->problem;
     EXPECT_EQ(v->events_checked, events);
@@ -161,8 +161,8 @@ class CaFixture : public ::testing::Test {
   certward::testing::TempDir dir_;
   std::unique_ptr<store::Database> db_ = certward::testing::open_test_db(dir_);
   FakeClock clock_{certward::testing::kT0};
-  audit::AuditLog audit_{clock_};
-  inventory::Inventory inventory_{clock_, audit_};
+  audit::AuditLog audit_{clock_, *db_};
+  inventory::Inventory inventory_{clock_, *db_, audit_};
   crypto::KeyWrapper wrapper_ = random_wrapper();
   CaSettings settings_;
   ProfileSet profiles_ = test_profiles();

@@ -126,7 +126,7 @@ TEST_F(RsaPssEnrollmentTest, AllowingProfileIssuesWithoutEncipherment) {
   EXPECT_EQ(i.key.algorithm, crypto::KeyAlgorithm::kRsaPss);
   EXPECT_EQ(i.key_usage, std::vector<std::string>{"digitalSignature"});
   EXPECT_TRUE(verify(*issued).has_value());
-  auto record = inventory_.get(*db_, i.sha256_hex);
+  auto record = inventory_.get(i.sha256_hex);
   ASSERT_TRUE(record.has_value() && record->has_value());
   EXPECT_EQ((*record)->key_algorithm, "rsa-pss");
   EXPECT_EQ((*record)->key_bits, 2048);

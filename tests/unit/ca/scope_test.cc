@@ -204,7 +204,7 @@ TEST_F(ScopeTest, RequestersIssueOnlyForTheirOwnTeam) {
   r.team.reset();
   auto out = ra_->enroll(r);
   ASSERT_TRUE(out.has_value());
-  auto record = inventory_.get(*db_, out->certificate.info().sha256_hex);
+  auto record = inventory_.get(out->certificate.info().sha256_hex);
   ASSERT_TRUE(record.has_value() && record->has_value());
   EXPECT_EQ((*record)->meta.team, "team-a");
 }

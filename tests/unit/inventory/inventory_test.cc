@@ -73,14 +73,14 @@ class InventoryTest : public ::testing::Test {
   }
 
   std::int64_t count() {
-    auto n = inventory_.count(*db_);
+    auto n = inventory_.count();
     CW_CHECK(n.has_value());
     return *n;
   }
   std::int64_t audit_events() { return certward::testing::count_rows(*db_, "audit_events"); }
 
   ErrorCode resolve_error(std::string_view id) {
-    auto r = inventory_.resolve(*db_, id);
+    auto r = inventory_.resolve(id);
     EXPECT_FALSE(r.has_value()) << id;
     return r ? ErrorCode::kInternal : r.error().code;
   }
@@ -88,7 +88,7 @@ class InventoryTest : public ::testing::Test {
   std::set<std::string> query_fps(const Filter& f) {
     PageRequest page;
     page.limit = 1000;
-    auto r = inventory_.query(*db_, f, page);
+    auto r = inventory_.query(f, page);
     EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     std::set<std::string> out;
     if (r) {
@@ -101,8 +101,8 @@ class InventoryTest : public ::testing::Test {
   // SQLite, or PostgreSQL under scripts/with-postgres.sh (ctest's inventory_postgres).
   certward::testing::ScratchDatabase db_;
   FakeClock clock_{kNow};
-  audit::AuditLog audit_{clock_};
-  Inventory inventory_{clock_, audit_};
+  audit::AuditLog audit_{clock_, *db_};
+  Inventory inventory_{clock_, *db_, audit_};
   TestCa ca_{"CN=Test CA One,O=Test"};
   crypto::PrivateKey key_ = make_key();
 };
@@ -119,7 +119,7 @@ TEST_F(InventoryTest, RecordInsertsOnceByFingerprint) {
                                     .tags = {}}));
   EXPECT_EQ(count(), 1);
   // The first recording wins; a duplicate changes nothing.
-  auto got = inventory_.get(*db_, c.info().sha256_hex);
+  auto got = inventory_.get(c.info().sha256_hex);
   ASSERT_TRUE(got.has_value() && got->has_value());
   EXPECT_FALSE((*got)->meta.owner.has_value());
   EXPECT_EQ((*got)->meta.origin, Origin::kImported);
@@ -141,7 +141,7 @@ TEST_F(InventoryTest, RecordStoresParsedFieldsAndMeta) {
   meta.tags = {"prod", "eu"};
   ASSERT_TRUE(record(c, meta));
 
-  auto got = inventory_.get(*db_, c.info().sha256_hex);
+  auto got = inventory_.get(c.info().sha256_hex);
   ASSERT_TRUE(got.has_value() && got->has_value());
   const CertificateRecord& r = **got;
   EXPECT_EQ(r.fingerprint, c.info().sha256_hex);
@@ -167,13 +167,13 @@ TEST_F(InventoryTest, RecordStoresParsedFieldsAndMeta) {
   EXPECT_EQ(r.created_at, kNow);
   EXPECT_EQ(r.status(kNow), CertStatus::kValid);
 
-  auto der = inventory_.certificate(*db_, r.fingerprint);
+  auto der = inventory_.certificate(r.fingerprint);
   ASSERT_TRUE(der.has_value());
   EXPECT_EQ(der->der(), c.der());
-  auto missing = inventory_.certificate(*db_, std::string(64, '0'));
+  auto missing = inventory_.certificate(std::string(64, '0'));
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
-  auto none = inventory_.get(*db_, std::string(64, '0'));
+  auto none = inventory_.get(std::string(64, '0'));
   ASSERT_TRUE(none.has_value());
   EXPECT_FALSE(none->has_value());
 }
@@ -200,7 +200,7 @@ TEST_F(InventoryTest, ResolveByFingerprintPrefixAndSerial) {
   ASSERT_TRUE(record(leaf()));
   const std::string fp = c.info().sha256_hex;
   auto expect_found = [&](std::string_view id) {
-    auto r = inventory_.resolve(*db_, id);
+    auto r = inventory_.resolve(id);
     ASSERT_TRUE(r.has_value()) << id << ": " << r.error().message;
     EXPECT_EQ(r->fingerprint, fp) << id;
   };
@@ -332,7 +332,7 @@ TEST_F(InventoryQueryTest, StatusFilters) {
 TEST_F(InventoryQueryTest, StatusFilterAgreesWithRecordStatus) {
   PageRequest page;
   page.limit = 100;
-  auto all = inventory_.query(*db_, {}, page);
+  auto all = inventory_.query({}, page);
   ASSERT_TRUE(all.has_value());
   for (CertStatus s : {CertStatus::kValid, CertStatus::kExpiring, CertStatus::kExpired,
                        CertStatus::kRevoked, CertStatus::kNotYetValid}) {
@@ -466,7 +466,7 @@ TEST_F(InventoryQueryTest, FiltersCombine) {
 TEST_F(InventoryQueryTest, ResultsAreOrderedByNotAfter) {
   PageRequest page;
   page.limit = 100;
-  auto r = inventory_.query(*db_, {}, page);
+  auto r = inventory_.query({}, page);
   ASSERT_TRUE(r.has_value());
   ASSERT_EQ(r->items.size(), 6u);
   EXPECT_TRUE(std::is_sorted(r->items.begin(), r->items.end(), [](const auto& a, const auto& b) {
@@ -492,7 +492,7 @@ TEST_F(InventoryTest, KeysetPaginationVisitsEveryRowOnce) {
   page.limit = 7;
   int pages = 0;
   for (;;) {
-    auto r = inventory_.query(*db_, {}, page);
+    auto r = inventory_.query({}, page);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     ASSERT_LE(r->items.size(), 7u);
     ++pages;
@@ -511,11 +511,11 @@ TEST_F(InventoryTest, ExactlyFullLastPageHasNoCursor) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(record(leaf()));
   PageRequest page;
   page.limit = 2;
-  auto first = inventory_.query(*db_, {}, page);
+  auto first = inventory_.query({}, page);
   ASSERT_TRUE(first.has_value());
   ASSERT_TRUE(first->next_cursor.has_value());
   page.cursor = first->next_cursor;
-  auto second = inventory_.query(*db_, {}, page);
+  auto second = inventory_.query({}, page);
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->items.size(), 2u);
   EXPECT_FALSE(second->next_cursor.has_value());
@@ -528,27 +528,27 @@ TEST_F(InventoryTest, BadCursorAndLimit) {
         "12x:0000000000000000000000000000000000000000000000000000000000000000", "12:00000000"}) {
     PageRequest page;
     page.cursor = cursor;
-    auto r = inventory_.query(*db_, {}, page);
+    auto r = inventory_.query({}, page);
     ASSERT_FALSE(r.has_value()) << cursor;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << cursor;
   }
   for (int limit : {0, -5, 1001}) {
     PageRequest page;
     page.limit = limit;
-    auto r = inventory_.query(*db_, {}, page);
+    auto r = inventory_.query({}, page);
     ASSERT_FALSE(r.has_value()) << limit;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }
   PageRequest max;
   max.limit = 1000;
-  EXPECT_TRUE(inventory_.query(*db_, {}, max).has_value());
+  EXPECT_TRUE(inventory_.query({}, max).has_value());
 }
 
 TEST_F(InventoryTest, ImportCertificatesAuditsEachNewCertificateOnly) {
   const std::vector<x509::Certificate> certs = {leaf(), leaf(), leaf()};
   RecordMeta meta;
   meta.owner = "carol";
-  auto r = inventory_.import_certificates(*db_, certs, meta, "user:carol", "bundle.pem");
+  auto r = inventory_.import_certificates(certs, meta, "user:carol", "bundle.pem");
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->inserted, 3);
   EXPECT_EQ(r->duplicates, 0);
@@ -557,7 +557,7 @@ TEST_F(InventoryTest, ImportCertificatesAuditsEachNewCertificateOnly) {
   EXPECT_EQ(count(), 3);
   EXPECT_EQ(audit_events(), 3);
 
-  auto events = audit_.list(*db_, {});
+  auto events = audit_.list({});
   ASSERT_TRUE(events.has_value());
   std::set<std::string> audited;
   for (const auto& e : *events) {
@@ -574,7 +574,7 @@ TEST_F(InventoryTest, ImportCertificatesAuditsEachNewCertificateOnly) {
   // Again, plus one new: only the new one is recorded and audited.
   std::vector<x509::Certificate> again = certs;
   again.push_back(leaf());
-  auto r2 = inventory_.import_certificates(*db_, again, meta, "user:carol", "bundle.pem");
+  auto r2 = inventory_.import_certificates(again, meta, "user:carol", "bundle.pem");
   ASSERT_TRUE(r2.has_value());
   EXPECT_EQ(r2->inserted, 1);
   EXPECT_EQ(r2->duplicates, 3);
@@ -584,7 +584,7 @@ TEST_F(InventoryTest, ImportCertificatesAuditsEachNewCertificateOnly) {
   for (const auto& item : r2->items) inserted_items += item.inserted ? 1 : 0;
   EXPECT_EQ(inserted_items, 1);
 
-  auto verified = audit_.verify(*db_);
+  auto verified = audit_.verify();
   ASSERT_TRUE(verified.has_value());
   EXPECT_TRUE(verified->ok);
   EXPECT_EQ(verified->events_checked, 4);
@@ -599,7 +599,7 @@ TEST_F(InventoryTest, ImportCertificatesIsAllOrNothing) {
   RecordMeta meta;
   meta.authority = "issuing";  // same authority and serial: the second insert conflicts
   const std::vector<x509::Certificate> certs = {leaf(), leaf(a), leaf(b)};
-  auto r = inventory_.import_certificates(*db_, certs, meta, "user:x", "x.pem");
+  auto r = inventory_.import_certificates(certs, meta, "user:x", "x.pem");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
   EXPECT_EQ(count(), 0);
@@ -639,7 +639,7 @@ TEST_F(ImportPathsTest, ImportsEveryFormatAndReportsFailures) {
   write("garbage.pem", std::string_view("this is not a certificate\n"));
 
   const std::vector<std::string> paths = {files_.path().string()};
-  auto r = inventory_.import_paths(*db_, paths, std::string("right"), {}, "user:importer");
+  auto r = inventory_.import_paths(paths, std::string("right"), {}, "user:importer");
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->inserted, 7);
   EXPECT_EQ(r->duplicates, 0);
@@ -666,7 +666,7 @@ TEST_F(ImportPathsTest, ImportsEveryFormatAndReportsFailures) {
   EXPECT_EQ(audit_events(), 7);
 
   // Everything again: all duplicates, nothing new audited.
-  auto again = inventory_.import_paths(*db_, paths, std::string("right"), {}, "user:importer");
+  auto again = inventory_.import_paths(paths, std::string("right"), {}, "user:importer");
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->inserted, 0);
   EXPECT_EQ(again->duplicates, 7);
@@ -674,7 +674,7 @@ TEST_F(ImportPathsTest, ImportsEveryFormatAndReportsFailures) {
   EXPECT_EQ(count(), 7);
   EXPECT_EQ(audit_events(), 7);
 
-  auto verified = audit_.verify(*db_);
+  auto verified = audit_.verify();
   ASSERT_TRUE(verified.has_value());
   EXPECT_TRUE(verified->ok) << verified->problem;
   EXPECT_EQ(verified->events_checked, 7);
@@ -685,7 +685,7 @@ TEST_F(ImportPathsTest, Pkcs12WithoutPasswordFails) {
   ASSERT_TRUE(p12.has_value());
   write("x.p12", *p12);
   const std::vector<std::string> paths = {files_.file("x.p12")};
-  auto r = inventory_.import_paths(*db_, paths, std::nullopt, {}, "user:x");
+  auto r = inventory_.import_paths(paths, std::nullopt, {}, "user:x");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->failed, 1);
   ASSERT_EQ(r->items.size(), 1u);
@@ -697,7 +697,7 @@ TEST_F(ImportPathsTest, Pkcs12WithoutPasswordFails) {
 TEST_F(ImportPathsTest, MissingFileIsReportedNotFatal) {
   write("one.pem", leaf().pem());
   const std::vector<std::string> paths = {files_.file("absent.pem"), files_.file("one.pem")};
-  auto r = inventory_.import_paths(*db_, paths, std::nullopt, {}, "user:x");
+  auto r = inventory_.import_paths(paths, std::nullopt, {}, "user:x");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->failed, 1);
   EXPECT_EQ(r->inserted, 1);
@@ -712,9 +712,9 @@ TEST_F(ImportPathsTest, MetaIsAppliedToImportedCertificates) {
   meta.team = "ops";
   meta.tags = {"legacy"};
   const std::vector<std::string> paths = {files_.file("one.pem")};
-  auto r = inventory_.import_paths(*db_, paths, std::nullopt, meta, "user:dave");
+  auto r = inventory_.import_paths(paths, std::nullopt, meta, "user:dave");
   ASSERT_TRUE(r.has_value());
-  auto got = inventory_.get(*db_, c.info().sha256_hex);
+  auto got = inventory_.get(c.info().sha256_hex);
   ASSERT_TRUE(got.has_value() && got->has_value());
   EXPECT_EQ((*got)->meta.owner, "dave");
   EXPECT_EQ((*got)->meta.team, "ops");
@@ -780,7 +780,7 @@ class InventoryUpdateTest : public InventoryTest {
     ASSERT_TRUE(record(cert_, meta));
   }
   Result<CertificateRecord> update(const MetadataUpdate& u) {
-    return inventory_.update_metadata(*db_, cert_.info().sha256_hex, u, "user:bob");
+    return inventory_.update_metadata(cert_.info().sha256_hex, u, "user:bob");
   }
   x509::Certificate cert_ = leaf();
 };
@@ -795,13 +795,13 @@ TEST_F(InventoryUpdateTest, ChangesOnlyWhatIsGivenAndAuditsTheDifference) {
   EXPECT_EQ(r->meta.owner, "carol");
   EXPECT_EQ(r->meta.team, "web");
   EXPECT_EQ(r->meta.tags, (std::vector<std::string>{"prod", "pci"}));
-  auto stored = inventory_.get(*db_, cert_.info().sha256_hex);
+  auto stored = inventory_.get(cert_.info().sha256_hex);
   ASSERT_TRUE(stored && *stored);
   EXPECT_EQ((*stored)->meta.owner, "carol");
   EXPECT_EQ((*stored)->meta.tags, r->meta.tags);
 
   ASSERT_EQ(audit_events(), 1);
-  auto events = audit_.list(*db_, {});
+  auto events = audit_.list({});
   ASSERT_TRUE(events && events->size() == 1);
   const auto& e = events->front();
   EXPECT_EQ(e.event.action, "certificate.update");
@@ -811,7 +811,7 @@ TEST_F(InventoryUpdateTest, ChangesOnlyWhatIsGivenAndAuditsTheDifference) {
   EXPECT_EQ(e.event.details["changes"]["owner"]["to"], "carol");
   EXPECT_TRUE(e.event.details["changes"].contains("tags"));
   EXPECT_FALSE(e.event.details["changes"].contains("team"));
-  EXPECT_TRUE(audit_.verify(*db_)->ok);
+  EXPECT_TRUE(audit_.verify()->ok);
 
   // Tags, owner and team can be replaced and cleared; the tag filter sees the new set.
   MetadataUpdate clear;
@@ -852,11 +852,11 @@ TEST_F(InventoryUpdateTest, BadInputChangesNothing) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }
-  auto missing = inventory_.update_metadata(*db_, std::string(64, 'f'), MetadataUpdate{}, "x");
+  auto missing = inventory_.update_metadata(std::string(64, 'f'), MetadataUpdate{}, "x");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
   EXPECT_EQ(audit_events(), 0);
-  auto stored = inventory_.get(*db_, cert_.info().sha256_hex);
+  auto stored = inventory_.get(cert_.info().sha256_hex);
   ASSERT_TRUE(stored && *stored);
   EXPECT_EQ((*stored)->meta.owner, "alice");
   EXPECT_EQ((*stored)->meta.tags, (std::vector<std::string>{"prod", "edge"}));
@@ -872,15 +872,14 @@ TEST_F(InventoryUpdateTest, ConcurrentTagEditsLoseNothingAndAuditEachStep) {
     editors.emplace_back([&, i] {
       MetadataUpdate u;
       u.add_tags = {"t" + std::to_string(i)};
-      auto r =
-          inventory_.update_metadata(*db_, cert_.info().sha256_hex, u, "user:" + std::to_string(i));
+      auto r = inventory_.update_metadata(cert_.info().sha256_hex, u, "user:" + std::to_string(i));
       if (!r) errors[static_cast<std::size_t>(i)] = r.error();
     });
   }
   for (auto& t : editors) t.join();
   for (const auto& e : errors) EXPECT_FALSE(e.has_value()) << e->message;
 
-  auto stored = inventory_.get(*db_, cert_.info().sha256_hex);
+  auto stored = inventory_.get(cert_.info().sha256_hex);
   ASSERT_TRUE(stored && *stored);
   const std::vector<std::string>& tags = (*stored)->meta.tags;
   const std::set<std::string> kept(tags.begin(), tags.end());
@@ -892,7 +891,7 @@ TEST_F(InventoryUpdateTest, ConcurrentTagEditsLoseNothingAndAuditEachStep) {
   audit::EventFilter f;
   f.newest_first = false;
   f.limit = 1000;
-  auto events = audit_.list(*db_, f);
+  auto events = audit_.list(f);
   ASSERT_TRUE(events.has_value());
   ASSERT_EQ(events->size(), static_cast<std::size_t>(kEditors));
   nlohmann::json state = std::vector<std::string>{"prod", "edge"};
@@ -903,7 +902,7 @@ TEST_F(InventoryUpdateTest, ConcurrentTagEditsLoseNothingAndAuditEachStep) {
     state = change["to"];
   }
   EXPECT_EQ(state, nlohmann::json(tags));
-  auto verified = audit_.verify(*db_);
+  auto verified = audit_.verify();
   ASSERT_TRUE(verified.has_value());
   EXPECT_TRUE(verified->ok) << verified->problem;
 }
