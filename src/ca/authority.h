@@ -44,14 +44,19 @@ class Authority {
   const std::string& name() const { return info_.name; }
   const x509::Certificate& certificate() const { return info_.certificate; }
   const std::vector<x509::Certificate>& chain() const { return info_.chain; }
-  const crypto::Signer& signer() const { return *signer_; }
+  // The public half of the key this authority signs with.
+  const EVP_PKEY* public_key() const { return signer_->public_key(); }
 
-  // Signs a linted certificate. Only the RA (ca::Enrollment) and root creation call this.
+  // Signs a linted certificate. Only the RA (ca::Enrollment) calls this.
   Result<x509::Certificate> sign(x509::LintedTbs tbs) const {
     return x509::sign(std::move(tbs), *signer_);
   }
 
  private:
+  // The signer signs whatever it is given, linted or not: it stays inside src/ca, with the RA.
+  friend class Enrollment;
+  const crypto::Signer& signer() const { return *signer_; }
+
   AuthorityInfo info_;
   std::shared_ptr<const crypto::Signer> signer_;
 };

@@ -180,8 +180,7 @@ struct Enrollment::Pending {
   x509::Certificate certificate;
   inventory::RecordMeta meta;
   audit::Event event;
-  std::function<Status(store::Transaction&, const x509::Certificate&, const crypto::PrivateKey*)>
-      in_transaction;
+  InTransaction in_transaction;
   const crypto::PrivateKey* key = nullptr;
   std::promise<Status> done;
 };
@@ -214,6 +213,11 @@ Enrollment::Stats Enrollment::stats() const {
 }
 
 Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
+  return enroll_with(std::move(request), nullptr);
+}
+
+Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
+                                                  InTransaction in_transaction) {
   if (request.csr.has_value() == request.server_key.has_value()) {
     return fail(ErrorCode::kInvalidArgument,
                 "give exactly one of a CSR and a server-side key type");
@@ -259,7 +263,7 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
                      {"not_after", format_time(info.not_after)},
                      {"key", info.key.name()},
                      {"key_generated_by_server", key.has_value()}}};
-  pending->in_transaction = std::move(request.in_transaction);
+  pending->in_transaction = std::move(in_transaction);
   pending->key = key ? &*key : nullptr;
   CW_RETURN_IF_ERROR(store_durably(pending));
   issued.private_key = std::move(key);
@@ -481,13 +485,13 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
   r.tags = {"ca"};
   std::optional<AuthorityInfo> parent_info;
   CW_ASSIGN_OR_RETURN(parent_info, authorities.info(o.parent));
-  r.in_transaction = [&](store::Transaction& tx, const x509::Certificate& cert,
-                         const crypto::PrivateKey* key) -> Status {
+  auto store_authority = [&](store::Transaction& tx, const x509::Certificate& cert,
+                             const crypto::PrivateKey* key) -> Status {
     if (!key) return fail(ErrorCode::kInternal, "subordinate key missing");
     return authorities.insert_subordinate(tx, o.name, o.kind, *parent_info, cert, *key,
                                           requester.actor);
   };
-  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, ra.enroll(std::move(r)));
+  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, ra.enroll_with(std::move(r), store_authority));
   return authorities.info(o.name);
 }
 

@@ -68,11 +68,6 @@ struct EnrollmentRequest {
   std::optional<std::string> subject;  // a full DN instead of the profile's template
   std::optional<int> path_length;
   std::optional<x509::NameConstraints> name_constraints;
-  // Runs inside the commit transaction after the certificate is recorded, e.g. to store a new
-  // subordinate authority atomically with its certificate. `key` is set for server-side keys.
-  std::function<Status(store::Transaction&, const x509::Certificate&,
-                       const crypto::PrivateKey* key)>
-      in_transaction;
 };
 
 struct IssuedCertificate {
@@ -82,6 +77,8 @@ struct IssuedCertificate {
   std::string authority;
   std::string profile;
 };
+
+struct SubordinateOptions;
 
 struct EnrollmentOptions {
   std::size_t max_batch = 1024;  // most certificates stored by one group commit
@@ -109,6 +106,14 @@ class Enrollment {
 
  private:
   struct Pending;
+  // Runs inside the commit transaction after the certificate is recorded: create_subordinate
+  // stores the new authority atomically with its certificate. `key` is set for server-side
+  // keys. Not part of EnrollmentRequest: no front-end writes to the store through the RA.
+  using InTransaction = std::function<Status(store::Transaction&, const x509::Certificate&,
+                                             const crypto::PrivateKey* key)>;
+  friend Result<AuthorityInfo> create_subordinate(Enrollment&, AuthorityService&,
+                                                  const SubordinateOptions&, const Requester&);
+  Result<IssuedCertificate> enroll_with(EnrollmentRequest request, InTransaction in_transaction);
   Result<IssuedCertificate> sign(EnrollmentRequest& request, const Profile& profile,
                                  const Authority& authority,
                                  std::optional<crypto::PrivateKey>& key);
