@@ -4,13 +4,13 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "audit/audit.h"
 #include "common/config.h"
+#include "common/mutex.h"
 #include "crypto/crypto.h"
 #include "inventory/inventory.h"
 #include "store/store.h"
@@ -141,8 +141,8 @@ class AuthorityService {
   const audit::AuditLog& audit_;
   const inventory::Inventory& inventory_;
   const CaSettings& settings_;
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const Authority>, std::less<>> loaded_;  // guarded by mu_
+  common::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const Authority>, std::less<>> loaded_ CW_GUARDED_BY(mu_);
 };
 
 // Validates an authority name: 1-64 of [a-z0-9-_], starting with a letter or digit.

@@ -200,7 +200,7 @@ Enrollment::Enrollment(const Clock& clock, store::Database& db, AuthorityService
 
 Enrollment::~Enrollment() {
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -208,7 +208,7 @@ Enrollment::~Enrollment() {
 }
 
 Enrollment::Stats Enrollment::stats() const {
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   return stats_;
 }
 
@@ -379,7 +379,7 @@ Result<IssuedCertificate> Enrollment::sign(EnrollmentRequest& r, const Profile& 
 Status Enrollment::store_durably(std::shared_ptr<Pending> pending) {
   std::future<Status> done = pending->done.get_future();
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     if (stopping_) return fail(ErrorCode::kUnavailable, "enrollment service is stopping");
     queue_.push_back(std::move(pending));
   }
@@ -391,8 +391,8 @@ void Enrollment::writer_loop() {
   for (;;) {
     std::vector<std::shared_ptr<Pending>> batch;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      common::MutexLock lock(mu_);
+      cv_.wait(mu_, [this]() CW_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
@@ -409,7 +409,7 @@ void Enrollment::writer_loop() {
     } else {
       for (auto& p : batch) p->done.set_value(status);
     }
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     stats_.commits += 1;
     if (status) stats_.certificates += batch.size();
   }

@@ -14,12 +14,10 @@
 //
 // Thread-safe: call enroll() from any number of threads.
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -27,6 +25,7 @@
 
 #include "ca/authority.h"
 #include "ca/profile.h"
+#include "common/mutex.h"
 #include "x509/csr.h"
 
 namespace certward::ca {
@@ -117,8 +116,8 @@ class Enrollment {
   Result<IssuedCertificate> sign(EnrollmentRequest& request, const Profile& profile,
                                  const Authority& authority,
                                  std::optional<crypto::PrivateKey>& key);
-  Status store_durably(std::shared_ptr<Pending> pending);
-  void writer_loop();
+  Status store_durably(std::shared_ptr<Pending> pending) CW_EXCLUDES(mu_);
+  void writer_loop() CW_EXCLUDES(mu_);
   Status commit_batch(std::vector<std::shared_ptr<Pending>>& batch);
 
   const Clock& clock_;
@@ -129,11 +128,11 @@ class Enrollment {
   const audit::AuditLog& audit_;
   const EnrollmentOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Pending>> queue_;  // guarded by mu_
-  bool stopping_ = false;                       // guarded by mu_
-  Stats stats_;                                 // guarded by mu_
+  mutable common::Mutex mu_;
+  common::CondVar cv_;
+  std::deque<std::shared_ptr<Pending>> queue_ CW_GUARDED_BY(mu_);
+  bool stopping_ CW_GUARDED_BY(mu_) = false;
+  Stats stats_ CW_GUARDED_BY(mu_);
   std::thread writer_;
 };
 
