@@ -42,7 +42,7 @@ std::string esc(std::string_view v) {
 void Metrics::observe(const http::Exchange& e) {
   const std::string base = fmt::format("{}|{}|{}", e.listener, e.method, e.route);
   const double seconds = std::chrono::duration<double>(e.duration).count();
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   ++requests_[fmt::format("{}|{}", base, e.status)];
   Histogram& h = latencies_[base];
   for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i)
@@ -52,12 +52,12 @@ void Metrics::observe(const http::Exchange& e) {
 }
 
 void Metrics::count_issued(std::string_view profile, std::string_view authority) {
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   ++issued_[fmt::format("{}|{}", profile, authority)];
 }
 
 void Metrics::count_rate_limited() {
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   ++rate_limited_;
 }
 
@@ -65,7 +65,7 @@ std::string Metrics::inventory_section(const inventory::Inventory& inventory) {
   const SysTime now = clock_.now();
   bool stale = false;
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     stale = gauges_.computed_at == SysTime{} || gauges_.computed_at + kGaugeTtl <= now;
   }
   if (stale) {
@@ -84,10 +84,10 @@ std::string Metrics::inventory_section(const inventory::Inventory& inventory) {
         g.expiry_buckets[std::to_string(kExpiryDays[i])] = (*histogram)[i + 1];
       }
     }
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     gauges_ = std::move(g);
   }
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   std::ostringstream out;
   out << "# HELP certward_certificates Certificates in the inventory by derived status.\n"
       << "# TYPE certward_certificates gauge\n";
@@ -108,7 +108,7 @@ std::string Metrics::inventory_section(const inventory::Inventory& inventory) {
 
 std::string Metrics::render(const inventory::Inventory& inventory) {
   std::string inventory_text = inventory_section(inventory);
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   std::ostringstream out;
   out << "# HELP certward_http_requests_total HTTP requests by listener, method, route and "
          "status.\n"

@@ -7,10 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
 
@@ -44,13 +44,13 @@ class Metrics {
   std::string inventory_section(const inventory::Inventory& inventory);
 
   const Clock& clock_;
-  std::mutex mu_;
+  common::Mutex mu_;
   // key: listener|method|route|status
-  std::map<std::string, std::uint64_t> requests_;  // guarded by mu_
-  std::map<std::string, Histogram> latencies_;     // guarded by mu_; key listener|method|route
-  std::map<std::string, std::uint64_t> issued_;    // guarded by mu_; key profile|authority
-  std::uint64_t rate_limited_ = 0;                 // guarded by mu_
-  InventoryGauges gauges_;                         // guarded by mu_
+  std::map<std::string, std::uint64_t> requests_ CW_GUARDED_BY(mu_);
+  std::map<std::string, Histogram> latencies_ CW_GUARDED_BY(mu_);   // key listener|method|route
+  std::map<std::string, std::uint64_t> issued_ CW_GUARDED_BY(mu_);  // key profile|authority
+  std::uint64_t rate_limited_ CW_GUARDED_BY(mu_) = 0;
+  InventoryGauges gauges_ CW_GUARDED_BY(mu_);
 };
 
 }  // namespace certward::api

@@ -7,7 +7,7 @@ namespace certward::api {
 
 RateLimiter::Decision RateLimiter::allow(const std::string& key, SteadyClock::time_point now) {
   if (rate_ <= 0) return {};
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst_, now});
   Bucket& b = it->second;
   const double elapsed = std::chrono::duration<double>(now - b.updated).count();

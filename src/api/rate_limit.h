@@ -3,9 +3,10 @@
 // token is available (for Retry-After). Thread-safe.
 
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <unordered_map>
+
+#include "common/mutex.h"
 
 namespace certward::api {
 
@@ -28,8 +29,8 @@ class RateLimiter {
   };
   const double rate_;
   const double burst_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+  common::Mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_ CW_GUARDED_BY(mu_);
 };
 
 }  // namespace certward::api

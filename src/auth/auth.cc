@@ -448,7 +448,7 @@ Status AuthService::set_principal_disabled(std::string_view name, bool disabled,
     CW_RETURN_IF_ERROR(audit_.append(*tx, e));
     CW_RETURN_IF_ERROR(tx->commit());
   }
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   cache_.clear();
   ++cache_generation_;
   return ok();
@@ -543,7 +543,7 @@ Status AuthService::revoke_token(std::string_view id, std::string_view actor) {
     CW_RETURN_IF_ERROR(audit_.append(*tx, e));
     CW_RETURN_IF_ERROR(tx->commit());
   }
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   cache_.clear();
   ++cache_generation_;
   return ok();
@@ -610,7 +610,7 @@ Result<Identity> AuthService::authenticate_token(std::string_view token) {
   const SysTime now = clock_.now();
   std::uint64_t generation = 0;
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     if (auto it = cache_.find(hash); it != cache_.end()) {
       if (now < it->second.until) return it->second.identity;
       cache_.erase(it);
@@ -653,7 +653,7 @@ Result<Identity> AuthService::authenticate_token(std::string_view token) {
 
   SysTime until = now + kCacheTtl;
   if (expires_at) until = std::min(until, from_unix(*expires_at));
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   if (generation == cache_generation_) {
     if (cache_.size() >= kCacheMaxEntries) {
       std::erase_if(cache_, [&](const auto& kv) { return kv.second.until <= now; });

@@ -7,7 +7,6 @@
 // Every mutation is audited in the same transaction. Thread-safe.
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -15,6 +14,7 @@
 
 #include "audit/audit.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "store/store.h"
 
 namespace certward::auth {
@@ -161,11 +161,11 @@ class AuthService {
     Identity identity;
     SysTime until;
   };
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Cached> cache_;  // guarded by mu_
+  mutable common::Mutex mu_;
+  std::unordered_map<std::string, Cached> cache_ CW_GUARDED_BY(mu_);
   // Bumped (with cache_ cleared) after every revocation or principal change, so a lookup that
-  // raced with it does not put a stale result back into the cache. Guarded by mu_.
-  std::uint64_t cache_generation_ = 0;
+  // raced with it does not put a stale result back into the cache.
+  std::uint64_t cache_generation_ CW_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace certward::auth

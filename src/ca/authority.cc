@@ -384,7 +384,7 @@ Result<std::vector<x509::Certificate>> AuthorityService::chain_for(
 
 Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view name) {
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     if (auto it = loaded_.find(name); it != loaded_.end()) return it->second;
   }
   CW_ASSIGN_OR_RETURN(AuthorityInfo a, info(name));
@@ -404,7 +404,7 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
   DistributionUrls urls = distribution_urls(settings_, a.name);
   auto authority =
       std::make_shared<const Authority>(std::move(a), std::move(signer), std::move(urls));
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   auto [it, inserted] = loaded_.emplace(authority->name(), authority);
   return it->second;
 }

@@ -4,7 +4,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "audit/audit.h"
 #include "ca/issuer.h"
 #include "common/config.h"
+#include "common/mutex.h"
 #include "crypto/crypto.h"
 #include "inventory/inventory.h"
 #include "store/store.h"
@@ -145,8 +145,8 @@ class AuthorityService final : public IssuerDirectory {
   const audit::AuditLog& audit_;
   const inventory::Inventory& inventory_;
   const CaSettings& settings_;
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const Authority>, std::less<>> loaded_;  // guarded by mu_
+  common::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const Authority>, std::less<>> loaded_ CW_GUARDED_BY(mu_);
 };
 
 // Validates an authority name: 1-64 of [a-z0-9-_], starting with a letter or digit.

@@ -171,8 +171,7 @@ struct Enrollment::Pending {
   x509::Certificate certificate;
   inventory::RecordMeta meta;
   audit::Event event;
-  std::function<Status(store::Transaction&, const x509::Certificate&, const crypto::PrivateKey*)>
-      in_transaction;
+  InTransaction in_transaction;
   const crypto::PrivateKey* key = nullptr;
   std::promise<Status> done;
 };
@@ -192,7 +191,7 @@ Enrollment::Enrollment(const Clock& clock, store::Database& db, IssuerDirectory&
 
 Enrollment::~Enrollment() {
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -200,13 +199,18 @@ Enrollment::~Enrollment() {
 }
 
 Enrollment::Stats Enrollment::stats() const {
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   Stats out = stats_;
   out.waiting = queue_.size();
   return out;
 }
 
 Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
+  return enroll_with(std::move(request), nullptr);
+}
+
+Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
+                                                  InTransaction in_transaction) {
   if (request.csr.has_value() == request.server_key.has_value()) {
     return fail(ErrorCode::kInvalidArgument,
                 "give exactly one of a CSR and a server-side key type");
@@ -257,7 +261,7 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
                      {"not_after", format_time(info.not_after)},
                      {"key", info.key.name()},
                      {"key_generated_by_server", key.has_value()}}};
-  pending->in_transaction = std::move(request.in_transaction);
+  pending->in_transaction = std::move(in_transaction);
   pending->key = key ? &*key : nullptr;
   CW_RETURN_IF_ERROR(store_durably(pending));
   if (observer_) observer_(issued, request.channel);
@@ -336,7 +340,7 @@ Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Pro
 Status Enrollment::store_durably(std::shared_ptr<Pending> pending) {
   std::future<Status> done = pending->done.get_future();
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     if (stopping_) return fail(ErrorCode::kUnavailable, "enrollment service is stopping");
     queue_.push_back(std::move(pending));
   }
@@ -348,8 +352,8 @@ void Enrollment::writer_loop() {
   for (;;) {
     std::vector<std::shared_ptr<Pending>> batch;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      common::MutexLock lock(mu_);
+      cv_.wait(mu_, [this]() CW_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
@@ -373,7 +377,7 @@ void Enrollment::store_batch(std::vector<std::shared_ptr<Pending>> batch) {
       continue;
     }
     if (committed) {
-      std::lock_guard lock(mu_);
+      common::MutexLock lock(mu_);
       stats_.commits += 1;
       stats_.certificates += batch.size();
     }
@@ -470,13 +474,13 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
   r.tags = {"ca"};
   std::optional<AuthorityInfo> parent_info;
   CW_ASSIGN_OR_RETURN(parent_info, authorities.info(o.parent));
-  r.in_transaction = [&](store::Transaction& tx, const x509::Certificate& cert,
-                         const crypto::PrivateKey* key) -> Status {
+  auto store_authority = [&](store::Transaction& tx, const x509::Certificate& cert,
+                             const crypto::PrivateKey* key) -> Status {
     if (!key) return fail(ErrorCode::kInternal, "subordinate key missing");
     return authorities.insert_subordinate(tx, o.name, o.kind, *parent_info, cert, *key,
                                           requester.actor);
   };
-  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, ra.enroll(std::move(r)));
+  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, ra.enroll_with(std::move(r), store_authority));
   return authorities.info(o.name);
 }
 

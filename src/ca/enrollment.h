@@ -21,12 +21,10 @@
 //
 // Thread-safe: call enroll() from any number of threads.
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -35,6 +33,7 @@
 #include "ca/authority.h"
 #include "ca/issuer.h"
 #include "ca/profile.h"
+#include "common/mutex.h"
 #include "x509/csr.h"
 
 namespace certward::ca {
@@ -76,11 +75,6 @@ struct EnrollmentRequest {
   std::optional<std::string> subject;  // a full DN instead of the profile's template
   std::optional<int> path_length;
   std::optional<x509::NameConstraints> name_constraints;
-  // Runs inside the commit transaction after the certificate is recorded, e.g. to store a new
-  // subordinate authority atomically with its certificate. `key` is set for server-side keys.
-  std::function<Status(store::Transaction&, const x509::Certificate&,
-                       const crypto::PrivateKey* key)>
-      in_transaction;
 };
 
 struct IssuedCertificate {
@@ -90,6 +84,8 @@ struct IssuedCertificate {
   std::string authority;
   std::string profile;
 };
+
+struct SubordinateOptions;
 
 struct EnrollmentOptions {
   std::size_t max_batch = 1024;  // most certificates stored by one group commit
@@ -122,12 +118,25 @@ class Enrollment {
   };
   Stats stats() const;
 
+  // Runs inside the commit transaction after the certificate is recorded: create_subordinate
+  // stores the new authority atomically with its certificate. `key` is set for server-side
+  // keys. Not part of EnrollmentRequest: no front-end writes to the store through the RA.
+  using InTransaction = std::function<Status(store::Transaction&, const x509::Certificate&,
+                                             const crypto::PrivateKey* key)>;
+  // For tests of the writer only: an entry whose in-transaction step fails on its own.
+  Result<IssuedCertificate> TEST_enroll_with(EnrollmentRequest request, InTransaction step) {
+    return enroll_with(std::move(request), std::move(step));
+  }
+
   // REQUIRES: no enroll() is running (the observer is read without a lock): set it before
   // serving, clear it after.
   void set_observer(IssuedObserver observer) { observer_ = std::move(observer); }
 
  private:
   struct Pending;
+  friend Result<AuthorityInfo> create_subordinate(Enrollment&, AuthorityService&,
+                                                  const SubordinateOptions&, const Requester&);
+  Result<IssuedCertificate> enroll_with(EnrollmentRequest request, InTransaction in_transaction);
   // Applies the profile and the requester's scope to the names, key and validity, and has
   // `issuer` make the certificate. `key` receives a server-side key.
   Result<IssuedChain> decide_and_issue(EnrollmentRequest& request, const Profile& profile,
@@ -139,9 +148,9 @@ class Enrollment {
     Error error;
     std::optional<std::size_t> entry;
   };
-  Status store_durably(std::shared_ptr<Pending> pending);
-  void writer_loop();
-  void store_batch(std::vector<std::shared_ptr<Pending>> batch);
+  Status store_durably(std::shared_ptr<Pending> pending) CW_EXCLUDES(mu_);
+  void writer_loop() CW_EXCLUDES(mu_);
+  void store_batch(std::vector<std::shared_ptr<Pending>> batch) CW_EXCLUDES(mu_);
   std::expected<void, BatchFailure> commit_batch(
       const std::vector<std::shared_ptr<Pending>>& batch);
 
@@ -154,11 +163,11 @@ class Enrollment {
   const EnrollmentOptions options_;
   IssuedObserver observer_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Pending>> queue_;  // guarded by mu_
-  bool stopping_ = false;                       // guarded by mu_
-  Stats stats_;                                 // guarded by mu_
+  mutable common::Mutex mu_;
+  common::CondVar cv_;
+  std::deque<std::shared_ptr<Pending>> queue_ CW_GUARDED_BY(mu_);
+  bool stopping_ CW_GUARDED_BY(mu_) = false;
+  Stats stats_ CW_GUARDED_BY(mu_);
   std::thread writer_;
 };
 

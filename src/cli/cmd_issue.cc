@@ -2,10 +2,10 @@
 // runs, each line printed only after its certificate is durable.
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 
 #include "cli/commands.h"
+#include "common/mutex.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
 
@@ -185,13 +185,13 @@ Status issue_many(const IssueOptions& o, Context& c) {
   }
   CW_ASSIGN_OR_RETURN(auto base, make_request(o, c));
   std::atomic<int> next{0};
-  std::mutex out_mu;
+  common::Mutex out_mu;  // guards first_error and the lines on stdout
   std::optional<Error> first_error;
   auto worker = [&] {
     while (next.fetch_add(1) < o.count) {
       ca::EnrollmentRequest r = base;
       auto issued = c.enrollment().enroll(std::move(r));
-      std::lock_guard lock(out_mu);
+      common::MutexLock lock(out_mu);
       if (!issued) {
         if (!first_error) first_error = issued.error();
         next = o.count;  // stop the others

@@ -6,13 +6,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "api/api.h"
 #include "cli/commands.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
 
@@ -151,13 +150,13 @@ class ServingCertificateKeeper {
     thread_ = std::thread([this] { run(); });
   }
   void check_now() {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     wake_ = true;
     cv_.notify_all();
   }
   void stop() {
     {
-      std::lock_guard lock(mu_);
+      common::MutexLock lock(mu_);
       stopping_ = true;
       cv_.notify_all();
     }
@@ -166,10 +165,10 @@ class ServingCertificateKeeper {
 
  private:
   void run() {
-    std::unique_lock lock(mu_);
+    common::MutexLock lock(mu_);
     for (;;) {
-      cv_.wait_for(lock, c_.config().server.certificate_check_interval,
-                   [this] { return stopping_ || wake_; });
+      cv_.wait_for(mu_, c_.config().server.certificate_check_interval,
+                   [this]() CW_REQUIRES(mu_) { return stopping_ || wake_; });
       if (stopping_) return;
       wake_ = false;
       lock.unlock();
@@ -217,10 +216,10 @@ class ServingCertificateKeeper {
   const std::optional<std::string> client_ca_pem_;
   ServingMaterial current_;  // touched only by the keeper's thread after start()
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool wake_ = false;      // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  common::Mutex mu_;
+  common::CondVar cv_;
+  bool wake_ CW_GUARDED_BY(mu_) = false;
+  bool stopping_ CW_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -3,14 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace certward::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};  // process-wide logging threshold
-std::mutex g_write_mu;                                     // one line at a time on stderr
+common::Mutex g_write_mu;                                  // one line at a time on stderr
 
 const char* name_of(Level l) {
   switch (l) {
@@ -54,7 +54,7 @@ void event(Level level, std::string_view name, const nlohmann::json& fields) {
   }
   const std::string text =
       line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::lock_guard lock(g_write_mu);
+  common::MutexLock lock(g_write_mu);
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 

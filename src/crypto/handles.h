@@ -57,6 +57,24 @@ using Pkcs7Ptr = Handle<PKCS7, PKCS7_free>;
 using Pkcs12Ptr = Handle<PKCS12, PKCS12_free>;
 using Pkcs8InfoPtr = Handle<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
 using OpensslStringPtr = Handle<char, free_openssl_string>;
+using X509SigPtr = Handle<X509_SIG, X509_SIG_free>;
+using GeneralNamePtr = Handle<GENERAL_NAME, GENERAL_NAME_free>;
+using Asn1ObjectPtr = Handle<ASN1_OBJECT, ASN1_OBJECT_free>;
+using PolicyInfoPtr = Handle<POLICYINFO, POLICYINFO_free>;
+
+// An extension's decoded value (X509V3_EXT_d2i), whose type only its method knows: freed the
+// way that method says.
+struct ExtValueDeleter {
+  const X509V3_EXT_METHOD* method = nullptr;
+  void operator()(void* p) const noexcept {
+    if (method->it) {
+      ASN1_item_free(static_cast<ASN1_VALUE*>(p), ASN1_ITEM_ptr(method->it));
+    } else {
+      method->ext_free(p);
+    }
+  }
+};
+using ExtValuePtr = std::unique_ptr<void, ExtValueDeleter>;
 
 // Takes one reference on an already-owned object (EVP_PKEY and X509 are refcounted).
 inline EvpPkeyPtr up_ref(EVP_PKEY* k) {

@@ -28,10 +28,11 @@ constexpr KeyTypeName kKeyTypeNames[] = {
 };
 
 Result<PrivateKey> generate_rsa(unsigned bits) {
-  EVP_PKEY* raw = EVP_RSA_gen(bits);
-  if (!raw)
+  EvpPkeyPtr key(EVP_RSA_gen(bits));
+  if (!key) {
     return fail(ErrorCode::kInternal, "RSA key generation failed: " + openssl_error_string());
-  return PrivateKey(EvpPkeyPtr(raw));
+  }
+  return PrivateKey(std::move(key));
 }
 
 // An RSA key restricted to PSS (RFC 4055): its SubjectPublicKeyInfo says id-RSASSA-PSS.
@@ -49,10 +50,10 @@ Result<PrivateKey> generate_rsa_pss(unsigned bits) {
 }
 
 Result<PrivateKey> generate_named(const char* type, const char* group) {
-  EVP_PKEY* raw = group ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, group)
-                        : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
-  if (!raw) return fail(ErrorCode::kInternal, "key generation failed: " + openssl_error_string());
-  return PrivateKey(EvpPkeyPtr(raw));
+  EvpPkeyPtr key(group ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, group)
+                       : EVP_PKEY_Q_keygen(nullptr, nullptr, type));
+  if (!key) return fail(ErrorCode::kInternal, "key generation failed: " + openssl_error_string());
+  return PrivateKey(std::move(key));
 }
 
 BioPtr mem_bio(std::span<const std::uint8_t> data) {
@@ -257,9 +258,8 @@ namespace {
 bool is_encrypted_pkcs8_der(std::span<const std::uint8_t> data) {
   if (data.size() > static_cast<std::size_t>(std::numeric_limits<long>::max())) return false;
   const unsigned char* p = data.data();
-  X509_SIG* sig = d2i_X509_SIG(nullptr, &p, static_cast<long>(data.size()));
+  const X509SigPtr sig(d2i_X509_SIG(nullptr, &p, static_cast<long>(data.size())));
   const bool whole = sig != nullptr && p == data.data() + data.size();
-  X509_SIG_free(sig);
   ERR_clear_error();
   return whole;
 }
@@ -282,7 +282,9 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
   }
   const unsigned char* p = data.data();
   std::size_t len = data.size();
-  if (!OSSL_DECODER_from_data(dctx.get(), &p, &len) || raw == nullptr) {
+  const bool decoded = OSSL_DECODER_from_data(dctx.get(), &p, &len) == 1;
+  EvpPkeyPtr key(raw);  // the decoder hands its result over to the caller
+  if (!decoded || !key) {
     // For encrypted DER the decrypt failure is the first entry in the queue, with a generic
     // PKCS#12 "cipherfinal" error stacked on top of it: look at both ends.
     const bool decrypt_failed =
@@ -302,7 +304,6 @@ Result<PrivateKey> parse_private_key(std::span<const std::uint8_t> data,
     return fail(ErrorCode::kMalformed, "not a private key (PEM or DER, PKCS#8 or traditional)" +
                                            (detail.empty() ? "" : ": " + detail));
   }
-  EvpPkeyPtr key(raw);
   // A DER key is one structure: bytes after it mean the input is not what it claims to be
   // (as for certificates). PEM may be followed by more blocks, as in key+certificate files.
   if (!looks_like_pem(data) && len != 0) {
@@ -315,11 +316,11 @@ Result<EvpPkeyPtr> parse_public_key(std::span<const std::uint8_t> data) {
   ERR_clear_error();
   if (looks_like_pem(data)) {
     BioPtr bio = mem_bio(data);
-    EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
-    if (!raw) {
+    EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    if (!key) {
       return fail(ErrorCode::kMalformed, "not a SubjectPublicKeyInfo: " + openssl_error_string());
     }
-    return EvpPkeyPtr(raw);
+    return key;
   }
   if (data.size() > static_cast<std::size_t>(std::numeric_limits<long>::max())) {
     return fail(ErrorCode::kMalformed, "public key too large");

@@ -26,15 +26,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "http/http.h"
 #include "http/router_impl.h"
 #include "http/text_impl.h"
@@ -189,16 +188,16 @@ class Core {
     // New connections take the current configuration; a session keeps the one it started
     // with (and its TLS context) to the end.
     std::shared_ptr<const ListenerConfig> config() const {
-      std::lock_guard lock(mu);
+      common::MutexLock lock(mu);
       return config_;
     }
     void set_config(std::shared_ptr<const ListenerConfig> c) {
-      std::lock_guard lock(mu);
+      common::MutexLock lock(mu);
       config_ = std::move(c);
     }
 
-    mutable std::mutex mu;
-    std::shared_ptr<const ListenerConfig> config_;  // guarded by mu
+    mutable common::Mutex mu;
+    std::shared_ptr<const ListenerConfig> config_ CW_GUARDED_BY(mu);
     tcp::acceptor acceptor;
   };
 
@@ -212,11 +211,11 @@ class Core {
   const std::shared_ptr<const Router> router_;
   const Observer observer_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  State state_ = State::kIdle;                                              // guarded by mu_
-  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions_;  // guarded by mu_
-  std::uint64_t next_session_id_ = 1;                                       // guarded by mu_
+  common::Mutex mu_;
+  common::CondVar cv_;
+  State state_ CW_GUARDED_BY(mu_) = State::kIdle;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions_ CW_GUARDED_BY(mu_);
+  std::uint64_t next_session_id_ CW_GUARDED_BY(mu_) = 1;
 
   std::atomic<bool> draining_{false};
   std::atomic<std::size_t> queued_{0};
@@ -586,13 +585,13 @@ void Core::observe(const Exchange& exchange) const {
 }
 
 void Core::unregister_session(std::uint64_t id) {
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   sessions_.erase(id);
   if (sessions_.empty()) cv_.notify_all();
 }
 
 Result<std::uint16_t> Core::listen(const ListenerSettings& settings) {
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   if (state_ != State::kIdle) {
     return fail(ErrorCode::kInvalidArgument, "http: listen() after start() or stop()");
   }
@@ -626,7 +625,7 @@ Result<std::uint16_t> Core::listen(const ListenerSettings& settings) {
 Status Core::reload_tls(std::string_view listener_name, const TlsSettings& tls) {
   std::shared_ptr<Listener> target;
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     for (const auto& listener : listeners_) {
       if (listener->config()->name == listener_name) target = listener;
     }
@@ -649,7 +648,7 @@ Status Core::reload_tls(std::string_view listener_name, const TlsSettings& tls) 
 }
 
 Status Core::start() {
-  std::lock_guard lock(mu_);
+  common::MutexLock lock(mu_);
   if (state_ != State::kIdle) return fail(ErrorCode::kInvalidArgument, "http: already started");
   if (options_.io_threads < 1 || options_.worker_threads < 1) {
     return fail(ErrorCode::kInvalidArgument, "http: io_threads and worker_threads must be >= 1");
@@ -715,7 +714,7 @@ void Core::start_session(const std::shared_ptr<const ListenerConfig>& config, tc
                                                      endpoint_text(peer));
   }
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     std::uint64_t id = next_session_id_++;
     session->set_id(id);
     sessions_.emplace(id, session);
@@ -726,7 +725,7 @@ void Core::start_session(const std::shared_ptr<const ListenerConfig>& config, tc
 void Core::drain_sessions() {
   std::vector<std::shared_ptr<SessionBase>> live;
   {
-    std::lock_guard lock(mu_);
+    common::MutexLock lock(mu_);
     for (auto& [id, weak] : sessions_) {
       if (auto session = weak.lock()) live.push_back(std::move(session));
     }
@@ -735,10 +734,10 @@ void Core::drain_sessions() {
 }
 
 void Core::stop() {
-  std::unique_lock lock(mu_);
+  common::MutexLock lock(mu_);
   if (state_ == State::kStopped) return;
   if (state_ == State::kStopping) {
-    cv_.wait(lock, [this] { return state_ == State::kStopped; });
+    cv_.wait(mu_, [this]() CW_REQUIRES(mu_) { return state_ == State::kStopped; });
     return;
   }
   const bool was_running = state_ == State::kRunning;
@@ -763,7 +762,8 @@ void Core::stop() {
     }
     drain_sessions();
     lock.lock();
-    cv_.wait_for(lock, options_.drain_timeout, [this] { return sessions_.empty(); });
+    cv_.wait_for(mu_, options_.drain_timeout,
+                 [this]() CW_REQUIRES(mu_) { return sessions_.empty(); });
     const std::size_t left = sessions_.size();
     lock.unlock();
     if (left > 0) log::warn("http_drain_timeout", {{"connections", left}});
@@ -793,8 +793,8 @@ void Core::stop() {
 }
 
 void Core::wait() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return state_ == State::kStopped; });
+  common::MutexLock lock(mu_);
+  cv_.wait(mu_, [this]() CW_REQUIRES(mu_) { return state_ == State::kStopped; });
 }
 
 }  // namespace server_detail

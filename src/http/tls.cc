@@ -6,6 +6,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "crypto/handles.h"
 #include "http/tls_impl.h"
 
 namespace certward::http {
@@ -25,19 +26,18 @@ constexpr unsigned char kSessionIdContext[] = "certward";
 // CertificateRequest. Returns how many were added.
 int add_client_cas(SSL_CTX* ctx, const std::string& pem) {
   int count = 0;
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) return 0;
+  crypto::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return 0;
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-    bool added = X509_STORE_add_cert(store, cert) == 1 && SSL_CTX_add_client_CA(ctx, cert) == 1;
-    X509_free(cert);
-    if (!added) {
+  // Both calls take their own reference to the certificate.
+  while (crypto::X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    if (X509_STORE_add_cert(store, cert.get()) != 1 ||
+        SSL_CTX_add_client_CA(ctx, cert.get()) != 1) {
       count = 0;
       break;
     }
     ++count;
   }
-  BIO_free(bio);
   ERR_clear_error();  // the loop ends on a "no start line" error
   return count;
 }

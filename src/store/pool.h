@@ -8,15 +8,14 @@
 // Conn REQUIRES `bool reusable() const`. The pool must outlive every Lease.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "common/error.h"
+#include "common/mutex.h"
 
 namespace certward::store::internal {
 
@@ -53,9 +52,10 @@ class ConnectionPool {
 
   // Errors: kUnavailable (no connection within the timeout, or the factory's error).
   Result<Lease> acquire() {
-    std::unique_lock lock(mutex_);
-    bool ready = available_.wait_for(lock, timeout_,
-                                     [this] { return !idle_.empty() || open_count_ < capacity_; });
+    common::MutexLock lock(mutex_);
+    const bool ready = available_.wait_for(mutex_, timeout_, [this]() CW_REQUIRES(mutex_) {
+      return !idle_.empty() || open_count_ < capacity_;
+    });
     if (!ready) {
       return fail(ErrorCode::kUnavailable, "store: no database connection free within the timeout");
     }
@@ -80,7 +80,7 @@ class ConnectionPool {
   void release(std::unique_ptr<Conn> conn) {
     bool keep = conn->reusable();
     if (!keep) conn.reset();  // close outside the lock
-    std::lock_guard lock(mutex_);
+    common::MutexLock lock(mutex_);
     if (keep) {
       idle_.push_back(std::move(conn));
     } else {
@@ -94,10 +94,10 @@ class ConnectionPool {
   const std::chrono::milliseconds timeout_;
   const Factory factory_;
 
-  std::mutex mutex_;
-  std::condition_variable available_;
-  std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mutex_
-  std::size_t open_count_ = 0;               // guarded by mutex_; idle + leased
+  common::Mutex mutex_;
+  common::CondVar available_;
+  std::vector<std::unique_ptr<Conn>> idle_ CW_GUARDED_BY(mutex_);
+  std::size_t open_count_ CW_GUARDED_BY(mutex_) = 0;  // idle + leased
 };
 
 }  // namespace certward::store::internal

@@ -61,7 +61,7 @@ Status add_general_names(X509* cert, int nid, const std::vector<SubjectAltName>&
                          bool critical) {
   crypto::GeneralNamesPtr names(GENERAL_NAMES_new());
   for (const auto& san : sans) {
-    GENERAL_NAME* gn = nullptr;
+    crypto::GeneralNamePtr gn;
     switch (san.type) {
       case SanType::kDns:
       case SanType::kEmail:
@@ -71,21 +71,26 @@ Status add_general_names(X509* cert, int nid, const std::vector<SubjectAltName>&
                                                        : GEN_URI;
         crypto::Handle<ASN1_IA5STRING, ASN1_IA5STRING_free> ia5(ASN1_IA5STRING_new());
         ASN1_STRING_set(ia5.get(), san.value.data(), static_cast<int>(san.value.size()));
-        gn = GENERAL_NAME_new();
-        GENERAL_NAME_set0_value(gn, type, ia5.release());
+        gn.reset(GENERAL_NAME_new());
+        if (!gn) return fail(ErrorCode::kInternal, "out of memory");
+        GENERAL_NAME_set0_value(gn.get(), type, ia5.release());
         break;
       }
       case SanType::kIp: {
         crypto::Asn1OctetStringPtr ip(a2i_IPADDRESS(san.value.c_str()));
         if (!ip) return fail(ErrorCode::kInvalidArgument, "bad IP address SAN: " + san.value);
-        gn = GENERAL_NAME_new();
-        GENERAL_NAME_set0_value(gn, GEN_IPADD, ip.release());
+        gn.reset(GENERAL_NAME_new());
+        if (!gn) return fail(ErrorCode::kInternal, "out of memory");
+        GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, ip.release());
         break;
       }
       case SanType::kOther:
         return fail(ErrorCode::kInvalidArgument, "cannot issue an 'other' SAN: " + san.value);
     }
-    sk_GENERAL_NAME_push(names.get(), gn);
+    if (!sk_GENERAL_NAME_push(names.get(), gn.get())) {
+      return fail(ErrorCode::kInternal, "out of memory");
+    }
+    (void)gn.release();  // the stack owns it now
   }
   if (!X509_add1_ext_i2d(cert, nid, names.get(), critical ? 1 : 0, X509V3_ADD_DEFAULT)) {
     return fail(ErrorCode::kInternal, "cannot add SAN extension: " + openssl_error_string());
@@ -98,11 +103,15 @@ Status add_general_names(X509* cert, int nid, const std::vector<SubjectAltName>&
 Status add_policies(X509* cert, const std::vector<std::string>& oids) {
   crypto::Handle<CERTIFICATEPOLICIES, CERTIFICATEPOLICIES_free> policies(CERTIFICATEPOLICIES_new());
   for (const auto& oid : oids) {
-    ASN1_OBJECT* obj = OBJ_txt2obj(oid.c_str(), 1);
+    crypto::Asn1ObjectPtr obj(OBJ_txt2obj(oid.c_str(), 1));
     if (!obj) return fail(ErrorCode::kInvalidArgument, "bad policy OID '" + oid + "'");
-    POLICYINFO* info = POLICYINFO_new();
-    info->policyid = obj;
-    sk_POLICYINFO_push(policies.get(), info);
+    crypto::PolicyInfoPtr info(POLICYINFO_new());
+    if (!info) return fail(ErrorCode::kInternal, "out of memory");
+    info->policyid = obj.release();
+    if (!sk_POLICYINFO_push(policies.get(), info.get())) {
+      return fail(ErrorCode::kInternal, "out of memory");
+    }
+    (void)info.release();  // the stack owns it now
   }
   if (!X509_add1_ext_i2d(cert, NID_certificate_policies, policies.get(), 0, X509V3_ADD_DEFAULT)) {
     return fail(ErrorCode::kInternal, "cannot add certificatePolicies: " + openssl_error_string());

@@ -103,15 +103,16 @@ enum class LintFinding : std::uint8_t {
 };
 std::string_view lint_finding_name(LintFinding f);
 
+// A certificate the linter passed. Move-only. It yields only a const view: what was linted is
+// what sign() signs, and nothing can change it in between. Redeemed once, by sign().
 class LintedTbs {
  public:
-  X509* get() const { return cert_.get(); }
-  // Consumed by sign(); a LintedTbs is redeemed once.
-  crypto::X509Ptr release() && { return std::move(cert_); }
+  const X509* get() const { return cert_.get(); }
 
  private:
   friend Result<LintedTbs> lint(TbsCertificate, const LintRules&, std::vector<LintFinding>*);
   friend Result<Certificate> sign(LintedTbs, const crypto::Signer&);
+  crypto::X509Ptr release() && { return std::move(cert_); }
   LintedTbs(crypto::X509Ptr c, bool own_public_key)
       : cert_(std::move(c)), own_public_key_(own_public_key) {}
   crypto::X509Ptr cert_;

@@ -238,16 +238,11 @@ Status check_extensions_decode(const STACK_OF(X509_EXTENSION) * exts) {
     X509_EXTENSION* ext = stack_at<X509_EXTENSION>(exts, i);
     const X509V3_EXT_METHOD* method = X509V3_EXT_get(ext);
     if (!method) continue;  // unknown to OpenSSL: carried opaquely, nothing to decode
-    void* decoded = X509V3_EXT_d2i(ext);
+    const crypto::ExtValuePtr decoded(X509V3_EXT_d2i(ext), crypto::ExtValueDeleter{method});
     if (!decoded) {
       ERR_clear_error();
       return fail(ErrorCode::kMalformed,
                   "undecodable " + oid_text(X509_EXTENSION_get_object(ext)) + " extension");
-    }
-    if (method->it) {
-      ASN1_item_free(static_cast<ASN1_VALUE*>(decoded), ASN1_ITEM_ptr(method->it));
-    } else {
-      method->ext_free(decoded);
     }
   }
   return ok();

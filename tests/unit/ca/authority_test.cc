@@ -12,6 +12,14 @@ using certward::testing::ca_template;
 using certward::testing::make_key;
 using std::chrono::days;
 
+// An authority's signer signs anything, linted or not: outside src/ca only the public key and
+// sign(LintedTbs) are reachable.
+template <typename T>
+concept HandsOutSigner = requires(const T& a) {
+  a.signer();
+};
+static_assert(!HandsOutSigner<Authority>);
+
 Bytes pem_bytes(const x509::Certificate& c) {
   const std::string pem = c.pem();
   return Bytes(pem.begin(), pem.end());

@@ -17,6 +17,14 @@ using std::chrono::days;
 using std::chrono::seconds;
 namespace oid = certward::testing::oid;
 
+// A request is what any front-end may ask for: the hook that writes to the store inside the
+// RA's transaction belongs to src/ca (create_subordinate), not to the request.
+template <typename T>
+concept CarriesTransactionHook = requires(T r) {
+  r.in_transaction;
+};
+static_assert(!CarriesTransactionHook<EnrollmentRequest>);
+
 class EnrollmentTest : public testing::CaFixture {};
 
 TEST_F(EnrollmentTest, FixtureBuildsRootAndIssuingCa) {

@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 class EnrollmentWriterTest : public testing::CaFixture {
- protected:
+ public:
   // One enroll() on its own thread.
   struct Call {
     std::thread thread;
@@ -41,19 +41,27 @@ class EnrollmentWriterTest : public testing::CaFixture {
     join();
   }
 
-  void start(Call& call, EnrollmentRequest r) {
-    call.thread = std::thread([this, &call, r = std::move(r)]() mutable {
-      call.result = writer_->enroll(std::move(r));
+  // A request and, for a few, a step that refuses it inside the commit transaction (as a
+  // subordinate's authority row could), so that one entry of a batch fails on its own.
+  struct Entry {
+    EnrollmentRequest request;
+    Enrollment::InTransaction refuse;
+  };
+
+  void start(Call& call, Entry e) {
+    call.thread = std::thread([this, &call, e = std::move(e)]() mutable {
+      call.result = e.refuse ? writer_->TEST_enroll_with(std::move(e.request), e.refuse)
+                             : writer_->enroll(std::move(e.request));
       call.done = Clock::now();
     });
   }
 
   // Holds the writer on one request (the plug), then queues `requests` behind it and waits
   // until all of them are signed and waiting for the writer.
-  void queue_behind_plug(std::vector<EnrollmentRequest> requests) {
+  void queue_behind_plug(std::vector<Entry> requests) {
     faulty_.hold_writes();
     calls_.push_back(std::make_unique<Call>());
-    start(*calls_.back(), request({"plug.example.com"}));
+    start(*calls_.back(), {request({"plug.example.com"}), nullptr});
     ASSERT_TRUE(faulty_.wait_until_held(1));
     for (auto& r : requests) {
       calls_.push_back(std::make_unique<Call>());
@@ -66,9 +74,11 @@ class EnrollmentWriterTest : public testing::CaFixture {
     }
   }
 
-  std::vector<EnrollmentRequest> requests(int n) {
-    std::vector<EnrollmentRequest> out;
-    for (int i = 0; i < n; ++i) out.push_back(request({"q" + std::to_string(i) + ".example.com"}));
+  std::vector<Entry> requests(int n) {
+    std::vector<Entry> out;
+    for (int i = 0; i < n; ++i) {
+      out.push_back({request({"q" + std::to_string(i) + ".example.com"}), nullptr});
+    }
     return out;
   }
 
@@ -166,20 +176,19 @@ TEST_F(EnrollmentWriterTest, CommitFailureFailsTheBatchAndTheWriterRecovers) {
   expect_audit_ok(audit_before + 1);
 }
 
-EnrollmentRequest refused_in_transaction(EnrollmentRequest r, ErrorCode code) {
-  r.in_transaction = [code](store::Transaction&, const x509::Certificate&,
-                            const crypto::PrivateKey*) -> Status {
+void refuse_in_transaction(EnrollmentWriterTest::Entry& e, ErrorCode code) {
+  e.refuse = [code](store::Transaction&, const x509::Certificate&,
+                    const crypto::PrivateKey*) -> Status {
     return fail(code, "test: this entry is refused");
   };
-  return r;
 }
 
 TEST_F(EnrollmentWriterTest, ABadEntryFailsAloneAndTheRestCommitTogether) {
   const auto inventory_before = inventory_count();
   const auto audit_before = audit_count();
   auto batch = requests(20);
-  batch[3] = refused_in_transaction(std::move(batch[3]), ErrorCode::kConflict);
-  batch[11] = refused_in_transaction(std::move(batch[11]), ErrorCode::kConflict);
+  refuse_in_transaction(batch[3], ErrorCode::kConflict);
+  refuse_in_transaction(batch[11], ErrorCode::kConflict);
   queue_behind_plug(std::move(batch));
   release_and_join();
 
@@ -195,7 +204,7 @@ TEST_F(EnrollmentWriterTest, ABadEntryFailsAloneAndTheRestCommitTogether) {
 TEST_F(EnrollmentWriterTest, AnEntryMeetingAnUnavailableDatabaseFailsTheBatch) {
   const auto inventory_before = inventory_count();
   auto batch = requests(20);
-  batch[5] = refused_in_transaction(std::move(batch[5]), ErrorCode::kUnavailable);
+  refuse_in_transaction(batch[5], ErrorCode::kUnavailable);
   queue_behind_plug(std::move(batch));
   release_and_join();
 

@@ -18,6 +18,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "crypto/handles.h"
+
 namespace certward::http::testing {
 
 RawClient::RawClient(std::uint16_t port) {
@@ -124,16 +126,9 @@ CommandResult run_command(const std::string& command) {
 
 namespace {
 
-template <auto FreeFn>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    FreeFn(p);
-  }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using CertPtr = std::unique_ptr<X509, Deleter<X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
+using KeyPtr = crypto::EvpPkeyPtr;
+using CertPtr = crypto::X509Ptr;
+using BioPtr = crypto::BioPtr;
 
 void require(bool ok, const char* what) {
   if (!ok) throw std::runtime_error(std::string("openssl: ") + what);
@@ -149,10 +144,9 @@ std::string bio_text(BIO* bio) {
 void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  const crypto::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   require(ext != nullptr, "X509V3_EXT_conf_nid");
-  require(X509_add_ext(cert, ext, -1) == 1, "X509_add_ext");
-  X509_EXTENSION_free(ext);
+  require(X509_add_ext(cert, ext.get(), -1) == 1, "X509_add_ext");
 }
 
 KeyPtr load_key(const std::string& pem) {

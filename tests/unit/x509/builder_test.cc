@@ -4,7 +4,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <concepts>
 #include <set>
+#include <type_traits>
+#include <utility>
 
 #include "unit/testing/legacy_ca.h"
 #include "unit/testing/pki.h"
@@ -313,6 +316,21 @@ TEST(Sign, AcceptsSha256FromTheSoftwareSigner) {
   ASSERT_TRUE(cert.has_value()) << cert.error().message;
   EXPECT_EQ(cert->info().signature_algorithm, "sha256WithRSAEncryption");
 }
+
+// What the linter passed is what gets signed: a LintedTbs shows only a const view of its
+// certificate, and only sign() can take the certificate out of it.
+template <typename T>
+concept HandsOutMutableCertificate = requires(const T& t) {
+  { t.get() } -> std::convertible_to<X509*>;
+};
+template <typename T>
+concept ReleasableByCaller = requires(T t) {
+  std::move(t).release();
+};
+static_assert(!HandsOutMutableCertificate<LintedTbs>);
+static_assert(std::is_same_v<decltype(std::declval<const LintedTbs&>().get()), const X509*>);
+static_assert(!ReleasableByCaller<LintedTbs>);
+static_assert(!std::is_copy_constructible_v<LintedTbs>);
 
 TEST(Sign, PropagatesSignerFailure) {
   class FailingSigner final : public crypto::Signer {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/handles.h"
+
 namespace certward::x509 {
 namespace {
 
@@ -15,8 +17,8 @@ std::string entry_text(const X509_NAME* name, int i) {
   const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
   unsigned char* out = nullptr;
   const int n = ASN1_STRING_to_UTF8(&out, X509_NAME_ENTRY_get_data(e));
-  std::string s(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
-  OPENSSL_free(out);
+  const crypto::OpensslStringPtr owned(reinterpret_cast<char*>(out));
+  std::string s(owned.get(), static_cast<std::size_t>(n));
   return std::string(OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)))) + "=" + s;
 }
 
