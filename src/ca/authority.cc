@@ -382,11 +382,54 @@ Result<std::vector<x509::Certificate>> AuthorityService::chain_for(
   return certs;
 }
 
+std::shared_ptr<const Authority> AuthorityService::fresh(std::string_view name) {
+  common::MutexLock lock(mu_);
+  auto it = loaded_.find(name);
+  if (it == loaded_.end()) return nullptr;
+  if (clock_.now() - it->second.checked_at >= settings_.authority_recheck) return nullptr;
+  return it->second.authority;
+}
+
+void AuthorityService::forget(std::string_view name) {
+  common::MutexLock lock(mu_);
+  if (auto it = loaded_.find(name); it != loaded_.end()) loaded_.erase(it);
+}
+
+Status AuthorityService::recheck(const Authority& cached) {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT status, fingerprint FROM authorities "
+                                              "WHERE name = ?",
+                                              store::params(cached.name())));
+  if (!row) return fail(ErrorCode::kNotFound, "unknown authority '" + cached.name() + "'");
+  if (row->text(0) != "active") {
+    return fail(ErrorCode::kPolicyRejected, "authority '" + cached.name() + "' is " + row->text(0));
+  }
+  if (row->text(1) != cached.certificate().info().sha256_hex) {
+    return fail(ErrorCode::kConflict, "authority '" + cached.name() + "' was replaced");
+  }
+  return ok();
+}
+
 Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view name) {
+  if (auto authority = fresh(name)) return authority;
+  std::shared_ptr<const Authority> cached;
   {
     common::MutexLock lock(mu_);
-    if (auto it = loaded_.find(name); it != loaded_.end()) return it->second;
+    if (auto it = loaded_.find(name); it != loaded_.end()) cached = it->second.authority;
   }
+  if (cached) {
+    const SysTime now = clock_.now();
+    auto still = recheck(*cached);
+    if (still) {
+      common::MutexLock lock(mu_);
+      if (auto it = loaded_.find(name); it != loaded_.end()) it->second.checked_at = now;
+      return cached;
+    }
+    forget(name);
+    // Replaced under the same name: load the new one below; anything else is the answer.
+    if (still.error().code != ErrorCode::kConflict) return std::unexpected(still.error());
+  }
+  const SysTime now = clock_.now();
   CW_ASSIGN_OR_RETURN(AuthorityInfo a, info(name));
   if (a.status != "active") {
     return fail(ErrorCode::kPolicyRejected, "authority '" + a.name + "' is " + a.status);
@@ -405,8 +448,35 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
   auto authority =
       std::make_shared<const Authority>(std::move(a), std::move(signer), std::move(urls));
   common::MutexLock lock(mu_);
-  auto [it, inserted] = loaded_.emplace(authority->name(), authority);
-  return it->second;
+  auto [it, inserted] = loaded_.emplace(authority->name(), Loaded{authority, now});
+  return it->second.authority;
+}
+
+Status AuthorityService::set_enabled(std::string_view name, bool enabled, std::string_view actor) {
+  const std::string to = enabled ? "active" : "disabled";
+  {
+    CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+    CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT status FROM authorities WHERE name = ? "
+                                                "FOR UPDATE",
+                                                store::params(name)));
+    if (!row) return fail(ErrorCode::kNotFound, "unknown authority '" + std::string(name) + "'");
+    const std::string from = row->text(0);
+    if (from == to) {
+      return fail(ErrorCode::kConflict, "authority '" + std::string(name) + "' is already " + to);
+    }
+    CW_RETURN_IF_ERROR(
+        tx->execute("UPDATE authorities SET status = ? WHERE name = ?", store::params(to, name)));
+    CW_RETURN_IF_ERROR(
+        audit_.append(*tx, audit::Event{std::string(actor),
+                                        enabled ? "authority.enable" : "authority.disable",
+                                        "authority",
+                                        std::string(name),
+                                        {{"from", from}, {"to", to}}}));
+    CW_RETURN_IF_ERROR(tx->commit());
+  }
+  // After the commit: a load racing with this rechecks against the committed row.
+  forget(name);
+  return ok();
 }
 
 Result<std::shared_ptr<const Issuer>> AuthorityService::issuer(std::string_view name) {

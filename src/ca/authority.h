@@ -117,9 +117,17 @@ class AuthorityService final : public IssuerDirectory {
 
   Result<std::vector<AuthorityInfo>> list() const;
   Result<AuthorityInfo> info(std::string_view name) const;
-  // Loads (once) and returns the authority with its key unsealed. Errors: kNotFound,
-  // kBadPassword (master key cannot open the key), kPolicyRejected (disabled).
+  // Returns the authority with its key unsealed, ready to sign. The key is unsealed once and
+  // kept; whether the authority is still active (and still the same certificate) is asked of
+  // the database again once settings().authority_recheck has passed, so an authority
+  // disabled elsewhere stops signing here within that time, and one disabled through this
+  // service at once. Errors: kNotFound, kBadPassword (master key cannot open the key),
+  // kPolicyRejected (disabled).
   Result<std::shared_ptr<const Authority>> load(std::string_view name);
+
+  // Disables an authority (it signs nothing until enabled again; its certificates stay
+  // valid) or enables it again, audited. Errors: kNotFound; kConflict when it already is.
+  Status set_enabled(std::string_view name, bool enabled, std::string_view actor);
 
   // IssuerDirectory: certward's own authorities; the default is ca.default_authority.
   Result<std::shared_ptr<const Issuer>> issuer(std::string_view name) override;
@@ -145,8 +153,18 @@ class AuthorityService final : public IssuerDirectory {
   const audit::AuditLog& audit_;
   const inventory::Inventory& inventory_;
   const CaSettings& settings_;
+  struct Loaded {
+    std::shared_ptr<const Authority> authority;
+    SysTime checked_at;  // when the database last said it is active, with this certificate
+  };
+  // The cached authority when it was confirmed recently enough; else nullptr.
+  std::shared_ptr<const Authority> fresh(std::string_view name) CW_EXCLUDES(mu_);
+  // Asks the database whether `cached` may still sign. Errors as load().
+  Status recheck(const Authority& cached);
+  void forget(std::string_view name) CW_EXCLUDES(mu_);
+
   common::Mutex mu_;
-  std::map<std::string, std::shared_ptr<const Authority>, std::less<>> loaded_ CW_GUARDED_BY(mu_);
+  std::map<std::string, Loaded, std::less<>> loaded_ CW_GUARDED_BY(mu_);
 };
 
 // Validates an authority name: 1-64 of [a-z0-9-_], starting with a letter or digit.

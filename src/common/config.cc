@@ -109,6 +109,12 @@ Status parse_ca(const toml::table& t, CaSettings& ca, std::string_view src) {
       CW_ASSIGN_OR_RETURN(ca.ocsp_url, get_string(v, key, src));
     } else if (key == "ca_issuers_base_url") {
       CW_ASSIGN_OR_RETURN(ca.ca_issuers_base_url, get_string(v, key, src));
+    } else if (key == "authority_recheck") {
+      CW_ASSIGN_OR_RETURN(ca.authority_recheck, get_duration(v, key, src));
+      if (ca.authority_recheck < std::chrono::seconds(1) ||
+          ca.authority_recheck > std::chrono::hours(1)) {
+        return fail(ErrorCode::kMalformed, "ca.authority_recheck must be between 1s and 1h");
+      }
     } else {
       return unknown_key(v, "ca", key, src);
     }

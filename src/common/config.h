@@ -27,6 +27,10 @@ struct CaSettings {
   std::string crl_base_url;  // e.g. "http://pki.example.com/crl"; CDP = <base>/<authority>.crl
   std::string ocsp_url;      // e.g. "http://pki.example.com/ocsp"; empty: no AIA OCSP
   std::string ca_issuers_base_url;  // e.g. "http://pki.example.com/ca"; empty: no caIssuers
+  // How long a process signs with an authority before it asks the database again whether
+  // the authority is still active: a change made in another process (another replica, the
+  // CLI) takes effect within this time; one made in this process at once. 1 s .. 1 h.
+  std::chrono::seconds authority_recheck{5};
 };
 
 struct RateLimitSettings {

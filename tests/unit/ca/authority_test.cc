@@ -269,3 +269,59 @@ TEST_F(AuthorityTest, ImportVerifiesTheChainAtTheServiceClock) {
 
 }  // namespace
 }  // namespace certward::ca
+
+namespace certward::ca {
+namespace {
+
+class AuthorityFreshnessTest : public testing::CaFixture {};
+
+TEST_F(AuthorityFreshnessTest, DisabledAuthorityStopsSigningAtOnceInThisProcess) {
+  ASSERT_TRUE(ra_->enroll(request({"before.example.com"})).has_value());
+  ASSERT_TRUE(authorities_->set_enabled("issuing", false, "local:root"));
+  const auto inv = inventory_count();
+  const auto events = audit_count();
+  expect_refused(ra_->enroll(request({"after.example.com"})), ErrorCode::kPolicyRejected, inv,
+                 events);
+  EXPECT_EQ(authorities_->info("issuing")->status, "disabled");
+  ASSERT_TRUE(authorities_->set_enabled("issuing", true, "local:root"));
+  EXPECT_TRUE(ra_->enroll(request({"again.example.com"})).has_value());
+
+  audit::EventFilter f;
+  f.target_id = "issuing";
+  f.newest_first = false;
+  auto changes = audit_.list(f);
+  ASSERT_TRUE(changes.has_value());
+  std::vector<std::string> actions;
+  for (const auto& e : *changes) actions.push_back(e.event.action);
+  EXPECT_EQ(actions, (std::vector<std::string>{"authority.create", "authority.disable",
+                                               "authority.enable"}));
+}
+
+TEST_F(AuthorityFreshnessTest, AnotherReplicaStopsWithinTheRecheckInterval) {
+  // A second process over the same database: its own cache, its own RA.
+  AuthorityService replica(clock_, *db_, wrapper_, audit_, inventory_, settings_);
+  Enrollment replica_ra(clock_, *db_, replica, profiles_, inventory_, audit_);
+  ASSERT_TRUE(replica_ra.enroll(request({"cached.example.com"})).has_value());
+
+  ASSERT_TRUE(authorities_->set_enabled("issuing", false, "local:root"));
+  // The replica may finish what it had confirmed within the interval, never longer.
+  clock_.advance(settings_.authority_recheck);
+  auto refused = replica_ra.enroll(request({"late.example.com"}));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kPolicyRejected);
+
+  ASSERT_TRUE(authorities_->set_enabled("issuing", true, "local:root"));
+  EXPECT_TRUE(replica_ra.enroll(request({"back.example.com"})).has_value());
+}
+
+TEST_F(AuthorityFreshnessTest, EnablingTwiceOrAnUnknownAuthorityIsRefused) {
+  auto again = authorities_->set_enabled("issuing", true, "local:root");
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  auto unknown = authorities_->set_enabled("nope", false, "local:root");
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace certward::ca
