@@ -75,8 +75,6 @@ struct LintRules {
   std::chrono::seconds max_validity{std::chrono::days(398)};
   bool require_san = true;  // TLS profiles: a leaf without SANs is refused
   bool expect_ca = false;   // the profile issues CA certificates
-  // Returns true if the serial is already used by this issuer. Optional.
-  std::function<bool(const std::string& serial_hex)> serial_in_use;
   // The CAs above the certificate, nearest first: a name outside any one's constraints is
   // refused (see name_constraint_violation).
   std::vector<Certificate> issuers;
@@ -93,7 +91,6 @@ enum class LintFinding : std::uint8_t {
   kSerialTooShort,
   kSerialNegative,
   kSerialTooLong,
-  kSerialReused,
   kUnsupportedKey,
   kEmptySubjectWithoutCriticalSan,
   kNameConstraintViolation,

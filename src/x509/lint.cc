@@ -82,8 +82,6 @@ std::string_view lint_finding_name(LintFinding f) {
       return "serial_negative";
     case LintFinding::kSerialTooLong:
       return "serial_too_long";
-    case LintFinding::kSerialReused:
-      return "serial_reused";
     case LintFinding::kUnsupportedKey:
       return "unsupported_key";
     case LintFinding::kEmptySubjectWithoutCriticalSan:
@@ -134,9 +132,6 @@ Result<LintedTbs> lint(TbsCertificate tbs, const LintRules& rules,
   if (serial.negative) findings.push_back(LintFinding::kSerialNegative);
   if (serial.octets < kMinSerialOctets) findings.push_back(LintFinding::kSerialTooShort);
   if (serial.octets > kMaxSerialOctets) findings.push_back(LintFinding::kSerialTooLong);
-  if (rules.serial_in_use && rules.serial_in_use(serial.hex)) {
-    findings.push_back(LintFinding::kSerialReused);
-  }
 
   CW_ASSIGN_OR_RETURN(auto violation, name_constraint_violation(cert, rules.issuers));
   if (violation) findings.push_back(LintFinding::kNameConstraintViolation);

@@ -187,23 +187,6 @@ TEST_F(LintTest, NegativeSerialAfterTampering) {
   EXPECT_EQ(findings_of(std::move(tbs), LintRules{}), Findings{LintFinding::kSerialNegative});
 }
 
-TEST_F(LintTest, SerialReusedAccordingToCallback) {
-  CertificateTemplate t = leaf_template(key_.get());
-  const std::string hex = to_hex(t.serial);
-  std::vector<std::string> asked;
-  LintRules rules;
-  rules.serial_in_use = [&](const std::string& s) {
-    asked.push_back(s);
-    return s == hex;
-  };
-  EXPECT_EQ(findings_of(t, rules), Findings{LintFinding::kSerialReused});
-  EXPECT_EQ(asked, std::vector<std::string>{hex});
-
-  CertificateTemplate fresh = leaf_template(key_.get());
-  EXPECT_EQ(findings_of(fresh, rules), Findings{});
-  EXPECT_EQ(asked.size(), 2u);
-}
-
 TEST_F(LintTest, EmptySubjectNeedsCriticalSan) {
   // No subject and no SAN at all.
   CertificateTemplate bare = leaf_template(key_.get());
@@ -260,7 +243,7 @@ TEST(LintFindingName, EveryFindingHasADistinctName) {
     EXPECT_NE(name, "unknown");
     names.insert(name);
   }
-  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(names.size(), 14u);
   EXPECT_EQ(lint_finding_name(LintFinding::kWeakSignatureAlgorithm), "weak_signature_algorithm");
 }
 
