@@ -159,7 +159,7 @@ class CaFixture : public ::testing::Test {
   }
 
   certward::testing::TempDir dir_;
-  std::unique_ptr<store::Database> db_ = certward::testing::open_test_db(dir_);
+  certward::testing::ScratchDatabase db_;  // SQLite, or PostgreSQL under with-postgres.sh
   FakeClock clock_{certward::testing::kT0};
   audit::AuditLog audit_{clock_, *db_};
   inventory::Inventory inventory_{clock_, *db_, audit_};
