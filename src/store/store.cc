@@ -151,6 +151,9 @@ Status Database::ping() {
 
 namespace {
 
+// Any constant shared by every certward process: "cwmg".
+constexpr std::int64_t kMigrationLockKey = 0x63776d67;
+
 constexpr std::string_view kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " module TEXT NOT NULL,"
@@ -194,19 +197,17 @@ Status Database::migrate(std::string_view module, std::span<const Migration> mig
   const int known = migrations.empty() ? 0 : migrations.back().version;
   const bool postgres = dialect() == Dialect::kPostgres;
 
-  // Two replicas creating the table at once can collide on PostgreSQL's catalog (kConflict);
-  // the loser retries once and finds it there.
-  for (int attempt = 0;; ++attempt) {
-    Status created = [&]() -> Status {
-      CW_ASSIGN_OR_RETURN(auto tx, begin(TxMode::kWrite));
-      CW_RETURN_IF_ERROR(tx->execute(kCreateMigrationsTable));
-      return tx->commit();
-    }();
-    if (created) break;
-    if (created.error().code != ErrorCode::kConflict || attempt > 0) {
-      return fail_with_context(created.error(), "store: creating schema_migrations");
-    }
-  }
+  // Replicas creating the table at once would collide on PostgreSQL's catalog even with IF
+  // NOT EXISTS (a unique violation in pg_type): a transaction-scoped advisory lock makes them
+  // take turns. SQLite's write transactions take turns already.
+  Status created = [&]() -> Status {
+    CW_ASSIGN_OR_RETURN(auto tx, begin(TxMode::kWrite));
+    if (postgres)
+      CW_RETURN_IF_ERROR(tx->execute("SELECT pg_advisory_xact_lock(?)", params(kMigrationLockKey)));
+    CW_RETURN_IF_ERROR(tx->execute(kCreateMigrationsTable));
+    return tx->commit();
+  }();
+  if (!created) return fail_with_context(created.error(), "store: creating schema_migrations");
 
   {  // The common case, nothing to do, costs one read.
     CW_ASSIGN_OR_RETURN(auto tx, begin(TxMode::kRead));
