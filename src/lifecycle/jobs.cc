@@ -73,22 +73,26 @@ Result<std::string> JobQueue::enqueue(store::Transaction& tx, const NewJob& job)
   if (job.kind.empty()) return certward::fail(ErrorCode::kInvalidArgument, "a job needs a kind");
   if (job.max_attempts < 1)
     return certward::fail(ErrorCode::kInvalidArgument, "max_attempts must be >= 1");
-  if (job.dedupe_key) {
-    CW_ASSIGN_OR_RETURN(auto existing,
-                        tx.query_one("SELECT id FROM jobs WHERE dedupe_key = ? AND state IN "
-                                     "('pending', 'running')",
-                                     store::params(*job.dedupe_key)));
-    if (existing) return existing->text(0);
-  }
   const std::string id = to_hex(crypto::random_bytes(16));
   const std::int64_t now = to_unix(clock_.now());
-  CW_RETURN_IF_ERROR(tx.execute(
-      "INSERT INTO jobs (id, kind, payload, state, run_at, attempts, max_attempts, lease_owner, "
-      "lease_until, last_error, dedupe_key, created_at, updated_at) VALUES (?, ?, ?, 'pending', "
-      "?, 0, ?, NULL, NULL, '', ?, ?, ?)",
-      store::params(id, job.kind, job.payload.dump(), job.run_at ? to_unix(*job.run_at) : now,
-                    job.max_attempts, job.dedupe_key, now, now)));
-  return id;
+  // ON CONFLICT rather than look-then-insert: two enqueuers of one key at once both get the
+  // one job (on PostgreSQL the second waits for the first to commit, then finds its row).
+  CW_ASSIGN_OR_RETURN(
+      std::int64_t inserted,
+      tx.execute_count(
+          "INSERT INTO jobs (id, kind, payload, state, run_at, attempts, max_attempts, "
+          "lease_owner, lease_until, last_error, dedupe_key, created_at, updated_at) VALUES (?, "
+          "?, ?, 'pending', ?, 0, ?, NULL, NULL, '', ?, ?, ?) ON CONFLICT (dedupe_key) WHERE "
+          "dedupe_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING",
+          store::params(id, job.kind, job.payload.dump(), job.run_at ? to_unix(*job.run_at) : now,
+                        job.max_attempts, job.dedupe_key, now, now)));
+  if (inserted == 1) return id;
+  CW_ASSIGN_OR_RETURN(auto existing,
+                      tx.query_one("SELECT id FROM jobs WHERE dedupe_key = ? AND state IN "
+                                   "('pending', 'running')",
+                                   store::params(*job.dedupe_key)));
+  if (!existing) return certward::fail(ErrorCode::kUnavailable, "job deduplication raced");
+  return existing->text(0);
 }
 
 Result<std::vector<Job>> JobQueue::lease(store::Database& db, std::string_view owner,

@@ -135,5 +135,35 @@ TEST_F(JobsTest, ConcurrentLeasersNeverShareAJob) {
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 200u) << "a job leased twice";
 }
 
+// Enqueuers of one key at once all get the one job, none an error (look-then-insert gave the
+// loser kConflict from the unique index on PostgreSQL).
+TEST_F(JobsTest, ConcurrentEnqueuesOfOneKeyShareTheJob) {
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::string> ids;
+  int errors = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto tx = db_->begin();
+      if (!tx) {
+        std::lock_guard lock(mu);
+        ++errors;
+        return;
+      }
+      auto id = queue_.enqueue(**tx, job("renew", "renew:shared"));
+      const bool committed = id && (*tx)->commit();
+      std::lock_guard lock(mu);
+      if (committed)
+        ids.insert(*id);
+      else
+        ++errors;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(ids.size(), 1u);
+}
+
 }  // namespace
 }  // namespace certward::lifecycle
