@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/file.h"
+
 namespace certward::ca {
 namespace {
 
@@ -48,16 +50,13 @@ Result<crypto::KeyWrapper> create_key_file(const std::string& path) {
   std::copy(b64.begin(), b64.end(), text.data());
   text.data()[b64.size()] = '\n';
   crypto::cleanse(b64);
-  // O_EXCL: two processes initialising at once must not both write a different key.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return read_key_file(path);
-    return fail(ErrorCode::kUnavailable, "cannot create " + path + ": " + std::strerror(errno));
+  // Exclusive: two processes initialising at once must not both write a different key; and
+  // whole or not at all: a crash must not leave a truncated key that seals nothing.
+  auto created = create_file_exclusive(path, text.chars(), 0600);
+  if (!created) {
+    if (created.error().code == ErrorCode::kConflict) return read_key_file(path);
+    return std::unexpected(created.error());
   }
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                       ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) return fail(ErrorCode::kUnavailable, "cannot write " + path);
   return crypto::KeyWrapper::create(std::move(key));
 }
 

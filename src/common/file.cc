@@ -101,4 +101,20 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
   return sync_directory(directory_of(path), path);
 }
 
+Status create_file_exclusive(const std::string& path, std::string_view data, unsigned mode) {
+  mode &= 07777;
+  std::string tmp;
+  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(path, mode, &tmp));
+  Status filled = fill(fd, data, mode, path);
+  // link() fails if `path` exists (and does not follow a symlink there): the complete file
+  // appears under its name, or nothing does.
+  int link_errno = 0;
+  if (filled && ::link(tmp.c_str(), path.c_str()) != 0) link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (!filled) return filled;
+  if (link_errno == EEXIST) return fail(ErrorCode::kConflict, path + " already exists");
+  if (link_errno != 0) return io_error(path, "link", link_errno);
+  return sync_directory(directory_of(path), path);
+}
+
 }  // namespace certward

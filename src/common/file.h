@@ -27,4 +27,12 @@ namespace certward {
 // reported although the new file is already in place (it may not survive a crash).
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode);
 
+// Creates the file at `path` with `data` and exactly `mode`, complete and durable, unless
+// something already exists there: the data is written and fsync'd under a temporary name as
+// above, then linked to `path`, which fails rather than replace anything, and the directory is
+// fsync'd. A crash leaves either no file or the whole one (never a truncated key), and two
+// processes creating the same file at once cannot both succeed.
+// Errors: kConflict (`path` exists), kUnavailable.
+Status create_file_exclusive(const std::string& path, std::string_view data, unsigned mode);
+
 }  // namespace certward

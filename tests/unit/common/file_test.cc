@@ -155,5 +155,25 @@ TEST_F(WriteFileAtomicTest, UnwritablePlacesAreUnavailable) {
   EXPECT_TRUE(others({"missing"}).empty());
 }
 
+TEST_F(WriteFileAtomicTest, CreateExclusiveNeverReplacesAndLeavesNoTemporary) {
+  Umask scoped(0077);
+  ASSERT_TRUE(create_file_exclusive(path_, "first\n", 0600));
+  EXPECT_EQ(slurp(path_), "first\n");
+  EXPECT_EQ(mode_of(path_) & 07777, 0600u);
+  auto again = create_file_exclusive(path_, "second\n", 0600);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(slurp(path_), "first\n");
+  // A symlink at the path is something that exists: it is neither replaced nor followed.
+  const std::string link = dir_.file("link.pem");
+  const std::string target = dir_.file("target.pem");
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  auto through = create_file_exclusive(link, "x", 0600);
+  ASSERT_FALSE(through);
+  EXPECT_EQ(through.error().code, ErrorCode::kConflict);
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_TRUE(others({"key.pem", "link.pem"}).empty());
+}
+
 }  // namespace
 }  // namespace certward
