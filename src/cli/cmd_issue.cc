@@ -128,9 +128,11 @@ Result<IssueResult> issue_remote(const IssueOptions& o, const Remote& r) {
   }
   if (doc.contains("pkcs12") && doc["pkcs12"].is_string()) {
     std::string& b64 = doc["pkcs12"].get_ref<std::string&>();
-    auto p12 = from_base64(b64);
+    Result<Bytes> p12 = from_base64(b64);
     crypto::cleanse(b64);
-    CW_ASSIGN_OR_RETURN(out.p12, std::move(p12));
+    if (!p12) return std::unexpected(p12.error());
+    // Moved into SecretBytes as it is (g++ 12 -O2 warns falsely through CW_ASSIGN_OR_RETURN).
+    out.p12.emplace(std::move(*p12));
   }
   doc.erase("private_key_pem");
   doc.erase("pkcs12");
