@@ -421,10 +421,8 @@ class Api : public std::enable_shared_from_this<Api> {
     CW_ASSIGN_OR_RETURN(u.remove_tags, b.strings("remove_tags"));
     if (u.team && !u.team->empty()) CW_RETURN_IF_ERROR(s_.auth.require_team(*u.team));
     // A requester labels its own team's certificates and cannot hand them to another team
-    // (or to none, which would hide them from itself).
-    if (team_scoped(id) && u.team && u.team != id.team) {
-      return fail(ErrorCode::kUnauthorized, "a requester cannot move certificates out of its team");
-    }
+    // (or to none, which would hide them from itself): checked on the locked row.
+    if (team_scoped(id)) u.editor_team = id.team.value_or("");
     CW_ASSIGN_OR_RETURN(auto updated, s_.inventory.update_metadata(rec.fingerprint, u, id.actor));
     return ok_json(record_json(updated, s_.clock.now()));
   }

@@ -459,6 +459,14 @@ Result<CertificateRecord> Inventory::update_metadata(std::string_view fingerprin
   if (!row) return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
   CertificateRecord record = to_record(*row);
   const RecordMeta before = record.meta;
+  if (update.editor_team) {
+    if (record.meta.team != update.editor_team) {
+      return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
+    }
+    if (update.team && update.team != update.editor_team) {
+      return fail(ErrorCode::kUnauthorized, "a requester cannot move certificates out of its team");
+    }
+  }
 
   auto set_label = [](std::optional<std::string>& field, const std::optional<std::string>& to) {
     if (!to) return;

@@ -64,6 +64,11 @@ struct MetadataUpdate {
   std::optional<std::vector<std::string>> tags;  // replaces all tags
   std::vector<std::string> add_tags;             // applied after `tags`
   std::vector<std::string> remove_tags;
+  // A team-scoped editor's team: the certificate must belong to it when the row is read
+  // under its lock (else kNotFound, as if absent), and may not be moved to another team or
+  // to none (kUnauthorized). Checked there, not before, so a move racing with the edit
+  // cannot let the editor take another team's certificate.
+  std::optional<std::string> editor_team;
 };
 
 struct CertificateRecord {

@@ -831,6 +831,41 @@ TEST_F(InventoryUpdateTest, ChangesOnlyWhatIsGivenAndAuditsTheDifference) {
   EXPECT_EQ(audit_events(), 2);
 }
 
+// The editor's team is checked on the row as read under its lock: a certificate that is not
+// (or no longer) the team's is absent to it, and it cannot be moved out of the team.
+TEST_F(InventoryUpdateTest, TeamScopedEditorsStayInsideTheirTeam) {
+  const auto events = certward::testing::count_rows(*db_, "audit_events");
+  MetadataUpdate other;
+  other.editor_team = "payments";
+  other.add_tags = {"mine"};
+  auto absent = update(other);
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().code, ErrorCode::kNotFound);
+  // Claiming it for the editor's own team is no way in either.
+  other.team = "payments";
+  absent = update(other);
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().code, ErrorCode::kNotFound);
+
+  for (std::string out : {"payments", ""}) {
+    MetadataUpdate move;
+    move.editor_team = "web";
+    move.team = out;
+    auto refused = update(move);
+    ASSERT_FALSE(refused) << out;
+    EXPECT_EQ(refused.error().code, ErrorCode::kUnauthorized) << out;
+  }
+  EXPECT_EQ(certward::testing::count_rows(*db_, "audit_events"), events);
+
+  MetadataUpdate own;
+  own.editor_team = "web";
+  own.team = "web";
+  own.add_tags = {"labelled"};
+  auto ok = update(own);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->meta.team, "web");
+}
+
 TEST_F(InventoryUpdateTest, NoChangeWritesNothing) {
   MetadataUpdate same;
   same.owner = "alice";
