@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/encoding.h"
+#include "x509/names.h"
 
 namespace certward::auth::detail {
 namespace {
@@ -20,13 +21,6 @@ int base64url_value(char c) {
   return -1;
 }
 
-bool valid_label(std::string_view label) {
-  if (label.empty() || label.size() > 63) return false;
-  if (label.front() == '-' || label.back() == '-') return false;
-  return std::all_of(label.begin(), label.end(),
-                     [](char c) { return is_lower_alnum(c) || c == '-'; });
-}
-
 }  // namespace
 
 Status check_name(std::string_view name, std::string_view what) {
@@ -42,27 +36,17 @@ Status check_name(std::string_view name, std::string_view what) {
 }
 
 Result<std::string> normalise_domain(std::string_view domain) {
-  std::string d(domain);
-  std::transform(d.begin(), d.end(), d.begin(), [](char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  if (!d.empty() && d.front() == '.') d.erase(0, 1);
-  auto bad = [&] {
+  std::string_view d = domain;
+  if (!d.empty() && d.front() == '.') d.remove_prefix(1);
+  // The one name parser, as for every requested name: a grant that no name could ever
+  // match (an address, a bad A-label) is refused rather than silently useless.
+  auto name = x509::parse_san("dns:" + std::string(d));
+  if (!name || name->value.starts_with("*")) {
     return fail(ErrorCode::kInvalidArgument,
-                "allowed domain '" + std::string(domain) +
-                    "' is not a DNS name (lower-case labels, no wildcard)");
-  };
-  if (d.empty() || d.size() > 253) return bad();
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t dot = d.find('.', start);
-    const std::string_view label =
-        std::string_view(d).substr(start, dot == std::string::npos ? d.npos : dot - start);
-    if (!valid_label(label)) return bad();
-    if (dot == std::string::npos) break;
-    start = dot + 1;
+                "allowed domain '" + x509::escape_name_text(domain) +
+                    "' is not a DNS name (host-name labels, IDNA A-labels, no wildcard)");
   }
-  return d;
+  return name->value;
 }
 
 bool well_formed_token(std::string_view token) {

@@ -96,7 +96,7 @@ Result<RequestedNames> requested_names(const EnrollmentRequest& r, const Profile
   }
   auto as_name = x509::parse_san(cn);
   if (!as_name) {
-    return fail(ErrorCode::kInvalidArgument,
+    return fail(ErrorCode::kMalformed,
                 "common name '" + x509::escape_name_text(cn) +
                     "' is not a DNS name, IP address, email address or URI: the common name "
                     "must be one of the certificate's names (" +

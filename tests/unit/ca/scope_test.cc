@@ -148,7 +148,7 @@ TEST_F(ScopeTest, CommonNameBecomesOneOfTheNames) {
 TEST_F(ScopeTest, CommonNameThatIsNoNameIsRefused) {
   EnrollmentRequest r = request({"www.example.com"}, "tls-client");
   r.common_name = "Alice Smith";
-  refused(r, ErrorCode::kInvalidArgument);
+  refused(r, ErrorCode::kMalformed);
 }
 
 // Defect: a team granted `intermediate-ca` obtained an unconstrained subordinate CA.
@@ -250,7 +250,7 @@ TEST_F(ScopeTest, NamesFromACsrGoThroughTheOneParser) {
   }
   // The same names as CN, or through the request's own list.
   refused(from_csr(raw_csr("CN=a.example.com\\0Ab.example.com", {}), "device", admin_),
-          ErrorCode::kInvalidArgument);
+          ErrorCode::kMalformed);
   EnrollmentRequest listed = request({"www.example.com"}, "internal");
   listed.sans = {{x509::SanType::kDns, "w*.example.com"}};
   refused(listed, ErrorCode::kMalformed);
