@@ -10,7 +10,7 @@ packages=(
   clang-16 libclang-rt-16-dev
   # libraries (DESIGN.md "Dependencies")
   libssl-dev openssl libsqlite3-dev libpq-dev
-  libboost-dev libboost-system-dev libcurl4-openssl-dev
+  libboost-dev libboost-system-dev libcurl4-openssl-dev libidn2-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev

@@ -1,10 +1,12 @@
 #include "x509/name_syntax.h"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace certward::x509::internal {
@@ -26,134 +28,23 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Punycode (RFC 3492) with the parameters IDNA uses.
-namespace punycode {
-
-constexpr std::uint32_t kBase = 36;
-constexpr std::uint32_t kTMin = 1;
-constexpr std::uint32_t kTMax = 26;
-constexpr std::uint32_t kSkew = 38;
-constexpr std::uint32_t kDamp = 700;
-constexpr std::uint32_t kInitialBias = 72;
-constexpr std::uint32_t kInitialN = 128;
-constexpr std::uint64_t kMaxCodePoint = 0x10FFFF;
-
-std::uint32_t adapt(std::uint64_t delta, std::uint64_t points, bool first) {
-  delta = first ? delta / kDamp : delta / 2;
-  delta += delta / points;
-  std::uint32_t k = 0;
-  while (delta > ((kBase - kTMin) * kTMax) / 2) {
-    delta /= kBase - kTMin;
-    k += kBase;
-  }
-  return static_cast<std::uint32_t>(k + (kBase - kTMin + 1) * delta / (delta + kSkew));
-}
-
-std::uint32_t threshold(std::uint32_t k, std::uint32_t bias) {
-  if (k <= bias) return kTMin;
-  if (k >= bias + kTMax) return kTMax;
-  return k - bias;
-}
-
-int digit_value(char c) {
-  if (c >= 'a' && c <= 'z') return c - 'a';
-  if (c >= '0' && c <= '9') return c - '0' + 26;
-  return -1;
-}
-
-char digit_char(std::uint64_t d) { return static_cast<char>(d < 26 ? 'a' + d : '0' + (d - 26)); }
-
-// Decodes lower-case Punycode; nullopt on any error, including values past U+10FFFF.
-std::optional<std::u32string> decode(std::string_view in) {
-  std::u32string out;
-  const std::size_t delimiter = in.rfind('-');
-  std::size_t pos = 0;
-  if (delimiter != std::string_view::npos) {
-    for (; pos < delimiter; ++pos) out.push_back(static_cast<unsigned char>(in[pos]));
-    ++pos;
-  }
-  std::uint64_t n = kInitialN;
-  std::uint64_t i = 0;
-  std::uint32_t bias = kInitialBias;
-  while (pos < in.size()) {
-    const std::uint64_t old_i = i;
-    std::uint64_t w = 1;
-    for (std::uint32_t k = kBase;; k += kBase) {
-      if (pos >= in.size()) return std::nullopt;
-      const int digit = digit_value(in[pos++]);
-      if (digit < 0) return std::nullopt;
-      i += static_cast<std::uint64_t>(digit) * w;
-      if (i > kMaxCodePoint * (kMaxLabel + 1)) return std::nullopt;
-      const std::uint32_t t = threshold(k, bias);
-      if (static_cast<std::uint32_t>(digit) < t) break;
-      w *= kBase - t;
-      if (w > kMaxCodePoint * (kMaxLabel + 1)) return std::nullopt;
-    }
-    const std::uint64_t points = out.size() + 1;
-    bias = adapt(i - old_i, points, old_i == 0);
-    n += i / points;
-    i %= points;
-    if (n > kMaxCodePoint) return std::nullopt;
-    out.insert(out.begin() + static_cast<std::ptrdiff_t>(i), static_cast<char32_t>(n));
-    ++i;
-  }
-  return out;
-}
-
-std::string encode(const std::u32string& in) {
-  std::string out;
-  for (char32_t c : in)
-    if (c < 0x80) out.push_back(static_cast<char>(c));
-  const std::size_t basic = out.size();
-  std::size_t handled = basic;
-  if (basic > 0) out.push_back('-');
-  std::uint64_t n = kInitialN;
-  std::uint64_t delta = 0;
-  std::uint32_t bias = kInitialBias;
-  while (handled < in.size()) {
-    std::uint64_t m = kMaxCodePoint + 1;
-    for (char32_t c : in)
-      if (c >= n && c < m) m = c;
-    delta += (m - n) * (handled + 1);
-    n = m;
-    for (char32_t c : in) {
-      if (c < n) ++delta;
-      if (c != n) continue;
-      std::uint64_t q = delta;
-      for (std::uint32_t k = kBase;; k += kBase) {
-        const std::uint32_t t = threshold(k, bias);
-        if (q < t) break;
-        out.push_back(digit_char(t + (q - t) % (kBase - t)));
-        q = (q - t) / (kBase - t);
-      }
-      out.push_back(digit_char(q));
-      bias = adapt(delta, handled + 1, handled == basic);
-      delta = 0;
-      ++handled;
-    }
-    ++delta;
-    ++n;
-  }
-  return out;
-}
-
-}  // namespace punycode
-
-// An A-label is "xn--" + the canonical Punycode of a label holding at least one code point
-// outside ASCII and no control character or surrogate: anything else that looks like one
-// ("xn--abc-", an all-ASCII payload, a non-canonical encoding) could spoof a real name.
+// An A-label is "xn--" + Punycode of a valid IDNA2008 U-label (RFC 5891 5.4, checked by
+// libidn2 without UTS#46 mapping), and exactly the canonical encoding of it. Anything else
+// that looks like one could spoof a real name: a non-canonical or all-ASCII payload, or a
+// label hiding a zero-width space, a fullwidth full stop ("www．bank"), a soft hyphen, a
+// right-to-left override, U+FFFD or fullwidth letters.
 bool valid_a_label(std::string_view label) {
   if (!label.starts_with("xn--") || label.size() == 4) return false;
-  const std::string_view payload = label.substr(4);
-  const auto decoded = punycode::decode(payload);
-  if (!decoded || decoded->empty()) return false;
-  bool non_ascii = false;
-  for (char32_t c : *decoded) {
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff)) return false;
-    if (c >= 'A' && c <= 'Z') return false;
-    if (c >= 0x80) non_ascii = true;
-  }
-  return non_ascii && punycode::encode(*decoded) == payload;
+  const std::string ascii(label);
+  char* unicode = nullptr;
+  if (idn2_to_unicode_8z8z(ascii.c_str(), &unicode, 0) != IDN2_OK) return false;
+  std::unique_ptr<char, void (*)(void*)> owned_unicode(unicode, idn2_free);
+  std::uint8_t* back = nullptr;
+  const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(unicode), &back,
+                                IDN2_NFC_INPUT | IDN2_NO_TR46);
+  std::unique_ptr<std::uint8_t, void (*)(void*)> owned_back(back, idn2_free);
+  return rc == IDN2_OK && back != nullptr &&
+         ascii == reinterpret_cast<const char*>(owned_back.get());
 }
 
 bool valid_ldh_label(std::string_view label) {

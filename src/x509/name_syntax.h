@@ -15,8 +15,9 @@ enum class Wildcard : std::uint8_t { kRefuse, kAllowLeftmostLabel };
 
 // An RFC 1035/1123 host name (LDH labels of 1-63 octets, at most 253 in all, no trailing dot,
 // a top-level label that is not all digits), lower-cased. A label with "--" in its third and
-// fourth place must be an IDNA A-label ("xn--" + canonical Punycode of a name that is not all
-// ASCII); raw UTF-8 is refused: international names are requested as A-labels. With
+// fourth place must be an IDNA A-label: "xn--" + the canonical Punycode of a valid IDNA2008
+// U-label (libidn2, no UTS#46 mapping); raw UTF-8 is refused: international names are
+// requested as A-labels. With
 // kAllowLeftmostLabel the leftmost label may be exactly "*" if two or more labels follow it.
 // Errors: kMalformed.
 Result<std::string> normalize_dns_name(std::string_view text, Wildcard wildcard);
