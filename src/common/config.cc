@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -261,7 +262,29 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
   return ok();
 }
 
+// A URL that certificates will carry (CDP, AIA): http(s) or ldap, and nothing but URI
+// characters, so no relying party reads it differently from what was configured. Checked
+// after the environment is applied: CERTWARD_CRL_BASE_URL and CERTWARD_OCSP_URL too.
+Status check_url(const std::string& url, std::string_view key) {
+  if (url.empty()) return ok();
+  const bool scheme =
+      url.starts_with("http://") || url.starts_with("https://") || url.starts_with("ldap://");
+  const bool chars = std::all_of(url.begin(), url.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(c) != std::string_view::npos;
+  });
+  if (!scheme || !chars || url.size() > 2048) {
+    return fail(ErrorCode::kMalformed,
+                "ca." + std::string(key) +
+                    " must be an http://, https:// or ldap:// URL of URI characters only");
+  }
+  return ok();
+}
+
 Status validate(const Config& c) {
+  CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
+  CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
+  CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (!kLevels.contains(c.log_level)) {
     return fail(ErrorCode::kMalformed, "log_level must be one of trace, debug, info, warn, error");

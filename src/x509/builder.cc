@@ -98,6 +98,61 @@ Status add_general_names(X509* cert, int nid, const std::vector<SubjectAltName>&
   return ok();
 }
 
+// CDP and AIA are built from structures, not OpenSSL's extension config syntax: a URL is
+// data, and one holding ",URI:..." must not become a second distribution point.
+Status add_crl_distribution_points(X509* cert, const std::vector<std::string>& urls) {
+  crypto::Handle<CRL_DIST_POINTS, CRL_DIST_POINTS_free> points(CRL_DIST_POINTS_new());
+  if (!points) return fail(ErrorCode::kInternal, "out of memory");
+  for (const auto& url : urls) {
+    CW_ASSIGN_OR_RETURN(auto uri, internal::encode_general_name({SanType::kUri, url}));
+    crypto::Handle<DIST_POINT, DIST_POINT_free> point(DIST_POINT_new());
+    if (!point || !(point->distpoint = DIST_POINT_NAME_new()) ||
+        !(point->distpoint->name.fullname = GENERAL_NAMES_new()) ||
+        !internal::stack_push(point->distpoint->name.fullname, uri.get())) {
+      return fail(ErrorCode::kInternal, "out of memory");
+    }
+    point->distpoint->type = 0;  // fullName
+    (void)uri.release();
+    if (!internal::stack_push(points.get(), point.get())) {
+      return fail(ErrorCode::kInternal, "out of memory");
+    }
+    (void)point.release();
+  }
+  if (!X509_add1_ext_i2d(cert, NID_crl_distribution_points, points.get(), 0, X509V3_ADD_DEFAULT)) {
+    return fail(ErrorCode::kInternal,
+                "cannot add CRL distribution points: " + openssl_error_string());
+  }
+  return ok();
+}
+
+Status add_authority_info_access(X509* cert, const std::vector<std::string>& ocsp,
+                                 const std::vector<std::string>& ca_issuers) {
+  crypto::Handle<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free> aia(
+      AUTHORITY_INFO_ACCESS_new());
+  if (!aia) return fail(ErrorCode::kInternal, "out of memory");
+  auto add = [&](int method, const std::string& url) -> Status {
+    CW_ASSIGN_OR_RETURN(auto uri, internal::encode_general_name({SanType::kUri, url}));
+    crypto::Handle<ACCESS_DESCRIPTION, ACCESS_DESCRIPTION_free> ad(ACCESS_DESCRIPTION_new());
+    if (!ad) return fail(ErrorCode::kInternal, "out of memory");
+    ASN1_OBJECT_free(ad->method);
+    ad->method = OBJ_nid2obj(method);
+    GENERAL_NAME_free(ad->location);
+    ad->location = uri.release();
+    if (!internal::stack_push(aia.get(), ad.get())) {
+      return fail(ErrorCode::kInternal, "out of memory");
+    }
+    (void)ad.release();
+    return ok();
+  };
+  for (const auto& url : ocsp) CW_RETURN_IF_ERROR(add(NID_ad_OCSP, url));
+  for (const auto& url : ca_issuers) CW_RETURN_IF_ERROR(add(NID_ad_ca_issuers, url));
+  if (!X509_add1_ext_i2d(cert, NID_info_access, aia.get(), 0, X509V3_ADD_DEFAULT)) {
+    return fail(ErrorCode::kInternal,
+                "cannot add authority information access: " + openssl_error_string());
+  }
+  return ok();
+}
+
 // Built directly: OpenSSL's config syntax for certificatePolicies needs a config database
 // even for a plain OID list.
 Status add_policies(X509* cert, const std::vector<std::string>& oids) {
@@ -186,13 +241,10 @@ Status add_extensions(X509* cert, const X509* issuer_cert, const CertificateTemp
   }
   CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_subject_key_identifier, "hash"));
   CW_RETURN_IF_ERROR(add_authority_key_id(cert, issuer_cert));
-  if (!t.crl_urls.empty()) {
-    CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_crl_distribution_points, join(t.crl_urls, "URI:")));
+  if (!t.crl_urls.empty()) CW_RETURN_IF_ERROR(add_crl_distribution_points(cert, t.crl_urls));
+  if (!t.ocsp_urls.empty() || !t.ca_issuers_urls.empty()) {
+    CW_RETURN_IF_ERROR(add_authority_info_access(cert, t.ocsp_urls, t.ca_issuers_urls));
   }
-  std::vector<std::string> aia;
-  for (const auto& u : t.ocsp_urls) aia.push_back("OCSP;URI:" + u);
-  for (const auto& u : t.ca_issuers_urls) aia.push_back("caIssuers;URI:" + u);
-  if (!aia.empty()) CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_info_access, join(aia)));
   if (!t.policy_oids.empty()) CW_RETURN_IF_ERROR(add_policies(cert, t.policy_oids));
   if (t.is_ca && t.name_constraints &&
       (!t.name_constraints->permitted.empty() || !t.name_constraints->excluded.empty())) {

@@ -258,6 +258,22 @@ TEST_F(LoadConfig, NoFileGivesDefaultsWithDerivedPaths) {
   EXPECT_EQ(c->ca.master_key_file, "certward-data/master.key");
 }
 
+TEST_F(LoadConfig, DistributionUrlsAreUrlsWhereverTheyComeFrom) {
+  for (std::string_view bad : {"ftp://x.example/crl", "http://x y.example", "crl.example.test",
+                               "http://x.example/\"q\"", "http://x.example/\n"}) {
+    const std::string toml = "[ca]\ncrl_base_url = \"" + std::string(bad) + "\"\n";
+    EXPECT_EQ(load_error(toml), ErrorCode::kMalformed) << bad;
+    auto from_env = load_config(std::nullopt, {{"CERTWARD_OCSP_URL", std::string(bad)}});
+    ASSERT_FALSE(from_env.has_value()) << bad;
+    EXPECT_EQ(from_env.error().code, ErrorCode::kMalformed);
+  }
+  auto good = load_text(
+      "[ca]\ncrl_base_url = \"http://pki.example.test/crl\"\n"
+      "ocsp_url = \"https://pki.example.test/ocsp\"\n");
+  ASSERT_TRUE(good.has_value()) << good.error().message;
+  EXPECT_EQ(load_error("[ca]\nauthority_recheck = \"0s\"\n"), ErrorCode::kMalformed);
+}
+
 TEST_F(LoadConfig, MissingFileIsNotFound) {
   auto c = load_config(dir_.file("absent.toml"), {});
   ASSERT_FALSE(c.has_value());
