@@ -25,14 +25,12 @@ Result<crypto::KeyWrapper> from_base64_text(std::string_view text, std::string_v
 }
 
 Result<crypto::KeyWrapper> read_key_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return fail(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+  if (Status mine = check_private_file(fd, "master key file " + path); !mine) {
     ::close(fd);
-    return fail(ErrorCode::kPolicyRejected,
-                "master key file " + path + " is accessible by group or others; chmod 600 it");
+    return std::unexpected(mine.error());
   }
   crypto::SecretBytes buf(256);
   const ssize_t n = ::read(fd, buf.data(), buf.size());

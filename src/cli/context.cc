@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "common/file.h"
+
 namespace certward::cli {
 namespace {
 
@@ -16,7 +18,7 @@ std::string local_actor() {
 
 Status prepare_data_dir(const std::string& dir, Init mode) {
   std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return ok();
+  if (std::filesystem::is_directory(dir, ec)) return check_private_directory(dir);
   if (mode == Init::kOpenExisting) {
     return fail(ErrorCode::kNotFound,
                 "data directory " + dir + " does not exist (run 'certward init' first)");
@@ -24,7 +26,8 @@ Status prepare_data_dir(const std::string& dir, Init mode) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail(ErrorCode::kUnavailable, "cannot create " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
-  return ok();
+  // Someone may have made it between the two looks: check what is there now.
+  return check_private_directory(dir);
 }
 
 }  // namespace

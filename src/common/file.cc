@@ -117,4 +117,42 @@ Status create_file_exclusive(const std::string& path, std::string_view data, uns
   return sync_directory(directory_of(path), path);
 }
 
+Status check_private_file(int fd, const std::string& what) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return fail(ErrorCode::kUnavailable, "cannot examine " + what + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::kPolicyRejected, what + " is not a file");
+  if (st.st_uid != ::geteuid()) {
+    return fail(ErrorCode::kPolicyRejected,
+                what + " belongs to uid " + std::to_string(st.st_uid) +
+                    ", not to this user: refusing to use a file someone else made");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return fail(ErrorCode::kPolicyRejected,
+                what + " is accessible by group or others; chmod 600 it");
+  }
+  return ok();
+}
+
+Status check_private_directory(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return fail(ErrorCode::kUnavailable, "cannot examine " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return fail(ErrorCode::kPolicyRejected, path + " is not a directory");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return fail(ErrorCode::kPolicyRejected,
+                "data directory " + path + " belongs to uid " + std::to_string(st.st_uid) +
+                    ", not to this user: refusing to use a directory someone else made");
+  }
+  if ((st.st_mode & 022) != 0) {
+    return fail(ErrorCode::kPolicyRejected,
+                "data directory " + path + " is writable by group or others; chmod 700 it");
+  }
+  return ok();
+}
+
 }  // namespace certward

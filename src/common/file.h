@@ -35,4 +35,15 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
 // Errors: kConflict (`path` exists), kUnavailable.
 Status create_file_exclusive(const std::string& path, std::string_view data, unsigned mode);
 
+// Whether an open file may hold this user's secrets (a database, a master key): it must be a
+// regular file owned by the effective user and closed to group and others. A file that
+// another local user planted (or can write) would hand them everything stored in it.
+// `what` names it in the message. Errors: kPolicyRejected.
+Status check_private_file(int fd, const std::string& what);
+
+// Whether a directory may hold such files: owned by the effective user and writable by
+// nobody else (so nobody else can plant or replace a file in it). Follows symlinks.
+// Errors: kPolicyRejected; kUnavailable when it cannot be examined.
+Status check_private_directory(const std::string& path);
+
 }  // namespace certward

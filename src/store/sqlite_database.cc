@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/file.h"
 #include "store/sql_text.h"
 
 namespace certward::store::internal {
@@ -291,12 +292,28 @@ Result<std::unique_ptr<Database>> SqliteDatabase::open(const DatabaseConfig& con
   if (!in_memory) {
     // SQLite would create the file world-readable (0644); the -wal and -shm files copy the
     // database file's mode, so creating it 0600 first covers all three.
-    int fd = ::open(config.sqlite_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = ::open(config.sqlite_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
       return fail(ErrorCode::kUnavailable,
                   "store: cannot create '" + config.sqlite_path + "': " + std::strerror(errno));
     }
+    // The database holds sealed CA keys, token hashes and the audit trail: one that another
+    // user made (say in a shared directory) or can read is refused, and so are its journals.
+    Status owned = check_private_file(fd, "store: database " + config.sqlite_path);
     ::close(fd);
+    CW_RETURN_IF_ERROR(owned);
+    for (const char* suffix : {"-wal", "-shm"}) {
+      const std::string journal = config.sqlite_path + suffix;
+      const int jfd = ::open(journal.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (jfd < 0) {
+        if (errno == ENOENT) continue;
+        return fail(ErrorCode::kPolicyRejected,
+                    "store: cannot open '" + journal + "': " + std::strerror(errno));
+      }
+      Status journal_owned = check_private_file(jfd, "store: " + journal);
+      ::close(jfd);
+      CW_RETURN_IF_ERROR(journal_owned);
+    }
   }
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(config, in_memory));
   // The writer first: it switches the file to WAL, which the read-only readers cannot.

@@ -1,5 +1,6 @@
 #include "common/file.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -173,6 +174,30 @@ TEST_F(WriteFileAtomicTest, CreateExclusiveNeverReplacesAndLeavesNoTemporary) {
   EXPECT_EQ(through.error().code, ErrorCode::kConflict);
   EXPECT_FALSE(fs::exists(target));
   EXPECT_TRUE(others({"key.pem", "link.pem"}).empty());
+}
+
+TEST_F(WriteFileAtomicTest, PrivateFilesAndDirectoriesAreOwnedAndClosed) {
+  ASSERT_TRUE(write_file_atomic(path_, "secret", 0600));
+  const int fd = ::open(path_.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(check_private_file(fd, "key"));
+  for (mode_t open_mode : {0640, 0604, 0660}) {
+    ASSERT_EQ(::fchmod(fd, open_mode), 0);
+    auto refused = check_private_file(fd, "key");
+    ASSERT_FALSE(refused) << open_mode;
+    EXPECT_EQ(refused.error().code, ErrorCode::kPolicyRejected);
+  }
+  ::close(fd);
+  const std::string dir = dir_.file("data");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  EXPECT_TRUE(check_private_directory(dir));
+  ASSERT_EQ(::chmod(dir.c_str(), 0770), 0);
+  EXPECT_FALSE(check_private_directory(dir));
+  ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);
+  EXPECT_FALSE(check_private_directory(dir));
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  EXPECT_TRUE(check_private_directory(dir));
+  EXPECT_FALSE(check_private_directory(path_));  // not a directory
 }
 
 }  // namespace
