@@ -252,6 +252,13 @@ void add_auth_commands(CLI::App& app, Globals& g) {
                        "write the secret to this file (0600) instead of stdout");
     create->callback([&g, o] {
       std::string secret;
+      // A bad --out must fail before a token exists whose secret nobody would have.
+      if (o->out) {
+        if (auto checked = check_output_path(*o->out); !checked) {
+          g.exit_code = report_error(checked.error());
+          return;
+        }
+      }
       const bool json_requested = g.json;
       g.json = false;
       run_either(

@@ -60,8 +60,29 @@ struct IssueResult {
   std::optional<crypto::SecretBytes> p12;
 };
 
+// Everything that could make the command fail once it holds a certificate is settled first:
+// the output paths and the passwords. A bad path or an unset password variable then costs
+// nothing, instead of a certificate issued, audited and its generated key thrown away.
+Status check_outputs(const IssueOptions& o) {
+  for (const auto* path : {&o.out_cert, &o.out_chain, &o.out_key, &o.out_p12}) {
+    if (*path) CW_RETURN_IF_ERROR(check_output_path(**path));
+  }
+  if (o.out_p12 && !o.key_type) {
+    return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
+  }
+  return ok();
+}
+
 Result<IssueResult> issue_local(const IssueOptions& o, Context& c) {
   CW_ASSIGN_OR_RETURN(auto request, make_request(o, c));
+  std::optional<crypto::SecretBytes> p12_pass;
+  std::optional<crypto::SecretBytes> key_pass;
+  if (request.server_key) {
+    if (o.out_p12) {
+      CW_ASSIGN_OR_RETURN(p12_pass, read_secret_bytes(o.p12_pass_file, o.p12_pass_env));
+    }
+    CW_ASSIGN_OR_RETURN(key_pass, read_secret_bytes(o.key_pass_file, o.key_pass_env));
+  }
   CW_ASSIGN_OR_RETURN(auto issued, c.enrollment().enroll(std::move(request)));
   IssueResult out;
   out.cert_pem = issued.certificate.pem();
@@ -75,12 +96,11 @@ Result<IssueResult> issue_local(const IssueOptions& o, Context& c) {
              {"chain_pem", out.chain_pem}};
   if (issued.private_key) {
     if (o.out_p12) {
-      CW_ASSIGN_OR_RETURN(auto pass, read_secret_bytes(o.p12_pass_file, o.p12_pass_env));
-      CW_ASSIGN_OR_RETURN(out.p12, x509::make_pkcs12(*issued.private_key, issued.certificate,
-                                                     issued.chain, pass ? pass->chars() : "",
-                                                     issued.certificate.info().subject_cn));
+      CW_ASSIGN_OR_RETURN(out.p12,
+                          x509::make_pkcs12(*issued.private_key, issued.certificate, issued.chain,
+                                            p12_pass ? p12_pass->chars() : "",
+                                            issued.certificate.info().subject_cn));
     }
-    CW_ASSIGN_OR_RETURN(auto key_pass, read_secret_bytes(o.key_pass_file, o.key_pass_env));
     std::optional<std::string_view> passphrase;
     if (key_pass) passphrase = key_pass->chars();
     CW_ASSIGN_OR_RETURN(out.key_pem, issued.private_key->to_pkcs8_pem(passphrase));
@@ -141,13 +161,25 @@ Result<IssueResult> issue_remote(const IssueOptions& o, const Remote& r) {
 }
 
 Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
+  // The paths were checked before issuing; should a write still fail (the directory changed
+  // meanwhile), the generated key, of which certward keeps no copy, goes to standard output
+  // rather than nowhere.
+  auto write_secret = [&](const std::string& path, std::string_view data) -> Status {
+    Status written = write_file_atomic(path, data, 0600);
+    if (written || !issued.key_pem) return written;
+    std::fwrite(issued.key_pem->data(), 1, issued.key_pem->size(), stdout);
+    std::fflush(stdout);
+    return fail(written.error().code,
+                written.error().message +
+                    "; the certificate was issued and its private key printed to standard output");
+  };
   if (o.out_p12) {
     if (!issued.p12)
       return fail(ErrorCode::kInvalidArgument, "--p12 needs a server-side key (--key-type)");
-    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_p12, issued.p12->chars(), 0600));
+    CW_RETURN_IF_ERROR(write_secret(*o.out_p12, issued.p12->chars()));
   }
   if (issued.key_pem && o.out_key)
-    CW_RETURN_IF_ERROR(write_file_atomic(*o.out_key, issued.key_pem->chars(), 0600));
+    CW_RETURN_IF_ERROR(write_secret(*o.out_key, issued.key_pem->chars()));
   if (o.out_cert) CW_RETURN_IF_ERROR(write_file_atomic(*o.out_cert, issued.cert_pem, 0644));
   if (o.out_chain)
     CW_RETURN_IF_ERROR(write_file_atomic(*o.out_chain, issued.cert_pem + issued.chain_pem, 0644));
@@ -253,6 +285,10 @@ void add_issue_command(CLI::App& app, Globals& g) {
     }
     if (o->count > 1) {
       run(g, Init::kOpenExisting, [&](Context& c) { return issue_many(*o, c); });
+      return;
+    }
+    if (auto checked = check_outputs(*o); !checked) {
+      g.exit_code = report_error(checked.error());
       return;
     }
     std::optional<IssueResult> result;

@@ -88,8 +88,35 @@ Status sync_directory(const std::string& dir, const std::string& path) {
 
 }  // namespace
 
+Status check_output_path(const std::string& path) {
+  const std::string dir = directory_of(path);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(ErrorCode::kUnavailable,
+                "cannot write " + path + ": directory " + dir + " does not exist");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return io_error(path, "directory " + dir + " is not writable", errno);
+  }
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return ok();
+    return io_error(path, "lstat", errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "refusing to replace " + path + ": it is not a regular file" +
+                    (S_ISLNK(st.st_mode) ? " but a symlink; name its target instead" : ""));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return fail(ErrorCode::kUnavailable,
+                "cannot write " + path + ": it belongs to uid " + std::to_string(st.st_uid));
+  }
+  return ok();
+}
+
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
   mode &= 07777;
+  CW_RETURN_IF_ERROR(check_output_path(path));
   std::string tmp;
   CW_ASSIGN_OR_RETURN(const int fd, create_temporary(path, mode, &tmp));
   Status filled = fill(fd, data, mode, path);

@@ -19,13 +19,23 @@ namespace certward {
 // the directory is fsync'd so that the rename survives a crash. A reader sees the old file
 // or the new one, never a mix. The new file belongs to the calling user.
 //
-// An existing symlink at `path` is replaced by the file (rename does not follow it); its
-// target is left alone.
+// What may already be at `path` is what check_output_path allows: nothing, or a regular file
+// of the caller's (checked again here, just before the rename).
 //
 // Errors: kUnavailable (with the path and the reason). On any failure before the rename the
 // temporary file is removed and `path` is left as it was; a failure to sync the directory is
 // reported although the new file is already in place (it may not survive a crash).
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode);
+
+// Whether `path` can take an output file, asked before the work that produces it (issuing a
+// certificate, minting a token), so that a bad path costs nothing: its directory must exist
+// and be writable; what is at `path` may be nothing or a regular file of the caller's. A
+// symlink, a device, a FIFO or a directory there is refused rather than replaced (run as
+// root, `--out-key /dev/null` must not turn /dev/null into a key file), and so is a file of
+// another user's (in a shared sticky directory, theirs to keep).
+// Errors: kInvalidArgument (not a regular file), kUnavailable (no such directory, not
+// writable, another user's file).
+Status check_output_path(const std::string& path);
 
 // Creates the file at `path` with `data` and exactly `mode`, complete and durable, unless
 // something already exists there: the data is written and fsync'd under a temporary name as

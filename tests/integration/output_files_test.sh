@@ -59,11 +59,15 @@ assert_eq "another user's file" "$(cat "$victim")" "the planted symlinks' target
 assert_eq "$before" "$(snapshot)" "planted files and symlinks are untouched"
 assert_eq 4000 "$(find "$shared" -name '*.tmp-*' | wc -l)" "no temporary file left behind"
 
-# A symlink at the destination itself is replaced by the file; its target is left alone.
+# A symlink at the destination itself.
 ln -s "$victim" "$shared/linked.key"
-cw issue --profile tls-server --cn linked.example.test --key-type ec-p256 \
-  --out-key "$shared/linked.key" --out-cert "$T/linked.pem" 2>/dev/null
-check_file "$shared/linked.key" 600
+# A symlink at the destination is refused before anything is issued: neither followed to its
+# target nor replaced.
+s0=$(state)
+assert_exit 3 "a symlink at --out-key" cw issue --profile tls-server --cn linked.example.test \
+  --key-type ec-p256 --out-key "$shared/linked.key" --out-cert "$T/linked.pem"
+assert_eq "$s0" "$(state)" "a refused --out-key issued a certificate"
+assert_eq "symbolic link" "$(stat -c %F "$shared/linked.key")" "the symlink is left as it was"
 assert_eq "another user's file" "$(cat "$victim")" "a symlinked destination's target is untouched"
 
 # With a restrictive umask the certificate is still 0644 and the key still 0600.
