@@ -21,6 +21,11 @@ std::optional<std::string_view> Request::query_value(std::string_view key) const
   return std::string_view(it->second);
 }
 
+std::string_view Request::raw_path() const {
+  std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
 Response& Response::set_header(std::string name, std::string value) {
   for (auto& [key, existing] : headers) {
     if (iequals(key, name)) {

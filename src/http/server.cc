@@ -35,7 +35,6 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "http/http.h"
-#include "http/router_impl.h"
 #include "http/text_impl.h"
 #include "http/tls_impl.h"
 #include "http/wire_impl.h"
@@ -80,23 +79,6 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 }
 
 std::string_view to_std(beast::string_view s) { return {s.data(), s.size()}; }
-
-std::string allowed_methods(const Router& router, std::string_view path) {
-  std::vector<std::string_view> segments = path_segments(path);
-  std::vector<std::string_view> methods;
-  for (const RouteInfo& route : router.routes()) {
-    if (!pattern_matches(route.pattern, segments, nullptr, nullptr)) continue;
-    if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) {
-      methods.push_back(route.method);
-    }
-  }
-  std::string out;
-  for (std::string_view m : methods) {
-    if (!out.empty()) out += ", ";
-    out += m;
-  }
-  return out;
-}
 
 Response invoke_handler(const Handler& handler, Request& request, std::string_view listener,
                         std::string_view route) {
@@ -417,8 +399,8 @@ class Session final : public SessionBase {
           layer_problem(400, "Bad Request", "malformed", "the request target is malformed"), false);
     }
     const Router& router = core_.router();
-    Router::Match match = router.match(method_, request->path);
-    if (match.handler == nullptr) return reply_unrouted(match.path_known, request->path);
+    Router::Match match = router.match(method_, request->raw_path());
+    if (match.handler == nullptr) return reply_unrouted(match.path_known, request->raw_path());
     route_ = match.route->pattern;
     request->remote_address = remote_;
     request->tls = kTls;
@@ -427,11 +409,11 @@ class Session final : public SessionBase {
     post_to_worker(*match.handler, std::move(*request));
   }
 
-  void reply_unrouted(bool path_known, std::string_view path) {
+  void reply_unrouted(bool path_known, std::string_view raw_path) {
     if (path_known) {
       Response response = layer_problem(405, "Method Not Allowed", "method_not_allowed",
                                         "the resource does not support this method");
-      response.set_header("Allow", allowed_methods(core_.router(), path));
+      response.set_header("Allow", core_.router().allowed_methods(raw_path));
       return write_response(std::move(response), false);
     }
     write_response(layer_problem(404, "Not Found", "not_found", "no resource at this path"), false);
