@@ -10,7 +10,7 @@
 #include "api/body.h"
 #include "api/json.h"
 #include "ca/hierarchy.h"
-#include "common/log.h"
+#include "http/problem.h"
 #include "x509/bundle.h"
 #include "x509/csr.h"
 #include "x509/names.h"
@@ -60,16 +60,6 @@ Status check_query(const http::Request& r, std::initializer_list<std::string_vie
     }
   }
   return ok();
-}
-
-// Adds the stable "code" member to a problem built by http::Response::problem.
-http::Response with_code(http::Response r, std::string_view code) {
-  json body = json::parse(r.body, nullptr, false);
-  if (body.is_object()) {
-    body["code"] = code;
-    r.body = body.dump();
-  }
-  return r;
 }
 
 class Api : public std::enable_shared_from_this<Api> {
@@ -178,46 +168,40 @@ class Api : public std::enable_shared_from_this<Api> {
   http::Response guarded(http::Request& req, Permission perm, BodyKind body, const ApiHandler& fn) {
     auto identity = authenticate(req);
     if (!identity) {
-      if (identity.error().code == ErrorCode::kUnavailable) return problem_for(identity.error());
-      auto r = with_code(http::Response::problem(401, "Unauthorized", identity.error().message,
-                                                 "urn:certward:problem:unauthenticated"),
-                         "unauthorized");
+      if (identity.error().code == ErrorCode::kUnavailable) {
+        return http::problem_for(identity.error());
+      }
+      auto r = http::problem(401, "Unauthorized", "unauthorized", identity.error().message,
+                             "unauthenticated");
       r.set_header("WWW-Authenticate", "Bearer realm=\"certward\"");
       return r;
     }
     if (!auth::role_allows(identity->role, perm)) {
-      return with_code(
-          http::Response::problem(
-              403, "Forbidden",
-              "role '" + std::string(auth::role_name(identity->role)) + "' may not do this",
-              "urn:certward:problem:forbidden"),
-          "unauthorized");
+      return http::problem(
+          403, "Forbidden", "unauthorized",
+          "role '" + std::string(auth::role_name(identity->role)) + "' may not do this",
+          "forbidden");
     }
     const auto decision = s_.limiter.allow(identity->principal);
     if (!decision.allowed) {
       s_.metrics.count_rate_limited();
-      auto r = with_code(
-          http::Response::problem(429, "Too Many Requests",
-                                  "rate limit exceeded for principal " + identity->principal,
-                                  "urn:certward:problem:rate_limited"),
-          "rate_limited");
+      auto r = http::problem(429, "Too Many Requests", "rate_limited",
+                             "rate limit exceeded for principal " + identity->principal);
       r.set_header("Retry-After", std::to_string(decision.retry_after.count()));
       return r;
     }
     if (body == BodyKind::kJson && !is_json_content_type(req)) {
-      return with_code(
-          http::Response::problem(415, "Unsupported Media Type",
-                                  "send the body as JSON with 'Content-Type: application/json'",
-                                  "urn:certward:problem:unsupported_media_type"),
-          "invalid_argument");
+      return http::problem(415, "Unsupported Media Type", "invalid_argument",
+                           "send the body as JSON with 'Content-Type: application/json'",
+                           "unsupported_media_type");
     }
     auto result = fn(req, *identity);
-    if (!result) return problem_for(result.error());
+    if (!result) return http::problem_for(result.error());
     return std::move(*result);
   }
 
   http::Response readyz() {
-    if (auto ready = s_.ready(); !ready) return problem_for(ready.error());
+    if (auto ready = s_.ready(); !ready) return http::problem_for(ready.error());
     return ok_json({{"status", "ready"}});
   }
 
@@ -319,7 +303,7 @@ class Api : public std::enable_shared_from_this<Api> {
     }
     file.resize(file.size() - 4);
     auto a = s_.authorities.info(file);
-    if (!a) return problem_for(a.error());
+    if (!a) return http::problem_for(a.error());
     if (pem) return http::Response::text(200, a->certificate.pem(), "application/x-pem-file");
     return http::Response::text(200, std::string(as_chars(a->certificate.der())),
                                 "application/pkix-cert");
@@ -733,56 +717,6 @@ class Api : public std::enable_shared_from_this<Api> {
 };
 
 }  // namespace
-
-int http_status_for(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kMalformed:
-    case ErrorCode::kBadSignature:
-    case ErrorCode::kBadPassword:
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kUnauthorized:
-      return 403;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kConflict:
-      return 409;
-    case ErrorCode::kPolicyRejected:
-      return 422;
-    case ErrorCode::kUnavailable:
-      return 503;
-    case ErrorCode::kInternal:
-      return 500;
-  }
-  return 500;
-}
-
-http::Response problem_for(const Error& e) {
-  const int status = http_status_for(e.code);
-  static const std::map<int, std::string_view> kTitles = {{400, "Bad Request"},
-                                                          {403, "Forbidden"},
-                                                          {404, "Not Found"},
-                                                          {409, "Conflict"},
-                                                          {422, "Unprocessable Content"},
-                                                          {500, "Internal Server Error"},
-                                                          {503, "Service Unavailable"}};
-  // Internal errors, and anything the database said verbatim (it may quote SQL), stay in the
-  // log; the client gets a plain statement.
-  std::string detail = e.message;
-  if (status == 500) {
-    detail = "internal error";
-  } else if (e.message.starts_with("store: ")) {
-    detail = status == 409 ? "the request conflicts with an existing record"
-                           : "the database is unavailable";
-  }
-  if (detail != e.message)
-    log::warn("api_error_detail_withheld", {{"status", status}, {"detail", e.message}});
-  http::Response r =
-      http::Response::problem(status, kTitles.at(status), detail,
-                              "urn:certward:problem:" + std::string(error_code_name(e.code)));
-  // Stable machine-readable code beside the RFC 7807 members.
-  return with_code(std::move(r), error_code_name(e.code));
-}
 
 std::shared_ptr<http::Router> make_api_router(Services& services) {
   auto router = std::make_shared<http::Router>();

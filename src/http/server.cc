@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "http/http.h"
+#include "http/problem.h"
 #include "http/text_impl.h"
 #include "http/tls_impl.h"
 #include "http/wire_impl.h"
@@ -94,7 +95,7 @@ Response invoke_handler(const Handler& handler, Request& request, std::string_vi
                                           {"route", route},
                                           {"what", "unknown"}});
   }
-  return layer_problem(500, "Internal Server Error", "internal", "the request handler failed");
+  return problem(500, "Internal Server Error", "internal", "the request handler failed");
 }
 
 struct ListenerConfig {
@@ -396,7 +397,7 @@ class Session final : public SessionBase {
     std::optional<Request> request = to_request(message);
     if (!request) {
       return write_response(
-          layer_problem(400, "Bad Request", "malformed", "the request target is malformed"), false);
+          problem(400, "Bad Request", "malformed", "the request target is malformed"), false);
     }
     const Router& router = core_.router();
     Router::Match match = router.match(method_, request->raw_path());
@@ -411,18 +412,18 @@ class Session final : public SessionBase {
 
   void reply_unrouted(bool path_known, std::string_view raw_path) {
     if (path_known) {
-      Response response = layer_problem(405, "Method Not Allowed", "method_not_allowed",
-                                        "the resource does not support this method");
+      Response response = problem(405, "Method Not Allowed", "method_not_allowed",
+                                  "the resource does not support this method");
       response.set_header("Allow", core_.router().allowed_methods(raw_path));
       return write_response(std::move(response), false);
     }
-    write_response(layer_problem(404, "Not Found", "not_found", "no resource at this path"), false);
+    write_response(problem(404, "Not Found", "not_found", "no resource at this path"), false);
   }
 
   void post_to_worker(const Handler& handler, Request request) {
     if (!core_.try_enqueue()) {
-      Response response = layer_problem(503, "Service Unavailable", "unavailable",
-                                        "the server is overloaded; retry");
+      Response response =
+          problem(503, "Service Unavailable", "unavailable", "the server is overloaded; retry");
       response.set_header("Retry-After", "1");
       return write_response(std::move(response), false);
     }
@@ -439,8 +440,7 @@ class Session final : public SessionBase {
     if (response.status < 100 || response.status > 999) {
       log::error("http_bad_status",
                  {{"listener", listener_->name}, {"route", route_}, {"status", response.status}});
-      response =
-          layer_problem(500, "Internal Server Error", "internal", "the handler gave no status");
+      response = problem(500, "Internal Server Error", "internal", "the handler gave no status");
     }
     status_ = response.status;
     keep_ = keep_alive_ && !close_after && !core_.draining();
@@ -452,7 +452,7 @@ class Session final : public SessionBase {
       status_ = 500;
       keep_ = false;
       message_ = {};
-      fill_message(layer_problem(500, "Internal Server Error", "internal", "invalid response"));
+      fill_message(problem(500, "Internal Server Error", "internal", "invalid response"));
     }
     // A peer that never reads does not pin the connection.
     lowest().expires_after(options().read_timeout);
