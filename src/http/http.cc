@@ -26,6 +26,12 @@ std::string_view Request::raw_path() const {
   return t.substr(0, t.find('?'));
 }
 
+Result<std::string> decode_path(std::string_view raw) {
+  auto decoded = percent_decode(raw, false);
+  if (!decoded) return fail(ErrorCode::kMalformed, "malformed percent-escape in the path");
+  return std::move(*decoded);
+}
+
 Response& Response::set_header(std::string name, std::string value) {
   for (auto& [key, existing] : headers) {
     if (iequals(key, name)) {

@@ -114,6 +114,12 @@ class Router {
   std::vector<Handler> handlers_;
 };
 
+// Decodes the %XX escapes of a piece of a path as received (a rest parameter), for the
+// front-end that routes it raw: "MEow%2FBQ+%3D" -> "MEow/BQ+=" ('+' stays a plus: in a path it
+// is not a space). Errors: kMalformed on a malformed escape (the server has already refused
+// those in a request's path).
+Result<std::string> decode_path(std::string_view raw);
+
 struct TlsSettings {
   std::string certificate_chain_pem;  // leaf first
   std::string private_key_pem;        // secret: never logged

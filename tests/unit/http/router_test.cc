@@ -81,6 +81,12 @@ TEST(RouterMount, RestParameterGetsTheRawRemainderUnderAMountedPrefix) {
     EXPECT_EQ(m.route->pattern, "/ocsp/{request...}");
     EXPECT_EQ(m.params.at("request"), rest) << "passed on raw and undecoded";
   }
+  // The front-end decodes what it routed raw itself.
+  auto m = router.match("GET", "/ocsp/MEow%2FBQ+ab%3D%3D");
+  auto decoded = decode_path(m.params.at("request"));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(*decoded, "MEow/BQ+ab==");
+  EXPECT_EQ(decode_path("a%2").error().code, ErrorCode::kMalformed);
   auto root = router.match("POST", "/ocsp");
   ASSERT_NE(root.route, nullptr);
   EXPECT_EQ(root.route->pattern, "/ocsp") << "the protocol's \"/\" is the prefix itself";
