@@ -34,10 +34,11 @@ struct Services {
   RateLimiter& limiter;
 };
 
-// Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics.
+// Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics. Patterns are
+// absolute: the server mounts this router at the root.
 std::shared_ptr<http::Router> make_api_router(Services& services);
-// Routes of the plain-HTTP listener: /healthz and CA certificates (/ca/<name>.crt); CRL and
-// OCSP join it with revocation.
+// Routes of the plain-HTTP listener: /healthz and CA certificates (/ca/<name>.crt). CRL and
+// OCSP are components of their own (src/server), mounted beside these.
 std::shared_ptr<http::Router> make_public_router(Services& services);
 
 // The OpenAPI 3.1 document served at /api/v1/openapi.json.

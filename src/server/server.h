@@ -41,6 +41,7 @@ class Server {
   // Gets the serving certificate (the configured files, or the one in data_dir while fresh,
   // else issued now), binds both listeners, starts the components' background work, then
   // the listeners, then the serving-certificate keeper. On an error nothing is left running.
+  // REQUIRES: called once.
   // Errors: kMalformed (listen address), kInvalidArgument (TLS material), kUnavailable
   // (cannot bind), kNotFound (a configured file), what issuing the serving certificate or a
   // component's start() returned.
