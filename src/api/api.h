@@ -1,8 +1,8 @@
 #pragma once
 // REST API v1 and the operational endpoints (/healthz, /readyz, /metrics), as routes for the
 // http::Server. Handlers are thin adapters: authenticate, authorise, decode, call the service
-// (the RA for issuance), encode. Errors are RFC 7807 problem+json; the problem's "code" member
-// carries the stable ErrorCode name for clients to branch on.
+// (the RA for issuance), encode. Errors are RFC 7807 problem+json (http/problem.h); the
+// problem's "code" member carries the stable ErrorCode name for clients to branch on.
 
 #include <functional>
 #include <memory>
@@ -34,17 +34,14 @@ struct Services {
   RateLimiter& limiter;
 };
 
-// Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics.
+// Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics. Patterns are
+// absolute: the server mounts this router at the root.
 std::shared_ptr<http::Router> make_api_router(Services& services);
-// Routes of the plain-HTTP listener: /healthz and CA certificates (/ca/<name>.crt); CRL and
-// OCSP join it with revocation.
+// Routes of the plain-HTTP listener: /healthz and CA certificates (/ca/<name>.crt). CRL and
+// OCSP are components of their own (src/server), mounted beside these.
 std::shared_ptr<http::Router> make_public_router(Services& services);
 
 // The OpenAPI 3.1 document served at /api/v1/openapi.json.
 const std::string& openapi_document();
-
-// ErrorCode -> HTTP status.
-int http_status_for(ErrorCode code);
-http::Response problem_for(const Error& e);
 
 }  // namespace certward::api

@@ -123,11 +123,7 @@ Result<std::string> read_file(const std::string& path) {
     ss << std::cin.rdbuf();
     return ss.str();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorCode::kNotFound, "cannot read " + path + ": " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return certward::read_file(path);
 }
 
 Result<std::optional<std::string>> read_secret(const std::optional<std::string>& file,

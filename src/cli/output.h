@@ -61,7 +61,7 @@ std::string json_text(const nlohmann::json& j, const char* key, std::string_view
 void print_certificate(const x509::CertificateInfo& info);
 
 // Reads a file ("-": stdin). Errors: kNotFound with the path in the message. Files are
-// written with write_file_atomic (common/file.h).
+// read and written with common/file.h; this adds only the "-".
 Result<std::string> read_file(const std::string& path);
 // A secret from --X-file or --X-env; nullopt if neither was given. Trailing newlines of a
 // file are dropped.

@@ -1,6 +1,6 @@
 #pragma once
-// Writing files that other people's processes may share a directory with: keys, tokens,
-// certificates, configuration deployed to a host.
+// Reading files, and writing files that other people's processes may share a directory with:
+// keys, tokens, certificates, configuration deployed to a host.
 
 #include <string>
 #include <string_view>
@@ -8,6 +8,9 @@
 #include "common/error.h"
 
 namespace certward {
+
+// The whole content of the file at `path`. Errors: kNotFound with the path and the reason.
+Result<std::string> read_file(const std::string& path);
 
 // Replaces the file at `path` with `data`, atomically and durably, with permissions exactly
 // `mode` (umask does not apply; 0600 for anything secret).

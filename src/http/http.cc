@@ -21,6 +21,17 @@ std::optional<std::string_view> Request::query_value(std::string_view key) const
   return std::string_view(it->second);
 }
 
+std::string_view Request::raw_path() const {
+  std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
+Result<std::string> decode_path(std::string_view raw) {
+  auto decoded = percent_decode(raw, false);
+  if (!decoded) return fail(ErrorCode::kMalformed, "malformed percent-escape in the path");
+  return std::move(*decoded);
+}
+
 Response& Response::set_header(std::string name, std::string value) {
   for (auto& [key, existing] : headers) {
     if (iequals(key, name)) {

@@ -37,6 +37,10 @@ struct Request {
   std::optional<Bytes> client_certificate;    // DER of a verified TLS client certificate
   std::map<std::string, std::string> params;  // route parameters ("{id}"), set by the Router
 
+  // The path as received, still percent-encoded: `target` up to the query. The server has
+  // checked that it decodes (no malformed escape, no NUL, no ".." segment, even once
+  // decoded), so a handler decoding a piece of it needs no such checks of its own.
+  std::string_view raw_path() const;
   // First header with this (case-insensitive) name.
   std::optional<std::string_view> header(std::string_view name) const;
   // First query value for `key`.
@@ -62,27 +66,59 @@ using Handler = std::function<Response(Request&)>;
 
 struct RouteInfo {
   std::string method;   // "GET"
-  std::string pattern;  // "/api/v1/certificates/{id}"
+  std::string pattern;  // "/api/v1/certificates/{id}", as mounted
 };
 
-// Method + path pattern dispatch. Patterns are literal segments and "{name}" segments that
-// match one non-empty segment. Immutable once the server starts; lookups are thread-safe.
+// Method + path pattern dispatch, on the path as received (Request::raw_path): a path is
+// split at its literal '/' only, so an escaped one (%2F) stays inside its segment. A pattern is
+// made of
+// - literal segments, compared with the percent-decoded segment ("/api/v1/teams");
+// - "{name}", which matches one non-empty segment and gives it percent-decoded;
+// - "{name...}", last only, which matches the non-empty rest of the path from there on and
+//   gives it exactly as received: escapes intact, '/', '+' and '=' kept. For payloads in the
+//   path that the front-end decodes itself (an OCSP GET's base64, RFC 6960 A.1).
+// The route with the most literal segments wins ("/certs/expiring" before "/certs/{id}"), then
+// one without a rest parameter; ties go to the route added first.
+//
+// A front-end builds its routes on a Router of its own, relative to where it is served, and
+// the server mounts it: mount("/ocsp", ocsp) serves ocsp's "GET /{der...}" at
+// "/ocsp/{der...}" and its "POST /" at "/ocsp".
+//
+// Immutable once the server starts; lookups are thread-safe.
 class Router {
  public:
+  // REQUIRES: `pattern` starts with '/', has a rest parameter only as its last segment, and
+  // is not routed for `method` yet (two front-ends claiming one route is a bug).
   void add(std::string method, std::string pattern, Handler handler);
+  // Adds every route of `routes` under `prefix`: "" (the root) or segments like "/a/b",
+  // without a trailing '/'. A route "/" of `routes` is served at `prefix` itself.
+  // REQUIRES: the resulting routes satisfy add()'s requirements.
+  void mount(std::string_view prefix, const Router& routes);
+
   struct Match {
     const Handler* handler = nullptr;
     const RouteInfo* route = nullptr;
     std::map<std::string, std::string> params;
     bool path_known = false;  // the path matched some route with another method (-> 405)
   };
-  Match match(std::string_view method, std::string_view path) const;
+  // `raw_path`: the path as received, without the query. A path with a malformed escape
+  // matches nothing.
+  Match match(std::string_view method, std::string_view raw_path) const;
+  // The methods routed for `raw_path`, in the order they were added: "GET, PATCH" (the Allow
+  // header of a 405).
+  std::string allowed_methods(std::string_view raw_path) const;
   const std::vector<RouteInfo>& routes() const { return infos_; }
 
  private:
   std::vector<RouteInfo> infos_;
   std::vector<Handler> handlers_;
 };
+
+// Decodes the %XX escapes of a piece of a path as received (a rest parameter), for the
+// front-end that routes it raw: "MEow%2FBQ+%3D" -> "MEow/BQ+=" ('+' stays a plus: in a path it
+// is not a space). Errors: kMalformed on a malformed escape (the server has already refused
+// those in a request's path).
+Result<std::string> decode_path(std::string_view raw);
 
 struct TlsSettings {
   std::string certificate_chain_pem;  // leaf first

@@ -35,7 +35,7 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "http/http.h"
-#include "http/router_impl.h"
+#include "http/problem.h"
 #include "http/text_impl.h"
 #include "http/tls_impl.h"
 #include "http/wire_impl.h"
@@ -81,23 +81,6 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 
 std::string_view to_std(beast::string_view s) { return {s.data(), s.size()}; }
 
-std::string allowed_methods(const Router& router, std::string_view path) {
-  std::vector<std::string_view> segments = path_segments(path);
-  std::vector<std::string_view> methods;
-  for (const RouteInfo& route : router.routes()) {
-    if (!pattern_matches(route.pattern, segments, nullptr, nullptr)) continue;
-    if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) {
-      methods.push_back(route.method);
-    }
-  }
-  std::string out;
-  for (std::string_view m : methods) {
-    if (!out.empty()) out += ", ";
-    out += m;
-  }
-  return out;
-}
-
 Response invoke_handler(const Handler& handler, Request& request, std::string_view listener,
                         std::string_view route) {
   try {
@@ -112,7 +95,7 @@ Response invoke_handler(const Handler& handler, Request& request, std::string_vi
                                           {"route", route},
                                           {"what", "unknown"}});
   }
-  return layer_problem(500, "Internal Server Error", "internal", "the request handler failed");
+  return problem(500, "Internal Server Error", "internal", "the request handler failed");
 }
 
 struct ListenerConfig {
@@ -414,11 +397,11 @@ class Session final : public SessionBase {
     std::optional<Request> request = to_request(message);
     if (!request) {
       return write_response(
-          layer_problem(400, "Bad Request", "malformed", "the request target is malformed"), false);
+          problem(400, "Bad Request", "malformed", "the request target is malformed"), false);
     }
     const Router& router = core_.router();
-    Router::Match match = router.match(method_, request->path);
-    if (match.handler == nullptr) return reply_unrouted(match.path_known, request->path);
+    Router::Match match = router.match(method_, request->raw_path());
+    if (match.handler == nullptr) return reply_unrouted(match.path_known, request->raw_path());
     route_ = match.route->pattern;
     request->remote_address = remote_;
     request->tls = kTls;
@@ -427,20 +410,20 @@ class Session final : public SessionBase {
     post_to_worker(*match.handler, std::move(*request));
   }
 
-  void reply_unrouted(bool path_known, std::string_view path) {
+  void reply_unrouted(bool path_known, std::string_view raw_path) {
     if (path_known) {
-      Response response = layer_problem(405, "Method Not Allowed", "method_not_allowed",
-                                        "the resource does not support this method");
-      response.set_header("Allow", allowed_methods(core_.router(), path));
+      Response response = problem(405, "Method Not Allowed", "method_not_allowed",
+                                  "the resource does not support this method");
+      response.set_header("Allow", core_.router().allowed_methods(raw_path));
       return write_response(std::move(response), false);
     }
-    write_response(layer_problem(404, "Not Found", "not_found", "no resource at this path"), false);
+    write_response(problem(404, "Not Found", "not_found", "no resource at this path"), false);
   }
 
   void post_to_worker(const Handler& handler, Request request) {
     if (!core_.try_enqueue()) {
-      Response response = layer_problem(503, "Service Unavailable", "unavailable",
-                                        "the server is overloaded; retry");
+      Response response =
+          problem(503, "Service Unavailable", "unavailable", "the server is overloaded; retry");
       response.set_header("Retry-After", "1");
       return write_response(std::move(response), false);
     }
@@ -457,8 +440,7 @@ class Session final : public SessionBase {
     if (response.status < 100 || response.status > 999) {
       log::error("http_bad_status",
                  {{"listener", listener_->name}, {"route", route_}, {"status", response.status}});
-      response =
-          layer_problem(500, "Internal Server Error", "internal", "the handler gave no status");
+      response = problem(500, "Internal Server Error", "internal", "the handler gave no status");
     }
     status_ = response.status;
     keep_ = keep_alive_ && !close_after && !core_.draining();
@@ -470,7 +452,7 @@ class Session final : public SessionBase {
       status_ = 500;
       keep_ = false;
       message_ = {};
-      fill_message(layer_problem(500, "Internal Server Error", "internal", "invalid response"));
+      fill_message(problem(500, "Internal Server Error", "internal", "invalid response"));
     }
     // A peer that never reads does not pin the connection.
     lowest().expires_after(options().read_timeout);

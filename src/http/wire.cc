@@ -8,12 +8,6 @@ namespace certward::http {
 
 namespace bhttp = boost::beast::http;
 
-Response layer_problem(int status, std::string_view title, std::string_view code,
-                       std::string_view detail) {
-  return Response::problem(status, title, detail, "urn:certward:problem:" + std::string(code),
-                           code);
-}
-
 void apply_limits(RequestParser& parser, const ServerOptions& options) {
   parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
   parser.header_limit(
@@ -22,26 +16,26 @@ void apply_limits(RequestParser& parser, const ServerOptions& options) {
 
 std::optional<Response> read_failure_response(const boost::system::error_code& ec) {
   if (ec == bhttp::error::body_limit) {
-    return layer_problem(413, "Payload Too Large", "payload_too_large",
-                         "the request body exceeds the size limit");
+    return problem(413, "Payload Too Large", "payload_too_large",
+                   "the request body exceeds the size limit");
   }
   if (ec == bhttp::error::header_limit) {
-    return layer_problem(431, "Request Header Fields Too Large", "header_too_large",
-                         "the request header exceeds the size limit");
+    return problem(431, "Request Header Fields Too Large", "header_too_large",
+                   "the request header exceeds the size limit");
   }
   bool http_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
   if (!http_error || ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
     return std::nullopt;
   }
-  return layer_problem(400, "Bad Request", "malformed", "the request is not valid HTTP/1.1");
+  return problem(400, "Bad Request", "malformed", "the request is not valid HTTP/1.1");
 }
 
 std::optional<Response> header_rejection(const RequestParser& parser) {
   const auto& message = parser.get();
   if (parser.chunked() || message.find(bhttp::field::transfer_encoding) != message.end()) {
-    return layer_problem(411, "Length Required", "length_required",
-                         "request bodies must be sent with Content-Length, not a "
-                         "Transfer-Encoding");
+    return problem(411, "Length Required", "length_required",
+                   "request bodies must be sent with Content-Length, not a "
+                   "Transfer-Encoding");
   }
   return std::nullopt;
 }

@@ -11,16 +11,12 @@
 #include <optional>
 
 #include "http/http.h"
+#include "http/problem.h"
 
 namespace certward::http {
 
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
 using RequestMessage = boost::beast::http::request<boost::beast::http::string_body>;
-
-// A problem answered by the HTTP layer itself, before or instead of a route: type
-// "urn:certward:problem:<code>" and the stable `code` member, like the API's own problems.
-Response layer_problem(int status, std::string_view title, std::string_view code,
-                       std::string_view detail);
 
 // Applies the server's header and body limits to a fresh parser.
 void apply_limits(RequestParser& parser, const ServerOptions& options);

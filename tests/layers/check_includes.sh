@@ -36,6 +36,7 @@ design_layers=(
   "http"
   "api"
   "protocols"
+  "server"
   "cli"
 )
 declare -A rank=()

@@ -1,5 +1,6 @@
-// The REST layer's own contracts: the OpenAPI document matches the router exactly, errors map
-// to the documented statuses, rate limiting, and the metrics exposition.
+// The REST layer's own contracts: the OpenAPI document matches the router exactly, rate
+// limiting, and the metrics exposition. (Errors map to statuses in http/problem.h, tested
+// under tests/unit/http.)
 
 #include "api/api.h"
 
@@ -82,28 +83,6 @@ TEST(OpenApi, IsOpenApi31WithProblemSchemaAndSecurity) {
     }
   };
   walk(doc);
-}
-
-TEST(Problems, MapEveryErrorCodeToItsStatus) {
-  const std::pair<ErrorCode, int> cases[] = {
-      {ErrorCode::kMalformed, 400},    {ErrorCode::kBadSignature, 400},
-      {ErrorCode::kBadPassword, 400},  {ErrorCode::kInvalidArgument, 400},
-      {ErrorCode::kUnauthorized, 403}, {ErrorCode::kNotFound, 404},
-      {ErrorCode::kConflict, 409},     {ErrorCode::kPolicyRejected, 422},
-      {ErrorCode::kUnavailable, 503},  {ErrorCode::kInternal, 500}};
-  for (const auto& [code, status] : cases) {
-    const auto r = problem_for({code, "detail text"});
-    EXPECT_EQ(r.status, status);
-    const auto body = nlohmann::json::parse(r.body);
-    EXPECT_EQ(body["status"], status);
-    EXPECT_EQ(body["code"], error_code_name(code));
-  }
-}
-
-TEST(Problems, InternalErrorsHideTheirDetail) {
-  const auto body = nlohmann::json::parse(
-      problem_for({ErrorCode::kInternal, "sqlite: disk I/O at /secret"}).body);
-  EXPECT_EQ(body["detail"], "internal error");
 }
 
 TEST(RateLimiter, AllowsTheBurstThenRefillsAtTheRate) {

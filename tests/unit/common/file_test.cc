@@ -209,5 +209,16 @@ TEST_F(WriteFileAtomicTest, PrivateFilesAndDirectoriesAreOwnedAndClosed) {
   EXPECT_FALSE(check_private_directory(path_));  // not a directory
 }
 
+TEST_F(WriteFileAtomicTest, ReadFileReturnsTheBytesWrittenAndNotFoundForNoFile) {
+  std::string data("binary\0and text\n", 16);
+  ASSERT_TRUE(write_file_atomic(path_, data, 0600));
+  auto read = read_file(path_);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(*read, data);
+  auto missing = read_file(dir_.file("absent.pem"));
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace certward

@@ -283,6 +283,36 @@ TEST(Server, BadTargetsAre400) {
   EXPECT_EQ(reply->status, 200);
 }
 
+// A mounted front-end gets the path's payload exactly as sent, over the wire; the request
+// reader's refusals (malformed escapes, NUL, "..") still hold for it.
+TEST(Server, MountedRestParameterIsRawAndTheReaderStillRefusesBadPaths) {
+  ServerHarness h;
+  Router ocsp;
+  ocsp.add("GET", "/{request...}", echo_request);
+  ocsp.add("POST", "/", echo_request);
+  h.router().mount("/ocsp", ocsp);
+  auto port = h.start();
+  auto reply = fetch(port, get_request("/ocsp/MEow%2FBQ+ab%3D%3D/c==?x=1"));
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->status, 200) << reply->body;
+  auto doc = parse(*reply);
+  EXPECT_EQ(doc["params"]["request"], "MEow%2FBQ+ab%3D%3D/c==");
+  EXPECT_EQ(doc["path"], "/ocsp/MEow/BQ+ab==/c==");
+  reply = fetch(port, get_request("/ocsp"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 405);
+  EXPECT_EQ(reply->header("allow"), "POST");
+  reply = fetch(port, get_request("/ocsp/"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 404);
+  for (const char* target :
+       {"/ocsp/a%2F..%2Fb", "/ocsp/%2e%2e/x", "/ocsp/a%00", "/ocsp/a%2", "/ocsp/%zz"}) {
+    reply = fetch(port, get_request(target));
+    ASSERT_TRUE(reply) << target;
+    EXPECT_EQ(reply->status, 400) << target;
+  }
+}
+
 TEST(Server, KeepAliveServesTwoRequestsOnOneConnection) {
   ServerHarness h;
   h.router().add("GET", "/n/{n}", echo_request);

@@ -1,0 +1,58 @@
+#pragma once
+// Private to the REST API: the guard every route passes, and what the resource files
+// (authorities.cc, certificates.cc, audit.cc, identity.cc, operations.cc) share. Each resource
+// file adds its own routes; api.cc puts them together in the documented order.
+
+#include <cstdint>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/api.h"
+#include "auth/auth.h"
+#include "ca/enrollment.h"
+#include "http/http.h"
+
+namespace certward::api {
+
+enum class BodyKind : std::uint8_t { kNone, kJson };
+
+// A REST handler: runs once the guard has let the request through, with who is asking.
+// Decodes, calls one service, encodes; an error becomes a problem (http::problem_for).
+using GuardedHandler = Result<http::Response> (*)(Services&, http::Request&, const auth::Identity&);
+
+// The one guard of the REST API, in this order: authenticate (a bearer token, else a verified
+// TLS client certificate: 401, or 503 when the database cannot say), authorise the role for
+// `permission` (403), rate-limit the principal (429 with Retry-After), require a JSON content
+// type when the route takes a body (415). Then `handler`.
+http::Response guarded(Services& services, http::Request& request, auth::Permission permission,
+                       BodyKind body, GuardedHandler handler);
+
+// Adds a guarded route. `services` outlives the router.
+void add_guarded(http::Router& router, Services& services, std::string method, std::string pattern,
+                 auth::Permission permission, BodyKind body, GuardedHandler handler);
+
+// The requester the RA sees for an authenticated caller (its team's scope, if any).
+ca::Requester requester(const auth::Identity& id);
+// Whether the caller sees and labels only its own team's certificates.
+bool team_scoped(const auth::Identity& id);
+
+http::Response ok_json(const nlohmann::json& j, int status = 200);
+// Query parameters: absent is nullopt, present but empty is kMalformed.
+Result<std::optional<std::string>> query_text(const http::Request& r, std::string_view key);
+Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::string_view key);
+// kMalformed for a query parameter not in `known` (a typo must not be ignored).
+Status check_query(const http::Request& r, std::initializer_list<std::string_view> known);
+
+// The routes of each resource, added in the order the API lists them.
+void add_liveness_route(http::Router& router);                             // operations.cc
+void add_operation_routes(http::Router& router, Services& services);       // operations.cc
+void add_catalog_routes(http::Router& router, Services& services);         // authorities.cc
+void add_ca_certificate_routes(http::Router& router, Services& services);  // authorities.cc
+void add_certificate_routes(http::Router& router, Services& services);     // certificates.cc
+void add_audit_routes(http::Router& router, Services& services);           // audit.cc
+void add_identity_routes(http::Router& router, Services& services);        // identity.cc
+
+}  // namespace certward::api

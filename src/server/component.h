@@ -1,0 +1,91 @@
+#pragma once
+// The seam every capability of `certward serve` plugs into: the REST API, the public CA
+// certificates, and next OCSP, CRL, ACME, EST, SCEP, CMP, the dashboard.
+//
+// A capability is a Component. It gets the services once, mounts its routes on the routers of
+// the HTTPS and/or the plain-HTTP listener, and may run background work while the server runs.
+// Its routes are written in its own folder (src/protocols/<name>/, src/api/) as an
+// http::Router relative to where they are served, and the component mounts that router under
+// its prefix; the front-end decodes, authenticates, calls the domain (ca::Enrollment for
+// issuance) and encodes, and holds no rule of its own. Adding a capability is one line in
+// builtin_components() (server/components.cc); the server, the router and the other
+// front-ends do not change.
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "api/metrics.h"
+#include "api/rate_limit.h"
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "ca/authority.h"
+#include "ca/enrollment.h"
+#include "ca/profile.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "http/http.h"
+#include "inventory/inventory.h"
+
+namespace certward::server {
+
+// The domain the server runs on, built by the caller (the CLI's context) and outliving it.
+struct Domain {
+  const Config& config;
+  const Clock& clock;
+  std::function<Status()> ready;  // /readyz: whether the database answers now
+  const audit::AuditLog& audit;
+  const inventory::Inventory& inventory;
+  const ca::ProfileSet& profiles;
+  ca::AuthorityService& authorities;
+  ca::Enrollment& ra;
+  auth::AuthService& auth;
+};
+
+// What every component is given: the domain and the server's own shared services, built once
+// by the Server and outliving every component.
+struct Services {
+  Domain& domain;
+  api::Metrics& metrics;      // every exchange on both listeners is recorded here
+  api::RateLimiter& limiter;  // per-principal token buckets
+};
+
+// The routers of the two listeners. Filled by the components before the listeners start;
+// immutable afterwards.
+struct Routers {
+  http::Router& https;  // TLS: the REST API; ACME, EST, SCEP, CMP, the dashboard
+  http::Router& http;   // plain HTTP, as relying parties expect: CA certificates; OCSP, CRL
+};
+
+class Component {
+ public:
+  virtual ~Component() = default;
+  // Adds the capability's routes. Called once, before any listener starts. Handlers run on
+  // the server's worker threads, concurrently: they must be thread-safe.
+  virtual void mount(Routers& routers) = 0;
+  // Starts background work (a cache refresher, a scheduler). Called once the listeners are
+  // bound and before they accept, so the work runs when the first request arrives. An error
+  // stops the start: components started before are stopped, nothing is served.
+  virtual Status start() { return ok(); }
+  // Ends the background work once the listeners have drained; in the reverse order of start.
+  virtual void stop() {}
+};
+
+// Makes a component over `services`, which outlive it.
+using ComponentFactory = std::function<std::unique_ptr<Component>(Services& services)>;
+
+// The capabilities a server runs, mounted and started in the order they were added.
+class Registry {
+ public:
+  void add(ComponentFactory factory) { factories_.push_back(std::move(factory)); }
+  const std::vector<ComponentFactory>& factories() const { return factories_; }
+
+ private:
+  std::vector<ComponentFactory> factories_;
+};
+
+// Every capability certward serves: the REST API (HTTPS) and the public CA certificates
+// (plain HTTP).
+Registry builtin_components();
+
+}  // namespace certward::server
