@@ -73,7 +73,7 @@ Result<http::Response> create_authority(Services& s, http::Request& req, const I
   }
   CW_ASSIGN_OR_RETURN(r.permitted, b.strings("permitted"));
   CW_ASSIGN_OR_RETURN(r.excluded, b.strings("excluded"));
-  CW_ASSIGN_OR_RETURN(auto info, ca::create_authority(s.ra, s.authorities, r, requester(id)));
+  CW_ASSIGN_OR_RETURN(auto info, ca::create_authority(s.ra, s.authorities, r, id.requester()));
   return ok_json(authority_json(info), 201);
 }
 

@@ -192,7 +192,7 @@ Result<http::Response> issue(Services& s, http::Request& req, const Identity& id
     return fail(ErrorCode::kInvalidArgument,
                 "format 'pkcs12' needs 'key_type' and a 'pkcs12_password'");
   }
-  r.requester = requester(id);
+  r.requester = id.requester();
   r.channel = ca::Channel::kRest;
   auto enrolled = s.ra.enroll(std::move(r));
   if (!enrolled && enrolled.error().code == ErrorCode::kNotFound) {

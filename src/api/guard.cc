@@ -68,14 +68,6 @@ void add_guarded(http::Router& router, Services& services, std::string method, s
              });
 }
 
-ca::Requester requester(const auth::Identity& id) {
-  ca::Requester r;
-  r.actor = id.actor;
-  r.team = id.team;
-  if (id.scope) r.scope = ca::Scope{id.scope->profiles, id.scope->domains, id.scope->authorities};
-  return r;
-}
-
 bool team_scoped(const auth::Identity& id) { return id.role == auth::Role::kRequester; }
 
 http::Response ok_json(const nlohmann::json& j, int status) {

@@ -34,8 +34,6 @@ http::Response guarded(Services& services, http::Request& request, auth::Permiss
 void add_guarded(http::Router& router, Services& services, std::string method, std::string pattern,
                  auth::Permission permission, BodyKind body, GuardedHandler handler);
 
-// The requester the RA sees for an authenticated caller (its team's scope, if any).
-ca::Requester requester(const auth::Identity& id);
 // Whether the caller sees and labels only its own team's certificates.
 bool team_scoped(const auth::Identity& id);
 

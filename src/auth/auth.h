@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "ca/enrollment.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "store/store.h"
@@ -51,13 +52,6 @@ struct Team {
   SysTime created_at{};
 };
 
-// A requester's issuance scope: its team's grant.
-struct IssuanceScope {
-  std::vector<std::string> profiles;
-  std::vector<std::string> domains;
-  std::vector<std::string> authorities;
-};
-
 struct Principal {
   std::string name;  // unique: "alice", "ci-deployer"
   Role role = Role::kRequester;
@@ -90,7 +84,11 @@ struct Identity {
   std::optional<std::string> token_id;
   std::string actor;  // audit identity: "token:<id>" or "cert:<principal>" or "local:<user>"
   // A requester's issuance scope from its team; nullopt for other roles (unrestricted).
-  std::optional<IssuanceScope> scope;
+  std::optional<ca::Scope> scope;
+
+  // The requester the RA sees for this caller, scope included: the one translation every
+  // front-end (REST, ACME, EST, SCEP, CMP) uses, so none can drop a part of the scope.
+  ca::Requester requester() const { return {.actor = actor, .team = team, .scope = scope}; }
 };
 
 struct TokenRequest {

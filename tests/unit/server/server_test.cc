@@ -89,12 +89,7 @@ http::Router test_protocol_routes(auth::AuthService& auth, ca::Enrollment& ra) {
     ca::EnrollmentRequest request;
     request.csr = std::move(*csr);
     request.profile = "tls-server";
-    request.requester.actor = id->actor;
-    request.requester.team = id->team;
-    if (id->scope) {
-      request.requester.scope =
-          ca::Scope{id->scope->profiles, id->scope->domains, id->scope->authorities};
-    }
+    request.requester = id->requester();
     request.channel = ca::Channel::kEst;
     auto issued = ra.enroll(std::move(request));
     if (!issued) return http::problem_for(issued.error());
