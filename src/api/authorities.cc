@@ -41,6 +41,21 @@ Result<http::Response> get_authority(Services& s, http::Request& req, const Iden
   return ok_json(authority_json(a));
 }
 
+// Disabling stops the authority signing anything (in every replica within
+// ca.authority_recheck); its certificates stay valid.
+Result<http::Response> set_authority_enabled(Services& s, http::Request& req, const Identity& id,
+                                             bool enabled) {
+  CW_RETURN_IF_ERROR(s.authorities.set_enabled(req.params["name"], enabled, id.actor));
+  CW_ASSIGN_OR_RETURN(auto a, s.authorities.info(req.params["name"]));
+  return ok_json(authority_json(a));
+}
+Result<http::Response> disable_authority(Services& s, http::Request& req, const Identity& id) {
+  return set_authority_enabled(s, req, id, false);
+}
+Result<http::Response> enable_authority(Services& s, http::Request& req, const Identity& id) {
+  return set_authority_enabled(s, req, id, true);
+}
+
 Result<http::Response> authority_chain(Services& s, http::Request& req, const Identity&) {
   CW_ASSIGN_OR_RETURN(auto a, s.authorities.info(req.params["name"]));
   std::vector<x509::Certificate> certs = {a.certificate};
@@ -138,6 +153,10 @@ void add_catalog_routes(http::Router& r, Services& s) {
               get_authority);
   add_guarded(r, s, "GET", "/api/v1/authorities/{name}/chain", Permission::kReadCatalog,
               BodyKind::kNone, authority_chain);
+  add_guarded(r, s, "POST", "/api/v1/authorities/{name}/disable", Permission::kManageAuthorities,
+              BodyKind::kNone, disable_authority);
+  add_guarded(r, s, "POST", "/api/v1/authorities/{name}/enable", Permission::kManageAuthorities,
+              BodyKind::kNone, enable_authority);
 }
 
 void add_ca_certificate_routes(http::Router& r, Services& s) {

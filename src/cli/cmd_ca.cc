@@ -180,6 +180,29 @@ void add_ca_commands(CLI::App& app, Globals& g) {
           });
     });
   }
+  for (const bool enable : {false, true}) {
+    auto name = std::make_shared<std::string>();
+    auto* cmd = ca_cmd->add_subcommand(
+        enable ? "enable" : "disable",
+        enable ? "let a disabled authority sign again"
+               : "stop an authority signing anything (its certificates stay valid)");
+    cmd->add_option("name", *name, "authority name")->required();
+    cmd->callback([&g, name, enable] {
+      run_either(
+          g,
+          [name, enable](Context& c) -> Result<json> {
+            CW_RETURN_IF_ERROR(c.authorities().set_enabled(*name, enable, c.actor()));
+            CW_ASSIGN_OR_RETURN(auto a, c.authorities().info(*name));
+            return authority_json(a);
+          },
+          [name, enable](const Remote& r) {
+            return r.post(
+                "/api/v1/authorities/" + url_encode(*name) + (enable ? "/enable" : "/disable"),
+                json::object());
+          },
+          print_authorities);
+    });
+  }
   {
     struct Opts {
       std::string name;

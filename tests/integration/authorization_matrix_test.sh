@@ -62,6 +62,8 @@ POST|/api/v1/authorities|/api/v1/authorities|authority|201 201 403 403
 POST|/api/v1/authorities/import|/api/v1/authorities/import|import_ca|201 201 403 403
 GET|/api/v1/authorities/{name}|/api/v1/authorities/issuing|-|200 200 200 200
 GET|/api/v1/authorities/{name}/chain|/api/v1/authorities/issuing/chain|-|200 200 200 200
+POST|/api/v1/authorities/{name}/disable|/api/v1/authorities/ca-@R@/disable|-|200 200 403 403
+POST|/api/v1/authorities/{name}/enable|/api/v1/authorities/ca-@R@/enable|-|200 200 403 403
 GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200
 POST|/api/v1/certificates|/api/v1/certificates|issue|201 201 201 403
 POST|/api/v1/certificates/import|/api/v1/certificates/import|import|201 201 403 403
