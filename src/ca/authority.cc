@@ -452,6 +452,15 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
   return it->second.authority;
 }
 
+Status AuthorityService::mark_revoked(store::Transaction& tx, std::string_view name) const {
+  CW_ASSIGN_OR_RETURN(auto n, tx.execute_count("UPDATE authorities SET status = 'revoked' "
+                                               "WHERE name = ? AND status <> 'revoked'",
+                                               store::params(name)));
+  if (n != 1)
+    return fail(ErrorCode::kConflict, "authority '" + std::string(name) + "' is already revoked");
+  return ok();
+}
+
 Status AuthorityService::set_enabled(std::string_view name, bool enabled, std::string_view actor) {
   const std::string to = enabled ? "active" : "disabled";
   {
@@ -461,6 +470,10 @@ Status AuthorityService::set_enabled(std::string_view name, bool enabled, std::s
                                                 store::params(name)));
     if (!row) return fail(ErrorCode::kNotFound, "unknown authority '" + std::string(name) + "'");
     const std::string from = row->text(0);
+    if (from == "revoked") {
+      return fail(ErrorCode::kConflict,
+                  "authority '" + std::string(name) + "' is revoked, which is final");
+    }
     if (from == to) {
       return fail(ErrorCode::kConflict, "authority '" + std::string(name) + "' is already " + to);
     }

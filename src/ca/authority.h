@@ -128,6 +128,11 @@ class AuthorityService final : public IssuerDirectory {
   // Disables an authority (it signs nothing until enabled again; its certificates stay
   // valid) or enables it again, audited. Errors: kNotFound; kConflict when it already is.
   Status set_enabled(std::string_view name, bool enabled, std::string_view actor);
+  // Inside the revocation service's transaction: marks the authority revoked for good (not
+  // audited here: the caller's change is). forget() it after the commit.
+  Status mark_revoked(store::Transaction& tx, std::string_view name) const;
+  // Drops a cached authority, so the next load asks the database.
+  void forget(std::string_view name) CW_EXCLUDES(mu_);
 
   // IssuerDirectory: certward's own authorities; the default is ca.default_authority.
   Result<std::shared_ptr<const Issuer>> issuer(std::string_view name) override;
@@ -161,7 +166,6 @@ class AuthorityService final : public IssuerDirectory {
   std::shared_ptr<const Authority> fresh(std::string_view name) CW_EXCLUDES(mu_);
   // Asks the database whether `cached` may still sign. Errors as load().
   Status recheck(const Authority& cached);
-  void forget(std::string_view name) CW_EXCLUDES(mu_);
 
   common::Mutex mu_;
   std::map<std::string, Loaded, std::less<>> loaded_ CW_GUARDED_BY(mu_);

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "inventory/status.h"
+#include "inventory/internal.h"
 #include "x509/names.h"
 
 namespace certward::inventory {
@@ -60,12 +60,20 @@ CREATE TABLE sightings (
 CREATE UNIQUE INDEX sightings_location ON sightings (kind, location, fingerprint);
 CREATE INDEX sightings_fingerprint ON sightings (fingerprint);
 )sql"},
+    {2, "revocation",
+     R"sql(
+ALTER TABLE certificates ADD COLUMN invalidity_date BIGINT;
+ALTER TABLE certificates ADD COLUMN key_sha256 TEXT;
+CREATE INDEX certificates_key_sha256 ON certificates (key_sha256);
+CREATE INDEX certificates_authority_revoked ON certificates (authority, revoked_at);
+)sql"},
 };
 
 constexpr std::string_view kColumns =
     "fingerprint, serial, subject, common_name, issuer, sans, not_before, not_after, "
     "key_algorithm, key_bits, key_curve, signature_algorithm, is_ca, origin, authority, profile, "
-    "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at";
+    "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at, "
+    "invalidity_date, key_sha256";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -127,6 +135,8 @@ CertificateRecord to_record(const store::Row& r) {
   if (!r.is_null(20)) c.revocation_reason = static_cast<int>(r.int64(20));
   c.superseded_by = opt_text(r, 21);
   c.created_at = from_unix(r.int64(22));
+  if (!r.is_null(23)) c.invalidity_date = from_unix(r.int64(23));
+  c.key_sha256 = r.optional_text(24).value_or("");
   return c;
 }
 
@@ -225,7 +235,24 @@ Result<CertStatus> parse_status(std::string_view s) {
                   "' (valid, expiring, expired, revoked, superseded, not_yet_valid)");
 }
 
-Status Inventory::migrate(store::Database& db) { return db.migrate("inventory", kMigrations); }
+Status Inventory::migrate(store::Database& db) {
+  CW_RETURN_IF_ERROR(db.migrate("inventory", kMigrations));
+  // Rows recorded before key hashes were kept get theirs now, a batch per transaction (a
+  // no-op query once done). A certificate that no longer parses keeps an empty hash.
+  for (;;) {
+    CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+    CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT fingerprint, der FROM certificates WHERE "
+                                             "key_sha256 IS NULL LIMIT 500"));
+    if (rows.empty()) return ok();
+    for (const auto& r : rows) {
+      auto cert = x509::Certificate::from_der(r.blob(1));
+      CW_RETURN_IF_ERROR(
+          tx->execute("UPDATE certificates SET key_sha256 = ? WHERE fingerprint = ?",
+                      store::params(cert ? internal::key_sha256(*cert) : "", r.text(0))));
+    }
+    CW_RETURN_IF_ERROR(tx->commit());
+  }
+}
 
 Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& cert,
                                const RecordMeta& meta) const {
@@ -259,6 +286,7 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
                                  opt(meta.owner),
                                  opt(meta.team),
                                  join_lines(meta.tags),
+                                 internal::key_sha256(cert),
                                  now,
                                  now};
   CW_ASSIGN_OR_RETURN(
@@ -266,8 +294,9 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
                   "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, "
                   "issuer, sans, search_text, not_before, not_after, key_algorithm, key_bits, "
                   "key_curve, signature_algorithm, is_ca, origin, authority, profile, owner, "
-                  "team, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+                  "team, tags, key_sha256, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) "
+                  "DO NOTHING",
                   params));
   return n == 1;
 }
@@ -330,17 +359,15 @@ Result<x509::Certificate> Inventory::certificate(std::string_view fingerprint) c
   return x509::Certificate::from_der(row->blob(0));
 }
 
-Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
-  if (page.limit < 1 || page.limit > 1000) {
-    return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
-  }
-  std::string sql = "SELECT " + std::string(kColumns) + " FROM certificates WHERE 1 = 1";
-  std::vector<store::Value> params;
+namespace internal {
+
+void append_filter(const Filter& f, SysTime now, std::string& sql,
+                   std::vector<store::Value>& params) {
   auto add = [&](std::string_view clause, store::Value v) {
     sql += clause;
     params.push_back(std::move(v));
   };
-  if (f.status) internal::append_status_filter(*f.status, clock_.now(), sql, params);
+  if (f.status) append_status_filter(*f.status, now, sql, params);
   if (f.expires_after) add(" AND not_after >= ?", to_unix(*f.expires_after));
   if (f.expires_before) add(" AND not_after < ?", to_unix(*f.expires_before));
   if (f.issuer) add(" AND issuer LIKE ? ESCAPE '\\'", "%" + like_literal(*f.issuer) + "%");
@@ -361,6 +388,25 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
                    [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     add(" AND ('\n' || tags || '\n') LIKE ? ESCAPE '\\'", "%\n" + like_literal(tag) + "\n%");
   }
+  if (f.issued_after) add(" AND not_before >= ?", to_unix(*f.issued_after));
+  if (f.issued_before) add(" AND not_before < ?", to_unix(*f.issued_before));
+  if (f.key_sha256) add(" AND key_sha256 = ?", lower(*f.key_sha256));
+  if (f.fingerprint) add(" AND fingerprint = ?", lower(*f.fingerprint));
+}
+
+}  // namespace internal
+
+Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
+  if (page.limit < 1 || page.limit > 1000) {
+    return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
+  }
+  std::string sql = "SELECT " + std::string(kColumns) + " FROM certificates WHERE 1 = 1";
+  std::vector<store::Value> params;
+  auto add = [&](std::string_view clause, store::Value v) {
+    sql += clause;
+    params.push_back(std::move(v));
+  };
+  internal::append_filter(f, clock_.now(), sql, params);
   if (page.cursor) {
     CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
     add(" AND (not_after > ?", c.not_after);

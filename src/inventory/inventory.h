@@ -89,6 +89,8 @@ struct CertificateRecord {
   std::optional<SysTime> revoked_at;
   std::optional<int> revocation_reason;  // RFC 5280 CRLReason
   std::optional<std::string> superseded_by;
+  std::optional<SysTime> invalidity_date;  // when the key is known or suspected compromised
+  std::string key_sha256;                  // SHA-256 of the SubjectPublicKeyInfo, hex
   SysTime created_at{};
 
   CertStatus status(SysTime now,
@@ -108,6 +110,35 @@ struct Filter {
   std::optional<std::string> team;
   std::optional<Origin> origin;
   std::optional<std::string> tag;
+  std::optional<SysTime> issued_after;     // not_before >= this
+  std::optional<SysTime> issued_before;    // not_before < this
+  std::optional<std::string> key_sha256;   // SHA-256 of the SubjectPublicKeyInfo, hex
+  std::optional<std::string> fingerprint;  // exactly this certificate
+};
+
+// A certificate a revocation may touch: issued by one of certward's authorities and not yet
+// revoked.
+struct RevocationTarget {
+  std::string fingerprint;
+  std::string serial;
+  std::string authority;
+  std::optional<std::string> team;
+  bool is_ca = false;
+};
+
+// How a certificate was revoked (RFC 5280 5.3.1 reason code; invalidity date 5.3.2).
+struct RevocationMark {
+  SysTime revoked_at{};
+  int reason = 0;
+  std::optional<SysTime> invalidity_date;
+};
+
+// One entry of an authority's CRL.
+struct RevokedSerial {
+  std::string serial;  // hex
+  SysTime revoked_at{};
+  int reason = 0;
+  std::optional<SysTime> invalidity_date;
 };
 
 struct PageRequest {
@@ -168,6 +199,26 @@ class Inventory {
   Result<CertificateRecord> update_metadata(std::string_view fingerprint,
                                             const MetadataUpdate& update,
                                             std::string_view actor) const;
+
+  // Revocation storage (the revocation service in src/ca decides and audits; these only
+  // read and write the inventory's rows, inside the caller's transaction).
+  //
+  // The revocable certificates matching `filter` (issued by one of certward's authorities,
+  // not revoked, not CA certificates: those go with their authority), locked for the caller's
+  // transaction, in fingerprint order; at most `max`
+  // (more are counted by `total`, so a caller can refuse a selection larger than it will
+  // take). Filter fields used: authority, team, tag, issued window, key_sha256, owner.
+  Result<std::vector<RevocationTarget>> revocable(store::Transaction& tx, const Filter& filter,
+                                                  std::size_t max, std::int64_t* total) const;
+  // Marks these certificates revoked. Errors: kConflict if one was revoked meanwhile.
+  Status mark_revoked(store::Transaction& tx, std::span<const std::string> fingerprints,
+                      const RevocationMark& mark) const;
+  // An authority's revoked certificates that have not expired before `not_after_from`, for its
+  // CRL; with `revoked_since`, only those revoked at or after it (a delta CRL).
+  Result<std::vector<RevokedSerial>> revoked_by(std::string_view authority, SysTime not_after_from,
+                                                std::optional<SysTime> revoked_since) const;
+  // Whether the certificate with this fingerprint is in the inventory and revoked.
+  Result<bool> is_revoked(std::string_view fingerprint) const;
 
   // Imports certificates into the inventory with one audit event each, all in one
   // transaction: either all of `certs` are recorded or none.

@@ -1,6 +1,6 @@
-#include "inventory/status.h"
-
 #include <fmt/format.h>
+
+#include "inventory/internal.h"
 
 namespace certward::inventory {
 namespace {

@@ -1,0 +1,105 @@
+// The inventory's side of revocation: which certificates a revocation may touch, marking them,
+// and the entries of an authority's CRL. The decisions (who may revoke what) and the audit
+// events belong to the revocation service in src/ca.
+
+#include <openssl/x509.h>
+
+#include "crypto/crypto.h"
+#include "inventory/internal.h"
+
+namespace certward::inventory {
+
+namespace internal {
+
+std::string key_sha256(const x509::Certificate& cert) {
+  const X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert.get());
+  const int n = i2d_X509_PUBKEY(spki, nullptr);
+  if (n <= 0) return {};
+  Bytes der(static_cast<std::size_t>(n));
+  unsigned char* out = der.data();
+  if (i2d_X509_PUBKEY(spki, &out) != n) return {};
+  return to_hex(crypto::sha256(der));
+}
+
+}  // namespace internal
+
+Result<std::vector<RevocationTarget>> Inventory::revocable(store::Transaction& tx,
+                                                           const Filter& filter, std::size_t max,
+                                                           std::int64_t* total) const {
+  std::string where =
+      " FROM certificates WHERE authority IS NOT NULL AND origin = 'issued' AND revoked_at IS NULL "
+      "AND is_ca = 0";
+  std::vector<store::Value> params;
+  internal::append_filter(filter, clock_.now(), where, params);
+  if (total) {
+    CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COUNT(*)" + where, params));
+    *total = row ? row->int64(0) : 0;
+  }
+  // Locked, so that a concurrent revocation or relabel cannot change the set under us.
+  CW_ASSIGN_OR_RETURN(
+      auto rows, tx.query("SELECT fingerprint, serial, authority, team, is_ca" + where +
+                              " ORDER BY fingerprint LIMIT " + std::to_string(max) + " FOR UPDATE",
+                          params));
+  std::vector<RevocationTarget> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    out.push_back({r.text(0), r.text(1), r.text(2), r.optional_text(3), r.int64(4) != 0});
+  }
+  return out;
+}
+
+Status Inventory::mark_revoked(store::Transaction& tx, std::span<const std::string> fingerprints,
+                               const RevocationMark& mark) const {
+  const std::int64_t now = to_unix(clock_.now());
+  for (const auto& fp : fingerprints) {
+    CW_ASSIGN_OR_RETURN(
+        std::int64_t n,
+        tx.execute_count(
+            "UPDATE certificates SET revoked_at = ?, revocation_reason = ?, "
+            "invalidity_date = ?, updated_at = ? WHERE fingerprint = ? AND "
+            "revoked_at IS NULL",
+            store::params(to_unix(mark.revoked_at), mark.reason,
+                          mark.invalidity_date ? store::Value(to_unix(*mark.invalidity_date))
+                                               : store::Value(nullptr),
+                          now, fp)));
+    if (n != 1) return fail(ErrorCode::kConflict, "certificate " + fp + " is already revoked");
+  }
+  return ok();
+}
+
+Result<std::vector<RevokedSerial>> Inventory::revoked_by(
+    std::string_view authority, SysTime not_after_from,
+    std::optional<SysTime> revoked_since) const {
+  std::string sql =
+      "SELECT serial, revoked_at, revocation_reason, invalidity_date FROM certificates WHERE "
+      "authority = ? AND revoked_at IS NOT NULL AND not_after >= ?";
+  std::vector<store::Value> params = {std::string(authority), to_unix(not_after_from)};
+  if (revoked_since) {
+    sql += " AND revoked_at >= ?";
+    params.emplace_back(to_unix(*revoked_since));
+  }
+  sql += " ORDER BY serial";
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
+  std::vector<RevokedSerial> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    RevokedSerial e;
+    e.serial = r.text(0);
+    e.revoked_at = from_unix(r.int64(1));
+    e.reason = static_cast<int>(r.optional_int64(2).value_or(0));
+    if (!r.is_null(3)) e.invalidity_date = from_unix(r.int64(3));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<bool> Inventory::is_revoked(std::string_view fingerprint) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx->query_one("SELECT revoked_at FROM certificates WHERE fingerprint = ?",
+                                    store::params(fingerprint)));
+  return row && !row->is_null(0);
+}
+
+}  // namespace certward::inventory
