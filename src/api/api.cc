@@ -12,6 +12,7 @@ std::shared_ptr<http::Router> make_api_router(Services& services) {
   add_operation_routes(*router, services);
   add_catalog_routes(*router, services);
   add_certificate_routes(*router, services);
+  add_revocation_routes(*router, services);
   add_audit_routes(*router, services);
   add_identity_routes(*router, services);
   return router;

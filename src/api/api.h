@@ -14,6 +14,7 @@
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
+#include "ca/revocation.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
 
@@ -29,6 +30,7 @@ struct Services {
   const ca::ProfileSet& profiles;
   ca::AuthorityService& authorities;
   ca::Enrollment& ra;
+  ca::RevocationService& revocation;
   auth::AuthService& auth;
   Metrics& metrics;
   RateLimiter& limiter;

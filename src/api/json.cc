@@ -72,7 +72,11 @@ nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
   };
   if (!r.key_curve.empty()) j["key_curve"] = r.key_curve;
   if (r.revoked_at) j["revoked_at"] = format_time(*r.revoked_at);
-  if (r.revocation_reason) j["revocation_reason"] = *r.revocation_reason;
+  if (r.revocation_reason) {
+    j["revocation_reason"] = ca::revocation_reason_name(*r.revocation_reason);
+  }
+  if (r.invalidity_date) j["invalidity_date"] = format_time(*r.invalidity_date);
+  if (!r.key_sha256.empty()) j["key_sha256"] = r.key_sha256;
   return j;
 }
 

@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "ca/authority.h"
 #include "ca/profile.h"
+#include "ca/revocation.h"
 #include "inventory/inventory.h"
 #include "x509/certificate.h"
 

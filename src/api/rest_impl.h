@@ -50,6 +50,7 @@ void add_operation_routes(http::Router& router, Services& services);       // op
 void add_catalog_routes(http::Router& router, Services& services);         // authorities.cc
 void add_ca_certificate_routes(http::Router& router, Services& services);  // authorities.cc
 void add_certificate_routes(http::Router& router, Services& services);     // certificates.cc
+void add_revocation_routes(http::Router& router, Services& services);      // revocation.cc
 void add_audit_routes(http::Router& router, Services& services);           // audit.cc
 void add_identity_routes(http::Router& router, Services& services);        // identity.cc
 

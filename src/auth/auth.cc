@@ -73,16 +73,18 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 //   kReadPrincipals       x       x                    x
 //   kManagePrincipals     x
 //   kEditInventory        x       x          x
+//   kRevoke               x       x          x
 //
-// A requester's kReadInventory, kIssue and kEditInventory are further limited to its team: its
-// issuance scope (Identity::scope) is enforced by the RA, the rest by the callers.
-constexpr std::size_t kPermissionCount = 9;
+// A requester's kReadInventory, kIssue, kEditInventory and kRevoke are further limited to its
+// team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
+// revocation service, the rest by the callers.
+constexpr std::size_t kPermissionCount = 10;
 constexpr std::array<std::array<bool, kPermissionCount>, 4> kMatrix = {{
-    //  catalog inventory issue  import authorities audit  r.princ m.princ edit
-    {true, true, true, true, true, true, true, true, true},       // admin
-    {true, true, true, true, true, true, true, false, true},      // operator
-    {true, true, true, false, false, false, false, false, true},  // requester
-    {true, true, false, false, false, true, true, false, false},  // auditor
+    //  catalog inventory issue  import authorities audit  r.princ m.princ edit  revoke
+    {true, true, true, true, true, true, true, true, true, true},        // admin
+    {true, true, true, true, true, true, true, false, true, true},       // operator
+    {true, true, true, false, false, false, false, false, true, true},   // requester
+    {true, true, false, false, false, true, true, false, false, false},  // auditor
 }};
 
 // True if a token of role `token` stays within what `principal` may do. admin > operator >
@@ -676,6 +678,11 @@ Result<Identity> AuthService::authenticate_certificate(std::span<const std::uint
   if (!row) return unauthorized();
   auto p = principal_from_row(*row);
   if (!p || p->disabled) return unauthorized();
+  if (inventory_) {
+    // Asked at every login (certificate logins are not cached), so a revocation counts at once.
+    CW_ASSIGN_OR_RETURN(bool revoked, inventory_->is_revoked(fp));
+    if (revoked) return unauthorized();
+  }
   return identity_in(*tx, *p, p->role, p->team, std::nullopt, "cert:" + p->name);
 }
 

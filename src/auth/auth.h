@@ -16,6 +16,7 @@
 #include "ca/enrollment.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "inventory/inventory.h"
 #include "store/store.h"
 
 namespace certward::auth {
@@ -35,6 +36,7 @@ enum class Permission : std::uint8_t {
   kReadPrincipals,     // list teams, principals, tokens (never secrets)
   kManagePrincipals,   // create/disable teams, principals, tokens, certificate mappings
   kEditInventory,      // owner, team and tags of certificates (requesters: their team's only)
+  kRevoke,             // revoke certificates (requesters: their team's only)
 };
 bool role_allows(Role role, Permission p);
 
@@ -102,8 +104,11 @@ struct TokenRequest {
 
 class AuthService {
  public:
-  AuthService(const Clock& clock, store::Database& db, const audit::AuditLog& audit)
-      : clock_(clock), db_(db), audit_(audit) {}
+  // With `inventory`, a client certificate the inventory holds as revoked no longer
+  // authenticates (certificates certward issued; others are not revocation-checked).
+  AuthService(const Clock& clock, store::Database& db, const audit::AuditLog& audit,
+              const inventory::Inventory* inventory = nullptr)
+      : clock_(clock), db_(db), audit_(audit), inventory_(inventory) {}
 
   static Status migrate(store::Database& db);
 
@@ -149,6 +154,7 @@ class AuthService {
   const Clock& clock_;
   store::Database& db_;
   const audit::AuditLog& audit_;
+  const inventory::Inventory* inventory_;
 
   // Positive authentications cached briefly (keyed by token hash) so a busy client costs
   // one database lookup per few seconds, not one per request. revoke_token() and

@@ -47,6 +47,7 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.profiles(),
                         c.authorities(),
                         c.enrollment(),
+                        c.revocation(),
                         c.auth()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });

@@ -43,6 +43,8 @@ void add_ca_commands(CLI::App& app, Globals& g);
 void add_profile_commands(CLI::App& app, Globals& g);
 void add_issue_command(CLI::App& app, Globals& g);
 void add_cert_commands(CLI::App& app, Globals& g);
+// cert revoke and ca revoke; after add_cert_commands and add_ca_commands.
+void add_revoke_commands(CLI::App& app, Globals& g);
 void add_audit_commands(CLI::App& app, Globals& g);
 void add_serve_command(CLI::App& app, Globals& g);
 void add_whoami_command(CLI::App& app, Globals& g);

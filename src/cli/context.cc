@@ -80,8 +80,10 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                                            *c->audit_, *c->inventory_, cfg.ca);
   c->enrollment_ = std::make_unique<ca::Enrollment>(c->clock_, *c->db_, *c->authorities_,
                                                     c->profiles_, *c->inventory_, *c->audit_);
+  c->revocation_ = std::make_unique<ca::RevocationService>(c->clock_, *c->db_, *c->authorities_,
+                                                           *c->inventory_, *c->audit_);
   CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
-  c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_);
+  c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_, &*c->inventory_);
   return c;
 }
 

@@ -13,6 +13,7 @@
 #include "ca/enrollment.h"
 #include "ca/master_key.h"
 #include "ca/profile.h"
+#include "ca/revocation.h"
 #include "common/config.h"
 #include "inventory/inventory.h"
 #include "store/store.h"
@@ -37,6 +38,7 @@ class Context {
   const ca::ProfileSet& profiles() const { return profiles_; }
   ca::AuthorityService& authorities() { return *authorities_; }
   ca::Enrollment& enrollment() { return *enrollment_; }
+  ca::RevocationService& revocation() { return *revocation_; }
   auth::AuthService& auth() { return *auth_; }
   const std::string& actor() const { return actor_; }
 
@@ -52,6 +54,7 @@ class Context {
   std::optional<crypto::KeyWrapper> wrapper_;
   std::unique_ptr<ca::AuthorityService> authorities_;
   std::unique_ptr<ca::Enrollment> enrollment_;
+  std::unique_ptr<ca::RevocationService> revocation_;
   std::unique_ptr<auth::AuthService> auth_;
   std::string actor_;
 };

@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   add_profile_commands(app, g);
   add_issue_command(app, g);
   add_cert_commands(app, g);
+  add_revoke_commands(app, g);
   add_audit_commands(app, g);
   add_serve_command(app, g);
   add_whoami_command(app, g);

@@ -22,6 +22,7 @@
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
+#include "ca/revocation.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "http/http.h"
@@ -39,6 +40,7 @@ struct Domain {
   const ca::ProfileSet& profiles;
   ca::AuthorityService& authorities;
   ca::Enrollment& ra;
+  ca::RevocationService& revocation;
   auth::AuthService& auth;
 };
 

@@ -9,8 +9,8 @@ namespace {
 
 api::Services api_services(Services& s) {
   const Domain& d = s.domain;
-  return api::Services{d.clock,       d.ready, d.audit, d.inventory, d.profiles,
-                       d.authorities, d.ra,    d.auth,  s.metrics,   s.limiter};
+  return api::Services{d.clock, d.ready,      d.audit, d.inventory, d.profiles, d.authorities,
+                       d.ra,    d.revocation, d.auth,  s.metrics,   s.limiter};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.

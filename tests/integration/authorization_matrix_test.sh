@@ -33,6 +33,11 @@ for r in "${ROLES[@]}"; do
 done
 must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.web.example.test","team":"web"}'
 FP_WEB=$(jq -r .fingerprint "$T/resp")
+declare -A REVOKE_FP
+for r in admin operator requester auditor; do
+  must 201 POST /api/v1/certificates "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"revoke-$r.web.example.test\",\"team\":\"web\"}"
+  REVOKE_FP[$r]=$(jq -r .fingerprint "$T/resp")
+done
 must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.other.example.test","team":"other"}'
 FP_OTHER=$(jq -r .fingerprint "$T/resp")
 
@@ -48,6 +53,8 @@ body_for() {  # key role
     mapping) echo "{\"fingerprint\":\"$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)\"}" ;;
     token) echo "{\"principal\":\"victim-$r\",\"role\":\"auditor\"}" ;;
     label) echo "{\"add_tags\":[\"seen-by-$r\"]}" ;;
+    revoke) echo '{"reason":"superseded"}' ;;
+    bulk_revoke) echo '{"tag":"no-such-tag","dry_run":true}' ;;
     -) echo "" ;;
   esac
 }
@@ -64,12 +71,15 @@ GET|/api/v1/authorities/{name}|/api/v1/authorities/issuing|-|200 200 200 200
 GET|/api/v1/authorities/{name}/chain|/api/v1/authorities/issuing/chain|-|200 200 200 200
 POST|/api/v1/authorities/{name}/disable|/api/v1/authorities/ca-@R@/disable|-|200 200 403 403
 POST|/api/v1/authorities/{name}/enable|/api/v1/authorities/ca-@R@/enable|-|200 200 403 403
+POST|/api/v1/authorities/{name}/revoke|/api/v1/authorities/ca-@R@/revoke|revoke|200 200 403 403
 GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200
 POST|/api/v1/certificates|/api/v1/certificates|issue|201 201 201 403
 POST|/api/v1/certificates/import|/api/v1/certificates/import|import|201 201 403 403
 GET|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|-|200 200 200 200
 PATCH|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|label|200 200 200 403
 GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
+POST|/api/v1/certificates/{id}/revoke|/api/v1/certificates/@REVOKE_FP@/revoke|revoke|200 200 200 403
+POST|/api/v1/certificates/revoke|/api/v1/certificates/revoke|bulk_revoke|200 200 200 403
 GET|/api/v1/audit/events|/api/v1/audit/events|-|200 200 403 200
 GET|/api/v1/audit/verify|/api/v1/audit/verify|-|200 200 403 200
 GET|/api/v1/teams|/api/v1/teams|-|200 200 403 200
@@ -104,6 +114,7 @@ while IFS='|' read -r method pattern path body expect; do
     r=${ROLES[$i]}
     p=${path//@R@/$r}
     p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
+    p=${p//@REVOKE_FP@/${REVOKE_FP[$r]}}
     p=${p//@MAPFP@/$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)}
     got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")
     assert_eq "${want[$i]}" "$got" "$r: $method $pattern ($(head -c 200 "$T/resp"))"

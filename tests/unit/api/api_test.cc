@@ -42,8 +42,9 @@ TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
   Services s{clock_,    [this] { return db_->ping(); },
              audit_,    inventory_,
              profiles_, *authorities_,
-             *ra_,      auth_,
-             metrics_,  limiter_};
+             *ra_,      *revocation_,
+             auth_,     metrics_,
+             limiter_};
   auto router = make_api_router(s);
   std::set<std::string> routed;
   for (const auto& r : router->routes()) routed.insert(r.method + " " + r.pattern);

@@ -50,7 +50,8 @@ class SecretBodyTest : public ca::testing::CaFixture {
     token_ = **admin;
     // The authorities and the RA exist only once the fixture is set up.
     services_.emplace(Services{clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                               profiles_, *authorities_, *ra_, auth_, metrics_, limiter_});
+                               profiles_, *authorities_, *ra_, *revocation_, auth_, metrics_,
+                               limiter_});
     router_ = make_api_router(*services_);
   }
 

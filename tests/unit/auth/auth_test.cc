@@ -183,7 +183,8 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
   using P = Permission;
   const std::vector<P> all = {P::kReadCatalog,    P::kReadInventory,     P::kIssue,
                               P::kImport,         P::kManageAuthorities, P::kReadAudit,
-                              P::kReadPrincipals, P::kManagePrincipals};
+                              P::kReadPrincipals, P::kManagePrincipals,  P::kEditInventory,
+                              P::kRevoke};
   struct Row {
     Role role;
     std::set<P> allowed;
@@ -192,8 +193,9 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
       {Role::kAdmin, {all.begin(), all.end()}},
       {Role::kOperator,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kImport, P::kManageAuthorities,
-        P::kReadAudit, P::kReadPrincipals}},
-      {Role::kRequester, {P::kReadCatalog, P::kReadInventory, P::kIssue}},
+        P::kReadAudit, P::kReadPrincipals, P::kEditInventory, P::kRevoke}},
+      {Role::kRequester,
+       {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke}},
       {Role::kAuditor, {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals}},
   };
   for (const auto& row : matrix) {

@@ -12,6 +12,7 @@
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
+#include "ca/revocation.h"
 #include "unit/testing/pki.h"
 #include "unit/testing/test_db.h"
 #include "x509/csr.h"
@@ -62,6 +63,8 @@ class CaFixture : public ::testing::Test {
     authorities_ =
         std::make_unique<AuthorityService>(clock_, *db_, wrapper_, audit_, inventory_, settings_);
     ra_ = std::make_unique<Enrollment>(clock_, *db_, *authorities_, profiles_, inventory_, audit_);
+    revocation_ =
+        std::make_unique<RevocationService>(clock_, *db_, *authorities_, inventory_, audit_);
     RootOptions root;
     root.name = "root";
     root.subject = "CN=Test Root CA,O=Certward Tests";
@@ -169,6 +172,7 @@ class CaFixture : public ::testing::Test {
   Requester admin_{.actor = "local:root", .team = {}, .scope = {}};
   std::unique_ptr<AuthorityService> authorities_;
   std::unique_ptr<Enrollment> ra_;  // declared last: stopped before the rest goes
+  std::unique_ptr<RevocationService> revocation_;
   x509::Certificate root_;
   x509::Certificate issuing_;
 };

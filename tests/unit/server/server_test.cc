@@ -33,7 +33,7 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                           profiles_, *authorities_, *ra_, auth_});
+                           profiles_, *authorities_, *ra_, *revocation_, auth_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -168,11 +168,8 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAndThePublicCaCertificates) {
   Server server(*domain_, builtin_components());
   api::Metrics metrics(clock_);
   api::RateLimiter limiter(0, 0);
-  api::Services s{clock_,    [] { return ok(); },
-                  audit_,    inventory_,
-                  profiles_, *authorities_,
-                  *ra_,      auth_,
-                  metrics,   limiter};
+  api::Services s{clock_, [] { return ok(); }, audit_, inventory_, profiles_, *authorities_,
+                  *ra_,   *revocation_,        auth_,  metrics,    limiter};
   auto expected = api::make_api_router(s);
   auto routes = [](const http::Router& r) {
     std::vector<std::string> out;
