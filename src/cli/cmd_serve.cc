@@ -47,7 +47,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.profiles(),
                         c.authorities(),
                         c.enrollment(),
-                        c.auth()};
+                        c.auth(),
+                        c.jobs()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

@@ -15,6 +15,7 @@
 #include "ca/profile.h"
 #include "common/config.h"
 #include "inventory/inventory.h"
+#include "lifecycle/jobs.h"
 #include "store/store.h"
 
 namespace certward::cli {
@@ -38,6 +39,7 @@ class Context {
   ca::AuthorityService& authorities() { return *authorities_; }
   ca::Enrollment& enrollment() { return *enrollment_; }
   auth::AuthService& auth() { return *auth_; }
+  const lifecycle::JobQueue& jobs() const { return *jobs_; }
   const std::string& actor() const { return actor_; }
 
  private:
@@ -53,6 +55,7 @@ class Context {
   std::unique_ptr<ca::AuthorityService> authorities_;
   std::unique_ptr<ca::Enrollment> enrollment_;
   std::unique_ptr<auth::AuthService> auth_;
+  std::optional<lifecycle::JobQueue> jobs_;
   std::string actor_;
 };
 

@@ -26,6 +26,8 @@
 #include "common/config.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
+#include "lifecycle/jobs.h"
+#include "lifecycle/scheduler.h"
 
 namespace certward::server {
 
@@ -40,6 +42,7 @@ struct Domain {
   ca::AuthorityService& authorities;
   ca::Enrollment& ra;
   auth::AuthService& auth;
+  const lifecycle::JobQueue& jobs;  // durable background work, shared by the replicas
 };
 
 // What every component is given: the domain and the server's own shared services, built once
@@ -48,6 +51,12 @@ struct Services {
   Domain& domain;
   api::Metrics& metrics;      // every exchange on both listeners is recorded here
   api::RateLimiter& limiter;  // per-principal token buckets
+  // Runs the jobs of domain.jobs this server has handlers for. A component registers its
+  // background work here, in its constructor or mount(), before the scheduler starts:
+  // scheduler.handle(kind, handler), or handle_recurring(kind, recurrence, handler). The
+  // handlers run on the scheduler's thread from its start to its stop (the BackgroundJobs
+  // component, last in builtin_components()).
+  lifecycle::Scheduler& scheduler;
 };
 
 // The routers of the two listeners. Filled by the components before the listeners start;
@@ -84,8 +93,8 @@ class Registry {
   std::vector<ComponentFactory> factories_;
 };
 
-// Every capability certward serves: the REST API (HTTPS) and the public CA certificates
-// (plain HTTP).
+// Every capability certward serves: the REST API (HTTPS), the public CA certificates
+// (plain HTTP), and, last, the job scheduler that runs their background work.
 Registry builtin_components();
 
 }  // namespace certward::server

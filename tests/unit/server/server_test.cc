@@ -26,6 +26,7 @@ class ServerTest : public ca::testing::CaFixture {
     clock_.set(SystemClock().now());
     CaFixture::SetUp();
     ASSERT_TRUE(auth::AuthService::migrate(*db_).has_value());
+    ASSERT_TRUE(lifecycle::JobQueue::migrate(*db_).has_value());
     config_.data_dir = dir_.path().string();
     config_.server.listen = "127.0.0.1:0";
     config_.server.http_listen = "127.0.0.1:0";
@@ -33,7 +34,7 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                           profiles_, *authorities_, *ra_, auth_});
+                           profiles_, *authorities_, *ra_, auth_, jobs_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -67,6 +68,7 @@ class ServerTest : public ca::testing::CaFixture {
 
   Config config_;
   auth::AuthService auth_{clock_, *db_, audit_};
+  lifecycle::JobQueue jobs_{clock_, *db_};
   std::optional<Domain> domain_;
 };
 
