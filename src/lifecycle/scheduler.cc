@@ -159,30 +159,30 @@ void Scheduler::run_job(const Job& job, const Entry& entry) {
   if (entry.recurrence) {
     next = occurrence(job.kind, clock_.now() + entry.recurrence->interval);
   }
-  if (st) {
-    if (auto done = queue_.complete(job.id, options_.owner, next); !done) {
-      log::error("job_complete_failed",
-                 {{"kind", job.kind}, {"id", job.id}, {"error", done.error().message}});
-    }
-    return;
-  }
   const auto retry_after = backoff(job.attempts);
-  const bool final = job.attempts >= job.max_attempts;
-  nlohmann::json fields = {{"kind", job.kind},
-                           {"id", job.id},
-                           {"attempt", job.attempts},
-                           {"max_attempts", job.max_attempts},
-                           {"error", st.error().message}};
-  if (final) {
-    log::error("job_gave_up", fields);
-  } else {
-    fields["retry_in_seconds"] = retry_after.count();
-    log::warn("job_failed", fields);
+  if (!st) {
+    nlohmann::json fields = {{"kind", job.kind},
+                             {"id", job.id},
+                             {"attempt", job.attempts},
+                             {"max_attempts", job.max_attempts},
+                             {"error", st.error().message}};
+    if (job.attempts >= job.max_attempts) {
+      log::error("job_gave_up", fields);
+    } else {
+      fields["retry_in_seconds"] = retry_after.count();
+      log::warn("job_failed", fields);
+    }
   }
-  if (auto failed = queue_.fail(job.id, options_.owner, st.error().message, retry_after, next);
-      !failed) {
-    log::error("job_fail_failed",
-               {{"kind", job.kind}, {"id", job.id}, {"error", failed.error().message}});
+  // Not recorded (the database is down, or the lease ran out and another took the job): the
+  // job runs again once its lease has ended.
+  const Status recorded =
+      st ? queue_.complete(job.id, options_.owner, next)
+         : queue_.fail(job.id, options_.owner, st.error().message, retry_after, next);
+  if (!recorded) {
+    log::error("job_not_recorded", {{"kind", job.kind},
+                                    {"id", job.id},
+                                    {"outcome", st ? "done" : "failed"},
+                                    {"error", recorded.error().message}});
   }
 }
 
