@@ -3,13 +3,13 @@
 // certificates, and next OCSP, CRL, ACME, EST, SCEP, CMP, the dashboard.
 //
 // A capability is a Component. It gets the services once, mounts its routes on the routers of
-// the HTTPS and/or the plain-HTTP listener, and may run background work while the server runs.
+// the HTTPS and/or the plain-HTTP listener, and may register background work as jobs.
 // Its routes are written in its own folder (src/protocols/<name>/, src/api/) as an
 // http::Router relative to where they are served, and the component mounts that router under
 // its prefix; the front-end decodes, authenticates, calls the domain (ca::Enrollment for
 // issuance) and encodes, and holds no rule of its own. Adding a capability is one line in
-// builtin_components() (server/components.cc); the server, the router and the other
-// front-ends do not change.
+// builtin_components() (server/components.cc), before the scheduler's; the server, the router
+// and the other front-ends do not change.
 
 #include <functional>
 #include <memory>
@@ -72,7 +72,8 @@ class Component {
   // Adds the capability's routes. Called once, before any listener starts. Handlers run on
   // the server's worker threads, concurrently: they must be thread-safe.
   virtual void mount(Routers& routers) = 0;
-  // Starts background work (a cache refresher, a scheduler). Called once the listeners are
+  // Starts background work of the component's own (a cache refresher); periodic or deferred
+  // work is better a job registered with Services::scheduler. Called once the listeners are
   // bound and before they accept, so the work runs when the first request arrives. An error
   // stops the start: components started before are stopped, nothing is served.
   virtual Status start() { return ok(); }
