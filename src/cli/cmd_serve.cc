@@ -48,7 +48,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.authorities(),
                         c.enrollment(),
                         c.revocation(),
-                        c.auth()};
+                        c.auth(),
+                        c.jobs()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

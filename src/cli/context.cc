@@ -84,6 +84,8 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                                            *c->inventory_, *c->audit_);
   CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
   c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_, &*c->inventory_);
+  CW_RETURN_IF_ERROR(lifecycle::JobQueue::migrate(*c->db_));
+  c->jobs_.emplace(c->clock_, *c->db_);
   return c;
 }
 

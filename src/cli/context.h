@@ -16,6 +16,7 @@
 #include "ca/revocation.h"
 #include "common/config.h"
 #include "inventory/inventory.h"
+#include "lifecycle/jobs.h"
 #include "store/store.h"
 
 namespace certward::cli {
@@ -40,6 +41,7 @@ class Context {
   ca::Enrollment& enrollment() { return *enrollment_; }
   ca::RevocationService& revocation() { return *revocation_; }
   auth::AuthService& auth() { return *auth_; }
+  const lifecycle::JobQueue& jobs() const { return *jobs_; }
   const std::string& actor() const { return actor_; }
 
  private:
@@ -56,6 +58,7 @@ class Context {
   std::unique_ptr<ca::Enrollment> enrollment_;
   std::unique_ptr<ca::RevocationService> revocation_;
   std::unique_ptr<auth::AuthService> auth_;
+  std::optional<lifecycle::JobQueue> jobs_;
   std::string actor_;
 };
 

@@ -29,7 +29,24 @@ CREATE UNIQUE INDEX jobs_dedupe ON jobs (dedupe_key) WHERE dedupe_key IS NOT NUL
 };
 
 constexpr std::string_view kColumns =
-    "id, kind, payload, state, run_at, attempts, lease_owner, lease_until, last_error";
+    "id, kind, payload, state, run_at, attempts, max_attempts, lease_owner, lease_until, "
+    "last_error, dedupe_key";
+
+// The conflict clause of an enqueue: what happens to a pending (or running) job of the same
+// dedupe key. A running job is never changed; the DO UPDATE's WHERE leaves it alone.
+std::string_view on_conflict(OnPending on_pending) {
+  switch (on_pending) {
+    case OnPending::kKeep:
+      return "DO NOTHING";
+    case OnPending::kReschedule:
+      return "DO UPDATE SET run_at = excluded.run_at, updated_at = excluded.updated_at WHERE "
+             "jobs.state = 'pending'";
+    case OnPending::kRunEarlier:
+      break;
+  }
+  return "DO UPDATE SET run_at = excluded.run_at, updated_at = excluded.updated_at WHERE "
+         "jobs.state = 'pending' AND excluded.run_at < jobs.run_at";
+}
 
 Result<JobState> parse_state(std::string_view s) {
   for (auto st : {JobState::kPending, JobState::kRunning, JobState::kDone, JobState::kFailed})
@@ -45,10 +62,17 @@ Result<Job> to_job(const store::Row& r) {
   CW_ASSIGN_OR_RETURN(j.state, parse_state(r.text(3)));
   j.run_at = from_unix(r.int64(4));
   j.attempts = static_cast<int>(r.int64(5));
-  j.lease_owner = r.optional_text(6);
-  if (auto t = r.optional_int64(7)) j.lease_until = from_unix(*t);
-  j.last_error = r.text(8);
+  j.max_attempts = static_cast<int>(r.int64(6));
+  j.lease_owner = r.optional_text(7);
+  if (auto t = r.optional_int64(8)) j.lease_until = from_unix(*t);
+  j.last_error = r.text(9);
+  j.dedupe_key = r.optional_text(10);
   return j;
+}
+
+Status not_leased(const std::string& id, std::string_view owner) {
+  return certward::fail(ErrorCode::kConflict,
+                        "job " + id + " is not leased to " + std::string(owner));
 }
 
 }  // namespace
@@ -77,16 +101,19 @@ Result<std::string> JobQueue::enqueue(store::Transaction& tx, const NewJob& job)
   const std::int64_t now = to_unix(clock_.now());
   // ON CONFLICT rather than look-then-insert: two enqueuers of one key at once both get the
   // one job (on PostgreSQL the second waits for the first to commit, then finds its row).
+  // RETURNING yields the new row, or the pending one the DO UPDATE moved; nothing when the
+  // key's job was left as it was.
   CW_ASSIGN_OR_RETURN(
-      std::int64_t inserted,
-      tx.execute_count(
+      auto row,
+      tx.query_one(
           "INSERT INTO jobs (id, kind, payload, state, run_at, attempts, max_attempts, "
           "lease_owner, lease_until, last_error, dedupe_key, created_at, updated_at) VALUES (?, "
           "?, ?, 'pending', ?, 0, ?, NULL, NULL, '', ?, ?, ?) ON CONFLICT (dedupe_key) WHERE "
-          "dedupe_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING",
+          "dedupe_key IS NOT NULL AND state IN ('pending', 'running') " +
+              std::string(on_conflict(job.on_pending)) + " RETURNING id",
           store::params(id, job.kind, job.payload.dump(), job.run_at ? to_unix(*job.run_at) : now,
                         job.max_attempts, job.dedupe_key, now, now)));
-  if (inserted == 1) return id;
+  if (row) return row->text(0);
   CW_ASSIGN_OR_RETURN(auto existing,
                       tx.query_one("SELECT id FROM jobs WHERE dedupe_key = ? AND state IN "
                                    "('pending', 'running')",
@@ -95,7 +122,14 @@ Result<std::string> JobQueue::enqueue(store::Transaction& tx, const NewJob& job)
   return existing->text(0);
 }
 
-Result<std::vector<Job>> JobQueue::lease(store::Database& db, std::string_view owner,
+Result<std::string> JobQueue::enqueue(const NewJob& job) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(auto id, enqueue(*tx, job));
+  CW_RETURN_IF_ERROR(tx->commit());
+  return id;
+}
+
+Result<std::vector<Job>> JobQueue::lease(std::string_view owner,
                                          const std::vector<std::string>& kinds, int max,
                                          std::chrono::seconds lease) const {
   if (max < 1 || kinds.empty()) return std::vector<Job>();
@@ -107,7 +141,7 @@ Result<std::vector<Job>> JobQueue::lease(store::Database& db, std::string_view o
     params.emplace_back(kinds[i]);
   }
   in += ")";
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   // The row locks (PostgreSQL) make concurrent leasers skip each other's jobs instead of
   // waiting for them; the UPDATE then claims exactly what was selected.
   CW_ASSIGN_OR_RETURN(auto due,
@@ -132,39 +166,53 @@ Result<std::vector<Job>> JobQueue::lease(store::Database& db, std::string_view o
   return out;
 }
 
-Status JobQueue::complete(store::Database& db, const std::string& id,
-                          std::string_view owner) const {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+Status JobQueue::complete(const std::string& id, std::string_view owner,
+                          const std::optional<NewJob>& next) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  // Done first: that takes the job out of its dedupe key, which `next` may reuse.
   CW_ASSIGN_OR_RETURN(
       auto n, tx->execute_count("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = "
                                 "NULL, updated_at = ? WHERE id = ? AND state = 'running' AND "
                                 "lease_owner = ?",
                                 store::params(to_unix(clock_.now()), id, std::string(owner))));
-  if (n != 1)
-    return certward::fail(ErrorCode::kConflict,
-                          "job " + id + " is not leased to " + std::string(owner));
+  if (n != 1) return not_leased(id, owner);
+  if (next) CW_RETURN_IF_ERROR(enqueue(*tx, *next));
   return tx->commit();
 }
 
-Status JobQueue::fail(store::Database& db, const std::string& id, std::string_view owner,
-                      std::string_view error, std::chrono::seconds retry_after) const {
+Status JobQueue::fail(const std::string& id, std::string_view owner, std::string_view error,
+                      std::chrono::seconds retry_after,
+                      const std::optional<NewJob>& next_if_final) const {
   const std::int64_t now = to_unix(clock_.now());
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   CW_ASSIGN_OR_RETURN(
-      auto n, tx->execute_count(
-                  "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE "
-                  "'pending' END, run_at = ?, lease_owner = NULL, lease_until = NULL, last_error "
-                  "= ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                  store::params(now + retry_after.count(), std::string(error), now, id,
-                                std::string(owner))));
-  if (n != 1)
-    return certward::fail(ErrorCode::kConflict,
-                          "job " + id + " is not leased to " + std::string(owner));
+      auto row,
+      tx->query_one("UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE "
+                    "'pending' END, run_at = ?, lease_owner = NULL, lease_until = NULL, last_error "
+                    "= ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ? "
+                    "RETURNING state",
+                    store::params(now + retry_after.count(), std::string(error), now, id,
+                                  std::string(owner))));
+  if (!row) return not_leased(id, owner);
+  if (next_if_final && row->text(0) == job_state_name(JobState::kFailed)) {
+    CW_RETURN_IF_ERROR(enqueue(*tx, *next_if_final));
+  }
   return tx->commit();
 }
 
-Result<std::optional<Job>> JobQueue::get(store::Database& db, const std::string& id) const {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+Status JobQueue::release(const std::string& id, std::string_view owner) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(
+      auto n, tx->execute_count("UPDATE jobs SET state = 'pending', attempts = attempts - 1, "
+                                "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id "
+                                "= ? AND state = 'running' AND lease_owner = ?",
+                                store::params(to_unix(clock_.now()), id, std::string(owner))));
+  if (n != 1) return not_leased(id, owner);
+  return tx->commit();
+}
+
+Result<std::optional<Job>> JobQueue::get(const std::string& id) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto row,
                       tx->query_one("SELECT " + std::string(kColumns) + " FROM jobs WHERE id = ?",
                                     store::params(id)));

@@ -2,10 +2,11 @@
 // Durable scheduled work (renewals, scans, CRL regeneration, notifications) stored in the
 // database and leased, so that several server replicas sharing one database each take
 // different jobs and a job whose worker died is taken again when its lease runs out.
+// lifecycle::Scheduler (scheduler.h) is what runs them.
 //
 // On PostgreSQL a lease is SELECT ... FOR UPDATE SKIP LOCKED; on SQLite, where write
 // transactions are serialised anyway, the same SQL runs without the row lock.
-// Thread-safe; stateless besides the injected clock.
+// Thread-safe; stateless besides the injected clock and database.
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -27,49 +28,74 @@ struct Job {
   nlohmann::json payload = nlohmann::json::object();
   JobState state = JobState::kPending;
   SysTime run_at{};
-  int attempts = 0;
+  int attempts = 0;  // leases so far, this one included
+  int max_attempts = 0;
   std::optional<std::string> lease_owner;
   std::optional<SysTime> lease_until;
   std::string last_error;
+  std::optional<std::string> dedupe_key;
+};
+
+// What enqueueing a job does when its dedupe_key already names a pending job.
+enum class OnPending : std::uint8_t {
+  kRunEarlier,  // moves the pending job to run_at if that is earlier, never later ("run now")
+  kKeep,        // leaves it as it is (make sure one exists)
+  kReschedule,  // moves it to run_at, earlier or later
 };
 
 struct NewJob {
   std::string kind;
   nlohmann::json payload = nlohmann::json::object();
   std::optional<SysTime> run_at;  // default: now
-  // Jobs with the same key are one job: enqueueing it again while it is pending or running
-  // does nothing (e.g. "renew:<managed certificate id>").
+  // Jobs with the same key are one job while it is pending or running: enqueueing it again
+  // adds nothing (e.g. "renew:<managed certificate id>"); a pending one may move, as
+  // `on_pending` says; a running one is left alone.
   std::optional<std::string> dedupe_key;
+  OnPending on_pending = OnPending::kRunEarlier;
   int max_attempts = 5;
 };
 
 class JobQueue {
  public:
-  explicit JobQueue(const Clock& clock) : clock_(clock) {}
+  // `db` is the queue's own handle: callers ask the queue, never its table.
+  JobQueue(const Clock& clock, store::Database& db) : clock_(clock), db_(db) {}
 
   static Status migrate(store::Database& db);
 
   // Inside the caller's transaction, so that a job exists only if the change that wants it
   // committed. Returns the job id, or the existing job's id for a deduplicated key.
+  // Errors: kInvalidArgument (no kind, max_attempts < 1), store errors.
   Result<std::string> enqueue(store::Transaction& tx, const NewJob& job) const;
+  // The same in a transaction of its own.
+  Result<std::string> enqueue(const NewJob& job) const;
 
-  // Leases up to `max` due jobs of `kinds` to `owner` for `lease`: pending ones whose time
-  // has come, and running ones whose lease expired (their worker is presumed dead).
-  Result<std::vector<Job>> lease(store::Database& db, std::string_view owner,
-                                 const std::vector<std::string>& kinds, int max,
-                                 std::chrono::seconds lease) const;
+  // Leases up to `max` due jobs of `kinds` to `owner` for `lease`, earliest first: pending
+  // ones whose time has come, and running ones whose lease expired (their worker is
+  // presumed dead). Each lease counts as an attempt.
+  Result<std::vector<Job>> lease(std::string_view owner, const std::vector<std::string>& kinds,
+                                 int max, std::chrono::seconds lease) const;
 
+  // Marks the job done. `next`, when given, is enqueued in the same transaction (the next
+  // occurrence of recurring work, which may carry the same dedupe key), so that it exists
+  // exactly when this one is done.
   // Errors: kConflict if `owner` no longer holds the lease (it expired and another took it).
-  Status complete(store::Database& db, const std::string& id, std::string_view owner) const;
+  Status complete(const std::string& id, std::string_view owner,
+                  const std::optional<NewJob>& next = std::nullopt) const;
   // Records the failure; the job runs again after `retry_after` unless it has used its
-  // attempts, then it is kFailed for good.
-  Status fail(store::Database& db, const std::string& id, std::string_view owner,
-              std::string_view error, std::chrono::seconds retry_after) const;
+  // attempts, then it is kFailed for good and `next_if_final`, when given, is enqueued in
+  // the same transaction. Errors: kConflict as for complete().
+  Status fail(const std::string& id, std::string_view owner, std::string_view error,
+              std::chrono::seconds retry_after,
+              const std::optional<NewJob>& next_if_final = std::nullopt) const;
+  // Hands a leased job back untried (its worker is stopping): pending again, due as before,
+  // the attempt not counted. Errors: kConflict as for complete().
+  Status release(const std::string& id, std::string_view owner) const;
 
-  Result<std::optional<Job>> get(store::Database& db, const std::string& id) const;
+  Result<std::optional<Job>> get(const std::string& id) const;
 
  private:
   const Clock& clock_;
+  store::Database& db_;
 };
 
 }  // namespace certward::lifecycle

@@ -3,13 +3,13 @@
 // certificates, and next OCSP, CRL, ACME, EST, SCEP, CMP, the dashboard.
 //
 // A capability is a Component. It gets the services once, mounts its routes on the routers of
-// the HTTPS and/or the plain-HTTP listener, and may run background work while the server runs.
+// the HTTPS and/or the plain-HTTP listener, and may register background work as jobs.
 // Its routes are written in its own folder (src/protocols/<name>/, src/api/) as an
 // http::Router relative to where they are served, and the component mounts that router under
 // its prefix; the front-end decodes, authenticates, calls the domain (ca::Enrollment for
 // issuance) and encodes, and holds no rule of its own. Adding a capability is one line in
-// builtin_components() (server/components.cc); the server, the router and the other
-// front-ends do not change.
+// builtin_components() (server/components.cc), before the scheduler's; the server, the router
+// and the other front-ends do not change.
 
 #include <functional>
 #include <memory>
@@ -27,6 +27,8 @@
 #include "common/config.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
+#include "lifecycle/jobs.h"
+#include "lifecycle/scheduler.h"
 
 namespace certward::server {
 
@@ -42,6 +44,7 @@ struct Domain {
   ca::Enrollment& ra;
   ca::RevocationService& revocation;
   auth::AuthService& auth;
+  const lifecycle::JobQueue& jobs;  // durable background work, shared by the replicas
 };
 
 // What every component is given: the domain and the server's own shared services, built once
@@ -50,6 +53,12 @@ struct Services {
   Domain& domain;
   api::Metrics& metrics;      // every exchange on both listeners is recorded here
   api::RateLimiter& limiter;  // per-principal token buckets
+  // Runs the jobs of domain.jobs this server has handlers for. A component registers its
+  // background work here, in its constructor or mount(), before the scheduler starts:
+  // scheduler.handle(kind, handler), or handle_recurring(kind, recurrence, handler). The
+  // handlers run on the scheduler's thread from its start to its stop (the BackgroundJobs
+  // component, last in builtin_components()).
+  lifecycle::Scheduler& scheduler;
 };
 
 // The routers of the two listeners. Filled by the components before the listeners start;
@@ -65,7 +74,8 @@ class Component {
   // Adds the capability's routes. Called once, before any listener starts. Handlers run on
   // the server's worker threads, concurrently: they must be thread-safe.
   virtual void mount(Routers& routers) = 0;
-  // Starts background work (a cache refresher, a scheduler). Called once the listeners are
+  // Starts background work of the component's own (a cache refresher); periodic or deferred
+  // work is better a job registered with Services::scheduler. Called once the listeners are
   // bound and before they accept, so the work runs when the first request arrives. An error
   // stops the start: components started before are stopped, nothing is served.
   virtual Status start() { return ok(); }
@@ -86,8 +96,8 @@ class Registry {
   std::vector<ComponentFactory> factories_;
 };
 
-// Every capability certward serves: the REST API (HTTPS) and the public CA certificates
-// (plain HTTP).
+// Every capability certward serves: the REST API (HTTPS), the public CA certificates
+// (plain HTTP), and, last, the job scheduler that runs their background work.
 Registry builtin_components();
 
 }  // namespace certward::server

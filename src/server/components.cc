@@ -1,5 +1,6 @@
 // The capabilities certward serves, one component each. A new one (OCSP, CRL, ACME, ...) adds
-// its component here and a line to builtin_components(); its routes stay in its own folder.
+// its component here and a line to builtin_components(), before the scheduler's; its routes
+// stay in its own folder, its background work is jobs it registers with Services::scheduler.
 
 #include "api/api.h"
 #include "server/component.h"
@@ -37,12 +38,28 @@ class PublicCaCertificates final : public Component {
   api::Services services_;
 };
 
+// The job scheduler: runs the background work every component (and the server itself: the
+// serving-certificate check) registered with Services::scheduler. It has no routes.
+class BackgroundJobs final : public Component {
+ public:
+  explicit BackgroundJobs(Services& s) : scheduler_(s.scheduler) {}
+  void mount(Routers&) override {}
+  Status start() override { return scheduler_.start(); }
+  void stop() override { scheduler_.stop(); }
+
+ private:
+  lifecycle::Scheduler& scheduler_;
+};
+
 }  // namespace
 
 Registry builtin_components() {
   Registry r;
   r.add([](Services& s) { return std::make_unique<RestApi>(s); });
   r.add([](Services& s) { return std::make_unique<PublicCaCertificates>(s); });
+  // Last: it starts once every component above has started, and stops before them, so a
+  // handler never runs on a component that is not running.
+  r.add([](Services& s) { return std::make_unique<BackgroundJobs>(s); });
   return r;
 }
 

@@ -54,17 +54,25 @@ http::ServerOptions server_options(const ServerSettings& s) {
   return options;
 }
 
+lifecycle::SchedulerOptions scheduler_options() {
+  lifecycle::SchedulerOptions o;
+  o.owner = lifecycle::make_owner_id();
+  return o;
+}
+
 }  // namespace
 
 // Members are destroyed bottom up: the keeper (it reloads the HTTPS listener) before the
 // listeners, the listeners (their handlers use the components and the metrics) before the
-// components and the services.
+// components, the components before the scheduler and the services.
 struct Server::Impl {
   explicit Impl(Domain& d)
       : domain(d),
         metrics(d.clock),
         limiter(d.config.server.rate_limit.requests_per_second, d.config.server.rate_limit.burst),
-        services{d, metrics, limiter} {}
+        scheduler(d.clock, d.jobs, scheduler_options()),
+        serving_kind(serving_check_kind(d.config)),
+        services{d, metrics, limiter, scheduler} {}
 
   Result<Listening> start();
   void stop_components();
@@ -72,6 +80,8 @@ struct Server::Impl {
   Domain& domain;
   api::Metrics metrics;
   api::RateLimiter limiter;
+  lifecycle::Scheduler scheduler;
+  const std::string serving_kind;  // the job that runs keeper->check()
   Services services;
   std::shared_ptr<http::Router> https_router = std::make_shared<http::Router>();
   std::shared_ptr<http::Router> http_router = std::make_shared<http::Router>();
@@ -88,6 +98,18 @@ Server::Server(Domain& domain, const Registry& registry) : impl_(std::make_uniqu
       [&metrics = impl_->metrics](const ca::IssuedCertificate& issued, ca::Channel) {
         metrics.count_issued(issued.profile, issued.authority);
       });
+  // The serving-certificate check is this server's own recurring job. The start has just
+  // checked (serving_material()), so the next check is an interval away, whatever an earlier
+  // run of this server left pending. The keeper exists from before the scheduler starts.
+  const auto registered = impl_->scheduler.handle_recurring(
+      impl_->serving_kind,
+      {domain.config.server.certificate_check_interval,
+       lifecycle::Recurrence::First::kAfterInterval},
+      [impl = impl_.get()](const lifecycle::Job&) {
+        if (impl->keeper) impl->keeper->check();
+        return ok();  // a failed check is logged and retried at the next one, as before
+      });
+  CW_CHECK(registered.has_value());  // the first kind of a new scheduler
   Routers routers{*impl_->https_router, *impl_->http_router};
   for (const ComponentFactory& make : registry.factories()) {
     impl_->components.push_back(make(impl_->services));
@@ -141,16 +163,14 @@ Result<Listening> Server::Impl::start() {
   http_server = std::make_unique<http::Server>(public_options, http_router, observer);
   CW_ASSIGN_OR_RETURN(auto https_port, https_server->listen(https));
   CW_ASSIGN_OR_RETURN(auto http_port, http_server->listen(plain));
+  keeper = std::make_unique<ServingCertificateKeeper>(domain, *https_server, https.name,
+                                                      std::move(client_ca_pem), std::move(serving));
 
   for (; started < components.size(); ++started) {
     CW_RETURN_IF_ERROR(components[started]->start());
   }
   CW_RETURN_IF_ERROR(https_server->start());
   CW_RETURN_IF_ERROR(http_server->start());
-
-  keeper = std::make_unique<ServingCertificateKeeper>(domain, *https_server, https.name,
-                                                      std::move(client_ca_pem), std::move(serving));
-  keeper->start();
 
   Listening out;
   out.https_base =
@@ -164,12 +184,14 @@ Result<Listening> Server::Impl::start() {
 }
 
 void Server::check_serving_certificate() {
-  if (impl_->keeper) impl_->keeper->check_now();
+  if (auto st = impl_->scheduler.run_now(impl_->serving_kind); !st) {
+    log::error("serving_certificate_check_request_failed", {{"error", st.error().message}});
+  }
 }
 
 void Server::stop() {
   Impl& m = *impl_;
-  if (m.keeper) m.keeper->stop();
+  if (m.keeper) m.keeper->close();
   if (m.https_server && m.http_server) {
     // Both drain at once, so a stop takes at most one shutdown timeout.
     std::thread public_stop([&m] { m.http_server->stop(); });

@@ -1,11 +1,11 @@
 #pragma once
 // `certward serve`, put together in one place: the server's own services (metrics, rate
-// limiting), every registered component's routes on the HTTPS and the plain-HTTP listener, the
-// serving certificate and its keeper, the signals, and the stop in order. The CLI only reads
-// its flags and calls serve().
+// limiting, the job scheduler), every registered component's routes on the HTTPS and the
+// plain-HTTP listener, the serving certificate and the job that keeps it current, the signals,
+// and the stop in order. The CLI only reads its flags and calls serve().
 //
 // Threading: a Server is started, checked and stopped from one thread (serve()'s); handlers
-// run on the listeners' worker threads.
+// run on the listeners' worker threads, jobs on the scheduler's thread.
 
 #include <signal.h>
 
@@ -29,9 +29,11 @@ struct Listening {
 
 class Server {
  public:
-  // Makes the metrics, the rate limiter and every component of `registry`, in order, and has
-  // each mount its routes. `domain` outlives the server. Sets the RA's issuance observer (the
-  // metrics count what every channel issues) until the server is destroyed.
+  // Makes the metrics, the rate limiter, the job scheduler with the serving-certificate check
+  // as its recurring job, and every component of `registry`, in order, and has each mount its
+  // routes. The check runs while the registry's scheduler component (builtin_components())
+  // runs. `domain` outlives the server. Sets the RA's issuance observer (the metrics count
+  // what every channel issues) until the server is destroyed.
   // REQUIRES: nothing is enrolling yet (see ca::Enrollment::set_observer).
   Server(Domain& domain, const Registry& registry);
   ~Server();  // stop()
@@ -39,18 +41,21 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Gets the serving certificate (the configured files, or the one in data_dir while fresh,
-  // else issued now), binds both listeners, starts the components' background work, then
-  // the listeners, then the serving-certificate keeper. On an error nothing is left running.
+  // else issued now), binds both listeners, starts the components' background work (the
+  // scheduler: the next certificate check is one check interval away), then the listeners.
+  // On an error nothing is left running.
   // REQUIRES: called once.
   // Errors: kMalformed (listen address), kInvalidArgument (TLS material), kUnavailable
   // (cannot bind), kNotFound (a configured file), what issuing the serving certificate or a
   // component's start() returned.
   Result<Listening> start();
-  // Checks the serving certificate now (SIGHUP): renews or reloads it when due.
+  // Checks the serving certificate now (SIGHUP): its job is moved to now and the scheduler
+  // woken; the check renews or reloads it when due. Returns at once; an error to enqueue is
+  // logged.
   void check_serving_certificate();
-  // The keeper first, then both listeners drain at once (bounded by
+  // Ends the certificate checks first, then both listeners drain at once (bounded by
   // server.shutdown_timeout_seconds), then the components' background work, in reverse
-  // order. Idempotent.
+  // order (the scheduler first). Idempotent.
   void stop();
 
   // The routes as mounted, for tests and diagnostics.

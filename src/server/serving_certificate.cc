@@ -1,7 +1,11 @@
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 
 #include "common/file.h"
 #include "common/log.h"
+#include "crypto/crypto.h"
 #include "server/serving_certificate_impl.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
@@ -77,20 +81,27 @@ Result<ServingMaterial> serving_material(Domain& d, bool force) {
   return m;
 }
 
-void ServingCertificateKeeper::run() {
-  common::MutexLock lock(mu_);
-  for (;;) {
-    cv_.wait_for(mu_, d_.config.server.certificate_check_interval,
-                 [this]() CW_REQUIRES(mu_) { return stopping_ || wake_; });
-    if (stopping_) return;
-    wake_ = false;
-    lock.unlock();
-    check();
-    lock.lock();
-  }
+std::string serving_check_kind(const Config& config) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::absolute(config.data_dir, ec);
+  if (auto canonical = std::filesystem::weakly_canonical(dir, ec); !ec) dir = canonical;
+  const Bytes digest = crypto::sha256(as_bytes(dir.string()));
+  return "serving-certificate:" + std::string(host) + ":" + to_hex(std::span(digest).first(8));
 }
 
 void ServingCertificateKeeper::check() {
+  common::MutexLock lock(mu_);
+  if (!closed_) check_locked();
+}
+
+void ServingCertificateKeeper::close() {
+  common::MutexLock lock(mu_);
+  closed_ = true;
+}
+
+void ServingCertificateKeeper::check_locked() {
   const ServerSettings& s = d_.config.server;
   const bool configured = !s.tls_cert_file.empty();
   const SysTime now = d_.clock.now();

@@ -1,11 +1,9 @@
 #pragma once
 // Private to the server: the HTTPS listener's own certificate, and the keeper that renews it
-// while the server runs. (Moved here unchanged from the serve command; it becomes a lifecycle
-// job later.)
+// while the server runs, as a lifecycle job.
 
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "common/mutex.h"
 #include "http/http.h"
@@ -25,12 +23,19 @@ struct ServingMaterial {
 // authority and written to data_dir.
 Result<ServingMaterial> serving_material(Domain& d, bool force);
 
+// The kind of this server's certificate check: "serving-certificate:<host name>:<hash of
+// the absolute data_dir>". Each replica has its own serving certificate in its own data_dir
+// and the replicas share one database, so the kind names the one process whose listener it
+// is about, and is the same at every start of it.
+std::string serving_check_kind(const Config& config);
+
 // Keeps the HTTPS listener's certificate current while the server runs, so a long-running
-// certward never serves an expired certificate of its own. Every check interval, and when
-// asked (SIGHUP): an issued certificate within serving_renew_before of expiry is renewed;
-// configured files are re-read and loaded when they changed (another tool renewed them), with
-// a warning while they are close to expiry. A failure keeps the current certificate serving
-// and is retried at the next check.
+// certward never serves an expired certificate of its own. Its check() runs as the recurring
+// job serving_check_kind(), every check interval, and at once when asked (SIGHUP): an issued
+// certificate within serving_renew_before of expiry is renewed; configured files are re-read
+// and loaded when they changed (another tool renewed them), with a warning while they are
+// close to expiry. A failure keeps the current certificate serving and is retried at the next
+// check. Thread-safe.
 class ServingCertificateKeeper {
  public:
   ServingCertificateKeeper(Domain& d, http::Server& server, std::string listener,
@@ -40,42 +45,27 @@ class ServingCertificateKeeper {
         listener_(std::move(listener)),
         client_ca_pem_(std::move(client_ca_pem)),
         current_(std::move(current)) {}
-  ~ServingCertificateKeeper() { stop(); }
   ServingCertificateKeeper(const ServingCertificateKeeper&) = delete;
   ServingCertificateKeeper& operator=(const ServingCertificateKeeper&) = delete;
 
-  void start() {
-    thread_ = std::thread([this] { run(); });
-  }
-  void check_now() {
-    common::MutexLock lock(mu_);
-    wake_ = true;
-    cv_.notify_all();
-  }
-  void stop() {
-    {
-      common::MutexLock lock(mu_);
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
+  // Renews or reloads the certificate if due; logs what it did or why it could not. Does
+  // nothing once closed.
+  void check() CW_EXCLUDES(mu_);
+  // Waits for a check that is running; later ones do nothing. Called before the listener
+  // stops.
+  void close() CW_EXCLUDES(mu_);
 
  private:
-  void run();
-  void check();
+  void check_locked() CW_REQUIRES(mu_);
 
   Domain& d_;
   http::Server& server_;
   const std::string listener_;
   const std::optional<std::string> client_ca_pem_;
-  ServingMaterial current_;  // touched only by the keeper's thread after start()
 
-  common::Mutex mu_;
-  common::CondVar cv_;
-  bool wake_ CW_GUARDED_BY(mu_) = false;
-  bool stopping_ CW_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  common::Mutex mu_;  // one check at a time
+  ServingMaterial current_ CW_GUARDED_BY(mu_);
+  bool closed_ CW_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace certward::server

@@ -36,14 +36,14 @@ class JobsTest : public ::testing::Test {
     return j;
   }
   JobState state_of(const std::string& id) {
-    auto j = queue_.get(*db_, id);
+    auto j = queue_.get(id);
     EXPECT_TRUE(j.has_value() && j->has_value());
     return (*j)->state;
   }
 
   certward::testing::ScratchDatabase db_;
   FakeClock clock_{SysTime(std::chrono::seconds(1'800'000'000))};
-  JobQueue queue_{clock_};
+  JobQueue queue_{clock_, *db_};
 };
 
 TEST_F(JobsTest, LeaseTakesDueJobsOfTheKindsAskedOnce) {
@@ -53,14 +53,14 @@ TEST_F(JobsTest, LeaseTakesDueJobsOfTheKindsAskedOnce) {
   later.run_at = clock_.now() + seconds(3600);
   const auto future = enqueue(later);
 
-  auto got = queue_.lease(*db_, "w1", {"renew"}, 10, seconds(60));
+  auto got = queue_.lease("w1", {"renew"}, 10, seconds(60));
   ASSERT_TRUE(got.has_value());
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ(got->front().id, a);
   EXPECT_EQ(got->front().payload["n"], 1);
   EXPECT_EQ(got->front().attempts, 1);
   EXPECT_EQ(got->front().lease_owner, "w1");
-  auto again = queue_.lease(*db_, "w2", {"renew"}, 10, seconds(60));
+  auto again = queue_.lease("w2", {"renew"}, 10, seconds(60));
   ASSERT_TRUE(again.has_value());
   EXPECT_TRUE(again->empty()) << "a leased job is not leased twice";
   EXPECT_EQ(state_of(future), JobState::kPending);
@@ -68,15 +68,15 @@ TEST_F(JobsTest, LeaseTakesDueJobsOfTheKindsAskedOnce) {
 
 TEST_F(JobsTest, ExpiredLeaseIsTakenOverAndTheOldOwnerCannotComplete) {
   const auto id = enqueue(job("renew"));
-  ASSERT_EQ(queue_.lease(*db_, "w1", {"renew"}, 1, seconds(30))->size(), 1u);
+  ASSERT_EQ(queue_.lease("w1", {"renew"}, 1, seconds(30))->size(), 1u);
   clock_.advance(seconds(31));
-  auto taken = queue_.lease(*db_, "w2", {"renew"}, 1, seconds(30));
+  auto taken = queue_.lease("w2", {"renew"}, 1, seconds(30));
   ASSERT_EQ(taken->size(), 1u);
   EXPECT_EQ(taken->front().attempts, 2);
-  auto stale = queue_.complete(*db_, id, "w1");
+  auto stale = queue_.complete(id, "w1");
   ASSERT_FALSE(stale.has_value());
   EXPECT_EQ(stale.error().code, ErrorCode::kConflict);
-  ASSERT_TRUE(queue_.complete(*db_, id, "w2").has_value());
+  ASSERT_TRUE(queue_.complete(id, "w2").has_value());
   EXPECT_EQ(state_of(id), JobState::kDone);
 }
 
@@ -84,25 +84,25 @@ TEST_F(JobsTest, FailureRetriesLaterThenGivesUp) {
   NewJob j = job("notify");
   j.max_attempts = 2;
   const auto id = enqueue(j);
-  ASSERT_EQ(queue_.lease(*db_, "w", {"notify"}, 1, seconds(60))->size(), 1u);
-  ASSERT_TRUE(queue_.fail(*db_, id, "w", "smtp down", seconds(300)).has_value());
+  ASSERT_EQ(queue_.lease("w", {"notify"}, 1, seconds(60))->size(), 1u);
+  ASSERT_TRUE(queue_.fail(id, "w", "smtp down", seconds(300)).has_value());
   EXPECT_EQ(state_of(id), JobState::kPending);
-  EXPECT_TRUE(queue_.lease(*db_, "w", {"notify"}, 1, seconds(60))->empty())
+  EXPECT_TRUE(queue_.lease("w", {"notify"}, 1, seconds(60))->empty())
       << "not before the retry time";
   clock_.advance(seconds(301));
-  ASSERT_EQ(queue_.lease(*db_, "w", {"notify"}, 1, seconds(60))->size(), 1u);
-  ASSERT_TRUE(queue_.fail(*db_, id, "w", "smtp still down", seconds(300)).has_value());
+  ASSERT_EQ(queue_.lease("w", {"notify"}, 1, seconds(60))->size(), 1u);
+  ASSERT_TRUE(queue_.fail(id, "w", "smtp still down", seconds(300)).has_value());
   EXPECT_EQ(state_of(id), JobState::kFailed);
-  auto j2 = queue_.get(*db_, id);
+  auto j2 = queue_.get(id);
   EXPECT_EQ((*j2)->last_error, "smtp still down");
 }
 
 TEST_F(JobsTest, DedupeKeyMakesOneJobWhilePendingOrRunning) {
   const auto a = enqueue(job("renew", "renew:www"));
   EXPECT_EQ(enqueue(job("renew", "renew:www")), a);
-  ASSERT_EQ(queue_.lease(*db_, "w", {"renew"}, 1, seconds(60))->size(), 1u);
+  ASSERT_EQ(queue_.lease("w", {"renew"}, 1, seconds(60))->size(), 1u);
   EXPECT_EQ(enqueue(job("renew", "renew:www")), a) << "still running";
-  ASSERT_TRUE(queue_.complete(*db_, a, "w").has_value());
+  ASSERT_TRUE(queue_.complete(a, "w").has_value());
   EXPECT_NE(enqueue(job("renew", "renew:www")), a) << "done: a new one may start";
 }
 
@@ -122,7 +122,7 @@ TEST_F(JobsTest, ConcurrentLeasersNeverShareAJob) {
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&, w] {
       for (;;) {
-        auto got = queue_.lease(*db_, "w" + std::to_string(w), {"scan"}, 7, seconds(60));
+        auto got = queue_.lease("w" + std::to_string(w), {"scan"}, 7, seconds(60));
         ASSERT_TRUE(got.has_value()) << got.error().message;
         if (got->empty()) return;
         std::lock_guard lock(mu);
@@ -133,6 +133,93 @@ TEST_F(JobsTest, ConcurrentLeasersNeverShareAJob) {
   for (auto& t : workers) t.join();
   EXPECT_EQ(seen.size(), 200u);
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 200u) << "a job leased twice";
+}
+
+TEST_F(JobsTest, EnqueueOfAPendingKeyMovesItEarlierNeverLater) {
+  NewJob j = job("crl", "crl:issuing");
+  j.run_at = clock_.now() + seconds(3600);
+  const auto id = enqueue(j);
+  j.run_at = clock_.now() + seconds(7200);
+  EXPECT_EQ(enqueue(j), id);
+  EXPECT_EQ(queue_.get(id)->value().run_at, clock_.now() + seconds(3600)) << "never later";
+  j.run_at = std::nullopt;  // now: "run it now"
+  EXPECT_EQ(enqueue(j), id);
+  EXPECT_EQ(queue_.get(id)->value().run_at, clock_.now());
+  auto got = queue_.lease("w", {"crl"}, 10, seconds(60));
+  ASSERT_EQ(got->size(), 1u) << "the one job, due now";
+  EXPECT_EQ(got->front().id, id);
+}
+
+TEST_F(JobsTest, EnqueueLeavesARunningJobOfTheKeyAlone) {
+  const auto id = enqueue(job("crl", "crl:issuing"));
+  ASSERT_EQ(queue_.lease("w", {"crl"}, 1, seconds(60))->size(), 1u);
+  NewJob j = job("crl", "crl:issuing");
+  j.on_pending = OnPending::kReschedule;
+  j.run_at = clock_.now() + seconds(600);
+  EXPECT_EQ(enqueue(j), id);
+  auto running = queue_.get(id);
+  EXPECT_EQ((*running)->state, JobState::kRunning);
+  EXPECT_EQ((*running)->run_at, clock_.now());
+  EXPECT_EQ((*running)->lease_owner, "w");
+}
+
+TEST_F(JobsTest, KeepAndRescheduleTreatAPendingJobAsAsked) {
+  NewJob j = job("crl", "crl:issuing");
+  j.run_at = clock_.now() + seconds(3600);
+  const auto id = enqueue(j);
+  j.on_pending = OnPending::kKeep;
+  j.run_at = clock_.now();
+  EXPECT_EQ(enqueue(j), id);
+  EXPECT_EQ(queue_.get(id)->value().run_at, clock_.now() + seconds(3600)) << "kept";
+  j.on_pending = OnPending::kReschedule;
+  j.run_at = clock_.now() + seconds(7200);
+  EXPECT_EQ(enqueue(j), id);
+  EXPECT_EQ(queue_.get(id)->value().run_at, clock_.now() + seconds(7200)) << "moved later";
+}
+
+TEST_F(JobsTest, CompleteEnqueuesTheNextOccurrenceUnderTheSameKey) {
+  const auto id = enqueue(job("crl", "crl:issuing"));
+  ASSERT_EQ(queue_.lease("w", {"crl"}, 1, seconds(60))->size(), 1u);
+  NewJob next = job("crl", "crl:issuing");
+  next.run_at = clock_.now() + seconds(3600);
+  ASSERT_TRUE(queue_.complete(id, "w", next).has_value());
+  EXPECT_EQ(state_of(id), JobState::kDone);
+  const auto again = enqueue(job("crl", "crl:issuing"));
+  EXPECT_NE(again, id);
+  auto pending = queue_.get(again);
+  EXPECT_EQ((*pending)->state, JobState::kPending);
+  EXPECT_EQ((*pending)->run_at, clock_.now()) << "the next occurrence, moved to now";
+}
+
+TEST_F(JobsTest, NextOccurrenceFollowsOnlyAFinalFailure) {
+  NewJob j = job("crl", "crl:issuing");
+  j.max_attempts = 2;
+  const auto id = enqueue(j);
+  NewJob next = job("crl", "crl:issuing");
+  next.run_at = clock_.now() + seconds(3600);
+  ASSERT_EQ(queue_.lease("w", {"crl"}, 1, seconds(60))->size(), 1u);
+  ASSERT_TRUE(queue_.fail(id, "w", "disk full", seconds(0), next).has_value());
+  EXPECT_EQ(enqueue(job("crl", "crl:issuing")), id) << "a retry is pending, no next yet";
+  ASSERT_EQ(queue_.lease("w", {"crl"}, 1, seconds(60))->size(), 1u);
+  ASSERT_TRUE(queue_.fail(id, "w", "disk full", seconds(0), next).has_value());
+  EXPECT_EQ(state_of(id), JobState::kFailed);
+  NewJob probe = job("crl", "crl:issuing");
+  probe.on_pending = OnPending::kKeep;
+  const auto following = enqueue(probe);
+  EXPECT_NE(following, id);
+  EXPECT_EQ(queue_.get(following)->value().run_at, clock_.now() + seconds(3600));
+}
+
+TEST_F(JobsTest, ReleasedJobIsPendingAgainWithoutCountingTheAttempt) {
+  const auto id = enqueue(job("scan"));
+  ASSERT_EQ(queue_.lease("w1", {"scan"}, 1, seconds(60))->size(), 1u);
+  auto foreign = queue_.release(id, "w2");
+  ASSERT_FALSE(foreign.has_value());
+  EXPECT_EQ(foreign.error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(queue_.release(id, "w1").has_value());
+  auto again = queue_.lease("w2", {"scan"}, 1, seconds(60));
+  ASSERT_EQ(again->size(), 1u) << "due at once, as before";
+  EXPECT_EQ(again->front().attempts, 1);
 }
 
 // Enqueuers of one key at once all get the one job, none an error (look-then-insert gave the

@@ -9,9 +9,11 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "api/api.h"
 #include "http/problem.h"
+#include "server/serving_certificate_impl.h"
 #include "unit/ca/fixture.h"
 #include "unit/http/test_support.h"
 #include "x509/csr.h"
@@ -26,6 +28,7 @@ class ServerTest : public ca::testing::CaFixture {
     clock_.set(SystemClock().now());
     CaFixture::SetUp();
     ASSERT_TRUE(auth::AuthService::migrate(*db_).has_value());
+    ASSERT_TRUE(lifecycle::JobQueue::migrate(*db_).has_value());
     config_.data_dir = dir_.path().string();
     config_.server.listen = "127.0.0.1:0";
     config_.server.http_listen = "127.0.0.1:0";
@@ -33,7 +36,7 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                           profiles_, *authorities_, *ra_, *revocation_, auth_});
+                           profiles_, *authorities_, *ra_, *revocation_, auth_, jobs_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -67,6 +70,7 @@ class ServerTest : public ca::testing::CaFixture {
 
   Config config_;
   auth::AuthService auth_{clock_, *db_, audit_};
+  lifecycle::JobQueue jobs_{clock_, *db_};
   std::optional<Domain> domain_;
 };
 
@@ -236,6 +240,42 @@ TEST_F(ServerTest, AComponentThatCannotStartStopsTheOnesStartedBefore) {
   EXPECT_EQ(listening.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(log, (std::vector<std::string>{"a.mount", "b.mount", "c.mount", "a.start", "b.start",
                                            "a.stop"}));
+}
+
+// Replicas share the database, each with its own serving certificate: the check is a job of
+// a kind that names this server's host and data directory, so no other replica runs it.
+TEST_F(ServerTest, ServingCertificateCheckIsARecurringJobOfThisServerOnly) {
+  const std::string kind = serving_check_kind(config_);
+  EXPECT_TRUE(kind.starts_with("serving-certificate:")) << kind;
+  EXPECT_EQ(serving_check_kind(config_), kind) << "the same at every start";
+  Config other = config_;
+  other.data_dir = dir_.file("replica-b");
+  EXPECT_NE(serving_check_kind(other), kind);
+
+  auto jobs_of_kind = [&](std::string_view state) {
+    auto tx = (*db_).begin(store::TxMode::kRead);
+    EXPECT_TRUE(tx.has_value());
+    auto rows = (*tx)->query("SELECT run_at FROM jobs WHERE kind = ? AND state = ?",
+                             store::params(kind, std::string(state)));
+    EXPECT_TRUE(rows.has_value());
+    std::vector<std::int64_t> out;
+    for (const auto& r : *rows) out.push_back(r.int64(0));
+    return out;
+  };
+  Server server(*domain_, builtin_components());
+  auto listening = server.start();
+  ASSERT_TRUE(listening.has_value()) << listening.error().message;
+  const std::int64_t next = to_unix(clock_.now() + config_.server.certificate_check_interval);
+  EXPECT_EQ(jobs_of_kind("pending"), std::vector<std::int64_t>{next}) << "one interval on";
+
+  server.check_serving_certificate();  // SIGHUP
+  bool ran = false;
+  for (int i = 0; i < 1000 && !ran; ++i) {
+    ran = jobs_of_kind("done").size() == 1 && jobs_of_kind("pending").size() == 1;
+    if (!ran) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(ran) << "the check ran at once, and the next is scheduled";
+  server.stop();
 }
 
 }  // namespace
