@@ -143,6 +143,20 @@ nlohmann::json verify_report_json(const audit::VerifyReport& r, bool checkpoint_
   return j;
 }
 
+nlohmann::json bulk_revocation_json(const ca::BulkRevokeResult& r, bool dry_run) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& c : r.certificates) {
+    items.push_back({{"fingerprint", c.fingerprint},
+                     {"serial", c.serial},
+                     {"authority", c.authority},
+                     {"team", c.team ? nlohmann::json(*c.team) : nlohmann::json(nullptr)}});
+  }
+  return {{"matched", r.matched},
+          {"revoked", r.revoked},
+          {"dry_run", dry_run},
+          {"items", std::move(items)}};
+}
+
 nlohmann::json team_json(const auth::Team& t) {
   return {{"name", t.name},
           {"description", t.description},

@@ -23,6 +23,8 @@ nlohmann::json event_json(const audit::RecordedEvent& e);
 // "problem" when broken and "checkpoint_matched" when a checkpoint was given.
 nlohmann::json verify_report_json(const audit::VerifyReport& r, bool checkpoint_given);
 nlohmann::json team_json(const auth::Team& t);
+// {matched, revoked, dry_run, items: [{fingerprint, serial, authority, team}]}
+nlohmann::json bulk_revocation_json(const ca::BulkRevokeResult& r, bool dry_run);
 nlohmann::json principal_json(const auth::Principal& p);
 nlohmann::json token_json(const auth::TokenInfo& t);
 

@@ -70,17 +70,7 @@ Result<http::Response> revoke_bulk(Services& s, http::Request& req, const Identi
   r.requester = id.requester();
   r.channel = ca::Channel::kRest;
   CW_ASSIGN_OR_RETURN(auto result, s.revocation.revoke_bulk(r));
-  json items = json::array();
-  for (const auto& c : result.certificates) {
-    items.push_back({{"fingerprint", c.fingerprint},
-                     {"serial", c.serial},
-                     {"authority", c.authority},
-                     {"team", c.team ? json(*c.team) : json(nullptr)}});
-  }
-  return ok_json({{"matched", result.matched},
-                  {"revoked", result.revoked},
-                  {"dry_run", r.dry_run},
-                  {"items", std::move(items)}});
+  return ok_json(bulk_revocation_json(result, r.dry_run));
 }
 
 Result<http::Response> revoke_authority(Services& s, http::Request& req, const Identity& id) {

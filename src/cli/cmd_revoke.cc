@@ -55,17 +55,7 @@ Result<json> revoke_bulk_local(const RevokeOptions& o, Context& c) {
   r.requester.actor = c.actor();
   r.channel = ca::Channel::kCli;
   CW_ASSIGN_OR_RETURN(auto result, c.revocation().revoke_bulk(r));
-  json items = json::array();
-  for (const auto& t : result.certificates) {
-    items.push_back({{"fingerprint", t.fingerprint},
-                     {"serial", t.serial},
-                     {"authority", t.authority},
-                     {"team", t.team ? json(*t.team) : json(nullptr)}});
-  }
-  return json{{"matched", result.matched},
-              {"revoked", result.revoked},
-              {"dry_run", o.dry_run},
-              {"items", std::move(items)}};
+  return bulk_revocation_json(result, o.dry_run);
 }
 
 json bulk_body(const RevokeOptions& o) {
