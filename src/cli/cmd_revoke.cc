@@ -55,7 +55,7 @@ Result<json> revoke_bulk_local(const RevokeOptions& o, Context& c) {
   r.requester.actor = c.actor();
   r.channel = ca::Channel::kCli;
   CW_ASSIGN_OR_RETURN(auto result, c.revocation().revoke_bulk(r));
-  return bulk_revocation_json(result, o.dry_run);
+  return api::bulk_revocation_json(result, o.dry_run);
 }
 
 json bulk_body(const RevokeOptions& o) {
