@@ -14,7 +14,7 @@ packages=(
   nlohmann-json3-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  postgresql postgresql-contrib sqlite3 curl procps jq
+  postgresql postgresql-contrib sqlite3 curl procps jq python3
   # integration.fsync_before_print_test: watches fsync and write order
   strace
   # load benchmark (bench/load/run.sh): HTTP load generator and the CFSSL peer
