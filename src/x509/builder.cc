@@ -257,6 +257,13 @@ Status add_extensions(X509* cert, const X509* issuer_cert, const CertificateTemp
     }
     CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_name_constraints, "critical," + join(parts)));
   }
+  if (t.ocsp_nocheck) {
+    crypto::Handle<ASN1_NULL, ASN1_NULL_free> null(ASN1_NULL_new());
+    if (!null ||
+        !X509_add1_ext_i2d(cert, NID_id_pkix_OCSP_noCheck, null.get(), 0, X509V3_ADD_DEFAULT)) {
+      return fail(ErrorCode::kInternal, "cannot add OCSP no-check: " + openssl_error_string());
+    }
+  }
   return ok();
 }
 
