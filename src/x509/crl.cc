@@ -15,6 +15,8 @@ namespace {
 
 using der::Reader;
 using der::Tlv;
+using der::Extension;
+using der::read_extension;
 using der::Writer;
 
 constexpr std::size_t kMaxIntegerOctets = 20;  // serials and CRL numbers (RFC 5280 4.1.2.2, 5.2.3)
@@ -31,10 +33,6 @@ constexpr std::array<std::pair<CrlReason, std::string_view>, 10> kReasonNames = 
     {CrlReason::kPrivilegeWithdrawn, "privilegeWithdrawn"},
     {CrlReason::kAaCompromise, "aACompromise"},
 }};
-
-bool same_oid(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
-  return std::ranges::equal(a, b);
-}
 
 // ---- building -----------------------------------------------------------------------------
 
@@ -270,30 +268,6 @@ void write_crl_extensions(Writer& w, const CrlTemplate& t, std::span<const std::
 
 // ---- parsing ------------------------------------------------------------------------------
 
-struct Extension {
-  std::span<const std::uint8_t> oid;
-  std::span<const std::uint8_t> oid_whole;
-  bool critical = false;
-  std::span<const std::uint8_t> value;
-};
-
-Result<Extension> read_extension(Reader& exts, const char* what) {
-  CW_ASSIGN_OR_RETURN(const auto seq, exts.read(der::kSequence));
-  Reader r(seq, what);
-  Extension e;
-  CW_ASSIGN_OR_RETURN(const Tlv oid, r.next());
-  if (oid.tag != der::kOid || oid.content.empty()) return r.error("bad extension OID");
-  e.oid = oid.content;
-  e.oid_whole = oid.whole;
-  if (r.next_is(der::kBoolean)) {
-    CW_ASSIGN_OR_RETURN(const auto b, r.read(der::kBoolean));
-    CW_ASSIGN_OR_RETURN(e.critical, der::boolean(b, what));
-  }
-  CW_ASSIGN_OR_RETURN(e.value, r.read(der::kOctetString));
-  CW_RETURN_IF_ERROR(r.finish());
-  return e;
-}
-
 std::string serial_hex(std::span<const std::uint8_t> magnitude) {
   return magnitude.empty() ? std::string("00") : to_hex(magnitude);
 }
@@ -322,7 +296,7 @@ Status parse_entry_extensions(std::span<const std::uint8_t> content, CrlEntryInf
   bool seen_invalidity = false;
   while (!exts.empty()) {
     CW_ASSIGN_OR_RETURN(const Extension e, read_extension(exts, kWhat));
-    if (same_oid(e.oid, der::oid::kReasonCode)) {
+    if (der::is_oid(e.oid, der::oid::kReasonCode)) {
       if (std::exchange(seen_reason, true)) return exts.error("duplicate reasonCode");
       CW_ASSIGN_OR_RETURN(const Tlv v, single_value(e.value, "reasonCode"));
       if (v.tag != der::kEnumerated || v.content.size() != 1) return exts.error("bad reasonCode");
@@ -330,13 +304,13 @@ Status parse_entry_extensions(std::span<const std::uint8_t> content, CrlEntryInf
       if (!reason) return exts.error("unknown reasonCode " + std::to_string(v.content[0]));
       // An explicit "unspecified" reads like no reason at all, as it is written (RFC 5280 5.3.1).
       if (*reason != CrlReason::kUnspecified) entry.reason = reason;
-    } else if (same_oid(e.oid, der::oid::kInvalidityDate)) {
+    } else if (der::is_oid(e.oid, der::oid::kInvalidityDate)) {
       if (std::exchange(seen_invalidity, true)) return exts.error("duplicate invalidityDate");
       CW_ASSIGN_OR_RETURN(const Tlv v, single_value(e.value, "invalidityDate"));
       if (v.tag != der::kGeneralizedTime)
         return exts.error("invalidityDate is not GeneralizedTime");
       CW_ASSIGN_OR_RETURN(entry.invalidity_date, der::time(v, "invalidityDate"));
-    } else if (same_oid(e.oid, der::oid::kCertificateIssuer)) {
+    } else if (der::is_oid(e.oid, der::oid::kCertificateIssuer)) {
       return fail(ErrorCode::kPolicyRejected,
                   "indirect CRLs (certificateIssuer entry extension) are not supported");
     } else if (e.critical) {
@@ -455,15 +429,15 @@ Status parse_crl_extensions(std::span<const std::uint8_t> content, CrlInfo& info
     CW_ASSIGN_OR_RETURN(const Extension e, read_extension(exts, kWhat));
     seen.push_back(e.oid);
     info.extensions.push_back(summarize(e));
-    if (same_oid(e.oid, der::oid::kAuthorityKeyId)) {
+    if (der::is_oid(e.oid, der::oid::kAuthorityKeyId)) {
       CW_ASSIGN_OR_RETURN(info.authority_key_id, key_identifier_hex(e.value));
-    } else if (same_oid(e.oid, der::oid::kCrlNumber)) {
+    } else if (der::is_oid(e.oid, der::oid::kCrlNumber)) {
       CW_ASSIGN_OR_RETURN(info.number, integer_value(e.value, "cRLNumber"));
-    } else if (same_oid(e.oid, der::oid::kDeltaCrlIndicator)) {
+    } else if (der::is_oid(e.oid, der::oid::kDeltaCrlIndicator)) {
       CW_ASSIGN_OR_RETURN(info.delta_base, integer_value(e.value, "deltaCRLIndicator"));
-    } else if (same_oid(e.oid, der::oid::kFreshestCrl)) {
+    } else if (der::is_oid(e.oid, der::oid::kFreshestCrl)) {
       CW_RETURN_IF_ERROR(parse_freshest(e.value, info));
-    } else if (same_oid(e.oid, der::oid::kIssuingDistributionPoint)) {
+    } else if (der::is_oid(e.oid, der::oid::kIssuingDistributionPoint)) {
       CW_RETURN_IF_ERROR(parse_idp(e.value, info));
     } else if (e.critical) {
       return fail(ErrorCode::kPolicyRejected,

@@ -222,6 +222,23 @@ Status Reader::finish() const {
   return ok();
 }
 
+Result<Extension> read_extension(Reader& extensions, const char* what) {
+  CW_ASSIGN_OR_RETURN(const auto seq, extensions.read(kSequence));
+  Reader r(seq, what);
+  Extension e;
+  CW_ASSIGN_OR_RETURN(const Tlv oid, r.next());
+  if (oid.tag != kOid || oid.content.empty()) return r.error("bad extension OID");
+  e.oid = oid.content;
+  e.oid_whole = oid.whole;
+  if (r.next_is(kBoolean)) {
+    CW_ASSIGN_OR_RETURN(const auto b, r.read(kBoolean));
+    CW_ASSIGN_OR_RETURN(e.critical, boolean(b, what));
+  }
+  CW_ASSIGN_OR_RETURN(e.value, r.read(kOctetString));
+  CW_RETURN_IF_ERROR(r.finish());
+  return e;
+}
+
 Result<std::span<const std::uint8_t>> nonnegative_integer(std::span<const std::uint8_t> c,
                                                           const char* what) {
   const auto bad = [what](const char* why) {

@@ -9,6 +9,7 @@
 // reader that refuses anything but DER keeps hostile input cheap and bounded.
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -135,6 +136,20 @@ class Reader {
   std::span<const std::uint8_t> in_;
   const char* what_;
 };
+
+// One Extension (RFC 5280 4.1): extnID, critical (DEFAULT FALSE), extnValue.
+struct Extension {
+  std::span<const std::uint8_t> oid;        // the OID's content octets
+  std::span<const std::uint8_t> oid_whole;  // the OID element
+  bool critical = false;
+  std::span<const std::uint8_t> value;  // the OCTET STRING's content
+};
+// Reads the next Extension from a SEQUENCE OF Extension's reader. Errors: kMalformed.
+Result<Extension> read_extension(Reader& extensions, const char* what);
+// Whether an OID's content octets are `oid`.
+inline bool is_oid(std::span<const std::uint8_t> content, std::span<const std::uint8_t> oid) {
+  return content.size() == oid.size() && std::equal(content.begin(), content.end(), oid.begin());
+}
 
 // A non-negative INTEGER's content as a magnitude without leading zeros (zero is empty).
 // Errors: kMalformed (empty, not minimal, or negative).
