@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   const auto parse_start = Stopwatch::now();
   const x509::CrlInfo info = must(x509::parse_crl(der), "parse_crl");
   const double parse_s = seconds_since(parse_start);
+  const long rss_parsed = peak_rss_kib();
   const auto verify_start = Stopwatch::now();
   if (auto v = x509::verify_crl_signature(der, ca); !v) {
     std::fprintf(stderr, "certward_crl_gen: verify: %s\n", v.error().message.c_str());
@@ -122,8 +123,9 @@ int main(int argc, char** argv) {
   std::printf("peak_rss_mib_after_build=%.1f\n", rss_built / 1024.0);
   std::printf("build_added_mib=%.1f\n", (rss_built - rss_entries) / 1024.0);
   std::printf("parse_seconds=%.3f\n", parse_s);
+  std::printf("peak_rss_mib_after_parse=%.1f\n", rss_parsed / 1024.0);
   std::printf("verify_seconds=%.3f\n", verify_s);
-  std::printf("peak_rss_mib_after_parse=%.1f\n", peak_rss_kib() / 1024.0);
+  std::printf("peak_rss_mib_after_verify=%.1f\n", peak_rss_kib() / 1024.0);
   if (argc > 3) {
     std::ofstream(argv[2], std::ios::binary)
         .write(reinterpret_cast<const char*>(der.data()), static_cast<std::streamsize>(der.size()));

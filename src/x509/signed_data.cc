@@ -49,6 +49,38 @@ Bytes i2d_algor(const X509_ALGOR* alg) {
   return out;
 }
 
+// Verifies without copying `tbs` when the algorithm is a plain digest-and-sign one without
+// parameters (ECDSA, RSA PKCS#1 v1.5, EdDSA) and the key is of its type: OpenSSL's
+// ASN1_item_verify would copy a 50 MB TBSCertList twice. nullopt: not such an algorithm,
+// left to ASN1_item_verify.
+std::optional<Status> verify_directly(std::span<const std::uint8_t> tbs, const X509_ALGOR* alg,
+                                      std::span<const std::uint8_t> signature, EVP_PKEY* key) {
+  const ASN1_OBJECT* obj = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  X509_ALGOR_get0(&obj, &param_type, nullptr, alg);
+  int md_nid = NID_undef;
+  int pkey_nid = NID_undef;
+  const int sig_nid = OBJ_obj2nid(obj);
+  if (sig_nid == NID_undef || sig_nid == NID_rsassaPss ||
+      !OBJ_find_sigid_algs(sig_nid, &md_nid, &pkey_nid) || EVP_PKEY_get_base_id(key) != pkey_nid ||
+      (param_type != V_ASN1_UNDEF && param_type != V_ASN1_NULL)) {
+    return std::nullopt;
+  }
+  const EVP_MD* md = md_nid == NID_undef ? nullptr : EVP_get_digestbynid(md_nid);
+  if (md_nid != NID_undef && !md) return std::nullopt;
+  crypto::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), tbs.data(), tbs.size()) !=
+      1) {
+    return fail(ErrorCode::kBadSignature,
+                "signature does not verify: " + crypto::openssl_error_string());
+  }
+  return ok();
+}
+
 }  // namespace
 
 Result<SignedParts> split_signed(std::span<const std::uint8_t> der, const char* what) {
@@ -104,6 +136,7 @@ Status verify(std::span<const std::uint8_t> tbs, std::span<const std::uint8_t> a
     ERR_clear_error();
     return fail(ErrorCode::kMalformed, "undecodable signature algorithm");
   }
+  if (auto direct = verify_directly(tbs, alg.get(), signature, key)) return *direct;
   crypto::Handle<ASN1_BIT_STRING, ASN1_BIT_STRING_free> bits(ASN1_BIT_STRING_new());
   // The signed bytes as an ASN.1 ANY of type SEQUENCE, which OpenSSL holds, and re-encodes,
   // as the complete encoding: so ASN1_item_verify checks exactly `tbs`, with the same

@@ -674,6 +674,15 @@ TEST(VerifyCrlSignature, RefusesAnotherIssuerAndATamperedCrl) {
   // Same name, other key; other name.
   EXPECT_EQ(verify_crl_signature(der, impostor.cert).error().code, ErrorCode::kBadSignature);
   EXPECT_EQ(verify_crl_signature(der, other.cert).error().code, ErrorCode::kBadSignature);
+  // A CA of the same name with a key of another type (RSA against an ECDSA signature, and the
+  // other way round).
+  const Ca rsa(crypto::KeyType::kRsa2048, "CN=Revocation Test CA,O=Certward Test");
+  EXPECT_EQ(verify_crl_signature(der, rsa.cert).error().code, ErrorCode::kBadSignature);
+  CrlTemplate by_rsa = t;
+  by_rsa.issuer = rsa.cert;
+  const Bytes rsa_der = *build_crl(by_rsa, rsa.signer);
+  EXPECT_TRUE(verify_crl_signature(rsa_der, rsa.cert).has_value());
+  EXPECT_EQ(verify_crl_signature(rsa_der, ca.cert).error().code, ErrorCode::kBadSignature);
   // One bit of an entry's serial changed: still a well-formed CRL, no longer the signed one.
   Bytes tampered = der;
   const auto at = std::ranges::search(tampered, Bytes{0x02, 0x02, 0x0a, 0x0b});
