@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   int n = 0;
   for (const auto& id : request->cert_ids) {
     (void)id.serial_hex();
-    x509::OcspSingleResponse r{.cert_id = id, .this_update = at, .next_update = at + std::chrono::hours(1)};
+    x509::OcspSingleResponse r{
+        .cert_id = id, .this_update = at, .next_update = at + std::chrono::hours(1)};
     r.status = static_cast<x509::OcspCertStatus>(n++ % 3);
     r.revocation_time = at;
     r.revocation_reason = x509::CrlReason::kKeyCompromise;

@@ -8,8 +8,8 @@
 // its hot path. Every length here is known, so writing the bytes is simple; reading them with a
 // reader that refuses anything but DER keeps hostile input cheap and bounded.
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
