@@ -1,11 +1,7 @@
-#include <openssl/err.h>
-
 #include <array>
 #include <chrono>
-#include <cstring>
 
 #include "x509/der_internal.h"
-#include "x509/internal.h"
 
 namespace certward::x509::der {
 namespace {
