@@ -593,11 +593,9 @@ Result<CrlInfo> parse_crl(std::span<const std::uint8_t> der) {
     CW_ASSIGN_OR_RETURN(info.next_update, der::time(next_update, "nextUpdate"));
   }
   CW_ASSIGN_OR_RETURN(const auto entries, r.optional(der::kSequence));
-  if (entries) {
-    // RFC 5280 5.1.2.6: an empty list is absent, never present and empty.
-    if (entries->empty()) return r.error("empty revokedCertificates");
-    CW_RETURN_IF_ERROR(parse_entries(*entries, info.version, info));
-  }
+  // RFC 5280 5.1.2.6 wants an empty list absent; one present and empty says the same thing,
+  // so it is read as no entries rather than refused.
+  if (entries) CW_RETURN_IF_ERROR(parse_entries(*entries, info.version, info));
   CW_ASSIGN_OR_RETURN(const auto extensions, r.optional(der::context(0)));
   if (extensions) {
     if (info.version < 2) return r.error("extensions in a v1 CRL");

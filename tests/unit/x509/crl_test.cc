@@ -345,6 +345,33 @@ TEST(BuildCrl, TimesSwitchToGeneralizedTimeIn2050) {
   EXPECT_EQ(info->entries[0].invalidity_date, *parse_time("1999-01-01T00:00:00Z"));
 }
 
+// RFC 5280 5.1.2.6 wants no list at all, but a present, empty one (as some encoders write
+// it) means no entries too.
+TEST(ParseCrl, ReadsAnEmptyRevokedCertificatesListAsNoEntries) {
+  const Ca ca;
+  crypto::X509CrlPtr crl(X509_CRL_new());
+  X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2);
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert.get()));
+  crypto::Asn1TimePtr t(ASN1_TIME_set(nullptr, static_cast<time_t>(to_unix(kT0))));
+  X509_CRL_set1_lastUpdate(crl.get(), t.get());
+  X509_CRL_set1_nextUpdate(crl.get(), t.get());
+  X509_REVOKED* r = X509_REVOKED_new();
+  X509_CRL_add0_revoked(crl.get(), r);
+  X509_REVOKED_free(sk_X509_REVOKED_pop(X509_CRL_get_REVOKED(crl.get())));
+  ASSERT_GT(X509_CRL_sign(crl.get(), ca.key->get(), EVP_sha256()), 0);
+  const int len = i2d_X509_CRL(crl.get(), nullptr);
+  Bytes der(static_cast<std::size_t>(len));
+  unsigned char* p = der.data();
+  i2d_X509_CRL(crl.get(), &p);
+  // issuer name, two UTCTimes, then the empty SEQUENCE.
+  const Bytes times_then_empty = {'Z', 0x30, 0x00};
+  ASSERT_FALSE(std::ranges::search(der, times_then_empty).empty());
+  auto info = parse_crl(der);
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  EXPECT_TRUE(info->entries.empty());
+  EXPECT_TRUE(verify_crl_signature(der, ca.cert).has_value());
+}
+
 TEST(BuildCrl, EmptyCrlHasNoRevokedCertificatesList) {
   const Ca ca;
   auto der = build_crl(full_template(ca), ca.signer);
