@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release preset, runs certward_bench, then `openssl speed` for ECDSA P-256 on the
-# same machine, and prints our numbers beside OpenSSL's signing limit.
+# same machine, and prints our numbers beside OpenSSL's signing limit. The 1M-entry CRL with
+# its peak memory has its own script, bench/crl/run.sh.
 #
 #   bench/run.sh                  # the whole run, about a minute
 #   JOBS=1 bench/run.sh           # build with one job (shared machines)
@@ -58,7 +59,8 @@ def openssl_sign_per_s(path):
 summary = {"openssl_sign_per_s_1proc": openssl_sign_per_s(f"{out}/openssl_speed_1.txt"),
            "openssl_sign_per_s_2proc": openssl_sign_per_s(f"{out}/openssl_speed_2.txt")}
 for name in ["BM_EcdsaP256SignRaw", "BM_BuildSignP256Leaf", "BM_BuildSignP256LeafFromKey",
-             "BM_ParseCsr", "BM_ParseCertificateDer"]:
+             "BM_ParseCsr", "BM_ParseCertificateDer", "BM_BuildCrl/1000000/real_time",
+             "BM_ParseOcspRequest", "BM_ParseAndBuildOcspResponse"]:
     r = median(name)
     summary[name] = r and r["items_per_second"]
 issue = {}
@@ -89,6 +91,12 @@ print(f"  {'  same, subject key without its SPKI, 1 thread':48} "
       f"{fmt(summary['BM_BuildSignP256LeafFromKey']):>12}")
 print(f"  {'parse_csr (incl. signature check), 1 thread':48} {fmt(summary['BM_ParseCsr']):>12}")
 print(f"  {'Certificate::from_der, 1 thread':48} {fmt(summary['BM_ParseCertificateDer']):>12}")
+crl = summary["BM_BuildCrl/1000000/real_time"]
+print(f"  {'build_crl, 1,000,000 entries (seconds each)':48} "
+      f"{'n/a' if not crl else f'{1e6 / crl:.2f} s':>12}   target < 5 s (bench/crl/run.sh: peak RSS)")
+print(f"  {'parse_ocsp_request, 1 thread':48} {fmt(summary['BM_ParseOcspRequest']):>12}")
+print(f"  {'OCSP parse + build + sign (uncached), 1 thread':48} "
+      f"{fmt(summary['BM_ParseAndBuildOcspResponse']):>12}")
 for threads, r in issue.items():
     label = f"issue-and-store (durable), {threads} thread{'s' if threads > 1 else ''}"
     print(f"  {label:48} {fmt(r['per_s']):>12}   avg batch {r['avg_batch'] or 0:.2f}")

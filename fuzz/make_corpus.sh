@@ -2,16 +2,22 @@
 # Regenerates the seed corpora in fuzz/corpus/<target>/ with openssl: certificates, chains,
 # PKCS#7, PKCS#12, CSRs and keys the project itself makes, plus a truncation and a bit flip
 # of each, and hand-written seeds for the text parsers. Output is committed and kept small
-# (a few KB per target); re-run only when a parser learns a new format.
+# (a few KB per target); re-run only when a parser learns a new format. Named targets limit
+# the run to their corpora (the keys are random: a full run rewrites every binary seed).
 #
 #   bash fuzz/make_corpus.sh
+#   bash fuzz/make_corpus.sh crl ocsp_request
 set -euo pipefail
 cd "$(dirname "$0")"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 
-for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key config body http_text http_request; do
+only=" $* "
+want() { [[ $only == "  " || $only == *" $1 "* ]]; }
+
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request; do
+  want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
 done
@@ -57,8 +63,49 @@ o ec -in "$W/ec.key" -outform DER -out "$W/ec.trad.der"
 o rsa -in "$W/rsa.key" -traditional -out "$W/rsa.trad.pem"
 for k in ec ed rsa; do o pkey -in "$W/$k.key" -pubout -out "$W/$k.pub.pem"; o pkey -in "$W/$k.key" -pubout -outform DER -out "$W/$k.pub.der"; done
 
+# CRLs as `openssl ca` writes them, issued by the root: empty, full (reasons, an invalidity
+# date from -crl_compromise, a hold instruction, freshestCRL), a delta (critical
+# deltaCRLIndicator) and a shard (critical issuingDistributionPoint).
+mkdir -p "$W/ca"
+: >"$W/ca/index.txt"
+echo 01 >"$W/ca/crlnumber"
+cat >"$W/ca.cnf" <<CNF
+[ca]
+default_ca = d
+[d]
+database = $W/ca/index.txt
+crlnumber = $W/ca/crlnumber
+default_md = sha256
+default_crl_days = 7
+[full]
+authorityKeyIdentifier = keyid:always
+freshestCRL = URI:http://crl.example.test/delta.crl
+[delta]
+authorityKeyIdentifier = keyid:always
+deltaCRL = critical,DER:02:01:01
+[shard]
+issuingDistributionPoint = critical,fullname:URI:http://crl.example.test/shard1.crl,onlyuser:TRUE
+CNF
+ca() { o ca -batch -config "$W/ca.cnf" -keyfile "$W/ec.key" -cert "$W/root.pem" "$@"; }
+ca -gencrl -crlexts full -out "$W/empty.crl.pem"
+ca -revoke "$W/int.pem" -crl_reason superseded
+ca -revoke "$W/leaf.pem" -crl_compromise 20250101000000Z
+ca -revoke "$W/v1.pem" -crl_hold holdInstructionReject
+for c in full delta shard; do ca -gencrl -crlexts "$c" -out "$W/$c.crl.pem"; done
+for c in empty full delta shard; do o crl -in "$W/$c.crl.pem" -outform DER -out "$W/$c.crl"; done
+
+# OCSP requests as `openssl ocsp` sends them: one CertID with a nonce, three without, SHA-256,
+# signed, and MD5 (refused as an unsupported hash).
+q() { o ocsp -issuer "$W/root.pem" "$@" -cert "$W/int.pem"; }  # a digest goes before -cert
+q -reqout "$W/one.req"
+q -reqout "$W/three.req" -no_nonce -serial 0x07 -serial 0x0102030405060708090a0b0c0d0e0f10
+q -sha256 -reqout "$W/sha256.req"
+q -signer "$W/root.pem" -signkey "$W/ec.key" -reqout "$W/signed.req"
+q -md5 -reqout "$W/md5.req"
+
 # Each seed, plus a truncation to half its length and a single bit flip in the middle.
 seed() {  # target name file
+  want "$1" || return 0
   local dir="corpus/$1" n=$2 f=$3
   cp "$f" "$dir/$n"
   local size
@@ -79,12 +126,15 @@ seed pkcs7 chain.p7b "$W/chain.p7b"
 seed pkcs7 int.p7b.pem "$W/int.p7b.pem"
 for p in root certs empty-pw legacy; do [[ -s $W/$p.p12 ]] && seed pkcs12 "$p.p12" "$W/$p.p12"; done
 # pkcs12_fuzz's second call reads a length byte and a password first.
-{ printf '\015'; printf '%s' "$PW"; cat "$W/root.p12"; } >"$W/pw-prefixed.p12"; cp "$W/pw-prefixed.p12" corpus/pkcs12/pw-prefixed.p12
+{ printf '\015'; printf '%s' "$PW"; cat "$W/root.p12"; } >"$W/pw-prefixed.p12"
+want pkcs12 && cp "$W/pw-prefixed.p12" corpus/pkcs12/pw-prefixed.p12
 seed csr leaf.csr.pem "$W/leaf.csr"
 seed csr leaf.csr.der "$W/leaf.csr.der"
 seed csr ca.csr.der "$W/ca.csr.der"
 for k in ec.key ed.key ec.p8.der ec.enc.pem ed.enc.der ec.trad.pem ec.trad.der rsa.trad.pem; do seed private_key "$k" "$W/$k"; done
 for k in ec ed rsa; do seed public_key "$k.pub.pem" "$W/$k.pub.pem"; seed public_key "$k.pub.der" "$W/$k.pub.der"; done
+for c in empty full delta shard; do seed crl "$c.crl" "$W/$c.crl"; done
+for r in one three sha256 signed md5; do seed ocsp_request "$r.req" "$W/$r.req"; done
 
 # Text parsers: hand-written seeds.
 n=0

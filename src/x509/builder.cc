@@ -180,22 +180,10 @@ Status add_policies(X509* cert, const std::vector<std::string>& oids) {
 // "keyid:always" fails outright for an issuer without one, and CAs older than the extension
 // (imported ones) often lack it. A self-signed certificate (issuer null) names its own key.
 Status add_authority_key_id(X509* cert, const X509* issuer) {
-  const X509* holder = issuer ? issuer : cert;
-  Bytes key_id;
-  // A self-signed certificate's own SKI is this same hash; asking X509_get0_subject_key_id for
-  // it would cache the extensions of a certificate not signed yet.
-  if (issuer) {
-    if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(const_cast<X509*>(issuer))) {
-      key_id.assign(ASN1_STRING_get0_data(ski),
-                    ASN1_STRING_get0_data(ski) + ASN1_STRING_length(ski));
-    }
-  }
-  if (key_id.empty()) {
-    const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(holder);
-    if (!bits) return fail(ErrorCode::kInvalidArgument, "the issuer has no public key");
-    key_id = crypto::sha1(std::span<const std::uint8_t>(
-        ASN1_STRING_get0_data(bits), static_cast<std::size_t>(ASN1_STRING_length(bits))));
-  }
+  // A self-signed certificate's own SKI is the hash of its key; asking
+  // X509_get0_subject_key_id for it would cache the extensions of a certificate not signed yet.
+  const Bytes key_id = issuer ? internal::issuer_key_id(issuer) : internal::public_key_sha1(cert);
+  if (key_id.empty()) return fail(ErrorCode::kInvalidArgument, "the issuer has no public key");
   crypto::Handle<AUTHORITY_KEYID, AUTHORITY_KEYID_free> akid(AUTHORITY_KEYID_new());
   akid->keyid = ASN1_OCTET_STRING_new();
   if (!akid->keyid ||
@@ -256,6 +244,13 @@ Status add_extensions(X509* cert, const X509* issuer_cert, const CertificateTemp
       parts.push_back("excluded;" + openssl_constraint(e));
     }
     CW_RETURN_IF_ERROR(add_ext(cert, &ctx, NID_name_constraints, "critical," + join(parts)));
+  }
+  if (t.ocsp_nocheck) {
+    crypto::Handle<ASN1_NULL, ASN1_NULL_free> null(ASN1_NULL_new());
+    if (!null ||
+        !X509_add1_ext_i2d(cert, NID_id_pkix_OCSP_noCheck, null.get(), 0, X509V3_ADD_DEFAULT)) {
+      return fail(ErrorCode::kInternal, "cannot add OCSP no-check: " + openssl_error_string());
+    }
   }
   return ok();
 }
@@ -321,6 +316,24 @@ Result<Certificate> sign(LintedTbs tbs, const crypto::Signer& signer) {
   if (own_public_key) return Certificate::from_signed(std::move(cert));
   return Certificate::from_x509(std::move(cert));
 }
+
+namespace internal {
+
+Bytes public_key_sha1(const X509* cert) {
+  const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(cert);
+  if (!bits) return {};
+  return crypto::sha1(std::span<const std::uint8_t>(
+      ASN1_STRING_get0_data(bits), static_cast<std::size_t>(ASN1_STRING_length(bits))));
+}
+
+Bytes issuer_key_id(const X509* issuer) {
+  if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(const_cast<X509*>(issuer))) {
+    return Bytes(ASN1_STRING_get0_data(ski), ASN1_STRING_get0_data(ski) + ASN1_STRING_length(ski));
+  }
+  return public_key_sha1(issuer);
+}
+
+}  // namespace internal
 
 Bytes random_serial() {
   Bytes serial = crypto::random_bytes(16);

@@ -37,6 +37,10 @@ struct CertificateTemplate {
   std::vector<std::string> ocsp_urls;
   std::vector<std::string> ca_issuers_urls;
   std::vector<std::string> policy_oids;
+  // id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1), non-critical with a NULL value: for a delegated
+  // OCSP responder certificate (with extended_key_usage {"OCSPSigning"}), telling relying
+  // parties not to check the responder certificate's own revocation status.
+  bool ocsp_nocheck = false;
 };
 
 struct LintRules;
@@ -65,7 +69,7 @@ class TbsCertificate {
 // its subjectPublicKey (RFC 5280 4.2.1.2 method 1, the SKI certward itself writes).
 // `issuer_key` must be given when issuer is null (a self-signed certificate).
 // Extensions: basicConstraints (critical), keyUsage (critical), extKeyUsage, SAN,
-// SKI, AKI, CDP, AIA, certificatePolicies, nameConstraints (critical).
+// SKI, AKI, CDP, AIA, certificatePolicies, nameConstraints (critical), OCSP no-check.
 // Errors: kInvalidArgument (bad template: no key, no serial, inverted validity).
 Result<TbsCertificate> build_tbs(const CertificateTemplate& tmpl, const Certificate* issuer,
                                  const EVP_PKEY* issuer_key);

@@ -80,8 +80,10 @@ struct CertificateInfo {
 class Certificate {
  public:
   // An empty placeholder, so that aggregates holding a Certificate can be built field by
-  // field; only assignment to it is valid.
+  // field; only assignment to it (and empty()) is valid.
   Certificate() = default;
+  // Whether this is such a placeholder.
+  bool empty() const { return state_ == nullptr; }
   // Errors: kMalformed (not a DER certificate, trailing data, or undecodable extensions).
   static Result<Certificate> from_der(std::span<const std::uint8_t> der);
   // Takes ownership of an OpenSSL certificate we built or parsed ourselves.

@@ -114,6 +114,15 @@ std::string first_cn(const X509_NAME* name);
 // X509_set_pubkey, which replaces whatever this left. (public_key.cc says why.)
 bool set_public_key_from_spki(X509* cert, const X509_PUBKEY* spki);
 
+// The SHA-1 of a certificate's subjectPublicKey BIT STRING (RFC 5280 4.2.1.2, method 1); empty
+// if it has no key.
+Bytes public_key_sha1(const X509* cert);
+// The keyIdentifier that names `issuer` in what it signs (RFC 5280 4.2.1.1): its own
+// subjectKeyIdentifier when it has one, so that chain builders match the two; otherwise
+// public_key_sha1 (CAs older than the extension, often imported ones, lack it). Certificates
+// (x509::build_tbs) and CRLs (x509::build_crl) use this one rule.
+Bytes issuer_key_id(const X509* issuer);
+
 // Encodes one SAN as a GENERAL_NAME. Errors: kInvalidArgument (kOther cannot be encoded, or
 // the value is not valid for its type).
 Result<crypto::Handle<GENERAL_NAME, GENERAL_NAME_free>> encode_general_name(

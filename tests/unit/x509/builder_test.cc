@@ -5,12 +5,14 @@
 #include <openssl/x509.h>
 
 #include <concepts>
+#include <cstdio>
 #include <set>
 #include <type_traits>
 #include <utility>
 
 #include "unit/testing/legacy_ca.h"
 #include "unit/testing/pki.h"
+#include "unit/testing/temp_dir.h"
 #include "x509/verify.h"
 
 namespace certward::x509 {
@@ -165,6 +167,54 @@ TEST(BuildTbs, SelfSignedAuthorityKeyIdIsItsOwnSubjectKeyId) {
   EXPECT_FALSE(root.info().subject_key_id.empty());
   EXPECT_EQ(root.info().authority_key_id, root.info().subject_key_id);
   EXPECT_EQ(root.info().subject_key_id, certward::testing::key_id_of(root));
+}
+
+// A delegated OCSP responder certificate (RFC 6960 4.2.2.2): id-kp-OCSPSigning and
+// id-pkix-ocsp-nocheck, which OpenSSL reads back as "OCSP No Check".
+TEST(BuildTbs, OcspResponderCertificateCarriesOcspSigningAndNoCheck) {
+  const crypto::PrivateKey ca_key = make_key();
+  const Certificate ca = self_signed_ca(ca_key);
+  const crypto::PrivateKey key = make_key();
+  CertificateTemplate t = leaf_template(key.get());
+  t.subject = certward::testing::name("CN=Example OCSP Responder");
+  t.sans.clear();
+  t.extended_key_usage = {"OCSPSigning"};
+  t.ocsp_nocheck = true;
+  LintRules rules;
+  rules.require_san = false;
+  const Certificate cert = issue(t, &ca, ca_key, rules);
+  EXPECT_EQ(cert.info().extended_key_usage, (std::vector<std::string>{"OCSPSigning"}));
+  EXPECT_FALSE(extension_critical(cert.info(), "1.3.6.1.5.5.7.48.1.5"));
+
+  // Its value is exactly an ASN.1 NULL.
+  const int idx = X509_get_ext_by_NID(cert.get(), NID_id_pkix_OCSP_noCheck, -1);
+  ASSERT_GE(idx, 0);
+  const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(cert.get(), idx));
+  EXPECT_EQ(
+      Bytes(ASN1_STRING_get0_data(value), ASN1_STRING_get0_data(value) + ASN1_STRING_length(value)),
+      (Bytes{0x05, 0x00}));
+
+  certward::testing::TempDir dir;
+  {
+    std::FILE* f = std::fopen(dir.file("responder.pem").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(cert.pem().c_str(), f);
+    std::fclose(f);
+  }
+  std::string text;
+  const std::string command = "openssl x509 -noout -text -in '" + dir.file("responder.pem") + "'";
+  if (std::FILE* pipe = popen(command.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) text.append(buf, n);
+    EXPECT_EQ(pclose(pipe), 0);
+  }
+  EXPECT_NE(text.find("OCSP No Check"), std::string::npos) << text;
+  EXPECT_NE(text.find("OCSP Signing"), std::string::npos) << text;
+
+  // Off by default.
+  const Certificate plain = issue(leaf_template(key.get()), &ca, ca_key, LintRules{});
+  EXPECT_LT(X509_get_ext_by_NID(plain.get(), NID_id_pkix_OCSP_noCheck, -1), 0);
 }
 
 TEST(BuildTbs, EmptySubjectMakesSanCritical) {
