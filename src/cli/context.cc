@@ -58,6 +58,7 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   CW_RETURN_IF_ERROR(audit::AuditLog::migrate(*c->db_));
   CW_RETURN_IF_ERROR(inventory::Inventory::migrate(*c->db_));
   CW_RETURN_IF_ERROR(ca::AuthorityService::migrate(*c->db_));
+  CW_RETURN_IF_ERROR(ca::CrlPublisher::migrate(*c->db_));
   c->audit_.emplace(c->clock_, *c->db_);
   c->inventory_.emplace(c->clock_, *c->db_, *c->audit_);
 
@@ -82,6 +83,8 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                                     c->profiles_, *c->inventory_, *c->audit_);
   c->revocation_ = std::make_unique<ca::RevocationService>(c->clock_, *c->db_, *c->authorities_,
                                                            *c->inventory_, *c->audit_);
+  c->crls_ = std::make_unique<ca::CrlPublisher>(c->clock_, *c->db_, *c->authorities_,
+                                                *c->inventory_, cfg.revocation, cfg.ca);
   CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
   c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_, &*c->inventory_);
   CW_RETURN_IF_ERROR(lifecycle::JobQueue::migrate(*c->db_));

@@ -36,7 +36,7 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                           profiles_, *authorities_, *ra_, *revocation_, auth_, jobs_});
+                           profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, jobs_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
