@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "common/file.h"
+#include "common/log.h"
+#include "lifecycle/scheduler.h"
 
 namespace certward::cli {
 namespace {
@@ -89,6 +91,19 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_, &*c->inventory_);
   CW_RETURN_IF_ERROR(lifecycle::JobQueue::migrate(*c->db_));
   c->jobs_.emplace(c->clock_, *c->db_);
+  // A revocation made here (the CLI, in its own process) moves the servers' CRL publication to
+  // now, as one made through a server does: whichever server leases it publishes within a
+  // poll, instead of at its next occurrence. The OCSP responders see it within their refresh.
+  c->revocation_->set_observer([jobs = &*c->jobs_](const std::string&) {
+    lifecycle::NewJob job;
+    job.kind = std::string(ca::CrlPublisher::kJobKind);
+    job.dedupe_key = lifecycle::Scheduler::recurring_key(job.kind);
+    job.on_pending = lifecycle::OnPending::kRunEarlier;
+    job.max_attempts = 3;
+    if (auto queued = jobs->enqueue(job); !queued) {
+      log::warn("crl_publish_not_scheduled", {{"error", queued.error().message}});
+    }
+  });
   return c;
 }
 
