@@ -94,6 +94,13 @@ void print_revoked(const json& r) {
               r.value("revoked_at", "").c_str());
 }
 
+std::string crl_pem(std::span<const std::uint8_t> der) {
+  const std::string b64 = to_base64(der);
+  std::string out = "-----BEGIN X509 CRL-----\n";
+  for (std::size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
+  return out + "-----END X509 CRL-----\n";
+}
+
 }  // namespace
 
 void add_revoke_commands(CLI::App& app, Globals& g) {
@@ -180,6 +187,57 @@ void add_revoke_commands(CLI::App& app, Globals& g) {
             std::printf("authority %s is %s\n", a.value("name", "").c_str(),
                         a.value("status", "").c_str());
           });
+    });
+  }
+  {
+    struct Opts {
+      std::string name;
+      bool delta = false, der = false, publish = false;
+      std::optional<std::string> out;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.get_subcommand("ca")->add_subcommand(
+        "crl", "write an authority's newest CRL (publishing what is due with --publish)");
+    cmd->add_option("name", o->name, "authority name")->required();
+    cmd->add_flag("--delta", o->delta, "the delta CRL instead of the full one");
+    cmd->add_flag("--der", o->der, "DER instead of PEM");
+    cmd->add_flag("--publish", o->publish,
+                  "publish a new CRL first if one is due (an offline root: its ARL)");
+    cmd->add_option("-o,--out", o->out, "output file (default: stdout)");
+    cmd->footer(
+        "Works on the local database. A running server publishes by itself and serves the "
+        "CRLs at http://<server.http_listen>/crl/<name>.crl and <name>-delta.crl.");
+    cmd->callback([&g, o] {
+      std::string data;
+      const bool json_requested = g.json;
+      g.json = false;  // the document is the file itself
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            if (o->publish) CW_RETURN_IF_ERROR(c.crls().publish(o->name));
+            CW_ASSIGN_OR_RETURN(auto crl, c.crls().current(o->name, o->delta));
+            if (!crl) {
+              return fail(ErrorCode::kNotFound,
+                          "authority '" + o->name + "' has no " + (o->delta ? "delta CRL" : "CRL") +
+                              " yet (a server publishes them; or use --publish)");
+            }
+            data = o->der ? std::string(as_chars(crl->der)) : crl_pem(crl->der);
+            return json::object();
+          },
+          [&](const Remote&) -> Result<json> {
+            return fail(ErrorCode::kInvalidArgument,
+                        "ca crl reads the local database; fetch " + o->name +
+                            ".crl from the server's plain-HTTP listener (/crl/) instead");
+          },
+          [](const json&) {});
+      g.json = json_requested;
+      if (g.exit_code != kExitOk) return;
+      if (o->out) {
+        if (auto st = write_file_atomic(*o->out, data, 0644); !st)
+          g.exit_code = report_error(st.error());
+      } else {
+        std::fwrite(data.data(), 1, data.size(), stdout);
+      }
     });
   }
 }
