@@ -176,7 +176,14 @@ Status JobQueue::complete(const std::string& id, std::string_view owner,
                                 "lease_owner = ?",
                                 store::params(to_unix(clock_.now()), id, std::string(owner))));
   if (n != 1) return not_leased(id, owner);
-  if (next) CW_RETURN_IF_ERROR(enqueue(*tx, *next));
+  if (next) {
+    CW_RETURN_IF_ERROR(enqueue(*tx, *next));
+    // Recurring work (CRL publication every few seconds) would otherwise pile up one done row
+    // per occurrence for ever: a day of its history is kept.
+    CW_RETURN_IF_ERROR(
+        tx->execute("DELETE FROM jobs WHERE kind = ? AND state = 'done' AND updated_at < ?",
+                    store::params(next->kind, to_unix(clock_.now() - kDoneRecurringKept))));
+  }
   return tx->commit();
 }
 

@@ -75,9 +75,14 @@ class JobQueue {
   Result<std::vector<Job>> lease(std::string_view owner, const std::vector<std::string>& kinds,
                                  int max, std::chrono::seconds lease) const;
 
+  // How long done occurrences of recurring work are kept: complete() with a `next` removes
+  // older ones of its kind.
+  static constexpr std::chrono::hours kDoneRecurringKept{24};
+
   // Marks the job done. `next`, when given, is enqueued in the same transaction (the next
   // occurrence of recurring work, which may carry the same dedupe key), so that it exists
-  // exactly when this one is done.
+  // exactly when this one is done; done occurrences of its kind older than
+  // kDoneRecurringKept are removed.
   // Errors: kConflict if `owner` no longer holds the lease (it expired and another took it).
   Status complete(const std::string& id, std::string_view owner,
                   const std::optional<NewJob>& next = std::nullopt) const;

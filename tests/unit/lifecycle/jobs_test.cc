@@ -252,5 +252,35 @@ TEST_F(JobsTest, ConcurrentEnqueuesOfOneKeyShareTheJob) {
   EXPECT_EQ(ids.size(), 1u);
 }
 
+TEST_F(JobsTest, RecurringWorkKeepsADayOfDoneOccurrences) {
+  enqueue(job("crl.publish", "recurring:crl.publish"));
+  std::vector<std::string> done;
+  for (int i = 0; i < 5; ++i) {
+    auto got = queue_.lease("w", {"crl.publish"}, 1, seconds(60));
+    ASSERT_TRUE(got.has_value() && got->size() == 1u);
+    ASSERT_TRUE(queue_.complete(got->front().id, "w", job("crl.publish", "recurring:crl.publish"))
+                    .has_value());
+    done.push_back(got->front().id);
+    clock_.advance(std::chrono::hours(10));
+  }
+  // Done at 0 h, 10 h, 20 h, 30 h, 40 h; the last completion (40 h) removed those before 16 h.
+  auto gone = queue_.get(done[0]);
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_FALSE(gone->has_value());
+  EXPECT_FALSE(queue_.get(done[1])->has_value());
+  EXPECT_EQ(state_of(done[2]), JobState::kDone);
+  EXPECT_EQ(state_of(done[4]), JobState::kDone);
+  // Other kinds' history stays.
+  std::string other = enqueue(job("renew"));
+  ASSERT_EQ(queue_.lease("w", {"renew"}, 1, seconds(60))->size(), 1u);
+  ASSERT_TRUE(queue_.complete(other, "w").has_value());
+  clock_.advance(std::chrono::hours(48));
+  auto got = queue_.lease("w", {"crl.publish"}, 1, seconds(60));
+  ASSERT_TRUE(got.has_value() && got->size() == 1u);
+  ASSERT_TRUE(queue_.complete(got->front().id, "w", job("crl.publish", "recurring:crl.publish"))
+                  .has_value());
+  EXPECT_EQ(state_of(other), JobState::kDone);
+}
+
 }  // namespace
 }  // namespace certward::lifecycle
