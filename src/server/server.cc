@@ -157,9 +157,10 @@ Result<Listening> Server::Impl::start() {
   // Two servers: they share nothing but the services, so a flood on one listener cannot
   // starve the other's workers.
   https_server = std::make_unique<http::Server>(options, https_router, observer);
+  // The plain-HTTP listener carries OCSP, the busiest public endpoint: as many I/O threads as
+  // the HTTPS one; its handlers are lookups and rarely block, so fewer workers do.
   http::ServerOptions public_options = options;
-  public_options.io_threads = 1;
-  public_options.worker_threads = std::min(8, options.worker_threads);
+  public_options.worker_threads = std::min(16, options.worker_threads);
   http_server = std::make_unique<http::Server>(public_options, http_router, observer);
   CW_ASSIGN_OR_RETURN(auto https_port, https_server->listen(https));
   CW_ASSIGN_OR_RETURN(auto http_port, http_server->listen(plain));
