@@ -2,8 +2,8 @@
 // A bounded pool of database connections (private to src/store), shared by both drivers.
 //
 // Thread-safe. Connections are created on demand by a factory, up to `capacity`; acquire()
-// waits for one to come back, up to a timeout. A Lease returns its connection on destruction,
-// unless the connection says it is no longer reusable (broken, or still inside a
+// waits for one to come back, up to a timeout. A Lease returns its connection on destruction
+// (or give_back()), unless the connection says it is no longer reusable (broken, or still inside a
 // transaction), in which case it is closed and a fresh one will be made when needed.
 // Conn REQUIRES `bool reusable() const`. The pool must outlive every Lease.
 
@@ -29,7 +29,9 @@ class ConnectionPool {
     Lease(ConnectionPool* pool, std::unique_ptr<Conn> conn) : pool_(pool), conn_(std::move(conn)) {}
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&&) = delete;
-    ~Lease() {
+    ~Lease() { give_back(); }
+    // Returns the connection to the pool now; the lease is empty afterwards. Idempotent.
+    void give_back() {
       if (conn_ != nullptr) pool_->release(std::move(conn_));
     }
     Conn& operator*() const { return *conn_; }

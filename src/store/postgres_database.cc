@@ -342,6 +342,8 @@ class PgTransaction final : public Transaction {
     if (conn_->in_transaction()) (void)conn_->exec_script("ROLLBACK");
   }
 
+  void do_release() override { conn_.give_back(); }
+
   Lease conn_;
 };
 

@@ -264,6 +264,8 @@ class SqliteTransaction final : public Transaction {
     if (sqlite3_get_autocommit(conn_->handle()) == 0) (void)conn_->run("ROLLBACK");
   }
 
+  void do_release() override { conn_.give_back(); }
+
   Lease conn_;
 };
 

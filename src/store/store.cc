@@ -116,10 +116,12 @@ Status Transaction::commit() {
   finished_ = true;
   if (failure_) {
     do_rollback();
+    do_release();
     return fail_with_context(*failure_, "store: commit refused after an earlier error");
   }
   Status committed = do_commit();
   if (!committed) do_rollback();
+  do_release();
   return committed;
 }
 

@@ -161,7 +161,9 @@ class Transaction {
   [[nodiscard]] Status execute_script(std::string_view sql);
 
   // Makes every change durable (on SQLite: fsync'd, synchronous=FULL) and ends the
-  // transaction. On error nothing was committed.
+  // transaction, returning its connection to the pool at once: what the caller does next (a
+  // new transaction, an observer that starts one) never waits for this object to die. On
+  // error nothing was committed.
   [[nodiscard]] Status commit();
 
  protected:
@@ -177,6 +179,8 @@ class Transaction {
   virtual Status do_execute_script(std::string_view sql) = 0;
   virtual Status do_commit() = 0;
   virtual void do_rollback() = 0;
+  // Gives the connection back; nothing but the destructor runs afterwards.
+  virtual void do_release() = 0;
 
   Status usable() const;
   template <typename T>
@@ -219,7 +223,7 @@ struct Migration {
 };
 
 // A connection pool plus the migration runner. Thread-safe: begin() may be called from any
-// number of threads; each Transaction holds one connection until it is destroyed.
+// number of threads; each Transaction holds one connection until it is committed or destroyed.
 class Database {
  public:
   virtual ~Database() = default;

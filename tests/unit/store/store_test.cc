@@ -404,6 +404,32 @@ TEST_P(StoreTest, BusyWriterTimesOutAsUnavailable) {
   EXPECT_TRUE(db_->begin());
 }
 
+// Work done after a commit while the committed object is still in scope (telling observers,
+// reading back) must not hold the only writer: a write it starts would wait for itself.
+TEST_P(StoreTest, CommitReturnsTheConnectionAtOnce) {
+  create_items();
+  db_.reset();
+  auto db = Database::open(config(1, 200ms));
+  ASSERT_TRUE(db) << db.error().message;
+  db_ = *std::move(db);
+  auto committed = begin();
+  insert_item(*committed, 1, "a");
+  ASSERT_TRUE(committed->commit());
+  auto next = db_->begin();
+  ASSERT_TRUE(next) << next.error().message;
+  insert_item(**next, 2, "b");
+  ASSERT_TRUE((*next)->commit());
+
+  // So does a commit refused after an earlier error (it rolls back).
+  auto failed = begin();
+  ASSERT_FALSE(failed->execute("SELEC nonsense"));
+  ASSERT_FALSE(failed->commit());
+  auto after = db_->begin();
+  ASSERT_TRUE(after) << after.error().message;
+  ASSERT_TRUE((*after)->commit());
+  EXPECT_EQ(count_items(), 2);
+}
+
 // ---- migrations ----
 
 constexpr Migration kV1 = {1, "create widgets",

@@ -109,6 +109,7 @@ class FaultyDatabase::Tx final : public store::Transaction {
     return inner_->commit();
   }
   void do_rollback() override { inner_.reset(); }
+  void do_release() override { inner_.reset(); }
 
   FaultyDatabase& db_;
   std::unique_ptr<store::Transaction> inner_;
