@@ -80,6 +80,27 @@ state() {
   echo "$counts/$digest"
 }
 
+# Numeric $2 < $1 (fractions allowed, e.g. curl's %{time_total}).
+assert_below() {  # limit actual message
+  if awk -v a="$2" -v l="$1" 'BEGIN { exit !(a < l) }'; then pass; else fail "$3: $2, want below $1"; fi
+}
+
+# Runs a command every 0.1 s until it succeeds; fails once $1 seconds have passed.
+wait_until() {  # seconds command...
+  local end=$(($(date +%s%N) + $1 * 1000000000))
+  shift
+  until "$@"; do
+    (($(date +%s%N) < end)) || return 1
+    sleep 0.1
+  done
+}
+
+# A free loopback port, for a listener whose address must be known before the server starts
+# (certificates name the plain-HTTP listener in their CRL distribution point and OCSP URL).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 finish() {
   echo "$checks passed, $failures failed"
   [[ $failures == 0 ]]
