@@ -138,8 +138,12 @@ Result<IssuedChain> Authority::issue(const Order& order) const {
   t.extended_key_usage = order.extended_key_usage;
   t.policy_oids = order.policy_oids;
   t.ocsp_nocheck = order.ocsp_nocheck;
-  t.crl_urls = urls_.crl;
-  t.ocsp_urls = urls_.ocsp;
+  // A responder with ocsp-nocheck is never checked for revocation: pointers to where it could
+  // be would only invite relying parties to try.
+  if (!order.ocsp_nocheck) {
+    t.crl_urls = urls_.crl;
+    t.ocsp_urls = urls_.ocsp;
+  }
   t.ca_issuers_urls = urls_.ca_issuers;
   if (order.is_ca) {
     t.is_ca = true;

@@ -84,11 +84,16 @@ void OcspResponder::stop() {
 }
 
 void OcspResponder::revoked(const std::string&) {
-  {
-    common::MutexLock lock(mu_);
-    wake_ = true;
+  // On the revoking thread, before the revocation is answered: once a client is told its
+  // certificate is revoked, this replica no longer answers "good" for it.
+  if (Status s = poll_revocations(); !s) {
+    log::warn("ocsp_refresh_failed", {{"error", s.error().message}});
+    {
+      common::MutexLock lock(mu_);
+      wake_ = true;  // the refresher tries again now
+    }
+    cv_.notify_all();
   }
-  cv_.notify_all();
 }
 
 std::size_t OcspResponder::cached() const {

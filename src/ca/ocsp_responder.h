@@ -70,7 +70,8 @@ class OcspResponder {
   // Never fails otherwise.
   std::shared_ptr<const OcspReply> answer(std::span<const std::uint8_t> request) CW_EXCLUDES(mu_);
 
-  // Certificates of `authority` were revoked through this process: look for revocations now.
+  // Certificates of `authority` were revoked through this process: looks for revocations and
+  // signs the answers it holds for them again, on the calling thread, before returning.
   void revoked(const std::string& authority) CW_EXCLUDES(mu_);
 
   // One refresher pass on the calling thread: authorities, revocations, responses due to be

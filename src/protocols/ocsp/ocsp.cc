@@ -58,6 +58,9 @@ std::unique_ptr<http::Router> make_router(ca::OcspResponder& responder, const Cl
     if (!der || der->empty()) return error(x509::OcspResponseStatus::kMalformedRequest);
     return reply(*responder.answer(*der), req, clock);
   });
+  // GET /ocsp with nothing after it: a request with no bytes.
+  router->add("GET", "/",
+              [](http::Request&) { return error(x509::OcspResponseStatus::kMalformedRequest); });
   router->add("POST", "/", [&responder, &clock](http::Request& req) {
     if (req.body.empty() || req.body.size() > kMaxRequestBytes) {
       return error(x509::OcspResponseStatus::kMalformedRequest);

@@ -136,6 +136,8 @@ TEST_F(OcspResponderTest, AnswersGoodFromADelegatedResponderAndCachesTheAnswer) 
   EXPECT_EQ(info.issuer, issuing_.info().subject);
   EXPECT_EQ(info.extended_key_usage, std::vector<std::string>{"OCSPSigning"});
   EXPECT_GE(X509_get_ext_by_NID(a.signer->get(), NID_id_pkix_OCSP_noCheck, -1), 0);
+  EXPECT_TRUE(info.crl_distribution_points.empty());  // never checked: nowhere to check
+  EXPECT_TRUE(info.ocsp_urls.empty());
   EXPECT_EQ(inventory_count(), before + 1);
 
   // Asked again: the same answer, not a new signature.
@@ -154,6 +156,16 @@ TEST_F(OcspResponderTest, ARevocationReplacesTheCachedAnswerAtTheNextRefresh) {
   EXPECT_EQ(a.status, V_OCSP_CERTSTATUS_REVOKED);
   EXPECT_EQ(a.reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
   EXPECT_TRUE(a.verified);
+}
+
+TEST_F(OcspResponderTest, ARevocationHereIsAnsweredBeforeTheRevokerReturns) {
+  const auto leaf = issue("told.example.com");
+  const std::string serial = leaf.certificate.info().serial_hex;
+  EXPECT_EQ(read_issuing(*ask({serial}), serial).status, V_OCSP_CERTSTATUS_GOOD);
+  revocation_->set_observer([this](const std::string& a) { responder_->revoked(a); });
+  revoke(leaf);
+  EXPECT_EQ(read_issuing(*ask({serial}), serial).status, V_OCSP_CERTSTATUS_REVOKED);
+  revocation_->set_observer(nullptr);
 }
 
 TEST_F(OcspResponderTest, UnknownSerialsAreSignedButNotCached) {

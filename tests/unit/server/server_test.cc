@@ -183,7 +183,7 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiCaCertificatesCrlsAndOcsp) {
   EXPECT_EQ(routes(server.https_routes()), routes(*expected));
   EXPECT_EQ(routes(server.http_routes()),
             (std::vector<std::string>{"GET /healthz", "GET /ca/{file}", "GET /crl/{file}",
-                                      "GET /ocsp/{der...}", "POST /ocsp"}));
+                                      "GET /ocsp/{der...}", "GET /ocsp", "POST /ocsp"}));
 }
 
 // Records what the server asks of it.
