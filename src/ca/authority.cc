@@ -106,6 +106,16 @@ DistributionUrls distribution_urls(const CaSettings& s, std::string_view authori
   return u;
 }
 
+Result<Bytes> Authority::sign_crl(x509::CrlTemplate tmpl) const {
+  tmpl.issuer = info_.certificate;
+  return x509::build_crl(tmpl, *signer_);
+}
+
+Result<Bytes> Authority::sign_ocsp_response(x509::OcspResponseTemplate tmpl) const {
+  tmpl.responder = info_.certificate;
+  return x509::build_ocsp_response(tmpl, *signer_);
+}
+
 Result<IssuedChain> Authority::issue(const Order& order) const {
   const x509::CertificateInfo& own = info_.certificate.info();
   if (!order.is_ca && info_.kind == AuthorityKind::kRoot) {
@@ -127,6 +137,7 @@ Result<IssuedChain> Authority::issue(const Order& order) const {
   t.key_usage = order.key_usage;
   t.extended_key_usage = order.extended_key_usage;
   t.policy_oids = order.policy_oids;
+  t.ocsp_nocheck = order.ocsp_nocheck;
   t.crl_urls = urls_.crl;
   t.ocsp_urls = urls_.ocsp;
   t.ca_issuers_urls = urls_.ca_issuers;
@@ -434,6 +445,13 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
   if (a.status != "active") {
     return fail(ErrorCode::kPolicyRejected, "authority '" + a.name + "' is " + a.status);
   }
+  CW_ASSIGN_OR_RETURN(auto authority, unseal(std::move(a)));
+  common::MutexLock lock(mu_);
+  auto [it, inserted] = loaded_.emplace(authority->name(), Loaded{authority, now});
+  return it->second.authority;
+}
+
+Result<std::shared_ptr<const Authority>> AuthorityService::unseal(AuthorityInfo a) const {
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   const store::Value params[] = {a.name};
   CW_ASSIGN_OR_RETURN(auto row,
@@ -445,11 +463,16 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
   auto signer = std::make_shared<crypto::SoftwareSigner>(
       std::make_shared<const crypto::PrivateKey>(std::move(key)));
   DistributionUrls urls = distribution_urls(settings_, a.name);
-  auto authority =
-      std::make_shared<const Authority>(std::move(a), std::move(signer), std::move(urls));
-  common::MutexLock lock(mu_);
-  auto [it, inserted] = loaded_.emplace(authority->name(), Loaded{authority, now});
-  return it->second.authority;
+  return std::make_shared<const Authority>(std::move(a), std::move(signer), std::move(urls));
+}
+
+Result<std::shared_ptr<const Authority>> AuthorityService::load_for_status(
+    std::string_view name) const {
+  CW_ASSIGN_OR_RETURN(AuthorityInfo a, info(name));
+  if (a.status == "revoked") {
+    return fail(ErrorCode::kPolicyRejected, "authority '" + a.name + "' is revoked");
+  }
+  return unseal(std::move(a));
 }
 
 Status AuthorityService::mark_revoked(store::Transaction& tx, std::string_view name) const {

@@ -17,6 +17,8 @@
 #include "store/store.h"
 #include "x509/builder.h"
 #include "x509/certificate.h"
+#include "x509/crl.h"
+#include "x509/ocsp.h"
 
 namespace certward::ca {
 
@@ -58,6 +60,12 @@ class Authority final : public Issuer {
   // its own, path length within its own, its CRL/OCSP/caIssuers URLs), has the linter pass it
   // (including the name constraints of every CA above it) and signs it.
   Result<IssuedChain> issue(const Order& order) const override;
+
+  // Signs this authority's CRL (the template's issuer is set here). Errors: as x509::build_crl.
+  Result<Bytes> sign_crl(x509::CrlTemplate tmpl) const;
+  // Signs an OCSP response with this authority's own key, as its own responder.
+  // Errors: as x509::build_ocsp_response.
+  Result<Bytes> sign_ocsp_response(x509::OcspResponseTemplate tmpl) const;
 
  private:
   AuthorityInfo info_;
@@ -125,6 +133,11 @@ class AuthorityService final : public IssuerDirectory {
   // kPolicyRejected (disabled).
   Result<std::shared_ptr<const Authority>> load(std::string_view name);
 
+  // Returns the authority to sign the status of what it issued with (its CRLs, its OCSP
+  // answers): a disabled authority still answers for its certificates, which stay valid.
+  // Not cached: the caller keeps it as long as it wants and asks again to see a change.
+  // Errors: kNotFound, kBadPassword, kPolicyRejected (revoked: it answers for nothing more).
+  Result<std::shared_ptr<const Authority>> load_for_status(std::string_view name) const;
   // Disables an authority (it signs nothing until enabled again; its certificates stay
   // valid) or enables it again, audited. Errors: kNotFound; kConflict when it already is.
   Status set_enabled(std::string_view name, bool enabled, std::string_view actor);
@@ -151,6 +164,8 @@ class AuthorityService final : public IssuerDirectory {
   Status insert(store::Transaction& tx, const AuthorityInfo& info,
                 const crypto::PrivateKey& key) const;
   Status check_new_name(const std::string& name) const;
+  // The authority with its key opened. Errors: kNotFound (no key), kBadPassword.
+  Result<std::shared_ptr<const Authority>> unseal(AuthorityInfo info) const;
 
   const Clock& clock_;
   store::Database& db_;

@@ -163,6 +163,8 @@ std::string_view channel_name(Channel c) {
       return "renewal";
     case Channel::kDashboard:
       return "dashboard";
+    case Channel::kSystem:
+      return "system";
   }
   return "cli";
 }
@@ -216,6 +218,10 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
                 "give exactly one of a CSR and a server-side key type");
   }
   CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
+  if (profile->internal && request.channel != Channel::kSystem) {
+    return fail(ErrorCode::kUnauthorized,
+                "profile '" + profile->name + "' is certward's own: no requester may use it");
+  }
   if (profile->requires_approval) {
     return fail(
         ErrorCode::kPolicyRejected,
@@ -328,6 +334,7 @@ Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Pro
   order.extended_key_usage = p.extended_key_usage;
   order.policy_oids = p.policy_oids;
   order.require_san = p.require_san;
+  order.ocsp_nocheck = p.ocsp_nocheck;
   if (p.ca) {
     order.is_ca = true;
     order.path_length = r.path_length ? r.path_length : p.path_length;
@@ -430,6 +437,10 @@ Status check_grant(const ProfileSet& profiles, const AuthorityService& authoriti
     if ((*p)->ca) {
       return fail(ErrorCode::kInvalidArgument,
                   "profile '" + name + "' issues CA certificates and cannot be granted to a team");
+    }
+    if ((*p)->internal) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "profile '" + name + "' is certward's own and cannot be granted to a team");
     }
   }
   for (const auto& name : authority_names) {

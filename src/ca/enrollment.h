@@ -38,7 +38,19 @@
 
 namespace certward::ca {
 
-enum class Channel : std::uint8_t { kCli, kRest, kAcme, kEst, kScep, kCmp, kRenewal, kDashboard };
+// kSystem: certward itself (its OCSP responder certificates), the only channel that may use an
+// internal profile.
+enum class Channel : std::uint8_t {
+  kCli,
+  kRest,
+  kAcme,
+  kEst,
+  kScep,
+  kCmp,
+  kRenewal,
+  kDashboard,
+  kSystem
+};
 std::string_view channel_name(Channel c);
 
 // What a team-scoped requester may issue (its team's grant). The RA enforces it for every

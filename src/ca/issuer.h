@@ -38,6 +38,7 @@ struct Order {
   std::vector<std::string> extended_key_usage;
   std::vector<std::string> policy_oids;
   bool require_san = false;
+  bool ocsp_nocheck = false;  // a delegated OCSP responder's certificate
   // CA profiles.
   bool is_ca = false;
   std::optional<int> path_length;            // the profile's default or the request's

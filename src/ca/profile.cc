@@ -386,6 +386,21 @@ std::vector<Profile> builtin_profiles() {
   ica.ca = true;
   ica.path_length = 0;
   out.push_back(ica);
+
+  // The delegated OCSP responder (RFC 6960 4.2.2.2): a short-lived certificate that may sign
+  // only OCSP responses, and carries ocsp-nocheck, since no one could ask about its own status.
+  Profile ocsp;
+  ocsp.name = "ocsp-responder";
+  ocsp.description = "Delegated OCSP responder of an authority (certward's own)";
+  ocsp.key_types = {KeyType::kEcP256};
+  ocsp.default_validity = days(7);
+  ocsp.max_validity = days(90);
+  ocsp.key_usage = {"digitalSignature"};
+  ocsp.extended_key_usage = {"OCSPSigning"};
+  ocsp.subject_template = "CN=OCSP Responder";
+  ocsp.internal = true;
+  ocsp.ocsp_nocheck = true;
+  out.push_back(ocsp);
   return out;
 }
 

@@ -43,6 +43,10 @@ struct Profile {
   bool ca = false;
   std::optional<int> path_length;  // CA profiles: default path length
   std::vector<std::string> policy_oids;
+  // certward's own: issued only by certward itself (Channel::kSystem), never to a requester,
+  // never granted to a team. The delegated OCSP responder's profile is.
+  bool internal = false;
+  bool ocsp_nocheck = false;  // id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1): OCSP responders
 
   bool allows_key(const crypto::KeyInfo& key) const;
   // Checks each name against the SAN rules. Errors: kPolicyRejected naming the first bad name.

@@ -48,6 +48,7 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.authorities(),
                         c.enrollment(),
                         c.revocation(),
+                        c.crls(),
                         c.auth(),
                         c.jobs()};
   return server::serve(domain, server::builtin_components(), signals,

@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "common/file.h"
+#include "common/log.h"
+#include "lifecycle/scheduler.h"
 
 namespace certward::cli {
 namespace {
@@ -58,6 +60,7 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   CW_RETURN_IF_ERROR(audit::AuditLog::migrate(*c->db_));
   CW_RETURN_IF_ERROR(inventory::Inventory::migrate(*c->db_));
   CW_RETURN_IF_ERROR(ca::AuthorityService::migrate(*c->db_));
+  CW_RETURN_IF_ERROR(ca::CrlPublisher::migrate(*c->db_));
   c->audit_.emplace(c->clock_, *c->db_);
   c->inventory_.emplace(c->clock_, *c->db_, *c->audit_);
 
@@ -82,10 +85,25 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                                     c->profiles_, *c->inventory_, *c->audit_);
   c->revocation_ = std::make_unique<ca::RevocationService>(c->clock_, *c->db_, *c->authorities_,
                                                            *c->inventory_, *c->audit_);
+  c->crls_ = std::make_unique<ca::CrlPublisher>(c->clock_, *c->db_, *c->authorities_,
+                                                *c->inventory_, cfg.revocation, cfg.ca);
   CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
   c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_, &*c->inventory_);
   CW_RETURN_IF_ERROR(lifecycle::JobQueue::migrate(*c->db_));
   c->jobs_.emplace(c->clock_, *c->db_);
+  // A revocation made here (the CLI, in its own process) moves the servers' CRL publication to
+  // now, as one made through a server does: whichever server leases it publishes within a
+  // poll, instead of at its next occurrence. The OCSP responders see it within their refresh.
+  c->revocation_->set_observer([jobs = &*c->jobs_](const std::string&) {
+    lifecycle::NewJob job;
+    job.kind = std::string(ca::CrlPublisher::kJobKind);
+    job.dedupe_key = lifecycle::Scheduler::recurring_key(job.kind);
+    job.on_pending = lifecycle::OnPending::kRunEarlier;
+    job.max_attempts = 3;
+    if (auto queued = jobs->enqueue(job); !queued) {
+      log::warn("crl_publish_not_scheduled", {{"error", queued.error().message}});
+    }
+  });
   return c;
 }
 

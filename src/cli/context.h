@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "ca/authority.h"
+#include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
 #include "ca/master_key.h"
 #include "ca/profile.h"
@@ -40,6 +41,7 @@ class Context {
   ca::AuthorityService& authorities() { return *authorities_; }
   ca::Enrollment& enrollment() { return *enrollment_; }
   ca::RevocationService& revocation() { return *revocation_; }
+  ca::CrlPublisher& crls() { return *crls_; }
   auth::AuthService& auth() { return *auth_; }
   const lifecycle::JobQueue& jobs() const { return *jobs_; }
   const std::string& actor() const { return actor_; }
@@ -57,6 +59,7 @@ class Context {
   std::unique_ptr<ca::AuthorityService> authorities_;
   std::unique_ptr<ca::Enrollment> enrollment_;
   std::unique_ptr<ca::RevocationService> revocation_;
+  std::unique_ptr<ca::CrlPublisher> crls_;
   std::unique_ptr<auth::AuthService> auth_;
   std::optional<lifecycle::JobQueue> jobs_;
   std::string actor_;

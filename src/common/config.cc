@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <utility>
 
 extern char** environ;
 
@@ -41,7 +42,7 @@ Result<std::int64_t> get_int(const toml::node& n, std::string_view key, std::str
 template <typename T>
 Result<T> get_int_as(const toml::node& n, std::string_view key, std::string_view source) {
   CW_ASSIGN_OR_RETURN(std::int64_t v, get_int(n, key, source));
-  if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) {
+  if (!std::in_range<T>(v)) {
     return fail(ErrorCode::kMalformed,
                 where(n, source) + ": '" + std::string(key) + "' is out of range");
   }
@@ -232,6 +233,69 @@ Status parse_profile(std::string_view name, const toml::table& t, ProfileSetting
   return ok();
 }
 
+Status parse_crl(const toml::table& t, std::string_view table, CrlSettings& crl,
+                 std::string_view src, const std::set<std::string_view>& skip = {}) {
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (skip.contains(key)) continue;
+    if (key == "crl_validity") {
+      CW_ASSIGN_OR_RETURN(crl.validity, get_duration(v, key, src));
+    } else if (key == "crl_interval") {
+      CW_ASSIGN_OR_RETURN(crl.interval, get_duration(v, key, src));
+    } else if (key == "delta_crl_validity") {
+      CW_ASSIGN_OR_RETURN(crl.delta_validity, get_duration(v, key, src));
+    } else if (key == "delta_crl_interval") {
+      CW_ASSIGN_OR_RETURN(crl.delta_interval, get_duration(v, key, src));
+    } else if (key == "crl_on_revoke") {
+      CW_ASSIGN_OR_RETURN(crl.on_revoke, get_string(v, key, src));
+    } else {
+      return unknown_key(v, table, key, src);
+    }
+  }
+  return ok();
+}
+
+Status parse_revocation(const toml::table& t, RevocationSettings& r, std::string_view src) {
+  static const std::set<std::string_view> kOwn = {
+      "ocsp_validity",    "ocsp_signer",        "ocsp_responder_validity",
+      "refresh_interval", "ocsp_cache_entries", "ocsp_max_requests",
+      "authorities"};
+  // The defaults first, so an authority's table overrides them whatever the order in the file.
+  CW_RETURN_IF_ERROR(parse_crl(t, "revocation", r.crl, src, kOwn));
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "ocsp_validity") {
+      CW_ASSIGN_OR_RETURN(r.ocsp_validity, get_duration(v, key, src));
+    } else if (key == "ocsp_signer") {
+      CW_ASSIGN_OR_RETURN(r.ocsp_signer, get_string(v, key, src));
+    } else if (key == "ocsp_responder_validity") {
+      CW_ASSIGN_OR_RETURN(r.ocsp_responder_validity, get_duration(v, key, src));
+    } else if (key == "refresh_interval") {
+      CW_ASSIGN_OR_RETURN(r.refresh_interval, get_duration(v, key, src));
+    } else if (key == "ocsp_cache_entries") {
+      CW_ASSIGN_OR_RETURN(r.ocsp_cache_entries, get_int_as<std::size_t>(v, key, src));
+    } else if (key == "ocsp_max_requests") {
+      CW_ASSIGN_OR_RETURN(r.ocsp_max_requests, get_int_as<std::size_t>(v, key, src));
+    }
+  }
+  if (const auto* authorities = t.get("authorities")) {
+    if (!authorities->is_table()) {
+      return fail(ErrorCode::kMalformed,
+                  where(*authorities, src) + ": [revocation.authorities] must be a table");
+    }
+    for (const auto& [name, v] : *authorities->as_table()) {
+      const std::string table = "revocation.authorities." + std::string(name.str());
+      if (!v.is_table()) {
+        return fail(ErrorCode::kMalformed, where(v, src) + ": [" + table + "] must be a table");
+      }
+      CrlSettings crl = r.crl;
+      CW_RETURN_IF_ERROR(parse_crl(*v.as_table(), table, crl, src));
+      r.authority_crl[std::string(name.str())] = std::move(crl);
+    }
+  }
+  return ok();
+}
+
 Status parse_root(const toml::table& root, Config& c, std::string_view src) {
   for (const auto& [k, v] : root) {
     const std::string_view key = k.str();
@@ -245,6 +309,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_ca(*v.as_table(), c.ca, src));
     } else if (key == "server" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_server(*v.as_table(), c.server, src));
+    } else if (key == "revocation" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_revocation(*v.as_table(), c.revocation, src));
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {
@@ -281,7 +347,60 @@ Status check_url(const std::string& url, std::string_view key) {
   return ok();
 }
 
+Status validate_crl(const CrlSettings& crl, const std::string& table) {
+  using std::chrono::seconds;
+  auto bad = [&](std::string_view what) {
+    return fail(ErrorCode::kMalformed, "[" + table + "] " + std::string(what));
+  };
+  if (crl.validity < seconds(60) || crl.validity > std::chrono::days(366))
+    return bad("crl_validity must be between 1m and 366d");
+  if (crl.interval < seconds(10) || crl.interval >= crl.validity)
+    return bad("crl_interval must be at least 10s and below crl_validity");
+  if (crl.delta_interval.count() != 0) {
+    if (crl.delta_validity < seconds(60) || crl.delta_validity > crl.validity)
+      return bad("delta_crl_validity must be between 1m and crl_validity");
+    if (crl.delta_interval < seconds(10) || crl.delta_interval >= crl.delta_validity)
+      return bad(
+          "delta_crl_interval must be 0s (no delta CRLs), or at least 10s and below "
+          "delta_crl_validity");
+  }
+  if (crl.on_revoke != "full" && crl.on_revoke != "delta")
+    return bad("crl_on_revoke must be \"full\" or \"delta\"");
+  if (crl.on_revoke == "delta" && crl.delta_interval.count() == 0)
+    return bad("crl_on_revoke = \"delta\" needs delta CRLs (delta_crl_interval > 0s)");
+  return ok();
+}
+
+Status validate_revocation(const RevocationSettings& r) {
+  using std::chrono::seconds;
+  CW_RETURN_IF_ERROR(validate_crl(r.crl, "revocation"));
+  for (const auto& [name, crl] : r.authority_crl) {
+    CW_RETURN_IF_ERROR(validate_crl(crl, "revocation.authorities." + name));
+  }
+  if (r.ocsp_validity < seconds(60) || r.ocsp_validity > std::chrono::days(7))
+    return fail(ErrorCode::kMalformed, "revocation.ocsp_validity must be between 1m and 7d");
+  if (r.ocsp_signer != "delegated" && r.ocsp_signer != "ca")
+    return fail(ErrorCode::kMalformed, "revocation.ocsp_signer must be \"delegated\" or \"ca\"");
+  if (r.ocsp_responder_validity < std::chrono::hours(1) ||
+      r.ocsp_responder_validity > std::chrono::days(90) ||
+      r.ocsp_responder_validity < 3 * r.ocsp_validity) {
+    // A responder is renewed with a third of its life left, which must outlast every response
+    // it signed that a relying party may still hold.
+    return fail(ErrorCode::kMalformed,
+                "revocation.ocsp_responder_validity must be between 1h and 90d and at least "
+                "three times ocsp_validity");
+  }
+  if (r.refresh_interval < seconds(1) || r.refresh_interval > std::chrono::hours(1))
+    return fail(ErrorCode::kMalformed, "revocation.refresh_interval must be between 1s and 1h");
+  if (r.ocsp_cache_entries > 100'000'000)
+    return fail(ErrorCode::kMalformed, "revocation.ocsp_cache_entries must be at most 100000000");
+  if (r.ocsp_max_requests < 1 || r.ocsp_max_requests > 1000)
+    return fail(ErrorCode::kMalformed, "revocation.ocsp_max_requests must be between 1 and 1000");
+  return ok();
+}
+
 Status validate(const Config& c) {
+  CW_RETURN_IF_ERROR(validate_revocation(c.revocation));
   CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));
@@ -391,9 +510,38 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   return c;
 }
 
+namespace {
+
+// "http://<host:port>" of the plain-HTTP listener as relying parties reach it: the configured
+// address, or for a wildcard one the server's first host name. Empty when there is none to
+// point at (no listener, or a wildcard address and no host name).
+std::string own_http_base(const Config& c) {
+  const std::string& listen = c.server.http_listen;
+  const auto colon = listen.rfind(':');
+  // Port 0 (any free port, for tests) names no address anyone could reach.
+  if (listen.empty() || colon == std::string::npos || listen.substr(colon + 1) == "0") return {};
+  std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") {
+    if (c.server.hostnames.empty()) return {};
+    host = c.server.hostnames.front();
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  }
+  return "http://" + host + ":" + port;
+}
+
+}  // namespace
+
 void finalize_config(Config& c) {
   if (c.database.path.empty()) c.database.path = c.data_dir + "/certward.db";
   if (c.ca.master_key_file.empty()) c.ca.master_key_file = c.data_dir + "/master.key";
+  // Certificates point relying parties at certward's own CRLs and OCSP responder unless told
+  // otherwise: a certificate without them cannot be revoked in any way its users would notice.
+  const std::string base = own_http_base(c);
+  if (c.ca.crl_base_url.empty() && !base.empty()) c.ca.crl_base_url = base + "/crl";
+  if (c.ca.ocsp_url.empty() && !base.empty()) c.ca.ocsp_url = base + "/ocsp";
+  if (c.ca.crl_base_url == "none") c.ca.crl_base_url.clear();
+  if (c.ca.ocsp_url == "none") c.ca.ocsp_url.clear();
 }
 
 Result<Config> load_config(const std::optional<std::string>& path,

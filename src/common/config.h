@@ -24,13 +24,54 @@ struct DatabaseSettings {
 struct CaSettings {
   std::string master_key_file;                // default <data_dir>/master.key (created 0600)
   std::string default_authority = "issuing";  // authority `issue` uses when none is named
-  std::string crl_base_url;  // e.g. "http://pki.example.com/crl"; CDP = <base>/<authority>.crl
-  std::string ocsp_url;      // e.g. "http://pki.example.com/ocsp"; empty: no AIA OCSP
+  // e.g. "http://pki.example.com/crl"; CDP = <base>/<authority>.crl. Default: certward's own
+  // plain-HTTP listener (http://<server.http_listen>/crl, the first server.hostnames entry for
+  // a wildcard address); "none": certificates carry no CDP.
+  std::string crl_base_url;
+  // e.g. "http://pki.example.com/ocsp". Default: http://<server.http_listen>/ocsp as above;
+  // "none": no AIA OCSP.
+  std::string ocsp_url;
   std::string ca_issuers_base_url;  // e.g. "http://pki.example.com/ca"; empty: no caIssuers
   // How long a process signs with an authority before it asks the database again whether
   // the authority is still active: a change made in another process (another replica, the
   // CLI) takes effect within this time; one made in this process at once. 1 s .. 1 h.
   std::chrono::seconds authority_recheck{5};
+};
+
+// How one authority publishes its CRLs ([revocation] and [revocation.authorities.<name>]).
+struct CrlSettings {
+  std::chrono::seconds validity{std::chrono::days(7)};  // full CRL: nextUpdate - thisUpdate
+  std::chrono::seconds interval{std::chrono::days(1)};  // a new full CRL at least this often
+  std::chrono::seconds delta_validity{std::chrono::days(1)};
+  // A new delta CRL at least this often; 0 publishes no delta CRLs (and no freshestCRL).
+  std::chrono::seconds delta_interval{std::chrono::hours(1)};
+  // What a revocation regenerates within seconds: "full" (both CRLs) or "delta" (the delta
+  // only; the full one on its interval: large CRLs re-signed less often).
+  std::string on_revoke = "full";
+};
+
+struct RevocationSettings {
+  CrlSettings crl;                                   // every authority's, unless overridden
+  std::map<std::string, CrlSettings> authority_crl;  // [revocation.authorities.<name>]
+  // OCSP responses: nextUpdate - thisUpdate; a cached response is signed again once half of
+  // this has passed, so relying parties never hold one older than that.
+  std::chrono::seconds ocsp_validity{std::chrono::days(1)};
+  // "delegated": a responder certificate per authority (id-kp-OCSPSigning, ocsp-nocheck),
+  // issued to each replica at start with a key that never leaves its memory, and renewed
+  // before it expires; "ca": the authority's own key signs.
+  std::string ocsp_signer = "delegated";
+  std::chrono::seconds ocsp_responder_validity{std::chrono::days(7)};
+  // How often each replica looks for revocations, CRLs and authorities made by the others:
+  // the bound on how stale another replica's answers are. 1 s .. 1 h.
+  std::chrono::seconds refresh_interval{10};
+  std::size_t ocsp_cache_entries = 1'000'000;  // pre-signed responses kept in memory
+  std::size_t ocsp_max_requests = 50;          // CertIDs in one OCSP request
+
+  // The CRL settings of `authority`.
+  const CrlSettings& crl_for(std::string_view authority) const {
+    auto it = authority_crl.find(std::string(authority));
+    return it == authority_crl.end() ? crl : it->second;
+  }
 };
 
 struct RateLimitSettings {
@@ -91,6 +132,7 @@ struct Config {
   CaSettings ca;
   ServerSettings server;
   std::vector<ProfileSettings> profiles;  // [profiles.<name>] tables
+  RevocationSettings revocation;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

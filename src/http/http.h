@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -113,6 +114,10 @@ class Router {
   std::vector<RouteInfo> infos_;
   std::vector<Handler> handlers_;
 };
+
+// An IMF-fixdate (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT", for Date, Last-Modified
+// and Expires.
+std::string http_date(std::time_t t);
 
 // Decodes the %XX escapes of a piece of a path as received (a rest parameter), for the
 // front-end that routes it raw: "MEow%2FBQ+%3D" -> "MEow/BQ+=" ('+' stays a plus: in a path it

@@ -58,21 +58,6 @@ using TlsStream = ssl::stream<beast::tcp_stream>;
 constexpr std::chrono::seconds kCloseGrace{1};
 constexpr std::size_t kFirstReadBytes = 4096;
 
-// IMF-fixdate (RFC 9110 5.6.7), independent of the C locale.
-std::string http_date() {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                        kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
-                        tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-}
-
 std::string endpoint_text(const tcp::endpoint& ep) {
   const auto address = ep.address();
   std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
@@ -484,7 +469,7 @@ class Session final : public SessionBase {
       message_.set(bhttp::field::content_type, "application/octet-stream");
     }
     message_.set(bhttp::field::server, "certward");
-    message_.set(bhttp::field::date, http_date());
+    message_.set(bhttp::field::date, http_date(std::time(nullptr)));
     message_.body() = std::move(response.body);
     message_.keep_alive(keep_);
     message_.prepare_payload();

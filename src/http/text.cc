@@ -1,4 +1,6 @@
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 
 #include "http/text_impl.h"
 
@@ -91,6 +93,20 @@ std::optional<SplitTarget> split_target(std::string_view target) {
   SplitTarget out{std::move(*path), {}};
   if (q != std::string_view::npos) out.raw_query = target.substr(q + 1);
   return out;
+}
+
+// Independent of the C locale.
+std::string http_date(std::time_t t) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                        kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
+                        tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
 }  // namespace certward::http

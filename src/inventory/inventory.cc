@@ -67,6 +67,10 @@ ALTER TABLE certificates ADD COLUMN key_sha256 TEXT;
 CREATE INDEX certificates_key_sha256 ON certificates (key_sha256);
 CREATE INDEX certificates_authority_revoked ON certificates (authority, revoked_at);
 )sql"},
+    {3, "revoked_at",
+     R"sql(
+CREATE INDEX certificates_revoked_at ON certificates (revoked_at);
+)sql"},
 };
 
 constexpr std::string_view kColumns =

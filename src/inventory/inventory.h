@@ -141,6 +141,20 @@ struct RevokedSerial {
   std::optional<SysTime> invalidity_date;
 };
 
+// What an OCSP responder needs to know of one serial number of an authority.
+struct SerialStatus {
+  std::string fingerprint;
+  SysTime not_after{};
+  std::optional<RevocationMark> revocation;  // set when revoked
+};
+
+// A revocation, as replicas learn of the ones others made.
+struct RevokedRef {
+  std::string authority;
+  std::string serial;  // hex
+  SysTime revoked_at{};
+};
+
 struct PageRequest {
   int limit = 50;                     // 1..1000
   std::optional<std::string> cursor;  // opaque; from Page::next_cursor
@@ -219,6 +233,15 @@ class Inventory {
                                                 std::optional<SysTime> revoked_since) const;
   // Whether the certificate with this fingerprint is in the inventory and revoked.
   Result<bool> is_revoked(std::string_view fingerprint) const;
+  // How many certificates `authority` issued have ever been revoked: a CRL records it, and one
+  // that lists fewer is out of date (revocations are final, so the count only grows).
+  Result<std::int64_t> revoked_count(std::string_view authority) const;
+  // The certificate `authority` issued with this serial (hex, as CertificateInfo::serial_hex),
+  // if there is one.
+  Result<std::optional<SerialStatus>> serial_status(std::string_view authority,
+                                                    std::string_view serial_hex) const;
+  // Revocations recorded at or after `since`, oldest first, at most `max`.
+  Result<std::vector<RevokedRef>> revoked_since(SysTime since, std::size_t max) const;
 
   // Imports certificates into the inventory with one audit event each, all in one
   // transaction: either all of `certs` are recorded or none.

@@ -94,6 +94,50 @@ Result<std::vector<RevokedSerial>> Inventory::revoked_by(
   return out;
 }
 
+Result<std::int64_t> Inventory::revoked_count(std::string_view authority) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT COUNT(*) FROM certificates WHERE "
+                                              "authority = ? AND revoked_at IS NOT NULL",
+                                              store::params(authority)));
+  return row ? row->int64(0) : 0;
+}
+
+Result<std::optional<SerialStatus>> Inventory::serial_status(std::string_view authority,
+                                                             std::string_view serial_hex) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(
+      auto row,
+      tx->query_one("SELECT fingerprint, not_after, revoked_at, revocation_reason, "
+                    "invalidity_date FROM certificates WHERE authority = ? AND serial = ?",
+                    store::params(authority, serial_hex)));
+  if (!row) return std::nullopt;
+  SerialStatus s;
+  s.fingerprint = row->text(0);
+  s.not_after = from_unix(row->int64(1));
+  if (!row->is_null(2)) {
+    RevocationMark m;
+    m.revoked_at = from_unix(row->int64(2));
+    m.reason = static_cast<int>(row->optional_int64(3).value_or(0));
+    if (!row->is_null(4)) m.invalidity_date = from_unix(row->int64(4));
+    s.revocation = m;
+  }
+  return s;
+}
+
+Result<std::vector<RevokedRef>> Inventory::revoked_since(SysTime since, std::size_t max) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(
+      auto rows, tx->query("SELECT authority, serial, revoked_at FROM certificates WHERE "
+                           "revoked_at >= ? AND authority IS NOT NULL ORDER BY revoked_at LIMIT ?",
+                           store::params(to_unix(since), static_cast<std::int64_t>(max))));
+  std::vector<RevokedRef> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    out.push_back({r.text(0), r.text(1), from_unix(r.int64(2))});
+  }
+  return out;
+}
+
 Result<bool> Inventory::is_revoked(std::string_view fingerprint) const {
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto row,

@@ -20,6 +20,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "ca/authority.h"
+#include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
 #include "ca/revocation.h"
@@ -43,6 +44,7 @@ struct Domain {
   ca::AuthorityService& authorities;
   ca::Enrollment& ra;
   ca::RevocationService& revocation;
+  ca::CrlPublisher& crls;  // publishes CRLs; the CRL component serves them
   auth::AuthService& auth;
   const lifecycle::JobQueue& jobs;  // durable background work, shared by the replicas
 };

@@ -3,6 +3,10 @@
 // stay in its own folder, its background work is jobs it registers with Services::scheduler.
 
 #include "api/api.h"
+#include "ca/ocsp_responder.h"
+#include "common/log.h"
+#include "protocols/crl/crl.h"
+#include "protocols/ocsp/ocsp.h"
 #include "server/component.h"
 
 namespace certward::server {
@@ -38,6 +42,53 @@ class PublicCaCertificates final : public Component {
   api::Services services_;
 };
 
+// Revocation status on plain HTTP: the CRLs (/crl) and the OCSP responder (/ocsp). Registers
+// CRL publication as recurring work, and tells both of every revocation made through this
+// process: CRLs are published and OCSP answers signed again within seconds (other replicas'
+// revocations within revocation.refresh_interval).
+class RevocationStatus final : public Component {
+ public:
+  explicit RevocationStatus(Services& s)
+      : services_(s),
+        responder_(s.domain.clock, s.domain.authorities, s.domain.ra, s.domain.inventory,
+                   s.domain.config.revocation) {}
+
+  void mount(Routers& routers) override {
+    const Domain& d = services_.domain;
+    routers.http.mount("/crl", *protocols::crl::make_router(d.crls, d.clock));
+    routers.http.mount("/ocsp", *protocols::ocsp::make_router(responder_, d.clock));
+  }
+
+  Status start() override {
+    Domain& d = services_.domain;
+    ca::CrlPublisher& crls = d.crls;
+    // Often enough that a due CRL is late by little; each run only reads when nothing is due.
+    const lifecycle::Recurrence every{std::min<std::chrono::seconds>(
+        std::chrono::seconds(60), d.config.revocation.refresh_interval)};
+    CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
+        std::string(ca::CrlPublisher::kJobKind), every,
+        [&crls](const lifecycle::Job&) { return crls.publish_all(); }));
+    CW_RETURN_IF_ERROR(responder_.start());
+    lifecycle::Scheduler& scheduler = services_.scheduler;
+    d.revocation.set_observer([this, &scheduler](const std::string& authority) {
+      if (Status s = scheduler.run_now(ca::CrlPublisher::kJobKind); !s) {
+        log::warn("crl_publish_not_scheduled", {{"error", s.error().message}});
+      }
+      responder_.revoked(authority);
+    });
+    return ok();
+  }
+
+  void stop() override {
+    services_.domain.revocation.set_observer(nullptr);
+    responder_.stop();
+  }
+
+ private:
+  Services& services_;
+  ca::OcspResponder responder_;
+};
+
 // The job scheduler: runs the background work every component (and the server itself: the
 // serving-certificate check) registered with Services::scheduler. It has no routes.
 class BackgroundJobs final : public Component {
@@ -57,6 +108,7 @@ Registry builtin_components() {
   Registry r;
   r.add([](Services& s) { return std::make_unique<RestApi>(s); });
   r.add([](Services& s) { return std::make_unique<PublicCaCertificates>(s); });
+  r.add([](Services& s) { return std::make_unique<RevocationStatus>(s); });
   // Last: it starts once every component above has started, and stops before them, so a
   // handler never runs on a component that is not running.
   r.add([](Services& s) { return std::make_unique<BackgroundJobs>(s); });

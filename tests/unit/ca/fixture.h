@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "ca/authority.h"
+#include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
+#include "ca/ocsp_responder.h"
 #include "ca/profile.h"
 #include "ca/revocation.h"
 #include "unit/testing/pki.h"
@@ -60,11 +62,14 @@ class CaFixture : public ::testing::Test {
     ASSERT_TRUE(audit::AuditLog::migrate(*db_).has_value());
     ASSERT_TRUE(inventory::Inventory::migrate(*db_).has_value());
     ASSERT_TRUE(AuthorityService::migrate(*db_).has_value());
+    ASSERT_TRUE(CrlPublisher::migrate(*db_).has_value());
     authorities_ =
         std::make_unique<AuthorityService>(clock_, *db_, wrapper_, audit_, inventory_, settings_);
     ra_ = std::make_unique<Enrollment>(clock_, *db_, *authorities_, profiles_, inventory_, audit_);
     revocation_ =
         std::make_unique<RevocationService>(clock_, *db_, *authorities_, inventory_, audit_);
+    crls_ = std::make_unique<CrlPublisher>(clock_, *db_, *authorities_, inventory_,
+                                           revocation_settings_, settings_);
     RootOptions root;
     root.name = "root";
     root.subject = "CN=Test Root CA,O=Certward Tests";
@@ -173,6 +178,8 @@ class CaFixture : public ::testing::Test {
   std::unique_ptr<AuthorityService> authorities_;
   std::unique_ptr<Enrollment> ra_;  // declared last: stopped before the rest goes
   std::unique_ptr<RevocationService> revocation_;
+  RevocationSettings revocation_settings_;
+  std::unique_ptr<CrlPublisher> crls_;
   x509::Certificate root_;
   x509::Certificate issuing_;
 };

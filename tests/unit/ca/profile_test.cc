@@ -106,7 +106,7 @@ TEST(ProfileSet, OverridesFieldByField) {
   s.policy_oids = std::vector<std::string>{"2.23.140.1.2.1"};
   auto set = ProfileSet::create(std::vector<ProfileSettings>{s});
   ASSERT_TRUE(set.has_value()) << set.error().message;
-  EXPECT_EQ(set->all().size(), 6u);
+  EXPECT_EQ(set->all().size(), 7u);
   const Profile& p = find(*set, "tls-server");
   EXPECT_EQ(p.description, "Our web servers");
   EXPECT_EQ(p.key_types, std::vector<KeyType>{KeyType::kEcP384});
@@ -133,7 +133,7 @@ TEST(ProfileSet, NewProfileStartsFromTlsServer) {
   s.subject_template = "CN={cn},O=Example,OU=Ingress";
   auto set = ProfileSet::create(std::vector<ProfileSettings>{s});
   ASSERT_TRUE(set.has_value()) << set.error().message;
-  EXPECT_EQ(set->all().size(), 7u);
+  EXPECT_EQ(set->all().size(), 8u);
   const Profile& p = find(*set, "k8s_ingress");
   EXPECT_EQ(p.description, "custom profile");
   EXPECT_EQ(p.max_validity, days(398));

@@ -36,7 +36,7 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                           profiles_, *authorities_, *ra_, *revocation_, auth_, jobs_});
+                           profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, jobs_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -168,7 +168,7 @@ TEST_F(ServerTest, ThirdFrontEndThroughTheSeamGetsTheRaScopeRule) {
   server.stop();
 }
 
-TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAndThePublicCaCertificates) {
+TEST_F(ServerTest, BuiltinComponentsServeTheRestApiCaCertificatesCrlsAndOcsp) {
   Server server(*domain_, builtin_components());
   api::Metrics metrics(clock_);
   api::RateLimiter limiter(0, 0);
@@ -182,7 +182,8 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAndThePublicCaCertificates) {
   };
   EXPECT_EQ(routes(server.https_routes()), routes(*expected));
   EXPECT_EQ(routes(server.http_routes()),
-            (std::vector<std::string>{"GET /healthz", "GET /ca/{file}"}));
+            (std::vector<std::string>{"GET /healthz", "GET /ca/{file}", "GET /crl/{file}",
+                                      "GET /ocsp/{der...}", "POST /ocsp"}));
 }
 
 // Records what the server asks of it.
