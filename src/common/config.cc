@@ -245,7 +245,14 @@ Status parse_crl(const toml::table& t, std::string_view table, CrlSettings& crl,
     } else if (key == "delta_crl_validity") {
       CW_ASSIGN_OR_RETURN(crl.delta_validity, get_duration(v, key, src));
     } else if (key == "delta_crl_interval") {
-      CW_ASSIGN_OR_RETURN(crl.delta_interval, get_duration(v, key, src));
+      // "0s" (any unit) turns delta CRLs off; durations are otherwise positive.
+      auto text = get_string(v, key, src);
+      if (text && text->size() >= 2 && text->find_first_not_of('0') == text->size() - 1 &&
+          std::string_view("smhdy").find(text->back()) != std::string_view::npos) {
+        crl.delta_interval = std::chrono::seconds(0);
+      } else {
+        CW_ASSIGN_OR_RETURN(crl.delta_interval, get_duration(v, key, src));
+      }
     } else if (key == "crl_on_revoke") {
       CW_ASSIGN_OR_RETURN(crl.on_revoke, get_string(v, key, src));
     } else {

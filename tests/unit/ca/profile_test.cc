@@ -31,7 +31,7 @@ TEST(ProfileSet, BuiltinsArePresent) {
   std::set<std::string> names;
   for (const auto& p : set.all()) names.insert(p.name);
   EXPECT_EQ(names, (std::set<std::string>{"tls-server", "tls-client", "code-signing", "smime",
-                                          "device", "intermediate-ca"}));
+                                          "device", "intermediate-ca", "ocsp-responder"}));
   auto missing = set.find("nope");
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);

@@ -423,5 +423,68 @@ TEST(Duration, RoundTrips) {
   }
 }
 
+TEST_F(LoadConfig, RevocationDefaultsOverridesAndOwnUrls) {
+  auto c = load_text(R"(
+[server]
+http_listen = "0.0.0.0:8080"
+hostnames = ["pki.example.com"]
+[revocation]
+crl_interval = "12h"
+delta_crl_interval = "0s"
+ocsp_validity = "2h"
+refresh_interval = "3s"
+[revocation.authorities.issuing]
+crl_validity = "2d"
+crl_interval = "1h"
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->ca.crl_base_url, "http://pki.example.com:8080/crl");
+  EXPECT_EQ(c->ca.ocsp_url, "http://pki.example.com:8080/ocsp");
+  const RevocationSettings& r = c->revocation;
+  EXPECT_EQ(r.ocsp_validity, std::chrono::hours(2));
+  EXPECT_EQ(r.refresh_interval, std::chrono::seconds(3));
+  EXPECT_EQ(r.crl_for("root").interval, std::chrono::hours(12));
+  EXPECT_EQ(r.crl_for("root").validity, std::chrono::days(7));
+  // An authority's table starts from [revocation]'s, whatever the order in the file.
+  EXPECT_EQ(r.crl_for("issuing").validity, std::chrono::days(2));
+  EXPECT_EQ(r.crl_for("issuing").interval, std::chrono::hours(1));
+  EXPECT_EQ(r.crl_for("issuing").delta_interval, std::chrono::seconds(0));
+}
+
+TEST_F(LoadConfig, OwnUrlsFollowTheListenerUnlessSetOrNone) {
+  auto plain = load_text("[server]\nhttp_listen = \"127.0.0.1:9080\"\n");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->ca.crl_base_url, "http://127.0.0.1:9080/crl");
+  auto any_port = load_text("[server]\nhttp_listen = \"127.0.0.1:0\"\n");
+  ASSERT_TRUE(any_port.has_value());
+  EXPECT_EQ(any_port->ca.crl_base_url, "");
+  EXPECT_EQ(any_port->ca.ocsp_url, "");
+  auto none = load_text("[ca]\ncrl_base_url = \"none\"\nocsp_url = \"http://ocsp.example.com\"\n");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->ca.crl_base_url, "");
+  EXPECT_EQ(none->ca.ocsp_url, "http://ocsp.example.com");
+}
+
+TEST_F(LoadConfig, RefusesRevocationSettingsThatCannotWork) {
+  for (const char* text : {
+           "[revocation]\ncrl_interval = \"7d\"\n",  // not below crl_validity
+           "[revocation]\ncrl_validity = \"30s\"\n",
+           "[revocation]\ndelta_crl_interval = \"2d\"\n",
+           "[revocation]\ncrl_on_revoke = \"sometimes\"\n",
+           "[revocation]\ndelta_crl_interval = \"0s\"\ncrl_on_revoke = \"delta\"\n",
+           "[revocation]\nocsp_signer = \"hsm\"\n",
+           "[revocation]\nocsp_validity = \"3d\"\n",  // responder 7d < 3 x 3d
+           "[revocation]\nrefresh_interval = \"0s\"\n",
+           "[revocation]\nocsp_max_requests = 0\n",
+           "[revocation]\nocsp_cache_entries = -1\n",
+           "[revocation]\nnonsense = 1\n",
+           "[revocation]\ndelta_crl_interval = \"0q\"\n",
+           "[revocation.authorities.issuing]\nocsp_validity = \"1h\"\n",  // not per authority
+           "[revocation.authorities]\nissuing = 1\n",
+       }) {
+    EXPECT_EQ(load_error(text), ErrorCode::kMalformed) << text;
+  }
+}
+
 }  // namespace
 }  // namespace certward
