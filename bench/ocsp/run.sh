@@ -23,7 +23,8 @@
 # measured over the same loopback. This needs root.
 # Every process started here is stopped by PID on exit.
 # Results: build/release/bench/ocsp/: summary.txt (the table), wrk-*.txt (raw wrk output),
-# the request and the three responses (*.der), the servers' logs.
+# the requests and the three responses (*.der) with their headers, openssl's reading of each
+# response (*-verify.txt), the servers' logs.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -96,7 +97,7 @@ if [[ -z ${CERTWARD_BIN:-} ]]; then
 fi
 [[ -x $CERTWARD_BIN ]] || die "no certward binary at $CERTWARD_BIN"
 mkdir -p "$out"
-rm -f "$out"/*.txt "$out"/*.der "$out"/*.log
+rm -f "$out"/*.txt "$out"/*.der "$out"/*.log "$out"/*.out
 
 # 3. The private network namespace: a holder process keeps it alive; "${ns[@]}" CMD runs CMD
 # in it. nsenter execs CMD, so $! of "${ns[@]}" CMD & is CMD's own PID (a shell function in
@@ -124,10 +125,11 @@ free_port() {
 url_path() { python3 -c 'import base64, sys, urllib.parse
 print(urllib.parse.quote(base64.b64encode(open(sys.argv[1], "rb").read()).decode(), safe=""))' "$1"; }
 
-# GETs URL once into FILE; the answer must be 200 with the OCSP media type.
+# GETs URL once into FILE.der (headers beside it); the answer must be 200 with the OCSP media type.
 fetch_once() {  # name url file
   local got
-  got=$("${ns[@]}" curl -s -o "$3" -w '%{http_code} %{content_type}' "$2") || die "$1: GET failed"
+  got=$("${ns[@]}" curl -s -D "${3%.der}-headers.txt" -o "$3" -w '%{http_code} %{content_type}' "$2") ||
+    die "$1: GET failed"
   [[ $got == "200 application/ocsp-response"* ]] ||
     die "$1 answered '$got' to GET $2: $(head -c 300 "$3" | tr -c '[:print:]\n' '.')"
 }
@@ -278,7 +280,7 @@ http {
   open_file_cache max=16;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$ng_port;
+    listen 127.0.0.1:$ng_port reuseport;
     location / {
       root $N/www;
       try_files /ocsp.der =404;
