@@ -46,19 +46,19 @@ chmod 755 "$N"
 # Stops one process and the children it forked (openssl ocsp -multi, nginx workers). openssl's
 # -multi parent does not act on SIGTERM until a child exits, hence its children get it too.
 stop_tree() {
-  local pid=$1 kids kid _
+  local pid=$1 kids=() _
   kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kids=$(pgrep -P "$pid" || true)
+  mapfile -t kids < <(pgrep -P "$pid" || true)
   kill -TERM "$pid" 2>/dev/null || true
   sleep 0.2
-  for kid in $kids; do kill -TERM "$kid" 2>/dev/null || true; done
+  ((${#kids[@]} == 0)) || kill -TERM "${kids[@]}" 2>/dev/null || true
   for _ in $(seq 1 50); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
-    kids=$(pgrep -P "$pid" || true)
-    kill -KILL "$pid" $kids 2>/dev/null || true
+    mapfile -t kids < <(pgrep -P "$pid" || true)
+    kill -KILL "$pid" "${kids[@]}" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || true
 }
@@ -140,7 +140,9 @@ check_response() {  # name response issuer leaf cafile
     >"$report" 2>&1 || die "$name: openssl ocsp -respin rejects the response: $(tail -5 "$report")"
   grep -q '^Response verify OK' "$report" || die "$name: the response does not verify: $(tail -5 "$report")"
   grep -q ': good$' "$report" || die "$name: the certificate's status is not good: $(tail -5 "$report")"
-  grep -q 'Status times invalid' "$report" && die "$name: thisUpdate/nextUpdate invalid: $(tail -5 "$report")"
+  if grep -q 'Status times invalid' "$report"; then
+    die "$name: thisUpdate/nextUpdate invalid: $(tail -5 "$report")"
+  fi
   echo "   $name: 200, $(stat -c %s "$2") bytes, verified by openssl ocsp -respin, status good"
 }
 # Waits until URL answers at all (any status) while PID lives.
