@@ -19,6 +19,9 @@ packages=(
   strace
   # load benchmark (bench/load/run.sh): HTTP load generator and the CFSSL peer
   wrk golang-cfssl
+  # OCSP benchmark (bench/ocsp/run.sh): nginx as the static-file ceiling; ip brings up the
+  # loopback of the network namespace the benchmark runs in
+  nginx-light iproute2
 )
 
 missing=()
