@@ -245,6 +245,20 @@ Result<std::shared_ptr<const OcspReply>> OcspResponder::sign_answer(
   return std::shared_ptr<const OcspReply>(std::move(reply));
 }
 
+std::shared_ptr<const OcspReply> OcspResponder::cached_answer(
+    std::span<const std::uint8_t> der) const {
+  auto request = x509::parse_ocsp_request(der, limits_);
+  if (!request || request->cert_ids.size() != 1 || request->nonce) return nullptr;
+  const x509::OcspCertId& id = request->cert_ids.front();
+  if (id.hash != OcspHashAlgorithm::kSha1 || !id.hash_parameters_null) return nullptr;
+  std::shared_ptr<const IssuerEntry> issuer = find_issuer(id);
+  if (!issuer) return nullptr;
+  const std::string key = cache_key(issuer->authority, id.serial);
+  common::MutexLock lock(mu_);
+  auto it = cache_.find(key);
+  return it == cache_.end() ? nullptr : it->second.reply;
+}
+
 std::shared_ptr<const OcspReply> OcspResponder::answer(std::span<const std::uint8_t> der) {
   auto request = x509::parse_ocsp_request(der, limits_);
   if (!request) return error_reply(x509::ocsp_status_for(request.error().code));

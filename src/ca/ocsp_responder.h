@@ -70,6 +70,12 @@ class OcspResponder {
   // Never fails otherwise.
   std::shared_ptr<const OcspReply> answer(std::span<const std::uint8_t> request) CW_EXCLUDES(mu_);
 
+  // The cached answer to `request`, if it has one; nullptr otherwise (answer() then signs, or
+  // answers with an error). Never signs, never touches the database: cheap enough for an I/O
+  // thread.
+  std::shared_ptr<const OcspReply> cached_answer(std::span<const std::uint8_t> request) const
+      CW_EXCLUDES(mu_);
+
   // Certificates of `authority` were revoked through this process: looks for revocations and
   // signs the answers it holds for them again, on the calling thread, before returning.
   void revoked(const std::string& authority) CW_EXCLUDES(mu_);

@@ -64,6 +64,11 @@ struct Response {
 };
 
 using Handler = std::function<Response(Request&)>;
+// An optional first try at a request, run on the I/O thread that read it: for answers that
+// are a lookup in memory (a cached OCSP response), where handing the request to a worker and
+// back would cost more than the answer. It must not block, lock for long or allocate much;
+// nullopt passes the request on to the route's Handler on a worker, as usual.
+using InlineHandler = std::function<std::optional<Response>(Request&)>;
 
 struct RouteInfo {
   std::string method;   // "GET"
@@ -90,7 +95,7 @@ class Router {
  public:
   // REQUIRES: `pattern` starts with '/', has a rest parameter only as its last segment, and
   // is not routed for `method` yet (two front-ends claiming one route is a bug).
-  void add(std::string method, std::string pattern, Handler handler);
+  void add(std::string method, std::string pattern, Handler handler, InlineHandler first_try = {});
   // Adds every route of `routes` under `prefix`: "" (the root) or segments like "/a/b",
   // without a trailing '/'. A route "/" of `routes` is served at `prefix` itself.
   // REQUIRES: the resulting routes satisfy add()'s requirements.
@@ -98,6 +103,7 @@ class Router {
 
   struct Match {
     const Handler* handler = nullptr;
+    const InlineHandler* first_try = nullptr;  // null when the route has none
     const RouteInfo* route = nullptr;
     std::map<std::string, std::string> params;
     bool path_known = false;  // the path matched some route with another method (-> 405)
@@ -113,6 +119,7 @@ class Router {
  private:
   std::vector<RouteInfo> infos_;
   std::vector<Handler> handlers_;
+  std::vector<InlineHandler> first_tries_;
 };
 
 // An IMF-fixdate (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT", for Date, Last-Modified

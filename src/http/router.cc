@@ -94,7 +94,8 @@ bool pattern_matches(std::string_view pattern, const SplitPath& path,
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
+void Router::add(std::string method, std::string pattern, Handler handler,
+                 InlineHandler first_try) {
   CW_CHECK(!pattern.empty() && pattern.front() == '/');
   std::vector<std::string_view> parts = path_segments(pattern);
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -105,6 +106,7 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   }
   infos_.push_back(RouteInfo{std::move(method), std::move(pattern)});
   handlers_.push_back(std::move(handler));
+  first_tries_.push_back(std::move(first_try));
 }
 
 void Router::mount(std::string_view prefix, const Router& routes) {
@@ -113,7 +115,7 @@ void Router::mount(std::string_view prefix, const Router& routes) {
     const RouteInfo& route = routes.infos_[i];
     std::string pattern(prefix);
     if (prefix.empty() || route.pattern != "/") pattern += route.pattern;
-    add(route.method, std::move(pattern), routes.handlers_[i]);
+    add(route.method, std::move(pattern), routes.handlers_[i], routes.first_tries_[i]);
   }
 }
 
@@ -132,6 +134,7 @@ Router::Match Router::match(std::string_view method, std::string_view raw_path) 
     if (score > best) {
       best = score;
       out.handler = &handlers_[i];
+      out.first_try = first_tries_[i] ? &first_tries_[i] : nullptr;
       out.route = &infos_[i];
     }
   }

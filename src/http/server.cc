@@ -392,6 +392,11 @@ class Session final : public SessionBase {
     request->tls = kTls;
     request->client_certificate = client_certificate_;
     request->params = std::move(match.params);
+    if (match.first_try != nullptr) {
+      if (std::optional<Response> answered = try_inline(*match.first_try, *request)) {
+        return write_response(std::move(*answered), false);
+      }
+    }
     post_to_worker(*match.handler, std::move(*request));
   }
 
@@ -403,6 +408,23 @@ class Session final : public SessionBase {
       return write_response(std::move(response), false);
     }
     write_response(problem(404, "Not Found", "not_found", "no resource at this path"), false);
+  }
+
+  std::optional<Response> try_inline(const InlineHandler& first_try, Request& request) {
+    try {
+      return first_try(request);
+    } catch (const std::exception& e) {
+      log::error("http_handler_exception", {{"listener", listener_->name},
+                                            {"method", request.method},
+                                            {"route", route_},
+                                            {"what", e.what()}});
+    } catch (...) {
+      log::error("http_handler_exception", {{"listener", listener_->name},
+                                            {"method", request.method},
+                                            {"route", route_},
+                                            {"what", "unknown"}});
+    }
+    return std::nullopt;  // the worker's handler answers
   }
 
   void post_to_worker(const Handler& handler, Request request) {

@@ -10,8 +10,9 @@
 // max-age up to nextUpdate, public, no-transform, must-revalidate, and a strong ETag
 // (If-None-Match gives 304); the others, no-store.
 //
-// The answers come from ca::OcspResponder: a cached answer costs a lookup, no hop and no
-// signature.
+// The answers come from ca::OcspResponder. A cached answer is sent from the I/O thread that
+// read the request (http::InlineHandler): a parse and a lookup, no hop to a worker, no
+// signature. Everything else is answered on a worker.
 
 #include <cstddef>
 #include <memory>

@@ -163,6 +163,41 @@ TEST(Server, HandlerHeadersAndDefaultContentType) {
   EXPECT_EQ(reply->header("content-type"), "application/octet-stream");
 }
 
+// A route's first try runs on the I/O thread; nullopt or an exception passes the request to
+// the handler on a worker, which then answers.
+TEST(Server, InlineFirstTryAnswersOrPassesToTheWorker) {
+  ServerHarness h;
+  std::atomic<int> worker_calls = 0;
+  std::thread::id io_thread, worker_thread;
+  h.router().add(
+      "GET", "/lookup/{key}",
+      [&](Request& req) {
+        worker_calls++;
+        worker_thread = std::this_thread::get_id();
+        return Response::text(200, "worker:" + req.params.at("key"));
+      },
+      [&](Request& req) -> std::optional<Response> {
+        io_thread = std::this_thread::get_id();
+        const std::string& key = req.params.at("key");
+        if (key == "throw") throw std::runtime_error("first try failed");
+        if (key != "hit") return std::nullopt;
+        return Response::text(200, "inline");
+      });
+  auto port = h.start();
+  auto hit = fetch(port, get_request("/lookup/hit"));
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->body, "inline");
+  EXPECT_EQ(worker_calls, 0);
+  auto miss = fetch(port, get_request("/lookup/miss"));
+  ASSERT_TRUE(miss);
+  EXPECT_EQ(miss->body, "worker:miss");
+  EXPECT_NE(worker_thread, io_thread);
+  auto thrown = fetch(port, get_request("/lookup/throw"));
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->body, "worker:throw");
+  EXPECT_EQ(worker_calls, 2);
+}
+
 TEST(Server, UnknownPathIs404ProblemJson) {
   ServerHarness h;
   h.router().add("GET", "/items", echo_request);
