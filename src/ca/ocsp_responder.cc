@@ -18,8 +18,8 @@ constexpr std::array kHashes = {OcspHashAlgorithm::kSha1, OcspHashAlgorithm::kSh
 // How far back each look for revocations reaches: they are timed by the clock of the replica
 // that made them and become visible when they commit, a little later.
 constexpr std::chrono::seconds kRevocationMargin{120};
-// The most revocations one look takes; more are taken by the next look.
-constexpr std::size_t kMaxRevocationsPerPoll = 200'000;
+// The most revocations one query of a look reads; a look reads on until it has seen them all.
+constexpr std::size_t kRevocationPage = 10'000;
 
 std::string cache_key(std::string_view authority, std::span<const std::uint8_t> serial) {
   std::string key(authority);
@@ -59,7 +59,8 @@ OcspResponder::OcspResponder(const Clock& clock, AuthorityService& authorities, 
       ra_(ra),
       inventory_(inventory),
       settings_(settings),
-      limits_{.max_requests = settings.ocsp_max_requests, .max_nonce_size = 32} {}
+      limits_{.max_requests = settings.ocsp_max_requests, .max_nonce_size = 32},
+      poll_page_(kRevocationPage) {}
 
 OcspResponder::~OcspResponder() { stop(); }
 
@@ -308,15 +309,19 @@ Status OcspResponder::resign(const std::string& key) {
 }
 
 Status OcspResponder::poll_revocations() {
+  const SysTime now = clock_.now();
   SysTime since;
   {
     common::MutexLock lock(mu_);
-    since = polled_at_.value_or(clock_.now()) - kRevocationMargin;
+    since = polled_at_.value_or(now) - kRevocationMargin;
   }
-  const SysTime now = clock_.now();
-  CW_ASSIGN_OR_RETURN(auto revoked, inventory_.revoked_since(since, kMaxRevocationsPerPoll));
+  // Page by page to the end: a page ending inside one second (a bulk revocation gives its
+  // certificates one time) goes on from its last certificate, not from that second again.
   std::vector<std::string> stale;
-  {
+  std::optional<inventory::RevokedRef> last;
+  for (;;) {
+    CW_ASSIGN_OR_RETURN(auto revoked,
+                        inventory_.revoked_since(since, poll_page_, last ? &*last : nullptr));
     common::MutexLock lock(mu_);
     for (const auto& r : revoked) {
       auto serial = from_hex(r.serial);
@@ -328,8 +333,12 @@ Status OcspResponder::poll_revocations() {
         cache_.erase(it);
       }
     }
-    // A full batch: the rest are taken from the last one seen on.
-    polled_at_ = revoked.size() == kMaxRevocationsPerPoll ? revoked.back().revoked_at : now;
+    if (revoked.size() < poll_page_) break;
+    last = std::move(revoked.back());
+  }
+  {
+    common::MutexLock lock(mu_);
+    polled_at_ = now;
   }
   for (const auto& key : stale) CW_RETURN_IF_ERROR(resign(key));
   return ok();

@@ -80,6 +80,9 @@ class OcspResponder {
   // How many responses the cache holds (metrics, tests).
   std::size_t cached() const CW_EXCLUDES(mu_);
 
+  // For tests, before start(): how many revocations one query of a look for revocations reads.
+  void TEST_set_poll_page(std::size_t n) { poll_page_ = n; }
+
  private:
   struct Signing;      // who signs for one authority, now
   struct IssuerEntry;  // one authority answered for: its CertID hashes and its signing
@@ -110,6 +113,7 @@ class OcspResponder {
   const inventory::Inventory& inventory_;
   const RevocationSettings& settings_;
   const x509::OcspLimits limits_;
+  std::size_t poll_page_;  // constant once started
 
   mutable common::Mutex mu_;
   common::CondVar cv_;

@@ -156,6 +156,41 @@ TEST_F(OcspResponderTest, ARevocationReplacesTheCachedAnswerAtTheNextRefresh) {
   EXPECT_TRUE(a.verified);
 }
 
+TEST_F(OcspResponderTest, EveryRevocationOfOneSecondIsSeenWhateverThePageSize) {
+  // One bulk revocation gives many revocations the same time: more than one look reads.
+  responder_->TEST_set_poll_page(2);
+  std::vector<std::string> serials;
+  for (int i = 0; i < 5; ++i) {
+    auto r = request({"bulk" + std::to_string(i) + ".example.com"});
+    r.tags = {"batch"};
+    auto issued = ra_->enroll(std::move(r));
+    ASSERT_TRUE(issued.has_value());
+    serials.push_back(issued->certificate.info().serial_hex);
+    EXPECT_EQ(read_issuing(*ask({serials.back()}), serials.back()).status, V_OCSP_CERTSTATUS_GOOD);
+  }
+  BulkRevokeRequest bulk;
+  bulk.selection.tag = "batch";
+  bulk.reason = RevocationReason::kSuperseded;
+  bulk.requester = admin_;
+  bulk.expected_count = 5;
+  ASSERT_TRUE(revocation_->revoke_bulk(bulk).has_value());
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  for (const auto& serial : serials) {
+    EXPECT_EQ(read_issuing(*ask({serial}), serial).status, V_OCSP_CERTSTATUS_REVOKED) << serial;
+  }
+  // And a revocation made after them is seen too.
+  const auto later = issue("later.example.com");
+  const std::string later_serial = later.certificate.info().serial_hex;
+  ask({later_serial});
+  revoke(later);
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  EXPECT_EQ(read_issuing(*ask({later_serial}), later_serial).status, V_OCSP_CERTSTATUS_REVOKED);
+}
+
 TEST_F(OcspResponderTest, UnknownSerialsAreSignedButNotCached) {
   auto reply = ask({"0badc0ffee"});
   const Answer a = read_issuing(*reply, "0badc0ffee");
