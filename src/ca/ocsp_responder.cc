@@ -258,14 +258,17 @@ std::shared_ptr<const OcspReply> OcspResponder::answer(std::span<const std::uint
                          ids.front().hash == OcspHashAlgorithm::kSha1 &&
                          ids.front().hash_parameters_null;
   std::string key;
+  std::uint64_t looks = 0;
   if (cacheable) {
     key = cache_key(issuer->authority, ids.front().serial);
     common::MutexLock lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return it->second.reply;
+    looks = looks_;
   }
 
   OcspCertStatus status = OcspCertStatus::kGood;
   auto reply = sign_answer(*issuer, ids, request->nonce, &status);
+  if (before_caching_) before_caching_();
   if (!reply) {
     log::warn("ocsp_answer_failed",
               {{"authority", issuer->authority}, {"error", reply.error().message}});
@@ -276,7 +279,10 @@ std::shared_ptr<const OcspReply> OcspResponder::answer(std::span<const std::uint
   // "unknown" is not kept: the serial may be issued by another replica the next moment.
   if (cacheable && status != OcspCertStatus::kUnknown) {
     common::MutexLock lock(mu_);
-    if (cache_.size() < settings_.ocsp_cache_entries) {
+    // A look for revocations since the status was read may have found this certificate
+    // revoked while it was not cached yet: this answer would then stay "good" until signed
+    // again. Such an answer is sent, not kept.
+    if (looks_ == looks && cache_.size() < settings_.ocsp_cache_entries) {
       cache_[key] = CacheEntry{*reply, status, (*reply)->this_update + settings_.ocsp_validity / 2};
     }
   }
@@ -323,6 +329,7 @@ Status OcspResponder::poll_revocations() {
     CW_ASSIGN_OR_RETURN(auto revoked,
                         inventory_.revoked_since(since, poll_page_, last ? &*last : nullptr));
     common::MutexLock lock(mu_);
+    ++looks_;
     for (const auto& r : revoked) {
       auto serial = from_hex(r.serial);
       if (!serial) continue;

@@ -22,6 +22,7 @@
 // Thread-safe. answer() may run on any number of threads while the refresher runs.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -80,8 +81,10 @@ class OcspResponder {
   // How many responses the cache holds (metrics, tests).
   std::size_t cached() const CW_EXCLUDES(mu_);
 
-  // For tests, before start(): how many revocations one query of a look for revocations reads.
+  // For tests, before start(): how many revocations one query of a look for revocations reads;
+  // something to run while an answer is signed and not yet cached.
   void TEST_set_poll_page(std::size_t n) { poll_page_ = n; }
+  void TEST_set_before_caching(std::function<void()> f) { before_caching_ = std::move(f); }
 
  private:
   struct Signing;      // who signs for one authority, now
@@ -113,7 +116,8 @@ class OcspResponder {
   const inventory::Inventory& inventory_;
   const RevocationSettings& settings_;
   const x509::OcspLimits limits_;
-  std::size_t poll_page_;  // constant once started
+  std::size_t poll_page_;                 // constant once started
+  std::function<void()> before_caching_;  // constant once started
 
   mutable common::Mutex mu_;
   common::CondVar cv_;
@@ -122,6 +126,8 @@ class OcspResponder {
   // Key: authority name, '\n', the serial's octets.
   std::unordered_map<std::string, CacheEntry> cache_ CW_GUARDED_BY(mu_);
   std::optional<SysTime> polled_at_ CW_GUARDED_BY(mu_);  // revocations seen up to then
+  // Counts the pages of revocations read: an answer signed while it changed is not cached.
+  std::uint64_t looks_ CW_GUARDED_BY(mu_) = 0;
   bool wake_ CW_GUARDED_BY(mu_) = false;
   bool stopping_ CW_GUARDED_BY(mu_) = false;
   // Serialises making delegated responders: one issuance per authority, not one per request.

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/ocsp.h>
 
+#include <utility>
+
 #include "ca/revocation.h"
 #include "unit/ca/fixture.h"
 
@@ -154,6 +156,23 @@ TEST_F(OcspResponderTest, ARevocationReplacesTheCachedAnswerAtTheNextRefresh) {
   EXPECT_EQ(a.status, V_OCSP_CERTSTATUS_REVOKED);
   EXPECT_EQ(a.reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
   EXPECT_TRUE(a.verified);
+}
+
+TEST_F(OcspResponderTest, ARevocationWhileAnAnswerIsSignedIsNotUndoneByIt) {
+  const auto leaf = issue("race.example.com");
+  const std::string serial = leaf.certificate.info().serial_hex;
+  // The revocation commits and the responder looks for it after this request read the status
+  // and before it cached its answer.
+  bool raced = false;
+  responder_->TEST_set_before_caching([&] {
+    if (std::exchange(raced, true)) return;
+    revoke(leaf);
+    ASSERT_TRUE(responder_->refresh().has_value());
+  });
+  ask({serial});  // may say good: it was asked before the revocation
+  responder_->TEST_set_before_caching(nullptr);
+  ASSERT_TRUE(raced);
+  EXPECT_EQ(read_issuing(*ask({serial}), serial).status, V_OCSP_CERTSTATUS_REVOKED);
 }
 
 TEST_F(OcspResponderTest, EveryRevocationOfOneSecondIsSeenWhateverThePageSize) {
