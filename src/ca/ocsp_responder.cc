@@ -364,11 +364,21 @@ Status OcspResponder::refresh() {
       if (signing->renew_at && now >= *signing->renew_at) renew.push_back(name);
     }
   }
+  // One authority that cannot get a new responder (it has expired, its key cannot be opened)
+  // must not keep the others' responders and answers from being renewed: its error is
+  // reported once everything else was done.
+  Status first = ok();
   for (const auto& name : renew) {
     common::MutexLock issuing(issuing_);
-    CW_ASSIGN_OR_RETURN(auto signing, make_signing(name));
+    auto signing = make_signing(name);
+    if (!signing) {
+      log::warn("ocsp_responder_renewal_failed",
+                {{"authority", name}, {"error", signing.error().message}});
+      if (first) first = std::unexpected(signing.error());
+      continue;
+    }
     common::MutexLock lock(mu_);
-    signing_[name] = signing;
+    signing_[name] = *signing;
     for (auto& [key, entry] : cache_) {
       if (key.starts_with(name + "\n")) entry.refresh_at = now;
     }
@@ -381,8 +391,13 @@ Status OcspResponder::refresh() {
       if (now >= entry.refresh_at) due.push_back(key);
     }
   }
-  for (const auto& key : due) CW_RETURN_IF_ERROR(resign(key));
-  return ok();
+  for (const auto& key : due) {
+    Status s = resign(key);
+    if (s) continue;
+    if (s.error().code == ErrorCode::kUnavailable) return s;  // nothing more can be signed
+    if (first) first = std::move(s);
+  }
+  return first;
 }
 
 }  // namespace certward::ca

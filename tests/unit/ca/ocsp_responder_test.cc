@@ -320,6 +320,42 @@ TEST_F(OcspResponderTest, TheDelegatedResponderIsRenewedBeforeItExpires) {
   EXPECT_TRUE(b.verified);
 }
 
+TEST_F(OcspResponderTest, AnAuthorityWhoseResponderCannotBeRenewedHoldsUpNoOther) {
+  // An issuing CA three days from its end: its responder certificate ends with it, and once
+  // it has expired no new one can be issued.
+  SubordinateOptions sub;
+  sub.name = "ending";
+  sub.parent = "root";
+  sub.subject = "CN=Ending Issuing CA,O=Certward Tests";
+  sub.validity = days(3);
+  auto ending = create_subordinate(*ra_, *authorities_, sub, admin_);
+  ASSERT_TRUE(ending.has_value()) << ending.error().message;
+  ASSERT_TRUE(responder_->refresh().has_value());
+  auto r = request({"ending.example.com"});
+  r.authority = "ending";
+  auto ending_leaf = ra_->enroll(std::move(r));
+  ASSERT_TRUE(ending_leaf.has_value()) << ending_leaf.error().message;
+  const std::string ending_serial = ending_leaf->certificate.info().serial_hex;
+  const auto ending_reply = responder_->answer(request_der(ending->certificate, {ending_serial}));
+  EXPECT_EQ(read(*ending_reply, ending->certificate, ending_serial, root_, ending->certificate,
+                 clock_.now())
+                .status,
+            V_OCSP_CERTSTATUS_GOOD);
+
+  // An answer of another authority, asked for 13 hours before "ending" ends: due to be signed
+  // again by then (after half of its day), not expired.
+  clock_.advance(days(3) - hours(12));
+  const auto leaf = issue("lasting.example.com");
+  const std::string serial = leaf.certificate.info().serial_hex;
+  ask({serial});
+  clock_.advance(hours(13));
+  (void)responder_->refresh();  // "ending"'s responder cannot be renewed: an error
+  // The other answers are signed again all the same.
+  auto fresh = ask({serial});
+  EXPECT_EQ(fresh->this_update, clock_.now());
+  EXPECT_TRUE(read_issuing(*fresh, serial).verified);
+}
+
 TEST_F(OcspResponderTest, NoRequesterMayUseTheResponderProfile) {
   auto r = request({"sneaky.example.com"}, "ocsp-responder");
   const std::int64_t before = inventory_count();
