@@ -331,6 +331,7 @@ Status OcspResponder::poll_revocations() {
     common::MutexLock lock(mu_);
     ++looks_;
     for (const auto& r : revoked) {
+      drop_if_responder(r);
       auto serial = from_hex(r.serial);
       if (!serial) continue;
       auto it = cache_.find(cache_key(r.authority, *serial));
@@ -349,6 +350,22 @@ Status OcspResponder::poll_revocations() {
   }
   for (const auto& key : stale) CW_RETURN_IF_ERROR(resign(key));
   return ok();
+}
+
+void OcspResponder::drop_if_responder(const inventory::RevokedRef& r) {
+  auto it = signing_.find(r.authority);
+  if (it == signing_.end() || !it->second->responder ||
+      it->second->responder->info().serial_hex != r.serial) {
+    return;
+  }
+  // Someone revoked this process's responder certificate (its key is thought to be exposed,
+  // or it was taken by a bulk revocation): it signs nothing more. The next answer for the
+  // authority makes a new one, and what it signed is signed again.
+  log::warn("ocsp_responder_revoked", {{"authority", r.authority}, {"serial", r.serial}});
+  signing_.erase(it);
+  for (auto& [key, entry] : cache_) {
+    if (key.starts_with(r.authority + "\n")) entry.refresh_at = SysTime{};
+  }
 }
 
 Status OcspResponder::refresh() {

@@ -108,6 +108,8 @@ class OcspResponder {
   Status resign(const std::string& key) CW_EXCLUDES(mu_);
   Status reload_authorities() CW_EXCLUDES(mu_);
   Status poll_revocations() CW_EXCLUDES(mu_);
+  // Forgets the delegated responder of r.authority if `r` is its certificate.
+  void drop_if_responder(const inventory::RevokedRef& r) CW_REQUIRES(mu_);
   void run() CW_EXCLUDES(mu_);
 
   const Clock& clock_;

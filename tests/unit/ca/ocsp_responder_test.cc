@@ -356,6 +356,30 @@ TEST_F(OcspResponderTest, AnAuthorityWhoseResponderCannotBeRenewedHoldsUpNoOther
   EXPECT_TRUE(read_issuing(*fresh, serial).verified);
 }
 
+TEST_F(OcspResponderTest, ARevokedResponderCertificateSignsNothingMore) {
+  const auto leaf = issue("signed.example.com");
+  const std::string serial = leaf.certificate.info().serial_hex;
+  const Answer before = read_issuing(*ask({serial}), serial);
+  ASSERT_TRUE(before.signer.has_value());
+  // An operator revokes the responder certificate (it is in the inventory like any other).
+  RevokeRequest r;
+  r.id = before.signer->info().sha256_hex;
+  r.reason = RevocationReason::kKeyCompromise;
+  r.requester = admin_;
+  ASSERT_TRUE(revocation_->revoke(r).has_value());
+  ASSERT_TRUE(responder_->refresh().has_value());
+  // The cached answer and every new one come from a new responder.
+  const Answer cached = read_issuing(*ask({serial}), serial);
+  ASSERT_TRUE(cached.signer.has_value());
+  EXPECT_NE(cached.signer->info().serial_hex, before.signer->info().serial_hex);
+  EXPECT_TRUE(cached.verified);
+  const auto other = issue("other.example.com");
+  const std::string other_serial = other.certificate.info().serial_hex;
+  const Answer fresh = read_issuing(*ask({other_serial}), other_serial);
+  ASSERT_TRUE(fresh.signer.has_value());
+  EXPECT_EQ(fresh.signer->info().serial_hex, cached.signer->info().serial_hex);
+}
+
 TEST_F(OcspResponderTest, NoRequesterMayUseTheResponderProfile) {
   auto r = request({"sneaky.example.com"}, "ocsp-responder");
   const std::int64_t before = inventory_count();
