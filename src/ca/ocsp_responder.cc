@@ -201,7 +201,7 @@ Result<std::shared_ptr<const OcspResponder::Signing>> OcspResponder::signing_for
 
 Result<std::shared_ptr<const OcspReply>> OcspResponder::sign_answer(
     const IssuerEntry& issuer, const std::vector<x509::OcspCertId>& ids,
-    const std::optional<Bytes>& nonce, OcspCertStatus* first_status) {
+    const std::optional<Bytes>& nonce, FirstStatus* first) {
   CW_ASSIGN_OR_RETURN(auto signing, signing_for(issuer));
   const SysTime now = clock_.now();
   x509::OcspResponseTemplate t;
@@ -220,9 +220,12 @@ Result<std::shared_ptr<const OcspReply>> OcspResponder::sign_answer(
       single.revocation_time = status->revocation->revoked_at;
       single.revocation_reason = x509::crl_reason_from_code(status->revocation->reason);
     }
+    if (first && t.responses.empty()) {
+      first->status = single.status;
+      first->expired = status && status->not_after < now;
+    }
     t.responses.push_back(std::move(single));
   }
-  if (first_status) *first_status = t.responses.front().status;
   Result<Bytes> der = signing->responder
                           ? [&] {
                               t.responder = *signing->responder;
@@ -266,8 +269,8 @@ std::shared_ptr<const OcspReply> OcspResponder::answer(std::span<const std::uint
     looks = looks_;
   }
 
-  OcspCertStatus status = OcspCertStatus::kGood;
-  auto reply = sign_answer(*issuer, ids, request->nonce, &status);
+  FirstStatus first;
+  auto reply = sign_answer(*issuer, ids, request->nonce, &first);
   if (before_caching_) before_caching_();
   if (!reply) {
     log::warn("ocsp_answer_failed",
@@ -276,14 +279,17 @@ std::shared_ptr<const OcspReply> OcspResponder::answer(std::span<const std::uint
                            ? OcspResponseStatus::kTryLater
                            : OcspResponseStatus::kInternalError);
   }
-  // "unknown" is not kept: the serial may be issued by another replica the next moment.
-  if (cacheable && status != OcspCertStatus::kUnknown) {
+  // "unknown" is not kept: the serial may be issued by another replica the next moment. Nor
+  // is the answer for a certificate that has expired: kept, such answers would fill the cache
+  // over the months, signed again twice a day, until no new certificate's answer fitted.
+  if (cacheable && first.status != OcspCertStatus::kUnknown && !first.expired) {
     common::MutexLock lock(mu_);
     // A look for revocations since the status was read may have found this certificate
     // revoked while it was not cached yet: this answer would then stay "good" until signed
     // again. Such an answer is sent, not kept.
     if (looks_ == looks && cache_.size() < settings_.ocsp_cache_entries) {
-      cache_[key] = CacheEntry{*reply, status, (*reply)->this_update + settings_.ocsp_validity / 2};
+      cache_[key] =
+          CacheEntry{*reply, first.status, (*reply)->this_update + settings_.ocsp_validity / 2};
     }
   }
   return *reply;
@@ -302,14 +308,15 @@ Status OcspResponder::resign(const std::string& key) {
   }
   if (!issuer) return ok();  // gone meanwhile
   const x509::OcspCertId id = x509::ocsp_cert_id(issuer->hashes[0], serial);
-  OcspCertStatus status = OcspCertStatus::kGood;
-  auto reply = sign_answer(*issuer, {id}, std::nullopt, &status);
+  FirstStatus first;
+  auto reply = sign_answer(*issuer, {id}, std::nullopt, &first);
   if (!reply) return std::unexpected(reply.error());
   common::MutexLock lock(mu_);
-  if (status == OcspCertStatus::kUnknown) {
+  if (first.status == OcspCertStatus::kUnknown || first.expired) {
     cache_.erase(key);
   } else {
-    cache_[key] = CacheEntry{*reply, status, (*reply)->this_update + settings_.ocsp_validity / 2};
+    cache_[key] =
+        CacheEntry{*reply, first.status, (*reply)->this_update + settings_.ocsp_validity / 2};
   }
   return ok();
 }

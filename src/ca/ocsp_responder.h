@@ -17,7 +17,8 @@
 // by another replica (each replica looks for revocations every refresh_interval; revoked()
 // makes this one look now). A request the cache answers is a hash lookup: one CertID with
 // SHA-1 hashes (what RFC 5019 clients send) and no nonce. Anything else (a nonce, SHA-256
-// CertIDs, several CertIDs) is answered by a response signed for it, one signature.
+// CertIDs, several CertIDs) is answered by a response signed for it, one signature. Answers
+// for certificates that have expired are signed when asked for, never kept.
 //
 // Thread-safe. answer() may run on any number of threads while the refresher runs.
 
@@ -99,11 +100,16 @@ class OcspResponder {
   // The signing of `issuer`, making (issuing) the delegated responder first when needed.
   Result<std::shared_ptr<const Signing>> signing_for(const IssuerEntry& issuer) CW_EXCLUDES(mu_);
   Result<std::shared_ptr<const Signing>> make_signing(const std::string& authority);
+  // What sign_answer found for the first CertID.
+  struct FirstStatus {
+    x509::OcspCertStatus status = x509::OcspCertStatus::kGood;
+    bool expired = false;  // the certificate has expired: its answer is not worth keeping
+  };
   // Looks up each CertID's status and signs one response for all of them.
   Result<std::shared_ptr<const OcspReply>> sign_answer(const IssuerEntry& issuer,
                                                        const std::vector<x509::OcspCertId>& ids,
                                                        const std::optional<Bytes>& nonce,
-                                                       x509::OcspCertStatus* first_status);
+                                                       FirstStatus* first);
   // Signs the cached response for (issuer, serial) again and stores it.
   Status resign(const std::string& key) CW_EXCLUDES(mu_);
   Status reload_authorities() CW_EXCLUDES(mu_);

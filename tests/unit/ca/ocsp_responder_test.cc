@@ -218,6 +218,23 @@ TEST_F(OcspResponderTest, UnknownSerialsAreSignedButNotCached) {
   EXPECT_EQ(responder_->cached(), 0u);
 }
 
+TEST_F(OcspResponderTest, AnswersForExpiredCertificatesLeaveTheCache) {
+  auto r = request({"short.example.com"});
+  r.validity = days(2);
+  auto leaf = ra_->enroll(std::move(r));
+  ASSERT_TRUE(leaf.has_value());
+  const std::string serial = leaf->certificate.info().serial_hex;
+  ask({serial});
+  EXPECT_EQ(responder_->cached(), 1u);
+  // Expired: its answer is dropped when it would be signed again, and not kept when asked.
+  clock_.advance(days(3));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  EXPECT_EQ(responder_->cached(), 0u);
+  const Answer a = read_issuing(*ask({serial}), serial);
+  EXPECT_EQ(a.response_status, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+  EXPECT_EQ(responder_->cached(), 0u);
+}
+
 TEST_F(OcspResponderTest, NonceSeveralCertIdsAndSha256AreSignedForTheRequest) {
   const auto one = issue("one.example.com");
   const auto two = issue("two.example.com");
