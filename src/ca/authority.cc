@@ -192,8 +192,18 @@ Result<bool> AuthorityService::any_sealed_keys(store::Database& db) {
   return row && row->int64(0) > 0;
 }
 
-Status AuthorityService::check_new_name(const std::string& name) const {
+Status check_new_authority_name(std::string_view name) {
   CW_RETURN_IF_ERROR(check_authority_name(name));
+  if (name.ends_with("-delta")) {
+    return fail(ErrorCode::kInvalidArgument,
+                "authority name '" + std::string(name) +
+                    "' ends in -delta: its CRL's URL would be another authority's delta CRL's");
+  }
+  return ok();
+}
+
+Status AuthorityService::check_new_name(const std::string& name) const {
+  CW_RETURN_IF_ERROR(check_new_authority_name(name));
   auto existing = info(name);
   if (existing) return fail(ErrorCode::kConflict, "authority '" + name + "' already exists");
   if (existing.error().code != ErrorCode::kNotFound) return std::unexpected(existing.error());

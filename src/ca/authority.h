@@ -188,5 +188,8 @@ class AuthorityService final : public IssuerDirectory {
 
 // Validates an authority name: 1-64 of [a-z0-9-_], starting with a letter or digit.
 Status check_authority_name(std::string_view name);
+// Validates the name of an authority being created: check_authority_name, and not ending in
+// "-delta", since /crl/<a>-delta.crl is the delta CRL of <a>. Errors: kInvalidArgument.
+Status check_new_authority_name(std::string_view name);
 
 }  // namespace certward::ca

@@ -173,9 +173,16 @@ Result<CrlPublication> CrlPublisher::publish(std::string_view name) {
     made.push_back(delta);
   }
   if (made.empty()) return out;
-  // Older CRLs are superseded by the newest full one and the deltas on it.
+  // Only the newest full CRL and the newest delta CRL are served. Each delta lists all that a
+  // delta before it on the same base did: kept, a day of revocations one by one with
+  // on_revoke = "delta" would store its revocations over and over (their square).
   CW_RETURN_IF_ERROR(tx->execute("DELETE FROM crls WHERE authority = ? AND number < ?",
                                  store::params(name, static_cast<std::int64_t>(full->number))));
+  if (delta) {
+    CW_RETURN_IF_ERROR(
+        tx->execute("DELETE FROM crls WHERE authority = ? AND delta = 1 AND number < ?",
+                    store::params(name, static_cast<std::int64_t>(delta->number))));
+  }
   CW_RETURN_IF_ERROR(tx->execute("UPDATE crl_state SET next_number = ? WHERE authority = ?",
                                  store::params(static_cast<std::int64_t>(next), name)));
   CW_RETURN_IF_ERROR(tx->commit());

@@ -459,7 +459,7 @@ Status check_grant(const ProfileSet& profiles, const AuthorityService& authoriti
 
 Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& authorities,
                                          const SubordinateOptions& o, const Requester& requester) {
-  CW_RETURN_IF_ERROR(check_authority_name(o.name));
+  CW_RETURN_IF_ERROR(check_new_authority_name(o.name));
   if (o.kind == AuthorityKind::kRoot) {
     return fail(ErrorCode::kInvalidArgument, "a subordinate is an intermediate or issuing CA");
   }

@@ -18,8 +18,8 @@ constexpr std::array kHashes = {OcspHashAlgorithm::kSha1, OcspHashAlgorithm::kSh
 // How far back each look for revocations reaches: they are timed by the clock of the replica
 // that made them and become visible when they commit, a little later.
 constexpr std::chrono::seconds kRevocationMargin{120};
-// The most revocations one look takes; more are taken by the next look.
-constexpr std::size_t kMaxRevocationsPerPoll = 200'000;
+// The most revocations one query of a look reads; a look reads on until it has seen them all.
+constexpr std::size_t kRevocationPage = 10'000;
 
 std::string cache_key(std::string_view authority, std::span<const std::uint8_t> serial) {
   std::string key(authority);
@@ -59,7 +59,8 @@ OcspResponder::OcspResponder(const Clock& clock, AuthorityService& authorities, 
       ra_(ra),
       inventory_(inventory),
       settings_(settings),
-      limits_{.max_requests = settings.ocsp_max_requests, .max_nonce_size = 32} {}
+      limits_{.max_requests = settings.ocsp_max_requests, .max_nonce_size = 32},
+      poll_page_(kRevocationPage) {}
 
 OcspResponder::~OcspResponder() { stop(); }
 
@@ -205,7 +206,7 @@ Result<std::shared_ptr<const OcspResponder::Signing>> OcspResponder::signing_for
 
 Result<std::shared_ptr<const OcspReply>> OcspResponder::sign_answer(
     const IssuerEntry& issuer, const std::vector<x509::OcspCertId>& ids,
-    const std::optional<Bytes>& nonce, OcspCertStatus* first_status) {
+    const std::optional<Bytes>& nonce, FirstStatus* first) {
   CW_ASSIGN_OR_RETURN(auto signing, signing_for(issuer));
   const SysTime now = clock_.now();
   x509::OcspResponseTemplate t;
@@ -224,9 +225,12 @@ Result<std::shared_ptr<const OcspReply>> OcspResponder::sign_answer(
       single.revocation_time = status->revocation->revoked_at;
       single.revocation_reason = x509::crl_reason_from_code(status->revocation->reason);
     }
+    if (first && t.responses.empty()) {
+      first->status = single.status;
+      first->expired = status && status->not_after < now;
+    }
     t.responses.push_back(std::move(single));
   }
-  if (first_status) *first_status = t.responses.front().status;
   Result<Bytes> der = signing->responder
                           ? [&] {
                               t.responder = *signing->responder;
@@ -276,14 +280,17 @@ std::shared_ptr<const OcspReply> OcspResponder::answer(std::span<const std::uint
                          ids.front().hash == OcspHashAlgorithm::kSha1 &&
                          ids.front().hash_parameters_null;
   std::string key;
+  std::uint64_t looks = 0;
   if (cacheable) {
     key = cache_key(issuer->authority, ids.front().serial);
     common::MutexLock lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return it->second.reply;
+    looks = looks_;
   }
 
-  OcspCertStatus status = OcspCertStatus::kGood;
-  auto reply = sign_answer(*issuer, ids, request->nonce, &status);
+  FirstStatus first;
+  auto reply = sign_answer(*issuer, ids, request->nonce, &first);
+  if (before_caching_) before_caching_();
   if (!reply) {
     log::warn("ocsp_answer_failed",
               {{"authority", issuer->authority}, {"error", reply.error().message}});
@@ -291,11 +298,17 @@ std::shared_ptr<const OcspReply> OcspResponder::answer(std::span<const std::uint
                            ? OcspResponseStatus::kTryLater
                            : OcspResponseStatus::kInternalError);
   }
-  // "unknown" is not kept: the serial may be issued by another replica the next moment.
-  if (cacheable && status != OcspCertStatus::kUnknown) {
+  // "unknown" is not kept: the serial may be issued by another replica the next moment. Nor
+  // is the answer for a certificate that has expired: kept, such answers would fill the cache
+  // over the months, signed again twice a day, until no new certificate's answer fitted.
+  if (cacheable && first.status != OcspCertStatus::kUnknown && !first.expired) {
     common::MutexLock lock(mu_);
-    if (cache_.size() < settings_.ocsp_cache_entries) {
-      cache_[key] = CacheEntry{*reply, status, (*reply)->this_update + settings_.ocsp_validity / 2};
+    // A look for revocations since the status was read may have found this certificate
+    // revoked while it was not cached yet: this answer would then stay "good" until signed
+    // again. Such an answer is sent, not kept.
+    if (looks_ == looks && cache_.size() < settings_.ocsp_cache_entries) {
+      cache_[key] =
+          CacheEntry{*reply, first.status, (*reply)->this_update + settings_.ocsp_validity / 2};
     }
   }
   return *reply;
@@ -314,30 +327,37 @@ Status OcspResponder::resign(const std::string& key) {
   }
   if (!issuer) return ok();  // gone meanwhile
   const x509::OcspCertId id = x509::ocsp_cert_id(issuer->hashes[0], serial);
-  OcspCertStatus status = OcspCertStatus::kGood;
-  auto reply = sign_answer(*issuer, {id}, std::nullopt, &status);
+  FirstStatus first;
+  auto reply = sign_answer(*issuer, {id}, std::nullopt, &first);
   if (!reply) return std::unexpected(reply.error());
   common::MutexLock lock(mu_);
-  if (status == OcspCertStatus::kUnknown) {
+  if (first.status == OcspCertStatus::kUnknown || first.expired) {
     cache_.erase(key);
   } else {
-    cache_[key] = CacheEntry{*reply, status, (*reply)->this_update + settings_.ocsp_validity / 2};
+    cache_[key] =
+        CacheEntry{*reply, first.status, (*reply)->this_update + settings_.ocsp_validity / 2};
   }
   return ok();
 }
 
 Status OcspResponder::poll_revocations() {
+  const SysTime now = clock_.now();
   SysTime since;
   {
     common::MutexLock lock(mu_);
-    since = polled_at_.value_or(clock_.now()) - kRevocationMargin;
+    since = polled_at_.value_or(now) - kRevocationMargin;
   }
-  const SysTime now = clock_.now();
-  CW_ASSIGN_OR_RETURN(auto revoked, inventory_.revoked_since(since, kMaxRevocationsPerPoll));
+  // Page by page to the end: a page ending inside one second (a bulk revocation gives its
+  // certificates one time) goes on from its last certificate, not from that second again.
   std::vector<std::string> stale;
-  {
+  std::optional<inventory::RevokedRef> last;
+  for (;;) {
+    CW_ASSIGN_OR_RETURN(auto revoked,
+                        inventory_.revoked_since(since, poll_page_, last ? &*last : nullptr));
     common::MutexLock lock(mu_);
+    ++looks_;
     for (const auto& r : revoked) {
+      drop_if_responder(r);
       auto serial = from_hex(r.serial);
       if (!serial) continue;
       auto it = cache_.find(cache_key(r.authority, *serial));
@@ -347,11 +367,31 @@ Status OcspResponder::poll_revocations() {
         cache_.erase(it);
       }
     }
-    // A full batch: the rest are taken from the last one seen on.
-    polled_at_ = revoked.size() == kMaxRevocationsPerPoll ? revoked.back().revoked_at : now;
+    if (revoked.size() < poll_page_) break;
+    last = std::move(revoked.back());
+  }
+  {
+    common::MutexLock lock(mu_);
+    polled_at_ = now;
   }
   for (const auto& key : stale) CW_RETURN_IF_ERROR(resign(key));
   return ok();
+}
+
+void OcspResponder::drop_if_responder(const inventory::RevokedRef& r) {
+  auto it = signing_.find(r.authority);
+  if (it == signing_.end() || !it->second->responder ||
+      it->second->responder->info().serial_hex != r.serial) {
+    return;
+  }
+  // Someone revoked this process's responder certificate (its key is thought to be exposed,
+  // or it was taken by a bulk revocation): it signs nothing more. The next answer for the
+  // authority makes a new one, and what it signed is signed again.
+  log::warn("ocsp_responder_revoked", {{"authority", r.authority}, {"serial", r.serial}});
+  signing_.erase(it);
+  for (auto& [key, entry] : cache_) {
+    if (key.starts_with(r.authority + "\n")) entry.refresh_at = SysTime{};
+  }
 }
 
 Status OcspResponder::refresh() {
@@ -367,11 +407,21 @@ Status OcspResponder::refresh() {
       if (signing->renew_at && now >= *signing->renew_at) renew.push_back(name);
     }
   }
+  // One authority that cannot get a new responder (it has expired, its key cannot be opened)
+  // must not keep the others' responders and answers from being renewed: its error is
+  // reported once everything else was done.
+  Status first = ok();
   for (const auto& name : renew) {
     common::MutexLock issuing(issuing_);
-    CW_ASSIGN_OR_RETURN(auto signing, make_signing(name));
+    auto signing = make_signing(name);
+    if (!signing) {
+      log::warn("ocsp_responder_renewal_failed",
+                {{"authority", name}, {"error", signing.error().message}});
+      if (first) first = std::unexpected(signing.error());
+      continue;
+    }
     common::MutexLock lock(mu_);
-    signing_[name] = signing;
+    signing_[name] = *signing;
     for (auto& [key, entry] : cache_) {
       if (key.starts_with(name + "\n")) entry.refresh_at = now;
     }
@@ -384,8 +434,13 @@ Status OcspResponder::refresh() {
       if (now >= entry.refresh_at) due.push_back(key);
     }
   }
-  for (const auto& key : due) CW_RETURN_IF_ERROR(resign(key));
-  return ok();
+  for (const auto& key : due) {
+    Status s = resign(key);
+    if (s) continue;
+    if (s.error().code == ErrorCode::kUnavailable) return s;  // nothing more can be signed
+    if (first) first = std::move(s);
+  }
+  return first;
 }
 
 }  // namespace certward::ca

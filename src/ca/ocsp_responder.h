@@ -17,11 +17,13 @@
 // by another replica (each replica looks for revocations every refresh_interval; revoked()
 // makes this one look now). A request the cache answers is a hash lookup: one CertID with
 // SHA-1 hashes (what RFC 5019 clients send) and no nonce. Anything else (a nonce, SHA-256
-// CertIDs, several CertIDs) is answered by a response signed for it, one signature.
+// CertIDs, several CertIDs) is answered by a response signed for it, one signature. Answers
+// for certificates that have expired are signed when asked for, never kept.
 //
 // Thread-safe. answer() may run on any number of threads while the refresher runs.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -87,6 +89,11 @@ class OcspResponder {
   // How many responses the cache holds (metrics, tests).
   std::size_t cached() const CW_EXCLUDES(mu_);
 
+  // For tests, before start(): how many revocations one query of a look for revocations reads;
+  // something to run while an answer is signed and not yet cached.
+  void TEST_set_poll_page(std::size_t n) { poll_page_ = n; }
+  void TEST_set_before_caching(std::function<void()> f) { before_caching_ = std::move(f); }
+
  private:
   struct Signing;      // who signs for one authority, now
   struct IssuerEntry;  // one authority answered for: its CertID hashes and its signing
@@ -100,15 +107,22 @@ class OcspResponder {
   // The signing of `issuer`, making (issuing) the delegated responder first when needed.
   Result<std::shared_ptr<const Signing>> signing_for(const IssuerEntry& issuer) CW_EXCLUDES(mu_);
   Result<std::shared_ptr<const Signing>> make_signing(const std::string& authority);
+  // What sign_answer found for the first CertID.
+  struct FirstStatus {
+    x509::OcspCertStatus status = x509::OcspCertStatus::kGood;
+    bool expired = false;  // the certificate has expired: its answer is not worth keeping
+  };
   // Looks up each CertID's status and signs one response for all of them.
   Result<std::shared_ptr<const OcspReply>> sign_answer(const IssuerEntry& issuer,
                                                        const std::vector<x509::OcspCertId>& ids,
                                                        const std::optional<Bytes>& nonce,
-                                                       x509::OcspCertStatus* first_status);
+                                                       FirstStatus* first);
   // Signs the cached response for (issuer, serial) again and stores it.
   Status resign(const std::string& key) CW_EXCLUDES(mu_);
   Status reload_authorities() CW_EXCLUDES(mu_);
   Status poll_revocations() CW_EXCLUDES(mu_);
+  // Forgets the delegated responder of r.authority if `r` is its certificate.
+  void drop_if_responder(const inventory::RevokedRef& r) CW_REQUIRES(mu_);
   void run() CW_EXCLUDES(mu_);
 
   const Clock& clock_;
@@ -117,6 +131,8 @@ class OcspResponder {
   const inventory::Inventory& inventory_;
   const RevocationSettings& settings_;
   const x509::OcspLimits limits_;
+  std::size_t poll_page_;                 // constant once started
+  std::function<void()> before_caching_;  // constant once started
 
   mutable common::Mutex mu_;
   common::CondVar cv_;
@@ -125,6 +141,8 @@ class OcspResponder {
   // Key: authority name, '\n', the serial's octets.
   std::unordered_map<std::string, CacheEntry> cache_ CW_GUARDED_BY(mu_);
   std::optional<SysTime> polled_at_ CW_GUARDED_BY(mu_);  // revocations seen up to then
+  // Counts the pages of revocations read: an answer signed while it changed is not cached.
+  std::uint64_t looks_ CW_GUARDED_BY(mu_) = 0;
   bool wake_ CW_GUARDED_BY(mu_) = false;
   bool stopping_ CW_GUARDED_BY(mu_) = false;
   // Serialises making delegated responders: one issuance per authority, not one per request.

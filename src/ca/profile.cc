@@ -1,6 +1,7 @@
 #include "ca/profile.h"
 
 #include <arpa/inet.h>
+#include <openssl/objects.h>
 
 #include <algorithm>
 #include <charconv>
@@ -107,8 +108,26 @@ Status apply(Profile& p, const ProfileSettings& s) {
   return ok();
 }
 
+// id-kp-OCSPSigning, by name or by OID: a certificate carrying it that an authority issues
+// may sign OCSP answers for every certificate of that authority (RFC 6960 4.2.2.2).
+bool delegates_ocsp(std::string_view eku) {
+  if (eku == "OCSPSigning") return true;
+  if (!is_dotted_oid(eku)) return false;
+  // Through OpenSSL, which reads "1.3.6.1.5.5.7.3.09" as the same OID the builder would write.
+  const crypto::Asn1ObjectPtr oid(OBJ_txt2obj(std::string(eku).c_str(), 1));
+  return oid && OBJ_obj2nid(oid.get()) == NID_OCSP_sign;
+}
+
 Status validate(const Profile& p) {
   if (p.name.empty()) return bad(p.name, "name must not be empty");
+  // Whoever holds such a certificate could answer "good" for any revoked certificate of the
+  // authority that issued it: only certward's own responder certificates carry it.
+  if (!p.internal && std::any_of(p.extended_key_usage.begin(), p.extended_key_usage.end(),
+                                 [](const std::string& e) { return delegates_ocsp(e); })) {
+    return bad(p.name,
+               "OCSPSigning would let its holders sign OCSP answers for the issuing authority; "
+               "only certward's own responder certificates (profile ocsp-responder) carry it");
+  }
   for (char c : p.name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
       return bad(p.name, "name may hold only letters, digits, '-' and '_'");
@@ -410,6 +429,11 @@ Result<ProfileSet> ProfileSet::create(std::span<const ProfileSettings> settings)
   for (const auto& s : settings) {
     auto it = std::find_if(set.profiles_.begin(), set.profiles_.end(),
                            [&](const Profile& p) { return p.name == s.name; });
+    // The responder's profile is what the OCSP responder needs (a P-256 key, no approval, the
+    // validity revocation.ocsp_responder_validity asks for): an override could only break it.
+    if (it != set.profiles_.end() && it->internal) {
+      return std::unexpected(bad(it->name, "certward's own profile cannot be configured").error());
+    }
     if (it == set.profiles_.end()) {
       Profile p = set.profiles_.front();  // new profiles start from tls-server
       p.name = s.name;

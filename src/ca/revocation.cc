@@ -24,6 +24,15 @@ std::string folded(std::string_view s) {
   return out;
 }
 
+// Commits and gives the connection back before the observers are told: they write too (the
+// server schedules CRL publication in the database), and SQLite has one writer connection,
+// which the committed transaction would otherwise hold until the observers returned.
+Status commit_and_release(std::unique_ptr<store::Transaction>& tx) {
+  Status committed = tx->commit();
+  tx.reset();
+  return committed;
+}
+
 bool scoped_out(const Requester& who, const std::optional<std::string>& team) {
   return who.scope.has_value() && team != who.team;
 }
@@ -139,7 +148,7 @@ Result<inventory::CertificateRecord> RevocationService::revoke(const RevokeReque
   CW_RETURN_IF_ERROR(inventory_.mark_revoked(*tx, fingerprints, mark));
   CW_RETURN_IF_ERROR(audit_.append(
       *tx, event_for(targets.front(), r.reason, r.invalidity_date, r.requester, r.channel, {})));
-  CW_RETURN_IF_ERROR(tx->commit());
+  CW_RETURN_IF_ERROR(commit_and_release(tx));
   notify({targets.front().authority});
   CW_ASSIGN_OR_RETURN(auto after, inventory_.get(record.fingerprint));
   if (!after) return fail(ErrorCode::kInternal, "revoked certificate vanished");
@@ -203,7 +212,7 @@ Result<BulkRevokeResult> RevocationService::revoke_bulk(const BulkRevokeRequest&
   const inventory::RevocationMark mark{now, static_cast<int>(r.reason), r.invalidity_date};
   CW_RETURN_IF_ERROR(inventory_.mark_revoked(*tx, fingerprints, mark));
   CW_RETURN_IF_ERROR(audit_.append(*tx, events));
-  CW_RETURN_IF_ERROR(tx->commit());
+  CW_RETURN_IF_ERROR(commit_and_release(tx));
   out.revoked = true;
   notify(authorities);
   return out;
@@ -243,7 +252,7 @@ Result<AuthorityInfo> RevocationService::revoke_authority(
        name,
        {{"reason", revocation_reason_name(reason)}, {"parent", *a.parent}}}};
   CW_RETURN_IF_ERROR(audit_.append(*tx, events));
-  CW_RETURN_IF_ERROR(tx->commit());
+  CW_RETURN_IF_ERROR(commit_and_release(tx));
   authorities_.forget(name);
   notify({*a.parent, name});
   return authorities_.info(name);

@@ -153,6 +153,7 @@ struct RevokedRef {
   std::string authority;
   std::string serial;  // hex
   SysTime revoked_at{};
+  std::string fingerprint;  // orders revocations of the same second
 };
 
 struct PageRequest {
@@ -240,8 +241,12 @@ class Inventory {
   // if there is one.
   Result<std::optional<SerialStatus>> serial_status(std::string_view authority,
                                                     std::string_view serial_hex) const;
-  // Revocations recorded at or after `since`, oldest first, at most `max`.
-  Result<std::vector<RevokedRef>> revoked_since(SysTime since, std::size_t max) const;
+  // Revocations recorded at or after `since`, oldest first (then by fingerprint), at most
+  // `max`; with `after` (the last of the previous page), only those that follow it. Many
+  // revocations share a second (a bulk revocation shares one), so a page boundary must not
+  // fall on the time alone.
+  Result<std::vector<RevokedRef>> revoked_since(SysTime since, std::size_t max,
+                                                const RevokedRef* after = nullptr) const;
 
   // Imports certificates into the inventory with one audit event each, all in one
   // transaction: either all of `certs` are recorded or none.

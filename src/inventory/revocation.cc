@@ -124,16 +124,26 @@ Result<std::optional<SerialStatus>> Inventory::serial_status(std::string_view au
   return s;
 }
 
-Result<std::vector<RevokedRef>> Inventory::revoked_since(SysTime since, std::size_t max) const {
+Result<std::vector<RevokedRef>> Inventory::revoked_since(SysTime since, std::size_t max,
+                                                         const RevokedRef* after) const {
+  std::string sql =
+      "SELECT authority, serial, revoked_at, fingerprint FROM certificates WHERE "
+      "revoked_at >= ? AND authority IS NOT NULL";
+  std::vector<store::Value> params = {to_unix(since)};
+  if (after) {
+    sql += " AND (revoked_at > ? OR (revoked_at = ? AND fingerprint > ?))";
+    params.emplace_back(to_unix(after->revoked_at));
+    params.emplace_back(to_unix(after->revoked_at));
+    params.emplace_back(after->fingerprint);
+  }
+  sql += " ORDER BY revoked_at, fingerprint LIMIT ?";
+  params.emplace_back(static_cast<std::int64_t>(max));
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(
-      auto rows, tx->query("SELECT authority, serial, revoked_at FROM certificates WHERE "
-                           "revoked_at >= ? AND authority IS NOT NULL ORDER BY revoked_at LIMIT ?",
-                           store::params(to_unix(since), static_cast<std::int64_t>(max))));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
   std::vector<RevokedRef> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
-    out.push_back({r.text(0), r.text(1), from_unix(r.int64(2))});
+    out.push_back({r.text(0), r.text(1), from_unix(r.int64(2)), r.text(3)});
   }
   return out;
 }

@@ -102,6 +102,26 @@ TEST_F(AuthorityTest, CreateRootRejectsBadOptions) {
   EXPECT_EQ(authority_count(), 2);
 }
 
+TEST_F(AuthorityTest, NewAuthoritiesCannotTakeTheNameOfADeltaCrl) {
+  // /crl/issuing-delta.crl is issuing's delta CRL: an authority of that name would hide it
+  // behind its own full CRL, signed by another key.
+  const auto inv = inventory_count();
+  const auto events = audit_count();
+  RootOptions root;
+  root.name = "issuing-delta";
+  root.subject = "CN=Shadow Root";
+  expect_refused(authorities_->create_root(root, "x"), ErrorCode::kInvalidArgument, inv, events);
+  SubordinateOptions sub;
+  sub.name = "issuing-delta";
+  sub.parent = "root";
+  sub.subject = "CN=Shadow Issuing";
+  expect_refused(create_subordinate(*ra_, *authorities_, sub, admin_), ErrorCode::kInvalidArgument,
+                 inv, events);
+  EXPECT_EQ(authority_count(), 2);
+  sub.name = "delta-issuing";  // only the suffix is taken
+  EXPECT_TRUE(create_subordinate(*ra_, *authorities_, sub, admin_).has_value());
+}
+
 TEST(AuthorityName, Rules) {
   for (const char* ok : {"a", "root", "issuing-2", "web_ca", "0ca"}) {
     EXPECT_TRUE(check_authority_name(ok).has_value()) << ok;

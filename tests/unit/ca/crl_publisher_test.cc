@@ -128,6 +128,26 @@ TEST_F(CrlPublisherTest, OnRevokeDeltaLeavesTheFullCrlToItsInterval) {
   EXPECT_EQ(*crl("issuing", true, issuing_).delta_base, x509::crl_number_bytes(4));
 }
 
+TEST_F(CrlPublisherTest, ADeltaCrlReplacesTheOneBeforeIt) {
+  // With on_revoke = "delta", each revocation makes a delta CRL listing everything revoked
+  // since the full CRL: keeping every one of them until the next full CRL would store a day's
+  // revocations over and over (their square).
+  revocation_settings_.crl.on_revoke = "delta";
+  ASSERT_TRUE(crls_->publish("issuing").has_value());
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance(minutes(1));
+    revoke(issue("r" + std::to_string(i) + ".example.com"));
+    auto next = crls_->publish("issuing");
+    ASSERT_TRUE(next.has_value());
+    ASSERT_TRUE(next->delta.has_value());
+    EXPECT_FALSE(next->full);
+  }
+  EXPECT_EQ(certward::testing::count_rows(*db_, "crls"), 2);  // the full CRL and the newest delta
+  const x509::CrlInfo delta = crl("issuing", true, issuing_);
+  EXPECT_EQ(delta.entries.size(), 4u);
+  EXPECT_EQ(*delta.delta_base, x509::crl_number_bytes(1));
+}
+
 TEST_F(CrlPublisherTest, WithoutDeltasTheFullCrlNamesNoFreshestCrl) {
   revocation_settings_.crl.delta_interval = std::chrono::seconds(0);
   auto first = crls_->publish("issuing");

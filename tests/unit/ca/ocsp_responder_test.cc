@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/ocsp.h>
 
+#include <utility>
+
 #include "ca/revocation.h"
 #include "unit/ca/fixture.h"
 
@@ -168,11 +170,80 @@ TEST_F(OcspResponderTest, ARevocationHereIsAnsweredBeforeTheRevokerReturns) {
   revocation_->set_observer(nullptr);
 }
 
+TEST_F(OcspResponderTest, ARevocationWhileAnAnswerIsSignedIsNotUndoneByIt) {
+  const auto leaf = issue("race.example.com");
+  const std::string serial = leaf.certificate.info().serial_hex;
+  // The revocation commits and the responder looks for it after this request read the status
+  // and before it cached its answer.
+  bool raced = false;
+  responder_->TEST_set_before_caching([&] {
+    if (std::exchange(raced, true)) return;
+    revoke(leaf);
+    ASSERT_TRUE(responder_->refresh().has_value());
+  });
+  ask({serial});  // may say good: it was asked before the revocation
+  responder_->TEST_set_before_caching(nullptr);
+  ASSERT_TRUE(raced);
+  EXPECT_EQ(read_issuing(*ask({serial}), serial).status, V_OCSP_CERTSTATUS_REVOKED);
+}
+
+TEST_F(OcspResponderTest, EveryRevocationOfOneSecondIsSeenWhateverThePageSize) {
+  // One bulk revocation gives many revocations the same time: more than one look reads.
+  responder_->TEST_set_poll_page(2);
+  std::vector<std::string> serials;
+  for (int i = 0; i < 5; ++i) {
+    auto r = request({"bulk" + std::to_string(i) + ".example.com"});
+    r.tags = {"batch"};
+    auto issued = ra_->enroll(std::move(r));
+    ASSERT_TRUE(issued.has_value());
+    serials.push_back(issued->certificate.info().serial_hex);
+    EXPECT_EQ(read_issuing(*ask({serials.back()}), serials.back()).status, V_OCSP_CERTSTATUS_GOOD);
+  }
+  BulkRevokeRequest bulk;
+  bulk.selection.tag = "batch";
+  bulk.reason = RevocationReason::kSuperseded;
+  bulk.requester = admin_;
+  bulk.expected_count = 5;
+  ASSERT_TRUE(revocation_->revoke_bulk(bulk).has_value());
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  for (const auto& serial : serials) {
+    EXPECT_EQ(read_issuing(*ask({serial}), serial).status, V_OCSP_CERTSTATUS_REVOKED) << serial;
+  }
+  // And a revocation made after them is seen too.
+  const auto later = issue("later.example.com");
+  const std::string later_serial = later.certificate.info().serial_hex;
+  ask({later_serial});
+  revoke(later);
+  clock_.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  EXPECT_EQ(read_issuing(*ask({later_serial}), later_serial).status, V_OCSP_CERTSTATUS_REVOKED);
+}
+
 TEST_F(OcspResponderTest, UnknownSerialsAreSignedButNotCached) {
   auto reply = ask({"0badc0ffee"});
   const Answer a = read_issuing(*reply, "0badc0ffee");
   EXPECT_EQ(a.status, V_OCSP_CERTSTATUS_UNKNOWN);
   EXPECT_TRUE(a.verified);
+  EXPECT_EQ(responder_->cached(), 0u);
+}
+
+TEST_F(OcspResponderTest, AnswersForExpiredCertificatesLeaveTheCache) {
+  auto r = request({"short.example.com"});
+  r.validity = days(2);
+  auto leaf = ra_->enroll(std::move(r));
+  ASSERT_TRUE(leaf.has_value());
+  const std::string serial = leaf->certificate.info().serial_hex;
+  ask({serial});
+  EXPECT_EQ(responder_->cached(), 1u);
+  // Expired: its answer is dropped when it would be signed again, and not kept when asked.
+  clock_.advance(days(3));
+  ASSERT_TRUE(responder_->refresh().has_value());
+  EXPECT_EQ(responder_->cached(), 0u);
+  const Answer a = read_issuing(*ask({serial}), serial);
+  EXPECT_EQ(a.response_status, OCSP_RESPONSE_STATUS_SUCCESSFUL);
   EXPECT_EQ(responder_->cached(), 0u);
 }
 
@@ -276,6 +347,66 @@ TEST_F(OcspResponderTest, TheDelegatedResponderIsRenewedBeforeItExpires) {
   ASSERT_TRUE(b.signer.has_value());
   EXPECT_NE(b.signer->info().serial_hex, a.signer->info().serial_hex);
   EXPECT_TRUE(b.verified);
+}
+
+TEST_F(OcspResponderTest, AnAuthorityWhoseResponderCannotBeRenewedHoldsUpNoOther) {
+  // An issuing CA three days from its end: its responder certificate ends with it, and once
+  // it has expired no new one can be issued.
+  SubordinateOptions sub;
+  sub.name = "ending";
+  sub.parent = "root";
+  sub.subject = "CN=Ending Issuing CA,O=Certward Tests";
+  sub.validity = days(3);
+  auto ending = create_subordinate(*ra_, *authorities_, sub, admin_);
+  ASSERT_TRUE(ending.has_value()) << ending.error().message;
+  ASSERT_TRUE(responder_->refresh().has_value());
+  auto r = request({"ending.example.com"});
+  r.authority = "ending";
+  auto ending_leaf = ra_->enroll(std::move(r));
+  ASSERT_TRUE(ending_leaf.has_value()) << ending_leaf.error().message;
+  const std::string ending_serial = ending_leaf->certificate.info().serial_hex;
+  const auto ending_reply = responder_->answer(request_der(ending->certificate, {ending_serial}));
+  EXPECT_EQ(read(*ending_reply, ending->certificate, ending_serial, root_, ending->certificate,
+                 clock_.now())
+                .status,
+            V_OCSP_CERTSTATUS_GOOD);
+
+  // An answer of another authority, asked for 13 hours before "ending" ends: due to be signed
+  // again by then (after half of its day), not expired.
+  clock_.advance(days(3) - hours(12));
+  const auto leaf = issue("lasting.example.com");
+  const std::string serial = leaf.certificate.info().serial_hex;
+  ask({serial});
+  clock_.advance(hours(13));
+  (void)responder_->refresh();  // "ending"'s responder cannot be renewed: an error
+  // The other answers are signed again all the same.
+  auto fresh = ask({serial});
+  EXPECT_EQ(fresh->this_update, clock_.now());
+  EXPECT_TRUE(read_issuing(*fresh, serial).verified);
+}
+
+TEST_F(OcspResponderTest, ARevokedResponderCertificateSignsNothingMore) {
+  const auto leaf = issue("signed.example.com");
+  const std::string serial = leaf.certificate.info().serial_hex;
+  const Answer before = read_issuing(*ask({serial}), serial);
+  ASSERT_TRUE(before.signer.has_value());
+  // An operator revokes the responder certificate (it is in the inventory like any other).
+  RevokeRequest r;
+  r.id = before.signer->info().sha256_hex;
+  r.reason = RevocationReason::kKeyCompromise;
+  r.requester = admin_;
+  ASSERT_TRUE(revocation_->revoke(r).has_value());
+  ASSERT_TRUE(responder_->refresh().has_value());
+  // The cached answer and every new one come from a new responder.
+  const Answer cached = read_issuing(*ask({serial}), serial);
+  ASSERT_TRUE(cached.signer.has_value());
+  EXPECT_NE(cached.signer->info().serial_hex, before.signer->info().serial_hex);
+  EXPECT_TRUE(cached.verified);
+  const auto other = issue("other.example.com");
+  const std::string other_serial = other.certificate.info().serial_hex;
+  const Answer fresh = read_issuing(*ask({other_serial}), other_serial);
+  ASSERT_TRUE(fresh.signer.has_value());
+  EXPECT_EQ(fresh.signer->info().serial_hex, cached.signer->info().serial_hex);
 }
 
 TEST_F(OcspResponderTest, NoRequesterMayUseTheResponderProfile) {

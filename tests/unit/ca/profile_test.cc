@@ -234,6 +234,30 @@ TEST(ProfileSet, RejectsBadSettings) {
   }
 }
 
+TEST(ProfileSet, OnlyCertwardsOwnProfileDelegatesOcspSigning) {
+  // A certificate with id-kp-OCSPSigning from an authority speaks for that authority's
+  // revocations: a requester holding one could answer "good" for any revoked certificate.
+  for (const char* eku : {"OCSPSigning", "1.3.6.1.5.5.7.3.9", "1.3.6.1.5.5.7.3.09"}) {
+    auto custom = named("my-responder");
+    custom.extended_key_usage = std::vector<std::string>{"serverAuth", eku};
+    EXPECT_EQ(create_error(custom), ErrorCode::kMalformed) << eku;
+    auto builtin = named("tls-client");
+    builtin.extended_key_usage = std::vector<std::string>{eku};
+    EXPECT_EQ(create_error(builtin), ErrorCode::kMalformed) << eku;
+  }
+  // Its own profile cannot be reconfigured, not even harmlessly looking fields.
+  auto own = named("ocsp-responder");
+  own.description = "mine";
+  EXPECT_EQ(create_error(own), ErrorCode::kMalformed);
+  own = named("ocsp-responder");
+  own.key_types = std::vector<std::string>{"rsa-2048"};
+  EXPECT_EQ(create_error(own), ErrorCode::kMalformed);
+  // Other dotted OIDs near it stay allowed.
+  auto other = named("other-eku");
+  other.extended_key_usage = std::vector<std::string>{"1.3.6.1.5.5.7.3.8", "1.3.6.1.5.5.7.3.19"};
+  EXPECT_TRUE(ProfileSet::create(std::vector{other}).has_value());
+}
+
 TEST(ProfileSet, CaProfileMayCarryPathLength) {
   auto s = named("two-level-ca");
   s.ca = true;

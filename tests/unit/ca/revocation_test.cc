@@ -244,5 +244,26 @@ TEST_F(RevocationTest, RevokedAuthoritySignsNothingAndItsParentListsIt) {
   expect_audit_ok(audit_count());
 }
 
+TEST_F(RevocationTest, ObserversMayWriteToTheDatabase) {
+  // The server's observer schedules CRL publication, a write: with SQLite's one writer
+  // connection it waited for the revocation's own, and failed after the busy timeout.
+  std::vector<bool> wrote;
+  service_->set_observer([&](const std::string&) {
+    auto tx = db_->begin(store::TxMode::kWrite);
+    wrote.push_back(tx.has_value());
+  });
+  const auto one = issue("one.example.com");
+  ASSERT_TRUE(service_->revoke(revoke_request(one)).has_value());
+  issue("bulk.example.com", {}, {"bulk"});
+  BulkRevokeRequest bulk;
+  bulk.selection.tag = "bulk";
+  bulk.requester = admin_;
+  bulk.expected_count = 1;
+  ASSERT_TRUE(service_->revoke_bulk(bulk).has_value());
+  ASSERT_TRUE(service_->revoke_authority("issuing", RevocationReason::kCaCompromise, {}, admin_)
+                  .has_value());
+  EXPECT_EQ(wrote, (std::vector<bool>{true, true, true, true}));
+}
+
 }  // namespace
 }  // namespace certward::ca
