@@ -1,5 +1,6 @@
 #include "ca/ocsp_responder.h"
 
+#include <algorithm>
 #include <array>
 
 #include "common/log.h"
@@ -17,7 +18,7 @@ constexpr std::array kHashes = {OcspHashAlgorithm::kSha1, OcspHashAlgorithm::kSh
 
 // How far back each look for revocations reaches: they are timed by the clock of the replica
 // that made them and become visible when they commit, a little later.
-constexpr std::chrono::seconds kRevocationMargin{120};
+constexpr std::chrono::seconds kRevocationMargin{300};  // as the delta CRLs' overlap
 // The most revocations one query of a look reads; a look reads on until it has seen them all.
 constexpr std::size_t kRevocationPage = 10'000;
 
@@ -240,7 +241,11 @@ Result<std::shared_ptr<const OcspReply>> OcspResponder::sign_answer(
   if (!der) return std::unexpected(der.error());
   auto reply = std::make_shared<OcspReply>();
   reply->body.assign(as_chars(*der));
-  reply->cacheable = !nonce.has_value();
+  // Nor may HTTP caches keep an "unknown": the serial may be issued the next moment.
+  reply->cacheable = !nonce.has_value() &&
+                     std::none_of(t.responses.begin(), t.responses.end(), [](const auto& single) {
+                       return single.status == OcspCertStatus::kUnknown;
+                     });
   reply->produced_at = now;
   reply->this_update = now;
   reply->next_update = now + settings_.ocsp_validity;

@@ -45,7 +45,8 @@ namespace certward::ca {
 struct OcspReply {
   std::string body;  // the DER OCSPResponse
   x509::OcspResponseStatus status = x509::OcspResponseStatus::kSuccessful;
-  // A successful response that HTTP caches may keep until next_update: it carries no nonce.
+  // A successful response that HTTP caches may keep until next_update: no nonce, no
+  // "unknown".
   bool cacheable = false;
   SysTime produced_at{};
   SysTime this_update{};

@@ -244,12 +244,8 @@ void add_ca_commands(CLI::App& app, Globals& g) {
           [](const json&) {});
       g.json = json_requested;
       if (g.exit_code != kExitOk) return;
-      if (o->out) {
-        if (auto st = write_file_atomic(*o->out, data, 0644); !st)
-          g.exit_code = report_error(st.error());
-      } else {
-        std::fwrite(data.data(), 1, data.size(), stdout);
-      }
+      if (Status written = write_document(o->out, data); !written)
+        g.exit_code = report_error(written.error());
     });
   }
   {

@@ -248,12 +248,8 @@ void add_cert_commands(CLI::App& app, Globals& g) {
           },
           [](const json&) {});
       if (g.exit_code != kExitOk) return;
-      if (o->out) {
-        if (auto s = write_file_atomic(*o->out, data, 0644); !s)
-          g.exit_code = report_error(s.error());
-      } else {
-        std::fwrite(data.data(), 1, data.size(), stdout);
-      }
+      if (Status written = write_document(o->out, data); !written)
+        g.exit_code = report_error(written.error());
     });
   }
   {

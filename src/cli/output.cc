@@ -180,4 +180,10 @@ Result<crypto::SecretBytes> read_secret_file(const std::string& path) {
   return buf;
 }
 
+Status write_document(const std::optional<std::string>& out, std::string_view data) {
+  if (out) return write_file_atomic(*out, data, 0644);
+  std::fwrite(data.data(), 1, data.size(), stdout);
+  return ok();
+}
+
 }  // namespace certward::cli

@@ -39,6 +39,9 @@ int exit_code_for(ErrorCode code);
 // {"error":{"code":"<stable code>","message":"..."}}, the codes of the REST API's problems) and
 // returns the exit code for the error.
 int report_error(const Error& e);
+// A public document (a certificate, a CRL) to `out` (0644, atomically) or to stdout.
+// Errors: those of write_file_atomic.
+Status write_document(const std::optional<std::string>& out, std::string_view data);
 // Where report_error reads --json from; set once in main before the command line is parsed.
 void set_error_format_source(const bool* json_flag);
 

@@ -5,11 +5,6 @@ source "$(dirname "$0")/lib.sh"
 
 start_server
 A=$ADMIN_TOKEN
-must() {  # status method path body
-  local got
-  got=$(api "$2" "$3" "$A" "${4:-}")
-  [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
-}
 must 201 POST /api/v1/teams '{"name":"web","allowed_profiles":["tls-server"],"allowed_domains":["web.example.test"]}'
 must 201 POST /api/v1/teams '{"name":"other","allowed_profiles":["tls-server"],"allowed_domains":["other.example.test"]}'
 declare -A TOKEN

@@ -31,11 +31,6 @@ CRL=$HTTP_BASE/crl
 assert_eq "http://127.0.0.1:$PORT" "$HTTP_BASE" "plain HTTP on the chosen port"
 cw ca export issuing >"$T/issuing.pem"
 
-must() {  # status method path body
-  local got
-  got=$(api "$2" "$3" "$A" "${4:-}")
-  [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
-}
 issue() {  # name [authority]: writes $T/<name>.pem and $T/<name>.json
   must 201 POST /api/v1/certificates "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"$1.example.test\",\"authority\":\"${2:-issuing}\"}"
   cp "$T/resp" "$T/$1.json"

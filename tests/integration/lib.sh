@@ -148,3 +148,11 @@ api() {
   [[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
   curl "${args[@]}" "$BASE$path"
 }
+
+# must STATUS METHOD PATH [BODY]: a setup call with the token in $A that must answer STATUS;
+# anything else stops the test (what it sets up is not what it tests).
+must() {
+  local got
+  got=$(api "$2" "$3" "$A" "${4:-}")
+  [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
+}

@@ -13,11 +13,6 @@ source "$(dirname "$0")/lib.sh"
 
 start_server
 A=$ADMIN_TOKEN
-must() {
-  local got
-  got=$(api "$2" "$3" "$A" "${4:-}")
-  [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
-}
 must 201 POST /api/v1/teams '{"name":"payments","allowed_profiles":["tls-server"],"allowed_domains":["payments.example.test"]}'
 must 201 POST /api/v1/teams '{"name":"other","allowed_profiles":["tls-server"],"allowed_domains":["other.example.test"]}'
 must 201 POST /api/v1/principals '{"name":"alice","role":"requester","team":"payments"}'

@@ -7,11 +7,6 @@ source "$(dirname "$0")/lib.sh"
 
 start_server
 A=$ADMIN_TOKEN
-must() {  # status method path body
-  local got
-  got=$(api "$2" "$3" "$A" "${4:-}")
-  [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
-}
 LEAF_PROFILES=(tls-server tls-client code-signing smime device)
 profiles_json=$(printf '%s\n' "${LEAF_PROFILES[@]}" | jq -R . | jq -sc .)
 

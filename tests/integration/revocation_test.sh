@@ -11,11 +11,6 @@ printf '[server]\nclient_ca_file = "%s"\n' "$T/client-ca.pem" >"$T/certward.toml
 export CERTWARD_CONFIG=$T/certward.toml
 start_server
 A=$ADMIN_TOKEN
-must() {  # status method path body
-  local got
-  got=$(api "$2" "$3" "$A" "${4:-}")
-  [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
-}
 issue() {  # cn [team] -> fingerprint
   local team=${2:-}
   must 201 POST /api/v1/certificates "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"$1\"${team:+,\"team\":\"$team\"}}"

@@ -9,8 +9,17 @@ namespace {
 constexpr std::string_view kFullSuffix = ".crl";
 constexpr std::string_view kDeltaSuffix = "-delta.crl";
 
-http::Response not_found(std::string_view file) {
-  return http::Response::text(404, "no CRL named " + std::string(file) + "\n");
+http::Response not_found(std::string_view) {
+  // The name is not echoed: it is the requester's, decoded.
+  http::Response r = http::Response::text(404, "no such CRL\n");
+  r.set_header("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
+http::Response unavailable() {
+  http::Response r = http::Response::text(503, "CRLs cannot be read now\n");
+  r.set_header("Retry-After", "5");
+  return r;
 }
 
 http::Response serve(const ca::PublishedCrl& crl, const http::Request& req, const Clock& clock) {
@@ -41,14 +50,14 @@ std::unique_ptr<http::Router> make_router(ca::CrlPublisher& publisher, const Clo
     const std::string name = file.substr(0, file.size() - kFullSuffix.size());
     if (ca::check_authority_name(name)) {
       auto full = publisher.current(name, false);
-      if (!full) return http::Response::text(503, "CRLs cannot be read now\n");
+      if (!full) return unavailable();
       if (*full) return serve(**full, req, clock);
     }
     if (file.ends_with(kDeltaSuffix) && file.size() > kDeltaSuffix.size()) {
       const std::string base = file.substr(0, file.size() - kDeltaSuffix.size());
       if (ca::check_authority_name(base)) {
         auto delta = publisher.current(base, true);
-        if (!delta) return http::Response::text(503, "CRLs cannot be read now\n");
+        if (!delta) return unavailable();
         if (*delta) return serve(**delta, req, clock);
       }
     }

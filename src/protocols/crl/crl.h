@@ -4,7 +4,8 @@
 //   GET /crl/<authority>-delta.crl   its newest delta CRL (404 when it publishes none)
 // DER, application/pkix-crl, with Last-Modified (thisUpdate), Expires (nextUpdate),
 // Cache-Control max-age up to nextUpdate and a strong ETag (If-None-Match gives 304).
-// 503 with Retry-After while an authority's first CRL is being generated.
+// 404 too until an authority's first CRL is published (a server publishes them as it
+// starts); 503 with Retry-After while the database cannot be read.
 //
 // The CRLs are published by ca::CrlPublisher; this front-end only serves what it holds.
 
