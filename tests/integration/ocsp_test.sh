@@ -6,6 +6,9 @@
 # itself (ocsp_signer = "ca"), and hostile requests each answered at once with the right OCSP
 # error while the responder keeps answering.
 source "$(dirname "$0")/lib.sh"
+# Hex without xxd (not on a minimal Debian): coreutils' od one way, python3 the other.
+hex_of() { od -An -v -tx1 "$1" | tr -d ' \n'; }
+unhex() { python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))'; }
 
 # Certificates name the plain-HTTP listener in their AIA, so it listens on a port known
 # before they are issued; the CLI is told the same address.
@@ -143,13 +146,13 @@ UNAUTHORIZED=30030a0106
 hostile() {  # name want-code want-body-hex file
   local code took
   read -r code took <<<"$(post "$4")"
-  assert_eq "$2 $3" "$code $(xxd -p "$T/body.der" | tr -d '\n')" "$1"
+  assert_eq "$2 $3" "$code $(hex_of "$T/body.der")" "$1"
   assert_below 1 "$took" "$1: time"
 }
 head -c $(($(stat -c %s "$T/b.req") / 2)) "$T/b.req" >"$T/truncated.req"
 hostile "truncated DER" 200 "$MALFORMED" "$T/truncated.req"
 # The CertID's hash algorithm, SHA-1 (1.3.14.3.2.26), made 1.3.14.3.2.99: no issuer matches.
-xxd -p "$T/b.req" | tr -d '\n' | sed 's/06052b0e03021a/06052b0e030263/' | xxd -r -p >"$T/badhash.req"
+hex_of "$T/b.req" | sed 's/06052b0e03021a/06052b0e030263/' | unhex >"$T/badhash.req"
 cmp -s "$T/b.req" "$T/badhash.req" && fail "the hash OID was not replaced" || pass
 hostile "unknown hash algorithm" 200 "$UNAUTHORIZED" "$T/badhash.req"
 many() {  # count file: a request for that many serials
@@ -174,7 +177,7 @@ assert_eq 413 "$code" "2 MiB body: the server's limit"
 assert_below 1 "$took" "2 MiB body: time"
 for path in 'this%20is%20not%20base64' 'AAAA%3D%3D%3D%3D' '%2B%2B%2B'; do
   read -r code took <<<"$(curl -s -o "$T/body.der" -w '%{http_code} %{time_total}' "$OCSP/$path")"
-  assert_eq "200 $MALFORMED" "$code $(xxd -p "$T/body.der")" "GET bad base64 $path"
+  assert_eq "200 $MALFORMED" "$code $(hex_of "$T/body.der")" "GET bad base64 $path"
   assert_below 1 "$took" "GET bad base64 $path: time"
 done
 # An issuer certward does not serve.
