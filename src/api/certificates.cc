@@ -70,7 +70,11 @@ Result<http::Response> list_certificates(Services& s, http::Request& req, const 
 Result<inventory::CertificateRecord> visible_record(Services& s, const http::Request& req,
                                                     const Identity& id) {
   auto it = req.params.find("id");
-  CW_ASSIGN_OR_RETURN(auto rec, s.inventory.resolve(it->second));
+  // A requester's id is resolved among its team's certificates only.
+  CW_ASSIGN_OR_RETURN(
+      auto rec,
+      s.inventory.resolve(it->second,
+                          team_scoped(id) ? std::optional(id.team.value_or("")) : std::nullopt));
   if (team_scoped(id) && rec.meta.team != id.team) {
     // Indistinguishable from absence: a requester learns nothing about other teams.
     return fail(ErrorCode::kNotFound, "no certificate matches '" + it->second + "'");

@@ -114,7 +114,11 @@ void RevocationService::notify(const std::vector<std::string>& authorities) cons
 Result<inventory::CertificateRecord> RevocationService::revoke(const RevokeRequest& r) {
   const SysTime now = clock_.now();
   CW_RETURN_IF_ERROR(check_invalidity(r.invalidity_date, now));
-  CW_ASSIGN_OR_RETURN(auto record, inventory_.resolve(r.id));
+  // A scoped requester's id is resolved among its team's certificates only.
+  CW_ASSIGN_OR_RETURN(
+      auto record,
+      inventory_.resolve(
+          r.id, r.requester.scope ? std::optional(r.requester.team.value_or("")) : std::nullopt));
   if (scoped_out(r.requester, record.meta.team)) {
     // Indistinguishable from absence: a requester learns nothing about other teams.
     return fail(ErrorCode::kNotFound, "no certificate matches '" + r.id + "'");

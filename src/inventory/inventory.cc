@@ -315,7 +315,8 @@ Result<std::optional<CertificateRecord>> Inventory::get(std::string_view fingerp
   return std::optional<CertificateRecord>(to_record(*row));
 }
 
-Result<CertificateRecord> Inventory::resolve(std::string_view id) const {
+Result<CertificateRecord> Inventory::resolve(std::string_view id,
+                                             const std::optional<std::string>& only_team) const {
   if (!is_hex(id)) {
     return fail(ErrorCode::kInvalidArgument,
                 "'" + std::string(id) + "' is not a fingerprint or serial (hex expected)");
@@ -323,28 +324,25 @@ Result<CertificateRecord> Inventory::resolve(std::string_view id) const {
   const std::string key = normalise_hex(id);
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   std::vector<CertificateRecord> found;
-  auto collect = [&](const std::string& where, store::Value v) -> Status {
-    const store::Value params[] = {std::move(v)};
-    CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT " + std::string(kColumns) +
-                                                 " FROM certificates WHERE " + where + " LIMIT 2",
-                                             params));
+  auto collect = [&](const std::string& where, std::vector<store::Value> params) -> Status {
+    std::string sql = "SELECT " + std::string(kColumns) + " FROM certificates WHERE " + where;
+    if (only_team) {
+      sql += " AND team = ?";
+      params.emplace_back(*only_team);
+    }
+    CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql + " LIMIT 2", params));
     for (const auto& r : rows) found.push_back(to_record(r));
     return ok();
   };
   if (key.size() == 64) {
-    CW_RETURN_IF_ERROR(collect("fingerprint = ?", key));
+    CW_RETURN_IF_ERROR(collect("fingerprint = ?", {key}));
   }
-  if (found.empty()) CW_RETURN_IF_ERROR(collect("serial = ?", key));
+  if (found.empty()) CW_RETURN_IF_ERROR(collect("serial = ?", {key}));
   if (found.empty() && key.size() >= 8 && key.size() < 64) {
     // Prefix search on the primary key: a range scan, not a LIKE, so it uses the index.
     std::string upper = key;
     upper.push_back('~');  // '~' sorts after every hex digit
-    const store::Value params[] = {key, upper};
-    CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT " + std::string(kColumns) +
-                                                 " FROM certificates WHERE fingerprint >= ? AND "
-                                                 "fingerprint < ? LIMIT 2",
-                                             params));
-    for (const auto& r : rows) found.push_back(to_record(r));
+    CW_RETURN_IF_ERROR(collect("fingerprint >= ? AND fingerprint < ?", {key, upper}));
   }
   if (found.empty()) return fail(ErrorCode::kNotFound, "no certificate matches '" + key + "'");
   if (found.size() > 1) {

@@ -194,8 +194,11 @@ class Inventory {
                       const RecordMeta& meta) const;
 
   // Full fingerprint, a unique fingerprint prefix (≥ 8 hex digits) or a serial (hex).
+  // With `only_team`, only that team's certificates are looked at: what another team holds
+  // neither matches nor makes an id ambiguous (a scoped requester learns nothing of it).
   // Errors: kNotFound, kConflict (ambiguous), kInvalidArgument (not hex).
-  Result<CertificateRecord> resolve(std::string_view id) const;
+  Result<CertificateRecord> resolve(std::string_view id,
+                                    const std::optional<std::string>& only_team = {}) const;
   Result<std::optional<CertificateRecord>> get(std::string_view fingerprint) const;
   Result<x509::Certificate> certificate(std::string_view fingerprint) const;
   Result<Page> query(const Filter& filter, const PageRequest& page) const;

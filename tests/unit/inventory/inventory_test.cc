@@ -194,6 +194,36 @@ TEST_F(InventoryTest, RecordRefusesSameSerialFromSameAuthority) {
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
 }
 
+// Two teams hold certificates with one serial (imported ones carry any serial): resolving it
+// for one team sees only that team's, so the other's neither answers nor makes it ambiguous.
+TEST_F(InventoryTest, ResolveForATeamSeesOnlyThatTeamsCertificates) {
+  const Bytes serial = x509::random_serial();
+  LeafSpec a;
+  a.serial = serial;
+  LeafSpec b = a;
+  b.cn = "other.example.com";
+  const x509::Certificate mine = leaf(a);
+  RecordMeta meta_a;
+  meta_a.team = "a";
+  RecordMeta meta_b;
+  meta_b.team = "b";
+  ASSERT_TRUE(record(mine, meta_a));
+  ASSERT_TRUE(record(leaf(b), meta_b));
+  const std::string hex = mine.info().serial_hex;
+  auto everyone = inventory_.resolve(hex);
+  ASSERT_FALSE(everyone.has_value());
+  EXPECT_EQ(everyone.error().code, ErrorCode::kConflict);
+  auto team_a = inventory_.resolve(hex, "a");
+  ASSERT_TRUE(team_a.has_value()) << team_a.error().message;
+  EXPECT_EQ(team_a->fingerprint, mine.info().sha256_hex);
+  auto team_c = inventory_.resolve(hex, "c");
+  ASSERT_FALSE(team_c.has_value());
+  EXPECT_EQ(team_c.error().code, ErrorCode::kNotFound);
+  auto by_prefix = inventory_.resolve(mine.info().sha256_hex.substr(0, 12), "b");
+  ASSERT_FALSE(by_prefix.has_value());
+  EXPECT_EQ(by_prefix.error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(InventoryTest, ResolveByFingerprintPrefixAndSerial) {
   const x509::Certificate c = leaf();
   ASSERT_TRUE(record(c));
