@@ -14,7 +14,8 @@ constexpr RevocationReason kReasons[] = {
     RevocationReason::kPrivilegeWithdrawn, RevocationReason::kAaCompromise,
 };
 
-// "keyCompromise", "key-compromise", "KEY_COMPROMISE" all read the same.
+// The reasons a revocation may give. "keyCompromise", "key-compromise", "KEY_COMPROMISE" all
+// read the same.
 std::string folded(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -39,27 +40,7 @@ bool scoped_out(const Requester& who, const std::optional<std::string>& team) {
 
 }  // namespace
 
-std::string_view revocation_reason_name(RevocationReason r) {
-  switch (r) {
-    case RevocationReason::kUnspecified:
-      return "unspecified";
-    case RevocationReason::kKeyCompromise:
-      return "keyCompromise";
-    case RevocationReason::kCaCompromise:
-      return "cACompromise";
-    case RevocationReason::kAffiliationChanged:
-      return "affiliationChanged";
-    case RevocationReason::kSuperseded:
-      return "superseded";
-    case RevocationReason::kCessationOfOperation:
-      return "cessationOfOperation";
-    case RevocationReason::kPrivilegeWithdrawn:
-      return "privilegeWithdrawn";
-    case RevocationReason::kAaCompromise:
-      return "aACompromise";
-  }
-  return "unspecified";
-}
+std::string_view revocation_reason_name(RevocationReason r) { return x509::crl_reason_name(r); }
 
 std::string_view revocation_reason_name(int code) {
   for (auto r : kReasons)

@@ -20,22 +20,15 @@
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "inventory/inventory.h"
+#include "x509/crl.h"
 
 namespace certward::ca {
 
-// RFC 5280 5.3.1 CRLReason. certificateHold (6) and removeFromCRL (8) are not offered: a
-// revocation here is final.
-enum class RevocationReason : std::uint8_t {
-  kUnspecified = 0,
-  kKeyCompromise = 1,
-  kCaCompromise = 2,
-  kAffiliationChanged = 3,
-  kSuperseded = 4,
-  kCessationOfOperation = 5,
-  kPrivilegeWithdrawn = 9,
-  kAaCompromise = 10,
-};
-std::string_view revocation_reason_name(RevocationReason r);  // "keyCompromise", ...
+// RFC 5280 5.3.1 CRLReason, as CRLs and OCSP write it. certificateHold (6) and removeFromCRL
+// (8) are never used here: a revocation is final (parse_revocation_reason refuses them).
+using RevocationReason = x509::CrlReason;
+// RFC 5280's spelling, as x509::crl_reason_name: "keyCompromise", ...
+std::string_view revocation_reason_name(RevocationReason r);
 // Accepts the RFC 5280 names ("keyCompromise", any case, '-' or '_' allowed) and the codes
 // ("1"). Errors: kInvalidArgument (unknown, or hold/removeFromCRL).
 Result<RevocationReason> parse_revocation_reason(std::string_view text);
