@@ -15,6 +15,7 @@ std::shared_ptr<http::Router> make_api_router(Services& services) {
   add_revocation_routes(*router, services);
   add_audit_routes(*router, services);
   add_identity_routes(*router, services);
+  add_eab_routes(*router, services);
   return router;
 }
 

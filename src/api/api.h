@@ -11,6 +11,7 @@
 #include "api/rate_limit.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "auth/eab.h"
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
@@ -32,6 +33,7 @@ struct Services {
   ca::Enrollment& ra;
   ca::RevocationService& revocation;
   auth::AuthService& auth;
+  auth::EabKeys& eab;
   Metrics& metrics;
   RateLimiter& limiter;
 };

@@ -188,4 +188,19 @@ nlohmann::json token_json(const auth::TokenInfo& t) {
           {"revoked_at", opt_time(t.revoked_at)}};
 }
 
+nlohmann::json eab_key_json(const auth::EabKeyInfo& k) {
+  using nlohmann::json;
+  auto opt_time = [](const std::optional<SysTime>& t) { return t ? json(to_unix(*t)) : json(); };
+  auto opt_text = [](const std::optional<std::string>& t) { return t ? json(*t) : json(); };
+  return {{"kid", k.kid},
+          {"team", k.team},
+          {"directory", opt_text(k.directory)},
+          {"description", k.description},
+          {"created_by", k.created_by},
+          {"created_at", to_unix(k.created_at)},
+          {"account", opt_text(k.account)},
+          {"bound_at", opt_time(k.bound_at)},
+          {"revoked_at", opt_time(k.revoked_at)}};
+}
+
 }  // namespace certward::api

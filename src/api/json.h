@@ -6,6 +6,7 @@
 
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "auth/eab.h"
 #include "ca/authority.h"
 #include "ca/profile.h"
 #include "ca/revocation.h"
@@ -27,5 +28,7 @@ nlohmann::json team_json(const auth::Team& t);
 nlohmann::json bulk_revocation_json(const ca::BulkRevokeResult& r, bool dry_run);
 nlohmann::json principal_json(const auth::Principal& p);
 nlohmann::json token_json(const auth::TokenInfo& t);
+// An ACME EAB key without its HMAC key.
+nlohmann::json eab_key_json(const auth::EabKeyInfo& k);
 
 }  // namespace certward::api

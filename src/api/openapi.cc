@@ -83,7 +83,12 @@ const std::string& openapi_document() {
       "get": {"summary": "List tokens (never their secrets)", "parameters": [{"name": "principal", "in": "query", "schema": {"type": "string"}}], "responses": {"200": {"description": "tokens"}}},
       "post": {"summary": "Create a token; the secret is in this response only", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}}}, "responses": {"201": {"description": "created; 'token' holds the secret"}, "404": {"$ref": "#/components/responses/Problem"}, "422": {"$ref": "#/components/responses/Problem"}}}
     },
-    "/api/v1/tokens/{id}": {"delete": {"summary": "Revoke a token", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"204": {"description": "revoked"}, "404": {"$ref": "#/components/responses/Problem"}}}}
+    "/api/v1/tokens/{id}": {"delete": {"summary": "Revoke a token", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"204": {"description": "revoked"}, "404": {"$ref": "#/components/responses/Problem"}}}},
+    "/api/v1/acme/eab": {
+      "get": {"summary": "List ACME external account binding keys (never their HMAC keys)", "parameters": [{"name": "team", "in": "query", "schema": {"type": "string"}}], "responses": {"200": {"description": "EAB keys"}}},
+      "post": {"summary": "Create an ACME external account binding key for a team; the HMAC key is in this response only", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["team"], "properties": {"team": {"type": "string"}, "directory": {"type": "string", "description": "the ACME directory it is for; absent: any"}, "description": {"type": "string"}}, "additionalProperties": false}}}}, "responses": {"201": {"description": "created; 'kid' and 'hmac_key' (base64url) go to the ACME client"}, "400": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}
+    },
+    "/api/v1/acme/eab/{kid}": {"delete": {"summary": "Revoke an EAB key: it binds no further account (the account it bound stays)", "parameters": [{"name": "kid", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "revoked"}, "404": {"$ref": "#/components/responses/Problem"}, "409": {"$ref": "#/components/responses/Problem"}}}}
   },
   "components": {
     "securitySchemes": {

@@ -53,5 +53,6 @@ void add_certificate_routes(http::Router& router, Services& services);     // ce
 void add_revocation_routes(http::Router& router, Services& services);      // revocation.cc
 void add_audit_routes(http::Router& router, Services& services);           // audit.cc
 void add_identity_routes(http::Router& router, Services& services);        // identity.cc
+void add_eab_routes(http::Router& router, Services& services);             // eab.cc
 
 }  // namespace certward::api

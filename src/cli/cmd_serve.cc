@@ -50,6 +50,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.revocation(),
                         c.crls(),
                         c.auth(),
+                        c.eab(),
+                        c.db(),
                         c.jobs()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });

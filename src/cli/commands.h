@@ -49,5 +49,6 @@ void add_audit_commands(CLI::App& app, Globals& g);
 void add_serve_command(CLI::App& app, Globals& g);
 void add_whoami_command(CLI::App& app, Globals& g);
 void add_auth_commands(CLI::App& app, Globals& g);
+void add_acme_commands(CLI::App& app, Globals& g);
 
 }  // namespace certward::cli

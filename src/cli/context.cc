@@ -1,5 +1,7 @@
 #include "cli/context.h"
 
+#include "protocols/acme/service.h"
+
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,6 +91,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                                 *c->inventory_, cfg.revocation, cfg.ca);
   CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
   c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_, &*c->inventory_);
+  CW_RETURN_IF_ERROR(auth::EabKeys::migrate(*c->db_));
+  c->eab_ = std::make_unique<auth::EabKeys>(c->clock_, *c->db_, *c->audit_, *c->wrapper_);
+  CW_RETURN_IF_ERROR(protocols::acme::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(lifecycle::JobQueue::migrate(*c->db_));
   c->jobs_.emplace(c->clock_, *c->db_);
   // A revocation made here (the CLI, in its own process) moves the servers' CRL publication to

@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "auth/eab.h"
 #include "ca/authority.h"
 #include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
@@ -43,6 +44,7 @@ class Context {
   ca::RevocationService& revocation() { return *revocation_; }
   ca::CrlPublisher& crls() { return *crls_; }
   auth::AuthService& auth() { return *auth_; }
+  auth::EabKeys& eab() { return *eab_; }
   const lifecycle::JobQueue& jobs() const { return *jobs_; }
   const std::string& actor() const { return actor_; }
 
@@ -61,6 +63,7 @@ class Context {
   std::unique_ptr<ca::RevocationService> revocation_;
   std::unique_ptr<ca::CrlPublisher> crls_;
   std::unique_ptr<auth::AuthService> auth_;
+  std::unique_ptr<auth::EabKeys> eab_;
   std::optional<lifecycle::JobQueue> jobs_;
   std::string actor_;
 };

@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, g);
   add_whoami_command(app, g);
   add_auth_commands(app, g);
+  add_acme_commands(app, g);
   // Global options (--json, -d, -c) may also follow the subcommand.
   std::function<void(CLI::App*)> allow_global = [&](CLI::App* a) {
     for (CLI::App* sub : a->get_subcommands({})) {

@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include "common/config_toml.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -14,7 +16,7 @@
 extern char** environ;
 
 namespace certward {
-namespace {
+namespace config_detail {
 
 std::string where(const toml::node& n, std::string_view source) {
   const auto& src = n.source();
@@ -37,16 +39,6 @@ Result<std::int64_t> get_int(const toml::node& n, std::string_view key, std::str
   if (n.is_integer()) return n.value<std::int64_t>().value_or(0);
   return fail(ErrorCode::kMalformed,
               where(n, source) + ": '" + std::string(key) + "' must be an integer");
-}
-
-template <typename T>
-Result<T> get_int_as(const toml::node& n, std::string_view key, std::string_view source) {
-  CW_ASSIGN_OR_RETURN(std::int64_t v, get_int(n, key, source));
-  if (!std::in_range<T>(v)) {
-    return fail(ErrorCode::kMalformed,
-                where(n, source) + ": '" + std::string(key) + "' is out of range");
-  }
-  return static_cast<T>(v);
 }
 
 Result<std::vector<std::string>> get_strings(const toml::node& n, std::string_view key,
@@ -79,6 +71,11 @@ Status unknown_key(const toml::node& n, std::string_view table, std::string_view
   return fail(ErrorCode::kMalformed, where(n, source) + ": unknown key '" + std::string(key) +
                                          "' in [" + std::string(table) + "]");
 }
+
+}  // namespace config_detail
+
+namespace {
+using namespace config_detail;
 
 Status parse_database(const toml::table& t, DatabaseSettings& db, std::string_view src) {
   for (const auto& [k, v] : t) {
@@ -318,6 +315,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_server(*v.as_table(), c.server, src));
     } else if (key == "revocation" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_revocation(*v.as_table(), c.revocation, src));
+    } else if (key == "acme" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_acme(*v.as_table(), c.acme, src));
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {
@@ -408,6 +407,7 @@ Status validate_revocation(const RevocationSettings& r) {
 
 Status validate(const Config& c) {
   CW_RETURN_IF_ERROR(validate_revocation(c.revocation));
+  CW_RETURN_IF_ERROR(validate_acme(c.acme));
   CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));

@@ -4,6 +4,7 @@
 // sub-structs. Every field documents its default. docs/configuration.md lists every key.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -74,6 +75,49 @@ struct RevocationSettings {
   }
 };
 
+// One ACME directory: [acme] is the default one, served at /acme/directory;
+// [acme.directories.<name>] adds one at /acme/<name>/directory, inheriting what it does not set
+// from [acme].
+struct AcmeDirectorySettings {
+  std::string name;  // "" for the default directory
+  // The certward profiles orders may select (newOrder's "profile"); never CA profiles.
+  std::vector<std::string> profiles = {"tls-server"};
+  std::string default_profile;  // empty: the first of `profiles`
+  std::string authority;        // empty: ca.default_authority
+  // Accounts must be bound to an EAB key (certward acme eab create), which names their team.
+  bool external_account_required = false;
+  std::string terms_of_service;             // URL in the directory's meta; empty: none
+  std::string website;                      // URL in the directory's meta; empty: none
+  std::vector<std::string> caa_identities;  // domain names in the directory's meta
+};
+
+struct AcmeSettings {
+  bool enabled = true;
+  AcmeDirectorySettings directory;                           // [acme] itself
+  std::map<std::string, AcmeDirectorySettings> directories;  // [acme.directories.<name>]
+  std::chrono::seconds order_lifetime{std::chrono::days(1)};  // pending orders expire
+  // A valid authorization is reused by the account's later orders for this long.
+  std::chrono::seconds authorization_lifetime{std::chrono::days(30)};
+  std::chrono::seconds pending_authorization_lifetime{std::chrono::days(7)};
+  std::chrono::seconds nonce_lifetime{std::chrono::hours(1)};
+  std::size_t max_nonces = 1'000'000;  // outstanding nonces kept; the oldest go first
+  // Where the validator dials: the ports of http-01 and tls-alpn-01 (80 and 443 on the
+  // Internet; tests run unprivileged) and the DNS server it asks for TXT and A/AAAA records
+  // ("127.0.0.1:53"; empty: the system's).
+  std::uint16_t http01_port = 80;
+  std::uint16_t https_port = 443;  // redirects of http-01 to https://
+  std::uint16_t tls_alpn01_port = 443;
+  std::string resolver;
+  std::chrono::seconds validation_timeout{10};
+  int validation_retries = 2;  // further attempts after a connection or DNS failure
+  int validation_threads = 1;  // the validator's I/O threads (validation is asynchronous)
+  // Rate limits (0: no limit), answered with rateLimited and Retry-After.
+  int orders_per_account_per_hour = 300;
+  int pending_orders_per_account = 300;
+  int certificates_per_domain_per_week = 50;  // per registered domain (last two labels)
+  int new_accounts_per_address_per_hour = 50;
+};
+
 struct RateLimitSettings {
   double requests_per_second = 100;  // per principal, sustained; 0 disables rate limiting
   double burst = 200;                // per principal, bucket size
@@ -133,6 +177,7 @@ struct Config {
   ServerSettings server;
   std::vector<ProfileSettings> profiles;  // [profiles.<name>] tables
   RevocationSettings revocation;
+  AcmeSettings acme;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

@@ -218,6 +218,12 @@ class Inventory {
                                             const MetadataUpdate& update,
                                             std::string_view actor) const;
 
+  // Records that `replacement` replaced the certificate `fingerprint` (a renewal): its status
+  // becomes superseded. Inside the caller's transaction, which audits it. Errors: kNotFound,
+  // kConflict (already superseded by another).
+  Status mark_superseded(store::Transaction& tx, std::string_view fingerprint,
+                         std::string_view replacement) const;
+
   // Revocation storage (the revocation service in src/ca decides and audits; these only
   // read and write the inventory's rows, inside the caller's transaction).
   //

@@ -67,6 +67,23 @@ Status Inventory::mark_revoked(store::Transaction& tx, std::span<const std::stri
   return ok();
 }
 
+Status Inventory::mark_superseded(store::Transaction& tx, std::string_view fingerprint,
+                                  std::string_view replacement) const {
+  CW_ASSIGN_OR_RETURN(
+      std::int64_t n,
+      tx.execute_count("UPDATE certificates SET superseded_by = ?, updated_at = ? WHERE "
+                       "fingerprint = ? AND (superseded_by IS NULL OR superseded_by = ?)",
+                       store::params(replacement, to_unix(clock_.now()), fingerprint,
+                                     replacement)));
+  if (n == 1) return ok();
+  CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT fingerprint FROM certificates WHERE "
+                                             "fingerprint = ?",
+                                             store::params(fingerprint)));
+  if (!row) return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
+  return fail(ErrorCode::kConflict, "certificate " + std::string(fingerprint) +
+                                        " is already superseded by another");
+}
+
 Result<std::vector<RevokedSerial>> Inventory::revoked_by(
     std::string_view authority, SysTime not_after_from,
     std::optional<SysTime> revoked_since) const {

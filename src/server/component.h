@@ -19,6 +19,7 @@
 #include "api/rate_limit.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "auth/eab.h"
 #include "ca/authority.h"
 #include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
@@ -46,6 +47,8 @@ struct Domain {
   ca::RevocationService& revocation;
   ca::CrlPublisher& crls;  // publishes CRLs; the CRL component serves them
   auth::AuthService& auth;
+  auth::EabKeys& eab;           // ACME external account binding keys
+  store::Database& db;          // for the front-ends with tables of their own (ACME)
   const lifecycle::JobQueue& jobs;  // durable background work, shared by the replicas
 };
 

@@ -5,6 +5,7 @@
 #include "api/api.h"
 #include "ca/ocsp_responder.h"
 #include "common/log.h"
+#include "protocols/acme/acme.h"
 #include "protocols/crl/crl.h"
 #include "protocols/ocsp/ocsp.h"
 #include "server/component.h"
@@ -15,7 +16,7 @@ namespace {
 api::Services api_services(Services& s) {
   const Domain& d = s.domain;
   return api::Services{d.clock, d.ready,      d.audit, d.inventory, d.profiles, d.authorities,
-                       d.ra,    d.revocation, d.auth,  s.metrics,   s.limiter};
+                       d.ra,    d.revocation, d.auth,  d.eab,       s.metrics,  s.limiter};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.
@@ -89,6 +90,57 @@ class RevocationStatus final : public Component {
   ca::OcspResponder responder_;
 };
 
+protocols::acme::ValidatorOptions validator_options(const AcmeSettings& a) {
+  protocols::acme::ValidatorOptions o;
+  o.http_port = a.http01_port;
+  o.https_port = a.https_port;
+  o.tls_alpn_port = a.tls_alpn01_port;
+  if (!a.resolver.empty()) o.resolver = a.resolver;
+  o.timeout = a.validation_timeout;
+  o.threads = a.validation_threads;
+  return o;
+}
+
+// The ACME server (RFC 8555) on the HTTPS listener: the default directory at /acme and one
+// per [acme.directories.<name>]. Challenges are validated asynchronously by its validator.
+class AcmeServer final : public Component {
+ public:
+  explicit AcmeServer(Services& s)
+      : settings_(s.domain.config.acme),
+        limiter_(s.limiter),
+        directories_(protocols::acme::directories(settings_)),
+        nonces_(s.domain.clock, settings_.nonce_lifetime, settings_.max_nonces),
+        validator_(validator_options(settings_)),
+        service_(protocols::acme::Services{s.domain.clock, s.domain.db, settings_,
+                                           s.domain.profiles, s.domain.authorities, s.domain.ra,
+                                           s.domain.revocation, s.domain.inventory, s.domain.eab,
+                                           s.domain.auth, s.domain.audit},
+                 validator_) {}
+
+  void mount(Routers& routers) override {
+    if (!settings_.enabled) return;
+    for (const auto& d : directories_) {
+      routers.https.mount(d.prefix, *protocols::acme::make_router(d, service_, nonces_, limiter_));
+    }
+  }
+
+  Status start() override {
+    if (!settings_.enabled) return ok();
+    CW_RETURN_IF_ERROR(protocols::acme::Validator::check_options(validator_options(settings_)));
+    return service_.check_directories(directories_);
+  }
+
+  void stop() override { validator_.stop(); }
+
+ private:
+  const AcmeSettings& settings_;
+  api::RateLimiter& limiter_;
+  const std::vector<protocols::acme::Directory> directories_;
+  protocols::acme::NonceStore nonces_;
+  protocols::acme::Validator validator_;
+  protocols::acme::Service service_;
+};
+
 // The job scheduler: runs the background work every component (and the server itself: the
 // serving-certificate check) registered with Services::scheduler. It has no routes.
 class BackgroundJobs final : public Component {
@@ -109,6 +161,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<RestApi>(s); });
   r.add([](Services& s) { return std::make_unique<PublicCaCertificates>(s); });
   r.add([](Services& s) { return std::make_unique<RevocationStatus>(s); });
+  r.add([](Services& s) { return std::make_unique<AcmeServer>(s); });
   // Last: it starts once every component above has started, and stops before them, so a
   // handler never runs on a component that is not running.
   r.add([](Services& s) { return std::make_unique<BackgroundJobs>(s); });

@@ -21,6 +21,7 @@ class ApiTest : public ca::testing::CaFixture {
     ASSERT_TRUE(auth::AuthService::migrate(*db_).has_value());
   }
   auth::AuthService auth_{clock_, *db_, audit_};
+  auth::EabKeys eab_{clock_, *db_, audit_, wrapper_};
   Metrics metrics_{clock_};
   RateLimiter limiter_{0, 0};
 };
@@ -43,8 +44,8 @@ TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
              audit_,    inventory_,
              profiles_, *authorities_,
              *ra_,      *revocation_,
-             auth_,     metrics_,
-             limiter_};
+             auth_,     eab_,
+             metrics_,  limiter_};
   auto router = make_api_router(s);
   std::set<std::string> routed;
   for (const auto& r : router->routes()) routed.insert(r.method + " " + r.pattern);

@@ -50,8 +50,8 @@ class SecretBodyTest : public ca::testing::CaFixture {
     token_ = **admin;
     // The authorities and the RA exist only once the fixture is set up.
     services_.emplace(Services{clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                               profiles_, *authorities_, *ra_, *revocation_, auth_, metrics_,
-                               limiter_});
+                               profiles_, *authorities_, *ra_, *revocation_, auth_, eab_,
+                               metrics_, limiter_});
     router_ = make_api_router(*services_);
   }
 
@@ -64,6 +64,7 @@ class SecretBodyTest : public ca::testing::CaFixture {
   }
 
   auth::AuthService auth_{clock_, *db_, audit_};
+  auth::EabKeys eab_{clock_, *db_, audit_, wrapper_};
   Metrics metrics_{clock_};
   RateLimiter limiter_{0, 0};
   std::optional<Services> services_;

@@ -29,6 +29,7 @@ class ServerTest : public ca::testing::CaFixture {
     CaFixture::SetUp();
     ASSERT_TRUE(auth::AuthService::migrate(*db_).has_value());
     ASSERT_TRUE(lifecycle::JobQueue::migrate(*db_).has_value());
+    ASSERT_TRUE(auth::EabKeys::migrate(*db_).has_value());
     config_.data_dir = dir_.path().string();
     config_.server.listen = "127.0.0.1:0";
     config_.server.http_listen = "127.0.0.1:0";
@@ -36,7 +37,8 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                           profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, jobs_});
+                           profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, eab_,
+                           *db_, jobs_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -71,6 +73,7 @@ class ServerTest : public ca::testing::CaFixture {
   Config config_;
   auth::AuthService auth_{clock_, *db_, audit_};
   lifecycle::JobQueue jobs_{clock_, *db_};
+  auth::EabKeys eab_{clock_, *db_, audit_, wrapper_};
   std::optional<Domain> domain_;
 };
 
@@ -173,7 +176,7 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiCaCertificatesCrlsAndOcsp) {
   api::Metrics metrics(clock_);
   api::RateLimiter limiter(0, 0);
   api::Services s{clock_, [] { return ok(); }, audit_, inventory_, profiles_, *authorities_,
-                  *ra_,   *revocation_,        auth_,  metrics,    limiter};
+                  *ra_,   *revocation_,        auth_,  eab_,       metrics, limiter};
   auto expected = api::make_api_router(s);
   auto routes = [](const http::Router& r) {
     std::vector<std::string> out;

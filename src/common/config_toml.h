@@ -1,0 +1,44 @@
+#pragma once
+// Private to the configuration parser: reading typed values out of TOML nodes with errors
+// that name the file and line. Shared by config.cc and the files that parse one section each
+// (config_acme.cc).
+
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/config.h"
+
+namespace certward::config_detail {
+
+std::string where(const toml::node& n, std::string_view source);
+Result<std::string> get_string(const toml::node& n, std::string_view key, std::string_view source);
+Result<bool> get_bool(const toml::node& n, std::string_view key, std::string_view source);
+Result<std::int64_t> get_int(const toml::node& n, std::string_view key, std::string_view source);
+Result<std::vector<std::string>> get_strings(const toml::node& n, std::string_view key,
+                                             std::string_view source);
+Result<std::chrono::seconds> get_duration(const toml::node& n, std::string_view key,
+                                          std::string_view source);
+Status unknown_key(const toml::node& n, std::string_view table, std::string_view key,
+                   std::string_view source);
+
+template <typename T>
+Result<T> get_int_as(const toml::node& n, std::string_view key, std::string_view source) {
+  CW_ASSIGN_OR_RETURN(std::int64_t v, get_int(n, key, source));
+  if (!std::in_range<T>(v)) {
+    return fail(ErrorCode::kMalformed,
+                where(n, source) + ": '" + std::string(key) + "' is out of range");
+  }
+  return static_cast<T>(v);
+}
+
+// [acme] and [acme.directories.<name>] (config_acme.cc).
+Status parse_acme(const toml::table& t, AcmeSettings& acme, std::string_view src);
+Status validate_acme(const AcmeSettings& acme);
+
+}  // namespace certward::config_detail

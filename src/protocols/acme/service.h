@@ -1,0 +1,179 @@
+#pragma once
+// The ACME server's operations (RFC 8555 section 7, RFC 9773 renewal information, the ACME
+// profiles extension), over its own tables and the domain services. The HTTP layer
+// (routes.cc) has already checked the JWS, the nonce, the URL and the account; everything
+// here is about the resources. Issuance goes through the one RA (Channel::kAcme) and
+// revocation through the revocation service: profile, policy and audit of certificates happen
+// there; what is audited here are the ACME account and order changes.
+//
+// Thread-safe.
+
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "auth/eab.h"
+#include "ca/authority.h"
+#include "ca/enrollment.h"
+#include "ca/profile.h"
+#include "ca/revocation.h"
+#include "common/config.h"
+#include "common/mutex.h"
+#include "inventory/inventory.h"
+#include "protocols/acme/problem.h"
+#include "protocols/acme/store.h"
+#include "protocols/acme/validator.h"
+
+namespace certward::protocols::acme {
+
+// One directory as served: its settings and where it lives.
+struct Directory {
+  AcmeDirectorySettings settings;
+  std::string prefix;  // "/acme" or "/acme/<name>"
+  std::string default_profile;
+};
+
+// Where the request came from and which directory it addressed: URLs are built from the
+// scheme and host the client used.
+struct Context {
+  const Directory& directory;
+  std::string base;  // "https://acme.example.com:8443"
+  std::string remote_address;
+
+  std::string url(std::string_view path) const;  // base + prefix + path
+};
+
+// What an operation answers: a JSON resource (or a PEM chain), its status and headers.
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+  std::optional<std::string> raw;  // instead of body: the certificate chain
+  std::string content_type = "application/json";
+  std::optional<std::string> location;
+  std::vector<std::string> links;  // full Link header values
+  std::optional<int> retry_after;
+};
+
+// Who signed an account-less request (newAccount, revokeCert with the certificate's key).
+struct SignerKey {
+  std::string thumbprint;
+  nlohmann::json jwk;
+  Bytes spki_der;  // SubjectPublicKeyInfo of the key
+};
+
+struct Services {
+  const Clock& clock;
+  store::Database& db;
+  const AcmeSettings& settings;
+  const ca::ProfileSet& profiles;
+  ca::AuthorityService& authorities;
+  ca::Enrollment& ra;
+  ca::RevocationService& revocation;
+  const inventory::Inventory& inventory;
+  auth::EabKeys& eab;
+  auth::AuthService& auth;
+  const audit::AuditLog& audit;
+};
+
+class Service {
+ public:
+  Service(Services services, Validator& validator);
+  ~Service();  // stops the completion thread after storing what it holds
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  static Status migrate(store::Database& db);
+
+  // Whether every directory's profiles exist and may be used by ACME (no CA profile, no
+  // internal one), and its authority exists. Errors: kInvalidArgument.
+  Status check_directories(const std::vector<Directory>& directories) const;
+
+  nlohmann::json directory(const Context& ctx) const;
+
+  Outcome<Account> account(const Context& ctx, std::string_view id);
+
+  // `eab_verified`: the EAB key id whose binding the HTTP layer verified (its MAC and key).
+  Outcome<Reply> new_account(const Context& ctx, const SignerKey& key,
+                             const nlohmann::json& payload,
+                             const std::optional<std::string>& eab_verified);
+  // The EAB key with its MAC key, for the HTTP layer to verify a binding; nullopt if unknown.
+  Outcome<std::optional<auth::EabSecret>> eab_secret(std::string_view kid);
+  Outcome<Reply> get_account(const Context& ctx, const Account& account);
+  Outcome<Reply> update_account(const Context& ctx, Account account, const nlohmann::json& payload);
+  Outcome<Reply> account_orders(const Context& ctx, const Account& account);
+  Outcome<Reply> key_change(const Context& ctx, Account account, const SignerKey& new_key);
+
+  Outcome<Reply> new_order(const Context& ctx, const Account& account,
+                           const nlohmann::json& payload);
+  Outcome<Reply> get_order(const Context& ctx, const Account& account, std::string_view id);
+  Outcome<Reply> finalize(const Context& ctx, const Account& account, std::string_view id,
+                          const nlohmann::json& payload);
+  Outcome<Reply> certificate(const Context& ctx, const Account& account, std::string_view id);
+
+  Outcome<Reply> get_authorization(const Context& ctx, const Account& account, std::string_view id,
+                                   const nlohmann::json* payload);
+  Outcome<Reply> challenge(const Context& ctx, const Account& account, std::string_view id,
+                           const nlohmann::json* payload);
+
+  // `account` or `key`: who signed (the account, or the certificate's own key).
+  Outcome<Reply> revoke(const Context& ctx, const Account* account, const SignerKey* key,
+                        const nlohmann::json& payload);
+
+  Outcome<Reply> renewal_info(const Context& ctx, std::string_view cert_id);
+
+  // Waits until every validation result received so far is stored (tests, shutdown).
+  void flush();
+
+ private:
+  struct Completion {
+    std::string challenge;
+    std::string authz;
+    std::string account;
+    ValidationRequest request;
+    ValidationResult result;
+    int attempt = 0;
+  };
+  void completion_loop();
+  void store_completions(std::vector<Completion> batch);
+  void submit(ValidationRequest request, std::string challenge, std::string authz,
+              std::string account, int attempt);
+
+  Outcome<nlohmann::json> order_json(const Context& ctx, store::Transaction& tx, Order& order);
+  nlohmann::json authz_json(const Context& ctx, const Authorization& a) const;
+  nlohmann::json challenge_json(const Context& ctx, const Challenge& c) const;
+  Outcome<std::optional<ca::Scope>> scope_of(const Account& account) const;
+  ca::Requester requester_of(const Account& account, const std::optional<ca::Scope>& scope) const;
+  // The fingerprint of the certificate a newOrder's "replaces" names (RFC 9773 5): one this
+  // account was issued, sharing an identifier with the order, not replaced yet.
+  Outcome<std::string> replaced_certificate(const Context& ctx, store::Transaction& tx,
+                                            const Account& account, std::string_view cert_id,
+                                            const std::vector<Identifier>& identifiers);
+  // The certificate an ARI certID names, as the inventory has it.
+  Outcome<inventory::CertificateRecord> find_by_cert_id(std::string_view cert_id);
+  Outcome<Order> issue(const Context& ctx, const Account& account, Order order,
+                       const x509::Csr& csr);
+
+  Services s_;
+  Validator& validator_;
+
+  mutable common::Mutex mu_;
+  common::CondVar cv_;
+  std::deque<Completion> done_ CW_GUARDED_BY(mu_);
+  std::size_t storing_ CW_GUARDED_BY(mu_) = 0;
+  bool stopping_ CW_GUARDED_BY(mu_) = false;
+  std::thread completer_;
+};
+
+// RFC 3339 time, as ACME writes it: "2026-12-01T10:00:00Z".
+std::string rfc3339(SysTime t);
+Result<SysTime> parse_rfc3339(std::string_view text);
+// The registered domain a rate limit counts by: the last two labels ("a.b.example.com" ->
+// "example.com"); an IP address is its own.
+std::string registered_domain(const Identifier& id);
+
+}  // namespace certward::protocols::acme
