@@ -104,4 +104,43 @@ Result<Bytes> from_base64(std::string_view text) {
   return out;
 }
 
+std::string to_base64url(std::span<const std::uint8_t> data) {
+  std::string s = to_base64(data);
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  s.erase(s.find_last_not_of('=') + 1);
+  return s;
+}
+
+Result<Bytes> from_base64url(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  if (text.size() % 4 == 1) return fail(ErrorCode::kMalformed, "bad base64url length");
+  Bytes out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int v = value(c);
+    if (v < 0) return fail(ErrorCode::kMalformed, "not base64url");
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>(acc >> bits));
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+    return fail(ErrorCode::kMalformed, "base64url with non-zero trailing bits");
+  return out;
+}
+
 }  // namespace certward

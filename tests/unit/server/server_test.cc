@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "protocols/acme/service.h"
 #include "http/problem.h"
 #include "server/serving_certificate_impl.h"
 #include "unit/ca/fixture.h"
@@ -30,6 +31,7 @@ class ServerTest : public ca::testing::CaFixture {
     ASSERT_TRUE(auth::AuthService::migrate(*db_).has_value());
     ASSERT_TRUE(lifecycle::JobQueue::migrate(*db_).has_value());
     ASSERT_TRUE(auth::EabKeys::migrate(*db_).has_value());
+    ASSERT_TRUE(protocols::acme::Service::migrate(*db_).has_value());
     config_.data_dir = dir_.path().string();
     config_.server.listen = "127.0.0.1:0";
     config_.server.http_listen = "127.0.0.1:0";
@@ -171,7 +173,7 @@ TEST_F(ServerTest, ThirdFrontEndThroughTheSeamGetsTheRaScopeRule) {
   server.stop();
 }
 
-TEST_F(ServerTest, BuiltinComponentsServeTheRestApiCaCertificatesCrlsAndOcsp) {
+TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp) {
   Server server(*domain_, builtin_components());
   api::Metrics metrics(clock_);
   api::RateLimiter limiter(0, 0);
@@ -183,7 +185,17 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiCaCertificatesCrlsAndOcsp) {
     for (const auto& route : r.routes()) out.push_back(route.method + " " + route.pattern);
     return out;
   };
-  EXPECT_EQ(routes(server.https_routes()), routes(*expected));
+  auto https = routes(*expected);
+  // The REST API, then the default ACME directory's resources under /acme.
+  for (const char* r :
+       {"GET /acme/directory", "HEAD /acme/new-nonce", "GET /acme/new-nonce",
+        "GET /acme/renewal-info/{id}", "POST /acme/new-account", "POST /acme/account/{id}",
+        "POST /acme/account/{id}/orders", "POST /acme/key-change", "POST /acme/new-order",
+        "POST /acme/order/{id}", "POST /acme/order/{id}/finalize", "POST /acme/authz/{id}",
+        "POST /acme/chall/{id}", "POST /acme/cert/{id}", "POST /acme/revoke-cert"}) {
+    https.push_back(r);
+  }
+  EXPECT_EQ(routes(server.https_routes()), https);
   EXPECT_EQ(routes(server.http_routes()),
             (std::vector<std::string>{"GET /healthz", "GET /ca/{file}", "GET /crl/{file}",
                                       "GET /ocsp/{der...}", "GET /ocsp", "POST /ocsp"}));
