@@ -77,6 +77,9 @@ nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
   }
   if (r.invalidity_date) j["invalidity_date"] = format_time(*r.invalidity_date);
   if (!r.key_sha256.empty()) j["key_sha256"] = r.key_sha256;
+  if (r.superseded_by) j["superseded_by"] = *r.superseded_by;
+  if (r.replace_by) j["replace_by"] = format_time(*r.replace_by);
+  if (r.revoke_at) j["revoke_at"] = format_time(*r.revoke_at);
   return j;
 }
 
@@ -153,6 +156,7 @@ nlohmann::json bulk_revocation_json(const ca::BulkRevokeResult& r, bool dry_run)
   }
   return {{"matched", r.matched},
           {"revoked", r.revoked},
+          {"scheduled", r.scheduled},
           {"dry_run", dry_run},
           {"items", std::move(items)}};
 }

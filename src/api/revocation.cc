@@ -46,9 +46,10 @@ Result<http::Response> revoke_certificate(Services& s, http::Request& req, const
 }
 
 Result<http::Response> revoke_bulk(Services& s, http::Request& req, const Identity& id) {
-  CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"authority", "team", "tag", "issued_after",
-                                                "issued_before", "key_sha256", "reason",
-                                                "invalidity_date", "dry_run", "expected_count"}));
+  CW_ASSIGN_OR_RETURN(auto b,
+                      Body::parse(req, {"authority", "team", "tag", "issued_after", "issued_before",
+                                        "key_sha256", "reason", "invalidity_date", "dry_run",
+                                        "expected_count", "at", "replace_only"}));
   ca::BulkRevokeRequest r;
   CW_ASSIGN_OR_RETURN(r.selection.authority, b.opt_string("authority"));
   CW_ASSIGN_OR_RETURN(r.selection.team, b.opt_string("team"));
@@ -67,6 +68,12 @@ Result<http::Response> revoke_bulk(Services& s, http::Request& req, const Identi
   CW_ASSIGN_OR_RETURN(auto dry_run, b.opt_bool("dry_run"));
   r.dry_run = dry_run.value_or(false);
   CW_ASSIGN_OR_RETURN(r.expected_count, b.opt_int("expected_count"));
+  CW_ASSIGN_OR_RETURN(auto at, b.opt_string("at"));
+  if (at) {
+    CW_ASSIGN_OR_RETURN(r.at, parse_time(*at));
+  }
+  CW_ASSIGN_OR_RETURN(auto replace_only, b.opt_bool("replace_only"));
+  r.replace_only = replace_only.value_or(false);
   r.requester = id.requester();
   r.channel = ca::Channel::kRest;
   CW_ASSIGN_OR_RETURN(auto result, s.revocation.revoke_bulk(r));

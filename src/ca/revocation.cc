@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 
 namespace certward::ca {
@@ -151,6 +152,11 @@ Result<BulkRevokeResult> RevocationService::revoke_bulk(const BulkRevokeRequest&
                 "give the count a dry run showed (expected_count), or ask for a dry run");
   }
   const SysTime now = clock_.now();
+  if (r.replace_only && r.at)
+    return fail(ErrorCode::kInvalidArgument, "a replacement only revokes nothing: no time");
+  if (r.at && (*r.at <= now || *r.at > now + std::chrono::days(366)))
+    return fail(ErrorCode::kInvalidArgument,
+                "a scheduled revocation is in the future, within a year");
   CW_RETURN_IF_ERROR(check_invalidity(r.invalidity_date, now));
   inventory::Filter f;
   f.authority = s.authority;
@@ -182,6 +188,12 @@ Result<BulkRevokeResult> RevocationService::revoke_bulk(const BulkRevokeRequest&
                     std::to_string(*r.expected_count) + " expected: run the dry run again");
   }
   if (out.certificates.empty()) return out;
+  if (r.replace_only || r.at) {
+    CW_RETURN_IF_ERROR(schedule(*tx, out.certificates, r, now));
+    CW_RETURN_IF_ERROR(commit_and_release(tx));
+    out.scheduled = true;
+    return out;
+  }
   std::vector<std::string> fingerprints;
   std::vector<std::string> authorities;
   std::vector<audit::Event> events;
@@ -241,6 +253,58 @@ Result<AuthorityInfo> RevocationService::revoke_authority(
   authorities_.forget(name);
   notify({*a.parent, name});
   return authorities_.info(name);
+}
+
+Status RevocationService::schedule(store::Transaction& tx,
+                                   const std::vector<inventory::RevocationTarget>& targets,
+                                   const BulkRevokeRequest& r, SysTime now) const {
+  std::vector<std::string> fingerprints;
+  std::vector<audit::Event> events;
+  const std::string bulk = to_hex(crypto::random_bytes(8));
+  for (const auto& t : targets) {
+    fingerprints.push_back(t.fingerprint);
+    audit::Event e = event_for(t, r.reason, r.invalidity_date, r.requester, r.channel, bulk);
+    if (r.replace_only) {
+      e.action = "certificate.replace";
+      e.details.erase("reason");
+    } else {
+      e.action = "certificate.revocation_scheduled";
+      e.details["at"] = format_time(*r.at);
+    }
+    events.push_back(std::move(e));
+  }
+  CW_RETURN_IF_ERROR(
+      inventory_.mark_for_replacement(tx, fingerprints, now, r.at, static_cast<int>(r.reason)));
+  return audit_.append(tx, events);
+}
+
+Result<std::int64_t> RevocationService::revoke_due() {
+  const SysTime now = clock_.now();
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  CW_ASSIGN_OR_RETURN(auto due, inventory_.due_revocations(*tx, now, kMaxBulk));
+  if (due.empty()) return 0;
+  std::vector<std::string> authorities;
+  const Requester system{.actor = "system", .team = std::nullopt, .scope = std::nullopt};
+  // One transaction per reason: mark_revoked takes one mark for all it is given.
+  std::map<int, std::vector<const inventory::RevocationTarget*>> by_reason;
+  for (const auto& [t, reason] : due) by_reason[reason].push_back(&t);
+  for (const auto& [reason, targets] : by_reason) {
+    std::vector<std::string> fingerprints;
+    std::vector<audit::Event> events;
+    for (const auto* t : targets) {
+      fingerprints.push_back(t->fingerprint);
+      authorities.push_back(t->authority);
+      audit::Event e = event_for(*t, static_cast<RevocationReason>(reason), std::nullopt, system,
+                                 Channel::kSystem, std::nullopt);
+      e.details["scheduled"] = true;
+      events.push_back(std::move(e));
+    }
+    CW_RETURN_IF_ERROR(inventory_.mark_revoked(*tx, fingerprints, {now, reason, std::nullopt}));
+    CW_RETURN_IF_ERROR(audit_.append(*tx, events));
+  }
+  CW_RETURN_IF_ERROR(commit_and_release(tx));
+  notify(authorities);
+  return static_cast<std::int64_t>(due.size());
 }
 
 }  // namespace certward::ca

@@ -66,11 +66,19 @@ struct BulkRevokeRequest {
   // match now, so a stale dry run cannot revoke more (or other) than was shown. Required
   // unless dry_run.
   std::optional<std::int64_t> expected_count;
+  // A scheduled revocation: the certificates are revoked at this (future) time, by the
+  // recurring job kScheduledJobKind, and until then their replacement is asked for at once
+  // (ACME renewal information tells their clients to renew now).
+  std::optional<SysTime> at;
+  // Only ask for the certificates to be replaced ("replace everything from this CA"):
+  // nothing is revoked. Excludes `at`.
+  bool replace_only = false;
 };
 
 struct BulkRevokeResult {
   std::int64_t matched = 0;
-  bool revoked = false;                                   // false for a dry run
+  bool revoked = false;    // false for a dry run, a scheduled revocation and a replacement
+  bool scheduled = false;  // marked for replacement (and with `at`, revocation then)
   std::vector<inventory::RevocationTarget> certificates;  // what matched (and was revoked)
 };
 
@@ -99,6 +107,12 @@ class RevocationService {
   // kPolicyRejected (more than kMaxBulk match), kUnavailable.
   Result<BulkRevokeResult> revoke_bulk(const BulkRevokeRequest& request);
 
+  // Revokes every certificate whose scheduled revocation is due (revoke_bulk with `at`), with
+  // the reason it was scheduled with, at most kMaxBulk a call; returns how many. The recurring
+  // job kScheduledJobKind calls it.
+  Result<std::int64_t> revoke_due();
+  static constexpr std::string_view kScheduledJobKind = "revocation.scheduled";
+
   // Revokes a subordinate authority: its certificate is revoked (its parent's CRL lists it)
   // and the authority is marked revoked, so it signs nothing more; certificates it issued
   // stay as they are (revoke them in bulk with selection.authority if they must go too).
@@ -117,6 +131,9 @@ class RevocationService {
                          const std::optional<SysTime>& invalidity, const Requester& requester,
                          Channel channel, const std::optional<std::string>& bulk) const;
   void notify(const std::vector<std::string>& authorities) const;
+  // Marks the targets for replacement (and scheduled revocation) with their audit events.
+  Status schedule(store::Transaction& tx, const std::vector<inventory::RevocationTarget>& targets,
+                  const BulkRevokeRequest& r, SysTime now) const;
 
   const Clock& clock_;
   store::Database& db_;

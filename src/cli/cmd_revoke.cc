@@ -17,6 +17,8 @@ struct RevokeOptions {
   std::optional<std::string> authority, team, tag, issued_after, issued_before, key_sha256;
   bool dry_run = false;
   std::optional<std::int64_t> expect;
+  std::optional<std::string> at;
+  bool replace_only = false;
 };
 
 bool is_bulk(const RevokeOptions& o) {
@@ -52,6 +54,8 @@ Result<json> revoke_bulk_local(const RevokeOptions& o, Context& c) {
   CW_ASSIGN_OR_RETURN(r.invalidity_date, opt_time(o.invalidity_date));
   r.dry_run = o.dry_run;
   r.expected_count = o.expect;
+  CW_ASSIGN_OR_RETURN(r.at, opt_time(o.at));
+  r.replace_only = o.replace_only;
   r.requester.actor = c.actor();
   r.channel = ca::Channel::kCli;
   CW_ASSIGN_OR_RETURN(auto result, c.revocation().revoke_bulk(r));
@@ -71,6 +75,8 @@ json bulk_body(const RevokeOptions& o) {
   put("key_sha256", o.key_sha256);
   put("invalidity_date", o.invalidity_date);
   if (o.expect) body["expected_count"] = *o.expect;
+  put("at", o.at);
+  if (o.replace_only) body["replace_only"] = true;
   return body;
 }
 
@@ -82,6 +88,11 @@ void print_bulk(const json& r) {
     }
     std::printf("%lld certificates would be revoked; revoke them with --expect %lld\n",
                 static_cast<long long>(r.value("matched", 0)),
+                static_cast<long long>(r.value("matched", 0)));
+    return;
+  }
+  if (r.value("scheduled", false)) {
+    std::printf("asked %lld certificates to be replaced now\n",
                 static_cast<long long>(r.value("matched", 0)));
     return;
   }
@@ -126,6 +137,11 @@ void add_revoke_commands(CLI::App& app, Globals& g) {
     cmd->add_flag("--dry-run", o->dry_run, "bulk: list what would be revoked, revoke nothing");
     cmd->add_option("--expect", o->expect,
                     "bulk: the count the dry run showed; refused if another number matches now");
+    cmd->add_option("--at", o->at,
+                    "bulk: revoke then (RFC 3339, in the future); until then their clients are "
+                    "told to renew now (ACME renewal information)");
+    cmd->add_flag("--replace-only", o->replace_only,
+                  "bulk: revoke nothing, only tell their clients to renew now");
     cmd->callback([&g, o] {
       const bool bulk = is_bulk(*o);
       if (o->id.has_value() == bulk) {
@@ -135,9 +151,10 @@ void add_revoke_commands(CLI::App& app, Globals& g) {
                           "--issued-after, --issued-before, --key-sha256), not both"});
         return;
       }
-      if (!bulk && (o->dry_run || o->expect)) {
-        g.exit_code = report_error(
-            {ErrorCode::kInvalidArgument, "--dry-run and --expect are for a bulk selection"});
+      if (!bulk && (o->dry_run || o->expect || o->at || o->replace_only)) {
+        g.exit_code =
+            report_error({ErrorCode::kInvalidArgument,
+                          "--dry-run, --expect, --at and --replace-only are for a bulk selection"});
         return;
       }
       if (bulk) {

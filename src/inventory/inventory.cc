@@ -71,13 +71,20 @@ CREATE INDEX certificates_authority_revoked ON certificates (authority, revoked_
      R"sql(
 CREATE INDEX certificates_revoked_at ON certificates (revoked_at);
 )sql"},
+    {4, "replacement",
+     R"sql(
+ALTER TABLE certificates ADD COLUMN replace_by BIGINT;
+ALTER TABLE certificates ADD COLUMN revoke_at BIGINT;
+ALTER TABLE certificates ADD COLUMN scheduled_reason INTEGER;
+CREATE INDEX certificates_revoke_at ON certificates (revoke_at);
+)sql"},
 };
 
 constexpr std::string_view kColumns =
     "fingerprint, serial, subject, common_name, issuer, sans, not_before, not_after, "
     "key_algorithm, key_bits, key_curve, signature_algorithm, is_ca, origin, authority, profile, "
     "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at, "
-    "invalidity_date, key_sha256";
+    "invalidity_date, key_sha256, replace_by, revoke_at";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -141,6 +148,8 @@ CertificateRecord to_record(const store::Row& r) {
   c.created_at = from_unix(r.int64(22));
   if (!r.is_null(23)) c.invalidity_date = from_unix(r.int64(23));
   c.key_sha256 = r.optional_text(24).value_or("");
+  if (!r.is_null(25)) c.replace_by = from_unix(r.int64(25));
+  if (!r.is_null(26)) c.revoke_at = from_unix(r.int64(26));
   return c;
 }
 

@@ -92,6 +92,10 @@ struct CertificateRecord {
   std::optional<SysTime> invalidity_date;  // when the key is known or suspected compromised
   std::string key_sha256;                  // SHA-256 of the SubjectPublicKeyInfo, hex
   SysTime created_at{};
+  // When it must have been replaced (an operator asked, or its revocation is scheduled): ACME
+  // renewal information tells its client to renew at once.
+  std::optional<SysTime> replace_by;
+  std::optional<SysTime> revoke_at;  // a scheduled revocation
 
   CertStatus status(SysTime now,
                     std::chrono::seconds expiring_window = kDefaultExpiringWindow) const;
@@ -223,6 +227,17 @@ class Inventory {
   // kConflict (already superseded by another).
   Status mark_superseded(store::Transaction& tx, std::string_view fingerprint,
                          std::string_view replacement) const;
+
+  // Asks for these certificates to be replaced from `replace_by` on and, with `revoke_at`,
+  // schedules their revocation then with `reason`. Inside the caller's transaction.
+  Status mark_for_replacement(store::Transaction& tx, std::span<const std::string> fingerprints,
+                              SysTime replace_by, std::optional<SysTime> revoke_at,
+                              int reason) const;
+  // Certificates whose scheduled revocation is due at `now` and that are not revoked yet,
+  // locked for the caller's transaction, at most `max`; with the scheduled reason.
+  Result<std::vector<std::pair<RevocationTarget, int>>> due_revocations(store::Transaction& tx,
+                                                                         SysTime now,
+                                                                         std::size_t max) const;
 
   // Revocation storage (the revocation service in src/ca decides and audits; these only
   // read and write the inventory's rows, inside the caller's transaction).

@@ -67,21 +67,55 @@ Status Inventory::mark_revoked(store::Transaction& tx, std::span<const std::stri
   return ok();
 }
 
+Status Inventory::mark_for_replacement(store::Transaction& tx,
+                                       std::span<const std::string> fingerprints,
+                                       SysTime replace_by, std::optional<SysTime> revoke_at,
+                                       int reason) const {
+  const std::int64_t now = to_unix(clock_.now());
+  for (const auto& fp : fingerprints) {
+    CW_RETURN_IF_ERROR(tx.execute(
+        "UPDATE certificates SET replace_by = ?, revoke_at = ?, scheduled_reason = ?, "
+        "updated_at = ? WHERE fingerprint = ?",
+        store::params(to_unix(replace_by),
+                      revoke_at ? store::Value(to_unix(*revoke_at)) : store::Value(nullptr),
+                      revoke_at ? store::Value(std::int64_t{reason}) : store::Value(nullptr), now,
+                      fp)));
+  }
+  return ok();
+}
+
+Result<std::vector<std::pair<RevocationTarget, int>>> Inventory::due_revocations(
+    store::Transaction& tx, SysTime now, std::size_t max) const {
+  CW_ASSIGN_OR_RETURN(
+      auto rows,
+      tx.query("SELECT fingerprint, serial, authority, team, is_ca, scheduled_reason FROM "
+               "certificates WHERE revoke_at <= ? AND revoked_at IS NULL ORDER BY revoke_at, "
+               "fingerprint LIMIT " +
+                   std::to_string(max) + " FOR UPDATE",
+               store::params(to_unix(now))));
+  std::vector<std::pair<RevocationTarget, int>> out;
+  for (const auto& r : rows) {
+    out.push_back({{r.text(0), r.text(1), r.text(2), r.optional_text(3), r.int64(4) != 0},
+                   static_cast<int>(r.optional_int64(5).value_or(0))});
+  }
+  return out;
+}
+
 Status Inventory::mark_superseded(store::Transaction& tx, std::string_view fingerprint,
                                   std::string_view replacement) const {
   CW_ASSIGN_OR_RETURN(
       std::int64_t n,
-      tx.execute_count("UPDATE certificates SET superseded_by = ?, updated_at = ? WHERE "
-                       "fingerprint = ? AND (superseded_by IS NULL OR superseded_by = ?)",
-                       store::params(replacement, to_unix(clock_.now()), fingerprint,
-                                     replacement)));
+      tx.execute_count(
+          "UPDATE certificates SET superseded_by = ?, updated_at = ? WHERE "
+          "fingerprint = ? AND (superseded_by IS NULL OR superseded_by = ?)",
+          store::params(replacement, to_unix(clock_.now()), fingerprint, replacement)));
   if (n == 1) return ok();
   CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT fingerprint FROM certificates WHERE "
                                              "fingerprint = ?",
                                              store::params(fingerprint)));
   if (!row) return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
-  return fail(ErrorCode::kConflict, "certificate " + std::string(fingerprint) +
-                                        " is already superseded by another");
+  return fail(ErrorCode::kConflict,
+              "certificate " + std::string(fingerprint) + " is already superseded by another");
 }
 
 Result<std::vector<RevokedSerial>> Inventory::revoked_by(

@@ -69,6 +69,14 @@ class RevocationStatus final : public Component {
     CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
         std::string(ca::CrlPublisher::kJobKind), every,
         [&crls](const lifecycle::Job&) { return crls.publish_all(); }));
+    ca::RevocationService& revocation = d.revocation;
+    CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
+        std::string(ca::RevocationService::kScheduledJobKind), every,
+        [&revocation](const lifecycle::Job&) -> Status {
+          CW_ASSIGN_OR_RETURN(auto n, revocation.revoke_due());
+          if (n > 0) log::info("scheduled_revocations_done", {{"count", n}});
+          return ok();
+        }));
     CW_RETURN_IF_ERROR(responder_.start());
     lifecycle::Scheduler& scheduler = services_.scheduler;
     d.revocation.set_observer([this, &scheduler](const std::string& authority) {

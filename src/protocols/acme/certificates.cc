@@ -373,7 +373,7 @@ Outcome<Reply> Service::renewal_info(const Context& ctx, std::string_view cert_i
   const SysTime now = s_.clock.now();
   SysTime start, end;
   std::string explanation;
-  if (record->revoked_at) {
+  if (record->revoked_at || (record->replace_by && *record->replace_by <= now)) {
     // RFC 9773 4.2: a window in the past tells the client to renew at once.
     end = now - std::chrono::minutes(1);
     start = end - std::chrono::hours(1);
