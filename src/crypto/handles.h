@@ -5,8 +5,10 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/param_build.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
@@ -61,6 +63,9 @@ using X509SigPtr = Handle<X509_SIG, X509_SIG_free>;
 using GeneralNamePtr = Handle<GENERAL_NAME, GENERAL_NAME_free>;
 using Asn1ObjectPtr = Handle<ASN1_OBJECT, ASN1_OBJECT_free>;
 using PolicyInfoPtr = Handle<POLICYINFO, POLICYINFO_free>;
+using EcdsaSigPtr = Handle<ECDSA_SIG, ECDSA_SIG_free>;
+using OsslParamBldPtr = Handle<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using OsslParamPtr = Handle<OSSL_PARAM, OSSL_PARAM_free>;
 
 // An extension's decoded value (X509V3_EXT_d2i), whose type only its method knows: freed the
 // way that method says.
