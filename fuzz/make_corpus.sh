@@ -16,7 +16,7 @@ PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 only=" $* "
 want() { [[ $only == "  " || $only == *" $1 "* ]]; }
 
-for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request; do
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws; do
   want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
@@ -135,6 +135,89 @@ for k in ec.key ed.key ec.p8.der ec.enc.pem ed.enc.der ec.trad.pem ec.trad.der r
 for k in ec ed rsa; do seed public_key "$k.pub.pem" "$W/$k.pub.pem"; seed public_key "$k.pub.der" "$W/$k.pub.der"; done
 for c in empty full delta shard; do seed crl "$c.crl" "$W/$c.crl"; done
 for r in one three sha256 signed md5; do seed ocsp_request "$r.req" "$W/$r.req"; done
+
+# ACME requests (acme_jws): a flattened JWS signed with each algorithm the way a client signs
+# (ECDSA as r || s), a kid POST-as-GET, a newAccount carrying an External Account Binding
+# (HS256 under the fixed MAC key of acme_jws_fuzz); and, for the target's other readings of
+# its input, each protected header and JWK alone and a binding made for its fixed account key.
+if want acme_jws; then
+  J=$W/jws
+  mkdir -p "$J"
+  EAB_KEY=certward-fuzz-eab-key-0123456789
+  ACCOUNT_JWK='{"crv":"P-256","kty":"EC","x":"TrcXoO5ZQpn_jpDhCMeCCx3sEAzJE-oYLoO6Hf6BTxE","y":"BNY89_fpdM09sTXvGaZOLZB10zJNi2xNQ7pMTWZkwhc"}'
+  URL=https://acme.test/acme
+  NONCE=bm9uY2UtZnV6eg
+  b64u() { basenc --base64url -w0 | tr -d '='; }
+  hexb64u() { xxd -r -p | b64u; }
+  zeros() { printf '%*s' "$1" '' | tr ' ' 0; }
+  o genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$J/rs256.key"
+  for c in 256 384 521; do o genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-$c -out "$J/ec$c.key"; done
+  mv "$J/ec256.key" "$J/es256.key"; mv "$J/ec384.key" "$J/es384.key"; mv "$J/ec521.key" "$J/es512.key"
+  o genpkey -algorithm ED25519 -out "$J/eddsa.key"
+  # The public JWK of $J/<alg>.key, members in RFC 7638 order; <octets> <crv> for EC keys.
+  jwk() {
+    case $1 in
+      rs256) printf '{"e":"AQAB","kty":"RSA","n":"%s"}' \
+               "$(o rsa -in "$J/rs256.key" -noout -modulus | cut -d= -f2 | hexb64u)" ;;
+      eddsa) printf '{"crv":"Ed25519","kty":"OKP","x":"%s"}' \
+               "$(o pkey -in "$J/eddsa.key" -pubout -outform DER | tail -c 32 | b64u)" ;;
+      *) local n=$2 pub
+         pub=$(o pkey -in "$J/$1.key" -pubout -outform DER | tail -c $((2 * n)) | xxd -p -c 1000)
+         printf '{"crv":"%s","kty":"EC","x":"%s","y":"%s"}' "$3" \
+           "$(hexb64u <<<"${pub:0:2*n}")" "$(hexb64u <<<"${pub:2*n}")" ;;
+    esac
+  }
+  # The base64url JWS signature by $J/<alg>.key of the file's bytes.
+  sign() {
+    case $1 in
+      rs256) o dgst -sha256 -sign "$J/rs256.key" "$2" | b64u ;;
+      eddsa) o pkeyutl -sign -inkey "$J/eddsa.key" -rawin -in "$2" | b64u ;;
+      *) local bits=${1#es} n
+         n=$((bits == 512 ? 66 : bits / 8))
+         o dgst "-sha$bits" -sign "$J/$1.key" "$2" | o asn1parse -inform DER |
+           sed -nE 's/.*INTEGER *:([0-9A-F]+)$/\1/p' |
+           while read -r v; do printf '%s%s' "$(zeros $((2 * n - ${#v})))" "$v"; done | hexb64u ;;
+    esac
+  }
+  # jws <alg> <protected header> <payload> <out>
+  jws() {
+    local p pl
+    p=$(printf '%s' "$2" | b64u)
+    pl=$(printf '%s' "$3" | b64u)
+    printf '%s.%s' "$p" "$pl" >"$J/input"
+    printf '{"protected":"%s","payload":"%s","signature":"%s"}' "$p" "$pl" "$(sign "$1" "$J/input")" >"$4"
+  }
+  # eab <account JWK> <url>: an External Account Binding under $EAB_KEY, kid fuzz-kid.
+  eab() {
+    local p pl mac
+    p=$(printf '{"alg":"HS256","kid":"fuzz-kid","url":"%s"}' "$2" | b64u)
+    pl=$(printf '%s' "$1" | b64u)
+    mac=$(printf '%s.%s' "$p" "$pl" | o dgst -sha256 -mac HMAC -macopt "key:$EAB_KEY" -binary | b64u)
+    printf '{"protected":"%s","payload":"%s","signature":"%s"}' "$p" "$pl" "$mac"
+  }
+  jwk rs256 >"$J/rs256.jwk"
+  jwk es256 32 P-256 >"$J/es256.jwk"
+  jwk es384 48 P-384 >"$J/es384.jwk"
+  jwk es512 66 P-521 >"$J/es512.jwk"
+  jwk eddsa >"$J/eddsa.jwk"
+  for a in rs256:RS256 es256:ES256 es384:ES384 es512:ES512 eddsa:EdDSA; do
+    k=${a%%:*}
+    printf '{"alg":"%s","jwk":%s,"nonce":"%s","url":"%s/new-order"}' "${a#*:}" "$(cat "$J/$k.jwk")" \
+      "$NONCE" "$URL" >"$J/$k.header"
+    jws "$k" "$(cat "$J/$k.header")" '{"identifiers":[{"type":"dns","value":"www.example.test"}]}' "$J/$k.jws"
+    seed acme_jws "$k.jws" "$J/$k.jws"
+    seed acme_jws "$k.header" "$J/$k.header"
+    seed acme_jws "$k.jwk" "$J/$k.jwk"
+  done
+  jws es256 "{\"alg\":\"ES256\",\"kid\":\"$URL/acct/1\",\"nonce\":\"$NONCE\",\"url\":\"$URL/order/1\"}" '' "$J/kid.jws"
+  seed acme_jws kid-post-as-get.jws "$J/kid.jws"
+  jws es256 "{\"alg\":\"ES256\",\"jwk\":$(cat "$J/es256.jwk"),\"nonce\":\"$NONCE\",\"url\":\"$URL/new-account\"}" \
+    "{\"contact\":[\"mailto:admin@example.test\"],\"externalAccountBinding\":$(eab "$(cat "$J/es256.jwk")" "$URL/new-account"),\"termsOfServiceAgreed\":true}" \
+    "$J/new-account-eab.jws"
+  seed acme_jws new-account-eab.jws "$J/new-account-eab.jws"
+  eab "$ACCOUNT_JWK" "$URL/new-account" >"$J/eab.json"
+  seed acme_jws eab.json "$J/eab.json"
+fi
 
 # Text parsers: hand-written seeds.
 n=0

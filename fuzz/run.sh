@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request names config body http_text http_request})
+targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request names config body http_text http_request acme_jws})
 binary_targets=" cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request "
 
 if [[ -z ${FUZZ_SKIP_BUILD:-} ]]; then
@@ -46,6 +46,7 @@ run_target() {
               -artifact_prefix="$d/artifacts/")
   [[ $binary_targets == *" $t "* ]] && args+=(-dict="$W/binary.dict")
   [[ $t == http_request ]] && args+=(-dict=fuzz/dict/http.dict)
+  [[ $t == acme_jws ]] && args+=(-dict=fuzz/dict/jws.dict)
   local dirs=("$d/corpus")
   [[ -d fuzz/regressions/$t ]] && dirs+=("fuzz/regressions/$t")
   local rc=0

@@ -7,6 +7,16 @@ namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kHexUpper[] = "0123456789ABCDEF";
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int base64url_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -105,41 +115,44 @@ Result<Bytes> from_base64(std::string_view text) {
 }
 
 std::string to_base64url(std::span<const std::uint8_t> data) {
-  std::string s = to_base64(data);
-  for (char& c : s) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
+  std::string out;
+  out.reserve((data.size() * 4 + 2) / 3);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (auto b : data) {
+    acc = acc << 8 | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kB64Url[acc >> bits & 63]);
+    }
   }
-  s.erase(s.find_last_not_of('=') + 1);
-  return s;
+  if (bits > 0) out.push_back(kB64Url[acc << (6 - bits) & 63]);
+  return out;
 }
 
 Result<Bytes> from_base64url(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
-  if (text.size() % 4 == 1) return fail(ErrorCode::kMalformed, "bad base64url length");
+  // One leftover digit carries only 6 bits: no byte string encodes to that length.
+  if (text.size() % 4 == 1) return fail(ErrorCode::kMalformed, "truncated base64url");
   Bytes out;
   out.reserve(text.size() * 3 / 4);
   std::uint32_t acc = 0;
   int bits = 0;
   for (char c : text) {
-    const int v = value(c);
-    if (v < 0) return fail(ErrorCode::kMalformed, "not base64url");
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    const int v = base64url_value(c);
+    if (v < 0) return fail(ErrorCode::kMalformed, "invalid base64url character");
+    acc = (acc << 6 | static_cast<std::uint32_t>(v)) & 0xfff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<std::uint8_t>(acc >> bits));
+      out.push_back(static_cast<std::uint8_t>(acc >> bits & 0xff));
     }
   }
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-    return fail(ErrorCode::kMalformed, "base64url with non-zero trailing bits");
+  // The leftover bits (2 or 4) pad the last byte; another encoder could set them, which would
+  // give one value two encodings.
+  if ((acc & ((1u << bits) - 1)) != 0) {
+    return fail(ErrorCode::kMalformed, "non-canonical base64url (trailing bits set)");
+  }
   return out;
 }
 

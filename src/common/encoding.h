@@ -18,10 +18,11 @@ std::string to_hex_colon(std::span<const std::uint8_t> data);  // "AB:CD:..." up
 Result<Bytes> from_hex(std::string_view hex);                  // accepts ':' separators
 std::string to_base64(std::span<const std::uint8_t> data);     // standard, padded
 Result<Bytes> from_base64(std::string_view text);              // ignores whitespace
-// base64url without padding (RFC 4648 section 5, as JOSE and ACME use it).
+// base64url (RFC 4648 section 5) without padding, as JOSE and ACME use it (RFC 7515 section 2).
 std::string to_base64url(std::span<const std::uint8_t> data);
-// Strict: only the URL-safe alphabet, no padding, no whitespace, and unused trailing bits
-// zero, so each byte string has exactly one accepted text. Errors: kMalformed.
+// Strict: only the URL alphabet, no padding, no whitespace, and the unused low bits of the last
+// digit must be zero, so every byte string has exactly one accepted encoding. kMalformed
+// otherwise.
 Result<Bytes> from_base64url(std::string_view text);
 inline std::span<const std::uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};

@@ -87,6 +87,37 @@ TEST(Base64, RejectsBadInput) {
   }
 }
 
+TEST(Base64url, KnownVectors) {
+  // RFC 4648 section 10 vectors, without padding, and the two digits that differ from base64.
+  EXPECT_EQ(to_base64url(as_bytes("")), "");
+  EXPECT_EQ(to_base64url(as_bytes("f")), "Zg");
+  EXPECT_EQ(to_base64url(as_bytes("fo")), "Zm8");
+  EXPECT_EQ(to_base64url(as_bytes("foo")), "Zm9v");
+  EXPECT_EQ(to_base64url(as_bytes("foobar")), "Zm9vYmFy");
+  EXPECT_EQ(to_base64url(Bytes{0xfb, 0xff, 0xbf}), "-_-_");
+  EXPECT_EQ(from_base64url("-_-_"), (Bytes{0xfb, 0xff, 0xbf}));
+  EXPECT_EQ(from_base64url("Zm8"), (Bytes{'f', 'o'}));
+  EXPECT_EQ(from_base64url(""), Bytes{});
+}
+
+TEST(Base64url, RoundTripsEveryLength) {
+  for (std::size_t n = 0; n < 70; ++n) {
+    const Bytes data = pseudo_random(n, static_cast<unsigned>(n) + 2000);
+    EXPECT_EQ(from_base64url(to_base64url(data)), data) << n;
+  }
+}
+
+TEST(Base64url, RejectsPaddingOtherAlphabetsAndNonCanonicalEncodings) {
+  // "Zh" and "Zm9" + "w" end in digits whose unused low bits are set: "Zg" and "Zm8" are the
+  // only encodings of those bytes.
+  for (const char* s :
+       {"Zg==", "Zg=", "Zm+v", "Zm/v", "Zm9v Zg", "Zm9v\n", "Z", "Zm9vY", "Zh", "Zm9", "Zm8="}) {
+    auto r = from_base64url(s);
+    ASSERT_FALSE(r.has_value()) << s;
+    EXPECT_EQ(r.error().code, ErrorCode::kMalformed) << s;
+  }
+}
+
 TEST(AsBytes, ViewsTheSameMemory) {
   const std::string s = "abc";
   auto b = as_bytes(s);
