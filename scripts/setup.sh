@@ -22,6 +22,10 @@ packages=(
   # OCSP benchmark (bench/ocsp/run.sh): nginx as the static-file ceiling; ip brings up the
   # loopback of the network namespace the benchmark runs in
   nginx-light iproute2
+  # ACME interoperability tests (tests/integration/acme_*_test.sh): the clients, and an
+  # authoritative DNS server with dynamic updates for dns-01 (knotd, kdig); the test's own
+  # JWS requests use python3-cryptography
+  certbot lego knot knot-dnsutils python3-cryptography
 )
 
 missing=()
@@ -32,7 +36,7 @@ if ((${#missing[@]})); then
   sudo_cmd=()
   [[ $(id -u) == 0 ]] || sudo_cmd=(sudo)
   export DEBIAN_FRONTEND=noninteractive
-  # Packages installed here are tools the tests and benchmarks start themselves (nginx, on a
+  # Packages installed here are tools the tests and benchmarks start themselves (nginx, knotd, on a
   # free loopback port): no service may start on install, e.g. nginx on port 80.
   policy=/usr/sbin/policy-rc.d
   if [[ ! -e $policy ]]; then
@@ -43,8 +47,12 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # Nor at the next boot.
-  if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null; then
-    "${sudo_cmd[@]}" systemctl disable --quiet nginx 2>/dev/null || true
+  if command -v systemctl >/dev/null; then
+    for pair in nginx-light:nginx knot:knot; do
+      if [[ " ${missing[*]} " == *" ${pair%%:*} "* ]]; then
+        "${sudo_cmd[@]}" systemctl disable --quiet "${pair#*:}" 2>/dev/null || true
+      fi
+    done
   fi
 fi
 echo "setup: all dependencies present"
