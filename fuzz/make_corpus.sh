@@ -16,7 +16,7 @@ PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 only=" $* "
 want() { [[ $only == "  " || $only == *" $1 "* ]]; }
 
-for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws; do
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns; do
   want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
@@ -218,6 +218,21 @@ if want acme_jws; then
   eab "$ACCOUNT_JWK" "$URL/new-account" >"$J/eab.json"
   seed acme_jws eab.json "$J/eab.json"
 fi
+# DNS responses as a resolver sends them, written out octet by octet: an A answer and two
+# AAAA answers with compressed owners, a CNAME to a compressed target then its TXT (two
+# strings) with an EDNS0 OPT record, NXDOMAIN with an SOA whose names are compressed, a
+# truncated (TC) answer, SERVFAIL with an extended rcode; and a query name for the build side.
+dns_seed() {  # name hex
+  printf "$(sed 's/../\\x&/g' <<<"$2")" >"$W/$1"
+  seed acme_dns "$1" "$W/$1"
+}
+dns_seed a 123481800001000100000000076578616d706c6504746573740000010001c00c000100010000012c0004c0000201
+dns_seed aaaa 123481800001000200000000076578616d706c65047465737400001c0001c00c001c00010000012c001020010db8000000000000000000000001c00c001c00010000012c001020010db8000000000000000000000002
+dns_seed txt_cname abcd818000010002000000010f5f61636d652d6368616c6c656e6765076578616d706c6504746573740000100001c00c000500010000012c00100461636d650864656c6567617465c024c03a001000010000012c002d154c6e4d3233493636682d39484c66566f7731534371165f4a585863506c36734446786975502d75724379545100002904d0000000000000
+dns_seed nxdomain_soa 123481830001000000010000026e78076578616d706c6504746573740000010001c00f000600010000012c0026026e73c00f0a686f73746d6173746572c00f78a3f17500001c2000000e10001275000000012c
+dns_seed truncated 1234838000010000000000000f5f61636d652d6368616c6c656e6765076578616d706c6504746573740000100001
+dns_seed servfail_opt 123481820001000000000001076578616d706c650474657374000001000100002904d0010000000000
+want acme_dns && printf '%s' '_acme-challenge.example.test.' >corpus/acme_dns/name
 
 # Text parsers: hand-written seeds.
 n=0
