@@ -10,6 +10,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "protocols/acme/jws.h"
 #include "protocols/acme/service.h"
 #include "x509/csr.h"
 
@@ -138,6 +139,16 @@ Outcome<Reply> Service::finalize(const Context& ctx, const Account& account, std
       return refuse("orderNotReady", "the order is " + shown.status + ", not ready");
     if (auto ok_csr = check_csr(csr->info(), order.identifiers); !ok_csr)
       return std::unexpected(ok_csr.error());
+    // What the RA would refuse about the key is the CSR's fault (RFC 8555 7.4: badCSR), and
+    // leaves the order ready for a better one.
+    auto profile = s_.profiles.find(order.profile);
+    if (!profile) return refuse("serverInternal", "the order's profile is gone");
+    if (!(*profile)->allows_key(csr->info().key))
+      return refuse("badCSR", "the profile does not allow the CSR's key type or size");
+    // RFC 8555 11.1: the account key must not become a certificate key.
+    if (auto account_key = parse_jwk(account.jwk);
+        account_key && same_key(*account_key, csr->public_key()))
+      return refuse("badCSR", "the certificate key must differ from the account key");
     auto claimed = claim_order(**tx, order.id);
     if (!claimed) return std::unexpected(problem_for(claimed.error()));
     if (!*claimed) return refuse("orderNotReady", "the order is being finalized already");
@@ -212,9 +223,14 @@ Outcome<Order> Service::issue(const Context& ctx, const Account& account, Order 
   e.action = "acme.order.valid";
   e.details = {{"certificate", *order.certificate}};
   if (order.replaces) {
-    if (auto s = s_.inventory.mark_superseded(**tx, *order.replaces, *order.certificate); !s)
+    // Two orders replacing one certificate both reached issuance: the first one supersedes
+    // it; the second certificate stands on its own (it is issued and durable already).
+    auto s = s_.inventory.mark_superseded(**tx, *order.replaces, *order.certificate);
+    if (s) {
+      e.details["supersedes"] = *order.replaces;
+    } else if (s.error().code != ErrorCode::kConflict) {
       return std::unexpected(problem_for(s.error()));
-    e.details["supersedes"] = *order.replaces;
+    }
   }
   if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
   if (auto s = (*tx)->commit(); !s) {
@@ -251,9 +267,13 @@ Outcome<Reply> Service::revoke(const Context& ctx, const Account* account, const
   if (!cert) return refuse("malformed", "the certificate does not parse");
   int reason = 0;
   if (payload.contains("reason")) {
-    if (!payload["reason"].is_number_integer())
-      return refuse("badRevocationReason", "reason is an RFC 5280 reason code");
-    reason = payload["reason"].get<int>();
+    const auto& r = payload["reason"];
+    const bool small =
+        r.is_number_unsigned()
+            ? r.get<std::uint64_t>() <= 10
+            : r.is_number_integer() && r.get<std::int64_t>() >= 0 && r.get<std::int64_t>() <= 10;
+    if (!small) return refuse("badRevocationReason", "reason is an RFC 5280 reason code");
+    reason = static_cast<int>(r.get<std::int64_t>());
     if (!client_reason(reason))
       return refuse("badRevocationReason", "reason " + std::to_string(reason) + " is not allowed");
   }
@@ -342,7 +362,6 @@ Outcome<inventory::CertificateRecord> Service::find_by_cert_id(std::string_view 
 Outcome<std::string> Service::replaced_certificate(const Context& ctx, store::Transaction& tx,
                                                    const Account& account, std::string_view cert_id,
                                                    const std::vector<Identifier>& identifiers) {
-  (void)ctx;
   auto record = find_by_cert_id(cert_id);
   if (!record) {
     if (record.error().type == "notFound")
@@ -359,10 +378,18 @@ Outcome<std::string> Service::replaced_certificate(const Context& ctx, store::Tr
   });
   if (!shared)
     return refuse("malformed", "the order shares no identifier with the certificate it replaces");
-  auto replacing = order_replacing(tx, record->fingerprint);
+  if (record->superseded_by)
+    return refuse("alreadyReplaced", "the certificate has been replaced already");
+  // RFC 9773 5: only an order that is not invalid blocks another replacement; a pending one
+  // whose authorization failed or expired is invalid already.
+  auto replacing = orders_replacing(tx, record->fingerprint, s_.clock.now());
   if (!replacing) return std::unexpected(problem_for(replacing.error()));
-  if (*replacing || record->superseded_by)
-    return refuse("alreadyReplaced", "another order already replaces that certificate");
+  for (auto& other : *replacing) {
+    auto shown = order_json(ctx, tx, other);
+    if (!shown) return std::unexpected(shown.error());
+    if (other.status != "invalid")
+      return refuse("alreadyReplaced", "another order already replaces that certificate");
+  }
   return record->fingerprint;
 }
 

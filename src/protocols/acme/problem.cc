@@ -78,6 +78,7 @@ http::Response to_response(const Problem& p) {
   r.body = p.json().dump();
   r.set_header("Content-Type", "application/problem+json");
   if (p.retry_after) r.set_header("Retry-After", std::to_string(*p.retry_after));
+  if (p.location) r.set_header("Location", *p.location);
   return r;
 }
 

@@ -32,7 +32,8 @@ struct Problem {
   std::string detail;
   int status = 400;
   std::vector<Subproblem> subproblems;
-  std::optional<int> retry_after;  // seconds (rateLimited)
+  std::optional<int> retry_after;       // seconds (rateLimited)
+  std::optional<std::string> location;  // conflict: the resource that holds what was asked
 
   nlohmann::json json() const;
 };

@@ -145,6 +145,7 @@ void add_post(http::Router& router, Frontend& f, std::string pattern, KeyRule ru
     auto ctx = context_of(f, req);
     if (!ctx) {
       http::Response r = to_response(problem("malformed", "the request has no usable Host"));
+      r.set_header("Replay-Nonce", f.nonces.issue());
       return r;
     }
     auto v = verify_request(f, *ctx, req, rule);

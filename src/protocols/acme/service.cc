@@ -28,6 +28,14 @@ audit::Event event(const Account& account, std::string action, std::string type,
   return e;
 }
 
+// A boolean member of a payload: absent is false, anything but true/false is malformed.
+Outcome<bool> flag(const nlohmann::json& payload, const char* key) {
+  if (!payload.contains(key)) return false;
+  if (!payload[key].is_boolean())
+    return refuse("malformed", std::string(key) + " is true or false");
+  return payload[key].get<bool>();
+}
+
 // RFC 8555 7.3: mailto: URLs, one address each, no hfields; anything else is refused.
 Outcome<std::vector<std::string>> parse_contacts(const nlohmann::json& payload) {
   std::vector<std::string> out;
@@ -239,7 +247,10 @@ Outcome<Reply> Service::new_account(const Context& ctx, const SignerKey& key,
                                     const std::optional<std::string>& eab_verified) {
   const auto& d = ctx.directory.settings;
   if (!payload.is_object()) return refuse("malformed", "the payload must be a JSON object");
-  const bool only_existing = payload.value("onlyReturnExisting", false);
+  auto only_existing = flag(payload, "onlyReturnExisting");
+  if (!only_existing) return std::unexpected(only_existing.error());
+  auto agreed = flag(payload, "termsOfServiceAgreed");
+  if (!agreed) return std::unexpected(agreed.error());
   auto tx = s_.db.begin();
   if (!tx) return std::unexpected(problem_for(tx.error()));
   auto existing = find_account_by_key(**tx, d.name, key.thumbprint);
@@ -250,11 +261,10 @@ Outcome<Reply> Service::new_account(const Context& ctx, const SignerKey& key,
       return refuse("unauthorized", "the account is " + (*existing)->status);
     return account_reply(ctx, **existing, 200);
   }
-  if (only_existing) return refuse("accountDoesNotExist", "no account for this key");
+  if (*only_existing) return refuse("accountDoesNotExist", "no account for this key");
   auto contacts = parse_contacts(payload);
   if (!contacts) return std::unexpected(contacts.error());
-  const bool agreed = payload.value("termsOfServiceAgreed", false);
-  if (!d.terms_of_service.empty() && !agreed)
+  if (!d.terms_of_service.empty() && !*agreed)
     return refuse("userActionRequired", "agree to the terms of service: " + d.terms_of_service);
   if (d.external_account_required && !eab_verified)
     return refuse("externalAccountRequired", "this directory requires external account binding");
@@ -277,7 +287,7 @@ Outcome<Reply> Service::new_account(const Context& ctx, const SignerKey& key,
   a.jwk = key.jwk;
   a.status = "valid";
   a.contact = std::move(*contacts);
-  a.tos_agreed = agreed;
+  a.tos_agreed = *agreed;
   a.created_at = now;
   if (eab_verified) {
     auto secret = s_.eab.secret(*eab_verified);
@@ -376,7 +386,12 @@ Outcome<Reply> Service::key_change(const Context& ctx, Account account, const Si
   if (!tx) return std::unexpected(problem_for(tx.error()));
   auto taken = find_account_by_key(**tx, account.directory, new_key.thumbprint);
   if (!taken) return std::unexpected(problem_for(taken.error()));
-  if (*taken) return refuse("conflict", "the new key already belongs to an account");
+  if (*taken) {
+    // RFC 8555 7.3.5: say which account holds the key.
+    Problem p = problem("conflict", "the new key already belongs to an account");
+    p.location = ctx.url("/account/" + (*taken)->id);
+    return std::unexpected(p);
+  }
   const std::string old = account.thumbprint;
   account.thumbprint = new_key.thumbprint;
   account.jwk = new_key.jwk;
@@ -543,6 +558,7 @@ Outcome<Reply> Service::new_order(const Context& ctx, const Account& account,
                                     identifiers);
     if (!old) return std::unexpected(old.error());
     order.replaces = *old;
+    order.replaces_id = payload["replaces"].get<std::string>();
   }
 
   for (std::size_t i = 0; i < identifiers.size(); ++i) {
@@ -617,6 +633,7 @@ Outcome<nlohmann::json> Service::order_json(const Context& ctx, store::Transacti
   if (order.not_before) j["notBefore"] = rfc3339(*order.not_before);
   if (order.not_after) j["notAfter"] = rfc3339(*order.not_after);
   if (order.error) j["error"] = *order.error;
+  if (order.replaces_id) j["replaces"] = *order.replaces_id;
   if (status == "valid" && order.certificate) j["certificate"] = ctx.url("/cert/" + order.id);
   order.status = status;
   return j;
@@ -686,6 +703,9 @@ Outcome<Reply> Service::get_authorization(const Context& ctx, const Account& acc
   }
   Reply r;
   r.body = authz_json(ctx, **a);
+  const bool validating = std::any_of((*a)->challenges.begin(), (*a)->challenges.end(),
+                                      [](const Challenge& c) { return c.status == "processing"; });
+  if ((*a)->status == "pending" && validating) r.retry_after = 1;
   return r;
 }
 
@@ -719,6 +739,8 @@ Outcome<Reply> Service::challenge(const Context& ctx, const Account& account, st
     }
   }
   r.body = challenge_json(ctx, **c);
+  // A client polls a challenge being validated; a second is about what validation takes.
+  if ((*c)->status == "processing") r.retry_after = 1;
   return r;
 }
 
@@ -784,7 +806,7 @@ void Service::store_completions(std::vector<Completion> batch) {
       ch.status = c.result.valid ? "valid" : "invalid";
       if (c.result.valid) ch.validated = now;
       if (!c.result.valid) {
-        ch.error = Problem{c.result.problem_type, c.result.detail, 400, {}, {}}.json();
+        ch.error = problem(c.result.problem_type, c.result.detail).json();
       }
       ch.records = nlohmann::json::array();
       for (const auto& rec : c.result.records) ch.records.push_back(record_json(rec));

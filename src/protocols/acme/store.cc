@@ -38,11 +38,12 @@ CREATE TABLE acme_orders (
   certificate TEXT,
   chain_pem TEXT,
   replaces TEXT,
+  replaces_id TEXT,
   created_at BIGINT NOT NULL
 );
 CREATE INDEX acme_orders_account ON acme_orders (account, created_at);
 CREATE INDEX acme_orders_certificate ON acme_orders (certificate);
-CREATE UNIQUE INDEX acme_orders_replaces ON acme_orders (replaces);
+CREATE INDEX acme_orders_replaces ON acme_orders (replaces);
 CREATE TABLE acme_authorizations (
   id TEXT PRIMARY KEY,
   account TEXT NOT NULL,
@@ -79,7 +80,7 @@ constexpr std::string_view kAccountColumns =
     "id, directory, thumbprint, jwk, status, contact, tos_agreed, eab_kid, team, created_at";
 constexpr std::string_view kOrderColumns =
     "id, account, status, identifiers, authorizations, profile, not_before, not_after, expires, "
-    "error, certificate, chain_pem, replaces, created_at";
+    "error, certificate, chain_pem, replaces, created_at, replaces_id";
 constexpr std::string_view kAuthzColumns =
     "id, account, identifier_type, identifier_value, wildcard, status, expires";
 constexpr std::string_view kChallengeColumns =
@@ -145,6 +146,7 @@ Order order_from(const store::Row& r) {
   o.chain_pem = r.optional_text(11);
   o.replaces = r.optional_text(12);
   o.created_at = from_unix(r.int64(13));
+  o.replaces_id = r.optional_text(14);
   return o;
 }
 
@@ -235,12 +237,12 @@ Result<std::optional<Order>> find_order(store::Transaction& tx, std::string_view
 Status insert_order(store::Transaction& tx, const Order& o) {
   return tx.execute(
       "INSERT INTO acme_orders (id, account, status, identifiers, authorizations, profile, "
-      "not_before, not_after, expires, error, certificate, chain_pem, replaces, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "not_before, not_after, expires, error, certificate, chain_pem, replaces, created_at, "
+      "replaces_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       store::params(o.id, o.account, o.status, identifiers_json(o.identifiers).dump(),
                     nlohmann::json(o.authorizations).dump(), o.profile, opt_unix(o.not_before),
                     opt_unix(o.not_after), to_unix(o.expires), opt_dump(o.error), o.certificate,
-                    o.chain_pem, o.replaces, to_unix(o.created_at)));
+                    o.chain_pem, o.replaces, to_unix(o.created_at), o.replaces_id));
 }
 
 Status update_order(store::Transaction& tx, const Order& o) {
@@ -280,12 +282,17 @@ Result<std::int64_t> pending_orders(store::Transaction& tx, std::string_view acc
                store::params(account, to_unix(now)));
 }
 
-Result<std::optional<std::string>> order_replacing(store::Transaction& tx,
-                                                   std::string_view fingerprint) {
-  CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT id FROM acme_orders WHERE replaces = ?",
-                                             store::params(fingerprint)));
-  if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(row->text(0));
+Result<std::vector<Order>> orders_replacing(store::Transaction& tx, std::string_view fingerprint,
+                                            SysTime now) {
+  CW_ASSIGN_OR_RETURN(
+      auto rows,
+      tx.query("SELECT " + std::string(kOrderColumns) +
+                   " FROM acme_orders WHERE replaces = ? AND (status IN ('processing', 'valid') "
+                   "OR (status = 'pending' AND expires > ?))",
+               store::params(fingerprint, to_unix(now))));
+  std::vector<Order> out;
+  for (const auto& r : rows) out.push_back(order_from(r));
+  return out;
 }
 
 Result<std::optional<Order>> order_for_certificate(store::Transaction& tx,

@@ -62,6 +62,7 @@ struct Order {
   std::optional<std::string> certificate;  // fingerprint
   std::optional<std::string> chain_pem;    // leaf first, as downloaded
   std::optional<std::string> replaces;     // fingerprint of the certificate it replaces
+  std::optional<std::string> replaces_id;  // the same, as the client named it (RFC 9773 certID)
   SysTime created_at{};
 };
 
@@ -89,9 +90,10 @@ Result<std::vector<Order>> account_orders(store::Transaction& tx, std::string_vi
                                           std::size_t limit);
 Result<std::int64_t> orders_since(store::Transaction& tx, std::string_view account, SysTime since);
 Result<std::int64_t> pending_orders(store::Transaction& tx, std::string_view account, SysTime now);
-// Whether an order already replaced (or is replacing) this certificate.
-Result<std::optional<std::string>> order_replacing(store::Transaction& tx,
-                                                   std::string_view fingerprint);
+// The orders that replaced or may still replace this certificate: not invalid, and pending
+// ones unexpired (the caller checks their authorizations).
+Result<std::vector<Order>> orders_replacing(store::Transaction& tx, std::string_view fingerprint,
+                                            SysTime now);
 // The order that produced this certificate.
 Result<std::optional<Order>> order_for_certificate(store::Transaction& tx,
                                                    std::string_view fingerprint);
