@@ -17,11 +17,13 @@ for spec in operator:operator:- requester:requester:web auditor:auditor:-; do
   TOKEN[$role]=$(jq -r .token "$T/resp")
 done
 ROLES=(admin operator requester auditor)
-declare -A TOKEN_ID
+declare -A TOKEN_ID EAB_KID
 for r in "${ROLES[@]}"; do
   must 201 POST /api/v1/principals "{\"name\":\"victim-$r\",\"role\":\"auditor\"}"
   must 201 POST /api/v1/tokens "{\"principal\":\"victim-$r\"}"
   TOKEN_ID[$r]=$(jq -r .id "$T/resp")
+  must 201 POST /api/v1/acme/eab '{"team":"web"}'
+  EAB_KID[$r]=$(jq -r .kid "$T/resp")
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca-$r.key" -out "$T/ca-$r.pem" -days 30 \
     -subj "/CN=external CA $r" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/leaf-$r.key" -out "$T/leaf-$r.pem" -days 30 -subj "/CN=leaf-$r" 2>/dev/null
@@ -47,6 +49,7 @@ body_for() {  # key role
     principal) echo "{\"name\":\"p-$r\",\"role\":\"auditor\"}" ;;
     mapping) echo "{\"fingerprint\":\"$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)\"}" ;;
     token) echo "{\"principal\":\"victim-$r\",\"role\":\"auditor\"}" ;;
+    eab) echo '{"team":"web"}' ;;
     label) echo "{\"add_tags\":[\"seen-by-$r\"]}" ;;
     revoke) echo '{"reason":"superseded"}' ;;
     bulk_revoke) echo '{"tag":"no-such-tag","dry_run":true}' ;;
@@ -88,6 +91,9 @@ DELETE|/api/v1/principals/{name}/certificates/{fingerprint}|/api/v1/principals/v
 GET|/api/v1/tokens|/api/v1/tokens|-|200 200 403 200
 POST|/api/v1/tokens|/api/v1/tokens|token|201 403 403 403
 DELETE|/api/v1/tokens/{id}|/api/v1/tokens/@TOKEN_ID@|-|204 403 403 403
+GET|/api/v1/acme/eab|/api/v1/acme/eab|-|200 200 403 200
+POST|/api/v1/acme/eab|/api/v1/acme/eab|eab|201 403 403 403
+DELETE|/api/v1/acme/eab/{kid}|/api/v1/acme/eab/@EAB_KID@|-|200 403 403 403
 GET|/api/v1/openapi.json|/api/v1/openapi.json|-|public
 GET|/healthz|/healthz|-|public
 GET|/readyz|/readyz|-|public
@@ -109,6 +115,7 @@ while IFS='|' read -r method pattern path body expect; do
     r=${ROLES[$i]}
     p=${path//@R@/$r}
     p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
+    p=${p//@EAB_KID@/${EAB_KID[$r]}}
     p=${p//@REVOKE_FP@/${REVOKE_FP[$r]}}
     p=${p//@MAPFP@/$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)}
     got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")

@@ -63,15 +63,6 @@ Outcome<void> check_csr(const x509::CsrInfo& info, const std::vector<Identifier>
 
 }  // namespace
 
-std::string rfc3339(SysTime t) {
-  const std::time_t tt = to_unix(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 Result<SysTime> parse_rfc3339(std::string_view text) {
   // "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)"
   int y, mo, d, h, mi, s;
@@ -411,7 +402,7 @@ Outcome<Reply> Service::renewal_info(const Context& ctx, std::string_view cert_i
     end = record->not_after - life / 4;
   }
   Reply r;
-  r.body = {{"suggestedWindow", {{"start", rfc3339(start)}, {"end", rfc3339(end)}}}};
+  r.body = {{"suggestedWindow", {{"start", format_time(start)}, {"end", format_time(end)}}}};
   r.retry_after = 6 * 3600;
   return r;
 }

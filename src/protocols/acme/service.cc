@@ -227,7 +227,7 @@ nlohmann::json account_json(const Context& ctx, const Account& a) {
                       {"termsOfServiceAgreed", a.tos_agreed},
                       {"orders", ctx.url("/account/" + a.id + "/orders")},
                       {"key", a.jwk},
-                      {"createdAt", rfc3339(a.created_at)}};
+                      {"createdAt", format_time(a.created_at)}};
   if (a.eab_kid) j["externalAccountBinding"] = {{"kid", *a.eab_kid}};
   return j;
 }
@@ -625,13 +625,13 @@ Outcome<nlohmann::json> Service::order_json(const Context& ctx, store::Transacti
   nlohmann::json authz_urls = nlohmann::json::array();
   for (const auto& a : order.authorizations) authz_urls.push_back(ctx.url("/authz/" + a));
   nlohmann::json j = {{"status", status},
-                      {"expires", rfc3339(order.expires)},
+                      {"expires", format_time(order.expires)},
                       {"identifiers", ids},
                       {"authorizations", authz_urls},
                       {"finalize", ctx.url("/order/" + order.id + "/finalize")},
                       {"profile", order.profile}};
-  if (order.not_before) j["notBefore"] = rfc3339(*order.not_before);
-  if (order.not_after) j["notAfter"] = rfc3339(*order.not_after);
+  if (order.not_before) j["notBefore"] = format_time(*order.not_before);
+  if (order.not_after) j["notAfter"] = format_time(*order.not_after);
   if (order.error) j["error"] = *order.error;
   if (order.replaces_id) j["replaces"] = *order.replaces_id;
   if (status == "valid" && order.certificate) j["certificate"] = ctx.url("/cert/" + order.id);
@@ -658,7 +658,7 @@ nlohmann::json Service::challenge_json(const Context& ctx, const Challenge& c) c
                       {"url", ctx.url("/chall/" + c.id)},
                       {"status", c.status},
                       {"token", c.token}};
-  if (c.validated) j["validated"] = rfc3339(*c.validated);
+  if (c.validated) j["validated"] = format_time(*c.validated);
   if (c.error) j["error"] = *c.error;
   if (!c.records.empty()) j["validationRecord"] = c.records;
   return j;
@@ -673,7 +673,7 @@ nlohmann::json Service::authz_json(const Context& ctx, const Authorization& a) c
   }
   nlohmann::json j = {{"identifier", a.identifier.json()},
                       {"status", effective_authz_status(a, s_.clock.now())},
-                      {"expires", rfc3339(a.expires)},
+                      {"expires", format_time(a.expires)},
                       {"challenges", chals}};
   if (a.wildcard) j["wildcard"] = true;
   return j;

@@ -169,8 +169,8 @@ class Service {
   std::thread completer_;
 };
 
-// RFC 3339 time, as ACME writes it: "2026-12-01T10:00:00Z".
-std::string rfc3339(SysTime t);
+// An RFC 3339 time as ACME clients write it: fractions of a second and offsets allowed
+// (common/clock.h's parse_time takes UTC only). Times are written with format_time.
 Result<SysTime> parse_rfc3339(std::string_view text);
 // The registered domain a rate limit counts by: the last two labels ("a.b.example.com" ->
 // "example.com"); an IP address is its own.

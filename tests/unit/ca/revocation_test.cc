@@ -267,3 +267,84 @@ TEST_F(RevocationTest, ObserversMayWriteToTheDatabase) {
 
 }  // namespace
 }  // namespace certward::ca
+
+namespace certward::ca {
+namespace {
+
+TEST_F(RevocationTest, ScheduledRevocationAsksForReplacementNowAndRevokesWhenDue) {
+  const auto a = issue("s1.example.com", "payments");
+  const auto b = issue("s2.example.com", "payments");
+  const auto other = issue("keep.example.com", "web");
+  BulkRevokeRequest r;
+  r.selection.team = "payments";
+  r.reason = RevocationReason::kSuperseded;
+  r.requester = admin_;
+  r.expected_count = 2;
+  r.at = clock_.now() + std::chrono::hours(2);
+  auto scheduled = service_->revoke_bulk(r);
+  ASSERT_TRUE(scheduled.has_value()) << scheduled.error().message;
+  EXPECT_TRUE(scheduled->scheduled);
+  EXPECT_FALSE(scheduled->revoked);
+  auto rec = inventory_.get(a.certificate.info().sha256_hex);
+  ASSERT_TRUE(rec.has_value() && rec->has_value());
+  EXPECT_FALSE((*rec)->revoked_at) << "not revoked before its time";
+  ASSERT_TRUE((*rec)->replace_by.has_value());
+  EXPECT_EQ(*(*rec)->revoke_at, *r.at);
+  auto untouched = inventory_.get(other.certificate.info().sha256_hex);
+  EXPECT_FALSE((*untouched)->replace_by.has_value());
+
+  auto early = service_->revoke_due();
+  ASSERT_TRUE(early.has_value());
+  EXPECT_EQ(*early, 0);
+  EXPECT_TRUE(notified_.empty());
+
+  clock_.advance(std::chrono::hours(2));
+  auto due = service_->revoke_due();
+  ASSERT_TRUE(due.has_value()) << due.error().message;
+  EXPECT_EQ(*due, 2);
+  for (const auto* c : {&a, &b}) {
+    auto after = inventory_.get(c->certificate.info().sha256_hex);
+    ASSERT_TRUE((*after)->revoked_at.has_value());
+    EXPECT_EQ((*after)->revocation_reason, static_cast<int>(RevocationReason::kSuperseded));
+  }
+  EXPECT_FALSE(notified_.empty());
+  auto again = service_->revoke_due();
+  EXPECT_EQ(*again, 0) << "a revocation is done once";
+  expect_audit_ok(audit_count());
+}
+
+TEST_F(RevocationTest, ReplaceOnlyRevokesNothingAndTimesAreChecked) {
+  const auto a = issue("r1.example.com", "payments");
+  BulkRevokeRequest r;
+  r.selection.team = "payments";
+  r.requester = admin_;
+  r.expected_count = 1;
+  r.replace_only = true;
+  auto done = service_->revoke_bulk(r);
+  ASSERT_TRUE(done.has_value()) << done.error().message;
+  EXPECT_TRUE(done->scheduled);
+  auto rec = inventory_.get(a.certificate.info().sha256_hex);
+  EXPECT_TRUE((*rec)->replace_by.has_value());
+  EXPECT_FALSE((*rec)->revoke_at.has_value());
+  EXPECT_FALSE((*rec)->revoked_at.has_value());
+  clock_.advance(std::chrono::days(400));
+  EXPECT_EQ(*service_->revoke_due(), 0);
+
+  r.replace_only = false;
+  r.at = clock_.now() - std::chrono::seconds(1);
+  auto past = service_->revoke_bulk(r);
+  ASSERT_FALSE(past.has_value());
+  EXPECT_EQ(past.error().code, ErrorCode::kInvalidArgument);
+  r.at = clock_.now() + std::chrono::days(400);
+  auto far = service_->revoke_bulk(r);
+  ASSERT_FALSE(far.has_value());
+  EXPECT_EQ(far.error().code, ErrorCode::kInvalidArgument);
+  r.at = clock_.now() + std::chrono::hours(1);
+  r.replace_only = true;
+  auto both = service_->revoke_bulk(r);
+  ASSERT_FALSE(both.has_value());
+  EXPECT_EQ(both.error().code, ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace certward::ca

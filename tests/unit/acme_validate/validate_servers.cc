@@ -1,4 +1,4 @@
-#include "unit/acme/validate_servers.h"
+#include "unit/acme_validate/validate_servers.h"
 
 #include <netinet/in.h>
 #include <openssl/x509v3.h>

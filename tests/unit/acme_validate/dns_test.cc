@@ -10,7 +10,7 @@
 #include <chrono>
 #include <optional>
 
-#include "unit/acme/validate_servers.h"
+#include "unit/acme_validate/validate_servers.h"
 
 namespace certward::protocols::acme {
 namespace {

@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "unit/acme/validate_servers.h"
+#include "unit/acme_validate/validate_servers.h"
 
 namespace certward::protocols::acme {
 namespace {
