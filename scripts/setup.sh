@@ -24,8 +24,8 @@ packages=(
   nginx-light iproute2
   # ACME interoperability tests (tests/integration/acme_*_test.sh): the clients, and an
   # authoritative DNS server with dynamic updates for dns-01 (knotd, kdig); the test's own
-  # JWS requests use python3-cryptography
-  certbot lego knot knot-dnsutils python3-cryptography
+  # JWS requests use python3-cryptography and python3-requests
+  certbot lego knot knot-dnsutils python3-cryptography python3-requests
 )
 
 missing=()
