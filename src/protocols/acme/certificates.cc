@@ -115,16 +115,15 @@ Outcome<Reply> Service::finalize(const Context& ctx, const Account& account, std
   auto csr = x509::parse_csr(*der);
   if (!csr) return refuse("badCSR", csr.error().message);
 
-  Order order;
-  {
-    auto tx = s_.db.begin();
-    if (!tx) return std::unexpected(problem_for(tx.error()));
-    auto found = find_order(**tx, id);
+  // Claimed in the shared transaction: of concurrent finalizes, one moves it to processing.
+  auto ready = write<Order>([&](store::Transaction& tx) -> Outcome<Order> {
+    Order order;
+    auto found = find_order(tx, id);
     if (!found) return std::unexpected(problem_for(found.error()));
     if (!*found || (*found)->account != account.id) return refuse("notFound", "no such order");
     order = std::move(**found);
     Order shown = order;
-    auto body = order_json(ctx, **tx, shown);
+    auto body = order_json(ctx, tx, shown);
     if (!body) return std::unexpected(body.error());
     if (shown.status != "ready")
       return refuse("orderNotReady", "the order is " + shown.status + ", not ready");
@@ -140,11 +139,13 @@ Outcome<Reply> Service::finalize(const Context& ctx, const Account& account, std
     if (auto account_key = parse_jwk(account.jwk);
         account_key && same_key(*account_key, csr->public_key()))
       return refuse("badCSR", "the certificate key must differ from the account key");
-    auto claimed = claim_order(**tx, order.id);
+    auto claimed = claim_order(tx, order.id);
     if (!claimed) return std::unexpected(problem_for(claimed.error()));
     if (!*claimed) return refuse("orderNotReady", "the order is being finalized already");
-    if (auto s = (*tx)->commit(); !s) return std::unexpected(problem_for(s.error()));
-  }
+    return order;
+  });
+  if (!ready) return std::unexpected(ready.error());
+  Order order = std::move(*ready);
   auto issued = issue(ctx, account, std::move(order), *csr);
   if (!issued) return std::unexpected(issued.error());
   auto tx = s_.db.begin(store::TxMode::kRead);
@@ -174,62 +175,66 @@ Outcome<Order> Service::issue(const Context& ctx, const Account& account, Order 
   req.team = account.team;
   auto issued = s_.ra.enroll(std::move(req));
 
-  auto tx = s_.db.begin();
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  audit::Event e;
-  e.actor = "acme:" + account.id;
-  e.target_type = "acme_order";
-  e.target_id = order.id;
-  if (!issued) {
-    Problem p = problem_for(issued.error());
-    if (issued.error().code == ErrorCode::kUnavailable) {
-      // Nothing was issued: the order goes back to ready, and the client may retry.
-      order.status = "pending";
-    } else {
-      order.status = "invalid";
-      order.error = p.json();
+  // The order records the outcome either way; a refusal by the RA is answered after that.
+  std::optional<Problem> refused;
+  if (!issued) refused = problem_for(issued.error());
+  auto recorded = write<Order>([&](store::Transaction& tx) -> Outcome<Order> {
+    audit::Event e;
+    e.actor = "acme:" + account.id;
+    e.target_type = "acme_order";
+    e.target_id = order.id;
+    if (!issued) {
+      Problem p = problem_for(issued.error());
+      if (issued.error().code == ErrorCode::kUnavailable) {
+        // Nothing was issued: the order goes back to ready, and the client may retry.
+        order.status = "pending";
+      } else {
+        order.status = "invalid";
+        order.error = p.json();
+      }
+      e.action = order.status == "invalid" ? "acme.order.invalid" : "acme.order.retry";
+      e.details = {{"error", issued.error().message}};
+      if (auto s = update_order(tx, order); !s) return std::unexpected(problem_for(s.error()));
+      if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
+      return order;
     }
-    e.action = order.status == "invalid" ? "acme.order.invalid" : "acme.order.retry";
-    e.details = {{"error", issued.error().message}};
-    if (auto s = update_order(**tx, order); !s) return std::unexpected(problem_for(s.error()));
-    if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
-    if (auto s = (*tx)->commit(); !s) return std::unexpected(problem_for(s.error()));
-    return std::unexpected(p);
-  }
-  const auto& cert = issued->certificate;
-  std::vector<x509::Certificate> chain{cert};
-  chain.insert(chain.end(), issued->chain.begin(), issued->chain.end());
-  // A client installs what it downloads: the leaf and the intermediates, not the root.
-  if (chain.size() > 1 && chain.back().info().self_issued) chain.pop_back();
-  order.status = "valid";
-  order.certificate = cert.info().sha256_hex;
-  order.chain_pem = x509::to_pem(chain);
-  if (auto s = update_order(**tx, order); !s) return std::unexpected(problem_for(s.error()));
-  std::set<std::string> domains;
-  for (const auto& id : order.identifiers) domains.insert(registered_domain(id));
-  for (const auto& d : domains) {
-    if (auto s = record_domain_issuance(**tx, d, order.id, s_.clock.now()); !s)
-      return std::unexpected(problem_for(s.error()));
-  }
-  e.action = "acme.order.valid";
-  e.details = {{"certificate", *order.certificate}};
-  if (order.replaces) {
-    // Two orders replacing one certificate both reached issuance: the first one supersedes
-    // it; the second certificate stands on its own (it is issued and durable already).
-    auto s = s_.inventory.mark_superseded(**tx, *order.replaces, *order.certificate);
-    if (s) {
-      e.details["supersedes"] = *order.replaces;
-    } else if (s.error().code != ErrorCode::kConflict) {
-      return std::unexpected(problem_for(s.error()));
+    const auto& cert = issued->certificate;
+    std::vector<x509::Certificate> chain{cert};
+    chain.insert(chain.end(), issued->chain.begin(), issued->chain.end());
+    // A client installs what it downloads: the leaf and the intermediates, not the root.
+    if (chain.size() > 1 && chain.back().info().self_issued) chain.pop_back();
+    order.status = "valid";
+    order.certificate = cert.info().sha256_hex;
+    order.chain_pem = x509::to_pem(chain);
+    if (auto s = update_order(tx, order); !s) return std::unexpected(problem_for(s.error()));
+    std::set<std::string> domains;
+    for (const auto& id : order.identifiers) domains.insert(registered_domain(id));
+    for (const auto& d : domains) {
+      if (auto s = record_domain_issuance(tx, d, order.id, s_.clock.now()); !s)
+        return std::unexpected(problem_for(s.error()));
     }
+    e.action = "acme.order.valid";
+    e.details = {{"certificate", *order.certificate}};
+    if (order.replaces) {
+      // Two orders replacing one certificate both reached issuance: the first one supersedes
+      // it; the second certificate stands on its own (it is issued and durable already).
+      auto s = s_.inventory.mark_superseded(tx, *order.replaces, *order.certificate);
+      if (s) {
+        e.details["supersedes"] = *order.replaces;
+      } else if (s.error().code != ErrorCode::kConflict) {
+        return std::unexpected(problem_for(s.error()));
+      }
+    }
+    if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
+    return order;
+  });
+  if (!recorded) {
+    // The certificate (if any) is issued and durable (the RA); only the order's record failed.
+    log::error("acme_order_not_updated", {{"order", order.id}, {"error", recorded.error().detail}});
+    return std::unexpected(recorded.error());
   }
-  if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
-  if (auto s = (*tx)->commit(); !s) {
-    // The certificate is issued and durable (the RA); only the order's record failed.
-    log::error("acme_order_not_updated", {{"order", order.id}, {"error", s.error().message}});
-    return std::unexpected(problem_for(s.error()));
-  }
-  return order;
+  if (refused) return std::unexpected(*refused);
+  return recorded;
 }
 
 Outcome<Reply> Service::certificate(const Context& ctx, const Account& account,

@@ -152,7 +152,7 @@ std::string Context::url(std::string_view path) const {
 }
 
 Service::Service(Services services, Validator& validator)
-    : s_(std::move(services)), validator_(validator) {
+    : s_(std::move(services)), validator_(validator), writer_(s_.db) {
   completer_ = std::thread([this] { completion_loop(); });
 }
 
@@ -251,69 +251,64 @@ Outcome<Reply> Service::new_account(const Context& ctx, const SignerKey& key,
   if (!only_existing) return std::unexpected(only_existing.error());
   auto agreed = flag(payload, "termsOfServiceAgreed");
   if (!agreed) return std::unexpected(agreed.error());
-  auto tx = s_.db.begin();
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  auto existing = find_account_by_key(**tx, d.name, key.thumbprint);
-  if (!existing) return std::unexpected(problem_for(existing.error()));
-  if (*existing) {
-    // RFC 8555 7.3.1: the key's account, 200, whatever else the request says.
-    if ((*existing)->status != "valid")
-      return refuse("unauthorized", "the account is " + (*existing)->status);
-    return account_reply(ctx, **existing, 200);
-  }
-  if (*only_existing) return refuse("accountDoesNotExist", "no account for this key");
-  auto contacts = parse_contacts(payload);
-  if (!contacts) return std::unexpected(contacts.error());
-  if (!d.terms_of_service.empty() && !*agreed)
-    return refuse("userActionRequired", "agree to the terms of service: " + d.terms_of_service);
-  if (d.external_account_required && !eab_verified)
-    return refuse("externalAccountRequired", "this directory requires external account binding");
-
-  const SysTime now = s_.clock.now();
-  if (const int limit = s_.settings.new_accounts_per_address_per_hour; limit > 0) {
-    const std::string host = ctx.remote_address.substr(0, ctx.remote_address.rfind(':'));
-    auto n = accounts_from(**tx, host, now - std::chrono::hours(1));
-    if (!n) return std::unexpected(problem_for(n.error()));
-    if (*n >= limit) {
-      Problem p = problem("rateLimited", "too many new accounts from this address; retry later");
-      p.retry_after = 3600;
-      return std::unexpected(p);
+  return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
+    auto existing = find_account_by_key(tx, d.name, key.thumbprint);
+    if (!existing) return std::unexpected(problem_for(existing.error()));
+    if (*existing) {
+      // RFC 8555 7.3.1: the key's account, 200, whatever else the request says.
+      if ((*existing)->status != "valid")
+        return refuse("unauthorized", "the account is " + (*existing)->status);
+      return account_reply(ctx, **existing, 200);
     }
-  }
-  Account a;
-  a.id = new_id();
-  a.directory = d.name;
-  a.thumbprint = key.thumbprint;
-  a.jwk = key.jwk;
-  a.status = "valid";
-  a.contact = std::move(*contacts);
-  a.tos_agreed = *agreed;
-  a.created_at = now;
-  if (eab_verified) {
-    auto secret = s_.eab.secret(*eab_verified);
-    if (!secret) return std::unexpected(problem_for(secret.error()));
-    if (!*secret) return refuse("unauthorized", "unknown external account key");
-    const auto& info = (*secret)->info;
-    if (info.directory && *info.directory != d.name)
-      return refuse("unauthorized", "the external account key is for another directory");
-    a.eab_kid = info.kid;
-    a.team = info.team;
-    if (auto s = s_.eab.bind(**tx, info.kid, a.id); !s)
-      return refuse("unauthorized", "the external account key is already bound or revoked");
-  }
-  const std::string host = ctx.remote_address.substr(0, ctx.remote_address.rfind(':'));
-  if (auto s = insert_account(**tx, a, host); !s) return std::unexpected(problem_for(s.error()));
-  audit::Event e = event(a, "acme.account.create", "acme_account", a.id);
-  e.details = {{"directory", d.name}, {"thumbprint", a.thumbprint}};
-  if (a.team) e.details["team"] = *a.team;
-  if (a.eab_kid) e.details["eab_kid"] = *a.eab_kid;
-  if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
-  if (auto s = (*tx)->commit(); !s) {
-    // Two requests with one new key raced: the other created the account.
-    if (s.error().code == ErrorCode::kConflict) return refuse("conflict", "retry the request");
-    return std::unexpected(problem_for(s.error()));
-  }
-  return account_reply(ctx, a, 201);
+    if (*only_existing) return refuse("accountDoesNotExist", "no account for this key");
+    auto contacts = parse_contacts(payload);
+    if (!contacts) return std::unexpected(contacts.error());
+    if (!d.terms_of_service.empty() && !*agreed)
+      return refuse("userActionRequired", "agree to the terms of service: " + d.terms_of_service);
+    if (d.external_account_required && !eab_verified)
+      return refuse("externalAccountRequired", "this directory requires external account binding");
+
+    const SysTime now = s_.clock.now();
+    if (const int limit = s_.settings.new_accounts_per_address_per_hour; limit > 0) {
+      const std::string host = ctx.remote_address.substr(0, ctx.remote_address.rfind(':'));
+      auto n = accounts_from(tx, host, now - std::chrono::hours(1));
+      if (!n) return std::unexpected(problem_for(n.error()));
+      if (*n >= limit) {
+        Problem p = problem("rateLimited", "too many new accounts from this address; retry later");
+        p.retry_after = 3600;
+        return std::unexpected(p);
+      }
+    }
+    Account a;
+    a.id = new_id();
+    a.directory = d.name;
+    a.thumbprint = key.thumbprint;
+    a.jwk = key.jwk;
+    a.status = "valid";
+    a.contact = std::move(*contacts);
+    a.tos_agreed = *agreed;
+    a.created_at = now;
+    if (eab_verified) {
+      auto secret = s_.eab.secret(*eab_verified);
+      if (!secret) return std::unexpected(problem_for(secret.error()));
+      if (!*secret) return refuse("unauthorized", "unknown external account key");
+      const auto& info = (*secret)->info;
+      if (info.directory && *info.directory != d.name)
+        return refuse("unauthorized", "the external account key is for another directory");
+      a.eab_kid = info.kid;
+      a.team = info.team;
+      if (auto s = s_.eab.bind(tx, info.kid, a.id); !s)
+        return refuse("unauthorized", "the external account key is already bound or revoked");
+    }
+    const std::string host = ctx.remote_address.substr(0, ctx.remote_address.rfind(':'));
+    if (auto s = insert_account(tx, a, host); !s) return std::unexpected(problem_for(s.error()));
+    audit::Event e = event(a, "acme.account.create", "acme_account", a.id);
+    e.details = {{"directory", d.name}, {"thumbprint", a.thumbprint}};
+    if (a.team) e.details["team"] = *a.team;
+    if (a.eab_kid) e.details["eab_kid"] = *a.eab_kid;
+    if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
+    return account_reply(ctx, a, 201);
+  });
 }
 
 Outcome<std::optional<auth::EabSecret>> Service::eab_secret(std::string_view kid) {
@@ -354,19 +349,18 @@ Outcome<Reply> Service::update_account(const Context& ctx, Account account,
     changed = true;
   }
   if (!changed) return account_reply(ctx, account, 200);
-  auto tx = s_.db.begin();
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  auto current = find_account(**tx, account.id);
-  if (!current) return std::unexpected(problem_for(current.error()));
-  if (!*current || (*current)->status != "valid")
-    return refuse("unauthorized", "the account is not valid");
-  if (auto s = acme::update_account(**tx, account); !s)
-    return std::unexpected(problem_for(s.error()));
-  audit::Event e = event(account, action, "acme_account", account.id);
-  e.details = details;
-  if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
-  if (auto s = (*tx)->commit(); !s) return std::unexpected(problem_for(s.error()));
-  return account_reply(ctx, account, 200);
+  return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
+    auto current = find_account(tx, account.id);
+    if (!current) return std::unexpected(problem_for(current.error()));
+    if (!*current || (*current)->status != "valid")
+      return refuse("unauthorized", "the account is not valid");
+    if (auto s = acme::update_account(tx, account); !s)
+      return std::unexpected(problem_for(s.error()));
+    audit::Event e = event(account, action, "acme_account", account.id);
+    e.details = details;
+    if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
+    return account_reply(ctx, account, 200);
+  });
 }
 
 Outcome<Reply> Service::account_orders(const Context& ctx, const Account& account) {
@@ -382,30 +376,25 @@ Outcome<Reply> Service::account_orders(const Context& ctx, const Account& accoun
 }
 
 Outcome<Reply> Service::key_change(const Context& ctx, Account account, const SignerKey& new_key) {
-  auto tx = s_.db.begin();
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  auto taken = find_account_by_key(**tx, account.directory, new_key.thumbprint);
-  if (!taken) return std::unexpected(problem_for(taken.error()));
-  if (*taken) {
-    // RFC 8555 7.3.5: say which account holds the key.
-    Problem p = problem("conflict", "the new key already belongs to an account");
-    p.location = ctx.url("/account/" + (*taken)->id);
-    return std::unexpected(p);
-  }
-  const std::string old = account.thumbprint;
-  account.thumbprint = new_key.thumbprint;
-  account.jwk = new_key.jwk;
-  if (auto s = acme::update_account(**tx, account); !s)
-    return std::unexpected(problem_for(s.error()));
-  audit::Event e = event(account, "acme.account.key_change", "acme_account", account.id);
-  e.details = {{"old_thumbprint", old}, {"new_thumbprint", account.thumbprint}};
-  if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
-  if (auto s = (*tx)->commit(); !s) {
-    if (s.error().code == ErrorCode::kConflict)
-      return refuse("conflict", "the new key already belongs to an account");
-    return std::unexpected(problem_for(s.error()));
-  }
-  return account_reply(ctx, account, 200);
+  return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
+    auto taken = find_account_by_key(tx, account.directory, new_key.thumbprint);
+    if (!taken) return std::unexpected(problem_for(taken.error()));
+    if (*taken) {
+      // RFC 8555 7.3.5: say which account holds the key.
+      Problem p = problem("conflict", "the new key already belongs to an account");
+      p.location = ctx.url("/account/" + (*taken)->id);
+      return std::unexpected(p);
+    }
+    const std::string old = account.thumbprint;
+    account.thumbprint = new_key.thumbprint;
+    account.jwk = new_key.jwk;
+    if (auto s = acme::update_account(tx, account); !s)
+      return std::unexpected(problem_for(s.error()));
+    audit::Event e = event(account, "acme.account.key_change", "acme_account", account.id);
+    e.details = {{"old_thumbprint", old}, {"new_thumbprint", account.thumbprint}};
+    if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
+    return account_reply(ctx, account, 200);
+  });
 }
 
 Outcome<std::optional<ca::Scope>> Service::scope_of(const Account& account) const {
@@ -516,93 +505,88 @@ Outcome<Reply> Service::new_order(const Context& ctx, const Account& account,
       return refuse("malformed", "notAfter is beyond the profile's longest validity");
   }
 
-  auto tx = s_.db.begin();
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  if (const int limit = s_.settings.orders_per_account_per_hour; limit > 0) {
-    auto n = orders_since(**tx, account.id, now - std::chrono::hours(1));
-    if (!n) return std::unexpected(problem_for(n.error()));
-    if (*n >= limit) {
-      Problem p = problem("rateLimited", "too many new orders for this account; retry later");
-      p.retry_after = 3600;
-      return std::unexpected(p);
-    }
-  }
-  if (const int limit = s_.settings.pending_orders_per_account; limit > 0) {
-    auto n = pending_orders(**tx, account.id, now);
-    if (!n) return std::unexpected(problem_for(n.error()));
-    if (*n >= limit) {
-      Problem p = problem("rateLimited", "too many pending orders for this account");
-      p.retry_after = 600;
-      return std::unexpected(p);
-    }
-  }
-  if (const int limit = s_.settings.certificates_per_domain_per_week; limit > 0) {
-    std::set<std::string> domains;
-    for (const auto& id : identifiers) domains.insert(registered_domain(id));
-    for (const auto& domain : domains) {
-      auto n = certificates_for_domain(**tx, domain, now - std::chrono::days(7));
+  return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
+    if (const int limit = s_.settings.orders_per_account_per_hour; limit > 0) {
+      auto n = orders_since(tx, account.id, now - std::chrono::hours(1));
       if (!n) return std::unexpected(problem_for(n.error()));
       if (*n >= limit) {
-        Problem p = problem("rateLimited",
-                            "too many certificates for " + domain + " this week; retry later");
-        p.retry_after = 86400;
-        p.subproblems.push_back(
-            {"rateLimited", "certificates per registered domain", Identifier{"dns", domain}});
+        Problem p = problem("rateLimited", "too many new orders for this account; retry later");
+        p.retry_after = 3600;
         return std::unexpected(p);
       }
     }
-  }
-  if (payload.contains("replaces")) {
-    if (!payload["replaces"].is_string()) return refuse("malformed", "replaces is a certID");
-    auto old = replaced_certificate(ctx, **tx, account, payload["replaces"].get<std::string>(),
-                                    identifiers);
-    if (!old) return std::unexpected(old.error());
-    order.replaces = *old;
-    order.replaces_id = payload["replaces"].get<std::string>();
-  }
-
-  for (std::size_t i = 0; i < identifiers.size(); ++i) {
-    const Identifier base = authz_identifier(identifiers[i]);
-    auto reuse = reusable_authorization(**tx, account.id, base, wildcard[i], order.expires);
-    if (!reuse) return std::unexpected(problem_for(reuse.error()));
-    if (*reuse) {
-      order.authorizations.push_back(**reuse);
-      continue;
+    if (const int limit = s_.settings.pending_orders_per_account; limit > 0) {
+      auto n = pending_orders(tx, account.id, now);
+      if (!n) return std::unexpected(problem_for(n.error()));
+      if (*n >= limit) {
+        Problem p = problem("rateLimited", "too many pending orders for this account");
+        p.retry_after = 600;
+        return std::unexpected(p);
+      }
     }
-    Authorization a;
-    a.id = new_id();
-    a.account = account.id;
-    a.identifier = base;
-    a.wildcard = wildcard[i];
-    a.status = "pending";
-    a.expires = std::min(order.expires, now + s_.settings.pending_authorization_lifetime);
-    a.challenges = challenges_for(base, wildcard[i]);
-    if (auto s = insert_authorization(**tx, a); !s) return std::unexpected(problem_for(s.error()));
-    order.authorizations.push_back(a.id);
-  }
-  if (auto s = insert_order(**tx, order); !s) {
-    if (s.error().code == ErrorCode::kConflict)
-      return refuse("alreadyReplaced", "another order already replaces that certificate");
-    return std::unexpected(problem_for(s.error()));
-  }
-  audit::Event e = event(account, "acme.order.create", "acme_order", order.id);
-  nlohmann::json names = nlohmann::json::array();
-  for (const auto& id : identifiers) names.push_back(id.value);
-  e.details = {{"identifiers", names}, {"profile", profile_name}};
-  if (order.replaces) e.details["replaces"] = *order.replaces;
-  if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
-  auto body = order_json(ctx, **tx, order);
-  if (!body) return std::unexpected(body.error());
-  if (auto s = (*tx)->commit(); !s) {
-    if (s.error().code == ErrorCode::kConflict)
-      return refuse("alreadyReplaced", "another order already replaces that certificate");
-    return std::unexpected(problem_for(s.error()));
-  }
-  Reply r;
-  r.status = 201;
-  r.body = std::move(*body);
-  r.location = ctx.url("/order/" + order.id);
-  return r;
+    if (const int limit = s_.settings.certificates_per_domain_per_week; limit > 0) {
+      std::set<std::string> domains;
+      for (const auto& id : identifiers) domains.insert(registered_domain(id));
+      for (const auto& domain : domains) {
+        auto n = certificates_for_domain(tx, domain, now - std::chrono::days(7));
+        if (!n) return std::unexpected(problem_for(n.error()));
+        if (*n >= limit) {
+          Problem p = problem("rateLimited",
+                              "too many certificates for " + domain + " this week; retry later");
+          p.retry_after = 86400;
+          p.subproblems.push_back(
+              {"rateLimited", "certificates per registered domain", Identifier{"dns", domain}});
+          return std::unexpected(p);
+        }
+      }
+    }
+    if (payload.contains("replaces")) {
+      if (!payload["replaces"].is_string()) return refuse("malformed", "replaces is a certID");
+      auto old = replaced_certificate(ctx, tx, account, payload["replaces"].get<std::string>(),
+                                      identifiers);
+      if (!old) return std::unexpected(old.error());
+      order.replaces = *old;
+      order.replaces_id = payload["replaces"].get<std::string>();
+    }
+
+    for (std::size_t i = 0; i < identifiers.size(); ++i) {
+      const Identifier base = authz_identifier(identifiers[i]);
+      auto reuse = reusable_authorization(tx, account.id, base, wildcard[i], order.expires);
+      if (!reuse) return std::unexpected(problem_for(reuse.error()));
+      if (*reuse) {
+        order.authorizations.push_back(**reuse);
+        continue;
+      }
+      Authorization a;
+      a.id = new_id();
+      a.account = account.id;
+      a.identifier = base;
+      a.wildcard = wildcard[i];
+      a.status = "pending";
+      a.expires = std::min(order.expires, now + s_.settings.pending_authorization_lifetime);
+      a.challenges = challenges_for(base, wildcard[i]);
+      if (auto s = insert_authorization(tx, a); !s) return std::unexpected(problem_for(s.error()));
+      order.authorizations.push_back(a.id);
+    }
+    if (auto s = insert_order(tx, order); !s) {
+      if (s.error().code == ErrorCode::kConflict)
+        return refuse("alreadyReplaced", "another order already replaces that certificate");
+      return std::unexpected(problem_for(s.error()));
+    }
+    audit::Event e = event(account, "acme.order.create", "acme_order", order.id);
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& id : identifiers) names.push_back(id.value);
+    e.details = {{"identifiers", names}, {"profile", profile_name}};
+    if (order.replaces) e.details["replaces"] = *order.replaces;
+    if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
+    auto body = order_json(ctx, tx, order);
+    if (!body) return std::unexpected(body.error());
+    Reply r;
+    r.status = 201;
+    r.body = std::move(*body);
+    r.location = ctx.url("/order/" + order.id);
+    return r;
+  });
 }
 
 Outcome<nlohmann::json> Service::order_json(const Context& ctx, store::Transaction& tx,
@@ -684,63 +668,84 @@ Outcome<Reply> Service::get_authorization(const Context& ctx, const Account& acc
   const bool deactivate = payload && payload->is_object() && payload->contains("status");
   if (deactivate && (*payload)["status"] != "deactivated")
     return refuse("malformed", "an authorization's status can only be set to \"deactivated\"");
-  auto tx = s_.db.begin(deactivate ? store::TxMode::kWrite : store::TxMode::kRead);
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  auto a = find_authorization(**tx, id);
-  if (!a) return std::unexpected(problem_for(a.error()));
-  if (!*a || (*a)->account != account.id) return refuse("notFound", "no such authorization");
+  auto find = [&](store::Transaction& tx) -> Outcome<Authorization> {
+    auto a = find_authorization(tx, id);
+    if (!a) return std::unexpected(problem_for(a.error()));
+    if (!*a || (*a)->account != account.id) return refuse("notFound", "no such authorization");
+    return std::move(**a);
+  };
+  Outcome<Authorization> a = refuse("notFound", "no such authorization");
   if (deactivate) {
-    if ((*a)->status != "pending" && (*a)->status != "valid")
-      return refuse("malformed", "only a pending or valid authorization can be deactivated");
-    if (auto s = set_authorization_status(**tx, (*a)->id, "deactivated", std::nullopt); !s)
-      return std::unexpected(problem_for(s.error()));
-    (*a)->status = "deactivated";
-    audit::Event e =
-        event(account, "acme.authorization.deactivate", "acme_authorization", (*a)->id);
-    e.details = {{"identifier", (*a)->identifier.value}};
-    if (auto s = s_.audit.append(**tx, e); !s) return std::unexpected(problem_for(s.error()));
-    if (auto s = (*tx)->commit(); !s) return std::unexpected(problem_for(s.error()));
+    a = write<Authorization>([&](store::Transaction& tx) -> Outcome<Authorization> {
+      auto found = find(tx);
+      if (!found) return found;
+      if (found->status != "pending" && found->status != "valid")
+        return refuse("malformed", "only a pending or valid authorization can be deactivated");
+      if (auto s = set_authorization_status(tx, found->id, "deactivated", std::nullopt); !s)
+        return std::unexpected(problem_for(s.error()));
+      found->status = "deactivated";
+      audit::Event e =
+          event(account, "acme.authorization.deactivate", "acme_authorization", found->id);
+      e.details = {{"identifier", found->identifier.value}};
+      if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
+      return found;
+    });
+  } else {
+    auto tx = s_.db.begin(store::TxMode::kRead);
+    if (!tx) return std::unexpected(problem_for(tx.error()));
+    a = find(**tx);
   }
+  if (!a) return std::unexpected(a.error());
   Reply r;
-  r.body = authz_json(ctx, **a);
-  const bool validating = std::any_of((*a)->challenges.begin(), (*a)->challenges.end(),
+  r.body = authz_json(ctx, *a);
+  const bool validating = std::any_of(a->challenges.begin(), a->challenges.end(),
                                       [](const Challenge& c) { return c.status == "processing"; });
-  if ((*a)->status == "pending" && validating) r.retry_after = 1;
+  if (a->status == "pending" && validating) r.retry_after = 1;
   return r;
 }
 
 Outcome<Reply> Service::challenge(const Context& ctx, const Account& account, std::string_view id,
                                   const nlohmann::json* payload) {
-  auto tx = s_.db.begin(payload ? store::TxMode::kWrite : store::TxMode::kRead);
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  auto c = find_challenge(**tx, id);
-  if (!c) return std::unexpected(problem_for(c.error()));
-  if (!*c) return refuse("notFound", "no such challenge");
-  auto a = find_authorization(**tx, (*c)->authz);
-  if (!a) return std::unexpected(problem_for(a.error()));
-  // Another account's challenge is as absent as one that does not exist.
-  if (!*a || (*a)->account != account.id) return refuse("notFound", "no such challenge");
+  std::optional<Challenge> c;
+  std::optional<Authorization> a;
+  {
+    auto tx = s_.db.begin(store::TxMode::kRead);
+    if (!tx) return std::unexpected(problem_for(tx.error()));
+    auto found = find_challenge(**tx, id);
+    if (!found) return std::unexpected(problem_for(found.error()));
+    if (!*found) return refuse("notFound", "no such challenge");
+    c = std::move(**found);
+    auto authz = find_authorization(**tx, c->authz);
+    if (!authz) return std::unexpected(problem_for(authz.error()));
+    // Another account's challenge is as absent as one that does not exist.
+    if (!*authz || (*authz)->account != account.id) return refuse("notFound", "no such challenge");
+    a = std::move(**authz);
+  }
   Reply r;
-  r.links.push_back("<" + ctx.url("/authz/" + (*a)->id) + ">;rel=\"up\"");
+  r.links.push_back("<" + ctx.url("/authz/" + a->id) + ">;rel=\"up\"");
   const SysTime now = s_.clock.now();
-  if (payload && (*c)->status == "pending" && (*a)->status == "pending" && (*a)->expires > now) {
-    auto started = start_challenge(**tx, (*c)->id);
-    if (!started) return std::unexpected(problem_for(started.error()));
-    if (auto s = (*tx)->commit(); !s) return std::unexpected(problem_for(s.error()));
+  if (payload && c->status == "pending" && a->status == "pending" && a->expires > now) {
+    // Only the request that moves it to processing starts a validation.
+    auto started = write<bool>([&](store::Transaction& tx) -> Outcome<bool> {
+      auto moved = start_challenge(tx, c->id);
+      if (!moved) return std::unexpected(problem_for(moved.error()));
+      return *moved;
+    });
+    if (!started) return std::unexpected(started.error());
     if (*started) {
-      (*c)->status = "processing";
+      c->status = "processing";
       ValidationRequest req;
-      req.type = challenge_type((*c)->type);
-      req.identifier_type = (*a)->identifier.type;
-      req.identifier_value = (*a)->identifier.value;
-      req.token = (*c)->token;
-      req.key_authorization = (*c)->token + "." + account.thumbprint;
-      submit(std::move(req), (*c)->id, (*a)->id, account.id, 0);
+      req.type = challenge_type(c->type);
+      req.identifier_type = a->identifier.type;
+      req.identifier_value = a->identifier.value;
+      req.token = c->token;
+      req.key_authorization = c->token + "." + account.thumbprint;
+      submit(std::move(req), c->id, a->id, account.id, 0);
     }
   }
-  r.body = challenge_json(ctx, **c);
+  r.body = challenge_json(ctx, *c);
   // A client polls a challenge being validated; a second is about what validation takes.
-  if ((*c)->status == "processing") r.retry_after = 1;
+  if (c->status == "processing") r.retry_after = 1;
   return r;
 }
 
@@ -797,8 +802,8 @@ void Service::store_completions(std::vector<Completion> batch) {
   if (stored.empty()) return;
   // One transaction for every result that arrived together: validations finishing at once
   // cost one commit.
-  auto write = [&]() -> Status {
-    CW_ASSIGN_OR_RETURN(auto tx, s_.db.begin());
+  auto write_all = [&](store::Transaction& tx_ref) -> Status {
+    store::Transaction* tx = &tx_ref;
     std::vector<audit::Event> events;
     for (const auto& c : stored) {
       Challenge ch;
@@ -828,10 +833,9 @@ void Service::store_completions(std::vector<Completion> batch) {
       if (!c.result.valid) e.details["problem"] = c.result.problem_type;
       events.push_back(std::move(e));
     }
-    CW_RETURN_IF_ERROR(s_.audit.append(*tx, events));
-    return tx->commit();
+    return s_.audit.append(*tx, events);
   };
-  if (Status s = write(); !s) {
+  if (Status s = writer_.run(write_all); !s) {
     // The challenges stay "processing": the client sees no result and its authorization
     // expires; it can order again. Nothing half-written: the transaction rolled back.
     log::error("acme_validation_not_stored",

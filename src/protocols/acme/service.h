@@ -9,6 +9,7 @@
 // Thread-safe.
 
 #include <deque>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -28,6 +29,7 @@
 #include "protocols/acme/problem.h"
 #include "protocols/acme/store.h"
 #include "protocols/acme/validator.h"
+#include "store/group_writer.h"
 
 namespace certward::protocols::acme {
 
@@ -158,8 +160,25 @@ class Service {
   Outcome<Order> issue(const Context& ctx, const Account& account, Order order,
                        const x509::Csr& csr);
 
+  // Runs `body` as one unit of the group writer (store::GroupWriter): the ACME writes of
+  // concurrent requests share a transaction and its commit. A refusal from `body` rolls back
+  // what it wrote. `body` may run more than once; side effects belong after write() returns.
+  template <typename T>
+  Outcome<T> write(const std::function<Outcome<T>(store::Transaction&)>& body) {
+    std::optional<Outcome<T>> result;
+    const Status s = writer_.run([&](store::Transaction& tx) -> Status {
+      result = body(tx);
+      if (!*result) return fail(ErrorCode::kConflict, "refused");
+      return ok();
+    });
+    if (result && !*result) return std::move(*result);
+    if (!s) return std::unexpected(problem_for(s.error()));
+    return std::move(*result);
+  }
+
   Services s_;
   Validator& validator_;
+  store::GroupWriter writer_;
 
   mutable common::Mutex mu_;
   common::CondVar cv_;
