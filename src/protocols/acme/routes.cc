@@ -114,10 +114,8 @@ Outcome<Verified> verify_request(Frontend& f, const Context& ctx, const http::Re
       return refuse("accountDoesNotExist", "kid is not an account URL of this directory");
     auto account = f.service.account(ctx, std::string_view(kid).substr(prefix.size()));
     if (!account) return std::unexpected(account.error());
-    auto key = parse_jwk(account->jwk);
-    if (!key) return refuse("serverInternal", "the account's stored key does not parse");
-    v.key = std::move(*key);
-    v.account = std::move(*account);
+    v.key = (*account)->key;
+    v.account = (*account)->account;
   }
   if (auto s = verify(v.jws, *v.key); !s) return std::unexpected(jws_problem(s.error()));
   if (v.account) {

@@ -208,15 +208,40 @@ nlohmann::json Service::directory(const Context& ctx) const {
           {"meta", meta}};
 }
 
-Outcome<Account> Service::account(const Context& ctx, std::string_view id) {
-  auto tx = s_.db.begin(store::TxMode::kRead);
-  if (!tx) return std::unexpected(problem_for(tx.error()));
-  auto a = find_account(**tx, id);
-  if (!a) return std::unexpected(problem_for(a.error()));
-  if (!*a || (*a)->directory != ctx.directory.settings.name)
+Outcome<std::shared_ptr<const Service::KeyedAccount>> Service::account(const Context& ctx,
+                                                                       std::string_view id) {
+  const SysTime now = s_.clock.now();
+  std::shared_ptr<const KeyedAccount> found;
+  {
+    common::MutexLock lock(cache_mu_);
+    auto it = accounts_.find(std::string(id));
+    if (it != accounts_.end() && now - it->second.loaded < kAccountCacheTtl)
+      found = it->second.value;
+  }
+  if (!found) {
+    auto tx = s_.db.begin(store::TxMode::kRead);
+    if (!tx) return std::unexpected(problem_for(tx.error()));
+    auto a = find_account(**tx, id);
+    if (!a) return std::unexpected(problem_for(a.error()));
+    if (!*a) return refuse("accountDoesNotExist", "no such account");
+    auto key = parse_jwk((*a)->jwk);
+    if (!key) return refuse("serverInternal", "the account's stored key does not parse");
+    found = std::make_shared<const KeyedAccount>(KeyedAccount{std::move(**a), std::move(*key)});
+    common::MutexLock lock(cache_mu_);
+    // Bounded: a flood of distinct accounts empties it rather than growing it.
+    if (accounts_.size() >= 100'000) accounts_.clear();
+    accounts_[found->account.id] = {found, now};
+  }
+  if (found->account.directory != ctx.directory.settings.name)
     return refuse("accountDoesNotExist", "no such account");
-  if ((*a)->status != "valid") return refuse("unauthorized", "the account is " + (*a)->status);
-  return std::move(**a);
+  if (found->account.status != "valid")
+    return refuse("unauthorized", "the account is " + found->account.status);
+  return found;
+}
+
+void Service::forget_account(const std::string& id) {
+  common::MutexLock lock(cache_mu_);
+  accounts_.erase(id);
 }
 
 namespace {
@@ -349,7 +374,7 @@ Outcome<Reply> Service::update_account(const Context& ctx, Account account,
     changed = true;
   }
   if (!changed) return account_reply(ctx, account, 200);
-  return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
+  auto out = write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
     auto current = find_account(tx, account.id);
     if (!current) return std::unexpected(problem_for(current.error()));
     if (!*current || (*current)->status != "valid")
@@ -361,6 +386,9 @@ Outcome<Reply> Service::update_account(const Context& ctx, Account account,
     if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
     return account_reply(ctx, account, 200);
   });
+  // The next request reads the account afresh, here; other replicas within the cache TTL.
+  forget_account(account.id);
+  return out;
 }
 
 Outcome<Reply> Service::account_orders(const Context& ctx, const Account& account) {
@@ -376,7 +404,7 @@ Outcome<Reply> Service::account_orders(const Context& ctx, const Account& accoun
 }
 
 Outcome<Reply> Service::key_change(const Context& ctx, Account account, const SignerKey& new_key) {
-  return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
+  auto out = write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
     auto taken = find_account_by_key(tx, account.directory, new_key.thumbprint);
     if (!taken) return std::unexpected(problem_for(taken.error()));
     if (*taken) {
@@ -395,6 +423,9 @@ Outcome<Reply> Service::key_change(const Context& ctx, Account account, const Si
     if (auto s = s_.audit.append(tx, e); !s) return std::unexpected(problem_for(s.error()));
     return account_reply(ctx, account, 200);
   });
+  // The next request reads the account afresh, here; other replicas within the cache TTL.
+  forget_account(account.id);
+  return out;
 }
 
 Outcome<std::optional<ca::Scope>> Service::scope_of(const Account& account) const {

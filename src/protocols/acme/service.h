@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "audit/audit.h"
@@ -26,6 +27,7 @@
 #include "common/config.h"
 #include "common/mutex.h"
 #include "inventory/inventory.h"
+#include "protocols/acme/jws.h"
 #include "protocols/acme/problem.h"
 #include "protocols/acme/store.h"
 #include "protocols/acme/validator.h"
@@ -97,7 +99,15 @@ class Service {
 
   nlohmann::json directory(const Context& ctx) const;
 
-  Outcome<Account> account(const Context& ctx, std::string_view id);
+  // The valid account `id` of the directory with its parsed key. Served from a per-replica
+  // cache for kAccountCacheTtl (a deactivation or key change made through another replica
+  // takes effect within it; through this one, at once).
+  struct KeyedAccount {
+    Account account;
+    Jwk key;
+  };
+  static constexpr std::chrono::seconds kAccountCacheTtl{5};
+  Outcome<std::shared_ptr<const KeyedAccount>> account(const Context& ctx, std::string_view id);
 
   // `eab_verified`: the EAB key id whose binding the HTTP layer verified (its MAC and key).
   Outcome<Reply> new_account(const Context& ctx, const SignerKey& key,
@@ -176,9 +186,18 @@ class Service {
     return std::move(*result);
   }
 
+  void forget_account(const std::string& id) CW_EXCLUDES(cache_mu_);
+
   Services s_;
   Validator& validator_;
   store::GroupWriter writer_;
+
+  struct CachedAccount {
+    std::shared_ptr<const KeyedAccount> value;
+    SysTime loaded;
+  };
+  mutable common::Mutex cache_mu_;
+  std::unordered_map<std::string, CachedAccount> accounts_ CW_GUARDED_BY(cache_mu_);
 
   mutable common::Mutex mu_;
   common::CondVar cv_;
