@@ -244,7 +244,7 @@ Result<NewToken> insert_token(store::Transaction& tx, const audit::AuditLog& aud
   out.info.created_at = now;
   out.info.expires_at = expires_at;
   out.secret = std::string(detail::kTokenPrefix) + out.info.id + "_" +
-               detail::base64url(crypto::random_bytes(32));
+               to_base64url(crypto::random_bytes(32));
   CW_CHECK(detail::well_formed_token(out.secret));
 
   std::optional<std::int64_t> expires_unix;

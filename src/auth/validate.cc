@@ -11,16 +11,6 @@ namespace {
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
-// The value of a base64url digit, or -1.
-int base64url_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 }  // namespace
 
 Status check_name(std::string_view name, std::string_view what) {
@@ -55,21 +45,9 @@ bool well_formed_token(std::string_view token) {
   if (!std::all_of(id.begin(), id.end(), is_lower_hex)) return false;
   if (token[kTokenPrefix.size() + kTokenIdLength] != '_') return false;
   const std::string_view secret = token.substr(kTokenPrefix.size() + kTokenIdLength + 1);
-  if (!std::all_of(secret.begin(), secret.end(), [](char c) { return base64url_value(c) >= 0; })) {
-    return false;
-  }
-  // 32 bytes fill 42 digits and 4 bits of the 43rd; its 2 low bits must be zero.
-  return (base64url_value(secret.back()) & 3) == 0;
-}
-
-std::string base64url(std::span<const std::uint8_t> data) {
-  std::string s = to_base64(data);
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  for (char& c : s) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return s;
+  // Exactly 32 bytes, in the one canonical spelling (the unused low bits of the last digit zero).
+  auto bytes = from_base64url(secret);
+  return bytes && bytes->size() == 32;
 }
 
 }  // namespace certward::auth::detail

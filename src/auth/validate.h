@@ -30,7 +30,4 @@ inline constexpr std::size_t kTokenLength = 4 + kTokenIdLength + 1 + kTokenSecre
 // True if `token` has exactly the shape above. Looks at nothing but the characters.
 bool well_formed_token(std::string_view token);
 
-// base64url (RFC 4648 section 5) without padding.
-std::string base64url(std::span<const std::uint8_t> data);
-
 }  // namespace certward::auth::detail

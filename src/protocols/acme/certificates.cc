@@ -23,15 +23,6 @@ bool client_reason(int code) {
   return code == 0 || code == 1 || code == 3 || code == 4 || code == 5 || code == 9;
 }
 
-Bytes spki_of(EVP_PKEY* key) {
-  unsigned char* out = nullptr;
-  const int n = i2d_PUBKEY(key, &out);
-  if (n <= 0) return {};
-  Bytes der(out, out + n);
-  OPENSSL_free(out);
-  return der;
-}
-
 std::string identifier_text(const x509::SubjectAltName& s) { return s.value; }
 
 // RFC 8555 7.4: the CSR must ask for exactly the order's identifiers.
@@ -281,7 +272,7 @@ Outcome<Reply> Service::revoke(const Context& ctx, const Account* account, const
   std::string actor;
   if (key) {
     // Signed by the certificate's own key: whoever holds it may revoke (RFC 8555 7.6).
-    if (key->spki_der != spki_of(cert->public_key()))
+    if (!same_key(key->key, cert->public_key()))
       return refuse("unauthorized", "the JWS is not signed by the certificate's key");
     actor = "acme:certificate-key";
   } else {

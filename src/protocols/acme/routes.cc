@@ -71,15 +71,6 @@ std::optional<Context> context_of(const Frontend& f, const http::Request& req) {
                  req.remote_address};
 }
 
-Bytes spki_of(EVP_PKEY* key) {
-  unsigned char* out = nullptr;
-  const int n = i2d_PUBKEY(key, &out);
-  if (n <= 0) return {};
-  Bytes der(out, out + n);
-  OPENSSL_free(out);
-  return der;
-}
-
 enum class KeyRule { kJwk, kKid, kEither };
 
 // RFC 8555 6.2-6.5, in order; nothing is changed by a request that fails one.
@@ -178,7 +169,7 @@ Outcome<Reply> key_change(Frontend& f, const Context& ctx, Verified& v) {
   if (!old_key || !(*old_key == *v.key))
     return refuse("malformed", "oldKey is not the account's current key");
   if (*new_key == *v.key) return refuse("malformed", "the new key is the old key");
-  SignerKey signer{new_key->thumbprint(), new_key->json(), spki_of(new_key->key())};
+  SignerKey signer{*new_key};
   return f.service.key_change(ctx, *v.account, signer);
 }
 
@@ -195,7 +186,7 @@ Outcome<Reply> new_account(Frontend& f, const Context& ctx, Verified& v) {
       return std::unexpected(jws_problem(s.error()));
     eab_kid = eab->kid;
   }
-  SignerKey signer{v.key->thumbprint(), v.key->json(), spki_of(v.key->key())};
+  SignerKey signer{*v.key};
   return f.service.new_account(ctx, signer, v.payload, eab_kid);
 }
 
@@ -301,7 +292,7 @@ std::unique_ptr<http::Router> make_router(const Directory& directory, Service& s
            [f](Frontend& fe, const Context& ctx, Verified& v, http::Request&) {
              if (auto r = require_payload(v); !r) return Outcome<Reply>(std::unexpected(r.error()));
              if (v.account) return fe.service.revoke(ctx, &*v.account, nullptr, v.payload);
-             SignerKey signer{v.key->thumbprint(), v.key->json(), spki_of(v.key->key())};
+             SignerKey signer{*v.key};
              return fe.service.revoke(ctx, nullptr, &signer, v.payload);
            });
   return router;

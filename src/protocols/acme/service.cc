@@ -277,7 +277,7 @@ Outcome<Reply> Service::new_account(const Context& ctx, const SignerKey& key,
   auto agreed = flag(payload, "termsOfServiceAgreed");
   if (!agreed) return std::unexpected(agreed.error());
   return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
-    auto existing = find_account_by_key(tx, d.name, key.thumbprint);
+    auto existing = find_account_by_key(tx, d.name, key.thumbprint());
     if (!existing) return std::unexpected(problem_for(existing.error()));
     if (*existing) {
       // RFC 8555 7.3.1: the key's account, 200, whatever else the request says.
@@ -307,8 +307,8 @@ Outcome<Reply> Service::new_account(const Context& ctx, const SignerKey& key,
     Account a;
     a.id = new_id();
     a.directory = d.name;
-    a.thumbprint = key.thumbprint;
-    a.jwk = key.jwk;
+    a.thumbprint = key.thumbprint();
+    a.jwk = key.jwk();
     a.status = "valid";
     a.contact = std::move(*contacts);
     a.tos_agreed = *agreed;
@@ -405,7 +405,7 @@ Outcome<Reply> Service::account_orders(const Context& ctx, const Account& accoun
 
 Outcome<Reply> Service::key_change(const Context& ctx, Account account, const SignerKey& new_key) {
   auto out = write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
-    auto taken = find_account_by_key(tx, account.directory, new_key.thumbprint);
+    auto taken = find_account_by_key(tx, account.directory, new_key.thumbprint());
     if (!taken) return std::unexpected(problem_for(taken.error()));
     if (*taken) {
       // RFC 8555 7.3.5: say which account holds the key.
@@ -414,8 +414,8 @@ Outcome<Reply> Service::key_change(const Context& ctx, Account account, const Si
       return std::unexpected(p);
     }
     const std::string old = account.thumbprint;
-    account.thumbprint = new_key.thumbprint;
-    account.jwk = new_key.jwk;
+    account.thumbprint = new_key.thumbprint();
+    account.jwk = new_key.jwk();
     if (auto s = acme::update_account(tx, account); !s)
       return std::unexpected(problem_for(s.error()));
     audit::Event e = event(account, "acme.account.key_change", "acme_account", account.id);

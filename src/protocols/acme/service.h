@@ -63,11 +63,12 @@ struct Reply {
   std::optional<int> retry_after;
 };
 
-// Who signed an account-less request (newAccount, revokeCert with the certificate's key).
+// Who signed an account-less request (newAccount, revokeCert with the certificate's key), or
+// the new key of a keyChange.
 struct SignerKey {
-  std::string thumbprint;
-  nlohmann::json jwk;
-  Bytes spki_der;  // SubjectPublicKeyInfo of the key
+  Jwk key;
+  const std::string& thumbprint() const { return key.thumbprint(); }
+  const nlohmann::json& jwk() const { return key.json(); }
 };
 
 struct Services {

@@ -10,7 +10,9 @@
 namespace certward::auth::detail {
 namespace {
 
-std::string sample_token() { return "cwt_0123456789abcdef_" + base64url(crypto::random_bytes(32)); }
+std::string sample_token() {
+  return "cwt_0123456789abcdef_" + to_base64url(crypto::random_bytes(32));
+}
 
 TEST(CheckName, AcceptsLowerCaseNamesWithDotsDashesUnderscores) {
   for (const char* name : {"a", "alice", "ci-deployer", "team.payments", "x_1", "9lives"}) {
@@ -46,9 +48,9 @@ TEST(NormaliseDomain, RejectsWildcardsAndNonDnsNames) {
 
 TEST(Base64url, HasNoPaddingAndUrlAlphabet) {
   const Bytes data = {0xfb, 0xff, 0xfe};
-  EXPECT_EQ(base64url(data), "-__-");
-  EXPECT_EQ(base64url(Bytes{0xff}), "_w");
-  EXPECT_EQ(base64url(crypto::random_bytes(32)).size(), kTokenSecretLength);
+  EXPECT_EQ(to_base64url(data), "-__-");
+  EXPECT_EQ(to_base64url(Bytes{0xff}), "_w");
+  EXPECT_EQ(to_base64url(crypto::random_bytes(32)).size(), kTokenSecretLength);
 }
 
 TEST(WellFormedToken, AcceptsGeneratedShape) {
