@@ -73,13 +73,15 @@ Status Inventory::mark_for_replacement(store::Transaction& tx,
                                        int reason) const {
   const std::int64_t now = to_unix(clock_.now());
   for (const auto& fp : fingerprints) {
-    CW_RETURN_IF_ERROR(tx.execute(
-        "UPDATE certificates SET replace_by = ?, revoke_at = ?, scheduled_reason = ?, "
-        "updated_at = ? WHERE fingerprint = ?",
-        store::params(to_unix(replace_by),
-                      revoke_at ? store::Value(to_unix(*revoke_at)) : store::Value(nullptr),
-                      revoke_at ? store::Value(std::int64_t{reason}) : store::Value(nullptr), now,
-                      fp)));
+    std::optional<std::int64_t> at, why;
+    if (revoke_at) {
+      at = to_unix(*revoke_at);
+      why = reason;
+    }
+    CW_RETURN_IF_ERROR(
+        tx.execute("UPDATE certificates SET replace_by = ?, revoke_at = ?, scheduled_reason = ?, "
+                   "updated_at = ? WHERE fingerprint = ?",
+                   store::params(to_unix(replace_by), at, why, now, fp)));
   }
   return ok();
 }
