@@ -365,7 +365,9 @@ TRACE
     echo
     echo "CPU inclusive of callees, certward's own functions (>= 2%):"
     perf report -i "$T/perf.data" --children --sort symbol --stdio -g none --percent-limit 2 2>/dev/null |
-      perf_table | grep -E 'certward::|sqlite3_|SSL_|EVP_|ossl_' | sed -n '1,70p' || true
+      perf_table | sed -E 's/\(anonymous namespace\)/{anon}/g; s/\(.*$//' |
+      grep -E 'certward::|sqlite3_step|EVP_|fdatasync' |
+      grep -v -E '\] (boost|std::|__invoke|complete<|dispatch<|operator)' | sed -n '1,50p' || true
   } >"$out/acme-certward-profile.txt"
 fi
 uptime_after=$(uptime)
