@@ -233,11 +233,13 @@ class Inventory {
   Status mark_for_replacement(store::Transaction& tx, std::span<const std::string> fingerprints,
                               SysTime replace_by, std::optional<SysTime> revoke_at,
                               int reason) const;
-  // Certificates whose scheduled revocation is due at `now` and that are not revoked yet,
-  // locked for the caller's transaction, at most `max`; with the scheduled reason.
+  // Certificates whose scheduled revocation is due at `now` and that are not revoked yet, at
+  // most `max`, with the scheduled reason; with `lock`, locked for the caller's (write)
+  // transaction.
   Result<std::vector<std::pair<RevocationTarget, int>>> due_revocations(store::Transaction& tx,
-                                                                         SysTime now,
-                                                                         std::size_t max) const;
+                                                                        SysTime now,
+                                                                        std::size_t max,
+                                                                        bool lock = true) const;
 
   // Revocation storage (the revocation service in src/ca decides and audits; these only
   // read and write the inventory's rows, inside the caller's transaction).

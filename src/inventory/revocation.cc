@@ -87,13 +87,13 @@ Status Inventory::mark_for_replacement(store::Transaction& tx,
 }
 
 Result<std::vector<std::pair<RevocationTarget, int>>> Inventory::due_revocations(
-    store::Transaction& tx, SysTime now, std::size_t max) const {
+    store::Transaction& tx, SysTime now, std::size_t max, bool lock) const {
   CW_ASSIGN_OR_RETURN(
       auto rows,
       tx.query("SELECT fingerprint, serial, authority, team, is_ca, scheduled_reason FROM "
                "certificates WHERE revoke_at <= ? AND revoked_at IS NULL ORDER BY revoke_at, "
                "fingerprint LIMIT " +
-                   std::to_string(max) + " FOR UPDATE",
+                   std::to_string(max) + (lock ? " FOR UPDATE" : ""),
                store::params(to_unix(now))));
   std::vector<std::pair<RevocationTarget, int>> out;
   for (const auto& r : rows) {

@@ -66,7 +66,8 @@ assert_fails() {
   assert_eq "$want/$code" "$rc/$got" "$msg (--json)"
 }
 
-db_scalar() { sqlite3 "$CERTWARD_DATA_DIR/certward.db" "$1"; }
+# Waits for the server's write transactions (background jobs write too) instead of failing.
+db_scalar() { sqlite3 -cmd ".timeout 10000" "$CERTWARD_DATA_DIR/certward.db" "$1"; }
 
 # A snapshot of everything a failed command must not have changed.
 # Counts (certificates/audit events/authorities), then the audit chain's head hash and a digest

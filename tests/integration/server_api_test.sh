@@ -48,7 +48,7 @@ assert_eq 200 "$(api GET '/api/v1/certificates?search=ALT.example&tag=prod' "$A"
 assert_eq "$fp" "$(jq -r '.items[0].fingerprint' "$T/resp")" "search finds the SAN"
 assert_eq 200 "$(api GET '/api/v1/certificates?key_algorithm=ecdsa&key_bits=384&search=svc' "$A")" "key filter"
 assert_eq 1 "$(jq '.items | length' "$T/resp")" "one P-384 leaf"
-total=$(sqlite3 "$CERTWARD_DATA_DIR/certward.db" "SELECT COUNT(*) FROM certificates")
+total=$(db_scalar "SELECT COUNT(*) FROM certificates")
 seen=0 cursor=""
 while :; do
   assert_eq 200 "$(api GET "/api/v1/certificates?limit=2${cursor:+&cursor=$cursor}" "$A")" "page"
