@@ -130,7 +130,7 @@ Outcome<Reply> Service::finalize(const Context& ctx, const Account& account, std
     if (auto account_key = parse_jwk(account.jwk);
         account_key && same_key(*account_key, csr->public_key()))
       return refuse("badCSR", "the certificate key must differ from the account key");
-    auto claimed = claim_order(tx, order.id);
+    auto claimed = claim_order(tx, order.id, s_.clock.now());
     if (!claimed) return std::unexpected(problem_for(claimed.error()));
     if (!*claimed) return refuse("orderNotReady", "the order is being finalized already");
     return order;

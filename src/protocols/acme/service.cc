@@ -624,6 +624,10 @@ Outcome<nlohmann::json> Service::order_json(const Context& ctx, store::Transacti
                                             Order& order) {
   const SysTime now = s_.clock.now();
   std::string status = order.status;
+  // An abandoned finalize: the order is ready again (claim_order takes it back).
+  if (status == "processing" && order.processing_since &&
+      *order.processing_since < now - kStaleProcessing)
+    status = "pending";
   if (status == "pending") {
     auto authzs = authorizations(tx, order.authorizations);
     if (!authzs) return std::unexpected(problem_for(authzs.error()));
@@ -755,10 +759,13 @@ Outcome<Reply> Service::challenge(const Context& ctx, const Account& account, st
   Reply r;
   r.links.push_back("<" + ctx.url("/authz/" + a->id) + ">;rel=\"up\"");
   const SysTime now = s_.clock.now();
-  if (payload && c->status == "pending" && a->status == "pending" && a->expires > now) {
+  const bool abandoned =
+      c->status == "processing" && c->started_at && *c->started_at < now - kStaleProcessing;
+  if (payload && (c->status == "pending" || abandoned) && a->status == "pending" &&
+      a->expires > now) {
     // Only the request that moves it to processing starts a validation.
     auto started = write<bool>([&](store::Transaction& tx) -> Outcome<bool> {
-      auto moved = start_challenge(tx, c->id);
+      auto moved = start_challenge(tx, c->id, now);
       if (!moved) return std::unexpected(problem_for(moved.error()));
       return *moved;
     });

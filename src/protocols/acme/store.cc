@@ -39,6 +39,7 @@ CREATE TABLE acme_orders (
   chain_pem TEXT,
   replaces TEXT,
   replaces_id TEXT,
+  processing_since BIGINT,
   created_at BIGINT NOT NULL
 );
 CREATE INDEX acme_orders_account ON acme_orders (account, created_at);
@@ -61,6 +62,7 @@ CREATE TABLE acme_challenges (
   type TEXT NOT NULL,
   token TEXT NOT NULL,
   status TEXT NOT NULL,
+  started_at BIGINT,
   validated BIGINT,
   error TEXT,
   records TEXT NOT NULL
@@ -80,11 +82,11 @@ constexpr std::string_view kAccountColumns =
     "id, directory, thumbprint, jwk, status, contact, tos_agreed, eab_kid, team, created_at";
 constexpr std::string_view kOrderColumns =
     "id, account, status, identifiers, authorizations, profile, not_before, not_after, expires, "
-    "error, certificate, chain_pem, replaces, created_at, replaces_id";
+    "error, certificate, chain_pem, replaces, created_at, replaces_id, processing_since";
 constexpr std::string_view kAuthzColumns =
     "id, account, identifier_type, identifier_value, wildcard, status, expires";
 constexpr std::string_view kChallengeColumns =
-    "id, authz, type, token, status, validated, error, records";
+    "id, authz, type, token, status, validated, error, records, started_at";
 
 std::optional<SysTime> opt_time(const store::Row& r, std::size_t i) {
   if (auto v = r.optional_int64(i)) return from_unix(*v);
@@ -147,6 +149,7 @@ Order order_from(const store::Row& r) {
   o.replaces = r.optional_text(12);
   o.created_at = from_unix(r.int64(13));
   o.replaces_id = r.optional_text(14);
+  o.processing_since = opt_time(r, 15);
   return o;
 }
 
@@ -171,6 +174,7 @@ Challenge challenge_from(const store::Row& r) {
   c.validated = opt_time(r, 5);
   if (auto e = r.optional_text(6)) c.error = parse_own(*e);
   c.records = parse_own(r.text(7));
+  c.started_at = opt_time(r, 8);
   return c;
 }
 
@@ -251,10 +255,12 @@ Status update_order(store::Transaction& tx, const Order& o) {
       store::params(o.status, opt_dump(o.error), o.certificate, o.chain_pem, o.id));
 }
 
-Result<bool> claim_order(store::Transaction& tx, std::string_view id) {
-  CW_ASSIGN_OR_RETURN(auto n, tx.execute_count("UPDATE acme_orders SET status = 'processing' "
-                                               "WHERE id = ? AND status = 'pending'",
-                                               store::params(id)));
+Result<bool> claim_order(store::Transaction& tx, std::string_view id, SysTime now) {
+  CW_ASSIGN_OR_RETURN(
+      auto n, tx.execute_count("UPDATE acme_orders SET status = 'processing', processing_since = ? "
+                               "WHERE id = ? AND (status = 'pending' OR (status = 'processing' "
+                               "AND processing_since < ?))",
+                               store::params(to_unix(now), id, to_unix(now - kStaleProcessing))));
   return n == 1;
 }
 
@@ -403,10 +409,12 @@ Result<std::optional<Challenge>> find_challenge(store::Transaction& tx, std::str
   return std::optional<Challenge>(challenge_from(*row));
 }
 
-Result<bool> start_challenge(store::Transaction& tx, std::string_view id) {
-  CW_ASSIGN_OR_RETURN(auto n, tx.execute_count("UPDATE acme_challenges SET status = 'processing' "
-                                               "WHERE id = ? AND status = 'pending'",
-                                               store::params(id)));
+Result<bool> start_challenge(store::Transaction& tx, std::string_view id, SysTime now) {
+  CW_ASSIGN_OR_RETURN(
+      auto n, tx.execute_count("UPDATE acme_challenges SET status = 'processing', started_at = ? "
+                               "WHERE id = ? AND (status = 'pending' OR (status = 'processing' "
+                               "AND started_at < ?))",
+                               store::params(to_unix(now), id, to_unix(now - kStaleProcessing))));
   return n == 1;
 }
 

@@ -30,9 +30,10 @@ struct Account {
 struct Challenge {
   std::string id;
   std::string authz;
-  std::string type;    // http-01 | dns-01 | tls-alpn-01
-  std::string token;   // base64url, 128 bits
-  std::string status;  // pending | processing | valid | invalid
+  std::string type;                   // http-01 | dns-01 | tls-alpn-01
+  std::string token;                  // base64url, 128 bits
+  std::string status;                 // pending | processing | valid | invalid
+  std::optional<SysTime> started_at;  // when a response started its validation
   std::optional<SysTime> validated;
   std::optional<nlohmann::json> error;  // a problem document
   nlohmann::json records = nlohmann::json::array();
@@ -59,10 +60,11 @@ struct Order {
   std::optional<SysTime> not_after;
   SysTime expires{};
   std::optional<nlohmann::json> error;
-  std::optional<std::string> certificate;  // fingerprint
-  std::optional<std::string> chain_pem;    // leaf first, as downloaded
-  std::optional<std::string> replaces;     // fingerprint of the certificate it replaces
-  std::optional<std::string> replaces_id;  // the same, as the client named it (RFC 9773 certID)
+  std::optional<std::string> certificate;   // fingerprint
+  std::optional<std::string> chain_pem;     // leaf first, as downloaded
+  std::optional<std::string> replaces;      // fingerprint of the certificate it replaces
+  std::optional<std::string> replaces_id;   // the same, as the client named it (RFC 9773 certID)
+  std::optional<SysTime> processing_since;  // when a finalize claimed it
   SysTime created_at{};
 };
 
@@ -83,8 +85,14 @@ Result<std::int64_t> accounts_from(store::Transaction& tx, std::string_view addr
 Result<std::optional<Order>> find_order(store::Transaction& tx, std::string_view id);
 Status insert_order(store::Transaction& tx, const Order& o);
 Status update_order(store::Transaction& tx, const Order& o);  // status, error, certificate
-// Moves a ready order to processing; false when another request did first.
-Result<bool> claim_order(store::Transaction& tx, std::string_view id);
+// How long an order or a challenge may stay "processing" before it is taken for abandoned (a
+// process that stopped between claiming it and recording the outcome): a finalize or a
+// challenge response may then start it again. Far above a validation's or an issuance's time.
+inline constexpr std::chrono::minutes kStaleProcessing{10};
+
+// Moves a ready order (or one abandoned in processing) to processing; false when another
+// request did first.
+Result<bool> claim_order(store::Transaction& tx, std::string_view id, SysTime now);
 // Orders of an account, newest first, after the keyset cursor `before` (created_at, id).
 Result<std::vector<Order>> account_orders(store::Transaction& tx, std::string_view account,
                                           std::size_t limit);
@@ -117,8 +125,8 @@ Result<std::vector<Authorization>> authorizations(store::Transaction& tx,
                                                   const std::vector<std::string>& ids);
 
 Result<std::optional<Challenge>> find_challenge(store::Transaction& tx, std::string_view id);
-// Moves a pending challenge to processing; false when it was not pending.
-Result<bool> start_challenge(store::Transaction& tx, std::string_view id);
+// Moves a pending challenge (or one abandoned in processing) to processing; false otherwise.
+Result<bool> start_challenge(store::Transaction& tx, std::string_view id, SysTime now);
 Status finish_challenge(store::Transaction& tx, const Challenge& c);
 
 }  // namespace certward::protocols::acme

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "protocols/acme/acme.h"
 #include "protocols/acme/nonces.h"
+#include "protocols/acme/store.h"
 #include "unit/ca/fixture.h"
 
 namespace certward::protocols::acme {
@@ -201,6 +202,67 @@ TEST_F(EabKeysTest, RevokedKeysBindNothingAndUnknownTeamsAreRefused) {
   auto missing = eab_.secret("eab-none");
   ASSERT_TRUE(missing.has_value());
   EXPECT_FALSE(missing->has_value());
+}
+
+class AcmeStoreTest : public ca::testing::CaFixture {
+ protected:
+  void SetUp() override {
+    CaFixture::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(acme::migrate(*db_).has_value());
+  }
+  template <typename F>
+  auto in_tx(F f) {
+    auto tx = db_->begin();
+    CW_CHECK(tx.has_value());
+    auto r = f(**tx);
+    CW_CHECK((*tx)->commit().has_value());
+    return r;
+  }
+};
+
+TEST_F(AcmeStoreTest, AnAbandonedFinalizeOrValidationCanBeStartedAgainButNotARunningOne) {
+  const SysTime t0 = clock_.now();
+  Order o;
+  o.id = new_id();
+  o.account = "acct";
+  o.status = "pending";
+  o.identifiers = {{"dns", "a.example.com"}};
+  o.profile = "tls-server";
+  o.expires = t0 + std::chrono::hours(24);
+  o.created_at = t0;
+  ASSERT_TRUE(in_tx([&](store::Transaction& tx) { return insert_order(tx, o); }).has_value());
+  auto claim = [&](SysTime at) {
+    return *in_tx([&](store::Transaction& tx) { return claim_order(tx, o.id, at); });
+  };
+  EXPECT_TRUE(claim(t0));
+  EXPECT_FALSE(claim(t0 + std::chrono::minutes(1))) << "a finalize is running";
+  EXPECT_TRUE(claim(t0 + kStaleProcessing + std::chrono::minutes(1))) << "abandoned: again";
+
+  Authorization a;
+  a.id = new_id();
+  a.account = "acct";
+  a.identifier = {"dns", "a.example.com"};
+  a.status = "pending";
+  a.expires = t0 + std::chrono::hours(24);
+  Challenge c;
+  c.id = new_id();
+  c.type = "http-01";
+  c.token = "token";
+  c.status = "pending";
+  a.challenges = {c};
+  ASSERT_TRUE(
+      in_tx([&](store::Transaction& tx) { return insert_authorization(tx, a); }).has_value());
+  auto start = [&](SysTime at) {
+    return *in_tx([&](store::Transaction& tx) { return start_challenge(tx, c.id, at); });
+  };
+  EXPECT_TRUE(start(t0));
+  EXPECT_FALSE(start(t0 + std::chrono::minutes(1))) << "one validation at a time";
+  EXPECT_TRUE(start(t0 + kStaleProcessing + std::chrono::minutes(1)));
+  auto stored = in_tx([&](store::Transaction& tx) { return find_challenge(tx, c.id); });
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->status, "processing");
+  EXPECT_EQ((*stored)->started_at, t0 + kStaleProcessing + std::chrono::minutes(1));
 }
 
 }  // namespace
