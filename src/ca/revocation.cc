@@ -157,6 +157,10 @@ Result<BulkRevokeResult> RevocationService::revoke_bulk(const BulkRevokeRequest&
   if (r.at && (*r.at <= now || *r.at > now + std::chrono::days(366)))
     return fail(ErrorCode::kInvalidArgument,
                 "a scheduled revocation is in the future, within a year");
+  // A scheduled revocation records no invalidity date: refused rather than dropped.
+  if ((r.at || r.replace_only) && r.invalidity_date)
+    return fail(ErrorCode::kInvalidArgument,
+                "an invalidity date goes with a revocation made now, not a scheduled one");
   CW_RETURN_IF_ERROR(check_invalidity(r.invalidity_date, now));
   inventory::Filter f;
   f.authority = s.authority;

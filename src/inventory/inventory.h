@@ -229,7 +229,10 @@ class Inventory {
                          std::string_view replacement) const;
 
   // Asks for these certificates to be replaced from `replace_by` on and, with `revoke_at`,
-  // schedules their revocation then with `reason`. Inside the caller's transaction.
+  // schedules their revocation then with `reason`. An earlier request stands: the earliest
+  // replacement time and the earliest scheduled revocation (with its reason) are kept, and a
+  // request without `revoke_at` leaves a scheduled revocation alone. Inside the caller's
+  // transaction.
   Status mark_for_replacement(store::Transaction& tx, std::span<const std::string> fingerprints,
                               SysTime replace_by, std::optional<SysTime> revoke_at,
                               int reason) const;

@@ -72,16 +72,25 @@ Status Inventory::mark_for_replacement(store::Transaction& tx,
                                        SysTime replace_by, std::optional<SysTime> revoke_at,
                                        int reason) const {
   const std::int64_t now = to_unix(clock_.now());
+  // What was asked before stands: the earliest replacement time, and the earliest scheduled
+  // revocation with its reason. A replacement request (no revoke_at) leaves any scheduled
+  // revocation as it is; a later schedule never postpones an earlier one.
   for (const auto& fp : fingerprints) {
-    std::optional<std::int64_t> at, why;
-    if (revoke_at) {
-      at = to_unix(*revoke_at);
-      why = reason;
+    if (!revoke_at) {
+      CW_RETURN_IF_ERROR(
+          tx.execute("UPDATE certificates SET replace_by = COALESCE(replace_by, ?), "
+                     "updated_at = ? WHERE fingerprint = ?",
+                     store::params(to_unix(replace_by), now, fp)));
+      continue;
     }
-    CW_RETURN_IF_ERROR(
-        tx.execute("UPDATE certificates SET replace_by = ?, revoke_at = ?, scheduled_reason = ?, "
-                   "updated_at = ? WHERE fingerprint = ?",
-                   store::params(to_unix(replace_by), at, why, now, fp)));
+    const std::int64_t at = to_unix(*revoke_at);
+    CW_RETURN_IF_ERROR(tx.execute(
+        "UPDATE certificates SET replace_by = COALESCE(replace_by, ?), "
+        "scheduled_reason = CASE WHEN revoke_at IS NOT NULL AND revoke_at <= ? "
+        "THEN scheduled_reason ELSE ? END, "
+        "revoke_at = CASE WHEN revoke_at IS NOT NULL AND revoke_at <= ? THEN revoke_at ELSE ? END, "
+        "updated_at = ? WHERE fingerprint = ?",
+        store::params(to_unix(replace_by), at, std::int64_t{reason}, at, at, now, fp)));
   }
   return ok();
 }
