@@ -293,6 +293,23 @@ TEST_F(RevocationTest, ScheduledRevocationAsksForReplacementNowAndRevokesWhenDue
   auto untouched = inventory_.get(other.certificate.info().sha256_hex);
   EXPECT_FALSE((*untouched)->replace_by.has_value());
 
+  // Neither a later schedule nor a replacement request moves or cancels it.
+  BulkRevokeRequest later = r;
+  later.at = clock_.now() + std::chrono::hours(5);
+  ASSERT_TRUE(service_->revoke_bulk(later).has_value());
+  BulkRevokeRequest replace = r;
+  replace.at.reset();
+  replace.replace_only = true;
+  ASSERT_TRUE(service_->revoke_bulk(replace).has_value());
+  auto kept = inventory_.get(a.certificate.info().sha256_hex);
+  EXPECT_EQ(*(*kept)->revoke_at, *r.at);
+  EXPECT_EQ(*(*kept)->replace_by, *(*rec)->replace_by);
+  BulkRevokeRequest with_date = r;
+  with_date.invalidity_date = clock_.now() - std::chrono::hours(1);
+  auto refused = service_->revoke_bulk(with_date);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+
   auto early = service_->revoke_due();
   ASSERT_TRUE(early.has_value());
   EXPECT_EQ(*early, 0);
