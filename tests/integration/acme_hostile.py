@@ -1261,6 +1261,34 @@ def races():
     check("a challenge answered 5 times at once is validated once",
           final.get("status") == "valid" and n == 1, f"{final.get('status')}, {n} results")
 
+    # Orders refused inside the shared write transaction (replaces naming another account's
+    # certificate) among good ones sent at once: the good ones' transaction is run again
+    # without the refused ones, and every order must still name exactly its own, existing
+    # authorizations.
+    _, bob_pem, _ = bob.issue(["bobrace." + ZONE], http01)
+    bob_id = cert_id(leaf(bob_pem))
+    bodies = []
+    for i in range(40):
+        payload = {"identifiers": [{"type": "dns", "value": f"mix{i}-a.{ZONE}"},
+                                   {"type": "dns", "value": f"mix{i}-b.{ZONE}"}]}
+        if i % 2 == 0:
+            payload["replaces"] = bob_id
+        bodies.append(acme.jws(NEW_ORDER, payload, alice.key, alice.kid))
+    rs = parallel_post(NEW_ORDER, bodies)
+    good = [r for r in rs if r.status_code == 201]
+    problems = []
+    for r in good:
+        urls = r.json()["authorizations"]
+        names = sorted(str(alice.get(u).json().get("identifier", {}).get("value")) for u in urls)
+        wanted = sorted(i["value"] for i in r.json()["identifiers"])
+        if len(urls) != 2 or len(set(urls)) != 2 or names != wanted:
+            problems.append(f"{len(urls)} authorizations for {wanted}: {names}")
+    check("good and refused newOrders at once: each order names exactly its own authorizations",
+          len(good) == 20 and not problems and
+          all(body_of(r).get("type") == ERROR_PREFIX + "unauthorized" for r in rs
+              if r.status_code != 201),
+          f"{sorted(r.status_code for r in rs)} {problems[:2]}")
+
 
 def unknown_resources():
     prefix = alice.kid[: alice.kid.index("/acme/") + len("/acme/")]

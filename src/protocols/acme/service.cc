@@ -404,6 +404,8 @@ Outcome<Reply> Service::account_orders(const Context& ctx, const Account& accoun
 }
 
 Outcome<Reply> Service::key_change(const Context& ctx, Account account, const SignerKey& new_key) {
+  // Outside the unit, which may run more than once: the second run sees account changed.
+  const std::string old = account.thumbprint;
   auto out = write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
     auto taken = find_account_by_key(tx, account.directory, new_key.thumbprint());
     if (!taken) return std::unexpected(problem_for(taken.error()));
@@ -413,7 +415,6 @@ Outcome<Reply> Service::key_change(const Context& ctx, Account account, const Si
       p.location = ctx.url("/account/" + (*taken)->id);
       return std::unexpected(p);
     }
-    const std::string old = account.thumbprint;
     account.thumbprint = new_key.thumbprint();
     account.jwk = new_key.jwk();
     if (auto s = acme::update_account(tx, account); !s)
@@ -537,6 +538,8 @@ Outcome<Reply> Service::new_order(const Context& ctx, const Account& account,
   }
 
   return write<Reply>([&](store::Transaction& tx) -> Outcome<Reply> {
+    // The unit may run again (a neighbour in its batch failed): start from no authorizations.
+    order.authorizations.clear();
     if (const int limit = s_.settings.orders_per_account_per_hour; limit > 0) {
       auto n = orders_since(tx, account.id, now - std::chrono::hours(1));
       if (!n) return std::unexpected(problem_for(n.error()));
