@@ -26,6 +26,11 @@ packages=(
   # authoritative DNS server with dynamic updates for dns-01 (knotd, kdig); the test's own
   # JWS requests use python3-cryptography and python3-requests
   certbot lego knot knot-dnsutils python3-cryptography python3-requests
+  # Discovery tests and benchmark (tests/integration/discovery_*_test.sh, bench/discovery): the
+  # servers the scanner reads (nginx above, sshd, postfix for SMTP STARTTLS, dovecot for IMAP
+  # and POP3), keystores made with Java's keytool, and the scanners it is measured against
+  openssh-server openssh-client postfix dovecot-imapd dovecot-pop3d openjdk-17-jre-headless
+  sslscan nmap
 )
 
 missing=()
@@ -48,7 +53,7 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # Nor at the next boot.
   if command -v systemctl >/dev/null; then
-    for pair in nginx-light:nginx knot:knot; do
+    for pair in nginx-light:nginx knot:knot openssh-server:ssh postfix:postfix dovecot-imapd:dovecot; do
       if [[ " ${missing[*]} " == *" ${pair%%:*} "* ]]; then
         "${sudo_cmd[@]}" systemctl disable --quiet "${pair#*:}" 2>/dev/null || true
       fi
