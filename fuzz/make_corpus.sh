@@ -16,7 +16,7 @@ PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 only=" $* "
 want() { [[ $only == "  " || $only == *" $1 "* ]]; }
 
-for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns; do
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key; do
   want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
@@ -268,6 +268,17 @@ for s in '{"pem":"-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n
          '{"tags":null,"add_tags":["two words"]}' '{"owner":"line\nbreak","tags":["a","A","a"]}'; do
   printf '%s' "$s" >"corpus/body/seed$((n++))"
 done
+# SSH keys as their wire blobs: a key of each kind and a host certificate.
+if want ssh_key; then
+  for t in ed25519 ecdsa rsa; do
+    ssh-keygen -q -t "$t" -N '' -f "$W/ssh_$t" $([[ $t == rsa ]] && echo -b 1024) </dev/null
+    awk '{print $2}' "$W/ssh_$t.pub" | base64 -d >"$W/ssh_$t.blob"
+    seed ssh_key "$t" "$W/ssh_$t.blob"
+  done
+  ssh-keygen -q -s "$W/ssh_rsa" -h -I host -n h.example -V -1d:+1d "$W/ssh_ed25519.pub"
+  awk '{print $2}' "$W/ssh_ed25519-cert.pub" | base64 -d >"$W/ssh_cert.blob"
+  seed ssh_key cert "$W/ssh_cert.blob"
+fi
 cat >corpus/config/full.toml <<'TOML'
 data_dir = "/var/lib/certward"
 log_level = "info"

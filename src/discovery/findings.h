@@ -17,9 +17,11 @@ inline constexpr std::chrono::days kDefaultExpiringWindow{30};
 
 // Codes and severities (docs/discovery.md):
 //   expired (critical), not_yet_valid (high), expiring (medium; within `expiring_window`),
-//   self_signed (medium; a self-issued certificate whose signature verifies with its own key
-//   and that is not a CA certificate), weak_key (high; RSA/DSA below 2048 bits, EC below 224),
-//   sha1_signature (high; SHA-1 or MD5 signature, except on a self-signed root).
+//   self_signed (medium; signed by its own key, unless it is a CA certificate whose key usage
+//   names keyCertSign: a root in a trust store is self-signed by design, a server certificate
+//   made with `openssl req -x509` is not a root), weak_key (high; RSA below 2048 bits, EC
+//   below 224), sha1_signature (high) and md5_signature (critical), except on a self-signed
+//   certificate, whose own signature nobody relies on.
 // Every finding carries the certificate's fingerprint.
 std::vector<Finding> certificate_findings(
     const x509::CertificateInfo& info, X509* cert, SysTime now,
