@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <ctime>
@@ -27,6 +28,23 @@ namespace {
 using internal::decode_ext;
 using internal::stack_at;
 using internal::stack_size;
+
+// Where a lenient parse notes what it could not read; null in a strict parse, which fails.
+using Oddities = std::vector<ParseOddity>*;
+
+void note(Oddities odd, std::string code, std::string detail) {
+  odd->push_back(ParseOddity{.code = std::move(code), .detail = std::move(detail)});
+}
+
+// decode_ext, except that a lenient parse goes on without an extension it cannot read (which
+// note_extension_oddities has noted already).
+template <typename T, auto FreeFn>
+Result<Handle<T, FreeFn>> decode_or_note(const STACK_OF(X509_EXTENSION) * exts, int nid,
+                                         Oddities odd, bool* critical = nullptr) {
+  auto value = decode_ext<T, FreeFn>(exts, nid, critical);
+  if (value || odd == nullptr) return value;
+  return Handle<T, FreeFn>();
+}
 
 Result<SysTime> to_sys_time(const ASN1_TIME* t) {
   std::tm tm{};
@@ -125,48 +143,85 @@ std::vector<std::string> subtrees_text(const STACK_OF(GENERAL_SUBTREE) * trees) 
   return out;
 }
 
+// What a lenient parse notes about the extension list as a whole: the same extension twice
+// (RFC 5280 4.2 forbids it; OpenSSL then reads neither), one OpenSSL knows but cannot decode,
+// and a critical one nobody here understands.
+void note_extension_oddities(const STACK_OF(X509_EXTENSION) * exts, Oddities odd) {
+  std::vector<std::string> seen;
+  for (int i = 0; i < stack_size(exts); ++i) {
+    X509_EXTENSION* ext = stack_at<X509_EXTENSION>(exts, i);
+    const std::string oid = internal::oid_text(X509_EXTENSION_get_object(ext));
+    if (std::ranges::find(seen, oid) != seen.end()) {
+      note(odd, "duplicate_extension", oid);
+      continue;
+    }
+    seen.push_back(oid);
+    const X509V3_EXT_METHOD* method = X509V3_EXT_get(ext);
+    if (!method) {
+      if (X509_EXTENSION_get_critical(ext) == 1) note(odd, "unknown_critical_extension", oid);
+      continue;
+    }
+    const crypto::ExtValuePtr decoded(X509V3_EXT_d2i(ext), crypto::ExtValueDeleter{method});
+    if (!decoded) {
+      ERR_clear_error();
+      note(odd, "malformed_extension", "undecodable " + oid + " extension");
+    }
+  }
+}
+
 // The extensions whose contents CertificateInfo carries; every other one is only summarized.
-Status fill_extensions(const X509* x, CertificateInfo& info) {
+Status fill_extensions(const X509* x, CertificateInfo& info, Oddities odd) {
   const STACK_OF(X509_EXTENSION)* exts = X509_get0_extensions(x);
-  CW_RETURN_IF_ERROR(internal::check_extensions_decode(exts));
+  if (odd) {
+    note_extension_oddities(exts, odd);
+  } else {
+    CW_RETURN_IF_ERROR(internal::check_extensions_decode(exts));
+  }
   info.extensions = internal::summarize_extensions(exts);
 
-  CW_ASSIGN_OR_RETURN(auto san,
-                      (decode_ext<GENERAL_NAMES, GENERAL_NAMES_free>(exts, NID_subject_alt_name)));
+  CW_ASSIGN_OR_RETURN(auto san, (decode_or_note<GENERAL_NAMES, GENERAL_NAMES_free>(
+                                    exts, NID_subject_alt_name, odd)));
   info.sans = decode_general_names(san.get());
+  if (odd) {
+    for (const SubjectAltName& name : info.sans) {
+      if (name.type == SanType::kOther) note(odd, "unusual_san", name.value);
+    }
+  }
 
-  CW_ASSIGN_OR_RETURN(auto ku, (decode_ext<ASN1_BIT_STRING, ASN1_BIT_STRING_free>(
-                                   exts, NID_key_usage, &info.key_usage_critical)));
+  CW_ASSIGN_OR_RETURN(auto ku, (decode_or_note<ASN1_BIT_STRING, ASN1_BIT_STRING_free>(
+                                   exts, NID_key_usage, odd, &info.key_usage_critical)));
   info.key_usage = internal::key_usage_names(ku.get());
 
-  CW_ASSIGN_OR_RETURN(
-      auto eku, (decode_ext<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>(exts, NID_ext_key_usage)));
+  CW_ASSIGN_OR_RETURN(auto eku, (decode_or_note<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>(
+                                    exts, NID_ext_key_usage, odd)));
   info.extended_key_usage = internal::eku_names(eku.get());
 
   bool bc_critical = false;
-  CW_ASSIGN_OR_RETURN(auto bc, (decode_ext<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>(
-                                   exts, NID_basic_constraints, &bc_critical)));
+  CW_ASSIGN_OR_RETURN(auto bc, (decode_or_note<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>(
+                                   exts, NID_basic_constraints, odd, &bc_critical)));
   if (bc) {
     BasicConstraints out{.ca = bc->ca != 0, .path_length = std::nullopt, .critical = bc_critical};
     if (bc->pathlen) {
       const long len = ASN1_INTEGER_get(bc->pathlen);
       if (len < 0 || len > std::numeric_limits<int>::max()) {
-        return fail(ErrorCode::kMalformed, "bad basicConstraints path length");
+        if (!odd) return fail(ErrorCode::kMalformed, "bad basicConstraints path length");
+        note(odd, "malformed_extension", "bad basicConstraints path length");
+      } else {
+        out.path_length = static_cast<int>(len);
       }
-      out.path_length = static_cast<int>(len);
     }
     info.basic_constraints = out;
   }
 
-  CW_ASSIGN_OR_RETURN(auto ski, (decode_ext<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>(
-                                    exts, NID_subject_key_identifier)));
+  CW_ASSIGN_OR_RETURN(auto ski, (decode_or_note<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>(
+                                    exts, NID_subject_key_identifier, odd)));
   info.subject_key_id = hex_of(ski.get());
-  CW_ASSIGN_OR_RETURN(auto aki, (decode_ext<AUTHORITY_KEYID, AUTHORITY_KEYID_free>(
-                                    exts, NID_authority_key_identifier)));
+  CW_ASSIGN_OR_RETURN(auto aki, (decode_or_note<AUTHORITY_KEYID, AUTHORITY_KEYID_free>(
+                                    exts, NID_authority_key_identifier, odd)));
   if (aki) info.authority_key_id = hex_of(aki->keyid);
 
-  CW_ASSIGN_OR_RETURN(auto cdp, (decode_ext<CRL_DIST_POINTS, CRL_DIST_POINTS_free>(
-                                    exts, NID_crl_distribution_points)));
+  CW_ASSIGN_OR_RETURN(auto cdp, (decode_or_note<CRL_DIST_POINTS, CRL_DIST_POINTS_free>(
+                                    exts, NID_crl_distribution_points, odd)));
   for (int i = 0; i < stack_size(cdp.get()); ++i) {
     const DIST_POINT* dp = stack_at<DIST_POINT>(cdp.get(), i);
     if (dp->distpoint && dp->distpoint->type == 0) {
@@ -176,8 +231,8 @@ Status fill_extensions(const X509* x, CertificateInfo& info) {
     }
   }
 
-  CW_ASSIGN_OR_RETURN(auto aia, (decode_ext<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>(
-                                    exts, NID_info_access)));
+  CW_ASSIGN_OR_RETURN(auto aia, (decode_or_note<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>(
+                                    exts, NID_info_access, odd)));
   for (int i = 0; i < stack_size(aia.get()); ++i) {
     const ACCESS_DESCRIPTION* ad = stack_at<ACCESS_DESCRIPTION>(aia.get(), i);
     if (ad->location->type != GEN_URI) continue;
@@ -187,14 +242,14 @@ Status fill_extensions(const X509* x, CertificateInfo& info) {
     if (method == NID_ad_ca_issuers) info.ca_issuers_urls.push_back(uri);
   }
 
-  CW_ASSIGN_OR_RETURN(auto policies, (decode_ext<CERTIFICATEPOLICIES, CERTIFICATEPOLICIES_free>(
-                                         exts, NID_certificate_policies)));
+  CW_ASSIGN_OR_RETURN(auto policies, (decode_or_note<CERTIFICATEPOLICIES, CERTIFICATEPOLICIES_free>(
+                                         exts, NID_certificate_policies, odd)));
   for (int i = 0; i < stack_size(policies.get()); ++i) {
     info.policies.push_back(internal::oid_text(stack_at<POLICYINFO>(policies.get(), i)->policyid));
   }
 
-  CW_ASSIGN_OR_RETURN(
-      auto nc, (decode_ext<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>(exts, NID_name_constraints)));
+  CW_ASSIGN_OR_RETURN(auto nc, (decode_or_note<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free>(
+                                   exts, NID_name_constraints, odd)));
   if (nc) {
     info.name_constraints = NameConstraints{.permitted = subtrees_text(nc->permittedSubtrees),
                                             .excluded = subtrees_text(nc->excludedSubtrees)};
@@ -202,14 +257,17 @@ Status fill_extensions(const X509* x, CertificateInfo& info) {
   return ok();
 }
 
-Result<CertificateInfo> describe(X509* x, const Bytes& der) {
+Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false) {
+  CertificateInfo info;
+  const Oddities odd = lenient ? &info.oddities : nullptr;
   // Forces OpenSSL's extension cache once; EXFLAG_INVALID marks extensions it could not use.
   X509_check_purpose(x, -1, 0);
   if (X509_get_extension_flags(x) & EXFLAG_INVALID) {
     ERR_clear_error();
-    return fail(ErrorCode::kMalformed, "certificate has invalid or undecodable extensions");
+    if (!lenient) {
+      return fail(ErrorCode::kMalformed, "certificate has invalid or undecodable extensions");
+    }
   }
-  CertificateInfo info;
   info.version = static_cast<int>(X509_get_version(x)) + 1;
   info.subject = format_name(X509_get_subject_name(x));
   info.issuer = format_name(X509_get_issuer_name(x));
@@ -221,7 +279,7 @@ Result<CertificateInfo> describe(X509* x, const Bytes& der) {
   const X509_ALGOR* sig_alg = nullptr;
   X509_get0_signature(nullptr, &sig_alg, x);
   info.signature_algorithm = signature_algorithm_name(X509_get_signature_nid(x), sig_alg);
-  CW_RETURN_IF_ERROR(fill_extensions(x, info));
+  CW_RETURN_IF_ERROR(fill_extensions(x, info, odd));
   info.sha256_hex = to_hex(crypto::sha256(der));
   info.sha1_hex = to_hex(crypto::sha1(der));
   info.self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
@@ -336,6 +394,27 @@ Result<Certificate> Certificate::from_der(std::span<const std::uint8_t> der) {
   auto state = std::make_shared<State>();
   state->der.assign(der.begin(), der.end());
   CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der));
+  state->x509 = std::move(x);
+  return Certificate(std::move(state));
+}
+
+Result<Certificate> Certificate::from_der_lenient(std::span<const std::uint8_t> der) {
+  if (der.empty()) return fail(ErrorCode::kMalformed, "empty certificate");
+  const unsigned char* p = der.data();
+  crypto::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!x) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "not a DER certificate");
+  }
+  // Kept as found, trailing bytes and all: the fingerprint is of what was found.
+  const bool trailing = p != der.data() + der.size();
+  auto state = std::make_shared<State>();
+  state->der.assign(der.begin(), der.end());
+  CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der, /*lenient=*/true));
+  if (trailing) {
+    state->info.oddities.push_back(
+        ParseOddity{.code = "trailing_data", .detail = "bytes after the certificate"});
+  }
   state->x509 = std::move(x);
   return Certificate(std::move(state));
 }

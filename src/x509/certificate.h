@@ -46,6 +46,15 @@ struct ExtensionSummary {
   bool critical = false;
 };
 
+// Something a lenient parse (Certificate::from_der_lenient) could not read or found irregular.
+// Codes: "duplicate_extension", "malformed_extension", "unknown_critical_extension",
+// "unusual_san" (a SAN kind other than DNS, IP, email and URI), "trailing_data".
+struct ParseOddity {
+  std::string code;
+  std::string detail;  // the extension's OID or what was wrong
+  bool operator==(const ParseOddity&) const = default;
+};
+
 struct CertificateInfo {
   int version = 3;      // 1, 2 or 3
   std::string subject;  // RFC 2253 one-line form
@@ -72,7 +81,8 @@ struct CertificateInfo {
   std::vector<ExtensionSummary> extensions;  // every extension, in certificate order
   std::string sha256_hex;                    // fingerprint of the DER, lower-case hex
   std::string sha1_hex;
-  bool self_issued = false;  // subject == issuer
+  bool self_issued = false;           // subject == issuer
+  std::vector<ParseOddity> oddities;  // only from from_der_lenient; empty when it is regular
 
   bool is_ca() const { return basic_constraints && basic_constraints->ca; }
 };
@@ -86,6 +96,12 @@ class Certificate {
   bool empty() const { return state_ == nullptr; }
   // Errors: kMalformed (not a DER certificate, trailing data, or undecodable extensions).
   static Result<Certificate> from_der(std::span<const std::uint8_t> der);
+  // For certificates found in the wild (discovery, import): anything that decodes as an X.509
+  // certificate is accepted, and what from_der would refuse (a duplicated, undecodable or
+  // unknown critical extension, trailing bytes) is left out of the parsed fields and listed
+  // in info().oddities. Never use it for what certward signs or trusts.
+  // Errors: kMalformed (the bytes are not a certificate at all).
+  static Result<Certificate> from_der_lenient(std::span<const std::uint8_t> der);
   // Takes ownership of an OpenSSL certificate we built or parsed ourselves.
   static Result<Certificate> from_x509(crypto::X509Ptr cert);
 
