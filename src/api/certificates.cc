@@ -236,15 +236,17 @@ Result<http::Response> import_certificates(Services& s, http::Request& req, cons
     return fail(ErrorCode::kInvalidArgument,
                 "give exactly one of 'pem', 'der' (base64) and 'pkcs12' (base64)");
   }
+  // Imported certificates come from the wild: an odd extension is recorded, not refused.
+  constexpr auto kLenient = x509::Parsing::kLenient;
   std::vector<x509::Certificate> certs;
   if (pem) {
-    CW_ASSIGN_OR_RETURN(certs, x509::parse_certificates(as_bytes(*pem)));
+    CW_ASSIGN_OR_RETURN(certs, x509::parse_certificates(as_bytes(*pem), kLenient));
   } else if (der_b64) {
     CW_ASSIGN_OR_RETURN(Bytes der, from_base64(*der_b64));
-    CW_ASSIGN_OR_RETURN(certs, x509::parse_certificates(der));
+    CW_ASSIGN_OR_RETURN(certs, x509::parse_certificates(der, kLenient));
   } else {
     CW_ASSIGN_OR_RETURN(Bytes p12, from_base64(*p12_b64));
-    CW_ASSIGN_OR_RETURN(auto contents, x509::parse_pkcs12(p12, password.value_or("")));
+    CW_ASSIGN_OR_RETURN(auto contents, x509::parse_pkcs12(p12, password.value_or(""), kLenient));
     if (contents.leaf) certs.push_back(*contents.leaf);
     certs.insert(certs.end(), contents.chain.begin(), contents.chain.end());
     if (certs.empty()) return fail(ErrorCode::kMalformed, "the PKCS#12 holds no certificate");

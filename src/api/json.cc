@@ -39,7 +39,14 @@ nlohmann::json certificate_json(const x509::CertificateInfo& i) {
     j["name_constraints"] = {{"permitted", i.name_constraints->permitted},
                              {"excluded", i.name_constraints->excluded}};
   }
+  if (!i.oddities.empty()) j["oddities"] = oddities_json(i.oddities);
   return j;
+}
+
+nlohmann::json oddities_json(std::span<const x509::ParseOddity> oddities) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& o : oddities) out.push_back({{"code", o.code}, {"detail", o.detail}});
+  return out;
 }
 
 nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
@@ -80,6 +87,7 @@ nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
   if (r.superseded_by) j["superseded_by"] = *r.superseded_by;
   if (r.replace_by) j["replace_by"] = format_time(*r.replace_by);
   if (r.revoke_at) j["revoke_at"] = format_time(*r.revoke_at);
+  if (!r.oddities.empty()) j["oddities"] = oddities_json(r.oddities);
   return j;
 }
 

@@ -3,6 +3,7 @@
 // that both speak exactly the same language.
 
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "audit/audit.h"
 #include "auth/auth.h"
@@ -16,6 +17,8 @@
 namespace certward::api {
 
 nlohmann::json certificate_json(const x509::CertificateInfo& info);
+// What a lenient parse found odd about a certificate from the wild: [{code, detail}].
+nlohmann::json oddities_json(std::span<const x509::ParseOddity> oddities);
 nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now);
 nlohmann::json authority_json(const ca::AuthorityInfo& a);
 nlohmann::json profile_json(const ca::Profile& p);

@@ -78,13 +78,42 @@ ALTER TABLE certificates ADD COLUMN revoke_at BIGINT;
 ALTER TABLE certificates ADD COLUMN scheduled_reason INTEGER;
 CREATE INDEX certificates_revoke_at ON certificates (revoke_at);
 )sql"},
+    {5, "discovery",
+     // The first sightings table was never written: it is made again without the foreign key,
+     // since SSH keys (not certificates) are sighted too, and with team and gone_at.
+     R"sql(
+ALTER TABLE certificates ADD COLUMN oddities TEXT;
+DROP TABLE sightings;
+CREATE TABLE sightings (
+  id TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  location TEXT NOT NULL,
+  details TEXT NOT NULL,
+  team TEXT,
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  gone_at BIGINT
+);
+CREATE UNIQUE INDEX sightings_place ON sightings (kind, location, fingerprint);
+CREATE INDEX sightings_fingerprint ON sightings (fingerprint);
+CREATE INDEX sightings_team ON sightings (team);
+CREATE TABLE ssh_keys (
+  fingerprint TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  bits INTEGER NOT NULL,
+  blob BLOB NOT NULL,
+  certificate TEXT,
+  first_seen BIGINT NOT NULL
+);
+)sql"},
 };
 
 constexpr std::string_view kColumns =
     "fingerprint, serial, subject, common_name, issuer, sans, not_before, not_after, "
     "key_algorithm, key_bits, key_curve, signature_algorithm, is_ca, origin, authority, profile, "
     "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at, "
-    "invalidity_date, key_sha256, replace_by, revoke_at";
+    "invalidity_date, key_sha256, replace_by, revoke_at, oddities";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -150,6 +179,12 @@ CertificateRecord to_record(const store::Row& r) {
   c.key_sha256 = r.optional_text(24).value_or("");
   if (!r.is_null(25)) c.replace_by = from_unix(r.int64(25));
   if (!r.is_null(26)) c.revoke_at = from_unix(r.int64(26));
+  for (const auto& line : split_lines(r.optional_text(27).value_or(""))) {
+    const auto tab = line.find('\t');
+    c.oddities.push_back(x509::ParseOddity{
+        .code = line.substr(0, tab),
+        .detail = tab == std::string::npos ? std::string() : line.substr(tab + 1)});
+  }
   return c;
 }
 
@@ -277,38 +312,50 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
     search += '\n';
     search += lower(s.value);
   }
+  // One "code<TAB>detail" line each; details are OIDs and short texts, made line-safe.
+  std::vector<std::string> oddities;
+  for (const auto& o : i.oddities) {
+    std::string line = o.code + '\t' + o.detail;
+    std::ranges::replace_if(
+        line.begin() + static_cast<long>(o.code.size()) + 1, line.end(),
+        [](char ch) { return ch == '\n' || ch == '\r' || ch == '\t'; }, ' ');
+    oddities.push_back(std::move(line));
+  }
   const std::int64_t now = to_unix(clock_.now());
-  const store::Value params[] = {i.sha256_hex,
-                                 cert.der(),
-                                 i.serial_hex,
-                                 i.subject,
-                                 i.subject_cn,
-                                 i.issuer,
-                                 join_lines(sans),
-                                 search,
-                                 to_unix(i.not_before),
-                                 to_unix(i.not_after),
-                                 std::string(crypto::key_algorithm_name(i.key.algorithm)),
-                                 static_cast<std::int64_t>(i.key.bits),
-                                 i.key.curve,
-                                 i.signature_algorithm,
-                                 static_cast<std::int64_t>(i.is_ca() ? 1 : 0),
-                                 std::string(origin_name(meta.origin)),
-                                 opt(meta.authority),
-                                 opt(meta.profile),
-                                 opt(meta.owner),
-                                 opt(meta.team),
-                                 join_lines(meta.tags),
-                                 internal::key_sha256(cert),
-                                 now,
-                                 now};
+  const store::Value params[] = {
+      i.sha256_hex,
+      cert.der(),
+      i.serial_hex,
+      i.subject,
+      i.subject_cn,
+      i.issuer,
+      join_lines(sans),
+      search,
+      to_unix(i.not_before),
+      to_unix(i.not_after),
+      std::string(crypto::key_algorithm_name(i.key.algorithm)),
+      static_cast<std::int64_t>(i.key.bits),
+      i.key.curve,
+      i.signature_algorithm,
+      static_cast<std::int64_t>(i.is_ca() ? 1 : 0),
+      std::string(origin_name(meta.origin)),
+      opt(meta.authority),
+      opt(meta.profile),
+      opt(meta.owner),
+      opt(meta.team),
+      join_lines(meta.tags),
+      internal::key_sha256(cert),
+      oddities.empty() ? store::Value(nullptr) : store::Value(join_lines(oddities)),
+      now,
+      now};
   CW_ASSIGN_OR_RETURN(
       auto n, tx.execute_count(
                   "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, "
                   "issuer, sans, search_text, not_before, not_after, key_algorithm, key_bits, "
                   "key_curve, signature_algorithm, is_ca, origin, authority, profile, owner, "
-                  "team, tags, key_sha256, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) "
+                  "team, tags, key_sha256, oddities, created_at, updated_at) VALUES (?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                  "(fingerprint) "
                   "DO NOTHING",
                   params));
   return n == 1;
@@ -367,7 +414,8 @@ Result<x509::Certificate> Inventory::certificate(std::string_view fingerprint) c
   CW_ASSIGN_OR_RETURN(auto row,
                       tx->query_one("SELECT der FROM certificates WHERE fingerprint = ?", params));
   if (!row) return fail(ErrorCode::kNotFound, "no certificate " + std::string(fingerprint));
-  return x509::Certificate::from_der(row->blob(0));
+  // Leniently: a certificate discovered in the wild was stored with its oddities.
+  return x509::Certificate::from_der_lenient(row->blob(0));
 }
 
 namespace internal {
@@ -641,7 +689,8 @@ Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
       if (!pkcs12_password) {
         certs = fail(ErrorCode::kBadPassword,
                      "PKCS#12 file needs a password (--password-file or --password-env)");
-      } else if (auto p12 = x509::parse_pkcs12(as_bytes(data), *pkcs12_password)) {
+      } else if (auto p12 = x509::parse_pkcs12(as_bytes(data), *pkcs12_password,
+                                               x509::Parsing::kLenient)) {
         std::vector<x509::Certificate> all;
         if (p12->leaf) all.push_back(*p12->leaf);
         all.insert(all.end(), p12->chain.begin(), p12->chain.end());
@@ -650,7 +699,7 @@ Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
         certs = std::unexpected(p12.error());
       }
     } else {
-      certs = x509::parse_certificates(as_bytes(data));
+      certs = x509::parse_certificates(as_bytes(data), x509::Parsing::kLenient);
     }
     if (!certs) {
       ++total.failed;

@@ -96,6 +96,9 @@ struct CertificateRecord {
   // renewal information tells its client to renew at once.
   std::optional<SysTime> replace_by;
   std::optional<SysTime> revoke_at;  // a scheduled revocation
+  // What was odd about it when it was found (x509::Certificate::from_der_lenient): a
+  // certificate from the wild is recorded anyway, and this says what certward could not read.
+  std::vector<x509::ParseOddity> oddities;
 
   CertStatus status(SysTime now,
                     std::chrono::seconds expiring_window = kDefaultExpiringWindow) const;

@@ -43,6 +43,24 @@ std::optional<Tlv> read_tlv(const unsigned char* p, const unsigned char* end) {
   return tlv;
 }
 
+Result<Certificate> from_der(std::span<const std::uint8_t> der, Parsing parsing) {
+  return parsing == Parsing::kLenient ? Certificate::from_der_lenient(der)
+                                      : Certificate::from_der(der);
+}
+
+Result<Certificate> from_x509(crypto::X509Ptr x, Parsing parsing) {
+  if (parsing == Parsing::kStrict) return Certificate::from_x509(std::move(x));
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509(x.get(), &buf);
+  if (len <= 0) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "certificate cannot be encoded");
+  }
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
+  return Certificate::from_der_lenient(
+      std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len)));
+}
+
 Result<Certificate> parse_trusted_certificate(const Bytes& der) {
   const unsigned char* p = der.data();
   crypto::X509Ptr x(d2i_X509_AUX(nullptr, &p, static_cast<long>(der.size())));
@@ -54,20 +72,21 @@ Result<Certificate> parse_trusted_certificate(const Bytes& der) {
   return Certificate::from_x509(std::move(x));
 }
 
-Result<std::vector<Certificate>> parse_pem_bundle(std::span<const std::uint8_t> data) {
+Result<std::vector<Certificate>> parse_pem_bundle(std::span<const std::uint8_t> data,
+                                                  Parsing parsing) {
   crypto::BioPtr bio = internal::mem_bio(data);
   std::vector<Certificate> out;
   while (true) {
     CW_ASSIGN_OR_RETURN(auto block, internal::read_pem_block(bio.get()));
     if (!block) break;
     if (block->name == "CERTIFICATE" || block->name == "X509 CERTIFICATE") {
-      CW_ASSIGN_OR_RETURN(auto cert, Certificate::from_der(block->der));
+      CW_ASSIGN_OR_RETURN(auto cert, from_der(block->der, parsing));
       out.push_back(std::move(cert));
     } else if (block->name == "TRUSTED CERTIFICATE") {
       CW_ASSIGN_OR_RETURN(auto cert, parse_trusted_certificate(block->der));
       out.push_back(std::move(cert));
     } else if (block->name == "PKCS7") {
-      CW_ASSIGN_OR_RETURN(auto certs, parse_pkcs7(block->der));
+      CW_ASSIGN_OR_RETURN(auto certs, parse_pkcs7(block->der, parsing));
       for (auto& c : certs) out.push_back(std::move(c));
     }
     // Keys, CSRs, CRLs and parameters are not certificates: skipped on purpose.
@@ -145,15 +164,16 @@ Result<ContainerFormat> detect_format(std::span<const std::uint8_t> data) {
   return fail(ErrorCode::kMalformed, "unrecognised DER structure");
 }
 
-Result<std::vector<Certificate>> parse_certificates(std::span<const std::uint8_t> data) {
+Result<std::vector<Certificate>> parse_certificates(std::span<const std::uint8_t> data,
+                                                    Parsing parsing) {
   CW_ASSIGN_OR_RETURN(const ContainerFormat format, detect_format(data));
   switch (format) {
     case ContainerFormat::kPem:
-      return parse_pem_bundle(data);
+      return parse_pem_bundle(data, parsing);
     case ContainerFormat::kPkcs7:
-      return parse_pkcs7(data);
+      return parse_pkcs7(data, parsing);
     case ContainerFormat::kDer: {
-      CW_ASSIGN_OR_RETURN(auto cert, Certificate::from_der(data));
+      CW_ASSIGN_OR_RETURN(auto cert, from_der(data, parsing));
       return std::vector<Certificate>{std::move(cert)};
     }
     case ContainerFormat::kPkcs12:
@@ -162,7 +182,7 @@ Result<std::vector<Certificate>> parse_certificates(std::span<const std::uint8_t
   return fail(ErrorCode::kMalformed, "PKCS#12 needs a password: use parse_pkcs12");
 }
 
-Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data) {
+Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data, Parsing parsing) {
   Bytes pem_der;
   if (internal::has_pem_armour(data)) {
     crypto::BioPtr bio = internal::mem_bio(data);
@@ -184,8 +204,7 @@ Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data)
   if (stack_size(certs) == 0) return fail(ErrorCode::kMalformed, "PKCS#7 holds no certificate");
   std::vector<Certificate> out;
   for (int i = 0; i < stack_size(certs); ++i) {
-    CW_ASSIGN_OR_RETURN(auto cert,
-                        Certificate::from_x509(crypto::up_ref(stack_at<X509>(certs, i))));
+    CW_ASSIGN_OR_RETURN(auto cert, from_x509(crypto::up_ref(stack_at<X509>(certs, i)), parsing));
     out.push_back(std::move(cert));
   }
   return out;
@@ -220,7 +239,8 @@ crypto::SecretBytes c_password(std::string_view password) {
 const char* c_str(const crypto::SecretBytes& s) { return reinterpret_cast<const char*>(s.data()); }
 }  // namespace
 
-Result<Pkcs12Contents> parse_pkcs12(std::span<const std::uint8_t> data, std::string_view password) {
+Result<Pkcs12Contents> parse_pkcs12(std::span<const std::uint8_t> data, std::string_view password,
+                                    Parsing parsing) {
   const unsigned char* p = data.data();
   crypto::Pkcs12Ptr p12(data.empty() ? nullptr
                                      : d2i_PKCS12(nullptr, &p, static_cast<long>(data.size())));
@@ -259,12 +279,11 @@ Result<Pkcs12Contents> parse_pkcs12(std::span<const std::uint8_t> data, std::str
   Pkcs12Contents out;
   if (key) out.key.emplace(std::move(key));
   if (cert) {
-    CW_ASSIGN_OR_RETURN(auto leaf, Certificate::from_x509(std::move(cert)));
+    CW_ASSIGN_OR_RETURN(auto leaf, from_x509(std::move(cert), parsing));
     out.leaf = std::move(leaf);
   }
   for (int i = 0; i < stack_size(ca.get()); ++i) {
-    CW_ASSIGN_OR_RETURN(auto c,
-                        Certificate::from_x509(crypto::up_ref(stack_at<X509>(ca.get(), i))));
+    CW_ASSIGN_OR_RETURN(auto c, from_x509(crypto::up_ref(stack_at<X509>(ca.get(), i)), parsing));
     out.chain.push_back(std::move(c));
   }
   return out;
