@@ -74,17 +74,23 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 //   kManagePrincipals     x
 //   kEditInventory        x       x          x
 //   kRevoke               x       x          x
+//   kScan                 x       x
+//   kReportDiscovery      x       x                               x (agent)
+//
+// An agent (role "agent") has kReportDiscovery and nothing else: its token lives on a host
+// certward does not control.
 //
 // A requester's kReadInventory, kIssue, kEditInventory and kRevoke are further limited to its
 // team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
 // revocation service, the rest by the callers.
-constexpr std::size_t kPermissionCount = 10;
-constexpr std::array<std::array<bool, kPermissionCount>, 4> kMatrix = {{
-    //  catalog inventory issue  import authorities audit  r.princ m.princ edit  revoke
-    {true, true, true, true, true, true, true, true, true, true},        // admin
-    {true, true, true, true, true, true, true, false, true, true},       // operator
-    {true, true, true, false, false, false, false, false, true, true},   // requester
-    {true, true, false, false, false, true, true, false, false, false},  // auditor
+constexpr std::size_t kPermissionCount = 12;
+constexpr std::array<std::array<bool, kPermissionCount>, 5> kMatrix = {{
+    // catalog inventory issue import authorities audit r.princ m.princ edit revoke scan report
+    {true, true, true, true, true, true, true, true, true, true, true, true},          // admin
+    {true, true, true, true, true, true, true, false, true, true, true, true},         // operator
+    {true, true, true, false, false, false, false, false, true, true, false, false},   // requester
+    {true, true, false, false, false, true, true, false, false, false, false, false},  // auditor
+    {false, false, false, false, false, false, false, false, false, false, false, true},  // agent
 }};
 
 // True if a token of role `token` stays within what `principal` may do. admin > operator >
@@ -99,6 +105,8 @@ bool role_within(Role token, Role principal) {
       return token == Role::kRequester;
     case Role::kAuditor:
       return token == Role::kAuditor;
+    case Role::kAgent:
+      return token == Role::kAgent;
   }
   return false;
 }
@@ -294,16 +302,18 @@ std::string_view role_name(Role r) {
       return "requester";
     case Role::kAuditor:
       return "auditor";
+    case Role::kAgent:
+      return "agent";
   }
   return "requester";
 }
 
 Result<Role> parse_role(std::string_view s) {
-  for (Role r : {Role::kAdmin, Role::kOperator, Role::kRequester, Role::kAuditor}) {
+  for (Role r : {Role::kAdmin, Role::kOperator, Role::kRequester, Role::kAuditor, Role::kAgent}) {
     if (role_name(r) == s) return r;
   }
   return fail(ErrorCode::kInvalidArgument,
-              "unknown role '" + std::string(s) + "' (admin, operator, requester, auditor)");
+              "unknown role '" + std::string(s) + "' (admin, operator, requester, auditor, agent)");
 }
 
 bool role_allows(Role role, Permission p) {

@@ -21,7 +21,8 @@
 
 namespace certward::auth {
 
-enum class Role : std::uint8_t { kAdmin, kOperator, kRequester, kAuditor };
+// kAgent: a discovery agent on another host, which may only report what it found.
+enum class Role : std::uint8_t { kAdmin, kOperator, kRequester, kAuditor, kAgent };
 std::string_view role_name(Role r);  // "admin", "operator", "requester", "auditor"
 Result<Role> parse_role(std::string_view s);
 
@@ -37,6 +38,8 @@ enum class Permission : std::uint8_t {
   kManagePrincipals,   // create/disable teams, principals, tokens, certificate mappings
   kEditInventory,      // owner, team and tags of certificates (requesters: their team's only)
   kRevoke,             // revoke certificates (requesters: their team's only)
+  kScan,               // run discovery scans and manage recurring ones
+  kReportDiscovery,    // send what an agent found on its host
 };
 bool role_allows(Role role, Permission p);
 

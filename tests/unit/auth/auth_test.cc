@@ -181,10 +181,10 @@ void expect_unauthorized(const Result<Identity>& r) {
 
 TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
   using P = Permission;
-  const std::vector<P> all = {P::kReadCatalog,    P::kReadInventory,     P::kIssue,
-                              P::kImport,         P::kManageAuthorities, P::kReadAudit,
-                              P::kReadPrincipals, P::kManagePrincipals,  P::kEditInventory,
-                              P::kRevoke};
+  const std::vector<P> all = {
+      P::kReadCatalog,       P::kReadInventory, P::kIssue,          P::kImport,
+      P::kManageAuthorities, P::kReadAudit,     P::kReadPrincipals, P::kManagePrincipals,
+      P::kEditInventory,     P::kRevoke,        P::kScan,           P::kReportDiscovery};
   struct Row {
     Role role;
     std::set<P> allowed;
@@ -193,10 +193,12 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
       {Role::kAdmin, {all.begin(), all.end()}},
       {Role::kOperator,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kImport, P::kManageAuthorities,
-        P::kReadAudit, P::kReadPrincipals, P::kEditInventory, P::kRevoke}},
+        P::kReadAudit, P::kReadPrincipals, P::kEditInventory, P::kRevoke, P::kScan,
+        P::kReportDiscovery}},
       {Role::kRequester,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke}},
       {Role::kAuditor, {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals}},
+      {Role::kAgent, {P::kReportDiscovery}},
   };
   for (const auto& row : matrix) {
     for (P p : all) {
