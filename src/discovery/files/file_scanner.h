@@ -64,7 +64,8 @@ struct FileScanSummary {
   std::size_t errors = 0;      // observations with an error
   // Reason -> count of what was passed over: "excluded" (files and directories),
   // "too_large" (also reported as an observation), "symlink", "broken_symlink",
-  // "symlink_loop", "special_file" (FIFOs, sockets, devices), "other_filesystem", "too_deep".
+  // "symlink_loop", "special_file" (FIFOs, sockets, devices), "other_filesystem", "too_deep"
+  // (below 128 directories), "vanished" (deleted between the listing and the look).
   std::map<std::string, std::size_t> skipped;
   bool max_files_reached = false;  // the scan stopped at FileScanOptions::max_files
 };

@@ -6,6 +6,7 @@
 #include "discovery/files/file_scanner.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,6 +46,12 @@ chmod 644 $T/locked.p12
 openssl pkcs12 -export -inkey $T/server.key -in $T/server.crt -passout pass:extra-password -out $T/custom.p12
 chmod 600 $T/custom.p12
 ec $T/loose.key; chmod 644 $T/loose.key
+openssl x509 -in $W/ca.pem -addtrust serverAuth -out $T/trusted.pem
+openssl genrsa -traditional -out $W/rsa.key 2048
+openssl req -x509 -new -key $W/rsa.key -subj /CN=rsa.test -days 30 -out $W/rsa.crt
+cat $W/rsa.key $W/rsa.crt > $T/rsa-both.pem; chmod 600 $T/rsa-both.pem
+openssl pkcs8 -topk8 -in $T/server.key -passout pass:changeit -out $T/enc.key; chmod 600 $T/enc.key
+cp $T/server.crt $T/enc.crt
 openssl req -x509 -new -key $W/ca.key -subj /CN=odd -days 30 -addext certificatePolicies=DER:020105 -out $T/odd.pem
 # Java keystores
 kt() { keytool "$@" -storepass changeit -noprompt >/dev/null 2>&1; }
@@ -78,6 +85,8 @@ cp $W/ed $T/sub/id_ed25519; chmod 644 $T/sub/id_ed25519
 # What is not a certificate, or no longer one
 printf 'just some notes\n' > $T/README.txt
 printf '\001\002\003garbage\377\376' > $T/garbage.bin
+printf '0 3 * * * /usr/bin/renew\n' > $T/crontab
+printf 'const char* k = "-----BEGIN CERTIFICATE-----\\n";\n' > $T/tool.c
 : > $T/empty.crt
 head -c 200 $T/server.crt > $T/truncated.pem
 head -c 100 $T/server.der > $T/truncated.der
@@ -195,6 +204,11 @@ TEST_F(FileScannerTest, EveryFileIsAccountedForOnceWithWhatItHolds) {
       {"custom.p12", {.format = "pkcs12", .certificates = 1, .key_present = true}},
       {"loose.key", {.format = "private_key", .findings = {"key_readable_by_others"}}},
       {"odd.pem", {.format = "pem", .certificates = 1}},
+      {"trusted.pem", {.format = "pem", .certificates = 1}},
+      {"rsa-both.pem", {.format = "pem", .certificates = 1, .key_present = true}},
+      // An encrypted key beside a certificate cannot be compared without its password.
+      {"enc.key", {.format = "private_key"}},
+      {"enc.crt", {.format = "pem", .certificates = 1}},
       {"keystore.jks", {.format = "jks", .certificates = 1, .key_present = true}},
       {"truststore.jks", {.format = "jks", .certificates = 1}},
       {"otherpass.jks",
@@ -211,6 +225,8 @@ TEST_F(FileScannerTest, EveryFileIsAccountedForOnceWithWhatItHolds) {
        {.format = "private_key", .findings = {"key_readable_by_others"}, .ssh_keys = 1}},
       {"README.txt", {.format = ""}},
       {"garbage.bin", {.format = ""}},
+      {"crontab", {.format = ""}},  // starts with '0', the DER SEQUENCE tag, and is text
+      {"tool.c", {.format = ""}},   // PEM armour inside a string is not a block
       {"empty.crt", {.format = ""}},
       {"truncated.pem", {.format = "pem", .error = ErrorCode::kMalformed}},
       {"truncated.der", {.format = "", .error = ErrorCode::kMalformed}},
@@ -271,6 +287,7 @@ TEST_F(FileScannerTest, CertificatesHashAsOpensslPrintsThem) {
     EXPECT_EQ(sha256_hex(certs[1]), ca) << name;
   }
   EXPECT_EQ(sha256_hex(run.by_name.at("truststore.jks").certificates.at(0)), ca);
+  EXPECT_EQ(sha256_hex(run.by_name.at("trusted.pem").certificates.at(0)), ca);
   EXPECT_EQ(sha256_hex(run.by_name.at("otherpass.jks").certificates.at(0)), ca);
   EXPECT_EQ(sha256_hex(run.by_name.at("keystore.jks").certificates.at(0)),
             openssl_sha256("work/jks-srv.pem"));
@@ -385,6 +402,36 @@ TEST_F(FileScannerTest, WithoutTheExtraPasswordTheCustomPkcs12IsLocked) {
   ASSERT_TRUE(obs.error);
   EXPECT_EQ(obs.error->code, ErrorCode::kBadPassword);
   EXPECT_EQ(codes(obs), std::vector<std::string>{"pkcs12_password_unknown"});
+}
+
+TEST_F(FileScannerTest, StayingOnOneFilesystemSkipsOtherMounts) {
+  // A directory on the tmpfs at /dev/shm, reached through a link from the tree's filesystem.
+  std::string shm = "/dev/shm/certward-files-XXXXXX";
+  ASSERT_NE(mkdtemp(shm.data()), nullptr);
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat(shm.c_str(), &a), 0);
+  ASSERT_EQ(::stat(tree().c_str(), &b), 0);
+  if (a.st_dev == b.st_dev) {
+    std::filesystem::remove_all(shm);
+    GTEST_SKIP() << "/dev/shm is not a separate filesystem here";
+  }
+  std::filesystem::copy_file(tree() + "/server.crt", shm + "/elsewhere.crt");
+  dir_->run("mkdir -p mounts && ln -sfn " + shm + " mounts/shm");
+  FileScanOptions o = options();
+  o.paths = {dir_->file("mounts")};
+  o.symlinks = SymlinkPolicy::kFollow;
+  o.filesystems = FilesystemPolicy::kStay;
+  const Run stay = scan(std::move(o));
+  EXPECT_TRUE(stay.observations.empty());
+  EXPECT_EQ(stay.summary.skipped.at("other_filesystem"), 1U);
+  FileScanOptions cross = options();
+  cross.paths = {dir_->file("mounts")};
+  cross.symlinks = SymlinkPolicy::kFollow;
+  const Run crossed = scan(std::move(cross));
+  ASSERT_EQ(crossed.observations.size(), 1U);
+  EXPECT_EQ(crossed.observations[0].format, "pem");
+  std::filesystem::remove_all(shm);
 }
 
 }  // namespace
