@@ -16,7 +16,7 @@ PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 only=" $* "
 want() { [[ $only == "  " || $only == *" $1 "* ]]; }
 
-for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key; do
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents; do
   want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
@@ -278,6 +278,38 @@ if want ssh_key; then
   ssh-keygen -q -s "$W/ssh_rsa" -h -I host -n h.example -V -1d:+1d "$W/ssh_ed25519.pub"
   awk '{print $2}' "$W/ssh_ed25519-cert.pub" | base64 -d >"$W/ssh_cert.blob"
   seed ssh_key cert "$W/ssh_cert.blob"
+fi
+# Java keystores as keytool writes them (jks_fuzz tries "changeit"): a key entry, a trust store
+# and a JCEKS.
+if want jks || want file_contents; then
+  kt() { keytool -noprompt -storepass changeit "$@" >/dev/null 2>&1; }
+  kt -genkeypair -alias k -keyalg EC -groupname secp256r1 -dname CN=k -storetype JKS \
+    -keypass changeit -keystore "$W/key.jks"
+  kt -importcert -alias ca -file "$W/root.pem" -storetype JKS -keystore "$W/trust.jks"
+  kt -genkeypair -alias k -keyalg EC -groupname secp256r1 -dname CN=k -storetype JCEKS \
+    -keypass changeit -keystore "$W/key.jceks"
+  for s in key.jks trust.jks key.jceks; do seed jks "$s" "$W/$s"; done
+fi
+# authorized_keys and known_hosts: quoted options, a hashed host, markers, a bad line.
+if want openssh_lines; then
+  ssh-keygen -q -t ed25519 -N '' -C c -f "$W/lines_ed" </dev/null
+  k=$(cut -d' ' -f1,2 "$W/lines_ed.pub")
+  printf '# c\nrestrict,command="a \\"b, c\\"",from="10.0.0.0/8" %s alice\n%s\nbad line\n' \
+    "$k" "$k" >corpus/openssh_lines/authorized_keys
+  printf 'a.test,[b.test]:22 %s\n' "$k" >"$W/kh"
+  ssh-keygen -q -H -f "$W/kh"
+  { cat "$W/kh"; printf '@cert-authority *.test %s ca\n@revoked * %s\n' "$k" "$k"; } \
+    >corpus/openssh_lines/known_hosts
+fi
+# Whole files as the file scanner reads them: PEM with a key, DER, PKCS#7, PKCS#12, a JKS and an
+# OpenSSH private key (file_contents_fuzz tries "changeit").
+if want file_contents; then
+  for f in mixed.pem root.der chain.p7b int.p7b.pem root.p12 certs.p12; do
+    seed file_contents "$f" "$W/$f"
+  done
+  seed file_contents key.jks "$W/key.jks"
+  ssh-keygen -q -t ed25519 -N '' -C c -f "$W/contents_ed" </dev/null
+  seed file_contents id_ed25519 "$W/contents_ed"
 fi
 cat >corpus/config/full.toml <<'TOML'
 data_dir = "/var/lib/certward"

@@ -15,8 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request names config body http_text http_request acme_jws acme_dns ssh_key})
-binary_targets=" cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request "
+targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request names config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents})
+binary_targets=" cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request jks file_contents "
 
 if [[ -z ${FUZZ_SKIP_BUILD:-} ]]; then
   echo "== fuzz: configure and build (preset fuzz)"
