@@ -69,13 +69,13 @@ bool self_signed(X509* cert) {
 // itself, which is not self-signed and whose issuer is nowhere in what was sent — the server
 // left out its intermediate. A path that reaches a CA the store does not know is untrusted:
 // servers are not expected to send roots.
-std::optional<Finding> trust_finding(const std::vector<crypto::X509Ptr>& certs, X509_STORE* trust,
+std::optional<Finding> trust_finding(const std::vector<X509*>& certs, X509_STORE* trust,
                                      bool leaf_reported_self_signed) {
-  X509* leaf = certs.front().get();
+  X509* leaf = certs.front();
   crypto::X509StackPtr untrusted(sk_X509_new_null());
   for (std::size_t i = 1; i < certs.size(); ++i) {
-    X509_up_ref(certs[i].get());
-    sk_X509_push(untrusted.get(), certs[i].get());
+    X509_up_ref(certs[i]);
+    sk_X509_push(untrusted.get(), certs[i]);
   }
   crypto::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!ctx || X509_STORE_CTX_init(ctx.get(), trust, leaf, untrusted.get()) != 1) {
@@ -105,34 +105,74 @@ std::optional<Finding> trust_finding(const std::vector<crypto::X509Ptr>& certs, 
 
 }  // namespace
 
-std::vector<Finding> chain_findings(const Endpoint& endpoint, const std::vector<Bytes>& chain,
-                                    X509_STORE* trust, SysTime now,
-                                    std::chrono::seconds expiring_window) {
-  std::vector<Finding> out;
-  std::vector<crypto::X509Ptr> certs;
-  for (const auto& der : chain) {
-    const unsigned char* p = der.data();
-    crypto::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-    ERR_clear_error();
-    if (!cert) continue;
-    // Findings about each certificate on its own: the one call site of certificate_findings
-    // for the network scanner. A certificate certward's parser refuses is still recorded by
-    // its DER; it only goes without these findings.
-    if (auto parsed = x509::Certificate::from_der(der)) {
-      auto found = certificate_findings(parsed->info(), parsed->get(), now, expiring_window);
-      out.insert(out.end(), found.begin(), found.end());
-    }
-    certs.push_back(std::move(cert));
+CertificateCache::CertificateCache(X509_STORE* trust, SysTime now,
+                                   std::chrono::seconds expiring_window, std::size_t capacity)
+    : trust_(trust), now_(now), expiring_window_(expiring_window), capacity_(capacity) {}
+
+std::shared_ptr<const CertificateCache::Entry> CertificateCache::certificate(const Bytes& der) {
+  std::string key = to_hex(crypto::sha256(der));
+  {
+    common::MutexLock lock(mu_);
+    if (auto it = certificates_.find(key); it != certificates_.end()) return it->second;
   }
-  if (certs.empty() || chain.empty()) return out;
-  std::string leaf_fingerprint = to_hex(crypto::sha256(chain.front()));
-  if (auto f = hostname_finding(endpoint, certs.front().get(), leaf_fingerprint)) {
+  auto entry = std::make_shared<Entry>();
+  entry->fingerprint = key;
+  // Findings about each certificate on its own: the one call site of certificate_findings
+  // for the network scanner. A certificate certward's parser refuses is still recorded by its
+  // DER and checked as a link of the chain; it only goes without these findings.
+  if (auto parsed = x509::Certificate::from_der(der)) {
+    entry->findings = certificate_findings(parsed->info(), parsed->get(), now_, expiring_window_);
+    X509_up_ref(parsed->get());
+    entry->cert.reset(parsed->get());
+  } else {
+    const unsigned char* p = der.data();
+    entry->cert.reset(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    ERR_clear_error();
+  }
+  if (!entry->cert) return nullptr;
+  common::MutexLock lock(mu_);
+  if (certificates_.size() < capacity_) certificates_.emplace(key, entry);
+  return entry;
+}
+
+std::optional<Finding> CertificateCache::trust(const std::vector<const Entry*>& chain,
+                                               bool leaf_reported_self_signed) {
+  std::string key = leaf_reported_self_signed ? "s" : "-";
+  for (const Entry* e : chain) key += e->fingerprint;
+  {
+    common::MutexLock lock(mu_);
+    if (auto it = trust_results_.find(key); it != trust_results_.end()) return it->second;
+  }
+  std::vector<X509*> certs;
+  for (const Entry* e : chain) certs.push_back(e->cert.get());
+  auto result = trust_finding(certs, trust_, leaf_reported_self_signed);
+  common::MutexLock lock(mu_);
+  if (trust_results_.size() < capacity_) trust_results_.emplace(std::move(key), result);
+  return result;
+}
+
+std::vector<Finding> chain_findings(const Endpoint& endpoint, const std::vector<Bytes>& chain,
+                                    CertificateCache& cache) {
+  std::vector<Finding> out;
+  std::vector<std::shared_ptr<const CertificateCache::Entry>> entries;
+  for (const auto& der : chain) {
+    auto entry = cache.certificate(der);
+    // Without its leaf, a chain says nothing about the endpoint.
+    if (!entry && entries.empty()) return out;
+    if (!entry) continue;
+    out.insert(out.end(), entry->findings.begin(), entry->findings.end());
+    entries.push_back(std::move(entry));
+  }
+  if (entries.empty()) return out;
+  const auto& leaf = *entries.front();
+  if (auto f = hostname_finding(endpoint, leaf.cert.get(), leaf.fingerprint)) {
     out.push_back(std::move(*f));
   }
-  bool reported = std::any_of(out.begin(), out.end(), [&](const Finding& f) {
-    return f.code == "self_signed" && f.fingerprint == leaf_fingerprint;
-  });
-  if (auto f = trust_finding(certs, trust, reported)) out.push_back(std::move(*f));
+  bool reported = std::any_of(leaf.findings.begin(), leaf.findings.end(),
+                              [](const Finding& f) { return f.code == "self_signed"; });
+  std::vector<const CertificateCache::Entry*> links;
+  for (const auto& e : entries) links.push_back(e.get());
+  if (auto f = cache.trust(links, reported)) out.push_back(std::move(*f));
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/mutex.h"
+#include "discovery/net/chain_checks.h"
 #include "discovery/net/scanner.h"
 
 namespace certward::discovery::net::detail {
@@ -53,6 +54,7 @@ struct ScanShared {
   X509_STORE* trust;
   SysTime now;
   Pacer& pacer;
+  CertificateCache& certificates;
 };
 
 using Report = std::function<void(Observation)>;

@@ -168,7 +168,10 @@ class NetworkScanner::Impl {
     Pacer pacer(options_.rate_limit);
     SystemClock system_clock;
     const Clock& clock = options_.clock != nullptr ? *options_.clock : system_clock;
-    ScanShared shared{options_, tls, legacy, std::move(alpn), trust.get(), clock.now(), pacer};
+    SysTime now = clock.now();
+    CertificateCache certificates(trust.get(), now, options_.expiring_window);
+    ScanShared shared{options_,    tls, legacy, std::move(alpn),
+                      trust.get(), now, pacer,  certificates};
 
     asio::io_context io;
     ScanRun run(shared, io, std::move(endpoints), report);

@@ -173,8 +173,7 @@ class TlsProbe final : public Probe {
 
   void after_legacy() {
     std::sort(obs_.legacy_protocols.begin(), obs_.legacy_protocols.end());
-    obs_.findings = chain_findings(endpoint_, obs_.chain, shared_.trust, shared_.now,
-                                   shared_.options.expiring_window);
+    obs_.findings = chain_findings(endpoint_, obs_.chain, shared_.certificates);
     if (!obs_.legacy_protocols.empty()) {
       std::string list;
       for (const auto& v : obs_.legacy_protocols) list += (list.empty() ? "" : ", ") + v;
