@@ -113,7 +113,7 @@ Recorder::Recorder(const Clock& clock, store::Database& db, const inventory::Inv
       scope_(std::move(scope)),
       options_(std::move(options)) {
   report_.kind = scope_.kind;
-  report_.started_at = clock_.now();
+  report_.started_at = scope_.since.value_or(clock_.now());
 }
 
 Status Recorder::add(TlsObservation obs) {
@@ -146,11 +146,7 @@ Status Recorder::flush_locked() {
   if (pending_.empty()) return ok();
   // The report changes only once the batch is committed: a failed batch leaves it as it was.
   const ScanReport before = report_;
-  const std::size_t seen_files = seen_files_.size();
-  auto undo = [&] {
-    report_ = before;
-    seen_files_.resize(seen_files);
-  };
+  auto undo = [&] { report_ = before; };
   auto tx = db_.begin(store::TxMode::kWrite);
   if (!tx) return std::unexpected(tx.error());
   for (const Pending& p : pending_) {
@@ -220,7 +216,6 @@ Status Recorder::write(store::Transaction& tx, const Pending& pending) {
     const auto& f = std::get<FileObservation>(pending);
     kind = "file";
     location = file_location(f.host, f.path);
-    seen_files_.push_back(location);
     team = options_.ownership.team_for_file(f.host, f.path);
     place = {{"host", f.host}, {"path", f.path}, {"format", f.format}};
     error = &f.error;
@@ -333,13 +328,18 @@ Status Recorder::write(store::Transaction& tx, const Pending& pending) {
   return ok();
 }
 
+Result<ScanReport> Recorder::checkpoint() {
+  common::MutexLock lock(mu_);
+  CW_RETURN_IF_ERROR(flush_locked());
+  return report_;
+}
+
 Result<ScanReport> Recorder::finish() {
   common::MutexLock lock(mu_);
   CW_RETURN_IF_ERROR(flush_locked());
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   if (scope_.kind == "files") {
-    // Files under the scanned roots that this scan did not see are gone.
-    std::set<std::string> seen(seen_files_.begin(), seen_files_.end());
+    // Files under the scanned roots that this scan did not see again are gone.
     std::vector<std::string> gone_ids;
     std::set<std::string> ids;
     for (const std::string& root : scope_.roots) {
@@ -351,7 +351,7 @@ Result<ScanReport> Recorder::finish() {
       CW_ASSIGN_OR_RETURN(auto at, sightings_.active_at(*tx, "file", exact));
       under.insert(under.end(), at.begin(), at.end());
       for (const auto& s : under) {
-        if (seen.contains(s.location) || !ids.insert(s.id).second) continue;
+        if (s.last_seen >= report_.started_at || !ids.insert(s.id).second) continue;
         gone_ids.push_back(s.id);
         report_.gone.push_back({s.location, s.fingerprint});
       }

@@ -68,6 +68,10 @@ struct ScanScope {
   std::string kind;                // "net", "files"
   std::string host;                // files: the host scanned
   std::vector<std::string> roots;  // files: the paths walked
+  // When the scan began (default: when the recorder was made). A file under the roots last
+  // seen before it was not seen by this scan: it is gone. A scan sent in parts (an agent's)
+  // passes its first part's time to every part.
+  std::optional<SysTime> since;
 };
 
 struct RecorderOptions {
@@ -92,6 +96,9 @@ class Recorder {
   // Writes what is left, marks what the scope no longer shows as gone, audits the scan as one
   // "discovery.scan" event and returns the report.
   Result<ScanReport> finish();
+  // Writes what is left and returns the report so far: a part of a scan sent in parts, whose
+  // last part finishes it.
+  Result<ScanReport> checkpoint();
 
  private:
   using Pending = std::variant<TlsObservation, SshObservation, FileObservation>;
@@ -110,7 +117,6 @@ class Recorder {
   common::Mutex mu_;
   std::vector<Pending> pending_ CW_GUARDED_BY(mu_);
   ScanReport report_ CW_GUARDED_BY(mu_);
-  std::vector<std::string> seen_files_ CW_GUARDED_BY(mu_);  // file locations, for gone files
 };
 
 }  // namespace certward::discovery

@@ -158,6 +158,7 @@ TEST_F(RecorderTest, FilesThatVanishFromAScannedRootAreGone) {
     ASSERT_TRUE(r.finish());
   }
   EXPECT_EQ(sightings(b.info().sha256_hex)[0].team, "ops");
+  clock_.advance(std::chrono::minutes(5));
   {
     auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
     ASSERT_TRUE(r.add(file("/srv/a.pem", {a.der()})));
