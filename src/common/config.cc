@@ -1,7 +1,5 @@
 #include "common/config.h"
 
-#include "common/config_toml.h"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -12,6 +10,8 @@
 #include <set>
 #include <sstream>
 #include <utility>
+
+#include "common/config_toml.h"
 
 extern char** environ;
 
@@ -317,6 +317,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_revocation(*v.as_table(), c.revocation, src));
     } else if (key == "acme" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_acme(*v.as_table(), c.acme, src));
+    } else if (key == "discovery" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_discovery(*v.as_table(), c.discovery, src));
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {
@@ -408,6 +410,7 @@ Status validate_revocation(const RevocationSettings& r) {
 Status validate(const Config& c) {
   CW_RETURN_IF_ERROR(validate_revocation(c.revocation));
   CW_RETURN_IF_ERROR(validate_acme(c.acme));
+  CW_RETURN_IF_ERROR(validate_discovery(c.discovery));
   CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));

@@ -93,8 +93,8 @@ struct AcmeDirectorySettings {
 
 struct AcmeSettings {
   bool enabled = true;
-  AcmeDirectorySettings directory;                           // [acme] itself
-  std::map<std::string, AcmeDirectorySettings> directories;  // [acme.directories.<name>]
+  AcmeDirectorySettings directory;                            // [acme] itself
+  std::map<std::string, AcmeDirectorySettings> directories;   // [acme.directories.<name>]
   std::chrono::seconds order_lifetime{std::chrono::days(1)};  // pending orders expire
   // A valid authorization is reused by the account's later orders for this long.
   std::chrono::seconds authorization_lifetime{std::chrono::days(30)};
@@ -116,6 +116,37 @@ struct AcmeSettings {
   int pending_orders_per_account = 300;
   int certificates_per_domain_per_week = 50;  // per registered domain (last two labels)
   int new_accounts_per_address_per_hour = 50;
+};
+
+// [[discovery.ownership]]: attributes what discovery finds to a team by exactly one of an
+// address range, a host glob or a path glob (docs/discovery.md).
+struct DiscoveryOwnershipSettings {
+  std::string team;
+  std::string cidr;
+  std::string host;
+  std::string path;
+};
+
+struct DiscoverySettings {
+  // Where scans the server runs (API, recurring scans) may dial: an address outside every
+  // range here is reported as refused, never dialled. Loopback and private ranges by default;
+  // link-local (cloud metadata services) is outside them on purpose.
+  std::vector<std::string> allowed_networks = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
+                                               "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
+  std::size_t max_endpoints = 65'536;  // per scan, after expansion; a request over it is refused
+  std::size_t concurrency = 256;       // endpoints in flight per scan
+  std::chrono::seconds connect_timeout{3};
+  std::chrono::seconds handshake_timeout{5};
+  double rate_limit = 0;  // new connections per second per scan; 0: unlimited
+  bool probe_legacy = true;
+  bool check_revocation = false;
+  bool use_system_trust = true;  // besides certward's own roots
+  std::chrono::seconds expiring_window{std::chrono::days(30)};
+  std::uint64_t max_file_size = 1 << 20;
+  // Where file scans the server runs (API, recurring scans) may look, on the server's own
+  // host; none by default (the CLI's local scans and agents are not limited by it).
+  std::vector<std::string> allowed_paths;
+  std::vector<DiscoveryOwnershipSettings> ownership;
 };
 
 struct RateLimitSettings {
@@ -178,6 +209,7 @@ struct Config {
   std::vector<ProfileSettings> profiles;  // [profiles.<name>] tables
   RevocationSettings revocation;
   AcmeSettings acme;
+  DiscoverySettings discovery;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

@@ -41,4 +41,8 @@ Result<T> get_int_as(const toml::node& n, std::string_view key, std::string_view
 Status parse_acme(const toml::table& t, AcmeSettings& acme, std::string_view src);
 Status validate_acme(const AcmeSettings& acme);
 
+// [discovery] and [[discovery.ownership]] (config_discovery.cc).
+Status parse_discovery(const toml::table& t, DiscoverySettings& d, std::string_view src);
+Status validate_discovery(const DiscoverySettings& d);
+
 }  // namespace certward::config_detail

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fnmatch.h>
 
+#include <algorithm>
+
 namespace certward::discovery {
 
 namespace {
@@ -31,7 +33,41 @@ bool glob(const std::string& pattern, std::string_view text, int flags) {
   return !text.empty() && fnmatch(pattern.c_str(), std::string(text).c_str(), flags) == 0;
 }
 
+// "a.b.c.d/n", "x::y/n" or a bare address (all its bits).
+std::optional<std::pair<std::vector<std::uint8_t>, int>> parse_cidr(std::string_view cidr) {
+  const auto slash = cidr.find('/');
+  auto addr = parse_address(cidr.substr(0, slash));
+  if (!addr) return std::nullopt;
+  int prefix = static_cast<int>(addr->size() * 8);
+  if (slash != std::string_view::npos) {
+    const std::string bits(cidr.substr(slash + 1));
+    const bool digits = !bits.empty() && bits.size() <= 3 &&
+                        bits.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) return std::nullopt;
+    prefix = std::stoi(bits);
+  }
+  if (prefix > static_cast<int>(addr->size() * 8)) return std::nullopt;
+  return std::make_pair(std::move(*addr), prefix);
+}
+
 }  // namespace
+
+Result<NetworkSet> NetworkSet::make(const std::vector<std::string>& cidrs) {
+  NetworkSet out;
+  for (const auto& c : cidrs) {
+    auto parsed = parse_cidr(c);
+    if (!parsed) return fail(ErrorCode::kInvalidArgument, "bad network '" + c + "'");
+    out.ranges_.push_back(Range{std::move(parsed->first), parsed->second});
+  }
+  return out;
+}
+
+bool NetworkSet::contains(std::string_view address) const {
+  const auto addr = parse_address(address);
+  if (!addr) return false;
+  return std::ranges::any_of(
+      ranges_, [&](const Range& r) { return in_network(*addr, r.address, r.prefix); });
+}
 
 Result<Ownership> Ownership::make(std::vector<OwnershipRule> rules) {
   Ownership out;
@@ -44,19 +80,11 @@ Result<Ownership> Ownership::make(std::vector<OwnershipRule> rules) {
     }
     std::optional<Network> net;
     if (!r.cidr.empty()) {
-      const auto slash = r.cidr.find('/');
-      auto addr = parse_address(r.cidr.substr(0, slash));
-      int prefix = addr ? static_cast<int>(addr->size() * 8) : 0;
-      if (addr && slash != std::string::npos) {
-        const std::string bits = r.cidr.substr(slash + 1);
-        const bool digits = !bits.empty() && bits.size() <= 3 &&
-                            bits.find_first_not_of("0123456789") == std::string::npos;
-        prefix = digits ? std::stoi(bits) : -1;
-      }
-      if (!addr || prefix < 0 || prefix > static_cast<int>(addr->size() * 8)) {
+      auto parsed = parse_cidr(r.cidr);
+      if (!parsed) {
         return fail(ErrorCode::kInvalidArgument, "ownership rule: bad cidr '" + r.cidr + "'");
       }
-      net = Network{std::move(*addr), prefix};
+      net = Network{std::move(parsed->first), parsed->second};
     }
     out.rules_.push_back(r);
     out.networks_.push_back(std::move(net));
