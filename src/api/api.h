@@ -16,8 +16,10 @@
 #include "ca/enrollment.h"
 #include "ca/profile.h"
 #include "ca/revocation.h"
+#include "discovery/service.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
+#include "inventory/sightings.h"
 
 namespace certward::api {
 
@@ -34,6 +36,8 @@ struct Services {
   ca::RevocationService& revocation;
   auth::AuthService& auth;
   auth::EabKeys& eab;
+  const inventory::Sightings& sightings;
+  discovery::Discovery& discovery;
   Metrics& metrics;
   RateLimiter& limiter;
 };

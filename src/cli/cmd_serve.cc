@@ -52,7 +52,9 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.auth(),
                         c.eab(),
                         c.db(),
-                        c.jobs()};
+                        c.jobs(),
+                        c.sightings(),
+                        c.discovery()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

@@ -1,7 +1,5 @@
 #include "cli/context.h"
 
-#include "protocols/acme/service.h"
-
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +9,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "lifecycle/scheduler.h"
+#include "protocols/acme/service.h"
 
 namespace certward::cli {
 namespace {
@@ -96,6 +95,23 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   CW_RETURN_IF_ERROR(protocols::acme::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(lifecycle::JobQueue::migrate(*c->db_));
   c->jobs_.emplace(c->clock_, *c->db_);
+  CW_RETURN_IF_ERROR(discovery::Discovery::migrate(*c->db_));
+  c->sightings_.emplace(c->clock_, *c->db_);
+  ca::AuthorityService* authorities = c->authorities_.get();
+  c->discovery_ = std::make_unique<discovery::Discovery>(
+      discovery::DiscoveryDeps{c->clock_, *c->db_, *c->inventory_, *c->sightings_, *c->audit_,
+                               *c->jobs_, c->config_.discovery, [authorities] {
+                                 // Chains to certward's own roots are trusted by network scans.
+                                 std::vector<Bytes> roots;
+                                 if (auto list = authorities->list()) {
+                                   for (const auto& a : *list) {
+                                     if (a.kind == ca::AuthorityKind::kRoot)
+                                       roots.push_back(a.certificate.der());
+                                   }
+                                 }
+                                 return roots;
+                               }});
+  CW_RETURN_IF_ERROR(c->discovery_->check());
   // A revocation made here (the CLI, in its own process) moves the servers' CRL publication to
   // now, as one made through a server does: whichever server leases it publishes within a
   // poll, instead of at its next occurrence. The OCSP responders see it within their refresh.

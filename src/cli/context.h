@@ -17,7 +17,9 @@
 #include "ca/profile.h"
 #include "ca/revocation.h"
 #include "common/config.h"
+#include "discovery/service.h"
 #include "inventory/inventory.h"
+#include "inventory/sightings.h"
 #include "lifecycle/jobs.h"
 #include "store/store.h"
 
@@ -46,6 +48,8 @@ class Context {
   auth::AuthService& auth() { return *auth_; }
   auth::EabKeys& eab() { return *eab_; }
   const lifecycle::JobQueue& jobs() const { return *jobs_; }
+  const inventory::Sightings& sightings() const { return *sightings_; }
+  discovery::Discovery& discovery() { return *discovery_; }
   const std::string& actor() const { return actor_; }
 
  private:
@@ -65,6 +69,8 @@ class Context {
   std::unique_ptr<auth::AuthService> auth_;
   std::unique_ptr<auth::EabKeys> eab_;
   std::optional<lifecycle::JobQueue> jobs_;
+  std::optional<inventory::Sightings> sightings_;
+  std::unique_ptr<discovery::Discovery> discovery_;
   std::string actor_;
 };
 

@@ -27,8 +27,10 @@
 #include "ca/revocation.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "discovery/service.h"
 #include "http/http.h"
 #include "inventory/inventory.h"
+#include "inventory/sightings.h"
 #include "lifecycle/jobs.h"
 #include "lifecycle/scheduler.h"
 
@@ -47,9 +49,11 @@ struct Domain {
   ca::RevocationService& revocation;
   ca::CrlPublisher& crls;  // publishes CRLs; the CRL component serves them
   auth::AuthService& auth;
-  auth::EabKeys& eab;           // ACME external account binding keys
-  store::Database& db;          // for the front-ends with tables of their own (ACME)
-  const lifecycle::JobQueue& jobs;  // durable background work, shared by the replicas
+  auth::EabKeys& eab;                     // ACME external account binding keys
+  store::Database& db;                    // for the front-ends with tables of their own (ACME)
+  const lifecycle::JobQueue& jobs;        // durable background work, shared by the replicas
+  const inventory::Sightings& sightings;  // where certificates and SSH keys were seen
+  discovery::Discovery& discovery;        // scans, recurring scans, agents'reports
 };
 
 // What every component is given: the domain and the server's own shared services, built once

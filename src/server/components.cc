@@ -15,8 +15,9 @@ namespace {
 
 api::Services api_services(Services& s) {
   const Domain& d = s.domain;
-  return api::Services{d.clock, d.ready,      d.audit, d.inventory, d.profiles, d.authorities,
-                       d.ra,    d.revocation, d.auth,  d.eab,       s.metrics,  s.limiter};
+  return api::Services{d.clock,       d.ready,     d.audit,      d.inventory, d.profiles,
+                       d.authorities, d.ra,        d.revocation, d.auth,      d.eab,
+                       d.sightings,   d.discovery, s.metrics,    s.limiter};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.
@@ -149,6 +150,51 @@ class AcmeServer final : public Component {
   protocols::acme::Service service_;
 };
 
+// Discovery's scans run as jobs on a scheduler of their own: a scan may take minutes (a large
+// range, slow peers, their timeouts), and must neither hold up the CRLs and renewals of the
+// shared scheduler nor lose its lease half-way. Recurring scans are started by a recurring job
+// on the shared scheduler, which only enqueues them.
+class DiscoveryScans final : public Component {
+ public:
+  explicit DiscoveryScans(Services& s)
+      : services_(s),
+        scans_(s.domain.clock, s.domain.jobs,
+               lifecycle::SchedulerOptions{.owner = lifecycle::make_owner_id(),
+                                           .poll_interval = std::chrono::milliseconds(1000),
+                                           .batch = 1,
+                                           .lease = std::chrono::hours(2),
+                                           .retry_base = std::chrono::seconds(60),
+                                           .retry_max = std::chrono::seconds(3600),
+                                           .recurring_max_attempts = 3}) {}
+
+  void mount(Routers&) override {}
+
+  Status start() override {
+    discovery::Discovery& d = services_.domain.discovery;
+    CW_RETURN_IF_ERROR(scans_.handle(std::string(discovery::Discovery::kScanJob),
+                                     [&d](const lifecycle::Job& job) -> Status {
+                                       return d.run(job.payload.value("scan", ""));
+                                     }));
+    auto start_due = [&d, this](const lifecycle::Job&) -> Status {
+      CW_RETURN_IF_ERROR(d.run_due_schedules());
+      scans_.wake();
+      return ok();
+    };
+    CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
+        std::string(discovery::Discovery::kSchedulesJob),
+        lifecycle::Recurrence{.interval = std::chrono::seconds(60),
+                              .first = lifecycle::Recurrence::First::kCatchUp},
+        std::move(start_due)));
+    return scans_.start();
+  }
+
+  void stop() override { scans_.stop(); }
+
+ private:
+  Services& services_;
+  lifecycle::Scheduler scans_;
+};
+
 // The job scheduler: runs the background work every component (and the server itself: the
 // serving-certificate check) registered with Services::scheduler. It has no routes.
 class BackgroundJobs final : public Component {
@@ -170,6 +216,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<PublicCaCertificates>(s); });
   r.add([](Services& s) { return std::make_unique<RevocationStatus>(s); });
   r.add([](Services& s) { return std::make_unique<AcmeServer>(s); });
+  r.add([](Services& s) { return std::make_unique<DiscoveryScans>(s); });
   // Last: it starts once every component above has started, and stops before them, so a
   // handler never runs on a component that is not running.
   r.add([](Services& s) { return std::make_unique<BackgroundJobs>(s); });

@@ -24,6 +24,11 @@ class ApiTest : public ca::testing::CaFixture {
   auth::EabKeys eab_{clock_, *db_, audit_, wrapper_};
   Metrics metrics_{clock_};
   RateLimiter limiter_{0, 0};
+  inventory::Sightings sightings_{clock_, *db_};
+  lifecycle::JobQueue jobs_{clock_, *db_};
+  DiscoverySettings discovery_settings_;
+  discovery::Discovery discovery_{discovery::DiscoveryDeps{
+      clock_, *db_, inventory_, sightings_, audit_, jobs_, discovery_settings_, {}}};
 };
 
 std::set<std::string> documented_operations() {
@@ -40,12 +45,13 @@ std::set<std::string> documented_operations() {
 }
 
 TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
-  Services s{clock_,    [this] { return db_->ping(); },
-             audit_,    inventory_,
-             profiles_, *authorities_,
-             *ra_,      *revocation_,
-             auth_,     eab_,
-             metrics_,  limiter_};
+  Services s{clock_,     [this] { return db_->ping(); },
+             audit_,     inventory_,
+             profiles_,  *authorities_,
+             *ra_,       *revocation_,
+             auth_,      eab_,
+             sightings_, discovery_,
+             metrics_,   limiter_};
   auto router = make_api_router(s);
   std::set<std::string> routed;
   for (const auto& r : router->routes()) routed.insert(r.method + " " + r.pattern);

@@ -51,7 +51,7 @@ class SecretBodyTest : public ca::testing::CaFixture {
     // The authorities and the RA exist only once the fixture is set up.
     services_.emplace(Services{clock_, [this] { return db_->ping(); }, audit_, inventory_,
                                profiles_, *authorities_, *ra_, *revocation_, auth_, eab_,
-                               metrics_, limiter_});
+                               sightings_, discovery_, metrics_, limiter_});
     router_ = make_api_router(*services_);
   }
 
@@ -67,6 +67,11 @@ class SecretBodyTest : public ca::testing::CaFixture {
   auth::EabKeys eab_{clock_, *db_, audit_, wrapper_};
   Metrics metrics_{clock_};
   RateLimiter limiter_{0, 0};
+  inventory::Sightings sightings_{clock_, *db_};
+  lifecycle::JobQueue jobs_{clock_, *db_};
+  DiscoverySettings discovery_settings_;
+  discovery::Discovery discovery_{discovery::DiscoveryDeps{
+      clock_, *db_, inventory_, sightings_, audit_, jobs_, discovery_settings_, {}}};
   std::optional<Services> services_;
   std::shared_ptr<http::Router> router_;
   std::string token_;

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "api/api.h"
-#include "protocols/acme/service.h"
 #include "http/problem.h"
+#include "protocols/acme/service.h"
 #include "server/serving_certificate_impl.h"
 #include "unit/ca/fixture.h"
 #include "unit/http/test_support.h"
@@ -32,6 +32,7 @@ class ServerTest : public ca::testing::CaFixture {
     ASSERT_TRUE(lifecycle::JobQueue::migrate(*db_).has_value());
     ASSERT_TRUE(auth::EabKeys::migrate(*db_).has_value());
     ASSERT_TRUE(protocols::acme::Service::migrate(*db_).has_value());
+    ASSERT_TRUE(discovery::Discovery::migrate(*db_).has_value());
     config_.data_dir = dir_.path().string();
     config_.server.listen = "127.0.0.1:0";
     config_.server.http_listen = "127.0.0.1:0";
@@ -39,8 +40,8 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
-                           profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, eab_,
-                           *db_, jobs_});
+                           profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, eab_, *db_,
+                           jobs_, sightings_, discovery_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -76,6 +77,9 @@ class ServerTest : public ca::testing::CaFixture {
   auth::AuthService auth_{clock_, *db_, audit_};
   lifecycle::JobQueue jobs_{clock_, *db_};
   auth::EabKeys eab_{clock_, *db_, audit_, wrapper_};
+  inventory::Sightings sightings_{clock_, *db_};
+  discovery::Discovery discovery_{discovery::DiscoveryDeps{
+      clock_, *db_, inventory_, sightings_, audit_, jobs_, config_.discovery, {}}};
   std::optional<Domain> domain_;
 };
 
@@ -177,8 +181,13 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
   Server server(*domain_, builtin_components());
   api::Metrics metrics(clock_);
   api::RateLimiter limiter(0, 0);
-  api::Services s{clock_, [] { return ok(); }, audit_, inventory_, profiles_, *authorities_,
-                  *ra_,   *revocation_,        auth_,  eab_,       metrics, limiter};
+  api::Services s{clock_,     [] { return ok(); },
+                  audit_,     inventory_,
+                  profiles_,  *authorities_,
+                  *ra_,       *revocation_,
+                  auth_,      eab_,
+                  sightings_, discovery_,
+                  metrics,    limiter};
   auto expected = api::make_api_router(s);
   auto routes = [](const http::Router& r) {
     std::vector<std::string> out;
