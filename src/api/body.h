@@ -30,6 +30,8 @@ class Body {
   Result<std::optional<std::vector<std::string>>> opt_strings(std::string_view key) const;
   // Present with the value null: a PATCH clearing the field.
   bool is_null(std::string_view key) const;
+  // The whole body, for a service that decodes a document of its own (a scan's spec).
+  const nlohmann::json& json() const { return j_; }
   // A secret string (a private key, a passphrase) moved into SecretBytes; the body's own copy
   // is cleansed, so take each secret before the Body goes. Absent or null: nullopt.
   Result<std::optional<crypto::SecretBytes>> take_secret(std::string_view key);

@@ -67,21 +67,6 @@ Result<http::Response> list_certificates(Services& s, http::Request& req, const 
   return ok_json(page_json(std::move(items), result.next_cursor));
 }
 
-Result<inventory::CertificateRecord> visible_record(Services& s, const http::Request& req,
-                                                    const Identity& id) {
-  auto it = req.params.find("id");
-  // A requester's id is resolved among its team's certificates only.
-  CW_ASSIGN_OR_RETURN(
-      auto rec,
-      s.inventory.resolve(it->second,
-                          team_scoped(id) ? std::optional(id.team.value_or("")) : std::nullopt));
-  if (team_scoped(id) && rec.meta.team != id.team) {
-    // Indistinguishable from absence: a requester learns nothing about other teams.
-    return fail(ErrorCode::kNotFound, "no certificate matches '" + it->second + "'");
-  }
-  return rec;
-}
-
 Result<http::Response> get_certificate(Services& s, http::Request& req, const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto rec, visible_record(s, req, id));
   CW_ASSIGN_OR_RETURN(auto cert, s.inventory.certificate(rec.fingerprint));
@@ -266,6 +251,21 @@ Result<http::Response> import_certificates(Services& s, http::Request& req, cons
 }
 
 }  // namespace
+
+Result<inventory::CertificateRecord> visible_record(Services& s, const http::Request& req,
+                                                    const Identity& id) {
+  auto it = req.params.find("id");
+  // A requester's id is resolved among its team's certificates only.
+  CW_ASSIGN_OR_RETURN(
+      auto rec,
+      s.inventory.resolve(it->second,
+                          team_scoped(id) ? std::optional(id.team.value_or("")) : std::nullopt));
+  if (team_scoped(id) && rec.meta.team != id.team) {
+    // Indistinguishable from absence: a requester learns nothing about other teams.
+    return fail(ErrorCode::kNotFound, "no certificate matches '" + it->second + "'");
+  }
+  return rec;
+}
 
 void add_certificate_routes(http::Router& r, Services& s) {
   add_guarded(r, s, "GET", "/api/v1/certificates", Permission::kReadInventory, BodyKind::kNone,

@@ -37,6 +37,11 @@ void add_guarded(http::Router& router, Services& services, std::string method, s
 // Whether the caller sees and labels only its own team's certificates.
 bool team_scoped(const auth::Identity& id);
 
+// The certificate the {id} path parameter names, as the caller may see it: a requester's id is
+// resolved among its team's certificates only (certificates.cc). Errors: kNotFound.
+Result<inventory::CertificateRecord> visible_record(Services& s, const http::Request& req,
+                                                    const auth::Identity& id);
+
 http::Response ok_json(const nlohmann::json& j, int status = 200);
 // Query parameters: absent is nullopt, present but empty is kMalformed.
 Result<std::optional<std::string>> query_text(const http::Request& r, std::string_view key);
@@ -54,5 +59,6 @@ void add_revocation_routes(http::Router& router, Services& services);      // re
 void add_audit_routes(http::Router& router, Services& services);           // audit.cc
 void add_identity_routes(http::Router& router, Services& services);        // identity.cc
 void add_eab_routes(http::Router& router, Services& services);             // eab.cc
+void add_discovery_routes(http::Router& router, Services& services);       // discovery.cc
 
 }  // namespace certward::api
