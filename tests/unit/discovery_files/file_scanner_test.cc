@@ -52,11 +52,14 @@ openssl req -x509 -new -key $W/rsa.key -subj /CN=rsa.test -days 30 -out $W/rsa.c
 cat $W/rsa.key $W/rsa.crt > $T/rsa-both.pem; chmod 600 $T/rsa-both.pem
 openssl pkcs8 -topk8 -in $T/server.key -passout pass:changeit -out $T/enc.key; chmod 600 $T/enc.key
 cp $T/server.crt $T/enc.crt
+cp $T/server.crt $T/web.crt; cp $T/server.key $T/web-key.pem
+cp $T/server.crt $T/api.crt; cp $T/server.key $T/api.pem
 openssl req -x509 -new -key $W/ca.key -subj /CN=odd -days 30 -addext certificatePolicies=DER:020105 -out $T/odd.pem
 # Java keystores
 kt() { keytool "$@" -storepass changeit -noprompt >/dev/null 2>&1; }
 kt -genkeypair -alias srv -keyalg EC -groupname secp256r1 -dname CN=jks.test -validity 30 -storetype JKS -keypass changeit -keystore $T/keystore.jks
 chmod 600 $T/keystore.jks
+cp $T/keystore.jks $T/loose.jks; chmod 644 $T/loose.jks
 kt -importcert -alias ca -file $W/ca.pem -storetype JKS -keystore $T/truststore.jks
 keytool -importcert -noprompt -alias ca -file $W/ca.pem -storetype JKS -keystore $T/otherpass.jks -storepass other-password >/dev/null 2>&1
 kt -genkeypair -alias srv -keyalg EC -groupname secp256r1 -dname CN=p12.test -validity 30 -storetype PKCS12 -keystore $T/keystore.pfx
@@ -209,8 +212,17 @@ TEST_F(FileScannerTest, EveryFileIsAccountedForOnceWithWhatItHolds) {
       // An encrypted key beside a certificate cannot be compared without its password.
       {"enc.key", {.format = "private_key"}},
       {"enc.crt", {.format = "pem", .certificates = 1}},
+      {"web.crt", {.format = "pem", .certificates = 1, .key_present = true}},
+      {"web-key.pem", {.format = "private_key"}},
+      {"api.crt", {.format = "pem", .certificates = 1, .key_present = true}},
+      {"api.pem", {.format = "private_key"}},
       {"keystore.jks", {.format = "jks", .certificates = 1, .key_present = true}},
       {"truststore.jks", {.format = "jks", .certificates = 1}},
+      {"loose.jks",
+       {.format = "jks",
+        .certificates = 1,
+        .key_present = true,
+        .findings = {"key_readable_by_others"}}},
       {"otherpass.jks",
        {.format = "jks", .certificates = 1, .findings = {"keystore_password_unknown"}}},
       {"keystore.pfx", {.format = "pkcs12", .certificates = 1, .key_present = true}},
