@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "crypto/crypto.h"
@@ -444,6 +447,53 @@ TEST_F(FileScannerTest, StayingOnOneFilesystemSkipsOtherMounts) {
   ASSERT_EQ(crossed.observations.size(), 1U);
   EXPECT_EQ(crossed.observations[0].format, "pem");
   std::filesystem::remove_all(shm);
+}
+
+// What an unprivileged scanner meets: a file and a directory it may not read. Each is an
+// observation with kUnauthorized and the scan goes on. Run as "nobody" in a child process when
+// the tests run as root, whom permissions do not stop.
+bool unreadable_entries_are_reported(const std::string& base) {
+  FakeClock clock(SysTime(std::chrono::seconds(xt::kT0)));
+  FileScanOptions o;
+  o.paths = {base};
+  std::map<std::string, FileObservation> seen;
+  FileScanner(std::move(o), clock).scan([&](FileObservation obs) {
+    seen[obs.path.substr(base.size() + 1)] = obs;
+  });
+  auto denied = [&](const std::string& name) {
+    auto it = seen.find(name);
+    return it != seen.end() && it->second.error &&
+           it->second.error->code == ErrorCode::kUnauthorized;
+  };
+  return seen.size() == 3 && denied("secret.pem") && denied("locked") &&
+         seen["open.pem"].format == "pem" && !seen["open.pem"].error;
+}
+
+TEST_F(FileScannerTest, UnreadableFilesAndDirectoriesAreObservationsWithErrors) {
+  std::string base = "/tmp/certward-files-perm-XXXXXX";
+  ASSERT_NE(mkdtemp(base.data()), nullptr);
+  ASSERT_EQ(::chmod(base.c_str(), 0755), 0);
+  namespace fs = std::filesystem;
+  fs::copy_file(tree() + "/server.crt", base + "/open.pem");
+  fs::copy_file(tree() + "/server.crt", base + "/secret.pem");
+  fs::create_directory(base + "/locked");
+  fs::copy_file(tree() + "/server.crt", base + "/locked/inside.pem");
+  ASSERT_EQ(::chmod((base + "/open.pem").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((base + "/secret.pem").c_str(), 0), 0);
+  ASSERT_EQ(::chmod((base + "/locked").c_str(), 0), 0);
+  if (::geteuid() == 0) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+          if (::setgid(65534) != 0 || ::setuid(65534) != 0) std::_Exit(2);
+          std::_Exit(unreadable_entries_are_reported(base) ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+  } else {
+    EXPECT_TRUE(unreadable_entries_are_reported(base));
+  }
+  ::chmod((base + "/locked").c_str(), 0755);
+  fs::remove_all(base);
 }
 
 }  // namespace
