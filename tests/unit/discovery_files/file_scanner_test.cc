@@ -449,6 +449,34 @@ TEST_F(FileScannerTest, StayingOnOneFilesystemSkipsOtherMounts) {
   std::filesystem::remove_all(shm);
 }
 
+// Someone with write access to a scanned directory swaps a listed file for a link to a key, or
+// for a FIFO with no writer, between the listing and the open: the link is not followed, the
+// open does not block, and the file is reported as changed.
+TEST_F(FileScannerTest, AFileSwappedAfterTheListingIsNotFollowedAndCannotHang) {
+  xt::TempDir swap;
+  swap.write("link.crt", as_chars(dir_->read("tree/server.crt")));
+  swap.write("fifo.crt", as_chars(dir_->read("tree/server.crt")));
+  const std::string target = tree() + "/server.crt";
+  FileScanOptions o;
+  o.paths = {swap.file("")};
+  o.TEST_before_open = [&](const std::string& path) {
+    std::filesystem::remove(path);
+    if (path.ends_with("link.crt")) {
+      std::filesystem::create_symlink(target, path);
+    } else {
+      ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    }
+  };
+  const Run run = scan(std::move(o));
+  ASSERT_EQ(run.observations.size(), 2U);
+  for (const auto& obs : run.observations) {
+    SCOPED_TRACE(obs.path);
+    EXPECT_TRUE(obs.certificates.empty());
+    ASSERT_TRUE(obs.error);
+    EXPECT_EQ(obs.error->code, ErrorCode::kUnavailable);
+  }
+}
+
 // What an unprivileged scanner meets: a file and a directory it may not read. Each is an
 // observation with kUnauthorized and the scan goes on. Run as "nobody" in a child process when
 // the tests run as root, whom permissions do not stop.
