@@ -44,6 +44,9 @@ cat $T/server.crt $T/server.key > $T/combined.pem; chmod 600 $T/combined.pem
 openssl pkcs12 -export -inkey $T/server.key -in $T/server.crt -certfile $W/ca.pem -passout pass:changeit -out $T/withkey.p12
 chmod 600 $T/withkey.p12
 openssl pkcs12 -export -nokeys -in $T/bundle.pem -passout pass: -out $T/certsonly.p12
+# RC2-40 certificates and a 3DES key, as Windows and older Java export them.
+openssl pkcs12 -export -legacy -inkey $T/server.key -in $T/server.crt -passout pass:changeit -out $T/legacy.p12
+chmod 600 $T/legacy.p12
 openssl pkcs12 -export -inkey $T/server.key -in $T/server.crt -passout pass:not-in-the-list -out $T/locked.p12
 chmod 644 $T/locked.p12
 openssl pkcs12 -export -inkey $T/server.key -in $T/server.crt -passout pass:extra-password -out $T/custom.p12
@@ -203,6 +206,7 @@ TEST_F(FileScannerTest, EveryFileIsAccountedForOnceWithWhatItHolds) {
       {"combined.pem", {.format = "pem", .certificates = 1, .key_present = true}},
       {"withkey.p12", {.format = "pkcs12", .certificates = 2, .key_present = true}},
       {"certsonly.p12", {.format = "pkcs12", .certificates = 2}},
+      {"legacy.p12", {.format = "pkcs12", .certificates = 1, .key_present = true}},
       {"locked.p12",
        {.format = "pkcs12",
         .findings = {"key_readable_by_others", "pkcs12_password_unknown"},
@@ -291,7 +295,8 @@ TEST_F(FileScannerTest, CertificatesHashAsOpensslPrintsThem) {
   const std::string server = openssl_sha256("tree/server.crt");
   const std::string ca = openssl_sha256("work/ca.pem");
   ASSERT_EQ(server.size(), 64U);
-  for (const char* name : {"server.crt", "server.der", "combined.pem", "custom.p12"}) {
+  for (const char* name :
+       {"server.crt", "server.der", "combined.pem", "custom.p12", "legacy.p12"}) {
     ASSERT_FALSE(run.by_name.at(name).certificates.empty()) << name;
     EXPECT_EQ(sha256_hex(run.by_name.at(name).certificates[0]), server) << name;
   }
@@ -377,8 +382,9 @@ TEST_F(FileScannerTest, IncludeGlobsLimitTheScanAndExcludedFilesAreNotReported) 
   const Run run = scan(std::move(o));
   std::vector<std::string> names;
   for (const auto& [name, n] : run.count) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"certsonly.p12", "custom.p12", "sub/authorized_keys",
-                                             "truncated.p12", "withkey.p12"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"certsonly.p12", "custom.p12", "legacy.p12",
+                                      "sub/authorized_keys", "truncated.p12", "withkey.p12"}));
 }
 
 TEST_F(FileScannerTest, MaxFilesStopsTheScanAndSaysSo) {
