@@ -516,7 +516,6 @@ TEST_F(FileScannerTest, UnreadableFilesAndDirectoriesAreObservationsWithErrors) 
   ASSERT_EQ(::chmod((base + "/secret.pem").c_str(), 0), 0);
   ASSERT_EQ(::chmod((base + "/locked").c_str(), 0), 0);
   if (::geteuid() == 0) {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(
         {
           if (::setgid(65534) != 0 || ::setuid(65534) != 0) std::_Exit(2);
