@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -325,33 +326,75 @@ bool pkcs12_has_key_bag(PKCS12* p12) {
   return found;
 }
 
+// RC2-40, which Windows and older Java still use for a PKCS#12's certificates, is only in
+// OpenSSL 3's legacy provider. It is loaded into a library context of its own, made the
+// default on this thread only while a PKCS#12 is retried (OSSL_LIB_CTX_set0_default), so the
+// rest of the process never gains the legacy algorithms. Lives as long as the process: keys
+// read under it are kept after the call. Null when the provider cannot be loaded.
+OSSL_LIB_CTX* legacy_libctx() {
+  static OSSL_LIB_CTX* const ctx = [] {
+    OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
+    if (c != nullptr && OSSL_PROVIDER_load(c, "default") != nullptr &&
+        OSSL_PROVIDER_load(c, "legacy") != nullptr) {
+      return c;
+    }
+    ERR_clear_error();
+    OSSL_LIB_CTX_free(c);
+    return static_cast<OSSL_LIB_CTX*>(nullptr);
+  }();
+  return ctx;
+}
+
+class ScopedThreadLibctx {
+ public:
+  explicit ScopedThreadLibctx(OSSL_LIB_CTX* ctx) : previous_(OSSL_LIB_CTX_set0_default(ctx)) {}
+  ~ScopedThreadLibctx() { OSSL_LIB_CTX_set0_default(previous_); }
+  ScopedThreadLibctx(const ScopedThreadLibctx&) = delete;
+  ScopedThreadLibctx& operator=(const ScopedThreadLibctx&) = delete;
+
+ private:
+  OSSL_LIB_CTX* previous_;
+};
+
+// One password, under the thread's current library context. False when it does not open the
+// file (wrong password, or an algorithm that context lacks).
+bool try_pkcs12_password(PKCS12* p12, const crypto::SecretBytes& pw, FileContents& out) {
+  // PKCS12_parse wants a C string; the copy is cleansed with it.
+  crypto::SecretBytes c_pw(pw.size() + 1);
+  std::copy_n(pw.data(), pw.size(), c_pw.data());
+  c_pw.data()[pw.size()] = 0;
+  EVP_PKEY* key = nullptr;
+  X509* leaf = nullptr;
+  STACK_OF(X509)* ca = nullptr;
+  const bool parsed =
+      PKCS12_parse(p12, reinterpret_cast<const char*>(c_pw.data()), &key, &leaf, &ca) == 1;
+  EvpPkeyPtr key_owner(key);
+  X509Ptr leaf_owner(leaf);
+  crypto::X509StackPtr ca_owner(ca);
+  ERR_clear_error();
+  if (!parsed) return false;
+  if (leaf_owner) {
+    if (auto der = to_der(leaf_owner.get())) out.certificates.push_back(*std::move(der));
+  }
+  append_stack(ca_owner.get(), out.certificates);
+  if (key_owner) {
+    out.holds_key_material = true;
+    out.keys.push_back(std::move(key_owner));
+  }
+  return true;
+}
+
 void read_pkcs12(PKCS12* p12, const InspectOptions& opt, FileContents& out) {
   out.format = "pkcs12";
   out.holds_key_material = pkcs12_has_key_bag(p12);
   for (const auto& pw : opt.passwords) {
-    // PKCS12_parse wants a C string; the copy is cleansed with it.
-    crypto::SecretBytes c_pw(pw.size() + 1);
-    std::copy_n(pw.data(), pw.size(), c_pw.data());
-    c_pw.data()[pw.size()] = 0;
-    EVP_PKEY* key = nullptr;
-    X509* leaf = nullptr;
-    STACK_OF(X509)* ca = nullptr;
-    const bool parsed =
-        PKCS12_parse(p12, reinterpret_cast<const char*>(c_pw.data()), &key, &leaf, &ca) == 1;
-    EvpPkeyPtr key_owner(key);
-    X509Ptr leaf_owner(leaf);
-    crypto::X509StackPtr ca_owner(ca);
-    ERR_clear_error();
-    if (!parsed) continue;
-    if (leaf_owner) {
-      if (auto der = to_der(leaf_owner.get())) out.certificates.push_back(*std::move(der));
+    if (try_pkcs12_password(p12, pw, out)) return;
+  }
+  if (OSSL_LIB_CTX* legacy = legacy_libctx()) {
+    ScopedThreadLibctx scope(legacy);
+    for (const auto& pw : opt.passwords) {
+      if (try_pkcs12_password(p12, pw, out)) return;
     }
-    append_stack(ca_owner.get(), out.certificates);
-    if (key_owner) {
-      out.holds_key_material = true;
-      out.keys.push_back(std::move(key_owner));
-    }
-    return;
   }
   out.findings.push_back({.code = "pkcs12_password_unknown",
                           .severity = Severity::kMedium,

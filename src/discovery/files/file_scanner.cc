@@ -247,6 +247,7 @@ class FileScanner::Walk {
 
   void read_into(int dfd, const std::string& name, const struct stat& seen, LinkPolicy links,
                  FileObservation& obs) {
+    if (o_.TEST_before_open) o_.TEST_before_open(obs.path);
     // O_NONBLOCK: a FIFO put in place of the file after the listing must not block the open.
     const int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY |
                       (links == LinkPolicy::kRefuse ? O_NOFOLLOW : 0);

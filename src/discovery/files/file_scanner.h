@@ -56,6 +56,10 @@ struct FileScanOptions {
   std::vector<crypto::SecretBytes> passwords;
   // The machine the files are on, as FileObservation::host; gethostname() when empty.
   std::string host;
+
+  // Test hook: called with a file's path after the directory listing said it is a regular file
+  // and before it is opened, so that tests can swap it for a link or a FIFO in that window.
+  std::function<void(const std::string& path)> TEST_before_open;
 };
 
 struct FileScanSummary {

@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "crypto/crypto.h"
@@ -41,6 +44,9 @@ cat $T/server.crt $T/server.key > $T/combined.pem; chmod 600 $T/combined.pem
 openssl pkcs12 -export -inkey $T/server.key -in $T/server.crt -certfile $W/ca.pem -passout pass:changeit -out $T/withkey.p12
 chmod 600 $T/withkey.p12
 openssl pkcs12 -export -nokeys -in $T/bundle.pem -passout pass: -out $T/certsonly.p12
+# RC2-40 certificates and a 3DES key, as Windows and older Java export them.
+openssl pkcs12 -export -legacy -inkey $T/server.key -in $T/server.crt -passout pass:changeit -out $T/legacy.p12
+chmod 600 $T/legacy.p12
 openssl pkcs12 -export -inkey $T/server.key -in $T/server.crt -passout pass:not-in-the-list -out $T/locked.p12
 chmod 644 $T/locked.p12
 openssl pkcs12 -export -inkey $T/server.key -in $T/server.crt -passout pass:extra-password -out $T/custom.p12
@@ -52,11 +58,14 @@ openssl req -x509 -new -key $W/rsa.key -subj /CN=rsa.test -days 30 -out $W/rsa.c
 cat $W/rsa.key $W/rsa.crt > $T/rsa-both.pem; chmod 600 $T/rsa-both.pem
 openssl pkcs8 -topk8 -in $T/server.key -passout pass:changeit -out $T/enc.key; chmod 600 $T/enc.key
 cp $T/server.crt $T/enc.crt
+cp $T/server.crt $T/web.crt; cp $T/server.key $T/web-key.pem
+cp $T/server.crt $T/api.crt; cp $T/server.key $T/api.pem
 openssl req -x509 -new -key $W/ca.key -subj /CN=odd -days 30 -addext certificatePolicies=DER:020105 -out $T/odd.pem
 # Java keystores
 kt() { keytool "$@" -storepass changeit -noprompt >/dev/null 2>&1; }
 kt -genkeypair -alias srv -keyalg EC -groupname secp256r1 -dname CN=jks.test -validity 30 -storetype JKS -keypass changeit -keystore $T/keystore.jks
 chmod 600 $T/keystore.jks
+cp $T/keystore.jks $T/loose.jks; chmod 644 $T/loose.jks
 kt -importcert -alias ca -file $W/ca.pem -storetype JKS -keystore $T/truststore.jks
 keytool -importcert -noprompt -alias ca -file $W/ca.pem -storetype JKS -keystore $T/otherpass.jks -storepass other-password >/dev/null 2>&1
 kt -genkeypair -alias srv -keyalg EC -groupname secp256r1 -dname CN=p12.test -validity 30 -storetype PKCS12 -keystore $T/keystore.pfx
@@ -197,6 +206,7 @@ TEST_F(FileScannerTest, EveryFileIsAccountedForOnceWithWhatItHolds) {
       {"combined.pem", {.format = "pem", .certificates = 1, .key_present = true}},
       {"withkey.p12", {.format = "pkcs12", .certificates = 2, .key_present = true}},
       {"certsonly.p12", {.format = "pkcs12", .certificates = 2}},
+      {"legacy.p12", {.format = "pkcs12", .certificates = 1, .key_present = true}},
       {"locked.p12",
        {.format = "pkcs12",
         .findings = {"key_readable_by_others", "pkcs12_password_unknown"},
@@ -209,8 +219,17 @@ TEST_F(FileScannerTest, EveryFileIsAccountedForOnceWithWhatItHolds) {
       // An encrypted key beside a certificate cannot be compared without its password.
       {"enc.key", {.format = "private_key"}},
       {"enc.crt", {.format = "pem", .certificates = 1}},
+      {"web.crt", {.format = "pem", .certificates = 1, .key_present = true}},
+      {"web-key.pem", {.format = "private_key"}},
+      {"api.crt", {.format = "pem", .certificates = 1, .key_present = true}},
+      {"api.pem", {.format = "private_key"}},
       {"keystore.jks", {.format = "jks", .certificates = 1, .key_present = true}},
       {"truststore.jks", {.format = "jks", .certificates = 1}},
+      {"loose.jks",
+       {.format = "jks",
+        .certificates = 1,
+        .key_present = true,
+        .findings = {"key_readable_by_others"}}},
       {"otherpass.jks",
        {.format = "jks", .certificates = 1, .findings = {"keystore_password_unknown"}}},
       {"keystore.pfx", {.format = "pkcs12", .certificates = 1, .key_present = true}},
@@ -276,7 +295,8 @@ TEST_F(FileScannerTest, CertificatesHashAsOpensslPrintsThem) {
   const std::string server = openssl_sha256("tree/server.crt");
   const std::string ca = openssl_sha256("work/ca.pem");
   ASSERT_EQ(server.size(), 64U);
-  for (const char* name : {"server.crt", "server.der", "combined.pem", "custom.p12"}) {
+  for (const char* name :
+       {"server.crt", "server.der", "combined.pem", "custom.p12", "legacy.p12"}) {
     ASSERT_FALSE(run.by_name.at(name).certificates.empty()) << name;
     EXPECT_EQ(sha256_hex(run.by_name.at(name).certificates[0]), server) << name;
   }
@@ -362,8 +382,9 @@ TEST_F(FileScannerTest, IncludeGlobsLimitTheScanAndExcludedFilesAreNotReported) 
   const Run run = scan(std::move(o));
   std::vector<std::string> names;
   for (const auto& [name, n] : run.count) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"certsonly.p12", "custom.p12", "sub/authorized_keys",
-                                             "truncated.p12", "withkey.p12"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"certsonly.p12", "custom.p12", "legacy.p12",
+                                      "sub/authorized_keys", "truncated.p12", "withkey.p12"}));
 }
 
 TEST_F(FileScannerTest, MaxFilesStopsTheScanAndSaysSo) {
@@ -432,6 +453,80 @@ TEST_F(FileScannerTest, StayingOnOneFilesystemSkipsOtherMounts) {
   ASSERT_EQ(crossed.observations.size(), 1U);
   EXPECT_EQ(crossed.observations[0].format, "pem");
   std::filesystem::remove_all(shm);
+}
+
+// Someone with write access to a scanned directory swaps a listed file for a link to a key, or
+// for a FIFO with no writer, between the listing and the open: the link is not followed, the
+// open does not block, and the file is reported as changed.
+TEST_F(FileScannerTest, AFileSwappedAfterTheListingIsNotFollowedAndCannotHang) {
+  xt::TempDir swap;
+  swap.write("link.crt", as_chars(dir_->read("tree/server.crt")));
+  swap.write("fifo.crt", as_chars(dir_->read("tree/server.crt")));
+  const std::string target = tree() + "/server.crt";
+  FileScanOptions o;
+  o.paths = {swap.file("")};
+  o.TEST_before_open = [&](const std::string& path) {
+    std::filesystem::remove(path);
+    if (path.ends_with("link.crt")) {
+      std::filesystem::create_symlink(target, path);
+    } else {
+      ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    }
+  };
+  const Run run = scan(std::move(o));
+  ASSERT_EQ(run.observations.size(), 2U);
+  for (const auto& obs : run.observations) {
+    SCOPED_TRACE(obs.path);
+    EXPECT_TRUE(obs.certificates.empty());
+    ASSERT_TRUE(obs.error);
+    EXPECT_EQ(obs.error->code, ErrorCode::kUnavailable);
+  }
+}
+
+// What an unprivileged scanner meets: a file and a directory it may not read. Each is an
+// observation with kUnauthorized and the scan goes on. Run as "nobody" in a child process when
+// the tests run as root, whom permissions do not stop.
+bool unreadable_entries_are_reported(const std::string& base) {
+  FakeClock clock(SysTime(std::chrono::seconds(xt::kT0)));
+  FileScanOptions o;
+  o.paths = {base};
+  std::map<std::string, FileObservation> seen;
+  FileScanner(std::move(o), clock).scan([&](FileObservation obs) {
+    seen[obs.path.substr(base.size() + 1)] = obs;
+  });
+  auto denied = [&](const std::string& name) {
+    auto it = seen.find(name);
+    return it != seen.end() && it->second.error &&
+           it->second.error->code == ErrorCode::kUnauthorized;
+  };
+  return seen.size() == 3 && denied("secret.pem") && denied("locked") &&
+         seen["open.pem"].format == "pem" && !seen["open.pem"].error;
+}
+
+TEST_F(FileScannerTest, UnreadableFilesAndDirectoriesAreObservationsWithErrors) {
+  std::string base = "/tmp/certward-files-perm-XXXXXX";
+  ASSERT_NE(mkdtemp(base.data()), nullptr);
+  ASSERT_EQ(::chmod(base.c_str(), 0755), 0);
+  namespace fs = std::filesystem;
+  fs::copy_file(tree() + "/server.crt", base + "/open.pem");
+  fs::copy_file(tree() + "/server.crt", base + "/secret.pem");
+  fs::create_directory(base + "/locked");
+  fs::copy_file(tree() + "/server.crt", base + "/locked/inside.pem");
+  ASSERT_EQ(::chmod((base + "/open.pem").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((base + "/secret.pem").c_str(), 0), 0);
+  ASSERT_EQ(::chmod((base + "/locked").c_str(), 0), 0);
+  if (::geteuid() == 0) {
+    EXPECT_EXIT(
+        {
+          if (::setgid(65534) != 0 || ::setuid(65534) != 0) std::_Exit(2);
+          std::_Exit(unreadable_entries_are_reported(base) ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+  } else {
+    EXPECT_TRUE(unreadable_entries_are_reported(base));
+  }
+  ::chmod((base + "/locked").c_str(), 0755);
+  fs::remove_all(base);
 }
 
 }  // namespace

@@ -37,6 +37,9 @@ class JavaKeystoreTest : public ::testing::Test {
     ASSERT_EQ(dir_->run(kt + "-genkeypair -alias srv -keyalg EC -groupname secp256r1 "
                              "-dname CN=srv -storetype JCEKS -keypass store-pw -keystore s.jceks"),
               0);
+    ASSERT_EQ(dir_->run(kt + "-genseckey -alias aes -keyalg AES -keysize 128 -storetype JCEKS "
+                             "-keypass store-pw -keystore secret.jceks"),
+              0);
   }
   static void TearDownTestSuite() { delete dir_; }
   static xt::TempDir* dir_;
@@ -98,6 +101,18 @@ TEST_F(JavaKeystoreTest, ReadsJceksCertificatesButNotItsKeyProtection) {
                                      crypto::SecretBytes::copy_of("store-pw"));
   ASSERT_FALSE(key);
   EXPECT_EQ(key.error().code, ErrorCode::kInvalidArgument);
+}
+
+// A secret-key entry is a serialised Java object with no length in front: reading stops there,
+// saying so, and the digest over the whole store is still checked.
+TEST_F(JavaKeystoreTest, JceksSecretKeyEntriesStopTheReadingButNotTheDigest) {
+  auto ks = parse_java_keystore(dir_->read("secret.jceks"), passwords({"store-pw"}));
+  ASSERT_TRUE(ks) << ks.error().message;
+  EXPECT_TRUE(ks->stopped_at_secret_key);
+  ASSERT_EQ(ks->entries.size(), 1U);
+  EXPECT_EQ(ks->entries[0].kind, KeystoreEntry::Kind::kSecretKey);
+  EXPECT_EQ(ks->entries[0].alias, "aes");
+  EXPECT_EQ(ks->password_index, 0U);
 }
 
 TEST_F(JavaKeystoreTest, EveryTruncationAndAnAppendedByteAreMalformed) {
