@@ -97,19 +97,6 @@ Result<http::Response> agent_report(Services& s, http::Request& req, const Ident
   return ok_json(j, scan ? 200 : 201);
 }
 
-json sighting_json(const inventory::Sighting& s) {
-  json j = {{"fingerprint", s.fingerprint},
-            {"kind", s.kind},
-            {"location", s.location},
-            {"details", s.details},
-            {"first_seen", format_time(s.first_seen)},
-            {"last_seen", format_time(s.last_seen)},
-            {"active", s.active()}};
-  if (s.team) j["team"] = *s.team;
-  if (s.gone_at) j["gone_at"] = format_time(*s.gone_at);
-  return j;
-}
-
 Result<http::Response> list_sightings(Services& s, http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(
       check_query(req, {"kind", "location", "team", "fingerprint", "active", "limit"}));

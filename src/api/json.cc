@@ -49,6 +49,19 @@ nlohmann::json oddities_json(std::span<const x509::ParseOddity> oddities) {
   return out;
 }
 
+nlohmann::json sighting_json(const inventory::Sighting& s) {
+  nlohmann::json j = {{"fingerprint", s.fingerprint},
+                      {"kind", s.kind},
+                      {"location", s.location},
+                      {"details", s.details},
+                      {"first_seen", format_time(s.first_seen)},
+                      {"last_seen", format_time(s.last_seen)},
+                      {"active", s.active()}};
+  if (s.team) j["team"] = *s.team;
+  if (s.gone_at) j["gone_at"] = format_time(*s.gone_at);
+  return j;
+}
+
 nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
   nlohmann::json sans = nlohmann::json::array();
   for (const auto& s : r.sans) sans.push_back(x509::format_san(s));

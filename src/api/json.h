@@ -12,6 +12,7 @@
 #include "ca/profile.h"
 #include "ca/revocation.h"
 #include "inventory/inventory.h"
+#include "inventory/sightings.h"
 #include "x509/certificate.h"
 
 namespace certward::api {
@@ -19,6 +20,8 @@ namespace certward::api {
 nlohmann::json certificate_json(const x509::CertificateInfo& info);
 // What a lenient parse found odd about a certificate from the wild: [{code, detail}].
 nlohmann::json oddities_json(std::span<const x509::ParseOddity> oddities);
+// Where a certificate or SSH key was seen (inventory/sightings.h).
+nlohmann::json sighting_json(const inventory::Sighting& s);
 nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now);
 nlohmann::json authority_json(const ca::AuthorityInfo& a);
 nlohmann::json profile_json(const ca::Profile& p);

@@ -38,6 +38,10 @@ using RemoteQuery = std::function<Result<nlohmann::json>(const Remote&)>;
 void run_either(Globals& g, const LocalQuery& local, const RemoteQuery& remote,
                 const std::function<void(const nlohmann::json&)>& print);
 
+// The server the global options name (--server, a token, --ca-file). Errors: kInvalidArgument
+// (not https:// unless --insecure-http), kUnauthorized (no token).
+Result<Remote> make_remote(const Globals& g);
+
 void add_init_command(CLI::App& app, Globals& g);
 void add_ca_commands(CLI::App& app, Globals& g);
 void add_profile_commands(CLI::App& app, Globals& g);
@@ -50,5 +54,7 @@ void add_serve_command(CLI::App& app, Globals& g);
 void add_whoami_command(CLI::App& app, Globals& g);
 void add_auth_commands(CLI::App& app, Globals& g);
 void add_acme_commands(CLI::App& app, Globals& g);
+void add_scan_commands(CLI::App& app, Globals& g);  // scan net|files|list|show|schedule
+void add_agent_command(CLI::App& app, Globals& g);  // agent: file scans sent to a server
 
 }  // namespace certward::cli

@@ -16,6 +16,8 @@ std::string url_scheme(std::string_view url) {
   return scheme;
 }
 
+}  // namespace
+
 Result<Remote> make_remote(const Globals& g) {
   RemoteSettings s;
   s.server = *g.server;
@@ -46,7 +48,6 @@ Result<Remote> make_remote(const Globals& g) {
   s.ca_file = g.ca_file;
   return Remote(std::move(s));
 }
-}  // namespace
 
 void run_either(Globals& g, const LocalQuery& local, const RemoteQuery& remote,
                 const std::function<void(const nlohmann::json&)>& print) {
@@ -134,6 +135,8 @@ int main(int argc, char** argv) {
   add_whoami_command(app, g);
   add_auth_commands(app, g);
   add_acme_commands(app, g);
+  add_scan_commands(app, g);
+  add_agent_command(app, g);
   // Global options (--json, -d, -c) may also follow the subcommand.
   std::function<void(CLI::App*)> allow_global = [&](CLI::App* a) {
     for (CLI::App* sub : a->get_subcommands({})) {
