@@ -61,6 +61,12 @@ void print_scan(const json& scan) {
               << f.value("critical", 0) << ", high " << f.value("high", 0) << ", medium "
               << f.value("medium", 0) << ", low " << f.value("low", 0) << ", info "
               << f.value("info", 0) << "\n";
+    if (const json skipped = report.value("skipped", json::object()); !skipped.empty()) {
+      std::cout << "  passed over:";
+      for (const auto& [reason, n] : skipped.items()) std::cout << " " << reason << " " << n;
+      std::cout << (report.value("max_files_reached", false) ? " (stopped at the file cap)" : "")
+                << "\n";
+    }
     if (report.value("results_left_out", 0) > 0) {
       std::cout << "  (" << report.value("results_left_out", 0)
                 << " more places are recorded as sightings, not listed here)\n";

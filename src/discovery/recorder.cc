@@ -98,6 +98,8 @@ nlohmann::json report_json(const ScanReport& r) {
           {"changed", changed},
           {"gone", gone},
           {"findings", findings},
+          {"skipped", r.skipped},
+          {"max_files_reached", r.max_files_reached},
           {"results", r.results},
           {"results_left_out", r.results_left_out}};
 }

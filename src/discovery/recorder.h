@@ -54,6 +54,10 @@ struct ScanReport {
   // kMaxPlacesInReport (the rest are counted, and every place has its sighting).
   nlohmann::json results = nlohmann::json::array();
   int results_left_out = 0;
+  // File scans: what the walk passed over without an observation, by reason ("excluded",
+  // "symlink", "special_file", ...), and whether it stopped at its file cap.
+  std::map<std::string, std::size_t> skipped;
+  bool max_files_reached = false;
 };
 inline constexpr std::size_t kMaxPlacesInReport = 10000;
 nlohmann::json report_json(const ScanReport& report);

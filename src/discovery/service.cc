@@ -398,7 +398,6 @@ Result<ScanReport> Discovery::execute(
       if (failed) failed = recorder->add(std::move(obs));
       if (progress) progress(++done, 0);
     });
-    (void)summary;
     CW_RETURN_IF_ERROR(failed);
     if (!recorder) {
       // Nothing at all under the roots: still a scan, which may find files gone.
@@ -408,7 +407,10 @@ Result<ScanReport> Discovery::execute(
                        ScanScope{.kind = "files", .host = name, .roots = spec.paths, .since = {}},
                        options);
     }
-    return recorder->finish();
+    CW_ASSIGN_OR_RETURN(ScanReport report, recorder->finish());
+    report.skipped = summary.skipped;
+    report.max_files_reached = summary.max_files_reached;
+    return report;
   }
 
   net::ScanRequest req{spec.targets, spec.ports, spec.sni, cfg.max_endpoints};
