@@ -148,7 +148,8 @@ Status Recorder::flush_locked() {
   if (pending_.empty()) return ok();
   // The report changes only once the batch is committed: a failed batch leaves it as it was.
   const ScanReport before = report_;
-  auto undo = [&] { report_ = before; };
+  // A lambda is analysed on its own: it says which lock its caller holds.
+  auto undo = [&]() CW_REQUIRES(mu_) { report_ = before; };
   auto tx = db_.begin(store::TxMode::kWrite);
   if (!tx) return std::unexpected(tx.error());
   for (const Pending& p : pending_) {
