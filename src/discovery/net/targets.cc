@@ -1,3 +1,7 @@
+// Parsing is strict and expansion is counted before it is done: a scan request comes from
+// people and API bodies, and what it expands to is dialled, so a mistake must be refused whole,
+// with the reason, rather than half-scanned.
+
 #include "discovery/net/targets.h"
 
 #include <arpa/inet.h>

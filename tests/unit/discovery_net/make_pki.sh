@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes the certificates the scanner tests serve, with the openssl CLI: a root and an
-# intermediate, and one leaf per case the scanner must tell apart. Usage: make_pki.sh DIR CRL_URL
+# intermediate, and one leaf per case the scanner must tell apart.
+# Usage: make_pki.sh DIR CRL_URL OCSP_URL
 set -euo pipefail
 cd "$1"
-export CRL_URL=$2
+export CRL_URL=$2 OCSP_URL=${3:-http://127.0.0.1:1/}
 cat >ca.cnf <<'CNF'
 [ca]
 default_ca = intermediate
@@ -30,6 +31,11 @@ basicConstraints = critical,CA:false
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 crlDistributionPoints = URI:$ENV::CRL_URL
+[leaf_ocsp]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+authorityInfoAccess = OCSP;URI:$ENV::OCSP_URL
 [ca_ext]
 basicConstraints = critical,CA:true
 keyUsage = critical,keyCertSign,cRLSign
@@ -76,13 +82,15 @@ leaf rsa1024 weak.test
 leaf sha1 sha1.test -md sha1
 leaf revoked revoked.test
 leaf crlrevoked crl.test -extensions leaf_crl
+leaf ocsprevoked ocsp.test -extensions leaf_ocsp
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke revoked.crt 2>/dev/null
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke crlrevoked.crt 2>/dev/null
+openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke ocsprevoked.crt 2>/dev/null
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -gencrl -out inter.crl.pem 2>/dev/null
 openssl crl -in inter.crl.pem -outform DER -out inter.crl
 
-# OCSP responses to staple, signed by the intermediate.
-for name in valid revoked; do
+# OCSP responses, signed by the intermediate: to staple, and the responder's answer for ocsp.test.
+for name in valid revoked ocsprevoked; do
   openssl ocsp -issuer inter.crt -cert "$name.crt" -no_nonce -reqout "$name.req" >/dev/null 2>&1
   openssl ocsp -index index.txt -rsigner inter.crt -rkey inter.key -CA inter.crt \
     -reqin "$name.req" -respout "$name.ocsp" -ndays 7 >/dev/null 2>&1
