@@ -57,13 +57,16 @@ openssl x509 -req -in inter.csr -CA root.crt -CAkey root.key -CAcreateserial -da
 
 # leaf NAME SAN-NAME [openssl ca options...]: NAME.key, NAME.crt (and NAME-chain.pem with the
 # intermediate).
+# SAN-NAME may be a full subjectAltName value ("IP:127.0.0.1").
 leaf() {
   local name=$1 san=$2 keyopt
   shift 2
   keyopt=("${ec[@]}")
   [[ $name == rsa1024 ]] && keyopt=(-newkey rsa:1024 -nodes)
+  local alt="DNS:$san"
+  [[ $san == *:* ]] && alt=$san
   openssl req -config ca.cnf -new "${keyopt[@]}" -keyout "$name.key" -out "$name.csr" \
-    -subj "/CN=$san" -addext "subjectAltName=DNS:$san" 2>/dev/null
+    -subj "/CN=${san#*:}" -addext "subjectAltName=$alt" 2>/dev/null
   openssl ca -config ca.cnf -batch -notext -cert inter.crt -keyfile inter.key -in "$name.csr" \
     -out "$name.crt" -extensions leaf "$@" 2>/dev/null
   cat "$name.crt" inter.crt >"$name-chain.pem"
@@ -83,6 +86,8 @@ leaf sha1 sha1.test -md sha1
 leaf revoked revoked.test
 leaf crlrevoked crl.test -extensions leaf_crl
 leaf ocsprevoked ocsp.test -extensions leaf_ocsp
+leaf ip_here IP:127.0.0.1
+leaf ip_elsewhere IP:192.0.2.7
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke revoked.crt 2>/dev/null
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke crlrevoked.crt 2>/dev/null
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke ocsprevoked.crt 2>/dev/null

@@ -156,6 +156,9 @@ void Servers::start() {
            {"-cert", "crlrevoked.crt", "-key", "crlrevoked.key", "-cert_chain", "inter.crt"});
   s_server("ocsp_aia",
            {"-cert", "ocsprevoked.crt", "-key", "ocsprevoked.key", "-cert_chain", "inter.crt"});
+  s_server("ip_here", {"-cert", "ip_here.crt", "-key", "ip_here.key", "-cert_chain", "inter.crt"});
+  s_server("ip_elsewhere",
+           {"-cert", "ip_elsewhere.crt", "-key", "ip_elsewhere.key", "-cert_chain", "inter.crt"});
   s_server("valid6", {"-cert", "valid.crt", "-key", "valid.key", "-cert_chain", "inter.crt"}, true);
 
   peer("silent", testing::hold);
@@ -312,6 +315,9 @@ TEST_F(TlsScan, EachEndpointYieldsExactlyItsFindings) {
       {"sni", "b.test", {}},
       {"crl", "crl.test", {}},  // revocation is not checked unless asked
       {"ocsp_aia", "ocsp.test", {}},
+      // Dialled by address with no name: only a leaf that lists addresses is held to them.
+      {"ip_here", "", {}},
+      {"ip_elsewhere", "", {"hostname_mismatch"}},
   };
   std::vector<Endpoint> endpoints;
   for (const auto& c : cases) endpoints.push_back(ep(port(c.server), c.sni));
