@@ -1,3 +1,6 @@
+// The findings that need the whole chain or the endpoint's name, decided after the handshake
+// (the handshake itself verifies nothing, so that broken servers are still seen).
+
 #include "discovery/net/chain_checks.h"
 
 #include <arpa/inet.h>

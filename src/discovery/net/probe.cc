@@ -1,3 +1,6 @@
+// The connection lifecycle shared by every probe, so that timeouts, pacing and the end of a
+// probe behave the same for TLS and SSH.
+
 #include "discovery/net/probe.h"
 
 #include <boost/asio/post.hpp>

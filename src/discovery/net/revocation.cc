@@ -1,3 +1,6 @@
+// Revocation without trusting the network: only a response signed by the leaf's issuer (or a
+// CRL it signed) can say "revoked"; every other outcome is silence.
+
 #include "discovery/net/revocation.h"
 
 #include <openssl/err.h>

@@ -34,7 +34,11 @@ constexpr std::uint8_t kMsgKexEcdhInit = 30;
 constexpr std::uint8_t kMsgKexEcdhReply = 31;
 
 constexpr std::string_view kClientBanner = "SSH-2.0-certward_scanner";
-constexpr std::string_view kKex = "curve25519-sha256,curve25519-sha256@libssh.org";
+// RFC 8731 first; the NIST curves (RFC 5656) for servers built or configured without it. The
+// reply has the same shape for all of them, so each only changes the key we send.
+constexpr std::string_view kKex =
+    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+    "ecdh-sha2-nistp521";
 // Our preference for the first exchange; every other kind the server lists is asked for after.
 constexpr std::string_view kHostKeyAlgorithms =
     "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com,"
@@ -143,6 +147,30 @@ std::string kexinit(std::string_view host_key_algorithms) {
   p += '\0';  // first_kex_packet_follows
   put_u32(p, 0);
   return p;
+}
+
+// Our ephemeral public key for `kex` in its wire form (RFC 8731 3.1, RFC 5656 4): raw X25519,
+// or an uncompressed EC point. Nothing is derived from it, so the private half is dropped.
+std::optional<std::string> ephemeral_public_key(const std::string& kex) {
+  crypto::EvpPkeyPtr key;
+  if (kex.starts_with("curve25519-sha256")) {
+    key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
+    std::array<unsigned char, 32> raw{};
+    std::size_t len = raw.size();
+    if (!key || EVP_PKEY_get_raw_public_key(key.get(), raw.data(), &len) != 1) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(raw.data()), len);
+  }
+  const char* curve = kex == "ecdh-sha2-nistp256"   ? "P-256"
+                      : kex == "ecdh-sha2-nistp384" ? "P-384"
+                      : kex == "ecdh-sha2-nistp521" ? "P-521"
+                                                    : nullptr;
+  if (curve == nullptr) return std::nullopt;
+  key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
+  unsigned char* point = nullptr;
+  std::size_t len = key ? EVP_PKEY_get1_encoded_public_key(key.get(), &point) : 0;
+  if (len == 0) return std::nullopt;
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(point));
+  return std::string(owned.get(), len);
 }
 
 std::string printable(std::string_view s) {
@@ -293,22 +321,19 @@ class SshProbe final : public Probe {
     auto kex = r.skip(16) ? r.string() : std::nullopt;
     auto host_keys = r.string();
     if (!kex || !host_keys) return end("SSH failed: malformed KEXINIT");
-    if (negotiated(kKex, split(*kex)).empty()) {
+    std::string method = negotiated(kKex, split(*kex));
+    if (method.empty()) {
       return end("SSH failed: no common key exchange (the server offers " + printable(*kex) + ")");
     }
     if (server_host_keys_.empty()) server_host_keys_ = split(*host_keys);
     if (negotiated(host_key_algorithms_, split(*host_keys)).empty()) {
       return end("SSH failed: no common host key algorithm");
     }
-    crypto::EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
-    std::array<unsigned char, 32> pub{};
-    std::size_t pub_len = pub.size();
-    if (!key || EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &pub_len) != 1) {
-      ERR_clear_error();
-      return end("SSH failed: X25519 key generation failed");
-    }
+    auto pub = ephemeral_public_key(method);
+    ERR_clear_error();
+    if (!pub) return end("SSH failed: " + method + " key generation failed");
     std::string init(1, static_cast<char>(kMsgKexEcdhInit));
-    put_string(init, std::string_view(reinterpret_cast<const char*>(pub.data()), pub_len));
+    put_string(init, *pub);
     out_ = packet(init);
     asio::async_write(socket(), asio::buffer(out_), guarded([this](error_code ec, std::size_t) {
                         if (ec) return end(io_error(ec));

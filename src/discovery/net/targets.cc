@@ -1,3 +1,7 @@
+// Parsing is strict and expansion is counted before it is done: a scan request comes from
+// people and API bodies, and what it expands to is dialled, so a mistake must be refused whole,
+// with the reason, rather than half-scanned.
+
 #include "discovery/net/targets.h"
 
 #include <arpa/inet.h>
@@ -375,8 +379,9 @@ Result<std::vector<PortSpec>> parse_ports(std::string_view spec) {
     start = comma + 1;
   }
   std::vector<PortSpec> unique;
+  std::set<std::pair<std::uint16_t, std::string>> seen;
   for (auto& p : out) {
-    if (std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(std::move(p));
+    if (seen.emplace(p.port, p.protocol).second) unique.push_back(std::move(p));
   }
   return unique;
 }
@@ -386,10 +391,11 @@ Result<std::vector<Endpoint>> expand(const ScanRequest& request, const Resolver&
   if (request.targets.empty()) return invalid("no targets");
   CW_ASSIGN_OR_RETURN(auto default_ports, parse_ports(request.ports));
   std::vector<std::string> sni;
+  std::set<std::string> seen;
   for (const auto& name : request.sni) {
     std::string n = lower(trim(name));
     if (!is_host_name(n)) return invalid("SNI '" + name + "' is not a host name");
-    if (std::find(sni.begin(), sni.end(), n) == sni.end()) sni.push_back(std::move(n));
+    if (seen.insert(n).second) sni.push_back(std::move(n));
   }
   std::vector<Target> targets;
   std::size_t total = 0;

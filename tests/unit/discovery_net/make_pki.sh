@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes the certificates the scanner tests serve, with the openssl CLI: a root and an
-# intermediate, and one leaf per case the scanner must tell apart. Usage: make_pki.sh DIR CRL_URL
+# intermediate, and one leaf per case the scanner must tell apart.
+# Usage: make_pki.sh DIR CRL_URL OCSP_URL
 set -euo pipefail
 cd "$1"
-export CRL_URL=$2
+export CRL_URL=$2 OCSP_URL=${3:-http://127.0.0.1:1/}
 cat >ca.cnf <<'CNF'
 [ca]
 default_ca = intermediate
@@ -30,6 +31,11 @@ basicConstraints = critical,CA:false
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 crlDistributionPoints = URI:$ENV::CRL_URL
+[leaf_ocsp]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+authorityInfoAccess = OCSP;URI:$ENV::OCSP_URL
 [ca_ext]
 basicConstraints = critical,CA:true
 keyUsage = critical,keyCertSign,cRLSign
@@ -51,13 +57,16 @@ openssl x509 -req -in inter.csr -CA root.crt -CAkey root.key -CAcreateserial -da
 
 # leaf NAME SAN-NAME [openssl ca options...]: NAME.key, NAME.crt (and NAME-chain.pem with the
 # intermediate).
+# SAN-NAME may be a full subjectAltName value ("IP:127.0.0.1").
 leaf() {
   local name=$1 san=$2 keyopt
   shift 2
   keyopt=("${ec[@]}")
   [[ $name == rsa1024 ]] && keyopt=(-newkey rsa:1024 -nodes)
+  local alt="DNS:$san"
+  [[ $san == *:* ]] && alt=$san
   openssl req -config ca.cnf -new "${keyopt[@]}" -keyout "$name.key" -out "$name.csr" \
-    -subj "/CN=$san" -addext "subjectAltName=DNS:$san" 2>/dev/null
+    -subj "/CN=${san#*:}" -addext "subjectAltName=$alt" 2>/dev/null
   openssl ca -config ca.cnf -batch -notext -cert inter.crt -keyfile inter.key -in "$name.csr" \
     -out "$name.crt" -extensions leaf "$@" 2>/dev/null
   cat "$name.crt" inter.crt >"$name-chain.pem"
@@ -76,13 +85,17 @@ leaf rsa1024 weak.test
 leaf sha1 sha1.test -md sha1
 leaf revoked revoked.test
 leaf crlrevoked crl.test -extensions leaf_crl
+leaf ocsprevoked ocsp.test -extensions leaf_ocsp
+leaf ip_here IP:127.0.0.1
+leaf ip_elsewhere IP:192.0.2.7
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke revoked.crt 2>/dev/null
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke crlrevoked.crt 2>/dev/null
+openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke ocsprevoked.crt 2>/dev/null
 openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -gencrl -out inter.crl.pem 2>/dev/null
 openssl crl -in inter.crl.pem -outform DER -out inter.crl
 
-# OCSP responses to staple, signed by the intermediate.
-for name in valid revoked; do
+# OCSP responses, signed by the intermediate: to staple, and the responder's answer for ocsp.test.
+for name in valid revoked ocsprevoked; do
   openssl ocsp -issuer inter.crt -cert "$name.crt" -no_nonce -reqout "$name.req" >/dev/null 2>&1
   openssl ocsp -index index.txt -rsigner inter.crt -rkey inter.key -CA inter.crt \
     -reqin "$name.req" -respout "$name.ocsp" -ndays 7 >/dev/null 2>&1

@@ -1,3 +1,6 @@
+// Plain POSIX sockets and fork/exec, not the scanner's Asio: the peers must not share a bug
+// with the code they test.
+
 #include "unit/discovery_net/peers.h"
 
 #include <arpa/inet.h>
@@ -45,12 +48,17 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
-bool wait_for_port(std::uint16_t port, std::chrono::milliseconds wait) {
+bool wait_for_port(std::uint16_t port, std::chrono::milliseconds wait, bool ipv6) {
   auto until = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < until) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr = loopback(port);
-    bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    sockaddr_in6 addr6{};
+    addr6.sin6_family = AF_INET6;
+    addr6.sin6_port = htons(port);
+    addr6.sin6_addr = in6addr_loopback;
+    bool up = ipv6 ? ::connect(fd, reinterpret_cast<sockaddr*>(&addr6), sizeof addr6) == 0
+                   : ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
     if (up) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

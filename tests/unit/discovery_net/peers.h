@@ -19,8 +19,8 @@
 namespace certward::discovery::net::testing {
 
 std::uint16_t free_port();
-// Whether something accepts connections on 127.0.0.1:port within `wait`.
-bool wait_for_port(std::uint16_t port, std::chrono::milliseconds wait);
+// Whether something accepts connections on 127.0.0.1:port (or [::1]:port) within `wait`.
+bool wait_for_port(std::uint16_t port, std::chrono::milliseconds wait, bool ipv6 = false);
 // Runs `command` with /bin/sh; true on exit status 0.
 bool run(const std::string& command);
 

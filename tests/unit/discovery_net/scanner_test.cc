@@ -61,16 +61,19 @@ struct Servers {
 
   std::string file(const std::string& name) const { return dir.file(name); }
 
-  void s_server(const std::string& name, std::vector<std::string> args) {
+  void s_server(const std::string& name, std::vector<std::string> args, bool ipv6 = false) {
     std::uint16_t p = testing::free_port();
-    std::vector<std::string> argv = {
-        "openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(p), "-www", "-quiet"};
+    std::string host = ipv6 ? "[::1]:" : "127.0.0.1:";
+    std::vector<std::string> argv = {"openssl", "s_server", "-accept", host + std::to_string(p),
+                                     "-www",    "-quiet"};
     for (auto& a : args) {
       if (a.find('.') != std::string::npos && std::filesystem::exists(file(a))) a = file(a);
       argv.push_back(a);
     }
     processes.push_back(std::make_unique<Process>(argv, file(name + ".log")));
-    if (!testing::wait_for_port(p, std::chrono::seconds(10))) failure += name + " did not start; ";
+    if (!testing::wait_for_port(p, std::chrono::seconds(10), ipv6)) {
+      failure += name + " did not start; ";
+    }
     port[name] = p;
   }
 
@@ -91,23 +94,37 @@ struct Servers {
 };
 
 void Servers::start() {
-  // The CRL server's port is written into a certificate, so it comes first.
+  // The revocation server's port is written into certificates, so it comes first: GET
+  // /inter.crl is the CRL, any POST the OCSP response made for the "ocsp.test" leaf.
   auto crl_body = std::make_shared<std::string>();
-  peer("crl_http", [crl_body](int fd, const std::atomic<bool>& stop) {
+  auto ocsp_body = std::make_shared<std::string>();
+  peer("revocation_http", [crl_body, ocsp_body](int fd, const std::atomic<bool>& stop) {
+    std::string request_line;
     std::string line;
+    std::size_t length = 0;
+    if (!testing::read_line(fd, request_line, stop)) return;
     while (testing::read_line(fd, line, stop) && line != "\r\n") {
+      if (line.starts_with("Content-Length: ")) length = std::stoul(line.substr(16));
     }
-    testing::write_all(fd,
-                       "HTTP/1.0 200 OK\r\nContent-Type: application/pkix-crl\r\n\r\n" + *crl_body);
+    std::string body;
+    if (length > 0 && !testing::read_bytes(fd, length, body, stop)) return;
+    bool ocsp = request_line.starts_with("POST ");
+    testing::write_all(fd, "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n" +
+                               (ocsp ? *ocsp_body : *crl_body));
   });
-  std::string crl_url = "http://127.0.0.1:" + std::to_string(port["crl_http"]) + "/inter.crl";
+  std::string base = "http://127.0.0.1:" + std::to_string(port["revocation_http"]);
+  std::string crl_url = base + "/inter.crl";
+  std::string ocsp_url = base + "/ocsp";
   std::string script = (std::filesystem::path(__FILE__).parent_path() / "make_pki.sh").string();
-  if (!testing::run("bash " + script + " " + dir.path().string() + " " + crl_url)) {
+  if (!testing::run("bash " + script + " " + dir.path().string() + " " + crl_url + " " +
+                    ocsp_url)) {
     failure = "make_pki.sh failed";
     return;
   }
   auto crl = read_file_bytes(file("inter.crl"));
   crl_body->assign(crl.begin(), crl.end());
+  auto ocsp_response = read_file_bytes(file("ocsprevoked.ocsp"));
+  ocsp_body->assign(ocsp_response.begin(), ocsp_response.end());
   root = read_file_bytes(file("root.der"));
 
   const std::vector<std::string> modern = {"-no_tls1", "-no_tls1_1"};
@@ -137,6 +154,12 @@ void Servers::start() {
                    "-key2", "b.key"});
   s_server("crl",
            {"-cert", "crlrevoked.crt", "-key", "crlrevoked.key", "-cert_chain", "inter.crt"});
+  s_server("ocsp_aia",
+           {"-cert", "ocsprevoked.crt", "-key", "ocsprevoked.key", "-cert_chain", "inter.crt"});
+  s_server("ip_here", {"-cert", "ip_here.crt", "-key", "ip_here.key", "-cert_chain", "inter.crt"});
+  s_server("ip_elsewhere",
+           {"-cert", "ip_elsewhere.crt", "-key", "ip_elsewhere.key", "-cert_chain", "inter.crt"});
+  s_server("valid6", {"-cert", "valid.crt", "-key", "valid.key", "-cert_chain", "inter.crt"}, true);
 
   peer("silent", testing::hold);
   peer("garbage", [](int fd, const std::atomic<bool>& stop) {
@@ -291,6 +314,10 @@ TEST_F(TlsScan, EachEndpointYieldsExactlyItsFindings) {
       {"sni", "a.test", {}},
       {"sni", "b.test", {}},
       {"crl", "crl.test", {}},  // revocation is not checked unless asked
+      {"ocsp_aia", "ocsp.test", {}},
+      // Dialled by address with no name: only a leaf that lists addresses is held to them.
+      {"ip_here", "", {}},
+      {"ip_elsewhere", "", {"hostname_mismatch"}},
   };
   std::vector<Endpoint> endpoints;
   for (const auto& c : cases) endpoints.push_back(ep(port(c.server), c.sni));
@@ -358,11 +385,13 @@ TEST_F(TlsScan, ChainNotVerifyingToTheStoreIsUntrusted) {
   EXPECT_EQ(codes(self.findings), std::vector<std::string>{"self_signed"});
 }
 
-TEST_F(TlsScan, RevokedByItsCrlWhenRevocationIsChecked) {
+TEST_F(TlsScan, RevokedByItsCrlOrOcspResponderWhenRevocationIsChecked) {
   auto o = options();
   o.check_revocation = true;
   auto obs = scan_one(ep(port("crl"), "crl.test"), o);
   EXPECT_EQ(codes(obs.findings), std::vector<std::string>{"revoked"});
+  auto ocsp = scan_one(ep(port("ocsp_aia"), "ocsp.test"), o);
+  EXPECT_EQ(codes(ocsp.findings), std::vector<std::string>{"revoked"});
   // Not listed: nothing.
   auto valid = scan_one(ep(port("valid"), "valid.test"), o);
   EXPECT_EQ(codes(valid.findings), std::vector<std::string>{});
@@ -477,6 +506,14 @@ TEST_F(TlsScan, RateLimitSpacesConnections) {
   // 11 connections at 20/s: the last starts 500 ms after the first.
   EXPECT_GE(SteadyClock::now() - start, std::chrono::milliseconds(480));
   EXPECT_EQ(got.size(), endpoints.size());
+}
+
+TEST_F(TlsScan, Ipv6Endpoint) {
+  Endpoint e{"::1", "::1", port("valid6"), "valid.test", ""};
+  auto obs = scan_one(e, options());
+  ASSERT_FALSE(obs.error.has_value()) << obs.error->message;
+  EXPECT_EQ(leaf_subject_cn(obs), "valid.test");
+  EXPECT_EQ(codes(obs.findings), std::vector<std::string>{});
 }
 
 TEST_F(TlsScan, UnresolvedEndpointIsReported) {

@@ -53,9 +53,30 @@ Bytes pub_blob(const std::string& pub) {
 struct Sshd {
   certward::testing::TempDir dir;
   std::uint16_t port = 0;
+  std::uint16_t nist_port = 0;  // the same keys, key exchange over P-384 only
   std::unique_ptr<Process> process;
+  std::unique_ptr<Process> nist_process;
   std::unique_ptr<ScriptedPeer> not_ssh;
   std::string failure;
+
+  // Writes a configuration serving every host key plus `extra`, starts sshd on a free port.
+  std::uint16_t launch(const std::string& name, const std::string& extra,
+                       std::unique_ptr<Process>& out) {
+    auto f = [&](const std::string& file) { return dir.file(file); };
+    std::uint16_t p = testing::free_port();
+    std::ofstream config(f(name));
+    config << "Port " << p << "\nListenAddress 127.0.0.1\n"
+           << "HostKey " << f("host_ed25519") << "\nHostKey " << f("host_ecdsa") << "\nHostKey "
+           << f("host_rsa") << "\nHostCertificate " << f("host_ed25519-cert.pub") << "\n"
+           << "PidFile " << f(name + ".pid") << "\nUsePAM no\nStrictModes no\n"
+           << "AuthorizedKeysFile none\nLogLevel ERROR\n"
+           << extra;
+    config.close();
+    out = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", f(name)}, f(name + ".log"));
+    if (!testing::wait_for_port(p, std::chrono::seconds(10))) failure += name + ": no sshd; ";
+    return p;
+  }
 
   void start() {
     auto f = [&](const std::string& name) { return dir.file(name); };
@@ -71,21 +92,11 @@ struct Sshd {
       failure = "ssh-keygen failed";
       return;
     }
-    port = testing::free_port();
-    std::ofstream config(f("sshd_config"));
-    config << "Port " << port << "\nListenAddress 127.0.0.1\n"
-           << "HostKey " << f("host_ed25519") << "\nHostKey " << f("host_ecdsa") << "\nHostKey "
-           << f("host_rsa") << "\nHostCertificate " << f("host_ed25519-cert.pub") << "\n"
-           << "PidFile " << f("sshd.pid") << "\nUsePAM no\nStrictModes no\n"
-           << "AuthorizedKeysFile none\nLogLevel ERROR\n";
-    config.close();
     // sshd started as root wants its privilege separation directory, which only the packaged
     // service creates.
     ::mkdir("/run/sshd", 0755);
-    process = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", f("sshd_config")},
-        f("sshd.log"));
-    if (!testing::wait_for_port(port, std::chrono::seconds(10))) failure = "sshd did not start";
+    port = launch("sshd_config", "", process);
+    nist_port = launch("sshd_nist_config", "KexAlgorithms ecdh-sha2-nistp384\n", nist_process);
     not_ssh = std::make_unique<ScriptedPeer>([](int fd, const std::atomic<bool>&) {
       testing::write_all(fd, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     });
@@ -156,6 +167,12 @@ TEST_F(SshScan, CollectsEveryHostKeyAndTheHostCertificate) {
   ASSERT_EQ(obs.findings.size(), 1u);
   EXPECT_EQ(obs.findings[0].code, "weak_ssh_key");
   EXPECT_EQ(obs.findings[0].fingerprint, key("ssh-rsa")->fingerprint);
+}
+
+TEST_F(SshScan, NistCurveKeyExchangeWhenTheServerHasNoCurve25519) {
+  auto obs = scan_one(sshd_->nist_port);
+  ASSERT_FALSE(obs.error.has_value()) << obs.error->message;
+  EXPECT_EQ(obs.keys.size(), 4u);
 }
 
 TEST_F(SshScan, PeersThatAreNotSsh) {
