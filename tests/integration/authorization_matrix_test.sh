@@ -9,14 +9,16 @@ must 201 POST /api/v1/teams '{"name":"web","allowed_profiles":["tls-server"],"al
 must 201 POST /api/v1/teams '{"name":"other","allowed_profiles":["tls-server"],"allowed_domains":["other.example.test"]}'
 declare -A TOKEN
 TOKEN[admin]=$A
-for spec in operator:operator:- requester:requester:web auditor:auditor:-; do
+for spec in operator:operator:- requester:requester:web auditor:auditor:- agent:agent:-; do
   IFS=: read -r name role team <<<"$spec"
   team_json=$([[ $team == - ]] && echo '' || echo ",\"team\":\"$team\"")
   must 201 POST /api/v1/principals "{\"name\":\"$name\",\"role\":\"$role\"$team_json}"
   must 201 POST /api/v1/tokens "{\"principal\":\"$name\",\"ttl\":\"1d\"}"
   TOKEN[$role]=$(jq -r .token "$T/resp")
 done
-ROLES=(admin operator requester auditor)
+# The agent (a discovery agent's token) may only report: every route a row does not give it an
+# answer for is 403 to it.
+ROLES=(admin operator requester auditor agent)
 declare -A TOKEN_ID EAB_KID
 for r in "${ROLES[@]}"; do
   must 201 POST /api/v1/principals "{\"name\":\"victim-$r\",\"role\":\"auditor\"}"
@@ -30,8 +32,13 @@ for r in "${ROLES[@]}"; do
 done
 must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.web.example.test","team":"web"}'
 FP_WEB=$(jq -r .fingerprint "$T/resp")
+must 202 POST /api/v1/discovery/scans '{"kind":"net","targets":["127.0.0.1"],"ports":"1","probe_legacy":false}'
+SCAN_ID=$(jq -r .id "$T/resp")
+for r in "${ROLES[@]}"; do
+  must 201 POST /api/v1/discovery/schedules "{\"name\":\"del-$r\",\"interval\":\"1d\",\"spec\":{\"kind\":\"net\",\"targets\":[\"127.0.0.1\"],\"ports\":\"1\"}}"
+done
 declare -A REVOKE_FP
-for r in admin operator requester auditor; do
+for r in admin operator requester auditor agent; do
   must 201 POST /api/v1/certificates "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"revoke-$r.web.example.test\",\"team\":\"web\"}"
   REVOKE_FP[$r]=$(jq -r .fingerprint "$T/resp")
 done
@@ -50,6 +57,9 @@ body_for() {  # key role
     mapping) echo "{\"fingerprint\":\"$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)\"}" ;;
     token) echo "{\"principal\":\"victim-$r\",\"role\":\"auditor\"}" ;;
     eab) echo '{"team":"web"}' ;;
+    scan) echo '{"kind":"net","targets":["127.0.0.1"],"ports":"1","probe_legacy":false}' ;;
+    schedule) echo "{\"name\":\"s-$r\",\"interval\":\"1d\",\"spec\":{\"kind\":\"net\",\"targets\":[\"127.0.0.1\"],\"ports\":\"1\"}}" ;;
+    agent) echo "{\"host\":\"host-$r\",\"roots\":[\"/srv\"],\"final\":true,\"observations\":[]}" ;;
     label) echo "{\"add_tags\":[\"seen-by-$r\"]}" ;;
     revoke) echo '{"reason":"superseded"}' ;;
     bulk_revoke) echo '{"tag":"no-such-tag","dry_run":true}' ;;
@@ -74,6 +84,15 @@ GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200
 POST|/api/v1/certificates|/api/v1/certificates|issue|201 201 201 403
 POST|/api/v1/certificates/import|/api/v1/certificates/import|import|201 201 403 403
 GET|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|-|200 200 200 200
+GET|/api/v1/certificates/{id}/sightings|/api/v1/certificates/$FP_WEB/sightings|-|200 200 200 200
+GET|/api/v1/discovery/scans|/api/v1/discovery/scans|-|200 200 403 403
+POST|/api/v1/discovery/scans|/api/v1/discovery/scans|scan|202 202 403 403
+GET|/api/v1/discovery/scans/{id}|/api/v1/discovery/scans/$SCAN_ID|-|200 200 403 403
+GET|/api/v1/discovery/schedules|/api/v1/discovery/schedules|-|200 200 403 403
+POST|/api/v1/discovery/schedules|/api/v1/discovery/schedules|schedule|201 201 403 403
+DELETE|/api/v1/discovery/schedules/{name}|/api/v1/discovery/schedules/del-@R@|-|200 200 403 403
+POST|/api/v1/discovery/agent-reports|/api/v1/discovery/agent-reports|agent|201 201 403 403 201
+GET|/api/v1/discovery/sightings|/api/v1/discovery/sightings|-|200 200 200 200
 PATCH|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|label|200 200 200 403
 GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
 POST|/api/v1/certificates/{id}/revoke|/api/v1/certificates/@REVOKE_FP@/revoke|revoke|200 200 200 403
@@ -111,7 +130,8 @@ while IFS='|' read -r method pattern path body expect; do
   # Without credentials every guarded route answers 401.
   assert_eq 401 "$(api "$method" "${path//@R@/admin}" "" "$(body_for "$body" admin)")" "$method $pattern without a token"
   read -r -a want <<<"$expect"
-  for i in 0 1 2 3; do
+  [[ ${#want[@]} == 5 ]] || want+=(403)
+  for i in 0 1 2 3 4; do
     r=${ROLES[$i]}
     p=${path//@R@/$r}
     p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
