@@ -59,9 +59,13 @@ void add_oddities(const x509::Certificate& cert, std::vector<Finding>& findings)
 }  // namespace
 
 std::string endpoint_location(const Endpoint& e) {
-  const bool v6 = e.address.find(':') != std::string::npos;
-  std::string out = v6 ? "[" + e.address + "]" : e.address;
+  // A name that did not resolve has no address: it is known by the name.
+  const std::string& where = e.address.empty() ? e.host : e.address;
+  const bool v6 = where.find(':') != std::string::npos;
+  std::string out = v6 ? "[" + where + "]" : where;
   out += ":" + std::to_string(e.port);
+  // TLS at once and after STARTTLS on one port are two places (an SSH probe is a kind apart).
+  if (!e.starttls.empty() && e.starttls != "ssh") out += "/" + e.starttls;
   if (!e.sni.empty()) out += "#" + e.sni;
   return out;
 }

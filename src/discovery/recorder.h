@@ -62,8 +62,9 @@ struct ScanReport {
 inline constexpr std::size_t kMaxPlacesInReport = 10000;
 nlohmann::json report_json(const ScanReport& report);
 
-// The sighting location of an endpoint: "127.0.0.1:443", "[::1]:8443", with "#sni" when a
-// name was sent; of a file: "host:/abs/path".
+// The sighting location of an endpoint: "127.0.0.1:443", "[::1]:8443", "10.0.0.5:25/smtp" (after
+// STARTTLS), with "#sni" when a name was sent ("127.0.0.1:443#www.example"), the name instead
+// of the address when it did not resolve; of a file: "host:/abs/path".
 std::string endpoint_location(const Endpoint& endpoint);
 std::string file_location(std::string_view host, std::string_view path);
 

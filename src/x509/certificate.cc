@@ -406,15 +406,14 @@ Result<Certificate> Certificate::from_der_lenient(std::span<const std::uint8_t> 
     ERR_clear_error();
     return fail(ErrorCode::kMalformed, "not a DER certificate");
   }
-  // Kept as found, trailing bytes and all: the fingerprint is of what was found.
-  const bool trailing = p != der.data() + der.size();
+  // Bytes after the certificate make the input something else than a certificate: its
+  // fingerprint would be of neither, and no tool would agree with it.
+  if (p != der.data() + der.size()) {
+    return fail(ErrorCode::kMalformed, "trailing data after the certificate");
+  }
   auto state = std::make_shared<State>();
   state->der.assign(der.begin(), der.end());
   CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der, /*lenient=*/true));
-  if (trailing) {
-    state->info.oddities.push_back(
-        ParseOddity{.code = "trailing_data", .detail = "bytes after the certificate"});
-  }
   state->x509 = std::move(x);
   return Certificate(std::move(state));
 }

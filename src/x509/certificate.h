@@ -48,7 +48,7 @@ struct ExtensionSummary {
 
 // Something a lenient parse (Certificate::from_der_lenient) could not read or found irregular.
 // Codes: "duplicate_extension", "malformed_extension", "unknown_critical_extension",
-// "unusual_san" (a SAN kind other than DNS, IP, email and URI), "trailing_data".
+// "unusual_san" (a SAN kind other than DNS, IP, email and URI).
 struct ParseOddity {
   std::string code;
   std::string detail;  // the extension's OID or what was wrong
@@ -98,9 +98,9 @@ class Certificate {
   static Result<Certificate> from_der(std::span<const std::uint8_t> der);
   // For certificates found in the wild (discovery, import): anything that decodes as an X.509
   // certificate is accepted, and what from_der would refuse (a duplicated, undecodable or
-  // unknown critical extension, trailing bytes) is left out of the parsed fields and listed
-  // in info().oddities. Never use it for what certward signs or trusts.
-  // Errors: kMalformed (the bytes are not a certificate at all).
+  // unknown critical extension) is left out of the parsed fields and listed in
+  // info().oddities. Never use it for what certward signs or trusts.
+  // Errors: kMalformed (the bytes are not a certificate at all, or more than one).
   static Result<Certificate> from_der_lenient(std::span<const std::uint8_t> der);
   // Takes ownership of an OpenSSL certificate we built or parsed ourselves.
   static Result<Certificate> from_x509(crypto::X509Ptr cert);

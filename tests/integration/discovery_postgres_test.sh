@@ -21,7 +21,7 @@ result_of() {  # file location -> the place's result as JSON
 
 # 1. No TLS yet: the SSLRequest is refused ('N'), which is an error of that endpoint only.
 cw --json scan net 127.0.0.1 --ports "$PORT/postgres" --sni db.example --no-legacy >"$T/plain.json"
-r=$(result_of "$T/plain.json" "127.0.0.1:$PORT#db.example")
+r=$(result_of "$T/plain.json" "127.0.0.1:$PORT/postgres#db.example")
 assert_eq "unavailable" "$(jq -r .error_code <<<"$r")" "a server without TLS is an endpoint error"
 assert_eq "0" "$(jq '.report.new_certificates | length' "$T/plain.json")" "nothing recorded"
 assert_eq "done" "$(jq -r .status "$T/plain.json")" "the scan itself completes"
@@ -42,7 +42,7 @@ ssl_on || fail "PostgreSQL did not turn TLS on"
 FP=$(openssl x509 -in "$T/server.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : |
   tr A-F a-f)
 cw --json scan net 127.0.0.1 --ports "$PORT/postgres" --sni db.example --no-legacy >"$T/tls.json"
-r=$(result_of "$T/tls.json" "127.0.0.1:$PORT#db.example")
+r=$(result_of "$T/tls.json" "127.0.0.1:$PORT/postgres#db.example")
 assert_eq "$FP" "$(jq -r .leaf <<<"$r")" "the certificate PostgreSQL serves"
 assert_eq "postgres" "$(jq -r .starttls <<<"$r")" "reached through the SSLRequest"
 assert_eq "true" "$(jq -r '.tls_version | startswith("TLSv1.")' <<<"$r")" "a TLS version"
@@ -50,7 +50,7 @@ assert_eq "self_signed" "$(jq -r '[.findings[].code] | sort | join(",")' <<<"$r"
   "exactly the self-signed finding (the name matches)"
 assert_eq "1" "$(jq '.report.new_certificates | length' "$T/tls.json")" "recorded once"
 cw --json scan sightings "$FP" >"$T/seen.json"
-assert_eq "tls 127.0.0.1:$PORT#db.example" \
+assert_eq "tls 127.0.0.1:$PORT/postgres#db.example" \
   "$(jq -r '.items[] | select(.location | endswith("#db.example")) | "\(.kind) \(.location)"' "$T/seen.json")" \
   "sighted at the SNI endpoint"
 assert_eq "discovered" "$(cw --json cert show "$FP" | jq -r .origin)" "origin discovered"
