@@ -45,8 +45,8 @@ ssl_server() {  # NAME [server_name]
   local default=" default_server"
   [[ -n ${2:-} ]] && default=""
   echo "  server {"
-  echo "    listen 127.0.0.1:${PORT[sni]} ssl$default;"
-  ((V6)) && echo "    listen [::1]:${PORT[sni]} ssl$default;"
+  echo "    listen 127.0.0.1:${PORT[sni]} ssl http2$default;"
+  ((V6)) && echo "    listen [::1]:${PORT[sni]} ssl http2$default;"
   [[ -n ${2:-} ]] && echo "    server_name $2;"
   echo "    ssl_certificate $P/$1-chain.pem;"
   echo "    ssl_certificate_key $P/$1.key;"
@@ -104,6 +104,8 @@ for name in valid expired future self elsewhere incomplete weak sha1 legacy sile
   closed; do
   tls_targets+=("127.0.0.1:${PORT[$name]}")
 done
+# A name that cannot resolve (RFC 6761 reserves .invalid).
+tls_targets+=("no-such-host.invalid:443")
 sni_targets=("127.0.0.1:${PORT[sni]}")
 ((V6)) && sni_targets+=("[::1]:${PORT[sni]}")
 scan_main() { scan "$1" "${tls_targets[@]}"; }
@@ -123,6 +125,7 @@ main_places() {
 127.0.0.1:${PORT[garbage]} error: not TLS (unavailable)
 127.0.0.1:${PORT[http]} error: not TLS (unavailable)
 127.0.0.1:${PORT[closed]} error: connection refused (unavailable)
+:443#no-such-host.invalid error: could not resolve no-such-host.invalid (unavailable)
 EOF
 }
 sni_places() {
@@ -177,6 +180,10 @@ for name in valid expired future self elsewhere incomplete weak sha1 legacy; do
     "$T/scan1.json")
   assert_eq "${FP[$name]}" "$got" "leaf at $name"
 done
+# ALPN: nginx picks h2 from what the scanner offers; s_server takes none.
+assert_eq "h2" "$(jq -r '.report.results[].alpn' "$T/sni1.json" | sort -u | xargs)" "ALPN at nginx"
+assert_eq "" "$(jq -r '.report.results[] | select(.error == null) | .alpn' "$T/scan1.json" | sort -u | xargs)" \
+  "ALPN at s_server"
 # Legacy protocols are named, and only where offered.
 assert_eq "TLSv1" "$(jq -r --arg l "${WHERE[legacy]}" \
   '.report.results[] | select(.location == $l) | "\(.tls_version) \(.legacy_protocols | join(","))"' \
