@@ -144,6 +144,7 @@ CNF
   leaf weak "DNS:weak.test,$here"
   leaf sha1 "DNS:sha1.test,$here" -md sha1
   leaf legacy "DNS:legacy.test,$here"
+  leaf mixed "DNS:mixed.test,$here"
   leaf default "DNS:default.test,$here"
   leaf a "DNS:a.test"
   leaf b "DNS:b.test"
