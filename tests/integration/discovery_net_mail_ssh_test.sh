@@ -6,8 +6,9 @@
 # loopback ports, and is stopped by PID.
 #
 # The STARTTLS places must be reported with the certificate and no finding; the SSH place with
-# exactly the host keys and certificate ssh-keygen made, read as ssh-keygen reads them. A second
-# scan adds and changes nothing. A dialogue spoken to the wrong server fails with its error.
+# exactly the host keys and certificate ssh-keygen made, read as ssh-keygen reads them; a
+# second sshd with an RSA-1024 key and an expired host certificate with those findings. Scanning
+# again adds and changes nothing. A dialogue spoken to the wrong server fails with its error.
 source "$(dirname "$0")/discovery_net_lib.sh"
 require /usr/lib/postfix/sbin/master /usr/sbin/dovecot /usr/sbin/sshd ssh-keygen setsid
 
@@ -114,14 +115,29 @@ AuthorizedKeysFile none
 EOF
 start_peer sshd "${PORT[ssh]}" /usr/sbin/sshd -D -e -f "$sd/sshd_config"
 
+# A second sshd with what an SSH scan must flag: an RSA-1024 host key, and an Ed25519 host key
+# whose certificate expired.
+PORT[oldssh]=$(new_port)
+od=$T/sshd-old
+mkdir -p "$od"
+ssh-keygen -q -t rsa -b 1024 -N '' -C '' -f "$od/host_rsa"
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$od/host_ed25519"
+ssh-keygen -q -s "$sd/ssh_ca" -I host-id-old -h -n old.test -z 7 -V 20200101:20210101 \
+  "$od/host_ed25519.pub"
+sed -e "s|$sd/|$od/|; s|:${PORT[ssh]}|:${PORT[oldssh]}|; /HostKey .*ecdsa/d" "$sd/sshd_config" \
+  >"$od/sshd_config"
+start_peer sshd-old "${PORT[oldssh]}" /usr/sbin/sshd -D -e -f "$od/sshd_config"
+
 await_peers
 
 # ---------------------------------------------------------------------------------------------
 mail=("127.0.0.1:${PORT[smtp]}/smtp" "127.0.0.1:${PORT[imap]}/imap" "127.0.0.1:${PORT[pop3]}/pop3")
 ssh_loc="127.0.0.1:${PORT[ssh]}"
-scan_all() { scan "$1" "${mail[@]}" "$ssh_loc/ssh"; }
+old_loc="127.0.0.1:${PORT[oldssh]}"
+scan_all() { scan "$1" "${mail[@]}" "$ssh_loc/ssh" "$old_loc/ssh"; }
 all_places() {
   printf '127.0.0.1:%s -\n' "${PORT[smtp]}" "${PORT[imap]}" "${PORT[pop3]}" "${PORT[ssh]}"
+  echo "$old_loc expired,weak_ssh_key"
 }
 scan_all "$T/scan1.json"
 expect_places "$T/scan1.json" < <(all_places)
@@ -174,6 +190,10 @@ assert_eq "true 42 host-id-1 $want_principals $want_ca" \
 assert_eq "SSH-2.0-OpenSSH" "$(jq -r --arg l "$ssh_loc" '.report.results[] | select(.location == $l) | .banner' \
   "$T/scan1.json" | cut -d_ -f1)" "the SSH banner"
 
+# The old sshd's findings name what they are about: the certificate, the RSA key.
+assert_eq "expired $(cert_fp "$od/host_ed25519-cert.pub") weak_ssh_key $(ssh_fp "$od/host_rsa.pub")" \
+  "$(jq -r --arg l "$old_loc" '.report.results[] | select(.location == $l) | .findings |
+    sort_by(.code)[] | "\(.code) \(.fingerprint)"' "$T/scan1.json" | xargs)" "findings of the old sshd"
 # Each key and the certificate are sighted at the sshd, once.
 assert_eq "$(awk '{print $1}' <<<"$want_ssh" | sort)" \
   "$(db_scalar "SELECT fingerprint FROM sightings WHERE kind = 'ssh' AND location = '$ssh_loc' AND gone_at IS NULL ORDER BY fingerprint")" \
