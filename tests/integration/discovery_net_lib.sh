@@ -145,6 +145,8 @@ CNF
   leaf sha1 "DNS:sha1.test,$here" -md sha1
   leaf legacy "DNS:legacy.test,$here"
   leaf mixed "DNS:mixed.test,$here"
+  # Within the 30 days of [discovery] expiring_window.
+  leaf soon "DNS:soon.test,$here" -days 10
   leaf default "DNS:default.test,$here"
   leaf a "DNS:a.test"
   leaf b "DNS:b.test"

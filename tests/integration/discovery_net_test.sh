@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `certward scan net` against real TLS servers on loopback: openssl s_server and nginx serving
-# known certificates (valid, expired, not yet valid, self-signed, wrong name, incomplete chain,
-# RSA-1024, SHA-1 signed, TLS 1.0 only, TLS 1.0 to 1.3; three server blocks on one port, by
-# SNI, over IPv4 and IPv6), and places that fail: a closed port, a listener that never answers,
-# one that answers garbage, nginx's plain HTTP on a TLS port, a name that does not resolve.
+# known certificates (valid, expired, not yet valid, expiring, self-signed, wrong name,
+# incomplete chain, RSA-1024, SHA-1 signed, TLS 1.0 only, TLS 1.0 to 1.3; three server blocks on
+# one port, by SNI, over IPv4 and IPv6), and places that fail: a closed port, a listener that
+# never answers, one that answers garbage, nginx's plain HTTP on a TLS port, a name that does
+# not resolve.
 #
 # Each place must be reported with exactly the expected findings (the set: an extra or a
 # missing one fails) or the expected error, and the scan must end within its timeouts. The
@@ -31,7 +32,7 @@ s_server() {  # NAME CERT [extra options]
     "${versions[@]}" -cipher 'DEFAULT:@SECLEVEL=0' "$@"
   SPID[$name]=$LAST_PID
 }
-for name in valid expired future self elsewhere incomplete weak sha1 legacy mixed; do
+for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed; do
   s_server "$name" "$name"
 done
 
@@ -101,7 +102,7 @@ await_peers
 
 # ---------------------------------------------------------------------------------------------
 tls_targets=()
-for name in valid expired future self elsewhere incomplete weak sha1 legacy mixed silent garbage http \
+for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed silent garbage http \
   closed; do
   tls_targets+=("127.0.0.1:${PORT[$name]}")
 done
@@ -116,6 +117,7 @@ main_places() {
 127.0.0.1:${PORT[valid]} -
 127.0.0.1:${PORT[expired]} expired
 127.0.0.1:${PORT[future]} not_yet_valid
+127.0.0.1:${PORT[soon]} expiring
 127.0.0.1:${PORT[self]} self_signed
 127.0.0.1:${PORT[elsewhere]} hostname_mismatch
 127.0.0.1:${PORT[incomplete]} incomplete_chain
@@ -151,7 +153,7 @@ echo "first scan: ${elapsed} ms"
 # ---------------------------------------------------------------------------------------------
 # The inventory: each certificate served once, discovered, with a sighting at each place that
 # served it, and nothing else.
-leaves=(valid expired future self elsewhere incomplete weak sha1 legacy mixed default a b)
+leaves=(valid expired future soon self elsewhere incomplete weak sha1 legacy mixed default a b)
 declare -A FP
 for name in "${leaves[@]}" inter valid2; do FP[$name]=$(fp "$name"); done
 want_fps=$(for name in "${leaves[@]}" inter; do echo "${FP[$name]}"; done | sort)
@@ -161,7 +163,7 @@ new_fps=$(jq -r '.report.new_certificates[]' "$T/scan1.json" "$T/sni1.json" | so
 assert_eq "$want_fps" "$new_fps" "new certificates of the first scans"
 
 declare -A WHERE
-for name in valid expired future self elsewhere incomplete weak sha1 legacy mixed; do
+for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed; do
   WHERE[$name]="127.0.0.1:${PORT[$name]}"
 done
 WHERE[default]=$(for a in "${sni_targets[@]}"; do echo "$a"; echo "$a#wrong.test"; done | sort)
@@ -169,7 +171,7 @@ WHERE[a]=$(for a in "${sni_targets[@]}"; do echo "$a#a.test"; done | sort)
 WHERE[b]=$(for a in "${sni_targets[@]}"; do echo "$a#b.test"; done | sort)
 # The intermediate: everywhere a chain was sent (not by the self-signed and incomplete ones).
 WHERE[inter]=$(
-  for name in valid expired future elsewhere weak sha1 legacy mixed default a b; do
+  for name in valid expired future soon elsewhere weak sha1 legacy mixed default a b; do
     echo "${WHERE[$name]}"
   done | sort
 )
@@ -177,7 +179,7 @@ for name in "${leaves[@]}" inter; do
   assert_eq "${WHERE[$name]}" "$(sighted "${FP[$name]}")" "sightings of $name"
 done
 # The leaf of each TLS place is the certificate it was given.
-for name in valid expired future self elsewhere incomplete weak sha1 legacy mixed; do
+for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed; do
   got=$(jq -r --arg l "${WHERE[$name]}" '.report.results[] | select(.location == $l) | .leaf' \
     "$T/scan1.json")
   assert_eq "${FP[$name]}" "$got" "leaf at $name"
