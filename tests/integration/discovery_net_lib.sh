@@ -103,6 +103,12 @@ basicConstraints = critical,CA:false
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = $ENV::SAN
+[leaf_crl]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = $ENV::SAN
+crlDistributionPoints = URI:$ENV::CRL_URL
 [req]
 distinguished_name = dn
 [dn]
@@ -110,7 +116,7 @@ CNF
   mkdir issued
   : >index.txt
   echo 1000 >serial
-  export SAN=DNS:unused
+  export SAN=DNS:unused CRL_URL=http://unused.invalid/
   ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
   openssl req -config ca.cnf -x509 "${ec[@]}" -keyout root.key -out root.crt \
     -subj "/CN=Discovery Test Root" -days 3650 -addext "basicConstraints=critical,CA:true" \

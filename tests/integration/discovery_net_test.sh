@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `certward scan net` against real TLS servers on loopback: openssl s_server and nginx serving
 # known certificates (valid, expired, not yet valid, expiring, self-signed, wrong name,
-# incomplete chain, RSA-1024, SHA-1 signed, TLS 1.0 only, TLS 1.0 to 1.3; three server blocks on
-# one port, by SNI, over IPv4 and IPv6), and places that fail: a closed port, a listener that
-# never answers, one that answers garbage, nginx's plain HTTP on a TLS port, a name that does
-# not resolve.
+# incomplete chain, RSA-1024, SHA-1 signed, TLS 1.0 only, TLS 1.0 to 1.3, revoked in the CRL it
+# names; three server blocks on one port, by SNI, over IPv4 and IPv6), and places that fail: a
+# closed port, a listener that never answers, one that answers garbage, nginx's plain HTTP on a
+# TLS port, a name that does not resolve.
 #
 # Each place must be reported with exactly the expected findings (the set: an extra or a
 # missing one fails) or the expected error, and the scan must end within its timeouts. The
@@ -40,6 +40,21 @@ done
 # host has ::1, and a plain HTTP server on another port.
 PORT[sni]=$(new_port)
 PORT[http]=$(new_port)
+
+# A leaf whose CRL distribution point is nginx's plain HTTP server, revoked in the CRL served
+# there.
+(
+  cd "$P"
+  export SAN="DNS:revoked.test,IP:127.0.0.1,IP:::1" CRL_URL="http://127.0.0.1:${PORT[http]}/inter.crl"
+  openssl req -config ca.cnf -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout revoked.key -out revoked.csr -subj "/CN=revoked.test" 2>/dev/null
+  openssl ca -config ca.cnf -batch -notext -cert inter.crt -keyfile inter.key -in revoked.csr \
+    -out revoked.crt -extensions leaf_crl 2>/dev/null
+  openssl ca -config ca.cnf -batch -cert inter.crt -keyfile inter.key -revoke revoked.crt 2>/dev/null
+  openssl ca -config ca.cnf -gencrl -cert inter.crt -keyfile inter.key -crldays 7 -out inter.crl.pem \
+    2>/dev/null
+  openssl crl -in inter.crl.pem -outform DER -out inter.crl
+)
 V6=0
 python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null && V6=1
 mkdir -p "$T/nginx"
@@ -68,12 +83,18 @@ ssl_server() {  # NAME [server_name]
   ssl_server default
   ssl_server a a.test
   ssl_server b b.test
-  echo "  server { listen 127.0.0.1:${PORT[http]}; return 200 \"plain\\n\"; }"
+  echo "  server {"
+  echo "    listen 127.0.0.1:${PORT[http]};"
+  echo "    location = /inter.crl { root $P; }"
+  echo "    location / { return 200 \"plain\\n\"; }"
+  echo "  }"
   echo "}"
 } >"$T/nginx/nginx.conf"
 start_peer nginx "${PORT[sni]}" nginx -e "$T/logs/nginx-error.log" -p "$T/nginx" -c "$T/nginx/nginx.conf"
 AWAIT+=("nginx:${PORT[http]}")
 
+
+s_server revoked revoked
 
 # Listeners that fail: one that accepts and never answers, one that answers garbage at once,
 # and (above) nginx's plain HTTP. A closed port: a free port nobody listens on.
@@ -102,8 +123,8 @@ await_peers
 
 # ---------------------------------------------------------------------------------------------
 tls_targets=()
-for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed silent garbage http \
-  closed; do
+for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed revoked silent \
+  garbage http closed; do
   tls_targets+=("127.0.0.1:${PORT[$name]}")
 done
 # A name that cannot resolve (RFC 6761 reserves .invalid).
@@ -124,6 +145,7 @@ main_places() {
 127.0.0.1:${PORT[weak]} weak_key
 127.0.0.1:${PORT[sha1]} sha1_signature
 127.0.0.1:${PORT[legacy]} legacy_protocol
+127.0.0.1:${PORT[revoked]} -
 127.0.0.1:${PORT[mixed]} legacy_protocol
 127.0.0.1:${PORT[silent]} error: handshake timed out (unavailable)
 127.0.0.1:${PORT[garbage]} error: not TLS (unavailable)
@@ -153,7 +175,8 @@ echo "first scan: ${elapsed} ms"
 # ---------------------------------------------------------------------------------------------
 # The inventory: each certificate served once, discovered, with a sighting at each place that
 # served it, and nothing else.
-leaves=(valid expired future soon self elsewhere incomplete weak sha1 legacy mixed default a b)
+leaves=(valid expired future soon self elsewhere incomplete weak sha1 legacy mixed revoked default a
+  b)
 declare -A FP
 for name in "${leaves[@]}" inter valid2; do FP[$name]=$(fp "$name"); done
 want_fps=$(for name in "${leaves[@]}" inter; do echo "${FP[$name]}"; done | sort)
@@ -163,7 +186,7 @@ new_fps=$(jq -r '.report.new_certificates[]' "$T/scan1.json" "$T/sni1.json" | so
 assert_eq "$want_fps" "$new_fps" "new certificates of the first scans"
 
 declare -A WHERE
-for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed; do
+for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed revoked; do
   WHERE[$name]="127.0.0.1:${PORT[$name]}"
 done
 WHERE[default]=$(for a in "${sni_targets[@]}"; do echo "$a"; echo "$a#wrong.test"; done | sort)
@@ -171,7 +194,7 @@ WHERE[a]=$(for a in "${sni_targets[@]}"; do echo "$a#a.test"; done | sort)
 WHERE[b]=$(for a in "${sni_targets[@]}"; do echo "$a#b.test"; done | sort)
 # The intermediate: everywhere a chain was sent (not by the self-signed and incomplete ones).
 WHERE[inter]=$(
-  for name in valid expired future soon elsewhere weak sha1 legacy mixed default a b; do
+  for name in valid expired future soon elsewhere weak sha1 legacy mixed revoked default a b; do
     echo "${WHERE[$name]}"
   done | sort
 )
@@ -179,7 +202,7 @@ for name in "${leaves[@]}" inter; do
   assert_eq "${WHERE[$name]}" "$(sighted "${FP[$name]}")" "sightings of $name"
 done
 # The leaf of each TLS place is the certificate it was given.
-for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed; do
+for name in valid expired future soon self elsewhere incomplete weak sha1 legacy mixed revoked; do
   got=$(jq -r --arg l "${WHERE[$name]}" '.report.results[] | select(.location == $l) | .leaf' \
     "$T/scan1.json")
   assert_eq "${FP[$name]}" "$got" "leaf at $name"
@@ -194,6 +217,14 @@ assert_eq "$(printf '%s\n' "${WHERE[legacy]} TLSv1 TLSv1" "${WHERE[mixed]} TLSv1
   "$(jq -r '.report.results[] | select(.error == null) |
     "\(.location) \(.tls_version) \(.legacy_protocols | join(","))"' "$T/scan1.json" | grep -v ' $' | sort)" \
   "where legacy protocols are offered"
+
+# Revocation is checked when asked (the first scan did not): the CRL named in the leaf lists it;
+# a leaf that names no CRL gets no finding.
+scan "$T/revocation.json" "${WHERE[revoked]}" "${WHERE[valid]}" --check-revocation
+expect_places "$T/revocation.json" <<EOF
+${WHERE[revoked]} revoked
+${WHERE[valid]} -
+EOF
 
 # ---------------------------------------------------------------------------------------------
 # Again: nothing new, nothing changed, nothing gone, the same findings.
