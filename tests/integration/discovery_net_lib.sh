@@ -23,9 +23,9 @@ mkdir -p "$T/pki" "$T/logs" "$T/empty"
 # Peers: started in the background, each PID kept; stopped by PID, and waited for, on exit.
 PEER_PIDS=()
 stop_pid() {
-  local pid=$1 i
+  local pid=$1
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
