@@ -180,7 +180,13 @@ leaves=(valid expired future soon self elsewhere incomplete weak sha1 legacy mix
 declare -A FP
 for name in "${leaves[@]}" inter valid2; do FP[$name]=$(fp "$name"); done
 want_fps=$(for name in "${leaves[@]}" inter; do echo "${FP[$name]}"; done | sort)
-discovered() { db_scalar "SELECT fingerprint FROM certificates WHERE origin = 'discovered' ORDER BY fingerprint"; }
+# The inventory as `cert list` shows it; the database holds one row for each.
+discovered() {
+  "$CERTWARD_BIN" --json cert list --origin discovered --limit 1000 | jq -r '.items[].fingerprint' | sort
+}
+assert_eq "$want_fps" \
+  "$(db_scalar "SELECT fingerprint FROM certificates WHERE origin = 'discovered' ORDER BY fingerprint")" \
+  "the discovered certificates' rows"
 assert_eq "$want_fps" "$(discovered)" "the discovered certificates"
 new_fps=$(jq -r '.report.new_certificates[]' "$T/scan1.json" "$T/sni1.json" | sort)
 assert_eq "$want_fps" "$new_fps" "new certificates of the first scans"
