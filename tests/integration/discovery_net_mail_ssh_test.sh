@@ -136,13 +136,13 @@ ssh_loc="127.0.0.1:${PORT[ssh]}"
 old_loc="127.0.0.1:${PORT[oldssh]}"
 scan_all() { scan "$1" "${mail[@]}" "$ssh_loc/ssh" "$old_loc/ssh"; }
 all_places() {
-  printf '127.0.0.1:%s -\n' "${PORT[smtp]}" "${PORT[imap]}" "${PORT[pop3]}" "${PORT[ssh]}"
+  printf '%s -\n' "${mail[@]}" "$ssh_loc"
   echo "$old_loc expired,weak_ssh_key"
 }
 scan_all "$T/scan1.json"
 expect_places "$T/scan1.json" < <(all_places)
 assert_eq "smtp imap pop3" "$(for p in smtp imap pop3; do
-  jq -r --arg l "127.0.0.1:${PORT[$p]}" '.report.results[] | select(.location == $l) | .starttls' "$T/scan1.json"
+  jq -r --arg l "127.0.0.1:${PORT[$p]}/$p" '.report.results[] | select(.location == $l) | .starttls' "$T/scan1.json"
 done | xargs)" "STARTTLS protocols"
 assert_eq "TLSv1.3 TLSv1.3 TLSv1.3" "$(jq -r '.report.results[] | select(.kind == "tls") | .tls_version' \
   "$T/scan1.json" | xargs)" "TLS versions after STARTTLS"
@@ -153,11 +153,11 @@ inter_fp=$(fp inter)
 assert_eq "$(printf '%s\n' "$mail_fp" "$inter_fp" | sort)" \
   "$(db_scalar "SELECT fingerprint FROM certificates WHERE origin = 'discovered' ORDER BY fingerprint")" \
   "the discovered certificates"
-mail_where=$(printf '127.0.0.1:%s\n' "${PORT[smtp]}" "${PORT[imap]}" "${PORT[pop3]}" | sort)
+mail_where=$(printf '%s\n' "${mail[@]}" | sort)
 assert_eq "$mail_where" "$(sighted "$mail_fp")" "sightings of the mail certificate"
 assert_eq "$mail_where" "$(sighted "$inter_fp")" "sightings of the intermediate"
 for p in smtp imap pop3; do
-  assert_eq "$mail_fp $inter_fp" "$(jq -r --arg l "127.0.0.1:${PORT[$p]}" \
+  assert_eq "$mail_fp $inter_fp" "$(jq -r --arg l "127.0.0.1:${PORT[$p]}/$p" \
     '.report.results[] | select(.location == $l) | .fingerprints | join(" ")' "$T/scan1.json")" \
     "the chain served over $p"
 done
@@ -218,10 +218,10 @@ elapsed=$((($(date +%s%N) - start) / 1000000))
 # so an SMTP greeting costs the handshake timeout. A reply quoted in an error is cut here.
 want_wrong=$(sort <<EOF
 127.0.0.1:${PORT[smtp]} tls not TLS (unavailable)
-127.0.0.1:${PORT[pop3]} imap STARTTLS failed: unexpected response: +OK (unavailable)
+127.0.0.1:${PORT[pop3]}/imap imap STARTTLS failed: unexpected response: +OK (unavailable)
 127.0.0.1:${PORT[smtp]} ssh handshake timed out (unavailable)
 127.0.0.1:${PORT[ssh]} tls not TLS (unavailable)
-127.0.0.1:${PORT[imap]} smtp STARTTLS failed: unexpected response: * (unavailable)
+127.0.0.1:${PORT[imap]}/smtp smtp STARTTLS failed: unexpected response: * (unavailable)
 EOF
 )
 assert_eq "$want_wrong" "$(jq -r '.report.results[] | "\(.location) \(.starttls // "tls") \(.error |

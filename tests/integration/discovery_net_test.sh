@@ -151,7 +151,7 @@ main_places() {
 127.0.0.1:${PORT[garbage]} error: not TLS (unavailable)
 127.0.0.1:${PORT[http]} error: not TLS (unavailable)
 127.0.0.1:${PORT[closed]} error: connection refused (unavailable)
-:443#no-such-host.invalid error: could not resolve no-such-host.invalid (unavailable)
+no-such-host.invalid:443#no-such-host.invalid error: could not resolve no-such-host.invalid (unavailable)
 EOF
 }
 sni_places() {
