@@ -302,8 +302,7 @@ Result<ScanRecord> Discovery::store_new(const ScanSpec& spec, std::string_view k
   return s;
 }
 
-Result<ScanRecord> Discovery::submit(const ScanSpec& spec, std::string_view actor,
-                                     const std::optional<std::string>& schedule) const {
+Status Discovery::check_spec(const ScanSpec& spec) const {
   if (spec.kind == "files") CW_RETURN_IF_ERROR(check_paths(spec));
   if (spec.kind == "net") {
     // The request is expanded once here so that a malformed or oversized one is refused now,
@@ -313,6 +312,12 @@ Result<ScanRecord> Discovery::submit(const ScanSpec& spec, std::string_view acto
       return std::vector<std::string>{"127.0.0.1"};
     }));
   }
+  return ok();
+}
+
+Result<ScanRecord> Discovery::submit(const ScanSpec& spec, std::string_view actor,
+                                     const std::optional<std::string>& schedule) const {
+  CW_RETURN_IF_ERROR(check_spec(spec));
   return store_new(spec, spec.kind, "queued", actor, schedule, "");
 }
 
@@ -585,7 +590,8 @@ Result<Schedule> Discovery::create_schedule(const std::string& name, const ScanS
   if (interval < std::chrono::minutes(1)) {
     return fail(ErrorCode::kInvalidArgument, "a recurring scan runs at most every minute");
   }
-  if (spec.kind == "files") CW_RETURN_IF_ERROR(check_paths(spec));
+  // Checked as a submitted scan is: a spec that every occurrence would refuse is refused now.
+  CW_RETURN_IF_ERROR(check_spec(spec));
   Schedule s{.name = name,
              .spec = scan_spec_json(spec),
              .interval = interval,

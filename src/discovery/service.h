@@ -149,6 +149,9 @@ class Discovery {
                              std::vector<crypto::SecretBytes> passwords,
                              const std::function<void(std::size_t, std::size_t)>& progress) const;
   Status check_paths(const ScanSpec& spec) const;
+  // What submit() and create_schedule() refuse: paths outside allowed_paths, targets that do
+  // not parse or expand beyond max_endpoints.
+  Status check_spec(const ScanSpec& spec) const;
   Result<ScanRecord> store_new(const ScanSpec& spec, std::string_view kind, std::string_view status,
                                std::string_view actor, const std::optional<std::string>& schedule,
                                std::string_view host) const;

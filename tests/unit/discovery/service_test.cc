@@ -235,5 +235,18 @@ TEST_F(DiscoveryServiceTest, AgentReportsInPartsAndNoAgentSpeaksForAnother) {
   EXPECT_EQ(again->report["gone"][0]["location"], "web1:/etc/ssl/b.pem");
 }
 
+TEST_F(DiscoveryServiceTest, SchedulesAreCheckedAsScansAre) {
+  // Each occurrence would be refused at submit: refused now, and nothing stored.
+  settings_.max_endpoints = 4;
+  for (const auto& bad : {net({"10.0.0.0/8"}, "443"), net({"not a host"}, "443")}) {
+    auto s = discovery_.create_schedule("big", bad, std::chrono::hours(1), "token:ops");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(discovery_.schedules()->empty());
+  EXPECT_TRUE(
+      discovery_.create_schedule("small", net({"127.0.0.1"}, "443"), std::chrono::hours(1), "t"));
+}
+
 }  // namespace
 }  // namespace certward::discovery
