@@ -526,6 +526,19 @@ Result<ScanRecord> Discovery::agent_report(const std::optional<std::string>& sca
       return fail(ErrorCode::kInvalidArgument, "the roots differ from the scan's first part");
     }
   } else {
+    // A token speaks for the one host it first reported as: one stolen from a host cannot
+    // add files to, or mark gone the files of, any other host.
+    {
+      CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kRead));
+      CW_ASSIGN_OR_RETURN(auto other,
+                          tx->query_one("SELECT host FROM discovery_scans WHERE kind = 'agent' "
+                                        "AND requested_by = ? AND host <> ? LIMIT 1",
+                                        store::params(std::string(actor), host)));
+      if (other) {
+        return fail(ErrorCode::kUnauthorized,
+                    "this agent reports for host '" + other->text(0) + "', not '" + host + "'");
+      }
+    }
     ScanSpec spec;
     CW_ASSIGN_OR_RETURN(scan, store_new(spec, "agent", "running", actor, {}, host));
     CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));

@@ -127,7 +127,8 @@ class Discovery {
   // An agent's file scan of its host, in parts of at most kMaxAgentPart observations: the first
   // part (no scan id) creates the scan, each part is recorded at once, the part with `final`
   // finishes it (files gone from the roots since the first part are marked gone).
-  // Errors: kNotFound (scan id of another host or actor), kConflict (already finished),
+  // Errors: kNotFound (scan id of another host or actor), kUnauthorized (the actor has
+  // reported as another host before), kConflict (already finished),
   // kInvalidArgument (too many observations, bad host or roots).
   static constexpr std::size_t kMaxAgentPart = 500;
   Result<ScanRecord> agent_report(const std::optional<std::string>& scan_id,

@@ -248,5 +248,26 @@ TEST_F(DiscoveryServiceTest, SchedulesAreCheckedAsScansAre) {
       discovery_.create_schedule("small", net({"127.0.0.1"}, "443"), std::chrono::hours(1), "t"));
 }
 
+TEST_F(DiscoveryServiceTest, AnAgentTokenSpeaksForOneHostOnly) {
+  FileObservation o;
+  o.path = "/etc/ssl/a.pem";
+  o.format = "pem";
+  o.certificates = {leaf_for("a.example").der()};
+  ASSERT_TRUE(discovery_.agent_report({}, "db1", {"/etc/ssl"}, {o}, true, "token:db1-agent"));
+  ASSERT_TRUE(discovery_.agent_report({}, "web1", {"/etc/ssl"}, {}, true, "token:web1-agent"));
+  // web1's token, stolen, cannot mark db1's files gone nor add to db1.
+  clock_.advance(std::chrono::hours(1));
+  auto stolen = discovery_.agent_report({}, "db1", {"/etc/ssl"}, {}, true, "token:web1-agent");
+  ASSERT_FALSE(stolen);
+  EXPECT_EQ(stolen.error().code, ErrorCode::kUnauthorized);
+  inventory::SightingFilter f;
+  f.location_prefix = "db1:/etc/ssl/";
+  f.active_only = true;
+  EXPECT_EQ(sightings_.list(f, 10)->size(), 1u);
+  EXPECT_EQ(discovery_.list(10)->size(), 2u);
+  // Its own host still works.
+  EXPECT_TRUE(discovery_.agent_report({}, "web1", {"/etc/ssl"}, {}, true, "token:web1-agent"));
+}
+
 }  // namespace
 }  // namespace certward::discovery
