@@ -388,6 +388,10 @@ Result<ScanReport> Discovery::execute(
     fo.filesystems =
         spec.one_filesystem ? files::FilesystemPolicy::kStay : files::FilesystemPolicy::kCross;
     fo.passwords = std::move(passwords);
+    // A lexically allowed path may still lead out through a symbolic link (the root itself, a
+    // directory on its way, or a link followed inside): the server's scans stay where the
+    // links resolve to under allowed_paths.
+    if (restricted) fo.confine_to = d_.settings.allowed_paths;
     files::FileScanner scanner(std::move(fo), d_.clock);
     std::string host;
     Status failed = ok();

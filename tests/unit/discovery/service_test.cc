@@ -269,5 +269,40 @@ TEST_F(DiscoveryServiceTest, AnAgentTokenSpeaksForOneHostOnly) {
   EXPECT_TRUE(discovery_.agent_report({}, "web1", {"/etc/ssl"}, {}, true, "token:web1-agent"));
 }
 
+TEST_F(DiscoveryServiceTest, ServerFileScansDoNotLeaveAllowedPathsThroughLinks) {
+  certward::testing::TempDir outside;
+  {
+    std::ofstream out(outside.path() / "secret.pem");
+    out << leaf_for("outside.example").pem();
+  }
+  write("inside/a.pem", leaf_for("inside.example").der());
+  std::filesystem::create_directory_symlink(outside.path(), dir_.path() / "root-link");
+  std::filesystem::create_directory_symlink(outside.path(), dir_.path() / "inside" / "link");
+  const std::string inside = dir_.path().string();
+
+  // A root that is a link out, and a link followed inside an allowed root.
+  auto spec = files({inside + "/root-link", inside + "/inside"});
+  spec.follow_symlinks = true;
+  auto scan = discovery_.submit(spec, "token:ops");
+  ASSERT_TRUE(scan) << scan.error().message;
+  ASSERT_TRUE(discovery_.run(scan->id));
+  auto done = discovery_.get(scan->id);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->status, "done");
+  EXPECT_EQ(done->report["new_certificates"].size(), 1u) << done->report.dump();
+  EXPECT_EQ(done->report["errors"], 1) << done->report.dump();
+  inventory::SightingFilter f;
+  f.kind = "file";
+  auto seen = sightings_.list(f, 10);
+  ASSERT_TRUE(seen);
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_TRUE(seen->front().location.ends_with("/inside/a.pem")) << seen->front().location;
+
+  // The local operator's unrestricted scan follows the link as asked.
+  auto local = discovery_.run_here(files({inside + "/root-link"}), "local:root", false);
+  ASSERT_TRUE(local) << local.error().message;
+  EXPECT_EQ(local->report["new_certificates"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace certward::discovery
