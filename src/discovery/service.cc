@@ -456,6 +456,14 @@ Result<ScanReport> Discovery::execute(
   so.expiring_window = cfg.expiring_window;
   so.use_system_trust = cfg.use_system_trust;
   if (d_.trusted_roots) so.trusted_roots = d_.trusted_roots();
+  if (restricted) {
+    // A served certificate names its own OCSP and CRL URLs: the server that serves it must not
+    // make this server fetch from addresses its scans may not dial.
+    CW_ASSIGN_OR_RETURN(NetworkSet allowed, NetworkSet::make(cfg.allowed_networks));
+    so.may_fetch_from = [allowed = std::move(allowed)](const std::string& address) {
+      return allowed.contains(address);
+    };
+  }
   so.clock = &d_.clock;
   net::NetworkScanner scanner(std::move(so));
   CW_RETURN_IF_ERROR(scanner.scan(std::move(endpoints), [&](net::Observation obs) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -58,6 +59,8 @@ struct Servers {
   std::vector<std::unique_ptr<ScriptedPeer>> peers;
   Bytes root;
   std::string failure;
+  // Requests the CRL server has answered.
+  std::shared_ptr<std::atomic<int>> crl_requests = std::make_shared<std::atomic<int>>(0);
 
   std::string file(const std::string& name) const { return dir.file(name); }
 
@@ -93,10 +96,11 @@ struct Servers {
 void Servers::start() {
   // The CRL server's port is written into a certificate, so it comes first.
   auto crl_body = std::make_shared<std::string>();
-  peer("crl_http", [crl_body](int fd, const std::atomic<bool>& stop) {
+  peer("crl_http", [crl_body, requests = crl_requests](int fd, const std::atomic<bool>& stop) {
     std::string line;
     while (testing::read_line(fd, line, stop) && line != "\r\n") {
     }
+    ++*requests;
     testing::write_all(fd,
                        "HTTP/1.0 200 OK\r\nContent-Type: application/pkix-crl\r\n\r\n" + *crl_body);
   });
@@ -366,6 +370,27 @@ TEST_F(TlsScan, RevokedByItsCrlWhenRevocationIsChecked) {
   // Not listed: nothing.
   auto valid = scan_one(ep(port("valid"), "valid.test"), o);
   EXPECT_EQ(codes(valid.findings), std::vector<std::string>{});
+}
+
+TEST_F(TlsScan, RevocationIsFetchedOnlyFromAddressesTheScanMayDial) {
+  // The CRL URL is the served certificate's own say: a server on the scanned network can name
+  // any address (a metadata service, an internal admin port) for the scanner to fetch from.
+  auto o = options();
+  o.check_revocation = true;
+  std::vector<std::string> asked;
+  o.may_fetch_from = [&asked](const std::string& address) {
+    asked.push_back(address);
+    return false;
+  };
+  const int served = servers_->crl_requests->load();
+  auto obs = scan_one(ep(port("crl"), "crl.test"), o);
+  EXPECT_EQ(codes(obs.findings), std::vector<std::string>{});
+  EXPECT_EQ(asked, std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ(servers_->crl_requests->load(), served) << "the CRL was fetched";
+  // Allowed: fetched, as before.
+  o.may_fetch_from = [](const std::string& address) { return address == "127.0.0.1"; };
+  EXPECT_EQ(codes(scan_one(ep(port("crl"), "crl.test"), o).findings),
+            std::vector<std::string>{"revoked"});
 }
 
 TEST_F(TlsScan, StarttlsDialogues) {
