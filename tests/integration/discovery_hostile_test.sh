@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Discovery against what others control: an agent token taken from one host must not speak for
-# another; a requester must not learn where other teams keep a certificate that it may see.
+# Discovery against what others control: file names chosen by whoever writes a scanned
+# directory must not drive the terminal that shows the scan; an agent token taken from one host
+# must not speak for another; a requester must not learn where other teams keep a certificate
+# that it may see.
 source "$(dirname "$0")/lib.sh"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/a.key" \
   -subj "/CN=shared.test" -days 30 -out "$T/a.pem" 2>/dev/null
 FP=$(openssl x509 -in "$T/a.pem" -outform DER | sha256sum | cut -d' ' -f1)
 DER=$(openssl x509 -in "$T/a.pem" -outform DER | base64 -w0)
+
+# A file name with an OSC title sequence, a screen clear and a line break: the table shows it
+# escaped, on one line, and nothing of it reaches the terminal raw.
+mkdir -p "$T/scan"
+evil=$'\e]0;owned\a\e[2J\nforged-line.pem'
+cp "$T/a.pem" "$T/scan/$evil"
+CERTWARD_DATA_DIR="$T/local" cw init >/dev/null
+CERTWARD_DATA_DIR="$T/local" cw scan files "$T/scan" >"$T/out" 2>"$T/err"
+assert_eq 0 "$(grep -c $'\e' "$T/out" || true)" "an escape byte reached the terminal"
+assert_eq 0 "$(grep -c '^forged-line' "$T/out" || true)" "a file name added a line to the table"
+assert_eq 1 "$(grep -c -F '\x1b]0;owned\x07\x1b[2J\x0aforged-line.pem' "$T/out" || true)" \
+  "the name is shown escaped"
 
 # Two hosts, two teams, one certificate on both.
 cat >"$T/certward.toml" <<TOML
