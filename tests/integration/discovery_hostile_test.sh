@@ -69,5 +69,26 @@ assert_eq '["web-a:/etc/ssl/shared.pem"]' "$(jq -c '[.items[].location]' "$T/res
 assert_eq 200 "$(api GET "/api/v1/certificates/$FP/sightings" "$A")" "admin: certificate sightings"
 assert_eq 2 "$(jq '.items | length' "$T/resp")" "the admin sees both places"
 
+# The agent on a host whose directory holds a CA bundle (more certificates than one file was
+# allowed to carry) and a file whose name has control characters: both are reported, the odd
+# name escaped, and the run succeeds.
+mkdir -p "$T/agent"
+for i in $(seq 1 80); do
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj "/CN=bundle-$i.test" -days 30 2>/dev/null
+done >"$T/agent/bundle.pem"
+cp "$T/a.pem" "$T/agent/$evil"
+printf '%s\n' "$AGENT_a" >"$T/agent.token"
+rc=0
+cw --server "$BASE" --ca-file "$T/root.pem" --token-file "$T/agent.token" \
+  agent --path "$T/agent" --host web-a --once >"$T/out" 2>"$T/err" || rc=$?
+assert_eq 0 "$rc" "the agent's run ($(head -c 300 "$T/err"))"
+assert_eq 2 "$(db_scalar "SELECT count(DISTINCT location) FROM sightings WHERE location LIKE 'web-a:$T/agent/%'")" \
+  "both files are sighted"
+assert_eq 81 "$(db_scalar "SELECT count(*) FROM sightings WHERE location LIKE 'web-a:$T/agent/%'")" \
+  "every certificate of the bundle, and the odd file's"
+assert_eq 1 "$(db_scalar "SELECT count(*) FROM sightings WHERE location = 'web-a:$T/agent/\\x1b]0;owned\\x07\\x1b[2J\\x0aforged-line.pem'")" \
+  "the odd name is recorded escaped"
+
 stop_server
 finish
