@@ -128,6 +128,9 @@ Result<http::Response> certificate_sightings(Services& s, http::Request& req, co
   CW_ASSIGN_OR_RETURN(auto rec, visible_record(s, req, id));
   inventory::SightingFilter f;
   f.fingerprint = rec.fingerprint;
+  // A certificate a requester may see can also be served or stored by other teams (a shared
+  // wildcard, a public CA certificate): their places stay theirs, as in list_sightings.
+  if (team_scoped(id)) f.team = id.team.value_or("");
   CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
   CW_ASSIGN_OR_RETURN(auto list, s.sightings.list(f, static_cast<int>(limit.value_or(100))));
   json items = json::array();

@@ -68,8 +68,18 @@ Result<json> report_once(const Remote& remote, const AgentOpts& o,
   };
   scanner.scan([&](discovery::FileObservation obs) {
     if (!failed) return;
-    json j = discovery::file_observation_json(obs);
-    const std::size_t bytes = j.dump().size();
+    // Whoever can write under a root chooses names and contents: one odd file must not make
+    // the server refuse every part (or this process throw on a name that is not UTF-8).
+    std::string path = obs.path;
+    auto fitted = discovery::fit_for_wire(std::move(obs), kPartBytes);
+    if (!fitted) {
+      log::warn("agent_file_not_reported",
+                {{"path", printable(path.substr(0, 256))}, {"reason", "path too long"}});
+      return;
+    }
+    json j = discovery::file_observation_json(*fitted);
+    const std::size_t bytes =
+        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size();
     if (!part.empty() &&
         (part.size() >= discovery::Discovery::kMaxAgentPart || part_bytes + bytes > kPartBytes)) {
       failed = send(false);

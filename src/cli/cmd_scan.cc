@@ -47,7 +47,7 @@ void print_scan(const json& scan) {
   }
   std::cout << "scan " << text(scan, "id") << " (" << text(scan, "kind")
             << "): " << text(scan, "status");
-  if (scan.contains("error")) std::cout << ": " << text(scan, "error");
+  if (scan.contains("error")) std::cout << ": " << printable(text(scan, "error"));
   std::cout << "\n";
   if (report.is_object() && report.contains("places")) {
     const json f = report.value("findings", json::object());

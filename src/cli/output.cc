@@ -54,14 +54,49 @@ int report_error(const Error& e) {
   }
   std::string msg = e.message;
   std::replace(msg.begin(), msg.end(), '\n', ' ');
-  std::fprintf(stderr, "certward: %s\n", msg.c_str());
+  std::fprintf(stderr, "certward: %s\n", printable(msg).c_str());
   return exit_code_for(e.code);
 }
 
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    // C1 controls as UTF-8 (U+0080-U+009F): CSI and OSC to terminals that take 8-bit ones.
+    const bool c1 = c == 0xc2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else if (c1) {
+      const auto d = static_cast<unsigned char>(text[++i]);
+      out += "\\u00";
+      out += kHex[d >> 4];
+      out += kHex[d & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 void Table::print(std::FILE* out) const {
-  std::vector<std::size_t> width(headers_.size());
-  for (std::size_t i = 0; i < headers_.size(); ++i) width[i] = headers_[i].size();
-  for (const auto& r : rows_)
+  // Cells carry what the scanned world chose (file names, subjects, error texts): never raw
+  // control sequences to the terminal, and never a second line.
+  std::vector<std::string> headers;
+  for (const auto& h : headers_) headers.push_back(printable(h));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : rows_) {
+    auto& row = rows.emplace_back();
+    for (const auto& c : r) row.push_back(printable(c));
+  }
+  std::vector<std::size_t> width(headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) width[i] = headers[i].size();
+  for (const auto& r : rows)
     for (std::size_t i = 0; i < r.size() && i < width.size(); ++i)
       width[i] = std::max(width[i], r[i].size());
   auto line = [&](const std::vector<std::string>& cells) {
@@ -74,8 +109,8 @@ void Table::print(std::FILE* out) const {
     while (!s.empty() && s.back() == ' ') s.pop_back();
     std::fprintf(out, "%s\n", s.c_str());
   };
-  line(headers_);
-  for (const auto& r : rows_) line(r);
+  line(headers);
+  for (const auto& r : rows) line(r);
 }
 
 std::string json_text(const nlohmann::json& j, const char* key, std::string_view missing) {
@@ -87,7 +122,7 @@ void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()
 
 void print_certificate(const x509::CertificateInfo& i) {
   auto row = [](const char* k, const std::string& v) {
-    if (!v.empty()) std::printf("%-22s %s\n", k, v.c_str());
+    if (!v.empty()) std::printf("%-22s %s\n", k, printable(v).c_str());
   };
   auto join = [](const std::vector<std::string>& v) {
     std::string s;

@@ -45,6 +45,10 @@ Status write_document(const std::optional<std::string>& out, std::string_view da
 // Where report_error reads --json from; set once in main before the command line is parsed.
 void set_error_format_source(const bool* json_flag);
 
+// `text` safe to put on a terminal: control characters (C0, DEL, C1 as UTF-8) become \xNN or
+// \u00NN, so that no line is added or terminal state changed.
+std::string printable(std::string_view text);
+
 class Table {
  public:
   explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}

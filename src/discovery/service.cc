@@ -302,8 +302,7 @@ Result<ScanRecord> Discovery::store_new(const ScanSpec& spec, std::string_view k
   return s;
 }
 
-Result<ScanRecord> Discovery::submit(const ScanSpec& spec, std::string_view actor,
-                                     const std::optional<std::string>& schedule) const {
+Status Discovery::check_spec(const ScanSpec& spec) const {
   if (spec.kind == "files") CW_RETURN_IF_ERROR(check_paths(spec));
   if (spec.kind == "net") {
     // The request is expanded once here so that a malformed or oversized one is refused now,
@@ -313,6 +312,12 @@ Result<ScanRecord> Discovery::submit(const ScanSpec& spec, std::string_view acto
       return std::vector<std::string>{"127.0.0.1"};
     }));
   }
+  return ok();
+}
+
+Result<ScanRecord> Discovery::submit(const ScanSpec& spec, std::string_view actor,
+                                     const std::optional<std::string>& schedule) const {
+  CW_RETURN_IF_ERROR(check_spec(spec));
   return store_new(spec, spec.kind, "queued", actor, schedule, "");
 }
 
@@ -383,6 +388,10 @@ Result<ScanReport> Discovery::execute(
     fo.filesystems =
         spec.one_filesystem ? files::FilesystemPolicy::kStay : files::FilesystemPolicy::kCross;
     fo.passwords = std::move(passwords);
+    // A lexically allowed path may still lead out through a symbolic link (the root itself, a
+    // directory on its way, or a link followed inside): the server's scans stay where the
+    // links resolve to under allowed_paths.
+    if (restricted) fo.confine_to = d_.settings.allowed_paths;
     files::FileScanner scanner(std::move(fo), d_.clock);
     std::string host;
     Status failed = ok();
@@ -449,6 +458,14 @@ Result<ScanReport> Discovery::execute(
   so.expiring_window = cfg.expiring_window;
   so.use_system_trust = cfg.use_system_trust;
   if (d_.trusted_roots) so.trusted_roots = d_.trusted_roots();
+  if (restricted) {
+    // A served certificate names its own OCSP and CRL URLs: the server that serves it must not
+    // make this server fetch from addresses its scans may not dial.
+    CW_ASSIGN_OR_RETURN(NetworkSet allowed, NetworkSet::make(cfg.allowed_networks));
+    so.may_fetch_from = [allowed = std::move(allowed)](const std::string& address) {
+      return allowed.contains(address);
+    };
+  }
   so.clock = &d_.clock;
   net::NetworkScanner scanner(std::move(so));
   CW_RETURN_IF_ERROR(scanner.scan(std::move(endpoints), [&](net::Observation obs) {
@@ -523,6 +540,19 @@ Result<ScanRecord> Discovery::agent_report(const std::optional<std::string>& sca
       return fail(ErrorCode::kInvalidArgument, "the roots differ from the scan's first part");
     }
   } else {
+    // A token speaks for the one host it first reported as: one stolen from a host cannot
+    // add files to, or mark gone the files of, any other host.
+    {
+      CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kRead));
+      CW_ASSIGN_OR_RETURN(auto other,
+                          tx->query_one("SELECT host FROM discovery_scans WHERE kind = 'agent' "
+                                        "AND requested_by = ? AND host <> ? LIMIT 1",
+                                        store::params(std::string(actor), host)));
+      if (other) {
+        return fail(ErrorCode::kUnauthorized,
+                    "this agent reports for host '" + other->text(0) + "', not '" + host + "'");
+      }
+    }
     ScanSpec spec;
     CW_ASSIGN_OR_RETURN(scan, store_new(spec, "agent", "running", actor, {}, host));
     CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
@@ -587,7 +617,8 @@ Result<Schedule> Discovery::create_schedule(const std::string& name, const ScanS
   if (interval < std::chrono::minutes(1)) {
     return fail(ErrorCode::kInvalidArgument, "a recurring scan runs at most every minute");
   }
-  if (spec.kind == "files") CW_RETURN_IF_ERROR(check_paths(spec));
+  // Checked as a submitted scan is: a spec that every occurrence would refuse is refused now.
+  CW_RETURN_IF_ERROR(check_spec(spec));
   Schedule s{.name = name,
              .spec = scan_spec_json(spec),
              .interval = interval,

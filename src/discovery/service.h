@@ -127,7 +127,8 @@ class Discovery {
   // An agent's file scan of its host, in parts of at most kMaxAgentPart observations: the first
   // part (no scan id) creates the scan, each part is recorded at once, the part with `final`
   // finishes it (files gone from the roots since the first part are marked gone).
-  // Errors: kNotFound (scan id of another host or actor), kConflict (already finished),
+  // Errors: kNotFound (scan id of another host or actor), kUnauthorized (the actor has
+  // reported as another host before), kConflict (already finished),
   // kInvalidArgument (too many observations, bad host or roots).
   static constexpr std::size_t kMaxAgentPart = 500;
   Result<ScanRecord> agent_report(const std::optional<std::string>& scan_id,
@@ -149,6 +150,9 @@ class Discovery {
                              std::vector<crypto::SecretBytes> passwords,
                              const std::function<void(std::size_t, std::size_t)>& progress) const;
   Status check_paths(const ScanSpec& spec) const;
+  // What submit() and create_schedule() refuse: paths outside allowed_paths, targets that do
+  // not parse or expand beyond max_endpoints.
+  Status check_spec(const ScanSpec& spec) const;
   Result<ScanRecord> store_new(const ScanSpec& spec, std::string_view kind, std::string_view status,
                                std::string_view actor, const std::optional<std::string>& schedule,
                                std::string_view host) const;

@@ -65,7 +65,133 @@ Result<ErrorCode> error_code(std::string_view name) {
   return bad("unknown error code");
 }
 
+// Length of the valid UTF-8 sequence at `at` (shortest form, no surrogates), 0 if none.
+std::size_t utf8_sequence(std::string_view s, std::size_t at) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[at + i]); };
+  const unsigned char lead = b(0);
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    n = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    n = 3;
+    if (lead == 0xe0) lo = 0xa0;
+    if (lead == 0xed) hi = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    n = 4;
+    if (lead == 0xf0) lo = 0x90;
+    if (lead == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (at + n > s.size() || b(1) < lo || b(1) > hi) return 0;
+  for (std::size_t i = 2; i < n; ++i) {
+    if (b(i) < 0x80 || b(i) > 0xbf) return 0;
+  }
+  return n;
+}
+
+// Printable UTF-8 of at most `max` bytes (cut between characters).
+std::string wire_text(std::string_view s, std::size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::string piece;
+    if (c >= 0x20 && c < 0x7f) {
+      piece = std::string(1, static_cast<char>(c));
+      ++i;
+    } else if (const std::size_t n = c >= 0x80 ? utf8_sequence(s, i) : 0; n != 0) {
+      piece = std::string(s.substr(i, n));
+      i += n;
+    } else {
+      piece = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+      ++i;
+    }
+    if (out.size() + piece.size() > max) break;
+    out += piece;
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<FileObservation> fit_for_wire(FileObservation o, std::size_t max_bytes) {
+  o.path = wire_text(o.path, kMaxWirePath + 1);
+  if (o.path.empty() || o.path.size() > kMaxWirePath) return std::nullopt;
+  std::vector<std::string> left_out;
+  const std::size_t certificates = o.certificates.size();
+  std::erase_if(o.certificates, [](const Bytes& der) {
+    return der.empty() || der.size() > kMaxWireCertificateBytes;
+  });
+  if (o.certificates.size() > kMaxWireCertificates) o.certificates.resize(kMaxWireCertificates);
+  const std::size_t keys = o.ssh_keys.size();
+  std::erase_if(o.ssh_keys, [](const SshKey& k) { return k.blob.size() > 48 * 1024; });
+  if (o.ssh_keys.size() > kMaxWireSshKeys) o.ssh_keys.resize(kMaxWireSshKeys);
+  for (auto& k : o.ssh_keys) {
+    k.comment = wire_text(k.comment, 1024);
+    k.options = wire_text(k.options, 4096);
+  }
+  const std::size_t findings = o.findings.size();
+  // One place is kept for the finding that says what was left out.
+  if (o.findings.size() > kMaxWireFindings - 1) o.findings.resize(kMaxWireFindings - 1);
+  for (auto& f : o.findings) {
+    f.detail = wire_text(f.detail, 512);
+    f.fingerprint = wire_text(f.fingerprint, 128);
+  }
+  if (o.error) o.error->message = wire_text(o.error->message, 512);
+  // The size last: what is dropped for it goes from the end. Counted piece by piece (a
+  // certificate adds its base64 and quotes and a comma), room kept for the finding below.
+  {
+    FileObservation bare = o;
+    bare.certificates.clear();
+    bare.ssh_keys.clear();
+    std::size_t total = file_observation_json(bare)
+                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                            .size() +
+                        256;
+    std::size_t fit = 0;
+    for (; fit < o.certificates.size(); ++fit) {
+      const std::size_t add = 4 * ((o.certificates[fit].size() + 2) / 3) + 3;
+      if (total + add > max_bytes) break;
+      total += add;
+    }
+    o.certificates.resize(fit);
+    for (fit = 0; fit < o.ssh_keys.size(); ++fit) {
+      FileObservation one;
+      one.ssh_keys = {o.ssh_keys[fit]};
+      const std::size_t add = file_observation_json(one)["ssh_keys"][0]
+                                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                                  .size() +
+                              1;
+      if (total + add > max_bytes) break;
+      total += add;
+    }
+    o.ssh_keys.resize(fit);
+  }
+  if (o.certificates.size() < certificates) {
+    left_out.push_back(std::to_string(certificates - o.certificates.size()) + " of " +
+                       std::to_string(certificates) + " certificates");
+  }
+  if (o.ssh_keys.size() < keys) {
+    left_out.push_back(std::to_string(keys - o.ssh_keys.size()) + " of " + std::to_string(keys) +
+                       " SSH keys");
+  }
+  if (o.findings.size() < findings) {
+    left_out.push_back(std::to_string(findings - o.findings.size()) + " of " +
+                       std::to_string(findings) + " findings");
+  }
+  if (!left_out.empty()) {
+    std::string detail = "left out of the report: ";
+    for (std::size_t i = 0; i < left_out.size(); ++i) detail += (i ? ", " : "") + left_out[i];
+    o.findings.push_back({.code = "observation_truncated",
+                          .severity = Severity::kInfo,
+                          .detail = detail,
+                          .fingerprint = {}});
+  }
+  return o;
+}
 
 nlohmann::json file_observation_json(const FileObservation& o) {
   nlohmann::json j = {{"path", o.path}, {"format", o.format}, {"key_present", o.key_present}};

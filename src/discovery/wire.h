@@ -13,7 +13,8 @@ namespace certward::discovery {
 
 // Bounds of one decoded observation.
 inline constexpr std::size_t kMaxWirePath = 4096;
-inline constexpr std::size_t kMaxWireCertificates = 64;
+// A system CA bundle holds a few hundred; the body limit bounds the bytes whatever the count.
+inline constexpr std::size_t kMaxWireCertificates = 1024;
 inline constexpr std::size_t kMaxWireCertificateBytes = 64 * 1024;
 inline constexpr std::size_t kMaxWireSshKeys = 1024;
 inline constexpr std::size_t kMaxWireFindings = 256;
@@ -24,6 +25,13 @@ inline constexpr std::size_t kMaxWireFindings = 256;
 //    "findings": [{"code": "key_readable_by_others", "severity": "high", "detail": "..."}],
 //    "error": {"code": "bad_password", "message": "..."}}
 nlohmann::json file_observation_json(const FileObservation& obs);
+// `obs` as parse_file_observation accepts it, at most `max_bytes` of JSON: text with control
+// characters or bytes that are not UTF-8 (file names are any bytes but '/' and NUL) shown as
+// \xNN, texts cut to their limits, certificates, keys and findings beyond the limits (or the
+// size) left out and said so in an "observation_truncated" finding. nullopt when even the
+// path does not fit.
+std::optional<FileObservation> fit_for_wire(FileObservation obs, std::size_t max_bytes);
+
 // The host is the caller's to set. Errors: kInvalidArgument (shape, bounds, a key that is not
 // an SSH key, base64), never a partial observation.
 Result<FileObservation> parse_file_observation(const nlohmann::json& j);

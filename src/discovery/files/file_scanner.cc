@@ -115,6 +115,12 @@ class FileScanner::Walk {
     }
     inspect_.passwords = passwords_;
     inspect_.now = now;
+    for (const auto& root : o.confine_to) {
+      std::error_code ec;
+      auto real = std::filesystem::canonical(root, ec);
+      // A root that does not exist confines to nothing.
+      if (!ec) confine_.push_back(real.string());
+    }
   }
 
   void root(const std::string& given) {
@@ -123,10 +129,20 @@ class FileScanner::Walk {
     while (path.size() > 1 && path.ends_with('/')) path.pop_back();
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return report_error(path, errno_error(errno, "stat"));
+    if (!confined(path, st)) {
+      return report_error(path, Error{ErrorCode::kPolicyRejected,
+                                      "leads outside the allowed paths through a symbolic link"});
+    }
     if (S_ISDIR(st.st_mode)) {
       if (excluded(path)) return skip("excluded");
       UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!fd.valid()) return report_error(path, errno_error(errno, "open directory"));
+      struct stat now {};
+      // What was checked is what is walked, even if a link on the way changed meanwhile.
+      if (::fstat(fd.get(), &now) != 0 || !same_file(now, st)) {
+        return report_error(path, Error{ErrorCode::kUnavailable,
+                                        "the directory was replaced while it was scanned"});
+      }
       return directory(std::move(fd), path, st.st_dev, 0);
     }
     if (!S_ISREG(st.st_mode)) return skip("special_file");
@@ -143,6 +159,21 @@ class FileScanner::Walk {
   enum class LinkPolicy : std::uint8_t { kRefuse, kFollow };
 
   bool stopped() const { return summary_.max_files_reached; }
+
+  // Whether `path` (which `st` describes, links followed) resolves to a place under
+  // confine_to. The canonical name is compared by identity with `st`, so a link changed
+  // between the two looks is not let through; later opens compare with `st` again.
+  bool confined(const std::string& path, const struct stat& st) const {
+    if (o_.confine_to.empty()) return true;
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(path, ec);
+    struct stat again {};
+    if (ec || ::stat(real.c_str(), &again) != 0 || !same_file(again, st)) return false;
+    const std::string r = real.string();
+    return std::ranges::any_of(confine_, [&](const std::string& root) {
+      return root == "/" || r == root || (r.starts_with(root) && r[root.size()] == '/');
+    });
+  }
   void skip(const std::string& reason) { ++summary_.skipped[reason]; }
 
   bool excluded(const std::string& path) const {
@@ -210,6 +241,7 @@ class FileScanner::Walk {
     if (S_ISLNK(st.st_mode)) {
       if (o_.symlinks == SymlinkPolicy::kSkip) return skip("symlink");
       if (::fstatat(dfd, name.c_str(), &st, 0) != 0) return skip("broken_symlink");
+      if (!confined(path, st)) return skip("symlink_outside");
       links = LinkPolicy::kFollow;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -331,6 +363,7 @@ class FileScanner::Walk {
   std::vector<crypto::SecretBytes> passwords_;
   InspectOptions inspect_;
   std::set<std::pair<dev_t, ino_t>> visited_;
+  std::vector<std::string> confine_;  // canonical FileScanOptions::confine_to
   FileScanSummary summary_;
 };
 

@@ -54,6 +54,10 @@ struct FileScanOptions {
   // Passwords to try on PKCS#12 files, Java keystores and encrypted keys, after the empty
   // password and "changeit" (keytool's customary default), which are always tried first.
   std::vector<crypto::SecretBytes> passwords;
+  // When not empty, only what lies under one of these directories once every symbolic link is
+  // resolved is read: a root, or a link followed inside it, that leads elsewhere is an
+  // observation with error kPolicyRejected (roots) or skipped "symlink_outside" (links).
+  std::vector<std::string> confine_to;
   // The machine the files are on, as FileObservation::host; gethostname() when empty.
   std::string host;
 
@@ -69,7 +73,8 @@ struct FileScanSummary {
   // Reason -> count of what was passed over: "excluded" (files and directories),
   // "too_large" (also reported as an observation), "symlink", "broken_symlink",
   // "symlink_loop", "special_file" (FIFOs, sockets, devices), "other_filesystem", "too_deep"
-  // (below 128 directories), "vanished" (deleted between the listing and the look).
+  // (below 128 directories), "vanished" (deleted between the listing and the look),
+  // "symlink_outside" (a link leading out of FileScanOptions::confine_to).
   std::map<std::string, std::size_t> skipped;
   bool max_files_reached = false;  // the scan stopped at FileScanOptions::max_files
 };

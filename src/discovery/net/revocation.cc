@@ -165,14 +165,22 @@ class HttpFetch : public std::enable_shared_from_this<HttpFetch> {
 
  private:
   void connect(const tcp::resolver::results_type& results) {
-    asio::async_connect(socket_, results, [self = shared_from_this()](error_code ec, const auto&) {
-      if (ec) return self->end(std::nullopt);
-      asio::async_write(self->socket_, asio::buffer(self->request_),
-                        [self](error_code write_ec, std::size_t) {
-                          if (write_ec) return self->end(std::nullopt);
-                          self->read();
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& r : results) {
+      if (!options_.may_fetch_from || options_.may_fetch_from(r.endpoint().address().to_string())) {
+        endpoints.push_back(r.endpoint());
+      }
+    }
+    if (endpoints.empty()) return end(std::nullopt);
+    asio::async_connect(socket_, endpoints,
+                        [self = shared_from_this()](error_code ec, const auto&) {
+                          if (ec) return self->end(std::nullopt);
+                          asio::async_write(self->socket_, asio::buffer(self->request_),
+                                            [self](error_code write_ec, std::size_t) {
+                                              if (write_ec) return self->end(std::nullopt);
+                                              self->read();
+                                            });
                         });
-    });
   }
 
   void read() {

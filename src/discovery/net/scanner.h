@@ -53,6 +53,9 @@ struct ScanOptions {
   // Fetch the leaf's OCSP responder (AIA, http only) or else its CRL distribution point; a
   // "revoked" finding if revoked, nothing when unreachable or unparsable.
   bool check_revocation = false;
+  // When set, a revocation fetch connects only to the addresses (as resolved, the ones
+  // actually dialled) for which it returns true; none left, no fetch.
+  std::function<bool(const std::string& address)> may_fetch_from;
   std::chrono::milliseconds revocation_timeout{2000};
   std::size_t revocation_max_bytes = 1 << 20;
   // Offered in the ClientHello, in this order.

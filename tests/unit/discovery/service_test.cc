@@ -235,5 +235,74 @@ TEST_F(DiscoveryServiceTest, AgentReportsInPartsAndNoAgentSpeaksForAnother) {
   EXPECT_EQ(again->report["gone"][0]["location"], "web1:/etc/ssl/b.pem");
 }
 
+TEST_F(DiscoveryServiceTest, SchedulesAreCheckedAsScansAre) {
+  // Each occurrence would be refused at submit: refused now, and nothing stored.
+  settings_.max_endpoints = 4;
+  for (const auto& bad : {net({"10.0.0.0/8"}, "443"), net({"not a host"}, "443")}) {
+    auto s = discovery_.create_schedule("big", bad, std::chrono::hours(1), "token:ops");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(discovery_.schedules()->empty());
+  EXPECT_TRUE(
+      discovery_.create_schedule("small", net({"127.0.0.1"}, "443"), std::chrono::hours(1), "t"));
+}
+
+TEST_F(DiscoveryServiceTest, AnAgentTokenSpeaksForOneHostOnly) {
+  FileObservation o;
+  o.path = "/etc/ssl/a.pem";
+  o.format = "pem";
+  o.certificates = {leaf_for("a.example").der()};
+  ASSERT_TRUE(discovery_.agent_report({}, "db1", {"/etc/ssl"}, {o}, true, "token:db1-agent"));
+  ASSERT_TRUE(discovery_.agent_report({}, "web1", {"/etc/ssl"}, {}, true, "token:web1-agent"));
+  // web1's token, stolen, cannot mark db1's files gone nor add to db1.
+  clock_.advance(std::chrono::hours(1));
+  auto stolen = discovery_.agent_report({}, "db1", {"/etc/ssl"}, {}, true, "token:web1-agent");
+  ASSERT_FALSE(stolen);
+  EXPECT_EQ(stolen.error().code, ErrorCode::kUnauthorized);
+  inventory::SightingFilter f;
+  f.location_prefix = "db1:/etc/ssl/";
+  f.active_only = true;
+  EXPECT_EQ(sightings_.list(f, 10)->size(), 1u);
+  EXPECT_EQ(discovery_.list(10)->size(), 2u);
+  // Its own host still works.
+  EXPECT_TRUE(discovery_.agent_report({}, "web1", {"/etc/ssl"}, {}, true, "token:web1-agent"));
+}
+
+TEST_F(DiscoveryServiceTest, ServerFileScansDoNotLeaveAllowedPathsThroughLinks) {
+  certward::testing::TempDir outside;
+  {
+    std::ofstream out(outside.path() / "secret.pem");
+    out << leaf_for("outside.example").pem();
+  }
+  write("inside/a.pem", leaf_for("inside.example").der());
+  std::filesystem::create_directory_symlink(outside.path(), dir_.path() / "root-link");
+  std::filesystem::create_directory_symlink(outside.path(), dir_.path() / "inside" / "link");
+  const std::string inside = dir_.path().string();
+
+  // A root that is a link out, and a link followed inside an allowed root.
+  auto spec = files({inside + "/root-link", inside + "/inside"});
+  spec.follow_symlinks = true;
+  auto scan = discovery_.submit(spec, "token:ops");
+  ASSERT_TRUE(scan) << scan.error().message;
+  ASSERT_TRUE(discovery_.run(scan->id));
+  auto done = discovery_.get(scan->id);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->status, "done");
+  EXPECT_EQ(done->report["new_certificates"].size(), 1u) << done->report.dump();
+  EXPECT_EQ(done->report["errors"], 1) << done->report.dump();
+  inventory::SightingFilter f;
+  f.kind = "file";
+  auto seen = sightings_.list(f, 10);
+  ASSERT_TRUE(seen);
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_TRUE(seen->front().location.ends_with("/inside/a.pem")) << seen->front().location;
+
+  // The local operator's unrestricted scan follows the link as asked.
+  auto local = discovery_.run_here(files({inside + "/root-link"}), "local:root", false);
+  ASSERT_TRUE(local) << local.error().message;
+  EXPECT_EQ(local->report["new_certificates"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace certward::discovery

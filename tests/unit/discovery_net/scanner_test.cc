@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -58,6 +59,8 @@ struct Servers {
   std::vector<std::unique_ptr<ScriptedPeer>> peers;
   Bytes root;
   std::string failure;
+  // Requests the CRL server has answered.
+  std::shared_ptr<std::atomic<int>> crl_requests = std::make_shared<std::atomic<int>>(0);
 
   std::string file(const std::string& name) const { return dir.file(name); }
 
@@ -98,7 +101,8 @@ void Servers::start() {
   // /inter.crl is the CRL, any POST the OCSP response made for the "ocsp.test" leaf.
   auto crl_body = std::make_shared<std::string>();
   auto ocsp_body = std::make_shared<std::string>();
-  peer("revocation_http", [crl_body, ocsp_body](int fd, const std::atomic<bool>& stop) {
+  peer("revocation_http", [crl_body, ocsp_body, requests = crl_requests](
+                              int fd, const std::atomic<bool>& stop) {
     std::string request_line;
     std::string line;
     std::size_t length = 0;
@@ -108,6 +112,7 @@ void Servers::start() {
     }
     std::string body;
     if (length > 0 && !testing::read_bytes(fd, length, body, stop)) return;
+    ++*requests;
     bool ocsp = request_line.starts_with("POST ");
     testing::write_all(fd, "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n" +
                                (ocsp ? *ocsp_body : *crl_body));
@@ -395,6 +400,27 @@ TEST_F(TlsScan, RevokedByItsCrlOrOcspResponderWhenRevocationIsChecked) {
   // Not listed: nothing.
   auto valid = scan_one(ep(port("valid"), "valid.test"), o);
   EXPECT_EQ(codes(valid.findings), std::vector<std::string>{});
+}
+
+TEST_F(TlsScan, RevocationIsFetchedOnlyFromAddressesTheScanMayDial) {
+  // The CRL URL is the served certificate's own say: a server on the scanned network can name
+  // any address (a metadata service, an internal admin port) for the scanner to fetch from.
+  auto o = options();
+  o.check_revocation = true;
+  std::vector<std::string> asked;
+  o.may_fetch_from = [&asked](const std::string& address) {
+    asked.push_back(address);
+    return false;
+  };
+  const int served = servers_->crl_requests->load();
+  auto obs = scan_one(ep(port("crl"), "crl.test"), o);
+  EXPECT_EQ(codes(obs.findings), std::vector<std::string>{});
+  EXPECT_EQ(asked, std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ(servers_->crl_requests->load(), served) << "the CRL was fetched";
+  // Allowed: fetched, as before.
+  o.may_fetch_from = [](const std::string& address) { return address == "127.0.0.1"; };
+  EXPECT_EQ(codes(scan_one(ep(port("crl"), "crl.test"), o).findings),
+            std::vector<std::string>{"revoked"});
 }
 
 TEST_F(TlsScan, StarttlsDialogues) {
