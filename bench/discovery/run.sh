@@ -33,7 +33,7 @@
 #   CONCURRENCY=512 bench/discovery/run.sh   # certward --concurrency (default: its own, 256)
 #   ENDPOINTS=2000 INSTANCES=8 bench/discovery/run.sh
 #   NMAP=0 SSLSCAN=0 bench/discovery/run.sh  # skip the peers
-#   PROFILE=1 bench/discovery/run.sh         # perf record -g one more certward run (default:
+#   PROFILE=1 bench/discovery/run.sh         # perf record one more certward run (default:
 #                                            # only when certward is below target)
 #   CERTWARD_BIN=/path/to/certward bench/discovery/run.sh   # skip the build, use this binary
 #
@@ -121,6 +121,8 @@ import socket, sys
 first, n = int(sys.argv[1]), int(sys.argv[2])
 def free(p):
     s = socket.socket()
+    # As nginx binds: a port whose old connections linger in TIME_WAIT is free to it.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", p)); return True
     except OSError:
@@ -331,7 +333,7 @@ t1=$(date +%s.%N)
 after=$(nginx_ticks)
 handshakes=0
 for ((i = 0; i < CEIL_PROCS; i++)); do
-  n=$(sed -n 's/^\([0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$out/s_time-$i.txt" | head -1)
+  n=$(sed -n 's/^\([0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$out/s_time-$i.txt" | awk 'NR == 1')
   [[ -n $n ]] || die "no count in s_time output: $(cat "$out/s_time-$i.txt")"
   handshakes=$((handshakes + n))
 done
@@ -488,20 +490,65 @@ verdict=$(cat "$T/verdict")
 if [[ $PROFILE == 1 || ($PROFILE == auto && $verdict == below) ]] && command -v perf >/dev/null; then
   d=$T/cw-profile
   cp -a "$tmpl" "$d"
-  echo "== $(date +%T) perf record -g: certward scan net --no-legacy"
-  perf record -g -F 999 -o "$out/perf.data" -- "$CERTWARD_BIN" -d "$d" --json "${cw_args[@]}" \
+  echo "== $(date +%T) perf record --call-graph dwarf: certward scan net --no-legacy"
+  perf record -F 499 --call-graph dwarf,16384 -o "$out/perf.data" -- "$CERTWARD_BIN" -d "$d" --json "${cw_args[@]}" \
     --no-legacy >"$out/certward-profile.json" 2>"$out/perf-record.log" || die "perf record failed: $(tail -3 "$out/perf-record.log")"
-  perf report -i "$out/perf.data" --no-children --sort dso --stdio 2>/dev/null |
-    grep -v '^#' | grep -v '^$' | head -15 >"$out/perf-dso.txt"
+  # Self time by DSO, and every sample's call chain sorted into the stages of a scan (the first
+  # stage on its stack that matches, in this order), with the share of each spent in OpenSSL
+  # 3's public-key decoder (OSSL_DECODER_*: every certificate parse decodes its key).
+  trim() { grep -v '^#' | grep -v '^$' | sed 's/[ -]*$//' | cut -c1-160 | awk "NR <= $1"; }
+  perf report -i "$out/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | trim 12 \
+    >"$out/perf-dso.txt"
   perf report -i "$out/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
-    grep -v '^#' | grep -v '^$' | head -40 >"$out/perf-symbols.txt"
+    trim 40 >"$out/perf-symbols.txt"
   perf report -i "$out/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
-    grep -v '^#' | grep -v '^$' | head -60 >"$out/perf-children.txt"
+    trim 80 >"$out/perf-children.txt"
+  perf script -i "$out/perf.data" -F ip,sym 2>/dev/null | python3 -c '
+import collections, re, sys
+samples, cur = [], []
+for line in sys.stdin:
+    m = re.match(r"\s+[0-9a-f]+ (.*)$", line)
+    if m:
+        cur.append(m.group(1))
+    elif cur:
+        samples.append(cur)
+        cur = []
+if cur:
+    samples.append(cur)
+everything = samples
+def has(s, *pats): return any(p in f for f in s for p in pats)
+stages = [
+    ("TLS handshake (libssl, its own certificate parsing included)", ("engine::perform", "SSL_do_handshake")),
+    ("chain verification (X509_verify_cert)", ("X509_verify_cert",)),
+    ("  of which issuer look-ups (X509_STORE_CTX_get_by_subject)", ("X509_STORE_CTX_get_by_subject",)),
+    ("parse + findings per certificate (CertificateCache::certificate)", ("CertificateCache::certificate",)),
+    ("recording: certificates parsed again (Certificate::from_der_lenient)", ("from_der_lenient",)),
+    ("recording: SQLite", ("sqlite3",)),
+    ("recording: the rest (Recorder::)", ("Recorder::",)),
+    ("other chain checks (chain_findings)", ("chain_findings",)),
+    ("main thread: start, CLI, report, exit", ("_dl_", "run_either", "exit")),
+]
+n = len(samples) or 1
+print(f"{len(samples)} samples; share of all, then the part of it in OSSL_DECODER_* (public-key decoding)")
+for name, pats in stages:
+    if name.startswith("  "):
+        parent = [s for s in everything if has(s, "X509_verify_cert")]
+        got = [s for s in parent if has(s, *pats)]
+    else:
+        got = [s for s in samples if has(s, *pats)]
+        samples = [s for s in samples if not has(s, *pats)]
+    dec = sum(1 for s in got if has(s, "OSSL_DECODER"))
+    print(f"  {100 * len(got) / n:5.1f}%  {name}" + (f"   (decoder {100 * dec / n:.1f}%)" if dec else ""))
+print(f"  {100 * len(samples) / n:5.1f}%  everything else (I/O threads, kernel, allocator)")
+dec = sum(1 for s in everything if has(s, "OSSL_DECODER"))
+print(f"  in all: {100 * dec / n:.1f}% in OSSL_DECODER_* (public-key decoding)")
+' >"$out/perf-stages.txt" || true
   {
     echo ""
-    echo "Profile of one more certward --no-legacy run (perf record -g, $out/perf.data):"
+    echo "Profile of one more certward --no-legacy run (perf record --call-graph dwarf, $out/perf.data):"
+    echo "by stage:"; sed 's/^/  /' "$out/perf-stages.txt"
     echo "by DSO (self):"; sed 's/^/  /' "$out/perf-dso.txt"
-    echo "hottest symbols (self):"; head -20 "$out/perf-symbols.txt" | sed 's/^/  /'
+    echo "hottest symbols (self):"; awk 'NR <= 15' "$out/perf-symbols.txt" | sed 's/^/  /'
   } | tee -a "$outdir/discovery-summary.txt"
 fi
 echo "   raw: $out/"
