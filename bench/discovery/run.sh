@@ -332,13 +332,17 @@ for p in "${st_pids[@]}"; do wait "$p" || die "openssl s_time failed: $(cat "$ou
 t1=$(date +%s.%N)
 after=$(nginx_ticks)
 handshakes=0
+user=0
 for ((i = 0; i < CEIL_PROCS; i++)); do
+  # "N connections in U s; ..." gives the user CPU time of that process.
+  u=$(sed -n 's/^[0-9]* connections in \([0-9.]*\)s;.*/\1/p' "$out/s_time-$i.txt" | awk 'NR == 1')
+  user=$(python3 -c "print(f'{$user + ${u:-0}:.3f}')")
   n=$(sed -n 's/^\([0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$out/s_time-$i.txt" | awk 'NR == 1')
   [[ -n $n ]] || die "no count in s_time output: $(cat "$out/s_time-$i.txt")"
   handshakes=$((handshakes + n))
 done
 wall=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-echo "ceiling $wall 0 0 $((after - before)) 0 $handshakes" >>"$T/results"
+echo "ceiling $wall $user 0 $((after - before)) 0 $handshakes" >>"$T/results"
 echo "   $handshakes handshakes in ${wall}s against ports ${ceil_ports[*]}, nginx $((after - before)) ticks"
 
 # 7. certward. A data directory made once (its CA and database), copied fresh for each run, so
@@ -451,8 +455,8 @@ if "nmap" in rows:
 c = rows["ceiling"][0]
 rate["ceiling"] = int(c[5]) / float(c[0])
 out.append(f"{'handshake ceiling: ' + ceil_procs + ' x openssl s_time -new, ' + ceil_time + ' s':58} "
-           f"{float(c[0]):>8.2f} {rate['ceiling']:>11,.0f} {'':>12} {int(c[3]) / hz:>11.2f} {'':>9}"
-           f"   {c[5]} handshakes")
+           f"{float(c[0]):>8.2f} {rate['ceiling']:>11,.0f} {float(c[1]):>12.2f} {int(c[3]) / hz:>11.2f} "
+           f"{int(c[5]) / (float(c[1]) + int(c[3]) / hz):>9,.0f}   {c[5]} handshakes; its client CPU: user time only")
 out.append("per CPU-s: endpoints per second of CPU used by the client and the nginx workers together "
            "(less sensitive to other load on the machine than wall time)")
 out.append("")
