@@ -32,7 +32,10 @@
 #   RUNS=3 bench/discovery/run.sh            # certward runs per mode (median reported)
 #   CONCURRENCY=512 bench/discovery/run.sh   # certward --concurrency (default: its own, 256)
 #   ENDPOINTS=2000 INSTANCES=8 bench/discovery/run.sh
+#   DISTINCT=0 bench/discovery/run.sh        # one leaf certificate for every port
 #   NMAP=0 SSLSCAN=0 bench/discovery/run.sh  # skip the peers
+#   NMAP_TIMEOUT=60 bench/discovery/run.sh   # stop nmap after 60 s (default 300)
+#   CEIL_TIME=5 CEIL_PROCS=2 bench/discovery/run.sh   # s_time seconds and processes
 #   PROFILE=1 bench/discovery/run.sh         # perf record one more certward run (default:
 #                                            # only when certward is below target)
 #   CERTWARD_BIN=/path/to/certward bench/discovery/run.sh   # skip the build, use this binary
@@ -195,7 +198,7 @@ for i in range(n if distinct else 1):
     os.write(fd, keypem(leaf_key)); os.close(fd)
 PY
 echo "== $(nproc) cores; $(openssl version); $(nginx -v 2>&1); sslscan $(sslscan --version 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | awk 'NF { print $1; exit }'); $(nmap --version | head -1)"
-echo "== $ENDPOINTS endpoints 127.0.0.1:$base-$last, $INSTANCES nginx instances x $per ports, " \
+echo "== $ENDPOINTS endpoints 127.0.0.1:$base-$last, $INSTANCES nginx instances x $per ports," \
   "$([[ $DISTINCT == 1 ]] && echo "a distinct leaf per port" || echo "one leaf for every port") (ECDSA P-256, chain leaf + intermediate)"
 
 # 5. nginx: one worker per instance; full handshakes only (no session cache or tickets); TLS
