@@ -394,7 +394,7 @@ fi
 # 9. nmap ssl-cert, with progress every few seconds in case it must be stopped.
 if [[ $NMAP == 1 ]]; then
   timed nmap "$out/nmap.txt" "$NMAP_TIMEOUT" nmap -Pn -n -sT -p "$base-$last" --script ssl-cert \
-    --stats-every 5s 127.0.0.1
+    --stats-every 1s 127.0.0.1
   got=$(grep -c '^| ssl-cert: Subject:.*ep' "$out/nmap.txt" || true)
   if grep -q '^nmap .* timeout' "$T/results"; then
     pct=$(sed -n 's/^NSE Timing: About \([0-9.]*\)% done.*/\1/p' "$out/nmap.txt" | tail -1)
@@ -479,7 +479,7 @@ for key in ("certward-no-legacy", "certward-legacy"):
         out.append(f"  / sslscan (its faster mode, {best:,.0f}/s): {cw / best:6.2f}x "
                    f"({'meets' if cw / best >= 5 else 'below'} the >= 5x target)")
         below |= cw / best < 5
-    if "nmap" in rate:
+    if rate.get("nmap"):
         out.append(f"  / nmap ssl-cert: {cw / rate['nmap']:6.2f}x")
     out.append(f"  / handshake ceiling: {cw / rate['ceiling']:6.2f}x "
                f"({'meets' if cw / rate['ceiling'] >= 0.6 else 'below'} the >= 0.6x target)")
