@@ -49,6 +49,9 @@ struct ScanReport {
     std::string fingerprint;
   };
   std::vector<Gone> gone;
+  // Files under the roots that were there but could not be read this time (no configured
+  // password opens them, a read error): what they showed before is kept, not gone.
+  std::vector<std::string> kept;
   std::map<Severity, int> findings;  // how many findings of each severity
   // Each place: {"location", "kind", "error"?, "leaf"?, "format"?, "findings": [...]}, at most
   // kMaxPlacesInReport (the rest are counted, and every place has its sighting).
@@ -72,6 +75,8 @@ struct ScanScope {
   // seen before it was not seen by this scan: it is gone. A scan sent in parts (an agent's)
   // passes its first part's time to every part.
   std::optional<SysTime> since;
+  // A scan sent in parts: the places its earlier parts kept (ScanReport::kept).
+  std::vector<std::string> kept;
 };
 
 struct RecorderOptions {

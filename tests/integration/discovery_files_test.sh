@@ -9,7 +9,8 @@
 # certificates' fingerprints must be what openssl prints (the SSH keys' what ssh-keygen
 # prints); the inventory must hold each distinct certificate once however many files hold it;
 # a second scan adds nothing; a deleted file is reported gone (and its sighting has gone_at);
-# --password-file opens the PKCS#12 no default password opens.
+# --password-file opens the PKCS#12 no default password opens, and when it cannot be opened
+# again its sighting is kept, not gone.
 source "$(dirname "$0")/lib.sh"
 
 cw init >/dev/null
@@ -205,5 +206,10 @@ assert_eq "pkcs12|true||$S|" "$(jq -r --arg p "$R/locked.p12" '.report.results[]
 assert_eq "3 7" "$(jq -r '.report.errors' "$T/r5.json") $(cw scan sightings "$S" --json | jq '[.items[] | select(.gone_at == null)] | length')" "one error fewer; locked.p12 is a seventh sighting of the server certificate"
 assert_eq 0 "$(jq '.report.new_certificates | length' "$T/r5.json")" "the certificate inside was already known"
 grep -q 'not-in-the-list' "$T/r5.json" "$CERTWARD_DATA_DIR/certward.db" && fail "the password was stored or printed" || pass
+# Without the password again: the file is there but cannot be read, so what it showed is kept
+# (reported as kept), not gone.
+scan "$T/r6.json"
+assert_eq "[] [\"$host:$R/locked.p12\"]" "$(jq -c '.report | "\(.gone) \(.kept)"' -r "$T/r6.json")" "an unreadable file's sightings are kept, not gone"
+assert_eq 7 "$(cw scan sightings "$S" --json | jq '[.items[] | select(.gone_at == null)] | length')" "locked.p12 is still a sighting of the server certificate"
 
 finish
