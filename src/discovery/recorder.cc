@@ -304,6 +304,7 @@ Status Recorder::write(store::Transaction& tx, const Pending& pending) {
   // timeout, a wrong password) keeps its sightings until it answers again.
   const bool answered = !error->has_value() || !shown.empty();
   if (!error->has_value()) ++report_.reachable;
+  if (kind == "file" && now <= report_.started_at) first_second_.insert(location);
   if (!answered && kind == "file") {
     // The file is there: what it showed before must not be taken for gone by finish().
     const std::string locations[] = {location};
@@ -360,8 +361,14 @@ Result<ScanReport> Recorder::finish() {
       CW_ASSIGN_OR_RETURN(auto at, sightings_.active_at(*tx, "file", exact));
       under.insert(under.end(), at.begin(), at.end());
       for (const auto& s : under) {
-        if (s.last_seen >= report_.started_at || kept.contains(s.location) ||
+        if (s.last_seen > report_.started_at || kept.contains(s.location) ||
             !ids.insert(s.id).second) {
+          continue;
+        }
+        // Last seen in the first second: by this scan if it wrote the place then. A scan in
+        // parts cannot know its earlier parts' places, and keeps the sighting.
+        if (s.last_seen == report_.started_at &&
+            (scope_.since || first_second_.contains(s.location))) {
           continue;
         }
         gone_ids.push_back(s.id);

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -122,6 +123,10 @@ class Recorder {
   common::Mutex mu_;
   std::vector<Pending> pending_ CW_GUARDED_BY(mu_);
   ScanReport report_ CW_GUARDED_BY(mu_);
+  // Files written in the scan's first second. Times are whole seconds, so a sighting last
+  // seen in that second was seen either by this scan or by one that ended in the same second;
+  // finish() tells them apart with this set (small: one second's worth of places).
+  std::set<std::string> first_second_ CW_GUARDED_BY(mu_);
 };
 
 }  // namespace certward::discovery

@@ -172,6 +172,27 @@ TEST_F(RecorderTest, FilesThatVanishFromAScannedRootAreGone) {
   EXPECT_TRUE(sightings(c.info().sha256_hex)[0].active());  // /srv2 is not under /srv
 }
 
+// Times are whole seconds: a scan that starts in the second the previous one ended must still
+// tell the files it saw from those it did not.
+TEST_F(RecorderTest, AFileGoneBetweenScansInTheSameSecondIsGone) {
+  const auto a = leaf({.cn = "a.example"});
+  const auto b = leaf({.cn = "b.example"});
+  {
+    auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
+    ASSERT_TRUE(r.add(file("/srv/a.pem", {a.der()})));
+    ASSERT_TRUE(r.add(file("/srv/b.pem", {b.der()})));
+    ASSERT_TRUE(r.finish());
+  }
+  auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
+  ASSERT_TRUE(r.add(file("/srv/a.pem", {a.der()})));
+  auto report = r.finish();
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_EQ(report->gone.size(), 1u);
+  EXPECT_EQ(report->gone[0].location, "web1:/srv/b.pem");
+  EXPECT_TRUE(sightings(a.info().sha256_hex)[0].active());
+  EXPECT_FALSE(sightings(b.info().sha256_hex)[0].active());
+}
+
 // A file that is there but cannot be read this time (no configured password opens it) is not
 // a file that vanished: its sightings stay until it is read again or is really gone.
 TEST_F(RecorderTest, AFileThatCannotBeReadKeepsItsSightings) {
