@@ -101,6 +101,7 @@ nlohmann::json report_json(const ScanReport& r) {
           {"new_ssh_keys", r.new_ssh_keys},
           {"changed", changed},
           {"gone", gone},
+          {"kept", r.kept},
           {"findings", findings},
           {"skipped", r.skipped},
           {"max_files_reached", r.max_files_reached},
@@ -310,6 +311,13 @@ Status Recorder::write(store::Transaction& tx, const Pending& pending) {
   // timeout, a wrong password) keeps its sightings until it answers again.
   const bool answered = !error->has_value() || !shown.empty();
   if (!error->has_value()) ++report_.reachable;
+  if (kind == "file" && now <= report_.started_at) first_second_.insert(location);
+  if (!answered && kind == "file") {
+    // The file is there: what it showed before must not be taken for gone by finish().
+    const std::string locations[] = {location};
+    CW_ASSIGN_OR_RETURN(auto before, sightings_.active_at(tx, kind, locations));
+    if (!before.empty()) report_.kept.push_back(location);
+  }
   if (answered) {
     const std::string locations[] = {location};
     CW_ASSIGN_OR_RETURN(auto before, sightings_.active_at(tx, kind, locations));
@@ -349,6 +357,8 @@ Result<ScanReport> Recorder::finish() {
     // Files under the scanned roots that this scan did not see again are gone.
     std::vector<std::string> gone_ids;
     std::set<std::string> ids;
+    std::set<std::string> kept(report_.kept.begin(), report_.kept.end());
+    kept.insert(scope_.kept.begin(), scope_.kept.end());
     for (const std::string& root : scope_.roots) {
       std::string dir = root;
       if (!dir.ends_with('/')) dir += '/';
@@ -358,7 +368,16 @@ Result<ScanReport> Recorder::finish() {
       CW_ASSIGN_OR_RETURN(auto at, sightings_.active_at(*tx, "file", exact));
       under.insert(under.end(), at.begin(), at.end());
       for (const auto& s : under) {
-        if (s.last_seen >= report_.started_at || !ids.insert(s.id).second) continue;
+        if (s.last_seen > report_.started_at || kept.contains(s.location) ||
+            !ids.insert(s.id).second) {
+          continue;
+        }
+        // Last seen in the first second: by this scan if it wrote the place then. A scan in
+        // parts cannot know its earlier parts' places, and keeps the sighting.
+        if (s.last_seen == report_.started_at &&
+            (scope_.since || first_second_.contains(s.location))) {
+          continue;
+        }
         gone_ids.push_back(s.id);
         report_.gone.push_back({s.location, s.fingerprint});
       }
@@ -369,7 +388,7 @@ Result<ScanReport> Recorder::finish() {
   nlohmann::json summary = report_json(report_);
   summary.erase("results");
   constexpr std::size_t kListed = 100;  // the audit trail names the first; the report has all
-  for (const char* list : {"new_certificates", "new_ssh_keys", "changed", "gone"}) {
+  for (const char* list : {"new_certificates", "new_ssh_keys", "changed", "gone", "kept"}) {
     auto& v = summary[list];
     if (v.size() > kListed) {
       summary[std::string(list) + "_count"] = v.size();

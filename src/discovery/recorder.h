@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -49,6 +50,9 @@ struct ScanReport {
     std::string fingerprint;
   };
   std::vector<Gone> gone;
+  // Files under the roots that were there but could not be read this time (no configured
+  // password opens them, a read error): what they showed before is kept, not gone.
+  std::vector<std::string> kept;
   std::map<Severity, int> findings;  // how many findings of each severity
   // Each place: {"location", "kind", "error"?, "leaf"?, "format"?, "findings": [...]}, at most
   // kMaxPlacesInReport (the rest are counted, and every place has its sighting).
@@ -77,6 +81,8 @@ struct ScanScope {
   // seen before it was not seen by this scan: it is gone. A scan sent in parts (an agent's)
   // passes its first part's time to every part.
   std::optional<SysTime> since;
+  // A scan sent in parts: the places its earlier parts kept (ScanReport::kept).
+  std::vector<std::string> kept;
 };
 
 struct RecorderOptions {
@@ -122,6 +128,10 @@ class Recorder {
   common::Mutex mu_;
   std::vector<Pending> pending_ CW_GUARDED_BY(mu_);
   ScanReport report_ CW_GUARDED_BY(mu_);
+  // Files written in the scan's first second. Times are whole seconds, so a sighting last
+  // seen in that second was seen either by this scan or by one that ended in the same second;
+  // finish() tells them apart with this set (small: one second's worth of places).
+  std::set<std::string> first_second_ CW_GUARDED_BY(mu_);
 };
 
 }  // namespace certward::discovery

@@ -400,9 +400,10 @@ Result<ScanReport> Discovery::execute(
     const files::FileScanSummary summary = scanner.scan([&](FileObservation obs) {
       if (!recorder) {
         host = obs.host;
-        recorder.emplace(d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
-                         ScanScope{.kind = "files", .host = host, .roots = spec.paths, .since = {}},
-                         options);
+        recorder.emplace(
+            d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
+            ScanScope{.kind = "files", .host = host, .roots = spec.paths, .since = {}, .kept = {}},
+            options);
       }
       if (failed) failed = recorder->add(std::move(obs));
       if (progress) progress(++done, 0);
@@ -412,9 +413,10 @@ Result<ScanReport> Discovery::execute(
       // Nothing at all under the roots: still a scan, which may find files gone.
       char name[256] = {};
       gethostname(name, sizeof name - 1);
-      recorder.emplace(d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
-                       ScanScope{.kind = "files", .host = name, .roots = spec.paths, .since = {}},
-                       options);
+      recorder.emplace(
+          d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
+          ScanScope{.kind = "files", .host = name, .roots = spec.paths, .since = {}, .kept = {}},
+          options);
     }
     CW_ASSIGN_OR_RETURN(ScanReport report, recorder->finish());
     report.skipped = summary.skipped;
@@ -425,7 +427,8 @@ Result<ScanReport> Discovery::execute(
   net::ScanRequest req{spec.targets, spec.ports, spec.sni, cfg.max_endpoints};
   CW_ASSIGN_OR_RETURN(std::vector<Endpoint> endpoints, net::expand(req));
   Recorder recorder(d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
-                    ScanScope{.kind = "net", .host = {}, .roots = {}, .since = {}}, options);
+                    ScanScope{.kind = "net", .host = {}, .roots = {}, .since = {}, .kept = {}},
+                    options);
   const std::size_t total = endpoints.size();
   std::size_t done = 0;
   Status failed = ok();
@@ -565,13 +568,18 @@ Result<ScanRecord> Discovery::agent_report(const std::optional<std::string>& sca
   std::vector<OwnershipRule> rules;
   for (const auto& r : d_.settings.ownership) rules.push_back({r.team, r.cidr, r.host, r.path});
   CW_ASSIGN_OR_RETURN(Ownership ownership, Ownership::make(std::move(rules)));
-  Recorder recorder(
-      d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
-      ScanScope{.kind = "files", .host = host, .roots = roots, .since = scan.started_at},
-      RecorderOptions{.actor = std::string(actor),
-                      .ownership = std::move(ownership),
-                      .expiring_window = d_.settings.expiring_window,
-                      .batch = kMaxAgentPart});
+  Recorder recorder(d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
+                    ScanScope{.kind = "files",
+                              .host = host,
+                              .roots = roots,
+                              .since = scan.started_at,
+                              .kept = scan.report.is_object()
+                                          ? scan.report.value("kept", std::vector<std::string>{})
+                                          : std::vector<std::string>{}},
+                    RecorderOptions{.actor = std::string(actor),
+                                    .ownership = std::move(ownership),
+                                    .expiring_window = d_.settings.expiring_window,
+                                    .batch = kMaxAgentPart});
   for (auto& o : observations) CW_RETURN_IF_ERROR(recorder.add(std::move(o)));
   CW_ASSIGN_OR_RETURN(ScanReport part, final ? recorder.finish() : recorder.checkpoint());
 
@@ -582,7 +590,8 @@ Result<ScanRecord> Discovery::agent_report(const std::optional<std::string>& sca
        {"places", "reachable", "errors", "certificates", "ssh_keys", "results_left_out"}) {
     total[n] = total.value(n, 0) + add.value(n, 0);
   }
-  for (const char* list : {"new_certificates", "new_ssh_keys", "changed", "gone", "results"}) {
+  for (const char* list :
+       {"new_certificates", "new_ssh_keys", "changed", "gone", "kept", "results"}) {
     for (const auto& item : add[list]) {
       if (std::string_view(list) == "results" && total[list].size() >= kMaxPlacesInReport) {
         total["results_left_out"] = total.value("results_left_out", 0) + 1;

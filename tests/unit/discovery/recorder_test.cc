@@ -172,6 +172,61 @@ TEST_F(RecorderTest, FilesThatVanishFromAScannedRootAreGone) {
   EXPECT_TRUE(sightings(c.info().sha256_hex)[0].active());  // /srv2 is not under /srv
 }
 
+// Times are whole seconds: a scan that starts in the second the previous one ended must still
+// tell the files it saw from those it did not.
+TEST_F(RecorderTest, AFileGoneBetweenScansInTheSameSecondIsGone) {
+  const auto a = leaf({.cn = "a.example"});
+  const auto b = leaf({.cn = "b.example"});
+  {
+    auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
+    ASSERT_TRUE(r.add(file("/srv/a.pem", {a.der()})));
+    ASSERT_TRUE(r.add(file("/srv/b.pem", {b.der()})));
+    ASSERT_TRUE(r.finish());
+  }
+  auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
+  ASSERT_TRUE(r.add(file("/srv/a.pem", {a.der()})));
+  auto report = r.finish();
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_EQ(report->gone.size(), 1u);
+  EXPECT_EQ(report->gone[0].location, "web1:/srv/b.pem");
+  EXPECT_TRUE(sightings(a.info().sha256_hex)[0].active());
+  EXPECT_FALSE(sightings(b.info().sha256_hex)[0].active());
+}
+
+// A file that is there but cannot be read this time (no configured password opens it) is not
+// a file that vanished: its sightings stay until it is read again or is really gone.
+TEST_F(RecorderTest, AFileThatCannotBeReadKeepsItsSightings) {
+  const auto a = leaf({.cn = "a.example"});
+  {
+    auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
+    ASSERT_TRUE(r.add(file("/srv/a.p12", {a.der()})));
+    ASSERT_TRUE(r.finish());
+  }
+  clock_.advance(std::chrono::minutes(5));
+  {
+    auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
+    FileObservation locked = file("/srv/a.p12", {});
+    locked.format = "pkcs12";
+    locked.error = Error{ErrorCode::kBadPassword, "no configured password opens the PKCS#12"};
+    ASSERT_TRUE(r.add(std::move(locked)));
+    auto report = r.finish();
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(report->gone.empty());
+    EXPECT_EQ(report->kept, std::vector<std::string>{"web1:/srv/a.p12"});
+  }
+  EXPECT_TRUE(sightings(a.info().sha256_hex)[0].active());
+  clock_.advance(std::chrono::minutes(5));
+  {
+    auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}});
+    auto report = r.finish();  // the file is no longer there
+    ASSERT_TRUE(report);
+    ASSERT_EQ(report->gone.size(), 1u);
+    EXPECT_EQ(report->gone[0].location, "web1:/srv/a.p12");
+    EXPECT_TRUE(report->kept.empty());
+  }
+  EXPECT_FALSE(sightings(a.info().sha256_hex)[0].active());
+}
+
 TEST_F(RecorderTest, OddAndExpiredCertificatesInFilesAreRecordedWithFindings) {
   namespace xt = x509::testing;
   const auto key = xt::test_key();

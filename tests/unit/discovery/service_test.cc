@@ -233,6 +233,22 @@ TEST_F(DiscoveryServiceTest, AgentReportsInPartsAndNoAgentSpeaksForAnother) {
   ASSERT_TRUE(again);
   ASSERT_EQ(again->report["gone"].size(), 1u);
   EXPECT_EQ(again->report["gone"][0]["location"], "web1:/etc/ssl/b.pem");
+
+  // a.pem unreadable in the first part of the next report: kept through the final part.
+  clock_.advance(std::chrono::hours(1));
+  FileObservation locked = obs("/etc/ssl/a.pem", a);
+  locked.certificates.clear();
+  locked.error = Error{ErrorCode::kBadPassword, "no configured password opens it"};
+  auto part =
+      discovery_.agent_report({}, "web1", {"/etc/ssl"}, {std::move(locked)}, false, "token:agent1");
+  ASSERT_TRUE(part) << part.error().message;
+  auto done = discovery_.agent_report(part->id, "web1", {"/etc/ssl"}, {}, true, "token:agent1");
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_TRUE(done->report["gone"].empty()) << done->report["gone"].dump();
+  EXPECT_EQ(done->report["kept"], nlohmann::json::array({"web1:/etc/ssl/a.pem"}));
+  f.location_prefix = "web1:/etc/ssl/a.pem";
+  f.active_only = true;
+  EXPECT_EQ(sightings_.list(f, 10)->size(), 1u);
 }
 
 TEST_F(DiscoveryServiceTest, SchedulesAreCheckedAsScansAre) {
