@@ -4,6 +4,7 @@
 #include <set>
 #include <variant>
 
+#include "crypto/crypto.h"
 #include "discovery/findings.h"
 
 namespace certward::discovery {
@@ -154,7 +155,10 @@ Status Recorder::flush_locked() {
   // The report changes only once the batch is committed: a failed batch leaves it as it was.
   const ScanReport before = report_;
   // A lambda is analysed on its own: it says which lock its caller holds.
-  auto undo = [&]() CW_REQUIRES(mu_) { report_ = before; };
+  auto undo = [&]() CW_REQUIRES(mu_) {
+    report_ = before;
+    known_.clear();  // what the failed batch recorded is not in the inventory
+  };
   auto tx = db_.begin(store::TxMode::kWrite);
   if (!tx) return std::unexpected(tx.error());
   for (const Pending& p : pending_) {
@@ -249,6 +253,20 @@ Status Recorder::write(store::Transaction& tx, const Pending& pending) {
   std::vector<std::pair<std::string, nlohmann::json>> seen_here;  // fingerprint, details
   std::set<std::string> recorded;
   for (std::size_t i = 0; i < ders.size(); ++i) {
+    // A certificate this scan has recorded already (an intermediate every endpoint sends) is
+    // neither parsed nor written again: its findings about itself are remembered.
+    const std::string known_fp = to_hex(crypto::sha256(ders[i]));
+    if (auto it = known_.find(known_fp); it != known_.end()) {
+      ++report_.certificates;
+      findings.insert(findings.end(), it->second.begin(), it->second.end());
+      if (!recorded.insert(known_fp).second) continue;
+      nlohmann::json details = base_details;
+      details["position"] = i;
+      if (kind == "tls") details["role"] = i == 0 ? "leaf" : "chain";
+      shown.push_back(known_fp);
+      seen_here.emplace_back(known_fp, std::move(details));
+      continue;
+    }
     auto cert = x509::Certificate::from_der_lenient(ders[i]);
     if (!cert) {
       findings.push_back(Finding{.code = "not_a_certificate",
@@ -259,13 +277,16 @@ Status Recorder::write(store::Transaction& tx, const Pending& pending) {
     }
     const std::string fp = cert->info().sha256_hex;
     ++report_.certificates;
-    add_oddities(*cert, findings);
+    std::vector<Finding> own;
+    add_oddities(*cert, own);
     if (certificate_findings_here) {
       for (auto& f :
            certificate_findings(cert->info(), cert->get(), now, options_.expiring_window)) {
-        findings.push_back(std::move(f));
+        own.push_back(std::move(f));
       }
     }
+    findings.insert(findings.end(), own.begin(), own.end());
+    known_.emplace(fp, std::move(own));
     if (!recorded.insert(fp).second) continue;  // the same certificate twice in one chain
     inventory::RecordMeta meta;
     meta.origin = inventory::Origin::kDiscovered;

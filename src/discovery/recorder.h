@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -128,6 +129,8 @@ class Recorder {
   common::Mutex mu_;
   std::vector<Pending> pending_ CW_GUARDED_BY(mu_);
   ScanReport report_ CW_GUARDED_BY(mu_);
+  // Fingerprint -> findings about the certificate itself, of those this scan recorded.
+  std::unordered_map<std::string, std::vector<Finding>> known_ CW_GUARDED_BY(mu_);
   // Files written in the scan's first second. Times are whole seconds, so a sighting last
   // seen in that second was seen either by this scan or by one that ended in the same second;
   // finish() tells them apart with this set (small: one second's worth of places).
