@@ -95,27 +95,27 @@ report() {  # host roots-json observations-json [scan] [final]
 }
 one="[{\"path\":\"$R/web.crt\",\"format\":\"pem\",\"certificates\":[\"$(openssl x509 -in "$R/web.crt" -outform DER | base64 -w0)\"]}]"
 scans_before=$(db_scalar 'SELECT COUNT(*) FROM discovery_scans')
-assert_eq 403 "$(api POST /api/v1/discovery/agent-reports "$REQ" "$(report agent-host "[\"$R\"]" "$one")")" "a requester cannot post an agent report"
+assert_eq 403 "$(api POST /api/v1/discovery/agent-reports "$REQ" "$(report "$host" "[\"$R\"]" "$one")")" "a requester cannot post an agent report"
 # A path outside the roots the report declares.
 outside="[{\"path\":\"$T/host/etc/passwd\",\"format\":\"\"}]"
-assert_eq 400 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report agent-host "[\"$R\"]" "$outside")")" "a path outside the declared roots is refused"
+assert_eq 400 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report "$host" "[\"$R\"]" "$outside")")" "a path outside the declared roots is refused"
 assert_eq "invalid_argument" "$(jq -r '.code // .type' "$T/resp" | sed 's|.*/||')" "with its code"
 dotdot="[{\"path\":\"$R/../../passwd\",\"format\":\"\"}]"
-assert_eq 400 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report agent-host "[\"$R\"]" "$dotdot")")" "a path that climbs out with .. is refused"
+assert_eq 400 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report "$host" "[\"$R\"]" "$dotdot")")" "a path that climbs out with .. is refused"
 assert_eq "$scans_before" "$(db_scalar 'SELECT COUNT(*) FROM discovery_scans')" "refused reports start no scan"
 # Another agent cannot continue the first one's scan, running or finished.
-assert_eq 201 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report agent-host "[\"$R\"]" "$one")")" "agent-1 starts a scan in parts"
+assert_eq 201 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report "$host" "[\"$R\"]" "$one")")" "agent-1 starts a scan in parts"
 running=$(jq -r .id "$T/resp")
 assert_eq running "$(jq -r .status "$T/resp")" "the scan is running until its final part"
-assert_eq 404 "$(api POST /api/v1/discovery/agent-reports "$AG2" "$(report agent-host "[\"$R\"]" "$one" "$running")")" "agent-2 cannot continue agent-1's running scan"
+assert_eq 404 "$(api POST /api/v1/discovery/agent-reports "$AG2" "$(report "$host" "[\"$R\"]" "$one" "$running")")" "agent-2 cannot continue agent-1's running scan"
 assert_eq 404 "$(api POST /api/v1/discovery/agent-reports "$AG2" "$(report "$host" "[\"$R\"]" "$one" "$id")")" "nor its finished one"
 assert_eq 404 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report other-host "[\"$R\"]" "$one" "$running")")" "nor agent-1 under another host name"
-assert_eq 200 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report agent-host "[\"$R\"]" '[]' "$running" true)")" "agent-1 finishes it"
+assert_eq 200 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report "$host" "[\"$R\"]" '[]' "$running" true)")" "agent-1 finishes it"
 assert_eq "done 1" "$(jq -r '"\(.status) \(.report.places)"' "$T/resp")" "finished with its one place"
-assert_eq 409 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report agent-host "[\"$R\"]" "$one" "$running")")" "a finished scan takes no more parts"
+assert_eq 409 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report "$host" "[\"$R\"]" "$one" "$running")")" "a finished scan takes no more parts"
 # A part above the limit (500 observations).
 big=$(jq -cn --arg p "$R/README" '[range(501) | {path: $p, format: ""}]')
-assert_eq 400 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report agent-host "[\"$R\"]" "$big")")" "a part of 501 observations is refused"
+assert_eq 400 "$(api POST /api/v1/discovery/agent-reports "$AG1" "$(report "$host" "[\"$R\"]" "$big")")" "a part of 501 observations is refused"
 
 # --- Many files arrive in parts -------------------------------------------------------------
 M=$T/many
