@@ -374,7 +374,7 @@ Result<ScanReport> Recorder::finish() {
   common::MutexLock lock(mu_);
   CW_RETURN_IF_ERROR(flush_locked());
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  if (scope_.kind == "files") {
+  if (scope_.kind == "files" && !stopped_short_) {
     // Files under the scanned roots that this scan did not see again are gone.
     std::vector<std::string> gone_ids;
     std::set<std::string> ids;

@@ -108,6 +108,12 @@ class Recorder {
   // Writes what is left, marks what the scope no longer shows as gone, audits the scan as one
   // "discovery.scan" event and returns the report.
   Result<ScanReport> finish();
+  // The scan did not cover all of its roots (it stopped at its file cap): finish() then marks
+  // nothing gone, since what it did not reach may well be there.
+  void stopped_short() {
+    common::MutexLock lock(mu_);
+    stopped_short_ = true;
+  }
   // Writes what is left and returns the report so far: a part of a scan sent in parts, whose
   // last part finishes it.
   Result<ScanReport> checkpoint();
@@ -129,6 +135,7 @@ class Recorder {
   common::Mutex mu_;
   std::vector<Pending> pending_ CW_GUARDED_BY(mu_);
   ScanReport report_ CW_GUARDED_BY(mu_);
+  bool stopped_short_ CW_GUARDED_BY(mu_) = false;
   // Fingerprint -> findings about the certificate itself, of those this scan recorded.
   std::unordered_map<std::string, std::vector<Finding>> known_ CW_GUARDED_BY(mu_);
   // Files written in the scan's first second. Times are whole seconds, so a sighting last

@@ -418,6 +418,7 @@ Result<ScanReport> Discovery::execute(
           ScanScope{.kind = "files", .host = name, .roots = spec.paths, .since = {}, .kept = {}},
           options);
     }
+    if (summary.max_files_reached) recorder->stopped_short();
     CW_ASSIGN_OR_RETURN(ScanReport report, recorder->finish());
     report.skipped = summary.skipped;
     report.max_files_reached = summary.max_files_reached;

@@ -257,5 +257,23 @@ TEST_F(RecorderTest, OddAndExpiredCertificatesInFilesAreRecordedWithFindings) {
   EXPECT_TRUE(noted);
 }
 
+TEST_F(RecorderTest, AScanThatStoppedShortMarksNoFileGone) {
+  inventory::inventory_testing::LeafSpec spec;
+  spec.cn = "a.example";
+  const auto a = leaf(spec);
+  {
+    auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}, .since = {}});
+    ASSERT_TRUE(r.add(file("/srv/a.pem", {a.der()})));
+    ASSERT_TRUE(r.finish());
+  }
+  clock_.advance(std::chrono::minutes(5));
+  auto r = recorder({.kind = "files", .host = "web1", .roots = {"/srv"}, .since = {}});
+  r.stopped_short();  // its file cap ended the walk before /srv/a.pem
+  auto report = r.finish();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->gone.empty());
+  EXPECT_TRUE(sightings(a.info().sha256_hex)[0].active());
+}
+
 }  // namespace
 }  // namespace certward::discovery
