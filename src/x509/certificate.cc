@@ -380,7 +380,7 @@ std::string_view san_type_name(SanType t) {
   return "other";
 }
 
-Result<Certificate> Certificate::from_der(std::span<const std::uint8_t> der) {
+Result<Certificate> Certificate::decode(std::span<const std::uint8_t> der, bool lenient) {
   if (der.empty()) return fail(ErrorCode::kMalformed, "empty certificate");
   const unsigned char* p = der.data();
   crypto::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
@@ -388,34 +388,24 @@ Result<Certificate> Certificate::from_der(std::span<const std::uint8_t> der) {
     ERR_clear_error();
     return fail(ErrorCode::kMalformed, "not a DER certificate");
   }
+  // Even leniently: bytes after the certificate make the input something else than a
+  // certificate, whose fingerprint no tool would agree with.
   if (p != der.data() + der.size()) {
     return fail(ErrorCode::kMalformed, "trailing data after the certificate");
   }
   auto state = std::make_shared<State>();
   state->der.assign(der.begin(), der.end());
-  CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der));
+  CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der, lenient));
   state->x509 = std::move(x);
   return Certificate(std::move(state));
 }
 
+Result<Certificate> Certificate::from_der(std::span<const std::uint8_t> der) {
+  return decode(der, /*lenient=*/false);
+}
+
 Result<Certificate> Certificate::from_der_lenient(std::span<const std::uint8_t> der) {
-  if (der.empty()) return fail(ErrorCode::kMalformed, "empty certificate");
-  const unsigned char* p = der.data();
-  crypto::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!x) {
-    ERR_clear_error();
-    return fail(ErrorCode::kMalformed, "not a DER certificate");
-  }
-  // Bytes after the certificate make the input something else than a certificate: its
-  // fingerprint would be of neither, and no tool would agree with it.
-  if (p != der.data() + der.size()) {
-    return fail(ErrorCode::kMalformed, "trailing data after the certificate");
-  }
-  auto state = std::make_shared<State>();
-  state->der.assign(der.begin(), der.end());
-  CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der, /*lenient=*/true));
-  state->x509 = std::move(x);
-  return Certificate(std::move(state));
+  return decode(der, /*lenient=*/true);
 }
 
 Result<Certificate> Certificate::from_x509(crypto::X509Ptr cert) {

@@ -119,6 +119,8 @@ class Certificate {
   // d2i re-decodes the public key (on OpenSSL 3.0 a fresh decoder context per call).
   static Result<Certificate> from_signed(crypto::X509Ptr cert);
 
+  static Result<Certificate> decode(std::span<const std::uint8_t> der, bool lenient);
+
   struct State;
   explicit Certificate(std::shared_ptr<const State> s) : state_(std::move(s)) {}
   std::shared_ptr<const State> state_;
