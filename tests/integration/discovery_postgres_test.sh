@@ -28,7 +28,7 @@ assert_eq "done" "$(jq -r .status "$T/plain.json")" "the scan itself completes"
 
 # 2. TLS on, with a certificate for db.example.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/server.key" \
-  -out "$T/server.crt" -subj /CN=db.example -addext subjectAltName=DNS:db.example -days 30 \
+  -out "$T/server.crt" -subj /CN=db.example -addext subjectAltName=DNS:db.example -days 120 \
   2>/dev/null
 install -m 0600 "$T/server.key" "$PGDIR/data/server.key"
 install -m 0644 "$T/server.crt" "$PGDIR/data/server.crt"
