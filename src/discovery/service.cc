@@ -242,10 +242,14 @@ nlohmann::json schedule_json(const Schedule& s) {
 
 Status Discovery::migrate(store::Database& db) { return db.migrate("discovery", kMigrations); }
 
-Status Discovery::check() const {
+Result<Ownership> Discovery::ownership_rules() const {
   std::vector<OwnershipRule> rules;
   for (const auto& r : d_.settings.ownership) rules.push_back({r.team, r.cidr, r.host, r.path});
-  CW_RETURN_IF_ERROR(Ownership::make(std::move(rules)));
+  return Ownership::make(std::move(rules));
+}
+
+Status Discovery::check() const {
+  CW_RETURN_IF_ERROR(ownership_rules());
   CW_RETURN_IF_ERROR(NetworkSet::make(d_.settings.allowed_networks));
   return ok();
 }
@@ -369,9 +373,7 @@ Result<ScanReport> Discovery::execute(
     std::vector<crypto::SecretBytes> passwords,
     const std::function<void(std::size_t, std::size_t)>& progress) const {
   const DiscoverySettings& cfg = d_.settings;
-  std::vector<OwnershipRule> rules;
-  for (const auto& r : cfg.ownership) rules.push_back({r.team, r.cidr, r.host, r.path});
-  CW_ASSIGN_OR_RETURN(Ownership ownership, Ownership::make(std::move(rules)));
+  CW_ASSIGN_OR_RETURN(Ownership ownership, ownership_rules());
   RecorderOptions options{.actor = actor,
                           .ownership = std::move(ownership),
                           .expiring_window = cfg.expiring_window,
@@ -566,9 +568,7 @@ Result<ScanRecord> Discovery::agent_report(const std::optional<std::string>& sca
     CW_RETURN_IF_ERROR(tx->commit());
   }
 
-  std::vector<OwnershipRule> rules;
-  for (const auto& r : d_.settings.ownership) rules.push_back({r.team, r.cidr, r.host, r.path});
-  CW_ASSIGN_OR_RETURN(Ownership ownership, Ownership::make(std::move(rules)));
+  CW_ASSIGN_OR_RETURN(Ownership ownership, ownership_rules());
   Recorder recorder(d_.clock, d_.db, d_.inventory, d_.sightings, d_.audit,
                     ScanScope{.kind = "files",
                               .host = host,

@@ -150,6 +150,8 @@ class Discovery {
                              std::vector<crypto::SecretBytes> passwords,
                              const std::function<void(std::size_t, std::size_t)>& progress) const;
   Status check_paths(const ScanSpec& spec) const;
+  // The configured [[discovery.ownership]] rules, built (check() has validated them).
+  Result<Ownership> ownership_rules() const;
   // What submit() and create_schedule() refuse: paths outside allowed_paths, targets that do
   // not parse or expand beyond max_endpoints.
   Status check_spec(const ScanSpec& spec) const;
