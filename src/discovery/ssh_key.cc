@@ -56,12 +56,16 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
-// Bit length of an mpint (RFC 4251 5: two's complement, big-endian; keys are positive).
+// Bit length of an mpint (RFC 4251 5: two's complement, big-endian). A key's modulus or prime
+// is positive; a zero one (an empty mpint or only zero octets) is no key, and its size of 0 bits
+// would read as "the smallest key" in every finding and report.
 Result<int> mpint_bits(std::span<const std::uint8_t> v) {
   if (!v.empty() && (v[0] & 0x80)) return fail(ErrorCode::kMalformed, "negative SSH mpint");
   crypto::Handle<BIGNUM, BN_free> bn(BN_bin2bn(v.data(), static_cast<int>(v.size()), nullptr));
   if (!bn) return fail(ErrorCode::kInternal, "BN_bin2bn failed");
-  return BN_num_bits(bn.get());
+  const int bits = BN_num_bits(bn.get());
+  if (bits == 0) return fail(ErrorCode::kMalformed, "zero SSH mpint where a key needs a number");
+  return bits;
 }
 
 Result<int> ec_bits(std::string_view curve) {

@@ -145,5 +145,33 @@ TEST(SshKey, UnknownTypesAndMismatchedCurvesAreMalformed) {
   EXPECT_EQ(parse_ssh_key_blob(mismatch).error().code, ErrorCode::kMalformed);
 }
 
+TEST(SshKey, AZeroModulusOrPrimeIsMalformedNotAZeroBitKey) {
+  const auto field = [](std::string_view s) {
+    Bytes out{0, 0, 0, static_cast<std::uint8_t>(s.size())};
+    out.insert(out.end(), s.begin(), s.end());
+    return out;
+  };
+  const auto cat = [](std::initializer_list<Bytes> parts) {
+    Bytes out;
+    for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  const Bytes e = field(std::string_view("\x01\x00\x01", 3));
+  for (const std::string_view zero : {std::string_view(), std::string_view("\0", 1),
+                                      std::string_view("\0\0\0", 3)}) {
+    auto rsa = parse_ssh_key_blob(cat({field("ssh-rsa"), e, field(zero)}));
+    ASSERT_FALSE(rsa) << "RSA modulus of " << zero.size() << " zero octets";
+    EXPECT_EQ(rsa.error().code, ErrorCode::kMalformed);
+    auto dsa = parse_ssh_key_blob(
+        cat({field("ssh-dss"), field(zero), field("\x07"), field("\x02"), field("\x03")}));
+    ASSERT_FALSE(dsa) << "DSA prime of " << zero.size() << " zero octets";
+    EXPECT_EQ(dsa.error().code, ErrorCode::kMalformed);
+  }
+  // A leading zero octet before a positive number is how mpints keep their sign: still a key.
+  auto small = parse_ssh_key_blob(cat({field("ssh-rsa"), e, field(std::string_view("\0\x81", 2))}));
+  ASSERT_TRUE(small) << small.error().message;
+  EXPECT_EQ(small->bits, 8);
+}
+
 }  // namespace
 }  // namespace certward::discovery
