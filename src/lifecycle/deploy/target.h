@@ -1,0 +1,160 @@
+#pragma once
+// Deployment targets: where a managed certificate goes once it is issued, and the proof that it
+// arrived. A target is files (key, certificate, chain, full chain, PKCS#12) written atomically on
+// this host or copied to an SSH host, then a reload command, then a TLS handshake to a configured
+// endpoint that must serve the new certificate. When any step fails, the files that were there
+// before are put back, the reload is run again, and the outcome says what failed and that it was
+// rolled back: a failed deployment leaves the service as it was, never half-changed.
+//
+// Target specifications come from outside (REST bodies, the CLI, the TOML configuration):
+// parse_target_spec() refuses unknown members and bad shapes, and check_target() holds them to
+// the operator's policy ([lifecycle] allowed_paths, allowed_ssh_hosts) before anything is
+// stored or run. Deployer::deploy() checks again, so a spec stored under a looser policy cannot
+// write where the current one forbids.
+//
+// Thread-safe; deploy() blocks (files, child processes, a handshake) and belongs on the job
+// scheduler's thread, never on an I/O thread.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "crypto/crypto.h"
+#include "x509/certificate.h"
+
+namespace certward::lifecycle::deploy {
+
+// What is written. The key is the managed certificate's (unsealed only for the deployment).
+struct Material {
+  const x509::Certificate& certificate;
+  const std::vector<x509::Certificate>& chain;  // issuers, nearest first, root last
+  const crypto::PrivateKey& key;
+};
+
+// The files of a target; at least one path. Paths are absolute. "chain" holds the issuers
+// without the root; "fullchain" the leaf and those issuers (what nginx's ssl_certificate
+// wants); "pkcs12" the key, leaf and issuers, encrypted with the password read from
+// pkcs12_password_file (never stored in the spec itself).
+struct FileOutputs {
+  std::optional<std::string> key;
+  std::optional<std::string> certificate;
+  std::optional<std::string> chain;
+  std::optional<std::string> fullchain;
+  std::optional<std::string> pkcs12;
+  std::optional<std::string> pkcs12_password_file;
+  std::optional<std::string> owner;  // user name; default: the process's own
+  std::optional<std::string> group;  // group name; default: the owner's
+  std::optional<mode_t> key_mode;    // default 0600
+  std::optional<mode_t> cert_mode;   // certificate, chain, fullchain; default 0644
+};
+
+// Run after the files are in place (and again after a rollback). argv, no shell: argv[0] is an
+// absolute path. On an SSH target it runs on the remote host (as the SSH user).
+struct Reload {
+  std::vector<std::string> argv;
+  std::chrono::seconds timeout{30};
+};
+
+// The proof: a TLS handshake to `endpoint` ("host:port", "[v6]:port") with SNI `server_name`
+// (default: the managed certificate's first DNS name) must present the deployed certificate.
+// Retried until `timeout` (a reload may take a moment to take effect).
+struct Verify {
+  std::string endpoint;
+  std::optional<std::string> server_name;
+  std::chrono::seconds timeout{15};
+};
+
+// An SSH host the files are copied to with the system's ssh/scp (key authentication only,
+// StrictHostKeyChecking=yes against `known_hosts`, BatchMode): the paths in FileOutputs are
+// paths on that host.
+struct SshHost {
+  std::string host;
+  std::uint16_t port = 22;
+  std::string user;
+  std::string identity_file;  // the private key on this host
+  std::string known_hosts;    // the known_hosts file on this host
+  std::chrono::seconds timeout{20};
+};
+
+enum class TargetKind : std::uint8_t { kFiles, kSsh };
+std::string_view target_kind_name(TargetKind k);  // "files", "ssh"
+
+struct TargetSpec {
+  std::string name;  // unique within a managed certificate; [a-z0-9][a-z0-9._-]{0,62}
+  TargetKind kind = TargetKind::kFiles;
+  FileOutputs files;
+  std::optional<SshHost> ssh;  // set exactly for kSsh
+  std::optional<Reload> reload;
+  std::optional<Verify> verify;
+};
+
+// As JSON (REST, stored specs, TOML via the same members):
+//   {"name": "web", "kind": "files",
+//    "files": {"key": "/etc/nginx/tls/web.key", "fullchain": "/etc/nginx/tls/web.crt",
+//              "owner": "root", "group": "www-data", "key_mode": "0640"},
+//    "reload": {"argv": ["/usr/sbin/nginx", "-s", "reload"], "timeout": "30s"},
+//    "verify": {"endpoint": "127.0.0.1:443", "server_name": "www.example.com"}}
+//   {"name": "edge", "kind": "ssh",
+//    "ssh": {"host": "edge1.example.com", "port": 22, "user": "deploy",
+//            "identity_file": "/var/lib/certward/ssh/id_ed25519",
+//            "known_hosts": "/var/lib/certward/ssh/known_hosts"},
+//    "files": {...paths on the host...}, "reload": {...}, "verify": {...}}
+// Errors: kInvalidArgument (shape, unknown member, relative or non-normal path, a path with
+// "..", no file at all, bad mode, empty argv or a relative argv[0], bad endpoint or timeout).
+Result<TargetSpec> parse_target_spec(const nlohmann::json& j);
+nlohmann::json target_spec_json(const TargetSpec& spec);
+
+// The operator's limits ([lifecycle] in the configuration).
+struct Policy {
+  // Every local file of a files target lies under one of these directories (after resolving
+  // symbolic links of its existing parent directories). Empty: no files target is allowed.
+  std::vector<std::string> allowed_paths;
+  // SSH targets may name these hosts only (exact names or addresses; "*" allows any).
+  // Empty: no SSH target is allowed.
+  std::vector<std::string> allowed_ssh_hosts;
+  std::string ssh_binary = "/usr/bin/ssh";
+  std::string scp_binary = "/usr/bin/scp";
+};
+// Errors: kPolicyRejected, naming the path or host the policy does not allow.
+Status check_target(const TargetSpec& spec, const Policy& policy);
+
+// One step of a deployment, for the managed certificate's timeline.
+struct Step {
+  std::string name;  // "write", "copy", "reload", "verify", "restore", "reload-after-restore"
+  bool ok = false;
+  std::string detail;  // what failed, or what was found ("served SHA256:..."); never a secret
+  std::chrono::milliseconds took{0};
+};
+
+struct Outcome {
+  bool deployed = false;     // every step succeeded: the new certificate is in place (and served)
+  bool rolled_back = false;  // a step failed and the previous files were restored
+  std::vector<Step> steps;
+  std::optional<Error> error;  // set when !deployed: the first failure
+};
+nlohmann::json outcome_json(const Outcome& o);
+
+class Deployer {
+ public:
+  Deployer(const Clock& clock, Policy policy);
+
+  // Writes the material as the spec says (each file to a temporary file in its directory,
+  // fsync'd, renamed over the old one; owner, group and mode set before the rename), runs the
+  // reload, then verifies. On a failure after the first file changed: restores every previous
+  // file (or removes one that did not exist before), reruns the reload, and reports it. A
+  // spec that check_target() refuses gets an outcome with kPolicyRejected and no step run.
+  Outcome deploy(const TargetSpec& spec, const Material& material) const;
+
+ private:
+  const Clock& clock_;
+  Policy policy_;
+};
+
+}  // namespace certward::lifecycle::deploy
