@@ -134,6 +134,7 @@ struct Step {
 };
 
 struct Outcome {
+  SysTime started{};         // when deploy() began (the Deployer's clock)
   bool deployed = false;     // every step succeeded: the new certificate is in place (and served)
   bool rolled_back = false;  // a step failed and the previous files were restored
   std::vector<Step> steps;
