@@ -20,6 +20,7 @@
 #include "http/http.h"
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
+#include "lifecycle/service.h"
 
 namespace certward::api {
 
@@ -38,6 +39,7 @@ struct Services {
   auth::EabKeys& eab;
   const inventory::Sightings& sightings;
   discovery::Discovery& discovery;
+  const lifecycle::ManagedService& managed;
   Metrics& metrics;
   RateLimiter& limiter;
 };

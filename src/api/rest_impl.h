@@ -60,5 +60,6 @@ void add_audit_routes(http::Router& router, Services& services);           // au
 void add_identity_routes(http::Router& router, Services& services);        // identity.cc
 void add_eab_routes(http::Router& router, Services& services);             // eab.cc
 void add_discovery_routes(http::Router& router, Services& services);       // discovery.cc
+void add_managed_routes(http::Router& router, Services& services);         // managed.cc
 
 }  // namespace certward::api

@@ -76,21 +76,26 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 //   kRevoke               x       x          x
 //   kScan                 x       x
 //   kReportDiscovery      x       x                               x (agent)
+//   kManage               x       x          x
 //
 // An agent (role "agent") has kReportDiscovery and nothing else: its token lives on a host
 // certward does not control.
 //
-// A requester's kReadInventory, kIssue, kEditInventory and kRevoke are further limited to its
-// team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
+// A requester's kReadInventory, kIssue, kEditInventory, kRevoke and kManage are further limited
+// to its team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
 // revocation service, the rest by the callers.
-constexpr std::size_t kPermissionCount = 12;
+constexpr std::size_t kPermissionCount = 13;
 constexpr std::array<std::array<bool, kPermissionCount>, 5> kMatrix = {{
     // catalog inventory issue import authorities audit r.princ m.princ edit revoke scan report
-    {true, true, true, true, true, true, true, true, true, true, true, true},          // admin
-    {true, true, true, true, true, true, true, false, true, true, true, true},         // operator
-    {true, true, true, false, false, false, false, false, true, true, false, false},   // requester
-    {true, true, false, false, false, true, true, false, false, false, false, false},  // auditor
-    {false, false, false, false, false, false, false, false, false, false, false, true},  // agent
+    // manage
+    {true, true, true, true, true, true, true, true, true, true, true, true, true},  // admin
+    {true, true, true, true, true, true, true, false, true, true, true, true, true},  // operator
+    {true, true, true, false, false, false, false, false, true, true, false, false,
+     true},  // requester
+    {true, true, false, false, false, true, true, false, false, false, false, false,
+     false},  // auditor
+    {false, false, false, false, false, false, false, false, false, false, false, true,
+     false},  // agent
 }};
 
 // True if a token of role `token` stays within what `principal` may do. admin > operator >
@@ -209,6 +214,18 @@ Result<bool> team_exists(store::Transaction& tx, std::string_view name) {
   return row.has_value();
 }
 
+// A team's grant as an issuance scope; nullopt when there is no such team.
+Result<std::optional<ca::Scope>> team_grant(store::Transaction& tx, std::string_view team) {
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx.query_one("SELECT allowed_profiles, allowed_domains, allowed_authorities "
+                                   "FROM teams WHERE name = ?",
+                                   store::params(team)));
+  if (!row) return std::optional<ca::Scope>();
+  return std::optional<ca::Scope>(ca::Scope{.profiles = split_lines(row->text(0)),
+                                            .domains = split_lines(row->text(1)),
+                                            .authorities = split_lines(row->text(2))});
+}
+
 // Builds the identity of a caller acting as `p` with `role`; a requester's issuance scope
 // comes from `team` (none: an empty scope, so it can issue nothing).
 Result<Identity> identity_in(store::Transaction& tx, const Principal& p, Role role,
@@ -223,15 +240,8 @@ Result<Identity> identity_in(store::Transaction& tx, const Principal& p, Role ro
   if (role == Role::kRequester) {
     id.scope.emplace();
     if (id.team) {
-      CW_ASSIGN_OR_RETURN(
-          auto row, tx.query_one("SELECT allowed_profiles, allowed_domains, allowed_authorities "
-                                 "FROM teams WHERE name = ?",
-                                 store::params(*id.team)));
-      if (row) {
-        id.scope->profiles = split_lines(row->text(0));
-        id.scope->domains = split_lines(row->text(1));
-        id.scope->authorities = split_lines(row->text(2));
-      }
+      CW_ASSIGN_OR_RETURN(auto grant, team_grant(tx, *id.team));
+      if (grant) id.scope = std::move(*grant);
     }
   }
   return id;
@@ -441,6 +451,13 @@ Result<Principal> AuthService::principal(std::string_view name) const {
   CW_ASSIGN_OR_RETURN(auto p, find_principal(*tx, name));
   if (!p) return fail(ErrorCode::kNotFound, "principal '" + std::string(name) + "' not found");
   return *std::move(p);
+}
+
+Result<ca::Scope> AuthService::team_scope(std::string_view team) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto grant, team_grant(*tx, team));
+  if (!grant) return fail(ErrorCode::kNotFound, "team '" + std::string(team) + "' not found");
+  return *std::move(grant);
 }
 
 Status AuthService::set_principal_disabled(std::string_view name, bool disabled,

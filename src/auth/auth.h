@@ -40,6 +40,8 @@ enum class Permission : std::uint8_t {
   kRevoke,             // revoke certificates (requesters: their team's only)
   kScan,               // run discovery scans and manage recurring ones
   kReportDiscovery,    // send what an agent found on its host
+  kManage,             // create, change, renew and delete managed certificates (requesters:
+                       // their team's only, within its issuance scope)
 };
 bool role_allows(Role role, Permission p);
 
@@ -123,6 +125,9 @@ class AuthService {
   Result<Principal> create_principal(const Principal& p, std::string_view actor);
   Result<std::vector<Principal>> list_principals() const;
   Result<Principal> principal(std::string_view name) const;
+  // The issuance scope a requester of `team` has now (its team's grant): what the renewal
+  // engine issues a team's managed certificates with. Errors: kNotFound (no such team).
+  Result<ca::Scope> team_scope(std::string_view team) const;
   Status set_principal_disabled(std::string_view name, bool disabled, std::string_view actor);
 
   // Errors: kNotFound (principal/team), kPolicyRejected (role above the principal's,

@@ -211,6 +211,51 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
   return enroll_with(std::move(request), nullptr);
 }
 
+Status Enrollment::check(const EnrollmentRequest& request) const {
+  CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
+  if (profile->internal && request.channel != Channel::kSystem) {
+    return fail(ErrorCode::kUnauthorized,
+                "profile '" + profile->name + "' is certward's own: no requester may use it");
+  }
+  if (profile->requires_approval) {
+    return fail(
+        ErrorCode::kPolicyRejected,
+        "profile '" + profile->name + "' requires approval, which this channel cannot grant");
+  }
+  const std::string& default_issuer = issuers_.default_issuer();
+  const std::string issuer_name = request.authority.value_or(default_issuer);
+  if (const auto& scope = request.requester.scope) {
+    CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile, issuer_name,
+                                         default_issuer, request.team));
+  }
+  CW_RETURN_IF_ERROR(issuers_.issuer(issuer_name));
+  CW_RETURN_IF_ERROR(inventory::normalize_meta(
+      {inventory::Origin::kIssued, issuer_name, profile->name, request.owner,
+       request.team ? request.team : request.requester.team, request.tags}));
+  CW_ASSIGN_OR_RETURN(RequestedNames names, requested_names(request, *profile));
+  if (request.requester.scope) {
+    CW_RETURN_IF_ERROR(authorise_names(request.requester, *request.requester.scope, names.sans));
+  }
+  CW_RETURN_IF_ERROR(profile->check_names(names.sans));
+  if (request.server_key && std::find(profile->key_types.begin(), profile->key_types.end(),
+                                      *request.server_key) == profile->key_types.end()) {
+    return fail(ErrorCode::kPolicyRejected,
+                "profile '" + profile->name + "' does not allow key type " +
+                    std::string(crypto::key_type_name(*request.server_key)));
+  }
+  if (request.validity && request.validity->count() <= 0) {
+    return fail(ErrorCode::kInvalidArgument, "validity must be positive");
+  }
+  if (request.validity && *request.validity > profile->max_validity) {
+    return fail(ErrorCode::kPolicyRejected, "requested validity " +
+                                                format_duration(*request.validity) +
+                                                " exceeds profile '" + profile->name +
+                                                "' maximum of " +
+                                                format_duration(profile->max_validity));
+  }
+  return ok();
+}
+
 Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
                                                   InTransaction in_transaction) {
   if (request.csr.has_value() == request.server_key.has_value()) {

@@ -121,6 +121,15 @@ class Enrollment {
   // fingerprint collision), kUnavailable (database).
   Result<IssuedCertificate> enroll(EnrollmentRequest request);
 
+  // What enroll() would refuse of `request` before anything is signed, with the same rules:
+  // an unknown profile or authority, a profile no requester may use (internal, approval), the
+  // requester's scope (profile, authority, team, names), the profile's name rules, a
+  // server_key type the profile does not allow, a validity above the profile's maximum. For
+  // front-ends that store a request to be enrolled later (managed certificates), so that a
+  // request that could never be issued is refused when it is made. Nothing is written.
+  // Errors: as enroll().
+  Status check(const EnrollmentRequest& request) const;
+
   // Counted before the callers of a commit are released: once enroll() returned, its
   // certificate is in `certificates`.
   struct Stats {
@@ -135,6 +144,14 @@ class Enrollment {
   // keys. Not part of EnrollmentRequest: no front-end writes to the store through the RA.
   using InTransaction = std::function<Status(store::Transaction&, const x509::Certificate&,
                                              const crypto::PrivateKey* key)>;
+  // The renewal engine's enrollment: as enroll(), and `step` runs in the transaction that
+  // stores the certificate, after it is recorded, so that what the engine records of it (its
+  // managed certificate's row, the certificate it supersedes) commits with it or not at all.
+  // A step that fails fails this enrollment alone, with the step's error: its certificate is
+  // not stored and not returned.
+  Result<IssuedCertificate> enroll_and_record(EnrollmentRequest request, InTransaction step) {
+    return enroll_with(std::move(request), std::move(step));
+  }
   // For tests of the writer only: an entry whose in-transaction step fails on its own.
   Result<IssuedCertificate> TEST_enroll_with(EnrollmentRequest request, InTransaction step) {
     return enroll_with(std::move(request), std::move(step));

@@ -54,7 +54,9 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.db(),
                         c.jobs(),
                         c.sightings(),
-                        c.discovery()};
+                        c.discovery(),
+                        c.managed(),
+                        c.reconciler()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

@@ -56,5 +56,7 @@ void add_auth_commands(CLI::App& app, Globals& g);
 void add_acme_commands(CLI::App& app, Globals& g);
 void add_scan_commands(CLI::App& app, Globals& g);  // scan net|files|list|show|schedule
 void add_agent_command(CLI::App& app, Globals& g);  // agent: file scans sent to a server
+// managed create|list|show|timeline|renew|delete|alerts
+void add_managed_commands(CLI::App& app, Globals& g);
 
 }  // namespace certward::cli

@@ -112,6 +112,15 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                  return roots;
                                }});
   CW_RETURN_IF_ERROR(c->discovery_->check());
+  CW_RETURN_IF_ERROR(lifecycle::ManagedService::migrate(*c->db_));
+  const lifecycle::LifecycleDeps lifecycle{c->clock_,       *c->db_,   *c->enrollment_,
+                                           *c->authorities_, *c->inventory_, *c->audit_,
+                                           *c->auth_,        *c->jobs_, *c->wrapper_,
+                                           cfg.lifecycle};
+  c->managed_ = std::make_unique<lifecycle::ManagedService>(lifecycle);
+  c->deployer_ = std::make_unique<lifecycle::deploy::Deployer>(
+      c->clock_, lifecycle::deploy_policy(cfg.lifecycle));
+  c->reconciler_ = std::make_unique<lifecycle::Reconciler>(lifecycle, *c->deployer_);
   // A revocation made here (the CLI, in its own process) moves the servers' CRL publication to
   // now, as one made through a server does: whichever server leases it publishes within a
   // poll, instead of at its next occurrence. The OCSP responders see it within their refresh.

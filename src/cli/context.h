@@ -20,7 +20,10 @@
 #include "discovery/service.h"
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
+#include "lifecycle/deploy/target.h"
 #include "lifecycle/jobs.h"
+#include "lifecycle/reconciler.h"
+#include "lifecycle/service.h"
 #include "store/store.h"
 
 namespace certward::cli {
@@ -50,6 +53,8 @@ class Context {
   const lifecycle::JobQueue& jobs() const { return *jobs_; }
   const inventory::Sightings& sightings() const { return *sightings_; }
   discovery::Discovery& discovery() { return *discovery_; }
+  const lifecycle::ManagedService& managed() const { return *managed_; }
+  const lifecycle::Reconciler& reconciler() const { return *reconciler_; }
   const std::string& actor() const { return actor_; }
 
  private:
@@ -71,6 +76,9 @@ class Context {
   std::optional<lifecycle::JobQueue> jobs_;
   std::optional<inventory::Sightings> sightings_;
   std::unique_ptr<discovery::Discovery> discovery_;
+  std::unique_ptr<lifecycle::ManagedService> managed_;
+  std::unique_ptr<lifecycle::deploy::Deployer> deployer_;
+  std::unique_ptr<lifecycle::Reconciler> reconciler_;
   std::string actor_;
 };
 

@@ -319,6 +319,10 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_acme(*v.as_table(), c.acme, src));
     } else if (key == "discovery" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_discovery(*v.as_table(), c.discovery, src));
+    } else if (key == "lifecycle" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_lifecycle(*v.as_table(), c.lifecycle, src));
+    } else if (key == "managed") {
+      CW_RETURN_IF_ERROR(parse_managed(v, c.lifecycle, src));
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {
@@ -411,6 +415,7 @@ Status validate(const Config& c) {
   CW_RETURN_IF_ERROR(validate_revocation(c.revocation));
   CW_RETURN_IF_ERROR(validate_acme(c.acme));
   CW_RETURN_IF_ERROR(validate_discovery(c.discovery));
+  CW_RETURN_IF_ERROR(validate_lifecycle(c.lifecycle));
   CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -149,6 +150,45 @@ struct DiscoverySettings {
   std::vector<DiscoveryOwnershipSettings> ownership;
 };
 
+// One [[managed]] declaration: a managed certificate kept as the configuration says. `spec`
+// holds its members as JSON, the same as a REST body (docs/automation.md); the lifecycle
+// service checks it when the server starts.
+struct ManagedDeclaration {
+  nlohmann::json spec;
+  std::string where;  // "<file>:<line>", for errors
+};
+
+// [lifecycle]: managed certificates, their reconciliation and where they may be deployed
+// (docs/automation.md).
+struct LifecycleSettings {
+  // Directories the files of a deployment target may be written under (symbolic links of
+  // existing parents resolved); none by default: no files target is allowed.
+  std::vector<std::string> allowed_paths;
+  // SSH hosts a target may name (exact names or addresses, "*" for any); none by default.
+  std::vector<std::string> allowed_ssh_hosts;
+  std::string ssh_binary = "/usr/bin/ssh";
+  std::string scp_binary = "/usr/bin/scp";
+  // Reconciliation runs on schedulers of its own: `concurrency` threads, each leasing up to
+  // `batch` due managed certificates per poll, polling at least every poll_interval_ms.
+  int concurrency = 2;
+  int batch = 8;
+  int poll_interval_ms = 1000;
+  // How long one reconciliation (issuance and every deployment) may take before another
+  // replica may take it over.
+  std::chrono::seconds lease{600};
+  // A failed reconciliation is retried retry_base * 2^(n-1) later, at most retry_max; after
+  // max_attempts the sweep takes it up again at retry_max.
+  std::chrono::seconds retry_base{30};
+  std::chrono::seconds retry_max{3600};
+  int max_attempts = 8;
+  // Renewals start up to this percentage of the renew-before window early, spread by managed
+  // certificate, so that certificates issued together are not all renewed in the same second.
+  int jitter_percent = 10;
+  // How often every managed certificate is checked for a scheduled reconciliation (a safety net).
+  std::chrono::seconds sweep_interval{60};
+  std::vector<ManagedDeclaration> managed;  // [[managed]]
+};
+
 struct RateLimitSettings {
   double requests_per_second = 100;  // per principal, sustained; 0 disables rate limiting
   double burst = 200;                // per principal, bucket size
@@ -210,6 +250,7 @@ struct Config {
   RevocationSettings revocation;
   AcmeSettings acme;
   DiscoverySettings discovery;
+  LifecycleSettings lifecycle;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

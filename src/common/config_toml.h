@@ -45,4 +45,9 @@ Status validate_acme(const AcmeSettings& acme);
 Status parse_discovery(const toml::table& t, DiscoverySettings& d, std::string_view src);
 Status validate_discovery(const DiscoverySettings& d);
 
+// [lifecycle] and [[managed]] (config_lifecycle.cc).
+Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_view src);
+Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view src);
+Status validate_lifecycle(const LifecycleSettings& l);
+
 }  // namespace certward::config_detail

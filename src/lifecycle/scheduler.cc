@@ -26,18 +26,21 @@ Scheduler::Scheduler(const Clock& clock, const JobQueue& queue, SchedulerOptions
 Scheduler::~Scheduler() { stop(); }
 
 Status Scheduler::handle(std::string kind, JobHandler handler) {
-  return add_entry(std::move(kind), std::nullopt, std::move(handler));
+  return add_entry(std::move(kind), Entry{std::move(handler), nullptr, std::nullopt});
+}
+
+Status Scheduler::handle_chained(std::string kind, ChainedJobHandler handler) {
+  return add_entry(std::move(kind), Entry{nullptr, std::move(handler), std::nullopt});
 }
 
 Status Scheduler::handle_recurring(std::string kind, Recurrence recurrence, JobHandler handler) {
   if (recurrence.interval <= std::chrono::seconds(0))
     return fail(ErrorCode::kInvalidArgument, "a recurring job needs a positive interval");
-  return add_entry(std::move(kind), recurrence, std::move(handler));
+  return add_entry(std::move(kind), Entry{std::move(handler), nullptr, recurrence});
 }
 
-Status Scheduler::add_entry(std::string kind, std::optional<Recurrence> recurrence,
-                            JobHandler handler) {
-  if (kind.empty() || !handler)
+Status Scheduler::add_entry(std::string kind, Entry entry) {
+  if (kind.empty() || (!entry.handler && !entry.chained))
     return fail(ErrorCode::kInvalidArgument, "a job handler needs a kind and a function");
   {
     common::MutexLock lock(mu_);
@@ -46,7 +49,7 @@ Status Scheduler::add_entry(std::string kind, std::optional<Recurrence> recurren
   if (entries_.contains(kind))
     return fail(ErrorCode::kConflict, "jobs of kind '" + kind + "' already have a handler");
   kinds_.push_back(kind);
-  entries_.emplace(std::move(kind), Entry{std::move(handler), recurrence});
+  entries_.emplace(std::move(kind), std::move(entry));
   return ok();
 }
 
@@ -150,12 +153,21 @@ Result<int> Scheduler::poll(bool stoppable) {
 
 void Scheduler::run_job(const Job& job, const Entry& entry) {
   Status st;
+  std::optional<NewJob> next;
   try {
-    st = entry.handler(job);
+    if (entry.chained) {
+      auto successor = entry.chained(job);
+      if (successor) {
+        next = std::move(*successor);
+      } else {
+        st = std::unexpected(std::move(successor).error());
+      }
+    } else {
+      st = entry.handler(job);
+    }
   } catch (const std::exception& e) {
     st = fail(ErrorCode::kInternal, std::string("the handler threw: ") + e.what());
   }
-  std::optional<NewJob> next;
   if (entry.recurrence) {
     next = occurrence(job.kind, clock_.now() + entry.recurrence->interval);
   }
@@ -177,7 +189,8 @@ void Scheduler::run_job(const Job& job, const Entry& entry) {
   // job runs again once its lease has ended.
   const Status recorded =
       st ? queue_.complete(job.id, options_.owner, next)
-         : queue_.fail(job.id, options_.owner, st.error().message, retry_after, next);
+         : queue_.fail(job.id, options_.owner, st.error().message, retry_after,
+                       entry.recurrence ? next : std::nullopt);
   if (!recorded) {
     log::error("job_not_recorded", {{"kind", job.kind},
                                     {"id", job.id},

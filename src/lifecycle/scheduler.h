@@ -38,6 +38,12 @@ namespace certward::lifecycle {
 // scheduler may take the job again. It must not call the scheduler's stop().
 using JobHandler = std::function<Status(const Job& job)>;
 
+// Runs one job of work that schedules itself (a managed certificate's next reconciliation): as
+// a JobHandler, and on success it may name the job's successor, which is enqueued in the
+// transaction that marks this one done. A job cannot enqueue its successor itself while it
+// runs: under its own dedupe key, that would add nothing.
+using ChainedJobHandler = std::function<Result<std::optional<NewJob>>(const Job& job)>;
+
 // How a kind of work recurs.
 struct Recurrence {
   // Time from the end of one occurrence (done, or failed for good) to the next. REQUIRED > 0.
@@ -88,6 +94,8 @@ class Scheduler {
   // Errors: kInvalidArgument (empty kind or handler), kConflict (kind already handled, or the
   // scheduler started).
   Status handle(std::string kind, JobHandler handler);
+  // The same for work that names its own successor (ChainedJobHandler).
+  Status handle_chained(std::string kind, ChainedJobHandler handler);
   // The same, and `kind` recurs as `recurrence` says, under recurring_key(kind).
   // Errors: as handle(), and kInvalidArgument for an interval that is not positive.
   Status handle_recurring(std::string kind, Recurrence recurrence, JobHandler handler);
@@ -114,11 +122,12 @@ class Scheduler {
 
  private:
   struct Entry {
-    JobHandler handler;
+    JobHandler handler;  // or
+    ChainedJobHandler chained;
     std::optional<Recurrence> recurrence;
   };
 
-  Status add_entry(std::string kind, std::optional<Recurrence> recurrence, JobHandler handler);
+  Status add_entry(std::string kind, Entry entry);
   void run();
   // Leases and runs one batch; returns how many it leased. Once stop() was called, a
   // `stoppable` poll hands back the jobs it has not begun.

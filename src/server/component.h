@@ -32,6 +32,8 @@
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
 #include "lifecycle/jobs.h"
+#include "lifecycle/reconciler.h"
+#include "lifecycle/service.h"
 #include "lifecycle/scheduler.h"
 
 namespace certward::server {
@@ -54,6 +56,8 @@ struct Domain {
   const lifecycle::JobQueue& jobs;        // durable background work, shared by the replicas
   const inventory::Sightings& sightings;  // where certificates and SSH keys were seen
   discovery::Discovery& discovery;        // scans, recurring scans, agents'reports
+  const lifecycle::ManagedService& managed;  // managed certificates' desired state
+  const lifecycle::Reconciler& reconciler;   // their issuance, renewal and deployment
 };
 
 // What every component is given: the domain and the server's own shared services, built once

@@ -17,7 +17,7 @@ api::Services api_services(Services& s) {
   const Domain& d = s.domain;
   return api::Services{d.clock,       d.ready,     d.audit,      d.inventory, d.profiles,
                        d.authorities, d.ra,        d.revocation, d.auth,      d.eab,
-                       d.sightings,   d.discovery, s.metrics,    s.limiter};
+                       d.sightings,   d.discovery, d.managed,    s.metrics,   s.limiter};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.
@@ -195,6 +195,63 @@ class DiscoveryScans final : public Component {
   lifecycle::Scheduler scans_;
 };
 
+// Managed certificates: the configuration's [[managed]] declarations are synced at the start,
+// and the reconciler runs on schedulers of its own ([lifecycle] concurrency threads): an
+// issuance and its deployments (a reload, a handshake) may take seconds, and must hold up
+// neither the CRLs of the shared scheduler nor each other. The shared scheduler runs the sweep,
+// which makes sure every managed certificate has its reconciliation scheduled.
+class ManagedCertificates final : public Component {
+ public:
+  static constexpr std::string_view kSweepJob = "managed.sweep";
+
+  explicit ManagedCertificates(Services& s) : services_(s) {
+    const LifecycleSettings& l = s.domain.config.lifecycle;
+    for (int i = 0; i < l.concurrency; ++i) {
+      reconcilers_.push_back(std::make_unique<lifecycle::Scheduler>(
+          s.domain.clock, s.domain.jobs,
+          lifecycle::SchedulerOptions{.owner = lifecycle::make_owner_id(),
+                                      .poll_interval = std::chrono::milliseconds(l.poll_interval_ms),
+                                      .batch = l.batch,
+                                      .lease = l.lease,
+                                      .retry_base = l.retry_base,
+                                      .retry_max = l.retry_max,
+                                      .recurring_max_attempts = 3}));
+    }
+  }
+
+  void mount(Routers&) override {}
+
+  Status start() override {
+    Domain& d = services_.domain;
+    CW_RETURN_IF_ERROR(d.managed.sync_declared(d.config.lifecycle.managed));
+    const lifecycle::Reconciler& reconciler = d.reconciler;
+    for (auto& scheduler : reconcilers_) {
+      CW_RETURN_IF_ERROR(scheduler->handle_chained(
+          std::string(lifecycle::kReconcileJob),
+          [&reconciler](const lifecycle::Job& job) { return reconciler.handle(job); }));
+    }
+    CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
+        std::string(kSweepJob),
+        lifecycle::Recurrence{.interval = d.config.lifecycle.sweep_interval,
+                              .first = lifecycle::Recurrence::First::kCatchUp},
+        [&reconciler](const lifecycle::Job&) -> Status {
+          CW_ASSIGN_OR_RETURN(auto n, reconciler.sweep());
+          log::debug("managed_sweep", {{"managed", n}});
+          return ok();
+        }));
+    for (auto& scheduler : reconcilers_) CW_RETURN_IF_ERROR(scheduler->start());
+    return ok();
+  }
+
+  void stop() override {
+    for (auto& scheduler : reconcilers_) scheduler->stop();
+  }
+
+ private:
+  Services& services_;
+  std::vector<std::unique_ptr<lifecycle::Scheduler>> reconcilers_;
+};
+
 // The job scheduler: runs the background work every component (and the server itself: the
 // serving-certificate check) registered with Services::scheduler. It has no routes.
 class BackgroundJobs final : public Component {
@@ -217,6 +274,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<RevocationStatus>(s); });
   r.add([](Services& s) { return std::make_unique<AcmeServer>(s); });
   r.add([](Services& s) { return std::make_unique<DiscoveryScans>(s); });
+  r.add([](Services& s) { return std::make_unique<ManagedCertificates>(s); });
   // Last: it starts once every component above has started, and stops before them, so a
   // handler never runs on a component that is not running.
   r.add([](Services& s) { return std::make_unique<BackgroundJobs>(s); });

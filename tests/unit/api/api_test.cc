@@ -29,6 +29,8 @@ class ApiTest : public ca::testing::CaFixture {
   DiscoverySettings discovery_settings_;
   discovery::Discovery discovery_{discovery::DiscoveryDeps{
       clock_, *db_, inventory_, sightings_, audit_, jobs_, discovery_settings_, {}}};
+  LifecycleSettings lifecycle_settings_;
+  std::optional<lifecycle::ManagedService> managed_;  // the RA exists once set up
 };
 
 std::set<std::string> documented_operations() {
@@ -45,13 +47,16 @@ std::set<std::string> documented_operations() {
 }
 
 TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
+  managed_.emplace(lifecycle::LifecycleDeps{clock_, *db_, *ra_, *authorities_, inventory_, audit_,
+                                            auth_, jobs_, wrapper_, lifecycle_settings_});
   Services s{clock_,     [this] { return db_->ping(); },
              audit_,     inventory_,
              profiles_,  *authorities_,
              *ra_,       *revocation_,
              auth_,      eab_,
              sightings_, discovery_,
-             metrics_,   limiter_};
+             *managed_,  metrics_,
+             limiter_};
   auto router = make_api_router(s);
   std::set<std::string> routed;
   for (const auto& r : router->routes()) routed.insert(r.method + " " + r.pattern);

@@ -33,15 +33,20 @@ class ServerTest : public ca::testing::CaFixture {
     ASSERT_TRUE(auth::EabKeys::migrate(*db_).has_value());
     ASSERT_TRUE(protocols::acme::Service::migrate(*db_).has_value());
     ASSERT_TRUE(discovery::Discovery::migrate(*db_).has_value());
+    ASSERT_TRUE(lifecycle::ManagedService::migrate(*db_).has_value());
     config_.data_dir = dir_.path().string();
     config_.server.listen = "127.0.0.1:0";
     config_.server.http_listen = "127.0.0.1:0";
     config_.server.io_threads = 1;
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
+    const lifecycle::LifecycleDeps lifecycle{clock_, *db_,   *ra_,    *authorities_,   inventory_,
+                                             audit_, auth_,  jobs_,   wrapper_, config_.lifecycle};
+    managed_.emplace(lifecycle);
+    reconciler_.emplace(lifecycle, deployer_);
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
                            profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, eab_, *db_,
-                           jobs_, sightings_, discovery_});
+                           jobs_, sightings_, discovery_, *managed_, *reconciler_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -80,6 +85,9 @@ class ServerTest : public ca::testing::CaFixture {
   inventory::Sightings sightings_{clock_, *db_};
   discovery::Discovery discovery_{discovery::DiscoveryDeps{
       clock_, *db_, inventory_, sightings_, audit_, jobs_, config_.discovery, {}}};
+  lifecycle::deploy::Deployer deployer_{clock_, lifecycle::deploy_policy(config_.lifecycle)};
+  std::optional<lifecycle::ManagedService> managed_;
+  std::optional<lifecycle::Reconciler> reconciler_;
   std::optional<Domain> domain_;
 };
 
@@ -187,7 +195,8 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
                   *ra_,       *revocation_,
                   auth_,      eab_,
                   sightings_, discovery_,
-                  metrics,    limiter};
+                  *managed_,  metrics,
+                  limiter};
   auto expected = api::make_api_router(s);
   auto routes = [](const http::Router& r) {
     std::vector<std::string> out;

@@ -1,0 +1,70 @@
+#pragma once
+// The reconciler: brings each managed certificate's reality to its desired state, one job
+// "managed.reconcile" (dedupe key "managed:<id>") at a time.
+//
+// One run: when there is no certificate yet, what is issued changed (desired_hash), a renewal
+// was asked for, or the renewal is due, it issues through the RA (Channel::kRenewal, within the
+// creator's scope) with the managed key (a new one, or the sealed one reused when the key
+// policy says so); the certificate, the managed row moving to it, the superseded mark of the
+// one it replaces, the sealed key and the timeline entry commit in the RA's transaction or not
+// at all. Then, when the current certificate is not yet deployed to the current targets, it
+// deploys it to each (deploy::Deployer) and records the outcome. Then it names its next run:
+// the renewal time less a jitter spread by id.
+//
+// Idempotent, as the at-least-once scheduler needs: a run that failed after issuing (a
+// deployment failed) finds a fresh certificate the next time and only deploys. Exactly once
+// per renewal across replicas: the job's lease keeps two replicas from running it at once, and
+// the certificate is recorded only if the row's generation is still the one the run claimed,
+// so a replica whose lease ran out mid-run cannot record a second certificate (the RA then
+// stores none). A failure marks the managed certificate failed with its error, is retried with
+// exponential backoff (the scheduler's), and raises an alert (a deployment failure always, a
+// failing issuance once per streak).
+//
+// Thread-safe: several schedulers may run reconcile() at once (for different ids).
+
+#include <optional>
+#include <string>
+
+#include "lifecycle/deploy/target.h"
+#include "lifecycle/scheduler.h"
+#include "lifecycle/service.h"
+
+namespace certward::lifecycle {
+
+class Reconciler {
+ public:
+  // `deployer` outlives the reconciler.
+  Reconciler(LifecycleDeps deps, const deploy::Deployer& deployer)
+      : d_(deps), store_(deps.clock, deps.db), deployer_(deployer) {}
+
+  // The handler of kReconcileJob: reconciles payload "id" and returns its next run (nullopt
+  // for a deleted or unknown one). An error: this run failed and is retried.
+  Result<std::optional<NewJob>> handle(const Job& job) const;
+  Result<std::optional<NewJob>> reconcile(const std::string& id) const;
+
+  // The safety net (a recurring job): makes sure every live managed certificate has a pending
+  // or running reconciliation, at its next_check_at. Returns how many it enqueued.
+  Result<int> sweep() const;
+
+  // The job of `m`'s next run at `at`.
+  NewJob next_run(const ManagedCertificate& m, SysTime at) const;
+
+ private:
+  enum class Why : std::uint8_t { kInitial, kChanged, kRequested, kDue };
+  std::optional<Why> issuance_needed(const ManagedCertificate& m, SysTime now) const;
+  // Issues and records; `m` is the row as it is afterwards.
+  Status issue(ManagedCertificate& m, Why why) const;
+  Result<crypto::PrivateKey> managed_key(const ManagedCertificate& m, bool fresh) const;
+  // Deploys the current certificate to every target and records the outcome.
+  Status deploy(ManagedCertificate& m) const;
+  // Records a failed run: state, error, attempts, an alert when it should raise one.
+  void record_failure(const std::string& id, const Error& error, std::string_view alert_kind,
+                      const nlohmann::json& detail) const;
+  SysTime next_time(const ManagedCertificate& m, SysTime now) const;
+
+  LifecycleDeps d_;
+  ManagedStore store_;
+  const deploy::Deployer& deployer_;
+};
+
+}  // namespace certward::lifecycle
