@@ -211,7 +211,7 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
   return enroll_with(std::move(request), nullptr);
 }
 
-Status Enrollment::check(const EnrollmentRequest& request) const {
+Result<Enrollment::Admitted> Enrollment::admit(const EnrollmentRequest& request) const {
   CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
   if (profile->internal && request.channel != Channel::kSystem) {
     return fail(ErrorCode::kUnauthorized,
@@ -228,9 +228,15 @@ Status Enrollment::check(const EnrollmentRequest& request) const {
     CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile, issuer_name,
                                          default_issuer, request.team));
   }
-  CW_RETURN_IF_ERROR(issuers_.issuer(issuer_name));
+  CW_ASSIGN_OR_RETURN(auto issuer, issuers_.issuer(issuer_name));
+  return Admitted{profile, std::move(issuer)};
+}
+
+Status Enrollment::check(const EnrollmentRequest& request) const {
+  CW_ASSIGN_OR_RETURN(auto admitted, admit(request));
+  const Profile* profile = admitted.profile;
   CW_RETURN_IF_ERROR(inventory::normalize_meta(
-      {inventory::Origin::kIssued, issuer_name, profile->name, request.owner,
+      {inventory::Origin::kIssued, admitted.issuer->name(), profile->name, request.owner,
        request.team ? request.team : request.requester.team, request.tags}));
   CW_ASSIGN_OR_RETURN(RequestedNames names, requested_names(request, *profile));
   if (request.requester.scope) {
@@ -262,23 +268,9 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
     return fail(ErrorCode::kInvalidArgument,
                 "give exactly one of a CSR and a server-side key type");
   }
-  CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
-  if (profile->internal && request.channel != Channel::kSystem) {
-    return fail(ErrorCode::kUnauthorized,
-                "profile '" + profile->name + "' is certward's own: no requester may use it");
-  }
-  if (profile->requires_approval) {
-    return fail(
-        ErrorCode::kPolicyRejected,
-        "profile '" + profile->name + "' requires approval, which this channel cannot grant");
-  }
-  const std::string& default_issuer = issuers_.default_issuer();
-  const std::string issuer_name = request.authority.value_or(default_issuer);
-  if (const auto& scope = request.requester.scope) {
-    CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile, issuer_name,
-                                         default_issuer, request.team));
-  }
-  CW_ASSIGN_OR_RETURN(auto issuer, issuers_.issuer(issuer_name));
+  CW_ASSIGN_OR_RETURN(auto admitted, admit(request));
+  const Profile* profile = admitted.profile;
+  const auto& issuer = admitted.issuer;
 
   // Labels are checked before anything is signed: a refused request leaves no certificate.
   CW_ASSIGN_OR_RETURN(auto meta,

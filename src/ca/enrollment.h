@@ -166,6 +166,13 @@ class Enrollment {
   friend Result<AuthorityInfo> create_subordinate(Enrollment&, AuthorityService&,
                                                   const SubordinateOptions&, const Requester&);
   Result<IssuedCertificate> enroll_with(EnrollmentRequest request, InTransaction in_transaction);
+  // The request's profile and issuer, once the profile may be used on its channel and the
+  // requester's scope allows both: what enroll() and check() decide first.
+  struct Admitted {
+    const Profile* profile;
+    std::shared_ptr<const Issuer> issuer;
+  };
+  Result<Admitted> admit(const EnrollmentRequest& request) const;
   // Applies the profile and the requester's scope to the names, key and validity, and has
   // `issuer` make the certificate. `key` receives a server-side key.
   Result<IssuedChain> decide_and_issue(EnrollmentRequest& request, const Profile& profile,

@@ -31,14 +31,7 @@ Result<std::optional<NewJob>> Reconciler::handle(const Job& job) const {
 }
 
 NewJob Reconciler::next_run(const ManagedCertificate& m, SysTime at) const {
-  NewJob job;
-  job.kind = std::string(kReconcileJob);
-  job.payload = {{"id", m.id}};
-  job.run_at = at;
-  job.dedupe_key = reconcile_key(m.id);
-  job.on_pending = OnPending::kRunEarlier;
-  job.max_attempts = d_.settings.max_attempts;
-  return job;
+  return reconcile_job(m.id, at, d_.settings.max_attempts);
 }
 
 SysTime Reconciler::next_time(const ManagedCertificate& m, SysTime now) const {

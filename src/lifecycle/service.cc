@@ -46,6 +46,17 @@ deploy::Policy deploy_policy(const LifecycleSettings& s) {
 
 std::string reconcile_key(std::string_view id) { return "managed:" + std::string(id); }
 
+NewJob reconcile_job(std::string_view id, SysTime run_at, int max_attempts) {
+  NewJob job;
+  job.kind = std::string(kReconcileJob);
+  job.payload = {{"id", id}};
+  job.run_at = run_at;
+  job.dedupe_key = reconcile_key(id);
+  job.on_pending = OnPending::kRunEarlier;
+  job.max_attempts = max_attempts;
+  return job;
+}
+
 Status ManagedService::check(ManagedSpec& spec, const ca::Requester& caller) const {
   if (caller.scope) {
     if (!spec.team) spec.team = caller.team;
@@ -115,14 +126,7 @@ Status ManagedService::commit_change(store::Transaction& tx, ManagedCertificate&
                                                       .target_id = m.id,
                                                       .details = detail}));
   if (m.state == ManagedState::kDeleted) return ok();
-  NewJob job;
-  job.kind = std::string(kReconcileJob);
-  job.payload = {{"id", m.id}};
-  job.run_at = run_at;
-  job.dedupe_key = reconcile_key(m.id);
-  job.on_pending = OnPending::kRunEarlier;
-  job.max_attempts = d_.settings.max_attempts;
-  CW_RETURN_IF_ERROR(d_.jobs.enqueue(tx, job));
+  CW_RETURN_IF_ERROR(d_.jobs.enqueue(tx, reconcile_job(m.id, run_at, d_.settings.max_attempts)));
   return ok();
 }
 

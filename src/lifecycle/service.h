@@ -48,6 +48,9 @@ deploy::Policy deploy_policy(const LifecycleSettings& settings);
 
 inline constexpr std::string_view kReconcileJob = "managed.reconcile";
 std::string reconcile_key(std::string_view id);  // "managed:<id>"
+// The reconciliation of managed certificate `id` at `run_at` (moved earlier, never later, when
+// one is pending).
+NewJob reconcile_job(std::string_view id, SysTime run_at, int max_attempts);
 
 class ManagedService {
  public:
