@@ -43,6 +43,12 @@ for r in admin operator requester auditor agent; do
   REVOKE_FP[$r]=$(jq -r .fingerprint "$T/resp")
 done
 must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.other.example.test","team":"other"}'
+must 201 POST /api/v1/managed '{"name":"m-shared","sans":["m-shared.web.example.test"],"team":"web"}'
+for r in "${ROLES[@]}"; do
+  for n in "m-$r" "m-del-$r"; do
+    must 201 POST /api/v1/managed "{\"name\":\"$n\",\"sans\":[\"$n.web.example.test\"],\"team\":\"web\"}"
+  done
+done
 FP_OTHER=$(jq -r .fingerprint "$T/resp")
 
 body_for() {  # key role
@@ -63,6 +69,8 @@ body_for() {  # key role
     label) echo "{\"add_tags\":[\"seen-by-$r\"]}" ;;
     revoke) echo '{"reason":"superseded"}' ;;
     bulk_revoke) echo '{"tag":"no-such-tag","dry_run":true}' ;;
+    managed) echo "{\"name\":\"new-$r\",\"sans\":[\"new-$r.web.example.test\"]}" ;;
+    managed_patch) echo "{\"tags\":[\"seen-by-$r\"]}" ;;
     -) echo "" ;;
   esac
 }
@@ -93,6 +101,14 @@ POST|/api/v1/discovery/schedules|/api/v1/discovery/schedules|schedule|201 201 40
 DELETE|/api/v1/discovery/schedules/{name}|/api/v1/discovery/schedules/del-@R@|-|200 200 403 403
 POST|/api/v1/discovery/agent-reports|/api/v1/discovery/agent-reports|agent|201 201 403 403 201
 GET|/api/v1/discovery/sightings|/api/v1/discovery/sightings|-|200 200 200 200
+GET|/api/v1/managed|/api/v1/managed|-|200 200 200 200
+POST|/api/v1/managed|/api/v1/managed|managed|201 201 201 403
+GET|/api/v1/managed/{id}|/api/v1/managed/m-shared|-|200 200 200 200
+PATCH|/api/v1/managed/{id}|/api/v1/managed/m-@R@|managed_patch|200 200 200 403
+POST|/api/v1/managed/{id}/renew|/api/v1/managed/m-@R@/renew|-|202 202 202 403
+GET|/api/v1/managed/{id}/timeline|/api/v1/managed/m-shared/timeline|-|200 200 200 200
+DELETE|/api/v1/managed/{id}|/api/v1/managed/m-del-@R@|-|200 200 200 403
+GET|/api/v1/alerts|/api/v1/alerts|-|200 200 200 200
 PATCH|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|label|200 200 200 403
 GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
 POST|/api/v1/certificates/{id}/revoke|/api/v1/certificates/@REVOKE_FP@/revoke|revoke|200 200 200 403

@@ -1,0 +1,98 @@
+// [lifecycle] and [[managed]]: defaults, every key, the bounds, and declarations handed on as
+// the JSON a REST body would be (with where they are, for errors).
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+
+namespace certward {
+namespace {
+
+TEST(LifecycleConfig, DefaultsAreSane) {
+  auto c = parse_config("", "t.toml");
+  ASSERT_TRUE(c.has_value());
+  const LifecycleSettings& l = c->lifecycle;
+  EXPECT_TRUE(l.allowed_paths.empty());
+  EXPECT_TRUE(l.allowed_ssh_hosts.empty());
+  EXPECT_EQ(l.concurrency, 2);
+  EXPECT_EQ(l.jitter_percent, 10);
+  EXPECT_EQ(l.sweep_interval, std::chrono::seconds(60));
+  EXPECT_TRUE(l.managed.empty());
+}
+
+TEST(LifecycleConfig, ReadsEveryKeyAndDeclarations) {
+  auto c = parse_config(R"toml(
+[lifecycle]
+allowed_paths = ["/etc/nginx/tls"]
+allowed_ssh_hosts = ["edge1.example.com"]
+ssh_binary = "/usr/local/bin/ssh"
+scp_binary = "/usr/local/bin/scp"
+concurrency = 4
+batch = 16
+poll_interval_ms = 100
+lease = "5m"
+retry_base = "10s"
+retry_max = "30m"
+max_attempts = 5
+jitter_percent = 20
+sweep_interval = "30s"
+
+[[managed]]
+name = "www"
+sans = ["www.example.com"]
+key = { type = "ec-p384", rotate = false }
+[[managed.targets]]
+name = "nginx"
+kind = "files"
+files = { fullchain = "/etc/nginx/tls/www.crt", key = "/etc/nginx/tls/www.key" }
+
+[[managed]]
+name = "api"
+sans = ["api.example.com"]
+validity = "7d"
+)toml",
+                        "t.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  const LifecycleSettings& l = c->lifecycle;
+  EXPECT_EQ(l.allowed_paths, std::vector<std::string>{"/etc/nginx/tls"});
+  EXPECT_EQ(l.allowed_ssh_hosts, std::vector<std::string>{"edge1.example.com"});
+  EXPECT_EQ(l.ssh_binary, "/usr/local/bin/ssh");
+  EXPECT_EQ(l.concurrency, 4);
+  EXPECT_EQ(l.batch, 16);
+  EXPECT_EQ(l.poll_interval_ms, 100);
+  EXPECT_EQ(l.lease, std::chrono::minutes(5));
+  EXPECT_EQ(l.retry_base, std::chrono::seconds(10));
+  EXPECT_EQ(l.retry_max, std::chrono::minutes(30));
+  EXPECT_EQ(l.max_attempts, 5);
+  EXPECT_EQ(l.jitter_percent, 20);
+  ASSERT_EQ(l.managed.size(), 2u);
+  const auto& www = l.managed[0].spec;
+  EXPECT_EQ(www["name"], "www");
+  EXPECT_EQ(www["key"]["rotate"], false);
+  EXPECT_EQ(www["targets"][0]["files"]["fullchain"], "/etc/nginx/tls/www.crt");
+  EXPECT_NE(l.managed[0].where.find("t.toml:"), std::string::npos);
+  EXPECT_EQ(l.managed[1].spec["validity"], "7d");
+}
+
+TEST(LifecycleConfig, RefusesBadValues) {
+  for (const char* bad : {
+           "[lifecycle]\nallowed_paths = [\"relative\"]\n",
+           "[lifecycle]\nconcurrency = 0\n",
+           "[lifecycle]\nbatch = 100000\n",
+           "[lifecycle]\npoll_interval_ms = 1\n",
+           "[lifecycle]\nlease = \"1s\"\n",
+           "[lifecycle]\nretry_base = \"1h\"\nretry_max = \"1m\"\n",
+           "[lifecycle]\njitter_percent = 90\n",
+           "[lifecycle]\nssh_binary = \"ssh\"\n",
+           "[lifecycle]\ncolour = \"red\"\n",
+           "managed = 1\n",
+           "managed = [1]\n",
+           "[[managed]]\nname = \"x\"\nwhen = 1979-05-27T07:32:00Z\n",
+       }) {
+    auto c = parse_config(bad, "t.toml");
+    ASSERT_FALSE(c.has_value()) << bad;
+    EXPECT_EQ(c.error().code, ErrorCode::kMalformed) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace certward
