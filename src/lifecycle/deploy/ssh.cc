@@ -127,7 +127,9 @@ class Remote {
   }
 
   Result<RunResult> copy(const std::string& local, const std::string& remote) const {
-    std::vector<std::string> argv{policy_.scp_binary, "-q", "-s"};
+    // -s: the SFTP protocol, where the remote path is a path, not shell input. (No -q: it
+    // would hide why ssh failed.)
+    std::vector<std::string> argv{policy_.scp_binary, "-s"};
     for (auto& o : options("-P")) argv.push_back(std::move(o));
     const std::string host = is_ipv6(host_.host) ? "[" + host_.host + "]" : host_.host;
     argv.insert(argv.end(), {"--", local, host + ":" + remote});
@@ -145,9 +147,30 @@ class Remote {
   const Policy& policy_;
 };
 
+// What ssh said about its failure: its last lines, without the banner of '@'s around a
+// changed host key and without scp's own "Connection closed" that follows every failure.
+std::string ssh_complaint(const std::string& output) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < output.size()) {
+    std::size_t end = output.find('\n', start);
+    if (end == std::string::npos) end = output.size();
+    std::string line = one_line(output.substr(start, end - start), 256);
+    if (!line.empty() && line[0] != '@' && line.find("Connection closed") == std::string::npos) {
+      lines.push_back(std::move(line));
+    }
+    start = end + 1;
+  }
+  std::string out;
+  for (std::size_t i = lines.size() > 2 ? lines.size() - 2 : 0; i < lines.size(); ++i) {
+    out += (out.empty() ? "" : "; ") + lines[i];
+  }
+  return out.empty() ? one_line(output, 256) : out;
+}
+
 // The message of a failed ssh or scp run; ssh's own failures exit 255.
 Error remote_error(const Remote& remote, const std::string& what, const RunResult& r) {
-  const std::string said = one_line(r.output, 512);
+  const std::string said = ssh_complaint(r.output);
   if (r.timed_out) return {ErrorCode::kUnavailable, what + " on " + remote.where() + " timed out"};
   return {ErrorCode::kUnavailable, what + " on " + remote.where() + " failed (" +
                                        (r.exit_status == 255 ? std::string("ssh") : r.describe()) +
@@ -211,7 +234,10 @@ std::string restore_script(const std::vector<RemoteFile>& files,
   std::string s = "set -u\nbad=0\n";
   for (const auto& f : files) {
     s += set_names(f) +
-         "if [ -e \"$b\" ]; then mv -f \"$b\" \"$p\" || bad=1; "
+         // Still the same file when the install stopped before moving it: rename(2) would
+         // leave both names, so the backup name is simply dropped.
+         "if [ -e \"$b\" ] && [ \"$p\" -ef \"$b\" ]; then rm -f \"$b\" || bad=1; "
+         "elif [ -e \"$b\" ]; then mv -f \"$b\" \"$p\" || bad=1; "
          "elif [ -e \"$n\" ]; then rm -f \"$p\" \"$n\" || bad=1; fi; rm -f \"$t\"\n";
   }
   s += "if [ $bad -ne 0 ]; then echo 'certward: restore failed'; exit 5; fi\n";
