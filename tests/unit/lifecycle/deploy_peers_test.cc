@@ -227,7 +227,8 @@ TEST_F(DeployPeers, FilesTargetReloadsNginxAndVerifiesTheNewCertificate) {
   ASSERT_TRUE(o.deployed) << describe(o);
   EXPECT_EQ(step_names(o), (std::vector<std::string>{"write", "reload", "verify"}));
   EXPECT_EQ(o.steps[2].detail, "served SHA256:" + leaf->sha256());
-  EXPECT_EQ(peers_->served("www.example.com"), leaf->sha256());
+  // Old workers may still take a connection or two while they wind down.
+  EXPECT_TRUE(peers_->serves("www.example.com", leaf->sha256()));
   EXPECT_EQ(listing("www"), kBothFiles);
 }
 
@@ -275,7 +276,7 @@ TEST_F(DeployPeers, SshTargetCopiesReloadsRemotelyAndVerifies) {
   const Outcome o = deploy(ssh_target("ssh.example.com"), *leaf);
   ASSERT_TRUE(o.deployed) << describe(o);
   EXPECT_EQ(step_names(o), (std::vector<std::string>{"copy", "write", "reload", "verify"}));
-  EXPECT_EQ(peers_->served("ssh.example.com"), leaf->sha256());
+  EXPECT_TRUE(peers_->serves("ssh.example.com", leaf->sha256()));
   EXPECT_EQ(slurp(peers_->f("ssh/fullchain.pem")),
             leaf->certificate.pem() + peers_->pki.intermediate().pem());
   const struct stat key = stat_of(peers_->f("ssh/key.pem"));
