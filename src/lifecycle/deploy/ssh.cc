@@ -10,6 +10,8 @@
 
 #include <sys/random.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/encoding.h"

@@ -170,6 +170,18 @@ TEST_F(DeployFiles, RefusesToWriteThroughASymlinkOrOntoASpecialFile) {
   EXPECT_FALSE(exists(at("web.key")));
 }
 
+TEST_F(DeployFiles, AMissingDirectoryFailsBeforeAnythingIsWritten) {
+  TargetSpec s = spec();
+  s.files.fullchain = at("missing/fullchain.pem");
+  const Outcome o = deploy(s);
+  EXPECT_FALSE(o.deployed);
+  ASSERT_TRUE(o.error.has_value());
+  EXPECT_EQ(o.error->code, ErrorCode::kUnavailable);
+  EXPECT_EQ(step_names(o), std::vector<std::string>{"write"});
+  EXPECT_FALSE(o.rolled_back);
+  EXPECT_TRUE(listing().empty());
+}
+
 TEST_F(DeployFiles, APolicyRefusalRunsNoStep) {
   TargetSpec s = spec();
   s.files.chain = dir_.file("outside.pem");
