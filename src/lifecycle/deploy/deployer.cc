@@ -52,7 +52,7 @@ Outcome Deployer::deploy(const TargetSpec& spec, const Material& material) const
   }
   switch (spec.kind) {
     case TargetKind::kFiles:
-      detail::deploy_files(spec, material, out);
+      detail::deploy_files(spec, material, policy_, out);
       break;
     case TargetKind::kSsh:
       detail::deploy_ssh(spec, material, policy_, out);

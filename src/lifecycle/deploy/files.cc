@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "common/file.h"
 #include "lifecycle/deploy/internal.h"
@@ -49,38 +51,24 @@ struct Files {
   }
 };
 
-std::vector<char> lookup_buffer() {
+// Looks `name` up with getpwnam_r or getgrnam_r (`get`) and returns `extract` of the entry
+// (only its numbers: the strings it points to live in a buffer that ends here).
+template <typename Entry, typename Get, typename Extract>
+auto find_account(std::string_view kind, const std::string& name, Get get, Extract extract)
+    -> Result<decltype(extract(std::declval<const Entry&>()))> {
   const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-  return std::vector<char>(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
-}
-
-Result<passwd> find_user(const std::string& name, std::vector<char>& buf) {
-  passwd pw{};
-  passwd* found = nullptr;
+  std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
+  Entry entry{};
+  Entry* found = nullptr;
   int rc = 0;
-  while ((rc = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found)) == ERANGE) {
+  while ((rc = get(name.c_str(), &entry, buf.data(), buf.size(), &found)) == ERANGE) {
     buf.resize(buf.size() * 2);
   }
+  const std::string what = std::string(kind) + " " + name;
   if (rc != 0)
-    return fail(ErrorCode::kUnavailable, "looking up user " + name + ": " + std::strerror(rc));
-  if (found == nullptr)
-    return fail(ErrorCode::kNotFound, "there is no user " + name + " on this host");
-  return pw;
-}
-
-Result<gid_t> find_group(const std::string& name) {
-  auto buf = lookup_buffer();
-  group gr{};
-  group* found = nullptr;
-  int rc = 0;
-  while ((rc = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found)) == ERANGE) {
-    buf.resize(buf.size() * 2);
-  }
-  if (rc != 0)
-    return fail(ErrorCode::kUnavailable, "looking up group " + name + ": " + std::strerror(rc));
-  if (found == nullptr)
-    return fail(ErrorCode::kNotFound, "there is no group " + name + " on this host");
-  return gr.gr_gid;
+    return fail(ErrorCode::kUnavailable, "looking up " + what + ": " + std::strerror(rc));
+  if (found == nullptr) return fail(ErrorCode::kNotFound, "there is no " + what + " on this host");
+  return extract(entry);
 }
 
 // The owner: the named user (default: this process's), the named group (default: the
@@ -88,12 +76,14 @@ Result<gid_t> find_group(const std::string& name) {
 Result<FileOwner> resolve_owner(const FileOutputs& files) {
   FileOwner owner{::geteuid(), ::getegid()};
   if (files.owner) {
-    auto buf = lookup_buffer();
-    CW_ASSIGN_OR_RETURN(const passwd pw, find_user(*files.owner, buf));
-    owner = {pw.pw_uid, pw.pw_gid};
+    CW_ASSIGN_OR_RETURN(
+        owner, find_account<passwd>("user", *files.owner, ::getpwnam_r, [](const passwd& pw) {
+          return FileOwner{pw.pw_uid, pw.pw_gid};
+        }));
   }
   if (files.group) {
-    CW_ASSIGN_OR_RETURN(owner.gid, find_group(*files.group));
+    CW_ASSIGN_OR_RETURN(owner.gid, find_account<group>("group", *files.group, ::getgrnam_r,
+                                                       [](const group& gr) { return gr.gr_gid; }));
   }
   return owner;
 }
@@ -142,13 +132,27 @@ Result<Previous> read_previous(const std::string& path) {
   return prev;
 }
 
+// The directory a file goes into must exist: the target writes files, it makes no directories.
+Status check_directory(const std::string& path) {
+  const std::string dir = path.substr(0, std::max<std::size_t>(path.rfind('/'), 1));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(ErrorCode::kUnavailable, "cannot write " + path + ": no directory " + dir);
+  }
+  return ok();
+}
+
 // Everything that can fail without changing anything: owner, contents, paths, what is there.
-Status prepare(const TargetSpec& spec, const Material& material, Files& files, FileOwner& owner) {
+Status prepare(const TargetSpec& spec, const Material& material, const Policy& policy, Files& files,
+               FileOwner& owner) {
   CW_ASSIGN_OR_RETURN(owner, resolve_owner(spec.files));
   CW_ASSIGN_OR_RETURN(auto outputs, render(spec.files, material));
   for (auto& o : outputs) files.list.push_back({std::move(o), {}, {}});
   for (auto& f : files.list) {
-    CW_ASSIGN_OR_RETURN(f.write_path, resolve_parents(f.output.path));
+    // Resolved and judged once more, here: the path written is the path the policy allowed,
+    // even if a symlink changed since check_target.
+    CW_ASSIGN_OR_RETURN(f.write_path, allowed_write_path(f.output.role, f.output.path, policy));
+    CW_RETURN_IF_ERROR(check_directory(f.write_path));
     CW_ASSIGN_OR_RETURN(f.previous, read_previous(f.write_path));
   }
   return ok();
@@ -201,11 +205,12 @@ void roll_back(const TargetSpec& spec, const Files& files, std::size_t changed, 
 
 }  // namespace
 
-void deploy_files(const TargetSpec& spec, const Material& material, Outcome& out) {
+void deploy_files(const TargetSpec& spec, const Material& material, const Policy& policy,
+                  Outcome& out) {
   Files files;
   FileOwner owner;
   StepTimer write_timer;
-  if (Status ready = prepare(spec, material, files, owner); !ready) {
+  if (Status ready = prepare(spec, material, policy, files, owner); !ready) {
     out.steps.push_back(write_timer.finish("write", false, ready.error().message));
     out.error = ready.error();
     return;

@@ -38,6 +38,11 @@ std::vector<std::pair<std::string, std::string>> output_paths(const FileOutputs&
 // longest existing parent, then the rest as given): the path check_target judges and the
 // files target writes. Errors: kUnavailable (a parent cannot be examined).
 Result<std::string> resolve_parents(const std::string& path);
+// The path as resolve_parents gives it, if that lies under one of the policy's allowed
+// directories: what check_target judges, and exactly what the files target then writes.
+// `role` names the file in the message. Errors: kPolicyRejected.
+Result<std::string> allowed_write_path(const std::string& role, const std::string& path,
+                                       const Policy& policy);
 
 // ---- what goes into the files (material.cc) ----
 
@@ -118,7 +123,8 @@ class StepTimer {
 // ---- the two kinds of target (files.cc, ssh.cc) ----
 
 // Both append their steps to `out` and set deployed, rolled_back and error.
-void deploy_files(const TargetSpec& spec, const Material& material, Outcome& out);
+void deploy_files(const TargetSpec& spec, const Material& material, const Policy& policy,
+                  Outcome& out);
 void deploy_ssh(const TargetSpec& spec, const Material& material, const Policy& policy,
                 Outcome& out);
 

@@ -55,24 +55,8 @@ bool same_host(std::string_view a, std::string_view b) {
 }
 
 Status check_files(const TargetSpec& spec, const Policy& policy) {
-  if (policy.allowed_paths.empty()) {
-    return rejected("no files target is allowed ([lifecycle] allowed_paths is empty)");
-  }
-  std::vector<std::string> allowed;
-  for (const auto& dir : policy.allowed_paths) {
-    if (!dir.empty() && dir.front() == '/') allowed.push_back(normal_dir(dir));
-  }
   for (const auto& [role, path] : detail::output_paths(spec.files)) {
-    auto resolved = detail::resolve_parents(path);
-    if (!resolved) return rejected(role + " " + path + ": " + resolved.error().message);
-    const bool inside = std::any_of(allowed.begin(), allowed.end(), [&](const std::string& dir) {
-      return is_under(*resolved, dir);
-    });
-    if (!inside) {
-      return rejected(role + " " + path +
-                      (*resolved != path ? " (really " + *resolved + ")" : std::string()) +
-                      " is not under an allowed directory");
-    }
+    CW_RETURN_IF_ERROR(detail::allowed_write_path(role, path, policy));
   }
   return ok();
 }
@@ -110,6 +94,25 @@ Result<std::string> resolve_parents(const std::string& path) {
     rest = existing.substr(up) + rest;
     existing = up == 0 ? "/" : existing.substr(0, up);
   }
+}
+
+Result<std::string> allowed_write_path(const std::string& role, const std::string& path,
+                                       const Policy& policy) {
+  if (policy.allowed_paths.empty()) {
+    return rejected("no files target is allowed ([lifecycle] allowed_paths is empty)");
+  }
+  auto resolved = resolve_parents(path);
+  if (!resolved) return rejected(role + " " + path + ": " + resolved.error().message);
+  const bool inside = std::any_of(
+      policy.allowed_paths.begin(), policy.allowed_paths.end(), [&](const std::string& dir) {
+        return !dir.empty() && dir.front() == '/' && is_under(*resolved, normal_dir(dir));
+      });
+  if (!inside) {
+    return rejected(role + " " + path +
+                    (*resolved != path ? " (really " + *resolved + ")" : std::string()) +
+                    " is not under an allowed directory");
+  }
+  return resolved;
 }
 
 }  // namespace detail

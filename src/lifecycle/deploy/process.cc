@@ -160,6 +160,9 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
   }
   posix_spawn_file_actions_adddup2(&setup.actions, out_write.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&setup.actions, out_write.get(), STDERR_FILENO);
+  // Nothing else of the server's: a descriptor some library opened without O_CLOEXEC (a
+  // database connection, a listening socket) must not outlive us in a reloaded daemon.
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, STDERR_FILENO + 1);
 
   static char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   static char lang_env[] = "LANG=C";

@@ -103,12 +103,14 @@ Result<mode_t> get_mode(const json& j, std::string_view what) {
   return static_cast<mode_t>(std::stoul(s, nullptr, 8));
 }
 
+std::optional<std::int64_t> get_count(const json& j);
+
 // "30s", "2m", "1h", or a number of seconds; 1 second to 1 hour.
 Result<std::chrono::seconds> get_timeout(const json& j, std::string_view what) {
   const std::string w(what);
   std::int64_t seconds = 0;
-  if (j.is_number_unsigned()) {
-    seconds = static_cast<std::int64_t>(std::min<std::uint64_t>(j.get<std::uint64_t>(), 1u << 30));
+  if (auto count = get_count(j)) {
+    seconds = *count;
   } else if (j.is_string()) {
     const std::string s = j.get<std::string>();
     std::int64_t n = 0;
@@ -132,6 +134,18 @@ Result<std::chrono::seconds> get_timeout(const json& j, std::string_view what) {
     return invalid(w + " must be between 1s and 1h");
   }
   return std::chrono::seconds(seconds);
+}
+
+// A whole number from 0 to 2^30 (larger ones as 2^30), signed or unsigned in the JSON.
+std::optional<std::int64_t> get_count(const json& j) {
+  constexpr std::int64_t kCap = std::int64_t{1} << 30;
+  if (j.is_number_unsigned()) {
+    return static_cast<std::int64_t>(std::min<std::uint64_t>(j.get<std::uint64_t>(), kCap));
+  }
+  if (j.is_number_integer() && j.get<std::int64_t>() >= 0) {
+    return std::min(j.get<std::int64_t>(), kCap);
+  }
+  return std::nullopt;
 }
 
 std::string timeout_text(std::chrono::seconds s) { return std::to_string(s.count()) + "s"; }
@@ -270,15 +284,24 @@ Result<SshHost> parse_ssh(const json& j) {
   CW_ASSIGN_OR_RETURN(h.host, get_string(j.at("host"), "ssh.host"));
   if (!detail::valid_host(h.host)) return invalid("ssh.host must be a host name or an address");
   if (j.contains("port")) {
-    const json& p = j.at("port");
-    if (!p.is_number_unsigned() || p.get<std::uint64_t>() < 1 || p.get<std::uint64_t>() > 65535) {
+    const auto port = get_count(j.at("port"));
+    if (!port || *port < 1 || *port > 65535) {
       return invalid("ssh.port must be a number from 1 to 65535");
     }
-    h.port = static_cast<std::uint16_t>(p.get<std::uint64_t>());
+    h.port = static_cast<std::uint16_t>(*port);
   }
   CW_ASSIGN_OR_RETURN(h.user, get_account(j.at("user"), "ssh.user"));
   CW_ASSIGN_OR_RETURN(h.identity_file, get_path(j.at("identity_file"), "ssh.identity_file"));
   CW_ASSIGN_OR_RETURN(h.known_hosts, get_path(j.at("known_hosts"), "ssh.known_hosts"));
+  // ssh splits UserKnownHostsFile on spaces and expands '%' tokens in both: such a path
+  // would not name the file it seems to.
+  for (const auto* p : {&h.identity_file, &h.known_hosts}) {
+    if (p->find_first_of(" \t\"'\\%") != std::string::npos) {
+      return invalid(
+          "ssh.identity_file and ssh.known_hosts must not contain spaces, quotes, "
+          "backslashes or '%'");
+    }
+  }
   if (j.contains("timeout")) {
     CW_ASSIGN_OR_RETURN(h.timeout, get_timeout(j.at("timeout"), "ssh.timeout"));
   }
@@ -380,6 +403,12 @@ Result<TargetSpec> parse_target_spec(const nlohmann::json& j) {
   if (spec.kind == TargetKind::kSsh) {
     if (!j.contains("ssh")) return invalid("an ssh target needs ssh");
     CW_ASSIGN_OR_RETURN(spec.ssh, parse_ssh(j.at("ssh")));
+    // Remote paths are given to scp, which may expand patterns in them.
+    for (const auto& [role, path] : detail::output_paths(spec.files)) {
+      if (path.find_first_of("*?[]\\") != std::string::npos) {
+        return invalid("files." + role + " of an ssh target must not contain * ? [ ] or \\");
+      }
+    }
   } else if (j.contains("ssh")) {
     return invalid("ssh is for kind \"ssh\" only");
   }
