@@ -2,7 +2,10 @@
 // the JSON a REST body would be (with where they are, for errors).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/config.h"
+#include "unit/testing/temp_dir.h"
 
 namespace certward {
 namespace {
@@ -88,7 +91,10 @@ TEST(LifecycleConfig, RefusesBadValues) {
            "managed = [1]\n",
            "[[managed]]\nname = \"x\"\nwhen = 1979-05-27T07:32:00Z\n",
        }) {
-    auto c = parse_config(bad, "t.toml");
+    certward::testing::TempDir dir;
+    const std::string path = dir.file("t.toml");
+    std::ofstream(path) << bad;
+    auto c = load_config(path, {});
     ASSERT_FALSE(c.has_value()) << bad;
     EXPECT_EQ(c.error().code, ErrorCode::kMalformed) << bad;
   }
