@@ -43,13 +43,13 @@ for r in admin operator requester auditor agent; do
   REVOKE_FP[$r]=$(jq -r .fingerprint "$T/resp")
 done
 must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.other.example.test","team":"other"}'
+FP_OTHER=$(jq -r .fingerprint "$T/resp")
 must 201 POST /api/v1/managed '{"name":"m-shared","sans":["m-shared.web.example.test"],"team":"web"}'
 for r in "${ROLES[@]}"; do
   for n in "m-$r" "m-del-$r"; do
     must 201 POST /api/v1/managed "{\"name\":\"$n\",\"sans\":[\"$n.web.example.test\"],\"team\":\"web\"}"
   done
 done
-FP_OTHER=$(jq -r .fingerprint "$T/resp")
 
 body_for() {  # key role
   local r=$2
