@@ -63,6 +63,38 @@ TEST(ManagedSpec, CommonNameIsOneOfTheNamesAndPatchesKeepTheName) {
   EXPECT_EQ(desired_hash(*relabelled), desired_hash(*s));
 }
 
+TEST(ManagedSpec, WhatIsStoredReadsBackTheSame) {
+  for (const json& j : std::vector<json>{
+           {{"name", "web"},
+            {"sans", {"www.example.com", "dns:example.com"}},
+            {"key", {{"type", "rsa-2048"}, {"rotate", false}}},
+            {"renew_before", "30d"},
+            {"validity", "90d"},
+            {"tags", {"Prod"}},
+            {"alerts", {{"notify_on_failure", false}, {"channels", {"ops"}}}}},
+           {{"name", "api"},
+            {"common_name", "api.example.com"},
+            {"sans", {"ip:192.0.2.1", "email:ops@example.com", "uri:https://api.example.com/x"}},
+            {"authority", "issuing"},
+            {"owner", "alice"},
+            {"team", "web"},
+            {"targets",
+             {{{"name", "web"},
+               {"kind", "files"},
+               {"files", {{"key", "/etc/tls/web.key"}, {"fullchain", "/etc/tls/web.crt"}}}}}}},
+           {{"name", "mail"}, {"sans", {"email:postmaster@example.com"}}},
+       }) {
+    auto spec = parse_managed_spec(j);
+    ASSERT_TRUE(spec.has_value()) << j.dump() << ": " << spec.error().message;
+    const json once = managed_spec_json(*spec);
+    auto again = parse_managed_spec(once);
+    ASSERT_TRUE(again.has_value()) << once.dump() << ": " << again.error().message;
+    EXPECT_EQ(managed_spec_json(*again), once);
+    EXPECT_EQ(desired_hash(*again), desired_hash(*spec));
+    EXPECT_EQ(targets_hash(*again), targets_hash(*spec));
+  }
+}
+
 TEST(ManagedSchedule, RenewsWhenAThirdOfTheLifetimeRemainsWithJitterWithinTenPercent) {
   const SysTime nb = certward::testing::kT0;
   const SysTime na = nb + std::chrono::days(90);
