@@ -67,8 +67,16 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
   return ok();
 }
 
-// Writes, syncs and closes `fd`; the file is complete and on disk when this succeeds.
-Status fill(int fd, std::string_view data, unsigned mode, const std::string& path) {
+// Writes, syncs and closes `fd`; the file is complete and on disk when this succeeds. The
+// owner, when given, is set first: chown clears set-id bits, and the data goes in only once
+// owner and mode are final.
+Status fill(int fd, std::string_view data, unsigned mode, const std::string& path,
+            const FileOwner* owner = nullptr) {
+  if (owner != nullptr && ::fchown(fd, owner->uid, owner->gid) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return io_error(path, "fchown", err);
+  }
   // The mode given to open() was narrowed by the umask; the caller asked for exactly `mode`.
   Status written = ::fchmod(fd, static_cast<mode_t>(mode)) == 0
                        ? write_all(fd, data, path)
@@ -88,6 +96,39 @@ Status sync_directory(const std::string& dir, const std::string& path) {
   return ok();
 }
 
+// Whether what is at `path` may be replaced by a new file: nothing, or a regular file.
+Status check_replaceable(const std::string& path, struct stat* st) {
+  if (::lstat(path.c_str(), st) != 0) {
+    if (errno == ENOENT) return ok();
+    return io_error(path, "lstat", errno);
+  }
+  if (!S_ISREG(st->st_mode)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "refusing to replace " + path + ": it is not a regular file" +
+                    (S_ISLNK(st->st_mode) ? " but a symlink; name its target instead" : ""));
+  }
+  return ok();
+}
+
+// The temporary file, filled and renamed over `path`, and the directory synced.
+Status replace(const std::string& path, std::string_view data, unsigned mode,
+               const FileOwner* owner) {
+  std::string tmp;
+  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(path, mode, &tmp));
+  Status filled = fill(fd, data, mode, path, owner);
+  if (filled) {
+    // Checked again just before the rename: what appeared meanwhile is not replaced either.
+    struct stat st {};
+    filled = check_replaceable(path, &st);
+  }
+  if (filled && ::rename(tmp.c_str(), path.c_str()) != 0) filled = io_error(path, "rename", errno);
+  if (!filled) {
+    ::unlink(tmp.c_str());
+    return filled;
+  }
+  return sync_directory(directory_of(path), path);
+}
+
 }  // namespace
 
 Status check_output_path(const std::string& path) {
@@ -100,15 +141,9 @@ Status check_output_path(const std::string& path) {
   if (::access(dir.c_str(), W_OK) != 0) {
     return io_error(path, "directory " + dir + " is not writable", errno);
   }
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return ok();
-    return io_error(path, "lstat", errno);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return fail(ErrorCode::kInvalidArgument,
-                "refusing to replace " + path + ": it is not a regular file" +
-                    (S_ISLNK(st.st_mode) ? " but a symlink; name its target instead" : ""));
-  }
+  st = {};
+  CW_RETURN_IF_ERROR(check_replaceable(path, &st));
+  if (st.st_mode == 0) return ok();  // nothing there
   if (st.st_uid != ::geteuid()) {
     return fail(ErrorCode::kUnavailable,
                 "cannot write " + path + ": it belongs to uid " + std::to_string(st.st_uid));
@@ -117,17 +152,15 @@ Status check_output_path(const std::string& path) {
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
-  mode &= 07777;
   CW_RETURN_IF_ERROR(check_output_path(path));
-  std::string tmp;
-  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(path, mode, &tmp));
-  Status filled = fill(fd, data, mode, path);
-  if (filled && ::rename(tmp.c_str(), path.c_str()) != 0) filled = io_error(path, "rename", errno);
-  if (!filled) {
-    ::unlink(tmp.c_str());
-    return filled;
-  }
-  return sync_directory(directory_of(path), path);
+  return replace(path, data, mode & 07777, nullptr);
+}
+
+Status replace_file_atomic(const std::string& path, std::string_view data, unsigned mode,
+                           const FileOwner& owner) {
+  struct stat st {};
+  CW_RETURN_IF_ERROR(check_replaceable(path, &st));
+  return replace(path, data, mode & 07777, &owner);
 }
 
 Status create_file_exclusive(const std::string& path, std::string_view data, unsigned mode) {

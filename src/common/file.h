@@ -2,6 +2,8 @@
 // Reading files, and writing files that other people's processes may share a directory with:
 // keys, tokens, certificates, configuration deployed to a host.
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,27 @@ Result<std::string> read_file(const std::string& path);
 // temporary file is removed and `path` is left as it was; a failure to sync the directory is
 // reported although the new file is already in place (it may not survive a crash).
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode);
+
+// Who a file written by replace_file_atomic belongs to.
+struct FileOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// As write_file_atomic, for a file handed over to other programs (a deployed certificate or
+// key read by a web server): the file belongs to `owner`, set on the temporary file before
+// its mode and before any data is written, so it is never readable by anyone the final
+// owner, group and mode would not let read it. Changing the owner needs the privilege to
+// (root, or the caller itself and one of its groups).
+//
+// What may already be at `path` is nothing or a regular file of anyone's: replacing the file
+// that a service reads is the point, and who may write where is the caller's policy. A
+// symlink, a device, a FIFO or a directory there is refused rather than replaced.
+//
+// Errors: kInvalidArgument (not a regular file), kUnavailable (with the path and the reason;
+// the same guarantees on failure as write_file_atomic).
+Status replace_file_atomic(const std::string& path, std::string_view data, unsigned mode,
+                           const FileOwner& owner);
 
 // Whether `path` can take an output file, asked before the work that produces it (issuing a
 // certificate, minting a token), so that a bad path costs nothing: its directory must exist

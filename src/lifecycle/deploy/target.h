@@ -55,8 +55,11 @@ struct FileOutputs {
   std::optional<mode_t> cert_mode;   // certificate, chain, fullchain; default 0644
 };
 
-// Run after the files are in place (and again after a rollback). argv, no shell: argv[0] is an
-// absolute path. On an SSH target it runs on the remote host (as the SSH user).
+// Run after the files are in place (and again after a rollback, if it had run). argv, no
+// shell: argv[0] is an absolute path. Locally it runs in a process group of its own with only
+// PATH and LANG=C in its environment, stdin /dev/null, its output (first 4 KiB) in the step's
+// detail, the whole group killed at the timeout. On an SSH target it runs on the remote host
+// (as the SSH user, under timeout(1) when the host has it).
 struct Reload {
   std::vector<std::string> argv;
   std::chrono::seconds timeout{30};
@@ -72,8 +75,10 @@ struct Verify {
 };
 
 // An SSH host the files are copied to with the system's ssh/scp (key authentication only,
-// StrictHostKeyChecking=yes against `known_hosts`, BatchMode): the paths in FileOutputs are
-// paths on that host.
+// StrictHostKeyChecking=yes against `known_hosts`, BatchMode, no ssh_config): the paths in
+// FileOutputs are paths on that host (the pkcs12_password_file excepted: it is read here).
+// The host needs the SFTP subsystem (scp -s). identity_file and known_hosts may not contain
+// spaces, quotes, backslashes or '%'; remote paths may not contain * ? [ ] or backslash.
 struct SshHost {
   std::string host;
   std::uint16_t port = 22;
@@ -106,8 +111,13 @@ struct TargetSpec {
 //            "identity_file": "/var/lib/certward/ssh/id_ed25519",
 //            "known_hosts": "/var/lib/certward/ssh/known_hosts"},
 //    "files": {...paths on the host...}, "reload": {...}, "verify": {...}}
+// Modes are octal strings ("0640"); timeouts "30s", "2m", "1h" or a number of seconds (1 s to
+// 1 h). target_spec_json writes every timeout and the port, and what parses writes back to
+// JSON that parses to the same spec.
 // Errors: kInvalidArgument (shape, unknown member, relative or non-normal path, a path with
-// "..", no file at all, bad mode, empty argv or a relative argv[0], bad endpoint or timeout).
+// "..", no file at all, the same path twice, pkcs12 without pkcs12_password_file or the other
+// way round, bad mode or a key_mode open to others, empty argv or a relative argv[0], bad
+// endpoint, host, user or timeout).
 Result<TargetSpec> parse_target_spec(const nlohmann::json& j);
 nlohmann::json target_spec_json(const TargetSpec& spec);
 
@@ -134,6 +144,7 @@ struct Step {
 };
 
 struct Outcome {
+  SysTime started{};         // when deploy() began (the Deployer's clock)
   bool deployed = false;     // every step succeeded: the new certificate is in place (and served)
   bool rolled_back = false;  // a step failed and the previous files were restored
   std::vector<Step> steps;
@@ -148,8 +159,11 @@ class Deployer {
   // Writes the material as the spec says (each file to a temporary file in its directory,
   // fsync'd, renamed over the old one; owner, group and mode set before the rename), runs the
   // reload, then verifies. On a failure after the first file changed: restores every previous
-  // file (or removes one that did not exist before), reruns the reload, and reports it. A
-  // spec that check_target() refuses gets an outcome with kPolicyRejected and no step run.
+  // file (or removes one that did not exist before), reruns the reload if it had run, and
+  // reports it. A spec that check_target() refuses gets an outcome with kPolicyRejected and no
+  // step run; one that parse_target_spec would refuse (built in code), kInvalidArgument and no
+  // step. What can fail without changing anything (an unknown owner, a symlink where a file
+  // goes, a password file that is not private) fails the first step with nothing changed.
   Outcome deploy(const TargetSpec& spec, const Material& material) const;
 
  private:

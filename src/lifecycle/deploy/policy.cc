@@ -1,0 +1,131 @@
+// The operator's limits on targets: which local directories a files target may write into,
+// which hosts an SSH target may reach.
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "lifecycle/deploy/internal.h"
+
+namespace certward::lifecycle::deploy {
+namespace {
+
+std::unexpected<Error> rejected(std::string message) {
+  return fail(ErrorCode::kPolicyRejected, "deployment policy: " + std::move(message));
+}
+
+// realpath(3); on failure, the errno it left in *err.
+Result<std::string> real_path(const std::string& path, int* err = nullptr) {
+  std::unique_ptr<char, decltype(&::free)> resolved(::realpath(path.c_str(), nullptr), &::free);
+  if (!resolved) {
+    const int e = errno;
+    if (err != nullptr) *err = e;
+    return fail(ErrorCode::kUnavailable, path + ": " + std::strerror(e));
+  }
+  return std::string(resolved.get());
+}
+
+// Whether `path` lies under `dir`, compared by whole components: /etc/nginx-evil/x is not
+// under /etc/nginx.
+bool is_under(const std::string& path, const std::string& dir) {
+  if (dir == "/") return path.size() > 1 && path.front() == '/';
+  return path.size() > dir.size() + 1 && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+// An allowed directory as it really is (its own symlinks resolved when it exists), so that
+// /etc/ssl -> /usr/lib/ssl allows what resolving the file's parents yields.
+std::string normal_dir(const std::string& dir) {
+  std::string d = dir;
+  if (auto real = real_path(dir)) d = *real;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return d;
+}
+
+bool same_host(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+Status check_files(const TargetSpec& spec, const Policy& policy) {
+  for (const auto& [role, path] : detail::output_paths(spec.files)) {
+    CW_RETURN_IF_ERROR(detail::allowed_write_path(role, path, policy));
+  }
+  return ok();
+}
+
+Status check_ssh(const TargetSpec& spec, const Policy& policy) {
+  if (!spec.ssh) return rejected("an ssh target without an ssh host");
+  if (policy.allowed_ssh_hosts.empty()) {
+    return rejected("no ssh target is allowed ([lifecycle] allowed_ssh_hosts is empty)");
+  }
+  const bool allowed =
+      std::any_of(policy.allowed_ssh_hosts.begin(), policy.allowed_ssh_hosts.end(),
+                  [&](const std::string& h) { return h == "*" || same_host(h, spec.ssh->host); });
+  if (!allowed) return rejected("ssh host " + spec.ssh->host + " is not an allowed host");
+  return ok();
+}
+
+}  // namespace
+
+namespace detail {
+
+Result<std::string> resolve_parents(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (path.empty() || path.front() != '/' || slash == std::string::npos) {
+    return fail(ErrorCode::kUnavailable, path + " is not an absolute path");
+  }
+  std::string existing = slash == 0 ? "/" : path.substr(0, slash);
+  std::string rest = path.substr(slash);  // "/name", and the missing parents before it
+  while (true) {
+    int err = 0;
+    auto real = real_path(existing, &err);
+    if (real) return (*real == "/" ? std::string() : *real) + rest;
+    if (err != ENOENT || existing == "/") return std::unexpected(real.error());
+    // A parent that does not exist yet holds no symlink; judge the part that does.
+    const auto up = existing.rfind('/');
+    rest = existing.substr(up) + rest;
+    existing = up == 0 ? "/" : existing.substr(0, up);
+  }
+}
+
+Result<std::string> allowed_write_path(const std::string& role, const std::string& path,
+                                       const Policy& policy) {
+  if (policy.allowed_paths.empty()) {
+    return rejected("no files target is allowed ([lifecycle] allowed_paths is empty)");
+  }
+  auto resolved = resolve_parents(path);
+  if (!resolved) return rejected(role + " " + path + ": " + resolved.error().message);
+  const bool inside = std::any_of(
+      policy.allowed_paths.begin(), policy.allowed_paths.end(), [&](const std::string& dir) {
+        return !dir.empty() && dir.front() == '/' && is_under(*resolved, normal_dir(dir));
+      });
+  if (!inside) {
+    return rejected(role + " " + path +
+                    (*resolved != path ? " (really " + *resolved + ")" : std::string()) +
+                    " is not under an allowed directory");
+  }
+  return resolved;
+}
+
+}  // namespace detail
+
+Status check_target(const TargetSpec& spec, const Policy& policy) {
+  switch (spec.kind) {
+    case TargetKind::kFiles:
+      if (spec.ssh) return rejected("a files target with an ssh host");
+      return check_files(spec, policy);
+    case TargetKind::kSsh:
+      return check_ssh(spec, policy);
+  }
+  return rejected("unknown target kind");
+}
+
+}  // namespace certward::lifecycle::deploy
