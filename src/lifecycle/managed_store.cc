@@ -265,6 +265,19 @@ Result<std::vector<ManagedCertificate>> ManagedStore::live_after(const std::stri
   return to_list(rows);
 }
 
+Result<std::vector<ManagedStore::Due>> ManagedStore::due_after(const std::string& after_id,
+                                                               int max) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT id, next_check_at FROM managed_certificates "
+                                           "WHERE state <> 'deleted' AND id > ? ORDER BY id "
+                                           "LIMIT " +
+                                               std::to_string(max),
+                                           store::params(after_id)));
+  std::vector<Due> out;
+  for (const auto& r : rows) out.push_back({r.text(0), time_at(r, 1)});
+  return out;
+}
+
 Result<bool> ManagedStore::update(store::Transaction& tx, ManagedCertificate& m) const {
   const SysTime now = clock_.now();
   CW_ASSIGN_OR_RETURN(

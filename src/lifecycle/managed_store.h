@@ -59,8 +59,14 @@ class ManagedStore {
   // In a transaction of its own. Errors: kNotFound.
   Result<ManagedCertificate> get(std::string_view id) const;
   Result<ManagedPage> list(const ManagedFilter& filter) const;
-  // Live managed certificates after `after_id` (by id), at most `max`: for the sweep.
+  // Live managed certificates after `after_id` (by id), at most `max`.
   Result<std::vector<ManagedCertificate>> live_after(const std::string& after_id, int max) const;
+  // The same as (id, next_check_at) only, for the sweep over every managed certificate.
+  struct Due {
+    std::string id;
+    std::optional<SysTime> next_check_at;
+  };
+  Result<std::vector<Due>> due_after(const std::string& after_id, int max) const;
 
   // Writes every mutable field of `m` if the row's generation is still `m.generation`, and
   // sets m.generation and m.updated_at to their new values. Returns false (nothing written)

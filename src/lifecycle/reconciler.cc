@@ -334,12 +334,20 @@ Result<int> Reconciler::sweep() const {
   int enqueued = 0;
   std::string after;
   for (;;) {
-    CW_ASSIGN_OR_RETURN(auto batch, store_.live_after(after, 500));
+    CW_ASSIGN_OR_RETURN(auto batch, store_.due_after(after, 500));
     if (batch.empty()) break;
     after = batch.back().id;
+    // Read first: nearly every managed certificate has its job, and the sweep writes nothing
+    // for those.
+    std::vector<std::string> keys;
+    for (const auto& m : batch) keys.push_back(reconcile_key(m.id));
+    CW_ASSIGN_OR_RETURN(auto live, d_.jobs.live_keys(keys));
+    if (live.size() == batch.size()) continue;
     CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
     for (const auto& m : batch) {
-      NewJob job = next_run(m, m.next_check_at.value_or(d_.clock.now()));
+      if (live.contains(reconcile_key(m.id))) continue;
+      NewJob job = reconcile_job(m.id, m.next_check_at.value_or(d_.clock.now()),
+                                 d_.settings.max_attempts);
       job.on_pending = OnPending::kKeep;
       CW_RETURN_IF_ERROR(d_.jobs.enqueue(*tx, job));
       ++enqueued;
