@@ -130,8 +130,7 @@ SysTime renewal_due(SysTime not_before, SysTime not_after,
 // How much earlier than renewal_due() the reconciler starts, spread by `id` over [0, percent%
 // of the renew-before window]: the same for one id, different across ids.
 std::chrono::seconds renewal_jitter(std::string_view id, SysTime not_before, SysTime not_after,
-                                    std::optional<std::chrono::seconds> renew_before,
-                                    int percent);
+                                    std::optional<std::chrono::seconds> renew_before, int percent);
 
 // One entry of a managed certificate's timeline.
 struct ManagedEvent {

@@ -179,8 +179,8 @@ Status ManagedStore::insert(store::Transaction& tx, const ManagedCertificate& m)
                     managed_state_name(m.state), m.generation, m.fingerprint,
                     time_value(m.not_before), time_value(m.not_after), time_value(m.renew_at),
                     time_value(m.next_check_at), m.issued_hash, m.deployed_fingerprint,
-                    m.deployed_hash, request_name(m.renew_request), m.attempts,
-                    m.last_error, m.created_by, m.creator_team, m.creator_scoped, m.declared,
+                    m.deployed_hash, request_name(m.renew_request), m.attempts, m.last_error,
+                    m.created_by, m.creator_team, m.creator_scoped, m.declared,
                     to_unix(m.created_at), to_unix(m.updated_at)));
   if (!inserted && inserted.error().code == ErrorCode::kConflict) {
     return fail(ErrorCode::kConflict, "a managed certificate '" + m.spec.name + "' exists");
@@ -189,8 +189,7 @@ Status ManagedStore::insert(store::Transaction& tx, const ManagedCertificate& m)
 }
 
 Result<std::optional<ManagedCertificate>> ManagedStore::find(store::Transaction& tx,
-                                                             std::string_view id,
-                                                             bool lock) const {
+                                                             std::string_view id, bool lock) const {
   CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT " + std::string(kColumns) +
                                                  " FROM managed_certificates WHERE id = ?" +
                                                  (lock ? " FOR UPDATE" : ""),
@@ -292,8 +291,8 @@ Result<bool> ManagedStore::update(store::Transaction& tx, ManagedCertificate& m)
                         m.generation + 1, m.fingerprint, time_value(m.not_before),
                         time_value(m.not_after), time_value(m.renew_at),
                         time_value(m.next_check_at), m.issued_hash, m.deployed_fingerprint,
-                        m.deployed_hash, request_name(m.renew_request), m.attempts,
-                        m.last_error, m.declared, to_unix(now), m.id, m.generation)));
+                        m.deployed_hash, request_name(m.renew_request), m.attempts, m.last_error,
+                        m.declared, to_unix(now), m.id, m.generation)));
   if (n != 1) return false;
   m.generation += 1;
   m.updated_at = now;

@@ -23,12 +23,12 @@ TEST(ManagedSpec, IsParsedStrictly) {
   EXPECT_FALSE(ok->renew_before.has_value());
   for (const json& bad : std::vector<json>{
            json::array(),
-           {{"name", "web"}},                                              // no names
-           {{"name", "Web"}, {"sans", {"a.example.com"}}},                 // upper case
-           {{"name", "-web"}, {"sans", {"a.example.com"}}},                // leading dash
-           {{"name", "web"}, {"sans", {"a.example.com"}}, {"color", 1}},   // unknown member
-           {{"name", "web"}, {"sans", {"not a name!"}}},                   // bad SAN
-           {{"name", "web"}, {"sans", "a.example.com"}},                   // not a list
+           {{"name", "web"}},                                             // no names
+           {{"name", "Web"}, {"sans", {"a.example.com"}}},                // upper case
+           {{"name", "-web"}, {"sans", {"a.example.com"}}},               // leading dash
+           {{"name", "web"}, {"sans", {"a.example.com"}}, {"color", 1}},  // unknown member
+           {{"name", "web"}, {"sans", {"not a name!"}}},                  // bad SAN
+           {{"name", "web"}, {"sans", "a.example.com"}},                  // not a list
            {{"name", "web"}, {"sans", {"a.example.com"}}, {"key", {{"type", "rsa-12"}}}},
            {{"name", "web"}, {"sans", {"a.example.com"}}, {"key", {{"size", 1}}}},
            {{"name", "web"}, {"sans", {"a.example.com"}}, {"renew_before", "soon"}},
