@@ -1,5 +1,7 @@
 #include "lifecycle/managed_store.h"
 
+#include <set>
+
 #include "common/encoding.h"
 
 namespace certward::lifecycle {
@@ -38,6 +40,11 @@ CREATE TABLE managed_certificates (
 CREATE UNIQUE INDEX managed_certificates_name ON managed_certificates (name) WHERE state <> 'deleted';
 CREATE INDEX managed_certificates_list ON managed_certificates (name, id);
 CREATE INDEX managed_certificates_team ON managed_certificates (team, name, id);
+CREATE TABLE managed_target_files (
+  location TEXT PRIMARY KEY,
+  managed_id TEXT NOT NULL
+);
+CREATE INDEX managed_target_files_owner ON managed_target_files (managed_id);
 CREATE TABLE managed_keys (
   managed_id TEXT PRIMARY KEY,
   key_type TEXT NOT NULL,
@@ -384,6 +391,38 @@ Result<std::vector<Alert>> ManagedStore::alerts(const std::optional<std::string>
     out.push_back(std::move(a));
   }
   return out;
+}
+
+Status ManagedStore::claim_target_files(store::Transaction& tx, const ManagedCertificate& m) const {
+  std::set<std::string> locations;
+  if (m.state != ManagedState::kDeleted) {
+    for (const auto& t : m.spec.targets) {
+      const std::string where =
+          t.ssh ? "ssh:" + t.ssh->host + ":" + std::to_string(t.ssh->port) + ":" : "file:";
+      for (const auto* path : {&t.files.key, &t.files.certificate, &t.files.chain,
+                               &t.files.fullchain, &t.files.pkcs12}) {
+        if (*path) locations.insert(where + **path);
+      }
+    }
+  }
+  CW_RETURN_IF_ERROR(
+      tx.execute("DELETE FROM managed_target_files WHERE managed_id = ?", store::params(m.id)));
+  for (const auto& location : locations) {
+    // Looked up first: on PostgreSQL a failed INSERT would end the caller's transaction.
+    CW_ASSIGN_OR_RETURN(auto taken,
+                        tx.query_one("SELECT c.name FROM managed_target_files f JOIN "
+                                     "managed_certificates c ON c.id = f.managed_id WHERE "
+                                     "f.location = ?",
+                                     store::params(location)));
+    if (taken) {
+      return fail(ErrorCode::kConflict,
+                  location + " is written by managed certificate '" + taken->text(0) + "'");
+    }
+    CW_RETURN_IF_ERROR(
+        tx.execute("INSERT INTO managed_target_files (location, managed_id) VALUES (?, ?)",
+                   store::params(location, m.id)));
+  }
+  return ok();
 }
 
 Status ManagedStore::put_key(store::Transaction& tx, std::string_view managed_id,

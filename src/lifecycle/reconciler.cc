@@ -128,12 +128,13 @@ Status Reconciler::issue(ManagedCertificate& m, Why why) const {
   CW_ASSIGN_OR_RETURN(auto csr_der, x509::make_csr_der(key, "", m.spec.sans));
   CW_ASSIGN_OR_RETURN(auto csr, x509::parse_csr(csr_der));
 
-  ca::Requester requester{.actor = actor_for(m), .team = m.creator_team, .scope = {}};
+  // Made by a team-scoped requester: issued as its team, within the grant of the team the
+  // managed certificate belongs to now (an operator may have moved it), as that grant is now:
+  // a scope taken away is not kept by its renewals, and a team that is gone grants nothing.
+  ca::Requester requester{.actor = actor_for(m), .team = {}, .scope = {}};
   if (m.creator_scoped) {
-    // The team's grant as it is now: a scope taken away is not kept by its renewals. A team
-    // that is gone grants nothing.
-    auto scope =
-        m.creator_team ? d_.auth.team_scope(*m.creator_team) : Result<ca::Scope>(ca::Scope{});
+    requester.team = m.spec.team;
+    auto scope = m.spec.team ? d_.auth.team_scope(*m.spec.team) : Result<ca::Scope>(ca::Scope{});
     if (!scope && scope.error().code != ErrorCode::kNotFound)
       return Status(std::unexpected(scope.error()));
     requester.scope = scope ? *scope : ca::Scope{};

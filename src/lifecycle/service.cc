@@ -155,6 +155,7 @@ Result<ManagedCertificate> ManagedService::create(ManagedSpec spec,
   if (m.spec.adopt) detail["adopted"] = *m.spec.adopt;
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
   CW_RETURN_IF_ERROR(store_.insert(*tx, m));
+  CW_RETURN_IF_ERROR(store_.claim_target_files(*tx, m));
   CW_RETURN_IF_ERROR(commit_change(*tx, m, m.spec.adopt ? "adopted" : "created", "managed.create",
                                    detail, caller.actor, run_at));
   CW_RETURN_IF_ERROR(tx->commit());
@@ -194,6 +195,7 @@ Result<ManagedCertificate> ManagedService::update(const std::string& id, const j
   m.next_check_at = d_.clock.now();
   CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
   if (!stored) return fail(ErrorCode::kConflict, "changed meanwhile: read it again");
+  CW_RETURN_IF_ERROR(store_.claim_target_files(*tx, m));
   CW_RETURN_IF_ERROR(
       commit_change(*tx, m, "updated", "managed.update", detail, caller.actor, d_.clock.now()));
   CW_RETURN_IF_ERROR(tx->commit());
@@ -214,6 +216,7 @@ Status ManagedService::remove(const std::string& id, const ca::Requester& caller
   m.next_check_at.reset();
   CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
   if (!stored) return fail(ErrorCode::kConflict, "changed meanwhile: try again");
+  CW_RETURN_IF_ERROR(store_.claim_target_files(*tx, m));
   CW_RETURN_IF_ERROR(
       commit_change(*tx, m, "deleted", "managed.delete",
                     {{"name", m.spec.name},
