@@ -351,6 +351,11 @@ Status ManagedService::sync_declared(const std::vector<ManagedDeclaration>& decl
       CW_RETURN_IF_ERROR(store_.update(*tx, m));
       CW_RETURN_IF_ERROR(
           store_.add_event(*tx, m.id, "updated", kConfigActor, {{"declared", false}}));
+      CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = std::string(kConfigActor),
+                                                           .action = "managed.undeclare",
+                                                           .target_type = "managed_certificate",
+                                                           .target_id = m.id,
+                                                           .details = {{"name", m.spec.name}}}));
       CW_RETURN_IF_ERROR(tx->commit());
     }
   }
