@@ -88,7 +88,7 @@ constexpr std::size_t kPermissionCount = 13;
 constexpr std::array<std::array<bool, kPermissionCount>, 5> kMatrix = {{
     // catalog inventory issue import authorities audit r.princ m.princ edit revoke scan report
     // manage
-    {true, true, true, true, true, true, true, true, true, true, true, true, true},  // admin
+    {true, true, true, true, true, true, true, true, true, true, true, true, true},   // admin
     {true, true, true, true, true, true, true, false, true, true, true, true, true},  // operator
     {true, true, true, false, false, false, false, false, true, true, false, false,
      true},  // requester

@@ -49,9 +49,8 @@ class SecretBodyTest : public ca::testing::CaFixture {
     ASSERT_TRUE(admin.has_value() && admin->has_value());
     token_ = **admin;
     // The authorities and the RA exist only once the fixture is set up.
-    managed_.emplace(lifecycle::LifecycleDeps{clock_, *db_, *ra_, *authorities_, inventory_,
-                                              audit_, auth_, jobs_, wrapper_,
-                                              lifecycle_settings_});
+    managed_.emplace(lifecycle::LifecycleDeps{clock_, *db_, *ra_, *authorities_, inventory_, audit_,
+                                              auth_, jobs_, wrapper_, lifecycle_settings_});
     services_.emplace(Services{clock_, [this] { return db_->ping(); }, audit_, inventory_,
                                profiles_, *authorities_, *ra_, *revocation_, auth_, eab_,
                                sightings_, discovery_, *managed_, metrics_, limiter_});
