@@ -5,9 +5,17 @@ set -euo pipefail
 : "${CERTWARD_BIN:?CERTWARD_BIN must point at the certward binary}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/certward-it.XXXXXX")
 cleanup() {
-  local pid
+  local pid i
   for pid in ${CW_BACKGROUND_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$T"
+  # A peer that is still winding down (knotd saving its timers) writes into $T: wait for each
+  # to be gone, a few seconds at most, before removing the directory under it.
+  for pid in ${CW_BACKGROUND_PIDS:-}; do
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  done
+  rm -rf "$T" 2>/dev/null || { sleep 0.5; rm -rf "$T"; }
 }
 trap cleanup EXIT
 export CERTWARD_DATA_DIR="$T/data"
