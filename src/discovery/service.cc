@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <thread>
 
+#include "common/bounded_queue.h"
 #include "crypto/crypto.h"
 #include "discovery/files/file_scanner.h"
 #include "discovery/net/scanner.h"
@@ -473,14 +475,28 @@ Result<ScanReport> Discovery::execute(
     };
   }
   so.clock = &d_.clock;
+  // Recording (decoding, findings, a transaction per batch) runs on a thread of its own: on
+  // the scan's I/O threads it would hold every handshake in flight while a batch commits.
+  // The queue is short, so a writer that falls behind slows the dialling rather than
+  // buffering a whole scan's observations.
+  const std::size_t in_flight = so.concurrency;
   net::NetworkScanner scanner(std::move(so));
-  CW_RETURN_IF_ERROR(scanner.scan(std::move(endpoints), [&](net::Observation obs) {
-    if (failed) {
-      failed = std::visit([&](auto&& o) { return recorder.add(std::move(o)); }, std::move(obs));
-      if (!failed) scanner.cancel();
+  common::BoundedQueue<net::Observation> observed(std::max<std::size_t>(64, in_flight));
+  std::thread writer([&] {
+    while (std::optional<net::Observation> obs = observed.pop()) {
+      if (failed) {
+        failed =
+            std::visit([&](auto&& o) { return recorder.add(std::move(o)); }, std::move(*obs));
+        if (!failed) scanner.cancel();
+      }
+      if (progress) progress(++done, total);
     }
-    if (progress) progress(++done, total);
-  }));
+  });
+  const Status scanned = scanner.scan(
+      std::move(endpoints), [&](net::Observation obs) { observed.push(std::move(obs)); });
+  observed.close();
+  writer.join();
+  CW_RETURN_IF_ERROR(scanned);
   CW_RETURN_IF_ERROR(failed);
   return recorder.finish();
 }

@@ -113,6 +113,9 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile none
 EOF
+# sshd refuses to start without its privilege separation directory, which only the packaged
+# service (never started here) would create.
+[[ $(id -u) == 0 ]] && mkdir -p -m 0755 /run/sshd
 start_peer sshd "${PORT[ssh]}" /usr/sbin/sshd -D -e -f "$sd/sshd_config"
 
 # A second sshd with what an SSH scan must flag: an RSA-1024 host key, and an Ed25519 host key

@@ -129,6 +129,37 @@ TEST_F(WriteFileAtomicTest, RefusesASymlinkOrSpecialFileAtThePath) {
   EXPECT_TRUE(others({"key.pem", "target", "fifo"}).empty());
 }
 
+TEST_F(WriteFileAtomicTest, ReplaceGivesTheFileItsOwnerAndReplacesAnotherUsersFile) {
+  if (::geteuid() != 0) GTEST_SKIP() << "changing owners needs root";
+  spit(path_, "theirs", 0600);
+  ASSERT_EQ(::chown(path_.c_str(), 65534, 65534), 0);
+  // write_file_atomic leaves another user's file alone; a deployment replaces it.
+  EXPECT_FALSE(write_file_atomic(path_, "new", 0600));
+  ASSERT_TRUE(replace_file_atomic(path_, "new", 0640, FileOwner{65534, 0}));
+  EXPECT_EQ(slurp(path_), "new");
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_TRUE(others({"key.pem"}).empty());
+}
+
+TEST_F(WriteFileAtomicTest, ReplaceRefusesASymlinkOrSpecialFileToo) {
+  const std::string target = dir_.file("target");
+  spit(target, "target\n");
+  fs::create_symlink(target, path_);
+  const FileOwner me{::geteuid(), ::getegid()};
+  Status through = replace_file_atomic(path_, "new\n", 0600, me);
+  ASSERT_FALSE(through);
+  EXPECT_EQ(through.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(slurp(target), "target\n");
+  const std::string fifo = dir_.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_FALSE(replace_file_atomic(fifo, "x", 0600, me));
+  EXPECT_TRUE(others({"key.pem", "target", "fifo"}).empty());
+}
+
 TEST_F(WriteFileAtomicTest, WritesLargeDataCompletely) {
   std::string big(8 << 20, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);

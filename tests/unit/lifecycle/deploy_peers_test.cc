@@ -311,6 +311,26 @@ TEST_F(DeployPeers, SshTargetWhoseVerificationFailsRestoresRemotely) {
   EXPECT_EQ(listing("ssh"), kBothFiles);
 }
 
+TEST_F(DeployPeers, SshTargetWhoseReloadFailsRestoresRemotely) {
+  const std::string before = sha256_of_file_leaf("ssh");
+  const std::string old_key = slurp(peers_->f("ssh/key.pem"));
+  auto leaf = peers_->pki.leaf("ssh.example.com");
+  // Fails the first time, succeeds the second: the reload after the restore.
+  const std::string flag = peers_->f("ssh-reloaded-once");
+  std::filesystem::remove(flag);
+  TargetSpec s = ssh_target("ssh.example.com");
+  s.reload =
+      Reload{{"/bin/sh", "-c", "[ -e \"$0\" ] && exit 0; : > \"$0\"; echo broken; exit 7", flag},
+             seconds(10)};
+  const Outcome o = deploy(s, *leaf);
+  expect_rolled_back(o, {"copy", "write", "reload", "restore", "reload-after-restore"});
+  EXPECT_NE(o.steps[2].detail.find("exit status 7: broken"), std::string::npos)
+      << o.steps[2].detail;
+  EXPECT_EQ(slurp(peers_->f("ssh/key.pem")), old_key);
+  EXPECT_EQ(sha256_of_file_leaf("ssh"), before);
+  EXPECT_EQ(listing("ssh"), kBothFiles);
+}
+
 TEST_F(DeployPeers, SshTargetThatIsUnreachableChangesNothing) {
   const std::string old_key = slurp(peers_->f("ssh/key.pem"));
   auto leaf = peers_->pki.leaf("ssh.example.com");
@@ -367,8 +387,11 @@ TEST_F(DeployPeers, SshTargetQuotesEveryRemoteValue) {
   s.reload =
       Reload{{"/bin/sh", "-c", "test \"$1\" = \"it's \\$HOME\"", "sh", "it's $HOME"}, seconds(10)};
   s.verify.reset();
+  s.files.owner = "nobody";
   const Outcome o = deploy(s, *leaf);
   ASSERT_TRUE(o.deployed) << describe(o);
+  EXPECT_EQ(stat_of(peers_->f(odd + "/full chain.pem")).st_uid, 65534u);
+  EXPECT_EQ(stat_of(peers_->f(odd + "/full chain.pem")).st_gid, 65534u);  // nogroup by name
   EXPECT_EQ(slurp(peers_->f(odd + "/full chain.pem")),
             leaf->certificate.pem() + peers_->pki.intermediate().pem());
   EXPECT_TRUE(exists(peers_->f(odd + "/k'ey $HOME.pem")));
