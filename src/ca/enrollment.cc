@@ -253,11 +253,9 @@ Status Enrollment::check(const EnrollmentRequest& request) const {
     return fail(ErrorCode::kInvalidArgument, "validity must be positive");
   }
   if (request.validity && *request.validity > profile->max_validity) {
-    return fail(ErrorCode::kPolicyRejected, "requested validity " +
-                                                format_duration(*request.validity) +
-                                                " exceeds profile '" + profile->name +
-                                                "' maximum of " +
-                                                format_duration(profile->max_validity));
+    return fail(ErrorCode::kPolicyRejected,
+                "requested validity " + format_duration(*request.validity) + " exceeds profile '" +
+                    profile->name + "' maximum of " + format_duration(profile->max_validity));
   }
   return ok();
 }

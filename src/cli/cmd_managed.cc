@@ -254,8 +254,9 @@ void add_renew(CLI::App* managed, Globals& g) {
         },
         [o](const Remote& r) -> Result<json> {
           if (o->here) {
-            return fail(ErrorCode::kInvalidArgument, "--here is for the data directory: a "
-                                                     "server renews on its own");
+            return fail(ErrorCode::kInvalidArgument,
+                        "--here is for the data directory: a "
+                        "server renews on its own");
           }
           return r.post("/api/v1/managed/" + url_encode(o->id) + "/renew",
                         {{"rotate_key", o->rotate}});

@@ -113,10 +113,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                }});
   CW_RETURN_IF_ERROR(c->discovery_->check());
   CW_RETURN_IF_ERROR(lifecycle::ManagedService::migrate(*c->db_));
-  const lifecycle::LifecycleDeps lifecycle{c->clock_,       *c->db_,   *c->enrollment_,
-                                           *c->authorities_, *c->inventory_, *c->audit_,
-                                           *c->auth_,        *c->jobs_, *c->wrapper_,
-                                           cfg.lifecycle};
+  const lifecycle::LifecycleDeps lifecycle{
+      c->clock_,  *c->db_,   *c->enrollment_, *c->authorities_, *c->inventory_,
+      *c->audit_, *c->auth_, *c->jobs_,       *c->wrapper_,     cfg.lifecycle};
   c->managed_ = std::make_unique<lifecycle::ManagedService>(lifecycle);
   c->deployer_ = std::make_unique<lifecycle::deploy::Deployer>(
       c->clock_, lifecycle::deploy_policy(cfg.lifecycle));

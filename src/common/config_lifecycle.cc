@@ -30,8 +30,9 @@ Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int de
   if (n.is_integer()) return nlohmann::json(*n.value<std::int64_t>());
   if (n.is_floating_point()) return nlohmann::json(*n.value<double>());
   if (n.is_boolean()) return nlohmann::json(*n.value<bool>());
-  return fail(ErrorCode::kMalformed, where(n, src) + ": a managed certificate holds strings, "
-                                                     "numbers, booleans, lists and tables only");
+  return fail(ErrorCode::kMalformed, where(n, src) +
+                                         ": a managed certificate holds strings, "
+                                         "numbers, booleans, lists and tables only");
 }
 
 }  // namespace
@@ -75,8 +76,9 @@ Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_v
 Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view src) {
   const toml::array* list = v.as_array();
   if (!list) {
-    return fail(ErrorCode::kMalformed, where(v, src) + ": managed must be an array of tables "
-                                                       "([[managed]])");
+    return fail(ErrorCode::kMalformed, where(v, src) +
+                                           ": managed must be an array of tables "
+                                           "([[managed]])");
   }
   for (const toml::node& item : *list) {
     if (!item.is_table()) {

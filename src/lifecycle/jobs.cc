@@ -218,6 +218,27 @@ Status JobQueue::release(const std::string& id, std::string_view owner) const {
   return tx->commit();
 }
 
+Result<std::set<std::string>> JobQueue::live_keys(std::span<const std::string> keys) const {
+  std::set<std::string> out;
+  if (keys.empty()) return out;
+  if (keys.size() > 1000) {
+    return certward::fail(ErrorCode::kInvalidArgument, "at most 1000 keys at a time");
+  }
+  std::string in = "(";
+  std::vector<store::Value> params;
+  for (const auto& k : keys) {
+    in += params.empty() ? "?" : ", ?";
+    params.emplace_back(k);
+  }
+  in += ")";
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT dedupe_key FROM jobs WHERE dedupe_key IN " + in +
+                                               " AND state IN ('pending', 'running')",
+                                           params));
+  for (const auto& r : rows) out.insert(r.text(0));
+  return out;
+}
+
 Result<std::optional<Job>> JobQueue::get(const std::string& id) const {
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto row,

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -97,6 +99,10 @@ class JobQueue {
   Status release(const std::string& id, std::string_view owner) const;
 
   Result<std::optional<Job>> get(const std::string& id) const;
+
+  // Which of `keys` (at most 1000) name a pending or running job: for a sweep that makes sure
+  // work is scheduled without writing where it is.
+  Result<std::set<std::string>> live_keys(std::span<const std::string> keys) const;
 
  private:
   const Clock& clock_;

@@ -158,8 +158,9 @@ Status apply_member(ManagedSpec& s, const std::string& k, const json& v, bool cr
 // What holds for every spec, however it was made.
 Status finish(ManagedSpec& s) {
   if (!valid_managed_name(s.name)) {
-    return bad("a managed certificate's name is 1-63 of a-z, 0-9, '.', '_', '-', starting with a "
-               "letter or digit");
+    return bad(
+        "a managed certificate's name is 1-63 of a-z, 0-9, '.', '_', '-', starting with a "
+        "letter or digit");
   }
   if (s.profile.empty()) return bad("'profile' is empty");
   if (!s.common_name.empty()) {
@@ -243,8 +244,7 @@ json managed_spec_json(const ManagedSpec& s) {
             {"targets", targets},
             {"tags", s.tags},
             {"alerts",
-             {{"notify_on_failure", s.alerts.notify_on_failure},
-              {"channels", s.alerts.channels}}}};
+             {{"notify_on_failure", s.alerts.notify_on_failure}, {"channels", s.alerts.channels}}}};
   if (s.authority) j["authority"] = *s.authority;
   if (s.renew_before) j["renew_before"] = format_duration(*s.renew_before);
   if (s.validity) j["validity"] = format_duration(*s.validity);
@@ -272,22 +272,21 @@ std::string targets_hash(const ManagedSpec& s) {
 
 SysTime renewal_due(SysTime not_before, SysTime not_after,
                     std::optional<std::chrono::seconds> renew_before) {
-  const auto lifetime = std::max(std::chrono::seconds(0),
-                                 std::chrono::duration_cast<std::chrono::seconds>(
-                                     not_after - not_before));
+  const auto lifetime =
+      std::max(std::chrono::seconds(0),
+               std::chrono::duration_cast<std::chrono::seconds>(not_after - not_before));
   const std::chrono::seconds before = renew_before.value_or(lifetime / 3);
   return std::max(not_before, not_after - std::min(before, lifetime));
 }
 
 std::chrono::seconds renewal_jitter(std::string_view id, SysTime not_before, SysTime not_after,
-                                    std::optional<std::chrono::seconds> renew_before,
-                                    int percent) {
+                                    std::optional<std::chrono::seconds> renew_before, int percent) {
   const auto window = std::chrono::duration_cast<std::chrono::seconds>(
       not_after - renewal_due(not_before, not_after, renew_before));
   const std::int64_t span = window.count() * std::clamp(percent, 0, 100) / 100;
   if (span <= 0) return std::chrono::seconds(0);
-  return std::chrono::seconds(static_cast<std::int64_t>(id_spread(id) %
-                                                        static_cast<std::uint64_t>(span + 1)));
+  return std::chrono::seconds(
+      static_cast<std::int64_t>(id_spread(id) % static_cast<std::uint64_t>(span + 1)));
 }
 
 json managed_json(const ManagedCertificate& m) {

@@ -113,8 +113,8 @@ struct ManagedCertificate {
   int attempts = 0;  // failed reconciliations in a row
   std::string last_error;
   std::string created_by;
-  // The creator's scope: a team-scoped creator's managed certificates are issued within its
-  // team's grant (as it is at each renewal); unscoped ones as an operator's.
+  // The creator: a team-scoped creator's managed certificates are issued as their team, within
+  // its grant as it is at each issuance; unscoped ones as an operator's.
   std::optional<std::string> creator_team;
   bool creator_scoped = false;
   bool declared = false;  // declared in the configuration: not deleted through the API
@@ -130,8 +130,7 @@ SysTime renewal_due(SysTime not_before, SysTime not_after,
 // How much earlier than renewal_due() the reconciler starts, spread by `id` over [0, percent%
 // of the renew-before window]: the same for one id, different across ids.
 std::chrono::seconds renewal_jitter(std::string_view id, SysTime not_before, SysTime not_after,
-                                    std::optional<std::chrono::seconds> renew_before,
-                                    int percent);
+                                    std::optional<std::chrono::seconds> renew_before, int percent);
 
 // One entry of a managed certificate's timeline.
 struct ManagedEvent {

@@ -1,5 +1,7 @@
 #include "lifecycle/managed_store.h"
 
+#include <set>
+
 #include "common/encoding.h"
 
 namespace certward::lifecycle {
@@ -38,6 +40,11 @@ CREATE TABLE managed_certificates (
 CREATE UNIQUE INDEX managed_certificates_name ON managed_certificates (name) WHERE state <> 'deleted';
 CREATE INDEX managed_certificates_list ON managed_certificates (name, id);
 CREATE INDEX managed_certificates_team ON managed_certificates (team, name, id);
+CREATE TABLE managed_target_files (
+  location TEXT PRIMARY KEY,
+  managed_id TEXT NOT NULL
+);
+CREATE INDEX managed_target_files_owner ON managed_target_files (managed_id);
 CREATE TABLE managed_keys (
   managed_id TEXT PRIMARY KEY,
   key_type TEXT NOT NULL,
@@ -179,8 +186,8 @@ Status ManagedStore::insert(store::Transaction& tx, const ManagedCertificate& m)
                     managed_state_name(m.state), m.generation, m.fingerprint,
                     time_value(m.not_before), time_value(m.not_after), time_value(m.renew_at),
                     time_value(m.next_check_at), m.issued_hash, m.deployed_fingerprint,
-                    m.deployed_hash, request_name(m.renew_request), m.attempts,
-                    m.last_error, m.created_by, m.creator_team, m.creator_scoped, m.declared,
+                    m.deployed_hash, request_name(m.renew_request), m.attempts, m.last_error,
+                    m.created_by, m.creator_team, m.creator_scoped, m.declared,
                     to_unix(m.created_at), to_unix(m.updated_at)));
   if (!inserted && inserted.error().code == ErrorCode::kConflict) {
     return fail(ErrorCode::kConflict, "a managed certificate '" + m.spec.name + "' exists");
@@ -189,8 +196,7 @@ Status ManagedStore::insert(store::Transaction& tx, const ManagedCertificate& m)
 }
 
 Result<std::optional<ManagedCertificate>> ManagedStore::find(store::Transaction& tx,
-                                                             std::string_view id,
-                                                             bool lock) const {
+                                                             std::string_view id, bool lock) const {
   CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT " + std::string(kColumns) +
                                                  " FROM managed_certificates WHERE id = ?" +
                                                  (lock ? " FOR UPDATE" : ""),
@@ -265,6 +271,19 @@ Result<std::vector<ManagedCertificate>> ManagedStore::live_after(const std::stri
   return to_list(rows);
 }
 
+Result<std::vector<ManagedStore::Due>> ManagedStore::due_after(const std::string& after_id,
+                                                               int max) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT id, next_check_at FROM managed_certificates "
+                                           "WHERE state <> 'deleted' AND id > ? ORDER BY id "
+                                           "LIMIT " +
+                                               std::to_string(max),
+                                           store::params(after_id)));
+  std::vector<Due> out;
+  for (const auto& r : rows) out.push_back({r.text(0), time_at(r, 1)});
+  return out;
+}
+
 Result<bool> ManagedStore::update(store::Transaction& tx, ManagedCertificate& m) const {
   const SysTime now = clock_.now();
   CW_ASSIGN_OR_RETURN(
@@ -279,8 +298,8 @@ Result<bool> ManagedStore::update(store::Transaction& tx, ManagedCertificate& m)
                         m.generation + 1, m.fingerprint, time_value(m.not_before),
                         time_value(m.not_after), time_value(m.renew_at),
                         time_value(m.next_check_at), m.issued_hash, m.deployed_fingerprint,
-                        m.deployed_hash, request_name(m.renew_request), m.attempts,
-                        m.last_error, m.declared, to_unix(now), m.id, m.generation)));
+                        m.deployed_hash, request_name(m.renew_request), m.attempts, m.last_error,
+                        m.declared, to_unix(now), m.id, m.generation)));
   if (n != 1) return false;
   m.generation += 1;
   m.updated_at = now;
@@ -372,6 +391,38 @@ Result<std::vector<Alert>> ManagedStore::alerts(const std::optional<std::string>
     out.push_back(std::move(a));
   }
   return out;
+}
+
+Status ManagedStore::claim_target_files(store::Transaction& tx, const ManagedCertificate& m) const {
+  std::set<std::string> locations;
+  if (m.state != ManagedState::kDeleted) {
+    for (const auto& t : m.spec.targets) {
+      const std::string where =
+          t.ssh ? "ssh:" + t.ssh->host + ":" + std::to_string(t.ssh->port) + ":" : "file:";
+      for (const auto* path : {&t.files.key, &t.files.certificate, &t.files.chain,
+                               &t.files.fullchain, &t.files.pkcs12}) {
+        if (*path) locations.insert(where + **path);
+      }
+    }
+  }
+  CW_RETURN_IF_ERROR(
+      tx.execute("DELETE FROM managed_target_files WHERE managed_id = ?", store::params(m.id)));
+  for (const auto& location : locations) {
+    // Looked up first: on PostgreSQL a failed INSERT would end the caller's transaction.
+    CW_ASSIGN_OR_RETURN(auto taken,
+                        tx.query_one("SELECT c.name FROM managed_target_files f JOIN "
+                                     "managed_certificates c ON c.id = f.managed_id WHERE "
+                                     "f.location = ?",
+                                     store::params(location)));
+    if (taken) {
+      return fail(ErrorCode::kConflict,
+                  location + " is written by managed certificate '" + taken->text(0) + "'");
+    }
+    CW_RETURN_IF_ERROR(
+        tx.execute("INSERT INTO managed_target_files (location, managed_id) VALUES (?, ?)",
+                   store::params(location, m.id)));
+  }
+  return ok();
 }
 
 Status ManagedStore::put_key(store::Transaction& tx, std::string_view managed_id,

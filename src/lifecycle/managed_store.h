@@ -59,8 +59,14 @@ class ManagedStore {
   // In a transaction of its own. Errors: kNotFound.
   Result<ManagedCertificate> get(std::string_view id) const;
   Result<ManagedPage> list(const ManagedFilter& filter) const;
-  // Live managed certificates after `after_id` (by id), at most `max`: for the sweep.
+  // Live managed certificates after `after_id` (by id), at most `max`.
   Result<std::vector<ManagedCertificate>> live_after(const std::string& after_id, int max) const;
+  // The same as (id, next_check_at) only, for the sweep over every managed certificate.
+  struct Due {
+    std::string id;
+    std::optional<SysTime> next_check_at;
+  };
+  Result<std::vector<Due>> due_after(const std::string& after_id, int max) const;
 
   // Writes every mutable field of `m` if the row's generation is still `m.generation`, and
   // sets m.generation and m.updated_at to their new values. Returns false (nothing written)
@@ -78,6 +84,12 @@ class ManagedStore {
   // page), those older than it.
   Result<std::vector<Alert>> alerts(const std::optional<std::string>& team, int limit,
                                     const std::optional<std::string>& before) const;
+
+  // Claims the files `m`'s targets write ("file:<path>", "ssh:<host>:<port>:<path>") for it
+  // alone, releasing those it no longer writes (all of them once it is deleted): two managed
+  // certificates never overwrite each other's files. Errors: kConflict naming the file and the
+  // managed certificate that writes it.
+  Status claim_target_files(store::Transaction& tx, const ManagedCertificate& m) const;
 
   Status put_key(store::Transaction& tx, std::string_view managed_id, const SealedKey& key) const;
   Result<std::optional<SealedKey>> key(std::string_view managed_id) const;

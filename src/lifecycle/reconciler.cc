@@ -48,8 +48,8 @@ std::optional<Reconciler::Why> Reconciler::issuance_needed(const ManagedCertific
   if (m.renew_request != RenewRequest::kNone) return Why::kRequested;
   // Due from the jittered time on: the run scheduled for then renews.
   if (m.renew_at && m.not_before && m.not_after &&
-      now >= *m.renew_at - renewal_jitter(m.id, *m.not_before, *m.not_after,
-                                          m.spec.renew_before, d_.settings.jitter_percent)) {
+      now >= *m.renew_at - renewal_jitter(m.id, *m.not_before, *m.not_after, m.spec.renew_before,
+                                          d_.settings.jitter_percent)) {
     return Why::kDue;
   }
   return std::nullopt;
@@ -128,13 +128,15 @@ Status Reconciler::issue(ManagedCertificate& m, Why why) const {
   CW_ASSIGN_OR_RETURN(auto csr_der, x509::make_csr_der(key, "", m.spec.sans));
   CW_ASSIGN_OR_RETURN(auto csr, x509::parse_csr(csr_der));
 
-  ca::Requester requester{.actor = actor_for(m), .team = m.creator_team, .scope = {}};
+  // Made by a team-scoped requester: issued as its team, within the grant of the team the
+  // managed certificate belongs to now (an operator may have moved it), as that grant is now:
+  // a scope taken away is not kept by its renewals, and a team that is gone grants nothing.
+  ca::Requester requester{.actor = actor_for(m), .team = {}, .scope = {}};
   if (m.creator_scoped) {
-    // The team's grant as it is now: a scope taken away is not kept by its renewals. A team
-    // that is gone grants nothing.
-    auto scope = m.creator_team ? d_.auth.team_scope(*m.creator_team)
-                                : Result<ca::Scope>(ca::Scope{});
-    if (!scope && scope.error().code != ErrorCode::kNotFound) return Status(std::unexpected(scope.error()));
+    requester.team = m.spec.team;
+    auto scope = m.spec.team ? d_.auth.team_scope(*m.spec.team) : Result<ca::Scope>(ca::Scope{});
+    if (!scope && scope.error().code != ErrorCode::kNotFound)
+      return Status(std::unexpected(scope.error()));
     requester.scope = scope ? *scope : ca::Scope{};
   }
   ca::EnrollmentRequest request;
@@ -188,12 +190,12 @@ Status Reconciler::issue(ManagedCertificate& m, Why why) const {
     if (!stored) return fail(ErrorCode::kConflict, "changed while issuing");
     const std::string_view kind = old ? "renewed" : "issued";
     CW_RETURN_IF_ERROR(store_.add_event(tx, m.id, kind, actor_for(m), detail));
-    CW_RETURN_IF_ERROR(d_.audit.append(
-        tx, audit::Event{.actor = actor_for(m),
-                         .action = old ? "managed.renew" : "managed.issue",
-                         .target_type = "managed_certificate",
-                         .target_id = m.id,
-                         .details = detail}));
+    CW_RETURN_IF_ERROR(
+        d_.audit.append(tx, audit::Event{.actor = actor_for(m),
+                                         .action = old ? "managed.renew" : "managed.issue",
+                                         .target_type = "managed_certificate",
+                                         .target_id = m.id,
+                                         .details = detail}));
     recorded = *std::move(row);
     return ok();
   };
@@ -234,8 +236,8 @@ Status Reconciler::deploy(ManagedCertificate& m) const {
       if (outcome.rolled_back) events.emplace_back("rolled_back", detail);
       if (!first_error) {
         const Error e = outcome.error.value_or(Error{ErrorCode::kInternal, "deployment failed"});
-        first_error = Error{e.code, "deployment to target '" + target.name + "' failed: " +
-                                        e.message};
+        first_error =
+            Error{e.code, "deployment to target '" + target.name + "' failed: " + e.message};
       }
     }
   }
@@ -260,12 +262,12 @@ Status Reconciler::deploy(ManagedCertificate& m) const {
     return fail(ErrorCode::kConflict, "changed while deploying");
   }
   if (!m.spec.targets.empty()) {
-    CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
-                                                         .action = "managed.deploy",
-                                                         .target_type = "managed_certificate",
-                                                         .target_id = m.id,
-                                                         .details = {{"fingerprint", fingerprint},
-                                                                     {"targets", outcomes}}}));
+    CW_RETURN_IF_ERROR(d_.audit.append(
+        *tx, audit::Event{.actor = actor_for(m),
+                          .action = "managed.deploy",
+                          .target_type = "managed_certificate",
+                          .target_id = m.id,
+                          .details = {{"fingerprint", fingerprint}, {"targets", outcomes}}}));
   }
   return tx->commit();
 }
@@ -334,12 +336,20 @@ Result<int> Reconciler::sweep() const {
   int enqueued = 0;
   std::string after;
   for (;;) {
-    CW_ASSIGN_OR_RETURN(auto batch, store_.live_after(after, 500));
+    CW_ASSIGN_OR_RETURN(auto batch, store_.due_after(after, 500));
     if (batch.empty()) break;
     after = batch.back().id;
+    // Read first: nearly every managed certificate has its job, and the sweep writes nothing
+    // for those.
+    std::vector<std::string> keys;
+    for (const auto& m : batch) keys.push_back(reconcile_key(m.id));
+    CW_ASSIGN_OR_RETURN(auto live, d_.jobs.live_keys(keys));
+    if (live.size() == batch.size()) continue;
     CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
     for (const auto& m : batch) {
-      NewJob job = next_run(m, m.next_check_at.value_or(d_.clock.now()));
+      if (live.contains(reconcile_key(m.id))) continue;
+      NewJob job =
+          reconcile_job(m.id, m.next_check_at.value_or(d_.clock.now()), d_.settings.max_attempts);
       job.on_pending = OnPending::kKeep;
       CW_RETURN_IF_ERROR(d_.jobs.enqueue(*tx, job));
       ++enqueued;

@@ -43,7 +43,7 @@ class Reconciler {
   Result<std::optional<NewJob>> reconcile(const std::string& id) const;
 
   // The safety net (a recurring job): makes sure every live managed certificate has a pending
-  // or running reconciliation, at its next_check_at. Returns how many it enqueued.
+  // or running reconciliation, at its next_check_at. Returns how many it had to enqueue.
   Result<int> sweep() const;
 
   // The job of `m`'s next run at `at`.

@@ -187,10 +187,9 @@ void Scheduler::run_job(const Job& job, const Entry& entry) {
   }
   // Not recorded (the database is down, or the lease ran out and another took the job): the
   // job runs again once its lease has ended.
-  const Status recorded =
-      st ? queue_.complete(job.id, options_.owner, next)
-         : queue_.fail(job.id, options_.owner, st.error().message, retry_after,
-                       entry.recurrence ? next : std::nullopt);
+  const Status recorded = st ? queue_.complete(job.id, options_.owner, next)
+                             : queue_.fail(job.id, options_.owner, st.error().message, retry_after,
+                                           entry.recurrence ? next : std::nullopt);
   if (!recorded) {
     log::error("job_not_recorded", {{"kind", job.kind},
                                     {"id", job.id},

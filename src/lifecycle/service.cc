@@ -146,15 +146,16 @@ Result<ManagedCertificate> ManagedService::create(ManagedSpec spec,
   if (m.creator_scoped) m.creator_team = m.spec.team;
   SysTime run_at = now;
   if (m.spec.adopt && !m.issued_hash.empty()) {
-    run_at = std::max(now, *m.renew_at - renewal_jitter(m.id, *m.not_before, *m.not_after,
-                                                        m.spec.renew_before,
-                                                        d_.settings.jitter_percent));
+    run_at = std::max(
+        now, *m.renew_at - renewal_jitter(m.id, *m.not_before, *m.not_after, m.spec.renew_before,
+                                          d_.settings.jitter_percent));
     m.next_check_at = run_at;
   }
   json detail = {{"spec", spec_detail(m.spec)}};
   if (m.spec.adopt) detail["adopted"] = *m.spec.adopt;
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
   CW_RETURN_IF_ERROR(store_.insert(*tx, m));
+  CW_RETURN_IF_ERROR(store_.claim_target_files(*tx, m));
   CW_RETURN_IF_ERROR(commit_change(*tx, m, m.spec.adopt ? "adopted" : "created", "managed.create",
                                    detail, caller.actor, run_at));
   CW_RETURN_IF_ERROR(tx->commit());
@@ -194,8 +195,9 @@ Result<ManagedCertificate> ManagedService::update(const std::string& id, const j
   m.next_check_at = d_.clock.now();
   CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
   if (!stored) return fail(ErrorCode::kConflict, "changed meanwhile: read it again");
-  CW_RETURN_IF_ERROR(commit_change(*tx, m, "updated", "managed.update", detail, caller.actor,
-                                   d_.clock.now()));
+  CW_RETURN_IF_ERROR(store_.claim_target_files(*tx, m));
+  CW_RETURN_IF_ERROR(
+      commit_change(*tx, m, "updated", "managed.update", detail, caller.actor, d_.clock.now()));
   CW_RETURN_IF_ERROR(tx->commit());
   return m;
 }
@@ -214,9 +216,12 @@ Status ManagedService::remove(const std::string& id, const ca::Requester& caller
   m.next_check_at.reset();
   CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
   if (!stored) return fail(ErrorCode::kConflict, "changed meanwhile: try again");
-  CW_RETURN_IF_ERROR(commit_change(*tx, m, "deleted", "managed.delete",
-                                   {{"name", m.spec.name}, {"fingerprint", m.fingerprint ? json(*m.fingerprint) : json(nullptr)}},
-                                   caller.actor, d_.clock.now()));
+  CW_RETURN_IF_ERROR(store_.claim_target_files(*tx, m));
+  CW_RETURN_IF_ERROR(
+      commit_change(*tx, m, "deleted", "managed.delete",
+                    {{"name", m.spec.name},
+                     {"fingerprint", m.fingerprint ? json(*m.fingerprint) : json(nullptr)}},
+                    caller.actor, d_.clock.now()));
   return tx->commit();
 }
 
@@ -251,7 +256,8 @@ Result<ManagedCertificate> ManagedService::get(const std::string& id_or_name,
 Result<ManagedPage> ManagedService::list(ManagedFilter filter, const ca::Requester& caller) const {
   if (caller.scope) {
     if (filter.team && filter.team != caller.team) {
-      return fail(ErrorCode::kUnauthorized, "requesters see only their team's managed certificates");
+      return fail(ErrorCode::kUnauthorized,
+                  "requesters see only their team's managed certificates");
     }
     if (!caller.team) return ManagedPage{};
     filter.team = caller.team;
@@ -335,8 +341,8 @@ Status ManagedService::sync_declared(const std::vector<ManagedDeclaration>& decl
       CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
       m.declared = false;
       CW_RETURN_IF_ERROR(store_.update(*tx, m));
-      CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "updated", kConfigActor,
-                                          {{"declared", false}}));
+      CW_RETURN_IF_ERROR(
+          store_.add_event(*tx, m.id, "updated", kConfigActor, {{"declared", false}}));
       CW_RETURN_IF_ERROR(tx->commit());
     }
   }

@@ -63,7 +63,8 @@ class ManagedService {
   // certificate, renewed when that one is due).
   // Errors: kInvalidArgument (spec, adopted certificate unusable), kNotFound (profile,
   // authority, adopted certificate), kUnauthorized (outside the caller's scope),
-  // kPolicyRejected (profile rules, a target outside the deployment policy), kConflict (name).
+  // kPolicyRejected (profile rules, a target outside the deployment policy), kConflict (name,
+  // or a target file another managed certificate writes).
   Result<ManagedCertificate> create(ManagedSpec spec, const ca::Requester& caller) const;
   // Applies a change (patch_managed_spec) with the checks of create(); a change of what is
   // issued re-issues at once, a change of targets redeploys.

@@ -34,8 +34,8 @@
 #include "lifecycle/campaign_service.h"
 #include "lifecycle/jobs.h"
 #include "lifecycle/reconciler.h"
-#include "lifecycle/service.h"
 #include "lifecycle/scheduler.h"
+#include "lifecycle/service.h"
 
 namespace certward::server {
 
@@ -52,11 +52,11 @@ struct Domain {
   ca::RevocationService& revocation;
   ca::CrlPublisher& crls;  // publishes CRLs; the CRL component serves them
   auth::AuthService& auth;
-  auth::EabKeys& eab;                     // ACME external account binding keys
-  store::Database& db;                    // for the front-ends with tables of their own (ACME)
-  const lifecycle::JobQueue& jobs;        // durable background work, shared by the replicas
-  const inventory::Sightings& sightings;  // where certificates and SSH keys were seen
-  discovery::Discovery& discovery;        // scans, recurring scans, agents'reports
+  auth::EabKeys& eab;                        // ACME external account binding keys
+  store::Database& db;                       // for the front-ends with tables of their own (ACME)
+  const lifecycle::JobQueue& jobs;           // durable background work, shared by the replicas
+  const inventory::Sightings& sightings;     // where certificates and SSH keys were seen
+  discovery::Discovery& discovery;           // scans, recurring scans, agents'reports
   const lifecycle::ManagedService& managed;  // managed certificates' desired state
   const lifecycle::Reconciler& reconciler;   // their issuance, renewal and deployment
   const lifecycle::CampaignService& campaigns;  // replacement campaigns

@@ -211,13 +211,14 @@ class ManagedCertificates final : public Component {
     for (int i = 0; i < l.concurrency; ++i) {
       reconcilers_.push_back(std::make_unique<lifecycle::Scheduler>(
           s.domain.clock, s.domain.jobs,
-          lifecycle::SchedulerOptions{.owner = lifecycle::make_owner_id(),
-                                      .poll_interval = std::chrono::milliseconds(l.poll_interval_ms),
-                                      .batch = l.batch,
-                                      .lease = l.lease,
-                                      .retry_base = l.retry_base,
-                                      .retry_max = l.retry_max,
-                                      .recurring_max_attempts = 3}));
+          lifecycle::SchedulerOptions{
+              .owner = lifecycle::make_owner_id(),
+              .poll_interval = std::chrono::milliseconds(l.poll_interval_ms),
+              .batch = l.batch,
+              .lease = l.lease,
+              .retry_base = l.retry_base,
+              .retry_max = l.retry_max,
+              .recurring_max_attempts = 3}));
     }
   }
 

@@ -5,8 +5,9 @@
 # served fingerprint, a key that matches it); the timeline shows it; renew now with
 # rotate_key gives a new certificate and key and supersedes the old one; bad input (names
 # outside a requester's team, an unknown profile or authority, a target outside
-# [lifecycle] allowed_paths, an unknown member, a bad name) is refused with problem+json (and
-# a one-line CLI error) and creates nothing; a declared one cannot be deleted through the API.
+# [lifecycle] allowed_paths, a file another managed certificate writes, an unknown member, a
+# bad name) is refused with problem+json (and a one-line CLI error) and creates nothing; a
+# declared one cannot be deleted through the API.
 source "$(dirname "$0")/lib.sh"
 
 D=$T/deploy
@@ -125,6 +126,8 @@ refused "$A" 400 malformed "an unknown member" '{"name":"u","sans":["u.example.t
 refused "$A" 400 invalid_argument "a bad name" '{"name":"Bad Name","sans":["u.example.test"]}'
 refused "$A" 400 invalid_argument "no names" '{"name":"nonames"}'
 refused "$A" 409 conflict "a name taken" '{"name":"web","sans":["www.example.test"]}'
+refused "$R" 409 conflict "a file another managed certificate writes" \
+  "$(jq -nc --argjson t "$(target web)" '{name: "steal", sans: ["s.payments.example.test"], targets: [$t]}')"
 [[ ! -e /etc/certward-it.key ]] && pass || fail "a file was written outside allowed_paths"
 n0=$(managed_count)
 assert_fails 6 policy_rejected "CLI: a target outside allowed_paths" \

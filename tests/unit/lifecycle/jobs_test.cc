@@ -284,3 +284,26 @@ TEST_F(JobsTest, RecurringWorkKeepsADayOfDoneOccurrences) {
 
 }  // namespace
 }  // namespace certward::lifecycle
+
+namespace certward::lifecycle {
+namespace {
+
+TEST_F(JobsTest, LiveKeysAreThoseOfPendingAndRunningJobs) {
+  NewJob later = job("renew", "pending");
+  later.run_at = clock_.now() + seconds(3600);
+  enqueue(later);
+  enqueue(job("renew", "running"));
+  const auto done = enqueue(job("scan", "done"));
+  ASSERT_TRUE(queue_.lease("w1", {"renew", "scan"}, 10, seconds(60)).has_value());
+  ASSERT_TRUE(queue_.complete(done, "w1").has_value());
+  const std::vector<std::string> keys = {"pending", "running", "done", "never"};
+  auto live = queue_.live_keys(keys);
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ(*live, (std::set<std::string>{"pending", "running"}));
+  EXPECT_TRUE(queue_.live_keys({}).value().empty());
+  EXPECT_EQ(queue_.live_keys(std::vector<std::string>(1001, "k")).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace certward::lifecycle

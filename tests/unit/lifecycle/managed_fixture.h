@@ -26,8 +26,8 @@ class ManagedFixture : public ca::testing::CaFixture {
     ASSERT_TRUE(ManagedService::migrate(*db_).has_value());
     settings_.allowed_paths = {files_.path().string()};
     settings_.jitter_percent = 10;
-    const LifecycleDeps deps{clock_, *db_,   *ra_,     *authorities_, inventory_,
-                             audit_, auth_,  jobs_,    wrapper_,      settings_};
+    const LifecycleDeps deps{clock_, *db_,  *ra_,  *authorities_, inventory_,
+                             audit_, auth_, jobs_, wrapper_,      settings_};
     deployer_.emplace(clock_, deploy_policy(settings_));
     managed_.emplace(deps);
     reconciler_.emplace(deps, *deployer_);
@@ -40,9 +40,10 @@ class ManagedFixture : public ca::testing::CaFixture {
 
   // A requester of team "web", as the REST API translates one.
   ca::Requester web() const {
-    return {.actor = "token:web", .team = "web",
-            .scope = ca::Scope{.profiles = {"tls-server"}, .domains = {"example.com"},
-                               .authorities = {}}};
+    return {.actor = "token:web",
+            .team = "web",
+            .scope = ca::Scope{
+                .profiles = {"tls-server"}, .domains = {"example.com"}, .authorities = {}}};
   }
   const ca::Requester& admin() const { return admin_; }
 
@@ -91,7 +92,9 @@ class ManagedFixture : public ca::testing::CaFixture {
     return out;
   }
 
-  std::int64_t managed_rows() { return certward::testing::count_rows(*db_, "managed_certificates"); }
+  std::int64_t managed_rows() {
+    return certward::testing::count_rows(*db_, "managed_certificates");
+  }
 
   certward::testing::TempDir files_;
   LifecycleSettings settings_;

@@ -23,12 +23,12 @@ TEST(ManagedSpec, IsParsedStrictly) {
   EXPECT_FALSE(ok->renew_before.has_value());
   for (const json& bad : std::vector<json>{
            json::array(),
-           {{"name", "web"}},                                              // no names
-           {{"name", "Web"}, {"sans", {"a.example.com"}}},                 // upper case
-           {{"name", "-web"}, {"sans", {"a.example.com"}}},                // leading dash
-           {{"name", "web"}, {"sans", {"a.example.com"}}, {"color", 1}},   // unknown member
-           {{"name", "web"}, {"sans", {"not a name!"}}},                   // bad SAN
-           {{"name", "web"}, {"sans", "a.example.com"}},                   // not a list
+           {{"name", "web"}},                                             // no names
+           {{"name", "Web"}, {"sans", {"a.example.com"}}},                // upper case
+           {{"name", "-web"}, {"sans", {"a.example.com"}}},               // leading dash
+           {{"name", "web"}, {"sans", {"a.example.com"}}, {"color", 1}},  // unknown member
+           {{"name", "web"}, {"sans", {"not a name!"}}},                  // bad SAN
+           {{"name", "web"}, {"sans", "a.example.com"}},                  // not a list
            {{"name", "web"}, {"sans", {"a.example.com"}}, {"key", {{"type", "rsa-12"}}}},
            {{"name", "web"}, {"sans", {"a.example.com"}}, {"key", {{"size", 1}}}},
            {{"name", "web"}, {"sans", {"a.example.com"}}, {"renew_before", "soon"}},
@@ -176,6 +176,28 @@ TEST_F(ManagedTest, BadInputIsRefusedAndNothingIsStored) {
   EXPECT_EQ(managed_rows(), rows);
   EXPECT_EQ(audit_count(), audit_before);
   EXPECT_EQ(certward::testing::count_rows(*db_, "jobs"), jobs_before);
+}
+
+TEST_F(ManagedTest, TwoManagedCertificatesNeverWriteTheSameFile) {
+  auto first = create(spec("first", {"a.example.com"}, {{"targets", {file_target("shared")}}}));
+  const auto rows = managed_rows();
+  const auto audit_before = audit_count();
+  // Another team's requester cannot make certward overwrite it either.
+  for (const auto& who : {admin(), web()}) {
+    auto r = managed_->create(
+        spec("second", {"b.example.com"}, {{"targets", {file_target("shared")}}}), who);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kConflict) << r.error().message;
+  }
+  EXPECT_EQ(managed_rows(), rows);
+  EXPECT_EQ(audit_count(), audit_before);
+  auto other = create(spec("other", {"c.example.com"}, {{"targets", {file_target("other")}}}));
+  auto moved = managed_->update(other.id, {{"targets", {file_target("shared")}}}, admin());
+  ASSERT_FALSE(moved.has_value());
+  EXPECT_EQ(moved.error().code, ErrorCode::kConflict);
+  // Released when the first stops writing it.
+  ASSERT_TRUE(managed_->remove(first.id, admin()).has_value());
+  EXPECT_TRUE(managed_->update(other.id, {{"targets", {file_target("shared")}}}, admin()));
 }
 
 TEST_F(ManagedTest, TeamScopedCallersSeeAndChangeOnlyTheirTeams) {

@@ -40,8 +40,9 @@ class ServerTest : public ca::testing::CaFixture {
     config_.server.io_threads = 1;
     config_.server.worker_threads = 2;
     config_.server.shutdown_timeout_seconds = 5;
-    const lifecycle::LifecycleDeps lifecycle{clock_, *db_,   *ra_,    *authorities_,   inventory_,
-                                             audit_, auth_,  jobs_,   wrapper_, config_.lifecycle};
+    const lifecycle::LifecycleDeps lifecycle{
+        clock_, *db_,  *ra_,  *authorities_, inventory_,
+        audit_, auth_, jobs_, wrapper_,      config_.lifecycle};
     managed_.emplace(lifecycle);
     reconciler_.emplace(lifecycle, deployer_);
     ASSERT_TRUE(lifecycle::CampaignService::migrate(*db_).has_value());
