@@ -40,6 +40,7 @@ CREATE TABLE managed_certificates (
 CREATE UNIQUE INDEX managed_certificates_name ON managed_certificates (name) WHERE state <> 'deleted';
 CREATE INDEX managed_certificates_list ON managed_certificates (name, id);
 CREATE INDEX managed_certificates_team ON managed_certificates (team, name, id);
+CREATE INDEX managed_certificates_fingerprint ON managed_certificates (fingerprint);
 CREATE TABLE managed_target_files (
   location TEXT PRIMARY KEY,
   managed_id TEXT NOT NULL
@@ -216,6 +217,15 @@ Result<std::optional<ManagedCertificate>> ManagedStore::find_by_name(store::Tran
   if (!row) return std::optional<ManagedCertificate>();
   CW_ASSIGN_OR_RETURN(auto m, to_managed(*row));
   return std::optional<ManagedCertificate>(std::move(m));
+}
+
+Result<std::optional<std::string>> ManagedStore::managing(store::Transaction& tx,
+                                                          std::string_view fingerprint) const {
+  CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT name FROM managed_certificates WHERE "
+                                             "fingerprint = ? AND state <> 'deleted' LIMIT 1",
+                                             store::params(fingerprint)));
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(row->text(0));
 }
 
 Result<ManagedCertificate> ManagedStore::get(std::string_view id) const {

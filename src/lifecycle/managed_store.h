@@ -56,6 +56,9 @@ class ManagedStore {
   // A live (not deleted) managed certificate by name.
   Result<std::optional<ManagedCertificate>> find_by_name(store::Transaction& tx,
                                                          std::string_view name) const;
+  // The live managed certificate whose current certificate this is, if any.
+  Result<std::optional<std::string>> managing(store::Transaction& tx,
+                                              std::string_view fingerprint) const;
   // In a transaction of its own. Errors: kNotFound.
   Result<ManagedCertificate> get(std::string_view id) const;
   Result<ManagedPage> list(const ManagedFilter& filter) const;

@@ -93,6 +93,14 @@ Status ManagedService::adopt(ManagedCertificate& m, const ca::Requester& caller)
   CW_ASSIGN_OR_RETURN(auto rec, d_.inventory.resolve(*m.spec.adopt, only_team));
   if (rec.is_ca) return fail(ErrorCode::kInvalidArgument, "a CA certificate cannot be adopted");
   if (rec.revoked_at) return fail(ErrorCode::kInvalidArgument, "the certificate is revoked");
+  {
+    CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kRead));
+    CW_ASSIGN_OR_RETURN(auto managing, store_.managing(*tx, rec.fingerprint));
+    if (managing) {
+      return fail(ErrorCode::kConflict,
+                  "the certificate is managed by '" + *managing + "' already");
+    }
+  }
   const auto names = reusable_names(rec);
   if (m.spec.sans.empty()) {
     if (names.empty()) {
@@ -343,6 +351,11 @@ Status ManagedService::sync_declared(const std::vector<ManagedDeclaration>& decl
       CW_RETURN_IF_ERROR(store_.update(*tx, m));
       CW_RETURN_IF_ERROR(
           store_.add_event(*tx, m.id, "updated", kConfigActor, {{"declared", false}}));
+      CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = std::string(kConfigActor),
+                                                           .action = "managed.undeclare",
+                                                           .target_type = "managed_certificate",
+                                                           .target_id = m.id,
+                                                           .details = {{"name", m.spec.name}}}));
       CW_RETURN_IF_ERROR(tx->commit());
     }
   }

@@ -115,6 +115,10 @@ grep -q 'done 197, pending 0, replacing 0, failed 3, not managed 1' "$T/status.t
 assert_eq 200 "$(api GET "/api/v1/campaigns/$ID/items?state=failed" "$A")" "failed items"
 assert_eq "m198 m199 m200" "$(jq -r '[.items[].managed.name] | sort | join(" ")' "$T/resp")" "the unreachable ones failed"
 assert_eq 0 "$(jq '[.items[] | select(.error == "")] | length' "$T/resp")" "each failure has its error"
+# The local CLI reads the same database the server writes.
+cw campaign status "$ID" >"$T/local.txt" || fail "local CLI status"
+grep -q 'failed 3' "$T/local.txt" && pass || fail "local CLI status: $(cat "$T/local.txt")"
+cw campaign list | grep -q leave-issuing && pass || fail "local CLI list"
 remote campaign items "$ID" --state failed >"$T/failed.txt" || fail "CLI items"
 grep -q m199 "$T/failed.txt" && pass || fail "CLI items: $(cat "$T/failed.txt")"
 # Paginated.

@@ -216,6 +216,10 @@ TEST_F(ReconcilerTest, AdoptsAnInventoryCertificateAndSupersedesItWhenDue) {
   ASSERT_EQ(m.spec.sans.size(), 1u);
   EXPECT_EQ(m.spec.sans[0].value, "legacy.example.com");
   EXPECT_EQ(timeline_kinds(m.id), std::vector<std::string>{"adopted"});
+  // One managed certificate takes it over, not two.
+  auto twice = managed_->create(spec("legacy2", {}, {{"adopt", adopted}}), admin());
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_EQ(twice.error().code, ErrorCode::kConflict);
   reconcile(m.id);
   EXPECT_EQ(get(m.id).fingerprint, std::optional<std::string>(adopted));
   clock_.set(*m.renew_at);
