@@ -122,16 +122,16 @@ void add_campaign_routes(http::Router& r, Services& s) {
               list_campaigns);
   add_guarded(r, s, "GET", "/api/v1/campaigns/{id}", Permission::kCampaign, BodyKind::kNone,
               get_campaign);
-  add_guarded(r, s, "GET", "/api/v1/campaigns/{id}/items", Permission::kCampaign,
-              BodyKind::kNone, campaign_items);
-  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/start", Permission::kCampaign,
-              BodyKind::kNone, change<&lifecycle::CampaignService::start>);
-  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/pause", Permission::kCampaign,
-              BodyKind::kNone, change<&lifecycle::CampaignService::pause>);
-  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/cancel", Permission::kCampaign,
-              BodyKind::kNone, change<&lifecycle::CampaignService::cancel>);
-  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/finish", Permission::kCampaign,
-              BodyKind::kNone, finish_campaign);
+  add_guarded(r, s, "GET", "/api/v1/campaigns/{id}/items", Permission::kCampaign, BodyKind::kNone,
+              campaign_items);
+  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/start", Permission::kCampaign, BodyKind::kNone,
+              change<&lifecycle::CampaignService::start>);
+  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/pause", Permission::kCampaign, BodyKind::kNone,
+              change<&lifecycle::CampaignService::pause>);
+  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/cancel", Permission::kCampaign, BodyKind::kNone,
+              change<&lifecycle::CampaignService::cancel>);
+  add_guarded(r, s, "POST", "/api/v1/campaigns/{id}/finish", Permission::kCampaign, BodyKind::kNone,
+              finish_campaign);
 }
 
 }  // namespace certward::api

@@ -26,9 +26,8 @@ void print_items(const json& items) {
   Table t({"SEQ", "WAVE", "STATE", "SUBJECT", "MANAGED", "FINGERPRINT", "ERROR"});
   for (const auto& i : items) {
     const json& m = i.value("managed", json(nullptr));
-    t.add({std::to_string(i.value("seq", 0)), std::to_string(i.value("wave", 0)),
-           text(i, "state"), printable(text(i, "subject")),
-           m.is_object() ? json_text(m, "name", "-") : "-",
+    t.add({std::to_string(i.value("seq", 0)), std::to_string(i.value("wave", 0)), text(i, "state"),
+           printable(text(i, "subject")), m.is_object() ? json_text(m, "name", "-") : "-",
            json_text(i, "fingerprint", "-").substr(0, 16), printable(json_text(i, "error", "-"))});
   }
   t.print();
@@ -65,11 +64,11 @@ void print_list(const json& doc) {
   Table t({"NAME", "ID", "STATE", "WAVE", "TOTAL", "DONE", "FAILED", "NOT MANAGED", "CREATED"});
   for (const auto& c : doc["items"]) {
     const json counts = c.value("counts", json::object());
-    t.add({text(c, "name"), text(c, "id"), text(c, "state"),
-           std::to_string(c.value("current_wave", 0) + 1) + "/" +
-               std::to_string(c.value("waves", 0)),
-           count(counts, "total"), count(counts, "done"), count(counts, "failed"),
-           count(counts, "not_managed"), text(c, "created_at")});
+    t.add(
+        {text(c, "name"), text(c, "id"), text(c, "state"),
+         std::to_string(c.value("current_wave", 0) + 1) + "/" + std::to_string(c.value("waves", 0)),
+         count(counts, "total"), count(counts, "done"), count(counts, "failed"),
+         count(counts, "not_managed"), text(c, "created_at")});
   }
   t.print();
 }
@@ -128,7 +127,8 @@ void add_plan(CLI::App* group, Globals& g) {
   cmd->add_option("--origin", o->origin, "take issued, imported, discovered or upstream ones");
   cmd->add_option("--to-authority", o->to_authority, "move managed certificates to this authority");
   cmd->add_option("--to-profile", o->to_profile, "... and this profile");
-  cmd->add_option("--to-key-type", o->to_key_type, "... and this key type (ec-p256, rsa-3072, ...)");
+  cmd->add_option("--to-key-type", o->to_key_type,
+                  "... and this key type (ec-p256, rsa-3072, ...)");
   cmd->add_option("--wave-size", o->wave_size, "managed certificates per wave (default 25)")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--max-failures", o->max_failures, "pause once more than this many failed")
@@ -224,8 +224,9 @@ void add_items(CLI::App* group, Globals& g) {
           json out = json::array();
           for (const auto& i : items) out.push_back(lifecycle::campaign_item_json(i));
           const bool more = items.size() == static_cast<std::size_t>(f.limit);
-          return json{{"items", out},
-                      {"next_cursor", more ? json(std::to_string(items.back().seq)) : json(nullptr)}};
+          return json{
+              {"items", out},
+              {"next_cursor", more ? json(std::to_string(items.back().seq)) : json(nullptr)}};
         },
         [o](const Remote& r) {
           std::string q = "?limit=" + std::to_string(o->limit);
@@ -274,8 +275,7 @@ void add_finish(CLI::App* group, Globals& g) {
       "finish", "close a completed or cancelled campaign, revoking the replaced certificates");
   cmd->add_option("id", o->id, "its id")->required();
   cmd->add_flag("--revoke", o->revoke, "revoke the old certificates of the replaced items");
-  cmd->add_option("--reason", o->reason,
-                  "superseded (default), cACompromise, keyCompromise, ...");
+  cmd->add_option("--reason", o->reason, "superseded (default), cACompromise, keyCompromise, ...");
   cmd->add_flag("--force", o->force,
                 "also revoke those whose replacement failed (they stop working)");
   cmd->callback([&g, o] {
@@ -283,9 +283,8 @@ void add_finish(CLI::App* group, Globals& g) {
         g,
         [o](Context& c) -> Result<json> {
           CW_ASSIGN_OR_RETURN(auto reason, ca::parse_revocation_reason(o->reason));
-          lifecycle::FinishOptions f{.revoke = o->revoke,
-                                     .reason = static_cast<int>(reason),
-                                     .force = o->force};
+          lifecycle::FinishOptions f{
+              .revoke = o->revoke, .reason = static_cast<int>(reason), .force = o->force};
           CW_ASSIGN_OR_RETURN(auto campaign, c.campaigns().finish(o->id, f, local_requester(c)));
           return with_counts(c, campaign);
         },

@@ -54,9 +54,9 @@ Result<std::optional<std::int64_t>> int_member(const json& j, const char* key, s
 }
 
 Result<CampaignSelector> parse_selector(const json& j) {
-  CW_RETURN_IF_ERROR(only_members(j, "selector", {"authority", "issuer", "key_algorithm",
-                                                  "key_bits", "search", "team", "profile", "tag",
-                                                  "origin"}));
+  CW_RETURN_IF_ERROR(only_members(j, "selector",
+                                  {"authority", "issuer", "key_algorithm", "key_bits", "search",
+                                   "team", "profile", "tag", "origin"}));
   CampaignSelector s;
   CW_ASSIGN_OR_RETURN(s.authority, text_member(j, "authority"));
   CW_ASSIGN_OR_RETURN(s.issuer, text_member(j, "issuer"));
@@ -81,8 +81,9 @@ Result<CampaignSelector> parse_selector(const json& j) {
     s.origin = *o;
   }
   if (selector_empty(s)) {
-    return bad("the selector is empty: it would take every certificate (name at least one of "
-               "authority, issuer, key_algorithm, key_bits, search, team, profile, tag, origin)");
+    return bad(
+        "the selector is empty: it would take every certificate (name at least one of "
+        "authority, issuer, key_algorithm, key_bits, search, team, profile, tag, origin)");
   }
   return s;
 }
@@ -112,13 +113,11 @@ Result<E> by_name(std::string_view s, const std::array<std::string_view, N>& nam
 
 constexpr std::array<std::string_view, 7> kCampaignStates = {
     "planned", "running", "paused", "completed", "cancelled", "finishing", "finished"};
-constexpr std::array<std::string_view, 5> kItemStates = {"pending", "replacing", "done",
-                                                         "failed", "not_managed"};
+constexpr std::array<std::string_view, 5> kItemStates = {"pending", "replacing", "done", "failed",
+                                                         "not_managed"};
 
 json opt(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
-json opt_time(const std::optional<SysTime>& t) {
-  return t ? json(format_time(*t)) : json(nullptr);
-}
+json opt_time(const std::optional<SysTime>& t) { return t ? json(format_time(*t)) : json(nullptr); }
 
 }  // namespace
 
@@ -128,14 +127,15 @@ bool selector_empty(const CampaignSelector& s) {
 }
 
 Result<CampaignRequest> parse_campaign_request(const json& j) {
-  CW_RETURN_IF_ERROR(only_members(j, "campaign", {"name", "selector", "target", "wave_size",
-                                                  "max_failures", "item_timeout"}));
+  CW_RETURN_IF_ERROR(only_members(
+      j, "campaign", {"name", "selector", "target", "wave_size", "max_failures", "item_timeout"}));
   CampaignRequest r;
   CW_ASSIGN_OR_RETURN(auto name, text_member(j, "name"));
   if (name) {
     if (!valid_managed_name(*name)) {
-      return bad("name must be 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or "
-                 "digit");
+      return bad(
+          "name must be 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or "
+          "digit");
     }
     r.name = *name;
   }
@@ -199,9 +199,9 @@ Result<ItemState> parse_item_state(std::string_view s) {
 }
 
 json campaign_counts_json(const CampaignCounts& c) {
-  return {{"total", c.total},       {"managed", c.managed},     {"not_managed", c.not_managed},
-          {"pending", c.pending},   {"replacing", c.replacing}, {"done", c.done},
-          {"failed", c.failed},     {"revoked", c.revoked},     {"revoke_failed", c.revoke_failed}};
+  return {{"total", c.total},     {"managed", c.managed},     {"not_managed", c.not_managed},
+          {"pending", c.pending}, {"replacing", c.replacing}, {"done", c.done},
+          {"failed", c.failed},   {"revoked", c.revoked},     {"revoke_failed", c.revoke_failed}};
 }
 
 json campaign_json(const Campaign& c, const CampaignCounts& counts) {
@@ -217,9 +217,8 @@ json campaign_json(const Campaign& c, const CampaignCounts& counts) {
   j["started_at"] = opt_time(c.started_at);
   j["completed_at"] = opt_time(c.completed_at);
   if (c.finish) {
-    j["finish"] = {{"revoke", c.finish->revoke},
-                   {"reason", c.finish->reason},
-                   {"force", c.finish->force}};
+    j["finish"] = {
+        {"revoke", c.finish->revoke}, {"reason", c.finish->reason}, {"force", c.finish->force}};
   } else {
     j["finish"] = nullptr;
   }

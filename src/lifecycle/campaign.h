@@ -30,8 +30,8 @@ namespace certward::lifecycle {
 // Only active certificates count: not revoked, not expired, not superseded, not CA
 // certificates.
 struct CampaignSelector {
-  std::optional<std::string> authority;  // issued by this internal authority
-  std::optional<std::string> issuer;     // substring of the issuer DN (any origin)
+  std::optional<std::string> authority;      // issued by this internal authority
+  std::optional<std::string> issuer;         // substring of the issuer DN (any origin)
   std::optional<std::string> key_algorithm;  // "rsa", "ecdsa", "ed25519", "rsa-pss"
   std::optional<int> key_bits;
   std::optional<std::string> search;  // substring of subject or a SAN
@@ -51,7 +51,8 @@ struct CampaignTarget {
 
 struct CampaignOptions {
   int wave_size = 25;  // managed certificates per wave, 1..1000
-  // The campaign pauses itself once more items than this have failed (nullopt: never).
+  // The campaign pauses itself once more items than this have failed (nullopt: never); resumed,
+  // it goes on until another item fails.
   std::optional<int> max_failures;
   // A managed certificate not replaced this long after its wave started it has failed.
   std::chrono::seconds item_timeout{3600};

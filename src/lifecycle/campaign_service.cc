@@ -62,7 +62,13 @@ bool active(const inventory::CertificateRecord& r, SysTime now) {
 
 bool usable_reason(int reason) {
   switch (reason) {
-    case 0: case 1: case 2: case 3: case 4: case 5: case 9:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 9:
       return true;
     default:
       return false;
@@ -220,8 +226,8 @@ Result<CampaignPlan> CampaignService::plan(CampaignRequest request,
   }
   plan.counts.total = static_cast<std::int64_t>(plan.items.size());
   plan.counts.pending = plan.counts.total;
-  plan.waves = std::max(1, (managed_index + request.options.wave_size - 1) /
-                               request.options.wave_size);
+  plan.waves =
+      std::max(1, (managed_index + request.options.wave_size - 1) / request.options.wave_size);
   plan.request = std::move(request);
   return plan;
 }
@@ -248,10 +254,9 @@ Result<Campaign> CampaignService::create(CampaignRequest request,
                                     {"counts", campaign_counts_json(p.counts)},
                                     {"waves", c.waves}}}));
   CW_RETURN_IF_ERROR(tx->commit());
-  log::info("campaign_created", {{"id", c.id},
-                                 {"name", c.request.name},
-                                 {"items", p.counts.total},
-                                 {"actor", caller.actor}});
+  log::info(
+      "campaign_created",
+      {{"id", c.id}, {"name", c.request.name}, {"items", p.counts.total}, {"actor", caller.actor}});
   return c;
 }
 
@@ -310,8 +315,7 @@ Result<Campaign> CampaignService::transition(const std::string& id,
                         {"reason", ca::revocation_reason_name(finish->reason)},
                         {"force", finish->force}};
     if (to == CampaignState::kFinishing) {
-      CW_RETURN_IF_ERROR(
-          d_.lifecycle.jobs.enqueue(*tx, finish_job(c.id, 0, now)));
+      CW_RETURN_IF_ERROR(d_.lifecycle.jobs.enqueue(*tx, finish_job(c.id, 0, now)));
     }
   }
   if (to == CampaignState::kFinished || to == CampaignState::kCancelled) c.completed_at = now;
@@ -322,8 +326,8 @@ Result<Campaign> CampaignService::transition(const std::string& id,
                                                                  .target_id = c.id,
                                                                  .details = detail}));
   CW_RETURN_IF_ERROR(tx->commit());
-  log::info("campaign_state", {{"id", c.id}, {"state", campaign_state_name(to)},
-                               {"actor", caller.actor}});
+  log::info("campaign_state",
+            {{"id", c.id}, {"state", campaign_state_name(to)}, {"actor", caller.actor}});
   return c;
 }
 
@@ -392,13 +396,13 @@ Status CampaignService::start_item(const Campaign& c, CampaignItem& item) const 
     item.state = ItemState::kNotManaged;
     CW_RETURN_IF_ERROR(store_.update_item(*tx, item, c.id));
     CW_RETURN_IF_ERROR(d_.lifecycle.audit.append(
-        *tx, audit::Event{.actor = actor,
-                          .action = "certificate.replace",
-                          .target_type = "certificate",
-                          .target_id = item.fingerprint,
-                          .details = {{"campaign", c.id},
-                                      {"replace_by", format_time(now)},
-                                      {"managed", false}}}));
+        *tx, audit::Event{
+                 .actor = actor,
+                 .action = "certificate.replace",
+                 .target_type = "certificate",
+                 .target_id = item.fingerprint,
+                 .details = {
+                     {"campaign", c.id}, {"replace_by", format_time(now)}, {"managed", false}}}));
     return tx->commit();
   }
   const ca::Requester actor = campaign_actor(c);
@@ -451,7 +455,9 @@ Status CampaignService::start_item(const Campaign& c, CampaignItem& item) const 
                              : current.value_or(item.fingerprint);
   item.generation = changed->generation;
   return record_item(c, item, "campaign.item_start",
-                     {{"step", "started"}, {"how", how}, {"patch", patch},
+                     {{"step", "started"},
+                      {"how", how},
+                      {"patch", patch},
                       {"old_fingerprint", *item.old_fingerprint}});
 }
 
@@ -471,8 +477,7 @@ Status CampaignService::check_item(const Campaign& c, CampaignItem& item) const 
   const bool replaced = m.fingerprint && m.fingerprint != item.old_fingerprint &&
                         m.fingerprint != item.fingerprint &&
                         m.issued_hash == desired_hash(m.spec) &&
-                        m.deployed_fingerprint == m.fingerprint &&
-                        m.state == ManagedState::kActive;
+                        m.deployed_fingerprint == m.fingerprint && m.state == ManagedState::kActive;
   if (replaced) {
     item.state = ItemState::kDone;
     item.error.clear();
@@ -486,10 +491,36 @@ Status CampaignService::check_item(const Campaign& c, CampaignItem& item) const 
   if (m.state == ManagedState::kFailed && m.generation > item.generation) {
     return failed(m.last_error.empty() ? "the reconciliation failed" : m.last_error);
   }
-  if (item.started_at && d_.lifecycle.clock.now() - *item.started_at > c.request.options.item_timeout) {
+  if (item.started_at &&
+      d_.lifecycle.clock.now() - *item.started_at > c.request.options.item_timeout) {
     return failed("not replaced within " + format_duration(c.request.options.item_timeout));
   }
   return ok();
+}
+
+Result<CampaignService::WaveProgress> CampaignService::work_wave(const Campaign& c) const {
+  WaveProgress progress;
+  ItemFilter f{.state = {}, .wave = c.current_wave, .after_seq = 0, .limit = kPage};
+  for (;;) {
+    CW_ASSIGN_OR_RETURN(auto page, store_.items(c.id, f));
+    for (auto& item : page) {
+      const ItemState before = item.state;
+      if (item.state == ItemState::kPending) {
+        CW_RETURN_IF_ERROR(start_item(c, item));
+      } else if (item.state == ItemState::kReplacing) {
+        CW_RETURN_IF_ERROR(check_item(c, item));
+      }
+      if (item.state == ItemState::kPending || item.state == ItemState::kReplacing) {
+        ++progress.open;
+      }
+      if (item.state == ItemState::kFailed && before != ItemState::kFailed) {
+        ++progress.new_failures;
+      }
+    }
+    if (page.size() < static_cast<std::size_t>(kPage)) break;
+    f.after_seq = page.back().seq;
+  }
+  return progress;
 }
 
 Result<std::optional<NewJob>> CampaignService::run_wave(const Job& job) const {
@@ -507,21 +538,7 @@ Result<std::optional<NewJob>> CampaignService::run_wave(const Job& job) const {
   if (c.state == CampaignState::kPaused) return std::optional(wave_job(id, now + kPausedCheck));
   if (c.state != CampaignState::kRunning) return std::optional<NewJob>();
 
-  int open = 0;
-  ItemFilter f{.state = {}, .wave = c.current_wave, .after_seq = 0, .limit = kPage};
-  for (;;) {
-    CW_ASSIGN_OR_RETURN(auto page, store_.items(id, f));
-    for (auto& item : page) {
-      if (item.state == ItemState::kPending) {
-        CW_RETURN_IF_ERROR(start_item(c, item));
-      } else if (item.state == ItemState::kReplacing) {
-        CW_RETURN_IF_ERROR(check_item(c, item));
-      }
-      if (item.state == ItemState::kPending || item.state == ItemState::kReplacing) ++open;
-    }
-    if (page.size() < static_cast<std::size_t>(kPage)) break;
-    f.after_seq = page.back().seq;
-  }
+  CW_ASSIGN_OR_RETURN(const WaveProgress progress, work_wave(c));
 
   CW_ASSIGN_OR_RETURN(auto counts, store_.counts(id));
   CW_ASSIGN_OR_RETURN(auto tx, d_.lifecycle.db.begin(store::TxMode::kWrite));
@@ -534,14 +551,16 @@ Result<std::optional<NewJob>> CampaignService::run_wave(const Job& job) const {
   json detail = {{"counts", campaign_counts_json(counts)}, {"wave", c.current_wave}};
   std::optional<NewJob> next;
   const auto& max_failures = c.request.options.max_failures;
-  if (max_failures && counts.failed > *max_failures) {
+  // Only a run that saw new failures pauses: resumed by an operator, the campaign goes on
+  // until another item fails.
+  if (max_failures && progress.new_failures > 0 && counts.failed > *max_failures) {
     c.state = CampaignState::kPaused;
     c.last_error = std::to_string(counts.failed) + " items failed, more than max_failures " +
                    std::to_string(*max_failures) + ": paused";
     action = "campaign.pause";
     detail["reason"] = c.last_error;
     next = wave_job(id, now + kPausedCheck);
-  } else if (open > 0) {
+  } else if (progress.open > 0) {
     return std::optional(wave_job(id, now + kWaveCheck));
   } else if (c.current_wave + 1 < c.waves) {
     c.current_wave += 1;
@@ -615,8 +634,8 @@ Result<std::optional<NewJob>> CampaignService::run_finish(const Job& job) const 
     c = *std::move(found);
   }
   const FinishOptions& options = *c.finish;
-  auto page = store_.items(id, ItemFilter{.state = {}, .wave = {}, .after_seq = after,
-                                          .limit = kFinishBatch});
+  auto page = store_.items(
+      id, ItemFilter{.state = {}, .wave = {}, .after_seq = after, .limit = kFinishBatch});
   if (!page) return std::unexpected(page.error());
   for (auto& item : *page) {
     after = item.seq;
@@ -652,8 +671,8 @@ Result<std::optional<NewJob>> CampaignService::run_finish(const Job& job) const 
                         .target_id = id,
                         .details = {{"counts", campaign_counts_json(counts)}}}));
   CW_RETURN_IF_ERROR(tx->commit());
-  log::info("campaign_finished", {{"id", id}, {"revoked", counts.revoked},
-                                  {"revoke_failed", counts.revoke_failed}});
+  log::info("campaign_finished",
+            {{"id", id}, {"revoked", counts.revoked}, {"revoke_failed", counts.revoke_failed}});
   return std::optional<NewJob>();
 }
 

@@ -69,7 +69,8 @@ class CampaignService {
   static constexpr std::size_t kMaxItems = 100'000;
 
   explicit CampaignService(CampaignDeps deps)
-      : d_(deps), store_(deps.lifecycle.clock, deps.lifecycle.db),
+      : d_(deps),
+        store_(deps.lifecycle.clock, deps.lifecycle.db),
         managed_store_(deps.lifecycle.clock, deps.lifecycle.db) {}
 
   static Status migrate(store::Database& db) { return CampaignStore::migrate(db); }
@@ -110,6 +111,12 @@ class CampaignService {
                               CampaignState to, std::string_view action,
                               const ca::Requester& caller,
                               const std::optional<FinishOptions>& finish = std::nullopt) const;
+  struct WaveProgress {
+    int open = 0;          // items of the wave still pending or replacing
+    int new_failures = 0;  // items this run found failed
+  };
+  // Starts the pending items of the current wave and looks at those replacing.
+  Result<WaveProgress> work_wave(const Campaign& c) const;
   Status start_item(const Campaign& c, CampaignItem& item) const;
   Status check_item(const Campaign& c, CampaignItem& item) const;
   // Records an item's outcome with its timeline entry and audit event.

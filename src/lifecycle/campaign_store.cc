@@ -182,8 +182,9 @@ Result<std::vector<Campaign>> CampaignStore::list(int limit,
   std::string sql = "SELECT " + std::string(kColumns) + " FROM lifecycle_campaigns";
   std::vector<store::Value> params;
   if (before) {
-    sql += " WHERE created_at < (SELECT created_at FROM lifecycle_campaigns WHERE id = ?) OR "
-           "(created_at = (SELECT created_at FROM lifecycle_campaigns WHERE id = ?) AND id < ?)";
+    sql +=
+        " WHERE created_at < (SELECT created_at FROM lifecycle_campaigns WHERE id = ?) OR "
+        "(created_at = (SELECT created_at FROM lifecycle_campaigns WHERE id = ?) AND id < ?)";
     params = {*before, *before, *before};
   }
   sql += " ORDER BY created_at DESC, id DESC LIMIT " + std::to_string(limit);

@@ -4,10 +4,9 @@
 // ask for the others' replacement (ARI); a replacement the reconciler cannot make is listed
 // failed and not revoked; finish revokes exactly the replaced ones; pause, cancel and bad
 // input.
-#include "lifecycle/campaign_service.h"
-
 #include <gtest/gtest.h>
 
+#include "lifecycle/campaign_service.h"
 #include "unit/lifecycle/managed_fixture.h"
 
 namespace certward::lifecycle {
@@ -266,6 +265,10 @@ TEST_F(CampaignTest, TooManyFailuresPauseTheCampaign) {
   auto paused = campaigns_->get(c->id, admin_);
   EXPECT_EQ(paused->state, CampaignState::kPaused);
   EXPECT_NE(paused->last_error.find("max_failures"), std::string::npos);
+  // Resumed by an operator, it goes on to the end: no item failed since.
+  ASSERT_TRUE(campaigns_->start(c->id, admin_).has_value());
+  run_to_completion(c->id);
+  EXPECT_EQ(campaigns_->get(c->id, admin_)->state, CampaignState::kCompleted);
 }
 
 TEST_F(CampaignTest, BadInputIsRefusedAndNothingIsStored) {
@@ -294,16 +297,16 @@ TEST_F(CampaignTest, BadInputIsRefusedAndNothingIsStored) {
     EXPECT_FALSE(r.has_value());
     return r ? ErrorCode::kInternal : r.error().code;
   };
-  EXPECT_EQ(code({{"selector", {{"authority", "issuing"}}}, {"target", {{"authority", "nope"}}}},
-                 admin_),
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      code({{"selector", {{"authority", "issuing"}}}, {"target", {{"authority", "nope"}}}}, admin_),
+      ErrorCode::kNotFound);
   EXPECT_EQ(code({{"selector", {{"authority", "nope"}}}}, admin_), ErrorCode::kNotFound);
-  EXPECT_EQ(code({{"selector", {{"authority", "issuing"}}}, {"target", {{"authority", "root"}}}},
-                 admin_),
-            ErrorCode::kPolicyRejected);
-  EXPECT_EQ(code({{"selector", {{"authority", "issuing"}}}, {"target", {{"profile", "nope"}}}},
-                 admin_),
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      code({{"selector", {{"authority", "issuing"}}}, {"target", {{"authority", "root"}}}}, admin_),
+      ErrorCode::kPolicyRejected);
+  EXPECT_EQ(
+      code({{"selector", {{"authority", "issuing"}}}, {"target", {{"profile", "nope"}}}}, admin_),
+      ErrorCode::kNotFound);
   EXPECT_EQ(code({{"selector", {{"team", "web"}}}}, web()), ErrorCode::kUnauthorized);
   EXPECT_EQ(certward::testing::count_rows(*db_, "lifecycle_campaigns"), 0);
   EXPECT_EQ(audit_count(), audit_before);
