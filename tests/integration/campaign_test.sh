@@ -7,7 +7,7 @@
 # problem+json and store nothing; the campaign runs in waves of 50 while its progress is
 # reported, until the 197 are replaced (their files hold certificates of the new CA), the
 # three are listed failed with their error, and the direct one has its replacement asked for
-# (replace_by, which ACME renewal information turns into a window in the past). Finishing with
+# (replace_by: its ACME renewal information shows a window in the past). Finishing with
 # --revoke revokes exactly the replaced certificates (the CRL lists them), not the new ones
 # and not those whose replacement failed.
 source "$(dirname "$0")/lib.sh"
@@ -149,6 +149,21 @@ assert_eq 2 "$(jq '[.items[] | select(.kind == "campaign")] | length' "$T/resp")
 assert_eq 200 "$(api GET "/api/v1/certificates/$FP_DIRECT" "$A")" "direct certificate"
 [[ "$(jq -r '.replace_by // empty' "$T/resp")" != "" ]] && pass || fail "replace_by not set: $(cat "$T/resp")"
 assert_eq valid "$(jq -r .status "$T/resp")" "still valid until its client replaces it"
+# ACME renewal information (RFC 9773) for it: a window in the past, renew at once.
+curl -s --cacert "$T/root.pem" -H "Authorization: Bearer $A" "$BASE/api/v1/certificates/$FP_DIRECT/download" >"$T/direct.pem"
+aki=$(openssl x509 -in "$T/direct.pem" -noout -ext authorityKeyIdentifier | grep -o '[0-9A-F][0-9A-F]\(:[0-9A-F][0-9A-F]\)\+' | head -1 | tr -d :)
+serial=$(openssl x509 -in "$T/direct.pem" -noout -serial | cut -d= -f2)
+CERT_ID=$(python3 -c '
+import base64, sys
+aki, serial = bytes.fromhex(sys.argv[1]), sys.argv[2]
+serial = ("0" * (len(serial) % 2)) + serial
+raw = bytes.fromhex(serial)
+if raw[0] & 0x80: raw = b"\0" + raw
+b = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=").decode()
+print(b(aki) + "." + b(raw))' "$aki" "$serial")
+assert_eq 200 "$(curl -s -o "$T/ari" -w '%{http_code}' --cacert "$T/root.pem" "$BASE/acme/renewal-info/$CERT_ID")" "renewal info"
+ARI_END=$(jq -r .suggestedWindow.end "$T/ari")
+[[ $(date -d "$ARI_END" +%s) -lt $(date +%s) ]] && pass || fail "the ARI window is not in the past: $(cat "$T/ari")"
 
 # --- Finish: revoke what was replaced --------------------------------------------------------
 remote campaign finish "$ID" --revoke --reason cACompromise >/dev/null || fail "CLI finish"
