@@ -31,6 +31,9 @@ packages=(
   # and POP3), keystores made with Java's keytool, and the scanners it is measured against
   openssh-server openssh-client postfix dovecot-imapd dovecot-pop3d openjdk-17-jre-headless
   sslscan nmap
+  # Lifecycle benchmark (bench/lifecycle/run.sh): the server restarted later in time, so that
+  # every managed certificate falls due at once
+  faketime
 )
 
 missing=()
