@@ -271,6 +271,63 @@ TEST_F(CampaignTest, TooManyFailuresPauseTheCampaign) {
   EXPECT_EQ(campaigns_->get(c->id, admin_)->state, CampaignState::kCompleted);
 }
 
+TEST_F(CampaignTest, AnItemNotReplacedInTimeFailsAndForceRevokesIt) {
+  const auto m = active("slow");
+  auto r = to_issuing_2();
+  r.options.item_timeout = std::chrono::minutes(5);
+  auto c = campaigns_->create(r, admin_);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(campaigns_->start(c->id, admin_).has_value());
+  ASSERT_TRUE(campaigns_->run_wave(job_for(c->id)).has_value());
+  EXPECT_EQ(counts(c->id).replacing, 1);
+  // No reconciler runs: after the timeout the item has failed.
+  clock_.advance(std::chrono::minutes(6));
+  auto next = campaigns_->run_wave(job_for(c->id));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_FALSE(next->has_value());
+  EXPECT_EQ(counts(c->id).failed, 1);
+  auto failed = campaigns_->items(c->id, only(ItemState::kFailed), admin_);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_NE(failed->front().error.find("5m"), std::string::npos) << failed->front().error;
+  // Forced, the old certificate goes although nothing replaced it.
+  ASSERT_TRUE(
+      campaigns_->finish(c->id, FinishOptions{.revoke = true, .reason = 1, .force = true}, admin_));
+  Job fj;
+  fj.payload = {{"id", c->id}, {"after", 0}};
+  ASSERT_TRUE(campaigns_->run_finish(fj).has_value());
+  EXPECT_TRUE((*inventory_.get(*m.fingerprint))->revoked_at.has_value());
+  EXPECT_EQ(
+      campaigns_->finish(c->id, FinishOptions{.revoke = false, .reason = 4, .force = true}, admin_)
+          .error()
+          .code,
+      ErrorCode::kInvalidArgument);
+}
+
+TEST_F(CampaignTest, ACertificateNobodyManagesIsRevokedOnceItsClientReplacedIt) {
+  const std::string replaced = issue_directly("replaced.example.com");
+  const std::string kept = issue_directly("kept.example.com");
+  auto c = campaigns_->create(to_issuing_2(), admin_);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(campaigns_->start(c->id, admin_).has_value());
+  run_to_completion(c->id);
+  EXPECT_EQ(counts(c->id).not_managed, 2);
+  // Its ACME client renewed it (the renewal supersedes it in the inventory).
+  const std::string renewal = issue_directly("replaced.example.com");
+  {
+    auto tx = db_->begin(store::TxMode::kWrite);
+    ASSERT_TRUE(tx.has_value());
+    ASSERT_TRUE(inventory_.mark_superseded(**tx, replaced, renewal).has_value());
+    ASSERT_TRUE((*tx)->commit().has_value());
+  }
+  ASSERT_TRUE(campaigns_->finish(c->id, FinishOptions{.revoke = true, .reason = 4}, admin_));
+  Job fj;
+  fj.payload = {{"id", c->id}, {"after", 0}};
+  ASSERT_TRUE(campaigns_->run_finish(fj).has_value());
+  EXPECT_TRUE((*inventory_.get(replaced))->revoked_at.has_value());
+  EXPECT_FALSE((*inventory_.get(kept))->revoked_at.has_value());
+  EXPECT_FALSE((*inventory_.get(renewal))->revoked_at.has_value());
+}
+
 TEST_F(CampaignTest, BadInputIsRefusedAndNothingIsStored) {
   active("a");
   auto refused = [&](const json& j) {
