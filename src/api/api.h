@@ -20,6 +20,7 @@
 #include "http/http.h"
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
+#include "lifecycle/campaign_service.h"
 #include "lifecycle/service.h"
 
 namespace certward::api {
@@ -40,6 +41,7 @@ struct Services {
   const inventory::Sightings& sightings;
   discovery::Discovery& discovery;
   const lifecycle::ManagedService& managed;
+  const lifecycle::CampaignService& campaigns;
   Metrics& metrics;
   RateLimiter& limiter;
 };

@@ -77,6 +77,7 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 //   kScan                 x       x
 //   kReportDiscovery      x       x                               x (agent)
 //   kManage               x       x          x
+//   kCampaign             x       x
 //
 // An agent (role "agent") has kReportDiscovery and nothing else: its token lives on a host
 // certward does not control.
@@ -84,17 +85,19 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 // A requester's kReadInventory, kIssue, kEditInventory, kRevoke and kManage are further limited
 // to its team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
 // revocation service, the rest by the callers.
-constexpr std::size_t kPermissionCount = 13;
+constexpr std::size_t kPermissionCount = 14;
 constexpr std::array<std::array<bool, kPermissionCount>, 5> kMatrix = {{
     // catalog inventory issue import authorities audit r.princ m.princ edit revoke scan report
-    // manage
-    {true, true, true, true, true, true, true, true, true, true, true, true, true},   // admin
-    {true, true, true, true, true, true, true, false, true, true, true, true, true},  // operator
-    {true, true, true, false, false, false, false, false, true, true, false, false,
-     true},  // requester
-    {true, true, false, false, false, true, true, false, false, false, false, false,
+    // manage campaign
+    {true, true, true, true, true, true, true, true, true, true, true, true, true,
+     true},  // admin
+    {true, true, true, true, true, true, true, false, true, true, true, true, true,
+     true},  // operator
+    {true, true, true, false, false, false, false, false, true, true, false, false, true,
+     false},  // requester
+    {true, true, false, false, false, true, true, false, false, false, false, false, false,
      false},  // auditor
-    {false, false, false, false, false, false, false, false, false, false, false, true,
+    {false, false, false, false, false, false, false, false, false, false, false, true, false,
      false},  // agent
 }};
 

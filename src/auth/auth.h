@@ -42,6 +42,8 @@ enum class Permission : std::uint8_t {
   kReportDiscovery,    // send what an agent found on its host
   kManage,             // create, change, renew and delete managed certificates (requesters:
                        // their team's only, within its issuance scope)
+  kCampaign,           // plan, run and finish replacement campaigns (organisation-wide: no
+                       // team-scoped role has it)
 };
 bool role_allows(Role role, Permission p);
 

@@ -56,7 +56,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.sightings(),
                         c.discovery(),
                         c.managed(),
-                        c.reconciler()};
+                        c.reconciler(),
+                        c.campaigns()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

@@ -58,5 +58,6 @@ void add_scan_commands(CLI::App& app, Globals& g);  // scan net|files|list|show|
 void add_agent_command(CLI::App& app, Globals& g);  // agent: file scans sent to a server
 // managed create|list|show|timeline|renew|delete|alerts
 void add_managed_commands(CLI::App& app, Globals& g);
+void add_campaign_commands(CLI::App& app, Globals& g);
 
 }  // namespace certward::cli

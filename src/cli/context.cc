@@ -120,6 +120,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   c->deployer_ = std::make_unique<lifecycle::deploy::Deployer>(
       c->clock_, lifecycle::deploy_policy(cfg.lifecycle));
   c->reconciler_ = std::make_unique<lifecycle::Reconciler>(lifecycle, *c->deployer_);
+  CW_RETURN_IF_ERROR(lifecycle::CampaignService::migrate(*c->db_));
+  c->campaigns_ = std::make_unique<lifecycle::CampaignService>(
+      lifecycle::CampaignDeps{lifecycle, *c->managed_, c->profiles_, *c->revocation_});
   // A revocation made here (the CLI, in its own process) moves the servers' CRL publication to
   // now, as one made through a server does: whichever server leases it publishes within a
   // poll, instead of at its next occurrence. The OCSP responders see it within their refresh.

@@ -20,6 +20,7 @@
 #include "discovery/service.h"
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
+#include "lifecycle/campaign_service.h"
 #include "lifecycle/deploy/target.h"
 #include "lifecycle/jobs.h"
 #include "lifecycle/reconciler.h"
@@ -55,6 +56,7 @@ class Context {
   discovery::Discovery& discovery() { return *discovery_; }
   const lifecycle::ManagedService& managed() const { return *managed_; }
   const lifecycle::Reconciler& reconciler() const { return *reconciler_; }
+  const lifecycle::CampaignService& campaigns() const { return *campaigns_; }
   const std::string& actor() const { return actor_; }
 
  private:
@@ -79,6 +81,7 @@ class Context {
   std::unique_ptr<lifecycle::ManagedService> managed_;
   std::unique_ptr<lifecycle::deploy::Deployer> deployer_;
   std::unique_ptr<lifecycle::Reconciler> reconciler_;
+  std::unique_ptr<lifecycle::CampaignService> campaigns_;
   std::string actor_;
 };
 

@@ -31,6 +31,7 @@
 #include "http/http.h"
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
+#include "lifecycle/campaign_service.h"
 #include "lifecycle/jobs.h"
 #include "lifecycle/reconciler.h"
 #include "lifecycle/scheduler.h"
@@ -58,6 +59,7 @@ struct Domain {
   discovery::Discovery& discovery;           // scans, recurring scans, agents'reports
   const lifecycle::ManagedService& managed;  // managed certificates' desired state
   const lifecycle::Reconciler& reconciler;   // their issuance, renewal and deployment
+  const lifecycle::CampaignService& campaigns;  // replacement campaigns
 };
 
 // What every component is given: the domain and the server's own shared services, built once

@@ -17,7 +17,8 @@ api::Services api_services(Services& s) {
   const Domain& d = s.domain;
   return api::Services{d.clock,       d.ready,     d.audit,      d.inventory, d.profiles,
                        d.authorities, d.ra,        d.revocation, d.auth,      d.eab,
-                       d.sightings,   d.discovery, d.managed,    s.metrics,   s.limiter};
+                       d.sightings,   d.discovery, d.managed,    d.campaigns, s.metrics,
+                       s.limiter};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.
@@ -199,7 +200,8 @@ class DiscoveryScans final : public Component {
 // and the reconciler runs on schedulers of its own ([lifecycle] concurrency threads): an
 // issuance and its deployments (a reload, a handshake) may take seconds, and must hold up
 // neither the CRLs of the shared scheduler nor each other. The shared scheduler runs the sweep,
-// which makes sure every managed certificate has its reconciliation scheduled.
+// which makes sure every managed certificate has its reconciliation scheduled, and the
+// replacement campaigns' waves and finishing.
 class ManagedCertificates final : public Component {
  public:
   static constexpr std::string_view kSweepJob = "managed.sweep";
@@ -240,6 +242,15 @@ class ManagedCertificates final : public Component {
           log::debug("managed_sweep", {{"managed", n}});
           return ok();
         }));
+    // A campaign's runs are short (they change managed certificates and look at them; the
+    // reconcilers above do the issuing and deploying), so they share the shared scheduler.
+    const lifecycle::CampaignService& campaigns = d.campaigns;
+    CW_RETURN_IF_ERROR(services_.scheduler.handle_chained(
+        std::string(lifecycle::kCampaignWaveJob),
+        [&campaigns](const lifecycle::Job& job) { return campaigns.run_wave(job); }));
+    CW_RETURN_IF_ERROR(services_.scheduler.handle_chained(
+        std::string(lifecycle::kCampaignFinishJob),
+        [&campaigns](const lifecycle::Job& job) { return campaigns.run_finish(job); }));
     for (auto& scheduler : reconcilers_) CW_RETURN_IF_ERROR(scheduler->start());
     return ok();
   }

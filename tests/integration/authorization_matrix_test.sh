@@ -51,6 +51,18 @@ for r in "${ROLES[@]}"; do
   done
 done
 
+# Replacement campaigns, one per role and route (ids are random); a campaign that matches
+# nothing stays planned until started.
+declare -A CAMPAIGN_START CAMPAIGN_CANCEL
+must 201 POST /api/v1/campaigns '{"name":"c-shared","selector":{"tag":"no-such-tag"}}'
+CAMPAIGN_SHARED=$(jq -r .id "$T/resp")
+for r in "${ROLES[@]}"; do
+  must 201 POST /api/v1/campaigns "{\"name\":\"cs-$r\",\"selector\":{\"tag\":\"no-such-tag\"}}"
+  CAMPAIGN_START[$r]=$(jq -r .id "$T/resp")
+  must 201 POST /api/v1/campaigns "{\"name\":\"cc-$r\",\"selector\":{\"tag\":\"no-such-tag\"}}"
+  CAMPAIGN_CANCEL[$r]=$(jq -r .id "$T/resp")
+done
+
 body_for() {  # key role
   local r=$2
   case $1 in
@@ -71,6 +83,7 @@ body_for() {  # key role
     bulk_revoke) echo '{"tag":"no-such-tag","dry_run":true}' ;;
     managed) echo "{\"name\":\"new-$r\",\"sans\":[\"new-$r.web.example.test\"]}" ;;
     managed_patch) echo "{\"tags\":[\"seen-by-$r\"]}" ;;
+    campaign) echo "{\"name\":\"new-$r\",\"selector\":{\"tag\":\"no-such-tag\"}}" ;;
     -) echo "" ;;
   esac
 }
@@ -109,6 +122,14 @@ POST|/api/v1/managed/{id}/renew|/api/v1/managed/m-@R@/renew|-|202 202 202 403
 GET|/api/v1/managed/{id}/timeline|/api/v1/managed/m-shared/timeline|-|200 200 200 200
 DELETE|/api/v1/managed/{id}|/api/v1/managed/m-del-@R@|-|200 200 200 403
 GET|/api/v1/alerts|/api/v1/alerts|-|200 200 200 200
+GET|/api/v1/campaigns|/api/v1/campaigns|-|200 200 403 403
+POST|/api/v1/campaigns|/api/v1/campaigns|campaign|201 201 403 403
+GET|/api/v1/campaigns/{id}|/api/v1/campaigns/$CAMPAIGN_SHARED|-|200 200 403 403
+GET|/api/v1/campaigns/{id}/items|/api/v1/campaigns/$CAMPAIGN_SHARED/items|-|200 200 403 403
+POST|/api/v1/campaigns/{id}/start|/api/v1/campaigns/@CAMPAIGN_START@/start|-|200 200 403 403
+POST|/api/v1/campaigns/{id}/pause|/api/v1/campaigns/$CAMPAIGN_SHARED/pause|-|409 409 403 403
+POST|/api/v1/campaigns/{id}/cancel|/api/v1/campaigns/@CAMPAIGN_CANCEL@/cancel|-|200 200 403 403
+POST|/api/v1/campaigns/{id}/finish|/api/v1/campaigns/$CAMPAIGN_SHARED/finish|-|409 409 403 403
 PATCH|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|label|200 200 200 403
 GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
 POST|/api/v1/certificates/{id}/revoke|/api/v1/certificates/@REVOKE_FP@/revoke|revoke|200 200 200 403
@@ -153,6 +174,8 @@ while IFS='|' read -r method pattern path body expect; do
     p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
     p=${p//@EAB_KID@/${EAB_KID[$r]}}
     p=${p//@REVOKE_FP@/${REVOKE_FP[$r]}}
+    p=${p//@CAMPAIGN_START@/${CAMPAIGN_START[$r]}}
+    p=${p//@CAMPAIGN_CANCEL@/${CAMPAIGN_CANCEL[$r]}}
     p=${p//@MAPFP@/$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)}
     got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")
     assert_eq "${want[$i]}" "$got" "$r: $method $pattern ($(head -c 200 "$T/resp"))"

@@ -31,6 +31,7 @@ class ApiTest : public ca::testing::CaFixture {
       clock_, *db_, inventory_, sightings_, audit_, jobs_, discovery_settings_, {}}};
   LifecycleSettings lifecycle_settings_;
   std::optional<lifecycle::ManagedService> managed_;  // the RA exists once set up
+  std::optional<lifecycle::CampaignService> campaigns_;
 };
 
 std::set<std::string> documented_operations() {
@@ -47,15 +48,17 @@ std::set<std::string> documented_operations() {
 }
 
 TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
-  managed_.emplace(lifecycle::LifecycleDeps{clock_, *db_, *ra_, *authorities_, inventory_, audit_,
-                                            auth_, jobs_, wrapper_, lifecycle_settings_});
+  const lifecycle::LifecycleDeps deps{clock_, *db_, *ra_,     *authorities_, inventory_,
+                                      audit_, auth_, jobs_,    wrapper_,      lifecycle_settings_};
+  managed_.emplace(deps);
+  campaigns_.emplace(lifecycle::CampaignDeps{deps, *managed_, profiles_, *revocation_});
   Services s{clock_,     [this] { return db_->ping(); },
              audit_,     inventory_,
              profiles_,  *authorities_,
              *ra_,       *revocation_,
              auth_,      eab_,
              sightings_, discovery_,
-             *managed_,  metrics_,
+             *managed_,  *campaigns_, metrics_,
              limiter_};
   auto router = make_api_router(s);
   std::set<std::string> routed;

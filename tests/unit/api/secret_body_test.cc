@@ -49,11 +49,14 @@ class SecretBodyTest : public ca::testing::CaFixture {
     ASSERT_TRUE(admin.has_value() && admin->has_value());
     token_ = **admin;
     // The authorities and the RA exist only once the fixture is set up.
-    managed_.emplace(lifecycle::LifecycleDeps{clock_, *db_, *ra_, *authorities_, inventory_, audit_,
-                                              auth_, jobs_, wrapper_, lifecycle_settings_});
+    const lifecycle::LifecycleDeps deps{clock_, *db_, *ra_,  *authorities_, inventory_,
+                                        audit_, auth_, jobs_, wrapper_,      lifecycle_settings_};
+    managed_.emplace(deps);
+    campaigns_.emplace(lifecycle::CampaignDeps{deps, *managed_, profiles_, *revocation_});
     services_.emplace(Services{clock_, [this] { return db_->ping(); }, audit_, inventory_,
                                profiles_, *authorities_, *ra_, *revocation_, auth_, eab_,
-                               sightings_, discovery_, *managed_, metrics_, limiter_});
+                               sightings_, discovery_, *managed_, *campaigns_, metrics_,
+                               limiter_});
     router_ = make_api_router(*services_);
   }
 
@@ -76,6 +79,7 @@ class SecretBodyTest : public ca::testing::CaFixture {
       clock_, *db_, inventory_, sightings_, audit_, jobs_, discovery_settings_, {}}};
   LifecycleSettings lifecycle_settings_;
   std::optional<lifecycle::ManagedService> managed_;
+  std::optional<lifecycle::CampaignService> campaigns_;
   std::optional<Services> services_;
   std::shared_ptr<http::Router> router_;
   std::string token_;

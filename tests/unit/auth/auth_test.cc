@@ -184,7 +184,8 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
   const std::vector<P> all = {
       P::kReadCatalog,       P::kReadInventory, P::kIssue,          P::kImport,
       P::kManageAuthorities, P::kReadAudit,     P::kReadPrincipals, P::kManagePrincipals,
-      P::kEditInventory,     P::kRevoke,        P::kScan,           P::kReportDiscovery};
+      P::kEditInventory,     P::kRevoke,        P::kScan,           P::kReportDiscovery,
+      P::kManage,            P::kCampaign};
   struct Row {
     Role role;
     std::set<P> allowed;
@@ -194,9 +195,10 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
       {Role::kOperator,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kImport, P::kManageAuthorities,
         P::kReadAudit, P::kReadPrincipals, P::kEditInventory, P::kRevoke, P::kScan,
-        P::kReportDiscovery}},
+        P::kReportDiscovery, P::kManage, P::kCampaign}},
       {Role::kRequester,
-       {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke}},
+       {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke,
+        P::kManage}},
       {Role::kAuditor, {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals}},
       {Role::kAgent, {P::kReportDiscovery}},
   };

@@ -45,9 +45,12 @@ class ServerTest : public ca::testing::CaFixture {
         audit_, auth_, jobs_, wrapper_,      config_.lifecycle};
     managed_.emplace(lifecycle);
     reconciler_.emplace(lifecycle, deployer_);
+    ASSERT_TRUE(lifecycle::CampaignService::migrate(*db_).has_value());
+    campaigns_.emplace(lifecycle::CampaignDeps{lifecycle, *managed_, profiles_, *revocation_});
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
                            profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, eab_, *db_,
-                           jobs_, sightings_, discovery_, *managed_, *reconciler_});
+                           jobs_, sightings_, discovery_, *managed_, *reconciler_,
+                           *campaigns_});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -89,6 +92,7 @@ class ServerTest : public ca::testing::CaFixture {
   lifecycle::deploy::Deployer deployer_{clock_, lifecycle::deploy_policy(config_.lifecycle)};
   std::optional<lifecycle::ManagedService> managed_;
   std::optional<lifecycle::Reconciler> reconciler_;
+  std::optional<lifecycle::CampaignService> campaigns_;
   std::optional<Domain> domain_;
 };
 
@@ -196,7 +200,7 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
                   *ra_,       *revocation_,
                   auth_,      eab_,
                   sightings_, discovery_,
-                  *managed_,  metrics,
+                  *managed_,  *campaigns_, metrics,
                   limiter};
   auto expected = api::make_api_router(s);
   auto routes = [](const http::Router& r) {
