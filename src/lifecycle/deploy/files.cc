@@ -242,7 +242,7 @@ void deploy_files(const TargetSpec& spec, const Material& material, const Policy
     }
   }
   if (spec.verify) {
-    Step verify = verify_served(*spec.verify, material);
+    Step verify = verify_served(*spec.verify, material, policy);
     const bool verified = verify.ok;
     if (!verified) {
       out.error = Error{ErrorCode::kUnavailable, "verification failed: " + verify.detail};

@@ -3,12 +3,15 @@
 // not exist) after a failed reload or verification. Reload commands are real programs
 // (/bin/sh, /bin/false, /bin/sleep); the verification failures dial a closed loopback port.
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -377,6 +380,32 @@ TEST_F(DeployFiles, WritesNothingThroughADirectorySwappedAfterTheCheck) {
   auto opened = open_file_strict(sub + "/passwd", O_RDONLY);
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(opened.error().code, ErrorCode::kInvalidArgument);
+}
+
+// At deployment a name is dialled only at the addresses it resolves to inside
+// verify_networks: "localhost" outside them is not dialled at all, and the step fails at once.
+TEST_F(DeployFiles, VerificationDialsNoAddressOutsideTheVerifyNetworks) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  policy_.verify_networks = {"10.0.0.0/8"};
+  TargetSpec s = spec();
+  s.verify = Verify{"localhost:" + std::to_string(ntohs(addr.sin_port)), std::nullopt, seconds(10)};
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome o = deploy(s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+  EXPECT_FALSE(o.deployed);
+  EXPECT_TRUE(o.rolled_back);
+  ASSERT_GE(o.steps.size(), 2u);
+  EXPECT_NE(o.steps[1].detail.find("verify_networks"), std::string::npos) << o.steps[1].detail;
+  EXPECT_LT(::accept(listener, nullptr, nullptr), 0);  // nobody called
+  ::close(listener);
 }
 
 }  // namespace

@@ -263,6 +263,10 @@ TEST_F(ManagedTest, DeclarationsAreSyncedByNameAndNotDeletedWhileDeclared) {
   auto m = get("site");
   EXPECT_TRUE(m.declared);
   EXPECT_EQ(managed_->remove(m.id, admin()).error().code, ErrorCode::kConflict);
+  // Nor changed there: the next start would undo it. Renewing it is fine.
+  EXPECT_EQ(managed_->update(m.id, {{"tags", {"x"}}}, admin()).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(get("site").spec.tags, std::vector<std::string>{"declared"});
+  EXPECT_TRUE(managed_->renew(m.id, false, admin()).has_value());
   // Syncing the same again changes nothing; a changed declaration updates it in place.
   ASSERT_TRUE(managed_->sync_declared(decls).has_value());
   EXPECT_EQ(get("site").generation, get("site").generation);

@@ -1,0 +1,163 @@
+// Managed certificates against a hostile requester: what a team-scoped caller may put in a
+// deployment target. It may not have certward run a command of its choosing (reload argv), nor
+// read a file of its choosing as certward (an SSH identity or known_hosts file, a PKCS#12
+// password file): those are bound by [lifecycle] team_reload_commands and team_secrets_dir,
+// and a refusal stores nothing. Admins and operators are not bound by them.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "unit/lifecycle/managed_fixture.h"
+
+namespace certward::lifecycle {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class ManagedHostileTest : public testing::ManagedFixture {
+ protected:
+  json with_reload(std::vector<std::string> argv, const std::string& name = "web") const {
+    json t = file_target(name);
+    t["reload"] = {{"argv", std::move(argv)}};
+    return t;
+  }
+
+  json with_pkcs12(const std::string& password_file) const {
+    json t = file_target();
+    t["files"]["pkcs12"] = (files_.path() / "web.p12").string();
+    t["files"]["pkcs12_password_file"] = password_file;
+    return t;
+  }
+
+  json ssh_target(const std::string& identity, const std::string& known_hosts) const {
+    return {{"name", "edge"},
+            {"kind", "ssh"},
+            {"ssh",
+             {{"host", "127.0.0.1"},
+              {"user", "deploy"},
+              {"identity_file", identity},
+              {"known_hosts", known_hosts}}},
+            {"files", {{"fullchain", "/etc/nginx/tls/edge.crt"}}}};
+  }
+
+  static std::string write_private(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+    return p.string();
+  }
+
+  // Creating as the requester is refused by the deployment policy and stores nothing.
+  void expect_refused(const json& target) {
+    const auto rows = managed_rows();
+    auto m = managed_->create(spec("hostile", {"www.example.com"}, {{"targets", {target}}}), web());
+    ASSERT_FALSE(m.has_value()) << target.dump();
+    EXPECT_EQ(m.error().code, ErrorCode::kPolicyRejected) << m.error().message;
+    EXPECT_EQ(managed_rows(), rows);
+  }
+
+  certward::testing::TempDir secrets_;
+};
+
+TEST_F(ManagedHostileTest, RequesterCannotNameAReloadCommandOfItsOwn) {
+  expect_refused(with_reload({"/bin/sh", "-c", "id > /tmp/certward-pwned"}));
+  expect_refused(with_reload({"/usr/bin/env", "sh"}));
+  settings_.team_reload_commands = {"/bin/true", "/usr/sbin/nginx -s reload"};
+  // Listed commands only, exactly: another argument makes another command.
+  expect_refused(with_reload({"/usr/sbin/nginx", "-s", "reload", "-g", "load_module x;"}));
+  expect_refused(with_reload({"/usr/sbin/nginx", "-s"}));
+  auto listed =
+      managed_->create(spec("listed", {"www.example.com"},
+                            {{"targets", {with_reload({"/usr/sbin/nginx", "-s", "reload"})}}}),
+                       web());
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  // Nor can it change its target to run another one.
+  auto changed = managed_->update(listed->id,
+                                  {{"targets", {with_reload({"/bin/sh", "-c", "reboot"})}}}, web());
+  ASSERT_FALSE(changed.has_value());
+  EXPECT_EQ(changed.error().code, ErrorCode::kPolicyRejected);
+  EXPECT_EQ(get(listed->id).spec.targets[0].reload->argv,
+            (std::vector<std::string>{"/usr/sbin/nginx", "-s", "reload"}));
+}
+
+TEST_F(ManagedHostileTest, OperatorsChoiceOfReloadStaysUsableByTheTeam) {
+  settings_.team_reload_commands = {};
+  auto m = managed_->create(spec("ops", {"www.example.com"},
+                                 {{"team", "web"}, {"targets", {with_reload({"/bin/true"})}}}),
+                            admin());
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  // The team may renew it and change what is not the target...
+  EXPECT_TRUE(managed_->renew(m->id, false, web()).has_value());
+  auto tagged = managed_->update(m->id, {{"tags", {"prod"}}}, web());
+  ASSERT_TRUE(tagged.has_value()) << tagged.error().message;
+  // ...but not give it a command of its own.
+  auto changed =
+      managed_->update(m->id, {{"targets", {with_reload({"/bin/sh", "-c", "true"})}}}, web());
+  ASSERT_FALSE(changed.has_value());
+  EXPECT_EQ(changed.error().code, ErrorCode::kPolicyRejected);
+}
+
+TEST_F(ManagedHostileTest, RequesterCannotHaveCertwardReadAFileOfItsChoosing) {
+  // The server's own secrets, private to certward's user as a password file must be.
+  const std::string master = write_private(files_.path() / "data" / "master.key", "secret\n");
+  expect_refused(with_pkcs12(master));
+  expect_refused(ssh_target(master, master));
+  settings_.allowed_ssh_hosts = {"127.0.0.1"};
+  expect_refused(ssh_target(master, master));
+
+  settings_.team_secrets_dir = secrets_.path().string();
+  const std::string mine = write_private(secrets_.path() / "web" / "p12.pass", "pw\n");
+  const std::string theirs = write_private(secrets_.path() / "mail" / "p12.pass", "pw\n");
+  expect_refused(with_pkcs12(master));
+  expect_refused(with_pkcs12(theirs));
+  expect_refused(with_pkcs12(secrets_.path().string() + "/webx/p12.pass"));
+  // A link inside its directory to a file outside is judged by where it leads.
+  fs::create_symlink(master, secrets_.path() / "web" / "link.pass");
+  expect_refused(with_pkcs12((secrets_.path() / "web" / "link.pass").string()));
+  fs::create_directory_symlink(files_.path() / "data", secrets_.path() / "web" / "data");
+  expect_refused(with_pkcs12((secrets_.path() / "web" / "data" / "master.key").string()));
+  expect_refused(ssh_target(theirs, mine));
+  expect_refused(ssh_target(mine, theirs));
+
+  auto p12 =
+      managed_->create(spec("p12", {"www.example.com"}, {{"targets", {with_pkcs12(mine)}}}), web());
+  EXPECT_TRUE(p12.has_value()) << p12.error().message;
+  const std::string key = write_private(secrets_.path() / "web" / "id_ed25519", "k\n");
+  auto ssh = managed_->create(
+      spec("edge", {"edge.example.com"}, {{"targets", {ssh_target(key, mine)}}}), web());
+  EXPECT_TRUE(ssh.has_value()) << ssh.error().message;
+}
+
+TEST_F(ManagedHostileTest, AdminsAreNotBoundByTheTeamLimits) {
+  const std::string file = write_private(files_.path() / "p12.pass", "pw\n");
+  auto m = managed_->create(
+      spec("admin", {"www.example.com"}, {{"targets", {with_pkcs12(file)}}, {"team", "web"}}),
+      admin());
+  EXPECT_TRUE(m.has_value()) << m.error().message;
+}
+
+// Names almost in the team's domains are not in them; nothing is stored for them. (A
+// wildcard under the team's own domain is the profile's to allow or refuse, as at issuance.)
+TEST_F(ManagedHostileTest, NamesAlmostInTheTeamsDomainsAreRefused) {
+  for (const char* name : {"evil-example.com", "example.com.evil.net", "www.example.com.evil",
+                           "xn--exmple-cua.com", "*.example.org", "example.org", "ip:10.0.0.1",
+                           "email:a@evil.net", "uri:https://evil.net/"}) {
+    const auto rows = managed_rows();
+    auto s = parse_managed_spec({{"name", "near"}, {"sans", {name}}});
+    if (!s) continue;  // refused by the syntax check already
+    auto m = managed_->create(*s, web());
+    EXPECT_FALSE(m.has_value()) << name;
+    EXPECT_EQ(managed_rows(), rows) << name;
+  }
+  // Nor can a name be changed to one of them.
+  auto mine = managed_->create(spec("mine", {"www.example.com"}), web());
+  ASSERT_TRUE(mine.has_value()) << mine.error().message;
+  EXPECT_FALSE(managed_->update(mine->id, {{"sans", {"evil-example.com"}}}, web()).has_value());
+  EXPECT_FALSE(managed_->update(mine->id, {{"common_name", "evil.net"}}, web()).has_value());
+  EXPECT_EQ(get(mine->id).spec.sans.size(), 1u);
+}
+
+}  // namespace
+}  // namespace certward::lifecycle
