@@ -159,5 +159,23 @@ TEST_F(ManagedHostileTest, NamesAlmostInTheTeamsDomainsAreRefused) {
   EXPECT_EQ(get(mine->id).spec.sans.size(), 1u);
 }
 
+// A renew_before longer than the lifetime (the profile's validity applies) does not make
+// every run issue another certificate: one requester could otherwise have the RA sign a
+// certificate a second for ever.
+TEST_F(ManagedHostileTest, ARenewBeforeLongerThanTheLifetimeDoesNotRenewAtEveryRun) {
+  auto m = managed_->create(spec("loop", {"loop.example.com"}, {{"renew_before", "3650d"}}), web());
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  reconcile(m->id);
+  const auto first = get(m->id).fingerprint;
+  ASSERT_TRUE(first.has_value());
+  const auto rows = certward::testing::count_rows(*db_, "certificates");
+  for (int i = 0; i < 3; ++i) {
+    clock_.set(clock_.now() + std::chrono::seconds(2));
+    reconcile(m->id);
+  }
+  EXPECT_EQ(get(m->id).fingerprint, first);
+  EXPECT_EQ(certward::testing::count_rows(*db_, "certificates"), rows);
+}
+
 }  // namespace
 }  // namespace certward::lifecycle

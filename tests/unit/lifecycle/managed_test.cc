@@ -100,8 +100,11 @@ TEST(ManagedSchedule, RenewsWhenAThirdOfTheLifetimeRemainsWithJitterWithinTenPer
   const SysTime na = nb + std::chrono::days(90);
   EXPECT_EQ(renewal_due(nb, na, std::nullopt), na - std::chrono::days(30));
   EXPECT_EQ(renewal_due(nb, na, std::chrono::days(10)), na - std::chrono::days(10));
-  // A renew-before longer than the lifetime renews at once, never before the start.
-  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(400)), nb);
+  // A renew-before as long as the lifetime or longer renews after a tenth of it, not at once
+  // (and so not again at every run).
+  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(400)), nb + std::chrono::days(9));
+  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(90)), nb + std::chrono::days(9));
+  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(85)), nb + std::chrono::days(9));
   // Minutes-long certificates work the same way.
   EXPECT_EQ(renewal_due(nb, nb + std::chrono::minutes(6), std::nullopt),
             nb + std::chrono::minutes(4));
