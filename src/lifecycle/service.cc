@@ -197,15 +197,20 @@ Result<ManagedCertificate> ManagedService::create(ManagedSpec spec,
 Result<ManagedCertificate> ManagedService::visible(store::Transaction& tx,
                                                    const std::string& id_or_name,
                                                    const ca::Requester& caller, bool lock) const {
+  const auto hidden = [&](const std::optional<ManagedCertificate>& c) {
+    return c && caller.scope && (!caller.team || c->spec.team != caller.team);
+  };
   CW_ASSIGN_OR_RETURN(auto m, store_.find(tx, id_or_name, lock));
-  if (!m) {
+  // Another team's id is looked up as a name, as if it did not exist: a name of the caller's
+  // that happens to be another team's id must not tell the caller that id exists.
+  if (!m || hidden(m)) {
     CW_ASSIGN_OR_RETURN(m, store_.find_by_name(tx, id_or_name));
     if (m && lock) {
       CW_ASSIGN_OR_RETURN(m, store_.find(tx, m->id, true));
     }
   }
   // Another team's is not found: a scoped caller learns nothing of it.
-  if (!m || (caller.scope && (!caller.team || m->spec.team != caller.team))) {
+  if (!m || hidden(m)) {
     return fail(ErrorCode::kNotFound, "no managed certificate '" + id_or_name + "'");
   }
   return *std::move(m);

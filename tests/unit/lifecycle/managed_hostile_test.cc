@@ -177,5 +177,20 @@ TEST_F(ManagedHostileTest, ARenewBeforeLongerThanTheLifetimeDoesNotRenewAtEveryR
   EXPECT_EQ(certward::testing::count_rows(*db_, "certificates"), rows);
 }
 
+// Ids and names share one namespace in the API: a requester's managed certificate named like
+// another team's id is found by that name, and says nothing of the other one.
+TEST_F(ManagedHostileTest, ANameThatIsAnotherTeamsIdFindsTheCallersOwn) {
+  auto theirs = create(spec("theirs", {"mail.example.com"}, {{"team", "mail"}}));
+  auto mine = managed_->create(spec(theirs.id, {"www.example.com"}), web());
+  ASSERT_TRUE(mine.has_value()) << mine.error().message;
+  auto found = managed_->get(theirs.id, web());
+  ASSERT_TRUE(found.has_value()) << found.error().message;
+  EXPECT_EQ(found->id, mine->id);
+  auto renewed = managed_->renew(theirs.id, false, web());
+  ASSERT_TRUE(renewed.has_value());
+  EXPECT_EQ(renewed->id, mine->id);
+  EXPECT_EQ(get(theirs.id).renew_request, RenewRequest::kNone);  // the admin sees theirs by id
+}
+
 }  // namespace
 }  // namespace certward::lifecycle
