@@ -105,6 +105,16 @@ Status ManagedService::check(ManagedSpec& spec, const ca::Requester& caller,
       CW_RETURN_IF_ERROR(deploy::check_team_target(t, policy, *spec.team));
     }
   }
+  // A reconciliation must end well within its lease, or another replica takes it and deploys
+  // the same files at the same time: a target's timeouts (up to an hour each) are bounded by it.
+  std::chrono::seconds longest{0};
+  for (const auto& t : spec.targets) longest += deploy::longest_deployment(t);
+  if (longest * 2 > d_.settings.lease) {
+    return fail(ErrorCode::kInvalidArgument,
+                "the targets' timeouts allow a deployment of up to " +
+                    std::to_string(longest.count()) + "s, more than half of [lifecycle] lease (" +
+                    std::to_string(d_.settings.lease.count()) + "s): shorten them");
+  }
   if (spec.alerts.channels.size() > 16) {
     return fail(ErrorCode::kInvalidArgument, "at most 16 alert channels");
   }

@@ -166,6 +166,22 @@ Result<std::string> allowed_write_path(const std::string& role, const std::strin
 
 }  // namespace detail
 
+std::chrono::seconds longest_deployment(const TargetSpec& spec) {
+  using std::chrono::seconds;
+  const seconds reload = spec.reload ? spec.reload->timeout : seconds(0);
+  // The last verification attempt may start just before the deadline; a second of slack.
+  const seconds verify = spec.verify ? spec.verify->timeout + seconds(1) : seconds(0);
+  seconds total = reload * 2 + verify + seconds(5);  // writing and restoring: a few seconds
+  if (spec.ssh) {
+    const seconds ssh = spec.ssh->timeout;
+    const auto copies = static_cast<std::int64_t>(detail::output_paths(spec.files).size());
+    // Each copy (scp: 2 x timeout + 10 s), the install and the restore scripts (timeout +
+    // reload + 10 s each), and a cleanup script (timeout + 10 s).
+    total += (ssh * 2 + seconds(10)) * copies + (ssh + seconds(10)) * 3;
+  }
+  return total;
+}
+
 Status check_target(const TargetSpec& spec, const Policy& policy) {
   if (spec.verify) {
     auto endpoint = detail::parse_endpoint(spec.verify->endpoint);

@@ -144,6 +144,9 @@ struct Policy {
 };
 // Errors: kPolicyRejected, naming the path or host the policy does not allow.
 Status check_target(const TargetSpec& spec, const Policy& policy);
+// How long deploy() may take on this target at the most, by its timeouts: the reload twice
+// (and its rollback), the verification, and for SSH each copy and both remote scripts.
+std::chrono::seconds longest_deployment(const TargetSpec& spec);
 // What a target made by a requester of `team` must also respect, since it is not trusted to
 // run commands or read files as certward: its reload command is one of the policy's
 // team_reload_commands exactly, and every file certward reads for it (ssh.identity_file,

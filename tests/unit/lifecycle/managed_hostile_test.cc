@@ -192,5 +192,38 @@ TEST_F(ManagedHostileTest, ANameThatIsAnotherTeamsIdFindsTheCallersOwn) {
   EXPECT_EQ(get(theirs.id).renew_request, RenewRequest::kNone);  // the admin sees theirs by id
 }
 
+// A target's timeouts go up to an hour each, a reconciliation's lease is minutes: one that
+// could outlast it would be taken by another replica and deployed twice at once (and would
+// hold a reconciler thread, every other team's renewals waiting). Refused when stored.
+TEST_F(ManagedHostileTest, DeploymentsThatCouldOutlastTheLeaseAreRefused) {
+  settings_.lease = std::chrono::minutes(10);
+  json slow = with_reload({"/bin/true"});
+  slow["reload"]["timeout"] = "1h";
+  for (const auto& who : {admin(), web()}) {
+    settings_.team_reload_commands = {"/bin/true"};
+    const auto rows = managed_rows();
+    auto m = managed_->create(spec("slow", {"www.example.com"}, {{"targets", {slow}}}), who);
+    ASSERT_FALSE(m.has_value());
+    EXPECT_EQ(m.error().code, ErrorCode::kInvalidArgument) << m.error().message;
+    EXPECT_EQ(managed_rows(), rows);
+  }
+  json verify = file_target();
+  verify["verify"] = {{"endpoint", "127.0.0.1:443"}, {"timeout", "10m"}};
+  EXPECT_FALSE(
+      managed_->create(spec("slow", {"www.example.com"}, {{"targets", {verify}}}), admin()));
+  // Many targets add up.
+  json targets = json::array();
+  for (int i = 0; i < 8; ++i) {
+    json t = file_target("t" + std::to_string(i));
+    t["verify"] = {{"endpoint", "127.0.0.1:443"}, {"timeout", "45s"}};
+    targets.push_back(t);
+  }
+  EXPECT_FALSE(
+      managed_->create(spec("many", {"www.example.com"}, {{"targets", targets}}), admin()));
+  targets.erase(targets.begin() + 4, targets.end());
+  auto fits = managed_->create(spec("many", {"www.example.com"}, {{"targets", targets}}), admin());
+  EXPECT_TRUE(fits.has_value()) << fits.error().message;
+}
+
 }  // namespace
 }  // namespace certward::lifecycle
