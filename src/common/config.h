@@ -168,6 +168,21 @@ struct LifecycleSettings {
   std::vector<std::string> allowed_ssh_hosts;
   std::string ssh_binary = "/usr/bin/ssh";
   std::string scp_binary = "/usr/bin/scp";
+  // What a team-scoped requester may put in a target, beyond allowed_paths and
+  // allowed_ssh_hosts (admins, operators and the configuration are not bound by these): the
+  // reload commands it may name, each an exact argument vector written as one string split on
+  // spaces ("/usr/sbin/nginx -s reload"); none by default, so that a requester cannot have
+  // certward run a command of its choosing. And the directory under which its SSH identity
+  // and known_hosts files and PKCS#12 password files must lie, in a subdirectory named for its
+  // team (<team_secrets_dir>/<team>/...); none by default: no such file is allowed.
+  std::vector<std::string> team_reload_commands;
+  std::string team_secrets_dir;
+  // Where a verification handshake may dial (every address an endpoint resolves to is judged):
+  // loopback and private ranges by default, as [discovery] allowed_networks; link-local (cloud
+  // metadata services) is outside them on purpose. Whoever may write a target may otherwise
+  // make certward probe any address it can reach.
+  std::vector<std::string> verify_networks = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
+                                              "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
   // Reconciliation runs on schedulers of its own: `concurrency` threads, each leasing up to
   // `batch` due managed certificates per poll, polling at least every poll_interval_ms.
   int concurrency = 2;

@@ -3,6 +3,7 @@
 // docs/automation.md).
 
 #include "common/config_toml.h"
+#include "common/network.h"
 
 namespace certward::config_detail {
 namespace {
@@ -48,6 +49,12 @@ Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_v
       CW_ASSIGN_OR_RETURN(l.ssh_binary, get_string(v, key, src));
     } else if (key == "scp_binary") {
       CW_ASSIGN_OR_RETURN(l.scp_binary, get_string(v, key, src));
+    } else if (key == "team_reload_commands") {
+      CW_ASSIGN_OR_RETURN(l.team_reload_commands, get_strings(v, key, src));
+    } else if (key == "verify_networks") {
+      CW_ASSIGN_OR_RETURN(l.verify_networks, get_strings(v, key, src));
+    } else if (key == "team_secrets_dir") {
+      CW_ASSIGN_OR_RETURN(l.team_secrets_dir, get_string(v, key, src));
     } else if (key == "concurrency") {
       CW_ASSIGN_OR_RETURN(l.concurrency, get_int_as<int>(v, key, src));
     } else if (key == "batch") {
@@ -99,6 +106,17 @@ Status validate_lifecycle(const LifecycleSettings& l) {
   }
   for (const auto* bin : {&l.ssh_binary, &l.scp_binary}) {
     if (!bin->starts_with('/')) return bad("ssh_binary and scp_binary must be absolute paths");
+  }
+  for (const auto& command : l.team_reload_commands) {
+    if (!command.starts_with('/')) {
+      return bad("team_reload_commands: '" + command + "' does not start with an absolute path");
+    }
+  }
+  for (const auto& net : l.verify_networks) {
+    if (!parse_cidr(net)) return bad("verify_networks: '" + net + "' is not an address/prefix");
+  }
+  if (!l.team_secrets_dir.empty() && !l.team_secrets_dir.starts_with('/')) {
+    return bad("team_secrets_dir must be an absolute path");
   }
   if (l.concurrency < 1 || l.concurrency > 64) return bad("concurrency must be between 1 and 64");
   if (l.batch < 1 || l.batch > 1000) return bad("batch must be between 1 and 1000");

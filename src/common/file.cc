@@ -5,12 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "common/encoding.h"
 
@@ -43,13 +45,85 @@ Result<std::string> random_suffix() {
   return to_hex(bytes);
 }
 
+std::string base_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A directory descriptor (O_PATH) closed when it goes.
+class DirFd {
+ public:
+  explicit DirFd(int fd) : fd_(fd) {}
+  DirFd(DirFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  DirFd(const DirFd&) = delete;
+  DirFd& operator=(const DirFd&) = delete;
+  DirFd& operator=(DirFd&& o) noexcept {
+    if (this != &o) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~DirFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The directory `path` is in, as the path names it (symlinks followed).
+Result<DirFd> open_directory(const std::string& path) {
+  const int fd = ::open(directory_of(path).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error(path, "opening its directory", errno);
+  return DirFd(fd);
+}
+
+// The directory `path` is in, opened one component at a time from the root, refusing a
+// symlink at any of them: the directory opened is the one the caller named and judged, not
+// one a local user swapped a link in for since. `path` must be absolute.
+Result<DirFd> open_directory_strict(const std::string& path) {
+  if (path.empty() || path.front() != '/') {
+    return fail(ErrorCode::kInvalidArgument, "refusing to write " + path + ": not absolute");
+  }
+  const std::string dir = directory_of(path);
+  DirFd fd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return io_error(path, "opening /", errno);
+  std::size_t start = 1;
+  while (start < dir.size()) {
+    const std::size_t end = std::min(dir.find('/', start), dir.size());
+    const std::string part = dir.substr(start, end - start);
+    start = end + 1;
+    if (part.empty()) continue;
+    // With O_PATH, O_NOFOLLOW opens a symlink itself, which O_DIRECTORY then refuses.
+    const int next =
+        part == "." || part == ".."
+            ? -1
+            : ::openat(fd.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) {
+      const int err = part == "." || part == ".." ? ENOTDIR : errno;
+      if (err == ENOTDIR || err == ELOOP) {
+        return fail(ErrorCode::kInvalidArgument, "refusing to write " + path + ": " +
+                                                     dir.substr(0, end) +
+                                                     " is not a directory (a symlink?)");
+      }
+      return io_error(path, "opening " + dir.substr(0, end), err);
+    }
+    fd = DirFd(next);
+  }
+  return fd;
+}
+
 // Creates the temporary file exclusively; never follows or reuses what is already there.
-Result<int> create_temporary(const std::string& path, unsigned mode, std::string* tmp) {
+Result<int> create_temporary(const DirFd& dir, const std::string& path, unsigned mode,
+                             std::string* tmp) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     CW_ASSIGN_OR_RETURN(std::string suffix, random_suffix());
-    *tmp = path + ".tmp-" + suffix;
-    const int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                          static_cast<mode_t>(mode));
+    *tmp = base_name(path) + ".tmp-" + suffix;
+    const int fd =
+        ::openat(dir.get(), tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 static_cast<mode_t>(mode));
     if (fd >= 0) return fd;
     if (errno != EEXIST) return io_error(path, "creating a temporary file", errno);
   }
@@ -86,8 +160,8 @@ Status fill(int fd, std::string_view data, unsigned mode, const std::string& pat
   return written;
 }
 
-Status sync_directory(const std::string& dir, const std::string& path) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+Status sync_directory(const DirFd& dir, const std::string& path) {
+  const int fd = ::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return io_error(path, "opening its directory to sync it", errno);
   const bool synced = ::fsync(fd) == 0;
   const int err = errno;
@@ -96,9 +170,10 @@ Status sync_directory(const std::string& dir, const std::string& path) {
   return ok();
 }
 
-// Whether what is at `path` may be replaced by a new file: nothing, or a regular file.
-Status check_replaceable(const std::string& path, struct stat* st) {
-  if (::lstat(path.c_str(), st) != 0) {
+// Whether what is at `name` in `dir` may be replaced by a new file: nothing, or a regular
+// file.
+Status check_replaceable(const DirFd& dir, const std::string& path, struct stat* st) {
+  if (::fstatat(dir.get(), base_name(path).c_str(), st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return ok();
     return io_error(path, "lstat", errno);
   }
@@ -110,23 +185,30 @@ Status check_replaceable(const std::string& path, struct stat* st) {
   return ok();
 }
 
-// The temporary file, filled and renamed over `path`, and the directory synced.
-Status replace(const std::string& path, std::string_view data, unsigned mode,
+Status check_replaceable(const std::string& path, struct stat* st) {
+  CW_ASSIGN_OR_RETURN(auto dir, open_directory(path));
+  return check_replaceable(dir, path, st);
+}
+
+// The temporary file, filled and renamed over `path` in `dir`, and the directory synced.
+Status replace(const DirFd& dir, const std::string& path, std::string_view data, unsigned mode,
                const FileOwner* owner) {
   std::string tmp;
-  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(path, mode, &tmp));
+  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(dir, path, mode, &tmp));
   Status filled = fill(fd, data, mode, path, owner);
   if (filled) {
     // Checked again just before the rename: what appeared meanwhile is not replaced either.
     struct stat st {};
-    filled = check_replaceable(path, &st);
+    filled = check_replaceable(dir, path, &st);
   }
-  if (filled && ::rename(tmp.c_str(), path.c_str()) != 0) filled = io_error(path, "rename", errno);
+  if (filled && ::renameat(dir.get(), tmp.c_str(), dir.get(), base_name(path).c_str()) != 0) {
+    filled = io_error(path, "rename", errno);
+  }
   if (!filled) {
-    ::unlink(tmp.c_str());
+    ::unlinkat(dir.get(), tmp.c_str(), 0);
     return filled;
   }
-  return sync_directory(directory_of(path), path);
+  return sync_directory(dir, path);
 }
 
 }  // namespace
@@ -153,30 +235,53 @@ Status check_output_path(const std::string& path) {
 
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
   CW_RETURN_IF_ERROR(check_output_path(path));
-  return replace(path, data, mode & 07777, nullptr);
+  CW_ASSIGN_OR_RETURN(auto dir, open_directory(path));
+  return replace(dir, path, data, mode & 07777, nullptr);
 }
 
 Status replace_file_atomic(const std::string& path, std::string_view data, unsigned mode,
                            const FileOwner& owner) {
+  CW_ASSIGN_OR_RETURN(auto dir, open_directory_strict(path));
   struct stat st {};
-  CW_RETURN_IF_ERROR(check_replaceable(path, &st));
-  return replace(path, data, mode & 07777, &owner);
+  CW_RETURN_IF_ERROR(check_replaceable(dir, path, &st));
+  return replace(dir, path, data, mode & 07777, &owner);
+}
+
+Status remove_file_strict(const std::string& path) {
+  CW_ASSIGN_OR_RETURN(auto dir, open_directory_strict(path));
+  if (::unlinkat(dir.get(), base_name(path).c_str(), 0) != 0 && errno != ENOENT) {
+    return fail(ErrorCode::kUnavailable, "cannot remove " + path + ": " + std::strerror(errno));
+  }
+  return ok();
+}
+
+Result<int> open_file_strict(const std::string& path, int flags) {
+  CW_ASSIGN_OR_RETURN(auto dir, open_directory_strict(path));
+  const int fd = ::openat(dir.get(), base_name(path).c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  const int err = errno;
+  if (err == ENOENT) return fail(ErrorCode::kNotFound, path + " does not exist");
+  if (err == ELOOP) return fail(ErrorCode::kInvalidArgument, path + " is a symlink");
+  return fail(ErrorCode::kUnavailable, path + ": " + std::strerror(err));
 }
 
 Status create_file_exclusive(const std::string& path, std::string_view data, unsigned mode) {
   mode &= 07777;
+  CW_ASSIGN_OR_RETURN(auto dir, open_directory(path));
   std::string tmp;
-  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(path, mode, &tmp));
+  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(dir, path, mode, &tmp));
   Status filled = fill(fd, data, mode, path);
-  // link() fails if `path` exists (and does not follow a symlink there): the complete file
+  // linkat() fails if `path` exists (and does not follow a symlink there): the complete file
   // appears under its name, or nothing does.
   int link_errno = 0;
-  if (filled && ::link(tmp.c_str(), path.c_str()) != 0) link_errno = errno;
-  ::unlink(tmp.c_str());
+  if (filled && ::linkat(dir.get(), tmp.c_str(), dir.get(), base_name(path).c_str(), 0) != 0) {
+    link_errno = errno;
+  }
+  ::unlinkat(dir.get(), tmp.c_str(), 0);
   if (!filled) return filled;
   if (link_errno == EEXIST) return fail(ErrorCode::kConflict, path + " already exists");
   if (link_errno != 0) return io_error(path, "link", link_errno);
-  return sync_directory(directory_of(path), path);
+  return sync_directory(dir, path);
 }
 
 Status check_private_file(int fd, const std::string& what) {

@@ -48,10 +48,25 @@ struct FileOwner {
 // that a service reads is the point, and who may write where is the caller's policy. A
 // symlink, a device, a FIFO or a directory there is refused rather than replaced.
 //
-// Errors: kInvalidArgument (not a regular file), kUnavailable (with the path and the reason;
-// the same guarantees on failure as write_file_atomic).
+// `path` is absolute and its directories are opened one by one from the root without
+// following a symlink, and every step after that is relative to the directory so opened: a
+// local user who can write somewhere along the path cannot swap a directory for a link to
+// /etc between the caller's check of the path and the write (the caller resolves links first,
+// then judges and writes the resolved path).
+//
+// Errors: kInvalidArgument (not a regular file; a symlink or non-directory on the way),
+// kUnavailable (with the path and the reason; the same guarantees on failure as
+// write_file_atomic).
 Status replace_file_atomic(const std::string& path, std::string_view data, unsigned mode,
                            const FileOwner& owner);
+// Removes the file at `path` (nothing there is not an error), its directories opened as
+// replace_file_atomic opens them. Errors: as replace_file_atomic.
+Status remove_file_strict(const std::string& path);
+// Opens the file at `path` with `flags` (O_NOFOLLOW and O_CLOEXEC added), its directories
+// opened as replace_file_atomic opens them; the caller closes the descriptor.
+// Errors: kNotFound (no such file), kInvalidArgument (the file or something on the way is a
+// symlink, or not a directory), kUnavailable.
+Result<int> open_file_strict(const std::string& path, int flags);
 
 // Whether `path` can take an output file, asked before the work that produces it (issuing a
 // certificate, minting a token), so that a bad path costs nothing: its directory must exist

@@ -7,9 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "common/network.h"
 #include "discovery/discovery.h"
 
 namespace certward::discovery {
+
+// A set of address ranges: where a scan may dial (common/network.h).
+using certward::NetworkSet;
 
 // One rule as configured: a team and exactly one of
 //   cidr  "10.20.0.0/16", "2001:db8::/32"  (the endpoint's address; a file's host if it is one)
@@ -17,21 +21,6 @@ namespace certward::discovery {
 //                                            a file's host)
 //   path  "/etc/nginx/*"                    (shell glob over a file's absolute path, where '*'
 //                                            also matches '/')
-// A set of address ranges ("10.0.0.0/8", "::1/128", a bare address): where a scan may dial.
-class NetworkSet {
- public:
-  // Errors: kInvalidArgument (a range that is not an address with a prefix).
-  static Result<NetworkSet> make(const std::vector<std::string>& cidrs);
-  // Whether `address` (canonical text, IPv4 or IPv6) is in one of the ranges.
-  bool contains(std::string_view address) const;
-
- private:
-  struct Range {
-    std::vector<std::uint8_t> address;
-    int prefix = 0;
-  };
-  std::vector<Range> ranges_;
-};
 
 struct OwnershipRule {
   std::string team;

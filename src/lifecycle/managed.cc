@@ -275,8 +275,12 @@ SysTime renewal_due(SysTime not_before, SysTime not_after,
   const auto lifetime =
       std::max(std::chrono::seconds(0),
                std::chrono::duration_cast<std::chrono::seconds>(not_after - not_before));
-  const std::chrono::seconds before = renew_before.value_or(lifetime / 3);
-  return std::max(not_before, not_after - std::min(before, lifetime));
+  // A renew-before as long as the lifetime (or nearly) would make each certificate due the
+  // moment it is issued: renewed again at every run, a certificate a second, for ever. The
+  // renewal is never due before a tenth of the lifetime has passed.
+  const std::chrono::seconds before =
+      std::min(renew_before.value_or(lifetime / 3), lifetime * 9 / 10);
+  return std::max(not_before, not_after - before);
 }
 
 std::chrono::seconds renewal_jitter(std::string_view id, SysTime not_before, SysTime not_after,

@@ -124,7 +124,9 @@ struct ManagedCertificate {
 nlohmann::json managed_json(const ManagedCertificate& m);
 
 // When a certificate valid over [not_before, not_after] is due for renewal: `renew_before`
-// before its end, or when a third of its lifetime remains; never before not_before.
+// before its end, or when a third of its lifetime remains; never before a tenth of the
+// lifetime has passed (so that a renew_before longer than the lifetime cannot renew at every
+// run).
 SysTime renewal_due(SysTime not_before, SysTime not_after,
                     std::optional<std::chrono::seconds> renew_before);
 // How much earlier than renewal_due() the reconciler starts, spread by `id` over [0, percent%

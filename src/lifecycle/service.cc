@@ -41,6 +41,18 @@ deploy::Policy deploy_policy(const LifecycleSettings& s) {
   p.allowed_ssh_hosts = s.allowed_ssh_hosts;
   p.ssh_binary = s.ssh_binary;
   p.scp_binary = s.scp_binary;
+  for (const auto& command : s.team_reload_commands) {
+    std::vector<std::string> argv;
+    std::size_t start = 0;
+    while (start < command.size()) {
+      const std::size_t end = std::min(command.find(' ', start), command.size());
+      if (end > start) argv.push_back(command.substr(start, end - start));
+      start = end + 1;
+    }
+    if (!argv.empty()) p.team_reload_commands.push_back(std::move(argv));
+  }
+  p.team_secrets_dir = s.team_secrets_dir;
+  p.verify_networks = s.verify_networks;
   return p;
 }
 
@@ -57,7 +69,8 @@ NewJob reconcile_job(std::string_view id, SysTime run_at, int max_attempts) {
   return job;
 }
 
-Status ManagedService::check(ManagedSpec& spec, const ca::Requester& caller) const {
+Status ManagedService::check(ManagedSpec& spec, const ca::Requester& caller,
+                             const ManagedSpec* before) const {
   if (caller.scope) {
     if (!spec.team) spec.team = caller.team;
     if (!caller.team || spec.team != caller.team) {
@@ -81,7 +94,27 @@ Status ManagedService::check(ManagedSpec& spec, const ca::Requester& caller) con
   r.tags = spec.tags;
   CW_RETURN_IF_ERROR(d_.ra.check(r));
   const deploy::Policy policy = deploy_policy(d_.settings);
-  for (const auto& t : spec.targets) CW_RETURN_IF_ERROR(deploy::check_target(t, policy));
+  for (const auto& t : spec.targets) {
+    CW_RETURN_IF_ERROR(deploy::check_target(t, policy));
+    // A requester's target cannot run a command or read a file that is not its team's; one
+    // it keeps as an operator made it is the operator's choice.
+    const bool kept = before != nullptr && std::ranges::any_of(before->targets, [&](const auto& o) {
+                        return deploy::target_spec_json(o) == deploy::target_spec_json(t);
+                      });
+    if (caller.scope && !kept) {
+      CW_RETURN_IF_ERROR(deploy::check_team_target(t, policy, *spec.team));
+    }
+  }
+  // A reconciliation must end well within its lease, or another replica takes it and deploys
+  // the same files at the same time: a target's timeouts (up to an hour each) are bounded by it.
+  std::chrono::seconds longest{0};
+  for (const auto& t : spec.targets) longest += deploy::longest_deployment(t);
+  if (longest * 2 > d_.settings.lease) {
+    return fail(ErrorCode::kInvalidArgument,
+                "the targets' timeouts allow a deployment of up to " +
+                    std::to_string(longest.count()) + "s, more than half of [lifecycle] lease (" +
+                    std::to_string(d_.settings.lease.count()) + "s): shorten them");
+  }
   if (spec.alerts.channels.size() > 16) {
     return fail(ErrorCode::kInvalidArgument, "at most 16 alert channels");
   }
@@ -174,15 +207,20 @@ Result<ManagedCertificate> ManagedService::create(ManagedSpec spec,
 Result<ManagedCertificate> ManagedService::visible(store::Transaction& tx,
                                                    const std::string& id_or_name,
                                                    const ca::Requester& caller, bool lock) const {
+  const auto hidden = [&](const std::optional<ManagedCertificate>& c) {
+    return c && caller.scope && (!caller.team || c->spec.team != caller.team);
+  };
   CW_ASSIGN_OR_RETURN(auto m, store_.find(tx, id_or_name, lock));
-  if (!m) {
+  // Another team's id is looked up as a name, as if it did not exist: a name of the caller's
+  // that happens to be another team's id must not tell the caller that id exists.
+  if (!m || hidden(m)) {
     CW_ASSIGN_OR_RETURN(m, store_.find_by_name(tx, id_or_name));
     if (m && lock) {
       CW_ASSIGN_OR_RETURN(m, store_.find(tx, m->id, true));
     }
   }
   // Another team's is not found: a scoped caller learns nothing of it.
-  if (!m || (caller.scope && (!caller.team || m->spec.team != caller.team))) {
+  if (!m || hidden(m)) {
     return fail(ErrorCode::kNotFound, "no managed certificate '" + id_or_name + "'");
   }
   return *std::move(m);
@@ -195,8 +233,14 @@ Result<ManagedCertificate> ManagedService::update(const std::string& id, const j
   if (m.state == ManagedState::kDeleted) {
     return fail(ErrorCode::kNotFound, "managed certificate '" + id + "' is deleted");
   }
+  // The configuration is its whole desired state: a change made here would be undone,
+  // unannounced, when a server next starts.
+  if (m.declared && caller.actor != kConfigActor) {
+    return fail(ErrorCode::kConflict, "managed certificate '" + m.spec.name +
+                                          "' is declared in the configuration: change it there");
+  }
   CW_ASSIGN_OR_RETURN(auto spec, patch_managed_spec(m.spec, patch));
-  CW_RETURN_IF_ERROR(check(spec, caller));
+  CW_RETURN_IF_ERROR(check(spec, caller, &m.spec));
   if (managed_spec_json(spec) == managed_spec_json(m.spec)) return m;
   json detail = {{"before", spec_detail(m.spec)}, {"after", spec_detail(spec)}};
   m.spec = std::move(spec);
@@ -242,7 +286,7 @@ Result<ManagedCertificate> ManagedService::renew(const std::string& id, bool rot
   }
   // The issuance scope may have shrunk since the managed certificate was made: say so now.
   ManagedSpec spec = m.spec;
-  CW_RETURN_IF_ERROR(check(spec, caller));
+  CW_RETURN_IF_ERROR(check(spec, caller, &m.spec));
   if (rotate_key || m.renew_request != RenewRequest::kRotateKey) {
     m.renew_request = rotate_key ? RenewRequest::kRotateKey : RenewRequest::kRenew;
   }

@@ -68,7 +68,8 @@ class ManagedService {
   Result<ManagedCertificate> create(ManagedSpec spec, const ca::Requester& caller) const;
   // Applies a change (patch_managed_spec) with the checks of create(); a change of what is
   // issued re-issues at once, a change of targets redeploys.
-  // Errors: as create(), kNotFound, kConflict (changed meanwhile: read it again).
+  // Errors: as create(), kNotFound, kConflict (changed meanwhile: read it again; declared in
+  // the configuration: change it there).
   Result<ManagedCertificate> update(const std::string& id, const nlohmann::json& patch,
                                     const ca::Requester& caller) const;
   // Marks it deleted (its timeline is kept; files already deployed stay where they are).
@@ -92,8 +93,10 @@ class ManagedService {
   Status sync_declared(const std::vector<ManagedDeclaration>& declarations) const;
 
  private:
-  // What create() and update() refuse; fills in the caller's team.
-  Status check(ManagedSpec& spec, const ca::Requester& caller) const;
+  // What create() and update() refuse; fills in the caller's team. Targets also in `before`
+  // (the stored spec, for a change) are not held to a requester's limits again.
+  Status check(ManagedSpec& spec, const ca::Requester& caller,
+               const ManagedSpec* before = nullptr) const;
   Status adopt(ManagedCertificate& m, const ca::Requester& caller) const;
   Result<ManagedCertificate> visible(store::Transaction& tx, const std::string& id_or_name,
                                      const ca::Requester& caller, bool lock) const;

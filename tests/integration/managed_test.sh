@@ -9,6 +9,7 @@
 # bad name) is refused with problem+json (and a one-line CLI error) and creates nothing; a
 # declared one cannot be deleted through the API.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/managed_lib.sh"
 
 D=$T/deploy
 mkdir -p "$D"
@@ -32,7 +33,6 @@ export CERTWARD_CONFIG=$T/certward.toml
 start_server
 A=$ADMIN_TOKEN
 
-managed_count() { db_scalar "SELECT COUNT(*) FROM managed_certificates"; }
 # The SHA-256 fingerprint of the first certificate of a PEM file, as the API writes it.
 file_fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f; }
 # Whether the key file holds the key of the certificate file.
@@ -104,15 +104,6 @@ must 201 POST /api/v1/teams '{"name":"payments","allowed_profiles":["tls-server"
 must 201 POST /api/v1/principals '{"name":"alice","role":"requester","team":"payments"}'
 must 201 POST /api/v1/tokens '{"principal":"alice","ttl":"1d"}'
 R=$(jq -r .token "$T/resp")
-refused() {  # token status code message body
-  local n0 s0
-  n0=$(managed_count)
-  s0=$(state)
-  assert_eq "$2" "$(api POST /api/v1/managed "$1" "$5")" "$4"
-  assert_eq "$3" "$(jq -r .code "$T/resp")" "$4 (code)"
-  assert_eq "$n0" "$(managed_count)" "$4 created a managed certificate"
-  assert_eq "$s0" "$(state)" "$4 changed the database"
-}
 refused "$R" 403 unauthorized "names outside the team's domains" \
   '{"name":"bank","sans":["www.bank.example"]}'
 refused "$R" 403 unauthorized "another team's" \

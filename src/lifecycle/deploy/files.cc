@@ -92,14 +92,18 @@ Result<FileOwner> resolve_owner(const FileOutputs& files) {
 // writes files, never through links or onto devices.
 Result<Previous> read_previous(const std::string& path) {
   Previous prev;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return prev;
-    if (errno == ELOOP) {
-      return fail(ErrorCode::kInvalidArgument, "refusing to write " + path + ": it is a symlink");
+  // Opened without following a symlink, at the file or on its way: a directory swapped for a
+  // link since the path was judged does not make this read (and the rollback write) elsewhere.
+  auto opened = open_file_strict(path, O_RDONLY | O_NONBLOCK);
+  if (!opened) {
+    if (opened.error().code == ErrorCode::kNotFound) return prev;
+    if (opened.error().code == ErrorCode::kInvalidArgument) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "refusing to write " + path + ": " + opened.error().message);
     }
-    return fail(ErrorCode::kUnavailable, "cannot read " + path + ": " + std::strerror(errno));
+    return fail(ErrorCode::kUnavailable, "cannot read " + opened.error().message);
   }
+  const int fd = *opened;
   struct stat st {};
   Status status = ::fstat(fd, &st) == 0
                       ? ok()
@@ -167,9 +171,8 @@ Status restore(const Files& files, std::size_t changed) {
     Status s = ok();
     if (f.previous.existed) {
       s = replace_file_atomic(f.write_path, f.previous.data, f.previous.mode, f.previous.owner);
-    } else if (::unlink(f.write_path.c_str()) != 0 && errno != ENOENT) {
-      s = fail(ErrorCode::kUnavailable,
-               "cannot remove " + f.write_path + ": " + std::strerror(errno));
+    } else {
+      s = remove_file_strict(f.write_path);
     }
     if (!s && first) first = s;
   }
@@ -239,7 +242,7 @@ void deploy_files(const TargetSpec& spec, const Material& material, const Policy
     }
   }
   if (spec.verify) {
-    Step verify = verify_served(*spec.verify, material);
+    Step verify = verify_served(*spec.verify, material, policy);
     const bool verified = verify.ok;
     if (!verified) {
       out.error = Error{ErrorCode::kUnavailable, "verification failed: " + verify.detail};

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/network.h"
 #include "crypto/crypto.h"
 #include "lifecycle/deploy/internal.h"
 
@@ -88,7 +89,20 @@ Result<int> connect_one(const addrinfo& ai, SteadyClock::time_point deadline) {
   return fd;
 }
 
-Result<int> connect_any(const HostPort& endpoint, SteadyClock::time_point deadline) {
+// The numeric text of a resolved address.
+std::string numeric_host(const addrinfo& ai) {
+  char host[NI_MAXHOST] = "";
+  if (::getnameinfo(ai.ai_addr, ai.ai_addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST) !=
+      0) {
+    return {};
+  }
+  return host;
+}
+
+// Dials the endpoint's addresses that lie in `allowed`, in order: a name that resolves to an
+// address outside them (a metadata service, another network) is never dialled there.
+Result<int> connect_any(const HostPort& endpoint, const NetworkSet& allowed,
+                        SteadyClock::time_point deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -98,8 +112,10 @@ Result<int> connect_any(const HostPort& endpoint, SteadyClock::time_point deadli
   const int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found);
   if (rc != 0) return unavailable("could not resolve " + endpoint.host + ": " + gai_strerror(rc));
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-  Error last{ErrorCode::kUnavailable, "no address"};
+  Error last{ErrorCode::kPolicyRejected,
+             endpoint.host + " resolves to no address in [lifecycle] verify_networks"};
   for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    if (!allowed.contains(numeric_host(*ai))) continue;
     auto fd = connect_one(*ai, deadline);
     if (fd) return *fd;
     last = fd.error();
@@ -163,14 +179,16 @@ std::string default_sni(const Material& m) {
 }  // namespace
 
 Result<std::string> served_leaf_sha256(const HostPort& endpoint, const std::string& sni,
-                                       std::chrono::milliseconds timeout) {
+                                       std::chrono::milliseconds timeout,
+                                       const std::vector<std::string>& networks) {
   const auto deadline = SteadyClock::now() + timeout;
-  CW_ASSIGN_OR_RETURN(const int fd, connect_any(endpoint, deadline));
+  CW_ASSIGN_OR_RETURN(auto allowed, NetworkSet::make(networks));
+  CW_ASSIGN_OR_RETURN(const int fd, connect_any(endpoint, allowed, deadline));
   Socket socket(fd);
   return handshake(socket.get(), sni, deadline);
 }
 
-Step verify_served(const Verify& verify, const Material& material) {
+Step verify_served(const Verify& verify, const Material& material, const Policy& policy) {
   StepTimer timer;
   const std::string expected = material.certificate.info().sha256_hex;
   auto endpoint = parse_endpoint(verify.endpoint);
@@ -184,12 +202,15 @@ Step verify_served(const Verify& verify, const Material& material) {
         served_leaf_sha256(*endpoint, sni,
                            std::max(std::chrono::milliseconds(100),
                                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        attempt_end - SteadyClock::now())));
+                                        attempt_end - SteadyClock::now())),
+                           policy.verify_networks);
     if (served && *served == expected) {
       return timer.finish("verify", true, "served SHA256:" + *served);
     }
     last = served ? "served SHA256:" + *served + ", not the deployed SHA256:" + expected
                   : served.error().message;
+    // Where the policy forbids dialling, waiting changes nothing.
+    if (!served && served.error().code == ErrorCode::kPolicyRejected) break;
     if (SteadyClock::now() + kRetryInterval >= deadline) break;
     std::this_thread::sleep_for(kRetryInterval);
   }

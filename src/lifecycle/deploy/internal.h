@@ -101,12 +101,15 @@ std::string one_line(std::string_view text, std::size_t max = 1024);
 // hex). No chain verification: the question is only which certificate is served.
 // Errors: kUnavailable (could not resolve, connect, complete a handshake within `timeout`, or
 // no certificate was served).
+// Only addresses in `networks` are dialled: kPolicyRejected when the endpoint resolves to none.
 Result<std::string> served_leaf_sha256(const HostPort& endpoint, const std::string& sni,
-                                       std::chrono::milliseconds timeout);
+                                       std::chrono::milliseconds timeout,
+                                       const std::vector<std::string>& networks);
 
 // The verify step: retries every ~200 ms until the new certificate is served or `verify`'s
 // timeout passes. Detail: "served SHA256:<hex>" or what was served or went wrong instead.
-Step verify_served(const Verify& verify, const Material& material);
+// Dials only addresses in `policy`'s verify_networks.
+Step verify_served(const Verify& verify, const Material& material, const Policy& policy);
 
 // ---- steps (deployer.cc) ----
 

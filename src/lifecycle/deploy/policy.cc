@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common/network.h"
 #include "lifecycle/deploy/internal.h"
 
 namespace certward::lifecycle::deploy {
@@ -73,7 +74,55 @@ Status check_ssh(const TargetSpec& spec, const Policy& policy) {
   return ok();
 }
 
+// A file certward reads on a requester's behalf: under <team_secrets_dir>/<team>/, judged
+// with its symbolic links resolved (a link out of the directory is not in it).
+Status check_team_secret(const std::string& what, const std::string& path, const Policy& policy,
+                         std::string_view team) {
+  if (policy.team_secrets_dir.empty()) {
+    return rejected(what +
+                    ": a requester's target may name no such file "
+                    "([lifecycle] team_secrets_dir is not set)");
+  }
+  if (team.empty() || team == "." || team == ".." || team.find('/') != std::string_view::npos) {
+    return rejected(what + ": no secrets directory for this team");
+  }
+  const std::string dir = normal_dir(policy.team_secrets_dir) + "/" + std::string(team);
+  std::string resolved = path;
+  if (auto real = real_path(path)) {
+    resolved = *real;
+  } else if (auto parents = detail::resolve_parents(path)) {
+    resolved = *parents;
+  }
+  if (!is_under(resolved, normal_dir(dir))) {
+    return rejected(what + " " + path + " is not under the team's secrets directory " + dir);
+  }
+  return ok();
+}
+
 }  // namespace
+
+Status check_team_target(const TargetSpec& spec, const Policy& policy, std::string_view team) {
+  if (spec.reload) {
+    const bool listed = std::any_of(
+        policy.team_reload_commands.begin(), policy.team_reload_commands.end(),
+        [&](const std::vector<std::string>& argv) { return argv == spec.reload->argv; });
+    if (!listed) {
+      return rejected("target " + spec.name +
+                      ": a requester's reload command must be one of [lifecycle] "
+                      "team_reload_commands");
+    }
+  }
+  if (spec.ssh) {
+    CW_RETURN_IF_ERROR(
+        check_team_secret("ssh.identity_file", spec.ssh->identity_file, policy, team));
+    CW_RETURN_IF_ERROR(check_team_secret("ssh.known_hosts", spec.ssh->known_hosts, policy, team));
+  }
+  if (spec.files.pkcs12_password_file) {
+    CW_RETURN_IF_ERROR(check_team_secret("files.pkcs12_password_file",
+                                         *spec.files.pkcs12_password_file, policy, team));
+  }
+  return ok();
+}
 
 namespace detail {
 
@@ -117,7 +166,33 @@ Result<std::string> allowed_write_path(const std::string& role, const std::strin
 
 }  // namespace detail
 
+std::chrono::seconds longest_deployment(const TargetSpec& spec) {
+  using std::chrono::seconds;
+  const seconds reload = spec.reload ? spec.reload->timeout : seconds(0);
+  // The last verification attempt may start just before the deadline; a second of slack.
+  const seconds verify = spec.verify ? spec.verify->timeout + seconds(1) : seconds(0);
+  seconds total = reload * 2 + verify + seconds(5);  // writing and restoring: a few seconds
+  if (spec.ssh) {
+    const seconds ssh = spec.ssh->timeout;
+    const auto copies = static_cast<std::int64_t>(detail::output_paths(spec.files).size());
+    // Each copy (scp: 2 x timeout + 10 s), the install and the restore scripts (timeout +
+    // reload + 10 s each), and a cleanup script (timeout + 10 s).
+    total += (ssh * 2 + seconds(10)) * copies + (ssh + seconds(10)) * 3;
+  }
+  return total;
+}
+
 Status check_target(const TargetSpec& spec, const Policy& policy) {
+  if (spec.verify) {
+    auto endpoint = detail::parse_endpoint(spec.verify->endpoint);
+    if (!endpoint) return std::unexpected(endpoint.error());
+    auto networks = NetworkSet::make(policy.verify_networks);
+    if (!networks) return rejected("verify_networks: " + networks.error().message);
+    if (parse_ip(endpoint->host) && !networks->contains(endpoint->host)) {
+      return rejected("verify endpoint " + spec.verify->endpoint +
+                      " is not in [lifecycle] verify_networks");
+    }
+  }
   switch (spec.kind) {
     case TargetKind::kFiles:
       if (spec.ssh) return rejected("a files target with an ssh host");

@@ -209,11 +209,15 @@ Result<FileOutputs> parse_files(const json& j) {
   }
   if (j.contains("key_mode")) {
     CW_ASSIGN_OR_RETURN(f.key_mode, get_mode(j.at("key_mode"), "files.key_mode"));
-    // A key that every local user may read is a leaked key.
+    // A key that every local user may read is a leaked key; one its group may write, a
+    // replaced one.
     if ((*f.key_mode & 07) != 0) return invalid("files.key_mode must give others no access");
+    if ((*f.key_mode & 020) != 0) return invalid("files.key_mode must not let the group write");
   }
   if (j.contains("cert_mode")) {
     CW_ASSIGN_OR_RETURN(f.cert_mode, get_mode(j.at("cert_mode"), "files.cert_mode"));
+    // Whoever may write the served certificate chooses what the service presents.
+    if ((*f.cert_mode & 02) != 0) return invalid("files.cert_mode must not let others write");
   }
   const auto outputs = detail::output_paths(f);
   if (outputs.empty()) return invalid("files names no file to write");

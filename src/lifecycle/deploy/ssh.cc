@@ -420,7 +420,7 @@ void deploy_ssh(const TargetSpec& spec, const Material& material, const Policy& 
     return;
   }
   if (spec.verify) {
-    Step verify = verify_served(*spec.verify, material);
+    Step verify = verify_served(*spec.verify, material, policy);
     if (!verify.ok) d.fail_with({ErrorCode::kUnavailable, "verification failed: " + verify.detail});
     const bool verified = verify.ok;
     out.steps.push_back(std::move(verify));

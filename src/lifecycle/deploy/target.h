@@ -131,9 +131,28 @@ struct Policy {
   std::vector<std::string> allowed_ssh_hosts;
   std::string ssh_binary = "/usr/bin/ssh";
   std::string scp_binary = "/usr/bin/scp";
+  // What a team-scoped requester may name besides (check_team_target): the reload commands,
+  // each an exact argument vector; and the directory whose <team>/ subdirectory holds the
+  // SSH identity, known_hosts and PKCS#12 password files it may use (empty: none).
+  std::vector<std::vector<std::string>> team_reload_commands;
+  std::string team_secrets_dir;
+  // Where verification may dial: an endpoint given as an address outside them is refused
+  // when stored, and at deployment a name is dialled only at the addresses it resolves to
+  // inside them (nothing dialled otherwise).
+  std::vector<std::string> verify_networks = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
+                                              "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
 };
 // Errors: kPolicyRejected, naming the path or host the policy does not allow.
 Status check_target(const TargetSpec& spec, const Policy& policy);
+// How long deploy() may take on this target at the most, by its timeouts: the reload twice
+// (and its rollback), the verification, and for SSH each copy and both remote scripts.
+std::chrono::seconds longest_deployment(const TargetSpec& spec);
+// What a target made by a requester of `team` must also respect, since it is not trusted to
+// run commands or read files as certward: its reload command is one of the policy's
+// team_reload_commands exactly, and every file certward reads for it (ssh.identity_file,
+// ssh.known_hosts, files.pkcs12_password_file) lies under <team_secrets_dir>/<team>/ once
+// symbolic links are resolved. Errors: kPolicyRejected.
+Status check_team_target(const TargetSpec& spec, const Policy& policy, std::string_view team);
 
 // One step of a deployment, for the managed certificate's timeline.
 struct Step {

@@ -2,6 +2,7 @@
 // the JSON a REST body would be (with where they are, for errors).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "common/config.h"
@@ -16,6 +17,12 @@ TEST(LifecycleConfig, DefaultsAreSane) {
   const LifecycleSettings& l = c->lifecycle;
   EXPECT_TRUE(l.allowed_paths.empty());
   EXPECT_TRUE(l.allowed_ssh_hosts.empty());
+  // A requester names no command and no file of its own; verification dials no link-local
+  // (metadata service) address.
+  EXPECT_TRUE(l.team_reload_commands.empty());
+  EXPECT_TRUE(l.team_secrets_dir.empty());
+  EXPECT_EQ(std::ranges::count(l.verify_networks, "127.0.0.0/8"), 1);
+  EXPECT_EQ(std::ranges::count(l.verify_networks, "169.254.0.0/16"), 0);
   EXPECT_EQ(l.concurrency, 2);
   EXPECT_EQ(l.jitter_percent, 10);
   EXPECT_EQ(l.sweep_interval, std::chrono::seconds(60));
@@ -29,6 +36,9 @@ allowed_paths = ["/etc/nginx/tls"]
 allowed_ssh_hosts = ["edge1.example.com"]
 ssh_binary = "/usr/local/bin/ssh"
 scp_binary = "/usr/local/bin/scp"
+team_reload_commands = ["/usr/sbin/nginx -s reload"]
+team_secrets_dir = "/etc/certward/teams"
+verify_networks = ["10.0.0.0/8", "2001:db8::/32"]
 concurrency = 4
 batch = 16
 poll_interval_ms = 100
@@ -59,6 +69,9 @@ validity = "7d"
   EXPECT_EQ(l.allowed_paths, std::vector<std::string>{"/etc/nginx/tls"});
   EXPECT_EQ(l.allowed_ssh_hosts, std::vector<std::string>{"edge1.example.com"});
   EXPECT_EQ(l.ssh_binary, "/usr/local/bin/ssh");
+  EXPECT_EQ(l.team_reload_commands, std::vector<std::string>{"/usr/sbin/nginx -s reload"});
+  EXPECT_EQ(l.team_secrets_dir, "/etc/certward/teams");
+  EXPECT_EQ(l.verify_networks, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::/32"}));
   EXPECT_EQ(l.concurrency, 4);
   EXPECT_EQ(l.batch, 16);
   EXPECT_EQ(l.poll_interval_ms, 100);
@@ -86,6 +99,10 @@ TEST(LifecycleConfig, RefusesBadValues) {
            "[lifecycle]\nretry_base = \"1h\"\nretry_max = \"1m\"\n",
            "[lifecycle]\njitter_percent = 90\n",
            "[lifecycle]\nssh_binary = \"ssh\"\n",
+           "[lifecycle]\nteam_reload_commands = [\"nginx -s reload\"]\n",
+           "[lifecycle]\nteam_secrets_dir = \"teams\"\n",
+           "[lifecycle]\nverify_networks = [\"10.0.0.0/33\"]\n",
+           "[lifecycle]\nverify_networks = [\"somewhere\"]\n",
            "[lifecycle]\ncolour = \"red\"\n",
            "managed = 1\n",
            "managed = [1]\n",

@@ -3,16 +3,21 @@
 // not exist) after a failed reload or verification. Reload commands are real programs
 // (/bin/sh, /bin/false, /bin/sleep); the verification failures dial a closed loopback port.
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 
+#include "common/file.h"
 #include "crypto/crypto.h"
 #include "lifecycle/deploy/target.h"
 #include "unit/discovery_net/peers.h"
@@ -330,6 +335,77 @@ TEST_F(DeployFiles, RefusesAPasswordFileOthersCanRead) {
   ASSERT_TRUE(o.error.has_value());
   EXPECT_EQ(o.error->code, ErrorCode::kPolicyRejected);
   EXPECT_TRUE(listing().empty());
+}
+
+// A local user who can write in the allowed directory swaps a subdirectory for a link to
+// another directory (/etc, say) while the deployment runs — here the reload does it, then
+// fails. The rollback must not follow the link: it neither removes the file of the same name
+// there nor writes the previous (the swapper's) bytes there.
+TEST_F(DeployFiles, TheRollbackDoesNotFollowADirectorySwappedForASymlink) {
+  const std::string sub = at("sub");
+  const std::string elsewhere = dir_.file("etc");
+  std::filesystem::create_directories(sub);
+  std::filesystem::create_directories(elsewhere);
+  spit(elsewhere + "/passwd", "root:x:0:0");
+  spit(elsewhere + "/profile.sh", "precious");
+  spit(sub + "/profile.sh", "echo owned");  // the swapper's file, put back by a rollback
+  TargetSpec s;
+  s.name = "web";
+  s.files.key = sub + "/passwd";  // nothing there before: removed by a rollback
+  s.files.fullchain = sub + "/profile.sh";
+  s.reload = Reload{
+      {"/bin/sh", "-c",
+       "mv '" + sub + "' '" + sub + ".real' && ln -s '" + elsewhere + "' '" + sub + "' && exit 1"},
+      seconds(5)};
+  const Outcome o = deploy(s);
+  EXPECT_FALSE(o.deployed);
+  EXPECT_FALSE(o.rolled_back) << describe(o);
+  EXPECT_EQ(slurp(elsewhere + "/passwd"), "root:x:0:0");
+  EXPECT_EQ(slurp(elsewhere + "/profile.sh"), "precious");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(elsewhere),
+                          std::filesystem::directory_iterator()),
+            2);
+}
+
+// The same swap before a deployment: the path judged is the path written, or nothing is.
+TEST_F(DeployFiles, WritesNothingThroughADirectorySwappedAfterTheCheck) {
+  const std::string sub = at("sub");
+  const std::string elsewhere = dir_.file("etc");
+  std::filesystem::create_directories(elsewhere);
+  std::filesystem::create_directory_symlink(elsewhere, sub);
+  EXPECT_FALSE(replace_file_atomic(sub + "/passwd", "x", 0644, {::geteuid(), ::getegid()}));
+  spit(elsewhere + "/passwd", "root:x:0:0");
+  EXPECT_FALSE(remove_file_strict(sub + "/passwd"));
+  EXPECT_EQ(slurp(elsewhere + "/passwd"), "root:x:0:0");
+  auto opened = open_file_strict(sub + "/passwd", O_RDONLY);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, ErrorCode::kInvalidArgument);
+}
+
+// At deployment a name is dialled only at the addresses it resolves to inside
+// verify_networks: "localhost" outside them is not dialled at all, and the step fails at once.
+TEST_F(DeployFiles, VerificationDialsNoAddressOutsideTheVerifyNetworks) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  policy_.verify_networks = {"10.0.0.0/8"};
+  TargetSpec s = spec();
+  s.verify = Verify{"localhost:" + std::to_string(ntohs(addr.sin_port)), std::nullopt, seconds(10)};
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome o = deploy(s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+  EXPECT_FALSE(o.deployed);
+  EXPECT_TRUE(o.rolled_back);
+  ASSERT_GE(o.steps.size(), 2u);
+  EXPECT_NE(o.steps[1].detail.find("verify_networks"), std::string::npos) << o.steps[1].detail;
+  EXPECT_LT(::accept(listener, nullptr, nullptr), 0);  // nobody called
+  ::close(listener);
 }
 
 }  // namespace

@@ -159,7 +159,21 @@ TEST(ParseTargetSpec, RefusesBadModes) {
     j["files"]["key_mode"] = mode;  // "0644" included: a key readable by every local user
     EXPECT_EQ(code_of(j), ErrorCode::kInvalidArgument) << mode.dump();
   }
+  // Whoever may write the served certificate or key decides what the service presents (or
+  // breaks it): no write access for others to either, nor for the group to a key.
+  for (const char* mode : {"0646", "0666", "0777", "0622"}) {
+    json j = files_spec();
+    j["files"]["cert_mode"] = mode;
+    EXPECT_EQ(code_of(j), ErrorCode::kInvalidArgument) << mode;
+  }
+  for (const char* mode : {"0660", "0620", "0760"}) {
+    json j = files_spec();
+    j["files"]["key_mode"] = mode;
+    EXPECT_EQ(code_of(j), ErrorCode::kInvalidArgument) << mode;
+  }
   json j = files_spec();
+  j["files"]["cert_mode"] = "0664";  // a group of deployers may share the certificate
+  EXPECT_TRUE(parse_target_spec(j).has_value());
   j["files"]["cert_mode"] = "0644";
   j["files"]["key_mode"] = "600";
   auto spec = parse_target_spec(j);
@@ -352,10 +366,35 @@ TEST_F(CheckTarget, AnEmptyPolicyAllowsNothing) {
   EXPECT_FALSE(check(dir_.file("allowed/web.key")).has_value());
 }
 
+// A verification endpoint is dialled by the server: given as an address, it must be in
+// [lifecycle] verify_networks (loopback and private ranges by default), so that a target
+// cannot make certward probe a cloud metadata service or any address it can reach.
+TEST_F(CheckTarget, VerifyEndpointsGivenAsAddressesMustBeInTheVerifyNetworks) {
+  auto with_verify = [&](const std::string& endpoint) {
+    TargetSpec s = spec_at(dir_.file("allowed/web.key"));
+    s.verify = Verify{endpoint, std::nullopt, std::chrono::seconds(1)};
+    return check_target(s, policy_);
+  };
+  for (const char* outside : {"169.254.169.254:80", "[fe80::1]:443", "8.8.8.8:443",
+                              "[::ffff:169.254.169.254]:80", "0.0.0.0:443"}) {
+    auto st = with_verify(outside);
+    ASSERT_FALSE(st.has_value()) << outside;
+    EXPECT_EQ(st.error().code, ErrorCode::kPolicyRejected) << outside;
+  }
+  EXPECT_TRUE(with_verify("127.0.0.1:443").has_value());
+  EXPECT_TRUE(with_verify("[::1]:443").has_value());
+  EXPECT_TRUE(with_verify("10.1.2.3:443").has_value());
+  // A name is judged by what it resolves to, when the handshake is made.
+  EXPECT_TRUE(with_verify("www.example.com:443").has_value());
+  policy_.verify_networks = {"127.0.0.0/8"};
+  EXPECT_FALSE(with_verify("10.1.2.3:443").has_value());
+}
+
 TEST(CheckTargetSsh, HostsMustBeOnTheAllowList) {
   auto spec = parse_target_spec(ssh_spec());
   ASSERT_TRUE(spec.has_value());
   Policy policy;
+  policy.verify_networks = {"2001:db8::/32"};  // where the example verifies
   auto s = check_target(*spec, policy);
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, ErrorCode::kPolicyRejected);

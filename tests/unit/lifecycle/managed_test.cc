@@ -100,8 +100,11 @@ TEST(ManagedSchedule, RenewsWhenAThirdOfTheLifetimeRemainsWithJitterWithinTenPer
   const SysTime na = nb + std::chrono::days(90);
   EXPECT_EQ(renewal_due(nb, na, std::nullopt), na - std::chrono::days(30));
   EXPECT_EQ(renewal_due(nb, na, std::chrono::days(10)), na - std::chrono::days(10));
-  // A renew-before longer than the lifetime renews at once, never before the start.
-  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(400)), nb);
+  // A renew-before as long as the lifetime or longer renews after a tenth of it, not at once
+  // (and so not again at every run).
+  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(400)), nb + std::chrono::days(9));
+  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(90)), nb + std::chrono::days(9));
+  EXPECT_EQ(renewal_due(nb, na, std::chrono::days(85)), nb + std::chrono::days(9));
   // Minutes-long certificates work the same way.
   EXPECT_EQ(renewal_due(nb, nb + std::chrono::minutes(6), std::nullopt),
             nb + std::chrono::minutes(4));
@@ -263,6 +266,10 @@ TEST_F(ManagedTest, DeclarationsAreSyncedByNameAndNotDeletedWhileDeclared) {
   auto m = get("site");
   EXPECT_TRUE(m.declared);
   EXPECT_EQ(managed_->remove(m.id, admin()).error().code, ErrorCode::kConflict);
+  // Nor changed there: the next start would undo it. Renewing it is fine.
+  EXPECT_EQ(managed_->update(m.id, {{"tags", {"x"}}}, admin()).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(get("site").spec.tags, std::vector<std::string>{"declared"});
+  EXPECT_TRUE(managed_->renew(m.id, false, admin()).has_value());
   // Syncing the same again changes nothing; a changed declaration updates it in place.
   ASSERT_TRUE(managed_->sync_declared(decls).has_value());
   EXPECT_EQ(get("site").generation, get("site").generation);
