@@ -14,10 +14,6 @@ using nlohmann::json;
 
 std::string text(const json& j, const char* key) { return json_text(j, key, "-"); }
 
-ca::Requester local_requester(const Context& c) {
-  return ca::Requester{.actor = c.actor(), .team = {}, .scope = {}};
-}
-
 std::string count(const json& counts, const char* key) {
   return std::to_string(counts.value(key, std::int64_t{0}));
 }
@@ -143,11 +139,11 @@ void add_plan(CLI::App* group, Globals& g) {
           CW_ASSIGN_OR_RETURN(auto request, lifecycle::parse_campaign_request(plan_body(*o)));
           if (o->dry_run) {
             CW_ASSIGN_OR_RETURN(auto plan,
-                                c.campaigns().plan(std::move(request), local_requester(c)));
+                                c.campaigns().plan(std::move(request), c.requester()));
             return lifecycle::campaign_plan_json(plan, 1000);
           }
           CW_ASSIGN_OR_RETURN(auto campaign,
-                              c.campaigns().create(std::move(request), local_requester(c)));
+                              c.campaigns().create(std::move(request), c.requester()));
           return with_counts(c, campaign);
         },
         [o](const Remote& r) -> Result<json> {
@@ -167,7 +163,7 @@ void add_list(CLI::App* group, Globals& g) {
     run_either(
         g,
         [limit](Context& c) -> Result<json> {
-          CW_ASSIGN_OR_RETURN(auto list, c.campaigns().list(*limit, {}, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto list, c.campaigns().list(*limit, {}, c.requester()));
           json items = json::array();
           for (const auto& campaign : list) {
             CW_ASSIGN_OR_RETURN(auto j, with_counts(c, campaign));
@@ -190,7 +186,7 @@ void add_status(CLI::App* group, Globals& g) {
     run_either(
         g,
         [id](Context& c) -> Result<json> {
-          CW_ASSIGN_OR_RETURN(auto campaign, c.campaigns().get(*id, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto campaign, c.campaigns().get(*id, c.requester()));
           return with_counts(c, campaign);
         },
         [id](const Remote& r) { return r.get("/api/v1/campaigns/" + url_encode(*id)); },
@@ -220,7 +216,7 @@ void add_items(CLI::App* group, Globals& g) {
           }
           f.limit = o->limit;
           f.after_seq = o->cursor;
-          CW_ASSIGN_OR_RETURN(auto items, c.campaigns().items(o->id, f, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto items, c.campaigns().items(o->id, f, c.requester()));
           json out = json::array();
           for (const auto& i : items) out.push_back(lifecycle::campaign_item_json(i));
           const bool more = items.size() == static_cast<std::size_t>(f.limit);
@@ -255,7 +251,7 @@ void add_change(CLI::App* group, Globals& g, const char* name, const char* help,
     run_either(
         g,
         [id, method](Context& c) -> Result<json> {
-          CW_ASSIGN_OR_RETURN(auto campaign, (c.campaigns().*method)(*id, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto campaign, (c.campaigns().*method)(*id, c.requester()));
           return with_counts(c, campaign);
         },
         [id, verb](const Remote& r) {
@@ -285,7 +281,7 @@ void add_finish(CLI::App* group, Globals& g) {
           CW_ASSIGN_OR_RETURN(auto reason, ca::parse_revocation_reason(o->reason));
           lifecycle::FinishOptions f{
               .revoke = o->revoke, .reason = static_cast<int>(reason), .force = o->force};
-          CW_ASSIGN_OR_RETURN(auto campaign, c.campaigns().finish(o->id, f, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto campaign, c.campaigns().finish(o->id, f, c.requester()));
           return with_counts(c, campaign);
         },
         [o](const Remote& r) {

@@ -17,10 +17,6 @@ using nlohmann::json;
 
 std::string text(const json& j, const char* key) { return json_text(j, key, "-"); }
 
-ca::Requester local_requester(const Context& c) {
-  return ca::Requester{.actor = c.actor(), .team = {}, .scope = {}};
-}
-
 void print_managed(const json& m) {
   std::cout << "managed certificate " << text(m, "name") << " (" << text(m, "id") << ")\n"
             << "  state:        " << text(m, "state") << "\n"
@@ -147,7 +143,7 @@ void add_create(CLI::App* managed, Globals& g) {
         [o](Context& c) -> Result<json> {
           CW_ASSIGN_OR_RETURN(auto body, body_of(*o));
           CW_ASSIGN_OR_RETURN(auto spec, lifecycle::parse_managed_spec(body));
-          CW_ASSIGN_OR_RETURN(auto m, c.managed().create(std::move(spec), local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto m, c.managed().create(std::move(spec), c.requester()));
           return lifecycle::managed_json(m);
         },
         [o](const Remote& r) -> Result<json> {
@@ -180,7 +176,7 @@ void add_list(CLI::App* managed, Globals& g) {
           if (!o->team.empty()) f.team = o->team;
           if (!o->cursor.empty()) f.cursor = o->cursor;
           f.limit = o->limit;
-          CW_ASSIGN_OR_RETURN(auto page, c.managed().list(f, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto page, c.managed().list(f, c.requester()));
           json items = json::array();
           for (const auto& m : page.items) items.push_back(lifecycle::managed_json(m));
           return json{{"items", items},
@@ -207,8 +203,8 @@ void add_show(CLI::App* managed, Globals& g, const char* name, bool whole) {
     run_either(
         g,
         [id, whole](Context& c) -> Result<json> {
-          CW_ASSIGN_OR_RETURN(auto m, c.managed().get(*id, local_requester(c)));
-          CW_ASSIGN_OR_RETURN(auto events, c.managed().timeline(m.id, 100, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto m, c.managed().get(*id, c.requester()));
+          CW_ASSIGN_OR_RETURN(auto events, c.managed().timeline(m.id, 100, c.requester()));
           json timeline = json::array();
           for (const auto& e : events) timeline.push_back(lifecycle::managed_event_json(e));
           json j = whole ? lifecycle::managed_json(m) : json{{"id", m.id}, {"name", m.spec.name}};
@@ -245,10 +241,10 @@ void add_renew(CLI::App* managed, Globals& g) {
     run_either(
         g,
         [o](Context& c) -> Result<json> {
-          CW_ASSIGN_OR_RETURN(auto m, c.managed().renew(o->id, o->rotate, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto m, c.managed().renew(o->id, o->rotate, c.requester()));
           if (o->here) {
             CW_RETURN_IF_ERROR(c.reconciler().reconcile(m.id));
-            CW_ASSIGN_OR_RETURN(m, c.managed().get(m.id, local_requester(c)));
+            CW_ASSIGN_OR_RETURN(m, c.managed().get(m.id, c.requester()));
           }
           return lifecycle::managed_json(m);
         },
@@ -274,7 +270,7 @@ void add_delete(CLI::App* managed, Globals& g) {
     run_either(
         g,
         [id](Context& c) -> Result<json> {
-          CW_RETURN_IF_ERROR(c.managed().remove(*id, local_requester(c)));
+          CW_RETURN_IF_ERROR(c.managed().remove(*id, c.requester()));
           return json{{"id", *id}, {"deleted", true}};
         },
         [id](const Remote& r) -> Result<json> {
@@ -293,7 +289,7 @@ void add_alerts(CLI::App* managed, Globals& g) {
     run_either(
         g,
         [limit](Context& c) -> Result<json> {
-          CW_ASSIGN_OR_RETURN(auto alerts, c.managed().alerts(*limit, {}, local_requester(c)));
+          CW_ASSIGN_OR_RETURN(auto alerts, c.managed().alerts(*limit, {}, c.requester()));
           json items = json::array();
           for (const auto& a : alerts) items.push_back(lifecycle::alert_json(a));
           return json{{"items", items}};

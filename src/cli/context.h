@@ -58,6 +58,10 @@ class Context {
   const lifecycle::Reconciler& reconciler() const { return *reconciler_; }
   const lifecycle::CampaignService& campaigns() const { return *campaigns_; }
   const std::string& actor() const { return actor_; }
+  // The local operator as the domain's services see it: acting as actor(), in no team's scope.
+  ca::Requester requester() const {
+    return ca::Requester{.actor = actor_, .team = {}, .scope = {}};
+  }
 
  private:
   Context() = default;
