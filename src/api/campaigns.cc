@@ -40,12 +40,9 @@ Result<http::Response> create_campaign(Services& s, http::Request& req, const Id
 
 Result<http::Response> list_campaigns(Services& s, http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"limit", "before"}));
-  CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
+  CW_ASSIGN_OR_RETURN(const int limit, query_limit(req, 50));
   CW_ASSIGN_OR_RETURN(auto before, query_text(req, "before"));
-  CW_ASSIGN_OR_RETURN(
-      auto list,
-      s.campaigns.list(static_cast<int>(std::clamp<std::int64_t>(limit.value_or(50), -1, 1001)),
-                       before, id.requester()));
+  CW_ASSIGN_OR_RETURN(auto list, s.campaigns.list(limit, before, id.requester()));
   json items = json::array();
   for (const auto& c : list) {
     CW_ASSIGN_OR_RETURN(auto counts, s.campaigns.counts(c.id));
@@ -68,8 +65,7 @@ Result<http::Response> campaign_items(Services& s, http::Request& req, const Ide
   if (state) {
     CW_ASSIGN_OR_RETURN(f.state, lifecycle::parse_item_state(*state));
   }
-  CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
-  f.limit = static_cast<int>(std::clamp<std::int64_t>(limit.value_or(100), -1, 1001));
+  CW_ASSIGN_OR_RETURN(f.limit, query_limit(req, 100));
   CW_ASSIGN_OR_RETURN(auto cursor, query_int(req, "cursor"));
   if (cursor && *cursor < 0) return fail(ErrorCode::kInvalidArgument, "bad cursor");
   f.after_seq = cursor.value_or(0);

@@ -94,6 +94,11 @@ Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::strin
   return std::optional<std::int64_t>(n);
 }
 
+Result<int> query_limit(const http::Request& r, int fallback, std::int64_t beyond) {
+  CW_ASSIGN_OR_RETURN(auto limit, query_int(r, "limit"));
+  return static_cast<int>(std::clamp<std::int64_t>(limit.value_or(fallback), -1, beyond));
+}
+
 Status check_query(const http::Request& r, std::initializer_list<std::string_view> known) {
   for (const auto& [k, v] : r.query) {
     if (std::find(known.begin(), known.end(), k) == known.end()) {

@@ -33,8 +33,7 @@ Result<http::Response> list_managed(Services& s, http::Request& req, const Ident
     CW_ASSIGN_OR_RETURN(f.state, lifecycle::parse_managed_state(*state));
   }
   CW_ASSIGN_OR_RETURN(f.team, query_text(req, "team"));
-  CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
-  f.limit = static_cast<int>(std::clamp<std::int64_t>(limit.value_or(50), -1, 100000));
+  CW_ASSIGN_OR_RETURN(f.limit, query_limit(req, 50, 100000));
   CW_ASSIGN_OR_RETURN(f.cursor, query_text(req, "cursor"));
   CW_ASSIGN_OR_RETURN(auto deleted, query_text(req, "deleted"));
   if (deleted && *deleted != "true" && *deleted != "false") {
@@ -81,12 +80,8 @@ Result<http::Response> renew_managed(Services& s, http::Request& req, const Iden
 
 Result<http::Response> managed_timeline(Services& s, http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"limit"}));
-  CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
-  CW_ASSIGN_OR_RETURN(
-      auto events,
-      s.managed.timeline(req.params["id"],
-                         static_cast<int>(std::clamp<std::int64_t>(limit.value_or(100), -1, 1001)),
-                         id.requester()));
+  CW_ASSIGN_OR_RETURN(const int limit, query_limit(req, 100));
+  CW_ASSIGN_OR_RETURN(auto events, s.managed.timeline(req.params["id"], limit, id.requester()));
   json items = json::array();
   for (const auto& e : events) items.push_back(lifecycle::managed_event_json(e));
   return ok_json({{"id", req.params["id"]}, {"items", std::move(items)}});
@@ -94,12 +89,9 @@ Result<http::Response> managed_timeline(Services& s, http::Request& req, const I
 
 Result<http::Response> list_alerts(Services& s, http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"limit", "before"}));
-  CW_ASSIGN_OR_RETURN(auto limit, query_int(req, "limit"));
+  CW_ASSIGN_OR_RETURN(const int limit, query_limit(req, 100));
   CW_ASSIGN_OR_RETURN(auto before, query_text(req, "before"));
-  CW_ASSIGN_OR_RETURN(
-      auto alerts,
-      s.managed.alerts(static_cast<int>(std::clamp<std::int64_t>(limit.value_or(100), -1, 1001)),
-                       before, id.requester()));
+  CW_ASSIGN_OR_RETURN(auto alerts, s.managed.alerts(limit, before, id.requester()));
   json items = json::array();
   for (const auto& a : alerts) items.push_back(lifecycle::alert_json(a));
   return ok_json({{"items", std::move(items)},
