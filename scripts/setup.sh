@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential g++ clang cmake ninja-build pkg-config git ca-certificates
+  build-essential g++ clang cmake ninja-build pkg-config git ca-certificates ccache
   # fuzzing (fuzz/, docs/fuzzing.md): clang 14 cannot compile libstdc++ 12's <expected>
   clang-16 libclang-rt-16-dev
   # libraries (DESIGN.md "Dependencies")
