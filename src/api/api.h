@@ -22,6 +22,7 @@
 #include "inventory/sightings.h"
 #include "lifecycle/campaign_service.h"
 #include "lifecycle/service.h"
+#include "policy/service.h"
 
 namespace certward::api {
 
@@ -44,6 +45,7 @@ struct Services {
   const lifecycle::CampaignService& campaigns;
   Metrics& metrics;
   RateLimiter& limiter;
+  policy::PolicyService* policy;  // compliance rules; null: the policy routes answer 503
 };
 
 // Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics. Patterns are

@@ -78,6 +78,8 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 //   kReportDiscovery      x       x                               x (agent)
 //   kManage               x       x          x
 //   kCampaign             x       x
+//   kReadPolicy           x       x                    x
+//   kManagePolicy         x
 //
 // An agent (role "agent") has kReportDiscovery and nothing else: its token lives on a host
 // certward does not control.
@@ -85,20 +87,20 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 // A requester's kReadInventory, kIssue, kEditInventory, kRevoke and kManage are further limited
 // to its team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
 // revocation service, the rest by the callers.
-constexpr std::size_t kPermissionCount = 14;
+constexpr std::size_t kPermissionCount = 16;
 constexpr std::array<std::array<bool, kPermissionCount>, 5> kMatrix = {{
     // catalog inventory issue import authorities audit r.princ m.princ edit revoke scan report
-    // manage campaign
-    {true, true, true, true, true, true, true, true, true, true, true, true, true,
+    // manage campaign r.policy m.policy
+    {true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
      true},  // admin
-    {true, true, true, true, true, true, true, false, true, true, true, true, true,
-     true},  // operator
-    {true, true, true, false, false, false, false, false, true, true, false, false, true,
-     false},  // requester
+    {true, true, true, true, true, true, true, false, true, true, true, true, true, true, true,
+     false},  // operator
+    {true, true, true, false, false, false, false, false, true, true, false, false, true, false,
+     false, false},  // requester
     {true, true, false, false, false, true, true, false, false, false, false, false, false,
-     false},  // auditor
+     false, true, false},  // auditor
     {false, false, false, false, false, false, false, false, false, false, false, true, false,
-     false},  // agent
+     false, false, false},  // agent
 }};
 
 // True if a token of role `token` stays within what `principal` may do. admin > operator >

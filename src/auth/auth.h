@@ -44,6 +44,8 @@ enum class Permission : std::uint8_t {
                        // their team's only, within its issuance scope)
   kCampaign,           // plan, run and finish replacement campaigns (organisation-wide: no
                        // team-scoped role has it)
+  kReadPolicy,         // compliance rules (violations are read with kReadInventory)
+  kManagePolicy,       // create, change and delete compliance rules
 };
 bool role_allows(Role role, Permission p);
 

@@ -11,6 +11,75 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+// The key a server-side key type will be, for the checks made before it is generated.
+crypto::KeyInfo key_info_of(crypto::KeyType t) {
+  using crypto::KeyAlgorithm;
+  using crypto::KeyType;
+  switch (t) {
+    case KeyType::kRsa2048:
+      return {KeyAlgorithm::kRsa, 2048, ""};
+    case KeyType::kRsa3072:
+      return {KeyAlgorithm::kRsa, 3072, ""};
+    case KeyType::kRsa4096:
+      return {KeyAlgorithm::kRsa, 4096, ""};
+    case KeyType::kEcP256:
+      return {KeyAlgorithm::kEcdsa, 256, "P-256"};
+    case KeyType::kEcP384:
+      return {KeyAlgorithm::kEcdsa, 384, "P-384"};
+    case KeyType::kEd25519:
+      return {KeyAlgorithm::kEd25519, 256, ""};
+    case KeyType::kRsaPss2048:
+      return {KeyAlgorithm::kRsaPss, 2048, ""};
+    case KeyType::kRsaPss3072:
+      return {KeyAlgorithm::kRsaPss, 3072, ""};
+    case KeyType::kRsaPss4096:
+      return {KeyAlgorithm::kRsaPss, 4096, ""};
+  }
+  return {};
+}
+
+// The certificate as the RA has decided it, before any issuer made it: what policies judge
+// before signing (the issuer and chain are judged after).
+inventory::CertificateRecord would_be(const inventory::RecordMeta& meta, const Profile& p,
+                                      const std::vector<x509::SubjectAltName>& sans,
+                                      const std::string& common_name, SysTime now,
+                                      std::chrono::seconds validity, const crypto::KeyInfo& key) {
+  inventory::CertificateRecord r;
+  r.common_name = common_name;
+  r.sans = sans;
+  r.not_before = now;
+  r.not_after = now + validity;
+  r.key_algorithm = std::string(crypto::key_algorithm_name(key.algorithm));
+  r.key_bits = key.bits;
+  r.key_curve = key.curve;
+  r.is_ca = p.ca;
+  r.extended_key_usage = p.extended_key_usage;
+  r.meta = meta;
+  return r;
+}
+
+// What policies read of a certificate an issuer made, and of its chain.
+inventory::CertificateRecord as_record(const x509::Certificate& cert,
+                                       const inventory::RecordMeta& meta) {
+  const auto& i = cert.info();
+  inventory::CertificateRecord r;
+  r.fingerprint = i.sha256_hex;
+  r.subject = i.subject;
+  r.common_name = i.subject_cn;
+  r.issuer = i.issuer;
+  r.sans = i.sans;
+  r.not_before = i.not_before;
+  r.not_after = i.not_after;
+  r.key_algorithm = std::string(crypto::key_algorithm_name(i.key.algorithm));
+  r.key_bits = i.key.bits;
+  r.key_curve = i.key.curve;
+  r.signature_algorithm = i.signature_algorithm;
+  r.is_ca = i.is_ca();
+  r.extended_key_usage = i.extended_key_usage;
+  r.meta = meta;
+  return r;
+}
+
 // The request's own limits for a team-scoped requester: its profile, authority and team.
 // Names are checked once they are known (authorise_names).
 Status authorise_request(const Requester& who, const Scope& scope, const Profile& profile,
@@ -235,9 +304,11 @@ Result<Enrollment::Admitted> Enrollment::admit(const EnrollmentRequest& request)
 Status Enrollment::check(const EnrollmentRequest& request) const {
   CW_ASSIGN_OR_RETURN(auto admitted, admit(request));
   const Profile* profile = admitted.profile;
-  CW_RETURN_IF_ERROR(inventory::normalize_meta(
-      {inventory::Origin::kIssued, admitted.issuer->name(), profile->name, request.owner,
-       request.team ? request.team : request.requester.team, request.tags}));
+  CW_ASSIGN_OR_RETURN(
+      auto meta, inventory::normalize_meta({inventory::Origin::kIssued, admitted.issuer->name(),
+                                            profile->name, request.owner,
+                                            request.team ? request.team : request.requester.team,
+                                            request.tags}));
   CW_ASSIGN_OR_RETURN(RequestedNames names, requested_names(request, *profile));
   if (request.requester.scope) {
     CW_RETURN_IF_ERROR(authorise_names(request.requester, *request.requester.scope, names.sans));
@@ -256,6 +327,14 @@ Status Enrollment::check(const EnrollmentRequest& request) const {
     return fail(ErrorCode::kPolicyRejected,
                 "requested validity " + format_duration(*request.validity) + " exceeds profile '" +
                     profile->name + "' maximum of " + format_duration(profile->max_validity));
+  }
+  if (policy_ && (request.csr || request.server_key)) {
+    const crypto::KeyInfo key = request.server_key ? key_info_of(*request.server_key)
+                                                   : crypto::describe_key(request.csr->public_key());
+    CW_RETURN_IF_ERROR(policy_->check_issuance(
+        would_be(meta, *profile, names.sans, names.common_name, clock_.now(),
+                 request.validity.value_or(profile->default_validity), key),
+        policy::Stage::kBeforeSigning));
   }
   return ok();
 }
@@ -276,7 +355,16 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
                           {inventory::Origin::kIssued, issuer->name(), profile->name, request.owner,
                            request.team ? request.team : request.requester.team, request.tags}));
   std::optional<crypto::PrivateKey> key;
-  CW_ASSIGN_OR_RETURN(IssuedChain made, decide_and_issue(request, *profile, *issuer, key));
+  CW_ASSIGN_OR_RETURN(IssuedChain made,
+                      decide_and_issue(request, *profile, *issuer, meta, key));
+  if (policy_) {
+    // The issuer and its chain are known now: the certificate is refused before it is stored
+    // or returned, so no one ever holds it.
+    std::vector<inventory::CertificateRecord> chain;
+    for (const auto& c : made.chain) chain.push_back(as_record(c, {}));
+    CW_RETURN_IF_ERROR(policy_->check_issuance(as_record(made.certificate, meta),
+                                               policy::Stage::kAfterSigning, chain));
+  }
 
   IssuedCertificate issued;
   issued.certificate = std::move(made.certificate);
@@ -312,6 +400,7 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
 
 Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Profile& p,
                                                  const Issuer& issuer,
+                                                 const inventory::RecordMeta& meta,
                                                  std::optional<crypto::PrivateKey>& key) {
   // Names first: a refused request costs no key generation.
   CW_ASSIGN_OR_RETURN(RequestedNames names, requested_names(r, p));
@@ -335,11 +424,19 @@ Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Pro
 
   // Subject key.
   const EVP_PKEY* public_key = nullptr;
+  const SysTime now = clock_.now();
   if (r.server_key) {
     if (std::find(p.key_types.begin(), p.key_types.end(), *r.server_key) == p.key_types.end()) {
       return fail(ErrorCode::kPolicyRejected,
                   "profile '" + p.name + "' does not allow key type " +
                       std::string(crypto::key_type_name(*r.server_key)));
+    }
+    // Policies first: a refused request costs no key generation.
+    if (policy_) {
+      CW_RETURN_IF_ERROR(policy_->check_issuance(
+          would_be(meta, p, names.sans, names.common_name, now, validity,
+                   key_info_of(*r.server_key)),
+          policy::Stage::kBeforeSigning));
     }
     CW_ASSIGN_OR_RETURN(key, crypto::generate_key(*r.server_key));
     public_key = key->get();
@@ -350,6 +447,11 @@ Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Pro
   if (!p.allows_key(key_info)) {
     return fail(ErrorCode::kPolicyRejected,
                 "profile '" + p.name + "' does not allow " + key_info.name() + " keys");
+  }
+  if (policy_ && r.csr) {
+    CW_RETURN_IF_ERROR(policy_->check_issuance(
+        would_be(meta, p, names.sans, names.common_name, now, validity, key_info),
+        policy::Stage::kBeforeSigning));
   }
 
   CW_ASSIGN_OR_RETURN(auto subject, make_subject(r, p, names.common_name));
@@ -362,7 +464,7 @@ Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Pro
     order.public_key_info = X509_REQ_get_X509_PUBKEY(r.csr->get());
     order.csr = &*r.csr;
   }
-  order.now = clock_.now();
+  order.now = now;
   order.validity = validity;
   order.max_validity = p.max_validity;
   order.key_usage = p.key_usage_for(key_info);

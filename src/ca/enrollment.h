@@ -34,6 +34,7 @@
 #include "ca/issuer.h"
 #include "ca/profile.h"
 #include "common/mutex.h"
+#include "policy/service.h"
 #include "x509/csr.h"
 
 namespace certward::ca {
@@ -161,6 +162,13 @@ class Enrollment {
   // serving, clear it after.
   void set_observer(IssuedObserver observer) { observer_ = std::move(observer); }
 
+  // The compliance rules every enrollment must meet (nullptr: none). The names, key, validity,
+  // owner and usages are judged before anything is signed; the issuer and its chain (allowed
+  // issuers, SHA-1 in the chain) once the issuer has made the certificate, before it is stored
+  // or returned. A broken rule refuses the request with kPolicyRejected naming the rule.
+  // REQUIRES: as set_observer; `policy` outlives this Enrollment.
+  void set_policy(const policy::PolicyService* policy) { policy_ = policy; }
+
  private:
   struct Pending;
   friend Result<AuthorityInfo> create_subordinate(Enrollment&, AuthorityService&,
@@ -176,7 +184,7 @@ class Enrollment {
   // Applies the profile and the requester's scope to the names, key and validity, and has
   // `issuer` make the certificate. `key` receives a server-side key.
   Result<IssuedChain> decide_and_issue(EnrollmentRequest& request, const Profile& profile,
-                                       const Issuer& issuer,
+                                       const Issuer& issuer, const inventory::RecordMeta& meta,
                                        std::optional<crypto::PrivateKey>& key);
   // Why a batch was not stored: `entry` (an index into the batch) when one entry failed on
   // its own, nullopt when the database failed the batch as a whole.
@@ -198,6 +206,7 @@ class Enrollment {
   const audit::AuditLog& audit_;
   const EnrollmentOptions options_;
   IssuedObserver observer_;
+  const policy::PolicyService* policy_ = nullptr;
 
   mutable common::Mutex mu_;
   common::CondVar cv_;

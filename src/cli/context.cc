@@ -97,6 +97,21 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   c->jobs_.emplace(c->clock_, *c->db_);
   CW_RETURN_IF_ERROR(discovery::Discovery::migrate(*c->db_));
   c->sightings_.emplace(c->clock_, *c->db_);
+  // Compliance rules: the declared ones are checked here, so a bad [[policy.rule]] stops the
+  // start; every enrollment of this process is held to them.
+  CW_RETURN_IF_ERROR(policy::PolicyService::migrate(*c->db_));
+  {
+    std::vector<nlohmann::json> specs;
+    std::vector<std::string> where;
+    for (const auto& d : cfg.policy.rules) {
+      specs.push_back(d.spec);
+      where.push_back(d.where);
+    }
+    CW_ASSIGN_OR_RETURN(auto declared, policy::PolicyService::parse_declared(specs, where));
+    c->policy_ = std::make_unique<policy::PolicyService>(
+        c->clock_, *c->db_, *c->audit_, *c->inventory_, *c->sightings_, std::move(declared));
+  }
+  c->enrollment_->set_policy(c->policy_.get());
   ca::AuthorityService* authorities = c->authorities_.get();
   c->discovery_ = std::make_unique<discovery::Discovery>(
       discovery::DiscoveryDeps{c->clock_, *c->db_, *c->inventory_, *c->sightings_, *c->audit_,

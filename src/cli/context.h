@@ -25,6 +25,7 @@
 #include "lifecycle/jobs.h"
 #include "lifecycle/reconciler.h"
 #include "lifecycle/service.h"
+#include "policy/service.h"
 #include "store/store.h"
 
 namespace certward::cli {
@@ -57,6 +58,7 @@ class Context {
   const lifecycle::ManagedService& managed() const { return *managed_; }
   const lifecycle::Reconciler& reconciler() const { return *reconciler_; }
   const lifecycle::CampaignService& campaigns() const { return *campaigns_; }
+  policy::PolicyService& policy() { return *policy_; }
   const std::string& actor() const { return actor_; }
   // The local operator as the domain's services see it: acting as actor(), in no team's scope.
   ca::Requester requester() const {
@@ -86,6 +88,7 @@ class Context {
   std::unique_ptr<lifecycle::deploy::Deployer> deployer_;
   std::unique_ptr<lifecycle::Reconciler> reconciler_;
   std::unique_ptr<lifecycle::CampaignService> campaigns_;
+  std::unique_ptr<policy::PolicyService> policy_;
   std::string actor_;
 };
 

@@ -323,6 +323,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_lifecycle(*v.as_table(), c.lifecycle, src));
     } else if (key == "managed") {
       CW_RETURN_IF_ERROR(parse_managed(v, c.lifecycle, src));
+    } else if (key == "policy" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_policy(*v.as_table(), c.policy, src));
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {

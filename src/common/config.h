@@ -255,6 +255,13 @@ struct ProfileSettings {
   std::optional<std::vector<std::string>> policy_oids;
 };
 
+// [policy]: compliance rules declared in the configuration ([[policy.rule]] tables, each held
+// as the JSON of a REST body; docs/governance.md). The policy service checks them when the
+// server starts; the API shows them read-only.
+struct PolicySettings {
+  std::vector<ManagedDeclaration> rules;
+};
+
 struct Config {
   std::string data_dir = "certward-data";  // created 0700 on first use
   std::string log_level = "info";          // trace|debug|info|warn|error
@@ -266,6 +273,7 @@ struct Config {
   AcmeSettings acme;
   DiscoverySettings discovery;
   LifecycleSettings lifecycle;
+  PolicySettings policy;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

@@ -6,11 +6,8 @@
 #include "common/network.h"
 
 namespace certward::config_detail {
-namespace {
 
-// A declaration's table as the JSON of a REST body: the lifecycle service parses both the
-// same way. Dates and times have no JSON form and are refused here.
-Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int depth = 0) {
+Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int depth) {
   if (depth > 16) return fail(ErrorCode::kMalformed, where(n, src) + ": nested too deeply");
   if (const auto* t = n.as_table()) {
     nlohmann::json out = nlohmann::json::object();
@@ -32,11 +29,9 @@ Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int de
   if (n.is_floating_point()) return nlohmann::json(*n.value<double>());
   if (n.is_boolean()) return nlohmann::json(*n.value<bool>());
   return fail(ErrorCode::kMalformed, where(n, src) +
-                                         ": a managed certificate holds strings, "
+                                         ": a declaration holds strings, "
                                          "numbers, booleans, lists and tables only");
 }
-
-}  // namespace
 
 Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_view src) {
   for (const auto& [k, v] : t) {

@@ -37,6 +37,14 @@ Result<T> get_int_as(const toml::node& n, std::string_view key, std::string_view
   return static_cast<T>(v);
 }
 
+// A declaration's table ([[managed]], [[policy.rule]]) as the JSON of a REST body: the
+// service that owns it parses both the same way. Dates and times have no JSON form and are
+// refused (config_lifecycle.cc).
+Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int depth = 0);
+
+// [policy] and its [[policy.rule]] tables (config_policy.cc).
+Status parse_policy(const toml::table& t, PolicySettings& p, std::string_view src);
+
 // [acme] and [acme.directories.<name>] (config_acme.cc).
 Status parse_acme(const toml::table& t, AcmeSettings& acme, std::string_view src);
 Status validate_acme(const AcmeSettings& acme);

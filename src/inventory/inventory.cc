@@ -107,13 +107,19 @@ CREATE TABLE ssh_keys (
   first_seen BIGINT NOT NULL
 );
 )sql"},
+    {6, "extended_key_usage",
+     // Policies judge EKU combinations over the whole inventory: a column, not a DER parse per
+     // row. Rows recorded before it get theirs in migrate().
+     R"sql(
+ALTER TABLE certificates ADD COLUMN ekus TEXT;
+)sql"},
 };
 
 constexpr std::string_view kColumns =
     "fingerprint, serial, subject, common_name, issuer, sans, not_before, not_after, "
     "key_algorithm, key_bits, key_curve, signature_algorithm, is_ca, origin, authority, profile, "
     "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at, "
-    "invalidity_date, key_sha256, replace_by, revoke_at, oddities";
+    "invalidity_date, key_sha256, replace_by, revoke_at, oddities, ekus";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -185,6 +191,7 @@ CertificateRecord to_record(const store::Row& r) {
         .code = line.substr(0, tab),
         .detail = tab == std::string::npos ? std::string() : line.substr(tab + 1)});
   }
+  c.extended_key_usage = split_lines(r.optional_text(28).value_or(""));
   return c;
 }
 
@@ -283,6 +290,26 @@ Result<CertStatus> parse_status(std::string_view s) {
                   "' (valid, expiring, expired, revoked, superseded, not_yet_valid)");
 }
 
+namespace {
+// Rows recorded before the ekus column get theirs, a batch per transaction; a certificate that
+// no longer parses gets none.
+Status backfill_ekus(store::Database& db) {
+  for (;;) {
+    CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+    CW_ASSIGN_OR_RETURN(
+        auto rows, tx->query("SELECT fingerprint, der FROM certificates WHERE ekus IS NULL LIMIT 500"));
+    if (rows.empty()) return ok();
+    for (const auto& r : rows) {
+      auto cert = x509::Certificate::from_der_lenient(r.blob(1));
+      CW_RETURN_IF_ERROR(tx->execute(
+          "UPDATE certificates SET ekus = ? WHERE fingerprint = ?",
+          store::params(cert ? join_lines(cert->info().extended_key_usage) : "", r.text(0))));
+    }
+    CW_RETURN_IF_ERROR(tx->commit());
+  }
+}
+}  // namespace
+
 Status Inventory::migrate(store::Database& db) {
   CW_RETURN_IF_ERROR(db.migrate("inventory", kMigrations));
   // Rows recorded before key hashes were kept get theirs now, a batch per transaction (a
@@ -291,7 +318,7 @@ Status Inventory::migrate(store::Database& db) {
     CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
     CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT fingerprint, der FROM certificates WHERE "
                                              "key_sha256 IS NULL LIMIT 500"));
-    if (rows.empty()) return ok();
+    if (rows.empty()) break;
     for (const auto& r : rows) {
       auto cert = x509::Certificate::from_der(r.blob(1));
       CW_RETURN_IF_ERROR(
@@ -300,7 +327,9 @@ Status Inventory::migrate(store::Database& db) {
     }
     CW_RETURN_IF_ERROR(tx->commit());
   }
+  return backfill_ekus(db);
 }
+
 
 Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& cert,
                                const RecordMeta& meta) const {
@@ -346,6 +375,7 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
       join_lines(meta.tags),
       internal::key_sha256(cert),
       oddities.empty() ? store::Value(nullptr) : store::Value(join_lines(oddities)),
+      join_lines(i.extended_key_usage),
       now,
       now};
   CW_ASSIGN_OR_RETURN(
@@ -353,8 +383,8 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
                   "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, "
                   "issuer, sans, search_text, not_before, not_after, key_algorithm, key_bits, "
                   "key_curve, signature_algorithm, is_ca, origin, authority, profile, owner, "
-                  "team, tags, key_sha256, oddities, created_at, updated_at) VALUES (?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                  "team, tags, key_sha256, oddities, ekus, created_at, updated_at) VALUES (?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
                   "(fingerprint) "
                   "DO NOTHING",
                   params));
@@ -451,6 +481,7 @@ void append_filter(const Filter& f, SysTime now, std::string& sql,
   if (f.issued_before) add(" AND not_before < ?", to_unix(*f.issued_before));
   if (f.key_sha256) add(" AND key_sha256 = ?", lower(*f.key_sha256));
   if (f.fingerprint) add(" AND fingerprint = ?", lower(*f.fingerprint));
+  if (f.is_ca) add(" AND is_ca = ?", static_cast<std::int64_t>(*f.is_ca ? 1 : 0));
 }
 
 }  // namespace internal
@@ -480,12 +511,16 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   for (const auto& r : rows) {
     if (static_cast<int>(out.items.size()) == page.limit) {
       const auto& last = out.items.back();
-      out.next_cursor = std::to_string(to_unix(last.not_after)) + ":" + last.fingerprint;
+      out.next_cursor = cursor_after(last);
       break;
     }
     out.items.push_back(to_record(r));
   }
   return out;
+}
+
+std::string cursor_after(const CertificateRecord& record) {
+  return std::to_string(to_unix(record.not_after)) + ":" + record.fingerprint;
 }
 
 Result<std::int64_t> Inventory::count() const {

@@ -85,6 +85,9 @@ struct CertificateRecord {
   std::string key_curve;
   std::string signature_algorithm;
   bool is_ca = false;
+  // "serverAuth", "clientAuth", ... or the dotted OID; empty for a certificate without the
+  // extension (what policies' EKU rules read).
+  std::vector<std::string> extended_key_usage;
   RecordMeta meta;
   std::optional<SysTime> revoked_at;
   std::optional<int> revocation_reason;  // RFC 5280 CRLReason
@@ -121,6 +124,7 @@ struct Filter {
   std::optional<SysTime> issued_before;    // not_before < this
   std::optional<std::string> key_sha256;   // SHA-256 of the SubjectPublicKeyInfo, hex
   std::optional<std::string> fingerprint;  // exactly this certificate
+  std::optional<bool> is_ca;               // CA certificates only, or none
 };
 
 // A certificate a revocation may touch: issued by one of certward's authorities and not yet
@@ -172,6 +176,9 @@ struct Page {
   std::vector<CertificateRecord> items;  // ordered by not_after, then fingerprint
   std::optional<std::string> next_cursor;
 };
+// The cursor of a page that would start right after `record`: for readers that stop inside a
+// page (policies stop at a number of violations, not of certificates).
+std::string cursor_after(const CertificateRecord& record);
 
 struct ImportItem {
   std::string source;       // file path or "stdin"

@@ -146,6 +146,42 @@ Result<std::optional<SshKeyRecord>> Sightings::ssh_key(std::string_view fingerpr
   return std::optional<SshKeyRecord>(std::move(k));
 }
 
+Result<std::vector<Sightings::SshKeySummary>> Sightings::ssh_keys_after(
+    std::string_view after, int limit, const std::optional<std::string>& team) const {
+  if (limit < 1 || limit > 1000) {
+    return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
+  }
+  std::string sql =
+      "SELECT k.fingerprint, k.type, k.bits, k.first_seen, (SELECT MIN(s.team) FROM sightings s "
+      "WHERE s.fingerprint = k.fingerprint) FROM ssh_keys k WHERE k.fingerprint > ?";
+  std::vector<store::Value> params{std::string(after)};
+  if (team) {
+    sql += " AND EXISTS (SELECT 1 FROM sightings s WHERE s.fingerprint = k.fingerprint AND "
+           "s.team = ?)";
+    params.emplace_back(*team);
+  }
+  sql += " ORDER BY k.fingerprint LIMIT " + std::to_string(limit);
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
+  std::vector<SshKeySummary> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    SshKeySummary k;
+    k.key.fingerprint = r.text(0);
+    k.key.type = r.text(1);
+    k.key.bits = static_cast<int>(r.int64(2));
+    k.key.certificate = nullptr;
+    k.key.first_seen = from_unix(r.int64(3));
+    if (team) {
+      k.team = *team;
+    } else {
+      k.team = r.optional_text(4);
+    }
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
 Result<std::vector<Sighting>> Sightings::list(const SightingFilter& filter, int limit) const {
   if (limit < 1 || limit > 1000) {
     return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");

@@ -84,6 +84,16 @@ class Sightings {
   // Inserts the SSH key unless its fingerprint is present. Returns true if inserted.
   Result<bool> record_ssh_key(store::Transaction& tx, const SshKeyRecord& key) const;
   Result<std::optional<SshKeyRecord>> ssh_key(std::string_view fingerprint) const;
+  // SSH keys in fingerprint order after `after` (empty: from the first), at most `limit`
+  // (1..1000), each with the team of its sightings (the least, when places of several teams
+  // show it): what policies walk. The blob and certificate fields are left empty.
+  // With `team`, only keys one of whose sightings is that team's.
+  struct SshKeySummary {
+    SshKeyRecord key;
+    std::optional<std::string> team;
+  };
+  Result<std::vector<SshKeySummary>> ssh_keys_after(std::string_view after, int limit,
+                                                    const std::optional<std::string>& team) const;
 
   // Newest last seen first; at most `limit` (1..1000).
   Result<std::vector<Sighting>> list(const SightingFilter& filter, int limit) const;

@@ -36,6 +36,7 @@
 #include "lifecycle/reconciler.h"
 #include "lifecycle/scheduler.h"
 #include "lifecycle/service.h"
+#include "policy/service.h"
 
 namespace certward::server {
 
@@ -60,6 +61,7 @@ struct Domain {
   const lifecycle::ManagedService& managed;  // managed certificates' desired state
   const lifecycle::Reconciler& reconciler;   // their issuance, renewal and deployment
   const lifecycle::CampaignService& campaigns;  // replacement campaigns
+  policy::PolicyService* policy;                // compliance rules and violations (may be null)
 };
 
 // What every component is given: the domain and the server's own shared services, built once

@@ -59,7 +59,7 @@ TEST_F(ApiTest, OpenApiDocumentsEveryRouteAndRoutesEveryDocumentedOperation) {
              auth_,      eab_,
              sightings_, discovery_,
              *managed_,  *campaigns_, metrics_,
-             limiter_};
+             limiter_,   nullptr};
   auto router = make_api_router(s);
   std::set<std::string> routed;
   for (const auto& r : router->routes()) routed.insert(r.method + " " + r.pattern);

@@ -56,7 +56,7 @@ class SecretBodyTest : public ca::testing::CaFixture {
     services_.emplace(Services{clock_, [this] { return db_->ping(); }, audit_, inventory_,
                                profiles_, *authorities_, *ra_, *revocation_, auth_, eab_,
                                sightings_, discovery_, *managed_, *campaigns_, metrics_,
-                               limiter_});
+                               limiter_, nullptr});
     router_ = make_api_router(*services_);
   }
 

@@ -185,7 +185,7 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
       P::kReadCatalog,       P::kReadInventory, P::kIssue,          P::kImport,
       P::kManageAuthorities, P::kReadAudit,     P::kReadPrincipals, P::kManagePrincipals,
       P::kEditInventory,     P::kRevoke,        P::kScan,           P::kReportDiscovery,
-      P::kManage,            P::kCampaign};
+      P::kManage,            P::kCampaign,      P::kReadPolicy,     P::kManagePolicy};
   struct Row {
     Role role;
     std::set<P> allowed;
@@ -195,11 +195,12 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
       {Role::kOperator,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kImport, P::kManageAuthorities,
         P::kReadAudit, P::kReadPrincipals, P::kEditInventory, P::kRevoke, P::kScan,
-        P::kReportDiscovery, P::kManage, P::kCampaign}},
+        P::kReportDiscovery, P::kManage, P::kCampaign, P::kReadPolicy}},
       {Role::kRequester,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke,
         P::kManage}},
-      {Role::kAuditor, {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals}},
+      {Role::kAuditor,
+       {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals, P::kReadPolicy}},
       {Role::kAgent, {P::kReportDiscovery}},
   };
   for (const auto& row : matrix) {

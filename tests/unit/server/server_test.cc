@@ -50,7 +50,7 @@ class ServerTest : public ca::testing::CaFixture {
     domain_.emplace(Domain{config_, clock_, [this] { return db_->ping(); }, audit_, inventory_,
                            profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, eab_, *db_,
                            jobs_, sightings_, discovery_, *managed_, *reconciler_,
-                           *campaigns_});
+                           *campaigns_, nullptr});
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -201,7 +201,7 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
                   auth_,      eab_,
                   sightings_, discovery_,
                   *managed_,  *campaigns_, metrics,
-                  limiter};
+                  limiter,    nullptr};
   auto expected = api::make_api_router(s);
   auto routes = [](const http::Router& r) {
     std::vector<std::string> out;
