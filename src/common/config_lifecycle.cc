@@ -75,21 +75,26 @@ Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_v
   return ok();
 }
 
-Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view src) {
+Status parse_declarations(const toml::node& v, std::string_view table,
+                          std::vector<ManagedDeclaration>& out, std::string_view src) {
+  const std::string name(table);
   const toml::array* list = v.as_array();
   if (!list) {
-    return fail(ErrorCode::kMalformed, where(v, src) +
-                                           ": managed must be an array of tables "
-                                           "([[managed]])");
+    return fail(ErrorCode::kMalformed,
+                where(v, src) + ": " + name + " must be an array of tables ([[" + name + "]])");
   }
   for (const toml::node& item : *list) {
     if (!item.is_table()) {
-      return fail(ErrorCode::kMalformed, where(item, src) + ": [[managed]] entry");
+      return fail(ErrorCode::kMalformed, where(item, src) + ": [[" + name + "]] entry");
     }
     CW_ASSIGN_OR_RETURN(auto spec, to_json(item, src));
-    l.managed.push_back({std::move(spec), where(item, src)});
+    out.push_back({std::move(spec), where(item, src)});
   }
   return ok();
+}
+
+Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view src) {
+  return parse_declarations(v, "managed", l.managed, src);
 }
 
 Status validate_lifecycle(const LifecycleSettings& l) {

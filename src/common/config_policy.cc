@@ -12,18 +12,7 @@ Status parse_policy(const toml::table& t, PolicySettings& p, std::string_view sr
       CW_RETURN_IF_ERROR(unknown_key(v, "policy", key, src));
       continue;
     }
-    const toml::array* list = v.as_array();
-    if (!list) {
-      return fail(ErrorCode::kMalformed,
-                  where(v, src) + ": policy.rule must be an array of tables ([[policy.rule]])");
-    }
-    for (const toml::node& item : *list) {
-      if (!item.is_table()) {
-        return fail(ErrorCode::kMalformed, where(item, src) + ": [[policy.rule]] entry");
-      }
-      CW_ASSIGN_OR_RETURN(auto spec, to_json(item, src));
-      p.rules.push_back({std::move(spec), where(item, src)});
-    }
+    CW_RETURN_IF_ERROR(parse_declarations(v, "policy.rule", p.rules, src));
   }
   return ok();
 }

@@ -41,6 +41,9 @@ Result<T> get_int_as(const toml::node& n, std::string_view key, std::string_view
 // service that owns it parses both the same way. Dates and times have no JSON form and are
 // refused (config_lifecycle.cc).
 Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int depth = 0);
+// An array of such tables ([[<table>]]), each with where it was declared.
+Status parse_declarations(const toml::node& v, std::string_view table,
+                          std::vector<ManagedDeclaration>& out, std::string_view src);
 
 // [policy] and its [[policy.rule]] tables (config_policy.cc).
 Status parse_policy(const toml::table& t, PolicySettings& p, std::string_view src);
