@@ -63,6 +63,15 @@ for r in "${ROLES[@]}"; do
   CAMPAIGN_CANCEL[$r]=$(jq -r .id "$T/resp")
 done
 
+# Compliance rules: one to read, and one per role to replace and to delete. They apply to a
+# tag nothing carries, so they refuse no issuance of this test.
+must 201 POST /api/v1/policy/rules '{"id":"p-shared","kind":"required_owner","tags":["no-such-tag"]}'
+for r in "${ROLES[@]}"; do
+  for n in "pr-$r" "pd-$r"; do
+    must 201 POST /api/v1/policy/rules "{\"id\":\"$n\",\"kind\":\"required_owner\",\"tags\":[\"no-such-tag\"]}"
+  done
+done
+
 body_for() {  # key role
   local r=$2
   case $1 in
@@ -84,6 +93,8 @@ body_for() {  # key role
     managed) echo "{\"name\":\"new-$r\",\"sans\":[\"new-$r.web.example.test\"]}" ;;
     managed_patch) echo "{\"tags\":[\"seen-by-$r\"]}" ;;
     campaign) echo "{\"name\":\"new-$r\",\"selector\":{\"tag\":\"no-such-tag\"}}" ;;
+    policy_rule) echo "{\"id\":\"new-$r\",\"kind\":\"required_owner\",\"tags\":[\"no-such-tag\"]}" ;;
+    policy_rule_put) echo '{"kind":"max_validity","max_days":398,"tags":["no-such-tag"]}' ;;
     -) echo "" ;;
   esac
 }
@@ -134,6 +145,12 @@ PATCH|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|label|200 200 200 4
 GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
 POST|/api/v1/certificates/{id}/revoke|/api/v1/certificates/@REVOKE_FP@/revoke|revoke|200 200 200 403
 POST|/api/v1/certificates/revoke|/api/v1/certificates/revoke|bulk_revoke|200 200 200 403
+GET|/api/v1/policy/rules|/api/v1/policy/rules|-|200 200 403 200
+POST|/api/v1/policy/rules|/api/v1/policy/rules|policy_rule|201 403 403 403
+GET|/api/v1/policy/rules/{id}|/api/v1/policy/rules/p-shared|-|200 200 403 200
+PUT|/api/v1/policy/rules/{id}|/api/v1/policy/rules/pr-@R@|policy_rule_put|200 403 403 403
+DELETE|/api/v1/policy/rules/{id}|/api/v1/policy/rules/pd-@R@|-|200 403 403 403
+GET|/api/v1/policy/violations|/api/v1/policy/violations|-|200 200 200 200
 GET|/api/v1/audit/events|/api/v1/audit/events|-|200 200 403 200
 GET|/api/v1/audit/verify|/api/v1/audit/verify|-|200 200 403 200
 GET|/api/v1/teams|/api/v1/teams|-|200 200 403 200
