@@ -112,6 +112,7 @@ CREATE TABLE ssh_keys (
      // row. Rows recorded before it get theirs in migrate().
      R"sql(
 ALTER TABLE certificates ADD COLUMN ekus TEXT;
+CREATE INDEX certificates_ca ON certificates (not_after, fingerprint) WHERE is_ca = 1;
 )sql"},
 };
 
@@ -481,7 +482,8 @@ void append_filter(const Filter& f, SysTime now, std::string& sql,
   if (f.issued_before) add(" AND not_before < ?", to_unix(*f.issued_before));
   if (f.key_sha256) add(" AND key_sha256 = ?", lower(*f.key_sha256));
   if (f.fingerprint) add(" AND fingerprint = ?", lower(*f.fingerprint));
-  if (f.is_ca) add(" AND is_ca = ?", static_cast<std::int64_t>(*f.is_ca ? 1 : 0));
+  // A literal, not a parameter: only then may the planner use the partial index of CAs.
+  if (f.is_ca) sql += *f.is_ca ? " AND is_ca = 1" : " AND is_ca = 0";
 }
 
 }  // namespace internal

@@ -212,6 +212,29 @@ Result<std::shared_ptr<const RuleSet>> PolicyService::current() const {
   return set;
 }
 
+Result<std::shared_ptr<const ChainFacts>> PolicyService::inventory_chain_facts() const {
+  const SysTime now = clock_.now();
+  {
+    common::MutexLock lock(mu_);
+    if (facts_ && now - facts_at_ < recheck_) return facts_;
+  }
+  std::vector<inventory::CertificateRecord> cas;
+  inventory::Filter ca_filter;
+  ca_filter.is_ca = true;
+  inventory::PageRequest ca_page{.limit = kInventoryPage, .cursor = std::nullopt};
+  for (;;) {
+    CW_ASSIGN_OR_RETURN(auto p, inventory_.query(ca_filter, ca_page));
+    for (auto& c : p.items) cas.push_back(std::move(c));
+    if (!p.next_cursor) break;
+    ca_page.cursor = p.next_cursor;
+  }
+  auto facts = std::make_shared<const ChainFacts>(chain_facts(cas));
+  common::MutexLock lock(mu_);
+  facts_ = facts;
+  facts_at_ = now;
+  return facts;
+}
+
 Status PolicyService::check_issuance(const inventory::CertificateRecord& record, Stage stage,
                                      std::span<const inventory::CertificateRecord> chain) const {
   CW_ASSIGN_OR_RETURN(auto rules, current());
@@ -246,18 +269,8 @@ Result<ViolationPage> PolicyService::violations(const ViolationFilter& filter, i
   ViolationPage page;
   std::vector<Finding> findings;
   if (!pos.ssh) {
-    // The CA certificates the inventory knows, for SHA-1 in chains.
-    std::vector<inventory::CertificateRecord> cas;
-    inventory::Filter ca_filter;
-    ca_filter.is_ca = true;
-    inventory::PageRequest ca_page{.limit = kInventoryPage, .cursor = std::nullopt};
-    for (;;) {
-      CW_ASSIGN_OR_RETURN(auto p, inventory_.query(ca_filter, ca_page));
-      for (auto& c : p.items) cas.push_back(std::move(c));
-      if (!p.next_cursor) break;
-      ca_page.cursor = p.next_cursor;
-    }
-    const ChainFacts facts = chain_facts(cas);
+    CW_ASSIGN_OR_RETURN(auto facts_ptr, inventory_chain_facts());
+    const ChainFacts& facts = *facts_ptr;
     inventory::Filter f;
     f.team = filter.team;
     inventory::PageRequest req{.limit = kInventoryPage, .cursor = pos.after};

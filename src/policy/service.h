@@ -106,6 +106,7 @@ class PolicyService {
   Status write(std::string_view action, const Rule& rule, std::string_view actor,
                bool insert);
   void invalidate() const;
+  Result<std::shared_ptr<const ChainFacts>> inventory_chain_facts() const;
 
   const Clock& clock_;
   store::Database& db_;
@@ -118,6 +119,10 @@ class PolicyService {
   mutable common::Mutex mu_;
   mutable std::shared_ptr<const RuleSet> cached_ CW_GUARDED_BY(mu_);
   mutable SysTime cached_at_ CW_GUARDED_BY(mu_){};
+  // The inventory's CA certificates as SHA-1 chain facts, kept as long as the rule set: every
+  // page of a listing needs them, and reading them is a query of its own.
+  mutable std::shared_ptr<const ChainFacts> facts_ CW_GUARDED_BY(mu_);
+  mutable SysTime facts_at_ CW_GUARDED_BY(mu_){};
 };
 
 }  // namespace certward::policy
