@@ -501,9 +501,12 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   internal::append_filter(f, clock_.now(), sql, params);
   if (page.cursor) {
     CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
+    // The leading range lets the planner seek to the cursor in the (not_after, fingerprint)
+    // index; with the OR alone SQLite scans the index from its start, so page k of a listing
+    // cost k pages.
+    add(" AND not_after >= ?", c.not_after);
     add(" AND (not_after > ?", c.not_after);
-    add(" OR (not_after = ?", c.not_after);
-    add(" AND fingerprint > ?))", c.fingerprint);
+    add(" OR fingerprint > ?)", c.fingerprint);
   }
   sql += " ORDER BY not_after, fingerprint LIMIT " + std::to_string(page.limit + 1);
 
