@@ -65,6 +65,7 @@ void add_identity_routes(http::Router& router, Services& services);        // id
 void add_eab_routes(http::Router& router, Services& services);             // eab.cc
 void add_discovery_routes(http::Router& router, Services& services);       // discovery.cc
 void add_managed_routes(http::Router& router, Services& services);         // managed.cc
+void add_agent_routes(http::Router& router, Services& services);           // agent_deployments.cc
 void add_campaign_routes(http::Router& router, Services& services);        // campaigns.cc
 
 }  // namespace certward::api

@@ -201,6 +201,9 @@ struct LifecycleSettings {
   int jitter_percent = 10;
   // How often every managed certificate is checked for a scheduled reconciliation (a safety net).
   std::chrono::seconds sweep_interval{60};
+  // How long an agent has to fetch and report a deployment to an agent target before it fails
+  // (with an alert) and is offered again after the retry backoff.
+  std::chrono::seconds agent_deploy_timeout{3600};
   std::vector<ManagedDeclaration> managed;  // [[managed]]
 };
 

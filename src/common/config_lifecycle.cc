@@ -71,6 +71,8 @@ Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_v
       CW_ASSIGN_OR_RETURN(l.max_attempts, get_int_as<int>(v, key, src));
     } else if (key == "jitter_percent") {
       CW_ASSIGN_OR_RETURN(l.jitter_percent, get_int_as<int>(v, key, src));
+    } else if (key == "agent_deploy_timeout") {
+      CW_ASSIGN_OR_RETURN(l.agent_deploy_timeout, get_duration(v, key, src));
     } else if (key == "sweep_interval") {
       CW_ASSIGN_OR_RETURN(l.sweep_interval, get_duration(v, key, src));
     } else {
@@ -138,6 +140,10 @@ Status validate_lifecycle(const LifecycleSettings& l) {
   }
   if (l.sweep_interval < std::chrono::seconds(1) || l.sweep_interval > std::chrono::hours(24)) {
     return bad("sweep_interval must be between 1s and 24h");
+  }
+  if (l.agent_deploy_timeout < std::chrono::seconds(10) ||
+      l.agent_deploy_timeout > std::chrono::days(7)) {
+    return bad("agent_deploy_timeout must be between 10s and 7d");
   }
   return ok();
 }

@@ -407,8 +407,10 @@ Status ManagedStore::claim_target_files(store::Transaction& tx, const ManagedCer
   std::set<std::string> locations;
   if (m.state != ManagedState::kDeleted) {
     for (const auto& t : m.spec.targets) {
-      const std::string where =
-          t.ssh ? "ssh:" + t.ssh->host + ":" + std::to_string(t.ssh->port) + ":" : "file:";
+      const std::string where = t.ssh
+                                    ? "ssh:" + t.ssh->host + ":" + std::to_string(t.ssh->port) + ":"
+                                : t.agent ? "agent:" + *t.agent + ":"
+                                          : "file:";
       for (const auto* path : {&t.files.key, &t.files.certificate, &t.files.chain,
                                &t.files.fullchain, &t.files.pkcs12}) {
         if (*path) locations.insert(where + **path);

@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "lifecycle/failure.h"
 #include "x509/csr.h"
 
 namespace certward::lifecycle {
@@ -76,9 +77,14 @@ Result<std::optional<NewJob>> Reconciler::reconcile(const std::string& id) const
     }
   }
   if (m.deployed_fingerprint != m.fingerprint || m.deployed_hash != targets_hash(m.spec)) {
-    Status deployed = deploy(m);
-    if (conflict(deployed)) return again();
+    auto deployed = deploy(m);
+    if (!deployed && deployed.error().code == ErrorCode::kConflict) return again();
     CW_RETURN_IF_ERROR(deployed);
+    // Waiting for an agent: back at its deadline, or when it reports (its report wakes this).
+    if (*deployed) {
+      const SysTime back = std::max(**deployed, now) + std::chrono::seconds(1);
+      return std::optional<NewJob>(next_run(m, std::min(back, next_time(m, now))));
+    }
   }
   const SysTime next = next_time(m, d_.clock.now());
   if (m.state != ManagedState::kActive || m.attempts != 0 || !m.last_error.empty() ||
@@ -209,21 +215,61 @@ Status Reconciler::issue(ManagedCertificate& m, Why why) const {
   return ok();
 }
 
-Status Reconciler::deploy(ManagedCertificate& m) const {
+struct Reconciler::Loaded {
+  crypto::PrivateKey key;
+  x509::Certificate certificate;
+  std::vector<x509::Certificate> chain;
+  deploy::Material material() const { return {certificate, chain, key}; }
+};
+
+Result<Reconciler::Loaded> Reconciler::load(const ManagedCertificate& m) const {
+  const std::string fingerprint = m.fingerprint.value_or("");
+  CW_ASSIGN_OR_RETURN(auto key, managed_key(m, /*fresh=*/false));
+  CW_ASSIGN_OR_RETURN(auto rec, d_.inventory.get(fingerprint));
+  if (!rec) return fail(ErrorCode::kNotFound, "certificate " + fingerprint + " is gone");
+  CW_ASSIGN_OR_RETURN(auto cert, d_.inventory.certificate(fingerprint));
+  CW_ASSIGN_OR_RETURN(auto full, d_.authorities.chain_for(cert, rec->meta.authority));
+  return Loaded{std::move(key), std::move(cert),
+                std::vector<x509::Certificate>(full.begin() + 1, full.end())};
+}
+
+Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
   const std::string fingerprint = m.fingerprint.value_or("");
   json outcomes = json::array();
   std::optional<Error> first_error;
   std::vector<std::pair<std::string, json>> events;
-  if (!m.spec.targets.empty()) {
-    CW_ASSIGN_OR_RETURN(auto key, managed_key(m, /*fresh=*/false));
-    CW_ASSIGN_OR_RETURN(auto rec, d_.inventory.get(fingerprint));
-    if (!rec) return fail(ErrorCode::kNotFound, "certificate " + fingerprint + " is gone");
-    CW_ASSIGN_OR_RETURN(auto cert, d_.inventory.certificate(fingerprint));
-    CW_ASSIGN_OR_RETURN(auto full, d_.authorities.chain_for(cert, rec->meta.authority));
-    const std::vector<x509::Certificate> chain(full.begin() + 1, full.end());
-    const deploy::Material material{cert, chain, key};
+  const auto failed = [&](const std::string& target, const Error& e) {
+    if (!first_error) {
+      first_error = Error{e.code, "deployment to target '" + target + "' failed: " + e.message};
+    }
+  };
+
+  // The agent targets of this round (certificate and targets as they are now): a round in
+  // progress was offered once the other targets were deployed, which are not deployed again.
+  std::vector<const deploy::TargetSpec*> agent_targets;
+  for (const auto& t : m.spec.targets) {
+    if (t.kind == deploy::TargetKind::kAgent) agent_targets.push_back(&t);
+  }
+  std::vector<AgentDeployment> round;
+  if (!agent_targets.empty()) {
+    CW_ASSIGN_OR_RETURN(round, agents_.current_round(m));
+  }
+  const bool in_progress = std::ranges::any_of(round, [](const AgentDeployment& d) {
+    return awaiting_report(d.state) || d.state == AgentDeploymentState::kSucceeded;
+  });
+
+  std::optional<Loaded> loaded;
+  std::vector<const deploy::TargetSpec*> to_offer;
+  std::vector<AgentDeployment> expired;
+  std::optional<SysTime> awaiting;
+  const SysTime now = d_.clock.now();
+  if (!in_progress) {
+    if (!m.spec.targets.empty()) {
+      CW_ASSIGN_OR_RETURN(loaded, load(m));
+    }
     for (const auto& target : m.spec.targets) {
-      const deploy::Outcome outcome = deployer_.deploy(target, material);
+      if (target.kind == deploy::TargetKind::kAgent) continue;
+      const deploy::Outcome outcome = deployer_.deploy(target, loaded->material());
       json detail = {{"target", target.name},
                      {"fingerprint", fingerprint},
                      {"outcome", deploy::outcome_json(outcome)}};
@@ -234,14 +280,41 @@ Status Reconciler::deploy(ManagedCertificate& m) const {
       }
       events.emplace_back("deploy_failed", detail);
       if (outcome.rolled_back) events.emplace_back("rolled_back", detail);
-      if (!first_error) {
-        const Error e = outcome.error.value_or(Error{ErrorCode::kInternal, "deployment failed"});
-        first_error =
-            Error{e.code, "deployment to target '" + target.name + "' failed: " + e.message};
+      failed(target.name, outcome.error.value_or(Error{ErrorCode::kInternal, "deployment failed"}));
+    }
+    to_offer = agent_targets;
+  } else {
+    for (const auto* target : agent_targets) {
+      const auto row = std::ranges::find(round, target->name, &AgentDeployment::target);
+      if (row != round.end() && row->state == AgentDeploymentState::kSucceeded) {
+        outcomes.push_back(agent_deployment_json(*row));
+      } else if (row != round.end() && awaiting_report(row->state) && now >= row->deadline) {
+        const Error e{ErrorCode::kUnavailable,
+                      "agent '" + row->agent + "' did not report within " +
+                          format_duration(d_.settings.agent_deploy_timeout)};
+        expired.push_back(*row);
+        json detail = agent_deployment_json(*row);
+        detail["error"] = e.message;
+        events.emplace_back("deploy_failed", detail);
+        outcomes.push_back(detail);
+        failed(target->name, e);
+      } else if (row != round.end() && awaiting_report(row->state)) {
+        awaiting = std::min(awaiting.value_or(row->deadline), row->deadline);
+      } else {
+        to_offer.push_back(target);  // failed, expired or superseded: offered again
       }
     }
+    if (!to_offer.empty() && !first_error) {
+      CW_ASSIGN_OR_RETURN(loaded, load(m));
+    }
   }
+
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
+  for (auto& d : expired) {
+    CW_ASSIGN_OR_RETURN(auto expired_now, agents_.expire(*tx, d));
+    // Reported meanwhile: this run's view is stale.
+    if (!expired_now) return fail(ErrorCode::kConflict, "an agent reported meanwhile");
+  }
   for (const auto& [kind, detail] : events) {
     CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, kind, actor_for(m), detail));
   }
@@ -249,6 +322,32 @@ Status Reconciler::deploy(ManagedCertificate& m) const {
     CW_RETURN_IF_ERROR(tx->commit());
     record_failure(m.id, *first_error, "deploy_failed", {{"targets", outcomes}});
     return std::unexpected(*first_error);
+  }
+  if (!to_offer.empty()) {
+    // A new round: what earlier rounds offered (an older certificate, a removed target) is
+    // not to be applied any more.
+    if (!in_progress) CW_RETURN_IF_ERROR(agents_.supersede_all(*tx, m.id));
+    for (const auto* target : to_offer) {
+      CW_ASSIGN_OR_RETURN(auto offered, agents_.offer(*tx, m, *target, loaded->material()));
+      CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "awaiting_agent", actor_for(m),
+                                          agent_deployment_json(offered)));
+      awaiting = std::min(awaiting.value_or(offered.deadline), offered.deadline);
+    }
+  }
+  if (awaiting) {
+    const ManagedState waiting =
+        m.deployed_fingerprint ? ManagedState::kRenewing : ManagedState::kIssuing;
+    // Still waiting, as recorded: nothing to write.
+    if (events.empty() && to_offer.empty() && m.state == waiting && m.next_check_at == awaiting) {
+      return awaiting;
+    }
+    m.state = waiting;
+    m.next_check_at = *awaiting;
+    CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
+    // The offers stand; the row is reconciled again as it is now.
+    CW_RETURN_IF_ERROR(tx->commit());
+    if (!stored) return fail(ErrorCode::kConflict, "changed while deploying");
+    return awaiting;
   }
   m.deployed_fingerprint = m.fingerprint;
   m.deployed_hash = targets_hash(m.spec);
@@ -269,61 +368,15 @@ Status Reconciler::deploy(ManagedCertificate& m) const {
                           .target_id = m.id,
                           .details = {{"fingerprint", fingerprint}, {"targets", outcomes}}}));
   }
-  return tx->commit();
+  CW_RETURN_IF_ERROR(tx->commit());
+  return std::optional<SysTime>();
 }
 
 void Reconciler::record_failure(const std::string& id, const Error& error,
                                 std::string_view alert_kind, const json& detail) const {
   auto recorded = [&]() -> Status {
     CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-    CW_ASSIGN_OR_RETURN(auto row, store_.find(*tx, id, /*lock=*/true));
-    if (!row || row->state == ManagedState::kDeleted) return ok();
-    ManagedCertificate m = *std::move(row);
-    const SysTime now = d_.clock.now();
-    m.state = ManagedState::kFailed;
-    m.attempts += 1;
-    m.last_error = error.message;
-    std::chrono::seconds delay = d_.settings.retry_base;
-    for (int i = 1; i < m.attempts && delay < d_.settings.retry_max; ++i) delay *= 2;
-    m.next_check_at = now + std::min(delay, d_.settings.retry_max);
-    CW_RETURN_IF_ERROR(store_.update(*tx, m));
-    json event = detail;
-    event["error"] = error.message;
-    event["code"] = error_code_name(error.code);
-    event["attempts"] = m.attempts;
-    CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "failed", actor_for(m), event));
-    CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
-                                                         .action = "managed.fail",
-                                                         .target_type = "managed_certificate",
-                                                         .target_id = m.id,
-                                                         .details = event}));
-    // A failed deployment was rolled back and needs someone; a failing issuance is raised once
-    // per streak, not at every retry.
-    const bool deploy_failure = alert_kind == "deploy_failed";
-    if (m.spec.alerts.notify_on_failure && (deploy_failure || m.attempts == 1)) {
-      Alert a;
-      a.at = now;
-      a.id = fmt::format("{:016x}-{}", to_unix(now), to_hex(crypto::random_bytes(6)));
-      a.severity = deploy_failure ? "critical" : "warning";
-      a.kind = std::string(alert_kind);
-      a.managed_id = m.id;
-      a.managed_name = m.spec.name;
-      a.team = m.spec.team;
-      a.message = "managed certificate '" + m.spec.name + "': " + error.message;
-      a.detail = event;
-      a.channels = m.spec.alerts.channels;
-      CW_RETURN_IF_ERROR(store_.add_alert(*tx, a));
-      CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
-                                                           .action = "managed.alert",
-                                                           .target_type = "managed_certificate",
-                                                           .target_id = m.id,
-                                                           .details = alert_json(a)}));
-      log::warn("managed_alert", {{"id", m.id},
-                                  {"name", m.spec.name},
-                                  {"kind", a.kind},
-                                  {"alert", a.id},
-                                  {"error", error.message}});
-    }
+    CW_RETURN_IF_ERROR(lifecycle::record_failure(*tx, d_, store_, id, error, alert_kind, detail));
     return tx->commit();
   }();
   if (!recorded) {

@@ -8,8 +8,10 @@
 // policy says so); the certificate, the managed row moving to it, the superseded mark of the
 // one it replaces, the sealed key and the timeline entry commit in the RA's transaction or not
 // at all. Then, when the current certificate is not yet deployed to the current targets, it
-// deploys it to each (deploy::Deployer) and records the outcome. Then it names its next run:
-// the renewal time less a jitter spread by id.
+// deploys it to each (deploy::Deployer) and records the outcome; an agent target is offered to
+// its agent instead, and the managed certificate is deployed only once the agent reports
+// success (agent_deploy.h): until then the run ends early and comes back by the offer's
+// deadline. Then it names its next run: the renewal time less a jitter spread by id.
 //
 // Idempotent, as the at-least-once scheduler needs: a run that failed after issuing (a
 // deployment failed) finds a fresh certificate the next time and only deploys. Exactly once
@@ -25,6 +27,7 @@
 #include <optional>
 #include <string>
 
+#include "lifecycle/agent_deploy.h"
 #include "lifecycle/deploy/target.h"
 #include "lifecycle/scheduler.h"
 #include "lifecycle/service.h"
@@ -35,7 +38,7 @@ class Reconciler {
  public:
   // `deployer` outlives the reconciler.
   Reconciler(LifecycleDeps deps, const deploy::Deployer& deployer)
-      : d_(deps), store_(deps.clock, deps.db), deployer_(deployer) {}
+      : d_(deps), store_(deps.clock, deps.db), agents_(deps), deployer_(deployer) {}
 
   // The handler of kReconcileJob: reconciles payload "id" and returns its next run (nullopt
   // for a deleted or unknown one). An error: this run failed and is retried.
@@ -55,8 +58,14 @@ class Reconciler {
   // Issues and records; `m` is the row as it is afterwards.
   Status issue(ManagedCertificate& m, Why why) const;
   Result<crypto::PrivateKey> managed_key(const ManagedCertificate& m, bool fresh) const;
-  // Deploys the current certificate to every target and records the outcome.
-  Status deploy(ManagedCertificate& m) const;
+  // What deploy() works with: the current certificate, its issuers and its key.
+  struct Loaded;
+  Result<Loaded> load(const ManagedCertificate& m) const;
+  // Deploys the current certificate to every target and records the outcome. Agent targets
+  // are offered to their agents (agent_deploy.h) once the other targets are deployed, and
+  // waited for: returns the earliest deadline of those still awaited, nullopt once every
+  // target is deployed.
+  Result<std::optional<SysTime>> deploy(ManagedCertificate& m) const;
   // Records a failed run: state, error, attempts, an alert when it should raise one.
   void record_failure(const std::string& id, const Error& error, std::string_view alert_kind,
                       const nlohmann::json& detail) const;
@@ -64,6 +73,7 @@ class Reconciler {
 
   LifecycleDeps d_;
   ManagedStore store_;
+  AgentDeployments agents_;
   const deploy::Deployer& deployer_;
 };
 

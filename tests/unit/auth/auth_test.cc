@@ -181,26 +181,38 @@ void expect_unauthorized(const Result<Identity>& r) {
 
 TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
   using P = Permission;
-  const std::vector<P> all = {
-      P::kReadCatalog,       P::kReadInventory, P::kIssue,          P::kImport,
-      P::kManageAuthorities, P::kReadAudit,     P::kReadPrincipals, P::kManagePrincipals,
-      P::kEditInventory,     P::kRevoke,        P::kScan,           P::kReportDiscovery,
-      P::kManage,            P::kCampaign};
+  const std::vector<P> all = {P::kReadCatalog,
+                              P::kReadInventory,
+                              P::kIssue,
+                              P::kImport,
+                              P::kManageAuthorities,
+                              P::kReadAudit,
+                              P::kReadPrincipals,
+                              P::kManagePrincipals,
+                              P::kEditInventory,
+                              P::kRevoke,
+                              P::kScan,
+                              P::kReportDiscovery,
+                              P::kManage,
+                              P::kCampaign,
+                              P::kReceiveDeployments};
+  // Admins and operators have everything but receiving an agent's deployments (whose keys go
+  // to the agent named and to no one else).
+  const std::vector<P> all_but_agents(all.begin(), all.end() - 1);
   struct Row {
     Role role;
     std::set<P> allowed;
   };
   const std::vector<Row> matrix = {
-      {Role::kAdmin, {all.begin(), all.end()}},
+      {Role::kAdmin, {all_but_agents.begin(), all_but_agents.end()}},
       {Role::kOperator,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kImport, P::kManageAuthorities,
         P::kReadAudit, P::kReadPrincipals, P::kEditInventory, P::kRevoke, P::kScan,
         P::kReportDiscovery, P::kManage, P::kCampaign}},
       {Role::kRequester,
-       {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke,
-        P::kManage}},
+       {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke, P::kManage}},
       {Role::kAuditor, {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals}},
-      {Role::kAgent, {P::kReportDiscovery}},
+      {Role::kAgent, {P::kReportDiscovery, P::kReceiveDeployments}},
   };
   for (const auto& row : matrix) {
     for (P p : all) {
