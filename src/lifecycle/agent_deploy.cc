@@ -123,9 +123,23 @@ Result<AgentDeployment> AgentDeployments::own(store::Transaction& tx, const std:
   return *std::move(d);
 }
 
+Result<bool> AgentDeployments::superseded(store::Transaction& tx, AgentDeployment& d) const {
+  CW_ASSIGN_OR_RETURN(auto m, managed_.find(tx, d.managed_id, /*lock=*/true));
+  if (m && m->state != ManagedState::kDeleted && m->fingerprint == d.fingerprint &&
+      targets_hash(m->spec) == d.round) {
+    return false;
+  }
+  d.state = AgentDeploymentState::kSuperseded;
+  CW_RETURN_IF_ERROR(store_.update(tx, d));
+  CW_RETURN_IF_ERROR(tx.commit());
+  return true;
+}
+
 Result<json> AgentDeployments::fetch(const std::string& id, const AgentCaller& agent) const {
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
   CW_ASSIGN_OR_RETURN(auto d, own(*tx, id, agent));
+  CW_ASSIGN_OR_RETURN(const bool stale, superseded(*tx, d));
+  if (stale) return fail(ErrorCode::kConflict, "deployment " + id + " is superseded");
   CW_ASSIGN_OR_RETURN(auto m, store_.material(*tx, id));
   CW_ASSIGN_OR_RETURN(auto der, d_.wrapper.open(m.sealed_key, agent_deployment_aad(id)));
   CW_ASSIGN_OR_RETURN(auto key, crypto::parse_private_key(der.span()));
@@ -170,16 +184,8 @@ Result<AgentDeployment> AgentDeployments::report(const std::string& id, const Ag
     return fail(ErrorCode::kConflict, "deployment " + id + " was not fetched");
   }
   const SysTime now = d_.clock.now();
-  CW_ASSIGN_OR_RETURN(auto m, managed_.find(*tx, d.managed_id, /*lock=*/true));
-  // Offers of an older round are superseded when the next is made; this catches a row a
-  // crash left behind.
-  if (!m || m->state == ManagedState::kDeleted || m->fingerprint != d.fingerprint ||
-      targets_hash(m->spec) != d.round) {
-    d.state = AgentDeploymentState::kSuperseded;
-    CW_RETURN_IF_ERROR(store_.update(*tx, d));
-    CW_RETURN_IF_ERROR(tx->commit());
-    return fail(ErrorCode::kConflict, "deployment " + id + " is superseded");
-  }
+  CW_ASSIGN_OR_RETURN(const bool stale, superseded(*tx, d));
+  if (stale) return fail(ErrorCode::kConflict, "deployment " + id + " is superseded");
   outcome.started = now;
   d.state = outcome.deployed ? AgentDeploymentState::kSucceeded : AgentDeploymentState::kFailed;
   d.reported_at = now;

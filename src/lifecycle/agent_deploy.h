@@ -81,6 +81,10 @@ class AgentDeployments {
  private:
   Result<AgentDeployment> own(store::Transaction& tx, const std::string& id,
                               const AgentCaller& agent) const;
+  // Offers of an older round are superseded when the next is made; this catches one that was
+  // left behind (its managed certificate deleted, renewed or retargeted meanwhile): marked
+  // superseded and committed, true. False when `d` is still of the current round.
+  Result<bool> superseded(store::Transaction& tx, AgentDeployment& d) const;
 
   LifecycleDeps d_;
   AgentDeployStore store_;

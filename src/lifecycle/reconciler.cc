@@ -315,6 +315,9 @@ Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
     // Reported meanwhile: this run's view is stale.
     if (!expired_now) return fail(ErrorCode::kConflict, "an agent reported meanwhile");
   }
+  // A new round: what earlier rounds offered (an older certificate, a target changed or
+  // removed) is not to be applied any more, whatever becomes of this one.
+  if (!in_progress) CW_RETURN_IF_ERROR(agents_.supersede_all(*tx, m.id));
   for (const auto& [kind, detail] : events) {
     CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, kind, actor_for(m), detail));
   }
@@ -324,9 +327,6 @@ Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
     return std::unexpected(*first_error);
   }
   if (!to_offer.empty()) {
-    // A new round: what earlier rounds offered (an older certificate, a removed target) is
-    // not to be applied any more.
-    if (!in_progress) CW_RETURN_IF_ERROR(agents_.supersede_all(*tx, m.id));
     for (const auto* target : to_offer) {
       CW_ASSIGN_OR_RETURN(auto offered, agents_.offer(*tx, m, *target, loaded->material()));
       CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "awaiting_agent", actor_for(m),

@@ -204,5 +204,16 @@ TEST_F(AgentDeployTest, ANewerCertificateSupersedesWhatWasOffered) {
   EXPECT_TRUE(agents().awaiting(as("web1-agent"), 10)->empty());
 }
 
+TEST_F(AgentDeployTest, ATargetNoLongerTheAgentsTakesBackWhatAwaitedIt) {
+  auto m = create(spec("web", {"www.example.com"}, {{"targets", {agent_target("web1-agent")}}}));
+  reconcile(m.id);
+  const auto d = awaiting("web1-agent");
+  ASSERT_TRUE(managed_->update(m.id, {{"targets", {file_target("local")}}}, admin()));
+  reconcile(m.id);
+  EXPECT_EQ(get(m.id).state, ManagedState::kActive);
+  EXPECT_TRUE(agents().awaiting(as("web1-agent"), 10)->empty());
+  EXPECT_EQ(code_of(agents().fetch(d.id, as("web1-agent"))), ErrorCode::kConflict);
+}
+
 }  // namespace
 }  // namespace certward::lifecycle
