@@ -233,19 +233,74 @@ Result<Reconciler::Loaded> Reconciler::load(const ManagedCertificate& m) const {
                 std::vector<x509::Certificate>(full.begin() + 1, full.end())};
 }
 
-Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
-  const std::string fingerprint = m.fingerprint.value_or("");
+// What one deployment run found, before it records it.
+struct Reconciler::DeployRun {
   json outcomes = json::array();
+  std::vector<std::pair<std::string, json>> events;  // timeline entries
   std::optional<Error> first_error;
-  std::vector<std::pair<std::string, json>> events;
-  const auto failed = [&](const std::string& target, const Error& e) {
+  // A new round (the certificate or targets changed, or the last round failed): every target
+  // is deployed, and what earlier rounds offered to agents is taken back.
+  bool new_round = true;
+  std::vector<const deploy::TargetSpec*> to_offer;  // agent targets to offer the certificate to
+  std::vector<AgentDeployment> expired;             // offers whose deadline passed
+  std::optional<SysTime> awaiting;                  // the earliest deadline still awaited
+
+  void failed(const std::string& target, const Error& e) {
     if (!first_error) {
       first_error = Error{e.code, "deployment to target '" + target + "' failed: " + e.message};
     }
-  };
+  }
+  void await(SysTime deadline) { awaiting = std::min(awaiting.value_or(deadline), deadline); }
+};
 
-  // The agent targets of this round (certificate and targets as they are now): a round in
-  // progress was offered once the other targets were deployed, which are not deployed again.
+void Reconciler::deploy_here(const ManagedCertificate& m, const Loaded& loaded,
+                             DeployRun& run) const {
+  for (const auto& target : m.spec.targets) {
+    if (target.kind == deploy::TargetKind::kAgent) continue;
+    const deploy::Outcome outcome = deployer_.deploy(target, loaded.material());
+    json detail = {{"target", target.name},
+                   {"fingerprint", m.fingerprint.value_or("")},
+                   {"outcome", deploy::outcome_json(outcome)}};
+    run.outcomes.push_back(detail);
+    if (outcome.deployed) {
+      run.events.emplace_back("deployed", detail);
+      continue;
+    }
+    run.events.emplace_back("deploy_failed", detail);
+    if (outcome.rolled_back) run.events.emplace_back("rolled_back", detail);
+    run.failed(target.name,
+               outcome.error.value_or(Error{ErrorCode::kInternal, "deployment failed"}));
+  }
+}
+
+void Reconciler::follow_agents(const std::vector<const deploy::TargetSpec*>& agent_targets,
+                               const std::vector<AgentDeployment>& round, DeployRun& run) const {
+  const SysTime now = d_.clock.now();
+  for (const auto* target : agent_targets) {
+    const auto row = std::ranges::find(round, target->name, &AgentDeployment::target);
+    if (row == round.end() ||
+        !(awaiting_report(row->state) || row->state == AgentDeploymentState::kSucceeded)) {
+      run.to_offer.push_back(target);  // failed, expired or superseded: offered again
+    } else if (row->state == AgentDeploymentState::kSucceeded) {
+      run.outcomes.push_back(agent_deployment_json(*row));
+    } else if (now < row->deadline) {
+      run.await(row->deadline);
+    } else {
+      const Error e{ErrorCode::kUnavailable, "agent '" + row->agent + "' did not report within " +
+                                                 format_duration(d_.settings.agent_deploy_timeout)};
+      run.expired.push_back(*row);
+      json detail = agent_deployment_json(*row);
+      detail["error"] = e.message;
+      run.events.emplace_back("deploy_failed", detail);
+      run.outcomes.push_back(detail);
+      run.failed(target->name, e);
+    }
+  }
+}
+
+Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
+  // A round in progress was offered to its agents once the other targets were deployed: those
+  // are not deployed again while the agents' reports are awaited.
   std::vector<const deploy::TargetSpec*> agent_targets;
   for (const auto& t : m.spec.targets) {
     if (t.kind == deploy::TargetKind::kAgent) agent_targets.push_back(&t);
@@ -254,100 +309,66 @@ Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
   if (!agent_targets.empty()) {
     CW_ASSIGN_OR_RETURN(round, agents_.current_round(m));
   }
-  const bool in_progress = std::ranges::any_of(round, [](const AgentDeployment& d) {
+  DeployRun run;
+  run.new_round = !std::ranges::any_of(round, [](const AgentDeployment& d) {
     return awaiting_report(d.state) || d.state == AgentDeploymentState::kSucceeded;
   });
-
   std::optional<Loaded> loaded;
-  std::vector<const deploy::TargetSpec*> to_offer;
-  std::vector<AgentDeployment> expired;
-  std::optional<SysTime> awaiting;
-  const SysTime now = d_.clock.now();
-  if (!in_progress) {
+  if (run.new_round) {
     if (!m.spec.targets.empty()) {
       CW_ASSIGN_OR_RETURN(loaded, load(m));
+      deploy_here(m, *loaded, run);
     }
-    for (const auto& target : m.spec.targets) {
-      if (target.kind == deploy::TargetKind::kAgent) continue;
-      const deploy::Outcome outcome = deployer_.deploy(target, loaded->material());
-      json detail = {{"target", target.name},
-                     {"fingerprint", fingerprint},
-                     {"outcome", deploy::outcome_json(outcome)}};
-      outcomes.push_back(detail);
-      if (outcome.deployed) {
-        events.emplace_back("deployed", detail);
-        continue;
-      }
-      events.emplace_back("deploy_failed", detail);
-      if (outcome.rolled_back) events.emplace_back("rolled_back", detail);
-      failed(target.name, outcome.error.value_or(Error{ErrorCode::kInternal, "deployment failed"}));
-    }
-    to_offer = agent_targets;
+    run.to_offer = agent_targets;
   } else {
-    for (const auto* target : agent_targets) {
-      const auto row = std::ranges::find(round, target->name, &AgentDeployment::target);
-      if (row != round.end() && row->state == AgentDeploymentState::kSucceeded) {
-        outcomes.push_back(agent_deployment_json(*row));
-      } else if (row != round.end() && awaiting_report(row->state) && now >= row->deadline) {
-        const Error e{ErrorCode::kUnavailable,
-                      "agent '" + row->agent + "' did not report within " +
-                          format_duration(d_.settings.agent_deploy_timeout)};
-        expired.push_back(*row);
-        json detail = agent_deployment_json(*row);
-        detail["error"] = e.message;
-        events.emplace_back("deploy_failed", detail);
-        outcomes.push_back(detail);
-        failed(target->name, e);
-      } else if (row != round.end() && awaiting_report(row->state)) {
-        awaiting = std::min(awaiting.value_or(row->deadline), row->deadline);
-      } else {
-        to_offer.push_back(target);  // failed, expired or superseded: offered again
-      }
-    }
-    if (!to_offer.empty() && !first_error) {
+    follow_agents(agent_targets, round, run);
+    if (!run.to_offer.empty() && !run.first_error) {
       CW_ASSIGN_OR_RETURN(loaded, load(m));
     }
   }
+  return record_deployment(m, run, loaded);
+}
 
+Result<std::optional<SysTime>> Reconciler::record_deployment(
+    ManagedCertificate& m, DeployRun& run, const std::optional<Loaded>& loaded) const {
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-  for (auto& d : expired) {
+  for (auto& d : run.expired) {
     CW_ASSIGN_OR_RETURN(auto expired_now, agents_.expire(*tx, d));
     // Reported meanwhile: this run's view is stale.
     if (!expired_now) return fail(ErrorCode::kConflict, "an agent reported meanwhile");
   }
-  // A new round: what earlier rounds offered (an older certificate, a target changed or
-  // removed) is not to be applied any more, whatever becomes of this one.
-  if (!in_progress) CW_RETURN_IF_ERROR(agents_.supersede_all(*tx, m.id));
-  for (const auto& [kind, detail] : events) {
+  // What earlier rounds offered (an older certificate, a target changed or removed) is not to
+  // be applied any more, whatever becomes of this one.
+  if (run.new_round) CW_RETURN_IF_ERROR(agents_.supersede_all(*tx, m.id));
+  for (const auto& [kind, detail] : run.events) {
     CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, kind, actor_for(m), detail));
   }
-  if (first_error) {
+  if (run.first_error) {
     CW_RETURN_IF_ERROR(tx->commit());
-    record_failure(m.id, *first_error, "deploy_failed", {{"targets", outcomes}});
-    return std::unexpected(*first_error);
+    record_failure(m.id, *run.first_error, "deploy_failed", {{"targets", run.outcomes}});
+    return std::unexpected(*run.first_error);
   }
-  if (!to_offer.empty()) {
-    for (const auto* target : to_offer) {
-      CW_ASSIGN_OR_RETURN(auto offered, agents_.offer(*tx, m, *target, loaded->material()));
-      CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "awaiting_agent", actor_for(m),
-                                          agent_deployment_json(offered)));
-      awaiting = std::min(awaiting.value_or(offered.deadline), offered.deadline);
-    }
+  for (const auto* target : run.to_offer) {
+    CW_ASSIGN_OR_RETURN(auto offered, agents_.offer(*tx, m, *target, loaded->material()));
+    CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "awaiting_agent", actor_for(m),
+                                        agent_deployment_json(offered)));
+    run.await(offered.deadline);
   }
-  if (awaiting) {
+  if (run.awaiting) {
     const ManagedState waiting =
         m.deployed_fingerprint ? ManagedState::kRenewing : ManagedState::kIssuing;
     // Still waiting, as recorded: nothing to write.
-    if (events.empty() && to_offer.empty() && m.state == waiting && m.next_check_at == awaiting) {
-      return awaiting;
+    if (run.events.empty() && run.to_offer.empty() && m.state == waiting &&
+        m.next_check_at == run.awaiting) {
+      return run.awaiting;
     }
     m.state = waiting;
-    m.next_check_at = *awaiting;
+    m.next_check_at = *run.awaiting;
     CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
     // The offers stand; the row is reconciled again as it is now.
     CW_RETURN_IF_ERROR(tx->commit());
     if (!stored) return fail(ErrorCode::kConflict, "changed while deploying");
-    return awaiting;
+    return run.awaiting;
   }
   m.deployed_fingerprint = m.fingerprint;
   m.deployed_hash = targets_hash(m.spec);
@@ -361,12 +382,13 @@ Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
     return fail(ErrorCode::kConflict, "changed while deploying");
   }
   if (!m.spec.targets.empty()) {
-    CW_RETURN_IF_ERROR(d_.audit.append(
-        *tx, audit::Event{.actor = actor_for(m),
-                          .action = "managed.deploy",
-                          .target_type = "managed_certificate",
-                          .target_id = m.id,
-                          .details = {{"fingerprint", fingerprint}, {"targets", outcomes}}}));
+    CW_RETURN_IF_ERROR(
+        d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
+                                          .action = "managed.deploy",
+                                          .target_type = "managed_certificate",
+                                          .target_id = m.id,
+                                          .details = {{"fingerprint", m.fingerprint.value_or("")},
+                                                      {"targets", run.outcomes}}}));
   }
   CW_RETURN_IF_ERROR(tx->commit());
   return std::optional<SysTime>();

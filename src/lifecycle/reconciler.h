@@ -66,6 +66,15 @@ class Reconciler {
   // waited for: returns the earliest deadline of those still awaited, nullopt once every
   // target is deployed.
   Result<std::optional<SysTime>> deploy(ManagedCertificate& m) const;
+  // The pieces of deploy(): the targets deployed here; what the agents of a round in progress
+  // did (reported, awaited, expired, to offer again); and the record of it all in one
+  // transaction (offers included).
+  struct DeployRun;
+  void deploy_here(const ManagedCertificate& m, const Loaded& loaded, DeployRun& run) const;
+  void follow_agents(const std::vector<const deploy::TargetSpec*>& agent_targets,
+                     const std::vector<AgentDeployment>& round, DeployRun& run) const;
+  Result<std::optional<SysTime>> record_deployment(ManagedCertificate& m, DeployRun& run,
+                                                   const std::optional<Loaded>& loaded) const;
   // Records a failed run: state, error, attempts, an alert when it should raise one.
   void record_failure(const std::string& id, const Error& error, std::string_view alert_kind,
                       const nlohmann::json& detail) const;
