@@ -66,5 +66,6 @@ void add_eab_routes(http::Router& router, Services& services);             // ea
 void add_discovery_routes(http::Router& router, Services& services);       // discovery.cc
 void add_managed_routes(http::Router& router, Services& services);         // managed.cc
 void add_campaign_routes(http::Router& router, Services& services);        // campaigns.cc
+void add_alert_routes(http::Router& router, Services& services);           // alerts.cc
 
 }  // namespace certward::api

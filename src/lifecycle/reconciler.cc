@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "lifecycle/alerts/evaluator.h"
 #include "x509/csr.h"
 
 namespace certward::lifecycle {
@@ -303,7 +304,7 @@ void Reconciler::record_failure(const std::string& id, const Error& error,
     if (m.spec.alerts.notify_on_failure && (deploy_failure || m.attempts == 1)) {
       Alert a;
       a.at = now;
-      a.id = fmt::format("{:016x}-{}", to_unix(now), to_hex(crypto::random_bytes(6)));
+      a.id = alerts::new_alert_id(now);
       a.severity = deploy_failure ? "critical" : "warning";
       a.kind = std::string(alert_kind);
       a.managed_id = m.id;
@@ -312,7 +313,13 @@ void Reconciler::record_failure(const std::string& id, const Error& error,
       a.message = "managed certificate '" + m.spec.name + "': " + error.message;
       a.detail = event;
       a.channels = m.spec.alerts.channels;
+      if (a.channels.empty() && d_.alerts) a.channels = d_.alerts->failure_channels;
       CW_RETURN_IF_ERROR(store_.add_alert(*tx, a));
+      if (d_.alerts) {
+        // Sent as expiry alerts are: one durable delivery per channel, in this transaction.
+        CW_RETURN_IF_ERROR(alerts::schedule_deliveries(
+            *tx, d_.jobs, alerts::AlertStore(d_.clock, d_.db), a, d_.alerts->max_attempts));
+      }
       CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
                                                            .action = "managed.alert",
                                                            .target_type = "managed_certificate",
