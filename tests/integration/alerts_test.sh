@@ -106,7 +106,7 @@ wait_until 60 bash -c "[[ \$(find '$T/mail' -type f | wc -l) == 2 ]]" || fail "t
 wait_until 60 broken_failed || fail "the broken channel was not recorded failed"
 sleep 3  # several more evaluations
 assert_eq 2 "$(db_scalar "SELECT COUNT(*) FROM managed_alerts WHERE kind = 'expiry'")" "one alert per certificate and threshold"
-assert_eq "14d 7d" "$(db_scalar "SELECT GROUP_CONCAT(substr(dedupe_key, 73), ' ') FROM (SELECT dedupe_key FROM managed_alerts ORDER BY dedupe_key DESC)" | tr -d '\n')" "the thresholds reached"
+assert_eq "14d 7d" "$(db_scalar "SELECT GROUP_CONCAT(t, ' ') FROM (SELECT substr(dedupe_key, 73) AS t FROM managed_alerts ORDER BY t)" | tr -d '\n')" "the thresholds reached"
 assert_eq 2 "$(mails)" "two emails"
 assert_eq 4 "$(jq -s '[.[] | select(.path == "/hook")] | length' "$T/hook.log")" "two failed webhook requests retried, two delivered"
 assert_eq "true" "$(jq -s 'all(.[]; .signed)' "$T/hook.log")" "every request signed"
