@@ -11,6 +11,7 @@
 
 #include "lifecycle/alerts/evaluator.h"
 #include "lifecycle/alerts/sender.h"
+#include "lifecycle/reconciler.h"
 #include "unit/lifecycle/managed_fixture.h"
 
 namespace certward::lifecycle::alerts {
@@ -189,6 +190,7 @@ class AlertEvaluatorTest : public testing::ManagedFixture {
     socket_ = (files_.path() / "syslog.sock").string();
     auto s = parse_alert_settings({{"channel", {syslog_channel("log", socket_)}},
                                    {"channels", {"log"}},
+                                   {"failure_channels", {"log"}},
                                    {"max_attempts", 2}});
     ASSERT_TRUE(s.has_value()) << s.error().message;
     settings_alerts_ = *s;
@@ -318,6 +320,27 @@ TEST_F(AlertEvaluatorTest, DeliversOnceAndRecordsAFinalFailure) {
   EXPECT_EQ(list->front().deliveries[0].state, "failed");
   EXPECT_EQ(list->front().deliveries[0].attempts, 2);
   EXPECT_FALSE(list->front().deliveries[0].last_error.empty());
+}
+
+TEST_F(AlertEvaluatorTest, AFailedDeploymentIsSentOnTheFailureChannels) {
+  const LifecycleDeps deps{clock_, *db_,  *ra_,     *authorities_, inventory_,       audit_,
+                           auth_,  jobs_, wrapper_, settings_,     &settings_alerts_};
+  Reconciler reconciler(deps, *deployer_);
+  json failing = file_target();
+  failing["reload"] = {{"argv", {"/bin/false"}}};
+  auto m = create(spec("web", {"www.example.com"}, {{"targets", {failing}}}));
+  ASSERT_FALSE(reconciler.reconcile(m.id).has_value());
+  SyslogSink sink(socket_);
+  auto jobs = lease_deliveries();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_TRUE(service_->deliver(jobs[0]).has_value());
+  EXPECT_EQ(sink.pending(), 1);
+  auto list = service_->list(10, std::nullopt, admin());
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->front().kind, "deploy_failed");
+  ASSERT_EQ(list->front().deliveries.size(), 1u);
+  EXPECT_EQ(list->front().deliveries[0].state, "sent");
 }
 
 }  // namespace
