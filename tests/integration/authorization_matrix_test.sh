@@ -84,6 +84,7 @@ body_for() {  # key role
     managed) echo "{\"name\":\"new-$r\",\"sans\":[\"new-$r.web.example.test\"]}" ;;
     managed_patch) echo "{\"tags\":[\"seen-by-$r\"]}" ;;
     campaign) echo "{\"name\":\"new-$r\",\"selector\":{\"tag\":\"no-such-tag\"}}" ;;
+    silence) echo '{"team":"web","until":"1h","reason":"matrix"}' ;;
     -) echo "" ;;
   esac
 }
@@ -122,6 +123,10 @@ POST|/api/v1/managed/{id}/renew|/api/v1/managed/m-@R@/renew|-|202 202 202 403
 GET|/api/v1/managed/{id}/timeline|/api/v1/managed/m-shared/timeline|-|200 200 200 200
 DELETE|/api/v1/managed/{id}|/api/v1/managed/m-del-@R@|-|200 200 200 403
 GET|/api/v1/alerts|/api/v1/alerts|-|200 200 200 200
+GET|/api/v1/alerts/rules|/api/v1/alerts/rules|-|200 200 403 403
+GET|/api/v1/alerts/silences|/api/v1/alerts/silences|-|200 200 200 200
+POST|/api/v1/alerts/silences|/api/v1/alerts/silences|silence|201 201 201 403
+DELETE|/api/v1/alerts/silences/{id}|/api/v1/alerts/silences/no-such-silence|-|404 404 404 403
 GET|/api/v1/campaigns|/api/v1/campaigns|-|200 200 403 403
 POST|/api/v1/campaigns|/api/v1/campaigns|campaign|201 201 403 403
 GET|/api/v1/campaigns/{id}|/api/v1/campaigns/$CAMPAIGN_SHARED|-|200 200 403 403
