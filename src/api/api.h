@@ -23,6 +23,10 @@
 #include "lifecycle/campaign_service.h"
 #include "lifecycle/service.h"
 
+namespace certward::lifecycle::alerts {
+class AlertService;
+}  // namespace certward::lifecycle::alerts
+
 namespace certward::api {
 
 // Everything the handlers use; owned by the caller and outliving the router.
@@ -44,6 +48,7 @@ struct Services {
   const lifecycle::CampaignService& campaigns;
   Metrics& metrics;
   RateLimiter& limiter;
+  const lifecycle::alerts::AlertService* alerts = nullptr;  // /api/v1/alerts, silences
 };
 
 // Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics. Patterns are

@@ -67,5 +67,6 @@ void add_discovery_routes(http::Router& router, Services& services);       // di
 void add_managed_routes(http::Router& router, Services& services);         // managed.cc
 void add_agent_routes(http::Router& router, Services& services);           // agent_deployments.cc
 void add_campaign_routes(http::Router& router, Services& services);        // campaigns.cc
+void add_alert_routes(http::Router& router, Services& services);           // alerts.cc
 
 }  // namespace certward::api

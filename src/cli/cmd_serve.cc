@@ -57,7 +57,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.discovery(),
                         c.managed(),
                         c.reconciler(),
-                        c.campaigns()};
+                        c.campaigns(),
+                        &c.alerts()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

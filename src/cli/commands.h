@@ -59,5 +59,6 @@ void add_agent_command(CLI::App& app, Globals& g);  // agent: file scans sent to
 // managed create|list|show|timeline|renew|delete|alerts
 void add_managed_commands(CLI::App& app, Globals& g);
 void add_campaign_commands(CLI::App& app, Globals& g);
+void add_alert_commands(CLI::App& app, Globals& g);  // alerts list|silence|silences|unsilence
 
 }  // namespace certward::cli

@@ -258,6 +258,14 @@ struct ProfileSettings {
   std::optional<std::vector<std::string>> policy_oids;
 };
 
+// [alerts]: expiry thresholds, escalation and the channels alerts go out on
+// (docs/governance.md "Alerts"). Held as JSON, the same shape the API shows; the lifecycle's
+// alerts::parse_alert_settings() checks it when certward starts.
+struct AlertsDeclaration {
+  nlohmann::json spec = nlohmann::json::object();
+  std::string where;  // "<file>:<line>", for errors
+};
+
 struct Config {
   std::string data_dir = "certward-data";  // created 0700 on first use
   std::string log_level = "info";          // trace|debug|info|warn|error
@@ -269,6 +277,7 @@ struct Config {
   AcmeSettings acme;
   DiscoverySettings discovery;
   LifecycleSettings lifecycle;
+  AlertsDeclaration alerts;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

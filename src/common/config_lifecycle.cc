@@ -32,8 +32,8 @@ Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int de
   if (n.is_floating_point()) return nlohmann::json(*n.value<double>());
   if (n.is_boolean()) return nlohmann::json(*n.value<bool>());
   return fail(ErrorCode::kMalformed, where(n, src) +
-                                         ": a managed certificate holds strings, "
-                                         "numbers, booleans, lists and tables only");
+                                         ": holds strings, numbers, booleans, lists "
+                                         "and tables only");
 }
 
 }  // namespace
@@ -96,6 +96,12 @@ Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view
     CW_ASSIGN_OR_RETURN(auto spec, to_json(item, src));
     l.managed.push_back({std::move(spec), where(item, src)});
   }
+  return ok();
+}
+
+Status parse_alerts(const toml::table& t, AlertsDeclaration& a, std::string_view src) {
+  CW_ASSIGN_OR_RETURN(a.spec, to_json(t, src));
+  a.where = where(t, src);
   return ok();
 }
 

@@ -14,6 +14,10 @@
 
 namespace certward::lifecycle {
 
+namespace alerts {
+struct AlertSettings;
+}  // namespace alerts
+
 // What the managed-certificate service and the reconciler work with; owned by the caller.
 struct LifecycleDeps {
   const Clock& clock;
@@ -26,6 +30,8 @@ struct LifecycleDeps {
   const JobQueue& jobs;
   const crypto::KeyWrapper& wrapper;  // seals the managed keys
   const LifecycleSettings& settings;
+  // Where failures' alerts go ([alerts]); without, they are recorded and logged, not sent.
+  const alerts::AlertSettings* alerts = nullptr;
 };
 
 }  // namespace certward::lifecycle

@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "lifecycle/alerts/evaluator.h"
 
 namespace certward::lifecycle {
 
@@ -45,7 +46,7 @@ Result<std::optional<ManagedCertificate>> record_failure(
   if (m.spec.alerts.notify_on_failure && (deploy_failure || m.attempts == 1)) {
     Alert a;
     a.at = now;
-    a.id = fmt::format("{:016x}-{}", to_unix(now), to_hex(crypto::random_bytes(6)));
+    a.id = alerts::new_alert_id(now);
     a.severity = deploy_failure ? "critical" : "warning";
     a.kind = std::string(alert_kind);
     a.managed_id = m.id;
@@ -54,7 +55,13 @@ Result<std::optional<ManagedCertificate>> record_failure(
     a.message = "managed certificate '" + m.spec.name + "': " + error.message;
     a.detail = event;
     a.channels = m.spec.alerts.channels;
+    if (a.channels.empty() && deps.alerts) a.channels = deps.alerts->failure_channels;
     CW_RETURN_IF_ERROR(store.add_alert(tx, a));
+    if (deps.alerts) {
+      // Sent as expiry alerts are: one durable delivery per channel, in this transaction.
+      CW_RETURN_IF_ERROR(alerts::schedule_deliveries(
+          tx, deps.jobs, alerts::AlertStore(deps.clock, deps.db), a, deps.alerts->max_attempts));
+    }
     CW_RETURN_IF_ERROR(deps.audit.append(tx, audit::Event{.actor = who,
                                                           .action = "managed.alert",
                                                           .target_type = "managed_certificate",
