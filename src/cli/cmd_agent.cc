@@ -34,7 +34,7 @@ struct AgentOpts {
   std::string host;
   std::optional<std::string> every;
   bool once = false;
-  std::vector<std::string> deploy_dirs, allow_reload;
+  std::vector<std::string> deploy_dirs, allow_reload, allow_owner;
   std::optional<std::string> deploy_every;
   bool deploy_only = false;
 };
@@ -143,9 +143,9 @@ Status check_options(const AgentOpts& o) {
   if (!o.deploy_only && o.paths.empty()) {
     return fail(ErrorCode::kInvalidArgument, "give --path (or --deploy-only with --deploy-dir)");
   }
-  if (!o.allow_reload.empty() && o.deploy_dirs.empty()) {
+  if ((!o.allow_reload.empty() || !o.allow_owner.empty()) && o.deploy_dirs.empty()) {
     return fail(ErrorCode::kInvalidArgument,
-                "--allow-reload is for deployments: give --deploy-dir");
+                "--allow-reload and --allow-owner are for deployments: give --deploy-dir");
   }
   for (const auto& dir : o.deploy_dirs) {
     if (!dir.starts_with('/')) {
@@ -218,7 +218,7 @@ int run_agent(Globals& g, const AgentOpts& o) {
   if (!schedule) return report_error(schedule.error());
   const bool scheduled = schedule->scan_every || schedule->deploy_every;
   const std::vector<std::string> roots = absolute_roots(o.paths);
-  const auto policy = agent_host_policy(o.deploy_dirs, o.allow_reload);
+  const auto policy = agent_host_policy(o.deploy_dirs, o.allow_reload, o.allow_owner);
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
   using Clock = std::chrono::steady_clock;
@@ -269,6 +269,9 @@ void add_agent_command(CLI::App& app, Globals& g) {
   cmd->add_option("--allow-reload", o->allow_reload,
                   "a reload command deployments may run, exactly, as one string "
                   "(\"/usr/sbin/nginx -s reload\"; repeatable; none by default)");
+  cmd->add_option("--allow-owner", o->allow_owner,
+                  "a user or group name deployments may give their files to (repeatable; none "
+                  "by default: the files are the agent's user's)");
   cmd->add_option("--deploy-every", o->deploy_every,
                   "ask for deployments this often (default: 1m with --every; at least 5s)");
   cmd->add_flag("--deploy-only", o->deploy_only, "receive deployments only; no file scan");
