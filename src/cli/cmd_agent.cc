@@ -28,6 +28,10 @@ extern "C" void on_stop_signal(int) { g_stop = true; }
 
 // Keeps a part well under a server's default body limit (1 MiB).
 constexpr std::size_t kPartBytes = 600 * 1024;
+// The longest answer an agent takes: a deployment (its certificate, chain and key) is under
+// 1 MiB, a list of 20 smaller still, a scan's report a list of fingerprints; a server that
+// was taken over sends no more.
+constexpr std::size_t kMaxAnswer = 16u << 20;
 
 struct AgentOpts {
   std::vector<std::string> paths, include, exclude, password_files;
@@ -214,6 +218,7 @@ int run_agent(Globals& g, const AgentOpts& o) {
   if (Status checked = check_options(o); !checked) return report_error(checked.error());
   auto remote = make_remote(g);
   if (!remote) return report_error(remote.error());
+  remote->limit_answers(kMaxAnswer);
   auto schedule = schedule_of(o);
   if (!schedule) return report_error(schedule.error());
   const bool scheduled = schedule->scan_every || schedule->deploy_every;
