@@ -48,7 +48,8 @@ deploy::Outcome apply(const Remote& remote, const std::string& id, const deploy:
 }  // namespace
 
 deploy::Policy agent_host_policy(const std::vector<std::string>& deploy_dirs,
-                                 const std::vector<std::string>& allow_reload) {
+                                 const std::vector<std::string>& allow_reload,
+                                 const std::vector<std::string>& allow_owner) {
   LifecycleSettings s;
   s.allowed_paths = deploy_dirs;
   s.team_reload_commands = allow_reload;
@@ -56,6 +57,7 @@ deploy::Policy agent_host_policy(const std::vector<std::string>& deploy_dirs,
   // Nothing of the server's kinds: an agent writes its own host's files only.
   p.allowed_ssh_hosts.clear();
   p.team_secrets_dir.clear();
+  p.agent_accounts = allow_owner;
   return p;
 }
 

@@ -14,11 +14,12 @@
 
 namespace certward::cli {
 
-// The host's allow-list: directories deployments may write under, and the exact reload
-// commands (argv written as one string split on spaces) they may run. REQUIRES: deploy_dirs
-// not empty.
+// The host's allow-list: directories deployments may write under, the exact reload
+// commands (argv written as one string split on spaces) they may run, and the users and
+// groups they may give their files to. REQUIRES: deploy_dirs not empty.
 lifecycle::deploy::Policy agent_host_policy(const std::vector<std::string>& deploy_dirs,
-                                            const std::vector<std::string>& allow_reload);
+                                            const std::vector<std::string>& allow_reload,
+                                            const std::vector<std::string>& allow_owner);
 
 struct AgentDeployRound {
   int deployed = 0;

@@ -28,13 +28,17 @@ extern "C" void on_stop_signal(int) { g_stop = true; }
 
 // Keeps a part well under a server's default body limit (1 MiB).
 constexpr std::size_t kPartBytes = 600 * 1024;
+// The longest answer an agent takes: a deployment (its certificate, chain and key) is under
+// 1 MiB, a list of 20 smaller still, a scan's report a list of fingerprints; a server that
+// was taken over sends no more.
+constexpr std::size_t kMaxAnswer = 16u << 20;
 
 struct AgentOpts {
   std::vector<std::string> paths, include, exclude, password_files;
   std::string host;
   std::optional<std::string> every;
   bool once = false;
-  std::vector<std::string> deploy_dirs, allow_reload;
+  std::vector<std::string> deploy_dirs, allow_reload, allow_owner;
   std::optional<std::string> deploy_every;
   bool deploy_only = false;
 };
@@ -143,9 +147,9 @@ Status check_options(const AgentOpts& o) {
   if (!o.deploy_only && o.paths.empty()) {
     return fail(ErrorCode::kInvalidArgument, "give --path (or --deploy-only with --deploy-dir)");
   }
-  if (!o.allow_reload.empty() && o.deploy_dirs.empty()) {
+  if ((!o.allow_reload.empty() || !o.allow_owner.empty()) && o.deploy_dirs.empty()) {
     return fail(ErrorCode::kInvalidArgument,
-                "--allow-reload is for deployments: give --deploy-dir");
+                "--allow-reload and --allow-owner are for deployments: give --deploy-dir");
   }
   for (const auto& dir : o.deploy_dirs) {
     if (!dir.starts_with('/')) {
@@ -214,11 +218,12 @@ int run_agent(Globals& g, const AgentOpts& o) {
   if (Status checked = check_options(o); !checked) return report_error(checked.error());
   auto remote = make_remote(g);
   if (!remote) return report_error(remote.error());
+  remote->limit_answers(kMaxAnswer);
   auto schedule = schedule_of(o);
   if (!schedule) return report_error(schedule.error());
   const bool scheduled = schedule->scan_every || schedule->deploy_every;
   const std::vector<std::string> roots = absolute_roots(o.paths);
-  const auto policy = agent_host_policy(o.deploy_dirs, o.allow_reload);
+  const auto policy = agent_host_policy(o.deploy_dirs, o.allow_reload, o.allow_owner);
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
   using Clock = std::chrono::steady_clock;
@@ -269,6 +274,9 @@ void add_agent_command(CLI::App& app, Globals& g) {
   cmd->add_option("--allow-reload", o->allow_reload,
                   "a reload command deployments may run, exactly, as one string "
                   "(\"/usr/sbin/nginx -s reload\"; repeatable; none by default)");
+  cmd->add_option("--allow-owner", o->allow_owner,
+                  "a user or group name deployments may give their files to (repeatable; none "
+                  "by default: the files are the agent's user's)");
   cmd->add_option("--deploy-every", o->deploy_every,
                   "ask for deployments this often (default: 1m with --every; at least 5s)");
   cmd->add_flag("--deploy-only", o->deploy_only, "receive deployments only; no file scan");

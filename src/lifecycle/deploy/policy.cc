@@ -226,6 +226,15 @@ Result<TargetSpec> check_agent_host(const TargetSpec& spec, const Policy& policy
     return rejected("target " + spec.name +
                     ": the reload command is not one this agent allows (--allow-reload)");
   }
+  // Whoever owns a file may rewrite it: a server chooses no account of this host that the
+  // agent does not name.
+  for (const auto& account : {local.files.owner, local.files.group}) {
+    if (account &&
+        std::ranges::find(policy.agent_accounts, *account) == policy.agent_accounts.end()) {
+      return rejected("target " + spec.name + ": the files may not be given to " + *account +
+                      " (not one this agent allows: --allow-owner)");
+    }
+  }
   CW_RETURN_IF_ERROR(check_verify_network(local, policy, "the agent's verify networks"));
   return local;
 }

@@ -145,6 +145,10 @@ struct Policy {
   // SSH identity, known_hosts and PKCS#12 password files it may use (empty: none).
   std::vector<std::vector<std::string>> team_reload_commands;
   std::string team_secrets_dir;
+  // On an agent only (its --allow-owner): the user and group names a deployment may give its
+  // files. Empty: none, the files belong to the agent's own user. A server's target names
+  // whom it likes (the operator's or a requester's choice, on the server's host).
+  std::vector<std::string> agent_accounts;
   // Where verification may dial: an endpoint given as an address outside them is refused
   // when stored, and at deployment a name is dialled only at the addresses it resolves to
   // inside them (nothing dialled otherwise).
@@ -159,7 +163,8 @@ Status check_target(const TargetSpec& spec, const Policy& policy);
 // every file it writes or reads (the PKCS#12 password file too) lies under one of
 // `policy.allowed_paths` (the agent's --deploy-dir) once the symbolic links of existing parents
 // are resolved, exactly as check_target() judges a files target; the reload command, if any,
-// is one of `policy.team_reload_commands` (the agent's --allow-reload) exactly; the verify
+// is one of `policy.team_reload_commands` (the agent's --allow-reload) exactly; the owner and
+// group, if named, are in `policy.agent_accounts` (--allow-owner); the verify
 // endpoint's address, if it is one, is in policy.verify_networks. Returns the spec as a files
 // target of this host, for Deployer::deploy(). Errors: kPolicyRejected, kInvalidArgument (not
 // an agent target).

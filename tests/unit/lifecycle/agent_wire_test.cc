@@ -144,6 +144,26 @@ TEST_F(AgentHostTest, RefusesWhatTheHostDoesNotAllow) {
   EXPECT_EQ(code_of(deploy::check_agent_host(spec(files), policy())), ErrorCode::kInvalidArgument);
 }
 
+TEST_F(AgentHostTest, GivesFilesOnlyToTheOwnersAndGroupsItAllows) {
+  // A server that was taken over must not hand this host's files (an nginx.conf under a deploy
+  // directory, say) to another local account, which could then write them.
+  const std::string dir = allowed_.path().string();
+  for (const json& files :
+       {json{{"owner", "nobody"}}, json{{"group", "nogroup"}}, json{{"owner", "root"}}}) {
+    json j = agent_target(dir);
+    j["files"].update(files);
+    EXPECT_EQ(code_of(deploy::check_agent_host(spec(j), policy())), ErrorCode::kPolicyRejected)
+        << files.dump();
+  }
+  deploy::Policy allowing = policy();
+  allowing.agent_accounts = {"root", "www-data"};
+  json j = agent_target(dir);
+  j["files"].update(json{{"owner", "root"}, {"group", "www-data"}});
+  EXPECT_TRUE(deploy::check_agent_host(spec(j), allowing));
+  j["files"]["group"] = "nogroup";
+  EXPECT_EQ(code_of(deploy::check_agent_host(spec(j), allowing)), ErrorCode::kPolicyRejected);
+}
+
 class AgentDeliveryTest : public ::testing::Test {
  protected:
   json delivery() const {
