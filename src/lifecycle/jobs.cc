@@ -143,10 +143,10 @@ Result<std::vector<Job>> JobQueue::lease(std::string_view owner,
   if (max < 1 || kinds.empty()) return std::vector<Job>();
   const std::int64_t now = to_unix(clock_.now());
   std::string in = "(";
-  std::vector<store::Value> params = {now, now};
+  std::vector<store::Value> kind_params;
   for (std::size_t i = 0; i < kinds.size(); ++i) {
     in += i ? ", ?" : "?";
-    params.emplace_back(kinds[i]);
+    kind_params.emplace_back(kinds[i]);
   }
   in += ")";
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
@@ -154,26 +154,19 @@ Result<std::vector<Job>> JobQueue::lease(std::string_view owner,
   // waiting for them; the UPDATE then claims exactly what was selected. Pending and expired
   // jobs are two queries, each read in the order of the jobs_due index and cut at `max`: one
   // query with an OR would sort every due job (a whole fleet due at once) for each lease.
-  const std::string limit = " ORDER BY run_at, id LIMIT " + std::to_string(max) +
-                            " FOR UPDATE SKIP LOCKED";
-  std::vector<store::Value> pending_params = {params[0]};
-  std::vector<store::Value> expired_params = {params[1]};
-  for (std::size_t i = 2; i < params.size(); ++i) {
-    pending_params.push_back(params[i]);
-    expired_params.push_back(params[i]);
-  }
-  CW_ASSIGN_OR_RETURN(auto pending,
-                      tx->query("SELECT id, run_at FROM jobs WHERE state = 'pending' AND run_at "
-                                "<= ? AND kind IN " + in + limit,
-                                pending_params));
-  CW_ASSIGN_OR_RETURN(auto expired,
-                      tx->query("SELECT id, run_at FROM jobs WHERE state = 'running' AND "
-                                "lease_until < ? AND kind IN " + in + limit,
-                                expired_params));
+  auto select_due = [&](std::string_view condition) {
+    std::vector<store::Value> params = {now};
+    params.insert(params.end(), kind_params.begin(), kind_params.end());
+    return tx->query("SELECT id, run_at FROM jobs WHERE " + std::string(condition) +
+                         " AND kind IN " + in + " ORDER BY run_at, id LIMIT " +
+                         std::to_string(max) + " FOR UPDATE SKIP LOCKED",
+                     params);
+  };
+  CW_ASSIGN_OR_RETURN(auto pending, select_due("state = 'pending' AND run_at <= ?"));
+  CW_ASSIGN_OR_RETURN(auto expired, select_due("state = 'running' AND lease_until < ?"));
   // Earliest first of both, `max` at most; those left out stay locked until the commit only.
-  std::vector<store::Row> due;
-  for (auto& r : pending) due.push_back(std::move(r));
-  for (auto& r : expired) due.push_back(std::move(r));
+  std::vector<store::Row> due(pending.begin(), pending.end());
+  due.insert(due.end(), expired.begin(), expired.end());
   std::sort(due.begin(), due.end(), [](const store::Row& a, const store::Row& b) {
     return std::pair(a.int64(1), a.text(0)) < std::pair(b.int64(1), b.text(0));
   });

@@ -116,7 +116,7 @@ class Scheduler {
   Status run_now(std::string_view kind);
   // Polls at once (e.g. after enqueueing a job that is due now).
   void wake();
-  // Lets the handler that is running finish, hands the jobs it leased and has not begun back
+  // Lets the handlers that are running finish, hands the jobs it leased and has not begun back
   // to the queue, and joins the thread: prompt unless a handler is slow. Idempotent.
   void stop();
 
