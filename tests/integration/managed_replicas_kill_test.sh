@@ -141,6 +141,11 @@ assert_eq "202:$N" "$(count_codes <"$T/codes-renew")" "renew requested for every
 wait_until 240 bash -c "[[ \$(psql -X -q -t -A '$CERTWARD_TEST_POSTGRES_URL' -c \"SELECT COUNT(*) FROM managed_events WHERE kind = 'renewed'\") == $N && \$(psql -X -q -t -A '$CERTWARD_TEST_POSTGRES_URL' -c \"SELECT COUNT(*) FROM managed_certificates WHERE state = 'active' AND renew_request = ''\") == $N ]]" ||
   fail "round 2: $(events renewed) of $N renewed, $(managed_where "state = 'active'") active after 240 s"
 echo "round 2: $N renewed in $(($(date +%s) - start)) s, the last $(($(date +%s) - ${killed:-$start})) s after the kill (lease ${LEASE} s)"
+# A job A held may belong to a renewal it had already made durable (its completion was still
+# waiting for its commit): every certificate is renewed, and B finishes that job once its lease
+# has run out.
+wait_until $((LEASE + 60)) bash -c "[[ \$(psql -X -q -t -A '$CERTWARD_TEST_POSTGRES_URL' -c \"SELECT COUNT(*) FROM jobs WHERE kind = 'managed.reconcile' AND state = 'running'\") == 0 ]]" ||
+  fail "round 2: jobs still running $((LEASE + 60)) s after every renewal"
 
 assert_eq "$((2 * N))" "$(pg "SELECT COUNT(*) FROM certificates WHERE common_name LIKE 'm%.replicas.test'")" \
   "round 2: two certificates per managed certificate in the inventory"
