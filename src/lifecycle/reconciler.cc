@@ -89,14 +89,14 @@ Result<std::optional<NewJob>> Reconciler::reconcile(const std::string& id) const
   const SysTime next = next_time(m, d_.clock.now());
   if (m.state != ManagedState::kActive || m.attempts != 0 || !m.last_error.empty() ||
       m.next_check_at != next) {
-    CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-    m.state = ManagedState::kActive;
-    m.attempts = 0;
-    m.last_error.clear();
-    m.next_check_at = next;
-    CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
-    if (!stored) return again();
-    CW_RETURN_IF_ERROR(tx->commit());
+    ManagedCertificate settled = m;
+    settled.state = ManagedState::kActive;
+    settled.attempts = 0;
+    settled.last_error.clear();
+    settled.next_check_at = next;
+    auto stored = write_row(settled);
+    if (!stored && stored.error().code == ErrorCode::kConflict) return again();
+    CW_ASSIGN_OR_RETURN(m, std::move(stored));
   }
   return std::optional<NewJob>(next_run(m, next));
 }
@@ -114,13 +114,11 @@ Status Reconciler::issue(ManagedCertificate& m, Why why) const {
   const bool fresh = !sealed || sealed->type != m.spec.key.type || m.spec.key.rotate ||
                      m.renew_request == RenewRequest::kRotateKey;
   // Claim the issuance: from here on, only a run holding this generation records a
-  // certificate.
+  // certificate. Concurrent runs' claims share one commit.
   {
-    CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-    m.state = m.fingerprint ? ManagedState::kRenewing : ManagedState::kIssuing;
-    CW_ASSIGN_OR_RETURN(auto claimed, store_.update(*tx, m));
-    if (!claimed) return fail(ErrorCode::kConflict, "changed meanwhile");
-    CW_RETURN_IF_ERROR(tx->commit());
+    ManagedCertificate claiming = m;
+    claiming.state = m.fingerprint ? ManagedState::kRenewing : ManagedState::kIssuing;
+    CW_ASSIGN_OR_RETURN(m, write_row(claiming));
   }
   const std::int64_t claimed = m.generation;
 
@@ -331,27 +329,49 @@ Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
 
 Result<std::optional<SysTime>> Reconciler::record_deployment(
     ManagedCertificate& m, DeployRun& run, const std::optional<Loaded>& loaded) const {
-  CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
+  // Each attempt of the unit starts from `m` and `run` as they are now; they take its results
+  // once it committed.
+  ManagedCertificate row;
+  DeployRun attempt;
+  Recorded outcome = Recorded::kDone;
+  Status written = writer_->run([&](store::Transaction& tx) -> Status {
+    row = m;
+    attempt = run;
+    outcome = Recorded::kDone;
+    return write_deployment(tx, row, attempt, loaded, outcome);
+  });
+  CW_RETURN_IF_ERROR(written);
+  m = std::move(row);
+  run = std::move(attempt);
+  if (outcome == Recorded::kFailed) return std::unexpected(*run.first_error);
+  if (outcome == Recorded::kChanged) return fail(ErrorCode::kConflict, "changed while deploying");
+  return run.awaiting;
+}
+
+Status Reconciler::write_deployment(store::Transaction& tx, ManagedCertificate& m, DeployRun& run,
+                                    const std::optional<Loaded>& loaded, Recorded& outcome) const {
   for (auto& d : run.expired) {
-    CW_ASSIGN_OR_RETURN(auto expired_now, agents_.expire(*tx, d));
+    CW_ASSIGN_OR_RETURN(auto expired_now, agents_.expire(tx, d));
     // Reported meanwhile: this run's view is stale.
     if (!expired_now) return fail(ErrorCode::kConflict, "an agent reported meanwhile");
   }
   // What earlier rounds offered (an older certificate, a target changed or removed) is not to
   // be applied any more, whatever becomes of this one.
-  if (run.new_round) CW_RETURN_IF_ERROR(agents_.supersede_all(*tx, m.id));
+  if (run.new_round) CW_RETURN_IF_ERROR(agents_.supersede_all(tx, m.id));
   for (const auto& [kind, detail] : run.events) {
-    CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, kind, actor_for(m), detail));
+    CW_RETURN_IF_ERROR(store_.add_event(tx, m.id, kind, actor_for(m), detail));
   }
   if (run.first_error) {
-    CW_RETURN_IF_ERROR(tx->commit());
-    record_failure(m.id, *run.first_error, "deploy_failed", {{"targets", run.outcomes}});
-    return std::unexpected(*run.first_error);
+    // The outcomes and the failure, one commit.
+    CW_RETURN_IF_ERROR(lifecycle::record_failure(tx, d_, store_, m.id, *run.first_error,
+                                                 "deploy_failed", {{"targets", run.outcomes}}));
+    outcome = Recorded::kFailed;
+    return ok();
   }
   for (const auto* target : run.to_offer) {
-    CW_ASSIGN_OR_RETURN(auto offered, agents_.offer(*tx, m, *target, loaded->material()));
-    CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "awaiting_agent", actor_for(m),
-                                        agent_deployment_json(offered)));
+    CW_ASSIGN_OR_RETURN(auto offered, agents_.offer(tx, m, *target, loaded->material()));
+    CW_RETURN_IF_ERROR(
+        store_.add_event(tx, m.id, "awaiting_agent", actor_for(m), agent_deployment_json(offered)));
     run.await(offered.deadline);
   }
   if (run.awaiting) {
@@ -360,47 +380,61 @@ Result<std::optional<SysTime>> Reconciler::record_deployment(
     // Still waiting, as recorded: nothing to write.
     if (run.events.empty() && run.to_offer.empty() && m.state == waiting &&
         m.next_check_at == run.awaiting) {
-      return run.awaiting;
+      return ok();
     }
     m.state = waiting;
     m.next_check_at = *run.awaiting;
-    CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
+    CW_ASSIGN_OR_RETURN(auto stored, store_.update(tx, m));
     // The offers stand; the row is reconciled again as it is now.
-    CW_RETURN_IF_ERROR(tx->commit());
-    if (!stored) return fail(ErrorCode::kConflict, "changed while deploying");
-    return run.awaiting;
+    if (!stored) outcome = Recorded::kChanged;
+    return ok();
   }
   m.deployed_fingerprint = m.fingerprint;
   m.deployed_hash = targets_hash(m.spec);
   m.state = ManagedState::kActive;
   m.attempts = 0;
   m.last_error.clear();
-  CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
+  // With its next check: a run that deployed needs no write of its own after this one.
+  m.next_check_at = next_time(m, d_.clock.now());
+  CW_ASSIGN_OR_RETURN(auto stored, store_.update(tx, m));
   if (!stored) {
     // The events stand (the files were written); the row is reconciled again as it is now.
-    CW_RETURN_IF_ERROR(tx->commit());
-    return fail(ErrorCode::kConflict, "changed while deploying");
+    outcome = Recorded::kChanged;
+    return ok();
   }
   if (!m.spec.targets.empty()) {
     CW_RETURN_IF_ERROR(
-        d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
-                                          .action = "managed.deploy",
-                                          .target_type = "managed_certificate",
-                                          .target_id = m.id,
-                                          .details = {{"fingerprint", m.fingerprint.value_or("")},
-                                                      {"targets", run.outcomes}}}));
+        d_.audit.append(tx, audit::Event{.actor = actor_for(m),
+                                         .action = "managed.deploy",
+                                         .target_type = "managed_certificate",
+                                         .target_id = m.id,
+                                         .details = {{"fingerprint", m.fingerprint.value_or("")},
+                                                     {"targets", run.outcomes}}}));
   }
-  CW_RETURN_IF_ERROR(tx->commit());
-  return std::optional<SysTime>();
+  return ok();
+}
+
+Result<ManagedCertificate> Reconciler::write_row(const ManagedCertificate& m) const {
+  std::optional<ManagedCertificate> stored;
+  Status written = writer_->run([&](store::Transaction& tx) -> Status {
+    ManagedCertificate row = m;
+    CW_ASSIGN_OR_RETURN(auto updated, store_.update(tx, row));
+    if (!updated) {
+      return fail(ErrorCode::kConflict, "managed certificate " + m.id + " changed meanwhile");
+    }
+    stored = std::move(row);
+    return ok();
+  });
+  CW_RETURN_IF_ERROR(written);
+  return *std::move(stored);
 }
 
 void Reconciler::record_failure(const std::string& id, const Error& error,
                                 std::string_view alert_kind, const json& detail) const {
-  auto recorded = [&]() -> Status {
-    CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-    CW_RETURN_IF_ERROR(lifecycle::record_failure(*tx, d_, store_, id, error, alert_kind, detail));
-    return tx->commit();
-  }();
+  Status recorded = writer_->run([&](store::Transaction& tx) -> Status {
+    CW_RETURN_IF_ERROR(lifecycle::record_failure(tx, d_, store_, id, error, alert_kind, detail));
+    return ok();
+  });
   if (!recorded) {
     log::error("managed_failure_not_recorded",
                {{"id", id}, {"error", error.message}, {"why", recorded.error().message}});

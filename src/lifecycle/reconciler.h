@@ -22,8 +22,15 @@
 // exponential backoff (the scheduler's), and raises an alert (a deployment failure always, a
 // failing issuance once per streak).
 //
+// Its short writes (the claim, a deployment's outcome with the next check, a failure) go
+// through a group commit of its own, and the RA group-commits the issuances: runs side by side
+// (several schedulers, or a scheduler's workers) share their commits, and each still goes on
+// only once what it wrote is durable. A unit that fails (a claim that lost to another writer)
+// fails alone.
+//
 // Thread-safe: several schedulers may run reconcile() at once (for different ids).
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -31,6 +38,7 @@
 #include "lifecycle/deploy/target.h"
 #include "lifecycle/scheduler.h"
 #include "lifecycle/service.h"
+#include "store/group_writer.h"
 
 namespace certward::lifecycle {
 
@@ -38,7 +46,11 @@ class Reconciler {
  public:
   // `deployer` outlives the reconciler.
   Reconciler(LifecycleDeps deps, const deploy::Deployer& deployer)
-      : d_(deps), store_(deps.clock, deps.db), agents_(deps), deployer_(deployer) {}
+      : d_(deps),
+        store_(deps.clock, deps.db),
+        agents_(deps),
+        deployer_(deployer),
+        writer_(std::make_unique<store::GroupWriter>(deps.db)) {}
 
   // The handler of kReconcileJob: reconciles payload "id" and returns its next run (nullopt
   // for a deleted or unknown one). An error: this run failed and is retried.
@@ -75,6 +87,14 @@ class Reconciler {
                      const std::vector<AgentDeployment>& round, DeployRun& run) const;
   Result<std::optional<SysTime>> record_deployment(ManagedCertificate& m, DeployRun& run,
                                                    const std::optional<Loaded>& loaded) const;
+  // record_deployment's writes in `tx`, one unit of the group commit; `outcome` says how it
+  // ended when the unit succeeded.
+  enum class Recorded : std::uint8_t { kDone, kChanged, kFailed };
+  Status write_deployment(store::Transaction& tx, ManagedCertificate& m, DeployRun& run,
+                          const std::optional<Loaded>& loaded, Recorded& outcome) const;
+  // Writes `m` (as update() does) in the group commit and returns it as written.
+  // Errors: kConflict (the row changed since `m` was read), store errors.
+  Result<ManagedCertificate> write_row(const ManagedCertificate& m) const;
   // Records a failed run: state, error, attempts, an alert when it should raise one.
   void record_failure(const std::string& id, const Error& error, std::string_view alert_kind,
                       const nlohmann::json& detail) const;
@@ -84,6 +104,9 @@ class Reconciler {
   ManagedStore store_;
   AgentDeployments agents_;
   const deploy::Deployer& deployer_;
+  // The short writes of a run. Each unit may run more than once (a neighbour failed and the
+  // transaction was run again without it), so units write only from what they captured.
+  std::unique_ptr<store::GroupWriter> writer_;
 };
 
 }  // namespace certward::lifecycle

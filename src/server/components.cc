@@ -2,6 +2,8 @@
 // its component here and a line to builtin_components(), before the scheduler's; its routes
 // stay in its own folder, its background work is jobs it registers with Services::scheduler.
 
+#include <algorithm>
+
 #include "api/api.h"
 #include "ca/ocsp_responder.h"
 #include "common/log.h"
@@ -197,14 +199,15 @@ class DiscoveryScans final : public Component {
 };
 
 // Managed certificates: the configuration's [[managed]] declarations are synced at the start,
-// and the reconciler runs on schedulers of its own ([lifecycle] concurrency threads): an
-// issuance and its deployments (a reload, a handshake) may take seconds, and must hold up
-// neither the CRLs of the shared scheduler nor each other. The shared scheduler runs the sweep,
-// which makes sure every managed certificate has its reconciliation scheduled, and the
-// replacement campaigns' waves and finishing.
+// and the reconciler runs on schedulers of its own ([lifecycle] concurrency of them, each
+// reconciling the `batch` it leased side by side): an issuance and its deployments (a reload,
+// a handshake) may take seconds, and must hold up neither the CRLs of the shared scheduler nor
+// each other. The shared scheduler runs the sweep, which makes sure every managed certificate
+// has its reconciliation scheduled, and the replacement campaigns' waves and finishing.
 class ManagedCertificates final : public Component {
  public:
   static constexpr std::string_view kSweepJob = "managed.sweep";
+  static constexpr int kMaxWorkers = 64;  // reconciliations side by side per scheduler
 
   explicit ManagedCertificates(Services& s) : services_(s) {
     const LifecycleSettings& l = s.domain.config.lifecycle;
@@ -215,6 +218,10 @@ class ManagedCertificates final : public Component {
               .owner = lifecycle::make_owner_id(),
               .poll_interval = std::chrono::milliseconds(l.poll_interval_ms),
               .batch = l.batch,
+              // A poll's managed certificates are reconciled side by side, so that their
+              // issuances share the RA's commits and their short writes the reconciler's;
+              // bounded, as `batch` may be large.
+              .workers = std::min(l.batch, kMaxWorkers),
               .lease = l.lease,
               .retry_base = l.retry_base,
               .retry_max = l.retry_max,
