@@ -34,6 +34,9 @@ packages=(
   # Lifecycle benchmark (bench/lifecycle/run.sh): the server restarted later in time, so that
   # every managed certificate falls due at once
   faketime
+  # Alert tests (tests/integration/alerts_*_test.sh): an SMTP server requiring STARTTLS and
+  # AUTH on loopback, which keeps each message it receives
+  python3-aiosmtpd
 )
 
 missing=()

@@ -5,7 +5,8 @@
 #   scripts/test.sh            # debug build, then the same suite under ASan+UBSan
 #   scripts/test.sh --fast     # debug build only
 #
-# The full run ends with a fuzz smoke: every libFuzzer target for 15 s under ASan+UBSan
+# The full run ends with a fuzz smoke: every libFuzzer target for 15 s under ASan+UBSan, two at a
+# time
 # (CERTWARD_FUZZ_SECONDS overrides; 0 skips), when clang++-16 is installed. docs/fuzzing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,8 @@ done
 fuzz_seconds=${CERTWARD_FUZZ_SECONDS:-15}
 if [[ ${1:-} != --fast && $fuzz_seconds != 0 ]]; then
   if command -v clang++-16 >/dev/null; then
-    echo "== fuzz smoke: ${fuzz_seconds}s per target"
-    bash fuzz/run.sh "$fuzz_seconds" || status=1
+    echo "== fuzz smoke: ${fuzz_seconds}s per target, two at a time"
+    FUZZ_JOBS=${FUZZ_JOBS:-2} bash fuzz/run.sh "$fuzz_seconds" || status=1
   else
     echo "== fuzz smoke: skipped (clang++-16 not installed)"
   fi

@@ -18,8 +18,10 @@ std::shared_ptr<http::Router> make_api_router(Services& services) {
   add_eab_routes(*router, services);
   add_discovery_routes(*router, services);
   add_managed_routes(*router, services);
+  add_agent_routes(*router, services);
   add_campaign_routes(*router, services);
   add_policy_routes(*router, services);
+  add_alert_routes(*router, services);
   return router;
 }
 

@@ -24,6 +24,10 @@
 #include "lifecycle/service.h"
 #include "policy/service.h"
 
+namespace certward::lifecycle::alerts {
+class AlertService;
+}  // namespace certward::lifecycle::alerts
+
 namespace certward::api {
 
 // Everything the handlers use; owned by the caller and outliving the router.
@@ -45,7 +49,9 @@ struct Services {
   const lifecycle::CampaignService& campaigns;
   Metrics& metrics;
   RateLimiter& limiter;
-  policy::PolicyService* policy;  // compliance rules; null: the policy routes answer 503
+  // Compliance rules; null: the policy routes answer 503.
+  policy::PolicyService* policy = nullptr;
+  const lifecycle::alerts::AlertService* alerts = nullptr;  // /api/v1/alerts, silences
 };
 
 // Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics. Patterns are

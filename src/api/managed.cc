@@ -1,5 +1,5 @@
 // Managed certificates (/api/v1/managed/...): their desired state, renew now, their timeline,
-// and the alerts their failures raised (/api/v1/alerts). The rules (scope, policy,
+// (their alerts are alerts.cc's). The rules (scope, policy,
 // visibility) are lifecycle::ManagedService's; these only translate.
 
 #include "api/body.h"
@@ -87,17 +87,6 @@ Result<http::Response> managed_timeline(Services& s, http::Request& req, const I
   return ok_json({{"id", req.params["id"]}, {"items", std::move(items)}});
 }
 
-Result<http::Response> list_alerts(Services& s, http::Request& req, const Identity& id) {
-  CW_RETURN_IF_ERROR(check_query(req, {"limit", "before"}));
-  CW_ASSIGN_OR_RETURN(const int limit, query_limit(req, 100));
-  CW_ASSIGN_OR_RETURN(auto before, query_text(req, "before"));
-  CW_ASSIGN_OR_RETURN(auto alerts, s.managed.alerts(limit, before, id.requester()));
-  json items = json::array();
-  for (const auto& a : alerts) items.push_back(lifecycle::alert_json(a));
-  return ok_json({{"items", std::move(items)},
-                  {"next_before", alerts.empty() ? json(nullptr) : json(alerts.back().id)}});
-}
-
 }  // namespace
 
 void add_managed_routes(http::Router& r, Services& s) {
@@ -115,8 +104,6 @@ void add_managed_routes(http::Router& r, Services& s) {
               renew_managed);
   add_guarded(r, s, "GET", "/api/v1/managed/{id}/timeline", Permission::kReadInventory,
               BodyKind::kNone, managed_timeline);
-  add_guarded(r, s, "GET", "/api/v1/alerts", Permission::kReadInventory, BodyKind::kNone,
-              list_alerts);
 }
 
 }  // namespace certward::api

@@ -65,7 +65,9 @@ void add_identity_routes(http::Router& router, Services& services);        // id
 void add_eab_routes(http::Router& router, Services& services);             // eab.cc
 void add_discovery_routes(http::Router& router, Services& services);       // discovery.cc
 void add_managed_routes(http::Router& router, Services& services);         // managed.cc
+void add_agent_routes(http::Router& router, Services& services);           // agent_deployments.cc
 void add_campaign_routes(http::Router& router, Services& services);        // campaigns.cc
 void add_policy_routes(http::Router& router, Services& services);          // policy.cc
+void add_alert_routes(http::Router& router, Services& services);           // alerts.cc
 
 }  // namespace certward::api

@@ -78,29 +78,31 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 //   kReportDiscovery      x       x                               x (agent)
 //   kManage               x       x          x
 //   kCampaign             x       x
+//   kReceiveDeployments                                           x (agent)
 //   kReadPolicy           x       x                    x
 //   kManagePolicy         x
 //
-// An agent (role "agent") has kReportDiscovery and nothing else: its token lives on a host
-// certward does not control.
+// An agent (role "agent") has kReportDiscovery and kReceiveDeployments (its own deployments
+// only) and nothing else: its token lives on a host certward does not control. No other role
+// receives deployments: a deployment's key goes to the agent it names and to no one else.
 //
 // A requester's kReadInventory, kIssue, kEditInventory, kRevoke and kManage are further limited
 // to its team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
 // revocation service, the rest by the callers.
-constexpr std::size_t kPermissionCount = 16;
+constexpr std::size_t kPermissionCount = 17;
 constexpr std::array<std::array<bool, kPermissionCount>, 5> kMatrix = {{
     // catalog inventory issue import authorities audit r.princ m.princ edit revoke scan report
-    // manage campaign r.policy m.policy
-    {true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
-     true},  // admin
-    {true, true, true, true, true, true, true, false, true, true, true, true, true, true, true,
-     false},  // operator
+    // manage campaign deployments r.policy m.policy
+    {true, true, true, true, true, true, true, true, true, true, true, true, true, true, false,
+     true, true},  // admin
+    {true, true, true, true, true, true, true, false, true, true, true, true, true, true, false,
+     true, false},  // operator
     {true, true, true, false, false, false, false, false, true, true, false, false, true, false,
-     false, false},  // requester
-    {true, true, false, false, false, true, true, false, false, false, false, false, false,
+     false, false, false},  // requester
+    {true, true, false, false, false, true, true, false, false, false, false, false, false, false,
      false, true, false},  // auditor
     {false, false, false, false, false, false, false, false, false, false, false, true, false,
-     false, false, false},  // agent
+     false, true, false, false},  // agent
 }};
 
 // True if a token of role `token` stays within what `principal` may do. admin > operator >

@@ -21,31 +21,33 @@
 
 namespace certward::auth {
 
-// kAgent: a discovery agent on another host, which may only report what it found.
+// kAgent: a discovery agent on another host, which may only report what it found and receive
+// the deployments made to it.
 enum class Role : std::uint8_t { kAdmin, kOperator, kRequester, kAuditor, kAgent };
 std::string_view role_name(Role r);  // "admin", "operator", "requester", "auditor"
 Result<Role> parse_role(std::string_view s);
 
 // What a route needs. The role matrix (docs/api.md) maps roles to permissions.
 enum class Permission : std::uint8_t {
-  kReadCatalog,        // profiles, authorities (public material)
-  kReadInventory,      // certificates (requesters: their team's only)
-  kIssue,              // issue certificates (requesters: within their team's scope)
-  kImport,             // import certificates into the inventory
-  kManageAuthorities,  // create/import authorities
-  kReadAudit,          // audit events
-  kReadPrincipals,     // list teams, principals, tokens (never secrets)
-  kManagePrincipals,   // create/disable teams, principals, tokens, certificate mappings
-  kEditInventory,      // owner, team and tags of certificates (requesters: their team's only)
-  kRevoke,             // revoke certificates (requesters: their team's only)
-  kScan,               // run discovery scans and manage recurring ones
-  kReportDiscovery,    // send what an agent found on its host
-  kManage,             // create, change, renew and delete managed certificates (requesters:
-                       // their team's only, within its issuance scope)
-  kCampaign,           // plan, run and finish replacement campaigns (organisation-wide: no
-                       // team-scoped role has it)
-  kReadPolicy,         // compliance rules (violations are read with kReadInventory)
-  kManagePolicy,       // create, change and delete compliance rules
+  kReadCatalog,         // profiles, authorities (public material)
+  kReadInventory,       // certificates (requesters: their team's only)
+  kIssue,               // issue certificates (requesters: within their team's scope)
+  kImport,              // import certificates into the inventory
+  kManageAuthorities,   // create/import authorities
+  kReadAudit,           // audit events
+  kReadPrincipals,      // list teams, principals, tokens (never secrets)
+  kManagePrincipals,    // create/disable teams, principals, tokens, certificate mappings
+  kEditInventory,       // owner, team and tags of certificates (requesters: their team's only)
+  kRevoke,              // revoke certificates (requesters: their team's only)
+  kScan,                // run discovery scans and manage recurring ones
+  kReportDiscovery,     // send what an agent found on its host
+  kManage,              // create, change, renew and delete managed certificates (requesters:
+                        // their team's only, within its issuance scope)
+  kCampaign,            // plan, run and finish replacement campaigns (organisation-wide: no
+                        // team-scoped role has it)
+  kReceiveDeployments,  // an agent: fetch and report the deployments made to it (its own only)
+  kReadPolicy,          // compliance rules (violations are read with kReadInventory)
+  kManagePolicy,        // create, change and delete compliance rules
 };
 bool role_allows(Role role, Permission p);
 

@@ -58,7 +58,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.managed(),
                         c.reconciler(),
                         c.campaigns(),
-                        &c.policy()};
+                        &c.policy(),
+                        &c.alerts()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

@@ -60,5 +60,6 @@ void add_agent_command(CLI::App& app, Globals& g);  // agent: file scans sent to
 void add_managed_commands(CLI::App& app, Globals& g);
 void add_campaign_commands(CLI::App& app, Globals& g);
 void add_policy_commands(CLI::App& app, Globals& g);  // policy rules|add|delete|violations
+void add_alert_commands(CLI::App& app, Globals& g);   // alerts list|silence|silences|unsilence
 
 }  // namespace certward::cli

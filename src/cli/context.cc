@@ -8,10 +8,14 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "lifecycle/alerts/evaluator.h"
 #include "lifecycle/scheduler.h"
 #include "protocols/acme/service.h"
 
 namespace certward::cli {
+
+Context::~Context() = default;
+
 namespace {
 
 std::string local_actor() {
@@ -128,9 +132,18 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
                                }});
   CW_RETURN_IF_ERROR(c->discovery_->check());
   CW_RETURN_IF_ERROR(lifecycle::ManagedService::migrate(*c->db_));
+  auto alert_settings = lifecycle::alerts::parse_alert_settings(cfg.alerts.spec);
+  if (!alert_settings) {
+    return fail(ErrorCode::kMalformed, (cfg.alerts.where.empty() ? "[alerts]" : cfg.alerts.where) +
+                                           ": " + alert_settings.error().message);
+  }
+  c->alert_settings_ =
+      std::make_unique<lifecycle::alerts::AlertSettings>(*std::move(alert_settings));
   const lifecycle::LifecycleDeps lifecycle{
-      c->clock_,  *c->db_,   *c->enrollment_, *c->authorities_, *c->inventory_,
-      *c->audit_, *c->auth_, *c->jobs_,       *c->wrapper_,     cfg.lifecycle};
+      c->clock_, *c->db_,   *c->enrollment_, *c->authorities_, *c->inventory_,          *c->audit_,
+      *c->auth_, *c->jobs_, *c->wrapper_,    cfg.lifecycle,    c->alert_settings_.get()};
+  c->alerts_ = std::make_unique<lifecycle::alerts::AlertService>(lifecycle::alerts::AlertDeps{
+      c->clock_, *c->db_, *c->inventory_, *c->audit_, *c->jobs_, *c->alert_settings_});
   c->managed_ = std::make_unique<lifecycle::ManagedService>(lifecycle);
   c->deployer_ = std::make_unique<lifecycle::deploy::Deployer>(
       c->clock_, lifecycle::deploy_policy(cfg.lifecycle));

@@ -28,6 +28,11 @@
 #include "policy/service.h"
 #include "store/store.h"
 
+namespace certward::lifecycle::alerts {
+struct AlertSettings;
+class AlertService;
+}  // namespace certward::lifecycle::alerts
+
 namespace certward::cli {
 
 enum class Init : std::uint8_t { kOpenExisting, kCreate };
@@ -56,9 +61,11 @@ class Context {
   const inventory::Sightings& sightings() const { return *sightings_; }
   discovery::Discovery& discovery() { return *discovery_; }
   const lifecycle::ManagedService& managed() const { return *managed_; }
+  const lifecycle::alerts::AlertService& alerts() const { return *alerts_; }
   const lifecycle::Reconciler& reconciler() const { return *reconciler_; }
   const lifecycle::CampaignService& campaigns() const { return *campaigns_; }
   policy::PolicyService& policy() { return *policy_; }
+  ~Context();  // where the alerts' types are complete
   const std::string& actor() const { return actor_; }
   // The local operator as the domain's services see it: acting as actor(), in no team's scope.
   ca::Requester requester() const {
@@ -85,6 +92,8 @@ class Context {
   std::optional<inventory::Sightings> sightings_;
   std::unique_ptr<discovery::Discovery> discovery_;
   std::unique_ptr<lifecycle::ManagedService> managed_;
+  std::unique_ptr<lifecycle::alerts::AlertSettings> alert_settings_;
+  std::unique_ptr<lifecycle::alerts::AlertService> alerts_;
   std::unique_ptr<lifecycle::deploy::Deployer> deployer_;
   std::unique_ptr<lifecycle::Reconciler> reconciler_;
   std::unique_ptr<lifecycle::CampaignService> campaigns_;

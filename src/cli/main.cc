@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   add_scan_commands(app, g);
   add_agent_command(app, g);
   add_managed_commands(app, g);
+  add_alert_commands(app, g);
   add_campaign_commands(app, g);
   add_policy_commands(app, g);
   // Global options (--json, -d, -c) may also follow the subcommand.

@@ -9,8 +9,20 @@
 namespace certward::cli {
 namespace {
 
+// Where an answer's body goes, up to `max` bytes; a longer one aborts the transfer.
+struct Sink {
+  std::string* body;
+  std::size_t max;
+  bool too_long = false;
+};
+
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
+  auto* sink = static_cast<Sink*>(out);
+  if (size * n > sink->max - sink->body->size()) {
+    sink->too_long = true;
+    return 0;  // anything but size * n: libcurl stops with CURLE_WRITE_ERROR
+  }
+  sink->body->append(data, size * n);
   return size * n;
 }
 
@@ -76,7 +88,9 @@ Result<Remote::Answer> Remote::call(const std::string& method, const std::string
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list.get());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer.body);
+  Sink sink{&answer.body, settings_.max_answer};
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(settings_.max_answer));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, settings_.allow_plain_http ? "https,http" : "https");
@@ -87,6 +101,11 @@ Result<Remote::Answer> Remote::call(const std::string& method, const std::string
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
   }
   const CURLcode rc = curl_easy_perform(h);
+  if (sink.too_long || rc == CURLE_FILESIZE_EXCEEDED) {
+    crypto::cleanse(answer.body);
+    return fail(ErrorCode::kMalformed, "the server's answer is too long (over " +
+                                           std::to_string(settings_.max_answer) + " bytes)");
+  }
   if (rc != CURLE_OK) {
     return fail(ErrorCode::kUnavailable,
                 "cannot reach " + settings_.server + ": " + curl_easy_strerror(rc));
@@ -102,9 +121,11 @@ Result<Remote::Answer> Remote::call(const std::string& method, const std::string
   return answer;
 }
 
+// An answer may carry a private key (an agent's deployment): its text is wiped once parsed.
 Result<nlohmann::json> Remote::get(const std::string& path) const {
   CW_ASSIGN_OR_RETURN(auto a, call("GET", path, nullptr, {}));
   auto j = nlohmann::json::parse(a.body, nullptr, false);
+  crypto::cleanse(a.body);
   if (j.is_discarded()) return fail(ErrorCode::kMalformed, "the server's answer is not JSON");
   return j;
 }

@@ -3,6 +3,7 @@
 // bearer-token authentication, and problem+json mapped back to ErrorCodes so that remote
 // and local commands fail with the same exit codes.
 
+#include <cstddef>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,11 +20,18 @@ struct RemoteSettings {
   // Whether an http:// server may be used (only by explicit request: the token and generated
   // keys would travel in clear text). Otherwise libcurl is allowed nothing but HTTPS.
   bool allow_plain_http = false;
+  // The longest answer taken, in bytes: a server's answer is hostile input, and one longer is
+  // refused as it arrives (kMalformed) rather than held in memory. Default 1 GiB (exports).
+  std::size_t max_answer = std::size_t{1} << 30;
 };
 
 class Remote {
  public:
   explicit Remote(RemoteSettings settings) : settings_(std::move(settings)) {}
+
+  // Lowers RemoteSettings::max_answer for what this client still asks (an agent's answers
+  // are small).
+  void limit_answers(std::size_t max_bytes) { settings_.max_answer = max_bytes; }
 
   // Errors: the problem's code for 4xx/5xx answers, kUnavailable when the server cannot be
   // reached, kMalformed when the answer is not the JSON we expect.

@@ -321,6 +321,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_discovery(*v.as_table(), c.discovery, src));
     } else if (key == "lifecycle" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_lifecycle(*v.as_table(), c.lifecycle, src));
+    } else if (key == "alerts" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_alerts(*v.as_table(), c.alerts, src));
     } else if (key == "managed") {
       CW_RETURN_IF_ERROR(parse_managed(v, c.lifecycle, src));
     } else if (key == "policy" && v.is_table()) {

@@ -201,6 +201,9 @@ struct LifecycleSettings {
   int jitter_percent = 10;
   // How often every managed certificate is checked for a scheduled reconciliation (a safety net).
   std::chrono::seconds sweep_interval{60};
+  // How long an agent has to fetch and report a deployment to an agent target before it fails
+  // (with an alert) and is offered again after the retry backoff.
+  std::chrono::seconds agent_deploy_timeout{3600};
   std::vector<ManagedDeclaration> managed;  // [[managed]]
 };
 
@@ -262,6 +265,14 @@ struct PolicySettings {
   std::vector<ManagedDeclaration> rules;
 };
 
+// [alerts]: expiry thresholds, escalation and the channels alerts go out on
+// (docs/governance.md "Alerts"). Held as JSON, the same shape the API shows; the lifecycle's
+// alerts::parse_alert_settings() checks it when certward starts.
+struct AlertsDeclaration {
+  nlohmann::json spec = nlohmann::json::object();
+  std::string where;  // "<file>:<line>", for errors
+};
+
 struct Config {
   std::string data_dir = "certward-data";  // created 0700 on first use
   std::string log_level = "info";          // trace|debug|info|warn|error
@@ -274,6 +285,7 @@ struct Config {
   DiscoverySettings discovery;
   LifecycleSettings lifecycle;
   PolicySettings policy;
+  AlertsDeclaration alerts;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

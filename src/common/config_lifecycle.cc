@@ -29,8 +29,8 @@ Result<nlohmann::json> to_json(const toml::node& n, std::string_view src, int de
   if (n.is_floating_point()) return nlohmann::json(*n.value<double>());
   if (n.is_boolean()) return nlohmann::json(*n.value<bool>());
   return fail(ErrorCode::kMalformed, where(n, src) +
-                                         ": a declaration holds strings, "
-                                         "numbers, booleans, lists and tables only");
+                                         ": holds strings, numbers, booleans, lists "
+                                         "and tables only");
 }
 
 Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_view src) {
@@ -66,6 +66,8 @@ Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_v
       CW_ASSIGN_OR_RETURN(l.max_attempts, get_int_as<int>(v, key, src));
     } else if (key == "jitter_percent") {
       CW_ASSIGN_OR_RETURN(l.jitter_percent, get_int_as<int>(v, key, src));
+    } else if (key == "agent_deploy_timeout") {
+      CW_ASSIGN_OR_RETURN(l.agent_deploy_timeout, get_duration(v, key, src));
     } else if (key == "sweep_interval") {
       CW_ASSIGN_OR_RETURN(l.sweep_interval, get_duration(v, key, src));
     } else {
@@ -95,6 +97,12 @@ Status parse_declarations(const toml::node& v, std::string_view table,
 
 Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view src) {
   return parse_declarations(v, "managed", l.managed, src);
+}
+
+Status parse_alerts(const toml::table& t, AlertsDeclaration& a, std::string_view src) {
+  CW_ASSIGN_OR_RETURN(a.spec, to_json(t, src));
+  a.where = where(t, src);
+  return ok();
 }
 
 Status validate_lifecycle(const LifecycleSettings& l) {
@@ -138,6 +146,10 @@ Status validate_lifecycle(const LifecycleSettings& l) {
   }
   if (l.sweep_interval < std::chrono::seconds(1) || l.sweep_interval > std::chrono::hours(24)) {
     return bad("sweep_interval must be between 1s and 24h");
+  }
+  if (l.agent_deploy_timeout < std::chrono::seconds(10) ||
+      l.agent_deploy_timeout > std::chrono::days(7)) {
+    return bad("agent_deploy_timeout must be between 10s and 7d");
   }
   return ok();
 }

@@ -60,5 +60,6 @@ Status validate_discovery(const DiscoverySettings& d);
 Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_view src);
 Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view src);
 Status validate_lifecycle(const LifecycleSettings& l);
+Status parse_alerts(const toml::table& t, AlertsDeclaration& a, std::string_view src);
 
 }  // namespace certward::config_detail

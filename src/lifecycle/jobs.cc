@@ -1,5 +1,7 @@
 #include "lifecycle/jobs.h"
 
+#include <algorithm>
+
 #include "crypto/crypto.h"
 
 namespace certward::lifecycle {
@@ -25,6 +27,12 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_due ON jobs (state, run_at);
 CREATE UNIQUE INDEX jobs_dedupe ON jobs (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'running');
+)sql"},
+    // complete() removes done occurrences older than a day after every job: without an index
+    // of its own that DELETE read every done row, once per completed job, holding the write lock.
+    {2, "jobs_done_index",
+     R"sql(
+CREATE INDEX jobs_done ON jobs (kind, updated_at) WHERE state = 'done';
 )sql"},
 };
 
@@ -135,21 +143,34 @@ Result<std::vector<Job>> JobQueue::lease(std::string_view owner,
   if (max < 1 || kinds.empty()) return std::vector<Job>();
   const std::int64_t now = to_unix(clock_.now());
   std::string in = "(";
-  std::vector<store::Value> params = {now, now};
+  std::vector<store::Value> kind_params;
   for (std::size_t i = 0; i < kinds.size(); ++i) {
     in += i ? ", ?" : "?";
-    params.emplace_back(kinds[i]);
+    kind_params.emplace_back(kinds[i]);
   }
   in += ")";
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   // The row locks (PostgreSQL) make concurrent leasers skip each other's jobs instead of
-  // waiting for them; the UPDATE then claims exactly what was selected.
-  CW_ASSIGN_OR_RETURN(auto due,
-                      tx->query("SELECT id FROM jobs WHERE ((state = 'pending' AND run_at <= ?) OR "
-                                "(state = 'running' AND lease_until < ?)) AND kind IN " +
-                                    in + " ORDER BY run_at, id LIMIT " + std::to_string(max) +
-                                    " FOR UPDATE SKIP LOCKED",
-                                params));
+  // waiting for them; the UPDATE then claims exactly what was selected. Pending and expired
+  // jobs are two queries, each read in the order of the jobs_due index and cut at `max`: one
+  // query with an OR would sort every due job (a whole fleet due at once) for each lease.
+  auto select_due = [&](std::string_view condition) {
+    std::vector<store::Value> params = {now};
+    params.insert(params.end(), kind_params.begin(), kind_params.end());
+    return tx->query("SELECT id, run_at FROM jobs WHERE " + std::string(condition) +
+                         " AND kind IN " + in + " ORDER BY run_at, id LIMIT " +
+                         std::to_string(max) + " FOR UPDATE SKIP LOCKED",
+                     params);
+  };
+  CW_ASSIGN_OR_RETURN(auto pending, select_due("state = 'pending' AND run_at <= ?"));
+  CW_ASSIGN_OR_RETURN(auto expired, select_due("state = 'running' AND lease_until < ?"));
+  // Earliest first of both, `max` at most; those left out stay locked until the commit only.
+  std::vector<store::Row> due(pending.begin(), pending.end());
+  due.insert(due.end(), expired.begin(), expired.end());
+  std::sort(due.begin(), due.end(), [](const store::Row& a, const store::Row& b) {
+    return std::pair(a.int64(1), a.text(0)) < std::pair(b.int64(1), b.text(0));
+  });
+  if (due.size() > static_cast<std::size_t>(max)) due.resize(static_cast<std::size_t>(max));
   std::vector<Job> out;
   for (const auto& row : due) {
     CW_ASSIGN_OR_RETURN(
@@ -168,54 +189,58 @@ Result<std::vector<Job>> JobQueue::lease(std::string_view owner,
 
 Status JobQueue::complete(const std::string& id, std::string_view owner,
                           const std::optional<NewJob>& next) const {
-  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  // Done first: that takes the job out of its dedupe key, which `next` may reuse.
-  CW_ASSIGN_OR_RETURN(
-      auto n, tx->execute_count("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = "
-                                "NULL, updated_at = ? WHERE id = ? AND state = 'running' AND "
-                                "lease_owner = ?",
-                                store::params(to_unix(clock_.now()), id, std::string(owner))));
-  if (n != 1) return not_leased(id, owner);
-  if (next) {
-    CW_RETURN_IF_ERROR(enqueue(*tx, *next));
+  // A unit of the group commit may run more than once (a neighbour failed and the shared
+  // transaction was run again without it): it only writes, from what it captured.
+  return writer_->run([&](store::Transaction& tx) -> Status {
+    const std::int64_t now = to_unix(clock_.now());
+    // Done first: that takes the job out of its dedupe key, which `next` may reuse.
+    CW_ASSIGN_OR_RETURN(
+        auto n,
+        tx.execute_count("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = "
+                         "NULL, updated_at = ? WHERE id = ? AND state = 'running' AND "
+                         "lease_owner = ?",
+                         store::params(now, id, std::string(owner))));
+    if (n != 1) return not_leased(id, owner);
+    if (!next) return ok();
+    CW_RETURN_IF_ERROR(enqueue(tx, *next));
     // Recurring work (CRL publication every few seconds) would otherwise pile up one done row
     // per occurrence for ever: a day of its history is kept.
-    CW_RETURN_IF_ERROR(
-        tx->execute("DELETE FROM jobs WHERE kind = ? AND state = 'done' AND updated_at < ?",
-                    store::params(next->kind, to_unix(clock_.now() - kDoneRecurringKept))));
-  }
-  return tx->commit();
+    return tx.execute("DELETE FROM jobs WHERE kind = ? AND state = 'done' AND updated_at < ?",
+                      store::params(next->kind, to_unix(clock_.now() - kDoneRecurringKept)));
+  });
 }
 
 Status JobQueue::fail(const std::string& id, std::string_view owner, std::string_view error,
                       std::chrono::seconds retry_after,
                       const std::optional<NewJob>& next_if_final) const {
-  const std::int64_t now = to_unix(clock_.now());
-  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  CW_ASSIGN_OR_RETURN(
-      auto row,
-      tx->query_one("UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE "
-                    "'pending' END, run_at = ?, lease_owner = NULL, lease_until = NULL, last_error "
-                    "= ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ? "
-                    "RETURNING state",
-                    store::params(now + retry_after.count(), std::string(error), now, id,
-                                  std::string(owner))));
-  if (!row) return not_leased(id, owner);
-  if (next_if_final && row->text(0) == job_state_name(JobState::kFailed)) {
-    CW_RETURN_IF_ERROR(enqueue(*tx, *next_if_final));
-  }
-  return tx->commit();
+  return writer_->run([&](store::Transaction& tx) -> Status {
+    const std::int64_t now = to_unix(clock_.now());
+    CW_ASSIGN_OR_RETURN(
+        auto row,
+        tx.query_one("UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' "
+                     "ELSE 'pending' END, run_at = ?, lease_owner = NULL, lease_until = NULL, "
+                     "last_error = ?, updated_at = ? WHERE id = ? AND state = 'running' AND "
+                     "lease_owner = ? RETURNING state",
+                     store::params(now + retry_after.count(), std::string(error), now, id,
+                                   std::string(owner))));
+    if (!row) return not_leased(id, owner);
+    if (next_if_final && row->text(0) == job_state_name(JobState::kFailed)) {
+      CW_RETURN_IF_ERROR(enqueue(tx, *next_if_final));
+    }
+    return ok();
+  });
 }
 
 Status JobQueue::release(const std::string& id, std::string_view owner) const {
-  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  CW_ASSIGN_OR_RETURN(
-      auto n, tx->execute_count("UPDATE jobs SET state = 'pending', attempts = attempts - 1, "
-                                "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id "
-                                "= ? AND state = 'running' AND lease_owner = ?",
-                                store::params(to_unix(clock_.now()), id, std::string(owner))));
-  if (n != 1) return not_leased(id, owner);
-  return tx->commit();
+  return writer_->run([&](store::Transaction& tx) -> Status {
+    CW_ASSIGN_OR_RETURN(
+        auto n, tx.execute_count("UPDATE jobs SET state = 'pending', attempts = attempts - 1, "
+                                 "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id "
+                                 "= ? AND state = 'running' AND lease_owner = ?",
+                                 store::params(to_unix(clock_.now()), id, std::string(owner))));
+    if (n != 1) return not_leased(id, owner);
+    return ok();
+  });
 }
 
 Result<std::set<std::string>> JobQueue::live_keys(std::span<const std::string> keys) const {

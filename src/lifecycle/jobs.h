@@ -6,9 +6,15 @@
 //
 // On PostgreSQL a lease is SELECT ... FOR UPDATE SKIP LOCKED; on SQLite, where write
 // transactions are serialised anyway, the same SQL runs without the row lock.
-// Thread-safe; stateless besides the injected clock and database.
+//
+// Finishing a job (complete, fail, release) is a short write that every worker does once per
+// job: those of concurrent workers share one transaction and one commit (store::GroupWriter),
+// each still durable before it returns and each failing alone (a lease another took is that
+// job's kConflict, never its neighbours').
+// Thread-safe; stateless besides the injected clock, database and its writer thread.
 
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -17,6 +23,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "store/group_writer.h"
 #include "store/store.h"
 
 namespace certward::lifecycle {
@@ -60,7 +67,8 @@ struct NewJob {
 class JobQueue {
  public:
   // `db` is the queue's own handle: callers ask the queue, never its table.
-  JobQueue(const Clock& clock, store::Database& db) : clock_(clock), db_(db) {}
+  JobQueue(const Clock& clock, store::Database& db)
+      : clock_(clock), db_(db), writer_(std::make_unique<store::GroupWriter>(db)) {}
 
   static Status migrate(store::Database& db);
 
@@ -107,6 +115,8 @@ class JobQueue {
  private:
   const Clock& clock_;
   store::Database& db_;
+  // The finishing writes' group commit; its own thread, so the queue is not copyable.
+  std::unique_ptr<store::GroupWriter> writer_;
 };
 
 }  // namespace certward::lifecycle

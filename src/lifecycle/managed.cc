@@ -328,6 +328,14 @@ json managed_event_json(const ManagedEvent& e) {
 }
 
 json alert_json(const Alert& a) {
+  json deliveries = json::array();
+  for (const auto& d : a.deliveries) {
+    deliveries.push_back({{"channel", d.channel},
+                          {"state", d.state},
+                          {"attempts", d.attempts},
+                          {"last_error", d.last_error},
+                          {"updated_at", format_time(d.updated_at)}});
+  }
   return {{"id", a.id},
           {"at", format_time(a.at)},
           {"severity", a.severity},
@@ -337,7 +345,10 @@ json alert_json(const Alert& a) {
           {"team", a.team ? json(*a.team) : json(nullptr)},
           {"message", a.message},
           {"detail", a.detail},
-          {"channels", a.channels}};
+          {"channels", a.channels},
+          {"fingerprint", a.fingerprint ? json(*a.fingerprint) : json(nullptr)},
+          {"dedupe_key", a.dedupe_key ? json(*a.dedupe_key) : json(nullptr)},
+          {"deliveries", deliveries}};
 }
 
 }  // namespace certward::lifecycle

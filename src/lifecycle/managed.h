@@ -146,19 +146,34 @@ struct ManagedEvent {
 };
 nlohmann::json managed_event_json(const ManagedEvent& e);
 
-// A failure someone must look at (a deployment that failed and was rolled back, a renewal
-// that keeps failing). Alert channels come later; for now they are listed and logged.
+// One alert's delivery on one channel (alerts/evaluator.h delivers it as a durable job).
+struct AlertDelivery {
+  std::string channel;
+  std::string state;  // "pending", "retrying", "sent", "failed"
+  int attempts = 0;
+  std::string last_error;  // never secrets
+  SysTime updated_at{};
+};
+
+// Something someone must look at: a failure of a managed certificate (a deployment that failed
+// and was rolled back, a renewal that keeps failing), or a certificate of the inventory that
+// reached an expiry threshold (alerts/evaluator.h). Sent on its channels, one delivery each.
 struct Alert {
   std::string id;
   SysTime at{};
-  std::string severity;  // "warning", "critical"
-  std::string kind;      // "deploy_failed", "reconcile_failed"
-  std::string managed_id;
-  std::string managed_name;
+  std::string severity;      // "info", "warning", "critical"
+  std::string kind;          // "deploy_failed", "reconcile_failed", "expiry"
+  std::string managed_id;    // empty when no managed certificate is concerned
+  std::string managed_name;  // likewise
   std::optional<std::string> team;
   std::string message;
   nlohmann::json detail = nlohmann::json::object();
-  std::vector<std::string> channels;  // from the managed certificate's alert policy
+  std::vector<std::string> channels;       // where it is sent
+  std::optional<std::string> fingerprint;  // the certificate concerned, if one is
+  // At most one alert has a given key, however often and by however many replicas it is
+  // raised (alerts::expiry_dedupe_key()).
+  std::optional<std::string> dedupe_key;
+  std::vector<AlertDelivery> deliveries;  // filled when read
 };
 nlohmann::json alert_json(const Alert& a);
 

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "lifecycle/alerts/alert_store.h"
 
 namespace certward::lifecycle {
 namespace {
@@ -177,7 +178,11 @@ Result<std::pair<std::string, std::string>> read_cursor(std::string_view cursor)
 
 std::string managed_key_aad(std::string_view id) { return "managed-key:" + std::string(id); }
 
-Status ManagedStore::migrate(store::Database& db) { return db.migrate("managed", kMigrations); }
+Status ManagedStore::migrate(store::Database& db) {
+  CW_RETURN_IF_ERROR(db.migrate("managed", kMigrations));
+  // The alerts' own tables extend managed_alerts, so they come after it.
+  return alerts::AlertStore::migrate(db);
+}
 
 Status ManagedStore::insert(store::Transaction& tx, const ManagedCertificate& m) const {
   auto inserted = tx.execute(
@@ -353,62 +358,24 @@ Result<std::vector<ManagedEvent>> ManagedStore::events(std::string_view managed_
 }
 
 Status ManagedStore::add_alert(store::Transaction& tx, const Alert& a) const {
-  return tx.execute(
-      "INSERT INTO managed_alerts (id, at, severity, kind, managed_id, managed_name, team, "
-      "message, detail, channels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      store::params(a.id, to_unix(a.at), a.severity, a.kind, a.managed_id, a.managed_name, a.team,
-                    a.message, dump(a.detail), dump(json(a.channels))));
+  CW_ASSIGN_OR_RETURN(auto inserted, alerts::AlertStore(clock_, db_).insert(tx, a));
+  (void)inserted;  // a failure's alert has no dedupe key: always inserted
+  return ok();
 }
 
 Result<std::vector<Alert>> ManagedStore::alerts(const std::optional<std::string>& team, int limit,
                                                 const std::optional<std::string>& before) const {
-  if (limit < 1 || limit > 1000) {
-    return fail(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000");
-  }
-  std::string sql =
-      "SELECT id, at, severity, kind, managed_id, managed_name, team, message, detail, channels "
-      "FROM managed_alerts WHERE 1 = 1";
-  std::vector<store::Value> params;
-  if (team) {
-    sql += " AND team = ?";
-    params.emplace_back(*team);
-  }
-  if (before) {
-    sql += " AND id < ?";
-    params.emplace_back(*before);
-  }
-  sql += " ORDER BY id DESC LIMIT " + std::to_string(limit);
-  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
-  std::vector<Alert> out;
-  for (const auto& r : rows) {
-    Alert a;
-    a.id = r.text(0);
-    a.at = from_unix(r.int64(1));
-    a.severity = r.text(2);
-    a.kind = r.text(3);
-    a.managed_id = r.text(4);
-    a.managed_name = r.text(5);
-    a.team = r.optional_text(6);
-    a.message = r.text(7);
-    a.detail = parse_json_text(r.text(8));
-    const json channels = parse_json_text(r.text(9));
-    if (channels.is_array()) {
-      for (const auto& c : channels) {
-        if (c.is_string()) a.channels.push_back(c.get<std::string>());
-      }
-    }
-    out.push_back(std::move(a));
-  }
-  return out;
+  return alerts::AlertStore(clock_, db_).list(team, limit, before);
 }
 
 Status ManagedStore::claim_target_files(store::Transaction& tx, const ManagedCertificate& m) const {
   std::set<std::string> locations;
   if (m.state != ManagedState::kDeleted) {
     for (const auto& t : m.spec.targets) {
-      const std::string where =
-          t.ssh ? "ssh:" + t.ssh->host + ":" + std::to_string(t.ssh->port) + ":" : "file:";
+      const std::string where = t.ssh
+                                    ? "ssh:" + t.ssh->host + ":" + std::to_string(t.ssh->port) + ":"
+                                : t.agent ? "agent:" + *t.agent + ":"
+                                          : "file:";
       for (const auto* path : {&t.files.key, &t.files.certificate, &t.files.chain,
                                &t.files.fullchain, &t.files.pkcs12}) {
         if (*path) locations.insert(where + **path);

@@ -88,7 +88,8 @@ class ManagedStore {
   Result<std::vector<Alert>> alerts(const std::optional<std::string>& team, int limit,
                                     const std::optional<std::string>& before) const;
 
-  // Claims the files `m`'s targets write ("file:<path>", "ssh:<host>:<port>:<path>") for it
+  // Claims the files `m`'s targets write ("file:<path>", "ssh:<host>:<port>:<path>",
+  // "agent:<agent>:<path>") for it
   // alone, releasing those it no longer writes (all of them once it is deleted): two managed
   // certificates never overwrite each other's files. Errors: kConflict naming the file and the
   // managed certificate that writes it.

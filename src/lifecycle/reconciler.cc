@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "lifecycle/failure.h"
 #include "x509/csr.h"
 
 namespace certward::lifecycle {
@@ -76,21 +77,26 @@ Result<std::optional<NewJob>> Reconciler::reconcile(const std::string& id) const
     }
   }
   if (m.deployed_fingerprint != m.fingerprint || m.deployed_hash != targets_hash(m.spec)) {
-    Status deployed = deploy(m);
-    if (conflict(deployed)) return again();
+    auto deployed = deploy(m);
+    if (!deployed && deployed.error().code == ErrorCode::kConflict) return again();
     CW_RETURN_IF_ERROR(deployed);
+    // Waiting for an agent: back at its deadline, or when it reports (its report wakes this).
+    if (*deployed) {
+      const SysTime back = std::max(**deployed, now) + std::chrono::seconds(1);
+      return std::optional<NewJob>(next_run(m, std::min(back, next_time(m, now))));
+    }
   }
   const SysTime next = next_time(m, d_.clock.now());
   if (m.state != ManagedState::kActive || m.attempts != 0 || !m.last_error.empty() ||
       m.next_check_at != next) {
-    CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-    m.state = ManagedState::kActive;
-    m.attempts = 0;
-    m.last_error.clear();
-    m.next_check_at = next;
-    CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
-    if (!stored) return again();
-    CW_RETURN_IF_ERROR(tx->commit());
+    ManagedCertificate settled = m;
+    settled.state = ManagedState::kActive;
+    settled.attempts = 0;
+    settled.last_error.clear();
+    settled.next_check_at = next;
+    auto stored = write_row(settled);
+    if (!stored && stored.error().code == ErrorCode::kConflict) return again();
+    CW_ASSIGN_OR_RETURN(m, std::move(stored));
   }
   return std::optional<NewJob>(next_run(m, next));
 }
@@ -108,13 +114,11 @@ Status Reconciler::issue(ManagedCertificate& m, Why why) const {
   const bool fresh = !sealed || sealed->type != m.spec.key.type || m.spec.key.rotate ||
                      m.renew_request == RenewRequest::kRotateKey;
   // Claim the issuance: from here on, only a run holding this generation records a
-  // certificate.
+  // certificate. Concurrent runs' claims share one commit.
   {
-    CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-    m.state = m.fingerprint ? ManagedState::kRenewing : ManagedState::kIssuing;
-    CW_ASSIGN_OR_RETURN(auto claimed, store_.update(*tx, m));
-    if (!claimed) return fail(ErrorCode::kConflict, "changed meanwhile");
-    CW_RETURN_IF_ERROR(tx->commit());
+    ManagedCertificate claiming = m;
+    claiming.state = m.fingerprint ? ManagedState::kRenewing : ManagedState::kIssuing;
+    CW_ASSIGN_OR_RETURN(m, write_row(claiming));
   }
   const std::int64_t claimed = m.generation;
 
@@ -209,123 +213,228 @@ Status Reconciler::issue(ManagedCertificate& m, Why why) const {
   return ok();
 }
 
-Status Reconciler::deploy(ManagedCertificate& m) const {
+struct Reconciler::Loaded {
+  crypto::PrivateKey key;
+  x509::Certificate certificate;
+  std::vector<x509::Certificate> chain;
+  deploy::Material material() const { return {certificate, chain, key}; }
+};
+
+Result<Reconciler::Loaded> Reconciler::load(const ManagedCertificate& m) const {
   const std::string fingerprint = m.fingerprint.value_or("");
+  CW_ASSIGN_OR_RETURN(auto key, managed_key(m, /*fresh=*/false));
+  CW_ASSIGN_OR_RETURN(auto rec, d_.inventory.get(fingerprint));
+  if (!rec) return fail(ErrorCode::kNotFound, "certificate " + fingerprint + " is gone");
+  CW_ASSIGN_OR_RETURN(auto cert, d_.inventory.certificate(fingerprint));
+  CW_ASSIGN_OR_RETURN(auto full, d_.authorities.chain_for(cert, rec->meta.authority));
+  return Loaded{std::move(key), std::move(cert),
+                std::vector<x509::Certificate>(full.begin() + 1, full.end())};
+}
+
+// What one deployment run found, before it records it.
+struct Reconciler::DeployRun {
   json outcomes = json::array();
+  std::vector<std::pair<std::string, json>> events;  // timeline entries
   std::optional<Error> first_error;
-  std::vector<std::pair<std::string, json>> events;
-  if (!m.spec.targets.empty()) {
-    CW_ASSIGN_OR_RETURN(auto key, managed_key(m, /*fresh=*/false));
-    CW_ASSIGN_OR_RETURN(auto rec, d_.inventory.get(fingerprint));
-    if (!rec) return fail(ErrorCode::kNotFound, "certificate " + fingerprint + " is gone");
-    CW_ASSIGN_OR_RETURN(auto cert, d_.inventory.certificate(fingerprint));
-    CW_ASSIGN_OR_RETURN(auto full, d_.authorities.chain_for(cert, rec->meta.authority));
-    const std::vector<x509::Certificate> chain(full.begin() + 1, full.end());
-    const deploy::Material material{cert, chain, key};
-    for (const auto& target : m.spec.targets) {
-      const deploy::Outcome outcome = deployer_.deploy(target, material);
-      json detail = {{"target", target.name},
-                     {"fingerprint", fingerprint},
-                     {"outcome", deploy::outcome_json(outcome)}};
-      outcomes.push_back(detail);
-      if (outcome.deployed) {
-        events.emplace_back("deployed", detail);
-        continue;
-      }
-      events.emplace_back("deploy_failed", detail);
-      if (outcome.rolled_back) events.emplace_back("rolled_back", detail);
-      if (!first_error) {
-        const Error e = outcome.error.value_or(Error{ErrorCode::kInternal, "deployment failed"});
-        first_error =
-            Error{e.code, "deployment to target '" + target.name + "' failed: " + e.message};
-      }
+  // A new round (the certificate or targets changed, or the last round failed): every target
+  // is deployed, and what earlier rounds offered to agents is taken back.
+  bool new_round = true;
+  std::vector<const deploy::TargetSpec*> to_offer;  // agent targets to offer the certificate to
+  std::vector<AgentDeployment> expired;             // offers whose deadline passed
+  std::optional<SysTime> awaiting;                  // the earliest deadline still awaited
+
+  void failed(const std::string& target, const Error& e) {
+    if (!first_error) {
+      first_error = Error{e.code, "deployment to target '" + target + "' failed: " + e.message};
     }
   }
-  CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-  for (const auto& [kind, detail] : events) {
-    CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, kind, actor_for(m), detail));
+  void await(SysTime deadline) { awaiting = std::min(awaiting.value_or(deadline), deadline); }
+};
+
+void Reconciler::deploy_here(const ManagedCertificate& m, const Loaded& loaded,
+                             DeployRun& run) const {
+  for (const auto& target : m.spec.targets) {
+    if (target.kind == deploy::TargetKind::kAgent) continue;
+    const deploy::Outcome outcome = deployer_.deploy(target, loaded.material());
+    json detail = {{"target", target.name},
+                   {"fingerprint", m.fingerprint.value_or("")},
+                   {"outcome", deploy::outcome_json(outcome)}};
+    run.outcomes.push_back(detail);
+    if (outcome.deployed) {
+      run.events.emplace_back("deployed", detail);
+      continue;
+    }
+    run.events.emplace_back("deploy_failed", detail);
+    if (outcome.rolled_back) run.events.emplace_back("rolled_back", detail);
+    run.failed(target.name,
+               outcome.error.value_or(Error{ErrorCode::kInternal, "deployment failed"}));
   }
-  if (first_error) {
-    CW_RETURN_IF_ERROR(tx->commit());
-    record_failure(m.id, *first_error, "deploy_failed", {{"targets", outcomes}});
-    return std::unexpected(*first_error);
+}
+
+void Reconciler::follow_agents(const std::vector<const deploy::TargetSpec*>& agent_targets,
+                               const std::vector<AgentDeployment>& round, DeployRun& run) const {
+  const SysTime now = d_.clock.now();
+  for (const auto* target : agent_targets) {
+    const auto row = std::ranges::find(round, target->name, &AgentDeployment::target);
+    if (row == round.end() ||
+        !(awaiting_report(row->state) || row->state == AgentDeploymentState::kSucceeded)) {
+      run.to_offer.push_back(target);  // failed, expired or superseded: offered again
+    } else if (row->state == AgentDeploymentState::kSucceeded) {
+      run.outcomes.push_back(agent_deployment_json(*row));
+    } else if (now < row->deadline) {
+      run.await(row->deadline);
+    } else {
+      const Error e{ErrorCode::kUnavailable, "agent '" + row->agent + "' did not report within " +
+                                                 format_duration(d_.settings.agent_deploy_timeout)};
+      run.expired.push_back(*row);
+      json detail = agent_deployment_json(*row);
+      detail["error"] = e.message;
+      run.events.emplace_back("deploy_failed", detail);
+      run.outcomes.push_back(detail);
+      run.failed(target->name, e);
+    }
+  }
+}
+
+Result<std::optional<SysTime>> Reconciler::deploy(ManagedCertificate& m) const {
+  // A round in progress was offered to its agents once the other targets were deployed: those
+  // are not deployed again while the agents' reports are awaited.
+  std::vector<const deploy::TargetSpec*> agent_targets;
+  for (const auto& t : m.spec.targets) {
+    if (t.kind == deploy::TargetKind::kAgent) agent_targets.push_back(&t);
+  }
+  std::vector<AgentDeployment> round;
+  if (!agent_targets.empty()) {
+    CW_ASSIGN_OR_RETURN(round, agents_.current_round(m));
+  }
+  DeployRun run;
+  run.new_round = !std::ranges::any_of(round, [](const AgentDeployment& d) {
+    return awaiting_report(d.state) || d.state == AgentDeploymentState::kSucceeded;
+  });
+  std::optional<Loaded> loaded;
+  if (run.new_round) {
+    if (!m.spec.targets.empty()) {
+      CW_ASSIGN_OR_RETURN(loaded, load(m));
+      deploy_here(m, *loaded, run);
+    }
+    run.to_offer = agent_targets;
+  } else {
+    follow_agents(agent_targets, round, run);
+    if (!run.to_offer.empty() && !run.first_error) {
+      CW_ASSIGN_OR_RETURN(loaded, load(m));
+    }
+  }
+  return record_deployment(m, run, loaded);
+}
+
+Result<std::optional<SysTime>> Reconciler::record_deployment(
+    ManagedCertificate& m, DeployRun& run, const std::optional<Loaded>& loaded) const {
+  // Each attempt of the unit starts from `m` and `run` as they are now; they take its results
+  // once it committed.
+  ManagedCertificate row;
+  DeployRun attempt;
+  Recorded outcome = Recorded::kDone;
+  Status written = writer_->run([&](store::Transaction& tx) -> Status {
+    row = m;
+    attempt = run;
+    outcome = Recorded::kDone;
+    return write_deployment(tx, row, attempt, loaded, outcome);
+  });
+  CW_RETURN_IF_ERROR(written);
+  m = std::move(row);
+  run = std::move(attempt);
+  if (outcome == Recorded::kFailed) return std::unexpected(*run.first_error);
+  if (outcome == Recorded::kChanged) return fail(ErrorCode::kConflict, "changed while deploying");
+  return run.awaiting;
+}
+
+Status Reconciler::write_deployment(store::Transaction& tx, ManagedCertificate& m, DeployRun& run,
+                                    const std::optional<Loaded>& loaded, Recorded& outcome) const {
+  for (auto& d : run.expired) {
+    CW_ASSIGN_OR_RETURN(auto expired_now, agents_.expire(tx, d));
+    // Reported meanwhile: this run's view is stale.
+    if (!expired_now) return fail(ErrorCode::kConflict, "an agent reported meanwhile");
+  }
+  // What earlier rounds offered (an older certificate, a target changed or removed) is not to
+  // be applied any more, whatever becomes of this one.
+  if (run.new_round) CW_RETURN_IF_ERROR(agents_.supersede_all(tx, m.id));
+  for (const auto& [kind, detail] : run.events) {
+    CW_RETURN_IF_ERROR(store_.add_event(tx, m.id, kind, actor_for(m), detail));
+  }
+  if (run.first_error) {
+    // The outcomes and the failure, one commit.
+    CW_RETURN_IF_ERROR(lifecycle::record_failure(tx, d_, store_, m.id, *run.first_error,
+                                                 "deploy_failed", {{"targets", run.outcomes}}));
+    outcome = Recorded::kFailed;
+    return ok();
+  }
+  for (const auto* target : run.to_offer) {
+    CW_ASSIGN_OR_RETURN(auto offered, agents_.offer(tx, m, *target, loaded->material()));
+    CW_RETURN_IF_ERROR(
+        store_.add_event(tx, m.id, "awaiting_agent", actor_for(m), agent_deployment_json(offered)));
+    run.await(offered.deadline);
+  }
+  if (run.awaiting) {
+    const ManagedState waiting =
+        m.deployed_fingerprint ? ManagedState::kRenewing : ManagedState::kIssuing;
+    // Still waiting, as recorded: nothing to write.
+    if (run.events.empty() && run.to_offer.empty() && m.state == waiting &&
+        m.next_check_at == run.awaiting) {
+      return ok();
+    }
+    m.state = waiting;
+    m.next_check_at = *run.awaiting;
+    CW_ASSIGN_OR_RETURN(auto stored, store_.update(tx, m));
+    // The offers stand; the row is reconciled again as it is now.
+    if (!stored) outcome = Recorded::kChanged;
+    return ok();
   }
   m.deployed_fingerprint = m.fingerprint;
   m.deployed_hash = targets_hash(m.spec);
   m.state = ManagedState::kActive;
   m.attempts = 0;
   m.last_error.clear();
-  CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
+  // With its next check: a run that deployed needs no write of its own after this one.
+  m.next_check_at = next_time(m, d_.clock.now());
+  CW_ASSIGN_OR_RETURN(auto stored, store_.update(tx, m));
   if (!stored) {
     // The events stand (the files were written); the row is reconciled again as it is now.
-    CW_RETURN_IF_ERROR(tx->commit());
-    return fail(ErrorCode::kConflict, "changed while deploying");
+    outcome = Recorded::kChanged;
+    return ok();
   }
   if (!m.spec.targets.empty()) {
-    CW_RETURN_IF_ERROR(d_.audit.append(
-        *tx, audit::Event{.actor = actor_for(m),
-                          .action = "managed.deploy",
-                          .target_type = "managed_certificate",
-                          .target_id = m.id,
-                          .details = {{"fingerprint", fingerprint}, {"targets", outcomes}}}));
+    CW_RETURN_IF_ERROR(
+        d_.audit.append(tx, audit::Event{.actor = actor_for(m),
+                                         .action = "managed.deploy",
+                                         .target_type = "managed_certificate",
+                                         .target_id = m.id,
+                                         .details = {{"fingerprint", m.fingerprint.value_or("")},
+                                                     {"targets", run.outcomes}}}));
   }
-  return tx->commit();
+  return ok();
+}
+
+Result<ManagedCertificate> Reconciler::write_row(const ManagedCertificate& m) const {
+  std::optional<ManagedCertificate> stored;
+  Status written = writer_->run([&](store::Transaction& tx) -> Status {
+    ManagedCertificate row = m;
+    CW_ASSIGN_OR_RETURN(auto updated, store_.update(tx, row));
+    if (!updated) {
+      return fail(ErrorCode::kConflict, "managed certificate " + m.id + " changed meanwhile");
+    }
+    stored = std::move(row);
+    return ok();
+  });
+  CW_RETURN_IF_ERROR(written);
+  return *std::move(stored);
 }
 
 void Reconciler::record_failure(const std::string& id, const Error& error,
                                 std::string_view alert_kind, const json& detail) const {
-  auto recorded = [&]() -> Status {
-    CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-    CW_ASSIGN_OR_RETURN(auto row, store_.find(*tx, id, /*lock=*/true));
-    if (!row || row->state == ManagedState::kDeleted) return ok();
-    ManagedCertificate m = *std::move(row);
-    const SysTime now = d_.clock.now();
-    m.state = ManagedState::kFailed;
-    m.attempts += 1;
-    m.last_error = error.message;
-    std::chrono::seconds delay = d_.settings.retry_base;
-    for (int i = 1; i < m.attempts && delay < d_.settings.retry_max; ++i) delay *= 2;
-    m.next_check_at = now + std::min(delay, d_.settings.retry_max);
-    CW_RETURN_IF_ERROR(store_.update(*tx, m));
-    json event = detail;
-    event["error"] = error.message;
-    event["code"] = error_code_name(error.code);
-    event["attempts"] = m.attempts;
-    CW_RETURN_IF_ERROR(store_.add_event(*tx, m.id, "failed", actor_for(m), event));
-    CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
-                                                         .action = "managed.fail",
-                                                         .target_type = "managed_certificate",
-                                                         .target_id = m.id,
-                                                         .details = event}));
-    // A failed deployment was rolled back and needs someone; a failing issuance is raised once
-    // per streak, not at every retry.
-    const bool deploy_failure = alert_kind == "deploy_failed";
-    if (m.spec.alerts.notify_on_failure && (deploy_failure || m.attempts == 1)) {
-      Alert a;
-      a.at = now;
-      a.id = fmt::format("{:016x}-{}", to_unix(now), to_hex(crypto::random_bytes(6)));
-      a.severity = deploy_failure ? "critical" : "warning";
-      a.kind = std::string(alert_kind);
-      a.managed_id = m.id;
-      a.managed_name = m.spec.name;
-      a.team = m.spec.team;
-      a.message = "managed certificate '" + m.spec.name + "': " + error.message;
-      a.detail = event;
-      a.channels = m.spec.alerts.channels;
-      CW_RETURN_IF_ERROR(store_.add_alert(*tx, a));
-      CW_RETURN_IF_ERROR(d_.audit.append(*tx, audit::Event{.actor = actor_for(m),
-                                                           .action = "managed.alert",
-                                                           .target_type = "managed_certificate",
-                                                           .target_id = m.id,
-                                                           .details = alert_json(a)}));
-      log::warn("managed_alert", {{"id", m.id},
-                                  {"name", m.spec.name},
-                                  {"kind", a.kind},
-                                  {"alert", a.id},
-                                  {"error", error.message}});
-    }
-    return tx->commit();
-  }();
+  Status recorded = writer_->run([&](store::Transaction& tx) -> Status {
+    CW_RETURN_IF_ERROR(lifecycle::record_failure(tx, d_, store_, id, error, alert_kind, detail));
+    return ok();
+  });
   if (!recorded) {
     log::error("managed_failure_not_recorded",
                {{"id", id}, {"error", error.message}, {"why", recorded.error().message}});

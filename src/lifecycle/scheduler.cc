@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <exception>
 
 #include "common/log.h"
@@ -138,17 +140,34 @@ void Scheduler::run() {
 Result<int> Scheduler::poll(bool stoppable) {
   CW_ASSIGN_OR_RETURN(auto jobs,
                       queue_.lease(options_.owner, kinds_, options_.batch, options_.lease));
-  for (const Job& job : jobs) {
-    if (stoppable && stopping()) {
-      // Another scheduler (or this one's next start) takes it now, not once the lease ends.
-      if (auto st = queue_.release(job.id, options_.owner); !st) {
-        log::warn("job_release_failed", {{"id", job.id}, {"error", st.error().message}});
-      }
-      continue;
-    }
-    run_job(job, entries_.find(job.kind)->second);
+  const std::size_t workers =
+      std::min(jobs.size(), static_cast<std::size_t>(std::max(1, options_.workers)));
+  if (workers <= 1) {
+    for (const Job& job : jobs) start_job(job, stoppable);
+    return static_cast<int>(jobs.size());
   }
+  // Each worker takes the next job not yet taken, so a slow one holds up only its own thread.
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < jobs.size(); i = next++) start_job(jobs[i], stoppable);
+  };
+  std::vector<std::jthread> helpers;
+  helpers.reserve(workers - 1);
+  for (std::size_t i = 1; i < workers; ++i) helpers.emplace_back(work);
+  work();
+  helpers.clear();  // joins
   return static_cast<int>(jobs.size());
+}
+
+void Scheduler::start_job(const Job& job, bool stoppable) {
+  if (stoppable && stopping()) {
+    // Another scheduler (or this one's next start) takes it now, not once the lease ends.
+    if (auto st = queue_.release(job.id, options_.owner); !st) {
+      log::warn("job_release_failed", {{"id", job.id}, {"error", st.error().message}});
+    }
+    return;
+  }
+  run_job(job, entries_.find(job.kind)->second);
 }
 
 void Scheduler::run_job(const Job& job, const Entry& entry) {

@@ -2,9 +2,11 @@
 // Runs the durable jobs of the queue (jobs.h) whose kinds it has handlers for, on one thread
 // of its own: never on an I/O thread, never one thread per waiting job.
 //
-// Each poll leases up to `batch` due jobs in the scheduler's name, runs their handlers one
-// after the other and completes each, or fails it to be retried with exponential backoff until
-// it has used its attempts; then the thread sleeps until the next poll, or until wake(). Several
+// Each poll leases up to `batch` due jobs in the scheduler's name (one transaction), runs their
+// handlers, `workers` at a time (default one after the other), and completes each, or fails it
+// to be retried with exponential backoff until it has used its attempts; then the thread sleeps
+// until the next poll, or until wake(). Jobs run side by side let the components they call
+// share commits (the RA's group commit, the queue's own for completing them). Several
 // schedulers (one per replica) may share one database: the lease gives each job to one of them,
 // and a job whose scheduler died while running it is taken again once its lease has run out.
 // A job therefore runs at least once, and may run again after such a crash: handlers must be
@@ -33,7 +35,8 @@
 namespace certward::lifecycle {
 
 // Runs one job. Ok: the job is done. An error: the attempt failed; the job is retried after a
-// backoff until it has used its attempts. It runs on the scheduler's thread and may block (on
+// backoff until it has used its attempts. It runs on a thread of the scheduler (with
+// `workers` > 1, beside other jobs of the same poll: it must be thread-safe) and may block (on
 // the database, a peer), but must end well within SchedulerOptions::lease, after which another
 // scheduler may take the job again. It must not call the scheduler's stop().
 using JobHandler = std::function<Status(const Job& job)>;
@@ -69,6 +72,9 @@ struct SchedulerOptions {
   // The most jobs one poll leases and runs; after a full batch the next poll comes at once.
   // Default 4.
   int batch = 4;
+  // How many of a poll's jobs run at once, each on a thread of the poll (the scheduler's own
+  // and workers - 1 more, started for the poll). Default 1: one after the other.
+  int workers = 1;
   // How long a leased job is the scheduler's before another may take it. Default 5 min.
   std::chrono::seconds lease{300};
   // Attempt n that failed is retried retry_base * 2^(n-1) later, at most retry_max.
@@ -110,7 +116,7 @@ class Scheduler {
   Status run_now(std::string_view kind);
   // Polls at once (e.g. after enqueueing a job that is due now).
   void wake();
-  // Lets the handler that is running finish, hands the jobs it leased and has not begun back
+  // Lets the handlers that are running finish, hands the jobs it leased and has not begun back
   // to the queue, and joins the thread: prompt unless a handler is slow. Idempotent.
   void stop();
 
@@ -132,6 +138,8 @@ class Scheduler {
   // Leases and runs one batch; returns how many it leased. Once stop() was called, a
   // `stoppable` poll hands back the jobs it has not begun.
   Result<int> poll(bool stoppable);
+  // Runs `job`, or hands it back untried once a `stoppable` poll's stop() was called.
+  void start_job(const Job& job, bool stoppable);
   void run_job(const Job& job, const Entry& entry);
   std::chrono::seconds backoff(int attempts) const;
   // The occurrence of recurring `kind` due at `at`.

@@ -94,8 +94,12 @@ Status ManagedService::check(ManagedSpec& spec, const ca::Requester& caller,
   r.tags = spec.tags;
   CW_RETURN_IF_ERROR(d_.ra.check(r));
   const deploy::Policy policy = deploy_policy(d_.settings);
+  CW_RETURN_IF_ERROR(agents_.check_targets(spec, caller));
   for (const auto& t : spec.targets) {
     CW_RETURN_IF_ERROR(deploy::check_target(t, policy));
+    // An agent target's command runs, and its files are read, on the agent's host under the
+    // agent's own allow-list: nothing of it runs here.
+    if (t.kind == deploy::TargetKind::kAgent) continue;
     // A requester's target cannot run a command or read a file that is not its team's; one
     // it keeps as an operator made it is the operator's choice.
     const bool kept = before != nullptr && std::ranges::any_of(before->targets, [&](const auto& o) {
@@ -269,6 +273,7 @@ Status ManagedService::remove(const std::string& id, const ca::Requester& caller
   CW_ASSIGN_OR_RETURN(auto stored, store_.update(*tx, m));
   if (!stored) return fail(ErrorCode::kConflict, "changed meanwhile: try again");
   CW_RETURN_IF_ERROR(store_.claim_target_files(*tx, m));
+  CW_RETURN_IF_ERROR(agents_.supersede_all(*tx, m.id));
   CW_RETURN_IF_ERROR(
       commit_change(*tx, m, "deleted", "managed.delete",
                     {{"name", m.spec.name},

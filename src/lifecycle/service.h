@@ -22,26 +22,14 @@
 #include "ca/enrollment.h"
 #include "common/config.h"
 #include "inventory/inventory.h"
+#include "lifecycle/agent_deploy.h"
 #include "lifecycle/deploy/target.h"
+#include "lifecycle/deps.h"
 #include "lifecycle/jobs.h"
 #include "lifecycle/managed.h"
 #include "lifecycle/managed_store.h"
 
 namespace certward::lifecycle {
-
-// What the managed-certificate service and the reconciler work with; owned by the caller.
-struct LifecycleDeps {
-  const Clock& clock;
-  store::Database& db;
-  ca::Enrollment& ra;
-  const ca::AuthorityService& authorities;  // issuer chains for deployments
-  const inventory::Inventory& inventory;
-  const audit::AuditLog& audit;
-  const auth::AuthService& auth;  // a team's scope at renewal
-  const JobQueue& jobs;
-  const crypto::KeyWrapper& wrapper;  // seals the managed keys
-  const LifecycleSettings& settings;
-};
 
 // [lifecycle] as the deployment policy.
 deploy::Policy deploy_policy(const LifecycleSettings& settings);
@@ -54,16 +42,25 @@ NewJob reconcile_job(std::string_view id, SysTime run_at, int max_attempts);
 
 class ManagedService {
  public:
-  explicit ManagedService(LifecycleDeps deps) : d_(deps), store_(deps.clock, deps.db) {}
+  explicit ManagedService(LifecycleDeps deps)
+      : d_(deps), store_(deps.clock, deps.db), agents_(deps) {}
 
-  // The tables of managed certificates. The job queue's are migrated by JobQueue::migrate.
-  static Status migrate(store::Database& db) { return ManagedStore::migrate(db); }
+  // The tables of managed certificates and of their deployments to agents. The job queue's are
+  // migrated by JobQueue::migrate.
+  static Status migrate(store::Database& db) {
+    CW_RETURN_IF_ERROR(ManagedStore::migrate(db));
+    return AgentDeployments::migrate(db);
+  }
+
+  // The deployments to agent targets, as the agents see them (agent_deploy.h).
+  const AgentDeployments& agent_deployments() const { return agents_; }
 
   // Stores a new managed certificate, to be issued at once (or, adopting an inventory
   // certificate, renewed when that one is due).
   // Errors: kInvalidArgument (spec, adopted certificate unusable), kNotFound (profile,
   // authority, adopted certificate), kUnauthorized (outside the caller's scope),
-  // kPolicyRejected (profile rules, a target outside the deployment policy), kConflict (name,
+  // kPolicyRejected (profile rules, a target outside the deployment policy, an agent target
+  // naming no agent the caller may deploy to: AgentDeployments::check_targets), kConflict (name,
   // or a target file another managed certificate writes).
   Result<ManagedCertificate> create(ManagedSpec spec, const ca::Requester& caller) const;
   // Applies a change (patch_managed_spec) with the checks of create(); a change of what is
@@ -72,7 +69,8 @@ class ManagedService {
   // the configuration: change it there).
   Result<ManagedCertificate> update(const std::string& id, const nlohmann::json& patch,
                                     const ca::Requester& caller) const;
-  // Marks it deleted (its timeline is kept; files already deployed stay where they are).
+  // Marks it deleted (its timeline is kept; files already deployed stay where they are; what
+  // awaited an agent is superseded).
   // Errors: kNotFound, kConflict (declared in the configuration: remove it there).
   Status remove(const std::string& id, const ca::Requester& caller) const;
   // Renews now, with a new key when `rotate_key` (whatever the key policy says).
@@ -107,6 +105,7 @@ class ManagedService {
 
   LifecycleDeps d_;
   ManagedStore store_;
+  AgentDeployments agents_;
 };
 
 }  // namespace certward::lifecycle

@@ -38,6 +38,10 @@
 #include "lifecycle/service.h"
 #include "policy/service.h"
 
+namespace certward::lifecycle::alerts {
+class AlertService;
+}  // namespace certward::lifecycle::alerts
+
 namespace certward::server {
 
 // The domain the server runs on, built by the caller (the CLI's context) and outliving it.
@@ -61,7 +65,9 @@ struct Domain {
   const lifecycle::ManagedService& managed;  // managed certificates' desired state
   const lifecycle::Reconciler& reconciler;   // their issuance, renewal and deployment
   const lifecycle::CampaignService& campaigns;  // replacement campaigns
-  policy::PolicyService* policy;                // compliance rules and violations (may be null)
+  policy::PolicyService* policy = nullptr;      // compliance rules and violations (may be null)
+  // Alerts: expiry evaluation, delivery on channels, silences. Without, none are raised.
+  const lifecycle::alerts::AlertService* alerts = nullptr;
 };
 
 // What every component is given: the domain and the server's own shared services, built once

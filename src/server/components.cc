@@ -2,9 +2,12 @@
 // its component here and a line to builtin_components(), before the scheduler's; its routes
 // stay in its own folder, its background work is jobs it registers with Services::scheduler.
 
+#include <algorithm>
+
 #include "api/api.h"
 #include "ca/ocsp_responder.h"
 #include "common/log.h"
+#include "lifecycle/alerts/evaluator.h"
 #include "protocols/acme/acme.h"
 #include "protocols/crl/crl.h"
 #include "protocols/ocsp/ocsp.h"
@@ -15,10 +18,9 @@ namespace {
 
 api::Services api_services(Services& s) {
   const Domain& d = s.domain;
-  return api::Services{d.clock,       d.ready,     d.audit,      d.inventory, d.profiles,
-                       d.authorities, d.ra,        d.revocation, d.auth,      d.eab,
-                       d.sightings,   d.discovery, d.managed,    d.campaigns, s.metrics,
-                       s.limiter,     d.policy};
+  return api::Services{d.clock,   d.ready,      d.audit,   d.inventory, d.profiles,  d.authorities,
+                       d.ra,      d.revocation, d.auth,    d.eab,       d.sightings, d.discovery,
+                       d.managed, d.campaigns,  s.metrics, s.limiter,   d.policy,    d.alerts};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.
@@ -197,14 +199,15 @@ class DiscoveryScans final : public Component {
 };
 
 // Managed certificates: the configuration's [[managed]] declarations are synced at the start,
-// and the reconciler runs on schedulers of its own ([lifecycle] concurrency threads): an
-// issuance and its deployments (a reload, a handshake) may take seconds, and must hold up
-// neither the CRLs of the shared scheduler nor each other. The shared scheduler runs the sweep,
-// which makes sure every managed certificate has its reconciliation scheduled, and the
-// replacement campaigns' waves and finishing.
+// and the reconciler runs on schedulers of its own ([lifecycle] concurrency of them, each
+// reconciling the `batch` it leased side by side): an issuance and its deployments (a reload,
+// a handshake) may take seconds, and must hold up neither the CRLs of the shared scheduler nor
+// each other. The shared scheduler runs the sweep, which makes sure every managed certificate
+// has its reconciliation scheduled, and the replacement campaigns' waves and finishing.
 class ManagedCertificates final : public Component {
  public:
   static constexpr std::string_view kSweepJob = "managed.sweep";
+  static constexpr int kMaxWorkers = 64;  // reconciliations side by side per scheduler
 
   explicit ManagedCertificates(Services& s) : services_(s) {
     const LifecycleSettings& l = s.domain.config.lifecycle;
@@ -215,6 +218,10 @@ class ManagedCertificates final : public Component {
               .owner = lifecycle::make_owner_id(),
               .poll_interval = std::chrono::milliseconds(l.poll_interval_ms),
               .batch = l.batch,
+              // A poll's managed certificates are reconciled side by side, so that their
+              // issuances share the RA's commits and their short writes the reconciler's;
+              // bounded, as `batch` may be large.
+              .workers = std::min(l.batch, kMaxWorkers),
               .lease = l.lease,
               .retry_base = l.retry_base,
               .retry_max = l.retry_max,
@@ -264,6 +271,58 @@ class ManagedCertificates final : public Component {
   std::vector<std::unique_ptr<lifecycle::Scheduler>> reconcilers_;
 };
 
+// Alerts: the evaluation over the inventory is recurring work of the shared scheduler (leased,
+// so one replica evaluates at a time); the deliveries run on a scheduler of their own, with
+// [alerts]' retry backoff, so that a slow SMTP server or webhook holds up neither the CRLs nor
+// each other's retries for long.
+class Alerts final : public Component {
+ public:
+  explicit Alerts(Services& s) : services_(s) {
+    if (!s.domain.alerts) return;
+    const auto& a = s.domain.alerts->settings();
+    deliveries_ = std::make_unique<lifecycle::Scheduler>(
+        s.domain.clock, s.domain.jobs,
+        lifecycle::SchedulerOptions{.owner = lifecycle::make_owner_id(),
+                                    .poll_interval = std::chrono::milliseconds(500),
+                                    .batch = 8,
+                                    .lease = std::chrono::seconds(300),
+                                    .retry_base = a.retry_base,
+                                    .retry_max = a.retry_max,
+                                    .recurring_max_attempts = 3});
+  }
+
+  void mount(Routers&) override {}
+
+  Status start() override {
+    const lifecycle::alerts::AlertService* alerts = services_.domain.alerts;
+    if (!alerts || !alerts->settings().enabled) return ok();
+    CW_RETURN_IF_ERROR(
+        deliveries_->handle(std::string(lifecycle::alerts::kDeliverJob),
+                            [alerts](const lifecycle::Job& job) { return alerts->deliver(job); }));
+    lifecycle::Scheduler* deliveries = deliveries_.get();
+    CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
+        std::string(lifecycle::alerts::kEvaluateJob),
+        lifecycle::Recurrence{.interval = alerts->settings().evaluate_interval,
+                              .first = lifecycle::Recurrence::First::kCatchUp},
+        [alerts, deliveries](const lifecycle::Job&) -> Status {
+          CW_ASSIGN_OR_RETURN(auto r, alerts->evaluate());
+          if (r.raised > 0) deliveries->wake();
+          log::debug("alerts_evaluated",
+                     {{"examined", r.examined}, {"reached", r.reached}, {"raised", r.raised}});
+          return ok();
+        }));
+    return deliveries_->start();
+  }
+
+  void stop() override {
+    if (deliveries_) deliveries_->stop();
+  }
+
+ private:
+  Services& services_;
+  std::unique_ptr<lifecycle::Scheduler> deliveries_;
+};
+
 // The job scheduler: runs the background work every component (and the server itself: the
 // serving-certificate check) registered with Services::scheduler. It has no routes.
 class BackgroundJobs final : public Component {
@@ -287,6 +346,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<AcmeServer>(s); });
   r.add([](Services& s) { return std::make_unique<DiscoveryScans>(s); });
   r.add([](Services& s) { return std::make_unique<ManagedCertificates>(s); });
+  r.add([](Services& s) { return std::make_unique<Alerts>(s); });
   // Last: it starts once every component above has started, and stops before them, so a
   // handler never runs on a component that is not running.
   r.add([](Services& s) { return std::make_unique<BackgroundJobs>(s); });

@@ -95,6 +95,8 @@ body_for() {  # key role
     campaign) echo "{\"name\":\"new-$r\",\"selector\":{\"tag\":\"no-such-tag\"}}" ;;
     policy_rule) echo "{\"id\":\"new-$r\",\"kind\":\"required_owner\",\"tags\":[\"no-such-tag\"]}" ;;
     policy_rule_put) echo '{"kind":"max_validity","max_days":398,"tags":["no-such-tag"]}' ;;
+    agent_outcome) echo '{"deployed":true,"steps":[]}' ;;
+    silence) echo '{"team":"web","until":"1h","reason":"matrix"}' ;;
     -) echo "" ;;
   esac
 }
@@ -133,6 +135,13 @@ POST|/api/v1/managed/{id}/renew|/api/v1/managed/m-@R@/renew|-|202 202 202 403
 GET|/api/v1/managed/{id}/timeline|/api/v1/managed/m-shared/timeline|-|200 200 200 200
 DELETE|/api/v1/managed/{id}|/api/v1/managed/m-del-@R@|-|200 200 200 403
 GET|/api/v1/alerts|/api/v1/alerts|-|200 200 200 200
+GET|/api/v1/agent/deployments|/api/v1/agent/deployments|-|403 403 403 403 200
+GET|/api/v1/agent/deployments/{id}|/api/v1/agent/deployments/00112233445566778899aabb|-|403 403 403 403 404
+POST|/api/v1/agent/deployments/{id}/outcome|/api/v1/agent/deployments/00112233445566778899aabb/outcome|agent_outcome|403 403 403 403 404
+GET|/api/v1/alerts/rules|/api/v1/alerts/rules|-|200 200 403 403
+GET|/api/v1/alerts/silences|/api/v1/alerts/silences|-|200 200 200 200
+POST|/api/v1/alerts/silences|/api/v1/alerts/silences|silence|201 201 201 403
+DELETE|/api/v1/alerts/silences/{id}|/api/v1/alerts/silences/no-such-silence|-|404 404 404 403
 GET|/api/v1/campaigns|/api/v1/campaigns|-|200 200 403 403
 POST|/api/v1/campaigns|/api/v1/campaigns|campaign|201 201 403 403
 GET|/api/v1/campaigns/{id}|/api/v1/campaigns/$CAMPAIGN_SHARED|-|200 200 403 403

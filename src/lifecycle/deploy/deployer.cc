@@ -46,6 +46,11 @@ Outcome Deployer::deploy(const TargetSpec& spec, const Material& material) const
     out.error = reparsed.error();
     return out;
   }
+  if (spec.kind == TargetKind::kAgent) {
+    out.error = Error{ErrorCode::kInvalidArgument,
+                      "target " + spec.name + " is deployed by its agent, not here"};
+    return out;
+  }
   if (Status allowed = check_target(spec, policy_); !allowed) {
     out.error = allowed.error();
     return out;
@@ -56,6 +61,8 @@ Outcome Deployer::deploy(const TargetSpec& spec, const Material& material) const
       break;
     case TargetKind::kSsh:
       detail::deploy_ssh(spec, material, policy_, out);
+      break;
+    case TargetKind::kAgent:
       break;
   }
   return out;

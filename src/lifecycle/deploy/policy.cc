@@ -99,18 +99,22 @@ Status check_team_secret(const std::string& what, const std::string& path, const
   return ok();
 }
 
+// Whether the spec's reload command, if any, is one of the policy's team_reload_commands
+// exactly (a requester's on the server, an agent's --allow-reload on its host).
+bool reload_listed(const TargetSpec& spec, const Policy& policy) {
+  return !spec.reload ||
+         std::any_of(
+             policy.team_reload_commands.begin(), policy.team_reload_commands.end(),
+             [&](const std::vector<std::string>& argv) { return argv == spec.reload->argv; });
+}
+
 }  // namespace
 
 Status check_team_target(const TargetSpec& spec, const Policy& policy, std::string_view team) {
-  if (spec.reload) {
-    const bool listed = std::any_of(
-        policy.team_reload_commands.begin(), policy.team_reload_commands.end(),
-        [&](const std::vector<std::string>& argv) { return argv == spec.reload->argv; });
-    if (!listed) {
-      return rejected("target " + spec.name +
-                      ": a requester's reload command must be one of [lifecycle] "
-                      "team_reload_commands");
-    }
+  if (!reload_listed(spec, policy)) {
+    return rejected("target " + spec.name +
+                    ": a requester's reload command must be one of [lifecycle] "
+                    "team_reload_commands");
   }
   if (spec.ssh) {
     CW_RETURN_IF_ERROR(
@@ -168,6 +172,7 @@ Result<std::string> allowed_write_path(const std::string& role, const std::strin
 
 std::chrono::seconds longest_deployment(const TargetSpec& spec) {
   using std::chrono::seconds;
+  if (spec.kind == TargetKind::kAgent) return seconds(0);
   const seconds reload = spec.reload ? spec.reload->timeout : seconds(0);
   // The last verification attempt may start just before the deadline; a second of slack.
   const seconds verify = spec.verify ? spec.verify->timeout + seconds(1) : seconds(0);
@@ -182,23 +187,74 @@ std::chrono::seconds longest_deployment(const TargetSpec& spec) {
   return total;
 }
 
-Status check_target(const TargetSpec& spec, const Policy& policy) {
-  if (spec.verify) {
-    auto endpoint = detail::parse_endpoint(spec.verify->endpoint);
-    if (!endpoint) return std::unexpected(endpoint.error());
-    auto networks = NetworkSet::make(policy.verify_networks);
-    if (!networks) return rejected("verify_networks: " + networks.error().message);
-    if (parse_ip(endpoint->host) && !networks->contains(endpoint->host)) {
-      return rejected("verify endpoint " + spec.verify->endpoint +
-                      " is not in [lifecycle] verify_networks");
+namespace {
+
+// `networks_name` names the list in the message.
+Status check_verify_network(const TargetSpec& spec, const Policy& policy,
+                            std::string_view networks_name) {
+  if (!spec.verify) return ok();
+  auto endpoint = detail::parse_endpoint(spec.verify->endpoint);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  auto networks = NetworkSet::make(policy.verify_networks);
+  if (!networks) return rejected("verify_networks: " + networks.error().message);
+  if (parse_ip(endpoint->host) && !networks->contains(endpoint->host)) {
+    return rejected("verify endpoint " + spec.verify->endpoint + " is not in " +
+                    std::string(networks_name));
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<TargetSpec> check_agent_host(const TargetSpec& spec, const Policy& policy) {
+  if (spec.kind != TargetKind::kAgent || spec.ssh) {
+    return fail(ErrorCode::kInvalidArgument, "not an agent target");
+  }
+  TargetSpec local = spec;
+  local.kind = TargetKind::kFiles;
+  local.agent.reset();
+  if (policy.allowed_paths.empty()) {
+    return rejected("this agent takes no deployment (no --deploy-dir)");
+  }
+  CW_RETURN_IF_ERROR(check_files(local, policy));
+  // Read, not written, but a server must not choose what this host's files are read for.
+  if (local.files.pkcs12_password_file) {
+    CW_RETURN_IF_ERROR(detail::allowed_write_path("pkcs12_password_file",
+                                                  *local.files.pkcs12_password_file, policy));
+  }
+  if (!reload_listed(local, policy)) {
+    return rejected("target " + spec.name +
+                    ": the reload command is not one this agent allows (--allow-reload)");
+  }
+  // Whoever owns a file may rewrite it: a server chooses no account of this host that the
+  // agent does not name.
+  for (const auto& account : {local.files.owner, local.files.group}) {
+    if (account &&
+        std::ranges::find(policy.agent_accounts, *account) == policy.agent_accounts.end()) {
+      return rejected("target " + spec.name + ": the files may not be given to " + *account +
+                      " (not one this agent allows: --allow-owner)");
     }
   }
+  CW_RETURN_IF_ERROR(check_verify_network(local, policy, "the agent's verify networks"));
+  return local;
+}
+
+Status check_target(const TargetSpec& spec, const Policy& policy) {
+  // The server never dials an agent target's endpoint nor writes its files: the agent judges
+  // both on its host (check_agent_host).
+  if (spec.kind == TargetKind::kAgent) {
+    if (spec.ssh || !spec.agent) return rejected("an agent target names its agent only");
+    return ok();
+  }
+  CW_RETURN_IF_ERROR(check_verify_network(spec, policy, "[lifecycle] verify_networks"));
   switch (spec.kind) {
     case TargetKind::kFiles:
       if (spec.ssh) return rejected("a files target with an ssh host");
       return check_files(spec, policy);
     case TargetKind::kSsh:
       return check_ssh(spec, policy);
+    case TargetKind::kAgent:
+      break;
   }
   return rejected("unknown target kind");
 }

@@ -159,9 +159,10 @@ std::string mode_text(mode_t m) {
   return out;
 }
 
-bool valid_name(std::string_view s) {
+// A target's name (at most 63), or, at most 64, a principal's as auth names them.
+bool valid_name(std::string_view s, std::size_t max = 63) {
   auto low_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return !s.empty() && s.size() <= 63 && low_alnum(s[0]) &&
+  return !s.empty() && s.size() <= max && low_alnum(s[0]) &&
          std::all_of(s.begin(), s.end(),
                      [&](char c) { return low_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
@@ -381,13 +382,15 @@ std::string_view target_kind_name(TargetKind k) {
       return "files";
     case TargetKind::kSsh:
       return "ssh";
+    case TargetKind::kAgent:
+      return "agent";
   }
   return "files";
 }
 
 Result<TargetSpec> parse_target_spec(const nlohmann::json& j) {
   CW_RETURN_IF_ERROR(
-      only_members(j, "the target", {"name", "kind", "files", "ssh", "reload", "verify"}));
+      only_members(j, "the target", {"name", "kind", "files", "ssh", "agent", "reload", "verify"}));
   TargetSpec spec;
   if (!j.contains("name")) return invalid("a target needs a name");
   CW_ASSIGN_OR_RETURN(spec.name, get_string(j.at("name"), "name"));
@@ -398,8 +401,10 @@ Result<TargetSpec> parse_target_spec(const nlohmann::json& j) {
       spec.kind = TargetKind::kFiles;
     } else if (kind == "ssh") {
       spec.kind = TargetKind::kSsh;
+    } else if (kind == "agent") {
+      spec.kind = TargetKind::kAgent;
     } else {
-      return invalid("kind must be \"files\" or \"ssh\"");
+      return invalid("kind must be \"files\", \"ssh\" or \"agent\"");
     }
   }
   if (!j.contains("files")) return invalid("a target needs files");
@@ -415,6 +420,16 @@ Result<TargetSpec> parse_target_spec(const nlohmann::json& j) {
     }
   } else if (j.contains("ssh")) {
     return invalid("ssh is for kind \"ssh\" only");
+  }
+  if (spec.kind == TargetKind::kAgent) {
+    if (!j.contains("agent")) return invalid("an agent target needs agent (the agent's name)");
+    CW_ASSIGN_OR_RETURN(std::string agent, get_string(j.at("agent"), "agent"));
+    if (!valid_name(agent, 64)) {
+      return invalid("agent must be a principal name ([a-z0-9][a-z0-9._-]{0,63})");
+    }
+    spec.agent = std::move(agent);
+  } else if (j.contains("agent")) {
+    return invalid("agent is for kind \"agent\" only");
   }
   if (j.contains("reload")) {
     CW_ASSIGN_OR_RETURN(spec.reload, parse_reload(j.at("reload")));
@@ -436,6 +451,7 @@ nlohmann::json target_spec_json(const TargetSpec& spec) {
   if (f.key_mode) files["key_mode"] = mode_text(*f.key_mode);
   if (f.cert_mode) files["cert_mode"] = mode_text(*f.cert_mode);
   j["files"] = std::move(files);
+  if (spec.agent) j["agent"] = *spec.agent;
   if (spec.ssh) {
     j["ssh"] = {{"host", spec.ssh->host},
                 {"port", spec.ssh->port},

@@ -88,14 +88,21 @@ struct SshHost {
   std::chrono::seconds timeout{20};
 };
 
-enum class TargetKind : std::uint8_t { kFiles, kSsh };
-std::string_view target_kind_name(TargetKind k);  // "files", "ssh"
+// kAgent: the files are on the host of a discovery agent (`certward agent`, a principal of
+// role agent), which fetches the deployment from the server and applies it there itself, under
+// its own local allow-list (lifecycle/agent_deploy.h). The server writes nothing and runs
+// nothing for it.
+enum class TargetKind : std::uint8_t { kFiles, kSsh, kAgent };
+std::string_view target_kind_name(TargetKind k);  // "files", "ssh", "agent"
 
 struct TargetSpec {
   std::string name;  // unique within a managed certificate; [a-z0-9][a-z0-9._-]{0,62}
   TargetKind kind = TargetKind::kFiles;
   FileOutputs files;
   std::optional<SshHost> ssh;  // set exactly for kSsh
+  // The agent principal's name, set exactly for kAgent: paths, reload and verify are the
+  // agent host's.
+  std::optional<std::string> agent;
   std::optional<Reload> reload;
   std::optional<Verify> verify;
 };
@@ -111,6 +118,8 @@ struct TargetSpec {
 //            "identity_file": "/var/lib/certward/ssh/id_ed25519",
 //            "known_hosts": "/var/lib/certward/ssh/known_hosts"},
 //    "files": {...paths on the host...}, "reload": {...}, "verify": {...}}
+//   {"name": "web1", "kind": "agent", "agent": "web1-agent",
+//    "files": {...paths on the agent's host...}, "reload": {...}, "verify": {...}}
 // Modes are octal strings ("0640"); timeouts "30s", "2m", "1h" or a number of seconds (1 s to
 // 1 h). target_spec_json writes every timeout and the port, and what parses writes back to
 // JSON that parses to the same spec.
@@ -136,16 +145,33 @@ struct Policy {
   // SSH identity, known_hosts and PKCS#12 password files it may use (empty: none).
   std::vector<std::vector<std::string>> team_reload_commands;
   std::string team_secrets_dir;
+  // On an agent only (its --allow-owner): the user and group names a deployment may give its
+  // files. Empty: none, the files belong to the agent's own user. A server's target names
+  // whom it likes (the operator's or a requester's choice, on the server's host).
+  std::vector<std::string> agent_accounts;
   // Where verification may dial: an endpoint given as an address outside them is refused
   // when stored, and at deployment a name is dialled only at the addresses it resolves to
   // inside them (nothing dialled otherwise).
   std::vector<std::string> verify_networks = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
                                               "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
 };
-// Errors: kPolicyRejected, naming the path or host the policy does not allow.
+// Errors: kPolicyRejected, naming the path or host the policy does not allow. An agent target
+// is not held to allowed_paths nor verify_networks (its paths and endpoint are the agent
+// host's, judged there by the agent's own allow-list: check_agent_host).
 Status check_target(const TargetSpec& spec, const Policy& policy);
+// What an agent holds a deployment it received to before it changes anything on its host:
+// every file it writes or reads (the PKCS#12 password file too) lies under one of
+// `policy.allowed_paths` (the agent's --deploy-dir) once the symbolic links of existing parents
+// are resolved, exactly as check_target() judges a files target; the reload command, if any,
+// is one of `policy.team_reload_commands` (the agent's --allow-reload) exactly; the owner and
+// group, if named, are in `policy.agent_accounts` (--allow-owner); the verify
+// endpoint's address, if it is one, is in policy.verify_networks. Returns the spec as a files
+// target of this host, for Deployer::deploy(). Errors: kPolicyRejected, kInvalidArgument (not
+// an agent target).
+Result<TargetSpec> check_agent_host(const TargetSpec& spec, const Policy& policy);
 // How long deploy() may take on this target at the most, by its timeouts: the reload twice
-// (and its rollback), the verification, and for SSH each copy and both remote scripts.
+// (and its rollback), the verification, and for SSH each copy and both remote scripts. Zero
+// for an agent target, which the server hands over without waiting.
 std::chrono::seconds longest_deployment(const TargetSpec& spec);
 // What a target made by a requester of `team` must also respect, since it is not trusted to
 // run commands or read files as certward: its reload command is one of the policy's
@@ -181,8 +207,9 @@ class Deployer {
   // file (or removes one that did not exist before), reruns the reload if it had run, and
   // reports it. A spec that check_target() refuses gets an outcome with kPolicyRejected and no
   // step run; one that parse_target_spec would refuse (built in code), kInvalidArgument and no
-  // step. What can fail without changing anything (an unknown owner, a symlink where a file
-  // goes, a password file that is not private) fails the first step with nothing changed.
+  // step; an agent target, kInvalidArgument and no step (its agent deploys it). What can fail
+  // without changing anything (an unknown owner, a symlink where a file goes, a password file that
+  // is not private) fails the first step with nothing changed.
   Outcome deploy(const TargetSpec& spec, const Material& material) const;
 
  private:

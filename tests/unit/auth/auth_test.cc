@@ -181,27 +181,42 @@ void expect_unauthorized(const Result<Identity>& r) {
 
 TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
   using P = Permission;
-  const std::vector<P> all = {
-      P::kReadCatalog,       P::kReadInventory, P::kIssue,          P::kImport,
-      P::kManageAuthorities, P::kReadAudit,     P::kReadPrincipals, P::kManagePrincipals,
-      P::kEditInventory,     P::kRevoke,        P::kScan,           P::kReportDiscovery,
-      P::kManage,            P::kCampaign,      P::kReadPolicy,     P::kManagePolicy};
+  const std::vector<P> all = {P::kReadCatalog,
+                              P::kReadInventory,
+                              P::kIssue,
+                              P::kImport,
+                              P::kManageAuthorities,
+                              P::kReadAudit,
+                              P::kReadPrincipals,
+                              P::kManagePrincipals,
+                              P::kEditInventory,
+                              P::kRevoke,
+                              P::kScan,
+                              P::kReportDiscovery,
+                              P::kManage,
+                              P::kCampaign,
+                              P::kReceiveDeployments,
+                              P::kReadPolicy,
+                              P::kManagePolicy};
+  // Admins have everything but receiving an agent's deployments (whose keys go to the agent
+  // named and to no one else).
+  std::set<P> all_but_agents(all.begin(), all.end());
+  all_but_agents.erase(P::kReceiveDeployments);
   struct Row {
     Role role;
     std::set<P> allowed;
   };
   const std::vector<Row> matrix = {
-      {Role::kAdmin, {all.begin(), all.end()}},
+      {Role::kAdmin, {all_but_agents.begin(), all_but_agents.end()}},
       {Role::kOperator,
        {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kImport, P::kManageAuthorities,
         P::kReadAudit, P::kReadPrincipals, P::kEditInventory, P::kRevoke, P::kScan,
         P::kReportDiscovery, P::kManage, P::kCampaign, P::kReadPolicy}},
       {Role::kRequester,
-       {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke,
-        P::kManage}},
+       {P::kReadCatalog, P::kReadInventory, P::kIssue, P::kEditInventory, P::kRevoke, P::kManage}},
       {Role::kAuditor,
        {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals, P::kReadPolicy}},
-      {Role::kAgent, {P::kReportDiscovery}},
+      {Role::kAgent, {P::kReportDiscovery, P::kReceiveDeployments}},
   };
   for (const auto& row : matrix) {
     for (P p : all) {

@@ -89,6 +89,37 @@ validity = "7d"
   EXPECT_EQ(l.managed[1].spec["validity"], "7d");
 }
 
+// [alerts] arrives as JSON, [[alerts.channel]] as a list of objects: the lifecycle checks it.
+TEST(AlertsConfig, ReadsTheTableAsJson) {
+  auto c = parse_config(R"toml(
+[alerts]
+thresholds = [30, 7]
+lifetime_fraction = 0.5
+escalation = [{ at_days = 7, channels = ["hook"] }]
+
+[[alerts.channel]]
+name = "hook"
+type = "webhook"
+url = "https://hooks.example.com/x"
+secret = "env:HOOK"
+)toml",
+                        "t.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  const auto& j = c->alerts.spec;
+  EXPECT_EQ(j["thresholds"], nlohmann::json({30, 7}));
+  EXPECT_EQ(j["lifetime_fraction"], 0.5);
+  EXPECT_EQ(j["escalation"][0]["at_days"], 7);
+  ASSERT_TRUE(j["channel"].is_array());
+  EXPECT_EQ(j["channel"][0]["url"], "https://hooks.example.com/x");
+  EXPECT_EQ(c->alerts.where, "t.toml:2");
+  auto none = parse_config("", "t.toml");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->alerts.spec.is_object() && none->alerts.spec.empty());
+  auto dated = parse_config("[alerts]\nwhen = 1979-05-27T07:32:00Z\n", "t.toml");
+  ASSERT_FALSE(dated.has_value());
+  EXPECT_EQ(dated.error().code, ErrorCode::kMalformed);
+}
+
 TEST(LifecycleConfig, RefusesBadValues) {
   for (const char* bad : {
            "[lifecycle]\nallowed_paths = [\"relative\"]\n",

@@ -13,8 +13,17 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 namespace certward::discovery::net::testing {
+
+std::string pki_script() {
+  const char* data = std::getenv("CERTWARD_TEST_DATA");
+  // tests/data need not exist: its parent, tests/, does.
+  const std::filesystem::path tests =
+      std::filesystem::path(data ? data : "tests/data").parent_path();
+  return (tests / "unit" / "discovery_net" / "make_pki.sh").string();
+}
 namespace {
 
 sockaddr_in loopback(std::uint16_t port) {

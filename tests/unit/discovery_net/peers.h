@@ -24,6 +24,9 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds wait, bool ipv6
 // Runs `command` with /bin/sh; true on exit status 0.
 bool run(const std::string& command);
 
+// make_pki.sh beside these tests, found through CERTWARD_TEST_DATA (tests/data, set by ctest).
+std::string pki_script();
+
 // A child process, sent SIGTERM and reaped when stopped or destroyed.
 class Process {
  public:

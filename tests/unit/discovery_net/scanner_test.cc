@@ -120,7 +120,9 @@ void Servers::start() {
   std::string base = "http://127.0.0.1:" + std::to_string(port["revocation_http"]);
   std::string crl_url = base + "/inter.crl";
   std::string ocsp_url = base + "/ocsp";
-  std::string script = (std::filesystem::path(__FILE__).parent_path() / "make_pki.sh").string();
+  // From the tests' data directory, not __FILE__: a compiler cache may compile with paths
+  // relative to the build directory, where the test does not run.
+  std::string script = testing::pki_script();
   if (!testing::run("bash " + script + " " + dir.path().string() + " " + crl_url + " " +
                     ocsp_url)) {
     failure = "make_pki.sh failed";

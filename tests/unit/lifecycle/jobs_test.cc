@@ -80,6 +80,52 @@ TEST_F(JobsTest, ExpiredLeaseIsTakenOverAndTheOldOwnerCannotComplete) {
   EXPECT_EQ(state_of(id), JobState::kDone);
 }
 
+TEST_F(JobsTest, ConcurrentCompletionsShareCommitsAndAStaleOneFailsAlone) {
+  // Completions from several workers at once go through one group commit; a job whose lease
+  // another owner took fails alone, and its neighbours are done with their successors.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(enqueue(job("renew", "renew:" + std::to_string(i))));
+  ASSERT_EQ(queue_.lease("w1", {"renew"}, 8, seconds(30))->size(), 8u);
+  const std::string& stolen = ids[3];
+  auto tx = db_->begin();
+  ASSERT_TRUE(tx.has_value());
+  ASSERT_TRUE(
+      (*tx)->execute("UPDATE jobs SET lease_owner = 'w2' WHERE id = ?", store::params(stolen)));
+  ASSERT_TRUE((*tx)->commit().has_value());
+
+  std::vector<Status> results(ids.size());
+  std::vector<std::thread> workers;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    workers.emplace_back([&, i] {
+      NewJob next = job("renew", "renew:" + std::to_string(i));
+      next.run_at = clock_.now() + seconds(3600);
+      results[i] = i % 2 ? queue_.complete(ids[i], "w1", next)
+                         : queue_.fail(ids[i], "w1", "down", seconds(10));
+    });
+  }
+  for (auto& t : workers) t.join();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == stolen) {
+      ASSERT_FALSE(results[i].has_value());
+      EXPECT_EQ(results[i].error().code, ErrorCode::kConflict);
+      EXPECT_EQ(state_of(ids[i]), JobState::kRunning);
+      continue;
+    }
+    ASSERT_TRUE(results[i].has_value()) << results[i].error().message;
+    EXPECT_EQ(state_of(ids[i]), i % 2 ? JobState::kDone : JobState::kPending);
+  }
+  // Each completed one has its successor; the stolen one's is not enqueued.
+  auto live = queue_.live_keys(std::vector<std::string>{"renew:1", "renew:3", "renew:5"});
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ(*live, (std::set<std::string>{"renew:1", "renew:3", "renew:5"}));
+  auto read = db_->begin(store::TxMode::kRead);
+  ASSERT_TRUE(read.has_value());
+  auto pending = (*read)->query_one(
+      "SELECT COUNT(*) FROM jobs WHERE dedupe_key = 'renew:3' AND state = 'pending'");
+  ASSERT_TRUE(pending.has_value() && pending->has_value());
+  EXPECT_EQ((**pending).int64(0), 0) << "the stale completion enqueued no successor";
+}
+
 TEST_F(JobsTest, FailureRetriesLaterThenGivesUp) {
   NewJob j = job("notify");
   j.max_attempts = 2;

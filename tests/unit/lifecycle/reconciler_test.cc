@@ -243,6 +243,61 @@ TEST_F(ReconcilerTest, SeveralRunsAtOnceIssueExactlyOnce) {
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "issued"), 1);
 }
 
+TEST_F(ReconcilerTest, RunsSideBySideShareCommitsAndFailAlone) {
+  // Runs side by side, as a scheduler's workers make them: their claims, issuances and
+  // outcomes share commits. One whose issuance the RA refuses (its profile is gone) fails
+  // alone; several runs of one managed certificate lose their claims to one of them, which
+  // issues it once, and the others are unaffected.
+  std::vector<ManagedCertificate> ms;
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "m" + std::to_string(i);
+    ms.push_back(create(spec(name, {name + ".example.com"}, {{"targets", {file_target(name)}}})));
+  }
+  const std::string refused = ms[1].id;
+  certward::testing::exec_sql(
+      *db_,
+      "UPDATE managed_certificates SET spec = replace(spec, '\"tls-server\"', "
+      "'\"gone\"') WHERE id = ?",
+      store::params(refused));
+  const std::string contested = ms[4].id;
+  const auto before = inventory_count();
+  std::vector<std::string> ids;
+  for (const auto& m : ms) ids.push_back(m.id);
+  for (int i = 0; i < 3; ++i) ids.push_back(contested);
+  std::vector<Result<std::optional<NewJob>>> results(ids.size());
+  std::vector<std::thread> runs;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    runs.emplace_back([&, i] { results[i] = reconciler_->reconcile(ids[i]); });
+  }
+  for (auto& t : runs) t.join();
+
+  EXPECT_EQ(inventory_count(), before + 5);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == refused) {
+      ASSERT_FALSE(results[i].has_value());
+      EXPECT_EQ(results[i].error().code, ErrorCode::kNotFound) << results[i].error().message;
+    } else {
+      EXPECT_TRUE(results[i].has_value()) << results[i].error().message;
+    }
+  }
+  for (const auto& m : ms) {
+    const auto now = get(m.id);
+    const auto kinds = timeline_kinds(m.id);
+    if (m.id == refused) {
+      EXPECT_EQ(now.state, ManagedState::kFailed);
+      EXPECT_EQ(now.attempts, 1);
+      EXPECT_FALSE(now.fingerprint.has_value());
+      EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "failed"), 1);
+      continue;
+    }
+    EXPECT_EQ(now.state, ManagedState::kActive) << now.last_error;
+    ASSERT_TRUE(now.fingerprint.has_value());
+    EXPECT_EQ(now.deployed_fingerprint, now.fingerprint);
+    EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "issued"), 1) << m.spec.name;
+    EXPECT_EQ(deployed_leaf(m.spec.name + ".crt").info().sha256_hex, *now.fingerprint);
+  }
+}
+
 TEST_F(ReconcilerTest, DeletedOnesAreNotReconciled) {
   auto m = create(spec("web", {"www.example.com"}));
   ASSERT_TRUE(managed_->remove(m.id, admin()).has_value());

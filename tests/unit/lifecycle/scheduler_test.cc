@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -129,6 +130,42 @@ TEST_F(SchedulerTest, RetriesFailuresWithBackoffThenGivesUp) {
   clock_.advance(std::chrono::days(1));
   EXPECT_EQ(s.TEST_poll(), 0);
   EXPECT_EQ(calls, 4);
+}
+
+TEST_F(SchedulerTest, WorkersRunAPollsJobsSideBySideAndAFailureStaysItsOwn) {
+  // Every handler waits until all four are running: only side by side can they finish.
+  SchedulerOptions o = options();
+  o.batch = 4;
+  o.workers = 4;
+  Scheduler s(clock_, queue_, o);
+  std::mutex mu;
+  std::condition_variable cv;
+  int inside = 0;
+  std::string failing;
+  ASSERT_TRUE(s.handle("mail", [&](const Job& j) -> Status {
+                 std::unique_lock lock(mu);
+                 ++inside;
+                 cv.notify_all();
+                 if (!cv.wait_for(lock, seconds(10), [&] { return inside == 4; }))
+                   return fail(ErrorCode::kUnavailable, "ran one after the other");
+                 if (j.id == failing) return fail(ErrorCode::kUnavailable, "smtp down");
+                 return ok();
+               }).has_value());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(enqueue("mail"));
+  failing = ids[2];
+
+  ASSERT_EQ(s.TEST_poll().value_or(-1), 4);
+  for (const auto& id : ids) {
+    const Job j = job(id);
+    if (id == failing) {
+      EXPECT_EQ(j.state, JobState::kPending);
+      EXPECT_EQ(j.last_error, "smtp down");
+      EXPECT_EQ(j.run_at, clock_.now() + seconds(10));
+    } else {
+      EXPECT_EQ(j.state, JobState::kDone) << j.last_error;
+    }
+  }
 }
 
 TEST_F(SchedulerTest, AJobWhoseWorkerDiedIsTakenAgainOnceItsLeaseEnds) {
