@@ -143,7 +143,8 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
       c->clock_, *c->db_,   *c->enrollment_, *c->authorities_, *c->inventory_,          *c->audit_,
       *c->auth_, *c->jobs_, *c->wrapper_,    cfg.lifecycle,    c->alert_settings_.get()};
   c->alerts_ = std::make_unique<lifecycle::alerts::AlertService>(lifecycle::alerts::AlertDeps{
-      c->clock_, *c->db_, *c->inventory_, *c->audit_, *c->jobs_, *c->alert_settings_});
+      c->clock_, *c->db_, *c->inventory_, *c->audit_, *c->jobs_, *c->alert_settings_,
+      c->policy_.get(), &*c->sightings_});
   c->managed_ = std::make_unique<lifecycle::ManagedService>(lifecycle);
   c->deployer_ = std::make_unique<lifecycle::deploy::Deployer>(
       c->clock_, lifecycle::deploy_policy(cfg.lifecycle));

@@ -311,6 +311,17 @@ class Alerts final : public Component {
                      {{"examined", r.examined}, {"reached", r.reached}, {"raised", r.raised}});
           return ok();
         }));
+    if (alerts->settings().policy_alerts) {
+      CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
+          std::string(lifecycle::alerts::kPolicyJob),
+          lifecycle::Recurrence{.interval = alerts->settings().policy_interval,
+                                .first = lifecycle::Recurrence::First::kCatchUp},
+          [alerts, deliveries](const lifecycle::Job&) -> Status {
+            CW_ASSIGN_OR_RETURN(auto told, alerts->evaluate_policy());
+            if (told > 0) deliveries->wake();
+            return ok();
+          }));
+    }
     return deliveries_->start();
   }
 
