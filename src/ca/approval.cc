@@ -61,12 +61,14 @@ Status check_reason(std::string_view reason, bool required) {
         return fail(ErrorCode::kInvalidArgument, "reason must be UTF-8");
       }
     }
+    // C1 controls (U+0080..U+009F) move terminals as C0 ones do.
+    if (c == 0xc2 && static_cast<unsigned char>(reason[i + 1]) < 0xa0) {
+      return fail(ErrorCode::kInvalidArgument, "reason must not hold control characters");
+    }
     i += n;
   }
   return ok();
 }
-
-json sans_json(const std::vector<std::string>& sans) { return sans; }
 
 }  // namespace
 
@@ -147,7 +149,7 @@ Result<ApprovalRequest> ApprovalService::submit(EnrollmentRequest request, const
                                                      {{"profile", s.profile},
                                                       {"team", optional_json(s.team)},
                                                       {"subject", s.subject},
-                                                      {"sans", sans_json(s.sans)},
+                                                      {"sans", s.sans},
                                                       {"key", s.key},
                                                       {"channel", s.channel},
                                                       {"expires_at", format_time(s.expires_at)}}}));

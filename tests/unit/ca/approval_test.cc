@@ -158,7 +158,8 @@ TEST_F(ApprovalTest, ARejectedRequestIsNeverIssued) {
   // Hostile reasons change nothing.
   for (const std::string& bad :
        {std::string(""), std::string("   "), std::string(kMaxApprovalReason + 1, 'x'),
-        std::string("a\nb"), std::string("bad \xff utf-8"), std::string("nul\0in", 6)}) {
+        std::string("a\nb"), std::string("bad \xff utf-8"), std::string("nul\0in", 6),
+        std::string("c1 \xc2\x9b control")}) {
     expect_refused(approvals_->reject(r.id, bad, bob_), ErrorCode::kInvalidArgument, inv, events);
   }
   auto rejected = approvals_->reject(r.id, "not our name", bob_);
