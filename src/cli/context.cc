@@ -116,6 +116,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
         c->clock_, *c->db_, *c->audit_, *c->inventory_, *c->sightings_, std::move(declared));
   }
   c->enrollment_->set_policy(c->policy_.get());
+  CW_RETURN_IF_ERROR(ca::ApprovalService::migrate(*c->db_));
+  c->approvals_ = std::make_unique<ca::ApprovalService>(
+      c->clock_, *c->db_, *c->enrollment_, c->profiles_, *c->audit_, cfg.approvals.ttl);
   ca::AuthorityService* authorities = c->authorities_.get();
   c->discovery_ = std::make_unique<discovery::Discovery>(
       discovery::DiscoveryDeps{c->clock_, *c->db_, *c->inventory_, *c->sightings_, *c->audit_,

@@ -18,9 +18,10 @@ namespace {
 
 api::Services api_services(Services& s) {
   const Domain& d = s.domain;
-  return api::Services{d.clock,   d.ready,      d.audit,   d.inventory, d.profiles,  d.authorities,
-                       d.ra,      d.revocation, d.auth,    d.eab,       d.sightings, d.discovery,
-                       d.managed, d.campaigns,  s.metrics, s.limiter,   d.policy,    d.alerts};
+  return api::Services{d.clock,       d.ready,     d.audit,      d.inventory, d.profiles,
+                       d.authorities, d.ra,        d.revocation, d.auth,      d.eab,
+                       d.sightings,   d.discovery, d.managed,    d.campaigns, s.metrics,
+                       s.limiter,     d.policy,    d.alerts,     d.approvals};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.
