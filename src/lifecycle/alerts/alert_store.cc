@@ -111,6 +111,22 @@ std::string new_alert_id(SysTime at) {
   return fmt::format("{:016x}-{}", to_unix(at), to_hex(crypto::random_bytes(6)));
 }
 
+std::string clip_text(std::string_view text, std::size_t max) {
+  const bool cut = text.size() > max;
+  if (cut) {
+    std::size_t end = max >= 3 ? max - 3 : 0;
+    // Back off continuation bytes (10xxxxxx): a character is kept whole or not at all.
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    text = text.substr(0, end);
+  }
+  std::string out(text);
+  for (char& ch : out) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+  }
+  if (cut) out += "...";
+  return out;
+}
+
 json silence_json(const Silence& s) {
   return {{"id", s.id},
           {"fingerprint", s.fingerprint ? json(*s.fingerprint) : json(nullptr)},

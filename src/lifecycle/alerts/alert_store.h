@@ -96,4 +96,12 @@ class AlertStore {
 // "<unix seconds, hex>-<random>": ids that sort by time, as the alert list pages by id.
 std::string new_alert_id(SysTime at);
 
+// Text an alert quotes from a certificate or a channel line: control characters as spaces, at
+// most `max` bytes, cut on a UTF-8 character boundary and ended "..." when cut. A hostile
+// certificate (a discovered one's subject may be tens of kilobytes) can then neither break an
+// email's or a syslog line's framing nor make an alert too large for its channels.
+std::string clip_text(std::string_view text, std::size_t max);
+// How much of a certificate's subject, issuer or name an alert quotes.
+inline constexpr std::size_t kQuotedName = 256;
+
 }  // namespace certward::lifecycle::alerts

@@ -20,8 +20,8 @@ std::string delivery_key(std::string_view alert_id, std::string_view channel) {
 }
 
 std::string name_of(const inventory::CertificateRecord& r) {
-  if (!r.common_name.empty()) return r.common_name;
-  return r.subject.empty() ? r.fingerprint.substr(0, 16) : r.subject;
+  if (!r.common_name.empty()) return clip_text(r.common_name, kQuotedName);
+  return r.subject.empty() ? r.fingerprint.substr(0, 16) : clip_text(r.subject, kQuotedName);
 }
 
 }  // namespace
@@ -77,8 +77,8 @@ Alert AlertService::expiry_alert(const ExpiryCandidate& c, SysTime now) const {
                           left.count() / 24, left.count() % 24, c.threshold_days);
   a.detail = {{"fingerprint", r.fingerprint},
               {"serial", r.serial},
-              {"subject", r.subject},
-              {"issuer", r.issuer},
+              {"subject", clip_text(r.subject, kQuotedName)},
+              {"issuer", clip_text(r.issuer, kQuotedName)},
               {"not_before", format_time(r.not_before)},
               {"not_after", format_time(r.not_after)},
               {"threshold_days", c.threshold_days},
