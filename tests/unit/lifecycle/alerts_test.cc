@@ -76,6 +76,18 @@ TEST(AlertRules, EscalationAddsChannelsAsExpiryNears) {
   EXPECT_EQ(channels_for(*s, 1), (std::vector<std::string>{"team", "oncall", "pager"}));
 }
 
+TEST(AlertRules, ShowsAWebhookByItsOriginOnly) {
+  // An incoming webhook's path is its credential: whoever reads it can post as certward.
+  json h = hook("slack");
+  h["url"] = "https://hooks.slack.com:8443/services/T000/B000/XXXXSECRET?token=t0k3n";
+  auto s = parse_alert_settings({{"channel", json::array({h})}});
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  const std::string shown = alert_settings_json(*s).dump();
+  EXPECT_EQ(shown.find("XXXXSECRET"), std::string::npos);
+  EXPECT_EQ(shown.find("t0k3n"), std::string::npos);
+  EXPECT_EQ(channel_json(s->channel_specs.at(0))["url"], "https://hooks.slack.com:8443/...");
+}
+
 TEST(AlertRules, RefusesHostileChannels) {
   auto refused = [](json channel) {
     auto s = parse_alert_settings({{"channel", json::array({std::move(channel)})}});
