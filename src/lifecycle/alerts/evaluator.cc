@@ -139,7 +139,7 @@ Result<EvaluationReport> AlertService::evaluate() const {
 
 Result<EvaluationReport> AlertService::evaluate_expiry(SysTime now) const {
   EvaluationReport report;
-  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now));
+  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now, LookOut::kExpiry));
   inventory::Filter f;
   f.expires_after = now;
   f.expires_before =
@@ -213,6 +213,7 @@ Result<Silence> AlertService::silence(const SilenceRequest& r, const ca::Request
   s.reason = r.reason;
   s.created_by = caller.actor;
   s.created_at = now;
+  s.reach = caller.scope ? SilenceReach::kExpiry : SilenceReach::kAll;
   if (r.certificate) {
     // A scoped caller resolves among its team's certificates only: another team's is not
     // found, as if absent.

@@ -49,7 +49,7 @@ struct AlertService::PolicyDigest {
 Result<std::int64_t> AlertService::evaluate_policy() const {
   if (!d_.settings.enabled || !d_.settings.policy_alerts || d_.policy == nullptr) return 0;
   const SysTime now = d_.clock.now();
-  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now));
+  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now, LookOut::kPolicy));
   // Keyed by rule and team, so that a digest goes to (and is seen by) one team.
   std::map<std::pair<std::string, std::string>, PolicyDigest> pending;
   std::size_t gathered = 0;
@@ -182,7 +182,7 @@ Result<std::int64_t> AlertService::evaluate_discovery(SysTime now) const {
     CW_ASSIGN_OR_RETURN(mark, store_.mark(*tx, kDiscoveryMark));
   }
   const SysTime since = mark ? *mark - kDiscoveryOverlap : now - kDiscoveryFirstLook;
-  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now));
+  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now, LookOut::kDiscovery));
   std::optional<std::pair<SysTime, std::string>> after;
   SysTime newest = mark.value_or(since);
   std::int64_t raised = 0;
