@@ -33,8 +33,13 @@ void key_rules(const Rule& r, std::string_view algorithm, std::string_view curve
                std::vector<Finding>& out) {
   const RuleParams& p = r.params;
   if (r.kind == Kind::kMinKeySize) {
+    // An RSA-PSS key is an RSA key with its padding fixed: an "rsa" minimum binds it too,
+    // unless the rule gives "rsa-pss" one of its own.
+    const bool pss_own = std::any_of(p.min_bits.begin(), p.min_bits.end(),
+                                     [](const auto& m) { return m.first == "rsa-pss"; });
     for (const auto& [alg, min] : p.min_bits) {
-      if (alg == algorithm && bits < min) out.push_back({&r, alg, bits, min});
+      const bool binds = alg == algorithm || (alg == "rsa" && algorithm == "rsa-pss" && !pss_own);
+      if (binds && bits < min) out.push_back({&r, algorithm, bits, min});
     }
   } else if (r.kind == Kind::kAllowedAlgorithms) {
     if (!contains(p.algorithms, algorithm)) {
@@ -49,13 +54,15 @@ void name_rules(const Rule& r, const inventory::CertificateRecord& c, std::vecto
   const RuleParams& p = r.params;
   if (r.kind == Kind::kWildcards) {
     if (p.wildcards_allowed) return;
+    // A '*' anywhere is a wildcard to some client ("w*.example.com" to those that take
+    // partial labels), so only names without one pass.
     for (const auto& san : c.sans) {
-      if (san.type == x509::SanType::kDns && san.value.starts_with("*")) {
+      if (san.type == x509::SanType::kDns && san.value.find('*') != std::string::npos) {
         out.push_back({&r, san.value, 0, 0});
         return;
       }
     }
-    if (c.common_name.starts_with("*.")) out.push_back({&r, c.common_name, 0, 0});
+    if (c.common_name.find('*') != std::string::npos) out.push_back({&r, c.common_name, 0, 0});
     return;
   }
   // required_san_pattern
@@ -74,9 +81,15 @@ void name_rules(const Rule& r, const inventory::CertificateRecord& c, std::vecto
   if (!p.san_match_all || !any_name) out.push_back({&r, {}, any_name ? 1 : 0, 0});
 }
 
+// `wanted` is canonical (parse_rule); a certificate's usages, or a profile's, may be OIDs.
+// anyExtendedKeyUsage is every usage to the relying parties that honour it.
 bool has_all_ekus(std::span<const std::string> have, std::span<const std::string> wanted) {
-  return std::all_of(wanted.begin(), wanted.end(),
-                     [&](const std::string& e) { return contains(have, e); });
+  auto has = [&](std::string_view e) {
+    return std::any_of(have.begin(), have.end(),
+                       [&](const std::string& h) { return h == e || canonical_eku(h) == e; });
+  };
+  return has("anyExtendedKeyUsage") ||
+         std::all_of(wanted.begin(), wanted.end(), [&](const std::string& e) { return has(e); });
 }
 
 }  // namespace

@@ -20,6 +20,27 @@ constexpr std::array<std::string_view, 5> kAlgorithms = {"rsa", "rsa-pss", "ecds
                                                           "dsa"};
 constexpr std::array<std::string_view, 3> kCurves = {"P-256", "P-384", "P-521"};
 
+struct KnownEku {
+  std::string_view name;
+  std::string_view oid;
+};
+constexpr std::array<KnownEku, 7> kKnownEkus = {{{"serverAuth", "1.3.6.1.5.5.7.3.1"},
+                                                 {"clientAuth", "1.3.6.1.5.5.7.3.2"},
+                                                 {"codeSigning", "1.3.6.1.5.5.7.3.3"},
+                                                 {"emailProtection", "1.3.6.1.5.5.7.3.4"},
+                                                 {"timeStamping", "1.3.6.1.5.5.7.3.8"},
+                                                 {"OCSPSigning", "1.3.6.1.5.5.7.3.9"},
+                                                 {"anyExtendedKeyUsage", "2.5.29.37.0"}}};
+
+bool is_dotted_oid(std::string_view s) {
+  if (s.size() < 3 || s.size() > 128 || s.front() == '.' || s.back() == '.' ||
+      s.find("..") != std::string_view::npos || s.find('.') == std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(),
+                     [](char ch) { return ch == '.' || (ch >= '0' && ch <= '9'); });
+}
+
 std::unexpected<Error> bad(std::string_view id, std::string_view what) {
   return fail(ErrorCode::kInvalidArgument,
               "policy rule" + (id.empty() ? std::string() : " '" + std::string(id) + "'") + ": " +
@@ -184,7 +205,21 @@ Status parse_params(const nlohmann::json& j, Rule& r) {
     case Kind::kForbiddenEkuCombination: {
       const auto* v = need("ekus");
       if (!v) return bad(id, "'ekus' is required");
-      CW_ASSIGN_OR_RETURN(p.ekus, list_member(*v, id, "ekus"));
+      CW_ASSIGN_OR_RETURN(auto ekus, list_member(*v, id, "ekus"));
+      for (const auto& e : ekus) {
+        // A misspelt usage would never match, leaving the rule silently without effect.
+        std::string canonical = canonical_eku(e);
+        if (canonical == e && !is_dotted_oid(e) &&
+            std::none_of(kKnownEkus.begin(), kKnownEkus.end(),
+                         [&](const KnownEku& k) { return k.name == e; })) {
+          return bad(id, "unknown extended key usage '" + e +
+                             "' (serverAuth, clientAuth, codeSigning, emailProtection, "
+                             "timeStamping, OCSPSigning, anyExtendedKeyUsage or a dotted OID)");
+        }
+        if (std::find(p.ekus.begin(), p.ekus.end(), canonical) == p.ekus.end()) {
+          p.ekus.push_back(std::move(canonical));
+        }
+      }
       if (p.ekus.size() < 2) return bad(id, "'ekus' must name at least two usages");
       return ok();
     }
@@ -223,6 +258,13 @@ bool known_member(Kind k, std::string_view key) {
 }
 
 }  // namespace
+
+std::string canonical_eku(std::string_view usage) {
+  for (const auto& k : kKnownEkus) {
+    if (usage == k.oid || lower(usage) == lower(k.name)) return std::string(k.name);
+  }
+  return std::string(usage);
+}
 
 std::string_view kind_name(Kind k) { return kKindNames[static_cast<std::size_t>(k)]; }
 

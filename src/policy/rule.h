@@ -83,10 +83,18 @@ struct RuleParams {
   // match one of these.
   std::vector<NamePattern> san_patterns;
   bool san_match_all = true;
-  // forbidden_eku_combination: a certificate carrying all of these EKUs violates the rule
-  // ("serverAuth", "clientAuth", "codeSigning", "emailProtection", ... or a dotted OID).
+  // forbidden_eku_combination: a certificate carrying all of these EKUs violates the rule.
+  // Canonical: a known usage by its name ("serverAuth"), whether written by name (any case)
+  // or by OID; any other usage as its dotted OID (canonical_eku()).
   std::vector<std::string> ekus;
 };
+
+// An extended key usage as rules and certificates are compared: a known usage's name
+// ("serverAuth", "clientAuth", "codeSigning", "emailProtection", "timeStamping",
+// "OCSPSigning", "anyExtendedKeyUsage") for its name in any case or its OID, any other text
+// unchanged. A rule written with OIDs and a certificate read as names (or a profile written
+// with OIDs) therefore agree.
+std::string canonical_eku(std::string_view usage);
 
 struct Rule {
   std::string id;  // 1-64 of [a-z0-9._-], starting with a letter or digit; unique
@@ -111,7 +119,7 @@ struct Rule {
 //   wildcards                  allowed (bool, default false)
 //   required_san_pattern       patterns = [...], match = "all" | "any"
 //   required_owner             -
-//   forbidden_eku_combination  ekus = [...] (at least 2)
+//   forbidden_eku_combination  ekus = [...] (at least 2; known names or dotted OIDs)
 //   sha1_in_chain              -
 // Errors: kInvalidArgument naming the member, with nothing else done.
 Result<Rule> parse_rule(const nlohmann::json& j, Source source);

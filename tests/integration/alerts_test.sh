@@ -134,6 +134,9 @@ fp=$(openssl x509 -in "$T/soon.crt" -noout -fingerprint -sha256 | sed 's/.*=//; 
 assert_eq 404 "$(api POST /api/v1/alerts/silences "$OPS" "{\"certificate\": \"$fp\", \"until\": \"1d\"}")" "requester silences another team's certificate"
 assert_eq 403 "$(api POST /api/v1/alerts/silences "$OPS" '{"team": "web", "until": "1d"}')" "requester silences another team"
 assert_eq 403 "$(api GET /api/v1/alerts/rules "$OPS")" "requester reads the channels"
+# An operator reads the channels, but not a webhook's path (often its credential).
+assert_eq 200 "$(api GET /api/v1/alerts/rules "$A")" "admin reads the channels"
+assert_eq "http://127.0.0.1:$HOOK_PORT/..." "$(jq -r '.channel[] | select(.type == "webhook") | .url' "$T/resp" | sort -u)" "a webhook is shown by its origin"
 assert_eq 0 "$(db_scalar "SELECT COUNT(*) FROM alert_silences")" "nothing silenced"
 
 # A restart raises and sends nothing again.

@@ -12,7 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<store::Migration, 2> kMigrations = {{
+constexpr std::array<store::Migration, 3> kMigrations = {{
     {1, "alerts",
      R"sql(
 ALTER TABLE managed_alerts ADD COLUMN fingerprint TEXT;
@@ -53,6 +53,11 @@ CREATE TABLE alert_marks (
   name TEXT PRIMARY KEY,
   at BIGINT NOT NULL
 );
+)sql"},
+    {3, "silence_reach",
+     // A requester's silence holds back expiry alerts only (SilenceReach).
+     R"sql(
+ALTER TABLE alert_silences ADD COLUMN reach TEXT NOT NULL DEFAULT 'all';
 )sql"},
 }};
 
@@ -102,13 +107,34 @@ Silence to_silence(const store::Row& r) {
                  .until = from_unix(r.int64(3)),
                  .reason = r.text(4),
                  .created_by = r.text(5),
-                 .created_at = from_unix(r.int64(6))};
+                 .created_at = from_unix(r.int64(6)),
+                 .reach = r.text(7) == "expiry" ? SilenceReach::kExpiry : SilenceReach::kAll};
 }
 
 }  // namespace
 
 std::string new_alert_id(SysTime at) {
   return fmt::format("{:016x}-{}", to_unix(at), to_hex(crypto::random_bytes(6)));
+}
+
+std::string_view silence_reach_name(SilenceReach r) {
+  return r == SilenceReach::kExpiry ? "expiry" : "all";
+}
+
+std::string clip_text(std::string_view text, std::size_t max) {
+  const bool cut = text.size() > max;
+  if (cut) {
+    std::size_t end = max >= 3 ? max - 3 : 0;
+    // Back off continuation bytes (10xxxxxx): a character is kept whole or not at all.
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    text = text.substr(0, end);
+  }
+  std::string out(text);
+  for (char& ch : out) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+  }
+  if (cut) out += "...";
+  return out;
 }
 
 json silence_json(const Silence& s) {
@@ -118,7 +144,8 @@ json silence_json(const Silence& s) {
           {"until", format_time(s.until)},
           {"reason", s.reason},
           {"created_by", s.created_by},
-          {"created_at", format_time(s.created_at)}};
+          {"created_at", format_time(s.created_at)},
+          {"reach", silence_reach_name(s.reach)}};
 }
 
 bool ActiveSilences::covers(std::string_view fingerprint,
@@ -238,9 +265,9 @@ Result<std::vector<Alert>> AlertStore::list(const std::optional<std::string>& te
 Status AlertStore::add_silence(store::Transaction& tx, const Silence& s) const {
   return tx.execute(
       "INSERT INTO alert_silences (id, fingerprint, team, until_at, reason, created_by, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "created_at, reach) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       store::params(s.id, s.fingerprint, s.team, to_unix(s.until), s.reason, s.created_by,
-                    to_unix(s.created_at)));
+                    to_unix(s.created_at), std::string(silence_reach_name(s.reach))));
 }
 
 Status AlertStore::remove_silence(store::Transaction& tx, std::string_view id,
@@ -258,7 +285,7 @@ Status AlertStore::remove_silence(store::Transaction& tx, std::string_view id,
 
 Result<std::vector<Silence>> AlertStore::silences(const std::optional<std::string>& team) const {
   std::string sql =
-      "SELECT id, fingerprint, team, until_at, reason, created_by, created_at FROM "
+      "SELECT id, fingerprint, team, until_at, reason, created_by, created_at, reach FROM "
       "alert_silences WHERE until_at > ?";
   std::vector<store::Value> params = {to_unix(clock_.now())};
   if (team) {
@@ -273,11 +300,11 @@ Result<std::vector<Silence>> AlertStore::silences(const std::optional<std::strin
   return out;
 }
 
-Result<ActiveSilences> AlertStore::active_silences(SysTime now) const {
+Result<ActiveSilences> AlertStore::active_silences(SysTime now, LookOut look_out) const {
+  std::string sql = "SELECT fingerprint, team FROM alert_silences WHERE until_at > ?";
+  if (look_out != LookOut::kExpiry) sql += " AND reach = 'all'";
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT fingerprint, team FROM alert_silences WHERE "
-                                           "until_at > ?",
-                                           store::params(to_unix(now))));
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, store::params(to_unix(now))));
   ActiveSilences out;
   for (const auto& r : rows) {
     if (auto fp = r.optional_text(0)) {

@@ -22,6 +22,19 @@
 
 namespace certward::lifecycle::alerts {
 
+// Which alerts a silence holds back.
+enum class SilenceReach : std::uint8_t {
+  kAll,  // every alert of the certificate or team
+  // Expiry alerts only: what a team's requester silences. The look-outs that tell the
+  // organisation of its teams' policy violations and of unknown certificates on their
+  // endpoints are not the team's to quieten.
+  kExpiry,
+};
+std::string_view silence_reach_name(SilenceReach r);  // "all", "expiry"
+
+// The look-outs, for the silences that hold back what they raise.
+enum class LookOut : std::uint8_t { kExpiry, kPolicy, kDiscovery };
+
 // Alerts for a certificate (by fingerprint) or a team are not raised until `until`.
 struct Silence {
   std::string id;
@@ -33,6 +46,7 @@ struct Silence {
   std::string reason;
   std::string created_by;
   SysTime created_at{};
+  SilenceReach reach = SilenceReach::kAll;
 };
 nlohmann::json silence_json(const Silence& s);
 
@@ -74,7 +88,8 @@ class AlertStore {
                         const std::optional<std::string>& team) const;
   // Those not yet ended; with `team`, that team's (by team or by its certificates').
   Result<std::vector<Silence>> silences(const std::optional<std::string>& team) const;
-  Result<ActiveSilences> active_silences(SysTime now) const;
+  // Those in force at `now` that hold back what `look_out` raises.
+  Result<ActiveSilences> active_silences(SysTime now, LookOut look_out) const;
 
   // Which of `subjects` (fingerprints) an alert has already told of breaking `rule`.
   Result<std::set<std::string>> policy_seen(store::Transaction& tx, std::string_view rule,
@@ -95,5 +110,13 @@ class AlertStore {
 
 // "<unix seconds, hex>-<random>": ids that sort by time, as the alert list pages by id.
 std::string new_alert_id(SysTime at);
+
+// Text an alert quotes from a certificate or a channel line: control characters as spaces, at
+// most `max` bytes, cut on a UTF-8 character boundary and ended "..." when cut. A hostile
+// certificate (a discovered one's subject may be tens of kilobytes) can then neither break an
+// email's or a syslog line's framing nor make an alert too large for its channels.
+std::string clip_text(std::string_view text, std::size_t max);
+// How much of a certificate's subject, issuer or name an alert quotes.
+inline constexpr std::size_t kQuotedName = 256;
 
 }  // namespace certward::lifecycle::alerts

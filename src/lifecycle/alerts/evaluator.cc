@@ -20,8 +20,8 @@ std::string delivery_key(std::string_view alert_id, std::string_view channel) {
 }
 
 std::string name_of(const inventory::CertificateRecord& r) {
-  if (!r.common_name.empty()) return r.common_name;
-  return r.subject.empty() ? r.fingerprint.substr(0, 16) : r.subject;
+  if (!r.common_name.empty()) return clip_text(r.common_name, kQuotedName);
+  return r.subject.empty() ? r.fingerprint.substr(0, 16) : clip_text(r.subject, kQuotedName);
 }
 
 }  // namespace
@@ -77,8 +77,8 @@ Alert AlertService::expiry_alert(const ExpiryCandidate& c, SysTime now) const {
                           left.count() / 24, left.count() % 24, c.threshold_days);
   a.detail = {{"fingerprint", r.fingerprint},
               {"serial", r.serial},
-              {"subject", r.subject},
-              {"issuer", r.issuer},
+              {"subject", clip_text(r.subject, kQuotedName)},
+              {"issuer", clip_text(r.issuer, kQuotedName)},
               {"not_before", format_time(r.not_before)},
               {"not_after", format_time(r.not_after)},
               {"threshold_days", c.threshold_days},
@@ -139,7 +139,7 @@ Result<EvaluationReport> AlertService::evaluate() const {
 
 Result<EvaluationReport> AlertService::evaluate_expiry(SysTime now) const {
   EvaluationReport report;
-  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now));
+  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now, LookOut::kExpiry));
   inventory::Filter f;
   f.expires_after = now;
   f.expires_before =
@@ -213,6 +213,7 @@ Result<Silence> AlertService::silence(const SilenceRequest& r, const ca::Request
   s.reason = r.reason;
   s.created_by = caller.actor;
   s.created_at = now;
+  s.reach = caller.scope ? SilenceReach::kExpiry : SilenceReach::kAll;
   if (r.certificate) {
     // A scoped caller resolves among its team's certificates only: another team's is not
     // found, as if absent.

@@ -371,13 +371,28 @@ Result<AlertSettings> parse_alert_settings(const json& j) {
   return s;
 }
 
+namespace {
+
+// A webhook URL as the API shows it: scheme, host and port. Slack's and Teams' incoming
+// webhooks (and many others) hold their credential in the path or query, and whoever has it
+// can post to the channel as certward.
+std::string url_origin(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return "...";
+  const auto path = url.find_first_of("/?", scheme_end + 3);
+  if (path == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, path)) + "/...";
+}
+
+}  // namespace
+
 json channel_json(const ChannelSpec& c) {
   json j = {{"name", c.name},
             {"type", channel_type_name(c.type)},
             {"timeout", format_duration(c.timeout)}};
   switch (c.type) {
     case ChannelType::kWebhook:
-      j["url"] = c.webhook.url;
+      j["url"] = url_origin(c.webhook.url);
       j["format"] = webhook_format_name(c.webhook.format);
       j["secret"] = c.webhook.secret;
       if (c.webhook.ca_file) j["ca_file"] = *c.webhook.ca_file;

@@ -112,6 +112,8 @@ struct AlertSettings {
 Result<AlertSettings> parse_alert_settings(const nlohmann::json& j);
 // The settings as JSON, secrets' references included (they are not secret), for the API.
 nlohmann::json alert_settings_json(const AlertSettings& s);
+// A webhook's URL is shown as its origin ("https://hooks.slack.com/..."): the path and query
+// of an incoming webhook are often its credential.
 nlohmann::json channel_json(const ChannelSpec& c);
 Result<ChannelSpec> parse_channel(const nlohmann::json& j);
 

@@ -16,6 +16,7 @@
 
 #include "common/encoding.h"
 #include "common/file.h"
+#include "lifecycle/alerts/alert_store.h"
 
 namespace certward::lifecycle::alerts {
 namespace {
@@ -31,6 +32,32 @@ std::string_view teams_color(std::string_view severity) {
 }
 
 std::string title_of(const Alert& a) { return "certward " + a.severity + ": " + a.kind; }
+
+// A syslog line's text: RFC 3164 relays may drop a packet over 1024 bytes.
+constexpr std::size_t kSyslogText = 900;
+
+// Slack reads "<...>" as a link or a mention ("<!channel>"), and a Teams card's text is
+// Markdown with some HTML: a certificate's subject could page a whole channel or show a link
+// of its choosing. &, < and > become entities (as Slack asks,
+// https://api.slack.com/reference/surfaces/formatting#escaping), and each of `markdown` is
+// shown as itself behind a backslash.
+std::string escape_markup(std::string_view text, std::string_view markdown) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    if (ch == '&') {
+      out += "&amp;";
+    } else if (ch == '<') {
+      out += "&lt;";
+    } else if (ch == '>') {
+      out += "&gt;";
+    } else {
+      if (markdown.find(ch) != std::string_view::npos) out += '\\';
+      out += ch;
+    }
+  }
+  return out;
+}
 
 void init_curl() {
   static std::once_flag once;
@@ -188,14 +215,14 @@ Result<crypto::SecretBytes> resolve_secret(std::string_view ref) {
 std::string webhook_body(const Alert& a, WebhookFormat format) {
   switch (format) {
     case WebhookFormat::kSlack:
-      return dump({{"text", "*" + title_of(a) + "*\n" + a.message}});
+      return dump({{"text", "*" + title_of(a) + "*\n" + escape_markup(a.message, "")}});
     case WebhookFormat::kTeams:
       return dump({{"@type", "MessageCard"},
                    {"@context", "https://schema.org/extensions"},
                    {"summary", title_of(a)},
                    {"themeColor", teams_color(a.severity)},
                    {"title", title_of(a)},
-                   {"text", a.message}});
+                   {"text", escape_markup(a.message, "\\`*_[]()~#")}});
     case WebhookFormat::kGeneric:
       break;
   }
@@ -228,18 +255,22 @@ std::string email_message(const Alert& a, const SmtpChannel& smtp, SysTime now) 
   gmtime_r(&t, &tm);
   char date[64];
   std::strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  // The message text is ours, but it quotes names from certificates: no bare CR or LF may
-  // reach a header, and a line of "." alone must not end the DATA early.
-  std::string subject = title_of(a) + " " + a.message.substr(0, 120);
-  for (char& ch : subject) {
-    if (ch == '\r' || ch == '\n') ch = ' ';
-  }
+  // The message text is ours, but it quotes names from certificates: no control character
+  // may reach a header, and every line break of the text is CRLF (libcurl then escapes a
+  // line's leading "."). A bare CR left in ("\r.\r\n") ends the DATA early on servers that
+  // accept it as an end, and what follows would be read as commands (SMTP smuggling).
+  const std::string subject = clip_text(title_of(a) + " " + a.message, 160);
   std::string body =
       a.message + "\r\n\r\n" + a.detail.dump(2, ' ', false, json::error_handler_t::replace);
   std::string text;
-  for (char ch : body) {
-    if (ch == '\n' && (text.empty() || text.back() != '\r')) text += '\r';
-    text += ch;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char ch = body[i];
+    if (ch == '\r' || ch == '\n') {
+      if (ch == '\r' && i + 1 < body.size() && body[i + 1] == '\n') ++i;
+      text += "\r\n";
+    } else {
+      text += ch;
+    }
   }
   return fmt::format(
       "Date: {}\r\nFrom: <{}>\r\nTo: {}\r\nMessage-ID: <{}@certward>\r\nSubject: {}\r\n"
@@ -255,11 +286,8 @@ std::string syslog_message(const Alert& a, const SyslogChannel& syslog, SysTime 
   gmtime_r(&t, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-  std::string msg = a.message;
-  for (char& ch : msg) {
-    if (static_cast<unsigned char>(ch) < 0x20) ch = ' ';
-  }
-  return fmt::format("<{}>{} {}: alert={} kind={} {}", pri, stamp, syslog.tag, a.id, a.kind, msg);
+  return fmt::format("<{}>{} {}: alert={} kind={} {}", pri, stamp, syslog.tag, a.id, a.kind,
+                     clip_text(a.message, kSyslogText));
 }
 
 Status send_alert(const ChannelSpec& channel, const Alert& a, SysTime now) {

@@ -49,7 +49,7 @@ struct AlertService::PolicyDigest {
 Result<std::int64_t> AlertService::evaluate_policy() const {
   if (!d_.settings.enabled || !d_.settings.policy_alerts || d_.policy == nullptr) return 0;
   const SysTime now = d_.clock.now();
-  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now));
+  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now, LookOut::kPolicy));
   // Keyed by rule and team, so that a digest goes to (and is seen by) one team.
   std::map<std::pair<std::string, std::string>, PolicyDigest> pending;
   std::size_t gathered = 0;
@@ -131,19 +131,22 @@ Result<std::int64_t> AlertService::flush_policy(std::vector<PolicyDigest>& diges
       const auto& v = *fresh[i];
       items.push_back({{"type", v.subject_type},
                        {"fingerprint", v.subject_id},
-                       {"subject", v.subject},
+                       {"subject", clip_text(v.subject, kQuotedName)},
                        {"origin", v.origin},
-                       {"message", v.message}});
+                       {"message", clip_text(v.message, 2 * kQuotedName)}});
     }
     const auto& first = *fresh.front();
+    const std::string first_subject = clip_text(first.subject, kQuotedName);
+    const std::string first_why = clip_text(first.message, 2 * kQuotedName);
     a.message = fresh.size() == 1
                     ? fmt::format("policy rule '{}' is broken by {} '{}': {}", d.rule,
                                   first.subject_type == "ssh_key" ? "SSH key" : "certificate",
-                                  first.subject, first.message)
-                    : fmt::format("policy rule '{}' is broken by {} certificates or keys{} "
-                                  "not reported before (first: '{}': {})",
-                                  d.rule, fresh.size(), d.team ? " of team '" + *d.team + "'" : "",
-                                  first.subject, first.message);
+                                  first_subject, first_why)
+                    : fmt::format(
+                          "policy rule '{}' is broken by {} certificates or keys{} "
+                          "not reported before (first: '{}': {})",
+                          d.rule, fresh.size(), d.team ? " of team '" + *d.team + "'" : "",
+                          first_subject, first_why);
     a.detail = {{"rule", d.rule},
                 {"rule_severity", policy::severity_name(d.severity)},
                 {"count", fresh.size()},
@@ -179,7 +182,7 @@ Result<std::int64_t> AlertService::evaluate_discovery(SysTime now) const {
     CW_ASSIGN_OR_RETURN(mark, store_.mark(*tx, kDiscoveryMark));
   }
   const SysTime since = mark ? *mark - kDiscoveryOverlap : now - kDiscoveryFirstLook;
-  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now));
+  CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now, LookOut::kDiscovery));
   std::optional<std::pair<SysTime, std::string>> after;
   SysTime newest = mark.value_or(since);
   std::int64_t raised = 0;
@@ -209,13 +212,14 @@ Result<std::int64_t> AlertService::evaluate_discovery(SysTime now) const {
       a.message = fmt::format(
           "endpoint {} now serves a certificate certward does not know: '{}' ({}), issued by "
           "'{}'; it served {} before",
-          s.location, record->subject, s.fingerprint.substr(0, 16), record->issuer,
+          clip_text(s.location, kQuotedName), clip_text(record->subject, kQuotedName),
+          s.fingerprint.substr(0, 16), clip_text(record->issuer, kQuotedName),
           c.previous->substr(0, 16));
       a.detail = {{"location", s.location},
                   {"fingerprint", s.fingerprint},
                   {"previous_fingerprint", *c.previous},
-                  {"subject", record->subject},
-                  {"issuer", record->issuer},
+                  {"subject", clip_text(record->subject, kQuotedName)},
+                  {"issuer", clip_text(record->issuer, kQuotedName)},
                   {"not_after", format_time(record->not_after)},
                   {"first_seen", format_time(s.first_seen)}};
       a.channels = channels_or_default(d_.settings, d_.settings.discovery_channels);

@@ -146,6 +146,30 @@ TEST_F(AlertWatchTest, SilencedViolationsWaitForTheSilenceToEnd) {
   EXPECT_EQ(told(), 1);
 }
 
+TEST_F(AlertWatchTest, ATeamsOwnSilenceHoldsBackNeitherViolationsNorUnknownCertificates) {
+  // A requester may quieten its team's expiry alerts, not the organisation's look-outs on it.
+  record(days(200), "web");
+  const std::string issued = record(days(90), "web", inventory::Origin::kIssued);
+  const std::string stranger = record(days(90), "web", inventory::Origin::kDiscovered);
+  SilenceRequest team;
+  team.team = "web";
+  team.until = clock_.now() + days(30);
+  auto made = service_->silence(team, web());
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ(made->reach, SilenceReach::kExpiry);
+  SilenceRequest one;
+  one.certificate = stranger;
+  one.until = clock_.now() + days(30);
+  ASSERT_TRUE(service_->silence(one, web()).has_value());
+  EXPECT_EQ(told(), 1);
+  seen("10.0.0.1:443#www", issued, "web");
+  EXPECT_EQ(changes(), 0);
+  clock_.advance(hours(1));
+  seen("10.0.0.1:443#www", stranger, "web");
+  EXPECT_EQ(changes(), 1);
+  EXPECT_EQ(alerts("discovery_change", admin()).size(), 1u);
+}
+
 TEST_F(AlertWatchTest, ASeverityThresholdAndTheSwitchAreHonoured) {
   record(days(60), "web");  // breaks the low rule only
   auto s = parse_alert_settings({{"channel", {{{"name", "log"}, {"type", "syslog"}}}},

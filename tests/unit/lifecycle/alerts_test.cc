@@ -76,6 +76,18 @@ TEST(AlertRules, EscalationAddsChannelsAsExpiryNears) {
   EXPECT_EQ(channels_for(*s, 1), (std::vector<std::string>{"team", "oncall", "pager"}));
 }
 
+TEST(AlertRules, ShowsAWebhookByItsOriginOnly) {
+  // An incoming webhook's path is its credential: whoever reads it can post as certward.
+  json h = hook("slack");
+  h["url"] = "https://hooks.slack.com:8443/services/T000/B000/XXXXSECRET?token=t0k3n";
+  auto s = parse_alert_settings({{"channel", json::array({h})}});
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  const std::string shown = alert_settings_json(*s).dump();
+  EXPECT_EQ(shown.find("XXXXSECRET"), std::string::npos);
+  EXPECT_EQ(shown.find("t0k3n"), std::string::npos);
+  EXPECT_EQ(channel_json(s->channel_specs.at(0))["url"], "https://hooks.slack.com:8443/...");
+}
+
 TEST(AlertRules, RefusesHostileChannels) {
   auto refused = [](json channel) {
     auto s = parse_alert_settings({{"channel", json::array({std::move(channel)})}});
@@ -129,18 +141,76 @@ TEST(AlertSender, SignsTimestampAndBody) {
             webhook_signature(as_bytes(secret), 1735787045, R"({"a":1})"));
 }
 
-TEST(AlertSender, FormatsForSlackAndTeams) {
+Alert alert_of(std::string severity, std::string kind, std::string message) {
   Alert a;
   a.id = "1";
-  a.severity = "warning";
-  a.kind = "expiry";
-  a.message = "certificate 'www' expires";
+  a.severity = std::move(severity);
+  a.kind = std::move(kind);
+  a.message = std::move(message);
+  return a;
+}
+
+TEST(AlertSender, FormatsForSlackAndTeams) {
+  const Alert a = alert_of("warning", "expiry", "certificate 'www' expires");
   auto slack = json::parse(webhook_body(a, WebhookFormat::kSlack));
   EXPECT_TRUE(slack["text"].get<std::string>().find("expires") != std::string::npos);
   auto teams = json::parse(webhook_body(a, WebhookFormat::kTeams));
   EXPECT_EQ(teams["@type"], "MessageCard");
   auto generic = json::parse(webhook_body(a, WebhookFormat::kGeneric));
   EXPECT_EQ(generic["kind"], "expiry");
+}
+
+TEST(AlertSender, SlackAndTeamsShowACertificatesMarkupAsText) {
+  const Alert a = alert_of(
+      "warning", "discovery_change",
+      "now serves 'CN=<!channel> <https://evil.example/|renew here> [x](https://evil.example/)'");
+  const std::string slack = json::parse(webhook_body(a, WebhookFormat::kSlack))["text"];
+  EXPECT_EQ(slack.find('<'), std::string::npos);
+  EXPECT_NE(slack.find("&lt;!channel&gt;"), std::string::npos);
+  const std::string teams = json::parse(webhook_body(a, WebhookFormat::kTeams))["text"];
+  EXPECT_EQ(teams.find('<'), std::string::npos);
+  EXPECT_NE(teams.find("\\[x\\]\\(https"), std::string::npos);
+}
+
+TEST(AlertSender, AnEmailQuotingAHostileNameKeepsItsFraming) {
+  // A bare CR before a lone "." is an end of DATA to some servers (SMTP smuggling); a LF in
+  // the subject would start a header of the name's choosing.
+  Alert a =
+      alert_of("critical", "expiry",
+               "certificate 'x\r.\r\nMAIL FROM:<a@evil>\nBcc: victim@example.com\x01' expires");
+  a.detail = json::object();
+  SmtpChannel smtp;
+  smtp.from = "certward@example.com";
+  smtp.to = {"ops@example.com"};
+  const std::string m = email_message(a, smtp, kT0);
+  const auto headers_end = m.find("\r\n\r\n");
+  ASSERT_NE(headers_end, std::string::npos);
+  const std::string headers = m.substr(0, headers_end);
+  EXPECT_EQ(headers.find("\nBcc:"), std::string::npos);
+  EXPECT_EQ(headers.find('\x01'), std::string::npos);
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    if (m[i] == '\r') {
+      ASSERT_LT(i + 1, m.size());
+      EXPECT_EQ(m[i + 1], '\n') << "bare CR at " << i;
+    }
+    if (m[i] == '\n') {
+      EXPECT_TRUE(i > 0 && m[i - 1] == '\r') << "bare LF at " << i;
+    }
+  }
+}
+
+TEST(AlertSender, AHugeSubjectMakesABoundedSyslogLine) {
+  const Alert a =
+      alert_of("warning", "discovery_change", "now serves '" + std::string(100000, 'A') + "'");
+  SyslogChannel syslog;
+  const std::string line = syslog_message(a, syslog, kT0);
+  EXPECT_LE(line.size(), 1024u);
+  EXPECT_TRUE(line.ends_with("..."));
+  // Cut on a character boundary: no lone UTF-8 lead byte before the mark.
+  const std::string e_acute = "\xc3\xa9";
+  EXPECT_EQ(clip_text("a" + e_acute + "bcdef", 5), "a...");
+  EXPECT_EQ(clip_text("a" + e_acute + "bcdef", 8), "a" + e_acute + "bcdef");
+  EXPECT_EQ(clip_text("a\r\nb", 10), "a  b");
 }
 
 // A local datagram socket standing in for syslog: what the channel sends arrives here.

@@ -62,6 +62,24 @@ TEST(Evaluate, MinKeySizePerAlgorithm) {
   EXPECT_EQ(broken(rules, c), Ids{});
 }
 
+TEST(Evaluate, AnRsaMinimumBindsRsaPssKeys) {
+  const RuleSet rules({rule(R"({"id":"min","kind":"min_key_size","min_bits":{"rsa":3072}})")});
+  auto c = record();
+  c.key_algorithm = "rsa-pss";
+  c.key_bits = 2048;
+  c.key_curve.clear();
+  EXPECT_EQ(broken(rules, c), Ids{"min"});
+  c.key_bits = 3072;
+  EXPECT_EQ(broken(rules, c), Ids{});
+  // A minimum of RSA-PSS's own replaces the RSA one for it.
+  const RuleSet own(
+      {rule(R"({"id":"min","kind":"min_key_size","min_bits":{"rsa":3072,"rsa-pss":2048}})")});
+  c.key_bits = 2048;
+  EXPECT_EQ(broken(own, c), Ids{});
+  c.key_algorithm = "rsa";
+  EXPECT_EQ(broken(own, c), Ids{"min"});
+}
+
 TEST(Evaluate, AllowedAlgorithmsAndCurves) {
   const RuleSet rules({rule(R"({"id":"algs","kind":"allowed_algorithms","algorithms":["ecdsa","ed25519"],"curves":["P-256"]})")});
   auto c = record();
@@ -98,6 +116,14 @@ TEST(Evaluate, Wildcards) {
   EXPECT_EQ(broken(rules, c), Ids{});
   c.sans.push_back({x509::SanType::kDns, "*.example.com"});
   EXPECT_EQ(broken(rules, c), Ids{"wild"});
+  // A partial-label wildcard, which some clients honour, is one too; so is a bare "*" CN.
+  c.sans = {{x509::SanType::kDns, "w*.example.com"}};
+  EXPECT_EQ(broken(rules, c), Ids{"wild"});
+  c = record();
+  c.common_name = "*";
+  EXPECT_EQ(broken(rules, c), Ids{"wild"});
+  c = record();
+  c.sans.push_back({x509::SanType::kDns, "*.example.com"});
   const RuleSet allowed({rule(R"({"id":"wild","kind":"wildcards","allowed":true})")});
   EXPECT_EQ(broken(allowed, c), Ids{});
 }
@@ -132,6 +158,25 @@ TEST(Evaluate, ForbiddenEkuCombination) {
   EXPECT_EQ(broken(rules, c), Ids{});
   c.extended_key_usage = {"clientAuth", "serverAuth"};
   EXPECT_EQ(broken(rules, c), Ids{"eku"});
+}
+
+TEST(Evaluate, ForbiddenEkuCombinationByNameOrOid) {
+  // Written with OIDs, in another order and case: the certificate's names still match.
+  const RuleSet by_oid({rule(
+      R"({"id":"eku","kind":"forbidden_eku_combination","ekus":["1.3.6.1.5.5.7.3.2","1.3.6.1.5.5.7.3.1"]})")});
+  const RuleSet by_case({rule(
+      R"({"id":"eku","kind":"forbidden_eku_combination","ekus":["clientauth","SERVERAUTH"]})")});
+  auto c = record();
+  EXPECT_EQ(broken(by_oid, c), Ids{});
+  c.extended_key_usage = {"serverAuth", "clientAuth"};
+  EXPECT_EQ(broken(by_oid, c), Ids{"eku"});
+  EXPECT_EQ(broken(by_case, c), Ids{"eku"});
+  // A profile may name its usages by OID: the RA judges those before signing.
+  c.extended_key_usage = {"1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"};
+  EXPECT_EQ(broken(by_case, c), Ids{"eku"});
+  // anyExtendedKeyUsage is every usage.
+  c.extended_key_usage = {"anyExtendedKeyUsage"};
+  EXPECT_EQ(broken(by_case, c), Ids{"eku"});
 }
 
 TEST(Evaluate, Sha1InTheCertificateOrItsChain) {

@@ -66,6 +66,11 @@ TEST(ParseRule, RefusesHostileInput) {
   expect_invalid(R"({"id":"x","kind":"required_san_pattern","patterns":["**"]})");
   expect_invalid(R"({"id":"x","kind":"required_san_pattern","patterns":["a.com"],"match":"some"})");
   expect_invalid(R"({"id":"x","kind":"forbidden_eku_combination","ekus":["serverAuth"]})");
+  // A misspelt usage would never match; the same usage twice (by name and OID) is one.
+  expect_invalid(
+      R"({"id":"x","kind":"forbidden_eku_combination","ekus":["serverAuth","clientAuht"]})");
+  expect_invalid(
+      R"({"id":"x","kind":"forbidden_eku_combination","ekus":["serverAuth","1.3.6.1.5.5.7.3.1"]})");
   expect_invalid(R"({"id":"x","kind":"wildcards","allowed":"no"})");
   expect_invalid(R"({"id":"x","kind":"required_owner","severity":"apocalyptic"})");
   expect_invalid(R"({"id":"x","kind":"required_owner","teams":"web"})");
