@@ -69,5 +69,6 @@ void add_agent_routes(http::Router& router, Services& services);           // ag
 void add_campaign_routes(http::Router& router, Services& services);        // campaigns.cc
 void add_policy_routes(http::Router& router, Services& services);          // policy.cc
 void add_alert_routes(http::Router& router, Services& services);           // alerts.cc
+void add_report_routes(http::Router& router, Services& services);          // reports.cc
 
 }  // namespace certward::api
