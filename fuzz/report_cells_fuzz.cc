@@ -35,7 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                       reports::Format::kHtml}) {
     std::ostringstream out;
     auto w = reports::make_writer(format, out);
-    w->begin({.kind = "fuzz", .title = std::string(text.substr(0, 64)), .generated_at = "now",
+    w->begin({.kind = "fuzz",
+              .title = std::string(text.substr(0, 64)),
+              .generated_at = "now",
               .parameters = {{"team", std::string(text.substr(0, 32))}}});
     w->begin_section("s", "S", columns);
     w->row(cells);
@@ -57,7 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (const auto& c : cells) {
     const std::string field = reports::csv_field(std::get<std::string>(c));
-    if (!field.empty() && (field[0] == '=' || field[0] == '+' || field[0] == '-' || field[0] == '@'))
+    if (!field.empty() &&
+        (field[0] == '=' || field[0] == '+' || field[0] == '-' || field[0] == '@'))
       std::abort();
     std::size_t quotes = 0;
     for (char ch : field) quotes += ch == '"';

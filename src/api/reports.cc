@@ -3,11 +3,12 @@
 // CycloneDX. What each report holds and who sees what are reports::ReportService's; this only
 // translates. CSV, HTML and the CBOM come as downloads (Content-Disposition: attachment).
 
+#include "reports/reports.h"
+
 #include <sstream>
 
 #include "api/rest_impl.h"
 #include "common/config.h"
-#include "reports/reports.h"
 
 namespace certward::api {
 namespace {
@@ -43,13 +44,13 @@ Result<http::Response> get_report(Services& s, http::Request& req, const Identit
       .clock = s.clock,
       .inventory = s.inventory,
       .sightings = s.sightings,
-      .managed = s.managed,
+      .managed = &s.managed,
       .policy = s.policy,
   });
   std::ostringstream body;
   CW_RETURN_IF_ERROR(service.write(r, body));
   http::Response resp = http::Response::text(200, std::move(body).str(),
-                                              std::string(reports::content_type(r.format)));
+                                             std::string(reports::content_type(r.format)));
   if (r.format != reports::Format::kJson && r.format != reports::Format::kTable) {
     // A date in the name: the downloads of several days sit side by side.
     const std::string day = format_time(s.clock.now()).substr(0, 10);

@@ -46,7 +46,7 @@ Status write_local(Context& c, const reports::ReportRequest& r, const std::strin
   const reports::ReportService service(reports::Sources{.clock = c.clock(),
                                                         .inventory = c.inventory(),
                                                         .sightings = c.sightings(),
-                                                        .managed = c.managed(),
+                                                        .managed = &c.managed(),
                                                         .policy = &c.policy()});
   if (output.empty() || output == "-") return service.write(r, std::cout);
   const std::string tmp = output + ".tmp." + std::to_string(::getpid());
@@ -111,7 +111,8 @@ void add_report(CLI::App* group, Globals& g, reports::Kind kind, const char* hel
 
 void add_report_commands(CLI::App& app, Globals& g) {
   auto* group = app.add_subcommand(
-      "report", "reports over the inventory: expiry, violations, posture, CBOM (docs/governance.md)");
+      "report",
+      "reports over the inventory: expiry, violations, posture, CBOM (docs/governance.md)");
   group->require_subcommand(1);
   using reports::Kind;
   add_report(group, g, Kind::kExpiring, "certificates expiring within a window");

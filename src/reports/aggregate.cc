@@ -122,7 +122,8 @@ void LifetimesAggregator::add(const inventory::CertificateRecord& r, Renewal ren
   TeamRow& t = teams_[or_none(r.meta.team)];
   ++t.certificates;
   ++(automated(renewal) ? t.automated : t.manual);
-  const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(r.not_after - r.not_before);
+  const auto lifetime =
+      std::chrono::duration_cast<std::chrono::seconds>(r.not_after - r.not_before);
   t.renewals_today += renewals_per_month(lifetime);
   for (std::size_t i = 0; i < std::size(kSimulatedMaxDays); ++i) {
     const std::chrono::seconds max = std::chrono::days(kSimulatedMaxDays[i]);

@@ -21,9 +21,7 @@ constexpr std::string_view kSshKey = "crypto/ssh-key/";
 constexpr std::string_view kAlgorithm = "crypto/algorithm/";
 constexpr std::string_view kRoot = "certward/inventory";
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // The curve's name as CycloneDX recommends (https://neuromancer.sk/std/ naming).
 std::string curve_name(std::string_view curve) {
@@ -42,7 +40,8 @@ std::string safe_ref_part(std::string_view s) {
   std::string out;
   for (char c : s) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_' || c == ':' || c == '+' || c == '/' || c == '=';
+                    c == '-' || c == '.' || c == '_' || c == ':' || c == '+' || c == '/' ||
+                    c == '=';
     out += ok ? c : '_';
   }
   return out;
@@ -87,10 +86,9 @@ CbomWriter::CbomWriter(std::ostream& out, CbomHeader header, std::FILE* deps)
   const json metadata = {
       {"timestamp", header_.timestamp},
       {"tools",
-       {{"components",
-         json::array({{{"type", "application"},
-                       {"name", "certward"},
-                       {"version", header_.tool_version}}})}}},
+       {{"components", json::array({{{"type", "application"},
+                                     {"name", "certward"},
+                                     {"version", header_.tool_version}}})}}},
       {"component",
        {{"type", "application"},
         {"bom-ref", kRoot},
@@ -136,8 +134,8 @@ void CbomWriter::add_certificate(const inventory::CertificateRecord& r, Renewal 
   const std::string_view hash = r.key_sha256;
   const bool hashed = hash.size() >= 32 && parse_hex64(hash.substr(0, 16), id.hi) &&
                       parse_hex64(hash.substr(16, 16), id.lo);
-  const std::string key_ref = std::string(kPublicKey) + (hashed ? safe_ref_part(hash)
-                                                                : "of-" + safe_ref_part(r.fingerprint));
+  const std::string key_ref = std::string(kPublicKey) +
+                              (hashed ? safe_ref_part(hash) : "of-" + safe_ref_part(r.fingerprint));
   if (!hashed || keys_.insert(id).second) {
     json material = {{"type", "public-key"},
                      {"state", "active"},
@@ -193,13 +191,13 @@ void CbomWriter::add_ssh_key(std::string_view fingerprint, std::string_view type
   if (bits > 0) material["size"] = bits;
   json properties = json::array({property("certward:ssh-key-type", type)});
   if (team) properties.push_back(property("certward:team", *team));
-  component({{"type", "cryptographic-asset"},
-             {"bom-ref", ref},
-             {"name", "SSH " + alg.name + " key " + std::string(fingerprint)},
-             {"cryptoProperties",
-              {{"assetType", "related-crypto-material"},
-               {"relatedCryptoMaterialProperties", material}}},
-             {"properties", properties}});
+  component(
+      {{"type", "cryptographic-asset"},
+       {"bom-ref", ref},
+       {"name", "SSH " + alg.name + " key " + std::string(fingerprint)},
+       {"cryptoProperties",
+        {{"assetType", "related-crypto-material"}, {"relatedCryptoMaterialProperties", material}}},
+       {"properties", properties}});
   dependency(ref, {alg_ref});
 }
 
@@ -217,9 +215,8 @@ Status CbomWriter::finish() {
                {"bom-ref", ref},
                {"name", a.name},
                {"cryptoProperties", crypto},
-               {"properties",
-                json::array({property("certward:quantum-vulnerable",
-                                      a.quantum_vulnerable ? "true" : "false")})}});
+               {"properties", json::array({property("certward:quantum-vulnerable",
+                                                    a.quantum_vulnerable ? "true" : "false")})}});
     dependency(ref, {});
   }
   out_ << "],\"dependencies\":[";

@@ -121,14 +121,16 @@ std::optional<AlgorithmClass> post_quantum(std::string_view l) {
   for (const Pq& pq : kKnown) {
     if (!contains(dashed, pq.key)) continue;
     return AlgorithmClass{.family = std::string(pq.family),
-          .name = std::string(pq.family) + "-" + std::string(pq.set),
-          .primitive = std::string(pq.primitive),
-          .parameter_set = std::string(pq.set),
-          .curve = "",
-          .oid = std::string(pq.oid),
-          .quantum_vulnerable = false,
-          .nist_quantum_level = pq.level,
-          .classical_bits = pq.level == 1 ? 128 : pq.level <= 3 ? 192 : 256};
+                          .name = std::string(pq.family) + "-" + std::string(pq.set),
+                          .primitive = std::string(pq.primitive),
+                          .parameter_set = std::string(pq.set),
+                          .curve = "",
+                          .oid = std::string(pq.oid),
+                          .quantum_vulnerable = false,
+                          .nist_quantum_level = pq.level,
+                          .classical_bits = pq.level == 1   ? 128
+                                            : pq.level <= 3 ? 192
+                                                            : 256};
   }
   return std::nullopt;
 }
@@ -198,8 +200,10 @@ AlgorithmClass classify_signature(std::string_view name) {
     c = ecdsa("");
     c.name = with + "ECDSA";
     static const std::pair<std::string_view, std::string_view> kOids[] = {
-        {"SHA1", "1.2.840.10045.4.1"},     {"SHA224", "1.2.840.10045.4.3.1"},
-        {"SHA256", "1.2.840.10045.4.3.2"}, {"SHA384", "1.2.840.10045.4.3.3"},
+        {"SHA1", "1.2.840.10045.4.1"},
+        {"SHA224", "1.2.840.10045.4.3.1"},
+        {"SHA256", "1.2.840.10045.4.3.2"},
+        {"SHA384", "1.2.840.10045.4.3.3"},
         {"SHA512", "1.2.840.10045.4.3.4"}};
     c.oid.clear();
     for (const auto& [d, oid] : kOids) {

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
+
 namespace certward::reports {
 
 std::unique_ptr<Writer> make_html_writer(std::ostream& out);  // html.cc
@@ -18,8 +20,8 @@ constexpr std::string_view kFormats[] = {"table", "csv", "json", "html", "cbom"}
 // JSON text of a string whatever bytes it holds: invalid UTF-8 (a certificate from the wild)
 // becomes U+FFFD rather than an exception.
 std::string json_string(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string json_cell(const Cell& c) {
@@ -91,7 +93,8 @@ class TableWriter final : public Writer {
     for (std::size_t i = 0; i < width_.size(); ++i) {
       const std::string& c = i < cells.size() ? cells[i] : std::string();
       s += c;
-      if (i + 1 < width_.size()) s += std::string(width_[i] - std::min(width_[i], c.size()) + 2, ' ');
+      if (i + 1 < width_.size())
+        s += std::string(width_[i] - std::min(width_[i], c.size()) + 2, ' ');
     }
     while (!s.empty() && s.back() == ' ') s.pop_back();
     out_ << s << "\n";
@@ -185,9 +188,9 @@ Result<Format> parse_format(std::string_view s) {
   for (std::size_t i = 0; i < std::size(kFormats); ++i) {
     if (kFormats[i] == s) return static_cast<Format>(i);
   }
-  return fail(ErrorCode::kInvalidArgument,
-              "unknown report format '" + terminal_text(s.substr(0, 64)) +
-                  "' (table, csv, json, html, cbom)");
+  return fail(ErrorCode::kInvalidArgument, "unknown report format '" +
+                                               terminal_text(s.substr(0, 64)) +
+                                               "' (table, csv, json, html, cbom)");
 }
 
 std::string_view content_type(Format f) {
@@ -281,31 +284,6 @@ std::string html_escape(std::string_view text) {
         } else {
           out += c;
         }
-    }
-  }
-  return out;
-}
-
-std::string terminal_text(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const bool c1 = c == 0xc2 && i + 1 < text.size() &&
-                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-                    static_cast<unsigned char>(text[i + 1]) <= 0x9f;
-    if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else if (c1) {
-      const auto d = static_cast<unsigned char>(text[++i]);
-      out += "\\u00";
-      out += kHex[d >> 4];
-      out += kHex[d & 0xf];
-    } else {
-      out += static_cast<char>(c);
     }
   }
   return out;

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/encoding.h"
 #include "common/error.h"
 
 namespace certward::reports {
@@ -69,8 +70,7 @@ std::unique_ptr<Writer> make_writer(Format format, std::ostream& out);
 std::string csv_field(std::string_view text);
 // Text for HTML content or a quoted attribute: & < > " ' as character references.
 std::string html_escape(std::string_view text);
-// Text safe on a terminal: control characters (C0, DEL, C1 as UTF-8) as \xNN or \u00NN.
-std::string terminal_text(std::string_view text);
+using certward::terminal_text;  // common/encoding.h: text safe on a terminal
 // A cell as text: integers as they are, fractions with two decimals.
 std::string cell_text(const Cell& cell);
 

@@ -60,7 +60,8 @@ struct Sources {
   const Clock& clock;
   const inventory::Inventory& inventory;
   const inventory::Sightings& sightings;
-  const lifecycle::ManagedService& managed;
+  // Null: no certificate is managed (a tool that reads an inventory without the lifecycle).
+  const lifecycle::ManagedService* managed = nullptr;
   const policy::PolicyService* policy = nullptr;  // null: no violations report (kUnavailable)
 };
 

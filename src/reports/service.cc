@@ -10,8 +10,8 @@
 namespace certward::reports {
 namespace {
 
-constexpr std::string_view kKinds[] = {"expiring",  "violations", "summary",
-                                       "posture",   "lifetimes",  "cbom"};
+constexpr std::string_view kKinds[] = {"expiring", "violations", "summary",
+                                       "posture",  "lifetimes",  "cbom"};
 constexpr std::string_view kToolVersion = "0.1.0";
 
 std::string or_none(const std::optional<std::string>& s) {
@@ -167,9 +167,14 @@ Status ReportService::violations(const ReportRequest& r, Writer& w) const {
   do {
     CW_ASSIGN_OR_RETURN(auto page, s_.policy->violations(f, kPage, cursor));
     for (const auto& v : page.items) {
-      const Cell row[] = {v.rule,       std::string(policy::severity_name(v.severity)),
-                          v.subject_type, v.subject_id, v.subject, or_none(v.team),
-                          v.origin.empty() ? std::string("-") : v.origin, v.message};
+      const Cell row[] = {v.rule,
+                          std::string(policy::severity_name(v.severity)),
+                          v.subject_type,
+                          v.subject_id,
+                          v.subject,
+                          or_none(v.team),
+                          v.origin.empty() ? std::string("-") : v.origin,
+                          v.message};
       w.row(row);
     }
     cursor = std::move(page.next_cursor);
@@ -209,9 +214,8 @@ Status ReportService::posture(const ReportRequest& r, Writer& w) const {
   CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), [&](const auto& c) {
     if (in_force(c, now)) agg.add_certificate(c, renewals.of(c));
   }));
-  CW_RETURN_IF_ERROR(for_each_ssh_key(s_.sightings, r.team, [&](const auto& k) {
-    agg.add_ssh_key(k.key.type, k.key.bits);
-  }));
+  CW_RETURN_IF_ERROR(for_each_ssh_key(
+      s_.sightings, r.team, [&](const auto& k) { agg.add_ssh_key(k.key.type, k.key.bits); }));
   w.begin(header(r, "Crypto posture", now));
   const auto t = agg.totals();
   const auto total_cols = columns({{"certificates", "Certificates in force"},
@@ -222,9 +226,12 @@ Status ReportService::posture(const ReportRequest& r, Writer& w) const {
                                    {"renewed_automatically", "Renewed automatically"},
                                    {"needs_person", "Needs a person"}});
   w.begin_section("totals", "Totals", total_cols);
-  const Cell totals[] = {t.certificates,      t.ssh_keys,
-                         t.quantum_vulnerable, t.quantum_vulnerable_certificates,
-                         t.quantum_vulnerable_ssh_keys, t.renewed_automatically,
+  const Cell totals[] = {t.certificates,
+                         t.ssh_keys,
+                         t.quantum_vulnerable,
+                         t.quantum_vulnerable_certificates,
+                         t.quantum_vulnerable_ssh_keys,
+                         t.renewed_automatically,
                          t.needs_person};
   w.row(totals);
   w.end_section();
@@ -316,9 +323,12 @@ Status ReportService::lifetimes(const ReportRequest& r, Writer& w) const {
     }
     if (under.empty()) return;
     const auto days = std::chrono::duration_cast<std::chrono::days>(c.not_after - c.not_before);
-    const Cell cells[] = {c.fingerprint, c.common_name.empty() ? c.subject : c.common_name,
-                          or_none(c.meta.team), or_none(c.meta.owner),
-                          static_cast<std::int64_t>(days.count()), format_time(c.not_after),
+    const Cell cells[] = {c.fingerprint,
+                          c.common_name.empty() ? c.subject : c.common_name,
+                          or_none(c.meta.team),
+                          or_none(c.meta.owner),
+                          static_cast<std::int64_t>(days.count()),
+                          format_time(c.not_after),
                           under};
     w.row(cells);
   }));

@@ -42,15 +42,16 @@ Status for_each_ssh_key(const inventory::Sightings& sightings,
   }
 }
 
-Result<RenewalIndex> RenewalIndex::load(const lifecycle::ManagedService& managed) {
+Result<RenewalIndex> RenewalIndex::load(const lifecycle::ManagedService* managed) {
   RenewalIndex index;
+  if (!managed) return index;
   // Every live managed certificate, whoever's: the report's own certificates are already
   // narrowed to the caller's team.
   const ca::Requester reader{.actor = "system:reports", .team = {}, .scope = {}};
   lifecycle::ManagedFilter filter;
   filter.limit = kPage;
   for (;;) {
-    CW_ASSIGN_OR_RETURN(auto page, managed.list(filter, reader));
+    CW_ASSIGN_OR_RETURN(auto page, managed->list(filter, reader));
     for (const auto& m : page.items) {
       if (!m.fingerprint) continue;
       if (auto v = prefix64(*m.fingerprint)) index.managed_.push_back(*v);
@@ -63,7 +64,8 @@ Result<RenewalIndex> RenewalIndex::load(const lifecycle::ManagedService& managed
 }
 
 Renewal RenewalIndex::of(const inventory::CertificateRecord& r) const {
-  if (auto v = prefix64(r.fingerprint); v && std::binary_search(managed_.begin(), managed_.end(), *v)) {
+  if (auto v = prefix64(r.fingerprint);
+      v && std::binary_search(managed_.begin(), managed_.end(), *v)) {
     return Renewal::kManaged;
   }
   const auto& tags = r.meta.tags;

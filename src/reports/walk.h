@@ -26,7 +26,8 @@ Status for_each_ssh_key(const inventory::Sightings& sightings,
 // fingerprint, sorted (a collision would take one certificate in 2^64 for managed).
 class RenewalIndex {
  public:
-  static Result<RenewalIndex> load(const lifecycle::ManagedService& managed);
+  // Null `managed`: none is.
+  static Result<RenewalIndex> load(const lifecycle::ManagedService* managed);
   Renewal of(const inventory::CertificateRecord& r) const;
 
  private:

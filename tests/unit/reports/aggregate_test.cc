@@ -9,8 +9,8 @@ using std::chrono::days;
 
 const SysTime kNow = from_unix(1'800'000'000);
 
-inventory::CertificateRecord cert(std::string fp, std::string algorithm, int bits,
-                                  std::string team, days lifetime = days(90)) {
+inventory::CertificateRecord cert(std::string fp, std::string algorithm, int bits, std::string team,
+                                  days lifetime = days(90)) {
   inventory::CertificateRecord c;
   c.fingerprint = std::move(fp);
   c.subject = "CN=x";
@@ -25,8 +25,12 @@ inventory::CertificateRecord cert(std::string fp, std::string algorithm, int bit
 }
 
 TEST(Classify, EveryClassicalPublicKeyIsQuantumVulnerable) {
-  for (auto [alg, bits] : {std::pair{"rsa", 4096}, {"rsa-pss", 3072}, {"ecdsa", 384},
-                           {"ed25519", 256}, {"dsa", 2048}, {"unknown", 0}}) {
+  for (auto [alg, bits] : {std::pair{"rsa", 4096},
+                           {"rsa-pss", 3072},
+                           {"ecdsa", 384},
+                           {"ed25519", 256},
+                           {"dsa", 2048},
+                           {"unknown", 0}}) {
     EXPECT_TRUE(classify_certificate_key(cert("a", alg, bits, "")).quantum_vulnerable) << alg;
   }
   for (auto type : {"ssh-rsa", "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-dss"}) {

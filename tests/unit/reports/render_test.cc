@@ -1,8 +1,8 @@
 #include "reports/render.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "reports/cbom.h"
@@ -15,7 +15,9 @@ const std::string kHostile = "CN=<script>alert(1)</script>\"'&";
 std::string render(Format f) {
   std::ostringstream out;
   auto w = make_writer(f, out);
-  w->begin({.kind = "expiring", .title = "T", .generated_at = "2027-01-01T00:00:00Z",
+  w->begin({.kind = "expiring",
+            .title = "T",
+            .generated_at = "2027-01-01T00:00:00Z",
             .parameters = {{"team", "w<eb"}}});
   const Column cols[] = {{"subject", "Subject"}, {"days", "Days"}, {"rate", "Rate"}};
   w->begin_section("certificates", "Certificates", cols);
@@ -105,8 +107,10 @@ inventory::CertificateRecord record(std::string fp, std::string key_sha256) {
 
 TEST(Cbom, LinksCertificateKeyAndAlgorithmWithUniqueRefs) {
   std::ostringstream out;
-  auto w = CbomWriter::open(out, {.serial_number = new_bom_serial(), .timestamp = "2027-01-01T00:00:00Z",
-                                  .tool_version = "0.1.0", .team = std::nullopt});
+  auto w = CbomWriter::open(out, {.serial_number = new_bom_serial(),
+                                  .timestamp = "2027-01-01T00:00:00Z",
+                                  .tool_version = "0.1.0",
+                                  .team = std::nullopt});
   ASSERT_TRUE(w.has_value());
   const std::string key(64, 'b');
   (*w)->add_certificate(record(std::string(64, '1'), key), Renewal::kManaged);
