@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/eab.h"
+#include "ca/approval.h"
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
@@ -52,6 +53,9 @@ struct Services {
   // Compliance rules; null: the policy routes answer 503.
   policy::PolicyService* policy = nullptr;
   const lifecycle::alerts::AlertService* alerts = nullptr;  // /api/v1/alerts, silences
+  // Requests held for approval (/api/v1/approvals); null: profiles that require approval are
+  // refused by the RA, and the approval routes answer 503.
+  ca::ApprovalService* approvals = nullptr;
 };
 
 // Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics. Patterns are

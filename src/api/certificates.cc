@@ -183,12 +183,23 @@ Result<http::Response> issue(Services& s, http::Request& req, const Identity& id
   }
   r.requester = id.requester();
   r.channel = ca::Channel::kRest;
-  auto enrolled = s.ra.enroll(std::move(r));
+  auto enrolled = [&]() -> Result<ca::EnrollOutcome> {
+    if (s.approvals) return s.approvals->enroll(std::move(r));
+    CW_ASSIGN_OR_RETURN(auto issued, s.ra.enroll(std::move(r)));
+    return ca::EnrollOutcome(std::move(issued));
+  }();
   if (!enrolled && enrolled.error().code == ErrorCode::kNotFound) {
     // An unknown profile or authority named in the body is a bad request, not a missing URL.
     return fail(ErrorCode::kInvalidArgument, enrolled.error().message);
   }
-  CW_ASSIGN_OR_RETURN(auto issued, std::move(enrolled));
+  CW_ASSIGN_OR_RETURN(auto outcome, std::move(enrolled));
+  if (auto* held = std::get_if<ca::ApprovalRequest>(&outcome)) {
+    // Accepted, not issued: the certificate exists once an approver approves.
+    http::Response resp = ok_json(ca::approval_json(*held), 202);
+    resp.set_header("Location", "/api/v1/approvals/" + held->id);
+    return resp;
+  }
+  auto& issued = std::get<ca::IssuedCertificate>(outcome);
 
   json j = record_like(issued);
   if (issued.private_key) {

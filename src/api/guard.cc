@@ -68,7 +68,9 @@ void add_guarded(http::Router& router, Services& services, std::string method, s
              });
 }
 
-bool team_scoped(const auth::Identity& id) { return id.role == auth::Role::kRequester; }
+bool team_scoped(const auth::Identity& id) {
+  return id.role == auth::Role::kRequester || id.role == auth::Role::kApprover;
+}
 
 http::Response ok_json(const nlohmann::json& j, int status) {
   return http::Response::json(status, j.dump());

@@ -34,7 +34,7 @@ http::Response guarded(Services& services, http::Request& request, auth::Permiss
 void add_guarded(http::Router& router, Services& services, std::string method, std::string pattern,
                  auth::Permission permission, BodyKind body, GuardedHandler handler);
 
-// Whether the caller sees and labels only its own team's certificates.
+// Whether the caller sees and labels only its own team's certificates (requesters, approvers).
 bool team_scoped(const auth::Identity& id);
 
 // The certificate the {id} path parameter names, as the caller may see it: a requester's id is
@@ -69,6 +69,7 @@ void add_agent_routes(http::Router& router, Services& services);           // ag
 void add_campaign_routes(http::Router& router, Services& services);        // campaigns.cc
 void add_policy_routes(http::Router& router, Services& services);          // policy.cc
 void add_alert_routes(http::Router& router, Services& services);           // alerts.cc
+void add_approval_routes(http::Router& router, Services& services);        // approvals.cc
 void add_report_routes(http::Router& router, Services& services);          // reports.cc
 
 }  // namespace certward::api

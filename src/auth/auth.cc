@@ -81,6 +81,7 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 //   kReceiveDeployments                                           x (agent)
 //   kReadPolicy           x       x                    x
 //   kManagePolicy         x
+//   kApproveRequests      x                                       x (approver)
 //
 // An agent (role "agent") has kReportDiscovery and kReceiveDeployments (its own deployments
 // only) and nothing else: its token lives on a host certward does not control. No other role
@@ -89,20 +90,26 @@ ALTER TABLE teams ADD COLUMN allowed_authorities TEXT NOT NULL DEFAULT '';
 // A requester's kReadInventory, kIssue, kEditInventory, kRevoke and kManage are further limited
 // to its team: its issuance scope (Identity::scope) is enforced by the RA, its revocations by the
 // revocation service, the rest by the callers.
-constexpr std::size_t kPermissionCount = 17;
-constexpr std::array<std::array<bool, kPermissionCount>, 5> kMatrix = {{
+//
+// kApproveRequests belongs to admin and approver: approving is a decision apart from
+// operating the CA. An approver (role "approver", always in a team) reads its team's inventory
+// and approval requests and decides them; it issues nothing itself.
+constexpr std::size_t kPermissionCount = 18;
+constexpr std::array<std::array<bool, kPermissionCount>, 6> kMatrix = {{
     // catalog inventory issue import authorities audit r.princ m.princ edit revoke scan report
-    // manage campaign deployments r.policy m.policy
+    // manage campaign deployments r.policy m.policy approve
     {true, true, true, true, true, true, true, true, true, true, true, true, true, true, false,
-     true, true},  // admin
+     true, true, true},  // admin
     {true, true, true, true, true, true, true, false, true, true, true, true, true, true, false,
-     true, false},  // operator
+     true, false, false},  // operator
     {true, true, true, false, false, false, false, false, true, true, false, false, true, false,
-     false, false, false},  // requester
+     false, false, false, false},  // requester
     {true, true, false, false, false, true, true, false, false, false, false, false, false, false,
-     false, true, false},  // auditor
+     false, true, false, false},  // auditor
     {false, false, false, false, false, false, false, false, false, false, false, true, false,
-     false, true, false, false},  // agent
+     false, true, false, false, false},  // agent
+    {true, true, false, false, false, false, false, false, false, false, false, false, false, false,
+     false, false, false, true},  // approver
 }};
 
 // True if a token of role `token` stays within what `principal` may do. admin > operator >
@@ -119,6 +126,8 @@ bool role_within(Role token, Role principal) {
       return token == Role::kAuditor;
     case Role::kAgent:
       return token == Role::kAgent;
+    case Role::kApprover:
+      return token == Role::kApprover;
   }
   return false;
 }
@@ -244,7 +253,7 @@ Result<Identity> identity_in(store::Transaction& tx, const Principal& p, Role ro
   id.team = std::move(team);
   id.token_id = std::move(token_id);
   id.actor = std::move(actor);
-  if (role == Role::kRequester) {
+  if (role == Role::kRequester || role == Role::kApprover) {
     id.scope.emplace();
     if (id.team) {
       CW_ASSIGN_OR_RETURN(auto grant, team_grant(tx, *id.team));
@@ -321,16 +330,20 @@ std::string_view role_name(Role r) {
       return "auditor";
     case Role::kAgent:
       return "agent";
+    case Role::kApprover:
+      return "approver";
   }
   return "requester";
 }
 
 Result<Role> parse_role(std::string_view s) {
-  for (Role r : {Role::kAdmin, Role::kOperator, Role::kRequester, Role::kAuditor, Role::kAgent}) {
+  for (Role r : {Role::kAdmin, Role::kOperator, Role::kRequester, Role::kAuditor, Role::kAgent,
+                 Role::kApprover}) {
     if (role_name(r) == s) return r;
   }
-  return fail(ErrorCode::kInvalidArgument,
-              "unknown role '" + std::string(s) + "' (admin, operator, requester, auditor, agent)");
+  return fail(ErrorCode::kInvalidArgument, "unknown role '" + std::string(s) +
+                                               "' (admin, operator, requester, auditor, agent, "
+                                               "approver)");
 }
 
 bool role_allows(Role role, Permission p) {
@@ -423,6 +436,10 @@ Result<Principal> AuthService::create_principal(const Principal& principal,
   if (principal.role == Role::kRequester && !principal.team) {
     // A requester's scope is its team's; without one it could never issue anything.
     return fail(ErrorCode::kInvalidArgument, "a requester needs a team");
+  }
+  if (principal.role == Role::kApprover && !principal.team) {
+    // An approver decides its team's requests; an organisation-wide approver is an admin.
+    return fail(ErrorCode::kInvalidArgument, "an approver needs a team");
   }
   Principal p = principal;
   p.created_at = clock_.now();
@@ -530,8 +547,9 @@ Result<NewToken> AuthService::create_token(const TokenRequest& request, std::str
     CW_ASSIGN_OR_RETURN(const bool exists, team_exists(*tx, *team));
     if (!exists) return fail(ErrorCode::kNotFound, "team '" + *team + "' does not exist");
   }
-  if (role == Role::kRequester && !team) {
-    return fail(ErrorCode::kPolicyRejected, "a requester token needs a team");
+  if ((role == Role::kRequester || role == Role::kApprover) && !team) {
+    return fail(ErrorCode::kPolicyRejected,
+                "a " + std::string(role_name(role)) + " token needs a team");
   }
   CW_ASSIGN_OR_RETURN(auto out, insert_token(*tx, audit_, now, p, role, std::move(team),
                                              request.description, expires_at, actor));

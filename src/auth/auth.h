@@ -22,9 +22,10 @@
 namespace certward::auth {
 
 // kAgent: a discovery agent on another host, which may only report what it found and receive
-// the deployments made to it.
-enum class Role : std::uint8_t { kAdmin, kOperator, kRequester, kAuditor, kAgent };
-std::string_view role_name(Role r);  // "admin", "operator", "requester", "auditor"
+// the deployments made to it. kApprover: decides its team's approval requests and reads its
+// team's inventory, nothing more.
+enum class Role : std::uint8_t { kAdmin, kOperator, kRequester, kAuditor, kAgent, kApprover };
+std::string_view role_name(Role r);  // "admin", "operator", "requester", "auditor", ...
 Result<Role> parse_role(std::string_view s);
 
 // What a route needs. The role matrix (docs/api.md) maps roles to permissions.
@@ -48,6 +49,8 @@ enum class Permission : std::uint8_t {
   kReceiveDeployments,  // an agent: fetch and report the deployments made to it (its own only)
   kReadPolicy,          // compliance rules (violations are read with kReadInventory)
   kManagePolicy,        // create, change and delete compliance rules
+  kApproveRequests,     // approve or reject approval requests, never one's own (approvers:
+                        // their team's only)
 };
 bool role_allows(Role role, Permission p);
 
@@ -96,12 +99,14 @@ struct Identity {
   std::optional<std::string> team;
   std::optional<std::string> token_id;
   std::string actor;  // audit identity: "token:<id>" or "cert:<principal>" or "local:<user>"
-  // A requester's issuance scope from its team; nullopt for other roles (unrestricted).
+  // A requester's or approver's scope from its team; nullopt for other roles (unrestricted).
   std::optional<ca::Scope> scope;
 
   // The requester the RA sees for this caller, scope included: the one translation every
   // front-end (REST, ACME, EST, SCEP, CMP) uses, so none can drop a part of the scope.
-  ca::Requester requester() const { return {.actor = actor, .team = team, .scope = scope}; }
+  ca::Requester requester() const {
+    return {.actor = actor, .team = team, .scope = scope, .principal = principal};
+  }
 };
 
 struct TokenRequest {

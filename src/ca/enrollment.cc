@@ -280,16 +280,18 @@ Result<IssuedCertificate> Enrollment::enroll(EnrollmentRequest request) {
   return enroll_with(std::move(request), nullptr);
 }
 
-Result<Enrollment::Admitted> Enrollment::admit(const EnrollmentRequest& request) const {
+Result<Enrollment::Admitted> Enrollment::admit(const EnrollmentRequest& request,
+                                               ApprovalGate gate) const {
   CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
   if (profile->internal && request.channel != Channel::kSystem) {
     return fail(ErrorCode::kUnauthorized,
                 "profile '" + profile->name + "' is certward's own: no requester may use it");
   }
-  if (profile->requires_approval) {
-    return fail(
-        ErrorCode::kPolicyRejected,
-        "profile '" + profile->name + "' requires approval, which this channel cannot grant");
+  if (profile->requires_approval && gate != ApprovalGate::kGranted) {
+    return fail(ErrorCode::kPolicyRejected,
+                "profile '" + profile->name +
+                    "' requires approval: make one request through the REST API or `certward "
+                    "issue`, which hold it for an approver");
   }
   const std::string& default_issuer = issuers_.default_issuer();
   const std::string issuer_name = request.authority.value_or(default_issuer);
@@ -302,7 +304,11 @@ Result<Enrollment::Admitted> Enrollment::admit(const EnrollmentRequest& request)
 }
 
 Status Enrollment::check(const EnrollmentRequest& request) const {
-  CW_ASSIGN_OR_RETURN(auto admitted, admit(request));
+  return check_with(request, ApprovalGate::kRefuse);
+}
+
+Status Enrollment::check_with(const EnrollmentRequest& request, ApprovalGate gate) const {
+  CW_ASSIGN_OR_RETURN(auto admitted, admit(request, gate));
   const Profile* profile = admitted.profile;
   CW_ASSIGN_OR_RETURN(
       auto meta, inventory::normalize_meta({inventory::Origin::kIssued, admitted.issuer->name(),
@@ -319,6 +325,22 @@ Status Enrollment::check(const EnrollmentRequest& request) const {
     return fail(ErrorCode::kPolicyRejected,
                 "profile '" + profile->name + "' does not allow key type " +
                     std::string(crypto::key_type_name(*request.server_key)));
+  }
+  if (request.csr) {
+    const crypto::KeyInfo key = crypto::describe_key(request.csr->public_key());
+    if (!profile->allows_key(key)) {
+      return fail(ErrorCode::kPolicyRejected,
+                  "profile '" + profile->name + "' does not allow " + key.name() + " keys");
+    }
+  }
+  if (!profile->ca && (request.path_length || request.name_constraints)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "path length and name constraints are for CA profiles");
+  }
+  if (request.subject && !profile->ca) {
+    return fail(ErrorCode::kInvalidArgument,
+                "an explicit subject is only accepted for CA profiles; profile '" + profile->name +
+                    "' derives it from its template");
   }
   if (request.validity && request.validity->count() <= 0) {
     return fail(ErrorCode::kInvalidArgument, "validity must be positive");
@@ -340,12 +362,12 @@ Status Enrollment::check(const EnrollmentRequest& request) const {
 }
 
 Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
-                                                  InTransaction in_transaction) {
+                                                  InTransaction in_transaction, ApprovalGate gate) {
   if (request.csr.has_value() == request.server_key.has_value()) {
     return fail(ErrorCode::kInvalidArgument,
                 "give exactly one of a CSR and a server-side key type");
   }
-  CW_ASSIGN_OR_RETURN(auto admitted, admit(request));
+  CW_ASSIGN_OR_RETURN(auto admitted, admit(request, gate));
   const Profile* profile = admitted.profile;
   const auto& issuer = admitted.issuer;
 

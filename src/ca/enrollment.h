@@ -67,6 +67,9 @@ struct Requester {
   std::string actor;                // audit identity: "local:root", "token:<id>", ...
   std::optional<std::string> team;  // recorded on what it issues (scoped: always, and only it)
   std::optional<Scope> scope;       // nullopt: unrestricted (operators, administrators, local)
+  // The person or service behind the credential, the same for every token of one principal
+  // (empty: the actor is the principal). Approvals compare it: nobody approves their own.
+  std::string principal{};
 };
 
 struct EnrollmentRequest {
@@ -99,6 +102,7 @@ struct IssuedCertificate {
 };
 
 struct SubordinateOptions;
+class ApprovalService;
 
 struct EnrollmentOptions {
   std::size_t max_batch = 1024;  // most certificates stored by one group commit
@@ -125,7 +129,8 @@ class Enrollment {
   // What enroll() would refuse of `request` before anything is signed, with the same rules:
   // an unknown profile or authority, a profile no requester may use (internal, approval), the
   // requester's scope (profile, authority, team, names), the profile's name rules, a
-  // server_key type the profile does not allow, a validity above the profile's maximum. For
+  // server_key type or CSR key the profile does not allow, a validity above the profile's
+  // maximum, the compliance rules judged before signing. For
   // front-ends that store a request to be enrolled later (managed certificates), so that a
   // request that could never be issued is refused when it is made. Nothing is written.
   // Errors: as enroll().
@@ -171,16 +176,22 @@ class Enrollment {
 
  private:
   struct Pending;
+  // Whether a profile with requires_approval may be used: only ApprovalService grants it, for
+  // a request it holds and an approver approved.
+  enum class ApprovalGate : std::uint8_t { kRefuse, kGranted };
+  friend class ApprovalService;
   friend Result<AuthorityInfo> create_subordinate(Enrollment&, AuthorityService&,
                                                   const SubordinateOptions&, const Requester&);
-  Result<IssuedCertificate> enroll_with(EnrollmentRequest request, InTransaction in_transaction);
+  Result<IssuedCertificate> enroll_with(EnrollmentRequest request, InTransaction in_transaction,
+                                        ApprovalGate gate = ApprovalGate::kRefuse);
+  Status check_with(const EnrollmentRequest& request, ApprovalGate gate) const;
   // The request's profile and issuer, once the profile may be used on its channel and the
   // requester's scope allows both: what enroll() and check() decide first.
   struct Admitted {
     const Profile* profile;
     std::shared_ptr<const Issuer> issuer;
   };
-  Result<Admitted> admit(const EnrollmentRequest& request) const;
+  Result<Admitted> admit(const EnrollmentRequest& request, ApprovalGate gate) const;
   // Applies the profile and the requester's scope to the names, key and validity, and has
   // `issuer` make the certificate. `key` receives a server-side key.
   Result<IssuedChain> decide_and_issue(EnrollmentRequest& request, const Profile& profile,

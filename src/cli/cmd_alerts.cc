@@ -150,17 +150,26 @@ void add_unsilence(CLI::App* alerts, Globals& g) {
 // job does): for an operator who wants the alerts raised at once, and for the benchmark. The
 // deliveries it schedules are sent by the servers.
 void add_evaluate(CLI::App* alerts, Globals& g) {
-  auto* cmd = alerts->add_subcommand("evaluate", "raise due expiry alerts now (local only)");
-  cmd->callback([&g] {
+  auto* cmd = alerts->add_subcommand(
+      "evaluate", "raise due expiry, discovery-change and (with --policy) policy alerts now "
+                  "(local only)");
+  auto policy = std::make_shared<bool>(false);
+  cmd->add_flag("--policy", *policy, "also look for new policy violations");
+  cmd->callback([&g, policy] {
     run_either(
         g,
-        [](Context& c) -> Result<json> {
+        [policy](Context& c) -> Result<json> {
           const auto start = std::chrono::steady_clock::now();
           CW_ASSIGN_OR_RETURN(auto r, c.alerts().evaluate());
+          std::int64_t violations = 0;
+          if (*policy) {
+            CW_ASSIGN_OR_RETURN(violations, c.alerts().evaluate_policy());
+          }
           const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
           return json{{"examined", r.examined},
                       {"reached", r.reached},
                       {"raised", r.raised},
+                      {"violations_told", violations},
                       {"seconds", took.count()}};
         },
         [](const Remote&) -> Result<json> {
@@ -170,7 +179,8 @@ void add_evaluate(CLI::App* alerts, Globals& g) {
         },
         [](const json& j) {
           std::cout << "examined " << j.value("examined", 0) << ", at a threshold "
-                    << j.value("reached", 0) << ", raised " << j.value("raised", 0) << " in "
+                    << j.value("reached", 0) << ", raised " << j.value("raised", 0)
+                    << ", new policy violations " << j.value("violations_told", 0) << " in "
                     << j.value("seconds", 0.0) << " s\n";
         });
   });

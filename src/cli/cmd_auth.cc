@@ -128,7 +128,7 @@ void add_auth_commands(CLI::App& app, Globals& g) {
     auto o = std::make_shared<Opts>();
     auto* create = principal->add_subcommand("create", "create a principal");
     create->add_option("name", o->name, "principal name")->required();
-    create->add_option("--role", o->role, "admin, operator, requester or auditor")->required();
+    create->add_option("--role", o->role, "admin, operator, requester, auditor, agent or approver")->required();
     create->add_option("--team", o->team, "team (required for requesters)");
     create->callback([&g, o] {
       run_either(

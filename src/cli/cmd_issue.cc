@@ -43,7 +43,7 @@ Result<ca::EnrollmentRequest> make_request(const IssueOptions& o, const Context&
   if (o.validity) {
     CW_ASSIGN_OR_RETURN(r.validity, parse_duration(*o.validity));
   }
-  r.requester.actor = c.actor();
+  r.requester = c.requester();
   r.channel = ca::Channel::kCli;
   r.owner = o.owner;
   r.team = o.team;
@@ -58,6 +58,7 @@ struct IssueResult {
   std::string chain_pem;
   std::optional<crypto::SecretBytes> key_pem;
   std::optional<crypto::SecretBytes> p12;
+  bool pending = false;  // held for approval: `doc` is the approval request
 };
 
 // Everything that could make the command fail once it holds a certificate is settled first:
@@ -83,8 +84,14 @@ Result<IssueResult> issue_local(const IssueOptions& o, Context& c) {
     }
     CW_ASSIGN_OR_RETURN(key_pass, read_secret_bytes(o.key_pass_file, o.key_pass_env));
   }
-  CW_ASSIGN_OR_RETURN(auto issued, c.enrollment().enroll(std::move(request)));
+  CW_ASSIGN_OR_RETURN(auto outcome, c.approvals().enroll(std::move(request)));
   IssueResult out;
+  if (auto* held = std::get_if<ca::ApprovalRequest>(&outcome)) {
+    out.doc = ca::approval_json(*held);
+    out.pending = true;
+    return out;
+  }
+  auto& issued = std::get<ca::IssuedCertificate>(outcome);
   out.cert_pem = issued.certificate.pem();
   out.chain_pem = x509::to_pem(issued.chain);
   out.doc = {{"fingerprint", issued.certificate.info().sha256_hex},
@@ -141,6 +148,12 @@ Result<IssueResult> issue_remote(const IssueOptions& o, const Remote& r) {
   }
   CW_ASSIGN_OR_RETURN(auto doc, std::move(answer));
   IssueResult out;
+  // 202 Accepted: an approval request (an id and a status), no certificate.
+  if (!doc.contains("certificate_pem") && doc.contains("status") && doc.contains("id")) {
+    out.doc = std::move(doc);
+    out.pending = true;
+    return out;
+  }
   out.cert_pem = doc.value("certificate_pem", "");
   out.chain_pem = doc.value("chain_pem", "");
   if (doc.contains("private_key_pem") && doc["private_key_pem"].is_string()) {
@@ -158,6 +171,21 @@ Result<IssueResult> issue_remote(const IssueOptions& o, const Remote& r) {
   doc.erase("pkcs12");
   out.doc = std::move(doc);
   return out;
+}
+
+// A request held for approval: its id, where scripts and people both find it.
+void print_pending(const IssueResult& held, bool json) {
+  if (json) {
+    print_json(held.doc);
+    return;
+  }
+  const std::string id = printable(held.doc.value("id", ""));
+  std::printf("%s\n", id.c_str());
+  std::fprintf(stderr,
+               "certificate request %s waits for approval (profile %s, expires %s); nothing was "
+               "issued yet: see `certward approvals show %s`\n",
+               id.c_str(), printable(held.doc.value("profile", "")).c_str(),
+               printable(held.doc.value("expires_at", "")).c_str(), id.c_str());
 }
 
 Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
@@ -305,6 +333,11 @@ void add_issue_command(CLI::App& app, Globals& g) {
         },
         [](const nlohmann::json&) {});
     if (g.exit_code != kExitOk || !result) return;
+    if (result->pending) {
+      print_pending(*result, g.json);
+      g.exit_code = kExitPending;
+      return;
+    }
     if (auto st = write_outputs(*o, *result, g.json); !st) g.exit_code = report_error(st.error());
   });
 }

@@ -59,7 +59,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.reconciler(),
                         c.campaigns(),
                         &c.policy(),
-                        &c.alerts()};
+                        &c.alerts(),
+                        &c.approvals()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

@@ -116,6 +116,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
         c->clock_, *c->db_, *c->audit_, *c->inventory_, *c->sightings_, std::move(declared));
   }
   c->enrollment_->set_policy(c->policy_.get());
+  CW_RETURN_IF_ERROR(ca::ApprovalService::migrate(*c->db_));
+  c->approvals_ = std::make_unique<ca::ApprovalService>(
+      c->clock_, *c->db_, *c->enrollment_, c->profiles_, *c->audit_, cfg.approvals.ttl);
   ca::AuthorityService* authorities = c->authorities_.get();
   c->discovery_ = std::make_unique<discovery::Discovery>(
       discovery::DiscoveryDeps{c->clock_, *c->db_, *c->inventory_, *c->sightings_, *c->audit_,
@@ -143,7 +146,8 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
       c->clock_, *c->db_,   *c->enrollment_, *c->authorities_, *c->inventory_,          *c->audit_,
       *c->auth_, *c->jobs_, *c->wrapper_,    cfg.lifecycle,    c->alert_settings_.get()};
   c->alerts_ = std::make_unique<lifecycle::alerts::AlertService>(lifecycle::alerts::AlertDeps{
-      c->clock_, *c->db_, *c->inventory_, *c->audit_, *c->jobs_, *c->alert_settings_});
+      c->clock_, *c->db_, *c->inventory_, *c->audit_, *c->jobs_, *c->alert_settings_,
+      c->policy_.get(), &*c->sightings_});
   c->managed_ = std::make_unique<lifecycle::ManagedService>(lifecycle);
   c->deployer_ = std::make_unique<lifecycle::deploy::Deployer>(
       c->clock_, lifecycle::deploy_policy(cfg.lifecycle));

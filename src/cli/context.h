@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/eab.h"
+#include "ca/approval.h"
 #include "ca/authority.h"
 #include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
@@ -65,11 +66,12 @@ class Context {
   const lifecycle::Reconciler& reconciler() const { return *reconciler_; }
   const lifecycle::CampaignService& campaigns() const { return *campaigns_; }
   policy::PolicyService& policy() { return *policy_; }
+  ca::ApprovalService& approvals() { return *approvals_; }
   ~Context();  // where the alerts' types are complete
   const std::string& actor() const { return actor_; }
   // The local operator as the domain's services see it: acting as actor(), in no team's scope.
   ca::Requester requester() const {
-    return ca::Requester{.actor = actor_, .team = {}, .scope = {}};
+    return ca::Requester{.actor = actor_, .team = {}, .scope = {}, .principal = actor_};
   }
 
  private:
@@ -98,6 +100,7 @@ class Context {
   std::unique_ptr<lifecycle::Reconciler> reconciler_;
   std::unique_ptr<lifecycle::CampaignService> campaigns_;
   std::unique_ptr<policy::PolicyService> policy_;
+  std::unique_ptr<ca::ApprovalService> approvals_;
   std::string actor_;
 };
 

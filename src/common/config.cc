@@ -327,6 +327,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_managed(v, c.lifecycle, src));
     } else if (key == "policy" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_policy(*v.as_table(), c.policy, src));
+    } else if (key == "approvals" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_approvals(*v.as_table(), c.approvals, src));
     } else if (key == "profiles" && v.is_table()) {
       for (const auto& [pname, pv] : *v.as_table()) {
         if (!pv.is_table()) {
@@ -420,6 +422,7 @@ Status validate(const Config& c) {
   CW_RETURN_IF_ERROR(validate_acme(c.acme));
   CW_RETURN_IF_ERROR(validate_discovery(c.discovery));
   CW_RETURN_IF_ERROR(validate_lifecycle(c.lifecycle));
+  CW_RETURN_IF_ERROR(validate_approvals(c.approvals));
   CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));

@@ -273,6 +273,12 @@ struct AlertsDeclaration {
   std::string where;  // "<file>:<line>", for errors
 };
 
+// [approvals]: requests for a profile with requires_approval (docs/governance.md "Approvals").
+struct ApprovalSettings {
+  // How long a request waits for a decision; past it, it can no longer be approved. 1s..90d.
+  std::chrono::seconds ttl = std::chrono::hours(24 * 7);
+};
+
 struct Config {
   std::string data_dir = "certward-data";  // created 0700 on first use
   std::string log_level = "info";          // trace|debug|info|warn|error
@@ -286,6 +292,7 @@ struct Config {
   LifecycleSettings lifecycle;
   PolicySettings policy;
   AlertsDeclaration alerts;
+  ApprovalSettings approvals;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

@@ -48,6 +48,9 @@ Status parse_declarations(const toml::node& v, std::string_view table,
 // [policy] and its [[policy.rule]] tables (config_policy.cc).
 Status parse_policy(const toml::table& t, PolicySettings& p, std::string_view src);
 
+// [approvals] (config_policy.cc).
+Status parse_approvals(const toml::table& t, ApprovalSettings& a, std::string_view src);
+Status validate_approvals(const ApprovalSettings& a);
 // [acme] and [acme.directories.<name>] (config_acme.cc).
 Status parse_acme(const toml::table& t, AcmeSettings& acme, std::string_view src);
 Status validate_acme(const AcmeSettings& acme);

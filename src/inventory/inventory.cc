@@ -114,6 +114,11 @@ CREATE TABLE ssh_keys (
 ALTER TABLE certificates ADD COLUMN ekus TEXT;
 CREATE INDEX certificates_ca ON certificates (not_after, fingerprint) WHERE is_ca = 1;
 )sql"},
+    {7, "sightings_first_seen",
+     // Alerts read the places that showed a new certificate since their last look.
+     R"sql(
+CREATE INDEX sightings_first_seen ON sightings (kind, first_seen);
+)sql"},
 };
 
 constexpr std::string_view kColumns =

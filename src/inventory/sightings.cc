@@ -101,6 +101,35 @@ Result<std::vector<Sighting>> Sightings::active_under(store::Transaction& tx, st
   return to_sightings(rows);
 }
 
+Result<std::vector<PlaceChange>> Sightings::first_seen_since(
+    store::Transaction& tx, std::string_view kind, SysTime since,
+    const std::optional<std::pair<SysTime, std::string>>& after, int limit) const {
+  if (limit < 1 || limit > 1000) return fail(ErrorCode::kInvalidArgument, "limit must be 1..1000");
+  // Columns qualified: the previous certificate is read from the same table.
+  std::string sql =
+      "SELECT s.id, s.fingerprint, s.kind, s.location, s.details, s.team, s.first_seen, "
+      "s.last_seen, s.gone_at, (SELECT p.fingerprint FROM sightings p WHERE p.kind = s.kind AND "
+      "p.location = s.location AND p.fingerprint <> s.fingerprint AND p.first_seen <= "
+      "s.first_seen ORDER BY p.last_seen DESC, p.id LIMIT 1) FROM sightings s WHERE s.kind = ? "
+      "AND s.first_seen >= ?";
+  std::vector<store::Value> params{std::string(kind), to_unix(since)};
+  if (after) {
+    sql += " AND (s.first_seen > ? OR (s.first_seen = ? AND s.id > ?))";
+    params.emplace_back(to_unix(after->first));
+    params.emplace_back(to_unix(after->first));
+    params.emplace_back(after->second);
+  }
+  sql += " ORDER BY s.first_seen, s.id LIMIT " + std::to_string(limit);
+  CW_ASSIGN_OR_RETURN(auto rows, tx.query(sql, params));
+  std::vector<PlaceChange> out;
+  out.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out.push_back(PlaceChange{.sighting = to_sighting(rows[i]),
+                              .previous = rows[i].optional_text(9)});
+  }
+  return out;
+}
+
 Status Sightings::mark_gone(store::Transaction& tx, std::span<const std::string> ids) const {
   const std::int64_t now = to_unix(clock_.now());
   for (const std::string& id : ids) {

@@ -59,6 +59,12 @@ struct SightingFilter {
   bool active_only = false;
 };
 
+// A sighting first seen at its place, and what that place showed before it, if anything.
+struct PlaceChange {
+  Sighting sighting;
+  std::optional<std::string> previous;  // the fingerprint the place showed last before it
+};
+
 class Sightings {
  public:
   Sightings(const Clock& clock, store::Database& db) : clock_(clock), db_(db) {}
@@ -77,6 +83,14 @@ class Sightings {
                                           std::span<const std::string> locations) const;
   Result<std::vector<Sighting>> active_under(store::Transaction& tx, std::string_view kind,
                                              std::string_view prefix) const;
+
+  // The sightings of `kind` first seen at `since` (whole seconds) or later, oldest first and
+  // then by id, after (first_seen, id) = `after` when given; at most `limit` (1..1000). Each
+  // with the certificate its place showed before it (the one last seen there), if any: the
+  // changes alerts report. Errors: kInvalidArgument (limit), store errors.
+  Result<std::vector<PlaceChange>> first_seen_since(
+      store::Transaction& tx, std::string_view kind, SysTime since,
+      const std::optional<std::pair<SysTime, std::string>>& after, int limit) const;
 
   // Marks these sightings gone now.
   Status mark_gone(store::Transaction& tx, std::span<const std::string> ids) const;

@@ -68,6 +68,7 @@ struct Domain {
   policy::PolicyService* policy = nullptr;      // compliance rules and violations (may be null)
   // Alerts: expiry evaluation, delivery on channels, silences. Without, none are raised.
   const lifecycle::alerts::AlertService* alerts = nullptr;
+  ca::ApprovalService* approvals = nullptr;  // requests held for an approver (may be null)
 };
 
 // What every component is given: the domain and the server's own shared services, built once

@@ -18,9 +18,10 @@ namespace {
 
 api::Services api_services(Services& s) {
   const Domain& d = s.domain;
-  return api::Services{d.clock,   d.ready,      d.audit,   d.inventory, d.profiles,  d.authorities,
-                       d.ra,      d.revocation, d.auth,    d.eab,       d.sightings, d.discovery,
-                       d.managed, d.campaigns,  s.metrics, s.limiter,   d.policy,    d.alerts};
+  return api::Services{d.clock,       d.ready,     d.audit,      d.inventory, d.profiles,
+                       d.authorities, d.ra,        d.revocation, d.auth,      d.eab,
+                       d.sightings,   d.discovery, d.managed,    d.campaigns, s.metrics,
+                       s.limiter,     d.policy,    d.alerts,     d.approvals};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.
@@ -311,6 +312,17 @@ class Alerts final : public Component {
                      {{"examined", r.examined}, {"reached", r.reached}, {"raised", r.raised}});
           return ok();
         }));
+    if (alerts->settings().policy_alerts) {
+      CW_RETURN_IF_ERROR(services_.scheduler.handle_recurring(
+          std::string(lifecycle::alerts::kPolicyJob),
+          lifecycle::Recurrence{.interval = alerts->settings().policy_interval,
+                                .first = lifecycle::Recurrence::First::kCatchUp},
+          [alerts, deliveries](const lifecycle::Job&) -> Status {
+            CW_ASSIGN_OR_RETURN(auto told, alerts->evaluate_policy());
+            if (told > 0) deliveries->wake();
+            return ok();
+          }));
+    }
     return deliveries_->start();
   }
 

@@ -45,6 +45,22 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+// Whether the word ending at `end` is a column's name rather than its type: in a column
+// definition the name is followed by the type, another word, while the type is followed by a
+// constraint keyword, a comma, a parenthesis or the end. "blob BLOB NOT NULL" keeps its name.
+bool names_a_column(std::string_view sql, const std::vector<bool>& code, std::size_t end) {
+  std::size_t k = end;
+  while (k < sql.size() && code[k] && std::isspace(static_cast<unsigned char>(sql[k])) != 0) ++k;
+  if (k >= sql.size() || !code[k] || !is_word_char(sql[k])) return false;
+  std::size_t e = k;
+  while (e < sql.size() && code[e] && is_word_char(sql[e])) ++e;
+  const std::string_view next = sql.substr(k, e - k);
+  static constexpr std::array<std::string_view, 10> kConstraints = {
+      "NOT",   "NULL",       "PRIMARY",    "DEFAULT", "CHECK",
+      "UNIQUE", "REFERENCES", "CONSTRAINT", "COLLATE", "GENERATED"};
+  return std::ranges::none_of(kConstraints, [&](std::string_view w) { return iequals(next, w); });
+}
+
 }  // namespace
 
 std::string number_placeholders(std::string_view sql, int* count) {
@@ -94,7 +110,8 @@ std::string postgres_ddl(std::string_view sql) {
       i = close + 1;
       continue;
     }
-    out += iequals(word, "BLOB") ? std::string_view("BYTEA") : word;
+    out += iequals(word, "BLOB") && !names_a_column(sql, code, j) ? std::string_view("BYTEA")
+                                                                   : word;
     i = j;
   }
   return out;

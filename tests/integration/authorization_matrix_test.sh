@@ -3,13 +3,15 @@
 # the matrix must cover every operation of the OpenAPI document and nothing else.
 source "$(dirname "$0")/lib.sh"
 
-start_server
+# A profile that requires approval, for the approval routes.
+printf '[profiles.gated]\nallowed_domains = ["example.test"]\nrequires_approval = true\n' >"$T/certward.toml"
+start_server CERTWARD_CONFIG="$T/certward.toml"
 A=$ADMIN_TOKEN
-must 201 POST /api/v1/teams '{"name":"web","allowed_profiles":["tls-server"],"allowed_domains":["web.example.test"]}'
+must 201 POST /api/v1/teams '{"name":"web","allowed_profiles":["tls-server","gated"],"allowed_domains":["web.example.test"]}'
 must 201 POST /api/v1/teams '{"name":"other","allowed_profiles":["tls-server"],"allowed_domains":["other.example.test"]}'
 declare -A TOKEN
 TOKEN[admin]=$A
-for spec in operator:operator:- requester:requester:web auditor:auditor:- agent:agent:-; do
+for spec in operator:operator:- requester:requester:web auditor:auditor:- agent:agent:- approver:approver:web; do
   IFS=: read -r name role team <<<"$spec"
   team_json=$([[ $team == - ]] && echo '' || echo ",\"team\":\"$team\"")
   must 201 POST /api/v1/principals "{\"name\":\"$name\",\"role\":\"$role\"$team_json}"
@@ -18,7 +20,7 @@ for spec in operator:operator:- requester:requester:web auditor:auditor:- agent:
 done
 # The agent (a discovery agent's token) may only report: every route a row does not give it an
 # answer for is 403 to it.
-ROLES=(admin operator requester auditor agent)
+ROLES=(admin operator requester auditor agent approver)
 declare -A TOKEN_ID EAB_KID
 for r in "${ROLES[@]}"; do
   must 201 POST /api/v1/principals "{\"name\":\"victim-$r\",\"role\":\"auditor\"}"
@@ -38,7 +40,7 @@ for r in "${ROLES[@]}"; do
   must 201 POST /api/v1/discovery/schedules "{\"name\":\"del-$r\",\"interval\":\"1d\",\"spec\":{\"kind\":\"net\",\"targets\":[\"127.0.0.1\"],\"ports\":\"1\"}}"
 done
 declare -A REVOKE_FP
-for r in admin operator requester auditor agent; do
+for r in "${ROLES[@]}"; do
   must 201 POST /api/v1/certificates "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"revoke-$r.web.example.test\",\"team\":\"web\"}"
   REVOKE_FP[$r]=$(jq -r .fingerprint "$T/resp")
 done
@@ -72,6 +74,23 @@ for r in "${ROLES[@]}"; do
   done
 done
 
+# Approval requests, made by the requester (team web): one to read, and one per role to
+# approve, to reject and to cancel.
+approval_request() {
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj "/CN=$1.web.example.test" -out "$T/req.csr" 2>/dev/null
+  [[ $(api POST /api/v1/certificates "${TOKEN[requester]}" "$(jq -n --rawfile c "$T/req.csr" '{profile: "gated", csr: $c}')") == 202 ]] ||
+    { echo "setup failed: approval request: $(cat "$T/resp")" >&2; exit 1; }
+  jq -r .id "$T/resp"
+}
+APPROVAL_SHARED=$(approval_request shared)
+declare -A APPROVE REJECT CANCEL
+for r in "${ROLES[@]}"; do
+  APPROVE[$r]=$(approval_request "approve-$r")
+  REJECT[$r]=$(approval_request "reject-$r")
+  CANCEL[$r]=$(approval_request "cancel-$r")
+done
+
 body_for() {  # key role
   local r=$2
   case $1 in
@@ -89,6 +108,7 @@ body_for() {  # key role
     agent) echo "{\"host\":\"host-$r\",\"roots\":[\"/srv\"],\"final\":true,\"observations\":[]}" ;;
     label) echo "{\"add_tags\":[\"seen-by-$r\"]}" ;;
     revoke) echo '{"reason":"superseded"}' ;;
+    reject) echo '{"reason":"matrix"}' ;;
     bulk_revoke) echo '{"tag":"no-such-tag","dry_run":true}' ;;
     managed) echo "{\"name\":\"new-$r\",\"sans\":[\"new-$r.web.example.test\"]}" ;;
     managed_patch) echo "{\"tags\":[\"seen-by-$r\"]}" ;;
@@ -102,23 +122,24 @@ body_for() {  # key role
 }
 
 # method | pattern (as in the OpenAPI document) | concrete path | body | admin operator requester auditor
+# [agent [approver]] (missing: 403)
 MATRIX="
-GET|/api/v1/whoami|/api/v1/whoami|-|200 200 200 200
-GET|/api/v1/profiles|/api/v1/profiles|-|200 200 200 200
-GET|/api/v1/profiles/{name}|/api/v1/profiles/tls-server|-|200 200 200 200
-GET|/api/v1/authorities|/api/v1/authorities|-|200 200 200 200
+GET|/api/v1/whoami|/api/v1/whoami|-|200 200 200 200 403 200
+GET|/api/v1/profiles|/api/v1/profiles|-|200 200 200 200 403 200
+GET|/api/v1/profiles/{name}|/api/v1/profiles/tls-server|-|200 200 200 200 403 200
+GET|/api/v1/authorities|/api/v1/authorities|-|200 200 200 200 403 200
 POST|/api/v1/authorities|/api/v1/authorities|authority|201 201 403 403
 POST|/api/v1/authorities/import|/api/v1/authorities/import|import_ca|201 201 403 403
-GET|/api/v1/authorities/{name}|/api/v1/authorities/issuing|-|200 200 200 200
-GET|/api/v1/authorities/{name}/chain|/api/v1/authorities/issuing/chain|-|200 200 200 200
+GET|/api/v1/authorities/{name}|/api/v1/authorities/issuing|-|200 200 200 200 403 200
+GET|/api/v1/authorities/{name}/chain|/api/v1/authorities/issuing/chain|-|200 200 200 200 403 200
 POST|/api/v1/authorities/{name}/disable|/api/v1/authorities/ca-@R@/disable|-|200 200 403 403
 POST|/api/v1/authorities/{name}/enable|/api/v1/authorities/ca-@R@/enable|-|200 200 403 403
 POST|/api/v1/authorities/{name}/revoke|/api/v1/authorities/ca-@R@/revoke|revoke|200 200 403 403
-GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200
+GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200 403 200
 POST|/api/v1/certificates|/api/v1/certificates|issue|201 201 201 403
 POST|/api/v1/certificates/import|/api/v1/certificates/import|import|201 201 403 403
-GET|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|-|200 200 200 200
-GET|/api/v1/certificates/{id}/sightings|/api/v1/certificates/$FP_WEB/sightings|-|200 200 200 200
+GET|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|-|200 200 200 200 403 200
+GET|/api/v1/certificates/{id}/sightings|/api/v1/certificates/$FP_WEB/sightings|-|200 200 200 200 403 200
 GET|/api/v1/discovery/scans|/api/v1/discovery/scans|-|200 200 403 403
 POST|/api/v1/discovery/scans|/api/v1/discovery/scans|scan|202 202 403 403
 GET|/api/v1/discovery/scans/{id}|/api/v1/discovery/scans/$SCAN_ID|-|200 200 403 403
@@ -126,22 +147,27 @@ GET|/api/v1/discovery/schedules|/api/v1/discovery/schedules|-|200 200 403 403
 POST|/api/v1/discovery/schedules|/api/v1/discovery/schedules|schedule|201 201 403 403
 DELETE|/api/v1/discovery/schedules/{name}|/api/v1/discovery/schedules/del-@R@|-|200 200 403 403
 POST|/api/v1/discovery/agent-reports|/api/v1/discovery/agent-reports|agent|201 201 403 403 201
-GET|/api/v1/discovery/sightings|/api/v1/discovery/sightings|-|200 200 200 200
-GET|/api/v1/managed|/api/v1/managed|-|200 200 200 200
+GET|/api/v1/discovery/sightings|/api/v1/discovery/sightings|-|200 200 200 200 403 200
+GET|/api/v1/managed|/api/v1/managed|-|200 200 200 200 403 200
 POST|/api/v1/managed|/api/v1/managed|managed|201 201 201 403
-GET|/api/v1/managed/{id}|/api/v1/managed/m-shared|-|200 200 200 200
+GET|/api/v1/managed/{id}|/api/v1/managed/m-shared|-|200 200 200 200 403 200
 PATCH|/api/v1/managed/{id}|/api/v1/managed/m-@R@|managed_patch|200 200 200 403
 POST|/api/v1/managed/{id}/renew|/api/v1/managed/m-@R@/renew|-|202 202 202 403
-GET|/api/v1/managed/{id}/timeline|/api/v1/managed/m-shared/timeline|-|200 200 200 200
+GET|/api/v1/managed/{id}/timeline|/api/v1/managed/m-shared/timeline|-|200 200 200 200 403 200
 DELETE|/api/v1/managed/{id}|/api/v1/managed/m-del-@R@|-|200 200 200 403
-GET|/api/v1/alerts|/api/v1/alerts|-|200 200 200 200
+GET|/api/v1/alerts|/api/v1/alerts|-|200 200 200 200 403 200
 GET|/api/v1/agent/deployments|/api/v1/agent/deployments|-|403 403 403 403 200
 GET|/api/v1/agent/deployments/{id}|/api/v1/agent/deployments/00112233445566778899aabb|-|403 403 403 403 404
 POST|/api/v1/agent/deployments/{id}/outcome|/api/v1/agent/deployments/00112233445566778899aabb/outcome|agent_outcome|403 403 403 403 404
 GET|/api/v1/alerts/rules|/api/v1/alerts/rules|-|200 200 403 403
-GET|/api/v1/alerts/silences|/api/v1/alerts/silences|-|200 200 200 200
+GET|/api/v1/alerts/silences|/api/v1/alerts/silences|-|200 200 200 200 403 200
 POST|/api/v1/alerts/silences|/api/v1/alerts/silences|silence|201 201 201 403
 DELETE|/api/v1/alerts/silences/{id}|/api/v1/alerts/silences/no-such-silence|-|404 404 404 403
+GET|/api/v1/approvals|/api/v1/approvals|-|200 200 200 200 403 200
+GET|/api/v1/approvals/{id}|/api/v1/approvals/$APPROVAL_SHARED|-|200 200 200 200 403 200
+POST|/api/v1/approvals/{id}/approve|/api/v1/approvals/@APPROVE@/approve|-|200 403 403 403 403 200
+POST|/api/v1/approvals/{id}/reject|/api/v1/approvals/@REJECT@/reject|reject|200 403 403 403 403 200
+POST|/api/v1/approvals/{id}/cancel|/api/v1/approvals/@CANCEL@/cancel|-|403 403 200 403 403 403
 GET|/api/v1/campaigns|/api/v1/campaigns|-|200 200 403 403
 POST|/api/v1/campaigns|/api/v1/campaigns|campaign|201 201 403 403
 GET|/api/v1/campaigns/{id}|/api/v1/campaigns/$CAMPAIGN_SHARED|-|200 200 403 403
@@ -151,7 +177,7 @@ POST|/api/v1/campaigns/{id}/pause|/api/v1/campaigns/$CAMPAIGN_SHARED/pause|-|409
 POST|/api/v1/campaigns/{id}/cancel|/api/v1/campaigns/@CAMPAIGN_CANCEL@/cancel|-|200 200 403 403
 POST|/api/v1/campaigns/{id}/finish|/api/v1/campaigns/$CAMPAIGN_SHARED/finish|-|409 409 403 403
 PATCH|/api/v1/certificates/{id}|/api/v1/certificates/$FP_WEB|label|200 200 200 403
-GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200
+GET|/api/v1/certificates/{id}/download|/api/v1/certificates/$FP_WEB/download|-|200 200 200 200 403 200
 POST|/api/v1/certificates/{id}/revoke|/api/v1/certificates/@REVOKE_FP@/revoke|revoke|200 200 200 403
 POST|/api/v1/certificates/revoke|/api/v1/certificates/revoke|bulk_revoke|200 200 200 403
 GET|/api/v1/policy/rules|/api/v1/policy/rules|-|200 200 403 200
@@ -159,8 +185,8 @@ POST|/api/v1/policy/rules|/api/v1/policy/rules|policy_rule|201 403 403 403
 GET|/api/v1/policy/rules/{id}|/api/v1/policy/rules/p-shared|-|200 200 403 200
 PUT|/api/v1/policy/rules/{id}|/api/v1/policy/rules/pr-@R@|policy_rule_put|200 403 403 403
 DELETE|/api/v1/policy/rules/{id}|/api/v1/policy/rules/pd-@R@|-|200 403 403 403
-GET|/api/v1/policy/violations|/api/v1/policy/violations|-|200 200 200 200
-GET|/api/v1/reports/{kind}|/api/v1/reports/posture|-|200 200 200 200
+GET|/api/v1/policy/violations|/api/v1/policy/violations|-|200 200 200 200 403 200
+GET|/api/v1/reports/{kind}|/api/v1/reports/posture|-|200 200 200 200 403 200
 GET|/api/v1/audit/events|/api/v1/audit/events|-|200 200 403 200
 GET|/api/v1/audit/verify|/api/v1/audit/verify|-|200 200 403 200
 GET|/api/v1/teams|/api/v1/teams|-|200 200 403 200
@@ -194,8 +220,8 @@ while IFS='|' read -r method pattern path body expect; do
   # Without credentials every guarded route answers 401.
   assert_eq 401 "$(api "$method" "${path//@R@/admin}" "" "$(body_for "$body" admin)")" "$method $pattern without a token"
   read -r -a want <<<"$expect"
-  [[ ${#want[@]} == 5 ]] || want+=(403)
-  for i in 0 1 2 3 4; do
+  while [[ ${#want[@]} -lt 6 ]]; do want+=(403); done
+  for i in 0 1 2 3 4 5; do
     r=${ROLES[$i]}
     p=${path//@R@/$r}
     p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
@@ -203,6 +229,9 @@ while IFS='|' read -r method pattern path body expect; do
     p=${p//@REVOKE_FP@/${REVOKE_FP[$r]}}
     p=${p//@CAMPAIGN_START@/${CAMPAIGN_START[$r]}}
     p=${p//@CAMPAIGN_CANCEL@/${CAMPAIGN_CANCEL[$r]}}
+    p=${p//@APPROVE@/${APPROVE[$r]}}
+    p=${p//@REJECT@/${REJECT[$r]}}
+    p=${p//@CANCEL@/${CANCEL[$r]}}
     p=${p//@MAPFP@/$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)}
     got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")
     assert_eq "${want[$i]}" "$got" "$r: $method $pattern ($(head -c 200 "$T/resp"))"

@@ -12,7 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<store::Migration, 1> kMigrations = {{
+constexpr std::array<store::Migration, 2> kMigrations = {{
     {1, "alerts",
      R"sql(
 ALTER TABLE managed_alerts ADD COLUMN fingerprint TEXT;
@@ -37,6 +37,22 @@ CREATE TABLE alert_silences (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX alert_silences_until ON alert_silences (until_at);
+)sql"},
+    {2, "policy_and_discovery",
+     // Which violations an alert has told of (one digest names many), and how far the
+     // look-outs over new sightings have read.
+     R"sql(
+CREATE TABLE alert_policy_seen (
+  rule TEXT NOT NULL,
+  subject_id TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (rule, subject_id)
+);
+CREATE TABLE alert_marks (
+  name TEXT PRIMARY KEY,
+  at BIGINT NOT NULL
+);
 )sql"},
 }};
 
@@ -271,6 +287,50 @@ Result<ActiveSilences> AlertStore::active_silences(SysTime now) const {
     }
   }
   return out;
+}
+
+Result<std::set<std::string>> AlertStore::policy_seen(store::Transaction& tx, std::string_view rule,
+                                                      std::span<const std::string> subjects) const {
+  std::set<std::string> out;
+  constexpr std::size_t kSlice = 500;  // a parameter list has limits on both drivers
+  for (std::size_t at = 0; at < subjects.size(); at += kSlice) {
+    const auto slice = subjects.subspan(at, std::min(kSlice, subjects.size() - at));
+    std::vector<store::Value> params{std::string(rule)};
+    params.insert(params.end(), slice.begin(), slice.end());
+    CW_ASSIGN_OR_RETURN(auto rows,
+                        tx.query("SELECT subject_id FROM alert_policy_seen WHERE rule = ? AND "
+                                 "subject_id IN " +
+                                     placeholders(slice.size()),
+                                 params));
+    for (const auto& r : rows) out.insert(r.text(0));
+  }
+  return out;
+}
+
+Result<bool> AlertStore::mark_policy_seen(store::Transaction& tx, std::string_view rule,
+                                          std::string_view subject,
+                                          std::string_view alert_id) const {
+  CW_ASSIGN_OR_RETURN(auto n, tx.execute_count(
+                                  "INSERT INTO alert_policy_seen (rule, subject_id, alert_id, at) "
+                                  "VALUES (?, ?, ?, ?) ON CONFLICT (rule, subject_id) DO NOTHING",
+                                  store::params(rule, subject, alert_id, to_unix(clock_.now()))));
+  return n == 1;
+}
+
+Result<std::optional<SysTime>> AlertStore::mark(store::Transaction& tx,
+                                                std::string_view name) const {
+  CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT at FROM alert_marks WHERE name = ?",
+                                             store::params(name)));
+  if (!row) return std::optional<SysTime>();
+  return std::optional<SysTime>(from_unix(row->int64(0)));
+}
+
+Status AlertStore::set_mark(store::Transaction& tx, std::string_view name, SysTime at) const {
+  // Never backwards: a replica with an older view must not make the next one read again.
+  return tx.execute(
+      "INSERT INTO alert_marks (name, at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at = "
+      "CASE WHEN excluded.at > alert_marks.at THEN excluded.at ELSE alert_marks.at END",
+      store::params(name, to_unix(at)));
 }
 
 }  // namespace certward::lifecycle::alerts

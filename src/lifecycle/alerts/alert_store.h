@@ -76,6 +76,16 @@ class AlertStore {
   Result<std::vector<Silence>> silences(const std::optional<std::string>& team) const;
   Result<ActiveSilences> active_silences(SysTime now) const;
 
+  // Which of `subjects` (fingerprints) an alert has already told of breaking `rule`.
+  Result<std::set<std::string>> policy_seen(store::Transaction& tx, std::string_view rule,
+                                            std::span<const std::string> subjects) const;
+  // Records that `alert_id` tells of `subject` breaking `rule`; false if one already did.
+  Result<bool> mark_policy_seen(store::Transaction& tx, std::string_view rule,
+                                std::string_view subject, std::string_view alert_id) const;
+  // How far the look-out `name` has read (nullopt: never), and moving it on (never back).
+  Result<std::optional<SysTime>> mark(store::Transaction& tx, std::string_view name) const;
+  Status set_mark(store::Transaction& tx, std::string_view name, SysTime at) const;
+
  private:
   Status load_deliveries(store::Transaction& tx, std::vector<Alert>& alerts) const;
 

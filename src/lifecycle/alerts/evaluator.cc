@@ -87,14 +87,12 @@ Alert AlertService::expiry_alert(const ExpiryCandidate& c, SysTime now) const {
   return a;
 }
 
-Result<std::int64_t> AlertService::raise_page(std::span<const ExpiryCandidate> candidates,
-                                              SysTime now) const {
-  if (candidates.empty()) return 0;
+Result<std::int64_t> AlertService::raise(
+    std::vector<Alert> alerts, const std::function<Status(store::Transaction&)>& also) const {
+  if (alerts.empty() && !also) return 0;
   std::vector<std::string> keys;
-  keys.reserve(candidates.size());
-  for (const auto& c : candidates) {
-    keys.push_back(expiry_dedupe_key(c.record->fingerprint, c.threshold_days));
-  }
+  keys.reserve(alerts.size());
+  for (const auto& a : alerts) keys.push_back(a.dedupe_key.value_or(""));
   // Read first, so that a page whose alerts were all raised before writes nothing; the
   // insert below is what guarantees once (ON CONFLICT), should another writer race.
   std::set<std::string> raised;
@@ -102,34 +100,45 @@ Result<std::int64_t> AlertService::raise_page(std::span<const ExpiryCandidate> c
     CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kRead));
     CW_ASSIGN_OR_RETURN(raised, store_.existing_keys(*tx, keys));
   }
-  if (raised.size() == keys.size()) return 0;
+  if (raised.size() == keys.size() && !also) return 0;
   std::int64_t n = 0;
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kWrite));
-  std::vector<Alert> fresh;
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
+  std::vector<const Alert*> fresh;
+  for (std::size_t i = 0; i < alerts.size(); ++i) {
     if (raised.contains(keys[i])) continue;
-    Alert a = expiry_alert(candidates[i], now);
-    CW_ASSIGN_OR_RETURN(bool inserted, store_.insert(*tx, a));
+    CW_ASSIGN_OR_RETURN(bool inserted, store_.insert(*tx, alerts[i]));
     if (!inserted) continue;
-    CW_RETURN_IF_ERROR(schedule_deliveries(*tx, d_.jobs, store_, a, d_.settings.max_attempts));
-    fresh.push_back(std::move(a));
+    CW_RETURN_IF_ERROR(
+        schedule_deliveries(*tx, d_.jobs, store_, alerts[i], d_.settings.max_attempts));
+    fresh.push_back(&alerts[i]);
     ++n;
   }
+  if (also) CW_RETURN_IF_ERROR(also(*tx));
   CW_RETURN_IF_ERROR(tx->commit());
-  for (const auto& a : fresh) {
-    log::info("alert_raised", {{"alert", a.id},
-                               {"kind", a.kind},
-                               {"fingerprint", *a.fingerprint},
-                               {"key", *a.dedupe_key},
-                               {"channels", json(a.channels).dump()}});
+  for (const Alert* a : fresh) {
+    log::info("alert_raised", {{"alert", a->id},
+                               {"kind", a->kind},
+                               {"fingerprint", a->fingerprint.value_or("")},
+                               {"key", a->dedupe_key.value_or("")},
+                               {"channels", json(a->channels).dump()}});
   }
   return n;
 }
 
 Result<EvaluationReport> AlertService::evaluate() const {
   EvaluationReport report;
-  if (!d_.settings.enabled || d_.settings.thresholds.empty()) return report;
+  if (!d_.settings.enabled) return report;
   const SysTime now = d_.clock.now();
+  if (!d_.settings.thresholds.empty()) {
+    CW_ASSIGN_OR_RETURN(report, evaluate_expiry(now));
+  }
+  CW_ASSIGN_OR_RETURN(auto changes, evaluate_discovery(now));
+  report.raised += changes;
+  return report;
+}
+
+Result<EvaluationReport> AlertService::evaluate_expiry(SysTime now) const {
+  EvaluationReport report;
   CW_ASSIGN_OR_RETURN(auto silences, store_.active_silences(now));
   inventory::Filter f;
   f.expires_after = now;
@@ -141,7 +150,10 @@ Result<EvaluationReport> AlertService::evaluate() const {
     report.examined += static_cast<std::int64_t>(p.items.size());
     const auto candidates = expiry_candidates(d_.settings, p.items, now, silences);
     report.reached += static_cast<std::int64_t>(candidates.size());
-    CW_ASSIGN_OR_RETURN(auto n, raise_page(candidates, now));
+    std::vector<Alert> alerts;
+    alerts.reserve(candidates.size());
+    for (const auto& c : candidates) alerts.push_back(expiry_alert(c, now));
+    CW_ASSIGN_OR_RETURN(auto n, raise(std::move(alerts)));
     report.raised += n;
     if (!p.next_cursor) break;
     page.cursor = p.next_cursor;

@@ -17,6 +17,7 @@
 //
 // Thread-safe; stateless besides its collaborators.
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,11 +29,13 @@
 #include "lifecycle/alerts/alert_store.h"
 #include "lifecycle/alerts/rules.h"
 #include "lifecycle/jobs.h"
+#include "policy/service.h"
 
 namespace certward::lifecycle::alerts {
 
 inline constexpr std::string_view kEvaluateJob = "alerts.evaluate";
 inline constexpr std::string_view kDeliverJob = "alerts.deliver";
+inline constexpr std::string_view kPolicyJob = "alerts.policy";
 
 // One certificate that reached a threshold.
 struct ExpiryCandidate {
@@ -67,6 +70,10 @@ struct AlertDeps {
   const audit::AuditLog& audit;  // silences are audited
   const JobQueue& jobs;
   const AlertSettings& settings;
+  // Policy-violation alerts need the rules, discovery-change alerts the sightings; without
+  // them those alerts are not raised.
+  const policy::PolicyService* policy = nullptr;
+  const inventory::Sightings* sightings = nullptr;
 };
 
 struct SilenceRequest {
@@ -82,9 +89,18 @@ class AlertService {
 
   const AlertSettings& settings() const { return d_.settings; }
 
-  // One evaluation over the whole inventory. Errors: store errors (what was raised before
-  // stays raised and scheduled).
+  // One evaluation over the whole inventory: expiry alerts, then the discovery changes since
+  // the last one (watch.cc). Errors: store errors (what was raised before stays raised and
+  // scheduled).
   Result<EvaluationReport> evaluate() const;
+  // kPolicyJob: the violations of rules of at least [alerts] policy_min_severity that no alert
+  // told of yet, one digest alert per rule and team (silenced certificates and teams left for
+  // later). Returns the violations newly told of. Errors: the listing's, store errors.
+  Result<std::int64_t> evaluate_policy() const;
+  // The TLS endpoints that showed one certificate and now show one that only discovery knows
+  // (origin "discovered"), since the last look (read again with a minute's overlap: a scan's
+  // transaction may commit after a later one's); one alert per place and certificate.
+  Result<std::int64_t> evaluate_discovery(SysTime now) const;
   // One delivery job. Errors: the send's (the attempt is retried), kMalformed (a bad payload).
   Status deliver(const Job& job) const;
 
@@ -99,7 +115,13 @@ class AlertService {
   Result<std::vector<Silence>> silences(const ca::Requester& caller) const;
 
  private:
-  Result<std::int64_t> raise_page(std::span<const ExpiryCandidate> candidates, SysTime now) const;
+  // Inserts the alerts no alert has the key of yet, each with its deliveries, in one
+  // transaction (with `also`, run in it before commit). Returns how many were new.
+  Result<std::int64_t> raise(std::vector<Alert> alerts,
+                             const std::function<Status(store::Transaction&)>& also = {}) const;
+  Result<EvaluationReport> evaluate_expiry(SysTime now) const;
+  struct PolicyDigest;
+  Result<std::int64_t> flush_policy(std::vector<PolicyDigest>& digests, SysTime now) const;
   Alert expiry_alert(const ExpiryCandidate& c, SysTime now) const;
 
   AlertDeps d_;

@@ -254,6 +254,21 @@ Status parse_member(const std::string& k, const json& v, AlertSettings& s) {
       if (s.channel(spec.name)) return bad("channel '" + spec.name + "' is defined twice");
       s.channel_specs.push_back(std::move(spec));
     }
+  } else if (k == "policy_alerts" || k == "discovery_alerts") {
+    if (!v.is_boolean()) return bad("'" + k + "' must be true or false");
+    (k == "policy_alerts" ? s.policy_alerts : s.discovery_alerts) = v.get<bool>();
+  } else if (k == "policy_min_severity") {
+    CW_ASSIGN_OR_RETURN(auto text, string_of(v, k, 16));
+    auto severity = policy::parse_severity(text);
+    if (!severity) return bad("'policy_min_severity' must be low, medium, high or critical");
+    s.policy_min_severity = *severity;
+  } else if (k == "policy_channels") {
+    CW_ASSIGN_OR_RETURN(s.policy_channels, strings_of(v, k));
+  } else if (k == "discovery_channels") {
+    CW_ASSIGN_OR_RETURN(s.discovery_channels, strings_of(v, k));
+  } else if (k == "policy_interval") {
+    CW_ASSIGN_OR_RETURN(s.policy_interval,
+                        duration_of(v, k, std::chrono::seconds(1), std::chrono::days(7)));
   } else if (k == "evaluate_interval") {
     CW_ASSIGN_OR_RETURN(s.evaluate_interval,
                         duration_of(v, k, std::chrono::seconds(1), std::chrono::hours(24)));
@@ -350,6 +365,8 @@ Result<AlertSettings> parse_alert_settings(const json& j) {
   };
   CW_RETURN_IF_ERROR(known(s.channels, "channels"));
   CW_RETURN_IF_ERROR(known(s.failure_channels, "failure_channels"));
+  CW_RETURN_IF_ERROR(known(s.policy_channels, "policy_channels"));
+  CW_RETURN_IF_ERROR(known(s.discovery_channels, "discovery_channels"));
   for (const auto& e : s.escalation) CW_RETURN_IF_ERROR(known(e.channels, "escalation.channels"));
   return s;
 }
@@ -400,6 +417,12 @@ json alert_settings_json(const AlertSettings& s) {
           {"escalation", std::move(escalation)},
           {"channel", std::move(channels)},
           {"evaluate_interval", format_duration(s.evaluate_interval)},
+          {"policy_alerts", s.policy_alerts},
+          {"policy_min_severity", policy::severity_name(s.policy_min_severity)},
+          {"policy_channels", s.policy_channels},
+          {"policy_interval", format_duration(s.policy_interval)},
+          {"discovery_alerts", s.discovery_alerts},
+          {"discovery_channels", s.discovery_channels},
           {"max_attempts", s.max_attempts},
           {"retry_base", format_duration(s.retry_base)},
           {"retry_max", format_duration(s.retry_max)}};
@@ -432,6 +455,11 @@ std::vector<std::string> channels_for(const AlertSettings& s, int threshold_days
     if (e.at_days >= threshold_days) add(e.channels);
   }
   return out;
+}
+
+const std::vector<std::string>& channels_or_default(const AlertSettings& s,
+                                                    const std::vector<std::string>& specific) {
+  return specific.empty() ? s.channels : specific;
 }
 
 std::string expiry_dedupe_key(std::string_view fingerprint, int threshold_days) {

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "policy/rule.h"
 
 namespace certward::lifecycle::alerts {
 
@@ -83,6 +84,17 @@ struct AlertSettings {
   // Failures of managed certificates (renewal, deployment) go to their own alert policy's
   // channels, else to these.
   std::vector<std::string> failure_channels;
+  // Policy violations (docs/governance.md "Policy and discovery alerts"): new violations of
+  // rules of at least `policy_min_severity`, looked for every `policy_interval`, sent as one
+  // digest per rule and team to `policy_channels` (empty: `channels`).
+  bool policy_alerts = true;
+  policy::Severity policy_min_severity = policy::Severity::kHigh;
+  std::vector<std::string> policy_channels;
+  std::chrono::seconds policy_interval{3600};
+  // Discovery changes: a TLS endpoint that showed one certificate now shows one certward did
+  // not know (found by discovery only), sent to `discovery_channels` (empty: `channels`).
+  bool discovery_alerts = true;
+  std::vector<std::string> discovery_channels;
   std::vector<ChannelSpec> channel_specs;  // "channels" of the [alerts] table: [[alerts.channel]]
   std::chrono::seconds evaluate_interval{300};
   // Delivery: attempts per alert and channel, and the backoff between them (retry_base
@@ -113,6 +125,10 @@ std::optional<int> reached_threshold(const AlertSettings& s, SysTime not_before,
 // The channels an expiry alert at `threshold_days` goes to: `channels`, then each escalation
 // step's whose at_days >= threshold_days, without duplicates, in that order.
 std::vector<std::string> channels_for(const AlertSettings& s, int threshold_days);
+
+// `specific` if it names any channel, else `s.channels`.
+const std::vector<std::string>& channels_or_default(const AlertSettings& s,
+                                                    const std::vector<std::string>& specific);
 
 // "expiry:<fingerprint>:<days>d": one alert per certificate and threshold, however often and
 // wherever it is evaluated.

@@ -197,7 +197,8 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
                               P::kCampaign,
                               P::kReceiveDeployments,
                               P::kReadPolicy,
-                              P::kManagePolicy};
+                              P::kManagePolicy,
+                              P::kApproveRequests};
   // Admins have everything but receiving an agent's deployments (whose keys go to the agent
   // named and to no one else).
   std::set<P> all_but_agents(all.begin(), all.end());
@@ -217,6 +218,7 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
       {Role::kAuditor,
        {P::kReadCatalog, P::kReadInventory, P::kReadAudit, P::kReadPrincipals, P::kReadPolicy}},
       {Role::kAgent, {P::kReportDiscovery, P::kReceiveDeployments}},
+      {Role::kApprover, {P::kReadCatalog, P::kReadInventory, P::kApproveRequests}},
   };
   for (const auto& row : matrix) {
     for (P p : all) {
@@ -227,7 +229,8 @@ TEST(RoleMatrix, GrantsExactlyTheDocumentedPermissions) {
 }
 
 TEST(RoleNames, RoundTripAndRejectUnknown) {
-  for (Role r : {Role::kAdmin, Role::kOperator, Role::kRequester, Role::kAuditor}) {
+  for (Role r : {Role::kAdmin, Role::kOperator, Role::kRequester, Role::kAuditor, Role::kAgent,
+                 Role::kApprover}) {
     EXPECT_EQ(parse_role(role_name(r)).value(), r);
   }
   auto bad = parse_role("root");
@@ -759,6 +762,26 @@ TEST_F(AuthTest, RequesterPrincipalNeedsATeam) {
   ASSERT_FALSE(loner);
   EXPECT_EQ(loner.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(auth_->list_principals()->size(), before);
+}
+
+TEST_F(AuthTest, ApproverNeedsATeamAndIsScopedToIt) {
+  auto loner = auth_->create_principal(make_principal("loner", Role::kApprover), "test");
+  ASSERT_FALSE(loner);
+  EXPECT_EQ(loner.error().code, ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(
+      auth_->create_team(make_team("payments", {"tls-server"}, {"payments.example"}), "test"));
+  ASSERT_TRUE(auth_->create_principal(make_principal("vera", Role::kApprover, "payments"), "test"));
+  auto t = auth_->create_token(token_for("vera"), "test");
+  ASSERT_TRUE(t) << t.error().message;
+  auto id = auth_->authenticate_token(t->secret);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->role, Role::kApprover);
+  EXPECT_EQ(id->team, "payments");
+  // Scoped: what it reads and decides is its team's.
+  EXPECT_TRUE(id->scope.has_value());
+  EXPECT_EQ(id->requester().principal, "vera");
+  EXPECT_FALSE(role_allows(Role::kApprover, Permission::kIssue));
+  EXPECT_FALSE(role_allows(Role::kOperator, Permission::kApproveRequests));
 }
 
 // ---- bootstrap ----

@@ -486,5 +486,18 @@ TEST_F(LoadConfig, RefusesRevocationSettingsThatCannotWork) {
   }
 }
 
+TEST_F(LoadConfig, ApprovalTtlHasADefaultAndBounds) {
+  auto d = load_config(std::nullopt, {});
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->approvals.ttl, std::chrono::hours(24 * 7));
+  auto c = load_text("[approvals]\nttl = \"2d\"\n");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->approvals.ttl, std::chrono::hours(48));
+  EXPECT_EQ(load_error("[approvals]\nttl = \"91d\"\n"), ErrorCode::kMalformed);
+  EXPECT_EQ(load_error("[approvals]\nttl = \"0s\"\n"), ErrorCode::kMalformed);
+  EXPECT_EQ(load_error("[approvals]\nttl = 3600\n"), ErrorCode::kMalformed);
+  EXPECT_EQ(load_error("[approvals]\nttl_days = 3\n"), ErrorCode::kMalformed);
+}
+
 }  // namespace
 }  // namespace certward

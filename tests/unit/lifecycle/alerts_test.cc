@@ -197,22 +197,8 @@ class AlertEvaluatorTest : public testing::ManagedFixture {
     service_.emplace(AlertDeps{clock_, *db_, inventory_, audit_, jobs_, settings_alerts_});
   }
 
-  // A certificate of `lifetime` from now, of `team`, in the inventory.
   std::string record(days lifetime, std::optional<std::string> team = std::nullopt) {
-    auto key = certward::testing::make_key();
-    auto t = certward::testing::leaf_template(key.get());
-    t.not_before = clock_.now();
-    t.not_after = clock_.now() + lifetime;
-    x509::LintRules rules;
-    rules.max_validity = days(3650);
-    auto cert = certward::testing::issue(t, nullptr, key, rules);
-    auto tx = db_->begin(store::TxMode::kWrite);
-    EXPECT_TRUE(tx.has_value());
-    inventory::RecordMeta meta;
-    meta.team = std::move(team);
-    EXPECT_TRUE(inventory_.record(**tx, cert, meta).has_value());
-    EXPECT_TRUE((*tx)->commit().has_value());
-    return cert.info().sha256_hex;
+    return record_leaf(lifetime, std::move(team));
   }
 
   std::int64_t raised() {

@@ -47,6 +47,27 @@ class ManagedFixture : public ca::testing::CaFixture {
   }
   const ca::Requester& admin() const { return admin_; }
 
+  // A self-signed certificate valid for `lifetime` from now, of `team` and `origin`, recorded
+  // in the inventory; returns its fingerprint.
+  std::string record_leaf(std::chrono::days lifetime, std::optional<std::string> team,
+                          inventory::Origin origin = inventory::Origin::kImported) {
+    auto key = certward::testing::make_key();
+    auto t = certward::testing::leaf_template(key.get());
+    t.not_before = clock_.now();
+    t.not_after = clock_.now() + lifetime;
+    x509::LintRules rules;
+    rules.max_validity = std::chrono::days(3650);
+    auto cert = certward::testing::issue(t, nullptr, key, rules);
+    auto tx = db_->begin(store::TxMode::kWrite);
+    EXPECT_TRUE(tx.has_value());
+    inventory::RecordMeta meta;
+    meta.team = std::move(team);
+    meta.origin = origin;
+    EXPECT_TRUE(inventory_.record(**tx, cert, meta).has_value());
+    EXPECT_TRUE((*tx)->commit().has_value());
+    return cert.info().sha256_hex;
+  }
+
   // A files target writing key and full chain under the temporary directory.
   nlohmann::json file_target(const std::string& name = "web") const {
     return {{"name", name},

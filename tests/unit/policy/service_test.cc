@@ -113,12 +113,6 @@ TEST_F(PolicyServiceTest, PagesFollowCursorsToTheEnd) {
 }
 
 TEST_F(PolicyServiceTest, SshKeysFoundByDiscovery) {
-  if (db_.is_postgres()) {
-    // The ssh_keys migration's column "blob" is created as "bytea" on PostgreSQL (the store
-    // turns the word BLOB into BYTEA wherever it stands), so no SSH key can be recorded there
-    // yet: a store bug of its own, outside policies.
-    GTEST_SKIP() << "ssh_keys.blob is not created on PostgreSQL";
-  }
   auto tx = db_->begin();
   ASSERT_TRUE(tx.has_value());
   inventory::SshKeyRecord k{.fingerprint = "SHA256:weak", .type = "ssh-rsa", .bits = 1024,

@@ -17,6 +17,9 @@ TEST(NumberPlaceholders, SkipsLiteralsIdentifiersAndComments) {
 TEST(PostgresDdl, TranslatesBlobTypeAndLiteralsOnly) {
   EXPECT_EQ(postgres_ddl("CREATE TABLE t (a BLOB, b blob NOT NULL, blobby TEXT DEFAULT 'BLOB')"),
             "CREATE TABLE t (a BYTEA, b BYTEA NOT NULL, blobby TEXT DEFAULT 'BLOB')");
+  // A column named blob keeps its name; its type is still translated.
+  EXPECT_EQ(postgres_ddl("CREATE TABLE k (blob BLOB NOT NULL, c blob);\nALTER TABLE k ADD COLUMN d BLOB;"),
+            "CREATE TABLE k (blob BYTEA NOT NULL, c BYTEA);\nALTER TABLE k ADD COLUMN d BYTEA;");
   EXPECT_EQ(postgres_ddl("INSERT INTO t VALUES (X'00ff', x'', 'X''1''', max)"),
             "INSERT INTO t VALUES ('\\x00ff'::bytea, '\\x'::bytea, 'X''1''', max)");
 }

@@ -1,0 +1,163 @@
+#pragma once
+// Approvals: certificate requests for a profile with requires_approval, held until an approver
+// decides (docs/governance.md "Approvals").
+//
+// A request is judged by the RA in full when it is made (profile, scope, names, key, validity,
+// compliance rules): one that could never be issued is refused then, so approvers only ever see
+// requests that can be. It is then stored pending (table approval_requests, migrations module
+// "approvals") with its CSR, its names and the requester's scope as they were, and audited.
+//
+// Approving judges it again (the rules may have changed since) and issues it through the RA.
+// The decision and the certificate are one transaction: the request's row moves from pending
+// to issued by a conditional UPDATE inside the RA's commit of the certificate, so of two
+// approvals racing (two approvers, two replicas, a replayed request) exactly one stores a
+// certificate and the other gets kConflict; a failed issuance leaves the request pending.
+// Within one process a second approval of a request being approved is refused at once, so it
+// costs no signature.
+//
+// Nobody decides their own request: the requester's principal (whatever token it uses, and
+// whatever its role) can neither approve nor reject it (kUnauthorized). A team-scoped caller
+// (Requester::scope set) sees and acts on its team's requests only; another team's are
+// kNotFound, as if they did not exist. A request past its expiry can no longer be approved,
+// whether or not anything swept it: the check is made at approval, in the UPDATE itself.
+//
+// Server-side key generation is refused for a profile that requires approval: the key would
+// have to be kept until an approver acts and then handed to the requester, and certward keeps
+// no leaf keys. Send a CSR.
+//
+// Thread-safe.
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "audit/audit.h"
+#include "ca/enrollment.h"
+#include "ca/profile.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "store/store.h"
+
+namespace certward::ca {
+namespace approval_detail {
+struct Held;
+}
+
+// kExpired is never stored: a pending request past its expires_at reads as expired.
+enum class ApprovalStatus : std::uint8_t { kPending, kIssued, kRejected, kCancelled, kExpired };
+std::string_view approval_status_name(ApprovalStatus s);
+// Errors: kInvalidArgument.
+Result<ApprovalStatus> parse_approval_status(std::string_view s);
+
+struct ApprovalRequest {
+  std::string id;  // 16 hex digits
+  ApprovalStatus status = ApprovalStatus::kPending;
+  std::string profile;
+  std::optional<std::string> authority;
+  std::optional<std::string> team;  // the team the certificate will carry (and who sees it)
+  std::optional<std::string> owner;
+  std::vector<std::string> tags;
+  std::optional<std::string> common_name;
+  std::vector<std::string> sans;  // as requested ("dns:..."); empty: the CSR's
+  std::optional<std::chrono::seconds> validity;
+  std::string csr_pem;
+  std::string subject;       // the CSR's subject, for approvers to read
+  std::string key;           // the CSR's key ("ECDSA P-256")
+  std::string requested_by;  // actor
+  std::string requester;     // principal
+  std::string channel;
+  SysTime created_at{};
+  SysTime expires_at{};
+  std::optional<std::string> decided_by;  // actor of the approval, rejection or cancellation
+  std::optional<SysTime> decided_at;
+  std::optional<std::string> reason;       // of a rejection or cancellation
+  std::optional<std::string> certificate;  // fingerprint, once issued
+};
+
+struct ApprovalFilter {
+  std::optional<ApprovalStatus> status;
+  std::optional<std::string> team;
+  int limit = 50;                     // 1..1000
+  std::optional<std::string> cursor;  // next_cursor of the previous page
+};
+
+struct ApprovalPage {
+  std::vector<ApprovalRequest> items;  // newest first
+  std::optional<std::string> next_cursor;
+};
+
+// What enroll() did with a request: issued it, or holds it for approval.
+using EnrollOutcome = std::variant<IssuedCertificate, ApprovalRequest>;
+
+struct Approved {
+  ApprovalRequest request;
+  IssuedCertificate issued;
+};
+
+// Longest rejection or cancellation reason, in bytes.
+inline constexpr std::size_t kMaxApprovalReason = 1024;
+
+class ApprovalService {
+ public:
+  // `ra`, `profiles`, `audit` and `db` outlive this service.
+  ApprovalService(const Clock& clock, store::Database& db, Enrollment& ra,
+                  const ProfileSet& profiles, const audit::AuditLog& audit,
+                  std::chrono::seconds ttl);
+
+  static Status migrate(store::Database& db);
+
+  // The front-ends' enrollment: a request whose profile requires approval is judged, stored
+  // pending and returned; any other goes to the RA at once. Errors: as Enrollment::enroll(),
+  // and kInvalidArgument for a server-side key on a profile that requires approval.
+  Result<EnrollOutcome> enroll(EnrollmentRequest request);
+
+  // Errors: kNotFound (no such request, or not the caller's team's).
+  Result<ApprovalRequest> get(std::string_view id, const Requester& who) const;
+  // Errors: kInvalidArgument (limit, cursor), kUnauthorized (a scoped caller naming another
+  // team).
+  Result<ApprovalPage> list(const ApprovalFilter& filter, const Requester& who) const;
+
+  // Issues the request as its requester asked, judged by today's rules. Errors: kNotFound,
+  // kUnauthorized (the caller is its requester), kConflict (not pending: decided, cancelled,
+  // expired, or being approved right now), and the RA's errors (the request stays pending).
+  Result<Approved> approve(std::string_view id, const Requester& approver);
+  // Errors: kNotFound, kUnauthorized (its requester), kConflict (not pending), kInvalidArgument
+  // (reason empty, longer than kMaxApprovalReason, not UTF-8 or with control characters).
+  Result<ApprovalRequest> reject(std::string_view id, std::string_view reason,
+                                 const Requester& approver);
+  // The requester withdraws its own pending request. Errors: kNotFound, kUnauthorized
+  // (someone else's request), kConflict (not pending), kInvalidArgument (reason, as reject;
+  // an empty one is allowed).
+  Result<ApprovalRequest> cancel(std::string_view id, std::string_view reason,
+                                 const Requester& who);
+
+ private:
+  Result<ApprovalRequest> submit(EnrollmentRequest request, const Profile& profile);
+  // The request if `who` may see it. Errors: kNotFound.
+  Result<approval_detail::Held> visible(store::Transaction& tx, std::string_view id,
+                                        const Requester& who) const;
+  // Moves a pending, unexpired request to `to` with its audit event, in one transaction.
+  Result<ApprovalRequest> decide(std::string_view id, ApprovalStatus to, std::string_view reason,
+                                 const Requester& who);
+  // Marks `id` as being approved in this process; false if it already is.
+  bool claim(const std::string& id) CW_EXCLUDES(mu_);
+  void release(const std::string& id) CW_EXCLUDES(mu_);
+
+  const Clock& clock_;
+  store::Database& db_;
+  Enrollment& ra_;
+  const ProfileSet& profiles_;
+  const audit::AuditLog& audit_;
+  const std::chrono::seconds ttl_;
+
+  mutable common::Mutex mu_;
+  std::set<std::string> approving_ CW_GUARDED_BY(mu_);
+};
+
+// The request as the API shows it (its CSR included).
+nlohmann::json approval_json(const ApprovalRequest& r);
+
+}  // namespace certward::ca
