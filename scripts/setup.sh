@@ -37,7 +37,14 @@ packages=(
   # Alert tests (tests/integration/alerts_*_test.sh): an SMTP server requiring STARTTLS and
   # AUTH on loopback, which keeps each message it receives
   python3-aiosmtpd
+  # Reports test (tests/integration/reports_test.sh): the CBOM is validated against the official
+  # CycloneDX 1.6 schema (npm, tests/schemas/) with python3-jsonschema; the HTML report is
+  # rendered by headless Chromium
+  nodejs python3-jsonschema chromium
 )
+# Debian's nodejs comes without npm; a nodejs that brings its own (NodeSource's) conflicts
+# with Debian's npm.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -65,5 +72,12 @@ if ((${#missing[@]})); then
       fi
     done
   fi
+fi
+# The JSON schemas the tests validate against, pinned by tests/schemas/package-lock.json.
+schemas="$(cd "$(dirname "$0")/.." && pwd)/tests/schemas"
+if [[ ! -f $schemas/node_modules/.package-lock.json ]] ||
+  ! cmp -s "$schemas/package-lock.json" "$schemas/node_modules/.package-lock.json.source" 2>/dev/null; then
+  (cd "$schemas" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  cp "$schemas/package-lock.json" "$schemas/node_modules/.package-lock.json.source"
 fi
 echo "setup: all dependencies present"

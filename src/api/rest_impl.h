@@ -70,5 +70,6 @@ void add_campaign_routes(http::Router& router, Services& services);        // ca
 void add_policy_routes(http::Router& router, Services& services);          // policy.cc
 void add_alert_routes(http::Router& router, Services& services);           // alerts.cc
 void add_approval_routes(http::Router& router, Services& services);        // approvals.cc
+void add_report_routes(http::Router& router, Services& services);          // reports.cc
 
 }  // namespace certward::api

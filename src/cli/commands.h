@@ -63,5 +63,6 @@ void add_policy_commands(CLI::App& app, Globals& g);  // policy rules|add|delete
 void add_alert_commands(CLI::App& app, Globals& g);   // alerts list|silence|silences|unsilence
 // approvals list|show|approve|reject|cancel
 void add_approval_commands(CLI::App& app, Globals& g);
+void add_report_commands(CLI::App& app, Globals& g);  // report expiring|...|lifetimes|cbom
 
 }  // namespace certward::cli

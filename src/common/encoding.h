@@ -31,4 +31,8 @@ inline std::string_view as_chars(std::span<const std::uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
+// `text` safe to put on a terminal: control characters (C0, DEL, C1 as UTF-8) become \xNN or
+// \u00NN, so that no line is added or terminal state changed.
+std::string terminal_text(std::string_view text);
+
 }  // namespace certward

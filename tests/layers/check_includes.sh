@@ -32,7 +32,7 @@ design_layers=(
   "inventory ca policy audit auth"
   "issuers"
   "lifecycle"
-  "discovery"
+  "discovery reports"
   "http"
   "api"
   "protocols"

@@ -1,0 +1,37 @@
+#pragma once
+// Private to reports: walking the other contexts' listings page by page, and telling who
+// renews a certificate.
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "reports/aggregate.h"
+#include "reports/reports.h"
+
+namespace certward::reports {
+
+inline constexpr int kPage = 1000;  // the largest page every listing gives
+
+// Every certificate matching `filter`, a page at a time, in the inventory's order.
+Status for_each_certificate(const inventory::Inventory& inventory, const inventory::Filter& filter,
+                            const std::function<void(const inventory::CertificateRecord&)>& fn);
+
+// Every SSH key discovery found (with `team`, those one of whose sightings is the team's).
+Status for_each_ssh_key(const inventory::Sightings& sightings,
+                        const std::optional<std::string>& team,
+                        const std::function<void(const inventory::Sightings::SshKeySummary&)>& fn);
+
+// Which certificates a live managed certificate holds now: the first 64 bits of each
+// fingerprint, sorted (a collision would take one certificate in 2^64 for managed).
+class RenewalIndex {
+ public:
+  // Null `managed`: none is.
+  static Result<RenewalIndex> load(const lifecycle::ManagedService* managed);
+  Renewal of(const inventory::CertificateRecord& r) const;
+
+ private:
+  std::vector<std::uint64_t> managed_;
+};
+
+}  // namespace certward::reports
