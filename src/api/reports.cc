@@ -5,9 +5,12 @@
 
 #include "reports/reports.h"
 
-#include <sstream>
+#include <atomic>
+#include <streambuf>
 
+#include "api/capped_buffer.h"
 #include "api/rest_impl.h"
+#include "http/problem.h"
 #include "common/config.h"
 
 namespace certward::api {
@@ -15,6 +18,27 @@ namespace {
 
 using auth::Identity;
 using auth::Permission;
+
+// A response is built in memory before it is sent: a CBOM of a large inventory runs to
+// gigabytes, which belongs in a file (`certward report ... --output`), not in a server's heap.
+constexpr std::size_t kMaxReportBytes = std::size_t{256} << 20;
+// Each report walks the inventory it covers: at most this many are built at once per server,
+// so that reports cannot take every request worker (nor all the memory above, times many).
+constexpr int kMaxConcurrentReports = 2;
+std::atomic<int> g_reports_in_flight{0};
+
+class InFlight {
+ public:
+  InFlight() : admitted_(g_reports_in_flight.fetch_add(1) < kMaxConcurrentReports) {}
+  ~InFlight() { g_reports_in_flight.fetch_sub(1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  bool admitted() const { return admitted_; }
+
+ private:
+  bool admitted_;
+};
+
 
 Result<reports::ReportRequest> decode(const http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"format", "window", "team"}));
@@ -40,6 +64,13 @@ Result<reports::ReportRequest> decode(const http::Request& req, const Identity& 
 
 Result<http::Response> get_report(Services& s, http::Request& req, const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto r, decode(req, id));
+  const InFlight slot;
+  if (!slot.admitted()) {
+    http::Response busy = http::problem_for(
+        Error{ErrorCode::kUnavailable, "the server is building other reports; try again shortly"});
+    busy.set_header("Retry-After", "5");
+    return busy;
+  }
   const reports::ReportService service(reports::Sources{
       .clock = s.clock,
       .inventory = s.inventory,
@@ -47,9 +78,16 @@ Result<http::Response> get_report(Services& s, http::Request& req, const Identit
       .managed = &s.managed,
       .policy = s.policy,
   });
-  std::ostringstream body;
-  CW_RETURN_IF_ERROR(service.write(r, body));
-  http::Response resp = http::Response::text(200, std::move(body).str(),
+  CappedBuffer buffer(kMaxReportBytes);
+  std::ostream body(&buffer);
+  const Status written = service.write(r, body);
+  if (buffer.over()) {
+    return fail(ErrorCode::kPolicyRejected,
+                "the report is larger than the API serves (256 MiB): narrow it with 'team', or "
+                "run 'certward report' on the data directory with --output");
+  }
+  CW_RETURN_IF_ERROR(written);
+  http::Response resp = http::Response::text(200, std::move(buffer).take(),
                                              std::string(reports::content_type(r.format)));
   if (r.format != reports::Format::kJson && r.format != reports::Format::kTable) {
     // A date in the name: the downloads of several days sit side by side.
