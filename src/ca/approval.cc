@@ -216,6 +216,17 @@ Result<Approved> ApprovalService::approve(std::string_view id_text, const Reques
                                               ": the requester cannot approve its own request");
   }
   CW_RETURN_IF_ERROR(check_pending(held.view));
+  // A requester disabled (or whose token was revoked) since it asked gets nothing more: its
+  // requests wait to be rejected. Checked here so a refusal costs no signature, and again
+  // below where the certificate is recorded, so a change made meanwhile is not missed.
+  const Requester asker = held.request.requester;  // held.request moves into the RA below
+  auto requester_stands = [&](store::Transaction& tx) -> Status {
+    return requester_check_ ? requester_check_(tx, asker) : ok();
+  };
+  {
+    CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+    CW_RETURN_IF_ERROR(requester_stands(*tx));
+  }
   if (!claim(id)) {
     return fail(ErrorCode::kConflict, "approval request " + id + " is being approved");
   }
@@ -230,6 +241,7 @@ Result<Approved> ApprovalService::approve(std::string_view id_text, const Reques
   auto record = [&](store::Transaction& tx, const x509::Certificate& cert,
                     const crypto::PrivateKey*) -> Status {
     const auto& info = cert.info();
+    CW_RETURN_IF_ERROR(requester_stands(tx));
     CW_ASSIGN_OR_RETURN(const bool moved,
                         approval_detail::transition(tx, id, ApprovalStatus::kIssued, approver.actor,
                                                     clock_.now(), std::nullopt, info.sha256_hex));

@@ -3,7 +3,7 @@
 # Location) instead of issuing; its requester cannot approve it (by role, and as an admin by
 # principal, whatever token); an approver of another team neither sees nor decides it; an
 # approved request is issued exactly once (a second approve is 409, the inventory holds one
-# certificate); a rejected one and an expired one (short TTL) never are; hostile bodies and ids
+# certificate); nothing is issued for a requester disabled or revoked since it asked; a rejected one and an expired one (short TTL) never are; hostile bodies and ids
 # answer problem+json and change nothing; the CLI (client and local) lists, shows, approves and
 # rejects, and `certward issue` prints the pending id.
 source "$(dirname "$0")/lib.sh"
@@ -117,6 +117,28 @@ done
 wait "${racers[@]}"
 assert_eq "200 409 409 409" "$(cat "$T"/race.* | sort | tr '\n' ' ' | sed 's/ $//')" "one of four concurrent approvals wins"
 assert_eq 2 "$(issued_gated)" "four concurrent approvals issue one certificate"
+
+# --- Nothing is issued in the name of a requester disabled, or whose token was revoked, since
+# it asked: the request waits, to be rejected.
+assert_eq 202 "$(request "$ALICE" gated-off.web.example.test)" "a request before its requester is disabled"
+OFF=$(jq -r .id "$T/resp")
+must 200 POST /api/v1/principals/alice/disable
+s0=$(state)
+assert_eq 422 "$(api POST "/api/v1/approvals/$OFF/approve" "$BOB")" "approving for a disabled requester"
+assert_eq policy_rejected "$(jq -r .code "$T/resp")" "a disabled requester's problem code"
+assert_eq "$s0" "$(state)" "a disabled requester has nothing issued"
+must 200 POST /api/v1/principals/alice/enable
+must 201 POST /api/v1/tokens '{"principal":"alice","ttl":"1d"}'
+ALICE2=$(jq -r .token "$T/resp")
+assert_eq 202 "$(request "$ALICE2" gated-rev.web.example.test)" "a request through a token revoked later"
+REV=$(jq -r .id "$T/resp")
+must 204 DELETE "/api/v1/tokens/$(cut -c5-20 <<<"$ALICE2")"
+s0=$(state)
+assert_eq 422 "$(api POST "/api/v1/approvals/$REV/approve" "$BOB")" "approving what a revoked token asked"
+assert_eq "$s0" "$(state)" "a revoked token's request has nothing issued"
+assert_eq 200 "$(api GET "/api/v1/approvals/$REV" "$BOB")" "it is still there"
+assert_eq pending "$(jq -r .status "$T/resp")" "and pending, to be rejected"
+assert_eq 2 "$(issued_gated)" "no certificate for either"
 
 # --- Hostile bodies and ids: problem+json, nothing changes.
 s0=$(state)

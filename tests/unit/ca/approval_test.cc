@@ -152,6 +152,30 @@ TEST_F(ApprovalTest, AnApprovedRequestIsIssuedOnce) {
   expect_audit_ok(events);
 }
 
+TEST_F(ApprovalTest, NothingIsIssuedForARequesterThatNoLongerStands) {
+  const ApprovalRequest r = submit();
+  std::vector<std::string> asked;
+  int allowed = 0;  // how many checks pass before the requester is refused
+  approvals_->set_requester_check([&](store::Transaction&, const Requester& who) -> Status {
+    asked.push_back(who.principal);
+    if (allowed-- > 0) return ok();
+    return fail(ErrorCode::kPolicyRejected, "the requester is disabled");
+  });
+  const auto inv = inventory_count(), events = audit_count();
+  expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kPolicyRejected, inv, events);
+  EXPECT_EQ(asked, std::vector<std::string>{"alice"});  // refused before anything was signed
+  // Disabled while the certificate was being made: refused where it is recorded.
+  allowed = 1;
+  expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kPolicyRejected, inv, events);
+  EXPECT_EQ(approvals_->get(r.id, bob_)->status, ApprovalStatus::kPending);
+  // Standing again, it is issued.
+  allowed = 2;
+  auto approved = approvals_->approve(r.id, bob_);
+  ASSERT_TRUE(approved.has_value()) << approved.error().message;
+  EXPECT_EQ(inventory_count(), inv + 1);
+  approvals_->set_requester_check(nullptr);
+}
+
 TEST_F(ApprovalTest, ARejectedRequestIsNeverIssued) {
   const ApprovalRequest r = submit();
   const auto inv = inventory_count(), events = audit_count();
