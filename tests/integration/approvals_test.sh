@@ -152,6 +152,8 @@ check_refused() {  # want method path token body message
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" "{\"reason\":\"$big\"}" "a huge reason"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"a\nb"}' "a reason with a newline"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":""}' "an empty reason"
+check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"a\u2028b"}' "a reason with a line separator"
+check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"\u202egnp.exe"}' "a reason with a bidirectional override"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":' "bad JSON"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"x","extra":1}' "an unknown field"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '["x"]' "not an object"
@@ -215,6 +217,8 @@ cw issue --profile gated --csr "$T/local.web.example.test.csr" --team web >"$T/o
 assert_eq 9 "$rc" "local issue on a gated profile exits 9 ($(cat "$T/err"))"
 LOCAL_ID=$(cat "$T/out")
 assert_fails 6 unauthorized "the local operator approves its own" cw approvals approve "$LOCAL_ID"
+# Malformed UTF-8 (an overlong NUL) is refused, not passed on to the audit log.
+assert_exit 3 "a local cancel with a malformed reason" cw approvals cancel "$LOCAL_ID" --reason $'over\xc0\x80long'
 cw approvals list --status pending --json >"$T/out"
 [[ $(jq "[.items[] | select(.id == \"$LOCAL_ID\")] | length" "$T/out") == 1 ]] && pass || fail "local list shows it"
 remote "$BOB" approvals reject "$LOCAL_ID" --reason "use the managed certificate" >"$T/out" 2>&1 || fail "reject: $(cat "$T/out")"
