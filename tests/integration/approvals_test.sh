@@ -241,4 +241,43 @@ assert_eq 200 "$(api GET '/api/v1/approvals?status=expired' "$BOB")" "listing ex
 [[ $(jq "[.items[] | select(.id == \"$LATE\")] | length" "$T/resp") == 1 ]] && pass || fail "listed as expired"
 assert_eq 3 "$(issued_gated)" "the expired request issued nothing"
 stop_server
+
+# --- The CLI prints what a server sends as text, escaped: a hostile server moves no terminal.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/evil.key" \
+  -out "$T/evil.pem" -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 2>/dev/null
+EVIL_PORT=$(free_port)
+python3 - "$EVIL_PORT" "$T/evil.pem" "$T/evil.key" <<'PY' &
+import http.server, json, ssl, sys
+ESC = "\x1b]0;owned\x07\x1b[2J\u009b31m"
+class Evil(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({k: ESC for k in ("id", "status", "certificate", "serial")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Evil)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+PY
+EVIL_PID=$!
+CW_BACKGROUND_PIDS="${CW_BACKGROUND_PIDS:-} $EVIL_PID"
+wait_until 10 bash -c "echo >/dev/tcp/127.0.0.1/$EVIL_PORT" 2>/dev/null
+for cmd in "approve 0123456789abcdef" "reject 0123456789abcdef --reason no" "cancel 0123456789abcdef"; do
+  # shellcheck disable=SC2086 # the command's words
+  env CERTWARD_TOKEN="$BOB" CERTWARD_SERVER="https://127.0.0.1:$EVIL_PORT" CERTWARD_CA_FILE="$T/evil.pem" \
+    "$CERTWARD_BIN" approvals $cmd >"$T/out" 2>&1 || fail "approvals $cmd against a hostile server: $(cat -v "$T/out")"
+  if LC_ALL=C grep -q $'\x1b\|\x07\|\xc2\x9b' "$T/out"; then
+    fail "approvals $cmd prints a server's control characters: $(cat -v "$T/out")"
+  else
+    pass
+  fi
+done
+kill "$EVIL_PID"
 finish
