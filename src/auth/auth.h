@@ -158,10 +158,11 @@ class AuthService {
                            std::string_view actor);
 
   // Whether `who`, recorded when it asked for something (an approval request), still stands:
-  // its principal exists and is not disabled, and the token it used (actor "token:<id>") is
-  // not revoked. An expired token does not matter: what it asked was asked while it was
-  // valid. A requester without a principal (the local operator) always stands. Reads inside
-  // `tx`. Errors: kPolicyRejected naming what changed.
+  // its principal exists, is not disabled and has a role that issues, and the token it used
+  // (actor "token:<id>") is not revoked and has such a role. An expired token does not
+  // matter: what it asked was asked while it was valid. A requester without a principal (the
+  // local operator) always stands. Reads inside `tx`. Errors: kPolicyRejected naming what
+  // changed.
   Status requester_stands(store::Transaction& tx, const ca::Requester& who) const;
 
   // Errors: kUnauthorized for anything that does not authenticate (unknown, malformed,

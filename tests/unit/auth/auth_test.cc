@@ -509,6 +509,21 @@ TEST_F(AuthTest, ARequesterStandsUntilDisabledOrItsTokenRevoked) {
   expect_refused(asker);
   ASSERT_TRUE(auth_->set_principal_disabled("alice", false, "local:root"));
   EXPECT_TRUE(stands(asker));
+  {
+    // No API changes roles; one changed in the database is obeyed.
+    auto tx = db_->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->execute("UPDATE principals SET role = 'auditor' WHERE name = 'alice'"));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  expect_refused(asker);
+  {
+    auto tx = db_->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->execute("UPDATE principals SET role = 'requester' WHERE name = 'alice'"));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  EXPECT_TRUE(stands(asker));
   ASSERT_TRUE(auth_->revoke_token(t->info.id, "local:root"));
   expect_refused(asker);
   expect_refused(ca::Requester{
