@@ -157,6 +157,14 @@ class AuthService {
   Status unmap_certificate(std::string_view fingerprint, std::string_view principal,
                            std::string_view actor);
 
+  // Whether `who`, recorded when it asked for something (an approval request), still stands:
+  // its principal exists, is not disabled and has a role that issues, and the token it used
+  // (actor "token:<id>") is not revoked and has such a role. An expired token does not
+  // matter: what it asked was asked while it was valid. A requester without a principal (the
+  // local operator) always stands. Reads inside `tx`. Errors: kPolicyRejected naming what
+  // changed.
+  Status requester_stands(store::Transaction& tx, const ca::Requester& who) const;
+
   // Errors: kUnauthorized for anything that does not authenticate (unknown, malformed,
   // expired, revoked, disabled principal) — one code, so callers learn nothing more.
   Result<Identity> authenticate_token(std::string_view token);

@@ -1,5 +1,7 @@
 #include "ca/approval.h"
 
+#include <array>
+
 #include "ca/approval_store.h"
 #include "common/log.h"
 #include "crypto/crypto.h"
@@ -34,6 +36,32 @@ Status check_pending(const ApprovalRequest& r) {
   return ok();
 }
 
+// The code point at s[i] and its length in bytes; nullopt unless it is well-formed UTF-8:
+// shortest form, no surrogate, at most U+10FFFF. Anything looser is refused, not repaired:
+// the audit log's JSON would not take it, and other decoders read it as something else.
+std::optional<std::pair<char32_t, std::size_t>> code_point_at(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return std::pair{static_cast<char32_t>(c), std::size_t{1}};
+  const std::size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return std::nullopt;
+  char32_t cp = c & (0x7f >> n);
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xc0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (d & 0x3f);
+  }
+  constexpr std::array<char32_t, 5> kShortest = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kShortest[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
+  return std::pair{cp, n};
+}
+
+// C0, DEL and C1 controls move terminals; U+2028 and U+2029 end lines; U+202A-U+202E and
+// U+2066-U+2069 reorder what is shown after them, so a reason would read as something else.
+bool moves_text(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x2028 && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
 // A reason is shown to people and written to the audit log: bounded, UTF-8, one line.
 Status check_reason(std::string_view reason, bool required) {
   if (required && reason.find_first_not_of(' ') == std::string_view::npos) {
@@ -44,28 +72,14 @@ Status check_reason(std::string_view reason, bool required) {
                 "reason is longer than " + std::to_string(kMaxApprovalReason) + " bytes");
   }
   for (std::size_t i = 0; i < reason.size();) {
-    const auto c = static_cast<unsigned char>(reason[i]);
-    if (c < 0x20 || c == 0x7f) {
-      return fail(ErrorCode::kInvalidArgument, "reason must not hold control characters");
+    const auto next = code_point_at(reason, i);
+    if (!next) return fail(ErrorCode::kInvalidArgument, "reason must be UTF-8");
+    if (moves_text(next->first)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "reason must not hold control characters, line separators or bidirectional "
+                  "controls");
     }
-    std::size_t n = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xe  ? 3
-                    : (c >> 3) == 0x1e ? 4
-                                       : 0;
-    if (n == 0 || i + n > reason.size()) {
-      return fail(ErrorCode::kInvalidArgument, "reason must be UTF-8");
-    }
-    for (std::size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(reason[i + k]) & 0xc0) != 0x80) {
-        return fail(ErrorCode::kInvalidArgument, "reason must be UTF-8");
-      }
-    }
-    // C1 controls (U+0080..U+009F) move terminals as C0 ones do.
-    if (c == 0xc2 && static_cast<unsigned char>(reason[i + 1]) < 0xa0) {
-      return fail(ErrorCode::kInvalidArgument, "reason must not hold control characters");
-    }
-    i += n;
+    i += next->second;
   }
   return ok();
 }
@@ -216,6 +230,17 @@ Result<Approved> ApprovalService::approve(std::string_view id_text, const Reques
                                               ": the requester cannot approve its own request");
   }
   CW_RETURN_IF_ERROR(check_pending(held.view));
+  // A requester disabled (or whose token was revoked) since it asked gets nothing more: its
+  // requests wait to be rejected. Checked here so a refusal costs no signature, and again
+  // below where the certificate is recorded, so a change made meanwhile is not missed.
+  const Requester asker = held.request.requester;  // held.request moves into the RA below
+  auto requester_stands = [&](store::Transaction& tx) -> Status {
+    return requester_check_ ? requester_check_(tx, asker) : ok();
+  };
+  {
+    CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+    CW_RETURN_IF_ERROR(requester_stands(*tx));
+  }
   if (!claim(id)) {
     return fail(ErrorCode::kConflict, "approval request " + id + " is being approved");
   }
@@ -230,6 +255,7 @@ Result<Approved> ApprovalService::approve(std::string_view id_text, const Reques
   auto record = [&](store::Transaction& tx, const x509::Certificate& cert,
                     const crypto::PrivateKey*) -> Status {
     const auto& info = cert.info();
+    CW_RETURN_IF_ERROR(requester_stands(tx));
     CW_ASSIGN_OR_RETURN(const bool moved,
                         approval_detail::transition(tx, id, ApprovalStatus::kIssued, approver.actor,
                                                     clock_.now(), std::nullopt, info.sha256_hex));

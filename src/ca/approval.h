@@ -28,6 +28,7 @@
 // Thread-safe.
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -97,6 +98,11 @@ struct Approved {
   IssuedCertificate issued;
 };
 
+// Whether the requester of a held request still stands: its principal not disabled, the token
+// it asked with not revoked. ca keeps no principals, so their owner answers, reading inside
+// `tx`. An error refuses the approval with that error; the request stays pending.
+using RequesterCheck = std::function<Status(store::Transaction& tx, const Requester& requester)>;
+
 // Longest rejection or cancellation reason, in bytes.
 inline constexpr std::size_t kMaxApprovalReason = 1024;
 
@@ -108,6 +114,12 @@ class ApprovalService {
                   std::chrono::seconds ttl);
 
   static Status migrate(store::Database& db);
+
+  // approve() asks `check` about the request's requester, before signing and again in the
+  // transaction that records the certificate: a requester disabled or revoked since it asked
+  // has nothing issued. Without one every requester stands (a data directory with no
+  // principals). REQUIRES: set before approve() runs; not changed while it does.
+  void set_requester_check(RequesterCheck check) { requester_check_ = std::move(check); }
 
   // The front-ends' enrollment: a request whose profile requires approval is judged, stored
   // pending and returned; any other goes to the RA at once. Errors: as Enrollment::enroll(),
@@ -122,7 +134,8 @@ class ApprovalService {
 
   // Issues the request as its requester asked, judged by today's rules. Errors: kNotFound,
   // kUnauthorized (the caller is its requester), kConflict (not pending: decided, cancelled,
-  // expired, or being approved right now), and the RA's errors (the request stays pending).
+  // expired, or being approved right now), the requester check's errors and the RA's (the
+  // request stays pending).
   Result<Approved> approve(std::string_view id, const Requester& approver);
   // Errors: kNotFound, kUnauthorized (its requester), kConflict (not pending), kInvalidArgument
   // (reason empty, longer than kMaxApprovalReason, not UTF-8 or with control characters).
@@ -152,6 +165,7 @@ class ApprovalService {
   const ProfileSet& profiles_;
   const audit::AuditLog& audit_;
   const std::chrono::seconds ttl_;
+  RequesterCheck requester_check_;  // set before serving
 
   mutable common::Mutex mu_;
   std::set<std::string> approving_ CW_GUARDED_BY(mu_);

@@ -11,14 +11,15 @@ namespace {
 
 using nlohmann::json;
 
-std::string text(const json& j, const char* key) { return json_text(j, key, "-"); }
+// Every field, as the server sent it, is text for a terminal: escaped, whoever wrote it.
+std::string text(const json& j, const char* key) { return printable(json_text(j, key, "-")); }
 
 void print_list(const json& j) {
   Table t({"ID", "STATUS", "PROFILE", "TEAM", "REQUESTER", "SUBJECT", "EXPIRES", "CERTIFICATE"});
   for (const auto& r : j.value("items", json::array())) {
-    t.add({text(r, "id"), text(r, "status"), printable(text(r, "profile")),
-           printable(text(r, "team")), printable(text(r, "requester")),
-           printable(text(r, "subject")), text(r, "expires_at"), text(r, "certificate")});
+    t.add({text(r, "id"), text(r, "status"), text(r, "profile"), text(r, "team"),
+           text(r, "requester"), text(r, "subject"), text(r, "expires_at"),
+           text(r, "certificate")});
   }
   t.print();
   if (j.contains("next_cursor") && j["next_cursor"].is_string()) {

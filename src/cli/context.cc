@@ -119,6 +119,11 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   CW_RETURN_IF_ERROR(ca::ApprovalService::migrate(*c->db_));
   c->approvals_ = std::make_unique<ca::ApprovalService>(
       c->clock_, *c->db_, *c->enrollment_, c->profiles_, *c->audit_, cfg.approvals.ttl);
+  // Nothing is issued in the name of a requester disabled, or revoked, since it asked.
+  c->approvals_->set_requester_check(
+      [auth = c->auth_.get()](store::Transaction& tx, const ca::Requester& who) {
+        return auth->requester_stands(tx, who);
+      });
   ca::AuthorityService* authorities = c->authorities_.get();
   c->discovery_ = std::make_unique<discovery::Discovery>(
       discovery::DiscoveryDeps{c->clock_, *c->db_, *c->inventory_, *c->sightings_, *c->audit_,

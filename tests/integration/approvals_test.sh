@@ -3,7 +3,7 @@
 # Location) instead of issuing; its requester cannot approve it (by role, and as an admin by
 # principal, whatever token); an approver of another team neither sees nor decides it; an
 # approved request is issued exactly once (a second approve is 409, the inventory holds one
-# certificate); a rejected one and an expired one (short TTL) never are; hostile bodies and ids
+# certificate); nothing is issued for a requester disabled or revoked since it asked; a rejected one and an expired one (short TTL) never are; hostile bodies and ids
 # answer problem+json and change nothing; the CLI (client and local) lists, shows, approves and
 # rejects, and `certward issue` prints the pending id.
 source "$(dirname "$0")/lib.sh"
@@ -118,6 +118,28 @@ wait "${racers[@]}"
 assert_eq "200 409 409 409" "$(cat "$T"/race.* | sort | tr '\n' ' ' | sed 's/ $//')" "one of four concurrent approvals wins"
 assert_eq 2 "$(issued_gated)" "four concurrent approvals issue one certificate"
 
+# --- Nothing is issued in the name of a requester disabled, or whose token was revoked, since
+# it asked: the request waits, to be rejected.
+assert_eq 202 "$(request "$ALICE" gated-off.web.example.test)" "a request before its requester is disabled"
+OFF=$(jq -r .id "$T/resp")
+must 200 POST /api/v1/principals/alice/disable
+s0=$(state)
+assert_eq 422 "$(api POST "/api/v1/approvals/$OFF/approve" "$BOB")" "approving for a disabled requester"
+assert_eq policy_rejected "$(jq -r .code "$T/resp")" "a disabled requester's problem code"
+assert_eq "$s0" "$(state)" "a disabled requester has nothing issued"
+must 200 POST /api/v1/principals/alice/enable
+must 201 POST /api/v1/tokens '{"principal":"alice","ttl":"1d"}'
+ALICE2=$(jq -r .token "$T/resp")
+assert_eq 202 "$(request "$ALICE2" gated-rev.web.example.test)" "a request through a token revoked later"
+REV=$(jq -r .id "$T/resp")
+must 204 DELETE "/api/v1/tokens/$(cut -c5-20 <<<"$ALICE2")"
+s0=$(state)
+assert_eq 422 "$(api POST "/api/v1/approvals/$REV/approve" "$BOB")" "approving what a revoked token asked"
+assert_eq "$s0" "$(state)" "a revoked token's request has nothing issued"
+assert_eq 200 "$(api GET "/api/v1/approvals/$REV" "$BOB")" "it is still there"
+assert_eq pending "$(jq -r .status "$T/resp")" "and pending, to be rejected"
+assert_eq 2 "$(issued_gated)" "no certificate for either"
+
 # --- Hostile bodies and ids: problem+json, nothing changes.
 s0=$(state)
 big=$(head -c 5000 /dev/zero | tr '\0' x)
@@ -130,6 +152,8 @@ check_refused() {  # want method path token body message
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" "{\"reason\":\"$big\"}" "a huge reason"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"a\nb"}' "a reason with a newline"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":""}' "an empty reason"
+check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"a\u2028b"}' "a reason with a line separator"
+check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"\u202egnp.exe"}' "a reason with a bidirectional override"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":' "bad JSON"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '{"reason":"x","extra":1}' "an unknown field"
 check_refused 400 POST "/api/v1/approvals/$SELF/reject" "$ROOT2" '["x"]' "not an object"
@@ -193,6 +217,8 @@ cw issue --profile gated --csr "$T/local.web.example.test.csr" --team web >"$T/o
 assert_eq 9 "$rc" "local issue on a gated profile exits 9 ($(cat "$T/err"))"
 LOCAL_ID=$(cat "$T/out")
 assert_fails 6 unauthorized "the local operator approves its own" cw approvals approve "$LOCAL_ID"
+# Malformed UTF-8 (an overlong NUL) is refused, not passed on to the audit log.
+assert_exit 3 "a local cancel with a malformed reason" cw approvals cancel "$LOCAL_ID" --reason $'over\xc0\x80long'
 cw approvals list --status pending --json >"$T/out"
 [[ $(jq "[.items[] | select(.id == \"$LOCAL_ID\")] | length" "$T/out") == 1 ]] && pass || fail "local list shows it"
 remote "$BOB" approvals reject "$LOCAL_ID" --reason "use the managed certificate" >"$T/out" 2>&1 || fail "reject: $(cat "$T/out")"
@@ -215,4 +241,43 @@ assert_eq 200 "$(api GET '/api/v1/approvals?status=expired' "$BOB")" "listing ex
 [[ $(jq "[.items[] | select(.id == \"$LATE\")] | length" "$T/resp") == 1 ]] && pass || fail "listed as expired"
 assert_eq 3 "$(issued_gated)" "the expired request issued nothing"
 stop_server
+
+# --- The CLI prints what a server sends as text, escaped: a hostile server moves no terminal.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/evil.key" \
+  -out "$T/evil.pem" -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 2>/dev/null
+EVIL_PORT=$(free_port)
+python3 - "$EVIL_PORT" "$T/evil.pem" "$T/evil.key" <<'PY' &
+import http.server, json, ssl, sys
+ESC = "\x1b]0;owned\x07\x1b[2J\u009b31m"
+class Evil(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({k: ESC for k in ("id", "status", "certificate", "serial")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Evil)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+PY
+EVIL_PID=$!
+CW_BACKGROUND_PIDS="${CW_BACKGROUND_PIDS:-} $EVIL_PID"
+wait_until 10 bash -c "echo >/dev/tcp/127.0.0.1/$EVIL_PORT" 2>/dev/null
+for cmd in "approve 0123456789abcdef" "reject 0123456789abcdef --reason no" "cancel 0123456789abcdef"; do
+  # shellcheck disable=SC2086 # the command's words
+  env CERTWARD_TOKEN="$BOB" CERTWARD_SERVER="https://127.0.0.1:$EVIL_PORT" CERTWARD_CA_FILE="$T/evil.pem" \
+    "$CERTWARD_BIN" approvals $cmd >"$T/out" 2>&1 || fail "approvals $cmd against a hostile server: $(cat -v "$T/out")"
+  if LC_ALL=C grep -q $'\x1b\|\x07\|\xc2\x9b' "$T/out"; then
+    fail "approvals $cmd prints a server's control characters: $(cat -v "$T/out")"
+  else
+    pass
+  fi
+done
+kill "$EVIL_PID"
 finish

@@ -482,6 +482,54 @@ TEST_F(AuthTest, DisabledPrincipalIsUnauthorized) {
   EXPECT_TRUE(auth_->authenticate_token(token));
 }
 
+TEST_F(AuthTest, ARequesterStandsUntilDisabledOrItsTokenRevoked) {
+  add_people();
+  auto t = auth_->create_token(token_for("alice"), "test");
+  ASSERT_TRUE(t);
+  auto who = auth_->authenticate_token(t->secret);
+  ASSERT_TRUE(who);
+  const ca::Requester asker = who->requester();
+  auto stands = [&](const ca::Requester& r) -> Status {
+    auto tx = db_->begin(store::TxMode::kRead);
+    if (!tx) return std::unexpected(tx.error());
+    return auth_->requester_stands(**tx, r);
+  };
+  auto expect_refused = [&](const ca::Requester& r) {
+    auto s = stands(r);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, ErrorCode::kPolicyRejected);
+  };
+  EXPECT_TRUE(stands(asker));
+  EXPECT_TRUE(stands(ca::Requester{
+      .actor = "local:root", .team = {}, .scope = {}}));  // no principal: always stands
+  clock_.advance(400 * 24h);  // an expired token asked while it was valid
+  EXPECT_TRUE(stands(asker));
+
+  ASSERT_TRUE(auth_->set_principal_disabled("alice", true, "local:root"));
+  expect_refused(asker);
+  ASSERT_TRUE(auth_->set_principal_disabled("alice", false, "local:root"));
+  EXPECT_TRUE(stands(asker));
+  {
+    // No API changes roles; one changed in the database is obeyed.
+    auto tx = db_->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->execute("UPDATE principals SET role = 'auditor' WHERE name = 'alice'"));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  expect_refused(asker);
+  {
+    auto tx = db_->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->execute("UPDATE principals SET role = 'requester' WHERE name = 'alice'"));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  EXPECT_TRUE(stands(asker));
+  ASSERT_TRUE(auth_->revoke_token(t->info.id, "local:root"));
+  expect_refused(asker);
+  expect_refused(ca::Requester{
+      .actor = "cert:bob", .team = {}, .scope = {}, .principal = "bob"});  // no such principal
+}
+
 TEST_F(AuthTest, TokenRoleAbovePrincipalIsRejected) {
   add_people();
   struct Case {

@@ -152,6 +152,30 @@ TEST_F(ApprovalTest, AnApprovedRequestIsIssuedOnce) {
   expect_audit_ok(events);
 }
 
+TEST_F(ApprovalTest, NothingIsIssuedForARequesterThatNoLongerStands) {
+  const ApprovalRequest r = submit();
+  std::vector<std::string> asked;
+  int allowed = 0;  // how many checks pass before the requester is refused
+  approvals_->set_requester_check([&](store::Transaction&, const Requester& who) -> Status {
+    asked.push_back(who.principal);
+    if (allowed-- > 0) return ok();
+    return fail(ErrorCode::kPolicyRejected, "the requester is disabled");
+  });
+  const auto inv = inventory_count(), events = audit_count();
+  expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kPolicyRejected, inv, events);
+  EXPECT_EQ(asked, std::vector<std::string>{"alice"});  // refused before anything was signed
+  // Disabled while the certificate was being made: refused where it is recorded.
+  allowed = 1;
+  expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kPolicyRejected, inv, events);
+  EXPECT_EQ(approvals_->get(r.id, bob_)->status, ApprovalStatus::kPending);
+  // Standing again, it is issued.
+  allowed = 2;
+  auto approved = approvals_->approve(r.id, bob_);
+  ASSERT_TRUE(approved.has_value()) << approved.error().message;
+  EXPECT_EQ(inventory_count(), inv + 1);
+  approvals_->set_requester_check(nullptr);
+}
+
 TEST_F(ApprovalTest, ARejectedRequestIsNeverIssued) {
   const ApprovalRequest r = submit();
   const auto inv = inventory_count(), events = audit_count();
@@ -159,13 +183,21 @@ TEST_F(ApprovalTest, ARejectedRequestIsNeverIssued) {
   for (const std::string& bad :
        {std::string(""), std::string("   "), std::string(kMaxApprovalReason + 1, 'x'),
         std::string("a\nb"), std::string("bad \xff utf-8"), std::string("nul\0in", 6),
-        std::string("c1 \xc2\x9b control")}) {
+        std::string("c1 \xc2\x9b control"), std::string("overlong \xc0\x80 nul"),
+        std::string("overlong \xe0\x80\x9b esc"), std::string("surrogate \xed\xa0\x80"),
+        std::string("past U+10FFFF \xf4\x90\x80\x80"), std::string("line\xe2\x80\xa8sep"),
+        std::string("para\xe2\x80\xa9sep"), std::string("rlo \xe2\x80\xae"),
+        std::string("isolate \xe2\x81\xa6")}) {
     expect_refused(approvals_->reject(r.id, bad, bob_), ErrorCode::kInvalidArgument, inv, events);
   }
-  auto rejected = approvals_->reject(r.id, "not our name", bob_);
+  // Cancelling takes a reason by the same rules.
+  expect_refused(approvals_->cancel(r.id, std::string("overlong \xc0\x80"), alice_),
+                 ErrorCode::kInvalidArgument, inv, events);
+  auto rejected =
+      approvals_->reject(r.id, "not our name (\xc3\xbc, \xe5\x90\x8d, \xf0\x9f\x98\x80)", bob_);
   ASSERT_TRUE(rejected.has_value()) << rejected.error().message;
   EXPECT_EQ(rejected->status, ApprovalStatus::kRejected);
-  EXPECT_EQ(rejected->reason, "not our name");
+  EXPECT_EQ(rejected->reason, "not our name (\xc3\xbc, \xe5\x90\x8d, \xf0\x9f\x98\x80)");
   expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kConflict, inv, events + 1);
   EXPECT_EQ(inventory_count(), inv);
 }
