@@ -2,7 +2,7 @@
 # Compliance policies against a real server: a rule declared in certward.toml and rules made
 # through the API; an RSA-1024 certificate and a SHA-1-signed one (made with openssl, issued by
 # an outside CA, imported as found in the wild) listed as violations through the API and the
-# CLI (client and local mode); a CSR that breaks a rule refused at issuance naming the rule; a
+# CLI (client and local mode), and the same two found by a network scan of TLS endpoints; a CSR that breaks a rule refused at issuance naming the rule; a
 # rule scoped to one team that does not touch another; a requester that can neither make nor
 # change rules and sees only its team's violations; hostile rules refused with nothing stored.
 source "$(dirname "$0")/lib.sh"
@@ -124,6 +124,30 @@ assert_eq 201 "$(api POST /api/v1/certificates "$TOKEN_bob" "$(jq -nc --rawfile 
 # The weak imported certificate belongs to ops: the payments rule does not list it either.
 assert_eq 200 "$(api GET '/api/v1/policy/violations?rule=payments-rsa-3072' "$A")" "payments rule violations"
 assert_eq 0 "$(jq '.items | length' "$T/resp")" "the payments rule touches no ops certificate"
+
+# The same found by discovery: a TLS endpoint (openssl s_server) serving an RSA-1024 leaf and
+# one serving a SHA-1-signed leaf, scanned; both are listed with origin "discovered".
+leaf scanned-weak rsa:1024 sha256
+leaf scanned-sha1 rsa:2048 sha1
+listening() { ss -Hltn "sport = :$1" | grep -q LISTEN; }
+SERVERS=()
+for name in scanned-weak scanned-sha1; do
+  port=$(free_port)
+  openssl s_server -accept "127.0.0.1:$port" -cert "$T/$name.pem" -key "$T/$name.key" -www -quiet \
+    -cipher 'DEFAULT:@SECLEVEL=0' \
+    >>"$T/s_server.log" 2>&1 &
+  SERVERS+=($!)
+  CW_BACKGROUND_PIDS="${CW_BACKGROUND_PIDS:-} $!"
+  wait_until 10 listening "$port" || fail "s_server for $name did not start"
+  TARGETS+=("127.0.0.1:$port")
+done
+cw --json scan net "${TARGETS[@]}" >"$T/scan.json" 2>"$T/scan.err" || fail "scan: $(head -c 300 "$T/scan.err")"
+for pid in "${SERVERS[@]}"; do kill "$pid" 2>/dev/null; done
+SCANNED_WEAK=$(fp_of "$T/scanned-weak.pem")
+SCANNED_SHA1=$(fp_of "$T/scanned-sha1.pem")
+assert_eq 200 "$(api GET /api/v1/policy/violations "$A")" "violations after the scan"
+assert_eq "min-rsa-2048 discovered" "$(jq -r ".items[] | select(.subject_id == \"$SCANNED_WEAK\") | \"\(.rule) \(.origin)\"" "$T/resp")" "a discovered RSA-1024 certificate is listed"
+assert_eq "no-sha1 discovered" "$(jq -r ".items[] | select(.subject_id == \"$SCANNED_SHA1\") | \"\(.rule) \(.origin)\"" "$T/resp")" "a discovered SHA-1-signed certificate is listed"
 
 # Every rule change is audited.
 assert_eq 2 "$(db_scalar "SELECT COUNT(*) FROM audit_events WHERE action = 'policy.rule.create'")" "rule creations audited"
