@@ -35,9 +35,13 @@ TEST(Csv, QuotesPerRfc4180AndDefusesFormulas) {
   EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
   EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(csv_field("line\nbreak"), "\"line\nbreak\"");
-  for (std::string_view f : {"=1+1", "+1", "-1", "@SUM(A1)"}) {
-    EXPECT_EQ(csv_field(f)[0], '\'') << f;
+  for (std::string_view f : {"=1+1", "+1", "-1", "@SUM(A1)", " =1+1", "  @SUM(A1)", "\t=1+1",
+                              "\r-1", "\n+1", " \t=cmd|' /C calc'!A0"}) {
+    const std::string field = csv_field(f);
+    EXPECT_EQ(field[field[0] == '"' ? 1 : 0], '\'') << f;
   }
+  EXPECT_EQ(csv_field(" plain"), " plain");
+  EXPECT_EQ(csv_field("a-b"), "a-b");
   const std::string csv = render(Format::kCsv);
   EXPECT_EQ(csv,
             "subject,days,rate\r\n"
