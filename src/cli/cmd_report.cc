@@ -2,16 +2,14 @@
 // lifetimes|cbom`, against the data directory or a server (--server), as a table (default),
 // CSV, JSON, HTML or, for cbom, CycloneDX. Locally the report is written as it is computed
 // (bounded memory over any inventory), to --output through a temporary file renamed into
-// place, so a failed report leaves no half file behind.
-
-#include <unistd.h>
+// place (common/file.h), so a failed report leaves no half file behind.
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "reports/reports.h"
 
 namespace certward::cli {
@@ -40,8 +38,12 @@ Result<reports::ReportRequest> request(reports::Kind kind, const ReportOpts& o, 
   return r;
 }
 
-// Streams the report into `output` (a temporary file beside it, renamed when complete) or
-// standard output.
+// A report names the inventory's certificates, owners and teams: its file is the caller's
+// alone (0600), whatever the umask, until they choose to share it.
+constexpr unsigned kReportFileMode = 0600;
+
+// Streams the report into `output` (a temporary file beside it, created exclusively and
+// renamed when complete) or standard output.
 Status write_local(Context& c, const reports::ReportRequest& r, const std::string& output) {
   const reports::ReportService service(reports::Sources{.clock = c.clock(),
                                                         .inventory = c.inventory(),
@@ -49,17 +51,8 @@ Status write_local(Context& c, const reports::ReportRequest& r, const std::strin
                                                         .managed = &c.managed(),
                                                         .policy = &c.policy()});
   if (output.empty() || output == "-") return service.write(r, std::cout);
-  const std::string tmp = output + ".tmp." + std::to_string(::getpid());
-  std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-  if (!file) return fail(ErrorCode::kInvalidArgument, "cannot write " + tmp);
-  Status s = service.write(r, file);
-  file.close();
-  if (s && !file) s = fail(ErrorCode::kInternal, "writing " + tmp + " failed");
-  if (s && std::rename(tmp.c_str(), output.c_str()) != 0) {
-    s = fail(ErrorCode::kInternal, "cannot rename " + tmp + " to " + output);
-  }
-  if (!s) std::remove(tmp.c_str());
-  return s;
+  return write_file_atomic_streamed(output, kReportFileMode,
+                                    [&](std::ostream& out) { return service.write(r, out); });
 }
 
 std::string remote_path(const reports::ReportRequest& r, const ReportOpts& o) {
@@ -99,7 +92,7 @@ void add_report(CLI::App* group, Globals& g, reports::Kind kind, const char* hel
           if (o->output.empty() || o->output == "-") {
             std::fwrite(body.data(), 1, body.size(), stdout);
           } else {
-            CW_RETURN_IF_ERROR(write_document(o->output, body));
+            CW_RETURN_IF_ERROR(write_file_atomic(o->output, body, kReportFileMode));
           }
           return nlohmann::json();
         },

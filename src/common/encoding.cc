@@ -166,7 +166,28 @@ std::string terminal_text(std::string_view text) {
     const bool c1 = c == 0xc2 && i + 1 < text.size() &&
                     static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
                     static_cast<unsigned char>(text[i + 1]) <= 0x9f;
-    if (c < 0x20 || c == 0x7f) {
+    // Bidi controls and line separators as UTF-8 (U+061C, U+200E-F, U+2028-E, U+2066-9):
+    // they reorder or break what follows on screen, so that a name can show as another.
+    std::size_t bidi = 0;
+    if (c == 0xd8 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x9c) {
+      bidi = 2;
+    } else if (c == 0xe2 && i + 2 < text.size()) {
+      const auto b1 = static_cast<unsigned char>(text[i + 1]);
+      const auto b2 = static_cast<unsigned char>(text[i + 2]);
+      if ((b1 == 0x80 && (b2 == 0x8e || b2 == 0x8f || (b2 >= 0xa8 && b2 <= 0xae))) ||
+          (b1 == 0x81 && b2 >= 0xa6 && b2 <= 0xa9)) {
+        bidi = 3;
+      }
+    }
+    if (bidi != 0) {
+      const unsigned cp = bidi == 2 ? 0x061cu
+                                    : ((c & 0x0fu) << 12) |
+                                          ((static_cast<unsigned char>(text[i + 1]) & 0x3fu) << 6) |
+                                          (static_cast<unsigned char>(text[i + 2]) & 0x3fu);
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
+      i += bidi - 1;
+    } else if (c < 0x20 || c == 0x7f) {
       out += "\\x";
       out += kHex[c >> 4];
       out += kHex[c & 0xf];

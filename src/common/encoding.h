@@ -32,7 +32,8 @@ inline std::string_view as_chars(std::span<const std::uint8_t> b) {
 }
 
 // `text` safe to put on a terminal: control characters (C0, DEL, C1 as UTF-8) become \xNN or
-// \u00NN, so that no line is added or terminal state changed.
+// \u00NN, and bidi controls and line separators \uNNNN, so that no line is added, terminal
+// state changed or text shown reordered.
 std::string terminal_text(std::string_view text);
 
 }  // namespace certward

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <streambuf>
 #include <utility>
 
 #include "common/encoding.h"
@@ -190,12 +191,10 @@ Status check_replaceable(const std::string& path, struct stat* st) {
   return check_replaceable(dir, path, st);
 }
 
-// The temporary file, filled and renamed over `path` in `dir`, and the directory synced.
-Status replace(const DirFd& dir, const std::string& path, std::string_view data, unsigned mode,
-               const FileOwner* owner) {
-  std::string tmp;
-  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(dir, path, mode, &tmp));
-  Status filled = fill(fd, data, mode, path, owner);
+// The temporary file `tmp`, once `filled` (closed and synced), renamed over `path` in `dir`
+// and the directory synced; removed instead when filling failed or the rename does.
+Status put_in_place(const DirFd& dir, const std::string& path, const std::string& tmp,
+                    Status filled) {
   if (filled) {
     // Checked again just before the rename: what appeared meanwhile is not replaced either.
     struct stat st {};
@@ -209,6 +208,51 @@ Status replace(const DirFd& dir, const std::string& path, std::string_view data,
     return filled;
   }
   return sync_directory(dir, path);
+}
+
+// A stream buffer over a file descriptor that remembers the first write error: the stream
+// then fails, and its writers stop.
+class FdStreamBuf final : public std::streambuf {
+ public:
+  FdStreamBuf(int fd, const std::string& path) : fd_(fd), path_(path) {
+    setp(buf_.data(), buf_.data() + buf_.size());
+  }
+  // The error of the first write that failed, after writing what is buffered.
+  Status finish() {
+    sync();
+    return status_;
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (sync() != 0) return traits_type::eof();
+    if (traits_type::eq_int_type(ch, traits_type::eof())) return traits_type::not_eof(ch);
+    *pptr() = traits_type::to_char_type(ch);
+    pbump(1);
+    return ch;
+  }
+  int sync() override {
+    if (status_ && pptr() != pbase()) {
+      status_ = write_all(
+          fd_, std::string_view(pbase(), static_cast<std::size_t>(pptr() - pbase())), path_);
+    }
+    setp(buf_.data(), buf_.data() + buf_.size());
+    return status_ ? 0 : -1;
+  }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  std::array<char, 1 << 16> buf_{};
+  Status status_ = ok();
+};
+
+// The temporary file, filled and renamed over `path` in `dir`, and the directory synced.
+Status replace(const DirFd& dir, const std::string& path, std::string_view data, unsigned mode,
+               const FileOwner* owner) {
+  std::string tmp;
+  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(dir, path, mode, &tmp));
+  return put_in_place(dir, path, tmp, fill(fd, data, mode, path, owner));
 }
 
 }  // namespace
@@ -237,6 +281,28 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
   CW_RETURN_IF_ERROR(check_output_path(path));
   CW_ASSIGN_OR_RETURN(auto dir, open_directory(path));
   return replace(dir, path, data, mode & 07777, nullptr);
+}
+
+Status write_file_atomic_streamed(const std::string& path, unsigned mode,
+                                  const std::function<Status(std::ostream&)>& produce) {
+  mode &= 07777;
+  CW_RETURN_IF_ERROR(check_output_path(path));
+  CW_ASSIGN_OR_RETURN(auto dir, open_directory(path));
+  std::string tmp;
+  CW_ASSIGN_OR_RETURN(const int fd, create_temporary(dir, path, mode, &tmp));
+  Status written = ::fchmod(fd, static_cast<mode_t>(mode)) == 0
+                       ? Status(ok())
+                       : Status(io_error(path, "fchmod", errno));
+  if (written) {
+    FdStreamBuf buf(fd, path);
+    std::ostream out(&buf);
+    written = produce(out);
+    const Status flushed = buf.finish();
+    if (written) written = flushed;
+  }
+  if (written && ::fsync(fd) != 0) written = io_error(path, "fsync", errno);
+  if (::close(fd) != 0 && written) written = io_error(path, "close", errno);
+  return put_in_place(dir, path, tmp, std::move(written));
 }
 
 Status replace_file_atomic(const std::string& path, std::string_view data, unsigned mode,

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,13 @@ Result<std::string> read_file(const std::string& path);
 // reported although the new file is already in place (it may not survive a crash).
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode);
 
+// As write_file_atomic, for data produced as it is written (a report over an inventory of any
+// size, which must not be held in memory): `produce` writes onto a stream over the temporary
+// file, and the file replaces `path` only if `produce` succeeds and every byte reached the
+// disk. Otherwise the temporary file is removed and `path` is left as it was.
+// Errors: those of `produce`; as write_file_atomic.
+Status write_file_atomic_streamed(const std::string& path, unsigned mode,
+                                  const std::function<Status(std::ostream&)>& produce);
 // Who a file written by replace_file_atomic belongs to.
 struct FileOwner {
   uid_t uid = 0;

@@ -242,10 +242,12 @@ std::unique_ptr<Writer> make_writer(Format format, std::ostream& out) {
 
 std::string csv_field(std::string_view text) {
   std::string s;
-  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@' ||
-                        text[0] == '\t' || text[0] == '\r')) {
-    s += '\'';
-  }
+  // Spreadsheets that trim a field's leading blanks on import see the formula behind them.
+  const std::size_t start = text.find_first_not_of(" \t\r\n");
+  const bool formula =
+      start != std::string_view::npos &&
+      (text[start] == '=' || text[start] == '+' || text[start] == '-' || text[start] == '@');
+  if (formula || (!text.empty() && (text[0] == '\t' || text[0] == '\r'))) s += '\'';
   s += text;
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string quoted = "\"";

@@ -65,8 +65,8 @@ class Writer {
 std::unique_ptr<Writer> make_writer(Format format, std::ostream& out);
 
 // One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF, quotes doubled. A
-// field a spreadsheet would take for a formula (starting with = + - @, a tab or CR) gets a
-// leading apostrophe first (OWASP's CSV injection advice).
+// field a spreadsheet would take for a formula (starting with = + - @, also after leading
+// blanks, or with a tab or CR) gets a leading apostrophe first (OWASP's CSV injection advice).
 std::string csv_field(std::string_view text);
 // Text for HTML content or a quoted attribute: & < > " ' as character references.
 std::string html_escape(std::string_view text);

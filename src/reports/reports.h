@@ -70,16 +70,17 @@ class ReportService {
   explicit ReportService(Sources sources) : s_(sources) {}
 
   // Writes the report onto `out` as it is computed. Nothing is written before the request
-  // is checked. Errors: those of check_request; kUnavailable (violations without policies);
-  // store errors, after which `out` holds a partial document.
+  // is checked. Errors: those of check_request; kUnavailable (violations without policies, or
+  // `out` failed: the report stops there); store errors, after which `out` holds a partial
+  // document.
   Status write(const ReportRequest& request, std::ostream& out) const;
 
  private:
-  Status expiring(const ReportRequest& r, Writer& w) const;
-  Status violations(const ReportRequest& r, Writer& w) const;
-  Status summary(const ReportRequest& r, Writer& w) const;
-  Status posture(const ReportRequest& r, Writer& w) const;
-  Status lifetimes(const ReportRequest& r, Writer& w) const;
+  Status expiring(const ReportRequest& r, Writer& w, const std::ostream& out) const;
+  Status violations(const ReportRequest& r, Writer& w, const std::ostream& out) const;
+  Status summary(const ReportRequest& r, Writer& w, const std::ostream& out) const;
+  Status posture(const ReportRequest& r, Writer& w, const std::ostream& out) const;
+  Status lifetimes(const ReportRequest& r, Writer& w, const std::ostream& out) const;
   Status cbom(const ReportRequest& r, std::ostream& out) const;
 
   Sources s_;

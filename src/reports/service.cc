@@ -87,26 +87,34 @@ Status ReportService::write(const ReportRequest& r, std::ostream& out) const {
   if (r.kind == Kind::kViolations && !s_.policy) {
     return fail(ErrorCode::kUnavailable, "policies are not available here");
   }
-  if (r.kind == Kind::kCbom) return cbom(r, out);
+  if (r.kind == Kind::kCbom) {
+    CW_RETURN_IF_ERROR(cbom(r, out));
+    return check_output(out);
+  }
   auto w = make_writer(r.format, out);
   switch (r.kind) {
     case Kind::kExpiring:
-      return expiring(r, *w);
+      CW_RETURN_IF_ERROR(expiring(r, *w, out));
+      break;
     case Kind::kViolations:
-      return violations(r, *w);
+      CW_RETURN_IF_ERROR(violations(r, *w, out));
+      break;
     case Kind::kSummary:
-      return summary(r, *w);
+      CW_RETURN_IF_ERROR(summary(r, *w, out));
+      break;
     case Kind::kPosture:
-      return posture(r, *w);
+      CW_RETURN_IF_ERROR(posture(r, *w, out));
+      break;
     case Kind::kLifetimes:
-      return lifetimes(r, *w);
+      CW_RETURN_IF_ERROR(lifetimes(r, *w, out));
+      break;
     case Kind::kCbom:
       break;
   }
-  return ok();
+  return check_output(out);
 }
 
-Status ReportService::expiring(const ReportRequest& r, Writer& w) const {
+Status ReportService::expiring(const ReportRequest& r, Writer& w, const std::ostream& out) const {
   const SysTime now = s_.clock.now();
   CW_ASSIGN_OR_RETURN(auto renewals, RenewalIndex::load(s_.managed));
   const auto days = std::chrono::duration_cast<std::chrono::days>(r.window).count();
@@ -128,7 +136,7 @@ Status ReportService::expiring(const ReportRequest& r, Writer& w) const {
   inventory::Filter f = team_filter(r);
   f.expires_after = now;
   f.expires_before = now + r.window;
-  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, f, [&](const auto& c) {
+  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, f, out, [&](const auto& c) {
     if (!in_force(c, now)) return;  // revoked or superseded: nobody needs it renewed
     const auto left = std::chrono::duration_cast<std::chrono::days>(c.not_after - now).count();
     const Cell row[] = {c.fingerprint,
@@ -149,7 +157,7 @@ Status ReportService::expiring(const ReportRequest& r, Writer& w) const {
   return ok();
 }
 
-Status ReportService::violations(const ReportRequest& r, Writer& w) const {
+Status ReportService::violations(const ReportRequest& r, Writer& w, const std::ostream& out) const {
   const SysTime now = s_.clock.now();
   w.begin(header(r, "Policy violations", now));
   const auto cols = columns({{"rule", "Rule"},
@@ -177,6 +185,7 @@ Status ReportService::violations(const ReportRequest& r, Writer& w) const {
                           v.message};
       w.row(row);
     }
+    CW_RETURN_IF_ERROR(check_output(out));
     cursor = std::move(page.next_cursor);
   } while (cursor);
   w.end_section();
@@ -184,11 +193,11 @@ Status ReportService::violations(const ReportRequest& r, Writer& w) const {
   return ok();
 }
 
-Status ReportService::summary(const ReportRequest& r, Writer& w) const {
+Status ReportService::summary(const ReportRequest& r, Writer& w, const std::ostream& out) const {
   const SysTime now = s_.clock.now();
   SummaryAggregator agg(now);
   CW_RETURN_IF_ERROR(
-      for_each_certificate(s_.inventory, team_filter(r), [&](const auto& c) { agg.add(c); }));
+      for_each_certificate(s_.inventory, team_filter(r), out, [&](const auto& c) { agg.add(c); }));
   w.begin(header(r, "Inventory summary", now));
   const auto total_cols = columns({{"certificates", "Certificates"}});
   w.begin_section("totals", "Totals", total_cols);
@@ -207,15 +216,15 @@ Status ReportService::summary(const ReportRequest& r, Writer& w) const {
   return ok();
 }
 
-Status ReportService::posture(const ReportRequest& r, Writer& w) const {
+Status ReportService::posture(const ReportRequest& r, Writer& w, const std::ostream& out) const {
   const SysTime now = s_.clock.now();
   CW_ASSIGN_OR_RETURN(auto renewals, RenewalIndex::load(s_.managed));
   PostureAggregator agg;
-  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), [&](const auto& c) {
+  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), out, [&](const auto& c) {
     if (in_force(c, now)) agg.add_certificate(c, renewals.of(c));
   }));
   CW_RETURN_IF_ERROR(for_each_ssh_key(
-      s_.sightings, r.team, [&](const auto& k) { agg.add_ssh_key(k.key.type, k.key.bits); }));
+      s_.sightings, r.team, out, [&](const auto& k) { agg.add_ssh_key(k.key.type, k.key.bits); }));
   w.begin(header(r, "Crypto posture", now));
   const auto t = agg.totals();
   const auto total_cols = columns({{"certificates", "Certificates in force"},
@@ -263,11 +272,11 @@ Status ReportService::posture(const ReportRequest& r, Writer& w) const {
   return ok();
 }
 
-Status ReportService::lifetimes(const ReportRequest& r, Writer& w) const {
+Status ReportService::lifetimes(const ReportRequest& r, Writer& w, const std::ostream& out) const {
   const SysTime now = s_.clock.now();
   CW_ASSIGN_OR_RETURN(auto renewals, RenewalIndex::load(s_.managed));
   LifetimesAggregator agg;
-  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), [&](const auto& c) {
+  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), out, [&](const auto& c) {
     if (in_force(c, now)) agg.add(c, renewals.of(c));
   }));
   w.begin(header(r, "Lifetime simulation: 200-, 100- and 47-day maximum validity", now));
@@ -312,7 +321,7 @@ Status ReportService::lifetimes(const ReportRequest& r, Writer& w) const {
                                    {"not_after", "Expires"},
                                    {"breaks_under", "Breaks under"}});
   w.begin_section("breaking", "Certificates not automated that would break", break_cols);
-  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), [&](const auto& c) {
+  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), out, [&](const auto& c) {
     if (!in_force(c, now)) return;
     const Renewal renewal = renewals.of(c);
     std::string under;
@@ -346,10 +355,10 @@ Status ReportService::cbom(const ReportRequest& r, std::ostream& out) const {
   h.tool_version = std::string(kToolVersion);
   h.team = r.team;
   CW_ASSIGN_OR_RETURN(auto writer, CbomWriter::open(out, std::move(h)));
-  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), [&](const auto& c) {
+  CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), out, [&](const auto& c) {
     if (in_force(c, now)) writer->add_certificate(c, renewals.of(c));
   }));
-  CW_RETURN_IF_ERROR(for_each_ssh_key(s_.sightings, r.team, [&](const auto& k) {
+  CW_RETURN_IF_ERROR(for_each_ssh_key(s_.sightings, r.team, out, [&](const auto& k) {
     writer->add_ssh_key(k.key.fingerprint, k.key.type, k.key.bits, k.key.first_seen, k.team);
   }));
   return writer->finish();

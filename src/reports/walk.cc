@@ -18,25 +18,33 @@ std::optional<std::uint64_t> prefix64(std::string_view fingerprint) {
 
 }  // namespace
 
+Status check_output(const std::ostream& out) {
+  if (out.fail()) return fail(ErrorCode::kUnavailable, "the report could not be written whole");
+  return ok();
+}
+
 Status for_each_certificate(const inventory::Inventory& inventory, const inventory::Filter& filter,
+                            const std::ostream& out,
                             const std::function<void(const inventory::CertificateRecord&)>& fn) {
   inventory::PageRequest page;
   page.limit = kPage;
   for (;;) {
     CW_ASSIGN_OR_RETURN(auto p, inventory.query(filter, page));
     for (const auto& r : p.items) fn(r);
+    CW_RETURN_IF_ERROR(check_output(out));
     if (!p.next_cursor) return ok();
     page.cursor = std::move(p.next_cursor);
   }
 }
 
 Status for_each_ssh_key(const inventory::Sightings& sightings,
-                        const std::optional<std::string>& team,
+                        const std::optional<std::string>& team, const std::ostream& out,
                         const std::function<void(const inventory::Sightings::SshKeySummary&)>& fn) {
   std::string after;
   for (;;) {
     CW_ASSIGN_OR_RETURN(auto keys, sightings.ssh_keys_after(after, kPage, team));
     for (const auto& k : keys) fn(k);
+    CW_RETURN_IF_ERROR(check_output(out));
     if (keys.size() < static_cast<std::size_t>(kPage)) return ok();
     after = keys.back().key.fingerprint;
   }

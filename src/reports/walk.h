@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <vector>
 
 #include "reports/aggregate.h"
@@ -13,13 +14,20 @@ namespace certward::reports {
 
 inline constexpr int kPage = 1000;  // the largest page every listing gives
 
+// The walks below stop after the page in which `out`, the stream the report goes to, fails (a
+// response over its size cap, a full disk): the rest of a report nobody can receive is not
+// computed, nor its CBOM dependencies spooled to a temporary file.
+// Errors: kUnavailable then.
+Status check_output(const std::ostream& out);
+
 // Every certificate matching `filter`, a page at a time, in the inventory's order.
 Status for_each_certificate(const inventory::Inventory& inventory, const inventory::Filter& filter,
+                            const std::ostream& out,
                             const std::function<void(const inventory::CertificateRecord&)>& fn);
 
 // Every SSH key discovery found (with `team`, those one of whose sightings is the team's).
 Status for_each_ssh_key(const inventory::Sightings& sightings,
-                        const std::optional<std::string>& team,
+                        const std::optional<std::string>& team, const std::ostream& out,
                         const std::function<void(const inventory::Sightings::SshKeySummary&)>& fn);
 
 // Which certificates a live managed certificate holds now: the first 64 bits of each

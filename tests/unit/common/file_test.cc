@@ -186,6 +186,43 @@ TEST_F(WriteFileAtomicTest, FailedWriteLeavesTheOldFileAndNoTemporary) {
   EXPECT_TRUE(others({"key.pem"}).empty());
 }
 
+TEST_F(WriteFileAtomicTest, StreamedWritesAreExclusivePrivateAndWhole) {
+  // A symlink planted under a name beside the output, and one at the output itself.
+  const std::string victim = dir_.file("victim");
+  spit(victim, "victim's data\n", 0666);
+  fs::create_symlink(victim, path_ + ".tmp." + std::to_string(::getpid()));
+  Umask scoped(0);
+  ASSERT_TRUE(write_file_atomic_streamed(path_, 0600, [](std::ostream& out) {
+    for (int i = 0; i < 100000; ++i) out << "line " << i << "\n";
+    return ok();
+  }));
+  EXPECT_EQ(mode_of(path_) & 07777, 0600u);
+  EXPECT_TRUE(slurp(path_).ends_with("line 99999\n"));
+  EXPECT_EQ(slurp(victim), "victim's data\n");
+  EXPECT_EQ(others({"key.pem", "victim"}).size(), 1u);  // the planted link, nothing new
+
+  const std::string link = dir_.file("link");
+  fs::create_symlink(victim, link);
+  Status through = write_file_atomic_streamed(link, 0600, [](std::ostream& out) {
+    out << "x";
+    return ok();
+  });
+  ASSERT_FALSE(through);
+  EXPECT_EQ(slurp(victim), "victim's data\n");
+}
+
+TEST_F(WriteFileAtomicTest, AFailedStreamedWriteLeavesTheOldFileAndNoTemporary) {
+  spit(path_, "old content\n", 0600);
+  Status s = write_file_atomic_streamed(path_, 0600, [](std::ostream& out) -> Status {
+    out << std::string(200000, 'x');
+    return fail(ErrorCode::kInternal, "the producer failed");
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(slurp(path_), "old content\n");
+  EXPECT_TRUE(others({"key.pem"}).empty());
+}
+
 TEST_F(WriteFileAtomicTest, UnwritablePlacesAreRefused) {
   Status missing = write_file_atomic(dir_.file("missing/key.pem"), "x", 0600);
   ASSERT_FALSE(missing);

@@ -35,9 +35,13 @@ TEST(Csv, QuotesPerRfc4180AndDefusesFormulas) {
   EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
   EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(csv_field("line\nbreak"), "\"line\nbreak\"");
-  for (std::string_view f : {"=1+1", "+1", "-1", "@SUM(A1)"}) {
-    EXPECT_EQ(csv_field(f)[0], '\'') << f;
+  for (std::string_view f : {"=1+1", "+1", "-1", "@SUM(A1)", " =1+1", "  @SUM(A1)", "\t=1+1",
+                             "\r-1", "\n+1", " \t=cmd|' /C calc'!A0"}) {
+    const std::string field = csv_field(f);
+    EXPECT_EQ(field[field[0] == '"' ? 1 : 0], '\'') << f;
   }
+  EXPECT_EQ(csv_field(" plain"), " plain");
+  EXPECT_EQ(csv_field("a-b"), "a-b");
   const std::string csv = render(Format::kCsv);
   EXPECT_EQ(csv,
             "subject,days,rate\r\n"
@@ -82,6 +86,11 @@ TEST(Table, AlignsAndNeutralisesControlCharacters) {
   const std::string t = render(Format::kTable);
   EXPECT_NE(t.find("SUBJECT"), std::string::npos);
   EXPECT_EQ(terminal_text("a\x1b[2Jb\n"), "a\\x1b[2Jb\\x0a");
+  // "evil\u202Etxt.exe" would show as "evilexe.txt"; \u2066 isolates, \u2028 breaks the line.
+  EXPECT_EQ(terminal_text("evil\u202Etxt.exe"), "evil\\u202etxt.exe");
+  EXPECT_EQ(terminal_text("a\u2066b\u2069c\u200Fd\u061Ce\u2028f"),
+            "a\\u2066b\\u2069c\\u200fd\\u061ce\\u2028f");
+  EXPECT_EQ(terminal_text("caf\u00e9 \u2014 \u20ac"), "caf\u00e9 \u2014 \u20ac");
 }
 
 TEST(Format, ParsesKnownNamesOnly) {

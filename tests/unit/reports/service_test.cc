@@ -1,0 +1,58 @@
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "reports/reports.h"
+#include "unit/inventory/fixture.h"
+
+namespace certward::reports {
+namespace {
+
+using inventory::inventory_testing::InventoryTest;
+using inventory::inventory_testing::LeafSpec;
+
+class ReportServiceTest : public InventoryTest {
+ protected:
+  void SetUp() override {
+    InventoryTest::SetUp();
+    for (int i = 0; i < 3; ++i) {
+      LeafSpec spec;
+      spec.cn = "h" + std::to_string(i) + ".example.com";
+      record(leaf(spec));
+    }
+  }
+  inventory::Sightings sightings_{clock_, *db_};
+  ReportService service_{
+      Sources{.clock = clock_, .inventory = inventory_, .sightings = sightings_}};
+};
+
+// A stream that takes nothing: a response over its cap, a full disk.
+class RefusingBuf final : public std::streambuf {
+ protected:
+  int_type overflow(int_type) override { return traits_type::eof(); }
+  std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
+};
+
+TEST_F(ReportServiceTest, AReportThatCannotBeWrittenIsAnError) {
+  for (Kind kind : {Kind::kExpiring, Kind::kSummary, Kind::kLifetimes, Kind::kCbom}) {
+    RefusingBuf buf;
+    std::ostream out(&buf);
+    ReportRequest r;
+    r.kind = kind;
+    r.format = kind == Kind::kCbom ? Format::kCbom : Format::kCsv;
+    const Status s = service_.write(r, out);
+    ASSERT_FALSE(s.has_value()) << kind_name(kind);
+    EXPECT_EQ(s.error().code, ErrorCode::kUnavailable) << kind_name(kind);
+  }
+}
+
+TEST_F(ReportServiceTest, AWrittenReportIsWhole) {
+  std::ostringstream out;
+  ReportRequest r;
+  r.kind = Kind::kSummary;
+  ASSERT_TRUE(service_.write(r, out).has_value());
+  EXPECT_EQ(nlohmann::json::parse(out.str())["sections"]["totals"][0]["certificates"], 3);
+}
+
+}  // namespace
+}  // namespace certward::reports
