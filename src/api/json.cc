@@ -91,6 +91,7 @@ nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now) {
       {"created_at", format_time(r.created_at)},
   };
   if (!r.key_curve.empty()) j["key_curve"] = r.key_curve;
+  if (r.meta.channel) j["channel"] = *r.meta.channel;
   if (r.revoked_at) j["revoked_at"] = format_time(*r.revoked_at);
   if (r.revocation_reason) {
     j["revocation_reason"] = ca::revocation_reason_name(*r.revocation_reason);

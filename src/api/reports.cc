@@ -6,6 +6,7 @@
 #include "reports/reports.h"
 
 #include <atomic>
+#include <memory>
 #include <streambuf>
 
 #include "api/capped_buffer.h"
@@ -22,8 +23,10 @@ using auth::Permission;
 // A response is built in memory before it is sent: a CBOM of a large inventory runs to
 // gigabytes, which belongs in a file (`certward report ... --output`), not in a server's heap.
 constexpr std::size_t kMaxReportBytes = std::size_t{256} << 20;
-// Each report walks the inventory it covers: at most this many are built at once per server,
-// so that reports cannot take every request worker (nor all the memory above, times many).
+// Each report walks the inventory it covers: at most this many are built or being sent at once
+// per server, so that reports cannot take every request worker, nor all the memory above times
+// the number of peers that ask and then read slowly. A slot is released when its response has
+// been written (http::Response::hold).
 constexpr int kMaxConcurrentReports = 2;
 std::atomic<int> g_reports_in_flight{0};
 
@@ -64,8 +67,8 @@ Result<reports::ReportRequest> decode(const http::Request& req, const Identity& 
 
 Result<http::Response> get_report(Services& s, http::Request& req, const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto r, decode(req, id));
-  const InFlight slot;
-  if (!slot.admitted()) {
+  auto slot = std::make_shared<const InFlight>();
+  if (!slot->admitted()) {
     http::Response busy = http::problem_for(
         Error{ErrorCode::kUnavailable, "the server is building other reports; try again shortly"});
     busy.set_header("Retry-After", "5");
@@ -96,6 +99,7 @@ Result<http::Response> get_report(Services& s, http::Request& req, const Identit
                     "attachment; filename=\"certward-" + std::string(reports::kind_name(r.kind)) +
                         "-" + day + "." + std::string(reports::file_extension(r.format)) + "\"");
   }
+  resp.hold = std::move(slot);
   resp.set_header("Cache-Control", "no-store");
   if (r.format == reports::Format::kHtml) {
     resp.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");

@@ -376,6 +376,7 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
                       inventory::normalize_meta(
                           {inventory::Origin::kIssued, issuer->name(), profile->name, request.owner,
                            request.team ? request.team : request.requester.team, request.tags}));
+  meta.channel = std::string(channel_name(request.channel));
   std::optional<crypto::PrivateKey> key;
   CW_ASSIGN_OR_RETURN(IssuedChain made,
                       decide_and_issue(request, *profile, *issuer, meta, key));

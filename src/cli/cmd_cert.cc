@@ -104,6 +104,7 @@ void print_record(const json& r) {
   row("SHA-256:", text(c, "sha256"));
   row("Status:", text(r, "status"));
   row("Origin:", text(r, "origin"));
+  row("Issued via:", text(r, "channel"));
   row("Authority:", text(r, "authority"));
   row("Profile:", text(r, "profile"));
   row("Owner:", text(r, "owner"));

@@ -52,6 +52,10 @@ struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Kept alive until the response has been written to the peer or the connection is gone: a
+  // handler's claim on what the body still costs (a report's slot among the few that may be in
+  // memory at once), so that a peer reading slowly holds the claim as long as the body.
+  std::shared_ptr<const void> hold{};
 
   Response& set_header(std::string name, std::string value);
   static Response json(int status, std::string body);  // application/json

@@ -450,6 +450,7 @@ class Session final : public SessionBase {
       response = problem(500, "Internal Server Error", "internal", "the handler gave no status");
     }
     status_ = response.status;
+    hold_ = std::move(response.hold);
     keep_ = keep_alive_ && !close_after && !core_.draining();
     try {
       fill_message(std::move(response));
@@ -502,6 +503,7 @@ class Session final : public SessionBase {
                       remote_};
     core_.observe(exchange);
     message_ = {};
+    hold_.reset();
     if (ec) return close_socket();
     if (!keep_) return shutdown();
     first_request_ = false;
@@ -544,6 +546,7 @@ class Session final : public SessionBase {
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   bhttp::response<bhttp::string_body> message_;
+  std::shared_ptr<const void> hold_;  // the written response's Response::hold
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::array<char, 4096> discard_{};
   SteadyClock::time_point deadline_{};

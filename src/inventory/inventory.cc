@@ -119,13 +119,18 @@ CREATE INDEX certificates_ca ON certificates (not_after, fingerprint) WHERE is_c
      R"sql(
 CREATE INDEX sightings_first_seen ON sightings (kind, first_seen);
 )sql"},
+    {8, "channel",
+     // Which front-end issued a certificate: reports tell automated renewal from manual by it.
+     R"sql(
+ALTER TABLE certificates ADD COLUMN channel TEXT;
+)sql"},
 };
 
 constexpr std::string_view kColumns =
     "fingerprint, serial, subject, common_name, issuer, sans, not_before, not_after, "
     "key_algorithm, key_bits, key_curve, signature_algorithm, is_ca, origin, authority, profile, "
     "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at, "
-    "invalidity_date, key_sha256, replace_by, revoke_at, oddities, ekus";
+    "invalidity_date, key_sha256, replace_by, revoke_at, oddities, ekus, channel";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -198,6 +203,7 @@ CertificateRecord to_record(const store::Row& r) {
         .detail = tab == std::string::npos ? std::string() : line.substr(tab + 1)});
   }
   c.extended_key_usage = split_lines(r.optional_text(28).value_or(""));
+  c.meta.channel = opt_text(r, 29);
   return c;
 }
 
@@ -382,6 +388,7 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
       internal::key_sha256(cert),
       oddities.empty() ? store::Value(nullptr) : store::Value(join_lines(oddities)),
       join_lines(i.extended_key_usage),
+      opt(meta.channel),
       now,
       now};
   CW_ASSIGN_OR_RETURN(
@@ -389,8 +396,9 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
                   "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, "
                   "issuer, sans, search_text, not_before, not_after, key_algorithm, key_bits, "
                   "key_curve, signature_algorithm, is_ca, origin, authority, profile, owner, "
-                  "team, tags, key_sha256, oddities, ekus, created_at, updated_at) VALUES (?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                  "team, tags, key_sha256, oddities, ekus, channel, created_at, updated_at) VALUES "
+                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "?) ON CONFLICT "
                   "(fingerprint) "
                   "DO NOTHING",
                   params));

@@ -45,6 +45,11 @@ struct RecordMeta {
   std::optional<std::string> owner;
   std::optional<std::string> team;
   std::vector<std::string> tags;
+  // The enrollment front-end an issued certificate came through ("acme", "est", "renewal",
+  // "rest", ...: ca::channel_name); unset for imported and discovered ones and for those issued
+  // before the column existed. Reports count what came through an automated one as renewed
+  // without a person.
+  std::optional<std::string> channel{};
 };
 
 // Tags are case-insensitive labels: 1-64 characters from [a-z0-9._:/=+-] after lower-casing,

@@ -31,6 +31,14 @@ std::string_view renewal_name(Renewal r) {
   return "manual";
 }
 
+bool automated_channel(std::string_view channel) {
+  // "renewal" is the reconciler of a managed certificate: one whose managed certificate was
+  // deleted is renewed no more, but is counted here until it is replaced, as it was issued.
+  // CLI, REST, dashboard and system issuance is a person's or a one-off's.
+  return channel == "acme" || channel == "est" || channel == "scep" || channel == "cmp" ||
+         channel == "renewal";
+}
+
 bool in_force(const inventory::CertificateRecord& r, SysTime now) {
   using inventory::CertStatus;
   const CertStatus s = r.status(now);

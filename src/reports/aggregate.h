@@ -21,11 +21,16 @@ namespace certward::reports {
 // Whether someone renews a certificate when it falls due, without a person doing it.
 enum class Renewal : std::uint8_t {
   kManaged,    // the current certificate of a managed certificate: the reconciler renews it
-  kAutomated,  // tagged "automated": renewed by automation outside certward (an ACME client)
+  // Issued through a protocol that clients renew over unattended (ACME, EST, SCEP, CMP) or by
+  // the reconciler, or tagged "automated": renewed by automation outside certward.
+  kAutomated,
   kManual,     // nobody: a person must renew it
 };
 std::string_view renewal_name(Renewal r);  // "managed", "automated", "manual"
 inline constexpr std::string_view kAutomatedTag = "automated";
+// Whether certificates issued through this channel (inventory RecordMeta::channel) are renewed
+// by the client that asked for them, without a person.
+bool automated_channel(std::string_view channel);
 
 // Whether a certificate is in force at `now`: what posture, CBOM and lifetimes count (an
 // expired, revoked or superseded certificate needs no migration and no renewal).

@@ -76,6 +76,7 @@ Renewal RenewalIndex::of(const inventory::CertificateRecord& r) const {
       v && std::binary_search(managed_.begin(), managed_.end(), *v)) {
     return Renewal::kManaged;
   }
+  if (r.meta.channel && automated_channel(*r.meta.channel)) return Renewal::kAutomated;
   const auto& tags = r.meta.tags;
   if (std::find(tags.begin(), tags.end(), kAutomatedTag) != tags.end()) return Renewal::kAutomated;
   return Renewal::kManual;

@@ -108,6 +108,11 @@ assert_eq 0 "$rc" "lego run with EAB succeeds: $(tail -5 "$T/lego.out")"
 check_chain "$T/lego-eab/certificates/e.$ZONE.crt" "e.$ZONE"
 team=$(cw cert show "$(fingerprint "$T/lego-eab/certificates/e.$ZONE.crt")" --json | jq -r .team)
 assert_eq partners "$team" "the EAB-bound account's certificate belongs to the key's team"
+channel=$(cw cert show "$(fingerprint "$T/lego-eab/certificates/e.$ZONE.crt")" --json | jq -r .channel)
+assert_eq acme "$channel" "the inventory records that it came through ACME"
+# Its client renews it: the migration view counts it among those renewed without a person.
+automated=$(cw report posture --team partners --format json | jq '.sections.totals[0].renewed_automatically')
+assert_eq 1 "$automated" "the posture report counts the ACME certificate as renewed automatically"
 
 # lego reads externalAccountRequired from the directory and refuses to register without EAB;
 # the server refuses it too, whatever the client does: a bare newAccount, no binding.

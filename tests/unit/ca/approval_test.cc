@@ -32,6 +32,7 @@ class ApprovalTest : public testing::CaFixture {
   EnrollmentRequest approval_request(const std::vector<std::string>& names) {
     EnrollmentRequest r = request(names, "approval");
     r.requester = alice_;
+    r.channel = Channel::kRest;
     return r;
   }
 
@@ -145,6 +146,7 @@ TEST_F(ApprovalTest, AnApprovedRequestIsIssuedOnce) {
   auto rec = inventory_.get(approved->issued.certificate.info().sha256_hex);
   ASSERT_TRUE(rec.has_value() && rec->has_value());
   EXPECT_EQ((*rec)->meta.team, "web");
+  EXPECT_EQ((*rec)->meta.channel, "rest");  // the held request's, not the approver's
 
   const auto events = audit_count();
   expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kConflict, inv + 1, events);

@@ -114,6 +114,7 @@ TEST_F(EnrollmentTest, IssuesTlsServerCertificateFromCsr) {
   EXPECT_EQ((*record)->meta.origin, inventory::Origin::kIssued);
   EXPECT_EQ((*record)->meta.authority, "issuing");
   EXPECT_EQ((*record)->meta.profile, "tls-server");
+  EXPECT_EQ((*record)->meta.channel, "cli");  // the channel the request came through
   audit::EventFilter f;
   f.action = "certificate.issue";
   f.target_id = i.sha256_hex;

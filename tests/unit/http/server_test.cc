@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -431,6 +432,57 @@ TEST(Server, IdleTimeoutClosesKeepAliveConnection) {
   auto begin = Clock::now();
   EXPECT_TRUE(client.wait_closed());
   EXPECT_LT(Clock::now() - begin, 3s);
+}
+
+TEST(Server, ResponseHoldLastsUntilThePeerHasReadTheBody) {
+  ServerHarness h;
+  std::mutex mu;
+  std::weak_ptr<const void> held;
+  h.router().add("GET", "/big", [&](Request&) {
+    auto claim = std::make_shared<const int>(1);
+    {
+      const std::lock_guard lock(mu);
+      held = claim;
+    }
+    // Far more than the socket buffers take: the write waits for the peer.
+    Response r = Response::text(200, std::string(std::size_t{32} << 20, 'x'));
+    r.hold = std::move(claim);
+    return r;
+  });
+  auto port = h.start();
+  auto alive = [&] {
+    const std::lock_guard lock(mu);
+    return !held.expired();
+  };
+  {
+    RawClient client(port);
+    client.send(get_request("/big"));
+    const auto deadline = Clock::now() + 5s;
+    while (Clock::now() < deadline && !alive()) std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(alive());
+    // Not read yet: the response's claim stays.
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(alive());
+    auto reply = client.read_reply();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->body.size(), std::size_t{32} << 20);
+    const auto released_by = Clock::now() + 5s;
+    while (Clock::now() < released_by && alive()) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(alive()) << "written, yet the claim is held";
+  }
+  {
+    // A peer that asks and goes away releases it too.
+    {
+      RawClient client(port);
+      client.send(get_request("/big"));
+      const auto deadline = Clock::now() + 5s;
+      while (Clock::now() < deadline && !alive()) std::this_thread::sleep_for(10ms);
+      ASSERT_TRUE(alive());
+    }
+    const auto released_by = Clock::now() + 5s;
+    while (Clock::now() < released_by && alive()) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(alive()) << "the peer left, yet the claim is held";
+  }
 }
 
 TEST(Server, ThrowingHandlerIs500AndKeepsConnection) {

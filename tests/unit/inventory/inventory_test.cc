@@ -51,6 +51,7 @@ TEST_F(InventoryTest, RecordStoresParsedFieldsAndMeta) {
   meta.owner = "alice";
   meta.team = "web";
   meta.tags = {"prod", "eu"};
+  meta.channel = "acme";
   ASSERT_TRUE(record(c, meta));
 
   auto got = inventory_.get(c.info().sha256_hex);
@@ -75,6 +76,7 @@ TEST_F(InventoryTest, RecordStoresParsedFieldsAndMeta) {
   EXPECT_EQ(r.meta.owner, "alice");
   EXPECT_EQ(r.meta.team, "web");
   EXPECT_EQ(r.meta.tags, (std::vector<std::string>{"prod", "eu"}));
+  EXPECT_EQ(r.meta.channel, "acme");
   EXPECT_FALSE(r.revoked_at.has_value());
   EXPECT_EQ(r.created_at, kNow);
   EXPECT_EQ(r.status(kNow), CertStatus::kValid);

@@ -54,5 +54,32 @@ TEST_F(ReportServiceTest, AWrittenReportIsWhole) {
   EXPECT_EQ(nlohmann::json::parse(out.str())["sections"]["totals"][0]["certificates"], 3);
 }
 
+TEST_F(ReportServiceTest, CertificatesFromAnAutomatedChannelAreRenewedWithoutAPerson) {
+  // Beside the three manual ones of SetUp: one from each automated channel, one from a person's
+  // channels (not automated whatever it is), and one tagged by its owner.
+  int n = 0;
+  auto add = [&](std::optional<std::string> channel, std::vector<std::string> tags = {}) {
+    LeafSpec spec;
+    spec.cn = "c" + std::to_string(n++) + ".example.com";
+    inventory::RecordMeta meta;
+    meta.origin = inventory::Origin::kIssued;
+    meta.channel = std::move(channel);
+    meta.tags = std::move(tags);
+    ASSERT_TRUE(record(leaf(spec), meta));
+  };
+  for (const char* c : {"acme", "est", "scep", "cmp", "renewal"}) add(c);
+  for (const char* c : {"rest", "cli", "dashboard", "system"}) add(c);
+  add(std::nullopt, {"automated"});
+
+  std::ostringstream out;
+  ReportRequest r;
+  r.kind = Kind::kPosture;
+  ASSERT_TRUE(service_.write(r, out).has_value());
+  const auto totals = nlohmann::json::parse(out.str())["sections"]["totals"][0];
+  EXPECT_EQ(totals["certificates"], 13);
+  EXPECT_EQ(totals["renewed_automatically"], 6);
+  EXPECT_EQ(totals["needs_person"], 7);
+}
+
 }  // namespace
 }  // namespace certward::reports
