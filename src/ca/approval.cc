@@ -207,14 +207,27 @@ Result<ApprovalPage> ApprovalService::list(const ApprovalFilter& filter,
   return approval_detail::list(*tx, filter, team, clock_.now());
 }
 
-bool ApprovalService::claim(const std::string& id) {
-  common::MutexLock lock(mu_);
-  return approving_.insert(id).second;
+// Long enough for any signature (an HSM's included); a replica that dies holding a claim
+// blocks the request's approval this long.
+constexpr std::chrono::minutes kClaimTime{5};
+
+Result<bool> ApprovalService::claim(const std::string& id, const std::string& token) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  const SysTime now = clock_.now();
+  CW_ASSIGN_OR_RETURN(const bool claimed,
+                      approval_detail::claim(*tx, id, token, now, now + kClaimTime));
+  CW_RETURN_IF_ERROR(tx->commit());
+  return claimed;
 }
 
-void ApprovalService::release(const std::string& id) {
-  common::MutexLock lock(mu_);
-  approving_.erase(id);
+void ApprovalService::release(const std::string& id, const std::string& token) const {
+  // Best effort: an unreleased claim ends by itself at its time.
+  auto tx = db_.begin(store::TxMode::kWrite);
+  if (tx && approval_detail::release_claim(**tx, id, token).has_value() &&
+      (*tx)->commit().has_value()) {
+    return;
+  }
+  log::warn("approval_claim_not_released", {{"id", id}});
 }
 
 Result<Approved> ApprovalService::approve(std::string_view id_text, const Requester& approver) {
@@ -241,14 +254,19 @@ Result<Approved> ApprovalService::approve(std::string_view id_text, const Reques
     CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
     CW_RETURN_IF_ERROR(requester_stands(*tx));
   }
-  if (!claim(id)) {
+  const std::string token = to_hex(crypto::random_bytes(8));
+  CW_ASSIGN_OR_RETURN(const bool claimed, claim(id, token));
+  if (!claimed) {
+    // Another approval holds it, here or on another replica, or it left pending meanwhile:
+    // refused before anything is signed.
     return fail(ErrorCode::kConflict, "approval request " + id + " is being approved");
   }
   struct Release {
-    ApprovalService* self;
+    const ApprovalService* self;
     const std::string& id;
-    ~Release() { self->release(id); }
-  } release_claim{this, id};
+    const std::string& token;
+    ~Release() { self->release(id, token); }
+  } release_claim{this, id, token};
 
   // The decision commits with the certificate or not at all: the conditional UPDATE runs in
   // the RA's transaction, so a request decided or expired meanwhile stores no certificate.

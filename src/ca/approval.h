@@ -30,7 +30,6 @@
 #include <chrono>
 #include <functional>
 #include <optional>
-#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -39,7 +38,6 @@
 #include "ca/enrollment.h"
 #include "ca/profile.h"
 #include "common/clock.h"
-#include "common/mutex.h"
 #include "store/store.h"
 
 namespace certward::ca {
@@ -155,9 +153,10 @@ class ApprovalService {
   // Moves a pending, unexpired request to `to` with its audit event, in one transaction.
   Result<ApprovalRequest> decide(std::string_view id, ApprovalStatus to, std::string_view reason,
                                  const Requester& who);
-  // Marks `id` as being approved in this process; false if it already is.
-  bool claim(const std::string& id) CW_EXCLUDES(mu_);
-  void release(const std::string& id) CW_EXCLUDES(mu_);
+  // Marks `id` as being approved, in the database so that every replica sees it; false if
+  // another approval holds it. `token` names this approval's claim.
+  Result<bool> claim(const std::string& id, const std::string& token) const;
+  void release(const std::string& id, const std::string& token) const;
 
   const Clock& clock_;
   store::Database& db_;
@@ -166,9 +165,6 @@ class ApprovalService {
   const audit::AuditLog& audit_;
   const std::chrono::seconds ttl_;
   RequesterCheck requester_check_;  // set before serving
-
-  mutable common::Mutex mu_;
-  std::set<std::string> approving_ CW_GUARDED_BY(mu_);
 };
 
 // The request as the API shows it (its CSR included).

@@ -10,7 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<store::Migration, 1> kMigrations = {{
+constexpr std::array<store::Migration, 2> kMigrations = {{
     {1, "approval_requests",
      R"sql(
 CREATE TABLE approval_requests (
@@ -31,6 +31,13 @@ CREATE TABLE approval_requests (
 );
 CREATE INDEX approval_requests_created ON approval_requests (created_at, id);
 CREATE INDEX approval_requests_team ON approval_requests (team, created_at, id);
+)sql"},
+    {2, "approval_claims",
+     // Who is approving a request now, across replicas: the loser of two concurrent approvals
+     // is refused before it signs (claim()).
+     R"sql(
+ALTER TABLE approval_requests ADD COLUMN claimed_by TEXT;
+ALTER TABLE approval_requests ADD COLUMN claimed_until BIGINT;
 )sql"},
 }};
 
@@ -261,6 +268,25 @@ Result<bool> transition(store::Transaction& tx, std::string_view id, ApprovalSta
                        store::params(stored_name(to), actor, to_unix(now), reason, certificate, id,
                                      stored_name(ApprovalStatus::kPending), to_unix(now))));
   return n == 1;
+}
+
+Result<bool> claim(store::Transaction& tx, std::string_view id, std::string_view token,
+                   SysTime now, SysTime until) {
+  CW_ASSIGN_OR_RETURN(
+      auto n, tx.execute_count("UPDATE approval_requests SET claimed_by = ?, claimed_until = ? "
+                               "WHERE id = ? AND status = ? AND expires_at > ? AND "
+                               "(claimed_until IS NULL OR claimed_until <= ?)",
+                               store::params(token, to_unix(until), id,
+                                             stored_name(ApprovalStatus::kPending), to_unix(now),
+                                             to_unix(now))));
+  return n == 1;
+}
+
+Status release_claim(store::Transaction& tx, std::string_view id, std::string_view token) {
+  return tx.execute(
+      "UPDATE approval_requests SET claimed_by = NULL, claimed_until = NULL "
+      "WHERE id = ? AND claimed_by = ?",
+      store::params(id, token));
 }
 
 }  // namespace certward::ca::approval_detail

@@ -34,4 +34,12 @@ Result<bool> transition(store::Transaction& tx, std::string_view id, ApprovalSta
                         const std::optional<std::string>& reason,
                         const std::optional<std::string>& certificate);
 
+// Marks a pending, unexpired request as being approved by `token` until `until`, unless another
+// approval holds it (a claim past its time is free again: its holder crashed). Returns whether
+// it was claimed. The claim is released (release_claim) or ends with the row's transition.
+Result<bool> claim(store::Transaction& tx, std::string_view id, std::string_view token,
+                   SysTime now, SysTime until);
+// Clears `token`'s claim on `id`, if it still holds it.
+Status release_claim(store::Transaction& tx, std::string_view id, std::string_view token);
+
 }  // namespace certward::ca::approval_detail

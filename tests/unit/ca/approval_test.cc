@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include "ca/approval_store.h"
 #include "unit/ca/fixture.h"
 
 namespace certward::ca {
@@ -308,6 +309,43 @@ TEST_F(ApprovalTest, ConcurrentApprovalsIssueOneCertificate) {
     EXPECT_EQ(conflicts.load(), 1);
     EXPECT_EQ(inventory_count(), inv + 1);
   }
+}
+
+// A replica in the middle of an approval holds the request: this one is refused before it signs,
+// until the replica's claim runs out (it died holding it).
+TEST_F(ApprovalTest, AClaimByAnotherReplicaRefusesBeforeSigningUntilItLapses) {
+  const ApprovalRequest r = submit();
+  {
+    auto tx = db_->begin(store::TxMode::kWrite);
+    ASSERT_TRUE(tx.has_value());
+    auto claimed = approval_detail::claim(**tx, r.id, "other-replica", clock_.now(),
+                                          clock_.now() + std::chrono::minutes(5));
+    ASSERT_TRUE(claimed.has_value() && *claimed);
+    ASSERT_TRUE((*tx)->commit().has_value());
+  }
+  const auto inv = inventory_count(), events = audit_count();
+  expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kConflict, inv, events);
+  // Its own failure releases nothing of the other's: still held.
+  expect_refused(approvals_->approve(r.id, bob_), ErrorCode::kConflict, inv, events);
+
+  clock_.advance(std::chrono::minutes(5));
+  auto approved = approvals_->approve(r.id, bob_);
+  ASSERT_TRUE(approved.has_value()) << approved.error().message;
+  EXPECT_EQ(inventory_count(), inv + 1);
+}
+
+// An approval that fails after claiming (its requester found disabled inside the RA's
+// transaction) lets the next one through at once.
+TEST_F(ApprovalTest, AFailedApprovalReleasesItsClaim) {
+  const ApprovalRequest r = submit();
+  int calls = 0;
+  approvals_->set_requester_check([&](store::Transaction&, const Requester&) -> Status {
+    // Passes the check before the claim, fails the one inside the RA's transaction once.
+    return ++calls == 2 ? fail(ErrorCode::kUnauthorized, "disabled meanwhile") : ok();
+  });
+  EXPECT_FALSE(approvals_->approve(r.id, bob_).has_value());
+  auto approved = approvals_->approve(r.id, bob_);
+  ASSERT_TRUE(approved.has_value()) << approved.error().message;
 }
 
 }  // namespace
