@@ -68,6 +68,7 @@ Result<http::Response> create_authority(Services& s, http::Request& req, const I
                       Body::parse(req, {"name", "kind", "parent", "subject", "key_type", "validity",
                                         "path_length", "permitted", "excluded"}));
   ca::AuthorityRequest r;
+  r.channel = ca::Channel::kRest;
   CW_ASSIGN_OR_RETURN(r.name, b.string("name"));
   CW_ASSIGN_OR_RETURN(auto kind, b.string("kind"));
   CW_ASSIGN_OR_RETURN(r.kind, ca::parse_authority_kind(kind));

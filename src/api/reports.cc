@@ -5,14 +5,14 @@
 
 #include "reports/reports.h"
 
-#include <atomic>
 #include <memory>
 #include <streambuf>
 
 #include "api/capped_buffer.h"
+#include "api/report_gate.h"
 #include "api/rest_impl.h"
-#include "http/problem.h"
 #include "common/config.h"
+#include "http/problem.h"
 
 namespace certward::api {
 namespace {
@@ -23,25 +23,20 @@ using auth::Permission;
 // A response is built in memory before it is sent: a CBOM of a large inventory runs to
 // gigabytes, which belongs in a file (`certward report ... --output`), not in a server's heap.
 constexpr std::size_t kMaxReportBytes = std::size_t{256} << 20;
-// Each report walks the inventory it covers: at most this many are built or being sent at once
-// per server, so that reports cannot take every request worker, nor all the memory above times
-// the number of peers that ask and then read slowly. A slot is released when its response has
-// been written (http::Response::hold).
-constexpr int kMaxConcurrentReports = 2;
-std::atomic<int> g_reports_in_flight{0};
 
-class InFlight {
- public:
-  InFlight() : admitted_(g_reports_in_flight.fetch_add(1) < kMaxConcurrentReports) {}
-  ~InFlight() { g_reports_in_flight.fetch_sub(1); }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-  bool admitted() const { return admitted_; }
+// Every report of this server passes it (report_gate.h): two built at once, 512 MiB built and
+// not yet sent, one per principal.
+ReportGate& gate() {
+  static ReportGate g;
+  return g;
+}
 
- private:
-  bool admitted_;
-};
-
+http::Response try_later(int status, std::string_view code, std::string detail) {
+  http::Response r = http::problem(
+      status, status == 429 ? "Too Many Requests" : "Service Unavailable", code, std::move(detail));
+  r.set_header("Retry-After", "5");
+  return r;
+}
 
 Result<reports::ReportRequest> decode(const http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"format", "window", "team"}));
@@ -67,12 +62,13 @@ Result<reports::ReportRequest> decode(const http::Request& req, const Identity& 
 
 Result<http::Response> get_report(Services& s, http::Request& req, const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto r, decode(req, id));
-  auto slot = std::make_shared<const InFlight>();
-  if (!slot->admitted()) {
-    http::Response busy = http::problem_for(
-        Error{ErrorCode::kUnavailable, "the server is building other reports; try again shortly"});
-    busy.set_header("Retry-After", "5");
-    return busy;
+  auto ticket = gate().enter(id.principal);
+  if (!ticket) {
+    if (ticket.error() == ReportGate::Refusal::kPrincipalBusy) {
+      return try_later(429, "rate_limited",
+                       "a report of yours is still being built or sent: one at a time");
+    }
+    return try_later(503, "unavailable", "the server is building other reports; try again shortly");
   }
   const reports::ReportService service(reports::Sources{
       .clock = s.clock,
@@ -90,6 +86,10 @@ Result<http::Response> get_report(Services& s, http::Request& req, const Identit
                 "run 'certward report' on the data directory with --output");
   }
   CW_RETURN_IF_ERROR(written);
+  if (!(*ticket)->built(buffer.size())) {
+    return try_later(503, "unavailable",
+                     "the server holds other reports waiting for their clients; try again shortly");
+  }
   http::Response resp = http::Response::text(200, std::move(buffer).take(),
                                              std::string(reports::content_type(r.format)));
   if (r.format != reports::Format::kJson && r.format != reports::Format::kTable) {
@@ -99,7 +99,8 @@ Result<http::Response> get_report(Services& s, http::Request& req, const Identit
                     "attachment; filename=\"certward-" + std::string(reports::kind_name(r.kind)) +
                         "-" + day + "." + std::string(reports::file_extension(r.format)) + "\"");
   }
-  resp.hold = std::move(slot);
+  // Its place is kept until the answer is written or its client gone.
+  resp.hold = std::move(*ticket);
   resp.set_header("Cache-Control", "no-store");
   if (r.format == reports::Format::kHtml) {
     resp.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");

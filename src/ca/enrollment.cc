@@ -632,6 +632,7 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
   r.authority = o.parent;
   r.validity = o.validity;
   r.requester = requester;
+  r.channel = o.channel;
   r.subject = o.subject;
   r.path_length = o.path_length;
   if (!r.path_length && o.kind == AuthorityKind::kIssuing) r.path_length = 0;

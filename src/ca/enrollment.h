@@ -243,6 +243,7 @@ struct SubordinateOptions {
   std::optional<std::chrono::seconds> validity;  // default: intermediate-ca profile's
   std::optional<int> path_length;
   std::optional<x509::NameConstraints> name_constraints;
+  Channel channel = Channel::kCli;
 };
 
 // Creates an intermediate or issuing CA under `parent`: its key is generated here, its

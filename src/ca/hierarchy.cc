@@ -54,6 +54,7 @@ Result<AuthorityInfo> create_authority(Enrollment& ra, AuthorityService& authori
   o.validity = r.validity;
   o.path_length = r.path_length;
   o.name_constraints = std::move(nc);
+  o.channel = r.channel;
   return create_subordinate(ra, authorities, o, requester);
 }
 

@@ -28,6 +28,7 @@ struct AuthorityRequest {
   std::optional<int> path_length;                // 0..kMaxPathLength
   std::vector<std::string> permitted;  // name-constraint subtrees: "dns:x", "ip:CIDR", ...
   std::vector<std::string> excluded;
+  Channel channel = Channel::kCli;  // the front-end it came through, recorded on a subordinate
 };
 
 // Errors: kInvalidArgument (a root with a parent, a subordinate without one, a path length

@@ -28,6 +28,9 @@ enum class Renewal : std::uint8_t {
 };
 std::string_view renewal_name(Renewal r);  // "managed", "automated", "manual"
 inline constexpr std::string_view kAutomatedTag = "automated";
+// Says a person renews it whatever its channel: a one-off from an automated front-end, an ACME
+// client since retired.
+inline constexpr std::string_view kManualTag = "manual";
 // Whether certificates issued through this channel (inventory RecordMeta::channel) are renewed
 // by the client that asked for them, without a person.
 bool automated_channel(std::string_view channel);

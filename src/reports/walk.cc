@@ -76,8 +76,9 @@ Renewal RenewalIndex::of(const inventory::CertificateRecord& r) const {
       v && std::binary_search(managed_.begin(), managed_.end(), *v)) {
     return Renewal::kManaged;
   }
-  if (r.meta.channel && automated_channel(*r.meta.channel)) return Renewal::kAutomated;
   const auto& tags = r.meta.tags;
+  if (std::find(tags.begin(), tags.end(), kManualTag) != tags.end()) return Renewal::kManual;
+  if (r.meta.channel && automated_channel(*r.meta.channel)) return Renewal::kAutomated;
   if (std::find(tags.begin(), tags.end(), kAutomatedTag) != tags.end()) return Renewal::kAutomated;
   return Renewal::kManual;
 }

@@ -55,6 +55,16 @@ TEST_F(HierarchyTest, ParentsAreRequiredExactlyForSubordinates) {
   EXPECT_EQ(b.error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST_F(HierarchyTest, ASubordinateRecordsTheChannelItWasAskedThrough) {
+  AuthorityRequest r = issuing("via-rest");
+  r.channel = Channel::kRest;
+  auto made = create_authority(*ra_, *authorities_, r, admin_);
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  auto record = inventory_.get(made->certificate.info().sha256_hex);
+  ASSERT_TRUE(record.has_value() && record->has_value());
+  EXPECT_EQ((*record)->meta.channel, "rest");
+}
+
 TEST_F(HierarchyTest, SubtreesAreParsedLikeNames) {
   AuthorityRequest r = issuing("team");
   r.permitted = {"dns:Team.Example.com", "ip:10.0.0.0/8", "email:.example.com"};
