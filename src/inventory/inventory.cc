@@ -468,7 +468,7 @@ Result<x509::Certificate> Inventory::certificate(std::string_view fingerprint) c
 namespace internal {
 
 void append_filter(const Filter& f, store::Dialect dialect, SysTime now, std::string& sql,
-                   std::vector<store::Value>& params) {
+                   std::vector<store::Value>& params, const std::set<TextFilter>& broad) {
   auto add = [&](std::string_view clause, store::Value v) {
     sql += clause;
     params.push_back(std::move(v));
@@ -482,7 +482,7 @@ void append_filter(const Filter& f, store::Dialect dialect, SysTime now, std::st
   if (f.owner) add(" AND owner = ?", *f.owner);
   if (f.team) add(" AND team = ?", *f.team);
   if (f.origin) add(" AND origin = ?", std::string(origin_name(*f.origin)));
-  append_text_filters(f, dialect, sql, params);
+  append_text_filters(f, dialect, broad, sql, params);
   if (f.issued_after) add(" AND not_before >= ?", to_unix(*f.issued_after));
   if (f.issued_before) add(" AND not_before < ?", to_unix(*f.issued_before));
   if (f.key_sha256) add(" AND key_sha256 = ?", lower(*f.key_sha256));
@@ -523,7 +523,9 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   };
   CW_RETURN_IF_ERROR(check_text_filter("search", f.search));
   CW_RETURN_IF_ERROR(check_text_filter("issuer", f.issuer));
-  internal::append_filter(f, db_.dialect(), clock_.now(), sql, params);
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(const auto broad, internal::broad_text_filters(*tx, f, db_.dialect()));
+  internal::append_filter(f, db_.dialect(), clock_.now(), sql, params, broad);
   if (page.cursor) {
     CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
     // The leading range lets the planner seek to the cursor in the (not_after, fingerprint)
@@ -535,7 +537,6 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   }
   sql += " ORDER BY not_after, fingerprint LIMIT " + std::to_string(page.limit + 1);
 
-  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
   Page out;
   for (const auto& r : rows) {

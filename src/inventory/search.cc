@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "inventory/internal.h"
 
@@ -121,33 +122,119 @@ std::string hex_successor(std::string prefix) {
   return prefix;
 }
 
-// " OR <column> starts with <hex>" as an index range (a LIKE prefix would not use a btree
-// index under a non-C collation on PostgreSQL).
-void append_hex_prefix(std::string_view column, const std::string& hex, std::string& sql,
+// "<column> starts with <hex>" as an index range (a LIKE prefix would not use a btree index
+// under a non-C collation on PostgreSQL).
+std::string hex_prefix(std::string_view column, const std::string& hex,
                        std::vector<store::Value>& params) {
   const std::string above = hex_successor(hex);
-  sql += " UNION SELECT fingerprint FROM certificates WHERE " + std::string(column) + " >= ?";
+  std::string sql = "(" + std::string(column) + " >= ?";
   params.emplace_back(hex);
   if (!above.empty()) {
     sql += " AND " + std::string(column) + " < ?";
     params.emplace_back(above);
   }
+  return sql + ")";
 }
 
-// A substring filter on a folded text column: through the trigram index when the text has
-// enough characters for one trigram, else by a scan with the same meaning.
-void append_substring(store::Dialect dialect, std::string_view column, std::string_view fts_column,
-                      std::string_view folded, std::string& sql,
-                      std::vector<store::Value>& params) {
-  if (dialect == store::Dialect::kSqlite && code_points(folded) >= kMinIndexedSearch) {
-    sql += "SELECT fingerprint FROM certificate_search WHERE certificate_search MATCH ?";
-    params.emplace_back(fts_phrase(fts_column, folded));
-    return;
-  }
-  sql +=
-      "SELECT fingerprint FROM certificates WHERE " + std::string(column) + " LIKE ? ESCAPE '\\'";
-  params.emplace_back(like_pattern(folded));
+// A search in folded form; `hex` is set when it reads as (colon-separated) hex digits, enough
+// of them to be a fingerprint or serial prefix.
+struct SearchText {
+  std::string folded;
+  std::string hex;
+};
+
+SearchText search_text(std::string_view search) {
+  SearchText t{fold_case(search), {}};
+  const bool is_hex = std::all_of(t.folded.begin(), t.folded.end(), [&](char ch) {
+    if (ch != ':') t.hex.push_back(ch);
+    return ch == ':' || std::isxdigit(static_cast<unsigned char>(ch));
+  });
+  if (!is_hex || t.hex.size() < kMinIndexedSearch) t.hex.clear();
+  return t;
 }
+
+// A substring filter on a folded text column as a subquery of fingerprints: through the
+// trigram index when the text has enough characters for one trigram, else by a scan with the
+// same meaning.
+std::string substring_candidates(store::Dialect dialect, std::string_view column,
+                                 std::string_view fts_column, std::string_view folded,
+                                 std::vector<store::Value>& params) {
+  if (dialect == store::Dialect::kSqlite && code_points(folded) >= kMinIndexedSearch) {
+    params.emplace_back(fts_phrase(fts_column, folded));
+    return "SELECT fingerprint FROM certificate_search WHERE certificate_search MATCH ?";
+  }
+  params.emplace_back(like_pattern(folded));
+  return "SELECT fingerprint FROM certificates WHERE " + std::string(column) +
+         " LIKE ? ESCAPE '\\'";
+}
+
+// The rows a text filter selects, as a subquery of fingerprints through its index.
+std::string candidates(TextFilter which, const Filter& f, store::Dialect dialect,
+                       std::vector<store::Value>& params) {
+  switch (which) {
+    case TextFilter::kSearch: {
+      const SearchText t = search_text(*f.search);
+      std::string sql =
+          substring_candidates(dialect, "search_text", "search_text", t.folded, params);
+      if (!t.hex.empty()) {
+        for (std::string_view column : {"fingerprint", "serial"}) {
+          sql += " UNION SELECT fingerprint FROM certificates WHERE " +
+                 hex_prefix(column, t.hex, params);
+        }
+      }
+      return sql;
+    }
+    case TextFilter::kIssuer:
+      return substring_candidates(dialect, "issuer_folded", "issuer", fold_case(*f.issuer), params);
+    case TextFilter::kTag:
+      // Tags are stored lower-case (normalize_tags): a whole tag, whatever the case asked.
+      params.emplace_back(fold_case(*f.tag));
+      return "SELECT fingerprint FROM certificate_tags WHERE tag = ?";
+  }
+  return {};
+}
+
+// The same filter as a condition on the row. SQLite checks it on each row as it walks the
+// expiry order; PostgreSQL's planner weighs it with the column statistics, and answers it
+// through the trigram index when few rows match, by the walk when many do.
+std::string predicate(TextFilter which, const Filter& f, std::vector<store::Value>& params) {
+  switch (which) {
+    case TextFilter::kSearch: {
+      const SearchText t = search_text(*f.search);
+      std::string sql = "(search_text LIKE ? ESCAPE '\\'";
+      params.emplace_back(like_pattern(t.folded));
+      if (!t.hex.empty()) {
+        for (std::string_view column : {"fingerprint", "serial"})
+          sql += " OR " + hex_prefix(column, t.hex, params);
+      }
+      return sql + ")";
+    }
+    case TextFilter::kIssuer:
+      params.emplace_back(like_pattern(fold_case(*f.issuer)));
+      return "issuer_folded LIKE ? ESCAPE '\\'";
+    case TextFilter::kTag: {
+      // Tags are newline-joined in the row.
+      std::string pattern = like_pattern(fold_case(*f.tag));
+      params.emplace_back("%\n" + pattern.substr(1, pattern.size() - 2) + "\n%");
+      return "('\n' || tags || '\n') LIKE ? ESCAPE '\\'";
+    }
+  }
+  return {};
+}
+
+bool is_set(TextFilter which, const Filter& f) {
+  switch (which) {
+    case TextFilter::kSearch:
+      return f.search && !f.search->empty();
+    case TextFilter::kIssuer:
+      return f.issuer && !f.issuer->empty();
+    case TextFilter::kTag:
+      return f.tag.has_value();
+  }
+  return false;
+}
+
+constexpr TextFilter kTextFilters[] = {TextFilter::kSearch, TextFilter::kIssuer, TextFilter::kTag};
 
 }  // namespace
 
@@ -250,32 +337,36 @@ Status write_tags(store::Transaction& tx, const std::string& fingerprint, std::i
   return ok();
 }
 
-void append_text_filters(const Filter& f, store::Dialect dialect, std::string& sql,
-                         std::vector<store::Value>& params) {
-  if (f.search && !f.search->empty()) {
-    const std::string folded = fold_case(*f.search);
-    sql += " AND fingerprint IN (";
-    append_substring(dialect, "search_text", "search_text", folded, sql, params);
-    std::string hex;
-    const bool is_hex = std::all_of(folded.begin(), folded.end(), [&](char ch) {
-      if (ch != ':') hex.push_back(ch);
-      return ch == ':' || std::isxdigit(static_cast<unsigned char>(ch));
-    });
-    if (is_hex && hex.size() >= kMinIndexedSearch) {
-      append_hex_prefix("fingerprint", hex, sql, params);
-      append_hex_prefix("serial", hex, sql, params);
+Result<std::set<TextFilter>> broad_text_filters(store::Transaction& tx, const Filter& f,
+                                                store::Dialect dialect) {
+  std::set<TextFilter> broad;
+  // PostgreSQL's planner has statistics to judge by; an FTS5 table offers SQLite's none.
+  if (dialect != store::Dialect::kSqlite) return broad;
+  for (TextFilter which : kTextFilters) {
+    if (!is_set(which, f)) continue;
+    std::vector<store::Value> params;
+    const std::string sql = "SELECT COUNT(*) FROM (SELECT 1 FROM (" +
+                            candidates(which, f, dialect, params) + ") c LIMIT " +
+                            std::to_string(kBroadMatches) + ") p";
+    CW_ASSIGN_OR_RETURN(auto row, tx.query_one(sql, params));
+    if (row && row->int64(0) >= kBroadMatches) broad.insert(which);
+  }
+  return broad;
+}
+
+void append_text_filters(const Filter& f, store::Dialect dialect, const std::set<TextFilter>& broad,
+                         std::string& sql, std::vector<store::Value>& params) {
+  for (TextFilter which : kTextFilters) {
+    if (!is_set(which, f)) continue;
+    // PostgreSQL plans the tag subquery well by itself (as a semi-join, by the walk or from
+    // the tag's rows); its text filters are plain conditions, see predicate().
+    const bool subquery =
+        dialect == store::Dialect::kSqlite ? !broad.contains(which) : which == TextFilter::kTag;
+    if (subquery) {
+      sql += " AND fingerprint IN (" + candidates(which, f, dialect, params) + ")";
+    } else {
+      sql += " AND " + predicate(which, f, params);
     }
-    sql += ")";
-  }
-  if (f.issuer && !f.issuer->empty()) {
-    sql += " AND fingerprint IN (";
-    append_substring(dialect, "issuer_folded", "issuer", fold_case(*f.issuer), sql, params);
-    sql += ")";
-  }
-  if (f.tag) {
-    // Tags are stored lower-case (normalize_tags): match a whole tag whatever the case asked.
-    sql += " AND fingerprint IN (SELECT fingerprint FROM certificate_tags WHERE tag = ?)";
-    params.emplace_back(fold_case(*f.tag));
   }
 }
 

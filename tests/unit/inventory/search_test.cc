@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -256,6 +258,136 @@ TEST_F(SearchParityTest, EveryWritePathIsSearchable) {
   ASSERT_TRUE(sqlite_inventory_.update_metadata(certs[0].info().sha256_hex, clear, "user:test")
                   .has_value());
   EXPECT_TRUE(both(tag).empty());
+}
+
+}  // namespace
+}  // namespace certward::inventory
+
+namespace certward::inventory {
+namespace {
+
+using namespace inventory_testing;  // NOLINT: the shared fixture
+
+// Certificates recorded before migration 9 are found once it runs: it is undone here on a
+// filled inventory (its objects dropped, its version forgotten) and run again.
+TEST_F(InventoryTest, SearchMigrationBackfillsExistingRows) {
+  LeafSpec spec;
+  spec.cn = "Backfilled.Example.NET";
+  RecordMeta meta;
+  meta.tags = {"old-tag", "second"};
+  const x509::Certificate cert = leaf(spec);
+  ASSERT_TRUE(record(cert, meta));
+  std::string undo =
+      "DROP INDEX certificates_owner_expiry; DROP INDEX certificates_team_expiry; "
+      "DROP INDEX certificates_origin_expiry; DROP INDEX certificates_authority_expiry; "
+      "DROP INDEX certificates_key_algorithm_expiry; DROP INDEX certificates_key_bits_expiry; "
+      "CREATE INDEX certificates_owner ON certificates (owner); "
+      "CREATE INDEX certificates_team ON certificates (team); DROP TABLE certificate_tags; ";
+  undo += db_.is_postgres()
+              ? "DROP INDEX certificates_search_trgm; DROP INDEX certificates_issuer_trgm; "
+              : "DROP TRIGGER certificates_search_insert; DROP TRIGGER certificates_search_update; "
+                "DROP TRIGGER certificates_search_delete; DROP TABLE certificate_search; ";
+  undo +=
+      "ALTER TABLE certificates DROP COLUMN issuer_folded; "
+      "DELETE FROM schema_migrations WHERE module = 'inventory' AND version = 9";
+  {
+    auto tx = db_->begin();
+    ASSERT_TRUE(tx.has_value());
+    ASSERT_TRUE((*tx)->execute_script(undo).has_value());
+    ASSERT_TRUE((*tx)->commit().has_value());
+  }
+  ASSERT_TRUE(Inventory::migrate(*db_).has_value());
+
+  const std::set<std::string> want = {cert.info().sha256_hex};
+  Filter search;
+  search.search = "backfilled.EXAMPLE";
+  EXPECT_EQ(query_fps(search), want);
+  Filter issuer;
+  issuer.issuer = "test ca one";
+  EXPECT_EQ(query_fps(issuer), want);
+  for (const char* tag : {"old-tag", "second"}) {
+    Filter f;
+    f.tag = tag;
+    EXPECT_EQ(query_fps(f), want) << tag;
+  }
+}
+
+}  // namespace
+}  // namespace certward::inventory
+
+namespace certward::inventory {
+namespace {
+
+using namespace inventory_testing;  // NOLINT: the shared fixture
+
+// A filter matching thousands of rows is answered by walking the expiry order and checking each
+// row, one matching few through its index: both give the same rows, in order, page by page.
+TEST_F(InventoryTest, BroadAndNarrowFiltersListAlike) {
+  constexpr int kRows = 2100;
+  const std::string fingerprint =
+      db_.is_postgres() ? "lpad(i::text, 64, '0')" : "printf('%064d', i)";
+  const std::string rows =
+      "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+      std::to_string(kRows) + ") ";
+  exec_sql(*db_,
+           rows +
+               "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, issuer, "
+               "issuer_folded, sans, search_text, not_before, not_after, key_algorithm, "
+               "key_bits, key_curve, signature_algorithm, is_ca, origin, tags, created_at, "
+               "updated_at) SELECT " +
+               fingerprint +
+               ", ?, 'ab', 'CN=Bulk' || i, 'Bulk' || i, 'CN=Bulk CA', 'cn=bulk ca', '', "
+               "'cn=bulk' || i, 0, 2000000000 + i % 97, 'ecdsa', 256, 'P-256', 'x', 0, "
+               "'imported', 'bulk', 0, 0 FROM n",
+           store::params(Bytes{0x30, 0x00}));
+  exec_sql(*db_, rows +
+                     "INSERT INTO certificate_tags (tag, not_after, fingerprint) SELECT "
+                     "'bulk', 2000000000 + i % 97, " +
+                     fingerprint + " FROM n");
+
+  auto walk = [&](const Filter& f) {
+    std::vector<std::string> out;
+    PageRequest page;
+    page.limit = 400;
+    for (;;) {
+      auto r = inventory_.query(f, page);
+      EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+      if (!r) return out;
+      for (const auto& c : r->items) out.push_back(c.common_name);
+      if (!r->next_cursor) return out;
+      page.cursor = r->next_cursor;
+    }
+  };
+  auto expected = [&](auto keep) {
+    std::vector<std::pair<int, std::string>> v;
+    for (int i = 1; i <= kRows; ++i) {
+      char fp[65];
+      std::snprintf(fp, sizeof fp, "%064d", i);
+      if (keep(i)) v.emplace_back(i % 97, fp);
+    }
+    std::sort(v.begin(), v.end());
+    std::vector<std::string> names;
+    for (const auto& [_, fp] : v) names.push_back("Bulk" + std::to_string(std::stoi(fp)));
+    return names;
+  };
+  auto all = [](int) { return true; };
+  Filter search;
+  search.search = "BULK";
+  EXPECT_EQ(walk(search), expected(all));
+  Filter tag;
+  tag.tag = "bulk";
+  EXPECT_EQ(walk(tag), expected(all));
+  Filter issuer;
+  issuer.issuer = "bulk ca";
+  EXPECT_EQ(walk(issuer), expected(all));
+  Filter narrow;
+  narrow.search = "bulk17";
+  narrow.tag = "bulk";
+  EXPECT_EQ(walk(narrow), expected([](int i) { return std::to_string(i).starts_with("17"); }));
+  Filter none;
+  none.search = "bulk";
+  none.tag = "nothing";
+  EXPECT_TRUE(walk(none).empty());
 }
 
 }  // namespace
