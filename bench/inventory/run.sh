@@ -33,7 +33,10 @@ cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [[ -z $pg_dir ]] || "$root_dir/scripts/pg-test-server.sh" stop "$pg_dir" || true
+  if [[ -n $pg_dir ]]; then
+    "$root_dir/scripts/pg-test-server.sh" stop "$pg_dir" || true
+    rm -rf "$pg_dir"
+  fi
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -84,8 +87,8 @@ run_driver() {
   local env_db=()
   local target=$dir/data/certward.db
   if [[ $driver == postgres ]]; then
-    pg_dir=$T/pg
-    mkdir -p "$pg_dir"
+    # Beside $T, not in it: the server runs as the postgres user, which cannot enter $T.
+    pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/certward-inventory-pg.XXXXXX")
     target=$("$root_dir/scripts/pg-test-server.sh" start "$pg_dir")
     env_db=(CERTWARD_DATABASE_DRIVER=postgres "CERTWARD_DATABASE_URL=$target")
   fi
@@ -93,7 +96,7 @@ run_driver() {
   local cursor
   cursor=$(/usr/bin/time -f "fill wall %es, peak RSS %MkB" "$FILL_BIN" "$RECORDS" "$driver" "$target")
   local prefix
-  prefix=$(printf '%064x' $((123457 * 2654435761 + 1)) | cut -c1-8)
+  prefix=$(printf "%064x" $((123457 * 2654435761 + 1)) | cut -c1-60)
 
   cat >"$dir/certward.toml" <<EOF
 log_level = "debug"
@@ -127,10 +130,10 @@ EOF
     query=${query/CURSOR/$cursor}
     query=${query/PREFIX/$prefix}
     local url="$base/api/v1/certificates?$query" args=()
-    for _ in $(seq 0 "$REPEAT"); do args+=("$url"); done
+    for _ in $(seq 0 "$REPEAT"); do args+=(-o /dev/null "$url"); done
     before=$(wc -l <"$dir/serve.log")
     # One keep-alive connection: the warm-up, then REPEAT timed requests.
-    curl -s --cacert "$dir/root.pem" -H "Authorization: Bearer $token" -o /dev/null \
+    curl -s --cacert "$dir/root.pem" -H "Authorization: Bearer $token" \
       -w '%{http_code} %{time_total}\n' "${args[@]}" >"$dir/curl.out"
     grep -qv '^200 ' "$dir/curl.out" && die "$name: $(grep -v '^200 ' "$dir/curl.out" | head -1)"
     curl_ms=$(tail -n +2 "$dir/curl.out" | awk '{print $2 * 1000}' | sort -g |
@@ -147,6 +150,7 @@ EOF
   wait "$pid" 2>/dev/null || true
   if [[ $driver == postgres ]]; then
     "$root_dir/scripts/pg-test-server.sh" stop "$pg_dir" || true
+    rm -rf "$pg_dir"
     pg_dir=
   fi
 }

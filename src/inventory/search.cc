@@ -178,7 +178,8 @@ std::string candidates(TextFilter which, const Filter& f, store::Dialect dialect
           substring_candidates(dialect, "search_text", "search_text", t.folded, params);
       if (!t.hex.empty()) {
         for (std::string_view column : {"fingerprint", "serial"}) {
-          sql += " UNION SELECT fingerprint FROM certificates WHERE " +
+          // UNION ALL: an IN list needs no duplicates removed, and it streams under a LIMIT.
+          sql += " UNION ALL SELECT fingerprint FROM certificates WHERE " +
                  hex_prefix(column, t.hex, params);
         }
       }
