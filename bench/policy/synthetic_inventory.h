@@ -30,8 +30,8 @@ inline long peak_rss_mib() {
 }
 
 // Record i of the synthetic inventory: a mix of key types, issuers, names, teams and tags, with
-// a few percent breaking each rule.
-inline inventory::CertificateRecord synthetic(std::size_t i) {
+// a few percent breaking each rule. `shift` moves its validity (0: fixed dates from 2025-10).
+inline inventory::CertificateRecord synthetic(std::size_t i, std::int64_t shift = 0) {
   inventory::CertificateRecord c;
   char fp[65];
   std::snprintf(fp, sizeof fp, "%064zx", i * 2654435761u + 1);
@@ -44,7 +44,7 @@ inline inventory::CertificateRecord synthetic(std::size_t i) {
   c.issuer = i % 41 == 0 ? "CN=Old SHA-1 CA,O=Bench"
                          : "CN=Issuing CA " + std::to_string(i % 3) + ",O=Bench";
   c.sans = {{x509::SanType::kDns, c.common_name}, {x509::SanType::kDns, "www." + host}};
-  c.not_before = from_unix(1'760'000'000 + static_cast<std::int64_t>(i % 100000));
+  c.not_before = from_unix(1'760'000'000 + shift + static_cast<std::int64_t>(i % 100000));
   c.not_after = c.not_before + std::chrono::days(i % 23 == 0 ? 825 : 90);
   switch (i % 10) {
     case 0:
@@ -82,24 +82,42 @@ inline std::string join_lines(const std::vector<std::string>& v) {
   return out;
 }
 
-inline Status fill(store::Database& db, std::size_t n) {
+// ASCII lower case, as the inventory folds search texts (the synthetic names are ASCII).
+inline std::string folded(std::string s) {
+  for (char& ch : s)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return s;
+}
+
+// Writes records [0, n) with their search text and tag rows, as Inventory::record would.
+inline Status fill(store::Database& db, std::size_t n, std::int64_t shift = 0) {
   constexpr std::size_t kBatch = 20000;
   for (std::size_t from = 0; from < n; from += kBatch) {
     CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
     for (std::size_t i = from; i < std::min(n, from + kBatch); ++i) {
-      const auto c = synthetic(i);
+      const auto c = synthetic(i, shift);
       std::vector<std::string> sans;
-      for (const auto& s : c.sans) sans.push_back("dns:" + s.value);
+      std::string search = folded(c.subject);
+      for (const auto& s : c.sans) {
+        sans.push_back("dns:" + s.value);
+        search += "\n" + folded(s.value);
+      }
+      for (const auto& tag : c.meta.tags) {
+        CW_RETURN_IF_ERROR(tx->execute(
+            "INSERT INTO certificate_tags (tag, not_after, fingerprint) VALUES (?, ?, ?)",
+            store::params(tag, to_unix(c.not_after), c.fingerprint)));
+      }
       CW_RETURN_IF_ERROR(tx->execute(
-          "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, issuer, sans, "
-          "search_text, not_before, not_after, key_algorithm, key_bits, key_curve, "
-          "signature_algorithm, is_ca, origin, owner, team, tags, key_sha256, ekus, created_at, "
-          "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, '', ?, 0, "
-          "0)",
+          "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, issuer, "
+          "issuer_folded, sans, search_text, not_before, not_after, key_algorithm, key_bits, "
+          "key_curve, signature_algorithm, is_ca, origin, owner, team, tags, key_sha256, ekus, "
+          "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, "
+          "?, ?, '', ?, 0, 0)",
           store::params(c.fingerprint, Bytes{0x30, 0x00}, c.serial, c.subject, c.common_name,
-                        c.issuer, join_lines(sans), to_unix(c.not_before), to_unix(c.not_after),
-                        c.key_algorithm, static_cast<std::int64_t>(c.key_bits), c.key_curve,
-                        c.signature_algorithm, std::string(inventory::origin_name(c.meta.origin)),
+                        c.issuer, folded(c.issuer), join_lines(sans), search, to_unix(c.not_before),
+                        to_unix(c.not_after), c.key_algorithm,
+                        static_cast<std::int64_t>(c.key_bits), c.key_curve, c.signature_algorithm,
+                        std::string(inventory::origin_name(c.meta.origin)),
                         c.meta.owner ? store::Value(*c.meta.owner) : store::Value(nullptr),
                         *c.meta.team, join_lines(c.meta.tags), join_lines(c.extended_key_usage))));
     }

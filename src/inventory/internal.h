@@ -3,6 +3,7 @@
 // records, so that a list filter, a record and the metrics can never disagree; the filter
 // every query of the inventory shares; the key hash every record carries.
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,46 @@ namespace certward::inventory::internal {
 void append_status_filter(CertStatus status, SysTime now, std::string& sql,
                           std::vector<store::Value>& params);
 
-// Appends " AND ..." for every field `f` sets (the list filter, bulk revocation).
-void append_filter(const Filter& f, SysTime now, std::string& sql,
-                   std::vector<store::Value>& params);
+// Appends " AND ..." for every field `f` sets (the list filter, bulk revocation), in the
+// dialect of the database that will run it; text filters named in `broad` are checked row by
+// row (see append_text_filters). TextFilter names the filters answered through an index of
+// their own rather than the expiry order.
+enum class TextFilter { kSearch, kIssuer, kTag };
+void append_filter(const Filter& f, store::Dialect dialect, SysTime now, std::string& sql,
+                   std::vector<store::Value>& params, const std::set<TextFilter>& broad = {});
+
+// Text filters (search.cc). Search and issuer texts are folded alike when written and when
+// asked: ASCII letters to lower case, every other byte as is, on both drivers.
+std::string fold_case(std::string_view s);
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+// Unicode code points in UTF-8 `s` (continuation bytes not counted).
+std::size_t code_points(std::string_view s);
+// A trigram needs three characters: shorter search and issuer texts cannot use the index.
+inline constexpr std::size_t kMinIndexedSearch = 3;
+
+// Inventory migration 9 for `dialect`; `trgm_schema` names the schema holding pg_trgm
+// (PostgreSQL only).
+std::string search_migration(store::Dialect dialect, std::string_view trgm_schema);
+// Creates pg_trgm unless present; returns the schema it lives in.
+// Errors: the database's, with a hint, when the role may not create the extension.
+Result<std::string> ensure_pg_trgm(store::Database& db);
+// Replaces the certificate's rows in certificate_tags (the indexed copy of its tags).
+Status write_tags(store::Transaction& tx, const std::string& fingerprint, std::int64_t not_after,
+                  const std::vector<std::string>& tags);
+// A text filter matching at least this many rows is "broad": a listing finds a page sooner by
+// walking the expiry order and checking each row than by collecting and sorting every match.
+inline constexpr int kBroadMatches = 2000;
+// Which of `f`'s text filters are broad, counted through their indexes (each count stops at
+// kBroadMatches, so it costs at most that many index entries). SQLite only: on PostgreSQL the
+// planner judges by its statistics, and this returns none.
+Result<std::set<TextFilter>> broad_text_filters(store::Transaction& tx, const Filter& f,
+                                                store::Dialect dialect);
+// Appends the search, issuer and tag filters of `f`. SQLite: the narrow ones as a subquery
+// through their index, which the planner runs first; those in `broad` as a check on each row.
+// PostgreSQL: as conditions its planner weighs.
+void append_text_filters(const Filter& f, store::Dialect dialect, const std::set<TextFilter>& broad,
+                         std::string& sql, std::vector<store::Value>& params);
 
 // SHA-256 of the certificate's SubjectPublicKeyInfo DER, lower-case hex: what identifies its
 // key across certificates (revoking every certificate of a compromised key).

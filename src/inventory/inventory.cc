@@ -207,16 +207,6 @@ CertificateRecord to_record(const store::Row& r) {
   return c;
 }
 
-// Escapes LIKE's wildcards so that user text matches literally (used with ESCAPE '\').
-std::string like_literal(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '%' || ch == '_' || ch == '\\') out.push_back('\\');
-    out.push_back(ch);
-  }
-  return out;
-}
-
 bool is_hex(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) {
     return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':';
@@ -309,7 +299,8 @@ Status backfill_ekus(store::Database& db) {
   for (;;) {
     CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
     CW_ASSIGN_OR_RETURN(
-        auto rows, tx->query("SELECT fingerprint, der FROM certificates WHERE ekus IS NULL LIMIT 500"));
+        auto rows,
+        tx->query("SELECT fingerprint, der FROM certificates WHERE ekus IS NULL LIMIT 500"));
     if (rows.empty()) return ok();
     for (const auto& r : rows) {
       auto cert = x509::Certificate::from_der_lenient(r.blob(1));
@@ -323,7 +314,15 @@ Status backfill_ekus(store::Database& db) {
 }  // namespace
 
 Status Inventory::migrate(store::Database& db) {
-  CW_RETURN_IF_ERROR(db.migrate("inventory", kMigrations));
+  std::string trgm_schema;
+  if (db.dialect() == store::Dialect::kPostgres) {
+    CW_ASSIGN_OR_RETURN(trgm_schema, internal::ensure_pg_trgm(db));
+  }
+  const std::string search = internal::search_migration(db.dialect(), trgm_schema);
+  std::vector<store::Migration> migrations(std::begin(kMigrations), std::end(kMigrations));
+  // Indexed search: FTS5 on SQLite, pg_trgm on PostgreSQL, hence built per driver.
+  migrations.push_back({9, "search", search});
+  CW_RETURN_IF_ERROR(db.migrate("inventory", migrations));
   // Rows recorded before key hashes were kept get theirs now, a batch per transaction (a
   // no-op query once done). A certificate that no longer parses keeps an empty hash.
   for (;;) {
@@ -342,16 +341,15 @@ Status Inventory::migrate(store::Database& db) {
   return backfill_ekus(db);
 }
 
-
 Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& cert,
                                const RecordMeta& meta) const {
   const x509::CertificateInfo& i = cert.info();
   std::vector<std::string> sans;
-  std::string search = lower(i.subject);
+  std::string search = internal::fold_case(i.subject);
   for (const auto& s : i.sans) {
     sans.push_back(x509::format_san(s));
     search += '\n';
-    search += lower(s.value);
+    search += internal::fold_case(s.value);
   }
   // One "code<TAB>detail" line each; details are OIDs and short texts, made line-safe.
   std::vector<std::string> oddities;
@@ -370,6 +368,7 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
       i.subject,
       i.subject_cn,
       i.issuer,
+      internal::fold_case(i.issuer),
       join_lines(sans),
       search,
       to_unix(i.not_before),
@@ -394,14 +393,18 @@ Result<bool> Inventory::record(store::Transaction& tx, const x509::Certificate& 
   CW_ASSIGN_OR_RETURN(
       auto n, tx.execute_count(
                   "INSERT INTO certificates (fingerprint, der, serial, subject, common_name, "
-                  "issuer, sans, search_text, not_before, not_after, key_algorithm, key_bits, "
+                  "issuer, issuer_folded, sans, search_text, not_before, not_after, key_algorithm, "
+                  "key_bits, "
                   "key_curve, signature_algorithm, is_ca, origin, authority, profile, owner, "
                   "team, tags, key_sha256, oddities, ekus, channel, created_at, updated_at) VALUES "
                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                  "?) ON CONFLICT "
+                  "?, ?) ON CONFLICT "
                   "(fingerprint) "
                   "DO NOTHING",
                   params));
+  if (n == 1 && !meta.tags.empty()) {
+    CW_RETURN_IF_ERROR(internal::write_tags(tx, i.sha256_hex, to_unix(i.not_after), meta.tags));
+  }
   return n == 1;
 }
 
@@ -464,8 +467,8 @@ Result<x509::Certificate> Inventory::certificate(std::string_view fingerprint) c
 
 namespace internal {
 
-void append_filter(const Filter& f, SysTime now, std::string& sql,
-                   std::vector<store::Value>& params) {
+void append_filter(const Filter& f, store::Dialect dialect, SysTime now, std::string& sql,
+                   std::vector<store::Value>& params, const std::set<TextFilter>& broad) {
   auto add = [&](std::string_view clause, store::Value v) {
     sql += clause;
     params.push_back(std::move(v));
@@ -473,24 +476,13 @@ void append_filter(const Filter& f, SysTime now, std::string& sql,
   if (f.status) append_status_filter(*f.status, now, sql, params);
   if (f.expires_after) add(" AND not_after >= ?", to_unix(*f.expires_after));
   if (f.expires_before) add(" AND not_after < ?", to_unix(*f.expires_before));
-  if (f.issuer) add(" AND issuer LIKE ? ESCAPE '\\'", "%" + like_literal(*f.issuer) + "%");
   if (f.authority) add(" AND authority = ?", *f.authority);
   if (f.key_algorithm) add(" AND key_algorithm = ?", lower(*f.key_algorithm));
   if (f.key_bits) add(" AND key_bits = ?", static_cast<std::int64_t>(*f.key_bits));
-  if (f.search) {
-    add(" AND search_text LIKE ? ESCAPE '\\'", "%" + like_literal(lower(*f.search)) + "%");
-  }
   if (f.owner) add(" AND owner = ?", *f.owner);
   if (f.team) add(" AND team = ?", *f.team);
   if (f.origin) add(" AND origin = ?", std::string(origin_name(*f.origin)));
-  if (f.tag) {
-    // Tags are newline-joined and stored lower-case; match a whole tag, whatever the case
-    // asked for (the same on SQLite, whose LIKE ignores ASCII case, and PostgreSQL).
-    std::string tag = *f.tag;
-    std::transform(tag.begin(), tag.end(), tag.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    add(" AND ('\n' || tags || '\n') LIKE ? ESCAPE '\\'", "%\n" + like_literal(tag) + "\n%");
-  }
+  append_text_filters(f, dialect, broad, sql, params);
   if (f.issued_after) add(" AND not_before >= ?", to_unix(*f.issued_after));
   if (f.issued_before) add(" AND not_before < ?", to_unix(*f.issued_before));
   if (f.key_sha256) add(" AND key_sha256 = ?", lower(*f.key_sha256));
@@ -500,6 +492,24 @@ void append_filter(const Filter& f, SysTime now, std::string& sql,
 }
 
 }  // namespace internal
+
+namespace {
+// A listing answers a search box: a text too short for a trigram would scan the whole inventory
+// on every keystroke, so it is refused rather than slow. Bulk selections (revocation,
+// campaigns) still accept it and scan.
+Status check_text_filter(std::string_view what, const std::optional<std::string>& text) {
+  if (!text || text->empty()) return ok();
+  if (!internal::is_valid_utf8(*text)) {
+    return fail(ErrorCode::kInvalidArgument, std::string(what) + " is not valid UTF-8");
+  }
+  if (internal::code_points(*text) < internal::kMinIndexedSearch) {
+    return fail(ErrorCode::kInvalidArgument, std::string(what) + " needs at least " +
+                                                 std::to_string(internal::kMinIndexedSearch) +
+                                                 " characters");
+  }
+  return ok();
+}
+}  // namespace
 
 Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   if (page.limit < 1 || page.limit > 1000) {
@@ -511,7 +521,11 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
     sql += clause;
     params.push_back(std::move(v));
   };
-  internal::append_filter(f, clock_.now(), sql, params);
+  CW_RETURN_IF_ERROR(check_text_filter("search", f.search));
+  CW_RETURN_IF_ERROR(check_text_filter("issuer", f.issuer));
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(const auto broad, internal::broad_text_filters(*tx, f, db_.dialect()));
+  internal::append_filter(f, db_.dialect(), clock_.now(), sql, params, broad);
   if (page.cursor) {
     CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
     // The leading range lets the planner seek to the cursor in the (not_after, fingerprint)
@@ -523,7 +537,6 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   }
   sql += " ORDER BY not_after, fingerprint LIMIT " + std::to_string(page.limit + 1);
 
-  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
   Page out;
   for (const auto& r : rows) {
@@ -664,6 +677,10 @@ Result<CertificateRecord> Inventory::update_metadata(std::string_view fingerprin
       tx->execute("UPDATE certificates SET owner = ?, team = ?, tags = ?, updated_at = ? "
                   "WHERE fingerprint = ?",
                   params));
+  if (before.tags != record.meta.tags) {
+    CW_RETURN_IF_ERROR(
+        internal::write_tags(*tx, record.fingerprint, to_unix(record.not_after), record.meta.tags));
+  }
   CW_RETURN_IF_ERROR(audit_.append(*tx, audit::Event{std::string(actor),
                                                      "certificate.update",
                                                      "certificate",

@@ -30,7 +30,7 @@ Result<std::vector<RevocationTarget>> Inventory::revocable(store::Transaction& t
       " FROM certificates WHERE authority IS NOT NULL AND origin = 'issued' AND revoked_at IS NULL "
       "AND is_ca = 0";
   std::vector<store::Value> params;
-  internal::append_filter(filter, clock_.now(), where, params);
+  internal::append_filter(filter, db_.dialect(), clock_.now(), where, params);
   if (total) {
     CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT COUNT(*)" + where, params));
     *total = row ? row->int64(0) : 0;

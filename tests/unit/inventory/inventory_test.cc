@@ -391,7 +391,7 @@ TEST_F(InventoryQueryTest, LikeWildcardCharactersAreLiteral) {
   Filter search;
   search.search = "a_i.example";
   EXPECT_TRUE(query_fps(search).empty());
-  search.search = "%";
+  search.search = "%%%";
   EXPECT_TRUE(query_fps(search).empty());
   Filter issuer;
   issuer.issuer = "Test%One";

@@ -1,0 +1,374 @@
+// The inventory's indexed text filters: the schema that serves them (migration 9, one text per
+// driver since SQLite answers with FTS5 and PostgreSQL with pg_trgm), the case folding both
+// drivers share, the tag table kept in step with every write, and the SQL of the search,
+// issuer and tag filters.
+//
+// Semantics, identical on both drivers because the folding is done here and the databases only
+// ever compare bytes: ASCII letters match whatever their case; every other character (UTF-8)
+// matches exactly as written; '%', '_', '\' and quotes are plain characters.
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "inventory/internal.h"
+
+namespace certward::inventory::internal {
+namespace {
+
+// Tags are newline-joined in certificates.tags; the backfill splits them with a recursive CTE.
+// The driver's own names for chr/strpos are the only difference.
+std::string tag_backfill(std::string_view chr, std::string_view strpos) {
+  const std::string nl = std::string(chr) + "(10)";
+  const std::string at = std::string(strpos) + "(rest, " + nl + ")";
+  return "WITH RECURSIVE split (fingerprint, not_after, tag, rest) AS (\n"
+         "  SELECT fingerprint, not_after, '', tags || " +
+         nl +
+         " FROM certificates WHERE tags <> ''\n"
+         "  UNION ALL\n"
+         "  SELECT fingerprint, not_after, substr(rest, 1, " +
+         at + " - 1), substr(rest, " + at +
+         " + 1) FROM split WHERE rest <> '')\n"
+         "INSERT INTO certificate_tags (tag, not_after, fingerprint)\n"
+         "  SELECT tag, not_after, fingerprint FROM split WHERE tag <> '';\n";
+}
+
+// What both drivers share: the folded issuer, the tag table, and one (column, expiry) index per
+// equality filter, so that a filter seeks to its rows already in list order and a keyset page
+// starts where the previous one ended.
+constexpr std::string_view kCommonDdl = R"sql(
+ALTER TABLE certificates ADD COLUMN issuer_folded TEXT;
+CREATE TABLE certificate_tags (
+  tag TEXT NOT NULL,
+  not_after BIGINT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  PRIMARY KEY (tag, not_after, fingerprint)
+);
+CREATE INDEX certificate_tags_fingerprint ON certificate_tags (fingerprint);
+DROP INDEX certificates_owner;
+DROP INDEX certificates_team;
+CREATE INDEX certificates_owner_expiry ON certificates (owner, not_after, fingerprint);
+CREATE INDEX certificates_team_expiry ON certificates (team, not_after, fingerprint);
+CREATE INDEX certificates_origin_expiry ON certificates (origin, not_after, fingerprint);
+CREATE INDEX certificates_authority_expiry ON certificates (authority, not_after, fingerprint);
+CREATE INDEX certificates_key_algorithm_expiry ON certificates (key_algorithm, not_after, fingerprint);
+CREATE INDEX certificates_key_bits_expiry ON certificates (key_bits, not_after, fingerprint);
+)sql";
+
+// SQLite: a trigram FTS5 table beside certificates, written by triggers so that every write
+// path, present or future, keeps it in step inside its own transaction. It keeps its own copy
+// of the text rather than pointing at certificates' rowids, which VACUUM may renumber. Its
+// fingerprint is not indexed: a delete or a change of the searched text (none happen today;
+// both are derived from the DER) costs a scan of the search table.
+constexpr std::string_view kSqliteDdl = R"sql(
+UPDATE certificates SET issuer_folded = lower(issuer);
+CREATE VIRTUAL TABLE certificate_search USING fts5 (
+  fingerprint UNINDEXED, search_text, issuer, tokenize = 'trigram case_sensitive 1');
+INSERT INTO certificate_search (fingerprint, search_text, issuer)
+  SELECT fingerprint, search_text, issuer_folded FROM certificates;
+CREATE TRIGGER certificates_search_insert AFTER INSERT ON certificates BEGIN
+  INSERT INTO certificate_search (fingerprint, search_text, issuer)
+    VALUES (new.fingerprint, new.search_text, new.issuer_folded);
+END;
+CREATE TRIGGER certificates_search_update AFTER UPDATE OF search_text, issuer_folded
+    ON certificates BEGIN
+  DELETE FROM certificate_search WHERE fingerprint = old.fingerprint;
+  INSERT INTO certificate_search (fingerprint, search_text, issuer)
+    VALUES (new.fingerprint, new.search_text, new.issuer_folded);
+END;
+CREATE TRIGGER certificates_search_delete AFTER DELETE ON certificates BEGIN
+  DELETE FROM certificate_search WHERE fingerprint = old.fingerprint;
+  DELETE FROM certificate_tags WHERE fingerprint = old.fingerprint;
+END;
+)sql";
+
+bool starts_code_point(char ch) { return (static_cast<unsigned char>(ch) & 0xc0) != 0x80; }
+
+// LIKE's wildcards escaped, so that user text matches literally (with ESCAPE '\').
+std::string like_pattern(std::string_view folded) {
+  std::string out = "%";
+  for (char ch : folded) {
+    if (ch == '%' || ch == '_' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  out.push_back('%');
+  return out;
+}
+
+// An FTS5 query for `folded` as a substring of `column`: one phrase, quotes doubled. With the
+// trigram tokenizer a phrase matches exactly the rows holding it as a substring.
+std::string fts_phrase(std::string_view column, std::string_view folded) {
+  std::string out = std::string(column) + " : \"";
+  for (char ch : folded) {
+    if (ch == '"') out.push_back('"');
+    out.push_back(ch);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// The smallest lower-case hex string above every string starting with `prefix`; empty when
+// there is none (all 'f').
+std::string hex_successor(std::string prefix) {
+  while (!prefix.empty()) {
+    char& last = prefix.back();
+    if (last == 'f') {
+      prefix.pop_back();
+      continue;
+    }
+    last = last == '9' ? 'a' : static_cast<char>(last + 1);
+    return prefix;
+  }
+  return prefix;
+}
+
+// "<column> starts with <hex>" as an index range (a LIKE prefix would not use a btree index
+// under a non-C collation on PostgreSQL).
+std::string hex_prefix(std::string_view column, const std::string& hex,
+                       std::vector<store::Value>& params) {
+  const std::string above = hex_successor(hex);
+  std::string sql = "(" + std::string(column) + " >= ?";
+  params.emplace_back(hex);
+  if (!above.empty()) {
+    sql += " AND " + std::string(column) + " < ?";
+    params.emplace_back(above);
+  }
+  return sql + ")";
+}
+
+// A search in folded form; `hex` is set when it reads as (colon-separated) hex digits, enough
+// of them to be a fingerprint or serial prefix.
+struct SearchText {
+  std::string folded;
+  std::string hex;
+};
+
+SearchText search_text(std::string_view search) {
+  SearchText t{fold_case(search), {}};
+  const bool is_hex = std::all_of(t.folded.begin(), t.folded.end(), [&](char ch) {
+    if (ch != ':') t.hex.push_back(ch);
+    return ch == ':' || std::isxdigit(static_cast<unsigned char>(ch));
+  });
+  if (!is_hex || t.hex.size() < kMinIndexedSearch) t.hex.clear();
+  return t;
+}
+
+// A substring filter on a folded text column as a subquery of fingerprints: through the
+// trigram index when the text has enough characters for one trigram, else by a scan with the
+// same meaning.
+std::string substring_candidates(store::Dialect dialect, std::string_view column,
+                                 std::string_view fts_column, std::string_view folded,
+                                 std::vector<store::Value>& params) {
+  if (dialect == store::Dialect::kSqlite && code_points(folded) >= kMinIndexedSearch) {
+    params.emplace_back(fts_phrase(fts_column, folded));
+    return "SELECT fingerprint FROM certificate_search WHERE certificate_search MATCH ?";
+  }
+  params.emplace_back(like_pattern(folded));
+  return "SELECT fingerprint FROM certificates WHERE " + std::string(column) +
+         " LIKE ? ESCAPE '\\'";
+}
+
+// The rows a text filter selects, as a subquery of fingerprints through its index.
+std::string candidates(TextFilter which, const Filter& f, store::Dialect dialect,
+                       std::vector<store::Value>& params) {
+  switch (which) {
+    case TextFilter::kSearch: {
+      const SearchText t = search_text(*f.search);
+      std::string sql =
+          substring_candidates(dialect, "search_text", "search_text", t.folded, params);
+      if (!t.hex.empty()) {
+        for (std::string_view column : {"fingerprint", "serial"}) {
+          // UNION ALL: an IN list needs no duplicates removed, and it streams under a LIMIT.
+          sql += " UNION ALL SELECT fingerprint FROM certificates WHERE " +
+                 hex_prefix(column, t.hex, params);
+        }
+      }
+      return sql;
+    }
+    case TextFilter::kIssuer:
+      return substring_candidates(dialect, "issuer_folded", "issuer", fold_case(*f.issuer), params);
+    case TextFilter::kTag:
+      // Tags are stored lower-case (normalize_tags): a whole tag, whatever the case asked.
+      params.emplace_back(fold_case(*f.tag));
+      return "SELECT fingerprint FROM certificate_tags WHERE tag = ?";
+  }
+  return {};
+}
+
+// The same filter as a condition on the row. SQLite checks it on each row as it walks the
+// expiry order; PostgreSQL's planner weighs it with the column statistics, and answers it
+// through the trigram index when few rows match, by the walk when many do.
+std::string predicate(TextFilter which, const Filter& f, std::vector<store::Value>& params) {
+  switch (which) {
+    case TextFilter::kSearch: {
+      const SearchText t = search_text(*f.search);
+      std::string sql = "(search_text LIKE ? ESCAPE '\\'";
+      params.emplace_back(like_pattern(t.folded));
+      if (!t.hex.empty()) {
+        for (std::string_view column : {"fingerprint", "serial"})
+          sql += " OR " + hex_prefix(column, t.hex, params);
+      }
+      return sql + ")";
+    }
+    case TextFilter::kIssuer:
+      params.emplace_back(like_pattern(fold_case(*f.issuer)));
+      return "issuer_folded LIKE ? ESCAPE '\\'";
+    case TextFilter::kTag: {
+      // Tags are newline-joined in the row.
+      std::string pattern = like_pattern(fold_case(*f.tag));
+      params.emplace_back("%\n" + pattern.substr(1, pattern.size() - 2) + "\n%");
+      return "('\n' || tags || '\n') LIKE ? ESCAPE '\\'";
+    }
+  }
+  return {};
+}
+
+bool is_set(TextFilter which, const Filter& f) {
+  switch (which) {
+    case TextFilter::kSearch:
+      return f.search && !f.search->empty();
+    case TextFilter::kIssuer:
+      return f.issuer && !f.issuer->empty();
+    case TextFilter::kTag:
+      return f.tag.has_value();
+  }
+  return false;
+}
+
+constexpr TextFilter kTextFilters[] = {TextFilter::kSearch, TextFilter::kIssuer, TextFilter::kTag};
+
+}  // namespace
+
+std::string fold_case(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return out;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    char32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::size_t code_points(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), starts_code_point));
+}
+
+std::string search_migration(store::Dialect dialect, std::string_view trgm_schema) {
+  std::string sql(kCommonDdl);
+  if (dialect == store::Dialect::kSqlite) {
+    sql += tag_backfill("char", "instr");
+    sql += kSqliteDdl;
+    return sql;
+  }
+  sql += tag_backfill("chr", "strpos");
+  // translate(), not lower(): lower() folds non-ASCII letters by the server's locale, and the
+  // rows written later are folded in C++ (ASCII only).
+  sql +=
+      "UPDATE certificates SET issuer_folded = translate(issuer, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
+      "'abcdefghijklmnopqrstuvwxyz');\n";
+  const std::string ops = "\"" + std::string(trgm_schema) + "\".gin_trgm_ops";
+  sql += "CREATE INDEX certificates_search_trgm ON certificates USING gin (search_text " + ops +
+         ");\n";
+  sql += "CREATE INDEX certificates_issuer_trgm ON certificates USING gin (issuer_folded " + ops +
+         ");\n";
+  return sql;
+}
+
+Result<std::string> ensure_pg_trgm(store::Database& db) {
+  constexpr std::string_view kWhere =
+      "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+      "WHERE e.extname = 'pg_trgm'";
+  for (int attempt = 0;; ++attempt) {
+    CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
+    CW_ASSIGN_OR_RETURN(auto row, tx->query_one(kWhere));
+    if (row) return row->text(0);
+    // A trusted extension since PostgreSQL 13: the database owner may create it. Two replicas
+    // starting at once may race here; the loser finds the winner's on its second look.
+    auto created = tx->execute("CREATE EXTENSION IF NOT EXISTS pg_trgm");
+    if (created) created = tx->commit();
+    if (!created && attempt > 0) {
+      return fail(created.error().code,
+                  "cannot create the PostgreSQL extension pg_trgm (the inventory's search "
+                  "index): " +
+                      created.error().message +
+                      "; have a superuser run CREATE EXTENSION pg_trgm in this database");
+    }
+  }
+}
+
+Status write_tags(store::Transaction& tx, const std::string& fingerprint, std::int64_t not_after,
+                  const std::vector<std::string>& tags) {
+  CW_RETURN_IF_ERROR(
+      tx.execute("DELETE FROM certificate_tags WHERE fingerprint = ?", store::params(fingerprint)));
+  for (const auto& tag : tags) {
+    CW_RETURN_IF_ERROR(
+        tx.execute("INSERT INTO certificate_tags (tag, not_after, fingerprint) VALUES (?, ?, ?) "
+                   "ON CONFLICT (tag, not_after, fingerprint) DO NOTHING",
+                   store::params(tag, not_after, fingerprint)));
+  }
+  return ok();
+}
+
+Result<std::set<TextFilter>> broad_text_filters(store::Transaction& tx, const Filter& f,
+                                                store::Dialect dialect) {
+  std::set<TextFilter> broad;
+  // PostgreSQL's planner has statistics to judge by; an FTS5 table offers SQLite's none.
+  if (dialect != store::Dialect::kSqlite) return broad;
+  for (TextFilter which : kTextFilters) {
+    if (!is_set(which, f)) continue;
+    std::vector<store::Value> params;
+    const std::string sql = "SELECT COUNT(*) FROM (SELECT 1 FROM (" +
+                            candidates(which, f, dialect, params) + ") c LIMIT " +
+                            std::to_string(kBroadMatches) + ") p";
+    CW_ASSIGN_OR_RETURN(auto row, tx.query_one(sql, params));
+    if (row && row->int64(0) >= kBroadMatches) broad.insert(which);
+  }
+  return broad;
+}
+
+void append_text_filters(const Filter& f, store::Dialect dialect, const std::set<TextFilter>& broad,
+                         std::string& sql, std::vector<store::Value>& params) {
+  for (TextFilter which : kTextFilters) {
+    if (!is_set(which, f)) continue;
+    // PostgreSQL plans the tag subquery well by itself (as a semi-join, by the walk or from
+    // the tag's rows); its text filters are plain conditions, see predicate().
+    const bool subquery =
+        dialect == store::Dialect::kSqlite ? !broad.contains(which) : which == TextFilter::kTag;
+    if (subquery) {
+      sql += " AND fingerprint IN (" + candidates(which, f, dialect, params) + ")";
+    } else {
+      sql += " AND " + predicate(which, f, params);
+    }
+  }
+}
+
+}  // namespace certward::inventory::internal
