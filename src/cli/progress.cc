@@ -55,6 +55,9 @@ std::string format_progress(const std::string& noun, std::int64_t done,
 InterruptScope::InterruptScope() {
   g_interrupted.store(false);
   previous_ = std::signal(SIGINT, on_interrupt);
+  // Started with SIGINT ignored (nohup, a shell's background job): a terminal's Ctrl-C is not
+  // meant for it, so it stays ignored.
+  if (previous_ == SIG_IGN) std::signal(SIGINT, SIG_IGN);
 }
 
 InterruptScope::~InterruptScope() { std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_); }

@@ -50,7 +50,9 @@ class Progress {
 // While it lives, the first SIGINT (Ctrl-C) only sets a flag that long work checks between
 // units (files, batches, certificates), so it stops cleanly and says what was done; the
 // handler then steps aside, so a second Ctrl-C ends the process at once. Restores the previous
-// handler on destruction. One at a time per process (the flag is process-wide).
+// handler on destruction. A process started with SIGINT ignored (nohup, a non-interactive
+// shell's background job) keeps ignoring it. One at a time per process (the flag is
+// process-wide).
 class InterruptScope {
  public:
   InterruptScope();
