@@ -45,7 +45,8 @@ struct Pki {
   crypto::PrivateKey leaf_key = must(crypto::generate_key(crypto::KeyType::kEcP256), "leaf key");
   std::unique_ptr<crypto::SoftwareSigner> signer;
   std::optional<x509::Certificate> ca;
-  const SysTime now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  const SysTime now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 
   Pki() {
     signer = std::make_unique<crypto::SoftwareSigner>(
@@ -71,8 +72,8 @@ struct Pki {
   x509::Certificate leaf(std::size_t i) const {
     const std::string host = "host" + std::to_string(i) + ".bench.example";
     x509::CertificateTemplate t;
-    t.subject = must(x509::parse_name("CN=" + host + ",O=Bench " + std::to_string(i % 97)),
-                     "leaf name");
+    t.subject =
+        must(x509::parse_name("CN=" + host + ",O=Bench " + std::to_string(i % 97)), "leaf name");
     t.sans = {{x509::SanType::kDns, host}};
     t.public_key = leaf_key.get();
     t.serial = x509::random_serial();
@@ -81,9 +82,9 @@ struct Pki {
     t.key_usage = {"digitalSignature"};
     t.extended_key_usage = {"serverAuth"};
     auto tbs = must(x509::build_tbs(t, &*ca, ca_key.get()), "leaf template");
-    return must(x509::sign(must(x509::lint(std::move(tbs), x509::LintRules{}), "leaf lint"),
-                           *signer),
-                "leaf sign");
+    return must(
+        x509::sign(must(x509::lint(std::move(tbs), x509::LintRules{}), "leaf lint"), *signer),
+        "leaf sign");
   }
 };
 
@@ -119,7 +120,8 @@ std::size_t write_group(const Pki& pki, const std::string& root, std::size_t g, 
     ++files;
   }
   if (certs.size() > 10) {
-    write(base + "-bundle.pem", as_bytes(x509::to_pem(all.subspan(10, std::min<std::size_t>(5, certs.size() - 10)))));
+    write(base + "-bundle.pem",
+          as_bytes(x509::to_pem(all.subspan(10, std::min<std::size_t>(5, certs.size() - 10)))));
     ++files;
   }
   if (certs.size() > 15) {
@@ -128,8 +130,8 @@ std::size_t write_group(const Pki& pki, const std::string& root, std::size_t g, 
   }
   if (g % 1000 == 0) {
     const std::vector<x509::Certificate> chain = {*pki.ca};
-    write(base + ".p12", must(x509::make_pkcs12(pki.leaf_key, certs[0], chain, "bench", "leaf"),
-                              "p12"));
+    write(base + ".p12",
+          must(x509::make_pkcs12(pki.leaf_key, certs[0], chain, "bench", "leaf"), "p12"));
     ++files;
   }
   return files;

@@ -173,8 +173,8 @@ Result<json> import_local(Context& c, const ImportOpts& o, bool json_output,
   CW_ASSIGN_OR_RETURN(auto password, read_secret(o.pass_file, o.pass_env));
   inventory::ImportOptions options;
   options.pkcs12_password = std::move(password);
-  options.meta = {inventory::Origin::kImported, std::nullopt, std::nullopt, o.owner, o.team,
-                  o.tags};
+  options.meta = {
+      inventory::Origin::kImported, std::nullopt, std::nullopt, o.owner, o.team, o.tags};
   options.actor = c.actor();
   options.items =
       json_output ? inventory::ImportItems::kEvery : inventory::ImportItems::kFailuresOnly;
@@ -208,8 +208,8 @@ Result<json> import_local(Context& c, const ImportOpts& o, bool json_output,
                  "present %d; the other files were not read\n",
                  static_cast<long long>(report->files), report->inserted, report->duplicates);
   }
-  return json{{"inserted", report->inserted}, {"duplicates", report->duplicates},
-              {"failed", report->failed},     {"files", report->files},
+  return json{{"inserted", report->inserted},       {"duplicates", report->duplicates},
+              {"failed", report->failed},           {"files", report->files},
               {"interrupted", report->interrupted}, {"items", items}};
 }
 

@@ -277,8 +277,10 @@ Status issue_many(const IssueOptions& o, Context& c, bool json, bool& interrupte
   if (first_error) return std::unexpected(*first_error);
   if (interrupt.requested() && issued_count < o.count) {
     interrupted = true;
-    std::fprintf(stderr, "certward: interrupted: issued %d of %d certificates (each printed one is durable)\n",
-                 issued_count, o.count);
+    std::fprintf(
+        stderr,
+        "certward: interrupted: issued %d of %d certificates (each printed one is durable)\n",
+        issued_count, o.count);
   }
   return ok();
 }

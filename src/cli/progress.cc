@@ -34,8 +34,8 @@ std::string duration_text(double seconds) {
 }  // namespace
 
 std::string format_progress(const std::string& noun, std::int64_t done,
-                            std::optional<std::int64_t> total, std::chrono::duration<double> elapsed,
-                            const std::string& detail) {
+                            std::optional<std::int64_t> total,
+                            std::chrono::duration<double> elapsed, const std::string& detail) {
   std::string line = std::to_string(done);
   if (total) line += " of " + std::to_string(*total);
   line += " " + noun;
@@ -60,7 +60,9 @@ InterruptScope::InterruptScope() {
   if (previous_ == SIG_IGN) std::signal(SIGINT, SIG_IGN);
 }
 
-InterruptScope::~InterruptScope() { std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_); }
+InterruptScope::~InterruptScope() {
+  std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
+}
 
 const std::atomic<bool>& InterruptScope::flag() { return g_interrupted; }
 
@@ -80,7 +82,8 @@ void Progress::update(std::int64_t done, const std::string& detail) {
   last_draw_ = now;
   drawn_ = true;
   // \r and clear-to-end-of-line: a shorter line leaves nothing of the longer one behind.
-  std::fprintf(stderr, "\r%s\033[K", format_progress(noun_, done, total_, now - start_, detail).c_str());
+  std::fprintf(stderr, "\r%s\033[K",
+               format_progress(noun_, done, total_, now - start_, detail).c_str());
   std::fflush(stderr);
 }
 

@@ -71,7 +71,7 @@ class InterruptScope {
 // The line Progress draws, without the carriage return: "1200 of 5000 files, 300/s, 13s
 // left, <detail>" (no "of", no time left without a total). Exposed for tests.
 std::string format_progress(const std::string& noun, std::int64_t done,
-                            std::optional<std::int64_t> total, std::chrono::duration<double> elapsed,
-                            const std::string& detail);
+                            std::optional<std::int64_t> total,
+                            std::chrono::duration<double> elapsed, const std::string& detail);
 
 }  // namespace certward::cli

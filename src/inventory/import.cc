@@ -93,8 +93,8 @@ std::vector<std::string> walk(std::span<const std::string> paths) {
       continue;
     }
     const std::size_t first = files.size();
-    for (auto it = fs::recursive_directory_iterator(
-             p, fs::directory_options::skip_permission_denied, ec);
+    for (auto it =
+             fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (it->is_regular_file(ec)) files.push_back(it->path().string());
     }
@@ -151,7 +151,8 @@ class Inventory::ImportBatch {
   ImportBatch(const Inventory& inventory, const ImportOptions& options, const RecordMeta& meta)
       : inventory_(inventory), options_(options), meta_(meta) {}
 
-  // Takes a parsed file; a failed one is only reported. Returns true when the batch is full.
+  // Takes a parsed file; a failed one is only reported. Returns true when the batch is full:
+  // of certificates, or of files (a tree of failures still reports progress and stops).
   bool add(ParsedFile file) {
     if (!file.certs) {
       ++report_.failed;
@@ -161,7 +162,8 @@ class Inventory::ImportBatch {
       files_.push_back(std::move(file));
     }
     ++report_.files;
-    return certificates_ >= options_.batch_certificates;
+    return certificates_ >= options_.batch_certificates ||
+           static_cast<std::size_t>(report_.files) >= options_.batch_certificates;
   }
   bool empty() const { return report_.files == 0; }
 
@@ -174,7 +176,8 @@ class Inventory::ImportBatch {
     total.failed += report_.failed;
     total.files += report_.files;
     for (auto& item : report_.items) {
-      if (options_.items == ImportItems::kEvery || item.error) total.items.push_back(std::move(item));
+      if (options_.items == ImportItems::kEvery || item.error)
+        total.items.push_back(std::move(item));
     }
     files_.clear();
     certificates_ = 0;
@@ -183,7 +186,6 @@ class Inventory::ImportBatch {
   }
 
  private:
-
   Status write() {
     CW_ASSIGN_OR_RETURN(auto tx, inventory_.db_.begin(store::TxMode::kWrite));
     nlohmann::json fingerprints = nlohmann::json::array();
@@ -199,18 +201,18 @@ class Inventory::ImportBatch {
     if (done.inserted > 0) {
       // One event for the batch, naming every certificate it added: the chain grows by one
       // link per few thousand certificates instead of one per certificate.
-      CW_RETURN_IF_ERROR(inventory_.audit_.append(
-          *tx, audit::Event{options_.actor,
-                            "certificate.import",
-                            "import",
-                            files_.front().source,
-                            {{"files", files_.size()},
-                             {"first_file", files_.front().source},
-                             {"last_file", files_.back().source},
-                             {"origin", origin_name(meta_.origin)},
-                             {"inserted", done.inserted},
-                             {"duplicates", done.duplicates},
-                             {"fingerprints", std::move(fingerprints)}}}));
+      CW_RETURN_IF_ERROR(
+          inventory_.audit_.append(*tx, audit::Event{options_.actor,
+                                                     "certificate.import",
+                                                     "import",
+                                                     files_.front().source,
+                                                     {{"files", files_.size()},
+                                                      {"first_file", files_.front().source},
+                                                      {"last_file", files_.back().source},
+                                                      {"origin", origin_name(meta_.origin)},
+                                                      {"inserted", done.inserted},
+                                                      {"duplicates", done.duplicates},
+                                                      {"fingerprints", std::move(fingerprints)}}}));
     }
     CW_RETURN_IF_ERROR(tx->commit());
     report_.inserted += done.inserted;
@@ -287,9 +289,8 @@ Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
 
   ImportReport total;
   report_progress(total);
-  const unsigned threads = options.threads > 0
-                               ? options.threads
-                               : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   // Two chunks per thread in flight: the writer never waits on a parser that has work.
   common::BoundedQueue<Chunk> parsed(2 * threads);
   ParsePool pool(files, options.pkcs12_password, threads, parsed);

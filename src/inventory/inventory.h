@@ -220,8 +220,9 @@ struct ImportOptions {
   std::optional<std::string> pkcs12_password;
   RecordMeta meta;
   std::string actor;
-  // Certificates per transaction and per audit event. A file is never split across
-  // transactions, so a batch ends after the file that reaches this. REQUIRES: > 0.
+  // Certificates per transaction and per audit event (and files, for a tree of failures). A
+  // file is never split across transactions, so a batch ends after the file that reaches
+  // this. REQUIRES: > 0.
   std::size_t batch_certificates = 4000;
   unsigned threads = 0;  // parsing threads; 0: one per core
   ImportItems items = ImportItems::kEvery;
