@@ -33,13 +33,14 @@ trap 'rm -rf "$T"' EXIT
 CW=$root/build/release/src/certward
 
 tree=${TREE:-$T/tree}
-if [[ ! -f $tree/.complete-$CERTS ]]; then
-  rm -rf "$tree"
+# The marker sits beside the tree, not in it: the import would read it.
+if [[ ! -f $tree.complete-$CERTS ]]; then
+  rm -rf "$tree" "$tree".complete-*
   echo "== certward_import_tree $CERTS"
   "$out/certward_import_tree" "$tree" "$CERTS" | tee "$T/gen.txt"
-  touch "$tree/.complete-$CERTS"
+  touch "$tree.complete-$CERTS"
 fi
-files=$(find "$tree" -type f ! -name '.complete-*' | wc -l)
+files=$(find "$tree" -type f | wc -l)
 
 unset CERTWARD_CONFIG CERTWARD_MASTER_KEY || true
 export CERTWARD_DATA_DIR=$T/data
@@ -56,8 +57,11 @@ echo "== $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== certward cert import ($CERTS certificates in $files files, $DRIVER)"
 # The P12 files' password; GNU time: elapsed seconds and peak RSS in KiB.
 printf 'bench' >"$T/p12pass"
+rc=0
 /usr/bin/time -f '%e %M' -o "$T/time.txt" \
-  "$CW" cert import --password-file "$T/p12pass" "$tree" | tee "$T/import.txt"
+  "$CW" cert import --password-file "$T/p12pass" "$tree" >"$T/import.txt" || rc=$?
+cat "$T/import.txt"
+[[ $rc == 0 ]] || { echo "certward cert import exited $rc" >&2; exit 1; }
 read -r seconds rss_kib <"$T/time.txt"
 verify=$("$CW" --json audit verify)
 events=$(($(jq -r '.events_checked' <<<"$verify") - events_before))
