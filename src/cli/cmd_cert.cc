@@ -1,6 +1,7 @@
 // cert list|show|export|import: the inventory, locally or through --server.
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
 
@@ -157,6 +158,59 @@ Result<json> import_body(const std::string& data, const std::optional<std::strin
       return json{{"pkcs12", to_base64(as_bytes(data))}, {"password", *password}};
   }
   return fail(ErrorCode::kMalformed, "unrecognised file");
+}
+
+struct ImportOpts {
+  std::vector<std::string> paths, tags;
+  std::optional<std::string> pass_file, pass_env, owner, team;
+};
+
+// Imports o.paths here, with a progress line on a terminal; Ctrl-C stops between batches and
+// the report says "interrupted". Per-certificate items only with --json (a person sees the
+// failures and the totals).
+Result<json> import_local(Context& c, const ImportOpts& o, bool json_output,
+                          std::optional<ErrorCode>& first_error) {
+  CW_ASSIGN_OR_RETURN(auto password, read_secret(o.pass_file, o.pass_env));
+  inventory::ImportOptions options;
+  options.pkcs12_password = std::move(password);
+  options.meta = {
+      inventory::Origin::kImported, std::nullopt, std::nullopt, o.owner, o.team, o.tags};
+  options.actor = c.actor();
+  options.items =
+      json_output ? inventory::ImportItems::kEvery : inventory::ImportItems::kFailuresOnly;
+  Progress progress("files", std::nullopt, json_output);
+  options.on_progress = [&progress](const inventory::ImportProgress& p) {
+    progress.set_total(p.files_total);
+    progress.update(p.files_done, std::to_string(p.inserted) + " imported, " +
+                                      std::to_string(p.duplicates) + " already present, " +
+                                      std::to_string(p.failed) + " failed");
+  };
+  std::optional<InterruptScope> interrupt(std::in_place);
+  options.stop = &InterruptScope::flag();
+  auto report = c.inventory().import_paths(o.paths, options);
+  interrupt.reset();
+  progress.finish();
+  CW_RETURN_IF_ERROR(report);
+  json items = json::array();
+  for (const auto& i : report->items) {
+    json j = {{"source", i.source}, {"fingerprint", i.fingerprint}, {"inserted", i.inserted}};
+    if (i.error) {
+      j["error"] = {{"code", error_code_name(i.error->code)}, {"message", i.error->message}};
+      if (!first_error) first_error = i.error->code;
+    }
+    items.push_back(j);
+  }
+  if (report->interrupted) {
+    // What was done, on stderr, whatever the output format: the summary on stdout stays the
+    // one line scripts read.
+    std::fprintf(stderr,
+                 "certward: interrupted: %lld files done, certificates imported %d, already "
+                 "present %d; the other files were not read\n",
+                 static_cast<long long>(report->files), report->inserted, report->duplicates);
+  }
+  return json{{"inserted", report->inserted},       {"duplicates", report->duplicates},
+              {"failed", report->failed},           {"files", report->files},
+              {"interrupted", report->interrupted}, {"items", items}};
 }
 
 void print_import(const json& report) {
@@ -332,11 +386,7 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     });
   }
   {
-    struct Opts {
-      std::vector<std::string> paths, tags;
-      std::optional<std::string> pass_file, pass_env, owner, team;
-    };
-    auto o = std::make_shared<Opts>();
+    auto o = std::make_shared<ImportOpts>();
     auto* cmd = cert_cmd->add_subcommand(
         "import", "import certificates from files or directories (PEM, DER, P7B, P12)");
     cmd->add_option("paths", o->paths,
@@ -349,37 +399,17 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--tag", o->tags, "tag recorded for new certificates (repeatable)");
     cmd->callback([&g, o] {
       int failed = 0, inserted = 0, duplicates = 0;
+      bool interrupted = false;
       std::optional<ErrorCode> first_error;
       run_either(
           g,
           [&](Context& c) -> Result<json> {
-            CW_ASSIGN_OR_RETURN(auto password, read_secret(o->pass_file, o->pass_env));
-            inventory::RecordMeta meta{inventory::Origin::kImported,
-                                       std::nullopt,
-                                       std::nullopt,
-                                       o->owner,
-                                       o->team,
-                                       o->tags};
-            CW_ASSIGN_OR_RETURN(auto report,
-                                c.inventory().import_paths(o->paths, password, meta, c.actor()));
-            json items = json::array();
-            for (const auto& i : report.items) {
-              json j = {
-                  {"source", i.source}, {"fingerprint", i.fingerprint}, {"inserted", i.inserted}};
-              if (i.error) {
-                j["error"] = {{"code", error_code_name(i.error->code)},
-                              {"message", i.error->message}};
-                if (!first_error) first_error = i.error->code;
-              }
-              items.push_back(j);
-            }
-            failed = report.failed;
-            inserted = report.inserted;
-            duplicates = report.duplicates;
-            return json{{"inserted", report.inserted},
-                        {"duplicates", report.duplicates},
-                        {"failed", report.failed},
-                        {"items", items}};
+            CW_ASSIGN_OR_RETURN(json report, import_local(c, *o, g.json, first_error));
+            failed = report.value("failed", 0);
+            inserted = report.value("inserted", 0);
+            duplicates = report.value("duplicates", 0);
+            interrupted = report.value("interrupted", false);
+            return report;
           },
           [&](const Remote& r) -> Result<json> {
             CW_ASSIGN_OR_RETURN(auto password, read_secret(o->pass_file, o->pass_env));
@@ -416,7 +446,12 @@ void add_cert_commands(CLI::App& app, Globals& g) {
             return total;
           },
           print_import);
-      if (g.exit_code != kExitOk || failed == 0) return;
+      if (g.exit_code != kExitOk) return;
+      if (interrupted) {
+        g.exit_code = kExitInterrupted;
+        return;
+      }
+      if (failed == 0) return;
       // Some files failed: nothing usable at all reports the first reason's code.
       g.exit_code = (inserted == 0 && duplicates == 0 && first_error) ? exit_code_for(*first_error)
                                                                       : kExitInvalidInput;

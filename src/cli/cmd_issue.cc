@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "common/mutex.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
@@ -231,8 +232,9 @@ Status write_outputs(const IssueOptions& o, IssueResult& issued, bool json) {
 }
 
 // Issues o.count certificates from o.concurrency threads. Each line "<serial> <sha256>" is
-// printed and flushed after enroll() returned, i.e. after the certificate is durable.
-Status issue_many(const IssueOptions& o, Context& c) {
+// printed and flushed after enroll() returned, i.e. after the certificate is durable. Ctrl-C
+// stops taking new ones; those in flight finish and are printed, and `interrupted` is set.
+Status issue_many(const IssueOptions& o, Context& c, bool json, bool& interrupted) {
   if (!o.csr) {
     // Bulk runs print only serials; a generated key would be lost.
     return fail(ErrorCode::kInvalidArgument,
@@ -247,10 +249,13 @@ Status issue_many(const IssueOptions& o, Context& c) {
   }
   CW_ASSIGN_OR_RETURN(auto base, make_request(o, c));
   std::atomic<int> next{0};
-  common::Mutex out_mu;  // guards first_error and the lines on stdout
+  common::Mutex out_mu;  // guards first_error, issued, progress and the lines on stdout
   std::optional<Error> first_error;
+  int issued_count = 0;
+  Progress progress("certificates", o.count, json);
+  const InterruptScope interrupt;
   auto worker = [&] {
-    while (next.fetch_add(1) < o.count) {
+    while (!interrupt.requested() && next.fetch_add(1) < o.count) {
       ca::EnrollmentRequest r = base;
       auto issued = c.enrollment().enroll(std::move(r));
       common::MutexLock lock(out_mu);
@@ -262,12 +267,21 @@ Status issue_many(const IssueOptions& o, Context& c) {
       std::printf("%s %s\n", issued->certificate.info().serial_hex.c_str(),
                   issued->certificate.info().sha256_hex.c_str());
       std::fflush(stdout);
+      progress.update(++issued_count);
     }
   };
   std::vector<std::thread> threads;
   for (int i = 0; i < o.concurrency; ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
+  progress.finish();
   if (first_error) return std::unexpected(*first_error);
+  if (interrupt.requested() && issued_count < o.count) {
+    interrupted = true;
+    std::fprintf(
+        stderr,
+        "certward: interrupted: issued %d of %d certificates (each printed one is durable)\n",
+        issued_count, o.count);
+  }
   return ok();
 }
 
@@ -312,7 +326,10 @@ void add_issue_command(CLI::App& app, Globals& g) {
       return;
     }
     if (o->count > 1) {
-      run(g, Init::kOpenExisting, [&](Context& c) { return issue_many(*o, c); });
+      bool interrupted = false;
+      run(g, Init::kOpenExisting,
+          [&](Context& c) { return issue_many(*o, c, g.json, interrupted); });
+      if (g.exit_code == kExitOk && interrupted) g.exit_code = kExitInterrupted;
       return;
     }
     if (auto checked = check_outputs(*o); !checked) {

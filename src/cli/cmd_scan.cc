@@ -10,6 +10,7 @@
 #include "api/json.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "discovery/service.h"
 
 namespace certward::cli {
@@ -105,23 +106,6 @@ void print_sightings(const json& doc) {
   t.print();
 }
 
-// "done of total" on standard error, when a person is watching.
-std::function<void(std::size_t, std::size_t)> progress_meter() {
-  if (!isatty(STDERR_FILENO)) return {};
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  return [last](std::size_t done, std::size_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - *last < std::chrono::milliseconds(200) && done != total) return;
-    *last = now;
-    if (total) {
-      std::fprintf(stderr, "\rscanned %zu of %zu", done, total);
-    } else {
-      std::fprintf(stderr, "\rscanned %zu files", done);
-    }
-    std::fflush(stderr);
-  };
-}
-
 // A server runs the scan as a job: wait for its end, boundedly.
 Result<json> wait_for(const Remote& r, const std::string& id, std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -179,7 +163,7 @@ discovery::ScanSpec spec_of(const ScanOpts& o, std::string kind) {
 void run_scan(Globals& g, const std::shared_ptr<ScanOpts>& o, const std::string& kind) {
   run_either(
       g,
-      [o, kind](Context& c) -> Result<json> {
+      [o, kind, json_output = g.json](Context& c) -> Result<json> {
         // The same checks a server applies to a spec it is sent.
         CW_ASSIGN_OR_RETURN(
             auto spec, discovery::parse_scan_spec(discovery::scan_spec_json(spec_of(*o, kind))));
@@ -188,10 +172,17 @@ void run_scan(Globals& g, const std::shared_ptr<ScanOpts>& o, const std::string&
           CW_ASSIGN_OR_RETURN(auto pw, read_secret_bytes(f, std::nullopt));
           if (pw) passwords.push_back(std::move(*pw));
         }
-        auto meter = progress_meter();
+        Progress progress("places", std::nullopt, json_output);
+        std::function<void(std::size_t, std::size_t)> meter;
+        if (progress.shown()) {
+          meter = [&progress](std::size_t done, std::size_t total) {
+            if (total) progress.set_total(static_cast<std::int64_t>(total));
+            progress.update(static_cast<std::int64_t>(done));
+          };
+        }
         auto scan =
             c.discovery().run_here(spec, c.actor(), o->restricted, std::move(passwords), meter);
-        if (meter) std::fprintf(stderr, "\n");
+        progress.finish();
         CW_RETURN_IF_ERROR(scan);
         return discovery::scan_record_json(*scan);
       },

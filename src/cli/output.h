@@ -34,6 +34,7 @@ inline constexpr int kExitRefused = 6;
 inline constexpr int kExitUnavailable = 7;
 inline constexpr int kExitAuditBroken = 8;
 inline constexpr int kExitPending = 9;  // accepted, waiting for an approver: nothing issued yet
+inline constexpr int kExitInterrupted = 130;  // Ctrl-C: stopped cleanly, what was done is kept
 
 int exit_code_for(ErrorCode code);
 // Prints "certward: <message>" on stderr (with --json: one line

@@ -6,6 +6,8 @@
 // whatever else the change touches commit together. Inventory is stateless besides injected
 // collaborators and is safe to share between threads.
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -197,6 +199,38 @@ struct ImportReport {
   int duplicates = 0;
   int failed = 0;
   std::vector<ImportItem> items;
+  std::int64_t files = 0;    // files read, imported or failed (import_paths)
+  bool interrupted = false;  // import_paths stopped early: the files not counted were not read
+};
+
+// Where an import_paths run stands, after each committed batch.
+struct ImportProgress {
+  std::int64_t files_total = 0;  // files the walk found
+  std::int64_t files_done = 0;   // committed or failed
+  std::int64_t inserted = 0;
+  std::int64_t duplicates = 0;
+  std::int64_t failed = 0;  // files
+};
+
+// Which ImportItems an import keeps: one per certificate and failed file, or only the failed
+// files (a million-certificate import need not hold a million items).
+enum class ImportItems : std::uint8_t { kEvery, kFailuresOnly };
+
+struct ImportOptions {
+  std::optional<std::string> pkcs12_password;
+  RecordMeta meta;
+  std::string actor;
+  // Certificates per transaction and per audit event (and files, for a tree of failures). A
+  // file is never split across transactions, so a batch ends after the file that reaches
+  // this. REQUIRES: > 0.
+  std::size_t batch_certificates = 4000;
+  unsigned threads = 0;  // parsing threads; 0: one per core
+  ImportItems items = ImportItems::kEvery;
+  // Called on the calling thread after every committed batch, and once after the walk.
+  std::function<void(const ImportProgress&)> on_progress;
+  // Checked between batches: once true (a signal handler may set it), the import stops after
+  // the batch in progress commits, and the report says interrupted.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class Inventory {
@@ -298,13 +332,24 @@ class Inventory {
                                            const RecordMeta& meta, std::string_view actor,
                                            std::string_view source) const;
   // Imports every certificate found in files or (recursively) directories: PEM, DER, P7B,
-  // P12 (with `pkcs12_password`). A file that fails to parse is reported and skipped; files
-  // that parse are imported. Duplicates (same fingerprint) are counted, not re-inserted.
+  // P12 (with `pkcs12_password`). A file that fails to parse (or is larger than 64 MiB) is
+  // reported and skipped; files that parse are imported. Duplicates (same fingerprint) are
+  // counted, not re-inserted.
+  //
+  // Files are read and parsed on `threads` threads and written by the calling thread in
+  // transactions of about `batch_certificates` certificates, each with one
+  // "certificate.import" audit event (target type "import") listing the fingerprints it
+  // inserted. A file is all in or all out: its certificates share one transaction. A store
+  // error stops the import and is returned; the batches committed before it stay.
+  Result<ImportReport> import_paths(std::span<const std::string> paths,
+                                    const ImportOptions& options) const;
   Result<ImportReport> import_paths(std::span<const std::string> paths,
                                     const std::optional<std::string>& pkcs12_password,
                                     const RecordMeta& meta, std::string_view actor) const;
 
  private:
+  class ImportBatch;
+
   const Clock& clock_;
   store::Database& db_;
   const audit::AuditLog& audit_;

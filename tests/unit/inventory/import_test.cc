@@ -136,7 +136,17 @@ TEST_F(ImportPathsTest, ImportsEveryFormatAndReportsFailures) {
   }
   EXPECT_EQ(imported, expected);
   EXPECT_EQ(count(), 7);
-  EXPECT_EQ(audit_events(), 7);
+  // One event for the batch, naming the certificates it added.
+  ASSERT_EQ(audit_events(), 1);
+  auto events = audit_.list({});
+  ASSERT_TRUE(events.has_value());
+  const auto& e = events->front().event;
+  EXPECT_EQ(e.action, "certificate.import");
+  EXPECT_EQ(e.target_type, "import");
+  EXPECT_EQ(e.details["inserted"], 7);
+  std::set<std::string> audited;
+  for (const auto& f : e.details["fingerprints"]) audited.insert(f.get<std::string>());
+  EXPECT_EQ(audited, expected);
 
   // Everything again: all duplicates, nothing new audited.
   auto again = inventory_.import_paths(paths, std::string("right"), {}, "user:importer");
@@ -145,12 +155,12 @@ TEST_F(ImportPathsTest, ImportsEveryFormatAndReportsFailures) {
   EXPECT_EQ(again->duplicates, 7);
   EXPECT_EQ(again->failed, 2);
   EXPECT_EQ(count(), 7);
-  EXPECT_EQ(audit_events(), 7);
+  EXPECT_EQ(audit_events(), 1);
 
   auto verified = audit_.verify();
   ASSERT_TRUE(verified.has_value());
   EXPECT_TRUE(verified->ok) << verified->problem;
-  EXPECT_EQ(verified->events_checked, 7);
+  EXPECT_EQ(verified->events_checked, 1);
 }
 
 TEST_F(ImportPathsTest, Pkcs12WithoutPasswordFails) {
@@ -193,6 +203,121 @@ TEST_F(ImportPathsTest, MetaIsAppliedToImportedCertificates) {
   EXPECT_EQ((*got)->meta.team, "ops");
   EXPECT_EQ((*got)->meta.tags, std::vector<std::string>{"legacy"});
   EXPECT_EQ((*got)->meta.origin, Origin::kImported);
+}
+
+TEST_F(ImportPathsTest, BatchesFilesWholeWithOneEventEachAndSkipsMalformedOnes) {
+  std::map<std::string, std::set<std::string>> by_file;
+  for (int f = 0; f < 12; ++f) {
+    std::vector<x509::Certificate> certs;
+    for (int i = 0; i < 3; ++i) certs.push_back(leaf());
+    const std::string name = "t/" + std::to_string(100 + f) + ".pem";
+    write(name, x509::to_pem(certs));
+    for (const auto& c : certs) by_file[files_.file(name)].insert(c.info().sha256_hex);
+    if (f == 5) write("t/105-broken.pem", std::string_view("-----BEGIN CERTIFICATE-----\nAAAA\n"));
+  }
+  ImportOptions options;
+  options.actor = "user:bulk";
+  options.batch_certificates = 7;  // three files (9 certificates) per batch: never split
+  options.threads = 3;
+  options.items = ImportItems::kFailuresOnly;
+  std::vector<ImportProgress> seen;
+  options.on_progress = [&](const ImportProgress& p) { seen.push_back(p); };
+  const std::vector<std::string> paths = {files_.path().string()};
+  auto r = inventory_.import_paths(paths, options);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->inserted, 36);
+  EXPECT_EQ(r->failed, 1);
+  EXPECT_EQ(r->files, 13);
+  EXPECT_FALSE(r->interrupted);
+  ASSERT_EQ(r->items.size(), 1u);  // only the failure
+  EXPECT_EQ(r->items[0].error->code, ErrorCode::kMalformed);
+  EXPECT_EQ(count(), 36);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().files_total, 13);
+  EXPECT_EQ(seen.back().files_done, 13);
+  EXPECT_EQ(seen.back().inserted, 36);
+  // Fewer events than certificates, and every file's certificates in a single one.
+  audit::EventFilter all;
+  all.limit = 1000;
+  auto events = audit_.list(all);
+  ASSERT_TRUE(events.has_value());
+  EXPECT_GE(events->size(), 4u);
+  EXPECT_LE(events->size(), 5u);
+  std::map<std::string, int> event_of;
+  int n = 0;
+  for (const auto& e : *events) {
+    for (const auto& f : e.event.details["fingerprints"]) event_of[f.get<std::string>()] = n;
+    ++n;
+  }
+  for (const auto& [file, fps] : by_file) {
+    std::set<int> in;
+    for (const auto& fp : fps) in.insert(event_of.at(fp));
+    EXPECT_EQ(in.size(), 1u) << file << " was split across batches";
+  }
+  auto verified = audit_.verify();
+  ASSERT_TRUE(verified.has_value());
+  EXPECT_TRUE(verified->ok) << verified->problem;
+}
+
+TEST_F(ImportPathsTest, StopLeavesEveryFileWholeAndSaysInterrupted) {
+  std::map<std::string, std::set<std::string>> by_file;
+  for (int f = 0; f < 40; ++f) {
+    std::vector<x509::Certificate> certs = {leaf(), leaf()};
+    const std::string name = "s/" + std::to_string(1000 + f) + ".pem";
+    write(name, x509::to_pem(certs));
+    for (const auto& c : certs) by_file[name].insert(c.info().sha256_hex);
+  }
+  std::atomic<bool> stop{false};
+  ImportOptions options;
+  options.actor = "user:bulk";
+  options.batch_certificates = 4;
+  options.threads = 1;
+  options.stop = &stop;
+  options.on_progress = [&](const ImportProgress& p) {
+    if (p.files_done >= 4) stop = true;  // as a Ctrl-C after the second batch
+  };
+  const std::vector<std::string> paths = {files_.path().string()};
+  auto r = inventory_.import_paths(paths, options);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_TRUE(r->interrupted);
+  EXPECT_LT(r->files, 40);
+  EXPECT_EQ(r->inserted, 2 * r->files);
+  EXPECT_EQ(count(), r->inserted);
+  int whole = 0;
+  for (const auto& [file, fps] : by_file) {
+    int present = 0;
+    for (const auto& fp : fps) {
+      auto got = inventory_.get(fp);
+      ASSERT_TRUE(got.has_value());
+      present += got->has_value() ? 1 : 0;
+    }
+    EXPECT_TRUE(present == 0 || present == 2) << file << " is half imported";
+    whole += present == 2 ? 1 : 0;
+  }
+  EXPECT_EQ(whole, r->files);
+  auto verified = audit_.verify();
+  ASSERT_TRUE(verified.has_value());
+  EXPECT_TRUE(verified->ok) << verified->problem;
+}
+
+TEST_F(ImportPathsTest, RefusesHugeFilesAndDevices) {
+  write("ok.pem", leaf().pem());
+  {
+    std::ofstream big(files_.file("big.pem"), std::ios::binary);
+    big.seekp((64 << 20) + 1);
+    big.put('x');
+  }
+  const std::vector<std::string> paths = {files_.file("big.pem"), "/dev/zero",
+                                          files_.file("ok.pem")};
+  auto r = inventory_.import_paths(paths, std::nullopt, {}, "user:x");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->failed, 2);
+  EXPECT_EQ(r->inserted, 1);
+  for (const auto& item : r->items) {
+    if (item.error) {
+      EXPECT_EQ(item.error->code, ErrorCode::kInvalidArgument);
+    }
+  }
 }
 
 }  // namespace
