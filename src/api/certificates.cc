@@ -39,7 +39,12 @@ Result<http::Response> list_certificates(Services& s, http::Request& req, const 
   CW_ASSIGN_OR_RETURN(f.authority, query_text(req, "authority"));
   CW_ASSIGN_OR_RETURN(f.key_algorithm, query_text(req, "key_algorithm"));
   CW_ASSIGN_OR_RETURN(auto bits, query_int(req, "key_bits"));
-  if (bits) f.key_bits = static_cast<int>(*bits);
+  if (bits) {
+    if (*bits < 1 || *bits > 65536) {
+      return fail(ErrorCode::kInvalidArgument, "key_bits must be between 1 and 65536");
+    }
+    f.key_bits = static_cast<int>(*bits);
+  }
   CW_ASSIGN_OR_RETURN(f.search, query_text(req, "search"));
   CW_ASSIGN_OR_RETURN(f.owner, query_text(req, "owner"));
   CW_ASSIGN_OR_RETURN(f.team, query_text(req, "team"));

@@ -81,6 +81,13 @@ Result<std::optional<std::string>> query_text(const http::Request& r, std::strin
   if (!v) return std::optional<std::string>();
   if (v->empty())
     return fail(ErrorCode::kMalformed, "query parameter '" + std::string(key) + "' is empty");
+  // No query value means a control character; a NUL would even be cut short by PostgreSQL's
+  // driver and compare as a different value than the one checked here.
+  if (std::any_of(v->begin(), v->end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+    return fail(ErrorCode::kMalformed, "query parameter '" + std::string(key) +
+                                           "' must not contain control characters");
+  }
   return std::optional<std::string>(std::string(*v));
 }
 

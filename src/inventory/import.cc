@@ -21,6 +21,9 @@ constexpr off_t kMaxFileBytes = 64 << 20;
 // Files a parsing thread takes at a time: large enough that the queue is not the cost, small
 // enough that an interrupted run discards little parsed work.
 constexpr std::size_t kFilesPerChunk = 256;
+// And the certificates a chunk holds at most (past one file's): parsed certificates cost a few
+// KB each, and a tree of large bundles must not fill memory with chunks waiting to be written.
+constexpr std::size_t kCertificatesPerChunk = 2048;
 
 struct ParsedFile {
   std::string source;
@@ -121,14 +124,16 @@ class ParsePool {
  private:
   void work() {
     for (;;) {
-      const std::size_t begin = next_.fetch_add(kFilesPerChunk);
-      if (begin >= files_.size()) break;
-      const std::size_t end = std::min(begin + kFilesPerChunk, files_.size());
       Chunk chunk;
-      chunk.reserve(end - begin);
-      for (std::size_t i = begin; i < end; ++i) {
+      std::size_t certificates = 0;
+      // Files are claimed one at a time so that a chunk can end at its certificate bound.
+      while (chunk.size() < kFilesPerChunk && certificates < kCertificatesPerChunk) {
+        const std::size_t i = next_.fetch_add(1);
+        if (i >= files_.size()) break;
         chunk.push_back(read_and_parse(files_[i], password_));
+        if (chunk.back().certs) certificates += chunk.back().certs->size();
       }
+      if (chunk.empty()) break;
       if (!out_.push(std::move(chunk))) return;
     }
     // The last thread to finish ends the stream for the writer.

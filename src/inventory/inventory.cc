@@ -497,10 +497,23 @@ namespace {
 // A listing answers a search box: a text too short for a trigram would scan the whole inventory
 // on every keystroke, so it is refused rather than slow. Bulk selections (revocation,
 // campaigns) still accept it and scan.
+bool has_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+}
+
+// Longer texts are not searches anyone types, and every trigram of one costs an index walk.
+constexpr std::size_t kMaxSearchBytes = 256;
+
 Status check_text_filter(std::string_view what, const std::optional<std::string>& text) {
   if (!text || text->empty()) return ok();
-  if (!internal::is_valid_utf8(*text)) {
-    return fail(ErrorCode::kInvalidArgument, std::string(what) + " is not valid UTF-8");
+  if (!internal::is_valid_utf8(*text) || has_control(*text)) {
+    return fail(ErrorCode::kInvalidArgument,
+                std::string(what) + " must be UTF-8 text without control characters");
+  }
+  if (text->size() > kMaxSearchBytes) {
+    return fail(ErrorCode::kInvalidArgument, std::string(what) + " must be at most " +
+                                                 std::to_string(kMaxSearchBytes) + " bytes");
   }
   if (internal::code_points(*text) < internal::kMinIndexedSearch) {
     return fail(ErrorCode::kInvalidArgument, std::string(what) + " needs at least " +
@@ -523,6 +536,12 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   };
   CW_RETURN_IF_ERROR(check_text_filter("search", f.search));
   CW_RETURN_IF_ERROR(check_text_filter("issuer", f.issuer));
+  // A NUL would be cut short by PostgreSQL's driver: the same filter, two answers.
+  for (const auto* label : {&f.owner, &f.team, &f.tag, &f.authority, &f.key_algorithm}) {
+    if (*label && has_control(**label)) {
+      return fail(ErrorCode::kInvalidArgument, "filters must not contain control characters");
+    }
+  }
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(const auto broad, internal::broad_text_filters(*tx, f, db_.dialect()));
   internal::append_filter(f, db_.dialect(), clock_.now(), sql, params, broad);

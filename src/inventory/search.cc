@@ -345,6 +345,13 @@ Result<std::set<TextFilter>> broad_text_filters(store::Transaction& tx, const Fi
   if (dialect != store::Dialect::kSqlite) return broad;
   for (TextFilter which : kTextFilters) {
     if (!is_set(which, f)) continue;
+    if (f.team) {
+      // Within one team (every team-scoped caller's listing), the team's rows are walked: an
+      // index over every team's names would cost in proportion to other teams' matches, and
+      // the time of an empty answer would tell a requester how many those are.
+      broad.insert(which);
+      continue;
+    }
     std::vector<store::Value> params;
     const std::string sql = "SELECT COUNT(*) FROM (SELECT 1 FROM (" +
                             candidates(which, f, dialect, params) + ") c LIMIT " +

@@ -97,6 +97,13 @@ bad GET '/api/v1/certificates?status=sparkly' "$A" "" 400 invalid_argument "unkn
 bad GET '/api/v1/certificates?cursor=zzz' "$A" "" 400 invalid_argument "bad cursor" ""
 bad GET '/api/v1/certificates?colour=red' "$A" "" 400 malformed "unknown query parameter" ""
 bad GET /api/v1/certificates/not-hex "$A" "" 400 invalid_argument "bad certificate id" ""
+# Search and filter texts: a NUL would end the FTS5 query or PostgreSQL's parameter early.
+bad GET '/api/v1/certificates?search=h%00st' "$R" "" 400 malformed "a NUL in a search" ""
+bad GET '/api/v1/certificates?tag=prod%00xyz' "$A" "" 400 malformed "a NUL in a tag filter" ""
+bad GET '/api/v1/certificates?search=com%0Awww' "$A" "" 400 malformed "a newline in a search" ""
+bad GET "/api/v1/certificates?search=$(printf 'a%.0s' $(seq 257))" "$R" "" 400 invalid_argument "a search over 256 bytes" ""
+bad GET '/api/v1/certificates?search=ab' "$R" "" 400 invalid_argument "a search under 3 characters" ""
+bad GET '/api/v1/certificates?key_bits=4294969344' "$A" "" 400 invalid_argument "key_bits out of range" ""
 bad GET /api/v1/certificates/0123456789abcdef "$A" "" 404 not_found "unknown certificate" ""
 bad GET /api/v1/nothing-here "$A" "" 404 not_found "unknown route" ""
 bad DELETE /api/v1/certificates "$A" "" 405 method_not_allowed "wrong method" ""

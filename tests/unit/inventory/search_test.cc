@@ -172,10 +172,44 @@ TEST_F(SearchParityTest, ShortOrMalformedSearchIsRefused) {
   EXPECT_EQ(search_error("東京"), ErrorCode::kInvalidArgument);
   EXPECT_EQ(search_error("ab\xff"), ErrorCode::kInvalidArgument);
   EXPECT_EQ(search_error("\xc3\xa9\xc3"), ErrorCode::kInvalidArgument);
+  // A NUL would end the FTS5 query (SQLite) or the parameter (PostgreSQL) early; a control
+  // character in a search is nobody's typing.
+  EXPECT_EQ(search_error(std::string("h\0st", 4)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(search_error("com\nwww"), ErrorCode::kInvalidArgument);
+  // Every trigram of a long text is an index walk: bounded.
+  EXPECT_EQ(search_error(std::string(257, 'a')), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(search(std::string(256, 'a')).empty());
   Filter f;
   f.issuer = "CA";
   EXPECT_FALSE(inventory_.query(f, PageRequest{}).has_value());
+  for (auto label : {&Filter::owner, &Filter::team, &Filter::tag, &Filter::authority}) {
+    Filter g;
+    g.*label = std::string("web\0zz", 6);
+    auto r = inventory_.query(g, PageRequest{});
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
   EXPECT_EQ(search(""), (Labels{"bucher", "tokyo", "quotes", "plain", "percent"}));
+}
+
+TEST_F(SearchParityTest, WithinATeamTheSearchWalksTheTeamAndFindsTheSame) {
+  // The team's rows are walked, not the index over every team's names: the same answers.
+  Filter f;
+  f.search = "example";
+  f.team = "infra";
+  EXPECT_EQ(both(f), Labels{"bucher"});
+  f.team = "pay%ments";
+  EXPECT_EQ(both(f), Labels{"quotes"});
+  f.search = "bücher";
+  EXPECT_TRUE(both(f).empty());
+  f.search = std::nullopt;
+  f.issuer = "parity issuing";
+  EXPECT_EQ(both(f), Labels{"quotes"});
+  f.issuer = std::nullopt;
+  f.tag = "PROD";
+  EXPECT_EQ(both(f), Labels{"quotes"});
+  f.team = "nobody-has-this-team";
+  EXPECT_TRUE(both(f).empty());
 }
 
 TEST_F(SearchParityTest, FiltersAgree) {
