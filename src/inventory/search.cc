@@ -345,7 +345,7 @@ Result<std::set<TextFilter>> broad_text_filters(store::Transaction& tx, const Fi
   if (dialect != store::Dialect::kSqlite) return broad;
   for (TextFilter which : kTextFilters) {
     if (!is_set(which, f)) continue;
-    if (f.team) {
+    if (f.team || (which == TextFilter::kTag && f.tag->empty())) {
       // Within one team (every team-scoped caller's listing), the team's rows are walked: an
       // index over every team's names would cost in proportion to other teams' matches, and
       // the time of an empty answer would tell a requester how many those are.
@@ -368,8 +368,11 @@ void append_text_filters(const Filter& f, store::Dialect dialect, const std::set
     if (!is_set(which, f)) continue;
     // PostgreSQL plans the tag subquery well by itself (as a semi-join, by the walk or from
     // the tag's rows); its text filters are plain conditions, see predicate().
+    // An empty tag selects the certificates without tags: no row of the tags table says so.
+    const bool untagged = which == TextFilter::kTag && f.tag->empty();
     const bool subquery =
-        dialect == store::Dialect::kSqlite ? !broad.contains(which) : which == TextFilter::kTag;
+        !untagged &&
+        (dialect == store::Dialect::kSqlite ? !broad.contains(which) : which == TextFilter::kTag);
     if (subquery) {
       sql += " AND fingerprint IN (" + candidates(which, f, dialect, params) + ")";
     } else {

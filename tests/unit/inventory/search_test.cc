@@ -212,6 +212,14 @@ TEST_F(SearchParityTest, WithinATeamTheSearchWalksTheTeamAndFindsTheSame) {
   EXPECT_TRUE(both(f).empty());
 }
 
+TEST_F(SearchParityTest, AnEmptyTagSelectsTheCertificatesWithoutTags) {
+  Filter f;
+  f.tag = "";
+  EXPECT_EQ(both(f), (Labels{"tokyo", "plain", "percent"}));
+  f.team = "infra";
+  EXPECT_TRUE(both(f).empty());
+}
+
 TEST_F(SearchParityTest, FiltersAgree) {
   Filter issuer;
   issuer.issuer = "parity ISSUING";
