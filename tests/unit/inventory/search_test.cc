@@ -302,14 +302,6 @@ TEST_F(SearchParityTest, EveryWritePathIsSearchable) {
   EXPECT_TRUE(both(tag).empty());
 }
 
-}  // namespace
-}  // namespace certward::inventory
-
-namespace certward::inventory {
-namespace {
-
-using namespace inventory_testing;  // NOLINT: the shared fixture
-
 // Certificates recorded before migration 9 are found once it runs: it is undone here on a
 // filled inventory (its objects dropped, its version forgotten) and run again.
 TEST_F(InventoryTest, SearchMigrationBackfillsExistingRows) {
@@ -353,14 +345,6 @@ TEST_F(InventoryTest, SearchMigrationBackfillsExistingRows) {
     EXPECT_EQ(query_fps(f), want) << tag;
   }
 }
-
-}  // namespace
-}  // namespace certward::inventory
-
-namespace certward::inventory {
-namespace {
-
-using namespace inventory_testing;  // NOLINT: the shared fixture
 
 // A filter matching thousands of rows is answered by walking the expiry order and checking each
 // row, one matching few through its index: both give the same rows, in order, page by page.
