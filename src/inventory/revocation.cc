@@ -11,15 +11,7 @@ namespace certward::inventory {
 
 namespace internal {
 
-std::string key_sha256(const x509::Certificate& cert) {
-  const X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert.get());
-  const int n = i2d_X509_PUBKEY(spki, nullptr);
-  if (n <= 0) return {};
-  Bytes der(static_cast<std::size_t>(n));
-  unsigned char* out = der.data();
-  if (i2d_X509_PUBKEY(spki, &out) != n) return {};
-  return to_hex(crypto::sha256(der));
-}
+std::string key_sha256(const x509::Certificate& cert) { return cert.info().spki_sha256_hex; }
 
 }  // namespace internal
 

@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 
 #include <algorithm>
 #include <bit>
 #include <chrono>
 #include <ctime>
 #include <limits>
+#include <mutex>
 
 #include "x509/internal.h"
 #include "x509/names.h"
@@ -18,7 +20,10 @@ namespace certward::x509 {
 using crypto::Handle;
 
 struct Certificate::State {
-  crypto::X509Ptr x509;
+  // A parsed certificate is described from an object that has no key (see decode); the full
+  // object is made once, when something first asks for it.
+  mutable std::once_flag full;
+  mutable crypto::X509Ptr x509;
   Bytes der;
   CertificateInfo info;
 };
@@ -257,7 +262,66 @@ Status fill_extensions(const X509* x, CertificateInfo& info, Oddities odd) {
   return ok();
 }
 
-Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false) {
+// A library context with no algorithms (only the "null" provider, so that none is loaded
+// by default). A certificate decoded in it keeps its SubjectPublicKeyInfo as bytes: on OpenSSL
+// 3.0 decoding the key builds a decoder context over every provider algorithm, nine tenths of
+// a d2i_X509, and describing a certificate needs only the key's algorithm and size. Made once
+// and kept for the life of the process; decoding in it is thread-safe like any libctx.
+OSSL_LIB_CTX* keyless_context() {
+  static OSSL_LIB_CTX* const ctx = [] {
+    OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
+    // Without it the context would load the default provider at first use: slow, not wrong.
+    if (c != nullptr && OSSL_PROVIDER_load(c, "null") == nullptr) ERR_clear_error();
+    return c;
+  }();
+  return ctx;
+}
+
+// d2i_X509 of exactly `der` in `libctx` (null: the default one); null when it is not one
+// certificate and nothing else. Sets `trailing` when a certificate was followed by more bytes.
+crypto::X509Ptr parse_x509(std::span<const std::uint8_t> der, OSSL_LIB_CTX* libctx,
+                           bool* trailing = nullptr) {
+  crypto::X509Ptr x(X509_new_ex(libctx, nullptr));
+  if (!x) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  const unsigned char* p = der.data();
+  X509* into = x.get();
+  // Decoding into an object (the only way to give it the library context) also fills
+  // OpenSSL's extension cache, and d2i_X509 returns null when that finds invalid extensions
+  // yet keeps the object: describe() judges those. Only a failed decode frees the object,
+  // and clears `into`.
+  (void)d2i_X509(&into, &p, static_cast<long>(der.size()));
+  if (into == nullptr) {
+    (void)x.release();
+    ERR_clear_error();
+    return nullptr;
+  }
+  ERR_clear_error();
+  if (p != der.data() + der.size()) {
+    if (trailing != nullptr) *trailing = true;
+    return nullptr;
+  }
+  return x;
+}
+
+// Encoding an X509_PUBKEY writes its stored algorithm and key bits, decoded key or not.
+std::string spki_sha256(const X509_PUBKEY* spki) {
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509_PUBKEY(spki, &buf);
+  if (len <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
+  return to_hex(crypto::sha256(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len))));
+}
+
+// `key` is the key's description when the caller has it already (describe_spki); otherwise it
+// is read from the object's decoded key.
+Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false,
+                                 const std::optional<crypto::KeyInfo>& key = std::nullopt) {
   CertificateInfo info;
   const Oddities odd = lenient ? &info.oddities : nullptr;
   // Forces OpenSSL's extension cache once; EXFLAG_INVALID marks extensions it could not use.
@@ -275,13 +339,14 @@ Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false
   fill_serial(x, info);
   CW_ASSIGN_OR_RETURN(info.not_before, to_sys_time(X509_get0_notBefore(x)));
   CW_ASSIGN_OR_RETURN(info.not_after, to_sys_time(X509_get0_notAfter(x)));
-  info.key = crypto::describe_key(X509_get0_pubkey(x));
+  info.key = key ? *key : crypto::describe_key(X509_get0_pubkey(x));
   const X509_ALGOR* sig_alg = nullptr;
   X509_get0_signature(nullptr, &sig_alg, x);
   info.signature_algorithm = signature_algorithm_name(X509_get_signature_nid(x), sig_alg);
   CW_RETURN_IF_ERROR(fill_extensions(x, info, odd));
   info.sha256_hex = to_hex(crypto::sha256(der));
   info.sha1_hex = to_hex(crypto::sha1(der));
+  info.spki_sha256_hex = spki_sha256(X509_get_X509_PUBKEY(x));
   info.self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
   ERR_clear_error();
   return info;
@@ -382,21 +447,21 @@ std::string_view san_type_name(SanType t) {
 
 Result<Certificate> Certificate::decode(std::span<const std::uint8_t> der, bool lenient) {
   if (der.empty()) return fail(ErrorCode::kMalformed, "empty certificate");
-  const unsigned char* p = der.data();
-  crypto::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!x) {
-    ERR_clear_error();
-    return fail(ErrorCode::kMalformed, "not a DER certificate");
-  }
+  bool trailing = false;
+  crypto::X509Ptr x = parse_x509(der, keyless_context(), &trailing);
   // Even leniently: bytes after the certificate make the input something else than a
   // certificate, whose fingerprint no tool would agree with.
-  if (p != der.data() + der.size()) {
-    return fail(ErrorCode::kMalformed, "trailing data after the certificate");
-  }
+  if (trailing) return fail(ErrorCode::kMalformed, "trailing data after the certificate");
+  if (!x) return fail(ErrorCode::kMalformed, "not a DER certificate");
+  const std::optional<crypto::KeyInfo> key = internal::describe_spki(X509_get_X509_PUBKEY(x.get()));
+  // A key describe_spki does not know (or would not decode) is described from the decoded key,
+  // exactly as before; that object is then the one kept.
+  if (!key) x = parse_x509(der, nullptr);
+  if (!x) return fail(ErrorCode::kMalformed, "not a DER certificate");
   auto state = std::make_shared<State>();
   state->der.assign(der.begin(), der.end());
-  CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der, lenient));
-  state->x509 = std::move(x);
+  CW_ASSIGN_OR_RETURN(state->info, describe(x.get(), state->der, lenient, key));
+  if (!key) state->x509 = std::move(x);
   return Certificate(std::move(state));
 }
 
@@ -444,14 +509,25 @@ Result<Certificate> Certificate::from_signed(crypto::X509Ptr cert) {
   return Certificate(std::move(state));
 }
 
-X509* Certificate::get() const { return state_->x509.get(); }
+X509* Certificate::get() const {
+  std::call_once(state_->full, [&] {
+    if (state_->x509) return;
+    state_->x509 = parse_x509(state_->der, nullptr);
+    // Decoded once already; should the full decode ever refuse what the keyless one took, the
+    // keyless object (no public key, as for an undecodable key) is still the certificate.
+    if (!state_->x509) state_->x509 = parse_x509(state_->der, keyless_context());
+  });
+  return state_->x509.get();
+}
 const Bytes& Certificate::der() const { return state_->der; }
 const CertificateInfo& Certificate::info() const { return state_->info; }
-EVP_PKEY* Certificate::public_key() const { return X509_get0_pubkey(state_->x509.get()); }
+EVP_PKEY* Certificate::public_key() const { return X509_get0_pubkey(get()); }
 
 std::string Certificate::pem() const {
   crypto::BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), state_->x509.get());
+  // From the DER we hold: the same text PEM_write_bio_X509 writes, without decoding the key.
+  PEM_write_bio(bio.get(), PEM_STRING_X509, "", state_->der.data(),
+                static_cast<long>(state_->der.size()));
   return internal::bio_string(bio.get());
 }
 

@@ -81,6 +81,7 @@ struct CertificateInfo {
   std::vector<ExtensionSummary> extensions;  // every extension, in certificate order
   std::string sha256_hex;                    // fingerprint of the DER, lower-case hex
   std::string sha1_hex;
+  std::string spki_sha256_hex;  // SHA-256 of the SubjectPublicKeyInfo's DER: names the key
   bool self_issued = false;           // subject == issuer
   std::vector<ParseOddity> oddities;  // only from from_der_lenient; empty when it is regular
 

@@ -114,6 +114,12 @@ std::string first_cn(const X509_NAME* name);
 // X509_set_pubkey, which replaces whatever this left. (public_key.cc says why.)
 bool set_public_key_from_spki(X509* cert, const X509_PUBKEY* spki);
 
+// The algorithm and size of the key in `spki`, read from its encoding without building a key
+// object, for the keys certward issues (RSA, named-curve P-256/P-384/P-521 EC, Ed25519) and only
+// when decoding the key would succeed; nullopt for anything else, which the caller then decodes.
+// What crypto::describe_key says of the decoded key, at a tenth of the cost.
+std::optional<crypto::KeyInfo> describe_spki(const X509_PUBKEY* spki);
+
 // The SHA-1 of a certificate's subjectPublicKey BIT STRING (RFC 5280 4.2.1.2, method 1); empty
 // if it has no key.
 Bytes public_key_sha1(const X509* cert);
