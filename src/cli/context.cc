@@ -52,6 +52,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   const Config& cfg = c->config_;
   store::DatabaseConfig dbc;
   dbc.pool_size = cfg.database.pool_size;
+  // A command runs once and exits, and its bulk writes (an import of a million certificates)
+  // touch index pages all over the file: a larger writer cache, allocated only as it fills.
+  dbc.sqlite_writer_cache_mib = 256;
   if (cfg.database.driver == "postgres") {
     dbc.driver = store::Driver::kPostgres;
     dbc.postgres_url = cfg.database.url;

@@ -49,7 +49,8 @@ enum class Role { kWriter, kReader };
 class SqliteConnection {
  public:
   static Result<std::unique_ptr<SqliteConnection>> open(const std::string& path, Role role,
-                                                        std::chrono::milliseconds busy_timeout) {
+                                                        std::chrono::milliseconds busy_timeout,
+                                                        int cache_mib) {
     int flags =
         SQLITE_OPEN_NOMUTEX |
         (role == Role::kWriter ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
@@ -67,6 +68,8 @@ class SqliteConnection {
       CW_RETURN_IF_ERROR(conn->run("PRAGMA synchronous=FULL"));
     }
     CW_RETURN_IF_ERROR(conn->run("PRAGMA foreign_keys=ON"));
+    // A negative cache_size is in KiB.
+    CW_RETURN_IF_ERROR(conn->run("PRAGMA cache_size=-" + std::to_string(cache_mib * 1024)));
     return conn;
   }
 
@@ -272,14 +275,17 @@ class SqliteTransaction final : public Transaction {
 }  // namespace
 
 SqliteDatabase::SqliteDatabase(const DatabaseConfig& config, bool in_memory)
-    : writer_(1, config.busy_timeout, [path = config.sqlite_path, timeout = config.busy_timeout] {
-        return SqliteConnection::open(path, Role::kWriter, timeout);
-      }) {
+    : writer_(1, config.busy_timeout,
+              [path = config.sqlite_path, timeout = config.busy_timeout,
+               mib = config.sqlite_writer_cache_mib] {
+                return SqliteConnection::open(path, Role::kWriter, timeout, mib);
+              }) {
   if (!in_memory) {
     readers_ = std::make_unique<ConnectionPool<SqliteConnection>>(
         static_cast<std::size_t>(config.pool_size), config.busy_timeout,
-        [path = config.sqlite_path, timeout = config.busy_timeout] {
-          return SqliteConnection::open(path, Role::kReader, timeout);
+        [path = config.sqlite_path, timeout = config.busy_timeout,
+         mib = config.sqlite_reader_cache_mib] {
+          return SqliteConnection::open(path, Role::kReader, timeout, mib);
         });
   }
 }

@@ -130,6 +130,12 @@ Status Transaction::commit() {
 Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
   if (config.pool_size < 1)
     return fail(ErrorCode::kInvalidArgument, "store: pool_size must be >= 1");
+  // Past 64 GiB the KiB count handed to SQLite would overflow an int.
+  for (int mib : {config.sqlite_writer_cache_mib, config.sqlite_reader_cache_mib}) {
+    if (mib < 1 || mib > 65536) {
+      return fail(ErrorCode::kInvalidArgument, "store: SQLite cache sizes must be 1-65536 MiB");
+    }
+  }
   if (config.busy_timeout.count() < 0) {
     return fail(ErrorCode::kInvalidArgument, "store: busy_timeout must not be negative");
   }

@@ -211,6 +211,12 @@ struct DatabaseConfig {
   // How long begin() waits for a free connection (SQLite: for the writer) and SQLite's
   // busy_timeout; past it the call fails with kUnavailable. Default 10 s.
   std::chrono::milliseconds busy_timeout{10'000};
+  // SQLite: page cache of the writer connection and of each reader, in MiB (allocated as
+  // pages are read, not up front). The writer's keeps the index pages its writes touch between
+  // transactions: SQLite's default of 2 MiB holds a sliver of a million-row inventory's indexes,
+  // and a transaction that overflows it writes its pages out twice. REQUIRES >= 1.
+  int sqlite_writer_cache_mib = 64;
+  int sqlite_reader_cache_mib = 16;
 };
 
 // One schema step owned by a module. `sql` may hold several ';'-separated statements in the

@@ -735,6 +735,15 @@ TEST(DatabaseConfig, RejectsBadSettings) {
   c.sqlite_path = ":memory:";
   c.pool_size = 0;
   EXPECT_EQ(Database::open(c).error().code, ErrorCode::kInvalidArgument);
+  c.pool_size = 1;
+  for (int mib : {0, -1, 65537}) {
+    DatabaseConfig writer = c;
+    writer.sqlite_writer_cache_mib = mib;
+    EXPECT_EQ(Database::open(writer).error().code, ErrorCode::kInvalidArgument) << mib;
+    DatabaseConfig reader = c;
+    reader.sqlite_reader_cache_mib = mib;
+    EXPECT_EQ(Database::open(reader).error().code, ErrorCode::kInvalidArgument) << mib;
+  }
   DatabaseConfig pg;
   pg.driver = Driver::kPostgres;
   EXPECT_EQ(Database::open(pg).error().code, ErrorCode::kInvalidArgument);  // no URL
