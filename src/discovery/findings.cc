@@ -16,10 +16,11 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool signed_by_own_key(const x509::CertificateInfo& info, X509* cert) {
-  if (!info.self_issued || cert == nullptr) return false;
-  EVP_PKEY* key = X509_get0_pubkey(cert);
-  const bool verifies = key != nullptr && X509_verify(cert, key) == 1;
+// Only a self-issued certificate has its key decoded for this (Certificate::get).
+bool signed_by_own_key(const x509::Certificate& cert) {
+  if (!cert.info().self_issued) return false;
+  EVP_PKEY* key = cert.public_key();
+  const bool verifies = key != nullptr && X509_verify(cert.get(), key) == 1;
   ERR_clear_error();
   return verifies;
 }
@@ -30,8 +31,9 @@ bool is_root(const x509::CertificateInfo& info) {
 
 }  // namespace
 
-std::vector<Finding> certificate_findings(const x509::CertificateInfo& info, X509* cert,
-                                          SysTime now, std::chrono::seconds expiring_window) {
+std::vector<Finding> certificate_findings(const x509::Certificate& cert, SysTime now,
+                                          std::chrono::seconds expiring_window) {
+  const x509::CertificateInfo& info = cert.info();
   std::vector<Finding> out;
   auto add = [&](std::string code, Severity severity, std::string detail) {
     out.push_back(Finding{.code = std::move(code),
@@ -47,7 +49,7 @@ std::vector<Finding> certificate_findings(const x509::CertificateInfo& info, X50
     add("expiring", Severity::kMedium, "expires " + format_time(info.not_after));
   }
 
-  const bool self_signed = signed_by_own_key(info, cert);
+  const bool self_signed = signed_by_own_key(cert);
   if (self_signed && !is_root(info)) add("self_signed", Severity::kMedium, "self-signed");
 
   const auto& key = info.key;

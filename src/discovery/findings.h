@@ -24,7 +24,7 @@ inline constexpr std::chrono::days kDefaultExpiringWindow{30};
 //   certificate, whose own signature nobody relies on.
 // Every finding carries the certificate's fingerprint.
 std::vector<Finding> certificate_findings(
-    const x509::CertificateInfo& info, X509* cert, SysTime now,
+    const x509::Certificate& cert, SysTime now,
     std::chrono::seconds expiring_window = kDefaultExpiringWindow);
 
 }  // namespace certward::discovery

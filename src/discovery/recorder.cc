@@ -280,8 +280,7 @@ Status Recorder::write(store::Transaction& tx, const Pending& pending) {
     std::vector<Finding> own;
     add_oddities(*cert, own);
     if (certificate_findings_here) {
-      for (auto& f :
-           certificate_findings(cert->info(), cert->get(), now, options_.expiring_window)) {
+      for (auto& f : certificate_findings(*cert, now, options_.expiring_window)) {
         own.push_back(std::move(f));
       }
     }

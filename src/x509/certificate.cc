@@ -279,26 +279,20 @@ OSSL_LIB_CTX* keyless_context() {
 
 // d2i_X509 of exactly `der` in `libctx` (null: the default one); null when it is not one
 // certificate and nothing else. Sets `trailing` when a certificate was followed by more bytes.
+// What OpenSSL queued on the way is left for the caller to clear.
 crypto::X509Ptr parse_x509(std::span<const std::uint8_t> der, OSSL_LIB_CTX* libctx,
                            bool* trailing = nullptr) {
   crypto::X509Ptr x(X509_new_ex(libctx, nullptr));
-  if (!x) {
-    ERR_clear_error();
-    return nullptr;
-  }
+  if (!x) return nullptr;
   const unsigned char* p = der.data();
   X509* into = x.get();
-  // Decoding into an object (the only way to give it the library context) also fills
-  // OpenSSL's extension cache, and d2i_X509 returns null when that finds invalid extensions
-  // yet keeps the object: describe() judges those. Only a failed decode frees the object,
-  // and clears `into`.
+  // Decoding into an object is the only way to give it the library context. A failed decode
+  // frees that object and clears `into`; whatever the return value, `into` says which.
   (void)d2i_X509(&into, &p, static_cast<long>(der.size()));
   if (into == nullptr) {
     (void)x.release();
-    ERR_clear_error();
     return nullptr;
   }
-  ERR_clear_error();
   if (p != der.data() + der.size()) {
     if (trailing != nullptr) *trailing = true;
     return nullptr;
@@ -319,7 +313,9 @@ std::string spki_sha256(const X509_PUBKEY* spki) {
 }
 
 // `key` is the key's description when the caller has it already (describe_spki); otherwise it
-// is read from the object's decoded key.
+// is read from the object's decoded key. `x` may come from the keyless context: it then has no
+// key, and OpenSSL's SHA-1 fingerprint and self-signed flag are not set, so nothing here may
+// use X509_get0_pubkey, X509_self_signed, EXFLAG_SS or X509_digest.
 Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false,
                                  const std::optional<crypto::KeyInfo>& key = std::nullopt) {
   CertificateInfo info;
@@ -449,6 +445,7 @@ Result<Certificate> Certificate::decode(std::span<const std::uint8_t> der, bool 
   if (der.empty()) return fail(ErrorCode::kMalformed, "empty certificate");
   bool trailing = false;
   crypto::X509Ptr x = parse_x509(der, keyless_context(), &trailing);
+  ERR_clear_error();
   // Even leniently: bytes after the certificate make the input something else than a
   // certificate, whose fingerprint no tool would agree with.
   if (trailing) return fail(ErrorCode::kMalformed, "trailing data after the certificate");
@@ -457,6 +454,7 @@ Result<Certificate> Certificate::decode(std::span<const std::uint8_t> der, bool 
   // A key describe_spki does not know (or would not decode) is described from the decoded key,
   // exactly as before; that object is then the one kept.
   if (!key) x = parse_x509(der, nullptr);
+  ERR_clear_error();
   if (!x) return fail(ErrorCode::kMalformed, "not a DER certificate");
   auto state = std::make_shared<State>();
   state->der.assign(der.begin(), der.end());
@@ -512,10 +510,13 @@ Result<Certificate> Certificate::from_signed(crypto::X509Ptr cert) {
 X509* Certificate::get() const {
   std::call_once(state_->full, [&] {
     if (state_->x509) return;
+    // The caller's error queue is its own: the decode's leftovers go, anything before stays.
+    ERR_set_mark();
     state_->x509 = parse_x509(state_->der, nullptr);
-    // Decoded once already; should the full decode ever refuse what the keyless one took, the
-    // keyless object (no public key, as for an undecodable key) is still the certificate.
-    if (!state_->x509) state_->x509 = parse_x509(state_->der, keyless_context());
+    ERR_pop_to_mark();
+    // These bytes decoded once already, in a context with fewer algorithms; only a failed
+    // allocation can refuse them now, and callers rely on a certificate's object existing.
+    CW_CHECK(state_->x509 != nullptr);
   });
   return state_->x509.get();
 }
@@ -525,7 +526,7 @@ EVP_PKEY* Certificate::public_key() const { return X509_get0_pubkey(get()); }
 
 std::string Certificate::pem() const {
   crypto::BioPtr bio(BIO_new(BIO_s_mem()));
-  // From the DER we hold: the same text PEM_write_bio_X509 writes, without decoding the key.
+  // From the DER we hold (whose hash is the fingerprint), without decoding the key.
   PEM_write_bio(bio.get(), PEM_STRING_X509, "", state_->der.data(),
                 static_cast<long>(state_->der.size()));
   return internal::bio_string(bio.get());

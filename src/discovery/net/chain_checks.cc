@@ -124,7 +124,7 @@ std::shared_ptr<const CertificateCache::Entry> CertificateCache::certificate(con
   // for the network scanner. A certificate certward's parser refuses is still recorded by its
   // DER and checked as a link of the chain; it only goes without these findings.
   if (auto parsed = x509::Certificate::from_der(der)) {
-    entry->findings = certificate_findings(parsed->info(), parsed->get(), now_, expiring_window_);
+    entry->findings = certificate_findings(*parsed, now_, expiring_window_);
     X509_up_ref(parsed->get());
     entry->cert.reset(parsed->get());
   } else {

@@ -23,7 +23,7 @@ std::vector<std::string> codes(const std::vector<Finding>& findings) {
 }
 
 std::vector<std::string> findings_at(const x509::Certificate& cert, std::time_t t) {
-  return codes(certificate_findings(cert.info(), cert.get(), xt::sys_time(t)));
+  return codes(certificate_findings(cert, xt::sys_time(t)));
 }
 
 using Codes = std::vector<std::string>;
@@ -39,10 +39,10 @@ TEST(CertificateFindings, ValidityAtBothSidesOfEachBoundary) {
   EXPECT_EQ(findings_at(pki.leaf, end), Codes{"expiring"});
   EXPECT_EQ(findings_at(pki.leaf, end + 1), Codes{"expired"});
   // The window is the caller's.
-  EXPECT_EQ(codes(certificate_findings(pki.leaf.info(), pki.leaf.get(),
+  EXPECT_EQ(codes(certificate_findings(pki.leaf,
                                        xt::sys_time(end - 29 * xt::kDay), std::chrono::days(7))),
             Codes{});
-  const auto expired = certificate_findings(pki.leaf.info(), pki.leaf.get(), xt::sys_time(end + 1));
+  const auto expired = certificate_findings(pki.leaf, xt::sys_time(end + 1));
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0].severity, Severity::kCritical);
   EXPECT_EQ(expired[0].fingerprint, pki.leaf.info().sha256_hex);

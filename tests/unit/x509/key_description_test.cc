@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <thread>
+#include <vector>
 
 #include "unit/x509/test_certs.h"
 #include "x509/bundle.h"
@@ -127,6 +129,30 @@ TEST(KeyDescription, LeavesTheEncodingsAsOpensslWritesThem) {
   ASSERT_GT(len, 0);
   EXPECT_EQ(Bytes(out, out + len), der);
   OPENSSL_free(out);
+}
+
+TEST(KeyDescription, ThreadsAskingForTheKeyAtOnceShareOneDecodedObject) {
+  TempDir dir;
+  const Bytes der = self_signed_der(dir, "-newkey ec -pkeyopt ec_paramgen_curve:P-256");
+  for (int round = 0; round < 20; ++round) {
+    auto cert = Certificate::from_der(der);
+    ASSERT_TRUE(cert);
+    constexpr int kThreads = 4;
+    std::vector<X509*> objects(kThreads, nullptr);
+    std::vector<int> verified(kThreads, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t, copy = *cert] {
+        objects[static_cast<std::size_t>(t)] = copy.get();
+        verified[static_cast<std::size_t>(t)] = X509_verify(copy.get(), copy.public_key());
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) {
+      EXPECT_EQ(objects[static_cast<std::size_t>(t)], cert->get());
+      EXPECT_EQ(verified[static_cast<std::size_t>(t)], 1);
+    }
+  }
 }
 
 }  // namespace
