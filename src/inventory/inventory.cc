@@ -322,21 +322,6 @@ Status Inventory::migrate(store::Database& db) {
   std::vector<store::Migration> migrations(std::begin(kMigrations), std::end(kMigrations));
   // Indexed search: FTS5 on SQLite, pg_trgm on PostgreSQL, hence built per driver.
   migrations.push_back({9, "search", search});
-  // Most certificates have no owner, team or authority (every imported or discovered one
-  // until someone assigns it): their filters' indexes need only the rows that have one, and
-  // an import of a million certificates then writes three random-order indexes fewer. A
-  // filter `owner = ?` implies `owner IS NOT NULL`, so both drivers still use them.
-  migrations.push_back({10, "partial_label_indexes", R"sql(
-DROP INDEX certificates_owner_expiry;
-DROP INDEX certificates_team_expiry;
-DROP INDEX certificates_authority_expiry;
-CREATE INDEX certificates_owner_expiry ON certificates (owner, not_after, fingerprint)
-  WHERE owner IS NOT NULL;
-CREATE INDEX certificates_team_expiry ON certificates (team, not_after, fingerprint)
-  WHERE team IS NOT NULL;
-CREATE INDEX certificates_authority_expiry ON certificates (authority, not_after, fingerprint)
-  WHERE authority IS NOT NULL;
-)sql"});
   CW_RETURN_IF_ERROR(db.migrate("inventory", migrations));
   // Rows recorded before key hashes were kept get theirs now, a batch per transaction (a
   // no-op query once done). A certificate that no longer parses keeps an empty hash.
