@@ -300,18 +300,6 @@ crypto::X509Ptr parse_x509(std::span<const std::uint8_t> der, OSSL_LIB_CTX* libc
   return x;
 }
 
-// Encoding an X509_PUBKEY writes its stored algorithm and key bits, decoded key or not.
-std::string spki_sha256(const X509_PUBKEY* spki) {
-  unsigned char* buf = nullptr;
-  const int len = i2d_X509_PUBKEY(spki, &buf);
-  if (len <= 0) {
-    ERR_clear_error();
-    return {};
-  }
-  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
-  return to_hex(crypto::sha256(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len))));
-}
-
 // `key` is the key's description when the caller has it already (describe_spki); otherwise it
 // is read from the object's decoded key. `x` may come from the keyless context: it then has no
 // key, and OpenSSL's SHA-1 fingerprint and self-signed flag are not set, so nothing here may
@@ -342,7 +330,8 @@ Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false
   CW_RETURN_IF_ERROR(fill_extensions(x, info, odd));
   info.sha256_hex = to_hex(crypto::sha256(der));
   info.sha1_hex = to_hex(crypto::sha1(der));
-  info.spki_sha256_hex = spki_sha256(X509_get_X509_PUBKEY(x));
+  if (const Bytes spki = internal::spki_der(X509_get_X509_PUBKEY(x)); !spki.empty())
+    info.spki_sha256_hex = to_hex(crypto::sha256(spki));
   info.self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
   ERR_clear_error();
   return info;

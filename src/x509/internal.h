@@ -119,6 +119,9 @@ bool set_public_key_from_spki(X509* cert, const X509_PUBKEY* spki);
 // when decoding the key would succeed; nullopt for anything else, which the caller then decodes.
 // What crypto::describe_key says of the decoded key, at a tenth of the cost.
 std::optional<crypto::KeyInfo> describe_spki(const X509_PUBKEY* spki);
+// The DER of a SubjectPublicKeyInfo; empty on failure. Encoding an X509_PUBKEY writes its
+// stored algorithm and key bits: it never touches the key object.
+Bytes spki_der(const X509_PUBKEY* spki);
 
 // The SHA-1 of a certificate's subjectPublicKey BIT STRING (RFC 5280 4.2.1.2, method 1); empty
 // if it has no key.

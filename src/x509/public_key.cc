@@ -51,16 +51,6 @@ const EC_GROUP* named_group(int curve_nid) {
   }
 }
 
-// The DER of a SubjectPublicKeyInfo; empty on failure. Encoding an X509_PUBKEY writes its
-// stored algorithm and key bits: it never touches the key object.
-Bytes spki_der(const X509_PUBKEY* spki) {
-  unsigned char* buf = nullptr;
-  const int len = i2d_X509_PUBKEY(spki, &buf);
-  if (len <= 0) return {};
-  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
-  return Bytes(buf, buf + len);
-}
-
 // A public-only legacy EVP_PKEY for a named-curve EC key, or null.
 crypto::EvpPkeyPtr legacy_ec_key(const X509_PUBKEY* spki) {
   ASN1_OBJECT* alg_obj = nullptr;
@@ -122,6 +112,17 @@ std::string curve_name(int curve_nid) {
 }
 
 }  // namespace
+
+Bytes spki_der(const X509_PUBKEY* spki) {
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509_PUBKEY(spki, &buf);
+  if (len <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
+  return Bytes(buf, buf + len);
+}
 
 std::optional<crypto::KeyInfo> describe_spki(const X509_PUBKEY* spki) {
   ASN1_OBJECT* alg_obj = nullptr;
