@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "common/bounded_queue.h"
-#include "inventory/inventory.h"
+#include "inventory/internal.h"
 
 namespace certward::inventory {
 namespace {
@@ -150,11 +150,13 @@ class ParsePool {
 
 }  // namespace
 
-// One batch: files whose certificates commit together, with one audit event.
+// One batch: files whose certificates are written together, with one audit event, in a
+// transaction of their own or in the bulk import's (`shared`, when not null).
 class Inventory::ImportBatch {
  public:
-  ImportBatch(const Inventory& inventory, const ImportOptions& options, const RecordMeta& meta)
-      : inventory_(inventory), options_(options), meta_(meta) {}
+  ImportBatch(const Inventory& inventory, const ImportOptions& options, const RecordMeta& meta,
+              store::Transaction* shared)
+      : inventory_(inventory), options_(options), meta_(meta), shared_(shared) {}
 
   // Takes a parsed file; a failed one is only reported. Returns true when the batch is full:
   // of certificates, or of files (a tree of failures still reports progress and stops).
@@ -172,10 +174,11 @@ class Inventory::ImportBatch {
   }
   bool empty() const { return report_.files == 0; }
 
-  // Records the batch's certificates and its audit event in one transaction, then moves what
-  // it did into `total`. On error nothing of the batch is in the store or in `total`.
-  Status commit(ImportReport& total) {
-    if (!files_.empty()) CW_RETURN_IF_ERROR(write());
+  // Records the batch's certificates and its audit event (committed, unless the transaction
+  // is shared), then moves what it did into `total`. On error nothing of the batch is in the
+  // store or in `total`.
+  Status write(ImportReport& total) {
+    if (!files_.empty()) CW_RETURN_IF_ERROR(write_files());
     total.inserted += report_.inserted;
     total.duplicates += report_.duplicates;
     total.failed += report_.failed;
@@ -191,8 +194,12 @@ class Inventory::ImportBatch {
   }
 
  private:
-  Status write() {
-    CW_ASSIGN_OR_RETURN(auto tx, inventory_.db_.begin(store::TxMode::kWrite));
+  Status write_files() {
+    std::unique_ptr<store::Transaction> own;
+    if (shared_ == nullptr) {
+      CW_ASSIGN_OR_RETURN(own, inventory_.db_.begin(store::TxMode::kWrite));
+    }
+    store::Transaction* tx = shared_ != nullptr ? shared_ : own.get();
     nlohmann::json fingerprints = nlohmann::json::array();
     ImportReport done;
     for (const ParsedFile& file : files_) {
@@ -219,7 +226,7 @@ class Inventory::ImportBatch {
                                                       {"duplicates", done.duplicates},
                                                       {"fingerprints", std::move(fingerprints)}}}));
     }
-    CW_RETURN_IF_ERROR(tx->commit());
+    if (own) CW_RETURN_IF_ERROR(own->commit());
     report_.inserted += done.inserted;
     report_.duplicates += done.duplicates;
     for (auto& item : done.items) report_.items.push_back(std::move(item));
@@ -229,6 +236,7 @@ class Inventory::ImportBatch {
   const Inventory& inventory_;
   const ImportOptions& options_;
   const RecordMeta& meta_;
+  store::Transaction* const shared_;
   std::vector<ParsedFile> files_;
   std::size_t certificates_ = 0;
   ImportReport report_;
@@ -273,6 +281,26 @@ Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
   return import_paths(paths, options);
 }
 
+Result<bool> Inventory::bulk_mode(ImportMode mode, std::size_t files) const {
+  const bool sqlite = db_.dialect() == store::Dialect::kSqlite;
+  switch (mode) {
+    case ImportMode::kBatched:
+      return false;
+    case ImportMode::kBulk:
+      if (!sqlite) {
+        return fail(ErrorCode::kInvalidArgument,
+                    "a bulk import needs the SQLite driver; PostgreSQL imports in batches");
+      }
+      return true;
+    case ImportMode::kAuto:
+      break;
+  }
+  if (!sqlite || files < kBulkMinFiles) return false;
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(const std::int64_t held, internal::approximate_certificate_count(*tx));
+  return static_cast<std::int64_t>(files) * 4 >= held;
+}
+
 Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
                                              const ImportOptions& options) const {
   if (options.batch_certificates == 0) {
@@ -292,29 +320,46 @@ Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
   };
   auto stopping = [&] { return options.stop != nullptr && options.stop->load(); };
 
+  CW_ASSIGN_OR_RETURN(const bool bulk, bulk_mode(options.mode, files.size()));
+  std::unique_ptr<store::Transaction> bulk_tx;
+  std::optional<internal::BulkLoad> bulk_load;
+  if (bulk) {
+    CW_ASSIGN_OR_RETURN(bulk_tx, db_.begin(store::TxMode::kWrite));
+    CW_ASSIGN_OR_RETURN(bulk_load, internal::BulkLoad::begin(*bulk_tx));
+  }
+
   ImportReport total;
+  total.bulk = bulk;
   report_progress(total);
   const unsigned threads =
       options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  // Two chunks per thread in flight: the writer never waits on a parser that has work.
-  common::BoundedQueue<Chunk> parsed(2 * threads);
-  ParsePool pool(files, options.pkcs12_password, threads, parsed);
-  ImportBatch batch(*this, options, meta);
-  while (!stopping()) {
-    std::optional<Chunk> chunk = parsed.pop();
-    if (!chunk) break;
-    for (ParsedFile& file : *chunk) {
-      if (!batch.add(std::move(file))) continue;
-      CW_RETURN_IF_ERROR(batch.commit(total));
-      report_progress(total);
-      if (stopping()) break;
+  {
+    // Two chunks per thread in flight: the writer never waits on a parser that has work.
+    common::BoundedQueue<Chunk> parsed(2 * threads);
+    ParsePool pool(files, options.pkcs12_password, threads, parsed);
+    ImportBatch batch(*this, options, meta, bulk_tx.get());
+    while (!stopping()) {
+      std::optional<Chunk> chunk = parsed.pop();
+      if (!chunk) break;
+      for (ParsedFile& file : *chunk) {
+        if (!batch.add(std::move(file))) continue;
+        CW_RETURN_IF_ERROR(batch.write(total));
+        report_progress(total);
+        if (stopping()) break;
+      }
     }
-  }
-  // Interrupted: the files already taken into the batch are whole; commit them too, so that a
-  // stop loses no parsed work yet never splits a file.
-  if (!batch.empty()) {
-    CW_RETURN_IF_ERROR(batch.commit(total));
+    // Interrupted: the files already taken into the batch are whole; write them too, so that
+    // a stop loses no parsed work yet never splits a file.
+    if (!batch.empty()) {
+      CW_RETURN_IF_ERROR(batch.write(total));
+      report_progress(total);
+    }
+  }  // the parsing threads are joined: nothing is left to parse
+  if (bulk) {
+    progress.indexing = true;
     report_progress(total);
+    CW_RETURN_IF_ERROR(bulk_load->finish(*bulk_tx));
+    CW_RETURN_IF_ERROR(bulk_tx->commit());
   }
   total.interrupted = total.files < static_cast<std::int64_t>(files.size());
   return total;

@@ -57,6 +57,28 @@ Result<std::set<TextFilter>> broad_text_filters(store::Transaction& tx, const Fi
 void append_text_filters(const Filter& f, store::Dialect dialect, const std::set<TextFilter>& broad,
                          std::string& sql, std::vector<store::Value>& params);
 
+// A bulk load into SQLite's certificates table (bulk_load.cc), inside one write transaction:
+// begin() sets aside the non-unique indexes and the search trigger, the caller inserts rows
+// (record()), finish() rebuilds the search rows of what was inserted and every index set
+// aside. Both belong to the same transaction, so a rollback at any point restores the schema
+// with the rows. SQLite only.
+class BulkLoad {
+ public:
+  static Result<BulkLoad> begin(store::Transaction& tx);
+  Status finish(store::Transaction& tx);
+
+ private:
+  struct Index {
+    std::string name, sql;
+  };
+  std::vector<Index> indexes_;
+  std::string trigger_sql_;
+  std::int64_t rowid_mark_ = 0;
+};
+// About how many certificates the inventory holds, without counting them (SQLite; at least
+// the true count).
+Result<std::int64_t> approximate_certificate_count(store::Transaction& tx);
+
 // SHA-256 of the certificate's SubjectPublicKeyInfo DER, lower-case hex: what identifies its
 // key across certificates (revoking every certificate of a compromised key).
 std::string key_sha256(const x509::Certificate& cert);

@@ -201,6 +201,7 @@ struct ImportReport {
   std::vector<ImportItem> items;
   std::int64_t files = 0;    // files read, imported or failed (import_paths)
   bool interrupted = false;  // import_paths stopped early: the files not counted were not read
+  bool bulk = false;         // import_paths wrote in one bulk transaction (ImportMode)
 };
 
 // Where an import_paths run stands, after each committed batch.
@@ -210,11 +211,24 @@ struct ImportProgress {
   std::int64_t inserted = 0;
   std::int64_t duplicates = 0;
   std::int64_t failed = 0;  // files
+  // A bulk import has written its rows and is building the indexes: the last, silent step.
+  bool indexing = false;
 };
 
 // Which ImportItems an import keeps: one per certificate and failed file, or only the failed
 // files (a million-certificate import need not hold a million items).
 enum class ImportItems : std::uint8_t { kEvery, kFailuresOnly };
+
+// How import_paths writes. Batched: a transaction per batch, so other writers (a running
+// server) interleave, and a store error keeps the batches committed before it. Bulk (SQLite
+// only): the whole import is one transaction that writes the rows first and builds the
+// secondary indexes and the search table once at the end, several times faster for a large
+// tree; other writers wait for it, and an error or a crash leaves nothing of it. Auto: bulk
+// on SQLite when the tree has at least kBulkMinFiles files and at least a quarter as many
+// files as the inventory has certificates (rebuilding the indexes costs in proportion to the
+// whole table), else batched.
+enum class ImportMode : std::uint8_t { kAuto, kBatched, kBulk };
+inline constexpr std::size_t kBulkMinFiles = 10000;
 
 struct ImportOptions {
   std::optional<std::string> pkcs12_password;
@@ -226,7 +240,9 @@ struct ImportOptions {
   std::size_t batch_certificates = 4000;
   unsigned threads = 0;  // parsing threads; 0: one per core
   ImportItems items = ImportItems::kEvery;
-  // Called on the calling thread after every committed batch, and once after the walk.
+  ImportMode mode = ImportMode::kAuto;
+  // Called on the calling thread after every batch written (committed, unless bulk), once
+  // after the walk, and in bulk mode once more before the indexes are built.
   std::function<void(const ImportProgress&)> on_progress;
   // Checked between batches: once true (a signal handler may set it), the import stops after
   // the batch in progress commits, and the report says interrupted.
@@ -340,7 +356,10 @@ class Inventory {
   // transactions of about `batch_certificates` certificates, each with one
   // "certificate.import" audit event (target type "import") listing the fingerprints it
   // inserted. A file is all in or all out: its certificates share one transaction. A store
-  // error stops the import and is returned; the batches committed before it stay.
+  // error stops the import and is returned; the batches committed before it stay. In bulk
+  // mode (ImportMode) every batch shares one transaction: an error leaves nothing, and a
+  // stop commits the whole files written so far. Errors: kInvalidArgument (kBulk on a
+  // driver other than SQLite, batch_certificates 0, bad labels), the store's.
   Result<ImportReport> import_paths(std::span<const std::string> paths,
                                     const ImportOptions& options) const;
   Result<ImportReport> import_paths(std::span<const std::string> paths,
@@ -349,6 +368,8 @@ class Inventory {
 
  private:
   class ImportBatch;
+  // Whether import_paths of `files` files writes in bulk (ImportMode).
+  Result<bool> bulk_mode(ImportMode mode, std::size_t files) const;
 
   const Clock& clock_;
   store::Database& db_;

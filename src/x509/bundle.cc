@@ -192,7 +192,10 @@ Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data,
     data = pem_der;
   }
   const unsigned char* p = data.data();
-  crypto::Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(data.size())));
+  // Decoded without key decoding: every certificate is re-read from its DER below, lazily.
+  crypto::Pkcs7Ptr p7(reinterpret_cast<PKCS7*>(
+      ASN1_item_d2i_ex(nullptr, &p, static_cast<long>(data.size()), ASN1_ITEM_rptr(PKCS7),
+                       internal::keyless_context(), nullptr)));
   if (!p7 || p != data.data() + data.size()) {
     ERR_clear_error();
     return fail(ErrorCode::kMalformed, "not a DER PKCS#7 structure");
@@ -204,7 +207,17 @@ Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data,
   if (stack_size(certs) == 0) return fail(ErrorCode::kMalformed, "PKCS#7 holds no certificate");
   std::vector<Certificate> out;
   for (int i = 0; i < stack_size(certs); ++i) {
-    CW_ASSIGN_OR_RETURN(auto cert, from_x509(crypto::up_ref(stack_at<X509>(certs, i)), parsing));
+    // Through the DER, never as the X509 itself: that one has no decoded key.
+    unsigned char* buf = nullptr;
+    const int len = i2d_X509(stack_at<X509>(certs, i), &buf);
+    if (len <= 0) {
+      ERR_clear_error();
+      return fail(ErrorCode::kMalformed, "certificate in the PKCS#7 cannot be encoded");
+    }
+    crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
+    CW_ASSIGN_OR_RETURN(auto cert,
+                        from_der(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len)),
+                                 parsing));
     out.push_back(std::move(cert));
   }
   return out;

@@ -262,20 +262,6 @@ Status fill_extensions(const X509* x, CertificateInfo& info, Oddities odd) {
   return ok();
 }
 
-// A library context with no algorithms (only the "null" provider, so that none is loaded
-// by default). A certificate decoded in it keeps its SubjectPublicKeyInfo as bytes: on OpenSSL
-// 3.0 decoding the key builds a decoder context over every provider algorithm, nine tenths of
-// a d2i_X509, and describing a certificate needs only the key's algorithm and size. Made once
-// and kept for the life of the process; decoding in it is thread-safe like any libctx.
-OSSL_LIB_CTX* keyless_context() {
-  static OSSL_LIB_CTX* const ctx = [] {
-    OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
-    // Without it the context would load the default provider at first use: slow, not wrong.
-    if (c != nullptr && OSSL_PROVIDER_load(c, "null") == nullptr) ERR_clear_error();
-    return c;
-  }();
-  return ctx;
-}
 
 // d2i_X509 of exactly `der` in `libctx` (null: the default one); null when it is not one
 // certificate and nothing else. Sets `trailing` when a certificate was followed by more bytes.
@@ -340,6 +326,21 @@ Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false
 }  // namespace
 
 namespace internal {
+
+// A library context with no algorithms (only the "null" provider, so that none is loaded
+// by default). A certificate decoded in it keeps its SubjectPublicKeyInfo as bytes: on OpenSSL
+// 3.0 decoding the key builds a decoder context over every provider algorithm, nine tenths of
+// a d2i_X509, and describing a certificate needs only the key's algorithm and size. Made once
+// and kept for the life of the process; decoding in it is thread-safe like any libctx.
+OSSL_LIB_CTX* keyless_context() {
+  static OSSL_LIB_CTX* const ctx = [] {
+    OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
+    // Without it the context would load the default provider at first use: slow, not wrong.
+    if (c != nullptr && OSSL_PROVIDER_load(c, "null") == nullptr) ERR_clear_error();
+    return c;
+  }();
+  return ctx;
+}
 
 Status check_extensions_decode(const STACK_OF(X509_EXTENSION) * exts) {
   for (int i = 0; i < stack_size(exts); ++i) {
@@ -433,7 +434,7 @@ std::string_view san_type_name(SanType t) {
 Result<Certificate> Certificate::decode(std::span<const std::uint8_t> der, bool lenient) {
   if (der.empty()) return fail(ErrorCode::kMalformed, "empty certificate");
   bool trailing = false;
-  crypto::X509Ptr x = parse_x509(der, keyless_context(), &trailing);
+  crypto::X509Ptr x = parse_x509(der, internal::keyless_context(), &trailing);
   ERR_clear_error();
   // Even leniently: bytes after the certificate make the input something else than a
   // certificate, whose fingerprint no tool would agree with.

@@ -21,6 +21,11 @@
 
 namespace certward::x509::internal {
 
+// A library context with only the "null" provider: DER decoded in it (a certificate, or the
+// certificates of a PKCS#7) keeps each SubjectPublicKeyInfo as bytes instead of building an
+// EVP_PKEY, nine tenths of a d2i_X509's cost on OpenSSL 3.0 (certificate.cc).
+OSSL_LIB_CTX* keyless_context();
+
 // Number of elements in any STACK_OF(T); 0 for a null stack.
 template <typename Stack>
 int stack_size(const Stack* sk) {

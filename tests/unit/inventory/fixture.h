@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -78,6 +79,22 @@ class InventoryTest : public ::testing::Test {
     auto n = inventory_.count();
     CW_CHECK(n.has_value());
     return *n;
+  }
+  // How many of the files (name: fingerprints) are wholly in the inventory; a file partly in
+  // fails the test.
+  int whole_files(const std::map<std::string, std::set<std::string>>& by_file) {
+    int whole = 0;
+    for (const auto& [file, fps] : by_file) {
+      std::size_t present = 0;
+      for (const auto& fp : fps) {
+        auto got = inventory_.get(fp);
+        EXPECT_TRUE(got.has_value());
+        present += got && got->has_value() ? 1 : 0;
+      }
+      EXPECT_TRUE(present == 0 || present == fps.size()) << file << " is half imported";
+      whole += present == fps.size() ? 1 : 0;
+    }
+    return whole;
   }
   std::int64_t audit_events() { return certward::testing::count_rows(*db_, "audit_events"); }
 

@@ -92,6 +92,15 @@ TEST_F(BundleTest, MakesPkcs7LikeCrl2pkcs7) {
   auto back = parse_pkcs7(*p7);
   ASSERT_TRUE(back);
   EXPECT_EQ(fingerprints(*back), expected_);
+  // Read without decoding the keys, yet each certificate's key is whole when asked for: the
+  // leaf verifies under the intermediate's.
+  EXPECT_EQ((*back)[0].info().key.bits, pki_.leaf.info().key.bits);
+  EXPECT_EQ(X509_verify((*back)[0].get(), X509_get0_pubkey((*back)[1].get())), 1);
+  for (auto parsing : {Parsing::kStrict, Parsing::kLenient}) {
+    auto again = parse_pkcs7(*p7, parsing);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(fingerprints(*again), expected_);
+  }
 
   TempDir dir;
   dir.write("ours.p7b", *p7);
