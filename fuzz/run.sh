@@ -3,12 +3,13 @@
 # (default 60) on a copy of its committed seed corpus plus its regression inputs. Prints, per
 # target, libFuzzer's final exec/s, coverage (cov) and features (ft). Exits non-zero if any
 # target crashes, leaks, times out, runs out of memory or trips a sanitizer; the offending
-# input is left in build/fuzz/work/<target>/artifacts/.
+# input is left in <build>/work/<target>/artifacts/.
 #
 #   bash fuzz/run.sh          # 60 s per target
 #   bash fuzz/run.sh 15       # the CI smoke (scripts/test.sh)
 #   FUZZ_TARGETS="csr pkcs12" bash fuzz/run.sh 600
 #   FUZZ_SKIP_BUILD=1 bash fuzz/run.sh   # reuse build/fuzz as it is
+#   FUZZ_PRESET=asan-ubsan bash fuzz/run.sh   # the sanitizer build, which has the targets too
 #   FUZZ_JOBS=2 bash fuzz/run.sh 600      # two targets at a time (one core each)
 #   FUZZ_WORK=build/fuzz/campaign ...   # keep this run apart from others
 set -euo pipefail
@@ -18,13 +19,17 @@ seconds=${1:-60}
 targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request names config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents scan_targets file_observation target_spec managed_spec campaign_request agent_deployment alert_settings policy_rule report_cells})
 binary_targets=" cert_der certificates pkcs7 pkcs12 csr private_key public_key crl ocsp_request jks file_contents "
 
+# Any preset with CERTWARD_BUILD_FUZZ=ON will do: `fuzz` builds only the targets, `asan-ubsan`
+# builds them with the test suite, so CI fuzzes the build it has just tested.
+preset=${FUZZ_PRESET:-fuzz}
 if [[ -z ${FUZZ_SKIP_BUILD:-} ]]; then
-  echo "== fuzz: configure and build (preset fuzz)"
-  cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz
+  echo "== fuzz: configure and build (preset $preset)"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" --target fuzz
 fi
 
-B=build/fuzz
+B=build/$preset
+[[ -x $B/fuzz/${targets[0]}_fuzz ]] || { echo "fuzz: no targets in $B (CERTWARD_BUILD_FUZZ off or not built)" >&2; exit 1; }
 W=${FUZZ_WORK:-$B/work}
 mkdir -p "$W"
 # DER and PEM tokens are useful to every target that reads certificates, keys or containers.

@@ -248,9 +248,9 @@ TEST(ParseJws, KeepsProtectedAndPayloadAsReceived) {
   const json j = json::parse(make_jws(key, header("EdDSA", key)));
   auto jws = parse_jws(j.dump());
   ASSERT_TRUE(jws);
-  EXPECT_EQ(jws->protected_b64, j["protected"]);
-  EXPECT_EQ(jws->payload_b64, j["payload"]);
-  EXPECT_EQ(to_base64url(jws->signature), j["signature"]);
+  EXPECT_EQ(jws->protected_b64, j["protected"].get<std::string>());
+  EXPECT_EQ(jws->payload_b64, j["payload"].get<std::string>());
+  EXPECT_EQ(to_base64url(jws->signature), j["signature"].get<std::string>());
 }
 
 TEST(ParseJws, TellsPostAsGetFromAnEmptyObject) {

@@ -149,7 +149,7 @@ class FileScannerTest : public ::testing::Test {
   };
 
   static Run scan(FileScanOptions o) {
-    FakeClock clock(SysTime(std::chrono::seconds(xt::kT0)));
+    FakeClock clock{SysTime(std::chrono::seconds(xt::kT0))};
     FileScanner scanner(std::move(o), clock);
     Run run;
     run.summary = scanner.scan([&](FileObservation obs) { run.observations.push_back(obs); });
@@ -487,7 +487,7 @@ TEST_F(FileScannerTest, AFileSwappedAfterTheListingIsNotFollowedAndCannotHang) {
 // observation with kUnauthorized and the scan goes on. Run as "nobody" in a child process when
 // the tests run as root, whom permissions do not stop.
 bool unreadable_entries_are_reported(const std::string& base) {
-  FakeClock clock(SysTime(std::chrono::seconds(xt::kT0)));
+  FakeClock clock{SysTime(std::chrono::seconds(xt::kT0))};
   FileScanOptions o;
   o.paths = {base};
   std::map<std::string, FileObservation> seen;
