@@ -11,6 +11,7 @@
 #   DRIVER=postgres bench/import/run.sh   # into a throwaway PostgreSQL (scripts/with-postgres.sh)
 #   TREE=/path/kept bench/import/run.sh   # generate once, keep and reuse the tree
 #   JOBS=1 bench/import/run.sh            # build with one job (shared machines)
+#   MODE=batched bench/import/run.sh      # --batched (or MODE=bulk); default: the importer's choice
 #
 # Results: build/release/bench/import-summary.txt; the scratch data is removed afterwards.
 set -euo pipefail
@@ -20,6 +21,12 @@ root=$PWD
 out=build/release/bench
 CERTS=${CERTS:-1000000}
 DRIVER=${DRIVER:-sqlite}
+MODE=${MODE:-auto}
+case $MODE in
+  auto) mode_flag=() ;;
+  bulk | batched) mode_flag=("--$MODE") ;;
+  *) echo "MODE must be auto, bulk or batched" >&2; exit 2 ;;
+esac
 
 if [[ $DRIVER == postgres && -z ${CERTWARD_TEST_POSTGRES_URL:-} ]]; then
   exec scripts/with-postgres.sh "$0" "$@"
@@ -59,14 +66,15 @@ echo "== certward cert import ($CERTS certificates in $files files, $DRIVER)"
 printf 'bench' >"$T/p12pass"
 rc=0
 /usr/bin/time -f '%e %M' -o "$T/time.txt" \
-  "$CW" cert import --password-file "$T/p12pass" "$tree" >"$T/import.txt" || rc=$?
+  "$CW" cert import "${mode_flag[@]}" --password-file "$T/p12pass" "$tree" >"$T/import.txt" || rc=$?
 cat "$T/import.txt"
 [[ $rc == 0 ]] || { echo "certward cert import exited $rc" >&2; exit 1; }
 read -r seconds rss_kib <"$T/time.txt"
 verify=$("$CW" --json audit verify)
 events=$(($(jq -r '.events_checked' <<<"$verify") - events_before))
 {
-  printf 'driver=%s\ncertificates=%s\nfiles=%s\nimport_seconds=%s\n' "$DRIVER" "$CERTS" "$files" "$seconds"
+  printf 'driver=%s\nmode=%s\ncertificates=%s\nfiles=%s\nimport_seconds=%s\n' "$DRIVER" "$MODE" \
+    "$CERTS" "$files" "$seconds"
   awk -v n="$CERTS" -v s="$seconds" 'BEGIN { printf "certificates_per_second=%d\n", n / s }'
   printf 'peak_rss_mib=%s\naudit_events=%s\naudit_verify_ok=%s\n' "$((rss_kib / 1024))" "$events" \
     "$(jq -r '.ok' <<<"$verify")"
