@@ -293,9 +293,19 @@ Result<CertStatus> parse_status(std::string_view s) {
 }
 
 namespace {
+// Whether `sql` returns a row, asked in a read transaction: a backfill with nothing to do must
+// not take the write lock (a server starting beside a bulk import).
+Result<bool> any_row(store::Database& db, std::string_view sql) {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one(sql));
+  return row.has_value();
+}
+
 // Rows recorded before the ekus column get theirs, a batch per transaction; a certificate that
 // no longer parses gets none.
 Status backfill_ekus(store::Database& db) {
+  CW_ASSIGN_OR_RETURN(bool pending, any_row(db, "SELECT 1 FROM certificates WHERE ekus IS NULL LIMIT 1"));
+  if (!pending) return ok();
   for (;;) {
     CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
     CW_ASSIGN_OR_RETURN(
@@ -323,9 +333,12 @@ Status Inventory::migrate(store::Database& db) {
   // Indexed search: FTS5 on SQLite, pg_trgm on PostgreSQL, hence built per driver.
   migrations.push_back({9, "search", search});
   CW_RETURN_IF_ERROR(db.migrate("inventory", migrations));
-  // Rows recorded before key hashes were kept get theirs now, a batch per transaction (a
-  // no-op query once done). A certificate that no longer parses keeps an empty hash.
-  for (;;) {
+  // Rows recorded before key hashes were kept get theirs now, a batch per transaction. A
+  // certificate that no longer parses keeps an empty hash.
+  CW_ASSIGN_OR_RETURN(
+      const bool hashes_pending,
+      any_row(db, "SELECT 1 FROM certificates WHERE key_sha256 IS NULL LIMIT 1"));
+  while (hashes_pending) {
     CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));
     CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT fingerprint, der FROM certificates WHERE "
                                              "key_sha256 IS NULL LIMIT 500"));

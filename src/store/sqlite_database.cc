@@ -66,6 +66,9 @@ class SqliteConnection {
     if (role == Role::kWriter) {
       CW_RETURN_IF_ERROR(conn->set_wal());
       CW_RETURN_IF_ERROR(conn->run("PRAGMA synchronous=FULL"));
+      // The WAL grows to hold the largest transaction (a bulk import: the whole import) and
+      // is reused, not shrunk: past 64 MiB it is truncated when it next restarts.
+      CW_RETURN_IF_ERROR(conn->run("PRAGMA journal_size_limit=67108864"));
     }
     CW_RETURN_IF_ERROR(conn->run("PRAGMA foreign_keys=ON"));
     // A negative cache_size is in KiB.

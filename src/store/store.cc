@@ -205,6 +205,19 @@ Status Database::migrate(std::string_view module, std::span<const Migration> mig
   const int known = migrations.empty() ? 0 : migrations.back().version;
   const bool postgres = dialect() == Dialect::kPostgres;
 
+  {  // The common case, everything applied, costs one read and no write lock: a server that
+     // starts while a long write holds SQLite's lock (a bulk import) need not wait for it. A
+     // database without the table yet fails the read and goes on to create it.
+    auto tx = begin(TxMode::kRead);
+    if (tx) {
+      auto applied = applied_version(**tx, module);
+      if (applied) {
+        CW_RETURN_IF_ERROR(refuse_newer(module, *applied, known));
+        if (*applied == known) return ok();
+      }
+    }
+  }
+
   // Replicas creating the table at once would collide on PostgreSQL's catalog even with IF
   // NOT EXISTS (a unique violation in pg_type): a transaction-scoped advisory lock makes them
   // take turns. SQLite's write transactions take turns already.

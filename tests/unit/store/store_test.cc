@@ -472,6 +472,31 @@ TEST_P(StoreTest, MigrationsApplyInOrderOnceAndAreRecorded) {
   EXPECT_TRUE((*tag)->is_null(2));
 }
 
+// A server starting while another process holds the write lock for long (a bulk import)
+// must not wait for it when its schema is current.
+TEST_P(StoreTest, MigrateWithNothingPendingTakesNoWriteLock) {
+  const Migration all[] = {kV1, kV2};
+  ASSERT_TRUE(db_->migrate("widgets", all));
+  auto holder = Database::open(config(1));
+  ASSERT_TRUE(holder) << holder.error().message;
+  auto held = (*holder)->begin(TxMode::kWrite);
+  ASSERT_TRUE(held) << held.error().message;
+  ASSERT_TRUE(
+      (*held)->execute("INSERT INTO widgets (id, body) VALUES (?, ?)", params(8, Bytes{0x01})));
+
+  auto starting = Database::open(config(1, 300ms));
+  ASSERT_TRUE(starting) << starting.error().message;
+  Status s = (*starting)->migrate("widgets", all);
+  EXPECT_TRUE(s) << s.error().message;
+  // With a migration pending it must write, and waits its busy timeout on SQLite.
+  if (GetParam() == Dialect::kSqlite) {
+    const Migration more[] = {kV1, kV2, kV3};
+    Status pending = (*starting)->migrate("widgets", more);
+    ASSERT_FALSE(pending);
+    EXPECT_EQ(pending.error().code, ErrorCode::kUnavailable);
+  }
+}
+
 TEST_P(StoreTest, MigrationsAreKeptPerModule) {
   const Migration a[] = {{1, "a1", "CREATE TABLE a_things (id BIGINT)"}};
   const Migration b[] = {{1, "b1", "CREATE TABLE b_things (id BIGINT)"},
@@ -695,6 +720,10 @@ TEST(SqliteDatabase, WriterRunsWalWithFullSynchronous) {
     auto fk = (*writer)->query_one("PRAGMA foreign_keys");
     ASSERT_TRUE(fk && *fk);
     EXPECT_EQ((**fk).int64(0), 1);
+    // A bulk import's WAL (the size of the whole import) does not stay on disk.
+    auto limit = (*writer)->query_one("PRAGMA journal_size_limit");
+    ASSERT_TRUE(limit && *limit);
+    EXPECT_EQ((**limit).int64(0), 64 << 20);
   }
   db->reset();
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((c.sqlite_path + suffix).c_str());
