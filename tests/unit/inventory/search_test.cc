@@ -303,7 +303,8 @@ TEST_F(SearchParityTest, EveryWritePathIsSearchable) {
 }
 
 // Certificates recorded before migration 9 are found once it runs: it is undone here on a
-// filled inventory (its objects dropped, its version forgotten) and run again.
+// filled inventory (its objects dropped, its version and the later ones forgotten) and run
+// again.
 TEST_F(InventoryTest, SearchMigrationBackfillsExistingRows) {
   LeafSpec spec;
   spec.cn = "Backfilled.Example.NET";
@@ -316,14 +317,15 @@ TEST_F(InventoryTest, SearchMigrationBackfillsExistingRows) {
       "DROP INDEX certificates_origin_expiry; DROP INDEX certificates_authority_expiry; "
       "DROP INDEX certificates_key_algorithm_expiry; DROP INDEX certificates_key_bits_expiry; "
       "CREATE INDEX certificates_owner ON certificates (owner); "
-      "CREATE INDEX certificates_team ON certificates (team); DROP TABLE certificate_tags; ";
+      "CREATE INDEX certificates_team ON certificates (team); DROP TABLE certificate_tags; "
+      "DROP INDEX certificates_ekus_missing; ";
   undo += db_.is_postgres()
               ? "DROP INDEX certificates_search_trgm; DROP INDEX certificates_issuer_trgm; "
               : "DROP TRIGGER certificates_search_insert; DROP TRIGGER certificates_search_update; "
                 "DROP TRIGGER certificates_search_delete; DROP TABLE certificate_search; ";
   undo +=
       "ALTER TABLE certificates DROP COLUMN issuer_folded; "
-      "DELETE FROM schema_migrations WHERE module = 'inventory' AND version = 9";
+      "DELETE FROM schema_migrations WHERE module = 'inventory' AND version >= 9";
   {
     auto tx = db_->begin();
     ASSERT_TRUE(tx.has_value());
