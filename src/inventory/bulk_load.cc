@@ -36,8 +36,7 @@ Result<BulkLoad> BulkLoad::begin(store::Transaction& tx) {
     return fail(ErrorCode::kInternal, "the inventory's search trigger is missing");
   }
   load.trigger_sql_ = row->text(0);
-  CW_ASSIGN_OR_RETURN(auto mark, tx.query_one("SELECT coalesce(max(rowid), 0) FROM certificates"));
-  load.rowid_mark_ = mark->int64(0);
+  CW_ASSIGN_OR_RETURN(load.rowid_mark_, max_certificate_rowid(tx));
   for (const auto& index : load.indexes_) {
     CW_RETURN_IF_ERROR(tx.execute("DROP INDEX \"" + index.name + "\""));
   }
@@ -58,9 +57,7 @@ Status BulkLoad::finish(store::Transaction& tx) {
   return ok();
 }
 
-Result<std::int64_t> approximate_certificate_count(store::Transaction& tx) {
-  // The largest rowid, one index seek instead of a count's scan: deleted rows leave it high,
-  // which only errs towards the batched import.
+Result<std::int64_t> max_certificate_rowid(store::Transaction& tx) {
   CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT coalesce(max(rowid), 0) FROM certificates"));
   return row->int64(0);
 }

@@ -75,9 +75,9 @@ class BulkLoad {
   std::string trigger_sql_;
   std::int64_t rowid_mark_ = 0;
 };
-// About how many certificates the inventory holds, without counting them (SQLite; at least
-// the true count).
-Result<std::int64_t> approximate_certificate_count(store::Transaction& tx);
+// The largest rowid of certificates (0 when empty), one seek (SQLite): the mark past which a
+// bulk load's rows lie, and a bound on the row count that needs no scan.
+Result<std::int64_t> max_certificate_rowid(store::Transaction& tx);
 
 // SHA-256 of the certificate's SubjectPublicKeyInfo DER, lower-case hex: what identifies its
 // key across certificates (revoking every certificate of a compromised key).

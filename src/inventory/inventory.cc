@@ -304,7 +304,8 @@ Result<bool> any_row(store::Database& db, std::string_view sql) {
 // Rows recorded before the ekus column get theirs, a batch per transaction; a certificate that
 // no longer parses gets none.
 Status backfill_ekus(store::Database& db) {
-  CW_ASSIGN_OR_RETURN(bool pending, any_row(db, "SELECT 1 FROM certificates WHERE ekus IS NULL LIMIT 1"));
+  CW_ASSIGN_OR_RETURN(const bool pending,
+                      any_row(db, "SELECT 1 FROM certificates WHERE ekus IS NULL LIMIT 1"));
   if (!pending) return ok();
   for (;;) {
     CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kWrite));

@@ -48,17 +48,22 @@ Result<Certificate> from_der(std::span<const std::uint8_t> der, Parsing parsing)
                                       : Certificate::from_der(der);
 }
 
-Result<Certificate> from_x509(crypto::X509Ptr x, Parsing parsing) {
-  if (parsing == Parsing::kStrict) return Certificate::from_x509(std::move(x));
+// The certificate `x` encodes, read again from its DER: for an X509 whose key was not decoded
+// (the keyless context), and for lenient parsing.
+Result<Certificate> from_encoding(const X509* x, Parsing parsing) {
   unsigned char* buf = nullptr;
-  const int len = i2d_X509(x.get(), &buf);
+  const int len = i2d_X509(x, &buf);
   if (len <= 0) {
     ERR_clear_error();
     return fail(ErrorCode::kMalformed, "certificate cannot be encoded");
   }
   crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
-  return Certificate::from_der_lenient(
-      std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len)));
+  return from_der(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len)), parsing);
+}
+
+Result<Certificate> from_x509(crypto::X509Ptr x, Parsing parsing) {
+  if (parsing == Parsing::kStrict) return Certificate::from_x509(std::move(x));
+  return from_encoding(x.get(), parsing);
 }
 
 Result<Certificate> parse_trusted_certificate(const Bytes& der) {
@@ -208,16 +213,7 @@ Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data,
   std::vector<Certificate> out;
   for (int i = 0; i < stack_size(certs); ++i) {
     // Through the DER, never as the X509 itself: that one has no decoded key.
-    unsigned char* buf = nullptr;
-    const int len = i2d_X509(stack_at<X509>(certs, i), &buf);
-    if (len <= 0) {
-      ERR_clear_error();
-      return fail(ErrorCode::kMalformed, "certificate in the PKCS#7 cannot be encoded");
-    }
-    crypto::OpensslStringPtr owned(reinterpret_cast<char*>(buf));
-    CW_ASSIGN_OR_RETURN(auto cert,
-                        from_der(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(len)),
-                                 parsing));
+    CW_ASSIGN_OR_RETURN(auto cert, from_encoding(stack_at<X509>(certs, i), parsing));
     out.push_back(std::move(cert));
   }
   return out;
