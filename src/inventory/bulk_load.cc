@@ -7,6 +7,9 @@
 // their leaf pages into the WAL; at a million rows that write traffic, not the parsing, is
 // the import's cost (533 s). Building an index is one sort and one sequential write.
 
+#include <algorithm>
+#include <thread>
+
 #include "inventory/internal.h"
 
 namespace certward::inventory::internal {
@@ -22,11 +25,15 @@ Result<BulkLoad> BulkLoad::begin(store::Transaction& tx) {
   BulkLoad load;
   // Whatever non-unique indexes the migrations have created, present and future: the unique
   // ones stay, since they decide what a write may insert. Autoindexes (sql IS NULL) are the
-  // primary key's.
-  CW_ASSIGN_OR_RETURN(auto indexes,
-                      tx.query("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND "
-                               "tbl_name = 'certificates' AND sql IS NOT NULL AND "
-                               "upper(sql) NOT LIKE 'CREATE UNIQUE %' ORDER BY name"));
+  // primary key's. Partial indexes stay too: they are partial because most rows are not in
+  // them (inventory migration 12), so keeping them costs the imported rows almost nothing,
+  // where rebuilding each would cost a scan of the whole table.
+  CW_ASSIGN_OR_RETURN(
+      auto indexes,
+      tx.query("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND "
+               "tbl_name = 'certificates' AND sql IS NOT NULL AND "
+               "upper(sql) NOT LIKE 'CREATE UNIQUE %' AND "
+               "upper(replace(sql, char(10), ' ')) NOT LIKE '% WHERE %' ORDER BY name"));
   for (const auto& r : indexes) load.indexes_.push_back({r.text(0), r.text(1)});
   const store::Value trigger[] = {std::string(kSearchInsertTrigger)};
   CW_ASSIGN_OR_RETURN(auto row, tx.query_one("SELECT sql FROM sqlite_schema WHERE type = "
@@ -48,12 +55,23 @@ Status BulkLoad::finish(store::Transaction& tx) {
   // Rows inserted in this transaction are exactly those past the mark: rowids only grow
   // while the write lock is held, and nothing else writes meanwhile.
   const store::Value mark[] = {rowid_mark_};
-  CW_RETURN_IF_ERROR(tx.execute(
-      "INSERT INTO certificate_search (fingerprint, search_text, issuer) "
-      "SELECT fingerprint, search_text, issuer_folded FROM certificates WHERE rowid > ?",
-      mark));
+  CW_RETURN_IF_ERROR(
+      tx.execute("INSERT INTO certificate_search (fingerprint, search_text, issuer) "
+                 "SELECT fingerprint, search_text, issuer_folded FROM certificates WHERE rowid > ?",
+                 mark));
   CW_RETURN_IF_ERROR(tx.execute(trigger_sql_));
-  for (const auto& index : indexes_) CW_RETURN_IF_ERROR(tx.execute(index.sql));
+  // Each index build is a sort of the whole table, which SQLite can merge on worker threads;
+  // the parsing threads are done by now, so the cores are free. Only for these builds: the
+  // same connection serves ordinary writes afterwards.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  CW_RETURN_IF_ERROR(tx.query("PRAGMA threads = " + std::to_string(cores)));
+  for (const auto& index : indexes_) {
+    if (auto built = tx.execute(index.sql); !built) {
+      (void)tx.query("PRAGMA threads = 0");
+      return built;
+    }
+  }
+  CW_RETURN_IF_ERROR(tx.query("PRAGMA threads = 0"));
   return ok();
 }
 

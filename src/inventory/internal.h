@@ -37,6 +37,8 @@ inline constexpr std::size_t kMinIndexedSearch = 3;
 // Inventory migration 9 for `dialect`; `trgm_schema` names the schema holding pg_trgm
 // (PostgreSQL only).
 std::string search_migration(store::Dialect dialect, std::string_view trgm_schema);
+// Migration 11: SQLite's trigram table rebuilt without token positions.
+std::string search_positionless_migration(store::Dialect dialect);
 // Creates pg_trgm unless present; returns the schema it lives in.
 // Errors: the database's, with a hint, when the role may not create the extension.
 Result<std::string> ensure_pg_trgm(store::Database& db);

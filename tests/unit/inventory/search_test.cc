@@ -158,6 +158,59 @@ TEST_F(SearchParityTest, WildcardsQuotesAndBackslashesAreLiteral) {
   EXPECT_TRUE(search("' OR 1=1 --").empty());
 }
 
+// GLOB's wildcards, which the trigram table's filter is written in, match only themselves.
+TEST_F(SearchParityTest, GlobWildcardsAreLiteral) {
+  add("glob", "glob*star?[x] and [a-z]", {"glob.test"}, 60);
+  EXPECT_EQ(search("b*s"), Labels{"glob"});
+  EXPECT_EQ(search("r?[x]"), Labels{"glob"});
+  EXPECT_EQ(search("[a-z]"), Labels{"glob"});
+  EXPECT_TRUE(search("g*r").empty());
+  EXPECT_TRUE(search("gl?b").empty());
+  EXPECT_TRUE(search("[g]lob").empty());
+  EXPECT_TRUE(search("***").empty());
+  EXPECT_TRUE(search("??????").empty());
+  Filter f;
+  f.issuer = "parity*";
+  EXPECT_TRUE(both(f).empty());
+  f.issuer = "parity issuing";
+  EXPECT_EQ(both(f).size(), 6u);
+}
+
+// The sparse indexes (inventory migration 12) hold only rows with a value; the queries that
+// read them must still be planned through them, which SQLite does only when it can tell
+// that the query's condition implies the index's.
+TEST_F(SearchParityTest, SparseIndexesServeTheirQueries) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"SELECT fingerprint FROM certificates WHERE team = ? ORDER BY not_after, fingerprint "
+       "LIMIT 3",
+       "certificates_team_expiry"},
+      {"SELECT fingerprint FROM certificates WHERE owner = ? ORDER BY not_after, fingerprint "
+       "LIMIT 3",
+       "certificates_owner_expiry"},
+      {"SELECT fingerprint FROM certificates WHERE authority = ? ORDER BY not_after, "
+       "fingerprint LIMIT 3",
+       "certificates_authority_expiry"},
+      {"SELECT serial FROM certificates WHERE authority = ? AND revoked_at IS NOT NULL",
+       "certificates_authority_revoked"},
+      {"SELECT fingerprint FROM certificates WHERE revoke_at <= ? AND revoked_at IS NULL "
+       "ORDER BY revoke_at",
+       "certificates_revoke_at"},
+      {"SELECT fingerprint FROM certificates WHERE revoked_at >= ? AND authority IS NOT NULL "
+       "ORDER BY revoked_at, fingerprint",
+       "certificates_revoked_at"},
+  };
+  for (const auto& [sql, index] : cases) {
+    auto tx = sqlite_->begin();
+    ASSERT_TRUE(tx.has_value());
+    const store::Value param[] = {std::string("x")};
+    auto plan = (*tx)->query("EXPLAIN QUERY PLAN " + std::string(sql), param);
+    ASSERT_TRUE(plan.has_value()) << plan.error().message;
+    std::string text;
+    for (const auto& row : *plan) text += row.text(3) + "\n";
+    EXPECT_NE(text.find(std::string(index)), std::string::npos) << sql << "\n" << text;
+  }
+}
+
 TEST_F(SearchParityTest, HexFindsFingerprintAndSerialPrefixes) {
   const std::string fp = fp_.at("tokyo");
   EXPECT_EQ(search(fp.substr(0, 10)), Labels{"tokyo"});
