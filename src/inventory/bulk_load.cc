@@ -51,14 +51,22 @@ Result<BulkLoad> BulkLoad::begin(store::Transaction& tx) {
   return load;
 }
 
-Status BulkLoad::finish(store::Transaction& tx) {
-  // Rows inserted in this transaction are exactly those past the mark: rowids only grow
-  // while the write lock is held, and nothing else writes meanwhile.
+Status BulkLoad::write_search(store::Transaction& tx) {
+  // The rows inserted since the last call are exactly those past the mark: rowids only grow
+  // while the write lock is held, and nothing else writes meanwhile. FTS5 buffers what each
+  // statement adds and flushes by size, so a few thousand rows a statement cost no more than
+  // one statement for all of them.
   const store::Value mark[] = {rowid_mark_};
   CW_RETURN_IF_ERROR(
       tx.execute("INSERT INTO certificate_search (fingerprint, search_text, issuer) "
                  "SELECT fingerprint, search_text, issuer_folded FROM certificates WHERE rowid > ?",
                  mark));
+  CW_ASSIGN_OR_RETURN(rowid_mark_, max_certificate_rowid(tx));
+  return ok();
+}
+
+Status BulkLoad::finish(store::Transaction& tx) {
+  CW_RETURN_IF_ERROR(write_search(tx));
   CW_RETURN_IF_ERROR(tx.execute(trigger_sql_));
   // Each index build is a sort of the whole table, which SQLite can merge on worker threads;
   // the parsing threads are done by now, so the cores are free. Only for these builds: the

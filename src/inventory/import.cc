@@ -345,6 +345,7 @@ Result<ImportReport> Inventory::import_paths(std::span<const std::string> paths,
       for (ParsedFile& file : *chunk) {
         if (!batch.add(std::move(file))) continue;
         CW_RETURN_IF_ERROR(batch.write(total));
+        if (bulk) CW_RETURN_IF_ERROR(bulk_load->write_search(*bulk_tx));
         report_progress(total);
         if (stopping()) break;
       }

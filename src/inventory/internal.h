@@ -67,6 +67,9 @@ void append_text_filters(const Filter& f, store::Dialect dialect, const std::set
 class BulkLoad {
  public:
   static Result<BulkLoad> begin(store::Transaction& tx);
+  // Writes the search rows of the rows inserted since its last call: called after each batch,
+  // so that the trigram work runs beside the parsing instead of after it.
+  Status write_search(store::Transaction& tx);
   Status finish(store::Transaction& tx);
 
  private:

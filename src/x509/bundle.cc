@@ -43,6 +43,85 @@ std::optional<Tlv> read_tlv(const unsigned char* p, const unsigned char* end) {
   return tlv;
 }
 
+// One definite-length TLV of any class, with where it ends; nullopt for anything else
+// (indefinite lengths, a length past `end`).
+struct Element {
+  int tag = 0;
+  int xclass = 0;
+  bool constructed = false;
+  const unsigned char* start = nullptr;
+  const unsigned char* content = nullptr;
+  const unsigned char* end = nullptr;
+};
+
+std::optional<Element> read_element(const unsigned char* p, const unsigned char* end) {
+  if (p >= end) return std::nullopt;
+  Element e;
+  e.start = p;
+  long length = 0;
+  const unsigned char* q = p;
+  const int r = ASN1_get_object(&q, &length, &e.tag, &e.xclass, end - p);
+  if ((r & 0x80) || (r & 1)) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  e.constructed = (r & V_ASN1_CONSTRUCTED) != 0;
+  e.content = q;
+  e.end = q + length;
+  return e;
+}
+
+bool is(const std::optional<Element>& e, int xclass, int tag, bool constructed = true) {
+  return e && e->xclass == xclass && e->tag == tag && e->constructed == constructed;
+}
+
+// The certificates of a SignedData (RFC 5652 5.1) as the bytes they are in `data`, found by
+// walking its DER without decoding them; nullopt for anything this walk does not know (BER,
+// another content type, a certificate choice other than a plain Certificate), which is then
+// left to OpenSSL's decoder. Decoding the whole PKCS#7 decoded each certificate once more than
+// needed, and re-encoding it could change its bytes, so its fingerprint, from the file's.
+std::optional<std::vector<std::span<const std::uint8_t>>> signed_data_certificates(
+    std::span<const std::uint8_t> data) {
+  static constexpr unsigned char kSignedDataOid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                                     0x0d, 0x01, 0x07, 0x02};
+  const unsigned char* end = data.data() + data.size();
+  const auto content_info = read_element(data.data(), end);
+  if (!is(content_info, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE) || content_info->end != end) {
+    return std::nullopt;
+  }
+  const auto type = read_element(content_info->content, end);
+  if (!is(type, V_ASN1_UNIVERSAL, V_ASN1_OBJECT, false) ||
+      !std::ranges::equal(std::span(type->content, type->end), kSignedDataOid)) {
+    return std::nullopt;
+  }
+  const auto explicit0 = read_element(type->end, end);
+  if (!is(explicit0, V_ASN1_CONTEXT_SPECIFIC, 0) || explicit0->end != end) return std::nullopt;
+  const auto signed_data = read_element(explicit0->content, end);
+  if (!is(signed_data, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE) || signed_data->end != end) {
+    return std::nullopt;
+  }
+  const auto version = read_element(signed_data->content, end);
+  if (!is(version, V_ASN1_UNIVERSAL, V_ASN1_INTEGER, false)) return std::nullopt;
+  const auto digests = read_element(version->end, end);
+  if (!is(digests, V_ASN1_UNIVERSAL, V_ASN1_SET)) return std::nullopt;
+  const auto encapsulated = read_element(digests->end, end);
+  if (!is(encapsulated, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE)) return std::nullopt;
+  auto next = read_element(encapsulated->end, end);
+  std::vector<std::span<const std::uint8_t>> out;
+  if (is(next, V_ASN1_CONTEXT_SPECIFIC, 0)) {
+    for (const unsigned char* p = next->content; p < next->end;) {
+      const auto cert = read_element(p, next->end);
+      if (!is(cert, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE)) return std::nullopt;
+      out.emplace_back(cert->start, cert->end);
+      p = cert->end;
+    }
+    next = read_element(next->end, end);
+  }
+  if (is(next, V_ASN1_CONTEXT_SPECIFIC, 1)) next = read_element(next->end, end);
+  if (!is(next, V_ASN1_UNIVERSAL, V_ASN1_SET) || next->end != end) return std::nullopt;
+  return out;
+}
+
 Result<Certificate> from_der(std::span<const std::uint8_t> der, Parsing parsing) {
   return parsing == Parsing::kLenient ? Certificate::from_der_lenient(der)
                                       : Certificate::from_der(der);
@@ -195,6 +274,18 @@ Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data,
     if (!block || block->name != "PKCS7") return fail(ErrorCode::kMalformed, "no PKCS7 PEM block");
     pem_der = std::move(block->der);
     data = pem_der;
+  }
+  // Found in the wild: each certificate is parsed from its own bytes, like a file holding it.
+  if (parsing == Parsing::kLenient) {
+    if (auto found = signed_data_certificates(data)) {
+      if (found->empty()) return fail(ErrorCode::kMalformed, "PKCS#7 holds no certificate");
+      std::vector<Certificate> out;
+      for (const auto der : *found) {
+        CW_ASSIGN_OR_RETURN(auto cert, Certificate::from_der_lenient(der));
+        out.push_back(std::move(cert));
+      }
+      return out;
+    }
   }
   const unsigned char* p = data.data();
   // Decoded without key decoding: every certificate is re-read from its DER below, lazily.

@@ -262,7 +262,6 @@ Status fill_extensions(const X509* x, CertificateInfo& info, Oddities odd) {
   return ok();
 }
 
-
 // d2i_X509 of exactly `der` in `libctx` (null: the default one); null when it is not one
 // certificate and nothing else. Sets `trailing` when a certificate was followed by more bytes.
 // What OpenSSL queued on the way is left for the caller to clear.
@@ -294,11 +293,14 @@ Result<CertificateInfo> describe(X509* x, const Bytes& der, bool lenient = false
                                  const std::optional<crypto::KeyInfo>& key = std::nullopt) {
   CertificateInfo info;
   const Oddities odd = lenient ? &info.oddities : nullptr;
-  // Forces OpenSSL's extension cache once; EXFLAG_INVALID marks extensions it could not use.
-  X509_check_purpose(x, -1, 0);
-  if (X509_get_extension_flags(x) & EXFLAG_INVALID) {
-    ERR_clear_error();
-    if (!lenient) {
+  // Strict parsing refuses what OpenSSL's extension cache marks EXFLAG_INVALID. Lenient
+  // parsing (import, discovery) would accept it anyway and notes what is odd itself
+  // (note_extension_oddities), so it does not fill that cache: in the keyless context the
+  // cache's SHA-1 fetch fails and queues an error every time, a tenth of an import's parsing.
+  if (!lenient) {
+    X509_check_purpose(x, -1, 0);
+    if (X509_get_extension_flags(x) & EXFLAG_INVALID) {
+      ERR_clear_error();
       return fail(ErrorCode::kMalformed, "certificate has invalid or undecodable extensions");
     }
   }

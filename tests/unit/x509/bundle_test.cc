@@ -82,6 +82,106 @@ TEST_F(BundleTest, ParsesPkcs7FromOpenssl) {
     auto via_p7 = parse_pkcs7(*data);
     ASSERT_TRUE(via_p7) << via_p7.error().message;
     EXPECT_EQ(fingerprints(*via_p7), expected_);
+    auto lenient = parse_pkcs7(*data, Parsing::kLenient);
+    ASSERT_TRUE(lenient) << lenient.error().message;
+    EXPECT_EQ(fingerprints(*lenient), expected_);
+  }
+}
+
+// A DER TLV with the shortest length form; `long_form` writes the length on four octets, as
+// some encoders do, which DER does not allow.
+Bytes tlv(std::uint8_t tag, const Bytes& content, bool long_form = false) {
+  Bytes out{tag};
+  const std::size_t n = content.size();
+  if (long_form) {
+    out.insert(out.end(),
+               {0x84, static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+  } else if (n < 0x80) {
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else if (n < 0x100) {
+    out.insert(out.end(), {0x81, static_cast<std::uint8_t>(n)});
+  } else {
+    out.insert(out.end(), {0x82, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+  }
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+
+Bytes concat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+// A certs-only SignedData holding `certs` as given.
+Bytes signed_data(const Bytes& certs, const Bytes& trailer = tlv(0x31, {})) {
+  const Bytes oid_signed = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
+  const Bytes oid_data = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};
+  const Bytes body =
+      concat({tlv(0x02, {0x01}), tlv(0x31, {}), tlv(0x30, oid_data), tlv(0xa0, certs), trailer});
+  return tlv(0x30, concat({oid_signed, tlv(0xa0, tlv(0x30, body))}));
+}
+
+Bytes content_of(const Bytes& der) {
+  // The leaf's outer SEQUENCE has a two-octet length: 30 82 hh ll.
+  return Bytes(der.begin() + 4, der.end());
+}
+
+// Found in the wild, a PKCS#7's certificates are the bytes they are, so one certificate has
+// one fingerprint whether it came alone or inside a PKCS#7, even when it is not exactly DER.
+TEST_F(BundleTest, LenientPkcs7KeepsEachCertificatesOwnBytes) {
+  ASSERT_EQ(pki_.leaf.der()[1], 0x82);
+  const Bytes odd_leaf = tlv(0x30, content_of(pki_.leaf.der()), /*long_form=*/true);
+  auto alone = Certificate::from_der_lenient(odd_leaf);
+  ASSERT_TRUE(alone) << alone.error().message;
+  EXPECT_NE(alone->info().sha256_hex, pki_.leaf.info().sha256_hex);
+
+  const Bytes p7 = signed_data(concat({odd_leaf, pki_.root.der()}));
+  auto lenient = parse_pkcs7(p7, Parsing::kLenient);
+  ASSERT_TRUE(lenient) << lenient.error().message;
+  EXPECT_EQ(fingerprints(*lenient),
+            (std::vector<std::string>{alone->info().sha256_hex, pki_.root.info().sha256_hex}));
+  EXPECT_EQ((*lenient)[0].der(), odd_leaf);
+  auto via_any = parse_certificates(p7, Parsing::kLenient);
+  ASSERT_TRUE(via_any) << via_any.error().message;
+  EXPECT_EQ(fingerprints(*via_any), fingerprints(*lenient));
+
+  // With the CRLs field present too.
+  const Bytes with_crls = signed_data(pki_.root.der(), concat({tlv(0xa1, {}), tlv(0x31, {})}));
+  auto crls = parse_pkcs7(with_crls, Parsing::kLenient);
+  ASSERT_TRUE(crls) << crls.error().message;
+  EXPECT_EQ(fingerprints(*crls), (std::vector<std::string>{pki_.root.info().sha256_hex}));
+}
+
+// What the walk does not know is left to OpenSSL's decoder, which decides as before: BER
+// with indefinite lengths is read; a broken certificate, a truncated or padded structure and
+// one without certificates are refused.
+TEST_F(BundleTest, LenientPkcs7OutsideTheWalkDecidesAsBefore) {
+  const Bytes der = signed_data(concat({pki_.leaf.der(), pki_.root.der()}));
+  // The outer SEQUENCE again with an indefinite length and its end-of-contents octets.
+  const std::size_t header = der[1] < 0x80 ? 2 : 2 + (der[1] & 0x7f);
+  Bytes ber = {0x30, 0x80};
+  ber.insert(ber.end(), der.begin() + static_cast<std::ptrdiff_t>(header), der.end());
+  ber.insert(ber.end(), {0x00, 0x00});
+  for (auto parsing : {Parsing::kStrict, Parsing::kLenient}) {
+    auto read = parse_pkcs7(ber, parsing);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(fingerprints(*read),
+              (std::vector<std::string>{pki_.leaf.info().sha256_hex, pki_.root.info().sha256_hex}));
+  }
+
+  Bytes broken_cert = pki_.leaf.der();
+  broken_cert[10] ^= 0xff;
+  Bytes truncated = der;
+  truncated.pop_back();
+  Bytes padded = der;
+  padded.push_back(0x00);
+  const Bytes not_a_cert = signed_data(tlv(0x02, {0x05}));
+  const Bytes no_certs = signed_data({});
+  for (const Bytes& bad : {signed_data(broken_cert), truncated, padded, not_a_cert, no_certs}) {
+    expect_error(parse_pkcs7(bad, Parsing::kLenient), ErrorCode::kMalformed);
+    expect_error(parse_pkcs7(bad, Parsing::kStrict), ErrorCode::kMalformed);
   }
 }
 
@@ -118,6 +218,8 @@ TEST_F(BundleTest, RejectsPkcs7WithoutCertificates) {
   expect_error(parse_pkcs7(*empty), ErrorCode::kMalformed);
   expect_error(parse_certificates(*empty), ErrorCode::kMalformed);
   expect_error(parse_pkcs7(pki_.leaf.der()), ErrorCode::kMalformed);
+  expect_error(parse_pkcs7(*empty, Parsing::kLenient), ErrorCode::kMalformed);
+  expect_error(parse_pkcs7(pki_.leaf.der(), Parsing::kLenient), ErrorCode::kMalformed);
 }
 
 TEST_F(BundleTest, ReadsPkcs12FromOpenssl) {
