@@ -62,6 +62,7 @@ cases=(
   "expiring in 30 days|expiring_within=30d&limit=50"
   "search: nothing|search=zq-nothing-here&limit=50"
   "search: a few (host99999)|search=host99999&limit=50"
+  "search: wildcard characters, nothing (a*b?[c])|search=a%2Ab%3F%5Bc%5D&limit=50"
   "search: fingerprint prefix|search=PREFIX&limit=50"
   "tag: nothing|tag=no-such-tag&limit=50"
   "issuer: nothing|issuer=Nobody%20CA&limit=50"

@@ -34,6 +34,9 @@ assert_eq "$fp" "$(sha256sum <"$T/c.der" | cut -d' ' -f1)" "cert export der"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/x.key" -subj "/CN=imported.example.test" -days 5 -out "$T/x.pem" 2>/dev/null
 assert_eq "imported 1, already present 0, failed 0" "$(remote cert import "$T/x.pem")" "cert import"
 assert_eq "imported 0, already present 1, failed 0" "$(remote cert import "$T/x.pem")" "cert re-import"
+# The import modes are the local importer's: through a server each file is one request.
+assert_exit 3 "cert import --bulk through a server" remote cert import --bulk "$T/x.pem"
+assert_exit 3 "cert import --batched through a server" remote cert import --batched "$T/x.pem"
 remote audit list --action certificate.import | grep -q 'certificate.import' && pass || fail "audit list"
 assert_eq "audit chain intact" "$(remote audit verify | head -n 1 | cut -d: -f1)" "audit verify"
 
