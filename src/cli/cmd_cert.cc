@@ -215,9 +215,12 @@ Result<json> import_local(Context& c, const ImportOpts& o, bool json_output,
                  "present %d; the other files were not read\n",
                  static_cast<long long>(report->files), report->inserted, report->duplicates);
   }
-  return json{{"inserted", report->inserted},       {"duplicates", report->duplicates},
-              {"failed", report->failed},           {"files", report->files},
-              {"interrupted", report->interrupted}, {"bulk", report->bulk},
+  return json{{"inserted", report->inserted},
+              {"duplicates", report->duplicates},
+              {"failed", report->failed},
+              {"files", report->files},
+              {"interrupted", report->interrupted},
+              {"bulk", report->bulk},
               {"items", items}};
 }
 
@@ -404,9 +407,9 @@ void add_cert_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--password-env", o->pass_env, "PKCS#12 password from this variable");
     cmd->add_option("--owner", o->owner, "owner recorded for new certificates");
     cmd->add_option("--team", o->team, "team recorded for new certificates");
-    cmd->add_option("--tag", o->tags, "tag recorded for new certificates (repeatable)");
-    auto* bulk = cmd->add_flag("--bulk",
-                               o->bulk,
+    cmd->add_option("--tag", o->tags, "tag recorded for new certificates (repeatable)")
+        ->allow_extra_args(false);
+    auto* bulk = cmd->add_flag("--bulk", o->bulk,
                                "one transaction, indexes built at the end (SQLite; other "
                                "writers wait); default: for a tree of 10,000+ files at least "
                                "a quarter the inventory's size");

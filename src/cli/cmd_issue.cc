@@ -303,7 +303,8 @@ void add_issue_command(CLI::App& app, Globals& g) {
   cmd->add_option("--validity", o->validity, "validity, e.g. 30d (default: the profile's)");
   cmd->add_option("--owner", o->owner, "owner recorded in the inventory");
   cmd->add_option("--team", o->team, "team recorded in the inventory");
-  cmd->add_option("--tag", o->tags, "tag recorded in the inventory (repeatable)");
+  cmd->add_option("--tag", o->tags, "tag recorded in the inventory (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--out-cert", o->out_cert, "write the certificate (PEM) here");
   cmd->add_option("--out-chain", o->out_chain, "write certificate + issuers (PEM) here");
   cmd->add_option("--out-key", o->out_key,

@@ -134,7 +134,7 @@ void add_create(CLI::App* managed, Globals& g) {
   cmd->add_option("--target", o->targets, "a deployment target as JSON, or @file (repeatable)");
   cmd->add_option("--owner", o->owner, "owner");
   cmd->add_option("--team", o->team, "team");
-  cmd->add_option("--tag", o->tags, "a tag (repeatable)");
+  cmd->add_option("--tag", o->tags, "a tag (repeatable)")->allow_extra_args(false);
   cmd->add_option("--adopt", o->adopt, "take over the renewal of this inventory certificate");
   cmd->add_option("--spec", o->spec, "the whole managed certificate as JSON (flags override)");
   cmd->callback([&g, o] {

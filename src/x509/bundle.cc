@@ -79,7 +79,7 @@ bool is(const std::optional<Element>& e, int xclass, int tag, bool constructed =
 // walking its DER without decoding them; nullopt for anything this walk does not know (BER,
 // another content type, a certificate choice other than a plain Certificate), which is then
 // left to OpenSSL's decoder. Decoding the whole PKCS#7 decoded each certificate once more than
-// needed, and re-encoding it could change its bytes, so its fingerprint, from the file's.
+// needed, and re-encoded it.
 std::optional<std::vector<std::span<const std::uint8_t>>> signed_data_certificates(
     std::span<const std::uint8_t> data) {
   static constexpr unsigned char kSignedDataOid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
@@ -100,12 +100,24 @@ std::optional<std::vector<std::span<const std::uint8_t>>> signed_data_certificat
   if (!is(signed_data, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE) || signed_data->end != end) {
     return std::nullopt;
   }
+  // Only the certs-only shape (`openssl crl2pkcs7 -nocrl`, make_pkcs7) is walked: a version,
+  // no digest algorithm, content that is only a type, the certificates, no CRL and no signer.
+  // Everything else goes through OpenSSL's decoder, which checks the whole structure.
   const auto version = read_element(signed_data->content, end);
-  if (!is(version, V_ASN1_UNIVERSAL, V_ASN1_INTEGER, false)) return std::nullopt;
+  if (!is(version, V_ASN1_UNIVERSAL, V_ASN1_INTEGER, false) || version->content == version->end) {
+    return std::nullopt;
+  }
   const auto digests = read_element(version->end, end);
-  if (!is(digests, V_ASN1_UNIVERSAL, V_ASN1_SET)) return std::nullopt;
+  if (!is(digests, V_ASN1_UNIVERSAL, V_ASN1_SET) || digests->content != digests->end) {
+    return std::nullopt;
+  }
   const auto encapsulated = read_element(digests->end, end);
   if (!is(encapsulated, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE)) return std::nullopt;
+  const auto content_type = read_element(encapsulated->content, encapsulated->end);
+  if (!is(content_type, V_ASN1_UNIVERSAL, V_ASN1_OBJECT, false) ||
+      content_type->content == content_type->end || content_type->end != encapsulated->end) {
+    return std::nullopt;
+  }
   auto next = read_element(encapsulated->end, end);
   std::vector<std::span<const std::uint8_t>> out;
   if (is(next, V_ASN1_CONTEXT_SPECIFIC, 0)) {
@@ -117,8 +129,9 @@ std::optional<std::vector<std::span<const std::uint8_t>>> signed_data_certificat
     }
     next = read_element(next->end, end);
   }
-  if (is(next, V_ASN1_CONTEXT_SPECIFIC, 1)) next = read_element(next->end, end);
-  if (!is(next, V_ASN1_UNIVERSAL, V_ASN1_SET) || next->end != end) return std::nullopt;
+  if (!is(next, V_ASN1_UNIVERSAL, V_ASN1_SET) || next->content != next->end || next->end != end) {
+    return std::nullopt;
+  }
   return out;
 }
 
@@ -275,7 +288,8 @@ Result<std::vector<Certificate>> parse_pkcs7(std::span<const std::uint8_t> data,
     pem_der = std::move(block->der);
     data = pem_der;
   }
-  // Found in the wild: each certificate is parsed from its own bytes, like a file holding it.
+  // Found in the wild: each certificate is parsed from its own bytes, like a file holding it
+  // (and, like it, kept in DER: Certificate::decode).
   if (parsing == Parsing::kLenient) {
     if (auto found = signed_data_certificates(data)) {
       if (found->empty()) return fail(ErrorCode::kMalformed, "PKCS#7 holds no certificate");

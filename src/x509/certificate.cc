@@ -442,6 +442,24 @@ Result<Certificate> Certificate::decode(std::span<const std::uint8_t> der, bool 
   // certificate, whose fingerprint no tool would agree with.
   if (trailing) return fail(ErrorCode::kMalformed, "trailing data after the certificate");
   if (!x) return fail(ErrorCode::kMalformed, "not a DER certificate");
+  // A certificate found in the wild may be BER around its signed part (a long-form length, say),
+  // which no signature covers. It is kept, and fingerprinted, as the DER every other tool
+  // hashes (OpenSSL's own encoding keeps the signed part's bytes as they are), so that one
+  // certificate has one fingerprint whatever its file or container. Equal lengths mean equal
+  // bytes in all but contrived cases, and asking for the length costs no allocation.
+  Bytes canonical;
+  if (lenient) {
+    const int length = i2d_X509(x.get(), nullptr);
+    if (length > 0 && static_cast<std::size_t>(length) != der.size()) {
+      canonical.resize(static_cast<std::size_t>(length));
+      unsigned char* out = canonical.data();
+      if (i2d_X509(x.get(), &out) != length) {
+        ERR_clear_error();
+        return fail(ErrorCode::kMalformed, "certificate cannot be encoded");
+      }
+      der = canonical;
+    }
+  }
   const std::optional<crypto::KeyInfo> key = internal::describe_spki(X509_get_X509_PUBKEY(x.get()));
   // A key describe_spki does not know (or would not decode) is described from the decoded key,
   // exactly as before; that object is then the one kept.

@@ -184,6 +184,15 @@ cw cert import "$O/chain8.bundle" >"$T/out" 2>"$T/err" || fail "chain of 8: impo
 assert_eq "imported 0, already present 8, failed 0" "$(cat "$T/out")" "chain of 8 as one bundle"
 
 echo "real-world: $bundle_count certificates in $bundle, $debian_files files under /usr/share/ca-certificates"
+# A repeatable option takes one value each time it is given: the paths after it are paths.
+for n in 1 2; do
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/t$n.key" \
+    -subj "/CN=tagged$n.example.test" -days 5 -out "$T/t$n.pem" 2>/dev/null
+done
+assert_eq "imported 2, already present 0, failed 0" \
+  "$(cw cert import --tag tagged "$T/t1.pem" "$T/t2.pem")" "paths after --tag are imported"
+assert_eq 2 "$(cw --json cert list --tag tagged | jq '.items | length')" "both carry the tag"
+
 echo "real-world: parsed by openssl $realworld_parsed, rejected $realworld_rejected, certward agreed on $realworld_agreed"
 echo "odd shapes: $odd_files files; parsed by openssl $((parsed - realworld_parsed)), rejected $((rejected - realworld_rejected)), certward agreed on $((agreed - realworld_agreed)); $stricter parsed by openssl but rejected by certward by design"
 echo "total: parsed $parsed, rejected $rejected, agreed $agreed, disagreed $disagreed"

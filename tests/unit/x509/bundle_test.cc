@@ -128,26 +128,31 @@ Bytes content_of(const Bytes& der) {
   return Bytes(der.begin() + 4, der.end());
 }
 
-// Found in the wild, a PKCS#7's certificates are the bytes they are, so one certificate has
-// one fingerprint whether it came alone or inside a PKCS#7, even when it is not exactly DER.
-TEST_F(BundleTest, LenientPkcs7KeepsEachCertificatesOwnBytes) {
+// Found in the wild, a certificate is kept in DER, whether it came alone or inside a PKCS#7
+// (read by the walk), and even when its file had a BER length around the signed part: one
+// certificate, one fingerprint, the one other tools show.
+TEST_F(BundleTest, LenientParsingKeepsCertificatesInDer) {
   ASSERT_EQ(pki_.leaf.der()[1], 0x82);
   const Bytes odd_leaf = tlv(0x30, content_of(pki_.leaf.der()), /*long_form=*/true);
   auto alone = Certificate::from_der_lenient(odd_leaf);
   ASSERT_TRUE(alone) << alone.error().message;
-  EXPECT_NE(alone->info().sha256_hex, pki_.leaf.info().sha256_hex);
+  EXPECT_EQ(alone->info().sha256_hex, pki_.leaf.info().sha256_hex);
+  EXPECT_EQ(alone->der(), pki_.leaf.der());
+  // Strict parsing takes the bytes as given, as before.
+  auto strict = Certificate::from_der(odd_leaf);
+  ASSERT_TRUE(strict) << strict.error().message;
+  EXPECT_EQ(strict->der(), odd_leaf);
 
   const Bytes p7 = signed_data(concat({odd_leaf, pki_.root.der()}));
   auto lenient = parse_pkcs7(p7, Parsing::kLenient);
   ASSERT_TRUE(lenient) << lenient.error().message;
   EXPECT_EQ(fingerprints(*lenient),
-            (std::vector<std::string>{alone->info().sha256_hex, pki_.root.info().sha256_hex}));
-  EXPECT_EQ((*lenient)[0].der(), odd_leaf);
+            (std::vector<std::string>{pki_.leaf.info().sha256_hex, pki_.root.info().sha256_hex}));
   auto via_any = parse_certificates(p7, Parsing::kLenient);
   ASSERT_TRUE(via_any) << via_any.error().message;
   EXPECT_EQ(fingerprints(*via_any), fingerprints(*lenient));
 
-  // With the CRLs field present too.
+  // With the CRLs field present, OpenSSL's decoder reads it: the same answer.
   const Bytes with_crls = signed_data(pki_.root.der(), concat({tlv(0xa1, {}), tlv(0x31, {})}));
   auto crls = parse_pkcs7(with_crls, Parsing::kLenient);
   ASSERT_TRUE(crls) << crls.error().message;
@@ -179,7 +184,11 @@ TEST_F(BundleTest, LenientPkcs7OutsideTheWalkDecidesAsBefore) {
   padded.push_back(0x00);
   const Bytes not_a_cert = signed_data(tlv(0x02, {0x05}));
   const Bytes no_certs = signed_data({});
-  for (const Bytes& bad : {signed_data(broken_cert), truncated, padded, not_a_cert, no_certs}) {
+  const Bytes bad_crls =
+      signed_data(pki_.root.der(), concat({tlv(0xa1, tlv(0x30, {})), tlv(0x31, {})}));
+  const Bytes bad_signers = signed_data(pki_.root.der(), tlv(0x31, tlv(0x30, {})));
+  for (const Bytes& bad :
+       {signed_data(broken_cert), truncated, padded, not_a_cert, no_certs, bad_crls, bad_signers}) {
     expect_error(parse_pkcs7(bad, Parsing::kLenient), ErrorCode::kMalformed);
     expect_error(parse_pkcs7(bad, Parsing::kStrict), ErrorCode::kMalformed);
   }
