@@ -20,9 +20,24 @@ void append_status_filter(CertStatus status, SysTime now, std::string& sql,
 // dialect of the database that will run it; text filters named in `broad` are checked row by
 // row (see append_text_filters). TextFilter names the filters answered through an index of
 // their own rather than the expiry order.
+// `walk` (SQLite): the column filter whose index the listing walks (choose_walk); the others
+// are kept out of the plan.
 enum class TextFilter { kSearch, kIssuer, kTag };
 void append_filter(const Filter& f, store::Dialect dialect, SysTime now, std::string& sql,
-                   std::vector<store::Value>& params, const std::set<TextFilter>& broad = {});
+                   std::vector<store::Value>& params, const std::set<TextFilter>& broad = {},
+                   std::string_view walk = {});
+
+// Which of `f`'s column filters with an index of their own (team, authority, key_algorithm,
+// key_bits, owner, origin) a listing that sets several walks: the one matching the fewest rows,
+// each counted through its index up to kBroadMatches. SQLite keeps no statistics here, and
+// left to itself it may walk a team's 200,000 rows for a key size no certificate has. `empty`
+// when one of them matches no row: neither does the listing. On PostgreSQL, whose planner has
+// statistics, and with fewer than two such filters: no choice ("").
+struct WalkChoice {
+  std::string column;
+  bool empty = false;
+};
+Result<WalkChoice> choose_walk(store::Transaction& tx, const Filter& f, store::Dialect dialect);
 
 // Text filters (search.cc). Search and issuer texts are folded alike when written and when
 // asked: ASCII letters to lower case, every other byte as is, on both drivers.

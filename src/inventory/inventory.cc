@@ -157,12 +157,6 @@ constexpr std::string_view kColumns =
     "owner, team, tags, revoked_at, revocation_reason, superseded_by, created_at, "
     "invalidity_date, key_sha256, replace_by, revoke_at, oddities, ekus, channel";
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::string join_lines(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) {
@@ -512,33 +506,6 @@ Result<x509::Certificate> Inventory::certificate(std::string_view fingerprint) c
   return x509::Certificate::from_der_lenient(row->blob(0));
 }
 
-namespace internal {
-
-void append_filter(const Filter& f, store::Dialect dialect, SysTime now, std::string& sql,
-                   std::vector<store::Value>& params, const std::set<TextFilter>& broad) {
-  auto add = [&](std::string_view clause, store::Value v) {
-    sql += clause;
-    params.push_back(std::move(v));
-  };
-  if (f.status) append_status_filter(*f.status, now, sql, params);
-  if (f.expires_after) add(" AND not_after >= ?", to_unix(*f.expires_after));
-  if (f.expires_before) add(" AND not_after < ?", to_unix(*f.expires_before));
-  if (f.authority) add(" AND authority = ?", *f.authority);
-  if (f.key_algorithm) add(" AND key_algorithm = ?", lower(*f.key_algorithm));
-  if (f.key_bits) add(" AND key_bits = ?", static_cast<std::int64_t>(*f.key_bits));
-  if (f.owner) add(" AND owner = ?", *f.owner);
-  if (f.team) add(" AND team = ?", *f.team);
-  if (f.origin) add(" AND origin = ?", std::string(origin_name(*f.origin)));
-  append_text_filters(f, dialect, broad, sql, params);
-  if (f.issued_after) add(" AND not_before >= ?", to_unix(*f.issued_after));
-  if (f.issued_before) add(" AND not_before < ?", to_unix(*f.issued_before));
-  if (f.key_sha256) add(" AND key_sha256 = ?", lower(*f.key_sha256));
-  if (f.fingerprint) add(" AND fingerprint = ?", lower(*f.fingerprint));
-  // A literal, not a parameter: only then may the planner use the partial index of CAs.
-  if (f.is_ca) sql += *f.is_ca ? " AND is_ca = 1" : " AND is_ca = 0";
-}
-
-}  // namespace internal
 
 namespace {
 // A listing answers a search box: a text too short for a trigram would scan the whole inventory
@@ -590,8 +557,10 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
     }
   }
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(const auto walk, internal::choose_walk(*tx, f, db_.dialect()));
+  if (walk.empty) return Page{};
   CW_ASSIGN_OR_RETURN(const auto broad, internal::broad_text_filters(*tx, f, db_.dialect()));
-  internal::append_filter(f, db_.dialect(), clock_.now(), sql, params, broad);
+  internal::append_filter(f, db_.dialect(), clock_.now(), sql, params, broad, walk.column);
   if (page.cursor) {
     CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
     // The leading range lets the planner seek to the cursor in the (not_after, fingerprint)

@@ -211,6 +211,53 @@ TEST_F(SearchParityTest, SparseIndexesServeTheirQueries) {
   }
 }
 
+// A listing with several column filters walks the index of the one matching the fewest rows
+// (SQLite), and answers nothing at once when one matches none: the same rows either way.
+TEST_F(SearchParityTest, SeveralColumnFiltersAgreeWhicheverIndexIsWalked) {
+  Filter f;
+  f.team = "infra";
+  f.key_bits = 8192;
+  EXPECT_TRUE(both(f).empty());
+  f.key_bits = 256;
+  EXPECT_EQ(both(f), Labels{"bucher"});
+  f.tag = "prod";
+  EXPECT_EQ(both(f), Labels{"bucher"});
+  Filter g;
+  g.team = "pay%ments";
+  g.owner = "o'brien";
+  g.origin = Origin::kIssued;
+  g.authority = "issuing";
+  EXPECT_EQ(both(g), Labels{"quotes"});
+  g.owner = "bob";  // bob exists, in another team
+  EXPECT_TRUE(both(g).empty());
+  Filter h;
+  h.key_bits = 256;
+  h.origin = Origin::kDiscovered;
+  EXPECT_EQ(both(h), Labels{"bucher"});
+  h.key_algorithm = "NOPE";
+  EXPECT_TRUE(both(h).empty());
+}
+
+// What the choice relies on: SQLite's unary plus keeps a column's index out of the plan.
+TEST_F(SearchParityTest, AUnaryPlusKeepsAColumnIndexOutOfThePlan) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"team = ? AND +key_bits = ?", "certificates_team_expiry"},
+      {"+team = ? AND key_bits = ?", "certificates_key_bits_expiry"},
+  };
+  for (const auto& [where, index] : cases) {
+    auto tx = sqlite_->begin(store::TxMode::kRead);
+    ASSERT_TRUE(tx.has_value());
+    const store::Value params[] = {std::string("infra"), std::int64_t{8192}};
+    auto plan = (*tx)->query("EXPLAIN QUERY PLAN SELECT fingerprint FROM certificates WHERE " +
+                                 std::string(where) + " ORDER BY not_after, fingerprint LIMIT 3",
+                             params);
+    ASSERT_TRUE(plan.has_value()) << plan.error().message;
+    std::string text;
+    for (const auto& row : *plan) text += row.text(3) + "\n";
+    EXPECT_NE(text.find(std::string(index)), std::string::npos) << where << "\n" << text;
+  }
+}
+
 TEST_F(SearchParityTest, HexFindsFingerprintAndSerialPrefixes) {
   const std::string fp = fp_.at("tokyo");
   EXPECT_EQ(search(fp.substr(0, 10)), Labels{"tokyo"});
