@@ -1,6 +1,8 @@
 // The list filter as SQL (the listing, bulk revocation), and which index a listing with several
 // column filters walks on SQLite.
 
+#include <optional>
+
 #include "inventory/internal.h"
 
 namespace certward::inventory::internal {
@@ -10,19 +12,24 @@ namespace {
 // sets only it walks that index in expiry order and stops at the page's end.
 struct Equality {
   std::string_view column;
-  store::Value value;
+  std::string text;
+  std::optional<std::int64_t> number;  // key_bits; the others are text
+  store::Value value() const {
+    if (number) return store::Value(*number);
+    return store::Value(text);
+  }
 };
 
 // In the order a tie is settled: the team first (a team-scoped caller's listing then costs in
 // proportion to its own team's rows, as its text filters do), then the others.
 std::vector<Equality> indexed_equalities(const Filter& f) {
   std::vector<Equality> out;
-  if (f.team) out.push_back({"team", *f.team});
-  if (f.authority) out.push_back({"authority", *f.authority});
-  if (f.key_algorithm) out.push_back({"key_algorithm", fold_case(*f.key_algorithm)});
-  if (f.key_bits) out.push_back({"key_bits", static_cast<std::int64_t>(*f.key_bits)});
-  if (f.owner) out.push_back({"owner", *f.owner});
-  if (f.origin) out.push_back({"origin", std::string(origin_name(*f.origin))});
+  if (f.team) out.push_back({"team", *f.team, std::nullopt});
+  if (f.authority) out.push_back({"authority", *f.authority, std::nullopt});
+  if (f.key_algorithm) out.push_back({"key_algorithm", fold_case(*f.key_algorithm), std::nullopt});
+  if (f.key_bits) out.push_back({"key_bits", {}, static_cast<std::int64_t>(*f.key_bits)});
+  if (f.owner) out.push_back({"owner", *f.owner, std::nullopt});
+  if (f.origin) out.push_back({"origin", std::string(origin_name(*f.origin)), std::nullopt});
   return out;
 }
 
@@ -38,7 +45,7 @@ Result<WalkChoice> choose_walk(store::Transaction& tx, const Filter& f, store::D
     const std::string sql = "SELECT COUNT(*) FROM (SELECT 1 FROM certificates WHERE " +
                             std::string(e.column) + " = ? LIMIT " +
                             std::to_string(kBroadMatches) + ") p";
-    const store::Value params[] = {e.value};
+    const store::Value params[] = {e.value()};
     CW_ASSIGN_OR_RETURN(auto row, tx.query_one(sql, params));
     const std::int64_t n = row ? row->int64(0) : 0;
     if (n == 0) {
@@ -63,11 +70,11 @@ void append_filter(const Filter& f, store::Dialect dialect, SysTime now, std::st
   if (f.status) append_status_filter(*f.status, now, sql, params);
   if (f.expires_after) add(" AND not_after >= ?", to_unix(*f.expires_after));
   if (f.expires_before) add(" AND not_after < ?", to_unix(*f.expires_before));
-  for (auto& e : indexed_equalities(f)) {
+  for (const auto& e : indexed_equalities(f)) {
     // SQLite's unary plus keeps a column's index out of the plan: the walk is on `walk`'s.
     const bool other = !walk.empty() && e.column != walk;
     sql += std::string(other ? " AND +" : " AND ") + std::string(e.column) + " = ?";
-    params.push_back(std::move(e.value));
+    params.push_back(e.value());
   }
   append_text_filters(f, dialect, broad, sql, params);
   if (f.issued_after) add(" AND not_before >= ?", to_unix(*f.issued_after));
