@@ -26,7 +26,7 @@ Result<auth::Identity> authenticate(Services& s, const http::Request& req) {
 }  // namespace
 
 http::Response guarded(Services& s, http::Request& req, auth::Permission perm, BodyKind body,
-                       GuardedHandler handler) {
+                       const GuardedHandler& handler) {
   auto identity = authenticate(s, req);
   if (!identity) {
     if (identity.error().code == ErrorCode::kUnavailable) {

@@ -11,28 +11,12 @@
 #include <string_view>
 
 #include "api/api.h"
+#include "api/guard.h"
 #include "auth/auth.h"
 #include "ca/enrollment.h"
 #include "http/http.h"
 
 namespace certward::api {
-
-enum class BodyKind : std::uint8_t { kNone, kJson };
-
-// A REST handler: runs once the guard has let the request through, with who is asking.
-// Decodes, calls one service, encodes; an error becomes a problem (http::problem_for).
-using GuardedHandler = Result<http::Response> (*)(Services&, http::Request&, const auth::Identity&);
-
-// The one guard of the REST API, in this order: authenticate (a bearer token, else a verified
-// TLS client certificate: 401, or 503 when the database cannot say), authorise the role for
-// `permission` (403), rate-limit the principal (429 with Retry-After), require a JSON content
-// type when the route takes a body (415). Then `handler`.
-http::Response guarded(Services& services, http::Request& request, auth::Permission permission,
-                       BodyKind body, GuardedHandler handler);
-
-// Adds a guarded route. `services` outlives the router.
-void add_guarded(http::Router& router, Services& services, std::string method, std::string pattern,
-                 auth::Permission permission, BodyKind body, GuardedHandler handler);
 
 // Whether the caller sees and labels only its own team's certificates (requesters, approvers).
 bool team_scoped(const auth::Identity& id);
@@ -42,7 +26,6 @@ bool team_scoped(const auth::Identity& id);
 Result<inventory::CertificateRecord> visible_record(Services& s, const http::Request& req,
                                                     const auth::Identity& id);
 
-http::Response ok_json(const nlohmann::json& j, int status = 200);
 // Query parameters: absent is nullopt, present but empty is kMalformed.
 Result<std::optional<std::string>> query_text(const http::Request& r, std::string_view key);
 Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::string_view key);
@@ -50,8 +33,6 @@ Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::strin
 // [-1, beyond] is pinned just past the range, so the service still refuses it by its own rule
 // rather than the narrowing changing it into one it accepts.
 Result<int> query_limit(const http::Request& r, int fallback, std::int64_t beyond = 1001);
-// kMalformed for a query parameter not in `known` (a typo must not be ignored).
-Status check_query(const http::Request& r, std::initializer_list<std::string_view> known);
 
 // The routes of each resource, added in the order the API lists them.
 void add_liveness_route(http::Router& router);                             // operations.cc

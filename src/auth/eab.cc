@@ -1,6 +1,7 @@
 #include "auth/eab.h"
 
 #include "auth/validate.h"
+#include "common/config.h"
 #include "common/encoding.h"
 
 namespace certward::auth {
@@ -52,7 +53,13 @@ Status EabKeys::migrate(store::Database& db) { return db.migrate("acme_eab", kMi
 
 Result<NewEabKey> EabKeys::create(const EabKeyRequest& request, std::string_view actor) {
   CW_RETURN_IF_ERROR(detail::check_name(request.team, "team"));
-  if (request.directory) CW_RETURN_IF_ERROR(detail::check_name(*request.directory, "directory"));
+  // The ACME server's own rule for directory names: a key for a name no directory can have
+  // would bind nothing, and one refused here could only be made for every directory.
+  if (request.directory && !acme_directory_name_ok(*request.directory))
+    return fail(ErrorCode::kInvalidArgument,
+                "'" + *request.directory +
+                    "' is not an ACME directory name (a-z, 0-9, '-', '_', at most 64; not a "
+                    "resource word such as 'order')");
   if (request.description.size() > 256)
     return fail(ErrorCode::kInvalidArgument, "description must be at most 256 characters");
   NewEabKey out;

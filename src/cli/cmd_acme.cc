@@ -1,9 +1,11 @@
-// ACME administration: external account binding keys (`certward acme eab create|list|revoke`),
-// locally or through --server.
+// ACME administration: external account binding keys (`certward acme eab create|list|revoke`)
+// and directories (`certward acme directory list|show|set|delete`), locally or through --server.
 
 #include "api/json.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
+#include "protocols/acme/directories.h"
 
 namespace certward::cli {
 namespace {
@@ -31,11 +33,146 @@ void print_created(const json& doc) {
                "key is not shown again.\n";
 }
 
+void print_directories(const json& doc) {
+  Table t({"NAME", "PATH", "SOURCE", "PROFILES", "AUTHORITY", "EAB"});
+  const json items = doc.contains("items") ? doc["items"] : json::array({doc});
+  for (const auto& d : items) {
+    std::string profiles;
+    for (const auto& p : d.value("profiles", json::array())) {
+      if (!profiles.empty()) profiles += ",";
+      profiles += p.is_string() ? p.get<std::string>() : "?";
+    }
+    const std::string name = d.value("name", std::string());
+    t.add({name.empty() ? "(default)" : name, text(d, "path"),
+           d.value("configured", false) ? "config" : "api", profiles,
+           d.value("authority", std::string()).empty() ? "(default)" : text(d, "authority"),
+           d.value("external_account_required", false) ? "required" : "-"});
+  }
+  t.print();
+}
+
+// The directories of the local data directory, with the checks `certward serve` makes.
+Result<std::unique_ptr<protocols::acme::Directories>> local_directories(Context& c) {
+  auto dirs = std::make_unique<protocols::acme::Directories>(
+      c.clock(), c.db(), c.config().acme, c.audit(), [&c](const AcmeDirectorySettings& d) {
+        return protocols::acme::check_usable(d, c.profiles(), c.authorities());
+      });
+  CW_RETURN_IF_ERROR(dirs->start());
+  return dirs;
+}
+
+void add_directory_commands(CLI::App& acme, Globals& g) {
+  auto* dir = acme.add_subcommand(
+      "directory", "ACME directories: those of the configuration file, and those made here");
+  dir->require_subcommand(1);
+  {
+    auto* list = dir->add_subcommand("list", "list the ACME directories, the default one first");
+    list->callback([&g] {
+      run_either(
+          g,
+          [](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto dirs, local_directories(c));
+            CW_ASSIGN_OR_RETURN(auto all, dirs->list());
+            json items = json::array();
+            for (const auto& r : all) items.push_back(protocols::acme::directory_json(r));
+            return json{{"items", items}};
+          },
+          [](const Remote& r) { return r.get("/api/v1/acme/directories"); }, print_directories);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* show = dir->add_subcommand("show", "one ACME directory");
+    show->add_option("name", *name, "the directory's name")->required();
+    show->callback([&g, name] {
+      run_either(
+          g,
+          [name](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto dirs, local_directories(c));
+            CW_ASSIGN_OR_RETURN(auto r, dirs->get(*name));
+            return protocols::acme::directory_json(r);
+          },
+          [name](const Remote& r) {
+            return r.get("/api/v1/acme/directories/" + url_encode(*name));
+          },
+          print_directories);
+    });
+  }
+  {
+    struct Opts {
+      std::string name;
+      std::vector<std::string> profiles, caa;
+      std::string default_profile, authority, tos, website;
+      bool eab = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* set = dir->add_subcommand(
+        "set", "make an ACME directory, or replace all of its settings (served at once)");
+    set->add_option("name", o->name, "its name: served at /acme/<name>/directory")->required();
+    set->add_option("--profile", o->profiles, "a profile newOrder may select (repeatable)")
+        ->required()
+        ->allow_extra_args(false);
+    set->add_option("--default-profile", o->default_profile,
+                    "the profile of orders that select none (default: the first --profile)");
+    set->add_option("--authority", o->authority, "the issuing authority (default: the default)");
+    set->add_flag("--eab-required", o->eab, "accounts must be bound to an EAB key");
+    set->add_option("--terms-of-service", o->tos, "URL clients must agree to");
+    set->add_option("--website", o->website, "URL in the directory's meta");
+    set->add_option("--caa-identity", o->caa, "a domain name for CAA records (repeatable)")
+        ->allow_extra_args(false);
+    set->callback([&g, o] {
+      AcmeDirectorySettings s;
+      s.name = o->name;
+      s.profiles = o->profiles;
+      s.default_profile = o->default_profile;
+      s.authority = o->authority;
+      s.external_account_required = o->eab;
+      s.terms_of_service = o->tos;
+      s.website = o->website;
+      s.caa_identities = o->caa;
+      run_either(
+          g,
+          [s](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto dirs, local_directories(c));
+            CW_ASSIGN_OR_RETURN(auto put, dirs->put(s, c.actor()));
+            return protocols::acme::directory_json(put.record);
+          },
+          [s](const Remote& r) {
+            json body = protocols::acme::settings_json(s);
+            body.erase("name");
+            return r.put("/api/v1/acme/directories/" + url_encode(s.name), body);
+          },
+          print_directories);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* del = dir->add_subcommand(
+        "delete", "delete an ACME directory made here: its URLs stop answering; accounts stay");
+    del->add_option("name", *name, "the directory's name")->required();
+    del->callback([&g, name] {
+      run_either(
+          g,
+          [name](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto dirs, local_directories(c));
+            CW_RETURN_IF_ERROR(dirs->remove(*name, c.actor()));
+            return json{{"name", *name}, {"deleted", true}};
+          },
+          [name](const Remote& r) -> Result<json> {
+            CW_RETURN_IF_ERROR(r.del("/api/v1/acme/directories/" + url_encode(*name)));
+            return json{{"name", *name}, {"deleted", true}};
+          },
+          [](const json& doc) { std::cout << "deleted " << text(doc, "name") << "\n"; });
+    });
+  }
+}
+
 }  // namespace
 
 void add_acme_commands(CLI::App& app, Globals& g) {
   auto* acme = app.add_subcommand("acme", "ACME server administration");
   acme->require_subcommand(1);
+  add_directory_commands(*acme, g);
   auto* eab = acme->add_subcommand("eab", "external account binding keys for ACME clients");
   eab->require_subcommand(1);
   {

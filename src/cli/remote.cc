@@ -156,6 +156,12 @@ Result<nlohmann::json> Remote::patch(const std::string& path, const nlohmann::js
   return json_answer(a.body);
 }
 
+Result<nlohmann::json> Remote::put(const std::string& path, const nlohmann::json& body) const {
+  const std::string text = body.dump();
+  CW_ASSIGN_OR_RETURN(auto a, call("PUT", path, &text, {}));
+  return json_answer(a.body);
+}
+
 Status Remote::del(const std::string& path) const {
   CW_ASSIGN_OR_RETURN(auto a, call("DELETE", path, nullptr, {}));
   return ok();

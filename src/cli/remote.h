@@ -38,6 +38,7 @@ class Remote {
   Result<nlohmann::json> get(const std::string& path) const;
   Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body) const;
   Result<nlohmann::json> patch(const std::string& path, const nlohmann::json& body) const;
+  Result<nlohmann::json> put(const std::string& path, const nlohmann::json& body) const;
   Status del(const std::string& path) const;
   // A non-JSON resource (PEM, DER, PKCS#7...).
   Result<std::string> get_raw(const std::string& path,

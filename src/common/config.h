@@ -92,6 +92,14 @@ struct AcmeDirectorySettings {
   std::vector<std::string> caa_identities;  // domain names in the directory's meta
 };
 
+// A name for [acme.directories.<name>] or a directory made through the API: a-z, 0-9, '-' and
+// '_', at most 64 characters, and not one of a directory's resource words ("order", "cert",
+// ...), which would shadow the default directory's routes.
+bool acme_directory_name_ok(std::string_view name);
+// What a directory must hold whatever its source: a profile, a default among them, http(s)
+// URLs. `table` names it in the error ("acme.directories.partners"). Errors: kMalformed.
+Status validate_acme_directory(const AcmeDirectorySettings& d, std::string_view table);
+
 struct AcmeSettings {
   bool enabled = true;
   AcmeDirectorySettings directory;                            // [acme] itself

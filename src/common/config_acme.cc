@@ -38,21 +38,6 @@ Result<bool> parse_directory_key(std::string_view key, const toml::node& v,
   return true;
 }
 
-Status validate_directory(const AcmeDirectorySettings& d, std::string_view table) {
-  auto bad = [&](std::string_view what) {
-    return fail(ErrorCode::kMalformed, "[" + std::string(table) + "] " + std::string(what));
-  };
-  if (d.profiles.empty()) return bad("profiles must name at least one profile");
-  if (!d.default_profile.empty() &&
-      std::find(d.profiles.begin(), d.profiles.end(), d.default_profile) == d.profiles.end())
-    return bad("default_profile must be one of profiles");
-  for (const std::string* url : {&d.terms_of_service, &d.website}) {
-    if (!url->empty() && !url->starts_with("https://") && !url->starts_with("http://"))
-      return bad("terms_of_service and website must be http(s) URLs");
-  }
-  return ok();
-}
-
 }  // namespace
 
 Status parse_acme(const toml::table& t, AcmeSettings& acme, std::string_view src) {
@@ -126,16 +111,12 @@ Status validate_acme(const AcmeSettings& acme) {
   auto bad = [](std::string_view what) {
     return fail(ErrorCode::kMalformed, "acme." + std::string(what));
   };
-  CW_RETURN_IF_ERROR(validate_directory(acme.directory, "acme"));
+  CW_RETURN_IF_ERROR(validate_acme_directory(acme.directory, "acme"));
   for (const auto& [name, d] : acme.directories) {
-    const bool name_ok =
-        !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-        });
-    if (!name_ok || kReservedNames.contains(name))
+    if (!acme_directory_name_ok(name))
       return bad("directories: '" + name +
                  "' is not a directory name (a-z, 0-9, '-', '_'; not a resource word)");
-    CW_RETURN_IF_ERROR(validate_directory(d, "acme.directories." + name));
+    CW_RETURN_IF_ERROR(validate_acme_directory(d, "acme.directories." + name));
   }
   if (acme.order_lifetime < seconds(60) || acme.order_lifetime > std::chrono::days(30))
     return bad("order_lifetime must be between 1m and 30d");
@@ -166,3 +147,28 @@ Status validate_acme(const AcmeSettings& acme) {
 }
 
 }  // namespace certward::config_detail
+
+namespace certward {
+
+bool acme_directory_name_ok(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  }) && !config_detail::kReservedNames.contains(name);
+}
+
+Status validate_acme_directory(const AcmeDirectorySettings& d, std::string_view table) {
+  auto bad = [&](std::string_view what) {
+    return fail(ErrorCode::kMalformed, "[" + std::string(table) + "] " + std::string(what));
+  };
+  if (d.profiles.empty()) return bad("profiles must name at least one profile");
+  if (!d.default_profile.empty() &&
+      std::find(d.profiles.begin(), d.profiles.end(), d.default_profile) == d.profiles.end())
+    return bad("default_profile must be one of profiles");
+  for (const std::string* url : {&d.terms_of_service, &d.website}) {
+    if (!url->empty() && !url->starts_with("https://") && !url->starts_with("http://"))
+      return bad("terms_of_service and website must be http(s) URLs");
+  }
+  return ok();
+}
+
+}  // namespace certward

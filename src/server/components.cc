@@ -114,33 +114,40 @@ protocols::acme::ValidatorOptions validator_options(const AcmeSettings& a) {
   return o;
 }
 
-// The ACME server (RFC 8555) on the HTTPS listener: the default directory at /acme and one
-// per [acme.directories.<name>]. Challenges are validated asynchronously by its validator.
+// The ACME server (RFC 8555) on the HTTPS listener: the default directory at /acme, the
+// others (the configuration file's and those made through the API) at /acme/<name>, and the
+// directories' REST resource. Challenges are validated asynchronously by its validator.
 class AcmeServer final : public Component {
  public:
   explicit AcmeServer(Services& s)
       : settings_(s.domain.config.acme),
         limiter_(s.limiter),
-        directories_(protocols::acme::directories(settings_)),
+        api_(api_services(s)),
         nonces_(s.domain.clock, settings_.nonce_lifetime, settings_.max_nonces),
         validator_(validator_options(settings_)),
         service_(protocols::acme::Services{s.domain.clock, s.domain.db, settings_,
                                            s.domain.profiles, s.domain.authorities, s.domain.ra,
                                            s.domain.revocation, s.domain.inventory, s.domain.eab,
                                            s.domain.auth, s.domain.audit},
-                 validator_) {}
+                 validator_),
+        directories_(s.domain.clock, s.domain.db, settings_, s.domain.audit,
+                     [&d = s.domain](const AcmeDirectorySettings& dir) {
+                       return protocols::acme::check_usable(dir, d.profiles, d.authorities);
+                     }) {}
 
   void mount(Routers& routers) override {
     if (!settings_.enabled) return;
-    for (const auto& d : directories_) {
-      routers.https.mount(d.prefix, *protocols::acme::make_router(d, service_, nonces_, limiter_));
-    }
+    using protocols::acme::make_router;
+    routers.https.mount("/acme", *make_router(directories_, false, service_, nonces_, limiter_));
+    routers.https.mount("/acme/{directory}",
+                        *make_router(directories_, true, service_, nonces_, limiter_));
+    routers.https.mount("", *protocols::acme::make_admin_router(api_, directories_));
   }
 
   Status start() override {
     if (!settings_.enabled) return ok();
     CW_RETURN_IF_ERROR(protocols::acme::Validator::check_options(validator_options(settings_)));
-    return service_.check_directories(directories_);
+    return directories_.start();
   }
 
   void stop() override { validator_.stop(); }
@@ -148,10 +155,11 @@ class AcmeServer final : public Component {
  private:
   const AcmeSettings& settings_;
   api::RateLimiter& limiter_;
-  const std::vector<protocols::acme::Directory> directories_;
+  api::Services api_;  // the directories' REST resource: lives as long as its routes
   protocols::acme::NonceStore nonces_;
   protocols::acme::Validator validator_;
   protocols::acme::Service service_;
+  protocols::acme::Directories directories_;
 };
 
 // Discovery's scans run as jobs on a scheduler of their own: a scan may take minutes (a large

@@ -65,6 +65,12 @@ for r in "${ROLES[@]}"; do
   CAMPAIGN_CANCEL[$r]=$(jq -r .id "$T/resp")
 done
 
+# ACME directories: one to read, and one per role to delete.
+must 201 PUT /api/v1/acme/directories/dir-shared '{"profiles":["tls-server"]}'
+for r in "${ROLES[@]}"; do
+  must 201 PUT "/api/v1/acme/directories/del-$r" '{"profiles":["tls-server"]}'
+done
+
 # Compliance rules: one to read, and one per role to replace and to delete. They apply to a
 # tag nothing carries, so they refuse no issuance of this test.
 must 201 POST /api/v1/policy/rules '{"id":"p-shared","kind":"required_owner","tags":["no-such-tag"]}'
@@ -97,6 +103,7 @@ body_for() {  # key role
     authority) echo "{\"name\":\"ca-$r\",\"kind\":\"issuing\",\"parent\":\"root\",\"subject\":\"CN=$r CA\"}" ;;
     import_ca) jq -n --rawfile c "$T/ca-$r.pem" --rawfile k "$T/ca-$r.key" --arg n "ext-$r" '{name: $n, certificate_pem: $c, private_key_pem: $k, kind: "issuing"}' ;;
     issue) echo "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"$r.web.example.test\"}" ;;
+    acme_directory) echo '{"profiles":["tls-server"]}' ;;
     import) jq -n --rawfile p "$T/leaf-$r.pem" '{pem: $p}' ;;
     team) echo "{\"name\":\"team-$r\"}" ;;
     principal) echo "{\"name\":\"p-$r\",\"role\":\"auditor\"}" ;;
@@ -203,6 +210,10 @@ DELETE|/api/v1/tokens/{id}|/api/v1/tokens/@TOKEN_ID@|-|204 403 403 403
 GET|/api/v1/acme/eab|/api/v1/acme/eab|-|200 200 403 200
 POST|/api/v1/acme/eab|/api/v1/acme/eab|eab|201 403 403 403
 DELETE|/api/v1/acme/eab/{kid}|/api/v1/acme/eab/@EAB_KID@|-|200 403 403 403
+GET|/api/v1/acme/directories|/api/v1/acme/directories|-|200 200 200 200 403 200
+GET|/api/v1/acme/directories/{name}|/api/v1/acme/directories/dir-shared|-|200 200 200 200 403 200
+PUT|/api/v1/acme/directories/{name}|/api/v1/acme/directories/put-@R@|acme_directory|201 201 403 403
+DELETE|/api/v1/acme/directories/{name}|/api/v1/acme/directories/del-@R@|-|204 204 403 403
 GET|/api/v1/openapi.json|/api/v1/openapi.json|-|public
 GET|/healthz|/healthz|-|public
 GET|/readyz|/readyz|-|public

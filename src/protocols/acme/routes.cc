@@ -10,9 +10,10 @@
 namespace certward::protocols::acme {
 namespace {
 
-// A directory's handlers share one of these: what they need is fixed when the router is made.
+// A router's handlers share one of these: what they need is fixed when the router is made.
 struct Frontend {
-  const Directory& directory;
+  const Directories& directories;
+  bool named;  // routes of /acme/{directory}: the directory is the path's
   Service& service;
   NonceStore& nonces;
   api::RateLimiter& limiter;
@@ -60,15 +61,31 @@ http::Response respond(Frontend& f, const Context& ctx, Outcome<Reply> outcome) 
   return r;
 }
 
+// The directory a request addressed: the default one, or the one its path names (null when
+// there is none of that name, or no longer).
+std::shared_ptr<const Directory> directory_of(const Frontend& f, const http::Request& req) {
+  if (!f.named) return f.directories.find("");
+  auto it = req.params.find("directory");
+  return it == req.params.end() ? nullptr : f.directories.find(it->second);
+}
+
+http::Response no_directory() {
+  Problem p = problem("malformed", "there is no ACME directory at this path");
+  p.status = 404;
+  return to_response(p);
+}
+
 // The scheme and host the client used: URLs in responses point back to it, and the url in a
 // JWS must name it (RFC 8555 6.4).
-std::optional<Context> context_of(const Frontend& f, const http::Request& req) {
+std::optional<Context> context_of(std::shared_ptr<const Directory> directory,
+                                  const http::Request& req) {
   auto host = req.header("host");
   if (!host || host->empty() || host->size() > 255 ||
       host->find_first_of("/\\@ \t") != std::string_view::npos)
     return std::nullopt;
-  return Context{f.directory, std::string(req.tls ? "https://" : "http://") + std::string(*host),
-                 req.remote_address};
+  const Directory& d = *directory;
+  return Context{d, std::string(req.tls ? "https://" : "http://") + std::string(*host),
+                 req.remote_address, std::move(directory)};
 }
 
 enum class KeyRule { kJwk, kKid, kEither };
@@ -131,7 +148,9 @@ using PostHandler =
 void add_post(http::Router& router, Frontend& f, std::string pattern, KeyRule rule,
               PostHandler handler) {
   router.add("POST", std::move(pattern), [&f, rule, handler](http::Request& req) {
-    auto ctx = context_of(f, req);
+    auto directory = directory_of(f, req);
+    if (!directory) return no_directory();
+    auto ctx = context_of(std::move(directory), req);
     if (!ctx) {
       http::Response r = to_response(problem("malformed", "the request has no usable Host"));
       r.set_header("Replay-Nonce", f.nonces.issue());
@@ -192,27 +211,18 @@ Outcome<Reply> new_account(Frontend& f, const Context& ctx, Verified& v) {
 
 }  // namespace
 
-std::vector<Directory> directories(const AcmeSettings& settings) {
-  std::vector<Directory> out;
-  auto make = [](const AcmeDirectorySettings& s, std::string prefix) {
-    Directory d{s, std::move(prefix), s.default_profile};
-    if (d.default_profile.empty()) d.default_profile = s.profiles.front();
-    return d;
-  };
-  out.push_back(make(settings.directory, "/acme"));
-  for (const auto& [name, d] : settings.directories) out.push_back(make(d, "/acme/" + name));
-  return out;
-}
-
-std::unique_ptr<http::Router> make_router(const Directory& directory, Service& service,
-                                          NonceStore& nonces, api::RateLimiter& limiter) {
+std::unique_ptr<http::Router> make_router(const Directories& directories, bool named,
+                                          Service& service, NonceStore& nonces,
+                                          api::RateLimiter& limiter) {
   auto router = std::make_unique<http::Router>();
   // Owned by the router's handlers, which share it.
-  auto f = std::make_shared<Frontend>(Frontend{directory, service, nonces, limiter});
+  auto f = std::make_shared<Frontend>(Frontend{directories, named, service, nonces, limiter});
   Frontend& fr = *f;
 
   router->add("GET", "/directory", [f](http::Request& req) {
-    auto ctx = context_of(*f, req);
+    auto directory = directory_of(*f, req);
+    if (!directory) return no_directory();
+    auto ctx = context_of(std::move(directory), req);
     if (!ctx) return to_response(problem("malformed", "the request has no usable Host"));
     http::Response r = http::Response::json(200, f->service.directory(*ctx).dump());
     r.set_header("Cache-Control", "public, max-age=60");
@@ -222,17 +232,21 @@ std::unique_ptr<http::Router> make_router(const Directory& directory, Service& s
   for (const char* method : {"HEAD", "GET"}) {
     const int status = std::string_view(method) == "HEAD" ? 200 : 204;
     router->add(method, "/new-nonce", [f, status](http::Request& req) {
+      auto directory = directory_of(*f, req);
+      if (!directory) return no_directory();
       http::Response r;
       r.status = status;
       r.set_header("Replay-Nonce", f->nonces.issue());
       r.set_header("Cache-Control", "no-store");
-      if (auto ctx = context_of(*f, req))
+      if (auto ctx = context_of(std::move(directory), req))
         r.set_header("Link", "<" + ctx->url("/directory") + ">;rel=\"index\"");
       return r;
     });
   }
   router->add("GET", "/renewal-info/{id}", [f](http::Request& req) {
-    auto ctx = context_of(*f, req);
+    auto directory = directory_of(*f, req);
+    if (!directory) return no_directory();
+    auto ctx = context_of(std::move(directory), req);
     if (!ctx) return to_response(problem("malformed", "the request has no usable Host"));
     http::Response r = respond(*f, *ctx, f->service.renewal_info(*ctx, req.params.at("id")));
     return r;

@@ -167,26 +167,6 @@ Service::~Service() {
 
 Status Service::migrate(store::Database& db) { return acme::migrate(db); }
 
-Status Service::check_directories(const std::vector<Directory>& directories) const {
-  for (const auto& d : directories) {
-    const std::string where =
-        d.settings.name.empty() ? "[acme]" : "[acme.directories." + d.settings.name + "]";
-    for (const auto& name : d.settings.profiles) {
-      auto p = s_.profiles.find(name);
-      if (!p) return fail(ErrorCode::kInvalidArgument, where + ": no profile '" + name + "'");
-      if ((*p)->ca || (*p)->internal)
-        return fail(ErrorCode::kInvalidArgument,
-                    where + ": profile '" + name + "' cannot be offered over ACME");
-    }
-    if (!d.settings.authority.empty()) {
-      if (auto a = s_.authorities.info(d.settings.authority); !a)
-        return fail(ErrorCode::kInvalidArgument,
-                    where + ": no authority '" + d.settings.authority + "'");
-    }
-  }
-  return ok();
-}
-
 nlohmann::json Service::directory(const Context& ctx) const {
   const auto& d = ctx.directory.settings;
   nlohmann::json meta = {{"externalAccountRequired", d.external_account_required}};
@@ -236,7 +216,19 @@ Outcome<std::shared_ptr<const Service::KeyedAccount>> Service::account(const Con
     return refuse("accountDoesNotExist", "no such account");
   if (found->account.status != "valid")
     return refuse("unauthorized", "the account is " + found->account.status);
+  if (auto r = binding_required(ctx, found->account); !r) return std::unexpected(r.error());
   return found;
+}
+
+Outcome<void> Service::binding_required(const Context& ctx, const Account& account) const {
+  // A directory that requires EAB since after the account was made (changed, or deleted and
+  // made again under its name) serves none of its unbound accounts: they would order under a
+  // grant nobody gave them.
+  if (ctx.directory.settings.external_account_required && !account.eab_kid)
+    return refuse("externalAccountRequired",
+                  "this directory requires external account binding, and this account has none: "
+                  "register a new one with an EAB key");
+  return {};
 }
 
 void Service::forget_account(const std::string& id) {
@@ -283,6 +275,7 @@ Outcome<Reply> Service::new_account(const Context& ctx, const SignerKey& key,
       // RFC 8555 7.3.1: the key's account, 200, whatever else the request says.
       if ((*existing)->status != "valid")
         return refuse("unauthorized", "the account is " + (*existing)->status);
+      if (auto r = binding_required(ctx, **existing); !r) return std::unexpected(r.error());
       return account_reply(ctx, **existing, 200);
     }
     if (*only_existing) return refuse("accountDoesNotExist", "no account for this key");

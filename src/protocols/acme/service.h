@@ -27,6 +27,7 @@
 #include "common/config.h"
 #include "common/mutex.h"
 #include "inventory/inventory.h"
+#include "protocols/acme/directories.h"
 #include "protocols/acme/jws.h"
 #include "protocols/acme/problem.h"
 #include "protocols/acme/store.h"
@@ -35,19 +36,14 @@
 
 namespace certward::protocols::acme {
 
-// One directory as served: its settings and where it lives.
-struct Directory {
-  AcmeDirectorySettings settings;
-  std::string prefix;  // "/acme" or "/acme/<name>"
-  std::string default_profile;
-};
-
 // Where the request came from and which directory it addressed: URLs are built from the
 // scheme and host the client used.
 struct Context {
   const Directory& directory;
   std::string base;  // "https://acme.example.com:8443"
   std::string remote_address;
+  // Keeps `directory` alive while the request runs: an API change replaces it meanwhile.
+  std::shared_ptr<const Directory> held;
 
   std::string url(std::string_view path) const;  // base + prefix + path
 };
@@ -93,10 +89,6 @@ class Service {
   Service& operator=(const Service&) = delete;
 
   static Status migrate(store::Database& db);
-
-  // Whether every directory's profiles exist and may be used by ACME (no CA profile, no
-  // internal one), and its authority exists. Errors: kInvalidArgument.
-  Status check_directories(const std::vector<Directory>& directories) const;
 
   nlohmann::json directory(const Context& ctx) const;
 
@@ -188,6 +180,8 @@ class Service {
   }
 
   void forget_account(const std::string& id) CW_EXCLUDES(cache_mu_);
+  // externalAccountRequired when the directory requires EAB and `account` is not bound.
+  Outcome<void> binding_required(const Context& ctx, const Account& account) const;
 
   Services s_;
   Validator& validator_;

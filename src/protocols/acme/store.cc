@@ -76,6 +76,18 @@ CREATE TABLE acme_domain_issuance (
 );
 CREATE INDEX acme_domain_issuance_time ON acme_domain_issuance (registered_domain, issued_at);
 )sql"},
+    // Directories made through the API (directories.h); the configuration file's are not here.
+    {2, "directories",
+     R"sql(
+CREATE TABLE acme_directories (
+  name TEXT PRIMARY KEY,
+  settings TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  updated_by TEXT NOT NULL
+);
+)sql"},
 };
 
 constexpr std::string_view kAccountColumns =

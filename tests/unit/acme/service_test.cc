@@ -101,10 +101,11 @@ profiles = ["tls-client"]
   EXPECT_EQ(partners.terms_of_service, "https://pki.example.com/tos");
   EXPECT_FALSE(c->acme.directory.external_account_required);
   EXPECT_EQ(c->acme.directories.at("short").profiles, std::vector<std::string>{"tls-client"});
-  const auto dirs = directories(c->acme);
-  ASSERT_EQ(dirs.size(), 3u);
-  EXPECT_EQ(dirs[0].prefix, "/acme");
-  EXPECT_EQ(dirs[0].default_profile, "tls-server");
+  const auto served = Directory::of(c->acme.directory);
+  EXPECT_EQ(served.prefix, "/acme");
+  EXPECT_EQ(served.default_profile, "tls-server");
+  EXPECT_EQ(Directory::of(c->acme.directories.at("short")).prefix, "/acme/short");
+  EXPECT_EQ(Directory::of(c->acme.directories.at("short")).default_profile, "tls-client");
 
   for (const char* bad : {
            "[acme]\nprofiles = []",
@@ -178,6 +179,19 @@ TEST_F(EabKeysTest, AKeyIsShownOnceSealedAtRestAndBindsOneAccount) {
   ASSERT_TRUE(listed.has_value());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ(listed->front().account, "acct-1");
+}
+
+// A key names its directory by the directories' own rule: any name a directory may have, and
+// none it may not.
+TEST_F(EabKeysTest, DirectoryNamesFollowTheDirectoriesRule) {
+  for (const char* name : {"_p", "-p", "partners", "a_b-c"}) {
+    EXPECT_TRUE(eab_.create({"web", std::string(name), ""}, "local:test").has_value()) << name;
+  }
+  for (const char* name : {"a.b", "order", "Partners", "", "a b"}) {
+    auto r = eab_.create({"web", std::string(name), ""}, "local:test");
+    ASSERT_FALSE(r.has_value()) << name;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << name;
+  }
 }
 
 TEST_F(EabKeysTest, RevokedKeysBindNothingAndUnknownTeamsAreRefused) {

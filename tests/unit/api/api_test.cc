@@ -39,6 +39,9 @@ std::set<std::string> documented_operations() {
   std::set<std::string> ops;
   for (const auto& [path, item] : doc["paths"].items()) {
     for (const auto& [method, op] : item.items()) {
+      // Served by a front-end's own router (the ACME directories): the authorization matrix
+      // (tests/integration) checks those against the real server.
+      if (op.contains("x-certward-router")) continue;
       std::string m = method;
       for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       ops.insert(m + " " + path);
