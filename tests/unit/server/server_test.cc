@@ -209,13 +209,22 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
     return out;
   };
   auto https = routes(*expected);
-  // The REST API, then the default ACME directory's resources under /acme.
-  for (const char* r :
-       {"GET /acme/directory", "HEAD /acme/new-nonce", "GET /acme/new-nonce",
-        "GET /acme/renewal-info/{id}", "POST /acme/new-account", "POST /acme/account/{id}",
-        "POST /acme/account/{id}/orders", "POST /acme/key-change", "POST /acme/new-order",
-        "POST /acme/order/{id}", "POST /acme/order/{id}/finalize", "POST /acme/authz/{id}",
-        "POST /acme/chall/{id}", "POST /acme/cert/{id}", "POST /acme/revoke-cert"}) {
+  // The REST API, then the default ACME directory's resources under /acme, every other
+  // directory's under /acme/{directory}, and the directories' own REST resource.
+  for (const char* prefix : {"/acme", "/acme/{directory}"}) {
+    for (const char* r :
+         {"GET /directory", "HEAD /new-nonce", "GET /new-nonce", "GET /renewal-info/{id}",
+          "POST /new-account", "POST /account/{id}", "POST /account/{id}/orders",
+          "POST /key-change", "POST /new-order", "POST /order/{id}", "POST /order/{id}/finalize",
+          "POST /authz/{id}", "POST /chall/{id}", "POST /cert/{id}", "POST /revoke-cert"}) {
+      const std::string route = r;
+      const std::size_t space = route.find(' ');
+      https.push_back(route.substr(0, space + 1) + prefix + route.substr(space + 1));
+    }
+  }
+  for (const char* r : {"GET /api/v1/acme/directories", "GET /api/v1/acme/directories/{name}",
+                        "PUT /api/v1/acme/directories/{name}",
+                        "DELETE /api/v1/acme/directories/{name}"}) {
     https.push_back(r);
   }
   EXPECT_EQ(routes(server.https_routes()), https);
