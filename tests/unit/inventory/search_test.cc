@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,20 @@ class SearchParityTest : public InventoryTest {
     return r.error().code;
   }
 
+  // SQLite's plan for `sql`, its details one per line ("" when it cannot be had: a failure).
+  std::string sqlite_plan(std::string_view sql, std::span<const store::Value> params) {
+    auto tx = sqlite_->begin(store::TxMode::kRead);
+    EXPECT_TRUE(tx.has_value());
+    if (!tx) return {};
+    auto plan = (*tx)->query("EXPLAIN QUERY PLAN " + std::string(sql), params);
+    EXPECT_TRUE(plan.has_value()) << (plan ? "" : plan.error().message);
+    std::string text;
+    if (plan) {
+      for (const auto& row : *plan) text += row.text(3) + "\n";
+    }
+    return text;
+  }
+
   using Labels = std::vector<std::string>;
   certward::testing::TempDir dir_;
   std::unique_ptr<store::Database> sqlite_ = certward::testing::open_test_db(dir_);
@@ -200,13 +215,8 @@ TEST_F(SearchParityTest, SparseIndexesServeTheirQueries) {
        "certificates_revoked_at"},
   };
   for (const auto& [sql, index] : cases) {
-    auto tx = sqlite_->begin();
-    ASSERT_TRUE(tx.has_value());
     const store::Value param[] = {std::string("x")};
-    auto plan = (*tx)->query("EXPLAIN QUERY PLAN " + std::string(sql), param);
-    ASSERT_TRUE(plan.has_value()) << plan.error().message;
-    std::string text;
-    for (const auto& row : *plan) text += row.text(3) + "\n";
+    const std::string text = sqlite_plan(sql, param);
     EXPECT_NE(text.find(std::string(index)), std::string::npos) << sql << "\n" << text;
   }
 }
@@ -245,15 +255,11 @@ TEST_F(SearchParityTest, AUnaryPlusKeepsAColumnIndexOutOfThePlan) {
       {"+team = ? AND key_bits = ?", "certificates_key_bits_expiry"},
   };
   for (const auto& [where, index] : cases) {
-    auto tx = sqlite_->begin(store::TxMode::kRead);
-    ASSERT_TRUE(tx.has_value());
     const store::Value params[] = {std::string("infra"), std::int64_t{8192}};
-    auto plan = (*tx)->query("EXPLAIN QUERY PLAN SELECT fingerprint FROM certificates WHERE " +
-                                 std::string(where) + " ORDER BY not_after, fingerprint LIMIT 3",
-                             params);
-    ASSERT_TRUE(plan.has_value()) << plan.error().message;
-    std::string text;
-    for (const auto& row : *plan) text += row.text(3) + "\n";
+    const std::string text = sqlite_plan("SELECT fingerprint FROM certificates WHERE " +
+                                             std::string(where) +
+                                             " ORDER BY not_after, fingerprint LIMIT 3",
+                                         params);
     EXPECT_NE(text.find(std::string(index)), std::string::npos) << where << "\n" << text;
   }
 }
