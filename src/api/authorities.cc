@@ -124,6 +124,37 @@ Result<http::Response> import_authority(Services& s, http::Request& req, const I
   return ok_json(authority_json(info), 201);
 }
 
+Result<http::Response> list_cross_certificates(Services& s, http::Request& req, const Identity&) {
+  CW_ASSIGN_OR_RETURN(auto list, s.authorities.cross_certificates(req.params["name"]));
+  json items = json::array();
+  for (const auto& c : list) items.push_back(cross_certificate_json(c));
+  return ok_json({{"items", items}});
+}
+
+Result<http::Response> add_cross_certificate(Services& s, http::Request& req, const Identity& id) {
+  CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"certificate_pem", "chain_pem"}));
+  CW_ASSIGN_OR_RETURN(auto bundle, b.string("certificate_pem"));
+  CW_ASSIGN_OR_RETURN(auto chain, b.opt_string("chain_pem"));
+  // Exactly one certificate in certificate_pem: the issuers go in chain_pem.
+  CW_ASSIGN_OR_RETURN(auto certs, x509::parse_certificates(as_bytes(bundle)));
+  if (certs.size() != 1) {
+    return fail(ErrorCode::kMalformed,
+                "certificate_pem holds " + std::to_string(certs.size()) +
+                    " certificates; give the cross-certificate alone and its issuers in chain_pem");
+  }
+  if (chain) bundle += "\n" + *chain;
+  CW_ASSIGN_OR_RETURN(auto cross, s.authorities.add_cross_certificate(req.params["name"],
+                                                                      as_bytes(bundle), id.actor));
+  return ok_json(cross_certificate_json(cross), 201);
+}
+
+Result<http::Response> remove_cross_certificate(Services& s, http::Request& req,
+                                                const Identity& id) {
+  CW_RETURN_IF_ERROR(s.authorities.remove_cross_certificate(req.params["name"],
+                                                            req.params["fingerprint"], id.actor));
+  return http::Response{.status = 204, .headers = {}, .body = {}};
+}
+
 http::Response ca_certificate_file(Services& s, http::Request& req) {
   std::string file = req.params["file"];
   const bool pem = file.ends_with(".pem");
@@ -157,6 +188,12 @@ void add_catalog_routes(http::Router& r, Services& s) {
               get_authority);
   add_guarded(r, s, "GET", "/api/v1/authorities/{name}/chain", Permission::kReadCatalog,
               BodyKind::kNone, authority_chain);
+  add_guarded(r, s, "GET", "/api/v1/authorities/{name}/cross-certificates",
+              Permission::kReadCatalog, BodyKind::kNone, list_cross_certificates);
+  add_guarded(r, s, "POST", "/api/v1/authorities/{name}/cross-certificates",
+              Permission::kManageAuthorities, BodyKind::kJson, add_cross_certificate);
+  add_guarded(r, s, "DELETE", "/api/v1/authorities/{name}/cross-certificates/{fingerprint}",
+              Permission::kManageAuthorities, BodyKind::kNone, remove_cross_certificate);
   add_guarded(r, s, "POST", "/api/v1/authorities/{name}/disable", Permission::kManageAuthorities,
               BodyKind::kNone, disable_authority);
   add_guarded(r, s, "POST", "/api/v1/authorities/{name}/enable", Permission::kManageAuthorities,

@@ -117,6 +117,22 @@ nlohmann::json authority_json(const ca::AuthorityInfo& a) {
   return j;
 }
 
+nlohmann::json cross_certificate_json(const ca::CrossCertificate& c) {
+  nlohmann::json chain = nlohmann::json::array();
+  std::string chain_pem;
+  for (const auto& x : c.chain) {
+    chain.push_back(certificate_json(x.info()));
+    chain_pem += x.pem();
+  }
+  return {{"authority", c.authority},
+          {"fingerprint", c.fingerprint()},
+          {"created_at", format_time(c.created_at)},
+          {"certificate", certificate_json(c.certificate.info())},
+          {"certificate_pem", c.certificate.pem()},
+          {"chain", chain},
+          {"chain_pem", chain_pem}};
+}
+
 nlohmann::json profile_json(const ca::Profile& pr) {
   nlohmann::json keys = nlohmann::json::array();
   for (auto k : pr.key_types) keys.push_back(crypto::key_type_name(k));

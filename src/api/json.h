@@ -24,6 +24,9 @@ nlohmann::json oddities_json(std::span<const x509::ParseOddity> oddities);
 nlohmann::json sighting_json(const inventory::Sighting& s);
 nlohmann::json record_json(const inventory::CertificateRecord& r, SysTime now);
 nlohmann::json authority_json(const ca::AuthorityInfo& a);
+// {"authority", "fingerprint", "created_at", "certificate": {...}, "certificate_pem",
+//  "chain": [{...}], "chain_pem"}
+nlohmann::json cross_certificate_json(const ca::CrossCertificate& c);
 nlohmann::json profile_json(const ca::Profile& p);
 nlohmann::json event_json(const audit::RecordedEvent& e);
 // {"ok", "events_checked", "head": {"seq", "hash", "checkpoint"}} plus "first_bad_seq" and

@@ -25,6 +25,19 @@ CREATE TABLE authorities (
   created_at BIGINT NOT NULL
 );
 )sql"},
+    {2, "cross_certificates",
+     // Certificates of an authority's subject and key by other CAs (cross_certificates.cc).
+     R"sql(
+CREATE TABLE authority_cross_certificates (
+  fingerprint TEXT PRIMARY KEY,
+  authority TEXT NOT NULL REFERENCES authorities (name),
+  certificate BLOB NOT NULL,
+  chain_pem TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX authority_cross_certificates_authority
+  ON authority_cross_certificates (authority, created_at);
+)sql"},
 };
 
 // Issued certificates start a little in the past so that relying parties whose clock is

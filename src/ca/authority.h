@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,18 @@ struct AuthorityInfo {
   bool imported = false;
   std::string status = "active";
   SysTime created_at{};
+};
+
+// A certificate for an authority's own subject and key issued by another CA (RFC 5280 3.2):
+// it lets relying parties that trust that CA reach the authority, so a client may be handed
+// an alternate chain through it (ACME's Link rel="alternate", RFC 8555 7.4.2).
+struct CrossCertificate {
+  std::string authority;  // the authority whose name and key it certifies
+  x509::Certificate certificate;
+  // The other CA's certificates above it, nearest first, as given (a trailing root included).
+  std::vector<x509::Certificate> chain;
+  SysTime created_at{};
+  const std::string& fingerprint() const { return certificate.info().sha256_hex; }
 };
 
 // Where certificates point relying parties: CDP, OCSP and caIssuers URLs.
@@ -156,6 +169,29 @@ class AuthorityService final : public IssuerDirectory {
   // authority itself is not repeated.
   Result<std::vector<x509::Certificate>> chain_for(
       const x509::Certificate& cert, const std::optional<std::string>& authority) const;
+
+  // Cross-certificates (src/ca/cross_certificates.cc). Adding checks that `bundle` (PEM or
+  // DER; the cross-certificate first, then the issuers above it, nearest first) is a CA
+  // certificate for exactly the authority's subject and key, signed by another key, valid
+  // now, each certificate signed by the next. Audited. Errors: kNotFound (authority),
+  // kMalformed, kPolicyRejected (not for this authority, not a CA, expired, a broken chain),
+  // kConflict (already there, or kMaxCrossCertificates reached).
+  static constexpr std::size_t kMaxCrossCertificates = 16;
+  Result<CrossCertificate> add_cross_certificate(std::string_view authority,
+                                                 std::span<const std::uint8_t> bundle,
+                                                 std::string_view actor);
+  // Oldest first. Errors: kNotFound (authority).
+  Result<std::vector<CrossCertificate>> cross_certificates(std::string_view authority) const;
+  // Audited. Errors: kNotFound (authority, or no such cross-certificate of it).
+  Status remove_cross_certificate(std::string_view authority, std::string_view fingerprint,
+                                  std::string_view actor);
+  // The alternate chains of `chain_pem` (an issued certificate first, then its issuers, with
+  // or without the root; parsed only when some authority has a cross-certificate): for each
+  // cross-certificate of a CA in it, oldest first, the chain up to that CA with the
+  // cross-certificate and its own issuers in its place (for the root above the chain's top,
+  // after it). No trailing root; none equal to the chain or to each other.
+  Result<std::vector<std::vector<x509::Certificate>>> alternate_chains(
+      store::Transaction& tx, std::string_view chain_pem) const;
 
   const CaSettings& settings() const { return settings_; }
   const Clock& clock() const { return clock_; }

@@ -1,4 +1,4 @@
-// init, ca create|list|show|export|import, profile list|show.
+// init, ca create|list|show|export|import|cross, profile list|show.
 
 #include <algorithm>
 
@@ -32,6 +32,110 @@ json authorities_json(const std::vector<ca::AuthorityInfo>& list) {
   json items = json::array();
   for (const auto& a : list) items.push_back(authority_json(a));
   return {{"items", items}};
+}
+
+void print_cross_certificates(const json& doc) {
+  const json& list = doc.contains("items") ? doc["items"] : json::array({doc});
+  Table t({"AUTHORITY", "SHA-256", "ISSUER", "NOT AFTER", "CHAIN"});
+  for (const auto& c : list) {
+    t.add({text(c, "authority"), text(c, "fingerprint"), text(c["certificate"], "issuer"),
+           text(c["certificate"], "not_after"),
+           std::to_string(c.contains("chain") ? c["chain"].size() : 0)});
+  }
+  t.print();
+}
+
+// `certward ca cross add|list|remove`: another CA's certificates of an authority's name and
+// key, which ACME hands out as alternate chains.
+void add_cross_commands(CLI::App& ca_cmd, Globals& g) {
+  auto* cross = ca_cmd.add_subcommand(
+      "cross", "cross-certificates: an authority certified by another CA (alternate chains)");
+  cross->require_subcommand(1);
+  {
+    struct Opts {
+      std::string name, cert;
+      std::optional<std::string> chain;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = cross->add_subcommand("add", "add a cross-certificate to an authority");
+    cmd->add_option("name", o->name, "authority name")->required();
+    cmd->add_option("--cert", o->cert,
+                    "the cross-certificate (PEM or DER; further certificates count as its chain)")
+        ->required();
+    cmd->add_option("--chain", o->chain, "PEM bundle of its issuers, nearest first");
+    cmd->callback([&g, o] {
+      std::vector<x509::Certificate> certs;
+      auto load = [&]() -> Status {
+        CW_ASSIGN_OR_RETURN(auto data, read_file(o->cert));
+        CW_ASSIGN_OR_RETURN(certs, x509::parse_certificates(as_bytes(data)));
+        if (o->chain) {
+          CW_ASSIGN_OR_RETURN(auto more, read_file(*o->chain));
+          CW_ASSIGN_OR_RETURN(auto chain, x509::parse_certificates(as_bytes(more)));
+          certs.insert(certs.end(), chain.begin(), chain.end());
+        }
+        return ok();
+      };
+      if (Status loaded = load(); !loaded) {
+        g.exit_code = report_error(loaded.error());
+        return;
+      }
+      run_either(
+          g,
+          [&](Context& c) -> Result<json> {
+            const std::string bundle = x509::to_pem(certs);
+            CW_ASSIGN_OR_RETURN(auto added, c.authorities().add_cross_certificate(
+                                                o->name, as_bytes(bundle), c.actor()));
+            return cross_certificate_json(added);
+          },
+          [&](const Remote& r) {
+            return r.post("/api/v1/authorities/" + url_encode(o->name) + "/cross-certificates",
+                          {{"certificate_pem", certs.front().pem()},
+                           {"chain_pem", x509::to_pem(std::span(certs).subspan(1))}});
+          },
+          print_cross_certificates);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* cmd = cross->add_subcommand("list", "list an authority's cross-certificates");
+    cmd->add_option("name", *name, "authority name")->required();
+    cmd->callback([&g, name] {
+      run_either(
+          g,
+          [name](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto list, c.authorities().cross_certificates(*name));
+            json items = json::array();
+            for (const auto& x : list) items.push_back(cross_certificate_json(x));
+            return json{{"items", items}};
+          },
+          [name](const Remote& r) {
+            return r.get("/api/v1/authorities/" + url_encode(*name) + "/cross-certificates");
+          },
+          print_cross_certificates);
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto fingerprint = std::make_shared<std::string>();
+    auto* cmd = cross->add_subcommand("remove", "remove a cross-certificate from an authority");
+    cmd->add_option("name", *name, "authority name")->required();
+    cmd->add_option("fingerprint", *fingerprint, "its SHA-256 fingerprint (hex)")->required();
+    cmd->callback([&g, name, fingerprint] {
+      run_either(
+          g,
+          [=](Context& c) -> Result<json> {
+            CW_RETURN_IF_ERROR(
+                c.authorities().remove_cross_certificate(*name, *fingerprint, c.actor()));
+            return json{{"authority", *name}, {"fingerprint", *fingerprint}, {"removed", true}};
+          },
+          [=](const Remote& r) -> Result<json> {
+            CW_RETURN_IF_ERROR(r.del("/api/v1/authorities/" + url_encode(*name) +
+                                     "/cross-certificates/" + url_encode(*fingerprint)));
+            return json{{"authority", *name}, {"fingerprint", *fingerprint}, {"removed", true}};
+          },
+          [](const json& doc) { std::printf("removed %s\n", text(doc, "fingerprint").c_str()); });
+    });
+  }
 }
 
 void print_profiles(const json& doc) {
@@ -292,6 +396,7 @@ void add_ca_commands(CLI::App& app, Globals& g) {
       });
     });
   }
+  add_cross_commands(*ca_cmd, g);
 }
 
 void add_profile_commands(CLI::App& app, Globals& g) {

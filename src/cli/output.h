@@ -19,6 +19,7 @@ namespace certward::cli {
 
 using api::authority_json;
 using api::certificate_json;
+using api::cross_certificate_json;
 using api::event_json;
 using api::profile_json;
 using api::record_json;

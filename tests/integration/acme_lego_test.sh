@@ -4,7 +4,8 @@
 # provider, with a wildcard), a forced renewal, `lego revoke` after which certward's OCSP
 # responder says revoked, and a directory that requires external account binding: an EAB key
 # made with the CLI registers one account, whose certificates belong to the key's team; no
-# account without a binding, no second account with the same key. Every chain is checked with
+# account without a binding, no second account with the same key; an alternate chain through a
+# cross-certificate added with the CLI, chosen with --preferred-chain. Every chain is checked with
 # openssl verify against the root and for exactly the names ordered.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/acme_lib.sh"
@@ -72,6 +73,23 @@ assert_eq 0 "$rc" "lego renew --days 1000 succeeds: $(tail -5 "$T/lego.out")"
 check_chain "$CERTS/x.$ZONE.crt" "x.$ZONE"
 [[ $first_serial != "$(serial "$CERTS/x.$ZONE.crt")" ]] && pass ||
   fail "renewal issued a new certificate"
+
+# An alternate chain through a cross-certificate of certward's root, added with the CLI:
+# lego's --preferred-chain picks it by its top certificate's issuer.
+cross_sign_root "Legacy Root"
+cw ca cross add root --cert "$T/cross.pem" --chain "$T/legacy.pem" >/dev/null && pass ||
+  fail "certward ca cross add succeeds"
+rc=0
+lg "$DIRECTORY" "$T/lego" --domains "p.$ZONE" "${HTTP01[@]}" run \
+  --preferred-chain "Legacy Root" || rc=$?
+assert_eq 0 "$rc" "lego run --preferred-chain succeeds: $(tail -5 "$T/lego.out")"
+assert_eq "O=Elsewhere,CN=Legacy Root" "$(top_issuer "$CERTS/p.$ZONE.crt")" \
+  "lego's preferred chain ends in the cross-certificate"
+verifies_to "$T/legacy.pem" "$CERTS/p.$ZONE.crt" && pass ||
+  fail "lego's alternate chain verifies to the other root alone"
+cross_fp=$(cw ca cross list root --json | jq -r '.items[0].fingerprint')
+cw ca cross remove root "$cross_fp" >/dev/null && pass || fail "certward ca cross remove succeeds"
+assert_fails 4 not_found "removing it again finds nothing" cw ca cross remove root "$cross_fp"
 
 # lego revoke (signed by the account), then certward's OCSP responder says revoked.
 cp "$CERTS/x.$ZONE.crt" "$T/x.pem"

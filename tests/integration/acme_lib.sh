@@ -94,3 +94,29 @@ check_chain() {  # pem names...
     tr ',' '\n' | sed -n 's/^ *DNS://p' | sort | tr '\n' ' ')
   assert_eq "$want" "$got" "$pem names exactly: $*"
 }
+
+# cross_sign_root CN: a root made here ($T/legacy.pem, its key $T/legacy.key, subject CN) and
+# $T/cross.pem, certward's root's subject and key certified by it: a cross-certificate.
+cross_sign_root() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/legacy.key" \
+    -subj "/CN=$1/O=Elsewhere" -days 30 -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$T/legacy.pem" 2>/dev/null
+  printf '%s\n' 'basicConstraints=critical,CA:TRUE' 'keyUsage=critical,keyCertSign,cRLSign' \
+    'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' >"$T/cross.ext"
+  openssl x509 -in "$T/root.pem" -CA "$T/legacy.pem" -CAkey "$T/legacy.key" -set_serial 0x5a17 \
+    -days 20 -extfile "$T/cross.ext" -out "$T/cross.pem" 2>/dev/null
+}
+
+# top_issuer PEM: the issuer of the last certificate of a chain file (RFC 2253).
+top_issuer() {
+  awk '/BEGIN CERTIFICATE/{b=""} {b=b $0 "\n"} END{printf "%s", b}' "$1" |
+    openssl x509 -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//'
+}
+
+# verifies_to ANCHOR PEM: whether the chain file's leaf verifies to ANCHOR through the rest.
+verifies_to() {
+  local leaf="$T/vt-leaf.pem" rest="$T/vt-rest.pem"
+  awk 'n==0{print} /END CERTIFICATE/{n=1}' "$2" >"$leaf"
+  awk 'n==1{print} /END CERTIFICATE/{n=1}' "$2" >"$rest"
+  [[ $(openssl verify -no-CApath -no-CAstore -CAfile "$1" -untrusted "$rest" "$leaf" 2>&1) == "$leaf: OK" ]]
+}

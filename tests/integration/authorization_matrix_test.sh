@@ -21,7 +21,7 @@ done
 # The agent (a discovery agent's token) may only report: every route a row does not give it an
 # answer for is 403 to it.
 ROLES=(admin operator requester auditor agent approver)
-declare -A TOKEN_ID EAB_KID
+declare -A TOKEN_ID EAB_KID CROSS_FP
 for r in "${ROLES[@]}"; do
   must 201 POST /api/v1/principals "{\"name\":\"victim-$r\",\"role\":\"auditor\"}"
   must 201 POST /api/v1/tokens "{\"principal\":\"victim-$r\"}"
@@ -31,6 +31,11 @@ for r in "${ROLES[@]}"; do
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca-$r.key" -out "$T/ca-$r.pem" -days 30 \
     -subj "/CN=external CA $r" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/leaf-$r.key" -out "$T/leaf-$r.pem" -days 30 -subj "/CN=leaf-$r" 2>/dev/null
+  # The root's subject and key certified by that external CA: a cross-certificate per role.
+  printf '%s\n' 'basicConstraints=critical,CA:TRUE' 'keyUsage=critical,keyCertSign,cRLSign' >"$T/cross.ext"
+  openssl x509 -in "$T/root.pem" -CA "$T/ca-$r.pem" -CAkey "$T/ca-$r.key" -set_serial "0x$(openssl rand -hex 8)" \
+    -days 20 -extfile "$T/cross.ext" -out "$T/cross-$r.pem" 2>/dev/null
+  CROSS_FP[$r]=$(openssl x509 -in "$T/cross-$r.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
 done
 must 201 POST /api/v1/certificates '{"profile":"tls-server","key_type":"ec-p256","common_name":"site.web.example.test","team":"web"}'
 FP_WEB=$(jq -r .fingerprint "$T/resp")
@@ -105,6 +110,7 @@ body_for() {  # key role
     issue) echo "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"$r.web.example.test\"}" ;;
     acme_directory) echo '{"profiles":["tls-server"]}' ;;
     import) jq -n --rawfile p "$T/leaf-$r.pem" '{pem: $p}' ;;
+    cross) jq -n --rawfile c "$T/cross-$r.pem" --rawfile ch "$T/ca-$r.pem" '{certificate_pem: $c, chain_pem: $ch}' ;;
     team) echo "{\"name\":\"team-$r\"}" ;;
     principal) echo "{\"name\":\"p-$r\",\"role\":\"auditor\"}" ;;
     mapping) echo "{\"fingerprint\":\"$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)\"}" ;;
@@ -139,6 +145,9 @@ POST|/api/v1/authorities|/api/v1/authorities|authority|201 201 403 403
 POST|/api/v1/authorities/import|/api/v1/authorities/import|import_ca|201 201 403 403
 GET|/api/v1/authorities/{name}|/api/v1/authorities/issuing|-|200 200 200 200 403 200
 GET|/api/v1/authorities/{name}/chain|/api/v1/authorities/issuing/chain|-|200 200 200 200 403 200
+GET|/api/v1/authorities/{name}/cross-certificates|/api/v1/authorities/root/cross-certificates|-|200 200 200 200 403 200
+POST|/api/v1/authorities/{name}/cross-certificates|/api/v1/authorities/root/cross-certificates|cross|201 201 403 403
+DELETE|/api/v1/authorities/{name}/cross-certificates/{fingerprint}|/api/v1/authorities/root/cross-certificates/@CROSS_FP@|-|204 204 403 403
 POST|/api/v1/authorities/{name}/disable|/api/v1/authorities/ca-@R@/disable|-|200 200 403 403
 POST|/api/v1/authorities/{name}/enable|/api/v1/authorities/ca-@R@/enable|-|200 200 403 403
 POST|/api/v1/authorities/{name}/revoke|/api/v1/authorities/ca-@R@/revoke|revoke|200 200 403 403
@@ -243,6 +252,7 @@ while IFS='|' read -r method pattern path body expect; do
     p=${p//@APPROVE@/${APPROVE[$r]}}
     p=${p//@REJECT@/${REJECT[$r]}}
     p=${p//@CANCEL@/${CANCEL[$r]}}
+    p=${p//@CROSS_FP@/${CROSS_FP[$r]}}
     p=${p//@MAPFP@/$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)}
     got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")
     assert_eq "${want[$i]}" "$got" "$r: $method $pattern ($(head -c 200 "$T/resp"))"

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "protocols/acme/jws.h"
 #include "protocols/acme/service.h"
+#include "x509/bundle.h"
 #include "x509/csr.h"
 
 namespace certward::protocols::acme {
@@ -228,18 +229,27 @@ Outcome<Order> Service::issue(const Context& ctx, const Account& account, Order 
   return recorded;
 }
 
-Outcome<Reply> Service::certificate(const Context& ctx, const Account& account,
-                                    std::string_view id) {
+Outcome<Reply> Service::certificate(const Context& ctx, const Account& account, std::string_view id,
+                                    std::size_t alternate) {
   auto tx = s_.db.begin(store::TxMode::kRead);
   if (!tx) return std::unexpected(problem_for(tx.error()));
   auto order = find_order(**tx, id);
   if (!order) return std::unexpected(problem_for(order.error()));
   if (!*order || (*order)->account != account.id || !(*order)->chain_pem)
     return refuse("notFound", "no such certificate");
+  const std::string& pem = *(*order)->chain_pem;
+  auto alternates = s_.authorities.alternate_chains(**tx, pem);
+  if (!alternates) return std::unexpected(problem_for(alternates.error()));
+  if (alternate > alternates->size()) return refuse("notFound", "no such alternate chain");
   Reply r;
-  r.raw = *(*order)->chain_pem;
+  r.raw = alternate == 0 ? pem : x509::to_pem((*alternates)[alternate - 1]);
   r.content_type = "application/pem-certificate-chain";
-  (void)ctx;
+  const std::string base = ctx.url("/cert/" + std::string(id));
+  for (std::size_t i = 0; i <= alternates->size(); ++i) {
+    if (i == alternate) continue;
+    r.links.push_back("<" + (i == 0 ? base : base + "/" + std::to_string(i)) +
+                      ">;rel=\"alternate\"");
+  }
   return r;
 }
 

@@ -3,6 +3,8 @@
 
 #include <openssl/x509.h>
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "protocols/acme/acme.h"
 #include "protocols/acme/jws.h"
@@ -301,6 +303,17 @@ std::unique_ptr<http::Router> make_router(const Directories& directories, bool n
   add_post(*router, fr, "/cert/{id}", KeyRule::kKid,
            [f](Frontend& fe, const Context& ctx, Verified& v, http::Request& req) {
              return fe.service.certificate(ctx, *v.account, req.params.at("id"));
+           });
+  add_post(*router, fr, "/cert/{id}/{n}", KeyRule::kKid,
+           [f](Frontend& fe, const Context& ctx, Verified& v, http::Request& req) {
+             // 1 to 99: the alternates an answer links to; anything else names none.
+             const std::string& n = req.params.at("n");
+             const bool number =
+                 !n.empty() && n.size() <= 2 && n[0] != '0' &&
+                 std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+             if (!number) return Outcome<Reply>(refuse("notFound", "no such alternate chain"));
+             return fe.service.certificate(ctx, *v.account, req.params.at("id"),
+                                           static_cast<std::size_t>(std::stoi(n)));
            });
   add_post(*router, fr, "/revoke-cert", KeyRule::kEither,
            [f](Frontend& fe, const Context& ctx, Verified& v, http::Request&) {

@@ -118,7 +118,10 @@ class Service {
   Outcome<Reply> get_order(const Context& ctx, const Account& account, std::string_view id);
   Outcome<Reply> finalize(const Context& ctx, const Account& account, std::string_view id,
                           const nlohmann::json& payload);
-  Outcome<Reply> certificate(const Context& ctx, const Account& account, std::string_view id);
+  // The chain the order was issued with (`alternate` 0) or, from 1, one of its alternate
+  // chains through cross-certificates (RFC 8555 7.4.2); each answer links to the others.
+  Outcome<Reply> certificate(const Context& ctx, const Account& account, std::string_view id,
+                             std::size_t alternate = 0);
 
   Outcome<Reply> get_authorization(const Context& ctx, const Account& account, std::string_view id,
                                    const nlohmann::json* payload);

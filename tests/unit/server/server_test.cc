@@ -216,7 +216,8 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
          {"GET /directory", "HEAD /new-nonce", "GET /new-nonce", "GET /renewal-info/{id}",
           "POST /new-account", "POST /account/{id}", "POST /account/{id}/orders",
           "POST /key-change", "POST /new-order", "POST /order/{id}", "POST /order/{id}/finalize",
-          "POST /authz/{id}", "POST /chall/{id}", "POST /cert/{id}", "POST /revoke-cert"}) {
+          "POST /authz/{id}", "POST /chall/{id}", "POST /cert/{id}", "POST /cert/{id}/{n}",
+          "POST /revoke-cert"}) {
       const std::string route = r;
       const std::size_t space = route.find(' ');
       https.push_back(route.substr(0, space + 1) + prefix + route.substr(space + 1));
