@@ -142,7 +142,15 @@ Result<http::Response> add_cross_certificate(Services& s, http::Request& req, co
                 "certificate_pem holds " + std::to_string(certs.size()) +
                     " certificates; give the cross-certificate alone and its issuers in chain_pem");
   }
-  if (chain) bundle += "\n" + *chain;
+  if (chain && chain->find_first_not_of(" \t\r\n") != std::string::npos) {
+    // What is given must be read: a chain with nothing readable in it is not an empty chain.
+    auto issuers = x509::parse_certificates(as_bytes(*chain));
+    if (!issuers) {
+      return fail(ErrorCode::kMalformed, "chain_pem holds no certificate: " +
+                                             issuers.error().message);
+    }
+    bundle += "\n" + *chain;
+  }
   CW_ASSIGN_OR_RETURN(auto cross, s.authorities.add_cross_certificate(req.params["name"],
                                                                       as_bytes(bundle), id.actor));
   return ok_json(cross_certificate_json(cross), 201);

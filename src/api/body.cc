@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/json_text.h"
+
 namespace certward::api {
 namespace {
 Error type_error(std::string_view key, const char* want) {
@@ -24,8 +26,9 @@ Result<Body> Body::parse(const http::Request& r, std::initializer_list<std::stri
     return fail(ErrorCode::kInvalidArgument,
                 "the body must be JSON (Content-Type: application/json)");
   }
-  nlohmann::json j = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return fail(ErrorCode::kMalformed, "the body is not valid JSON");
+  auto parsed = parse_json_strict(r.body);
+  if (!parsed) return fail(ErrorCode::kMalformed, "the body is " + parsed.error().message);
+  nlohmann::json j = *std::move(parsed);
   if (!j.is_object()) return fail(ErrorCode::kMalformed, "the body must be a JSON object");
   for (const auto& [k, v] : j.items()) {
     if (std::find(fields.begin(), fields.end(), k) == fields.end()) {

@@ -33,10 +33,11 @@ CREATE TABLE authority_cross_certificates (
   authority TEXT NOT NULL REFERENCES authorities (name),
   certificate BLOB NOT NULL,
   chain_pem TEXT NOT NULL,
-  created_at BIGINT NOT NULL
+  created_at BIGINT NOT NULL,
+  seq BIGINT NOT NULL
 );
 CREATE INDEX authority_cross_certificates_authority
-  ON authority_cross_certificates (authority, created_at);
+  ON authority_cross_certificates (authority, seq);
 )sql"},
 };
 

@@ -172,24 +172,29 @@ class AuthorityService final : public IssuerDirectory {
 
   // Cross-certificates (src/ca/cross_certificates.cc). Adding checks that `bundle` (PEM or
   // DER; the cross-certificate first, then the issuers above it, nearest first) is a CA
-  // certificate for exactly the authority's subject and key, signed by another key, valid
-  // now, each certificate signed by the next. Audited. Errors: kNotFound (authority),
-  // kMalformed, kPolicyRejected (not for this authority, not a CA, expired, a broken chain),
+  // certificate for exactly the authority's subject (byte for byte) and key, signed by a key
+  // that is neither the authority's nor one below it, valid now, allowing the path length the
+  // authority's own certificate allows, each certificate signed by the next, none twice.
+  // Audited. Errors: kNotFound (authority), kMalformed, kPolicyRejected (any of those checks),
   // kConflict (already there, or kMaxCrossCertificates reached).
   static constexpr std::size_t kMaxCrossCertificates = 16;
+  // At most this many alternates per chain (the oldest cross-certificates').
+  static constexpr std::size_t kMaxAlternateChains = 8;
   Result<CrossCertificate> add_cross_certificate(std::string_view authority,
                                                  std::span<const std::uint8_t> bundle,
                                                  std::string_view actor);
   // Oldest first. Errors: kNotFound (authority).
   Result<std::vector<CrossCertificate>> cross_certificates(std::string_view authority) const;
-  // Audited. Errors: kNotFound (authority, or no such cross-certificate of it).
+  // `fingerprint`: SHA-256 hex, either case, colons allowed. Audited. Errors: kNotFound
+  // (authority, or no such cross-certificate of it).
   Status remove_cross_certificate(std::string_view authority, std::string_view fingerprint,
                                   std::string_view actor);
   // The alternate chains of `chain_pem` (an issued certificate first, then its issuers, with
   // or without the root; parsed only when some authority has a cross-certificate): for each
   // cross-certificate of a CA in it, oldest first, the chain up to that CA with the
   // cross-certificate and its own issuers in its place (for the root above the chain's top,
-  // after it). No trailing root; none equal to the chain or to each other.
+  // after it); none through a certificate not valid now. No trailing root; none equal to the
+  // chain or to each other; at most kMaxAlternateChains.
   Result<std::vector<std::vector<x509::Certificate>>> alternate_chains(
       store::Transaction& tx, std::string_view chain_pem) const;
 

@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "ca/authority.h"
@@ -14,15 +15,43 @@ namespace {
 
 constexpr std::size_t kMaxChainLength = 8;
 
+// The DER of a name. Names are compared byte for byte, not as X509_NAME_cmp's canonical form
+// (case and spaces folded): verifiers such as Go's and Python's match issuer to subject by
+// their bytes, and a chain that only OpenSSL accepts is no alternate.
+std::string name_der(const X509_NAME* name) {
+  const unsigned char* der = nullptr;
+  std::size_t len = 0;
+  if (X509_NAME_get0_der(name, &der, &len) != 1) return {};
+  return std::string(reinterpret_cast<const char*>(der), len);
+}
+
 bool same_subject(const x509::Certificate& a, const x509::Certificate& b) {
-  return X509_NAME_cmp(X509_get_subject_name(a.get()), X509_get_subject_name(b.get())) == 0;
+  const std::string der = name_der(X509_get_subject_name(a.get()));
+  return !der.empty() && der == name_der(X509_get_subject_name(b.get()));
 }
 
 // Whether `issuer`'s subject and key issued `cert`.
 bool issued_by(const x509::Certificate& cert, const x509::Certificate& issuer) {
-  return X509_NAME_cmp(X509_get_issuer_name(cert.get()), X509_get_subject_name(issuer.get())) ==
-             0 &&
+  const std::string der = name_der(X509_get_issuer_name(cert.get()));
+  return !der.empty() && der == name_der(X509_get_subject_name(issuer.get())) &&
          X509_verify(cert.get(), issuer.public_key()) == 1;
+}
+
+bool valid_at(const x509::Certificate& c, SysTime at) {
+  return c.info().not_before <= at && at < c.info().not_after;
+}
+
+// RFC 5280 4.2.1.9: how many CA certificates may follow `c` in a path; nullopt: any number.
+std::optional<int> allowance(const x509::Certificate& c) {
+  const auto& bc = c.info().basic_constraints;
+  return bc ? bc->path_length : std::nullopt;
+}
+
+// Whether a CA certificate allowing `have` below it can stand where `need` CAs follow (nullopt:
+// an unbounded number may, as under a CA without a limit).
+bool allows(std::optional<int> have, std::optional<int> need) {
+  if (!have) return true;
+  return need && *have >= *need;
 }
 
 bool may_sign_certificates(const x509::CertificateInfo& info) {
@@ -94,8 +123,12 @@ Result<CrossCertificate> AuthorityService::add_cross_certificate(
                 describe(cert) + " is not a CA certificate (basicConstraints CA and keyCertSign)");
   }
   const SysTime now = clock_.now();
+  std::set<std::string> seen = {ci.sha256_hex};
   const x509::Certificate* below = &cert;
   for (const auto& c : cross.chain) {
+    if (!seen.insert(c.info().sha256_hex).second) {
+      return fail(ErrorCode::kPolicyRejected, describe(c) + " appears twice in the chain");
+    }
     if (!issued_by(*below, c)) {
       return fail(ErrorCode::kPolicyRejected,
                   describe(*below) + " is not signed by the next certificate, " + describe(c));
@@ -105,10 +138,54 @@ Result<CrossCertificate> AuthorityService::add_cross_certificate(
     }
     below = &c;
   }
-  if (ci.not_after <= now) return fail(ErrorCode::kPolicyRejected, describe(cert) + " has expired");
+  if (!valid_at(cert, now)) {
+    return fail(ErrorCode::kPolicyRejected, describe(cert) + " is not valid now");
+  }
   for (const auto& c : cross.chain) {
-    if (c.info().not_after <= now) {
-      return fail(ErrorCode::kPolicyRejected, describe(c) + " has expired");
+    if (!valid_at(c, now))
+      return fail(ErrorCode::kPolicyRejected, describe(c) + " is not valid now");
+  }
+  // A path through the cross-certificate must allow as many CAs below the authority as its
+  // own certificate does (what certward issues below it keeps within that), and each
+  // certificate above it one more.
+  std::optional<int> need = allowance(a.certificate);
+  if (!allows(allowance(cert), need)) {
+    return fail(ErrorCode::kPolicyRejected,
+                describe(cert) +
+                    " limits the path length below the authority more than its "
+                    "own certificate does");
+  }
+  for (const auto& c : cross.chain) {
+    if (need) ++*need;
+    if (!allows(allowance(c), need)) {
+      return fail(ErrorCode::kPolicyRejected,
+                  describe(c) + "'s path length limit leaves no room for the CAs below it");
+    }
+  }
+  // It must lead away from the authority: not through its own key or one below it (a loop
+  // back into this hierarchy reaches no new trust anchor).
+  CW_ASSIGN_OR_RETURN(auto all, list());
+  std::set<std::string> below_names = {a.name};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& x : all) {
+      if (x.parent && below_names.count(*x.parent) && below_names.insert(x.name).second) {
+        grew = true;
+      }
+    }
+  }
+  for (const auto& x : all) {
+    if (!below_names.count(x.name)) continue;
+    const auto& key = x.certificate.info().spki_sha256_hex;
+    for (const auto& c : cross.chain) {
+      if (c.info().spki_sha256_hex == key) {
+        return fail(ErrorCode::kPolicyRejected,
+                    describe(c) + " is authority '" + x.name + "' or below it, not another CA");
+      }
+    }
+    if (x.name != a.name && issued_by(cert, x.certificate)) {
+      return fail(ErrorCode::kPolicyRejected,
+                  describe(cert) + " is signed by authority '" + x.name + "', which is below it");
     }
   }
   cross.created_at = now;
@@ -136,10 +213,14 @@ Result<CrossCertificate> AuthorityService::add_cross_certificate(
                                           std::to_string(kMaxCrossCertificates) +
                                           " cross-certificates; remove one first");
   }
+  // The order they were added in, to the commit: created_at is in whole seconds.
+  CW_ASSIGN_OR_RETURN(auto last, tx->query_one("SELECT COALESCE(MAX(seq), 0) FROM "
+                                               "authority_cross_certificates"));
+  const std::int64_t seq = (last ? last->int64(0) : 0) + 1;
   CW_RETURN_IF_ERROR(tx->execute(
       "INSERT INTO authority_cross_certificates (fingerprint, authority, certificate, chain_pem, "
-      "created_at) VALUES (?, ?, ?, ?, ?)",
-      store::params(ci.sha256_hex, a.name, cert.der(), chain_pem, to_unix(now))));
+      "created_at, seq) VALUES (?, ?, ?, ?, ?, ?)",
+      store::params(ci.sha256_hex, a.name, cert.der(), chain_pem, to_unix(now), seq)));
   CW_RETURN_IF_ERROR(audit_.append(*tx, audit::Event{std::string(actor),
                                                      "authority.cross_certificate.add",
                                                      "authority",
@@ -162,7 +243,7 @@ Result<std::vector<CrossCertificate>> AuthorityService::cross_certificates(
   CW_ASSIGN_OR_RETURN(auto rows,
                       tx->query("SELECT " + std::string(kCrossColumns) +
                                     " FROM authority_cross_certificates WHERE authority = ? "
-                                    "ORDER BY created_at, fingerprint",
+                                    "ORDER BY seq, fingerprint",
                                 store::params(authority)));
   std::vector<CrossCertificate> out;
   for (const auto& r : rows) {
@@ -173,8 +254,12 @@ Result<std::vector<CrossCertificate>> AuthorityService::cross_certificates(
 }
 
 Status AuthorityService::remove_cross_certificate(std::string_view authority,
-                                                  std::string_view fingerprint,
-                                                  std::string_view actor) {
+                                                  std::string_view given, std::string_view actor) {
+  // As shown anywhere: lower or upper case, with or without colons.
+  std::string fingerprint;
+  for (char c : given) {
+    if (c != ':') fingerprint += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
   CW_ASSIGN_OR_RETURN(auto known, tx->query_one("SELECT name FROM authorities WHERE name = ?",
                                                 store::params(authority)));
@@ -207,9 +292,10 @@ Result<std::vector<std::vector<x509::Certificate>>> AuthorityService::alternate_
   std::vector<std::vector<x509::Certificate>> out;
   CW_ASSIGN_OR_RETURN(auto rows, tx.query("SELECT " + std::string(kCrossColumns) +
                                           " FROM authority_cross_certificates "
-                                          "ORDER BY created_at, fingerprint"));
+                                          "ORDER BY seq, fingerprint"));
   if (rows.empty()) return out;
   CW_ASSIGN_OR_RETURN(const auto chain, x509::parse_certificates(as_bytes(chain_pem)));
+  const SysTime now = clock_.now();
   std::set<std::vector<std::string>> seen;
   auto fingerprints = [](const std::vector<x509::Certificate>& certs) {
     std::vector<std::string> f;
@@ -222,7 +308,15 @@ Result<std::vector<std::vector<x509::Certificate>>> AuthorityService::alternate_
   const bool ends_in_root = chain.size() > 1 && chain.back().info().self_issued;
   const std::size_t served = ends_in_root ? chain.size() - 1 : chain.size();
   for (const auto& r : rows) {
+    if (out.size() == kMaxAlternateChains) break;
     CW_ASSIGN_OR_RETURN(auto cross, to_cross(r));
+    // One that has expired since it was added (or a certificate above it) offers a chain no
+    // client can use.
+    if (!valid_at(cross.certificate, now) ||
+        !std::all_of(cross.chain.begin(), cross.chain.end(),
+                     [&](const x509::Certificate& c) { return valid_at(c, now); })) {
+      continue;
+    }
     const auto& key = cross.certificate.info().spki_sha256_hex;
     std::vector<x509::Certificate> alt;
     for (std::size_t i = 1; i < chain.size(); ++i) {

@@ -74,6 +74,11 @@ assert_eq 422 "$(api POST "$CROSS" "$A" "$(body "$T/legacy.pem" /dev/null)")" \
 cat "$T/cross.pem" "$T/legacy.pem" >"$T/two.pem"
 assert_eq 400 "$(api POST "$CROSS" "$A" "$(body "$T/two.pem" /dev/null)")" \
   "certificate_pem with two certificates is refused"
+printf 'not a certificate\n' >"$T/garbage.txt"
+assert_eq 400 "$(api POST "$CROSS" "$A" "$(body "$T/cross.pem" "$T/garbage.txt")")" \
+  "a chain_pem with no certificate in it is refused, not read as no chain"
+assert_eq 400 "$(api POST "$CROSS" "$A" '{"certificate_pem": "x", "certificate_pem": "y"}')" \
+  "a body naming a member twice is refused"
 assert_eq 0 "$(cw ca cross list root --json | jq '.items | length')" "the refusals added nothing"
 assert_eq 201 "$(api POST "$CROSS" "$A" "$(body "$T/cross.pem" "$T/legacy.pem")")" \
   "the cross-certificate is added: $(cat "$T/resp")"

@@ -9,9 +9,9 @@
 #include <array>
 #include <bit>
 #include <climits>
-#include <set>
 #include <vector>
 
+#include "common/json_text.h"
 #include "crypto/crypto.h"
 
 namespace certward::protocols::acme {
@@ -35,36 +35,6 @@ constexpr std::array<std::string_view, 5> kAlgorithmNames = {"RS256", "ES256", "
                                                              "EdDSA"};
 constexpr std::size_t kMinRsaBits = 2048;
 constexpr std::size_t kMaxRsaBits = 8192;
-
-// A JSON text, with a member name repeated in any object refused. RFC 7515 section 4 lets a
-// JWS parser refuse repeated header names or keep the last one; keeping one lets two parsers
-// of the same signed header read different values, so we refuse. nlohmann keeps the last
-// silently: the parse callback tracks the names of each open object.
-std::optional<json> parse_json_strict(std::string_view text) {
-  std::vector<std::set<std::string, std::less<>>> open;
-  bool repeated = false;
-  auto track = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-        open.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        if (!open.empty()) open.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (!open.empty() && !open.back().insert(parsed.get<std::string>()).second) {
-          repeated = true;
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  json j = json::parse(text.begin(), text.end(), track, /*allow_exceptions=*/false);
-  if (j.is_discarded() || repeated) return std::nullopt;
-  return j;
-}
 
 JwsResult<Bytes> decode_member(const json& b64, std::string_view what) {
   if (!b64.is_string()) return malformed(std::string(what) + " is not a string");

@@ -40,6 +40,19 @@ TEST(BodyTakeSecret, MovesTheValueOutAndWipesTheParsedCopy) {
   EXPECT_EQ(wrong.error().code, ErrorCode::kMalformed);
 }
 
+TEST(BodyParse, RefusesAMemberNamedTwice) {
+  // Two readers of one body (a proxy that checks it, and this server) must read one value.
+  for (const char* text :
+       {R"({"name": "a", "name": "b"})", R"({"spec": {"kind": "net", "kind": "file"}})"}) {
+    http::Request r = json_request("POST", "/x", nlohmann::json::object());
+    r.body = text;
+    auto b = Body::parse(r, {"name", "spec"});
+    ASSERT_FALSE(b.has_value()) << text;
+    EXPECT_EQ(b.error().code, ErrorCode::kMalformed);
+    EXPECT_NE(b.error().message.find("appears twice"), std::string::npos) << b.error().message;
+  }
+}
+
 class SecretBodyTest : public ca::testing::CaFixture {
  protected:
   void SetUp() override {
