@@ -681,6 +681,9 @@ def cross_account_and_challenges():
     refused("another account cannot finalize the order",
             lambda: bob.finalize(order, make_csr(Key.generate(), ["victim." + ZONE])),
             ("notFound", "unauthorized"), (403, 404))
+    for name, url in (("an order", order_url), ("an order list", alice.kid + "/orders")):
+        refused(f"{name} is read with POST-as-GET: a payload is malformed",
+                lambda url=url: alice.post(url, {}), "malformed", 400)
     refused("an authorization cannot be set to valid",
             lambda: alice.post(authz_url, {"status": "valid"}), "malformed", 400)
     refused("finalizing an order that is not ready is orderNotReady (403)",

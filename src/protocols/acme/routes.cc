@@ -169,6 +169,15 @@ Outcome<void> require_payload(const Verified& v) {
   return {};
 }
 
+// Resources that are only read (RFC 8555 6.3): a payload would be ignored, so it is refused
+// rather than taken for a request that did something.
+Outcome<void> require_post_as_get(const Verified& v) {
+  if (!v.payload.is_null()) {
+    return refuse("malformed", "this resource is read with POST-as-GET: the payload must be empty");
+  }
+  return {};
+}
+
 // keyChange (RFC 8555 7.3.5): the payload is a JWS signed by the new key over
 // {"account", "oldKey"}, with the outer request's url and no nonce.
 Outcome<Reply> key_change(Frontend& f, const Context& ctx, Verified& v) {
@@ -270,6 +279,8 @@ std::unique_ptr<http::Router> make_router(const Directories& directories, bool n
            [f](Frontend& fe, const Context& ctx, Verified& v, http::Request& req) {
              if (req.params.at("id") != v.account->id)
                return Outcome<Reply>(refuse("unauthorized", "not the signer's account"));
+             if (auto r = require_post_as_get(v); !r)
+               return Outcome<Reply>(std::unexpected(r.error()));
              return fe.service.account_orders(ctx, *v.account);
            });
   add_post(*router, fr, "/key-change", KeyRule::kKid,
@@ -283,6 +294,8 @@ std::unique_ptr<http::Router> make_router(const Directories& directories, bool n
            });
   add_post(*router, fr, "/order/{id}", KeyRule::kKid,
            [f](Frontend& fe, const Context& ctx, Verified& v, http::Request& req) {
+             if (auto r = require_post_as_get(v); !r)
+               return Outcome<Reply>(std::unexpected(r.error()));
              return fe.service.get_order(ctx, *v.account, req.params.at("id"));
            });
   add_post(*router, fr, "/order/{id}/finalize", KeyRule::kKid,
@@ -302,6 +315,8 @@ std::unique_ptr<http::Router> make_router(const Directories& directories, bool n
            });
   add_post(*router, fr, "/cert/{id}", KeyRule::kKid,
            [f](Frontend& fe, const Context& ctx, Verified& v, http::Request& req) {
+             if (auto r = require_post_as_get(v); !r)
+               return Outcome<Reply>(std::unexpected(r.error()));
              return fe.service.certificate(ctx, *v.account, req.params.at("id"));
            });
   add_post(*router, fr, "/cert/{id}/{n}", KeyRule::kKid,
@@ -312,6 +327,8 @@ std::unique_ptr<http::Router> make_router(const Directories& directories, bool n
                  !n.empty() && n.size() <= 2 && n[0] != '0' &&
                  std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
              if (!number) return Outcome<Reply>(refuse("notFound", "no such alternate chain"));
+             if (auto r = require_post_as_get(v); !r)
+               return Outcome<Reply>(std::unexpected(r.error()));
              return fe.service.certificate(ctx, *v.account, req.params.at("id"),
                                            static_cast<std::size_t>(std::stoi(n)));
            });
