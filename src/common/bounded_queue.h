@@ -42,6 +42,16 @@ class BoundedQueue {
     return item;
   }
 
+  // An item if one is waiting, without waiting for one.
+  std::optional<T> try_pop() CW_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    cv_.notify_all();
+    return item;
+  }
+
   // No more pushes: waiting producers return false, consumers take what is left, then nullopt.
   void close() CW_EXCLUDES(mu_) {
     MutexLock lock(mu_);

@@ -150,13 +150,62 @@ void Recorder::add_place_locked(nlohmann::json place) {
   }
 }
 
+Status Recorder::flush_some() {
+  common::MutexLock lock(mu_);
+  return pending_.size() >= std::max<std::size_t>(1, options_.batch / 8) ? flush_locked() : ok();
+}
+
+namespace {
+
+// The report before a batch, to put back if the batch fails: a batch only adds to the counters
+// and appends to the lists, so their lengths say what to take off. (A copy of the report would
+// copy every place so far, once per batch.)
+struct ReportMark {
+  explicit ReportMark(const ScanReport& r)
+      : places(r.places),
+        reachable(r.reachable),
+        errors(r.errors),
+        certificates(r.certificates),
+        ssh_keys(r.ssh_keys),
+        results_left_out(r.results_left_out),
+        findings(r.findings),
+        new_certificates(r.new_certificates.size()),
+        new_ssh_keys(r.new_ssh_keys.size()),
+        changed(r.changed.size()),
+        gone(r.gone.size()),
+        kept(r.kept.size()),
+        results(r.results.size()) {}
+
+  void restore(ScanReport& r) const {
+    r.places = places;
+    r.reachable = reachable;
+    r.errors = errors;
+    r.certificates = certificates;
+    r.ssh_keys = ssh_keys;
+    r.results_left_out = results_left_out;
+    r.findings = findings;
+    r.new_certificates.resize(new_certificates);
+    r.new_ssh_keys.resize(new_ssh_keys);
+    r.changed.resize(changed);
+    r.gone.resize(gone);
+    r.kept.resize(kept);
+    r.results.erase(r.results.begin() + static_cast<std::ptrdiff_t>(results), r.results.end());
+  }
+
+  int places, reachable, errors, certificates, ssh_keys, results_left_out;
+  std::map<Severity, int> findings;
+  std::size_t new_certificates, new_ssh_keys, changed, gone, kept, results;
+};
+
+}  // namespace
+
 Status Recorder::flush_locked() {
   if (pending_.empty()) return ok();
   // The report changes only once the batch is committed: a failed batch leaves it as it was.
-  const ScanReport before = report_;
+  const ReportMark before(report_);
   // A lambda is analysed on its own: it says which lock its caller holds.
   auto undo = [&]() CW_REQUIRES(mu_) {
-    report_ = before;
+    before.restore(report_);
     known_.clear();  // what the failed batch recorded is not in the inventory
   };
   auto tx = db_.begin(store::TxMode::kWrite);

@@ -105,6 +105,10 @@ class Recorder {
   Status add(SshObservation obs);
   Status add(FileObservation obs);
 
+  // Writes what is buffered if it is at least an eighth of a batch: a writer with nothing
+  // else to do calls it, so that a scan's last batch, written after its last place, is small.
+  Status flush_some();
+
   // Writes what is left, marks what the scope no longer shows as gone, audits the scan as one
   // "discovery.scan" event and returns the report.
   Result<ScanReport> finish();

@@ -483,17 +483,27 @@ Result<ScanReport> Discovery::execute(
   net::NetworkScanner scanner(std::move(so));
   common::BoundedQueue<net::Observation> observed(std::max<std::size_t>(64, in_flight));
   std::thread writer([&] {
-    while (std::optional<net::Observation> obs = observed.pop()) {
+    for (;;) {
+      std::optional<net::Observation> obs = observed.try_pop();
+      if (!obs) {
+        // Nothing is waiting: write what is buffered now, while the scan still dials, instead
+        // of leaving a batch of up to 256 places for after its last handshake.
+        if (failed) {
+          failed = recorder.flush_some();
+          if (!failed) scanner.cancel();
+        }
+        obs = observed.pop();
+        if (!obs) break;
+      }
       if (failed) {
-        failed =
-            std::visit([&](auto&& o) { return recorder.add(std::move(o)); }, std::move(*obs));
+        failed = std::visit([&](auto&& o) { return recorder.add(std::move(o)); }, std::move(*obs));
         if (!failed) scanner.cancel();
       }
       if (progress) progress(++done, total);
     }
   });
-  const Status scanned = scanner.scan(
-      std::move(endpoints), [&](net::Observation obs) { observed.push(std::move(obs)); });
+  const Status scanned = scanner.scan(std::move(endpoints),
+                                      [&](net::Observation obs) { observed.push(std::move(obs)); });
   observed.close();
   writer.join();
   CW_RETURN_IF_ERROR(scanned);

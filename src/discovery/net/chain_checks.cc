@@ -112,7 +112,8 @@ CertificateCache::CertificateCache(X509_STORE* trust, SysTime now,
                                    std::chrono::seconds expiring_window, std::size_t capacity)
     : trust_(trust), now_(now), expiring_window_(expiring_window), capacity_(capacity) {}
 
-std::shared_ptr<const CertificateCache::Entry> CertificateCache::certificate(const Bytes& der) {
+std::shared_ptr<const CertificateCache::Entry> CertificateCache::certificate(const Bytes& der,
+                                                                             X509* served) {
   std::string key = to_hex(crypto::sha256(der));
   {
     common::MutexLock lock(mu_);
@@ -123,8 +124,12 @@ std::shared_ptr<const CertificateCache::Entry> CertificateCache::certificate(con
   // Findings about each certificate on its own: the one call site of certificate_findings
   // for the network scanner. A certificate certward's parser refuses is still recorded by its
   // DER and checked as a link of the chain; it only goes without these findings.
-  if (auto parsed = x509::Certificate::from_der(der)) {
-    entry->findings = certificate_findings(*parsed, now_, expiring_window_);
+  auto parsed = x509::Certificate::from_der(der);
+  if (parsed) entry->findings = certificate_findings(*parsed, now_, expiring_window_);
+  if (served != nullptr) {
+    X509_up_ref(served);
+    entry->cert.reset(served);
+  } else if (parsed) {
     X509_up_ref(parsed->get());
     entry->cert.reset(parsed->get());
   } else {
@@ -155,11 +160,12 @@ std::optional<Finding> CertificateCache::trust(const std::vector<const Entry*>& 
 }
 
 std::vector<Finding> chain_findings(const Endpoint& endpoint, const std::vector<Bytes>& chain,
-                                    CertificateCache& cache) {
+                                    CertificateCache& cache,
+                                    const std::vector<crypto::X509Ptr>& served) {
   std::vector<Finding> out;
   std::vector<std::shared_ptr<const CertificateCache::Entry>> entries;
-  for (const auto& der : chain) {
-    auto entry = cache.certificate(der);
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    auto entry = cache.certificate(chain[i], i < served.size() ? served[i].get() : nullptr);
     // Without its leaf, a chain says nothing about the endpoint.
     if (!entry && entries.empty()) return out;
     if (!entry) continue;

@@ -38,8 +38,11 @@ class CertificateCache {
   CertificateCache(X509_STORE* trust, SysTime now, std::chrono::seconds expiring_window,
                    std::size_t capacity = 4096);
 
-  // nullptr when the DER does not decode at all.
-  std::shared_ptr<const Entry> certificate(const Bytes& der) CW_EXCLUDES(mu_);
+  // nullptr when the DER does not decode at all. `served` is the object the handshake decoded
+  // from the same bytes, when there is one: it is kept instead of decoding them again with their
+  // public key (the costliest part of a decode on OpenSSL 3.0).
+  std::shared_ptr<const Entry> certificate(const Bytes& der, X509* served = nullptr)
+      CW_EXCLUDES(mu_);
   // untrusted_chain, incomplete_chain or nothing, for the chain `links` (leaf first).
   std::optional<Finding> trust(const std::vector<const Entry*>& links,
                                bool leaf_reported_self_signed) CW_EXCLUDES(mu_);
@@ -56,8 +59,10 @@ class CertificateCache {
 
 // Every finding about an endpoint and the chain it served (DER, leaf first): those of each
 // certificate (certificate_findings), hostname_mismatch, untrusted_chain / incomplete_chain.
+// `served`, when given, holds the handshake's objects for `chain`, one for one.
 std::vector<Finding> chain_findings(const Endpoint& endpoint, const std::vector<Bytes>& chain,
-                                    CertificateCache& cache);
+                                    CertificateCache& cache,
+                                    const std::vector<crypto::X509Ptr>& served = {});
 
 // "X25519", "P-256", "ffdhe2048", ... for SSL_get_negotiated_group; empty for none.
 std::string group_name(int nid);

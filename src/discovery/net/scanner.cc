@@ -8,14 +8,13 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <cstdlib>
-#include <filesystem>
 #include <thread>
 #include <unordered_map>
 
 #include "common/log.h"
 #include "crypto/handles.h"
 #include "discovery/net/probe.h"
+#include "discovery/net/system_trust.h"
 
 namespace certward::discovery::net {
 
@@ -36,41 +35,6 @@ void configure(SSL_CTX* ctx, int min_version, int max_version) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }
 
-// OpenSSL's default places (SSL_CERT_FILE / SSL_CERT_DIR honoured), read once per scan into the
-// store. X509_STORE_set_default_paths would instead look issuers up in the directory on demand,
-// and OpenSSL 3.0 reads that directory again for every issuer it does not find there, which is
-// every chain to a private root: most of a scan's verification time.
-Status load_system_trust(X509_STORE* store) {
-  const char* file_env = std::getenv(X509_get_default_cert_file_env());
-  const std::string file = file_env ? file_env : X509_get_default_cert_file();
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(file, ec) &&
-      X509_STORE_load_file(store, file.c_str()) != 1) {
-    ERR_clear_error();
-    return fail(ErrorCode::kUnavailable, "the system trust store could not be loaded");
-  }
-  const char* dir_env = std::getenv(X509_get_default_cert_dir_env());
-  const std::string dirs = dir_env ? dir_env : X509_get_default_cert_dir();
-  constexpr std::size_t kMaxFiles = 20'000;  // a directory of certificates, not a file system
-  std::size_t seen = 0;
-  std::size_t start = 0;
-  while (start <= dirs.size()) {
-    const std::size_t end = std::min(dirs.find(':', start), dirs.size());
-    const std::string dir = dirs.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty()) continue;
-    for (std::filesystem::directory_iterator it(dir, ec), stop; !ec && it != stop;
-         it.increment(ec)) {
-      if (++seen > kMaxFiles) break;
-      if (!it->is_regular_file(ec)) continue;  // follows links: the hashed names are links
-      // Anything that is not a PEM certificate file is passed over, as OpenSSL would.
-      if (X509_STORE_load_file(store, it->path().c_str()) != 1) ERR_clear_error();
-    }
-  }
-  ERR_clear_error();
-  return ok();
-}
-
 Result<crypto::X509StorePtr> make_trust(const ScanOptions& options) {
   crypto::X509StorePtr store(X509_STORE_new());
   if (!store) return fail(ErrorCode::kInternal, "X509_STORE_new failed");
@@ -85,7 +49,9 @@ Result<crypto::X509StorePtr> make_trust(const ScanOptions& options) {
                   "trusted root " + std::to_string(i) + " is not a DER certificate");
     }
   }
-  if (options.use_system_trust) CW_RETURN_IF_ERROR(load_system_trust(store.get()));
+  if (options.use_system_trust) {
+    CW_RETURN_IF_ERROR(add_system_trust(store.get(), SystemTrustPaths::from_environment()));
+  }
   return store;
 }
 

@@ -120,6 +120,8 @@ class TlsProbe final : public Probe {
         unsigned char* p = der.data();
         i2d_X509(cert, &p);
         obs_.chain.push_back(std::move(der));
+        X509_up_ref(cert);
+        served_.emplace_back(cert);
       }
     }
     obs_.tls_version = SSL_get_version(ssl);
@@ -173,7 +175,8 @@ class TlsProbe final : public Probe {
 
   void after_legacy() {
     std::sort(obs_.legacy_protocols.begin(), obs_.legacy_protocols.end());
-    obs_.findings = chain_findings(endpoint_, obs_.chain, shared_.certificates);
+    obs_.findings = chain_findings(endpoint_, obs_.chain, shared_.certificates, served_);
+    served_.clear();
     if (!obs_.legacy_protocols.empty()) {
       std::string list;
       for (const auto& v : obs_.legacy_protocols) list += (list.empty() ? "" : ", ") + v;
@@ -192,6 +195,7 @@ class TlsProbe final : public Probe {
   }
 
   TlsObservation obs_;
+  std::vector<crypto::X509Ptr> served_;  // the handshake's objects for obs_.chain
   int version_ = 0;
   Bytes staple_;
 };

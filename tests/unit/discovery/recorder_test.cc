@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "unit/inventory/fixture.h"
+#include "unit/testing/faulty_database.h"
 #include "unit/x509/test_certs.h"
 
 namespace certward::discovery {
@@ -98,6 +99,61 @@ TEST_F(RecorderTest, EndpointsBecomeInventoryRowsAndSightings) {
   EXPECT_EQ(seen[0].team, "web");
   EXPECT_TRUE(seen[0].active());
   EXPECT_EQ(certward::testing::count_rows(*db_, "audit_events"), 1);
+}
+
+TEST_F(RecorderTest, AFailedBatchLeavesTheReportAsTheLastCommittedOneLeftIt) {
+  certward::testing::FaultyDatabase faulty(*db_);
+  Recorder r(clock_, faulty, inventory_, sightings_, audit_,
+             {.kind = "net", .host = {}, .roots = {}},
+             RecorderOptions{.actor = "token:test",
+                             .ownership = ownership_,
+                             .expiring_window = std::chrono::days(30),
+                             .batch = 2});
+  const auto a = leaf({.cn = "a.example"});
+  const auto b = leaf({.cn = "b.example"});
+  ASSERT_TRUE(r.add(tls({a.der(), ca_.cert().der()})));
+  TlsObservation down = tls({}, Error{ErrorCode::kUnavailable, "connection refused"});
+  down.endpoint.port = 8443;
+  ASSERT_TRUE(r.add(std::move(down)));  // the batch of two is written
+  faulty.fail_commits(1);
+  TlsObservation other = tls({b.der(), ca_.cert().der()});
+  other.endpoint.port = 9443;
+  ASSERT_TRUE(r.add(std::move(other)));
+  TlsObservation again = tls({}, Error{ErrorCode::kUnavailable, "connection refused"});
+  again.endpoint.port = 10443;
+  EXPECT_FALSE(r.add(std::move(again)));  // its commit fails
+  faulty.heal();
+  auto report = r.checkpoint();
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->places, 2);
+  EXPECT_EQ(report->reachable, 1);
+  EXPECT_EQ(report->errors, 1);
+  EXPECT_EQ(report->certificates, 2);
+  EXPECT_EQ(report->new_certificates,
+            (std::vector<std::string>{a.info().sha256_hex, ca_.cert().info().sha256_hex}));
+  ASSERT_EQ(report->results.size(), 2u);
+  EXPECT_EQ(report->results[0]["leaf"], a.info().sha256_hex);
+  EXPECT_TRUE(sightings(b.info().sha256_hex).empty());
+}
+
+TEST_F(RecorderTest, FlushSomeWritesWhatIsBufferedBeforeABatchFills) {
+  const auto a = leaf({.cn = "a.example"});
+  Recorder r(clock_, *db_, inventory_, sightings_, audit_, {.kind = "net", .host = {}, .roots = {}},
+             RecorderOptions{.actor = "token:test",
+                             .ownership = ownership_,
+                             .expiring_window = std::chrono::days(30),
+                             .batch = 16});
+  ASSERT_TRUE(r.add(tls({a.der(), ca_.cert().der()})));
+  ASSERT_TRUE(r.flush_some());  // one place is less than an eighth of 16: kept buffered
+  EXPECT_TRUE(sightings(a.info().sha256_hex).empty());
+  TlsObservation second = tls({a.der(), ca_.cert().der()});
+  second.endpoint.port = 8443;
+  ASSERT_TRUE(r.add(std::move(second)));
+  ASSERT_TRUE(r.flush_some());  // two are an eighth: written
+  EXPECT_EQ(sightings(a.info().sha256_hex).size(), 2u);
+  auto report = r.finish();
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->places, 2);
 }
 
 TEST_F(RecorderTest, AnotherCertificateIsChangedAndTheOldOneGoneButAFailureKeepsSightings) {
