@@ -73,11 +73,20 @@ if ((${#missing[@]})); then
     done
   fi
 fi
-# The JSON schemas the tests validate against, pinned by tests/schemas/package-lock.json.
-schemas="$(cd "$(dirname "$0")/.." && pwd)/tests/schemas"
-if [[ ! -f $schemas/node_modules/.package-lock.json ]] ||
-  ! cmp -s "$schemas/package-lock.json" "$schemas/node_modules/.package-lock.json.source" 2>/dev/null; then
-  (cd "$schemas" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  cp "$schemas/package-lock.json" "$schemas/node_modules/.package-lock.json.source"
-fi
+# npm packages, each folder pinned by its package-lock.json; installed again only when the lock
+# file changed since the last install.
+npm_install() {
+  local dir=$1
+  if [[ ! -f $dir/node_modules/.package-lock.json ]] ||
+    ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.source" 2>/dev/null; then
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.source"
+  fi
+}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+# The JSON schemas the tests validate against.
+npm_install "$root/tests/schemas"
+# The dashboard's build (TypeScript, Vite, Preact) and its browser tests' driver
+# (playwright-core, which drives Debian's chromium and downloads no browser).
+npm_install "$root/web"
 echo "setup: all dependencies present"

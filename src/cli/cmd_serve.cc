@@ -18,10 +18,11 @@ namespace {
 void print_started(const Config& cfg, const server::Started& started) {
   const std::string& base = started.listening.https_base;
   std::printf(
-      "certward is serving\n  REST API:   %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n"
+      "certward is serving\n  dashboard:  %s/\n"
+      "  REST API:   %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n"
       "  plain HTTP: http://%s:%u/healthz   CA certificates: /ca/<authority>.crt\n"
       "  trust:      certward -d %s ca export root > root.pem; curl --cacert root.pem %s/healthz\n",
-      base.c_str(), base.c_str(), started.listening.http_address.c_str(),
+      base.c_str(), base.c_str(), base.c_str(), started.listening.http_address.c_str(),
       unsigned(started.listening.http_port), cfg.data_dir.c_str(), base.c_str());
   if (started.admin_token) {
     std::printf(

@@ -12,6 +12,7 @@
 #include "protocols/crl/crl.h"
 #include "protocols/ocsp/ocsp.h"
 #include "server/component.h"
+#include "server/dashboard.h"
 
 namespace certward::server {
 namespace {
@@ -358,6 +359,16 @@ class BackgroundJobs final : public Component {
 
 }  // namespace
 
+// The web dashboard at "/" on the HTTPS listener: files only; it reads and acts through the
+// REST API like any other client.
+class Dashboard final : public Component {
+ public:
+  explicit Dashboard(Services& /*services*/) {}
+  void mount(Routers& routers) override {
+    routers.https.mount("", *make_dashboard_router(dashboard_assets()));
+  }
+};
+
 Registry builtin_components() {
   Registry r;
   r.add([](Services& s) { return std::make_unique<RestApi>(s); });
@@ -367,6 +378,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<DiscoveryScans>(s); });
   r.add([](Services& s) { return std::make_unique<ManagedCertificates>(s); });
   r.add([](Services& s) { return std::make_unique<Alerts>(s); });
+  r.add([](Services& s) { return std::make_unique<Dashboard>(s); });
   // Last: it starts once every component above has started, and stops before them, so a
   // handler never runs on a component that is not running.
   r.add([](Services& s) { return std::make_unique<BackgroundJobs>(s); });

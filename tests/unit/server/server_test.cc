@@ -228,6 +228,9 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
                         "DELETE /api/v1/acme/directories/{name}"}) {
     https.push_back(r);
   }
+  // The dashboard's page and files.
+  https.push_back("GET /");
+  https.push_back("GET /assets/{file}");
   EXPECT_EQ(routes(server.https_routes()), https);
   EXPECT_EQ(routes(server.http_routes()),
             (std::vector<std::string>{"GET /healthz", "GET /ca/{file}", "GET /crl/{file}",

@@ -1,0 +1,187 @@
+// One certificate: its parsed fields, where it was seen, and its files. Downloads go through
+// the API with the token (a link could not carry it) and are handed to the browser as a blob.
+
+import { ApiError, get, session_headers, type CertificateRecord } from "../api";
+import { Card, Empty, Problem, Show, date, useLoad } from "../ui";
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+
+interface Parsed {
+  subject: string;
+  issuer: string;
+  serial: string;
+  not_before: string;
+  not_after: string;
+  sans: string[];
+  key: { algorithm: string; bits?: number; curve?: string };
+  signature_algorithm: string;
+  key_usage: string[];
+  extended_key_usage: string[];
+  is_ca: boolean;
+  crl_distribution_points: string[];
+  ocsp_urls: string[];
+  sha256: string;
+  sha1: string;
+}
+type Detail = CertificateRecord & { certificate: Parsed; pem: string; created_at?: string };
+interface Sighting {
+  kind: string;
+  location: string;
+  first_seen: string;
+  last_seen: string;
+  gone_at?: string | null;
+}
+
+const FORMATS = [
+  ["pem", "PEM", "crt.pem"],
+  ["der", "DER", "cer"],
+  ["chain", "PEM with chain", "chain.pem"],
+  ["p7b", "PKCS#7", "p7b"],
+] as const;
+
+async function download(fingerprint: string, format: string, extension: string) {
+  const res = await fetch(`/api/v1/certificates/${encodeURIComponent(fingerprint)}/download?format=${format}`, {
+    headers: session_headers(),
+    credentials: "omit",
+    cache: "no-store",
+  });
+  if (!res.ok) throw new ApiError(res.status, res.statusText, "the download failed");
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `${fingerprint.slice(0, 16)}.${extension}`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function Field({ name, children }: { name: string; children: ComponentChildren }) {
+  return (
+    <>
+      <dt>{name}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+export function Certificate({ fingerprint }: { fingerprint: string }) {
+  const data = useLoad(async () => {
+    const [cert, sightings] = await Promise.all([
+      get<Detail>(`/certificates/${encodeURIComponent(fingerprint)}`),
+      get<{ items: Sighting[] }>(`/certificates/${encodeURIComponent(fingerprint)}/sightings`, { limit: 100 }).catch(
+        () => ({ items: [] as Sighting[] }),
+      ),
+    ]);
+    return { cert, sightings: sightings.items };
+  }, [fingerprint]);
+  const [failed, setFailed] = useState<Error | null>(null);
+
+  return (
+    <main>
+      <Show loaded={data}>
+        {({ cert, sightings }) => {
+          const c = cert.certificate;
+          const key = [c.key.algorithm.toUpperCase(), c.key.curve ?? (c.key.bits ? `${c.key.bits} bits` : "")]
+            .filter(Boolean)
+            .join(" ");
+          return (
+            <>
+              <h1 class="subject">{c.subject || "(empty subject)"}</h1>
+              <p>
+                <span class={`status status-${cert.status}`}>{cert.status}</span> {cert.origin}
+                {cert.team ? ` · team ${cert.team}` : ""}
+                {cert.owner ? ` · owner ${cert.owner}` : ""}
+              </p>
+              <div class="grid">
+                <Card title="Certificate" id="fields">
+                  <dl class="fields">
+                    <Field name="Subject">{c.subject}</Field>
+                    <Field name="Issuer">{c.issuer}</Field>
+                    <Field name="Names">
+                      {c.sans.length ? (
+                        <ul class="plain">
+                          {c.sans.map((s) => (
+                            <li key={s}>{s}</li>
+                          ))}
+                        </ul>
+                      ) : (
+                        "none"
+                      )}
+                    </Field>
+                    <Field name="Serial">{c.serial}</Field>
+                    <Field name="Valid from">{date(c.not_before)}</Field>
+                    <Field name="Valid until">{date(c.not_after)}</Field>
+                    <Field name="Key">{key}</Field>
+                    <Field name="Signature">{c.signature_algorithm}</Field>
+                    <Field name="Key usage">{c.key_usage.join(", ") || "none"}</Field>
+                    <Field name="Extended key usage">{c.extended_key_usage.join(", ") || "none"}</Field>
+                    <Field name="CA">{c.is_ca ? "yes" : "no"}</Field>
+                    <Field name="CRL">{c.crl_distribution_points.join(" ") || "none"}</Field>
+                    <Field name="OCSP">{c.ocsp_urls.join(" ") || "none"}</Field>
+                    <Field name="SHA-256">
+                      <code>{c.sha256}</code>
+                    </Field>
+                    <Field name="SHA-1">
+                      <code>{c.sha1}</code>
+                    </Field>
+                    {cert.revoked_at && (
+                      <Field name="Revoked">
+                        {date(cert.revoked_at)} ({cert.revocation_reason ?? "unspecified"})
+                      </Field>
+                    )}
+                    <Field name="Tags">{cert.tags.join(", ") || "none"}</Field>
+                  </dl>
+                </Card>
+                <Card title="Files" id="files">
+                  <ul class="plain">
+                    {FORMATS.map(([format, label, ext]) => (
+                      <li key={format}>
+                        <button
+                          type="button"
+                          class="link"
+                          onClick={() => download(cert.fingerprint, format, ext).catch(setFailed)}
+                        >
+                          {label}
+                        </button>
+                      </li>
+                    ))}
+                  </ul>
+                  {failed && <Problem error={failed} />}
+                  <pre class="pem">{cert.pem}</pre>
+                </Card>
+                <Card title="Seen at" id="sightings">
+                  {sightings.length === 0 ? (
+                    <Empty>Not seen by a scan.</Empty>
+                  ) : (
+                    <table class="table">
+                      <thead>
+                        <tr>
+                          <th scope="col">Where</th>
+                          <th scope="col">First seen</th>
+                          <th scope="col">Last seen</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        {sightings.map((s) => (
+                          <tr key={s.kind + s.location}>
+                            <td>
+                              {s.kind} {s.location}
+                              {s.gone_at ? " (gone)" : ""}
+                            </td>
+                            <td>{date(s.first_seen)}</td>
+                            <td>{date(s.last_seen)}</td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  )}
+                </Card>
+              </div>
+            </>
+          );
+        }}
+      </Show>
+    </main>
+  );
+}

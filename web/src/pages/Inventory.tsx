@@ -1,0 +1,145 @@
+// The inventory: the API's filters, its order (soonest expiry first) and its keyset pages. The
+// filters live in the URL's fragment, so a filtered view can be bookmarked and shared.
+
+import { useState } from "preact/hooks";
+import { get, type CertificatePage } from "../api";
+import { href, navigate, type Route } from "../router";
+import { Empty, Show, date, useLoad } from "../ui";
+
+const FILTERS = ["search", "status", "origin", "team", "owner", "issuer", "tag", "expiring_within"] as const;
+const STATUSES = ["", "valid", "expiring", "expired", "revoked", "superseded"];
+const ORIGINS = ["", "issued", "discovered", "imported", "upstream"];
+const PAGE = 50;
+
+export function Inventory({ route }: { route: Route }) {
+  const filters: Record<string, string> = {};
+  for (const f of FILTERS) {
+    const v = route.params.get(f);
+    if (v) filters[f] = v;
+  }
+  const cursor = route.params.get("cursor") ?? undefined;
+  const back = route.params.get("back") ?? "";
+  const page = useLoad(
+    () => get<CertificatePage>("/certificates", { ...filters, limit: PAGE, cursor }),
+    [JSON.stringify(filters), cursor],
+  );
+  const [draft, setDraft] = useState(filters["search"] ?? "");
+
+  const go = (next: Record<string, string | undefined>) => navigate("/inventory", { ...filters, ...next });
+
+  return (
+    <main>
+      <h1>Inventory</h1>
+      <form
+        class="filters"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          go({ search: draft.trim() || undefined, cursor: undefined, back: undefined });
+        }}
+      >
+        <label>
+          Search
+          <input
+            name="search"
+            type="search"
+            value={draft}
+            placeholder="subject, SAN or fingerprint"
+            onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          Status
+          <select
+            name="status"
+            value={filters["status"] ?? ""}
+            onChange={(e) => go({ status: (e.target as HTMLSelectElement).value || undefined, cursor: undefined })}
+          >
+            {STATUSES.map((s) => (
+              <option value={s} key={s}>
+                {s || "any"}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Origin
+          <select
+            name="origin"
+            value={filters["origin"] ?? ""}
+            onChange={(e) => go({ origin: (e.target as HTMLSelectElement).value || undefined, cursor: undefined })}
+          >
+            {ORIGINS.map((s) => (
+              <option value={s} key={s}>
+                {s || "any"}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      <Show loaded={page}>
+        {(p) =>
+          p.items.length === 0 ? (
+            <Empty>No certificate matches.</Empty>
+          ) : (
+            <>
+              <table class="table" aria-label="Certificates">
+                <thead>
+                  <tr>
+                    <th scope="col">Subject</th>
+                    <th scope="col">Names</th>
+                    <th scope="col">Expires</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Origin</th>
+                    <th scope="col">Team</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {p.items.map((c) => (
+                    <tr key={c.fingerprint} data-fingerprint={c.fingerprint}>
+                      <td>
+                        <a href={href(`/certificates/${c.fingerprint}`)}>{c.subject || c.fingerprint}</a>
+                      </td>
+                      <td class="names">{c.sans.slice(0, 3).join(", ") + (c.sans.length > 3 ? ` +${c.sans.length - 3}` : "")}</td>
+                      <td>{date(c.not_after)}</td>
+                      <td>
+                        <span class={`status status-${c.status}`}>{c.status}</span>
+                      </td>
+                      <td>{c.origin}</td>
+                      <td>{c.team ?? ""}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <nav class="pager" aria-label="Pages">
+                {cursor && (
+                  <a
+                    href={href("/inventory", {
+                      ...filters,
+                      cursor: back.split(",").filter(Boolean).slice(-1)[0],
+                      back: back.split(",").filter(Boolean).slice(0, -1).join(",") || undefined,
+                    })}
+                  >
+                    Previous
+                  </a>
+                )}
+                {p.next_cursor && (
+                  <a
+                    href={href("/inventory", {
+                      ...filters,
+                      cursor: p.next_cursor,
+                      back: cursor ? [back, cursor].filter(Boolean).join(",") : undefined,
+                    })}
+                  >
+                    Next
+                  </a>
+                )}
+              </nav>
+            </>
+          )
+        }
+      </Show>
+    </main>
+  );
+}

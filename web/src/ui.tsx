@@ -1,0 +1,84 @@
+// Small pieces every page uses. Everything from the server is rendered as text (Preact escapes
+// it): no page sets HTML from data.
+
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError } from "./api";
+
+export type Loaded<T> =
+  | { state: "loading" }
+  | { state: "error"; error: ApiError | Error }
+  | { state: "ready"; value: T };
+
+// Runs `load` when `key` changes; the latest answer wins.
+export function useLoad<T>(load: () => Promise<T>, key: unknown[]): Loaded<T> {
+  const [result, setResult] = useState<Loaded<T>>({ state: "loading" });
+  useEffect(() => {
+    let live = true;
+    setResult({ state: "loading" });
+    load().then(
+      (value) => live && setResult({ state: "ready", value }),
+      (error: unknown) =>
+        live && setResult({ state: "error", error: error instanceof Error ? error : new Error(String(error)) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, key);
+  return result;
+}
+
+export function Problem({ error }: { error: Error }) {
+  const api = error instanceof ApiError ? error : null;
+  return (
+    <div class="problem" role="alert">
+      <strong>{api ? `${api.status} ${api.title}` : "Request failed"}</strong>
+      {api?.detail ? <p>{api.detail}</p> : !api ? <p>{error.message}</p> : null}
+    </div>
+  );
+}
+
+export function Show<T>({ loaded, children }: { loaded: Loaded<T>; children: (v: T) => ComponentChildren }) {
+  if (loaded.state === "loading") return <p class="muted" aria-busy="true">Loading…</p>;
+  if (loaded.state === "error") return <Problem error={loaded.error} />;
+  return <>{children(loaded.value)}</>;
+}
+
+export function Card({ title, children, id }: { title: string; children: ComponentChildren; id?: string }) {
+  return (
+    <section class="card" aria-labelledby={id ? `${id}-title` : undefined} data-card={id}>
+      <h2 id={id ? `${id}-title` : undefined}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="empty">{children}</p>;
+}
+
+export function date(text: string | undefined | null): string {
+  if (!text) return "";
+  return text.replace("T", " ").replace(/Z$/, " UTC");
+}
+
+// Counts as horizontal bars, widest first, each with its number as text.
+export function Bars({ rows, label }: { rows: { name: string; count: number }[]; label: string }) {
+  if (rows.length === 0) return <Empty>None.</Empty>;
+  const max = Math.max(...rows.map((r) => r.count), 1);
+  return (
+    <table class="bars" aria-label={label}>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.name}>
+            <th scope="row">{r.name}</th>
+            <td class="bar-cell">
+              <span class="bar" style={{ width: `${(100 * r.count) / max}%` }} />
+            </td>
+            <td class="num">{r.count.toLocaleString("en")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
