@@ -44,9 +44,19 @@ export function Show<T>({ loaded, children }: { loaded: Loaded<T>; children: (v:
   return <>{children(loaded.value)}</>;
 }
 
-export function Card({ title, children, id }: { title: string; children: ComponentChildren; id?: string }) {
+export function Card({
+  title,
+  children,
+  id,
+  wide,
+}: {
+  title: string;
+  children: ComponentChildren;
+  id?: string;
+  wide?: boolean;
+}) {
   return (
-    <section class="card" aria-labelledby={id ? `${id}-title` : undefined} data-card={id}>
+    <section class={wide ? "card wide" : "card"} aria-labelledby={id ? `${id}-title` : undefined} data-card={id}>
       <h2 id={id ? `${id}-title` : undefined}>{title}</h2>
       {children}
     </section>

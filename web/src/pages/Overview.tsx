@@ -128,7 +128,7 @@ export function Overview() {
                 </Card>
               )}
               {audit && (
-                <Card title="Recent audit events" id="audit">
+                <Card title="Recent audit events" id="audit" wide>
                   {audit.items.length === 0 ? (
                     <Empty>No events.</Empty>
                   ) : (

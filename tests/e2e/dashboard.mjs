@@ -1,0 +1,179 @@
+// The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core)
+// against a real `certward serve`: what a person does, checked against what the API says.
+//
+// Environment (set by tests/integration/dashboard_browser_test.sh):
+//   BASE             https URL of the server
+//   ADMIN_TOKEN      an admin token; REQUESTER_TOKEN a requester's of team "payments"
+//   ADMIN_TOTAL, REQUESTER_TOTAL   the certificates each may see, as the API counts them
+//   HOSTILE_FP       fingerprint of an imported certificate whose names are HTML and script
+//   REQUESTER_FP     a certificate of the requester's team
+//   SHOTS            where screenshots go
+//   CHROMIUM         the browser (default /usr/bin/chromium)
+// Prints one "ok"/"FAIL" line per check and exits non-zero if any failed.
+
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../../web/package.json"));
+const { chromium } = require("playwright-core");
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const BASE = env("BASE");
+const SHOTS = env("SHOTS");
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+  "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " +
+  "form-action 'self'; frame-ancestors 'none'";
+mkdirSync(SHOTS, { recursive: true });
+
+let failures = 0;
+const check = (ok, what, detail = "") => {
+  console.log(`${ok ? "ok" : "FAIL"}: ${what}${ok || !detail ? "" : ` (${detail})`}`);
+  if (!ok) failures++;
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  // The test may run as root, where chromium's sandbox cannot start.
+  args: ["--no-sandbox"],
+  headless: true,
+});
+
+// A fresh tab with everything a check needs to see: CSP violations, page errors, dialogs (an
+// alert() from hostile content), and the headers of every dashboard file.
+async function tab() {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const seen = { csp: [], errors: [], dialogs: [], missingCsp: [] };
+  await page.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`),
+    );
+  });
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) seen.csp.push(m.text());
+  });
+  page.on("pageerror", (e) => seen.errors.push(String(e)));
+  page.on("dialog", async (d) => {
+    seen.dialogs.push(d.message());
+    await d.dismiss();
+  });
+  page.on("response", (r) => {
+    const url = new URL(r.url());
+    if (url.origin !== new URL(BASE).origin || url.pathname.startsWith("/api/")) return;
+    if (r.headers()["content-security-policy"] !== CSP) seen.missingCsp.push(url.pathname);
+  });
+  return { context, page, seen };
+}
+
+async function signIn(page, token) {
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector("#token");
+  await page.fill("#token", token);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("[data-total]");
+}
+
+async function settle(page, seen, what) {
+  const violations = await page.evaluate(() => window.__csp);
+  check(violations.length === 0 && seen.csp.length === 0, `${what}: no CSP violation`, [...violations, ...seen.csp].join("; "));
+  check(seen.errors.length === 0, `${what}: no script error`, seen.errors.join("; "));
+  check(seen.missingCsp.length === 0, `${what}: every dashboard response has the CSP`, seen.missingCsp.join(" "));
+}
+
+// 1. An administrator.
+{
+  const { context, page, seen } = await tab();
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector("#token");
+  await page.screenshot({ path: `${SHOTS}/sign-in.png` });
+  // A wrong token is refused with the API's problem, and nothing is kept.
+  await page.fill("#token", "cwt_0000000000000000_wrong");
+  await page.click("button[type=submit]");
+  await page.waitForSelector(".problem");
+  check((await page.textContent(".problem")).includes("401"), "a wrong token is refused with the API's 401");
+  check((await page.evaluate(() => sessionStorage.getItem("certward.token"))) === null, "a refused token is not kept");
+
+  const t0 = Date.now();
+  await signIn(page, env("ADMIN_TOKEN"));
+  console.log(`time: the overview rendered ${Date.now() - t0} ms after sign-in`);
+  check((await page.getAttribute("[data-total]", "data-total")) === env("ADMIN_TOTAL"), "overview total matches the API", await page.getAttribute("[data-total]", "data-total"));
+  check((await page.locator("[data-card=audit]").count()) === 1, "an administrator sees the audit trail");
+  check(!page.url().includes(env("ADMIN_TOKEN")), "the token is not in the URL");
+  await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
+
+  // The inventory: search, then open the certificate found.
+  await page.click("nav a[href='#/inventory']");
+  await page.waitForSelector("table[aria-label=Certificates]");
+  await page.screenshot({ path: `${SHOTS}/inventory.png`, fullPage: true });
+  await page.fill("input[name=search]", "pwned");
+  await page.click("form[role=search] button[type=submit]");
+  // The whole inventory was listed before: wait for the search's answer to replace it.
+  const found = await page
+    .waitForFunction(() => location.hash.includes("search=pwned") && document.querySelectorAll("tbody tr").length === 1, null, { timeout: 10_000 })
+    .then(() => true, () => false);
+  check(found, "the search finds the one certificate", `${await page.locator("tbody tr").count()} rows`);
+  // The subject as the API gives it (RFC 4514, where '<' and '>' are escaped): as text, exactly.
+  const hostileSubject = env("HOSTILE_SUBJECT");
+  const listed = await page.textContent(`tr[data-fingerprint='${env("HOSTILE_FP")}'] td`);
+  check(listed === hostileSubject, "a subject with a script element is listed as text", listed);
+  await page.click(`tr[data-fingerprint='${env("HOSTILE_FP")}'] a`);
+  await page.waitForSelector("h1.subject");
+  const subject = await page.textContent("h1.subject");
+  check(subject === hostileSubject, "the certificate page shows the subject as text", subject);
+  const names = await page.textContent("[data-card=fields]");
+  check(names.includes("<b>bold</b>") && names.includes("javascript:"), "its names are shown as text");
+  check((await page.evaluate(() => window.__pwned)) === undefined, "no script from the certificate ran");
+  check(seen.dialogs.length === 0, "no dialog opened", seen.dialogs.join("; "));
+  check((await page.locator("[data-card=fields] script, [data-card=fields] img, [data-card=fields] b").count()) === 0, "no element was made from the certificate's text");
+  await page.screenshot({ path: `${SHOTS}/certificate-hostile.png`, fullPage: true });
+  await settle(page, seen, "administrator");
+
+  // Signing out forgets the token.
+  await page.click("text=Sign out");
+  await page.waitForSelector("#token");
+  check((await page.evaluate(() => sessionStorage.getItem("certward.token"))) === null, "signing out forgets the token");
+  await context.close();
+}
+
+// 2. A requester of team "payments": its own certificates only, and no audit trail.
+{
+  const { context, page, seen } = await tab();
+  await signIn(page, env("REQUESTER_TOKEN"));
+  check((await page.getAttribute("[data-total]", "data-total")) === env("REQUESTER_TOTAL"), "a requester's overview counts its team's certificates only", await page.getAttribute("[data-total]", "data-total"));
+  check((await page.locator("[data-card=audit]").count()) === 0, "a requester sees no audit trail");
+  await page.screenshot({ path: `${SHOTS}/overview-requester.png`, fullPage: true });
+  await page.goto(`${BASE}/#/inventory`);
+  await page.waitForSelector("table[aria-label=Certificates], .empty");
+  const rows = await page.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-fingerprint")));
+  check(rows.includes(env("REQUESTER_FP")) && !rows.includes(env("HOSTILE_FP")), "a requester lists its team's certificates and not others'", rows.join(" "));
+  await page.goto(`${BASE}/#/certificates/${env("HOSTILE_FP")}`);
+  await page.waitForSelector(".problem");
+  check(/404/.test(await page.textContent(".problem")), "another team's certificate is not found for a requester");
+  await settle(page, seen, "requester");
+  await context.close();
+}
+
+// 3. A phone-sized window: the pages still lay out.
+{
+  const { context, page, seen } = await tab();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page, env("ADMIN_TOKEN"));
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, "the overview fits a phone's width", `${overflow}px too wide`);
+  await page.screenshot({ path: `${SHOTS}/overview-phone.png`, fullPage: true });
+  await settle(page, seen, "phone");
+  await context.close();
+}
+
+await browser.close();
+console.log(`${failures === 0 ? "all checks passed" : `${failures} failed`}`);
+process.exit(failures === 0 ? 0 : 1);
