@@ -7,12 +7,13 @@
 //   ADMIN_TOTAL, REQUESTER_TOTAL   the certificates each may see, as the API counts them
 //   HOSTILE_FP       fingerprint of an imported certificate whose names are HTML and script
 //   REQUESTER_FP     a certificate of the requester's team
+//   CSR_FILE         a PEM CSR for app.example.test, issued through the Issue page
 //   SHOTS            where screenshots go
 //   CHROMIUM         the browser (default /usr/bin/chromium)
 // Prints one "ok"/"FAIL" line per check and exits non-zero if any failed.
 
 import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -137,6 +138,71 @@ async function settle(page, seen, what) {
   await page.screenshot({ path: `${SHOTS}/certificate-hostile.png`, fullPage: true });
   await settle(page, seen, "administrator");
 
+  // Issue from a CSR, find it in the inventory, revoke it and see its status change.
+  const api = async (path, token = env("ADMIN_TOKEN")) => {
+    const r = await context.request.get(`${BASE}/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });
+    return { status: r.status(), body: r.ok() ? await r.json() : null };
+  };
+  await page.click("nav a[href='#/issue']");
+  await page.waitForSelector("textarea[name=csr]");
+  await page.selectOption("select[name=profile]", "tls-server");
+  await page.fill("textarea[name=csr]", readFileSync(env("CSR_FILE"), "utf8"));
+  await page.screenshot({ path: `${SHOTS}/issue.png`, fullPage: true });
+  await page.click("form.form button[type=submit]");
+  await page.waitForSelector("[data-issued]");
+  const issued = await page.getAttribute("[data-issued]", "data-issued");
+  check((await api(`/certificates/${issued}`)).status === 200, "the certificate issued from the CSR is in the inventory (API)");
+  await page.goto(`${BASE}/#/inventory?search=app.example.test`);
+  const listedIssued = await page
+    .waitForSelector(`tr[data-fingerprint='${issued}']`, { timeout: 10_000 })
+    .then(() => true, () => false);
+  check(listedIssued, "the issued certificate is found in the inventory");
+  await page.click(`tr[data-fingerprint='${issued}'] a`);
+  await page.waitForSelector("[data-card=revoke]");
+  await page.selectOption("select[name=reason]", "keyCompromise");
+  await page.click("text=Revoke…");
+  await page.click("text=Revoke now");
+  const revoked = await page
+    .waitForFunction(() => document.querySelector("main p .status")?.textContent === "revoked", null, { timeout: 10_000 })
+    .then(() => true, () => false);
+  check(revoked, "after revocation the page shows it revoked");
+  const after = await api(`/certificates/${issued}`);
+  check(after.body?.status === "revoked" && after.body?.revocation_reason === "keyCompromise", "the API has it revoked for key compromise", JSON.stringify(after.body?.status));
+  check((await page.locator("[data-card=revoke]").count()) === 0, "a revoked certificate offers no revocation");
+  await page.screenshot({ path: `${SHOTS}/certificate-revoked.png`, fullPage: true });
+
+  // A token is shown once, works, and is listed without its secret afterwards.
+  await page.click("nav a[href='#/tokens']");
+  await page.waitForSelector("select[name=principal]");
+  await page.selectOption("select[name=principal]", "alice");
+  await page.fill("input[name=ttl]", "1d");
+  await page.fill("input[name=description]", "made in the browser");
+  await page.click("form.form button[type=submit]");
+  await page.waitForSelector("[data-secret]");
+  const secret = (await page.textContent("[data-secret]")).trim();
+  await page.screenshot({ path: `${SHOTS}/token-created.png`, fullPage: true });
+  const who = await api("/whoami", secret);
+  check(secret.startsWith("cwt_") && who.body?.principal === "alice", "the new token works for its principal", secret.slice(0, 8));
+  await page.click("text=I have stored it");
+  await page.reload();
+  await page.waitForSelector("table[aria-label=Tokens]");
+  check((await page.locator("[data-secret]").count()) === 0, "the secret is not shown again");
+  check((await page.content()).includes(secret) === false, "the secret is nowhere in the page");
+  check((await page.locator(`tr[data-token='${secret.split("_")[1]}']`).count()) === 1, "the new token is listed");
+
+  // The hierarchy as a tree; the audit chain verifies.
+  await page.click("nav a[href='#/authorities']");
+  await page.waitForSelector("[data-authority=root] [data-authority=issuing]");
+  check(true, "the issuing authority is shown under the root");
+  await page.screenshot({ path: `${SHOTS}/authorities.png`, fullPage: true });
+  await page.click("nav a[href='#/audit']");
+  await page.waitForSelector("table[aria-label='Audit events']");
+  await page.click("text=Verify the chain");
+  await page.waitForSelector("[data-verified]");
+  check((await page.getAttribute("[data-verified]", "data-verified")) === "ok", "the audit chain verifies");
+  await page.screenshot({ path: `${SHOTS}/audit.png`, fullPage: true });
+  await settle(page, seen, "administrator's actions");
+
   // Signing out forgets the token.
   await page.click("text=Sign out");
   await page.waitForSelector("#token");
@@ -150,6 +216,11 @@ async function settle(page, seen, what) {
   await signIn(page, env("REQUESTER_TOKEN"));
   check((await page.getAttribute("[data-total]", "data-total")) === env("REQUESTER_TOTAL"), "a requester's overview counts its team's certificates only", await page.getAttribute("[data-total]", "data-total"));
   check((await page.locator("[data-card=audit]").count()) === 0, "a requester sees no audit trail");
+  const links = await page.locator("header nav a").allTextContents();
+  check(!links.includes("Tokens") && !links.includes("Audit") && links.includes("Issue"), "a requester's menu has no administration pages", links.join(" "));
+  await page.goto(`${BASE}/#/tokens`);
+  await page.waitForSelector("main h1");
+  check((await page.textContent("main h1")) === "Not available", "the tokens page is not available to a requester");
   await page.screenshot({ path: `${SHOTS}/overview-requester.png`, fullPage: true });
   await page.goto(`${BASE}/#/inventory`);
   await page.waitForSelector("table[aria-label=Certificates], .empty");

@@ -3,8 +3,9 @@
 # packages) against a real `certward serve`: sign-in, the overview against the API's own
 # counts, the inventory search and a certificate page, a certificate whose names are HTML and
 # script shown as text with no script run, a requester who sees its team's certificates only,
-# the Content-Security-Policy on every dashboard response with no violation logged, and a
-# phone-sized window. Screenshots of each page go to $SCREENSHOTS (default:
+# issuance from a CSR found in the inventory and revoked, a token shown once, the CA tree and
+# the audit chain's verification, the Content-Security-Policy on every dashboard response with
+# no violation logged, and a phone-sized window. Screenshots of each page go to $SCREENSHOTS (default:
 # dashboard-screenshots/ in the directory the test runs in).
 source "$(dirname "$0")/lib.sh"
 command -v chromium >/dev/null || { echo "chromium is missing: run scripts/setup.sh" >&2; exit 1; }
@@ -33,6 +34,9 @@ must 200 GET "/api/v1/certificates/$hostile_fp"
 hostile_subject=$(jq -r .subject "$T/resp")
 [[ $hostile_subject == *'<script'* ]] || { echo "the subject lost its markup: $hostile_subject" >&2; exit 1; }
 
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/app.key" \
+  -subj /CN=app.example.test -addext subjectAltName=DNS:app.example.test -out "$T/app.csr" 2>/dev/null
+
 total() {  # token
   api GET /api/v1/reports/summary "$1" >/dev/null
   jq -r '.sections.totals[0].certificates' "$T/resp"
@@ -43,7 +47,7 @@ assert_eq 1 "$requester_total" "the requester's own count (API)"
 
 if BASE=$BASE ADMIN_TOKEN=$A REQUESTER_TOKEN=$R ADMIN_TOTAL=$admin_total \
   REQUESTER_TOTAL=$requester_total HOSTILE_FP=$hostile_fp HOSTILE_SUBJECT=$hostile_subject \
-  REQUESTER_FP=$requester_fp \
+  REQUESTER_FP=$requester_fp CSR_FILE=$T/app.csr \
   SHOTS=${SCREENSHOTS:-$PWD/dashboard-screenshots} \
   node "$(dirname "$0")/../e2e/dashboard.mjs" >"$T/browser.out" 2>&1; then
   pass

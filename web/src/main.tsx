@@ -4,10 +4,15 @@ import { get, type Identity } from "./api";
 import { href, useRoute } from "./router";
 import { session } from "./session";
 import { Show, useLoad } from "./ui";
+import { can, type Permission } from "./roles";
+import { Audit } from "./pages/Audit";
+import { Authorities } from "./pages/Authorities";
 import { Certificate } from "./pages/Certificate";
 import { Inventory } from "./pages/Inventory";
+import { Issue } from "./pages/Issue";
 import { Overview } from "./pages/Overview";
 import { SignIn } from "./pages/SignIn";
+import { Tokens } from "./pages/Tokens";
 import "./style.css";
 
 function useToken(): string | null {
@@ -16,18 +21,40 @@ function useToken(): string | null {
   return token;
 }
 
-const PAGES = [
+// The pages, each shown to the roles that may use it (the API refuses the others anyway).
+const PAGES: { path: string; label: string; needs?: Permission }[] = [
   { path: "/", label: "Overview" },
   { path: "/inventory", label: "Inventory" },
-] as const;
+  { path: "/issue", label: "Issue", needs: "issue" },
+  { path: "/authorities", label: "Authorities" },
+  { path: "/audit", label: "Audit", needs: "read_audit" },
+  { path: "/tokens", label: "Tokens", needs: "read_principals" },
+];
 
 function Shell({ identity }: { identity: Identity }) {
   const route = useRoute();
+  const allowed = (path: string) => {
+    const needs = PAGES.find((p) => p.path === path)?.needs;
+    return !needs || can(identity.role, needs);
+  };
   let page;
-  if (route.path === "/" || route.path === "") page = <Overview />;
+  if (!allowed(route.path))
+    page = (
+      <main>
+        <h1>Not available</h1>
+        <p>A {identity.role} token cannot use this page.</p>
+      </main>
+    );
+  else if (route.path === "/" || route.path === "") page = <Overview />;
   else if (route.path === "/inventory") page = <Inventory route={route} />;
+  else if (route.path === "/issue") page = <Issue />;
+  else if (route.path === "/authorities") page = <Authorities identity={identity} />;
+  else if (route.path === "/audit") page = <Audit route={route} />;
+  else if (route.path === "/tokens") page = <Tokens identity={identity} />;
   else if (route.path.startsWith("/certificates/"))
-    page = <Certificate fingerprint={decodeURIComponent(route.path.slice("/certificates/".length))} />;
+    page = (
+      <Certificate fingerprint={decodeURIComponent(route.path.slice("/certificates/".length))} identity={identity} />
+    );
   else
     page = (
       <main>
@@ -43,7 +70,7 @@ function Shell({ identity }: { identity: Identity }) {
           certward
         </a>
         <nav aria-label="Pages">
-          {PAGES.map((p) => (
+          {PAGES.filter((p) => allowed(p.path)).map((p) => (
             <a key={p.path} href={href(p.path)} aria-current={section === p.path ? "page" : undefined}>
               {p.label}
             </a>

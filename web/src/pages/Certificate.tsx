@@ -1,7 +1,9 @@
 // One certificate: its parsed fields, where it was seen, and its files. Downloads go through
 // the API with the token (a link could not carry it) and are handed to the browser as a blob.
 
-import { ApiError, get, session_headers, type CertificateRecord } from "../api";
+import { ApiError, get, request, session_headers, type CertificateRecord, type Identity } from "../api";
+import { can } from "../roles";
+import { save } from "../download";
 import { Card, Empty, Problem, Show, date, useLoad } from "../ui";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
@@ -46,14 +48,7 @@ async function download(fingerprint: string, format: string, extension: string) 
     cache: "no-store",
   });
   if (!res.ok) throw new ApiError(res.status, res.statusText, "the download failed");
-  const url = URL.createObjectURL(await res.blob());
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = `${fingerprint.slice(0, 16)}.${extension}`;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  save(`${fingerprint.slice(0, 16)}.${extension}`, res.headers.get("Content-Type") ?? "", await res.blob());
 }
 
 function Field({ name, children }: { name: string; children: ComponentChildren }) {
@@ -65,7 +60,68 @@ function Field({ name, children }: { name: string; children: ComponentChildren }
   );
 }
 
-export function Certificate({ fingerprint }: { fingerprint: string }) {
+const REASONS = [
+  "unspecified",
+  "keyCompromise",
+  "affiliationChanged",
+  "superseded",
+  "cessationOfOperation",
+  "privilegeWithdrawn",
+] as const;
+
+// Revocation asks once more before it is sent: it cannot be undone.
+function Revoke({ fingerprint, onRevoked }: { fingerprint: string; onRevoked: () => void }) {
+  const [reason, setReason] = useState<string>("unspecified");
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  async function revoke() {
+    setBusy(true);
+    setError(null);
+    try {
+      await request("POST", `/certificates/${encodeURIComponent(fingerprint)}/revoke`, { body: { reason } });
+      onRevoked();
+    } catch (e) {
+      setError(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      setBusy(false);
+      setConfirming(false);
+    }
+  }
+  return (
+    <Card title="Revoke" id="revoke">
+      <label>
+        Reason{" "}
+        <select name="reason" value={reason} onChange={(e) => setReason((e.target as HTMLSelectElement).value)}>
+          {REASONS.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </select>
+      </label>{" "}
+      {confirming ? (
+        <span role="group" aria-label="Confirm revocation">
+          <strong>Revoke this certificate? This cannot be undone.</strong>{" "}
+          <button type="button" class="danger" disabled={busy} onClick={revoke}>
+            Revoke now
+          </button>{" "}
+          <button type="button" class="secondary" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </span>
+      ) : (
+        <button type="button" class="danger" onClick={() => setConfirming(true)}>
+          Revoke…
+        </button>
+      )}
+      {error && <Problem error={error} />}
+    </Card>
+  );
+}
+
+export function Certificate({ fingerprint, identity }: { fingerprint: string; identity: Identity }) {
+  const [version, setVersion] = useState(0);
   const data = useLoad(async () => {
     const [cert, sightings] = await Promise.all([
       get<Detail>(`/certificates/${encodeURIComponent(fingerprint)}`),
@@ -74,7 +130,7 @@ export function Certificate({ fingerprint }: { fingerprint: string }) {
       ),
     ]);
     return { cert, sightings: sightings.items };
-  }, [fingerprint]);
+  }, [fingerprint, version]);
   const [failed, setFailed] = useState<Error | null>(null);
 
   return (
@@ -150,6 +206,9 @@ export function Certificate({ fingerprint }: { fingerprint: string }) {
                   {failed && <Problem error={failed} />}
                   <pre class="pem">{cert.pem}</pre>
                 </Card>
+                {can(identity.role, "revoke") && cert.status !== "revoked" && (
+                  <Revoke fingerprint={cert.fingerprint} onRevoked={() => setVersion((v) => v + 1)} />
+                )}
                 <Card title="Seen at" id="sightings">
                   {sightings.length === 0 ? (
                     <Empty>Not seen by a scan.</Empty>

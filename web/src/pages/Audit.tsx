@@ -1,0 +1,123 @@
+// The audit trail with the API's filters, newest first, a page at a time (before_seq), and the
+// chain's verification.
+
+import { useState } from "preact/hooks";
+import { get, type Query } from "../api";
+import { href, navigate, type Route } from "../router";
+import { Card, Empty, Problem, Show, date, useLoad } from "../ui";
+
+interface Event {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  details: unknown;
+}
+interface Verify {
+  ok: boolean;
+  events_checked: number;
+  first_bad_seq?: number;
+  problem?: string;
+  head: { seq: number; hash: string };
+}
+
+const FILTERS = ["actor", "action", "target_type", "target_id"] as const;
+
+export function Audit({ route }: { route: Route }) {
+  const filters: Query = {};
+  for (const f of FILTERS) filters[f] = route.params.get(f) ?? undefined;
+  const before = route.params.get("before_seq") ?? undefined;
+  const events = useLoad(
+    () => get<{ items: Event[]; next_before_seq: number | null }>("/audit/events", { ...filters, before_seq: before, limit: 50 }),
+    [JSON.stringify(filters), before],
+  );
+  const [verify, setVerify] = useState<Verify | Error | null>(null);
+
+  return (
+    <main>
+      <h1>Audit log</h1>
+      <form
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const data = new FormData(e.target as HTMLFormElement);
+          const next: Record<string, string | undefined> = {};
+          for (const f of FILTERS) next[f] = String(data.get(f) ?? "").trim() || undefined;
+          navigate("/audit", next);
+        }}
+      >
+        {FILTERS.map((f) => (
+          <label key={f}>
+            {f.replace("_", " ")}
+            <input name={f} defaultValue={String(filters[f] ?? "")} />
+          </label>
+        ))}
+        <button type="submit">Filter</button>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() =>
+            get<Verify>("/audit/verify").then(setVerify, (e: unknown) => setVerify(e instanceof Error ? e : new Error(String(e))))
+          }
+        >
+          Verify the chain
+        </button>
+      </form>
+      {verify instanceof Error && <Problem error={verify} />}
+      {verify && !(verify instanceof Error) && (
+        <Card title="Chain verification" id="verify">
+          <p data-verified={verify.ok ? "ok" : "broken"}>
+            {verify.ok
+              ? `Intact: ${verify.events_checked} events checked, head ${verify.head.seq} (${verify.head.hash.slice(0, 16)}…).`
+              : `Broken at event ${verify.first_bad_seq ?? "?"}: ${verify.problem ?? ""}`}
+          </p>
+        </Card>
+      )}
+      <Show loaded={events}>
+        {({ items, next_before_seq }) =>
+          items.length === 0 ? (
+            <Empty>No events match.</Empty>
+          ) : (
+            <>
+              <table class="table" aria-label="Audit events">
+                <thead>
+                  <tr>
+                    <th scope="col">#</th>
+                    <th scope="col">Time</th>
+                    <th scope="col">Actor</th>
+                    <th scope="col">Action</th>
+                    <th scope="col">Target</th>
+                    <th scope="col">Details</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((e) => (
+                    <tr key={e.seq}>
+                      <td>{e.seq}</td>
+                      <td>{date(e.time)}</td>
+                      <td>{e.actor}</td>
+                      <td>{e.action}</td>
+                      <td>
+                        {e.target_type} {e.target_id}
+                      </td>
+                      <td>
+                        <code class="details">{JSON.stringify(e.details)}</code>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              {next_before_seq !== null && (
+                <nav class="pager">
+                  <a href={href("/audit", { ...(filters as Record<string, string | undefined>), before_seq: String(next_before_seq) })}>Older</a>
+                </nav>
+              )}
+            </>
+          )
+        }
+      </Show>
+    </main>
+  );
+}

@@ -1,0 +1,123 @@
+// The CA hierarchy as a tree (each authority under its parent), with each one's certificate
+// and status; an operator or administrator may create a subordinate of an active one.
+
+import { useState } from "preact/hooks";
+import { get, request, type Identity } from "../api";
+import { can } from "../roles";
+import { Card, Problem, Show, date, useLoad } from "../ui";
+
+interface Authority {
+  name: string;
+  kind: "root" | "intermediate" | "issuing";
+  parent: string | null;
+  status: string;
+  key_type: string;
+  imported: boolean;
+  certificate: { subject: string; not_after: string; sha256: string; crl_distribution_points: string[]; ocsp_urls: string[] };
+}
+
+function Node({ a, all, manage, onCreate }: { a: Authority; all: Authority[]; manage: boolean; onCreate: (parent: string) => void }) {
+  const children = all.filter((c) => c.parent === a.name);
+  return (
+    <li data-authority={a.name}>
+      <div class="node">
+        <strong>{a.name}</strong> <span class="muted">{a.kind}</span>{" "}
+        <span class={`status status-${a.status === "active" ? "valid" : "revoked"}`}>{a.status}</span>
+        <div>{a.certificate.subject}</div>
+        <div class="muted">
+          {a.key_type} · until {date(a.certificate.not_after)}
+          {a.imported ? " · imported" : ""}
+        </div>
+        <div class="muted">
+          CRL: {a.certificate.crl_distribution_points.join(" ") || "none"} · OCSP: {a.certificate.ocsp_urls.join(" ") || "none"}
+        </div>
+        {manage && a.status === "active" && a.kind !== "issuing" && (
+          <button type="button" class="link" onClick={() => onCreate(a.name)}>
+            Create a subordinate
+          </button>
+        )}
+      </div>
+      {children.length > 0 && (
+        <ul class="tree">
+          {children.map((c) => (
+            <Node key={c.name} a={c} all={all} manage={manage} onCreate={onCreate} />
+          ))}
+        </ul>
+      )}
+    </li>
+  );
+}
+
+function CreateSubordinate({ parent, onDone }: { parent: string; onDone: () => void }) {
+  const [name, setName] = useState("");
+  const [kind, setKind] = useState("issuing");
+  const [subject, setSubject] = useState("");
+  const [error, setError] = useState<Error | null>(null);
+  return (
+    <Card title={`A subordinate of ${parent}`} id="create-authority">
+      <form
+        class="form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setError(null);
+          try {
+            await request("POST", "/authorities", { body: { name, kind, parent, subject } });
+            onDone();
+          } catch (err) {
+            setError(err instanceof Error ? err : new Error(String(err)));
+          }
+        }}
+      >
+        <label>
+          Name
+          <input name="name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} required />
+        </label>
+        <label>
+          Kind
+          <select name="kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+            <option value="issuing">issuing</option>
+            <option value="intermediate">intermediate</option>
+          </select>
+        </label>
+        <label>
+          Subject (e.g. CN=Web Issuing CA,O=Example)
+          <input name="subject" value={subject} onInput={(e) => setSubject((e.target as HTMLInputElement).value)} required />
+        </label>
+        <button type="submit">Create</button>
+        {error && <Problem error={error} />}
+      </form>
+    </Card>
+  );
+}
+
+export function Authorities({ identity }: { identity: Identity }) {
+  const [version, setVersion] = useState(0);
+  const [parent, setParent] = useState<string | null>(null);
+  const list = useLoad(() => get<{ items: Authority[] }>("/authorities"), [version]);
+  const manage = can(identity.role, "manage_authorities");
+  return (
+    <main>
+      <h1>Authorities</h1>
+      {parent && (
+        <CreateSubordinate
+          parent={parent}
+          onDone={() => {
+            setParent(null);
+            setVersion((v) => v + 1);
+          }}
+        />
+      )}
+      <Show loaded={list}>
+        {({ items }) => (
+          <ul class="tree root">
+            {items
+              .filter((a) => a.parent === null || !items.some((p) => p.name === a.parent))
+              .map((a) => (
+                <Node key={a.name} a={a} all={items} manage={manage} onCreate={setParent} />
+              ))}
+          </ul>
+        )}
+      </Show>
+    </main>
+  );
+}
