@@ -16,7 +16,7 @@ PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 only=" $* "
 want() { [[ $only == "  " || $only == *" $1 "* ]]; }
 
-for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents; do
+for t in cert_der certificates pkcs7 pkcs12 csr names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents system_trust; do
   want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
@@ -117,6 +117,7 @@ seed() {  # target name file
   printf "$(printf '\\%03o' $((byte ^ 4)))" | dd of="$dir/$n.flip" bs=1 seek="$mid" conv=notrunc 2>/dev/null
 }
 for c in root int leaf v1; do seed cert_der "$c.der" "$W/$c.der"; done
+for c in root int leaf v1; do seed system_trust "$c.der" "$W/$c.der"; done
 seed certificates leaf.der "$W/leaf.der"
 seed certificates chain.pem "$W/chain.pem"
 seed certificates chain.p7b "$W/chain.p7b"

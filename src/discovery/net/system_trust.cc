@@ -41,10 +41,17 @@ std::optional<std::span<const std::uint8_t>> next_element(const unsigned char*& 
   return std::span<const std::uint8_t>(start, static_cast<std::size_t>(element_end - start));
 }
 
-// The subject-name hash OpenSSL files a certificate under (X509_NAME_hash_ex), read from the
-// name alone: tbsCertificate's [0] version, serial, signature algorithm, issuer, validity, then
-// the subject.
-std::optional<unsigned long> subject_hash(std::span<const std::uint8_t> der) {
+}  // namespace
+
+// tbsCertificate's [0] version, serial, signature algorithm, issuer, validity, then the subject.
+std::optional<unsigned long> subject_name_hash(std::span<const std::uint8_t> der) {
+  // What the walk and the decoders leave on OpenSSL's error queue is theirs, not the caller's.
+  struct ErrorMark {
+    ErrorMark() { ERR_set_mark(); }
+    ~ErrorMark() { ERR_pop_to_mark(); }
+    ErrorMark(const ErrorMark&) = delete;
+    ErrorMark& operator=(const ErrorMark&) = delete;
+  } mark;
   const unsigned char* p = der.data();
   const unsigned char* end = der.data() + der.size();
   if (!next_element(p, end, /*enter=*/true)) return std::nullopt;           // Certificate
@@ -63,6 +70,8 @@ std::optional<unsigned long> subject_hash(std::span<const std::uint8_t> der) {
   if (ok != 1) return std::nullopt;
   return hash;
 }
+
+namespace {
 
 struct BundleEntry {
   Bytes der;
@@ -107,7 +116,7 @@ Status read_bundle(const std::string& file, Index& index) {
     Bytes der(data, data + length);
     // A bundle may list a root twice (Debian's does not; hand-made ones do).
     if (!seen.insert(std::string(der.begin(), der.end())).second) continue;
-    const auto hash = subject_hash(der);
+    const auto hash = subject_name_hash(der);
     if (!hash) continue;  // not a certificate: OpenSSL would pass over it too
     if (index.bundle.size() >= kMaxBundleCertificates) break;
     index.bundle.emplace(*hash, BundleEntry{std::move(der), aux});

@@ -13,6 +13,9 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,5 +34,11 @@ struct SystemTrustPaths {
 // (the scan's threads verify chains concurrently). Errors: kUnavailable (the bundle is there but
 // cannot be read, or holds a block that is not PEM).
 Status add_system_trust(X509_STORE* store, const SystemTrustPaths& paths);
+
+// The subject-name hash OpenSSL files a certificate under (X509_subject_name_hash, the <hash> of
+// "<hash>.0"), read from the DER's subject Name alone without decoding the rest; nullopt when the
+// bytes hold no certificate structure that far. Equal to OpenSSL's for every certificate it
+// decodes (the fuzz target checks that).
+std::optional<unsigned long> subject_name_hash(std::span<const std::uint8_t> der);
 
 }  // namespace certward::discovery::net
