@@ -1,6 +1,7 @@
 // The guard every REST route passes, and the small helpers the resource files share.
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "api/body.h"
@@ -23,10 +24,22 @@ Result<auth::Identity> authenticate(Services& s, const http::Request& req) {
               "certificate");
 }
 
-}  // namespace
+// What every answer of the API carries, refusals included: it is the caller's alone (no cache
+// keeps it unless its handler says how), and no browser reads it as anything but its type.
+http::Response private_answer(http::Response r) {
+  constexpr std::string_view kCache = "cache-control";
+  const bool cache_said = std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
+    return std::ranges::equal(h.first, kCache, [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == b;
+    });
+  });
+  if (!cache_said) r.set_header("Cache-Control", "no-store");
+  r.set_header("X-Content-Type-Options", "nosniff");
+  return r;
+}
 
-http::Response guarded(Services& s, http::Request& req, auth::Permission perm, BodyKind body,
-                       const GuardedHandler& handler) {
+http::Response guarded_answer(Services& s, http::Request& req, auth::Permission perm, BodyKind body,
+                              const GuardedHandler& handler) {
   auto identity = authenticate(s, req);
   if (!identity) {
     if (identity.error().code == ErrorCode::kUnavailable) {
@@ -60,6 +73,13 @@ http::Response guarded(Services& s, http::Request& req, auth::Permission perm, B
   return std::move(*result);
 }
 
+}  // namespace
+
+http::Response guarded(Services& s, http::Request& req, auth::Permission perm, BodyKind body,
+                       const GuardedHandler& handler) {
+  return private_answer(guarded_answer(s, req, perm, body, handler));
+}
+
 void add_guarded(http::Router& router, Services& services, std::string method, std::string pattern,
                  auth::Permission permission, BodyKind body, GuardedHandler handler) {
   router.add(std::move(method), std::move(pattern),
@@ -85,8 +105,8 @@ Result<std::optional<std::string>> query_text(const http::Request& r, std::strin
   // driver and compare as a different value than the one checked here.
   if (std::any_of(v->begin(), v->end(),
                   [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
-    return fail(ErrorCode::kMalformed, "query parameter '" + std::string(key) +
-                                           "' must not contain control characters");
+    return fail(ErrorCode::kMalformed,
+                "query parameter '" + std::string(key) + "' must not contain control characters");
   }
   return std::optional<std::string>(std::string(*v));
 }

@@ -37,14 +37,26 @@ std::unique_ptr<http::Router> make_dashboard_router(std::span<const DashboardAss
   auto by_path = std::make_shared<std::unordered_map<std::string_view, const DashboardAsset*>>();
   for (const auto& a : assets) by_path->emplace(a.path, &a);
   auto router = std::make_unique<http::Router>();
-  router->add("GET", "/", [by_path](http::Request&) {
+  auto page = [by_path](http::Request&) {
     auto it = by_path->find("/index.html");
     return it == by_path->end() ? not_found() : asset_response(*it->second, /*hashed=*/false);
-  });
-  router->add("GET", "/assets/{file}", [by_path](http::Request& req) {
+  };
+  auto asset = [by_path](http::Request& req) {
     auto it = by_path->find("/assets/" + req.params["file"]);
     return it == by_path->end() ? not_found() : asset_response(*it->second, /*hashed=*/true);
-  });
+  };
+  // HEAD answers what GET would, without the body (RFC 9110 9.3.2).
+  auto head = [](auto get) {
+    return [get](http::Request& req) {
+      http::Response r = get(req);
+      r.body.clear();
+      return r;
+    };
+  };
+  router->add("GET", "/", page);
+  router->add("GET", "/assets/{file}", asset);
+  router->add("HEAD", "/", head(page));
+  router->add("HEAD", "/assets/{file}", head(asset));
   return router;
 }
 

@@ -7,6 +7,7 @@
 //   ADMIN_TOTAL, REQUESTER_TOTAL   the certificates each may see, as the API counts them
 //   HOSTILE_FP       fingerprint of an imported certificate whose names are HTML and script
 //   REQUESTER_FP     a certificate of the requester's team
+//   BIDI_FP          an imported certificate whose CN holds U+202E (right-to-left override)
 //   CSR_FILE         a PEM CSR for app.example.test, issued through the Issue page
 //   SHOTS            where screenshots go
 //   CHROMIUM         the browser (default /usr/bin/chromium)
@@ -80,7 +81,12 @@ async function signIn(page, token) {
   await page.waitForSelector("#token");
   await page.fill("#token", token);
   await page.click("button[type=submit]");
-  await page.waitForSelector("[data-total]");
+  try {
+    await page.waitForSelector("[data-total]", { timeout: 30_000 });
+  } catch (e) {
+    await page.screenshot({ path: `${SHOTS}/sign-in-failed.png`, fullPage: true });
+    throw new Error(`no overview after sign-in: ${(await page.textContent("main").catch(() => "")) ?? ""}`);
+  }
 }
 
 async function settle(page, seen, what) {
@@ -124,7 +130,7 @@ async function settle(page, seen, what) {
   check(found, "the search finds the one certificate", `${await page.locator("tbody tr").count()} rows`);
   // The subject as the API gives it (RFC 4514, where '<' and '>' are escaped): as text, exactly.
   const hostileSubject = env("HOSTILE_SUBJECT");
-  const listed = await page.textContent(`tr[data-fingerprint='${env("HOSTILE_FP")}'] td`);
+  const listed = await page.textContent(`tr[data-fingerprint='${env("HOSTILE_FP")}'] td.subject-cell`);
   check(listed === hostileSubject, "a subject with a script element is listed as text", listed);
   await page.click(`tr[data-fingerprint='${env("HOSTILE_FP")}'] a`);
   await page.waitForSelector("h1.subject");
@@ -136,6 +142,27 @@ async function settle(page, seen, what) {
   check(seen.dialogs.length === 0, "no dialog opened", seen.dialogs.join("; "));
   check((await page.locator("[data-card=fields] script, [data-card=fields] img, [data-card=fields] b").count()) === 0, "no element was made from the certificate's text");
   await page.screenshot({ path: `${SHOTS}/certificate-hostile.png`, fullPage: true });
+
+  // A name that reverses what follows it is shown with the control character spelled out.
+  await page.goto(`${BASE}/#/certificates/${env("BIDI_FP")}`);
+  await page.waitForSelector("h1.subject");
+  const bidi = await page.textContent("h1.subject");
+  check(bidi.includes("<U+202E>") && !bidi.includes("\u202e"), "a right-to-left override in a name is shown as <U+202E>", bidi);
+
+  // Addresses that are not a fingerprint are not found, and ask the API for nothing.
+  for (const bad of ["%", "%E0%A4%A", "..", ".", "..%2F..%2Fapi"]) {
+    const asked = [];
+    const onRequest = (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.startsWith("/api/") && u.pathname !== "/api/v1/whoami") asked.push(u.pathname);
+    };
+    page.on("request", onRequest);
+    await page.goto(`${BASE}/#/certificates/${bad}`);
+    await page.reload();
+    await page.waitForSelector("main h1");
+    check((await page.textContent("main h1")) === "Not found" && asked.length === 0, `#/certificates/${bad} is not found and asks the API nothing`, asked.join(" "));
+    page.off("request", onRequest);
+  }
   await settle(page, seen, "administrator");
 
   // Issue from a CSR, find it in the inventory, revoke it and see its status change.
@@ -170,6 +197,37 @@ async function settle(page, seen, what) {
   check(after.body?.status === "revoked" && after.body?.revocation_reason === "keyCompromise", "the API has it revoked for key compromise", JSON.stringify(after.body?.status));
   check((await page.locator("[data-card=revoke]").count()) === 0, "a revoked certificate offers no revocation");
   await page.screenshot({ path: `${SHOTS}/certificate-revoked.png`, fullPage: true });
+
+  // Owner and tags edited on the certificate page.
+  await page.goto(`${BASE}/#/certificates/${env("REQUESTER_FP")}`);
+  await page.waitForSelector("[data-card=edit] input[name=owner]");
+  await page.fill("[data-card=edit] input[name=owner]", "alice@example.test");
+  await page.fill("[data-card=edit] input[name=tags]", "prod, web");
+  await page.click("[data-card=edit] button[type=submit]");
+  await page.waitForSelector("[data-card=edit] [role=status]");
+  const edited = await api(`/certificates/${env("REQUESTER_FP")}`);
+  check(edited.body?.owner === "alice@example.test" && edited.body?.tags?.join(",") === "prod,web", "owner and tags are saved (API)", JSON.stringify([edited.body?.owner, edited.body?.tags]));
+
+  // Two rows selected and tagged at once; then every certificate of that tag revoked through
+  // the API's bulk revocation, its dry run first.
+  await page.goto(`${BASE}/#/inventory?search=bulk.example.test`);
+  await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 2, null, { timeout: 10_000 });
+  await page.check("thead input[type=checkbox]");
+  await page.fill("input[name=bulk_tag]", "bulk-e2e");
+  await page.click("text=Add tag");
+  await page.waitForSelector("[data-bulk-done]");
+  check((await page.getAttribute("[data-bulk-done]", "data-bulk-done")) === "2", "both selected certificates are tagged");
+  const tagged = await api("/certificates?tag=bulk-e2e");
+  check(tagged.body?.items?.length === 2, "the API lists both under the tag", String(tagged.body?.items?.length));
+  await page.fill("input[name=sel_tag]", "bulk-e2e");
+  await page.click("text=Dry run");
+  await page.waitForSelector("[data-dry-run]");
+  check((await page.getAttribute("[data-dry-run]", "data-dry-run")) === "2", "the dry run matches the two");
+  check((await api("/certificates?tag=bulk-e2e&status=revoked")).body?.items?.length === 0, "the dry run revoked nothing");
+  await page.screenshot({ path: `${SHOTS}/inventory-bulk.png`, fullPage: true });
+  await page.click("[data-dry-run] button.danger");
+  await page.waitForSelector("[data-revoked]");
+  check((await api("/certificates?tag=bulk-e2e&status=revoked")).body?.items?.length === 2, "both are revoked after the confirmation");
 
   // A token is shown once, works, and is listed without its secret afterwards.
   await page.click("nav a[href='#/tokens']");

@@ -34,8 +34,23 @@ must 200 GET "/api/v1/certificates/$hostile_fp"
 hostile_subject=$(jq -r .subject "$T/resp")
 [[ $hostile_subject == *'<script'* ]] || { echo "the subject lost its markup: $hostile_subject" >&2; exit 1; }
 
+# Two certificates for the inventory's bulk actions.
+for n in 1 2; do
+  must 201 POST /api/v1/certificates "{\"profile\":\"tls-server\",\"key_type\":\"ec-p256\",\"common_name\":\"b$n.bulk.example.test\"}"
+done
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/app.key" \
   -subj /CN=app.example.test -addext subjectAltName=DNS:app.example.test -out "$T/app.csr" 2>/dev/null
+
+# A name that reads backwards after a right-to-left override (U+202E).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/bidi.key" \
+  -days 30 -utf8 -subj "/CN=bidi-$(printf '\xe2\x80\xae')moc.elpmaxe.www" -out "$T/bidi.pem" 2>/dev/null
+assert_eq 201 "$(api POST /api/v1/certificates/import "$A" "$(jq -nc --rawfile p "$T/bidi.pem" '{pem: $p}')")" "the bidi certificate is imported"
+bidi_fp=$(openssl x509 -in "$T/bidi.pem" -outform DER | sha256sum | cut -d' ' -f1)
+
+# The dashboard's files answer HEAD as GET, with the same policy.
+h=$(curl -s -I --cacert "$T/root.pem" "$BASE/" | tr -d '\r')
+assert_eq 200 "$(sed -n 's/^HTTP\/1.1 \([0-9]*\).*/\1/p' <<<"$h")" "HEAD / answers"
+[[ $h == *"Content-Security-Policy: default-src 'self'"* ]] && pass || fail "HEAD / has no CSP: $h"
 
 total() {  # token
   api GET /api/v1/reports/summary "$1" >/dev/null
@@ -47,7 +62,7 @@ assert_eq 1 "$requester_total" "the requester's own count (API)"
 
 if BASE=$BASE ADMIN_TOKEN=$A REQUESTER_TOKEN=$R ADMIN_TOTAL=$admin_total \
   REQUESTER_TOTAL=$requester_total HOSTILE_FP=$hostile_fp HOSTILE_SUBJECT=$hostile_subject \
-  REQUESTER_FP=$requester_fp CSR_FILE=$T/app.csr \
+  REQUESTER_FP=$requester_fp CSR_FILE=$T/app.csr BIDI_FP=$bidi_fp \
   SHOTS=${SCREENSHOTS:-$PWD/dashboard-screenshots} \
   node "$(dirname "$0")/../e2e/dashboard.mjs" >"$T/browser.out" 2>&1; then
   pass

@@ -11,6 +11,15 @@ assert_eq 200 "$(api GET /api/v1/whoami "$A")" "whoami"
 assert_eq admin "$(jq -r .role "$T/resp")" "whoami role"
 assert_eq 401 "$(api GET /api/v1/whoami)" "no token"
 assert_eq 401 "$(api GET /api/v1/whoami "cwt_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")" "unknown token"
+# Every API answer, a refusal included, is the caller's alone: not cached, not sniffed. A
+# download keeps the caching its handler chose.
+for who in token none; do
+  auth=()
+  [[ $who == token ]] && auth=(-H "Authorization: Bearer $A")
+  h=$(curl -s -D - -o /dev/null --cacert "$T/root.pem" "${auth[@]}" "$BASE/api/v1/whoami" | tr -d '\r')
+  assert_eq "Cache-Control: no-store" "$(grep -i '^cache-control:' <<<"$h")" "whoami, $who: no-store"
+  assert_eq "X-Content-Type-Options: nosniff" "$(grep -i '^x-content-type-options:' <<<"$h")" "whoami, $who: nosniff"
+done
 assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_BASE/healthz")" "plain HTTP healthz"
 curl -s -o "$T/issuing.der" "$HTTP_BASE/ca/issuing.crt"
 assert_eq "$(openssl x509 -in "$T/issuing.der" -inform DER -noout -fingerprint -sha256)" \

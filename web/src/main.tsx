@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { get, type Identity } from "./api";
 import { href, useRoute } from "./router";
 import { session } from "./session";
-import { Show, useLoad } from "./ui";
+import { Show, display, useLoad } from "./ui";
 import { can, type Permission } from "./roles";
 import { Audit } from "./pages/Audit";
 import { Authorities } from "./pages/Authorities";
@@ -46,20 +46,18 @@ function Shell({ identity }: { identity: Identity }) {
       </main>
     );
   else if (route.path === "/" || route.path === "") page = <Overview />;
-  else if (route.path === "/inventory") page = <Inventory route={route} />;
-  else if (route.path === "/issue") page = <Issue />;
+  else if (route.path === "/inventory") page = <Inventory route={route} identity={identity} />;
+  else if (route.path === "/issue") page = <Issue identity={identity} />;
   else if (route.path === "/authorities") page = <Authorities identity={identity} />;
   else if (route.path === "/audit") page = <Audit route={route} />;
   else if (route.path === "/tokens") page = <Tokens identity={identity} />;
-  else if (route.path.startsWith("/certificates/"))
-    page = (
-      <Certificate fingerprint={decodeURIComponent(route.path.slice("/certificates/".length))} identity={identity} />
-    );
+  else if (/^\/certificates\/[0-9a-fA-F]{64}$/.test(route.path))
+    page = <Certificate fingerprint={route.path.slice("/certificates/".length).toLowerCase()} identity={identity} />;
   else
     page = (
       <main>
         <h1>Not found</h1>
-        <p>There is no page {route.path}.</p>
+        <p>There is no page {display(route.path)}.</p>
       </main>
     );
   const section = route.path.startsWith("/certificates/") ? "/inventory" : route.path || "/";

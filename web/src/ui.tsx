@@ -10,12 +10,13 @@ export type Loaded<T> =
   | { state: "error"; error: ApiError | Error }
   | { state: "ready"; value: T };
 
-// Runs `load` when `key` changes; the latest answer wins.
+// Runs `load` when `key` changes; the latest answer wins. What was shown stays until the next
+// answer replaces it, so that a page reloading after an action keeps its forms and messages.
 export function useLoad<T>(load: () => Promise<T>, key: unknown[]): Loaded<T> {
   const [result, setResult] = useState<Loaded<T>>({ state: "loading" });
   useEffect(() => {
     let live = true;
-    setResult({ state: "loading" });
+    setResult((shown) => (shown.state === "ready" ? shown : { state: "loading" }));
     load().then(
       (value) => live && setResult({ state: "ready", value }),
       (error: unknown) =>
@@ -67,6 +68,16 @@ export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
 }
 
+// Text from certificates and other outside sources, made safe to read: characters that change
+// the direction or visibility of what follows (U+202E turns "moc.elpmaxe" into "example.com")
+// are shown as their code points, and text beyond `max` characters is cut with an ellipsis.
+const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
+export function display(text: string | null | undefined, max = 4096): string {
+  if (!text) return "";
+  const shown = text.replace(INVISIBLE, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
+  return shown.length > max ? `${shown.slice(0, max)}…` : shown;
+}
+
 export function date(text: string | undefined | null): string {
   if (!text) return "";
   return text.replace("T", " ").replace(/Z$/, " UTC");
@@ -81,7 +92,9 @@ export function Bars({ rows, label }: { rows: { name: string; count: number }[];
       <tbody>
         {rows.map((r) => (
           <tr key={r.name}>
-            <th scope="row">{r.name}</th>
+            <th scope="row" title={r.name.length > 160 ? display(r.name) : undefined}>
+              {display(r.name, 160)}
+            </th>
             <td class="bar-cell">
               <span class="bar" style={{ width: `${(100 * r.count) / max}%` }} />
             </td>

@@ -57,6 +57,20 @@ TEST(Dashboard, HashedAssetsAreCachedForAYearWithTheirTypes) {
   EXPECT_EQ(header(get(*router, "/assets/a-1.css"), "Content-Type"), "text/css; charset=utf-8");
 }
 
+TEST(Dashboard, HeadAnswersWhatGetWouldWithoutTheBody) {
+  auto router = make_dashboard_router(kAssets);
+  auto match = router->match("HEAD", "/assets/a-1.js");
+  ASSERT_NE(match.handler, nullptr);
+  http::Request req;
+  req.method = "HEAD";
+  req.params = match.params;
+  auto r = (*match.handler)(req);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(header(r, "Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(header(r, "Content-Security-Policy"), kDashboardCsp);
+}
+
 TEST(Dashboard, WhatTheBuildDidNotMakeIsNotFoundUnderTheSamePolicy) {
   auto router = make_dashboard_router(kAssets);
   for (const char* path : {"/assets/missing.js", "/assets/..%2Findex.html", "/assets/index.html"}) {

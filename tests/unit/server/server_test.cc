@@ -231,6 +231,8 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
   // The dashboard's page and files.
   https.push_back("GET /");
   https.push_back("GET /assets/{file}");
+  https.push_back("HEAD /");
+  https.push_back("HEAD /assets/{file}");
   EXPECT_EQ(routes(server.https_routes()), https);
   EXPECT_EQ(routes(server.http_routes()),
             (std::vector<std::string>{"GET /healthz", "GET /ca/{file}", "GET /crl/{file}",

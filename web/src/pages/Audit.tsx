@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { get, type Query } from "../api";
 import { href, navigate, type Route } from "../router";
-import { Card, Empty, Problem, Show, date, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad } from "../ui";
 
 interface Event {
   seq: number;
@@ -97,13 +97,13 @@ export function Audit({ route }: { route: Route }) {
                     <tr key={e.seq}>
                       <td>{e.seq}</td>
                       <td>{date(e.time)}</td>
-                      <td>{e.actor}</td>
+                      <td>{display(e.actor)}</td>
                       <td>{e.action}</td>
                       <td>
-                        {e.target_type} {e.target_id}
+                        {e.target_type} {display(e.target_id, 300)}
                       </td>
                       <td>
-                        <code class="details">{JSON.stringify(e.details)}</code>
+                        <code class="details">{display(JSON.stringify(e.details), 2000)}</code>
                       </td>
                     </tr>
                   ))}

@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Problem, Show, date, useLoad } from "../ui";
+import { Card, Problem, Show, date, display, useLoad } from "../ui";
 
 interface Authority {
   name: string;
@@ -23,13 +23,14 @@ function Node({ a, all, manage, onCreate }: { a: Authority; all: Authority[]; ma
       <div class="node">
         <strong>{a.name}</strong> <span class="muted">{a.kind}</span>{" "}
         <span class={`status status-${a.status === "active" ? "valid" : "revoked"}`}>{a.status}</span>
-        <div>{a.certificate.subject}</div>
+        <div>{display(a.certificate.subject)}</div>
         <div class="muted">
           {a.key_type} · until {date(a.certificate.not_after)}
           {a.imported ? " · imported" : ""}
         </div>
         <div class="muted">
-          CRL: {a.certificate.crl_distribution_points.join(" ") || "none"} · OCSP: {a.certificate.ocsp_urls.join(" ") || "none"}
+          CRL: {display(a.certificate.crl_distribution_points.join(" | ")) || "none"} · OCSP:{" "}
+          {display(a.certificate.ocsp_urls.join(" | ")) || "none"}
         </div>
         {manage && a.status === "active" && a.kind !== "issuing" && (
           <button type="button" class="link" onClick={() => onCreate(a.name)}>

@@ -4,7 +4,7 @@
 import { ApiError, get, request, session_headers, type CertificateRecord, type Identity } from "../api";
 import { can } from "../roles";
 import { save } from "../download";
-import { Card, Empty, Problem, Show, date, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad } from "../ui";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 
@@ -22,6 +22,8 @@ interface Parsed {
   is_ca: boolean;
   crl_distribution_points: string[];
   ocsp_urls: string[];
+  ca_issuers_urls: string[];
+  policies: string[];
   sha256: string;
   sha1: string;
 }
@@ -49,6 +51,18 @@ async function download(fingerprint: string, format: string, extension: string) 
   });
   if (!res.ok) throw new ApiError(res.status, res.statusText, "the download failed");
   save(`${fingerprint.slice(0, 16)}.${extension}`, res.headers.get("Content-Type") ?? "", await res.blob());
+}
+
+// Addresses one per line, as text: a link made from a certificate's URL could be javascript:.
+function Urls({ urls }: { urls: string[] }) {
+  if (urls.length === 0) return <>none</>;
+  return (
+    <ul class="plain">
+      {urls.map((u, i) => (
+        <li key={i}>{display(u)}</li>
+      ))}
+    </ul>
+  );
 }
 
 function Field({ name, children }: { name: string; children: ComponentChildren }) {
@@ -120,6 +134,62 @@ function Revoke({ fingerprint, onRevoked }: { fingerprint: string; onRevoked: ()
   );
 }
 
+// Owner, team and tags: what the inventory says about a certificate beyond its bytes.
+function Edit({ cert, identity, onSaved }: { cert: CertificateRecord; identity: Identity; onSaved: () => void }) {
+  const [owner, setOwner] = useState(cert.owner ?? "");
+  const [team, setTeam] = useState(cert.team ?? "");
+  const [tags, setTags] = useState(cert.tags.join(", "));
+  const [error, setError] = useState<Error | null>(null);
+  const [saved, setSaved] = useState(false);
+  // A requester's certificates stay in its team: the API refuses a move, the form offers none.
+  const teamEditable = identity.role !== "requester";
+  return (
+    <Card title="Owner and tags" id="edit">
+      <form
+        class="form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setError(null);
+          setSaved(false);
+          const body: Record<string, unknown> = {
+            owner: owner.trim() || null,
+            tags: tags
+              .split(",")
+              .map((t) => t.trim())
+              .filter(Boolean),
+          };
+          if (teamEditable) body["team"] = team.trim() || null;
+          try {
+            await request("PATCH", `/certificates/${encodeURIComponent(cert.fingerprint)}`, { body });
+            setSaved(true);
+            onSaved();
+          } catch (err) {
+            setError(err instanceof Error ? err : new Error(String(err)));
+          }
+        }}
+      >
+        <label>
+          Owner
+          <input name="owner" value={owner} maxLength={256} onInput={(e) => setOwner((e.target as HTMLInputElement).value)} />
+        </label>
+        {teamEditable && (
+          <label>
+            Team
+            <input name="team" value={team} onInput={(e) => setTeam((e.target as HTMLInputElement).value)} />
+          </label>
+        )}
+        <label>
+          Tags (comma-separated)
+          <input name="tags" value={tags} onInput={(e) => setTags((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">Save</button>
+        {saved && <p role="status">Saved.</p>}
+        {error && <Problem error={error} />}
+      </form>
+    </Card>
+  );
+}
+
 export function Certificate({ fingerprint, identity }: { fingerprint: string; identity: Identity }) {
   const [version, setVersion] = useState(0);
   const data = useLoad(async () => {
@@ -138,27 +208,27 @@ export function Certificate({ fingerprint, identity }: { fingerprint: string; id
       <Show loaded={data}>
         {({ cert, sightings }) => {
           const c = cert.certificate;
-          const key = [c.key.algorithm.toUpperCase(), c.key.curve ?? (c.key.bits ? `${c.key.bits} bits` : "")]
+          const key = [c.key.algorithm.toUpperCase(), c.key.curve || (c.key.bits ? `${c.key.bits} bits` : "")]
             .filter(Boolean)
             .join(" ");
           return (
             <>
-              <h1 class="subject">{c.subject || "(empty subject)"}</h1>
+              <h1 class="subject">{display(c.subject) || "(empty subject)"}</h1>
               <p>
                 <span class={`status status-${cert.status}`}>{cert.status}</span> {cert.origin}
-                {cert.team ? ` · team ${cert.team}` : ""}
-                {cert.owner ? ` · owner ${cert.owner}` : ""}
+                {cert.team ? ` · team ${display(cert.team)}` : ""}
+                {cert.owner ? ` · owner ${display(cert.owner)}` : ""}
               </p>
               <div class="grid">
                 <Card title="Certificate" id="fields">
                   <dl class="fields">
-                    <Field name="Subject">{c.subject}</Field>
-                    <Field name="Issuer">{c.issuer}</Field>
+                    <Field name="Subject">{display(c.subject)}</Field>
+                    <Field name="Issuer">{display(c.issuer)}</Field>
                     <Field name="Names">
                       {c.sans.length ? (
                         <ul class="plain">
                           {c.sans.map((s) => (
-                            <li key={s}>{s}</li>
+                            <li key={s}>{display(s)}</li>
                           ))}
                         </ul>
                       ) : (
@@ -173,8 +243,16 @@ export function Certificate({ fingerprint, identity }: { fingerprint: string; id
                     <Field name="Key usage">{c.key_usage.join(", ") || "none"}</Field>
                     <Field name="Extended key usage">{c.extended_key_usage.join(", ") || "none"}</Field>
                     <Field name="CA">{c.is_ca ? "yes" : "no"}</Field>
-                    <Field name="CRL">{c.crl_distribution_points.join(" ") || "none"}</Field>
-                    <Field name="OCSP">{c.ocsp_urls.join(" ") || "none"}</Field>
+                    <Field name="CRL">
+                      <Urls urls={c.crl_distribution_points} />
+                    </Field>
+                    <Field name="OCSP">
+                      <Urls urls={c.ocsp_urls} />
+                    </Field>
+                    <Field name="CA issuers">
+                      <Urls urls={c.ca_issuers_urls} />
+                    </Field>
+                    <Field name="Policies">{c.policies.join(", ") || "none"}</Field>
                     <Field name="SHA-256">
                       <code>{c.sha256}</code>
                     </Field>
@@ -186,7 +264,7 @@ export function Certificate({ fingerprint, identity }: { fingerprint: string; id
                         {date(cert.revoked_at)} ({cert.revocation_reason ?? "unspecified"})
                       </Field>
                     )}
-                    <Field name="Tags">{cert.tags.join(", ") || "none"}</Field>
+                    <Field name="Tags">{display(cert.tags.join(", ")) || "none"}</Field>
                   </dl>
                 </Card>
                 <Card title="Files" id="files">
@@ -206,7 +284,10 @@ export function Certificate({ fingerprint, identity }: { fingerprint: string; id
                   {failed && <Problem error={failed} />}
                   <pre class="pem">{cert.pem}</pre>
                 </Card>
-                {can(identity.role, "revoke") && cert.status !== "revoked" && (
+                {can(identity.role, "edit_inventory") && (
+                  <Edit key={cert.fingerprint} cert={cert} identity={identity} onSaved={() => setVersion((v) => v + 1)} />
+                )}
+                {can(identity.role, "revoke") && cert.status !== "revoked" && cert.authority && !c.is_ca && (
                   <Revoke fingerprint={cert.fingerprint} onRevoked={() => setVersion((v) => v + 1)} />
                 )}
                 <Card title="Seen at" id="sightings">
@@ -225,7 +306,7 @@ export function Certificate({ fingerprint, identity }: { fingerprint: string; id
                         {sightings.map((s) => (
                           <tr key={s.kind + s.location}>
                             <td>
-                              {s.kind} {s.location}
+                              {s.kind} {display(s.location)}
                               {s.gone_at ? " (gone)" : ""}
                             </td>
                             <td>{date(s.first_seen)}</td>

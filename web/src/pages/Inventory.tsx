@@ -1,17 +1,19 @@
 // The inventory: the API's filters, its order (soonest expiry first) and its keyset pages. The
 // filters live in the URL's fragment, so a filtered view can be bookmarked and shared.
 
-import { useState } from "preact/hooks";
-import { get, type CertificatePage } from "../api";
+import { useEffect, useState } from "preact/hooks";
+import { get, type CertificatePage, type Identity } from "../api";
+import { can } from "../roles";
+import { RevokeBySelection, SelectedActions } from "./Bulk";
 import { href, navigate, type Route } from "../router";
-import { Empty, Show, date, useLoad } from "../ui";
+import { Empty, Show, date, display, useLoad } from "../ui";
 
 const FILTERS = ["search", "status", "origin", "team", "owner", "issuer", "tag", "expiring_within"] as const;
 const STATUSES = ["", "valid", "expiring", "expired", "revoked", "superseded"];
 const ORIGINS = ["", "issued", "discovered", "imported", "upstream"];
 const PAGE = 50;
 
-export function Inventory({ route }: { route: Route }) {
+export function Inventory({ route, identity }: { route: Route; identity: Identity }) {
   const filters: Record<string, string> = {};
   for (const f of FILTERS) {
     const v = route.params.get(f);
@@ -19,11 +21,22 @@ export function Inventory({ route }: { route: Route }) {
   }
   const cursor = route.params.get("cursor") ?? undefined;
   const back = route.params.get("back") ?? "";
+  const [version, setVersion] = useState(0);
   const page = useLoad(
     () => get<CertificatePage>("/certificates", { ...filters, limit: PAGE, cursor }),
-    [JSON.stringify(filters), cursor],
+    [JSON.stringify(filters), cursor, version],
   );
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const toggle = (fp: string) => {
+    const next = new Set(selected);
+    if (next.has(fp)) next.delete(fp);
+    else next.add(fp);
+    setSelected(next);
+  };
+  const selectable = can(identity.role, "edit_inventory") || can(identity.role, "revoke");
   const [draft, setDraft] = useState(filters["search"] ?? "");
+  // The address may change under the page (Back, a link, a bookmark): the box follows it.
+  useEffect(() => setDraft(filters["search"] ?? ""), [filters["search"]]);
 
   const go = (next: Record<string, string | undefined>) => navigate("/inventory", { ...filters, ...next });
 
@@ -78,6 +91,13 @@ export function Inventory({ route }: { route: Route }) {
         </label>
         <button type="submit">Search</button>
       </form>
+      {selectable && selected.size > 0 && (
+        <SelectedActions
+          identity={identity}
+          selected={[...selected]}
+          onDone={() => setVersion((v) => v + 1)}
+        />
+      )}
       <Show loaded={page}>
         {(p) =>
           p.items.length === 0 ? (
@@ -87,6 +107,18 @@ export function Inventory({ route }: { route: Route }) {
               <table class="table" aria-label="Certificates">
                 <thead>
                   <tr>
+                    {selectable && (
+                      <th scope="col">
+                        <input
+                          type="checkbox"
+                          aria-label="Select every certificate of this page"
+                          checked={p.items.length > 0 && p.items.every((c) => selected.has(c.fingerprint))}
+                          onChange={(e) =>
+                            setSelected((e.target as HTMLInputElement).checked ? new Set(p.items.map((c) => c.fingerprint)) : new Set())
+                          }
+                        />
+                      </th>
+                    )}
                     <th scope="col">Subject</th>
                     <th scope="col">Names</th>
                     <th scope="col">Expires</th>
@@ -98,16 +130,26 @@ export function Inventory({ route }: { route: Route }) {
                 <tbody>
                   {p.items.map((c) => (
                     <tr key={c.fingerprint} data-fingerprint={c.fingerprint}>
-                      <td>
-                        <a href={href(`/certificates/${c.fingerprint}`)}>{c.subject || c.fingerprint}</a>
+                      {selectable && (
+                        <td>
+                          <input
+                            type="checkbox"
+                            aria-label={`Select ${display(c.subject) || c.fingerprint}`}
+                            checked={selected.has(c.fingerprint)}
+                            onChange={() => toggle(c.fingerprint)}
+                          />
+                        </td>
+                      )}
+                      <td class="subject-cell">
+                        <a href={href(`/certificates/${c.fingerprint}`)}>{display(c.subject, 300) || c.fingerprint}</a>
                       </td>
-                      <td class="names">{c.sans.slice(0, 3).join(", ") + (c.sans.length > 3 ? ` +${c.sans.length - 3}` : "")}</td>
+                      <td class="names">{display(c.sans.slice(0, 3).join(", "), 300) + (c.sans.length > 3 ? ` +${c.sans.length - 3}` : "")}</td>
                       <td>{date(c.not_after)}</td>
                       <td>
                         <span class={`status status-${c.status}`}>{c.status}</span>
                       </td>
                       <td>{c.origin}</td>
-                      <td>{c.team ?? ""}</td>
+                      <td>{display(c.team)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -140,6 +182,7 @@ export function Inventory({ route }: { route: Route }) {
           )
         }
       </Show>
+      {can(identity.role, "manage_authorities") && <RevokeBySelection />}
     </main>
   );
 }

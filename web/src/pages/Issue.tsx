@@ -3,7 +3,7 @@
 // the server, which is offered once as a file (PEM or PKCS#12) and never shown again.
 
 import { useState } from "preact/hooks";
-import { get, request } from "../api";
+import { get, request, type Identity } from "../api";
 import { base64_bytes, save } from "../download";
 import { href } from "../router";
 import { Card, Problem, Show, useLoad } from "../ui";
@@ -26,7 +26,13 @@ interface Issued {
   pkcs12?: string;
 }
 
-export function Issue() {
+function saveKey(out: Issued) {
+  if (out.pkcs12) save(`${out.fingerprint.slice(0, 16)}.p12`, "application/x-pkcs12", base64_bytes(out.pkcs12));
+  else if (out.private_key_pem)
+    save(`${out.fingerprint.slice(0, 16)}.key-and-chain.pem`, "application/x-pem-file", out.private_key_pem + out.chain_pem);
+}
+
+export function Issue({ identity }: { identity: Identity }) {
   const profiles = useLoad(() => get<{ items: Profile[] }>("/profiles"), []);
   const [profile, setProfile] = useState("");
   const [mode, setMode] = useState<"csr" | "server">("csr");
@@ -35,6 +41,9 @@ export function Issue() {
   const [cn, setCn] = useState("");
   const [sans, setSans] = useState("");
   const [validity, setValidity] = useState("");
+  const [owner, setOwner] = useState("");
+  const [team, setTeam] = useState("");
+  const [tags, setTags] = useState("");
   const [format, setFormat] = useState<"pem" | "pkcs12">("pem");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<Error | null>(null);
@@ -53,6 +62,13 @@ export function Issue() {
     if (names.length) body["sans"] = names;
     if (cn.trim()) body["common_name"] = cn.trim();
     if (validity.trim()) body["validity"] = validity.trim();
+    if (owner.trim()) body["owner"] = owner.trim();
+    if (team.trim()) body["team"] = team.trim();
+    const tagList = tags
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
+    if (tagList.length) body["tags"] = tagList;
     if (mode === "csr") {
       body["csr"] = csr;
     } else {
@@ -65,10 +81,6 @@ export function Issue() {
     try {
       const out = await request<Issued>("POST", "/certificates", { body });
       setIssued(out);
-      // The key exists in this page only now: it goes to a file at once.
-      if (out.pkcs12) save(`${out.fingerprint.slice(0, 16)}.p12`, "application/x-pkcs12", base64_bytes(out.pkcs12));
-      else if (out.private_key_pem)
-        save(`${out.fingerprint.slice(0, 16)}.key-and-chain.pem`, "application/x-pem-file", out.private_key_pem + out.chain_pem);
     } catch (err) {
       setError(err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -163,6 +175,20 @@ export function Issue() {
                 Validity (e.g. 90d; default {chosen.default_validity})
                 <input name="validity" value={validity} onInput={(e) => setValidity((e.target as HTMLInputElement).value)} />
               </label>
+              <label>
+                Owner (who answers for it)
+                <input name="owner" value={owner} maxLength={256} onInput={(e) => setOwner((e.target as HTMLInputElement).value)} />
+              </label>
+              {identity.role !== "requester" && (
+                <label>
+                  Team
+                  <input name="team" value={team} onInput={(e) => setTeam((e.target as HTMLInputElement).value)} />
+                </label>
+              )}
+              <label>
+                Tags (comma-separated)
+                <input name="tags" value={tags} onInput={(e) => setTags((e.target as HTMLInputElement).value)} />
+              </label>
               <button type="submit" disabled={busy}>
                 {busy ? "Issuing…" : "Issue"}
               </button>
@@ -179,7 +205,14 @@ export function Issue() {
             </a>
           </p>
           {(issued.private_key_pem || issued.pkcs12) && (
-            <p class="hint">The key was saved as a file by your browser. certward keeps no copy it will show again.</p>
+            <p>
+              <button type="button" onClick={() => saveKey(issued)}>
+                {issued.pkcs12 ? "Save the PKCS#12 file" : "Save the key and chain (PEM)"}
+              </button>{" "}
+              <span class="hint">
+                The key is held by this page only until you leave it; certward will not show it again.
+              </span>
+            </p>
           )}
           <pre class="pem">{issued.certificate_pem}</pre>
         </Card>
