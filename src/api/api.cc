@@ -24,6 +24,7 @@ std::shared_ptr<http::Router> make_api_router(Services& services) {
   add_alert_routes(*router, services);
   add_approval_routes(*router, services);
   add_report_routes(*router, services);
+  add_overview_routes(*router, services);
   return router;
 }
 

@@ -52,5 +52,6 @@ void add_policy_routes(http::Router& router, Services& services);          // po
 void add_alert_routes(http::Router& router, Services& services);           // alerts.cc
 void add_approval_routes(http::Router& router, Services& services);        // approvals.cc
 void add_report_routes(http::Router& router, Services& services);          // reports.cc
+void add_overview_routes(http::Router& router, Services& services);        // overview.cc
 
 }  // namespace certward::api

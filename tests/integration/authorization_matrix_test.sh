@@ -203,6 +203,7 @@ PUT|/api/v1/policy/rules/{id}|/api/v1/policy/rules/pr-@R@|policy_rule_put|200 40
 DELETE|/api/v1/policy/rules/{id}|/api/v1/policy/rules/pd-@R@|-|200 403 403 403
 GET|/api/v1/policy/violations|/api/v1/policy/violations|-|200 200 200 200 403 200
 GET|/api/v1/reports/{kind}|/api/v1/reports/posture|-|200 200 200 200 403 200
+GET|/api/v1/inventory/overview|/api/v1/inventory/overview|-|200 200 200 200 403 200
 GET|/api/v1/audit/events|/api/v1/audit/events|-|200 200 403 200
 GET|/api/v1/audit/verify|/api/v1/audit/verify|-|200 200 403 200
 GET|/api/v1/teams|/api/v1/teams|-|200 200 403 200

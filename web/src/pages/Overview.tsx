@@ -1,17 +1,21 @@
-// The inventory at a glance: the summary report's counts, what expires when (the expiring
-// report over 90 days), policy violations and the audit trail where the role may read them.
+// The inventory at a glance: the API's overview (one walk of the inventory, kept for a
+// minute), policy violations and the audit trail where the role may read them.
 
-import { ApiError, get, type Report, type ReportRow } from "../api";
+import { ApiError, get } from "../api";
 import { href } from "../router";
 import { Bars, Card, Empty, Show, date, display, useLoad } from "../ui";
 
-const WEEKS = 13;
-const DAY = 24 * 3600 * 1000;
+interface InventoryOverview {
+  computed_at: string;
+  total: number;
+  status: Record<string, number>;
+  expiring: { "7d": number; "30d": number; "90d": number };
+  weeks: number[];
+  counts: { dimension: string; value: string; count: number }[];
+}
 
-function counts(rows: ReportRow[], dimension: string) {
-  return rows
-    .filter((r) => r["dimension"] === dimension)
-    .map((r) => ({ name: String(r["value"]), count: Number(r["count"]) }));
+function counts(o: InventoryOverview, dimension: string) {
+  return o.counts.filter((c) => c.dimension === dimension).map((c) => ({ name: c.value, count: c.count }));
 }
 
 // A section the token's role may not read is left out, not shown as an error.
@@ -43,37 +47,35 @@ interface AuditEvent {
 
 export function Overview() {
   const data = useLoad(async () => {
-    const others = Promise.all([
+    const [overview, violations, audit] = await Promise.all([
+      get<InventoryOverview>("/inventory/overview"),
       optional(get<{ items: Violation[] }>("/policy/violations", { limit: 10 })),
       optional(get<{ items: AuditEvent[] }>("/audit/events", { limit: 10 })),
     ]);
-    // The API builds one report at a time per principal (429 for a second at once): in turn.
-    const summary = await get<Report>("/reports/summary");
-    const expiring = await get<Report>("/reports/expiring", { window: "90d" });
-    const [violations, audit] = await others;
-    return { summary, expiring, violations, audit };
+    return { overview, violations, audit };
   }, []);
 
   return (
     <main>
       <h1>Overview</h1>
       <Show loaded={data}>
-        {({ summary, expiring, violations, audit }) => {
-          const total = Number(summary.sections["totals"]?.[0]?.["certificates"] ?? 0);
-          const rows = summary.sections["counts"] ?? [];
-          const status = counts(rows, "status");
-          const soon = expiring.sections["certificates"] ?? [];
-          const within = (days: number) => soon.filter((r) => Number(r["days_left"]) <= days).length;
-          const weeks = Array.from({ length: WEEKS }, (_, i) => ({
-            name: `week ${i + 1}`,
-            count: soon.filter((r) => {
-              const left = (Date.parse(String(r["not_after"])) - Date.now()) / DAY;
-              return left >= i * 7 && left < (i + 1) * 7;
-            }).length,
-          }));
-          const expired = status.find((s) => s.name === "expired")?.count ?? 0;
+        {({ overview, violations, audit }) => {
+          const total = overview.total;
+          const status = Object.entries(overview.status)
+            .filter(([, n]) => n > 0)
+            .map(([name, count]) => ({ name, count }))
+            .sort((a, b) => b.count - a.count);
+          const expiring = [
+            [7, overview.expiring["7d"]],
+            [30, overview.expiring["30d"]],
+            [90, overview.expiring["90d"]],
+          ] as const;
+          const weeks = overview.weeks.map((count, i) => ({ name: `week ${i + 1}`, count }));
           return (
             <div class="grid">
+              <p class="wide muted" data-computed-at={overview.computed_at}>
+                Counted {date(overview.computed_at)}; counts are kept for a minute.
+              </p>
               <Card title="Certificates" id="totals">
                 <p class="big" data-total={total}>
                   {total.toLocaleString("en")}
@@ -82,11 +84,11 @@ export function Overview() {
               </Card>
               <Card title="Expiring" id="expiring">
                 <ul class="stats">
-                  {[7, 30, 90].map((d) => (
+                  {expiring.map(([d, n]) => (
                     <li key={d}>
                       <a href={href("/inventory", { expiring_within: `${d}d` })}>
                         <span class="big" data-within={d}>
-                          {within(d).toLocaleString("en")}
+                          {n.toLocaleString("en")}
                         </span>
                         <span>within {d} days</span>
                       </a>
@@ -95,19 +97,19 @@ export function Overview() {
                 </ul>
               </Card>
               <Card title="Expiry timeline (next 13 weeks; expired: overdue)" id="timeline">
-                <Bars rows={[{ name: "overdue", count: expired }, ...weeks]} label="Certificates expiring per week" />
+                <Bars rows={[{ name: "overdue", count: overview.status["expired"] ?? 0 }, ...weeks]} label="Certificates expiring per week" />
               </Card>
               <Card title="By issuer" id="issuer">
-                <Bars rows={counts(rows, "issuer")} label="Certificates by issuer" />
+                <Bars rows={counts(overview, "issuer")} label="Certificates by issuer" />
               </Card>
               <Card title="By key algorithm and size" id="algorithm">
-                <Bars rows={counts(rows, "algorithm")} label="Certificates by key" />
+                <Bars rows={counts(overview, "algorithm")} label="Certificates by key" />
               </Card>
               <Card title="By owner team" id="team">
-                <Bars rows={counts(rows, "team")} label="Certificates by team" />
+                <Bars rows={counts(overview, "team")} label="Certificates by team" />
               </Card>
               <Card title="By origin" id="origin">
-                <Bars rows={counts(rows, "origin")} label="Certificates by origin" />
+                <Bars rows={counts(overview, "origin")} label="Certificates by origin" />
               </Card>
               {violations && (
                 <Card title="Policy violations" id="violations">
