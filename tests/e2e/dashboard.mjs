@@ -83,6 +83,8 @@ async function signIn(page, token) {
   await page.click("button[type=submit]");
   try {
     await page.waitForSelector("[data-total]", { timeout: 30_000 });
+    // The other cards load on their own: wait until none is loading.
+    await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 30_000 });
   } catch (e) {
     await page.screenshot({ path: `${SHOTS}/sign-in-failed.png`, fullPage: true });
     throw new Error(`no overview after sign-in: ${(await page.textContent("main").catch(() => "")) ?? ""}`);

@@ -46,20 +46,16 @@ interface AuditEvent {
 }
 
 export function Overview() {
-  const data = useLoad(async () => {
-    const [overview, violations, audit] = await Promise.all([
-      get<InventoryOverview>("/inventory/overview"),
-      optional(get<{ items: Violation[] }>("/policy/violations", { limit: 10 })),
-      optional(get<{ items: AuditEvent[] }>("/audit/events", { limit: 10 })),
-    ]);
-    return { overview, violations, audit };
-  }, []);
+  // Each card loads on its own: the counts do not wait for the violations or the audit trail.
+  const data = useLoad(() => get<InventoryOverview>("/inventory/overview"), []);
+  const violations = useLoad(() => optional(get<{ items: Violation[] }>("/policy/violations", { limit: 10 })), []);
+  const audit = useLoad(() => optional(get<{ items: AuditEvent[] }>("/audit/events", { limit: 10 })), []);
 
   return (
     <main>
       <h1>Overview</h1>
       <Show loaded={data}>
-        {({ overview, violations, audit }) => {
+        {(overview) => {
           const total = overview.total;
           const status = Object.entries(overview.status)
             .filter(([, n]) => n > 0)
@@ -111,29 +107,35 @@ export function Overview() {
               <Card title="By origin" id="origin">
                 <Bars rows={counts(overview, "origin")} label="Certificates by origin" />
               </Card>
-              {violations && (
-                <Card title="Policy violations" id="violations">
-                  {violations.items.length === 0 ? (
-                    <Empty>No open violations.</Empty>
-                  ) : (
-                    <ul class="list">
-                      {violations.items.map((v, i) => (
-                        <li key={i}>
-                          <span class={`sev sev-${v.severity}`}>{v.severity}</span> {display(v.rule)}: {display(v.message)}{" "}
-                          {v.subject_type === "certificate" ? (
-                            <a href={href(`/certificates/${v.subject_id}`)}>{display(v.subject, 300) || v.subject_id}</a>
-                          ) : (
-                            <span>{display(v.subject, 300) || v.subject_id}</span>
-                          )}
-                        </li>
-                      ))}
-                    </ul>
-                  )}
-                </Card>
-              )}
-              {audit && (
+              <Show loaded={violations}>
+                {(v) =>
+                  v && (
+                    <Card title="Policy violations" id="violations">
+                      {v.items.length === 0 ? (
+                        <Empty>No open violations.</Empty>
+                      ) : (
+                        <ul class="list">
+                          {v.items.map((v, i) => (
+                            <li key={i}>
+                              <span class={`sev sev-${v.severity}`}>{v.severity}</span> {display(v.rule)}: {display(v.message)}{" "}
+                              {v.subject_type === "certificate" ? (
+                                <a href={href(`/certificates/${v.subject_id}`)}>{display(v.subject, 300) || v.subject_id}</a>
+                              ) : (
+                                <span>{display(v.subject, 300) || v.subject_id}</span>
+                              )}
+                            </li>
+                          ))}
+                        </ul>
+                      )}
+                    </Card>
+                  )
+                }
+              </Show>
+              <Show loaded={audit}>
+                {(a) =>
+                  a && (
                 <Card title="Recent audit events" id="audit" wide>
-                  {audit.items.length === 0 ? (
+                  {a.items.length === 0 ? (
                     <Empty>No events.</Empty>
                   ) : (
                     <table class="table">
@@ -146,7 +148,7 @@ export function Overview() {
                         </tr>
                       </thead>
                       <tbody>
-                        {audit.items.map((e) => (
+                        {a.items.map((e) => (
                           <tr key={e.seq}>
                             <td>{date(e.time)}</td>
                             <td>{display(e.actor)}</td>
@@ -160,7 +162,9 @@ export function Overview() {
                     </table>
                   )}
                 </Card>
-              )}
+                  )
+                }
+              </Show>
             </div>
           );
         }}
