@@ -2,7 +2,7 @@
 // it): no page sets HTML from data.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
 
 export type Loaded<T> =
@@ -10,13 +10,18 @@ export type Loaded<T> =
   | { state: "error"; error: ApiError | Error }
   | { state: "ready"; value: T };
 
-// Runs `load` when `key` changes; the latest answer wins. What was shown stays until the next
-// answer replaces it, so that a page reloading after an action keeps its forms and messages.
+// Runs `load` when `key` changes; the latest answer wins. When only the later members of
+// `key` change (a reload after an action), what was shown stays until the answer replaces it,
+// so that the page keeps its forms and messages; when its first member changes (another
+// certificate, another filter), nothing of the previous one is shown under the new address.
 export function useLoad<T>(load: () => Promise<T>, key: unknown[]): Loaded<T> {
   const [result, setResult] = useState<Loaded<T>>({ state: "loading" });
+  const shownFor = useRef<unknown>(undefined);
   useEffect(() => {
     let live = true;
-    setResult((shown) => (shown.state === "ready" ? shown : { state: "loading" }));
+    const same = shownFor.current === key[0];
+    shownFor.current = key[0];
+    setResult((shown) => (same && shown.state === "ready" ? shown : { state: "loading" }));
     load().then(
       (value) => live && setResult({ state: "ready", value }),
       (error: unknown) =>

@@ -3,18 +3,10 @@
 
 import { useState } from "preact/hooks";
 import { get, type Query } from "../api";
+import { EventsTable, type AuditEvent } from "../events";
 import { href, navigate, type Route } from "../router";
-import { Card, Empty, Problem, Show, date, display, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, useLoad } from "../ui";
 
-interface Event {
-  seq: number;
-  time: string;
-  actor: string;
-  action: string;
-  target_type: string;
-  target_id: string;
-  details: unknown;
-}
 interface Verify {
   ok: boolean;
   events_checked: number;
@@ -30,7 +22,7 @@ export function Audit({ route }: { route: Route }) {
   for (const f of FILTERS) filters[f] = route.params.get(f) ?? undefined;
   const before = route.params.get("before_seq") ?? undefined;
   const events = useLoad(
-    () => get<{ items: Event[]; next_before_seq: number | null }>("/audit/events", { ...filters, before_seq: before, limit: 50 }),
+    () => get<{ items: AuditEvent[]; next_before_seq: number | null }>("/audit/events", { ...filters, before_seq: before, limit: 50 }),
     [JSON.stringify(filters), before],
   );
   const [verify, setVerify] = useState<Verify | Error | null>(null);
@@ -81,34 +73,7 @@ export function Audit({ route }: { route: Route }) {
             <Empty>No events match.</Empty>
           ) : (
             <>
-              <table class="table" aria-label="Audit events">
-                <thead>
-                  <tr>
-                    <th scope="col">#</th>
-                    <th scope="col">Time</th>
-                    <th scope="col">Actor</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Target</th>
-                    <th scope="col">Details</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((e) => (
-                    <tr key={e.seq}>
-                      <td>{e.seq}</td>
-                      <td>{date(e.time)}</td>
-                      <td>{display(e.actor)}</td>
-                      <td>{e.action}</td>
-                      <td>
-                        {e.target_type} {display(e.target_id, 300)}
-                      </td>
-                      <td>
-                        <code class="details">{display(JSON.stringify(e.details), 2000)}</code>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <EventsTable items={items} full />
               {next_before_seq !== null && (
                 <nav class="pager">
                   <a href={href("/audit", { ...(filters as Record<string, string | undefined>), before_seq: String(next_before_seq) })}>Older</a>

@@ -94,7 +94,7 @@ function CreateSubordinate({ parent, onDone }: { parent: string; onDone: () => v
 export function Authorities({ identity }: { identity: Identity }) {
   const [version, setVersion] = useState(0);
   const [parent, setParent] = useState<string | null>(null);
-  const list = useLoad(() => get<{ items: Authority[] }>("/authorities"), [version]);
+  const list = useLoad(() => get<{ items: Authority[] }>("/authorities"), ["authorities", version]);
   const manage = can(identity.role, "manage_authorities");
   return (
     <main>

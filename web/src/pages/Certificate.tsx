@@ -4,6 +4,7 @@
 import { ApiError, get, request, session_headers, type CertificateRecord, type Identity } from "../api";
 import { can } from "../roles";
 import { save } from "../download";
+import { OwnershipFields, tag_list, type OwnershipDraft } from "../ownership";
 import { Card, Empty, Problem, Show, date, display, useLoad } from "../ui";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
@@ -136,12 +137,13 @@ function Revoke({ fingerprint, onRevoked }: { fingerprint: string; onRevoked: ()
 
 // Owner, team and tags: what the inventory says about a certificate beyond its bytes.
 function Edit({ cert, identity, onSaved }: { cert: CertificateRecord; identity: Identity; onSaved: () => void }) {
-  const [owner, setOwner] = useState(cert.owner ?? "");
-  const [team, setTeam] = useState(cert.team ?? "");
-  const [tags, setTags] = useState(cert.tags.join(", "));
+  const [draft, setDraft] = useState<OwnershipDraft>({
+    owner: cert.owner ?? "",
+    team: cert.team ?? "",
+    tags: cert.tags.join(", "),
+  });
   const [error, setError] = useState<Error | null>(null);
   const [saved, setSaved] = useState(false);
-  // A requester's certificates stay in its team: the API refuses a move, the form offers none.
   const teamEditable = identity.role !== "requester";
   return (
     <Card title="Owner and tags" id="edit">
@@ -151,14 +153,8 @@ function Edit({ cert, identity, onSaved }: { cert: CertificateRecord; identity: 
           e.preventDefault();
           setError(null);
           setSaved(false);
-          const body: Record<string, unknown> = {
-            owner: owner.trim() || null,
-            tags: tags
-              .split(",")
-              .map((t) => t.trim())
-              .filter(Boolean),
-          };
-          if (teamEditable) body["team"] = team.trim() || null;
+          const body: Record<string, unknown> = { owner: draft.owner.trim() || null, tags: tag_list(draft.tags) };
+          if (teamEditable) body["team"] = draft.team.trim() || null;
           try {
             await request("PATCH", `/certificates/${encodeURIComponent(cert.fingerprint)}`, { body });
             setSaved(true);
@@ -168,20 +164,7 @@ function Edit({ cert, identity, onSaved }: { cert: CertificateRecord; identity: 
           }
         }}
       >
-        <label>
-          Owner
-          <input name="owner" value={owner} maxLength={256} onInput={(e) => setOwner((e.target as HTMLInputElement).value)} />
-        </label>
-        {teamEditable && (
-          <label>
-            Team
-            <input name="team" value={team} onInput={(e) => setTeam((e.target as HTMLInputElement).value)} />
-          </label>
-        )}
-        <label>
-          Tags (comma-separated)
-          <input name="tags" value={tags} onInput={(e) => setTags((e.target as HTMLInputElement).value)} />
-        </label>
+        <OwnershipFields draft={draft} onChange={setDraft} teamEditable={teamEditable} />
         <button type="submit">Save</button>
         {saved && <p role="status">Saved.</p>}
         {error && <Problem error={error} />}

@@ -5,6 +5,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { base64_bytes, save } from "../download";
+import { OwnershipFields, tag_list, type OwnershipDraft } from "../ownership";
 import { href } from "../router";
 import { Card, Problem, Show, useLoad } from "../ui";
 
@@ -41,9 +42,7 @@ export function Issue({ identity }: { identity: Identity }) {
   const [cn, setCn] = useState("");
   const [sans, setSans] = useState("");
   const [validity, setValidity] = useState("");
-  const [owner, setOwner] = useState("");
-  const [team, setTeam] = useState("");
-  const [tags, setTags] = useState("");
+  const [ownership, setOwnership] = useState<OwnershipDraft>({ owner: "", team: "", tags: "" });
   const [format, setFormat] = useState<"pem" | "pkcs12">("pem");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<Error | null>(null);
@@ -62,13 +61,10 @@ export function Issue({ identity }: { identity: Identity }) {
     if (names.length) body["sans"] = names;
     if (cn.trim()) body["common_name"] = cn.trim();
     if (validity.trim()) body["validity"] = validity.trim();
-    if (owner.trim()) body["owner"] = owner.trim();
-    if (team.trim()) body["team"] = team.trim();
-    const tagList = tags
-      .split(",")
-      .map((t) => t.trim())
-      .filter(Boolean);
-    if (tagList.length) body["tags"] = tagList;
+    if (ownership.owner.trim()) body["owner"] = ownership.owner.trim();
+    if (ownership.team.trim()) body["team"] = ownership.team.trim();
+    const tags = tag_list(ownership.tags);
+    if (tags.length) body["tags"] = tags;
     if (mode === "csr") {
       body["csr"] = csr;
     } else {
@@ -175,20 +171,7 @@ export function Issue({ identity }: { identity: Identity }) {
                 Validity (e.g. 90d; default {chosen.default_validity})
                 <input name="validity" value={validity} onInput={(e) => setValidity((e.target as HTMLInputElement).value)} />
               </label>
-              <label>
-                Owner (who answers for it)
-                <input name="owner" value={owner} maxLength={256} onInput={(e) => setOwner((e.target as HTMLInputElement).value)} />
-              </label>
-              {identity.role !== "requester" && (
-                <label>
-                  Team
-                  <input name="team" value={team} onInput={(e) => setTeam((e.target as HTMLInputElement).value)} />
-                </label>
-              )}
-              <label>
-                Tags (comma-separated)
-                <input name="tags" value={tags} onInput={(e) => setTags((e.target as HTMLInputElement).value)} />
-              </label>
+              <OwnershipFields draft={ownership} onChange={setOwnership} teamEditable={identity.role !== "requester"} />
               <button type="submit" disabled={busy}>
                 {busy ? "Issuing…" : "Issue"}
               </button>

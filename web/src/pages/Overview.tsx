@@ -2,6 +2,7 @@
 // minute), policy violations and the audit trail where the role may read them.
 
 import { ApiError, get } from "../api";
+import { EventsTable, type AuditEvent } from "../events";
 import { href } from "../router";
 import { Bars, Card, Empty, Show, date, display, useLoad } from "../ui";
 
@@ -35,14 +36,6 @@ interface Violation {
   subject_id: string;
   subject: string;
   message: string;
-}
-interface AuditEvent {
-  seq: number;
-  time: string;
-  actor: string;
-  action: string;
-  target_type: string;
-  target_id: string;
 }
 
 export function Overview() {
@@ -138,28 +131,7 @@ export function Overview() {
                   {a.items.length === 0 ? (
                     <Empty>No events.</Empty>
                   ) : (
-                    <table class="table">
-                      <thead>
-                        <tr>
-                          <th scope="col">Time</th>
-                          <th scope="col">Actor</th>
-                          <th scope="col">Action</th>
-                          <th scope="col">Target</th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {a.items.map((e) => (
-                          <tr key={e.seq}>
-                            <td>{date(e.time)}</td>
-                            <td>{display(e.actor)}</td>
-                            <td>{e.action}</td>
-                            <td>
-                              {e.target_type} {display(e.target_id, 300)}
-                            </td>
-                          </tr>
-                        ))}
-                      </tbody>
-                    </table>
+                    <EventsTable items={a.items} />
                   )}
                 </Card>
                   )

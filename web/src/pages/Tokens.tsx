@@ -81,7 +81,7 @@ export function Tokens({ identity }: { identity: Identity }) {
   const [version, setVersion] = useState(0);
   const [secret, setSecret] = useState<string | null>(null);
   const [error, setError] = useState<Error | null>(null);
-  const tokens = useLoad(() => get<{ items: Token[] }>("/tokens"), [version]);
+  const tokens = useLoad(() => get<{ items: Token[] }>("/tokens"), ["tokens", version]);
   const manage = can(identity.role, "manage_principals");
 
   async function revoke(id: string) {
