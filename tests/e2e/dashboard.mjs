@@ -250,6 +250,26 @@ async function settle(page, seen, what) {
   check((await page.content()).includes(secret) === false, "the secret is nowhere in the page");
   check((await page.locator(`tr[data-token='${secret.split("_")[1]}']`).count()) === 1, "the new token is listed");
 
+  // A team and a principal made on the administration page, then the principal disabled.
+  await page.click("nav a[href='#/people']");
+  await page.waitForSelector("input[name=team_name]");
+  await page.fill("input[name=team_name]", "ops");
+  await page.fill("input[name=team_profiles]", "tls-server");
+  await page.fill("input[name=team_domains]", "ops.example.test");
+  await page.click("[data-card=new-team] button[type=submit]");
+  await page.waitForSelector("tr[data-team=ops]");
+  await page.fill("input[name=principal_name]", "bob");
+  await page.selectOption("select[name=principal_team]", "ops");
+  await page.click("[data-card=new-principal] button[type=submit]");
+  await page.waitForSelector("tr[data-principal=bob]");
+  await page.click("tr[data-principal=bob] button");
+  await page.waitForFunction(() => document.querySelector("tr[data-principal=bob]")?.textContent?.includes("disabled"), null, { timeout: 10_000 });
+  const bob = (await api("/principals")).body?.items?.find((p) => p.name === "bob");
+  check(bob?.role === "requester" && bob?.team === "ops" && bob?.disabled === true, "the principal made on the page is a disabled requester of ops (API)", JSON.stringify(bob));
+  const ops = (await api("/teams")).body?.items?.find((t) => t.name === "ops");
+  check(ops?.allowed_domains?.join() === "ops.example.test" && ops?.allowed_profiles?.join() === "tls-server", "the team made on the page has its grants (API)", JSON.stringify(ops));
+  await page.screenshot({ path: `${SHOTS}/people.png`, fullPage: true });
+
   // The hierarchy as a tree; the audit chain verifies.
   await page.click("nav a[href='#/authorities']");
   await page.waitForSelector("[data-authority=root] [data-authority=issuing]");
@@ -277,7 +297,7 @@ async function settle(page, seen, what) {
   check((await page.getAttribute("[data-total]", "data-total")) === env("REQUESTER_TOTAL"), "a requester's overview counts its team's certificates only", await page.getAttribute("[data-total]", "data-total"));
   check((await page.locator("[data-card=audit]").count()) === 0, "a requester sees no audit trail");
   const links = await page.locator("header nav a").allTextContents();
-  check(!links.includes("Tokens") && !links.includes("Audit") && links.includes("Issue"), "a requester's menu has no administration pages", links.join(" "));
+  check(!links.includes("Tokens") && !links.includes("Audit") && !links.includes("Teams and principals") && links.includes("Issue"), "a requester's menu has no administration pages", links.join(" "));
   await page.goto(`${BASE}/#/tokens`);
   await page.waitForSelector("main h1");
   check((await page.textContent("main h1")) === "Not available", "the tokens page is not available to a requester");
