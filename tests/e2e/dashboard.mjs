@@ -281,6 +281,18 @@ async function settle(page, seen, what) {
   await page.waitForSelector("[data-verified]");
   check((await page.getAttribute("[data-verified]", "data-verified")) === "ok", "the audit chain verifies");
   await page.screenshot({ path: `${SHOTS}/audit.png`, fullPage: true });
+  // Discovery, automation and approvals show what the API holds.
+  await page.click("nav a[href='#/discovery']");
+  await page.waitForSelector("table[aria-label=Scans], .empty");
+  check((await page.locator("tr[data-scan]").count()) >= 1, "the scan is listed");
+  await page.screenshot({ path: `${SHOTS}/discovery.png`, fullPage: true });
+  await page.click("nav a[href='#/automation']");
+  await page.waitForSelector("tr[data-managed=web1]");
+  check(true, "the managed certificate is listed");
+  await page.screenshot({ path: `${SHOTS}/automation.png`, fullPage: true });
+  await page.click("nav a[href='#/approvals']");
+  await page.waitForSelector("main .empty, table[aria-label='Approval requests']");
+  check((await page.textContent("main h1")) === "Approval requests", "the approvals page answers");
   await settle(page, seen, "administrator's actions");
 
   // Signing out forgets the token.

@@ -11,6 +11,7 @@ import { Certificate } from "./pages/Certificate";
 import { Inventory } from "./pages/Inventory";
 import { Issue } from "./pages/Issue";
 import { Overview } from "./pages/Overview";
+import { Approvals, Automation, Discovery } from "./pages/Operations";
 import { People } from "./pages/People";
 import { SignIn } from "./pages/SignIn";
 import { Tokens } from "./pages/Tokens";
@@ -28,6 +29,9 @@ const PAGES: { path: string; label: string; needs?: Permission }[] = [
   { path: "/inventory", label: "Inventory" },
   { path: "/issue", label: "Issue", needs: "issue" },
   { path: "/authorities", label: "Authorities" },
+  { path: "/discovery", label: "Discovery", needs: "read_inventory" },
+  { path: "/automation", label: "Automation", needs: "read_inventory" },
+  { path: "/approvals", label: "Approvals", needs: "read_inventory" },
   { path: "/audit", label: "Audit", needs: "read_audit" },
   { path: "/people", label: "Teams and principals", needs: "read_principals" },
   { path: "/tokens", label: "Tokens", needs: "read_principals" },
@@ -54,6 +58,9 @@ function Shell({ identity }: { identity: Identity }) {
   else if (route.path === "/audit") page = <Audit route={route} />;
   else if (route.path === "/tokens") page = <Tokens identity={identity} />;
   else if (route.path === "/people") page = <People identity={identity} />;
+  else if (route.path === "/discovery") page = <Discovery />;
+  else if (route.path === "/automation") page = <Automation identity={identity} state={route.params.get("state") ?? ""} />;
+  else if (route.path === "/approvals") page = <Approvals identity={identity} />;
   else if (/^\/certificates\/[0-9a-fA-F]{64}$/.test(route.path))
     page = <Certificate fingerprint={route.path.slice("/certificates/".length).toLowerCase()} identity={identity} />;
   else

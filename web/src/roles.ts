@@ -12,18 +12,19 @@ export type Permission =
   | "edit_inventory"
   | "revoke"
   | "scan"
-  | "read_policy";
+  | "read_policy"
+  | "manage";
 
 const TABLE: Record<string, Permission[]> = {
   admin: [
     "read_inventory", "issue", "import", "manage_authorities", "read_audit", "read_principals",
-    "manage_principals", "edit_inventory", "revoke", "scan", "read_policy",
+    "manage_principals", "edit_inventory", "revoke", "scan", "read_policy", "manage",
   ],
   operator: [
     "read_inventory", "issue", "import", "manage_authorities", "read_audit", "read_principals",
-    "edit_inventory", "revoke", "scan", "read_policy",
+    "edit_inventory", "revoke", "scan", "read_policy", "manage",
   ],
-  requester: ["read_inventory", "issue", "edit_inventory", "revoke"],
+  requester: ["read_inventory", "issue", "edit_inventory", "revoke", "manage"],
   auditor: ["read_inventory", "read_audit", "read_principals", "read_policy"],
   approver: ["read_inventory"],
   agent: [],
