@@ -9,10 +9,10 @@
 namespace certward::reports {
 namespace {
 
-constexpr std::array kStatuses = {inventory::CertStatus::kValid,      inventory::CertStatus::kExpiring,
-                                  inventory::CertStatus::kExpired,    inventory::CertStatus::kRevoked,
-                                  inventory::CertStatus::kSuperseded, inventory::CertStatus::kNotYetValid};
-constexpr std::string_view kOther = "(other)";
+constexpr std::array kStatuses = {
+    inventory::CertStatus::kValid,      inventory::CertStatus::kExpiring,
+    inventory::CertStatus::kExpired,    inventory::CertStatus::kRevoked,
+    inventory::CertStatus::kSuperseded, inventory::CertStatus::kNotYetValid};
 
 // The counts of one scope (everything, or one team) as the walk goes.
 struct Tally {
@@ -47,8 +47,8 @@ struct Tally {
     o.expiring_30d = expiring[1];
     o.expiring_90d = expiring[2];
     o.weeks = weeks;
-    // entries() is by dimension, largest first: keep the first kOverviewTop of each, sum the
-    // rest into "(other)". Status has its own member.
+    // entries() is by dimension, largest first: keep the first kOverviewTop of each and sum the
+    // rest apart. Status has its own member.
     std::string dimension;
     std::size_t kept = 0;
     for (const auto& e : summary.entries()) {
@@ -62,10 +62,8 @@ struct Tally {
       }
       if (kept++ < kOverviewTop) {
         o.counts.push_back(e);
-      } else if (o.counts.back().value == kOther) {
-        o.counts.back().count += e.count;
       } else {
-        o.counts.push_back({e.dimension, std::string(kOther), e.count});
+        o.others[e.dimension] += e.count;
       }
     }
     return o;

@@ -40,8 +40,11 @@ struct Overview {
   // Of those, how many expire in week i from computed_at (i = 0 the next 7 days).
   std::vector<std::int64_t> weeks = std::vector<std::int64_t>(kOverviewWeeks, 0);
   // By dimension ("issuer", "algorithm", "owner", "team", "origin"; largest count first); at
-  // most kOverviewTop values each, the rest counted under "(other)".
+  // most kOverviewTop values each.
   std::vector<SummaryAggregator::Entry> counts;
+  // Per dimension, the certificates of the values past the first kOverviewTop (kept apart, so
+  // that no real value, "(other)" included, is mistaken for the sum).
+  std::map<std::string, std::int64_t> others;
 };
 inline constexpr std::size_t kOverviewTop = 20;
 

@@ -221,6 +221,17 @@ async function settle(page, seen, what) {
   check((await page.getAttribute("[data-bulk-done]", "data-bulk-done")) === "2", "both selected certificates are tagged");
   const tagged = await api("/certificates?tag=bulk-e2e");
   check(tagged.body?.items?.length === 2, "the API lists both under the tag", String(tagged.body?.items?.length));
+  // Revoking the selection first lists what it would revoke; cancelled, nothing is.
+  await page.click("text=Revoke selected…");
+  const listed2 = await page.locator("[data-confirm-list] li").allTextContents();
+  check(listed2.length === 2 && listed2.every((t) => t.includes("bulk.example.test")), "the revocation's confirmation lists the two", listed2.join(" | "));
+  await page.click("[aria-label='Confirm revocation'] button.secondary");
+  // Another search starts with nothing selected.
+  await page.goto(`${BASE}/#/inventory?search=app.example.test`);
+  await page.waitForSelector("tbody tr");
+  check((await page.locator("[data-card=bulk]").count()) === 0 && (await page.locator("tbody input[type=checkbox]:checked").count()) === 0, "another search starts with nothing selected");
+  await page.goto(`${BASE}/#/inventory?search=bulk.example.test`);
+  await page.waitForSelector("[data-card=revoke-selection]");
   await page.fill("input[name=sel_tag]", "bulk-e2e");
   await page.click("text=Dry run");
   await page.waitForSelector("[data-dry-run]");

@@ -29,7 +29,7 @@ const PAGES: { path: string; label: string; needs?: Permission }[] = [
   { path: "/inventory", label: "Inventory" },
   { path: "/issue", label: "Issue", needs: "issue" },
   { path: "/authorities", label: "Authorities" },
-  { path: "/discovery", label: "Discovery", needs: "read_inventory" },
+  { path: "/discovery", label: "Discovery", needs: "scan" },
   { path: "/automation", label: "Automation", needs: "read_inventory" },
   { path: "/approvals", label: "Approvals", needs: "read_inventory" },
   { path: "/audit", label: "Audit", needs: "read_audit" },

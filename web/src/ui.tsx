@@ -38,8 +38,8 @@ export function Problem({ error }: { error: Error }) {
   const api = error instanceof ApiError ? error : null;
   return (
     <div class="problem" role="alert">
-      <strong>{api ? `${api.status} ${api.title}` : "Request failed"}</strong>
-      {api?.detail ? <p>{api.detail}</p> : !api ? <p>{error.message}</p> : null}
+      <strong>{api ? `${api.status} ${display(api.title, 200)}` : "Request failed"}</strong>
+      {api?.detail ? <p>{display(api.detail, 2000)}</p> : !api ? <p>{display(error.message, 2000)}</p> : null}
     </div>
   );
 }
@@ -89,14 +89,15 @@ export function date(text: string | undefined | null): string {
 }
 
 // Counts as horizontal bars, widest first, each with its number as text.
-export function Bars({ rows, label }: { rows: { name: string; count: number }[]; label: string }) {
+// `muted` rows (a sum of the rest) are set apart in italics, so that no value can pass for one.
+export function Bars({ rows, label }: { rows: { name: string; count: number; muted?: boolean }[]; label: string }) {
   if (rows.length === 0) return <Empty>None.</Empty>;
   const max = Math.max(...rows.map((r) => r.count), 1);
   return (
     <table class="bars" aria-label={label}>
       <tbody>
-        {rows.map((r) => (
-          <tr key={r.name}>
+        {rows.map((r, i) => (
+          <tr key={i} class={r.muted ? "muted-row" : undefined}>
             <th scope="row" title={r.name.length > 160 ? display(r.name) : undefined}>
               {display(r.name, 160)}
             </th>

@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Problem } from "../ui";
+import { Card, Problem, display } from "../ui";
 
 interface Outcome {
   done: number;
@@ -28,14 +28,18 @@ async function each(fingerprints: string[], act: (fp: string) => Promise<unknown
 
 const path = (fp: string) => `/certificates/${encodeURIComponent(fp)}`;
 
+// `selected` are rows of the page on screen (the inventory clears the selection when its page or
+// filters change), each with the subject it shows.
 export function SelectedActions({
   identity,
   selected,
+  subjects,
   onDone,
 }: {
   identity: Identity;
   selected: string[];
-  onDone: () => void;
+  subjects: Map<string, string>;
+  onDone: (revoked: boolean) => void;
 }) {
   const [tag, setTag] = useState("");
   const [owner, setOwner] = useState("");
@@ -46,12 +50,12 @@ export function SelectedActions({
   const revoke = can(identity.role, "revoke");
   if (!edit && !revoke) return null;
 
-  async function run(act: (fp: string) => Promise<unknown>) {
+  async function run(act: (fp: string) => Promise<unknown>, revoking = false) {
     setBusy(true);
     setOutcome(await each(selected, act));
     setBusy(false);
     setConfirmRevoke(false);
-    onDone();
+    onDone(revoking);
   }
 
   return (
@@ -71,27 +75,39 @@ export function SelectedActions({
           </label>
           <button
             type="button"
-            disabled={busy || !selected.length}
-            onClick={() => run((fp) => request("PATCH", path(fp), { body: { owner: owner.trim() || null } }))}
+            disabled={busy || !selected.length || !owner.trim()}
+            onClick={() => run((fp) => request("PATCH", path(fp), { body: { owner: owner.trim() } }))}
           >
-            {owner.trim() ? "Set owner" : "Clear owner"}
+            Set owner
           </button>
         </div>
       )}
       {revoke && (
         <div class="row">
           {confirmRevoke ? (
-            <span role="group" aria-label="Confirm revocation">
+            <div role="group" aria-label="Confirm revocation">
               <strong>
                 Revoke these {selected.length} certificates (reason unspecified)? This cannot be undone.
-              </strong>{" "}
-              <button type="button" class="danger" disabled={busy} onClick={() => run((fp) => request("POST", `${path(fp)}/revoke`, { body: {} }))}>
+              </strong>
+              <ul class="list" data-confirm-list>
+                {selected.map((fp) => (
+                  <li key={fp}>
+                    {display(subjects.get(fp), 200) || "(no subject)"} <code>{fp.slice(0, 16)}…</code>
+                  </li>
+                ))}
+              </ul>
+              <button
+                type="button"
+                class="danger"
+                disabled={busy}
+                onClick={() => run((fp) => request("POST", `${path(fp)}/revoke`, { body: {} }), true)}
+              >
                 Revoke {selected.length}
               </button>{" "}
               <button type="button" class="secondary" onClick={() => setConfirmRevoke(false)}>
                 Cancel
               </button>
-            </span>
+            </div>
           ) : (
             <button type="button" class="danger" disabled={!selected.length} onClick={() => setConfirmRevoke(true)}>
               Revoke selected…
@@ -108,7 +124,7 @@ export function SelectedActions({
             <ul class="list">
               {outcome.failed.map((f) => (
                 <li key={f.fingerprint}>
-                  <code>{f.fingerprint.slice(0, 16)}…</code> {f.error}
+                  <code>{f.fingerprint.slice(0, 16)}…</code> {display(f.error, 500)}
                 </li>
               ))}
             </ul>
@@ -190,7 +206,7 @@ export function RevokeBySelection() {
           <ul class="list">
             {preview.items.slice(0, 20).map((i) => (
               <li key={i.fingerprint}>
-                <code>{i.serial}</code> {i.authority} {i.team ?? ""}
+                <code>{i.serial}</code> {display(i.authority)} {display(i.team)}
               </li>
             ))}
           </ul>

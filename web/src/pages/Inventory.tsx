@@ -27,6 +27,8 @@ export function Inventory({ route, identity }: { route: Route; identity: Identit
     [JSON.stringify(filters), cursor, version],
   );
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  // What is selected is on the page on screen: another page or filter starts with none.
+  useEffect(() => setSelected(new Set()), [JSON.stringify(filters), cursor]);
   const toggle = (fp: string) => {
     const next = new Set(selected);
     if (next.has(fp)) next.delete(fp);
@@ -95,7 +97,11 @@ export function Inventory({ route, identity }: { route: Route; identity: Identit
         <SelectedActions
           identity={identity}
           selected={[...selected]}
-          onDone={() => setVersion((v) => v + 1)}
+          subjects={new Map(page.state === "ready" ? page.value.items.map((c) => [c.fingerprint, c.subject]) : [])}
+          onDone={(revoked) => {
+            if (revoked) setSelected(new Set());
+            setVersion((v) => v + 1);
+          }}
         />
       )}
       <Show loaded={page}>

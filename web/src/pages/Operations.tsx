@@ -229,6 +229,7 @@ interface Approval {
   profile: string;
   team: string | null;
   common_name: string | null;
+  subject?: string | null;
   sans: string[];
   requested_by?: string;
   created_at?: string;
@@ -239,9 +240,16 @@ export function Approvals({ identity }: { identity: Identity }) {
   const pending = useLoad(() => get<{ items: Approval[] }>("/approvals", { status: "pending", limit: 100 }), ["approvals", version]);
   const { error, act } = useAct(() => setVersion((v) => v + 1));
   const decide = identity.role === "admin" || identity.role === "approver";
+  const [reason, setReason] = useState("");
   return (
     <main>
       <h1>Approval requests</h1>
+      {decide && (
+        <label class="row">
+          Reason for a rejection (required to reject){" "}
+          <input name="reject_reason" value={reason} maxLength={1024} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+        </label>
+      )}
       <Show loaded={pending}>
         {({ items }) =>
           items.length === 0 ? (
@@ -261,7 +269,7 @@ export function Approvals({ identity }: { identity: Identity }) {
                 {items.map((a) => (
                   <tr key={a.id} data-approval={a.id}>
                     <td>
-                      {display(a.common_name) || "(no common name)"}
+                      {display(a.subject) || display(a.common_name) || "(no subject)"}
                       <div class="muted">{display(a.sans.join(", "), 300)}</div>
                     </td>
                     <td>{a.profile}</td>
@@ -275,7 +283,12 @@ export function Approvals({ identity }: { identity: Identity }) {
                           <button type="button" onClick={() => act(() => request("POST", `/approvals/${encodeURIComponent(a.id)}/approve`, { body: {} }))}>
                             Approve
                           </button>{" "}
-                          <button type="button" class="danger" onClick={() => act(() => request("POST", `/approvals/${encodeURIComponent(a.id)}/reject`, { body: {} }))}>
+                          <button
+                            type="button"
+                            class="danger"
+                            disabled={!reason.trim()}
+                            onClick={() => act(() => request("POST", `/approvals/${encodeURIComponent(a.id)}/reject`, { body: { reason: reason.trim() } }))}
+                          >
                             Reject
                           </button>
                         </>

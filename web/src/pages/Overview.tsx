@@ -13,10 +13,13 @@ interface InventoryOverview {
   expiring: { "7d": number; "30d": number; "90d": number };
   weeks: number[];
   counts: { dimension: string; value: string; count: number }[];
+  others: Record<string, number>;
 }
 
 function counts(o: InventoryOverview, dimension: string) {
-  return o.counts.filter((c) => c.dimension === dimension).map((c) => ({ name: c.value, count: c.count }));
+  const rows = o.counts.filter((c) => c.dimension === dimension).map((c) => ({ name: c.value, count: c.count }));
+  const rest = o.others[dimension];
+  return rest ? [...rows, { name: "all other values", count: rest, muted: true }] : rows;
 }
 
 // A section the token's role may not read is left out, not shown as an error.

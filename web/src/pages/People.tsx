@@ -119,7 +119,7 @@ function NewPrincipal({ teams, onDone }: { teams: Team[]; onDone: () => void }) 
           <option value="">none</option>
           {teams.map((t) => (
             <option key={t.name} value={t.name}>
-              {t.name}
+              {display(t.name)}
             </option>
           ))}
         </select>
@@ -165,9 +165,9 @@ export function People({ identity }: { identity: Identity }) {
                     {teams.map((t) => (
                       <tr key={t.name} data-team={t.name}>
                         <td>{display(t.name)}</td>
-                        <td>{t.allowed_profiles.join(", ") || "none"}</td>
+                        <td>{display(t.allowed_profiles.join(", ")) || "none"}</td>
                         <td>{display(t.allowed_domains.join(", ")) || "none"}</td>
-                        <td>{t.allowed_authorities.join(", ") || "the default"}</td>
+                        <td>{display(t.allowed_authorities.join(", ")) || "the default"}</td>
                       </tr>
                     ))}
                   </tbody>
