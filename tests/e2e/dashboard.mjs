@@ -336,7 +336,38 @@ async function settle(page, seen, what) {
   await context.close();
 }
 
-// 3. A phone-sized window: the pages still lay out.
+// 3. By keyboard alone, at 200 % zoom (a 1280x800 window seen as 640x400 CSS pixels): sign in
+// with Tab and Enter, reach the inventory through the menu, and nothing is wider than the window.
+{
+  const { context, page, seen } = await tab();
+  await page.setViewportSize({ width: 640, height: 400 });
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector("#token");
+  await page.keyboard.press("Tab");
+  check((await page.evaluate(() => document.activeElement?.id)) === "token", "Tab reaches the token field first");
+  await page.keyboard.type(env("ADMIN_TOKEN"));
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("[data-total]", { timeout: 30_000 });
+  let reached = false;
+  for (let i = 0; i < 12 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = (await page.evaluate(() => document.activeElement?.getAttribute("href"))) === "#/inventory";
+  }
+  check(reached, "the menu's Inventory link is reached with Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("tbody tr");
+  for (const [name, hash] of [["inventory", "/inventory"], ["overview", "/"]]) {
+    await page.goto(`${BASE}/#${hash}`);
+    await page.waitForSelector(hash === "/" ? "[data-total]" : "tbody tr");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `the ${name} fits at 200 % zoom`, `${overflow}px too wide`);
+  }
+  await page.screenshot({ path: `${SHOTS}/overview-zoom200.png`, fullPage: true });
+  await settle(page, seen, "keyboard");
+  await context.close();
+}
+
+// 4. A phone-sized window: the pages still lay out.
 {
   const { context, page, seen } = await tab();
   await page.setViewportSize({ width: 390, height: 844 });
