@@ -1,17 +1,14 @@
 # Run as a script (cmake -DINPUT=<dir> -DOUTPUT=<file.cc> -P EmbedDashboard.cmake): writes a C++
 # source defining certward::server::dashboard_assets() over every file of the dashboard's build
 # (web/, built by Vite into INPUT): its URL path, content type and bytes.
+include(${CMAKE_CURRENT_LIST_DIR}/EmbedCommon.cmake)
 file(GLOB_RECURSE files RELATIVE ${INPUT} ${INPUT}/*)
 list(SORT files)
 set(arrays "")
 set(table "")
 set(index 0)
 foreach(f IN LISTS files)
-  file(READ ${INPUT}/${f} hex HEX)
-  string(LENGTH "${hex}" hex_length)
-  math(EXPR size "${hex_length} / 2")
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){32})" "\\1\n" bytes "${bytes}")
+  certward_bytes_array(${INPUT}/${f} bytes size)
   string(REGEX MATCH "[^.]+$" ext "${f}")
   if(ext STREQUAL "html")
     set(type "text/html; charset=utf-8")
@@ -56,10 +53,4 @@ ${table}  };
 
 }  // namespace certward::server
 ")
-if(EXISTS ${OUTPUT})
-  file(READ ${OUTPUT} previous)
-  if(previous STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE ${OUTPUT} "${content}")
+certward_write_if_changed(${OUTPUT} "${content}")

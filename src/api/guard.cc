@@ -1,7 +1,6 @@
 // The guard every REST route passes, and the small helpers the resource files share.
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 #include "api/body.h"
@@ -27,13 +26,7 @@ Result<auth::Identity> authenticate(Services& s, const http::Request& req) {
 // What every answer of the API carries, refusals included: it is the caller's alone (no cache
 // keeps it unless its handler says how), and no browser reads it as anything but its type.
 http::Response private_answer(http::Response r) {
-  constexpr std::string_view kCache = "cache-control";
-  const bool cache_said = std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
-    return std::ranges::equal(h.first, kCache, [](char a, char b) {
-      return std::tolower(static_cast<unsigned char>(a)) == b;
-    });
-  });
-  if (!cache_said) r.set_header("Cache-Control", "no-store");
+  if (!r.has_header("Cache-Control")) r.set_header("Cache-Control", "no-store");
   r.set_header("X-Content-Type-Options", "nosniff");
   return r;
 }

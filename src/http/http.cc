@@ -2,6 +2,7 @@
 
 #include "http/http.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "http/text_impl.h"
@@ -30,6 +31,11 @@ Result<std::string> decode_path(std::string_view raw) {
   auto decoded = percent_decode(raw, false);
   if (!decoded) return fail(ErrorCode::kMalformed, "malformed percent-escape in the path");
   return std::move(*decoded);
+}
+
+bool Response::has_header(std::string_view name) const {
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const auto& h) { return iequals(h.first, name); });
 }
 
 Response& Response::set_header(std::string name, std::string value) {

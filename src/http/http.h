@@ -58,6 +58,8 @@ struct Response {
   std::shared_ptr<const void> hold{};
 
   Response& set_header(std::string name, std::string value);
+  // Whether a header of this (case-insensitive) name is set.
+  bool has_header(std::string_view name) const;
   static Response json(int status, std::string body);  // application/json
   static Response text(int status, std::string body,
                        std::string content_type = "text/plain; charset=utf-8");

@@ -5,6 +5,27 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
 
+// Whatever a promise was rejected with, as an Error to show.
+export function as_error(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+// An action a page runs on a click: its error as state (cleared when it runs again), and
+// `onDone` after it succeeds (a reload, mostly).
+export function useAction(onDone: () => void) {
+  const [error, setError] = useState<Error | null>(null);
+  const run = async (act: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await act();
+      onDone();
+    } catch (e) {
+      setError(as_error(e));
+    }
+  };
+  return { error, run };
+}
+
 export type Loaded<T> =
   | { state: "loading" }
   | { state: "error"; error: ApiError | Error }
@@ -25,7 +46,7 @@ export function useLoad<T>(load: () => Promise<T>, key: unknown[]): Loaded<T> {
     load().then(
       (value) => live && setResult({ state: "ready", value }),
       (error: unknown) =>
-        live && setResult({ state: "error", error: error instanceof Error ? error : new Error(String(error)) }),
+        live && setResult({ state: "error", error: as_error(error) }),
     );
     return () => {
       live = false;

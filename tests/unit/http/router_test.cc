@@ -161,6 +161,9 @@ TEST(Response, SetHeaderReplacesCaseInsensitively) {
   EXPECT_EQ(r.headers[0].second, "application/x");
   r.set_header("X-A", "1");
   EXPECT_EQ(r.headers.size(), 2u);
+  EXPECT_TRUE(r.has_header("x-a"));
+  EXPECT_TRUE(r.has_header("CONTENT-TYPE"));
+  EXPECT_FALSE(r.has_header("Cache-Control"));
 }
 
 TEST(Request, HeaderAndQueryLookups) {

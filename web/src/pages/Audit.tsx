@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { get, type Query } from "../api";
 import { EventsTable, type AuditEvent } from "../events";
 import { href, navigate, type Route } from "../router";
-import { Card, Empty, Problem, Show, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, useLoad, as_error } from "../ui";
 
 interface Verify {
   ok: boolean;
@@ -51,7 +51,7 @@ export function Audit({ route }: { route: Route }) {
           type="button"
           class="secondary"
           onClick={() =>
-            get<Verify>("/audit/verify").then(setVerify, (e: unknown) => setVerify(e instanceof Error ? e : new Error(String(e))))
+            get<Verify>("/audit/verify").then(setVerify, (e: unknown) => setVerify(as_error(e)))
           }
         >
           Verify the chain

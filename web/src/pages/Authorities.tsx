@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Problem, Show, date, display, useLoad } from "../ui";
+import { Card, Problem, Show, date, display, useLoad, as_error } from "../ui";
 
 interface Authority {
   name: string;
@@ -65,7 +65,7 @@ function CreateSubordinate({ parent, onDone }: { parent: string; onDone: () => v
             await request("POST", "/authorities", { body: { name, kind, parent, subject } });
             onDone();
           } catch (err) {
-            setError(err instanceof Error ? err : new Error(String(err)));
+            setError(as_error(err));
           }
         }}
       >

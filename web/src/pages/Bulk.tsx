@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Problem, display } from "../ui";
+import { Card, Problem, display, as_error } from "../ui";
 
 interface Outcome {
   done: number;
@@ -160,7 +160,7 @@ export function RevokeBySelection() {
     try {
       return await request<BulkResult>("POST", "/certificates/revoke", { body: { ...body(), ...extra } });
     } catch (e) {
-      setError(e instanceof Error ? e : new Error(String(e)));
+      setError(as_error(e));
       return null;
     }
   };

@@ -5,7 +5,7 @@ import { ApiError, get, request, session_headers, type CertificateRecord, type I
 import { can } from "../roles";
 import { save } from "../download";
 import { OwnershipFields, tag_list, type OwnershipDraft } from "../ownership";
-import { Card, Empty, Problem, Show, date, display, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, as_error } from "../ui";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 
@@ -97,7 +97,7 @@ function Revoke({ fingerprint, onRevoked }: { fingerprint: string; onRevoked: ()
       await request("POST", `/certificates/${encodeURIComponent(fingerprint)}/revoke`, { body: { reason } });
       onRevoked();
     } catch (e) {
-      setError(e instanceof Error ? e : new Error(String(e)));
+      setError(as_error(e));
     } finally {
       setBusy(false);
       setConfirming(false);
@@ -160,7 +160,7 @@ function Edit({ cert, identity, onSaved }: { cert: CertificateRecord; identity: 
             setSaved(true);
             onSaved();
           } catch (err) {
-            setError(err instanceof Error ? err : new Error(String(err)));
+            setError(as_error(err));
           }
         }}
       >

@@ -7,7 +7,7 @@ import { get, request, type Identity } from "../api";
 import { base64_bytes, save } from "../download";
 import { OwnershipFields, tag_list, type OwnershipDraft } from "../ownership";
 import { href } from "../router";
-import { Card, Problem, Show, useLoad } from "../ui";
+import { Card, Problem, Show, useLoad, as_error } from "../ui";
 
 interface Profile {
   name: string;
@@ -78,7 +78,7 @@ export function Issue({ identity }: { identity: Identity }) {
       const out = await request<Issued>("POST", "/certificates", { body });
       setIssued(out);
     } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
+      setError(as_error(err));
     } finally {
       setBusy(false);
     }

@@ -6,21 +6,8 @@ import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { href } from "../router";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction } from "../ui";
 
-function useAct(onDone: () => void) {
-  const [error, setError] = useState<Error | null>(null);
-  const act = async (fn: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await fn();
-      onDone();
-    } catch (e) {
-      setError(e instanceof Error ? e : new Error(String(e)));
-    }
-  };
-  return { error, act };
-}
 
 interface Scan {
   id: string;
@@ -136,7 +123,7 @@ export function Automation({ identity, state }: { identity: Identity; state: str
   const [version, setVersion] = useState(0);
   const managed = useLoad(() => get<{ items: Managed[] }>("/managed", { state: state || undefined, limit: 100 }), [state, version]);
   const alerts = useLoad(() => get<{ items: Alert[] }>("/alerts", { limit: 20 }), ["alerts"]);
-  const { error, act } = useAct(() => setVersion((v) => v + 1));
+  const { error, run: act } = useAction(() => setVersion((v) => v + 1));
   const renew = can(identity.role, "manage");
   return (
     <main>
@@ -238,7 +225,7 @@ interface Approval {
 export function Approvals({ identity }: { identity: Identity }) {
   const [version, setVersion] = useState(0);
   const pending = useLoad(() => get<{ items: Approval[] }>("/approvals", { status: "pending", limit: 100 }), ["approvals", version]);
-  const { error, act } = useAct(() => setVersion((v) => v + 1));
+  const { error, run: act } = useAction(() => setVersion((v) => v + 1));
   const decide = identity.role === "admin" || identity.role === "approver";
   const [reason, setReason] = useState("");
   return (

@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction } from "../ui";
 
 interface Team {
   name: string;
@@ -29,19 +29,6 @@ const list = (text: string) =>
     .map((t) => t.trim())
     .filter(Boolean);
 
-function useAction(onDone: () => void) {
-  const [error, setError] = useState<Error | null>(null);
-  const run = async (act: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await act();
-      onDone();
-    } catch (e) {
-      setError(e instanceof Error ? e : new Error(String(e)));
-    }
-  };
-  return { error, run };
-}
 
 function NewTeam({ onDone }: { onDone: () => void }) {
   const [draft, setDraft] = useState({ name: "", profiles: "", domains: "", authorities: "" });

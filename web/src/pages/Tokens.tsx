@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, useLoad, as_error } from "../ui";
 
 interface Token {
   id: string;
@@ -45,7 +45,7 @@ function CreateToken({ onCreated }: { onCreated: (secret: string) => void }) {
                 });
                 onCreated(made.token);
               } catch (err) {
-                setError(err instanceof Error ? err : new Error(String(err)));
+                setError(as_error(err));
               }
             }}
           >
@@ -90,7 +90,7 @@ export function Tokens({ identity }: { identity: Identity }) {
       await request("DELETE", `/tokens/${encodeURIComponent(id)}`);
       setVersion((v) => v + 1);
     } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
+      setError(as_error(err));
     }
   }
 
