@@ -379,6 +379,13 @@ async function settle(page, seen, what) {
   await context.close();
 }
 
+// 5. The pages of each area, checked by their own files (tests/e2e/dashboard_*.mjs), each with
+// the same tabs, sign-in and checks.
+for (const area of ["governance", "acme_alerts", "operations"]) {
+  const { run } = await import(`./dashboard_${area}.mjs`);
+  await run({ BASE, SHOTS, env, check, tab, signIn, settle });
+}
+
 await browser.close();
 console.log(`${failures === 0 ? "all checks passed" : `${failures} failed`}`);
 process.exit(failures === 0 ? 0 : 1);

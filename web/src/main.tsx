@@ -11,7 +11,10 @@ import { Certificate } from "./pages/Certificate";
 import { Inventory } from "./pages/Inventory";
 import { Issue } from "./pages/Issue";
 import { Overview } from "./pages/Overview";
+import { Acme } from "./pages/Acme";
+import { Alerts } from "./pages/Alerts";
 import { Approvals, Automation, Discovery } from "./pages/Operations";
+import { Governance } from "./pages/Governance";
 import { People } from "./pages/People";
 import { SignIn } from "./pages/SignIn";
 import { Tokens } from "./pages/Tokens";
@@ -31,7 +34,10 @@ const PAGES: { path: string; label: string; needs?: Permission }[] = [
   { path: "/authorities", label: "Authorities" },
   { path: "/discovery", label: "Discovery", needs: "scan" },
   { path: "/automation", label: "Automation", needs: "read_inventory" },
+  { path: "/alerts", label: "Alerts", needs: "read_inventory" },
+  { path: "/governance", label: "Governance", needs: "read_inventory" },
   { path: "/approvals", label: "Approvals", needs: "read_inventory" },
+  { path: "/acme", label: "ACME", needs: "read_catalog" },
   { path: "/audit", label: "Audit", needs: "read_audit" },
   { path: "/people", label: "Teams and principals", needs: "read_principals" },
   { path: "/tokens", label: "Tokens", needs: "read_principals" },
@@ -61,6 +67,9 @@ function Shell({ identity }: { identity: Identity }) {
   else if (route.path === "/discovery") page = <Discovery />;
   else if (route.path === "/automation") page = <Automation identity={identity} state={route.params.get("state") ?? ""} />;
   else if (route.path === "/approvals") page = <Approvals identity={identity} />;
+  else if (route.path === "/alerts") page = <Alerts identity={identity} />;
+  else if (route.path === "/governance") page = <Governance identity={identity} />;
+  else if (route.path === "/acme") page = <Acme identity={identity} />;
   else if (/^\/certificates\/[0-9a-fA-F]{64}$/.test(route.path))
     page = <Certificate fingerprint={route.path.slice("/certificates/".length).toLowerCase()} identity={identity} />;
   else

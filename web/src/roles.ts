@@ -2,6 +2,7 @@
 // only the actions a token can take. The API enforces the same table whatever a page shows.
 
 export type Permission =
+  | "read_catalog"
   | "read_inventory"
   | "issue"
   | "import"
@@ -12,21 +13,25 @@ export type Permission =
   | "edit_inventory"
   | "revoke"
   | "scan"
+  | "manage"
+  | "campaign"
   | "read_policy"
-  | "manage";
+  | "manage_policy"
+  | "approve_requests";
 
 const TABLE: Record<string, Permission[]> = {
   admin: [
-    "read_inventory", "issue", "import", "manage_authorities", "read_audit", "read_principals",
-    "manage_principals", "edit_inventory", "revoke", "scan", "read_policy", "manage",
+    "read_catalog", "read_inventory", "issue", "import", "manage_authorities", "read_audit",
+    "read_principals", "manage_principals", "edit_inventory", "revoke", "scan", "manage",
+    "campaign", "read_policy", "manage_policy", "approve_requests",
   ],
   operator: [
-    "read_inventory", "issue", "import", "manage_authorities", "read_audit", "read_principals",
-    "edit_inventory", "revoke", "scan", "read_policy", "manage",
+    "read_catalog", "read_inventory", "issue", "import", "manage_authorities", "read_audit",
+    "read_principals", "edit_inventory", "revoke", "scan", "manage", "campaign", "read_policy",
   ],
-  requester: ["read_inventory", "issue", "edit_inventory", "revoke", "manage"],
-  auditor: ["read_inventory", "read_audit", "read_principals", "read_policy"],
-  approver: ["read_inventory"],
+  requester: ["read_catalog", "read_inventory", "issue", "edit_inventory", "revoke", "manage"],
+  auditor: ["read_catalog", "read_inventory", "read_audit", "read_principals", "read_policy"],
+  approver: ["read_catalog", "read_inventory", "approve_requests"],
   agent: [],
 };
 

@@ -226,7 +226,7 @@ export function Approvals({ identity }: { identity: Identity }) {
   const [version, setVersion] = useState(0);
   const pending = useLoad(() => get<{ items: Approval[] }>("/approvals", { status: "pending", limit: 100 }), ["approvals", version]);
   const { error, run: act } = useAction(() => setVersion((v) => v + 1));
-  const decide = identity.role === "admin" || identity.role === "approver";
+  const decide = can(identity.role, "approve_requests");
   const [reason, setReason] = useState("");
   return (
     <main>
