@@ -22,7 +22,7 @@ json page_json(json items, const std::optional<std::string>& next) {
 Result<http::Response> list_certificates(Services& s, http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(
       req, {"status", "expiring_within", "issuer", "authority", "key_algorithm", "key_bits",
-            "search", "owner", "team", "origin", "tag", "limit", "cursor"}));
+            "search", "owner", "team", "origin", "tag", "limit", "cursor", "sort"}));
   inventory::Filter f;
   const SysTime now = s.clock.now();
   CW_ASSIGN_OR_RETURN(auto status, query_text(req, "status"));
@@ -66,6 +66,10 @@ Result<http::Response> list_certificates(Services& s, http::Request& req, const 
     page.limit = static_cast<int>(*limit);
   }
   CW_ASSIGN_OR_RETURN(page.cursor, query_text(req, "cursor"));
+  CW_ASSIGN_OR_RETURN(auto sort, query_text(req, "sort"));
+  if (sort && *sort != "not_after" && *sort != "-not_after")
+    return fail(ErrorCode::kInvalidArgument, "sort must be not_after or -not_after");
+  page.latest_first = sort == "-not_after";
   CW_ASSIGN_OR_RETURN(auto result, s.inventory.query(f, page));
   json items = json::array();
   for (const auto& rec : result.items) items.push_back(record_json(rec, now));

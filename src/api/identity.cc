@@ -89,6 +89,16 @@ Result<http::Response> map_certificate(Services& s, http::Request& req, const Id
   return ok_json({{"principal", req.params["name"]}, {"fingerprint", fingerprint}}, 201);
 }
 
+Result<http::Response> list_mappings(Services& s, http::Request& req, const Identity&) {
+  CW_RETURN_IF_ERROR(check_query(req, {}));
+  CW_ASSIGN_OR_RETURN(auto mappings, s.auth.certificate_mappings(req.params["name"]));
+  json items = json::array();
+  for (const auto& m : mappings) {
+    items.push_back({{"fingerprint", m.fingerprint}, {"created_at", format_time(m.created_at)}});
+  }
+  return ok_json({{"principal", req.params["name"]}, {"items", std::move(items)}});
+}
+
 Result<http::Response> unmap_certificate(Services& s, http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(
       s.auth.unmap_certificate(req.params["fingerprint"], req.params["name"], id.actor));
@@ -150,6 +160,8 @@ void add_identity_routes(http::Router& r, Services& s) {
               BodyKind::kNone, disable_principal);
   add_guarded(r, s, "POST", "/api/v1/principals/{name}/enable", Permission::kManagePrincipals,
               BodyKind::kNone, enable_principal);
+  add_guarded(r, s, "GET", "/api/v1/principals/{name}/certificates", Permission::kReadPrincipals,
+              BodyKind::kNone, list_mappings);
   add_guarded(r, s, "POST", "/api/v1/principals/{name}/certificates", Permission::kManagePrincipals,
               BodyKind::kJson, map_certificate);
   add_guarded(r, s, "DELETE", "/api/v1/principals/{name}/certificates/{fingerprint}",

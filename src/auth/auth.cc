@@ -639,6 +639,20 @@ Status AuthService::map_certificate(std::string_view fingerprint, std::string_vi
   return tx->commit();
 }
 
+Result<std::vector<CertificateMapping>> AuthService::certificate_mappings(
+    std::string_view principal) const {
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(auto p, find_principal(*tx, principal));
+  if (!p) return fail(ErrorCode::kNotFound, "principal '" + std::string(principal) + "' not found");
+  CW_ASSIGN_OR_RETURN(auto rows, tx->query("SELECT fingerprint, created_at FROM cert_mappings "
+                                           "WHERE principal = ? ORDER BY created_at, fingerprint",
+                                           store::params(principal)));
+  std::vector<CertificateMapping> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back({r.text(0), from_unix(r.int64(1))});
+  return out;
+}
+
 Status AuthService::unmap_certificate(std::string_view fingerprint, std::string_view principal,
                                       std::string_view actor) {
   CW_ASSIGN_OR_RETURN(const std::string fp, certificate_fingerprint(fingerprint));

@@ -87,6 +87,12 @@ struct TokenInfo {
   std::optional<SysTime> revoked_at;
 };
 
+// A TLS client certificate that logs in as a principal.
+struct CertificateMapping {
+  std::string fingerprint;  // SHA-256 of the certificate's DER, lower-case hex
+  SysTime created_at{};
+};
+
 struct NewToken {
   TokenInfo info;
   std::string secret;  // the whole token; shown once, never stored, never logged
@@ -151,6 +157,8 @@ class AuthService {
   // certificate_fingerprint) to a principal.
   Status map_certificate(std::string_view fingerprint, std::string_view principal,
                          std::string_view actor);
+  // A principal's mapped certificates, oldest first. Errors: kNotFound (no such principal).
+  Result<std::vector<CertificateMapping>> certificate_mappings(std::string_view principal) const;
   // Removes such a mapping: the certificate stops authenticating at once (certificate logins
   // are not cached). Errors: kInvalidArgument (not a fingerprint), kNotFound (no such mapping
   // for this principal).

@@ -192,6 +192,32 @@ void add_auth_commands(CLI::App& app, Globals& g) {
                         j.value("principal", "").c_str());
           });
     });
+    auto mapped = std::make_shared<std::string>();
+    auto* mappings =
+        principal->add_subcommand("mappings", "list the client certificates that log in as a principal");
+    mappings->add_option("name", *mapped, "principal name")->required();
+    mappings->callback([&g, mapped] {
+      run_either(
+          g,
+          [mapped](Context& c) -> Result<json> {
+            CW_ASSIGN_OR_RETURN(auto found, c.auth().certificate_mappings(*mapped));
+            json items = json::array();
+            for (const auto& one : found) {
+              items.push_back(
+                  {{"fingerprint", one.fingerprint}, {"created_at", format_time(one.created_at)}});
+            }
+            return json{{"principal", *mapped}, {"items", std::move(items)}};
+          },
+          [mapped](const Remote& r) {
+            return r.get("/api/v1/principals/" + url_encode(*mapped) + "/certificates");
+          },
+          [](const json& j) {
+            for (const auto& one : j.at("items")) {
+              std::printf("%s  %s\n", one.value("fingerprint", "").c_str(),
+                          one.value("created_at", "").c_str());
+            }
+          });
+    });
     auto u = std::make_shared<std::pair<std::string, std::string>>();
     auto* unmap = principal->add_subcommand("unmap", "stop a client certificate logging in");
     unmap->add_option("name", u->first, "principal name")->required();

@@ -239,13 +239,18 @@ std::string normalise_hex(std::string_view s) {
   return out;
 }
 
-// Keyset cursor "<not_after>:<fingerprint>"; opaque to clients.
+// Keyset cursor "<not_after>:<fingerprint>", "d" in front for the latest-first order (a cursor
+// used with the other order would skip or repeat rows, so it is refused); opaque to clients.
 struct Cursor {
   std::int64_t not_after;
   std::string fingerprint;
 };
 
-Result<Cursor> parse_cursor(const std::string& c) {
+Result<Cursor> parse_cursor(std::string_view text, bool latest_first) {
+  if (text.starts_with('d') != latest_first) {
+    return fail(ErrorCode::kInvalidArgument, "the cursor belongs to the other sort order");
+  }
+  const std::string c(latest_first ? text.substr(1) : text);
   const auto colon = c.find(':');
   if (colon == std::string::npos || colon == 0)
     return fail(ErrorCode::kInvalidArgument, "bad cursor");
@@ -562,22 +567,25 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   CW_ASSIGN_OR_RETURN(const auto broad, internal::broad_text_filters(*tx, f, db_.dialect()));
   internal::append_filter(f, db_.dialect(), clock_.now(), sql, params, broad, walk.column);
   if (page.cursor) {
-    CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor));
+    CW_ASSIGN_OR_RETURN(Cursor c, parse_cursor(*page.cursor, page.latest_first));
     // The leading range lets the planner seek to the cursor in the (not_after, fingerprint)
     // index; with the OR alone SQLite scans the index from its start, so page k of a listing
     // cost k pages.
-    add(" AND not_after >= ?", c.not_after);
-    add(" AND (not_after > ?", c.not_after);
-    add(" OR fingerprint > ?)", c.fingerprint);
+    const bool down = page.latest_first;
+    add(down ? " AND not_after <= ?" : " AND not_after >= ?", c.not_after);
+    add(down ? " AND (not_after < ?" : " AND (not_after > ?", c.not_after);
+    add(down ? " OR fingerprint < ?)" : " OR fingerprint > ?)", c.fingerprint);
   }
-  sql += " ORDER BY not_after, fingerprint LIMIT " + std::to_string(page.limit + 1);
+  sql += page.latest_first ? " ORDER BY not_after DESC, fingerprint DESC LIMIT "
+                           : " ORDER BY not_after, fingerprint LIMIT ";
+  sql += std::to_string(page.limit + 1);
 
   CW_ASSIGN_OR_RETURN(auto rows, tx->query(sql, params));
   Page out;
   for (const auto& r : rows) {
     if (static_cast<int>(out.items.size()) == page.limit) {
       const auto& last = out.items.back();
-      out.next_cursor = cursor_after(last);
+      out.next_cursor = cursor_after(last, page.latest_first);
       break;
     }
     out.items.push_back(to_record(r));
@@ -585,8 +593,9 @@ Result<Page> Inventory::query(const Filter& f, const PageRequest& page) const {
   return out;
 }
 
-std::string cursor_after(const CertificateRecord& record) {
-  return std::to_string(to_unix(record.not_after)) + ":" + record.fingerprint;
+std::string cursor_after(const CertificateRecord& record, bool latest_first) {
+  return (latest_first ? "d" : "") + std::to_string(to_unix(record.not_after)) + ":" +
+         record.fingerprint;
 }
 
 Result<std::int64_t> Inventory::count() const {

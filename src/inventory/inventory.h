@@ -176,7 +176,10 @@ struct RevokedRef {
 
 struct PageRequest {
   int limit = 50;                     // 1..1000
-  std::optional<std::string> cursor;  // opaque; from Page::next_cursor
+  std::optional<std::string> cursor;  // opaque; from Page::next_cursor of the same order
+  // Latest expiry first (both orders walk the same (…, not_after, fingerprint) indexes, one
+  // of them backwards, so either is a seek at any depth of a million rows).
+  bool latest_first = false;
 };
 
 struct Page {
@@ -185,7 +188,7 @@ struct Page {
 };
 // The cursor of a page that would start right after `record`: for readers that stop inside a
 // page (policies stop at a number of violations, not of certificates).
-std::string cursor_after(const CertificateRecord& record);
+std::string cursor_after(const CertificateRecord& record, bool latest_first = false);
 
 struct ImportItem {
   std::string source;       // file path or "stdin"

@@ -95,6 +95,7 @@ bad POST /api/v1/tokens "$A" '{"principal":"ghost"}' 404 not_found "token for an
 bad GET '/api/v1/certificates?limit=0' "$A" "" 400 invalid_argument "limit out of range" ""
 bad GET '/api/v1/certificates?status=sparkly' "$A" "" 400 invalid_argument "unknown status" ""
 bad GET '/api/v1/certificates?cursor=zzz' "$A" "" 400 invalid_argument "bad cursor" ""
+bad GET '/api/v1/certificates?sort=subject' "$A" "" 400 invalid_argument "sort must be" ""
 bad GET '/api/v1/certificates?colour=red' "$A" "" 400 malformed "unknown query parameter" ""
 bad GET /api/v1/certificates/not-hex "$A" "" 400 invalid_argument "bad certificate id" ""
 # Search and filter texts: a NUL would end the FTS5 query or PostgreSQL's parameter early.

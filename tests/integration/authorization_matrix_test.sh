@@ -212,6 +212,7 @@ GET|/api/v1/principals|/api/v1/principals|-|200 200 403 200
 POST|/api/v1/principals|/api/v1/principals|principal|201 403 403 403
 POST|/api/v1/principals/{name}/disable|/api/v1/principals/victim-@R@/disable|-|200 403 403 403
 POST|/api/v1/principals/{name}/enable|/api/v1/principals/victim-@R@/enable|-|200 403 403 403
+GET|/api/v1/principals/{name}/certificates|/api/v1/principals/victim-@R@/certificates|-|200 200 403 200
 POST|/api/v1/principals/{name}/certificates|/api/v1/principals/victim-@R@/certificates|mapping|201 403 403 403
 DELETE|/api/v1/principals/{name}/certificates/{fingerprint}|/api/v1/principals/victim-@R@/certificates/@MAPFP@|-|204 403 403 403
 GET|/api/v1/tokens|/api/v1/tokens|-|200 200 403 200

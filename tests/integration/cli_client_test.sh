@@ -61,8 +61,11 @@ remote issue --profile tls-client --key-type ec-p256 --cn robot --out-cert "$T/r
 robot_fp=$(openssl x509 -in "$T/robot.pem" -outform DER | sha256sum | cut -d' ' -f1)
 assert_eq "mapped $robot_fp to robot" "$(remote principal map robot --cert "$T/robot.pem")" "principal map --cert"
 assert_fails 5 conflict "mapping the same certificate twice" remote principal map robot --fingerprint "$robot_fp"
+assert_eq "$robot_fp" "$(remote principal mappings robot | cut -d' ' -f1)" "principal mappings lists it"
+assert_fails 4 not_found "mappings of no such principal" remote principal mappings nobody
 assert_eq "unmapped $robot_fp from robot" "$(remote principal unmap robot "$robot_fp")" "principal unmap"
 assert_fails 4 not_found "unmapping twice" remote principal unmap robot "$robot_fp"
+assert_eq "" "$(remote principal mappings robot)" "no mapping left"
 assert_fails 3 invalid_argument "map with a short fingerprint" remote principal map robot --fingerprint abcd
 assert_fails 3 invalid_argument "map without a certificate" remote principal map robot
 assert_exit 2 "map with both --cert and --fingerprint" remote principal map robot --cert "$T/robot.pem" --fingerprint "$robot_fp"

@@ -66,6 +66,18 @@ while :; do
   [[ -n $cursor ]] || break
 done
 assert_eq "$total" "$seen" "pagination visits every certificate once"
+# Latest expiry first: the same certificates, backwards, page by page.
+order() {  # sort
+  local cursor="" out=""
+  for _ in $(seq 1 100); do
+    api GET "/api/v1/certificates?limit=2&sort=$1${cursor:+&cursor=$cursor}" "$A" >/dev/null
+    out+=$(jq -r '.items[].fingerprint' "$T/resp")$'\n'
+    cursor=$(jq -r '.next_cursor // empty' "$T/resp")
+    [[ -n $cursor ]] || break
+  done
+  grep -v '^$' <<<"$out"
+}
+assert_eq "$(order not_after | tac)" "$(order -not_after)" "sort=-not_after lists the same certificates backwards"
 assert_eq 200 "$(api GET "/api/v1/certificates/${fp:0:12}" "$A")" "show by prefix"
 assert_eq "$fp" "$(jq -r .fingerprint "$T/resp")" "show"
 

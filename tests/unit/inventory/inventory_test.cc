@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -449,6 +450,52 @@ TEST_F(InventoryTest, KeysetPaginationVisitsEveryRowOnce) {
   EXPECT_EQ(pages, 18);  // 17 full pages and one of 1
   EXPECT_EQ(seen.size(), 120u);
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), all);
+}
+
+// Latest expiry first walks the same rows backwards, page by page; a cursor of one order is
+// refused by the other, which would otherwise skip or repeat rows.
+TEST_F(InventoryTest, LatestFirstPagesAreTheReverseOrder) {
+  for (int i = 0; i < 23; ++i) {
+    LeafSpec s;
+    s.cn = "host" + std::to_string(i) + ".example.com";
+    s.not_after = kNow + days(30 + i % 5);  // ties, ordered by fingerprint
+    ASSERT_TRUE(record(leaf(s)));
+  }
+  auto walk = [&](bool latest_first) {
+    std::vector<std::string> out;
+    PageRequest page;
+    page.limit = 4;
+    page.latest_first = latest_first;
+    for (int guard = 0; guard < 20; ++guard) {
+      auto r = inventory_.query({}, page);
+      EXPECT_TRUE(r.has_value()) << r.error().message;
+      if (!r) break;
+      for (const auto& c : r->items) out.push_back(c.fingerprint);
+      if (!r->next_cursor) break;
+      page.cursor = r->next_cursor;
+    }
+    return out;
+  };
+  auto soonest = walk(false);
+  auto latest = walk(true);
+  ASSERT_EQ(soonest.size(), 23u);
+  std::reverse(latest.begin(), latest.end());
+  EXPECT_EQ(latest, soonest);
+
+  PageRequest up;
+  up.limit = 4;
+  auto first = inventory_.query({}, up);
+  ASSERT_TRUE(first.has_value() && first->next_cursor);
+  PageRequest down = up;
+  down.latest_first = true;
+  down.cursor = first->next_cursor;
+  auto mixed = inventory_.query({}, down);
+  ASSERT_FALSE(mixed.has_value());
+  EXPECT_EQ(mixed.error().code, ErrorCode::kInvalidArgument);
+  down.cursor = "d" + *first->next_cursor;
+  up.cursor = down.cursor;
+  EXPECT_FALSE(inventory_.query({}, up).has_value());
+  EXPECT_TRUE(inventory_.query({}, down).has_value());
 }
 
 TEST_F(InventoryTest, ExactlyFullLastPageHasNoCursor) {

@@ -81,11 +81,13 @@ class SearchParityTest : public InventoryTest {
 
   // The labels `f` lists on the scratch database, in list order, after checking the SQLite
   // inventory lists the same, page by page (two a page, following the cursor).
+  bool latest_first = false;
   std::vector<std::string> both(const Filter& f) {
     auto walk = [&](const Inventory& inv) {
       std::vector<std::string> out;
       PageRequest page;
       page.limit = 2;
+      page.latest_first = latest_first;
       for (int guard = 0; guard < 10; ++guard) {
         auto r = inv.query(f, page);
         EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
@@ -98,6 +100,13 @@ class SearchParityTest : public InventoryTest {
     };
     auto here = walk(inventory_);
     EXPECT_EQ(here, walk(sqlite_inventory_));
+    // Latest expiry first: the same rows backwards, through the same index walked the other way.
+    latest_first = true;
+    auto back = walk(inventory_);
+    EXPECT_EQ(back, walk(sqlite_inventory_));
+    latest_first = false;
+    std::reverse(back.begin(), back.end());
+    EXPECT_EQ(back, here);
     return here;
   }
   std::vector<std::string> search(const std::string& text) {
