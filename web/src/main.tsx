@@ -13,7 +13,9 @@ import { Issue } from "./pages/Issue";
 import { Overview } from "./pages/Overview";
 import { Acme } from "./pages/Acme";
 import { Alerts } from "./pages/Alerts";
-import { Approvals, Automation, Discovery } from "./pages/Operations";
+import { Approvals } from "./pages/Approvals";
+import { Automation } from "./pages/Automation";
+import { Discovery } from "./pages/Discovery";
 import { Governance } from "./pages/Governance";
 import { People } from "./pages/People";
 import { SignIn } from "./pages/SignIn";
@@ -57,15 +59,15 @@ function Shell({ identity }: { identity: Identity }) {
         <p>A {identity.role} token cannot use this page.</p>
       </main>
     );
-  else if (route.path === "/" || route.path === "") page = <Overview />;
+  else if (route.path === "/" || route.path === "") page = <Overview identity={identity} />;
   else if (route.path === "/inventory") page = <Inventory route={route} identity={identity} />;
   else if (route.path === "/issue") page = <Issue identity={identity} />;
   else if (route.path === "/authorities") page = <Authorities identity={identity} />;
   else if (route.path === "/audit") page = <Audit route={route} />;
   else if (route.path === "/tokens") page = <Tokens identity={identity} />;
   else if (route.path === "/people") page = <People identity={identity} />;
-  else if (route.path === "/discovery") page = <Discovery />;
-  else if (route.path === "/automation") page = <Automation identity={identity} state={route.params.get("state") ?? ""} />;
+  else if (route.path === "/discovery") page = <Discovery scan={route.params.get("scan") ?? ""} />;
+  else if (route.path === "/automation") page = <Automation identity={identity} state={route.params.get("state") ?? ""} managed={route.params.get("managed") ?? ""} />;
   else if (route.path === "/approvals") page = <Approvals identity={identity} />;
   else if (route.path === "/alerts") page = <Alerts identity={identity} />;
   else if (route.path === "/governance") page = <Governance identity={identity} />;

@@ -1,5 +1,6 @@
-// The inventory: the API's filters, its order (soonest expiry first) and its keyset pages. The
-// filters live in the URL's fragment, so a filtered view can be bookmarked and shared.
+// The inventory: the API's filters, its orders (by expiry, soonest or latest first; the only
+// orders that stay index walks at a million rows) and its keyset pages. Filters and order live
+// in the URL's fragment, so a view can be bookmarked and shared.
 
 import { useEffect, useState } from "preact/hooks";
 import { get, type CertificatePage, type Identity } from "../api";
@@ -8,7 +9,7 @@ import { RevokeBySelection, SelectedActions } from "./Bulk";
 import { href, navigate, type Route } from "../router";
 import { Empty, Show, date, display, useLoad } from "../ui";
 
-const FILTERS = ["search", "status", "origin", "team", "owner", "issuer", "tag", "expiring_within"] as const;
+const FILTERS = ["search", "status", "origin", "team", "owner", "issuer", "tag", "expiring_within", "sort"] as const;
 const STATUSES = ["", "valid", "expiring", "expired", "revoked", "superseded"];
 const ORIGINS = ["", "issued", "discovered", "imported", "upstream"];
 const PAGE = 50;
@@ -20,6 +21,7 @@ export function Inventory({ route, identity }: { route: Route; identity: Identit
     if (v) filters[f] = v;
   }
   const cursor = route.params.get("cursor") ?? undefined;
+  const latest = filters["sort"] === "-not_after";
   const back = route.params.get("back") ?? "";
   const [version, setVersion] = useState(0);
   const page = useLoad(
@@ -127,7 +129,15 @@ export function Inventory({ route, identity }: { route: Route; identity: Identit
                     )}
                     <th scope="col">Subject</th>
                     <th scope="col">Names</th>
-                    <th scope="col">Expires</th>
+                    <th scope="col" aria-sort={latest ? "descending" : "ascending"}>
+                      <a
+                        href={href("/inventory", { ...filters, sort: latest ? undefined : "-not_after", cursor: undefined, back: undefined })}
+                        data-sort={latest ? "-not_after" : "not_after"}
+                        title={latest ? "Latest expiry first: show the soonest first" : "Soonest expiry first: show the latest first"}
+                      >
+                        Expires {latest ? "▼" : "▲"}
+                      </a>
+                    </th>
                     <th scope="col">Status</th>
                     <th scope="col">Origin</th>
                     <th scope="col">Team</th>

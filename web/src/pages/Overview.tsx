@@ -1,9 +1,10 @@
 // The inventory at a glance: the API's overview (one walk of the inventory, kept for a
 // minute), policy violations and the audit trail where the role may read them.
 
-import { ApiError, get } from "../api";
+import { ApiError, get, type Identity } from "../api";
 import { EventsTable, type AuditEvent } from "../events";
 import { href } from "../router";
+import { can } from "../roles";
 import { Bars, Card, Empty, Show, date, display, useLoad } from "../ui";
 
 interface InventoryOverview {
@@ -41,11 +42,41 @@ interface Violation {
   message: string;
 }
 
-export function Overview() {
+interface FailedManaged {
+  id: string;
+  name: string;
+  common_name: string;
+  attempts: number;
+  last_error?: string;
+  updated_at?: string;
+}
+interface Alert {
+  id: string;
+  at: string;
+  kind: string;
+  message: string;
+  managed?: string | null;
+}
+
+export function Overview({ identity }: { identity: Identity }) {
   // Each card loads on its own: the counts do not wait for the violations or the audit trail.
+  // What the role may not read is not asked for.
   const data = useLoad(() => get<InventoryOverview>("/inventory/overview"), []);
   const violations = useLoad(() => optional(get<{ items: Violation[] }>("/policy/violations", { limit: 10 })), []);
-  const audit = useLoad(() => optional(get<{ items: AuditEvent[] }>("/audit/events", { limit: 10 })), []);
+  const audit = useLoad(
+    async () => (can(identity.role, "read_audit") ? get<{ items: AuditEvent[] }>("/audit/events", { limit: 10 }) : null),
+    [identity.role],
+  );
+  // Renewal and deployment failures: managed certificates that failed, and the latest failure
+  // alerts (a deployment that failed and was rolled back leaves its certificate active).
+  const failed = useLoad(() => get<{ items: FailedManaged[] }>("/managed", { state: "failed", limit: 10 }), []);
+  const failures = useLoad(
+    async () =>
+      (await get<{ items: Alert[] }>("/alerts", { limit: 100 })).items
+        .filter((a) => a.kind === "deploy_failed" || a.kind === "reconcile_failed")
+        .slice(0, 10),
+    [],
+  );
 
   return (
     <main>
@@ -127,6 +158,40 @@ export function Overview() {
                   )
                 }
               </Show>
+              <Card title="Renewal and deployment failures" id="failures">
+                <Show loaded={failed}>
+                  {({ items }) =>
+                    items.length === 0 ? (
+                      <Empty>No managed certificate is failing.</Empty>
+                    ) : (
+                      <ul class="list" aria-label="Failing managed certificates">
+                        {items.map((m) => (
+                          <li key={m.id} data-failed={m.name}>
+                            <a href={href("/automation", { managed: m.name })}>{display(m.name, 200)}</a> ({m.attempts} attempts):{" "}
+                            {display(m.last_error, 300)}
+                          </li>
+                        ))}
+                      </ul>
+                    )
+                  }
+                </Show>
+                <Show loaded={failures}>
+                  {(items) =>
+                    items.length > 0 && (
+                      <>
+                        <h3>Latest failure alerts</h3>
+                        <ul class="list" aria-label="Failure alerts">
+                          {items.map((a) => (
+                            <li key={a.id}>
+                              {date(a.at)} {a.kind}: {display(a.message, 300)}
+                            </li>
+                          ))}
+                        </ul>
+                      </>
+                    )
+                  }
+                </Show>
+              </Card>
               <Show loaded={audit}>
                 {(a) =>
                   a && (

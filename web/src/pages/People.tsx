@@ -1,7 +1,8 @@
 // Administration: teams (what their requesters may issue) and principals (who acts, in which
-// role and team), listed for the roles that may read them, made and disabled by administrators.
+// role and team), listed for the roles that may read them, made and disabled by administrators;
+// and the TLS client certificates mapped to principals, which log in as them.
 
-import { useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
 import { Card, Empty, Problem, Show, date, display, useLoad, useAction } from "../ui";
@@ -20,6 +21,37 @@ interface Principal {
   team: string | null;
   disabled: boolean;
   created_at: string;
+}
+
+interface Mapping {
+  fingerprint: string;
+  principal: string;
+  created_at: string;
+}
+
+// One request per principal (GET /principals/{name}/certificates), a few at a time.
+async function load_mappings(principals: Principal[]): Promise<Mapping[]> {
+  const out: Mapping[] = [];
+  const queue = [...principals];
+  const worker = async () => {
+    for (let p = queue.shift(); p; p = queue.shift()) {
+      const page = await get<{ items: { fingerprint: string; created_at: string }[] }>(
+        `/principals/${encodeURIComponent(p.name)}/certificates`,
+      );
+      for (const m of page.items) out.push({ ...m, principal: p.name });
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return out.sort((a, b) => a.principal.localeCompare(b.principal) || a.created_at.localeCompare(b.created_at));
+}
+
+// What people paste for a fingerprint: openssl's "sha256 Fingerprint=AB:CD:..." or hex with
+// spaces or colons. The API takes the 64 hex digits alone.
+function as_fingerprint(text: string): string {
+  return text
+    .replace(/^\s*(sha-?256)?\s*(fingerprint)?\s*[=:]?\s*/i, "")
+    .replace(/[\s:]/g, "")
+    .toLowerCase();
 }
 
 const ROLES = ["requester", "operator", "auditor", "approver", "agent", "admin"];
@@ -117,6 +149,144 @@ function NewPrincipal({ teams, onDone }: { teams: Team[]; onDone: () => void }) 
   );
 }
 
+function NewMapping({ principals, onDone }: { principals: Principal[]; onDone: () => void }) {
+  const [principal, setPrincipal] = useState("");
+  const [text, setText] = useState("");
+  const [made, setMade] = useState<{ principal: string; fingerprint: string } | null>(null);
+  const { error, run } = useAction(onDone);
+  const chosen = principal || principals[0]?.name || "";
+  const pem = text.includes("-----BEGIN");
+  return (
+    <form
+      class="form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setMade(null);
+        const body = pem ? { certificate_pem: text.trim() } : { fingerprint: as_fingerprint(text) };
+        run(async () => {
+          setMade(await request<{ principal: string; fingerprint: string }>("POST", `/principals/${encodeURIComponent(chosen)}/certificates`, { body }));
+          setText("");
+        });
+      }}
+    >
+      <label>
+        Principal
+        <select name="mapping_principal" value={chosen} onChange={(e) => setPrincipal((e.target as HTMLSelectElement).value)}>
+          {principals.map((p) => (
+            <option key={p.name} value={p.name}>
+              {display(p.name)} ({p.role}
+              {p.team ? `, ${display(p.team)}` : ""})
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        The client certificate (PEM; the first of several is taken) or its SHA-256 fingerprint
+        <textarea name="mapping_certificate" rows={6} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} required />
+      </label>
+      <p class="hint">
+        It logs in only if it also verifies against the server's <code>client_ca_file</code>; certward does not check that here, nor
+        its expiry or key usage. A renewed certificate has another fingerprint and needs its own mapping.
+      </p>
+      <button type="submit">Map {pem ? "certificate" : "fingerprint"}</button>
+      {made && (
+        <p role="status" data-mapped={made.fingerprint}>
+          Mapped <code>{display(made.fingerprint)}</code> to {display(made.principal)}.
+        </p>
+      )}
+      {error && <Problem error={error} />}
+    </form>
+  );
+}
+
+// Asked in the page (a dialog can be dismissed unseen); focus goes to Cancel, the safe choice.
+function ConfirmRemove({ fingerprint, onYes, onNo }: { fingerprint: string; onYes: () => void; onNo: () => void }) {
+  const cancel = useRef<HTMLButtonElement>(null);
+  useLayoutEffect(() => cancel.current?.focus(), []);
+  return (
+    <span role="group" aria-label={`Confirm removing the mapping of ${fingerprint}`}>
+      <strong>Remove it? The certificate stops logging in with its next request.</strong>{" "}
+      <button type="button" class="danger" onClick={onYes}>
+        Remove now
+      </button>{" "}
+      <button type="button" class="secondary" ref={cancel} onClick={onNo}>
+        Cancel
+      </button>
+    </span>
+  );
+}
+
+function Mappings({ identity, principals, version, onChange }: { identity: Identity; principals: Principal[]; version: number; onChange: () => void }) {
+  const mappings = useLoad(() => load_mappings(principals), ["mappings", version, principals]);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const { error, run } = useAction(onChange);
+  const manage = can(identity.role, "manage_principals");
+  return (
+    <>
+      <Card title="Client-certificate logins" id="mappings" wide>
+        <p class="hint">
+          TLS client certificates mapped to a principal act as it, in its role and team (the server must be given a client CA,
+          <code>server.client_ca_file</code>).
+        </p>
+        <Show loaded={mappings}>
+          {(items) => (
+            <>
+              {items.length === 0 ? (
+                <Empty>No certificate is mapped.</Empty>
+              ) : (
+                <table class="table" aria-label="Client-certificate mappings">
+                  <thead>
+                    <tr>
+                      <th scope="col">Principal</th>
+                      <th scope="col">SHA-256 fingerprint</th>
+                      <th scope="col">Mapped</th>
+                      <th scope="col" />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {items.map((m) => (
+                      <tr key={m.fingerprint} data-mapping={m.fingerprint} data-mapping-principal={m.principal}>
+                        <td>{display(m.principal)}</td>
+                        <td>
+                          <code>{display(m.fingerprint)}</code>
+                        </td>
+                        <td>{date(m.created_at)}</td>
+                        <td>
+                          {manage &&
+                            (confirming === m.fingerprint ? (
+                              <ConfirmRemove
+                                fingerprint={m.fingerprint}
+                                onYes={() => {
+                                  setConfirming(null);
+                                  run(() => request("DELETE", `/principals/${encodeURIComponent(m.principal)}/certificates/${encodeURIComponent(m.fingerprint)}`));
+                                }}
+                                onNo={() => setConfirming(null)}
+                              />
+                            ) : (
+                              <button type="button" class="link" onClick={() => setConfirming(m.fingerprint)}>
+                                Remove…
+                              </button>
+                            ))}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </>
+          )}
+        </Show>
+        {error && <Problem error={error} />}
+      </Card>
+      {manage && (
+        <Card title="Map a client certificate" id="new-mapping">
+          <NewMapping principals={principals.filter((p) => !p.disabled)} onDone={onChange} />
+        </Card>
+      )}
+    </>
+  );
+}
+
 export function People({ identity }: { identity: Identity }) {
   const [version, setVersion] = useState(0);
   const data = useLoad(async () => {
@@ -199,6 +369,7 @@ export function People({ identity }: { identity: Identity }) {
               </table>
               {error && <Problem error={error} />}
             </Card>
+            {can(identity.role, "read_principals") && <Mappings identity={identity} principals={principals} version={version} onChange={reload} />}
             {manage && (
               <>
                 <Card title="New team" id="new-team">
