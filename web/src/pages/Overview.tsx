@@ -2,6 +2,7 @@
 // minute), policy violations and the audit trail where the role may read them.
 
 import { ApiError, get, type Identity } from "../api";
+import { ExpiryChart } from "../chart";
 import { EventsTable, type AuditEvent } from "../events";
 import { href } from "../router";
 import { can } from "../roles";
@@ -93,7 +94,10 @@ export function Overview({ identity }: { identity: Identity }) {
             [30, overview.expiring["30d"]],
             [90, overview.expiring["90d"]],
           ] as const;
-          const weeks = overview.weeks.map((count, i) => ({ name: `week ${i + 1}`, count }));
+          const weeks = overview.weeks.map((count, i) => ({
+            name: `week ${i + 1} (from ${new Date(Date.parse(overview.computed_at) + i * 7 * 86400_000).toISOString().slice(0, 10)})`,
+            count,
+          }));
           return (
             <div class="grid">
               <p class="wide muted" data-computed-at={overview.computed_at}>
@@ -120,7 +124,11 @@ export function Overview({ identity }: { identity: Identity }) {
                 </ul>
               </Card>
               <Card title="Expiry timeline (next 13 weeks; expired: overdue)" id="timeline">
-                <Bars rows={[{ name: "overdue", count: overview.status["expired"] ?? 0 }, ...weeks]} label="Certificates expiring per week" />
+                <ExpiryChart overdue={overview.status["expired"] ?? 0} weeks={overview.weeks} now={new Date(overview.computed_at)} />
+                <details>
+                  <summary>The numbers</summary>
+                  <Bars rows={[{ name: "overdue", count: overview.status["expired"] ?? 0 }, ...weeks]} label="Certificates expiring per week" />
+                </details>
               </Card>
               <Card title="By issuer" id="issuer">
                 <Bars rows={counts(overview, "issuer")} label="Certificates by issuer" />
