@@ -228,7 +228,11 @@ async function settle(page, seen, what) {
   await page.click("[aria-label='Confirm revocation'] button.secondary");
   // Another search starts with nothing selected.
   await page.goto(`${BASE}/#/inventory?search=app.example.test`);
-  await page.waitForSelector("tbody tr");
+  // The rows of the previous search stay until the new answer replaces them: wait for it.
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll("tbody tr");
+    return rows.length > 0 && [...rows].every((r) => r.textContent.includes("app.example.test"));
+  }, null, { timeout: 10_000 }).catch(() => {});
   check((await page.locator("[data-card=bulk]").count()) === 0 && (await page.locator("tbody input[type=checkbox]:checked").count()) === 0, "another search starts with nothing selected");
   await page.goto(`${BASE}/#/inventory?search=bulk.example.test`);
   await page.waitForSelector("[data-card=revoke-selection]");

@@ -2,7 +2,7 @@
 // it): no page sets HTML from data.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
 
 // Whatever a promise was rejected with, as an Error to show.
@@ -130,5 +130,42 @@ export function Bars({ rows, label }: { rows: { name: string; count: number; mut
         ))}
       </tbody>
     </table>
+  );
+}
+
+// A second question asked in the page itself, in place of the button that opened it (a browser
+// dialog can be dismissed unseen). Focus goes to the way back, the safe choice, since the
+// button that had it is gone.
+export function Confirm({
+  label,
+  question,
+  action,
+  back = "Cancel",
+  danger = true,
+  dataAction,
+  onYes,
+  onNo,
+}: {
+  label: string;
+  question: ComponentChildren;
+  action: string;
+  back?: string;
+  danger?: boolean;
+  dataAction?: string;
+  onYes: () => void;
+  onNo: () => void;
+}) {
+  const cancel = useRef<HTMLButtonElement>(null);
+  useLayoutEffect(() => cancel.current?.focus(), []);
+  return (
+    <span role="group" aria-label={label}>
+      <strong>{question}</strong>{" "}
+      <button type="button" class={danger ? "danger" : undefined} data-action={dataAction} onClick={onYes}>
+        {action}
+      </button>{" "}
+      <button type="button" class="secondary" ref={cancel} onClick={onNo}>
+        {back}
+      </button>
+    </span>
   );
 }

@@ -3,10 +3,10 @@
 // External Account Binding keys that let a team's ACME clients register with a directory that
 // requires them. An EAB key's HMAC key is in the creation's answer only, so it is shown once.
 
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad, useAction, as_error, type Loaded } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction, as_error, type Loaded, Confirm } from "../ui";
 
 interface Directory {
   name: string;
@@ -59,24 +59,6 @@ const list = (text: string) =>
 // the same listener, and its responses use the host the client connected with.
 const url_of = (path: string) => `${window.location.origin}${path}`;
 const title_of = (d: Directory) => (d.name === "" ? "(default)" : d.name);
-
-// Asks once more in the page itself: a dialog could be dismissed by a test or a blocker unseen.
-// Focus goes to Cancel, the safe choice, as the button that opened it is gone.
-function Confirm({ label, question, action, onYes, onNo }: { label: string; question: string; action: string; onYes: () => void; onNo: () => void }) {
-  const cancel = useRef<HTMLButtonElement>(null);
-  useLayoutEffect(() => cancel.current?.focus(), []);
-  return (
-    <span role="group" aria-label={label}>
-      <strong>{question}</strong>{" "}
-      <button type="button" class="danger" onClick={onYes}>
-        {action}
-      </button>{" "}
-      <button type="button" class="secondary" ref={cancel} onClick={onNo}>
-        Cancel
-      </button>
-    </span>
-  );
-}
 
 interface Draft {
   name: string;

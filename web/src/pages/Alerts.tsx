@@ -3,11 +3,11 @@
 // configuration for operators and administrators. Channels are configured in certward.toml
 // only: the API offers no change to them, so neither does this page.
 
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { href } from "../router";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad, useAction } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction, Confirm } from "../ui";
 
 interface Delivery {
   channel: string;
@@ -82,23 +82,6 @@ const FINGERPRINT = /^[0-9a-f]{64}$/;
 const sev_class = (s: string) => `sev sev-${s === "critical" ? "high" : s === "warning" ? "medium" : "low"}`;
 const names = (l: string[] | undefined, none: string) => display((l ?? []).join(", ")) || none;
 const LIMITS = [20, 50, 100, 500];
-
-// Asked in the page (a dialog can be dismissed unseen); focus goes to Cancel, the safe choice.
-function Confirm({ label, onYes, onNo }: { label: string; onYes: () => void; onNo: () => void }) {
-  const cancel = useRef<HTMLButtonElement>(null);
-  useLayoutEffect(() => cancel.current?.focus(), []);
-  return (
-    <span role="group" aria-label={label}>
-      <strong>End this silence now?</strong>{" "}
-      <button type="button" class="danger" onClick={onYes}>
-        End now
-      </button>{" "}
-      <button type="button" class="secondary" ref={cancel} onClick={onNo}>
-        Cancel
-      </button>
-    </span>
-  );
-}
 
 // One page of alerts, newest first. The API pages by the last alert's id and filters nothing
 // else, so severity and kind narrow only the page on screen, and say so.
@@ -366,6 +349,8 @@ function Silences({ identity, version, onChange }: { identity: Identity; version
                         (confirming === s.id ? (
                           <Confirm
                             label={`Confirm ending silence ${s.id}`}
+                            question="End this silence now?"
+                            action="End now"
                             onYes={() => {
                               setConfirming(null);
                               run(() => request("DELETE", `/alerts/silences/${encodeURIComponent(s.id)}`));

@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { href } from "../router";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useAction, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useAction, useLoad, Confirm } from "../ui";
 
 interface Managed {
   id: string;
@@ -296,25 +296,20 @@ function ManagedDetail({ name, identity }: { name: string; identity: Identity })
                         Change…
                       </button>
                       {deleting ? (
-                        <span class="row" role="group" aria-label="Confirm deletion">
-                          <span>Stop renewing {display(m.name)}? Its files stay where they are.</span>
-                          <button
-                            type="button"
-                            class="danger"
-                            onClick={() =>
-                              run(async () => {
-                                await request("DELETE", `/managed/${encodeURIComponent(m.id)}`);
-                                setDeleting(false);
-                                setDeleted(true);
-                              })
-                            }
-                          >
-                            Delete
-                          </button>
-                          <button type="button" class="secondary" onClick={() => setDeleting(false)}>
-                            Keep
-                          </button>
-                        </span>
+                        <Confirm
+                          label="Confirm deletion"
+                          question={`Stop renewing ${display(m.name)}? Its files stay where they are.`}
+                          action="Delete"
+                          back="Keep"
+                          onYes={() =>
+                            run(async () => {
+                              await request("DELETE", `/managed/${encodeURIComponent(m.id)}`);
+                              setDeleting(false);
+                              setDeleted(true);
+                            })
+                          }
+                          onNo={() => setDeleting(false)}
+                        />
                       ) : (
                         <button type="button" class="link" onClick={() => setDeleting(true)}>
                           Delete…

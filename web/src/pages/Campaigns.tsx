@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { href } from "../router";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, as_error, date, display, useAction, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, as_error, date, display, useAction, useLoad, Confirm } from "../ui";
 
 interface Counts {
   total: number;
@@ -210,15 +210,15 @@ export function Campaigns({ identity }: { identity: Identity }) {
                           </div>
                           {c.last_error ? <div class="problem">{display(c.last_error, 500)}</div> : null}
                           {cancelling === c.id ? (
-                            <span role="group" aria-label={`Confirm cancelling ${display(c.name) || display(c.id)}`}>
-                              <strong>Cancel it? No further wave starts; it cannot be resumed.</strong>{" "}
-                              <button type="button" class="danger" data-action="cancel-confirm" onClick={() => act(c, "cancel")}>
-                                Cancel campaign
-                              </button>{" "}
-                              <button type="button" class="secondary" onClick={() => setCancelling(null)}>
-                                Keep it
-                              </button>
-                            </span>
+                            <Confirm
+                              label={`Confirm cancelling ${display(c.name) || display(c.id)}`}
+                              question="Cancel it? No further wave starts; it cannot be resumed."
+                              action="Cancel campaign"
+                              back="Keep it"
+                              dataAction="cancel-confirm"
+                              onYes={() => act(c, "cancel")}
+                              onNo={() => setCancelling(null)}
+                            />
                           ) : (
                             <div class="row">
                               <button type="button" class="link" data-action="items" aria-pressed={open === c.id} onClick={() => setOpen(open === c.id ? null : c.id)}>
@@ -395,15 +395,16 @@ function Finish({ campaign, onDone }: { campaign: Campaign; onDone: () => void }
         </>
       )}
       {confirming ? (
-        <span role="group" aria-label="Confirm finishing">
-          <strong>{revoke ? "Finish and revoke? Revocation cannot be undone." : "Finish without revoking?"}</strong>{" "}
-          <button type="button" class={revoke ? "danger" : undefined} data-action="finish-confirm" onClick={() => run(() => request("POST", `/campaigns/${encodeURIComponent(campaign.id)}/finish`, { body }))}>
-            Finish now
-          </button>{" "}
-          <button type="button" class="secondary" onClick={() => setConfirming(false)}>
-            Not yet
-          </button>
-        </span>
+        <Confirm
+          label="Confirm finishing"
+          question={revoke ? "Finish and revoke? Revocation cannot be undone." : "Finish without revoking?"}
+          action="Finish now"
+          back="Not yet"
+          danger={revoke}
+          dataAction="finish-confirm"
+          onYes={() => run(() => request("POST", `/campaigns/${encodeURIComponent(campaign.id)}/finish`, { body }))}
+          onNo={() => setConfirming(false)}
+        />
       ) : (
         <button type="button" data-action="finish" onClick={() => setConfirming(true)}>
           Finish…

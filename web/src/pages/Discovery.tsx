@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { get, request } from "../api";
 import { href } from "../router";
-import { Card, Empty, Problem, Show, date, display, useAction, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useAction, useLoad, Confirm } from "../ui";
 
 interface Finding {
   code: string;
@@ -245,21 +245,17 @@ function Schedules({ version, onChange }: { version: number; onChange: () => voi
                     <td>{s.enabled ? date(s.next_run) : "disabled"}</td>
                     <td>
                       {confirming === s.name ? (
-                        <span class="row" role="group" aria-label={`Delete schedule ${s.name}`}>
-                          <button
-                            type="button"
-                            class="danger"
-                            onClick={() => {
-                              setConfirming(null);
-                              run(() => request("DELETE", `/discovery/schedules/${encodeURIComponent(s.name)}`));
-                            }}
-                          >
-                            Delete
-                          </button>
-                          <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-                            Keep
-                          </button>
-                        </span>
+                        <Confirm
+                          label={`Delete schedule ${s.name}`}
+                          question="Stop this recurring scan?"
+                          action="Delete"
+                          back="Keep"
+                          onYes={() => {
+                            setConfirming(null);
+                            run(() => request("DELETE", `/discovery/schedules/${encodeURIComponent(s.name)}`));
+                          }}
+                          onNo={() => setConfirming(null)}
+                        />
                       ) : (
                         <button type="button" class="link" onClick={() => setConfirming(s.name)}>
                           Delete…

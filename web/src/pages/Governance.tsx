@@ -8,7 +8,7 @@ import { ApiError, get, request, session_headers, type Identity, type Report } f
 import { save } from "../download";
 import { href } from "../router";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, as_error, date, display, useAction, useLoad } from "../ui";
+import { Card, Empty, Problem, Show, as_error, date, display, useAction, useLoad, Confirm } from "../ui";
 import { Campaigns } from "./Campaigns";
 
 // A rule has the common members and those of its kind only (docs/governance.md).
@@ -259,13 +259,15 @@ function Rules({ rules, manage, onChanged }: { rules: Rule[]; manage: boolean; o
                   {r.source === "config" ? (
                     <span class="muted">read-only</span>
                   ) : deleting === r.id ? (
-                    <span role="group" aria-label={`Confirm deletion of ${display(r.id)}`}>
-                      <strong>Delete rule {display(r.id)}?</strong>{" "}
-                      <button type="button" class="danger" data-action="delete-confirm" onClick={() => run(() => request("DELETE", `/policy/rules/${encodeURIComponent(r.id)}`))}>
-                        Delete now
-                      </button>{" "}
-                      <button type="button" class="secondary" onClick={() => setDeleting(null)}>Keep</button>
-                    </span>
+                    <Confirm
+                      label={`Confirm deletion of ${display(r.id)}`}
+                      question={`Delete rule ${display(r.id)}?`}
+                      action="Delete now"
+                      back="Keep"
+                      dataAction="delete-confirm"
+                      onYes={() => run(() => request("DELETE", `/policy/rules/${encodeURIComponent(r.id)}`))}
+                      onNo={() => setDeleting(null)}
+                    />
                   ) : (
                     <>
                       <button type="button" class="link" data-action="edit" onClick={() => setEditing(r)}>Edit</button>{" "}

@@ -2,10 +2,10 @@
 // role and team), listed for the roles that may read them, made and disabled by administrators;
 // and the TLS client certificates mapped to principals, which log in as them.
 
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad, useAction } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction, Confirm } from "../ui";
 
 interface Team {
   name: string;
@@ -199,23 +199,6 @@ function NewMapping({ principals, onDone }: { principals: Principal[]; onDone: (
   );
 }
 
-// Asked in the page (a dialog can be dismissed unseen); focus goes to Cancel, the safe choice.
-function ConfirmRemove({ fingerprint, onYes, onNo }: { fingerprint: string; onYes: () => void; onNo: () => void }) {
-  const cancel = useRef<HTMLButtonElement>(null);
-  useLayoutEffect(() => cancel.current?.focus(), []);
-  return (
-    <span role="group" aria-label={`Confirm removing the mapping of ${fingerprint}`}>
-      <strong>Remove it? The certificate stops logging in with its next request.</strong>{" "}
-      <button type="button" class="danger" onClick={onYes}>
-        Remove now
-      </button>{" "}
-      <button type="button" class="secondary" ref={cancel} onClick={onNo}>
-        Cancel
-      </button>
-    </span>
-  );
-}
-
 function Mappings({ identity, principals, version, onChange }: { identity: Identity; principals: Principal[]; version: number; onChange: () => void }) {
   const mappings = useLoad(() => load_mappings(principals), ["mappings", version, principals]);
   const [confirming, setConfirming] = useState<string | null>(null);
@@ -254,8 +237,10 @@ function Mappings({ identity, principals, version, onChange }: { identity: Ident
                         <td>
                           {manage &&
                             (confirming === m.fingerprint ? (
-                              <ConfirmRemove
-                                fingerprint={m.fingerprint}
+                              <Confirm
+                                label={`Confirm removing the mapping of ${m.fingerprint}`}
+                                question="Remove it? The certificate stops logging in with its next request."
+                                action="Remove now"
                                 onYes={() => {
                                   setConfirming(null);
                                   run(() => request("DELETE", `/principals/${encodeURIComponent(m.principal)}/certificates/${encodeURIComponent(m.fingerprint)}`));
