@@ -26,13 +26,18 @@ Result<http::Response> create_managed(Services& s, http::Request& req, const Ide
 }
 
 Result<http::Response> list_managed(Services& s, http::Request& req, const Identity& id) {
-  CW_RETURN_IF_ERROR(check_query(req, {"state", "team", "limit", "cursor", "deleted"}));
+  CW_RETURN_IF_ERROR(
+      check_query(req, {"state", "team", "limit", "cursor", "deleted", "fingerprint"}));
   lifecycle::ManagedFilter f;
   CW_ASSIGN_OR_RETURN(auto state, query_text(req, "state"));
   if (state) {
     CW_ASSIGN_OR_RETURN(f.state, lifecycle::parse_managed_state(*state));
   }
   CW_ASSIGN_OR_RETURN(f.team, query_text(req, "team"));
+  CW_ASSIGN_OR_RETURN(auto fingerprint, query_text(req, "fingerprint"));
+  if (fingerprint) {
+    CW_ASSIGN_OR_RETURN(f.fingerprint, auth::certificate_fingerprint(*fingerprint));
+  }
   CW_ASSIGN_OR_RETURN(f.limit, query_limit(req, 50, 100000));
   CW_ASSIGN_OR_RETURN(f.cursor, query_text(req, "cursor"));
   CW_ASSIGN_OR_RETURN(auto deleted, query_text(req, "deleted"));

@@ -30,7 +30,11 @@ nlohmann::json overview_json(const reports::Overview& o) {
 }  // namespace
 
 void add_overview_routes(http::Router& r, Services& s) {
-  auto cache = std::make_shared<reports::OverviewCache>(s.clock, s.inventory);
+  // Counted once at start and again in the background when a minute old, so that no one
+  // waits for a walk of the inventory but the first callers after a start.
+  auto cache = std::make_shared<reports::OverviewCache>(
+      s.clock, s.inventory, std::chrono::seconds(60), reports::OverviewCache::Refresh::kBackground);
+  cache->warm();
   add_guarded(
       r, s, "GET", "/api/v1/inventory/overview", Permission::kReadInventory, BodyKind::kNone,
       [cache](Services&, http::Request& req, const Identity& id) -> Result<http::Response> {

@@ -256,6 +256,10 @@ Result<ManagedPage> ManagedStore::list(const ManagedFilter& f) const {
     sql += " AND team = ?";
     params.emplace_back(*f.team);
   }
+  if (f.fingerprint) {
+    sql += " AND fingerprint = ?";
+    params.emplace_back(*f.fingerprint);
+  }
   if (f.cursor) {
     CW_ASSIGN_OR_RETURN(auto after, read_cursor(*f.cursor));
     sql += " AND (name > ? OR (name = ? AND id > ?))";

@@ -24,6 +24,7 @@ namespace certward::lifecycle {
 struct ManagedFilter {
   std::optional<ManagedState> state;
   std::optional<std::string> team;
+  std::optional<std::string> fingerprint;  // its current certificate (SHA-256, lower-case hex)
   bool include_deleted = false;
   int limit = 50;                     // 1..1000
   std::optional<std::string> cursor;  // opaque; from ManagedPage::next_cursor

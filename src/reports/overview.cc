@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <sstream>
 
 #include "reports/walk.h"
 
@@ -73,25 +72,56 @@ struct Tally {
 }  // namespace
 
 struct OverviewCache::Snapshot {
+  std::chrono::steady_clock::duration took{};  // how long its walk took
   Overview all;
   std::map<std::string, Overview> teams;  // by team name; certificates of no team are in `all` only
 };
 
 OverviewCache::OverviewCache(const Clock& clock, const inventory::Inventory& inventory,
-                             std::chrono::seconds max_age)
-    : clock_(clock), inventory_(inventory), max_age_(max_age) {}
+                             std::chrono::seconds max_age, Refresh refresh,
+                             std::chrono::milliseconds wait_below)
+    : clock_(clock),
+      inventory_(inventory),
+      max_age_(max_age),
+      refresh_(refresh),
+      wait_below_(wait_below) {
+  if (refresh_ == Refresh::kBackground) worker_ = std::thread([this] { run(); });
+}
+
+OverviewCache::~OverviewCache() {
+  {
+    common::MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+bool OverviewCache::stopping() const {
+  common::MutexLock lock(mu_);
+  return stopping_;
+}
 
 Result<std::shared_ptr<const OverviewCache::Snapshot>> OverviewCache::walk() const {
+  const auto started = std::chrono::steady_clock::now();
   const SysTime now = clock_.now();
   Tally all(now);
   std::map<std::string, Tally, std::less<>> teams;
-  std::ostringstream unused;
-  CW_RETURN_IF_ERROR(
-      for_each_certificate(inventory_, inventory::Filter{}, unused, [&](const auto& r) {
-        all.add(r, now);
-        if (r.meta.team) teams.try_emplace(*r.meta.team, now).first->second.add(r, now);
-      }));
+  inventory::PageRequest page;
+  page.limit = kPage;
+  for (;;) {
+    // A server stopping does not wait for the rest of a million certificates.
+    if (stopping()) return fail(ErrorCode::kUnavailable, "the server is stopping");
+    CW_ASSIGN_OR_RETURN(auto p, inventory_.query(inventory::Filter{}, page));
+    for (const auto& r : p.items) {
+      all.add(r, now);
+      if (r.meta.team) teams.try_emplace(*r.meta.team, now).first->second.add(r, now);
+    }
+    if (!p.next_cursor) break;
+    page.cursor = std::move(p.next_cursor);
+  }
   auto snapshot = std::make_shared<Snapshot>();
+  snapshot->took = std::chrono::steady_clock::now() - started;
   snapshot->all = all.result(now);
   for (const auto& [team, tally] : teams) snapshot->teams.emplace(team, tally.result(now));
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
@@ -102,13 +132,17 @@ Result<Overview> OverviewCache::get(const std::optional<std::string>& team) {
   {
     common::MutexLock lock(mu_);
     const SysTime now = clock_.now();
-    const bool fresh = snapshot_ && now - snapshot_->all.computed_at < max_age_ &&
+    const bool fresh = snapshot_ && now - snapshot_->all.computed_at < kept_for(*snapshot_) &&
                        snapshot_->all.computed_at <= now;
     if (fresh || (walking_ && snapshot_)) {
       snapshot = snapshot_;
     } else if (walking_) {
       walked_.wait(mu_, [this]() CW_REQUIRES(mu_) { return !walking_; });
       snapshot = snapshot_;
+    } else if (snapshot_ && refresh_ == Refresh::kBackground && snapshot_->took >= wait_below_) {
+      snapshot = snapshot_;
+      walking_ = wanted_ = true;
+      wake_.notify_one();
     }
     if (!snapshot) walking_ = true;
   }
@@ -121,11 +155,45 @@ Result<Overview> OverviewCache::get(const std::optional<std::string>& team) {
     snapshot_ = *walked;
     snapshot = snapshot_;
   }
-  if (!team) return snapshot->all;
-  if (auto it = snapshot->teams.find(*team); it != snapshot->teams.end()) return it->second;
+  return of_team(*snapshot, team);
+}
+
+std::chrono::steady_clock::duration OverviewCache::kept_for(const Snapshot& snapshot) const {
+  if (refresh_ == Refresh::kInline) return max_age_;
+  return std::clamp<std::chrono::steady_clock::duration>(20 * snapshot.took,
+                                                         std::chrono::seconds(1), max_age_);
+}
+
+void OverviewCache::warm() {
+  if (refresh_ != Refresh::kBackground) return;
+  common::MutexLock lock(mu_);
+  if (walking_) return;
+  walking_ = wanted_ = true;
+  wake_.notify_one();
+}
+
+void OverviewCache::run() {
+  for (;;) {
+    {
+      common::MutexLock lock(mu_);
+      wake_.wait(mu_, [this]() CW_REQUIRES(mu_) { return wanted_ || stopping_; });
+      if (stopping_) return;
+      wanted_ = false;
+    }
+    auto walked = walk();
+    common::MutexLock lock(mu_);
+    walking_ = false;
+    // A failed walk keeps the last result; the next caller that finds it old asks again.
+    if (walked) snapshot_ = *walked;
+    walked_.notify_all();
+  }
+}
+
+Overview OverviewCache::of_team(const Snapshot& snapshot, const std::optional<std::string>& team) {
+  if (!team) return snapshot.all;
+  if (auto it = snapshot.teams.find(*team); it != snapshot.teams.end()) return it->second;
   // A team with no certificate: an empty overview of the same moment.
-  Overview empty = Tally(snapshot->all.computed_at).result(snapshot->all.computed_at);
-  return empty;
+  return Tally(snapshot.all.computed_at).result(snapshot.all.computed_at);
 }
 
 }  // namespace certward::reports

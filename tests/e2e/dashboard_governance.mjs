@@ -81,7 +81,13 @@ export async function run({ BASE, SHOTS, env, check, tab, signIn, settle }) {
       return !document.querySelector("[data-card=violations] [aria-busy]") && rows.length > 0 && rows.every((r) => r.dataset.violation.startsWith(`${rule}:`));
     }, RULE);
     const apiRule = await violations(`&rule=${RULE}`);
-    const shown = await page.locator("tr[data-violation]").evaluateAll((trs) => trs.map((t) => t.dataset.violation));
+    // The list may be drawn again (a second answer of the same filter): read it once it is still.
+    let shown = [];
+    for (let i = 0; i < 20; i++) {
+      shown = await page.locator("tr[data-violation]").evaluateAll((trs) => trs.map((t) => t.dataset.violation));
+      if (shown.length === apiRule?.length && shown[0] === `${RULE}:${FP}`) break;
+      await page.waitForTimeout(250);
+    }
     check(
       apiRule?.length === 1 && shown.length === apiRule.length && shown[0] === `${RULE}:${FP}`,
       "governance: the rule's violations on the page match the API's",

@@ -104,6 +104,21 @@ export async function run({ BASE, SHOTS, env, check, tab, signIn, settle }) {
   await page.reload();
   await page.waitForSelector("tr[data-timeline=renewed], tr[data-timeline=renew_requested]", { timeout: 10_000 }).catch(() => {});
   await page.screenshot({ path: `${SHOTS}/automation-managed.png`, fullPage: true });
+  // Its certificate's page names the managed certificate that renews it, its chain up to the
+  // root, and its audit trail.
+  const current = (await call("GET", "/managed/web-e2e")).body?.fingerprint;
+  await page.goto(`${BASE}/#/certificates/${current}`);
+  await page.waitForSelector("[data-card=managed-of] a", { timeout: 10_000 }).catch(() => {});
+  check((await page.getAttribute("[data-card=managed-of] a", "href").catch(() => null)) === "#/automation?managed=web-e2e", "the certificate page links its managed certificate");
+  await page.waitForSelector("[data-chain=root]", { timeout: 10_000 }).catch(() => {});
+  const chain = await page.locator("[data-chain]").evaluateAll((li) => li.map((l) => l.getAttribute("data-chain")));
+  check(chain.join(" ") === "issuing root", "the chain goes from the issuing authority to the root", chain.join(" "));
+  await page.waitForSelector("[data-card=certificate-audit] tbody tr", { timeout: 10_000 }).catch(() => {});
+  const trail = await page.locator("[data-card=certificate-audit] tbody tr").allTextContents();
+  check(trail.some((t) => t.includes("certificate.issue")), "its audit trail shows its issuance", trail.slice(0, 3).join(" | "));
+  await page.screenshot({ path: `${SHOTS}/certificate-managed.png`, fullPage: true });
+  await page.goto(`${BASE}/#/automation?managed=web-e2e`);
+  await page.waitForSelector("[data-managed-name=web-e2e]");
   await page.click("text=Delete…");
   await page.click("[aria-label='Confirm deletion'] button.danger");
   await page.waitForSelector("[role=status] >> text=Deleted", { timeout: 10_000 }).catch(() => {});

@@ -71,6 +71,9 @@ assert_eq "created issued deployed" "$(jq -r '[.items[].kind] | join(" ")' "$T/r
 assert_eq 200 "$(api GET "/api/v1/managed?state=active&limit=1" "$A")" "list"
 assert_eq 1 "$(jq '.items | length' "$T/resp")" "list page size"
 [[ "$(jq -r .next_cursor "$T/resp")" != null ]] && pass || fail "list: no next cursor"
+assert_eq 200 "$(api GET "/api/v1/managed?fingerprint=${FP1^^}" "$A")" "by its certificate's fingerprint"
+assert_eq "$ID" "$(jq -r '[.items[].id] | join(" ")' "$T/resp")" "the one managed certificate of that certificate"
+assert_eq 400 "$(api GET "/api/v1/managed?fingerprint=abc" "$A")" "a fingerprint that is not one"
 
 # Renew now, with a new key: a new certificate, deployed, the old one superseded.
 PUB1=$(openssl pkey -in "$D/web.key" -pubout)

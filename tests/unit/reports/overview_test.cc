@@ -91,6 +91,45 @@ TEST_F(OverviewTest, AWalkIsKeptForAMinuteThenTakenAgain) {
   EXPECT_EQ(again->computed_at, kNow + std::chrono::seconds(61));
 }
 
+// The server's way: the first walk starts before anyone asks; later, an old result is answered
+// at once while the cache's thread walks, and the next answers have the new counts.
+TEST_F(OverviewTest, InTheBackgroundAnOldResultIsAnsweredWhileTheWalkRuns) {
+  // Every walk here is short: wait_below 0 lets none be walked by its caller.
+  OverviewCache cache(clock_, inventory_, std::chrono::seconds(60),
+                      OverviewCache::Refresh::kBackground, std::chrono::milliseconds(0));
+  add("a.example.com", kNow + days(100));
+  cache.warm();
+  auto first = cache.get(std::nullopt);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->total, 1);
+  add("b.example.com", kNow + days(100));
+  clock_.advance(std::chrono::seconds(61));
+  auto old = cache.get(std::nullopt);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->total, 1);
+  EXPECT_EQ(old->computed_at, kNow);
+  Result<Overview> now = old;
+  for (int i = 0; i < 500 && now && now->total != 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    now = cache.get(std::nullopt);
+  }
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->total, 2);
+  EXPECT_EQ(now->computed_at, kNow + std::chrono::seconds(61));
+}
+
+// A walk that took little is kept a second at least, and taken again by the caller after it.
+TEST_F(OverviewTest, InTheBackgroundACheapWalkIsKeptASecondThenTakenByItsCaller) {
+  OverviewCache cache(clock_, inventory_, std::chrono::seconds(60),
+                      OverviewCache::Refresh::kBackground);
+  add("a.example.com", kNow + days(100));
+  ASSERT_EQ(cache.get(std::nullopt)->total, 1);
+  add("b.example.com", kNow + days(100));
+  EXPECT_EQ(cache.get(std::nullopt)->total, 1);
+  clock_.advance(std::chrono::seconds(1));
+  EXPECT_EQ(cache.get(std::nullopt)->total, 2);
+}
+
 TEST_F(OverviewTest, AtMostTwentyValuesADimensionTheRestSummedApart) {
   for (int i = 0; i < 25; ++i) {
     add("h" + std::to_string(i) + ".example.com", kNow + days(100), "team-" + std::to_string(i));

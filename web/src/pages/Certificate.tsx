@@ -1,11 +1,13 @@
-// One certificate: its parsed fields, where it was seen, and its files. Downloads go through
-// the API with the token (a link could not carry it) and are handed to the browser as a blob.
+// One certificate: its parsed fields, its chain, where it was seen, the managed certificate that
+// renews it, its audit trail, and its files. Downloads go through the API with the token (a
+// link could not carry it) and are handed to the browser as a blob.
 
 import { ApiError, get, request, session_headers, type CertificateRecord, type Identity } from "../api";
 import { can } from "../roles";
 import { save } from "../download";
 import { OwnershipFields, tag_list, type OwnershipDraft } from "../ownership";
 import { Card, Empty, Problem, Show, date, display, useLoad, as_error } from "../ui";
+import { AuditTrail, Chain, ManagedOf } from "./CertificateContext";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 
@@ -273,6 +275,8 @@ export function Certificate({ fingerprint, identity }: { fingerprint: string; id
                 {can(identity.role, "revoke") && cert.status !== "revoked" && cert.authority && !c.is_ca && (
                   <Revoke fingerprint={cert.fingerprint} onRevoked={() => setVersion((v) => v + 1)} />
                 )}
+                <Chain issuer={c.issuer} authority={cert.authority} />
+                <ManagedOf fingerprint={cert.fingerprint} identity={identity} onRenewed={() => setVersion((v) => v + 1)} />
                 <Card title="Seen at" id="sightings">
                   {sightings.length === 0 ? (
                     <Empty>Not seen by a scan.</Empty>
@@ -300,6 +304,7 @@ export function Certificate({ fingerprint, identity }: { fingerprint: string; id
                     </table>
                   )}
                 </Card>
+                {can(identity.role, "read_audit") && <AuditTrail fingerprint={cert.fingerprint} />}
               </div>
             </>
           );
