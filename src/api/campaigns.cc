@@ -49,7 +49,10 @@ Result<http::Response> list_campaigns(Services& s, http::Request& req, const Ide
     items.push_back(lifecycle::campaign_json(c, counts));
   }
   return ok_json({{"items", std::move(items)},
-                  {"next_before", list.empty() ? json(nullptr) : json(list.back().id)}});
+                  // A page shorter than asked for is the last one.
+                  {"next_before", std::cmp_less(list.size(), limit) || list.empty()
+                                      ? json(nullptr)
+                                      : json(list.back().id)}});
 }
 
 Result<http::Response> get_campaign(Services& s, http::Request& req, const Identity& id) {

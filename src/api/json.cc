@@ -239,7 +239,7 @@ nlohmann::json eab_key_json(const auth::EabKeyInfo& k) {
           {"directory", opt_text(k.directory)},
           {"description", k.description},
           {"created_by", k.created_by},
-          {"created_at", to_unix(k.created_at)},
+          {"created_at", format_time(k.created_at)},
           {"account", opt_text(k.account)},
           {"bound_at", opt_time(k.bound_at)},
           {"revoked_at", opt_time(k.revoked_at)}};

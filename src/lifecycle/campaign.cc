@@ -3,6 +3,7 @@
 #include <array>
 #include <set>
 
+#include "ca/revocation.h"
 #include "common/config.h"
 #include "lifecycle/managed.h"
 
@@ -218,7 +219,9 @@ json campaign_json(const Campaign& c, const CampaignCounts& counts) {
   j["completed_at"] = opt_time(c.completed_at);
   if (c.finish) {
     j["finish"] = {
-        {"revoke", c.finish->revoke}, {"reason", c.finish->reason}, {"force", c.finish->force}};
+        {"revoke", c.finish->revoke},
+        {"reason", ca::revocation_reason_name(c.finish->reason)},
+        {"force", c.finish->force}};
   } else {
     j["finish"] = nullptr;
   }

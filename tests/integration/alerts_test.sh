@@ -120,6 +120,9 @@ if grep -rq "$(cat "$T/mail.password")\|$(cat "$T/hook.secret")" "$T/serve.out" 
 # The API and the CLI show the deliveries.
 assert_eq 200 "$(api GET /api/v1/alerts "$A")" "list alerts"
 assert_eq 5 "$(jq '[.items[] | select(.kind == "expiry") | .deliveries[]] | length' "$T/resp")" "deliveries listed (2 + 2 + 1 escalated)"
+assert_eq null "$(jq -r .next_before "$T/resp")" "a page shorter than asked for is the last"
+assert_eq 200 "$(api GET "/api/v1/alerts?limit=1" "$A")" "a page of one"
+[[ $(jq -r .next_before "$T/resp") != null ]] && pass || fail "a full page has a next one"
 cw alerts list --json >"$T/list.json"
 assert_eq 2 "$(jq '[.items[] | select(.kind == "expiry")] | length' "$T/list.json")" "cli alerts list"
 

@@ -170,6 +170,9 @@ remote campaign finish "$ID" --revoke --reason cACompromise >/dev/null || fail "
 wait_until 60 bash -c "[[ \$(curl -s --cacert '$T/root.pem' -H 'Authorization: Bearer $A' '$BASE/api/v1/campaigns/$ID' | jq -r .state) == finished ]]" ||
   fail "the campaign did not finish"
 assert_eq 197 "$(campaign_field "$ID" .counts.revoked)" "197 revoked"
+assert_eq cACompromise "$(campaign_field "$ID" .finish.reason)" "the finish names its reason"
+assert_eq 200 "$(api GET "/api/v1/campaigns?limit=1000" "$A")" "campaigns"
+assert_eq null "$(jq -r .next_before "$T/resp")" "a page shorter than asked for is the last"
 revoked=0 kept=0
 for name in "${!OLD[@]}"; do
   api GET "/api/v1/certificates/${OLD[$name]}" "$A" >/dev/null

@@ -157,6 +157,9 @@ CLI_HMAC=$(grep -o '[A-Za-z0-9_-]\{43\}' "$T/out" | head -1 || true)
 [[ -n $CLI_HMAC ]] && pass || fail "cli eab create prints the key"
 assert_eq 200 "$(api GET /api/v1/acme/eab "${TOKEN[auditor]}")" "auditor lists EAB keys"
 ! grep -q -e "$HMAC" -e "hmac_key" "$T/resp" && pass || fail "a listing shows no hmac_key"
+assert_eq 200 "$(api GET /api/v1/acme/eab "$A")" "EAB keys"
+[[ $(jq -r '(.items | length) > 0 and ([.items[].created_at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")] | all)' "$T/resp") == true ]] && pass ||
+  fail "EAB keys' times are RFC 3339: $(head -c 300 "$T/resp")"
 assert_eq 200 "$(api GET '/api/v1/acme/eab?team=web' "$A")" "list by team"
 assert_eq '["web"]' "$(jq -c '[.items[].team] | unique' "$T/resp")" "list by team: only that team"
 assert_eq 400 "$(api GET '/api/v1/acme/eab?teem=web' "$A")" "unknown query parameter"

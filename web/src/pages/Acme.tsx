@@ -25,18 +25,16 @@ interface Directory {
   updated_at?: string;
   updated_by?: string;
 }
-// The API gives an EAB key's times as Unix seconds, unlike the RFC 3339 of everything else.
-type Time = number | string | null;
 interface EabKey {
   kid: string;
   team: string;
   directory: string | null;
   description: string;
   created_by: string;
-  created_at: Time;
+  created_at: string;
   account: string | null;
-  bound_at: Time;
-  revoked_at: Time;
+  bound_at: string | null;
+  revoked_at: string | null;
 }
 interface Profile {
   name: string;
@@ -48,8 +46,6 @@ interface Authority {
   status: string;
 }
 
-const when = (t: Time) =>
-  typeof t === "number" ? date(new Date(t * 1000).toISOString().replace(/\.\d+Z$/, "Z")) : date(t);
 const list = (text: string) =>
   text
     .split(/[\s,]+/)
@@ -476,12 +472,12 @@ function EabKeys({ identity, dirs }: { identity: Identity; dirs: Loaded<{ items:
                       </td>
                       <td>{display(k.description)}</td>
                       <td>
-                        {when(k.created_at)} <div class="muted">{display(k.created_by)}</div>
+                        {date(k.created_at)} <div class="muted">{display(k.created_by)}</div>
                       </td>
-                      <td>{k.account ? <>{display(k.account, 200)} <div class="muted">bound {when(k.bound_at)}</div></> : "not bound yet"}</td>
+                      <td>{k.account ? <>{display(k.account, 200)} <div class="muted">bound {date(k.bound_at)}</div></> : "not bound yet"}</td>
                       <td>
                         {k.revoked_at !== null ? (
-                          `revoked ${when(k.revoked_at)}`
+                          `revoked ${date(k.revoked_at)}`
                         ) : manage ? (
                           confirming === k.kid ? (
                             <Confirm

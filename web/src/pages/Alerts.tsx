@@ -208,8 +208,7 @@ function AlertList({ onSilence }: { onSilence: ((fingerprint: string) => void) |
                     Newer
                   </button>
                 )}
-                {/* next_before is set on every page that is not empty: only a full one may have more. */}
-                {next_before && items.length === limit && (
+                {next_before && (
                   <button type="button" class="secondary" onClick={() => setPages([...pages, next_before])}>
                     Older
                   </button>

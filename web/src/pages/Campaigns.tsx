@@ -39,7 +39,7 @@ interface Campaign {
   started_at: string | null;
   completed_at: string | null;
   last_error: string;
-  finish: { revoke?: boolean; reason?: number | string; force?: boolean } | null;
+  finish: { revoke?: boolean; reason?: string; force?: boolean } | null;
   counts: Counts;
 }
 interface Item {
@@ -77,10 +77,7 @@ const KEY_ALGORITHMS = ["rsa", "rsa-pss", "ecdsa", "ed25519"];
 const ORIGINS = ["issued", "imported", "discovered", "upstream"];
 const KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519", "rsa-pss-2048", "rsa-pss-3072", "rsa-pss-4096"];
 const REASONS = ["superseded", "cACompromise", "keyCompromise", "affiliationChanged", "cessationOfOperation", "privilegeWithdrawn", "unspecified"];
-// The finish record holds the RFC 5280 reason code.
-const CODES: Record<number, string> = { 0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged", 4: "superseded", 5: "cessationOfOperation", 9: "privilegeWithdrawn" };
 const FINGERPRINT = /^[0-9a-fA-F]{64}$/;
-// The API gives a next_before after every page, the last one too: a short page is the last.
 const PAGE = 20;
 
 const members = (o: Record<string, string | number | undefined>) =>
@@ -264,7 +261,7 @@ export function Campaigns({ identity }: { identity: Identity }) {
                     Newer
                   </button>
                 )}
-                {next_before && items.length === PAGE && (
+                {next_before && (
                   <button type="button" class="secondary" onClick={() => setBefores([...befores, next_before])}>
                     Older
                   </button>
@@ -318,7 +315,7 @@ function Detail({ id, version, onChanged }: { id: string; version: number; onCha
               {c.started_at ? ` · started ${date(c.started_at)}` : ""}
               {c.completed_at ? ` · completed ${date(c.completed_at)}` : ""}
               {c.finish
-                ? ` · finished ${c.finish.revoke ? `revoking the old certificates (${typeof c.finish.reason === "number" ? (CODES[c.finish.reason] ?? `reason ${c.finish.reason}`) : display(c.finish.reason)}${c.finish.force ? ", failed ones too" : ""})` : "without revoking"}`
+                ? ` · finished ${c.finish.revoke ? `revoking the old certificates (${display(c.finish.reason)}${c.finish.force ? ", failed ones too" : ""})` : "without revoking"}`
                 : ""}
             </p>
             {FINISHES.includes(c.state) && <Finish campaign={c} onDone={onChanged} />}
