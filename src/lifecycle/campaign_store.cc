@@ -214,13 +214,17 @@ Result<CampaignCounts> CampaignStore::counts(std::string_view id) const {
   CW_ASSIGN_OR_RETURN(
       auto rows,
       tx->query("SELECT state, COUNT(*), SUM(revoked), SUM(CASE WHEN revoke_error = '' THEN 0 "
-                "ELSE 1 END) FROM lifecycle_campaign_items WHERE campaign_id = ? GROUP BY state",
+                "ELSE 1 END), SUM(CASE WHEN managed_id IS NULL THEN 1 ELSE 0 END) "
+                "FROM lifecycle_campaign_items WHERE campaign_id = ? GROUP BY state",
                 store::params(id)));
   CampaignCounts c;
   for (const auto& r : rows) {
     CW_ASSIGN_OR_RETURN(auto state, parse_item_state(r.text(0)));
     const std::int64_t n = r.int64(1);
     c.total += n;
+    // Managed or not is what the plan found, whatever the item's state: a certificate nobody
+    // manages is counted so before the campaign starts too, as its dry run counted it.
+    c.not_managed += r.optional_int64(4).value_or(0);
     c.revoked += r.optional_int64(2).value_or(0);
     c.revoke_failed += r.optional_int64(3).value_or(0);
     switch (state) {
@@ -237,7 +241,6 @@ Result<CampaignCounts> CampaignStore::counts(std::string_view id) const {
         c.failed += n;
         break;
       case ItemState::kNotManaged:
-        c.not_managed += n;
         break;
     }
   }

@@ -277,7 +277,9 @@ Status ReportService::lifetimes(const ReportRequest& r, Writer& w, const std::os
   CW_ASSIGN_OR_RETURN(auto renewals, RenewalIndex::load(s_.managed));
   LifetimesAggregator agg;
   CW_RETURN_IF_ERROR(for_each_certificate(s_.inventory, team_filter(r), out, [&](const auto& c) {
-    if (in_force(c, now)) agg.add(c, renewals.of(c));
+    // The maxima are those of subscriber certificates: a CA's own certificate is not bound by
+    // them and is not renewed with its leaves.
+    if (in_force(c, now) && !c.is_ca) agg.add(c, renewals.of(c));
   }));
   w.begin(header(r, "Lifetime simulation: 200-, 100- and 47-day maximum validity", now));
   const auto cols = columns({{"team", "Team"},

@@ -135,6 +135,11 @@ TEST_F(CampaignTest, WavesMoveManagedCertificatesAndAskForTheOthersReplacement) 
   const std::string direct = issue_directly("direct.example.com");
   auto c = campaigns_->create(to_issuing_2(2), admin_);
   ASSERT_TRUE(c.has_value()) << c.error().message;
+  // Before it starts, the stored campaign counts as its plan did.
+  const auto planned = counts(c->id);
+  EXPECT_EQ(planned.not_managed, 1);
+  EXPECT_EQ(planned.managed, planned.total - 1);
+  EXPECT_EQ(planned.pending, planned.total);
   ASSERT_TRUE(campaigns_->start(c->id, admin_).has_value());
   run_to_completion(c->id);
 

@@ -54,6 +54,20 @@ TEST_F(ReportServiceTest, AWrittenReportIsWhole) {
   EXPECT_EQ(nlohmann::json::parse(out.str())["sections"]["totals"][0]["certificates"], 3);
 }
 
+// The lifetime maxima bind subscriber certificates: a CA certificate in the inventory is not
+// simulated (nor counted as breaking).
+TEST_F(ReportServiceTest, TheLifetimeSimulationLeavesCaCertificatesOut) {
+  ASSERT_TRUE(record(ca_.cert()));
+  std::ostringstream out;
+  ReportRequest r;
+  r.kind = Kind::kLifetimes;
+  ASSERT_TRUE(service_.write(r, out).has_value());
+  const auto teams = nlohmann::json::parse(out.str())["sections"]["teams"];
+  ASSERT_FALSE(teams.empty());
+  EXPECT_EQ(teams.back()["team"], "(all)");
+  EXPECT_EQ(teams.back()["certificates"], 3);
+}
+
 TEST_F(ReportServiceTest, CertificatesFromAnAutomatedChannelAreRenewedWithoutAPerson) {
   // Beside the three manual ones of SetUp: one from each automated channel, one from a person's
   // channels (not automated whatever it is), and one tagged by its owner.
