@@ -1,6 +1,7 @@
 // Times the dashboard in Debian's chromium (headless, playwright-core): from a reload of the page
-// to the overview's numbers on screen, and to the inventory's first page of rows. Prints one
-// line per run, "overview <ms>" or "inventory <ms>".
+// to the overview's numbers on screen, to the inventory's first page of rows, and to that page
+// sorted by latest expiry. Prints one line per run, "overview <ms>", "inventory <ms>" or
+// "latest <ms>".
 // Environment: BASE, TOKEN, RUNS (default 5), SHOTS (screenshots), CHROMIUM.
 
 import { createRequire } from "node:module";
@@ -37,5 +38,6 @@ for (let i = 0; i < RUNS; i++) console.log(`overview ${await timed("/", "[data-t
 await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
 for (let i = 0; i < RUNS; i++) console.log(`inventory ${await timed("/inventory", "tbody tr[data-fingerprint]")}`);
 await page.screenshot({ path: `${SHOTS}/inventory.png`, fullPage: true });
+for (let i = 0; i < RUNS; i++) console.log(`latest ${await timed("/inventory?sort=-not_after", "table:has(th[aria-sort=descending]) tbody tr[data-fingerprint]")}`);
 console.log(`total ${await page.evaluate(() => document.querySelectorAll("tbody tr").length)} rows`);
 await browser.close();
