@@ -29,6 +29,10 @@ namespace certward::lifecycle::alerts {
 class AlertService;
 }  // namespace certward::lifecycle::alerts
 
+namespace certward::ca {
+class CrlPublisher;
+}  // namespace certward::ca
+
 namespace certward::api {
 
 // Everything the handlers use; owned by the caller and outliving the router.
@@ -56,6 +60,8 @@ struct Services {
   // Requests held for approval (/api/v1/approvals); null: profiles that require approval are
   // refused by the RA, and the approval routes answer 503.
   ca::ApprovalService* approvals = nullptr;
+  // Each authority's latest CRL, shown with the authority; null: no CRL status is given.
+  ca::CrlPublisher* crls = nullptr;
 };
 
 // Routes of the HTTPS listener: /api/v1/..., /healthz, /readyz, /metrics. Patterns are

@@ -7,6 +7,7 @@
 #include "api/body.h"
 #include "api/json.h"
 #include "api/rest_impl.h"
+#include "ca/crl_publisher.h"
 #include "ca/hierarchy.h"
 #include "http/problem.h"
 #include "x509/bundle.h"
@@ -29,16 +30,44 @@ Result<http::Response> get_profile(Services& s, http::Request& req, const Identi
   return ok_json(profile_json(*p));
 }
 
+// The latest full and delta CRLs an authority published: what an operator checks first when
+// relying parties report revocation errors. From the publisher's memory, not a query each.
+json crl_status(Services& s, const std::string& authority) {
+  json out = json::object();
+  if (!s.crls) return out;
+  const SysTime now = s.clock.now();
+  for (const bool delta : {false, true}) {
+    auto crl = s.crls->current(authority, delta);
+    if (!crl || !*crl) {
+      out[delta ? "delta_crl" : "crl"] = nullptr;
+      continue;
+    }
+    const auto& c = **crl;
+    out[delta ? "delta_crl" : "crl"] = {{"number", c.number},
+                                        {"this_update", format_time(c.this_update)},
+                                        {"next_update", format_time(c.next_update)},
+                                        {"entries", c.entries},
+                                        {"overdue", c.next_update < now}};
+  }
+  return out;
+}
+
+json authority_with_status(Services& s, const ca::AuthorityInfo& a) {
+  json j = authority_json(a);
+  j.update(crl_status(s, a.name));
+  return j;
+}
+
 Result<http::Response> list_authorities(Services& s, http::Request&, const Identity&) {
   CW_ASSIGN_OR_RETURN(auto list, s.authorities.list());
   json items = json::array();
-  for (const auto& a : list) items.push_back(authority_json(a));
+  for (const auto& a : list) items.push_back(authority_with_status(s, a));
   return ok_json({{"items", items}});
 }
 
 Result<http::Response> get_authority(Services& s, http::Request& req, const Identity&) {
   CW_ASSIGN_OR_RETURN(auto a, s.authorities.info(req.params["name"]));
-  return ok_json(authority_json(a));
+  return ok_json(authority_with_status(s, a));
 }
 
 // Disabling stops the authority signing anything (in every replica within

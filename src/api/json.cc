@@ -232,7 +232,9 @@ nlohmann::json token_json(const auth::TokenInfo& t) {
 
 nlohmann::json eab_key_json(const auth::EabKeyInfo& k) {
   using nlohmann::json;
-  auto opt_time = [](const std::optional<SysTime>& t) { return t ? json(to_unix(*t)) : json(); };
+  auto opt_time = [](const std::optional<SysTime>& t) {
+    return t ? json(format_time(*t)) : json(nullptr);
+  };
   auto opt_text = [](const std::optional<std::string>& t) { return t ? json(*t) : json(); };
   return {{"kid", k.kid},
           {"team", k.team},

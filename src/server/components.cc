@@ -22,7 +22,7 @@ api::Services api_services(Services& s) {
   return api::Services{d.clock,       d.ready,     d.audit,      d.inventory, d.profiles,
                        d.authorities, d.ra,        d.revocation, d.auth,      d.eab,
                        d.sightings,   d.discovery, d.managed,    d.campaigns, s.metrics,
-                       s.limiter,     d.policy,    d.alerts,     d.approvals};
+                       s.limiter,     d.policy,    d.alerts,     d.approvals, &d.crls};
 }
 
 // REST API v1 with /healthz, /readyz and /metrics, on the HTTPS listener.

@@ -289,6 +289,12 @@ async function settle(page, seen, what) {
   await page.click("nav a[href='#/authorities']");
   await page.waitForSelector("[data-authority=root] [data-authority=issuing]");
   check(true, "the issuing authority is shown under the root");
+  const crlNumber = (await api("/authorities/issuing")).body?.crl?.number;
+  check(
+    crlNumber !== undefined && (await page.locator(`[data-authority=issuing] > .node [data-crl='${crlNumber}']`).count()) === 1,
+    "the issuing authority's current CRL is shown as the API gives it",
+    String(crlNumber),
+  );
   await page.screenshot({ path: `${SHOTS}/authorities.png`, fullPage: true });
   await page.click("nav a[href='#/audit']");
   await page.waitForSelector("table[aria-label='Audit events']");

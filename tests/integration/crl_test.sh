@@ -109,6 +109,13 @@ revoke bad keyCompromise
 wait_until 3 fetched_lists issuing.crl "$(upper_serial bad)" && pass || fail "the full CRL lists the revocation within 3 s"
 n1=$(crl_number issuing.crl)
 ((n1 > n0)) && pass || fail "CRL number increases ($n0 -> $n1)"
+# The authority's answer in the API says which CRL is current, and that it is not overdue.
+must 200 GET /api/v1/authorities/issuing
+assert_eq "$n1 false" "$(jq -r '"\(.crl.number) \(.crl.overdue)"' "$T/resp")" "the API gives the current CRL's number"
+[[ $(jq -r '.crl.entries' "$T/resp") -ge 1 && $(jq -r '.crl.next_update' "$T/resp") == 20* ]] && pass ||
+  fail "the CRL status has its entries and next update: $(jq -c .crl "$T/resp")"
+must 200 GET /api/v1/authorities
+assert_eq "$n1" "$(jq -r '.items[] | select(.name == "issuing") | .crl.number' "$T/resp")" "and the list too"
 crl_text issuing.crl | grep -A4 "Serial Number: $(upper_serial bad)" | grep -q 'Key Compromise' && pass || fail "reason code keyCompromise"
 out=$(verify -crl_check -untrusted "$T/issuing.pem" -CRLfile "$T/issuing.crl.pem" "$T/bad.pem")
 revoked_at_depth 0 "$out" && pass ||

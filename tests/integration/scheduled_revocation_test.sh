@@ -166,6 +166,9 @@ assert_eq 400 "$(api GET '/api/v1/acme/eab?teem=web' "$A")" "unknown query param
 eab_refused 403 unauthorized DELETE "/api/v1/acme/eab/$KID" "${TOKEN[operator]}" "" "operator revokes an EAB key"
 assert_eq 200 "$(api DELETE "/api/v1/acme/eab/$KID" "$A")" "revoke"
 [[ $(jq -r .revoked_at "$T/resp") != null ]] && pass || fail "revoked_at set"
+assert_eq 200 "$(api GET /api/v1/acme/eab "$A")" "EAB keys after the revocation"
+[[ $(jq -r --arg k "$KID" '.items[] | select(.kid == $k) | .revoked_at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")' "$T/resp") == true ]] && pass ||
+  fail "a revoked EAB key's revoked_at is RFC 3339: $(head -c 300 "$T/resp")"
 eab_refused 409 conflict DELETE "/api/v1/acme/eab/$KID" "$A" "" "revoke twice"
 audit=$(cw audit list --limit 1000 --json)
 assert_eq 2 "$(jq '[.items[] | select(.action == "acme.eab.create" and (.target_id == "'"$KID"'" or .details.team == "other"))] | length' <<<"$audit")" "EAB creations audited"

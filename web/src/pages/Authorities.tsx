@@ -3,6 +3,7 @@
 
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
+import { href } from "../router";
 import { can } from "../roles";
 import { Card, Problem, Show, date, display, useLoad, as_error } from "../ui";
 
@@ -14,6 +15,27 @@ interface Authority {
   key_type: string;
   imported: boolean;
   certificate: { subject: string; not_after: string; sha256: string; crl_distribution_points: string[]; ocsp_urls: string[] };
+  crl?: Crl | null;
+  delta_crl?: Crl | null;
+}
+interface Crl {
+  number: number;
+  this_update: string;
+  next_update: string;
+  entries: number;
+  overdue: boolean;
+}
+
+// The CRL an authority publishes for what it issued (not the one that lists the authority).
+function CrlStatus({ label, crl }: { label: string; crl: Crl | null | undefined }) {
+  if (crl === undefined) return null;
+  if (crl === null) return <div class="muted">{label}: none published yet</div>;
+  return (
+    <div data-crl={crl.number} class={crl.overdue ? "sev sev-high" : "muted"}>
+      {label} #{crl.number}: {crl.entries} revoked, published {date(crl.this_update)}, next by {date(crl.next_update)}
+      {crl.overdue ? " — overdue" : ""}
+    </div>
+  );
 }
 
 function Node({ a, all, manage, onCreate }: { a: Authority; all: Authority[]; manage: boolean; onCreate: (parent: string) => void }) {
@@ -23,13 +45,17 @@ function Node({ a, all, manage, onCreate }: { a: Authority; all: Authority[]; ma
       <div class="node">
         <strong>{a.name}</strong> <span class="muted">{a.kind}</span>{" "}
         <span class={`status status-${a.status === "active" ? "valid" : "revoked"}`}>{a.status}</span>
-        <div>{display(a.certificate.subject)}</div>
+        <div>
+          <a href={href(`/certificates/${a.certificate.sha256}`)}>{display(a.certificate.subject)}</a>
+        </div>
         <div class="muted">
           {a.key_type} · until {date(a.certificate.not_after)}
           {a.imported ? " · imported" : ""}
         </div>
+        <CrlStatus label="Its CRL" crl={a.crl} />
+        {a.delta_crl && <CrlStatus label="Its delta CRL" crl={a.delta_crl} />}
         <div class="muted">
-          CRL: {display(a.certificate.crl_distribution_points.join(" | ")) || "none"} · OCSP:{" "}
+          Checked by relying parties at: CRL {display(a.certificate.crl_distribution_points.join(" | ")) || "none"} · OCSP{" "}
           {display(a.certificate.ocsp_urls.join(" | ")) || "none"}
         </div>
         {manage && a.status === "active" && a.kind !== "issuing" && (
