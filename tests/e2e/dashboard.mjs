@@ -385,6 +385,17 @@ async function settle(page, seen, what) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, "the overview fits a phone's width", `${overflow}px too wide`);
   await page.screenshot({ path: `${SHOTS}/overview-phone.png`, fullPage: true });
+  // Every page, on the phone and at 200 % zoom of a 1280x800 window: nothing wider than the window.
+  for (const [width, height] of [[390, 844], [640, 400]]) {
+    await page.setViewportSize({ width, height });
+    for (const hash of ["/inventory", "/issue", "/authorities", "/discovery", "/automation", "/alerts", "/governance", "/approvals", "/acme", "/audit", "/people", "/tokens", `/certificates/${env("REQUESTER_FP")}`]) {
+      await page.goto(`${BASE}/#${hash}`);
+      await page.waitForSelector("main h1");
+      await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"), null, { timeout: 15_000 }).catch(() => {});
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(wide <= 0, `#${hash} fits ${width} px`, `${wide}px too wide`);
+    }
+  }
   await settle(page, seen, "phone");
   await context.close();
 }
