@@ -105,10 +105,13 @@ Result<std::vector<std::string>> strings_of(const nlohmann::json& j, std::string
   return out;
 }
 
-// A name for schedules: what a URL path and a job key can carry.
+// A name for schedules: what a URL path segment and a job key carry unchanged. It starts with
+// a letter or digit: "." and ".." would be folded away by every client's path handling, and a
+// schedule so named could then be deleted by no remote client.
 bool valid_name(std::string_view n) {
-  return !n.empty() && n.size() <= 64 && std::ranges::all_of(n, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  const auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  return !n.empty() && n.size() <= 64 && plain(n.front()) && std::ranges::all_of(n, [&](char c) {
+    return plain(c) || c == '-' || c == '_' || c == '.';
   });
 }
 
@@ -648,7 +651,8 @@ Result<Schedule> Discovery::create_schedule(const std::string& name, const ScanS
                                             std::string_view actor) const {
   if (!valid_name(name)) {
     return fail(ErrorCode::kInvalidArgument,
-                "a schedule name is 1-64 letters, digits, '-', '_' or '.'");
+                "a schedule name is 1-64 letters, digits, '-', '_' or '.', starting with a "
+                "letter or digit");
   }
   if (interval < std::chrono::minutes(1)) {
     return fail(ErrorCode::kInvalidArgument, "a recurring scan runs at most every minute");

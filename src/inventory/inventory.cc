@@ -1,6 +1,7 @@
 #include "inventory/inventory.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -247,23 +248,26 @@ struct Cursor {
 };
 
 Result<Cursor> parse_cursor(std::string_view text, bool latest_first) {
-  if (text.starts_with('d') != latest_first) {
+  // Exactly what cursor_after() writes: an optional "d", a decimal number (a minus sign for
+  // dates before 1970, no spaces or plus sign), a colon and 64 lower-case hex digits.
+  const bool down = text.starts_with('d');
+  const std::string_view rest = down ? text.substr(1) : text;
+  const auto colon = rest.find(':');
+  if (colon == std::string_view::npos) return fail(ErrorCode::kInvalidArgument, "bad cursor");
+  const std::string_view number = rest.substr(0, colon);
+  const std::string_view fp = rest.substr(colon + 1);
+  std::int64_t na = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), na);
+  const bool lower_hex = fp.size() == 64 && std::ranges::all_of(fp, [](char ch) {
+                           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+                         });
+  if (number.empty() || ec != std::errc() || end != number.data() + number.size() || !lower_hex) {
+    return fail(ErrorCode::kInvalidArgument, "bad cursor");
+  }
+  if (down != latest_first) {
     return fail(ErrorCode::kInvalidArgument, "the cursor belongs to the other sort order");
   }
-  const std::string c(latest_first ? text.substr(1) : text);
-  const auto colon = c.find(':');
-  if (colon == std::string::npos || colon == 0)
-    return fail(ErrorCode::kInvalidArgument, "bad cursor");
-  try {
-    std::size_t used = 0;
-    const std::int64_t na = std::stoll(c.substr(0, colon), &used);
-    if (used != colon) return fail(ErrorCode::kInvalidArgument, "bad cursor");
-    const std::string fp = c.substr(colon + 1);
-    if (fp.size() != 64 || !is_hex(fp)) return fail(ErrorCode::kInvalidArgument, "bad cursor");
-    return Cursor{na, fp};
-  } catch (const std::exception&) {
-    return fail(ErrorCode::kInvalidArgument, "bad cursor");
-  }
+  return Cursor{na, std::string(fp)};
 }
 
 }  // namespace

@@ -316,10 +316,44 @@ async function settle(page, seen, what) {
   check((await page.textContent("main h1")) === "Approval requests", "the approvals page answers");
   await settle(page, seen, "administrator's actions");
 
-  // Signing out forgets the token.
+  // A token's description is outside text like any other: spelled out, never reversing.
+  const described = await context.request.post(`${BASE}/api/v1/tokens`, {
+    headers: { Authorization: `Bearer ${env("ADMIN_TOKEN")}`, "Content-Type": "application/json" },
+    data: JSON.stringify({ principal: "alice", ttl: "1h", description: "ops \u202egnp.exe" }),
+  });
+  const describedId = (await described.json()).id;
+  await page.goto(`${BASE}/#/tokens`);
+  await page.waitForSelector(`tr[data-token='${describedId}']`);
+  const row = await page.textContent(`tr[data-token='${describedId}']`);
+  check(row.includes("<U+202E>gnp.exe") && !row.includes("\u202e"), "a token's description is spelled out", row);
+
+  // Addresses with "." or ".." ask the API for nothing they did not mean.
+  for (const hash of ["/automation?managed=..", "/automation?managed=.", "/discovery?scan=..", "/automation?managed=%2e%2e"]) {
+    const asked = [];
+    const onRequest = (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.startsWith("/api/") && !/^\/api\/v1\/(whoami|managed|discovery\/scans)$/.test(u.pathname)) asked.push(u.pathname);
+    };
+    page.on("request", onRequest);
+    await page.goto(`${BASE}/#${hash}`);
+    await page.reload();
+    await page.waitForSelector(".problem", { timeout: 10_000 }).catch(() => {});
+    await page.waitForTimeout(300);
+    page.off("request", onRequest);
+    check(asked.length === 0 && (await page.locator(".problem").count()) >= 1, `#${hash} is refused in the page and asks the API nothing else`, asked.join(" "));
+  }
+
+  // Signing out forgets the token, in a tab opened from this one too.
+  await page.goto(`${BASE}/#/`);
+  await page.waitForSelector("[data-total]");
+  const [other] = await Promise.all([context.waitForEvent("page"), page.evaluate(() => window.open(location.href))]);
+  await other.waitForSelector("[data-total]", { timeout: 30_000 });
   await page.click("text=Sign out");
   await page.waitForSelector("#token");
   check((await page.evaluate(() => sessionStorage.getItem("certward.token"))) === null, "signing out forgets the token");
+  const otherOut = await other.waitForSelector("#token", { timeout: 5_000 }).then(() => true, () => false);
+  check(otherOut && (await other.evaluate(() => sessionStorage.getItem("certward.token"))) === null, "the tab opened from it is signed out too");
+  await other.close();
   await context.close();
 }
 

@@ -70,6 +70,17 @@ export async function run({ BASE, SHOTS, env, check, tab, signIn, settle }) {
   await page.waitForSelector("tr[data-schedule=nightly-e2e]", { state: "detached", timeout: 10_000 }).catch(() => {});
   check(!(await call("GET", "/discovery/schedules")).body?.items?.some((s) => s.name === "nightly-e2e"), "the schedule deleted on the page is gone (API)");
 
+  // A schedule name a URL would fold away is refused, and nothing is kept.
+  await page.fill("textarea[name=scan_targets]", "127.0.0.1");
+  await page.fill("input[name=schedule_name]", "..");
+  await page.click("text=Save the schedule");
+  await page.waitForSelector("[data-card=new-scan] .problem", { timeout: 10_000 }).catch(() => {});
+  check(
+    /400/.test((await page.textContent("[data-card=new-scan] .problem").catch(() => "")) ?? "") &&
+      !(await call("GET", "/discovery/schedules")).body?.items?.some((s) => s.name === ".."),
+    "a schedule named '..' is refused with the API's 400 and not kept",
+  );
+
   // A managed certificate made on the page, issued by the reconciler, changed and renewed.
   await page.goto(`${BASE}/#/automation`);
   await page.click("text=New managed certificate…");
@@ -117,6 +128,12 @@ export async function run({ BASE, SHOTS, env, check, tab, signIn, settle }) {
   const trail = await page.locator("[data-card=certificate-audit] tbody tr").allTextContents();
   check(trail.some((t) => t.includes("certificate.issue")), "its audit trail shows its issuance", trail.slice(0, 3).join(" | "));
   await page.screenshot({ path: `${SHOTS}/certificate-managed.png`, fullPage: true });
+  // An owner that reverses what follows is spelled out beside its field.
+  check((await call("PATCH", `/certificates/${current}`, { owner: "ops\u202emoc.elpmaxe" })).status === 200, "an owner with U+202E is set through the API");
+  await page.reload();
+  await page.waitForSelector("[data-card=edit] [data-spelled]", { timeout: 10_000 }).catch(() => {});
+  const spelled = (await page.textContent("[data-card=edit] [data-spelled]").catch(() => "")) ?? "";
+  check(spelled.includes("ops<U+202E>moc.elpmaxe"), "the owner field's reversing character is spelled out beside it", spelled);
   await page.goto(`${BASE}/#/automation?managed=web-e2e`);
   await page.waitForSelector("[data-managed-name=web-e2e]");
   await page.click("text=Delete…");

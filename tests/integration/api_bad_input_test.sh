@@ -96,6 +96,12 @@ bad GET '/api/v1/certificates?limit=0' "$A" "" 400 invalid_argument "limit out o
 bad GET '/api/v1/certificates?status=sparkly' "$A" "" 400 invalid_argument "unknown status" ""
 bad GET '/api/v1/certificates?cursor=zzz' "$A" "" 400 invalid_argument "bad cursor" ""
 bad GET '/api/v1/certificates?sort=subject' "$A" "" 400 invalid_argument "sort must be" ""
+# The server's own refusals (no route, no such method) are not kept by a cache either.
+for probe in "GET /api/v1/no-such-thing" "PATCH /api/v1/whoami"; do
+  curl -s -o /dev/null -D "$T/h" --cacert "$T/root.pem" -X "${probe%% *}" -H "Authorization: Bearer $A" "$BASE${probe#* }"
+  grep -qi '^cache-control: no-store' "$T/h" && grep -qi '^x-content-type-options: nosniff' "$T/h" && pass ||
+    fail "$probe: no no-store or nosniff: $(tr -d '\r' <"$T/h" | head -8)"
+done
 bad GET '/api/v1/certificates?colour=red' "$A" "" 400 malformed "unknown query parameter" ""
 bad GET /api/v1/certificates/not-hex "$A" "" 400 invalid_argument "bad certificate id" ""
 # Search and filter texts: a NUL would end the FTS5 query or PostgreSQL's parameter early.

@@ -16,7 +16,12 @@ export class ApiError extends Error {
 
 export type Query = Record<string, string | number | undefined>;
 
+// A path segment "." or ".." (encodeURIComponent leaves dots alone) would be folded away by the
+// browser, and the request would go to another resource than the page meant: refused here.
 function url(path: string, query?: Query): string {
+  if (path.split("/").some((seg) => /^(\.|%2e){1,2}$/i.test(seg))) {
+    throw new ApiError(400, "Bad address", "a name of '.' or '..' cannot be asked for");
+  }
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v !== undefined && v !== "") params.set(k, String(v));
@@ -34,8 +39,8 @@ async function problem(res: Response): Promise<ApiError> {
   }
 }
 
-// The Authorization header of the signed-in token, for requests made outside request().
-export function session_headers(): Record<string, string> {
+// The Authorization header of the signed-in token.
+function session_headers(): Record<string, string> {
   const token = session.token();
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
@@ -58,6 +63,16 @@ export async function request<T>(
   if (!res.ok) throw await problem(res);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
+}
+
+// A file from the API (a certificate, a report), fetched with the token as every request is;
+// the API's problem on failure. A link could not carry the token, and a token in a URL ends up
+// in logs and history.
+export async function fetch_file(path: string, query?: Query): Promise<Response> {
+  const res = await fetch(url(path, query), { headers: session_headers(), credentials: "omit", cache: "no-store" });
+  if (res.status === 401) session.clear();
+  if (!res.ok) throw await problem(res);
+  return res;
 }
 
 export const get = <T>(path: string, query?: Query) =>

@@ -99,7 +99,7 @@ function Shell({ identity }: { identity: Identity }) {
           {identity.principal} · {identity.role}
           {identity.team ? ` · ${identity.team}` : ""}
         </span>
-        <button type="button" class="link" onClick={() => session.clear()}>
+        <button type="button" class="link" onClick={() => session.sign_out()}>
           Sign out
         </button>
       </header>

@@ -1,6 +1,8 @@
 // Owner, team and tags: the fields issuance and a certificate's page both edit, and the body
 // members the API takes for them.
 
+import { display } from "./ui";
+
 export interface OwnershipDraft {
   owner: string;
   team: string;
@@ -31,6 +33,7 @@ export function OwnershipFields({
       <label>
         Owner (who answers for it)
         <input name="owner" value={draft.owner} maxLength={256} onInput={field("owner")} />
+        <Spelled text={draft.owner} />
       </label>
       {teamEditable && (
         <label>
@@ -43,5 +46,17 @@ export function OwnershipFields({
         <input name="tags" value={draft.tags} onInput={field("tags")} />
       </label>
     </>
+  );
+}
+
+// A field cannot show a right-to-left override spelled out without changing what is saved:
+// when the text holds such characters, it is spelled out beside the field.
+function Spelled({ text }: { text: string }) {
+  const shown = display(text, 256);
+  if (!text || shown === text.slice(0, 256) || shown === `${text.slice(0, 256)}…`) return null;
+  return (
+    <span class="sev sev-medium" data-spelled>
+      holds hidden or reversing characters: {shown}
+    </span>
   );
 }

@@ -3,6 +3,15 @@
 
 const KEY = "certward.token";
 let listeners: (() => void)[] = [];
+// A tab opened from this one starts with a copy of its sessionStorage: signing out in one tells
+// every tab of the dashboard in this browser to forget the token too.
+const others = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("certward.session");
+const forget = () => {
+  if (sessionStorage.getItem(KEY) === null) return;
+  sessionStorage.removeItem(KEY);
+  listeners.forEach((l) => l());
+};
+if (others) others.onmessage = (e: MessageEvent) => e.data === "signed-out" && forget();
 
 export const session = {
   token(): string | null {
@@ -13,9 +22,12 @@ export const session = {
     listeners.forEach((l) => l());
   },
   clear(): void {
-    if (sessionStorage.getItem(KEY) === null) return;
-    sessionStorage.removeItem(KEY);
-    listeners.forEach((l) => l());
+    forget();
+  },
+  // Sign out here and in every other tab of the dashboard.
+  sign_out(): void {
+    forget();
+    others?.postMessage("signed-out");
   },
   subscribe(listener: () => void): () => void {
     listeners.push(listener);

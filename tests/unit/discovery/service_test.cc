@@ -153,12 +153,16 @@ TEST_F(DiscoveryServiceTest, RecurringScansStartWhenDueOnlyOnce) {
                                         std::chrono::hours(24), "token:ops");
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
-  EXPECT_EQ(
-      discovery_
-          .create_schedule("bad name", files({dir_.path().string()}), std::chrono::hours(1), "t")
-          .error()
-          .code,
-      ErrorCode::kInvalidArgument);
+  // Names a URL path would fold away (".", "..") or that start with a dot, and spaces.
+  for (const char* bad : {"bad name", ".", "..", ".hidden", "-x", ""}) {
+    auto refused =
+        discovery_.create_schedule(bad, files({dir_.path().string()}), std::chrono::hours(1), "t");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_TRUE(discovery_.create_schedule("v1.2_daily-scan", files({dir_.path().string()}),
+                                         std::chrono::hours(1), "t"));
+  ASSERT_TRUE(discovery_.delete_schedule("v1.2_daily-scan", "t"));
   EXPECT_EQ(
       discovery_
           .create_schedule("fast", files({dir_.path().string()}), std::chrono::seconds(5), "t")

@@ -516,7 +516,12 @@ TEST_F(InventoryTest, BadCursorAndLimit) {
   ASSERT_TRUE(record(leaf()));
   for (const char* cursor :
        {"", "garbage", ":abc", "12:", "12:xyz", "abc:",
-        "12x:0000000000000000000000000000000000000000000000000000000000000000", "12:00000000"}) {
+        "12x:0000000000000000000000000000000000000000000000000000000000000000", "12:00000000",
+        // Only what the server writes: no spaces, plus signs or upper-case hex.
+        " 12:0000000000000000000000000000000000000000000000000000000000000000",
+        "+12:0000000000000000000000000000000000000000000000000000000000000000",
+        "12:ABCDEF0000000000000000000000000000000000000000000000000000000000",
+        "d12:0000000000000000000000000000000000000000000000000000000000000000"}) {
     PageRequest page;
     page.cursor = cursor;
     auto r = inventory_.query({}, page);
@@ -529,6 +534,14 @@ TEST_F(InventoryTest, BadCursorAndLimit) {
     auto r = inventory_.query({}, page);
     ASSERT_FALSE(r.has_value()) << limit;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
+  // A malformed cursor is called so, whatever its first letter.
+  for (const char* cursor : {"d", "d-", "dgarbage"}) {
+    PageRequest page;
+    page.cursor = cursor;
+    auto r = inventory_.query({}, page);
+    ASSERT_FALSE(r.has_value()) << cursor;
+    EXPECT_EQ(r.error().message, "bad cursor") << cursor;
   }
   PageRequest max;
   max.limit = 1000;

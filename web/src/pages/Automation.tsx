@@ -362,7 +362,16 @@ function ManagedDetail({ name, identity }: { name: string; identity: Identity })
 function ManagedList({ identity, state }: { identity: Identity; state: string }) {
   const [version, setVersion] = useState(0);
   const [creating, setCreating] = useState(false);
-  const managed = useLoad(() => get<{ items: Managed[] }>("/managed", { state: state || undefined, limit: 200 }), [state, version]);
+  // Keyset pages: the cursors of the pages before this one, the last being this page's.
+  // They belong to the state filter they were made under: another filter starts at page one.
+  const [paging, setPaging] = useState<{ state: string; cursors: string[] }>({ state, cursors: [] });
+  const cursors = paging.state === state ? paging.cursors : [];
+  const setCursors = (next: string[]) => setPaging({ state, cursors: next });
+  const cursor = cursors[cursors.length - 1];
+  const managed = useLoad(
+    () => get<{ items: Managed[]; next_cursor: string | null }>("/managed", { state: state || undefined, limit: 100, cursor }),
+    [`${state}/${cursor ?? ""}`, version],
+  );
   const { error, run } = useAction(() => setVersion((v) => v + 1));
   const manage = can(identity.role, "manage");
   return (
@@ -437,6 +446,22 @@ function ManagedList({ identity, state }: { identity: Identity; state: string })
                 </table>
               )
             }
+          </Show>
+          <Show loaded={managed}>
+            {({ next_cursor }) => (
+              <nav class="pager" aria-label="Pages">
+                {cursors.length > 0 && (
+                  <button type="button" class="secondary" onClick={() => setCursors(cursors.slice(0, -1))}>
+                    Previous
+                  </button>
+                )}
+                {next_cursor && (
+                  <button type="button" class="secondary" onClick={() => setCursors([...cursors, next_cursor])}>
+                    Next
+                  </button>
+                )}
+              </nav>
+            )}
           </Show>
           {error && <Problem error={error} />}
           <p class="hint">

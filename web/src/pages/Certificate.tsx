@@ -2,7 +2,7 @@
 // renews it, its audit trail, and its files. Downloads go through the API with the token (a
 // link could not carry it) and are handed to the browser as a blob.
 
-import { ApiError, get, request, session_headers, type CertificateRecord, type Identity } from "../api";
+import { fetch_file, get, request, type CertificateRecord, type Identity } from "../api";
 import { can } from "../roles";
 import { save } from "../download";
 import { OwnershipFields, tag_list, type OwnershipDraft } from "../ownership";
@@ -47,12 +47,7 @@ const FORMATS = [
 ] as const;
 
 async function download(fingerprint: string, format: string, extension: string) {
-  const res = await fetch(`/api/v1/certificates/${encodeURIComponent(fingerprint)}/download?format=${format}`, {
-    headers: session_headers(),
-    credentials: "omit",
-    cache: "no-store",
-  });
-  if (!res.ok) throw new ApiError(res.status, res.statusText, "the download failed");
+  const res = await fetch_file(`/certificates/${encodeURIComponent(fingerprint)}/download`, { format });
   save(`${fingerprint.slice(0, 16)}.${extension}`, res.headers.get("Content-Type") ?? "", await res.blob());
 }
 

@@ -4,7 +4,7 @@
 // rest anyway).
 
 import { useState } from "preact/hooks";
-import { ApiError, get, request, session_headers, type Identity, type Report } from "../api";
+import { fetch_file, get, request, type Identity, type Report } from "../api";
 import { save } from "../download";
 import { href } from "../router";
 import { can } from "../roles";
@@ -490,19 +490,8 @@ function RuleForm({ initial, onDone, onCancel }: { initial?: Rule; onDone: () =>
 const REPORTS = ["expiring", "violations", "summary", "posture", "lifetimes", "cbom"];
 const SHOWN_ROWS = 500;
 
-// Files come through fetch with the Authorization header (a link could not carry the token,
-// and a token in a URL ends up in logs and history).
 async function download(kind: string, format: string, query: Record<string, string>) {
-  const q = new URLSearchParams({ ...query, format });
-  const res = await fetch(`/api/v1/reports/${encodeURIComponent(kind)}?${q}`, {
-    headers: session_headers(),
-    credentials: "omit",
-    cache: "no-store",
-  });
-  if (!res.ok) {
-    const p = (await res.json().catch(() => ({}))) as { title?: string; detail?: string; code?: string };
-    throw new ApiError(res.status, p.title ?? res.statusText, p.detail ?? "the download failed", p.code);
-  }
+  const res = await fetch_file(`/reports/${encodeURIComponent(kind)}`, { ...query, format });
   const named = /filename="([A-Za-z0-9._-]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1];
   const ext = format === "cbom" ? "cdx.json" : format;
   save(named ?? `certward-${kind}.${ext}`, res.headers.get("Content-Type") ?? "", await res.blob());

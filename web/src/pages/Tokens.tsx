@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, useLoad, as_error } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, as_error } from "../ui";
 
 interface Token {
   id: string;
@@ -147,7 +147,7 @@ export function Tokens({ identity }: { identity: Identity }) {
                       {t.role}
                       {t.team ? ` (${t.team})` : ""}
                     </td>
-                    <td>{t.description}</td>
+                    <td class="wrap">{display(t.description, 300)}</td>
                     <td>{date(t.created_at)}</td>
                     <td>{t.expires_at ? date(t.expires_at) : "never"}</td>
                     <td>
