@@ -169,3 +169,30 @@ export function Confirm({
     </span>
   );
 }
+
+// A link that opens that question in its place: the usual way to ask before something that
+// cannot be undone. `onYes` runs after the question is answered yes; either answer closes it.
+export function ConfirmButton({
+  opener,
+  onYes,
+  ...question
+}: Omit<Parameters<typeof Confirm>[0], "onYes" | "onNo"> & { opener: string; onYes: () => void }) {
+  const [open, setOpen] = useState(false);
+  if (!open) {
+    return (
+      <button type="button" class="link" onClick={() => setOpen(true)}>
+        {opener}
+      </button>
+    );
+  }
+  return (
+    <Confirm
+      {...question}
+      onYes={() => {
+        setOpen(false);
+        onYes();
+      }}
+      onNo={() => setOpen(false)}
+    />
+  );
+}

@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad, useAction, as_error, type Loaded, Confirm } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction, as_error, type Loaded, ConfirmButton } from "../ui";
 
 interface Directory {
   name: string;
@@ -189,7 +189,6 @@ function Directories({ identity, dirs, reload }: { identity: Identity; dirs: Loa
     // Keyboard users land in the form they asked for, below the table.
     requestAnimationFrame(() => document.querySelector<HTMLInputElement>("input[name=directory_name]")?.focus());
   };
-  const [confirming, setConfirming] = useState<string | null>(null);
   const { error, run } = useAction(reload);
   const manage = can(identity.role, "manage_authorities");
   return (
@@ -248,27 +247,16 @@ function Directories({ identity, dirs, reload }: { identity: Identity; dirs: Loa
                         )}
                         {manage && !d.configured && (
                           <div class="row">
-                            {confirming === d.name ? (
-                              <Confirm
-                                label={`Confirm deleting ${d.name}`}
-                                question="Delete it? Its URLs stop answering at once; its accounts stay."
-                                action="Delete now"
-                                onYes={() => {
-                                  setConfirming(null);
-                                  run(() => request("DELETE", `/acme/directories/${encodeURIComponent(d.name)}`));
-                                }}
-                                onNo={() => setConfirming(null)}
-                              />
-                            ) : (
-                              <>
-                                <button type="button" class="link" onClick={() => edit(draft_of(d))}>
-                                  Edit
-                                </button>
-                                <button type="button" class="link" onClick={() => setConfirming(d.name)}>
-                                  Delete…
-                                </button>
-                              </>
-                            )}
+                            <button type="button" class="link" onClick={() => edit(draft_of(d))}>
+                              Edit
+                            </button>
+                            <ConfirmButton
+                              opener="Delete…"
+                              label={`Confirm deleting ${d.name}`}
+                              question="Delete it? Its URLs stop answering at once; its accounts stay."
+                              action="Delete now"
+                              onYes={() => run(() => request("DELETE", `/acme/directories/${encodeURIComponent(d.name)}`))}
+                            />
                           </div>
                         )}
                       </td>
@@ -412,7 +400,6 @@ function EabKeys({ identity, dirs }: { identity: Identity; dirs: Loaded<{ items:
   const [team, setTeam] = useState("");
   const [teamDraft, setTeamDraft] = useState("");
   const [made, setMade] = useState<Created | null>(null);
-  const [confirming, setConfirming] = useState<string | null>(null);
   const reload = () => setVersion((v) => v + 1);
   const { error, run } = useAction(reload);
   const manage = can(identity.role, "manage_principals");
@@ -479,22 +466,13 @@ function EabKeys({ identity, dirs }: { identity: Identity; dirs: Loaded<{ items:
                         {k.revoked_at !== null ? (
                           `revoked ${date(k.revoked_at)}`
                         ) : manage ? (
-                          confirming === k.kid ? (
-                            <Confirm
-                              label={`Confirm revoking ${k.kid}`}
-                              question="Revoke it? It binds no further account; one it bound stays."
-                              action="Revoke now"
-                              onYes={() => {
-                                setConfirming(null);
-                                run(() => request("DELETE", `/acme/eab/${encodeURIComponent(k.kid)}`));
-                              }}
-                              onNo={() => setConfirming(null)}
-                            />
-                          ) : (
-                            <button type="button" class="link" onClick={() => setConfirming(k.kid)}>
-                              Revoke…
-                            </button>
-                          )
+                          <ConfirmButton
+                            opener="Revoke…"
+                            label={`Confirm revoking ${k.kid}`}
+                            question="Revoke it? It binds no further account; one it bound stays."
+                            action="Revoke now"
+                            onYes={() => run(() => request("DELETE", `/acme/eab/${encodeURIComponent(k.kid)}`))}
+                          />
                         ) : (
                           "active"
                         )}

@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { href } from "../router";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad, useAction, Confirm } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction, ConfirmButton } from "../ui";
 
 interface Delivery {
   channel: string;
@@ -300,7 +300,6 @@ function NewSilence({ identity, certificate, onDone }: { identity: Identity; cer
 
 function Silences({ identity, version, onChange }: { identity: Identity; version: number; onChange: () => void }) {
   const silences = useLoad(() => get<{ items: Silence[] }>("/alerts/silences"), ["silences", version]);
-  const [confirming, setConfirming] = useState<string | null>(null);
   const { error, run } = useAction(onChange);
   const edit = can(identity.role, "edit_inventory");
   return (
@@ -344,23 +343,15 @@ function Silences({ identity, version, onChange }: { identity: Identity; version
                       {display(s.created_by)} <div class="muted">{date(s.created_at)}</div>
                     </td>
                     <td>
-                      {edit &&
-                        (confirming === s.id ? (
-                          <Confirm
-                            label={`Confirm ending silence ${s.id}`}
-                            question="End this silence now?"
-                            action="End now"
-                            onYes={() => {
-                              setConfirming(null);
-                              run(() => request("DELETE", `/alerts/silences/${encodeURIComponent(s.id)}`));
-                            }}
-                            onNo={() => setConfirming(null)}
-                          />
-                        ) : (
-                          <button type="button" class="link" onClick={() => setConfirming(s.id)}>
-                            End…
-                          </button>
-                        ))}
+                      {edit && (
+                        <ConfirmButton
+                          opener="End…"
+                          label={`Confirm ending silence ${s.id}`}
+                          question="End this silence now?"
+                          action="End now"
+                          onYes={() => run(() => request("DELETE", `/alerts/silences/${encodeURIComponent(s.id)}`))}
+                        />
+                      )}
                     </td>
                   </tr>
                 ))}

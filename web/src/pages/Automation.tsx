@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { href } from "../router";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useAction, useLoad, Confirm } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useAction, useLoad, ConfirmButton } from "../ui";
 
 interface Managed {
   id: string;
@@ -194,7 +194,6 @@ function ManagedDetail({ name, identity }: { name: string; identity: Identity })
   const managed = useLoad(() => get<Managed>(`/managed/${encodeURIComponent(name)}`), [name, version]);
   const timeline = useLoad(() => get<{ items: TimelineEntry[] }>(`/managed/${encodeURIComponent(name)}/timeline`, { limit: 200 }), [name, version]);
   const [editing, setEditing] = useState(false);
-  const [deleting, setDeleting] = useState(false);
   const [rotate, setRotate] = useState(true);
   const [deleted, setDeleted] = useState(false);
   const { error, run } = useAction(() => setVersion((v) => v + 1));
@@ -295,26 +294,19 @@ function ManagedDetail({ name, identity }: { name: string; identity: Identity })
                       <button type="button" class="secondary" onClick={() => setEditing(true)}>
                         Change…
                       </button>
-                      {deleting ? (
-                        <Confirm
-                          label="Confirm deletion"
-                          question={`Stop renewing ${display(m.name)}? Its files stay where they are.`}
-                          action="Delete"
-                          back="Keep"
-                          onYes={() =>
-                            run(async () => {
-                              await request("DELETE", `/managed/${encodeURIComponent(m.id)}`);
-                              setDeleting(false);
-                              setDeleted(true);
-                            })
-                          }
-                          onNo={() => setDeleting(false)}
-                        />
-                      ) : (
-                        <button type="button" class="link" onClick={() => setDeleting(true)}>
-                          Delete…
-                        </button>
-                      )}
+                      <ConfirmButton
+                        opener="Delete…"
+                        label="Confirm deletion"
+                        question={`Stop renewing ${display(m.name)}? Its files stay where they are.`}
+                        action="Delete"
+                        back="Keep"
+                        onYes={() =>
+                          run(async () => {
+                            await request("DELETE", `/managed/${encodeURIComponent(m.id)}`);
+                            setDeleted(true);
+                          })
+                        }
+                      />
                     </div>
                   )}
                 </Card>

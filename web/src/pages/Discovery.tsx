@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { get, request } from "../api";
 import { href } from "../router";
-import { Card, Empty, Problem, Show, date, display, useAction, useLoad, Confirm } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useAction, useLoad, ConfirmButton } from "../ui";
 
 interface Finding {
   code: string;
@@ -214,7 +214,6 @@ function ScanForm({ onDone }: { onDone: () => void }) {
 
 function Schedules({ version, onChange }: { version: number; onChange: () => void }) {
   const schedules = useLoad(() => get<{ items: Schedule[] }>("/discovery/schedules"), ["schedules", version]);
-  const [confirming, setConfirming] = useState<string | null>(null);
   const { error, run } = useAction(onChange);
   return (
     <Card title="Schedules" id="schedules" wide>
@@ -244,23 +243,7 @@ function Schedules({ version, onChange }: { version: number; onChange: () => voi
                     <td>{display(s.interval)}</td>
                     <td>{s.enabled ? date(s.next_run) : "disabled"}</td>
                     <td>
-                      {confirming === s.name ? (
-                        <Confirm
-                          label={`Delete schedule ${s.name}`}
-                          question="Stop this recurring scan?"
-                          action="Delete"
-                          back="Keep"
-                          onYes={() => {
-                            setConfirming(null);
-                            run(() => request("DELETE", `/discovery/schedules/${encodeURIComponent(s.name)}`));
-                          }}
-                          onNo={() => setConfirming(null)}
-                        />
-                      ) : (
-                        <button type="button" class="link" onClick={() => setConfirming(s.name)}>
-                          Delete…
-                        </button>
-                      )}
+                      {<ConfirmButton opener="Delete…" label={`Delete schedule ${s.name}`} question="Stop this recurring scan?" action="Delete" back="Keep" onYes={() => run(() => request("DELETE", `/discovery/schedules/${encodeURIComponent(s.name)}`))} />}
                     </td>
                   </tr>
                 ))}

@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { get, request, type Identity } from "../api";
 import { can } from "../roles";
-import { Card, Empty, Problem, Show, date, display, useLoad, useAction, Confirm } from "../ui";
+import { Card, Empty, Problem, Show, date, display, useLoad, useAction, ConfirmButton } from "../ui";
 
 interface Team {
   name: string;
@@ -201,7 +201,6 @@ function NewMapping({ principals, onDone }: { principals: Principal[]; onDone: (
 
 function Mappings({ identity, principals, version, onChange }: { identity: Identity; principals: Principal[]; version: number; onChange: () => void }) {
   const mappings = useLoad(() => load_mappings(principals), ["mappings", version, principals]);
-  const [confirming, setConfirming] = useState<string | null>(null);
   const { error, run } = useAction(onChange);
   const manage = can(identity.role, "manage_principals");
   return (
@@ -235,23 +234,15 @@ function Mappings({ identity, principals, version, onChange }: { identity: Ident
                         </td>
                         <td>{date(m.created_at)}</td>
                         <td>
-                          {manage &&
-                            (confirming === m.fingerprint ? (
-                              <Confirm
-                                label={`Confirm removing the mapping of ${m.fingerprint}`}
-                                question="Remove it? The certificate stops logging in with its next request."
-                                action="Remove now"
-                                onYes={() => {
-                                  setConfirming(null);
-                                  run(() => request("DELETE", `/principals/${encodeURIComponent(m.principal)}/certificates/${encodeURIComponent(m.fingerprint)}`));
-                                }}
-                                onNo={() => setConfirming(null)}
-                              />
-                            ) : (
-                              <button type="button" class="link" onClick={() => setConfirming(m.fingerprint)}>
-                                Remove…
-                              </button>
-                            ))}
+                          {manage && (
+                            <ConfirmButton
+                              opener="Remove…"
+                              label={`Confirm removing the mapping of ${m.fingerprint}`}
+                              question="Remove it? The certificate stops logging in with its next request."
+                              action="Remove now"
+                              onYes={() => run(() => request("DELETE", `/principals/${encodeURIComponent(m.principal)}/certificates/${encodeURIComponent(m.fingerprint)}`))}
+                            />
+                          )}
                         </td>
                       </tr>
                     ))}
