@@ -48,11 +48,11 @@ Result<http::Response> list_campaigns(Services& s, http::Request& req, const Ide
     CW_ASSIGN_OR_RETURN(auto counts, s.campaigns.counts(c.id));
     items.push_back(lifecycle::campaign_json(c, counts));
   }
-  return ok_json({{"items", std::move(items)},
-                  // A page shorter than asked for is the last one.
-                  {"next_before", std::cmp_less(list.size(), limit) || list.empty()
-                                      ? json(nullptr)
-                                      : json(list.back().id)}});
+  return ok_json(
+      {{"items", std::move(items)},
+       // A page shorter than asked for is the last one.
+       {"next_before",
+        std::cmp_less(list.size(), limit) || list.empty() ? json(nullptr) : json(list.back().id)}});
 }
 
 Result<http::Response> get_campaign(Services& s, http::Request& req, const Identity& id) {

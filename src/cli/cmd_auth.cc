@@ -193,8 +193,8 @@ void add_auth_commands(CLI::App& app, Globals& g) {
           });
     });
     auto mapped = std::make_shared<std::string>();
-    auto* mappings =
-        principal->add_subcommand("mappings", "list the client certificates that log in as a principal");
+    auto* mappings = principal->add_subcommand(
+        "mappings", "list the client certificates that log in as a principal");
     mappings->add_option("name", *mapped, "principal name")->required();
     mappings->callback([&g, mapped] {
       run_either(

@@ -54,8 +54,9 @@ Response problem_for(const Error& e) {
 
 Response problem(int status, std::string_view title, std::string_view code, std::string_view detail,
                  std::string_view type) {
-  Response r = Response::problem(
-      status, title, detail, "urn:certward:problem:" + std::string(type.empty() ? code : type), code);
+  Response r =
+      Response::problem(status, title, detail,
+                        "urn:certward:problem:" + std::string(type.empty() ? code : type), code);
   // A refusal is about one request: no cache keeps it, and no browser reads it as anything but
   // JSON (the router's own 404, 405 and 400 come here too, before any handler could say so).
   r.set_header("Cache-Control", "no-store");

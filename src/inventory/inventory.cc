@@ -1,8 +1,8 @@
 #include "inventory/inventory.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -514,7 +514,6 @@ Result<x509::Certificate> Inventory::certificate(std::string_view fingerprint) c
   // Leniently: a certificate discovered in the wild was stored with its oddities.
   return x509::Certificate::from_der_lenient(row->blob(0));
 }
-
 
 namespace {
 // A listing answers a search box: a text too short for a trigram would scan the whole inventory

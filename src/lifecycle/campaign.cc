@@ -218,10 +218,9 @@ json campaign_json(const Campaign& c, const CampaignCounts& counts) {
   j["started_at"] = opt_time(c.started_at);
   j["completed_at"] = opt_time(c.completed_at);
   if (c.finish) {
-    j["finish"] = {
-        {"revoke", c.finish->revoke},
-        {"reason", ca::revocation_reason_name(c.finish->reason)},
-        {"force", c.finish->force}};
+    j["finish"] = {{"revoke", c.finish->revoke},
+                   {"reason", ca::revocation_reason_name(c.finish->reason)},
+                   {"force", c.finish->force}};
   } else {
     j["finish"] = nullptr;
   }
