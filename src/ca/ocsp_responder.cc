@@ -103,6 +103,20 @@ std::size_t OcspResponder::cached() const {
   return cache_.size();
 }
 
+OcspResponder::AuthorityStatus OcspResponder::status(std::string_view authority) const {
+  common::MutexLock lock(mu_);
+  AuthorityStatus out;
+  out.answered = std::ranges::any_of(
+      issuers_, [&](const auto& issuer) { return issuer->authority == authority; });
+  if (auto it = signing_.find(std::string(authority)); it != signing_.end()) {
+    out.delegated = it->second->responder.has_value();
+    out.responder = it->second->responder;
+    out.responder_renew_at = it->second->renew_at;
+  }
+  out.revocations_seen_at = polled_at_;
+  return out;
+}
+
 void OcspResponder::run() {
   for (;;) {
     {

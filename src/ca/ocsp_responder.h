@@ -90,6 +90,18 @@ class OcspResponder {
   // How many responses the cache holds (metrics, tests).
   std::size_t cached() const CW_EXCLUDES(mu_);
 
+  // What an operator checks of the responder for one authority: whether it answers for it, who
+  // signed its answers so far (its delegated responder, whose certificate is given, or the
+  // authority itself; unknown before the first answer), and up to when revocations were seen.
+  struct AuthorityStatus {
+    bool answered = false;
+    std::optional<bool> delegated;  // unset: nothing signed yet
+    std::optional<x509::Certificate> responder;
+    std::optional<SysTime> responder_renew_at;
+    std::optional<SysTime> revocations_seen_at;
+  };
+  AuthorityStatus status(std::string_view authority) const CW_EXCLUDES(mu_);
+
   // For tests, before start(): how many revocations one query of a look for revocations reads;
   // something to run while an answer is signed and not yet cached.
   void TEST_set_poll_page(std::size_t n) { poll_page_ = n; }

@@ -57,6 +57,7 @@ class RevocationStatus final : public Component {
  public:
   explicit RevocationStatus(Services& s)
       : services_(s),
+        api_(api_services(s)),
         responder_(s.domain.clock, s.domain.authorities, s.domain.ra, s.domain.inventory,
                    s.domain.config.revocation) {}
 
@@ -64,6 +65,7 @@ class RevocationStatus final : public Component {
     const Domain& d = services_.domain;
     routers.http.mount("/crl", *protocols::crl::make_router(d.crls, d.clock));
     routers.http.mount("/ocsp", *protocols::ocsp::make_router(responder_, d.clock));
+    routers.https.mount("", *protocols::ocsp::make_status_router(responder_, api_));
   }
 
   Status start() override {
@@ -101,6 +103,7 @@ class RevocationStatus final : public Component {
 
  private:
   Services& services_;
+  api::Services api_;  // the status route's services: lives as long as the route
   ca::OcspResponder responder_;
 };
 

@@ -295,6 +295,13 @@ async function settle(page, seen, what) {
     "the issuing authority's current CRL is shown as the API gives it",
     String(crlNumber),
   );
+  const ocsp = (await api("/authorities/issuing/ocsp")).body;
+  await page.waitForSelector("[data-authority=issuing] > .node [data-ocsp]", { timeout: 10_000 }).catch(() => {});
+  check(
+    ocsp?.answered === true && (await page.getAttribute("[data-authority=issuing] > .node [data-ocsp]", "data-ocsp").catch(() => null)) === (ocsp?.signer ?? "none"),
+    "the issuing authority's OCSP state is shown as the API gives it",
+    JSON.stringify(ocsp),
+  );
   await page.screenshot({ path: `${SHOTS}/authorities.png`, fullPage: true });
   await page.click("nav a[href='#/audit']");
   await page.waitForSelector("table[aria-label='Audit events']");

@@ -145,6 +145,7 @@ POST|/api/v1/authorities|/api/v1/authorities|authority|201 201 403 403
 POST|/api/v1/authorities/import|/api/v1/authorities/import|import_ca|201 201 403 403
 GET|/api/v1/authorities/{name}|/api/v1/authorities/issuing|-|200 200 200 200 403 200
 GET|/api/v1/authorities/{name}/chain|/api/v1/authorities/issuing/chain|-|200 200 200 200 403 200
+GET|/api/v1/authorities/{name}/ocsp|/api/v1/authorities/issuing/ocsp|-|200 200 200 200 403 200
 GET|/api/v1/authorities/{name}/cross-certificates|/api/v1/authorities/root/cross-certificates|-|200 200 200 200 403 200
 POST|/api/v1/authorities/{name}/cross-certificates|/api/v1/authorities/root/cross-certificates|cross|201 201 403 403
 DELETE|/api/v1/authorities/{name}/cross-certificates/{fingerprint}|/api/v1/authorities/root/cross-certificates/@CROSS_FP@|-|204 204 403 403

@@ -58,6 +58,12 @@ ski() { openssl x509 -in "$1" -noout -ext subjectKeyIdentifier | tail -1 | tr -d
 responder_id() { sed -n 's/^ *Responder Id: //p' "$T/o.out"; }
 sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$T/o.out" >"$T/responder.pem"
 assert_eq "$(ski "$T/responder.pem")" "$(responder_id)" "signed by the responder certificate sent"
+# The API shows the same responder for the authority.
+assert_eq 200 "$(api GET /api/v1/authorities/issuing/ocsp "$A")" "the responder's status"
+responder_fp=$(openssl x509 -in "$T/responder.pem" -outform DER | sha256sum | cut -d' ' -f1)
+assert_eq "true delegated $responder_fp" "$(jq -r '"\(.answered) \(.signer) \(.responder.sha256)"' "$T/resp")" "the status names the delegated responder"
+[[ $(jq -r .revocations_seen_at "$T/resp") == 20* ]] && pass || fail "revocations seen: $(head -c 300 "$T/resp")"
+assert_eq 404 "$(api GET /api/v1/authorities/nosuch/ocsp "$A")" "no such authority"
 assert_eq "$T/responder.pem: OK" "$(openssl verify -CAfile "$T/root.pem" -untrusted "$T/issuing.pem" "$T/responder.pem" 2>&1)" "the responder certificate chains to the root"
 assert_eq "issuer=$(openssl x509 -in "$T/issuing.pem" -noout -subject | cut -d= -f2-)" "$(openssl x509 -in "$T/responder.pem" -noout -issuer)" "issued by the CA it answers for"
 

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "api/api.h"
 #include "ca/ocsp_responder.h"
 #include "common/clock.h"
 #include "http/http.h"
@@ -29,5 +30,13 @@ inline constexpr std::size_t kMaxRequestBytes = 16 * 1024;
 
 // Routes relative to the mount point. `responder` and `clock` outlive the router.
 std::unique_ptr<http::Router> make_router(ca::OcspResponder& responder, const Clock& clock);
+
+// GET /api/v1/authorities/{name}/ocsp (read_catalog), an absolute route for the HTTPS
+// listener: whether the responder answers for the authority, who signs its answers (the
+// delegated responder's certificate, or the authority itself; null before the first answer),
+// when the responder's certificate is renewed, and up to when revocations were seen.
+// `responder` and `services` outlive the router.
+std::unique_ptr<http::Router> make_status_router(ca::OcspResponder& responder,
+                                                 api::Services& services);
 
 }  // namespace certward::protocols::ocsp

@@ -209,8 +209,10 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
     return out;
   };
   auto https = routes(*expected);
-  // The REST API, then the default ACME directory's resources under /acme, every other
+  // The REST API; the OCSP responder's status, from the revocation component that holds the
+  // responder; then the default ACME directory's resources under /acme, every other
   // directory's under /acme/{directory}, and the directories' own REST resource.
+  https.push_back("GET /api/v1/authorities/{name}/ocsp");
   for (const char* prefix : {"/acme", "/acme/{directory}"}) {
     for (const char* r :
          {"GET /directory", "HEAD /new-nonce", "GET /new-nonce", "GET /renewal-info/{id}",

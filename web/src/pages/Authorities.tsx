@@ -26,6 +26,40 @@ interface Crl {
   overdue: boolean;
 }
 
+interface OcspState {
+  answered: boolean;
+  signer: "delegated" | "authority" | null;
+  responder: { subject: string; not_after: string; sha256: string } | null;
+  responder_renew_at: string | null;
+  revocations_seen_at: string | null;
+}
+
+// What the OCSP responder does for this authority's certificates.
+function OcspStatus({ name }: { name: string }) {
+  const state = useLoad(() => get<OcspState>(`/authorities/${encodeURIComponent(name)}/ocsp`), [name]);
+  if (state.state !== "ready") return null;
+  const o = state.value;
+  if (!o.answered) return <div class="muted">OCSP: not answered by this server</div>;
+  return (
+    <div class="muted" data-ocsp={o.signer ?? "none"}>
+      OCSP: answered
+      {o.signer === "delegated" && o.responder ? (
+        <>
+          {" "}
+          by its responder{" "}
+          <a href={href(`/certificates/${o.responder.sha256}`)}>until {date(o.responder.not_after)}</a>
+          {o.responder_renew_at ? `, renewed from ${date(o.responder_renew_at)}` : ""}
+        </>
+      ) : o.signer === "authority" ? (
+        ", signed by the authority itself"
+      ) : (
+        ", no answer signed yet"
+      )}
+      {o.revocations_seen_at ? `; revocations seen up to ${date(o.revocations_seen_at)}` : ""}
+    </div>
+  );
+}
+
 // The CRL an authority publishes for what it issued (not the one that lists the authority).
 function CrlStatus({ label, crl }: { label: string; crl: Crl | null | undefined }) {
   if (crl === undefined) return null;
@@ -54,6 +88,7 @@ function Node({ a, all, manage, onCreate }: { a: Authority; all: Authority[]; ma
         </div>
         <CrlStatus label="Its CRL" crl={a.crl} />
         {a.delta_crl && <CrlStatus label="Its delta CRL" crl={a.delta_crl} />}
+        <OcspStatus name={a.name} />
         <div class="muted">
           Checked by relying parties at: CRL {display(a.certificate.crl_distribution_points.join(" | ")) || "none"} · OCSP{" "}
           {display(a.certificate.ocsp_urls.join(" | ")) || "none"}
