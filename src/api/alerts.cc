@@ -32,11 +32,9 @@ Result<http::Response> list_alerts(Services& s, http::Request& req, const Identi
   }
   json items = json::array();
   for (const auto& a : alerts) items.push_back(lifecycle::alert_json(a));
-  return ok_json({{"items", std::move(items)},
-                  // A page shorter than asked for is the last one.
-                  {"next_before", std::cmp_less(alerts.size(), limit) || alerts.empty()
-                                      ? json(nullptr)
-                                      : json(alerts.back().id)}});
+  return ok_json(
+      {{"items", std::move(items)},
+       {"next_before", next_before(alerts.size(), limit, alerts.empty() ? "" : alerts.back().id)}});
 }
 
 Result<http::Response> create_silence(Services& s, http::Request& req, const Identity& id) {

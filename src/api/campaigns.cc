@@ -50,9 +50,7 @@ Result<http::Response> list_campaigns(Services& s, http::Request& req, const Ide
   }
   return ok_json(
       {{"items", std::move(items)},
-       // A page shorter than asked for is the last one.
-       {"next_before",
-        std::cmp_less(list.size(), limit) || list.empty() ? json(nullptr) : json(list.back().id)}});
+       {"next_before", next_before(list.size(), limit, list.empty() ? "" : list.back().id)}});
 }
 
 Result<http::Response> get_campaign(Services& s, http::Request& req, const Identity& id) {

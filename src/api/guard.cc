@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 #include "api/body.h"
 #include "api/rest_impl.h"
@@ -119,6 +120,11 @@ Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::strin
 Result<int> query_limit(const http::Request& r, int fallback, std::int64_t beyond) {
   CW_ASSIGN_OR_RETURN(auto limit, query_int(r, "limit"));
   return static_cast<int>(std::clamp<std::int64_t>(limit.value_or(fallback), -1, beyond));
+}
+
+nlohmann::json next_before(std::size_t shown, int limit, const std::string& last_id) {
+  if (shown == 0 || std::cmp_less(shown, limit)) return nullptr;
+  return last_id;
 }
 
 Status check_query(const http::Request& r, std::initializer_list<std::string_view> known) {

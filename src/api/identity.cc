@@ -92,11 +92,7 @@ Result<http::Response> map_certificate(Services& s, http::Request& req, const Id
 Result<http::Response> list_mappings(Services& s, http::Request& req, const Identity&) {
   CW_RETURN_IF_ERROR(check_query(req, {}));
   CW_ASSIGN_OR_RETURN(auto mappings, s.auth.certificate_mappings(req.params["name"]));
-  json items = json::array();
-  for (const auto& m : mappings) {
-    items.push_back({{"fingerprint", m.fingerprint}, {"created_at", format_time(m.created_at)}});
-  }
-  return ok_json({{"principal", req.params["name"]}, {"items", std::move(items)}});
+  return ok_json(mappings_json(req.params["name"], mappings));
 }
 
 Result<http::Response> unmap_certificate(Services& s, http::Request& req, const Identity& id) {

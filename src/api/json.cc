@@ -230,6 +230,15 @@ nlohmann::json token_json(const auth::TokenInfo& t) {
           {"revoked_at", opt_time(t.revoked_at)}};
 }
 
+nlohmann::json mappings_json(std::string_view principal,
+                             const std::vector<auth::CertificateMapping>& mappings) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& m : mappings) {
+    items.push_back({{"fingerprint", m.fingerprint}, {"created_at", format_time(m.created_at)}});
+  }
+  return {{"principal", principal}, {"items", std::move(items)}};
+}
+
 nlohmann::json eab_key_json(const auth::EabKeyInfo& k) {
   using nlohmann::json;
   auto opt_time = [](const std::optional<SysTime>& t) {

@@ -37,6 +37,9 @@ nlohmann::json team_json(const auth::Team& t);
 nlohmann::json bulk_revocation_json(const ca::BulkRevokeResult& r, bool dry_run);
 nlohmann::json principal_json(const auth::Principal& p);
 nlohmann::json token_json(const auth::TokenInfo& t);
+// A principal's client-certificate logins: {"principal", "items": [{"fingerprint", "created_at"}]}.
+nlohmann::json mappings_json(std::string_view principal,
+                             const std::vector<auth::CertificateMapping>& mappings);
 // An ACME EAB key without its HMAC key.
 nlohmann::json eab_key_json(const auth::EabKeyInfo& k);
 

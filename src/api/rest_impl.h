@@ -33,6 +33,9 @@ Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::strin
 // [-1, beyond] is pinned just past the range, so the service still refuses it by its own rule
 // rather than the narrowing changing it into one it accepts.
 Result<int> query_limit(const http::Request& r, int fallback, std::int64_t beyond = 1001);
+// The "next_before" of a newest-first page: the last item's id, or null when the page holds
+// fewer than `limit` items (it is the last one).
+nlohmann::json next_before(std::size_t shown, int limit, const std::string& last_id);
 
 // The routes of each resource, added in the order the API lists them.
 void add_liveness_route(http::Router& router);                             // operations.cc

@@ -201,12 +201,7 @@ void add_auth_commands(CLI::App& app, Globals& g) {
           g,
           [mapped](Context& c) -> Result<json> {
             CW_ASSIGN_OR_RETURN(auto found, c.auth().certificate_mappings(*mapped));
-            json items = json::array();
-            for (const auto& one : found) {
-              items.push_back(
-                  {{"fingerprint", one.fingerprint}, {"created_at", format_time(one.created_at)}});
-            }
-            return json{{"principal", *mapped}, {"items", std::move(items)}};
+            return api::mappings_json(*mapped, found);
           },
           [mapped](const Remote& r) {
             return r.get("/api/v1/principals/" + url_encode(*mapped) + "/certificates");

@@ -107,19 +107,17 @@ Result<std::shared_ptr<const OverviewCache::Snapshot>> OverviewCache::walk() con
   const SysTime now = clock_.now();
   Tally all(now);
   std::map<std::string, Tally, std::less<>> teams;
-  inventory::PageRequest page;
-  page.limit = kPage;
-  for (;;) {
-    // A server stopping does not wait for the rest of a million certificates.
-    if (stopping()) return fail(ErrorCode::kUnavailable, "the server is stopping");
-    CW_ASSIGN_OR_RETURN(auto p, inventory_.query(inventory::Filter{}, page));
-    for (const auto& r : p.items) {
-      all.add(r, now);
-      if (r.meta.team) teams.try_emplace(*r.meta.team, now).first->second.add(r, now);
-    }
-    if (!p.next_cursor) break;
-    page.cursor = std::move(p.next_cursor);
-  }
+  CW_RETURN_IF_ERROR(for_each_certificate(
+      inventory_, inventory::Filter{},
+      // A server stopping does not wait for the rest of a million certificates.
+      [this]() -> Status {
+        if (stopping()) return fail(ErrorCode::kUnavailable, "the server is stopping");
+        return ok();
+      },
+      [&](const inventory::CertificateRecord& r) {
+        all.add(r, now);
+        if (r.meta.team) teams.try_emplace(*r.meta.team, now).first->second.add(r, now);
+      }));
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->took = std::chrono::steady_clock::now() - started;
   snapshot->all = all.result(now);

@@ -24,17 +24,26 @@ Status check_output(const std::ostream& out) {
 }
 
 Status for_each_certificate(const inventory::Inventory& inventory, const inventory::Filter& filter,
-                            const std::ostream& out,
+                            const std::function<Status()>& go_on,
                             const std::function<void(const inventory::CertificateRecord&)>& fn) {
   inventory::PageRequest page;
   page.limit = kPage;
   for (;;) {
+    CW_RETURN_IF_ERROR(go_on());
     CW_ASSIGN_OR_RETURN(auto p, inventory.query(filter, page));
     for (const auto& r : p.items) fn(r);
-    CW_RETURN_IF_ERROR(check_output(out));
     if (!p.next_cursor) return ok();
     page.cursor = std::move(p.next_cursor);
   }
+}
+
+Status for_each_certificate(const inventory::Inventory& inventory, const inventory::Filter& filter,
+                            const std::ostream& out,
+                            const std::function<void(const inventory::CertificateRecord&)>& fn) {
+  // Checked before each page, and once more after the last.
+  CW_RETURN_IF_ERROR(for_each_certificate(
+      inventory, filter, [&out] { return check_output(out); }, fn));
+  return check_output(out);
 }
 
 Status for_each_ssh_key(const inventory::Sightings& sightings,

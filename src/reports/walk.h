@@ -20,7 +20,12 @@ inline constexpr int kPage = 1000;  // the largest page every listing gives
 // Errors: kUnavailable then.
 Status check_output(const std::ostream& out);
 
-// Every certificate matching `filter`, a page at a time, in the inventory's order.
+// Every certificate matching `filter`, a page at a time, in the inventory's order; `go_on`
+// runs before each page, and its error ends the walk with that error.
+Status for_each_certificate(const inventory::Inventory& inventory, const inventory::Filter& filter,
+                            const std::function<Status()>& go_on,
+                            const std::function<void(const inventory::CertificateRecord&)>& fn);
+// The same, stopping after the page in which `out` fails.
 Status for_each_certificate(const inventory::Inventory& inventory, const inventory::Filter& filter,
                             const std::ostream& out,
                             const std::function<void(const inventory::CertificateRecord&)>& fn);
