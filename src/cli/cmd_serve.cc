@@ -61,7 +61,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         c.campaigns(),
                         &c.policy(),
                         &c.alerts(),
-                        &c.approvals()};
+                        &c.approvals(),
+                        &c.credentials()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

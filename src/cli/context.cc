@@ -99,6 +99,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   c->auth_ = std::make_unique<auth::AuthService>(c->clock_, *c->db_, *c->audit_, &*c->inventory_);
   CW_RETURN_IF_ERROR(auth::EabKeys::migrate(*c->db_));
   c->eab_ = std::make_unique<auth::EabKeys>(c->clock_, *c->db_, *c->audit_, *c->wrapper_);
+  CW_RETURN_IF_ERROR(auth::EnrollmentCredentials::migrate(*c->db_));
+  c->credentials_ =
+      std::make_unique<auth::EnrollmentCredentials>(c->clock_, *c->db_, *c->audit_, *c->wrapper_);
   CW_RETURN_IF_ERROR(protocols::acme::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(lifecycle::JobQueue::migrate(*c->db_));
   c->jobs_.emplace(c->clock_, *c->db_);

@@ -10,6 +10,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/eab.h"
+#include "auth/enrollment_credentials.h"
 #include "ca/approval.h"
 #include "ca/authority.h"
 #include "ca/crl_publisher.h"
@@ -58,6 +59,7 @@ class Context {
   ca::CrlPublisher& crls() { return *crls_; }
   auth::AuthService& auth() { return *auth_; }
   auth::EabKeys& eab() { return *eab_; }
+  auth::EnrollmentCredentials& credentials() { return *credentials_; }
   const lifecycle::JobQueue& jobs() const { return *jobs_; }
   const inventory::Sightings& sightings() const { return *sightings_; }
   discovery::Discovery& discovery() { return *discovery_; }
@@ -90,6 +92,7 @@ class Context {
   std::unique_ptr<ca::CrlPublisher> crls_;
   std::unique_ptr<auth::AuthService> auth_;
   std::unique_ptr<auth::EabKeys> eab_;
+  std::unique_ptr<auth::EnrollmentCredentials> credentials_;
   std::optional<lifecycle::JobQueue> jobs_;
   std::optional<inventory::Sightings> sightings_;
   std::unique_ptr<discovery::Discovery> discovery_;

@@ -127,6 +127,33 @@ struct AcmeSettings {
   int new_accounts_per_address_per_hour = 50;
 };
 
+// One EST label ([est.labels.<name>]): served at /.well-known/est/<name>/, it selects the
+// profile and authority of what is enrolled there, and may let devices that present a
+// manufacturer's certificate (an IDevID) enroll without a credential.
+struct EstLabelSettings {
+  std::string name;
+  std::string profile;    // required
+  std::string authority;  // empty: ca.default_authority
+  // Devices whose TLS client certificate chains to one of these CAs (PEM file) may enroll here
+  // for `team`; empty: only credentials and renewals.
+  std::string manufacturer_ca_file;
+  std::string team;
+};
+
+// [est]: EST (RFC 7030) at /.well-known/est on the HTTPS listener (docs/enrollment.md).
+struct EstSettings {
+  bool enabled = true;
+  bool serverkeygen = true;  // /serverkeygen: the key made here and returned with the certificate
+  // Enrollments per credential or device certificate: sustained per second, and burst.
+  double requests_per_second = 1;
+  double burst = 20;
+  std::map<std::string, EstLabelSettings> labels;
+};
+
+// A name for an EST label (or a SCEP/CMP endpoint): a-z, 0-9, '-' and '_', at most 64
+// characters, and not an EST operation's name.
+bool est_label_ok(std::string_view name);
+
 // [[discovery.ownership]]: attributes what discovery finds to a team by exactly one of an
 // address range, a host glob or a path glob (docs/discovery.md).
 struct DiscoveryOwnershipSettings {
@@ -296,6 +323,7 @@ struct Config {
   std::vector<ProfileSettings> profiles;  // [profiles.<name>] tables
   RevocationSettings revocation;
   AcmeSettings acme;
+  EstSettings est;
   DiscoverySettings discovery;
   LifecycleSettings lifecycle;
   PolicySettings policy;

@@ -55,6 +55,10 @@ Status validate_approvals(const ApprovalSettings& a);
 Status parse_acme(const toml::table& t, AcmeSettings& acme, std::string_view src);
 Status validate_acme(const AcmeSettings& acme);
 
+// [est] and [est.labels.<name>] (config_enrollment.cc).
+Status parse_est(const toml::table& t, EstSettings& est, std::string_view src);
+Status validate_est(const EstSettings& est);
+
 // [discovery] and [[discovery.ownership]] (config_discovery.cc).
 Status parse_discovery(const toml::table& t, DiscoverySettings& d, std::string_view src);
 Status validate_discovery(const DiscoverySettings& d);

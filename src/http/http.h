@@ -36,6 +36,11 @@ struct Request {
   std::string remote_address;  // "127.0.0.1:53412"
   bool tls = false;
   std::optional<Bytes> client_certificate;    // DER of a verified TLS client certificate
+  // Every certificate the TLS client presented, leaf first, DER, whether or not it verified
+  // against the listener's client CAs (TlsSettings::request_client_certificate): not proof of
+  // anything until the handler verifies it against trust of its own (an EST label's
+  // manufacturer CAs, certward's authorities). TLS did prove the client holds the leaf's key.
+  std::vector<Bytes> presented_chain;
   std::map<std::string, std::string> params;  // route parameters ("{id}"), set by the Router
 
   // The path as received, still percent-encoded: `target` up to the query. The server has
@@ -144,6 +149,10 @@ struct TlsSettings {
   // When set, clients may present a certificate; one that verifies against these CAs is
   // passed to handlers in Request::client_certificate. Clients without one are still served.
   std::optional<std::string> client_ca_pem;
+  // Ask every client for a certificate even without client_ca_pem, accept whatever it
+  // presents, and pass it on in Request::presented_chain (EST: device certificates, the
+  // certificate being renewed). Clients without one are still served.
+  bool request_client_certificate = false;
 };
 
 struct ListenerSettings {

@@ -86,7 +86,8 @@ Response invoke_handler(const Handler& handler, Request& request, std::string_vi
 struct ListenerConfig {
   std::string name;
   std::shared_ptr<ssl::context> tls;  // null: plain HTTP
-  bool client_certificates = false;
+  bool client_certificates = false;           // asked for (TlsSettings)
+  bool verified_client_certificates = false;  // verified against client_ca_pem
 };
 
 class Core;
@@ -276,17 +277,35 @@ class Session final : public SessionBase {
 
   void capture_client_certificate() {
     if constexpr (kTls) {
-      if (!listener_->client_certificates || verify_failed_) return;
+      if (!listener_->client_certificates) return;
       SSL* native = stream_.native_handle();
       X509* peer = SSL_get0_peer_certificate(native);
-      if (peer == nullptr || SSL_get_verify_result(native) != X509_V_OK) return;
-      int len = i2d_X509(peer, nullptr);
-      if (len <= 0) return;
-      Bytes der(static_cast<std::size_t>(len));
-      unsigned char* p = der.data();
-      if (i2d_X509(peer, &p) != len) return;
-      client_certificate_ = std::move(der);
+      if (peer == nullptr) return;
+      // The server's side of the chain omits the leaf (SSL_get_peer_cert_chain): the leaf
+      // first, then what the client sent with it, bounded.
+      constexpr int kMaxPresented = 8;
+      presented_chain_.push_back(der_of(peer));
+      if (STACK_OF(X509)* rest = SSL_get_peer_cert_chain(native)) {
+        for (int i = 0; i < sk_X509_num(rest) && i < kMaxPresented; ++i) {
+          X509* c = sk_X509_value(rest, i);
+          if (X509_cmp(c, peer) != 0) presented_chain_.push_back(der_of(c));
+        }
+      }
+      if (presented_chain_.front().empty()) presented_chain_.clear();
+      if (!listener_->verified_client_certificates || verify_failed_ ||
+          SSL_get_verify_result(native) != X509_V_OK || presented_chain_.empty())
+        return;
+      client_certificate_ = presented_chain_.front();
     }
+  }
+
+  static Bytes der_of(X509* cert) {
+    const int len = i2d_X509(cert, nullptr);
+    if (len <= 0) return {};
+    Bytes der(static_cast<std::size_t>(len));
+    unsigned char* p = der.data();
+    if (i2d_X509(cert, &p) != len) return {};
+    return der;
   }
 
   // Waits for the first byte of the next request: the idle (keep-alive) phase, during which
@@ -391,6 +410,7 @@ class Session final : public SessionBase {
     request->remote_address = remote_;
     request->tls = kTls;
     request->client_certificate = client_certificate_;
+    request->presented_chain = presented_chain_;
     request->params = std::move(match.params);
     if (match.first_try != nullptr) {
       if (std::optional<Response> answered = try_inline(*match.first_try, *request)) {
@@ -554,6 +574,7 @@ class Session final : public SessionBase {
   bool idle_ = false;
   bool verify_failed_ = false;
   std::optional<Bytes> client_certificate_;
+  std::vector<Bytes> presented_chain_;
 
   // The exchange in progress.
   SteadyClock::time_point started_{};
@@ -591,7 +612,9 @@ Result<std::uint16_t> Core::listen(const ListenerSettings& settings) {
   config->name = settings.name;
   if (settings.tls) {
     CW_ASSIGN_OR_RETURN(config->tls, make_server_tls_context(*settings.tls));
-    config->client_certificates = settings.tls->client_ca_pem.has_value();
+    config->verified_client_certificates = settings.tls->client_ca_pem.has_value();
+    config->client_certificates =
+        config->verified_client_certificates || settings.tls->request_client_certificate;
   }
   error_code ec;
   const auto address = net::ip::make_address(settings.address, ec);
@@ -634,7 +657,8 @@ Status Core::reload_tls(std::string_view listener_name, const TlsSettings& tls) 
   // Built and checked before anything changes: bad material leaves the old context serving.
   auto next = std::make_shared<ListenerConfig>(*current);
   CW_ASSIGN_OR_RETURN(next->tls, make_server_tls_context(tls));
-  next->client_certificates = tls.client_ca_pem.has_value();
+  next->verified_client_certificates = tls.client_ca_pem.has_value();
+  next->client_certificates = next->verified_client_certificates || tls.request_client_certificate;
   target->set_config(std::move(next));
   return ok();
 }

@@ -70,6 +70,9 @@ Result<std::shared_ptr<ssl::context>> make_server_tls_context(const TlsSettings&
       ctx->set_verify_mode(ssl::verify_peer);
       // Session resumption with client certificates needs a session id context.
       SSL_CTX_set_session_id_context(native, kSessionIdContext, sizeof kSessionIdContext - 1);
+    } else if (settings.request_client_certificate) {
+      ctx->set_verify_mode(ssl::verify_peer);
+      SSL_CTX_set_session_id_context(native, kSessionIdContext, sizeof kSessionIdContext - 1);
     } else {
       ctx->set_verify_mode(ssl::verify_none);
     }

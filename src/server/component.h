@@ -20,6 +20,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/eab.h"
+#include "auth/enrollment_credentials.h"
 #include "ca/authority.h"
 #include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
@@ -69,6 +70,9 @@ struct Domain {
   // Alerts: expiry evaluation, delivery on channels, silences. Without, none are raised.
   const lifecycle::alerts::AlertService* alerts = nullptr;
   ca::ApprovalService* approvals = nullptr;  // requests held for an approver (may be null)
+  // What devices enroll with over EST, SCEP and CMP (may be null: those need none, or serve
+  // only certificate-authenticated requests).
+  auth::EnrollmentCredentials* credentials = nullptr;
 };
 
 // What every component is given: the domain and the server's own shared services, built once

@@ -9,7 +9,9 @@
 #include "common/log.h"
 #include "lifecycle/alerts/evaluator.h"
 #include "protocols/acme/acme.h"
+#include "api/enrollment.h"
 #include "protocols/crl/crl.h"
+#include "protocols/est/est.h"
 #include "protocols/ocsp/ocsp.h"
 #include "server/component.h"
 #include "server/dashboard.h"
@@ -164,6 +166,39 @@ class AcmeServer final : public Component {
   protocols::acme::Validator validator_;
   protocols::acme::Service service_;
   protocols::acme::Directories directories_;
+};
+
+// Device enrollment: EST (RFC 7030) on the HTTPS listener at /.well-known/est and
+// /.well-known/est/<label>, and the enrollment credentials' REST resource devices are
+// provisioned with.
+class DeviceEnrollment final : public Component {
+ public:
+  explicit DeviceEnrollment(Services& s)
+      : domain_(s.domain),
+        api_(api_services(s)),
+        est_(protocols::est::Deps{s.domain.clock, s.domain.config.est, s.domain.config.ca,
+                                  s.domain.profiles, s.domain.authorities, s.domain.ra,
+                                  s.domain.inventory, s.domain.auth, s.domain.credentials}) {}
+
+  void mount(Routers& routers) override {
+    if (domain_.credentials) {
+      routers.https.mount("", *api::make_enrollment_router(api_, *domain_.credentials));
+    }
+    if (domain_.config.est.enabled) {
+      routers.https.mount("/.well-known/est", *protocols::est::make_router(est_, false));
+      routers.https.mount("/.well-known/est", *protocols::est::make_router(est_, true));
+    }
+  }
+
+  Status start() override {
+    if (!domain_.config.est.enabled) return ok();
+    return est_.start();
+  }
+
+ private:
+  Domain& domain_;
+  api::Services api_;  // the credentials' REST resource: lives as long as its routes
+  protocols::est::Service est_;
 };
 
 // Discovery's scans run as jobs on a scheduler of their own: a scan may take minutes (a large
@@ -378,6 +413,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<PublicCaCertificates>(s); });
   r.add([](Services& s) { return std::make_unique<RevocationStatus>(s); });
   r.add([](Services& s) { return std::make_unique<AcmeServer>(s); });
+  r.add([](Services& s) { return std::make_unique<DeviceEnrollment>(s); });
   r.add([](Services& s) { return std::make_unique<DiscoveryScans>(s); });
   r.add([](Services& s) { return std::make_unique<ManagedCertificates>(s); });
   r.add([](Services& s) { return std::make_unique<Alerts>(s); });

@@ -140,6 +140,10 @@ Result<Listening> Server::Impl::start() {
   }
   https.tls = serving.tls;
   https.tls->client_ca_pem = client_ca_pem;
+  // EST authenticates devices by the certificate they present (a manufacturer's, or the one
+  // being renewed), which need not chain to client_ca_file.
+  const bool request_client_certificate = domain.config.est.enabled;
+  https.tls->request_client_certificate = request_client_certificate;
 
   const http::ServerOptions options = server_options(cfg);
   auto observer = [this](const http::Exchange& e) {
@@ -165,7 +169,9 @@ Result<Listening> Server::Impl::start() {
   CW_ASSIGN_OR_RETURN(auto https_port, https_server->listen(https));
   CW_ASSIGN_OR_RETURN(auto http_port, http_server->listen(plain));
   keeper = std::make_unique<ServingCertificateKeeper>(domain, *https_server, https.name,
-                                                      std::move(client_ca_pem), std::move(serving));
+                                                      std::move(client_ca_pem),
+                                                      request_client_certificate,
+                                                      std::move(serving));
 
   for (; started < components.size(); ++started) {
     CW_RETURN_IF_ERROR(components[started]->start());

@@ -123,6 +123,7 @@ void ServingCertificateKeeper::check_locked() {
   }
   http::TlsSettings tls = next->tls;
   tls.client_ca_pem = client_ca_pem_;
+  tls.request_client_certificate = request_client_certificate_;
   if (auto st = server_.reload_tls(listener_, tls); !st) {
     log::error("serving_certificate_reload_failed",
                {{"error", st.error().message}, {"serial", next->serial}});

@@ -39,11 +39,13 @@ std::string serving_check_kind(const Config& config);
 class ServingCertificateKeeper {
  public:
   ServingCertificateKeeper(Domain& d, http::Server& server, std::string listener,
-                           std::optional<std::string> client_ca_pem, ServingMaterial current)
+                           std::optional<std::string> client_ca_pem,
+                           bool request_client_certificate, ServingMaterial current)
       : d_(d),
         server_(server),
         listener_(std::move(listener)),
         client_ca_pem_(std::move(client_ca_pem)),
+        request_client_certificate_(request_client_certificate),
         current_(std::move(current)) {}
   ServingCertificateKeeper(const ServingCertificateKeeper&) = delete;
   ServingCertificateKeeper& operator=(const ServingCertificateKeeper&) = delete;
@@ -62,6 +64,7 @@ class ServingCertificateKeeper {
   http::Server& server_;
   const std::string listener_;
   const std::optional<std::string> client_ca_pem_;
+  const bool request_client_certificate_;
 
   common::Mutex mu_;  // one check at a time
   ServingMaterial current_ CW_GUARDED_BY(mu_);

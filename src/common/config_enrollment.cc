@@ -1,0 +1,87 @@
+// [est] and [est.labels.<name>]: the EST server's labels, their profiles, authorities and
+// manufacturer CAs (docs/configuration.md, docs/enrollment.md).
+
+#include <algorithm>
+#include <set>
+
+#include "common/config_toml.h"
+
+namespace certward {
+
+bool est_label_ok(std::string_view name) {
+  // A label named like an operation would make "/.well-known/est/cacerts" ambiguous.
+  static const std::set<std::string, std::less<>> kOperations = {
+      "cacerts", "simpleenroll", "simplereenroll", "csrattrs", "serverkeygen", "fullcmc"};
+  if (name.empty() || name.size() > 64 || kOperations.contains(name)) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+}  // namespace certward
+
+namespace certward::config_detail {
+
+Status parse_est(const toml::table& t, EstSettings& est, std::string_view src) {
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "enabled") {
+      CW_ASSIGN_OR_RETURN(est.enabled, get_bool(v, key, src));
+    } else if (key == "serverkeygen") {
+      CW_ASSIGN_OR_RETURN(est.serverkeygen, get_bool(v, key, src));
+    } else if (key == "requests_per_second" || key == "burst") {
+      if (!v.is_number())
+        return fail(ErrorCode::kMalformed, where(v, src) + ": est." + std::string(key) +
+                                               " must be a number");
+      (key == "burst" ? est.burst : est.requests_per_second) = v.value<double>().value_or(0);
+    } else if (key == "labels") {
+      if (!v.is_table())
+        return fail(ErrorCode::kMalformed, where(v, src) + ": [est.labels] must be a table");
+      for (const auto& [name, lv] : *v.as_table()) {
+        const std::string table = "est.labels." + std::string(name.str());
+        if (!lv.is_table())
+          return fail(ErrorCode::kMalformed, where(lv, src) + ": [" + table + "] must be a table");
+        EstLabelSettings l;
+        l.name = std::string(name.str());
+        for (const auto& [lk, lval] : *lv.as_table()) {
+          const std::string_view lkey = lk.str();
+          if (lkey == "profile") {
+            CW_ASSIGN_OR_RETURN(l.profile, get_string(lval, lkey, src));
+          } else if (lkey == "authority") {
+            CW_ASSIGN_OR_RETURN(l.authority, get_string(lval, lkey, src));
+          } else if (lkey == "manufacturer_ca_file") {
+            CW_ASSIGN_OR_RETURN(l.manufacturer_ca_file, get_string(lval, lkey, src));
+          } else if (lkey == "team") {
+            CW_ASSIGN_OR_RETURN(l.team, get_string(lval, lkey, src));
+          } else {
+            return unknown_key(lval, table, lkey, src);
+          }
+        }
+        est.labels[l.name] = std::move(l);
+      }
+    } else {
+      return unknown_key(v, "est", key, src);
+    }
+  }
+  return ok();
+}
+
+Status validate_est(const EstSettings& est) {
+  auto bad = [](std::string_view what) {
+    return fail(ErrorCode::kMalformed, "est." + std::string(what));
+  };
+  if (est.requests_per_second < 0 || est.requests_per_second > 1e6)
+    return bad("requests_per_second must be between 0 (no limit) and 1000000");
+  if (est.burst < 1 || est.burst > 1e6) return bad("burst must be between 1 and 1000000");
+  for (const auto& [name, l] : est.labels) {
+    if (!est_label_ok(name))
+      return bad("labels: '" + name +
+                 "' is not a label (a-z, 0-9, '-', '_', at most 64; not an operation's name)");
+    if (l.profile.empty()) return bad("labels." + name + ".profile is required");
+    if (l.manufacturer_ca_file.empty() != l.team.empty())
+      return bad("labels." + name + ": manufacturer_ca_file and team go together");
+  }
+  return ok();
+}
+
+}  // namespace certward::config_detail

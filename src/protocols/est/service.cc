@@ -1,0 +1,299 @@
+#include "protocols/est/service.h"
+
+#include <algorithm>
+
+#include "common/encoding.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "x509/bundle.h"
+#include "x509/verify.h"
+
+namespace certward::protocols::est {
+namespace {
+
+Failure failure(Refusal r, std::string message) { return Failure{r, std::move(message), {}}; }
+
+// The RA's and the stores' errors as EST answers them.
+Failure from_error(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kMalformed:
+    case ErrorCode::kBadSignature:
+      return failure(Refusal::kBadRequest, e.message);
+    case ErrorCode::kUnauthorized:
+    case ErrorCode::kPolicyRejected:
+    case ErrorCode::kConflict:
+      return failure(Refusal::kForbidden, e.message);
+    case ErrorCode::kNotFound:
+      return failure(Refusal::kForbidden, e.message);
+    case ErrorCode::kUnavailable:
+      return failure(Refusal::kUnavailable, "the service is unavailable; retry later");
+    default:
+      return failure(Refusal::kInternal, "the request could not be processed");
+  }
+}
+
+// "Basic <base64(user:password)>" (RFC 7617). nullopt when the header is not that.
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size() || header.size() > 1024) return std::nullopt;
+  std::string scheme(header.substr(0, kScheme.size()));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (scheme != kScheme) return std::nullopt;
+  auto decoded = from_base64(header.substr(kScheme.size()));
+  if (!decoded) return std::nullopt;
+  const std::string text(decoded->begin(), decoded->end());
+  const std::size_t colon = text.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return std::pair(text.substr(0, colon), text.substr(colon + 1));
+}
+
+// RFC 7030 4.2.2: a re-enrollment keeps the subject and the subject alternative names.
+bool same_names(const x509::CsrInfo& csr, const inventory::CertificateRecord& old) {
+  if (csr.subject != old.subject) return false;
+  if (csr.sans.empty()) return true;  // none asked: the RA takes the old certificate's
+  auto a = csr.sans;
+  auto b = old.sans;
+  auto key = [](const x509::SubjectAltName& s) { return std::pair(s.type, s.value); };
+  std::sort(a.begin(), a.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
+  std::sort(b.begin(), b.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
+  return a == b;
+}
+
+}  // namespace
+
+Service::Service(Deps deps)
+    : d_(deps), limiter_(deps.settings.requests_per_second, deps.settings.burst) {}
+
+Status Service::start() {
+  for (const auto& [name, l] : d_.settings.labels) {
+    Label label{l, {}};
+    CW_ASSIGN_OR_RETURN(const ca::Profile* profile, d_.profiles.find(l.profile));
+    if (profile->ca || profile->internal)
+      return fail(ErrorCode::kMalformed,
+                  "est.labels." + name + ": profile '" + l.profile + "' is not for end entities");
+    if (!l.authority.empty()) {
+      if (auto a = d_.authorities.info(l.authority); !a)
+        return fail(ErrorCode::kMalformed, "est.labels." + name + ": " + a.error().message);
+    }
+    if (!l.manufacturer_ca_file.empty()) {
+      CW_ASSIGN_OR_RETURN(auto pem, read_file(l.manufacturer_ca_file));
+      auto cas = x509::parse_certificates(as_bytes(pem));
+      if (!cas || cas->empty())
+        return fail(ErrorCode::kMalformed, "est.labels." + name + ".manufacturer_ca_file: " +
+                                               (cas ? "no certificate" : cas.error().message));
+      label.manufacturer_cas = std::move(*cas);
+    }
+    labels_.emplace(name, std::move(label));
+  }
+  return ok();
+}
+
+const Service::Label* Service::label_of(const Call& call) const {
+  if (!call.label) return nullptr;
+  auto it = labels_.find(*call.label);
+  return it == labels_.end() ? nullptr : &it->second;
+}
+
+Outcome<std::vector<x509::Certificate>> Service::ca_certificates(const Call& call) {
+  const Label* label = label_of(call);
+  const std::string name = label && !label->settings.authority.empty()
+                               ? label->settings.authority
+                               : d_.ca.default_authority;
+  auto authority = d_.authorities.load(name);
+  if (!authority) return std::unexpected(from_error(authority.error()));
+  std::vector<x509::Certificate> out{(*authority)->certificate()};
+  for (const auto& c : (*authority)->chain()) {
+    if (c.info().sha256_hex != out.front().info().sha256_hex) out.push_back(c);
+  }
+  return out;
+}
+
+Outcome<std::vector<crypto::KeyType>> Service::csr_key_types(const Call& call) const {
+  const Label* label = label_of(call);
+  if (!label) return std::vector<crypto::KeyType>{};
+  auto profile = d_.profiles.find(label->settings.profile);
+  if (!profile) return std::unexpected(from_error(profile.error()));
+  return (*profile)->key_types;
+}
+
+Outcome<ca::Requester> Service::team_requester(const std::string& team, std::string actor) const {
+  auto scope = d_.auth.team_scope(team);
+  if (!scope) {
+    if (scope.error().code == ErrorCode::kNotFound)
+      return std::unexpected(failure(Refusal::kForbidden, "the team no longer exists"));
+    return std::unexpected(from_error(scope.error()));
+  }
+  return ca::Requester{.actor = std::move(actor), .team = team, .scope = *scope};
+}
+
+Outcome<Service::Caller> Service::by_credential(const Call& call, const Label* label) const {
+  auto basic = basic_credentials(*call.authorization);
+  if (!basic || d_.credentials == nullptr)
+    return std::unexpected(failure(Refusal::kUnauthenticated, "give an EST credential"));
+  auto found = d_.credentials->authenticate(auth::CredentialKind::kEst, basic->first,
+                                            basic->second);
+  if (!found) return std::unexpected(from_error(found.error()));
+  if (!*found) {
+    log::info("est_authentication_failed", {{"username", basic->first.substr(0, 64)}});
+    return std::unexpected(failure(Refusal::kUnauthenticated, "unknown username or password"));
+  }
+  const auth::CredentialInfo& c = **found;
+  if (!c.usable(d_.clock.now()))
+    return std::unexpected(
+        failure(Refusal::kForbidden, "the credential is " + std::string(c.state(d_.clock.now()))));
+  // A credential made for a label is used there only; at a label, only credentials for the
+  // label's profile (and authority) may enroll, so that the label's choice holds.
+  if (c.label && c.label != call.label)
+    return std::unexpected(failure(Refusal::kForbidden, "the credential is for another label"));
+  if (label && (c.profile != label->settings.profile ||
+                (!label->settings.authority.empty() && c.authority &&
+                 *c.authority != label->settings.authority)))
+    return std::unexpected(
+        failure(Refusal::kForbidden, "the credential is for another profile than this label's"));
+  auto requester = team_requester(c.team, "est:" + c.id);
+  if (!requester) return std::unexpected(requester.error());
+  requester->principal = "enrollment-credential:" + c.id;
+  Caller caller{*requester, c.profile, c.authority, c, std::nullopt, "est:" + c.id};
+  if (!caller.authority && label && !label->settings.authority.empty())
+    caller.authority = label->settings.authority;
+  return caller;
+}
+
+Outcome<Service::Caller> Service::by_manufacturer(const Call& call, const Label& label) const {
+  auto leaf = x509::Certificate::from_der(call.presented_chain.front());
+  if (!leaf) return std::unexpected(failure(Refusal::kUnauthenticated, "unreadable certificate"));
+  std::vector<x509::Certificate> untrusted;
+  for (std::size_t i = 1; i < call.presented_chain.size(); ++i) {
+    if (auto c = x509::Certificate::from_der(call.presented_chain[i])) untrusted.push_back(*c);
+  }
+  x509::VerifyOptions options;
+  options.at = d_.clock.now();
+  options.purpose = x509::Purpose::kTlsClient;
+  auto verified = x509::verify_chain(*leaf, untrusted, label.manufacturer_cas, options);
+  if (!verified) {
+    log::info("est_device_certificate_refused",
+              {{"label", label.settings.name}, {"reason", verified.error().message}});
+    return std::unexpected(failure(Refusal::kUnauthenticated,
+                                   "the certificate presented is not a manufacturer's"));
+  }
+  const std::string fp = leaf->info().sha256_hex;
+  auto requester = team_requester(label.settings.team, "est-device:" + fp.substr(0, 16));
+  if (!requester) return std::unexpected(requester.error());
+  requester->principal = "device:" + fp;
+  std::optional<std::string> authority;
+  if (!label.settings.authority.empty()) authority = label.settings.authority;
+  return Caller{*requester, label.settings.profile, authority, std::nullopt, std::nullopt,
+                "est-device:" + fp};
+}
+
+Outcome<Service::Caller> Service::by_renewed(const Call& call) const {
+  if (call.presented_chain.empty())
+    return std::unexpected(failure(Refusal::kUnauthenticated,
+                                   "present the certificate being renewed as the TLS client "
+                                   "certificate"));
+  const std::string fp = to_hex(crypto::sha256(call.presented_chain.front()));
+  auto record = d_.inventory.get(fp);
+  if (!record) return std::unexpected(from_error(record.error()));
+  // TLS proved the client holds the certificate's key; the inventory says certward issued it.
+  if (!*record || (*record)->meta.origin != inventory::Origin::kIssued ||
+      !(*record)->meta.profile || !(*record)->meta.authority)
+    return std::unexpected(failure(Refusal::kUnauthenticated,
+                                   "the certificate presented was not issued here"));
+  const inventory::CertificateRecord& old = **record;
+  const SysTime now = d_.clock.now();
+  if (old.revoked_at)
+    return std::unexpected(failure(Refusal::kForbidden, "the certificate presented is revoked"));
+  if (old.not_after <= now || old.not_before > now)
+    return std::unexpected(
+        failure(Refusal::kForbidden, "the certificate presented is not valid now"));
+  auto profile = d_.profiles.find(*old.meta.profile);
+  if (!profile || (*profile)->ca || (*profile)->internal || old.is_ca)
+    return std::unexpected(
+        failure(Refusal::kForbidden, "the certificate presented cannot be renewed over EST"));
+  ca::Requester requester{
+      .actor = "est-renewal:" + fp.substr(0, 16), .team = std::nullopt, .scope = std::nullopt};
+  if (old.meta.team) {
+    auto r = team_requester(*old.meta.team, requester.actor);
+    if (!r) return std::unexpected(r.error());
+    requester = *r;
+  }
+  requester.principal = "certificate:" + fp;
+  return Caller{requester, *old.meta.profile, old.meta.authority, std::nullopt, old,
+                "est-renewal:" + fp};
+}
+
+Outcome<Service::Caller> Service::authenticate(const Call& call, Operation op) const {
+  const Label* label = label_of(call);
+  if (call.label && !label) return std::unexpected(failure(Refusal::kNotFound, "unknown label"));
+  if (op == Operation::kReenroll) return by_renewed(call);
+  if (call.authorization) return by_credential(call, label);
+  if (!call.presented_chain.empty() && label && !label->manufacturer_cas.empty())
+    return by_manufacturer(call, *label);
+  return std::unexpected(failure(Refusal::kUnauthenticated, "authentication required"));
+}
+
+Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Csr& csr) {
+  auto caller = authenticate(call, op);
+  if (!caller) return std::unexpected(caller.error());
+  if (auto d = limiter_.allow(caller->rate_key); !d.allowed) {
+    return std::unexpected(
+        Failure{Refusal::kRateLimited, "too many requests; retry later", d.retry_after});
+  }
+  const x509::CsrInfo& info = csr.info();
+  if (caller->credential && caller->credential->expected_subject &&
+      info.subject_cn != *caller->credential->expected_subject)
+    return std::unexpected(failure(
+        Refusal::kForbidden, "the request's common name is not the one the credential is for"));
+  if (caller->renewing && !same_names(info, *caller->renewing))
+    return std::unexpected(failure(Refusal::kBadRequest,
+                                   "a re-enrollment keeps the certificate's subject and "
+                                   "subject alternative names (RFC 7030 4.2.2)"));
+
+  ca::EnrollmentRequest request;
+  if (op == Operation::kServerKeygen) {
+    // The CSR's key only says which kind of key the client wants.
+    auto type = info.key.key_type();
+    if (!type)
+      return std::unexpected(failure(Refusal::kBadRequest, "the request's key type is unknown"));
+    request.server_key = *type;
+    request.common_name = info.subject_cn.empty() ? std::nullopt
+                                                  : std::optional(info.subject_cn);
+    request.sans = info.sans;
+  } else {
+    request.csr = csr;
+  }
+  if (caller->renewing) {
+    request.common_name = caller->renewing->common_name.empty()
+                              ? std::nullopt
+                              : std::optional(caller->renewing->common_name);
+    request.sans = caller->renewing->sans;
+    request.owner = caller->renewing->meta.owner;
+    request.tags = caller->renewing->meta.tags;
+  }
+  request.profile = caller->profile;
+  request.authority = caller->authority;
+  request.requester = caller->requester;
+  request.channel = ca::Channel::kEst;
+  request.team = caller->requester.team;
+  if (caller->credential) request.tags.push_back("credential:" + caller->credential->id);
+
+  Result<ca::IssuedCertificate> issued;
+  if (caller->credential) {
+    auth::EnrollmentCredentials* creds = d_.credentials;
+    const std::string id = caller->credential->id;
+    issued = d_.ra.enroll_and_record(
+        std::move(request),
+        [creds, id](store::Transaction& tx, const x509::Certificate& cert,
+                    const crypto::PrivateKey*) {
+          return creds->consume(tx, id, cert.info().sha256_hex, "est");
+        });
+  } else {
+    issued = d_.ra.enroll(std::move(request));
+  }
+  if (!issued) return std::unexpected(from_error(issued.error()));
+  return Enrolled{issued->certificate, std::move(issued->private_key)};
+}
+
+}  // namespace certward::protocols::est

@@ -1,0 +1,46 @@
+#pragma once
+// EST (RFC 7030, with the clarifications of RFC 8951) message encoding: what travels in the
+// bodies of /.well-known/est. The protocol itself is in src/protocols/est/.
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "crypto/crypto.h"
+#include "x509/csr.h"
+
+namespace certward::x509::est {
+
+// The most a base64 body may hold: a CSR with a 16384-bit RSA key and extensions fits.
+inline constexpr std::size_t kMaxBody = 64 * 1024;
+
+// A request body: base64 of DER (RFC 8951: with or without line breaks; any
+// Content-Transfer-Encoding header is ignored). Errors: kMalformed (not base64, empty, too
+// large).
+Result<Bytes> decode_base64_body(std::string_view body);
+// Answers are base64 in lines of 64 characters ended by LF, which every EST client and
+// `base64 -d` decode (CR LF would trip the latter).
+std::string encode_base64_body(std::span<const std::uint8_t> der);
+
+// A request body holding one PKCS#10 request, decoded and its signature verified.
+// Errors: kMalformed, kBadSignature.
+Result<Csr> parse_csr_body(std::string_view body);
+
+// The CsrAttrs (RFC 7030 4.5.2) that tell a client what to put in its request for a profile
+// whose keys are `allowed`: the key algorithm (with the curve for EC) and signature
+// algorithm of the first allowed key type. DER.
+Bytes make_csr_attrs(std::span<const crypto::KeyType> allowed);
+
+// Whether the CSR asks for its server-generated key to come back encrypted (RFC 7030 4.4.1.1
+// and 4.4.1.2: a DecryptKeyIdentifier or AsymmetricDecryptKeyIdentifier attribute).
+bool asks_encrypted_key(const Csr& csr);
+
+// The body of a /serverkeygen answer (RFC 7030 4.4.2): multipart/mixed with the private key
+// (base64 PKCS#8, application/pkcs8) and the certificate (base64 certs-only PKCS#7), between
+// `boundary` lines. Returns the body; the Content-Type is multipart/mixed; boundary=...
+std::string make_serverkeygen_body(std::span<const std::uint8_t> pkcs8_der,
+                                   std::span<const std::uint8_t> pkcs7_der,
+                                   std::string_view boundary);
+
+}  // namespace certward::x509::est
