@@ -2,6 +2,8 @@
 // manage principals (a credential lets a device enroll in a team's name), read by those who
 // may read principals; secrets are shown once, in the answer that made them.
 
+#include <algorithm>
+
 #include "api/body.h"
 #include "api/enrollment.h"
 #include "api/guard.h"
@@ -65,13 +67,49 @@ Result<auth::CredentialRequest> request_of(const Body& b, const ca::ProfileSet& 
   return r;
 }
 
+// Whether the team's grant covers what the credential would enroll, and the protocols know
+// its label: the RA would refuse anything else on the device.
+Status check_grant(Services& s, const CredentialCheck& check, const auth::CredentialRequest& r,
+                   std::span<const std::string> subjects) {
+  auto scope = s.auth.team_scope(r.team);
+  if (!scope) return std::unexpected(scope.error());
+  if (std::find(scope->profiles.begin(), scope->profiles.end(), r.profile) ==
+      scope->profiles.end())
+    return fail(ErrorCode::kInvalidArgument,
+                "team '" + r.team + "' may not use profile '" + r.profile + "'");
+  const std::string& fallback = s.authorities.settings().default_authority;
+  const std::string authority = r.authority.value_or(fallback);
+  if (auto a = s.authorities.info(authority); !a)
+    return fail(ErrorCode::kInvalidArgument, "no authority '" + authority + "'");
+  const bool granted =
+      scope->authorities.empty()
+          ? authority == fallback
+          : std::find(scope->authorities.begin(), scope->authorities.end(), authority) !=
+                scope->authorities.end();
+  if (!granted)
+    return fail(ErrorCode::kInvalidArgument,
+                "team '" + r.team + "' may not use authority '" + authority + "'");
+  for (const std::string& subject : subjects) {
+    const bool within = std::any_of(scope->domains.begin(), scope->domains.end(),
+                                    [&](const std::string& d) { return ca::name_within(subject, d); });
+    if (!within)
+      return fail(ErrorCode::kInvalidArgument, "expected subject '" + subject +
+                                                   "' is outside team '" + r.team + "''s domains");
+  }
+  return check ? check(r) : ok();
+}
+
 Result<http::Response> create_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         http::Request& req, const Identity& id) {
+                                         const CredentialCheck& check, http::Request& req,
+                                         const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"kind", "team", "profile", "authority", "label",
                                                  "max_uses", "lifetime", "description",
                                                  "expected_subject"}));
   CW_ASSIGN_OR_RETURN(auto r, request_of(b, s.profiles));
   CW_ASSIGN_OR_RETURN(r.expected_subject, b.opt_string("expected_subject"));
+  std::vector<std::string> subjects;
+  if (r.expected_subject) subjects.push_back(*r.expected_subject);
+  CW_RETURN_IF_ERROR(check_grant(s, check, r, subjects));
   CW_ASSIGN_OR_RETURN(auto made, creds.create(r, id.actor));
   json j = credential_json(made.info, s.clock.now());
   j["secret"] = made.secret;  // shown once
@@ -84,8 +122,10 @@ std::string batch_csv(const auth::NewBatch& batch) {
   std::string out = "id,kind,secret,expected_subject,profile,team,expires_at\r\n";
   for (const auto& c : batch.credentials) {
     const auto& i = c.info;
-    out += csv_field(i.id) + "," + std::string(auth::credential_kind_name(i.kind)) + "," +
-           csv_field(c.secret) + "," + csv_field(i.expected_subject.value_or("")) + "," +
+    // Ids and secrets are base64url made here, exported as they are: a secret starting with
+    // '-' must reach the device unchanged.
+    out += i.id + "," + std::string(auth::credential_kind_name(i.kind)) + "," + c.secret + "," +
+           csv_field(i.expected_subject.value_or("")) + "," +
            csv_field(i.profile) + "," + csv_field(i.team) + "," +
            (i.expires_at ? format_time(*i.expires_at) : "") + "\r\n";
   }
@@ -93,7 +133,8 @@ std::string batch_csv(const auth::NewBatch& batch) {
 }
 
 Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& creds,
-                                    http::Request& req, const Identity& id) {
+                                    const CredentialCheck& check, http::Request& req,
+                                    const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"format"}));
   CW_ASSIGN_OR_RETURN(auto format, query_text(req, "format"));
   if (format && *format != "json" && *format != "csv")
@@ -112,6 +153,7 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
       return fail(ErrorCode::kInvalidArgument, "count must be between 1 and 10000");
     r.count = static_cast<int>(*count);
   }
+  CW_RETURN_IF_ERROR(check_grant(s, check, r.each, r.expected_subjects));
   CW_ASSIGN_OR_RETURN(auto made, creds.create_batch(r, id.actor));
   http::Response resp;
   if (format == "csv") {
@@ -133,6 +175,7 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
 }
 
 Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials& creds,
+                                         const CredentialCheck&,
                                         http::Request& req, const Identity&) {
   CW_RETURN_IF_ERROR(check_query(req, {"team", "batch", "kind", "limit", "after"}));
   auth::CredentialFilter f;
@@ -155,6 +198,7 @@ Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials
 }
 
 Result<http::Response> get_credential(Services& s, auth::EnrollmentCredentials& creds,
+                                         const CredentialCheck&,
                                       http::Request& req, const Identity&) {
   const std::string& id = req.params.at("id");
   CW_ASSIGN_OR_RETURN(auto c, creds.get(id));
@@ -170,6 +214,7 @@ Result<http::Response> get_credential(Services& s, auth::EnrollmentCredentials& 
 }
 
 Result<http::Response> revoke_credential(Services& s, auth::EnrollmentCredentials& creds,
+                                         const CredentialCheck&,
                                          http::Request& req, const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto c, creds.revoke(req.params.at("id"), id.actor));
   return ok_json(credential_json(c, s.clock.now()));
@@ -199,12 +244,13 @@ json credential_json(const auth::CredentialInfo& c, SysTime now) {
 }
 
 std::unique_ptr<http::Router> make_enrollment_router(Services& services,
-                                                     auth::EnrollmentCredentials& credentials) {
+                                                     auth::EnrollmentCredentials& credentials,
+                                                     CredentialCheck check) {
   auto router = std::make_unique<http::Router>();
-  auto bind = [&credentials](auto fn) {
-    return [&credentials, fn](Services& s, http::Request& req,
-                              const Identity& id) -> Result<http::Response> {
-      return fn(s, credentials, req, id);
+  auto bind = [&credentials, check](auto fn) {
+    return [&credentials, check, fn](Services& s, http::Request& req,
+                                     const Identity& id) -> Result<http::Response> {
+      return fn(s, credentials, check, req, id);
     };
   };
   const std::string base = "/api/v1/enrollment/credentials";

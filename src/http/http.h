@@ -153,6 +153,10 @@ struct TlsSettings {
   // presents, and pass it on in Request::presented_chain (EST: device certificates, the
   // certificate being renewed). Clients without one are still served.
   bool request_client_certificate = false;
+  // The CAs named in that request (PEM; not trusted for anything): clients that pick a
+  // certificate by the names asked for (browsers, Java) offer one of these CAs', and a
+  // browser holding none shows no certificate picker.
+  std::string requested_client_ca_names_pem;
 };
 
 struct ListenerSettings {

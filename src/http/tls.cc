@@ -42,6 +42,18 @@ int add_client_cas(SSL_CTX* ctx, const std::string& pem) {
   return count;
 }
 
+// Adds every certificate of `pem` as an acceptable CA name only. Returns how many were added.
+int add_client_ca_names(SSL_CTX* ctx, const std::string& pem) {
+  int count = 0;
+  crypto::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return 0;
+  while (crypto::X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    if (SSL_CTX_add_client_CA(ctx, cert.get()) == 1) ++count;
+  }
+  ERR_clear_error();  // the loop ends on a "no start line" error
+  return count;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<ssl::context>> make_server_tls_context(const TlsSettings& settings) {
@@ -76,6 +88,8 @@ Result<std::shared_ptr<ssl::context>> make_server_tls_context(const TlsSettings&
     } else {
       ctx->set_verify_mode(ssl::verify_none);
     }
+    if (settings.request_client_certificate)
+      add_client_ca_names(native, settings.requested_client_ca_names_pem);
     return ctx;
   } catch (const boost::system::system_error& e) {
     ERR_clear_error();

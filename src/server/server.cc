@@ -129,6 +129,25 @@ Result<Listening> Server::start() {
   return listening;
 }
 
+namespace {
+
+// The CAs whose certificates the HTTPS listener asks clients for: certward's authorities
+// (what EST renews, what client_ca_file usually names) and the EST labels' manufacturers.
+Result<std::string> requested_ca_names(Domain& domain) {
+  std::string pem;
+  CW_ASSIGN_OR_RETURN(auto authorities, domain.authorities.list());
+  for (const auto& a : authorities) pem += a.certificate.pem();
+  for (const auto& [name, label] : domain.config.est.labels) {
+    if (label.manufacturer_ca_file.empty()) continue;
+    CW_ASSIGN_OR_RETURN(auto text, read_file(label.manufacturer_ca_file));
+    pem += text;
+    if (!text.empty() && text.back() != '\n') pem += '\n';
+  }
+  return pem;
+}
+
+}  // namespace
+
 Result<Listening> Server::Impl::start() {
   const ServerSettings& cfg = domain.config.server;
   CW_ASSIGN_OR_RETURN(auto https, parse_listen(cfg.listen, "https"));
@@ -138,12 +157,18 @@ Result<Listening> Server::Impl::start() {
   if (!cfg.client_ca_file.empty()) {
     CW_ASSIGN_OR_RETURN(client_ca_pem, read_file(cfg.client_ca_file));
   }
-  https.tls = serving.tls;
-  https.tls->client_ca_pem = client_ca_pem;
+  http::TlsSettings client_side;
+  client_side.client_ca_pem = client_ca_pem;
   // EST authenticates devices by the certificate they present (a manufacturer's, or the one
   // being renewed), which need not chain to client_ca_file.
-  const bool request_client_certificate = domain.config.est.enabled;
-  https.tls->request_client_certificate = request_client_certificate;
+  if (domain.config.est.enabled) {
+    client_side.request_client_certificate = true;
+    CW_ASSIGN_OR_RETURN(client_side.requested_client_ca_names_pem, requested_ca_names(domain));
+  }
+  https.tls = serving.tls;
+  https.tls->client_ca_pem = client_side.client_ca_pem;
+  https.tls->request_client_certificate = client_side.request_client_certificate;
+  https.tls->requested_client_ca_names_pem = client_side.requested_client_ca_names_pem;
 
   const http::ServerOptions options = server_options(cfg);
   auto observer = [this](const http::Exchange& e) {
@@ -169,9 +194,7 @@ Result<Listening> Server::Impl::start() {
   CW_ASSIGN_OR_RETURN(auto https_port, https_server->listen(https));
   CW_ASSIGN_OR_RETURN(auto http_port, http_server->listen(plain));
   keeper = std::make_unique<ServingCertificateKeeper>(domain, *https_server, https.name,
-                                                      std::move(client_ca_pem),
-                                                      request_client_certificate,
-                                                      std::move(serving));
+                                                      std::move(client_side), std::move(serving));
 
   for (; started < components.size(); ++started) {
     CW_RETURN_IF_ERROR(components[started]->start());

@@ -122,8 +122,9 @@ void ServingCertificateKeeper::check_locked() {
     return;
   }
   http::TlsSettings tls = next->tls;
-  tls.client_ca_pem = client_ca_pem_;
-  tls.request_client_certificate = request_client_certificate_;
+  tls.client_ca_pem = client_side_.client_ca_pem;
+  tls.request_client_certificate = client_side_.request_client_certificate;
+  tls.requested_client_ca_names_pem = client_side_.requested_client_ca_names_pem;
   if (auto st = server_.reload_tls(listener_, tls); !st) {
     log::error("serving_certificate_reload_failed",
                {{"error", st.error().message}, {"serial", next->serial}});

@@ -39,13 +39,11 @@ std::string serving_check_kind(const Config& config);
 class ServingCertificateKeeper {
  public:
   ServingCertificateKeeper(Domain& d, http::Server& server, std::string listener,
-                           std::optional<std::string> client_ca_pem,
-                           bool request_client_certificate, ServingMaterial current)
+                           http::TlsSettings client_side, ServingMaterial current)
       : d_(d),
         server_(server),
         listener_(std::move(listener)),
-        client_ca_pem_(std::move(client_ca_pem)),
-        request_client_certificate_(request_client_certificate),
+        client_side_(std::move(client_side)),
         current_(std::move(current)) {}
   ServingCertificateKeeper(const ServingCertificateKeeper&) = delete;
   ServingCertificateKeeper& operator=(const ServingCertificateKeeper&) = delete;
@@ -63,8 +61,9 @@ class ServingCertificateKeeper {
   Domain& d_;
   http::Server& server_;
   const std::string listener_;
-  const std::optional<std::string> client_ca_pem_;
-  const bool request_client_certificate_;
+  // What the listener asks of clients (client_ca_pem, request_client_certificate and the CA
+  // names): kept across reloads of the serving certificate.
+  const http::TlsSettings client_side_;
 
   common::Mutex mu_;  // one check at a time
   ServingMaterial current_ CW_GUARDED_BY(mu_);

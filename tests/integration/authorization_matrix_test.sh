@@ -21,13 +21,15 @@ done
 # The agent (a discovery agent's token) may only report: every route a row does not give it an
 # answer for is 403 to it.
 ROLES=(admin operator requester auditor agent approver)
-declare -A TOKEN_ID EAB_KID CROSS_FP
+declare -A TOKEN_ID EAB_KID CROSS_FP CRED_ID
 for r in "${ROLES[@]}"; do
   must 201 POST /api/v1/principals "{\"name\":\"victim-$r\",\"role\":\"auditor\"}"
   must 201 POST /api/v1/tokens "{\"principal\":\"victim-$r\"}"
   TOKEN_ID[$r]=$(jq -r .id "$T/resp")
   must 201 POST /api/v1/acme/eab '{"team":"web"}'
   EAB_KID[$r]=$(jq -r .kid "$T/resp")
+  must 201 POST /api/v1/enrollment/credentials '{"kind":"est","team":"web","profile":"tls-server"}'
+  CRED_ID[$r]=$(jq -r .id "$T/resp")
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca-$r.key" -out "$T/ca-$r.pem" -days 30 \
     -subj "/CN=external CA $r" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/leaf-$r.key" -out "$T/leaf-$r.pem" -days 30 -subj "/CN=leaf-$r" 2>/dev/null
@@ -116,6 +118,8 @@ body_for() {  # key role
     mapping) echo "{\"fingerprint\":\"$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)\"}" ;;
     token) echo "{\"principal\":\"victim-$r\",\"role\":\"auditor\"}" ;;
     eab) echo '{"team":"web"}' ;;
+    credential) echo '{"kind":"est","team":"web","profile":"tls-server"}' ;;
+    credential_batch) echo '{"kind":"scep","team":"web","profile":"tls-server","count":2}' ;;
     scan) echo '{"kind":"net","targets":["127.0.0.1"],"ports":"1","probe_legacy":false}' ;;
     schedule) echo "{\"name\":\"s-$r\",\"interval\":\"1d\",\"spec\":{\"kind\":\"net\",\"targets\":[\"127.0.0.1\"],\"ports\":\"1\"}}" ;;
     agent) echo "{\"host\":\"host-$r\",\"roots\":[\"/srv\"],\"final\":true,\"observations\":[]}" ;;
@@ -222,6 +226,11 @@ DELETE|/api/v1/tokens/{id}|/api/v1/tokens/@TOKEN_ID@|-|204 403 403 403
 GET|/api/v1/acme/eab|/api/v1/acme/eab|-|200 200 403 200
 POST|/api/v1/acme/eab|/api/v1/acme/eab|eab|201 403 403 403
 DELETE|/api/v1/acme/eab/{kid}|/api/v1/acme/eab/@EAB_KID@|-|200 403 403 403
+GET|/api/v1/enrollment/credentials|/api/v1/enrollment/credentials|-|200 200 403 200
+POST|/api/v1/enrollment/credentials|/api/v1/enrollment/credentials|credential|201 403 403 403
+POST|/api/v1/enrollment/credentials/batch|/api/v1/enrollment/credentials/batch|credential_batch|201 403 403 403
+GET|/api/v1/enrollment/credentials/{id}|/api/v1/enrollment/credentials/@CRED_ID@|-|200 200 403 200
+DELETE|/api/v1/enrollment/credentials/{id}|/api/v1/enrollment/credentials/@CRED_ID@|-|200 403 403 403
 GET|/api/v1/acme/directories|/api/v1/acme/directories|-|200 200 200 200 403 200
 GET|/api/v1/acme/directories/{name}|/api/v1/acme/directories/dir-shared|-|200 200 200 200 403 200
 PUT|/api/v1/acme/directories/{name}|/api/v1/acme/directories/put-@R@|acme_directory|201 201 403 403
@@ -249,6 +258,7 @@ while IFS='|' read -r method pattern path body expect; do
     p=${path//@R@/$r}
     p=${p//@TOKEN_ID@/${TOKEN_ID[$r]}}
     p=${p//@EAB_KID@/${EAB_KID[$r]}}
+    p=${p//@CRED_ID@/${CRED_ID[$r]}}
     p=${p//@REVOKE_FP@/${REVOKE_FP[$r]}}
     p=${p//@CAMPAIGN_START@/${CAMPAIGN_START[$r]}}
     p=${p//@CAMPAIGN_CANCEL@/${CAMPAIGN_CANCEL[$r]}}

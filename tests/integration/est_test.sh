@@ -87,6 +87,8 @@ before=$(state)
 assert_eq 401 "$(enroll /simpleenroll "$C1:wrong-password" "$T/d1.b64")" "a wrong password"
 grep -qi '^www-authenticate: Basic' "$T/hdr" && pass || fail "401 carries a Basic challenge"
 assert_eq 401 "$(est /simpleenroll -H 'Content-Type: application/pkcs10' --data-binary "@$T/d1.b64")" "no credential"
+assert_eq 401 "$(enroll /simpleenroll "$SECRET:$C1" "$T/d1.b64")" "username and password swapped"
+! grep -q -- "$SECRET" "$T/serve.out" "$T/serve.err" && pass || fail "a password given as a username is not logged"
 assert_eq "$before" "$(state)" "refused requests change nothing"
 assert_eq 200 "$(enroll /simpleenroll "$C1:$SECRET" "$T/d1.b64")" "simpleenroll with Basic"
 grep -qi '^content-type: application/pkcs7-mime; smime-type=certs-only' "$T/hdr" && pass || fail "certs-only answer"
@@ -123,7 +125,7 @@ credential '{"kind":"est","team":"other","profile":"device"}'
 OTHER_TEAM="$ID:$SECRET"
 credential '{"kind":"scep","team":"factory","profile":"device"}'
 SCEP_KIND="$ID:$SECRET"
-credential '{"kind":"est","team":"factory","profile":"device","label":"routers"}'
+credential '{"kind":"est","team":"factory","profile":"tls-client","label":"routers"}'
 LABELLED="$ID:$SECRET"
 credential '{"kind":"est","team":"factory","profile":"device","max_uses":0}'
 REVOKED="$ID:$SECRET"
@@ -131,6 +133,8 @@ must 200 DELETE "/api/v1/enrollment/credentials/$ID"
 assert_eq 409 "$(api DELETE "/api/v1/enrollment/credentials/$ID" "$A")" "revoked twice"
 before=$(state)
 assert_eq 403 "$(enroll /simpleenroll "$OTHER_CN" "$T/x.b64")" "another common name than the credential's"
+csr_b64 dev-002.devices.example.test "$T/x2.key" -addext "subjectAltName=DNS:dev-002.devices.example.test,DNS:gateway.devices.example.test" >"$T/x2.b64"
+assert_eq 403 "$(enroll /simpleenroll "$OTHER_CN" "$T/x2.b64")" "the credential's name and another in the SANs"
 assert_eq 403 "$(enroll /routers/simpleenroll "$OTHER_CN" "$T/x.b64")" "a device credential at the routers label"
 assert_eq 403 "$(enroll /simpleenroll "$OTHER_TEAM" "$T/x.b64")" "a name outside the credential's team's domains"
 assert_eq 401 "$(enroll /simpleenroll "$SCEP_KIND" "$T/x.b64")" "a SCEP challenge is no EST password"
@@ -140,6 +144,15 @@ assert_eq "$before" "$(state)" "credentials that almost fit change nothing"
 assert_eq 400 "$(api POST /api/v1/enrollment/credentials "$A" '{"kind":"est","team":"factory","profile":"intermediate-ca"}')" "no credential for a CA profile"
 assert_eq 404 "$(api POST /api/v1/enrollment/credentials "$A" '{"kind":"est","team":"nobody","profile":"device"}')" "no credential for an unknown team"
 assert_eq 400 "$(api POST /api/v1/enrollment/credentials "$A" '{"kind":"telnet","team":"factory","profile":"device"}')" "an unknown kind"
+before=$(state)
+for body in '{"kind":"est","team":"other","profile":"tls-client"}' '{"kind":"est","team":"factory","profile":"device","authority":"nosuch"}' \
+  '{"kind":"est","team":"factory","profile":"device","authority":"root"}' '{"kind":"est","team":"factory","profile":"device","label":"nowhere"}' \
+  '{"kind":"est","team":"factory","profile":"device","label":"routers"}' '{"kind":"est","team":"factory","profile":"device","label":"cacerts"}' \
+  '{"kind":"est","team":"factory","profile":"device","expected_subject":"www.example.org"}'; do
+  assert_eq 400 "$(api POST /api/v1/enrollment/credentials "$A" "$body")" "a credential that could never enroll: $body"
+done
+assert_eq 400 "$(api POST /api/v1/enrollment/credentials/batch "$A" '{"kind":"est","team":"factory","profile":"device","expected_subjects":["a.devices.example.test","www.example.org"]}')" "a batch with one subject outside the team's domains"
+assert_eq "$before" "$(state)" "refused credentials change nothing"
 
 # --- hostile bodies -----------------------------------------------------------------------------
 credential '{"kind":"est","team":"factory","profile":"device","max_uses":0}'
@@ -155,7 +168,8 @@ base64 "$T/sig.der" >"$T/sig.b64"
 assert_eq 400 "$(enroll /simpleenroll "$MULTI" "$T/sig.b64")" "a CSR whose signature fails"
 : >"$T/empty.b64"
 assert_eq 400 "$(enroll /simpleenroll "$MULTI" "$T/empty.b64")" "an empty body"
-assert_eq 401 "$(est /simpleenroll -H 'Authorization: Basic !!!' --data-binary "@$T/x.b64")" "a malformed Authorization"
+assert_eq 401 "$(est /simpleenroll -H 'Authorization: Basic !!!' -H 'Content-Type: application/pkcs10' --data-binary "@$T/x.b64")" "a malformed Authorization"
+assert_eq 415 "$(est /simpleenroll -u "$MULTI" --data-binary "@$T/x.b64")" "a form body"
 assert_eq "$before" "$(state)" "hostile bodies change nothing"
 # Line breaks or none, as RFC 8951 allows.
 csr_b64 wrapped.devices.example.test "$T/w.key" | tr -d '\n' >"$T/flat.b64"
@@ -185,7 +199,20 @@ assert_eq 400 "$(est /simplereenroll --cert "$T/d1b.pem" --key "$T/d1b.key" -H '
 assert_eq 401 "$(est /simplereenroll --cert "$T/stranger.pem" --key "$T/stranger.key" -H 'Content-Type: application/pkcs10' --data-binary "@$T/d1b.b64")" "a certificate not issued here"
 assert_eq 401 "$(est /simplereenroll --cert "$T/idevid.pem" --key "$T/idevid.key" -H 'Content-Type: application/pkcs10' --data-binary "@$T/d1b.b64")" "a manufacturer's certificate does not renew"
 assert_eq 401 "$(enroll /simplereenroll "$MULTI" "$T/d1b.b64")" "a credential does not renew"
+assert_eq 403 "$(est /simplereenroll --cert "$T/d1.pem" --key "$T/d1.key" -H 'Content-Type: application/pkcs10' --data-binary "@$T/d1b.b64")" "a certificate renewed already"
+cp "$CERTWARD_DATA_DIR/serving-cert.pem" "$T/serving.pem" 2>/dev/null || true
+if [[ -s $T/serving.pem ]]; then
+  openssl req -new -key "$CERTWARD_DATA_DIR/serving-key.pem" -subj "$(openssl x509 -in "$T/serving.pem" -noout -subject -nameopt compat | sed 's/^subject=//')" -outform DER 2>/dev/null | base64 >"$T/srv.b64"
+  assert_eq 403 "$(est /simplereenroll --cert "$T/serving.pem" --key "$CERTWARD_DATA_DIR/serving-key.pem" -H 'Content-Type: application/pkcs10' --data-binary "@$T/srv.b64")" "the server's own certificate does not renew over EST"
+fi
+cw issue -p device --cn cli.devices.example.test --out-key "$T/cli.key" --out-cert "$T/cli.pem" >/dev/null 2>&1 || true
+if [[ -s $T/cli.pem ]]; then
+  openssl req -new -key "$T/cli.key" -subj /CN=cli.devices.example.test -outform DER 2>/dev/null | base64 >"$T/cli.b64"
+  assert_eq 403 "$(est /simplereenroll --cert "$T/cli.pem" --key "$T/cli.key" -H 'Content-Type: application/pkcs10' --data-binary "@$T/cli.b64")" "a certificate issued through the CLI does not renew over EST"
+fi
 assert_eq "$before" "$(state)" "refused re-enrollments change nothing"
+FP1B=$(openssl x509 -in "$T/d1b.pem" -outform DER | sha256sum | cut -c1-64)
+assert_eq "$FP1B" "$(db_scalar "SELECT superseded_by FROM certificates WHERE fingerprint = '$FP1'")" "the renewed certificate is superseded by its replacement"
 must 200 POST "/api/v1/certificates/$FP1/revoke" '{"reason":"superseded"}'
 assert_eq 403 "$(est /simplereenroll --cert "$T/d1.pem" --key "$T/d1.key" -H 'Content-Type: application/pkcs10' --data-binary "@$T/d1b.b64")" "a revoked certificate does not renew"
 
@@ -215,11 +242,11 @@ grep -qi '^cache-control: no-store' "$T/hdr" && pass || fail "the key is not cac
 
 # --- a batch for a factory line -----------------------------------------------------------------------
 curl -s -o "$T/batch.csv" -w '%{http_code}' --cacert "$T/root.pem" -H "Authorization: Bearer $A" -H 'Content-Type: application/json' \
-  --data-binary '{"kind":"est","team":"factory","profile":"device","expected_subjects":["b1.devices.example.test","b2.devices.example.test","=cmd|x"],"lifetime":"7d"}' \
+  --data-binary '{"kind":"est","team":"factory","profile":"device","expected_subjects":["b1.devices.example.test","b2.devices.example.test","=cmd.devices.example.test"],"lifetime":"7d"}' \
   "$BASE/api/v1/enrollment/credentials/batch?format=csv" >"$T/code"
 assert_eq 201 "$(cat "$T/code")" "a batch as CSV"
 assert_eq 4 "$(wc -l <"$T/batch.csv")" "a header and three credentials"
-grep -q "'=cmd|x" "$T/batch.csv" && pass || fail "a formula-looking subject is defused"
+grep -q "'=cmd.devices" "$T/batch.csv" && pass || fail "a formula-looking subject is defused"
 IFS=, read -r bid _ bsecret _ < <(sed -n 2p "$T/batch.csv")
 csr_b64 b1.devices.example.test "$T/b1.key" >"$T/b1.b64"
 assert_eq 200 "$(enroll /simpleenroll "$bid:$bsecret" "$T/b1.b64")" "a batch credential enrolls its device"

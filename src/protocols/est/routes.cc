@@ -1,5 +1,7 @@
 // EST's routes: decode the request, ask the service, encode the answer as RFC 7030 says.
 
+#include <algorithm>
+
 #include "common/encoding.h"
 #include "crypto/crypto.h"
 #include "protocols/est/est.h"
@@ -74,6 +76,18 @@ http::Response enroll(Service& service, const http::Request& req, bool labelled,
   Call call = call_of(req, labelled);
   if (call.label && !service.label_known(*call.label))
     return refused(Failure{Refusal::kNotFound, "unknown label", {}});
+  // RFC 7030 4.2.1: the request is application/pkcs10; a form or JSON body is a client error.
+  const auto type = req.header("content-type");
+  std::string media(type ? type->substr(0, type->find(';')) : "");
+  std::transform(media.begin(), media.end(), media.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  if (media != "application/pkcs10") {
+    auto r = refused(Failure{Refusal::kBadRequest,
+                             "the request's Content-Type must be application/pkcs10", {}});
+    r.status = 415;
+    return r;
+  }
   auto csr = x509::est::parse_csr_body(req.body);
   if (!csr) return refused(Failure{Refusal::kBadRequest, csr.error().message, {}});
   // RFC 7030 4.4.1.1-2: a key returned encrypted is not offered; TLS protects the clear one.

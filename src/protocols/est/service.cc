@@ -136,7 +136,8 @@ Outcome<Service::Caller> Service::by_credential(const Call& call, const Label* l
                                             basic->second);
   if (!found) return std::unexpected(from_error(found.error()));
   if (!*found) {
-    log::info("est_authentication_failed", {{"username", basic->first.substr(0, 64)}});
+    // The username is not logged: a client that swapped its fields would log its password.
+    log::info("est_authentication_failed", {{"label", call.label.value_or("")}});
     return std::unexpected(failure(Refusal::kUnauthenticated, "unknown username or password"));
   }
   const auth::CredentialInfo& c = **found;
@@ -151,7 +152,8 @@ Outcome<Service::Caller> Service::by_credential(const Call& call, const Label* l
                 (!label->settings.authority.empty() && c.authority &&
                  *c.authority != label->settings.authority)))
     return std::unexpected(
-        failure(Refusal::kForbidden, "the credential is for another profile than this label's"));
+        failure(Refusal::kForbidden,
+                "the credential is for another profile or authority than this label's"));
   auto requester = team_requester(c.team, "est:" + c.id);
   if (!requester) return std::unexpected(requester.error());
   requester->principal = "enrollment-credential:" + c.id;
@@ -203,8 +205,16 @@ Outcome<Service::Caller> Service::by_renewed(const Call& call) const {
                                    "the certificate presented was not issued here"));
   const inventory::CertificateRecord& old = **record;
   const SysTime now = d_.clock.now();
+  // Only what was enrolled over EST renews over EST: a certificate issued through the API, the
+  // CLI or to certward itself (its serving certificate) is renewed the way it was issued.
+  if (old.meta.channel != std::optional<std::string>(ca::channel_name(ca::Channel::kEst)))
+    return std::unexpected(failure(Refusal::kForbidden,
+                                   "the certificate presented was not enrolled over EST"));
   if (old.revoked_at)
     return std::unexpected(failure(Refusal::kForbidden, "the certificate presented is revoked"));
+  if (old.superseded_by)
+    return std::unexpected(
+        failure(Refusal::kForbidden, "the certificate presented has been renewed already"));
   if (old.not_after <= now || old.not_before > now)
     return std::unexpected(
         failure(Refusal::kForbidden, "the certificate presented is not valid now"));
@@ -242,10 +252,18 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
         Failure{Refusal::kRateLimited, "too many requests; retry later", d.retry_after});
   }
   const x509::CsrInfo& info = csr.info();
-  if (caller->credential && caller->credential->expected_subject &&
-      info.subject_cn != *caller->credential->expected_subject)
-    return std::unexpected(failure(
-        Refusal::kForbidden, "the request's common name is not the one the credential is for"));
+  if (caller->credential && caller->credential->expected_subject) {
+    // The credential names one device: its request may carry that name and no other, in the
+    // subject and in the subject alternative names alike.
+    const std::string& expected = *caller->credential->expected_subject;
+    const bool other_san =
+        std::any_of(info.sans.begin(), info.sans.end(), [&](const x509::SubjectAltName& n) {
+          return n.type != x509::SanType::kDns || n.value != expected;
+        });
+    if (info.subject_cn != expected || other_san)
+      return std::unexpected(failure(
+          Refusal::kForbidden, "the request names another device than the credential is for"));
+  }
   if (caller->renewing && !same_names(info, *caller->renewing))
     return std::unexpected(failure(Refusal::kBadRequest,
                                    "a re-enrollment keeps the certificate's subject and "
@@ -288,6 +306,20 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
         [creds, id](store::Transaction& tx, const x509::Certificate& cert,
                     const crypto::PrivateKey*) {
           return creds->consume(tx, id, cert.info().sha256_hex, "est");
+        });
+  } else if (caller->renewing) {
+    // The renewed certificate is superseded with its replacement's commit: of two renewals of
+    // one certificate racing, the second finds it superseded and has nothing stored.
+    const inventory::Inventory& inventory = d_.inventory;
+    const std::string old = caller->renewing->fingerprint;
+    issued = d_.ra.enroll_and_record(
+        std::move(request), [&inventory, old](store::Transaction& tx,
+                                              const x509::Certificate& cert,
+                                              const crypto::PrivateKey*) -> Status {
+          auto s = inventory.mark_superseded(tx, old, cert.info().sha256_hex);
+          if (!s && s.error().code == ErrorCode::kConflict)
+            return fail(ErrorCode::kConflict, "the certificate presented has been renewed already");
+          return s;
         });
   } else {
     issued = d_.ra.enroll(std::move(request));

@@ -650,7 +650,7 @@ TEST(Server, ListenErrors) {
   auto router = std::make_shared<Router>();
   Server server(test_options(), router);
   ListenerSettings bad_tls;
-  bad_tls.tls = TlsSettings{"not a certificate", "not a key", std::nullopt};
+  bad_tls.tls = TlsSettings{"not a certificate", "not a key", std::nullopt, false, {}};
   auto result = server.listen(bad_tls);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
@@ -658,7 +658,7 @@ TEST(Server, ListenErrors) {
   Credential a = testing::make_credential("a", CertKind::kServer, nullptr);
   Credential b = testing::make_credential("b", CertKind::kServer, nullptr);
   ListenerSettings mismatched;
-  mismatched.tls = TlsSettings{a.cert_pem, b.key_pem, std::nullopt};
+  mismatched.tls = TlsSettings{a.cert_pem, b.key_pem, std::nullopt, false, {}};
   result = server.listen(mismatched);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
@@ -726,15 +726,19 @@ class TlsServerTest : public ::testing::Test {
     delete other_client_;
   }
 
-  std::uint16_t start(bool with_client_ca) {
+  std::uint16_t start(bool with_client_ca, bool request_any = false) {
     harness_.router().add("GET", "/whoami", [](Request& req) {
       std::string body = std::string("tls=") + (req.tls ? "1" : "0") + " cert=" +
                          (req.client_certificate ? to_hex(*req.client_certificate) : "none");
+      if (!req.presented_chain.empty())
+        body += " presented=" + to_hex(req.presented_chain.front()) + "/" +
+                std::to_string(req.presented_chain.size());
       return Response::text(200, body);
     });
     ListenerSettings listener;
     listener.tls = TlsSettings{server_->cert_pem + server_ca_->cert_pem, server_->key_pem,
-                               with_client_ca ? std::optional(client_ca_->cert_pem) : std::nullopt};
+                               with_client_ca ? std::optional(client_ca_->cert_pem) : std::nullopt,
+                               request_any, request_any ? client_ca_->cert_pem : std::string()};
     return harness_.start(listener);
   }
 
@@ -787,7 +791,8 @@ TEST_F(TlsServerTest, VerifiedClientCertificateReachesHandler) {
   auto result =
       run_command(curl(port, "--cert " + *dir_ + "/client.pem --key " + *dir_ + "/client.key"));
   EXPECT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_EQ(result.output, "tls=1 cert=" + to_hex(client_->cert_der));
+  EXPECT_EQ(result.output, "tls=1 cert=" + to_hex(client_->cert_der) + " presented=" +
+                               to_hex(client_->cert_der) + "/1");
 }
 
 TEST_F(TlsServerTest, ClientWithoutCertificateIsServed) {
@@ -801,11 +806,41 @@ TEST_F(TlsServerTest, CertificateFromAnotherCaIsNotPassedOn) {
   auto port = start(true);
   auto result =
       run_command(curl(port, "--cert " + *dir_ + "/other.pem --key " + *dir_ + "/other.key"));
-  // Either the handshake fails or the request is served as anonymous; never as verified.
-  EXPECT_THAT(result.output, ::testing::Not(HasSubstr(to_hex(other_client_->cert_der))));
+  // Either the handshake fails or the request is served as anonymous, never as verified: the
+  // certificate is only passed on as presented.
+  EXPECT_THAT(result.output, ::testing::Not(HasSubstr("cert=" + to_hex(other_client_->cert_der))));
   if (result.exit_code == 0) {
-    EXPECT_EQ(result.output, "tls=1 cert=none");
+    EXPECT_EQ(result.output,
+              "tls=1 cert=none presented=" + to_hex(other_client_->cert_der) + "/1");
   }
+}
+
+// Asked of every client (EST's devices): whatever is presented reaches the handler as
+// presented, unverified, and only a certificate that verifies against the client CAs as
+// client_certificate.
+TEST_F(TlsServerTest, PresentedCertificatesReachTheHandlerUnverified) {
+  auto port = start(false, true);
+  auto result =
+      run_command(curl(port, "--cert " + *dir_ + "/other.pem --key " + *dir_ + "/other.key"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output, "tls=1 cert=none presented=" + to_hex(other_client_->cert_der) + "/1");
+  result = run_command(curl(port, ""));
+  EXPECT_EQ(result.output, "tls=1 cert=none");
+  // The CA names asked for are the configured ones.
+  result = run_command("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                       " 2>/dev/null | sed -n '/Acceptable client certificate CA names/,+1p'");
+  EXPECT_THAT(result.output, HasSubstr("Test Client CA")) << result.output;
+}
+
+TEST_F(TlsServerTest, WithClientCasAVerifiedCertificateIsBothVerifiedAndPresented) {
+  auto port = start(true, true);
+  auto result =
+      run_command(curl(port, "--cert " + *dir_ + "/client.pem --key " + *dir_ + "/client.key"));
+  EXPECT_EQ(result.output, "tls=1 cert=" + to_hex(client_->cert_der) + " presented=" +
+                               to_hex(client_->cert_der) + "/1");
+  result =
+      run_command(curl(port, "--cert " + *dir_ + "/other.pem --key " + *dir_ + "/other.key"));
+  EXPECT_EQ(result.output, "tls=1 cert=none presented=" + to_hex(other_client_->cert_der) + "/1");
 }
 
 TEST_F(TlsServerTest, ReloadSwapsTheCertificateForNewConnections) {
@@ -819,7 +854,7 @@ TEST_F(TlsServerTest, ReloadSwapsTheCertificateForNewConnections) {
   Credential renewed = testing::make_credential("localhost", CertKind::kServer, server_ca_);
   const std::string old_serial = before.output;
   ASSERT_TRUE(harness_.server().reload_tls(
-      "https", TlsSettings{renewed.cert_pem + server_ca_->cert_pem, renewed.key_pem, {}}));
+      "https", TlsSettings{renewed.cert_pem + server_ca_->cert_pem, renewed.key_pem, {}, false, {}}));
   auto after = run_command(connect);
   ASSERT_EQ(after.exit_code, 0) << after.output;
   EXPECT_NE(after.output, old_serial);
@@ -829,7 +864,8 @@ TEST_F(TlsServerTest, ReloadSwapsTheCertificateForNewConnections) {
   // Bad material is refused and the current certificate stays.
   Credential other = testing::make_credential("localhost", CertKind::kServer, server_ca_);
   auto refused =
-      harness_.server().reload_tls("https", TlsSettings{renewed.cert_pem, other.key_pem, {}});
+      harness_.server().reload_tls("https",
+                                    TlsSettings{renewed.cert_pem, other.key_pem, {}, false, {}});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
   auto still = run_command(connect);
@@ -846,7 +882,7 @@ TEST(Server, ReloadTlsOnAPlainListenerIsRefused) {
   plain.name = "http";
   h.start(plain);
   Credential c = testing::make_credential("localhost", CertKind::kServer, nullptr);
-  auto r = h.server().reload_tls("http", TlsSettings{c.cert_pem, c.key_pem, {}});
+  auto r = h.server().reload_tls("http", TlsSettings{c.cert_pem, c.key_pem, {}, false, {}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
 }

@@ -31,6 +31,7 @@ class ServerTest : public ca::testing::CaFixture {
     ASSERT_TRUE(auth::AuthService::migrate(*db_).has_value());
     ASSERT_TRUE(lifecycle::JobQueue::migrate(*db_).has_value());
     ASSERT_TRUE(auth::EabKeys::migrate(*db_).has_value());
+    ASSERT_TRUE(auth::EnrollmentCredentials::migrate(*db_).has_value());
     ASSERT_TRUE(protocols::acme::Service::migrate(*db_).has_value());
     ASSERT_TRUE(discovery::Discovery::migrate(*db_).has_value());
     ASSERT_TRUE(lifecycle::ManagedService::migrate(*db_).has_value());
@@ -51,6 +52,7 @@ class ServerTest : public ca::testing::CaFixture {
                            profiles_, *authorities_, *ra_, *revocation_, *crls_, auth_, eab_, *db_,
                            jobs_, sightings_, discovery_, *managed_, *reconciler_,
                            *campaigns_, nullptr});
+    domain_->credentials = &credentials_;
   }
 
   // A requester token of team "web", which may issue tls-server certificates in example.com.
@@ -86,6 +88,7 @@ class ServerTest : public ca::testing::CaFixture {
   auth::AuthService auth_{clock_, *db_, audit_};
   lifecycle::JobQueue jobs_{clock_, *db_};
   auth::EabKeys eab_{clock_, *db_, audit_, wrapper_};
+  auth::EnrollmentCredentials credentials_{clock_, *db_, audit_, wrapper_};
   inventory::Sightings sightings_{clock_, *db_};
   discovery::Discovery discovery_{discovery::DiscoveryDeps{
       clock_, *db_, inventory_, sightings_, audit_, jobs_, config_.discovery, {}}};
@@ -190,7 +193,7 @@ TEST_F(ServerTest, ThirdFrontEndThroughTheSeamGetsTheRaScopeRule) {
   server.stop();
 }
 
-TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp) {
+TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeEstCaCertificatesCrlsAndOcsp) {
   Server server(*domain_, builtin_components());
   api::Metrics metrics(clock_);
   api::RateLimiter limiter(0, 0);
@@ -229,6 +232,22 @@ TEST_F(ServerTest, BuiltinComponentsServeTheRestApiAcmeCaCertificatesCrlsAndOcsp
                         "PUT /api/v1/acme/directories/{name}",
                         "DELETE /api/v1/acme/directories/{name}"}) {
     https.push_back(r);
+  }
+  // Device enrollment: the enrollment credentials' REST resource, then EST at its default
+  // endpoint and at every label.
+  for (const char* r :
+       {"GET /api/v1/enrollment/credentials", "POST /api/v1/enrollment/credentials",
+        "POST /api/v1/enrollment/credentials/batch", "GET /api/v1/enrollment/credentials/{id}",
+        "DELETE /api/v1/enrollment/credentials/{id}"}) {
+    https.push_back(r);
+  }
+  for (const char* prefix : {"/.well-known/est", "/.well-known/est/{label}"}) {
+    for (const char* r : {"GET /cacerts", "GET /csrattrs", "POST /simpleenroll",
+                          "POST /simplereenroll", "POST /serverkeygen"}) {
+      const std::string route = r;
+      const std::size_t space = route.find(' ');
+      https.push_back(route.substr(0, space + 1) + prefix + route.substr(space + 1));
+    }
   }
   // The dashboard's page and files.
   https.push_back("GET /");
