@@ -4,26 +4,33 @@
 // or in batches for a factory line (with a CSV of the secrets, once), listed with their use.
 // Served by the enrollment component beside the protocols that check them.
 
-#include <functional>
 #include <memory>
 
 #include "api/api.h"
 #include "auth/enrollment_credentials.h"
+#include "common/config.h"
 #include "http/http.h"
 
 namespace certward::api {
 
-// What the protocols know of a credential's request before it is made: that its label is
-// served, and with its profile. Errors: kInvalidArgument.
-using CredentialCheck = std::function<Status(const auth::CredentialRequest&)>;
+// Whether a credential could enroll anything: the team's grant covers its profile, its
+// authority (or the default) and its expected subjects, and a label it names is an EST label
+// of `est` for that profile. One that could never enroll is refused when it is made, not on
+// the device. Errors: kInvalidArgument, kNotFound (team).
+Status check_credential(const auth::AuthService& auth, const ca::AuthorityService& authorities,
+                        const EstSettings& est, const auth::CredentialRequest& request,
+                        std::span<const std::string> expected_subjects);
 
-// `services` and `credentials` outlive the router. A credential is made only when the team's
-// grant covers its profile, authority and expected subject, and `check` accepts it: one that
-// could never enroll is refused when it is made, not on the device.
+// `services`, `credentials` and `est` outlive the router.
 std::unique_ptr<http::Router> make_enrollment_router(Services& services,
                                                      auth::EnrollmentCredentials& credentials,
-                                                     CredentialCheck check);
+                                                     const EstSettings& est);
 
 nlohmann::json credential_json(const auth::CredentialInfo& c, SysTime now);
+
+// Credentials with their secrets (credential_json plus "secret") as the CSV a factory line
+// loads: id,kind,secret,expected_subject,profile,team,expires_at, CRLF-ended (RFC 4180), a
+// field a spreadsheet would run as a formula prefixed with an apostrophe.
+std::string credentials_csv(const nlohmann::json& items);
 
 }  // namespace certward::api

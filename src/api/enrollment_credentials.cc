@@ -67,40 +67,8 @@ Result<auth::CredentialRequest> request_of(const Body& b, const ca::ProfileSet& 
   return r;
 }
 
-// Whether the team's grant covers what the credential would enroll, and the protocols know
-// its label: the RA would refuse anything else on the device.
-Status check_grant(Services& s, const CredentialCheck& check, const auth::CredentialRequest& r,
-                   std::span<const std::string> subjects) {
-  auto scope = s.auth.team_scope(r.team);
-  if (!scope) return std::unexpected(scope.error());
-  if (std::find(scope->profiles.begin(), scope->profiles.end(), r.profile) ==
-      scope->profiles.end())
-    return fail(ErrorCode::kInvalidArgument,
-                "team '" + r.team + "' may not use profile '" + r.profile + "'");
-  const std::string& fallback = s.authorities.settings().default_authority;
-  const std::string authority = r.authority.value_or(fallback);
-  if (auto a = s.authorities.info(authority); !a)
-    return fail(ErrorCode::kInvalidArgument, "no authority '" + authority + "'");
-  const bool granted =
-      scope->authorities.empty()
-          ? authority == fallback
-          : std::find(scope->authorities.begin(), scope->authorities.end(), authority) !=
-                scope->authorities.end();
-  if (!granted)
-    return fail(ErrorCode::kInvalidArgument,
-                "team '" + r.team + "' may not use authority '" + authority + "'");
-  for (const std::string& subject : subjects) {
-    const bool within = std::any_of(scope->domains.begin(), scope->domains.end(),
-                                    [&](const std::string& d) { return ca::name_within(subject, d); });
-    if (!within)
-      return fail(ErrorCode::kInvalidArgument, "expected subject '" + subject +
-                                                   "' is outside team '" + r.team + "''s domains");
-  }
-  return check ? check(r) : ok();
-}
-
 Result<http::Response> create_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         const CredentialCheck& check, http::Request& req,
+                                         const EstSettings& est, http::Request& req,
                                          const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"kind", "team", "profile", "authority", "label",
                                                  "max_uses", "lifetime", "description",
@@ -109,7 +77,7 @@ Result<http::Response> create_credential(Services& s, auth::EnrollmentCredential
   CW_ASSIGN_OR_RETURN(r.expected_subject, b.opt_string("expected_subject"));
   std::vector<std::string> subjects;
   if (r.expected_subject) subjects.push_back(*r.expected_subject);
-  CW_RETURN_IF_ERROR(check_grant(s, check, r, subjects));
+  CW_RETURN_IF_ERROR(check_credential(s.auth, s.authorities, est, r, subjects));
   CW_ASSIGN_OR_RETURN(auto made, creds.create(r, id.actor));
   json j = credential_json(made.info, s.clock.now());
   j["secret"] = made.secret;  // shown once
@@ -118,22 +86,8 @@ Result<http::Response> create_credential(Services& s, auth::EnrollmentCredential
   return resp;
 }
 
-std::string batch_csv(const auth::NewBatch& batch) {
-  std::string out = "id,kind,secret,expected_subject,profile,team,expires_at\r\n";
-  for (const auto& c : batch.credentials) {
-    const auto& i = c.info;
-    // Ids and secrets are base64url made here, exported as they are: a secret starting with
-    // '-' must reach the device unchanged.
-    out += i.id + "," + std::string(auth::credential_kind_name(i.kind)) + "," + c.secret + "," +
-           csv_field(i.expected_subject.value_or("")) + "," +
-           csv_field(i.profile) + "," + csv_field(i.team) + "," +
-           (i.expires_at ? format_time(*i.expires_at) : "") + "\r\n";
-  }
-  return out;
-}
-
 Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& creds,
-                                    const CredentialCheck& check, http::Request& req,
+                                    const EstSettings& est, http::Request& req,
                                     const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"format"}));
   CW_ASSIGN_OR_RETURN(auto format, query_text(req, "format"));
@@ -153,21 +107,21 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
       return fail(ErrorCode::kInvalidArgument, "count must be between 1 and 10000");
     r.count = static_cast<int>(*count);
   }
-  CW_RETURN_IF_ERROR(check_grant(s, check, r.each, r.expected_subjects));
+  CW_RETURN_IF_ERROR(check_credential(s.auth, s.authorities, est, r.each, r.expected_subjects));
   CW_ASSIGN_OR_RETURN(auto made, creds.create_batch(r, id.actor));
+  const SysTime now = s.clock.now();
+  json items = json::array();
+  for (const auto& c : made.credentials) {
+    json j = credential_json(c.info, now);
+    j["secret"] = c.secret;
+    items.push_back(std::move(j));
+  }
   http::Response resp;
   if (format == "csv") {
-    resp = http::Response::text(201, batch_csv(made), "text/csv; charset=utf-8");
+    resp = http::Response::text(201, credentials_csv(items), "text/csv; charset=utf-8");
     resp.set_header("Content-Disposition",
                     "attachment; filename=\"enrollment-" + made.batch + ".csv\"");
   } else {
-    const SysTime now = s.clock.now();
-    json items = json::array();
-    for (const auto& c : made.credentials) {
-      json j = credential_json(c.info, now);
-      j["secret"] = c.secret;
-      items.push_back(std::move(j));
-    }
     resp = ok_json({{"batch", made.batch}, {"items", std::move(items)}}, 201);
   }
   resp.set_header("Cache-Control", "no-store");
@@ -175,7 +129,7 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
 }
 
 Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials& creds,
-                                         const CredentialCheck&,
+                                         const EstSettings&,
                                         http::Request& req, const Identity&) {
   CW_RETURN_IF_ERROR(check_query(req, {"team", "batch", "kind", "limit", "after"}));
   auth::CredentialFilter f;
@@ -198,7 +152,7 @@ Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials
 }
 
 Result<http::Response> get_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         const CredentialCheck&,
+                                         const EstSettings&,
                                       http::Request& req, const Identity&) {
   const std::string& id = req.params.at("id");
   CW_ASSIGN_OR_RETURN(auto c, creds.get(id));
@@ -214,13 +168,67 @@ Result<http::Response> get_credential(Services& s, auth::EnrollmentCredentials& 
 }
 
 Result<http::Response> revoke_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         const CredentialCheck&,
+                                         const EstSettings&,
                                          http::Request& req, const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto c, creds.revoke(req.params.at("id"), id.actor));
   return ok_json(credential_json(c, s.clock.now()));
 }
 
 }  // namespace
+
+std::string credentials_csv(const json& items) {
+  auto field = [](const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string out = "id,kind,secret,expected_subject,profile,team,expires_at\r\n";
+  for (const auto& c : items) {
+    // Ids and secrets are base64url made here, exported as they are: a secret starting with
+    // '-' must reach the device unchanged.
+    out += field(c, "id") + "," + field(c, "kind") + "," + field(c, "secret") + "," +
+           csv_field(field(c, "expected_subject")) + "," + csv_field(field(c, "profile")) + "," +
+           csv_field(field(c, "team")) + "," + field(c, "expires_at") + "\r\n";
+  }
+  return out;
+}
+
+Status check_credential(const auth::AuthService& auth, const ca::AuthorityService& authorities,
+                        const EstSettings& est, const auth::CredentialRequest& r,
+                        std::span<const std::string> subjects) {
+  CW_ASSIGN_OR_RETURN(ca::Scope scope, auth.team_scope(r.team));
+  if (std::find(scope.profiles.begin(), scope.profiles.end(), r.profile) == scope.profiles.end())
+    return fail(ErrorCode::kInvalidArgument,
+                "team '" + r.team + "' may not use profile '" + r.profile + "'");
+  const std::string& fallback = authorities.settings().default_authority;
+  const std::string authority = r.authority.value_or(fallback);
+  if (auto a = authorities.info(authority); !a)
+    return fail(ErrorCode::kInvalidArgument, "no authority '" + authority + "'");
+  const bool granted = scope.authorities.empty()
+                           ? authority == fallback
+                           : std::find(scope.authorities.begin(), scope.authorities.end(),
+                                       authority) != scope.authorities.end();
+  if (!granted)
+    return fail(ErrorCode::kInvalidArgument,
+                "team '" + r.team + "' may not use authority '" + authority + "'");
+  for (const std::string& subject : subjects) {
+    const bool within =
+        std::any_of(scope.domains.begin(), scope.domains.end(),
+                    [&](const std::string& d) { return ca::name_within(subject, d); });
+    if (!within)
+      return fail(ErrorCode::kInvalidArgument,
+                  "expected subject '" + subject + "' is outside team '" + r.team + "''s domains");
+  }
+  if (!r.label) return ok();
+  if (r.kind != auth::CredentialKind::kEst)
+    return fail(ErrorCode::kInvalidArgument, "labels are for EST credentials");
+  auto it = est.labels.find(*r.label);
+  if (!est.enabled || it == est.labels.end())
+    return fail(ErrorCode::kInvalidArgument, "no EST label '" + *r.label + "'");
+  if (it->second.profile != r.profile)
+    return fail(ErrorCode::kInvalidArgument,
+                "EST label '" + *r.label + "' enrolls profile '" + it->second.profile + "'");
+  return ok();
+}
 
 json credential_json(const auth::CredentialInfo& c, SysTime now) {
   auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
@@ -245,12 +253,12 @@ json credential_json(const auth::CredentialInfo& c, SysTime now) {
 
 std::unique_ptr<http::Router> make_enrollment_router(Services& services,
                                                      auth::EnrollmentCredentials& credentials,
-                                                     CredentialCheck check) {
+                                                     const EstSettings& est) {
   auto router = std::make_unique<http::Router>();
-  auto bind = [&credentials, check](auto fn) {
-    return [&credentials, check, fn](Services& s, http::Request& req,
-                                     const Identity& id) -> Result<http::Response> {
-      return fn(s, credentials, check, req, id);
+  auto bind = [&credentials, &est](auto fn) {
+    return [&credentials, &est, fn](Services& s, http::Request& req,
+                                    const Identity& id) -> Result<http::Response> {
+      return fn(s, credentials, est, req, id);
     };
   };
   const std::string base = "/api/v1/enrollment/credentials";

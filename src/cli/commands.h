@@ -54,6 +54,8 @@ void add_serve_command(CLI::App& app, Globals& g);
 void add_whoami_command(CLI::App& app, Globals& g);
 void add_auth_commands(CLI::App& app, Globals& g);
 void add_acme_commands(CLI::App& app, Globals& g);
+// enroll credentials create|batch|list|show|revoke
+void add_enroll_commands(CLI::App& app, Globals& g);
 void add_scan_commands(CLI::App& app, Globals& g);  // scan net|files|list|show|schedule
 void add_agent_command(CLI::App& app, Globals& g);  // agent: file scans sent to a server
 // managed create|list|show|timeline|renew|delete|alerts

@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   add_whoami_command(app, g);
   add_auth_commands(app, g);
   add_acme_commands(app, g);
+  add_enroll_commands(app, g);
   add_scan_commands(app, g);
   add_agent_command(app, g);
   add_managed_commands(app, g);

@@ -182,10 +182,8 @@ class DeviceEnrollment final : public Component {
 
   void mount(Routers& routers) override {
     if (domain_.credentials) {
-      routers.https.mount("", *api::make_enrollment_router(api_, *domain_.credentials,
-                                                           [this](const auth::CredentialRequest& r) {
-                                                             return check_label(r);
-                                                           }));
+      routers.https.mount(
+          "", *api::make_enrollment_router(api_, *domain_.credentials, domain_.config.est));
     }
     if (domain_.config.est.enabled) {
       routers.https.mount("/.well-known/est", *protocols::est::make_router(est_, false));
@@ -199,21 +197,6 @@ class DeviceEnrollment final : public Component {
   }
 
  private:
-  // A credential for a label is for one the protocol serves, with the credential's profile.
-  Status check_label(const auth::CredentialRequest& r) const {
-    if (!r.label) return ok();
-    if (r.kind != auth::CredentialKind::kEst)
-      return fail(ErrorCode::kInvalidArgument, "labels are for EST credentials");
-    const EstSettings& est = domain_.config.est;
-    auto it = est.labels.find(*r.label);
-    if (!est.enabled || it == est.labels.end())
-      return fail(ErrorCode::kInvalidArgument, "no EST label '" + *r.label + "'");
-    if (it->second.profile != r.profile)
-      return fail(ErrorCode::kInvalidArgument, "EST label '" + *r.label + "' enrolls profile '" +
-                                                   it->second.profile + "'");
-    return ok();
-  }
-
   Domain& domain_;
   api::Services api_;  // the credentials' REST resource: lives as long as its routes
   protocols::est::Service est_;

@@ -255,5 +255,28 @@ must 200 GET "/api/v1/enrollment/credentials?batch=$batch"
 assert_eq "active,active,used" "$(jq -r '[.items[].state] | sort | join(",")' "$T/resp")" "the batch shows which were used"
 grep -q "$bsecret" <(db_scalar "SELECT * FROM enrollment_credentials; SELECT * FROM audit_events") && fail "a secret is stored in the clear" || pass
 
+# --- the CLI, locally and through the server -------------------------------------------------------
+remote() { env CERTWARD_TOKEN="$A" CERTWARD_SERVER="$BASE" CERTWARD_CA_FILE="$T/root.pem" "$CERTWARD_BIN" "$@"; }
+cw enroll credentials create --team factory --profile device --expected-subject cli-dev.devices.example.test >"$T/cli-cred.txt"
+cid=$(sed -n 's/^id: *//p' "$T/cli-cred.txt")
+csecret=$(sed -n 's/^secret: *//p' "$T/cli-cred.txt")
+csr_b64 cli-dev.devices.example.test "$T/cli-dev.key" >"$T/cli-dev.b64"
+assert_eq 200 "$(enroll /simpleenroll "$cid:$csecret" "$T/cli-dev.b64")" "a credential made by the CLI enrolls"
+remote enroll credentials show "$cid" --json >"$T/show.json"
+assert_eq "used|1" "$(jq -r '[.state, (.certificates | length)] | join("|")' "$T/show.json")" "the CLI shows it used, through the server"
+remote enroll credentials batch --kind scep --team factory --profile device --count 3 --csv "$T/scep.csv" >/dev/null
+assert_eq 4 "$(wc -l <"$T/scep.csv")" "a batch's CSV through the server"
+assert_eq 600 "$(stat -c %a "$T/scep.csv")" "the CSV of secrets is private"
+printf 'l1.devices.example.test\nl2.devices.example.test\n' >"$T/subjects.txt"
+cw enroll credentials batch --team factory --profile device --subjects "$T/subjects.txt" --csv "$T/local.csv" >/dev/null
+assert_eq 3 "$(wc -l <"$T/local.csv")" "a local batch, one per subject"
+before=$(state)
+assert_fails 3 invalid_argument "a credential for a CA profile" cw enroll credentials create --team factory --profile intermediate-ca
+assert_fails 3 invalid_argument "a credential through the server for another team's profile" remote enroll credentials create --team other --profile tls-client
+assert_fails 4 not_found "revoking an unknown credential" remote enroll credentials revoke ec-0000000000000000
+assert_eq "$before" "$(state)" "refused CLI commands change nothing"
+remote enroll credentials revoke "$cid" >/dev/null && pass || fail "revoke through the server"
+assert_eq revoked "$(cw enroll credentials show "$cid" --json | jq -r .state)" "revoked"
+
 stop_server
 finish
