@@ -3,8 +3,10 @@
 #include "http/http.h"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
 #include "http/text_impl.h"
 
 namespace certward::http {
@@ -71,6 +73,20 @@ Response Response::problem(int status, std::string_view title, std::string_view 
   // Replace, not throw, on invalid UTF-8 in the detail (it may echo client input).
   return text(status, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
               "application/problem+json");
+}
+
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size() || header.size() > 4096) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return std::nullopt;
+  }
+  auto decoded = from_base64(header.substr(kScheme.size()));
+  if (!decoded) return std::nullopt;
+  const std::string text(decoded->begin(), decoded->end());
+  const std::size_t colon = text.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return std::pair(text.substr(0, colon), text.substr(colon + 1));
 }
 
 }  // namespace certward::http

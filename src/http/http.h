@@ -143,6 +143,11 @@ std::string http_date(std::time_t t);
 // those in a request's path).
 Result<std::string> decode_path(std::string_view raw);
 
+// The user and password of an "Authorization: Basic ..." header (RFC 7617): nullopt for any
+// other scheme, or when the credentials are not base64 of "user:password". The password may
+// hold ':'. Secret: never log what this returns.
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header);
+
 struct TlsSettings {
   std::string certificate_chain_pem;  // leaf first
   std::string private_key_pem;        // secret: never logged

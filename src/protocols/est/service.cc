@@ -5,6 +5,7 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "http/http.h"
 #include "x509/bundle.h"
 #include "x509/verify.h"
 
@@ -31,22 +32,6 @@ Failure from_error(const Error& e) {
     default:
       return failure(Refusal::kInternal, "the request could not be processed");
   }
-}
-
-// "Basic <base64(user:password)>" (RFC 7617). nullopt when the header is not that.
-std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header) {
-  constexpr std::string_view kScheme = "basic ";
-  if (header.size() <= kScheme.size() || header.size() > 1024) return std::nullopt;
-  std::string scheme(header.substr(0, kScheme.size()));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (scheme != kScheme) return std::nullopt;
-  auto decoded = from_base64(header.substr(kScheme.size()));
-  if (!decoded) return std::nullopt;
-  const std::string text(decoded->begin(), decoded->end());
-  const std::size_t colon = text.find(':');
-  if (colon == std::string::npos) return std::nullopt;
-  return std::pair(text.substr(0, colon), text.substr(colon + 1));
 }
 
 // RFC 7030 4.2.2: a re-enrollment keeps the subject and the subject alternative names.
@@ -129,7 +114,7 @@ Outcome<ca::Requester> Service::team_requester(const std::string& team, std::str
 }
 
 Outcome<Service::Caller> Service::by_credential(const Call& call, const Label* label) const {
-  auto basic = basic_credentials(*call.authorization);
+  auto basic = http::basic_credentials(*call.authorization);
   if (!basic || d_.credentials == nullptr)
     return std::unexpected(failure(Refusal::kUnauthenticated, "give an EST credential"));
   auto found = d_.credentials->authenticate(auth::CredentialKind::kEst, basic->first,
