@@ -161,7 +161,7 @@ echo "== certward at $cw_base (pid $cw_pid, worker_threads $WORKERS); trial simp
 run_wrk() {  # name conns url body content-type authorization
   local name=$1 conns=$2 url=$3 body=$4 ctype=$5 auth=$6 raw="$out/est-$1-c$2.txt"
   local done_dir
-  done_dir=$(mktemp -d "$T/done-$name-c$conns.XXXXXX")
+  done_dir=$(mktemp -d "$T/stopped-$name-c$conns.XXXXXX")
   log_load "$name, $conns connections, $COUNT requests"
   BODY_FILE=$body CONTENT_TYPE=$ctype AUTHORIZATION=$auth COUNT=$COUNT THREADS=$WRK_THREADS \
     DONE_DIR=$done_dir wrk -t"$WRK_THREADS" -c"$conns" -d"${DEADLINE}s" --timeout 10s --latency \
@@ -171,7 +171,7 @@ run_wrk() {  # name conns url body content-type authorization
   # Every thread drops a file when its share is answered; wrk's main thread would sleep out
   # the whole -d otherwise, and SIGINT is its way to stop early and print.
   local waited=0
-  while (($(find "$done_dir" -name 'done-*' | wc -l) < WRK_THREADS)); do
+  while (($(find "$done_dir" -mindepth 1 -type f -name 'done-*' | wc -l) < WRK_THREADS)); do
     kill -0 "$wrk_pid" 2>/dev/null || break
     sleep 0.1
     waited=$((waited + 1))
