@@ -420,6 +420,20 @@ std::vector<Profile> builtin_profiles() {
   ocsp.internal = true;
   ocsp.ocsp_nocheck = true;
   out.push_back(ocsp);
+
+  // The enrollment protocols' RA (ca/protocol_ra.h): RSA, since SCEP clients encrypt their
+  // requests to it by RSA key transport; id-kp-cmcRA (RFC 6402), as CMP and CMC name an RA.
+  Profile protocol_ra;
+  protocol_ra.name = "protocol-ra";
+  protocol_ra.description = "Registration authority of the enrollment protocols (certward's own)";
+  protocol_ra.key_types = {KeyType::kRsa2048};
+  protocol_ra.default_validity = days(365);
+  protocol_ra.max_validity = days(730);
+  protocol_ra.key_usage = {"digitalSignature", "keyEncipherment"};
+  protocol_ra.extended_key_usage = {"1.3.6.1.5.5.7.3.28"};
+  protocol_ra.subject_template = "CN=Enrollment RA";
+  protocol_ra.internal = true;
+  out.push_back(protocol_ra);
   return out;
 }
 

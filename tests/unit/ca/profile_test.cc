@@ -31,7 +31,7 @@ TEST(ProfileSet, BuiltinsArePresent) {
   std::set<std::string> names;
   for (const auto& p : set.all()) names.insert(p.name);
   EXPECT_EQ(names, (std::set<std::string>{"tls-server", "tls-client", "code-signing", "smime",
-                                          "device", "intermediate-ca", "ocsp-responder"}));
+                                          "device", "intermediate-ca", "ocsp-responder", "protocol-ra"}));
   auto missing = set.find("nope");
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
@@ -106,7 +106,7 @@ TEST(ProfileSet, OverridesFieldByField) {
   s.policy_oids = std::vector<std::string>{"2.23.140.1.2.1"};
   auto set = ProfileSet::create(std::vector<ProfileSettings>{s});
   ASSERT_TRUE(set.has_value()) << set.error().message;
-  EXPECT_EQ(set->all().size(), 7u);
+  EXPECT_EQ(set->all().size(), 8u);
   const Profile& p = find(*set, "tls-server");
   EXPECT_EQ(p.description, "Our web servers");
   EXPECT_EQ(p.key_types, std::vector<KeyType>{KeyType::kEcP384});
@@ -133,7 +133,7 @@ TEST(ProfileSet, NewProfileStartsFromTlsServer) {
   s.subject_template = "CN={cn},O=Example,OU=Ingress";
   auto set = ProfileSet::create(std::vector<ProfileSettings>{s});
   ASSERT_TRUE(set.has_value()) << set.error().message;
-  EXPECT_EQ(set->all().size(), 8u);
+  EXPECT_EQ(set->all().size(), 9u);
   const Profile& p = find(*set, "k8s_ingress");
   EXPECT_EQ(p.description, "custom profile");
   EXPECT_EQ(p.max_validity, days(398));
