@@ -5,6 +5,7 @@
 // Served by the enrollment component beside the protocols that check them.
 
 #include <memory>
+#include <span>
 
 #include "api/api.h"
 #include "auth/enrollment_credentials.h"
@@ -27,6 +28,9 @@ std::unique_ptr<http::Router> make_enrollment_router(Services& services,
                                                      const EstSettings& est);
 
 nlohmann::json credential_json(const auth::CredentialInfo& c, SysTime now);
+// With "certificates": [{"certificate", "channel", "used_at"}], what it enrolled.
+nlohmann::json credential_json(const auth::CredentialInfo& c,
+                               std::span<const auth::CredentialUse> uses, SysTime now);
 
 // Credentials with their secrets (credential_json plus "secret") as the CSV a factory line
 // loads: id,kind,secret,expected_subject,profile,team,expires_at, CRLF-ended (RFC 4180), a

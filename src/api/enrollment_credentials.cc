@@ -70,9 +70,9 @@ Result<auth::CredentialRequest> request_of(const Body& b, const ca::ProfileSet& 
 Result<http::Response> create_credential(Services& s, auth::EnrollmentCredentials& creds,
                                          const EstSettings& est, http::Request& req,
                                          const Identity& id) {
-  CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"kind", "team", "profile", "authority", "label",
-                                                 "max_uses", "lifetime", "description",
-                                                 "expected_subject"}));
+  CW_ASSIGN_OR_RETURN(auto b,
+                      Body::parse(req, {"kind", "team", "profile", "authority", "label", "max_uses",
+                                        "lifetime", "description", "expected_subject"}));
   CW_ASSIGN_OR_RETURN(auto r, request_of(b, s.profiles));
   CW_ASSIGN_OR_RETURN(r.expected_subject, b.opt_string("expected_subject"));
   std::vector<std::string> subjects;
@@ -93,9 +93,9 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
   CW_ASSIGN_OR_RETURN(auto format, query_text(req, "format"));
   if (format && *format != "json" && *format != "csv")
     return fail(ErrorCode::kInvalidArgument, "format must be json or csv");
-  CW_ASSIGN_OR_RETURN(auto b, Body::parse(req, {"kind", "team", "profile", "authority", "label",
-                                                 "max_uses", "lifetime", "description", "count",
-                                                 "expected_subjects"}));
+  CW_ASSIGN_OR_RETURN(auto b,
+                      Body::parse(req, {"kind", "team", "profile", "authority", "label", "max_uses",
+                                        "lifetime", "description", "count", "expected_subjects"}));
   auth::BatchRequest r;
   CW_ASSIGN_OR_RETURN(r.each, request_of(b, s.profiles));
   CW_ASSIGN_OR_RETURN(auto count, b.opt_int("count"));
@@ -129,8 +129,7 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
 }
 
 Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials& creds,
-                                         const EstSettings&,
-                                        http::Request& req, const Identity&) {
+                                        const EstSettings&, http::Request& req, const Identity&) {
   CW_RETURN_IF_ERROR(check_query(req, {"team", "batch", "kind", "limit", "after"}));
   auth::CredentialFilter f;
   CW_ASSIGN_OR_RETURN(f.team, query_text(req, "team"));
@@ -152,24 +151,16 @@ Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials
 }
 
 Result<http::Response> get_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         const EstSettings&,
-                                      http::Request& req, const Identity&) {
+                                      const EstSettings&, http::Request& req, const Identity&) {
   const std::string& id = req.params.at("id");
   CW_ASSIGN_OR_RETURN(auto c, creds.get(id));
   CW_ASSIGN_OR_RETURN(auto uses, creds.uses(id));
-  json j = credential_json(c, s.clock.now());
-  json u = json::array();
-  for (const auto& use : uses)
-    u.push_back({{"certificate", use.certificate},
-                 {"channel", use.channel},
-                 {"used_at", format_time(use.used_at)}});
-  j["certificates"] = std::move(u);
-  return ok_json(j);
+  return ok_json(credential_json(c, uses, s.clock.now()));
 }
 
 Result<http::Response> revoke_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         const EstSettings&,
-                                         http::Request& req, const Identity& id) {
+                                         const EstSettings&, http::Request& req,
+                                         const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto c, creds.revoke(req.params.at("id"), id.actor));
   return ok_json(credential_json(c, s.clock.now()));
 }
@@ -249,6 +240,18 @@ json credential_json(const auth::CredentialInfo& c, SysTime now) {
           {"created_at", format_time(c.created_at)},
           {"last_used_at", optional_time(c.last_used_at)},
           {"revoked_at", optional_time(c.revoked_at)}};
+}
+
+json credential_json(const auth::CredentialInfo& c, std::span<const auth::CredentialUse> uses,
+                     SysTime now) {
+  json j = credential_json(c, now);
+  json u = json::array();
+  for (const auto& use : uses)
+    u.push_back({{"certificate", use.certificate},
+                 {"channel", use.channel},
+                 {"used_at", format_time(use.used_at)}});
+  j["certificates"] = std::move(u);
+  return j;
 }
 
 std::unique_ptr<http::Router> make_enrollment_router(Services& services,

@@ -99,7 +99,8 @@ Status check_request(const CredentialRequest& r) {
   CW_RETURN_IF_ERROR(detail::check_name(r.team, "team"));
   if (r.profile.empty() || r.profile.size() > 64 || has_control(r.profile))
     return fail(ErrorCode::kInvalidArgument, "profile: name a profile");
-  if (r.authority && (r.authority->empty() || r.authority->size() > 64 || has_control(*r.authority)))
+  if (r.authority &&
+      (r.authority->empty() || r.authority->size() > 64 || has_control(*r.authority)))
     return fail(ErrorCode::kInvalidArgument, "authority: name an authority");
   if (r.label && !label_ok(*r.label))
     return fail(ErrorCode::kInvalidArgument,
@@ -193,8 +194,8 @@ Status EnrollmentCredentials::insert(store::Transaction& tx, const NewCredential
       "INSERT INTO enrollment_credentials (id, kind, secret_sha256, sealed_secret, team, "
       "profile, authority, label, expected_subject, max_uses, expires_at, batch, description, "
       "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      store::params(c.id, std::string(credential_kind_name(c.kind)), secret_hash(n.secret),
-                    sealed, c.team, c.profile, c.authority, c.label, c.expected_subject,
+      store::params(c.id, std::string(credential_kind_name(c.kind)), secret_hash(n.secret), sealed,
+                    c.team, c.profile, c.authority, c.label, c.expected_subject,
                     static_cast<std::int64_t>(c.max_uses), to_unix(*c.expires_at), c.batch,
                     c.description, c.created_by, to_unix(c.created_at)));
 }
@@ -309,8 +310,7 @@ Result<std::vector<CredentialUse>> EnrollmentCredentials::uses(std::string_view 
   return out;
 }
 
-Result<CredentialInfo> EnrollmentCredentials::revoke(std::string_view id,
-                                                     std::string_view actor) {
+Result<CredentialInfo> EnrollmentCredentials::revoke(std::string_view id, std::string_view actor) {
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin());
   CW_ASSIGN_OR_RETURN(auto row,
                       tx->query_one("SELECT " + std::string(kColumns) +
@@ -337,10 +337,10 @@ Result<std::optional<CredentialInfo>> EnrollmentCredentials::authenticate(
     CredentialKind kind, std::string_view id, std::string_view secret) const {
   if (id.size() > 64 || secret.size() > 256) return std::optional<CredentialInfo>();
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(
-      auto row, tx->query_one("SELECT " + std::string(kColumns) +
-                                  ", secret_sha256 FROM enrollment_credentials WHERE id = ?",
-                              store::params(id)));
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx->query_one("SELECT " + std::string(kColumns) +
+                                        ", secret_sha256 FROM enrollment_credentials WHERE id = ?",
+                                    store::params(id)));
   if (!row) return std::optional<CredentialInfo>();
   const std::string want = row->text(16);
   const std::string got = secret_hash(secret);
@@ -356,10 +356,10 @@ Result<std::optional<CredentialInfo>> EnrollmentCredentials::find_by_secret(
     CredentialKind kind, std::string_view secret) const {
   if (secret.empty() || secret.size() > 256) return std::optional<CredentialInfo>();
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(
-      auto row, tx->query_one("SELECT " + std::string(kColumns) +
-                                  " FROM enrollment_credentials WHERE secret_sha256 = ?",
-                              store::params(secret_hash(secret))));
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx->query_one("SELECT " + std::string(kColumns) +
+                                        " FROM enrollment_credentials WHERE secret_sha256 = ?",
+                                    store::params(secret_hash(secret))));
   if (!row) return std::optional<CredentialInfo>();
   CredentialInfo info = info_from(*row);
   if (info.kind != kind) return std::optional<CredentialInfo>();
@@ -369,10 +369,10 @@ Result<std::optional<CredentialInfo>> EnrollmentCredentials::find_by_secret(
 Result<std::optional<crypto::SecretBytes>> EnrollmentCredentials::secret(
     std::string_view id) const {
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(
-      auto row, tx->query_one("SELECT sealed_secret FROM enrollment_credentials WHERE id = ? "
-                              "AND kind = 'cmp'",
-                              store::params(id)));
+  CW_ASSIGN_OR_RETURN(auto row,
+                      tx->query_one("SELECT sealed_secret FROM enrollment_credentials WHERE id = ? "
+                                    "AND kind = 'cmp'",
+                                    store::params(id)));
   if (!row || row->is_null(0)) return std::optional<crypto::SecretBytes>();
   CW_ASSIGN_OR_RETURN(auto key, wrapper_.open(row->blob(0), aad_for(id)));
   return std::optional<crypto::SecretBytes>(std::move(key));

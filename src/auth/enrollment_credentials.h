@@ -65,7 +65,7 @@ struct CredentialRequest {
   std::optional<std::string> authority;
   std::optional<std::string> label;
   std::optional<std::string> expected_subject;
-  int max_uses = 1;                                    // 0..1,000,000; 0: unlimited
+  int max_uses = 1;                                      // 0..1,000,000; 0: unlimited
   std::chrono::seconds lifetime{std::chrono::days(30)};  // 1 minute .. 5 years
   std::string description;
 };
@@ -77,8 +77,8 @@ struct NewCredential {
 
 // A bulk creation: `count` credentials, or one per expected subject.
 struct BatchRequest {
-  CredentialRequest each;                     // its expected_subject is ignored
-  int count = 0;                              // when `subjects` is empty; 1..10,000
+  CredentialRequest each;                      // its expected_subject is ignored
+  int count = 0;                               // when `subjects` is empty; 1..10,000
   std::vector<std::string> expected_subjects;  // at most 10,000
 };
 
@@ -91,8 +91,8 @@ struct CredentialFilter {
   std::optional<std::string> team;
   std::optional<std::string> batch;
   std::optional<CredentialKind> kind;
-  int limit = 100;                     // 1..1000
-  std::optional<std::string> after;    // the last id of the previous page
+  int limit = 100;                   // 1..1000
+  std::optional<std::string> after;  // the last id of the previous page
 };
 
 struct CredentialUse {

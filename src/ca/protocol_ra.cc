@@ -41,9 +41,7 @@ ProtocolRa::ProtocolRa(const Clock& clock, store::Database& db, Enrollment& ra,
       inventory_(inventory),
       wrapper_(wrapper) {}
 
-Status ProtocolRa::migrate(store::Database& db) {
-  return db.migrate("protocol_ra", kMigrations);
-}
+Status ProtocolRa::migrate(store::Database& db) { return db.migrate("protocol_ra", kMigrations); }
 
 Result<std::vector<std::shared_ptr<const RaCredential>>> ProtocolRa::load(
     std::string_view authority) const {
@@ -99,8 +97,8 @@ Result<std::shared_ptr<const RaCredential>> ProtocolRa::issue(std::string_view a
             return tx.execute(
                 "INSERT INTO protocol_ra_certificates (fingerprint, authority, certificate, "
                 "sealed_key, not_before, not_after) VALUES (?, ?, ?, ?, ?, ?)",
-                store::params(info.sha256_hex, name, cert.der(), sealed,
-                              to_unix(info.not_before), to_unix(info.not_after)));
+                store::params(info.sha256_hex, name, cert.der(), sealed, to_unix(info.not_before),
+                              to_unix(info.not_after)));
           }));
   const auto& info = issued.certificate.info();
   log::info("protocol_ra_issued", {{"authority", name},

@@ -38,9 +38,8 @@ class ProtocolRa {
   static constexpr std::string_view kProfile = "protocol-ra";
 
   // Everything passed outlives this object.
-  ProtocolRa(const Clock& clock, store::Database& db, Enrollment& ra,
-             AuthorityService& authorities, const inventory::Inventory& inventory,
-             const crypto::KeyWrapper& wrapper);
+  ProtocolRa(const Clock& clock, store::Database& db, Enrollment& ra, AuthorityService& authorities,
+             const inventory::Inventory& inventory, const crypto::KeyWrapper& wrapper);
 
   static Status migrate(store::Database& db);
 

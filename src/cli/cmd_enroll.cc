@@ -30,8 +30,8 @@ void print_credentials(const json& doc) {
   t.print();
   if (doc.contains("certificates")) {
     for (const auto& u : doc["certificates"])
-      std::cout << "enrolled " << text(u, "certificate") << " over " << text(u, "channel")
-                << " at " << text(u, "used_at") << "\n";
+      std::cout << "enrolled " << text(u, "certificate") << " over " << text(u, "channel") << " at "
+                << text(u, "used_at") << "\n";
   }
 }
 
@@ -68,7 +68,8 @@ Result<auth::CredentialRequest> to_request(const Request& o) {
   r.label = o.label;
   r.max_uses = o.max_uses;
   auto lifetime = parse_duration(o.lifetime);
-  if (!lifetime) return fail(ErrorCode::kInvalidArgument, "--lifetime: " + lifetime.error().message);
+  if (!lifetime)
+    return fail(ErrorCode::kInvalidArgument, "--lifetime: " + lifetime.error().message);
   r.lifetime = *lifetime;
   r.description = o.description;
   return r;
@@ -121,8 +122,8 @@ void add_enroll_commands(CLI::App& app, Globals& g) {
             r.expected_subject = o->expected_subject;
             std::vector<std::string> subjects;
             if (r.expected_subject) subjects.push_back(*r.expected_subject);
-            CW_RETURN_IF_ERROR(api::check_credential(c.auth(), c.authorities(), c.config().est,
-                                                     r, subjects));
+            CW_RETURN_IF_ERROR(
+                api::check_credential(c.auth(), c.authorities(), c.config().est, r, subjects));
             CW_ASSIGN_OR_RETURN(auto made, c.credentials().create(r, c.actor()));
             json j = api::credential_json(made.info, c.clock().now());
             j["secret"] = made.secret;
@@ -145,8 +146,9 @@ void add_enroll_commands(CLI::App& app, Globals& g) {
         "batch", "create one-time credentials for a factory line or an MDM, written as CSV");
     add_request_options(*batch, *o);
     auto* n = batch->add_option("--count", *count, "how many")->check(CLI::Range(1, 10'000));
-    batch->add_option("--subjects", *subjects_file,
-                      "a file with one expected subject per line: one credential each")
+    batch
+        ->add_option("--subjects", *subjects_file,
+                     "a file with one expected subject per line: one credential each")
         ->excludes(n);
     batch->add_option("--csv", *csv, "write id,kind,secret,... here (0600)")->required();
     batch->callback([&g, o, count, subjects_file, csv] {
@@ -257,16 +259,11 @@ void add_enroll_commands(CLI::App& app, Globals& g) {
           [id](Context& c) -> Result<json> {
             CW_ASSIGN_OR_RETURN(auto info, c.credentials().get(*id));
             CW_ASSIGN_OR_RETURN(auto uses, c.credentials().uses(*id));
-            json j = api::credential_json(info, c.clock().now());
-            json u = json::array();
-            for (const auto& use : uses)
-              u.push_back({{"certificate", use.certificate},
-                           {"channel", use.channel},
-                           {"used_at", format_time(use.used_at)}});
-            j["certificates"] = std::move(u);
-            return j;
+            return api::credential_json(info, uses, c.clock().now());
           },
-          [id](const Remote& r) { return r.get("/api/v1/enrollment/credentials/" + url_encode(*id)); },
+          [id](const Remote& r) {
+            return r.get("/api/v1/enrollment/credentials/" + url_encode(*id));
+          },
           print_credentials);
     });
   }

@@ -31,8 +31,8 @@ Status parse_est(const toml::table& t, EstSettings& est, std::string_view src) {
       CW_ASSIGN_OR_RETURN(est.serverkeygen, get_bool(v, key, src));
     } else if (key == "requests_per_second" || key == "burst") {
       if (!v.is_number())
-        return fail(ErrorCode::kMalformed, where(v, src) + ": est." + std::string(key) +
-                                               " must be a number");
+        return fail(ErrorCode::kMalformed,
+                    where(v, src) + ": est." + std::string(key) + " must be a number");
       (key == "burst" ? est.burst : est.requests_per_second) = v.value<double>().value_or(0);
     } else if (key == "labels") {
       if (!v.is_table())

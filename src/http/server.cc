@@ -86,7 +86,7 @@ Response invoke_handler(const Handler& handler, Request& request, std::string_vi
 struct ListenerConfig {
   std::string name;
   std::shared_ptr<ssl::context> tls;  // null: plain HTTP
-  bool client_certificates = false;           // asked for (TlsSettings)
+  bool client_certificates = false;   // asked for (TlsSettings)
   bool verified_client_certificates = false;  // verified against client_ca_pem
 };
 

@@ -5,11 +5,11 @@
 #include <algorithm>
 
 #include "api/api.h"
+#include "api/enrollment.h"
 #include "ca/ocsp_responder.h"
 #include "common/log.h"
 #include "lifecycle/alerts/evaluator.h"
 #include "protocols/acme/acme.h"
-#include "api/enrollment.h"
 #include "protocols/crl/crl.h"
 #include "protocols/est/est.h"
 #include "protocols/ocsp/ocsp.h"

@@ -12,7 +12,8 @@
 namespace certward::protocols::est {
 
 // The operations of the default endpoint (mount at "/.well-known/est"), or with `labelled`
-// those of every label at "/{label}/<operation>" (mount both at "/.well-known/est"). `service` outlives the router.
+// those of every label at "/{label}/<operation>" (mount both at "/.well-known/est"). `service`
+// outlives the router.
 std::unique_ptr<http::Router> make_router(Service& service, bool labelled);
 
 }  // namespace certward::protocols::est

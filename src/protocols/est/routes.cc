@@ -49,9 +49,9 @@ http::Response refused(const Failure& f) {
 http::Response pkcs7(std::span<const x509::Certificate> certs, bool certs_only) {
   auto der = x509::make_pkcs7(certs);
   if (!der) return refused(Failure{Refusal::kInternal, "cannot encode the certificates", {}});
-  auto r = http::Response::text(200, x509::est::encode_base64_body(*der),
-                                certs_only ? "application/pkcs7-mime; smime-type=certs-only"
-                                           : "application/pkcs7-mime");
+  auto r = http::Response::text(
+      200, x509::est::encode_base64_body(*der),
+      certs_only ? "application/pkcs7-mime; smime-type=certs-only" : "application/pkcs7-mime");
   r.set_header("Content-Transfer-Encoding", "base64");
   return r;
 }
@@ -83,8 +83,8 @@ http::Response enroll(Service& service, const http::Request& req, bool labelled,
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   while (!media.empty() && media.back() == ' ') media.pop_back();
   if (media != "application/pkcs10") {
-    auto r = refused(Failure{Refusal::kBadRequest,
-                             "the request's Content-Type must be application/pkcs10", {}});
+    auto r = refused(
+        Failure{Refusal::kBadRequest, "the request's Content-Type must be application/pkcs10", {}});
     r.status = 415;
     return r;
   }
@@ -134,8 +134,9 @@ void add_routes(http::Router& router, Service& service, bool labelled) {
     // Without a label the credential decides the profile, which is not known before the
     // client authenticates: nothing to say (RFC 7030 4.5.2: 204).
     if (types->empty()) return http::Response::text(204, "");
-    auto r = http::Response::text(200, x509::est::encode_base64_body(x509::est::make_csr_attrs(*types)),
-                                  "application/csrattrs");
+    auto r =
+        http::Response::text(200, x509::est::encode_base64_body(x509::est::make_csr_attrs(*types)),
+                             "application/csrattrs");
     r.set_header("Content-Transfer-Encoding", "base64");
     return r;
   });

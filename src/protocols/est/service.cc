@@ -83,9 +83,8 @@ const Service::Label* Service::label_of(const Call& call) const {
 
 Outcome<std::vector<x509::Certificate>> Service::ca_certificates(const Call& call) {
   const Label* label = label_of(call);
-  const std::string name = label && !label->settings.authority.empty()
-                               ? label->settings.authority
-                               : d_.ca.default_authority;
+  const std::string name = label && !label->settings.authority.empty() ? label->settings.authority
+                                                                       : d_.ca.default_authority;
   auto authority = d_.authorities.load(name);
   if (!authority) return std::unexpected(from_error(authority.error()));
   std::vector<x509::Certificate> out{(*authority)->certificate()};
@@ -117,8 +116,8 @@ Outcome<Service::Caller> Service::by_credential(const Call& call, const Label* l
   auto basic = http::basic_credentials(*call.authorization);
   if (!basic || d_.credentials == nullptr)
     return std::unexpected(failure(Refusal::kUnauthenticated, "give an EST credential"));
-  auto found = d_.credentials->authenticate(auth::CredentialKind::kEst, basic->first,
-                                            basic->second);
+  auto found =
+      d_.credentials->authenticate(auth::CredentialKind::kEst, basic->first, basic->second);
   if (!found) return std::unexpected(from_error(found.error()));
   if (!*found) {
     // The username is not logged: a client that swapped its fields would log its password.
@@ -133,9 +132,9 @@ Outcome<Service::Caller> Service::by_credential(const Call& call, const Label* l
   // label's profile (and authority) may enroll, so that the label's choice holds.
   if (c.label && c.label != call.label)
     return std::unexpected(failure(Refusal::kForbidden, "the credential is for another label"));
-  if (label && (c.profile != label->settings.profile ||
-                (!label->settings.authority.empty() && c.authority &&
-                 *c.authority != label->settings.authority)))
+  if (label &&
+      (c.profile != label->settings.profile || (!label->settings.authority.empty() && c.authority &&
+                                                *c.authority != label->settings.authority)))
     return std::unexpected(
         failure(Refusal::kForbidden,
                 "the credential is for another profile or authority than this label's"));
@@ -162,8 +161,8 @@ Outcome<Service::Caller> Service::by_manufacturer(const Call& call, const Label&
   if (!verified) {
     log::info("est_device_certificate_refused",
               {{"label", label.settings.name}, {"reason", verified.error().message}});
-    return std::unexpected(failure(Refusal::kUnauthenticated,
-                                   "the certificate presented is not a manufacturer's"));
+    return std::unexpected(
+        failure(Refusal::kUnauthenticated, "the certificate presented is not a manufacturer's"));
   }
   const std::string fp = leaf->info().sha256_hex;
   auto requester = team_requester(label.settings.team, "est-device:" + fp.substr(0, 16));
@@ -171,8 +170,8 @@ Outcome<Service::Caller> Service::by_manufacturer(const Call& call, const Label&
   requester->principal = "device:" + fp;
   std::optional<std::string> authority;
   if (!label.settings.authority.empty()) authority = label.settings.authority;
-  return Caller{*requester, label.settings.profile, authority, std::nullopt, std::nullopt,
-                "est-device:" + fp};
+  return Caller{*requester,   label.settings.profile, authority,
+                std::nullopt, std::nullopt,           "est-device:" + fp};
 }
 
 Outcome<Service::Caller> Service::by_renewed(const Call& call) const {
@@ -186,15 +185,15 @@ Outcome<Service::Caller> Service::by_renewed(const Call& call) const {
   // TLS proved the client holds the certificate's key; the inventory says certward issued it.
   if (!*record || (*record)->meta.origin != inventory::Origin::kIssued ||
       !(*record)->meta.profile || !(*record)->meta.authority)
-    return std::unexpected(failure(Refusal::kUnauthenticated,
-                                   "the certificate presented was not issued here"));
+    return std::unexpected(
+        failure(Refusal::kUnauthenticated, "the certificate presented was not issued here"));
   const inventory::CertificateRecord& old = **record;
   const SysTime now = d_.clock.now();
   // Only what was enrolled over EST renews over EST: a certificate issued through the API, the
   // CLI or to certward itself (its serving certificate) is renewed the way it was issued.
   if (old.meta.channel != std::optional<std::string>(ca::channel_name(ca::Channel::kEst)))
-    return std::unexpected(failure(Refusal::kForbidden,
-                                   "the certificate presented was not enrolled over EST"));
+    return std::unexpected(
+        failure(Refusal::kForbidden, "the certificate presented was not enrolled over EST"));
   if (old.revoked_at)
     return std::unexpected(failure(Refusal::kForbidden, "the certificate presented is revoked"));
   if (old.superseded_by)
@@ -215,8 +214,8 @@ Outcome<Service::Caller> Service::by_renewed(const Call& call) const {
     requester = *r;
   }
   requester.principal = "certificate:" + fp;
-  return Caller{requester, *old.meta.profile, old.meta.authority, std::nullopt, old,
-                "est-renewal:" + fp};
+  return Caller{requester, *old.meta.profile,  old.meta.authority, std::nullopt,
+                old,       "est-renewal:" + fp};
 }
 
 Outcome<Service::Caller> Service::authenticate(const Call& call, Operation op) const {
@@ -261,8 +260,7 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
     if (!type)
       return std::unexpected(failure(Refusal::kBadRequest, "the request's key type is unknown"));
     request.server_key = *type;
-    request.common_name = info.subject_cn.empty() ? std::nullopt
-                                                  : std::optional(info.subject_cn);
+    request.common_name = info.subject_cn.empty() ? std::nullopt : std::optional(info.subject_cn);
     request.sans = info.sans;
   } else {
     request.csr = csr;
@@ -287,9 +285,8 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
     auth::EnrollmentCredentials* creds = d_.credentials;
     const std::string id = caller->credential->id;
     issued = d_.ra.enroll_and_record(
-        std::move(request),
-        [creds, id](store::Transaction& tx, const x509::Certificate& cert,
-                    const crypto::PrivateKey*) {
+        std::move(request), [creds, id](store::Transaction& tx, const x509::Certificate& cert,
+                                        const crypto::PrivateKey*) {
           return creds->consume(tx, id, cert.info().sha256_hex, "est");
         });
   } else if (caller->renewing) {
@@ -298,9 +295,9 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
     const inventory::Inventory& inventory = d_.inventory;
     const std::string old = caller->renewing->fingerprint;
     issued = d_.ra.enroll_and_record(
-        std::move(request), [&inventory, old](store::Transaction& tx,
-                                              const x509::Certificate& cert,
-                                              const crypto::PrivateKey*) -> Status {
+        std::move(request),
+        [&inventory, old](store::Transaction& tx, const x509::Certificate& cert,
+                          const crypto::PrivateKey*) -> Status {
           auto s = inventory.mark_superseded(tx, old, cert.info().sha256_hex);
           if (!s && s.error().code == ErrorCode::kConflict)
             return fail(ErrorCode::kConflict, "the certificate presented has been renewed already");

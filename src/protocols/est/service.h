@@ -59,9 +59,9 @@ using Outcome = std::expected<T, Failure>;
 
 // What the client sent, as the routes decoded it.
 struct Call {
-  std::optional<std::string> label;  // nullopt: /.well-known/est itself
+  std::optional<std::string> label;          // nullopt: /.well-known/est itself
   std::optional<std::string> authorization;  // the Authorization header
-  std::vector<Bytes> presented_chain;         // TLS client certificate, leaf first
+  std::vector<Bytes> presented_chain;        // TLS client certificate, leaf first
 };
 
 enum class Operation : std::uint8_t { kEnroll, kReenroll, kServerKeygen };

@@ -30,8 +30,9 @@ TEST(ProfileSet, BuiltinsArePresent) {
   const ProfileSet set = builtins();
   std::set<std::string> names;
   for (const auto& p : set.all()) names.insert(p.name);
-  EXPECT_EQ(names, (std::set<std::string>{"tls-server", "tls-client", "code-signing", "smime",
-                                          "device", "intermediate-ca", "ocsp-responder", "protocol-ra"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"tls-server", "tls-client", "code-signing", "smime", "device",
+                                   "intermediate-ca", "ocsp-responder", "protocol-ra"}));
   auto missing = set.find("nope");
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);

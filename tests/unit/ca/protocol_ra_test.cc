@@ -57,9 +57,8 @@ TEST_F(ProtocolRaTest, RenewsAtTwoThirdsOfItsLifeAndKeepsTheOldOneForDecryption)
   auto ra = make();
   auto first = ra->current("issuing");
   ASSERT_TRUE(first);
-  clock_.advance(std::chrono::duration_cast<std::chrono::seconds>((*first)->renew_at -
-                                                                  clock_.now()) -
-                 1s);
+  clock_.advance(
+      std::chrono::duration_cast<std::chrono::seconds>((*first)->renew_at - clock_.now()) - 1s);
   EXPECT_EQ((*ra->current("issuing"))->certificate.info().sha256_hex,
             (*first)->certificate.info().sha256_hex);
   clock_.advance(2s);
@@ -93,10 +92,11 @@ TEST_F(ProtocolRaTest, ARevokedRaCertificateIsReplacedAndAKeyMovedToAnotherRowDo
 
   // A sealed key copied onto another certificate's row is refused.
   ASSERT_EQ(certward::testing::count_rows(*db_, "protocol_ra_certificates"), 2);
-  certward::testing::exec_sql(*db_,
-                    "UPDATE protocol_ra_certificates SET sealed_key = (SELECT sealed_key FROM "
-                    "protocol_ra_certificates WHERE fingerprint = ?) WHERE fingerprint <> ?",
-                    store::params(r.id, r.id));
+  certward::testing::exec_sql(
+      *db_,
+      "UPDATE protocol_ra_certificates SET sealed_key = (SELECT sealed_key FROM "
+      "protocol_ra_certificates WHERE fingerprint = ?) WHERE fingerprint <> ?",
+      store::params(r.id, r.id));
   auto tampered = make()->current("issuing");
   ASSERT_FALSE(tampered);
   EXPECT_EQ(tampered.error().code, ErrorCode::kBadPassword);

@@ -791,8 +791,8 @@ TEST_F(TlsServerTest, VerifiedClientCertificateReachesHandler) {
   auto result =
       run_command(curl(port, "--cert " + *dir_ + "/client.pem --key " + *dir_ + "/client.key"));
   EXPECT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_EQ(result.output, "tls=1 cert=" + to_hex(client_->cert_der) + " presented=" +
-                               to_hex(client_->cert_der) + "/1");
+  EXPECT_EQ(result.output, "tls=1 cert=" + to_hex(client_->cert_der) +
+                               " presented=" + to_hex(client_->cert_der) + "/1");
 }
 
 TEST_F(TlsServerTest, ClientWithoutCertificateIsServed) {
@@ -810,8 +810,7 @@ TEST_F(TlsServerTest, CertificateFromAnotherCaIsNotPassedOn) {
   // certificate is only passed on as presented.
   EXPECT_THAT(result.output, ::testing::Not(HasSubstr("cert=" + to_hex(other_client_->cert_der))));
   if (result.exit_code == 0) {
-    EXPECT_EQ(result.output,
-              "tls=1 cert=none presented=" + to_hex(other_client_->cert_der) + "/1");
+    EXPECT_EQ(result.output, "tls=1 cert=none presented=" + to_hex(other_client_->cert_der) + "/1");
   }
 }
 
@@ -836,10 +835,9 @@ TEST_F(TlsServerTest, WithClientCasAVerifiedCertificateIsBothVerifiedAndPresente
   auto port = start(true, true);
   auto result =
       run_command(curl(port, "--cert " + *dir_ + "/client.pem --key " + *dir_ + "/client.key"));
-  EXPECT_EQ(result.output, "tls=1 cert=" + to_hex(client_->cert_der) + " presented=" +
-                               to_hex(client_->cert_der) + "/1");
-  result =
-      run_command(curl(port, "--cert " + *dir_ + "/other.pem --key " + *dir_ + "/other.key"));
+  EXPECT_EQ(result.output, "tls=1 cert=" + to_hex(client_->cert_der) +
+                               " presented=" + to_hex(client_->cert_der) + "/1");
+  result = run_command(curl(port, "--cert " + *dir_ + "/other.pem --key " + *dir_ + "/other.key"));
   EXPECT_EQ(result.output, "tls=1 cert=none presented=" + to_hex(other_client_->cert_der) + "/1");
 }
 
@@ -854,7 +852,8 @@ TEST_F(TlsServerTest, ReloadSwapsTheCertificateForNewConnections) {
   Credential renewed = testing::make_credential("localhost", CertKind::kServer, server_ca_);
   const std::string old_serial = before.output;
   ASSERT_TRUE(harness_.server().reload_tls(
-      "https", TlsSettings{renewed.cert_pem + server_ca_->cert_pem, renewed.key_pem, {}, false, {}}));
+      "https",
+      TlsSettings{renewed.cert_pem + server_ca_->cert_pem, renewed.key_pem, {}, false, {}}));
   auto after = run_command(connect);
   ASSERT_EQ(after.exit_code, 0) << after.output;
   EXPECT_NE(after.output, old_serial);
@@ -863,9 +862,8 @@ TEST_F(TlsServerTest, ReloadSwapsTheCertificateForNewConnections) {
 
   // Bad material is refused and the current certificate stays.
   Credential other = testing::make_credential("localhost", CertKind::kServer, server_ca_);
-  auto refused =
-      harness_.server().reload_tls("https",
-                                    TlsSettings{renewed.cert_pem, other.key_pem, {}, false, {}});
+  auto refused = harness_.server().reload_tls(
+      "https", TlsSettings{renewed.cert_pem, other.key_pem, {}, false, {}});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
   auto still = run_command(connect);
