@@ -178,7 +178,8 @@ class DeviceEnrollment final : public Component {
         api_(api_services(s)),
         est_(protocols::est::Deps{s.domain.clock, s.domain.config.est, s.domain.config.ca,
                                   s.domain.profiles, s.domain.authorities, s.domain.ra,
-                                  s.domain.inventory, s.domain.auth, s.domain.credentials}) {}
+                                  s.domain.inventory, s.domain.audit, s.domain.auth,
+                                  s.domain.credentials}) {}
 
   void mount(Routers& routers) override {
     if (domain_.credentials) {

@@ -213,6 +213,7 @@ fi
 assert_eq "$before" "$(state)" "refused re-enrollments change nothing"
 FP1B=$(openssl x509 -in "$T/d1b.pem" -outform DER | sha256sum | cut -c1-64)
 assert_eq "$FP1B" "$(db_scalar "SELECT superseded_by FROM certificates WHERE fingerprint = '$FP1'")" "the renewed certificate is superseded by its replacement"
+assert_eq "$FP1B" "$(db_scalar "SELECT json_extract(details, '\$.replaced_by') FROM audit_events WHERE action = 'est.reenroll' AND target_id = '$FP1'")" "the re-enrollment is audited with its replacement"
 must 200 POST "/api/v1/certificates/$FP1/revoke" '{"reason":"superseded"}'
 assert_eq 403 "$(est /simplereenroll --cert "$T/d1.pem" --key "$T/d1.key" -H 'Content-Type: application/pkcs10' --data-binary "@$T/d1b.b64")" "a revoked certificate does not renew"
 

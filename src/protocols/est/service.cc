@@ -293,15 +293,25 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
     // The renewed certificate is superseded with its replacement's commit: of two renewals of
     // one certificate racing, the second finds it superseded and has nothing stored.
     const inventory::Inventory& inventory = d_.inventory;
+    const audit::AuditLog& audit = d_.audit;
     const std::string old = caller->renewing->fingerprint;
+    const std::string actor = caller->requester.actor;
     issued = d_.ra.enroll_and_record(
         std::move(request),
-        [&inventory, old](store::Transaction& tx, const x509::Certificate& cert,
-                          const crypto::PrivateKey*) -> Status {
+        [&inventory, &audit, old, actor](store::Transaction& tx, const x509::Certificate& cert,
+                                         const crypto::PrivateKey*) -> Status {
           auto s = inventory.mark_superseded(tx, old, cert.info().sha256_hex);
           if (!s && s.error().code == ErrorCode::kConflict)
             return fail(ErrorCode::kConflict, "the certificate presented has been renewed already");
-          return s;
+          CW_RETURN_IF_ERROR(s);
+          // mark_superseded leaves the audit to its caller.
+          audit::Event e;
+          e.actor = actor;
+          e.action = "est.reenroll";
+          e.target_type = "certificate";
+          e.target_id = old;
+          e.details = {{"replaced_by", cert.info().sha256_hex}};
+          return audit.append(tx, e);
         });
   } else {
     issued = d_.ra.enroll(std::move(request));

@@ -30,6 +30,7 @@ struct Deps {
   ca::AuthorityService& authorities;
   ca::Enrollment& ra;
   const inventory::Inventory& inventory;
+  const audit::AuditLog& audit;  // re-enrollments: which certificate replaced which
   auth::AuthService& auth;
   auth::EnrollmentCredentials* credentials;  // null: Basic authentication is refused
 };

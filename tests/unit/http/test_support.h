@@ -2,13 +2,18 @@
 // Test helpers: a blocking raw-socket HTTP/1.1 client, shell commands, and an in-memory
 // EC P-256 PKI built with OpenSSL.
 
+#include <gtest/gtest.h>
+
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/encoding.h"
+#include "http/http.h"
 
 namespace certward::http::testing {
 
@@ -67,6 +72,42 @@ struct Credential {
 enum class CertKind { kCa, kServer, kClient };
 // An EC P-256 certificate for `cn`, self-signed when `issuer` is null.
 Credential make_credential(std::string_view cn, CertKind kind, const Credential* issuer);
+
+inline ServerOptions test_options() {
+  using namespace std::chrono_literals;
+  ServerOptions o;
+  o.io_threads = 2;
+  o.worker_threads = 2;
+  o.read_timeout = 5s;
+  o.idle_timeout = 5s;
+  o.drain_timeout = 5s;
+  return o;
+}
+
+// A started server with one listener; the router is filled before start().
+class ServerHarness {
+ public:
+  explicit ServerHarness(ServerOptions options = test_options(), Observer observer = {})
+      : options_(options), observer_(std::move(observer)) {}
+
+  Router& router() { return *router_; }
+
+  std::uint16_t start(ListenerSettings listener = {}) {
+    server_ = std::make_unique<Server>(options_, router_, observer_);
+    auto port = server_->listen(listener);
+    EXPECT_TRUE(port.has_value()) << (port ? "" : port.error().message);
+    auto started = server_->start();
+    EXPECT_TRUE(started.has_value());
+    return port.value_or(0);
+  }
+  Server& server() { return *server_; }
+
+ private:
+  ServerOptions options_;
+  Observer observer_;
+  std::shared_ptr<Router> router_ = std::make_shared<Router>();
+  std::unique_ptr<Server> server_;
+};
 
 // A fresh temporary directory, and a file written into it.
 std::string make_temp_dir();
