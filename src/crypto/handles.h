@@ -5,6 +5,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -56,6 +57,7 @@ using Asn1IntegerPtr = Handle<ASN1_INTEGER, ASN1_INTEGER_free>;
 using Asn1TimePtr = Handle<ASN1_TIME, ASN1_TIME_free>;
 using Asn1OctetStringPtr = Handle<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
 using Pkcs7Ptr = Handle<PKCS7, PKCS7_free>;
+using CmsPtr = Handle<CMS_ContentInfo, CMS_ContentInfo_free>;
 using Pkcs12Ptr = Handle<PKCS12, PKCS12_free>;
 using Pkcs8InfoPtr = Handle<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
 using OpensslStringPtr = Handle<char, free_openssl_string>;
