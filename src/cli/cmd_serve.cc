@@ -62,7 +62,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         &c.policy(),
                         &c.alerts(),
                         &c.approvals(),
-                        &c.credentials()};
+                        &c.credentials(),
+                        &c.protocol_ra()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "auth/eab.h"
 #include "auth/enrollment_credentials.h"
+#include "ca/protocol_ra.h"
 #include "ca/approval.h"
 #include "ca/authority.h"
 #include "ca/crl_publisher.h"
@@ -60,6 +61,7 @@ class Context {
   auth::AuthService& auth() { return *auth_; }
   auth::EabKeys& eab() { return *eab_; }
   auth::EnrollmentCredentials& credentials() { return *credentials_; }
+  ca::ProtocolRa& protocol_ra() { return *protocol_ra_; }
   const lifecycle::JobQueue& jobs() const { return *jobs_; }
   const inventory::Sightings& sightings() const { return *sightings_; }
   discovery::Discovery& discovery() { return *discovery_; }
@@ -93,6 +95,7 @@ class Context {
   std::unique_ptr<auth::AuthService> auth_;
   std::unique_ptr<auth::EabKeys> eab_;
   std::unique_ptr<auth::EnrollmentCredentials> credentials_;
+  std::unique_ptr<ca::ProtocolRa> protocol_ra_;  // the SCEP and CMP RA certificates
   std::optional<lifecycle::JobQueue> jobs_;
   std::optional<inventory::Sightings> sightings_;
   std::unique_ptr<discovery::Discovery> discovery_;

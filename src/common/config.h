@@ -150,6 +150,17 @@ struct EstSettings {
   std::map<std::string, EstLabelSettings> labels;
 };
 
+// [scep]: SCEP (RFC 8894) at /scep on both listeners (docs/enrollment.md). One endpoint per
+// server, answering for one authority: what GetCACert returns before a client has said
+// anything, and what issues every request it sends.
+struct ScepSettings {
+  bool enabled = true;
+  std::string authority;  // empty: ca.default_authority
+  // Requests per challenge or renewed certificate: sustained per second, and burst.
+  double requests_per_second = 1;
+  double burst = 20;
+};
+
 // A name for an EST label (or a SCEP/CMP endpoint): a-z, 0-9, '-' and '_', at most 64
 // characters, and not an EST operation's name.
 bool est_label_ok(std::string_view name);
@@ -324,6 +335,7 @@ struct Config {
   RevocationSettings revocation;
   AcmeSettings acme;
   EstSettings est;
+  ScepSettings scep;
   DiscoverySettings discovery;
   LifecycleSettings lifecycle;
   PolicySettings policy;

@@ -1,5 +1,5 @@
 // [est] and [est.labels.<name>]: the EST server's labels, their profiles, authorities and
-// manufacturer CAs (docs/configuration.md, docs/enrollment.md).
+// manufacturer CAs; [scep]: the SCEP endpoint (docs/configuration.md, docs/enrollment.md).
 
 #include <algorithm>
 #include <set>
@@ -81,6 +81,34 @@ Status validate_est(const EstSettings& est) {
     if (l.manufacturer_ca_file.empty() != l.team.empty())
       return bad("labels." + name + ": manufacturer_ca_file and team go together");
   }
+  return ok();
+}
+
+Status parse_scep(const toml::table& t, ScepSettings& scep, std::string_view src) {
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "enabled") {
+      CW_ASSIGN_OR_RETURN(scep.enabled, get_bool(v, key, src));
+    } else if (key == "authority") {
+      CW_ASSIGN_OR_RETURN(scep.authority, get_string(v, key, src));
+    } else if (key == "requests_per_second" || key == "burst") {
+      if (!v.is_number())
+        return fail(ErrorCode::kMalformed,
+                    where(v, src) + ": scep." + std::string(key) + " must be a number");
+      (key == "burst" ? scep.burst : scep.requests_per_second) = v.value<double>().value_or(0);
+    } else {
+      return unknown_key(v, "scep", key, src);
+    }
+  }
+  return ok();
+}
+
+Status validate_scep(const ScepSettings& scep) {
+  if (scep.requests_per_second < 0 || scep.requests_per_second > 1e6)
+    return fail(ErrorCode::kMalformed,
+                "scep.requests_per_second must be between 0 (no limit) and 1000000");
+  if (scep.burst < 1 || scep.burst > 1e6)
+    return fail(ErrorCode::kMalformed, "scep.burst must be between 1 and 1000000");
   return ok();
 }
 

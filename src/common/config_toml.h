@@ -58,6 +58,8 @@ Status validate_acme(const AcmeSettings& acme);
 // [est] and [est.labels.<name>] (config_enrollment.cc).
 Status parse_est(const toml::table& t, EstSettings& est, std::string_view src);
 Status validate_est(const EstSettings& est);
+Status parse_scep(const toml::table& t, ScepSettings& scep, std::string_view src);
+Status validate_scep(const ScepSettings& scep);
 
 // [discovery] and [[discovery.ownership]] (config_discovery.cc).
 Status parse_discovery(const toml::table& t, DiscoverySettings& d, std::string_view src);

@@ -25,6 +25,7 @@
 #include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
+#include "ca/protocol_ra.h"
 #include "ca/revocation.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -73,6 +74,8 @@ struct Domain {
   // What devices enroll with over EST, SCEP and CMP (may be null: those need none, or serve
   // only certificate-authenticated requests).
   auth::EnrollmentCredentials* credentials = nullptr;
+  // The RA certificates SCEP and CMP sign and decrypt with (may be null: neither is served).
+  ca::ProtocolRa* protocol_ra = nullptr;
 };
 
 // What every component is given: the domain and the server's own shared services, built once

@@ -13,6 +13,7 @@
 #include "protocols/crl/crl.h"
 #include "protocols/est/est.h"
 #include "protocols/ocsp/ocsp.h"
+#include "protocols/scep/scep.h"
 #include "server/component.h"
 #include "server/dashboard.h"
 
@@ -169,8 +170,8 @@ class AcmeServer final : public Component {
 };
 
 // Device enrollment: EST (RFC 7030) on the HTTPS listener at /.well-known/est and
-// /.well-known/est/<label>, and the enrollment credentials' REST resource devices are
-// provisioned with.
+// /.well-known/est/<label>, SCEP (RFC 8894) at /scep on both listeners, and the enrollment
+// credentials' REST resource devices are provisioned with.
 class DeviceEnrollment final : public Component {
  public:
   explicit DeviceEnrollment(Services& s)
@@ -179,7 +180,14 @@ class DeviceEnrollment final : public Component {
         est_(protocols::est::Deps{s.domain.clock, s.domain.config.est, s.domain.config.ca,
                                   s.domain.profiles, s.domain.authorities, s.domain.ra,
                                   s.domain.inventory, s.domain.audit, s.domain.auth,
-                                  s.domain.credentials}) {}
+                                  s.domain.credentials}) {
+    if (s.domain.protocol_ra && s.domain.config.scep.enabled) {
+      scep_.emplace(protocols::scep::Deps{
+          s.domain.clock, s.domain.config.scep, s.domain.config.ca, s.domain.profiles,
+          s.domain.authorities, s.domain.ra, *s.domain.protocol_ra, s.domain.crls,
+          s.domain.inventory, s.domain.audit, s.domain.auth, s.domain.credentials, s.domain.db});
+    }
+  }
 
   void mount(Routers& routers) override {
     if (domain_.credentials) {
@@ -190,17 +198,24 @@ class DeviceEnrollment final : public Component {
       routers.https.mount("/.well-known/est", *protocols::est::make_router(est_, false));
       routers.https.mount("/.well-known/est", *protocols::est::make_router(est_, true));
     }
+    if (scep_) {
+      // RFC 8894 4.1: SCEP protects its own messages, and devices reach it over plain HTTP.
+      routers.http.mount("/scep", *protocols::scep::make_router(*scep_));
+      routers.https.mount("/scep", *protocols::scep::make_router(*scep_));
+    }
   }
 
   Status start() override {
-    if (!domain_.config.est.enabled) return ok();
-    return est_.start();
+    if (domain_.config.est.enabled) CW_RETURN_IF_ERROR(est_.start());
+    if (scep_) CW_RETURN_IF_ERROR(scep_->start());
+    return ok();
   }
 
  private:
   Domain& domain_;
   api::Services api_;  // the credentials' REST resource: lives as long as its routes
   protocols::est::Service est_;
+  std::optional<protocols::scep::Service> scep_;
 };
 
 // Discovery's scans run as jobs on a scheduler of their own: a scan may take minutes (a large

@@ -158,7 +158,8 @@ struct Signed {
   Digest digest = Digest::kSha256;
 };
 
-Result<Signed> read_signed(std::span<const std::uint8_t> der) {
+// The SignedData decoded, its signer and content found, nothing checked yet.
+Result<Signed> decode_signed(std::span<const std::uint8_t> der) {
   Signed out;
   CW_ASSIGN_OR_RETURN(out.cms, read_cms(der, NID_pkcs7_signed, "pkiMessage"));
   CMS_ContentInfo* cms = out.cms.get();
@@ -202,13 +203,18 @@ Result<Signed> read_signed(std::span<const std::uint8_t> der) {
   if (!cert) return malformed("the signer's certificate: " + cert.error().message);
   out.signer = std::move(*cert);
 
+  return out;
+}
+
+Result<Signed> read_signed(std::span<const std::uint8_t> der) {
+  CW_ASSIGN_OR_RETURN(Signed out, decode_signed(der));
   // The signature is checked with the certificate the message carries and nothing else; who
   // that certificate belongs to is the protocol's question.
   crypto::X509StackPtr only = new_x509_stack();
-  if (!only || !X509_up_ref(signer) || !stack_push(only.get(), signer))
+  if (!only || !X509_up_ref(out.signer.get()) || !stack_push(only.get(), out.signer.get()))
     return fail(ErrorCode::kInternal, "out of memory");
   crypto::BioPtr content(BIO_new(BIO_s_mem()));
-  if (CMS_verify(cms, only.get(), nullptr, nullptr, content.get(),
+  if (CMS_verify(out.cms.get(), only.get(), nullptr, nullptr, content.get(),
                  CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY) != 1) {
     ERR_clear_error();
     return fail(ErrorCode::kBadSignature, "SCEP message: the signature does not verify");
@@ -424,6 +430,27 @@ Result<Opened> open_envelope(std::span<const std::uint8_t> der,
   }
   ERR_clear_error();
   return fail(ErrorCode::kNotFound, "SCEP: the request is not encrypted to this server");
+}
+
+std::optional<ReplyTo> reply_to(std::span<const std::uint8_t> der) {
+  auto s = decode_signed(der);
+  if (!s) return std::nullopt;
+  auto tx = string_attribute(s->signer_info, Attr::kTransactionId);
+  auto nonce = nonce_attribute(s->signer_info, Attr::kSenderNonce);
+  if (!tx || !*tx || !nonce || !*nonce) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return ReplyTo{std::move(**tx), std::move(**nonce), std::move(s->signer), s->digest};
+}
+
+std::string spki_sha256_hex(const Csr& csr) {
+  unsigned char* buf = nullptr;
+  const int n = i2d_PUBKEY(csr.public_key(), &buf);
+  if (n <= 0) return {};
+  std::string out = to_hex(crypto::sha256(std::span<const std::uint8_t>(buf, std::size_t(n))));
+  OPENSSL_free(buf);
+  return out;
 }
 
 Result<IssuerAndSerial> parse_issuer_and_serial(std::span<const std::uint8_t> der) {

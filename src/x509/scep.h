@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "crypto/crypto.h"
 #include "x509/certificate.h"
+#include "x509/csr.h"
 
 namespace certward::x509::scep {
 
@@ -94,6 +95,18 @@ Result<IssuerAndSubject> parse_issuer_and_subject(std::span<const std::uint8_t> 
 // Whether two DER Names are the same name (RFC 5280 7.1 comparison, as OpenSSL does it).
 bool same_name(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 Bytes subject_der(const Certificate& c);
+// SHA-256 of the request's SubjectPublicKeyInfo, hex, as CertificateInfo::spki_sha256_hex.
+std::string spki_sha256_hex(const Csr& csr);
+
+// What a reply to a message needs from it, read without checking its signature: a message
+// whose signature fails is still answered with a CertRep (FAILURE, badMessageCheck).
+struct ReplyTo {
+  std::string transaction_id;
+  Bytes sender_nonce;
+  Certificate signer;
+  Digest digest = Digest::kSha256;
+};
+std::optional<ReplyTo> reply_to(std::span<const std::uint8_t> der);
 
 struct Reply {
   PkiStatus status = PkiStatus::kSuccess;
