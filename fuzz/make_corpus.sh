@@ -16,7 +16,7 @@ PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 only=" $* "
 want() { [[ $only == "  " || $only == *" $1 "* ]]; }
 
-for t in cert_der certificates pkcs7 pkcs12 csr est_body names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents system_trust; do
+for t in cert_der certificates pkcs7 pkcs12 csr est_body scep_message names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents system_trust; do
   want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
@@ -136,6 +136,13 @@ seed csr ca.csr.der "$W/ca.csr.der"
 base64 "$W/leaf.csr.der" >"$W/leaf.csr.b64"; seed est_body leaf.csr.b64 "$W/leaf.csr.b64"
 base64 -w0 "$W/leaf.csr.der" >"$W/flat.csr.b64"; seed est_body flat.csr.b64 "$W/flat.csr.b64"
 printf 'Basic %s' "$(printf 'ec-0123456789abcdef:pass:word' | base64 -w0)" >"$W/basic.txt"; seed est_body basic.txt "$W/basic.txt"
+# SCEP: requests real clients sent, encrypted to the key scep_message_fuzz opens with, and the
+# envelope of one of them.
+for f in certmonger-pkcsreq-initial strongswan-pkcsreq-aes128 strongswan-certpoll; do
+  seed scep_message "$f.der" "../tests/data/scep/$f.der"
+done
+o cms -verify -noverify -inform DER -in ../tests/data/scep/certmonger-pkcsreq-initial.der -binary -out "$W/envelope.der"
+seed scep_message envelope.der "$W/envelope.der"
 for k in ec.key ed.key ec.p8.der ec.enc.pem ed.enc.der ec.trad.pem ec.trad.der rsa.trad.pem; do seed private_key "$k" "$W/$k"; done
 for k in ec ed rsa; do seed public_key "$k.pub.pem" "$W/$k.pub.pem"; seed public_key "$k.pub.der" "$W/$k.pub.der"; done
 for c in empty full delta shard; do seed crl "$c.crl" "$W/$c.crl"; done

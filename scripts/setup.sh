@@ -41,6 +41,9 @@ packages=(
   # CycloneDX 1.6 schema (npm, tests/schemas/) with python3-jsonschema; the HTML report is
   # rendered by headless Chromium
   nodejs python3-jsonschema chromium
+  # SCEP interoperability tests (tests/integration/scep_*_test.sh): certmonger's scep-submit,
+  # run hermetically without D-Bus, and strongSwan's pki --scep
+  certmonger strongswan-pki
 )
 # Debian's nodejs comes without npm; a nodejs that brings its own (NodeSource's) conflicts
 # with Debian's npm.
