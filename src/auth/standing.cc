@@ -16,6 +16,19 @@ bool issues(std::string_view role) {
 
 Status AuthService::requester_stands(store::Transaction& tx, const ca::Requester& who) const {
   if (who.principal.empty()) return ok();
+  // A device that asked with an enrollment credential (a SCEP challenge) stands while the
+  // credential is not revoked; its use was counted when the request was held.
+  constexpr std::string_view kCredential = "enrollment-credential:";
+  if (who.principal.starts_with(kCredential)) {
+    CW_ASSIGN_OR_RETURN(
+        auto c, tx.query_one("SELECT revoked_at FROM enrollment_credentials WHERE id = ?",
+                             store::params(who.principal.substr(kCredential.size()))));
+    if (!c || !c->is_null(0))
+      return fail(ErrorCode::kPolicyRejected, "the enrollment credential that asked (" +
+                                                  who.principal.substr(kCredential.size()) +
+                                                  ") has been revoked: reject the request");
+    return ok();
+  }
   CW_ASSIGN_OR_RETURN(auto principal,
                       tx.query_one("SELECT disabled, role FROM principals WHERE name = ?",
                                    store::params(who.principal)));

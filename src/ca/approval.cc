@@ -130,7 +130,16 @@ Result<EnrollOutcome> ApprovalService::enroll(EnrollmentRequest request) {
   return EnrollOutcome(std::move(held));
 }
 
-Result<ApprovalRequest> ApprovalService::submit(EnrollmentRequest request, const Profile& profile) {
+Result<ApprovalRequest> ApprovalService::hold(EnrollmentRequest request, const HoldStep& step) {
+  CW_ASSIGN_OR_RETURN(const Profile* profile, profiles_.find(request.profile));
+  if (!profile->requires_approval)
+    return fail(ErrorCode::kInvalidArgument,
+                "profile '" + profile->name + "' does not require approval");
+  return submit(std::move(request), *profile, step);
+}
+
+Result<ApprovalRequest> ApprovalService::submit(EnrollmentRequest request, const Profile& profile,
+                                                const HoldStep& step) {
   if (request.server_key) {
     return fail(ErrorCode::kInvalidArgument,
                 "profile '" + profile.name +
@@ -167,6 +176,7 @@ Result<ApprovalRequest> ApprovalService::submit(EnrollmentRequest request, const
                                                       {"key", s.key},
                                                       {"channel", s.channel},
                                                       {"expires_at", format_time(s.expires_at)}}}));
+  if (step) CW_RETURN_IF_ERROR(step(*tx, s));
   CW_RETURN_IF_ERROR(tx->commit());
   log::info("approval_requested", {{"id", v.id}, {"profile", v.profile}});
   return stored->view;

@@ -124,6 +124,14 @@ class ApprovalService {
   // and kInvalidArgument for a server-side key on a profile that requires approval.
   Result<EnrollOutcome> enroll(EnrollmentRequest request);
 
+  // What a front-end records with a request it holds (SCEP: the enrollment credential's use
+  // and its transaction), in the transaction that stores the request: both or neither.
+  using HoldStep = std::function<Status(store::Transaction& tx, const ApprovalRequest& held)>;
+  // Holds a request for a profile that requires approval, as enroll() does, running `step` in
+  // its transaction. Errors: as enroll(), kInvalidArgument when the profile does not require
+  // approval, and the step's.
+  Result<ApprovalRequest> hold(EnrollmentRequest request, const HoldStep& step);
+
   // Errors: kNotFound (no such request, or not the caller's team's).
   Result<ApprovalRequest> get(std::string_view id, const Requester& who) const;
   // Errors: kInvalidArgument (limit, cursor), kUnauthorized (a scoped caller naming another
@@ -146,7 +154,8 @@ class ApprovalService {
                                  const Requester& who);
 
  private:
-  Result<ApprovalRequest> submit(EnrollmentRequest request, const Profile& profile);
+  Result<ApprovalRequest> submit(EnrollmentRequest request, const Profile& profile,
+                                 const HoldStep& step = {});
   // The request if `who` may see it. Errors: kNotFound.
   Result<approval_detail::Held> visible(store::Transaction& tx, std::string_view id,
                                         const Requester& who) const;

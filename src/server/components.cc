@@ -185,7 +185,8 @@ class DeviceEnrollment final : public Component {
       scep_.emplace(protocols::scep::Deps{
           s.domain.clock, s.domain.config.scep, s.domain.config.ca, s.domain.profiles,
           s.domain.authorities, s.domain.ra, *s.domain.protocol_ra, s.domain.crls,
-          s.domain.inventory, s.domain.audit, s.domain.auth, s.domain.credentials, s.domain.db});
+          s.domain.inventory, s.domain.audit, s.domain.auth, s.domain.credentials, s.domain.db,
+          s.domain.approvals});
     }
   }
 

@@ -13,10 +13,17 @@ command -v certmonger >/dev/null && command -v getcert >/dev/null || {
   exit 1
 }
 
+cat >"$T/certward.toml" <<EOT
+[profiles.gated-device]
+description = "Devices an approver lets in"
+allowed_domains = ["fleet.example.test"]
+requires_approval = true
+EOT
+export CERTWARD_CONFIG="$T/certward.toml"
 start_server
 A=$ADMIN_TOKEN
 S="$HTTP_BASE/scep"
-must 201 POST /api/v1/teams '{"name":"fleet","allowed_profiles":["device"],"allowed_domains":["fleet.example.test"]}'
+must 201 POST /api/v1/teams '{"name":"fleet","allowed_profiles":["device","gated-device"],"allowed_domains":["fleet.example.test"]}'
 credential() {  # body -> sets ID and SECRET
   must 201 POST /api/v1/enrollment/credentials "$1"
   ID=$(jq -r .id "$T/resp")
@@ -112,6 +119,38 @@ assert_eq "$before" "$(db_scalar "SELECT COUNT(*) FROM certificates")" "refused 
 credential '{"kind":"est","team":"fleet","profile":"device","max_uses":0}'
 assert_eq 2 "$(request crossed crossed.fleet.example.test "$SECRET")" "an EST password is not a SCEP challenge"
 getcert stop-tracking -i crossed >/dev/null 2>&1
+
+# --- held for approval -----------------------------------------------------------------------
+# PENDING, and certmonger keeps waiting; once approved, its next PKCSReq (same transactionID,
+# same CSR) collects the certificate without using the one-time challenge again.
+credential '{"kind":"scep","team":"fleet","profile":"gated-device","expected_subject":"kiosk1.fleet.example.test","lifetime":"1h"}'
+GATED_ID=$ID GATED=$SECRET
+rc=0
+getcert request -c certward -I kiosk1 -f "$CM/kiosk1.pem" -k "$CM/kiosk1.key" -N CN=kiosk1.fleet.example.test \
+  -L "$GATED" -w --wait-timeout=5 >"$T/getcert.out" 2>&1 || rc=$?
+assert_eq 5 "$rc" "a held request leaves certmonger waiting: $(cat "$T/getcert.out")"
+assert_eq CA_WORKING "$(status kiosk1)" "certmonger is still working on it"
+must 200 GET "/api/v1/approvals?status=pending"
+AID=$(jq -r '.items[0].id' "$T/resp")
+assert_eq scep "$(jq -r '.items[0].channel' "$T/resp")" "the held request came over SCEP"
+assert_eq "enrollment-credential:$GATED_ID" "$(jq -r '.items[0].requester' "$T/resp")" "asked by the challenge"
+getcert resubmit -i kiosk1 -w --wait-timeout=5 >/dev/null 2>&1 || true
+assert_eq CA_WORKING "$(status kiosk1)" "asked again before a decision: still pending"
+must 200 POST "/api/v1/approvals/$AID/approve"
+getcert resubmit -i kiosk1 -w --wait-timeout=60 >"$T/out" 2>&1 && pass || fail "resubmit after approval: $(cat "$T/out")"
+assert_eq MONITORING "$(status kiosk1)" "the approved certificate is collected"
+verify kiosk1 && pass || fail "the approved certificate verifies"
+must 200 GET "/api/v1/enrollment/credentials/$GATED_ID"
+assert_eq 1 "$(jq -r .uses "$T/resp")" "the challenge was used once, when the request was held"
+# Rejected: the client is told so.
+credential '{"kind":"scep","team":"fleet","profile":"gated-device","expected_subject":"kiosk2.fleet.example.test","lifetime":"1h"}'
+getcert request -c certward -I kiosk2 -f "$CM/kiosk2.pem" -k "$CM/kiosk2.key" -N CN=kiosk2.fleet.example.test \
+  -L "$SECRET" -w --wait-timeout=5 >/dev/null 2>&1 || true
+must 200 GET "/api/v1/approvals?status=pending"
+must 200 POST "/api/v1/approvals/$(jq -r '.items[0].id' "$T/resp")/reject" '{"reason":"not one of ours"}'
+getcert resubmit -i kiosk2 -w --wait-timeout=30 >/dev/null 2>&1 || true
+assert_eq CA_REJECTED "$(status kiosk2)" "a rejected request is refused"
+getcert stop-tracking -i kiosk2 >/dev/null 2>&1
 
 # --- renewal ---------------------------------------------------------------------------------
 # Same key: certmonger sends a PKCSReq signed by the certificate being renewed.

@@ -17,15 +17,18 @@ constexpr store::Migration kMigrations[] = {
     {1, "scep_transactions",
      R"sql(
 CREATE TABLE scep_transactions (
+  id TEXT PRIMARY KEY,
   authority TEXT NOT NULL,
   transaction_id TEXT NOT NULL,
   request_sha256 TEXT NOT NULL,
   key_sha256 TEXT NOT NULL,
-  certificate TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  certificate TEXT,
+  approval TEXT,
   renewal BIGINT NOT NULL,
-  created_at BIGINT NOT NULL,
-  PRIMARY KEY (authority, transaction_id, certificate)
+  created_at BIGINT NOT NULL
 );
+CREATE INDEX scep_transactions_tx ON scep_transactions (authority, transaction_id);
 CREATE TABLE scep_nonces (
   nonce TEXT PRIMARY KEY,
   seen_at BIGINT NOT NULL
@@ -61,6 +64,12 @@ Answer success(x509::Certificate cert) {
   Answer a;
   a.status = PkiStatus::kSuccess;
   a.certificate = std::move(cert);
+  return a;
+}
+
+Answer pending() {
+  Answer a;
+  a.status = PkiStatus::kPending;
   return a;
 }
 
@@ -142,22 +151,46 @@ Result<bool> Service::fresh_nonce(std::span<const std::uint8_t> nonce) {
   return added == 1;
 }
 
-Result<std::optional<x509::Certificate>> Service::earlier(
-    const std::string& transaction_id, const std::string& request_sha256) const {
+Result<std::vector<Service::Transaction>> Service::transactions(const std::string& transaction_id,
+                                                               bool initial_only) const {
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kRead));
   CW_ASSIGN_OR_RETURN(auto rows,
-                      tx->query("SELECT request_sha256, certificate FROM scep_transactions "
-                                "WHERE authority = ? AND transaction_id = ? AND renewal = 0 "
-                                "ORDER BY created_at DESC",
+                      tx->query(std::string("SELECT request_sha256, key_sha256, subject, "
+                                            "certificate, approval FROM scep_transactions WHERE "
+                                            "authority = ? AND transaction_id = ?") +
+                                    (initial_only ? " AND renewal = 0" : "") +
+                                    " ORDER BY created_at DESC, id",
                                 store::params(authority_, transaction_id)));
-  tx.reset();
-  if (rows.empty()) return std::nullopt;
+  std::vector<Transaction> out;
   for (const auto& row : rows) {
-    if (row.text(0) != request_sha256) continue;
-    CW_ASSIGN_OR_RETURN(auto cert, d_.inventory.certificate(row.text(1)));
-    return cert;
+    out.push_back(Transaction{row.text(0), row.text(1), row.text(2), row.optional_text(3),
+                              row.optional_text(4)});
   }
-  return fail(ErrorCode::kConflict, "the transactionID was used for another request");
+  return out;
+}
+
+Service::Answer Service::settle(const Transaction& t) const {
+  std::optional<std::string> fingerprint = t.certificate;
+  if (!fingerprint && t.approval) {
+    if (d_.approvals == nullptr) return refuse("approvals are not served");
+    auto held = d_.approvals->get(
+        *t.approval, ca::Requester{.actor = "scep", .team = std::nullopt, .scope = std::nullopt});
+    if (!held) return from_error(held.error());
+    switch (held->status) {
+      case ca::ApprovalStatus::kPending:
+        return pending();
+      case ca::ApprovalStatus::kIssued:
+        fingerprint = held->certificate;
+        break;
+      default:
+        return refuse("approval request " + held->id + " was " +
+                      std::string(ca::approval_status_name(held->status)));
+    }
+  }
+  if (!fingerprint) return refuse("the request has no certificate", FailInfo::kBadCertId);
+  auto cert = d_.inventory.certificate(*fingerprint);
+  if (!cert) return from_error(cert.error());
+  return success(std::move(*cert));
 }
 
 Service::Answer Service::enroll(const Request& r) {
@@ -181,13 +214,17 @@ Service::Answer Service::enroll(const Request& r) {
 Service::Answer Service::with_challenge(const Request& r, const x509::Csr& csr) {
   const x509::CsrInfo& info = csr.info();
   const std::string request_sha256 = to_hex(crypto::sha256(csr.der()));
-  // A retry of a request already answered gets its certificate again, using no credential.
-  auto before = earlier(r.message.transaction_id, request_sha256);
-  if (!before) {
-    if (before.error().code == ErrorCode::kConflict) return refuse(before.error().message);
-    return from_error(before.error());
+  // A retry of a request already answered gets its answer again (the certificate, or where
+  // its approval stands), using no credential; another request under its transactionID none.
+  // A retry is the same key (which signed it: the CSR's proof of possession) asking for the
+  // same subject; clients rebuild the CSR itself for each attempt (certmonger does).
+  const std::string key_sha256 = x509::scep::spki_sha256_hex(csr);
+  auto before = transactions(r.message.transaction_id, true);
+  if (!before) return from_error(before.error());
+  for (const Transaction& t : *before) {
+    if (t.key_sha256 == key_sha256 && t.subject == info.subject) return settle(t);
   }
-  if (*before) return success(**before);
+  if (!before->empty()) return refuse("the transactionID was used for another request");
 
   if (!info.challenge_password || d_.credentials == nullptr)
     return refuse("the request carries no challenge password");
@@ -228,17 +265,36 @@ Service::Answer Service::with_challenge(const Request& r, const x509::Csr& csr) 
   const std::string id = c.id;
   const std::string authority = authority_;
   const std::string transaction_id = r.message.transaction_id;
-  const std::string key_sha256 = x509::scep::spki_sha256_hex(csr);
+  const std::string subject = info.subject;
   const std::int64_t created = to_unix(now);
+  auto record = [&](store::Transaction& tx, const std::optional<std::string>& certificate,
+                    const std::optional<std::string>& approval) -> Status {
+    // A held request's use names its approval request; the certificate comes later.
+    CW_RETURN_IF_ERROR(creds->consume(
+        tx, id, certificate ? *certificate : "approval:" + approval.value_or(""), "scep"));
+    return tx.execute(
+        "INSERT INTO scep_transactions (id, authority, transaction_id, request_sha256, "
+        "key_sha256, subject, certificate, approval, renewal, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        store::params(to_hex(crypto::random_bytes(8)), authority, transaction_id, request_sha256,
+                      key_sha256, subject, certificate, approval, created));
+  };
+  auto profile = d_.profiles.find(c.profile);
+  if (profile && (*profile)->requires_approval) {
+    if (d_.approvals == nullptr)
+      return refuse("profile " + c.profile + " requires approval, which is not served here");
+    auto held = d_.approvals->hold(
+        std::move(request), [&](store::Transaction& tx, const ca::ApprovalRequest& h) {
+          return record(tx, std::nullopt, h.id);
+        });
+    if (!held) return from_error(held.error());
+    log::info("scep_held", {{"transaction", transaction_id}, {"approval", held->id}});
+    return pending();
+  }
   auto issued = d_.ra.enroll_and_record(
       std::move(request), [&](store::Transaction& tx, const x509::Certificate& cert,
                               const crypto::PrivateKey*) -> Status {
-        CW_RETURN_IF_ERROR(creds->consume(tx, id, cert.info().sha256_hex, "scep"));
-        return tx.execute(
-            "INSERT INTO scep_transactions (authority, transaction_id, request_sha256, "
-            "key_sha256, certificate, renewal, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
-            store::params(authority, transaction_id, request_sha256, key_sha256,
-                          cert.info().sha256_hex, created));
+        return record(tx, cert.info().sha256_hex, std::nullopt);
       });
   if (!issued) return from_error(issued.error());
   return success(issued->certificate);
@@ -300,6 +356,7 @@ Service::Answer Service::renew(const Request& r, const x509::Csr& csr,
   const std::string transaction_id = r.message.transaction_id;
   const std::string request_sha256 = to_hex(crypto::sha256(csr.der()));
   const std::string key_sha256 = x509::scep::spki_sha256_hex(csr);
+  const std::string subject = csr.info().subject;
   const std::string actor = requester.actor;
   const std::int64_t created = to_unix(now);
   auto issued = d_.ra.enroll_and_record(
@@ -318,10 +375,11 @@ Service::Answer Service::renew(const Request& r, const x509::Csr& csr,
         e.details = {{"replaced_by", cert.info().sha256_hex}};
         CW_RETURN_IF_ERROR(audit.append(tx, e));
         return tx.execute(
-            "INSERT INTO scep_transactions (authority, transaction_id, request_sha256, "
-            "key_sha256, certificate, renewal, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
-            store::params(authority, transaction_id, request_sha256, key_sha256,
-                          cert.info().sha256_hex, created));
+            "INSERT INTO scep_transactions (id, authority, transaction_id, request_sha256, "
+            "key_sha256, subject, certificate, renewal, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            store::params(to_hex(crypto::random_bytes(8)), authority, transaction_id,
+                          request_sha256, key_sha256, subject, cert.info().sha256_hex, created));
       });
   if (!issued) return from_error(issued.error());
   return success(issued->certificate);
@@ -330,26 +388,21 @@ Service::Answer Service::renew(const Request& r, const x509::Csr& csr,
 Service::Answer Service::poll(const Request& r) {
   auto ias = x509::scep::parse_issuer_and_subject(r.content);
   if (!ias) return from_error(ias.error());
-  auto tx = d_.db.begin(store::TxMode::kRead);
-  if (!tx) return from_error(tx.error());
-  auto rows = (*tx)->query(
-      "SELECT key_sha256, certificate FROM scep_transactions WHERE authority = ? AND "
-      "transaction_id = ? ORDER BY created_at DESC",
-      store::params(authority_, r.message.transaction_id));
-  tx->reset();
+  auto rows = transactions(r.message.transaction_id, false);
   if (!rows) return from_error(rows.error());
   // Only the key that asked may collect: the request's own self-signed signer, or the old
   // certificate of a renewal whose new key signed nothing yet.
-  for (const auto& row : *rows) {
-    auto cert = d_.inventory.certificate(row.text(1));
-    if (!cert) continue;
-    const std::string& signer_key = r.message.signer.info().spki_sha256_hex;
-    if (row.text(0) != signer_key && cert->info().spki_sha256_hex != signer_key) {
+  const std::string& signer_key = r.message.signer.info().spki_sha256_hex;
+  for (const Transaction& t : *rows) {
+    if (t.key_sha256 != signer_key) {
       auto old = d_.inventory.get(r.message.signer.info().sha256_hex);
-      if (!old || !*old || (*old)->superseded_by != cert->info().sha256_hex) continue;
+      if (!old || !*old || !t.certificate || (*old)->superseded_by != t.certificate) continue;
     }
-    if (!x509::scep::same_name(ias->subject, x509::scep::subject_der(*cert))) continue;
-    return success(*cert);
+    Answer a = settle(t);
+    if (a.certificate &&
+        !x509::scep::same_name(ias->subject, x509::scep::subject_der(*a.certificate)))
+      continue;
+    return a;
   }
   return refuse("no such request", FailInfo::kBadCertId);
 }
@@ -418,13 +471,7 @@ Outcome<Bytes> Service::reply(const x509::scep::ReplyTo& to,
     } else {
       out.content = a.crls;
     }
-    if (EVP_PKEY_get_base_id(to.signer.public_key()) != EVP_PKEY_RSA) {
-      // The answer is encrypted to the signer's key, which SCEP requires to be RSA.
-      out.status = PkiStatus::kFailure;
-      out.fail_info = FailInfo::kBadAlg;
-      out.content.clear();
-    }
-  } else {
+  } else if (a.status == PkiStatus::kFailure) {
     out.fail_info = a.fail_info;
     log::info("scep_refused", {{"transaction", to.transaction_id}, {"reason", a.reason}});
   }
@@ -449,6 +496,12 @@ Outcome<Bytes> Service::pki_operation(std::span<const std::uint8_t> der) {
   }
   const x509::scep::ReplyTo to{message->transaction_id, message->sender_nonce, message->signer,
                                message->digest};
+  // Every answer worth having is encrypted to the signer's key, which SCEP requires to be RSA:
+  // refused before anything is issued, renewed or recorded.
+  if (EVP_PKEY_get_base_id(message->signer.public_key()) != EVP_PKEY_RSA)
+    return reply(to, std::nullopt,
+                 refuse("the signer's key is not RSA; SCEP answers are encrypted to it",
+                        FailInfo::kBadAlg));
   auto fresh = fresh_nonce(message->sender_nonce);
   if (!fresh) return reply(to, std::nullopt, from_error(fresh.error()));
   if (!*fresh) return reply(to, std::nullopt, refuse("replayed senderNonce"));

@@ -14,9 +14,16 @@
 //   names kept, the old certificate superseded in the same transaction. certmonger sends its
 //   renewals as PKCSReq signed by the old certificate, so the signer decides, not the type.
 //
+// A request for a profile that requires approval is held (the credential's use recorded with
+// it) and answered PENDING; the client polls with CertPoll (strongSwan) or sends its PKCSReq
+// again (certmonger), and gets the certificate once an approver issued it, or FAILURE once
+// the request was rejected, cancelled or expired.
+//
 // Replays: a message's senderNonce is accepted once. A transactionID names one request: sent
-// again with the same CSR (a client retrying after a lost answer) it gets the certificate
-// issued for it, and no credential is used again; with another CSR it is refused.
+// again by the same key for the same subject (a client retrying after a lost answer, or
+// asking whether its held request was approved) it gets the certificate
+// issued for it (or where its approval stands), and no credential is used again; for another
+// key or subject it is refused.
 
 #include <atomic>
 #include <optional>
@@ -27,6 +34,7 @@
 #include "api/rate_limit.h"
 #include "auth/auth.h"
 #include "auth/enrollment_credentials.h"
+#include "ca/approval.h"
 #include "ca/authority.h"
 #include "ca/crl_publisher.h"
 #include "ca/enrollment.h"
@@ -53,6 +61,9 @@ struct Deps {
   auth::AuthService& auth;
   auth::EnrollmentCredentials* credentials;  // null: only renewals
   store::Database& db;                       // transactions and nonces
+  // Requests for a profile that requires approval are held here and answered PENDING until an
+  // approver decides (null: such requests are refused).
+  ca::ApprovalService* approvals;
 };
 
 // What cannot be answered with a CertRep, as HTTP: kBadRequest → 400 (no message to answer),
@@ -110,10 +121,18 @@ class Service {
   Answer poll(const Request& r);
   Answer get_cert(const Request& r);
   Answer get_crl(const Request& r);
-  // The certificate an earlier request with this transactionID and CSR was issued, if any;
-  // kConflict when the transactionID was used with another CSR.
-  Result<std::optional<x509::Certificate>> earlier(const std::string& transaction_id,
-                                                   const std::string& request_sha256) const;
+  // A request answered before (table scep_transactions).
+  struct Transaction {
+    std::string request_sha256;
+    std::string key_sha256;  // of the CSR's key
+    std::string subject;     // the CSR's
+    std::optional<std::string> certificate;
+    std::optional<std::string> approval;  // held for approval
+  };
+  Result<std::vector<Transaction>> transactions(const std::string& transaction_id,
+                                                bool initial_only) const;
+  // Where a request answered before stands now: issued, held, or refused by an approver.
+  Answer settle(const Transaction& t) const;
   // Records the nonce; false when it was seen before.
   Result<bool> fresh_nonce(std::span<const std::uint8_t> nonce);
   Outcome<ca::Requester> team_requester(const std::string& team, std::string actor) const;
