@@ -1,0 +1,48 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "unit/testing/temp_dir.h"
+
+namespace certward {
+namespace {
+
+TEST(ScepConfig, DefaultsAndSettings) {
+  auto c = parse_config("", "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->scep.enabled);
+  EXPECT_TRUE(c->scep.authority.empty());  // the default authority
+  EXPECT_DOUBLE_EQ(c->scep.requests_per_second, 1);
+  EXPECT_DOUBLE_EQ(c->scep.burst, 20);
+
+  c = parse_config(
+      "[scep]\nenabled = false\nauthority = \"devices\"\nrequests_per_second = 0.5\nburst = 3\n",
+      "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->scep.enabled);
+  EXPECT_EQ(c->scep.authority, "devices");
+  EXPECT_DOUBLE_EQ(c->scep.requests_per_second, 0.5);
+  EXPECT_DOUBLE_EQ(c->scep.burst, 3);
+}
+
+TEST(ScepConfig, RefusesWhatCannotWork) {
+  testing::TempDir dir;
+  const std::string path = dir.file("certward.toml");
+  for (const char* toml : {"[scep]\nchallenge = \"secret\"\n", "[scep]\nenabled = \"yes\"\n",
+                           "[scep]\nauthority = 7\n", "[scep]\nburst = 0\n",
+                           "[scep]\nrequests_per_second = -1\n", "[scep]\nburst = \"many\"\n"}) {
+    std::ofstream(path) << toml;
+    auto c = load_config(path, {});
+    ASSERT_FALSE(c) << toml;
+    EXPECT_EQ(c.error().code, ErrorCode::kMalformed) << toml;
+    // Where: the key's line, or the setting's name.
+    EXPECT_TRUE(c.error().message.find("scep") != std::string::npos ||
+                c.error().message.find("certward.toml:2") != std::string::npos)
+        << c.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace certward
