@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# A hostile SCEP (RFC 8894) client (scep_hostile.py, pkiMessages built by hand the way
-# certmonger builds them) against a real `certward serve`: messages that are not base64, cut
-# short, empty, over 64 KiB or of a type no client sends (a CertRep, an unknown number); outer
-# signatures that fail, envelopes to another recipient or in single DES, CSRs whose own
-# signature fails; wrong, used, expired, revoked and EST challenges, dynamic challenges used for
-# another device or with names beside their own; replayed messages and nonces, transactionIDs
-# reused with another CSR or another team's challenge; renewals signed by a self-signed, a
-# revoked, an expired, a superseded or a REST-issued certificate, renewals that change the
-# subject or add another team's names; GetCert for another device's certificate, GetCRL and
-# CertPoll for what is not there; signers with an EC key, which no answer can be enveloped to;
-# one challenge and one renewal raced four times.
+# A hostile SCEP (RFC 8894) client (scep_hostile.py, on the small client in scep_client.py that
+# builds pkiMessages by hand the way certmonger builds them) against a real `certward serve`:
+# messages that are not base64, cut short, empty, over 64 KiB or of a type no client sends (a
+# CertRep, an unknown number); outer signatures that fail, envelopes to another recipient or in
+# single DES, CSRs whose own signature fails; wrong, used, expired, revoked and EST challenges,
+# dynamic challenges used for another device or with names beside their own; replayed messages
+# and nonces, transactionIDs reused with another CSR or another team's challenge; renewals
+# signed by a self-signed, a revoked, an expired, a superseded or a REST-issued certificate,
+# renewals that change the subject or add another team's names; GetCert for another device's
+# certificate, GetCRL and CertPoll for what is not there; signers with an EC key, which no
+# answer can be enveloped to; one challenge and one renewal raced four times.
 #
 # What must hold: each refusal is a CertRep FAILURE signed by the RA with the right failInfo
 # (badAlg, badMessageCheck, badRequest, badCertId), or HTTP 400 for what cannot be read, and
