@@ -180,7 +180,7 @@ class DeviceEnrollment final : public Component {
         est_(protocols::est::Deps{s.domain.clock, s.domain.config.est, s.domain.config.ca,
                                   s.domain.profiles, s.domain.authorities, s.domain.ra,
                                   s.domain.inventory, s.domain.audit, s.domain.auth,
-                                  s.domain.credentials}) {
+                                  s.domain.credentials, s.domain.approvals, s.domain.db}) {
     if (s.domain.protocol_ra && s.domain.config.scep.enabled) {
       scep_.emplace(protocols::scep::Deps{
           s.domain.clock, s.domain.config.scep, s.domain.config.ca, s.domain.profiles,

@@ -30,12 +30,17 @@ team = "factory"
 
 [est.labels.routers]
 profile = "tls-client"
+
+[profiles.gated-device]
+description = "Devices an approver lets in"
+allowed_domains = ["devices.example.test"]
+requires_approval = true
 EOT
 export CERTWARD_CONFIG="$T/certward.toml"
 start_server
 A=$ADMIN_TOKEN
 E="$BASE/.well-known/est"
-must 201 POST /api/v1/teams '{"name":"factory","allowed_profiles":["device","tls-client"],"allowed_domains":["devices.example.test"]}'
+must 201 POST /api/v1/teams '{"name":"factory","allowed_profiles":["device","tls-client","gated-device"],"allowed_domains":["devices.example.test"]}'
 must 201 POST /api/v1/teams '{"name":"other","allowed_profiles":["device"],"allowed_domains":["other.example.test"]}'
 
 # est PATH [curl args...] -> status; body in $T/out
@@ -278,6 +283,32 @@ assert_fails 4 not_found "revoking an unknown credential" remote enroll credenti
 assert_eq "$before" "$(state)" "refused CLI commands change nothing"
 remote enroll credentials revoke "$cid" >/dev/null && pass || fail "revoke through the server"
 assert_eq revoked "$(cw enroll credentials show "$cid" --json | jq -r .state)" "revoked"
+
+# --- held for approval (RFC 7030 4.2.3): 202 with Retry-After until an approver decides -------
+credential '{"kind":"est","team":"factory","profile":"gated-device","expected_subject":"held.devices.example.test"}'
+HID=$ID HSECRET=$SECRET
+csr_b64 held.devices.example.test "$T/held.key" >"$T/held.b64"
+assert_eq 202 "$(enroll /simpleenroll "$HID:$HSECRET" "$T/held.b64")" "a request for a profile that requires approval is held"
+grep -qi '^retry-after: [0-9]' "$T/hdr" && pass || fail "with Retry-After: $(cat "$T/hdr")"
+assert_eq 202 "$(enroll /simpleenroll "$HID:$HSECRET" "$T/held.b64")" "asked again: still held, the one-time credential accepted for its own request"
+assert_eq 1 "$(db_scalar "SELECT COUNT(*) FROM approval_requests WHERE profile = 'gated-device'")" "one request is held, not two"
+csr_b64 held.devices.example.test "$T/held2.key" >"$T/held2.b64"
+assert_eq 403 "$(enroll /simpleenroll "$HID:$HSECRET" "$T/held2.b64")" "the used one-time credential holds no second request for another key"
+must 200 GET "/api/v1/approvals?status=pending"
+AID=$(jq -r '.items[0].id' "$T/resp")
+assert_eq est "$(jq -r '.items[0].channel' "$T/resp")" "the held request came over EST"
+must 200 POST "/api/v1/approvals/$AID/approve"
+assert_eq 200 "$(enroll /simpleenroll "$HID:$HSECRET" "$T/held.b64")" "once approved, the retry gets the certificate"
+to_pem >"$T/held.pem"
+openssl verify -CAfile "$T/root.pem" -untrusted "$T/issuing.pem" "$T/held.pem" >/dev/null && pass || fail "the approved certificate verifies"
+must 200 GET "/api/v1/enrollment/credentials/$HID"
+assert_eq 1 "$(jq -r .uses "$T/resp")" "the credential was used once"
+credential '{"kind":"est","team":"factory","profile":"gated-device","max_uses":0}'
+csr_b64 rejected.devices.example.test "$T/rej.key" >"$T/rej.b64"
+assert_eq 202 "$(enroll /simpleenroll "$ID:$SECRET" "$T/rej.b64")" "another held request"
+must 200 GET "/api/v1/approvals?status=pending"
+must 200 POST "/api/v1/approvals/$(jq -r '.items[0].id' "$T/resp")/reject" '{"reason":"not ours"}'
+assert_eq 403 "$(enroll /simpleenroll "$ID:$SECRET" "$T/rej.b64")" "a rejected request is refused"
 
 stop_server
 finish

@@ -14,6 +14,9 @@ namespace {
 http::Response refused(const Failure& f) {
   int status = 500;
   switch (f.refusal) {
+    case Refusal::kHeld:
+      status = 202;
+      break;
     case Refusal::kBadRequest:
       status = 400;
       break;

@@ -14,6 +14,34 @@ namespace {
 
 Failure failure(Refusal r, std::string message) { return Failure{r, std::move(message), {}}; }
 
+constexpr store::Migration kMigrations[] = {
+    {1, "est_holds",
+     R"sql(
+CREATE TABLE est_holds (
+  approval TEXT PRIMARY KEY,
+  caller TEXT NOT NULL,
+  key_sha256 TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX est_holds_caller ON est_holds (caller, key_sha256);
+)sql"},
+};
+
+// How long a client is asked to wait before asking again whether its request was approved.
+constexpr std::chrono::seconds kHeldRetryAfter{60};
+
+std::string key_sha256(const x509::Csr& csr) {
+  const Bytes spki = [&] {
+    unsigned char* buf = nullptr;
+    const int n = i2d_PUBKEY(csr.public_key(), &buf);
+    Bytes out(buf, buf + std::max(n, 0));
+    OPENSSL_free(buf);
+    return out;
+  }();
+  return to_hex(crypto::sha256(spki));
+}
+
 // The RA's and the stores' errors as EST answers them.
 Failure from_error(const Error& e) {
   switch (e.code) {
@@ -50,6 +78,8 @@ bool same_names(const x509::CsrInfo& csr, const inventory::CertificateRecord& ol
 
 Service::Service(Deps deps)
     : d_(deps), limiter_(deps.settings.requests_per_second, deps.settings.burst) {}
+
+Status Service::migrate(store::Database& db) { return db.migrate("est", kMigrations); }
 
 Status Service::start() {
   for (const auto& [name, l] : d_.settings.labels) {
@@ -125,9 +155,8 @@ Outcome<Service::Caller> Service::by_credential(const Call& call, const Label* l
     return std::unexpected(failure(Refusal::kUnauthenticated, "unknown username or password"));
   }
   const auth::CredentialInfo& c = **found;
-  if (!c.usable(d_.clock.now()))
-    return std::unexpected(
-        failure(Refusal::kForbidden, "the credential is " + std::string(c.state(d_.clock.now()))));
+  // Whether it may still be used is enroll()'s question: a retry of a request held for
+  // approval comes with the one-time credential the hold used up.
   // A credential made for a label is used there only; at a label, only credentials for the
   // label's profile (and authority) may enroll, so that the label's choice holds.
   if (c.label && c.label != call.label)
@@ -228,12 +257,75 @@ Outcome<Service::Caller> Service::authenticate(const Call& call, Operation op) c
   return std::unexpected(failure(Refusal::kUnauthenticated, "authentication required"));
 }
 
+Outcome<Enrolled> Service::hold(const Caller& caller, const x509::Csr& csr,
+                                ca::EnrollmentRequest request) {
+  const std::string key = key_sha256(csr);
+  const std::string subject = csr.info().subject;
+  auto tx = d_.db.begin(store::TxMode::kRead);
+  if (!tx) return std::unexpected(from_error(tx.error()));
+  auto held = (*tx)->query_one(
+      "SELECT approval FROM est_holds WHERE caller = ? AND key_sha256 = ? AND subject = ? "
+      "ORDER BY created_at DESC LIMIT 1",
+      store::params(caller.rate_key, key, subject));
+  tx->reset();
+  if (!held) return std::unexpected(from_error(held.error()));
+  if (*held) {
+    auto a = d_.approvals->get(
+        (*held)->text(0), ca::Requester{.actor = "est", .team = std::nullopt, .scope = std::nullopt});
+    if (!a) return std::unexpected(from_error(a.error()));
+    switch (a->status) {
+      case ca::ApprovalStatus::kPending:
+        return std::unexpected(Failure{Refusal::kHeld, "waiting for approval " + a->id, kHeldRetryAfter});
+      case ca::ApprovalStatus::kIssued: {
+        auto cert = d_.inventory.certificate(a->certificate.value_or(""));
+        if (!cert) return std::unexpected(from_error(cert.error()));
+        return Enrolled{*cert, std::nullopt};
+      }
+      default:
+        return std::unexpected(failure(Refusal::kForbidden,
+                                       "approval request " + a->id + " was " +
+                                           std::string(ca::approval_status_name(a->status))));
+    }
+  }
+  if (caller.credential && !caller.credential->usable(d_.clock.now()))
+    return std::unexpected(failure(
+        Refusal::kForbidden, "the credential is " + std::string(caller.credential->state(d_.clock.now()))));
+  if (auto d = limiter_.allow(caller.rate_key); !d.allowed)
+    return std::unexpected(
+        Failure{Refusal::kRateLimited, "too many requests; retry later", d.retry_after});
+  auth::EnrollmentCredentials* creds = d_.credentials;
+  const std::optional<std::string> credential =
+      caller.credential ? std::optional(caller.credential->id) : std::nullopt;
+  const std::string who = caller.rate_key;
+  const std::int64_t now = to_unix(d_.clock.now());
+  auto stored = d_.approvals->hold(
+      std::move(request), [&](store::Transaction& t, const ca::ApprovalRequest& h) -> Status {
+        // The one-time credential is used by the request held; its use names the approval.
+        if (credential) CW_RETURN_IF_ERROR(creds->consume(t, *credential, "approval:" + h.id, "est"));
+        return t.execute(
+            "INSERT INTO est_holds (approval, caller, key_sha256, subject, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            store::params(h.id, who, key, subject, now));
+      });
+  if (!stored) return std::unexpected(from_error(stored.error()));
+  log::info("est_held", {{"approval", stored->id}});
+  return std::unexpected(Failure{Refusal::kHeld, "waiting for approval " + stored->id, kHeldRetryAfter});
+}
+
 Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Csr& csr) {
   auto caller = authenticate(call, op);
   if (!caller) return std::unexpected(caller.error());
-  if (auto d = limiter_.allow(caller->rate_key); !d.allowed) {
-    return std::unexpected(
-        Failure{Refusal::kRateLimited, "too many requests; retry later", d.retry_after});
+  auto profile = d_.profiles.find(caller->profile);
+  const bool held = profile && (*profile)->requires_approval && d_.approvals != nullptr &&
+                    op != Operation::kServerKeygen && !caller->renewing;
+  if (!held && caller->credential && !caller->credential->usable(d_.clock.now()))
+    return std::unexpected(failure(Refusal::kForbidden,
+                                   "the credential is " +
+                                       std::string(caller->credential->state(d_.clock.now()))));
+  if (!held) {
+    if (auto d = limiter_.allow(caller->rate_key); !d.allowed)
+      return std::unexpected(
+          Failure{Refusal::kRateLimited, "too many requests; retry later", d.retry_after});
   }
   const x509::CsrInfo& info = csr.info();
   if (caller->credential && caller->credential->expected_subject) {
@@ -279,6 +371,8 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
   request.channel = ca::Channel::kEst;
   request.team = caller->requester.team;
   if (caller->credential) request.tags.push_back("credential:" + caller->credential->id);
+
+  if (held) return hold(*caller, csr, std::move(request));
 
   Result<ca::IssuedCertificate> issued;
   if (caller->credential) {

@@ -13,6 +13,7 @@
 #include "api/rate_limit.h"
 #include "auth/auth.h"
 #include "auth/enrollment_credentials.h"
+#include "ca/approval.h"
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
@@ -33,12 +34,18 @@ struct Deps {
   const audit::AuditLog& audit;  // re-enrollments: which certificate replaced which
   auth::AuthService& auth;
   auth::EnrollmentCredentials* credentials;  // null: Basic authentication is refused
+  // Requests for a profile that requires approval are held here and answered 202 with
+  // Retry-After until an approver decides (null: such requests are refused).
+  ca::ApprovalService* approvals;
+  store::Database& db;  // which held request a retry is
 };
 
 // Why a request is refused, as EST answers it: kUnauthenticated → 401 with a Basic challenge,
 // kForbidden → 403, kRateLimited → 429 with Retry-After, kBadRequest → 400, kNotFound → 404,
-// kUnavailable → 503, kNotImplemented → 501; kInternal → 500.
+// kUnavailable → 503, kNotImplemented → 501; kInternal → 500. kHeld is no refusal: the request
+// waits for an approver (202 with Retry-After, RFC 7030 4.2.3).
 enum class Refusal : std::uint8_t {
+  kHeld,
   kBadRequest,
   kUnauthenticated,
   kForbidden,
@@ -76,6 +83,8 @@ class Service {
  public:
   explicit Service(Deps deps);
 
+  static Status migrate(store::Database& db);
+
   // Reads the labels' manufacturer CA files and checks their profiles and authorities exist.
   // Errors stop the server's start.
   Status start();
@@ -103,6 +112,9 @@ class Service {
     std::string rate_key;
   };
   Outcome<Caller> authenticate(const Call& call, Operation op) const;
+  // A request for a profile that requires approval: held, or, sent again by the same caller
+  // for the same key and subject, where its approval stands (RFC 7030 4.2.3).
+  Outcome<Enrolled> hold(const Caller& caller, const x509::Csr& csr, ca::EnrollmentRequest request);
   Outcome<Caller> by_credential(const Call& call, const Label* label) const;
   Outcome<Caller> by_manufacturer(const Call& call, const Label& label) const;
   Outcome<Caller> by_renewed(const Call& call) const;
