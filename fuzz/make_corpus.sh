@@ -16,7 +16,7 @@ PW=certward-fuzz  # the fixed password pkcs12_fuzz and private_key_fuzz try
 only=" $* "
 want() { [[ $only == "  " || $only == *" $1 "* ]]; }
 
-for t in cert_der certificates pkcs7 pkcs12 csr est_body scep_message names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents system_trust; do
+for t in cert_der certificates pkcs7 pkcs12 csr est_body scep_message cmp_message names private_key public_key crl ocsp_request config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents system_trust; do
   want "$t" || continue
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
@@ -143,6 +143,18 @@ for f in certmonger-pkcsreq-initial strongswan-pkcsreq-aes128 strongswan-certpol
 done
 o cms -verify -noverify -inform DER -in ../tests/data/scep/certmonger-pkcsreq-initial.der -binary -out "$W/envelope.der"
 seed scep_message envelope.der "$W/envelope.der"
+# CMP: an ir (PasswordBasedMac), a p10cr and a genm as openssl cmp sends them, and an ip, made
+# with openssl's built-in mock server.
+if want cmp_message; then
+  o req -x509 -new -key "$W/ec.key" -subj /CN=mock -days 3 -out "$W/mock.pem"
+  o req -new -key "$W/ec.key" -subj /CN=p10.example.test -out "$W/p10.csr"
+  mock=(-use_mock_srv -srv_ref mock -srv_secret pass:s -srv_cert "$W/mock.pem" -srv_key "$W/ec.key"
+        -ref ec-0123456789abcdef -secret pass:s -unprotected_errors)
+  o cmp -cmd ir "${mock[@]}" -newkey "$W/ec.key" -subject /CN=d1.example.test -certout "$W/d1.pem" -reqout "$W/ir.der" -rspout "$W/ip.der" || true
+  o cmp -cmd p10cr "${mock[@]}" -csr "$W/p10.csr" -certout "$W/p10.pem" -reqout "$W/p10cr.der" || true
+  o cmp -cmd genm "${mock[@]}" -infotype caCerts -reqout "$W/genm.der" || true
+  for f in ir ip p10cr genm; do [[ -s $W/$f.der ]] && seed cmp_message "$f.der" "$W/$f.der"; done
+fi
 for k in ec.key ed.key ec.p8.der ec.enc.pem ed.enc.der ec.trad.pem ec.trad.der rsa.trad.pem; do seed private_key "$k" "$W/$k"; done
 for k in ec ed rsa; do seed public_key "$k.pub.pem" "$W/$k.pub.pem"; seed public_key "$k.pub.der" "$W/$k.pub.der"; done
 for c in empty full delta shard; do seed crl "$c.crl" "$W/$c.crl"; done
