@@ -326,8 +326,9 @@ Status Enrollment::check_with(const EnrollmentRequest& request, ApprovalGate gat
                 "profile '" + profile->name + "' does not allow key type " +
                     std::string(crypto::key_type_name(*request.server_key)));
   }
-  if (request.csr) {
-    const crypto::KeyInfo key = crypto::describe_key(request.csr->public_key());
+  if (request.csr || request.public_key) {
+    const crypto::KeyInfo key = crypto::describe_key(
+        request.csr ? request.csr->public_key() : request.public_key.get());
     if (!profile->allows_key(key)) {
       return fail(ErrorCode::kPolicyRejected,
                   "profile '" + profile->name + "' does not allow " + key.name() + " keys");
@@ -350,9 +351,11 @@ Status Enrollment::check_with(const EnrollmentRequest& request, ApprovalGate gat
                 "requested validity " + format_duration(*request.validity) + " exceeds profile '" +
                     profile->name + "' maximum of " + format_duration(profile->max_validity));
   }
-  if (policy_ && (request.csr || request.server_key)) {
-    const crypto::KeyInfo key = request.server_key ? key_info_of(*request.server_key)
-                                                   : crypto::describe_key(request.csr->public_key());
+  if (policy_ && (request.csr || request.server_key || request.public_key)) {
+    const crypto::KeyInfo key =
+        request.server_key ? key_info_of(*request.server_key)
+                           : crypto::describe_key(request.csr ? request.csr->public_key()
+                                                              : request.public_key.get());
     CW_RETURN_IF_ERROR(policy_->check_issuance(
         would_be(meta, *profile, names.sans, names.common_name, clock_.now(),
                  request.validity.value_or(profile->default_validity), key),
@@ -363,7 +366,9 @@ Status Enrollment::check_with(const EnrollmentRequest& request, ApprovalGate gat
 
 Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
                                                   InTransaction in_transaction, ApprovalGate gate) {
-  if (request.csr.has_value() == request.server_key.has_value()) {
+  if (int(request.csr.has_value()) + int(request.server_key.has_value()) +
+          int(request.public_key != nullptr) !=
+      1) {
     return fail(ErrorCode::kInvalidArgument,
                 "give exactly one of a CSR and a server-side key type");
   }
@@ -463,15 +468,17 @@ Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Pro
     }
     CW_ASSIGN_OR_RETURN(key, crypto::generate_key(*r.server_key));
     public_key = key->get();
-  } else {
+  } else if (r.csr) {
     public_key = r.csr->public_key();
+  } else {
+    public_key = r.public_key.get();
   }
   const crypto::KeyInfo key_info = crypto::describe_key(public_key);
   if (!p.allows_key(key_info)) {
     return fail(ErrorCode::kPolicyRejected,
                 "profile '" + p.name + "' does not allow " + key_info.name() + " keys");
   }
-  if (policy_ && r.csr) {
+  if (policy_ && !r.server_key) {
     CW_RETURN_IF_ERROR(policy_->check_issuance(
         would_be(meta, p, names.sans, names.common_name, now, validity, key_info),
         policy::Stage::kBeforeSigning));

@@ -73,10 +73,13 @@ struct Requester {
 };
 
 struct EnrollmentRequest {
-  // Exactly one of csr (the subject holds the key) and server_key (the key is generated here
-  // and returned with the certificate).
+  // Exactly one of csr (the subject holds the key), server_key (the key is generated here and
+  // returned with the certificate) and public_key: a key whose possession the front-end has
+  // proven itself (CMP's CRMF requests carry a proof of possession, not a PKCS#10), with the
+  // names in common_name and sans.
   std::optional<x509::Csr> csr;
   std::optional<crypto::KeyType> server_key;
+  std::shared_ptr<EVP_PKEY> public_key;
   std::optional<std::string> common_name;  // default: the CSR's CN, else the first name
   std::vector<x509::SubjectAltName> sans;  // empty: the CSR's requested names
   std::string profile;

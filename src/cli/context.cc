@@ -11,6 +11,7 @@
 #include "lifecycle/alerts/evaluator.h"
 #include "lifecycle/scheduler.h"
 #include "protocols/acme/service.h"
+#include "protocols/cmp/service.h"
 #include "protocols/est/service.h"
 #include "protocols/scep/service.h"
 
@@ -107,6 +108,7 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   CW_RETURN_IF_ERROR(ca::ProtocolRa::migrate(*c->db_));
   c->protocol_ra_ = std::make_unique<ca::ProtocolRa>(c->clock_, *c->db_, *c->enrollment_,
                                                      *c->authorities_, *c->inventory_, *c->wrapper_);
+  CW_RETURN_IF_ERROR(protocols::cmp::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(protocols::est::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(protocols::scep::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(protocols::acme::Service::migrate(*c->db_));

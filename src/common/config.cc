@@ -321,6 +321,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_est(*v.as_table(), c.est, src));
     } else if (key == "scep" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_scep(*v.as_table(), c.scep, src));
+    } else if (key == "cmp" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_cmp(*v.as_table(), c.cmp, src));
     } else if (key == "discovery" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_discovery(*v.as_table(), c.discovery, src));
     } else if (key == "lifecycle" && v.is_table()) {
@@ -426,6 +428,7 @@ Status validate(const Config& c) {
   CW_RETURN_IF_ERROR(validate_acme(c.acme));
   CW_RETURN_IF_ERROR(validate_est(c.est));
   CW_RETURN_IF_ERROR(validate_scep(c.scep));
+  CW_RETURN_IF_ERROR(validate_cmp(c.cmp));
   CW_RETURN_IF_ERROR(validate_discovery(c.discovery));
   CW_RETURN_IF_ERROR(validate_lifecycle(c.lifecycle));
   CW_RETURN_IF_ERROR(validate_approvals(c.approvals));

@@ -161,6 +161,18 @@ struct ScepSettings {
   double burst = 20;
 };
 
+// [cmp]: CMP (RFC 9483, RFC 6712 over HTTP) at /.well-known/cmp on both listeners
+// (docs/enrollment.md). One endpoint per server, for one authority, as [scep].
+struct CmpSettings {
+  bool enabled = true;
+  std::string authority;  // empty: ca.default_authority
+  // Requests per credential or signing certificate: sustained per second, and burst.
+  double requests_per_second = 1;
+  double burst = 20;
+  // Whether a client that asks for implicit confirmation gets it (no certConf round trip).
+  bool implicit_confirm = true;
+};
+
 // A name for an EST label (or a SCEP/CMP endpoint): a-z, 0-9, '-' and '_', at most 64
 // characters, and not an EST operation's name.
 bool est_label_ok(std::string_view name);
@@ -336,6 +348,7 @@ struct Config {
   AcmeSettings acme;
   EstSettings est;
   ScepSettings scep;
+  CmpSettings cmp;
   DiscoverySettings discovery;
   LifecycleSettings lifecycle;
   PolicySettings policy;

@@ -1,5 +1,5 @@
 // [est] and [est.labels.<name>]: the EST server's labels, their profiles, authorities and
-// manufacturer CAs; [scep]: the SCEP endpoint (docs/configuration.md, docs/enrollment.md).
+// manufacturer CAs; [scep] and [cmp]: the SCEP and CMP endpoints (docs/configuration.md, docs/enrollment.md).
 
 #include <algorithm>
 #include <set>
@@ -109,6 +109,36 @@ Status validate_scep(const ScepSettings& scep) {
                 "scep.requests_per_second must be between 0 (no limit) and 1000000");
   if (scep.burst < 1 || scep.burst > 1e6)
     return fail(ErrorCode::kMalformed, "scep.burst must be between 1 and 1000000");
+  return ok();
+}
+
+Status parse_cmp(const toml::table& t, CmpSettings& cmp, std::string_view src) {
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "enabled") {
+      CW_ASSIGN_OR_RETURN(cmp.enabled, get_bool(v, key, src));
+    } else if (key == "implicit_confirm") {
+      CW_ASSIGN_OR_RETURN(cmp.implicit_confirm, get_bool(v, key, src));
+    } else if (key == "authority") {
+      CW_ASSIGN_OR_RETURN(cmp.authority, get_string(v, key, src));
+    } else if (key == "requests_per_second" || key == "burst") {
+      if (!v.is_number())
+        return fail(ErrorCode::kMalformed,
+                    where(v, src) + ": cmp." + std::string(key) + " must be a number");
+      (key == "burst" ? cmp.burst : cmp.requests_per_second) = v.value<double>().value_or(0);
+    } else {
+      return unknown_key(v, "cmp", key, src);
+    }
+  }
+  return ok();
+}
+
+Status validate_cmp(const CmpSettings& cmp) {
+  if (cmp.requests_per_second < 0 || cmp.requests_per_second > 1e6)
+    return fail(ErrorCode::kMalformed,
+                "cmp.requests_per_second must be between 0 (no limit) and 1000000");
+  if (cmp.burst < 1 || cmp.burst > 1e6)
+    return fail(ErrorCode::kMalformed, "cmp.burst must be between 1 and 1000000");
   return ok();
 }
 

@@ -60,6 +60,8 @@ Status parse_est(const toml::table& t, EstSettings& est, std::string_view src);
 Status validate_est(const EstSettings& est);
 Status parse_scep(const toml::table& t, ScepSettings& scep, std::string_view src);
 Status validate_scep(const ScepSettings& scep);
+Status parse_cmp(const toml::table& t, CmpSettings& cmp, std::string_view src);
+Status validate_cmp(const CmpSettings& cmp);
 
 // [discovery] and [[discovery.ownership]] (config_discovery.cc).
 Status parse_discovery(const toml::table& t, DiscoverySettings& d, std::string_view src);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "lifecycle/alerts/evaluator.h"
 #include "protocols/acme/acme.h"
+#include "protocols/cmp/cmp.h"
 #include "protocols/crl/crl.h"
 #include "protocols/est/est.h"
 #include "protocols/ocsp/ocsp.h"
@@ -170,8 +171,9 @@ class AcmeServer final : public Component {
 };
 
 // Device enrollment: EST (RFC 7030) on the HTTPS listener at /.well-known/est and
-// /.well-known/est/<label>, SCEP (RFC 8894) at /scep on both listeners, and the enrollment
-// credentials' REST resource devices are provisioned with.
+// /.well-known/est/<label>, SCEP (RFC 8894) at /scep and CMP (RFC 9483) at /.well-known/cmp
+// on both listeners, and the enrollment credentials' REST resource devices are provisioned
+// with.
 class DeviceEnrollment final : public Component {
  public:
   explicit DeviceEnrollment(Services& s)
@@ -187,6 +189,12 @@ class DeviceEnrollment final : public Component {
           s.domain.authorities, s.domain.ra, *s.domain.protocol_ra, s.domain.crls,
           s.domain.inventory, s.domain.audit, s.domain.auth, s.domain.credentials, s.domain.db,
           s.domain.approvals});
+    }
+    if (s.domain.protocol_ra && s.domain.config.cmp.enabled) {
+      cmp_.emplace(protocols::cmp::Deps{
+          s.domain.clock, s.domain.config.cmp, s.domain.config.ca, s.domain.profiles,
+          s.domain.authorities, s.domain.ra, *s.domain.protocol_ra, s.domain.revocation,
+          s.domain.inventory, s.domain.audit, s.domain.auth, s.domain.credentials, s.domain.db});
     }
   }
 
@@ -204,11 +212,17 @@ class DeviceEnrollment final : public Component {
       routers.http.mount("/scep", *protocols::scep::make_router(*scep_));
       routers.https.mount("/scep", *protocols::scep::make_router(*scep_));
     }
+    if (cmp_) {
+      // RFC 9483 6.1: CMP over HTTP, protected by its own messages.
+      routers.http.mount("/.well-known/cmp", *protocols::cmp::make_router(*cmp_));
+      routers.https.mount("/.well-known/cmp", *protocols::cmp::make_router(*cmp_));
+    }
   }
 
   Status start() override {
     if (domain_.config.est.enabled) CW_RETURN_IF_ERROR(est_.start());
     if (scep_) CW_RETURN_IF_ERROR(scep_->start());
+    if (cmp_) CW_RETURN_IF_ERROR(cmp_->start());
     return ok();
   }
 
@@ -217,6 +231,7 @@ class DeviceEnrollment final : public Component {
   api::Services api_;  // the credentials' REST resource: lives as long as its routes
   protocols::est::Service est_;
   std::optional<protocols::scep::Service> scep_;
+  std::optional<protocols::cmp::Service> cmp_;
 };
 
 // Discovery's scans run as jobs on a scheduler of their own: a scan may take minutes (a large

@@ -4,6 +4,8 @@
 #include <openssl/objects.h>
 
 #include "x509/der_internal.h"
+#include "x509/internal.h"
+#include "x509/names.h"
 
 namespace certward::x509::cmp {
 namespace {
@@ -194,6 +196,41 @@ crypto::EvpPkeyPtr template_public_key(const OSSL_CRMF_MSG* crm) {
     return key;
   }
   return nullptr;
+}
+
+Result<TemplateNames> template_names(const OSSL_CRMF_MSG* crm) {
+  const OSSL_CRMF_CERTTEMPLATE* tmpl = OSSL_CRMF_MSG_get0_tmpl(crm);
+  TemplateNames out;
+  if (const X509_NAME* subject = OSSL_CRMF_CERTTEMPLATE_get0_subject(tmpl)) {
+    out.subject = format_name(subject);
+    out.common_name = internal::first_cn(subject);
+  }
+  // CertTemplate ::= SEQUENCE { ..., [9] IMPLICIT Extensions OPTIONAL }
+  const Bytes der = encode<OSSL_CRMF_CERTTEMPLATE, i2d_template>(tmpl);
+  der::Reader top(der, "CertTemplate");
+  CW_ASSIGN_OR_RETURN(auto seq, top.read(der::kSequence));
+  der::Reader r(seq, "CertTemplate");
+  while (!r.empty()) {
+    CW_ASSIGN_OR_RETURN(der::Tlv field, r.next());
+    if (field.tag != der::context(9)) continue;
+    Bytes exts = bytes(field.whole);
+    exts[0] = der::kSequence;
+    const unsigned char* p = exts.data();
+    crypto::ExtStackPtr parsed(d2i_X509_EXTENSIONS(nullptr, &p, static_cast<long>(exts.size())));
+    if (!parsed || p != exts.data() + exts.size()) {
+      ERR_clear_error();
+      return fail(ErrorCode::kMalformed, "CertTemplate: the extensions do not decode");
+    }
+    int critical = 0;
+    crypto::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+        X509V3_get_d2i(parsed.get(), NID_subject_alt_name, &critical, nullptr)));
+    if (!names && critical != -1) {
+      ERR_clear_error();
+      return fail(ErrorCode::kMalformed, "CertTemplate: subjectAltName does not decode");
+    }
+    if (names) out.sans = decode_general_names(names.get());
+  }
+  return out;
 }
 
 std::optional<int> revocation_reason(const OSSL_CMP_MSG* msg) {

@@ -71,6 +71,15 @@ Result<Header> read_header(const OSSL_CMP_MSG* msg);
 std::vector<Certificate> extra_certs(const OSSL_CMP_MSG* msg);
 // The public key of a CRMF request's CertTemplate; null when it has none.
 crypto::EvpPkeyPtr template_public_key(const OSSL_CRMF_MSG* crm);
+// What a CRMF request's CertTemplate names: its subject (RFC 2253 one-line form, and its first
+// common name) and the subject alternative names of its extensions.
+struct TemplateNames {
+  std::string subject;
+  std::string common_name;
+  std::vector<SubjectAltName> sans;
+};
+// Errors: kMalformed (an extension that does not decode).
+Result<TemplateNames> template_names(const OSSL_CRMF_MSG* crm);
 // The CRLReason of the first RevDetails of an rr (RFC 5280 5.3.1); nullopt when absent.
 std::optional<int> revocation_reason(const OSSL_CMP_MSG* msg);
 // A PKIStatusInfo's status (0 accepted, 1 grantedWithMods, 2 rejection, ...); nullopt when

@@ -154,6 +154,36 @@ TEST_F(EnrollmentTest, IssuesWithServerGeneratedKey) {
   EXPECT_EQ((*record)->meta.tags, std::vector<std::string>{"prod"});
 }
 
+TEST_F(EnrollmentTest, IssuesForAPublicKeyTheFrontEndProved) {
+  auto key = crypto::generate_key(crypto::KeyType::kEcP256);
+  ASSERT_TRUE(key);
+  EVP_PKEY_up_ref(key->get());
+  EnrollmentRequest r;
+  r.public_key = std::shared_ptr<EVP_PKEY>(key->get(), EVP_PKEY_free);
+  r.profile = "tls-server";
+  r.common_name = "crmf.example.com";
+  r.requester = admin_;
+  auto issued = ra_->enroll(r);
+  ASSERT_TRUE(issued.has_value()) << issued.error().message;
+  EXPECT_FALSE(issued->private_key.has_value());
+  EXPECT_TRUE(crypto::same_public_key(key->get(), issued->certificate.public_key()));
+  EXPECT_EQ(issued->certificate.info().subject_cn, "crmf.example.com");
+  EXPECT_TRUE(verify(*issued).has_value());
+
+  // The profile judges the key as it judges a CSR's; and only one source of key is given.
+  const auto inv = inventory_count();
+  const auto events = audit_count();
+  auto ed = crypto::generate_key(crypto::KeyType::kEd25519);
+  ASSERT_TRUE(ed);
+  EVP_PKEY_up_ref(ed->get());
+  EnrollmentRequest refused = r;
+  refused.public_key = std::shared_ptr<EVP_PKEY>(ed->get(), EVP_PKEY_free);
+  expect_refused(ra_->enroll(refused), ErrorCode::kPolicyRejected, inv, events);
+  EnrollmentRequest both = r;
+  both.server_key = crypto::KeyType::kEcP256;
+  expect_refused(ra_->enroll(both), ErrorCode::kInvalidArgument, inv, events);
+}
+
 TEST_F(EnrollmentTest, RsaKeyInTlsServerGetsKeyEncipherment) {
   EnrollmentRequest r = request({"rsa.example.com"});
   r.csr = csr({"rsa.example.com"}, crypto::KeyType::kRsa2048);

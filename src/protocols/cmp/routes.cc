@@ -1,0 +1,54 @@
+// CMP's routes: the body is the PKIMessage, the answer too.
+
+#include "common/encoding.h"
+#include "protocols/cmp/cmp.h"
+#include "x509/cmp.h"
+
+namespace certward::protocols::cmp {
+namespace {
+
+http::Response refused(const Failure& f) {
+  int status = 500;
+  switch (f.refusal) {
+    case Refusal::kBadRequest:
+      status = 400;
+      break;
+    case Refusal::kRateLimited:
+      status = 429;
+      break;
+    case Refusal::kUnavailable:
+      status = 503;
+      break;
+    case Refusal::kInternal:
+      status = 500;
+      break;
+  }
+  auto r = http::Response::text(status, f.message + "\n");
+  if (f.retry_after.count() > 0) r.set_header("Retry-After", std::to_string(f.retry_after.count()));
+  r.set_header("Cache-Control", "no-store");
+  return r;
+}
+
+http::Response handle(Service& service, const http::Request& req) {
+  if (req.body.empty() || req.body.size() > x509::cmp::kMaxMessage)
+    return refused(Failure{Refusal::kBadRequest, "the message is empty or larger than 64 KiB", {}});
+  auto answer = service.handle(as_bytes(req.body));
+  if (!answer) return refused(answer.error());
+  auto r = http::Response::text(200, std::string(answer->begin(), answer->end()),
+                                "application/pkixcmp");
+  r.set_header("Cache-Control", "no-store");
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<http::Router> make_router(Service& service) {
+  auto router = std::make_unique<http::Router>();
+  // The label selects nothing yet: the credential decides the profile and the authority.
+  for (const char* path : {"/", "/p/{label}"}) {
+    router->add("POST", path, [&service](http::Request& req) { return handle(service, req); });
+  }
+  return router;
+}
+
+}  // namespace certward::protocols::cmp

@@ -1,0 +1,597 @@
+#include "protocols/cmp/service.h"
+
+#include <openssl/cmperr.h>
+#include <openssl/err.h>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "x509/cmp.h"
+
+namespace certward::protocols::cmp {
+namespace {
+
+using x509::cmp::Body;
+
+constexpr store::Migration kMigrations[] = {
+    {1, "cmp_transactions",
+     R"sql(
+CREATE TABLE cmp_transactions (
+  transaction_id TEXT PRIMARY KEY,
+  request BLOB NOT NULL,
+  certificate TEXT NOT NULL,
+  server_nonce BLOB,
+  state TEXT NOT NULL,
+  credential TEXT,
+  created_at BIGINT NOT NULL
+);
+)sql"},
+};
+
+// Every PasswordBasedMac iteration costs a hash: a client may not ask for more than this.
+constexpr long kMaxPbmIterations = 10'000;
+
+using SrvPtr = crypto::Handle<OSSL_CMP_SRV_CTX, OSSL_CMP_SRV_CTX_free>;
+using CtxPtr = crypto::Handle<OSSL_CMP_CTX, OSSL_CMP_CTX_free>;
+
+OSSL_CMP_PKISI* accepted() {
+  return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, nullptr);
+}
+
+OSSL_CMP_PKISI* rejected(int fail_info, const std::string& text) {
+  log::info("cmp_refused", {{"reason", text}});
+  return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_info, text.c_str());
+}
+
+// The failInfo an RA error maps to.
+int fail_info_of(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kUnauthorized:
+      return OSSL_CMP_PKIFAILUREINFO_notAuthorized;
+    case ErrorCode::kUnavailable:
+      return OSSL_CMP_PKIFAILUREINFO_systemUnavail;
+    case ErrorCode::kInternal:
+      return OSSL_CMP_PKIFAILUREINFO_systemFailure;
+    case ErrorCode::kBadSignature:
+      return OSSL_CMP_PKIFAILUREINFO_badPOP;
+    default:
+      return OSSL_CMP_PKIFAILUREINFO_badCertTemplate;
+  }
+}
+
+// OpenSSL's CMP log (its server prints the error queue through it) goes to ours.
+int log_cb(const char*, const char*, int, OSSL_CMP_severity level, const char* msg) {
+  if (level <= OSSL_CMP_LOG_WARNING) {
+    std::string text(msg != nullptr ? msg : "");
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    log::info("cmp_openssl", {{"message", text}});
+  }
+  return 1;
+}
+
+// Whether `req` is signed by exactly this certificate (pinned: no path is built).
+bool signed_by(const OSSL_CMP_MSG* req, const x509::Certificate& cert) {
+  CtxPtr v(OSSL_CMP_CTX_new(nullptr, nullptr));
+  if (!v) return false;
+  OSSL_CMP_CTX_set_log_cb(v.get(), log_cb);
+  OSSL_CMP_CTX_set_log_verbosity(v.get(), OSSL_CMP_LOG_EMERG);
+  bool ok = OSSL_CMP_CTX_set1_srvCert(v.get(), cert.get()) == 1 &&
+            OSSL_CMP_validate_msg(v.get(), req) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+// Whether `req`'s MAC verifies with `secret`, checked apart so that a wrong secret is answered
+// with an error signed by the RA rather than MACed with a secret the client does not have.
+bool mac_ok(const OSSL_CMP_MSG* req, const crypto::SecretBytes& secret) {
+  CtxPtr v(OSSL_CMP_CTX_new(nullptr, nullptr));
+  if (!v) return false;
+  OSSL_CMP_CTX_set_log_cb(v.get(), log_cb);
+  OSSL_CMP_CTX_set_log_verbosity(v.get(), OSSL_CMP_LOG_EMERG);
+  bool ok = OSSL_CMP_CTX_set1_secretValue(v.get(), secret.span().data(),
+                                          static_cast<int>(secret.span().size())) == 1 &&
+            OSSL_CMP_validate_msg(v.get(), req) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+STACK_OF(X509) * stack_of(std::span<const x509::Certificate> certs) {
+  STACK_OF(X509)* sk = sk_X509_new_null();
+  for (const auto& c : certs) {
+    if (sk == nullptr || !X509_up_ref(c.get()) || !sk_X509_push(sk, c.get())) {
+      sk_X509_pop_free(sk, X509_free);
+      return nullptr;
+    }
+  }
+  return sk;
+}
+
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  crypto::BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return {};
+  Bytes b(static_cast<std::size_t>(BN_num_bytes(bn.get())));
+  BN_bn2bin(bn.get(), b.data());
+  if (b.empty()) b.push_back(0);
+  return to_hex(b);
+}
+
+// The digest certHash uses: the one the certificate is signed with (RFC 4210 5.3.18).
+const EVP_MD* cert_hash_digest(const x509::Certificate& cert) {
+  int md = NID_undef;
+  int pk = NID_undef;
+  if (OBJ_find_sigid_algs(X509_get_signature_nid(cert.get()), &md, &pk) && md != NID_undef)
+    return EVP_get_digestbynid(md);
+  return EVP_sha256();  // Ed25519 and the like sign without a separate digest
+}
+
+}  // namespace
+
+struct Service::Call {
+  Service& s;
+  x509::cmp::Header header;
+  std::string tid;  // transactionID, hex
+  std::shared_ptr<const ca::RaCredential> ra;
+  std::optional<auth::CredentialInfo> credential;  // the MAC was made with its secret
+  bool replay = false;                             // priming for a certConf
+  std::optional<x509::Certificate> replayed;
+  std::optional<std::string> issued;  // fingerprint of what this request issued
+
+  // The certificate that signed `req`, issued here and usable to sign requests: enrolled over
+  // CMP, valid, unrevoked and not renewed. `why` says why not.
+  std::optional<inventory::CertificateRecord> signer(const OSSL_CMP_MSG* req, std::string& why) {
+    auto certs = x509::cmp::extra_certs(req);
+    if (certs.empty() || !signed_by(req, certs.front())) {
+      why = "the request is not signed by a certificate it carries";
+      return std::nullopt;
+    }
+    auto record = s.d_.inventory.get(certs.front().info().sha256_hex);
+    if (!record || !*record || (*record)->meta.origin != inventory::Origin::kIssued) {
+      why = "the signer was not issued here";
+      return std::nullopt;
+    }
+    const inventory::CertificateRecord& r = **record;
+    const SysTime now = s.d_.clock.now();
+    if (r.meta.channel != std::optional<std::string>(ca::channel_name(ca::Channel::kCmp)))
+      why = "the signer was not enrolled over CMP";
+    else if (r.revoked_at)
+      why = "the signer is revoked";
+    else if (r.not_after <= now || r.not_before > now)
+      why = "the signer is not valid now";
+    else if (r.is_ca || !r.meta.profile || !r.meta.authority)
+      why = "the signer cannot request certificates";
+    if (!why.empty()) return std::nullopt;
+    return r;
+  }
+
+  Result<ca::Requester> team_requester(const std::optional<std::string>& team, std::string actor,
+                                       std::string principal) const {
+    ca::Requester r{.actor = std::move(actor), .team = std::nullopt, .scope = std::nullopt};
+    if (team) {
+      CW_ASSIGN_OR_RETURN(auto scope, s.d_.auth.team_scope(*team));
+      r.team = team;
+      r.scope = scope;
+    }
+    r.principal = std::move(principal);
+    return r;
+  }
+
+  Result<bool> transaction_exists() const {
+    CW_ASSIGN_OR_RETURN(auto tx, s.d_.db.begin(store::TxMode::kRead));
+    CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT 1 FROM cmp_transactions WHERE "
+                                                "transaction_id = ?",
+                                                store::params(tid)));
+    return row.has_value();
+  }
+
+  OSSL_CMP_PKISI* cert_request(const OSSL_CMP_MSG* req, const OSSL_CRMF_MSG* crm,
+                               const X509_REQ* p10cr, X509** cert_out, STACK_OF(X509) * *chain_out,
+                               STACK_OF(X509) * *ca_pubs) {
+    const Body body = x509::cmp::body_type(req);
+    if (replay && replayed) {
+      *cert_out = X509_dup(replayed->get());
+      *chain_out = stack_of(ra->chain);
+      return accepted();
+    }
+    auto exists = transaction_exists();
+    if (!exists) return rejected(OSSL_CMP_PKIFAILUREINFO_systemUnavail, "try again later");
+    if (*exists) return rejected(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse, "transactionID in use");
+
+    ca::EnrollmentRequest request;
+    std::optional<inventory::CertificateRecord> old;  // kur: the certificate updated
+    std::string rate_key;
+    if (credential) {
+      const auth::CredentialInfo& c = *credential;
+      if (body == Body::kKur)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "a kur is signed by the certificate it updates");
+      if (!c.usable(s.d_.clock.now()))
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "the credential is " + std::string(c.state(s.d_.clock.now())));
+      if (c.label || (c.authority && *c.authority != s.authority_))
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "the credential is for another endpoint or authority");
+      auto requester = team_requester(c.team, "cmp:" + c.id, "enrollment-credential:" + c.id);
+      if (!requester) return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, "the team is gone");
+      request.requester = *requester;
+      request.team = c.team;
+      request.profile = c.profile;
+      request.authority = s.authority_;
+      request.tags.push_back("credential:" + c.id);
+      rate_key = "cmp:" + c.id;
+    } else {
+      std::string why;
+      auto signer_record = signer(req, why);
+      if (!signer_record) return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, why);
+      if (body == Body::kIr || body == Body::kP10cr)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "initial requests are protected by a shared secret");
+      if (body == Body::kKur) {
+        const OSSL_CRMF_CERTID* id = OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm);
+        if (id == nullptr ||
+            serial_hex(OSSL_CRMF_CERTID_get0_serialNumber(id)) != signer_record->serial)
+          return rejected(OSSL_CMP_PKIFAILUREINFO_badCertId,
+                          "a kur is signed by the certificate it updates");
+        if (signer_record->superseded_by)
+          return rejected(OSSL_CMP_PKIFAILUREINFO_badCertId, "the certificate was updated already");
+        old = signer_record;
+      } else if (signer_record->superseded_by) {
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, "the signer has been renewed");
+      }
+      const std::string fp = signer_record->fingerprint;
+      auto requester = team_requester(signer_record->meta.team, "cmp-cert:" + fp.substr(0, 16),
+                                      "certificate:" + fp);
+      if (!requester) return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, "the team is gone");
+      request.requester = *requester;
+      request.team = signer_record->meta.team;
+      request.profile = *signer_record->meta.profile;
+      request.authority = signer_record->meta.authority;
+      request.owner = signer_record->meta.owner;
+      request.tags = signer_record->meta.tags;
+      request.common_name = signer_record->common_name.empty()
+                                ? std::nullopt
+                                : std::optional(signer_record->common_name);
+      request.sans = signer_record->sans;
+      rate_key = "cmp-cert:" + fp;
+      // Whatever the template asks, a signed request is for its signer's subject.
+      std::string subject;
+      if (crm != nullptr) {
+        auto names = x509::cmp::template_names(crm);
+        if (!names) return rejected(OSSL_CMP_PKIFAILUREINFO_badCertTemplate, names.error().message);
+        subject = names->subject;
+      }
+      if (!subject.empty() && subject != signer_record->subject)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_badCertTemplate,
+                        "a signed request keeps its signer's subject");
+    }
+
+    std::string subject;
+    std::vector<x509::SubjectAltName> sans;
+    std::string common_name;
+    if (crm != nullptr) {
+      crypto::EvpPkeyPtr key = x509::cmp::template_public_key(crm);
+      if (!key) return rejected(OSSL_CMP_PKIFAILUREINFO_badCertTemplate, "the template has no key");
+      auto names = x509::cmp::template_names(crm);
+      if (!names) return rejected(OSSL_CMP_PKIFAILUREINFO_badCertTemplate, names.error().message);
+      subject = names->subject;
+      common_name = names->common_name;
+      sans = names->sans;
+      request.public_key = std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free);
+    } else if (p10cr != nullptr) {
+      unsigned char* buf = nullptr;
+      const int n = i2d_X509_REQ(const_cast<X509_REQ*>(p10cr), &buf);
+      if (n <= 0) return rejected(OSSL_CMP_PKIFAILUREINFO_badDataFormat, "unreadable PKCS#10");
+      auto csr = x509::parse_csr(std::span<const std::uint8_t>(buf, std::size_t(n)));
+      OPENSSL_free(buf);
+      if (!csr) return rejected(OSSL_CMP_PKIFAILUREINFO_badPOP, csr.error().message);
+      subject = csr->info().subject;
+      common_name = csr->info().subject_cn;
+      sans = csr->info().sans;
+      request.csr = *csr;
+    } else {
+      return rejected(OSSL_CMP_PKIFAILUREINFO_badRequest, "no certificate request");
+    }
+    if (credential) {
+      if (credential->expected_subject) {
+        // The credential names one device: its request may carry that name and no other.
+        const std::string& expected = *credential->expected_subject;
+        const bool other_san = std::any_of(sans.begin(), sans.end(), [&](const auto& n) {
+          return n.type != x509::SanType::kDns || n.value != expected;
+        });
+        if (common_name != expected || other_san)
+          return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                          "the request names another device than the credential is for");
+      }
+      if (common_name.empty() && sans.empty())
+        return rejected(OSSL_CMP_PKIFAILUREINFO_badCertTemplate, "the request names nothing");
+      request.common_name = common_name.empty() ? std::nullopt : std::optional(common_name);
+      if (!request.csr) request.sans = sans;
+    }
+    if (auto d = s.limiter_.allow(rate_key); !d.allowed)
+      return rejected(OSSL_CMP_PKIFAILUREINFO_systemUnavail, "too many requests; retry later");
+    request.channel = ca::Channel::kCmp;
+
+    auto der = x509::cmp::to_der(req);
+    if (!der) return rejected(OSSL_CMP_PKIFAILUREINFO_systemFailure, "cannot keep the request");
+    auth::EnrollmentCredentials* creds = s.d_.credentials;
+    const inventory::Inventory& inventory = s.d_.inventory;
+    const audit::AuditLog& audit = s.d_.audit;
+    const std::optional<std::string> credential_id =
+        credential ? std::optional(credential->id) : std::nullopt;
+    const std::string actor = request.requester.actor;
+    const std::int64_t now = to_unix(s.d_.clock.now());
+    auto issued_now = s.d_.ra.enroll_and_record(
+        std::move(request), [&](store::Transaction& tx, const x509::Certificate& cert,
+                                const crypto::PrivateKey*) -> Status {
+          const std::string fp = cert.info().sha256_hex;
+          if (credential_id) CW_RETURN_IF_ERROR(creds->consume(tx, *credential_id, fp, "cmp"));
+          if (old) {
+            auto sup = inventory.mark_superseded(tx, old->fingerprint, fp);
+            if (!sup && sup.error().code == ErrorCode::kConflict)
+              return fail(ErrorCode::kConflict, "the certificate was updated already");
+            CW_RETURN_IF_ERROR(sup);
+            audit::Event e;
+            e.actor = actor;
+            e.action = "cmp.kur";
+            e.target_type = "certificate";
+            e.target_id = old->fingerprint;
+            e.details = {{"replaced_by", fp}};
+            CW_RETURN_IF_ERROR(audit.append(tx, e));
+          }
+          return tx.execute(
+              "INSERT INTO cmp_transactions (transaction_id, request, certificate, state, "
+              "credential, created_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
+              store::params(tid, *der, fp, credential_id, now));
+        });
+    if (!issued_now) {
+      if (issued_now.error().code == ErrorCode::kConflict)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_badCertId, issued_now.error().message);
+      return rejected(fail_info_of(issued_now.error()), issued_now.error().message);
+    }
+    issued = issued_now->certificate.info().sha256_hex;
+    *cert_out = X509_dup(issued_now->certificate.get());
+    *chain_out = stack_of(issued_now->chain);
+    if (body == Body::kIr && !issued_now->chain.empty())
+      *ca_pubs = stack_of(std::span(&issued_now->chain.back(), 1));
+    log::info("cmp_issued", {{"certificate", *issued}, {"transaction", tid}});
+    return accepted();
+  }
+
+  OSSL_CMP_PKISI* revoke(const OSSL_CMP_MSG* req, const ASN1_INTEGER* serial) {
+    std::string why;
+    // A renewed (superseded) certificate may still be revoked by its holder.
+    auto signer_record = signer(req, why);
+    if (!signer_record) return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, why);
+    if (serial == nullptr || serial_hex(serial) != signer_record->serial)
+      return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                      "an rr is signed by the certificate it revokes");
+    auto reason = ca::parse_revocation_reason(
+        std::to_string(x509::cmp::revocation_reason(req).value_or(0)));
+    if (!reason) return rejected(OSSL_CMP_PKIFAILUREINFO_badRequest, reason.error().message);
+    ca::RevokeRequest r;
+    r.id = signer_record->fingerprint;
+    r.reason = *reason;
+    r.requester = ca::Requester{.actor = "cmp-cert:" + r.id.substr(0, 16),
+                                .team = std::nullopt,
+                                .scope = std::nullopt};
+    r.channel = ca::Channel::kCmp;
+    auto done = s.d_.revocation.revoke(r);
+    if (!done) {
+      if (done.error().code == ErrorCode::kConflict)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_certRevoked, "already revoked");
+      return rejected(fail_info_of(done.error()), done.error().message);
+    }
+    log::info("cmp_revoked", {{"certificate", r.id}});
+    return accepted();
+  }
+
+  int confirm(const ASN1_OCTET_STRING* hash, const OSSL_CMP_PKISI* si) {
+    auto tx = s.d_.db.begin(store::TxMode::kRead);
+    if (!tx) return 0;
+    auto row = (*tx)->query_one(
+        "SELECT certificate FROM cmp_transactions WHERE transaction_id = ? AND state = 'waiting'",
+        store::params(tid));
+    tx->reset();
+    if (!row || !*row) return 0;
+    const std::string fp = (*row)->text(0);
+    auto cert = s.d_.inventory.certificate(fp);
+    if (!cert) return 0;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!EVP_Digest(cert->der().data(), cert->der().size(), md, &len, cert_hash_digest(*cert),
+                    nullptr) ||
+        hash == nullptr || Bytes(md, md + len) != Bytes(hash->data, hash->data + hash->length)) {
+      ERR_raise(ERR_LIB_CMP, CMP_R_CERTHASH_UNMATCHED);
+      return 0;
+    }
+    const bool refused = si != nullptr && x509::cmp::status_of(si) == OSSL_CMP_PKISTATUS_rejection;
+    if (refused) {
+      // RFC 9483 4.1.1: a certificate its subject did not accept must not stay valid.
+      ca::RevokeRequest r;
+      r.id = fp;
+      r.reason = ca::RevocationReason::kCessationOfOperation;
+      r.requester = ca::Requester{.actor = "cmp", .team = std::nullopt, .scope = std::nullopt};
+      r.channel = ca::Channel::kCmp;
+      if (auto done = s.d_.revocation.revoke(r); !done)
+        log::error("cmp_revoke_rejected_failed", {{"certificate", fp}, {"error", done.error().message}});
+    }
+    auto w = s.d_.db.begin();
+    if (!w) return 0;
+    auto updated = (*w)->execute_count(
+        "UPDATE cmp_transactions SET state = ? WHERE transaction_id = ? AND state = 'waiting'",
+        store::params(std::string(refused ? "rejected" : "confirmed"), tid));
+    if (!updated || *updated != 1 || !(*w)->commit()) return 0;
+    return 1;
+  }
+};
+
+namespace {
+
+Service::Call* call_of(OSSL_CMP_SRV_CTX* srv) {
+  return static_cast<Service::Call*>(OSSL_CMP_SRV_CTX_get0_custom_ctx(srv));
+}
+
+OSSL_CMP_PKISI* on_cert_request(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, int,
+                                const OSSL_CRMF_MSG* crm, const X509_REQ* p10cr, X509** cert_out,
+                                STACK_OF(X509) * *chain_out, STACK_OF(X509) * *ca_pubs) {
+  return call_of(srv)->cert_request(req, crm, p10cr, cert_out, chain_out, ca_pubs);
+}
+
+OSSL_CMP_PKISI* on_rr(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const X509_NAME*,
+                      const ASN1_INTEGER* serial) {
+  return call_of(srv)->revoke(req, serial);
+}
+
+int on_genm(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG*, const STACK_OF(OSSL_CMP_ITAV) * in,
+            STACK_OF(OSSL_CMP_ITAV) * *out) {
+  Service::Call* c = call_of(srv);
+  *out = sk_OSSL_CMP_ITAV_new_null();
+  if (*out == nullptr) return 0;
+  for (int i = 0; i < sk_OSSL_CMP_ITAV_num(in); ++i) {
+    const OSSL_CMP_ITAV* asked = sk_OSSL_CMP_ITAV_value(in, i);
+    if (OBJ_obj2nid(OSSL_CMP_ITAV_get0_type(asked)) != NID_id_it_caCerts) continue;
+    OSSL_CMP_ITAV* answer = x509::cmp::ca_certs_itav(c->ra->chain);
+    if (answer == nullptr || !sk_OSSL_CMP_ITAV_push(*out, answer)) {
+      OSSL_CMP_ITAV_free(answer);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void on_error(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG*, const OSSL_CMP_PKISI* si,
+              const ASN1_INTEGER*, const OSSL_CMP_PKIFREETEXT*) {
+  char buf[OSSL_CMP_PKISI_BUFLEN];
+  log::info("cmp_client_error",
+            {{"transaction", call_of(srv)->tid},
+             {"status", si ? OSSL_CMP_snprint_PKIStatusInfo(si, buf, sizeof buf) : "-"}});
+}
+
+int on_cert_conf(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG*, int, const ASN1_OCTET_STRING* hash,
+                 const OSSL_CMP_PKISI* si) {
+  return call_of(srv)->confirm(hash, si);
+}
+
+int on_poll_req(OSSL_CMP_SRV_CTX*, const OSSL_CMP_MSG*, int, OSSL_CMP_MSG**, int64_t*) {
+  return 0;  // nothing is ever delivered later
+}
+
+}  // namespace
+
+Service::Service(Deps deps)
+    : d_(deps),
+      authority_(deps.settings.authority.empty() ? deps.ca.default_authority
+                                                 : deps.settings.authority),
+      limiter_(deps.settings.requests_per_second, deps.settings.burst) {}
+
+Status Service::migrate(store::Database& db) { return db.migrate("cmp", kMigrations); }
+
+Status Service::start() {
+  auto ra = d_.protocol_ra.current(authority_);
+  if (!ra) return fail_with_context(ra.error(), "cmp: the RA certificate of '" + authority_ + "'");
+  return ok();
+}
+
+Outcome<Bytes> Service::handle(std::span<const std::uint8_t> der) {
+  auto msg = x509::cmp::parse_message(der);
+  if (!msg) return std::unexpected(Failure{Refusal::kBadRequest, msg.error().message, {}});
+  auto header = x509::cmp::read_header(msg->get());
+  if (!header) return std::unexpected(Failure{Refusal::kBadRequest, header.error().message, {}});
+  auto ra = d_.protocol_ra.current(authority_);
+  if (!ra) return std::unexpected(Failure{Refusal::kUnavailable, "the CMP RA is unavailable", {}});
+  const Body body = x509::cmp::body_type(msg->get());
+
+  Call call{*this, std::move(*header), "", *ra, std::nullopt, false, std::nullopt, std::nullopt};
+  call.tid = to_hex(call.header.transaction_id);
+  SrvPtr srv(OSSL_CMP_SRV_CTX_new(nullptr, nullptr));
+  if (!srv || !OSSL_CMP_SRV_CTX_init(srv.get(), &call, on_cert_request, on_rr, on_genm, on_error,
+                                     on_cert_conf, on_poll_req))
+    return std::unexpected(Failure{Refusal::kInternal, "CMP server setup failed", {}});
+  OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv.get(), d_.settings.implicit_confirm ? 1 : 0);
+  OSSL_CMP_CTX* ctx = OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv.get());
+  OSSL_CMP_CTX_set_log_cb(ctx, log_cb);
+  OSSL_CMP_CTX_set_log_verbosity(ctx, OSSL_CMP_LOG_WARNING);
+  // Answers to MACed requests: OpenSSL would use HMAC-SHA1 whatever the request used.
+  OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MAC_ALGNID, NID_hmacWithSHA256);
+  const auto& chain = (*ra)->chain;
+  crypto::X509StackPtr untrusted(stack_of(chain));
+  crypto::X509StorePtr store(X509_STORE_new());
+  if (chain.empty() || !store || !untrusted || !X509_STORE_add_cert(store.get(), chain.back().get()) ||
+      !OSSL_CMP_CTX_set1_cert(ctx, (*ra)->certificate.get()) ||
+      !OSSL_CMP_CTX_set1_pkey(ctx, (*ra)->key->get()) ||
+      !OSSL_CMP_CTX_set1_untrusted(ctx, untrusted.get()) ||
+      !OSSL_CMP_CTX_set0_trustedStore(ctx, store.get()))
+    return std::unexpected(Failure{Refusal::kInternal, "CMP server setup failed", {}});
+  (void)store.release();  // the context owns it now
+
+  // A shared secret is looked up by the reference (senderKID) before OpenSSL validates the
+  // MAC; without one set, OpenSSL refuses the request with an error signed by the RA.
+  if (call.header.protection == x509::cmp::kPasswordBasedMac && d_.credentials != nullptr &&
+      call.header.pbm_iterations.value_or(kMaxPbmIterations + 1) <= kMaxPbmIterations) {
+    const std::string kid(call.header.sender_kid.begin(), call.header.sender_kid.end());
+    std::optional<auth::CredentialInfo> found;
+    if (kid.starts_with("ec-")) {
+      if (auto f = d_.credentials->get(kid)) found = std::move(*f);
+    }
+    if (found && found->kind == auth::CredentialKind::kCmp) {
+      auto secret = d_.credentials->secret(kid);
+      if (secret && *secret && mac_ok(msg->get(), **secret)) {
+        OSSL_CMP_CTX_set1_secretValue(ctx, (*secret)->span().data(),
+                                      static_cast<int>((*secret)->span().size()));
+        call.credential = *found;
+      } else {
+        log::info("cmp_mac_refused", {{"reference", kid}});
+      }
+    }
+  }
+
+  // A certConf for a certificate issued earlier (by another replica, or before a restart):
+  // OpenSSL's server is brought back to the transaction by processing its request again,
+  // which hands back the stored certificate, and by its own nonce of that answer.
+  if (body == Body::kCertConf) {
+    auto tx = d_.db.begin(store::TxMode::kRead);
+    if (!tx) return std::unexpected(Failure{Refusal::kUnavailable, "try again later", {}});
+    auto row = (*tx)->query_one(
+        "SELECT request, certificate, server_nonce FROM cmp_transactions WHERE "
+        "transaction_id = ? AND state = 'waiting'",
+        store::params(call.tid));
+    tx->reset();
+    if (row && *row && !(*row)->is_null(2)) {
+      auto stored = x509::cmp::parse_message((*row)->blob(0));
+      auto cert = d_.inventory.certificate((*row)->text(1));
+      if (stored && cert) {
+        call.replay = true;
+        call.replayed = *cert;
+        x509::cmp::MessagePtr ignored(OSSL_CMP_SRV_process_request(srv.get(), stored->get()));
+        call.replay = false;
+        const Bytes& nonce = (*row)->blob(2);
+        crypto::Asn1OctetStringPtr n(ASN1_OCTET_STRING_new());
+        if (n && ASN1_OCTET_STRING_set(n.get(), nonce.data(), static_cast<int>(nonce.size())))
+          OSSL_CMP_CTX_set1_senderNonce(ctx, n.get());
+      }
+    }
+    ERR_clear_error();
+  }
+
+  x509::cmp::MessagePtr response(OSSL_CMP_SRV_process_request(srv.get(), msg->get()));
+  ERR_clear_error();
+  if (!response) return std::unexpected(Failure{Refusal::kInternal, "no CMP answer", {}});
+  if (call.issued) {
+    // What the certConf must be checked against: the nonce of this answer; or nothing to
+    // wait for when the client asked for, and got, implicit confirmation.
+    auto rh = x509::cmp::read_header(response.get());
+    const bool implicit = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM) == 1;
+    auto w = d_.db.begin();
+    if (w && rh) {
+      auto s = (*w)->execute("UPDATE cmp_transactions SET server_nonce = ?, state = ? WHERE "
+                             "transaction_id = ?",
+                             store::params(rh->sender_nonce,
+                                           std::string(implicit ? "confirmed" : "waiting"),
+                                           call.tid));
+      if (s) (void)(*w)->commit();
+    }
+  }
+  auto out = x509::cmp::to_der(response.get());
+  if (!out) return std::unexpected(Failure{Refusal::kInternal, "cannot encode the answer", {}});
+  return std::move(*out);
+}
+
+}  // namespace certward::protocols::cmp
