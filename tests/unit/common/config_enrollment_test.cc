@@ -44,5 +44,28 @@ TEST(ScepConfig, RefusesWhatCannotWork) {
   }
 }
 
+TEST(CmpConfig, DefaultsSettingsAndRefusals) {
+  auto c = parse_config("", "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->cmp.enabled);
+  EXPECT_TRUE(c->cmp.implicit_confirm);
+  EXPECT_TRUE(c->cmp.authority.empty());
+  c = parse_config("[cmp]\nimplicit_confirm = false\nauthority = \"plant\"\nburst = 2\n", "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->cmp.implicit_confirm);
+  EXPECT_EQ(c->cmp.authority, "plant");
+  EXPECT_DOUBLE_EQ(c->cmp.burst, 2);
+
+  testing::TempDir dir;
+  const std::string path = dir.file("certward.toml");
+  for (const char* toml : {"[cmp]\nsecret = \"x\"\n", "[cmp]\nimplicit_confirm = \"yes\"\n",
+                           "[cmp]\nburst = 0\n", "[cmp]\nrequests_per_second = 2e6\n"}) {
+    std::ofstream(path) << toml;
+    auto bad = load_config(path, {});
+    ASSERT_FALSE(bad) << toml;
+    EXPECT_EQ(bad.error().code, ErrorCode::kMalformed) << toml;
+  }
+}
+
 }  // namespace
 }  // namespace certward
