@@ -10,8 +10,14 @@
 namespace certward::x509::cmp {
 namespace {
 
-// PasswordBasedMac's OID content octets.
+// OID content octets.
 constexpr std::uint8_t kPbm[] = {0x2a, 0x86, 0x48, 0x86, 0xf6, 0x7d, 0x07, 0x42, 0x0d};
+constexpr std::uint8_t kRegCtrlAlgId[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x05, 0x01, 0x0b};
+constexpr std::uint8_t kRegCtrlRsaKeyLen[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x05, 0x01, 0x0c};
+constexpr std::uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+constexpr std::uint8_t kP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+constexpr std::uint8_t kP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+constexpr std::uint8_t kEd25519[] = {0x2b, 0x65, 0x70};
 
 std::string oid_text(std::span<const std::uint8_t> content) {
   Bytes der{der::kOid, static_cast<std::uint8_t>(content.size())};
@@ -289,6 +295,73 @@ OSSL_CMP_ITAV* ca_certs_itav(std::span<const Certificate> certs) {
   OSSL_CMP_ITAV* itav = OSSL_CMP_ITAV_create(OBJ_nid2obj(NID_id_it_caCerts), value.get());
   if (itav != nullptr) (void)value.release();
   return itav;
+}
+
+OSSL_CMP_ITAV* cert_req_template_itav(const std::optional<std::string>& common_name,
+                                      crypto::KeyType key) {
+  Bytes der;
+  der::Writer w(der);
+  const std::size_t content = w.begin(der::kSequence);  // CertReqTemplateContent
+  const std::size_t tmpl = w.begin(der::kSequence);     // CertTemplate
+  if (common_name) {
+    crypto::X509NamePtr name(X509_NAME_new());
+    if (!name || !X509_NAME_add_entry_by_txt(
+                     name.get(), "CN", MBSTRING_UTF8,
+                     reinterpret_cast<const unsigned char*>(common_name->data()),
+                     static_cast<int>(common_name->size()), -1, 0))
+      return nullptr;
+    unsigned char* buf = nullptr;
+    const int n = i2d_X509_NAME(name.get(), &buf);
+    if (n <= 0) return nullptr;
+    // subject [5] Name: a CHOICE, so the tag is explicit.
+    w.tlv(der::context(5), std::span<const std::uint8_t>(buf, std::size_t(n)));
+    OPENSSL_free(buf);
+  }
+  w.end(tmpl);
+  const std::size_t controls = w.begin(der::kSequence);  // keySpec
+  const std::size_t control = w.begin(der::kSequence);
+  switch (key) {
+    case crypto::KeyType::kRsa2048:
+    case crypto::KeyType::kRsa3072:
+    case crypto::KeyType::kRsa4096: {
+      w.oid(kRegCtrlRsaKeyLen);
+      const unsigned bits = key == crypto::KeyType::kRsa2048   ? 2048
+                            : key == crypto::KeyType::kRsa3072 ? 3072
+                                                               : 4096;
+      const std::uint8_t magnitude[] = {static_cast<std::uint8_t>(bits >> 8),
+                                        static_cast<std::uint8_t>(bits & 0xff)};
+      w.integer(magnitude);
+      break;
+    }
+    default: {
+      w.oid(kRegCtrlAlgId);
+      const std::size_t alg = w.begin(der::kSequence);
+      if (key == crypto::KeyType::kEd25519) {
+        w.oid(kEd25519);
+      } else {
+        w.oid(kEcPublicKey);
+        w.oid(key == crypto::KeyType::kEcP384 ? std::span<const std::uint8_t>(kP384)
+                                              : std::span<const std::uint8_t>(kP256));
+      }
+      w.end(alg);
+    }
+  }
+  w.end(control);
+  w.end(controls);
+  w.end(content);
+  crypto::Handle<ASN1_STRING, ASN1_STRING_free> s(ASN1_STRING_type_new(V_ASN1_SEQUENCE));
+  crypto::Handle<ASN1_TYPE, ASN1_TYPE_free> value(ASN1_TYPE_new());
+  if (!s || !value || !ASN1_STRING_set(s.get(), der.data(), static_cast<int>(der.size())))
+    return nullptr;
+  ASN1_TYPE_set(value.get(), V_ASN1_SEQUENCE, s.release());
+  OSSL_CMP_ITAV* itav = OSSL_CMP_ITAV_create(OBJ_nid2obj(NID_id_it_certReqTemplate), value.get());
+  if (itav == nullptr) return nullptr;
+  (void)value.release();
+  return itav;
+}
+
+bool asks_cert_req_template(const OSSL_CMP_ITAV* itav) {
+  return OBJ_obj2nid(OSSL_CMP_ITAV_get0_type(itav)) == NID_id_it_certReqTemplate;
 }
 
 }  // namespace certward::x509::cmp

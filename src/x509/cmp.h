@@ -89,4 +89,12 @@ std::optional<int> status_of(const OSSL_CMP_PKISI* si);
 // The caller owns the result. Null on failure.
 OSSL_CMP_ITAV* ca_certs_itav(std::span<const Certificate> certs);
 
+// The InfoTypeAndValue answering id-it-certReqTemplate (RFC 9483 4.3.3): a CertTemplate with
+// the subject to ask for (when one is known) and the key to make (keySpec: the algorithm and
+// curve, or the RSA modulus length). The caller owns the result. Null on failure.
+OSSL_CMP_ITAV* cert_req_template_itav(const std::optional<std::string>& common_name,
+                                      crypto::KeyType key);
+// Whether an asked InfoTypeAndValue is id-it-certReqTemplate.
+bool asks_cert_req_template(const OSSL_CMP_ITAV* itav);
+
 }  // namespace certward::x509::cmp

@@ -77,6 +77,13 @@ for pem in sys.argv[2:]:
     if base64.b64decode(body) not in genp:
         sys.exit(1)
 EOF
+# The certificate request template (RFC 9483 4.3.3): what this credential's profile wants.
+credential '{"kind":"cmp","team":"plant","profile":"device","expected_subject":"d9.plant.example.test"}'
+assert_eq 0 "$(cmp_ -cmd genm -infotype certReqTemplate -ref "$ID" -secret "pass:$SECRET" -rspout tmpl.der)" "genm certReqTemplate: $(tail -3 cmp.out)"
+grep -q 'id-it-certReqTemplate' cmp.out && pass || fail "genp carries the template: $(tail -3 cmp.out)"
+openssl asn1parse -inform DER -in tmpl.der >tmpl.txt 2>&1
+grep -q 'd9.plant.example.test' tmpl.txt && grep -q 'prime256v1' tmpl.txt && pass ||
+  fail "the template names the expected subject and the profile's key: $(cat tmpl.txt)"
 
 # --- signed: cr and kur --------------------------------------------------------------------------
 assert_eq 0 "$(cmp_ -cmd cr -cert d1.pem -key k1.pem "${trusted[@]}" -newkey k3.pem -subject /CN=d1.plant.example.test \

@@ -383,6 +383,27 @@ struct Service::Call {
     return accepted();
   }
 
+  // What to ask for (RFC 9483 4.3.3): the subject the credential expects, or the signer's;
+  // the first key type of its profile. nullopt: the requester is not known.
+  std::optional<std::pair<std::optional<std::string>, crypto::KeyType>> template_for(
+      const OSSL_CMP_MSG* req) {
+    std::string profile;
+    std::optional<std::string> cn;
+    if (credential) {
+      profile = credential->profile;
+      cn = credential->expected_subject;
+    } else {
+      std::string why;
+      auto r = signer(req, why);
+      if (!r) return std::nullopt;
+      profile = *r->meta.profile;
+      if (!r->common_name.empty()) cn = r->common_name;
+    }
+    auto p = s.d_.profiles.find(profile);
+    if (!p || (*p)->key_types.empty()) return std::nullopt;
+    return std::pair(cn, (*p)->key_types.front());
+  }
+
   int confirm(const ASN1_OCTET_STRING* hash, const OSSL_CMP_PKISI* si) {
     auto tx = s.d_.db.begin(store::TxMode::kRead);
     if (!tx) return 0;
@@ -440,15 +461,23 @@ OSSL_CMP_PKISI* on_rr(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const X509
   return call_of(srv)->revoke(req, serial);
 }
 
-int on_genm(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG*, const STACK_OF(OSSL_CMP_ITAV) * in,
+int on_genm(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const STACK_OF(OSSL_CMP_ITAV) * in,
             STACK_OF(OSSL_CMP_ITAV) * *out) {
   Service::Call* c = call_of(srv);
   *out = sk_OSSL_CMP_ITAV_new_null();
   if (*out == nullptr) return 0;
   for (int i = 0; i < sk_OSSL_CMP_ITAV_num(in); ++i) {
     const OSSL_CMP_ITAV* asked = sk_OSSL_CMP_ITAV_value(in, i);
-    if (OBJ_obj2nid(OSSL_CMP_ITAV_get0_type(asked)) != NID_id_it_caCerts) continue;
-    OSSL_CMP_ITAV* answer = x509::cmp::ca_certs_itav(c->ra->chain);
+    OSSL_CMP_ITAV* answer = nullptr;
+    if (OBJ_obj2nid(OSSL_CMP_ITAV_get0_type(asked)) == NID_id_it_caCerts) {
+      answer = x509::cmp::ca_certs_itav(c->ra->chain);
+    } else if (x509::cmp::asks_cert_req_template(asked)) {
+      auto what = c->template_for(req);
+      if (!what) continue;  // an unknown requester is told nothing
+      answer = x509::cmp::cert_req_template_itav(what->first, what->second);
+    } else {
+      continue;  // what is not offered is left out of the answer (RFC 9483 4.3)
+    }
     if (answer == nullptr || !sk_OSSL_CMP_ITAV_push(*out, answer)) {
       OSSL_CMP_ITAV_free(answer);
       return 0;

@@ -120,6 +120,21 @@ TEST(CmpCodec, CaCertificatesAnswerAndStatus) {
   expected.insert(expected.end(), pki.root.der().begin(), pki.root.der().end());
   EXPECT_EQ(Bytes(p, p + ASN1_STRING_length(value->value.sequence)), expected);
 
+  // The certificate request template: no subject when none is known, RSA by its length.
+  crypto::Handle<OSSL_CMP_ITAV, OSSL_CMP_ITAV_free> tmpl(
+      cert_req_template_itav(std::nullopt, crypto::KeyType::kRsa3072));
+  ASSERT_NE(tmpl, nullptr);
+  EXPECT_TRUE(asks_cert_req_template(tmpl.get()));
+  EXPECT_FALSE(asks_cert_req_template(itav.get()));
+  const ASN1_STRING* t = OSSL_CMP_ITAV_get0_value(tmpl.get())->value.sequence;
+  const Bytes content(ASN1_STRING_get0_data(t), ASN1_STRING_get0_data(t) + ASN1_STRING_length(t));
+  // SEQUENCE { SEQUENCE {} (empty CertTemplate), SEQUENCE { SEQUENCE { id-regCtrl-rsaKeyLen,
+  // INTEGER 3072 } } }
+  const Bytes expected_rsa{0x30, 0x15, 0x30, 0x00, 0x30, 0x11, 0x30, 0x0f, 0x06, 0x09, 0x2b,
+                           0x06, 0x01, 0x05, 0x05, 0x07, 0x05, 0x01, 0x0c, 0x02, 0x02, 0x0c,
+                           0x00};
+  EXPECT_EQ(content, expected_rsa);
+
   crypto::Handle<OSSL_CMP_PKISI, OSSL_CMP_PKISI_free> rejected(
       OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 0, nullptr));
   EXPECT_EQ(status_of(rejected.get()), std::optional<int>(2));

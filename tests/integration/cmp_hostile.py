@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Rewrites PKIMessages (RFC 4210) for cmp_hostile_test.sh: what `openssl cmp` will not send.
+
+  cmp_hostile.py IN OUT [edits...]
+
+reads the DER PKIMessage IN, applies the edits in order and writes OUT. Edits:
+  --tid HEX             the header's transactionID
+  --sender-nonce HEX    the header's senderNonce
+  --recip-nonce HEX     the header's recipNonce ('-' removes it)
+  --kid TEXT            the header's senderKID ('-' removes it)
+  --iterations N        PasswordBasedMac's iterationCount
+  --cert-hash HEX       a certConf's certHash
+  --reject              a certConf's status: rejection (replaces any statusInfo)
+  --body-type N         the body's choice tag (its content unchanged)
+  --replace OLD NEW     hex bytes OLD, once, in the body, become NEW (same length)
+  --csr FILE            a p10cr's body becomes this DER CSR
+  --secret TEXT         MAC the message again with PasswordBasedMac keyed by TEXT
+  --mac-garbage         the protection bits become zeros (no MAC computed)
+  --no-extra-certs      drop extraCerts
+
+and `cmp_hostile.py show IN` prints the header fields and the body type, one per line.
+"""
+import hashlib
+import hmac
+import sys
+
+
+# --- DER ------------------------------------------------------------------------------------------
+class Node:
+    """A TLV; constructed ones keep their children, primitive ones their content."""
+
+    def __init__(self, tag, content=b"", children=None):
+        self.tag = tag
+        self.content = content
+        self.children = children
+
+    def encode(self):
+        body = b"".join(c.encode() for c in self.children) if self.children is not None else self.content
+        return bytes([self.tag]) + enc_len(len(body)) + body
+
+
+def enc_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def read_tlv(data, i):
+    tag = data[i]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("multi-byte tags are not supported")
+    i += 1
+    n = data[i]
+    i += 1
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(data[i:i + k], "big")
+        i += k
+    return tag, data[i:i + n], i + n
+
+
+def parse(data, depth=0):
+    tag, content, end = read_tlv(data, 0)
+    if end != len(data):
+        raise ValueError("trailing bytes")
+    return parse_node(tag, content, depth)
+
+
+def parse_node(tag, content, depth):
+    # Constructed: parse its children, except below depth 6 (nothing edited lives deeper).
+    if tag & 0x20 and depth < 6:
+        children, i = [], 0
+        while i < len(content):
+            t, c, i = read_tlv(content, i)
+            children.append(parse_node(t, c, depth + 1))
+        return Node(tag, children=children)
+    return Node(tag, content)
+
+
+def integer(n):
+    b = n.to_bytes((n.bit_length() + 8) // 8 or 1, "big")
+    return Node(0x02, b)
+
+
+def octets(b):
+    return Node(0x04, b)
+
+
+def oid_text(content):
+    first = content[0]
+    parts, v = [str(min(first // 40, 2)), str(first - 40 * min(first // 40, 2))], 0
+    for b in content[1:]:
+        v = (v << 7) | (b & 0x7F)
+        if not b & 0x80:
+            parts.append(str(v))
+            v = 0
+    return ".".join(parts)
+
+
+OWF = {
+    "1.3.14.3.2.26": hashlib.sha1,
+    "2.16.840.1.101.3.4.2.1": hashlib.sha256,
+    "2.16.840.1.101.3.4.2.2": hashlib.sha384,
+    "2.16.840.1.101.3.4.2.3": hashlib.sha512,
+}
+MAC = {
+    "1.3.6.1.5.5.8.1.2": hashlib.sha1,
+    "1.2.840.113549.2.7": hashlib.sha1,
+    "1.2.840.113549.2.9": hashlib.sha256,
+    "1.2.840.113549.2.10": hashlib.sha384,
+    "1.2.840.113549.2.11": hashlib.sha512,
+}
+PBM = "1.2.840.113533.7.66.13"
+
+
+# --- PKIMessage -----------------------------------------------------------------------------------
+class Message:
+    def __init__(self, der):
+        self.top = parse(der)
+        self.header, self.body = self.top.children[0], self.top.children[1]
+
+    def field(self, n):
+        for c in self.header.children:
+            if c.tag == 0xA0 + n:
+                return c
+        return None
+
+    def set_field(self, n, node):
+        """Header field [n] EXPLICIT; node None removes it. Fields stay in tag order."""
+        kids = [c for c in self.header.children if c.tag != 0xA0 + n]
+        if node is not None:
+            new = Node(0xA0 + n, children=[node])
+            at = len(kids)
+            for i, c in enumerate(kids[3:], start=3):
+                if c.tag > 0xA0 + n:
+                    at = i
+                    break
+            kids.insert(at, new)
+        self.header.children = kids
+
+    def pbm(self):
+        """The PBMParameter SEQUENCE node of protectionAlg, or None."""
+        alg = self.field(1)
+        if alg is None:
+            return None
+        seq = alg.children[0]
+        if oid_text(seq.children[0].content) != PBM:
+            return None
+        return seq.children[1]
+
+    def protection(self):
+        for c in self.top.children[2:]:
+            if c.tag == 0xA0:
+                return c
+        return None
+
+    def set_protection(self, mac):
+        bits = Node(0x03, b"\x00" + mac)
+        kids = [c for c in self.top.children[2:] if c.tag != 0xA0]
+        self.top.children = self.top.children[:2] + [Node(0xA0, children=[bits])] + kids
+
+    def protected_part(self):
+        return Node(0x30, children=[self.header, self.body]).encode()
+
+    def remac(self, secret):
+        p = self.pbm()
+        if p is None:
+            raise SystemExit("the message is not protected by PasswordBasedMac")
+        salt = p.children[0].content
+        owf = OWF[oid_text(p.children[1].children[0].content)]
+        count = int.from_bytes(p.children[2].content, "big")
+        mac = MAC[oid_text(p.children[3].children[0].content)]
+        key = owf(secret + salt).digest()
+        for _ in range(count - 1):
+            key = owf(key).digest()
+        self.set_protection(hmac.new(key, self.protected_part(), mac).digest())
+
+    def cert_status(self):
+        # body [24] CertConfirmContent ::= SEQUENCE OF CertStatus
+        if self.body.tag != 0xA0 + 24:
+            raise SystemExit("not a certConf")
+        return self.body.children[0].children[0]
+
+
+def main(argv):
+    if argv and argv[0] == "show":
+        m = Message(open(argv[1], "rb").read())
+        for name, n in (("kid", 2), ("tid", 4), ("sender_nonce", 5), ("recip_nonce", 6)):
+            f = m.field(n)
+            print(f"{name}={f.children[0].content.hex() if f is not None else ''}")
+        p = m.pbm()
+        print(f"iterations={int.from_bytes(p.children[2].content, 'big') if p else ''}")
+        print(f"body={m.body.tag - 0xA0}")
+        return 0
+    src, dst, args = argv[0], argv[1], argv[2:]
+    m = Message(open(src, "rb").read())
+    i = 0
+    while i < len(args):
+        a = args[i]
+        v = args[i + 1] if i + 1 < len(args) else None
+        i += 2
+        if a == "--tid":
+            m.set_field(4, octets(bytes.fromhex(v)))
+        elif a == "--sender-nonce":
+            m.set_field(5, octets(bytes.fromhex(v)))
+        elif a == "--recip-nonce":
+            m.set_field(6, None if v == "-" else octets(bytes.fromhex(v)))
+        elif a == "--kid":
+            m.set_field(2, None if v == "-" else octets(v.encode()))
+        elif a == "--iterations":
+            m.pbm().children[2] = integer(int(v))
+        elif a == "--cert-hash":
+            m.cert_status().children[0] = octets(bytes.fromhex(v))
+        elif a == "--reject":
+            i -= 1
+            st = m.cert_status()
+            # PKIStatusInfo { status rejection(2), statusString, failInfo badRequest(bit 2) }
+            si = Node(0x30, children=[integer(2), Node(0x30, children=[Node(0x0C, b"refused")]),
+                                      Node(0x03, b"\x05\x20")])
+            st.children = st.children[:2] + [si]
+        elif a == "--body-type":
+            m.body.tag = 0xA0 + int(v)
+        elif a == "--replace":
+            old, new = bytes.fromhex(v), bytes.fromhex(args[i])
+            i += 1
+            enc = m.body.encode()
+            if enc.count(old) < 1 or len(old) != len(new):
+                raise SystemExit(f"--replace: {v} not in the body")
+            m.body = parse(enc.replace(old, new, 1))
+        elif a == "--csr":
+            csr = open(v, "rb").read()
+            m.body = Node(0xA4, children=[parse(csr, depth=6)])
+        elif a == "--secret":
+            m.remac(v.encode())
+        elif a == "--mac-garbage":
+            i -= 1
+            old = m.protection()
+            n = len(old.children[0].content) - 1 if old else 32
+            m.set_protection(b"\x00" * n)
+        elif a == "--no-extra-certs":
+            i -= 1
+            m.top.children = [c for c in m.top.children if c.tag != 0xA1]
+        else:
+            raise SystemExit(f"unknown edit {a}")
+    open(dst, "wb").write(m.top.encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
