@@ -14,11 +14,14 @@ reads the DER PKIMessage IN, applies the edits in order and writes OUT. Edits:
   --body-type N         the body's choice tag (its content unchanged)
   --replace OLD NEW     hex bytes OLD, once, in the body, become NEW (same length)
   --csr FILE            a p10cr's body becomes this DER CSR
+  --body HEX            the body's content (its choice tag unchanged)
+  --sign KEY            sign the message again with this EC key (PEM), ECDSA with SHA-256
   --secret TEXT         MAC the message again with PasswordBasedMac keyed by TEXT
   --mac-garbage         the protection bits become zeros (no MAC computed)
   --no-extra-certs      drop extraCerts
 
-and `cmp_hostile.py show IN` prints the header fields and the body type, one per line.
+and `cmp_hostile.py show IN` prints the header fields, the body type and, for an error, ip, cp,
+kup or rp, its (first) PKIStatusInfo: status, failInfo bit numbers and text, one per line.
 """
 import hashlib
 import hmac
@@ -60,20 +63,20 @@ def read_tlv(data, i):
     return tag, data[i:i + n], i + n
 
 
-def parse(data, depth=0):
+def parse(data, raw=False):
     tag, content, end = read_tlv(data, 0)
     if end != len(data):
         raise ValueError("trailing bytes")
-    return parse_node(tag, content, depth)
+    return parse_node(tag, content, raw)
 
 
-def parse_node(tag, content, depth):
-    # Constructed: parse its children, except below depth 6 (nothing edited lives deeper).
-    if tag & 0x20 and depth < 6:
+def parse_node(tag, content, raw):
+    # Constructed: its children parsed, unless raw (the content kept as it is).
+    if tag & 0x20 and not raw:
         children, i = [], 0
         while i < len(content):
             t, c, i = read_tlv(content, i)
-            children.append(parse_node(t, c, depth + 1))
+            children.append(parse_node(t, c, raw))
         return Node(tag, children=children)
     return Node(tag, content)
 
@@ -118,26 +121,35 @@ PBM = "1.2.840.113533.7.66.13"
 class Message:
     def __init__(self, der):
         self.top = parse(der)
-        self.header, self.body = self.top.children[0], self.top.children[1]
 
+    @property
+    def header(self):
+        return self.top.children[0]
+
+    @property
+    def body(self):
+        return self.top.children[1]
+
+    @body.setter
+    def body(self, node):
+        self.top.children[1] = node
+
+    # PKIHeader ::= SEQUENCE { pvno, sender, recipient, [0] messageTime, ... }: the tagged
+    # fields follow the first three (sender and recipient are GeneralNames, [4] too).
     def field(self, n):
-        for c in self.header.children:
+        for c in self.header.children[3:]:
             if c.tag == 0xA0 + n:
                 return c
         return None
 
     def set_field(self, n, node):
         """Header field [n] EXPLICIT; node None removes it. Fields stay in tag order."""
-        kids = [c for c in self.header.children if c.tag != 0xA0 + n]
+        first, kids = self.header.children[:3], [c for c in self.header.children[3:] if c.tag != 0xA0 + n]
         if node is not None:
             new = Node(0xA0 + n, children=[node])
-            at = len(kids)
-            for i, c in enumerate(kids[3:], start=3):
-                if c.tag > 0xA0 + n:
-                    at = i
-                    break
+            at = next((i for i, c in enumerate(kids) if c.tag > 0xA0 + n), len(kids))
             kids.insert(at, new)
-        self.header.children = kids
+        self.header.children = first + kids
 
     def pbm(self):
         """The PBMParameter SEQUENCE node of protectionAlg, or None."""
@@ -176,6 +188,35 @@ class Message:
             key = owf(key).digest()
         self.set_protection(hmac.new(key, self.protected_part(), mac).digest())
 
+    def sign(self, key_file):
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        key = serialization.load_pem_private_key(open(key_file, "rb").read(), None)
+        sig = key.sign(self.protected_part(), ec.ECDSA(hashes.SHA256()))
+        self.set_protection(sig)
+
+    def status(self):
+        """(status, failInfo bits, text) of an error, ip/cp/kup, rp; None for other bodies."""
+        kind, content = self.body.tag - 0xA0, self.body.children[0]
+        if kind == 23:
+            si = content.children[0]
+        elif kind in (1, 3, 8):
+            rest = [c for c in content.children if c.tag == 0x30]
+            si = rest[0].children[0].children[1]
+        elif kind == 12:
+            si = content.children[0].children[0]
+        else:
+            return None
+        status = int.from_bytes(si.children[0].content, "big")
+        bits, text = [], ""
+        for c in si.children[1:]:
+            if c.tag == 0x03:
+                unused, raw = c.content[0], c.content[1:]
+                bits = [i for i in range(len(raw) * 8 - unused) if raw[i // 8] & (0x80 >> (i % 8))]
+            elif c.tag == 0x30:
+                text = "; ".join(s.content.decode("utf-8", "replace") for s in c.children)
+        return status, bits, text
+
     def cert_status(self):
         # body [24] CertConfirmContent ::= SEQUENCE OF CertStatus
         if self.body.tag != 0xA0 + 24:
@@ -192,6 +233,11 @@ def main(argv):
         p = m.pbm()
         print(f"iterations={int.from_bytes(p.children[2].content, 'big') if p else ''}")
         print(f"body={m.body.tag - 0xA0}")
+        st = m.status()
+        if st is not None:
+            print(f"status={st[0]}")
+            print(f"failinfo={','.join(map(str, st[1]))}")
+            print(f"text={st[2]}")
         return 0
     src, dst, args = argv[0], argv[1], argv[2:]
     m = Message(open(src, "rb").read())
@@ -230,7 +276,11 @@ def main(argv):
             m.body = parse(enc.replace(old, new, 1))
         elif a == "--csr":
             csr = open(v, "rb").read()
-            m.body = Node(0xA4, children=[parse(csr, depth=6)])
+            m.body = Node(0xA4, children=[parse(csr, raw=True)])
+        elif a == "--body":
+            m.body = Node(m.body.tag, children=[parse(bytes.fromhex(v), raw=True)])
+        elif a == "--sign":
+            m.sign(v)
         elif a == "--secret":
             m.remac(v.encode())
         elif a == "--mac-garbage":

@@ -1,6 +1,7 @@
 // CMP's routes: the body is the PKIMessage, the answer too.
 
 #include "common/encoding.h"
+#include "protocols/enrollment/rules.h"
 #include "protocols/cmp/cmp.h"
 #include "x509/cmp.h"
 
@@ -23,10 +24,7 @@ http::Response refused(const Failure& f) {
       status = 500;
       break;
   }
-  auto r = http::Response::text(status, f.message + "\n");
-  if (f.retry_after.count() > 0) r.set_header("Retry-After", std::to_string(f.retry_after.count()));
-  r.set_header("Cache-Control", "no-store");
-  return r;
+  return enrollment::text_refusal(status, f.message, f.retry_after);
 }
 
 http::Response handle(Service& service, const http::Request& req) {

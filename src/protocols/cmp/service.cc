@@ -5,6 +5,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "protocols/enrollment/rules.h"
 #include "x509/cmp.h"
 
 namespace certward::protocols::cmp {
@@ -290,16 +291,9 @@ struct Service::Call {
       return rejected(OSSL_CMP_PKIFAILUREINFO_badRequest, "no certificate request");
     }
     if (credential) {
-      if (credential->expected_subject) {
-        // The credential names one device: its request may carry that name and no other.
-        const std::string& expected = *credential->expected_subject;
-        const bool other_san = std::any_of(sans.begin(), sans.end(), [&](const auto& n) {
-          return n.type != x509::SanType::kDns || n.value != expected;
-        });
-        if (common_name != expected || other_san)
-          return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
-                          "the request names another device than the credential is for");
-      }
+      if (!enrollment::names_expected_device(*credential, common_name, sans))
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "the request names another device than the credential is for");
       if (common_name.empty() && sans.empty())
         return rejected(OSSL_CMP_PKIFAILUREINFO_badCertTemplate, "the request names nothing");
       request.common_name = common_name.empty() ? std::nullopt : std::optional(common_name);

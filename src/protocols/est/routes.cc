@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/encoding.h"
+#include "protocols/enrollment/rules.h"
 #include "crypto/crypto.h"
 #include "protocols/est/est.h"
 #include "x509/bundle.h"
@@ -42,10 +43,8 @@ http::Response refused(const Failure& f) {
       status = 500;
       break;
   }
-  auto r = http::Response::text(status, f.message + "\n");
+  auto r = enrollment::text_refusal(status, f.message, f.retry_after);
   if (status == 401) r.set_header("WWW-Authenticate", "Basic realm=\"certward EST\"");
-  if (f.retry_after.count() > 0) r.set_header("Retry-After", std::to_string(f.retry_after.count()));
-  r.set_header("Cache-Control", "no-store");
   return r;
 }
 

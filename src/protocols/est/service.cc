@@ -6,6 +6,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "http/http.h"
+#include "protocols/enrollment/rules.h"
 #include "x509/bundle.h"
 #include "x509/verify.h"
 
@@ -62,17 +63,6 @@ Failure from_error(const Error& e) {
   }
 }
 
-// RFC 7030 4.2.2: a re-enrollment keeps the subject and the subject alternative names.
-bool same_names(const x509::CsrInfo& csr, const inventory::CertificateRecord& old) {
-  if (csr.subject != old.subject) return false;
-  if (csr.sans.empty()) return true;  // none asked: the RA takes the old certificate's
-  auto a = csr.sans;
-  auto b = old.sans;
-  auto key = [](const x509::SubjectAltName& s) { return std::pair(s.type, s.value); };
-  std::sort(a.begin(), a.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
-  std::sort(b.begin(), b.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
-  return a == b;
-}
 
 }  // namespace
 
@@ -328,19 +318,12 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
           Failure{Refusal::kRateLimited, "too many requests; retry later", d.retry_after});
   }
   const x509::CsrInfo& info = csr.info();
-  if (caller->credential && caller->credential->expected_subject) {
-    // The credential names one device: its request may carry that name and no other, in the
-    // subject and in the subject alternative names alike.
-    const std::string& expected = *caller->credential->expected_subject;
-    const bool other_san =
-        std::any_of(info.sans.begin(), info.sans.end(), [&](const x509::SubjectAltName& n) {
-          return n.type != x509::SanType::kDns || n.value != expected;
-        });
-    if (info.subject_cn != expected || other_san)
-      return std::unexpected(failure(
-          Refusal::kForbidden, "the request names another device than the credential is for"));
-  }
-  if (caller->renewing && !same_names(info, *caller->renewing))
+  if (caller->credential &&
+      !enrollment::names_expected_device(*caller->credential, info.subject_cn, info.sans))
+    return std::unexpected(failure(
+        Refusal::kForbidden, "the request names another device than the credential is for"));
+  // RFC 7030 4.2.2: a re-enrollment keeps the subject and the subject alternative names.
+  if (caller->renewing && !enrollment::keeps_names(info.subject, info.sans, *caller->renewing))
     return std::unexpected(failure(Refusal::kBadRequest,
                                    "a re-enrollment keeps the certificate's subject and "
                                    "subject alternative names (RFC 7030 4.2.2)"));

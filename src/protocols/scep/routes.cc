@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/encoding.h"
+#include "protocols/enrollment/rules.h"
 #include "protocols/scep/scep.h"
 #include "x509/bundle.h"
 
@@ -26,10 +27,7 @@ http::Response refused(const Failure& f) {
       status = 500;
       break;
   }
-  auto r = http::Response::text(status, f.message + "\n");
-  if (f.retry_after.count() > 0) r.set_header("Retry-After", std::to_string(f.retry_after.count()));
-  r.set_header("Cache-Control", "no-store");
-  return r;
+  return enrollment::text_refusal(status, f.message, f.retry_after);
 }
 
 http::Response binary(std::span<const std::uint8_t> der, std::string type) {

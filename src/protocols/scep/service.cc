@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "protocols/enrollment/rules.h"
 #include "x509/bundle.h"
 
 namespace certward::protocols::scep {
@@ -40,16 +41,6 @@ CREATE INDEX scep_nonces_seen ON scep_nonces (seen_at);
 // How long a senderNonce is remembered: longer than any client retries one message.
 constexpr auto kNonceMemory = std::chrono::days(7);
 
-bool same_names(const x509::CsrInfo& csr, const inventory::CertificateRecord& old) {
-  if (csr.subject != old.subject) return false;
-  if (csr.sans.empty()) return true;  // none asked: the RA takes the old certificate's
-  auto a = csr.sans;
-  auto b = old.sans;
-  auto key = [](const x509::SubjectAltName& s) { return std::pair(s.type, s.value); };
-  std::sort(a.begin(), a.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
-  std::sort(b.begin(), b.end(), [&](const auto& x, const auto& y) { return key(x) < key(y); });
-  return a == b;
-}
 
 using Answer = Service::Answer;
 
@@ -237,16 +228,8 @@ Service::Answer Service::with_challenge(const Request& r, const x509::Csr& csr) 
     return refuse("challenge " + c.id + " is " + std::string(c.state(now)));
   if (c.label || (c.authority && *c.authority != authority_))
     return refuse("challenge " + c.id + " is for another endpoint or authority");
-  if (c.expected_subject) {
-    // A dynamic challenge names one device: its request may carry that name and no other.
-    const std::string& expected = *c.expected_subject;
-    const bool other_san =
-        std::any_of(info.sans.begin(), info.sans.end(), [&](const x509::SubjectAltName& n) {
-          return n.type != x509::SanType::kDns || n.value != expected;
-        });
-    if (info.subject_cn != expected || other_san)
-      return refuse("the request names another device than challenge " + c.id + " is for");
-  }
+  if (!enrollment::names_expected_device(c, info.subject_cn, info.sans))
+    return refuse("the request names another device than challenge " + c.id + " is for");
   if (auto d = limiter_.allow("scep:" + c.id); !d.allowed)
     return busy("rate limited", d.retry_after);
   auto requester = team_requester(c.team, "scep:" + c.id);
@@ -325,7 +308,7 @@ Service::Answer Service::renew(const Request& r, const x509::Csr& csr,
   auto profile = d_.profiles.find(*old.meta.profile);
   if (!profile || (*profile)->ca || (*profile)->internal)
     return refuse("the signer cannot be renewed over SCEP");
-  if (!same_names(csr.info(), old))
+  if (!enrollment::keeps_names(csr.info().subject, csr.info().sans, old))
     return refuse("a renewal keeps the certificate's subject and names");
   if (auto d = limiter_.allow("scep-renewal:" + fp); !d.allowed)
     return busy("rate limited", d.retry_after);
@@ -407,13 +390,18 @@ Service::Answer Service::poll(const Request& r) {
   return refuse("no such request", FailInfo::kBadCertId);
 }
 
+std::optional<Service::Answer> Service::other_issuer(std::span<const std::uint8_t> issuer) {
+  auto authority = d_.authorities.load(authority_);
+  if (!authority) return from_error(authority.error());
+  if (!x509::scep::same_name(issuer, x509::scep::subject_der((*authority)->certificate())))
+    return refuse("another issuer", FailInfo::kBadCertId);
+  return std::nullopt;
+}
+
 Service::Answer Service::get_cert(const Request& r) {
   auto ias = x509::scep::parse_issuer_and_serial(r.content);
   if (!ias) return from_error(ias.error());
-  auto authority = d_.authorities.load(authority_);
-  if (!authority) return from_error(authority.error());
-  if (!x509::scep::same_name(ias->issuer, x509::scep::subject_der((*authority)->certificate())))
-    return refuse("another issuer", FailInfo::kBadCertId);
+  if (auto other = other_issuer(ias->issuer)) return *other;
   auto status = d_.inventory.serial_status(authority_, ias->serial_hex);
   if (!status) return from_error(status.error());
   if (!*status) return refuse("no such certificate", FailInfo::kBadCertId);
@@ -429,10 +417,7 @@ Service::Answer Service::get_cert(const Request& r) {
 Service::Answer Service::get_crl(const Request& r) {
   auto ias = x509::scep::parse_issuer_and_serial(r.content);
   if (!ias) return from_error(ias.error());
-  auto authority = d_.authorities.load(authority_);
-  if (!authority) return from_error(authority.error());
-  if (!x509::scep::same_name(ias->issuer, x509::scep::subject_der((*authority)->certificate())))
-    return refuse("another issuer", FailInfo::kBadCertId);
+  if (auto other = other_issuer(ias->issuer)) return *other;
   auto crl = d_.crls.current(authority_, false);
   if (!crl) return from_error(crl.error());
   if (!*crl) return refuse("no CRL published yet", FailInfo::kBadCertId);

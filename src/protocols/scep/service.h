@@ -119,6 +119,8 @@ class Service {
   Answer renew(const Request& r, const x509::Csr& csr, const inventory::CertificateRecord& old);
   Answer with_challenge(const Request& r, const x509::Csr& csr);
   Answer poll(const Request& r);
+  // A refusal when `issuer` (a Name, DER) is not the endpoint's authority.
+  std::optional<Answer> other_issuer(std::span<const std::uint8_t> issuer);
   Answer get_cert(const Request& r);
   Answer get_crl(const Request& r);
   // A request answered before (table scep_transactions).
