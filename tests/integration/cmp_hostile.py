@@ -16,12 +16,14 @@ reads the DER PKIMessage IN, applies the edits in order and writes OUT. Edits:
   --csr FILE            a p10cr's body becomes this DER CSR
   --body HEX            the body's content (its choice tag unchanged)
   --sign KEY            sign the message again with this EC key (PEM), ECDSA with SHA-256
+  --signer CERT KEY     sender, senderKID and extraCerts from CERT (PEM), signed with KEY
   --secret TEXT         MAC the message again with PasswordBasedMac keyed by TEXT
   --mac-garbage         the protection bits become zeros (no MAC computed)
-  --no-extra-certs      drop extraCerts
 
-and `cmp_hostile.py show IN` prints the header fields, the body type and, for an error, ip, cp,
-kup or rp, its (first) PKIStatusInfo: status, failInfo bit numbers and text, one per line.
+and `cmp_hostile.py show IN` prints, one `name=value` a line, the header's senderKID,
+transactionID and nonces (hex), the PBM iteration count, the body type; for a genp the number
+of InfoTypeAndValues (items); for an error, ip, cp, kup or rp its (first) PKIStatusInfo: status,
+failInfo bit numbers, text.
 """
 import hashlib
 import hmac
@@ -116,6 +118,11 @@ MAC = {
 }
 PBM = "1.2.840.113533.7.66.13"
 
+# How many values each edit takes.
+ARITY = {"--tid": 1, "--sender-nonce": 1, "--recip-nonce": 1, "--kid": 1, "--iterations": 1,
+         "--cert-hash": 1, "--reject": 0, "--body-type": 1, "--replace": 2, "--csr": 1, "--body": 1,
+         "--sign": 1, "--signer": 2, "--secret": 1, "--mac-garbage": 0}
+
 
 # --- PKIMessage -----------------------------------------------------------------------------------
 class Message:
@@ -195,6 +202,18 @@ class Message:
         sig = key.sign(self.protected_part(), ec.ECDSA(hashes.SHA256()))
         self.set_protection(sig)
 
+    def signer(self, cert_file, key_file):
+        """Sender, senderKID and extraCerts become those of this certificate; signed by its key."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+        cert = x509.load_pem_x509_certificate(open(cert_file, "rb").read())
+        self.header.children[1] = Node(0xA4, children=[parse(cert.subject.public_bytes(), raw=True)])
+        ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        self.set_field(2, octets(ski))
+        extra = Node(0xA1, children=[Node(0x30, children=[parse(cert.public_bytes(Encoding.DER), raw=True)])])
+        self.top.children = [c for c in self.top.children if c.tag != 0xA1] + [extra]
+        self.sign(key_file)
+
     def status(self):
         """(status, failInfo bits, text) of an error, ip/cp/kup, rp; None for other bodies."""
         kind, content = self.body.tag - 0xA0, self.body.children[0]
@@ -233,6 +252,8 @@ def main(argv):
         p = m.pbm()
         print(f"iterations={int.from_bytes(p.children[2].content, 'big') if p else ''}")
         print(f"body={m.body.tag - 0xA0}")
+        if m.body.tag == 0xA0 + 22:
+            print(f"items={len(m.body.children[0].children)}")
         st = m.status()
         if st is not None:
             print(f"status={st[0]}")
@@ -244,55 +265,50 @@ def main(argv):
     i = 0
     while i < len(args):
         a = args[i]
-        v = args[i + 1] if i + 1 < len(args) else None
-        i += 2
+        n = ARITY.get(a)
+        if n is None or i + n >= len(args):
+            raise SystemExit(f"unknown edit or missing value: {a}")
+        v = args[i + 1:i + 1 + n]
+        i += 1 + n
         if a == "--tid":
-            m.set_field(4, octets(bytes.fromhex(v)))
+            m.set_field(4, octets(bytes.fromhex(v[0])))
         elif a == "--sender-nonce":
-            m.set_field(5, octets(bytes.fromhex(v)))
+            m.set_field(5, octets(bytes.fromhex(v[0])))
         elif a == "--recip-nonce":
-            m.set_field(6, None if v == "-" else octets(bytes.fromhex(v)))
+            m.set_field(6, None if v[0] == "-" else octets(bytes.fromhex(v[0])))
         elif a == "--kid":
-            m.set_field(2, None if v == "-" else octets(v.encode()))
+            m.set_field(2, None if v[0] == "-" else octets(v[0].encode()))
         elif a == "--iterations":
-            m.pbm().children[2] = integer(int(v))
+            m.pbm().children[2] = integer(int(v[0]))
         elif a == "--cert-hash":
-            m.cert_status().children[0] = octets(bytes.fromhex(v))
+            m.cert_status().children[0] = octets(bytes.fromhex(v[0]))
         elif a == "--reject":
-            i -= 1
             st = m.cert_status()
-            # PKIStatusInfo { status rejection(2), statusString, failInfo badRequest(bit 2) }
+            # PKIStatusInfo { status rejection(2), statusString, failInfo badRequest (bit 2) }
             si = Node(0x30, children=[integer(2), Node(0x30, children=[Node(0x0C, b"refused")]),
                                       Node(0x03, b"\x05\x20")])
             st.children = st.children[:2] + [si]
         elif a == "--body-type":
-            m.body.tag = 0xA0 + int(v)
+            m.body.tag = 0xA0 + int(v[0])
         elif a == "--replace":
-            old, new = bytes.fromhex(v), bytes.fromhex(args[i])
-            i += 1
+            old, new = bytes.fromhex(v[0]), bytes.fromhex(v[1])
             enc = m.body.encode()
-            if enc.count(old) < 1 or len(old) != len(new):
-                raise SystemExit(f"--replace: {v} not in the body")
+            if old not in enc or len(old) != len(new):
+                raise SystemExit(f"--replace: {v[0]} not in the body, or not as long as {v[1]}")
             m.body = parse(enc.replace(old, new, 1))
         elif a == "--csr":
-            csr = open(v, "rb").read()
-            m.body = Node(0xA4, children=[parse(csr, raw=True)])
+            m.body = Node(0xA4, children=[parse(open(v[0], "rb").read(), raw=True)])
         elif a == "--body":
-            m.body = Node(m.body.tag, children=[parse(bytes.fromhex(v), raw=True)])
+            m.body = Node(m.body.tag, children=[parse(bytes.fromhex(v[0]), raw=True)])
         elif a == "--sign":
-            m.sign(v)
+            m.sign(v[0])
+        elif a == "--signer":
+            m.signer(v[0], v[1])
         elif a == "--secret":
-            m.remac(v.encode())
+            m.remac(v[0].encode())
         elif a == "--mac-garbage":
-            i -= 1
             old = m.protection()
-            n = len(old.children[0].content) - 1 if old else 32
-            m.set_protection(b"\x00" * n)
-        elif a == "--no-extra-certs":
-            i -= 1
-            m.top.children = [c for c in m.top.children if c.tag != 0xA1]
-        else:
-            raise SystemExit(f"unknown edit {a}")
+            m.set_protection(b"\x00" * (len(old.children[0].content) - 1 if old else 32))
     open(dst, "wb").write(m.top.encode())
     return 0
 

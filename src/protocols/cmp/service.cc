@@ -23,6 +23,7 @@ CREATE TABLE cmp_transactions (
   server_nonce BLOB,
   state TEXT NOT NULL,
   credential TEXT,
+  signer TEXT,
   created_at BIGINT NOT NULL
 );
 )sql"},
@@ -135,6 +136,7 @@ struct Service::Call {
   bool replay = false;                             // priming for a certConf
   std::optional<x509::Certificate> replayed;
   std::optional<std::string> issued;  // fingerprint of what this request issued
+  bool confirmer = false;             // a certConf from the transaction's own requester
 
   // The certificate that signed `req`, issued here and usable to sign requests: enrolled over
   // CMP, valid, unrevoked and not renewed. `why` says why not.
@@ -198,6 +200,7 @@ struct Service::Call {
 
     ca::EnrollmentRequest request;
     std::optional<inventory::CertificateRecord> old;  // kur: the certificate updated
+    std::optional<std::string> signer_fp;             // of a signed request
     std::string rate_key;
     if (credential) {
       const auth::CredentialInfo& c = *credential;
@@ -238,6 +241,7 @@ struct Service::Call {
         return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, "the signer has been renewed");
       }
       const std::string fp = signer_record->fingerprint;
+      signer_fp = fp;
       auto requester = team_requester(signer_record->meta.team, "cmp-cert:" + fp.substr(0, 16),
                                       "certificate:" + fp);
       if (!requester) return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, "the team is gone");
@@ -312,10 +316,23 @@ struct Service::Call {
         credential ? std::optional(credential->id) : std::nullopt;
     const std::string actor = request.requester.actor;
     const std::int64_t now = to_unix(s.d_.clock.now());
+    bool tid_taken = false;
     auto issued_now = s.d_.ra.enroll_and_record(
         std::move(request), [&](store::Transaction& tx, const x509::Certificate& cert,
                                 const crypto::PrivateKey*) -> Status {
           const std::string fp = cert.info().sha256_hex;
+          // Of two requests racing with one transactionID, the second finds it taken here
+          // and stores nothing. Who asked is kept: only they may confirm.
+          CW_ASSIGN_OR_RETURN(
+              const std::int64_t added,
+              tx.execute_count("INSERT INTO cmp_transactions (transaction_id, request, "
+                               "certificate, state, credential, signer, created_at) VALUES (?, ?, "
+                               "?, 'waiting', ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING",
+                               store::params(tid, *der, fp, credential_id, signer_fp, now)));
+          if (added != 1) {
+            tid_taken = true;
+            return fail(ErrorCode::kConflict, "transactionID in use");
+          }
           if (credential_id) CW_RETURN_IF_ERROR(creds->consume(tx, *credential_id, fp, "cmp"));
           if (old) {
             auto sup = inventory.mark_superseded(tx, old->fingerprint, fp);
@@ -330,12 +347,11 @@ struct Service::Call {
             e.details = {{"replaced_by", fp}};
             CW_RETURN_IF_ERROR(audit.append(tx, e));
           }
-          return tx.execute(
-              "INSERT INTO cmp_transactions (transaction_id, request, certificate, state, "
-              "credential, created_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
-              store::params(tid, *der, fp, credential_id, now));
+          return ok();
         });
     if (!issued_now) {
+      if (tid_taken)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse, "transactionID in use");
       if (issued_now.error().code == ErrorCode::kConflict)
         return rejected(OSSL_CMP_PKIFAILUREINFO_badCertId, issued_now.error().message);
       return rejected(fail_info_of(issued_now.error()), issued_now.error().message);
@@ -399,6 +415,7 @@ struct Service::Call {
   }
 
   int confirm(const ASN1_OCTET_STRING* hash, const OSSL_CMP_PKISI* si) {
+    if (!confirmer) return 0;  // not the transaction's requester (see handle())
     auto tx = s.d_.db.begin(store::TxMode::kRead);
     if (!tx) return 0;
     auto row = (*tx)->query_one(
@@ -573,11 +590,25 @@ Outcome<Bytes> Service::handle(std::span<const std::uint8_t> der) {
     auto tx = d_.db.begin(store::TxMode::kRead);
     if (!tx) return std::unexpected(Failure{Refusal::kUnavailable, "try again later", {}});
     auto row = (*tx)->query_one(
-        "SELECT request, certificate, server_nonce FROM cmp_transactions WHERE "
-        "transaction_id = ? AND state = 'waiting'",
+        "SELECT request, certificate, server_nonce, credential, signer FROM cmp_transactions "
+        "WHERE transaction_id = ? AND state = 'waiting'",
         store::params(call.tid));
     tx->reset();
-    if (row && *row && !(*row)->is_null(2)) {
+    // Only who asked may confirm or refuse: the same credential's MAC, or a signature by the
+    // same certificate. Anyone else's certConf finds no transaction open.
+    if (row && *row) {
+      const auto credential = (*row)->optional_text(3);
+      const auto signer = (*row)->optional_text(4);
+      if (credential) {
+        call.confirmer = call.credential && call.credential->id == *credential;
+      } else if (signer) {
+        auto certs = x509::cmp::extra_certs(msg->get());
+        call.confirmer = !certs.empty() && certs.front().info().sha256_hex == *signer &&
+                         signed_by(msg->get(), certs.front());
+      }
+      if (!call.confirmer) log::info("cmp_foreign_certconf", {{"transaction", call.tid}});
+    }
+    if (row && *row && call.confirmer && !(*row)->is_null(2)) {
       auto stored = x509::cmp::parse_message((*row)->blob(0));
       auto cert = d_.inventory.certificate((*row)->text(1));
       if (stored && cert) {
