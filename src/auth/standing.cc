@@ -20,9 +20,9 @@ Status AuthService::requester_stands(store::Transaction& tx, const ca::Requester
   // credential is not revoked; its use was counted when the request was held.
   constexpr std::string_view kCredential = "enrollment-credential:";
   if (who.principal.starts_with(kCredential)) {
-    CW_ASSIGN_OR_RETURN(
-        auto c, tx.query_one("SELECT revoked_at FROM enrollment_credentials WHERE id = ?",
-                             store::params(who.principal.substr(kCredential.size()))));
+    CW_ASSIGN_OR_RETURN(auto c,
+                        tx.query_one("SELECT revoked_at FROM enrollment_credentials WHERE id = ?",
+                                     store::params(who.principal.substr(kCredential.size()))));
     if (!c || !c->is_null(0))
       return fail(ErrorCode::kPolicyRejected, "the enrollment credential that asked (" +
                                                   who.principal.substr(kCredential.size()) +

@@ -327,8 +327,8 @@ Status Enrollment::check_with(const EnrollmentRequest& request, ApprovalGate gat
                     std::string(crypto::key_type_name(*request.server_key)));
   }
   if (request.csr || request.public_key) {
-    const crypto::KeyInfo key = crypto::describe_key(
-        request.csr ? request.csr->public_key() : request.public_key.get());
+    const crypto::KeyInfo key =
+        crypto::describe_key(request.csr ? request.csr->public_key() : request.public_key.get());
     if (!profile->allows_key(key)) {
       return fail(ErrorCode::kPolicyRejected,
                   "profile '" + profile->name + "' does not allow " + key.name() + " keys");
@@ -352,10 +352,10 @@ Status Enrollment::check_with(const EnrollmentRequest& request, ApprovalGate gat
                     profile->name + "' maximum of " + format_duration(profile->max_validity));
   }
   if (policy_ && (request.csr || request.server_key || request.public_key)) {
-    const crypto::KeyInfo key =
-        request.server_key ? key_info_of(*request.server_key)
-                           : crypto::describe_key(request.csr ? request.csr->public_key()
-                                                              : request.public_key.get());
+    const crypto::KeyInfo key = request.server_key
+                                    ? key_info_of(*request.server_key)
+                                    : crypto::describe_key(request.csr ? request.csr->public_key()
+                                                                       : request.public_key.get());
     CW_RETURN_IF_ERROR(policy_->check_issuance(
         would_be(meta, *profile, names.sans, names.common_name, clock_.now(),
                  request.validity.value_or(profile->default_validity), key),

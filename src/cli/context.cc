@@ -106,8 +106,8 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   c->credentials_ =
       std::make_unique<auth::EnrollmentCredentials>(c->clock_, *c->db_, *c->audit_, *c->wrapper_);
   CW_RETURN_IF_ERROR(ca::ProtocolRa::migrate(*c->db_));
-  c->protocol_ra_ = std::make_unique<ca::ProtocolRa>(c->clock_, *c->db_, *c->enrollment_,
-                                                     *c->authorities_, *c->inventory_, *c->wrapper_);
+  c->protocol_ra_ = std::make_unique<ca::ProtocolRa>(
+      c->clock_, *c->db_, *c->enrollment_, *c->authorities_, *c->inventory_, *c->wrapper_);
   CW_RETURN_IF_ERROR(protocols::cmp::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(protocols::est::Service::migrate(*c->db_));
   CW_RETURN_IF_ERROR(protocols::scep::Service::migrate(*c->db_));

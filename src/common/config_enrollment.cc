@@ -1,5 +1,6 @@
 // [est] and [est.labels.<name>]: the EST server's labels, their profiles, authorities and
-// manufacturer CAs; [scep] and [cmp]: the SCEP and CMP endpoints (docs/configuration.md, docs/enrollment.md).
+// manufacturer CAs; [scep] and [cmp]: the SCEP and CMP endpoints (docs/configuration.md,
+// docs/enrollment.md).
 
 #include <algorithm>
 #include <set>

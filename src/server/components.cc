@@ -184,11 +184,11 @@ class DeviceEnrollment final : public Component {
                                   s.domain.inventory, s.domain.audit, s.domain.auth,
                                   s.domain.credentials, s.domain.approvals, s.domain.db}) {
     if (s.domain.protocol_ra && s.domain.config.scep.enabled) {
-      scep_.emplace(protocols::scep::Deps{
-          s.domain.clock, s.domain.config.scep, s.domain.config.ca, s.domain.profiles,
-          s.domain.authorities, s.domain.ra, *s.domain.protocol_ra, s.domain.crls,
-          s.domain.inventory, s.domain.audit, s.domain.auth, s.domain.credentials, s.domain.db,
-          s.domain.approvals});
+      scep_.emplace(protocols::scep::Deps{s.domain.clock, s.domain.config.scep, s.domain.config.ca,
+                                          s.domain.profiles, s.domain.authorities, s.domain.ra,
+                                          *s.domain.protocol_ra, s.domain.crls, s.domain.inventory,
+                                          s.domain.audit, s.domain.auth, s.domain.credentials,
+                                          s.domain.db, s.domain.approvals});
     }
     if (s.domain.protocol_ra && s.domain.config.cmp.enabled) {
       cmp_.emplace(protocols::cmp::Deps{

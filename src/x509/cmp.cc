@@ -103,7 +103,9 @@ Result<Bytes> to_der(const OSSL_CMP_MSG* msg) {
   return out;
 }
 
-Body body_type(const OSSL_CMP_MSG* msg) { return static_cast<Body>(OSSL_CMP_MSG_get_bodytype(msg)); }
+Body body_type(const OSSL_CMP_MSG* msg) {
+  return static_cast<Body>(OSSL_CMP_MSG_get_bodytype(msg));
+}
 
 Result<Header> read_header(const OSSL_CMP_MSG* msg) {
   // PKIHeader ::= SEQUENCE { pvno, sender, recipient, [0] messageTime, [1] protectionAlg,
@@ -305,10 +307,10 @@ OSSL_CMP_ITAV* cert_req_template_itav(const std::optional<std::string>& common_n
   const std::size_t tmpl = w.begin(der::kSequence);     // CertTemplate
   if (common_name) {
     crypto::X509NamePtr name(X509_NAME_new());
-    if (!name || !X509_NAME_add_entry_by_txt(
-                     name.get(), "CN", MBSTRING_UTF8,
-                     reinterpret_cast<const unsigned char*>(common_name->data()),
-                     static_cast<int>(common_name->size()), -1, 0))
+    if (!name ||
+        !X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8,
+                                    reinterpret_cast<const unsigned char*>(common_name->data()),
+                                    static_cast<int>(common_name->size()), -1, 0))
       return nullptr;
     unsigned char* buf = nullptr;
     const int n = i2d_X509_NAME(name.get(), &buf);

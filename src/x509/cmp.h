@@ -53,8 +53,8 @@ struct Header {
   Bytes transaction_id;
   Bytes sender_nonce;
   Bytes recip_nonce;
-  std::string protection;                  // dotted OID; empty: unprotected
-  std::optional<long> pbm_iterations;      // PasswordBasedMac's iterationCount
+  std::string protection;              // dotted OID; empty: unprotected
+  std::optional<long> pbm_iterations;  // PasswordBasedMac's iterationCount
   std::optional<SysTime> message_time;
 };
 

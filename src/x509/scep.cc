@@ -43,8 +43,8 @@ const ASN1_OBJECT* oid(Attr a) {
 }
 
 const char* attr_name(Attr a) {
-  static constexpr const char* names[] = {"messageType",    "pkiStatus",     "failInfo",
-                                          "senderNonce",    "recipientNonce", "transactionID"};
+  static constexpr const char* names[] = {"messageType", "pkiStatus",      "failInfo",
+                                          "senderNonce", "recipientNonce", "transactionID"};
   return names[static_cast<std::size_t>(a)];
 }
 
@@ -320,7 +320,7 @@ int envelope_cipher_nid(std::span<const std::uint8_t> der) {
   if (!next_element(p, enveloped->end)) return NID_undef;  // version
   auto e = next_element(p, enveloped->end);
   if (e && e->cls == V_ASN1_CONTEXT_SPECIFIC) e = next_element(p, enveloped->end);  // originator
-  if (!e) return NID_undef;                                     // recipientInfos
+  if (!e) return NID_undef;  // recipientInfos
   auto encrypted = next_element(p, enveloped->end);
   if (!encrypted) return NID_undef;
   p = encrypted->content;
@@ -496,7 +496,8 @@ Result<IssuerAndSubject> parse_issuer_and_subject(std::span<const std::uint8_t> 
   for (Bytes* field : {&out.issuer, &out.subject}) {
     const unsigned char* start = p;
     auto name = next_element(p, seq->end);
-    if (!name || name->tag != V_ASN1_SEQUENCE) return malformed("IssuerAndSubject holds a non-Name");
+    if (!name || name->tag != V_ASN1_SEQUENCE)
+      return malformed("IssuerAndSubject holds a non-Name");
     const unsigned char* q = start;
     crypto::X509NamePtr parsed(d2i_X509_NAME(nullptr, &q, name->end - start));
     if (!parsed || q != name->end) {

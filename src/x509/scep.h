@@ -83,7 +83,7 @@ Result<Opened> open_envelope(std::span<const std::uint8_t> envelope,
 // GetCert and GetCRL name a certificate by issuer and serial number; CertPoll names the
 // request by the issuer it was sent to and the subject asked for.
 struct IssuerAndSerial {
-  Bytes issuer;  // Name, DER
+  Bytes issuer;            // Name, DER
   std::string serial_hex;  // as CertificateInfo::serial_hex
 };
 struct IssuerAndSubject {

@@ -1,8 +1,8 @@
 // CMP's routes: the body is the PKIMessage, the answer too.
 
 #include "common/encoding.h"
-#include "protocols/enrollment/rules.h"
 #include "protocols/cmp/cmp.h"
+#include "protocols/enrollment/rules.h"
 #include "x509/cmp.h"
 
 namespace certward::protocols::cmp {
@@ -32,8 +32,8 @@ http::Response handle(Service& service, const http::Request& req) {
     return refused(Failure{Refusal::kBadRequest, "the message is empty or larger than 64 KiB", {}});
   auto answer = service.handle(as_bytes(req.body));
   if (!answer) return refused(answer.error());
-  auto r = http::Response::text(200, std::string(answer->begin(), answer->end()),
-                                "application/pkixcmp");
+  auto r =
+      http::Response::text(200, std::string(answer->begin(), answer->end()), "application/pkixcmp");
   r.set_header("Cache-Control", "no-store");
   return r;
 }

@@ -196,7 +196,8 @@ struct Service::Call {
     }
     auto exists = transaction_exists();
     if (!exists) return rejected(OSSL_CMP_PKIFAILUREINFO_systemUnavail, "try again later");
-    if (*exists) return rejected(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse, "transactionID in use");
+    if (*exists)
+      return rejected(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse, "transactionID in use");
 
     ca::EnrollmentRequest request;
     std::optional<inventory::CertificateRecord> old;  // kur: the certificate updated
@@ -318,8 +319,9 @@ struct Service::Call {
     const std::int64_t now = to_unix(s.d_.clock.now());
     bool tid_taken = false;
     auto issued_now = s.d_.ra.enroll_and_record(
-        std::move(request), [&](store::Transaction& tx, const x509::Certificate& cert,
-                                const crypto::PrivateKey*) -> Status {
+        std::move(request),
+        [&](store::Transaction& tx, const x509::Certificate& cert,
+            const crypto::PrivateKey*) -> Status {
           const std::string fp = cert.info().sha256_hex;
           // Of two requests racing with one transactionID, the second finds it taken here
           // and stores nothing. Who asked is kept: only they may confirm.
@@ -373,15 +375,14 @@ struct Service::Call {
     if (serial == nullptr || serial_hex(serial) != signer_record->serial)
       return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
                       "an rr is signed by the certificate it revokes");
-    auto reason = ca::parse_revocation_reason(
-        std::to_string(x509::cmp::revocation_reason(req).value_or(0)));
+    auto reason =
+        ca::parse_revocation_reason(std::to_string(x509::cmp::revocation_reason(req).value_or(0)));
     if (!reason) return rejected(OSSL_CMP_PKIFAILUREINFO_badRequest, reason.error().message);
     ca::RevokeRequest r;
     r.id = signer_record->fingerprint;
     r.reason = *reason;
-    r.requester = ca::Requester{.actor = "cmp-cert:" + r.id.substr(0, 16),
-                                .team = std::nullopt,
-                                .scope = std::nullopt};
+    r.requester = ca::Requester{
+        .actor = "cmp-cert:" + r.id.substr(0, 16), .team = std::nullopt, .scope = std::nullopt};
     r.channel = ca::Channel::kCmp;
     auto done = s.d_.revocation.revoke(r);
     if (!done) {
@@ -443,7 +444,8 @@ struct Service::Call {
       r.requester = ca::Requester{.actor = "cmp", .team = std::nullopt, .scope = std::nullopt};
       r.channel = ca::Channel::kCmp;
       if (auto done = s.d_.revocation.revoke(r); !done)
-        log::error("cmp_revoke_rejected_failed", {{"certificate", fp}, {"error", done.error().message}});
+        log::error("cmp_revoke_rejected_failed",
+                   {{"certificate", fp}, {"error", done.error().message}});
     }
     auto w = s.d_.db.begin();
     if (!w) return 0;
@@ -554,7 +556,8 @@ Outcome<Bytes> Service::handle(std::span<const std::uint8_t> der) {
   const auto& chain = (*ra)->chain;
   crypto::X509StackPtr untrusted(stack_of(chain));
   crypto::X509StorePtr store(X509_STORE_new());
-  if (chain.empty() || !store || !untrusted || !X509_STORE_add_cert(store.get(), chain.back().get()) ||
+  if (chain.empty() || !store || !untrusted ||
+      !X509_STORE_add_cert(store.get(), chain.back().get()) ||
       !OSSL_CMP_CTX_set1_cert(ctx, (*ra)->certificate.get()) ||
       !OSSL_CMP_CTX_set1_pkey(ctx, (*ra)->key->get()) ||
       !OSSL_CMP_CTX_set1_untrusted(ctx, untrusted.get()) ||
@@ -635,11 +638,11 @@ Outcome<Bytes> Service::handle(std::span<const std::uint8_t> der) {
     const bool implicit = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM) == 1;
     auto w = d_.db.begin();
     if (w && rh) {
-      auto s = (*w)->execute("UPDATE cmp_transactions SET server_nonce = ?, state = ? WHERE "
-                             "transaction_id = ?",
-                             store::params(rh->sender_nonce,
-                                           std::string(implicit ? "confirmed" : "waiting"),
-                                           call.tid));
+      auto s = (*w)->execute(
+          "UPDATE cmp_transactions SET server_nonce = ?, state = ? WHERE "
+          "transaction_id = ?",
+          store::params(rh->sender_nonce, std::string(implicit ? "confirmed" : "waiting"),
+                        call.tid));
       if (s) (void)(*w)->commit();
     }
   }

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "common/encoding.h"
-#include "protocols/enrollment/rules.h"
 #include "crypto/crypto.h"
+#include "protocols/enrollment/rules.h"
 #include "protocols/est/est.h"
 #include "x509/bundle.h"
 #include "x509/est.h"

@@ -63,7 +63,6 @@ Failure from_error(const Error& e) {
   }
 }
 
-
 }  // namespace
 
 Service::Service(Deps deps)
@@ -261,25 +260,28 @@ Outcome<Enrolled> Service::hold(const Caller& caller, const x509::Csr& csr,
   if (!held) return std::unexpected(from_error(held.error()));
   if (*held) {
     auto a = d_.approvals->get(
-        (*held)->text(0), ca::Requester{.actor = "est", .team = std::nullopt, .scope = std::nullopt});
+        (*held)->text(0),
+        ca::Requester{.actor = "est", .team = std::nullopt, .scope = std::nullopt});
     if (!a) return std::unexpected(from_error(a.error()));
     switch (a->status) {
       case ca::ApprovalStatus::kPending:
-        return std::unexpected(Failure{Refusal::kHeld, "waiting for approval " + a->id, kHeldRetryAfter});
+        return std::unexpected(
+            Failure{Refusal::kHeld, "waiting for approval " + a->id, kHeldRetryAfter});
       case ca::ApprovalStatus::kIssued: {
         auto cert = d_.inventory.certificate(a->certificate.value_or(""));
         if (!cert) return std::unexpected(from_error(cert.error()));
         return Enrolled{*cert, std::nullopt};
       }
       default:
-        return std::unexpected(failure(Refusal::kForbidden,
-                                       "approval request " + a->id + " was " +
-                                           std::string(ca::approval_status_name(a->status))));
+        return std::unexpected(
+            failure(Refusal::kForbidden, "approval request " + a->id + " was " +
+                                             std::string(ca::approval_status_name(a->status))));
     }
   }
   if (caller.credential && !caller.credential->usable(d_.clock.now()))
-    return std::unexpected(failure(
-        Refusal::kForbidden, "the credential is " + std::string(caller.credential->state(d_.clock.now()))));
+    return std::unexpected(
+        failure(Refusal::kForbidden,
+                "the credential is " + std::string(caller.credential->state(d_.clock.now()))));
   if (auto d = limiter_.allow(caller.rate_key); !d.allowed)
     return std::unexpected(
         Failure{Refusal::kRateLimited, "too many requests; retry later", d.retry_after});
@@ -291,7 +293,8 @@ Outcome<Enrolled> Service::hold(const Caller& caller, const x509::Csr& csr,
   auto stored = d_.approvals->hold(
       std::move(request), [&](store::Transaction& t, const ca::ApprovalRequest& h) -> Status {
         // The one-time credential is used by the request held; its use names the approval.
-        if (credential) CW_RETURN_IF_ERROR(creds->consume(t, *credential, "approval:" + h.id, "est"));
+        if (credential)
+          CW_RETURN_IF_ERROR(creds->consume(t, *credential, "approval:" + h.id, "est"));
         return t.execute(
             "INSERT INTO est_holds (approval, caller, key_sha256, subject, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -299,7 +302,8 @@ Outcome<Enrolled> Service::hold(const Caller& caller, const x509::Csr& csr,
       });
   if (!stored) return std::unexpected(from_error(stored.error()));
   log::info("est_held", {{"approval", stored->id}});
-  return std::unexpected(Failure{Refusal::kHeld, "waiting for approval " + stored->id, kHeldRetryAfter});
+  return std::unexpected(
+      Failure{Refusal::kHeld, "waiting for approval " + stored->id, kHeldRetryAfter});
 }
 
 Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Csr& csr) {
@@ -309,9 +313,9 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
   const bool held = profile && (*profile)->requires_approval && d_.approvals != nullptr &&
                     op != Operation::kServerKeygen && !caller->renewing;
   if (!held && caller->credential && !caller->credential->usable(d_.clock.now()))
-    return std::unexpected(failure(Refusal::kForbidden,
-                                   "the credential is " +
-                                       std::string(caller->credential->state(d_.clock.now()))));
+    return std::unexpected(
+        failure(Refusal::kForbidden,
+                "the credential is " + std::string(caller->credential->state(d_.clock.now()))));
   if (!held) {
     if (auto d = limiter_.allow(caller->rate_key); !d.allowed)
       return std::unexpected(
@@ -320,8 +324,8 @@ Outcome<Enrolled> Service::enroll(const Call& call, Operation op, const x509::Cs
   const x509::CsrInfo& info = csr.info();
   if (caller->credential &&
       !enrollment::names_expected_device(*caller->credential, info.subject_cn, info.sans))
-    return std::unexpected(failure(
-        Refusal::kForbidden, "the request names another device than the credential is for"));
+    return std::unexpected(failure(Refusal::kForbidden,
+                                   "the request names another device than the credential is for"));
   // RFC 7030 4.2.2: a re-enrollment keeps the subject and the subject alternative names.
   if (caller->renewing && !enrollment::keeps_names(info.subject, info.sans, *caller->renewing))
     return std::unexpected(failure(Refusal::kBadRequest,

@@ -65,11 +65,11 @@ http::Response handle(Service& service, const http::Request& req) {
     if (!p7) return refused(Failure{Refusal::kInternal, "cannot encode the certificates", {}});
     return binary(*p7, "application/x-x509-ca-ra-cert");
   }
-  if (*op != "PKIOperation")
-    return refused(Failure{Refusal::kBadRequest, "unknown operation", {}});
+  if (*op != "PKIOperation") return refused(Failure{Refusal::kBadRequest, "unknown operation", {}});
   if (req.method == "POST") {
     if (req.body.empty() || req.body.size() > x509::scep::kMaxMessage)
-      return refused(Failure{Refusal::kBadRequest, "the message is empty or larger than 64 KiB", {}});
+      return refused(
+          Failure{Refusal::kBadRequest, "the message is empty or larger than 64 KiB", {}});
     return pki_operation(service, as_bytes(req.body));
   }
   const auto text = req.query_value("message");

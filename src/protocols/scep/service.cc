@@ -41,7 +41,6 @@ CREATE INDEX scep_nonces_seen ON scep_nonces (seen_at);
 // How long a senderNonce is remembered: longer than any client retries one message.
 constexpr auto kNonceMemory = std::chrono::days(7);
 
-
 using Answer = Service::Answer;
 
 Answer refuse(std::string reason, FailInfo f = FailInfo::kBadRequest) {
@@ -131,8 +130,9 @@ Result<bool> Service::fresh_nonce(std::span<const std::uint8_t> nonce) {
   const std::int64_t now = to_unix(d_.clock.now());
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin());
   if (++nonces_seen_ % 1024 == 0) {
-    CW_RETURN_IF_ERROR(tx->execute("DELETE FROM scep_nonces WHERE seen_at < ?",
-                                   store::params(now - std::chrono::seconds(kNonceMemory).count())));
+    CW_RETURN_IF_ERROR(
+        tx->execute("DELETE FROM scep_nonces WHERE seen_at < ?",
+                    store::params(now - std::chrono::seconds(kNonceMemory).count())));
   }
   CW_ASSIGN_OR_RETURN(const std::int64_t added,
                       tx->execute_count("INSERT INTO scep_nonces (nonce, seen_at) VALUES (?, ?) "
@@ -143,15 +143,15 @@ Result<bool> Service::fresh_nonce(std::span<const std::uint8_t> nonce) {
 }
 
 Result<std::vector<Service::Transaction>> Service::transactions(const std::string& transaction_id,
-                                                               bool initial_only) const {
+                                                                bool initial_only) const {
   CW_ASSIGN_OR_RETURN(auto tx, d_.db.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(auto rows,
-                      tx->query(std::string("SELECT request_sha256, key_sha256, subject, "
-                                            "certificate, approval FROM scep_transactions WHERE "
-                                            "authority = ? AND transaction_id = ?") +
-                                    (initial_only ? " AND renewal = 0" : "") +
-                                    " ORDER BY created_at DESC, id",
-                                store::params(authority_, transaction_id)));
+  CW_ASSIGN_OR_RETURN(
+      auto rows,
+      tx->query(std::string("SELECT request_sha256, key_sha256, subject, "
+                            "certificate, approval FROM scep_transactions WHERE "
+                            "authority = ? AND transaction_id = ?") +
+                    (initial_only ? " AND renewal = 0" : "") + " ORDER BY created_at DESC, id",
+                store::params(authority_, transaction_id)));
   std::vector<Transaction> out;
   for (const auto& row : rows) {
     out.push_back(Transaction{row.text(0), row.text(1), row.text(2), row.optional_text(3),
@@ -219,13 +219,13 @@ Service::Answer Service::with_challenge(const Request& r, const x509::Csr& csr) 
 
   if (!info.challenge_password || d_.credentials == nullptr)
     return refuse("the request carries no challenge password");
-  auto found = d_.credentials->find_by_secret(auth::CredentialKind::kScep, *info.challenge_password);
+  auto found =
+      d_.credentials->find_by_secret(auth::CredentialKind::kScep, *info.challenge_password);
   if (!found) return from_error(found.error());
   if (!*found) return refuse("unknown challenge password");
   const auth::CredentialInfo& c = **found;
   const SysTime now = d_.clock.now();
-  if (!c.usable(now))
-    return refuse("challenge " + c.id + " is " + std::string(c.state(now)));
+  if (!c.usable(now)) return refuse("challenge " + c.id + " is " + std::string(c.state(now)));
   if (c.label || (c.authority && *c.authority != authority_))
     return refuse("challenge " + c.id + " is for another endpoint or authority");
   if (!enrollment::names_expected_device(c, info.subject_cn, info.sans))
@@ -266,19 +266,19 @@ Service::Answer Service::with_challenge(const Request& r, const x509::Csr& csr) 
   if (profile && (*profile)->requires_approval) {
     if (d_.approvals == nullptr)
       return refuse("profile " + c.profile + " requires approval, which is not served here");
-    auto held = d_.approvals->hold(
-        std::move(request), [&](store::Transaction& tx, const ca::ApprovalRequest& h) {
-          return record(tx, std::nullopt, h.id);
-        });
+    auto held = d_.approvals->hold(std::move(request),
+                                   [&](store::Transaction& tx, const ca::ApprovalRequest& h) {
+                                     return record(tx, std::nullopt, h.id);
+                                   });
     if (!held) return from_error(held.error());
     log::info("scep_held", {{"transaction", transaction_id}, {"approval", held->id}});
     return pending();
   }
-  auto issued = d_.ra.enroll_and_record(
-      std::move(request), [&](store::Transaction& tx, const x509::Certificate& cert,
-                              const crypto::PrivateKey*) -> Status {
-        return record(tx, cert.info().sha256_hex, std::nullopt);
-      });
+  auto issued = d_.ra.enroll_and_record(std::move(request),
+                                        [&](store::Transaction& tx, const x509::Certificate& cert,
+                                            const crypto::PrivateKey*) -> Status {
+                                          return record(tx, cert.info().sha256_hex, std::nullopt);
+                                        });
   if (!issued) return from_error(issued.error());
   return success(issued->certificate);
 }
@@ -292,8 +292,7 @@ Service::Answer Service::renew(const Request& r, const x509::Csr& csr,
   if (old.meta.channel != std::optional<std::string>(ca::channel_name(ca::Channel::kScep)))
     return refuse("the signer was not enrolled over SCEP");
   if (old.revoked_at) return refuse("the signer is revoked");
-  if (old.not_after <= now || old.not_before > now)
-    return refuse("the signer is not valid now");
+  if (old.not_after <= now || old.not_before > now) return refuse("the signer is not valid now");
   if (old.superseded_by) {
     // A retry of a renewal already made, after a lost answer: its result, when it is for the
     // key now asked for.
@@ -343,8 +342,9 @@ Service::Answer Service::renew(const Request& r, const x509::Csr& csr,
   const std::string actor = requester.actor;
   const std::int64_t created = to_unix(now);
   auto issued = d_.ra.enroll_and_record(
-      std::move(request), [&](store::Transaction& tx, const x509::Certificate& cert,
-                              const crypto::PrivateKey*) -> Status {
+      std::move(request),
+      [&](store::Transaction& tx, const x509::Certificate& cert,
+          const crypto::PrivateKey*) -> Status {
         // Of two renewals of one certificate racing, the second finds it superseded.
         auto s = inventory.mark_superseded(tx, fp, cert.info().sha256_hex);
         if (!s && s.error().code == ErrorCode::kConflict)
@@ -433,11 +433,10 @@ Outcome<Bytes> Service::reply(const x509::scep::ReplyTo& to,
                               std::optional<x509::scep::Cipher> cipher, const Answer& a) {
   if (a.unavailable) {
     log::info("scep_unavailable", {{"transaction", to.transaction_id}, {"reason", a.reason}});
-    return std::unexpected(Failure{a.retry_after.count() > 0 ? Refusal::kRateLimited
-                                                             : Refusal::kUnavailable,
-                                   a.retry_after.count() > 0 ? "too many requests; retry later"
-                                                             : "the service is unavailable",
-                                   a.retry_after});
+    return std::unexpected(Failure{
+        a.retry_after.count() > 0 ? Refusal::kRateLimited : Refusal::kUnavailable,
+        a.retry_after.count() > 0 ? "too many requests; retry later" : "the service is unavailable",
+        a.retry_after});
   }
   auto ra = d_.protocol_ra.current(authority_);
   if (!ra) return std::unexpected(Failure{Refusal::kUnavailable, "the SCEP RA is unavailable", {}});
@@ -475,8 +474,7 @@ Outcome<Bytes> Service::pki_operation(std::span<const std::uint8_t> der) {
     // learns why; one that cannot be read is not a SCEP message.
     auto to = x509::scep::reply_to(der);
     if (message.error().code == ErrorCode::kBadSignature && to)
-      return reply(*to, std::nullopt,
-                   refuse(message.error().message, FailInfo::kBadMessageCheck));
+      return reply(*to, std::nullopt, refuse(message.error().message, FailInfo::kBadMessageCheck));
     return std::unexpected(Failure{Refusal::kBadRequest, message.error().message, {}});
   }
   const x509::scep::ReplyTo to{message->transaction_id, message->sender_nonce, message->signer,
@@ -484,9 +482,9 @@ Outcome<Bytes> Service::pki_operation(std::span<const std::uint8_t> der) {
   // Every answer worth having is encrypted to the signer's key, which SCEP requires to be RSA:
   // refused before anything is issued, renewed or recorded.
   if (EVP_PKEY_get_base_id(message->signer.public_key()) != EVP_PKEY_RSA)
-    return reply(to, std::nullopt,
-                 refuse("the signer's key is not RSA; SCEP answers are encrypted to it",
-                        FailInfo::kBadAlg));
+    return reply(
+        to, std::nullopt,
+        refuse("the signer's key is not RSA; SCEP answers are encrypted to it", FailInfo::kBadAlg));
   auto fresh = fresh_nonce(message->sender_nonce);
   if (!fresh) return reply(to, std::nullopt, from_error(fresh.error()));
   if (!*fresh) return reply(to, std::nullopt, refuse("replayed senderNonce"));

@@ -109,6 +109,7 @@ class Service {
     std::chrono::seconds retry_after{0};
     bool unavailable = false;  // answered with 503, not a CertRep: retrying may help
   };
+
  private:
   struct Request {
     const x509::scep::PkiMessage& message;

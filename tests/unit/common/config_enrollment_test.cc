@@ -1,9 +1,8 @@
-#include "common/config.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "common/config.h"
 #include "unit/testing/temp_dir.h"
 
 namespace certward {
@@ -50,7 +49,8 @@ TEST(CmpConfig, DefaultsSettingsAndRefusals) {
   EXPECT_TRUE(c->cmp.enabled);
   EXPECT_TRUE(c->cmp.implicit_confirm);
   EXPECT_TRUE(c->cmp.authority.empty());
-  c = parse_config("[cmp]\nimplicit_confirm = false\nauthority = \"plant\"\nburst = 2\n", "test.toml");
+  c = parse_config("[cmp]\nimplicit_confirm = false\nauthority = \"plant\"\nburst = 2\n",
+                   "test.toml");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_FALSE(c->cmp.implicit_confirm);
   EXPECT_EQ(c->cmp.authority, "plant");

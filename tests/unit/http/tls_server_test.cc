@@ -16,8 +16,8 @@ namespace {
 using testing::CertKind;
 using testing::Credential;
 using testing::get_request;
-using testing::RawClient;
 using ::testing::HasSubstr;
+using testing::RawClient;
 using testing::run_command;
 using testing::ServerHarness;
 

@@ -35,15 +35,17 @@ TEST(CmpCodec, ReadsTheHeaderOfAnIrProtectedByASharedSecret) {
   ASSERT_EQ(OSSL_CMP_CTX_set1_referenceValue(
                 ctx.get(), reinterpret_cast<const unsigned char*>(ref.data()), int(ref.size())),
             1);
-  ASSERT_EQ(OSSL_CMP_CTX_set1_secretValue(
-                ctx.get(), reinterpret_cast<const unsigned char*>(secret.data()), int(secret.size())),
-            1);
+  ASSERT_EQ(
+      OSSL_CMP_CTX_set1_secretValue(
+          ctx.get(), reinterpret_cast<const unsigned char*>(secret.data()), int(secret.size())),
+      1);
   auto key = test_key();
   EVP_PKEY_up_ref(key.get());
   ASSERT_EQ(OSSL_CMP_CTX_set0_newPkey(ctx.get(), 1, key.get()), 1);
   crypto::X509NamePtr subject(X509_NAME_new());
   X509_NAME_add_entry_by_txt(subject.get(), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("dev-1.example.test"), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("dev-1.example.test"), -1, -1,
+                             0);
   ASSERT_EQ(OSSL_CMP_CTX_set1_subjectName(ctx.get(), subject.get()), 1);
   EXPECT_EQ(OSSL_CMP_exec_certreq(ctx.get(), static_cast<int>(Body::kIr), nullptr), nullptr);
   ERR_clear_error();
@@ -66,8 +68,8 @@ TEST(CmpCodec, ReadsTheHeaderOfAnIrProtectedByASharedSecret) {
   // Anything else is not a PKIMessage.
   Bytes trailing = sent;
   trailing.push_back(0);
-  for (const Bytes& bad : {Bytes{}, trailing, Bytes(sent.begin(), sent.begin() + 40),
-                           Bytes(kMaxMessage + 1, 0x30)}) {
+  for (const Bytes& bad :
+       {Bytes{}, trailing, Bytes(sent.begin(), sent.begin() + 40), Bytes(kMaxMessage + 1, 0x30)}) {
     auto m = parse_message(bad);
     ASSERT_FALSE(m);
     EXPECT_EQ(m.error().code, ErrorCode::kMalformed);
@@ -130,9 +132,8 @@ TEST(CmpCodec, CaCertificatesAnswerAndStatus) {
   const Bytes content(ASN1_STRING_get0_data(t), ASN1_STRING_get0_data(t) + ASN1_STRING_length(t));
   // SEQUENCE { SEQUENCE {} (empty CertTemplate), SEQUENCE { SEQUENCE { id-regCtrl-rsaKeyLen,
   // INTEGER 3072 } } }
-  const Bytes expected_rsa{0x30, 0x15, 0x30, 0x00, 0x30, 0x11, 0x30, 0x0f, 0x06, 0x09, 0x2b,
-                           0x06, 0x01, 0x05, 0x05, 0x07, 0x05, 0x01, 0x0c, 0x02, 0x02, 0x0c,
-                           0x00};
+  const Bytes expected_rsa{0x30, 0x15, 0x30, 0x00, 0x30, 0x11, 0x30, 0x0f, 0x06, 0x09, 0x2b, 0x06,
+                           0x01, 0x05, 0x05, 0x07, 0x05, 0x01, 0x0c, 0x02, 0x02, 0x0c, 0x00};
   EXPECT_EQ(content, expected_rsa);
 
   crypto::Handle<OSSL_CMP_PKISI, OSSL_CMP_PKISI_free> rejected(

@@ -29,8 +29,8 @@ Bytes read_data(const std::string& name) {
 class ScepCodecTest : public ::testing::Test {
  protected:
   crypto::PrivateKey ra_key_ = test_key(crypto::KeyType::kRsa2048);
-  Certificate ra_ = make_cert({.subject = "/CN=Enrollment RA"}, ra_key_.get(), nullptr,
-                              ra_key_.get());
+  Certificate ra_ =
+      make_cert({.subject = "/CN=Enrollment RA"}, ra_key_.get(), nullptr, ra_key_.get());
   crypto::PrivateKey device_key_ = test_key(crypto::KeyType::kRsa2048);
   Certificate device_ = make_cert({.subject = "/CN=device-1", .serial = 7}, device_key_.get(),
                                   nullptr, device_key_.get());
@@ -85,8 +85,7 @@ TEST_F(ScepCodecTest, ATamperedMessageFailsItsSignature) {
   bad[bad.size() / 2] ^= 0x01;
   auto m = parse_pki_message(bad);
   ASSERT_FALSE(m);
-  EXPECT_TRUE(m.error().code == ErrorCode::kBadSignature ||
-              m.error().code == ErrorCode::kMalformed)
+  EXPECT_TRUE(m.error().code == ErrorCode::kBadSignature || m.error().code == ErrorCode::kMalformed)
       << m.error().message;
 }
 
