@@ -42,9 +42,8 @@ packages=(
   # rendered by headless Chromium
   nodejs python3-jsonschema chromium
   # SCEP interoperability tests (tests/integration/scep_*_test.sh): certmonger's scep-submit,
-  # run hermetically without D-Bus, and strongSwan's pki --scep (its 3DES comes with the
-  # standard plugins' openssl plugin)
-  certmonger strongswan-pki libstrongswan-standard-plugins
+  # run hermetically without D-Bus, and strongSwan's pki --scep
+  certmonger strongswan-pki
 )
 # Debian's nodejs comes without npm; a nodejs that brings its own (NodeSource's) conflicts
 # with Debian's npm.
