@@ -15,17 +15,17 @@
 namespace certward::api {
 
 // Whether a credential could enroll anything: the team's grant covers its profile, its
-// authority (or the default) and its expected subjects, and a label it names is an EST label
-// of `est` for that profile. One that could never enroll is refused when it is made, not on
-// the device. Errors: kInvalidArgument, kNotFound (team).
+// authority (or the default) and its expected subjects, and a label it names is an EST or CMP
+// label (as its kind) of `config` for that profile. One that could never enroll is refused when it
+// is made, not on the device. Errors: kInvalidArgument, kNotFound (team).
 Status check_credential(const auth::AuthService& auth, const ca::AuthorityService& authorities,
-                        const EstSettings& est, const auth::CredentialRequest& request,
+                        const Config& config, const auth::CredentialRequest& request,
                         std::span<const std::string> expected_subjects);
 
-// `services`, `credentials` and `est` outlive the router.
+// `services`, `credentials` and `config` outlive the router.
 std::unique_ptr<http::Router> make_enrollment_router(Services& services,
                                                      auth::EnrollmentCredentials& credentials,
-                                                     const EstSettings& est);
+                                                     const Config& config);
 
 nlohmann::json credential_json(const auth::CredentialInfo& c, SysTime now);
 // With "certificates": [{"certificate", "channel", "used_at"}], what it enrolled.

@@ -68,7 +68,7 @@ Result<auth::CredentialRequest> request_of(const Body& b, const ca::ProfileSet& 
 }
 
 Result<http::Response> create_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         const EstSettings& est, http::Request& req,
+                                         const Config& config, http::Request& req,
                                          const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto b,
                       Body::parse(req, {"kind", "team", "profile", "authority", "label", "max_uses",
@@ -77,7 +77,7 @@ Result<http::Response> create_credential(Services& s, auth::EnrollmentCredential
   CW_ASSIGN_OR_RETURN(r.expected_subject, b.opt_string("expected_subject"));
   std::vector<std::string> subjects;
   if (r.expected_subject) subjects.push_back(*r.expected_subject);
-  CW_RETURN_IF_ERROR(check_credential(s.auth, s.authorities, est, r, subjects));
+  CW_RETURN_IF_ERROR(check_credential(s.auth, s.authorities, config, r, subjects));
   CW_ASSIGN_OR_RETURN(auto made, creds.create(r, id.actor));
   json j = credential_json(made.info, s.clock.now());
   j["secret"] = made.secret;  // shown once
@@ -87,8 +87,7 @@ Result<http::Response> create_credential(Services& s, auth::EnrollmentCredential
 }
 
 Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& creds,
-                                    const EstSettings& est, http::Request& req,
-                                    const Identity& id) {
+                                    const Config& config, http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {"format"}));
   CW_ASSIGN_OR_RETURN(auto format, query_text(req, "format"));
   if (format && *format != "json" && *format != "csv")
@@ -107,7 +106,7 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
       return fail(ErrorCode::kInvalidArgument, "count must be between 1 and 10000");
     r.count = static_cast<int>(*count);
   }
-  CW_RETURN_IF_ERROR(check_credential(s.auth, s.authorities, est, r.each, r.expected_subjects));
+  CW_RETURN_IF_ERROR(check_credential(s.auth, s.authorities, config, r.each, r.expected_subjects));
   CW_ASSIGN_OR_RETURN(auto made, creds.create_batch(r, id.actor));
   const SysTime now = s.clock.now();
   json items = json::array();
@@ -129,7 +128,7 @@ Result<http::Response> create_batch(Services& s, auth::EnrollmentCredentials& cr
 }
 
 Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials& creds,
-                                        const EstSettings&, http::Request& req, const Identity&) {
+                                        const Config&, http::Request& req, const Identity&) {
   CW_RETURN_IF_ERROR(check_query(req, {"team", "batch", "kind", "limit", "after"}));
   auth::CredentialFilter f;
   CW_ASSIGN_OR_RETURN(f.team, query_text(req, "team"));
@@ -151,7 +150,7 @@ Result<http::Response> list_credentials(Services& s, auth::EnrollmentCredentials
 }
 
 Result<http::Response> get_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                      const EstSettings&, http::Request& req, const Identity&) {
+                                      const Config&, http::Request& req, const Identity&) {
   const std::string& id = req.params.at("id");
   CW_ASSIGN_OR_RETURN(auto c, creds.get(id));
   CW_ASSIGN_OR_RETURN(auto uses, creds.uses(id));
@@ -159,8 +158,7 @@ Result<http::Response> get_credential(Services& s, auth::EnrollmentCredentials& 
 }
 
 Result<http::Response> revoke_credential(Services& s, auth::EnrollmentCredentials& creds,
-                                         const EstSettings&, http::Request& req,
-                                         const Identity& id) {
+                                         const Config&, http::Request& req, const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto c, creds.revoke(req.params.at("id"), id.actor));
   return ok_json(credential_json(c, s.clock.now()));
 }
@@ -184,7 +182,7 @@ std::string credentials_csv(const json& items) {
 }
 
 Status check_credential(const auth::AuthService& auth, const ca::AuthorityService& authorities,
-                        const EstSettings& est, const auth::CredentialRequest& r,
+                        const Config& config, const auth::CredentialRequest& r,
                         std::span<const std::string> subjects) {
   CW_ASSIGN_OR_RETURN(ca::Scope scope, auth.team_scope(r.team));
   if (std::find(scope.profiles.begin(), scope.profiles.end(), r.profile) == scope.profiles.end())
@@ -210,14 +208,24 @@ Status check_credential(const auth::AuthService& auth, const ca::AuthorityServic
                   "expected subject '" + subject + "' is outside team '" + r.team + "''s domains");
   }
   if (!r.label) return ok();
-  if (r.kind != auth::CredentialKind::kEst)
-    return fail(ErrorCode::kInvalidArgument, "labels are for EST credentials");
-  auto it = est.labels.find(*r.label);
-  if (!est.enabled || it == est.labels.end())
-    return fail(ErrorCode::kInvalidArgument, "no EST label '" + *r.label + "'");
-  if (it->second.profile != r.profile)
+  // A label is where the credential may enroll: an EST label or a CMP label, of its profile.
+  const bool est = r.kind == auth::CredentialKind::kEst;
+  if (!est && r.kind != auth::CredentialKind::kCmp)
+    return fail(ErrorCode::kInvalidArgument, "labels are for EST and CMP credentials");
+  const std::string protocol = est ? "EST" : "CMP";
+  const bool enabled = est ? config.est.enabled : config.cmp.enabled;
+  std::optional<std::string> profile;
+  if (est) {
+    if (auto it = config.est.labels.find(*r.label); it != config.est.labels.end())
+      profile = it->second.profile;
+  } else if (auto it = config.cmp.labels.find(*r.label); it != config.cmp.labels.end()) {
+    profile = it->second.profile;
+  }
+  if (!enabled || !profile)
+    return fail(ErrorCode::kInvalidArgument, "no " + protocol + " label '" + *r.label + "'");
+  if (*profile != r.profile)
     return fail(ErrorCode::kInvalidArgument,
-                "EST label '" + *r.label + "' enrolls profile '" + it->second.profile + "'");
+                protocol + " label '" + *r.label + "' enrolls profile '" + *profile + "'");
   return ok();
 }
 
@@ -256,12 +264,12 @@ json credential_json(const auth::CredentialInfo& c, std::span<const auth::Creden
 
 std::unique_ptr<http::Router> make_enrollment_router(Services& services,
                                                      auth::EnrollmentCredentials& credentials,
-                                                     const EstSettings& est) {
+                                                     const Config& config) {
   auto router = std::make_unique<http::Router>();
-  auto bind = [&credentials, &est](auto fn) {
-    return [&credentials, &est, fn](Services& s, http::Request& req,
-                                    const Identity& id) -> Result<http::Response> {
-      return fn(s, credentials, est, req, id);
+  auto bind = [&credentials, &config](auto fn) {
+    return [&credentials, &config, fn](Services& s, http::Request& req,
+                                       const Identity& id) -> Result<http::Response> {
+      return fn(s, credentials, config, req, id);
     };
   };
   const std::string base = "/api/v1/enrollment/credentials";

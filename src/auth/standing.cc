@@ -29,6 +29,19 @@ Status AuthService::requester_stands(store::Transaction& tx, const ca::Requester
                                                   ") has been revoked: reject the request");
     return ok();
   }
+  // A device that asked by signing with a certificate issued here (an EST, SCEP or CMP
+  // renewal) stands while that certificate is not revoked.
+  constexpr std::string_view kCertificate = "certificate:";
+  if (who.principal.starts_with(kCertificate)) {
+    const std::string fp = who.principal.substr(kCertificate.size());
+    CW_ASSIGN_OR_RETURN(auto c,
+                        tx.query_one("SELECT revoked_at FROM certificates WHERE fingerprint = ?",
+                                     store::params(fp)));
+    if (!c || !c->is_null(0))
+      return fail(ErrorCode::kPolicyRejected,
+                  "the certificate that asked (" + fp + ") has been revoked: reject the request");
+    return ok();
+  }
   CW_ASSIGN_OR_RETURN(auto principal,
                       tx.query_one("SELECT disabled, role FROM principals WHERE name = ?",
                                    store::params(who.principal)));

@@ -146,7 +146,7 @@ Result<ApprovalRequest> ApprovalService::submit(EnrollmentRequest request, const
                     "' requires approval: send a CSR (a key generated here would have to be kept "
                     "until an approver acts, and certward keeps no leaf keys)");
   }
-  if (!request.csr) return fail(ErrorCode::kInvalidArgument, "give a CSR");
+  if (!request.csr && !request.public_key) return fail(ErrorCode::kInvalidArgument, "give a CSR");
   // Everything that would refuse the request at issuance refuses it now.
   CW_RETURN_IF_ERROR(ra_.check_with(request, Enrollment::ApprovalGate::kGranted));
 

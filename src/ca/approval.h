@@ -62,9 +62,9 @@ struct ApprovalRequest {
   std::optional<std::string> common_name;
   std::vector<std::string> sans;  // as requested ("dns:..."); empty: the CSR's
   std::optional<std::chrono::seconds> validity;
-  std::string csr_pem;
-  std::string subject;       // the CSR's subject, for approvers to read
-  std::string key;           // the CSR's key ("ECDSA P-256")
+  std::string csr_pem;       // empty for a CMP request made without a CSR (CRMF)
+  std::string subject;       // the CSR's subject (CRMF: "CN=" and the name), for approvers
+  std::string key;           // the request's key ("ECDSA P-256")
   std::string requested_by;  // actor
   std::string requester;     // principal
   std::string channel;

@@ -1,5 +1,7 @@
 #include "ca/approval_store.h"
 
+#include <openssl/x509.h>
+
 #include <array>
 #include <charconv>
 
@@ -73,6 +75,14 @@ Channel parse_channel(std::string_view name) {
 
 // What of the request and its requester the row keeps besides its columns.
 json request_json(const EnrollmentRequest& r) {
+  json key = nullptr;
+  if (!r.csr && r.public_key) {
+    // A CRMF request (CMP) has no CSR: its key, whose possession the front-end has checked.
+    unsigned char* der = nullptr;
+    const int n = i2d_PUBKEY(r.public_key.get(), &der);
+    if (n > 0) key = to_base64(std::span<const std::uint8_t>(der, static_cast<std::size_t>(n)));
+    OPENSSL_free(der);
+  }
   json sans = json::array();
   for (const auto& s : r.sans) sans.push_back(x509::format_san(s));
   json scope = nullptr;
@@ -89,6 +99,7 @@ json request_json(const EnrollmentRequest& r) {
           {"team", optional_json(r.team)},
           {"tags", r.tags},
           {"channel", channel_name(r.channel)},
+          {"public_key", std::move(key)},
           {"requester",
            {{"actor", r.requester.actor},
             {"principal", r.requester.principal},
@@ -155,12 +166,24 @@ Result<Held> from_row(const store::Row& row, SysTime now) {
   } catch (const json::exception& e) {
     return fail(ErrorCode::kInternal, "approval request " + v.id + ": " + e.what());
   }
-  CW_ASSIGN_OR_RETURN(auto csr, x509::parse_csr(row.blob(13)));
-  h.request.csr = csr;
   h.request.profile = v.profile;
-  v.csr_pem = csr_pem(row.blob(13));
-  v.subject = csr.info().subject;
-  v.key = csr.info().key.name();
+  if (!row.blob(13).empty()) {
+    CW_ASSIGN_OR_RETURN(auto csr, x509::parse_csr(row.blob(13)));
+    h.request.csr = csr;
+    v.csr_pem = csr_pem(row.blob(13));
+    v.subject = csr.info().subject;
+    v.key = csr.info().key.name();
+  } else {
+    // A request without a CSR (CMP's CRMF) keeps its key; approvers read the names asked for.
+    auto key = from_base64(spec.value("public_key", ""));
+    const unsigned char* p = key ? key->data() : nullptr;
+    EVP_PKEY* pkey = key ? d2i_PUBKEY(nullptr, &p, static_cast<long>(key->size())) : nullptr;
+    if (pkey == nullptr)
+      return fail(ErrorCode::kInternal, "approval request " + v.id + " has no readable key");
+    h.request.public_key = std::shared_ptr<EVP_PKEY>(pkey, EVP_PKEY_free);
+    v.subject = h.request.common_name ? "CN=" + *h.request.common_name : "";
+    v.key = crypto::describe_key(pkey).name();
+  }
   v.authority = h.request.authority;
   v.owner = h.request.owner;
   v.tags = h.request.tags;
@@ -200,7 +223,7 @@ Status insert(store::Transaction& tx, const ApprovalRequest& v, const Enrollment
       store::params(v.id, stored_name(ApprovalStatus::kPending), v.profile, v.team, v.requester,
                     v.requested_by, to_unix(v.created_at), to_unix(v.expires_at),
                     request_json(r).dump(-1, ' ', false, json::error_handler_t::replace),
-                    r.csr->der()));
+                    r.csr ? r.csr->der() : Bytes{}));
 }
 
 Result<std::optional<Held>> find(store::Transaction& tx, std::string_view id, SysTime now) {

@@ -123,7 +123,7 @@ void add_enroll_commands(CLI::App& app, Globals& g) {
             std::vector<std::string> subjects;
             if (r.expected_subject) subjects.push_back(*r.expected_subject);
             CW_RETURN_IF_ERROR(
-                api::check_credential(c.auth(), c.authorities(), c.config().est, r, subjects));
+                api::check_credential(c.auth(), c.authorities(), c.config(), r, subjects));
             CW_ASSIGN_OR_RETURN(auto made, c.credentials().create(r, c.actor()));
             json j = api::credential_json(made.info, c.clock().now());
             j["secret"] = made.secret;
@@ -181,8 +181,8 @@ void add_enroll_commands(CLI::App& app, Globals& g) {
             CW_ASSIGN_OR_RETURN(b.each, to_request(*o));
             b.count = *count;
             b.expected_subjects = *subjects;
-            CW_RETURN_IF_ERROR(api::check_credential(c.auth(), c.authorities(), c.config().est,
-                                                     b.each, b.expected_subjects));
+            CW_RETURN_IF_ERROR(api::check_credential(c.auth(), c.authorities(), c.config(), b.each,
+                                                     b.expected_subjects));
             CW_ASSIGN_OR_RETURN(auto made, c.credentials().create_batch(b, c.actor()));
             json items = json::array();
             for (const auto& m : made.credentials) {

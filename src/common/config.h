@@ -161,8 +161,17 @@ struct ScepSettings {
   double burst = 20;
 };
 
+// One CMP label ([cmp.labels.<name>]): served at /.well-known/cmp/p/<name>, it selects the
+// profile and authority of what is enrolled there (RFC 9483 3.2's "certificate profile").
+struct CmpLabelSettings {
+  std::string name;
+  std::string profile;    // required
+  std::string authority;  // empty: cmp.authority
+};
+
 // [cmp]: CMP (RFC 9483, RFC 6712 over HTTP) at /.well-known/cmp on both listeners
-// (docs/enrollment.md). One endpoint per server, for one authority, as [scep].
+// (docs/enrollment.md). The unlabelled endpoint answers for one authority, as [scep]; each
+// label for its own.
 struct CmpSettings {
   bool enabled = true;
   std::string authority;  // empty: ca.default_authority
@@ -171,6 +180,10 @@ struct CmpSettings {
   double burst = 20;
   // Whether a client that asks for implicit confirmation gets it (no certConf round trip).
   bool implicit_confirm = true;
+  // What a request held for approval is told to wait before it polls again (pollRep's
+  // checkAfter), in seconds.
+  int check_after_seconds = 30;
+  std::map<std::string, CmpLabelSettings> labels;
 };
 
 // A name for an EST label (or a SCEP/CMP endpoint): a-z, 0-9, '-' and '_', at most 64

@@ -113,6 +113,34 @@ Status validate_scep(const ScepSettings& scep) {
   return ok();
 }
 
+namespace {
+
+Status parse_cmp_labels(const toml::node& v, CmpSettings& cmp, std::string_view src) {
+  if (!v.is_table())
+    return fail(ErrorCode::kMalformed, where(v, src) + ": [cmp.labels] must be a table");
+  for (const auto& [name, lv] : *v.as_table()) {
+    const std::string table = "cmp.labels." + std::string(name.str());
+    if (!lv.is_table())
+      return fail(ErrorCode::kMalformed, where(lv, src) + ": [" + table + "] must be a table");
+    CmpLabelSettings l;
+    l.name = std::string(name.str());
+    for (const auto& [lk, lval] : *lv.as_table()) {
+      const std::string_view lkey = lk.str();
+      if (lkey == "profile") {
+        CW_ASSIGN_OR_RETURN(l.profile, get_string(lval, lkey, src));
+      } else if (lkey == "authority") {
+        CW_ASSIGN_OR_RETURN(l.authority, get_string(lval, lkey, src));
+      } else {
+        return unknown_key(lval, table, lkey, src);
+      }
+    }
+    cmp.labels[l.name] = std::move(l);
+  }
+  return ok();
+}
+
+}  // namespace
+
 Status parse_cmp(const toml::table& t, CmpSettings& cmp, std::string_view src) {
   for (const auto& [k, v] : t) {
     const std::string_view key = k.str();
@@ -127,6 +155,14 @@ Status parse_cmp(const toml::table& t, CmpSettings& cmp, std::string_view src) {
         return fail(ErrorCode::kMalformed,
                     where(v, src) + ": cmp." + std::string(key) + " must be a number");
       (key == "burst" ? cmp.burst : cmp.requests_per_second) = v.value<double>().value_or(0);
+    } else if (key == "check_after_seconds") {
+      if (!v.is_integer())
+        return fail(ErrorCode::kMalformed,
+                    where(v, src) + ": cmp.check_after_seconds must be an integer");
+      cmp.check_after_seconds = static_cast<int>(std::clamp<std::int64_t>(
+          v.value<std::int64_t>().value_or(0), std::int64_t{-1}, std::int64_t{1} << 20));
+    } else if (key == "labels") {
+      CW_RETURN_IF_ERROR(parse_cmp_labels(v, cmp, src));
     } else {
       return unknown_key(v, "cmp", key, src);
     }
@@ -140,6 +176,15 @@ Status validate_cmp(const CmpSettings& cmp) {
                 "cmp.requests_per_second must be between 0 (no limit) and 1000000");
   if (cmp.burst < 1 || cmp.burst > 1e6)
     return fail(ErrorCode::kMalformed, "cmp.burst must be between 1 and 1000000");
+  if (cmp.check_after_seconds < 1 || cmp.check_after_seconds > 86'400)
+    return fail(ErrorCode::kMalformed, "cmp.check_after_seconds must be between 1 and 86400");
+  for (const auto& [name, l] : cmp.labels) {
+    if (!est_label_ok(name))
+      return fail(ErrorCode::kMalformed,
+                  "cmp.labels: '" + name + "' is not a label (a-z, 0-9, '-', '_', at most 64)");
+    if (l.profile.empty())
+      return fail(ErrorCode::kMalformed, "cmp.labels." + name + ".profile is required");
+  }
   return ok();
 }
 

@@ -191,17 +191,18 @@ class DeviceEnrollment final : public Component {
                                           s.domain.db, s.domain.approvals});
     }
     if (s.domain.protocol_ra && s.domain.config.cmp.enabled) {
-      cmp_.emplace(protocols::cmp::Deps{
-          s.domain.clock, s.domain.config.cmp, s.domain.config.ca, s.domain.profiles,
-          s.domain.authorities, s.domain.ra, *s.domain.protocol_ra, s.domain.revocation,
-          s.domain.inventory, s.domain.audit, s.domain.auth, s.domain.credentials, s.domain.db});
+      cmp_.emplace(protocols::cmp::Deps{s.domain.clock, s.domain.config.cmp, s.domain.config.ca,
+                                        s.domain.profiles, s.domain.authorities, s.domain.ra,
+                                        *s.domain.protocol_ra, s.domain.revocation,
+                                        s.domain.inventory, s.domain.audit, s.domain.auth,
+                                        s.domain.credentials, s.domain.db, s.domain.approvals});
     }
   }
 
   void mount(Routers& routers) override {
     if (domain_.credentials) {
-      routers.https.mount(
-          "", *api::make_enrollment_router(api_, *domain_.credentials, domain_.config.est));
+      routers.https.mount("",
+                          *api::make_enrollment_router(api_, *domain_.credentials, domain_.config));
     }
     if (domain_.config.est.enabled) {
       routers.https.mount("/.well-known/est", *protocols::est::make_router(est_, false));

@@ -466,9 +466,10 @@ bad_http "a PKIMessage with bytes after it" trail.der
 head -c 70000 /dev/zero >big.der
 bad_http "70,000 bytes" big.der
 before=$(snap)
-assert_eq 400 "$(post cut.der /.well-known/cmp/p/anything)" "a cut PKIMessage at the alias: HTTP status"
-refused_raw "a1's ir replayed at the alias" ir_a1.der 1 'transactionID in use'
-assert_eq "$before" "$(snap)" "the alias changed nothing"
+assert_eq 404 "$(post ir_a1.der /.well-known/cmp/p/anything)" "a PKIMessage at a label that does not exist"
+assert_eq 404 "$(post cut.der /.well-known/cmp/p/anything)" "a cut PKIMessage there: the label is checked first"
+refused_raw "a1's ir replayed" ir_a1.der 1 'transactionID in use'
+assert_eq "$before" "$(snap)" "an unknown label changed nothing"
 
 # --- afterwards -----------------------------------------------------------------------------------
 kill -0 "$SERVER_PID" 2>/dev/null && pass || fail "the server is still running"

@@ -14,6 +14,9 @@ http::Response refused(const Failure& f) {
     case Refusal::kBadRequest:
       status = 400;
       break;
+    case Refusal::kNotFound:
+      status = 404;
+      break;
     case Refusal::kRateLimited:
       status = 429;
       break;
@@ -30,7 +33,9 @@ http::Response refused(const Failure& f) {
 http::Response handle(Service& service, const http::Request& req) {
   if (req.body.empty() || req.body.size() > x509::cmp::kMaxMessage)
     return refused(Failure{Refusal::kBadRequest, "the message is empty or larger than 64 KiB", {}});
-  auto answer = service.handle(as_bytes(req.body));
+  std::optional<std::string> label;
+  if (auto it = req.params.find("label"); it != req.params.end()) label = it->second;
+  auto answer = service.handle(label, as_bytes(req.body));
   if (!answer) return refused(answer.error());
   auto r =
       http::Response::text(200, std::string(answer->begin(), answer->end()), "application/pkixcmp");
@@ -42,7 +47,6 @@ http::Response handle(Service& service, const http::Request& req) {
 
 std::unique_ptr<http::Router> make_router(Service& service) {
   auto router = std::make_unique<http::Router>();
-  // The label selects nothing yet: the credential decides the profile and the authority.
   for (const char* path : {"/", "/p/{label}"}) {
     router->add("POST", path, [&service](http::Request& req) { return handle(service, req); });
   }

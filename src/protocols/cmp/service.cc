@@ -27,6 +27,13 @@ CREATE TABLE cmp_transactions (
   created_at BIGINT NOT NULL
 );
 )sql"},
+    {2, "cmp_holds",
+     // A request held for approval: its approval request, and the certificate a held kur
+     // replaces once the approved one is delivered.
+     R"sql(
+ALTER TABLE cmp_transactions ADD COLUMN approval TEXT;
+ALTER TABLE cmp_transactions ADD COLUMN replaces TEXT;
+)sql"},
 };
 
 // Every PasswordBasedMac iteration costs a hash: a client may not ask for more than this.
@@ -37,6 +44,10 @@ using CtxPtr = crypto::Handle<OSSL_CMP_CTX, OSSL_CMP_CTX_free>;
 
 OSSL_CMP_PKISI* accepted() {
   return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, nullptr);
+}
+
+OSSL_CMP_PKISI* waiting() {
+  return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_waiting, 0, nullptr);
 }
 
 OSSL_CMP_PKISI* rejected(int fail_info, const std::string& text) {
@@ -129,14 +140,23 @@ const EVP_MD* cert_hash_digest(const x509::Certificate& cert) {
 
 struct Service::Call {
   Service& s;
+  std::string authority;          // the endpoint's, or its label's
+  const CmpLabelSettings* label;  // null: the unlabelled endpoint
   x509::cmp::Header header;
   std::string tid;  // transactionID, hex
   std::shared_ptr<const ca::RaCredential> ra;
   std::optional<auth::CredentialInfo> credential;  // the MAC was made with its secret
-  bool replay = false;                             // priming for a certConf
+  bool replay = false;                             // priming for a certConf or pollReq
   std::optional<x509::Certificate> replayed;
-  std::optional<std::string> issued;  // fingerprint of what this request issued
-  bool confirmer = false;             // a certConf from the transaction's own requester
+  std::optional<std::string> issued;  // fingerprint of what this request issued or delivered
+  bool own = false;                   // a certConf or pollReq from the transaction's own requester
+  // A held transaction: its approval request, the request stored and the certificate a kur
+  // replaces (pollReq); this request was held now (holding); what the poll refuses (refusal).
+  std::optional<std::string> approval;
+  x509::cmp::MessagePtr stored;
+  std::optional<std::string> replaces;
+  std::optional<std::string> holding;
+  std::optional<std::string> refusal;
 
   // The certificate that signed `req`, issued here and usable to sign requests: enrolled over
   // CMP, valid, unrevoked and not renewed. `why` says why not.
@@ -189,7 +209,9 @@ struct Service::Call {
                                const X509_REQ* p10cr, X509** cert_out, STACK_OF(X509) * *chain_out,
                                STACK_OF(X509) * *ca_pubs) {
     const Body body = x509::cmp::body_type(req);
-    if (replay && replayed) {
+    if (replay) {
+      if (refusal) return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, *refusal);
+      if (!replayed) return waiting();  // a held request, primed for its poll
       *cert_out = X509_dup(replayed->get());
       *chain_out = stack_of(ra->chain);
       return accepted();
@@ -211,15 +233,23 @@ struct Service::Call {
       if (!c.usable(s.d_.clock.now()))
         return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
                         "the credential is " + std::string(c.state(s.d_.clock.now())));
-      if (c.label || (c.authority && *c.authority != s.authority_))
+      // A credential made for a label enrolls there only; at a label, only credentials for
+      // its profile, so that the label's choice holds.
+      if (c.label && (label == nullptr || *c.label != label->name))
         return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
-                        "the credential is for another endpoint or authority");
+                        "the credential is for another label");
+      if (label != nullptr && c.profile != label->profile)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "the credential is for another profile than this label's");
+      if (c.authority && *c.authority != authority)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "the credential is for another authority");
       auto requester = team_requester(c.team, "cmp:" + c.id, "enrollment-credential:" + c.id);
       if (!requester) return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, "the team is gone");
       request.requester = *requester;
       request.team = c.team;
       request.profile = c.profile;
-      request.authority = s.authority_;
+      request.authority = authority;
       request.tags.push_back("credential:" + c.id);
       rate_key = "cmp:" + c.id;
     } else {
@@ -241,6 +271,10 @@ struct Service::Call {
       } else if (signer_record->superseded_by) {
         return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized, "the signer has been renewed");
       }
+      if (*signer_record->meta.authority != authority ||
+          (label != nullptr && *signer_record->meta.profile != label->profile))
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "the signer's profile or authority is not this endpoint's");
       const std::string fp = signer_record->fingerprint;
       signer_fp = fp;
       auto requester = team_requester(signer_record->meta.team, "cmp-cert:" + fp.substr(0, 16),
@@ -318,6 +352,40 @@ struct Service::Call {
     const std::string actor = request.requester.actor;
     const std::int64_t now = to_unix(s.d_.clock.now());
     bool tid_taken = false;
+    auto profile = s.d_.profiles.find(request.profile);
+    if (profile && (*profile)->requires_approval) {
+      if (s.d_.approvals == nullptr)
+        return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                        "profile " + request.profile + " requires approval, not served here");
+      const std::optional<std::string> old_fp =
+          old ? std::optional(old->fingerprint) : std::nullopt;
+      auto held = s.d_.approvals->hold(
+          std::move(request), [&](store::Transaction& tx, const ca::ApprovalRequest& a) -> Status {
+            CW_ASSIGN_OR_RETURN(
+                const std::int64_t added,
+                tx.execute_count(
+                    "INSERT INTO cmp_transactions (transaction_id, request, certificate, state, "
+                    "credential, signer, approval, replaces, created_at) VALUES (?, ?, '', "
+                    "'held', ?, ?, ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING",
+                    store::params(tid, *der, credential_id, signer_fp, a.id, old_fp, now)));
+            if (added != 1) {
+              tid_taken = true;
+              return fail(ErrorCode::kConflict, "transactionID in use");
+            }
+            // The use names the approval request; the certificate comes when it is approved.
+            if (credential_id)
+              CW_RETURN_IF_ERROR(creds->consume(tx, *credential_id, "approval:" + a.id, "cmp"));
+            return ok();
+          });
+      if (!held) {
+        if (tid_taken)
+          return rejected(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse, "transactionID in use");
+        return rejected(fail_info_of(held.error()), held.error().message);
+      }
+      holding = held->id;
+      log::info("cmp_held", {{"transaction", tid}, {"approval", held->id}});
+      return waiting();
+    }
     auto issued_now = s.d_.ra.enroll_and_record(
         std::move(request),
         [&](store::Transaction& tx, const x509::Certificate& cert,
@@ -415,8 +483,61 @@ struct Service::Call {
     return std::pair(cn, (*p)->key_types.front());
   }
 
+  // A poll for a held request: wait longer, or the approved certificate (or the refusal) in
+  // the answer to the stored request, which OpenSSL processes again.
+  int poll(OSSL_CMP_MSG** cert_req, int64_t* check_after) {
+    *cert_req = nullptr;
+    if (!own || !approval || !stored) return 0;  // no held transaction of the requester's
+    auto held = s.d_.approvals->get(
+        *approval, ca::Requester{.actor = "cmp", .team = std::nullopt, .scope = std::nullopt});
+    if (!held && held.error().code != ErrorCode::kNotFound) {
+      *check_after = s.d_.settings.check_after_seconds;  // the store is away: ask again
+      return 1;
+    }
+    if (held && held->status == ca::ApprovalStatus::kPending) {
+      *check_after = s.d_.settings.check_after_seconds;
+      return 1;
+    }
+    if (held && held->status == ca::ApprovalStatus::kIssued && held->certificate) {
+      auto cert = s.d_.inventory.certificate(*held->certificate);
+      if (!cert) {
+        *check_after = s.d_.settings.check_after_seconds;
+        return 1;
+      }
+      if (replaces) supersede(*replaces, *held->certificate);
+      replayed = std::move(*cert);
+      issued = *held->certificate;
+    } else {
+      refusal = "approval request " + *approval + " was " +
+                (held ? std::string(ca::approval_status_name(held->status)) : "removed");
+    }
+    replay = true;
+    *cert_req = OSSL_CMP_MSG_dup(stored.get());
+    return *cert_req != nullptr ? 1 : 0;
+  }
+
+  // A held kur's old certificate gives way to the approved one when that is delivered.
+  void supersede(const std::string& old_fp, const std::string& new_fp) {
+    auto tx = s.d_.db.begin();
+    Status done = tx ? s.d_.inventory.mark_superseded(**tx, old_fp, new_fp)
+                     : Status(std::unexpected(tx.error()));
+    if (done) {
+      audit::Event e;
+      e.actor = "cmp";
+      e.action = "cmp.kur";
+      e.target_type = "certificate";
+      e.target_id = old_fp;
+      e.details = {{"replaced_by", new_fp}};
+      done = s.d_.audit.append(**tx, e);
+    }
+    if (done) done = (*tx)->commit();
+    if (!done)
+      log::error("cmp_supersede_failed",
+                 {{"certificate", old_fp}, {"error", done.error().message}});
+  }
+
   int confirm(const ASN1_OCTET_STRING* hash, const OSSL_CMP_PKISI* si) {
-    if (!confirmer) return 0;  // not the transaction's requester (see handle())
+    if (!own) return 0;  // not the transaction's requester (see handle())
     auto tx = s.d_.db.begin(store::TxMode::kRead);
     if (!tx) return 0;
     auto row = (*tx)->query_one(
@@ -512,8 +633,9 @@ int on_cert_conf(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG*, int, const ASN1_OCT
   return call_of(srv)->confirm(hash, si);
 }
 
-int on_poll_req(OSSL_CMP_SRV_CTX*, const OSSL_CMP_MSG*, int, OSSL_CMP_MSG**, int64_t*) {
-  return 0;  // nothing is ever delivered later
+int on_poll_req(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG*, int, OSSL_CMP_MSG** cert_req,
+                int64_t* check_after) {
+  return call_of(srv)->poll(cert_req, check_after);
 }
 
 }  // namespace
@@ -527,21 +649,43 @@ Service::Service(Deps deps)
 Status Service::migrate(store::Database& db) { return db.migrate("cmp", kMigrations); }
 
 Status Service::start() {
+  for (const auto& [name, l] : d_.settings.labels) {
+    CW_ASSIGN_OR_RETURN(const ca::Profile* profile, d_.profiles.find(l.profile));
+    if (profile->ca || profile->internal)
+      return fail(ErrorCode::kMalformed,
+                  "cmp.labels." + name + ": profile '" + l.profile + "' is not for end entities");
+    if (l.authority.empty()) continue;
+    if (auto ra = d_.protocol_ra.current(l.authority); !ra)
+      return fail_with_context(
+          ra.error(), "cmp.labels." + name + ": the RA certificate of '" + l.authority + "'");
+  }
   auto ra = d_.protocol_ra.current(authority_);
   if (!ra) return fail_with_context(ra.error(), "cmp: the RA certificate of '" + authority_ + "'");
   return ok();
 }
 
-Outcome<Bytes> Service::handle(std::span<const std::uint8_t> der) {
+Outcome<Bytes> Service::handle(const std::optional<std::string>& label_name,
+                               std::span<const std::uint8_t> der) {
+  const CmpLabelSettings* label = nullptr;
+  if (label_name) {
+    auto it = d_.settings.labels.find(*label_name);
+    if (it == d_.settings.labels.end())
+      return std::unexpected(Failure{Refusal::kNotFound, "unknown label", {}});
+    label = &it->second;
+  }
+  const std::string authority =
+      label != nullptr && !label->authority.empty() ? label->authority : authority_;
   auto msg = x509::cmp::parse_message(der);
   if (!msg) return std::unexpected(Failure{Refusal::kBadRequest, msg.error().message, {}});
   auto header = x509::cmp::read_header(msg->get());
   if (!header) return std::unexpected(Failure{Refusal::kBadRequest, header.error().message, {}});
-  auto ra = d_.protocol_ra.current(authority_);
+  auto ra = d_.protocol_ra.current(authority);
   if (!ra) return std::unexpected(Failure{Refusal::kUnavailable, "the CMP RA is unavailable", {}});
   const Body body = x509::cmp::body_type(msg->get());
 
-  Call call{*this, std::move(*header), "", *ra, std::nullopt, false, std::nullopt, std::nullopt};
+  Call call{*this,        authority,    label,        std::move(*header), "",    *ra,
+            std::nullopt, false,        std::nullopt, std::nullopt,       false, std::nullopt,
+            nullptr,      std::nullopt, std::nullopt, std::nullopt};
   call.tid = to_hex(call.header.transaction_id);
   SrvPtr srv(OSSL_CMP_SRV_CTX_new(nullptr, nullptr));
   if (!srv || !OSSL_CMP_SRV_CTX_init(srv.get(), &call, on_cert_request, on_rr, on_genm, on_error,
@@ -586,39 +730,49 @@ Outcome<Bytes> Service::handle(std::span<const std::uint8_t> der) {
     }
   }
 
-  // A certConf for a certificate issued earlier (by another replica, or before a restart):
-  // OpenSSL's server is brought back to the transaction by processing its request again,
-  // which hands back the stored certificate, and by its own nonce of that answer.
-  if (body == Body::kCertConf) {
+  // A certConf for a certificate issued earlier (by another replica, or before a restart), or
+  // a pollReq for a held request: OpenSSL's server is brought back to the transaction by
+  // processing its request again, which hands back the stored certificate (or "waiting"), and
+  // by its own nonce of the last answer.
+  if (body == Body::kCertConf || body == Body::kPollReq) {
+    const bool poll = body == Body::kPollReq;
     auto tx = d_.db.begin(store::TxMode::kRead);
     if (!tx) return std::unexpected(Failure{Refusal::kUnavailable, "try again later", {}});
     auto row = (*tx)->query_one(
-        "SELECT request, certificate, server_nonce, credential, signer FROM cmp_transactions "
-        "WHERE transaction_id = ? AND state = 'waiting'",
-        store::params(call.tid));
+        "SELECT request, certificate, server_nonce, credential, signer, approval, replaces "
+        "FROM cmp_transactions WHERE transaction_id = ? AND state = ?",
+        store::params(call.tid, std::string(poll ? "held" : "waiting")));
     tx->reset();
-    // Only who asked may confirm or refuse: the same credential's MAC, or a signature by the
-    // same certificate. Anyone else's certConf finds no transaction open.
+    // Only who asked may confirm, refuse or poll: the same credential's MAC, or a signature
+    // by the same certificate. Anyone else finds no transaction open.
     if (row && *row) {
       const auto credential = (*row)->optional_text(3);
       const auto signer = (*row)->optional_text(4);
       if (credential) {
-        call.confirmer = call.credential && call.credential->id == *credential;
+        call.own = call.credential && call.credential->id == *credential;
       } else if (signer) {
         auto certs = x509::cmp::extra_certs(msg->get());
-        call.confirmer = !certs.empty() && certs.front().info().sha256_hex == *signer &&
-                         signed_by(msg->get(), certs.front());
+        call.own = !certs.empty() && certs.front().info().sha256_hex == *signer &&
+                   signed_by(msg->get(), certs.front());
       }
-      if (!call.confirmer) log::info("cmp_foreign_certconf", {{"transaction", call.tid}});
+      if (!call.own) log::info("cmp_foreign_request", {{"transaction", call.tid}});
     }
-    if (row && *row && call.confirmer && !(*row)->is_null(2)) {
+    if (row && *row && call.own && !(*row)->is_null(2)) {
       auto stored = x509::cmp::parse_message((*row)->blob(0));
-      auto cert = d_.inventory.certificate((*row)->text(1));
-      if (stored && cert) {
+      std::optional<x509::Certificate> cert;
+      if (!poll) {
+        if (auto c = d_.inventory.certificate((*row)->text(1))) cert = std::move(*c);
+      }
+      if (stored && (poll || cert)) {
         call.replay = true;
-        call.replayed = *cert;
+        call.replayed = std::move(cert);
         x509::cmp::MessagePtr ignored(OSSL_CMP_SRV_process_request(srv.get(), stored->get()));
         call.replay = false;
+        if (poll) {
+          call.approval = (*row)->optional_text(5);
+          call.replaces = (*row)->optional_text(6);
+          call.stored = std::move(*stored);
+        }
         const Bytes& nonce = (*row)->blob(2);
         crypto::Asn1OctetStringPtr n(ASN1_OCTET_STRING_new());
         if (n && ASN1_OCTET_STRING_set(n.get(), nonce.data(), static_cast<int>(nonce.size())))
@@ -631,18 +785,28 @@ Outcome<Bytes> Service::handle(std::span<const std::uint8_t> der) {
   x509::cmp::MessagePtr response(OSSL_CMP_SRV_process_request(srv.get(), msg->get()));
   ERR_clear_error();
   if (!response) return std::unexpected(Failure{Refusal::kInternal, "no CMP answer", {}});
-  if (call.issued) {
-    // What the certConf must be checked against: the nonce of this answer; or nothing to
-    // wait for when the client asked for, and got, implicit confirmation.
+  // What the next message of the transaction is checked against: the nonce of this answer.
+  // An issued certificate waits for its certConf, or for nothing when the client asked for,
+  // and got, implicit confirmation; a held request for its next poll.
+  std::optional<std::string> state;
+  const bool implicit = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM) == 1;
+  if (call.issued)
+    state = implicit ? "confirmed" : "waiting";
+  else if (call.refusal)
+    state = "refused";
+  else if (call.holding || (body == Body::kPollReq && call.own && call.stored))
+    state = "held";
+  // An error answer (a replayed or foreign poll, a bad nonce) moves nothing: the client's next
+  // message still answers the last good one.
+  if (x509::cmp::body_type(response.get()) == Body::kError) state.reset();
+  if (state) {
     auto rh = x509::cmp::read_header(response.get());
-    const bool implicit = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM) == 1;
     auto w = d_.db.begin();
     if (w && rh) {
       auto s = (*w)->execute(
-          "UPDATE cmp_transactions SET server_nonce = ?, state = ? WHERE "
-          "transaction_id = ?",
-          store::params(rh->sender_nonce, std::string(implicit ? "confirmed" : "waiting"),
-                        call.tid));
+          "UPDATE cmp_transactions SET server_nonce = ?, state = ?, certificate = COALESCE(?, "
+          "certificate) WHERE transaction_id = ?",
+          store::params(rh->sender_nonce, *state, call.issued, call.tid));
       if (s) (void)(*w)->commit();
     }
   }

@@ -17,6 +17,15 @@
 // - rr signed by the certificate it revokes;
 // - genm id-it-caCerts: the authority's chain, to anyone whose message verifies.
 //
+// Labels ([cmp.labels.<name>], /.well-known/cmp/p/<name>) select a profile and an authority:
+// there, only credentials for that profile (and made for that label or for none) and
+// certificates of that profile enroll, and the label's authority issues and signs answers.
+//
+// Approval: a request for a profile that requires approval is held (PKIStatus waiting, the
+// credential's use recorded with it); the client polls (pollReq, answered with pollRep and
+// `[cmp] check_after_seconds`) until an approver issues the certificate (delivered in the
+// ip/cp/kup the poll gets, a kur's old certificate superseded then) or rejects it.
+//
 // Transactions: an issued certificate waits for the client's certConf unless implicit
 // confirmation was asked for and granted (`[cmp] implicit_confirm`); a certConf that rejects
 // the certificate revokes it. A transactionID is used once. The certConf may reach another
@@ -30,6 +39,7 @@
 #include "api/rate_limit.h"
 #include "auth/auth.h"
 #include "auth/enrollment_credentials.h"
+#include "ca/approval.h"
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
@@ -55,11 +65,13 @@ struct Deps {
   auth::AuthService& auth;
   auth::EnrollmentCredentials* credentials;  // null: only signature-protected requests
   store::Database& db;                       // transactions
+  ca::ApprovalService* approvals;            // null: profiles that require approval refused
 };
 
 // What cannot be answered with a CMP message, as HTTP: kBadRequest → 400 (no PKIMessage),
-// kRateLimited → 429 with Retry-After, kUnavailable → 503, kInternal → 500.
-enum class Refusal : std::uint8_t { kBadRequest, kRateLimited, kUnavailable, kInternal };
+// kNotFound → 404 (no such label), kRateLimited → 429 with Retry-After, kUnavailable → 503,
+// kInternal → 500.
+enum class Refusal : std::uint8_t { kBadRequest, kNotFound, kRateLimited, kUnavailable, kInternal };
 
 struct Failure {
   Refusal refusal = Refusal::kInternal;
@@ -75,11 +87,14 @@ class Service {
   explicit Service(Deps deps);
 
   static Status migrate(store::Database& db);
-  // Checks the endpoint's authority may issue its RA certificate, issuing it now.
+  // Checks the labels' profiles and that the endpoint's and the labels' authorities may issue
+  // their RA certificates, issuing them now.
   Status start();
 
-  // One PKIMessage in, one out (an error message for what is refused).
-  Outcome<Bytes> handle(std::span<const std::uint8_t> request);
+  // One PKIMessage in, one out (an error message for what is refused), at the unlabelled
+  // endpoint or at `label` (/.well-known/cmp/p/<label>).
+  Outcome<Bytes> handle(const std::optional<std::string>& label,
+                        std::span<const std::uint8_t> request);
 
   // The callbacks' view of this service; defined in service.cc.
   struct Call;

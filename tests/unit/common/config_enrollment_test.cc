@@ -67,5 +67,42 @@ TEST(CmpConfig, DefaultsSettingsAndRefusals) {
   }
 }
 
+TEST(CmpConfig, LabelsAndPolling) {
+  auto c = parse_config("", "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->cmp.check_after_seconds, 30);
+  EXPECT_TRUE(c->cmp.labels.empty());
+  c = parse_config(
+      "[cmp]\ncheck_after_seconds = 5\n[cmp.labels.plant-a]\nprofile = \"device\"\n"
+      "authority = \"plant\"\n[cmp.labels.b]\nprofile = \"tls-client\"\n",
+      "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->cmp.check_after_seconds, 5);
+  ASSERT_EQ(c->cmp.labels.size(), 2u);
+  EXPECT_EQ(c->cmp.labels.at("plant-a").name, "plant-a");
+  EXPECT_EQ(c->cmp.labels.at("plant-a").profile, "device");
+  EXPECT_EQ(c->cmp.labels.at("plant-a").authority, "plant");
+  EXPECT_TRUE(c->cmp.labels.at("b").authority.empty());
+
+  testing::TempDir dir;
+  const std::string path = dir.file("certward.toml");
+  for (const char* toml : {
+           "[cmp]\ncheck_after_seconds = 0\n",
+           "[cmp]\ncheck_after_seconds = 86401\n",
+           "[cmp]\ncheck_after_seconds = 1.5\n",
+           "[cmp]\ncheck_after_seconds = -9223372036854775808\n",
+           "[cmp]\nlabels = 3\n",
+           "[cmp.labels.a]\nauthority = \"plant\"\n",               // no profile
+           "[cmp.labels.a]\nprofile = \"device\"\nteam = \"x\"\n",  // not a CMP label's key
+           "[cmp.labels.\"Bad Label\"]\nprofile = \"device\"\n",
+           "[cmp.labels.\"../x\"]\nprofile = \"device\"\n",
+       }) {
+    std::ofstream(path) << toml;
+    auto bad = load_config(path, {});
+    ASSERT_FALSE(bad) << toml;
+    EXPECT_EQ(bad.error().code, ErrorCode::kMalformed) << toml;
+  }
+}
+
 }  // namespace
 }  // namespace certward
