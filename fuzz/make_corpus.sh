@@ -136,6 +136,23 @@ seed csr ca.csr.der "$W/ca.csr.der"
 base64 "$W/leaf.csr.der" >"$W/leaf.csr.b64"; seed est_body leaf.csr.b64 "$W/leaf.csr.b64"
 base64 -w0 "$W/leaf.csr.der" >"$W/flat.csr.b64"; seed est_body flat.csr.b64 "$W/flat.csr.b64"
 printf 'Basic %s' "$(printf 'ec-0123456789abcdef:pass:word' | base64 -w0)" >"$W/basic.txt"; seed est_body basic.txt "$W/basic.txt"
+# A serverkeygen CSR asking for its key encrypted to a key it names (RFC 7030 4.4.1.2): openssl
+# req writes no OCTET STRING attribute, python3-cryptography does.
+python3 - "$W/asymm.csr.der" <<'EOF'
+import sys
+from cryptography import x509
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+b = x509.CertificateSigningRequestBuilder().subject_name(
+    x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ek.devices.example.test")]))
+b = b.add_attribute(x509.ObjectIdentifier("1.2.840.113549.1.9.16.2.54"), bytes(range(20)),
+                    _tag=_ASN1Type.OctetString)
+csr = b.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+open(sys.argv[1], "wb").write(csr.public_bytes(serialization.Encoding.DER))
+EOF
+base64 "$W/asymm.csr.der" >"$W/asymm.csr.b64"; seed est_body asymm.csr.b64 "$W/asymm.csr.b64"
 # SCEP: requests real clients sent, encrypted to the key scep_message_fuzz opens with, and the
 # envelope of one of them.
 for f in certmonger-pkcsreq-initial strongswan-pkcsreq-aes128 strongswan-certpoll; do

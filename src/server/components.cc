@@ -179,10 +179,10 @@ class DeviceEnrollment final : public Component {
   explicit DeviceEnrollment(Services& s)
       : domain_(s.domain),
         api_(api_services(s)),
-        est_(protocols::est::Deps{s.domain.clock, s.domain.config.est, s.domain.config.ca,
-                                  s.domain.profiles, s.domain.authorities, s.domain.ra,
-                                  s.domain.inventory, s.domain.audit, s.domain.auth,
-                                  s.domain.credentials, s.domain.approvals, s.domain.db}) {
+        est_(protocols::est::Deps{
+            s.domain.clock, s.domain.config.est, s.domain.config.ca, s.domain.profiles,
+            s.domain.authorities, s.domain.ra, s.domain.inventory, s.domain.audit, s.domain.auth,
+            s.domain.credentials, s.domain.approvals, s.domain.db, s.domain.protocol_ra}) {
     if (s.domain.protocol_ra && s.domain.config.scep.enabled) {
       scep_.emplace(protocols::scep::Deps{s.domain.clock, s.domain.config.scep, s.domain.config.ca,
                                           s.domain.profiles, s.domain.authorities, s.domain.ra,

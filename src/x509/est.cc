@@ -1,7 +1,12 @@
 #include "x509/est.h"
 
+#include <openssl/cms.h>
 #include <openssl/objects.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
 
 #include "common/encoding.h"
 #include "x509/der_internal.h"
@@ -20,6 +25,11 @@ constexpr std::uint8_t kEcdsaSha384[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x0
 constexpr std::uint8_t kRsaEncryption[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
 constexpr std::uint8_t kSha256WithRsa[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b};
 constexpr std::uint8_t kEd25519[] = {0x2b, 0x65, 0x70};
+
+// id-aa-decryptKeyID, id-aa-asymmDecryptKeyID (RFC 7030 4.4.1), id-ct-KP-aKeyPackage (RFC 5958).
+constexpr const char* kDecryptKeyId = "1.2.840.113549.1.9.16.2.37";
+constexpr const char* kAsymmDecryptKeyId = "1.2.840.113549.1.9.16.2.54";
+constexpr const char* kKeyPackage = "2.16.840.1.101.2.1.2.78.5";
 
 // Attribute ::= SEQUENCE { type OID, values SET OF OID }
 void attribute(der::Writer& w, std::span<const std::uint8_t> type,
@@ -97,8 +107,7 @@ Bytes make_csr_attrs(std::span<const crypto::KeyType> allowed) {
 }
 
 bool asks_encrypted_key(const Csr& csr) {
-  // id-aa-decryptKeyID 1.2.840.113549.1.9.16.2.37, id-aa-asymmDecryptKeyID ...2.54
-  for (const char* oid : {"1.2.840.113549.1.9.16.2.37", "1.2.840.113549.1.9.16.2.54"}) {
+  for (const char* oid : {kDecryptKeyId, kAsymmDecryptKeyId}) {
     ASN1_OBJECT* obj = OBJ_txt2obj(oid, 1);
     if (obj == nullptr) continue;
     const int at = X509_REQ_get_attr_by_OBJ(csr.get(), obj, -1);
@@ -108,14 +117,110 @@ bool asks_encrypted_key(const Csr& csr) {
   return false;
 }
 
-std::string make_serverkeygen_body(std::span<const std::uint8_t> pkcs8_der,
+Result<std::optional<DecryptKeyRequest>> decrypt_key_request(const Csr& csr) {
+  for (const auto& [oid, symmetric] :
+       {std::pair{kDecryptKeyId, true}, {kAsymmDecryptKeyId, false}}) {
+    crypto::Asn1ObjectPtr obj(OBJ_txt2obj(oid, 1));
+    if (!obj) return fail(ErrorCode::kInternal, "out of memory");
+    const int at = X509_REQ_get_attr_by_OBJ(csr.get(), obj.get(), -1);
+    if (at < 0) continue;
+    X509_ATTRIBUTE* attr = X509_REQ_get_attr(csr.get(), at);
+    const ASN1_TYPE* v = attr != nullptr && X509_ATTRIBUTE_count(attr) == 1
+                             ? X509_ATTRIBUTE_get0_type(attr, 0)
+                             : nullptr;
+    if (v == nullptr || v->type != V_ASN1_OCTET_STRING || v->value.octet_string->length <= 0 ||
+        v->value.octet_string->length > 256)
+      return fail(ErrorCode::kMalformed,
+                  "the CSR's DecryptKeyIdentifier is not one OCTET STRING of 1-256 bytes");
+    const ASN1_OCTET_STRING* id = v->value.octet_string;
+    return std::optional(DecryptKeyRequest{symmetric, Bytes(id->data, id->data + id->length)});
+  }
+  return std::optional<DecryptKeyRequest>();
+}
+
+bool names_key(const Certificate& cert, std::span<const std::uint8_t> key_id) {
+  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert.get());
+  if (ski != nullptr &&
+      std::equal(key_id.begin(), key_id.end(), ski->data, ski->data + ski->length))
+    return true;
+  unsigned char md[SHA_DIGEST_LENGTH];
+  unsigned int len = 0;
+  return X509_pubkey_digest(cert.get(), EVP_sha1(), md, &len) == 1 &&
+         std::equal(key_id.begin(), key_id.end(), md, md + len);
+}
+
+Result<Bytes> make_encrypted_key(std::span<const std::uint8_t> pkcs8_der, const Certificate& signer,
+                                 const crypto::PrivateKey& signer_key,
+                                 std::span<const Certificate> signer_chain,
+                                 const Certificate& recipient) {
+  auto failed = [](std::string_view what) {
+    return fail(ErrorCode::kInternal, std::string(what) + ": " + crypto::openssl_error_string());
+  };
+  // AsymmetricKeyPackage ::= SEQUENCE SIZE (1..MAX) OF OneAsymmetricKey; PKCS#8's
+  // PrivateKeyInfo is a OneAsymmetricKey of version 1.
+  Bytes raw;
+  raw.reserve(pkcs8_der.size() + 8);  // no reallocation: no copy of the key left behind
+  der::Writer w(raw);
+  const std::size_t seq = w.begin(der::kSequence);
+  w.raw(pkcs8_der);
+  w.end(seq);
+  crypto::SecretBytes package(std::move(raw));
+
+  crypto::Asn1ObjectPtr key_package(OBJ_txt2obj(kKeyPackage, 1));
+  crypto::BioPtr in(
+      BIO_new_mem_buf(package.span().data(), static_cast<int>(package.span().size())));
+  crypto::X509StackPtr chain(sk_X509_new_null());
+  for (const Certificate& c : signer_chain) {
+    if (!chain || X509_up_ref(c.get()) != 1) return failed("the signer's chain");
+    if (sk_X509_push(chain.get(), c.get()) <= 0) {
+      X509_free(c.get());
+      return failed("the signer's chain");
+    }
+  }
+  crypto::CmsPtr signed_data(
+      CMS_sign(signer.get(), signer_key.get(), chain.get(), nullptr, CMS_PARTIAL | CMS_BINARY));
+  if (!key_package || !in || !signed_data ||
+      CMS_set1_eContentType(signed_data.get(), key_package.get()) != 1 ||
+      CMS_final(signed_data.get(), in.get(), nullptr, CMS_BINARY) != 1)
+    return failed("signing the key package");
+  unsigned char* buf = nullptr;
+  const int n = i2d_CMS_ContentInfo(signed_data.get(), &buf);
+  if (n <= 0) return failed("encoding the key package");
+  // The signed package holds the key in the clear: wiped once enveloped.
+  crypto::SecretBytes signed_der(Bytes(buf, buf + n));
+  OPENSSL_cleanse(buf, static_cast<std::size_t>(n));
+  OPENSSL_free(buf);
+
+  crypto::X509StackPtr to(sk_X509_new_null());
+  if (!to || X509_up_ref(recipient.get()) != 1) return failed("the recipient");
+  if (sk_X509_push(to.get(), recipient.get()) <= 0) {
+    X509_free(recipient.get());
+    return failed("the recipient");
+  }
+  crypto::BioPtr content(
+      BIO_new_mem_buf(signed_der.span().data(), static_cast<int>(signed_der.span().size())));
+  crypto::CmsPtr env(CMS_encrypt(to.get(), nullptr, EVP_aes_256_cbc(), CMS_PARTIAL | CMS_BINARY));
+  if (!content || !env || CMS_set1_eContentType(env.get(), OBJ_nid2obj(NID_pkcs7_signed)) != 1 ||
+      CMS_final(env.get(), content.get(), nullptr, CMS_BINARY) != 1)
+    return failed("enveloping the key package");
+  buf = nullptr;
+  const int m = i2d_CMS_ContentInfo(env.get(), &buf);
+  if (m <= 0) return failed("encoding the enveloped key");
+  Bytes out(buf, buf + m);
+  OPENSSL_free(buf);
+  return out;
+}
+
+std::string make_serverkeygen_body(std::span<const std::uint8_t> key_der,
                                    std::span<const std::uint8_t> pkcs7_der,
-                                   std::string_view boundary) {
+                                   std::string_view boundary, bool encrypted) {
   std::string out;
   const std::string line = "--" + std::string(boundary) + "\r\n";
   out += line;
-  out += "Content-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-  out += encode_base64_body(pkcs8_der);
+  out += encrypted ? "Content-Type: application/pkcs7-mime; smime-type=server-generated-key\r\n"
+                   : "Content-Type: application/pkcs8\r\n";
+  out += "Content-Transfer-Encoding: base64\r\n\r\n";
+  out += encode_base64_body(key_der);
   out += line;
   out +=
       "Content-Type: application/pkcs7-mime; smime-type=certs-only\r\n"

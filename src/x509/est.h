@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "crypto/crypto.h"
+#include "x509/certificate.h"
 #include "x509/csr.h"
 
 namespace certward::x509::est {
@@ -36,11 +37,35 @@ Bytes make_csr_attrs(std::span<const crypto::KeyType> allowed);
 // and 4.4.1.2: a DecryptKeyIdentifier or AsymmetricDecryptKeyIdentifier attribute).
 bool asks_encrypted_key(const Csr& csr);
 
+// How the CSR asks for its key to be encrypted: with a key shared beforehand (symmetric, RFC
+// 7030 4.4.1.1), or to one of the client's own keys, named by `key_id` (asymmetric, 4.4.1.2).
+struct DecryptKeyRequest {
+  bool symmetric = false;
+  Bytes key_id;
+};
+// nullopt: neither attribute. Errors: kMalformed (an attribute that is not one OCTET STRING).
+Result<std::optional<DecryptKeyRequest>> decrypt_key_request(const Csr& csr);
+
+// Whether `cert` is the key `key_id` names: its subjectKeyIdentifier, or the SHA-1 of its
+// public key (the identifier RFC 5280 4.2.1.2 method 1 derives).
+bool names_key(const Certificate& cert, std::span<const std::uint8_t> key_id);
+
+// The encrypted private key of a /serverkeygen answer (RFC 7030 4.4.2): the key (PKCS#8, a
+// OneAsymmetricKey) in an AsymmetricKeyPackage (RFC 5958), signed by `signer` (SignedData,
+// eContentType id-ct-KP-aKeyPackage, carrying `signer_chain` to verify it with) and enveloped
+// to `recipient` with AES-256-CBC. DER.
+Result<Bytes> make_encrypted_key(std::span<const std::uint8_t> pkcs8_der, const Certificate& signer,
+                                 const crypto::PrivateKey& signer_key,
+                                 std::span<const Certificate> signer_chain,
+                                 const Certificate& recipient);
+
 // The body of a /serverkeygen answer (RFC 7030 4.4.2): multipart/mixed with the private key
-// (base64 PKCS#8, application/pkcs8) and the certificate (base64 certs-only PKCS#7), between
-// `boundary` lines. Returns the body; the Content-Type is multipart/mixed; boundary=...
-std::string make_serverkeygen_body(std::span<const std::uint8_t> pkcs8_der,
+// and the certificate (base64 certs-only PKCS#7), between `boundary` lines. The key is base64
+// PKCS#8 (application/pkcs8), or, `encrypted`, base64 of make_encrypted_key's CMS
+// (application/pkcs7-mime; smime-type=server-generated-key). Returns the body; the
+// Content-Type is multipart/mixed; boundary=...
+std::string make_serverkeygen_body(std::span<const std::uint8_t> key_der,
                                    std::span<const std::uint8_t> pkcs7_der,
-                                   std::string_view boundary);
+                                   std::string_view boundary, bool encrypted = false);
 
 }  // namespace certward::x509::est

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # EST (RFC 7030) against a real `certward serve`, driven by curl and openssl as a device would:
 # cacerts and csrattrs; simpleenroll with an enrollment credential in HTTP Basic and with a
-# manufacturer's certificate in TLS; simplereenroll with the certificate issued; serverkeygen;
+# manufacturer's certificate in TLS; simplereenroll with the certificate issued; serverkeygen, the key in the clear and encrypted to
+# the TLS client key (decrypted and verified with `openssl cms`);
 # every result verified with `openssl verify`. One-time, expected-subject, label-bound,
 # revoked and batch credentials; and hostile input (bad base64, a PEM body, a CSR whose
 # signature fails, a wrong password, a used credential, another label's or another team's
@@ -245,6 +246,79 @@ openssl verify -CAfile "$T/root.pem" -untrusted "$T/issuing.pem" "$T/skg.pem" >/
 assert_eq "$(openssl pkey -in "$T/skg.key" -pubout)" "$(openssl x509 -in "$T/skg.pem" -noout -pubkey)" "the key is the certificate's"
 grep -qi '^cache-control: no-store' "$T/hdr" && pass || fail "the key is not cached"
 ! grep -rq "$(sed -n 2p "$T/skg.key" | cut -c1-40)" "$T/serve.out" "$T/serve.err" && pass || fail "the key is not logged"
+
+# --- serverkeygen, the key encrypted to the client's TLS key (RFC 7030 4.4.1.2, 4.4.2) -----------------
+# csr_attr OUT CN ATTR-OID VALUE-HEX TAG: a DER CSR (base64) with one attribute of that ASN.1 tag
+csr_attr() {
+  python3 - "$@" <<'EOF2'
+import base64, sys
+from cryptography import x509
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+out, cn, oid, value, tag = sys.argv[1:6]
+b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+b = b.add_attribute(x509.ObjectIdentifier(oid), bytes.fromhex(value), _tag=_ASN1Type[tag])
+csr = b.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+open(out, "w").write(base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode())
+EOF2
+}
+ASYM=1.2.840.113549.1.9.16.2.54
+IDEVID_KID=$(python3 -c 'import sys
+from cryptography import x509
+c = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+print(x509.SubjectKeyIdentifier.from_public_key(c.public_key()).digest.hex())' "$T/idevid.pem")
+skg_tls() {  # csr-file -> status of /factory/serverkeygen with the IDevID in TLS
+  est /factory/serverkeygen --cert "$T/idevid.pem" --key "$T/idevid.key" -H 'Content-Type: application/pkcs10' --data-binary "@$1"
+}
+before=$(db_scalar "SELECT COUNT(*) FROM certificates")
+csr_attr "$T/ek1.b64" ek1.devices.example.test $ASYM 00112233445566778899aabbccddeeff00112233 OctetString
+assert_eq 400 "$(skg_tls "$T/ek1.b64")" "an AsymmetricDecryptKeyIdentifier naming another key than the TLS one"
+csr_attr "$T/ek2.b64" ek2.devices.example.test 1.2.840.113549.1.9.16.2.37 0102030405060708 OctetString
+assert_eq 501 "$(skg_tls "$T/ek2.b64")" "a DecryptKeyIdentifier (a shared key) is not offered"
+csr_attr "$T/ek3.b64" ek3.devices.example.test $ASYM "$IDEVID_KID" UTF8String
+assert_eq 400 "$(skg_tls "$T/ek3.b64")" "an identifier that is no OCTET STRING"
+csr_attr "$T/ek4.b64" ek4.devices.example.test $ASYM "$IDEVID_KID" OctetString
+credential '{"kind":"est","team":"factory","profile":"device"}'
+assert_eq 400 "$(enroll /serverkeygen "$ID:$SECRET" "$T/ek4.b64")" "an encrypted key without a TLS client certificate to encrypt to"
+assert_eq "$before" "$(db_scalar "SELECT COUNT(*) FROM certificates")" "none of them issued anything"
+assert_eq 200 "$(skg_tls "$T/ek4.b64")" "serverkeygen with the key encrypted to the IDevID's key"
+boundary=$(sed -n 's/^content-type: multipart\/mixed; boundary=\([^\r]*\).*/\1/Ip' "$T/hdr")
+python3 - "$T/out" "$boundary" "$T" <<'EOF2'
+import base64, sys
+body, boundary, t = open(sys.argv[1], "rb").read().decode(), sys.argv[2], sys.argv[3]
+parts = [p for p in body.split("--" + boundary) if p.strip() not in ("", "--")]
+assert len(parts) == 2, len(parts)
+for p in parts:
+    head, data = p.split("\r\n\r\n", 1)
+    der = base64.b64decode("".join(data.split()))
+    name = "ek.cms" if "smime-type=server-generated-key" in head else "ek.p7"
+    open(f"{t}/{name}", "wb").write(der)
+EOF2
+[[ -s $T/ek.cms ]] && pass || fail "the key part is application/pkcs7-mime; smime-type=server-generated-key"
+openssl cms -decrypt -inform DER -in "$T/ek.cms" -recip "$T/idevid.pem" -inkey "$T/idevid.key" -binary -out "$T/ek.signed" 2>/dev/null &&
+  pass || fail "the IDevID's key decrypts the envelope"
+openssl cms -decrypt -inform DER -in "$T/ek.cms" -recip "$T/stranger.pem" -inkey "$T/stranger.key" -binary -out /dev/null 2>/dev/null &&
+  fail "another key decrypts the envelope" || pass
+openssl cms -verify -inform DER -in "$T/ek.signed" -binary -CAfile "$T/root.pem" -purpose any \
+  -out "$T/ek.akp" 2>/dev/null && pass || fail "the key package is signed by certward's RA, under its root"
+openssl cms -cmsout -print -inform DER -in "$T/ek.signed" | grep -q 'eContentType: .*2\.16\.840\.1\.101\.2\.1\.2\.78\.5' &&
+  pass || fail "the signed content is an AsymmetricKeyPackage (id-ct-KP-aKeyPackage)"
+python3 - "$T/ek.akp" "$T/ek.p8" <<'EOF2'
+import sys
+d = open(sys.argv[1], "rb").read()
+assert d[0] == 0x30
+n = d[1]
+i = 2
+if n & 0x80:
+    i = 2 + (n & 0x7F)
+open(sys.argv[2], "wb").write(d[i:])
+EOF2
+openssl pkey -inform DER -in "$T/ek.p8" -out "$T/ek.key" 2>/dev/null && pass || fail "the package holds one PKCS#8 key"
+openssl pkcs7 -inform DER -in "$T/ek.p7" -print_certs 2>/dev/null | sed -n '/BEGIN/,/END/p' >"$T/ek.pem"
+openssl verify -CAfile "$T/root.pem" -untrusted "$T/issuing.pem" "$T/ek.pem" >/dev/null && pass || fail "the certificate verifies"
+assert_eq "$(openssl pkey -in "$T/ek.key" -pubout)" "$(openssl x509 -in "$T/ek.pem" -noout -pubkey)" "the encrypted key is the certificate's"
 
 # --- a batch for a factory line -----------------------------------------------------------------------
 curl -s -o "$T/batch.csv" -w '%{http_code}' --cacert "$T/root.pem" -H "Authorization: Bearer $A" -H 'Content-Type: application/json' \

@@ -92,12 +92,34 @@ http::Response enroll(Service& service, const http::Request& req, bool labelled,
   }
   auto csr = x509::est::parse_csr_body(req.body);
   if (!csr) return refused(Failure{Refusal::kBadRequest, csr.error().message, {}});
-  // RFC 7030 4.4.1.1-2: a key returned encrypted is not offered; TLS protects the clear one.
-  if (op == Operation::kServerKeygen && x509::est::asks_encrypted_key(*csr))
-    return refused(Failure{Refusal::kNotImplemented,
-                           "encrypted server-generated keys are not offered; ask without a "
-                           "DecryptKeyIdentifier attribute to receive the key over TLS",
-                           {}});
+  // RFC 7030 4.4.1.2: a key returned encrypted goes to a key of the client's that it names,
+  // which must be the one it proved in TLS; checked before anything is issued. A key shared
+  // beforehand (4.4.1.1) is not offered: there is no such key here.
+  std::optional<x509::Certificate> recipient;
+  std::shared_ptr<const ca::RaCredential> signer;
+  if (op == Operation::kServerKeygen) {
+    auto asked = x509::est::decrypt_key_request(*csr);
+    if (!asked) return refused(Failure{Refusal::kBadRequest, asked.error().message, {}});
+    if (*asked && (*asked)->symmetric)
+      return refused(Failure{Refusal::kNotImplemented,
+                             "keys encrypted with a shared key (DecryptKeyIdentifier) are not "
+                             "offered; name the TLS client certificate's key instead",
+                             {}});
+    if (*asked) {
+      auto leaf = call.presented_chain.empty()
+                      ? Result<x509::Certificate>(std::unexpected(Error{ErrorCode::kMalformed, ""}))
+                      : x509::Certificate::from_der(call.presented_chain.front());
+      if (!leaf || !x509::est::names_key(*leaf, (*asked)->key_id))
+        return refused(Failure{Refusal::kBadRequest,
+                               "the AsymmetricDecryptKeyIdentifier must name the key of the "
+                               "certificate presented in TLS",
+                               {}});
+      auto s = service.key_signer(call);
+      if (!s) return refused(s.error());
+      recipient = std::move(*leaf);
+      signer = std::move(*s);
+    }
+  }
   auto done = service.enroll(call, op, *csr);
   if (!done) return refused(done.error());
   const std::vector<x509::Certificate> issued{done->certificate};
@@ -109,8 +131,16 @@ http::Response enroll(Service& service, const http::Request& req, bool labelled,
                                     Error{ErrorCode::kInternal, "no key was generated"}));
   if (!p7 || !p8) return refused(Failure{Refusal::kInternal, "cannot encode the answer", {}});
   const std::string boundary = "est-" + to_hex(crypto::random_bytes(12));
-  auto r = http::Response::text(200, x509::est::make_serverkeygen_body(p8->span(), *p7, boundary),
-                                "multipart/mixed; boundary=" + boundary);
+  std::string body;
+  if (recipient) {
+    auto sealed = x509::est::make_encrypted_key(p8->span(), signer->certificate, *signer->key,
+                                                signer->chain, *recipient);
+    if (!sealed) return refused(Failure{Refusal::kInternal, "cannot encrypt the key", {}});
+    body = x509::est::make_serverkeygen_body(*sealed, *p7, boundary, true);
+  } else {
+    body = x509::est::make_serverkeygen_body(p8->span(), *p7, boundary);
+  }
+  auto r = http::Response::text(200, std::move(body), "multipart/mixed; boundary=" + boundary);
   r.set_header("Cache-Control", "no-store");
   return r;
 }

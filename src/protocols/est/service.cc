@@ -113,6 +113,18 @@ Outcome<std::vector<x509::Certificate>> Service::ca_certificates(const Call& cal
   return out;
 }
 
+Outcome<std::shared_ptr<const ca::RaCredential>> Service::key_signer(const Call& call) {
+  if (d_.protocol_ra == nullptr)
+    return std::unexpected(
+        failure(Refusal::kNotImplemented, "encrypted server-generated keys are not offered here"));
+  const Label* label = label_of(call);
+  const std::string name = label && !label->settings.authority.empty() ? label->settings.authority
+                                                                       : d_.ca.default_authority;
+  auto ra = d_.protocol_ra->current(name);
+  if (!ra) return std::unexpected(from_error(ra.error()));
+  return *ra;
+}
+
 Outcome<std::vector<crypto::KeyType>> Service::csr_key_types(const Call& call) const {
   const Label* label = label_of(call);
   if (!label) return std::vector<crypto::KeyType>{};

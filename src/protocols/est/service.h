@@ -17,6 +17,7 @@
 #include "ca/authority.h"
 #include "ca/enrollment.h"
 #include "ca/profile.h"
+#include "ca/protocol_ra.h"
 #include "common/config.h"
 #include "inventory/inventory.h"
 #include "x509/csr.h"
@@ -38,6 +39,8 @@ struct Deps {
   // Retry-After until an approver decides (null: such requests are refused).
   ca::ApprovalService* approvals;
   store::Database& db;  // which held request a retry is
+  // Signs the packages of server-generated keys returned encrypted (null: refused, 501).
+  ca::ProtocolRa* protocol_ra;
 };
 
 // Why a request is refused, as EST answers it: kUnauthenticated → 401 with a Basic challenge,
@@ -96,6 +99,9 @@ class Service {
   // The key types of the label's profile, for csrattrs (nullopt: no label profile, 204).
   Outcome<std::vector<crypto::KeyType>> csr_key_types(const Call& call) const;
   Outcome<Enrolled> enroll(const Call& call, Operation op, const x509::Csr& csr);
+  // Who signs an encrypted server-generated key (RFC 7030 4.4.2): the RA certificate of the
+  // label's authority.
+  Outcome<std::shared_ptr<const ca::RaCredential>> key_signer(const Call& call);
 
  private:
   struct Label {
