@@ -10,7 +10,8 @@
 # certificate, ir signed instead of MACed, kur by shared secret, a cr for another subject or
 # with more names, CA extensions asked for in the template or the CSR, SANs outside a one-time
 # credential's expected subject, a one-time credential raced 4x, rr with a reason not offered
-# or by a revoked signer), genm for what is not offered, and bytes that are no PKIMessage.
+# or by a revoked signer), genm for what is not offered and for a root CA key update (none),
+# and bytes that are no PKIMessage.
 # What must hold: each is refused with CMP's own status or error (HTTP 400 for what is no
 # PKIMessage), never 500 and never a hang, and nothing changes that should not: no
 # certificate, no credential use, no transaction row or state, no revocation, no supersession;
@@ -453,6 +454,12 @@ capture genm.der -cmd genm -infotype caCerts -ref "$ST_ID" -secret "pass:$ST"
 hostile genm.der genm2.der --body 3018300c06082b060105050704630500300806042a0304050400 --tid "$(rand_hex)" --secret "$ST"
 assert_eq 200 "$(post genm2.der)" "genm with unknown infotypes: HTTP status"
 assert_eq "22/0" "$(show rsp.der body)/$(show rsp.der items)" "genm with unknown infotypes: an empty genp"
+# id-it-rootCaKeyUpdate (RFC 9483 4.3.2), which OpenSSL 3.0's client cannot ask for: "no update",
+# an InfoTypeAndValue of the type alone (SEQUENCE of 10 bytes: the OID).
+hostile genm.der genm3.der --body 300c300a06082b06010505070412 --tid "$(rand_hex)" --secret "$ST"
+assert_eq 200 "$(post genm3.der)" "genm rootCaKeyUpdate: HTTP status"
+assert_eq "22/1" "$(show rsp.der body)/$(show rsp.der items)" "genm rootCaKeyUpdate: a genp with one answer"
+od -An -tx1 rsp.der | tr -d ' \n' | grep -q '300a06082b06010505070412' && pass || fail "the answer is rootCaKeyUpdate without a value: no update"
 refused "an unprotected genm" 'missing protection' -cmd genm -infotype caCerts -ref x -unprotected_requests "${trusted[@]}"
 assert_eq "$before" "$(snap)" "genm changed nothing"
 

@@ -605,6 +605,10 @@ int on_genm(OSSL_CMP_SRV_CTX* srv, const OSSL_CMP_MSG* req, const STACK_OF(OSSL_
     OSSL_CMP_ITAV* answer = nullptr;
     if (OBJ_obj2nid(OSSL_CMP_ITAV_get0_type(asked)) == NID_id_it_caCerts) {
       answer = x509::cmp::ca_certs_itav(c->ra->chain);
+    } else if (OBJ_obj2nid(OSSL_CMP_ITAV_get0_type(asked)) == NID_id_it_rootCaKeyUpdate) {
+      // RFC 9483 4.3.2: no update is an InfoTypeAndValue without a value. An authority's key
+      // is not rolled over here (a new root is a new authority), so there never is one.
+      answer = OSSL_CMP_ITAV_create(OBJ_nid2obj(NID_id_it_rootCaKeyUpdate), nullptr);
     } else if (x509::cmp::asks_cert_req_template(asked)) {
       auto what = c->template_for(req);
       if (!what) continue;  // an unknown requester is told nothing
