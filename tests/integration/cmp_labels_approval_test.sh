@@ -8,8 +8,10 @@
 #   confirms; a held kur supersedes the old certificate when the new one is delivered; a
 #   rejected request ends the client's polling with a rejection and issues nothing;
 # - hostile polls: another credential's pollReq for a held transaction, the client's own first
-#   pollReq replayed, and a poll after delivery each get CMP's error and move nothing; the
-#   client still completes.
+#   pollReq replayed, a poll at another endpoint than the transaction's, and a poll after
+#   delivery each get CMP's error and move nothing; the client still completes; three polls
+#   racing after approval get the certificate delivered once; a second kur of a certificate
+#   while one waits is refused; an rr at a label of another profile revokes nothing.
 source "$(dirname "$0")/lib.sh"
 HOSTILE="$(cd "$(dirname "$0")" && pwd)/cmp_hostile.py"
 
@@ -81,6 +83,9 @@ grep -qi "another profile than this label" cmp.out && pass || fail "as for anoth
   pass || fail "a certificate of another profile cannot sign a cr at a label"
 assert_eq "$before" "$(count)" "nothing was issued"
 assert_eq 0 "$(db_scalar "SELECT COUNT(*) FROM approval_requests")" "and nothing was held"
+[[ $(cmp_ .well-known/cmp/p/gated -cmd rr -oldcert l1.pem -cert l1.pem -key k1.pem "${trusted[@]}") != 0 ]] &&
+  pass || fail "an rr at a label of another profile is refused"
+assert_eq "" "$(db_scalar "SELECT revoked_at FROM certificates WHERE fingerprint = '$(fp l1.pem)'")" "and revokes nothing"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/pkixcmp' --data-binary @/dev/null "$HTTP_BASE/.well-known/cmp/p/nosuch")
 assert_eq 400 "$code" "an empty body"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out kx.pem 2>/dev/null
@@ -101,7 +106,7 @@ G1_ID=$ID G1=$SECRET
 before=$(count)
 reqs=g1ir.der$(for i in $(seq 1 60); do printf ',poll%s.der' "$i"; done)
 cmp_ .well-known/cmp/p/gated -cmd ir -ref "$G1_ID" -secret "pass:$G1" -newkey k3.pem -subject /CN=g1.plant.example.test \
-  -certout g1.pem -reqout "$reqs" >g1.rc &
+  -certout g1.pem -cacertsout g1capubs.pem -reqout "$reqs" >g1.rc &
 CLIENT=$!
 wait_until 20 one_pending && pass || fail "the request is held for approval: $(tail -3 cmp.out)"
 assert_eq held "$(db_scalar "SELECT state FROM cmp_transactions WHERE credential = '$G1_ID'")" "its transaction is held"
@@ -122,20 +127,20 @@ post() {
 }
 body_of() { python3 "$HOSTILE" show "$1" | sed -n 's/^body=//p'; }
 wait_until 10 test -s poll2.der && pass || fail "the client polls"
-nonce() { db_scalar "SELECT hex(server_nonce) FROM cmp_transactions WHERE credential = '$G1_ID'"; }
 python3 "$HOSTILE" poll1.der foreign.der --kid "$DEV_ID" --secret "$DEV"
-n0=$(nonce)
 assert_eq 200 "$(post foreign.der)" "another credential's pollReq gets an answer"
 assert_eq 23 "$(body_of rsp.der)" "CMP's error: the transaction is not its requester's"
 assert_eq 200 "$(post poll1.der)" "the client's first pollReq, replayed"
 assert_eq 23 "$(body_of rsp.der)" "is an error: its nonce answers an earlier message"
-assert_eq "$n0" "$(nonce)" "neither moved the transaction's nonce"
+# Neither moved the transaction's nonce: the client's own next poll still answers the last
+# pollRep, which its success below shows.
 assert_eq held "$(db_scalar "SELECT state FROM cmp_transactions WHERE credential = '$G1_ID'")" "it is still held"
 sleep 2
 kill -0 "$CLIENT" 2>/dev/null && pass || fail "the client still polls: $(tail -3 cmp.out)"
 must 200 POST "/api/v1/approvals/$AID/approve"
 wait "$CLIENT" || true
 assert_eq 0 "$(cat g1.rc)" "the polling client receives the approved certificate: $(tail -3 cmp.out)"
+grep -q 'BEGIN CERTIFICATE' g1capubs.pem && pass || fail "the delivered ip carries caPubs, as an ir answered at once does"
 verify g1.pem && pass || fail "the approved certificate verifies"
 must 200 GET "/api/v1/approvals/$AID"
 assert_eq "$(fp g1.pem)" "$(jq -r .certificate "$T/resp")" "it is the certificate the approver issued"
@@ -150,6 +155,12 @@ assert_eq "$before" "$(count)" "and nothing more is issued"
 cmp_ .well-known/cmp/p/gated -cmd kur -cert g1.pem -key k3.pem "${trusted[@]}" -newkey k4.pem -certout g1b.pem >kur.rc &
 CLIENT=$!
 wait_until 20 one_pending && pass || fail "the kur is held for approval: $(tail -3 cmp.out)"
+rc=0
+timeout 60 openssl cmp -server "$HOSTPORT" -path .well-known/cmp/p/gated -recipient /CN=certward -msg_timeout 20 \
+  -cmd kur -cert g1.pem -key k3.pem "${trusted[@]}" -newkey k5.pem -certout x.pem >kur-second.out 2>&1 || rc=$?
+[[ $rc != 0 ]] && pass || fail "a second kur of the same certificate, while one waits, is refused"
+grep -qi 'already waiting for approval' kur-second.out && pass || fail "as already waiting: $(tail -3 kur-second.out)"
+assert_eq 1 "$(pending)" "and nothing more is held"
 assert_eq "" "$(db_scalar "SELECT superseded_by FROM certificates WHERE fingerprint = '$(fp g1.pem)'")" \
   "the old certificate stands while the kur waits"
 must 200 GET "/api/v1/approvals?status=pending"
@@ -172,6 +183,47 @@ grep -q 'has been revoked' "$T/resp" && pass || fail "because the certificate th
 must 200 POST "/api/v1/approvals/$KID/reject" '{"reason":"signer revoked"}'
 wait "$CLIENT" || true
 [[ $(cat kur2.rc) != 0 && ! -s g1c.pem ]] && pass || fail "its client gets no certificate"
+
+# --- a held transaction driven by hand: only at its own endpoint, delivered once -----------------
+credential '{"kind":"cmp","team":"plant","profile":"gated-device","label":"gated","expected_subject":"g3.plant.example.test"}'
+G3_ID=$ID G3=$SECRET
+timeout 30 openssl cmp -server "127.0.0.1:$(free_port)" -path .well-known/cmp -recipient /CN=certward -msg_timeout 5 -cmd ir -ref "$G3_ID" \
+  -secret "pass:$G3" -newkey k6.pem -subject /CN=g3.plant.example.test -certout x.pem -reqout g3ir.der >/dev/null 2>&1 || true
+field() { python3 "$HOSTILE" show "$1" | sed -n "s/^$2=//p"; }
+post_at() { curl -s -o rsp.der -w '%{http_code}' --max-time 30 -H 'Content-Type: application/pkixcmp' --data-binary @"$2" "$HTTP_BASE$1"; }
+rand_hex() { openssl rand -hex 16; }
+assert_eq 200 "$(post_at /.well-known/cmp/p/gated g3ir.der)" "the ir by hand"
+assert_eq "1/3" "$(field rsp.der body)/$(field rsp.der status)" "is answered waiting"
+TID=$(field g3ir.der tid)
+SN=$(field rsp.der sender_nonce)
+mkpoll() {  # out recip-nonce
+  python3 "$HOSTILE" poll1.der "$1" --tid "$TID" --kid "$G3_ID" --sender-nonce "$(rand_hex)" --recip-nonce "$2" --secret "$G3"
+}
+mkpoll p-a.der "$SN"
+for at in /.well-known/cmp /.well-known/cmp/p/plain; do
+  assert_eq 200 "$(post_at "$at" p-a.der)" "a poll at $at"
+  assert_eq 23 "$(body_of rsp.der)" "is an error: the transaction began at another endpoint"
+done
+assert_eq 200 "$(post_at /.well-known/cmp/p/gated p-a.der)" "the same poll at the transaction's endpoint"
+assert_eq 26 "$(body_of rsp.der)" "is a pollRep"
+SN=$(field rsp.der sender_nonce)
+must 200 GET "/api/v1/approvals?status=pending"
+must 200 POST "/api/v1/approvals/$(jq -r '.items[0].id' "$T/resp")/approve"
+before=$(count)
+pids=()
+for i in 1 2 3; do
+  mkpoll "race$i.der" "$SN"
+done
+for i in 1 2 3; do
+  curl -s -o "race$i.rsp" --max-time 30 -H 'Content-Type: application/pkixcmp' --data-binary @"race$i.der" "$HTTP_BASE/.well-known/cmp/p/gated" &
+  pids+=($!)
+done
+wait "${pids[@]}" || true
+delivered=0
+for i in 1 2 3; do [[ $(body_of "race$i.rsp") == 1 ]] && delivered=$((delivered + 1)); done
+assert_eq 1 "$delivered" "three polls racing after approval: the certificate is delivered once"
+assert_eq "$before" "$(count)" "and nothing more is issued"
+assert_eq waiting "$(db_scalar "SELECT state FROM cmp_transactions WHERE transaction_id = '$TID'")" "the transaction waits for its certConf"
 
 # --- approval rejected: the client is told, nothing is issued ----------------------------------
 credential '{"kind":"cmp","team":"plant","profile":"gated-device","label":"gated","expected_subject":"g2.plant.example.test"}'

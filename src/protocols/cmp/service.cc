@@ -29,10 +29,12 @@ CREATE TABLE cmp_transactions (
 )sql"},
     {2, "cmp_holds",
      // A request held for approval: its approval request, and the certificate a held kur
-     // replaces once the approved one is delivered.
+     // replaces once the approved one is delivered. The endpoint ('' or the label) the
+     // transaction began at, where alone it continues.
      R"sql(
 ALTER TABLE cmp_transactions ADD COLUMN approval TEXT;
 ALTER TABLE cmp_transactions ADD COLUMN replaces TEXT;
+ALTER TABLE cmp_transactions ADD COLUMN endpoint TEXT;
 )sql"},
 };
 
@@ -157,6 +159,9 @@ struct Service::Call {
   std::optional<std::string> replaces;
   std::optional<std::string> holding;
   std::optional<std::string> refusal;
+  bool claimed = false;  // this poll took the held transaction to deliver or refuse it
+
+  std::string endpoint() const { return label != nullptr ? label->name : std::string(); }
 
   // The certificate that signed `req`, issued here and usable to sign requests: enrolled over
   // CMP, valid, unrevoked and not renewed. `why` says why not.
@@ -214,6 +219,8 @@ struct Service::Call {
       if (!replayed) return waiting();  // a held request, primed for its poll
       *cert_out = X509_dup(replayed->get());
       *chain_out = stack_of(ra->chain);
+      if (body == Body::kIr && !ra->chain.empty())
+        *ca_pubs = stack_of(std::span(&ra->chain.back(), 1));
       return accepted();
     }
     auto exists = transaction_exists();
@@ -361,13 +368,24 @@ struct Service::Call {
           old ? std::optional(old->fingerprint) : std::nullopt;
       auto held = s.d_.approvals->hold(
           std::move(request), [&](store::Transaction& tx, const ca::ApprovalRequest& a) -> Status {
+            // One update of a certificate at a time: a second kur waits for none.
+            if (old_fp) {
+              CW_ASSIGN_OR_RETURN(auto other,
+                                  tx.query_one("SELECT 1 FROM cmp_transactions WHERE replaces = ? "
+                                               "AND state IN ('held', 'delivering')",
+                                               store::params(*old_fp)));
+              if (other)
+                return fail(ErrorCode::kConflict,
+                            "an update of this certificate is already waiting for approval");
+            }
             CW_ASSIGN_OR_RETURN(
                 const std::int64_t added,
                 tx.execute_count(
                     "INSERT INTO cmp_transactions (transaction_id, request, certificate, state, "
-                    "credential, signer, approval, replaces, created_at) VALUES (?, ?, '', "
-                    "'held', ?, ?, ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING",
-                    store::params(tid, *der, credential_id, signer_fp, a.id, old_fp, now)));
+                    "credential, signer, approval, replaces, endpoint, created_at) VALUES (?, ?, "
+                    "'', 'held', ?, ?, ?, ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING",
+                    store::params(tid, *der, credential_id, signer_fp, a.id, old_fp, endpoint(),
+                                  now)));
             if (added != 1) {
               tid_taken = true;
               return fail(ErrorCode::kConflict, "transactionID in use");
@@ -380,6 +398,8 @@ struct Service::Call {
       if (!held) {
         if (tid_taken)
           return rejected(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse, "transactionID in use");
+        if (held.error().code == ErrorCode::kConflict)
+          return rejected(OSSL_CMP_PKIFAILUREINFO_badCertId, held.error().message);
         return rejected(fail_info_of(held.error()), held.error().message);
       }
       holding = held->id;
@@ -395,10 +415,12 @@ struct Service::Call {
           // and stores nothing. Who asked is kept: only they may confirm.
           CW_ASSIGN_OR_RETURN(
               const std::int64_t added,
-              tx.execute_count("INSERT INTO cmp_transactions (transaction_id, request, "
-                               "certificate, state, credential, signer, created_at) VALUES (?, ?, "
-                               "?, 'waiting', ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING",
-                               store::params(tid, *der, fp, credential_id, signer_fp, now)));
+              tx.execute_count(
+                  "INSERT INTO cmp_transactions (transaction_id, request, "
+                  "certificate, state, credential, signer, endpoint, created_at) "
+                  "VALUES (?, ?, ?, 'waiting', ?, ?, ?, ?) ON CONFLICT "
+                  "(transaction_id) DO NOTHING",
+                  store::params(tid, *der, fp, credential_id, signer_fp, endpoint(), now)));
           if (added != 1) {
             tid_taken = true;
             return fail(ErrorCode::kConflict, "transactionID in use");
@@ -443,6 +465,10 @@ struct Service::Call {
     if (serial == nullptr || serial_hex(serial) != signer_record->serial)
       return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
                       "an rr is signed by the certificate it revokes");
+    if (*signer_record->meta.authority != authority ||
+        (label != nullptr && *signer_record->meta.profile != label->profile))
+      return rejected(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
+                      "the certificate's profile or authority is not this endpoint's");
     auto reason =
         ca::parse_revocation_reason(std::to_string(x509::cmp::revocation_reason(req).value_or(0)));
     if (!reason) return rejected(OSSL_CMP_PKIFAILUREINFO_badRequest, reason.error().message);
@@ -498,15 +524,24 @@ struct Service::Call {
       *check_after = s.d_.settings.check_after_seconds;
       return 1;
     }
+    // Decided: this poll takes the transaction, or another poll racing it did.
+    if (!claim()) return 0;
     if (held && held->status == ca::ApprovalStatus::kIssued && held->certificate) {
       auto cert = s.d_.inventory.certificate(*held->certificate);
       if (!cert) {
+        release();
         *check_after = s.d_.settings.check_after_seconds;
         return 1;
       }
-      if (replaces) supersede(*replaces, *held->certificate);
-      replayed = std::move(*cert);
-      issued = *held->certificate;
+      if (replaces && !supersede(*replaces, *held->certificate)) {
+        // Updated meanwhile by another request: the certificate approved for this one
+        // would be a second live replacement, so it is revoked and refused.
+        withdraw(*held->certificate);
+        refusal = "the certificate was updated already";
+      } else {
+        replayed = std::move(*cert);
+        issued = *held->certificate;
+      }
     } else {
       refusal = "approval request " + *approval + " was " +
                 (held ? std::string(ca::approval_status_name(held->status)) : "removed");
@@ -516,11 +551,46 @@ struct Service::Call {
     return *cert_req != nullptr ? 1 : 0;
   }
 
-  // A held kur's old certificate gives way to the approved one when that is delivered.
-  void supersede(const std::string& old_fp, const std::string& new_fp) {
+  bool claim() {
+    auto w = s.d_.db.begin();
+    if (!w) return false;
+    auto n = (*w)->execute_count(
+        "UPDATE cmp_transactions SET state = 'delivering' WHERE transaction_id = ? AND state = "
+        "'held'",
+        store::params(tid));
+    claimed = n && *n == 1 && (*w)->commit();
+    return claimed;
+  }
+
+  // Puts a claimed transaction back to held: its answer could not be made.
+  void release() {
+    if (!claimed) return;
+    if (auto w = s.d_.db.begin()) {
+      if ((*w)->execute("UPDATE cmp_transactions SET state = 'held' WHERE transaction_id = ? AND "
+                        "state = 'delivering'",
+                        store::params(tid)))
+        (void)(*w)->commit();
+    }
+    claimed = false;
+  }
+
+  void withdraw(const std::string& fp) {
+    ca::RevokeRequest r;
+    r.id = fp;
+    r.reason = ca::RevocationReason::kSuperseded;
+    r.requester = ca::Requester{.actor = "cmp", .team = std::nullopt, .scope = std::nullopt};
+    r.channel = ca::Channel::kCmp;
+    if (auto done = s.d_.revocation.revoke(r); !done)
+      log::error("cmp_withdraw_failed", {{"certificate", fp}, {"error", done.error().message}});
+  }
+
+  // A held kur's old certificate gives way to the approved one when that is delivered. False:
+  // it had given way to another already.
+  bool supersede(const std::string& old_fp, const std::string& new_fp) {
     auto tx = s.d_.db.begin();
     Status done = tx ? s.d_.inventory.mark_superseded(**tx, old_fp, new_fp)
                      : Status(std::unexpected(tx.error()));
+    if (!done && done.error().code == ErrorCode::kConflict) return false;
     if (done) {
       audit::Event e;
       e.actor = "cmp";
@@ -534,6 +604,7 @@ struct Service::Call {
     if (!done)
       log::error("cmp_supersede_failed",
                  {{"certificate", old_fp}, {"error", done.error().message}});
+    return true;
   }
 
   int confirm(const ASN1_OCTET_STRING* hash, const OSSL_CMP_PKISI* si) {
@@ -744,8 +815,9 @@ Outcome<Bytes> Service::handle(const std::optional<std::string>& label_name,
     if (!tx) return std::unexpected(Failure{Refusal::kUnavailable, "try again later", {}});
     auto row = (*tx)->query_one(
         "SELECT request, certificate, server_nonce, credential, signer, approval, replaces "
-        "FROM cmp_transactions WHERE transaction_id = ? AND state = ?",
-        store::params(call.tid, std::string(poll ? "held" : "waiting")));
+        "FROM cmp_transactions WHERE transaction_id = ? AND state = ? AND COALESCE(endpoint, "
+        "'') = ?",
+        store::params(call.tid, std::string(poll ? "held" : "waiting"), call.endpoint()));
     tx->reset();
     // Only who asked may confirm, refuse or poll: the same credential's MAC, or a signature
     // by the same certificate. Anyone else finds no transaction open.
@@ -802,7 +874,10 @@ Outcome<Bytes> Service::handle(const std::optional<std::string>& label_name,
     state = "held";
   // An error answer (a replayed or foreign poll, a bad nonce) moves nothing: the client's next
   // message still answers the last good one.
-  if (x509::cmp::body_type(response.get()) == Body::kError) state.reset();
+  if (x509::cmp::body_type(response.get()) == Body::kError) {
+    state.reset();
+    call.release();
+  }
   if (state) {
     auto rh = x509::cmp::read_header(response.get());
     auto w = d_.db.begin();
