@@ -160,8 +160,8 @@ for f in certmonger-pkcsreq-initial strongswan-pkcsreq-aes128 strongswan-certpol
 done
 o cms -verify -noverify -inform DER -in ../tests/data/scep/certmonger-pkcsreq-initial.der -binary -out "$W/envelope.der"
 seed scep_message envelope.der "$W/envelope.der"
-# CMP: an ir (PasswordBasedMac), a p10cr and a genm as openssl cmp sends them, and an ip, made
-# with openssl's built-in mock server.
+# CMP: an ir (PasswordBasedMac, and rewritten under PBMAC1), a p10cr and a genm as openssl cmp
+# sends them, and an ip, made with openssl's built-in mock server.
 if want cmp_message; then
   o req -x509 -new -key "$W/ec.key" -subj /CN=mock -days 3 -out "$W/mock.pem"
   o req -new -key "$W/ec.key" -subj /CN=p10.example.test -out "$W/p10.csr"
@@ -170,7 +170,9 @@ if want cmp_message; then
   o cmp -cmd ir "${mock[@]}" -newkey "$W/ec.key" -subject /CN=d1.example.test -certout "$W/d1.pem" -reqout "$W/ir.der" -rspout "$W/ip.der" || true
   o cmp -cmd p10cr "${mock[@]}" -csr "$W/p10.csr" -certout "$W/p10.pem" -reqout "$W/p10cr.der" || true
   o cmp -cmd genm "${mock[@]}" -infotype caCerts -reqout "$W/genm.der" || true
-  for f in ir ip p10cr genm; do [[ -s $W/$f.der ]] && seed cmp_message "$f.der" "$W/$f.der"; done
+  # The ir again under PBMAC1 (OpenSSL 3.0's client cannot make it), with few iterations.
+  [[ -s $W/ir.der ]] && python3 ../tests/integration/cmp_hostile.py "$W/ir.der" "$W/ir-pbmac1.der" --pbmac1 s 16 sha256
+  for f in ir ip p10cr genm ir-pbmac1; do [[ -s $W/$f.der ]] && seed cmp_message "$f.der" "$W/$f.der"; done
 fi
 for k in ec.key ed.key ec.p8.der ec.enc.pem ed.enc.der ec.trad.pem ec.trad.der rsa.trad.pem; do seed private_key "$k" "$W/$k"; done
 for k in ec ed rsa; do seed public_key "$k.pub.pem" "$W/$k.pub.pem"; seed public_key "$k.pub.der" "$W/$k.pub.der"; done

@@ -1,6 +1,9 @@
 #include "x509/cmp.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/objects.h>
 
 #include "x509/der_internal.h"
@@ -18,6 +21,75 @@ constexpr std::uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x0
 constexpr std::uint8_t kP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 constexpr std::uint8_t kP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
 constexpr std::uint8_t kEd25519[] = {0x2b, 0x65, 0x70};
+constexpr std::uint8_t kPbmac1Oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0e};
+constexpr std::uint8_t kPbkdf2[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c};
+constexpr std::uint8_t kHmacSha256[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09};
+constexpr std::uint8_t kHmacSha384[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x0a};
+constexpr std::uint8_t kHmacSha512[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x0b};
+constexpr std::uint8_t kSha256[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
+
+// The HMAC an AlgorithmIdentifier names, among those read: SHA-256, SHA-384, SHA-512.
+const EVP_MD* hmac_digest(std::span<const std::uint8_t> alg_id_content) {
+  der::Reader r(alg_id_content, "HMAC algorithm");
+  auto oid = r.read(der::kOid);
+  if (!oid) return nullptr;
+  if (der::is_oid(*oid, kHmacSha256)) return EVP_sha256();
+  if (der::is_oid(*oid, kHmacSha384)) return EVP_sha384();
+  if (der::is_oid(*oid, kHmacSha512)) return EVP_sha512();
+  return nullptr;
+}
+
+std::span<const std::uint8_t> hmac_oid(const EVP_MD* md) {
+  if (md == EVP_sha384()) return kHmacSha384;
+  if (md == EVP_sha512()) return kHmacSha512;
+  return kHmacSha256;
+}
+
+// A non-negative INTEGER of at most 4 octets; nullopt otherwise.
+std::optional<long> small_integer(std::span<const std::uint8_t> content) {
+  if (content.empty() || content.size() > 4 || (content[0] & 0x80) != 0) return std::nullopt;
+  long n = 0;
+  for (std::uint8_t b : content) n = (n << 8) | b;
+  return n;
+}
+
+// PBMAC1-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier {id-PBKDF2, PBKDF2-params},
+// messageAuthScheme AlgorithmIdentifier }; PBKDF2-params ::= SEQUENCE { salt OCTET STRING,
+// iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT
+// hmacWithSHA1 }. nullopt: unreadable, or a hash not read here (SHA-1 among them).
+std::optional<Pbmac1> read_pbmac1(der::Reader& alg) {
+  auto params = alg.read(der::kSequence);
+  if (!params) return std::nullopt;
+  der::Reader p(*params, "PBMAC1-params");
+  auto kdf = p.read(der::kSequence);
+  auto scheme = p.read(der::kSequence);
+  if (!kdf || !scheme || !p.empty()) return std::nullopt;
+  der::Reader k(*kdf, "keyDerivationFunc");
+  auto kdf_oid = k.read(der::kOid);
+  auto kdf_params = k.read(der::kSequence);
+  if (!kdf_oid || !der::is_oid(*kdf_oid, kPbkdf2) || !kdf_params) return std::nullopt;
+  der::Reader pb(*kdf_params, "PBKDF2-params");
+  auto salt = pb.read(der::kOctetString);
+  auto count = pb.read(der::kInteger);
+  if (!salt || !count) return std::nullopt;
+  Pbmac1 out;
+  out.salt = Bytes(salt->begin(), salt->end());
+  auto iterations = small_integer(*count);
+  if (!iterations || *iterations < 1 || out.salt.empty() || out.salt.size() > 64)
+    return std::nullopt;
+  out.iterations = *iterations;
+  if (pb.next_is(der::kInteger)) {
+    auto len = small_integer(*pb.read(der::kInteger));
+    if (!len || *len < 16 || *len > 64) return std::nullopt;
+    out.key_length = static_cast<std::size_t>(*len);
+  }
+  if (!pb.next_is(der::kSequence)) return std::nullopt;  // hmacWithSHA1, the default: refused
+  out.prf = hmac_digest(*pb.read(der::kSequence));
+  out.mac = hmac_digest(*scheme);
+  if (out.prf == nullptr || out.mac == nullptr || !pb.empty()) return std::nullopt;
+  if (out.key_length == 0) out.key_length = static_cast<std::size_t>(EVP_MD_get_size(out.mac));
+  return out;
+}
 
 std::string oid_text(std::span<const std::uint8_t> content) {
   Bytes der{der::kOid, static_cast<std::uint8_t>(content.size())};
@@ -65,21 +137,131 @@ Bytes bytes(std::span<const std::uint8_t> s) { return Bytes(s.begin(), s.end());
 
 // The elements of a PKIMessage SEQUENCE { header, body, [0] protection, [1] extraCerts }.
 struct Parts {
+  der::Tlv header;
   std::span<const std::uint8_t> body;
-  std::optional<std::span<const std::uint8_t>> extra_certs;
+  std::optional<std::span<const std::uint8_t>> protection;   // [0]'s content
+  std::optional<std::span<const std::uint8_t>> extra_certs;  // [1]'s content
 };
 
 Result<Parts> parts(std::span<const std::uint8_t> der) {
   der::Reader top(der, "PKIMessage");
   CW_ASSIGN_OR_RETURN(auto msg, top.read(der::kSequence));
+  if (!top.empty()) return fail(ErrorCode::kMalformed, "PKIMessage: bytes after it");
   der::Reader r(msg, "PKIMessage");
-  CW_ASSIGN_OR_RETURN(auto header, r.next());
-  (void)header;
+  Parts out;
+  CW_ASSIGN_OR_RETURN(out.header, r.next());
   CW_ASSIGN_OR_RETURN(auto body, r.next());
-  Parts out{body.whole, std::nullopt};
-  CW_ASSIGN_OR_RETURN(auto protection, r.optional(der::context(0)));
-  (void)protection;
+  out.body = body.whole;
+  CW_ASSIGN_OR_RETURN(out.protection, r.optional(der::context(0)));
   CW_ASSIGN_OR_RETURN(out.extra_certs, r.optional(der::context(1)));
+  return out;
+}
+
+// ProtectedPart ::= SEQUENCE { header, body }: what a MAC or a signature covers.
+Bytes protected_part(std::span<const std::uint8_t> header, std::span<const std::uint8_t> body) {
+  Bytes out;
+  der::Writer w(out);
+  const std::size_t seq = w.begin(der::kSequence);
+  w.raw(header);
+  w.raw(body);
+  w.end(seq);
+  return out;
+}
+
+// The header with its protectionAlg ([1]) replaced by `alg`, the fields kept in tag order.
+Result<Bytes> with_protection_alg(const der::Tlv& header, std::span<const std::uint8_t> alg) {
+  der::Reader r(header.content, "PKIHeader");
+  Bytes out;
+  der::Writer w(out);
+  const std::size_t seq = w.begin(der::kSequence);
+  for (int i = 0; i < 3; ++i) {
+    CW_ASSIGN_OR_RETURN(auto f, r.next());
+    w.raw(f.whole);
+  }
+  bool written = false;
+  auto write_alg = [&] {
+    w.tlv(der::context(1), alg);
+    written = true;
+  };
+  while (!r.empty()) {
+    CW_ASSIGN_OR_RETURN(auto f, r.next());
+    if (f.tag == der::context(1)) continue;
+    if (!written && f.tag > der::context(1)) write_alg();
+    w.raw(f.whole);
+  }
+  if (!written) write_alg();
+  w.end(seq);
+  return out;
+}
+
+// The PKIMessage with `header`, its body and extraCerts, and `mac` as its protection.
+Bytes assemble(std::span<const std::uint8_t> header, const Parts& p,
+               std::span<const std::uint8_t> mac) {
+  Bytes out;
+  der::Writer w(out);
+  const std::size_t seq = w.begin(der::kSequence);
+  w.raw(header);
+  w.raw(p.body);
+  const std::size_t prot = w.begin(der::context(0));
+  Bytes bits{0};
+  bits.insert(bits.end(), mac.begin(), mac.end());
+  w.tlv(der::kBitString, bits);
+  w.end(prot);
+  if (p.extra_certs) w.tlv(der::context(1), *p.extra_certs);
+  w.end(seq);
+  return out;
+}
+
+Result<Bytes> hmac(const EVP_MD* md, std::span<const std::uint8_t> key,
+                   std::span<const std::uint8_t> data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(md, key.data(), static_cast<int>(key.size()), data.data(), data.size(), out, &len) ==
+      nullptr)
+    return fail(ErrorCode::kInternal, "HMAC failed");
+  return Bytes(out, out + len);
+}
+
+Result<Bytes> pbmac1_mac(const Pbmac1& p, std::span<const std::uint8_t> secret,
+                         std::span<const std::uint8_t> data) {
+  crypto::SecretBytes key(p.key_length);
+  if (PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(secret.data()),
+                        static_cast<int>(secret.size()), p.salt.data(),
+                        static_cast<int>(p.salt.size()), static_cast<int>(p.iterations), p.prf,
+                        static_cast<int>(p.key_length), key.data()) != 1)
+    return fail(ErrorCode::kInternal, "PBKDF2 failed");
+  return hmac(p.mac, key.span(), data);
+}
+
+Bytes pbmac1_algorithm(const Pbmac1& p) {
+  Bytes out;
+  der::Writer w(out);
+  auto alg_id = [&w](std::span<const std::uint8_t> oid) {
+    const std::size_t a = w.begin(der::kSequence);
+    w.oid(oid);
+    w.null();
+    w.end(a);
+  };
+  const std::size_t top = w.begin(der::kSequence);
+  w.oid(kPbmac1Oid);
+  const std::size_t params = w.begin(der::kSequence);
+  const std::size_t kdf = w.begin(der::kSequence);
+  w.oid(kPbkdf2);
+  const std::size_t pb = w.begin(der::kSequence);
+  w.tlv(der::kOctetString, p.salt);
+  const auto be = [](long v) {
+    Bytes b;
+    for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<std::uint8_t>(v >> shift));
+    return b;
+  };
+  w.integer(be(p.iterations));
+  w.integer(be(static_cast<long>(p.key_length)));
+  alg_id(hmac_oid(p.prf));
+  w.end(pb);
+  w.end(kdf);
+  alg_id(hmac_oid(p.mac));
+  w.end(params);
+  w.end(top);
   return out;
 }
 
@@ -131,7 +313,10 @@ Result<Header> read_header(const OSSL_CMP_MSG* msg) {
         der::Reader alg(value.content, "protectionAlg");
         CW_ASSIGN_OR_RETURN(auto oid, alg.read(der::kOid));
         h.protection = oid_text(oid);
-        if (der::is_oid(oid, kPbm) && alg.next_is(der::kSequence)) {
+        if (der::is_oid(oid, kPbmac1Oid)) {
+          h.pbmac1 = read_pbmac1(alg);
+          if (h.pbmac1) h.pbm_iterations = h.pbmac1->iterations;
+        } else if (der::is_oid(oid, kPbm) && alg.next_is(der::kSequence)) {
           // PBMParameter ::= SEQUENCE { salt, owf, iterationCount INTEGER, mac }
           CW_ASSIGN_OR_RETURN(auto params, alg.read(der::kSequence));
           der::Reader pbm(params, "PBMParameter");
@@ -163,6 +348,68 @@ Result<Header> read_header(const OSSL_CMP_MSG* msg) {
     }
   }
   return h;
+}
+
+bool pbmac1_verifies(std::span<const std::uint8_t> der, const Pbmac1& p,
+                     std::span<const std::uint8_t> secret) {
+  auto m = parts(der);
+  if (!m || !m->protection) return false;
+  der::Reader r(*m->protection, "protection");
+  auto bits = r.read(der::kBitString);
+  if (!bits || bits->size() < 2 || (*bits)[0] != 0) return false;
+  auto mac = pbmac1_mac(p, secret, protected_part(m->header.whole, m->body));
+  return mac && mac->size() == bits->size() - 1 &&
+         CRYPTO_memcmp(mac->data(), bits->data() + 1, mac->size()) == 0;
+}
+
+Result<Bytes> protect_pbmac1(std::span<const std::uint8_t> der, const Pbmac1& p,
+                             std::span<const std::uint8_t> secret) {
+  CW_ASSIGN_OR_RETURN(auto m, parts(der));
+  Pbmac1 fresh = p;
+  fresh.salt = crypto::random_bytes(16);
+  CW_ASSIGN_OR_RETURN(auto header, with_protection_alg(m.header, pbmac1_algorithm(fresh)));
+  CW_ASSIGN_OR_RETURN(auto mac, pbmac1_mac(fresh, secret, protected_part(header, m.body)));
+  return assemble(header, m, mac);
+}
+
+Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std::uint8_t> secret) {
+  constexpr int kIterations = 100;  // the least OpenSSL accepts; this MAC never leaves here
+  CW_ASSIGN_OR_RETURN(auto m, parts(der));
+  const Bytes salt = crypto::random_bytes(16);
+  // PBMParameter ::= SEQUENCE { salt, owf AlgorithmIdentifier, iterationCount, mac }
+  Bytes alg;
+  der::Writer w(alg);
+  const std::size_t top = w.begin(der::kSequence);
+  w.oid(kPbm);
+  const std::size_t params = w.begin(der::kSequence);
+  w.tlv(der::kOctetString, salt);
+  const std::size_t owf = w.begin(der::kSequence);
+  w.oid(kSha256);
+  w.end(owf);
+  w.small_integer(kIterations);
+  const std::size_t mac_alg = w.begin(der::kSequence);
+  w.oid(kHmacSha256);
+  w.end(mac_alg);
+  w.end(params);
+  w.end(top);
+  CW_ASSIGN_OR_RETURN(auto header, with_protection_alg(m.header, alg));
+  // RFC 4210 5.1.3.1: the key is OWF^iterationCount(secret || salt).
+  crypto::SecretBytes key(secret.size() + salt.size());
+  std::copy(secret.begin(), secret.end(), key.data());
+  std::copy(salt.begin(), salt.end(), key.data() + secret.size());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(key.data(), key.span().size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    return fail(ErrorCode::kInternal, "PBM: digest failed");
+  for (int i = 1; i < kIterations; ++i) {
+    if (EVP_Digest(digest, len, digest, &len, EVP_sha256(), nullptr) != 1)
+      return fail(ErrorCode::kInternal, "PBM: digest failed");
+  }
+  auto mac = hmac(EVP_sha256(), std::span<const std::uint8_t>(digest, len),
+                  protected_part(header, m.body));
+  OPENSSL_cleanse(digest, sizeof digest);
+  if (!mac) return std::unexpected(mac.error());
+  return assemble(header, m, *mac);
 }
 
 std::vector<Certificate> extra_certs(const OSSL_CMP_MSG* msg) {

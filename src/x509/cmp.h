@@ -47,6 +47,18 @@ enum class Body : int {
 
 // id-PasswordBasedMac (RFC 4210 5.1.3.1).
 inline constexpr std::string_view kPasswordBasedMac = "1.2.840.113533.7.66.13";
+// id-PBMAC1 (RFC 8018 A.5; for CMP, RFC 9481 6.1.1).
+inline constexpr std::string_view kPbmac1 = "1.2.840.113549.1.5.14";
+
+// PBMAC1's parameters: PBKDF2 (salt, iterations, key length, its HMAC) and the MAC's HMAC.
+// Only HMAC with SHA-256, SHA-384 or SHA-512 is read; SHA-1 is refused.
+struct Pbmac1 {
+  Bytes salt;
+  long iterations = 0;
+  std::size_t key_length = 0;
+  const EVP_MD* prf = nullptr;
+  const EVP_MD* mac = nullptr;
+};
 
 struct Header {
   Bytes sender_kid;
@@ -54,7 +66,8 @@ struct Header {
   Bytes sender_nonce;
   Bytes recip_nonce;
   std::string protection;              // dotted OID; empty: unprotected
-  std::optional<long> pbm_iterations;  // PasswordBasedMac's iterationCount
+  std::optional<long> pbm_iterations;  // PasswordBasedMac's or PBMAC1's iteration count
+  std::optional<Pbmac1> pbmac1;        // protection kPbmac1: its parameters
   std::optional<SysTime> message_time;
 };
 
@@ -65,8 +78,23 @@ Result<MessagePtr> parse_message(std::span<const std::uint8_t> der);
 Result<Bytes> to_der(const OSSL_CMP_MSG* msg);
 Body body_type(const OSSL_CMP_MSG* msg);
 
-// The header's fields OpenSSL 3.0 has no getter for. Errors: kMalformed.
+// The header's fields OpenSSL 3.0 has no getter for. Errors: kMalformed (PBMAC1 parameters
+// that cannot be read or use another hash than SHA-256/384/512 included).
 Result<Header> read_header(const OSSL_CMP_MSG* msg);
+
+// Shared-secret protection OpenSSL 3.0 does not know (PBMAC1) is checked and made here; the
+// message is handed to OpenSSL re-protected with PasswordBasedMac under the same secret, and
+// its answer re-protected with PBMAC1. DER in and out.
+//
+// Whether `der`'s protection is PBMAC1 with `p`, verifying with `secret`.
+bool pbmac1_verifies(std::span<const std::uint8_t> der, const Pbmac1& p,
+                     std::span<const std::uint8_t> secret);
+// The message protected anew under `secret`: with PBMAC1 and `p` (its salt replaced by a fresh
+// one), or with PasswordBasedMac (SHA-256, HMAC-SHA256, 100 iterations, a fresh salt).
+// Errors: kMalformed (not a PKIMessage), kInternal.
+Result<Bytes> protect_pbmac1(std::span<const std::uint8_t> der, const Pbmac1& p,
+                             std::span<const std::uint8_t> secret);
+Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std::uint8_t> secret);
 // The certificates of the message's extraCerts, in order (those that parse).
 std::vector<Certificate> extra_certs(const OSSL_CMP_MSG* msg);
 // The public key of a CRMF request's CertTemplate; null when it has none.

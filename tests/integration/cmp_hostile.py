@@ -19,14 +19,19 @@ reads the DER PKIMessage IN, applies the edits in order and writes OUT. Edits:
   --signer CERT KEY     sender, senderKID and extraCerts from CERT (PEM), signed with KEY
   --secret TEXT         MAC the message again with PasswordBasedMac keyed by TEXT
   --mac-garbage         the protection bits become zeros (no MAC computed)
+  --pbmac1 TEXT N PRF   protect with PBMAC1 (RFC 9481 6.1.1) keyed by TEXT: PBKDF2 with N
+                        iterations, a 16-byte salt, key length 32 and the PRF hmacWithPRF
+                        (sha1: the default, left out; sha256, sha512), HMAC-SHA256
 
-and `cmp_hostile.py show IN` prints, one `name=value` a line, the header's senderKID,
+`cmp_hostile.py pbmac1 IN SECRET` prints "ok" when IN is protected with PBMAC1 that verifies
+with SECRET, else "bad"; and `cmp_hostile.py show IN` prints, one `name=value` a line, the header's senderKID,
 transactionID and nonces (hex), the PBM iteration count, the body type; for a genp the number
 of InfoTypeAndValues (items); for an error, ip, cp, kup or rp its (first) PKIStatusInfo: status,
 failInfo bit numbers, text.
 """
 import hashlib
 import hmac
+import os
 import sys
 
 
@@ -117,11 +122,31 @@ MAC = {
     "1.2.840.113549.2.11": hashlib.sha512,
 }
 PBM = "1.2.840.113533.7.66.13"
+PBMAC1 = "1.2.840.113549.1.5.14"
+PBKDF2 = "1.2.840.113549.1.5.12"
+HMAC_OIDS = {"sha1": "1.2.840.113549.2.7", "sha256": "1.2.840.113549.2.9", "sha512": "1.2.840.113549.2.11"}
 
 # How many values each edit takes.
 ARITY = {"--tid": 1, "--sender-nonce": 1, "--recip-nonce": 1, "--kid": 1, "--iterations": 1,
          "--cert-hash": 1, "--reject": 0, "--body-type": 1, "--replace": 2, "--csr": 1, "--body": 1,
-         "--sign": 1, "--signer": 2, "--secret": 1, "--mac-garbage": 0}
+         "--sign": 1, "--signer": 2, "--secret": 1, "--mac-garbage": 0, "--pbmac1": 3}
+
+
+def oid(text):
+    parts = [int(x) for x in text.split(".")]
+    out = bytes([parts[0] * 40 + parts[1]])
+    for v in parts[2:]:
+        chunk = [v & 0x7F]
+        v >>= 7
+        while v:
+            chunk.append(0x80 | (v & 0x7F))
+            v >>= 7
+        out += bytes(reversed(chunk))
+    return Node(0x06, out)
+
+
+def alg_id(text):
+    return Node(0x30, children=[oid(text), Node(0x05, b"")])
 
 
 # --- PKIMessage -----------------------------------------------------------------------------------
@@ -195,6 +220,34 @@ class Message:
             key = owf(key).digest()
         self.set_protection(hmac.new(key, self.protected_part(), mac).digest())
 
+    def pbmac1(self, secret, iterations, prf):
+        salt = os.urandom(16)
+        pbkdf2 = [Node(0x04, salt), integer(iterations), integer(32)]
+        if prf != "sha1":
+            pbkdf2.append(alg_id(HMAC_OIDS[prf]))
+        params = Node(0x30, children=[
+            Node(0x30, children=[oid(PBKDF2), Node(0x30, children=pbkdf2)]),
+            alg_id(HMAC_OIDS["sha256"])])
+        self.set_field(1, Node(0x30, children=[oid(PBMAC1), params]))
+        key = hashlib.pbkdf2_hmac(prf, secret, salt, iterations, 32)
+        self.set_protection(hmac.new(key, self.protected_part(), hashlib.sha256).digest())
+
+    def pbmac1_ok(self, secret):
+        alg = self.field(1)
+        if alg is None or oid_text(alg.children[0].children[0].content) != PBMAC1:
+            return False
+        params = alg.children[0].children[1]
+        kdf, scheme = params.children[0].children[1], params.children[1]
+        salt = kdf.children[0].content
+        count = int.from_bytes(kdf.children[1].content, "big")
+        length = int.from_bytes(kdf.children[2].content, "big")
+        names = {v: k for k, v in HMAC_OIDS.items()}
+        prf = names[oid_text(kdf.children[3].children[0].content)] if len(kdf.children) > 3 else "sha1"
+        mac = names[oid_text(scheme.children[0].content)]
+        key = hashlib.pbkdf2_hmac(prf, secret, salt, count, length)
+        want = hmac.new(key, self.protected_part(), mac).digest()
+        return self.protection().children[0].content[1:] == want
+
     def sign(self, key_file):
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -244,6 +297,9 @@ class Message:
 
 
 def main(argv):
+    if argv and argv[0] == "pbmac1":
+        print("ok" if Message(open(argv[1], "rb").read()).pbmac1_ok(argv[2].encode()) else "bad")
+        return 0
     if argv and argv[0] == "show":
         m = Message(open(argv[1], "rb").read())
         for name, n in (("kid", 2), ("tid", 4), ("sender_nonce", 5), ("recip_nonce", 6)):
@@ -306,6 +362,8 @@ def main(argv):
             m.signer(v[0], v[1])
         elif a == "--secret":
             m.remac(v[0].encode())
+        elif a == "--pbmac1":
+            m.pbmac1(v[0].encode(), int(v[1]), v[2])
         elif a == "--mac-garbage":
             old = m.protection()
             m.set_protection(b"\x00" * (len(old.children[0].content) - 1 if old else 32))

@@ -10,7 +10,9 @@
 # certificate, ir signed instead of MACed, kur by shared secret, a cr for another subject or
 # with more names, CA extensions asked for in the template or the CSR, SANs outside a one-time
 # credential's expected subject, a one-time credential raced 4x, rr with a reason not offered
-# or by a revoked signer), genm for what is not offered and for a root CA key update (none),
+# or by a revoked signer), PBMAC1 (accepted and answered in kind; a wrong secret, HMAC-SHA1,
+# 10,001 iterations and a changed body refused), genm for what is not offered and for a root CA
+# key update (none),
 # and bytes that are no PKIMessage.
 # What must hold: each is refused with CMP's own status or error (HTTP 400 for what is no
 # PKIMessage), never 500 and never a hang, and nothing changes that should not: no
@@ -172,6 +174,28 @@ assert_eq "1/0" "$(show rsp.der body)/$(show rsp.der status)" "10,000 PBM iterat
 assert_eq $((before + 1)) "$(count)" "10,000 PBM iterations: one certificate"
 # Sent again, as it was: its transactionID is in use.
 refused_raw "the same request sent twice" flip.der 1 'transactionID in use'
+
+# PBMAC1 (RFC 9481 6.1.1), which OpenSSL 3.0's client cannot make: an ir under PBMAC1 is
+# answered under PBMAC1 with the same secret (a fresh salt); then what must be refused. OpenSSL,
+# given no secret for what did not verify, finds no sender certificate for the protection.
+capture pb.der -cmd ir -ref "$ST_ID" -secret "pass:$ST" -newkey k5.pem -subject /CN=pb1.plant.example.test -certout x.pem -implicit_confirm
+hostile pb.der pb1.der --tid "$(rand_hex)" --pbmac1 "$ST" 1000 sha256
+before=$(count)
+assert_eq 200 "$(post pb1.der)" "ir under PBMAC1: HTTP status"
+assert_eq "1/0" "$(show rsp.der body)/$(show rsp.der status)" "ir under PBMAC1 is accepted: $(show rsp.der text)"
+assert_eq ok "$(hostile pbmac1 rsp.der "$ST")" "the answer is under PBMAC1 with the same secret"
+assert_eq $((before + 1)) "$(count)" "ir under PBMAC1: one certificate"
+refused_raw "the PBMAC1 ir sent twice" pb1.der 1 'transactionID in use'
+hostile pb.der pb2.der --tid "$(rand_hex)" --pbmac1 wrong 1000 sha256
+refused_raw "PBMAC1 with a wrong secret" pb2.der 23 'no suitable sender cert'
+assert_eq bad "$(hostile pbmac1 rsp.der "$ST")" "its error is not MACed (signed by the RA)"
+hostile pb.der pb2.der --tid "$(rand_hex)" --pbmac1 "$ST" 1000 sha1
+refused_raw "PBMAC1 with PBKDF2 over HMAC-SHA1" pb2.der 23
+hostile pb.der pb2.der --tid "$(rand_hex)" --pbmac1 "$ST" 10001 sha256
+refused_raw "PBMAC1 with 10,001 iterations" pb2.der 23 'no suitable sender cert'
+hostile pb.der pb2.der --tid "$(rand_hex)" --pbmac1 "$ST" 1000 sha512 --replace "$(hex pb1.plant)" "$(hex pc1.plant)"
+refused_raw "PBMAC1 over a body changed after the MAC" pb2.der 23 'no suitable sender cert'
+assert_eq $((before + 1)) "$(count)" "the refused PBMAC1 requests issued nothing"
 
 refused "a wrong secret" 'received error:PKIStatus: rejection.*missing secret' "${trusted[@]}" -cmd ir -ref "$ST_ID" -secret pass:wrong -newkey k4.pem -subject /CN=f1.plant.example.test -certout x.pem
 refused "an unprotected ir" 'received error:PKIStatus: rejection.*missing protection' "${trusted[@]}" -cmd ir -unprotected_requests -newkey k4.pem -subject /CN=f1.plant.example.test -certout x.pem

@@ -786,7 +786,12 @@ Outcome<Bytes> Service::handle(const std::optional<std::string>& label_name,
 
   // A shared secret is looked up by the reference (senderKID) before OpenSSL validates the
   // MAC; without one set, OpenSSL refuses the request with an error signed by the RA.
-  if (call.header.protection == x509::cmp::kPasswordBasedMac && d_.credentials != nullptr &&
+  // PBMAC1, which OpenSSL 3.0 does not know, is checked here; OpenSSL then gets the message
+  // under PasswordBasedMac with the same secret, and its answer is put back under PBMAC1.
+  const bool pbm = call.header.protection == x509::cmp::kPasswordBasedMac;
+  const bool pbmac1 = call.header.protection == x509::cmp::kPbmac1 && call.header.pbmac1;
+  std::optional<crypto::SecretBytes> pbmac1_secret;
+  if ((pbm || pbmac1) && d_.credentials != nullptr &&
       call.header.pbm_iterations.value_or(kMaxPbmIterations + 1) <= kMaxPbmIterations) {
     const std::string kid(call.header.sender_kid.begin(), call.header.sender_kid.end());
     std::optional<auth::CredentialInfo> found;
@@ -795,7 +800,21 @@ Outcome<Bytes> Service::handle(const std::optional<std::string>& label_name,
     }
     if (found && found->kind == auth::CredentialKind::kCmp) {
       auto secret = d_.credentials->secret(kid);
-      if (secret && *secret && mac_ok(msg->get(), **secret)) {
+      bool verified = false;
+      if (secret && *secret && pbm) {
+        verified = mac_ok(msg->get(), **secret);
+      } else if (secret && *secret &&
+                 x509::cmp::pbmac1_verifies(der, *call.header.pbmac1, (*secret)->span())) {
+        auto as_pbm = x509::cmp::protect_pbm(der, (*secret)->span());
+        auto reparsed = as_pbm ? x509::cmp::parse_message(*as_pbm)
+                               : Result<x509::cmp::MessagePtr>(std::unexpected(as_pbm.error()));
+        if (reparsed) {
+          msg = std::move(reparsed);
+          pbmac1_secret = crypto::SecretBytes((*secret)->span());
+          verified = true;
+        }
+      }
+      if (verified) {
         OSSL_CMP_CTX_set1_secretValue(ctx, (*secret)->span().data(),
                                       static_cast<int>((*secret)->span().size()));
         call.credential = *found;
@@ -891,6 +910,16 @@ Outcome<Bytes> Service::handle(const std::optional<std::string>& label_name,
   }
   auto out = x509::cmp::to_der(response.get());
   if (!out) return std::unexpected(Failure{Refusal::kInternal, "cannot encode the answer", {}});
+  if (pbmac1_secret) {
+    // The answer OpenSSL MACed goes back as the request came: under PBMAC1, its parameters
+    // but a fresh salt. One it signed (an error for a request it refused) stays signed.
+    auto rh = x509::cmp::read_header(response.get());
+    if (rh && rh->protection == x509::cmp::kPasswordBasedMac) {
+      out = x509::cmp::protect_pbmac1(*out, *call.header.pbmac1, pbmac1_secret->span());
+      if (!out)
+        return std::unexpected(Failure{Refusal::kInternal, "cannot protect the answer", {}});
+    }
+  }
   return std::move(*out);
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "unit/x509/test_certs.h"
 
 namespace certward::x509::cmp {
@@ -73,6 +75,121 @@ TEST(CmpCodec, ReadsTheHeaderOfAnIrProtectedByASharedSecret) {
     auto m = parse_message(bad);
     ASSERT_FALSE(m);
     EXPECT_EQ(m.error().code, ErrorCode::kMalformed);
+  }
+}
+
+// An ir MACed with `secret` under PasswordBasedMac, as OpenSSL's client sends it.
+Bytes mac_protected_ir(const std::string& secret) {
+  Bytes sent;
+  auto ctx = client(sent);
+  const std::string ref = "ec-0123456789abcdef";
+  OSSL_CMP_CTX_set1_referenceValue(ctx.get(), reinterpret_cast<const unsigned char*>(ref.data()),
+                                   int(ref.size()));
+  OSSL_CMP_CTX_set1_secretValue(ctx.get(), reinterpret_cast<const unsigned char*>(secret.data()),
+                                int(secret.size()));
+  auto key = test_key();
+  EVP_PKEY_up_ref(key.get());
+  OSSL_CMP_CTX_set0_newPkey(ctx.get(), 1, key.get());
+  crypto::X509NamePtr subject(X509_NAME_new());
+  X509_NAME_add_entry_by_txt(subject.get(), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("dev-1.example.test"), -1, -1,
+                             0);
+  OSSL_CMP_CTX_set1_subjectName(ctx.get(), subject.get());
+  (void)OSSL_CMP_exec_certreq(ctx.get(), static_cast<int>(Body::kIr), nullptr);
+  ERR_clear_error();
+  return sent;
+}
+
+// Whether OpenSSL itself finds `der`'s MAC good under `secret`.
+bool openssl_mac_ok(const Bytes& der, const std::string& secret) {
+  auto msg = parse_message(der);
+  if (!msg) return false;
+  ClientPtr v(OSSL_CMP_CTX_new(nullptr, nullptr));
+  OSSL_CMP_CTX_set_log_verbosity(v.get(), OSSL_CMP_LOG_EMERG);
+  OSSL_CMP_CTX_set1_secretValue(v.get(), reinterpret_cast<const unsigned char*>(secret.data()),
+                                int(secret.size()));
+  const bool ok = OSSL_CMP_validate_msg(v.get(), msg->get()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+std::span<const std::uint8_t> as_span(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+TEST(CmpCodec, Pbmac1RoundTripsAndConvertsToWhatOpenSslChecks) {
+  const std::string secret = "s3cret";
+  const Bytes ir = mac_protected_ir(secret);
+  ASSERT_FALSE(ir.empty());
+  ASSERT_TRUE(openssl_mac_ok(ir, secret));
+
+  Pbmac1 p;
+  p.iterations = 1000;
+  p.key_length = 32;
+  p.prf = EVP_sha256();
+  p.mac = EVP_sha512();
+  auto under_pbmac1 = protect_pbmac1(ir, p, as_span(secret));
+  ASSERT_TRUE(under_pbmac1) << under_pbmac1.error().message;
+  auto msg = parse_message(*under_pbmac1);
+  ASSERT_TRUE(msg);
+  auto h = read_header(msg->get());
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_EQ(h->protection, kPbmac1);
+  ASSERT_TRUE(h->pbmac1);
+  EXPECT_EQ(h->pbmac1->iterations, 1000);
+  EXPECT_EQ(h->pbm_iterations, std::optional<long>(1000));
+  EXPECT_EQ(h->pbmac1->key_length, 32u);
+  EXPECT_EQ(h->pbmac1->prf, EVP_sha256());
+  EXPECT_EQ(h->pbmac1->mac, EVP_sha512());
+  EXPECT_EQ(h->pbmac1->salt.size(), 16u);
+  // Everything but the protection is kept.
+  auto before = read_header(parse_message(ir)->get());
+  EXPECT_EQ(h->transaction_id, before->transaction_id);
+  EXPECT_EQ(h->sender_nonce, before->sender_nonce);
+  EXPECT_EQ(h->sender_kid, before->sender_kid);
+  EXPECT_EQ(body_type(msg->get()), Body::kIr);
+
+  EXPECT_TRUE(pbmac1_verifies(*under_pbmac1, *h->pbmac1, as_span(secret)));
+  EXPECT_FALSE(pbmac1_verifies(*under_pbmac1, *h->pbmac1, as_span(std::string("s3creT"))));
+  Bytes flipped = *under_pbmac1;
+  flipped[flipped.size() / 2] ^= 0x01;
+  EXPECT_FALSE(pbmac1_verifies(flipped, *h->pbmac1, as_span(secret)));
+  EXPECT_FALSE(pbmac1_verifies(ir, *h->pbmac1, as_span(secret)));  // a PBM MAC is not PBMAC1's
+
+  // Back under PasswordBasedMac, as OpenSSL 3.0 checks it.
+  auto under_pbm = protect_pbm(*under_pbmac1, as_span(secret));
+  ASSERT_TRUE(under_pbm) << under_pbm.error().message;
+  EXPECT_TRUE(openssl_mac_ok(*under_pbm, secret));
+  EXPECT_FALSE(openssl_mac_ok(*under_pbm, "s3creT"));
+  auto back = read_header(parse_message(*under_pbm)->get());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->protection, kPasswordBasedMac);
+  EXPECT_EQ(back->transaction_id, before->transaction_id);
+}
+
+TEST(CmpCodec, Pbmac1ParametersNotReadAreLeftUnread) {
+  const std::string secret = "s3cret";
+  const Bytes ir = mac_protected_ir(secret);
+  Pbmac1 p;
+  p.iterations = 1000;
+  p.key_length = 32;
+  p.prf = EVP_sha256();
+  p.mac = EVP_sha256();
+  auto good = protect_pbmac1(ir, p, as_span(secret));
+  ASSERT_TRUE(good);
+  // hmacWithSHA256 (…2.9) in the PRF becomes hmacWithSHA1 (…2.7), then an unknown (…2.99).
+  const Bytes sha256 = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09};
+  for (std::uint8_t last : {std::uint8_t{0x07}, std::uint8_t{0x63}}) {
+    Bytes changed = *good;
+    auto at = std::search(changed.begin(), changed.end(), sha256.begin(), sha256.end());
+    ASSERT_NE(at, changed.end());
+    *(at + 7) = last;
+    auto msg = parse_message(changed);
+    ASSERT_TRUE(msg);
+    auto h = read_header(msg->get());
+    ASSERT_TRUE(h) << h.error().message;
+    EXPECT_EQ(h->protection, kPbmac1);
+    EXPECT_FALSE(h->pbmac1) << int(last);
   }
 }
 
