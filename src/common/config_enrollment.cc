@@ -22,6 +22,39 @@ bool est_label_ok(std::string_view name) {
 }  // namespace certward
 
 namespace certward::config_detail {
+namespace {
+
+// [<section>.labels.<name>] tables: each label's profile and authority, and what `more` reads
+// of its other keys (false: not one of them, refused as unknown).
+template <typename Label, typename More>
+Status parse_labels(const toml::node& v, std::string_view section, std::string_view src,
+                    std::map<std::string, Label>& labels, More more) {
+  const std::string prefix = std::string(section) + ".labels";
+  if (!v.is_table())
+    return fail(ErrorCode::kMalformed, where(v, src) + ": [" + prefix + "] must be a table");
+  for (const auto& [name, lv] : *v.as_table()) {
+    const std::string table = prefix + "." + std::string(name.str());
+    if (!lv.is_table())
+      return fail(ErrorCode::kMalformed, where(lv, src) + ": [" + table + "] must be a table");
+    Label l;
+    l.name = std::string(name.str());
+    for (const auto& [lk, lval] : *lv.as_table()) {
+      const std::string_view lkey = lk.str();
+      if (lkey == "profile") {
+        CW_ASSIGN_OR_RETURN(l.profile, get_string(lval, lkey, src));
+      } else if (lkey == "authority") {
+        CW_ASSIGN_OR_RETURN(l.authority, get_string(lval, lkey, src));
+      } else {
+        CW_ASSIGN_OR_RETURN(const bool read, more(l, lkey, lval));
+        if (!read) return unknown_key(lval, table, lkey, src);
+      }
+    }
+    labels[l.name] = std::move(l);
+  }
+  return ok();
+}
+
+}  // namespace
 
 Status parse_est(const toml::table& t, EstSettings& est, std::string_view src) {
   for (const auto& [k, v] : t) {
@@ -36,30 +69,16 @@ Status parse_est(const toml::table& t, EstSettings& est, std::string_view src) {
                     where(v, src) + ": est." + std::string(key) + " must be a number");
       (key == "burst" ? est.burst : est.requests_per_second) = v.value<double>().value_or(0);
     } else if (key == "labels") {
-      if (!v.is_table())
-        return fail(ErrorCode::kMalformed, where(v, src) + ": [est.labels] must be a table");
-      for (const auto& [name, lv] : *v.as_table()) {
-        const std::string table = "est.labels." + std::string(name.str());
-        if (!lv.is_table())
-          return fail(ErrorCode::kMalformed, where(lv, src) + ": [" + table + "] must be a table");
-        EstLabelSettings l;
-        l.name = std::string(name.str());
-        for (const auto& [lk, lval] : *lv.as_table()) {
-          const std::string_view lkey = lk.str();
-          if (lkey == "profile") {
-            CW_ASSIGN_OR_RETURN(l.profile, get_string(lval, lkey, src));
-          } else if (lkey == "authority") {
-            CW_ASSIGN_OR_RETURN(l.authority, get_string(lval, lkey, src));
-          } else if (lkey == "manufacturer_ca_file") {
-            CW_ASSIGN_OR_RETURN(l.manufacturer_ca_file, get_string(lval, lkey, src));
-          } else if (lkey == "team") {
-            CW_ASSIGN_OR_RETURN(l.team, get_string(lval, lkey, src));
-          } else {
-            return unknown_key(lval, table, lkey, src);
-          }
-        }
-        est.labels[l.name] = std::move(l);
-      }
+      CW_RETURN_IF_ERROR(parse_labels(
+          v, "est", src, est.labels,
+          [&](EstLabelSettings& l, std::string_view lkey, const toml::node& lval) -> Result<bool> {
+            std::string* field = lkey == "manufacturer_ca_file" ? &l.manufacturer_ca_file
+                                 : lkey == "team"               ? &l.team
+                                                                : nullptr;
+            if (field == nullptr) return false;
+            CW_ASSIGN_OR_RETURN(*field, get_string(lval, lkey, src));
+            return true;
+          }));
     } else {
       return unknown_key(v, "est", key, src);
     }
@@ -113,34 +132,6 @@ Status validate_scep(const ScepSettings& scep) {
   return ok();
 }
 
-namespace {
-
-Status parse_cmp_labels(const toml::node& v, CmpSettings& cmp, std::string_view src) {
-  if (!v.is_table())
-    return fail(ErrorCode::kMalformed, where(v, src) + ": [cmp.labels] must be a table");
-  for (const auto& [name, lv] : *v.as_table()) {
-    const std::string table = "cmp.labels." + std::string(name.str());
-    if (!lv.is_table())
-      return fail(ErrorCode::kMalformed, where(lv, src) + ": [" + table + "] must be a table");
-    CmpLabelSettings l;
-    l.name = std::string(name.str());
-    for (const auto& [lk, lval] : *lv.as_table()) {
-      const std::string_view lkey = lk.str();
-      if (lkey == "profile") {
-        CW_ASSIGN_OR_RETURN(l.profile, get_string(lval, lkey, src));
-      } else if (lkey == "authority") {
-        CW_ASSIGN_OR_RETURN(l.authority, get_string(lval, lkey, src));
-      } else {
-        return unknown_key(lval, table, lkey, src);
-      }
-    }
-    cmp.labels[l.name] = std::move(l);
-  }
-  return ok();
-}
-
-}  // namespace
-
 Status parse_cmp(const toml::table& t, CmpSettings& cmp, std::string_view src) {
   for (const auto& [k, v] : t) {
     const std::string_view key = k.str();
@@ -162,7 +153,9 @@ Status parse_cmp(const toml::table& t, CmpSettings& cmp, std::string_view src) {
       cmp.check_after_seconds = static_cast<int>(std::clamp<std::int64_t>(
           v.value<std::int64_t>().value_or(0), std::int64_t{-1}, std::int64_t{1} << 20));
     } else if (key == "labels") {
-      CW_RETURN_IF_ERROR(parse_cmp_labels(v, cmp, src));
+      CW_RETURN_IF_ERROR(parse_labels(v, "cmp", src, cmp.labels,
+                                      [](CmpLabelSettings&, std::string_view,
+                                         const toml::node&) -> Result<bool> { return false; }));
     } else {
       return unknown_key(v, "cmp", key, src);
     }
