@@ -27,11 +27,6 @@ A=$ADMIN_TOKEN
 HOSTPORT=${HTTP_BASE#http://}
 must 201 POST /api/v1/teams '{"name":"plant","allowed_profiles":["device"],"allowed_domains":["plant.example.test"]}'
 must 201 POST /api/v1/teams '{"name":"other","allowed_profiles":["device"],"allowed_domains":["other.example.test"]}'
-credential() {  # body -> sets ID and SECRET
-  must 201 POST /api/v1/enrollment/credentials "$1"
-  ID=$(jq -r .id "$T/resp")
-  SECRET=$(jq -r .secret "$T/resp")
-}
 "$CERTWARD_BIN" ca export issuing >"$T/issuing.pem"
 cd "$T"
 for i in $(seq 1 16); do openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "k$i.pem" 2>/dev/null; done

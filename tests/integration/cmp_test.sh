@@ -15,11 +15,6 @@ start_server
 A=$ADMIN_TOKEN
 HOSTPORT=${HTTP_BASE#http://}
 must 201 POST /api/v1/teams '{"name":"plant","allowed_profiles":["device"],"allowed_domains":["plant.example.test"]}'
-credential() {  # body -> sets ID and SECRET
-  must 201 POST /api/v1/enrollment/credentials "$1"
-  ID=$(jq -r .id "$T/resp")
-  SECRET=$(jq -r .secret "$T/resp")
-}
 "$CERTWARD_BIN" ca export issuing >"$T/issuing.pem"
 cd "$T"
 for i in 1 2 3 4 5 6 7 8; do openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "k$i.pem" 2>/dev/null; done

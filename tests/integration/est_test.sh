@@ -62,11 +62,6 @@ enroll() {  # path user:pass csr-file [curl args...]
   est "$path" -u "$userpass" -H 'Content-Type: application/pkcs10' --data-binary "@$csr" "$@"
 }
 to_pem() { base64 -d "$T/out" | openssl pkcs7 -inform DER -print_certs 2>/dev/null | sed -n '/BEGIN/,/END/p'; }
-credential() {  # body -> sets ID and SECRET
-  must 201 POST /api/v1/enrollment/credentials "$1"
-  ID=$(jq -r .id "$T/resp")
-  SECRET=$(jq -r .secret "$T/resp")
-}
 
 # --- cacerts and csrattrs --------------------------------------------------------------------
 assert_eq 200 "$(est /cacerts)" "cacerts answers"

@@ -158,6 +158,14 @@ api() {
   curl "${args[@]}" "$BASE$path"
 }
 
+# credential BODY: makes an enrollment credential (a setup call, as must) and sets ID and
+# SECRET, the secret shown once.
+credential() {
+  must 201 POST /api/v1/enrollment/credentials "$1"
+  ID=$(jq -r .id "$T/resp")
+  SECRET=$(jq -r .secret "$T/resp")
+}
+
 # must STATUS METHOD PATH [BODY]: a setup call with the token in $A that must answer STATUS;
 # anything else stops the test (what it sets up is not what it tests).
 must() {

@@ -24,11 +24,6 @@ start_server
 A=$ADMIN_TOKEN
 S="$HTTP_BASE/scep"
 must 201 POST /api/v1/teams '{"name":"fleet","allowed_profiles":["device","gated-device"],"allowed_domains":["fleet.example.test"]}'
-credential() {  # body -> sets ID and SECRET
-  must 201 POST /api/v1/enrollment/credentials "$1"
-  ID=$(jq -r .id "$T/resp")
-  SECRET=$(jq -r .secret "$T/resp")
-}
 
 # --- GetCACaps and GetCACert over plain HTTP ---------------------------------------------------
 caps=$(curl -s "$S?operation=GetCACaps")
