@@ -42,8 +42,9 @@ packages=(
   # rendered by headless Chromium
   nodejs python3-jsonschema chromium
   # SCEP interoperability tests (tests/integration/scep_*_test.sh): certmonger's scep-submit,
-  # run hermetically without D-Bus, and strongSwan's pki --scep
-  certmonger strongswan-pki
+  # run hermetically without D-Bus, and strongSwan's pki --scep, whose HTTP fetcher (curl
+  # plugin) and crypto (openssl plugin) come with the plugin packages, not with pki itself
+  certmonger strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins
 )
 # Debian's nodejs comes without npm; a nodejs that brings its own (NodeSource's) conflicts
 # with Debian's npm.
