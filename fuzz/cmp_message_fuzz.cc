@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static constexpr std::uint8_t kSecret[] = {'s', 'e', 'c', 'r', 'e', 't'};
     if (h->pbmac1 && h->pbmac1->iterations <= 16) {  // PBKDF2's cost is the server's bound
       (void)certward::x509::cmp::pbmac1_verifies(der, *h->pbmac1, kSecret);
-      (void)certward::x509::cmp::protect_pbm(der, kSecret);
+      (void)certward::x509::cmp::protect_pbm(der, kSecret, h->pbmac1->iterations);
     }
   }
   (void)certward::x509::cmp::extra_certs(msg->get());

@@ -6,6 +6,8 @@
 #include <openssl/hmac.h>
 #include <openssl/objects.h>
 
+#include <algorithm>
+
 #include "x509/der_internal.h"
 #include "x509/internal.h"
 #include "x509/names.h"
@@ -79,12 +81,15 @@ std::optional<Pbmac1> read_pbmac1(der::Reader& alg) {
     return std::nullopt;
   out.iterations = *iterations;
   if (pb.next_is(der::kInteger)) {
-    auto len = small_integer(*pb.read(der::kInteger));
+    auto len_der = pb.read(der::kInteger);
+    auto len = len_der ? small_integer(*len_der) : std::nullopt;
     if (!len || *len < 16 || *len > 64) return std::nullopt;
     out.key_length = static_cast<std::size_t>(*len);
   }
   if (!pb.next_is(der::kSequence)) return std::nullopt;  // hmacWithSHA1, the default: refused
-  out.prf = hmac_digest(*pb.read(der::kSequence));
+  auto prf = pb.read(der::kSequence);
+  if (!prf) return std::nullopt;
+  out.prf = hmac_digest(*prf);
   out.mac = hmac_digest(*scheme);
   if (out.prf == nullptr || out.mac == nullptr || !pb.empty()) return std::nullopt;
   if (out.key_length == 0) out.key_length = static_cast<std::size_t>(EVP_MD_get_size(out.mac));
@@ -372,8 +377,11 @@ Result<Bytes> protect_pbmac1(std::span<const std::uint8_t> der, const Pbmac1& p,
   return assemble(header, m, mac);
 }
 
-Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std::uint8_t> secret) {
-  constexpr int kIterations = 100;  // the least OpenSSL accepts; this MAC never leaves here
+Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std::uint8_t> secret,
+                          long iterations) {
+  // At least OpenSSL's minimum; the message is stored with this MAC (a transaction's
+  // request), where it must cost a guesser as much as the client's own did.
+  const long count = std::clamp(iterations, 100L, 10'000L);
   CW_ASSIGN_OR_RETURN(auto m, parts(der));
   const Bytes salt = crypto::random_bytes(16);
   // PBMParameter ::= SEQUENCE { salt, owf AlgorithmIdentifier, iterationCount, mac }
@@ -386,7 +394,8 @@ Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std
   const std::size_t owf = w.begin(der::kSequence);
   w.oid(kSha256);
   w.end(owf);
-  w.small_integer(kIterations);
+  const Bytes count_be = {static_cast<std::uint8_t>(count >> 8), static_cast<std::uint8_t>(count)};
+  w.integer(count_be);
   const std::size_t mac_alg = w.begin(der::kSequence);
   w.oid(kHmacSha256);
   w.end(mac_alg);
@@ -401,7 +410,7 @@ Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std
   unsigned int len = 0;
   if (EVP_Digest(key.data(), key.span().size(), digest, &len, EVP_sha256(), nullptr) != 1)
     return fail(ErrorCode::kInternal, "PBM: digest failed");
-  for (int i = 1; i < kIterations; ++i) {
+  for (long i = 1; i < count; ++i) {
     if (EVP_Digest(digest, len, digest, &len, EVP_sha256(), nullptr) != 1)
       return fail(ErrorCode::kInternal, "PBM: digest failed");
   }

@@ -90,11 +90,12 @@ Result<Header> read_header(const OSSL_CMP_MSG* msg);
 bool pbmac1_verifies(std::span<const std::uint8_t> der, const Pbmac1& p,
                      std::span<const std::uint8_t> secret);
 // The message protected anew under `secret`: with PBMAC1 and `p` (its salt replaced by a fresh
-// one), or with PasswordBasedMac (SHA-256, HMAC-SHA256, 100 iterations, a fresh salt).
-// Errors: kMalformed (not a PKIMessage), kInternal.
+// one), or with PasswordBasedMac (SHA-256, HMAC-SHA256, a fresh salt, `iterations` within
+// 100..10,000). Errors: kMalformed (not a PKIMessage), kInternal.
 Result<Bytes> protect_pbmac1(std::span<const std::uint8_t> der, const Pbmac1& p,
                              std::span<const std::uint8_t> secret);
-Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std::uint8_t> secret);
+Result<Bytes> protect_pbm(std::span<const std::uint8_t> der, std::span<const std::uint8_t> secret,
+                          long iterations);
 // The certificates of the message's extraCerts, in order (those that parse).
 std::vector<Certificate> extra_certs(const OSSL_CMP_MSG* msg);
 // The public key of a CRMF request's CertTemplate; null when it has none.

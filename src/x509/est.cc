@@ -1,6 +1,7 @@
 #include "x509/est.h"
 
 #include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
@@ -147,6 +148,20 @@ bool names_key(const Certificate& cert, std::span<const std::uint8_t> key_id) {
   unsigned int len = 0;
   return X509_pubkey_digest(cert.get(), EVP_sha1(), md, &len) == 1 &&
          std::equal(key_id.begin(), key_id.end(), md, md + len);
+}
+
+bool can_encrypt_to(const Certificate& cert) {
+  crypto::X509StackPtr to(sk_X509_new_null());
+  if (!to || X509_up_ref(cert.get()) != 1) return false;
+  if (sk_X509_push(to.get(), cert.get()) <= 0) {
+    X509_free(cert.get());
+    return false;
+  }
+  static constexpr std::uint8_t kProbe[] = {0};
+  crypto::BioPtr in(BIO_new_mem_buf(kProbe, sizeof kProbe));
+  crypto::CmsPtr env(in ? CMS_encrypt(to.get(), in.get(), EVP_aes_256_cbc(), CMS_BINARY) : nullptr);
+  ERR_clear_error();
+  return env != nullptr;
 }
 
 Result<Bytes> make_encrypted_key(std::span<const std::uint8_t> pkcs8_der, const Certificate& signer,

@@ -50,6 +50,10 @@ Result<std::optional<DecryptKeyRequest>> decrypt_key_request(const Csr& csr);
 // public key (the identifier RFC 5280 4.2.1.2 method 1 derives).
 bool names_key(const Certificate& cert, std::span<const std::uint8_t> key_id);
 
+// Whether a key can be enveloped to `cert` (key transport to RSA, key agreement with EC): an
+// Ed25519 or RSA-PSS key cannot receive one. Asked before anything is issued.
+bool can_encrypt_to(const Certificate& cert);
+
 // The encrypted private key of a /serverkeygen answer (RFC 7030 4.4.2): the key (PKCS#8, a
 // OneAsymmetricKey) in an AsymmetricKeyPackage (RFC 5958), signed by `signer` (SignedData,
 // eContentType id-ct-KP-aKeyPackage, carrying `signer_chain` to verify it with) and enveloped

@@ -281,6 +281,17 @@ assert_eq 400 "$(skg_tls "$T/ek3.b64")" "an identifier that is no OCTET STRING"
 csr_attr "$T/ek4.b64" ek4.devices.example.test $ASYM "$IDEVID_KID" OctetString
 credential '{"kind":"est","team":"factory","profile":"device"}'
 assert_eq 400 "$(enroll /serverkeygen "$ID:$SECRET" "$T/ek4.b64")" "an encrypted key without a TLS client certificate to encrypt to"
+# A key that cannot receive an envelope (Ed25519) is refused before anything is issued: the
+# one-time credential is not used.
+openssl req -x509 -newkey ed25519 -nodes -subj /CN=ed-device -days 1 -addext subjectKeyIdentifier=hash \
+  -keyout "$T/ed.key" -out "$T/ed.pem" 2>/dev/null
+ED_KID=$(openssl x509 -in "$T/ed.pem" -noout -ext subjectKeyIdentifier | sed -n 2p | tr -d ' :\n' | tr 'A-F' 'a-f')
+csr_attr "$T/ek5.b64" ek5.devices.example.test $ASYM "$ED_KID" OctetString
+credential '{"kind":"est","team":"factory","profile":"device"}'
+assert_eq 400 "$(enroll /serverkeygen "$ID:$SECRET" "$T/ek5.b64" --cert "$T/ed.pem" --key "$T/ed.key")" \
+  "an encrypted key for an Ed25519 TLS key, which no envelope reaches"
+must 200 GET "/api/v1/enrollment/credentials/$ID"
+assert_eq active "$(jq -r .state "$T/resp")" "the one-time credential is not used by the refusal"
 assert_eq "$before" "$(db_scalar "SELECT COUNT(*) FROM certificates")" "none of them issued anything"
 assert_eq 200 "$(skg_tls "$T/ek4.b64")" "serverkeygen with the key encrypted to the IDevID's key"
 boundary=$(sed -n 's/^content-type: multipart\/mixed; boundary=\([^\r]*\).*/\1/Ip' "$T/hdr")

@@ -805,7 +805,8 @@ Outcome<Bytes> Service::handle(const std::optional<std::string>& label_name,
         verified = mac_ok(msg->get(), **secret);
       } else if (secret && *secret &&
                  x509::cmp::pbmac1_verifies(der, *call.header.pbmac1, (*secret)->span())) {
-        auto as_pbm = x509::cmp::protect_pbm(der, (*secret)->span());
+        auto as_pbm =
+            x509::cmp::protect_pbm(der, (*secret)->span(), call.header.pbmac1->iterations);
         auto reparsed = as_pbm ? x509::cmp::parse_message(*as_pbm)
                                : Result<x509::cmp::MessagePtr>(std::unexpected(as_pbm.error()));
         if (reparsed) {

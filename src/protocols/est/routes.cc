@@ -114,6 +114,11 @@ http::Response enroll(Service& service, const http::Request& req, bool labelled,
                                "the AsymmetricDecryptKeyIdentifier must name the key of the "
                                "certificate presented in TLS",
                                {}});
+      if (!x509::est::can_encrypt_to(*leaf))
+        return refused(Failure{Refusal::kBadRequest,
+                               "the TLS certificate's key cannot receive an encrypted key (an RSA "
+                               "or EC key can)",
+                               {}});
       auto s = service.key_signer(call);
       if (!s) return refused(s.error());
       recipient = std::move(*leaf);

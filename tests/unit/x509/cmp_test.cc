@@ -140,13 +140,14 @@ TEST(CmpCodec, Pbmac1RoundTripsAndConvertsToWhatOpenSslChecks) {
   EXPECT_FALSE(pbmac1_verifies(ir, *h->pbmac1, as_span(secret)));  // a PBM MAC is not PBMAC1's
 
   // Back under PasswordBasedMac, as OpenSSL 3.0 checks it.
-  auto under_pbm = protect_pbm(*under_pbmac1, as_span(secret));
+  auto under_pbm = protect_pbm(*under_pbmac1, as_span(secret), 1000);
   ASSERT_TRUE(under_pbm) << under_pbm.error().message;
   EXPECT_TRUE(openssl_mac_ok(*under_pbm, secret));
   EXPECT_FALSE(openssl_mac_ok(*under_pbm, "s3creT"));
   auto back = read_header(parse_message(*under_pbm)->get());
   ASSERT_TRUE(back);
   EXPECT_EQ(back->protection, kPasswordBasedMac);
+  EXPECT_EQ(back->pbm_iterations, std::optional<long>(1000));  // as costly as the client's
   EXPECT_EQ(back->transaction_id, before->transaction_id);
 }
 
@@ -174,6 +175,17 @@ TEST(CmpCodec, Pbmac1ParametersNotReadAreLeftUnread) {
     EXPECT_EQ(h->protection, kPbmac1);
     EXPECT_FALSE(h->pbmac1) << int(last);
   }
+  // The PRF's SEQUENCE claims more than there is (OpenSSL keeps the parameters as they came).
+  const Bytes prf = {0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09};
+  Bytes overlong = *good;
+  auto at = std::search(overlong.begin(), overlong.end(), prf.begin(), prf.end());
+  ASSERT_NE(at, overlong.end());
+  *(at + 1) = 0x7f;
+  auto msg = parse_message(overlong);
+  ASSERT_TRUE(msg);
+  auto h = read_header(msg->get());
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_FALSE(h->pbmac1);
 }
 
 TEST(CmpCodec, ReadsTheReasonAndSignerOfASignedRr) {
