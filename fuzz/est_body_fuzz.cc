@@ -15,7 +15,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (auto csr = certward::x509::est::parse_csr_body(text)) {
-    (void)certward::x509::est::asks_encrypted_key(*csr);
     if (auto asked = certward::x509::est::decrypt_key_request(*csr); asked && *asked)
       (void)(*asked)->key_id.size();
     (void)csr->info().sans.size();

@@ -11,6 +11,7 @@
 
 #include "common/encoding.h"
 #include "x509/der_internal.h"
+#include "x509/internal.h"
 
 namespace certward::x509::est {
 namespace {
@@ -107,17 +108,6 @@ Bytes make_csr_attrs(std::span<const crypto::KeyType> allowed) {
   return out;
 }
 
-bool asks_encrypted_key(const Csr& csr) {
-  for (const char* oid : {kDecryptKeyId, kAsymmDecryptKeyId}) {
-    ASN1_OBJECT* obj = OBJ_txt2obj(oid, 1);
-    if (obj == nullptr) continue;
-    const int at = X509_REQ_get_attr_by_OBJ(csr.get(), obj, -1);
-    ASN1_OBJECT_free(obj);
-    if (at >= 0) return true;
-  }
-  return false;
-}
-
 Result<std::optional<DecryptKeyRequest>> decrypt_key_request(const Csr& csr) {
   for (const auto& [oid, symmetric] :
        {std::pair{kDecryptKeyId, true}, {kAsymmDecryptKeyId, false}}) {
@@ -151,12 +141,8 @@ bool names_key(const Certificate& cert, std::span<const std::uint8_t> key_id) {
 }
 
 bool can_encrypt_to(const Certificate& cert) {
-  crypto::X509StackPtr to(sk_X509_new_null());
-  if (!to || X509_up_ref(cert.get()) != 1) return false;
-  if (sk_X509_push(to.get(), cert.get()) <= 0) {
-    X509_free(cert.get());
-    return false;
-  }
+  crypto::X509StackPtr to = internal::new_x509_stack();
+  if (!internal::push_x509(to.get(), cert.get())) return false;
   static constexpr std::uint8_t kProbe[] = {0};
   crypto::BioPtr in(BIO_new_mem_buf(kProbe, sizeof kProbe));
   crypto::CmsPtr env(in ? CMS_encrypt(to.get(), in.get(), EVP_aes_256_cbc(), CMS_BINARY) : nullptr);
@@ -184,13 +170,9 @@ Result<Bytes> make_encrypted_key(std::span<const std::uint8_t> pkcs8_der, const 
   crypto::Asn1ObjectPtr key_package(OBJ_txt2obj(kKeyPackage, 1));
   crypto::BioPtr in(
       BIO_new_mem_buf(package.span().data(), static_cast<int>(package.span().size())));
-  crypto::X509StackPtr chain(sk_X509_new_null());
+  crypto::X509StackPtr chain = internal::new_x509_stack();
   for (const Certificate& c : signer_chain) {
-    if (!chain || X509_up_ref(c.get()) != 1) return failed("the signer's chain");
-    if (sk_X509_push(chain.get(), c.get()) <= 0) {
-      X509_free(c.get());
-      return failed("the signer's chain");
-    }
+    if (!internal::push_x509(chain.get(), c.get())) return failed("the signer's chain");
   }
   crypto::CmsPtr signed_data(
       CMS_sign(signer.get(), signer_key.get(), chain.get(), nullptr, CMS_PARTIAL | CMS_BINARY));
@@ -206,12 +188,8 @@ Result<Bytes> make_encrypted_key(std::span<const std::uint8_t> pkcs8_der, const 
   OPENSSL_cleanse(buf, static_cast<std::size_t>(n));
   OPENSSL_free(buf);
 
-  crypto::X509StackPtr to(sk_X509_new_null());
-  if (!to || X509_up_ref(recipient.get()) != 1) return failed("the recipient");
-  if (sk_X509_push(to.get(), recipient.get()) <= 0) {
-    X509_free(recipient.get());
-    return failed("the recipient");
-  }
+  crypto::X509StackPtr to = internal::new_x509_stack();
+  if (!internal::push_x509(to.get(), recipient.get())) return failed("the recipient");
   crypto::BioPtr content(
       BIO_new_mem_buf(signed_der.span().data(), static_cast<int>(signed_der.span().size())));
   crypto::CmsPtr env(CMS_encrypt(to.get(), nullptr, EVP_aes_256_cbc(), CMS_PARTIAL | CMS_BINARY));

@@ -33,10 +33,6 @@ Result<Csr> parse_csr_body(std::string_view body);
 // algorithm of the first allowed key type. DER.
 Bytes make_csr_attrs(std::span<const crypto::KeyType> allowed);
 
-// Whether the CSR asks for its server-generated key to come back encrypted (RFC 7030 4.4.1.1
-// and 4.4.1.2: a DecryptKeyIdentifier or AsymmetricDecryptKeyIdentifier attribute).
-bool asks_encrypted_key(const Csr& csr);
-
 // How the CSR asks for its key to be encrypted: with a key shared beforehand (symmetric, RFC
 // 7030 4.4.1.1), or to one of the client's own keys, named by `key_id` (asymmetric, 4.4.1.2).
 struct DecryptKeyRequest {

@@ -49,6 +49,15 @@ inline crypto::X509StackPtr new_x509_stack() {
   return crypto::X509StackPtr(reinterpret_cast<STACK_OF(X509)*>(OPENSSL_sk_new_null()));
 }
 
+// Appends a reference to `cert` to an owning certificate stack: its count is raised, and
+// lowered again when the push fails.
+inline bool push_x509(STACK_OF(X509) * sk, X509* cert) {
+  if (sk == nullptr || X509_up_ref(cert) != 1) return false;
+  if (stack_push(sk, cert)) return true;
+  X509_free(cert);
+  return false;
+}
+
 // A read-only memory BIO over `data`; the bytes must outlive the BIO.
 inline crypto::BioPtr mem_bio(std::span<const std::uint8_t> data) {
   return crypto::BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));

@@ -15,8 +15,8 @@ namespace {
 using internal::bio_string;
 using internal::mem_bio;
 using internal::new_x509_stack;
+using internal::push_x509;
 using internal::stack_at;
-using internal::stack_push;
 using internal::stack_size;
 
 // RFC 8894 3.2.1: the SCEP attributes, under id-VeriSign pki attributes.
@@ -211,8 +211,7 @@ Result<Signed> read_signed(std::span<const std::uint8_t> der) {
   // The signature is checked with the certificate the message carries and nothing else; who
   // that certificate belongs to is the protocol's question.
   crypto::X509StackPtr only = new_x509_stack();
-  if (!only || !X509_up_ref(out.signer.get()) || !stack_push(only.get(), out.signer.get()))
-    return fail(ErrorCode::kInternal, "out of memory");
+  if (!push_x509(only.get(), out.signer.get())) return fail(ErrorCode::kInternal, "out of memory");
   crypto::BioPtr content(BIO_new(BIO_s_mem()));
   if (CMS_verify(out.cms.get(), only.get(), nullptr, nullptr, content.get(),
                  CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN | CMS_BINARY) != 1) {
@@ -251,8 +250,7 @@ Result<Bytes> envelope(std::span<const std::uint8_t> content, const Certificate&
   if (EVP_PKEY_get_base_id(recipient.public_key()) != EVP_PKEY_RSA)
     return fail(ErrorCode::kInvalidArgument, "SCEP: the recipient's key is not RSA");
   crypto::X509StackPtr to = new_x509_stack();
-  if (!to || !X509_up_ref(recipient.get()) || !stack_push(to.get(), recipient.get()))
-    return fail(ErrorCode::kInternal, "out of memory");
+  if (!push_x509(to.get(), recipient.get())) return fail(ErrorCode::kInternal, "out of memory");
   auto in = mem_bio(content);
   crypto::CmsPtr env(CMS_encrypt(to.get(), in.get(), cipher_of(cipher), CMS_BINARY));
   if (!env) return fail(ErrorCode::kInternal, "CMS encryption: " + crypto::openssl_error_string());
