@@ -3,6 +3,8 @@
 
 #include "protocols/cmp/openssl_glue.h"
 
+#include <algorithm>
+
 #include <openssl/cmperr.h>
 #include <openssl/err.h>
 
@@ -85,9 +87,9 @@ STACK_OF(X509) * stack_of(std::span<const x509::Certificate> certs) {
 std::string serial_hex(const ASN1_INTEGER* serial) {
   crypto::BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
   if (!bn) return {};
-  Bytes b(static_cast<std::size_t>(BN_num_bytes(bn.get())));
-  BN_bn2bin(bn.get(), b.data());
-  if (b.empty()) b.push_back(0);
+  // A zero serial still has one byte: the size is fixed before the copy.
+  Bytes b(static_cast<std::size_t>(std::max(BN_num_bytes(bn.get()), 1)), 0);
+  BN_bn2binpad(bn.get(), b.data(), static_cast<int>(b.size()));
   return to_hex(b);
 }
 
