@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <utility>
 
+#include "x509/der_internal.h"
 #include "x509/internal.h"
 #include "x509/names.h"
 
@@ -13,11 +16,14 @@ namespace certward::x509 {
 
 using crypto::Handle;
 
-struct Csr::State {
+// What parsing a request yields; Csr::State holds it.
+struct ParsedRequest {
   crypto::X509ReqPtr req;
   Bytes der;
   CsrInfo info;
 };
+
+struct Csr::State : ParsedRequest {};
 
 namespace {
 
@@ -103,6 +109,147 @@ Result<CsrInfo> describe(X509_REQ* req, EVP_PKEY* key) {
   return info;
 }
 
+// OpenSSL 3.0 decodes the subject key of every X509_PUBKEY it parses through a decoder context
+// it builds afresh by walking every provider's decoders. Under REST issuance load that was
+// about 170 of the ~300 µs a request spent in parse_csr, the largest single cost of an
+// issuance (docs/benchmarks.md). Requests with a named-curve EC key (what ACME, EST and most
+// REST clients send) are therefore assembled here from their parts: each part is decoded by
+// OpenSSL's own d2i function, the key through the legacy EC_KEY point decode, and the
+// assembled X509_REQ must encode to exactly the bytes received. Anything else (another key
+// type, a shape this does not rebuild byte for byte, an encoding OpenSSL would refuse) returns
+// null and goes to d2i_X509_REQ, which then accepts or refuses it as before. The signature is
+// verified by the caller either way. The csr fuzz target checks that both paths agree.
+crypto::X509ReqPtr assemble_named_curve_request(std::span<const std::uint8_t> der) {
+  static constexpr std::uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+  static constexpr std::uint8_t kP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  static constexpr std::uint8_t kP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+  static constexpr std::uint8_t kP521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
+  const char* what = "certificate request";
+
+  der::Reader outer(der, what);
+  auto body = outer.read(der::kSequence);
+  if (!body || !outer.finish()) return nullptr;
+  der::Reader parts(*body, what);
+  auto info = parts.next();
+  auto sig_alg = parts.next();
+  auto signature = parts.next();
+  if (!info || info->tag != der::kSequence || !sig_alg || sig_alg->tag != der::kSequence ||
+      !signature || signature->tag != der::kBitString || !parts.finish()) {
+    return nullptr;
+  }
+  der::Reader fields(info->content, what);
+  auto version = fields.read(der::kInteger);
+  auto subject = fields.next();
+  auto spki = fields.next();
+  auto attributes = fields.next();  // [0] IMPLICIT SET OF Attribute
+  if (!version || version->size() != 1 || version->front() != 0 || !subject ||
+      subject->tag != der::kSequence || !spki || spki->tag != der::kSequence || !attributes ||
+      attributes->tag != der::context(0) || !fields.finish()) {
+    return nullptr;
+  }
+
+  der::Reader key_fields(spki->content, what);
+  auto key_algorithm = key_fields.read(der::kSequence);
+  auto key_bits = key_fields.read(der::kBitString);
+  if (!key_algorithm || !key_bits || !key_fields.finish()) return nullptr;
+  der::Reader algorithm_fields(*key_algorithm, what);
+  auto key_type = algorithm_fields.read(der::kOid);
+  auto curve = algorithm_fields.read(der::kOid);
+  if (!key_type || !curve || !algorithm_fields.finish() || !der::is_oid(*key_type, kEcPublicKey)) {
+    return nullptr;
+  }
+  const int curve_nid = der::is_oid(*curve, kP256)   ? NID_X9_62_prime256v1
+                        : der::is_oid(*curve, kP384) ? NID_secp384r1
+                        : der::is_oid(*curve, kP521) ? NID_secp521r1
+                                                     : NID_undef;
+  auto point = der::bit_string_octets(*key_bits, what);
+  if (curve_nid == NID_undef || !point) return nullptr;
+  crypto::EvpPkeyPtr key = internal::legacy_ec_key(curve_nid, *point);
+  if (!key) return nullptr;
+
+  // Each part must be exactly one element of its type: d2i stops at the end of the first.
+  auto decoded = [](auto* d2i, const der::Tlv& tlv) {
+    const unsigned char* p = tlv.whole.data();
+    auto* out = d2i(nullptr, &p, static_cast<long>(tlv.whole.size()));
+    return std::pair(out, out && p == tlv.whole.data() + tlv.whole.size());
+  };
+  crypto::X509ReqPtr req(X509_REQ_new());
+  auto [name_raw, name_whole] = decoded(d2i_X509_NAME, *subject);
+  crypto::X509NamePtr name(name_raw);
+  if (!req || !name_whole || !X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) ||
+      !X509_REQ_set_subject_name(req.get(), name.get()) ||
+      // A legacy key takes X509_PUBKEY_set's ameth->pub_encode path, and the request keeps a
+      // reference to it: X509_REQ_get0_pubkey needs no decoding.
+      !X509_REQ_set_pubkey(req.get(), key.get())) {
+    return nullptr;
+  }
+  der::Reader each(attributes->content, what);
+  while (!each.empty()) {
+    auto attribute = each.next();
+    if (!attribute) return nullptr;
+    auto [attr_raw, attr_whole] = decoded(d2i_X509_ATTRIBUTE, *attribute);
+    crypto::Handle<X509_ATTRIBUTE, X509_ATTRIBUTE_free> attr(attr_raw);
+    if (!attr_whole || !X509_REQ_add1_attr(req.get(), attr.get())) return nullptr;
+  }
+  auto [alg_raw, alg_whole] = decoded(d2i_X509_ALGOR, *sig_alg);
+  crypto::Handle<X509_ALGOR, X509_ALGOR_free> alg(alg_raw);
+  auto [bits_raw, bits_whole] = decoded(d2i_ASN1_BIT_STRING, *signature);
+  crypto::Handle<ASN1_BIT_STRING, ASN1_BIT_STRING_free> bits(bits_raw);
+  if (!alg_whole || !bits_whole || !X509_REQ_set1_signature_algo(req.get(), alg.get())) {
+    return nullptr;
+  }
+  X509_REQ_set0_signature(req.get(), bits.release());
+
+  // The proof that this is the request received: the same bytes, element for element (a SET OF
+  // attributes out of DER order, say, re-encodes differently and takes the other path).
+  unsigned char* encoded = nullptr;
+  const int len = i2d_X509_REQ(req.get(), &encoded);
+  crypto::OpensslStringPtr owned(reinterpret_cast<char*>(encoded));
+  if (len <= 0 || static_cast<std::size_t>(len) != der.size() ||
+      std::memcmp(encoded, der.data(), der.size()) != 0) {
+    return nullptr;
+  }
+  return req;
+}
+
+// The request as d2i_X509_REQ decodes it, for every request the fast path does not rebuild.
+Result<crypto::X509ReqPtr> decode_request(std::span<const std::uint8_t> der) {
+  const unsigned char* p = der.data();
+  crypto::X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+  if (!req || p != der.data() + der.size()) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "not a DER PKCS#10 request, or trailing data");
+  }
+  return req;
+}
+
+Result<ParsedRequest> parse_request(std::span<const std::uint8_t> data, bool assemble) {
+  if (data.empty()) return fail(ErrorCode::kMalformed, "empty certificate request");
+  ParsedRequest state;
+  CW_ASSIGN_OR_RETURN(state.der, csr_der(data));
+  if (assemble) {
+    ERR_set_mark();
+    state.req = assemble_named_curve_request(state.der);
+    ERR_pop_to_mark();
+  }
+  if (!state.req) {
+    CW_ASSIGN_OR_RETURN(state.req, decode_request(state.der));
+  }
+  EVP_PKEY* key = X509_REQ_get0_pubkey(state.req.get());
+  if (!key) {
+    ERR_clear_error();
+    return fail(ErrorCode::kMalformed, "certificate request key is unreadable");
+  }
+  // Proof of possession: anything but a clean success (including "cannot tell") is refused.
+  if (X509_REQ_verify(state.req.get(), key) <= 0) {
+    ERR_clear_error();
+    return fail(ErrorCode::kBadSignature, "certificate request signature does not verify");
+  }
+  CW_ASSIGN_OR_RETURN(state.info, describe(state.req.get(), key));
+  ERR_clear_error();
+  return state;
+}
+
 }  // namespace
 
 X509_REQ* Csr::get() const { return state_->req.get(); }
@@ -111,29 +258,16 @@ const CsrInfo& Csr::info() const { return state_->info; }
 const Bytes& Csr::der() const { return state_->der; }
 
 Result<Csr> parse_csr(std::span<const std::uint8_t> data) {
-  if (data.empty()) return fail(ErrorCode::kMalformed, "empty certificate request");
-  auto state = std::make_shared<Csr::State>();
-  CW_ASSIGN_OR_RETURN(state->der, csr_der(data));
-  const unsigned char* p = state->der.data();
-  state->req.reset(d2i_X509_REQ(nullptr, &p, static_cast<long>(state->der.size())));
-  if (!state->req || p != state->der.data() + state->der.size()) {
-    ERR_clear_error();
-    return fail(ErrorCode::kMalformed, "not a DER PKCS#10 request, or trailing data");
-  }
-  EVP_PKEY* key = X509_REQ_get0_pubkey(state->req.get());
-  if (!key) {
-    ERR_clear_error();
-    return fail(ErrorCode::kMalformed, "certificate request key is unreadable");
-  }
-  // Proof of possession: anything but a clean success (including "cannot tell") is refused.
-  if (X509_REQ_verify(state->req.get(), key) <= 0) {
-    ERR_clear_error();
-    return fail(ErrorCode::kBadSignature, "certificate request signature does not verify");
-  }
-  CW_ASSIGN_OR_RETURN(state->info, describe(state->req.get(), key));
-  ERR_clear_error();
-  return Csr(std::move(state));
+  CW_ASSIGN_OR_RETURN(auto state, parse_request(data, /*assemble=*/true));
+  return Csr(std::make_shared<const Csr::State>(Csr::State{std::move(state)}));
 }
+
+namespace internal {
+Result<Csr> parse_csr_with_openssl(std::span<const std::uint8_t> data) {
+  CW_ASSIGN_OR_RETURN(auto state, parse_request(data, /*assemble=*/false));
+  return Csr(std::make_shared<const Csr::State>(Csr::State{std::move(state)}));
+}
+}  // namespace internal
 
 Result<Bytes> make_csr_der(const crypto::PrivateKey& key, std::string_view subject,
                            std::span<const SubjectAltName> sans) {

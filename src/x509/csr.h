@@ -10,6 +10,13 @@
 
 namespace certward::x509 {
 
+class Csr;
+namespace internal {
+// parse_csr with every request decoded by d2i_X509_REQ, the path parse_csr takes for all but
+// named-curve EC requests: what tests and the csr fuzz target compare parse_csr against.
+Result<Csr> parse_csr_with_openssl(std::span<const std::uint8_t> data);
+}  // namespace internal
+
 struct CsrInfo {
   std::string subject;  // RFC 2253 one-line form
   std::string subject_cn;
@@ -34,6 +41,7 @@ class Csr {
 
  private:
   friend Result<Csr> parse_csr(std::span<const std::uint8_t>);
+  friend Result<Csr> internal::parse_csr_with_openssl(std::span<const std::uint8_t>);
   struct State;
   explicit Csr(std::shared_ptr<const State> s) : state_(std::move(s)) {}
   std::shared_ptr<const State> state_;

@@ -128,6 +128,11 @@ std::string first_cn(const X509_NAME* name);
 // X509_set_pubkey, which replaces whatever this left. (public_key.cc says why.)
 bool set_public_key_from_spki(X509* cert, const X509_PUBKEY* spki);
 
+// A public-only key for the encoded `point` on a named curve (P-256, P-384, P-521, by NID),
+// through OpenSSL's legacy EC_KEY: a point decode that checks the point is on the curve,
+// without OpenSSL 3.0's per-key decoder context. Null for another curve or a bad point.
+crypto::EvpPkeyPtr legacy_ec_key(int curve_nid, std::span<const std::uint8_t> point);
+
 // The algorithm and size of the key in `spki`, read from its encoding without building a key
 // object, for the keys certward issues (RSA, named-curve P-256/P-384/P-521 EC, Ed25519) and only
 // when decoding the key would succeed; nullopt for anything else, which the caller then decodes.

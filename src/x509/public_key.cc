@@ -51,6 +51,26 @@ const EC_GROUP* named_group(int curve_nid) {
   }
 }
 
+}  // namespace
+
+crypto::EvpPkeyPtr legacy_ec_key(int curve_nid, std::span<const std::uint8_t> point) {
+  const EC_GROUP* group = named_group(curve_nid);
+  if (!group || point.empty()) return nullptr;
+  crypto::Handle<EC_KEY, EC_KEY_free> ec(EC_KEY_new());
+  // EC_KEY_oct2key checks that the point is on the curve and keeps its encoding form
+  // (compressed or not), as the provider decoder does.
+  if (!ec || !EC_KEY_set_group(ec.get(), group) ||
+      !EC_KEY_oct2key(ec.get(), point.data(), point.size(), nullptr)) {
+    return nullptr;
+  }
+  crypto::EvpPkeyPtr key(EVP_PKEY_new());
+  if (!key || !EVP_PKEY_assign(key.get(), EVP_PKEY_EC, ec.get())) return nullptr;
+  ec.release();  // owned by key now
+  return key;
+}
+
+namespace {
+
 // A public-only legacy EVP_PKEY for a named-curve EC key, or null.
 crypto::EvpPkeyPtr legacy_ec_key(const X509_PUBKEY* spki) {
   ASN1_OBJECT* alg_obj = nullptr;
@@ -65,20 +85,8 @@ crypto::EvpPkeyPtr legacy_ec_key(const X509_PUBKEY* spki) {
   const void* param = nullptr;
   X509_ALGOR_get0(nullptr, &param_type, &param, alg);
   if (param_type != V_ASN1_OBJECT) return nullptr;  // explicit or absent curve parameters
-  const EC_GROUP* group = named_group(OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(param)));
-  if (!group) return nullptr;
-
-  crypto::Handle<EC_KEY, EC_KEY_free> ec(EC_KEY_new());
-  // EC_KEY_oct2key checks that the point is on the curve and keeps its encoding form
-  // (compressed or not), as the provider decoder does.
-  if (!ec || !EC_KEY_set_group(ec.get(), group) ||
-      !EC_KEY_oct2key(ec.get(), bits, static_cast<std::size_t>(bits_len), nullptr)) {
-    return nullptr;
-  }
-  crypto::EvpPkeyPtr key(EVP_PKEY_new());
-  if (!key || !EVP_PKEY_assign(key.get(), EVP_PKEY_EC, ec.get())) return nullptr;
-  ec.release();  // owned by key now
-  return key;
+  return internal::legacy_ec_key(OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(param)),
+                                 std::span(bits, static_cast<std::size_t>(bits_len)));
 }
 
 // The size in bits of an RSAPublicKey's modulus (RFC 8017 A.1.1), as BN_num_bits would count it;

@@ -1,6 +1,9 @@
+#define OPENSSL_SUPPRESS_DEPRECATED  // EVP_PKEY_get0: which path decoded the key
+
 #include "x509/csr.h"
 
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
 #include "unit/x509/test_certs.h"
@@ -166,6 +169,145 @@ TEST(ParseCsr, RejectsTruncationAndGarbage) {
   expect_error(parse_csr(as_bytes("-----BEGIN CERTIFICATE REQUEST-----\n@@@\n"
                                   "-----END CERTIFICATE REQUEST-----\n")),
                ErrorCode::kMalformed);
+}
+
+// parse_csr assembles named-curve EC requests from their parts instead of d2i_X509_REQ's key
+// decoder (csr.cc says why). These check that it accepts, refuses and describes exactly what
+// the d2i_X509_REQ path does.
+void expect_same_as_openssl(std::span<const std::uint8_t> der, const std::string& what) {
+  SCOPED_TRACE(what);
+  auto fast = parse_csr(der);
+  auto reference = internal::parse_csr_with_openssl(der);
+  ASSERT_EQ(bool(fast), bool(reference))
+      << (fast ? reference.error().message : fast.error().message);
+  if (!fast) {
+    EXPECT_EQ(fast.error().code, reference.error().code);
+    EXPECT_EQ(fast.error().message, reference.error().message);
+    return;
+  }
+  EXPECT_EQ(fast->der(), reference->der());
+  const CsrInfo& a = fast->info();
+  const CsrInfo& b = reference->info();
+  EXPECT_EQ(a.subject, b.subject);
+  EXPECT_EQ(a.subject_cn, b.subject_cn);
+  EXPECT_EQ(a.sans, b.sans);
+  EXPECT_EQ(a.key.name(), b.key.name());
+  EXPECT_EQ(a.key.curve, b.key.curve);
+  EXPECT_EQ(a.signature_algorithm, b.signature_algorithm);
+  EXPECT_EQ(a.challenge_password, b.challenge_password);
+  EXPECT_EQ(a.key_usage, b.key_usage);
+  EXPECT_EQ(a.extended_key_usage, b.extended_key_usage);
+  EXPECT_EQ(a.requests_ca, b.requests_ca);
+  ASSERT_EQ(a.requested_extensions.size(), b.requested_extensions.size());
+  for (std::size_t i = 0; i < a.requested_extensions.size(); ++i) {
+    EXPECT_EQ(a.requested_extensions[i].name, b.requested_extensions[i].name);
+    EXPECT_EQ(a.requested_extensions[i].critical, b.requested_extensions[i].critical);
+  }
+  EXPECT_TRUE(crypto::same_public_key(fast->public_key(), reference->public_key()));
+  unsigned char* x = nullptr;
+  unsigned char* y = nullptr;
+  const int nx = i2d_X509_REQ(fast->get(), &x);
+  const int ny = i2d_X509_REQ(reference->get(), &y);
+  EXPECT_EQ(Bytes(x, x + std::max(nx, 0)), Bytes(y, y + std::max(ny, 0)));
+  OPENSSL_free(x);
+  OPENSSL_free(y);
+  EXPECT_EQ(X509_REQ_get_version(fast->get()), X509_REQ_get_version(reference->get()));
+}
+
+// Whether parse_csr decoded the key itself (a legacy key object) rather than through
+// d2i_X509_REQ (a provider key).
+bool assembled(const Csr& csr) { return EVP_PKEY_get0(csr.public_key()) != nullptr; }
+
+Bytes request_der(X509_REQ* req) {
+  const int n = i2d_X509_REQ(req, nullptr);
+  Bytes der(static_cast<std::size_t>(std::max(n, 0)));
+  unsigned char* p = der.data();
+  i2d_X509_REQ(req, &p);
+  return der;
+}
+
+TEST(ParseCsrAssembly, NamedCurveRequestsAreAssembledAndAgree) {
+  const std::vector<SubjectAltName> sans = {{SanType::kDns, "a.example"},
+                                            {SanType::kIp, "192.0.2.1"}};
+  for (crypto::KeyType type : {crypto::KeyType::kEcP256, crypto::KeyType::kEcP384}) {
+    const crypto::PrivateKey key = test_key(type);
+    auto der = make_csr_der(key, "CN=a.example,O=Example", sans);
+    ASSERT_TRUE(der);
+    auto csr = parse_csr(*der);
+    ASSERT_TRUE(csr) << csr.error().message;
+    EXPECT_TRUE(assembled(*csr));
+    auto reference = internal::parse_csr_with_openssl(*der);
+    ASSERT_TRUE(reference);
+    EXPECT_FALSE(assembled(*reference));
+    expect_same_as_openssl(*der, std::string(crypto::key_type_name(type)));
+  }
+}
+
+TEST(ParseCsrAssembly, OtherKeysAndShapesTakeTheOpensslPathAndAgree) {
+  // RSA and Ed25519 keys are decoded by d2i_X509_REQ.
+  for (crypto::KeyType type : {crypto::KeyType::kRsa2048, crypto::KeyType::kEd25519}) {
+    const crypto::PrivateKey key = test_key(type);
+    auto der = make_csr_der(key, "CN=b.example", {});
+    ASSERT_TRUE(der);
+    auto csr = parse_csr(*der);
+    ASSERT_TRUE(csr);
+    EXPECT_FALSE(assembled(*csr));
+    expect_same_as_openssl(*der, std::string(crypto::key_type_name(type)));
+  }
+  const crypto::PrivateKey key = test_key();
+  {
+    // A compressed point: the same key, encoded as OpenSSL keeps it.
+    crypto::X509ReqPtr req(X509_REQ_new());
+    crypto::EvpPkeyPtr compressed(EVP_PKEY_dup(key.get()));
+    ASSERT_TRUE(EVP_PKEY_set_utf8_string_param(compressed.get(),
+                                               OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                               OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED));
+    X509_REQ_set_pubkey(req.get(), compressed.get());
+    ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
+    expect_same_as_openssl(request_der(req.get()), "compressed point");
+  }
+  {
+    // Two attributes written out of DER's SET OF order: re-encoding sorts them, so the request
+    // is not the one received and d2i_X509_REQ decodes it.
+    crypto::X509ReqPtr req(X509_REQ_new());
+    X509_REQ_set_pubkey(req.get(), key.get());
+    const std::string pass = "pw";
+    X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_unstructuredName, V_ASN1_UTF8STRING,
+                              reinterpret_cast<const unsigned char*>("zz"), 2);
+    X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, V_ASN1_UTF8STRING,
+                              reinterpret_cast<const unsigned char*>(pass.data()), 2);
+    ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
+    expect_same_as_openssl(request_der(req.get()), "two attributes");
+  }
+}
+
+TEST(ParseCsrAssembly, EveryOneOctetChangeIsJudgedAlike) {
+  const crypto::PrivateKey key = test_key();
+  crypto::X509ReqPtr req(X509_REQ_new());
+  crypto::X509NamePtr name(X509_NAME_new());
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("m.example"), -1, -1, 0);
+  X509_REQ_set_subject_name(req.get(), name.get());
+  X509_REQ_set_pubkey(req.get(), key.get());
+  X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, V_ASN1_PRINTABLESTRING,
+                            reinterpret_cast<const unsigned char*>("pw"), 2);
+  crypto::ExtStackPtr exts(sk_X509_EXTENSION_new_null());
+  X509_EXTENSION* san =
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:m.example,IP:192.0.2.7");
+  ASSERT_NE(san, nullptr);
+  sk_X509_EXTENSION_push(exts.get(), san);
+  X509_REQ_add_extensions(req.get(), exts.get());
+  ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
+  const Bytes der = request_der(req.get());
+  expect_same_as_openssl(der, "unchanged");
+  for (std::size_t i = 0; i < der.size(); ++i) {
+    for (std::uint8_t flip : {0x01, 0x80, 0xff}) {
+      Bytes changed = der;
+      changed[i] ^= flip;
+      expect_same_as_openssl(changed, "octet " + std::to_string(i) + " ^ " + std::to_string(flip));
+      if (::testing::Test::HasFailure()) return;  // one report, not hundreds
+    }
+  }
 }
 
 }  // namespace
