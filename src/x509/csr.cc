@@ -119,7 +119,14 @@ Result<CsrInfo> describe(X509_REQ* req, EVP_PKEY* key) {
 // type, a shape this does not rebuild byte for byte, an encoding OpenSSL would refuse) returns
 // null and goes to d2i_X509_REQ, which then accepts or refuses it as before. The signature is
 // verified by the caller either way. The csr fuzz target checks that both paths agree.
-crypto::X509ReqPtr assemble_named_curve_request(std::span<const std::uint8_t> der) {
+struct Assembled {
+  crypto::X509ReqPtr req;
+  // Within the DER received: what the signature covers, its algorithm and its octets.
+  std::span<const std::uint8_t> signed_info;
+  std::span<const std::uint8_t> signature_algorithm;
+  std::span<const std::uint8_t> signature;
+};
+std::optional<Assembled> assemble_named_curve_request(std::span<const std::uint8_t> der) {
   static constexpr std::uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
   static constexpr std::uint8_t kP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
   static constexpr std::uint8_t kP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
@@ -128,14 +135,14 @@ crypto::X509ReqPtr assemble_named_curve_request(std::span<const std::uint8_t> de
 
   der::Reader outer(der, what);
   auto body = outer.read(der::kSequence);
-  if (!body || !outer.finish()) return nullptr;
+  if (!body || !outer.finish()) return std::nullopt;
   der::Reader parts(*body, what);
   auto info = parts.next();
   auto sig_alg = parts.next();
   auto signature = parts.next();
   if (!info || info->tag != der::kSequence || !sig_alg || sig_alg->tag != der::kSequence ||
       !signature || signature->tag != der::kBitString || !parts.finish()) {
-    return nullptr;
+    return std::nullopt;
   }
   der::Reader fields(info->content, what);
   auto version = fields.read(der::kInteger);
@@ -145,27 +152,27 @@ crypto::X509ReqPtr assemble_named_curve_request(std::span<const std::uint8_t> de
   if (!version || version->size() != 1 || version->front() != 0 || !subject ||
       subject->tag != der::kSequence || !spki || spki->tag != der::kSequence || !attributes ||
       attributes->tag != der::context(0) || !fields.finish()) {
-    return nullptr;
+    return std::nullopt;
   }
 
   der::Reader key_fields(spki->content, what);
   auto key_algorithm = key_fields.read(der::kSequence);
   auto key_bits = key_fields.read(der::kBitString);
-  if (!key_algorithm || !key_bits || !key_fields.finish()) return nullptr;
+  if (!key_algorithm || !key_bits || !key_fields.finish()) return std::nullopt;
   der::Reader algorithm_fields(*key_algorithm, what);
   auto key_type = algorithm_fields.read(der::kOid);
   auto curve = algorithm_fields.read(der::kOid);
   if (!key_type || !curve || !algorithm_fields.finish() || !der::is_oid(*key_type, kEcPublicKey)) {
-    return nullptr;
+    return std::nullopt;
   }
   const int curve_nid = der::is_oid(*curve, kP256)   ? NID_X9_62_prime256v1
                         : der::is_oid(*curve, kP384) ? NID_secp384r1
                         : der::is_oid(*curve, kP521) ? NID_secp521r1
                                                      : NID_undef;
   auto point = der::bit_string_octets(*key_bits, what);
-  if (curve_nid == NID_undef || !point) return nullptr;
+  if (curve_nid == NID_undef || !point) return std::nullopt;
   crypto::EvpPkeyPtr key = internal::legacy_ec_key(curve_nid, *point);
-  if (!key) return nullptr;
+  if (!key) return std::nullopt;
 
   // Each part must be exactly one element of its type: d2i stops at the end of the first.
   auto decoded = [](auto* d2i, const der::Tlv& tlv) {
@@ -181,24 +188,26 @@ crypto::X509ReqPtr assemble_named_curve_request(std::span<const std::uint8_t> de
       // A legacy key takes X509_PUBKEY_set's ameth->pub_encode path, and the request keeps a
       // reference to it: X509_REQ_get0_pubkey needs no decoding.
       !X509_REQ_set_pubkey(req.get(), key.get())) {
-    return nullptr;
+    return std::nullopt;
   }
   der::Reader each(attributes->content, what);
   while (!each.empty()) {
     auto attribute = each.next();
-    if (!attribute) return nullptr;
+    if (!attribute) return std::nullopt;
     auto [attr_raw, attr_whole] = decoded(d2i_X509_ATTRIBUTE, *attribute);
     crypto::Handle<X509_ATTRIBUTE, X509_ATTRIBUTE_free> attr(attr_raw);
-    if (!attr_whole || !X509_REQ_add1_attr(req.get(), attr.get())) return nullptr;
+    if (!attr_whole || !X509_REQ_add1_attr(req.get(), attr.get())) return std::nullopt;
   }
   auto [alg_raw, alg_whole] = decoded(d2i_X509_ALGOR, *sig_alg);
   crypto::Handle<X509_ALGOR, X509_ALGOR_free> alg(alg_raw);
   auto [bits_raw, bits_whole] = decoded(d2i_ASN1_BIT_STRING, *signature);
   crypto::Handle<ASN1_BIT_STRING, ASN1_BIT_STRING_free> bits(bits_raw);
   if (!alg_whole || !bits_whole || !X509_REQ_set1_signature_algo(req.get(), alg.get())) {
-    return nullptr;
+    return std::nullopt;
   }
   X509_REQ_set0_signature(req.get(), bits.release());
+  auto signature_octets = der::bit_string_octets(signature->content, what);
+  if (!signature_octets) return std::nullopt;
 
   // The proof that this is the request received: the same bytes, element for element (a SET OF
   // attributes out of DER order, say, re-encodes differently and takes the other path).
@@ -207,9 +216,9 @@ crypto::X509ReqPtr assemble_named_curve_request(std::span<const std::uint8_t> de
   crypto::OpensslStringPtr owned(reinterpret_cast<char*>(encoded));
   if (len <= 0 || static_cast<std::size_t>(len) != der.size() ||
       std::memcmp(encoded, der.data(), der.size()) != 0) {
-    return nullptr;
+    return std::nullopt;
   }
-  return req;
+  return Assembled{std::move(req), info->whole, sig_alg->whole, *signature_octets};
 }
 
 // The request as d2i_X509_REQ decodes it, for every request the fast path does not rebuild.
@@ -227,9 +236,15 @@ Result<ParsedRequest> parse_request(std::span<const std::uint8_t> data, bool ass
   if (data.empty()) return fail(ErrorCode::kMalformed, "empty certificate request");
   ParsedRequest state;
   CW_ASSIGN_OR_RETURN(state.der, csr_der(data));
+  std::optional<bool> verified;  // by the fast path's own ECDSA check, when it made one
   if (assemble) {
     ERR_set_mark();
-    state.req = assemble_named_curve_request(state.der);
+    if (auto assembled = assemble_named_curve_request(state.der)) {
+      state.req = std::move(assembled->req);
+      verified = internal::verify_ecdsa_legacy(X509_REQ_get0_pubkey(state.req.get()),
+                                               assembled->signature_algorithm,
+                                               assembled->signed_info, assembled->signature);
+    }
     ERR_pop_to_mark();
   }
   if (!state.req) {
@@ -241,7 +256,8 @@ Result<ParsedRequest> parse_request(std::span<const std::uint8_t> data, bool ass
     return fail(ErrorCode::kMalformed, "certificate request key is unreadable");
   }
   // Proof of possession: anything but a clean success (including "cannot tell") is refused.
-  if (X509_REQ_verify(state.req.get(), key) <= 0) {
+  if (!verified) verified = X509_REQ_verify(state.req.get(), key) > 0;
+  if (!*verified) {
     ERR_clear_error();
     return fail(ErrorCode::kBadSignature, "certificate request signature does not verify");
   }

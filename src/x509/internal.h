@@ -133,6 +133,16 @@ bool set_public_key_from_spki(X509* cert, const X509_PUBKEY* spki);
 // without OpenSSL 3.0's per-key decoder context. Null for another curve or a bad point.
 crypto::EvpPkeyPtr legacy_ec_key(int curve_nid, std::span<const std::uint8_t> point);
 
+// Whether the ECDSA `signature` (DER ECDSA-Sig-Value) over `signed_bytes` verifies under the
+// legacy EC key `key` (legacy_ec_key's), for the AlgorithmIdentifier `algorithm` (the whole
+// element), through the EC_KEY it holds: OpenSSL 3.0 would otherwise export that key to its
+// provider on every verification, a quarter of a CSR check's cost. nullopt (nothing checked)
+// unless `algorithm` is ecdsa-with-SHA256/384/512 without parameters and `key` is a legacy EC
+// key; the caller then verifies through EVP.
+std::optional<bool> verify_ecdsa_legacy(EVP_PKEY* key, std::span<const std::uint8_t> algorithm,
+                                        std::span<const std::uint8_t> signed_bytes,
+                                        std::span<const std::uint8_t> signature);
+
 // The algorithm and size of the key in `spki`, read from its encoding without building a key
 // object, for the keys certward issues (RSA, named-curve P-256/P-384/P-521 EC, Ed25519) and only
 // when decoding the key would succeed; nullopt for anything else, which the caller then decodes.

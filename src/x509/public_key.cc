@@ -20,10 +20,14 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
+#include <openssl/sha.h>
 
+#include <algorithm>
 #include <bit>
+#include <climits>
 #include <cstring>
 #include <optional>
 
@@ -67,6 +71,46 @@ crypto::EvpPkeyPtr legacy_ec_key(int curve_nid, std::span<const std::uint8_t> po
   if (!key || !EVP_PKEY_assign(key.get(), EVP_PKEY_EC, ec.get())) return nullptr;
   ec.release();  // owned by key now
   return key;
+}
+
+std::optional<bool> verify_ecdsa_legacy(EVP_PKEY* key, std::span<const std::uint8_t> algorithm,
+                                        std::span<const std::uint8_t> signed_bytes,
+                                        std::span<const std::uint8_t> signature) {
+  // SEQUENCE { OID ecdsa-with-SHAxxx } (1.2.840.10045.4.3.2-4): RFC 5758 3.2 says the
+  // parameters are absent, and anything else is left to EVP to judge.
+  static constexpr std::uint8_t kPrefix[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                             0x48, 0xce, 0x3d, 0x04, 0x03};
+  if (algorithm.size() != sizeof kPrefix + 1 ||
+      !std::equal(std::begin(kPrefix), std::end(kPrefix), algorithm.begin())) {
+    return std::nullopt;
+  }
+  unsigned char digest[SHA512_DIGEST_LENGTH];
+  std::size_t digest_size = 0;
+  switch (algorithm.back()) {
+    case 0x02:
+      SHA256(signed_bytes.data(), signed_bytes.size(), digest);
+      digest_size = SHA256_DIGEST_LENGTH;
+      break;
+    case 0x03:
+      SHA384(signed_bytes.data(), signed_bytes.size(), digest);
+      digest_size = SHA384_DIGEST_LENGTH;
+      break;
+    case 0x04:
+      SHA512(signed_bytes.data(), signed_bytes.size(), digest);
+      digest_size = SHA512_DIGEST_LENGTH;
+      break;
+    default:
+      return std::nullopt;
+  }
+  // Only a key legacy_ec_key made holds an EC_KEY without a provider behind it.
+  const EC_KEY* ec = EVP_PKEY_get0(key) ? EVP_PKEY_get0_EC_KEY(key) : nullptr;
+  if (!ec || signature.size() > INT_MAX) return std::nullopt;
+  // ECDSA_verify refuses a signature that is not DER (it re-encodes and compares), as the
+  // EVP path does: the same function judges both.
+  // (ECDSA_verify only reads the key; its prototype predates const.)
+  const int rc = ECDSA_verify(0, digest, static_cast<int>(digest_size), signature.data(),
+                              static_cast<int>(signature.size()), const_cast<EC_KEY*>(ec));
+  return rc == 1;
 }
 
 namespace {

@@ -266,6 +266,13 @@ TEST(ParseCsrAssembly, OtherKeysAndShapesTakeTheOpensslPathAndAgree) {
     ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
     expect_same_as_openssl(request_der(req.get()), "compressed point");
   }
+  for (const EVP_MD* md : {EVP_sha384(), EVP_sha512(), EVP_sha1()}) {
+    // ECDSA with other digests (SHA-1 is left to EVP, which judges it as before).
+    crypto::X509ReqPtr req(X509_REQ_new());
+    X509_REQ_set_pubkey(req.get(), key.get());
+    ASSERT_GT(X509_REQ_sign(req.get(), key.get(), md), 0);
+    expect_same_as_openssl(request_der(req.get()), EVP_MD_get0_name(md));
+  }
   {
     // Two attributes written out of DER's SET OF order: re-encoding sorts them, so the request
     // is not the one received and d2i_X509_REQ decodes it.
