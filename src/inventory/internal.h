@@ -54,6 +54,8 @@ inline constexpr std::size_t kMinIndexedSearch = 3;
 std::string search_migration(store::Dialect dialect, std::string_view trgm_schema);
 // Migration 11: SQLite's trigram table rebuilt without token positions.
 std::string search_positionless_migration(store::Dialect dialect);
+// Migration 13: SQLite's trigram table written from a backlog, a few hundred rows at a time.
+std::string search_backlog_migration(store::Dialect dialect);
 // Creates pg_trgm unless present; returns the schema it lives in.
 // Errors: the database's, with a hint, when the role may not create the extension.
 Result<std::string> ensure_pg_trgm(store::Database& db);

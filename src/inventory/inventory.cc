@@ -359,6 +359,7 @@ Status Inventory::migrate(store::Database& db) {
   }
   const std::string search = internal::search_migration(db.dialect(), trgm_schema);
   const std::string positionless = internal::search_positionless_migration(db.dialect());
+  const std::string backlog = internal::search_backlog_migration(db.dialect());
   std::vector<store::Migration> migrations(std::begin(kMigrations), std::end(kMigrations));
   // Indexed search: FTS5 on SQLite, pg_trgm on PostgreSQL, hence built per driver.
   migrations.push_back({9, "search", search});
@@ -370,6 +371,7 @@ Status Inventory::migrate(store::Database& db) {
                         "WHERE ekus IS NULL;"});
   migrations.push_back({11, "search_positionless", positionless});
   migrations.push_back({12, "sparse_indexes", kSparseIndexes});
+  migrations.push_back({13, "search_backlog", backlog});
   CW_RETURN_IF_ERROR(db.migrate("inventory", migrations));
   // Rows recorded before key hashes were kept get theirs now, a batch per transaction. A
   // certificate that no longer parses keeps an empty hash.

@@ -437,7 +437,8 @@ TEST_F(InventoryTest, SearchMigrationBackfillsExistingRows) {
   undo += db_.is_postgres()
               ? "DROP INDEX certificates_search_trgm; DROP INDEX certificates_issuer_trgm; "
               : "DROP TRIGGER certificates_search_insert; DROP TRIGGER certificates_search_update; "
-                "DROP TRIGGER certificates_search_delete; DROP TABLE certificate_search; ";
+                "DROP TRIGGER certificates_search_delete; DROP TABLE certificate_search; "
+                "DROP TABLE certificate_search_backlog; ";
   undo +=
       "ALTER TABLE certificates DROP COLUMN issuer_folded; "
       "DELETE FROM schema_migrations WHERE module = 'inventory' AND version >= 9";
@@ -460,6 +461,90 @@ TEST_F(InventoryTest, SearchMigrationBackfillsExistingRows) {
     Filter f;
     f.tag = tag;
     EXPECT_EQ(query_fps(f), want) << tag;
+  }
+}
+
+// On SQLite new rows reach the trigram table through a backlog, 256 at a time (inventory
+// migration 13): a search finds a row whether it is still in the backlog or already moved, a
+// row changed while in the backlog is found by its new text only, and one deleted there is
+// gone from both.
+TEST_F(InventoryTest, SearchFindsRowsInTheBacklogAndAfterItMoves) {
+  auto name_of = [](int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "backlog-%03d.example", i);
+    return std::string(buf);
+  };
+  auto search = [&](const std::string& text) {
+    Filter f;
+    f.search = text;
+    return query_fps(f);
+  };
+  auto sql_count = [&](const std::string& sql, const std::string& fingerprint) {
+    auto tx = db_->begin();
+    CW_CHECK(tx.has_value());
+    const store::Value params[] = {fingerprint};
+    auto row = (*tx)->query_one(sql, params);
+    CW_CHECK(row.has_value() && row->has_value());
+    return (*row)->int64(0);
+  };
+  auto execute = [&](const std::string& sql, const std::string& fingerprint) {
+    auto tx = db_->begin();
+    CW_CHECK(tx.has_value());
+    const store::Value params[] = {fingerprint};
+    ASSERT_TRUE((*tx)->execute(sql, params).has_value());
+    ASSERT_TRUE((*tx)->commit().has_value());
+  };
+  const bool sqlite = !db_.is_postgres();
+  std::vector<std::string> fingerprints;
+  auto add_rows = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      LeafSpec spec;
+      spec.cn = name_of(i);
+      const x509::Certificate cert = leaf(spec);
+      ASSERT_TRUE(record(cert));
+      fingerprints.push_back(cert.info().sha256_hex);
+    }
+  };
+  add_rows(0, 10);
+  ASSERT_EQ(fingerprints.size(), 10u);
+  EXPECT_EQ(search("backlog-00").size(), 10u);
+  EXPECT_EQ(search("BACKLOG-007").size(), 1u);
+  if (sqlite) {
+    EXPECT_EQ(sql_count("SELECT count(*) FROM certificate_search_backlog WHERE fingerprint = ?",
+                        fingerprints[7]),
+              1);
+  }
+
+  // Changed and deleted while in the backlog.
+  execute(
+      "UPDATE certificates SET search_text = 'renamed-in-backlog.example' WHERE "
+      "fingerprint = ?",
+      fingerprints[3]);
+  execute("DELETE FROM certificates WHERE fingerprint = ?", fingerprints[4]);
+  EXPECT_EQ(search("renamed-in-backlog"), (std::set<std::string>{fingerprints[3]}));
+  EXPECT_EQ(search("backlog-003").size(), 0u);
+  EXPECT_EQ(search("backlog-004").size(), 0u);
+
+  add_rows(10, 300);
+  ASSERT_EQ(fingerprints.size(), 300u);
+  EXPECT_EQ(search("backlog-").size(), 298u);  // 300, one renamed, one deleted
+  EXPECT_EQ(search("backlog-299").size(), 1u);
+  EXPECT_EQ(search("renamed-in-backlog"), (std::set<std::string>{fingerprints[3]}));
+  if (sqlite) {
+    // The 257 rows recorded first, less the deleted one, moved together, each once; the other
+    // 43 wait in the backlog.
+    EXPECT_EQ(
+        sql_count("SELECT count(*) FROM certificate_search WHERE fingerprint = ?", fingerprints[3]),
+        1);
+    EXPECT_EQ(
+        sql_count("SELECT count(*) FROM certificate_search WHERE fingerprint = ?", fingerprints[4]),
+        0);
+    EXPECT_EQ(
+        sql_count("SELECT count(*) FROM certificate_search WHERE fingerprint = ?", fingerprints[0]),
+        1);
+    EXPECT_EQ(
+        sql_count("SELECT count(*) FROM certificate_search_backlog WHERE fingerprint <> ?", ""),
+        300 - 257);
   }
 }
 
