@@ -16,6 +16,18 @@ namespace certward::x509 {
 
 using crypto::Handle;
 
+// Whether `spki` is an EC key at the point at infinity: SEC 1 2.3.3 encodes it as the single
+// octet 0x00, and OpenSSL 3.0 decodes it as a key like any other. Every ECDSA "signature" with
+// s = 1 and r = x(e·G), which anyone can compute, verifies under it: a request carrying it
+// proves possession of nothing.
+bool ec_point_at_infinity(const X509_PUBKEY* spki) {
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* point = nullptr;
+  int point_size = 0;
+  return spki && X509_PUBKEY_get0_param(&algorithm, &point, &point_size, nullptr, spki) &&
+         OBJ_obj2nid(algorithm) == NID_X9_62_id_ecPublicKey && point_size == 1 && point[0] == 0;
+}
+
 // What parsing a request yields; Csr::State holds it.
 struct ParsedRequest {
   crypto::X509ReqPtr req;
@@ -254,6 +266,9 @@ Result<ParsedRequest> parse_request(std::span<const std::uint8_t> data, bool ass
   if (!key) {
     ERR_clear_error();
     return fail(ErrorCode::kMalformed, "certificate request key is unreadable");
+  }
+  if (ec_point_at_infinity(X509_REQ_get_X509_PUBKEY(state.req.get()))) {
+    return fail(ErrorCode::kMalformed, "certificate request key is the EC point at infinity");
   }
   // Proof of possession: anything but a clean success (including "cannot tell") is refused.
   if (!verified) verified = X509_REQ_verify(state.req.get(), key) > 0;

@@ -288,6 +288,24 @@ TEST(ParseCsrAssembly, OtherKeysAndShapesTakeTheOpensslPathAndAgree) {
   }
 }
 
+// A P-256 key at the point at infinity (the single octet 0x00) with the signature r = x(e·G),
+// s = 1, which verifies under it without any private key: OpenSSL accepts both, certward
+// refuses the key on either path.
+TEST(ParseCsr, RefusesTheEcPointAtInfinity) {
+  const Result<Bytes> der = from_hex(
+      "3071303802010030163114301206035504030c0b696e662e6578616d706c653019301306072a8648ce3d0201"
+      "06082a8648ce3d03010703020000a000300a06082a8648ce3d0403020329003026022100c0bd456304483823"
+      "ad0be12b158357dbcba82c6f61b7f35f11460e5498b46844020101");
+  ASSERT_TRUE(der);
+  for (auto parse : {parse_csr, internal::parse_csr_with_openssl}) {
+    auto csr = parse(*der);
+    ASSERT_FALSE(csr);
+    EXPECT_EQ(csr.error().code, ErrorCode::kMalformed);
+    EXPECT_NE(csr.error().message.find("point at infinity"), std::string::npos)
+        << csr.error().message;
+  }
+}
+
 TEST(ParseCsrAssembly, EveryOneOctetChangeIsJudgedAlike) {
   const crypto::PrivateKey key = test_key();
   crypto::X509ReqPtr req(X509_REQ_new());
