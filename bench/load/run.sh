@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # REST issuance under load: ECDSA P-256 certificates from one CSR, N concurrent keep-alive
-# clients (wrk), against `certward serve` (HTTPS, durable in SQLite) and, in the same run and
-# on the same machine, CFSSL's `cfssl serve` (plain HTTP) without and with its SQLite
-# certificate database. Prints throughput and p50/p99 latency side by side.
+# clients (wrk), against `certward serve` (HTTPS, durable in SQLite, then in PostgreSQL on a
+# throwaway local cluster) and, in the same run and on the same machine, CFSSL's `cfssl serve`
+# (plain HTTP) without and with its SQLite certificate database. Prints throughput and p50/p99
+# latency side by side.
 #
-#   bench/load/run.sh                     # about 3 minutes once the binary is built
+#   bench/load/run.sh                     # about 4 minutes once the binary is built
+#   STORES=sqlite bench/load/run.sh       # certward on SQLite only ("sqlite postgres" by default)
 #   DURATION=10 CONNS="16 64" bench/load/run.sh
 #   WORKERS=64 bench/load/run.sh          # certward [server] worker_threads
 #   CERTWARD_BIN=/path/to/certward bench/load/run.sh   # skip the build, use this binary
@@ -21,11 +23,17 @@ DURATION=${DURATION:-20}
 CONNS=${CONNS:-16 64}
 WRK_THREADS=${WRK_THREADS:-2}
 WORKERS=${WORKERS:-64}
+STORES=${STORES:-sqlite postgres}
 
 pids=()
 T=$(mktemp -d "${TMPDIR:-/tmp}/certward-load.XXXXXX")
+pg_started=""
 cleanup() {
   local p
+  if [[ -n $pg_started ]]; then
+    "$root_dir/scripts/pg-test-server.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$T"
@@ -93,11 +101,16 @@ thread_ticks() {
   done
 }
 
-# 3. certward serve.
-cw_data=$T/certward-data
+# 3. certward serve, once per store: SQLite in its data directory, then PostgreSQL (a local
+# throwaway cluster, scripts/pg-test-server.sh) unless STORES says otherwise.
+# run_certward NAME DATABASE_TOML COUNT_COMMAND: COUNT_COMMAND prints the certificates rows.
+run_certward() {
+local name=$1 database_toml=$2 count_rows=$3
+local cw_data=$T/$name-data
 mkdir -p "$cw_data"
-cat >"$T/certward.toml" <<EOF
+cat >"$T/$name.toml" <<EOF
 log_level = "warn"
+$database_toml
 
 [server]
 worker_threads = $WORKERS
@@ -106,26 +119,26 @@ worker_threads = $WORKERS
 requests_per_second = 0
 EOF
 env CERTWARD_LISTEN=127.0.0.1:0 CERTWARD_HTTP_LISTEN=127.0.0.1:0 CERTWARD_DATA_DIR="$cw_data" \
-  CERTWARD_CONFIG="$T/certward.toml" "$CERTWARD_BIN" serve >"$T/serve.out" 2>"$T/serve.err" &
-cw_pid=$!
+  CERTWARD_CONFIG="$T/$name.toml" "$CERTWARD_BIN" serve >"$T/$name-serve.out" 2>"$T/$name-serve.err" &
+local cw_pid=$!
 pids+=("$cw_pid")
 for _ in $(seq 1 300); do
-  grep -q '^  plain HTTP' "$T/serve.out" 2>/dev/null && break
-  kill -0 "$cw_pid" 2>/dev/null || die "certward serve exited early: $(cat "$T/serve.err")"
+  grep -q '^  plain HTTP' "$T/$name-serve.out" 2>/dev/null && break
+  kill -0 "$cw_pid" 2>/dev/null || die "certward serve exited early: $(cat "$T/$name-serve.err")"
   sleep 0.05
 done
-cw_base=$(sed -n 's/^  REST API: *\(https:[^ ]*\)\/api\/v1 .*/\1/p' "$T/serve.out")
-token=$(grep -o 'cwt_[A-Za-z0-9_-]*' "$T/serve.out" | head -1 || true)
-[[ -n $cw_base && -n $token ]] || die "no URL or admin token in serve output: $(cat "$T/serve.out")"
+local cw_base token code cw_before cw_after
+cw_base=$(sed -n 's/^  REST API: *\(https:[^ ]*\)\/api\/v1 .*/\1/p' "$T/$name-serve.out")
+token=$(grep -o 'cwt_[A-Za-z0-9_-]*' "$T/$name-serve.out" | head -1 || true)
+[[ -n $cw_base && -n $token ]] || die "no URL or admin token in serve output: $(cat "$T/$name-serve.out")"
 [[ $cw_base == https://127.0.0.1:* ]] || die "certward is not on loopback: $cw_base"
-"$CERTWARD_BIN" -d "$cw_data" ca export root >"$T/root.pem"
+CERTWARD_CONFIG="$T/$name.toml" "$CERTWARD_BIN" -d "$cw_data" ca export root >"$T/root.pem"
 code=$(curl -s -o "$T/first.json" -w '%{http_code}' --cacert "$T/root.pem" -X POST \
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   --data-binary @"$T/certward-body.json" "$cw_base/api/v1/certificates")
 [[ $code == 201 ]] || die "trial issuance answered $code: $(head -c 400 "$T/first.json")"
-cw_db=$cw_data/certward.db
-cw_before=$(sqlite3 "$cw_db" "SELECT COUNT(*) FROM certificates")
-echo "== certward at $cw_base (pid $cw_pid, worker_threads $WORKERS); trial issuance 201, TLS verified against its root"
+cw_before=$($count_rows "$cw_data")
+echo "== $name at $cw_base (pid $cw_pid, worker_threads $WORKERS); trial issuance 201, TLS verified against its root"
 
 export AUTHORIZATION="Bearer $token"
 for c in $CONNS; do
@@ -133,20 +146,20 @@ for c in $CONNS; do
   fsync_pid=""
   if command -v perf >/dev/null; then
     perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$cw_pid" \
-      -o "$out/load-certward-c$c-fsync.txt" -- sleep "$DURATION" >/dev/null 2>&1 &
+      -o "$out/load-$name-c$c-fsync.txt" -- sleep "$DURATION" >/dev/null 2>&1 &
     fsync_pid=$!
     pids+=("$fsync_pid")
   fi
-  (sleep $((DURATION / 2)); top -H -b -n1 -w 200 -p "$cw_pid" >"$out/load-certward-c$c-top.txt" 2>&1) &
+  (sleep $((DURATION / 2)); top -H -b -n1 -w 200 -p "$cw_pid" >"$out/load-$name-c$c-top.txt" 2>&1) &
   pids+=($!)
-  run_wrk certward "$c" "$cw_base/api/v1/certificates" "$T/certward-body.json" 201
+  run_wrk "$name" "$c" "$cw_base/api/v1/certificates" "$T/certward-body.json" 201
   thread_ticks "$cw_pid" >"$T/ticks-after"
   [[ -n $fsync_pid ]] && { wait "$fsync_pid" 2>/dev/null || true; }
   # Label threads by creation order: main, ..., group-commit writer, API workers, API I/O
   # threads, public-listener workers (min(8, workers)), public-listener I/O thread.
   python3 - "$T/ticks-before" "$T/ticks-after" "$WORKERS" "$(nproc)" "$DURATION" \
-    "$out/load-certward-c$c-fsync.txt" "$(awk -v c="$c" '$1 == "certward" && $2 == c' "$T/results")" \
-    >"$out/load-certward-c$c-threads.txt" <<'PY'
+    "$out/load-$name-c$c-fsync.txt" "$(awk -v n="$name" -v c="$c" '$1 == n && $2 == c' "$T/results")" \
+    >"$out/load-$name-c$c-threads.txt" <<'PY'
 import os, re, sys
 before = dict(l.split() for l in open(sys.argv[1]))
 after = [l.split() for l in open(sys.argv[2])]
@@ -188,13 +201,35 @@ try:
 except OSError:
     pass
 PY
-  cat "$out/load-certward-c$c-threads.txt"
+  cat "$out/load-$name-c$c-threads.txt"
 done
 unset AUTHORIZATION
 
 kill -TERM "$cw_pid"
-wait "$cw_pid" || die "certward serve exited non-zero on SIGTERM: $(tail -3 "$T/serve.err")"
-cw_after=$(sqlite3 "$cw_db" "SELECT COUNT(*) FROM certificates")
+wait "$cw_pid" || die "certward serve exited non-zero on SIGTERM: $(tail -3 "$T/$name-serve.err")"
+cw_after=$($count_rows "$cw_data")
+echo "$name $cw_before $cw_after" >>"$T/rows"
+}
+
+sqlite_rows() { sqlite3 "$1/certward.db" "SELECT COUNT(*) FROM certificates"; }
+if [[ " $STORES " == *" sqlite "* ]]; then
+  run_certward certward "" sqlite_rows
+fi
+
+if [[ " $STORES " == *" postgres "* ]]; then
+  # Its own directory: the cluster runs as the postgres user, who cannot enter $T.
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/certward-load-pg.XXXXXX")
+  pg_url=$("$root_dir/scripts/pg-test-server.sh" start "$pg_dir") || die "PostgreSQL did not start"
+  pg_started=1
+  pg_rows() { psql -qtAX "$pg_url" -c "SELECT COUNT(*) FROM certificates"; }
+  run_certward certward-pg "[database]
+driver = \"postgres\"
+url = \"$pg_url\"" pg_rows
+  "$root_dir/scripts/pg-test-server.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+  pg_started=""
+fi
+
 
 # 6. cfssl serve: a P-256 CA made with openssl, a signing profile like tls-server.
 cf=$T/cfssl
@@ -267,11 +302,12 @@ uptime_after=$(uptime)
 echo "== uptime after: $uptime_after"
 
 # 7, 8. The table and the durability checks.
-python3 - "$T/results" "$out/load-summary.txt" "$DURATION" "$cw_before" "$cw_after" \
+python3 - "$T/results" "$out/load-summary.txt" "$DURATION" "$T/rows" "0" \
   "$cf_db_before" "$cf_db_after" "$uptime_before" "$uptime_after" "$WORKERS" "$WRK_THREADS" <<'PY'
 import re, sys
 res_path, summary_path, duration = sys.argv[1], sys.argv[2], float(sys.argv[3])
-cw_before, cw_after, cf_before, cf_after = map(int, sys.argv[4:8])
+rows_path = sys.argv[4]
+cf_before, cf_after = map(int, sys.argv[6:8])
 up_before, up_after, workers, wrk_threads = sys.argv[8], sys.argv[9], sys.argv[10], sys.argv[11]
 rows = []
 for line in open(res_path):
@@ -279,6 +315,7 @@ for line in open(res_path):
     kv = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", rest)}
     rows.append((name, int(conns), kv))
 labels = {"certward": "certward (HTTPS, SQLite, fsync per group commit)",
+          "certward-pg": "certward (HTTPS, PostgreSQL, group commit)",
           "cfssl": "cfssl serve (HTTP, no database)",
           "cfssl-db": "cfssl serve (HTTP, SQLite certdb)"}
 lines = []
@@ -296,19 +333,24 @@ for name, conns, kv in rows:
     lines.append(f"{labels.get(name, name):52} {conns:>5} {per_s:>9,.0f} {kv['p50_us'] / 1000:>8.2f} "
                  f"{kv['p99_us'] / 1000:>8.2f} {errs:>7}")
 lines.append("")
-for name, conns, _ in rows:
-    if name != "certward": continue
-    for peer in ("cfssl", "cfssl-db"):
-        if (peer, conns) in rate and rate[(peer, conns)] > 0:
-            lines.append(f"certward / {peer:8} at {conns:>3} connections: {rate[('certward', conns)] / rate[(peer, conns)]:5.2f}x")
+stores = [line.split() for line in open(rows_path)]
+for store, _, _ in stores:
+    for name, conns, _ in rows:
+        if name != store: continue
+        for peer in ("cfssl", "cfssl-db"):
+            if (peer, conns) in rate and rate[(peer, conns)] > 0:
+                lines.append(f"{store:11} / {peer:8} at {conns:>3} connections: {rate[(store, conns)] / rate[(peer, conns)]:5.2f}x")
 lines.append("")
-cw_ok = int(sum(kv["ok"] for n, _, kv in rows if n == "certward"))
-cw_conns = sum(c for n, c, _ in rows if n == "certward")
-cw_new = cw_after - cw_before
-cw_durable = cw_ok <= cw_new <= cw_ok + cw_conns
-lines.append(f"durability, certward: {cw_ok} answered 201, {cw_new} new rows in certificates "
-             f"(may exceed the 201s by at most the {cw_conns} requests in flight when wrk stopped): "
-             + ("OK" if cw_durable else "MISMATCH"))
+durable = True
+for store, before, after in stores:
+    ok = int(sum(kv["ok"] for n, _, kv in rows if n == store))
+    conns = sum(c for n, c, _ in rows if n == store)
+    new = int(after) - int(before)
+    store_durable = ok <= new <= ok + conns
+    durable = durable and store_durable
+    lines.append(f"durability, {store}: {ok} answered 201, {new} new rows in certificates "
+                 f"(may exceed the 201s by at most the {conns} requests in flight when wrk stopped): "
+                 + ("OK" if store_durable else "MISMATCH"))
 db_ok = int(sum(kv["ok"] for n, _, kv in rows if n == "cfssl-db"))
 db_conns = sum(c for n, c, _ in rows if n == "cfssl-db")
 cf_new = cf_after - cf_before
@@ -316,9 +358,9 @@ lines.append(f"cfssl certdb: {db_ok} answered 200 (plus 1 trial), {cf_new} new r
 text = "\n".join(lines) + "\n"
 open(summary_path, "w").write(text)
 print("\n" + text)
-bad = int(sum(kv["bad"] for n, _, kv in rows if n == "certward"))
-if bad or not cw_durable:
-    print(f"FAIL: certward non-201 answers: {bad}; durability check: {'OK' if cw_durable else 'MISMATCH'}", file=sys.stderr)
+bad = int(sum(kv["bad"] for n, _, kv in rows if n.startswith("certward")))
+if bad or not durable:
+    print(f"FAIL: certward non-201 answers: {bad}; durability check: {'OK' if durable else 'MISMATCH'}", file=sys.stderr)
     sys.exit(1)
 PY
 echo "   raw: $out/load-*.txt"
