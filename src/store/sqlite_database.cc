@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -295,7 +296,28 @@ SqliteDatabase::SqliteDatabase(const DatabaseConfig& config, bool in_memory)
 
 SqliteDatabase::~SqliteDatabase() = default;
 
+namespace {
+
+// Statement journals (the undo record of one statement, so that a statement that fails inside a
+// transaction is rolled back alone) stay in memory up to this size. SQLite's default, 64 KiB, is
+// less than what one certificate INSERT touches with its dozen indexes and its triggers, so
+// every issuance wrote its statement journal to a temporary file as well as the WAL
+// (docs/benchmarks.md). Statements larger than this (bulk imports) still spill to a file.
+constexpr int kStatementJournalSpillBytes = 4 << 20;
+
+void configure_sqlite_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Only accepted before SQLite initialises itself, which its first open does: if something
+    // else in the process opened a database first, SQLite's default stays.
+    (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalSpillBytes);
+  });
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Database>> SqliteDatabase::open(const DatabaseConfig& config) {
+  configure_sqlite_once();
   if (config.sqlite_path.empty()) {
     return fail(ErrorCode::kInvalidArgument, "store: sqlite_path is required");
   }
