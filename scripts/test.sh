@@ -5,7 +5,7 @@
 #   scripts/test.sh            # debug build and suite (gcc), then one clang build under
 #                              # ASan+UBSan that holds both the tests and the libFuzzer targets:
 #                              # the unit tests, the parser and protocol integration tests and a
-#                              # fuzz smoke run over it
+#                              # fuzz smoke run over it; and the release build of certward
 #   scripts/test.sh --fast     # debug build only
 #
 # The fuzz smoke runs every libFuzzer target for 15 s, two at a time (CERTWARD_FUZZ_SECONDS
@@ -46,6 +46,16 @@ for preset in "${presets[@]}"; do
     ctest --preset "$preset" --timeout 900 "${retry[@]}" || status=1
   fi
 done
+
+# The README's other command (scripts/run.sh) builds the release preset, whose -O2 warnings
+# differ from the debug build's: a release build that fails under -Werror fails here too.
+if [[ ${1:-} != --fast ]]; then
+  echo "== release: configure and build certward (what scripts/run.sh builds)"
+  if ! { cmake --preset release >/dev/null && cmake --build --preset release --target certward; }; then
+    echo "== release: the build failed" >&2
+    status=1
+  fi
+fi
 
 if [[ ${1:-} != --fast && $fuzz_seconds != 0 && -x build/asan-ubsan/fuzz/cert_der_fuzz ]]; then
   echo "== fuzz smoke: ${fuzz_seconds}s per target, two at a time, over the asan-ubsan build"
