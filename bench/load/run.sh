@@ -105,10 +105,10 @@ thread_ticks() {
 # throwaway cluster, scripts/pg-test-server.sh) unless STORES says otherwise.
 # run_certward NAME DATABASE_TOML COUNT_COMMAND: COUNT_COMMAND prints the certificates rows.
 run_certward() {
-local name=$1 database_toml=$2 count_rows=$3
-local cw_data=$T/$name-data
-mkdir -p "$cw_data"
-cat >"$T/$name.toml" <<EOF
+  local name=$1 database_toml=$2 count_rows=$3
+  local cw_data=$T/$name-data
+  mkdir -p "$cw_data"
+  cat >"$T/$name.toml" <<EOF
 log_level = "warn"
 $database_toml
 
@@ -118,48 +118,48 @@ worker_threads = $WORKERS
 [server.rate_limit]
 requests_per_second = 0
 EOF
-env CERTWARD_LISTEN=127.0.0.1:0 CERTWARD_HTTP_LISTEN=127.0.0.1:0 CERTWARD_DATA_DIR="$cw_data" \
-  CERTWARD_CONFIG="$T/$name.toml" "$CERTWARD_BIN" serve >"$T/$name-serve.out" 2>"$T/$name-serve.err" &
-local cw_pid=$!
-pids+=("$cw_pid")
-for _ in $(seq 1 300); do
-  grep -q '^  plain HTTP' "$T/$name-serve.out" 2>/dev/null && break
-  kill -0 "$cw_pid" 2>/dev/null || die "certward serve exited early: $(cat "$T/$name-serve.err")"
-  sleep 0.05
-done
-local cw_base token code cw_before cw_after
-cw_base=$(sed -n 's/^  REST API: *\(https:[^ ]*\)\/api\/v1 .*/\1/p' "$T/$name-serve.out")
-token=$(grep -o 'cwt_[A-Za-z0-9_-]*' "$T/$name-serve.out" | head -1 || true)
-[[ -n $cw_base && -n $token ]] || die "no URL or admin token in serve output: $(cat "$T/$name-serve.out")"
-[[ $cw_base == https://127.0.0.1:* ]] || die "certward is not on loopback: $cw_base"
-CERTWARD_CONFIG="$T/$name.toml" "$CERTWARD_BIN" -d "$cw_data" ca export root >"$T/root.pem"
-code=$(curl -s -o "$T/first.json" -w '%{http_code}' --cacert "$T/root.pem" -X POST \
-  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-  --data-binary @"$T/certward-body.json" "$cw_base/api/v1/certificates")
-[[ $code == 201 ]] || die "trial issuance answered $code: $(head -c 400 "$T/first.json")"
-cw_before=$($count_rows "$cw_data")
-echo "== $name at $cw_base (pid $cw_pid, worker_threads $WORKERS); trial issuance 201, TLS verified against its root"
+  env CERTWARD_LISTEN=127.0.0.1:0 CERTWARD_HTTP_LISTEN=127.0.0.1:0 CERTWARD_DATA_DIR="$cw_data" \
+    CERTWARD_CONFIG="$T/$name.toml" "$CERTWARD_BIN" serve >"$T/$name-serve.out" 2>"$T/$name-serve.err" &
+  local cw_pid=$!
+  pids+=("$cw_pid")
+  for _ in $(seq 1 300); do
+    grep -q '^  plain HTTP' "$T/$name-serve.out" 2>/dev/null && break
+    kill -0 "$cw_pid" 2>/dev/null || die "certward serve exited early: $(cat "$T/$name-serve.err")"
+    sleep 0.05
+  done
+  local cw_base token code cw_before cw_after
+  cw_base=$(sed -n 's/^  REST API: *\(https:[^ ]*\)\/api\/v1 .*/\1/p' "$T/$name-serve.out")
+  token=$(grep -o 'cwt_[A-Za-z0-9_-]*' "$T/$name-serve.out" | head -1 || true)
+  [[ -n $cw_base && -n $token ]] || die "no URL or admin token in serve output: $(cat "$T/$name-serve.out")"
+  [[ $cw_base == https://127.0.0.1:* ]] || die "certward is not on loopback: $cw_base"
+  CERTWARD_CONFIG="$T/$name.toml" "$CERTWARD_BIN" -d "$cw_data" ca export root >"$T/root.pem"
+  code=$(curl -s -o "$T/first.json" -w '%{http_code}' --cacert "$T/root.pem" -X POST \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    --data-binary @"$T/certward-body.json" "$cw_base/api/v1/certificates")
+  [[ $code == 201 ]] || die "trial issuance answered $code: $(head -c 400 "$T/first.json")"
+  cw_before=$($count_rows "$cw_data")
+  echo "== $name at $cw_base (pid $cw_pid, worker_threads $WORKERS); trial issuance 201, TLS verified against its root"
 
-export AUTHORIZATION="Bearer $token"
-for c in $CONNS; do
-  thread_ticks "$cw_pid" >"$T/ticks-before"
-  fsync_pid=""
-  if command -v perf >/dev/null; then
-    perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$cw_pid" \
-      -o "$out/load-$name-c$c-fsync.txt" -- sleep "$DURATION" >/dev/null 2>&1 &
-    fsync_pid=$!
-    pids+=("$fsync_pid")
-  fi
-  (sleep $((DURATION / 2)); top -H -b -n1 -w 200 -p "$cw_pid" >"$out/load-$name-c$c-top.txt" 2>&1) &
-  pids+=($!)
-  run_wrk "$name" "$c" "$cw_base/api/v1/certificates" "$T/certward-body.json" 201
-  thread_ticks "$cw_pid" >"$T/ticks-after"
-  [[ -n $fsync_pid ]] && { wait "$fsync_pid" 2>/dev/null || true; }
-  # Label threads by creation order: main, ..., group-commit writer, API workers, API I/O
-  # threads, public-listener workers (min(8, workers)), public-listener I/O thread.
-  python3 - "$T/ticks-before" "$T/ticks-after" "$WORKERS" "$(nproc)" "$DURATION" \
-    "$out/load-$name-c$c-fsync.txt" "$(awk -v n="$name" -v c="$c" '$1 == n && $2 == c' "$T/results")" \
-    >"$out/load-$name-c$c-threads.txt" <<'PY'
+  export AUTHORIZATION="Bearer $token"
+  for c in $CONNS; do
+    thread_ticks "$cw_pid" >"$T/ticks-before"
+    fsync_pid=""
+    if command -v perf >/dev/null; then
+      perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$cw_pid" \
+        -o "$out/load-$name-c$c-fsync.txt" -- sleep "$DURATION" >/dev/null 2>&1 &
+      fsync_pid=$!
+      pids+=("$fsync_pid")
+    fi
+    (sleep $((DURATION / 2)); top -H -b -n1 -w 200 -p "$cw_pid" >"$out/load-$name-c$c-top.txt" 2>&1) &
+    pids+=($!)
+    run_wrk "$name" "$c" "$cw_base/api/v1/certificates" "$T/certward-body.json" 201
+    thread_ticks "$cw_pid" >"$T/ticks-after"
+    [[ -n $fsync_pid ]] && { wait "$fsync_pid" 2>/dev/null || true; }
+    # Label threads by creation order: main, ..., group-commit writer, API workers, API I/O
+    # threads, public-listener workers (min(8, workers)), public-listener I/O thread.
+    python3 - "$T/ticks-before" "$T/ticks-after" "$WORKERS" "$(nproc)" "$DURATION" \
+      "$out/load-$name-c$c-fsync.txt" "$(awk -v n="$name" -v c="$c" '$1 == n && $2 == c' "$T/results")" \
+      >"$out/load-$name-c$c-threads.txt" <<'PY'
 import os, re, sys
 before = dict(l.split() for l in open(sys.argv[1]))
 after = [l.split() for l in open(sys.argv[2])]
@@ -201,14 +201,14 @@ try:
 except OSError:
     pass
 PY
-  cat "$out/load-$name-c$c-threads.txt"
-done
-unset AUTHORIZATION
+    cat "$out/load-$name-c$c-threads.txt"
+  done
+  unset AUTHORIZATION
 
-kill -TERM "$cw_pid"
-wait "$cw_pid" || die "certward serve exited non-zero on SIGTERM: $(tail -3 "$T/$name-serve.err")"
-cw_after=$($count_rows "$cw_data")
-echo "$name $cw_before $cw_after" >>"$T/rows"
+  kill -TERM "$cw_pid"
+  wait "$cw_pid" || die "certward serve exited non-zero on SIGTERM: $(tail -3 "$T/$name-serve.err")"
+  cw_after=$($count_rows "$cw_data")
+  echo "$name $cw_before $cw_after" >>"$T/rows"
 }
 
 sqlite_rows() { sqlite3 "$1/certward.db" "SELECT COUNT(*) FROM certificates"; }
