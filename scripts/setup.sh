@@ -11,6 +11,9 @@ packages=(
   # libraries (DESIGN.md "Dependencies")
   libssl-dev openssl libsqlite3-dev libpq-dev
   libboost-dev libboost-system-dev libcurl4-openssl-dev libidn2-dev
+  # HSM-held CA keys (src/crypto/pkcs11*.cc): the PKCS#11 header; the tests and benchmark run
+  # against SoftHSM2 and read the token with OpenSC's pkcs11-tool
+  libp11-kit-dev softhsm2 opensc
   nlohmann-json3-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
