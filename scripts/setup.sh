@@ -12,8 +12,9 @@ packages=(
   libssl-dev openssl libsqlite3-dev libpq-dev
   libboost-dev libboost-system-dev libcurl4-openssl-dev libidn2-dev
   # HSM-held CA keys (src/crypto/pkcs11*.cc): the PKCS#11 header; the tests and benchmark run
-  # against SoftHSM2 and read the token with OpenSC's pkcs11-tool
-  libp11-kit-dev softhsm2 opensc
+  # against SoftHSM2 and look into the token as another application would (OpenSC's
+  # pkcs11-tool, PyKCS11)
+  libp11-kit-dev softhsm2 opensc python3-pykcs11
   nlohmann-json3-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev

@@ -113,7 +113,10 @@ nlohmann::json authority_json(const ca::AuthorityInfo& a) {
                       {"key_type", a.key_type},
                       {"imported", a.imported},
                       {"created_at", format_time(a.created_at)},
-                      {"certificate", certificate_json(a.certificate.info())}};
+                      {"certificate", certificate_json(a.certificate.info())},
+                      {"key_storage", a.key_storage}};
+  if (a.key_token) j["key_token"] = *a.key_token;
+  if (a.key_label) j["key_label"] = *a.key_label;
   return j;
 }
 

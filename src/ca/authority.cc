@@ -1,5 +1,6 @@
 #include "ca/authority.h"
 
+#include "common/log.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
 #include "x509/verify.h"
@@ -39,6 +40,9 @@ CREATE TABLE authority_cross_certificates (
 CREATE INDEX authority_cross_certificates_authority
   ON authority_cross_certificates (authority, seq);
 )sql"},
+    {3, "authority_key_ref",
+     // key_storage 'pkcs11': where the key is in its token (crypto::Pkcs11KeyRef as JSON).
+     "ALTER TABLE authorities ADD COLUMN key_ref TEXT;"},
 };
 
 // Issued certificates start a little in the past so that relying parties whose clock is
@@ -53,7 +57,8 @@ std::chrono::seconds backdate_for(std::chrono::seconds validity) {
 std::string key_aad(std::string_view name) { return "certward:authority:" + std::string(name); }
 
 constexpr std::string_view kColumns =
-    "name, kind, parent, certificate, chain_pem, key_type, imported, status, created_at";
+    "name, kind, parent, certificate, chain_pem, key_type, imported, status, created_at, "
+    "key_storage, key_ref";
 
 Result<AuthorityInfo> to_info(const store::Row& r) {
   AuthorityInfo a;
@@ -69,6 +74,12 @@ Result<AuthorityInfo> to_info(const store::Row& r) {
   a.imported = r.int64(6) != 0;
   a.status = r.text(7);
   a.created_at = from_unix(r.int64(8));
+  a.key_storage = r.text(9);
+  if (!r.is_null(10)) {
+    CW_ASSIGN_OR_RETURN(auto ref, crypto::parse_pkcs11_key_ref(r.text(10)));
+    a.key_token = ref.token;
+    a.key_label = ref.label;
+  }
   return a;
 }
 
@@ -224,27 +235,91 @@ Status AuthorityService::check_new_name(const std::string& name) const {
   return ok();
 }
 
-Status AuthorityService::insert(store::Transaction& tx, const AuthorityInfo& a,
-                                const crypto::PrivateKey& key) const {
+Result<AuthorityService::StoredKey> AuthorityService::seal_key(
+    const std::string& name, const crypto::PrivateKey& key) const {
   CW_ASSIGN_OR_RETURN(auto pkcs8, key.to_pkcs8_der());
-  CW_ASSIGN_OR_RETURN(Bytes sealed, wrapper_.seal(pkcs8.span(), key_aad(a.name)));
-  const store::Value params[] = {a.name,
-                                 std::string(authority_kind_name(a.kind)),
-                                 a.parent ? store::Value(*a.parent) : store::Value(nullptr),
-                                 a.certificate.info().sha256_hex,
-                                 a.certificate.der(),
-                                 x509::to_pem(a.chain),
-                                 a.key_type,
-                                 std::string("software"),
-                                 std::move(sealed),
-                                 static_cast<std::int64_t>(a.imported ? 1 : 0),
-                                 a.status,
-                                 to_unix(a.created_at)};
+  CW_ASSIGN_OR_RETURN(Bytes sealed, wrapper_.seal(pkcs8.span(), key_aad(name)));
+  return StoredKey{"software", std::move(sealed), std::nullopt};
+}
+
+AuthorityService::StoredKey AuthorityService::token_key_row(const TokenKey& key) {
+  return StoredKey{"pkcs11", std::nullopt, crypto::pkcs11_key_ref_json(key.ref)};
+}
+
+Status AuthorityService::insert(store::Transaction& tx, const AuthorityInfo& a,
+                                const StoredKey& key) const {
+  const store::Value params[] = {
+      a.name,
+      std::string(authority_kind_name(a.kind)),
+      a.parent ? store::Value(*a.parent) : store::Value(nullptr),
+      a.certificate.info().sha256_hex,
+      a.certificate.der(),
+      x509::to_pem(a.chain),
+      a.key_type,
+      key.storage,
+      key.sealed ? store::Value(*key.sealed) : store::Value(nullptr),
+      static_cast<std::int64_t>(a.imported ? 1 : 0),
+      a.status,
+      to_unix(a.created_at),
+      key.ref_json ? store::Value(*key.ref_json) : store::Value(nullptr)};
   return tx.execute(
       "INSERT INTO authorities (name, kind, parent, fingerprint, certificate, chain_pem, key_type, "
-      "key_storage, sealed_key, imported, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?)",
+      "key_storage, sealed_key, imported, status, created_at, key_ref) VALUES (?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?)",
       params);
+}
+
+Result<TokenKey> AuthorityService::prepare_token_key(const TokenKeyRequest& r,
+                                                     std::string_view name,
+                                                     crypto::KeyType type) const {
+  crypto::Pkcs11KeyRef ref;
+  ref.module = r.module.value_or(settings_.pkcs11_module);
+  if (ref.module.empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "no PKCS#11 library is configured: set module in [ca.pkcs11]");
+  }
+  if (r.token.empty() || r.token.size() > 32) {
+    return fail(ErrorCode::kInvalidArgument, "a token label is 1 to 32 bytes");
+  }
+  ref.token = r.token;
+  if (r.pin_source) {
+    ref.pin_source = *r.pin_source;
+  } else if (auto it = settings_.pkcs11_pins.find(r.token); it != settings_.pkcs11_pins.end()) {
+    ref.pin_source = it->second;
+  } else {
+    return fail(ErrorCode::kInvalidArgument, "token '" + r.token +
+                                                 "' is not configured: add [ca.pkcs11.tokens.\"" +
+                                                 r.token + "\"] with pin_env or pin_file");
+  }
+  ref.label = r.label;
+  ref.id_hex = r.id_hex;
+  TokenKey key;
+  if (r.existing) {
+    CW_ASSIGN_OR_RETURN(key.ref, crypto::pkcs11_find_key(std::move(ref)));
+  } else {
+    if (!r.id_hex.empty()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "a key id names an existing key: add existing to bind it, or leave it out");
+    }
+    if (ref.label.empty()) ref.label = "certward-" + std::string(name);
+    CW_ASSIGN_OR_RETURN(key.ref, crypto::pkcs11_generate_key(std::move(ref), type));
+    key.generated = true;
+  }
+  auto signer = crypto::open_pkcs11_signer(key.ref);
+  if (!signer) {
+    discard_token_key(key);
+    return std::unexpected(signer.error());
+  }
+  key.signer = std::move(*signer);
+  return key;
+}
+
+void AuthorityService::discard_token_key(const TokenKey& key) const {
+  if (!key.generated) return;
+  if (auto s = crypto::pkcs11_destroy_key(key.ref); !s) {
+    log::warn("token_key_not_removed",
+              {{"token", key.ref.token}, {"label", key.ref.label}, {"error", s.error().message}});
+  }
 }
 
 Result<AuthorityInfo> AuthorityService::create_root(const RootOptions& o, std::string_view actor) {
@@ -253,11 +328,32 @@ Result<AuthorityInfo> AuthorityService::create_root(const RootOptions& o, std::s
   if (X509_NAME_entry_count(subject.get()) == 0) {
     return fail(ErrorCode::kInvalidArgument, "a root CA needs a non-empty subject");
   }
+  if (o.token_key) {
+    CW_ASSIGN_OR_RETURN(TokenKey key, prepare_token_key(*o.token_key, o.name, o.key_type));
+    auto created = create_root_with(o, *key.signer, token_key_row(key), actor);
+    if (!created) discard_token_key(key);
+    return created;
+  }
   CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::generate_key(o.key_type));
+  CW_ASSIGN_OR_RETURN(StoredKey stored, seal_key(o.name, key));
+  const crypto::SoftwareSigner signer(
+      std::make_shared<const crypto::PrivateKey>(crypto::up_ref(key.get())));
+  return create_root_with(o, signer, stored, actor);
+}
+
+Result<AuthorityInfo> AuthorityService::create_root_with(const RootOptions& o,
+                                                         const crypto::Signer& signer,
+                                                         const StoredKey& stored,
+                                                         std::string_view actor) {
+  CW_ASSIGN_OR_RETURN(auto subject, x509::parse_name(o.subject));
+  const crypto::KeyInfo key_info = crypto::describe_key(signer.public_key());
+  if (!key_info.key_type()) {
+    return fail(ErrorCode::kPolicyRejected, "unsupported CA key: " + key_info.name());
+  }
   const SysTime now = clock_.now();
   x509::CertificateTemplate t;
   t.subject = std::move(subject);
-  t.public_key = key.get();
+  t.public_key = signer.public_key();
   t.serial = x509::random_serial();
   t.not_before = now - kBackdate;
   t.not_after = t.not_before + o.validity;
@@ -265,25 +361,23 @@ Result<AuthorityInfo> AuthorityService::create_root(const RootOptions& o, std::s
   t.is_ca = true;
   t.path_length = o.path_length;
   t.name_constraints = o.name_constraints;
-  CW_ASSIGN_OR_RETURN(auto tbs, x509::build_tbs(t, nullptr, key.get()));
+  CW_ASSIGN_OR_RETURN(auto tbs, x509::build_tbs(t, nullptr, signer.public_key()));
   x509::LintRules rules;
   rules.max_validity = o.validity;
   rules.require_san = false;
   rules.expect_ca = true;
   CW_ASSIGN_OR_RETURN(auto linted, x509::lint(std::move(tbs), rules));
   // A root signs itself: the one signature that does not go through the RA.
-  CW_ASSIGN_OR_RETURN(x509::Certificate cert,
-                      x509::sign(std::move(linted),
-                                 crypto::SoftwareSigner(std::make_shared<const crypto::PrivateKey>(
-                                     crypto::up_ref(key.get())))));
+  CW_ASSIGN_OR_RETURN(x509::Certificate cert, x509::sign(std::move(linted), signer));
   AuthorityInfo info;
   info.name = o.name;
   info.kind = AuthorityKind::kRoot;
   info.certificate = cert;
-  info.key_type = std::string(crypto::key_type_name(o.key_type));
+  info.key_type = std::string(crypto::key_type_name(*key_info.key_type()));
   info.created_at = now;
+  info.key_storage = stored.storage;
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  CW_RETURN_IF_ERROR(insert(*tx, info, key));
+  CW_RETURN_IF_ERROR(insert(*tx, info, stored));
   inventory::RecordMeta meta{inventory::Origin::kIssued, o.name, "root-ca", {}, {}, {"ca"}};
   CW_RETURN_IF_ERROR(inventory_.record(*tx, cert, meta));
   CW_RETURN_IF_ERROR(audit_.append(*tx, audit::Event{std::string(actor),
@@ -293,9 +387,10 @@ Result<AuthorityInfo> AuthorityService::create_root(const RootOptions& o, std::s
                                                      {{"kind", "root"},
                                                       {"subject", cert.info().subject},
                                                       {"fingerprint", cert.info().sha256_hex},
-                                                      {"key_type", info.key_type}}}));
+                                                      {"key_type", info.key_type},
+                                                      {"key_storage", stored.storage}}}));
   CW_RETURN_IF_ERROR(tx->commit());
-  return info;
+  return this->info(o.name);
 }
 
 Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::string& name,
@@ -303,6 +398,22 @@ Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::s
                                             const x509::Certificate& cert,
                                             const crypto::PrivateKey& key,
                                             std::string_view actor) const {
+  CW_ASSIGN_OR_RETURN(StoredKey stored, seal_key(name, key));
+  return insert_subordinate_row(tx, name, kind, parent_info, cert, stored, key.info(), actor);
+}
+
+Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::string& name,
+                                            AuthorityKind kind, const AuthorityInfo& parent_info,
+                                            const x509::Certificate& cert, const TokenKey& key,
+                                            std::string_view actor) const {
+  return insert_subordinate_row(tx, name, kind, parent_info, cert, token_key_row(key),
+                                crypto::describe_key(key.signer->public_key()), actor);
+}
+
+Status AuthorityService::insert_subordinate_row(
+    store::Transaction& tx, const std::string& name, AuthorityKind kind,
+    const AuthorityInfo& parent_info, const x509::Certificate& cert, const StoredKey& stored,
+    const crypto::KeyInfo& key_info, std::string_view actor) const {
   const std::string& parent = parent_info.name;
   AuthorityInfo a;
   a.name = name;
@@ -312,9 +423,9 @@ Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::s
   a.chain.push_back(parent_info.certificate);
   a.chain.insert(a.chain.end(), parent_info.chain.begin(), parent_info.chain.end());
   a.key_type =
-      std::string(crypto::key_type_name(key.info().key_type().value_or(crypto::KeyType::kEcP256)));
+      std::string(crypto::key_type_name(key_info.key_type().value_or(crypto::KeyType::kEcP256)));
   a.created_at = clock_.now();
-  CW_RETURN_IF_ERROR(insert(tx, a, key));
+  CW_RETURN_IF_ERROR(insert(tx, a, stored));
   return audit_.append(tx, audit::Event{std::string(actor),
                                         "authority.create",
                                         "authority",
@@ -323,7 +434,8 @@ Status AuthorityService::insert_subordinate(store::Transaction& tx, const std::s
                                          {"parent", parent},
                                          {"subject", cert.info().subject},
                                          {"fingerprint", cert.info().sha256_hex},
-                                         {"key_type", a.key_type}}});
+                                         {"key_type", a.key_type},
+                                         {"key_storage", stored.storage}}});
 }
 
 Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::string_view actor) {
@@ -373,8 +485,9 @@ Result<AuthorityInfo> AuthorityService::import(const ImportOptions& o, std::stri
     auto verified = x509::verify_chain(cert, mid, roots, vo);
     if (!verified) return fail_with_context(verified.error(), "the chain does not verify");
   }
+  CW_ASSIGN_OR_RETURN(StoredKey stored, seal_key(a.name, key));
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
-  CW_RETURN_IF_ERROR(insert(*tx, a, key));
+  CW_RETURN_IF_ERROR(insert(*tx, a, stored));
   inventory::RecordMeta meta{
       inventory::Origin::kImported, std::nullopt, std::nullopt, {}, {}, {"ca"}};
   CW_RETURN_IF_ERROR(inventory_.record(*tx, cert, meta));
@@ -482,14 +595,35 @@ Result<std::shared_ptr<const Authority>> AuthorityService::load(std::string_view
 Result<std::shared_ptr<const Authority>> AuthorityService::unseal(AuthorityInfo a) const {
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   const store::Value params[] = {a.name};
-  CW_ASSIGN_OR_RETURN(auto row,
-                      tx->query_one("SELECT sealed_key FROM authorities WHERE name = ?", params));
-  if (!row || row->is_null(0))
+  CW_ASSIGN_OR_RETURN(auto row, tx->query_one("SELECT key_storage, sealed_key, key_ref FROM "
+                                              "authorities WHERE name = ?",
+                                              params));
+  if (!row) return fail(ErrorCode::kNotFound, "authority '" + a.name + "' has no key");
+  std::shared_ptr<const crypto::Signer> signer;
+  if (row->text(0) == "pkcs11" && !row->is_null(2)) {
+    CW_ASSIGN_OR_RETURN(crypto::Pkcs11KeyRef ref, crypto::parse_pkcs11_key_ref(row->text(2)));
+    // The configuration says where the token's PIN is now.
+    if (auto it = settings_.pkcs11_pins.find(ref.token); it != settings_.pkcs11_pins.end()) {
+      ref.pin_source = it->second;
+    }
+    auto opened = crypto::open_pkcs11_signer(ref);
+    if (!opened) {
+      return fail_with_context(opened.error(), "authority '" + a.name + "' cannot sign");
+    }
+    signer = std::move(*opened);
+    // The token must still hold the key the certificate certifies.
+    if (!crypto::same_public_key(signer->public_key(), a.certificate.public_key())) {
+      return fail(ErrorCode::kUnavailable, "authority '" + a.name + "': the key in token '" +
+                                               ref.token + "' is not the certificate's");
+    }
+  } else if (row->text(0) == "software" && !row->is_null(1)) {
+    CW_ASSIGN_OR_RETURN(crypto::SecretBytes pkcs8, wrapper_.open(row->blob(1), key_aad(a.name)));
+    CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::parse_private_key(pkcs8.span()));
+    signer = std::make_shared<crypto::SoftwareSigner>(
+        std::make_shared<const crypto::PrivateKey>(std::move(key)));
+  } else {
     return fail(ErrorCode::kNotFound, "authority '" + a.name + "' has no key");
-  CW_ASSIGN_OR_RETURN(crypto::SecretBytes pkcs8, wrapper_.open(row->blob(0), key_aad(a.name)));
-  CW_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::parse_private_key(pkcs8.span()));
-  auto signer = std::make_shared<crypto::SoftwareSigner>(
-      std::make_shared<const crypto::PrivateKey>(std::move(key)));
+  }
   DistributionUrls urls = distribution_urls(settings_, a.name);
   return std::make_shared<const Authority>(std::move(a), std::move(signer), std::move(urls));
 }

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/mutex.h"
 #include "crypto/crypto.h"
+#include "crypto/pkcs11.h"
 #include "inventory/inventory.h"
 #include "store/store.h"
 #include "x509/builder.h"
@@ -37,6 +38,23 @@ struct AuthorityInfo {
   bool imported = false;
   std::string status = "active";
   SysTime created_at{};
+  // "software" (sealed under the master key) or "pkcs11" (held in a token, which is named).
+  std::string key_storage = "software";
+  std::optional<std::string> key_token;  // pkcs11: the token's label
+  std::optional<std::string> key_label;  // pkcs11: the key's label in it
+};
+
+// A new authority's key in a PKCS#11 token (docs/hsm.md): generated there, or an existing key
+// bound by its label or id.
+struct TokenKeyRequest {
+  std::string token;      // token label
+  std::string label;      // the key's label; default "certward-<authority>" when generated
+  std::string id_hex;     // an existing key's CKA_ID
+  bool existing = false;  // bind a key already in the token instead of generating one
+  // Local (CLI) use only: the library and PIN source to use instead of [ca.pkcs11]. The REST
+  // API never sets them: a remote caller may not choose a library to load or a file to read.
+  std::optional<std::string> module;
+  std::optional<std::string> pin_source;
 };
 
 // A certificate for an authority's own subject and key issued by another CA (RFC 5280 3.2):
@@ -93,6 +111,14 @@ struct RootOptions {
   std::chrono::seconds validity{std::chrono::days(20 * 365)};
   std::optional<int> path_length;
   std::optional<x509::NameConstraints> name_constraints;
+  std::optional<TokenKeyRequest> token_key;  // none: a software key sealed at rest
+};
+
+// A key made (or found) in a token for an authority being created.
+struct TokenKey {
+  crypto::Pkcs11KeyRef ref;
+  std::shared_ptr<const crypto::Signer> signer;
+  bool generated = false;  // made for this authority: removed again if it is not created
 };
 
 // Move-only: it carries the CA's private key and passphrase, cleansed when it goes.
@@ -135,6 +161,20 @@ class AuthorityService final : public IssuerDirectory {
   Status insert_subordinate(store::Transaction& tx, const std::string& name, AuthorityKind kind,
                             const AuthorityInfo& parent, const x509::Certificate& cert,
                             const crypto::PrivateKey& key, std::string_view actor) const;
+  // The same for a subordinate whose key is in a token.
+  Status insert_subordinate(store::Transaction& tx, const std::string& name, AuthorityKind kind,
+                            const AuthorityInfo& parent, const x509::Certificate& cert,
+                            const TokenKey& key, std::string_view actor) const;
+
+  // Generates (or, with existing, finds) the key of authority `name` in a token, with the
+  // library and PIN of [ca.pkcs11] unless the request names its own (CLI only).
+  // Errors: kInvalidArgument (no library configured, no PIN for the token, a bad type),
+  // those of crypto::pkcs11_generate_key and pkcs11_find_key.
+  Result<TokenKey> prepare_token_key(const TokenKeyRequest& request, std::string_view name,
+                                     crypto::KeyType type) const;
+  // Removes a key prepare_token_key generated, when the authority was not created after all
+  // (logged, never fatal: the caller reports its own error).
+  void discard_token_key(const TokenKey& key) const;
 
   Result<std::vector<AuthorityInfo>> list() const;
   Result<AuthorityInfo> info(std::string_view name) const;
@@ -202,8 +242,21 @@ class AuthorityService final : public IssuerDirectory {
   const Clock& clock() const { return clock_; }
 
  private:
-  Status insert(store::Transaction& tx, const AuthorityInfo& info,
-                const crypto::PrivateKey& key) const;
+  // How the row keeps the key: sealed under the master key, or a reference into a token.
+  struct StoredKey {
+    std::string storage;  // "software" or "pkcs11"
+    std::optional<Bytes> sealed;
+    std::optional<std::string> ref_json;
+  };
+  Result<StoredKey> seal_key(const std::string& name, const crypto::PrivateKey& key) const;
+  static StoredKey token_key_row(const TokenKey& key);
+  Status insert(store::Transaction& tx, const AuthorityInfo& info, const StoredKey& key) const;
+  Status insert_subordinate_row(store::Transaction& tx, const std::string& name, AuthorityKind kind,
+                                const AuthorityInfo& parent, const x509::Certificate& cert,
+                                const StoredKey& key, const crypto::KeyInfo& key_info,
+                                std::string_view actor) const;
+  Result<AuthorityInfo> create_root_with(const RootOptions& options, const crypto::Signer& signer,
+                                         const StoredKey& key, std::string_view actor);
   Status check_new_name(const std::string& name) const;
   // The authority with its key opened. Errors: kNotFound (no key), kBadPassword.
   Result<std::shared_ptr<const Authority>> unseal(AuthorityInfo info) const;

@@ -634,9 +634,27 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
     return fail(ErrorCode::kConflict, "authority '" + o.name + "' already exists");
   }
   EnrollmentRequest r;
-  r.server_key = o.key_type;
   r.profile = "intermediate-ca";
   r.authority = o.parent;
+  std::optional<TokenKey> token_key;
+  if (o.token_key) {
+    // Checked before a key is made in the token: nothing is left there for a request the RA
+    // would refuse anyway.
+    EnrollmentRequest probe;
+    probe.server_key = o.key_type;
+    probe.profile = r.profile;
+    probe.authority = o.parent;
+    probe.validity = o.validity;
+    probe.requester = requester;
+    probe.channel = o.channel;
+    probe.subject = o.subject;
+    CW_RETURN_IF_ERROR(ra.check(probe));
+    CW_ASSIGN_OR_RETURN(token_key, authorities.prepare_token_key(*o.token_key, o.name, o.key_type));
+    EVP_PKEY* pub = const_cast<EVP_PKEY*>(token_key->signer->public_key());
+    r.public_key = std::shared_ptr<EVP_PKEY>(crypto::up_ref(pub).release(), EVP_PKEY_free);
+  } else {
+    r.server_key = o.key_type;
+  }
   r.validity = o.validity;
   r.requester = requester;
   r.channel = o.channel;
@@ -655,11 +673,19 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
   CW_ASSIGN_OR_RETURN(parent_info, authorities.info(o.parent));
   auto store_authority = [&](store::Transaction& tx, const x509::Certificate& cert,
                              const crypto::PrivateKey* key) -> Status {
+    if (token_key) {
+      return authorities.insert_subordinate(tx, o.name, o.kind, *parent_info, cert, *token_key,
+                                            requester.actor);
+    }
     if (!key) return fail(ErrorCode::kInternal, "subordinate key missing");
     return authorities.insert_subordinate(tx, o.name, o.kind, *parent_info, cert, *key,
                                           requester.actor);
   };
-  CW_ASSIGN_OR_RETURN(IssuedCertificate issued, ra.enroll_with(std::move(r), store_authority));
+  auto issued = ra.enroll_with(std::move(r), store_authority);
+  if (!issued) {
+    if (token_key) authorities.discard_token_key(*token_key);
+    return std::unexpected(issued.error());
+  }
   return authorities.info(o.name);
 }
 

@@ -247,9 +247,11 @@ struct SubordinateOptions {
   std::optional<int> path_length;
   std::optional<x509::NameConstraints> name_constraints;
   Channel channel = Channel::kCli;
+  std::optional<TokenKeyRequest> token_key;  // none: generated here, sealed at rest
 };
 
-// Creates an intermediate or issuing CA under `parent`: its key is generated here, its
+// Creates an intermediate or issuing CA under `parent`: its key is generated here (or in a
+// token, or found there: token_key), its
 // certificate issued through the RA with the intermediate-ca profile, and the new authority
 // stored with its sealed key in the same transaction as the certificate.
 Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& authorities,

@@ -38,6 +38,7 @@ Result<AuthorityInfo> create_authority(Enrollment& ra, AuthorityService& authori
     if (r.validity) o.validity = *r.validity;
     o.path_length = r.path_length;
     o.name_constraints = std::move(nc);
+    o.token_key = r.token_key;
     return authorities.create_root(o, requester.actor);
   }
   if (!r.parent) {
@@ -55,6 +56,7 @@ Result<AuthorityInfo> create_authority(Enrollment& ra, AuthorityService& authori
   o.path_length = r.path_length;
   o.name_constraints = std::move(nc);
   o.channel = r.channel;
+  o.token_key = r.token_key;
   return create_subordinate(ra, authorities, o, requester);
 }
 

@@ -29,6 +29,7 @@ struct AuthorityRequest {
   std::vector<std::string> permitted;  // name-constraint subtrees: "dns:x", "ip:CIDR", ...
   std::vector<std::string> excluded;
   Channel channel = Channel::kCli;  // the front-end it came through, recorded on a subordinate
+  std::optional<TokenKeyRequest> token_key;  // none: a software key, sealed at rest
 };
 
 // Errors: kInvalidArgument (a root with a parent, a subordinate without one, a path length

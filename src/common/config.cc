@@ -95,6 +95,61 @@ Status parse_database(const toml::table& t, DatabaseSettings& db, std::string_vi
   return ok();
 }
 
+// [ca.pkcs11] and its [ca.pkcs11.tokens."<label>"] tables.
+Status parse_ca_pkcs11(const toml::table& t, CaSettings& ca, std::string_view src) {
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    if (key == "module") {
+      CW_ASSIGN_OR_RETURN(ca.pkcs11_module, get_string(v, key, src));
+      if (!ca.pkcs11_module.starts_with("/")) {
+        return fail(ErrorCode::kMalformed,
+                    where(v, src) + ": ca.pkcs11.module must be an absolute path");
+      }
+    } else if (key == "tokens" && v.is_table()) {
+      for (const auto& [label, tv] : *v.as_table()) {
+        const std::string name(label.str());
+        if (!tv.is_table() || name.empty() || name.size() > 32) {
+          return fail(ErrorCode::kMalformed,
+                      where(tv, src) +
+                          ": [ca.pkcs11.tokens.\"<label>\"] is a table per token, "
+                          "its label 1 to 32 bytes");
+        }
+        std::string source;
+        for (const auto& [tk, tval] : *tv.as_table()) {
+          const std::string_view tkey = tk.str();
+          if (!source.empty()) {
+            return fail(ErrorCode::kMalformed,
+                        where(tval, src) + ": token '" + name + "' has both pin_env and pin_file");
+          }
+          if (tkey == "pin_env") {
+            CW_ASSIGN_OR_RETURN(std::string env, get_string(tval, tkey, src));
+            if (env.empty())
+              return fail(ErrorCode::kMalformed, where(tval, src) + ": empty pin_env");
+            source = "env:" + env;
+          } else if (tkey == "pin_file") {
+            CW_ASSIGN_OR_RETURN(std::string file, get_string(tval, tkey, src));
+            if (!file.starts_with("/")) {
+              return fail(ErrorCode::kMalformed,
+                          where(tval, src) + ": pin_file must be an absolute path");
+            }
+            source = "file:" + file;
+          } else {
+            return unknown_key(tval, "ca.pkcs11.tokens." + name, tkey, src);
+          }
+        }
+        if (source.empty()) {
+          return fail(ErrorCode::kMalformed,
+                      where(tv, src) + ": token '" + name + "' needs pin_env or pin_file");
+        }
+        ca.pkcs11_pins[name] = source;
+      }
+    } else {
+      return unknown_key(v, "ca.pkcs11", key, src);
+    }
+  }
+  return ok();
+}
+
 Status parse_ca(const toml::table& t, CaSettings& ca, std::string_view src) {
   for (const auto& [k, v] : t) {
     const std::string_view key = k.str();
@@ -114,6 +169,8 @@ Status parse_ca(const toml::table& t, CaSettings& ca, std::string_view src) {
           ca.authority_recheck > std::chrono::hours(1)) {
         return fail(ErrorCode::kMalformed, "ca.authority_recheck must be between 1s and 1h");
       }
+    } else if (key == "pkcs11" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_ca_pkcs11(*v.as_table(), ca, src));
     } else {
       return unknown_key(v, "ca", key, src);
     }

@@ -38,6 +38,13 @@ struct CaSettings {
   // the authority is still active: a change made in another process (another replica, the
   // CLI) takes effect within this time; one made in this process at once. 1 s .. 1 h.
   std::chrono::seconds authority_recheck{5};
+  // [ca.pkcs11]: authorities whose keys are held in a PKCS#11 token (docs/hsm.md).
+  // The library operators allow; an API request can name a token, never a library.
+  std::string pkcs11_module;
+  // [ca.pkcs11.tokens."<label>"]: where each token's user PIN is ("env:NAME" from pin_env,
+  // "file:/path" from pin_file). An authority on a token listed here logs in with it, even
+  // when it was created with another source (the PIN's place may move; the key does not).
+  std::map<std::string, std::string> pkcs11_pins;
 };
 
 // How one authority publishes its CRLs ([revocation] and [revocation.authorities.<name>]).

@@ -203,8 +203,14 @@ Result<CK_SLOT_ID> Token::find_slot() {
 Result<Session> Token::session() {
   std::uint64_t generation = module_->generation();
   if (generation == 0) {
-    CW_RETURN_IF_ERROR(module_->reinitialize(0));
+    if (Status s = module_->reinitialize(0); !s) {
+      return fail(ErrorCode::kUnavailable,
+                  "PKCS#11 token '" + label_ + "' is unavailable: " + s.error().message);
+    }
     generation = module_->generation();
+    if (generation == 0) {
+      return fail(ErrorCode::kUnavailable, "PKCS#11 token '" + label_ + "' is unavailable");
+    }
   }
   std::string pin_source;
   {
