@@ -274,6 +274,32 @@ TEST_F(LoadConfig, DistributionUrlsAreUrlsWhereverTheyComeFrom) {
   EXPECT_EQ(load_error("[ca]\nauthority_recheck = \"0s\"\n"), ErrorCode::kMalformed);
 }
 
+TEST_F(LoadConfig, Pkcs11ModuleAndTokenPins) {
+  auto c = load_text(
+      "[ca.pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\n"
+      "[ca.pkcs11.tokens.\"CA token 1\"]\npin_env = \"HSM_PIN\"\n"
+      "[ca.pkcs11.tokens.backup]\npin_file = \"/etc/certward/backup.pin\"\n");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->ca.pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
+  ASSERT_EQ(c->ca.pkcs11_pins.size(), 2u);
+  EXPECT_EQ(c->ca.pkcs11_pins.at("CA token 1"), "env:HSM_PIN");
+  EXPECT_EQ(c->ca.pkcs11_pins.at("backup"), "file:/etc/certward/backup.pin");
+  for (std::string_view bad : {
+           "[ca.pkcs11]\nmodule = \"libsofthsm2.so\"\n",  // relative: found through LD paths
+           "[ca.pkcs11]\nlibrary = \"/x.so\"\n",
+           "[ca.pkcs11.tokens.t]\n",
+           "[ca.pkcs11.tokens.t]\npin = \"1234\"\n",  // the PIN itself never goes in the file
+           "[ca.pkcs11.tokens.t]\npin_env = \"A\"\npin_file = \"/p\"\n",
+           "[ca.pkcs11.tokens.t]\npin_file = \"relative.pin\"\n",
+           "[ca.pkcs11.tokens.t]\npin_env = \"\"\n",
+           "[ca.pkcs11]\ntokens = 1\n",
+           "[ca.pkcs11.tokens]\nt = \"env:A\"\n",
+           "[ca.pkcs11.tokens.\"a-label-that-is-longer-than-32-bytes\"]\npin_env = \"A\"\n",
+       }) {
+    EXPECT_EQ(load_error(std::string(bad)), ErrorCode::kMalformed) << bad;
+  }
+}
+
 TEST_F(LoadConfig, MissingFileIsNotFound) {
   auto c = load_config(dir_.file("absent.toml"), {});
   ASSERT_FALSE(c.has_value());
