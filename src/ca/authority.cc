@@ -43,6 +43,18 @@ CREATE INDEX authority_cross_certificates_authority
     {3, "authority_key_ref",
      // key_storage 'pkcs11': where the key is in its token (crypto::Pkcs11KeyRef as JSON).
      "ALTER TABLE authorities ADD COLUMN key_ref TEXT;"},
+    {4, "authority_token_keys",
+     // Each token key backs one authority (X.509 or SSH) for good, revoked ones included: the
+     // key of a root, or of a revoked CA, must never come back as another authority's.
+     R"sql(
+CREATE TABLE authority_token_keys (
+  token TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (token, key_id)
+);
+)sql"},
 };
 
 // Issued certificates start a little in the past so that relying parties whose clock is
@@ -239,11 +251,44 @@ Result<AuthorityService::StoredKey> AuthorityService::seal_key(
     const std::string& name, const crypto::PrivateKey& key) const {
   CW_ASSIGN_OR_RETURN(auto pkcs8, key.to_pkcs8_der());
   CW_ASSIGN_OR_RETURN(Bytes sealed, wrapper_.seal(pkcs8.span(), key_aad(name)));
-  return StoredKey{"software", std::move(sealed), std::nullopt};
+  return StoredKey{"software", std::move(sealed), std::nullopt, std::nullopt};
 }
 
 AuthorityService::StoredKey AuthorityService::token_key_row(const TokenKey& key) {
-  return StoredKey{"pkcs11", std::nullopt, crypto::pkcs11_key_ref_json(key.ref)};
+  return StoredKey{"pkcs11", std::nullopt, crypto::pkcs11_key_ref_json(key.ref), key.ref};
+}
+
+Status AuthorityService::claim_token_key(store::Transaction& tx, const crypto::Pkcs11KeyRef& ref,
+                                         std::string_view owner) const {
+  CW_ASSIGN_OR_RETURN(auto held, tx.query_one("SELECT owner FROM authority_token_keys WHERE "
+                                              "token = ? AND key_id = ?",
+                                              store::params(ref.token, ref.id_hex)));
+  if (held) {
+    return fail(ErrorCode::kConflict,
+                "the token key with id " + ref.id_hex + " already backs " + held->text(0));
+  }
+  return tx.execute(
+      "INSERT INTO authority_token_keys (token, key_id, owner, created_at) VALUES (?, ?, ?, ?)",
+      store::params(ref.token, ref.id_hex, owner, to_unix(clock_.now())));
+}
+
+Result<crypto::Pkcs11KeyRef> AuthorityService::configured_token_key(crypto::Pkcs11KeyRef ref,
+                                                                    std::string_view owner) const {
+  // The library and the PIN are always the configuration's: the row says which token and key,
+  // never which code to load or which file to read.
+  if (settings_.pkcs11_module.empty()) {
+    return fail(ErrorCode::kUnavailable, std::string(owner) +
+                                             ": its key is in a PKCS#11 token, and no library "
+                                             "is configured ([ca.pkcs11] module)");
+  }
+  auto pin = settings_.pkcs11_pins.find(ref.token);
+  if (pin == settings_.pkcs11_pins.end()) {
+    return fail(ErrorCode::kUnavailable, std::string(owner) + ": token '" + ref.token +
+                                             "' is not configured ([ca.pkcs11.tokens])");
+  }
+  ref.module = settings_.pkcs11_module;
+  ref.pin_source = pin->second;
+  return ref;
 }
 
 Status AuthorityService::insert(store::Transaction& tx, const AuthorityInfo& a,
@@ -262,6 +307,9 @@ Status AuthorityService::insert(store::Transaction& tx, const AuthorityInfo& a,
       a.status,
       to_unix(a.created_at),
       key.ref_json ? store::Value(*key.ref_json) : store::Value(nullptr)};
+  if (key.token_key) {
+    CW_RETURN_IF_ERROR(claim_token_key(tx, *key.token_key, "authority " + a.name));
+  }
   return tx.execute(
       "INSERT INTO authorities (name, kind, parent, fingerprint, certificate, chain_pem, key_type, "
       "key_storage, sealed_key, imported, status, created_at, key_ref) VALUES (?, ?, ?, ?, ?, ?, "
@@ -296,6 +344,15 @@ Result<TokenKey> AuthorityService::prepare_token_key(const TokenKeyRequest& r,
   TokenKey key;
   if (r.existing) {
     CW_ASSIGN_OR_RETURN(key.ref, crypto::pkcs11_find_key(std::move(ref)));
+    // Said before anything is signed with it; the claim in the creating transaction decides.
+    CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
+    CW_ASSIGN_OR_RETURN(auto held, tx->query_one("SELECT owner FROM authority_token_keys WHERE "
+                                                 "token = ? AND key_id = ?",
+                                                 store::params(key.ref.token, key.ref.id_hex)));
+    if (held) {
+      return fail(ErrorCode::kConflict,
+                  "the token key with id " + key.ref.id_hex + " already backs " + held->text(0));
+    }
   } else {
     if (!r.id_hex.empty()) {
       return fail(ErrorCode::kInvalidArgument,
@@ -601,11 +658,9 @@ Result<std::shared_ptr<const Authority>> AuthorityService::unseal(AuthorityInfo 
   if (!row) return fail(ErrorCode::kNotFound, "authority '" + a.name + "' has no key");
   std::shared_ptr<const crypto::Signer> signer;
   if (row->text(0) == "pkcs11" && !row->is_null(2)) {
-    CW_ASSIGN_OR_RETURN(crypto::Pkcs11KeyRef ref, crypto::parse_pkcs11_key_ref(row->text(2)));
-    // The configuration says where the token's PIN is now.
-    if (auto it = settings_.pkcs11_pins.find(ref.token); it != settings_.pkcs11_pins.end()) {
-      ref.pin_source = it->second;
-    }
+    CW_ASSIGN_OR_RETURN(crypto::Pkcs11KeyRef stored, crypto::parse_pkcs11_key_ref(row->text(2)));
+    CW_ASSIGN_OR_RETURN(crypto::Pkcs11KeyRef ref,
+                        configured_token_key(std::move(stored), "authority '" + a.name + "'"));
     auto opened = crypto::open_pkcs11_signer(ref);
     if (!opened) {
       return fail_with_context(opened.error(), "authority '" + a.name + "' cannot sign");

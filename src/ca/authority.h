@@ -175,6 +175,14 @@ class AuthorityService final : public IssuerDirectory {
   // Removes a key prepare_token_key generated, when the authority was not created after all
   // (logged, never fatal: the caller reports its own error).
   void discard_token_key(const TokenKey& key) const;
+  // Inside the transaction that creates an authority (X.509 or SSH) on a token key: records
+  // that the key backs it, for good. Errors: kConflict (the key already backs one).
+  Status claim_token_key(store::Transaction& tx, const crypto::Pkcs11KeyRef& ref,
+                         std::string_view owner) const;
+  // A stored key reference with the library and PIN source of [ca.pkcs11], which alone decide
+  // them once an authority exists. Errors: kUnavailable (no library, token not configured).
+  Result<crypto::Pkcs11KeyRef> configured_token_key(crypto::Pkcs11KeyRef ref,
+                                                    std::string_view owner) const;
 
   Result<std::vector<AuthorityInfo>> list() const;
   Result<AuthorityInfo> info(std::string_view name) const;
@@ -247,6 +255,7 @@ class AuthorityService final : public IssuerDirectory {
     std::string storage;  // "software" or "pkcs11"
     std::optional<Bytes> sealed;
     std::optional<std::string> ref_json;
+    std::optional<crypto::Pkcs11KeyRef> token_key;  // claimed with the row
   };
   Result<StoredKey> seal_key(const std::string& name, const crypto::PrivateKey& key) const;
   static StoredKey token_key_row(const TokenKey& key);

@@ -114,13 +114,18 @@ Status parse_ca_pkcs11(const toml::table& t, CaSettings& ca, std::string_view sr
                           ": [ca.pkcs11.tokens.\"<label>\"] is a table per token, "
                           "its label 1 to 32 bytes");
         }
+        // Token labels are 32 bytes padded with blanks: one ending in a blank, or holding a
+        // control character, could never be found.
+        if (name.back() == ' ' || std::any_of(name.begin(), name.end(), [](unsigned char c) {
+              return c < 0x20 || c == 0x7f;
+            })) {
+          return fail(ErrorCode::kMalformed, where(tv, src) + ": token label '" + name +
+                                                 "' ends in a blank or holds a control character");
+        }
         std::string source;
+        int sources = 0;
         for (const auto& [tk, tval] : *tv.as_table()) {
           const std::string_view tkey = tk.str();
-          if (!source.empty()) {
-            return fail(ErrorCode::kMalformed,
-                        where(tval, src) + ": token '" + name + "' has both pin_env and pin_file");
-          }
           if (tkey == "pin_env") {
             CW_ASSIGN_OR_RETURN(std::string env, get_string(tval, tkey, src));
             if (env.empty())
@@ -136,6 +141,11 @@ Status parse_ca_pkcs11(const toml::table& t, CaSettings& ca, std::string_view sr
           } else {
             return unknown_key(tval, "ca.pkcs11.tokens." + name, tkey, src);
           }
+          ++sources;
+        }
+        if (sources > 1) {
+          return fail(ErrorCode::kMalformed,
+                      where(tv, src) + ": token '" + name + "' has both pin_env and pin_file");
         }
         if (source.empty()) {
           return fail(ErrorCode::kMalformed,
@@ -390,6 +400,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_managed(v, c.lifecycle, src));
     } else if (key == "policy" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_policy(*v.as_table(), c.policy, src));
+    } else if (key == "ssh" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_ssh(*v.as_table(), c.ssh, src));
     } else if (key == "approvals" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_approvals(*v.as_table(), c.approvals, src));
     } else if (key == "profiles" && v.is_table()) {
@@ -489,6 +501,7 @@ Status validate(const Config& c) {
   CW_RETURN_IF_ERROR(validate_discovery(c.discovery));
   CW_RETURN_IF_ERROR(validate_lifecycle(c.lifecycle));
   CW_RETURN_IF_ERROR(validate_approvals(c.approvals));
+  CW_RETURN_IF_ERROR(validate_ssh(c.ssh));
   CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));

@@ -351,6 +351,30 @@ struct AlertsDeclaration {
   std::string where;  // "<file>:<line>", for errors
 };
 
+// [ssh.profiles.<name>]: what an SSH certificate of the profile may say (docs/ssh.md). The
+// built-in profiles ssh-user and ssh-host are replaced by a table of the same name.
+struct SshProfileSettings {
+  std::string name;
+  std::string type = "user";  // "user" or "host"
+  std::string authority;      // empty: [ssh] default_authority
+  std::chrono::seconds max_validity{std::chrono::hours(24)};
+  std::chrono::seconds default_validity{std::chrono::hours(8)};
+  // Principals (glob patterns: * and ?) requesters without a team may ask for.
+  std::vector<std::string> principals = {"*"};
+  // team → the principals its requesters may ask for. A team-scoped requester may use the
+  // profile only when its team is listed here.
+  std::map<std::string, std::vector<std::string>> team_principals;
+  std::vector<std::string> extensions;          // granted when the request names none
+  std::vector<std::string> allowed_extensions;  // a request may ask for (default: extensions)
+  bool allow_force_command = false;             // requests may set force-command
+  bool allow_source_address = false;            // requests may set source-address
+};
+
+struct SshSettings {
+  std::string default_authority = "ssh";     // the SSH CA a request that names none goes to
+  std::vector<SshProfileSettings> profiles;  // configured; the built-ins are added when absent
+};
+
 // [approvals]: requests for a profile with requires_approval (docs/governance.md "Approvals").
 struct ApprovalSettings {
   // How long a request waits for a decision; past it, it can no longer be approved. 1s..90d.
@@ -374,6 +398,7 @@ struct Config {
   PolicySettings policy;
   AlertsDeclaration alerts;
   ApprovalSettings approvals;
+  SshSettings ssh;
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

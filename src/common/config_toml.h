@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -72,5 +73,9 @@ Status parse_lifecycle(const toml::table& t, LifecycleSettings& l, std::string_v
 Status parse_managed(const toml::node& v, LifecycleSettings& l, std::string_view src);
 Status validate_lifecycle(const LifecycleSettings& l);
 Status parse_alerts(const toml::table& t, AlertsDeclaration& a, std::string_view src);
+
+// [ssh] and [ssh.profiles.<name>] (config_ssh.cc).
+Status parse_ssh(const toml::table& t, SshSettings& ssh, std::string_view src);
+Status validate_ssh(const SshSettings& ssh);
 
 }  // namespace certward::config_detail

@@ -193,6 +193,20 @@ Result<EvpPkeyPtr> read_public_key(Session& s, CK_OBJECT_HANDLE priv, const Byte
   return key_from_spki(legacy.get());
 }
 
+// Labels certward writes, and keeps for keys it binds: 1 to 128 printable ASCII characters.
+Status check_label(std::string_view label) {
+  if (label.empty() || label.size() > 128) {
+    return fail(ErrorCode::kInvalidArgument, "a token key label is 1 to 128 characters");
+  }
+  for (unsigned char c : label) {
+    if (c < 0x20 || c > 0x7e) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "a token key label is printable ASCII (no control or non-ASCII characters)");
+    }
+  }
+  return ok();
+}
+
 // What a key reference names in the token.
 struct FoundKey {
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
@@ -215,6 +229,8 @@ Result<FoundKey> locate(Session& s, const Pkcs11KeyRef& ref, bool check_policy) 
   if (id.empty() && ref.label.empty()) {
     return fail(ErrorCode::kInvalidArgument, "name the token key by its label or id");
   }
+  if (id.size() > 64) return fail(ErrorCode::kInvalidArgument, "a key id is at most 64 bytes");
+  if (!ref.label.empty()) CW_RETURN_IF_ERROR(check_label(ref.label));
   const CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
   CW_ASSIGN_OR_RETURN(auto found, find_objects(s, key_template(priv_class, id, ref.label), 2));
   const std::string what = "private key " + (ref.label.empty() ? "" : "'" + ref.label + "' ") +
@@ -228,7 +244,10 @@ Result<FoundKey> locate(Session& s, const Pkcs11KeyRef& ref, bool check_policy) 
   CW_ASSIGN_OR_RETURN(auto id_attr, get_attribute(s, k.handle, CKA_ID));
   CW_ASSIGN_OR_RETURN(auto label_attr, get_attribute(s, k.handle, CKA_LABEL));
   if (id_attr) k.id = *id_attr;
-  if (label_attr) k.label.assign(label_attr->begin(), label_attr->end());
+  // A label that is not printable text is not kept (the key is found again by its id).
+  if (label_attr && check_label(as_chars(*label_attr))) {
+    k.label.assign(label_attr->begin(), label_attr->end());
+  }
   if (!check_policy) return k;
   if (k.type != CKK_RSA && k.type != CKK_EC) {
     return fail(ErrorCode::kPolicyRejected, "the " + what + " is neither RSA nor EC");
@@ -238,14 +257,34 @@ Result<FoundKey> locate(Session& s, const Pkcs11KeyRef& ref, bool check_policy) 
                 "the " + what + " has no CKA_ID: certward finds keys again by their id");
   }
   CW_ASSIGN_OR_RETURN(bool sign, get_bool(s, k.handle, CKA_SIGN));
-  CW_ASSIGN_OR_RETURN(bool sensitive, get_bool(s, k.handle, CKA_SENSITIVE));
-  CW_ASSIGN_OR_RETURN(bool extractable, get_bool(s, k.handle, CKA_EXTRACTABLE));
   if (!sign) return fail(ErrorCode::kPolicyRejected, "the " + what + " may not sign");
-  if (!sensitive || extractable) {
-    return fail(ErrorCode::kPolicyRejected,
-                "the " + what +
-                    " can leave the token (CKA_SENSITIVE false or CKA_EXTRACTABLE true): a CA "
-                    "key held in a token must never be extractable");
+  // Sensitive and not extractable now is not enough: a key that was ever readable, or made
+  // outside the token and imported, may exist elsewhere too.
+  for (const auto& [attribute, name] : {std::pair{CKA_SENSITIVE, "CKA_SENSITIVE"},
+                                        std::pair{CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE"},
+                                        std::pair{CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE"},
+                                        std::pair{CKA_LOCAL, "CKA_LOCAL"}}) {
+    CW_ASSIGN_OR_RETURN(bool set, get_bool(s, k.handle, attribute));
+    if (!set) {
+      return fail(ErrorCode::kPolicyRejected,
+                  "the " + what + " has " + name +
+                      " false: a CA key held in a token must have been generated there and "
+                      "never been extractable");
+    }
+  }
+  CW_ASSIGN_OR_RETURN(bool extractable, get_bool(s, k.handle, CKA_EXTRACTABLE));
+  if (extractable) {
+    return fail(ErrorCode::kPolicyRejected, "the " + what + " is extractable");
+  }
+  // A CA key signs and does nothing else.
+  for (const auto& [attribute, name] :
+       {std::pair{CKA_DECRYPT, "decrypt"}, std::pair{CKA_UNWRAP, "unwrap"},
+        std::pair{CKA_DERIVE, "derive"}}) {
+    CW_ASSIGN_OR_RETURN(bool set, get_bool(s, k.handle, attribute));
+    if (set) {
+      return fail(ErrorCode::kPolicyRejected,
+                  "the " + what + " may also " + name + ": a CA key must be for signing only");
+    }
   }
   return k;
 }
@@ -273,8 +312,14 @@ class Pkcs11Signer final : public Signer {
     return guarded([&] { return inner_->sign_data(data); });
   }
 
-  // The token's private-key operation, called back from OpenSSL on the signing thread.
+  // The token's private-key operation, called back from OpenSSL on the signing thread. The
+  // signature is checked against the public key before it is used: a key replaced under the
+  // same CKA_ID (or a public key object that is not the private key's) never signs anything
+  // certward hands out. Errors: kUnavailable (token gone, or its key is not this one).
   Result<Bytes> token_sign(CK_MECHANISM_TYPE mechanism, std::span<const std::uint8_t> in) const;
+  // One signature made and checked when the signer is opened. Errors: kPolicyRejected (the
+  // public key read from the token is not the private key's), those of the token.
+  Status self_test() const;
 
  private:
   // Runs an OpenSSL signing call and reports the token's own error when it was the token
@@ -291,11 +336,17 @@ class Pkcs11Signer final : public Signer {
     return r;
   }
   Result<CK_OBJECT_HANDLE> key_handle(Session& s) const;
+  Result<Bytes> raw_sign(CK_MECHANISM_TYPE mechanism, std::span<const std::uint8_t> in) const;
+  bool verifies(std::span<const std::uint8_t> in, std::span<const std::uint8_t> sig) const;
+  CK_MECHANISM_TYPE mechanism() const { return verify_ec_ ? CKM_ECDSA : CKM_RSA_PKCS; }
 
   std::shared_ptr<Token> token_;
   const Bytes id_;
   EvpPkeyPtr public_;
   std::unique_ptr<SoftwareSigner> inner_;
+  // The public key again as a plain legacy object, to check every signature the token makes.
+  Handle<EC_KEY, EC_KEY_free> verify_ec_;
+  Handle<RSA, RSA_free> verify_rsa_;
   mutable common::Mutex mu_;
   // Object handles stay valid while the module is not initialised again.
   mutable std::uint64_t handle_generation_ CW_GUARDED_BY(mu_) = 0;
@@ -319,8 +370,58 @@ Result<CK_OBJECT_HANDLE> Pkcs11Signer::key_handle(Session& s) const {
   return handle_;
 }
 
+bool Pkcs11Signer::verifies(std::span<const std::uint8_t> in,
+                            std::span<const std::uint8_t> sig) const {
+  if (verify_ec_) {
+    if (sig.empty() || sig.size() % 2 != 0) return false;
+    const int half = static_cast<int>(sig.size() / 2);
+    EcdsaSigPtr s(ECDSA_SIG_new());
+    BIGNUM* r = BN_bin2bn(sig.data(), half, nullptr);
+    BIGNUM* sv = BN_bin2bn(sig.data() + half, half, nullptr);
+    if (!s || !r || !sv || ECDSA_SIG_set0(s.get(), r, sv) != 1) {
+      BN_free(r);
+      BN_free(sv);
+      return false;
+    }
+    return ECDSA_do_verify(in.data(), static_cast<int>(in.size()), s.get(), verify_ec_.get()) == 1;
+  }
+  if (!verify_rsa_) return false;
+  Bytes out(static_cast<std::size_t>(RSA_size(verify_rsa_.get())));
+  const int n = RSA_public_decrypt(static_cast<int>(sig.size()), sig.data(), out.data(),
+                                   verify_rsa_.get(), RSA_PKCS1_PADDING);
+  return n >= 0 && static_cast<std::size_t>(n) == in.size() &&
+         std::equal(in.begin(), in.end(), out.begin());
+}
+
 Result<Bytes> Pkcs11Signer::token_sign(CK_MECHANISM_TYPE mechanism,
                                        std::span<const std::uint8_t> in) const {
+  CW_ASSIGN_OR_RETURN(Bytes sig, raw_sign(mechanism, in));
+  if (!verifies(in, sig)) {
+    // Find the key again next time: it may have been replaced under its id.
+    {
+      common::MutexLock lock(mu_);
+      handle_generation_ = 0;
+    }
+    return fail(ErrorCode::kUnavailable, "PKCS#11 token '" + token_->label() +
+                                             "': the key with id " + to_hex(id_) +
+                                             " no longer matches the authority's public key");
+  }
+  return sig;
+}
+
+Status Pkcs11Signer::self_test() const {
+  const Bytes probe = sha256(random_bytes(32));
+  CW_ASSIGN_OR_RETURN(Bytes sig, raw_sign(mechanism(), probe));
+  if (!verifies(probe, sig)) {
+    return fail(ErrorCode::kPolicyRejected,
+                "the token's public key with id " + to_hex(id_) +
+                    " is not the private key's: its signatures do not verify");
+  }
+  return ok();
+}
+
+Result<Bytes> Pkcs11Signer::raw_sign(CK_MECHANISM_TYPE mechanism,
+                                     std::span<const std::uint8_t> in) const {
   // A second attempt covers a pooled session that died with an earlier reconnection; a token
   // that is really gone fails both.
   Error last{ErrorCode::kUnavailable, "PKCS#11 token '" + token_->label() + "' is unavailable"};
@@ -488,6 +589,12 @@ Status Pkcs11Signer::attach() {
     rsa.release();
   }
   inner_ = std::make_unique<SoftwareSigner>(std::make_shared<const PrivateKey>(std::move(key)));
+  if (EVP_PKEY_get_base_id(public_.get()) == EVP_PKEY_EC) {
+    verify_ec_.reset(EVP_PKEY_get1_EC_KEY(public_.get()));
+  } else {
+    verify_rsa_.reset(EVP_PKEY_get1_RSA(public_.get()));
+  }
+  if (!verify_ec_ && !verify_rsa_) return fail(ErrorCode::kInternal, "cannot read the public key");
   return ok();
 }
 
@@ -499,7 +606,7 @@ std::string pkcs11_key_ref_json(const Pkcs11KeyRef& r) {
                         {"label", r.label},
                         {"id", r.id_hex},
                         {"pin_source", r.pin_source}}
-      .dump();
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<Pkcs11KeyRef> parse_pkcs11_key_ref(std::string_view text) {
@@ -570,10 +677,12 @@ Result<Pkcs11KeyRef> pkcs11_generate_key(Pkcs11KeyRef ref, KeyType type) {
                   "a PKCS#11 CA key is rsa-2048, rsa-3072, rsa-4096, ec-p256 or ec-p384, not " +
                       std::string(key_type_name(type)));
   }
-  if (ref.label.empty() || ref.label.size() > 128) {
-    return fail(ErrorCode::kInvalidArgument, "a token key label is 1 to 128 characters");
-  }
+  CW_RETURN_IF_ERROR(check_label(ref.label));
   CW_ASSIGN_OR_RETURN(auto token, token_for(ref));
+  // One generation at a time per process: the label check and the generation are not one
+  // token operation, and two requests for one label must not both pass the check.
+  static common::Mutex generating;
+  common::MutexLock serial(generating);
   CW_ASSIGN_OR_RETURN(Session s, token->session());
   // Labels are how operators tell keys apart in the token's own tools: never two alike.
   const CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY, pub_class = CKO_PUBLIC_KEY;
@@ -679,6 +788,7 @@ Result<std::shared_ptr<const Signer>> open_pkcs11_signer(const Pkcs11KeyRef& ref
   }
   auto signer = std::make_shared<Pkcs11Signer>(std::move(token), std::move(id), std::move(pub));
   CW_RETURN_IF_ERROR(signer->attach());
+  CW_RETURN_IF_ERROR(signer->self_test());
   return std::shared_ptr<const Signer>(std::move(signer));
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <utility>
 
+#include "common/log.h"
 #include "crypto/pkcs11.h"
 
 namespace certward::crypto::pkcs11 {
@@ -105,8 +106,12 @@ Result<std::shared_ptr<Module>> Module::get(const std::string& path) {
   }
   auto get_list = reinterpret_cast<CK_C_GetFunctionList>(dlsym(lib, "C_GetFunctionList"));
   CK_FUNCTION_LIST* fn = nullptr;
-  if (!get_list || get_list(&fn) != CKR_OK || !fn) {
+  if (!get_list) {
     return fail(ErrorCode::kUnavailable, path + " is not a PKCS#11 module (no C_GetFunctionList)");
+  }
+  if (const CK_RV rv = get_list(&fn); rv != CKR_OK || !fn) {
+    return fail(ErrorCode::kUnavailable,
+                "PKCS#11 module " + path + ": C_GetFunctionList failed: " + rv_text(rv));
   }
   std::shared_ptr<Module> m(new Module(path));
   m->fn_ = fn;
@@ -126,8 +131,10 @@ Status Module::initialize_locked() {
   const CK_RV rv = fn_->C_Initialize(&args);
   if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
     initialized_ = false;
+    // The library's path is for the operator's log, not for whoever sent the request.
+    log::warn("pkcs11_initialize_failed", {{"module", path_}, {"error", rv_text(rv)}});
     return fail(ErrorCode::kUnavailable,
-                "PKCS#11 module " + path_ + " failed to initialise: " + rv_text(rv));
+                "the PKCS#11 library failed to initialise: " + rv_text(rv));
   }
   initialized_ = true;
   ++generation_;
@@ -145,7 +152,7 @@ Status Module::reinitialize(std::uint64_t seen) {
   if (initialized_ && generation_ != seen) return ok();  // someone else already did
   if (now_ms() - last_init_ms_ < kReinitializeEveryMs) {
     if (initialized_) return ok();
-    return fail(ErrorCode::kUnavailable, "PKCS#11 module " + path_ + " is not initialised");
+    return fail(ErrorCode::kUnavailable, "the PKCS#11 library is not initialised");
   }
   if (initialized_) fn_->C_Finalize(nullptr);
   initialized_ = false;
@@ -253,9 +260,24 @@ Result<Session> Token::session() {
         return fail(ErrorCode::kUnavailable,
                     "PKCS#11 token '" + label_ + "': no PIN: " + pin.error().message);
       }
+      const Bytes pin_hash = sha256(pin->span());
+      {
+        common::MutexLock lock(mu_);
+        if (refused_pin_ == pin_hash) {
+          module_->fn()->C_CloseSession(h);
+          return fail(ErrorCode::kUnavailable,
+                      "PKCS#11 token '" + label_ +
+                          "' refused its PIN, which is not tried again until it changes");
+        }
+      }
       rv = module_->fn()->C_Login(h, CKU_USER, const_cast<CK_UTF8CHAR*>(pin->data()),
                                   static_cast<CK_ULONG>(pin->size()));
       if (rv == CKR_USER_ALREADY_LOGGED_IN) rv = CKR_OK;
+      if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
+          rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) {
+        common::MutexLock lock(mu_);
+        refused_pin_ = pin_hash;
+      }
     }
     if (rv != CKR_OK) {
       module_->fn()->C_CloseSession(h);

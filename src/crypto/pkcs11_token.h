@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/encoding.h"
 #include "common/error.h"
 #include "common/mutex.h"
 #include "crypto/secret_bytes.h"
@@ -109,6 +110,10 @@ class Token : public std::enable_shared_from_this<Token> {
   common::Mutex mu_;
   std::string pin_source_ CW_GUARDED_BY(mu_);
   std::vector<CK_SESSION_HANDLE> idle_ CW_GUARDED_BY(mu_);
+  // The SHA-256 of a PIN the token refused. It is not offered again: tokens lock their user
+  // PIN after a few wrong ones, and requests (even anonymous OCSP queries) would otherwise
+  // retry it for as long as they come. A changed PIN (another value at its source) is tried.
+  Bytes refused_pin_ CW_GUARDED_BY(mu_);
   std::uint64_t idle_generation_ CW_GUARDED_BY(mu_) = 0;
 };
 

@@ -70,9 +70,30 @@ elif cmd == "keypair":      # label id-hex extractable(0/1): an EC P-256 pair ma
         [(PyKCS11.CKA_TOKEN, True), (PyKCS11.CKA_VERIFY, True), (PyKCS11.CKA_LABEL, label), (PyKCS11.CKA_ID, kid),
          (PyKCS11.CKA_EC_PARAMS, bytes.fromhex("06082a8648ce3d030107"))],
         [(PyKCS11.CKA_TOKEN, True), (PyKCS11.CKA_PRIVATE, True), (PyKCS11.CKA_SENSITIVE, not extractable),
-         (PyKCS11.CKA_EXTRACTABLE, extractable), (PyKCS11.CKA_SIGN, True), (PyKCS11.CKA_LABEL, label),
-         (PyKCS11.CKA_ID, kid)],
+         (PyKCS11.CKA_EXTRACTABLE, extractable), (PyKCS11.CKA_SIGN, True), (PyKCS11.CKA_DECRYPT, False),
+         (PyKCS11.CKA_DERIVE, False), (PyKCS11.CKA_UNWRAP, False), (PyKCS11.CKA_LABEL, label), (PyKCS11.CKA_ID, kid)],
         mecha=PyKCS11.Mechanism(PyKCS11.CKM_EC_KEY_PAIR_GEN))
+elif cmd == "once-extractable":  # label id-hex: extractable at first, then made sensitive
+    label, kid = args[0], bytes.fromhex(args[1])
+    pub, priv = s.generateKeyPair(
+        [(PyKCS11.CKA_TOKEN, True), (PyKCS11.CKA_VERIFY, True), (PyKCS11.CKA_LABEL, label), (PyKCS11.CKA_ID, kid),
+         (PyKCS11.CKA_EC_PARAMS, bytes.fromhex("06082a8648ce3d030107"))],
+        [(PyKCS11.CKA_TOKEN, True), (PyKCS11.CKA_PRIVATE, True), (PyKCS11.CKA_SENSITIVE, False),
+         (PyKCS11.CKA_EXTRACTABLE, True), (PyKCS11.CKA_SIGN, True), (PyKCS11.CKA_DECRYPT, False),
+         (PyKCS11.CKA_DERIVE, False), (PyKCS11.CKA_UNWRAP, False), (PyKCS11.CKA_LABEL, label), (PyKCS11.CKA_ID, kid)],
+        mecha=PyKCS11.Mechanism(PyKCS11.CKM_EC_KEY_PAIR_GEN))
+    s.getAttributeValue(priv, [PyKCS11.CKA_VALUE])  # read out while it could be
+    s.setAttributeValue(priv, [(PyKCS11.CKA_SENSITIVE, True)])
+    s.setAttributeValue(priv, [(PyKCS11.CKA_EXTRACTABLE, False)])
+elif cmd == "swap-public":  # id-hex other-label: the public object under id becomes another key's
+    kid, other = bytes.fromhex(args[0]), args[1]
+    for o in s.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PUBLIC_KEY), (PyKCS11.CKA_ID, kid)]):
+        s.destroyObject(o)
+    src = s.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PUBLIC_KEY), (PyKCS11.CKA_LABEL, other)])[0]
+    params, point = s.getAttributeValue(src, [PyKCS11.CKA_EC_PARAMS, PyKCS11.CKA_EC_POINT])
+    s.createObject([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PUBLIC_KEY), (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_EC),
+                    (PyKCS11.CKA_TOKEN, True), (PyKCS11.CKA_ID, kid), (PyKCS11.CKA_VERIFY, True),
+                    (PyKCS11.CKA_EC_PARAMS, bytes(params)), (PyKCS11.CKA_EC_POINT, bytes(point))])
 PY
 }
 
@@ -173,6 +194,19 @@ refused() {  # status code body message
 }
 refused 422 policy_rejected '{"name":"leaky","kind":"issuing","parent":"hsm-root","subject":"CN=Leaky","key_store":"pkcs11","token":"ca-token","key_label":"ext-leaky","existing_key":true}' \
   "an extractable key is not bound"
+refused 409 conflict '{"name":"rootclone","kind":"issuing","parent":"hsm-root","subject":"CN=Clone","key_store":"pkcs11","token":"ca-token","key_label":"certward-hsm-root","existing_key":true}' \
+  "the root's key bound again as an issuing CA"
+refused 409 conflict '{"name":"bound-twice","kind":"issuing","parent":"hsm-root","subject":"CN=Twice","key_store":"pkcs11","token":"ca-token","key_id":"0a0b0c","existing_key":true}' \
+  "a bound key bound a second time"
+p11 once-extractable was-readable 0e0e0e
+refused 422 policy_rejected '{"name":"was-readable","kind":"issuing","parent":"hsm-root","subject":"CN=Was","key_store":"pkcs11","token":"ca-token","key_label":"was-readable","existing_key":true}' \
+  "a key that was once extractable (CKA_NEVER_EXTRACTABLE false)"
+p11 keypair swap-victim 0f0f0f 0
+p11 keypair swap-other 0f0f10 0
+p11 swap-public 0f0f0f swap-other
+refused 422 policy_rejected '{"name":"swapped","kind":"issuing","parent":"hsm-root","subject":"CN=Swapped","key_store":"pkcs11","token":"ca-token","key_id":"0f0f0f","existing_key":true}' \
+  "a public key object that is not the private key's"
+grep -q 'do not verify' "$T/resp" && pass || fail "the refusal says why: $(cat "$T/resp")"
 refused 400 invalid_argument '{"name":"other-token","kind":"root","subject":"CN=X","key_store":"pkcs11","token":"not-configured"}' \
   "a token missing from [ca.pkcs11]"
 refused 400 malformed '{"name":"lib","kind":"root","subject":"CN=X","key_store":"pkcs11","token":"ca-token","module":"/tmp/evil.so"}' \
@@ -224,6 +258,20 @@ openssl verify -CAfile "$T/hsm-root.pem" -untrusted "$T/hsm-issuing.pem" "$T/bac
   pass || fail "the certificate after reconnection verifies"
 assert_eq $((c1 + 1)) "$(issued)" "exactly one more certificate after the token came back"
 
+stop_server
+
+# Once an authority exists, its token is reached through [ca.pkcs11] alone: a library written
+# into its database row is not loaded, and a token missing from the configuration is
+# unavailable (not the PIN source the row remembers).
+sqlite3 "$CERTWARD_DATA_DIR/certward.db" \
+  "UPDATE authorities SET key_ref = json_set(key_ref, '$.module', '$T/evil.so', '$.pin_source', 'file:/etc/shadow') WHERE name = 'hsm-issuing'"
+start_server
+assert_eq 201 "$(issue from-config)" "the configured library and PIN are used, not the row's"
+stop_server
+grep -v 'pin_env' "$T/certward.toml" | sed 's/^\[ca.pkcs11.tokens."ca-token"\]$//' >"$T/no-token.toml"
+start_server CERTWARD_CONFIG="$T/no-token.toml"
+assert_eq 503 "$(issue unconfigured)" "a token missing from the configuration"
+grep -q 'not configured' "$T/unconfigured.json" && pass || fail "says so: $(cat "$T/unconfigured.json")"
 stop_server
 # The PIN is nowhere: not in the output, the logs or the database.
 ! grep -q "$PIN" "$T/serve.out" "$T/serve.err" && pass || fail "the PIN appears in the server's output"

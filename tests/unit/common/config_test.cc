@@ -295,6 +295,8 @@ TEST_F(LoadConfig, Pkcs11ModuleAndTokenPins) {
            "[ca.pkcs11]\ntokens = 1\n",
            "[ca.pkcs11.tokens]\nt = \"env:A\"\n",
            "[ca.pkcs11.tokens.\"a-label-that-is-longer-than-32-bytes\"]\npin_env = \"A\"\n",
+           "[ca.pkcs11.tokens.\"trailing \"]\npin_env = \"A\"\n",
+           "[ca.pkcs11.tokens.\"nul\\u0000\"]\npin_env = \"A\"\n",
        }) {
     EXPECT_EQ(load_error(std::string(bad)), ErrorCode::kMalformed) << bad;
   }

@@ -168,6 +168,26 @@ TEST(Pkcs11KeyRefJson, RoundTripsAndRefusesGarbage) {
   EXPECT_FALSE(parse_pkcs11_key_ref(R"({"module":"/m.so","token":1})"));
 }
 
+// A PIN the token refused is not offered again (tokens lock after a few): the next attempt is
+// refused here. A changed PIN at the same source is tried.
+TEST(Pkcs11Pin, ARefusedPinIsNotTriedAgainUntilItChanges) {
+  ::setenv("CERTWARD_TEST_OTHER_PIN", "wrong-pin", 1);
+  Pkcs11KeyRef ref{SoftHsm::kModule, SoftHsm::kOtherToken, "pin-test", "",
+                   "env:CERTWARD_TEST_OTHER_PIN"};
+  auto first = pkcs11_generate_key(ref, KeyType::kEcP256);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(first.error().message.find("CKR_PIN_INCORRECT"), std::string::npos)
+      << first.error().message;
+  auto second = pkcs11_generate_key(ref, KeyType::kEcP256);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find("not tried again"), std::string::npos)
+      << second.error().message;
+  ::setenv("CERTWARD_TEST_OTHER_PIN", SoftHsm::kPin, 1);
+  auto fixed = pkcs11_generate_key(ref, KeyType::kEcP256);
+  ASSERT_TRUE(fixed) << fixed.error().message;
+}
+
 // Many threads share one token's session pool; every signature is good.
 TEST(Pkcs11Signer, SignsFromManyThreads) {
   auto ref = pkcs11_generate_key(where("threads"), KeyType::kEcP256);

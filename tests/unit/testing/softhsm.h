@@ -21,6 +21,8 @@ class SoftHsm {
   static constexpr const char* kToken = "certward-test";
   static constexpr const char* kPinEnv = "CERTWARD_TEST_HSM_PIN";
   static constexpr const char* kPin = "4711-test";
+  // A second token, for tests that give it a wrong PIN.
+  static constexpr const char* kOtherToken = "certward-test-2";
 
   static SoftHsm& shared() {
     static SoftHsm* hsm = new SoftHsm();  // never destroyed: the module outlives the tests
@@ -53,6 +55,9 @@ class SoftHsm {
     const std::string cmd = std::string("softhsm2-util --init-token --free --label ") + kToken +
                             " --so-pin 0000-test --pin " + kPin + " >/dev/null";
     CW_CHECK(std::system(cmd.c_str()) == 0);
+    const std::string other = std::string("softhsm2-util --init-token --free --label ") +
+                              kOtherToken + " --so-pin 0000-test --pin " + kPin + " >/dev/null";
+    CW_CHECK(std::system(other.c_str()) == 0);
   }
 
   TempDir dir_;
