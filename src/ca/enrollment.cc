@@ -234,6 +234,8 @@ std::string_view channel_name(Channel c) {
       return "dashboard";
     case Channel::kSystem:
       return "system";
+    case Channel::kSsh:
+      return "ssh";
   }
   return "cli";
 }

@@ -50,7 +50,8 @@ enum class Channel : std::uint8_t {
   kCmp,
   kRenewal,
   kDashboard,
-  kSystem
+  kSystem,
+  kSsh,  // the SSH certificate authority (src/ssh/): OpenSSH certificates, not X.509
 };
 std::string_view channel_name(Channel c);
 

@@ -63,7 +63,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         &c.alerts(),
                         &c.approvals(),
                         &c.credentials(),
-                        &c.protocol_ra()};
+                        &c.protocol_ra(),
+                        &c.ssh()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

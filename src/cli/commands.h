@@ -66,5 +66,7 @@ void add_alert_commands(CLI::App& app, Globals& g);   // alerts list|silence|sil
 // approvals list|show|approve|reject|cancel
 void add_approval_commands(CLI::App& app, Globals& g);
 void add_report_commands(CLI::App& app, Globals& g);  // report expiring|...|lifetimes|cbom
+// ssh ca create|list|show, ssh sign|list|revoke|krl
+void add_ssh_commands(CLI::App& app, Globals& g);
 
 }  // namespace certward::cli

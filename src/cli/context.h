@@ -29,6 +29,7 @@
 #include "lifecycle/reconciler.h"
 #include "lifecycle/service.h"
 #include "policy/service.h"
+#include "ssh/service.h"
 #include "store/store.h"
 
 namespace certward::lifecycle::alerts {
@@ -71,6 +72,7 @@ class Context {
   const lifecycle::CampaignService& campaigns() const { return *campaigns_; }
   policy::PolicyService& policy() { return *policy_; }
   ca::ApprovalService& approvals() { return *approvals_; }
+  ssh::SshService& ssh() { return *ssh_; }
   ~Context();  // where the alerts' types are complete
   const std::string& actor() const { return actor_; }
   // The local operator as the domain's services see it: acting as actor(), in no team's scope.
@@ -107,6 +109,7 @@ class Context {
   std::unique_ptr<lifecycle::CampaignService> campaigns_;
   std::unique_ptr<policy::PolicyService> policy_;
   std::unique_ptr<ca::ApprovalService> approvals_;
+  std::unique_ptr<ssh::SshService> ssh_;
   std::string actor_;
 };
 

@@ -39,6 +39,7 @@
 #include "lifecycle/scheduler.h"
 #include "lifecycle/service.h"
 #include "policy/service.h"
+#include "ssh/service.h"
 
 namespace certward::lifecycle::alerts {
 class AlertService;
@@ -76,6 +77,8 @@ struct Domain {
   auth::EnrollmentCredentials* credentials = nullptr;
   // The RA certificates SCEP and CMP sign and decrypt with (may be null: neither is served).
   ca::ProtocolRa* protocol_ra = nullptr;
+  // The SSH certificate authority (may be null: nothing SSH is served).
+  ssh::SshService* ssh = nullptr;
 };
 
 // What every component is given: the domain and the server's own shared services, built once

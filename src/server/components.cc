@@ -15,6 +15,7 @@
 #include "protocols/est/est.h"
 #include "protocols/ocsp/ocsp.h"
 #include "protocols/scep/scep.h"
+#include "protocols/ssh/ssh.h"
 #include "server/component.h"
 #include "server/dashboard.h"
 
@@ -441,6 +442,22 @@ class Dashboard final : public Component {
   }
 };
 
+// The SSH certificate authority: its REST resources on HTTPS, and each CA's public key and
+// KRL on plain HTTP at /ssh for the hosts that trust it.
+class SshCertificateAuthority final : public Component {
+ public:
+  explicit SshCertificateAuthority(Services& s) : api_(api_services(s)), ssh_(s.domain.ssh) {}
+  void mount(Routers& routers) override {
+    if (!ssh_) return;
+    routers.https.mount("", *protocols::ssh::make_api_router(api_, *ssh_));
+    routers.http.mount("/ssh", *protocols::ssh::make_public_router(*ssh_));
+  }
+
+ private:
+  api::Services api_;  // the REST resources' services: live as long as the routes
+  certward::ssh::SshService* ssh_;
+};
+
 Registry builtin_components() {
   Registry r;
   r.add([](Services& s) { return std::make_unique<RestApi>(s); });
@@ -448,6 +465,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<RevocationStatus>(s); });
   r.add([](Services& s) { return std::make_unique<AcmeServer>(s); });
   r.add([](Services& s) { return std::make_unique<DeviceEnrollment>(s); });
+  r.add([](Services& s) { return std::make_unique<SshCertificateAuthority>(s); });
   r.add([](Services& s) { return std::make_unique<DiscoveryScans>(s); });
   r.add([](Services& s) { return std::make_unique<ManagedCertificates>(s); });
   r.add([](Services& s) { return std::make_unique<Alerts>(s); });
