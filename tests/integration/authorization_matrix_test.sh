@@ -5,6 +5,8 @@ source "$(dirname "$0")/lib.sh"
 
 # A profile that requires approval, for the approval routes.
 printf '[profiles.gated]\nallowed_domains = ["example.test"]\nrequires_approval = true\n' >"$T/certward.toml"
+# The SSH user profile, with principals for team web's requesters.
+printf '[ssh.profiles.ssh-user]\n[ssh.profiles.ssh-user.team_principals]\nweb = ["web-*"]\n' >>"$T/certward.toml"
 start_server CERTWARD_CONFIG="$T/certward.toml"
 A=$ADMIN_TOKEN
 must 201 POST /api/v1/teams '{"name":"web","allowed_profiles":["tls-server","gated"],"allowed_domains":["web.example.test"]}'
@@ -72,6 +74,15 @@ for r in "${ROLES[@]}"; do
   CAMPAIGN_CANCEL[$r]=$(jq -r .id "$T/resp")
 done
 
+# SSH: a CA, a key to certify, a certificate of team web to read and one per role to revoke.
+must 201 POST /api/v1/ssh/authorities '{"name":"ssh"}'
+ssh-keygen -q -N '' -t ed25519 -f "$T/ssh_user"
+SSH_SIGN=$(jq -n --rawfile k "$T/ssh_user.pub" '{public_key: $k, principals: ["web-matrix"]}')
+declare -A SSH_REVOKE
+sign_web() { api POST /api/v1/ssh/certificates "${TOKEN[requester]}" "$SSH_SIGN" >/dev/null; jq -r .id "$T/resp"; }
+SSH_WEB=$(sign_web)
+for r in "${ROLES[@]}"; do SSH_REVOKE[$r]=$(sign_web); done
+
 # ACME directories: one to read, and one per role to delete.
 must 201 PUT /api/v1/acme/directories/dir-shared '{"profiles":["tls-server"]}'
 for r in "${ROLES[@]}"; do
@@ -134,6 +145,8 @@ body_for() {  # key role
     policy_rule_put) echo '{"kind":"max_validity","max_days":398,"tags":["no-such-tag"]}' ;;
     agent_outcome) echo '{"deployed":true,"steps":[]}' ;;
     silence) echo '{"team":"web","until":"1h","reason":"matrix"}' ;;
+    ssh_authority) echo "{\"name\":\"ssh-$r\"}" ;;
+    ssh_sign) echo "$SSH_SIGN" ;;
     -) echo "" ;;
   esac
 }
@@ -231,6 +244,14 @@ POST|/api/v1/enrollment/credentials|/api/v1/enrollment/credentials|credential|20
 POST|/api/v1/enrollment/credentials/batch|/api/v1/enrollment/credentials/batch|credential_batch|201 403 403 403
 GET|/api/v1/enrollment/credentials/{id}|/api/v1/enrollment/credentials/@CRED_ID@|-|200 200 403 200
 DELETE|/api/v1/enrollment/credentials/{id}|/api/v1/enrollment/credentials/@CRED_ID@|-|200 403 403 403
+GET|/api/v1/ssh/authorities|/api/v1/ssh/authorities|-|200 200 200 200 403 200
+POST|/api/v1/ssh/authorities|/api/v1/ssh/authorities|ssh_authority|201 201 403 403
+GET|/api/v1/ssh/authorities/{name}|/api/v1/ssh/authorities/ssh|-|200 200 200 200 403 200
+GET|/api/v1/ssh/profiles|/api/v1/ssh/profiles|-|200 200 200 200 403 200
+POST|/api/v1/ssh/certificates|/api/v1/ssh/certificates|ssh_sign|201 201 201 403
+GET|/api/v1/ssh/certificates|/api/v1/ssh/certificates|-|200 200 200 200 403 200
+GET|/api/v1/ssh/certificates/{id}|/api/v1/ssh/certificates/$SSH_WEB|-|200 200 200 200 403 200
+POST|/api/v1/ssh/certificates/{id}/revoke|/api/v1/ssh/certificates/@SSH_REVOKE@/revoke|revoke|200 200 200 403
 GET|/api/v1/acme/directories|/api/v1/acme/directories|-|200 200 200 200 403 200
 GET|/api/v1/acme/directories/{name}|/api/v1/acme/directories/dir-shared|-|200 200 200 200 403 200
 PUT|/api/v1/acme/directories/{name}|/api/v1/acme/directories/put-@R@|acme_directory|201 201 403 403
@@ -266,6 +287,7 @@ while IFS='|' read -r method pattern path body expect; do
     p=${p//@REJECT@/${REJECT[$r]}}
     p=${p//@CANCEL@/${CANCEL[$r]}}
     p=${p//@CROSS_FP@/${CROSS_FP[$r]}}
+    p=${p//@SSH_REVOKE@/${SSH_REVOKE[$r]}}
     p=${p//@MAPFP@/$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)}
     got=$(api "$method" "$p" "${TOKEN[$r]}" "$(body_for "$body" "$r")")
     assert_eq "${want[$i]}" "$got" "$r: $method $pattern ($(head -c 200 "$T/resp"))"
