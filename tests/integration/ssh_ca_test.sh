@@ -130,6 +130,13 @@ jq -r .certificate "$T/resp" >"$T/client/bob-cert.pub"
 BOB_ID=$(jq -r .id "$T/resp")
 login "$T/client/bob" && pass || fail "login with the token CA's certificate: $(cat "$T/ssh.err")"
 
+# Client mode: the CLI against the server, as the admin token.
+newkey gina
+env CERTWARD_SERVER="$BASE" CERTWARD_TOKEN="$A" CERTWARD_CA_FILE="$T/root.pem" "$CERTWARD_BIN" \
+  ssh sign --user gina --principal "ops-$SSH_USER" --validity 10m "$T/client/gina.pub" >/dev/null &&
+  pass || fail "ssh sign through a server"
+login "$T/client/gina" && pass || fail "login with the certificate signed through a server: $(cat "$T/ssh.err")"
+
 # A principal sshd does not list for the user.
 newkey carol
 cw ssh sign --user carol --principal "someone-else" "$T/client/carol.pub" >/dev/null
