@@ -49,6 +49,28 @@ std::string cert_path(const std::string& key_file, const std::optional<std::stri
   return base + "-cert.pub";
 }
 
+// The public key to certify: a regular file of at most a few KB. A private key is refused here,
+// before it could be sent anywhere (the usual slip: id_ed25519 for id_ed25519.pub).
+Result<std::string> read_public_key_file(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    return fail(ErrorCode::kNotFound, "cannot read " + path);
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    return fail(ErrorCode::kInvalidArgument, path + " is not a regular file");
+  }
+  if (std::filesystem::file_size(path, ec) > 2 * certward::ssh::kMaxPublicKeyLine || ec) {
+    return fail(ErrorCode::kInvalidArgument, path + " is too large for a public key");
+  }
+  CW_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  if (text.find("PRIVATE KEY") != std::string::npos) {
+    return fail(ErrorCode::kInvalidArgument,
+                path + " is a private key: give the public one (" + path + ".pub)");
+  }
+  return text;
+}
+
 }  // namespace
 
 void add_ssh_commands(CLI::App& app, Globals& g) {
@@ -174,10 +196,25 @@ void add_ssh_commands(CLI::App& app, Globals& g) {
                     "where to write the certificate (default: KEY-cert.pub beside the key; - for "
                     "stdout)");
     cmd->callback([&g, o] {
-      auto key = read_file(o->key_file);
+      auto key = read_public_key_file(o->key_file);
       if (!key) {
         g.exit_code = report_error(key.error());
         return;
+      }
+      for (const auto* v :
+           {&o->user, &o->host, &o->key_id, &o->force_command, &o->source_address}) {
+        if (*v && !certward::ssh::is_display_text(**v)) {
+          g.exit_code = report_error(Error{ErrorCode::kInvalidArgument,
+                                           "options are UTF-8 text without control characters"});
+          return;
+        }
+      }
+      for (const auto& p : o->principals) {
+        if (!certward::ssh::is_display_text(p)) {
+          g.exit_code = report_error(
+              Error{ErrorCode::kInvalidArgument, "a principal is UTF-8 text without controls"});
+          return;
+        }
       }
       if (!o->user && !o->host) {
         g.exit_code =
@@ -269,6 +306,9 @@ void add_ssh_commands(CLI::App& app, Globals& g) {
           g,
           [o](Context& c) -> Result<json> {
             certward::ssh::SshCertificateFilter f;
+            if (o->search && !certward::ssh::is_display_text(*o->search)) {
+              return fail(ErrorCode::kInvalidArgument, "--search is UTF-8 text");
+            }
             f.search = o->search;
             f.authority = o->authority;
             if (o->expiring_within) {

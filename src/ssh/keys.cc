@@ -60,6 +60,11 @@ Status check_blob(PublicKey& k) {
   if (k.type == "ssh-ed25519" || k.type == "sk-ssh-ed25519@openssh.com") {
     CW_ASSIGN_OR_RETURN(auto pk, r.string());
     if (pk.size() != 32) return fail(ErrorCode::kMalformed, "an Ed25519 key is 32 bytes");
+    // The identity point (and the all-zero encoding): a key anyone can sign for.
+    const bool zero = std::all_of(pk.begin() + 1, pk.end(), [](std::uint8_t b) { return b == 0; });
+    if (zero && (pk[0] == 0 || pk[0] == 1)) {
+      return fail(ErrorCode::kPolicyRejected, "the Ed25519 key is the identity point");
+    }
     k.bits = 256;
   } else if (k.type.starts_with("ecdsa-sha2-") || k.type == "sk-ecdsa-sha2-nistp256@openssh.com") {
     CW_ASSIGN_OR_RETURN(std::string curve, r.text());
@@ -93,6 +98,35 @@ Status check_blob(PublicKey& k) {
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
+
+bool is_display_text(std::string_view v) {
+  std::size_t i = 0;
+  while (i < v.size()) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    const int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (len == 0 || c > 0xf4 || i + len > v.size()) return false;
+    std::uint32_t cp = c & (0xff >> (len + 1));
+    for (int k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(v[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates, beyond U+10FFFF; C1 controls; bidirectional controls.
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c ||
+        cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069)) {
+      return false;
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  return true;
+}
 
 std::string PublicKey::fingerprint() const {
   std::string b64 = to_base64(crypto::sha256(blob));

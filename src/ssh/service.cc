@@ -56,6 +56,7 @@ constexpr std::size_t kMaxPrincipals = 64;
 constexpr std::size_t kMaxPrincipal = 255;
 constexpr std::size_t kMaxKeyId = 255;
 constexpr std::size_t kMaxForceCommand = 1024;
+constexpr std::chrono::seconds kKrlGrace{3600};
 
 std::string key_aad(std::string_view name) { return "certward:ssh-authority:" + std::string(name); }
 
@@ -85,6 +86,10 @@ Status check_principal(std::string_view p) {
   if (p.empty() || p.size() > kMaxPrincipal) {
     return fail(ErrorCode::kInvalidArgument, "a principal is 1 to 255 bytes");
   }
+  if (!is_display_text(p)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "a principal is UTF-8 text without control or bidirectional characters");
+  }
   for (unsigned char c : p) {
     if (c <= 0x20 || c == 0x7f || c == ',' || c == '*' || c == '?' || c == '!' || c == '#' ||
         c == '"' || c == '\\') {
@@ -109,11 +114,28 @@ Status check_source_address(std::string_view list) {
   while (start <= list.size()) {
     const std::size_t end = std::min(list.find(',', start), list.size());
     const std::string_view item = list.substr(start, end - start);
-    if (!parse_cidr(item) && !parse_cidr(std::string(item) + (item.find(':') == std::string_view::npos
-                                                                   ? "/32"
-                                                                   : "/128"))) {
+    // sshd reads these with its own parser (addr_match_cidr_list): only canonical forms, no
+    // host bits set under the prefix, no leading zeros in it, no IPv4 written as IPv6.
+    const std::size_t slash = item.find('/');
+    const std::string_view prefix =
+        slash == std::string_view::npos ? std::string_view() : item.substr(slash + 1);
+    const bool v6 = item.find(':') != std::string_view::npos;
+    auto parsed =
+        parse_cidr(slash == std::string_view::npos ? std::string(item) + (v6 ? "/128" : "/32")
+                                                   : std::string(item));
+    bool canonical = parsed.has_value() && (prefix.empty() || prefix == "0" || prefix[0] != '0');
+    if (canonical && v6 && (item.find('.') != std::string_view::npos)) canonical = false;
+    if (canonical) {
+      const auto& [bytes, bits] = *parsed;
+      for (std::size_t b = 0; b < bytes.size() * 8; ++b) {
+        const bool set = (bytes[b / 8] >> (7 - b % 8)) & 1;
+        if (set && static_cast<int>(b) >= bits) canonical = false;
+      }
+    }
+    if (!canonical) {
       return fail(ErrorCode::kInvalidArgument,
-                  "source-address '" + std::string(item) + "' is not an address or address/prefix");
+                  "source-address '" + std::string(item) +
+                      "' is not an address or a canonical address/prefix (no host bits set)");
     }
     start = end + 1;
   }
@@ -125,10 +147,11 @@ Status check_text(std::string_view what, std::string_view v, std::size_t max) {
     return fail(ErrorCode::kInvalidArgument, std::string(what) + " is longer than " +
                                                  std::to_string(max) + " bytes");
   }
-  for (unsigned char c : v) {
-    if (c < 0x20 || c == 0x7f) {
-      return fail(ErrorCode::kInvalidArgument, std::string(what) + " holds a control character");
-    }
+  if (!is_display_text(v)) {
+    return fail(ErrorCode::kInvalidArgument,
+                std::string(what) +
+                    " is not UTF-8 text without control or bidirectional "
+                    "characters");
   }
   return ok();
 }
@@ -414,17 +437,33 @@ Result<SshCertificateRecord> SshService::sign(const SshSignRequest& r,
   }
 
   CW_ASSIGN_OR_RETURN(t.key, parse_public_key(r.public_key));
-  std::string key_id = r.key_id.value_or(requester.actor + " for " + principals.front());
-  CW_RETURN_IF_ERROR(check_text("key id", key_id, kMaxKeyId));
-  if (key_id.empty()) return fail(ErrorCode::kInvalidArgument, "empty key id");
+  // sshd logs the key id with every login: a team's requester cannot make it name someone
+  // else, so its own identity always leads it.
+  if (r.key_id) CW_RETURN_IF_ERROR(check_text("key id", *r.key_id, kMaxKeyId));
+  if (r.key_id && r.key_id->empty()) return fail(ErrorCode::kInvalidArgument, "empty key id");
+  std::string key_id = !r.key_id         ? requester.actor + " for " + principals.front()
+                       : requester.scope ? requester.actor + ": " + *r.key_id
+                                         : *r.key_id;
+  if (key_id.size() > kMaxKeyId) key_id.resize(kMaxKeyId);
+  while (!key_id.empty() && !is_display_text(key_id)) key_id.pop_back();  // a cut UTF-8 tail
   t.key_id = key_id;
   t.principals = principals;
+  // The window is the validity asked for, starting a little in the past (at most a tenth of
+  // it) for hosts whose clock is behind, as X.509 certificates do.
   const SysTime now = clock_.now();
-  t.valid_after = now - kBackdate;
-  t.valid_before = now + validity;
+  const std::chrono::seconds backdate = std::min(kBackdate, validity / 10);
+  t.valid_after = now - backdate;
+  t.valid_before = t.valid_after + validity;
 
-  const std::string authority_name =
-      r.authority.value_or(p->authority.empty() ? settings_.default_authority : p->authority);
+  // The CA is the profile's. A team's requester cannot send its request to another CA: hosts
+  // trusting that CA did not trust the team.
+  const std::string profile_authority =
+      p->authority.empty() ? settings_.default_authority : p->authority;
+  if (r.authority && *r.authority != profile_authority && requester.scope) {
+    return fail(ErrorCode::kUnauthorized,
+                "SSH profile '" + p->name + "' signs with SSH CA '" + profile_authority + "' only");
+  }
+  const std::string authority_name = r.authority.value_or(profile_authority);
   CW_ASSIGN_OR_RETURN(auto ca, load(authority_name));
 
   // A random 63-bit serial, unique per CA (the index says so; a collision tries again).
@@ -499,6 +538,9 @@ Result<SshCertificateRecord> SshService::sign(const SshSignRequest& r,
 Result<std::vector<SshCertificateRecord>> SshService::list(const SshCertificateFilter& f) const {
   if (f.limit < 1 || f.limit > 1000) {
     return fail(ErrorCode::kInvalidArgument, "limit is 1 to 1000");
+  }
+  if (f.search && (f.search->size() > 1024 || !is_display_text(*f.search))) {
+    return fail(ErrorCode::kInvalidArgument, "search is up to 1024 bytes of UTF-8 text");
   }
   std::string sql = "SELECT " + std::string(kCertColumns) + " FROM ssh_certificates WHERE 1 = 1";
   std::vector<store::Value> params;
@@ -587,19 +629,20 @@ Result<Bytes> SshService::krl(std::string_view name) const {
   CW_ASSIGN_OR_RETURN(PublicKey ca_key, parse_public_key(a.public_key));
   CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kRead));
   const SysTime now = clock_.now();
+  // Listed until an hour after they expire: a host whose clock is behind still sees them.
   CW_ASSIGN_OR_RETURN(auto rows,
-                      tx->query("SELECT serial, revoked_at FROM ssh_certificates WHERE authority = "
-                                "? AND revoked_at IS NOT NULL AND valid_before > ?",
-                                store::params(name, to_unix(now))));
+                      tx->query("SELECT serial FROM ssh_certificates WHERE authority = ? AND "
+                                "revoked_at IS NOT NULL AND valid_before > ?",
+                                store::params(name, to_unix(now) - kKrlGrace.count())));
   KrlEntry entry{ca_key, {}};
-  std::int64_t version = 0;
-  for (const auto& row : rows) {
-    entry.serials.push_back(static_cast<std::uint64_t>(row.int64(0)));
-    version = std::max(version, row.int64(1));
-  }
-  // The KRL's version: the time of the newest revocation in it, which only grows.
+  for (const auto& row : rows) entry.serials.push_back(static_cast<std::uint64_t>(row.int64(0)));
+  // The KRL's version is the number of revocations this CA ever made: it grows with each one
+  // (two in one second included) and never goes back when expired entries drop out.
+  CW_ASSIGN_OR_RETURN(auto count, tx->query_one("SELECT COUNT(*) FROM ssh_certificates WHERE "
+                                                "authority = ? AND revoked_at IS NOT NULL",
+                                                store::params(name)));
   const KrlEntry entries[] = {entry};
-  return build_krl(static_cast<std::uint64_t>(version), now, entries,
+  return build_krl(static_cast<std::uint64_t>(count ? count->int64(0) : 0), now, entries,
                    "certward SSH CA " + std::string(name));
 }
 

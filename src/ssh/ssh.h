@@ -18,6 +18,10 @@
 
 namespace certward::ssh {
 
+// Whether `v` is text fit for what sshd logs and ssh-keygen prints: valid UTF-8 without C0 or
+// C1 controls, DEL or the bidirectional controls that make a name read as another.
+bool is_display_text(std::string_view v);
+
 // A public key as authorized_keys and *.pub files carry it.
 struct PublicKey {
   std::string type;  // "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", "sk-ssh-ed25519@openssh.com"

@@ -104,6 +104,34 @@ TEST(SshKeys, RefusesWhatIsNotAKeyToCertify) {
   EXPECT_EQ(code(ec.type + " " + padded), ErrorCode::kMalformed);
 }
 
+TEST(SshText, DisplayTextRefusesControlsBidiAndBadUtf8) {
+  EXPECT_TRUE(is_display_text("alice"));
+  EXPECT_TRUE(is_display_text("j\xc3\xbcrgen"));             // ü
+  EXPECT_TRUE(is_display_text("\xe6\x9d\xb1\xe4\xba\xac"));  // 東京
+  EXPECT_FALSE(is_display_text("a\nb"));
+  EXPECT_FALSE(is_display_text("a\x7f"));
+  EXPECT_FALSE(is_display_text("\xc2\x9b"));              // C1 CSI
+  EXPECT_FALSE(is_display_text("web-\xe2\x80\xaeroot"));  // U+202E
+  EXPECT_FALSE(is_display_text("\xe2\x81\xa6"));          // U+2066
+  EXPECT_FALSE(is_display_text("\xff"));
+  EXPECT_FALSE(is_display_text("\xc0\x80"));      // overlong NUL
+  EXPECT_FALSE(is_display_text("\xed\xa0\x80"));  // a surrogate
+  EXPECT_FALSE(is_display_text("\xc3"));          // cut short
+}
+
+TEST(SshKeys, RefusesTheEd25519IdentityPoint) {
+  for (std::uint8_t first : {0, 1}) {
+    Writer w;
+    w.string("ssh-ed25519");
+    Bytes pk(32, 0);
+    pk[0] = first;
+    w.string(pk);
+    auto k = parse_public_key(line_of("ssh-ed25519", w.bytes()));
+    ASSERT_FALSE(k);
+    EXPECT_EQ(k.error().code, ErrorCode::kPolicyRejected);
+  }
+}
+
 // The certificate read back field by field, and its signature checked with the CA's key.
 TEST(SshCertificate, EncodesEveryFieldAndVerifies) {
   auto ca_key = crypto::generate_key(crypto::KeyType::kEd25519);
