@@ -36,6 +36,13 @@ void add_guarded(http::Router& router, Services& services, std::string method, s
                  auth::Permission permission, BodyKind body, GuardedHandler handler);
 
 http::Response ok_json(const nlohmann::json& j, int status = 200);
+// Query parameters: absent is nullopt, present but empty is kMalformed.
+Result<std::optional<std::string>> query_text(const http::Request& r, std::string_view key);
+Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::string_view key);
+// The "limit" query parameter as the services' `int`, `fallback` when absent. A value outside
+// [-1, beyond] is pinned just past the range, so the service still refuses it by its own rule
+// rather than the narrowing changing it into one it accepts.
+Result<int> query_limit(const http::Request& r, int fallback, std::int64_t beyond = 1001);
 // kMalformed for a query parameter not in `known` (a typo must not be ignored).
 Status check_query(const http::Request& r, std::initializer_list<std::string_view> known);
 

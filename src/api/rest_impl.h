@@ -26,13 +26,6 @@ bool team_scoped(const auth::Identity& id);
 Result<inventory::CertificateRecord> visible_record(Services& s, const http::Request& req,
                                                     const auth::Identity& id);
 
-// Query parameters: absent is nullopt, present but empty is kMalformed.
-Result<std::optional<std::string>> query_text(const http::Request& r, std::string_view key);
-Result<std::optional<std::int64_t>> query_int(const http::Request& r, std::string_view key);
-// The "limit" query parameter as the services' `int`, `fallback` when absent. A value outside
-// [-1, beyond] is pinned just past the range, so the service still refuses it by its own rule
-// rather than the narrowing changing it into one it accepts.
-Result<int> query_limit(const http::Request& r, int fallback, std::int64_t beyond = 1001);
 // The "next_before" of a newest-first page: the last item's id, or null when the page holds
 // fewer than `limit` items (it is the last one).
 nlohmann::json next_before(std::size_t shown, int limit, const std::string& last_id);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 #include <utility>
 
 #include "common/thread_annotations.h"
@@ -53,6 +54,53 @@ class CW_SCOPED_CAPABILITY MutexLock {
  private:
   Mutex& mu_;
   bool held_ = true;
+};
+
+// A reader/writer mutex: many readers at once, or one writer. Not recursive. Thread-safe.
+class CW_CAPABILITY("shared mutex") SharedMutex {
+ public:
+  SharedMutex() = default;
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
+
+  void lock() CW_ACQUIRE() { mu_.lock(); }
+  void unlock() CW_RELEASE() { mu_.unlock(); }
+  void lock_shared() CW_ACQUIRE_SHARED() { mu_.lock_shared(); }
+  void unlock_shared() CW_RELEASE_SHARED() { mu_.unlock_shared(); }
+
+ private:
+  std::shared_mutex mu_;
+};
+
+// Holds a SharedMutex shared (as a reader) from construction to destruction.
+class CW_SCOPED_CAPABILITY ReaderLock {
+ public:
+  explicit ReaderLock(SharedMutex& mu) CW_ACQUIRE_SHARED(mu) : mu_(mu) { mu_.lock_shared(); }
+  ~ReaderLock() CW_RELEASE() {
+    if (held_) mu_.unlock_shared();
+  }
+  ReaderLock(const ReaderLock&) = delete;
+  ReaderLock& operator=(const ReaderLock&) = delete;
+  void unlock() CW_RELEASE() {
+    mu_.unlock_shared();
+    held_ = false;
+  }
+
+ private:
+  SharedMutex& mu_;
+  bool held_ = true;
+};
+
+// Holds a SharedMutex exclusively (as the writer) from construction to destruction.
+class CW_SCOPED_CAPABILITY WriterLock {
+ public:
+  explicit WriterLock(SharedMutex& mu) CW_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  ~WriterLock() CW_RELEASE() { mu_.unlock(); }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  SharedMutex& mu_;
 };
 
 // A condition variable waited on with a common::Mutex held. A wait releases the mutex while it

@@ -34,6 +34,9 @@
 #define CW_ACQUIRE(...) CW_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define CW_RELEASE(...) CW_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 #define CW_TRY_ACQUIRE(...) CW_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
+// Shared (reader) acquisition of a SharedMutex.
+#define CW_ACQUIRE_SHARED(...) CW_THREAD_ANNOTATION(acquire_shared_capability(__VA_ARGS__))
+#define CW_RELEASE_SHARED(...) CW_THREAD_ANNOTATION(release_shared_capability(__VA_ARGS__))
 
 // The function returns a reference to the given lock.
 #define CW_RETURN_CAPABILITY(x) CW_THREAD_ANNOTATION(lock_returned(x))

@@ -147,7 +147,7 @@ std::uint64_t Module::generation() const {
 }
 
 Status Module::reinitialize(std::uint64_t seen) {
-  std::unique_lock calls(calls_);
+  common::WriterLock calls(calls_);
   common::MutexLock lock(mu_);
   if (initialized_ && generation_ != seen) return ok();  // someone else already did
   if (now_ms() - last_init_ms_ < kReinitializeEveryMs) {
@@ -232,7 +232,7 @@ Result<Session> Token::session() {
   }
   CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
   {
-    std::shared_lock calls(module_->calls());
+    common::ReaderLock calls(module_->calls());
     if (module_->generation() != generation) {
       return fail(ErrorCode::kUnavailable,
                   "PKCS#11 token '" + label_ + "' is being reconnected; try again");

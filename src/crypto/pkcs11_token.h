@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -38,7 +37,7 @@ class Module {
   // Finalises and initialises the module again if it is still at `seen` and it was not done
   // in the last second (a token that stays away is then not hammered by every request).
   Status reinitialize(std::uint64_t seen);
-  std::shared_mutex& calls() const { return calls_; }
+  common::SharedMutex& calls() const { return calls_; }
 
  private:
   explicit Module(std::string path) : path_(std::move(path)) {}
@@ -46,7 +45,7 @@ class Module {
 
   std::string path_;
   CK_FUNCTION_LIST* fn_ = nullptr;
-  mutable std::shared_mutex calls_;
+  mutable common::SharedMutex calls_;
   mutable common::Mutex mu_;
   std::uint64_t generation_ CW_GUARDED_BY(mu_) = 0;
   bool initialized_ CW_GUARDED_BY(mu_) = false;
@@ -119,7 +118,7 @@ class Token : public std::enable_shared_from_this<Token> {
 
 template <typename F>
 CK_RV Session::call(F&& f) const {
-  std::shared_lock lock(token_->module().calls());
+  common::ReaderLock lock(token_->module().calls());
   return f(token_->module().fn(), handle_);
 }
 

@@ -30,7 +30,7 @@ design_layers=(
   "x509"
   "store"
   "inventory ca policy audit auth"
-  "issuers"
+  "issuers ssh"
   "lifecycle"
   "discovery reports"
   "http"

@@ -2,7 +2,6 @@
 
 #include "api/body.h"
 #include "api/guard.h"
-#include "api/rest_impl.h"
 #include "http/problem.h"
 #include "protocols/ssh/ssh.h"
 
@@ -110,8 +109,7 @@ Result<http::Response> list(SshService& ssh, http::Request& req, const Identity&
     return fail(ErrorCode::kMalformed, "include_expired is true or false");
   }
   f.include_expired = expired && *expired == "true";
-  CW_ASSIGN_OR_RETURN(auto limit, api::query_int(req, "limit"));
-  if (limit) f.limit = static_cast<int>(std::clamp<std::int64_t>(*limit, 0, 1001));
+  CW_ASSIGN_OR_RETURN(f.limit, api::query_limit(req, f.limit));
   // A team's requesters see their team's certificates only.
   if (id.scope) f.team = id.team.value_or("");
   CW_ASSIGN_OR_RETURN(auto records, ssh.list(f));

@@ -171,6 +171,7 @@ TEST(Pkcs11KeyRefJson, RoundTripsAndRefusesGarbage) {
 // A PIN the token refused is not offered again (tokens lock after a few): the next attempt is
 // refused here. A changed PIN at the same source is tried.
 TEST(Pkcs11Pin, ARefusedPinIsNotTriedAgainUntilItChanges) {
+  (void)SoftHsm::shared();  // the tokens and their configuration, in a test run alone too
   ::setenv("CERTWARD_TEST_OTHER_PIN", "wrong-pin", 1);
   Pkcs11KeyRef ref{SoftHsm::kModule, SoftHsm::kOtherToken, "pin-test", "",
                    "env:CERTWARD_TEST_OTHER_PIN"};
