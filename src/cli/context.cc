@@ -174,7 +174,7 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   c->reconciler_ = std::make_unique<lifecycle::Reconciler>(lifecycle, *c->deployer_);
   CW_RETURN_IF_ERROR(ssh::SshService::migrate(*c->db_));
   c->ssh_ = std::make_unique<ssh::SshService>(c->clock_, *c->db_, *c->wrapper_, *c->audit_,
-                                              *c->authorities_, cfg.ssh);
+                                              *c->authorities_, cfg.ssh, &*c->sightings_);
   CW_RETURN_IF_ERROR(lifecycle::CampaignService::migrate(*c->db_));
   c->campaigns_ = std::make_unique<lifecycle::CampaignService>(
       lifecycle::CampaignDeps{lifecycle, *c->managed_, c->profiles_, *c->revocation_});

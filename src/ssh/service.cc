@@ -210,13 +210,14 @@ constexpr std::string_view kAuthorityColumns =
 
 SshService::SshService(const Clock& clock, store::Database& db, const crypto::KeyWrapper& wrapper,
                        const audit::AuditLog& audit, const ca::AuthorityService& authorities,
-                       const SshSettings& settings)
+                       const SshSettings& settings, const inventory::Sightings* sightings)
     : clock_(clock),
       db_(db),
       wrapper_(wrapper),
       audit_(audit),
       authorities_(authorities),
       settings_(settings),
+      sightings_(sightings),
       profiles_(settings.profiles) {
   for (auto& builtin : builtin_profiles()) {
     const bool replaced = std::any_of(profiles_.begin(), profiles_.end(),
@@ -511,6 +512,26 @@ Result<SshCertificateRecord> SshService::sign(const SshSignRequest& r,
           "key_fingerprint, valid_after, valid_before, profile, team, requester, certificate, "
           "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           params));
+      if (sightings_) {
+        // The same shape discovery records a certificate it finds in (discovery/recorder.cc).
+        const inventory::SshKeyRecord key{
+            .fingerprint = cert.fingerprint(),
+            .type = cert.type,
+            .bits = t.key.bits,
+            .blob = cert.blob,
+            .certificate = {{"host", type == CertType::kHost},
+                            {"serial", rec.serial},
+                            {"key_id", rec.key_id},
+                            {"principals", rec.principals},
+                            {"valid_after", format_time(rec.valid_after)},
+                            {"valid_before", format_time(rec.valid_before)},
+                            {"ca_fingerprint", ca->info.fingerprint},
+                            {"ca_type",
+                             ca->info.public_key.substr(0, ca->info.public_key.find(' '))}},
+            .first_seen = now};
+        CW_ASSIGN_OR_RETURN(const bool recorded, sightings_->record_ssh_key(*tx, key));
+        (void)recorded;  // a nonce makes every certificate new; false would be a replay
+      }
       CW_RETURN_IF_ERROR(audit_.append(
           *tx, audit::Event{requester.actor,
                             "ssh.certificate.issue",

@@ -24,6 +24,7 @@
 #include "common/config.h"
 #include "common/mutex.h"
 #include "crypto/crypto.h"
+#include "inventory/sightings.h"
 #include "ssh/ssh.h"
 #include "store/store.h"
 
@@ -89,9 +90,12 @@ struct SshCertificateFilter {
 
 class SshService {
  public:
+  // `sightings` (may be null): where every certificate issued is also recorded as an SSH key
+  // of the inventory, the table discovery fills, so scans that meet it on a host, policies
+  // and reports see it as certward's own.
   SshService(const Clock& clock, store::Database& db, const crypto::KeyWrapper& wrapper,
              const audit::AuditLog& audit, const ca::AuthorityService& authorities,
-             const SshSettings& settings);
+             const SshSettings& settings, const inventory::Sightings* sightings = nullptr);
 
   static Status migrate(store::Database& db);
 
@@ -135,6 +139,7 @@ class SshService {
   const audit::AuditLog& audit_;
   const ca::AuthorityService& authorities_;
   const SshSettings& settings_;
+  const inventory::Sightings* sightings_;
   std::vector<SshProfileSettings> profiles_;
   common::Mutex mu_;
   std::map<std::string, std::shared_ptr<const Loaded>, std::less<>> loaded_ CW_GUARDED_BY(mu_);

@@ -274,4 +274,9 @@ cw audit verify >/dev/null && pass || fail "audit verify"
 issued=$(cw audit list --action ssh.certificate.issue --json | jq '.items | length')
 assert_eq "$(db_scalar 'SELECT COUNT(*) FROM ssh_certificates')" "$issued" "every SSH certificate is audited"
 assert_eq 4 "$(cw audit list --action ssh.certificate.revoke --json | jq '.items | length')" "revocations audited"
+# Each one is an SSH key of the inventory too, where discovery records those it finds.
+assert_eq "$(db_scalar 'SELECT COUNT(*) FROM ssh_certificates')" \
+  "$(db_scalar "SELECT COUNT(*) FROM ssh_keys WHERE type LIKE '%-cert-v01@openssh.com'")" "recorded among the inventory's SSH keys"
+assert_eq "[\"ops-$SSH_USER\"]" "$(db_scalar "SELECT json_extract(certificate, '$.principals') FROM ssh_keys WHERE json_extract(certificate, '$.key_id') = 'alice'")" \
+  "with the certificate's fields"
 finish
