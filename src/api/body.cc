@@ -104,4 +104,31 @@ Result<std::optional<std::vector<std::string>>> Body::opt_strings(std::string_vi
   return out;
 }
 
+// key_store "pkcs11": the key in a token of [ca.pkcs11] (its library and PIN come from the
+// configuration only). The token fields without it are an error, not silently a software key.
+Result<std::optional<ca::TokenKeyRequest>> token_key_request(const Body& b) {
+  CW_ASSIGN_OR_RETURN(auto store, b.opt_string("key_store"));
+  CW_ASSIGN_OR_RETURN(auto token, b.opt_string("token"));
+  CW_ASSIGN_OR_RETURN(auto label, b.opt_string("key_label"));
+  CW_ASSIGN_OR_RETURN(auto key_id, b.opt_string("key_id"));
+  CW_ASSIGN_OR_RETURN(auto existing, b.opt_bool("existing_key"));
+  if (!store || *store == "software") {
+    if (token || label || key_id || existing) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "token, key_label, key_id and existing_key go with key_store \"pkcs11\"");
+    }
+    return std::optional<ca::TokenKeyRequest>();
+  }
+  if (*store != "pkcs11") {
+    return fail(ErrorCode::kInvalidArgument, "key_store is \"software\" or \"pkcs11\"");
+  }
+  if (!token) return fail(ErrorCode::kInvalidArgument, "key_store \"pkcs11\" needs a token");
+  ca::TokenKeyRequest t;
+  t.token = *token;
+  t.label = label.value_or("");
+  t.id_hex = key_id.value_or("");
+  t.existing = existing.value_or(false);
+  return std::optional<ca::TokenKeyRequest>(std::move(t));
+}
+
 }  // namespace certward::api

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/authority.h"
 #include "common/error.h"
 #include "crypto/secret_bytes.h"
 #include "http/http.h"
@@ -44,5 +45,10 @@ class Body {
 
 // True for "application/json" with or without parameters.
 bool is_json_content_type(const http::Request& request);
+
+// The fields of a request that puts a new CA's key in a PKCS#11 token: key_store ("software",
+// the default, or "pkcs11"), token, key_label, key_id, existing_key. Never a library or a PIN
+// source: those are the server's [ca.pkcs11]. Errors: kInvalidArgument, and the Body's.
+Result<std::optional<ca::TokenKeyRequest>> token_key_request(const Body& b);
 
 }  // namespace certward::api

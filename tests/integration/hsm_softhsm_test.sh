@@ -10,11 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 MODULE=/usr/lib/softhsm/libsofthsm2.so
 PIN=hsm-pin-4711-x9
-mkdir -p "$T/hsm/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-  "$T/hsm/tokens" >"$T/hsm/softhsm2.conf"
-export SOFTHSM2_CONF=$T/hsm/softhsm2.conf
-softhsm2-util --init-token --free --label ca-token --so-pin so-0000-x --pin "$PIN" >/dev/null
+start_softhsm ca-token "$PIN"
 export CERTWARD_HSM_PIN=$PIN
 
 cat >"$T/certward.toml" <<EOF

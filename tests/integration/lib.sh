@@ -115,6 +115,16 @@ finish() {
   [[ $failures == 0 ]]
 }
 
+# start_softhsm LABEL PIN: a SoftHSM2 token in $T/hsm (tokens in $T/hsm/tokens) with its own
+# configuration, exported as SOFTHSM2_CONF for certward and the test's own tools.
+start_softhsm() {
+  mkdir -p "$T/hsm/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+    "$T/hsm/tokens" >"$T/hsm/softhsm2.conf"
+  export SOFTHSM2_CONF=$T/hsm/softhsm2.conf
+  softhsm2-util --init-token --free --label "$1" --so-pin "so-$2" --pin "$2" >/dev/null
+}
+
 # Starts `certward serve` on free loopback ports (port 0) and waits until it listens.
 # Sets SERVER_PID, BASE (https URL), HTTP_BASE, ADMIN_TOKEN (if printed), and writes the
 # root CA to $T/root.pem. Extra environment can be passed as arguments (VAR=value ...).

@@ -13,11 +13,8 @@ command -v ssh-keygen >/dev/null && [[ -x /usr/sbin/sshd && -x /usr/bin/ssh ]] |
   { echo "missing OpenSSH (ssh-keygen, /usr/sbin/sshd, /usr/bin/ssh)" >&2; exit 1; }
 
 # SoftHSM2 for the token-held CA.
-mkdir -p "$T/hsm/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-  "$T/hsm/tokens" >"$T/hsm/softhsm2.conf"
-export SOFTHSM2_CONF=$T/hsm/softhsm2.conf CERTWARD_HSM_PIN=ssh-hsm-pin-77
-softhsm2-util --init-token --free --label ssh-token --so-pin so-0000-x --pin "$CERTWARD_HSM_PIN" >/dev/null
+export CERTWARD_HSM_PIN=ssh-hsm-pin-77
+start_softhsm ssh-token "$CERTWARD_HSM_PIN"
 
 cat >"$T/certward.toml" <<EOF
 [ca.pkcs11]

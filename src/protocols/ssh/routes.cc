@@ -39,27 +39,7 @@ Result<http::Response> create_authority(SshService& ssh, http::Request& req, con
   if (key_type) {
     CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(*key_type));
   }
-  CW_ASSIGN_OR_RETURN(auto store, b.opt_string("key_store"));
-  CW_ASSIGN_OR_RETURN(auto token, b.opt_string("token"));
-  CW_ASSIGN_OR_RETURN(auto label, b.opt_string("key_label"));
-  CW_ASSIGN_OR_RETURN(auto key_id, b.opt_string("key_id"));
-  CW_ASSIGN_OR_RETURN(auto existing, b.opt_bool("existing_key"));
-  if (!store || *store == "software") {
-    if (token || label || key_id || existing) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "token, key_label, key_id and existing_key go with key_store \"pkcs11\"");
-    }
-  } else if (*store == "pkcs11") {
-    if (!token) return fail(ErrorCode::kInvalidArgument, "key_store \"pkcs11\" needs a token");
-    ca::TokenKeyRequest t;
-    t.token = *token;
-    t.label = label.value_or("");
-    t.id_hex = key_id.value_or("");
-    t.existing = existing.value_or(false);
-    r.token_key = std::move(t);
-  } else {
-    return fail(ErrorCode::kInvalidArgument, "key_store is \"software\" or \"pkcs11\"");
-  }
+  CW_ASSIGN_OR_RETURN(r.token_key, api::token_key_request(b));
   CW_ASSIGN_OR_RETURN(auto a, ssh.create_authority(r, id.actor));
   return api::ok_json(authority_json(a), 201);
 }
