@@ -41,7 +41,7 @@ class Module {
 
  private:
   explicit Module(std::string path) : path_(std::move(path)) {}
-  Status initialize_locked();
+  Status initialize_locked() CW_REQUIRES(mu_);
 
   std::string path_;
   CK_FUNCTION_LIST* fn_ = nullptr;
