@@ -636,27 +636,9 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
     return fail(ErrorCode::kConflict, "authority '" + o.name + "' already exists");
   }
   EnrollmentRequest r;
+  r.server_key = o.key_type;
   r.profile = "intermediate-ca";
   r.authority = o.parent;
-  std::optional<TokenKey> token_key;
-  if (o.token_key) {
-    // Checked before a key is made in the token: nothing is left there for a request the RA
-    // would refuse anyway.
-    EnrollmentRequest probe;
-    probe.server_key = o.key_type;
-    probe.profile = r.profile;
-    probe.authority = o.parent;
-    probe.validity = o.validity;
-    probe.requester = requester;
-    probe.channel = o.channel;
-    probe.subject = o.subject;
-    CW_RETURN_IF_ERROR(ra.check(probe));
-    CW_ASSIGN_OR_RETURN(token_key, authorities.prepare_token_key(*o.token_key, o.name, o.key_type));
-    EVP_PKEY* pub = const_cast<EVP_PKEY*>(token_key->signer->public_key());
-    r.public_key = std::shared_ptr<EVP_PKEY>(crypto::up_ref(pub).release(), EVP_PKEY_free);
-  } else {
-    r.server_key = o.key_type;
-  }
   r.validity = o.validity;
   r.requester = requester;
   r.channel = o.channel;
@@ -673,6 +655,17 @@ Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& autho
   r.tags = {"ca"};
   std::optional<AuthorityInfo> parent_info;
   CW_ASSIGN_OR_RETURN(parent_info, authorities.info(o.parent));
+  std::optional<TokenKey> token_key;
+  if (o.token_key) {
+    // The whole request is checked before a key is made in the token, so that none is left
+    // there for a request the RA refuses anyway; then the token's key replaces the one the RA
+    // would have generated.
+    CW_RETURN_IF_ERROR(ra.check(r));
+    CW_ASSIGN_OR_RETURN(token_key, authorities.prepare_token_key(*o.token_key, o.name, o.key_type));
+    EVP_PKEY* pub = const_cast<EVP_PKEY*>(token_key->signer->public_key());
+    r.server_key.reset();
+    r.public_key = std::shared_ptr<EVP_PKEY>(crypto::up_ref(pub).release(), EVP_PKEY_free);
+  }
   auto store_authority = [&](store::Transaction& tx, const x509::Certificate& cert,
                              const crypto::PrivateKey* key) -> Status {
     if (token_key) {

@@ -1,10 +1,10 @@
 // init, ca create|list|show|export|import|cross, profile list|show.
 
 #include <algorithm>
-#include <filesystem>
 
 #include "ca/hierarchy.h"
 #include "cli/commands.h"
+#include "cli/token_key_flags.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
 
@@ -190,38 +190,6 @@ void add_init_command(CLI::App& app, Globals& g) {
   });
 }
 
-// The token options of `ca create`, checked here so that a typo does not silently make a
-// software key.
-template <typename Opts>
-Result<std::optional<ca::TokenKeyRequest>> token_key_request(const Opts& o) {
-  if (o.key_store == "software") {
-    if (o.token || o.key_label || o.key_id || o.existing_key || o.pin_env || o.pin_file ||
-        o.module) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "--token, --key-label, --key-id, --existing-key, --pin-env, --pin-file and "
-                  "--module go with --key-store pkcs11");
-    }
-    return std::optional<ca::TokenKeyRequest>();
-  }
-  if (o.key_store != "pkcs11") {
-    return fail(ErrorCode::kInvalidArgument, "--key-store is software or pkcs11");
-  }
-  if (!o.token) return fail(ErrorCode::kInvalidArgument, "--key-store pkcs11 needs --token");
-  if (o.pin_env && o.pin_file) {
-    return fail(ErrorCode::kInvalidArgument, "give --pin-env or --pin-file, not both");
-  }
-  ca::TokenKeyRequest t;
-  t.token = *o.token;
-  t.label = o.key_label.value_or("");
-  t.id_hex = o.key_id.value_or("");
-  t.existing = o.existing_key;
-  t.module = o.module;
-  if (o.pin_env) t.pin_source = "env:" + *o.pin_env;
-  // Kept with the authority for the server to read later: never relative to where the CLI ran.
-  if (o.pin_file) t.pin_source = "file:" + std::filesystem::absolute(*o.pin_file).string();
-  return std::optional<ca::TokenKeyRequest>(std::move(t));
-}
-
 void add_ca_commands(CLI::App& app, Globals& g) {
   auto* ca_cmd = app.add_subcommand("ca", "manage certificate authorities");
   ca_cmd->require_subcommand(1);
@@ -232,9 +200,7 @@ void add_ca_commands(CLI::App& app, Globals& g) {
       std::optional<std::string> parent;
       std::optional<int> path_length;
       std::vector<std::string> permit, exclude;
-      std::string key_store = "software";
-      std::optional<std::string> token, key_label, key_id, pin_env, pin_file, module;
-      bool existing_key = false;
+      TokenKeyFlags key;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = ca_cmd->add_subcommand("create", "create a root, intermediate or issuing CA");
@@ -252,22 +218,7 @@ void add_ca_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--permit", o->permit,
                     "permitted name constraint: dns:NAME, ip:CIDR, email:DOMAIN, uri:HOST");
     cmd->add_option("--exclude", o->exclude, "excluded name constraint, same forms as --permit");
-    cmd->add_option("--key-store", o->key_store,
-                    "software (sealed under the master key) or pkcs11 (in a token, docs/hsm.md)")
-        ->capture_default_str();
-    cmd->add_option("--token", o->token, "pkcs11: the token's label");
-    cmd->add_option("--key-label", o->key_label,
-                    "pkcs11: the key's label (default certward-<name>; with --existing-key, the "
-                    "key to use)");
-    cmd->add_option("--key-id", o->key_id, "pkcs11: with --existing-key, the key's CKA_ID (hex)");
-    cmd->add_flag("--existing-key", o->existing_key,
-                  "pkcs11: use a key already in the token instead of generating one");
-    cmd->add_option("--pin-env", o->pin_env,
-                    "pkcs11: environment variable holding the token's user PIN (default: "
-                    "[ca.pkcs11.tokens])");
-    cmd->add_option("--pin-file", o->pin_file, "pkcs11: file holding the token's user PIN");
-    cmd->add_option("--module", o->module,
-                    "pkcs11: the PKCS#11 library (default: [ca.pkcs11] module)");
+    add_token_key_flags(cmd, o->key);
     cmd->callback([&g, o] {
       run_either(
           g,
@@ -286,7 +237,7 @@ void add_ca_commands(CLI::App& app, Globals& g) {
             r.path_length = o->path_length;
             r.permitted = o->permit;
             r.excluded = o->exclude;
-            CW_ASSIGN_OR_RETURN(r.token_key, token_key_request(*o));
+            CW_ASSIGN_OR_RETURN(r.token_key, token_key_request(o->key));
             ca::Requester requester;
             requester.actor = c.actor();
             CW_ASSIGN_OR_RETURN(
@@ -301,19 +252,7 @@ void add_ca_commands(CLI::App& app, Globals& g) {
             if (o->path_length) body["path_length"] = *o->path_length;
             if (!o->permit.empty()) body["permitted"] = o->permit;
             if (!o->exclude.empty()) body["excluded"] = o->exclude;
-            CW_ASSIGN_OR_RETURN(auto token_key, token_key_request(*o));
-            if (token_key) {
-              if (token_key->module || token_key->pin_source) {
-                return fail(ErrorCode::kInvalidArgument,
-                            "--pin-env, --pin-file and --module are for local use: a server "
-                            "logs in to its tokens as its [ca.pkcs11] configuration says");
-              }
-              body["key_store"] = "pkcs11";
-              body["token"] = token_key->token;
-              if (!token_key->label.empty()) body["key_label"] = token_key->label;
-              if (!token_key->id_hex.empty()) body["key_id"] = token_key->id_hex;
-              if (token_key->existing) body["existing_key"] = true;
-            }
+            CW_RETURN_IF_ERROR(add_token_key_body(body, o->key));
             return r.post("/api/v1/authorities", body);
           },
           print_authorities);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/token_key_flags.h"
 #include "common/file.h"
 #include "protocols/ssh/ssh.h"
 
@@ -80,9 +81,8 @@ void add_ssh_commands(CLI::App& app, Globals& g) {
   ca_cmd->require_subcommand(1);
   {
     struct Opts {
-      std::string name, key_type = "ed25519", key_store = "software";
-      std::optional<std::string> token, key_label, key_id;
-      bool existing_key = false;
+      std::string name, key_type = "ed25519";
+      TokenKeyFlags key;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = ca_cmd->add_subcommand("create", "create an SSH CA");
@@ -90,12 +90,7 @@ void add_ssh_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--key-type", o->key_type,
                     "ed25519, ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096")
         ->capture_default_str();
-    cmd->add_option("--key-store", o->key_store, "software or pkcs11 (docs/hsm.md)")
-        ->capture_default_str();
-    cmd->add_option("--token", o->token, "pkcs11: the token's label ([ca.pkcs11.tokens])");
-    cmd->add_option("--key-label", o->key_label, "pkcs11: the key's label");
-    cmd->add_option("--key-id", o->key_id, "pkcs11, with --existing-key: the key's CKA_ID");
-    cmd->add_flag("--existing-key", o->existing_key, "pkcs11: use a key already in the token");
+    add_token_key_flags(cmd, o->key);
     cmd->callback([&g, o] {
       run_either(
           g,
@@ -103,30 +98,13 @@ void add_ssh_commands(CLI::App& app, Globals& g) {
             certward::ssh::SshAuthorityRequest r;
             r.name = o->name;
             CW_ASSIGN_OR_RETURN(r.key_type, crypto::parse_key_type(o->key_type));
-            if (o->key_store == "pkcs11") {
-              if (!o->token) return fail(ErrorCode::kInvalidArgument, "--key-store pkcs11 needs --token");
-              ca::TokenKeyRequest t;
-              t.token = *o->token;
-              t.label = o->key_label.value_or("");
-              t.id_hex = o->key_id.value_or("");
-              t.existing = o->existing_key;
-              r.token_key = std::move(t);
-            } else if (o->key_store != "software") {
-              return fail(ErrorCode::kInvalidArgument, "--key-store is software or pkcs11");
-            } else if (o->token || o->key_label || o->key_id || o->existing_key) {
-              return fail(ErrorCode::kInvalidArgument,
-                          "--token, --key-label, --key-id and --existing-key go with --key-store "
-                          "pkcs11");
-            }
+            CW_ASSIGN_OR_RETURN(r.token_key, token_key_request(o->key));
             CW_ASSIGN_OR_RETURN(auto a, c.ssh().create_authority(r, c.actor()));
             return authority_json(a);
           },
           [o](const Remote& r) -> Result<json> {
-            json body = {{"name", o->name}, {"key_type", o->key_type}, {"key_store", o->key_store}};
-            if (o->token) body["token"] = *o->token;
-            if (o->key_label) body["key_label"] = *o->key_label;
-            if (o->key_id) body["key_id"] = *o->key_id;
-            if (o->existing_key) body["existing_key"] = true;
+            json body = {{"name", o->name}, {"key_type", o->key_type}};
+            CW_RETURN_IF_ERROR(add_token_key_body(body, o->key));
             return r.post("/api/v1/ssh/authorities", body);
           },
           print_authorities);

@@ -73,11 +73,7 @@ std::string_view cert_type_name(CertType t) { return t == CertType::kHost ? "hos
 
 std::string Certificate::line() const { return type + " " + to_base64(blob); }
 
-std::string Certificate::fingerprint() const {
-  std::string b64 = to_base64(crypto::sha256(blob));
-  while (!b64.empty() && b64.back() == '=') b64.pop_back();
-  return "SHA256:" + b64;
-}
+std::string Certificate::fingerprint() const { return fingerprint_of(blob); }
 
 Result<Certificate> sign_certificate(const CertificateTemplate& t, const crypto::Signer& ca) {
   Certificate c;

@@ -128,11 +128,13 @@ bool is_display_text(std::string_view v) {
   return true;
 }
 
-std::string PublicKey::fingerprint() const {
+std::string fingerprint_of(std::span<const std::uint8_t> blob) {
   std::string b64 = to_base64(crypto::sha256(blob));
   while (!b64.empty() && b64.back() == '=') b64.pop_back();
   return "SHA256:" + b64;
 }
+
+std::string PublicKey::fingerprint() const { return fingerprint_of(blob); }
 
 std::string PublicKey::line() const {
   std::string out = type + " " + to_base64(blob);

@@ -22,6 +22,9 @@ namespace certward::ssh {
 // C1 controls, DEL or the bidirectional controls that make a name read as another.
 bool is_display_text(std::string_view v);
 
+// "SHA256:" and the unpadded base64 of the blob's SHA-256, as ssh-keygen -l prints it.
+std::string fingerprint_of(std::span<const std::uint8_t> blob);
+
 // A public key as authorized_keys and *.pub files carry it.
 struct PublicKey {
   std::string type;  // "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", "sk-ssh-ed25519@openssh.com"
