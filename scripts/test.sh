@@ -17,7 +17,7 @@ bash scripts/setup.sh
 
 presets=(debug asan-ubsan)
 [[ ${1:-} == --fast ]] && presets=(debug)
-fuzz_seconds=${CERTWARD_FUZZ_SECONDS:-15}
+fuzz_seconds=${CERTWARD_FUZZ_SECONDS:-12}
 
 status=0
 # A test that fails is run once more; one that then passes still shows its first failure in

@@ -1,5 +1,7 @@
 #include "ca/authority.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
@@ -241,6 +243,10 @@ Status check_new_authority_name(std::string_view name) {
 
 Status AuthorityService::check_new_name(const std::string& name) const {
   CW_RETURN_IF_ERROR(check_new_authority_name(name));
+  if (std::find(reserved_.begin(), reserved_.end(), name) != reserved_.end()) {
+    return fail(ErrorCode::kConflict,
+                "'" + name + "' is an upstream issuer's name ([issuers." + name + "])");
+  }
   auto existing = info(name);
   if (existing) return fail(ErrorCode::kConflict, "authority '" + name + "' already exists");
   if (existing.error().code != ErrorCode::kNotFound) return std::unexpected(existing.error());

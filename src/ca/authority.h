@@ -247,6 +247,12 @@ class AuthorityService final : public IssuerDirectory {
       store::Transaction& tx, std::string_view chain_pem) const;
 
   const CaSettings& settings() const { return settings_; }
+  // Names an authority may not take: the upstream issuers' ([issuers.<name>]), which requests
+  // and profiles name the same way. REQUIRES: set before serving.
+  void reserve_names(std::vector<std::string> names) { reserved_ = std::move(names); }
+  // Whether a new authority may take `name`: well formed, not taken by an authority or an
+  // upstream issuer. Errors: kInvalidArgument, kConflict.
+  Status check_new_name(const std::string& name) const;
   const Clock& clock() const { return clock_; }
 
  private:
@@ -266,7 +272,6 @@ class AuthorityService final : public IssuerDirectory {
                                 std::string_view actor) const;
   Result<AuthorityInfo> create_root_with(const RootOptions& options, const crypto::Signer& signer,
                                          const StoredKey& key, std::string_view actor);
-  Status check_new_name(const std::string& name) const;
   // The authority with its key opened. Errors: kNotFound (no key), kBadPassword.
   Result<std::shared_ptr<const Authority>> unseal(AuthorityInfo info) const;
 
@@ -276,6 +281,7 @@ class AuthorityService final : public IssuerDirectory {
   const audit::AuditLog& audit_;
   const inventory::Inventory& inventory_;
   const CaSettings& settings_;
+  std::vector<std::string> reserved_;
   struct Loaded {
     std::shared_ptr<const Authority> authority;
     SysTime checked_at;  // when the database last said it is active, with this certificate

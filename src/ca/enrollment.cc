@@ -296,10 +296,20 @@ Result<Enrollment::Admitted> Enrollment::admit(const EnrollmentRequest& request,
                     "issue`, which hold it for an approver");
   }
   const std::string& default_issuer = issuers_.default_issuer();
-  const std::string issuer_name = request.authority.value_or(default_issuer);
+  // A profile that lists its issuers decides where its certificates come from: a requester
+  // granted the profile is granted its issuers, in the profile's order. Naming an authority
+  // instead is held to the requester's grant like any other.
+  const bool profile_decides = !request.authority && !profile->issuers.empty();
+  const std::string issuer_name =
+      profile_decides ? profile->issuers.front() : request.authority.value_or(default_issuer);
   if (const auto& scope = request.requester.scope) {
-    CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile, issuer_name,
+    CW_RETURN_IF_ERROR(authorise_request(request.requester, *scope, *profile,
+                                         profile_decides ? default_issuer : issuer_name,
                                          default_issuer, request.team));
+  }
+  if (profile_decides) {
+    CW_ASSIGN_OR_RETURN(auto issuer, issuers_.issuer_list(profile->issuers, profile->name));
+    return Admitted{profile, std::move(issuer)};
   }
   CW_ASSIGN_OR_RETURN(auto issuer, issuers_.issuer(issuer_name));
   return Admitted{profile, std::move(issuer)};
@@ -387,6 +397,10 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
   std::optional<crypto::PrivateKey> key;
   CW_ASSIGN_OR_RETURN(IssuedChain made,
                       decide_and_issue(request, *profile, *issuer, meta, key));
+  // Recorded as made: by whichever issuer of a failover list did, and an upstream CA's
+  // certificate as upstream (only that CA can revoke it).
+  if (!made.issued_by.empty()) meta.authority = made.issued_by;
+  if (made.upstream) meta.origin = inventory::Origin::kUpstream;
   if (policy_) {
     // The issuer and its chain are known now: the certificate is refused before it is stored
     // or returned, so no one ever holds it.
@@ -399,7 +413,7 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
   IssuedCertificate issued;
   issued.certificate = std::move(made.certificate);
   issued.chain = std::move(made.chain);
-  issued.authority = issuer->name();
+  issued.authority = meta.authority.value_or(issuer->name());
   issued.profile = profile->name;
   auto pending = std::make_shared<Pending>();
   pending->certificate = issued.certificate;
@@ -415,7 +429,8 @@ Result<IssuedCertificate> Enrollment::enroll_with(EnrollmentRequest request,
                      {"subject", info.subject},
                      {"sans", sans},
                      {"profile", profile->name},
-                     {"authority", issuer->name()},
+                     {"authority", issued.authority},
+                     {"origin", inventory::origin_name(pending->meta.origin)},
                      {"channel", channel_name(request.channel)},
                      {"not_after", format_time(info.not_after)},
                      {"key", info.key.name()},
@@ -496,6 +511,7 @@ Result<IssuedChain> Enrollment::decide_and_issue(EnrollmentRequest& r, const Pro
     order.public_key_info = X509_REQ_get_X509_PUBKEY(r.csr->get());
     order.csr = &*r.csr;
   }
+  if (key) order.private_key = &*key;
   order.now = now;
   order.validity = validity;
   order.max_validity = p.max_validity;
@@ -628,12 +644,9 @@ Status check_grant(const ProfileSet& profiles, const AuthorityService& authoriti
 
 Result<AuthorityInfo> create_subordinate(Enrollment& ra, AuthorityService& authorities,
                                          const SubordinateOptions& o, const Requester& requester) {
-  CW_RETURN_IF_ERROR(check_new_authority_name(o.name));
+  CW_RETURN_IF_ERROR(authorities.check_new_name(o.name));
   if (o.kind == AuthorityKind::kRoot) {
     return fail(ErrorCode::kInvalidArgument, "a subordinate is an intermediate or issuing CA");
-  }
-  if (authorities.info(o.name)) {
-    return fail(ErrorCode::kConflict, "authority '" + o.name + "' already exists");
   }
   EnrollmentRequest r;
   r.server_key = o.key_type;

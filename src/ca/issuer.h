@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct Order {
   // one: copying it is cheaper than re-encoding the key.
   const X509_PUBKEY* public_key_info = nullptr;
   const x509::Csr* csr = nullptr;  // the requester's CSR, when it sent one (upstream CAs want it)
+  // The key the RA generated for a server-side key request: an upstream CA takes a CSR, which
+  // only the key's holder can sign. Never leaves the process.
+  const crypto::PrivateKey* private_key = nullptr;
   SysTime now{};                   // the RA's clock, read once
   std::chrono::seconds validity{};
   std::chrono::seconds max_validity{};  // the profile's: what the linter holds it to
@@ -49,6 +53,12 @@ struct Order {
 struct IssuedChain {
   x509::Certificate certificate;
   std::vector<x509::Certificate> chain;  // issuers, nearest first, root last
+  // The issuer that made it when it is not the one the RA asked: a failover list hands the
+  // order on (empty: the one asked).
+  std::string issued_by;
+  // Made by a CA outside certward (an ACME CA, CFSSL): the inventory records it with origin
+  // "upstream", and only that CA can revoke it.
+  bool upstream = false;
 };
 
 class Issuer {
@@ -60,6 +70,15 @@ class Issuer {
   // expired, a root asked for a leaf, a name outside its constraints, path length),
   // kUnavailable (an upstream CA could not be reached), kInternal.
   virtual Result<IssuedChain> issue(const Order& order) const = 0;
+  // Revokes, at the issuer, a certificate it made (`reason`: an RFC 5280 CRLReason code).
+  // Only upstream issuers answer: certward's own authorities revoke in the inventory, which
+  // their CRLs and OCSP answers are made from (ca::RevocationService). Errors: kPolicyRejected
+  // (this issuer cannot revoke), kUnavailable, the upstream CA's refusal.
+  virtual Status revoke(const x509::Certificate& certificate, int reason) const {
+    (void)certificate;
+    (void)reason;
+    return fail(ErrorCode::kPolicyRejected, "issuer '" + name() + "' does not revoke upstream");
+  }
 };
 
 // Finds an Issuer by name. Thread-safe.
@@ -71,6 +90,15 @@ class IssuerDirectory {
   virtual Result<std::shared_ptr<const Issuer>> issuer(std::string_view name) = 0;
   // The issuer used when a request names none.
   virtual const std::string& default_issuer() const = 0;
+  // The issuers profile `profile` lists, in order (ProfileSettings::issuers), as one Issuer:
+  // the first that can make the certificate does. Without failover (certward's authorities
+  // alone), the first. Errors: as issuer().
+  virtual Result<std::shared_ptr<const Issuer>> issuer_list(std::span<const std::string> names,
+                                                            std::string_view profile) {
+    (void)profile;
+    if (names.empty()) return issuer(default_issuer());
+    return issuer(names.front());
+  }
 };
 
 }  // namespace certward::ca

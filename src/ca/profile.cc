@@ -105,6 +105,16 @@ Status apply(Profile& p, const ProfileSettings& s) {
       if (!is_dotted_oid(o)) return bad(p.name, "policy '" + o + "' is not a dotted OID");
     p.policy_oids = *s.policy_oids;
   }
+  if (s.issuers) {
+    if (s.issuers->size() > 8) return bad(p.name, "issuers lists at most 8 issuers");
+    for (const auto& i : *s.issuers) {
+      if (i.empty() || std::count(s.issuers->begin(), s.issuers->end(), i) > 1)
+        return bad(p.name, "issuers: an empty or repeated issuer name");
+    }
+    if (p.ca && !s.issuers->empty())
+      return bad(p.name, "a CA profile's certificates come from certward's own authorities");
+    p.issuers = *s.issuers;
+  }
   return ok();
 }
 

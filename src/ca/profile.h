@@ -47,6 +47,9 @@ struct Profile {
   // never granted to a team. The delegated OCSP responder's profile is.
   bool internal = false;
   bool ocsp_nocheck = false;  // id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1): OCSP responders
+  // Where a request that names no authority goes, in order (IssuerDirectory::issuer_list):
+  // empty, the default authority.
+  std::vector<std::string> issuers;
 
   bool allows_key(const crypto::KeyInfo& key) const;
   // Checks each name against the SAN rules. Errors: kPolicyRejected naming the first bad name.

@@ -105,6 +105,9 @@ Result<inventory::CertificateRecord> RevocationService::revoke(const RevokeReque
     // Indistinguishable from absence: a requester learns nothing about other teams.
     return fail(ErrorCode::kNotFound, "no certificate matches '" + r.id + "'");
   }
+  if (record.meta.authority && record.meta.origin == inventory::Origin::kUpstream && issuers_) {
+    return revoke_upstream(r, record, now);
+  }
   if (!record.meta.authority || record.meta.origin != inventory::Origin::kIssued) {
     return fail(ErrorCode::kInvalidArgument,
                 "certificate " + record.fingerprint +
@@ -136,6 +139,36 @@ Result<inventory::CertificateRecord> RevocationService::revoke(const RevokeReque
       *tx, event_for(targets.front(), r.reason, r.invalidity_date, r.requester, r.channel, {})));
   CW_RETURN_IF_ERROR(commit_and_release(tx));
   notify({targets.front().authority});
+  CW_ASSIGN_OR_RETURN(auto after, inventory_.get(record.fingerprint));
+  if (!after) return fail(ErrorCode::kInternal, "revoked certificate vanished");
+  return std::move(*after);
+}
+
+Result<inventory::CertificateRecord> RevocationService::revoke_upstream(
+    const RevokeRequest& r, const inventory::CertificateRecord& record, SysTime now) {
+  if (record.is_ca) {
+    return fail(ErrorCode::kInvalidArgument,
+                "certificate " + record.fingerprint + " is a CA certificate");
+  }
+  if (record.revoked_at) {
+    return fail(ErrorCode::kConflict, "certificate " + record.fingerprint + " is already revoked");
+  }
+  // The CA that made it revokes it first: its CRL and OCSP are what relying parties ask. Only
+  // once it has, the inventory says so; a refusal there changes nothing here.
+  CW_ASSIGN_OR_RETURN(auto issuer, issuers_->issuer(*record.meta.authority));
+  CW_ASSIGN_OR_RETURN(auto cert, inventory_.certificate(record.fingerprint));
+  CW_RETURN_IF_ERROR(issuer->revoke(cert, static_cast<int>(r.reason)));
+
+  CW_ASSIGN_OR_RETURN(auto tx, db_.begin(store::TxMode::kWrite));
+  const inventory::RevocationMark mark{now, static_cast<int>(r.reason), r.invalidity_date};
+  const std::string fingerprints[] = {record.fingerprint};
+  CW_RETURN_IF_ERROR(inventory_.mark_revoked(*tx, fingerprints, mark));
+  const inventory::RevocationTarget target{record.fingerprint, record.serial,
+                                           *record.meta.authority, record.meta.team, false};
+  auto event = event_for(target, r.reason, r.invalidity_date, r.requester, r.channel, {});
+  event.details["origin"] = "upstream";
+  CW_RETURN_IF_ERROR(audit_.append(*tx, event));
+  CW_RETURN_IF_ERROR(commit_and_release(tx));
   CW_ASSIGN_OR_RETURN(auto after, inventory_.get(record.fingerprint));
   if (!after) return fail(ErrorCode::kInternal, "revoked certificate vanished");
   return std::move(*after);

@@ -124,9 +124,16 @@ class RevocationService {
 
   // REQUIRES: no revocation is running (set before serving).
   void set_observer(RevocationObserver observer) { observer_ = std::move(observer); }
+  // Where certificates of upstream CAs (origin "upstream") are revoked: revoke() asks the
+  // issuer that made one to revoke it there, and records the revocation once it has. Without,
+  // they cannot be revoked. REQUIRES: as set_observer; `issuers` outlives this service.
+  void set_issuers(IssuerDirectory* issuers) { issuers_ = issuers; }
 
  private:
   Status check_invalidity(const std::optional<SysTime>& invalidity, SysTime now) const;
+  Result<inventory::CertificateRecord> revoke_upstream(const RevokeRequest& r,
+                                                       const inventory::CertificateRecord& record,
+                                                       SysTime now);
   audit::Event event_for(const inventory::RevocationTarget& t, RevocationReason reason,
                          const std::optional<SysTime>& invalidity, const Requester& requester,
                          Channel channel, const std::optional<std::string>& bulk) const;
@@ -141,6 +148,7 @@ class RevocationService {
   const inventory::Inventory& inventory_;
   const audit::AuditLog& audit_;
   RevocationObserver observer_;
+  IssuerDirectory* issuers_ = nullptr;
 };
 
 }  // namespace certward::ca

@@ -64,7 +64,8 @@ Status serve(Context& c, const sigset_t& signals) {
                         &c.approvals(),
                         &c.credentials(),
                         &c.protocol_ra(),
-                        &c.ssh()};
+                        &c.ssh(),
+                        &c.issuers()};
   return server::serve(domain, server::builtin_components(), signals,
                        [&cfg](const server::Started& started) { print_started(cfg, started); });
 }

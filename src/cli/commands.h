@@ -68,5 +68,6 @@ void add_approval_commands(CLI::App& app, Globals& g);
 void add_report_commands(CLI::App& app, Globals& g);  // report expiring|...|lifetimes|cbom
 // ssh ca create|list|show, ssh sign|list|revoke|krl
 void add_ssh_commands(CLI::App& app, Globals& g);
+void add_issuer_commands(CLI::App& app, Globals& g);  // issuers list|show|check
 
 }  // namespace certward::cli

@@ -8,6 +8,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "issuers/registry.h"
 #include "lifecycle/alerts/evaluator.h"
 #include "lifecycle/scheduler.h"
 #include "protocols/acme/service.h"
@@ -92,10 +93,14 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   c->wrapper_.emplace(std::move(*wrapper));
   c->authorities_ = std::make_unique<ca::AuthorityService>(c->clock_, *c->db_, *c->wrapper_,
                                                            *c->audit_, *c->inventory_, cfg.ca);
-  c->enrollment_ = std::make_unique<ca::Enrollment>(c->clock_, *c->db_, *c->authorities_,
-                                                    c->profiles_, *c->inventory_, *c->audit_);
+  // Upstream CAs beside the authorities: a bad [issuers.<name>] stops the start here.
+  CW_ASSIGN_OR_RETURN(c->issuers_, issuers::IssuerRegistry::create(c->clock_, *c->db_, *c->wrapper_,
+                                                                   *c->authorities_, cfg, env));
+  c->enrollment_ = std::make_unique<ca::Enrollment>(c->clock_, *c->db_, *c->issuers_, c->profiles_,
+                                                    *c->inventory_, *c->audit_);
   c->revocation_ = std::make_unique<ca::RevocationService>(c->clock_, *c->db_, *c->authorities_,
                                                            *c->inventory_, *c->audit_);
+  c->revocation_->set_issuers(c->issuers_.get());
   c->crls_ = std::make_unique<ca::CrlPublisher>(c->clock_, *c->db_, *c->authorities_,
                                                 *c->inventory_, cfg.revocation, cfg.ca);
   CW_RETURN_IF_ERROR(auth::AuthService::migrate(*c->db_));
@@ -162,12 +167,39 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   }
   c->alert_settings_ =
       std::make_unique<lifecycle::alerts::AlertSettings>(*std::move(alert_settings));
-  const lifecycle::LifecycleDeps lifecycle{
+  lifecycle::LifecycleDeps lifecycle{
       c->clock_, *c->db_,   *c->enrollment_, *c->authorities_, *c->inventory_,          *c->audit_,
       *c->auth_, *c->jobs_, *c->wrapper_,    cfg.lifecycle,    c->alert_settings_.get()};
+  // Upstream ACME CAs that publish renewal information decide when their certificates renew.
+  lifecycle.renewal_hint = [inventory = &*c->inventory_,
+                            issuers = c->issuers_.get()](const std::string& fingerprint) {
+    lifecycle::RenewalHint hint;
+    auto record = inventory->get(fingerprint);
+    if (!record || !*record || (*record)->meta.origin != inventory::Origin::kUpstream ||
+        !(*record)->meta.authority || !issuers->offers_renewal_info(*(*record)->meta.authority)) {
+      return hint;
+    }
+    hint.offered = true;
+    auto cert = inventory->certificate(fingerprint);
+    if (!cert) return hint;
+    auto at = issuers->renewal_time(*(*record)->meta.authority, *cert);
+    if (at && *at) {
+      hint.renew_at = **at;
+    } else if (!at) {
+      log::warn("renewal_info_unavailable",
+                {{"fingerprint", fingerprint}, {"error", at.error().message}});
+    }
+    return hint;
+  };
   c->alerts_ = std::make_unique<lifecycle::alerts::AlertService>(lifecycle::alerts::AlertDeps{
       c->clock_, *c->db_, *c->inventory_, *c->audit_, *c->jobs_, *c->alert_settings_,
       c->policy_.get(), &*c->sightings_});
+  // A profile's first issuer failing over to the next is an alert, wherever it happened.
+  c->issuers_->set_failover_observer([alerts = c->alerts_.get()](const issuers::FailoverEvent& e) {
+    if (auto raised = alerts->issuer_failover(e.profile, e.failed, e.used, e.error); !raised) {
+      log::warn("issuer_failover_alert_failed", {{"error", raised.error().message}});
+    }
+  });
   c->managed_ = std::make_unique<lifecycle::ManagedService>(lifecycle);
   c->deployer_ = std::make_unique<lifecycle::deploy::Deployer>(
       c->clock_, lifecycle::deploy_policy(cfg.lifecycle));

@@ -23,6 +23,7 @@
 #include "discovery/service.h"
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
+#include "issuers/registry.h"
 #include "lifecycle/campaign_service.h"
 #include "lifecycle/deploy/target.h"
 #include "lifecycle/jobs.h"
@@ -73,6 +74,7 @@ class Context {
   policy::PolicyService& policy() { return *policy_; }
   ca::ApprovalService& approvals() { return *approvals_; }
   ssh::SshService& ssh() { return *ssh_; }
+  issuers::IssuerRegistry& issuers() { return *issuers_; }
   ~Context();  // where the alerts' types are complete
   const std::string& actor() const { return actor_; }
   // The local operator as the domain's services see it: acting as actor(), in no team's scope.
@@ -91,6 +93,7 @@ class Context {
   std::optional<inventory::Inventory> inventory_;
   std::optional<crypto::KeyWrapper> wrapper_;
   std::unique_ptr<ca::AuthorityService> authorities_;
+  std::unique_ptr<issuers::IssuerRegistry> issuers_;  // authorities and upstream CAs
   std::unique_ptr<ca::Enrollment> enrollment_;
   std::unique_ptr<ca::RevocationService> revocation_;
   std::unique_ptr<ca::CrlPublisher> crls_;

@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
   add_approval_commands(app, g);
   add_report_commands(app, g);
   add_ssh_commands(app, g);
+  add_issuer_commands(app, g);
   // Global options (--json, -d, -c) may also follow the subcommand.
   std::function<void(CLI::App*)> allow_global = [&](CLI::App* a) {
     for (CLI::App* sub : a->get_subcommands({})) {

@@ -290,6 +290,8 @@ Status parse_profile(std::string_view name, const toml::table& t, ProfileSetting
       CW_ASSIGN_OR_RETURN(p.path_length, get_int_as<int>(v, key, src));
     } else if (key == "policy_oids") {
       CW_ASSIGN_OR_RETURN(p.policy_oids, get_strings(v, key, src));
+    } else if (key == "issuers") {
+      CW_ASSIGN_OR_RETURN(p.issuers, get_strings(v, key, src));
     } else {
       return unknown_key(v, table, key, src);
     }
@@ -402,6 +404,8 @@ Status parse_root(const toml::table& root, Config& c, std::string_view src) {
       CW_RETURN_IF_ERROR(parse_policy(*v.as_table(), c.policy, src));
     } else if (key == "ssh" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_ssh(*v.as_table(), c.ssh, src));
+    } else if (key == "issuers" && v.is_table()) {
+      CW_RETURN_IF_ERROR(parse_issuers(*v.as_table(), c.issuers, src));
     } else if (key == "approvals" && v.is_table()) {
       CW_RETURN_IF_ERROR(parse_approvals(*v.as_table(), c.approvals, src));
     } else if (key == "profiles" && v.is_table()) {
@@ -502,6 +506,7 @@ Status validate(const Config& c) {
   CW_RETURN_IF_ERROR(validate_lifecycle(c.lifecycle));
   CW_RETURN_IF_ERROR(validate_approvals(c.approvals));
   CW_RETURN_IF_ERROR(validate_ssh(c.ssh));
+  CW_RETURN_IF_ERROR(validate_issuers(c));
   CW_RETURN_IF_ERROR(check_url(c.ca.crl_base_url, "crl_base_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ocsp_url, "ocsp_url"));
   CW_RETURN_IF_ERROR(check_url(c.ca.ca_issuers_base_url, "ca_issuers_base_url"));

@@ -334,6 +334,9 @@ struct ProfileSettings {
   std::optional<bool> ca;
   std::optional<int> path_length;
   std::optional<std::vector<std::string>> policy_oids;
+  // Issuers (authorities or [issuers.<name>]) in the order they are tried: a request that
+  // names no authority goes to the first that can issue, and a switch raises an alert.
+  std::optional<std::vector<std::string>> issuers;
 };
 
 // [policy]: compliance rules declared in the configuration ([[policy.rule]] tables, each held
@@ -381,6 +384,43 @@ struct ApprovalSettings {
   std::chrono::seconds ttl = std::chrono::hours(24 * 7);
 };
 
+// [issuers.<name>]: an upstream CA certward issues through (docs/issuers.md): an ACME CA or a
+// CFSSL remote signer. Secrets (EAB and TSIG keys, CFSSL's auth key) come from an environment
+// variable or a file, never from this file.
+struct IssuerSettings {
+  std::string name;
+  std::string type;                    // "acme" or "cfssl"
+  std::chrono::seconds timeout{30};    // each request to the CA
+  std::optional<std::string> ca_file;  // PEM: what the CA's HTTPS certificate chains to
+  // PEM: roots every chain the CA returns must verify to (absent: each link is still checked).
+  std::optional<std::string> trust_anchors;
+  // ACME.
+  std::string directory;               // the directory URL (https)
+  std::vector<std::string> contact;    // "mailto:pki@example.com"
+  std::optional<std::string> eab_kid;  // external account binding, when the CA requires it
+  std::optional<std::string> eab_hmac_key_env;
+  std::optional<std::string> eab_hmac_key_file;
+  std::optional<std::string> profile;          // ACME profile to ask for; CFSSL signing profile
+  std::string challenge = "http-01";           // "http-01" or "dns-01"
+  std::optional<std::string> preferred_chain;  // the root's (or top issuer's) common name
+  std::chrono::seconds order_timeout{300};     // a whole order, validation included
+  // dns-01: RFC 2136 updates signed with TSIG to dns_server, or a hook command.
+  std::optional<std::string> dns_server;  // "192.0.2.53:53", "[2001:db8::53]:53"
+  std::optional<std::string> dns_zone;
+  std::optional<std::string> tsig_key_name;
+  std::string tsig_algorithm = "hmac-sha256";
+  std::optional<std::string> tsig_secret_env;  // base64, as knot and bind write it
+  std::optional<std::string> tsig_secret_file;
+  // `hook add|delete <record name> <value>`: exit 0 once the record is (or is no longer) served.
+  std::optional<std::string> dns_hook;
+  std::chrono::seconds dns_propagation{0};  // waited after publishing, before validation
+  // CFSSL.
+  std::string url;                          // "https://cfssl.example.com:8888"
+  std::optional<std::string> auth_key_env;  // hex, as CFSSL's auth_keys write it
+  std::optional<std::string> auth_key_file;
+  std::optional<std::string> label;  // multirootca signer
+};
+
 struct Config {
   std::string data_dir = "certward-data";  // created 0700 on first use
   std::string log_level = "info";          // trace|debug|info|warn|error
@@ -399,6 +439,7 @@ struct Config {
   AlertsDeclaration alerts;
   ApprovalSettings approvals;
   SshSettings ssh;
+  std::vector<IssuerSettings> issuers;  // [issuers.<name>] tables
 };
 
 // Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a

@@ -50,17 +50,6 @@ Status parse_profile(std::string name, const toml::table& t, SshProfileSettings&
   return ok();
 }
 
-// The names of SSH CAs and profiles: as authority names (a-z, 0-9, '-', '_').
-bool valid_name(std::string_view n) {
-  if (n.empty() || n.size() > 64) return false;
-  for (std::size_t i = 0; i < n.size(); ++i) {
-    const char c = n[i];
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '-' && c != '_'))) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Status parse_ssh(const toml::table& t, SshSettings& ssh, std::string_view src) {
@@ -86,15 +75,15 @@ Status parse_ssh(const toml::table& t, SshSettings& ssh, std::string_view src) {
 }
 
 Status validate_ssh(const SshSettings& ssh) {
-  if (!valid_name(ssh.default_authority)) {
+  if (!valid_resource_name(ssh.default_authority)) {
     return fail(ErrorCode::kMalformed, "ssh.default_authority: not an SSH CA name");
   }
   for (const auto& p : ssh.profiles) {
     auto bad = [&](const std::string& what) {
       return fail(ErrorCode::kMalformed, "ssh.profiles." + p.name + ": " + what);
     };
-    if (!valid_name(p.name)) return bad("a profile name is a-z, 0-9, '-' and '_'");
-    if (!p.authority.empty() && !valid_name(p.authority))
+    if (!valid_resource_name(p.name)) return bad("a profile name is a-z, 0-9, '-' and '_'");
+    if (!p.authority.empty() && !valid_resource_name(p.authority))
       return bad("authority: not an SSH CA name");
     auto empty_pattern = [](const std::vector<std::string>& v) {
       return std::any_of(v.begin(), v.end(), [](const std::string& s) { return s.empty(); });

@@ -75,7 +75,14 @@ Status validate_lifecycle(const LifecycleSettings& l);
 Status parse_alerts(const toml::table& t, AlertsDeclaration& a, std::string_view src);
 
 // [ssh] and [ssh.profiles.<name>] (config_ssh.cc).
+// Names of authorities, SSH CAs and profiles, issuers: 1-64 of a-z, 0-9, '-', '_', not
+// starting with '-' or '_'.
+bool valid_resource_name(std::string_view n);
+
 Status parse_ssh(const toml::table& t, SshSettings& ssh, std::string_view src);
 Status validate_ssh(const SshSettings& ssh);
+Status parse_issuers(const toml::table& t, std::vector<IssuerSettings>& issuers,
+                     std::string_view src);
+Status validate_issuers(const Config& c);
 
 }  // namespace certward::config_detail

@@ -13,8 +13,8 @@ namespace {
 using nlohmann::json;
 
 std::string_view why_name(int why) {
-  static constexpr std::array<std::string_view, 4> kNames = {"initial", "changed", "requested",
-                                                             "due"};
+  static constexpr std::array<std::string_view, 5> kNames = {"initial", "changed", "requested",
+                                                             "due", "renewal_info"};
   return kNames[static_cast<std::size_t>(why)];
 }
 
@@ -35,15 +35,21 @@ NewJob Reconciler::next_run(const ManagedCertificate& m, SysTime at) const {
   return reconcile_job(m.id, at, d_.settings.max_attempts);
 }
 
-SysTime Reconciler::next_time(const ManagedCertificate& m, SysTime now) const {
+SysTime Reconciler::next_time(const ManagedCertificate& m, SysTime now,
+                              const RenewalHint& hint) const {
   if (!m.renew_at || !m.not_before || !m.not_after) return now + std::chrono::hours(1);
   const auto jitter = renewal_jitter(m.id, *m.not_before, *m.not_after, m.spec.renew_before,
                                      d_.settings.jitter_percent);
-  return std::max(now + std::chrono::seconds(1), *m.renew_at - jitter);
+  SysTime next = *m.renew_at - jitter;
+  // A CA that tells when to renew may move that time earlier at any moment (after an incident):
+  // it is asked again every few hours, and its own time counts when it comes first.
+  if (hint.offered) next = std::min(next, now + kRenewalInfoInterval);
+  if (hint.renew_at) next = std::min(next, *hint.renew_at);
+  return std::max(now + std::chrono::seconds(1), next);
 }
 
-std::optional<Reconciler::Why> Reconciler::issuance_needed(const ManagedCertificate& m,
-                                                           SysTime now) const {
+std::optional<Reconciler::Why> Reconciler::issuance_needed(const ManagedCertificate& m, SysTime now,
+                                                           const RenewalHint& hint) const {
   if (!m.fingerprint) return Why::kInitial;
   if (m.issued_hash != desired_hash(m.spec)) return Why::kChanged;
   if (m.renew_request != RenewRequest::kNone) return Why::kRequested;
@@ -53,6 +59,7 @@ std::optional<Reconciler::Why> Reconciler::issuance_needed(const ManagedCertific
                                           d_.settings.jitter_percent)) {
     return Why::kDue;
   }
+  if (hint.renew_at && now >= *hint.renew_at) return Why::kRenewalInfo;
   return std::nullopt;
 }
 
@@ -67,7 +74,9 @@ Result<std::optional<NewJob>> Reconciler::reconcile(const std::string& id) const
   // was not recorded; run again at once with what the row says now.
   const auto again = [&] { return std::optional<NewJob>(next_run(m, now)); };
 
-  if (auto why = issuance_needed(m, now)) {
+  RenewalHint hint;
+  if (d_.renewal_hint && m.fingerprint) hint = d_.renewal_hint(*m.fingerprint);
+  if (auto why = issuance_needed(m, now, hint)) {
     Status issued = issue(m, *why);
     if (conflict(issued)) return again();
     if (!issued) {
@@ -75,6 +84,8 @@ Result<std::optional<NewJob>> Reconciler::reconcile(const std::string& id) const
                      {{"step", "issue"}, {"reason", why_name(static_cast<int>(*why))}});
       return std::unexpected(issued.error());
     }
+    // The hint was about the certificate just replaced; of the new one the CA said nothing yet.
+    hint.renew_at.reset();
   }
   if (m.deployed_fingerprint != m.fingerprint || m.deployed_hash != targets_hash(m.spec)) {
     auto deployed = deploy(m);
@@ -83,10 +94,10 @@ Result<std::optional<NewJob>> Reconciler::reconcile(const std::string& id) const
     // Waiting for an agent: back at its deadline, or when it reports (its report wakes this).
     if (*deployed) {
       const SysTime back = std::max(**deployed, now) + std::chrono::seconds(1);
-      return std::optional<NewJob>(next_run(m, std::min(back, next_time(m, now))));
+      return std::optional<NewJob>(next_run(m, std::min(back, next_time(m, now, hint))));
     }
   }
-  const SysTime next = next_time(m, d_.clock.now());
+  const SysTime next = next_time(m, d_.clock.now(), hint);
   if (m.state != ManagedState::kActive || m.attempts != 0 || !m.last_error.empty() ||
       m.next_check_at != next) {
     ManagedCertificate settled = m;

@@ -64,9 +64,15 @@ class Reconciler {
   // The job of `m`'s next run at `at`.
   NewJob next_run(const ManagedCertificate& m, SysTime at) const;
 
+  // How often a CA that offers renewal information is asked again about a certificate.
+  static constexpr std::chrono::hours kRenewalInfoInterval{6};
+
  private:
-  enum class Why : std::uint8_t { kInitial, kChanged, kRequested, kDue };
-  std::optional<Why> issuance_needed(const ManagedCertificate& m, SysTime now) const;
+  // kRenewalInfo: the issuing CA asked for the certificate's renewal (ACME renewal
+  // information) before renew_before would have.
+  enum class Why : std::uint8_t { kInitial, kChanged, kRequested, kDue, kRenewalInfo };
+  std::optional<Why> issuance_needed(const ManagedCertificate& m, SysTime now,
+                                     const RenewalHint& hint) const;
   // Issues and records; `m` is the row as it is afterwards.
   Status issue(ManagedCertificate& m, Why why) const;
   Result<crypto::PrivateKey> managed_key(const ManagedCertificate& m, bool fresh) const;
@@ -98,7 +104,7 @@ class Reconciler {
   // Records a failed run: state, error, attempts, an alert when it should raise one.
   void record_failure(const std::string& id, const Error& error, std::string_view alert_kind,
                       const nlohmann::json& detail) const;
-  SysTime next_time(const ManagedCertificate& m, SysTime now) const;
+  SysTime next_time(const ManagedCertificate& m, SysTime now, const RenewalHint& hint = {}) const;
 
   LifecycleDeps d_;
   ManagedStore store_;

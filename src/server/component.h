@@ -33,6 +33,7 @@
 #include "http/http.h"
 #include "inventory/inventory.h"
 #include "inventory/sightings.h"
+#include "issuers/registry.h"
 #include "lifecycle/campaign_service.h"
 #include "lifecycle/jobs.h"
 #include "lifecycle/reconciler.h"
@@ -79,6 +80,8 @@ struct Domain {
   ca::ProtocolRa* protocol_ra = nullptr;
   // The SSH certificate authority (may be null: nothing SSH is served).
   ssh::SshService* ssh = nullptr;
+  // Every issuer, upstream CAs included (may be null: no issuer resource, no http-01 answers).
+  issuers::IssuerRegistry* issuers = nullptr;
 };
 
 // What every component is given: the domain and the server's own shared services, built once

@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "api/enrollment.h"
+#include "api/issuers.h"
 #include "ca/ocsp_responder.h"
 #include "common/log.h"
 #include "lifecycle/alerts/evaluator.h"
@@ -458,6 +459,22 @@ class SshCertificateAuthority final : public Component {
   certward::ssh::SshService* ssh_;
 };
 
+// The issuers: their REST resource with each one's health, and on plain HTTP the http-01
+// answers by which upstream ACME CAs validate certward's orders.
+class UpstreamIssuers final : public Component {
+ public:
+  explicit UpstreamIssuers(Services& s) : api_(api_services(s)), registry_(s.domain.issuers) {}
+  void mount(Routers& routers) override {
+    if (!registry_) return;
+    routers.https.mount("", *api::make_issuer_router(api_, *registry_));
+    routers.http.mount("", *api::make_http01_router(*registry_));
+  }
+
+ private:
+  api::Services api_;  // the REST resource's services: live as long as the routes
+  issuers::IssuerRegistry* registry_;
+};
+
 Registry builtin_components() {
   Registry r;
   r.add([](Services& s) { return std::make_unique<RestApi>(s); });
@@ -466,6 +483,7 @@ Registry builtin_components() {
   r.add([](Services& s) { return std::make_unique<AcmeServer>(s); });
   r.add([](Services& s) { return std::make_unique<DeviceEnrollment>(s); });
   r.add([](Services& s) { return std::make_unique<SshCertificateAuthority>(s); });
+  r.add([](Services& s) { return std::make_unique<UpstreamIssuers>(s); });
   r.add([](Services& s) { return std::make_unique<DiscoveryScans>(s); });
   r.add([](Services& s) { return std::make_unique<ManagedCertificates>(s); });
   r.add([](Services& s) { return std::make_unique<Alerts>(s); });

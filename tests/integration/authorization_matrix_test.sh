@@ -169,6 +169,9 @@ DELETE|/api/v1/authorities/{name}/cross-certificates/{fingerprint}|/api/v1/autho
 POST|/api/v1/authorities/{name}/disable|/api/v1/authorities/ca-@R@/disable|-|200 200 403 403
 POST|/api/v1/authorities/{name}/enable|/api/v1/authorities/ca-@R@/enable|-|200 200 403 403
 POST|/api/v1/authorities/{name}/revoke|/api/v1/authorities/ca-@R@/revoke|revoke|200 200 403 403
+GET|/api/v1/issuers|/api/v1/issuers|-|200 200 200 200 403 200
+GET|/api/v1/issuers/{name}|/api/v1/issuers/issuing|-|200 200 200 200 403 200
+POST|/api/v1/issuers/{name}/check|/api/v1/issuers/issuing/check|-|200 200 403 403
 GET|/api/v1/certificates|/api/v1/certificates|-|200 200 200 200 403 200
 POST|/api/v1/certificates|/api/v1/certificates|issue|201 201 201 403
 POST|/api/v1/certificates/import|/api/v1/certificates/import|import|201 201 403 403

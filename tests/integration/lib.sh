@@ -183,3 +183,16 @@ must() {
   got=$(api "$2" "$3" "$A" "${4:-}")
   [[ $got == "$1" ]] || { echo "setup failed: $2 $3 -> $got: $(cat "$T/resp")" >&2; exit 1; }
 }
+
+# managed_next_fp NAME [OLD]: waits (60 s at most) until managed certificate NAME is active with a
+# certificate other than OLD, as the local CLI reads it; prints its fingerprint.
+managed_next_fp() {
+  local i fp
+  for ((i = 0; i < 600; i++)); do
+    fp=$("$CERTWARD_BIN" --json managed show "$1" 2>/dev/null |
+      jq -r 'select(.state == "active") | .fingerprint // empty')
+    [[ -n $fp && $fp != "${2:-}" ]] && { echo "$fp"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}

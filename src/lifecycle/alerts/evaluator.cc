@@ -87,6 +87,24 @@ Alert AlertService::expiry_alert(const ExpiryCandidate& c, SysTime now) const {
   return a;
 }
 
+Result<bool> AlertService::issuer_failover(std::string_view profile, std::string_view failed,
+                                           std::string_view used, std::string_view error) const {
+  const SysTime now = d_.clock.now();
+  Alert a;
+  a.at = now;
+  a.id = new_alert_id(now);
+  a.severity = "warning";
+  a.kind = "issuer_failover";
+  a.message = fmt::format("profile '{}': issuer '{}' failed, '{}' issued instead: {}", profile,
+                          failed, used, clip_text(error, 400));
+  a.detail = {{"profile", profile}, {"failed", failed}, {"used", used}, {"error", error}};
+  a.channels = d_.settings.failure_channels;
+  const auto hour = std::chrono::duration_cast<std::chrono::hours>(now.time_since_epoch()).count();
+  a.dedupe_key = fmt::format("issuer_failover:{}:{}:{}:{}", profile, failed, used, hour);
+  CW_ASSIGN_OR_RETURN(std::int64_t raised, raise({std::move(a)}));
+  return raised > 0;
+}
+
 Result<std::int64_t> AlertService::raise(
     std::vector<Alert> alerts, const std::function<Status(store::Transaction&)>& also) const {
   if (alerts.empty() && !also) return 0;

@@ -104,6 +104,13 @@ class AlertService {
   // One delivery job. Errors: the send's (the attempt is retried), kMalformed (a bad payload).
   Status deliver(const Job& job) const;
 
+  // A profile's first issuer failed and a later one of its list issued (issuers::
+  // IssuerRegistry tells): one warning to the failure channels, at most one per pair of
+  // issuers and profile an hour, however many issuances fail over meanwhile. Returns whether
+  // it was new. Errors: store errors.
+  Result<bool> issuer_failover(std::string_view profile, std::string_view failed,
+                               std::string_view used, std::string_view error) const;
+
   Result<std::vector<Alert>> list(int limit, const std::optional<std::string>& before,
                                   const ca::Requester& caller) const;
   // Errors: kInvalidArgument (neither or both of certificate and team, until not in the

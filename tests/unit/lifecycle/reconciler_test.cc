@@ -101,6 +101,51 @@ TEST_F(ReconcilerTest, RenewsAtRenewBeforeSupersedesAndRotatesTheKey) {
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "renewed"), kinds.end());
 }
 
+// A CA that publishes renewal information (ACME ARI) is asked every few hours, and its window
+// renews the certificate long before renew_before would.
+TEST_F(ReconcilerTest, RenewsWhenTheIssuingCaAsksAndAsksItAgainEveryFewHours) {
+  auto m = create(spec("web", {"www.example.com"}, {{"validity", "90d"}}));
+  reconcile(m.id);
+  m = get(m.id);
+  const std::string first = *m.fingerprint;
+  const SysTime ca_says = clock_.now() + days(2);
+  std::vector<std::string> asked;
+  LifecycleDeps deps{clock_, *db_,  *ra_,  *authorities_, inventory_,
+                     audit_, auth_, jobs_, wrapper_,      settings_};
+  deps.renewal_hint = [&](const std::string& fingerprint) {
+    asked.push_back(fingerprint);
+    return RenewalHint{true, fingerprint == first ? std::optional(ca_says) : std::nullopt};
+  };
+  Reconciler hinted(deps, *deployer_);
+
+  // Not yet: the next look is within the interval, not at renew_at (60 days away).
+  auto next = hinted.reconcile(m.id);
+  ASSERT_TRUE(next.has_value() && next->has_value() && (*next)->run_at);
+  EXPECT_LE(*(*next)->run_at, clock_.now() + Reconciler::kRenewalInfoInterval);
+  EXPECT_EQ(get(m.id).fingerprint, first);
+  EXPECT_EQ(asked, std::vector<std::string>{first});
+
+  // In the CA's window: renewed for that reason.
+  clock_.set(ca_says + seconds(1));
+  next = hinted.reconcile(m.id);
+  ASSERT_TRUE(next.has_value()) << next.error().message;
+  m = get(m.id);
+  ASSERT_NE(*m.fingerprint, first);
+  auto events = managed_->timeline(m.id, 1000, admin());
+  ASSERT_TRUE(events.has_value());
+  bool renewed_for_ari = false;
+  for (const auto& e : *events) {
+    if (e.kind == "renewed" && e.detail.value("reason", "") == "renewal_info")
+      renewed_for_ari = true;
+  }
+  EXPECT_TRUE(renewed_for_ari);
+  // Of the new certificate the CA said nothing yet: asked again within the interval.
+  ASSERT_TRUE(next->has_value() && (*next)->run_at);
+  EXPECT_LE(*(*next)->run_at, clock_.now() + Reconciler::kRenewalInfoInterval);
+  EXPECT_EQ(hinted.reconcile(m.id).has_value(), true);
+  EXPECT_EQ(get(m.id).fingerprint, m.fingerprint) << "no window for the new one: nothing to do";
+}
+
 TEST_F(ReconcilerTest, ReusesTheSealedKeyUnlessRotationIsAsked) {
   auto m = create(spec("web", {"www.example.com"}, {{"key", {{"rotate", false}}}}));
   reconcile(m.id);

@@ -1,4 +1,4 @@
-// Child processes for reload commands and ssh/scp: no shell, bounded time, bounded output.
+#include "common/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,9 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "lifecycle/deploy/internal.h"
-
-namespace certward::lifecycle::deploy::detail {
+namespace certward::common {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -219,4 +217,4 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
   return result;
 }
 
-}  // namespace certward::lifecycle::deploy::detail
+}  // namespace certward::common
