@@ -10,19 +10,29 @@ using auth::Identity;
 using auth::Permission;
 using nlohmann::json;
 
+// An issuer as `who` may see it: the last error quotes a request's names (another team's, in a
+// refusal), so only those who manage authorities read it; others see the state alone.
+json shown(const issuers::IssuerView& v, const Identity& who) {
+  json j = issuers::issuer_json(v);
+  if (!auth::role_allows(who.role, Permission::kManageAuthorities)) {
+    j["health"]["last_error"] = nullptr;
+  }
+  return j;
+}
+
 Result<http::Response> list_issuers(Services&, issuers::IssuerRegistry& registry,
-                                    http::Request& req, const Identity&) {
+                                    http::Request& req, const Identity& id) {
   CW_RETURN_IF_ERROR(check_query(req, {}));
   CW_ASSIGN_OR_RETURN(auto all, registry.list());
   json items = json::array();
-  for (const auto& v : all) items.push_back(issuers::issuer_json(v));
+  for (const auto& v : all) items.push_back(shown(v, id));
   return ok_json({{"items", items}});
 }
 
 Result<http::Response> get_issuer(Services&, issuers::IssuerRegistry& registry, http::Request& req,
-                                  const Identity&) {
+                                  const Identity& id) {
   CW_ASSIGN_OR_RETURN(auto v, registry.describe(req.params["name"]));
-  return ok_json(issuers::issuer_json(v));
+  return ok_json(shown(v, id));
 }
 
 // Asks the CA now: an outbound request per call, so only those who manage authorities may.

@@ -119,6 +119,17 @@ Status validate_issuers(const Config& c) {
                                      (i.tsig_secret_env && i.tsig_secret_file) ||
                                      (i.auth_key_env && i.auth_key_file);
     if (both_secret_sources) return bad("give a secret's _env or its _file, not both");
+    // Credentials do not go in URLs: they would show wherever the URL is shown.
+    for (const std::string* url : {&i.directory, &i.url}) {
+      const auto start = url->find("://");
+      const std::string authority =
+          start == std::string::npos
+              ? ""
+              : url->substr(start + 3, url->find('/', start + 3) - start - 3);
+      if (authority.find('@') != std::string::npos ||
+          url->find_first_of(" \t\r\n") != std::string::npos)
+        return bad("a URL with credentials or spaces in it; give secrets in *_env or *_file");
+    }
     if (i.type == "acme") {
       if (!i.directory.starts_with("https://"))
         return bad("directory is the ACME directory's https:// URL");

@@ -116,10 +116,11 @@ Result<std::string> sign(const crypto::PrivateKey& key, const std::string& kid,
   } else {
     header["kid"] = kid;
   }
-  const std::string protected64 = b64(header.dump());
+  const std::string protected64 = b64(header.dump(-1, ' ', false, json::error_handler_t::replace));
   const std::string payload64 = payload.empty() ? std::string() : b64(payload);
   CW_ASSIGN_OR_RETURN(std::string signature, es256(key, protected64 + "." + payload64));
-  return json{{"protected", protected64}, {"payload", payload64}, {"signature", signature}}.dump();
+  return json{{"protected", protected64}, {"payload", payload64}, {"signature", signature}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<json> eab(const ExternalAccountBinding& binding, const json& jwk, const std::string& url) {
@@ -142,6 +143,17 @@ Result<json> eab(const ExternalAccountBinding& binding, const json& jwk, const s
 
 }  // namespace acme_jws
 
+std::string said(std::string_view text, std::size_t max) {
+  std::string out;
+  out.reserve(std::min(text.size(), max));
+  for (char c : text) {
+    if (out.size() >= max) return out + "...";
+    const auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
 std::string AcmeProblem::describe() const {
   std::string short_type = type;
   if (auto pos = short_type.rfind(':'); pos != std::string::npos) short_type.erase(0, pos + 1);
@@ -151,11 +163,8 @@ std::string AcmeProblem::describe() const {
     out += (i == 0 ? " (" : "; ") + subproblems[i];
     if (i + 1 == subproblems.size() || i == 4) out += ")";
   }
-  // A CA's text goes into messages and logs: one line, bounded.
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  if (out.size() > 600) out = out.substr(0, 600) + "...";
-  return out;
+  // A CA's text goes into messages, logs and JSON documents: one line of ASCII, bounded.
+  return said(out, 600);
 }
 
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view v) {
@@ -231,9 +240,19 @@ void AcmeClient::set_account(std::shared_ptr<const crypto::PrivateKey> key, std:
   kid_ = std::move(kid);
 }
 
+namespace {
+// RFC 8555 6.5.1: a nonce is base64url. Anything else is not sent back to the CA.
+bool valid_nonce(std::string_view n) {
+  return !n.empty() && n.size() <= 256 && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+}  // namespace
+
 void AcmeClient::keep_nonce(const HttpReply& reply) const {
   auto n = reply.header("replay-nonce");
-  if (!n || n->empty() || n->size() > 256) return;
+  if (!n || !valid_nonce(*n)) return;
   common::MutexLock lock(mu_);
   if (nonces_.size() >= kNoncePool) nonces_.erase(nonces_.begin());
   nonces_.push_back(std::move(*n));
@@ -251,7 +270,7 @@ Result<std::string> AcmeClient::nonce(const AcmeDirectory& dir) const {
   CW_RETURN_IF_ERROR(check_origin(dir.new_nonce));
   CW_ASSIGN_OR_RETURN(HttpReply r, http_exchange({"HEAD", dir.new_nonce, {}, {}}, http_));
   auto n = r.header("replay-nonce");
-  if (!n || n->empty()) {
+  if (!n || !valid_nonce(*n)) {
     return fail(ErrorCode::kUnavailable, "ACME CA gave no nonce at " + dir.new_nonce + " (HTTP " +
                                              std::to_string(r.status) + ")");
   }
@@ -263,9 +282,15 @@ Status AcmeClient::check_origin(const std::string& url) const {
   // certward sends signed requests: one off the directory's host could aim them, and the
   // account's authority, at any address the server can reach.
   const std::string want = origin_of(directory_url_);
+  const bool printable = std::all_of(url.begin(), url.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (!printable || url.size() > 2048) {
+    return fail(ErrorCode::kMalformed, "the ACME CA sent a URL that is not one: " + said(url));
+  }
   if (want.empty() || origin_of(url) != want) {
-    return fail(ErrorCode::kMalformed, "the ACME CA pointed to " + url.substr(0, 200) +
-                                           ", off its directory's origin " + want);
+    return fail(ErrorCode::kMalformed,
+                "the ACME CA pointed to " + said(url) + ", off its directory's origin " + want);
   }
   return ok();
 }
@@ -307,10 +332,12 @@ Result<AcmeReply> AcmeClient::signed_post(const AcmeDirectory& dir, const crypto
       if (out.alternates.size() < 8) out.alternates.push_back(link.substr(1, close - 1));
     }
     out.body = std::move(r.body);
-    if (auto type = r.header("content-type"); type && type->find("json") != std::string::npos) {
+    // An empty body with a JSON type (a revokeCert's 200) is no document, not a broken one.
+    if (auto type = r.header("content-type");
+        type && type->find("json") != std::string::npos && !out.body.empty()) {
       out.json = json::parse(out.body, nullptr, false);
       if (out.json.is_discarded()) {
-        return fail(ErrorCode::kMalformed, "ACME CA answered " + url + " with broken JSON");
+        return fail(ErrorCode::kMalformed, "ACME CA answered " + said(url) + " with broken JSON");
       }
     }
     return out;
@@ -322,8 +349,10 @@ Result<AcmeReply> AcmeClient::post_or_problem(const AcmeDirectory& dir, const st
                                               std::optional<AcmeProblem>& problem,
                                               std::string_view accept) const {
   if (!key_ || kid_.empty()) return fail(ErrorCode::kInternal, "ACME client has no account");
-  return signed_post(dir, *key_, kid_, url, payload ? payload->dump() : std::string(), accept,
-                     problem);
+  return signed_post(
+      dir, *key_, kid_, url,
+      payload ? payload->dump(-1, ' ', false, json::error_handler_t::replace) : std::string(),
+      accept, problem);
 }
 
 Result<AcmeReply> AcmeClient::post(const AcmeDirectory& dir, const std::string& url,
@@ -353,9 +382,11 @@ Result<std::string> AcmeClient::register_account(
   if (r.location.empty() || !(r.status == 200 || r.status == 201)) {
     return fail(ErrorCode::kMalformed, "ACME CA created an account without a Location");
   }
+  // Kept and sent back as the kid of every request: it must be an URL of the CA's.
+  CW_RETURN_IF_ERROR(check_origin(r.location));
   if (member(r.json, "status") != "valid") {
     return fail(ErrorCode::kPolicyRejected,
-                "ACME account " + r.location + " is " + member(r.json, "status"));
+                "ACME account " + r.location + " is " + said(member(r.json, "status")));
   }
   return r.location;
 }

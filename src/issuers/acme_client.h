@@ -68,6 +68,10 @@ Result<nlohmann::json> eab(const ExternalAccountBinding& binding, const nlohmann
                            const std::string& url);
 }  // namespace acme_jws
 
+// What a CA said, fit for a message, a log line and a JSON document: printable ASCII only
+// (anything else, invalid UTF-8 included, becomes '?'), at most `max` bytes.
+std::string said(std::string_view text, std::size_t max = 200);
+
 // Reads a problem document out of an answer (any status >= 400).
 AcmeProblem problem_of(long status, const std::string& body,
                        std::optional<std::chrono::seconds> retry_after);

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "common/config.h"
 #include "common/encoding.h"
 #include "common/log.h"
 #include "common/process.h"
@@ -78,8 +79,12 @@ class AcmeIssuer final : public UpstreamIssuer {
   Result<AcmeDirectory> ready() const;  // the directory, with the account set
   Status refuse_if_backing_off() const;
   void back_off(const std::optional<AcmeProblem>& problem) const;
-  Status authorize(const AcmeDirectory& dir, const std::string& url,
-                   Steady::time_point deadline) const;
+  // `ordered`: the order's identifiers as "dns:name" / "ip:address", lower-case: the only ones
+  // an authorization may be for.
+  Status authorize(const AcmeDirectory& dir, const std::string& url, Steady::time_point deadline,
+                   const std::vector<std::string>& ordered) const;
+  // kUnavailable once the order's deadline has passed, naming the step it stops.
+  Status before(Steady::time_point deadline, std::string_view step) const;
   Result<json> poll(const AcmeDirectory& dir, const std::string& url,
                     std::initializer_list<std::string_view> pending, Steady::time_point deadline,
                     std::string_view what) const;
@@ -150,6 +155,7 @@ Result<json> AcmeIssuer::poll(const AcmeDirectory& dir, const std::string& url,
                               std::initializer_list<std::string_view> pending,
                               Steady::time_point deadline, std::string_view what) const {
   for (;;) {
+    CW_RETURN_IF_ERROR(before(deadline, std::string(what) + " was decided"));
     CW_ASSIGN_OR_RETURN(AcmeReply r, client_.post(dir, url, std::nullopt));
     const std::string status = member(r.json, "status");
     if (std::find(pending.begin(), pending.end(), status) == pending.end()) return r.json;
@@ -161,7 +167,8 @@ Result<json> AcmeIssuer::poll(const AcmeDirectory& dir, const std::string& url,
     }
     if (Steady::now() + wait > deadline) {
       return fail(ErrorCode::kUnavailable, "ACME issuer '" + o_.name + "': " + std::string(what) +
-                                               " still " + status + " when the order timed out");
+                                               " still " + said(status) +
+                                               " when the order timed out");
     }
     std::this_thread::sleep_for(wait);
   }
@@ -185,17 +192,36 @@ Status AcmeIssuer::publish_dns(const std::string& record, const std::string& val
   return ok();
 }
 
+Status AcmeIssuer::before(Steady::time_point deadline, std::string_view step) const {
+  if (Steady::now() < deadline) return ok();
+  return fail(ErrorCode::kUnavailable, "ACME issuer '" + o_.name + "': the order timed out (" +
+                                           format_duration(o_.order_timeout) + ") before " +
+                                           std::string(step));
+}
+
 Status AcmeIssuer::authorize(const AcmeDirectory& dir, const std::string& url,
-                             Steady::time_point deadline) const {
+                             Steady::time_point deadline,
+                             const std::vector<std::string>& ordered) const {
+  CW_RETURN_IF_ERROR(before(deadline, "an authorization"));
   CW_ASSIGN_OR_RETURN(AcmeReply r, client_.post(dir, url, std::nullopt));
   const json& authz = r.json;
   const std::string status = member(authz, "status");
-  if (status == "valid") return ok();  // the CA reuses an earlier validation
   const json identifier = authz.is_object() ? authz.value("identifier", json()) : json();
-  const std::string who = member(identifier, "type") + ":" + member(identifier, "value");
+  const std::string type = member(identifier, "type");
+  const std::string value = lower(member(identifier, "value"));
+  const bool wildcard = authz.is_object() && authz.value("wildcard", json()) == json(true);
+  // An authorization answers for one of the order's names and nothing else: what certward
+  // publishes (a DNS record, a hook's arguments) is never a name the CA chose.
+  const std::string claimed = type + ":" + (wildcard ? "*." : "") + value;
+  if (std::find(ordered.begin(), ordered.end(), claimed) == ordered.end()) {
+    return fail(ErrorCode::kMalformed, "ACME issuer '" + o_.name + "' sent an authorization for " +
+                                           said(claimed) + ", which the order does not name");
+  }
+  const std::string& who = claimed;
+  if (status == "valid") return ok();  // the CA reuses an earlier validation
   if (status != "pending") {
     return fail(ErrorCode::kPolicyRejected,
-                "ACME issuer '" + o_.name + "': authorization for " + who + " is " + status);
+                "ACME issuer '" + o_.name + "': authorization for " + who + " is " + said(status));
   }
   const json* challenge = nullptr;
   if (auto it = authz.find("challenges"); it != authz.end() && it->is_array()) {
@@ -225,32 +251,41 @@ Status AcmeIssuer::authorize(const AcmeDirectory& dir, const std::string& url,
     CW_RETURN_IF_ERROR(http01_.publish(token, key_authorization, o_.order_timeout));
     cleanup = [this, token] { http01_.withdraw(token); };
   } else {
-    std::string domain = member(identifier, "value");
-    if (domain.starts_with("*.")) domain.erase(0, 2);  // RFC 8555 8.4: the base domain's record
-    const std::string record = "_acme-challenge." + domain;
+    if (type != "dns") {
+      return fail(ErrorCode::kPolicyRejected,
+                  "ACME issuer '" + o_.name + "': dns-01 validates DNS names, not " + who);
+    }
+    // RFC 8555 8.4: a wildcard's record is its base domain's, which `value` already is.
+    const std::string record = "_acme-challenge." + value;
     const Bytes digest = crypto::sha256(std::span(
         reinterpret_cast<const std::uint8_t*>(key_authorization.data()), key_authorization.size()));
-    const std::string value = to_base64url(digest);
-    CW_RETURN_IF_ERROR(publish_dns(record, value, true));
-    cleanup = [this, record, value] {
-      if (auto s = publish_dns(record, value, false); !s) {
+    const std::string txt = to_base64url(digest);
+    CW_RETURN_IF_ERROR(publish_dns(record, txt, true));
+    cleanup = [this, record, txt] {
+      if (auto s = publish_dns(record, txt, false); !s) {
         log::warn("issuers.dns01_cleanup_failed",
                   {{"issuer", o_.name}, {"record", record}, {"error", s.error().message}});
       }
     };
-    if (o_.dns.propagation.count() > 0) std::this_thread::sleep_for(o_.dns.propagation);
   }
   Finally withdraw([&] { cleanup(); });
+  if (o_.challenge == "dns-01" && o_.dns.propagation.count() > 0) {
+    CW_RETURN_IF_ERROR(before(deadline - o_.dns.propagation, "waiting for DNS propagation"));
+    std::this_thread::sleep_for(o_.dns.propagation);
+  }
 
+  CW_RETURN_IF_ERROR(before(deadline, "answering the challenge"));
   CW_ASSIGN_OR_RETURN(AcmeReply answered, client_.post(dir, challenge_url, json::object()));
   (void)answered;
   CW_ASSIGN_OR_RETURN(json done, poll(dir, url, {"pending"}, deadline, "authorization for " + who));
   if (member(done, "status") == "valid") return ok();
-  std::string why = member(done, "status");
+  std::string why = said(member(done, "status"));
   if (auto it = done.find("challenges"); it != done.end() && it->is_array()) {
     for (const auto& c : *it) {
       if (member(c, "type") == o_.challenge && c.contains("error")) {
-        why = problem_of(400, c["error"].dump(), std::nullopt).describe();
+        why = problem_of(400, c["error"].dump(-1, ' ', false, json::error_handler_t::replace),
+                         std::nullopt)
+                  .describe();
       }
     }
   }
@@ -322,6 +357,7 @@ Result<ca::IssuedChain> AcmeIssuer::issue(const ca::Order& order) const {
                 "ACME issuer '" + o_.name + "' needs at least one name");
   }
   json identifiers = json::array();
+  std::vector<std::string> ordered;
   for (const auto& s : order.sans) {
     if (s.type != x509::SanType::kDns && s.type != x509::SanType::kIp) {
       return fail(ErrorCode::kPolicyRejected, "ACME issuer '" + o_.name +
@@ -331,6 +367,7 @@ Result<ca::IssuedChain> AcmeIssuer::issue(const ca::Order& order) const {
     }
     identifiers.push_back(
         {{"type", s.type == x509::SanType::kDns ? "dns" : "ip"}, {"value", s.value}});
+    ordered.push_back(std::string(s.type == x509::SanType::kDns ? "dns:" : "ip:") + lower(s.value));
   }
   CW_ASSIGN_OR_RETURN(Bytes csr, csr_for(order));
   CW_RETURN_IF_ERROR(refuse_if_backing_off());
@@ -352,21 +389,27 @@ Result<ca::IssuedChain> AcmeIssuer::issue(const ca::Order& order) const {
                 "ACME issuer '" + o_.name + "': an order without a Location");
   }
   if (auto it = state.find("authorizations"); it != state.end() && it->is_array()) {
-    if (it->size() > 100)
-      return fail(ErrorCode::kMalformed, "ACME CA sent over 100 authorizations");
+    // One per identifier at most (RFC 8555 7.1.3): more is a CA making us work for nothing.
+    if (it->size() > ordered.size()) {
+      return fail(ErrorCode::kMalformed, "ACME issuer '" + o_.name + "' sent " +
+                                             std::to_string(it->size()) + " authorizations for " +
+                                             std::to_string(ordered.size()) + " names");
+    }
     for (const auto& a : *it) {
       if (!a.is_string())
         return fail(ErrorCode::kMalformed, "ACME CA sent a bad authorization URL");
-      CW_RETURN_IF_ERROR(authorize(dir, a.get<std::string>(), deadline));
+      CW_RETURN_IF_ERROR(authorize(dir, a.get<std::string>(), deadline, ordered));
     }
   }
   CW_ASSIGN_OR_RETURN(state, poll(dir, order_url, {"pending"}, deadline, "order"));
   if (member(state, "status") != "ready") {
     return fail(ErrorCode::kPolicyRejected, "ACME issuer '" + o_.name + "': the order is " +
-                                                member(state, "status") + " instead of ready");
+                                                said(member(state, "status")) +
+                                                " instead of ready");
   }
   const std::string finalize = member(state, "finalize");
   if (finalize.empty()) return fail(ErrorCode::kMalformed, "ACME CA: an order without finalize");
+  CW_RETURN_IF_ERROR(before(deadline, "finalize"));
   auto finalized =
       client_.post_or_problem(dir, finalize, json{{"csr", to_base64url(csr)}}, problem);
   if (!finalized) {
@@ -375,14 +418,19 @@ Result<ca::IssuedChain> AcmeIssuer::issue(const ca::Order& order) const {
   }
   CW_ASSIGN_OR_RETURN(state, poll(dir, order_url, {"processing", "ready"}, deadline, "order"));
   if (member(state, "status") != "valid") {
-    std::string why = member(state, "status");
-    if (state.contains("error"))
-      why += ": " + problem_of(400, state["error"].dump(), {}).describe();
+    std::string why = said(member(state, "status"));
+    if (state.contains("error")) {
+      why +=
+          ": " +
+          problem_of(400, state["error"].dump(-1, ' ', false, json::error_handler_t::replace), {})
+              .describe();
+    }
     return fail(ErrorCode::kPolicyRejected, "ACME issuer '" + o_.name + "': the order is " + why);
   }
   const std::string certificate_url = member(state, "certificate");
   if (certificate_url.empty())
     return fail(ErrorCode::kMalformed, "ACME CA: a valid order without certificate");
+  CW_RETURN_IF_ERROR(before(deadline, "the certificate's download"));
   CW_ASSIGN_OR_RETURN(AcmeReply download, client_.post(dir, certificate_url, std::nullopt,
                                                        "application/pem-certificate-chain"));
   CW_ASSIGN_OR_RETURN(auto certs, pick_chain(dir, download));
@@ -401,8 +449,12 @@ Status AcmeIssuer::revoke(const x509::Certificate& certificate, int reason) cons
   }
   json payload{{"certificate", to_base64url(certificate.der())}};
   if (reason != 0) payload["reason"] = reason;
-  CW_ASSIGN_OR_RETURN(AcmeReply r, client_.post(dir, dir.revoke_cert, payload));
-  (void)r;
+  std::optional<AcmeProblem> problem;
+  auto r = client_.post_or_problem(dir, dir.revoke_cert, payload, problem);
+  // Revoked there already (an earlier attempt whose answer was lost): what was asked for.
+  if (!r && !(problem && problem->type == "urn:ietf:params:acme:error:alreadyRevoked")) {
+    return std::unexpected(r.error());
+  }
   log::info("issuers.acme_revoked",
             {{"issuer", o_.name}, {"serial", certificate.info().serial_hex}, {"reason", reason}});
   return ok();

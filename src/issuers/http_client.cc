@@ -58,11 +58,14 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   return size * n;
 }
 
+// The URL's host and port, for messages: never its path or query, nor credentials before '@'.
 std::string host_of(std::string_view url) {
   auto start = url.find("://");
-  if (start == std::string_view::npos) return std::string(url);
+  if (start == std::string_view::npos) return "?";
   url.remove_prefix(start + 3);
-  return std::string(url.substr(0, url.find('/')));
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  return std::string(url);
 }
 
 }  // namespace
@@ -82,7 +85,7 @@ std::vector<std::string> HttpReply::headers_named(std::string_view name) const {
 
 Result<HttpReply> http_exchange(const HttpExchange& x, const HttpOptions& options) {
   if (!x.url.starts_with("https://") && !x.url.starts_with("http://")) {
-    return fail(ErrorCode::kInvalidArgument, "not an http(s) URL: " + x.url);
+    return fail(ErrorCode::kInvalidArgument, "not an http(s) URL: " + host_of(x.url));
   }
   init_curl();
   CurlPtr h(curl_easy_init(), curl_easy_cleanup);

@@ -1,5 +1,6 @@
 #include "issuers/registry.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -59,26 +60,53 @@ Result<std::vector<x509::Certificate>> read_anchors(const std::optional<std::str
   return std::move(*certs);
 }
 
-std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
-  // "[2001:db8::53]:53", "192.0.2.53:53", "192.0.2.53"
+// "[2001:db8::53]:53", "192.0.2.53:53", "192.0.2.53" (port 53): an address literal, since
+// the DNS server is what names are resolved with. Errors: kMalformed.
+Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text,
+                                                              const std::string& what) {
+  std::string host = text;
+  std::string port = "53";
   if (text.starts_with("[")) {
     const auto close = text.find(']');
-    if (close == std::string::npos) return {text, 53};
-    std::string host = text.substr(1, close - 1);
-    if (close + 2 < text.size() && text[close + 1] == ':') {
-      return {host, static_cast<std::uint16_t>(std::atoi(text.c_str() + close + 2))};
+    if (close == std::string::npos) return fail(ErrorCode::kMalformed, what + ": a bad dns_server");
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return fail(ErrorCode::kMalformed, what + ": a bad dns_server");
+      port = text.substr(close + 2);
     }
-    return {host, 53};
+  } else if (const auto colon = text.rfind(':');
+             colon != std::string::npos && text.find(':') == colon) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
   }
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || text.find(':') != colon) return {text, 53};
-  return {text.substr(0, colon), static_cast<std::uint16_t>(std::atoi(text.c_str() + colon + 1))};
+  unsigned char buf[16];
+  const bool address =
+      ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  const bool digits =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const int number = digits ? std::atoi(port.c_str()) : 0;
+  if (!address || number < 1 || number > 65535) {
+    return fail(ErrorCode::kMalformed,
+                what + ": dns_server is an IP address with an optional port (1-65535): " + text);
+  }
+  return std::pair{host, static_cast<std::uint16_t>(number)};
+}
+
+// A file named in the configuration is there when the server starts, not at first use.
+Status readable(const std::optional<std::string>& path, const std::string& what, int mode) {
+  if (path && ::access(path->c_str(), mode) != 0) {
+    return fail(ErrorCode::kNotFound, what + ": cannot use " + *path);
+  }
+  return ok();
 }
 
 Result<std::shared_ptr<UpstreamIssuer>> build(const IssuerSettings& s,
                                               const std::map<std::string, std::string>& env,
                                               const AccountVault& accounts, Http01Board& http01) {
   const std::string what = "issuers." + s.name;
+  CW_RETURN_IF_ERROR(readable(s.ca_file, what + " ca_file", R_OK));
+  CW_RETURN_IF_ERROR(readable(s.dns_hook, what + " dns_hook", X_OK));
   HttpOptions http;
   http.timeout = s.timeout;
   http.ca_file = s.ca_file;
@@ -128,8 +156,8 @@ Result<std::shared_ptr<UpstreamIssuer>> build(const IssuerSettings& s,
   }
   if (s.dns_server) {
     DnsUpdateServer server;
-    std::tie(server.address, server.port) = split_host_port(*s.dns_server);
-    if (server.port == 0) return fail(ErrorCode::kMalformed, what + ": dns_server needs a port");
+    CW_ASSIGN_OR_RETURN(auto host_port, split_host_port(*s.dns_server, what));
+    std::tie(server.address, server.port) = host_port;
     server.zone = *s.dns_zone;
     server.key.name = *s.tsig_key_name;
     server.key.algorithm = s.tsig_algorithm;
@@ -153,12 +181,30 @@ class Tracked final : public ca::Issuer {
       : inner_(std::move(inner)), registry_(registry) {}
   const std::string& name() const override { return inner_->name(); }
   Result<ca::IssuedChain> issue(const ca::Order& order) const override {
-    auto made = inner_->issue(order);
+    Result<ca::IssuedChain> made = [&]() -> Result<ca::IssuedChain> {
+      // A CA's answer must never take the request down with it, nor stop a failover list.
+      try {
+        return inner_->issue(order);
+      } catch (const std::exception& e) {
+        return fail(ErrorCode::kUnavailable,
+                    "issuer '" + inner_->name() + "' failed on what its CA sent: " + e.what());
+      }
+    }();
+    // An answer off the protocol is the CA being unusable, as an unreachable one is: the
+    // request was fine (503, and a failover list moves on).
+    if (!made && made.error().code == ErrorCode::kMalformed) {
+      made = fail(ErrorCode::kUnavailable, made.error().message);
+    }
     registry_.record(inner_->name(), made ? ok() : Status(std::unexpected(made.error())));
     return made;
   }
   Status revoke(const x509::Certificate& c, int reason) const override {
-    return inner_->revoke(c, reason);
+    try {
+      return inner_->revoke(c, reason);
+    } catch (const std::exception& e) {
+      return fail(ErrorCode::kUnavailable,
+                  "issuer '" + inner_->name() + "' failed on what its CA sent: " + e.what());
+    }
   }
 
  private:

@@ -1,5 +1,6 @@
 #include "issuers/verify.h"
 
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -32,6 +33,17 @@ std::vector<std::string> comparable(const std::vector<x509::SubjectAltName>& san
   return out;
 }
 
+// An extended key usage by short name ("serverAuth") or OID, as its dotted OID: profiles and
+// parsed certificates may spell one usage either way.
+std::string dotted(const std::string& eku) {
+  ASN1_OBJECT* obj = OBJ_txt2obj(eku.c_str(), 0);
+  if (obj == nullptr) return eku;
+  char buf[128];
+  const int n = OBJ_obj2txt(buf, sizeof buf, obj, 1);
+  ASN1_OBJECT_free(obj);
+  return n > 0 && static_cast<std::size_t>(n) < sizeof buf ? std::string(buf, n) : eku;
+}
+
 std::string joined(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
@@ -59,6 +71,32 @@ Status check_upstream_result(const ca::Order& order, const x509::Certificate& le
                   joined(want) + ")");
   }
   if (info.is_ca() && !order.is_ca) return refuse("a CA certificate for a leaf request");
+  // What the certificate may be used for stays within the profile: no extended key usage the
+  // profile lacks (anyExtendedKeyUsage least of all), no certificate or CRL signing on a leaf.
+  for (const auto& eku : info.extended_key_usage) {
+    const std::string oid = dotted(eku);
+    const auto in_profile = [&](const std::string& usage) {
+      return std::any_of(order.extended_key_usage.begin(), order.extended_key_usage.end(),
+                         [&](const std::string& mine) { return dotted(mine) == usage; });
+    };
+    // Public CAs have long issued TLS server certificates for client authentication too: a
+    // server profile tolerates that pairing, and nothing else it does not name.
+    constexpr std::string_view kServerAuth = "1.3.6.1.5.5.7.3.1";
+    constexpr std::string_view kClientAuth = "1.3.6.1.5.5.7.3.2";
+    const bool allowed =
+        in_profile(oid) || (oid == kClientAuth && in_profile(std::string(kServerAuth)));
+    if (!allowed || eku == "anyExtendedKeyUsage" || eku == "2.5.29.37.0") {
+      return refuse("a certificate for " + eku + ", which profile '" + order.profile +
+                    "' does not give");
+    }
+  }
+  if (!order.is_ca) {
+    for (const auto& ku : info.key_usage) {
+      if (ku == "keyCertSign" || ku == "cRLSign") {
+        return refuse("a leaf certificate with key usage " + ku);
+      }
+    }
+  }
   constexpr auto kSkew = std::chrono::minutes(5);
   if (info.not_before > order.now + kSkew) {
     return refuse("a certificate that is not valid before " + format_time(info.not_before));

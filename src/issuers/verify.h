@@ -14,6 +14,8 @@ namespace certward::issuers {
 // - the leaf's public key is the order's;
 // - its subject alternative names are exactly the order's (same set, any order); a name the
 //   RA did not decide is never accepted, and neither is a missing one;
+// - its extended key usages are among the profile's (never anyExtendedKeyUsage), and a leaf
+//   does not sign certificates or CRLs;
 // - it is not a CA certificate, and it is valid now (order.now) or from a moment within five
 //   minutes of it (clocks differ);
 // - each certificate is signed by the next one in `chain`, and when `trust_anchors` is not

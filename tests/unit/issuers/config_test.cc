@@ -97,6 +97,9 @@ TEST(IssuerConfig, RefusesWhatCouldNeverWork) {
       "are for type = \"acme\"");
   refused("[issuers.x]\ntype = \"acme\"\ndirectory = \"https://a/d\"\nsecret = \"x\"\n", "secret");
   refused("[profiles.p]\nissuers = [\"Bad Name\"]\n", "not an issuer name");
+  refused("[issuers.x]\ntype = \"cfssl\"\nurl = \"http://admin:pw@a:8888\"\nauth_key_env = \"K\"\n",
+          "credentials");
+  refused("[issuers.x]\ntype = \"acme\"\ndirectory = \"https://u@a/dir\"\n", "credentials");
 }
 
 }  // namespace

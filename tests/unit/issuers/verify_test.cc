@@ -22,7 +22,8 @@ struct Made {
 // A certificate for `key` (new when absent), signed by `issuer` (self-signed when absent).
 Made make(const std::string& cn, const Made* issuer, bool ca,
           const std::vector<std::string>& dns_names, SysTime not_before, SysTime not_after,
-          const crypto::PrivateKey* key = nullptr) {
+          const crypto::PrivateKey* key = nullptr,
+          const std::vector<std::pair<int, std::string>>& extra = {}) {
   auto fresh = crypto::generate_key(crypto::KeyType::kEcP256);
   EXPECT_TRUE(fresh.has_value());
   const EVP_PKEY* subject_key = key ? key->get() : fresh->get();
@@ -53,6 +54,7 @@ Made make(const std::string& cn, const Made* issuer, bool ca,
   std::string sans;
   for (const auto& n : dns_names) sans += (sans.empty() ? "DNS:" : ",DNS:") + n;
   if (!sans.empty()) add(NID_subject_alt_name, sans);
+  for (const auto& [nid, value] : extra) add(nid, value);
   const EVP_PKEY* signer = issuer ? issuer->key.get() : subject_key;
   EXPECT_GT(X509_sign(x, const_cast<EVP_PKEY*>(signer), EVP_sha256()), 0);
   auto cert = x509::Certificate::from_x509(crypto::X509Ptr(x));
@@ -81,8 +83,9 @@ class UpstreamResult : public ::testing::Test {
     order.sans = {{SanType::kDns, "www.example.test"}, {SanType::kDns, "example.test"}};
   }
   static std::chrono::hours hours(int h) { return std::chrono::hours(h); }
-  Made leaf(std::vector<std::string> names, SysTime nb, SysTime na, bool ca = false) {
-    return make("leaf", inter.get(), ca, names, nb, na, leaf_key.get());
+  Made leaf(std::vector<std::string> names, SysTime nb, SysTime na, bool ca = false,
+            const std::vector<std::pair<int, std::string>>& extra = {}) {
+    return make("leaf", inter.get(), ca, names, nb, na, leaf_key.get(), extra);
   }
   Status check(const Made& l, std::vector<x509::Certificate> chain,
                std::vector<x509::Certificate> anchors) {
@@ -148,6 +151,30 @@ TEST_F(UpstreamResult, RefusesBadDatesAndCaCertificates) {
                      {inter->cert}, {})
                    .has_value())
       << "a CA certificate for a leaf";
+}
+
+TEST_F(UpstreamResult, UsagesStayWithinTheProfile) {
+  order.extended_key_usage = {"serverAuth", "1.3.6.1.5.5.7.3.2"};  // clientAuth by its OID
+  const std::vector<std::string> names = {"www.example.test", "example.test"};
+  auto fine = leaf(
+      names, now, now + hours(24), false,
+      {{NID_ext_key_usage, "serverAuth,clientAuth"}, {NID_key_usage, "critical,digitalSignature"}});
+  EXPECT_TRUE(check(fine, {inter->cert}, {}).has_value());
+  order.extended_key_usage = {"serverAuth"};
+  EXPECT_TRUE(check(fine, {inter->cert}, {}).has_value()) << "clientAuth beside serverAuth";
+  order.extended_key_usage = {"clientAuth"};
+  EXPECT_FALSE(check(fine, {inter->cert}, {}).has_value())
+      << "but not serverAuth beside clientAuth";
+  order.extended_key_usage = {"serverAuth"};
+  for (const auto& extra : std::vector<std::vector<std::pair<int, std::string>>>{
+           {{NID_ext_key_usage, "serverAuth,codeSigning"}},
+           {{NID_ext_key_usage, "serverAuth,anyExtendedKeyUsage"}},
+           {{NID_key_usage, "critical,digitalSignature,keyCertSign"}},
+           {{NID_key_usage, "critical,cRLSign"}}}) {
+    auto s = check(leaf(names, now, now + hours(24), false, extra), {inter->cert}, {});
+    ASSERT_FALSE(s.has_value()) << extra.front().second;
+    EXPECT_EQ(s.error().code, ErrorCode::kPolicyRejected);
+  }
 }
 
 TEST_F(UpstreamResult, RefusesChainsThatDoNotHoldTogether) {
