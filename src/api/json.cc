@@ -157,7 +157,8 @@ nlohmann::json profile_json(const ca::Profile& pr) {
                         {"require_san", pr.require_san},
                         {"subject_template", pr.subject_template},
                         {"requires_approval", pr.requires_approval},
-                        {"ca", pr.ca}};
+                        {"ca", pr.ca},
+                        {"issuers", pr.issuers}};
 }
 
 nlohmann::json event_json(const audit::RecordedEvent& e) {
