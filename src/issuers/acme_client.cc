@@ -16,7 +16,9 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int kNonceRetries = 3;
+// A CA may refuse any nonce (Pebble refuses a share of them on purpose): each is cheap to retry,
+// and an order makes a dozen signed requests, each of which must get through.
+constexpr int kNonceRetries = 6;
 constexpr std::size_t kNoncePool = 16;
 
 std::string member(const json& j, const char* key) {

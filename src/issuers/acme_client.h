@@ -99,7 +99,7 @@ class AcmeClient {
                                        const std::optional<ExternalAccountBinding>& eab) const;
 
   // A signed POST as the account (`payload` nullopt: POST-as-GET), retried with a fresh nonce
-  // on badNonce (at most 3 times). An answer >= 400 is an error carrying the CA's problem.
+  // on badNonce (at most 6 attempts). An answer >= 400 is an error carrying the CA's problem.
   // Errors: kUnavailable (unreachable, 5xx, rateLimited: the problem in the message),
   // kPolicyRejected (the CA refused: its problem), kMalformed (not ACME).
   Result<AcmeReply> post(const AcmeDirectory& dir, const std::string& url,
