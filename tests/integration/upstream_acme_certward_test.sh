@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # certward as the ACME client of another certward (the upstream CA), on 127.0.0.1: a profile
-# whose issuer is the other certward's ACME directory; a managed certificate issued through it
+# whose issuer is the other certward's ACME directory, asking for one of its ACME profiles
+# (draft-ietf-acme-profiles); a managed certificate issued through it
 # with http-01 (the upstream's validator dials this certward's plain-HTTP listener, names
 # resolved by Knot) and recorded here as upstream; then the upstream asks for its replacement
 # (a replacement of everything from its issuing CA, which moves its ACME renewal information
@@ -12,7 +13,8 @@ start_dns
 
 # ---- the upstream: certward's ACME server, validating http-01 on our plain-HTTP port --------
 B_HTTP=$(free_port)
-HTTP01_PORT=$B_HTTP acme_config
+HTTP01_PORT=$B_HTTP acme_config 'profiles = ["tls-server", "short-tls"]' 'default_profile = "tls-server"'
+printf '[profiles.short-tls]\ndefault_validity = "30d"\nmax_validity = "30d"\n' >>"$T/certward.toml"
 mv "$T/certward.toml" "$T/upstream.toml"
 U_DATA=$T/upstream-data
 env CERTWARD_DATA_DIR="$U_DATA" CERTWARD_CONFIG="$T/upstream.toml" CERTWARD_LISTEN=127.0.0.1:0 \
@@ -39,6 +41,7 @@ directory = "$U_BASE/acme/directory"
 ca_file = "$T/upstream-root.pem"
 trust_anchors = "$T/upstream-root.pem"
 contact = ["mailto:pki@$ZONE"]
+profile = "short-tls"
 timeout = "10s"
 order_timeout = "60s"
 
@@ -54,17 +57,17 @@ assert_eq 200 "$(api POST /api/v1/issuers/upstream-certward/check "$A")" "the up
 assert_eq "ok|true" "$(jq -r '.health.state + "|" + (.supports.renewal_info | tostring)' "$T/resp")" \
   "healthy, and it tells when to renew"
 
-cw managed create ari --san "ari.$ZONE" --profile from-upstream --validity 90d >/dev/null &&
+cw managed create ari --san "ari.$ZONE" --profile from-upstream --validity 30d >/dev/null &&
   pass || fail "managed create through the profile's issuer"
 fp1=$(managed_next_fp ari) && pass || fail "issued through the upstream: $(cw managed show ari 2>&1 | tail -3)"
 assert_eq "upstream|upstream-certward" \
   "$(db_scalar "SELECT origin || '|' || authority FROM certificates WHERE fingerprint = '$fp1'")" \
   "recorded here as upstream, under the issuer's name"
-assert_eq 1 "$(sqlite3 "$U_DATA/certward.db" "SELECT COUNT(*) FROM certificates WHERE fingerprint = '$fp1' AND origin = 'issued'")" \
-  "and at the upstream as its own issuance"
+assert_eq "issued|short-tls" "$(sqlite3 "$U_DATA/certward.db" "SELECT origin || '|' || profile FROM certificates WHERE fingerprint = '$fp1'")" \
+  "and at the upstream as its own issuance, with the ACME profile asked for"
 cw --json managed show ari >"$T/m.json"
 renew_at=$(jq -r .renew_at "$T/m.json")
-[[ $(date -d "$renew_at" +%s) -gt $(($(date +%s) + 30 * 86400)) ]] && pass ||
+[[ $(date -d "$renew_at" +%s) -gt $(($(date +%s) + 15 * 86400)) ]] && pass ||
   fail "its own renewal is weeks away: $renew_at"
 
 # ---- the upstream asks for every certificate of its issuing CA to be replaced ------------------
