@@ -30,6 +30,9 @@ packages=(
   # authoritative DNS server with dynamic updates for dns-01 (knotd, kdig); the test's own
   # JWS requests use python3-cryptography and python3-requests
   certbot lego knot knot-dnsutils python3-cryptography python3-requests
+  # Upstream issuers (tests/integration/upstream_*_test.sh, bench/acme): Pebble, the ACME test
+  # CA certward issues through as a client; CFSSL (above) as a remote signer
+  pebble
   # Discovery tests and benchmark (tests/integration/discovery_*_test.sh, bench/discovery): the
   # servers the scanner reads (nginx above, sshd, postfix for SMTP STARTTLS, dovecot for IMAP
   # and POP3), keystores made with Java's keytool, and the scanners it is measured against

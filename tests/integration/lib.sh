@@ -110,6 +110,16 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# free_ports N: N distinct free loopback ports, held open together while they are chosen (two
+# free_port calls in a row may return the same port).
+free_ports() {
+  python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
 finish() {
   echo "$checks passed, $failures failed"
   [[ $failures == 0 ]]

@@ -12,7 +12,7 @@ source "$(dirname "$0")/acme_lib.sh"
 start_dns
 
 # ---- the upstream: certward's ACME server, validating http-01 on our plain-HTTP port --------
-B_HTTP=$(free_port)
+read -r B_HTTP TLSALPN_PORT <<<"$(free_ports 2)"
 HTTP01_PORT=$B_HTTP acme_config 'profiles = ["tls-server", "short-tls"]' 'default_profile = "tls-server"'
 printf '[profiles.short-tls]\ndefault_validity = "30d"\nmax_validity = "30d"\n' >>"$T/certward.toml"
 mv "$T/certward.toml" "$T/upstream.toml"

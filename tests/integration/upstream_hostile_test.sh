@@ -13,9 +13,7 @@ W=$T/evil
 mkdir -p "$W"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/tls-key.pem" \
   -subj "/CN=hostile CA TLS" -days 2 -addext "subjectAltName=IP:127.0.0.1" -out "$W/tls-cert.pem" 2>/dev/null
-EVIL=$(free_port)
-CANARY=$(free_port)
-HTTP_PORT=$(free_port)
+read -r EVIL CANARY HTTP_PORT <<<"$(free_ports 3)"
 /usr/bin/python3 "$(dirname "$0")/acme_upstream_hostile.py" "$EVIL" "$CANARY" "$HTTP_PORT" "$W" >"$W/out" 2>&1 &
 CW_BACKGROUND_PIDS="${CW_BACKGROUND_PIDS:-} $!"
 wait_until 20 bash -c "[[ -s $W/evil-root.pem ]] && curl -sf --cacert $W/tls-cert.pem https://127.0.0.1:$EVIL/normal/dir >/dev/null" ||

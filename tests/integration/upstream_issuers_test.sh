@@ -23,7 +23,7 @@ start_dns
 dig_a() { kdig +short +timeout=1 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "${2:-A}" 2>/dev/null; }
 
 # ---- Pebble: EAB required; http-01 dialled on certward's plain-HTTP port --------------------
-HTTP_PORT=$(free_port)
+read -r HTTP_PORT PB_PORT PB_MGMT PB_TLS CF_PORT NOWHERE_PORT <<<"$(free_ports 6)"
 pb=$T/pebble
 mkdir -p "$pb"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pb/ca-key.pem" \
@@ -34,15 +34,13 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pb
 printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$pb/tls.ext"
 openssl x509 -req -in "$pb/tls.csr" -CA "$pb/tls-ca.pem" -CAkey "$pb/ca-key.pem" -CAcreateserial \
   -days 2 -extfile "$pb/tls.ext" -out "$pb/cert.pem" 2>/dev/null
-PB_PORT=$(free_port)
-PB_MGMT=$(free_port)
 EAB1=zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W
 EAB2=b10lLJs8l1GPIzsLP0s6pMt8O0XVGnfTaCeROxQM0BIt2XrJMDHJZBM5NuQmQJQH
 EAB3=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 cat >"$pb/config.json" <<CONF
 {"pebble": {"listenAddress": "127.0.0.1:$PB_PORT", "managementListenAddress": "127.0.0.1:$PB_MGMT",
   "certificate": "$pb/cert.pem", "privateKey": "$pb/key.pem", "httpPort": $HTTP_PORT,
-  "tlsPort": $(free_port), "ocspResponderURL": "", "externalAccountBindingRequired": true,
+  "tlsPort": $PB_TLS, "ocspResponderURL": "", "externalAccountBindingRequired": true,
   "externalAccountMACKeys": {"kid-1": "$EAB1", "kid-2": "$EAB2", "kid-3": "$EAB3"}}}
 CONF
 PB_DIR=https://127.0.0.1:$PB_PORT/dir
@@ -74,7 +72,6 @@ cat >"$cf/config.json" <<CONF
     "auth_key": "certward"}}},
  "auth_keys": {"certward": {"type": "standard", "key": "$CFSSL_KEY"}}}
 CONF
-CF_PORT=$(free_port)
 cfssl serve -address 127.0.0.1 -port "$CF_PORT" -ca "$cf/ca.pem" -ca-key "$cf/ca-key.pem" \
   -config "$cf/config.json" >"$T/cfssl.log" 2>&1 &
 bg $!
@@ -148,7 +145,7 @@ timeout = "10s"
 # Nothing listens there.
 [issuers.nowhere]
 type = "acme"
-directory = "https://127.0.0.1:$(free_port)/dir"
+directory = "https://127.0.0.1:$NOWHERE_PORT/dir"
 timeout = "3s"
 
 [issuers.cfssl]
