@@ -4,8 +4,9 @@
 // closed port, a foreign trust anchor, a bare public key) and, from a canned peer, answers no
 // real CFSSL gives (garbage, wrong types, a certificate for other names, a server error).
 //
-// The processes are plain fork/exec, stopped by PID, and the canned peer plain sockets: the
-// peers share no code with what they test (free ports come from the scanner tests' helpers).
+// cfssl runs as a child process stopped by PID, and the canned peer is plain sockets: the
+// peers share no code with what they test (processes and free ports come from the scanner
+// tests' helpers).
 
 #include "issuers/cfssl.h"
 
@@ -63,10 +64,6 @@ sockaddr_in loopback(std::uint16_t port) {
 using discovery::net::testing::free_port;
 using discovery::net::testing::run;
 
-bool accepts(std::uint16_t port) {
-  return discovery::net::testing::wait_for_port(port, std::chrono::milliseconds(1));
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
@@ -89,45 +86,19 @@ bool make_ca(const std::string& dir, const std::string& cn) {
              dir + "/ca.pem 2>/dev/null");
 }
 
-// `cfssl serve` for the CA in `ca_dir` on 127.0.0.1:port, logging to `log`; -1 if it never
-// answered.
-pid_t start_cfssl(const std::string& ca_dir, const std::string& config, std::uint16_t port,
-                  const std::string& log) {
-  const std::vector<std::string> argv = {"cfssl",    "serve",
-                                         "-address", "127.0.0.1",
-                                         "-port",    std::to_string(port),
-                                         "-ca",      ca_dir + "/ca.pem",
-                                         "-ca-key",  ca_dir + "/ca-key.pem",
-                                         "-config",  config};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    const int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  const auto until = std::chrono::steady_clock::now() + seconds(15);
-  while (std::chrono::steady_clock::now() < until) {
-    if (accepts(port)) return pid;
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return -1;  // exited: the log says why
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-  return -1;
-}
+using CfsslProcess = std::unique_ptr<discovery::net::testing::Process>;
 
-void stop(pid_t& pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-  pid = -1;
+// `cfssl serve` for the CA in `ca_dir` on 127.0.0.1:port, logging to `log`; null if it never
+// answered (the log says why). Stopped by PID when the pointer goes.
+CfsslProcess start_cfssl(const std::string& ca_dir, const std::string& config, std::uint16_t port,
+                         const std::string& log) {
+  auto process = std::make_unique<discovery::net::testing::Process>(
+      std::vector<std::string>{"cfssl", "serve", "-address", "127.0.0.1", "-port",
+                               std::to_string(port), "-ca", ca_dir + "/ca.pem", "-ca-key",
+                               ca_dir + "/ca-key.pem", "-config", config},
+      log);
+  if (!discovery::net::testing::wait_for_port(port, seconds(15))) return nullptr;
+  return process;
 }
 
 struct Cfssl {
@@ -135,7 +106,7 @@ struct Cfssl {
   std::string key_hex;  // the "server" profile's auth key
   std::string config;
   std::uint16_t port = 0;
-  pid_t pid = -1;
+  CfsslProcess process;
   std::optional<x509::Certificate> ca;
   std::optional<x509::Certificate> other_ca;  // trusted by nobody here
   std::string failure;
@@ -160,8 +131,8 @@ struct Cfssl {
       "auth_keys": {"k": {"type": "standard", "key": ")"
                           << key_hex << R"("}}})";
     port = free_port();
-    pid = start_cfssl(ca_dir, config, port, dir.file("cfssl.log"));
-    if (pid < 0) failure = "cfssl serve did not start: " + read_file(dir.file("cfssl.log"));
+    process = start_cfssl(ca_dir, config, port, dir.file("cfssl.log"));
+    if (!process) failure = "cfssl serve did not start: " + read_file(dir.file("cfssl.log"));
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
 };
@@ -313,7 +284,6 @@ class CfsslIssuerTest : public ::testing::Test {
     cfssl_->start();
   }
   static void TearDownTestSuite() {
-    stop(cfssl_->pid);
     delete cfssl_;
     cfssl_ = nullptr;
   }
@@ -505,8 +475,8 @@ TEST_F(CfsslIssuerTest, FollowsACaRotation) {
   std::filesystem::create_directories(second);
   ASSERT_TRUE(make_ca(first, "Before Rotation CA") && make_ca(second, "After Rotation CA"));
   const std::uint16_t port = free_port();
-  pid_t pid = start_cfssl(first, cfssl_->config, port, cfssl_->dir.file("rot1.log"));
-  ASSERT_GT(pid, 0) << read_file(cfssl_->dir.file("rot1.log"));
+  CfsslProcess cfssl = start_cfssl(first, cfssl_->config, port, cfssl_->dir.file("rot1.log"));
+  ASSERT_TRUE(cfssl) << read_file(cfssl_->dir.file("rot1.log"));
 
   CfsslOptions o = options();
   o.url = "http://127.0.0.1:" + std::to_string(port);
@@ -514,15 +484,15 @@ TEST_F(CfsslIssuerTest, FollowsACaRotation) {
   auto issuer = make_cfssl_issuer(std::move(o));
   auto r = make_request(kNames, KeySource::kGenerated);
   auto before = issuer->issue(r->order);
-  stop(pid);
+  cfssl.reset();
   ASSERT_TRUE(before.has_value()) << before.error().message;
   ASSERT_EQ(before->chain.size(), 1u);
   EXPECT_EQ(before->chain[0].info().subject, "CN=Before Rotation CA");
 
-  pid = start_cfssl(second, cfssl_->config, port, cfssl_->dir.file("rot2.log"));
-  ASSERT_GT(pid, 0) << read_file(cfssl_->dir.file("rot2.log"));
+  cfssl = start_cfssl(second, cfssl_->config, port, cfssl_->dir.file("rot2.log"));
+  ASSERT_TRUE(cfssl) << read_file(cfssl_->dir.file("rot2.log"));
   auto after = issuer->issue(r->order);
-  stop(pid);
+  cfssl.reset();
   ASSERT_TRUE(after.has_value()) << after.error().message;
   ASSERT_EQ(after->chain.size(), 1u);
   EXPECT_EQ(after->chain[0].info().subject, "CN=After Rotation CA");
