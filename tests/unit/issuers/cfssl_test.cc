@@ -53,14 +53,6 @@ using std::chrono::seconds;
 using x509::SanType;
 using x509::SubjectAltName;
 
-sockaddr_in loopback(std::uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
 using discovery::net::testing::free_port;
 using discovery::net::testing::run;
 
@@ -138,52 +130,32 @@ struct Cfssl {
 };
 
 // Answers each API path with a canned HTTP response ("" for any other path): what no real
-// CFSSL sends. One connection at a time, closed after each answer.
+// CFSSL sends. Each connection is closed after its answer.
 class CannedCfssl {
  public:
   struct Answer {
     int status = 200;
     std::string body;
   };
-  explicit CannedCfssl(std::map<std::string, Answer> answers) : answers_(std::move(answers)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr = loopback(0);
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(listener_, 16);
-    socklen_t len = sizeof addr;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~CannedCfssl() {
-    stop_ = true;
-    thread_.join();
-    ::close(listener_);
-  }
+  explicit CannedCfssl(std::map<std::string, Answer> answers)
+      : answers_(std::move(answers)),
+        peer_([this](int fd, const std::atomic<bool>& stop) { answer(fd, stop); }) {}
   CannedCfssl(const CannedCfssl&) = delete;
   CannedCfssl& operator=(const CannedCfssl&) = delete;
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(peer_.port()); }
 
  private:
-  bool readable(int fd) {
-    for (int i = 0; i < 40 && !stop_; ++i) {
+  static bool readable(int fd, const std::atomic<bool>& stop) {
+    for (int i = 0; i < 40 && !stop; ++i) {
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, 50) > 0) return true;
     }
     return false;
   }
-  void serve() {
-    while (!stop_) {
-      pollfd p{listener_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      const int fd = ::accept(listener_, nullptr, nullptr);
-      if (fd >= 0) answer(fd);
-    }
-  }
-  void answer(int fd) {
+  void answer(int fd, const std::atomic<bool>& stop) {
     std::string in;
     char buf[4096];
-    while (in.find("\r\n\r\n") == std::string::npos && readable(fd)) {
+    while (in.find("\r\n\r\n") == std::string::npos && readable(fd, stop)) {
       const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       if (n <= 0) break;
       in.append(buf, static_cast<std::size_t>(n));
@@ -196,7 +168,7 @@ class CannedCfssl {
     if (end != std::string::npos && head.find("expect: 100-continue") == std::string::npos) {
       const std::size_t at = head.find("content-length:");
       const std::size_t want = at == std::string::npos ? 0 : std::stoul(head.substr(at + 15));
-      while (in.size() - end - 4 < want && readable(fd)) {
+      while (in.size() - end - 4 < want && readable(fd, stop)) {
         const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n <= 0) break;
         in.append(buf, static_cast<std::size_t>(n));
@@ -212,16 +184,12 @@ class CannedCfssl {
                             a.body;
     ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
     ::shutdown(fd, SHUT_WR);
-    while (readable(fd) && ::recv(fd, buf, sizeof buf, 0) > 0) {
+    while (readable(fd, stop) && ::recv(fd, buf, sizeof buf, 0) > 0) {
     }
-    ::close(fd);
   }
 
   std::map<std::string, Answer> answers_;
-  int listener_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  discovery::net::testing::ScriptedPeer peer_;  // last: stops before answers_ goes
 };
 
 std::string success_with_certificate(const std::string& pem) {
