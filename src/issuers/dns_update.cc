@@ -21,19 +21,17 @@
 #include <string_view>
 #include <utility>
 
+#include "common/dns_name.h"
 #include "crypto/crypto.h"
 
 namespace certward::issuers {
 namespace dns_wire {
 namespace {
 
-constexpr std::size_t kHeaderSize = 12;
-constexpr std::size_t kMaxNameOctets = 255;  // RFC 1035 3.1, length octets included
+using certward::dns::kHeaderSize;
+using certward::dns::kMaxNameOctets;
 constexpr std::size_t kMaxLabelOctets = 63;
 constexpr std::size_t kMaxString = 255;  // one TXT character-string
-// Each pointer must go further back than the last, so a chain ends on its own; the cap only
-// bounds the work on a message built to be slow.
-constexpr int kMaxPointers = 64;
 constexpr std::uint16_t kOpcodeUpdate = 5;
 enum : std::uint16_t { kTypeSoa = 6, kTypeTxt = 16, kTypeTsig = 250 };
 enum : std::uint16_t { kClassIn = 1, kClassNone = 254, kClassAny = 255 };
@@ -181,41 +179,17 @@ Result<Bytes> mac_of(const PreparedKey& key, const crypto::SecretBytes& secret, 
   return mac;
 }
 
-// Reads the name at `pos` as its uncompressed lower-cased wire form, following compression
-// pointers, and moves `pos` past the name as it is written there.
+// The name at `pos` in its uncompressed lower-cased wire form (as TSIG compares key and
+// algorithm names); moves `pos` past it as it is written there.
 Result<Bytes> read_name(std::span<const std::uint8_t> m, std::size_t& pos) {
+  CW_ASSIGN_OR_RETURN(auto labels, certward::dns::read_name_labels(m, pos));
   Bytes out;
-  std::size_t p = pos;
-  std::size_t segment_start = pos;  // where the labels being read now begin
-  bool jumped = false;
-  int pointers = 0;
-  for (;;) {
-    if (p >= m.size()) return fail(ErrorCode::kMalformed, "name runs past the message");
-    std::uint8_t len = m[p];
-    if ((len & 0xC0) == 0xC0) {
-      if (p + 1 >= m.size()) return fail(ErrorCode::kMalformed, "pointer runs past the message");
-      std::size_t target = (std::size_t{len & 0x3Fu} << 8) | m[p + 1];
-      if (target < kHeaderSize || target >= segment_start || ++pointers > kMaxPointers) {
-        return fail(ErrorCode::kMalformed, "compression pointer does not point back to a name");
-      }
-      if (!jumped) pos = p + 2;
-      jumped = true;
-      p = segment_start = target;
-      continue;
-    }
-    if ((len & 0xC0) != 0) return fail(ErrorCode::kMalformed, "reserved label type");
-    if (out.size() + 1 + len > kMaxNameOctets) {
-      return fail(ErrorCode::kMalformed, "name over 255 octets");
-    }
-    if (m.size() - p - 1 < len) return fail(ErrorCode::kMalformed, "label runs past the message");
-    out.insert(out.end(), m.begin() + static_cast<std::ptrdiff_t>(p),
-               m.begin() + static_cast<std::ptrdiff_t>(p + 1 + len));
-    if (len == 0) {
-      if (!jumped) pos = p + 1;
-      return lowered(std::move(out));
-    }
-    p += 1 + std::size_t{len};
+  for (const auto& label : labels) {
+    out.push_back(static_cast<std::uint8_t>(label.size()));
+    out.insert(out.end(), label.begin(), label.end());
   }
+  out.push_back(0);
+  return lowered(std::move(out));
 }
 
 struct Tsig {

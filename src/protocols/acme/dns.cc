@@ -11,6 +11,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/dns_name.h"
 #include "common/file.h"
 #include "crypto/crypto.h"
 
@@ -20,12 +21,9 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-constexpr std::size_t kHeaderSize = 12;
-constexpr std::size_t kMaxNameOctets = 255;  // RFC 1035 3.1, length octets included
+using certward::dns::kHeaderSize;
+using certward::dns::kMaxNameOctets;
 constexpr std::size_t kMaxLabelOctets = 63;
-// Each pointer must go further back than the last, so a chain ends on its own; the cap only
-// bounds the work on a message built to be slow.
-constexpr int kMaxPointers = 64;
 
 std::uint16_t get16(std::span<const std::uint8_t> m, std::size_t at) {
   return static_cast<std::uint16_t>((m[at] << 8) | m[at + 1]);
@@ -55,41 +53,15 @@ void append_label(std::string& out, std::span<const std::uint8_t> label) {
   }
 }
 
-// Reads the name at `pos` and moves `pos` past it as it is written there (up to and including
-// the first pointer, or the root label).
+// The name at `pos` as text, its unusual octets escaped (\DDD); moves `pos` past it.
 Result<std::string> read_name(std::span<const std::uint8_t> m, std::size_t& pos) {
+  CW_ASSIGN_OR_RETURN(auto labels, certward::dns::read_name_labels(m, pos));
   std::string out;
-  std::size_t p = pos;
-  std::size_t segment_start = pos;  // where the labels being read now begin
-  std::size_t octets = 0;
-  bool jumped = false;
-  int pointers = 0;
-  for (;;) {
-    if (p >= m.size()) return fail(ErrorCode::kMalformed, "name runs past the message");
-    std::uint8_t len = m[p];
-    if ((len & 0xC0) == 0xC0) {
-      if (p + 1 >= m.size()) return fail(ErrorCode::kMalformed, "pointer runs past the message");
-      std::size_t target = (std::size_t{len & 0x3Fu} << 8) | m[p + 1];
-      if (target < kHeaderSize || target >= segment_start || ++pointers > kMaxPointers) {
-        return fail(ErrorCode::kMalformed, "compression pointer does not point back to a name");
-      }
-      if (!jumped) pos = p + 2;
-      jumped = true;
-      p = segment_start = target;
-      continue;
-    }
-    if ((len & 0xC0) != 0) return fail(ErrorCode::kMalformed, "reserved label type");
-    octets += std::size_t{len} + 1;
-    if (octets > kMaxNameOctets) return fail(ErrorCode::kMalformed, "name over 255 octets");
-    if (len == 0) {
-      if (!jumped) pos = p + 1;
-      return out;
-    }
-    if (p + 1 + len > m.size()) return fail(ErrorCode::kMalformed, "label runs past the message");
+  for (const auto& label : labels) {
     if (!out.empty()) out.push_back('.');
-    append_label(out, m.subspan(p + 1, len));
-    p += 1 + std::size_t{len};
+    append_label(out, std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()));
   }
+  return out;
 }
 
 // Decodes the RDATA of the types the client reads; others stay raw.
