@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "crypto/crypto.h"
+#include "store/schema.h"
 
 namespace certward::audit {
 namespace {
@@ -62,6 +63,8 @@ constexpr std::string_view kColumns =
     "seq, occurred_at, actor, action, target_type, target_id, details, prev_hash, hash";
 
 }  // namespace
+
+const store::SchemaModule kSchema{"audit", kMigrations};
 
 Status AuditLog::migrate(store::Database& db) { return db.migrate("audit", kMigrations); }
 

@@ -5,6 +5,7 @@
 
 #include "auth/validate.h"
 #include "crypto/crypto.h"
+#include "store/schema.h"
 
 namespace certward::auth {
 namespace {
@@ -352,6 +353,8 @@ bool role_allows(Role role, Permission p) {
   if (r >= kMatrix.size() || i >= kPermissionCount) return false;
   return kMatrix[r][i];
 }
+
+const store::SchemaModule kSchema{"auth", kMigrations};
 
 Status AuthService::migrate(store::Database& db) { return db.migrate("auth", kMigrations); }
 

@@ -3,6 +3,7 @@
 #include "auth/validate.h"
 #include "common/config.h"
 #include "common/encoding.h"
+#include "store/schema.h"
 
 namespace certward::auth {
 namespace {
@@ -48,6 +49,8 @@ EabKeyInfo info_from(const store::Row& r) {
 }
 
 }  // namespace
+
+const store::SchemaModule kSchema{"acme_eab", kMigrations};
 
 Status EabKeys::migrate(store::Database& db) { return db.migrate("acme_eab", kMigrations); }
 

@@ -6,6 +6,7 @@
 
 #include "auth/validate.h"
 #include "common/encoding.h"
+#include "store/schema.h"
 
 namespace certward::auth {
 namespace {
@@ -156,6 +157,8 @@ std::string_view CredentialInfo::state(SysTime now) const {
   if (max_uses > 0 && uses >= max_uses) return "used";
   return "active";
 }
+
+const store::SchemaModule kSchema{"enrollment_credentials", kMigrations};
 
 Status EnrollmentCredentials::migrate(store::Database& db) {
   return db.migrate("enrollment_credentials", kMigrations);

@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 
+#include "store/schema.h"
 #include "x509/names.h"
 
 namespace certward::ca::approval_detail {
@@ -213,6 +214,8 @@ Result<std::pair<std::int64_t, std::string>> parse_cursor(std::string_view c) {
 }
 
 }  // namespace
+
+const store::SchemaModule kSchema{"approvals", kMigrations};
 
 Status migrate(store::Database& db) { return db.migrate("approvals", kMigrations); }
 

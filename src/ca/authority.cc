@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "store/schema.h"
 #include "x509/bundle.h"
 #include "x509/names.h"
 #include "x509/verify.h"
@@ -222,6 +223,8 @@ Result<IssuedChain> Authority::issue(const Order& order) const {
   out.chain.insert(out.chain.end(), info_.chain.begin(), info_.chain.end());
   return out;
 }
+
+const store::SchemaModule kSchema{"ca", kMigrations};
 
 Status AuthorityService::migrate(store::Database& db) { return db.migrate("ca", kMigrations); }
 

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "crypto/crypto.h"
+#include "store/schema.h"
 
 namespace certward::ca {
 namespace {
@@ -80,6 +81,8 @@ Result<std::vector<x509::CrlEntry>> entries_of(const std::vector<inventory::Revo
 }
 
 }  // namespace
+
+const store::SchemaModule kSchema{"crl", kMigrations};
 
 Status CrlPublisher::migrate(store::Database& db) { return db.migrate("crl", kMigrations); }
 

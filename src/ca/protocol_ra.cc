@@ -1,6 +1,7 @@
 #include "ca/protocol_ra.h"
 
 #include "common/log.h"
+#include "store/schema.h"
 
 namespace certward::ca {
 namespace {
@@ -40,6 +41,8 @@ ProtocolRa::ProtocolRa(const Clock& clock, store::Database& db, Enrollment& ra,
       authorities_(authorities),
       inventory_(inventory),
       wrapper_(wrapper) {}
+
+const store::SchemaModule kSchema{"protocol_ra", kMigrations};
 
 Status ProtocolRa::migrate(store::Database& db) { return db.migrate("protocol_ra", kMigrations); }
 

@@ -69,5 +69,6 @@ void add_report_commands(CLI::App& app, Globals& g);  // report expiring|...|lif
 // ssh ca create|list|show, ssh sign|list|revoke|krl
 void add_ssh_commands(CLI::App& app, Globals& g);
 void add_issuer_commands(CLI::App& app, Globals& g);  // issuers list|show|check
+void add_backup_commands(CLI::App& app, Globals& g);  // backup FILE, restore FILE
 
 }  // namespace certward::cli

@@ -15,6 +15,7 @@
 #include "protocols/cmp/service.h"
 #include "protocols/est/service.h"
 #include "protocols/scep/service.h"
+#include "store/schema.h"
 
 namespace certward::cli {
 
@@ -69,6 +70,8 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
   }
   if (mode == Init::kCreate) CW_RETURN_IF_ERROR(prepare_data_dir(cfg.data_dir, mode));
   CW_ASSIGN_OR_RETURN(c->db_, store::Database::open(dbc));
+  // Before any migration writes: a database from a newer certward stays as it is.
+  CW_RETURN_IF_ERROR(store::refuse_newer_schema(*c->db_));
   CW_RETURN_IF_ERROR(audit::AuditLog::migrate(*c->db_));
   CW_RETURN_IF_ERROR(inventory::Inventory::migrate(*c->db_));
   CW_RETURN_IF_ERROR(ca::AuthorityService::migrate(*c->db_));

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "store/schema.h"
 
 namespace certward::cli {
 
@@ -100,7 +101,10 @@ int main(int argc, char** argv) {
   using namespace certward::cli;
   CLI::App app{"certward: certificate lifecycle management (private CA, inventory, audit)",
                "certward"};
-  app.set_version_flag("--version", "certward 0.1.0");
+  // The schema number tells an operator, before an upgrade or a restore, whether this binary
+  // can open a given database (docs/operations.md).
+  app.set_version_flag("--version", std::string("certward ") + CERTWARD_VERSION + " (schema " +
+                                        std::to_string(certward::store::schema_version()) + ")");
   app.require_subcommand(1);
   Globals g;
   app.add_option("-c,--config", g.config, "configuration file (certward.toml)")
@@ -145,6 +149,7 @@ int main(int argc, char** argv) {
   add_approval_commands(app, g);
   add_report_commands(app, g);
   add_ssh_commands(app, g);
+  add_backup_commands(app, g);
   add_issuer_commands(app, g);
   // Global options (--json, -d, -c) may also follow the subcommand.
   std::function<void(CLI::App*)> allow_global = [&](CLI::App* a) {

@@ -9,6 +9,7 @@
 #include "discovery/files/file_scanner.h"
 #include "discovery/net/scanner.h"
 #include "discovery/net/targets.h"
+#include "store/schema.h"
 
 namespace certward::discovery {
 
@@ -244,6 +245,8 @@ nlohmann::json schedule_json(const Schedule& s) {
   if (s.last_scan) j["last_scan"] = *s.last_scan;
   return j;
 }
+
+const store::SchemaModule kSchema{"discovery", kMigrations};
 
 Status Discovery::migrate(store::Database& db) { return db.migrate("discovery", kMigrations); }
 

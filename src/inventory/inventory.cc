@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "inventory/internal.h"
+#include "store/schema.h"
 #include "x509/names.h"
 
 namespace certward::inventory {
@@ -351,6 +352,8 @@ Status backfill_ekus(store::Database& db) {
   }
 }
 }  // namespace
+
+const store::SchemaModule kSchema{"inventory", 13};
 
 Status Inventory::migrate(store::Database& db) {
   std::string trgm_schema;

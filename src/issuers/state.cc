@@ -1,6 +1,7 @@
 #include "issuers/state.h"
 
 #include "common/log.h"
+#include "store/schema.h"
 
 namespace certward::issuers {
 namespace {
@@ -39,6 +40,8 @@ bool base64url_token(std::string_view t) {
 }
 
 }  // namespace
+
+const store::SchemaModule kSchema{"issuers", kMigrations};
 
 Status migrate_issuers(store::Database& db) { return db.migrate("issuers", kMigrations); }
 

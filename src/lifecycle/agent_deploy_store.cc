@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "store/schema.h"
+
 namespace certward::lifecycle {
 namespace {
 
@@ -144,6 +146,8 @@ json agent_deployment_json(const AgentDeployment& d) {
           {"reported_at", opt_time(d.reported_at)},
           {"outcome", d.outcome}};
 }
+
+const store::SchemaModule kSchema{"agent_deployments", kMigrations};
 
 Status AgentDeployStore::migrate(store::Database& db) {
   return db.migrate("agent_deployments", kMigrations);

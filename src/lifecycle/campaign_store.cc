@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "store/schema.h"
+
 namespace certward::lifecycle {
 namespace {
 
@@ -136,6 +138,8 @@ Result<CampaignItem> to_item(const store::Row& r) {
 }
 
 }  // namespace
+
+const store::SchemaModule kSchema{"campaigns", kMigrations};
 
 Status CampaignStore::migrate(store::Database& db) { return db.migrate("campaigns", kMigrations); }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "crypto/crypto.h"
+#include "store/schema.h"
 
 namespace certward::lifecycle {
 namespace {
@@ -98,6 +99,8 @@ std::string_view job_state_name(JobState s) {
   }
   return "pending";
 }
+
+const store::SchemaModule kSchema{"lifecycle", kMigrations};
 
 Status JobQueue::migrate(store::Database& db) { return db.migrate("lifecycle", kMigrations); }
 

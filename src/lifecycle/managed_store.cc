@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "lifecycle/alerts/alert_store.h"
+#include "store/schema.h"
 
 namespace certward::lifecycle {
 namespace {
@@ -177,6 +178,8 @@ Result<std::pair<std::string, std::string>> read_cursor(std::string_view cursor)
 }  // namespace
 
 std::string managed_key_aad(std::string_view id) { return "managed-key:" + std::string(id); }
+
+const store::SchemaModule kSchema{"managed", kMigrations};
 
 Status ManagedStore::migrate(store::Database& db) {
   CW_RETURN_IF_ERROR(db.migrate("managed", kMigrations));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "store/schema.h"
+
 namespace certward::policy {
 namespace {
 
@@ -74,6 +76,8 @@ PolicyService::PolicyService(const Clock& clock, store::Database& db,
       sightings_(sightings),
       declared_(std::move(declared)),
       recheck_(recheck) {}
+
+const store::SchemaModule kSchema{"policy", kMigrations};
 
 Status PolicyService::migrate(store::Database& db) { return db.migrate("policy", kMigrations); }
 

@@ -7,6 +7,7 @@
 
 #include "common/network.h"
 #include "crypto/pkcs11.h"
+#include "store/schema.h"
 
 namespace certward::ssh {
 namespace {
@@ -225,6 +226,8 @@ SshService::SshService(const Clock& clock, store::Database& db, const crypto::Ke
     if (!replaced) profiles_.push_back(std::move(builtin));
   }
 }
+
+const store::SchemaModule kSchema{"ssh", kMigrations};
 
 Status SshService::migrate(store::Database& db) { return db.migrate("ssh", kMigrations); }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "store/postgres_database.h"
+#include "store/schema.h"
 #include "store/sql_text.h"
 #include "store/sqlite_database.h"
 
@@ -203,6 +204,13 @@ Status refuse_newer(std::string_view module, std::int64_t applied, int known) {
 Status Database::migrate(std::string_view module, std::span<const Migration> migrations) {
   CW_RETURN_IF_ERROR(validate(migrations));
   const int known = migrations.empty() ? 0 : migrations.back().version;
+  // A module that registered an older newest version would let refuse_newer_schema() refuse
+  // the databases this very binary writes.
+  if (const int registered = known_version(module); registered != 0 && registered != known) {
+    return fail(ErrorCode::kInternal,
+                "store: module " + std::string(module) + " registered schema version " +
+                    std::to_string(registered) + " but migrates to " + std::to_string(known));
+  }
   const bool postgres = dialect() == Dialect::kPostgres;
 
   {  // The common case, everything applied, costs one read and no write lock: a server that

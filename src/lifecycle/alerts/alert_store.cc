@@ -6,6 +6,7 @@
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "store/schema.h"
 
 namespace certward::lifecycle::alerts {
 namespace {
@@ -152,6 +153,8 @@ bool ActiveSilences::covers(std::string_view fingerprint,
                             const std::optional<std::string>& team) const {
   return fingerprints.contains(fingerprint) || (team && teams.contains(*team));
 }
+
+const store::SchemaModule kSchema{"alerts", kMigrations};
 
 Status AlertStore::migrate(store::Database& db) { return db.migrate("alerts", kMigrations); }
 

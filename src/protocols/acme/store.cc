@@ -2,6 +2,7 @@
 
 #include "common/encoding.h"
 #include "crypto/crypto.h"
+#include "store/schema.h"
 
 namespace certward::protocols::acme {
 namespace {
@@ -197,6 +198,8 @@ Result<std::int64_t> count(store::Transaction& tx, std::string_view sql,
 }
 
 }  // namespace
+
+const store::SchemaModule kSchema{"acme", kMigrations};
 
 Status migrate(store::Database& db) { return db.migrate("acme", kMigrations); }
 

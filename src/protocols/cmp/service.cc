@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "protocols/cmp/openssl_glue.h"
 #include "protocols/enrollment/rules.h"
+#include "store/schema.h"
 #include "x509/cmp.h"
 
 namespace certward::protocols::cmp {
@@ -626,6 +627,8 @@ Service::Service(Deps deps)
       authority_(deps.settings.authority.empty() ? deps.ca.default_authority
                                                  : deps.settings.authority),
       limiter_(deps.settings.requests_per_second, deps.settings.burst) {}
+
+const store::SchemaModule kSchema{"cmp", kMigrations};
 
 Status Service::migrate(store::Database& db) { return db.migrate("cmp", kMigrations); }
 

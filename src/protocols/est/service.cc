@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "http/http.h"
 #include "protocols/enrollment/rules.h"
+#include "store/schema.h"
 #include "x509/bundle.h"
 #include "x509/verify.h"
 
@@ -67,6 +68,8 @@ Failure from_error(const Error& e) {
 
 Service::Service(Deps deps)
     : d_(deps), limiter_(deps.settings.requests_per_second, deps.settings.burst) {}
+
+const store::SchemaModule kSchema{"est", kMigrations};
 
 Status Service::migrate(store::Database& db) { return db.migrate("est", kMigrations); }
 

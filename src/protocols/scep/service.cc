@@ -5,6 +5,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "protocols/enrollment/rules.h"
+#include "store/schema.h"
 #include "x509/bundle.h"
 
 namespace certward::protocols::scep {
@@ -79,6 +80,8 @@ Service::Service(Deps deps)
       authority_(deps.settings.authority.empty() ? deps.ca.default_authority
                                                  : deps.settings.authority),
       limiter_(deps.settings.requests_per_second, deps.settings.burst) {}
+
+const store::SchemaModule kSchema{"scep", kMigrations};
 
 Status Service::migrate(store::Database& db) { return db.migrate("scep", kMigrations); }
 

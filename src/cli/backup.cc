@@ -1,0 +1,404 @@
+#include "cli/backup.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "ca/master_key.h"
+#include "cli/output.h"
+#include "common/file.h"
+#include "crypto/passphrase.h"
+#include "store/schema.h"
+#include "store/snapshot.h"
+
+namespace certward::cli {
+
+namespace {
+
+constexpr std::string_view kFormat = "1";
+constexpr std::string_view kKeyCheckAad = "certward backup key check";
+constexpr std::string_view kSealedKeyAad = "certward backup master key";
+constexpr std::string_view kPassphraseEnv = "CERTWARD_BACKUP_PASSPHRASE";
+constexpr std::size_t kMinPassphrase = 12;
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+using Meta = std::map<std::string, std::string>;
+
+Result<std::unique_ptr<store::Database>> open_file(const std::string& path) {
+  store::DatabaseConfig dbc;
+  dbc.driver = store::Driver::kSqlite;
+  dbc.sqlite_path = path;
+  dbc.pool_size = 1;
+  return store::Database::open(dbc);
+}
+
+Result<std::int64_t> count(store::Database& db, std::string_view sql) {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(std::optional<store::Row> row, tx->query_one(sql));
+  return row ? row->optional_int64(0).value_or(0) : 0;
+}
+
+std::string head_text(const audit::Checkpoint& head) {
+  return std::to_string(head.seq) + ":" + head.hash;
+}
+
+Result<crypto::SecretBytes> passphrase(const std::optional<std::string>& file) {
+  CW_ASSIGN_OR_RETURN(auto secret, read_secret_bytes(file, std::string(kPassphraseEnv)));
+  if (!secret || secret->size() == 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                "the master key travels only under a passphrase: give --passphrase-file or "
+                "set " +
+                    std::string(kPassphraseEnv));
+  }
+  return std::move(*secret);
+}
+
+// The master key sealed under a key derived from the passphrase, as JSON text.
+Result<std::string> seal_master_key(const crypto::SecretBytes& master,
+                                    const crypto::SecretBytes& pass) {
+  const Bytes salt = crypto::random_bytes(16);
+  const crypto::ScryptParams params;
+  CW_ASSIGN_OR_RETURN(crypto::SecretBytes derived,
+                      crypto::derive_key_scrypt(pass.chars(), salt, params));
+  CW_ASSIGN_OR_RETURN(auto wrapper, crypto::KeyWrapper::create(std::move(derived)));
+  CW_ASSIGN_OR_RETURN(Bytes sealed, wrapper.seal(master.span(), kSealedKeyAad));
+  return nlohmann::json{{"kdf", "scrypt"}, {"n", params.n},           {"r", params.r},
+                        {"p", params.p},   {"salt", to_base64(salt)}, {"sealed", to_base64(sealed)}}
+      .dump();
+}
+
+Result<crypto::SecretBytes> open_master_key(std::string_view text,
+                                            const crypto::SecretBytes& pass) {
+  const auto doc = nlohmann::json::parse(text, nullptr, false);
+  const auto bad = [] {
+    return fail(ErrorCode::kMalformed, "the backup's sealed master key is damaged");
+  };
+  if (!doc.is_object() || doc.value("kdf", "") != "scrypt") return bad();
+  for (const char* field : {"n", "r", "p"}) {
+    if (!doc.contains(field) || !doc[field].is_number_unsigned()) return bad();
+  }
+  for (const char* field : {"salt", "sealed"}) {
+    if (!doc.contains(field) || !doc[field].is_string()) return bad();
+  }
+  auto salt = from_base64(doc["salt"].get<std::string>());
+  auto sealed = from_base64(doc["sealed"].get<std::string>());
+  if (!salt || !sealed) return bad();
+  crypto::ScryptParams params{doc["n"].get<std::uint64_t>(), doc["r"].get<std::uint64_t>(),
+                              doc["p"].get<std::uint64_t>()};
+  auto derived = crypto::derive_key_scrypt(pass.chars(), *salt, params);
+  if (!derived) return bad();
+  CW_ASSIGN_OR_RETURN(auto wrapper, crypto::KeyWrapper::create(std::move(*derived)));
+  auto key = wrapper.open(*sealed, kSealedKeyAad);
+  if (!key) return fail(ErrorCode::kBadPassword, "wrong passphrase for the backup's master key");
+  return std::move(*key);
+}
+
+// Whether `key` is the key the backup's check value was sealed under: AES-GCM opens the value
+// only under the same key, and says nothing about the key otherwise.
+Result<bool> key_matches(const crypto::SecretBytes& key, const Meta& meta) {
+  auto it = meta.find("key_check");
+  auto check = it == meta.end() ? std::nullopt : std::optional(from_base64(it->second));
+  if (!check || !*check) return fail(ErrorCode::kMalformed, "the backup has no key check value");
+  crypto::SecretBytes copy(key.span());
+  CW_ASSIGN_OR_RETURN(auto wrapper, crypto::KeyWrapper::create(std::move(copy)));
+  return wrapper.open(**check, kKeyCheckAad).has_value();
+}
+
+Result<Meta> read_meta(store::Database& db) {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(
+      auto table,
+      tx->query_one(
+          "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'certward_backup'"));
+  if (!table)
+    return fail(ErrorCode::kMalformed, "not a certward backup (no certward_backup table)");
+  CW_ASSIGN_OR_RETURN(store::Rows rows, tx->query("SELECT name, value FROM certward_backup"));
+  Meta meta;
+  for (const store::Row& row : rows) meta[row.text(0)] = row.text(1);
+  if (meta["format"] != kFormat) {
+    return fail(ErrorCode::kMalformed, "unknown backup format '" + meta["format"] + "'");
+  }
+  return meta;
+}
+
+Status quick_check(store::Database& db, const std::string& what) {
+  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
+  CW_ASSIGN_OR_RETURN(store::Rows rows, tx->query("PRAGMA quick_check"));
+  if (rows.size() != 1 || rows[0].text(0) != "ok") {
+    return fail(ErrorCode::kMalformed, what + " is damaged (SQLite quick_check failed)");
+  }
+  return ok();
+}
+
+// Links `from` to `to` only if nothing is at `to`, then drops `from`: unlike rename(), never
+// replaces a database that appeared meanwhile.
+Status place(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return fail(ErrorCode::kConflict, to + " appeared during the restore");
+    return fail(ErrorCode::kUnavailable, "cannot create " + to + ": " + std::strerror(errno));
+  }
+  ::unlink(from.c_str());
+  const std::string dir = std::filesystem::path(to).parent_path().string();
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  return ok();
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& audit_broken) {
+  audit_broken = false;
+  const Config& cfg = c.config();
+  if (cfg.database.driver != "sqlite") {
+    return fail(ErrorCode::kInvalidArgument,
+                "certward backup copies the embedded SQLite database; for PostgreSQL use "
+                "pg_dump or pg_basebackup and keep the master key (docs/operations.md)");
+  }
+  if (o.file.empty()) return fail(ErrorCode::kInvalidArgument, "give the backup file's path");
+  if (exists(o.file)) return fail(ErrorCode::kConflict, o.file + " already exists");
+  const auto env = process_environment();
+
+  // Everything that can be refused is asked before the copy is made.
+  CW_ASSIGN_OR_RETURN(crypto::SecretBytes master, ca::read_master_key(cfg.ca, env));
+  std::optional<std::string> sealed_master;
+  if (o.include_master_key) {
+    CW_ASSIGN_OR_RETURN(crypto::SecretBytes pass, passphrase(o.passphrase_file));
+    if (pass.size() < kMinPassphrase) {
+      return fail(ErrorCode::kInvalidArgument, "the passphrase must be at least " +
+                                                   std::to_string(kMinPassphrase) + " characters");
+    }
+    CW_ASSIGN_OR_RETURN(sealed_master, seal_master_key(master, pass));
+  }
+  std::string config_text;
+  if (o.config_path) {
+    CW_ASSIGN_OR_RETURN(config_text, read_file(*o.config_path));
+    if (config_text.size() > kMaxConfigBytes) {
+      return fail(ErrorCode::kInvalidArgument, *o.config_path + " is larger than 1 MiB");
+    }
+  }
+
+  // Written beside the destination under another name and moved into place once complete
+  // and checked: a crash or an error leaves no file that looks like a backup.
+  const std::string partial = o.file + ".partial";
+  CW_RETURN_IF_ERROR(store::sqlite_snapshot(cfg.database.path, partial));
+  auto result = [&]() -> Result<nlohmann::json> {
+    CW_ASSIGN_OR_RETURN(auto copy, open_file(partial));
+    const audit::AuditLog copy_log(c.clock(), *copy);
+    CW_ASSIGN_OR_RETURN(audit::VerifyReport report, copy_log.verify());
+    if (!report.ok) {
+      audit_broken = true;
+      return fail(ErrorCode::kMalformed, "the audit chain does not verify (" + report.problem +
+                                             "); no backup was written: see certward audit verify");
+    }
+    CW_ASSIGN_OR_RETURN(std::int64_t certificates,
+                        count(*copy, "SELECT COUNT(*) FROM certificates"));
+    crypto::SecretBytes check_key(master.span());
+    CW_ASSIGN_OR_RETURN(auto wrapper, crypto::KeyWrapper::create(std::move(check_key)));
+    CW_ASSIGN_OR_RETURN(Bytes check, wrapper.seal(crypto::random_bytes(32), kKeyCheckAad));
+    const std::string taken_at = format_time(c.clock().now());
+    Meta meta{{"format", std::string(kFormat)},
+              {"certward_version", CERTWARD_VERSION},
+              {"schema_version", std::to_string(store::schema_version())},
+              {"taken_at", taken_at},
+              {"audit_head", head_text(report.head)},
+              {"audit_events", std::to_string(report.events_checked)},
+              {"certificates", std::to_string(certificates)},
+              {"master_key_source", ca::master_key_source(cfg.ca, env)},
+              {"key_check", to_base64(check)}};
+    if (o.config_path) {
+      meta["config_path"] = *o.config_path;
+      meta["config"] = config_text;
+    }
+    if (sealed_master) meta["master_key_sealed"] = *sealed_master;
+    {
+      CW_ASSIGN_OR_RETURN(auto tx, copy->begin());
+      CW_RETURN_IF_ERROR(
+          tx->execute("CREATE TABLE certward_backup (name TEXT PRIMARY KEY, value TEXT NOT NULL)"));
+      for (const auto& [name, value] : meta) {
+        CW_RETURN_IF_ERROR(tx->execute("INSERT INTO certward_backup (name, value) VALUES (?, ?)",
+                                       store::params(name, value)));
+      }
+      CW_RETURN_IF_ERROR(tx->commit());
+    }
+    copy.reset();
+    CW_RETURN_IF_ERROR(store::sqlite_seal_file(partial));
+    CW_RETURN_IF_ERROR(place(partial, o.file));
+    return nlohmann::json{{"file", o.file},
+                          {"taken_at", taken_at},
+                          {"certificates", certificates},
+                          {"audit_events", report.events_checked},
+                          {"audit_head", head_text(report.head)},
+                          {"schema_version", store::schema_version()},
+                          {"master_key_included", sealed_master.has_value()},
+                          {"config_included", o.config_path.has_value()}};
+  }();
+  if (!result) {
+    ::unlink(partial.c_str());
+    for (const char* suffix : {"-wal", "-shm"}) ::unlink((partial + suffix).c_str());
+    return result;
+  }
+  // Who took a copy of the CA's sealed keys, and whether the master key went with it.
+  CW_ASSIGN_OR_RETURN(auto tx, c.db().begin());
+  CW_RETURN_IF_ERROR(
+      c.audit().append(*tx, audit::Event{c.actor(),
+                                         "backup.create",
+                                         "backup",
+                                         o.file,
+                                         {{"master_key_included", sealed_master.has_value()},
+                                          {"audit_head", (*result)["audit_head"]},
+                                          {"certificates", (*result)["certificates"]}}}));
+  CW_RETURN_IF_ERROR(tx->commit());
+  return result;
+}
+
+Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broken) {
+  audit_broken = false;
+  auto env = process_environment();
+  if (o.data_dir) env["CERTWARD_DATA_DIR"] = *o.data_dir;
+  CW_ASSIGN_OR_RETURN(Config cfg, load_config(o.config_path, env));
+  if (cfg.database.driver != "sqlite") {
+    return fail(ErrorCode::kInvalidArgument,
+                "certward restore writes an embedded SQLite database; for PostgreSQL restore "
+                "with pg_restore or psql (docs/operations.md)");
+  }
+  const std::string& target = cfg.database.path;
+  if (exists(target)) {
+    return fail(ErrorCode::kConflict, target +
+                                          " already exists: restore never replaces a "
+                                          "database; move it away first");
+  }
+  if (o.config_out && exists(*o.config_out)) {
+    return fail(ErrorCode::kConflict, *o.config_out + " already exists");
+  }
+  if (!exists(o.file)) return fail(ErrorCode::kNotFound, o.file + " does not exist");
+
+  std::error_code ec;
+  const bool made_dir = !std::filesystem::exists(cfg.data_dir, ec);
+  if (made_dir) {
+    std::filesystem::create_directories(cfg.data_dir, ec);
+    if (ec)
+      return fail(ErrorCode::kUnavailable, "cannot create " + cfg.data_dir + ": " + ec.message());
+    ::chmod(cfg.data_dir.c_str(), 0700);
+  }
+  const std::string partial = target + ".restoring";
+  std::optional<std::string> wrote_key;
+  auto undo = [&] {
+    ::unlink(partial.c_str());
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) ::unlink((partial + suffix).c_str());
+    if (wrote_key) ::unlink(wrote_key->c_str());
+    if (made_dir) std::filesystem::remove(cfg.data_dir, ec);
+  };
+  // A restore that died half-way left this name; it is ours and holds nothing of value.
+  ::unlink(partial.c_str());
+
+  std::string key_state;
+  Meta meta;
+  Status checked = [&]() -> Status {
+    // Copied, not opened in place: the backup stays as it was, and a file that is not a
+    // SQLite database at all fails here.
+    CW_RETURN_IF_ERROR(store::sqlite_snapshot(o.file, partial));
+    CW_ASSIGN_OR_RETURN(auto db, open_file(partial));
+    CW_RETURN_IF_ERROR(quick_check(*db, o.file));
+    CW_ASSIGN_OR_RETURN(meta, read_meta(*db));
+    CW_RETURN_IF_ERROR(store::refuse_newer_schema(*db));
+
+    const SystemClock clock;
+    const audit::AuditLog log(clock, *db);
+    CW_ASSIGN_OR_RETURN(audit::VerifyReport report, log.verify());
+    if (!report.ok || head_text(report.head) != meta["audit_head"]) {
+      audit_broken = true;
+      return fail(
+          ErrorCode::kMalformed,
+          "the backup's audit chain does not verify" +
+              (report.ok ? " to the head recorded when it was taken (" + meta["audit_head"] + ")"
+                         : " (" + report.problem + ")") +
+              "; nothing was restored");
+    }
+
+    auto here = ca::read_master_key(cfg.ca, env);
+    if (here) {
+      CW_ASSIGN_OR_RETURN(bool same, key_matches(*here, meta));
+      if (!same) {
+        return fail(ErrorCode::kBadPassword,
+                    "the master key from " + ca::master_key_source(cfg.ca, env) +
+                        " is not the one this backup's CA keys are sealed under");
+      }
+      key_state = "existing";
+    } else if (here.error().code != ErrorCode::kNotFound) {
+      return std::unexpected(here.error());
+    } else if (auto it = meta.find("master_key_sealed"); it != meta.end()) {
+      CW_ASSIGN_OR_RETURN(crypto::SecretBytes pass, passphrase(o.passphrase_file));
+      CW_ASSIGN_OR_RETURN(crypto::SecretBytes key, open_master_key(it->second, pass));
+      CW_ASSIGN_OR_RETURN(bool same, key_matches(key, meta));
+      if (!same) return fail(ErrorCode::kMalformed, "the backup's master key fails its own check");
+      CW_RETURN_IF_ERROR(ca::write_master_key_file(cfg.ca.master_key_file, key));
+      wrote_key = cfg.ca.master_key_file;
+      key_state = "restored";
+    } else {
+      return fail(ErrorCode::kNotFound,
+                  "no master key at " + cfg.ca.master_key_file +
+                      " and the backup does not carry one: copy the key from the original host "
+                      "(or set CERTWARD_MASTER_KEY), or take the backup with --include-master-key");
+    }
+    if (o.config_out && !meta.contains("config")) {
+      return fail(ErrorCode::kNotFound, "the backup carries no configuration file");
+    }
+    {
+      CW_ASSIGN_OR_RETURN(auto tx, db->begin());
+      CW_RETURN_IF_ERROR(tx->execute("DROP TABLE certward_backup"));
+      CW_RETURN_IF_ERROR(tx->commit());
+    }
+    db.reset();
+    CW_RETURN_IF_ERROR(store::sqlite_seal_file(partial));
+    if (o.config_out)
+      CW_RETURN_IF_ERROR(create_file_exclusive(*o.config_out, meta["config"], 0600));
+    return place(partial, target);
+  }();
+  if (!checked) {
+    undo();
+    return std::unexpected(checked.error());
+  }
+
+  // Opened as every command opens it: migrations from an older schema run here, and the
+  // restore is the first event of the restored chain's new life.
+  CW_ASSIGN_OR_RETURN(auto c, Context::open(o.config_path, o.data_dir, Init::kOpenExisting));
+  {
+    CW_ASSIGN_OR_RETURN(auto tx, c->db().begin());
+    CW_RETURN_IF_ERROR(c->audit().append(*tx, audit::Event{c->actor(),
+                                                           "backup.restore",
+                                                           "backup",
+                                                           o.file,
+                                                           {{"taken_at", meta["taken_at"]},
+                                                            {"audit_head", meta["audit_head"]},
+                                                            {"master_key", key_state}}}));
+    CW_RETURN_IF_ERROR(tx->commit());
+  }
+  CW_ASSIGN_OR_RETURN(std::int64_t certificates,
+                      count(c->db(), "SELECT COUNT(*) FROM certificates"));
+  CW_ASSIGN_OR_RETURN(audit::VerifyReport after, c->audit().verify());
+  return nlohmann::json{{"database", target},
+                        {"taken_at", meta["taken_at"]},
+                        {"backup_certward_version", meta["certward_version"]},
+                        {"backup_schema_version", meta["schema_version"]},
+                        {"schema_version", store::schema_version()},
+                        {"certificates", certificates},
+                        {"audit_head", head_text(after.head)},
+                        {"audit_ok", after.ok},
+                        {"master_key", key_state},
+                        {"config_written", o.config_out.value_or("")}};
+}
+
+}  // namespace certward::cli

@@ -1,0 +1,29 @@
+#include "crypto/passphrase.h"
+
+#include <openssl/evp.h>
+
+namespace certward::crypto {
+
+namespace {
+constexpr std::uint64_t kMaxMemory = std::uint64_t{1} << 30;
+}  // namespace
+
+Result<SecretBytes> derive_key_scrypt(std::string_view passphrase,
+                                      std::span<const std::uint8_t> salt,
+                                      const ScryptParams& params) {
+  // Bounded here because the parameters may come from a file someone else wrote: a huge N
+  // would be a memory bomb at restore.
+  const bool power_of_two = params.n > 1 && (params.n & (params.n - 1)) == 0;
+  if (!power_of_two || params.r == 0 || params.p == 0 || params.r > 64 || params.p > 16 ||
+      params.n > (std::uint64_t{1} << 22) || 128 * params.r * params.n > kMaxMemory / 2) {
+    return fail(ErrorCode::kInvalidArgument, "scrypt parameters out of range");
+  }
+  SecretBytes key(32);
+  if (EVP_PBE_scrypt(passphrase.data(), passphrase.size(), salt.data(), salt.size(), params.n,
+                     params.r, params.p, kMaxMemory, key.data(), key.size()) != 1) {
+    return fail(ErrorCode::kInternal, "scrypt failed");
+  }
+  return key;
+}
+
+}  // namespace certward::crypto
