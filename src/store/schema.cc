@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace certward::store {
 
@@ -11,8 +12,8 @@ namespace {
 // Filled during static initialisation, before main() and before any other thread exists;
 // the mutex keeps later readers honest anyway.
 struct Registry {
-  std::mutex mu;
-  std::map<std::string, int, std::less<>> latest;
+  common::Mutex mu;
+  std::map<std::string, int, std::less<>> latest CW_GUARDED_BY(mu);
 };
 
 Registry& registry() {
@@ -22,7 +23,7 @@ Registry& registry() {
 
 void add(std::string_view module, int latest) {
   Registry& r = registry();
-  std::lock_guard lock(r.mu);
+  common::MutexLock lock(r.mu);
   int& v = r.latest[std::string(module)];
   v = std::max(v, latest);
 }
@@ -37,7 +38,7 @@ SchemaModule::SchemaModule(std::string_view module, int latest) { add(module, la
 
 std::vector<ModuleVersion> known_schema() {
   Registry& r = registry();
-  std::lock_guard lock(r.mu);
+  common::MutexLock lock(r.mu);
   std::vector<ModuleVersion> out;
   for (const auto& [module, version] : r.latest) out.push_back({module, version});
   return out;
@@ -51,7 +52,7 @@ int schema_version() {
 
 int known_version(std::string_view module) {
   Registry& r = registry();
-  std::lock_guard lock(r.mu);
+  common::MutexLock lock(r.mu);
   auto it = r.latest.find(module);
   return it == r.latest.end() ? 0 : it->second;
 }
