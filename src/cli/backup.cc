@@ -159,6 +159,19 @@ bool exists(const std::string& path) {
 
 }  // namespace
 
+Status check_backup_supported(const std::optional<std::string>& config_path,
+                              const std::optional<std::string>& data_dir) {
+  auto env = process_environment();
+  if (data_dir) env["CERTWARD_DATA_DIR"] = *data_dir;
+  CW_ASSIGN_OR_RETURN(Config cfg, load_config(config_path, env));
+  if (cfg.database.driver != "sqlite") {
+    return fail(ErrorCode::kInvalidArgument,
+                "certward backup copies the embedded SQLite database; for PostgreSQL use "
+                "pg_dump or pg_basebackup and keep the master key (docs/operations.md)");
+  }
+  return ok();
+}
+
 Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& audit_broken) {
   audit_broken = false;
   const Config& cfg = c.config();

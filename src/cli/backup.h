@@ -27,6 +27,12 @@ struct BackupOptions {
   std::optional<std::string> passphrase_file;  // else CERTWARD_BACKUP_PASSPHRASE
 };
 
+// Whether the deployment the configuration names can be backed up by create_backup, asked
+// before the database is opened. Errors: kInvalidArgument (PostgreSQL: its own tools), those
+// of load_config.
+Status check_backup_supported(const std::optional<std::string>& config_path,
+                              const std::optional<std::string>& data_dir);
+
 // Errors: kInvalidArgument (PostgreSQL; no or short passphrase), kConflict (file exists),
 // kAuditBroken is reported through `audit_broken` (the live chain does not verify: no
 // backup is written); those of the store.

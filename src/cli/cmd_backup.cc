@@ -42,6 +42,12 @@ void add_backup_commands(CLI::App& app, Globals& g) {
                     "file holding the passphrase for --include-master-key");
     cmd->callback([&g, o] {
       o->config_path = g.config;
+      if (!g.server) {
+        if (Status supported = check_backup_supported(g.config, g.data_dir); !supported) {
+          g.exit_code = report_error(supported.error());
+          return;
+        }
+      }
       bool audit_broken = false;
       run(g, Init::kOpenExisting, [&](Context& c) -> Status {
         CW_ASSIGN_OR_RETURN(nlohmann::json doc, create_backup(c, *o, audit_broken));

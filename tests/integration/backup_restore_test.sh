@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# certward backup and restore. A backup taken while the server issues over REST from four
+# clients holds every certificate handed out before the backup began, restores into a new
+# data directory with an intact audit chain (the configured master key, or the one the backup
+# carries under its passphrase), and the restored deployment issues certificates that chain
+# to the old root. Hostile and mistaken restores are refused with nothing written.
+source "$(dirname "$0")/lib.sh"
+
+cw init >/dev/null
+cat >"$T/certward.toml" <<TOML
+# the configuration file a backup carries
+data_dir = "$CERTWARD_DATA_DIR"
+TOML
+start_server
+A=$ADMIN_TOKEN
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/k.pem" \
+  -subj "/CN=load.example.test" -out "$T/load.csr" 2>/dev/null
+jq -n --rawfile csr "$T/load.csr" \
+  '{profile: "tls-server", csr: $csr, sans: ["dns:load.example.test"]}' >"$T/body.json"
+
+# Each loader appends a certificate's fingerprint once the server has answered 201 for it.
+loader() {
+  local n=$1 code
+  while [[ ! -e $T/stop ]]; do
+    code=$(curl -s -o "$T/resp.$n" -w '%{http_code}' --cacert "$T/root.pem" -X POST \
+      -H "Authorization: Bearer $A" -H 'Content-Type: application/json' \
+      --data-binary "@$T/body.json" "$BASE/api/v1/certificates") || continue
+    [[ $code == 201 ]] && jq -r .fingerprint "$T/resp.$n" >>"$T/issued.$n"
+  done
+}
+for n in 1 2 3 4; do
+  : >"$T/issued.$n"
+  loader "$n" &
+  CW_BACKGROUND_PIDS="${CW_BACKGROUND_PIDS:-} $!"
+done
+wait_until 60 bash -c "[[ \$(cat $T/issued.* | wc -l) -ge 40 ]]" || fail "the loaders issued too little"
+
+# What the clients had been given when the backup began.
+cat "$T"/issued.* | sort -u >"$T/before.txt"
+CERTWARD_BACKUP_PASSPHRASE='a long passphrase for the key' \
+  cw --config "$T/certward.toml" backup --include-master-key --json "$T/with-key.cwb" >"$T/b1.json"
+assert_eq 0 $? "backup under load"
+cw backup --json "$T/plain.cwb" >"$T/b2.json"
+# The load goes on a moment after the backup, then stops.
+sleep 1
+touch "$T/stop"
+for pid in $CW_BACKGROUND_PIDS; do [[ $pid == "$SERVER_PID" ]] || wait "$pid" 2>/dev/null || true; done
+cat "$T"/issued.* | sort -u >"$T/all.txt"
+before=$(wc -l <"$T/before.txt")
+after=$(wc -l <"$T/all.txt")
+[[ $after -gt $before ]] && pass || fail "no certificate issued after the backup began ($before, $after)"
+echo "issued before the backup: $before; in all: $after"
+
+assert_eq "$(stat -c %a "$T/with-key.cwb")" 600 "backup file mode"
+[[ ! -e $T/with-key.cwb.partial ]] && pass || fail "partial file left behind"
+assert_eq true "$(jq -r .master_key_included "$T/b1.json")" "master key included"
+assert_eq false "$(jq -r .master_key_included "$T/b2.json")" "master key not included"
+# The key travels only sealed: its base64 text is nowhere in the backup.
+key_b64=$(tr -d '\n' <"$CERTWARD_DATA_DIR/master.key")
+if grep -qaF "$key_b64" "$T/with-key.cwb" "$T/plain.cwb"; then fail "master key in clear in a backup"; else pass; fi
+if grep -qaF 'a long passphrase' "$T/with-key.cwb"; then fail "passphrase in the backup"; else pass; fi
+# Taking a backup is audited in the live chain.
+cw audit list --action backup.create --json >"$T/ev.json"
+assert_eq 2 "$(jq '.items | length' "$T/ev.json")" "backup.create events"
+stop_server
+
+# Restore 1: the backup that carries the key, into a directory with no key at all.
+R1=$T/restored-key
+assert_exit 3 "wrong passphrase" env CERTWARD_BACKUP_PASSPHRASE='not the passphrase at all' \
+  "$CERTWARD_BIN" -d "$R1" restore "$T/with-key.cwb"
+[[ ! -e $R1 ]] && pass || fail "a refused restore left $R1 behind"
+CERTWARD_BACKUP_PASSPHRASE='a long passphrase for the key' \
+  cw -d "$R1" restore --json --write-config "$T/restored.toml" "$T/with-key.cwb" >"$T/r1.json"
+assert_eq 0 $? "restore with the carried key"
+assert_eq restored "$(jq -r .master_key "$T/r1.json")" "master key restored"
+assert_eq 600 "$(stat -c %a "$R1/master.key")" "restored key mode"
+assert_eq 700 "$(stat -c %a "$R1")" "restored data directory mode"
+cmp -s "$CERTWARD_DATA_DIR/master.key" "$R1/master.key" && pass || fail "restored key differs"
+cmp -s "$T/certward.toml" "$T/restored.toml" && pass || fail "restored configuration differs"
+
+# Every certificate handed out before the backup began is in it, as issued.
+cw -d "$R1" cert list --limit 1000 --json | jq -r '.items[].fingerprint' | sort -u >"$T/r1.txt"
+missing=$(comm -23 "$T/before.txt" "$T/r1.txt" | wc -l)
+assert_eq 0 "$missing" "certificates issued before the backup and missing from it"
+cw -d "$R1" audit verify >"$T/v1.txt" && pass || fail "restored audit chain: $(cat "$T/v1.txt")"
+cw -d "$R1" audit list --action backup.restore --json >"$T/ev1.json"
+assert_eq 1 "$(jq '.items | length' "$T/ev1.json")" "restore audited in the restored chain"
+# The restored authorities still sign, under the old root.
+cw -d "$R1" issue --profile tls-server --csr "$T/load.csr" --san dns:load.example.test \
+  --out-cert "$T/new.pem" >/dev/null
+cw -d "$R1" ca export issuing >"$T/issuing.pem"
+if openssl verify -CAfile "$T/root.pem" -untrusted "$T/issuing.pem" "$T/new.pem" >/dev/null; then
+  pass
+else
+  fail "a certificate from the restored CA does not chain to the old root"
+fi
+
+# Restore 2: the backup without the key, into a directory that has the original key.
+R2=$T/restored-plain
+assert_exit 4 "no key anywhere" "$CERTWARD_BIN" -d "$R2" restore "$T/plain.cwb"
+mkdir -m 700 "$R2"
+openssl rand -base64 32 >"$R2/master.key"
+chmod 600 "$R2/master.key"
+assert_exit 3 "another master key" "$CERTWARD_BIN" -d "$R2" restore "$T/plain.cwb"
+[[ ! -e $R2/certward.db ]] && pass || fail "restored under the wrong key"
+cp "$CERTWARD_DATA_DIR/master.key" "$R2/master.key"
+cw -d "$R2" restore --json "$T/plain.cwb" >"$T/r2.json"
+assert_eq existing "$(jq -r .master_key "$T/r2.json")" "existing master key used"
+cw -d "$R2" audit verify >/dev/null && pass || fail "restored audit chain (plain)"
+
+# Restore never replaces a database.
+assert_exit 5 "restore over a database" "$CERTWARD_BIN" -d "$R2" restore "$T/plain.cwb"
+# Nor does a backup replace a file.
+assert_exit 5 "backup over a file" "$CERTWARD_BIN" backup "$T/plain.cwb"
+assert_exit 3 "short passphrase" env CERTWARD_BACKUP_PASSPHRASE=short \
+  "$CERTWARD_BIN" backup --include-master-key "$T/short.cwb"
+assert_exit 3 "no passphrase" "$CERTWARD_BIN" backup --include-master-key "$T/none.cwb"
+[[ ! -e $T/short.cwb && ! -e $T/none.cwb ]] && pass || fail "refused backups left files"
+
+# Hostile backups: garbage, truncated, a SQLite file that is not a backup, an altered audit
+# row, a downgraded schema. Each is refused; the target directory stays empty.
+hostile() {  # exit-code message file
+  local dir=$T/hostile
+  rm -rf "$dir"
+  mkdir -m 700 "$dir"
+  cp "$CERTWARD_DATA_DIR/master.key" "$dir/master.key"
+  assert_exit "$1" "$2" "$CERTWARD_BIN" -d "$dir" restore "$3"
+  assert_eq "master.key" "$(ls "$dir")" "$2: nothing written"
+}
+head -c 5000 /dev/urandom >"$T/garbage.cwb"
+hostile 3 "garbage" "$T/garbage.cwb"
+head -c 20000 "$T/plain.cwb" >"$T/truncated.cwb"
+hostile 3 "truncated" "$T/truncated.cwb"
+sqlite3 "$T/other.db" 'CREATE TABLE t (x); INSERT INTO t VALUES (1);'
+hostile 3 "a SQLite file that is not a backup" "$T/other.db"
+cp "$T/plain.cwb" "$T/altered.cwb"
+sqlite3 "$T/altered.cwb" "UPDATE audit_events SET actor = 'someone else' WHERE seq = 2"
+hostile 8 "altered audit event" "$T/altered.cwb"
+cp "$T/plain.cwb" "$T/tail.cwb"
+sqlite3 "$T/tail.cwb" "DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)"
+hostile 8 "audit tail removed" "$T/tail.cwb"
+cp "$T/plain.cwb" "$T/newer.cwb"
+sqlite3 "$T/newer.cwb" "INSERT INTO schema_migrations VALUES ('ca', 9999, 'future', 0)"
+hostile 5 "schema from a newer certward" "$T/newer.cwb"
+cp "$T/plain.cwb" "$T/nocheck.cwb"
+sqlite3 "$T/nocheck.cwb" "DELETE FROM certward_backup WHERE name = 'key_check'"
+hostile 3 "no key check" "$T/nocheck.cwb"
+hostile 4 "no such file" "$T/absent.cwb"
+
+# PostgreSQL deployments are pointed at their own tools.
+assert_exit 3 "backup of a PostgreSQL deployment" env CERTWARD_DATABASE_DRIVER=postgres \
+  CERTWARD_DATABASE_URL=postgresql://127.0.0.1:1/none "$CERTWARD_BIN" backup "$T/pg.cwb"
+finish
