@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "store/postgres_database.h"
+#include "store/schema.h"
 
 namespace certward::store {
 
@@ -470,6 +471,52 @@ TEST_P(StoreTest, MigrationsApplyInOrderOnceAndAreRecorded) {
   EXPECT_EQ((*tag)->blob(0), (Bytes{0x00, 0xff}));
   EXPECT_EQ((*tag)->text(1), "seed;tag");
   EXPECT_TRUE((*tag)->is_null(2));
+}
+
+// Registered as a module of this binary would be, at version 2.
+const SchemaModule kProbeSchema{"schema_probe", std::span<const Migration>(std::array{kV1, kV2})};
+
+TEST_P(StoreTest, RefusesADatabaseWrittenByANewerCertward) {
+  EXPECT_TRUE(refuse_newer_schema(*db_)) << "a new database has nothing to refuse";
+  const Migration all[] = {kV1, kV2};
+  ASSERT_TRUE(db_->migrate("schema_probe", all));
+  Status s = refuse_newer_schema(*db_);
+  EXPECT_TRUE(s) << s.error().message;
+  EXPECT_EQ(known_version("schema_probe"), 2);
+  EXPECT_GE(schema_version(), 2);
+
+  auto write = [&](std::string_view sql) {
+    auto tx = begin();
+    ASSERT_TRUE(tx->execute(sql));
+    ASSERT_TRUE(tx->commit());
+  };
+  write("INSERT INTO schema_migrations VALUES ('schema_probe', 3, 'from the future', 0)");
+  s = refuse_newer_schema(*db_);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kConflict);
+  EXPECT_NE(s.error().message.find("schema_probe schema version 3"), std::string::npos)
+      << s.error().message;
+  // migrate() refuses it too, and writes nothing.
+  s = db_->migrate("schema_probe", all);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kConflict);
+
+  write("DELETE FROM schema_migrations WHERE version = 3");
+  write("INSERT INTO schema_migrations VALUES ('a_module_from_the_future', 1, 'new', 0)");
+  s = refuse_newer_schema(*db_);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kConflict);
+  EXPECT_NE(s.error().message.find("'a_module_from_the_future'"), std::string::npos)
+      << s.error().message;
+}
+
+// A module whose registration lags its migrations would have this very binary refuse the
+// databases it writes: caught at the first migrate.
+TEST_P(StoreTest, MigrateChecksTheModulesRegisteredVersion) {
+  const Migration only_first[] = {kV1};
+  Status s = db_->migrate("schema_probe", only_first);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kInternal);
 }
 
 // A server starting while another process holds the write lock for long (a bulk import)
