@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +24,7 @@ namespace {
 constexpr std::string_view kFormat = "1";
 constexpr std::string_view kKeyCheckAad = "certward backup key check";
 constexpr std::string_view kSealedKeyAad = "certward backup master key";
+constexpr std::string_view kContentAad = "certward backup content";
 constexpr std::string_view kPassphraseEnv = "CERTWARD_BACKUP_PASSPHRASE";
 constexpr std::size_t kMinPassphrase = 12;
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
@@ -107,6 +109,85 @@ Result<bool> key_matches(const crypto::SecretBytes& key, const Meta& meta) {
   crypto::SecretBytes copy(key.span());
   CW_ASSIGN_OR_RETURN(auto wrapper, crypto::KeyWrapper::create(std::move(copy)));
   return wrapper.open(**check, kKeyCheckAad).has_value();
+}
+
+void append_field(std::string& out, std::string_view v) {
+  const std::uint64_t n = v.size();
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(n >> shift));
+  out.append(v);
+}
+
+std::span<const std::uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// SHA-256 over everything the database holds but the backup's own table: its schema and each
+// table's rows, hashed row by row and sorted, so that neither the order a copy keeps rows in
+// nor the rowids it gives them changes the digest.
+Result<Bytes> content_digest(const std::string& path) {
+  std::string top;
+  std::vector<Bytes> rows;
+  store::ContentVisitor visit;
+  visit.schema = [&](std::string_view type, std::string_view name, std::string_view sql) {
+    append_field(top, "schema");
+    append_field(top, type);
+    append_field(top, name);
+    append_field(top, sql);
+  };
+  visit.row = [&](std::string_view, std::string_view row) {
+    rows.push_back(crypto::sha256(bytes_of(row)));
+  };
+  visit.table_done = [&](std::string_view table) {
+    std::sort(rows.begin(), rows.end());
+    std::string all;
+    all.reserve(rows.size() * 32);
+    for (const Bytes& h : rows) all.append(reinterpret_cast<const char*>(h.data()), h.size());
+    append_field(top, "table");
+    append_field(top, table);
+    append_field(top, std::to_string(rows.size()));
+    const Bytes h = crypto::sha256(bytes_of(all));
+    append_field(top, std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+    rows.clear();
+  };
+  CW_RETURN_IF_ERROR(store::sqlite_visit_content(path, "certward_backup", visit));
+  return crypto::sha256(bytes_of(top));
+}
+
+// What the content MAC covers: the database's digest and every entry of the backup's own
+// table but the MAC, so that neither the data nor what the backup says about it (the
+// configuration it would write, the audit head it is checked against) can be changed by
+// anyone without the master key.
+std::string mac_input(const Bytes& digest, const Meta& meta) {
+  std::string out(reinterpret_cast<const char*>(digest.data()), digest.size());
+  for (const auto& [name, value] : meta) {
+    if (name == "content_mac") continue;
+    append_field(out, name);
+    append_field(out, value);
+  }
+  return out;
+}
+
+// Errors: kMalformed when the content is not what was sealed under `key` at backup time.
+Status check_content(const crypto::SecretBytes& key, const Bytes& digest, const Meta& meta) {
+  const auto altered = [] {
+    return fail(ErrorCode::kMalformed,
+                "the backup was altered after it was taken (its content no longer matches "
+                "what was sealed under the master key); nothing was restored");
+  };
+  auto it = meta.find("content_mac");
+  if (it == meta.end()) return altered();
+  auto sealed = from_base64(it->second);
+  if (!sealed) return altered();
+  crypto::SecretBytes copy(key.span());
+  CW_ASSIGN_OR_RETURN(auto wrapper, crypto::KeyWrapper::create(std::move(copy)));
+  auto expected = wrapper.open(*sealed, kContentAad);
+  const std::string input = mac_input(digest, meta);
+  const Bytes actual = crypto::sha256(bytes_of(input));
+  if (!expected || expected->size() != actual.size() ||
+      !std::equal(actual.begin(), actual.end(), expected->data())) {
+    return altered();
+  }
+  return ok();
 }
 
 Result<Meta> read_meta(store::Database& db) {
@@ -208,6 +289,7 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
   const std::string partial = o.file + ".partial";
   CW_RETURN_IF_ERROR(store::sqlite_snapshot(cfg.database.path, partial));
   auto result = [&]() -> Result<nlohmann::json> {
+    CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
     CW_ASSIGN_OR_RETURN(auto copy, open_file(partial));
     const audit::AuditLog copy_log(c.clock(), *copy);
     CW_ASSIGN_OR_RETURN(audit::VerifyReport report, copy_log.verify());
@@ -236,6 +318,9 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
       meta["config"] = config_text;
     }
     if (sealed_master) meta["master_key_sealed"] = *sealed_master;
+    const std::string input = mac_input(digest, meta);
+    CW_ASSIGN_OR_RETURN(Bytes mac, wrapper.seal(crypto::sha256(bytes_of(input)), kContentAad));
+    meta["content_mac"] = to_base64(mac);
     {
       CW_ASSIGN_OR_RETURN(auto tx, copy->begin());
       CW_RETURN_IF_ERROR(
@@ -323,11 +408,13 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
     // Copied, not opened in place: the backup stays as it was, and a file that is not a
     // SQLite database at all fails here.
     CW_RETURN_IF_ERROR(store::sqlite_snapshot(o.file, partial));
+    // Read as plain data first, through a read-only defensive connection; the database is
+    // used as certward's own only once the master key has vouched for every byte of it.
+    CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
     CW_ASSIGN_OR_RETURN(auto db, open_file(partial));
-    CW_RETURN_IF_ERROR(quick_check(*db, o.file));
     CW_ASSIGN_OR_RETURN(meta, read_meta(*db));
+    CW_RETURN_IF_ERROR(quick_check(*db, o.file));
     CW_RETURN_IF_ERROR(store::refuse_newer_schema(*db));
-
     const SystemClock clock;
     const audit::AuditLog log(clock, *db);
     CW_ASSIGN_OR_RETURN(audit::VerifyReport report, log.verify());
@@ -341,6 +428,7 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
               "; nothing was restored");
     }
 
+    std::optional<crypto::SecretBytes> key;
     auto here = ca::read_master_key(cfg.ca, env);
     if (here) {
       CW_ASSIGN_OR_RETURN(bool same, key_matches(*here, meta));
@@ -350,21 +438,26 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
                         " is not the one this backup's CA keys are sealed under");
       }
       key_state = "existing";
+      key = std::move(*here);
     } else if (here.error().code != ErrorCode::kNotFound) {
       return std::unexpected(here.error());
     } else if (auto it = meta.find("master_key_sealed"); it != meta.end()) {
       CW_ASSIGN_OR_RETURN(crypto::SecretBytes pass, passphrase(o.passphrase_file));
-      CW_ASSIGN_OR_RETURN(crypto::SecretBytes key, open_master_key(it->second, pass));
-      CW_ASSIGN_OR_RETURN(bool same, key_matches(key, meta));
+      CW_ASSIGN_OR_RETURN(crypto::SecretBytes carried, open_master_key(it->second, pass));
+      CW_ASSIGN_OR_RETURN(bool same, key_matches(carried, meta));
       if (!same) return fail(ErrorCode::kMalformed, "the backup's master key fails its own check");
-      CW_RETURN_IF_ERROR(ca::write_master_key_file(cfg.ca.master_key_file, key));
-      wrote_key = cfg.ca.master_key_file;
       key_state = "restored";
+      key = std::move(carried);
     } else {
       return fail(ErrorCode::kNotFound,
                   "no master key at " + cfg.ca.master_key_file +
                       " and the backup does not carry one: copy the key from the original host "
                       "(or set CERTWARD_MASTER_KEY), or take the backup with --include-master-key");
+    }
+    CW_RETURN_IF_ERROR(check_content(*key, digest, meta));
+    if (key_state == "restored") {
+      CW_RETURN_IF_ERROR(ca::write_master_key_file(cfg.ca.master_key_file, *key));
+      wrote_key = cfg.ca.master_key_file;
     }
     if (o.config_out && !meta.contains("config")) {
       return fail(ErrorCode::kNotFound, "the backup carries no configuration file");

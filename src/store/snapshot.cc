@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace certward::store {
 
@@ -102,6 +104,106 @@ Status sqlite_seal_file(const std::string& path) {
   }
   db.reset();
   return fsync_path(path);
+}
+
+namespace {
+
+void append_u64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void append_value(std::string& out, sqlite3_stmt* stmt, int column) {
+  const int type = sqlite3_column_type(stmt, column);
+  out.push_back(static_cast<char>(type));
+  switch (type) {
+    case SQLITE_INTEGER:
+      append_u64(out, static_cast<std::uint64_t>(sqlite3_column_int64(stmt, column)));
+      break;
+    case SQLITE_FLOAT: {
+      const double d = sqlite3_column_double(stmt, column);
+      std::uint64_t bits = 0;
+      std::memcpy(&bits, &d, sizeof bits);
+      append_u64(out, bits);
+      break;
+    }
+    case SQLITE_TEXT:
+    case SQLITE_BLOB: {
+      const void* data = type == SQLITE_TEXT
+                             ? static_cast<const void*>(sqlite3_column_text(stmt, column))
+                             : sqlite3_column_blob(stmt, column);
+      const int n = sqlite3_column_bytes(stmt, column);
+      append_u64(out, static_cast<std::uint64_t>(n));
+      out.append(static_cast<const char*>(data), static_cast<std::size_t>(n));
+      break;
+    }
+    default:  // NULL
+      break;
+  }
+}
+
+std::string quote_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Status sqlite_visit_content(const std::string& path, std::string_view exclude,
+                            const ContentVisitor& visit) {
+  CW_ASSIGN_OR_RETURN(DbHandle db, open_file(path, SQLITE_OPEN_READONLY));
+  auto prepare = [&](const std::string& sql)
+      -> Result<std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)>> {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw, nullptr);
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw, &sqlite3_finalize);
+    if (rc != SQLITE_OK)
+      return std::unexpected(fail_sqlite(db.get(), rc, "reading " + path).error());
+    return stmt;
+  };
+  // One read transaction: the schema and the rows are of one moment.
+  char* message = nullptr;
+  if (sqlite3_exec(db.get(), "BEGIN", nullptr, nullptr, &message) != SQLITE_OK) {
+    const std::string text = message ? message : "";
+    sqlite3_free(message);
+    return fail(ErrorCode::kUnavailable, "store: reading " + path + ": " + text);
+  }
+  CW_ASSIGN_OR_RETURN(auto schema,
+                      prepare("SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master "
+                              "ORDER BY name, type"));
+  std::vector<std::string> tables;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(schema.get())) == SQLITE_ROW) {
+    const auto text = [&](int i) {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(schema.get(), i));
+      return std::string(p ? p : "");
+    };
+    const std::string type = text(0), name = text(1), table_name = text(2), sql = text(3);
+    // The excluded table's own indexes go with it. SQLite's statistics (sqlite_stat*) are
+    // rewritten by ANALYZE and PRAGMA optimize at any time: they describe, not hold, data.
+    if (table_name == exclude || table_name.rfind("sqlite_stat", 0) == 0) continue;
+    visit.schema(type, name, sql);
+    const bool is_virtual = sql.rfind("CREATE VIRTUAL TABLE", 0) == 0;
+    if (type == "table" && !is_virtual) tables.push_back(name);
+  }
+  if (rc != SQLITE_DONE) return fail_sqlite(db.get(), rc, "reading the schema of " + path);
+  schema.reset();
+  for (const std::string& table : tables) {
+    CW_ASSIGN_OR_RETURN(auto rows, prepare("SELECT * FROM " + quote_identifier(table)));
+    const int columns = sqlite3_column_count(rows.get());
+    std::string row;
+    while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+      row.clear();
+      for (int i = 0; i < columns; ++i) append_value(row, rows.get(), i);
+      visit.row(table, row);
+    }
+    if (rc != SQLITE_DONE) return fail_sqlite(db.get(), rc, "reading " + table + " in " + path);
+    visit.table_done(table);
+  }
+  return ok();
 }
 
 }  // namespace certward::store

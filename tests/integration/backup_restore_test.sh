@@ -145,6 +145,22 @@ hostile 5 "schema from a newer certward" "$T/newer.cwb"
 cp "$T/plain.cwb" "$T/nocheck.cwb"
 sqlite3 "$T/nocheck.cwb" "DELETE FROM certward_backup WHERE name = 'key_check'"
 hostile 3 "no key check" "$T/nocheck.cwb"
+# Anything else changed without the master key: a token planted for a principal, a trigger,
+# the configuration the backup would write, or the MAC itself removed.
+cp "$T/plain.cwb" "$T/token.cwb"
+planted=$(printf 'cwt_planted' | sha256sum | cut -d' ' -f1)
+assert_eq 1 "$(sqlite3 "$T/token.cwb" "UPDATE tokens SET hash = '$planted'; SELECT changes()")" \
+  "token hash replaced in the copy"
+hostile 3 "a token hash replaced" "$T/token.cwb"
+cp "$T/plain.cwb" "$T/trigger.cwb"
+sqlite3 "$T/trigger.cwb" "CREATE TRIGGER planted AFTER INSERT ON audit_events BEGIN DELETE FROM audit_events; END"
+hostile 3 "a planted trigger" "$T/trigger.cwb"
+cp "$T/with-key.cwb" "$T/config.cwb"
+sqlite3 "$T/config.cwb" "UPDATE certward_backup SET value = 'data_dir = \"/elsewhere\"' WHERE name = 'config'"
+hostile 3 "a changed configuration" "$T/config.cwb"
+cp "$T/plain.cwb" "$T/nomac.cwb"
+sqlite3 "$T/nomac.cwb" "DELETE FROM certward_backup WHERE name = 'content_mac'"
+hostile 3 "no content MAC" "$T/nomac.cwb"
 hostile 4 "no such file" "$T/absent.cwb"
 
 # PostgreSQL deployments are pointed at their own tools.
