@@ -16,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr est_body scep_message cmp_message private_key public_key crl ocsp_request names config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents scan_targets system_trust file_observation target_spec managed_spec campaign_request agent_deployment alert_settings policy_rule report_cells ssh_public_key dns_update_answer acme_upstream})
-binary_targets=" cert_der certificates pkcs7 pkcs12 csr scep_message cmp_message private_key public_key crl ocsp_request jks file_contents "
+targets=(${FUZZ_TARGETS:-cert_der certificates pkcs7 pkcs12 csr est_body scep_message cmp_message private_key public_key crl ocsp_request names config body http_text http_request acme_jws acme_dns ssh_key jks openssh_lines file_contents scan_targets system_trust file_observation target_spec managed_spec campaign_request agent_deployment alert_settings policy_rule report_cells ssh_public_key dns_update_answer acme_upstream backup_file})
+binary_targets=" backup_file cert_der certificates pkcs7 pkcs12 csr scep_message cmp_message private_key public_key crl ocsp_request jks file_contents "
 
 # Any preset with CERTWARD_BUILD_FUZZ=ON will do: `fuzz` builds only the targets, `asan-ubsan`
 # builds them with the test suite, so CI fuzzes the build it has just tested.
