@@ -16,6 +16,9 @@ packages=(
   # pkcs11-tool, PyKCS11)
   libp11-kit-dev softhsm2 opensc python3-pykcs11
   nlohmann-json3-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  # the Debian package (scripts/package.sh): dpkg-shlibdeps computes its dependencies; groff
+  # checks the man pages it generates (tests/integration/cli_manual_test.sh)
+  dpkg-dev groff-base
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-contrib sqlite3 curl procps jq python3

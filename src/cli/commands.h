@@ -69,6 +69,9 @@ void add_report_commands(CLI::App& app, Globals& g);  // report expiring|...|lif
 // ssh ca create|list|show, ssh sign|list|revoke|krl
 void add_ssh_commands(CLI::App& app, Globals& g);
 void add_issuer_commands(CLI::App& app, Globals& g);  // issuers list|show|check
+// manual (man pages) and completion bash, generated from the whole command tree; hidden from
+// --help.
+void add_docs_commands(CLI::App& app, Globals& g);
 void add_backup_commands(CLI::App& app, Globals& g);  // backup FILE, restore FILE
 
 }  // namespace certward::cli

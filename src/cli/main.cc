@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   add_ssh_commands(app, g);
   add_backup_commands(app, g);
   add_issuer_commands(app, g);
+  add_docs_commands(app, g);  // hidden: manual, completion (for packaging)
   // Global options (--json, -d, -c) may also follow the subcommand.
   std::function<void(CLI::App*)> allow_global = [&](CLI::App* a) {
     for (CLI::App* sub : a->get_subcommands({})) {
