@@ -59,7 +59,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)      # dpkg-shlibdeps adds the libraries' packages
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")  # postinst creates the user with it
+# adduser: postinst creates the user with it; procps: /bin/kill, the unit's ExecReload.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/debian/conffiles  # CPack marks no file a conffile itself
     ${PROJECT_SOURCE_DIR}/packaging/debian/postinst
