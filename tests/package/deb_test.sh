@@ -46,6 +46,12 @@ cleanup() {
 trap cleanup EXIT
 
 # --- Install --------------------------------------------------------------------------------
+# An installed system's / is 0755. A root made in a fresh temporary directory can be 0700, where
+# no user but root could run anything.
+if [[ $(stat -c %a /) != 755 ]]; then
+  echo "# / is $(stat -c %a /): made 0755, as on an installed system"
+  chmod 0755 /
+fi
 apt-get update -qq
 # The test's own tools, not the package's dependencies: curl, man-db, and systemd for
 # systemd-analyze (installed, not running: the maintainer scripts still must not call systemctl,
@@ -75,7 +81,7 @@ check "the unit's state is recorded (deb-systemd-helper)" \
 check "the service is not enabled on install" \
   test ! -e /etc/systemd/system/multi-user.target.wants/certward.service
 depends=$(dpkg-query --showformat='${Depends}' --show certward)
-for lib in adduser libssl3 libsqlite3-0 libpq5 libcurl4 libc6; do
+for lib in adduser procps libssl3 libsqlite3-0 libpq5 libcurl4 libc6; do
   check "Depends names $lib" grep -q "$lib" <<<"$depends"
 done
 check "the binary is stripped" bash -c '! grep -q "\.debug_info" /usr/bin/certward'
