@@ -58,13 +58,13 @@ apt-get update -qq
 # but deb-systemd-helper is there to record the unit's state).
 apt-get install -y -qq curl man-db systemd >"$T/apt.log" 2>&1 || { cat "$T/apt.log"; exit 1; }
 apt-get install -y -qq "$deb" >"$T/apt.log" 2>&1 || { cat "$T/apt.log"; exit 1; }
-check "installed" dpkg-query -W certward
+check "installed" dpkg-query -W -f '' certward
 check "/usr/bin/certward runs" /usr/bin/certward --version
 
 # --- The user, the data directory, the configuration ------------------------------------------
 check_eq "certward user: system user, home /var/lib/certward, no login shell" \
   "/var/lib/certward:/usr/sbin/nologin" "$(getent passwd certward | cut -d: -f6,7)"
-check "certward group" getent group certward
+check "certward group" bash -c 'getent group certward >/dev/null'
 uid=$(id -u certward)
 if ((uid < 1000)); then ok "certward is a system uid ($uid)"; else not_ok "certward uid $uid"; fi
 check_eq "/var/lib/certward" "700 certward:certward" "$(mode_owner /var/lib/certward)"
@@ -211,10 +211,15 @@ check "/var/lib/certward is kept, with the master key" test -f /var/lib/certward
 check "the purge says where the data is" grep -q 'kept /var/lib/certward' "$T/purge.log"
 
 # --- Install again: the kept data is certward's again; purge with the data ----------------------
+# The removed user's number now belongs to someone else, the case a plain reinstall would hide
+# (adduser would give certward its old number back).
+useradd --system --no-create-home --uid "$uid" cw-newcomer
 apt-get install -y -qq "$deb" >"$T/apt.log" 2>&1 || { cat "$T/apt.log"; exit 1; }
+check "reinstalled: certward has a new number" test "$(id -u certward)" != "$uid"
 check_eq "reinstalled: the kept data belongs to the new certward user" \
   "certward:certward certward:certward" \
   "$(stat -c '%U:%G' /var/lib/certward) $(stat -c '%U:%G' /var/lib/certward/master.key)"
+userdel cw-newcomer
 CERTWARD_PURGE_DATA=1 dpkg --purge certward >"$T/purge.log" 2>&1 || { cat "$T/purge.log"; exit 1; }
 check "CERTWARD_PURGE_DATA=1: /var/lib/certward is removed" test ! -e /var/lib/certward
 
