@@ -58,7 +58,7 @@ apt-get update -qq
 # but deb-systemd-helper is there to record the unit's state).
 apt-get install -y -qq curl man-db systemd >"$T/apt.log" 2>&1 || { cat "$T/apt.log"; exit 1; }
 apt-get install -y -qq "$deb" >"$T/apt.log" 2>&1 || { cat "$T/apt.log"; exit 1; }
-check "installed" dpkg-query -W -f '' certward
+check_eq "installed" "install ok installed" "$(dpkg-query -W -f '${Status}' certward)"
 check "/usr/bin/certward runs" /usr/bin/certward --version
 
 # --- The user, the data directory, the configuration ------------------------------------------
