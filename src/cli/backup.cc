@@ -28,6 +28,9 @@ constexpr std::string_view kContentAad = "certward backup content";
 constexpr std::string_view kPassphraseEnv = "CERTWARD_BACKUP_PASSPHRASE";
 constexpr std::size_t kMinPassphrase = 12;
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
+// What a backup's own table may hold: a few dozen entries, the largest the configuration.
+constexpr std::size_t kMaxMetaRows = 64;
+constexpr std::size_t kMaxMetaValue = kMaxConfigBytes + 4096;
 
 using Meta = std::map<std::string, std::string>;
 
@@ -190,32 +193,6 @@ Status check_content(const crypto::SecretBytes& key, const Bytes& digest, const 
   return ok();
 }
 
-Result<Meta> read_meta(store::Database& db) {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(
-      auto table,
-      tx->query_one(
-          "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'certward_backup'"));
-  if (!table)
-    return fail(ErrorCode::kMalformed, "not a certward backup (no certward_backup table)");
-  CW_ASSIGN_OR_RETURN(store::Rows rows, tx->query("SELECT name, value FROM certward_backup"));
-  Meta meta;
-  for (const store::Row& row : rows) meta[row.text(0)] = row.text(1);
-  if (meta["format"] != kFormat) {
-    return fail(ErrorCode::kMalformed, "unknown backup format '" + meta["format"] + "'");
-  }
-  return meta;
-}
-
-Status quick_check(store::Database& db, const std::string& what) {
-  CW_ASSIGN_OR_RETURN(auto tx, db.begin(store::TxMode::kRead));
-  CW_ASSIGN_OR_RETURN(store::Rows rows, tx->query("PRAGMA quick_check"));
-  if (rows.size() != 1 || rows[0].text(0) != "ok") {
-    return fail(ErrorCode::kMalformed, what + " is damaged (SQLite quick_check failed)");
-  }
-  return ok();
-}
-
 // Links `from` to `to` only if nothing is at `to`, then drops `from`: unlike rename(), never
 // replaces a database that appeared meanwhile.
 Status place(const std::string& from, const std::string& to) {
@@ -286,7 +263,8 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
 
   // Written beside the destination under another name and moved into place once complete
   // and checked: a crash or an error leaves no file that looks like a backup.
-  const std::string partial = o.file + ".partial";
+  // The name is unpredictable: in a shared directory, nobody can plant it (or its -wal) first.
+  const std::string partial = o.file + ".partial-" + to_hex(crypto::random_bytes(8));
   CW_RETURN_IF_ERROR(store::sqlite_snapshot(cfg.database.path, partial));
   auto result = [&]() -> Result<nlohmann::json> {
     CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
@@ -372,61 +350,66 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
                 "certward restore writes an embedded SQLite database; for PostgreSQL restore "
                 "with pg_restore or psql (docs/operations.md)");
   }
+  std::optional<audit::Checkpoint> checkpoint;
+  if (o.checkpoint) {
+    CW_ASSIGN_OR_RETURN(checkpoint, audit::parse_checkpoint(*o.checkpoint));
+  }
   const std::string& target = cfg.database.path;
-  if (exists(target)) {
-    return fail(ErrorCode::kConflict, target +
-                                          " already exists: restore never replaces a "
-                                          "database; move it away first");
+  // A -wal left by a process that died would be replayed into the restored database.
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    if (exists(target + suffix)) {
+      return fail(ErrorCode::kConflict,
+                  target + suffix +
+                      " already exists: restore never replaces a "
+                      "database; move it away (with its -wal and -shm) first");
+    }
   }
   if (o.config_out && exists(*o.config_out)) {
     return fail(ErrorCode::kConflict, *o.config_out + " already exists");
   }
   if (!exists(o.file)) return fail(ErrorCode::kNotFound, o.file + " does not exist");
 
-  std::error_code ec;
-  const bool made_dir = !std::filesystem::exists(cfg.data_dir, ec);
+  // The directory is made here only as its last component, so that a refusal leaves nothing;
+  // an existing one must be private before anything secret is written into it.
+  const bool made_dir = !exists(cfg.data_dir);
   if (made_dir) {
-    std::filesystem::create_directories(cfg.data_dir, ec);
-    if (ec)
-      return fail(ErrorCode::kUnavailable, "cannot create " + cfg.data_dir + ": " + ec.message());
-    ::chmod(cfg.data_dir.c_str(), 0700);
+    if (::mkdir(cfg.data_dir.c_str(), 0700) != 0) {
+      return fail(ErrorCode::kUnavailable,
+                  "cannot create " + cfg.data_dir + ": " + std::strerror(errno));
+    }
   }
+  CW_RETURN_IF_ERROR(check_private_directory(cfg.data_dir));
   const std::string partial = target + ".restoring";
-  std::optional<std::string> wrote_key;
+  std::vector<std::string> written;  // removed again if the restore fails
   auto undo = [&] {
-    ::unlink(partial.c_str());
-    for (const char* suffix : {"-wal", "-shm", "-journal"}) ::unlink((partial + suffix).c_str());
-    if (wrote_key) ::unlink(wrote_key->c_str());
-    if (made_dir) std::filesystem::remove(cfg.data_dir, ec);
+    for (const std::string& path : written) ::unlink(path.c_str());
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      ::unlink((partial + suffix).c_str());
+    }
+    if (made_dir) ::rmdir(cfg.data_dir.c_str());
   };
   // A restore that died half-way left this name; it is ours and holds nothing of value.
-  ::unlink(partial.c_str());
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((partial + suffix).c_str());
 
   std::string key_state;
   Meta meta;
   Status checked = [&]() -> Status {
-    // Copied, not opened in place: the backup stays as it was, and a file that is not a
-    // SQLite database at all fails here.
-    CW_RETURN_IF_ERROR(store::sqlite_snapshot(o.file, partial));
-    // Read as plain data first, through a read-only defensive connection; the database is
-    // used as certward's own only once the master key has vouched for every byte of it.
-    CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
-    CW_ASSIGN_OR_RETURN(auto db, open_file(partial));
-    CW_ASSIGN_OR_RETURN(meta, read_meta(*db));
-    CW_RETURN_IF_ERROR(quick_check(*db, o.file));
-    CW_RETURN_IF_ERROR(store::refuse_newer_schema(*db));
-    const SystemClock clock;
-    const audit::AuditLog log(clock, *db);
-    CW_ASSIGN_OR_RETURN(audit::VerifyReport report, log.verify());
-    if (!report.ok || head_text(report.head) != meta["audit_head"]) {
-      audit_broken = true;
-      return fail(
-          ErrorCode::kMalformed,
-          "the backup's audit chain does not verify" +
-              (report.ok ? " to the head recorded when it was taken (" + meta["audit_head"] + ")"
-                         : " (" + report.problem + ")") +
-              "; nothing was restored");
+    // Copied, not opened in place, and read as plain data through a read-only, defensive
+    // connection until the master key has vouched for every byte: nothing in the file (a
+    // view, a trigger, an altered index) runs or counts before that.
+    CW_RETURN_IF_ERROR(store::sqlite_copy_foreign(o.file, partial));
+    CW_RETURN_IF_ERROR(store::sqlite_rebuild_and_check(partial));
+    auto pairs = store::sqlite_read_pairs(partial, "certward_backup", kMaxMetaRows, kMaxMetaValue);
+    if (!pairs && pairs.error().code == ErrorCode::kNotFound) {
+      return fail(ErrorCode::kMalformed, "not a certward backup (no certward_backup table)");
     }
+    if (!pairs) return std::unexpected(pairs.error());
+    meta = std::move(*pairs);
+    if (meta["format"] != kFormat) {
+      return fail(ErrorCode::kMalformed,
+                  "unknown backup format '" + meta["format"].substr(0, 40) + "'");
+    }
+    CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
 
     std::optional<crypto::SecretBytes> key;
     auto here = ca::read_master_key(cfg.ca, env);
@@ -455,9 +438,29 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
                       "(or set CERTWARD_MASTER_KEY), or take the backup with --include-master-key");
     }
     CW_RETURN_IF_ERROR(check_content(*key, digest, meta));
+
+    // Vouched for: from here on it is certward's own database.
+    CW_ASSIGN_OR_RETURN(auto db, open_file(partial));
+    CW_RETURN_IF_ERROR(store::refuse_newer_schema(*db));
+    const SystemClock clock;
+    const audit::AuditLog log(clock, *db);
+    CW_ASSIGN_OR_RETURN(audit::VerifyReport report, log.verify(checkpoint));
+    if (!report.ok || head_text(report.head) != meta["audit_head"] ||
+        (checkpoint && !report.checkpoint_matched)) {
+      audit_broken = true;
+      const std::string why = !report.ok ? " (" + report.problem + ")"
+                              : head_text(report.head) != meta["audit_head"]
+                                  ? " to the head recorded when it was taken"
+                                  : " through checkpoint " + *o.checkpoint +
+                                        ": it is older than that event, or "
+                                        "its history was rewritten";
+      return fail(ErrorCode::kMalformed,
+                  "the backup's audit chain does not verify" + why + "; nothing was restored");
+    }
+
     if (key_state == "restored") {
       CW_RETURN_IF_ERROR(ca::write_master_key_file(cfg.ca.master_key_file, *key));
-      wrote_key = cfg.ca.master_key_file;
+      written.push_back(cfg.ca.master_key_file);
     }
     if (o.config_out && !meta.contains("config")) {
       return fail(ErrorCode::kNotFound, "the backup carries no configuration file");
@@ -469,9 +472,13 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
     }
     db.reset();
     CW_RETURN_IF_ERROR(store::sqlite_seal_file(partial));
-    if (o.config_out)
+    if (o.config_out) {
       CW_RETURN_IF_ERROR(create_file_exclusive(*o.config_out, meta["config"], 0600));
-    return place(partial, target);
+      written.push_back(*o.config_out);
+    }
+    CW_RETURN_IF_ERROR(place(partial, target));
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) written.push_back(target + suffix);
+    return ok();
   }();
   if (!checked) {
     undo();
@@ -479,32 +486,41 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
   }
 
   // Opened as every command opens it: migrations from an older schema run here, and the
-  // restore is the first event of the restored chain's new life.
-  CW_ASSIGN_OR_RETURN(auto c, Context::open(o.config_path, o.data_dir, Init::kOpenExisting));
-  {
-    CW_ASSIGN_OR_RETURN(auto tx, c->db().begin());
-    CW_RETURN_IF_ERROR(c->audit().append(*tx, audit::Event{c->actor(),
-                                                           "backup.restore",
-                                                           "backup",
-                                                           o.file,
-                                                           {{"taken_at", meta["taken_at"]},
-                                                            {"audit_head", meta["audit_head"]},
-                                                            {"master_key", key_state}}}));
-    CW_RETURN_IF_ERROR(tx->commit());
-  }
-  CW_ASSIGN_OR_RETURN(std::int64_t certificates,
-                      count(c->db(), "SELECT COUNT(*) FROM certificates"));
-  CW_ASSIGN_OR_RETURN(audit::VerifyReport after, c->audit().verify());
-  return nlohmann::json{{"database", target},
-                        {"taken_at", meta["taken_at"]},
-                        {"backup_certward_version", meta["certward_version"]},
-                        {"backup_schema_version", meta["schema_version"]},
-                        {"schema_version", store::schema_version()},
-                        {"certificates", certificates},
-                        {"audit_head", head_text(after.head)},
-                        {"audit_ok", after.ok},
-                        {"master_key", key_state},
-                        {"config_written", o.config_out.value_or("")}};
+  // restore is the first event of the restored chain's new life. A failure here (a
+  // configuration this binary refuses) takes the restored files away again.
+  auto opened = [&]() -> Result<nlohmann::json> {
+    CW_ASSIGN_OR_RETURN(auto c, Context::open(o.config_path, o.data_dir, Init::kOpenExisting));
+    {
+      CW_ASSIGN_OR_RETURN(auto tx, c->db().begin());
+      CW_RETURN_IF_ERROR(c->audit().append(*tx, audit::Event{c->actor(),
+                                                             "backup.restore",
+                                                             "backup",
+                                                             o.file,
+                                                             {{"taken_at", meta["taken_at"]},
+                                                              {"audit_head", meta["audit_head"]},
+                                                              {"master_key", key_state}}}));
+      CW_RETURN_IF_ERROR(tx->commit());
+    }
+    CW_ASSIGN_OR_RETURN(std::int64_t certificates,
+                        count(c->db(), "SELECT COUNT(*) FROM certificates"));
+    CW_ASSIGN_OR_RETURN(audit::VerifyReport after, c->audit().verify());
+    if (!after.ok) {
+      audit_broken = true;
+      return fail(ErrorCode::kMalformed, "the restored audit chain does not verify (" +
+                                             after.problem + "); the restore was undone");
+    }
+    return nlohmann::json{{"database", target},
+                          {"taken_at", meta["taken_at"]},
+                          {"backup_certward_version", meta["certward_version"]},
+                          {"backup_schema_version", meta["schema_version"]},
+                          {"schema_version", store::schema_version()},
+                          {"certificates", certificates},
+                          {"audit_head", head_text(after.head)},
+                          {"master_key", key_state},
+                          {"config_written", o.config_out.value_or("")}};
+  }();
+  if (!opened) undo();
+  return opened;
 }
 
 }  // namespace certward::cli

@@ -44,12 +44,16 @@ struct RestoreOptions {
   std::optional<std::string> data_dir;
   std::optional<std::string> passphrase_file;  // else CERTWARD_BACKUP_PASSPHRASE
   std::optional<std::string> config_out;       // write the backup's configuration here
+  // "SEQ:HASH" kept outside certward: the backup's chain must hold that event with that hash
+  // (it is not older than that event, and its history up to it is as it was).
+  std::optional<std::string> checkpoint;
 };
 
 // Errors: kMalformed (not a certward backup, damaged), kConflict (a database is already
 // there; a newer schema), kBadPassword (wrong passphrase, or the configured master key is not
 // the backup's), kNotFound (no master key here and none in the backup); `audit_broken` when
-// the backup's audit chain does not verify. Nothing is written on any error.
+// the backup's audit chain does not verify (or does not hold the checkpoint). Nothing is left
+// written on any error.
 Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broken);
 
 }  // namespace certward::cli

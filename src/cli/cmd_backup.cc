@@ -70,6 +70,9 @@ void add_backup_commands(CLI::App& app, Globals& g) {
     cmd->add_option("--passphrase-file", o->passphrase_file,
                     "passphrase of a backup that carries the master key (or "
                     "CERTWARD_BACKUP_PASSPHRASE); used only when no master key is configured");
+    cmd->add_option("--checkpoint", o->checkpoint,
+                    "SEQ:HASH printed by an earlier audit verify and kept outside certward: the "
+                    "backup must hold that event unchanged (refuses an older or rewritten one)");
     cmd->add_option("--write-config", o->config_out,
                     "also write the configuration file the backup carries to this new file");
     cmd->callback([&g, o] {

@@ -20,7 +20,8 @@ struct ScryptParams {
 };
 
 // A 32-byte key from `passphrase` and `salt`. Errors: kInvalidArgument (parameters out of
-// range: n not a power of two above 1, or more than 1 GiB of memory), kInternal.
+// range: n not a power of two in 2..2^20, r above 32, p above 4, or 128·r·n above 128 MiB),
+// kInternal.
 Result<SecretBytes> derive_key_scrypt(std::string_view passphrase,
                                       std::span<const std::uint8_t> salt,
                                       const ScryptParams& params = {});

@@ -3,6 +3,7 @@
 // its own tools for this (pg_dump, pg_basebackup: docs/operations.md).
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,24 @@ namespace certward::store {
 // damaged), kUnavailable (cannot read source or write dest).
 [[nodiscard]] Status sqlite_snapshot(const std::string& source, const std::string& dest);
 
+// As sqlite_snapshot, for a file that came from elsewhere (a backup being restored): opened
+// as immutable, so that nothing planted beside it (a -wal, a -journal) is read or replayed,
+// and refused when such a file is there at all (kConflict), since a backup is one file.
+[[nodiscard]] Status sqlite_copy_foreign(const std::string& source, const std::string& dest);
+
+// Makes a copy of a foreign database safe to digest: every index rebuilt from its table
+// (REINDEX), so that an index altered in the file cannot disagree with the rows the digest
+// covers, then SQLite's full integrity check. Errors: kMalformed, kUnavailable.
+[[nodiscard]] Status sqlite_rebuild_and_check(const std::string& path);
+
+// The rows of a two-column text table (`SELECT name, value FROM table`) read through a
+// read-only, defensive connection: at most `max_rows` rows, each value at most `max_value`
+// bytes. Errors: kNotFound (no such table), kMalformed (more rows, longer values, not text).
+[[nodiscard]] Result<std::map<std::string, std::string>> sqlite_read_pairs(const std::string& path,
+                                                                           std::string_view table,
+                                                                           std::size_t max_rows,
+                                                                           std::size_t max_value);
+
 // Makes the database at `path` one self-contained file again (rollback journal instead of
 // WAL, nothing left in -wal) and fsyncs it, so that it can be renamed or copied alone.
 // Errors: kUnavailable.
@@ -29,8 +48,8 @@ namespace certward::store {
 // then, table by table in name order, every row as one canonical byte string (`row(table,
 // bytes)`: each column's type, length and value; no rowid, which a copy may renumber), and
 // `table_done(table)` after its last row. Rows come in no defined order. Virtual tables are
-// skipped (their content lives in shadow tables, which are visited), and so are `exclude`
-// with its indexes and SQLite's statistics tables (sqlite_stat*).
+// skipped (their content lives in shadow tables, which are visited), and so is `exclude`
+// with its indexes.
 // The database is opened read-only and defensively. Errors: kMalformed, kUnavailable.
 struct ContentVisitor {
   std::function<void(std::string_view type, std::string_view name, std::string_view sql)> schema;

@@ -118,7 +118,9 @@ assert_exit 3 "no passphrase" "$CERTWARD_BIN" backup --include-master-key "$T/no
 [[ ! -e $T/short.cwb && ! -e $T/none.cwb ]] && pass || fail "refused backups left files"
 
 # Hostile backups: garbage, truncated, a SQLite file that is not a backup, an altered audit
-# row, a downgraded schema. Each is refused; the target directory stays empty.
+# row, a schema row from the future. Each is refused; the target directory stays empty. The
+# edits are caught by the seal over the content (exit 3) before the audit chain or the schema
+# is even looked at; a chain that is merely older than one's checkpoint exits 8 (below).
 hostile() {  # exit-code message file
   local dir=$T/hostile
   rm -rf "$dir"
@@ -135,13 +137,13 @@ sqlite3 "$T/other.db" 'CREATE TABLE t (x); INSERT INTO t VALUES (1);'
 hostile 3 "a SQLite file that is not a backup" "$T/other.db"
 cp "$T/plain.cwb" "$T/altered.cwb"
 sqlite3 "$T/altered.cwb" "UPDATE audit_events SET actor = 'someone else' WHERE seq = 2"
-hostile 8 "altered audit event" "$T/altered.cwb"
+hostile 3 "altered audit event" "$T/altered.cwb"
 cp "$T/plain.cwb" "$T/tail.cwb"
 sqlite3 "$T/tail.cwb" "DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)"
-hostile 8 "audit tail removed" "$T/tail.cwb"
+hostile 3 "audit tail removed" "$T/tail.cwb"
 cp "$T/plain.cwb" "$T/newer.cwb"
 sqlite3 "$T/newer.cwb" "INSERT INTO schema_migrations VALUES ('ca', 9999, 'future', 0)"
-hostile 5 "schema from a newer certward" "$T/newer.cwb"
+hostile 3 "a schema row from the future" "$T/newer.cwb"
 cp "$T/plain.cwb" "$T/nocheck.cwb"
 sqlite3 "$T/nocheck.cwb" "DELETE FROM certward_backup WHERE name = 'key_check'"
 hostile 3 "no key check" "$T/nocheck.cwb"
@@ -162,6 +164,88 @@ cp "$T/plain.cwb" "$T/nomac.cwb"
 sqlite3 "$T/nomac.cwb" "DELETE FROM certward_backup WHERE name = 'content_mac'"
 hostile 3 "no content MAC" "$T/nomac.cwb"
 hostile 4 "no such file" "$T/absent.cwb"
+
+# An index altered in the file but not its table: the digest covers rows, so the seal still
+# opens; restore rebuilds every index from its table before it trusts either, so a token that
+# only the altered index would find finds nothing.
+cp "$T/plain.cwb" "$T/index.cwb"
+python3 - "$T/index.cwb" "$T/index.token" <<'PY'
+import hashlib, sqlite3, sys
+path, token_out = sys.argv[1], sys.argv[2]
+db = sqlite3.connect(path)
+tid, h = db.execute("SELECT id, hash FROM tokens LIMIT 1").fetchone()
+root = db.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' "
+                  "AND sql IS NULL AND name LIKE '%_2'").fetchone()[0]
+page = db.execute("PRAGMA page_size").fetchone()[0]
+db.close()
+chosen = "cwt_%s_%s" % (tid, "M" * 43)
+data = bytearray(open(path, "rb").read())
+at = data.find(h.encode(), (root - 1) * page, root * page)
+assert at >= 0, "the token hash is not on the index's page"
+data[at:at + 64] = hashlib.sha256(chosen.encode()).hexdigest().encode()
+open(path, "wb").write(data)
+open(token_out, "w").write(hashlib.sha256(chosen.encode()).hexdigest())
+PY
+[[ $(sqlite3 "$T/index.cwb" 'PRAGMA integrity_check' | head -1) != ok ]] && pass || fail "the index edit did not take"
+R3=$T/restored-index
+mkdir -m 700 "$R3"
+cp "$CERTWARD_DATA_DIR/master.key" "$R3/master.key"
+cw -d "$R3" restore "$T/index.cwb" >/dev/null
+assert_eq ok "$(sqlite3 "$R3/certward.db" 'PRAGMA integrity_check')" "restored indexes agree with their tables"
+assert_eq "" "$(sqlite3 "$R3/certward.db" "SELECT principal FROM tokens WHERE hash = '$(cat "$T/index.token")'")" \
+  "the altered index's token finds nothing"
+
+# A -wal beside the backup is never replayed into it: refused.
+cp "$T/plain.cwb" "$T/side.cwb"
+printf 'planted' >"$T/side.cwb-wal"
+hostile 5 "a -wal beside the backup" "$T/side.cwb"
+# Scrypt parameters in the file are bounded before any work.
+cp "$T/with-key.cwb" "$T/bomb.cwb"
+sqlite3 "$T/bomb.cwb" "UPDATE certward_backup SET value = json_set(value, '\$.n', 4194304, '\$.r', 32, '\$.p', 16) WHERE name = 'master_key_sealed'"
+rm -rf "$T/bomb-dir"
+start=$(date +%s)
+assert_exit 3 "scrypt parameters out of range" env CERTWARD_BACKUP_PASSPHRASE='a long passphrase for the key' \
+  "$CERTWARD_BIN" -d "$T/bomb-dir" restore "$T/bomb.cwb"
+assert_below 5 $(($(date +%s) - start)) "seconds spent on a scrypt bomb"
+[[ ! -e $T/bomb-dir ]] && pass || fail "a refused restore left its directory"
+
+# A -wal left in the target by a process that died would be replayed: refused, untouched.
+R4=$T/restored-wal
+mkdir -m 700 "$R4"
+printf 'left by a crash' >"$R4/certward.db-wal"
+cp "$CERTWARD_DATA_DIR/master.key" "$R4/master.key"
+assert_exit 5 "a -wal in the target" "$CERTWARD_BIN" -d "$R4" restore "$T/plain.cwb"
+assert_eq "left by a crash" "$(cat "$R4/certward.db-wal")" "the stale -wal is untouched"
+# A target directory others may write to is refused before anything is written into it.
+mkdir -m 777 "$T/open-dir"
+chmod 777 "$T/open-dir"
+assert_exit 6 "a directory others can write" env CERTWARD_BACKUP_PASSPHRASE='a long passphrase for the key' \
+  "$CERTWARD_BIN" -d "$T/open-dir" restore "$T/with-key.cwb"
+assert_eq "" "$(ls "$T/open-dir")" "nothing written into the open directory"
+# Only the last component of the data directory is made.
+assert_exit 7 "a missing parent" "$CERTWARD_BIN" -d "$T/nest/x/y" restore "$T/plain.cwb"
+[[ ! -e $T/nest ]] && pass || fail "a refused restore made parent directories"
+# A configuration this binary refuses, found only once the database is in place: undone.
+R5=$T/restored-badconf
+mkdir -m 700 "$R5"
+cp "$CERTWARD_DATA_DIR/master.key" "$R5/master.key"
+printf 'data_dir = "%s"\n[[policy.rule]]\nbogus = 1\n' "$R5" >"$T/bad.toml"
+rc=0
+"$CERTWARD_BIN" -c "$T/bad.toml" restore "$T/plain.cwb" >/dev/null 2>"$T/err" || rc=$?
+[[ $rc != 0 ]] && pass || fail "a restore under a refused configuration succeeded"
+assert_eq "master.key" "$(ls "$R5")" "a restore undone after its configuration was refused"
+
+# A checkpoint kept outside: a backup older than it (or rewritten before it) is refused.
+late=$(cw audit verify | sed -n 's/^checkpoint: //p')
+R6=$T/restored-checkpoint
+mkdir -m 700 "$R6"
+cp "$CERTWARD_DATA_DIR/master.key" "$R6/master.key"
+assert_exit 8 "a backup older than the checkpoint" "$CERTWARD_BIN" -d "$R6" restore --checkpoint "$late" "$T/plain.cwb"
+assert_eq "master.key" "$(ls "$R6")" "nothing written for an old backup"
+early=$(jq -r .audit_head "$T/b2.json")
+seq=$(( ${early%%:*} - 1 ))
+early_cp="$seq:$(sqlite3 "$CERTWARD_DATA_DIR/certward.db" "SELECT hash FROM audit_events WHERE seq = $seq")"
+cw -d "$R6" restore --checkpoint "$early_cp" "$T/plain.cwb" >/dev/null && pass || fail "restore with a checkpoint the backup holds"
 
 # PostgreSQL deployments are pointed at their own tools.
 assert_exit 3 "backup of a PostgreSQL deployment" env CERTWARD_DATABASE_DRIVER=postgres \
