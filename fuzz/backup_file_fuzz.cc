@@ -1,8 +1,9 @@
 // libFuzzer target: feeds outside bytes to the same public functions the product calls.
 // Built only with -DCERTWARD_BUILD_FUZZ=ON (cmake --preset fuzz); see docs/fuzzing.md.
-// Entry points: store::sqlite_snapshot and store::sqlite_visit_content, which `certward
-// restore` runs over a backup file before it trusts anything in it: the bytes are written to
-// a file, copied the way restore copies them, and every schema entry and row is visited.
+// Entry points: store::sqlite_copy_foreign, sqlite_rebuild_and_check, sqlite_read_pairs and
+// sqlite_visit_content, which `certward restore` runs over a backup file, in that order,
+// before it trusts anything in it: the bytes are written to a file, copied, re-indexed and
+// checked the way restore does, the backup's own table is read and every row is visited.
 // Aborts if a visit yields a table that the schema did not name.
 
 #include <sys/stat.h>
@@ -39,7 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     return 0;
   }
-  if (store::sqlite_snapshot(input, copy)) {
+  if (store::sqlite_copy_foreign(input, copy) && store::sqlite_rebuild_and_check(copy)) {
+    auto pairs = store::sqlite_read_pairs(copy, "certward_backup", 64, 4096);
+    if (pairs && pairs->size() > 64) __builtin_trap();
     std::set<std::string, std::less<>> named;
     store::ContentVisitor visit;
     visit.schema = [&](std::string_view, std::string_view name, std::string_view) {
