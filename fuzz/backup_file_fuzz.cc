@@ -41,7 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   if (store::sqlite_copy_foreign(input, copy) && store::sqlite_rebuild_and_check(copy)) {
-    auto pairs = store::sqlite_read_pairs(copy, "certward_backup", 64, 4096);
+    auto pairs = store::sqlite_read_pairs(
+        copy, "certward_backup",
+        "CREATE TABLE certward_backup (name TEXT PRIMARY KEY, value TEXT NOT NULL)", 64, 4096);
     if (pairs && pairs->size() > 64) __builtin_trap();
     std::set<std::string, std::less<>> named;
     store::ContentVisitor visit;

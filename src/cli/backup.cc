@@ -25,6 +25,10 @@ constexpr std::string_view kFormat = "1";
 constexpr std::string_view kKeyCheckAad = "certward backup key check";
 constexpr std::string_view kSealedKeyAad = "certward backup master key";
 constexpr std::string_view kContentAad = "certward backup content";
+constexpr std::string_view kSchemaAad = "certward backup schema";
+// Exactly as SQLite keeps it in sqlite_master; restore reads the table only if so declared.
+constexpr std::string_view kBackupTableSql =
+    "CREATE TABLE certward_backup (name TEXT PRIMARY KEY, value TEXT NOT NULL)";
 constexpr std::string_view kPassphraseEnv = "CERTWARD_BACKUP_PASSPHRASE";
 constexpr std::size_t kMinPassphrase = 12;
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
@@ -124,6 +128,28 @@ std::span<const std::uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+void append_schema_entry(std::string& out, std::string_view type, std::string_view name,
+                         std::string_view sql) {
+  append_field(out, "schema");
+  append_field(out, type);
+  append_field(out, name);
+  append_field(out, sql);
+}
+
+// SHA-256 over the schema alone (every table, index, trigger and view but the backup's own
+// table), read without evaluating anything it declares: sealed separately so that restore
+// can refuse a schema built to exhaust memory or time (a generated column, an expression
+// index) before anything evaluates it.
+Result<Bytes> schema_digest(const std::string& path) {
+  std::string top;
+  store::ContentVisitor visit;
+  visit.schema = [&](std::string_view type, std::string_view name, std::string_view sql) {
+    append_schema_entry(top, type, name, sql);
+  };
+  CW_RETURN_IF_ERROR(store::sqlite_visit_content(path, "certward_backup", visit));
+  return crypto::sha256(bytes_of(top));
+}
+
 // SHA-256 over everything the database holds but the backup's own table: its schema and each
 // table's rows, hashed row by row and sorted, so that neither the order a copy keeps rows in
 // nor the rowids it gives them changes the digest.
@@ -132,10 +158,7 @@ Result<Bytes> content_digest(const std::string& path) {
   std::vector<Bytes> rows;
   store::ContentVisitor visit;
   visit.schema = [&](std::string_view type, std::string_view name, std::string_view sql) {
-    append_field(top, "schema");
-    append_field(top, type);
-    append_field(top, name);
-    append_field(top, sql);
+    append_schema_entry(top, type, name, sql);
   };
   visit.row = [&](std::string_view, std::string_view row) {
     rows.push_back(crypto::sha256(bytes_of(row)));
@@ -170,22 +193,22 @@ std::string mac_input(const Bytes& digest, const Meta& meta) {
   return out;
 }
 
-// Errors: kMalformed when the content is not what was sealed under `key` at backup time.
-Status check_content(const crypto::SecretBytes& key, const Bytes& digest, const Meta& meta) {
+// Errors: kMalformed when `actual` is not what was sealed under `key` as meta[`entry`] at
+// backup time.
+Status check_sealed(const crypto::SecretBytes& key, const Meta& meta, const std::string& entry,
+                    std::string_view aad, const Bytes& actual) {
   const auto altered = [] {
     return fail(ErrorCode::kMalformed,
                 "the backup was altered after it was taken (its content no longer matches "
                 "what was sealed under the master key); nothing was restored");
   };
-  auto it = meta.find("content_mac");
+  auto it = meta.find(entry);
   if (it == meta.end()) return altered();
   auto sealed = from_base64(it->second);
   if (!sealed) return altered();
   crypto::SecretBytes copy(key.span());
   CW_ASSIGN_OR_RETURN(auto wrapper, crypto::KeyWrapper::create(std::move(copy)));
-  auto expected = wrapper.open(*sealed, kContentAad);
-  const std::string input = mac_input(digest, meta);
-  const Bytes actual = crypto::sha256(bytes_of(input));
+  auto expected = wrapper.open(*sealed, aad);
   if (!expected || expected->size() != actual.size() ||
       !std::equal(actual.begin(), actual.end(), expected->data())) {
     return altered();
@@ -267,6 +290,7 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
   const std::string partial = o.file + ".partial-" + to_hex(crypto::random_bytes(8));
   CW_RETURN_IF_ERROR(store::sqlite_snapshot(cfg.database.path, partial));
   auto result = [&]() -> Result<nlohmann::json> {
+    CW_ASSIGN_OR_RETURN(Bytes schema, schema_digest(partial));
     CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
     CW_ASSIGN_OR_RETURN(auto copy, open_file(partial));
     const audit::AuditLog copy_log(c.clock(), *copy);
@@ -296,6 +320,8 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
       meta["config"] = config_text;
     }
     if (sealed_master) meta["master_key_sealed"] = *sealed_master;
+    CW_ASSIGN_OR_RETURN(Bytes schema_mac, wrapper.seal(schema, kSchemaAad));
+    meta["schema_mac"] = to_base64(schema_mac);
     const std::string input = mac_input(digest, meta);
     CW_ASSIGN_OR_RETURN(Bytes mac, wrapper.seal(crypto::sha256(bytes_of(input)), kContentAad));
     meta["content_mac"] = to_base64(mac);
@@ -311,6 +337,20 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
     }
     copy.reset();
     CW_RETURN_IF_ERROR(store::sqlite_seal_file(partial));
+    // Audited before the file is published: a backup nobody recorded never appears, even
+    // when the live database is too busy to take the event.
+    {
+      CW_ASSIGN_OR_RETURN(auto tx, c.db().begin());
+      CW_RETURN_IF_ERROR(
+          c.audit().append(*tx, audit::Event{c.actor(),
+                                             "backup.create",
+                                             "backup",
+                                             o.file,
+                                             {{"master_key_included", sealed_master.has_value()},
+                                              {"audit_head", head_text(report.head)},
+                                              {"certificates", certificates}}}));
+      CW_RETURN_IF_ERROR(tx->commit());
+    }
     CW_RETURN_IF_ERROR(place(partial, o.file));
     return nlohmann::json{{"file", o.file},
                           {"taken_at", taken_at},
@@ -324,19 +364,7 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
   if (!result) {
     ::unlink(partial.c_str());
     for (const char* suffix : {"-wal", "-shm"}) ::unlink((partial + suffix).c_str());
-    return result;
   }
-  // Who took a copy of the CA's sealed keys, and whether the master key went with it.
-  CW_ASSIGN_OR_RETURN(auto tx, c.db().begin());
-  CW_RETURN_IF_ERROR(
-      c.audit().append(*tx, audit::Event{c.actor(),
-                                         "backup.create",
-                                         "backup",
-                                         o.file,
-                                         {{"master_key_included", sealed_master.has_value()},
-                                          {"audit_head", (*result)["audit_head"]},
-                                          {"certificates", (*result)["certificates"]}}}));
-  CW_RETURN_IF_ERROR(tx->commit());
   return result;
 }
 
@@ -379,7 +407,8 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
     }
   }
   CW_RETURN_IF_ERROR(check_private_directory(cfg.data_dir));
-  const std::string partial = target + ".restoring";
+  // Unpredictable, so that two restores into one directory cannot swap each other's copy.
+  const std::string partial = target + ".restoring-" + to_hex(crypto::random_bytes(8));
   std::vector<std::string> written;  // removed again if the restore fails
   auto undo = [&] {
     for (const std::string& path : written) ::unlink(path.c_str());
@@ -388,8 +417,6 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
     }
     if (made_dir) ::rmdir(cfg.data_dir.c_str());
   };
-  // A restore that died half-way left this name; it is ours and holds nothing of value.
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((partial + suffix).c_str());
 
   std::string key_state;
   Meta meta;
@@ -398,8 +425,8 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
     // connection until the master key has vouched for every byte: nothing in the file (a
     // view, a trigger, an altered index) runs or counts before that.
     CW_RETURN_IF_ERROR(store::sqlite_copy_foreign(o.file, partial));
-    CW_RETURN_IF_ERROR(store::sqlite_rebuild_and_check(partial));
-    auto pairs = store::sqlite_read_pairs(partial, "certward_backup", kMaxMetaRows, kMaxMetaValue);
+    auto pairs = store::sqlite_read_pairs(partial, "certward_backup", kBackupTableSql, kMaxMetaRows,
+                                          kMaxMetaValue);
     if (!pairs && pairs.error().code == ErrorCode::kNotFound) {
       return fail(ErrorCode::kMalformed, "not a certward backup (no certward_backup table)");
     }
@@ -409,7 +436,7 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
       return fail(ErrorCode::kMalformed,
                   "unknown backup format '" + meta["format"].substr(0, 40) + "'");
     }
-    CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
+    CW_ASSIGN_OR_RETURN(Bytes schema, schema_digest(partial));
 
     std::optional<crypto::SecretBytes> key;
     auto here = ca::read_master_key(cfg.ca, env);
@@ -437,7 +464,14 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
                       " and the backup does not carry one: copy the key from the original host "
                       "(or set CERTWARD_MASTER_KEY), or take the backup with --include-master-key");
     }
-    CW_RETURN_IF_ERROR(check_content(*key, digest, meta));
+    // The schema first, read without evaluating anything in it; only a schema this
+    // deployment wrote is then re-indexed, checked and read row by row.
+    CW_RETURN_IF_ERROR(check_sealed(*key, meta, "schema_mac", kSchemaAad, schema));
+    CW_RETURN_IF_ERROR(store::sqlite_rebuild_and_check(partial));
+    CW_ASSIGN_OR_RETURN(Bytes digest, content_digest(partial));
+    const std::string input = mac_input(digest, meta);
+    CW_RETURN_IF_ERROR(
+        check_sealed(*key, meta, "content_mac", kContentAad, crypto::sha256(bytes_of(input))));
 
     // Vouched for: from here on it is certward's own database.
     CW_ASSIGN_OR_RETURN(auto db, open_file(partial));

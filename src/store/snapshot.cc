@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -142,8 +143,11 @@ Status vacuum_into(const std::string& source, const std::string& source_uri, int
 // A path as a URI filename: the characters that would end or escape the path are
 // percent-encoded.
 std::string file_uri(const std::string& path) {
-  std::string out = "file:";
-  for (char c : path) {
+  // Absolute, after an empty authority: a path that starts with "//" is then still a path.
+  std::error_code ec;
+  const std::string absolute = std::filesystem::absolute(path, ec).string();
+  std::string out = "file://";
+  for (char c : ec ? path : absolute) {
     if (c == '?' || c == '#' || c == '%') {
       static constexpr char kHex[] = "0123456789abcdef";
       out.push_back('%');
@@ -198,12 +202,14 @@ Status sqlite_rebuild_and_check(const std::string& path) {
 
 Result<std::map<std::string, std::string>> sqlite_read_pairs(const std::string& path,
                                                              std::string_view table,
+                                                             std::string_view required_sql,
                                                              std::size_t max_rows,
                                                              std::size_t max_value) {
   CW_ASSIGN_OR_RETURN(DbHandle db, open_file(path, SQLITE_OPEN_READONLY));
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v2(
-      db.get(), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &raw, nullptr);
+      db.get(), "SELECT COALESCE(sql, '') FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+      &raw, nullptr);
   std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> exists(raw, &sqlite3_finalize);
   if (rc != SQLITE_OK) return std::unexpected(fail_sqlite(db.get(), rc, "reading " + path).error());
   sqlite3_bind_text(exists.get(), 1, table.data(), static_cast<int>(table.size()),
@@ -212,6 +218,12 @@ Result<std::map<std::string, std::string>> sqlite_read_pairs(const std::string& 
   if (rc == SQLITE_DONE) return fail(ErrorCode::kNotFound, "no table " + std::string(table));
   if (rc != SQLITE_ROW)
     return std::unexpected(fail_sqlite(db.get(), rc, "reading " + path).error());
+  // Declared exactly so, the table has no generated column or anything else a read would
+  // evaluate.
+  const auto* declared = reinterpret_cast<const char*>(sqlite3_column_text(exists.get(), 0));
+  if (!declared || std::string_view(declared) != required_sql) {
+    return fail(ErrorCode::kMalformed, std::string(table) + " is not declared as expected");
+  }
   exists.reset();
 
   const std::string sql = "SELECT name, value FROM " + quote_identifier(table);
@@ -295,6 +307,7 @@ Status sqlite_visit_content(const std::string& path, std::string_view exclude,
   }
   if (rc != SQLITE_DONE) return fail_sqlite(db.get(), rc, "reading the schema of " + path);
   schema.reset();
+  if (!visit.row) return ok();
   for (const std::string& table : tables) {
     CW_ASSIGN_OR_RETURN(auto rows, prepare("SELECT * FROM " + quote_identifier(table)));
     const int columns = sqlite3_column_count(rows.get());

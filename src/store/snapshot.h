@@ -31,12 +31,13 @@ namespace certward::store {
 [[nodiscard]] Status sqlite_rebuild_and_check(const std::string& path);
 
 // The rows of a two-column text table (`SELECT name, value FROM table`) read through a
-// read-only, defensive connection: at most `max_rows` rows, each value at most `max_value`
-// bytes. Errors: kNotFound (no such table), kMalformed (more rows, longer values, not text).
-[[nodiscard]] Result<std::map<std::string, std::string>> sqlite_read_pairs(const std::string& path,
-                                                                           std::string_view table,
-                                                                           std::size_t max_rows,
-                                                                           std::size_t max_value);
+// read-only, defensive connection: only if the table is declared exactly as `required_sql`
+// (so that reading it evaluates nothing), at most `max_rows` rows, each value at most
+// `max_value` bytes. Errors: kNotFound (no such table), kMalformed (declared otherwise, more
+// rows, longer values, not text).
+[[nodiscard]] Result<std::map<std::string, std::string>> sqlite_read_pairs(
+    const std::string& path, std::string_view table, std::string_view required_sql,
+    std::size_t max_rows, std::size_t max_value);
 
 // Makes the database at `path` one self-contained file again (rollback journal instead of
 // WAL, nothing left in -wal) and fsyncs it, so that it can be renamed or copied alone.
@@ -50,7 +51,9 @@ namespace certward::store {
 // `table_done(table)` after its last row. Rows come in no defined order. Virtual tables are
 // skipped (their content lives in shadow tables, which are visited), and so is `exclude`
 // with its indexes.
-// The database is opened read-only and defensively. Errors: kMalformed, kUnavailable.
+// The database is opened read-only and defensively. Without a `row` callback only the schema
+// is visited, and nothing it declares (a generated column, an expression index) is
+// evaluated. Errors: kMalformed, kUnavailable.
 struct ContentVisitor {
   std::function<void(std::string_view type, std::string_view name, std::string_view sql)> schema;
   std::function<void(std::string_view table, std::string_view row)> row;

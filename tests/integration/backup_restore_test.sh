@@ -110,6 +110,24 @@ cw -d "$R2" audit verify >/dev/null && pass || fail "restored audit chain (plain
 
 # Restore never replaces a database.
 assert_exit 5 "restore over a database" "$CERTWARD_BIN" -d "$R2" restore "$T/plain.cwb"
+# A backup that cannot be audited (the live database's writer held past the busy timeout) is
+# not published: no file, and the command fails.
+python3 - "$CERTWARD_DATA_DIR/certward.db" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(14)
+PY
+holder=$!
+wait_until 10 test -e "$CERTWARD_DATA_DIR/certward.db.held"
+rc=0
+cw backup "$T/unaudited.cwb" >/dev/null 2>"$T/err" || rc=$?
+assert_eq 7 "$rc" "a backup that could not be audited"
+[[ ! -e $T/unaudited.cwb ]] && pass || fail "an unaudited backup was published"
+ls "$T" | grep -q '^unaudited.cwb.partial' && fail "a partial file was left" || pass
+wait "$holder" || true
+rm -f "$CERTWARD_DATA_DIR/certward.db.held"
 # Nor does a backup replace a file.
 assert_exit 5 "backup over a file" "$CERTWARD_BIN" backup "$T/plain.cwb"
 assert_exit 3 "short passphrase" env CERTWARD_BACKUP_PASSPHRASE=short \
@@ -194,6 +212,20 @@ cw -d "$R3" restore "$T/index.cwb" >/dev/null
 assert_eq ok "$(sqlite3 "$R3/certward.db" 'PRAGMA integrity_check')" "restored indexes agree with their tables"
 assert_eq "" "$(sqlite3 "$R3/certward.db" "SELECT principal FROM tokens WHERE hash = '$(cat "$T/index.token")'")" \
   "the altered index's token finds nothing"
+
+# A schema built to exhaust memory when evaluated (a generated column over huge strings) is
+# refused by the schema's own seal, read without evaluating anything, in well under a second.
+cp "$T/plain.cwb" "$T/genbomb.cwb"
+terms=$(for i in $(seq 24); do printf "printf('%%.*c', 50000000, '%d')," "$i"; done)
+sqlite3 "$T/genbomb.cwb" "CREATE TABLE zz (a, b AS (length(max(${terms%,})))); INSERT INTO zz (a) VALUES (1);"
+start=$(date +%s%N)
+hostile 3 "a generated-column bomb" "$T/genbomb.cwb"
+assert_below 3000 $((($(date +%s%N) - start) / 1000000)) "milliseconds spent on a generated-column bomb"
+# A path that starts with // is still a path.
+R7=$T/restored-slashes
+mkdir -m 700 "$R7"
+cp "$CERTWARD_DATA_DIR/master.key" "$R7/master.key"
+cw -d "$R7" restore "/$T/plain.cwb" >/dev/null && pass || fail "restore of //path"
 
 # A -wal beside the backup is never replayed into it: refused.
 cp "$T/plain.cwb" "$T/side.cwb"
