@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
       ->envname("CERTWARD_INSECURE_HTTP");
   app.footer(
       "Exit codes: 0 ok, 1 internal, 2 usage, 3 invalid input, 4 not found, 5 conflict,\n"
-      "6 refused by policy, 7 unavailable, 8 audit chain broken. See docs/cli.md.");
+      "6 refused by policy, 7 unavailable, 8 audit chain broken, 9 pending approval,\n"
+      "130 interrupted. See docs/cli.md.");
   add_init_command(app, g);
   add_ca_commands(app, g);
   add_profile_commands(app, g);
