@@ -117,7 +117,7 @@ import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN IMMEDIATE")
 open(sys.argv[1] + ".held", "w").close()
-time.sleep(14)
+time.sleep(20)
 PY
 holder=$!
 wait_until 10 test -e "$CERTWARD_DATA_DIR/certward.db.held"
