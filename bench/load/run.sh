@@ -93,11 +93,13 @@ run_wrk() {  # name conns url body status
   echo "   ${line#WRK_RESULT }"
 }
 
-# Per-thread CPU ticks of a process: "tid utime+stime" lines, in thread-creation order.
+# Per-thread CPU ticks of a process: "tid utime+stime name" lines. certward names its threads
+# (api-worker, api-io, ra-writer, ...), so the roles come from the names.
 thread_ticks() {
-  local pid=$1 t
+  local pid=$1 t name
   for t in $(ls /proc/"$pid"/task | sort -n); do
-    awk -v t="$t" '{ sub(/^.*\) /, ""); print t, $12 + $13 }' /proc/"$pid"/task/"$t"/stat 2>/dev/null || true
+    name=$(tr -c '[:alnum:]-\n' '_' </proc/"$pid"/task/"$t"/comm 2>/dev/null) || continue
+    awk -v t="$t" -v n="$name" '{ sub(/^.*\) /, ""); print t, $12 + $13, n }' /proc/"$pid"/task/"$t"/stat 2>/dev/null || true
   done
 }
 
@@ -155,33 +157,26 @@ EOF
     run_wrk "$name" "$c" "$cw_base/api/v1/certificates" "$T/certward-body.json" 201
     thread_ticks "$cw_pid" >"$T/ticks-after"
     [[ -n $fsync_pid ]] && { wait "$fsync_pid" 2>/dev/null || true; }
-    # Label threads by creation order: main, ..., group-commit writer, API workers, API I/O
-    # threads, public-listener workers (min(8, workers)), public-listener I/O thread.
     python3 - "$T/ticks-before" "$T/ticks-after" "$WORKERS" "$(nproc)" "$DURATION" \
       "$out/load-$name-c$c-fsync.txt" "$(awk -v n="$name" -v c="$c" '$1 == n && $2 == c' "$T/results")" \
       >"$out/load-$name-c$c-threads.txt" <<'PY'
 import os, re, sys
-before = dict(l.split() for l in open(sys.argv[1]))
+before = {l.split()[0]: l.split()[1] for l in open(sys.argv[1])}
 after = [l.split() for l in open(sys.argv[2])]
 workers, cores, duration = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 hz = os.sysconf("SC_CLK_TCK")
 n = len(after)
-pub_workers = min(8, workers)
-roles = {}
-idx = n - 1; roles[idx] = "public-io"; idx -= 1
-for _ in range(pub_workers): roles[idx] = "public-worker"; idx -= 1
-for _ in range(cores): roles[idx] = "api-io"; idx -= 1
-for _ in range(workers): roles[idx] = "api-worker"; idx -= 1
-roles[idx] = "writer"; idx -= 1
+main_tid = after[0][0] if after else ""
 sums = {}
-for i, (tid, ticks) in enumerate(after):
-    role = roles.get(i, "main" if i == 0 else "other")
+for tid, ticks, name in after:
+    role = "main" if tid == main_tid else name
     d = (int(ticks) - int(before.get(tid, 0))) / hz
     sums.setdefault(role, []).append(d)
 ok = int(re.search(r"ok=(\d+)", sys.argv[7]).group(1)) if sys.argv[7] else 0
 print(f"certward CPU by thread role over the {duration:.0f} s run ({n} threads, {ok} certificates)")
 total = 0.0
-for role in ["api-io", "api-worker", "writer", "public-io", "public-worker", "main", "other"]:
+known = ["api-io", "api-worker", "ra-writer", "public-io", "public-worker", "main"]
+for role in known + sorted(r for r in sums if r not in known):
     if role not in sums: continue
     s = sum(sums[role]); total += s
     busiest = max(sums[role])

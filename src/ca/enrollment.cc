@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/thread_name.h"
 #include "x509/names.h"
 
 namespace certward::ca {
@@ -259,7 +260,10 @@ Enrollment::Enrollment(const Clock& clock, store::Database& db, IssuerDirectory&
       inventory_(inventory),
       audit_(audit),
       options_(options) {
-  writer_ = std::thread([this] { writer_loop(); });
+  writer_ = std::thread([this] {
+    common::name_this_thread("ra-writer");
+    writer_loop();
+  });
 }
 
 Enrollment::~Enrollment() {

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "crypto/crypto.h"
 
 namespace certward::ca {
@@ -72,7 +73,10 @@ Status OcspResponder::start() {
     polled_at_ = clock_.now();
     stopping_ = false;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    common::name_this_thread("ocsp-signer");
+    run();
+  });
   return ok();
 }
 

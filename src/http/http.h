@@ -180,6 +180,7 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{30};    // to receive one whole request
   std::chrono::seconds idle_timeout{75};    // keep-alive between requests
   std::chrono::seconds drain_timeout{25};   // graceful shutdown bound
+  std::string thread_name = "http";         // threads are "<name>-io" and "<name>-worker"
 };
 
 // Called after every response with what metrics and access logs need.

@@ -34,6 +34,7 @@
 
 #include "common/log.h"
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "http/http.h"
 #include "http/problem.h"
 #include "http/text_impl.h"
@@ -146,6 +147,7 @@ class Core {
   }
   void dequeued() { queued_.fetch_sub(1); }
   net::thread_pool& workers() { return *workers_; }
+  const std::string& worker_thread_name() const { return worker_thread_name_; }
   void observe(const Exchange& exchange) const;
   void unregister_session(std::uint64_t id);
 
@@ -195,6 +197,7 @@ class Core {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::shared_ptr<Listener>> listeners_;  // set before start()
   std::unique_ptr<net::thread_pool> workers_;         // created by start()
+  std::string worker_thread_name_;                    // set by start(), before any request
   std::vector<std::thread> threads_;                  // created by start(), joined by stop()
 };
 
@@ -455,6 +458,7 @@ class Session final : public SessionBase {
       return write_response(std::move(response), false);
     }
     net::post(core_.workers(), [self = self(), &handler, request = std::move(request)]() mutable {
+      common::name_this_thread_once(self->core_.worker_thread_name());
       self->core_.dequeued();
       Response response = invoke_handler(handler, request, self->listener_->name, self->route_);
       net::post(self->executor_, [self, response = std::move(response)]() mutable {
@@ -670,6 +674,7 @@ Status Core::start() {
     return fail(ErrorCode::kInvalidArgument, "http: io_threads and worker_threads must be >= 1");
   }
   state_ = State::kRunning;
+  worker_thread_name_ = options_.thread_name + "-worker";
   workers_ = std::make_unique<net::thread_pool>(static_cast<std::size_t>(options_.worker_threads));
   work_.emplace(ioc_.get_executor());
   for (const auto& listener : listeners_) {
@@ -684,6 +689,7 @@ Status Core::start() {
 }
 
 void Core::run_io() {
+  common::name_this_thread(options_.thread_name + "-io");
   for (;;) {
     try {
       ioc_.run();

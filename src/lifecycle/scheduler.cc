@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "crypto/crypto.h"
 
 namespace certward::lifecycle {
@@ -81,7 +82,10 @@ Status Scheduler::start() {
     common::MutexLock lock(mu_);
     started_ = true;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    common::name_this_thread("jobs");
+    run();
+  });
   log::debug("jobs_started", {{"owner", options_.owner}, {"kinds", kinds_}});
   return ok();
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "common/thread_name.h"
 #include "reports/walk.h"
 
 namespace certward::reports {
@@ -85,7 +86,11 @@ OverviewCache::OverviewCache(const Clock& clock, const inventory::Inventory& inv
       max_age_(max_age),
       refresh_(refresh),
       wait_below_(wait_below) {
-  if (refresh_ == Refresh::kBackground) worker_ = std::thread([this] { run(); });
+  if (refresh_ == Refresh::kBackground)
+    worker_ = std::thread([this] {
+      common::name_this_thread("overview");
+      run();
+    });
 }
 
 OverviewCache::~OverviewCache() {

@@ -51,6 +51,7 @@ http::ServerOptions server_options(const ServerSettings& s) {
   options.read_timeout = std::chrono::seconds(s.read_timeout_seconds);
   options.idle_timeout = std::chrono::seconds(s.idle_timeout_seconds);
   options.drain_timeout = std::chrono::seconds(s.shutdown_timeout_seconds);
+  options.thread_name = "api";
   return options;
 }
 
@@ -190,6 +191,7 @@ Result<Listening> Server::Impl::start() {
   // the HTTPS one; its handlers are lookups and rarely block, so fewer workers do.
   http::ServerOptions public_options = options;
   public_options.worker_threads = std::min(16, options.worker_threads);
+  public_options.thread_name = "public";
   http_server = std::make_unique<http::Server>(public_options, http_router, observer);
   CW_ASSIGN_OR_RETURN(auto https_port, https_server->listen(https));
   CW_ASSIGN_OR_RETURN(auto http_port, http_server->listen(plain));

@@ -1,10 +1,15 @@
 #include "store/group_writer.h"
 
+#include "common/thread_name.h"
+
 namespace certward::store {
 
 GroupWriter::GroupWriter(Database& db, std::size_t max_batch)
     : db_(db), max_batch_(max_batch == 0 ? 1 : max_batch) {
-  writer_ = std::thread([this] { loop(); });
+  writer_ = std::thread([this] {
+    common::name_this_thread("group-writer");
+    loop();
+  });
 }
 
 GroupWriter::~GroupWriter() {

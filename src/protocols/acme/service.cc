@@ -9,6 +9,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "crypto/crypto.h"
 #include "x509/names.h"
 
@@ -153,7 +154,10 @@ std::string Context::url(std::string_view path) const {
 
 Service::Service(Services services, Validator& validator)
     : s_(std::move(services)), validator_(validator), writer_(s_.db) {
-  completer_ = std::thread([this] { completion_loop(); });
+  completer_ = std::thread([this] {
+    common::name_this_thread("acme-completer");
+    completion_loop();
+  });
 }
 
 Service::~Service() {

@@ -24,6 +24,7 @@
 #include "common/encoding.h"
 #include "common/log.h"
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "crypto/crypto.h"
 #include "crypto/handles.h"
 #include "protocols/acme/dns.h"
@@ -602,6 +603,7 @@ Validator::Impl::Impl(ValidatorOptions opts) : options(std::move(opts)) {
   int count = std::max(options.threads, 1);
   for (int i = 0; i < count; ++i) {
     threads_.emplace_back([this] {
+      common::name_this_thread("acme-validator");
       for (;;) {
         try {
           io.run();
