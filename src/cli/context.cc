@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "common/file.h"
@@ -42,6 +44,30 @@ Status prepare_data_dir(const std::string& dir, Init mode) {
   return check_private_directory(dir);
 }
 
+// Opening creates an empty database where there is none, and fills an empty file with a fresh
+// schema: a command that expects a database (`audit verify`, `cert list`) must do neither in
+// a directory that has none (a restore target, a mistyped -d), nor report a truncated file
+// as an intact, empty deployment.
+Status require_database_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return fail(ErrorCode::kNotFound,
+                  "no database at " + path + " (run 'certward init' first, or 'certward restore')");
+    }
+    return fail(ErrorCode::kUnavailable, "cannot read " + path + ": " + std::strerror(errno));
+  }
+  // (A live database's pages may all be in its -wal, but never with an empty file beside it:
+  // switching to WAL writes the header.)
+  struct stat wal {};
+  if (S_ISREG(st.st_mode) && st.st_size == 0 && ::stat((path + "-wal").c_str(), &wal) != 0) {
+    return fail(ErrorCode::kNotFound, "the database " + path +
+                                          " is empty (0 bytes): restore it from a backup, or "
+                                          "move it away and run 'certward init'");
+  }
+  return ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>& config_path,
@@ -67,6 +93,9 @@ Result<std::unique_ptr<Context>> Context::open(const std::optional<std::string>&
     CW_RETURN_IF_ERROR(prepare_data_dir(cfg.data_dir, mode));
     dbc.driver = store::Driver::kSqlite;
     dbc.sqlite_path = cfg.database.path;
+    if (mode == Init::kOpenExisting && dbc.sqlite_path != ":memory:") {
+      CW_RETURN_IF_ERROR(require_database_file(dbc.sqlite_path));
+    }
   }
   if (mode == Init::kCreate) CW_RETURN_IF_ERROR(prepare_data_dir(cfg.data_dir, mode));
   CW_ASSIGN_OR_RETURN(c->db_, store::Database::open(dbc));
