@@ -1,6 +1,7 @@
 #include "cli/backup.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -368,6 +369,118 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
   return result;
 }
 
+namespace {
+
+// The directory a file is in; "." for a bare relative name.
+std::string directory_of(const std::string& file) {
+  const std::filesystem::path parent = std::filesystem::path(file).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+bool same_directory(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec);
+}
+
+// One restore into a database path at a time. Every live restore holds this lock for as long
+// as it works, so whoever holds it knows that a `.restoring-*` copy beside the target is the
+// leftover of a restore that died (killed, a power cut) and may remove it.
+class RestoreLock {
+ public:
+  // Errors: kConflict (another restore into `target` is running), kUnavailable.
+  static Result<std::unique_ptr<RestoreLock>> take(const std::string& target) {
+    const std::string path = target + ".restore-lock";
+    // A holder that finishes unlinks the file before closing it: whoever locked that unlinked
+    // file must try again with the one now at the path.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      // Only a regular file is opened: a FIFO or a device planted there is refused before
+      // open(2) can have an effect on it, and never unlinked.
+      struct stat existing {};
+      if (::lstat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+        return not_a_lock_file(path);
+      }
+      const int fd =
+          ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        return fail(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
+      }
+      struct stat opened {};
+      if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode)) {
+        ::close(fd);
+        return not_a_lock_file(path);
+      }
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(fd);
+        if (err == EWOULDBLOCK) {
+          return fail(ErrorCode::kConflict,
+                      "another restore into " + target + " is running (it holds " + path + ")");
+        }
+        return fail(ErrorCode::kUnavailable, "cannot lock " + path + ": " + std::strerror(err));
+      }
+      struct stat held {};
+      struct stat named {};
+      if (::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+          held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+        return std::unique_ptr<RestoreLock>(new RestoreLock(path, fd));
+      }
+      ::close(fd);
+    }
+    return fail(ErrorCode::kUnavailable, "cannot take " + path + ": it keeps being replaced");
+  }
+
+  ~RestoreLock() { release(); }
+  RestoreLock(const RestoreLock&) = delete;
+  RestoreLock& operator=(const RestoreLock&) = delete;
+
+  void release() {
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  RestoreLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  static std::unexpected<Error> not_a_lock_file(const std::string& path) {
+    return fail(ErrorCode::kPolicyRejected,
+                path + " is not a regular file: move it away before restoring");
+  }
+  std::string path_;
+  int fd_;
+};
+
+// Removes the copies (and their journals) that restores into `target` left when they died;
+// only called with the RestoreLock held. Returns how many files went.
+std::size_t remove_stale_copies(const std::string& target) {
+  const std::filesystem::path t(target);
+  const std::string prefix = t.filename().string() + ".restoring-";
+  // Exactly the names a restore writes: the prefix, 16 hex digits, then nothing or a journal.
+  auto is_copy = [&](std::string_view name) {
+    if (name.substr(0, prefix.size()) != prefix) return false;
+    name.remove_prefix(prefix.size());
+    if (name.size() < 16 || !std::all_of(name.begin(), name.begin() + 16, [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        })) {
+      return false;
+    }
+    name.remove_prefix(16);
+    return name.empty() || name == "-wal" || name == "-shm" || name == "-journal";
+  };
+  std::error_code ec;
+  std::size_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_of(target), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!is_copy(name)) continue;
+    std::error_code type_ec;
+    if (!entry.is_regular_file(type_ec) && !entry.is_symlink(type_ec)) continue;
+    if (::unlink(entry.path().c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace
+
 Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broken) {
   audit_broken = false;
   auto env = process_environment();
@@ -399,15 +512,31 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
 
   // The directory is made here only as its last component, so that a refusal leaves nothing;
   // an existing one must be private before anything secret is written into it.
-  const bool made_dir = !exists(cfg.data_dir);
-  if (made_dir) {
-    if (::mkdir(cfg.data_dir.c_str(), 0700) != 0) {
-      return fail(ErrorCode::kUnavailable,
-                  "cannot create " + cfg.data_dir + ": " + std::strerror(errno));
-    }
+  bool made_dir = false;
+  if (::mkdir(cfg.data_dir.c_str(), 0700) == 0) {
+    made_dir = true;
+  } else if (errno != EEXIST) {  // EEXIST: there already, or another restore made it first
+    return fail(ErrorCode::kUnavailable,
+                "cannot create " + cfg.data_dir + ": " + std::strerror(errno));
   }
-  CW_RETURN_IF_ERROR(check_private_directory(cfg.data_dir));
-  // Unpredictable, so that two restores into one directory cannot swap each other's copy.
+  Status private_dir = check_private_directory(cfg.data_dir);
+  // The database may be configured outside the data directory: its directory receives the
+  // copy, the lock and the database, so it must be as private.
+  const std::string target_dir = directory_of(target);
+  if (private_dir && !same_directory(target_dir, cfg.data_dir)) {
+    private_dir = check_private_directory(target_dir);
+  }
+  if (!private_dir) {
+    if (made_dir) ::rmdir(cfg.data_dir.c_str());
+    return std::unexpected(private_dir.error());
+  }
+  auto lock = RestoreLock::take(target);
+  if (!lock) {
+    if (made_dir) ::rmdir(cfg.data_dir.c_str());
+    return std::unexpected(lock.error());
+  }
+  const std::size_t stale_removed = remove_stale_copies(target);
+  // Unpredictable, so that no one can prepare a file at the name this restore will write.
   const std::string partial = target + ".restoring-" + to_hex(crypto::random_bytes(8));
   std::vector<std::string> written;  // removed again if the restore fails
   auto undo = [&] {
@@ -415,6 +544,7 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
       ::unlink((partial + suffix).c_str());
     }
+    (*lock)->release();
     if (made_dir) ::rmdir(cfg.data_dir.c_str());
   };
 
@@ -551,7 +681,8 @@ Result<nlohmann::json> restore_backup(const RestoreOptions& o, bool& audit_broke
                           {"certificates", certificates},
                           {"audit_head", head_text(after.head)},
                           {"master_key", key_state},
-                          {"config_written", o.config_out.value_or("")}};
+                          {"config_written", o.config_out.value_or("")},
+                          {"stale_copies_removed", stale_removed}};
   }();
   if (!opened) undo();
   return opened;

@@ -104,6 +104,21 @@ chmod 600 "$R2/master.key"
 assert_exit 3 "another master key" "$CERTWARD_BIN" -d "$R2" restore "$T/plain.cwb"
 [[ ! -e $R2/certward.db ]] && pass || fail "restored under the wrong key"
 cp "$CERTWARD_DATA_DIR/master.key" "$R2/master.key"
+# A read in a directory that has a key but no database yet says so and creates nothing (it
+# used to leave an empty database there, which a restore then refused to replace).
+assert_fails 4 not_found "audit verify with no database" "$CERTWARD_BIN" -d "$R2" audit verify
+assert_fails 4 not_found "cert list with no database" "$CERTWARD_BIN" -d "$R2" cert list
+[[ ! -e $R2/certward.db ]] && pass || fail "a read created a database"
+# An empty (truncated) database file is not an empty deployment: refused, left at 0 bytes.
+: >"$R2/certward.db"
+chmod 600 "$R2/certward.db"
+assert_exit 4 "audit verify on a 0-byte database" "$CERTWARD_BIN" -d "$R2" audit verify
+assert_eq 0 "$(stat -c %s "$R2/certward.db")" "the 0-byte database is left as it was"
+rm "$R2/certward.db"
+# A database path that cannot be looked at is an error of its own, not "no database".
+ln -s certward.db "$R2/certward.db"
+assert_exit 7 "a database path that loops" "$CERTWARD_BIN" -d "$R2" audit verify
+rm "$R2/certward.db"
 cw -d "$R2" restore --json "$T/plain.cwb" >"$T/r2.json"
 assert_eq existing "$(jq -r .master_key "$T/r2.json")" "existing master key used"
 cw -d "$R2" audit verify >/dev/null && pass || fail "restored audit chain (plain)"
@@ -278,6 +293,53 @@ early=$(jq -r .audit_head "$T/b2.json")
 seq=$(( ${early%%:*} - 1 ))
 early_cp="$seq:$(sqlite3 "$CERTWARD_DATA_DIR/certward.db" "SELECT hash FROM audit_events WHERE seq = $seq")"
 cw -d "$R6" restore --checkpoint "$early_cp" "$T/plain.cwb" >/dev/null && pass || fail "restore with a checkpoint the backup holds"
+
+# A restore that died (killed, a power cut) leaves its copy beside the target; the next one
+# removes it. Two restores into one place at the same time: the second is refused.
+R8=$T/restored-after-crash
+mkdir -m 700 "$R8"
+cp "$CERTWARD_DATA_DIR/master.key" "$R8/master.key"
+printf 'half a copy' >"$R8/certward.db.restoring-0123456789abcdef"
+printf 'its journal' >"$R8/certward.db.restoring-0123456789abcdef-journal"
+printf 'not ours' >"$R8/certward.db.keep"
+flock "$R8/certward.db.restore-lock" sleep 30 &
+holder=$!
+for _ in $(seq 1 50); do [[ -e $R8/certward.db.restore-lock ]] && break; sleep 0.1; done
+assert_exit 5 "a restore while another holds the target" "$CERTWARD_BIN" -d "$R8" restore "$T/plain.cwb"
+[[ ! -e $R8/certward.db && -e $R8/certward.db.restoring-0123456789abcdef ]] && pass ||
+  fail "a refused concurrent restore changed the directory"
+kill "$holder"; wait "$holder" 2>/dev/null || true
+rm -f "$R8/certward.db.restore-lock"  # flock(1) leaves the file it locked
+cw -d "$R8" restore --json "$T/plain.cwb" >"$T/r8.json"
+assert_eq 2 "$(jq -r .stale_copies_removed "$T/r8.json")" "the dead restore's copy and journal are removed"
+assert_eq "certward.db certward.db.keep master.key" "$(cd "$R8" && ls | tr '\n' ' ' | sed 's/ $//')" \
+  "only the stale copies went, and the lock is gone"
+
+# Only a regular file is taken as the lock: a FIFO planted there is refused and left alone.
+R9=$T/restored-fifo
+mkdir -m 700 "$R9"
+cp "$CERTWARD_DATA_DIR/master.key" "$R9/master.key"
+mkfifo "$R9/certward.db.restore-lock"
+printf 'notes' >"$R9/certward.db.restoring-notes.txt"
+assert_exit 6 "a FIFO at the lock path" "$CERTWARD_BIN" -d "$R9" restore "$T/plain.cwb"
+[[ -p $R9/certward.db.restore-lock && ! -e $R9/certward.db ]] && pass || fail "the FIFO was taken or removed"
+rm "$R9/certward.db.restore-lock"
+cw -d "$R9" restore --json "$T/plain.cwb" >"$T/r9.json"
+assert_eq 0 "$(jq -r .stale_copies_removed "$T/r9.json")" "a file that is not a restore's copy is not removed"
+[[ -e $R9/certward.db.restoring-notes.txt ]] && pass || fail "a look-alike name was removed"
+# A database configured outside the data directory must be in a private directory too.
+R10=$T/restored-outside
+SHARED=$T/shared-db-dir
+mkdir -m 700 "$R10"
+mkdir -m 1777 "$SHARED"
+cp "$CERTWARD_DATA_DIR/master.key" "$R10/master.key"
+assert_exit 6 "a database in a world-writable directory" env CERTWARD_DATABASE_PATH="$SHARED/certward.db" \
+  "$CERTWARD_BIN" -d "$R10" restore "$T/plain.cwb"
+assert_eq "" "$(ls -A "$SHARED")" "nothing written into the shared directory"
+chmod 700 "$SHARED"
+env CERTWARD_DATABASE_PATH="$SHARED/certward.db" "$CERTWARD_BIN" -d "$R10" restore "$T/plain.cwb" >/dev/null &&
+  pass || fail "restore of a database outside the data directory"
+[[ -s $SHARED/certward.db && ! -e $R10/certward.db ]] && pass || fail "the database is not where it was configured"
 
 # PostgreSQL deployments are pointed at their own tools.
 assert_exit 3 "backup of a PostgreSQL deployment" env CERTWARD_DATABASE_DRIVER=postgres \
