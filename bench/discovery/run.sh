@@ -38,6 +38,7 @@
 #   CEIL_TIME=5 CEIL_PROCS=2 bench/discovery/run.sh   # s_time seconds and processes
 #   PROFILE=1 bench/discovery/run.sh         # perf record one more certward run (default:
 #                                            # only when certward is below target)
+#   PERF_FREQ=2999 PROFILE=1 bench/discovery/run.sh   # sample rate of that profile (499)
 #   CERTWARD_BIN=/path/to/certward bench/discovery/run.sh   # skip the build, use this binary
 #
 # Servers listen on 127.0.0.1 only; every process started here is stopped by PID on exit.
@@ -498,7 +499,7 @@ if [[ $PROFILE == 1 || ($PROFILE == auto && $verdict == below) ]] && command -v 
   d=$T/cw-profile
   cp -a "$tmpl" "$d"
   echo "== $(date +%T) perf record --call-graph dwarf: certward scan net --no-legacy"
-  perf record -F 499 --call-graph dwarf,16384 -o "$out/perf.data" -- "$CERTWARD_BIN" -d "$d" --json "${cw_args[@]}" \
+  perf record -F "${PERF_FREQ:-499}" --call-graph dwarf,16384 -o "$out/perf.data" -- "$CERTWARD_BIN" -d "$d" --json "${cw_args[@]}" \
     --no-legacy >"$out/certward-profile.json" 2>"$out/perf-record.log" || die "perf record failed: $(tail -3 "$out/perf-record.log")"
   # Self time by DSO, and every sample's call chain sorted into the stages of a scan (the first
   # stage on its stack that matches, in this order), with the share of each spent in OpenSSL
