@@ -146,8 +146,12 @@ async function settle(page, seen, what) {
   await page.screenshot({ path: `${SHOTS}/certificate-hostile.png`, fullPage: true });
 
   // A name that reverses what follows it is shown with the control character spelled out.
+  // Only the hash changes, so the hostile certificate's heading is still there until the
+  // page has rendered the new one: wait for the new one, not for any heading.
   await page.goto(`${BASE}/#/certificates/${env("BIDI_FP")}`);
-  await page.waitForSelector("h1.subject");
+  await page
+    .waitForFunction(() => (document.querySelector("h1.subject")?.textContent ?? "").includes("bidi"), null, { timeout: 10_000 })
+    .catch(() => {});
   const bidi = await page.textContent("h1.subject");
   check(bidi.includes("<U+202E>") && !bidi.includes("\u202e"), "a right-to-left override in a name is shown as <U+202E>", bidi);
 
