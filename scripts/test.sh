@@ -6,6 +6,7 @@
 #                              # ASan+UBSan that holds both the tests and the libFuzzer targets:
 #                              # the unit tests, the parser and protocol integration tests and a
 #                              # fuzz smoke run over it; and the release build of certward
+#                              # with its Debian package (contents checked, not installed)
 #   scripts/test.sh --fast     # debug build only
 #
 # The fuzz smoke runs every libFuzzer target for 15 s, two at a time (CERTWARD_FUZZ_SECONDS
@@ -54,6 +55,14 @@ if [[ ${1:-} != --fast ]]; then
   if ! { cmake --preset release >/dev/null && cmake --build --preset release --target certward; }; then
     echo "== release: the build failed" >&2
     status=1
+  else
+    # The package from that build, checked without installing it (installing needs a
+    # throwaway root: tests/package/deb_test.sh, docs/development.md).
+    echo "== package: build the .deb and check what it holds"
+    if ! deb=$(bash scripts/package.sh | tail -1) || ! bash tests/package/deb_contents_test.sh "$deb"; then
+      echo "== package: failed" >&2
+      status=1
+    fi
   fi
 fi
 
