@@ -34,6 +34,9 @@ for preset in "${presets[@]}"; do
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
   echo "== $preset: tests"
+  # Unit tests two at a time (each is its own short process, and starting processes is most
+  # of their cost); the integration scripts one at a time, since each starts its own servers
+  # and measures its own timeouts.
   if [[ $preset == asan-ubsan ]]; then
     # Unit tests, then the integration scripts that feed parsers and protocols hostile input:
     # the whole suite twice no longer fits CI's hour (docs/development.md). The fuzz smoke
@@ -41,10 +44,11 @@ for preset in "${presets[@]}"; do
     # tests run here only when the smoke is skipped.
     exclude=integration
     [[ $fuzz_seconds != 0 ]] && exclude='integration|fuzz'
-    ctest --preset "$preset" --timeout 900 "${retry[@]}" -LE "$exclude" || status=1
+    ctest --preset "$preset" --timeout 900 "${retry[@]}" -j2 -LE "$exclude" || status=1
     ctest --preset "$preset" --timeout 900 "${retry[@]}" -L sanitized || status=1
   else
-    ctest --preset "$preset" --timeout 900 "${retry[@]}" || status=1
+    ctest --preset "$preset" --timeout 900 "${retry[@]}" -j2 -LE integration || status=1
+    ctest --preset "$preset" --timeout 900 "${retry[@]}" -L integration || status=1
   fi
 done
 
