@@ -371,12 +371,6 @@ Result<nlohmann::json> create_backup(Context& c, const BackupOptions& o, bool& a
 
 namespace {
 
-// The directory a file is in; "." for a bare relative name.
-std::string directory_of(const std::string& file) {
-  const std::filesystem::path parent = std::filesystem::path(file).parent_path();
-  return parent.empty() ? std::string(".") : parent.string();
-}
-
 bool same_directory(const std::string& a, const std::string& b) {
   std::error_code ec;
   return std::filesystem::equivalent(a, b, ec);

@@ -25,13 +25,6 @@ std::unexpected<Error> io_error(const std::string& path, std::string_view what, 
               "cannot write " + path + ": " + std::string(what) + ": " + std::strerror(err));
 }
 
-std::string directory_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // 64 bits from the kernel's CSPRNG: a name nobody can plant a file or symlink under ahead of
 // time (O_EXCL makes a collision harmless anyway; it only costs another try).
 Result<std::string> random_suffix() {
@@ -256,6 +249,13 @@ Status replace(const DirFd& dir, const std::string& path, std::string_view data,
 }
 
 }  // namespace
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
 
 Status check_output_path(const std::string& path) {
   const std::string dir = directory_of(path);

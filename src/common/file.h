@@ -13,6 +13,9 @@
 
 namespace certward {
 
+// The directory that holds `path`: "." for a bare name, "/" for a file in the root.
+std::string directory_of(const std::string& path);
+
 // The whole content of the file at `path`. Errors: kNotFound with the path and the reason.
 Result<std::string> read_file(const std::string& path);
 
