@@ -52,18 +52,40 @@ Part classify(std::string_view part) {
   return {PartKind::kParam, name};
 }
 
+// A route pattern's segments one at a time, without allocating: every request is matched
+// against every route's pattern.
+class PatternParts {
+ public:
+  explicit PatternParts(std::string_view pattern) : rest_(pattern.substr(1)) {}
+  bool next(std::string_view& part) {
+    if (done_) return false;
+    const std::size_t slash = rest_.find('/');
+    part = rest_.substr(0, slash);
+    if (slash == std::string_view::npos) {
+      done_ = true;
+    } else {
+      rest_ = rest_.substr(slash + 1);
+    }
+    return true;
+  }
+
+ private:
+  std::string_view rest_;
+  bool done_ = false;
+};
+
 // Whether `pattern` matches `path`. On a match, fills `params` (when not null) and `score`
 // (when not null): higher for a more specific route.
 bool pattern_matches(std::string_view pattern, const SplitPath& path,
                      std::map<std::string, std::string>* params, int* score) {
-  std::vector<std::string_view> parts = path_segments(pattern);
-  const bool rest = classify(parts.back()).kind == PartKind::kRest;
-  if (rest ? path.segments.size() < parts.size() : path.segments.size() != parts.size()) {
-    return false;
-  }
+  const auto count = static_cast<std::size_t>(std::count(pattern.begin(), pattern.end(), '/'));
+  const bool rest = classify(pattern.substr(pattern.rfind('/') + 1)).kind == PartKind::kRest;
+  if (rest ? path.segments.size() < count : path.segments.size() != count) return false;
   int literals = 0;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    Part part = classify(parts[i]);
+  std::string_view text;
+  PatternParts parts(pattern);
+  for (std::size_t i = 0; parts.next(text); ++i) {
+    Part part = classify(text);
     switch (part.kind) {
       case PartKind::kLiteral:
         if (part.text != path.decoded[i]) return false;
@@ -79,8 +101,9 @@ bool pattern_matches(std::string_view pattern, const SplitPath& path,
   }
   if (params != nullptr) {
     params->clear();
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-      Part part = classify(parts[i]);
+    PatternParts again(pattern);
+    for (std::size_t i = 0; again.next(text); ++i) {
+      Part part = classify(text);
       if (part.kind == PartKind::kParam) {
         (*params)[std::string(part.text)] = path.decoded[i];
       } else if (part.kind == PartKind::kRest) {
