@@ -24,8 +24,9 @@ packages=(
   postgresql postgresql-contrib sqlite3 curl procps jq python3
   # integration.fsync_before_print_test: watches fsync and write order
   strace
-  # load benchmark (bench/load/run.sh): HTTP load generator and the CFSSL peer
-  wrk golang-cfssl
+  # load benchmark (bench/load/run.sh): HTTP load generator and the CFSSL peer; instruction
+  # counts per issuance (bench/load/instructions.sh)
+  wrk golang-cfssl valgrind
   # OCSP benchmark (bench/ocsp/run.sh): nginx as the static-file ceiling; ip brings up the
   # loopback of the network namespace the benchmark runs in
   nginx-light iproute2
