@@ -34,9 +34,10 @@ for preset in "${presets[@]}"; do
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
   echo "== $preset: tests"
-  # Unit tests two at a time (each is its own short process, and starting processes is most
-  # of their cost); the integration scripts one at a time, since each starts its own servers
-  # and measures its own timeouts.
+  # Two at a time, unit tests and integration scripts alike: starting processes is most of a
+  # unit test's cost, and a script waits on its servers and peers for much of its run. Every
+  # script starts its own servers on free loopback ports in its own directory, so two never
+  # share one; a script that fails is run once more (docs/development.md).
   if [[ $preset == asan-ubsan ]]; then
     # Unit tests, then the integration scripts that feed parsers and protocols hostile input:
     # the whole suite twice no longer fits CI's hour (docs/development.md). The fuzz smoke
@@ -45,10 +46,10 @@ for preset in "${presets[@]}"; do
     exclude=integration
     [[ $fuzz_seconds != 0 ]] && exclude='integration|fuzz'
     ctest --preset "$preset" --timeout 900 "${retry[@]}" -j2 -LE "$exclude" || status=1
-    ctest --preset "$preset" --timeout 900 "${retry[@]}" -L sanitized || status=1
+    ctest --preset "$preset" --timeout 900 "${retry[@]}" -j2 -L sanitized || status=1
   else
     ctest --preset "$preset" --timeout 900 "${retry[@]}" -j2 -LE integration || status=1
-    ctest --preset "$preset" --timeout 900 "${retry[@]}" -L integration || status=1
+    ctest --preset "$preset" --timeout 900 "${retry[@]}" -j2 -L integration || status=1
   fi
 done
 
