@@ -152,11 +152,14 @@ refused_raw "another credential's reference, as a cr" flip.der 23 'missing secre
 # secret": the server gave OpenSSL no secret to compute a MAC with.
 hostile fresh.der flip.der --iterations 10001 --secret "$ST"
 refused_raw "10,001 PBM iterations" flip.der 23 'missing secret'
+# The bound is far below what computing them would take (2^31 iterations: many minutes) and far
+# above what the exchange and its checks take even beside another script on a busy machine:
+# two seconds was crossed there (2.1-2.7 s) by the process starts alone.
 for n in 100000 2147483647; do
   hostile fresh.der flip.der --iterations "$n" --mac-garbage
   start=$(date +%s%N)
   refused_raw "$n PBM iterations" flip.der 23 'missing secret'
-  assert_below 2 "$(( ($(date +%s%N) - start) / 1000000 )).0e-3" "$n PBM iterations: answered at once (s)"
+  assert_below 10 "$(( ($(date +%s%N) - start) / 1000000 )).0e-3" "$n PBM iterations: answered at once (s)"
 done
 hostile fresh.der flip.der --iterations 99 --secret "$ST"
 refused_raw "99 PBM iterations (below OpenSSL's minimum)" flip.der 23 'missing secret'
