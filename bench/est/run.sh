@@ -37,17 +37,9 @@ WRK_THREADS=${WRK_THREADS:-2}
 WORKERS=${WORKERS:-64}
 DEADLINE=${DEADLINE:-900}
 
-pids=()
-T=$(mktemp -d "${TMPDIR:-/tmp}/certward-est.XXXXXX")
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-die() { echo "est-bench: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$root_dir/bench/lib.sh"
+bench_init est-bench
 
 [[ $COUNT =~ ^[1-9][0-9]*$ ]] || die "COUNT must be a positive integer: $COUNT"
 ((COUNT >= WRK_THREADS)) || die "COUNT ($COUNT) must be at least WRK_THREADS ($WRK_THREADS)"
@@ -98,19 +90,9 @@ requests_per_second = 0
 [est]
 requests_per_second = 0
 EOF
-env CERTWARD_LISTEN=127.0.0.1:0 CERTWARD_HTTP_LISTEN=127.0.0.1:0 CERTWARD_DATA_DIR="$cw_data" \
-  CERTWARD_CONFIG="$T/certward.toml" "$CERTWARD_BIN" serve >"$T/serve.out" 2>"$T/serve.err" &
-cw_pid=$!
-pids+=("$cw_pid")
-for _ in $(seq 1 300); do
-  grep -q '^  plain HTTP' "$T/serve.out" 2>/dev/null && break
-  kill -0 "$cw_pid" 2>/dev/null || die "certward serve exited early: $(cat "$T/serve.err")"
-  sleep 0.05
-done
-cw_base=$(sed -n 's/^  REST API: *\(https:[^ ]*\)\/api\/v1 .*/\1/p' "$T/serve.out")
-token=$(grep -o 'cwt_[A-Za-z0-9_-]*' "$T/serve.out" | head -1 || true)
-[[ -n $cw_base && -n $token ]] || die "no URL or admin token in serve output: $(cat "$T/serve.out")"
-[[ $cw_base == https://127.0.0.1:* ]] || die "certward is not on loopback: $cw_base"
+start_certward "$cw_data" "$T/certward.toml"
+token=$cw_token
+[[ -n $token ]] || die "no admin token in serve output: $(cat "$T/serve.out")"
 "$CERTWARD_BIN" -d "$cw_data" ca export root >"$T/root.pem"
 est_url=$cw_base/.well-known/est/simpleenroll
 rest_url=$cw_base/api/v1/certificates
@@ -191,8 +173,7 @@ for c in $CONNS; do
   run_wrk rest "$c" "$rest_url" "$T/rest-body.json" application/json "Bearer $token"
 done
 
-kill -TERM "$cw_pid"
-wait "$cw_pid" || die "certward serve exited non-zero on SIGTERM: $(tail -3 "$T/serve.err")"
+stop_certward
 cw_after=$(sqlite3 "$cw_db" "SELECT COUNT(*) FROM certificates")
 uptime_after=$(uptime)
 echo "== uptime after: $uptime_after"
